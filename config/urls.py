@@ -1,0 +1,13 @@
+"""Root URL configuration."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "Herald administration"
+admin.site.site_title = "Herald admin"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("infobip/", include("infobip.urls")),
+    path("", include("core.urls")),
+]

@@ -1,0 +1,11 @@
+"""Core admin."""
+
+from django.contrib import admin
+
+from core.models import WorkerHeartbeat
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["hostname", "last_seen"]
+    readonly_fields = ["hostname", "last_seen"]

@@ -1,0 +1,1 @@
+"""infobip admin."""

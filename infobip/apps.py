@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class InfobipConfig(AppConfig):
+    name = "infobip"
+    verbose_name = "Infobip"

@@ -1,0 +1,5 @@
+"""Infobip webhook URLs (Infobip → Herald)."""
+
+app_name = "infobip"
+
+urlpatterns: list = []

@@ -1,0 +1,56 @@
+"""Suite-wide fixtures and the integration-run guard.
+
+`make test` runs the suite twice: unit tests on SQLite with sockets limited to loopback, then
+the `integration`/`browser` tests on PostgreSQL with a real Celery worker on Redis. With
+HERALD_REQUIRE_INTEGRATION=1 a skipped integration test, or none at all, fails the run.
+"""
+
+import os
+
+import pytest
+
+pytest_plugins = ["tests.fixtures.worker"]
+
+REQUIRE_INTEGRATION = os.environ.get("HERALD_REQUIRE_INTEGRATION") == "1"
+_integration = {"passed": 0, "failed": 0, "skipped": 0}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.integration)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "integration" not in report.keywords:
+        return
+    if report.skipped:
+        _integration["skipped"] += 1
+    elif report.failed:
+        _integration["failed"] += 1
+    elif report.when == "call" and report.passed:
+        _integration["passed"] += 1
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    total = sum(_integration.values())
+    if not total and not REQUIRE_INTEGRATION:
+        return
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    broker = settings.CELERY_BROKER_URL.split("://", 1)[0]
+    terminalreporter.write_line(
+        f"integration tests on {engine} + {broker} with a real Celery worker: "
+        f"{_integration['passed']} passed, {_integration['failed']} failed, "
+        f"{_integration['skipped']} skipped"
+    )
+    if REQUIRE_INTEGRATION and (_integration["skipped"] or not _integration["passed"]):
+        terminalreporter.write_line(
+            "FAILED: integration tests must run, not skip (HERALD_REQUIRE_INTEGRATION=1)", red=True
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if REQUIRE_INTEGRATION and (_integration["skipped"] or not _integration["passed"]):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
