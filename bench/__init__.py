@@ -1,0 +1,1 @@
+"""Herald benchmarks (make bench); see bench/README.md."""
