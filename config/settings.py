@@ -185,3 +185,49 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"urllib3": {"level": "WARNING"}},
 }
+
+# --- Campaign rendering ---------------------------------------------------------------------
+# Longer texts are refused at create/preview, never truncated. SMS length is in the encoding's
+# units (GSM-7 septets, UTF-16 units): 1,600 is at most 11 GSM-7 or 25 UCS-2 parts, inside
+# Infobip's ceiling of about 25 parts. WhatsApp allows 4,096 characters per text.
+HERALD_SMS_MAX_CHARS = env.int("HERALD_SMS_MAX_CHARS", default=1600)
+HERALD_WHATSAPP_MAX_CHARS = env.int("HERALD_WHATSAPP_MAX_CHARS", default=4096)
+# Price table for cost estimates (campaigns/pricing.py): per channel, by the longest matching
+# country-code prefix, else "default"; SMS per part, WhatsApp per message. Illustrative figures:
+# set your contract's prices. Decimal strings keep the arithmetic exact.
+HERALD_PRICES = env.json(
+    "HERALD_PRICES",
+    default={
+        "currency": "EUR",
+        "sms": {
+            "default": "0.0500",
+            "1": "0.0100",
+            "31": "0.0800",
+            "33": "0.0700",
+            "34": "0.0650",
+            "39": "0.0700",
+            "44": "0.0400",
+            "49": "0.0750",
+            "55": "0.0250",
+            "90": "0.0150",
+            "91": "0.0050",
+            "234": "0.0300",
+            "351": "0.0350",
+        },
+        "whatsapp": {
+            "default": "0.0500",
+            "1": "0.0250",
+            "31": "0.1100",
+            "33": "0.1100",
+            "34": "0.0600",
+            "39": "0.0550",
+            "44": "0.0550",
+            "49": "0.1100",
+            "55": "0.0600",
+            "90": "0.0100",
+            "91": "0.0100",
+            "234": "0.0450",
+            "351": "0.0550",
+        },
+    },
+)
