@@ -1,0 +1,140 @@
+"""Request bodies for Infobip's send endpoints, built exactly as the OpenAPI documents describe.
+
+Module level (not client methods) so the tests and the sandbox can check them against the spec.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from infobip.types import SmsMessage, WhatsAppTemplateMessage
+
+
+def sms_request_body(
+    messages: Sequence[SmsMessage],
+    *,
+    bulk_id: str | None = None,
+    tracking: dict | None = None,
+    include_sms_count: bool = True,
+) -> dict:
+    """The /sms/3/messages body: messages identical but for (to, messageId) share one entry."""
+    entries: dict[tuple, dict] = {}
+    for message in messages:
+        key = (
+            message.text,
+            message.sender,
+            message.callback_data,
+            message.notify_url,
+            message.intermediate_report,
+            message.validity_period_minutes,
+            message.campaign_reference_id,
+            message.language_code,
+            message.transliteration,
+        )
+        entry = entries.get(key)
+        if entry is None:
+            entry = entries[key] = _sms_entry(message)
+        entry["destinations"].append({"to": message.to, "messageId": message.message_id})
+    body: dict[str, Any] = {"messages": list(entries.values())}
+    options: dict[str, Any] = {}
+    if bulk_id:
+        options["schedule"] = {"bulkId": bulk_id}
+    if tracking:
+        options["tracking"] = dict(tracking)
+    if include_sms_count:
+        options["includeSmsCountInResponse"] = True
+    if options:
+        body["options"] = options
+    return body
+
+
+def _sms_entry(message: SmsMessage) -> dict:
+    content: dict[str, Any] = {"text": message.text}
+    if message.transliteration:
+        content["transliteration"] = message.transliteration
+    if message.language_code:
+        content["language"] = {"languageCode": message.language_code}
+    entry: dict[str, Any] = {"destinations": [], "content": content}
+    if message.sender:
+        entry["sender"] = message.sender
+    options: dict[str, Any] = {}
+    if message.validity_period_minutes is not None:
+        options["validityPeriod"] = {
+            "amount": int(message.validity_period_minutes),
+            "timeUnit": "MINUTES",
+        }
+    if message.campaign_reference_id:
+        options["campaignReferenceId"] = message.campaign_reference_id
+    if options:
+        entry["options"] = options
+    webhooks: dict[str, Any] = {}
+    delivery: dict[str, Any] = {}
+    if message.notify_url:
+        delivery["url"] = message.notify_url
+        webhooks["contentType"] = "application/json"
+    if message.intermediate_report:
+        delivery["intermediateReport"] = True
+    if delivery:
+        webhooks["delivery"] = delivery
+    if message.callback_data is not None:
+        webhooks["callbackData"] = message.callback_data
+    if webhooks:
+        entry["webhooks"] = webhooks
+    return entry
+
+
+def whatsapp_text_request_body(
+    *,
+    sender: str,
+    to: str,
+    text: str,
+    message_id: str,
+    callback_data: str | None = None,
+    notify_url: str | None = None,
+    preview_url: bool = False,
+) -> dict:
+    """The /whatsapp/1/message/text body."""
+    content: dict[str, Any] = {"text": text}
+    if preview_url:
+        content["previewUrl"] = True
+    body: dict[str, Any] = {"from": sender, "to": to, "messageId": message_id, "content": content}
+    if callback_data is not None:
+        body["callbackData"] = callback_data
+    if notify_url:
+        body["notifyUrl"] = notify_url
+    return body
+
+
+def whatsapp_template_request_body(
+    messages: Sequence[WhatsAppTemplateMessage], *, bulk_id: str | None = None
+) -> dict:
+    """The /whatsapp/1/message/template body, one entry per recipient."""
+    body: dict[str, Any] = {"messages": [_template_entry(m) for m in messages]}
+    if bulk_id:
+        body["bulkId"] = bulk_id
+    return body
+
+
+def _template_entry(message: WhatsAppTemplateMessage) -> dict:
+    template_data: dict[str, Any] = {"body": {"placeholders": list(message.body_placeholders)}}
+    if message.header:
+        template_data["header"] = dict(message.header)
+    if message.buttons:
+        template_data["buttons"] = [dict(button) for button in message.buttons]
+    entry: dict[str, Any] = {
+        "from": message.sender,
+        "to": message.to,
+        "messageId": message.message_id,
+        "content": {
+            "templateName": message.template_name,
+            "templateData": template_data,
+            "language": message.language,
+        },
+    }
+    if message.callback_data is not None:
+        entry["callbackData"] = message.callback_data
+    if message.notify_url:
+        entry["notifyUrl"] = message.notify_url
+    if message.sms_failover:
+        failover_sender, failover_text = message.sms_failover
+        entry["smsFailover"] = {"from": failover_sender, "text": failover_text}
+    return entry

@@ -1,0 +1,145 @@
+"""Typed results parse every report shape Infobip publishes, and what the examples do not show."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from infobip.types import (
+    DeliveryReport,
+    InboundSms,
+    MessageError,
+    Price,
+    SendResult,
+    SmsLog,
+    SmsPreview,
+    Status,
+    parse_timestamp,
+)
+from tests.infobip.conftest import example
+
+
+def test_sms_v3_push_report() -> None:
+    item = example("sms_dlr_push_v3")["results"][0]
+    report = DeliveryReport.from_dict(item)
+    assert report.message_id == item["messageId"]
+    assert report.to == item["to"]
+    assert report.sender == item["sender"]
+    assert report.message_count == item["messageCount"]
+    assert report.channel == "SMS"
+    assert report.status.group_name == item["status"]["groupName"].upper()
+    assert report.raw == item
+
+
+def test_sms_v2_push_report_uses_from_and_sms_count() -> None:
+    item = example("sms_dlr_push_v2")["results"][0]
+    report = DeliveryReport.from_dict(item)
+    assert report.sender is None  # the published example has no `from`
+    assert DeliveryReport.from_dict({**item, "from": "InfoSMS"}).sender == "InfoSMS"
+    assert report.message_count == item["smsCount"]
+    assert report.error is not None
+    assert report.error.group_name == "OK"  # the example says "Ok"
+    assert report.done_at is not None
+    assert report.done_at.tzinfo is not None
+
+
+def test_whatsapp_push_report_with_empty_bulk_id_and_negative_offset() -> None:
+    item = example("whatsapp_dlr_push")["results"][0]
+    report = DeliveryReport.from_dict(item, channel="WHATSAPP")
+    assert report.channel == "WHATSAPP"
+    assert report.bulk_id is None
+    assert report.sender is None
+    assert report.sent_at is not None
+    assert report.sent_at.utcoffset() == timedelta(hours=-3)
+
+
+def test_messages_api_push_report_uses_destination_channel_and_event() -> None:
+    item = example("messages_api_dlr_push")["results"][0]
+    report = DeliveryReport.from_dict(item)
+    assert report.to == item["destination"]
+    assert report.channel == item["channel"].upper()
+    assert report.event == item["event"]
+
+
+def test_report_tolerates_missing_fields_and_odd_casing() -> None:
+    report = DeliveryReport.from_dict(
+        {
+            "MessageId": "m-1",
+            "TO": "41",
+            "status": {"GroupId": "3", "groupname": "delivered", "ID": 5, "name": "delivered"},
+            "error": {"groupId": 0, "groupName": "Ok", "permanent": "true"},
+            "price": {"pricePerMessage": 0.0001, "currency": "eur"},
+            "channel": "whatsapp",
+        }
+    )
+    assert (report.message_id, report.to, report.channel) == ("m-1", "41", "WHATSAPP")
+    assert report.status == Status(3, "DELIVERED", 5, "DELIVERED", "", None)
+    assert report.error is not None
+    assert report.error.permanent is True
+    assert report.price == Price(Decimal("0.0001"), "EUR")
+    assert (report.sent_at, report.done_at, report.bulk_id, report.callback_data) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    empty = DeliveryReport.from_dict({})
+    assert (empty.message_id, empty.status.name, empty.error, empty.price) == ("", "", None, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2019-11-09T16:00:00.000+0000", datetime(2019, 11, 9, 16, tzinfo=UTC)),
+        ("2019-11-09T16:00:00.000-0300", datetime(2019, 11, 9, 19, tzinfo=UTC)),
+        ("2016-10-06T09:28:39.220Z", datetime(2016, 10, 6, 9, 28, 39, 220000, tzinfo=UTC)),
+        ("2020-02-23T17:42:05.39+01:00", datetime(2020, 2, 23, 16, 42, 5, 390000, tzinfo=UTC)),
+        ("2019-11-09T16:00:00", datetime(2019, 11, 9, 16, tzinfo=UTC)),
+        (1573315200000, datetime(2019, 11, 9, 16, tzinfo=UTC)),
+        ("not a date", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_timestamps(raw, expected) -> None:
+    parsed = parse_timestamp(raw)
+    assert parsed == expected
+    if parsed is not None:
+        assert parsed.tzinfo is not None
+
+
+def test_inbound_sms_push() -> None:
+    item = example("sms_inbound_push")["results"][0]
+    inbound = InboundSms.from_dict(item)
+    assert inbound.from_ == item["from"]
+    assert inbound.text == item["text"]
+    assert inbound.keyword == item.get("keyword")
+    assert inbound.sms_count == item["smsCount"]
+    assert inbound.received_at is not None
+
+
+def test_inbound_sms_without_clean_text_falls_back_to_text() -> None:
+    inbound = InboundSms.from_dict({"messageId": "1", "from": "41", "to": "42", "text": "STOP"})
+    assert (inbound.clean_text, inbound.keyword, inbound.price) == ("STOP", None, None)
+
+
+def test_send_results_of_v2_and_whatsapp_shapes() -> None:
+    v2 = SendResult.from_dict(example("sms_send_response_v2"))
+    assert v2.messages
+    assert all(m.to and m.message_id for m in v2.messages)
+    template = SendResult.from_dict(example("whatsapp_send_template_response"))
+    assert template.messages[0].message_count == 1
+    assert SendResult.from_dict({"messages": []}) == SendResult(None, [])
+
+
+def test_sms_log_uses_destination() -> None:
+    log = SmsLog.from_dict({"destination": "41", "messageId": "m", "status": {"groupId": 1}})
+    assert (log.to, log.message_id, log.status.group_id, log.error) == ("41", "m", 1, None)
+
+
+def test_preview_and_error_defaults() -> None:
+    preview = SmsPreview.from_dict({"textPreview": "x", "messageCount": 1})
+    assert (preview.characters_remaining, preview.configuration) == (None, {})
+    assert MessageError.from_dict({}).permanent is False
+    assert Price.from_dict({"currency": "EUR"}) is None
+    assert Price.from_dict({"pricePerMessage": "n/a", "currency": "EUR"}) is None
