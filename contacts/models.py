@@ -1,1 +1,137 @@
-"""contacts models."""
+"""Contacts: who a campaign goes to, the lists they are on, and their consent.
+
+Opt-out is global: an opted-out contact gets no campaign message on any channel (INTERFACE.md,
+"Inbound keywords"). `opted_out_channel` records the channel the opt-out arrived through
+(`all` when it was not channel-specific, e.g. an admin action or an import).
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class ConsentSource(models.TextChoices):
+    KEYWORD = "keyword", "Keyword (STOP/START)"
+    IMPORT = "import", "Import"
+    ADMIN = "admin", "Admin"
+    PROVIDER_ERROR = "provider_error", "Provider error"
+    API = "api", "API"
+
+
+class ConsentChannel(models.TextChoices):
+    ALL = "all", "All channels"
+    SMS = "sms", "SMS"
+    WHATSAPP = "whatsapp", "WhatsApp"
+
+
+class ConsentAction(models.TextChoices):
+    OPT_OUT = "opt_out", "Opted out"
+    OPT_IN = "opt_in", "Opted back in"
+
+
+class ContactList(models.Model):
+    """A named group of contacts a campaign can target."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """One reachable person, identified by a mobile number in E.164."""
+
+    # E.164 is at most 15 digits plus the "+".
+    phone = models.CharField(max_length=16, unique=True)
+    first_name = models.CharField(max_length=150, blank=True)
+    last_name = models.CharField(max_length=150, blank=True)
+    language = models.CharField(max_length=20, blank=True, db_index=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    # ISO 3166-1 alpha-2 region of the number (phonenumbers); blank for non-geographic numbers.
+    country = models.CharField(max_length=2, blank=True, db_index=True)
+    # Free values usable as {{placeholders}} in messages; keys are snake_case.
+    attributes = models.JSONField(default=dict, blank=True)
+    lists = models.ManyToManyField(
+        ContactList, through="ListMembership", related_name="contacts", blank=True
+    )
+
+    opted_out = models.BooleanField(default=False, db_index=True)
+    opted_out_at = models.DateTimeField(null=True, blank=True)
+    opted_out_source = models.CharField(max_length=20, choices=ConsentSource.choices, blank=True)
+    opted_out_channel = models.CharField(max_length=16, choices=ConsentChannel.choices, blank=True)
+
+    # The last inbound WhatsApp message opens the 24-hour customer-service window.
+    whatsapp_last_inbound_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return f"{self.phone} ({name})" if name else self.phone
+
+    def placeholder_values(self) -> dict[str, str]:
+        """Values a message template may use: attributes, overridden by the contact's fields."""
+        values = {str(k): "" if v is None else str(v) for k, v in self.attributes.items()}
+        values.update(
+            phone=self.phone,
+            first_name=self.first_name,
+            last_name=self.last_name,
+            language=self.language,
+            country=self.country,
+        )
+        return values
+
+
+class ListMembership(models.Model):
+    """A contact on a list; explicit so bulk inserts can use ignore_conflicts."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memberships")
+    # The unique constraint below leads with contact_list, so it serves list lookups.
+    contact_list = models.ForeignKey(
+        ContactList, on_delete=models.CASCADE, related_name="memberships", db_index=False
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contact_list", "contact"], name="contacts_membership_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} in {self.contact_list_id}"
+
+
+class ConsentEvent(models.Model):
+    """One change of a contact's consent, kept forever as the audit trail."""
+
+    # The history index below leads with contact, so the FK needs no index of its own.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="consent_events", db_index=False
+    )
+    action = models.CharField(max_length=10, choices=ConsentAction.choices)
+    source = models.CharField(max_length=20, choices=ConsentSource.choices)
+    channel = models.CharField(max_length=16, choices=ConsentChannel.choices, default="all")
+    note = models.CharField(max_length=500, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["contact", "-created_at"], name="contacts_consent_hist_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} via {self.source} ({self.created_at:%Y-%m-%d %H:%M})"

@@ -1,0 +1,384 @@
+"""The contact CSV import engine behind `contacts_import` (command, admin and browser).
+
+Two passes over the file, so bad input writes nothing and memory stays flat:
+
+1. Validation (contacts.survey, no database): empty / binary / non-UTF-8 file, a header without
+   a phone column, malformed quoting, a row with more cells than the header, no data rows —
+   any of these aborts before a single write. It also keys every number cheaply to find runs
+   of consecutive numbers (the spam guard) and the numbers that occur more than once.
+2. Import, BATCH_SIZE rows at a time, one transaction per batch: parse and validate the
+   numbers, read the batch's existing contacts in one query, then one upsert for the new and
+   changed contacts, the opt-outs, and the missing list memberships. Unchanged contacts are
+   not written, which is what makes a re-import a no-op (created=0 updated=0). If the database
+   fails half-way, committed batches stay; running the same import again completes it.
+
+Rules: empty cells never erase stored values; unknown columns become attributes; `opted_out`
+true/1/yes/y opts out (source=import, with a consent event), but false/no never opts anyone back
+in — an import must not undo a STOP. Landlines import with a warning; other non-mobile and
+invalid numbers are rejected with their reason and row number (and written to the errors file,
+also on a dry run: it is a report, not data). A number that occurs several times in the file is
+one contact: its rows are merged in file order (later non-empty cells win) and written once, at
+its last row; every extra row counts as `duplicates` with a warning. Rows of such numbers are
+held in memory from their first to their last occurrence. (Duplicates are found by the digits
+the validation pass keys; one number written with different digits in two rows more than a
+batch apart — e.g. once with an extension — is merged by the database instead, and its later
+row counts as an update.)
+"""
+
+import contextlib
+import csv
+import time
+import zoneinfo
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from django.db import transaction
+
+from contacts import csvfile
+from contacts.bulk import FIELDS, add_memberships, fetch_existing, upsert_contacts
+from contacts.csvfile import ImportFileError, Layout
+from contacts.models import ConsentSource, ContactList, ListMembership
+from contacts.phones import PhoneChecker, PhoneError, SequenceKeyer
+from contacts.survey import survey_file
+
+BATCH_SIZE = 5000
+SAMPLE_SIZE = 100  # rejected rows and warnings kept in the result (counts are always exact)
+TRUTHY = frozenset({"1", "true", "yes", "y", "t"})
+FALSY = frozenset({"0", "false", "no", "n", "f"})
+UPDATE_FIELDS = list(FIELDS)
+_NAME_MAX = 150
+_LANGUAGE_MAX = 20
+_TIMEZONES = frozenset(zoneinfo.available_timezones())
+
+
+@dataclass(frozen=True, slots=True)
+class RowIssue:
+    row: int
+    phone: str
+    reason: str
+
+
+@dataclass
+class ImportResult:
+    """What an import did. Every data row is exactly one of blank, rejected, duplicates,
+    created, updated, unchanged; warnings, opted_out and listed are counted on the side."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    blank: int = 0
+    warnings: int = 0
+    opted_out: int = 0
+    listed: int = 0
+    sequential: int = 0
+    dry_run: bool = False
+    delimiter: str = ","
+    list_name: str | None = None
+    errors_path: str | None = None
+    file_notes: list[str] = field(default_factory=list)
+    rejected_sample: list[RowIssue] = field(default_factory=list)
+    warnings_sample: list[RowIssue] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def summary(self) -> str:
+        """The one-line summary, `created=N updated=N rejected=N` first."""
+        line = (
+            f"created={self.created} updated={self.updated} rejected={self.rejected} "
+            f"warnings={self.warnings} unchanged={self.unchanged} duplicates={self.duplicates} "
+            f"blank={self.blank} opted_out={self.opted_out} listed={self.listed} rows={self.rows}"
+        )
+        return line + (" dry_run=true" if self.dry_run else "")
+
+    def as_dict(self) -> dict:
+        """JSON-ready form (for --json and the browser)."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class _Entry:
+    """One number and what its rows say, merged in file order."""
+
+    row: int  # the first row with this number
+    phone: str
+    country: str
+    derived_tz: str
+    fields: dict[str, str]
+    attributes: dict[str, str]
+    opt_out: bool
+
+    def merge(self, fields: dict[str, str], attributes: dict[str, str], opt_out: bool) -> None:
+        self.fields.update(fields)
+        self.attributes.update(attributes)
+        self.opt_out = self.opt_out or opt_out
+
+
+class ContactImporter:
+    """One import run; `run()` may be called once."""
+
+    def __init__(
+        self,
+        *,
+        list_name: str | None = None,
+        default_region: str | None = None,
+        dry_run: bool = False,
+        errors_path: str | None = None,
+        allow_sequential: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        source_name: str = "",
+        batch_size: int = BATCH_SIZE,
+    ) -> None:
+        try:
+            self.checker = PhoneChecker(default_region)
+        except ValueError as exc:
+            raise ImportFileError(str(exc)) from None
+        self.keyer = SequenceKeyer(default_region)
+        self.list_name = (list_name or "").strip() or None
+        self.dry_run = dry_run
+        self.errors_path = errors_path
+        self.allow_sequential = allow_sequential
+        self.progress = progress
+        self.source_name = source_name
+        self.batch_size = batch_size
+        self.result = ImportResult(
+            dry_run=dry_run, list_name=self.list_name, errors_path=errors_path
+        )
+        self._errors = None  # csv writer of the errors file, when there is one
+        self._last_row: dict[int, int] = {}  # from the survey: duplicated key → its last row
+        self._held: dict[str, _Entry] = {}  # duplicated numbers waiting for their last row
+
+    def run(self, source: str | Path | BinaryIO) -> ImportResult:
+        """Validate the whole file, then import it batch by batch."""
+        started = time.monotonic()
+        if not self.source_name and isinstance(source, str | Path):
+            self.source_name = Path(source).name
+        with csvfile.open_source(source) as fh:
+            csvfile.check_bytes(fh)
+            layout = csvfile.read_layout(fh)
+            survey = survey_file(fh, layout, self.keyer, allow_sequential=self.allow_sequential)
+            self.result.delimiter = layout.delimiter
+            self.result.file_notes = list(layout.notes)
+            self.result.sequential = survey.sequential
+            self._last_row = survey.last_row
+            with self._errors_file(layout):
+                contact_list = self._contact_list()
+                done = 0
+                for batch in self._batches(csvfile.iter_rows(fh, layout)):
+                    self._flush(self._parse_batch(batch, layout), contact_list)
+                    done += len(batch)
+                    if self.progress:
+                        self.progress(done, survey.rows)
+                # Numbers whose last row the cheap key could not recognise (rare) end here.
+                held = list(self._held.items())
+                for start in range(0, len(held), self.batch_size):
+                    self._flush(dict(held[start : start + self.batch_size]), contact_list)
+        self.result.elapsed = round(time.monotonic() - started, 3)
+        return self.result
+
+    def _contact_list(self) -> ContactList | None:
+        if not self.list_name:
+            return None
+        if self.dry_run:
+            return ContactList.objects.filter(name=self.list_name).first()
+        return ContactList.objects.get_or_create(name=self.list_name)[0]
+
+    @contextlib.contextmanager
+    def _errors_file(self, layout: Layout) -> Iterator[None]:
+        if not self.errors_path:
+            yield
+            return
+        try:
+            fh = open(self.errors_path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise ImportFileError(f"cannot write the errors file: {exc}") from None
+        with fh:
+            self._errors = csv.writer(fh)
+            self._errors.writerow(["row", "reason", *layout.header])
+            yield
+
+    def _batches(self, rows: Iterator[tuple[int, list[str]]]) -> Iterator[list]:
+        batch: list[tuple[int, list[str]]] = []
+        for item in rows:
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+    def _reject(self, rownum: int, row: list[str], phone: str, reason: str) -> None:
+        self.result.rejected += 1
+        if len(self.result.rejected_sample) < SAMPLE_SIZE:
+            self.result.rejected_sample.append(RowIssue(rownum, phone, reason))
+        if self._errors is not None:
+            self._errors.writerow([rownum, reason, *row])
+
+    def _warn(self, rownum: int, phone: str, reason: str) -> None:
+        self.result.warnings += 1
+        if len(self.result.warnings_sample) < SAMPLE_SIZE:
+            self.result.warnings_sample.append(RowIssue(rownum, phone, reason))
+
+    # --- rows → entries ---------------------------------------------------------------------
+    def _parse_batch(self, batch: list, layout: Layout) -> dict[str, _Entry]:
+        result, held, last_row = self.result, self._held, self._last_row
+        entries: dict[str, _Entry] = {}
+        phone_col, known, attribute_cols = layout.phone, layout.known, layout.attributes
+        for rownum, row in batch:
+            result.rows += 1
+            width = len(row)
+            raw = row[phone_col].strip() if phone_col < width else ""
+            if not raw:
+                if any(cell.strip() for cell in row):
+                    self._reject(rownum, row, raw, "MISSING_PHONE: no phone number")
+                else:
+                    result.blank += 1
+                continue
+            try:
+                info = self.checker.check(raw)
+            except PhoneError as exc:
+                self._reject(rownum, row, raw, str(exc))
+                continue
+            if info.warning:
+                self._warn(rownum, raw, info.warning)
+            values = {}
+            for name, index in known.items():
+                if index < width and (value := row[index].strip()):
+                    values[name] = value
+            attributes = {}
+            for index, key in attribute_cols:
+                if index < width and (value := row[index].strip()):
+                    attributes[key] = value
+            opt_out = self._clean(rownum, raw, values)
+            entry = entries.get(info.e164) or held.get(info.e164)
+            if entry is not None:
+                result.duplicates += 1
+                self._warn(rownum, raw, f"DUPLICATE: same number as row {entry.row}; merged")
+                entry.merge(values, attributes, opt_out)
+            else:
+                entry = _Entry(rownum, info.e164, info.country, info.timezone, values,
+                               attributes, opt_out)  # fmt: skip
+            if last_row and info.e164 not in entries:
+                final = last_row.get(self.keyer.key(raw))
+                if final is not None and final != rownum:
+                    held[info.e164] = entry  # more rows of this number follow in a later batch
+                    continue
+                held.pop(info.e164, None)
+            entries[info.e164] = entry
+        return entries
+
+    def _clean(self, rownum: int, raw: str, values: dict[str, str]) -> bool:
+        """Check the known fields in place (dropping bad ones with a warning); → opt out?"""
+        for name in ("first_name", "last_name"):
+            if len(values.get(name, "")) > _NAME_MAX:
+                values[name] = values[name][:_NAME_MAX]
+                self._warn(rownum, raw, f"TRUNCATED: {name} longer than {_NAME_MAX} characters")
+        language = values.get("language")
+        if language is not None and not _is_language(language):
+            del values["language"]
+            self._warn(rownum, raw, f"BAD_LANGUAGE: {language!r} is not a language code; ignored")
+        tz = values.get("timezone")
+        if tz is not None and tz not in _TIMEZONES:
+            del values["timezone"]
+            self._warn(rownum, raw, f"BAD_TIMEZONE: unknown timezone {tz!r}; ignored")
+        opted = values.pop("opted_out", None)
+        if opted is None:
+            return False
+        if opted.lower() in TRUTHY:
+            return True
+        if opted.lower() not in FALSY:
+            self._warn(rownum, raw, f"BAD_OPTED_OUT: {opted!r} is not yes/no; ignored")
+        return False
+
+    # --- entries → database -----------------------------------------------------------------
+    def _flush(self, entries: dict[str, _Entry], contact_list: ContactList | None) -> None:
+        if not entries:
+            return
+        result = self.result
+        with transaction.atomic():
+            existing = fetch_existing(list(entries))
+            writes: list[dict] = []
+            opt_outs: list[str] = []
+            for entry in entries.values():
+                current = existing.get(entry.phone)
+                values = _merged(entry, current)
+                if current is None:
+                    result.created += 1
+                    writes.append({"phone": entry.phone, **values})
+                elif any(values[name] != current[name] for name in UPDATE_FIELDS):
+                    result.updated += 1
+                    writes.append({"phone": entry.phone, **values})
+                else:
+                    result.unchanged += 1
+                if entry.opt_out and not (current and current["opted_out"]):
+                    opt_outs.append(entry.phone)
+            if self.dry_run:
+                result.opted_out += len(opt_outs)
+                if self.list_name:
+                    result.listed += self._count_unlisted(entries, existing, contact_list)
+                return
+            ids = {phone: row["id"] for phone, row in existing.items()}
+            # One statement for new and changed rows; a number inserted concurrently by someone
+            # else becomes an update instead of an IntegrityError.
+            ids.update(upsert_contacts(writes))
+            if opt_outs:
+                from contacts.services import contacts_opt_out  # services imports this module
+
+                result.opted_out += contacts_opt_out(
+                    contact_ids=[ids[phone] for phone in opt_outs], source=ConsentSource.IMPORT,
+                    note=f"import {self.source_name}".strip(),
+                )  # fmt: skip
+            if contact_list is not None:
+                result.listed += add_memberships(
+                    contact_list,
+                    new_ids=[ids[phone] for phone in entries if phone not in existing],
+                    existing_ids=[row["id"] for row in existing.values()],
+                )
+
+    @staticmethod
+    def _count_unlisted(
+        entries: dict[str, _Entry], existing: dict[str, dict], contact_list: ContactList | None
+    ) -> int:
+        if contact_list is None:  # the dry run would create it
+            return len(entries)
+        on_list = ListMembership.objects.filter(
+            contact_list=contact_list, contact_id__in=[row["id"] for row in existing.values()]
+        ).count()
+        return len(entries) - on_list
+
+
+def _merged(entry: _Entry, current: dict | None) -> dict:
+    """The contact's values after this import: non-empty cells win, empty ones keep the old."""
+    cells = entry.fields
+    if current is None:
+        return {
+            "first_name": cells.get("first_name", ""),
+            "last_name": cells.get("last_name", ""),
+            "language": cells.get("language", ""),
+            "timezone": cells.get("timezone") or entry.derived_tz,
+            "country": entry.country,
+            "attributes": entry.attributes,
+        }
+    return {
+        "first_name": cells.get("first_name", current["first_name"]),
+        "last_name": cells.get("last_name", current["last_name"]),
+        "language": cells.get("language", current["language"]),
+        "timezone": cells.get("timezone") or current["timezone"] or entry.derived_tz,
+        "country": entry.country or current["country"],
+        "attributes": {**(current["attributes"] or {}), **entry.attributes},
+    }
+
+
+def _is_language(code: str) -> bool:
+    """A BCP 47-ish language tag: `en`, `pt-BR`, `en_GB`, `zh-Hant-TW`."""
+    parts = code.replace("_", "-").split("-")
+    return (
+        len(code) <= _LANGUAGE_MAX
+        and 2 <= len(parts[0]) <= 3
+        and parts[0].isascii()
+        and parts[0].isalpha()
+        and all(part.isascii() and part.isalnum() and 1 <= len(part) <= 8 for part in parts[1:])
+    )

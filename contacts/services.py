@@ -1,0 +1,246 @@
+"""Contact services: consent (opt-out / opt-in), list membership, import and export.
+
+Consent history policy: an event is recorded only when the state changes. A STOP from someone
+already opted out (or an import row saying so) leaves the history as it was, so the history
+reads as the sequence of real changes; every change is recorded, with its source, channel and
+the acting user when there is one. Opt-out is global (every channel); `channel` says where the
+request came from.
+"""
+
+import csv
+import itertools
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, BinaryIO
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from contacts.bulk import add_memberships
+from contacts.importer import BATCH_SIZE, ContactImporter, ImportResult
+from contacts.models import (
+    ConsentAction,
+    ConsentChannel,
+    ConsentEvent,
+    ConsentSource,
+    Contact,
+    ContactList,
+    ListMembership,
+)
+
+CHUNK = 1000
+
+
+def _chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
+    iterator = iter(ids)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _change_consent(
+    *,
+    contact_ids: Iterable[int],
+    action: ConsentAction,
+    source: str,
+    channel: str,
+    note: str,
+    actor: AbstractBaseUser | None,
+) -> list[int]:
+    source, channel = ConsentSource(source).value, ConsentChannel(channel).value
+    opting_out = action == ConsentAction.OPT_OUT
+    changed: list[int] = []
+    for chunk in _chunks(contact_ids):
+        with transaction.atomic():
+            # Lock the rows whose state will change, so two concurrent requests record one event.
+            ids = list(
+                Contact.objects.select_for_update()
+                .filter(id__in=chunk, opted_out=not opting_out)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            if not ids:
+                continue
+            now = timezone.now()
+            Contact.objects.filter(id__in=ids).update(
+                opted_out=opting_out,
+                opted_out_at=now if opting_out else None,
+                opted_out_source=source if opting_out else "",
+                opted_out_channel=channel if opting_out else "",
+                updated_at=now,
+            )
+            ConsentEvent.objects.bulk_create(
+                ConsentEvent(
+                    contact_id=contact_id, action=action, source=source, channel=channel,
+                    note=note[:500], actor=actor if actor and actor.pk else None,
+                )
+                for contact_id in ids
+            )  # fmt: skip
+            changed.extend(ids)
+    return changed
+
+
+def contacts_opt_out(
+    *,
+    contact_ids: Iterable[int],
+    source: str,
+    channel: str = ConsentChannel.ALL,
+    note: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> int:
+    """Opt out the given contacts (one event each that changed); returns how many changed."""
+    return len(
+        _change_consent(
+            contact_ids=contact_ids, action=ConsentAction.OPT_OUT, source=source,
+            channel=channel, note=note, actor=actor,
+        )
+    )  # fmt: skip
+
+
+def contacts_opt_in(
+    *,
+    contact_ids: Iterable[int],
+    source: str,
+    channel: str = ConsentChannel.ALL,
+    note: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> int:
+    """Opt the given contacts back in (one event each that changed); returns how many changed."""
+    return len(
+        _change_consent(
+            contact_ids=contact_ids, action=ConsentAction.OPT_IN, source=source,
+            channel=channel, note=note, actor=actor,
+        )
+    )  # fmt: skip
+
+
+def contact_opt_out(
+    *,
+    contact: Contact,
+    source: str,
+    channel: str = ConsentChannel.ALL,
+    note: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> bool:
+    """Opt `contact` out of every channel; idempotent, returns whether the state changed."""
+    changed = bool(contacts_opt_out(contact_ids=[contact.pk], source=source, channel=channel,
+                                    note=note, actor=actor))  # fmt: skip
+    contact.refresh_from_db(
+        fields=["opted_out", "opted_out_at", "opted_out_source", "opted_out_channel", "updated_at"]
+    )
+    return changed
+
+
+def contact_opt_in(
+    *,
+    contact: Contact,
+    source: str,
+    channel: str = ConsentChannel.ALL,
+    note: str = "",
+    actor: AbstractBaseUser | None = None,
+) -> bool:
+    """Opt `contact` back in; idempotent, returns whether the state changed."""
+    changed = bool(contacts_opt_in(contact_ids=[contact.pk], source=source, channel=channel,
+                                   note=note, actor=actor))  # fmt: skip
+    contact.refresh_from_db(
+        fields=["opted_out", "opted_out_at", "opted_out_source", "opted_out_channel", "updated_at"]
+    )
+    return changed
+
+
+def contact_list_add(*, contact_list: ContactList, contact_ids: Iterable[int]) -> int:
+    """Put the given contacts on `contact_list`; returns how many were not on it yet."""
+    added = 0
+    for chunk in _chunks(contact_ids):
+        with transaction.atomic():
+            added += add_memberships(contact_list, new_ids=[], existing_ids=list(set(chunk)))
+    return added
+
+
+def contact_list_remove(*, contact_list: ContactList, contact_ids: Iterable[int]) -> int:
+    """Take the given contacts off `contact_list`; returns how many were on it."""
+    removed = 0
+    for chunk in _chunks(contact_ids):
+        removed += ListMembership.objects.filter(
+            contact_list=contact_list, contact_id__in=chunk
+        ).delete()[0]
+    return removed
+
+
+def contacts_import(
+    *,
+    source: str | os.PathLike | BinaryIO,
+    list_name: str | None = None,
+    default_region: str | None = None,
+    dry_run: bool = False,
+    errors_path: str | None = None,
+    allow_sequential: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    source_name: str = "",
+    batch_size: int | None = None,
+) -> ImportResult:
+    """Import contacts from a CSV file (path or binary file object); see contacts.importer."""
+    return ContactImporter(
+        list_name=list_name, default_region=default_region, dry_run=dry_run,
+        errors_path=errors_path, allow_sequential=allow_sequential, progress=progress,
+        source_name=source_name, batch_size=batch_size or BATCH_SIZE,
+    ).run(source)  # fmt: skip
+
+
+EXPORT_FIELDS = ["phone", "first_name", "last_name", "language", "timezone", "country"]
+CONSENT_FIELDS = ["opted_out", "opted_out_at", "opted_out_source", "opted_out_channel"]
+EXPORT_EXTRA = ["lists", "created_at", "updated_at"]
+
+
+def contacts_export_rows(*, queryset: QuerySet[Contact] | None = None) -> Iterator[list[str]]:
+    """CSV rows of contacts, header first: fields, consent, lists, one column per attribute.
+
+    The file re-imports cleanly: consent and list columns are ignored by the importer (an
+    import never opts anyone back in), attributes come back as attributes. Streams: two passes
+    over the queryset in chunks (attribute keys first, so every row has the same columns).
+    """
+    queryset = (Contact.objects.all() if queryset is None else queryset).order_by("pk")
+    keys: set[str] = set()
+    for attributes in queryset.values_list("attributes", flat=True).iterator(chunk_size=5000):
+        keys.update(attributes or {})
+    attribute_keys = sorted(keys - {*EXPORT_FIELDS, *CONSENT_FIELDS, *EXPORT_EXTRA})
+    yield [*EXPORT_FIELDS, *CONSENT_FIELDS, *EXPORT_EXTRA, *attribute_keys]
+    for contact in queryset.prefetch_related("lists").iterator(chunk_size=2000):
+        yield [
+            contact.phone,
+            *(_cell(getattr(contact, name)) for name in EXPORT_FIELDS[1:]),
+            "true" if contact.opted_out else "false",
+            contact.opted_out_at.isoformat() if contact.opted_out_at else "",
+            contact.opted_out_source,
+            contact.opted_out_channel,
+            _cell("|".join(sorted(contact_list.name for contact_list in contact.lists.all()))),
+            contact.created_at.isoformat(),
+            contact.updated_at.isoformat(),
+            *(_cell(contact.attributes.get(key)) for key in attribute_keys),
+        ]
+
+
+def contacts_export(*, out: IO[str], queryset: QuerySet[Contact] | None = None) -> int:
+    """Write contacts as CSV to `out` (see contacts_export_rows); returns the number of contacts."""
+    writer = csv.writer(out)
+    rows = -1  # the header is not a contact
+    for row in contacts_export_rows(queryset=queryset):
+        writer.writerow(row)
+        rows += 1
+    return rows
+
+
+_NUMBER = re.compile(r"^[+-]?[\d\s().]*$")
+
+
+def _cell(value: object) -> str:
+    """A text cell, defused against spreadsheet formula injection (=, @, +, - at the start)."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value)
+    if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in "+-" and not _NUMBER.match(text)):
+        return "'" + text
+    return text
