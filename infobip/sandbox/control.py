@@ -1,0 +1,165 @@
+"""The sandbox's own control API under /_sandbox/ (same key): state, truth, config, inbound.
+
+For tests, drills and the UI; never part of Infobip's API, so the prefix cannot clash.
+"""
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from infobip.openapi import Violation
+from infobip.sandbox import inbound as inbound_payloads
+from infobip.sandbox.config import ConfigError
+from infobip.sandbox.errors import V3, Response, error
+from infobip.sandbox.reports import is_loopback_url
+
+if TYPE_CHECKING:
+    from infobip.sandbox.server import Request, Sandbox
+
+
+def _bad(message: str, prop: str = "") -> Response:
+    return error(V3, 400, [Violation(prop, message)])
+
+
+def state(sb: "Sandbox", req: "Request") -> Response:
+    """GET /_sandbox/state: counters, per-outcome truth, pending reports and the config."""
+    store = sb.store
+    with store.lock:
+        counts = dict(store.counts)
+        outcomes = dict(store.outcomes)
+        queued = {"sms_reports": len(store.sms_pull), "messages_api_reports": len(store.ma_pull),
+                  "inbox": len(store.inbox)}  # fmt: skip
+    pending = sb.reporter.pending()
+    return Response(200, {
+        "accepted": {"total": counts["accepted"], "sms": counts["accepted_sms"],
+                     "whatsapp": counts["accepted_whatsapp"]},
+        "duplicates": {"messageId": counts["duplicate_message_id"],
+                       "recipientCallbackData": counts["duplicate_recipient_callback"]},
+        "outcomes": outcomes,
+        "reports": {"pushed": counts["reports_pushed"], "pending": pending,
+                    "pushRequests": counts["push_requests"],
+                    "pushFailures": counts["push_failures"],
+                    "refused": counts["push_refused"], "abandoned": counts["push_abandoned"],
+                    "duplicatePushes": counts["duplicate_pushes"],
+                    "pulled": counts["reports_pulled"], "queuedForPull": queued},
+        "requests": {"total": counts["requests"], "rejected400": counts["rejected_400"],
+                     "rejected401": counts["rejected_401"]},
+        "faults": {"429": counts["fault_429"], "5xx": counts["fault_5xx"],
+                   "dropped": counts["fault_dropped"], "slow": counts["fault_slow"]},
+        "inbound": {"pushed": counts["inbound_pushed"], "failed": counts["inbound_failed"],
+                    "queued": counts["inbound_queued"]},
+        "config": sb.config.as_dict(),
+    })  # fmt: skip
+
+
+def messages(sb: "Sandbox", req: "Request") -> Response:
+    """GET /_sandbox/messages?messageId=a,b (or ?offset=&limit=): the truth per message."""
+    store = sb.store
+    ids = req.args("messageId")
+    with store.lock:
+        if ids:
+            found = [store.messages[i] for i in ids if i in store.messages]
+        else:
+            try:
+                offset = max(0, int(req.arg("offset") or 0))
+                limit = max(1, min(int(req.arg("limit") or 1000), 10000))
+            except ValueError:
+                return _bad("offset and limit must be integers")
+            found = store.log[offset : offset + limit]
+        results = [store.truth(m) for m in found]
+    if ids and not results:
+        return error(V3, 404)
+    return Response(200, {"results": results})
+
+
+def configure(sb: "Sandbox", req: "Request") -> Response:
+    """POST /_sandbox/config: change options at runtime (all or nothing)."""
+    body = req.body_json
+    if not isinstance(body, dict):
+        return _bad("body must be a JSON object of option: value")
+    try:
+        sb.config.update(body)
+    except ConfigError as exc:
+        return _bad(str(exc))
+    return Response(200, {"config": sb.config.as_dict()})
+
+
+def reset(sb: "Sandbox", req: "Request") -> Response:
+    """POST /_sandbox/reset: forget everything and go back to the startup options."""
+    sb.reset()
+    return Response(200, {"reset": True})
+
+
+def flush(sb: "Sandbox", req: "Request") -> Response:
+    """POST /_sandbox/flush: push every pending report now; waits up to `timeout` seconds."""
+    body = req.body_json if req.body else {}
+    timeout = float((body or {}).get("timeout", 10))
+    return Response(200, {"pending": sb.reporter.flush(timeout=min(timeout, 60))})
+
+
+def _configured_url(sb: "Sandbox", channel: str, to: str, text: str) -> str | None:
+    first = text.strip().split(" ", 1)[0].upper()
+    with sb.store.lock:
+        configs = list(sb.store.inbound_configs.values())
+    best = None
+    for config in configs:
+        if config.get("channel") != channel.upper() or config.get("number") not in (None, to):
+            continue
+        forwarding = config.get("forwarding") or {}
+        keyword = (config.get("keyword") or "").upper()
+        if keyword and keyword != first:
+            continue
+        forwards = forwarding.get("type") == "HTTP_FORWARD" and forwarding.get("url")
+        if forwards and (keyword or best is None):  # a keyword match beats a catch-all
+            best = forwarding["url"]
+    return best
+
+
+def push_inbound(sb: "Sandbox", req: "Request") -> Response:
+    """POST /_sandbox/inbound {channel, from, to, text, url}: push (or queue) an inbound message."""
+    body: Any = req.body_json
+    if not isinstance(body, dict):
+        return _bad("body must be a JSON object")
+    channel = str(body.get("channel", "")).lower()
+    sender, text = body.get("from"), body.get("text")
+    if channel not in ("sms", "whatsapp"):
+        return _bad("channel must be sms or whatsapp", "channel")
+    if not isinstance(sender, str) or not sender or not isinstance(text, str):
+        return _bad("from and text are required strings", "from")
+    to = str(body.get("to") or sb.inbound_number)
+    with sb.store.lock:
+        keywords = {(c.get("keyword") or "").upper() for c in sb.store.inbound_configs.values()}
+    payload = inbound_payloads.build(
+        channel, sender, to, text, inbound_payloads.DEFAULT_KEYWORDS | (keywords - {""})
+    )
+    if channel == "whatsapp":
+        sb.store.last_inbound[sender] = time.time()
+    url = body.get("url") or _configured_url(sb, channel, to, text)
+    message_id = payload["results"][0]["messageId"]
+    if not url:
+        if channel == "sms":
+            with sb.store.lock:
+                sb.store.inbox.append(payload["results"][0])
+        sb.store.count("inbound_queued")
+        return Response(200, {"messageId": message_id, "queued": True, "url": None})
+    if not sb.config.allow_remote_push and not is_loopback_url(url):
+        return _bad("url must be on this machine (start with --allow-remote-push to lift)", "url")
+    try:
+        answer = requests.post(url, json=payload, timeout=10)
+    except requests.RequestException as exc:
+        sb.store.count("inbound_failed")
+        return Response(502, {"messageId": message_id, "url": url, "error": type(exc).__name__})
+    sb.store.count("inbound_pushed" if answer.ok else "inbound_failed")
+    return Response(200, {"messageId": message_id, "url": url, "status": answer.status_code,
+                          "payload": payload})  # fmt: skip
+
+
+ROUTES = [
+    ("GET", "/_sandbox/state", state, V3, False),
+    ("GET", "/_sandbox/messages", messages, V3, False),
+    ("POST", "/_sandbox/config", configure, V3, False),
+    ("POST", "/_sandbox/reset", reset, V3, False),
+    ("POST", "/_sandbox/flush", flush, V3, False),
+    ("POST", "/_sandbox/inbound", push_inbound, V3, False),
+]

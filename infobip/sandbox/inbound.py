@@ -1,0 +1,64 @@
+"""Inbound messages as Infobip pushes them: SMS in `MO_JSON_2`, WhatsApp in `MO_OTT_CONTACT`.
+
+Used by `POST /_sandbox/inbound` and by `manage.py sandbox_inbound --direct`.
+"""
+
+import uuid
+from typing import Any
+
+from infobip.sandbox.codes import price, sms_parts, timestamp
+
+# Keywords a number's inbound configuration typically routes on; the first word of an inbound
+# SMS that is one of these (or a configured keyword) is reported as `keyword`.
+DEFAULT_KEYWORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "START", "UNSTOP", "HELP"}
+)
+
+
+def sms_inbound(
+    sender: str, to: str, text: str, keywords: frozenset[str] | set[str] = DEFAULT_KEYWORDS
+) -> dict[str, Any]:
+    """One inbound SMS result (`receive-inbound-sms-messages`)."""
+    first, _, rest = text.strip().partition(" ")
+    item: dict[str, Any] = {
+        "messageId": uuid.uuid4().hex,
+        "from": sender,
+        "to": to,
+        "text": text,
+        "cleanText": text,
+        "receivedAt": timestamp(),
+        "smsCount": sms_parts(text)[0],
+        "price": price(0, "EUR"),
+    }
+    if first.upper() in keywords:
+        item["keyword"] = first.upper()
+        item["cleanText"] = rest.strip()
+    return item
+
+
+def whatsapp_inbound(sender: str, to: str, text: str) -> dict[str, Any]:
+    """One inbound WhatsApp TEXT result (`receive-inbound-whatsapp-messages`)."""
+    return {
+        "from": sender,
+        "to": to,
+        "integrationType": "WHATSAPP",
+        "receivedAt": timestamp(),
+        "messageId": "wamid." + uuid.uuid4().hex,
+        "message": {"type": "TEXT", "text": text},
+        "price": price(0, "EUR"),
+        "contact": {"name": "Sandbox user", "phoneNumber": sender},
+    }
+
+
+def envelope(results: list[dict[str, Any]], pending: int = 0) -> dict[str, Any]:
+    """The `{"results", "messageCount", "pendingMessageCount"}` envelope both pushes share."""
+    return {"results": results, "messageCount": len(results), "pendingMessageCount": pending}
+
+
+def build(channel: str, sender: str, to: str, text: str, keywords=DEFAULT_KEYWORDS) -> dict:
+    """The push body for one inbound message on `channel` (`sms` or `whatsapp`)."""
+    if channel == "sms":
+        return envelope([sms_inbound(sender, to, text, keywords)])
+    if channel == "whatsapp":
+        return envelope([whatsapp_inbound(sender, to, text)])
+    raise ValueError(f"channel must be sms or whatsapp, not {channel!r}")

@@ -1,0 +1,229 @@
+"""The sandbox's memory: accepted messages, their decided fate, pull queues and counters.
+
+Each message's outcome is decided when it is accepted, from a hash of the seed and its
+messageId (and, for "not on WhatsApp", of its number), so the truth is reproducible and can be
+compared with what Herald recorded.
+"""
+
+import hashlib
+import threading
+import time
+from collections import deque
+from functools import lru_cache
+from typing import Any
+
+from infobip.sandbox import templates
+from infobip.sandbox.codes import OUTCOME_VARIANTS, OUTCOMES
+from infobip.sandbox.config import Config
+
+SMS, WHATSAPP = "SMS", "WHATSAPP"
+WHATSAPP_SESSION_SECONDS = 24 * 3600
+
+
+class Message:
+    """One accepted message (one destination); `final_*` is its decided fate."""
+
+    __slots__ = (
+        "accepted_at",
+        "application_id",
+        "bulk_id",
+        "callback_data",
+        "campaign_ref",
+        "channel",
+        "done_at",
+        "entity_id",
+        "failover",
+        "final_error",
+        "final_status",
+        "intermediate",
+        "message_id",
+        "outcome",
+        "parts",
+        "price",
+        "seen",
+        "sender",
+        "state",
+        "template",
+        "text",
+        "to",
+        "url",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        message_id: str,
+        channel: str,
+        to: str,
+        sender: str,
+        bulk_id: str | None,
+        text: str | None,
+        parts: int,
+        accepted_at: float,
+        url: str | None = None,
+        intermediate: bool = False,
+        callback_data: str | None = None,
+        entity_id: str | None = None,
+        application_id: str | None = None,
+        campaign_ref: str | None = None,
+        template: dict[str, Any] | None = None,
+        failover: dict[str, Any] | None = None,
+    ) -> None:
+        self.message_id, self.channel, self.to, self.sender = message_id, channel, to, sender
+        self.bulk_id, self.text, self.parts, self.accepted_at = bulk_id, text, parts, accepted_at
+        self.url, self.intermediate, self.callback_data = url, intermediate, callback_data
+        self.entity_id, self.application_id, self.campaign_ref = (
+            entity_id,
+            application_id,
+            campaign_ref,
+        )
+        self.template, self.failover = template, failover
+        self.seen = False
+        self.done_at: float | None = None
+        self.state = "accepted"  # → intermediate → final
+
+
+def _unit(*parts: str) -> float:
+    """A uniform number in [0, 1) derived from `parts` (stable across runs and machines)."""
+    digest = hashlib.blake2b(":".join(parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+@lru_cache(maxsize=64)
+def _thresholds(outcomes: tuple[tuple[str, float], ...]) -> tuple[tuple[float, str], ...]:
+    """Cumulative shares of the outcome mix, in OUTCOMES order (cached per mix)."""
+    shares = dict(outcomes)
+    total = sum(shares.values())
+    out, acc = [], 0.0
+    for name in OUTCOMES:
+        if shares.get(name, 0.0) > 0:
+            acc += shares[name] / total
+            out.append((acc, name))
+    out[-1] = (1.0, out[-1][1])  # rounding must never leave u without an outcome
+    return tuple(out)
+
+
+def _pick_outcome(config: Config, u: float) -> str:
+    for threshold, name in _thresholds(tuple(config.outcomes.items())):
+        if u < threshold:
+            return name
+    raise AssertionError("unreachable: the last threshold is 1.0")
+
+
+def decide(message: Message, config: Config, now: float, last_inbound: dict[str, float]) -> None:
+    """Fix the message's final status, error, price, seen report and SMS failover."""
+    u = _unit(config.seed, message.message_id)
+    outcome = _pick_outcome(config, u)
+    variants = OUTCOME_VARIANTS[outcome]
+    status, error = variants[int(u * 1e9) % len(variants)] if len(variants) > 1 else variants[0]
+    problem = None
+    if message.channel == WHATSAPP:
+        if _unit(config.seed, "wa", message.to) < config.not_on_whatsapp:
+            problem = "EC_UNKNOWN_USER"
+        elif message.template is not None:
+            problem = templates.send_problem(message.template)
+        elif config.enforce_whatsapp_session and (
+            now - last_inbound.get(message.to, -1e18) > WHATSAPP_SESSION_SECONDS
+        ):
+            problem = "EC_NO_SESSION"
+    if problem:
+        status, error, outcome = "UNDELIVERABLE_NOT_DELIVERED", problem, "undeliverable"
+    message.final_status, message.final_error, message.outcome = status, error, outcome
+    if outcome == "rejected" or problem:
+        message.price = 0.0
+    else:
+        message.price = config.sms_price if message.channel == SMS else config.whatsapp_price
+    if message.channel == WHATSAPP and status == "DELIVERED_TO_HANDSET":
+        message.seen = _unit(config.seed, "seen", message.message_id) < config.seen_rate
+    if problem == "EC_UNKNOWN_USER" and message.failover is not None:
+        fu = _unit(config.seed, "failover", message.message_id)
+        f_outcome = _pick_outcome(config, fu)
+        f_variants = OUTCOME_VARIANTS[f_outcome]
+        message.failover["status"], message.failover["error"] = f_variants[0]
+        message.failover["price"] = config.sms_price if f_outcome != "rejected" else 0.0
+
+
+class Store:
+    """Everything the sandbox remembers, behind one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every message, report, inbound message and counter."""
+        self.messages: dict[str, Message] = {}
+        self.copies: dict[str, int] = {}
+        self.log: list[Message] = []
+        self.by_bulk: dict[str, list[Message]] = {}
+        self.recipient_keys: set[tuple[str, str, str]] = set()
+        self.sms_pull: deque = deque()  # (message, kind, at) for GET /sms/3/reports
+        self.ma_pull: deque = deque()  # the same for GET /messages-api/1/reports
+        self.inbox: deque = deque()  # inbound SMS results for GET /sms/1/inbox/reports
+        self.inbound_configs: dict[str, dict[str, Any]] = {}
+        self.last_inbound: dict[str, float] = {}
+        self.counts: dict[str, int] = dict.fromkeys(
+            ("accepted", "accepted_sms", "accepted_whatsapp", "duplicate_message_id",
+             "duplicate_recipient_callback", "requests", "rejected_400", "rejected_401",
+             "fault_429", "fault_5xx", "fault_dropped", "fault_slow", "reports_pushed",
+             "push_requests", "push_failures", "push_refused", "push_abandoned",
+             "duplicate_pushes", "reports_pulled", "inbound_pushed", "inbound_failed",
+             "inbound_queued"), 0)  # fmt: skip
+        self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+
+    def add(self, messages: list[Message], config: Config) -> None:
+        """Record accepted messages, deciding each one's fate; counts duplicates."""
+        now = time.time()
+        for m in messages:
+            decide(m, config, now, self.last_inbound)
+        self.load(messages)
+
+    def load(self, messages: list[Message]) -> None:
+        """Record messages whose fate is decided already (accepted now, or read back)."""
+        with self.lock:
+            counts, known, keys = self.counts, self.messages, self.recipient_keys
+            for m in messages:
+                self.outcomes[m.outcome] += 1
+                if m.message_id in known:
+                    counts["duplicate_message_id"] += 1
+                    self.copies[m.message_id] = self.copies.get(m.message_id, 1) + 1
+                else:
+                    known[m.message_id] = m
+                if m.callback_data is not None:
+                    key = (m.channel, m.to, m.callback_data)
+                    if key in keys:
+                        counts["duplicate_recipient_callback"] += 1
+                    else:
+                        keys.add(key)
+                if m.bulk_id:
+                    self.by_bulk.setdefault(m.bulk_id, []).append(m)
+            self.log.extend(messages)
+            sms = sum(1 for m in messages if m.channel == SMS)
+            counts["accepted"] += len(messages)
+            counts["accepted_sms"] += sms
+            counts["accepted_whatsapp"] += len(messages) - sms
+
+    def count(self, name: str, n: int = 1) -> None:
+        with self.lock:
+            self.counts[name] += n
+
+    def truth(self, m: Message) -> dict[str, Any]:
+        """What really happened to `m` (for tests, drills and the UI)."""
+        return {
+            "messageId": m.message_id,
+            "channel": m.channel,
+            "to": m.to,
+            "sender": m.sender,
+            "bulkId": m.bulk_id,
+            "callbackData": m.callback_data,
+            "outcome": m.outcome,
+            "status": m.final_status,
+            "error": m.final_error,
+            "price": m.price,
+            "messageCount": m.parts,
+            "state": m.state,
+            "reportUrl": m.url,
+            "seen": m.seen,
+            "failover": dict(m.failover) if m.failover else None,
+            "copies": self.copies.get(m.message_id, 1),
+            "acceptedAt": m.accepted_at,
+        }
