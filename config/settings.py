@@ -231,3 +231,12 @@ HERALD_PRICES = env.json(
         },
     },
 )
+
+# --- WhatsApp templates ---------------------------------------------------------------------
+# How often beat re-syncs templates (seconds); the drift guard reads the latest sync. 0 = off.
+WHATSAPP_TEMPLATE_SYNC_INTERVAL = env.int("WHATSAPP_TEMPLATE_SYNC_INTERVAL", default=3600)
+if WHATSAPP_TEMPLATE_SYNC_INTERVAL > 0:
+    CELERY_BEAT_SCHEDULE["whatsapp-sync-templates"] = {
+        "task": "whatsapp.tasks.sync_templates",
+        "schedule": float(WHATSAPP_TEMPLATE_SYNC_INTERVAL),
+    }
