@@ -1,1 +1,215 @@
-"""campaigns models."""
+"""Campaigns and the per-recipient ledger.
+
+A launch freezes the audience into `Message` rows (one per recipient and attempt); every state
+change of a message is also a `MessageEvent`. The campaign keeps denormalised counters so status
+pages never count the ledger.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from campaigns.states import CampaignState, MessageState
+
+
+class Channel(models.TextChoices):
+    SMS = "sms", "SMS"
+    WHATSAPP_TEXT = "whatsapp_text", "WhatsApp text"
+    WHATSAPP_TEMPLATE = "whatsapp_template", "WhatsApp template"
+
+
+class FailoverMode(models.TextChoices):
+    NONE = "none", "No failover"
+    HERALD = "herald", "Herald sends an SMS when WhatsApp fails or stays silent"
+    INFOBIP = "infobip", "Infobip's native smsFailover on the template request"
+
+
+class SpeedUnit(models.TextChoices):
+    SECOND = "second", "per second"
+    MINUTE = "minute", "per minute"
+
+
+# The counter field for each message state, kept in step with the ledger by the services.
+COUNTER_FIELDS = {state.value: f"count_{state.value}" for state in MessageState}
+
+
+class Campaign(models.Model):
+    """A message to an audience, and its run."""
+
+    name = models.CharField(max_length=200)
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.SMS)
+    sender = models.CharField(max_length=64, blank=True, help_text="Blank: the default sender")
+    text = models.TextField(blank=True, help_text="SMS or WhatsApp text; {{placeholders}} allowed")
+    template = models.ForeignKey(
+        "whatsapp.WhatsAppTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+    )
+    template_mapping = models.JSONField(default=dict, blank=True)
+    lists = models.ManyToManyField("contacts.ContactList", related_name="campaigns")
+    exclude_lists = models.ManyToManyField(
+        "contacts.ContactList", related_name="excluded_from_campaigns", blank=True
+    )
+
+    failover_mode = models.CharField(
+        max_length=10, choices=FailoverMode.choices, default=FailoverMode.NONE
+    )
+    failover_sender = models.CharField(max_length=64, blank=True)
+    failover_text = models.TextField(blank=True)
+    failover_after = models.DurationField(
+        null=True, blank=True, help_text="Fail over when WhatsApp stays silent this long"
+    )
+
+    send_at = models.DateTimeField(null=True, blank=True)
+    speed_limit = models.PositiveIntegerField(null=True, blank=True)
+    speed_unit = models.CharField(
+        max_length=10, choices=SpeedUnit.choices, default=SpeedUnit.MINUTE
+    )
+    quiet_hours_start = models.TimeField(null=True, blank=True, help_text="Recipient local time")
+    quiet_hours_end = models.TimeField(null=True, blank=True)
+
+    state = models.CharField(
+        max_length=12, choices=CampaignState.choices, default=CampaignState.DRAFT, db_index=True
+    )
+    state_reason = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_batch_at = models.DateTimeField(null=True, blank=True)
+    # Set in the transaction that writes the ledger: before it, "nothing queued" means nothing.
+    frozen_at = models.DateTimeField(null=True, blank=True)
+
+    # Denormalised counters: one per message state, plus failover and cost.
+    recipients = models.PositiveIntegerField(default=0)
+    count_queued = models.IntegerField(default=0)
+    count_sending = models.IntegerField(default=0)
+    count_accepted = models.IntegerField(default=0)
+    count_delivered = models.IntegerField(default=0)
+    count_undeliverable = models.IntegerField(default=0)
+    count_expired = models.IntegerField(default=0)
+    count_rejected = models.IntegerField(default=0)
+    count_failed = models.IntegerField(default=0)
+    count_skipped = models.IntegerField(default=0)
+    failover_sent = models.IntegerField(default=0)
+    failover_delivered = models.IntegerField(default=0)
+    cost_amount = models.DecimalField(max_digits=14, decimal_places=4, default=0)
+    cost_currency = models.CharField(max_length=3, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "send_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_state_display()})"
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Per-state message counts from the denormalised counters."""
+        return {state: getattr(self, field) for state, field in COUNTER_FIELDS.items()}
+
+
+class Message(models.Model):
+    """One recipient and attempt of a campaign: the ledger row that says who got what."""
+
+    class SmsEncoding(models.TextChoices):
+        GSM7 = "GSM-7", "GSM-7"
+        UCS2 = "UCS-2", "UCS-2"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    phone = models.CharField(max_length=20)
+    channel = models.CharField(max_length=10)  # "sms" or "whatsapp"
+    attempt = models.PositiveSmallIntegerField(default=1)
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="failover"
+    )
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    callback_data = models.CharField(max_length=200, blank=True)
+    bulk_id = models.CharField(max_length=100, blank=True)
+
+    text = models.TextField(blank=True)
+    template_values = models.JSONField(null=True, blank=True)
+    parts = models.PositiveSmallIntegerField(default=1)
+    encoding = models.CharField(max_length=5, blank=True, choices=SmsEncoding.choices)
+
+    state = models.CharField(max_length=13, choices=MessageState.choices)
+    reason = models.CharField(max_length=500, blank=True, help_text="Why skipped or failed")
+    not_before = models.DateTimeField(null=True, blank=True, help_text="Quiet hours: wait until")
+
+    status_group = models.CharField(max_length=32, blank=True)
+    status_id = models.IntegerField(null=True, blank=True)
+    status_name = models.CharField(max_length=64, blank=True)
+    error_group = models.CharField(max_length=32, blank=True)
+    error_id = models.IntegerField(null=True, blank=True)
+    error_name = models.CharField(max_length=64, blank=True)
+    error_permanent = models.BooleanField(null=True, blank=True)
+    price = models.DecimalField(max_digits=14, decimal_places=6, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Claiming the next batch and the per-state filters of the campaign page.
+            models.Index(fields=["campaign", "state", "id"]),
+            # The sweeper: rows stuck in sending or waiting for a final report.
+            models.Index(fields=["state", "claimed_at"]),
+            models.Index(fields=["contact", "-created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "contact", "channel", "attempt"],
+                name="one_message_per_contact_channel_attempt",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone} {self.channel} {self.state}"
+
+
+class MessageEvent(models.Model):
+    """One thing that happened to a message: a state change, a report, a seen receipt."""
+
+    class Kind(models.TextChoices):
+        STATE = "state", "State change"
+        REPORT = "report", "Report (no state change)"
+        SEEN = "seen", "Seen"
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STATE)
+    from_state = models.CharField(max_length=13, blank=True)
+    to_state = models.CharField(max_length=13, blank=True)
+    status_name = models.CharField(max_length=64, blank=True)
+    error_name = models.CharField(max_length=64, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["message", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.from_state or '-'} → {self.to_state or '-'} {self.status_name}"
+
+
+class SenderThrottle(models.Model):
+    """A per-sender token bucket shared by every campaign: when the sender may send next."""
+
+    sender = models.CharField(max_length=64, unique=True)
+    available_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.sender} free at {self.available_at:%H:%M:%S}"

@@ -240,3 +240,23 @@ if WHATSAPP_TEMPLATE_SYNC_INTERVAL > 0:
         "task": "whatsapp.tasks.sync_templates",
         "schedule": float(WHATSAPP_TEMPLATE_SYNC_INTERVAL),
     }
+
+# --- Campaign engine ------------------------------------------------------------------------
+# Recipients per Infobip request (and per claim); a campaign speed limit lowers it.
+HERALD_BATCH_SIZE = env.int("HERALD_BATCH_SIZE", default=1000)
+# Batch chains a running campaign keeps in flight (each: claim → send → record → next).
+HERALD_SEND_CHAINS = env.int("HERALD_SEND_CHAINS", default=4)
+# Messages per second per sender across campaigns, e.g. {"Herald": 50, "*": 200}; {} = no cap.
+HERALD_SENDER_RATES = env.json("HERALD_SENDER_RATES", default={})
+# Seconds a sender is held after a 429 without Retry-After.
+HERALD_THROTTLE_BACKOFF = env.float("HERALD_THROTTLE_BACKOFF", default=5.0)
+# Rows left in `sending` this long (a crash, an unknown outcome) are settled from Infobip's logs;
+# rows the logs still do not know after HERALD_REQUEUE_AFTER are re-queued (same messageId).
+HERALD_SETTLE_AFTER = env.int("HERALD_SETTLE_AFTER", default=60)
+HERALD_REQUEUE_AFTER = env.int("HERALD_REQUEUE_AFTER", default=600)
+# A WhatsApp message with no final report this long gets its SMS failover (Herald mode).
+HERALD_FAILOVER_AFTER = env.int("HERALD_FAILOVER_AFTER", default=3600)
+CELERY_BEAT_SCHEDULE["campaigns-sweep"] = {
+    "task": "campaigns.tasks.sweep",
+    "schedule": env.float("HERALD_SWEEP_INTERVAL", default=15.0),
+}

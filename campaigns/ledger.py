@@ -1,0 +1,353 @@
+"""Set-based writes to the message ledger: claim, apply outcomes, release, and their counters.
+
+Every function here changes many rows with a constant number of statements (no query per
+message), keeps the campaign's denormalised counters in step in the same transaction, and writes
+one `MessageEvent` per state change. The forward-only rule (campaigns.states) is enforced here,
+so a late or duplicated report can never move a message backwards.
+"""
+
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from campaigns.models import COUNTER_FIELDS, Campaign, Message, MessageEvent
+from campaigns.states import FINAL_STATES, RANK, MessageState, can_move
+
+FAILOVER_SENT_STATES = frozenset(
+    {
+        MessageState.ACCEPTED,
+        MessageState.DELIVERED,
+        MessageState.UNDELIVERABLE,
+        MessageState.EXPIRED,
+        MessageState.REJECTED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message, from a send response, a report, a log or Herald itself."""
+
+    message_id: str
+    state: str
+    status_group: str = ""
+    status_id: int | None = None
+    status_name: str = ""
+    error_group: str = ""
+    error_id: int | None = None
+    error_name: str = ""
+    error_permanent: bool | None = None
+    price: Decimal | None = None
+    currency: str = ""
+    parts: int | None = None
+    bulk_id: str = ""
+    at: datetime | None = None
+    reason: str = ""
+
+
+@dataclass
+class ApplyResult:
+    """How a batch of outcomes landed in the ledger."""
+
+    applied: int = 0
+    unchanged: int = 0
+    unknown: list[str] = field(default_factory=list)
+    campaigns: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _Deltas:
+    counts: Counter = field(default_factory=Counter)
+    cost: Decimal = Decimal(0)
+    currency: str = ""
+
+
+def _best(outcomes: Iterable[Outcome]) -> dict[str, Outcome]:
+    """One outcome per message: the highest-ranked, the latest among equals."""
+    best: dict[str, Outcome] = {}
+    for outcome in outcomes:
+        key = str(outcome.message_id)
+        current = best.get(key)
+        if current is None:
+            best[key] = outcome
+            continue
+        rank_new, rank_old = RANK[MessageState(outcome.state)], RANK[MessageState(current.state)]
+        newer = (outcome.at or datetime.min.replace(tzinfo=UTC)) >= (
+            current.at or datetime.min.replace(tzinfo=UTC)
+        )
+        if rank_new > rank_old or (rank_new == rank_old and newer):
+            best[key] = outcome
+    return best
+
+
+def messages_apply_outcomes(*, outcomes: Sequence[Outcome]) -> ApplyResult:
+    """Apply outcomes in one transaction: forward-only, with counters and events in step."""
+    result = ApplyResult()
+    best = _best(outcomes)
+    if not best:
+        return result
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Message.objects.filter(message_id__in=[uuid.UUID(k) for k in best])
+            .order_by("id")
+            .select_for_update()
+            .values_list(
+                "id", "message_id", "campaign_id", "state", "price", "replaces_id", "status_name"
+            )
+        )
+        found = {str(row[1]) for row in rows}
+        result.unknown = [key for key in best if key not in found]
+        updates, events = [], []
+        deltas: dict[int, _Deltas] = defaultdict(_Deltas)
+        for pk, message_id, campaign_id, state, old_price, replaces_id, status_name in rows:
+            outcome = best[str(message_id)]
+            if not can_move(state, outcome.state):
+                result.unchanged += 1
+                if outcome.status_name and outcome.status_name != status_name:
+                    events.append(_event(pk, MessageEvent.Kind.REPORT, state, "", outcome, now))
+                continue
+            result.applied += 1
+            result.campaigns.add(campaign_id)
+            updates.append((pk, outcome))
+            events.append(_event(pk, MessageEvent.Kind.STATE, state, outcome.state, outcome, now))
+            d = deltas[campaign_id]
+            d.counts[COUNTER_FIELDS[state]] -= 1
+            d.counts[COUNTER_FIELDS[outcome.state]] += 1
+            if replaces_id is not None:
+                if state not in FAILOVER_SENT_STATES and outcome.state in FAILOVER_SENT_STATES:
+                    d.counts["failover_sent"] += 1
+                if outcome.state == MessageState.DELIVERED:
+                    d.counts["failover_delivered"] += 1
+            if outcome.price is not None:
+                d.cost += outcome.price - (old_price or Decimal(0))
+                d.currency = d.currency or outcome.currency
+        _update_messages(updates, now)
+        _insert_events(events)
+        _apply_deltas(deltas)
+    return result
+
+
+def messages_claim(*, campaign_id: int, limit: int, now: datetime | None = None) -> list[Message]:
+    """Move up to `limit` due queued messages to sending; only the caller that wins sends them."""
+    now = now or timezone.now()
+    table = Message._meta.db_table
+    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    params = [
+        "sending",
+        connection.ops.adapt_datetimefield_value(now),
+        campaign_id,
+        "queued",
+        connection.ops.adapt_datetimefield_value(now),
+        limit,
+    ]
+    sql = (
+        # Identifiers come from model meta; every value is a bound parameter.
+        f"UPDATE {table} SET state = %s, claimed_at = %s WHERE id IN ("  # noqa: S608
+        f"SELECT id FROM {table} WHERE campaign_id = %s AND state = %s"
+        f" AND (not_before IS NULL OR not_before <= %s) ORDER BY id LIMIT %s{lock})"
+        " RETURNING id"
+    )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            ids = [row[0] for row in cursor.fetchall()]
+        if not ids:
+            return []
+        _insert_events(
+            [
+                (pk, MessageEvent.Kind.STATE, "queued", "sending", "", "", "", now)
+                for pk in sorted(ids)
+            ]
+        )
+        Campaign.objects.filter(pk=campaign_id).update(
+            count_queued=F("count_queued") - len(ids), count_sending=F("count_sending") + len(ids)
+        )
+        return list(Message.objects.filter(id__in=ids).order_by("id"))
+
+
+def messages_release(*, message_ids: Sequence[int], reason: str) -> int:
+    """Put claimed messages back in the queue: Infobip provably did not take them (429, 5xx…)."""
+    return _move_back(message_ids, MessageState.SENDING, MessageState.QUEUED, reason)
+
+
+def messages_requeue_unknown(*, message_ids: Sequence[int], reason: str) -> int:
+    """Re-queue sending messages that Infobip's logs do not know after the grace period."""
+    return _move_back(message_ids, MessageState.SENDING, MessageState.QUEUED, reason)
+
+
+def _move_back(message_ids: Sequence[int], old: str, new: str, reason: str) -> int:
+    # The one exception to forward-only: a claim undone because nothing reached Infobip.
+    if not message_ids:
+        return 0
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Message.objects.filter(id__in=message_ids, state=old)
+            .order_by("id")
+            .select_for_update()
+            .values_list("id", "campaign_id")
+        )
+        ids = [pk for pk, _ in rows]
+        Message.objects.filter(id__in=ids).update(state=new, claimed_at=None)
+        _insert_events([(pk, MessageEvent.Kind.STATE, old, new, "", "", reason, now) for pk in ids])
+        per_campaign = Counter(campaign_id for _, campaign_id in rows)
+        for campaign_id, n in per_campaign.items():
+            Campaign.objects.filter(pk=campaign_id).update(
+                **{
+                    COUNTER_FIELDS[old]: F(COUNTER_FIELDS[old]) - n,
+                    COUNTER_FIELDS[new]: F(COUNTER_FIELDS[new]) + n,
+                }
+            )
+    return len(ids)
+
+
+def _event(pk: int, kind: str, old: str, new: str, outcome: Outcome, now: datetime) -> tuple:
+    detail = outcome.reason or outcome.error_name
+    return (pk, kind, old, new, outcome.status_name, outcome.error_name, detail[:500], now)
+
+
+# Columns written by _update_messages, in VALUES order (after the id).
+_UPDATE_COLUMNS = [
+    ("state", "varchar"),
+    ("status_group", "varchar"),
+    ("status_id", "integer"),
+    ("status_name", "varchar"),
+    ("error_group", "varchar"),
+    ("error_id", "integer"),
+    ("error_name", "varchar"),
+    ("error_permanent", "boolean"),
+    ("price", "numeric"),
+    ("currency", "varchar"),
+    ("parts", "integer"),
+    ("bulk_id", "varchar"),
+    ("reason", "varchar"),
+    ("accepted_at", "timestamptz"),
+    ("done_at", "timestamptz"),
+]
+# Fields an outcome only fills in when it carries them (never blanks what an earlier one set).
+_KEEP_WHEN_EMPTY = {
+    "status_group",
+    "status_id",
+    "status_name",
+    "error_group",
+    "error_id",
+    "error_name",
+    "error_permanent",
+    "price",
+    "currency",
+    "parts",
+    "bulk_id",
+    "reason",
+    "accepted_at",
+    "done_at",
+}
+
+
+def _update_messages(updates: list[tuple[int, Outcome]], now: datetime) -> None:
+    """One UPDATE … FROM (VALUES …) per chunk: portable to SQLite ≥ 3.33 and PostgreSQL."""
+    ops = connection.ops
+    table = Message._meta.db_table
+    pg = connection.vendor == "postgresql"
+    chunk = 1000
+    for start in range(0, len(updates), chunk):
+        part = updates[start : start + chunk]
+        params: list = []
+        for pk, o in part:
+            final = o.state in FINAL_STATES
+            accepted_at = (o.at or now) if o.state == MessageState.ACCEPTED else None
+            done_at = (o.at or now) if final else None
+            params += [
+                pk,
+                o.state,
+                o.status_group or None,
+                o.status_id,
+                o.status_name or None,
+                o.error_group or None,
+                o.error_id,
+                o.error_name or None,
+                o.error_permanent,
+                ops.adapt_decimalfield_value(o.price, 14, 6) if o.price is not None else None,
+                o.currency or None,
+                o.parts,
+                o.bulk_id or None,
+                o.reason[:500] or None,
+                ops.adapt_datetimefield_value(accepted_at),
+                ops.adapt_datetimefield_value(done_at),
+            ]
+        width = len(_UPDATE_COLUMNS) + 1
+        row = "(" + ", ".join(["%s"] * width) + ")"
+        values = ", ".join([row] * len(part))
+        casts = ["CAST(column1 AS bigint) AS id" if pg else "column1 AS id"]
+        for i, (name, sqltype) in enumerate(_UPDATE_COLUMNS, start=2):
+            casts.append(f"CAST(column{i} AS {sqltype if pg else _sqlite_type(sqltype)}) AS {name}")
+        sets = []
+        for name, _ in _UPDATE_COLUMNS:
+            if name in _KEEP_WHEN_EMPTY:
+                sets.append(f"{name} = COALESCE(d.{name}, {table}.{name})")
+            else:
+                sets.append(f"{name} = d.{name}")
+        sql = (
+            f"UPDATE {table} SET {', '.join(sets)} FROM (SELECT {', '.join(casts)}"  # noqa: S608
+            f" FROM (VALUES {values}) AS v) AS d WHERE {table}.id = d.id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def _sqlite_type(sqltype: str) -> str:
+    return {"timestamptz": "TEXT", "boolean": "INTEGER", "numeric": "TEXT"}.get(sqltype, sqltype)
+
+
+_EVENT_COLUMNS = (
+    "message_id",
+    "kind",
+    "from_state",
+    "to_state",
+    "status_name",
+    "error_name",
+    "detail",
+    "created_at",
+)
+
+
+def _insert_events(events: list[tuple]) -> None:
+    """Insert event rows: COPY on PostgreSQL (the hot path), executemany elsewhere."""
+    if not events:
+        return
+    table = MessageEvent._meta.db_table
+    if connection.vendor == "postgresql":
+        copy_sql = f"COPY {table} ({', '.join(_EVENT_COLUMNS)}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for event in events:
+                copy.write_row(event)
+        return
+    placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [(*event[:-1], adapt(event[-1])) for event in events]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES ({placeholders})",  # noqa: S608
+            rows,
+        )
+
+
+def _apply_deltas(deltas: dict[int, "_Deltas"]) -> None:
+    for campaign_id in sorted(deltas):
+        d = deltas[campaign_id]
+        changes = {name: F(name) + n for name, n in d.counts.items() if n}
+        if d.cost:
+            changes["cost_amount"] = F("cost_amount") + d.cost
+        if not changes:
+            continue
+        qs = Campaign.objects.filter(pk=campaign_id)
+        qs.update(**changes)
+        if d.currency:
+            qs.filter(cost_currency="").update(cost_currency=d.currency)

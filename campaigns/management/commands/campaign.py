@@ -1,0 +1,237 @@
+"""Operator command for campaigns: create, preview, launch, pause/resume/cancel, status, export."""
+
+import datetime as dt
+import json
+import sys
+import time
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.dateparse import parse_datetime
+
+from campaigns.export import campaign_export
+from campaigns.models import Campaign, FailoverMode
+from campaigns.preview import campaign_preview
+from campaigns.services import (
+    CampaignError,
+    campaign_cancel,
+    campaign_create,
+    campaign_launch,
+    campaign_pause,
+    campaign_resume,
+    campaign_status,
+)
+from contacts.models import ContactList
+from whatsapp.mapping import slot_from_text
+from whatsapp.models import WhatsAppTemplate
+
+
+class Command(BaseCommand):
+    """Create and run campaigns from the terminal (see INTERFACE.md)."""
+
+    help = "Campaigns: create | preview | launch | pause | resume | cancel | status | export"
+
+    def add_arguments(self, parser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="create a draft campaign")
+        create.add_argument("--name", required=True)
+        create.add_argument("--list", action="append", required=True, dest="lists")
+        create.add_argument("--exclude-list", action="append", default=[], dest="exclude")
+        create.add_argument(
+            "--channel", required=True, choices=["sms", "whatsapp_text", "whatsapp_template"]
+        )
+        create.add_argument("--sender", default="")
+        create.add_argument("--text", default="")
+        create.add_argument("--template")
+        create.add_argument("--language")
+        create.add_argument("--placeholder", action="append", default=[], dest="placeholders")
+        create.add_argument("--header-placeholder")
+        create.add_argument("--sms-failover-text", default="")
+        create.add_argument("--sms-failover-sender", default="")
+        create.add_argument("--failover-mode", choices=["herald", "infobip"], default="herald")
+        create.add_argument("--send-at")
+        create.add_argument("--speed-limit", type=int)
+        create.add_argument("--speed-unit", choices=["second", "minute"], default="minute")
+        create.add_argument("--quiet-hours", help="HH:MM-HH:MM, recipient local time")
+        create.add_argument("--json", action="store_true")
+        for name in ("preview", "status"):
+            p = sub.add_parser(name)
+            p.add_argument("id", type=int)
+            p.add_argument("--json", action="store_true")
+        launch = sub.add_parser("launch")
+        launch.add_argument("id", type=int)
+        launch.add_argument("--wait", action="store_true")
+        launch.add_argument("--timeout", type=float, default=0, help="seconds; 0 = no limit")
+        for name in ("pause", "resume", "cancel"):
+            sub.add_parser(name).add_argument("id", type=int)
+        export = sub.add_parser("export")
+        export.add_argument("id", type=int)
+        export.add_argument("file")
+
+    def handle(self, *args, action: str, **options) -> None:
+        try:
+            getattr(self, f"do_{action}")(**options)
+        except (CampaignError, ValidationError) as exc:
+            messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
+            raise CommandError("; ".join(messages)) from exc
+
+    def _campaign(self, pk: int) -> Campaign:
+        try:
+            return Campaign.objects.get(pk=pk)
+        except Campaign.DoesNotExist as exc:
+            raise CommandError(f"no campaign with id {pk}") from exc
+
+    def do_create(self, **o) -> None:
+        lists = self._lists(o["lists"])
+        exclude = self._lists(o["exclude"])
+        template, mapping = None, {}
+        if o["channel"] == "whatsapp_template":
+            template, mapping = self._template(o)
+        send_at = None
+        if o["send_at"]:
+            send_at = parse_datetime(o["send_at"])
+            if send_at is None or send_at.tzinfo is None:
+                raise CommandError(
+                    "--send-at needs an ISO 8601 time with offset, e.g. 2026-12-01T09:00:00+00:00"
+                )
+        quiet = None
+        if o["quiet_hours"]:
+            try:
+                start, end = (dt.time.fromisoformat(t) for t in o["quiet_hours"].split("-"))
+            except ValueError as exc:
+                raise CommandError("--quiet-hours must look like 08:00-20:00") from exc
+            quiet = (start, end)
+        campaign = campaign_create(
+            name=o["name"],
+            channel=o["channel"],
+            lists=lists,
+            exclude_lists=exclude,
+            sender=o["sender"],
+            text=o["text"],
+            template=template,
+            template_mapping=mapping,
+            failover_mode=o["failover_mode"] if o["sms_failover_text"] else FailoverMode.NONE,
+            failover_text=o["sms_failover_text"],
+            failover_sender=o["sms_failover_sender"],
+            send_at=send_at,
+            speed_limit=o["speed_limit"],
+            speed_unit=o["speed_unit"],
+            quiet_hours=quiet,
+        )
+        if o["json"]:
+            self.stdout.write(json.dumps({"id": campaign.pk}))
+        else:
+            self.stdout.write(f"campaign created: id={campaign.pk} state={campaign.state}")
+
+    def _lists(self, names: list[str]) -> list[ContactList]:
+        found = {cl.name: cl for cl in ContactList.objects.filter(name__in=names)}
+        unknown = [name for name in names if name not in found]
+        if unknown:
+            raise CommandError(f"no contact list named {', '.join(map(repr, unknown))}")
+        return [found[name] for name in names]
+
+    def _template(self, o: dict) -> tuple[WhatsAppTemplate, dict]:
+        if not o["template"] or not o["language"]:
+            raise CommandError("a whatsapp_template campaign needs --template and --language")
+        sender = o["sender"] or settings.INFOBIP_WHATSAPP_SENDER
+        template = WhatsAppTemplate.objects.filter(
+            sender=sender, name=o["template"], language=o["language"]
+        ).first()
+        if template is None:
+            raise CommandError(
+                f"no template {o['template']!r} ({o['language']}) for sender {sender}: "
+                "run `manage.py sync_templates` first"
+            )
+        mapping: dict = {"body": [slot_from_text(v) for v in o["placeholders"]]}
+        if o["header_placeholder"]:
+            mapping["header"] = [slot_from_text(o["header_placeholder"])]
+        return template, mapping
+
+    def do_preview(self, *, id: int, json: bool, **_) -> None:
+        data = campaign_preview(campaign=self._campaign(id))
+        if json:
+            self.stdout.write(_dumps(data))
+            return
+        ex = data["excluded"]
+        self.stdout.write(
+            f"audience={data['audience']} messages={data['messages']} "
+            f"opted_out={ex['opted_out']} excluded_lists={ex['excluded_lists']} "
+            f"missing_values={ex['missing_values']} encoding={data['encoding']} "
+            f"parts={data['parts']} cost={data['cost']['amount']} {data['cost']['currency']}"
+        )
+        if data["ucs2_characters"]:
+            self.stdout.write("characters forcing UCS-2: " + " ".join(data["ucs2_characters"]))
+        if data["template_problem"]:
+            self.stdout.write(self.style.WARNING(data["template_problem"]))
+        for sample in data["samples"]:
+            self.stdout.write(f"  {sample['phone']}: {sample['text']}")
+
+    def do_launch(self, *, id: int, wait: bool, timeout: float, **_) -> None:
+        campaign = campaign_launch(campaign=self._campaign(id))
+        self.stdout.write(f"campaign {campaign.pk} {campaign.state}")
+        if wait and campaign.state == "running":
+            self._wait(campaign.pk, timeout)
+
+    def _wait(self, pk: int, timeout: float) -> None:
+        from tqdm import tqdm
+
+        started = time.monotonic()
+        bar = None
+        while True:
+            campaign = Campaign.objects.get(pk=pk)
+            if campaign.frozen_at and bar is None:
+                bar = tqdm(total=campaign.recipients, unit="msg", file=sys.stderr)
+            if bar is not None:
+                bar.n = campaign.recipients - campaign.count_queued - campaign.count_sending
+                bar.refresh()
+                if not campaign.count_queued and not campaign.count_sending:
+                    bar.close()
+                    break
+            if campaign.state in ("paused", "cancelled", "failed"):
+                if bar is not None:
+                    bar.close()
+                raise CommandError(f"campaign {pk} is {campaign.state}: {campaign.state_reason}")
+            if timeout and time.monotonic() - started > timeout:
+                raise CommandError(f"campaign {pk} still running after {timeout:.0f}s")
+            time.sleep(0.5)
+        status = campaign_status(campaign=campaign)
+        self.stdout.write(_summary(status))
+
+    def do_pause(self, *, id: int, **_) -> None:
+        campaign = campaign_pause(campaign=self._campaign(id))
+        self.stdout.write(f"campaign {campaign.pk} paused")
+
+    def do_resume(self, *, id: int, **_) -> None:
+        campaign = campaign_resume(campaign=self._campaign(id))
+        self.stdout.write(f"campaign {campaign.pk} running")
+
+    def do_cancel(self, *, id: int, **_) -> None:
+        campaign = campaign_cancel(campaign=self._campaign(id))
+        self.stdout.write(f"campaign {campaign.pk} cancelled; skipped={campaign.count_skipped}")
+
+    def do_status(self, *, id: int, json: bool, **_) -> None:
+        status = campaign_status(campaign=self._campaign(id))
+        self.stdout.write(_dumps(status) if json else _summary(status))
+
+    def do_export(self, *, id: int, file: str, **_) -> None:
+        campaign = self._campaign(id)
+        try:
+            with open(file, "w", newline="", encoding="utf-8") as out:
+                rows = campaign_export(campaign=campaign, out=out)
+        except OSError as exc:
+            raise CommandError(f"cannot write {file}: {exc.strerror}") from exc
+        self.stdout.write(f"exported rows={rows} file={file}")
+
+
+def _dumps(data: dict) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=1)
+
+
+def _summary(status: dict) -> str:
+    counts = " ".join(f"{k}={v}" for k, v in status["counts"].items())
+    return (
+        f"campaign {status['id']} {status['state']} recipients={status['recipients']} {counts} "
+        f"failover_sent={status['failover']['sent']} "
+        f"cost={status['cost']['amount']} {status['cost']['currency']}"
+    )

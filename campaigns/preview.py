@@ -1,0 +1,79 @@
+"""What a campaign would send, without sending: audience, exclusions, parts, encoding, cost."""
+
+from collections import Counter
+
+from campaigns.audience import audience_contacts, audience_summary
+from campaigns.models import Campaign, Channel
+from campaigns.pricing import estimate_cost
+from campaigns.rendering import compile_template, contact_values, sms_segments
+from whatsapp.mapping import contact_values as template_contact_values
+from whatsapp.mapping import mapping_resolve
+from whatsapp.services import template_check_sendable, template_render
+
+SAMPLES = 3
+
+
+def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
+    """Render the campaign for its whole audience (streamed) and sum what it would cost."""
+    summary = audience_summary(campaign)
+    items: list[tuple[str, str, int]] = []
+    encodings: Counter = Counter()
+    parts: Counter = Counter()
+    missing: Counter = Counter()
+    ucs2: dict[str, None] = {}
+    rendered_samples = []
+    channel = "sms" if campaign.channel == Channel.SMS else campaign.channel
+    template = compile_template(campaign.text) if campaign.channel != "whatsapp_template" else None
+    eligible = audience_contacts(campaign).filter(opted_out=False).order_by("id")
+    for contact in eligible.iterator(chunk_size=5000):
+        if template is not None:
+            rendered = template.render(contact_values(contact))
+            if rendered.missing:
+                missing[rendered.skip_reason] += 1
+                continue
+            text = rendered.text
+            if campaign.channel == Channel.SMS:
+                seg = sms_segments(text)
+                encodings[seg.encoding] += 1
+                parts[seg.parts] += 1
+                ucs2.update(dict.fromkeys(seg.ucs2_chars))
+                items.append((contact.phone, "sms", seg.parts))
+            else:
+                items.append((contact.phone, channel, 1))
+        else:
+            resolved = mapping_resolve(
+                template=campaign.template,
+                mapping=campaign.template_mapping,
+                contact=template_contact_values(contact),
+            )
+            if resolved.values is None:
+                missing["; ".join(resolved.missing)] += 1
+                continue
+            if len(rendered_samples) < samples:
+                text = template_render(template=campaign.template, values=resolved.values)
+            items.append((contact.phone, channel, 1))
+        if len(rendered_samples) < samples:
+            rendered_samples.append({"phone": contact.phone, "text": text})
+    cost = estimate_cost(items)
+    sendable = None
+    if campaign.channel == Channel.WHATSAPP_TEMPLATE and campaign.template is not None:
+        sendable = template_check_sendable(template=campaign.template)
+    return {
+        "id": campaign.pk,
+        "name": campaign.name,
+        "channel": campaign.channel,
+        "audience": summary.total,
+        "excluded": {
+            "opted_out": summary.opted_out,
+            "excluded_lists": summary.excluded_by_list,
+            "missing_values": sum(missing.values()),
+        },
+        "missing_values": dict(missing),
+        "messages": len(items),
+        "encoding": dict(encodings),
+        "parts": {str(k): v for k, v in sorted(parts.items())},
+        "ucs2_characters": list(ucs2),
+        "cost": {"amount": f"{cost.total:.4f}", "currency": cost.currency},
+        "template_problem": sendable,
+        "samples": rendered_samples,
+    }

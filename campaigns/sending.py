@@ -1,0 +1,267 @@
+"""Sending one batch of a campaign: claim, one Infobip request, record the answers.
+
+Claim before send: rows move queued → sending in one conditional UPDATE and only this caller
+sends them. Infobip's answer is recorded with one set-based write. What happens on errors:
+- 429: the rows go back to the queue and the sender is held for Retry-After (no retry spent);
+- 5xx or no connection (Infobip provably has nothing): back to the queue, retried with backoff;
+- a 4xx other than 429: a permanent problem with the request, the rows are `failed`;
+- 401/403: nothing sent, the campaign pauses with the reason;
+- outcome unknown (timeout after sending): the rows stay `sending` until reconciliation asks
+  Infobip's logs by messageId — they are never re-sent blindly.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from campaigns.ledger import Outcome, messages_apply_outcomes, messages_claim, messages_release
+from campaigns.models import Campaign, Channel, FailoverMode, Message
+from campaigns.rendering import compile_template, contact_values
+from campaigns.states import CampaignState
+from campaigns.status_map import state_for_status
+from campaigns.throttle import throttle_penalize, throttle_reserve
+from contacts.models import Contact
+from infobip.client import get_client
+from infobip.errors import (
+    InfobipAuthError,
+    InfobipConnectionError,
+    InfobipError,
+    InfobipServerError,
+    InfobipThrottledError,
+    InfobipValidationError,
+)
+from infobip.links import webhook_url
+from infobip.types import SendResult, SmsMessage, WhatsAppTemplateMessage
+from whatsapp.mapping import TemplateValues
+from whatsapp.services import template_check_sendable
+
+logger = logging.getLogger(__name__)
+
+
+class TransientSendError(Exception):
+    """Infobip could not take the batch now (5xx, connection): retry with backoff."""
+
+
+@dataclass
+class BatchResult:
+    """What one batch did, for the task to decide what comes next."""
+
+    claimed: int = 0
+    accepted: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unknown: list[int] = field(default_factory=list)  # ids left in sending: settle them later
+    wait: float = 0.0  # seconds before the next batch may go (throttle, 429)
+    more: bool = False  # due queued rows remain
+
+
+def default_sender(campaign: Campaign) -> str:
+    """The campaign's sender, else the configured default for its channel."""
+    if campaign.sender:
+        return campaign.sender
+    if campaign.channel == Channel.SMS:
+        return settings.INFOBIP_SMS_SENDER
+    return settings.INFOBIP_WHATSAPP_SENDER
+
+
+def batch_size(campaign: Campaign) -> int:
+    """Rows per batch: the configured size, or less when a speed limit is lower."""
+    size = settings.HERALD_BATCH_SIZE
+    if campaign.speed_limit:
+        size = min(size, campaign.speed_limit)
+    return max(1, size)
+
+
+def campaign_send_batch(*, campaign_id: int) -> BatchResult:
+    """Claim and send one batch of a running campaign; record Infobip's answers."""
+    result = BatchResult()
+    campaign = Campaign.objects.select_related("template").get(pk=campaign_id)
+    if campaign.state != CampaignState.RUNNING:
+        return result
+    if campaign.channel == Channel.WHATSAPP_TEMPLATE and campaign.template is not None:
+        reason = template_check_sendable(template=campaign.template)
+        if reason:
+            from campaigns.services import campaign_pause
+
+            campaign_pause(campaign=campaign, reason=f"drift guard: {reason}")
+            return result
+    sender = default_sender(campaign)
+    size = batch_size(campaign)
+    wait = throttle_reserve(sender=sender, count=size)
+    if wait > 0:
+        result.wait, result.more = wait, True
+        return result
+    rows = messages_claim(campaign_id=campaign.pk, limit=size)
+    result.claimed = len(rows)
+    if not rows:
+        return result
+    rows = _skip_opted_out(rows, result)
+    by_channel: dict[str, list[Message]] = {}
+    for row in rows:
+        by_channel.setdefault(row.channel, []).append(row)
+    try:
+        for channel, group in by_channel.items():
+            _send_group(campaign, sender, channel, group, result)
+    finally:
+        Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=timezone.now())
+    result.more = True
+    return result
+
+
+def _skip_opted_out(rows: list[Message], result: BatchResult) -> list[Message]:
+    # A STOP that arrived after launch takes effect for every batch not yet sent.
+    contact_ids = [row.contact_id for row in rows if row.contact_id]
+    opted = set(
+        Contact.objects.filter(id__in=contact_ids, opted_out=True).values_list("id", flat=True)
+    )
+    if not opted:
+        return rows
+    skipped = [row for row in rows if row.contact_id in opted]
+    messages_apply_outcomes(
+        outcomes=[
+            Outcome(str(row.message_id), "skipped", reason="opted out after launch")
+            for row in skipped
+        ]
+    )
+    result.skipped += len(skipped)
+    return [row for row in rows if row.contact_id not in opted]
+
+
+def _send_group(
+    campaign: Campaign, sender: str, channel: str, rows: list[Message], result: BatchResult
+) -> None:
+    client = get_client()
+    bulk_id = f"herald-c{campaign.pk}-m{rows[0].pk}"
+    try:
+        if channel == "sms":
+            answer = client.send_sms(
+                [_sms_message(campaign, row, sender) for row in rows], bulk_id=bulk_id
+            )
+        elif campaign.channel == Channel.WHATSAPP_TEMPLATE:
+            contacts = _contacts(rows) if campaign.failover_mode == FailoverMode.INFOBIP else {}
+            answer = client.send_whatsapp_templates(
+                [_template_message(campaign, row, sender, contacts) for row in rows],
+                bulk_id=bulk_id,
+            )
+        else:
+            answer = _send_whatsapp_texts(client, campaign, sender, rows, result)
+    except InfobipThrottledError as exc:
+        messages_release(message_ids=[r.pk for r in rows], reason=f"throttled: {exc}")
+        pause = exc.retry_after or settings.HERALD_THROTTLE_BACKOFF
+        throttle_penalize(sender=sender, seconds=pause)
+        result.wait = max(result.wait, pause)
+        return
+    except (InfobipServerError, InfobipConnectionError) as exc:
+        messages_release(message_ids=[r.pk for r in rows], reason=f"transient: {exc}")
+        raise TransientSendError(str(exc)) from exc
+    except InfobipAuthError as exc:
+        messages_release(message_ids=[r.pk for r in rows], reason=f"authentication: {exc}")
+        from campaigns.services import campaign_pause
+
+        campaign_pause(campaign=campaign, reason=f"Infobip refused the credentials: {exc}")
+        return
+    except InfobipValidationError as exc:
+        _fail(rows, f"Infobip rejected the request: {exc}", result)
+        return
+    except InfobipError as exc:
+        # Outcome unknown (or an unreadable answer): Infobip may have the messages.
+        logger.warning(
+            "campaign %s: outcome unknown for %d messages: %s", campaign.pk, len(rows), exc
+        )
+        result.unknown += [r.pk for r in rows]
+        return
+    _record(answer, rows, bulk_id, result)
+
+
+def _sms_message(campaign: Campaign, row: Message, sender: str) -> SmsMessage:
+    return SmsMessage(
+        to=row.phone.lstrip("+"),
+        text=row.text,
+        message_id=str(row.message_id),
+        sender=sender if row.replaces_id is None else (campaign.failover_sender or sender),
+        callback_data=row.callback_data,
+        notify_url=webhook_url("sms/reports"),
+    )
+
+
+def _contacts(rows: list[Message]) -> dict[int, Contact]:
+    return Contact.objects.in_bulk([row.contact_id for row in rows if row.contact_id])
+
+
+def _template_message(
+    campaign: Campaign, row: Message, sender: str, contacts: dict[int, Contact]
+) -> WhatsAppTemplateMessage:
+    template = campaign.template
+    values = TemplateValues.from_dict(row.template_values or {})
+    failover = None
+    if campaign.failover_mode == FailoverMode.INFOBIP and campaign.failover_text:
+        contact = contacts.get(row.contact_id)
+        text = compile_template(campaign.failover_text).render(
+            contact_values(contact) if contact else {}
+        )
+        failover = (campaign.failover_sender or settings.INFOBIP_SMS_SENDER, text.text)
+    return WhatsAppTemplateMessage(
+        to=row.phone.lstrip("+"),
+        sender=sender,
+        template_name=template.name,
+        language=template.language,
+        message_id=str(row.message_id),
+        callback_data=row.callback_data,
+        notify_url=webhook_url("whatsapp/reports"),
+        sms_failover=failover,
+        **values.to_message_fields(),
+    )
+
+
+def _send_whatsapp_texts(client, campaign, sender, rows, result) -> SendResult:
+    # The WhatsApp text endpoint takes one recipient per request (INFOBIP_API.md §11).
+    sent = []
+    for row in rows:
+        try:
+            sent.append(
+                client.send_whatsapp_text(
+                    sender=sender,
+                    to=row.phone.lstrip("+"),
+                    text=row.text,
+                    message_id=str(row.message_id),
+                    callback_data=row.callback_data,
+                    notify_url=webhook_url("whatsapp/reports"),
+                )
+            )
+        except InfobipValidationError as exc:
+            _fail([row], f"Infobip rejected the message: {exc}", result)
+    return SendResult(bulk_id=None, messages=sent)
+
+
+def _fail(rows: list[Message], reason: str, result: BatchResult) -> None:
+    messages_apply_outcomes(
+        outcomes=[Outcome(str(row.message_id), "failed", reason=reason[:500]) for row in rows]
+    )
+    result.failed += len(rows)
+
+
+def _record(answer: SendResult, rows: list[Message], bulk_id: str, result: BatchResult) -> None:
+    outcomes = []
+    for sent in answer.messages:
+        state = state_for_status(sent.status)
+        outcomes.append(
+            Outcome(
+                sent.message_id,
+                state,
+                status_group=sent.status.group_name,
+                status_id=sent.status.id,
+                status_name=sent.status.name,
+                parts=sent.message_count,
+                bulk_id=answer.bulk_id or bulk_id,
+                reason="" if state == "accepted" else sent.status.description[:500],
+            )
+        )
+    applied = messages_apply_outcomes(outcomes=outcomes)
+    result.accepted += sum(1 for o in outcomes if o.state == "accepted")
+    answered = {o.message_id for o in outcomes}
+    # Rows Infobip's answer does not mention: unknown, settled by reconciliation.
+    result.unknown += [r.pk for r in rows if str(r.message_id) not in answered]
+    if applied.unknown:
+        logger.error("send answer named message ids Herald never sent: %s", applied.unknown[:5])

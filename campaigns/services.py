@@ -1,0 +1,367 @@
+"""Campaign services: create, validate, launch, pause, resume, cancel, complete, test send."""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from campaigns.models import Campaign, Channel, FailoverMode, Message, MessageEvent
+from campaigns.rendering import (
+    compile_template,
+    contact_values,
+    sms_cap_check,
+    whatsapp_text_cap_check,
+)
+from campaigns.states import CampaignState, campaign_can_move
+from contacts.models import Contact, ContactList
+from infobip.client import get_client
+from infobip.links import callback_data
+from infobip.types import SendResult, SmsMessage, WhatsAppTemplateMessage
+from whatsapp.mapping import contact_values as template_contact_values
+from whatsapp.mapping import mapping_resolve, mapping_validate
+from whatsapp.models import WhatsAppTemplate
+from whatsapp.services import template_check_sendable
+
+
+class CampaignError(Exception):
+    """A campaign operation that cannot be done, with a message for the person who asked."""
+
+
+def campaign_validate(*, campaign: Campaign) -> list[str]:
+    """Everything that stops this campaign from being sent, as readable sentences."""
+    errors: list[str] = []
+    if campaign.channel in (Channel.SMS, Channel.WHATSAPP_TEXT):
+        cap_check = sms_cap_check if campaign.channel == Channel.SMS else whatsapp_text_cap_check
+        if not campaign.text.strip():
+            errors.append("the message text is empty")
+        elif problem := cap_check(campaign.text):
+            errors.append(problem)
+    elif campaign.template is None:
+        errors.append("a WhatsApp template campaign needs a template")
+    else:
+        errors += mapping_validate(template=campaign.template, mapping=campaign.template_mapping)
+    if campaign.failover_mode != FailoverMode.NONE:
+        if campaign.channel == Channel.SMS:
+            errors.append("SMS failover only applies to WhatsApp campaigns")
+        elif not campaign.failover_text.strip():
+            errors.append("SMS failover needs a failover text")
+        elif problem := sms_cap_check(campaign.failover_text):
+            errors.append(f"failover {problem}")
+        if (
+            campaign.failover_mode == FailoverMode.INFOBIP
+            and campaign.channel != "whatsapp_template"
+        ):
+            errors.append("Infobip's native SMS failover exists only for template messages")
+    if campaign.speed_limit == 0:
+        errors.append("the speed limit must be at least 1 message")
+    return errors
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    name: str,
+    channel: str,
+    lists: Iterable[ContactList],
+    exclude_lists: Iterable[ContactList] = (),
+    sender: str = "",
+    text: str = "",
+    template: WhatsAppTemplate | None = None,
+    template_mapping: dict | None = None,
+    failover_mode: str = FailoverMode.NONE,
+    failover_text: str = "",
+    failover_sender: str = "",
+    send_at: dt.datetime | None = None,
+    speed_limit: int | None = None,
+    speed_unit: str = "minute",
+    quiet_hours: tuple[dt.time, dt.time] | None = None,
+    created_by: AbstractBaseUser | None = None,
+) -> Campaign:
+    """Create a draft campaign; refuses (ValidationError) anything that could not be sent."""
+    lists = list(lists)
+    if not name.strip():
+        raise ValidationError("the campaign needs a name")
+    if channel not in Channel.values:
+        raise ValidationError(
+            f"unknown channel {channel!r}; use one of {', '.join(Channel.values)}"
+        )
+    if not lists:
+        raise ValidationError("the campaign needs at least one contact list")
+    campaign = Campaign(
+        name=name.strip(),
+        channel=channel,
+        sender=sender,
+        text=text,
+        template=template,
+        template_mapping=template_mapping or {},
+        failover_mode=failover_mode,
+        failover_text=failover_text,
+        failover_sender=failover_sender,
+        send_at=send_at,
+        speed_limit=speed_limit,
+        speed_unit=speed_unit,
+        quiet_hours_start=quiet_hours[0] if quiet_hours else None,
+        quiet_hours_end=quiet_hours[1] if quiet_hours else None,
+        created_by=created_by if created_by and created_by.is_authenticated else None,
+    )
+    errors = campaign_validate(campaign=campaign)
+    if errors:
+        raise ValidationError(errors)
+    campaign.save()
+    campaign.lists.set(lists)
+    campaign.exclude_lists.set(list(exclude_lists))
+    return campaign
+
+
+def _move(campaign: Campaign, new: str, *, reason: str = "", **fields) -> Campaign:
+    """Change a campaign's state if the lifecycle allows it (conditional UPDATE)."""
+    current = Campaign.objects.values_list("state", flat=True).get(pk=campaign.pk)
+    if not campaign_can_move(current, new):
+        raise CampaignError(f"campaign {campaign.pk} is {current}; it cannot become {new}")
+    updated = Campaign.objects.filter(pk=campaign.pk, state=current).update(
+        state=new, state_reason=reason[:500], **fields
+    )
+    if not updated:
+        raise CampaignError(f"campaign {campaign.pk} changed state meanwhile; try again")
+    campaign.refresh_from_db()
+    return campaign
+
+
+def campaign_launch(*, campaign: Campaign, now: dt.datetime | None = None) -> Campaign:
+    """Launch now, or schedule for `send_at`; freezing and sending happen in the worker."""
+    from campaigns.tasks import campaign_start
+
+    now = now or timezone.now()
+    errors = campaign_validate(campaign=campaign)
+    template = campaign.template if campaign.channel == Channel.WHATSAPP_TEMPLATE else None
+    if template is not None and (reason := template_check_sendable(template=template)):
+        errors.append(reason)
+    if errors:
+        raise CampaignError("; ".join(errors))
+    with transaction.atomic():
+        if campaign.send_at and campaign.send_at > now:
+            return _move(campaign, CampaignState.SCHEDULED)
+        campaign = _move(campaign, CampaignState.RUNNING, launched_at=now)
+        transaction.on_commit(lambda: campaign_start.delay(campaign.pk))
+    return campaign
+
+
+def campaign_start_due(*, now: dt.datetime | None = None) -> list[int]:
+    """Start scheduled campaigns whose time has come (beat calls this)."""
+    from campaigns.tasks import campaign_start
+
+    now = now or timezone.now()
+    started = []
+    for campaign in Campaign.objects.filter(state=CampaignState.SCHEDULED, send_at__lte=now):
+        try:
+            with transaction.atomic():
+                _move(campaign, CampaignState.RUNNING, launched_at=now)
+                transaction.on_commit(lambda pk=campaign.pk: campaign_start.delay(pk))
+            started.append(campaign.pk)
+        except CampaignError:
+            continue  # another beat run started it first
+    return started
+
+
+def campaign_pause(*, campaign: Campaign, reason: str = "") -> Campaign:
+    """Pause: batches not yet claimed wait; nothing already handed to Infobip is affected."""
+    return _move(campaign, CampaignState.PAUSED, reason=reason or "paused by an operator")
+
+
+def campaign_resume(*, campaign: Campaign) -> Campaign:
+    """Resume a paused campaign: its batch chains start again."""
+    from campaigns.tasks import campaign_dispatch
+
+    with transaction.atomic():
+        campaign = _move(campaign, CampaignState.RUNNING)
+        transaction.on_commit(lambda: campaign_dispatch.delay(campaign.pk))
+    return campaign
+
+
+def campaign_cancel(*, campaign: Campaign, reason: str = "cancelled by an operator") -> Campaign:
+    """Cancel: every message not yet claimed becomes `skipped` with the reason."""
+    with transaction.atomic():
+        campaign = _move(
+            campaign, CampaignState.CANCELLED, reason=reason, finished_at=timezone.now()
+        )
+        _skip_queued(campaign, reason)
+    campaign.refresh_from_db()
+    return campaign
+
+
+def _skip_queued(campaign: Campaign, reason: str) -> int:
+    """Set-based: queued → skipped, with one event per message and the counters in step."""
+    now = timezone.now()
+    ids = list(
+        Message.objects.filter(campaign=campaign, state="queued")
+        .select_for_update()
+        .values_list("id", flat=True)
+    )
+    if not ids:
+        return 0
+    Message.objects.filter(id__in=ids, state="queued").update(
+        state="skipped", reason=reason[:500], done_at=now
+    )
+    MessageEvent.objects.bulk_create(
+        [
+            MessageEvent(message_id=pk, from_state="queued", to_state="skipped", detail=reason)
+            for pk in ids
+        ],
+        batch_size=5000,
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(
+        count_queued=F("count_queued") - len(ids), count_skipped=F("count_skipped") + len(ids)
+    )
+    return len(ids)
+
+
+def campaign_maybe_complete(*, campaign_id: int) -> bool:
+    """Mark a running campaign completed once nothing is queued or being sent."""
+    filters = {"pk": campaign_id, "state": CampaignState.RUNNING, "count_queued": 0}
+    filters |= {"count_sending": 0, "frozen_at__isnull": False}
+    campaign = Campaign.objects.filter(**filters).first()
+    if campaign is None:
+        return False
+    if campaign.failover_mode == FailoverMode.HERALD and campaign.count_accepted:
+        # WhatsApp messages may still fail and need their SMS: not done yet.
+        pending = Message.objects.filter(
+            campaign_id=campaign_id, channel="whatsapp", state="accepted"
+        ).exists()
+        if pending:
+            return False
+    return bool(
+        Campaign.objects.filter(**filters).update(
+            state=CampaignState.COMPLETED, finished_at=timezone.now()
+        )
+    )
+
+
+def campaign_resend_failed(*, campaign: Campaign) -> int:
+    """New attempts for messages that ended `failed` and may be retried; returns how many."""
+    failed = Message.objects.filter(campaign=campaign, state="failed").exclude(error_permanent=True)
+    latest_attempt = {}
+    for row in failed.values("id", "contact_id", "channel", "attempt", "phone", "text",
+                             "template_values", "parts", "encoding"):  # fmt: skip
+        latest_attempt[(row["contact_id"], row["channel"])] = row
+    taken = set(
+        Message.objects.filter(campaign=campaign, attempt__gt=1).values_list(
+            "contact_id", "channel", "attempt"
+        )
+    )
+    new = []
+    for (contact_id, channel), row in latest_attempt.items():
+        attempt = row["attempt"] + 1
+        if (contact_id, channel, attempt) in taken:
+            continue
+        new.append(
+            Message(
+                campaign=campaign,
+                contact_id=contact_id,
+                phone=row["phone"],
+                channel=channel,
+                attempt=attempt,
+                callback_data=callback_data(campaign.pk),
+                text=row["text"],
+                template_values=row["template_values"],
+                parts=row["parts"],
+                encoding=row["encoding"],
+                state="queued",
+            )
+        )
+    if not new:
+        return 0
+    from campaigns.tasks import campaign_dispatch
+
+    with transaction.atomic():
+        Message.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
+        Campaign.objects.filter(pk=campaign.pk).update(count_queued=F("count_queued") + len(new))
+        if campaign.state in (CampaignState.COMPLETED, CampaignState.FAILED):
+            Campaign.objects.filter(pk=campaign.pk).update(state=CampaignState.RUNNING)
+        transaction.on_commit(lambda: campaign_dispatch.delay(campaign.pk))
+    return len(new)
+
+
+def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> SendResult:
+    """Send the campaign's message, rendered for `contact`, to the number `to` (no ledger)."""
+    from campaigns.sending import default_sender
+
+    client = get_client()
+    sender = default_sender(campaign)
+    to = to.lstrip("+").replace(" ", "")
+    if not to.isdigit():
+        raise CampaignError(f"{to!r} is not a phone number in international format")
+    if campaign.channel == Channel.WHATSAPP_TEMPLATE:
+        resolved = mapping_resolve(
+            template=campaign.template,
+            mapping=campaign.template_mapping,
+            contact=template_contact_values(contact),
+        )
+        if resolved.values is None:
+            raise CampaignError("cannot render for this contact: " + "; ".join(resolved.missing))
+        message = WhatsAppTemplateMessage(
+            to=to,
+            sender=sender,
+            template_name=campaign.template.name,
+            language=campaign.template.language,
+            message_id=f"test-{campaign.pk}-{timezone.now():%Y%m%d%H%M%S%f}",
+            **resolved.values.to_message_fields(),
+        )
+        return client.send_whatsapp_templates([message])
+    rendered = compile_template(campaign.text).render(contact_values(contact))
+    if rendered.missing:
+        raise CampaignError(f"cannot render for this contact: {rendered.skip_reason}")
+    message_id = f"test-{campaign.pk}-{timezone.now():%Y%m%d%H%M%S%f}"
+    if campaign.channel == Channel.WHATSAPP_TEXT:
+        sent = client.send_whatsapp_text(
+            sender=sender, to=to, text=rendered.text, message_id=message_id
+        )
+        return SendResult(bulk_id=None, messages=[sent])
+    return client.send_sms([SmsMessage(to=to, text=rendered.text, message_id=message_id,
+                                       sender=sender)])  # fmt: skip
+
+
+def campaign_status(*, campaign: Campaign) -> dict:
+    """The status document of INTERFACE.md (`campaign status --json`), from counters only."""
+    campaign.refresh_from_db()
+    return {
+        "id": campaign.pk,
+        "name": campaign.name,
+        "state": campaign.state,
+        "state_reason": campaign.state_reason,
+        "channel": campaign.channel,
+        "recipients": campaign.recipients,
+        "counts": campaign.counts,
+        "failover": {"sent": campaign.failover_sent, "delivered": campaign.failover_delivered},
+        "cost": {
+            "amount": f"{campaign.cost_amount:.4f}",
+            "currency": campaign.cost_currency or settings.HERALD_PRICES.get("currency", "EUR"),
+        },
+        "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
+        "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+    }
+
+
+def campaign_recount(*, campaign: Campaign) -> dict[str, int]:
+    """Rebuild the denormalised counters from the ledger (repair; one GROUP BY query)."""
+    from django.db.models import Count, Q, Sum
+
+    rows = Message.objects.filter(campaign=campaign).values("state").annotate(n=Count("id"))
+    counts = {f"count_{row['state']}": row["n"] for row in rows}
+    fields = {f"count_{s}": 0 for s in campaign.counts} | counts
+    failover = Message.objects.filter(campaign=campaign, replaces__isnull=False).aggregate(
+        sent=Count("id", filter=~Q(state__in=["queued", "sending", "failed", "skipped"])),
+        delivered=Count("id", filter=Q(state="delivered")),
+    )
+    cost = Message.objects.filter(campaign=campaign).aggregate(total=Sum("price"))["total"] or 0
+    Campaign.objects.filter(pk=campaign.pk).update(
+        **fields,
+        failover_sent=failover["sent"],
+        failover_delivered=failover["delivered"],
+        cost_amount=cost,
+    )
+    return fields

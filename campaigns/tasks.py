@@ -1,0 +1,110 @@
+"""Campaign tasks: thin wrappers that take ids, re-read state and call one service.
+
+A running campaign keeps HERALD_SEND_CHAINS batch chains in flight: each `send_batch` claims,
+sends and records one batch, then enqueues the next link. A lost link (a killed worker) is
+restarted by `sweep`; a duplicated one only claims rows nobody else has.
+"""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.failover import failover_overdue
+from campaigns.freeze import campaign_freeze
+from campaigns.models import Campaign
+from campaigns.reconcile import messages_settle
+from campaigns.sending import TransientSendError, campaign_send_batch
+from campaigns.services import campaign_maybe_complete, campaign_pause, campaign_start_due
+from campaigns.states import CampaignState
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="campaigns.tasks.campaign_start", ignore_result=True)
+def campaign_start(campaign_id: int) -> None:
+    """Freeze a launched campaign's audience into the ledger, then start sending."""
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if campaign.state != CampaignState.RUNNING:
+        return
+    campaign_freeze(campaign=campaign)
+    campaign_dispatch.delay(campaign_id)
+
+
+@shared_task(name="campaigns.tasks.campaign_dispatch", ignore_result=True)
+def campaign_dispatch(campaign_id: int) -> None:
+    """Start the batch chains of a running campaign (or complete it when nothing is left)."""
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if campaign.state != CampaignState.RUNNING:
+        return
+    if not campaign.count_queued:
+        campaign_maybe_complete(campaign_id=campaign_id)
+        return
+    # A speed-limited campaign runs one chain, so its batches follow each other in time.
+    chains = 1 if campaign.speed_limit else settings.HERALD_SEND_CHAINS
+    for _ in range(chains):
+        send_batch.delay(campaign_id)
+
+
+@shared_task(
+    name="campaigns.tasks.send_batch",
+    bind=True,
+    ignore_result=True,
+    max_retries=8,
+    autoretry_for=(TransientSendError,),
+    retry_backoff=2,
+    retry_backoff_max=300,
+    retry_jitter=True,
+)
+def send_batch(self, campaign_id: int) -> None:
+    """Send one batch of a campaign, then enqueue the next link of its chain."""
+    try:
+        result = campaign_send_batch(campaign_id=campaign_id)
+    except TransientSendError as exc:
+        if self.request.retries >= self.max_retries:
+            campaign = Campaign.objects.get(pk=campaign_id)
+            campaign_pause(campaign=campaign, reason=f"Infobip unavailable after retries: {exc}")
+            return
+        raise
+    if result.unknown:
+        settle.apply_async((result.unknown,), countdown=settings.HERALD_SETTLE_AFTER)
+    if not result.more:
+        campaign_maybe_complete(campaign_id=campaign_id)
+        return
+    countdown = result.wait
+    campaign = Campaign.objects.only("speed_limit", "speed_unit").get(pk=campaign_id)
+    if campaign.speed_limit and result.claimed:
+        period = 1.0 if campaign.speed_unit == "second" else 60.0
+        countdown = max(countdown, period * result.claimed / campaign.speed_limit)
+    # A fresh task, not self.retry(): waiting for the throttle spends no retry budget.
+    send_batch.apply_async((campaign_id,), countdown=countdown or None)
+
+
+@shared_task(name="campaigns.tasks.settle", ignore_result=True)
+def settle(message_ids: list[int]) -> None:
+    """Settle these messages (left in `sending`) from Infobip's logs."""
+    messages_settle(message_ids=message_ids)
+
+
+@shared_task(name="campaigns.tasks.sweep", ignore_result=True)
+def sweep() -> None:
+    """Beat: start due campaigns, restart stalled chains, settle stuck rows, fail over."""
+    campaign_start_due()
+    messages_settle()
+    failover_overdue()
+    stalled_before = timezone.now() - timezone.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
+    for campaign in Campaign.objects.filter(state=CampaignState.RUNNING).only(
+        "id", "count_queued", "count_sending", "last_batch_at", "launched_at"
+    ):
+        if not campaign.count_queued and not campaign.count_sending:
+            campaign_maybe_complete(campaign_id=campaign.pk)
+        elif (
+            campaign.count_queued
+            and (campaign.last_batch_at or campaign.launched_at)
+            and ((campaign.last_batch_at or campaign.launched_at) < stalled_before)
+        ):
+            logger.info("campaign %s: no batch for a while, restarting its chains", campaign.pk)
+            Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=timezone.now())
+            transaction.on_commit(lambda pk=campaign.pk: campaign_dispatch.delay(pk))

@@ -1,0 +1,181 @@
+"""The ledger primitives: forward-only outcomes, claims, releases, counters and events in step.
+
+These use raw SQL, so the same tests also run on PostgreSQL (test_ledger_pg.py).
+"""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from campaigns.ledger import (
+    Outcome,
+    messages_apply_outcomes,
+    messages_claim,
+    messages_release,
+)
+from campaigns.models import Campaign, Message, MessageEvent
+from campaigns.states import MessageState
+from contacts.models import Contact
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _campaign(
+    n: int, state: str = "queued", channel: str = "sms"
+) -> tuple[Campaign, list[Message]]:
+    campaign = Campaign.objects.create(name="c", state="running", recipients=n)
+    contacts = Contact.objects.bulk_create([Contact(phone=f"+4479460{i:05d}") for i in range(n)])
+    Message.objects.bulk_create(
+        [
+            Message(campaign=campaign, contact=c, phone=c.phone, channel=channel, state=state)
+            for c in contacts
+        ]
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(**{f"count_{state}": n})
+    return campaign, list(Message.objects.filter(campaign=campaign).order_by("id"))
+
+
+def _counts(campaign: Campaign) -> dict[str, int]:
+    campaign.refresh_from_db()
+    return {k: v for k, v in campaign.counts.items() if v}
+
+
+def test_outcomes_move_forward_and_counters_follow() -> None:
+    campaign, messages = _campaign(3, state="sending")
+    result = messages_apply_outcomes(
+        outcomes=[
+            Outcome(str(messages[0].message_id), "accepted", status_name="PENDING_ACCEPTED"),
+            Outcome(
+                str(messages[1].message_id),
+                "delivered",
+                status_group="DELIVERED",
+                status_id=5,
+                status_name="DELIVERED_TO_HANDSET",
+                price=Decimal("0.0500"),
+                currency="EUR",
+                parts=2,
+            ),
+        ]
+    )
+    assert (result.applied, result.unchanged, result.unknown) == (2, 0, [])
+    assert _counts(campaign) == {"sending": 1, "accepted": 1, "delivered": 1}
+    assert campaign.cost_amount == Decimal("0.0500")
+    assert campaign.cost_currency == "EUR"
+    delivered = Message.objects.get(pk=messages[1].pk)
+    assert (delivered.state, delivered.status_id, delivered.parts) == ("delivered", 5, 2)
+    assert delivered.price == Decimal("0.05")
+    assert delivered.done_at is not None
+    accepted = Message.objects.get(pk=messages[0].pk)
+    assert accepted.accepted_at is not None
+    assert accepted.done_at is None
+    assert MessageEvent.objects.filter(kind="state").count() == 2
+
+
+def test_same_outcomes_twice_change_nothing_the_second_time() -> None:
+    campaign, messages = _campaign(50, state="accepted")
+    outcomes = [
+        Outcome(str(m.message_id), "delivered", status_name="DELIVERED_TO_HANDSET",
+                price=Decimal("0.01"), currency="EUR")
+        for m in messages
+    ]  # fmt: skip
+    first = messages_apply_outcomes(outcomes=outcomes)
+    events = MessageEvent.objects.count()
+    second = messages_apply_outcomes(outcomes=outcomes)
+    assert (first.applied, second.applied, second.unchanged) == (50, 0, 50)
+    assert MessageEvent.objects.count() == events
+    assert _counts(campaign) == {"delivered": 50}
+    assert campaign.cost_amount == Decimal("0.5000")
+
+
+def test_late_intermediate_report_is_recorded_but_never_moves_a_final_state() -> None:
+    campaign, messages = _campaign(1, state="accepted")
+    key = str(messages[0].message_id)
+    messages_apply_outcomes(
+        outcomes=[Outcome(key, "delivered", status_name="DELIVERED_TO_HANDSET")]
+    )
+    result = messages_apply_outcomes(
+        outcomes=[Outcome(key, "accepted", status_name="PENDING_ENROUTE")]
+    )
+    assert (result.applied, result.unchanged) == (0, 1)
+    assert Message.objects.get(pk=messages[0].pk).state == "delivered"
+    report = MessageEvent.objects.get(kind="report")
+    assert report.status_name == "PENDING_ENROUTE"
+    assert report.to_state == ""
+    assert _counts(campaign) == {"delivered": 1}
+
+
+def test_within_one_batch_the_highest_ranked_outcome_wins_whatever_the_order() -> None:
+    campaign, messages = _campaign(1, state="sending")
+    key = str(messages[0].message_id)
+    late = timezone.now()
+    result = messages_apply_outcomes(
+        outcomes=[
+            Outcome(key, "undeliverable", status_name="UNDELIVERABLE_NOT_DELIVERED", at=late),
+            Outcome(key, "accepted", status_name="PENDING_ACCEPTED", at=late + dt.timedelta(1)),
+        ]
+    )
+    assert result.applied == 1
+    assert Message.objects.get(pk=messages[0].pk).state == "undeliverable"
+    assert _counts(campaign) == {"undeliverable": 1}
+
+
+def test_unknown_message_ids_are_returned_not_dropped() -> None:
+    _campaign(1, state="accepted")
+    stranger = "7f0c8a9e-0000-4000-8000-000000000000"
+    result = messages_apply_outcomes(outcomes=[Outcome(stranger, "delivered")])
+    assert result.unknown == [stranger]
+    assert result.applied == 0
+
+
+def test_price_is_counted_once_when_a_later_report_repeats_it() -> None:
+    campaign, messages = _campaign(1, state="sending")
+    key = str(messages[0].message_id)
+    messages_apply_outcomes(outcomes=[Outcome(key, "accepted", price=Decimal("0.03"))])
+    messages_apply_outcomes(outcomes=[Outcome(key, "delivered", price=Decimal("0.03"))])
+    campaign.refresh_from_db()
+    assert campaign.cost_amount == Decimal("0.0300")
+
+
+def test_failover_attempts_are_counted_separately() -> None:
+    campaign, messages = _campaign(2, state="undeliverable", channel="whatsapp")
+    failover = Message.objects.create(
+        campaign=campaign,
+        contact=messages[0].contact,
+        phone=messages[0].phone,
+        channel="sms",
+        attempt=1,
+        replaces=messages[0],
+        state="sending",
+    )
+    Campaign.objects.filter(pk=campaign.pk).update(count_sending=1)
+    messages_apply_outcomes(outcomes=[Outcome(str(failover.message_id), "accepted")])
+    messages_apply_outcomes(outcomes=[Outcome(str(failover.message_id), "delivered")])
+    campaign.refresh_from_db()
+    assert (campaign.failover_sent, campaign.failover_delivered) == (1, 1)
+
+
+def test_claim_takes_each_due_message_once() -> None:
+    campaign, messages = _campaign(10)
+    later = timezone.now() + dt.timedelta(hours=1)
+    Message.objects.filter(pk=messages[0].pk).update(not_before=later)
+    first = messages_claim(campaign_id=campaign.pk, limit=6)
+    second = messages_claim(campaign_id=campaign.pk, limit=6)
+    third = messages_claim(campaign_id=campaign.pk, limit=6)
+    assert (len(first), len(second), third) == (6, 3, [])
+    claimed = {m.pk for m in first} | {m.pk for m in second}
+    assert len(claimed) == 9
+    assert messages[0].pk not in claimed
+    assert all(m.state == MessageState.SENDING and m.claimed_at for m in first + second)
+    assert _counts(campaign) == {"queued": 1, "sending": 9}
+    assert MessageEvent.objects.filter(from_state="queued", to_state="sending").count() == 9
+
+
+def test_release_returns_claims_to_the_queue_with_a_reason() -> None:
+    campaign, _ = _campaign(4)
+    claimed = messages_claim(campaign_id=campaign.pk, limit=4)
+    assert messages_release(message_ids=[m.pk for m in claimed], reason="429 from Infobip") == 4
+    assert messages_release(message_ids=[m.pk for m in claimed], reason="again") == 0
+    assert _counts(campaign) == {"queued": 4}
+    assert MessageEvent.objects.filter(to_state="queued", detail="429 from Infobip").count() == 4
