@@ -260,3 +260,80 @@ CELERY_BEAT_SCHEDULE["campaigns-sweep"] = {
     "task": "campaigns.tasks.sweep",
     "schedule": env.float("HERALD_SWEEP_INTERVAL", default=15.0),
 }
+
+# --- Webhooks -------------------------------------------------------------------------------
+# Infobip → Herald pushes (infobip/views.py). Authentication is the secret path token
+# INFOBIP_WEBHOOK_TOKEN (or HTTP Basic with it as the password). Optionally only these source
+# networks are accepted: CIDRs, comma separated; "infobip" stands for Infobip's published
+# ranges (INFOBIP_API.md §14). Empty = no address check.
+INFOBIP_WEBHOOK_ALLOWED_NETWORKS = env.list("INFOBIP_WEBHOOK_ALLOWED_NETWORKS", default=[])
+# Behind a reverse proxy, the header carrying the client address (e.g. X-Forwarded-For; its
+# right-most entry is used). Only set it when the proxy overwrites/appends that header.
+INFOBIP_WEBHOOK_PROXY_HEADER = env("INFOBIP_WEBHOOK_PROXY_HEADER", default="")
+# Webhook URLs carry the token: runserver's access log goes through the redacting handler too.
+LOGGING["loggers"]["django.server"] = {"handlers": ["console"], "level": "INFO", "propagate": False}
+# Larger bodies are refused with 400 (a 2,000-report subscription bucket is about 1.5 MB).
+HERALD_WEBHOOK_MAX_BYTES = env.int("HERALD_WEBHOOK_MAX_BYTES", default=4 * 1024 * 1024)
+# Events processed together (one ledger write per batch of their reports).
+HERALD_WEBHOOK_BATCH_EVENTS = env.int("HERALD_WEBHOOK_BATCH_EVENTS", default=50)
+# Reports for a messageId Herald does not know are retried (backoff) this long, then flagged.
+HERALD_UNKNOWN_REPORT_RETRY_FOR = env.int("HERALD_UNKNOWN_REPORT_RETRY_FOR", default=3600)
+# Accepted messages without a final report after this many seconds count as "missing reports".
+HERALD_REPORT_LAG_AFTER = env.int("HERALD_REPORT_LAG_AFTER", default=1800)
+# Ages (seconds after sending) at which accepted SMS still without a final report are looked
+# up once in Infobip's logs (kept 48 h): after an hour, and just before the logs expire.
+HERALD_REPORT_LOG_CHECKS = [
+    int(v) for v in env.list("HERALD_REPORT_LOG_CHECKS", default=["3600", "169200"])
+]
+# No final report this long after sending (Infobip's validity is at most 48 h): `expired`.
+HERALD_REPORT_GIVE_UP_AFTER = env.int("HERALD_REPORT_GIVE_UP_AFTER", default=49 * 3600)
+# Processed events are deleted after this many days (0 keeps them forever).
+HERALD_WEBHOOK_RETENTION_DAYS = env.int("HERALD_WEBHOOK_RETENTION_DAYS", default=30)
+# Inbound keywords: the first word of an inbound SMS/WhatsApp, any case, accents ignored.
+HERALD_OPT_OUT_KEYWORDS = env.list(
+    "HERALD_OPT_OUT_KEYWORDS",
+    default=["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",  # English
+             "ARRET", "DESABONNER",  # French
+             "ALTO", "BAJA", "PARAR", "CANCELAR",  # Spanish / Portuguese
+             "SAIR",  # Portuguese
+             "STOPP", "ABMELDEN", "ENDE",  # German
+             "CANCELLA", "FERMA",  # Italian
+             "AFMELDEN", "STOPPEN",  # Dutch
+             "IPTAL"],  # Turkish
+)  # fmt: skip
+HERALD_OPT_IN_KEYWORDS = env.list(
+    "HERALD_OPT_IN_KEYWORDS",
+    default=["START", "UNSTOP", "SUBSCRIBE", "ALTA", "INICIAR", "ANMELDEN", "AANMELDEN"],
+)
+HERALD_HELP_KEYWORDS = env.list(
+    "HERALD_HELP_KEYWORDS",
+    default=["HELP", "INFO", "AIDE", "AYUDA", "AJUDA", "HILFE", "AIUTO", "HULP", "YARDIM"],
+)
+# Confirmation replies, sent through the same channel and number; an empty text sends none.
+HERALD_KEYWORD_REPLIES = {
+    "opt_out": "You are unsubscribed and will get no more messages from us. Reply START to "
+    "subscribe again.",
+    "opt_in": "You are subscribed again. Reply STOP to unsubscribe.",
+    "help": "Reply STOP to unsubscribe, START to subscribe again.",
+    **env.json("HERALD_KEYWORD_REPLIES", default={}),
+}
+# Report statuses/errors that mean the person blocked us or opted out: they opt the contact out.
+HERALD_OPT_OUT_PROVIDER_ERRORS = env.list(
+    "HERALD_OPT_OUT_PROVIDER_ERRORS",
+    default=["REJECTED_DND", "REJECTED_DESTINATION_BLOCKLISTED",
+             "EC_SC_BLOCKED_BY_END_USER", "EC_MMS_SC_BLOCKED_BY_END_USER", "EC_BLOCKED_USER",
+             "EC_MARKETING_OPT_OUT", "EC_BLACKLISTED_DESTINATIONADDRESS"],
+)  # fmt: skip
+# The pull sweeper (reconcile_reports): pulls reports, settles, expires, records the lag figure.
+HERALD_RECONCILE_INTERVAL = env.float("HERALD_RECONCILE_INTERVAL", default=300.0)
+CELERY_BEAT_SCHEDULE["infobip-pull-reports"] = {
+    "task": "infobip.tasks.reconcile_reports",
+    "schedule": HERALD_RECONCILE_INTERVAL,
+    "options": {"expires": HERALD_RECONCILE_INTERVAL},
+}
+# Events whose processing task was lost (broker down) and unknown reports due for a retry.
+CELERY_BEAT_SCHEDULE["infobip-process-backlog"] = {
+    "task": "infobip.tasks.process_backlog",
+    "schedule": env.float("HERALD_WEBHOOK_BACKLOG_INTERVAL", default=60.0),
+    "options": {"expires": 60.0},
+}

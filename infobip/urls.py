@@ -1,5 +1,27 @@
-"""Infobip webhook URLs (Infobip → Herald)."""
+"""Infobip webhook URLs (Infobip → Herald), as INTERFACE.md lists them and links.py builds them."""
+
+from django.urls import path
+
+from infobip.models import EventKind
+from infobip.views import webhook
 
 app_name = "infobip"
 
-urlpatterns: list = []
+# links.WEBHOOK_KINDS ("sms/reports", ...) → the stored event kind.
+KINDS = {
+    "sms/reports": EventKind.SMS_REPORTS,
+    "sms/inbound": EventKind.SMS_INBOUND,
+    "whatsapp/reports": EventKind.WHATSAPP_REPORTS,
+    "whatsapp/inbound": EventKind.WHATSAPP_INBOUND,
+    "clicks": EventKind.CLICKS,
+}
+
+urlpatterns = [
+    path(
+        f"webhooks/<str:token>/{suffix}/",
+        webhook,
+        {"kind": kind.value},
+        name=f"webhook-{suffix.replace('/', '-')}",
+    )
+    for suffix, kind in KINDS.items()
+]

@@ -1,0 +1,333 @@
+"""Inbound messages, keywords and their replies, clicks, and WhatsApp marketing preferences.
+
+Inbound SMS and WhatsApp (any `message.type`) are stored once per Infobip messageId and linked
+to the contact of the sender's number (created when unknown). A WhatsApp message also records
+the contact's last inbound time, which opens the 24-hour window for free text. Keyword rules
+(infobip/keywords.py) run once per message: opt-out (which skips the contact's messages not yet
+sent), opt-in, help; each is confirmed with a reply through the same channel and number, sent
+by a task after the commit and claimed before sending so it never goes twice.
+"""
+
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+import phonenumbers
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from campaigns.models import Campaign, Message
+from campaigns.status_map import state_for_status
+from contacts.models import ConsentChannel, ConsentSource, Contact
+from contacts.services import contacts_opt_in
+from infobip.client import get_client
+from infobip.errors import InfobipError, InfobipOutcomeUnknownError, is_transient
+from infobip.keywords import classify, first_word, reply_text
+from infobip.links import campaign_from_callback
+from infobip.models import Click, InboundMessage, KeywordAction, ReplyStatus
+from infobip.suppression import contacts_suppress
+from infobip.types import SmsMessage
+from infobip.webhooks import TEXT_TYPES, ClickNotification, Inbound, clean
+
+logger = logging.getLogger(__name__)
+_SEPARATORS = re.compile(r"[\s().\-/]")
+
+Key = tuple[int, int]
+
+
+class ReplyRetry(Exception):
+    """The reply could not be sent now (throttled, 5xx, no connection): retry later."""
+
+
+def e164(number: str) -> str | None:
+    """A sender's number in E.164 (Infobip sends international digits without "+"), or None."""
+    text = _SEPARATORS.sub("", number or "")
+    if text.startswith("00"):
+        text = text[2:]
+    text = text.removeprefix("+")
+    if not text.isdigit() or not 6 <= len(text) <= 15:
+        return None
+    try:
+        parsed = phonenumbers.parse("+" + text)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def contacts_for_numbers(numbers: Iterable[str]) -> dict[str, int]:
+    """Contact ids by E.164 number; contacts that do not exist yet are created."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return {}
+    found = dict(Contact.objects.filter(phone__in=wanted).values_list("phone", "id"))
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        Contact.objects.bulk_create(
+            [Contact(phone=n, country=_region(n)) for n in missing], ignore_conflicts=True
+        )
+        found.update(Contact.objects.filter(phone__in=missing).values_list("phone", "id"))
+    return found
+
+
+def _region(number: str) -> str:
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
+    return region if region and len(region) == 2 else ""
+
+
+def inbound_store(*, items: Sequence[tuple[Key, Inbound]]) -> int:
+    """Store inbound messages (once each), update contacts, apply keywords; returns how many."""
+    now = timezone.now()
+    numbers = {key: e164(inbound.from_) for key, inbound in items}
+    contacts = contacts_for_numbers(n for n in numbers.values() if n)
+    rows = [
+        _inbound_row(key, inbound, contacts.get(numbers[key] or ""), now) for key, inbound in items
+    ]
+    InboundMessage.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    _whatsapp_window([r for r in rows if r.channel == "whatsapp"])
+    _apply_keywords([r.infobip_message_id for r in rows], now)
+    return len(rows)
+
+
+def _inbound_row(key: Key, inbound: Inbound, contact_id: int | None, now: datetime):
+    from infobip.processing import sane_time
+
+    return InboundMessage(
+        channel=inbound.channel,
+        contact_id=contact_id,
+        event_id=key[0],
+        # A message without Infobip's id still gets a stable one: its place in the push.
+        infobip_message_id=clean(inbound.message_id, 200) or f"event-{key[0]}-{key[1]}",
+        from_number=clean(inbound.from_, 150),
+        to_number=clean(inbound.to, 64),
+        message_type=clean(inbound.message_type, 64),
+        text=clean(inbound.text),
+        clean_text=clean(inbound.clean_text),
+        keyword=clean(inbound.keyword, 64),
+        media_url=clean(inbound.media_url, 2048),
+        payload=clean(inbound.payload),
+        received_at=sane_time(inbound.received_at) or now,
+    )
+
+
+def _whatsapp_window(rows: list[InboundMessage]) -> None:
+    """Contacts' last inbound WhatsApp time: the latest of what is stored and what arrived."""
+    latest: dict[int, datetime] = {}
+    for row in rows:
+        if row.contact_id and (
+            row.contact_id not in latest or row.received_at > latest[row.contact_id]
+        ):
+            latest[row.contact_id] = row.received_at
+    if not latest:
+        return
+    contacts = list(
+        Contact.objects.filter(id__in=latest)
+        .select_for_update()
+        .order_by("id")
+        .only("id", "whatsapp_last_inbound_at")
+    )
+    changed = []
+    for contact in contacts:
+        new = latest[contact.pk]
+        if contact.whatsapp_last_inbound_at is None or contact.whatsapp_last_inbound_at < new:
+            contact.whatsapp_last_inbound_at = new
+            changed.append(contact)
+    Contact.objects.bulk_update(changed, ["whatsapp_last_inbound_at"], batch_size=500)
+
+
+def _apply_keywords(message_ids: list[str], now: datetime) -> None:
+    """Keyword rules for messages not handled yet, in the order they were sent."""
+    new = list(
+        InboundMessage.objects.filter(infobip_message_id__in=message_ids, handled_at__isnull=True)
+        .select_for_update()
+        .order_by("received_at", "id")
+    )
+    replies = []
+    for message in new:
+        typed = message.channel == "sms" or message.message_type in TEXT_TYPES
+        action = classify(message.text) if typed else KeywordAction.NONE.value
+        message.keyword_action, message.handled_at = action, now
+        if not action:
+            continue
+        if message.contact_id:
+            _consent(message, action)
+        elif action != KeywordAction.HELP:
+            continue  # no contact to opt out or in: do not confirm what did not happen
+        text = reply_text(action)
+        if text:
+            message.reply_text, message.reply_status = text, ReplyStatus.PENDING
+            replies.append(message.pk)
+    fields = ["keyword_action", "handled_at", "reply_text", "reply_status"]
+    InboundMessage.objects.bulk_update(new, fields, batch_size=500)
+    if replies:
+        from infobip.tasks import send_keyword_reply
+
+        for pk in replies:
+            transaction.on_commit(lambda pk=pk: send_keyword_reply.delay(pk), robust=True)
+
+
+def _consent(message: InboundMessage, action: str) -> None:
+    note = f"{first_word(message.text).upper()} by {message.get_channel_display()}"
+    channel = message.channel if message.channel in ConsentChannel.values else "all"
+    if action == KeywordAction.OPT_OUT:
+        contacts_suppress(
+            contact_ids=[message.contact_id],
+            source=ConsentSource.KEYWORD,
+            channel=channel,
+            note=note,
+        )
+    elif action == KeywordAction.OPT_IN:
+        contacts_opt_in(
+            contact_ids=[message.contact_id],
+            source=ConsentSource.KEYWORD,
+            channel=channel,
+            note=note,
+        )
+
+
+def inbound_reply_send(*, inbound_id: int) -> str:
+    """Send the keyword confirmation of one inbound message, once; returns the reply status."""
+    claimed = InboundMessage.objects.filter(pk=inbound_id, reply_status=ReplyStatus.PENDING)
+    if not claimed.update(reply_status=ReplyStatus.SENDING):
+        return (
+            InboundMessage.objects.filter(pk=inbound_id)
+            .values_list("reply_status", flat=True)
+            .first()
+            or ""
+        )
+    message = InboundMessage.objects.get(pk=inbound_id)
+    rows = InboundMessage.objects.filter(pk=inbound_id)
+    message_id = str(uuid.uuid4())
+    try:
+        status, error = _send_reply(message, message_id)
+    except InfobipError as exc:
+        if is_transient(exc):
+            rows.update(reply_status=ReplyStatus.PENDING, reply_error=str(exc)[:500])
+            raise ReplyRetry(str(exc)) from exc
+        unknown = isinstance(exc, InfobipOutcomeUnknownError)
+        status = ReplyStatus.UNKNOWN if unknown else ReplyStatus.FAILED
+        error = str(exc)
+    rows.update(
+        reply_status=status,
+        reply_message_id=message_id,
+        reply_sent_at=timezone.now() if status == ReplyStatus.SENT else None,
+        reply_error=error[:500],
+    )
+    return status
+
+
+def _send_reply(message: InboundMessage, message_id: str) -> tuple[str, str]:
+    client = get_client()
+    to = message.from_number.removeprefix("+")
+    if message.channel == "sms":
+        sender = message.to_number or settings.INFOBIP_SMS_SENDER
+        answer = client.send_sms(
+            [SmsMessage(to=to, text=message.reply_text, message_id=message_id, sender=sender)]
+        )
+        status = answer.messages[0].status if answer.messages else None
+    else:
+        sender = message.to_number or settings.INFOBIP_WHATSAPP_SENDER
+        sent = client.send_whatsapp_text(
+            sender=sender, to=to, text=message.reply_text, message_id=message_id
+        )
+        status = sent.status
+    if status is not None and state_for_status(status) != "accepted":
+        return ReplyStatus.FAILED, f"Infobip answered {status.name}: {status.description}"
+    return ReplyStatus.SENT, ""
+
+
+def inbound_reply_give_up(*, inbound_id: int, error: str) -> None:
+    """Retries exhausted: the reply is marked failed (it is never sent twice)."""
+    InboundMessage.objects.filter(
+        pk=inbound_id, reply_status__in=[ReplyStatus.PENDING, ReplyStatus.SENDING]
+    ).update(reply_status=ReplyStatus.FAILED, reply_error=error[:500])
+
+
+# --- Clicks and marketing preferences ---------------------------------------------------------
+
+
+def clicks_store(*, items: Sequence[tuple[Key, ClickNotification, datetime]]) -> int:
+    """Store click notifications (once per event position), linked to message and campaign."""
+    from infobip.processing import canonical_message_id, sane_time
+
+    ids = {canonical_message_id(c.message_id) for _, c, _ in items} - {None}
+    messages = {
+        str(mid): (pk, campaign_id)
+        for pk, mid, campaign_id in Message.objects.filter(
+            message_id__in=[uuid.UUID(m) for m in ids]
+        ).values_list("id", "message_id", "campaign_id")
+    }
+    named = {campaign_from_callback(c.callback_data) for _, c, _ in items} - {None}
+    campaigns = set(Campaign.objects.filter(id__in=named).values_list("id", flat=True))
+    rows = []
+    for (event_id, index), click, received_at in items:
+        message = messages.get(canonical_message_id(click.message_id) or "")
+        campaign_id = message[1] if message else campaign_from_callback(click.callback_data)
+        rows.append(
+            Click(
+                event_id=event_id,
+                index=index,
+                campaign_id=campaign_id if (message or campaign_id in campaigns) else None,
+                message_id=message[0] if message else None,
+                infobip_message_id=clean(click.message_id, 200),
+                url=clean(click.url),
+                recipient=clean(click.recipient, 64),
+                clicked_at=received_at,
+                sent_at=sane_time(click.sent_at),
+                device_type=clean(click.device_type, 64),
+                os=clean(click.os, 64),
+                device_name=clean(click.device_name, 64),
+                country=clean(click.country, 64),
+                city=clean(click.city, 64),
+                raw=clean(click.raw),
+            )
+        )
+    Click.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    return len(rows)
+
+
+def campaign_click_counts(*, campaign_id: int) -> dict[str, int]:
+    """Clicks of a campaign's links: all of them, and distinct messages clicked."""
+    counts = Click.objects.filter(campaign_id=campaign_id).aggregate(
+        clicks=Count("id"), messages=Count("message", distinct=True)
+    )
+    return {"clicks": counts["clicks"], "messages": counts["messages"]}
+
+
+def marketing_preferences_apply(*, notifications: Sequence[tuple[str, str, str]]) -> int:
+    """WhatsApp "stop"/"resume" marketing notifications: opt out, or back in if that was why."""
+    numbers = {user: e164(user) for user, _, _ in notifications}
+    contacts = contacts_for_numbers(n for n in numbers.values() if n)
+    changed = 0
+    for user, _sender, status in notifications:
+        contact_id = contacts.get(numbers[user] or "")
+        if contact_id is None:
+            continue
+        if status == "stop":
+            changed += contacts_suppress(
+                contact_ids=[contact_id],
+                source=ConsentSource.PROVIDER_ERROR,
+                channel=ConsentChannel.WHATSAPP,
+                note="WhatsApp: the user stopped marketing messages",
+            )
+            continue
+        # Resume undoes only an opt-out that came from this same WhatsApp preference.
+        stopped_here = Contact.objects.filter(
+            pk=contact_id,
+            opted_out=True,
+            opted_out_source=ConsentSource.PROVIDER_ERROR,
+            opted_out_channel=ConsentChannel.WHATSAPP,
+        ).exists()
+        if stopped_here:
+            changed += contacts_opt_in(
+                contact_ids=[contact_id],
+                source=ConsentSource.PROVIDER_ERROR,
+                channel=ConsentChannel.WHATSAPP,
+                note="WhatsApp: the user resumed marketing messages",
+            )
+    return changed
