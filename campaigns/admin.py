@@ -1,1 +1,134 @@
-"""campaigns admin."""
+"""Campaigns admin: state, progress and counters; lifecycle actions; the ledger read-only."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from campaigns.models import Campaign, Message, MessageEvent
+from campaigns.services import (
+    CampaignError,
+    campaign_cancel,
+    campaign_launch,
+    campaign_pause,
+    campaign_resend_failed,
+    campaign_resume,
+)
+from core.paginator import LargeTablePaginator
+
+
+def _each(modeladmin, request, queryset: QuerySet[Campaign], action, verb: str) -> None:
+    done = 0
+    for campaign in queryset:
+        try:
+            action(campaign=campaign)
+            done += 1
+        except CampaignError as exc:
+            modeladmin.message_user(request, f"{campaign}: {exc}", messages.ERROR)
+    if done:
+        modeladmin.message_user(request, f"{verb} {done} campaign(s).", messages.SUCCESS)
+
+
+@admin.action(description="Launch (or schedule) selected campaigns", permissions=["change"])
+def launch(modeladmin, request, queryset) -> None:
+    _each(modeladmin, request, queryset, campaign_launch, "Launched")
+
+
+@admin.action(description="Pause selected campaigns", permissions=["change"])
+def pause(modeladmin, request, queryset) -> None:
+    _each(modeladmin, request, queryset, campaign_pause, "Paused")
+
+
+@admin.action(description="Resume selected campaigns", permissions=["change"])
+def resume(modeladmin, request, queryset) -> None:
+    _each(modeladmin, request, queryset, campaign_resume, "Resumed")
+
+
+@admin.action(description="Cancel selected campaigns", permissions=["change"])
+def cancel(modeladmin, request, queryset) -> None:
+    _each(modeladmin, request, queryset, campaign_cancel, "Cancelled")
+
+
+@admin.action(
+    description="Resend to failed (new attempts, not permanent errors)", permissions=["change"]
+)
+def resend_failed(modeladmin, request, queryset) -> None:
+    total = sum(campaign_resend_failed(campaign=campaign) for campaign in queryset)
+    modeladmin.message_user(request, f"Queued {total} new attempt(s).", messages.SUCCESS)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = [
+        "name", "channel", "state", "progress", "recipients", "count_delivered",
+        "count_undeliverable", "count_failed", "count_skipped", "failover_sent", "cost",
+        "created_at",
+    ]  # fmt: skip
+    list_filter = ["state", "channel", "failover_mode"]
+    search_fields = ["name"]
+    actions = [launch, pause, resume, cancel, resend_failed]
+    filter_horizontal = ["lists", "exclude_lists"]
+    readonly_fields = [
+        "state", "state_reason", "launched_at", "finished_at", "frozen_at", "last_batch_at",
+        "recipients", "count_queued", "count_sending", "count_accepted", "count_delivered",
+        "count_undeliverable", "count_expired", "count_rejected", "count_failed",
+        "count_skipped", "failover_sent", "failover_delivered", "cost_amount", "cost_currency",
+        "created_by", "created_at", "updated_at",
+    ]  # fmt: skip
+    list_select_related = ["template"]
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+
+    @admin.display(description="progress")
+    def progress(self, obj: Campaign) -> str:
+        if not obj.recipients:
+            return "—"
+        handed = obj.recipients - obj.count_queued - obj.count_sending
+        return format_html("{}%", round(100 * handed / obj.recipients))
+
+    @admin.display(description="cost", ordering="cost_amount")
+    def cost(self, obj: Campaign) -> str:
+        return f"{obj.cost_amount:.4f} {obj.cost_currency}".strip()
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class MessageEventInline(admin.TabularInline):
+    model = MessageEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "from_state", "to_state", "status_name", "error_name", "detail"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """The ledger: read-only, because only the engine may change a message's state."""
+
+    list_display = [
+        "phone", "campaign", "channel", "attempt", "state", "status_name", "error_name",
+        "price", "parts", "created_at", "done_at",
+    ]  # fmt: skip
+    # No filter on error_name: its choices would be a DISTINCT over the whole ledger.
+    list_filter = ["state", "channel", "error_permanent"]
+    search_fields = ["phone", "=message_id", "campaign__name"]
+    list_select_related = ["campaign"]
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    raw_id_fields = ["campaign", "contact", "replaces"]
+    inlines = [MessageEventInline]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -13,12 +13,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
-from django.utils.functional import cached_property
 
 from contacts.models import ConsentEvent, ConsentSource, Contact, ContactList, ListMembership
 from contacts.phones import PhoneChecker, PhoneError
@@ -29,32 +26,9 @@ from contacts.services import (
     contacts_opt_in,
     contacts_opt_out,
 )
+from core.paginator import LargeTablePaginator
 
 _PHONE_LIKE = re.compile(r"^[\d\s()+\-./]+$")
-
-
-class EstimatedCountPaginator(Paginator):
-    """Unfiltered lists of big tables on PostgreSQL use the planner's row estimate, not COUNT(*).
-
-    show_full_result_count avoids the second count of a filtered list; this avoids scanning
-    millions of rows for the plain list (the last page numbers are then approximate).
-    """
-
-    ESTIMATE_ABOVE = 100_000
-
-    @cached_property
-    def count(self) -> int:
-        query = getattr(self.object_list, "query", None)
-        if connection.vendor == "postgresql" and query is not None and not query.where:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [self.object_list.model._meta.db_table],
-                )
-                row = cursor.fetchone()
-            if row and row[0] > self.ESTIMATE_ABOVE:
-                return int(row[0])
-        return super().count
 
 
 def _ids(queryset: QuerySet, chunk: int = 1000) -> Iterator[int]:
@@ -129,7 +103,7 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["phone", "first_name", "last_name"]
     search_help_text = "Phone (any format with country code, or its digits) or name."
     show_full_result_count = False  # no COUNT(*) over millions of contacts per page view
-    paginator = EstimatedCountPaginator
+    paginator = LargeTablePaginator
     list_per_page = 100
     ordering = ["-id"]
     readonly_fields = ["country", "opted_out", "opted_out_at", "opted_out_source",
@@ -240,7 +214,7 @@ class ConsentEventAdmin(admin.ModelAdmin):
     list_select_related = ["contact", "actor"]
     search_fields = ["=contact__phone"]
     show_full_result_count = False
-    paginator = EstimatedCountPaginator
+    paginator = LargeTablePaginator
     ordering = ["-id"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -6,9 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from contacts.admin import EstimatedCountPaginator
 from contacts.bulk import upsert_contacts
 from contacts.models import Contact
+from core.paginator import LargeTablePaginator
 from tests.contacts.test_consent import *  # noqa: F403
 from tests.contacts.test_export import *  # noqa: F403
 from tests.contacts.test_import import *  # noqa: F403
@@ -43,7 +43,7 @@ def test_unfiltered_changelist_uses_the_planner_estimate(admin_client, monkeypat
     ContactFactory.create_batch(3)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE contacts_contact")
-    monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_ABOVE", 0)
+    monkeypatch.setattr(LargeTablePaginator, "ESTIMATE_ABOVE", 0)
     with CaptureQueriesContext(connection) as queries:
         response = admin_client.get(reverse("admin:contacts_contact_changelist"))
     assert response.context["cl"].result_count == 3
