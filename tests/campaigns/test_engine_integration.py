@@ -32,8 +32,8 @@ def _all_handed(campaign_id: int):
     )
 
 
-def _run(name: str, n: int, sandbox, worker, **kwargs) -> Campaign:
-    audience = make_audience(n, name=name)
+def _run(name: str, n: int, sandbox, worker, prefix: str = "+4479460", **kwargs) -> Campaign:
+    audience = make_audience(n, name=name, prefix=prefix)
     campaign = campaign_create(
         name=name, channel="sms", lists=[audience], text="Hi {{first_name}}", **kwargs
     )
@@ -134,3 +134,96 @@ def test_unknown_outcomes_are_settled_from_the_logs_never_resent(engine) -> None
     wait_for(settled, timeout=120, interval=1.0, message=worker.tail())
     _assert_exactly_once(campaign, sandbox, 300)
     assert sandbox.state()["faults"]["dropped"] >= 3
+
+
+def test_pause_holds_batches_and_resume_finishes(engine) -> None:
+    from campaigns.services import campaign_pause, campaign_resume
+
+    worker, sandbox = engine
+    sandbox.configure(slow_ms=200)
+    campaign = _run("pause", 1000, sandbox, worker)
+    wait_for(lambda: sandbox.state()["accepted"]["total"] > 0, timeout=60, message=worker.tail())
+    campaign = campaign_pause(campaign=Campaign.objects.get(pk=campaign.pk), reason="hold on")
+    time.sleep(1.5)  # batches already claimed finish; no new ones start
+    held = sandbox.state()["accepted"]["total"]
+    time.sleep(1.5)
+    assert sandbox.state()["accepted"]["total"] == held < 1000
+    sandbox.configure(slow_ms=0)
+    campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk))
+    wait_for(lambda: _all_handed(campaign.pk), timeout=120, message=worker.tail())
+    _assert_exactly_once(campaign, sandbox, 1000)
+
+
+def test_cancel_mid_run_skips_the_rest(engine) -> None:
+    from campaigns.services import campaign_cancel
+
+    worker, sandbox = engine
+    sandbox.configure(slow_ms=200)
+    campaign = _run("cancel", 1000, sandbox, worker)
+    wait_for(lambda: sandbox.state()["accepted"]["total"] > 0, timeout=60, message=worker.tail())
+    campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+    wait_for(lambda: Campaign.objects.get(pk=campaign.pk).count_sending == 0, timeout=60)
+    campaign = Campaign.objects.get(pk=campaign.pk)
+    sent = sandbox.state()["accepted"]["total"]
+    assert campaign.count_skipped == 1000 - sent > 0
+    assert campaign.state == "cancelled"
+
+
+def test_quiet_hours_and_schedule_are_honoured_by_the_worker(engine) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    worker, sandbox = engine
+    now = timezone.now().astimezone(dt.UTC)
+    closed = ((now + dt.timedelta(hours=2)).time(), (now + dt.timedelta(hours=3)).time())
+    quiet = _run("quiet", 50, sandbox, worker, quiet_hours=closed)
+    later = _run(
+        "later", 50, sandbox, worker, prefix="+4479461", send_at=now + dt.timedelta(seconds=2)
+    )
+    assert Campaign.objects.get(pk=later.pk).state == "scheduled"
+    wait_for(lambda: Campaign.objects.get(pk=quiet.pk).frozen_at, timeout=30)
+
+    def started():
+        sweep.delay()  # beat's job: start due campaigns
+        return _all_handed(later.pk)
+
+    wait_for(started, timeout=60, interval=1.0, message=worker.tail())
+    quiet = Campaign.objects.get(pk=quiet.pk)
+    assert (quiet.count_queued, quiet.state) == (50, "running")
+    assert sandbox.state()["accepted"]["total"] == 50  # only the scheduled campaign's
+    Message.objects.filter(campaign=quiet).update(not_before=timezone.now())
+    wait_for(lambda: (sweep.delay(), _all_handed(quiet.pk))[1], timeout=60, interval=1.0)
+    assert sandbox.state()["accepted"]["total"] == 100
+
+
+def test_whatsapp_failover_through_the_whole_loop(engine) -> None:
+    from whatsapp.services import templates_sync
+
+    worker, sandbox = engine
+    sandbox.configure(not_on_whatsapp=0.3, outcomes={"delivered": 1.0})
+    templates_sync(sender="447860099299")
+    from whatsapp.models import WhatsAppTemplate
+
+    template = WhatsAppTemplate.objects.get(name="bienvenida", language="es")
+    campaign = campaign_create(
+        name="wa", channel="whatsapp_template", lists=[make_audience(200, name="wa")],
+        template=template, sender="447860099299",
+        template_mapping={"body": [{"source": "field", "value": "first_name", "fallback": None}]},
+        failover_mode="herald", failover_text="Hi {{first_name}}, by SMS",
+    )  # fmt: skip
+    campaign_launch(campaign=campaign)
+    whatsapp = Message.objects.filter(campaign=campaign, channel="whatsapp")
+
+    def done():
+        failed = whatsapp.filter(state="undeliverable").count()
+        campaign_now = Campaign.objects.get(pk=campaign.pk)
+        return failed and campaign_now.failover_delivered == failed
+
+    wait_for(done, timeout=120, interval=0.5, message=worker.tail())
+    for message in whatsapp.filter(state="undeliverable"):
+        assert sandbox.truth(str(message.message_id))["outcome"] == "undeliverable"
+        assert message.failover.state == "delivered"
+    assert not Message.objects.filter(replaces__state="delivered").exists()
+    state = sandbox.state()
+    assert state["duplicates"] == {"messageId": 0, "recipientCallbackData": 0}
