@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from campaigns.audience import audience_contacts, quiet_hours_wait
 from campaigns.models import Campaign, Channel, Message
+from campaigns.pricing import estimate_cost
 from campaigns.rendering import compile_template, contact_values, sms_segments
 from contacts.models import Contact
 from infobip.links import callback_data
@@ -102,19 +103,23 @@ def campaign_freeze(*, campaign: Campaign) -> FreezeResult:
     now = timezone.now()
     renderer = _Renderer(campaign, now)
     recipients = queued = 0
+    estimated = None
+    # The price table's name for the channel, as the preview estimates it.
+    priced_as = "sms" if campaign.channel == Channel.SMS else campaign.channel
     with transaction.atomic():
         locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if locked.frozen_at is not None:
             # A duplicated launch task: the ledger is frozen already, nothing to add.
             return FreezeResult(locked.recipients, locked.count_queued, locked.count_skipped)
         for batch in _batches(audience_contacts(campaign).order_by("id")):
-            rows = []
+            rows, priced = [], []
             for contact in batch:
                 channel, text, values, parts, encoding, state, reason = renderer.row(contact)
                 not_before = None
                 if state == "queued":
                     queued += 1
                     not_before = quiet_hours_wait(campaign, contact.timezone, now)
+                    priced.append((contact.phone, priced_as, parts))
                 rows.append(
                     (campaign.pk, contact.pk, contact.phone, channel, 1, uuid.uuid4(),
                      callback_data(campaign.pk), "", text, values, parts, encoding, state,
@@ -122,11 +127,14 @@ def campaign_freeze(*, campaign: Campaign) -> FreezeResult:
                 )  # fmt: skip
             recipients += len(rows)
             _insert(rows)
+            # The preview's estimate, snapshot at launch, to compare with the actual cost.
+            estimated = (estimated or 0) + estimate_cost(priced).total
         Campaign.objects.filter(pk=campaign.pk).update(
             recipients=recipients,
             count_queued=queued,
             count_skipped=recipients - queued,
             frozen_at=timezone.now(),
+            estimated_cost=estimated if estimated is not None else 0,
         )
     return FreezeResult(recipients, queued, recipients - queued)
 

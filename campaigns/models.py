@@ -8,6 +8,7 @@ pages never count the ledger.
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from campaigns.states import CampaignState, MessageState
@@ -29,6 +30,9 @@ class SpeedUnit(models.TextChoices):
     SECOND = "second", "per second"
     MINUTE = "minute", "per minute"
 
+
+# Infobip silently caps an SMS validity period at 48 hours (INFOBIP_API.md §6).
+SMS_VALIDITY_MAX_MINUTES = 2880
 
 # The counter field for each message state, kept in step with the ledger by the services.
 COUNTER_FIELDS = {state.value: f"count_{state.value}" for state in MessageState}
@@ -61,6 +65,29 @@ class Campaign(models.Model):
     failover_text = models.TextField(blank=True)
     failover_after = models.DurationField(
         null=True, blank=True, help_text="Fail over when WhatsApp stays silent this long"
+    )
+
+    # Provider features: tracked short links and validity periods (README "Provider features").
+    track_links = models.BooleanField(
+        default=False, help_text="Shorten links and count their clicks (Infobip URL tracking)"
+    )
+    sms_validity_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(SMS_VALIDITY_MAX_MINUTES)],
+        help_text="How long Infobip keeps trying an SMS (at most 2,880 = 48 h); blank: 48 h",
+    )
+    whatsapp_validity_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="A WhatsApp message with no final report this long becomes expired (Herald)",
+    )
+    failover_validity_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(SMS_VALIDITY_MAX_MINUTES)],
+        help_text="Validity of the failover SMS; blank: the SMS validity",
     )
 
     send_at = models.DateTimeField(null=True, blank=True)
@@ -101,6 +128,8 @@ class Campaign(models.Model):
     failover_delivered = models.IntegerField(default=0)
     cost_amount = models.DecimalField(max_digits=14, decimal_places=4, default=0)
     cost_currency = models.CharField(max_length=3, blank=True)
+    # The preview's estimate, taken at launch, to compare with what Infobip charged.
+    estimated_cost = models.DecimalField(max_digits=14, decimal_places=4, null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

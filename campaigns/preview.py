@@ -5,7 +5,13 @@ from collections import Counter
 from campaigns.audience import audience_contacts, audience_summary
 from campaigns.models import Campaign, Channel
 from campaigns.pricing import estimate_cost
-from campaigns.rendering import compile_template, contact_values, sms_segments
+from campaigns.rendering import (
+    compile_template,
+    contact_values,
+    sms_cap_check,
+    sms_segments,
+    whatsapp_text_cap_check,
+)
 from whatsapp.mapping import contact_values as template_contact_values
 from whatsapp.mapping import mapping_resolve
 from whatsapp.services import template_check_sendable, template_render
@@ -21,7 +27,9 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
     parts: Counter = Counter()
     missing: Counter = Counter()
     ucs2: dict[str, None] = {}
+    too_long: dict[str, int] = {}  # length problem of the rendered text → recipients
     rendered_samples = []
+    cap_check = sms_cap_check if campaign.channel == Channel.SMS else whatsapp_text_cap_check
     channel = "sms" if campaign.channel == Channel.SMS else campaign.channel
     template = compile_template(campaign.text) if campaign.channel != "whatsapp_template" else None
     eligible = audience_contacts(campaign).filter(opted_out=False).order_by("id")
@@ -32,6 +40,9 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
                 missing[rendered.skip_reason] += 1
                 continue
             text = rendered.text
+            if problem := cap_check(text):
+                # Refused, never truncated: the text is reported with its exact length and parts.
+                too_long[problem] = too_long.get(problem, 0) + 1
             if campaign.channel == Channel.SMS:
                 seg = sms_segments(text)
                 encodings[seg.encoding] += 1
@@ -75,5 +86,21 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
         "ucs2_characters": list(ucs2),
         "cost": {"amount": f"{cost.total:.4f}", "currency": cost.currency},
         "template_problem": sendable,
+        "length_problems": _length_problems(campaign, too_long),
         "samples": rendered_samples,
     }
+
+
+def _length_problems(campaign: Campaign, too_long: dict[str, int]) -> list[str]:
+    """Texts over the channel's cap: the campaign's own text, the failover's, and rendered ones."""
+    problems = []
+    if campaign.channel != Channel.WHATSAPP_TEMPLATE:
+        check = sms_cap_check if campaign.channel == Channel.SMS else whatsapp_text_cap_check
+        if problem := check(campaign.text):
+            problems.append(problem)
+    if campaign.failover_text and (problem := sms_cap_check(campaign.failover_text)):
+        problems.append(f"failover {problem}")
+    for problem, count in too_long.items():
+        if problem not in problems:
+            problems.append(f"{problem} for {count} recipient(s) once placeholders are filled")
+    return problems

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from campaigns.ledger import Outcome, messages_apply_outcomes, messages_requeue_unknown
 from campaigns.models import Message
-from campaigns.status_map import state_for_status
+from campaigns.status_map import message_price, state_for_status
 from infobip.client import get_client
 from infobip.errors import InfobipError
 from infobip.types import SmsLog
@@ -47,7 +47,9 @@ def outcome_from_log(log: SmsLog) -> Outcome:
         error_id=log.error.id if log.error else None,
         error_name=log.error.name if log.error else "",
         error_permanent=log.error.permanent if log.error else None,
-        price=log.price.price_per_message if log.price else None,
+        price=message_price(log.price.price_per_message, per_part=False, parts=log.message_count)
+        if log.price
+        else None,
         currency=log.price.currency if log.price else "",
         parts=log.message_count,
         bulk_id=log.bulk_id or "",

@@ -23,6 +23,7 @@ from campaigns.states import CampaignState
 from campaigns.status_map import state_for_status
 from campaigns.throttle import throttle_penalize, throttle_reserve
 from contacts.models import Contact
+from infobip.bodies import url_options
 from infobip.client import get_client
 from infobip.errors import (
     InfobipAuthError,
@@ -72,6 +73,22 @@ def batch_size(campaign: Campaign) -> int:
     if campaign.speed_limit:
         size = min(size, campaign.speed_limit)
     return max(1, size)
+
+
+def tracking_options(campaign: Campaign) -> dict | None:
+    """Infobip's shorten-and-track options for a campaign with tracked links, else None."""
+    if not campaign.track_links:
+        return None
+    return url_options(
+        tracking_url=webhook_url("clicks"), custom_domain=settings.INFOBIP_SHORT_DOMAIN
+    )
+
+
+def sms_validity(campaign: Campaign, row: Message) -> int | None:
+    """Minutes Infobip may keep trying this SMS: the failover SMS has its own validity."""
+    if row.replaces_id is not None and campaign.failover_validity_minutes:
+        return campaign.failover_validity_minutes
+    return campaign.sms_validity_minutes
 
 
 def campaign_send_batch(*, campaign_id: int) -> BatchResult:
@@ -137,7 +154,9 @@ def _send_group(
     try:
         if channel == "sms":
             answer = client.send_sms(
-                [_sms_message(campaign, row, sender) for row in rows], bulk_id=bulk_id
+                [_sms_message(campaign, row, sender) for row in rows],
+                bulk_id=bulk_id,
+                tracking=tracking_options(campaign),
             )
         elif campaign.channel == Channel.WHATSAPP_TEMPLATE:
             contacts = _contacts(rows) if campaign.failover_mode == FailoverMode.INFOBIP else {}
@@ -183,6 +202,7 @@ def _sms_message(campaign: Campaign, row: Message, sender: str) -> SmsMessage:
         sender=sender if row.replaces_id is None else (campaign.failover_sender or sender),
         callback_data=row.callback_data,
         notify_url=webhook_url("sms/reports"),
+        validity_period_minutes=sms_validity(campaign, row),
     )
 
 
@@ -211,6 +231,7 @@ def _template_message(
         callback_data=row.callback_data,
         notify_url=webhook_url("whatsapp/reports"),
         sms_failover=failover,
+        url_options=tracking_options(campaign),
         **values.to_message_fields(),
     )
 
@@ -218,6 +239,7 @@ def _template_message(
 def _send_whatsapp_texts(client, campaign, sender, rows, result) -> SendResult:
     # The WhatsApp text endpoint takes one recipient per request (INFOBIP_API.md §11).
     sent = []
+    tracking = tracking_options(campaign)
     for row in rows:
         try:
             sent.append(
@@ -228,6 +250,8 @@ def _send_whatsapp_texts(client, campaign, sender, rows, result) -> SendResult:
                     message_id=str(row.message_id),
                     callback_data=row.callback_data,
                     notify_url=webhook_url("whatsapp/reports"),
+                    preview_url="http://" in row.text or "https://" in row.text,
+                    url_options=tracking,
                 )
             )
         except InfobipValidationError as exc:

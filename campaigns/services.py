@@ -10,7 +10,14 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel, FailoverMode, Message, MessageEvent
+from campaigns.models import (
+    SMS_VALIDITY_MAX_MINUTES,
+    Campaign,
+    Channel,
+    FailoverMode,
+    Message,
+    MessageEvent,
+)
 from campaigns.rendering import (
     compile_template,
     contact_values,
@@ -59,6 +66,31 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
             errors.append("Infobip's native SMS failover exists only for template messages")
     if campaign.speed_limit == 0:
         errors.append("the speed limit must be at least 1 message")
+    errors += _validity_problems(campaign)
+    return errors
+
+
+def _validity_problems(campaign: Campaign) -> list[str]:
+    """Validity periods: positive, SMS ones within Infobip's 48 h, each on its own channel."""
+    errors = []
+    sms_like = (
+        ("SMS", campaign.sms_validity_minutes),
+        ("failover SMS", campaign.failover_validity_minutes),
+    )
+    for label, minutes in sms_like:
+        if minutes is not None and not 1 <= minutes <= SMS_VALIDITY_MAX_MINUTES:
+            errors.append(
+                f"the {label} validity is {minutes} minutes; it must be 1 to "
+                f"{SMS_VALIDITY_MAX_MINUTES:,} (Infobip's 48-hour maximum)"
+            )
+    if campaign.whatsapp_validity_minutes is not None and campaign.whatsapp_validity_minutes < 1:
+        errors.append("the WhatsApp validity must be at least 1 minute")
+    if campaign.channel != Channel.SMS and campaign.sms_validity_minutes is not None:
+        errors.append("an SMS validity applies to SMS campaigns; use the failover validity")
+    if campaign.channel == Channel.SMS and campaign.whatsapp_validity_minutes is not None:
+        errors.append("a WhatsApp validity applies to WhatsApp campaigns")
+    if campaign.failover_validity_minutes is not None and campaign.failover_mode == "none":
+        errors.append("a failover validity needs SMS failover")
     return errors
 
 
@@ -81,6 +113,10 @@ def campaign_create(
     speed_unit: str = "minute",
     quiet_hours: tuple[dt.time, dt.time] | None = None,
     created_by: AbstractBaseUser | None = None,
+    track_links: bool = False,
+    sms_validity_minutes: int | None = None,
+    whatsapp_validity_minutes: int | None = None,
+    failover_validity_minutes: int | None = None,
 ) -> Campaign:
     """Create a draft campaign; refuses (ValidationError) anything that could not be sent."""
     lists = list(lists)
@@ -108,6 +144,10 @@ def campaign_create(
         quiet_hours_start=quiet_hours[0] if quiet_hours else None,
         quiet_hours_end=quiet_hours[1] if quiet_hours else None,
         created_by=created_by if created_by and created_by.is_authenticated else None,
+        track_links=track_links,
+        sms_validity_minutes=sms_validity_minutes,
+        whatsapp_validity_minutes=whatsapp_validity_minutes,
+        failover_validity_minutes=failover_validity_minutes,
     )
     errors = campaign_validate(campaign=campaign)
     if errors:
@@ -325,10 +365,14 @@ def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> Send
                                        sender=sender)])  # fmt: skip
 
 
-def campaign_status(*, campaign: Campaign) -> dict:
-    """The status document of INTERFACE.md (`campaign status --json`), from counters only."""
+def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
+    """The status document of INTERFACE.md (`campaign status --json`), from counters only.
+
+    `breakdown` adds clicks per link and cost per channel (three aggregate queries over the
+    campaign's ledger and clicks): the command and exports ask for it, live pages need not.
+    """
     campaign.refresh_from_db()
-    return {
+    status = {
         "id": campaign.pk,
         "name": campaign.name,
         "state": campaign.state,
@@ -343,7 +387,21 @@ def campaign_status(*, campaign: Campaign) -> dict:
         },
         "launched_at": campaign.launched_at.isoformat() if campaign.launched_at else None,
         "finished_at": campaign.finished_at.isoformat() if campaign.finished_at else None,
+        "track_links": campaign.track_links,
+        "validity_minutes": {
+            "sms": campaign.sms_validity_minutes,
+            "whatsapp": campaign.whatsapp_validity_minutes,
+            "failover_sms": campaign.failover_validity_minutes,
+        },
     }
+    estimated = campaign.estimated_cost
+    status["cost"]["estimated"] = f"{estimated:.4f}" if estimated is not None else None
+    if breakdown:
+        from campaigns.insights import campaign_clicks, campaign_cost_by_channel
+
+        status["cost"]["by_channel"] = campaign_cost_by_channel(campaign_id=campaign.pk)
+        status["clicks"] = campaign_clicks(campaign_id=campaign.pk)
+    return status
 
 
 def campaign_recount(*, campaign: Campaign) -> dict[str, int]:

@@ -6,6 +6,8 @@ Infobip groups (INFOBIP_API.md §9): 0 ACCEPTED/OK, 1 PENDING, 2 UNDELIVERABLE, 
 whether "resend to failed" is offered for a message.
 """
 
+from decimal import Decimal
+
 from campaigns.states import MessageState
 from infobip.types import MessageError, Status
 
@@ -44,3 +46,14 @@ def state_for_status(status: Status) -> MessageState:
 def resend_allowed(error: MessageError | None) -> bool:
     """A failed message may be resent unless Infobip said the error is permanent."""
     return error is None or not error.permanent
+
+
+def message_price(amount: Decimal | None, *, per_part: bool, parts: int | None) -> Decimal | None:
+    """What one message cost. Infobip's v3 SMS reports and logs price the whole message
+    (schema `MessagePrice`: "Price per one message"); the legacy v2 reports price one SMS part
+    (schema `Price`: "Price per one SMS"), so only those are multiplied by the part count."""
+    if amount is None:
+        return None
+    if per_part and parts and parts > 1:
+        return amount * parts
+    return amount

@@ -19,6 +19,7 @@ from campaigns.reconcile import messages_settle
 from campaigns.sending import TransientSendError, campaign_send_batch
 from campaigns.services import campaign_maybe_complete, campaign_pause, campaign_start_due
 from campaigns.states import CampaignState
+from campaigns.validity import messages_expire_past_validity
 
 logger = logging.getLogger(__name__)
 
@@ -108,3 +109,9 @@ def sweep() -> None:
             logger.info("campaign %s: no batch for a while, restarting its chains", campaign.pk)
             Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=timezone.now())
             transaction.on_commit(lambda pk=campaign.pk: campaign_dispatch.delay(pk))
+
+
+@shared_task(name="campaigns.tasks.expire_whatsapp", ignore_result=True)
+def expire_whatsapp() -> int:
+    """Beat: apply campaigns' WhatsApp validity (Infobip has no validity field for WhatsApp)."""
+    return messages_expire_past_validity()

@@ -337,3 +337,15 @@ CELERY_BEAT_SCHEDULE["infobip-process-backlog"] = {
     "schedule": env.float("HERALD_WEBHOOK_BACKLOG_INTERVAL", default=60.0),
     "options": {"expires": 60.0},
 }
+
+# --- Provider features ----------------------------------------------------------------------
+# Tracked links (campaign "track links"): Infobip shortens every URL and pushes each click to
+# Herald's clicks webhook. A custom short domain must first be set up in Infobip's portal.
+INFOBIP_SHORT_DOMAIN = env("INFOBIP_SHORT_DOMAIN", default="")
+# WhatsApp has no validity field at Infobip: Herald expires WhatsApp messages past their
+# campaign's WhatsApp validity itself (campaigns/validity.py), which also starts SMS failover.
+CELERY_BEAT_SCHEDULE["campaigns-whatsapp-validity"] = {
+    "task": "campaigns.tasks.expire_whatsapp",
+    "schedule": env.float("HERALD_VALIDITY_SWEEP_INTERVAL", default=60.0),
+    "options": {"expires": 60.0},
+}

@@ -91,16 +91,102 @@ def whatsapp_text_request_body(
     callback_data: str | None = None,
     notify_url: str | None = None,
     preview_url: bool = False,
+    url_options: dict | None = None,
 ) -> dict:
     """The /whatsapp/1/message/text body."""
     content: dict[str, Any] = {"text": text}
     if preview_url:
         content["previewUrl"] = True
+    return _whatsapp_single(sender, to, message_id, content, callback_data, notify_url, url_options)
+
+
+def whatsapp_image_request_body(
+    *,
+    sender: str,
+    to: str,
+    media_url: str,
+    message_id: str,
+    caption: str = "",
+    callback_data: str | None = None,
+    notify_url: str | None = None,
+    url_options: dict | None = None,
+) -> dict:
+    """The /whatsapp/1/message/image body (an image by URL, optional caption)."""
+    content: dict[str, Any] = {"mediaUrl": media_url}
+    if caption:
+        content["caption"] = caption
+    return _whatsapp_single(sender, to, message_id, content, callback_data, notify_url, url_options)
+
+
+def whatsapp_buttons_request_body(
+    *,
+    sender: str,
+    to: str,
+    text: str,
+    buttons: Sequence[tuple[str, str]],
+    message_id: str,
+    header_text: str = "",
+    footer: str = "",
+    callback_data: str | None = None,
+    notify_url: str | None = None,
+    url_options: dict | None = None,
+) -> dict:
+    """The /whatsapp/1/message/interactive/buttons body: `buttons` are (id, title) replies."""
+    content: dict[str, Any] = {
+        "body": {"text": text},
+        "action": {
+            "buttons": [{"type": "REPLY", "id": bid, "title": title} for bid, title in buttons]
+        },
+    }
+    if header_text:
+        content["header"] = {"type": "TEXT", "text": header_text}
+    if footer:
+        content["footer"] = {"text": footer}
+    return _whatsapp_single(sender, to, message_id, content, callback_data, notify_url, url_options)
+
+
+def _whatsapp_single(
+    sender: str,
+    to: str,
+    message_id: str,
+    content: dict,
+    callback_data: str | None,
+    notify_url: str | None,
+    url_options: dict | None,
+) -> dict:
     body: dict[str, Any] = {"from": sender, "to": to, "messageId": message_id, "content": content}
     if callback_data is not None:
         body["callbackData"] = callback_data
     if notify_url:
         body["notifyUrl"] = notify_url
+    if url_options:
+        body["urlOptions"] = dict(url_options)
+    return body
+
+
+def url_options(*, tracking_url: str, custom_domain: str = "") -> dict:
+    """Shorten every link and report its clicks to `tracking_url` (SMS `tracking`, WhatsApp
+    `urlOptions`); `removeProtocol` stays false, which WhatsApp's link preview requires."""
+    options: dict[str, Any] = {"shortenUrl": True, "trackClicks": True, "trackingUrl": tracking_url}
+    if custom_domain:
+        options["customDomain"] = custom_domain
+    return options
+
+
+def inbound_configuration_body(
+    *, channel: str, number: str, url: str, keyword: str | None = None
+) -> dict:
+    """The inbound-configuration body: forward `number`'s (keyword's) messages to `url`."""
+    channel = channel.upper()
+    # The formats Herald's webhooks parse: MO_JSON_2 (SMS) and MO_OTT_CONTACT (WhatsApp).
+    push_format = "MO_OTT_CONTACT" if channel == "WHATSAPP" else "MO_JSON_2"
+    body: dict[str, Any] = {
+        "channel": channel,
+        "number": number,
+        "forwarding": {"type": "HTTP_FORWARD", "url": url, "format": push_format},
+    }
+    if keyword:
+        body["keyword"] = keyword
     return body
 
 
@@ -134,6 +220,8 @@ def _template_entry(message: WhatsAppTemplateMessage) -> dict:
         entry["callbackData"] = message.callback_data
     if message.notify_url:
         entry["notifyUrl"] = message.notify_url
+    if message.url_options:
+        entry["urlOptions"] = dict(message.url_options)
     if message.sms_failover:
         failover_sender, failover_text = message.sms_failover
         entry["smsFailover"] = {"from": failover_sender, "text": failover_text}

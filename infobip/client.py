@@ -39,7 +39,10 @@ from urllib3.util.retry import Retry
 
 from core.logging import mask
 from infobip.bodies import (
+    inbound_configuration_body,
     sms_request_body,
+    whatsapp_buttons_request_body,
+    whatsapp_image_request_body,
     whatsapp_template_request_body,
     whatsapp_text_request_body,
 )
@@ -57,6 +60,7 @@ from infobip.errors import (
 from infobip.openapi import Violation
 from infobip.types import (
     DeliveryReport,
+    InboundConfiguration,
     InboundSms,
     SendResult,
     SentMessage,
@@ -69,6 +73,7 @@ from infobip.types import (
 logger = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+INBOUND_CONFIGURATIONS = "/resource-management/1/inbound-message-configurations"
 PAGE_MAX = 1000  # Infobip's maximum `limit` on every pull endpoint
 ID_LIST_MAX_CHARS = 2048  # `/sms/3/logs?messageId=a,b,c` accepts at most this many characters
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -335,6 +340,7 @@ class InfobipClient:
         callback_data: str | None = None,
         notify_url: str | None = None,
         preview_url: bool = False,
+        url_options: dict | None = None,
     ) -> SentMessage:
         """Send one free-form WhatsApp text (POST /whatsapp/1/message/text; 24 h window only)."""
         body = whatsapp_text_request_body(
@@ -345,8 +351,53 @@ class InfobipClient:
             callback_data=callback_data,
             notify_url=notify_url,
             preview_url=preview_url,
+            url_options=url_options,
         )
-        data = self._request("POST", "/whatsapp/1/message/text", body=body, send=True)
+        return self._send_single("/whatsapp/1/message/text", body)
+
+    def send_whatsapp_image(
+        self,
+        *,
+        sender: str,
+        to: str,
+        media_url: str,
+        message_id: str,
+        caption: str = "",
+        callback_data: str | None = None,
+        notify_url: str | None = None,
+        url_options: dict | None = None,
+    ) -> SentMessage:
+        """Send one image by URL, optional caption (POST /whatsapp/1/message/image; 24 h only)."""
+        body = whatsapp_image_request_body(
+            sender=sender, to=to, media_url=media_url, message_id=message_id, caption=caption,
+            callback_data=callback_data, notify_url=notify_url, url_options=url_options,
+        )  # fmt: skip
+        return self._send_single("/whatsapp/1/message/image", body)
+
+    def send_whatsapp_buttons(
+        self,
+        *,
+        sender: str,
+        to: str,
+        text: str,
+        buttons: Sequence[tuple[str, str]],
+        message_id: str,
+        header_text: str = "",
+        footer: str = "",
+        callback_data: str | None = None,
+        notify_url: str | None = None,
+        url_options: dict | None = None,
+    ) -> SentMessage:
+        """Send text with 1-3 reply buttons (POST /whatsapp/1/message/interactive/buttons)."""
+        body = whatsapp_buttons_request_body(
+            sender=sender, to=to, text=text, buttons=buttons, message_id=message_id,
+            header_text=header_text, footer=footer, callback_data=callback_data,
+            notify_url=notify_url, url_options=url_options,
+        )  # fmt: skip
+        return self._send_single("/whatsapp/1/message/interactive/buttons", body)
+
+    def _send_single(self, path: str, body: dict) -> SentMessage:
+        data = self._request("POST", path, body=body, send=True)
         if not isinstance(data, dict) or not (data.get("messageId") or data.get("status")):
             raise InfobipOutcomeUnknownError("Infobip's answer to the send carries no messageId")
         return SentMessage.from_dict(data)
@@ -383,6 +434,35 @@ class InfobipClient:
         params = {"channel": channel, "limit": _limit(limit)}
         data = self._request("GET", "/messages-api/1/reports", params=params)
         return [DeliveryReport.from_dict(item, channel=channel) for item in _results(data)]
+
+    # --- Inbound configuration (resources API) ------------------------------------------------
+
+    def list_inbound_configurations(
+        self, *, channel: str, number: str | None = None, keyword: str | None = None
+    ) -> list[InboundConfiguration]:
+        """Inbound configurations of `channel` (and `number`) (GET .../inbound-message-...)."""
+        params = _params(channel=channel.upper(), number=number, keyword=keyword)
+        data = self._request("GET", INBOUND_CONFIGURATIONS, params=params)
+        if isinstance(data, dict):  # tolerate an envelope, though the spec answers an array
+            data = data.get("results") or data.get("configurations") or []
+        if not isinstance(data, list):
+            raise InfobipUnexpectedResponseError("inbound configurations: not a JSON array")
+        return [InboundConfiguration.from_dict(item) for item in data if isinstance(item, dict)]
+
+    def create_inbound_configuration(
+        self, *, channel: str, number: str, url: str, keyword: str | None = None
+    ) -> InboundConfiguration:
+        """Forward `number`'s inbound messages (for `keyword`) to `url` (HTTP_FORWARD)."""
+        body = inbound_configuration_body(channel=channel, number=number, url=url, keyword=keyword)
+        data = self._request("POST", INBOUND_CONFIGURATIONS, body=body)
+        if not isinstance(data, dict) or not data.get("configurationKey"):
+            raise InfobipUnexpectedResponseError("the configuration answer has no configurationKey")
+        return InboundConfiguration.from_dict({**body, **data})
+
+    def delete_inbound_configuration(self, configuration_key: str) -> None:
+        """Delete one inbound configuration (DELETE .../inbound-message-configurations/{key})."""
+        path = f"{INBOUND_CONFIGURATIONS}/{quote(configuration_key, safe='')}"
+        self._request("DELETE", path)
 
     # --- Account -----------------------------------------------------------------------------
 
@@ -445,6 +525,8 @@ class InfobipClient:
             method, path, response.status_code, _ms(started),
             f" after {retries} retries" if retries else "",
         )  # fmt: skip
+        if response.status_code == 204:
+            return None
         if 200 <= response.status_code < 300:
             try:
                 return response.json()

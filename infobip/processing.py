@@ -35,7 +35,7 @@ from django.utils import timezone
 from campaigns.failover import failover_after_reports
 from campaigns.ledger import ApplyResult, Outcome, messages_apply_outcomes
 from campaigns.models import Message, MessageEvent
-from campaigns.status_map import state_for_status
+from campaigns.status_map import message_price, state_for_status
 from contacts.models import ConsentSource
 from infobip.models import (
     INBOUND_KINDS,
@@ -129,7 +129,10 @@ def outcome_from_report(report: DeliveryReport, message_id: str) -> Outcome:
     """The ledger outcome a delivery report stands for (price, parts and error kept)."""
     status, error = report.status, report.error
     parts = _int32(report.message_count, maximum=32767)
-    price = _price(report.price.price_per_message) if report.price else None
+    per_message = report.price.price_per_message if report.price else None
+    # A legacy v2 report (smsCount, not messageCount) prices one part; v3 the whole message.
+    legacy = report.channel.upper() == "SMS" and any(k.lower() == "smscount" for k in report.raw)
+    price = _price(message_price(per_message, per_part=legacy, parts=parts))
     return Outcome(
         message_id,
         state_for_status(status),
@@ -236,7 +239,7 @@ def _process(ids: list[int], coalesce: int) -> ProcessResult:
     if batch.clicks:
         from infobip.inbound import clicks_store
 
-        result.clicks = clicks_store(items=batch.clicks)
+        result.clicks = clicks_store(items=clicks_new(items=batch.clicks))
     _apply_notifications(batch)
     done = {"processed_at": now, "attempts": F("attempts") + 1, "error": ""}
     WebhookEvent.objects.filter(id__in=[e.pk for e in work]).update(
@@ -318,6 +321,37 @@ def _apply_notifications(batch: _Batch) -> None:
         from infobip.inbound import marketing_preferences_apply
 
         marketing_preferences_apply(notifications=batch.marketing)
+
+
+# --- Clicks -----------------------------------------------------------------------------------
+
+
+def _click_key(click: ClickNotification) -> str:
+    return json.dumps(clean(click.raw), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def clicks_new(
+    *, items: Sequence[tuple[Key, ClickNotification, datetime]]
+) -> list[tuple[Key, ClickNotification, datetime]]:
+    """The clicks not already stored: a notification identical to one already received (the
+    same push retried, or re-batched with others) counts once. Infobip's notification carries
+    no click id or click time, so identical ones cannot be told apart anyway."""
+    from infobip.models import Click
+
+    message_ids = {clean(c.message_id, 200) for _, c, _ in items}
+    seen = {
+        json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+        for raw in Click.objects.filter(infobip_message_id__in=message_ids).values_list(
+            "raw", flat=True
+        )
+    }
+    fresh = []
+    for item in items:
+        key = _click_key(item[1])
+        if key not in seen:
+            seen.add(key)
+            fresh.append(item)
+    return fresh
 
 
 # --- Reports ----------------------------------------------------------------------------------

@@ -342,3 +342,31 @@ class WhatsAppTemplateMessage:
     sms_failover: tuple[str, str] | None = None  # (sender, text)
     # Not sent: /whatsapp/1/message/template has no validity field (kept for callers' symmetry).
     validity_period_minutes: int | None = None
+    url_options: dict | None = None  # `urlOptions`: shortening and click tracking
+
+
+@dataclass(frozen=True)
+class InboundConfiguration:
+    """One inbound-message configuration of a number (resources API `MoConfigurationResponse`)."""
+
+    configuration_key: str
+    channel: str
+    number: str | None
+    keyword: str | None
+    forwarding_type: str | None
+    url: str | None
+    raw: dict
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Self:
+        d = _ci(data)
+        forwarding = _ci(d.get("forwarding"))
+        return cls(
+            configuration_key=str(d.get("configurationkey") or ""),
+            channel=_upper(d.get("channel")),
+            number=_str(_first(d, "number", "resource")),
+            keyword=_str(d.get("keyword")),
+            forwarding_type=_str(forwarding.get("type")),
+            url=_str(forwarding.get("url")),
+            raw=dict(data) if isinstance(data, Mapping) else {},
+        )

@@ -93,7 +93,17 @@ def send_sms(sb: "Sandbox", req: "Request") -> Response:
                 item["details"] = {"messageCount": parts}
             out.append(item)
     sb.accept(accepted, not_before=send_at)
+    _remember_tracking(sb, accepted, options.get("tracking"))
     return Response(200, {"bulkId": bulk_id, "messages": out})
+
+
+def _remember_tracking(sb: "Sandbox", messages: list[Message], tracking: Any) -> None:
+    """Keep the click-tracking options of tracked messages (for POST /_sandbox/click)."""
+    if not isinstance(tracking, dict) or tracking.get("trackClicks") is False:
+        return
+    with sb.store.lock:
+        for m in messages:
+            sb.store.tracking[m.message_id] = tracking
 
 
 def _whatsapp_message(m: dict[str, Any], bulk_id: str | None, now: float) -> Message:
@@ -102,18 +112,23 @@ def _whatsapp_message(m: dict[str, Any], bulk_id: str | None, now: float) -> Mes
     if m.get("smsFailover"):
         f = m["smsFailover"]
         failover = {"from": f["from"], "text": f["text"], "parts": sms_parts(f["text"])[0]}
+    text = (
+        content.get("text") or content.get("caption") or (content.get("body") or {}).get("text")
+        or content.get("mediaUrl") or content.get("templateName")
+    )  # fmt: skip
     return Message(
         m.get("messageId") or str(uuid.uuid4()), WHATSAPP, m["to"], m["from"], bulk_id,
-        content.get("text") or content.get("templateName"), 1, now, m.get("notifyUrl"),
+        text, 1, now, m.get("notifyUrl"),
         False, m.get("callbackData"), m.get("entityId"), m.get("applicationId"), None,
         content if "templateName" in content else None, failover,
     )  # fmt: skip
 
 
 def send_whatsapp_text(sb: "Sandbox", req: "Request") -> Response:
-    """POST /whatsapp/1/message/text (one recipient per call)."""
+    """POST /whatsapp/1/message/text, /image and /interactive/buttons (one recipient each)."""
     m = _whatsapp_message(req.body_json, None, time.time())
     sb.accept([m])
+    _remember_tracking(sb, [m], req.body_json.get("urlOptions"))
     return Response(200, _whatsapp_accepted(m))
 
 
@@ -124,6 +139,8 @@ def send_whatsapp_template(sb: "Sandbox", req: "Request") -> Response:
     bulk_id = body.get("bulkId") or (new_id() if len(body["messages"]) > 1 else None)
     accepted = [_whatsapp_message(m, bulk_id, now) for m in body["messages"]]
     sb.accept(accepted)
+    for m, item in zip(accepted, body["messages"], strict=True):
+        _remember_tracking(sb, [m], item.get("urlOptions"))
     answer: dict[str, Any] = {"messages": [_whatsapp_accepted(m) for m in accepted]}
     if bulk_id:
         answer["bulkId"] = bulk_id
@@ -314,6 +331,8 @@ ROUTES = [
     ("POST", "/sms/1/preview", preview, LEGACY, False),
     ("GET", "/sms/1/inbox/reports", inbox, LEGACY, False),
     ("POST", "/whatsapp/1/message/text", send_whatsapp_text, LEGACY, True),
+    ("POST", "/whatsapp/1/message/image", send_whatsapp_text, LEGACY, True),
+    ("POST", "/whatsapp/1/message/interactive/buttons", send_whatsapp_text, LEGACY, True),
     ("POST", "/whatsapp/1/message/template", send_whatsapp_template, LEGACY, True),
     ("GET", "/whatsapp/2/senders/{sender}/templates", whatsapp_templates, LEGACY, False),
     ("GET", "/messages-api/1/reports", messages_api_reports, V3, False),

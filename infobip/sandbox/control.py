@@ -3,6 +3,7 @@
 For tests, drills and the UI; never part of Infobip's API, so the prefix cannot clash.
 """
 
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -155,6 +156,61 @@ def push_inbound(sb: "Sandbox", req: "Request") -> Response:
                           "payload": payload})  # fmt: skip
 
 
+_URL = re.compile(r"https?://[^\s]+")
+
+
+def _click_item(m: Any, url: str, tracking: dict[str, Any]) -> dict[str, Any]:
+    """A click notification as Infobip pushes it (`receive-sms-tracking-notification`)."""
+    item = {
+        "notificationType": "CLICKED",
+        "recipient": m.to,
+        "url": url,
+        "sendDateTime": int(m.accepted_at * 1000),
+        "messageId": m.message_id,
+        "bulkId": m.bulk_id or "",
+        "recipientInfo": {"deviceType": "Phone", "os": "Android 14", "deviceName": "Sandbox"},
+        "geoLocationInfo": {"countryName": "Sandbox", "city": "Loopback"},
+    }
+    if m.callback_data is not None:
+        item["callbackData"] = m.callback_data
+    return item
+
+
+def push_click(sb: "Sandbox", req: "Request") -> Response:
+    """POST /_sandbox/click {messageId | callbackData, url?, limit?}: a recipient taps a link.
+
+    Only messages sent with click tracking count; `url` defaults to the first link of the text.
+    Each click is pushed to the send's `trackingUrl`, one notification per request as Infobip does.
+    """
+    body: Any = req.body_json if req.body else {}
+    if not isinstance(body, dict) or not (body.get("messageId") or body.get("callbackData")):
+        return _bad("messageId or callbackData is required", "messageId")
+    limit = int(body.get("limit") or 1000)
+    with sb.store.lock:
+        tracked = [
+            (sb.store.messages[mid], options)
+            for mid, options in sb.store.tracking.items()
+            if mid in sb.store.messages
+            and body.get("messageId") in (None, mid)
+            and body.get("callbackData") in (None, sb.store.messages[mid].callback_data)
+        ][:limit]
+    pushed = failed = 0
+    for m, options in tracked:
+        url = body.get("url") or next(iter(_URL.findall(m.text or "")), None)
+        target = options.get("trackingUrl")
+        if not url or not target:
+            continue
+        if not sb.config.allow_remote_push and not is_loopback_url(target):
+            return _bad("trackingUrl must be on this machine (--allow-remote-push lifts it)")
+        try:
+            answer = requests.post(target, json=_click_item(m, url, options), timeout=10)
+            ok = answer.ok
+        except requests.RequestException:
+            ok = False
+        pushed, failed = pushed + ok, failed + (not ok)
+    return Response(200, {"tracked": len(tracked), "pushed": pushed, "failed": failed})
+
+
 ROUTES = [
     ("GET", "/_sandbox/state", state, V3, False),
     ("GET", "/_sandbox/messages", messages, V3, False),
@@ -162,4 +218,5 @@ ROUTES = [
     ("POST", "/_sandbox/reset", reset, V3, False),
     ("POST", "/_sandbox/flush", flush, V3, False),
     ("POST", "/_sandbox/inbound", push_inbound, V3, False),
+    ("POST", "/_sandbox/click", push_click, V3, False),
 ]

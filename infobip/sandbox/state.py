@@ -131,7 +131,11 @@ def decide(message: Message, config: Config, now: float, last_inbound: dict[str,
     if outcome == "rejected" or problem:
         message.price = 0.0
     else:
-        message.price = config.sms_price if message.channel == SMS else config.whatsapp_price
+        # v3 reports price the whole message ("Price per one message"): every SMS part counts.
+        if message.channel == SMS:
+            message.price = round(config.sms_price * max(1, message.parts or 1), 6)
+        else:
+            message.price = config.whatsapp_price
     if message.channel == WHATSAPP and status == "DELIVERED_TO_HANDSET":
         message.seen = _unit(config.seed, "seen", message.message_id) < config.seen_rate
     if problem == "EC_UNKNOWN_USER" and message.failover is not None:
@@ -160,6 +164,8 @@ class Store:
         self.ma_pull: deque = deque()  # the same for GET /messages-api/1/reports
         self.inbox: deque = deque()  # inbound SMS results for GET /sms/1/inbox/reports
         self.inbound_configs: dict[str, dict[str, Any]] = {}
+        # messageId → the send's tracking options (`urlOptions` / SMS `options.tracking`).
+        self.tracking: dict[str, dict[str, Any]] = {}
         self.last_inbound: dict[str, float] = {}
         self.counts: dict[str, int] = dict.fromkeys(
             ("accepted", "accepted_sms", "accepted_whatsapp", "duplicate_message_id",

@@ -54,6 +54,14 @@ class Command(BaseCommand):
         create.add_argument("--speed-limit", type=int)
         create.add_argument("--speed-unit", choices=["second", "minute"], default="minute")
         create.add_argument("--quiet-hours", help="HH:MM-HH:MM, recipient local time")
+        create.add_argument(
+            "--track-links", action="store_true", help="shorten links and count their clicks"
+        )
+        create.add_argument(
+            "--validity", type=int, metavar="MINUTES",
+            help="SMS: how long Infobip keeps trying (max 2880); WhatsApp: expire unreported after",
+        )  # fmt: skip
+        create.add_argument("--failover-validity", type=int, metavar="MINUTES")
         create.add_argument("--json", action="store_true")
         for name in ("preview", "status"):
             p = sub.add_parser(name)
@@ -118,6 +126,10 @@ class Command(BaseCommand):
             speed_limit=o["speed_limit"],
             speed_unit=o["speed_unit"],
             quiet_hours=quiet,
+            track_links=o["track_links"],
+            sms_validity_minutes=o["validity"] if o["channel"] == "sms" else None,
+            whatsapp_validity_minutes=o["validity"] if o["channel"] != "sms" else None,
+            failover_validity_minutes=o["failover_validity"],
         )
         if o["json"]:
             self.stdout.write(json.dumps({"id": campaign.pk}))
@@ -164,6 +176,8 @@ class Command(BaseCommand):
             self.stdout.write("characters forcing UCS-2: " + " ".join(data["ucs2_characters"]))
         if data["template_problem"]:
             self.stdout.write(self.style.WARNING(data["template_problem"]))
+        for problem in data.get("length_problems", []):
+            self.stdout.write(self.style.ERROR(problem))
         for sample in data["samples"]:
             self.stdout.write(f"  {sample['phone']}: {sample['text']}")
 
@@ -211,7 +225,7 @@ class Command(BaseCommand):
         self.stdout.write(f"campaign {campaign.pk} cancelled; skipped={campaign.count_skipped}")
 
     def do_status(self, *, id: int, json: bool, **_) -> None:
-        status = campaign_status(campaign=self._campaign(id))
+        status = campaign_status(campaign=self._campaign(id), breakdown=True)
         self.stdout.write(_dumps(status) if json else _summary(status))
 
     def do_export(self, *, id: int, file: str, **_) -> None:
@@ -230,8 +244,19 @@ def _dumps(data: dict) -> str:
 
 def _summary(status: dict) -> str:
     counts = " ".join(f"{k}={v}" for k, v in status["counts"].items())
-    return (
+    cost = status["cost"]
+    line = (
         f"campaign {status['id']} {status['state']} recipients={status['recipients']} {counts} "
         f"failover_sent={status['failover']['sent']} "
-        f"cost={status['cost']['amount']} {status['cost']['currency']}"
+        f"cost={cost['amount']} {cost['currency']}"
     )
+    if cost.get("estimated") is not None:
+        line += f" estimated={cost['estimated']}"
+    for channel, amount in (cost.get("by_channel") or {}).items():
+        line += f" cost_{channel}={amount}"
+    if "clicks" in status:
+        clicks = status["clicks"]
+        line += f" clicks={clicks['total']} clicked_messages={clicks['unique_messages']}"
+        for url, entry in clicks["by_url"].items():
+            line += f"\n  {entry['clicks']} clicks ({entry['unique_messages']} messages) {url}"
+    return line

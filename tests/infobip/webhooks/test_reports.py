@@ -119,7 +119,8 @@ def test_mixed_casing_of_keys_and_values_is_understood(post) -> None:
     assert message.state == "undeliverable"
     assert (message.status_id, message.status_name) == (9, "UNDELIVERABLE_NOT_DELIVERED")
     assert (message.error_name, message.error_permanent) == ("EC_UNKNOWN_SUBSCRIBER", True)
-    assert (message.price, message.currency, message.parts) == (Decimal("0.03"), "EUR", 2)
+    # A v2-shaped report (SmsCount) prices one part ("Price per one SMS"): 2 parts × 0.03.
+    assert (message.price, message.currency, message.parts) == (Decimal("0.06"), "EUR", 2)
 
 
 def test_a_report_without_optional_fields_still_applies(post) -> None:

@@ -1,0 +1,147 @@
+"""WhatsApp messages beyond templates: text (with link preview), image, reply buttons.
+
+WhatsApp delivers free-form messages only inside the 24-hour customer-service window that the
+person's last inbound message opened (Contact.whatsapp_last_inbound_at). Outside it Herald
+refuses before calling Infobip, with the reason, instead of sending something that can only
+fail (Infobip would answer with an undeliverable report). Used for replies from the inbox.
+"""
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Literal
+
+from django.conf import settings
+from django.utils import timezone
+
+from campaigns.rendering import whatsapp_text_cap_check
+from campaigns.services import CampaignError
+from contacts.models import Contact
+from infobip.client import get_client
+from infobip.types import SentMessage
+
+logger = logging.getLogger(__name__)
+
+WHATSAPP_WINDOW = dt.timedelta(hours=24)
+# Limits of the spec (ImageContent.caption, InteractiveBodyContent.text, footer, buttons) and
+# of WhatsApp (a reply button title is at most 20 characters, its id at most 256).
+CAPTION_MAX = 3000
+BUTTONS_BODY_MAX = 1024
+FOOTER_MAX = 60
+HEADER_MAX = 60
+BUTTON_TITLE_MAX = 20
+BUTTON_ID_MAX = 256
+MAX_BUTTONS = 3
+
+Kind = Literal["text", "image", "buttons"]
+
+
+class WhatsAppSessionError(CampaignError):
+    """A free-form WhatsApp message Herald will not send, with the reason."""
+
+
+def whatsapp_window_reason(*, contact: Contact, now: dt.datetime | None = None) -> str | None:
+    """Why free-form WhatsApp cannot go to `contact` now, or None inside the 24-hour window."""
+    now = now or timezone.now()
+    last = contact.whatsapp_last_inbound_at
+    if last is None:
+        return (
+            f"{contact.phone} has never written to us on WhatsApp: free-form messages are only "
+            "allowed within 24 hours of their last message; send an approved template instead"
+        )
+    if now - last > WHATSAPP_WINDOW:
+        hours = int((now - last).total_seconds() // 3600)
+        return (
+            f"the 24-hour WhatsApp window with {contact.phone} closed: their last message was "
+            f"{hours} h ago ({last:%Y-%m-%d %H:%M} UTC); send an approved template instead"
+        )
+    return None
+
+
+def whatsapp_session_send(
+    *,
+    contact: Contact,
+    kind: Kind,
+    text: str = "",
+    media_url: str = "",
+    buttons: Sequence[tuple[str, str]] = (),
+    footer: str = "",
+    header: str = "",
+    sender: str | None = None,
+    now: dt.datetime | None = None,
+) -> SentMessage:
+    """Send a free-form WhatsApp message inside the 24-hour window; refuse (with why) otherwise.
+
+    `text` is the message (kind text), the caption (image) or the body (buttons); `buttons` are
+    (id, title) reply buttons, 1 to 3.
+    """
+    problems = _content_problems(kind, text, media_url, buttons, footer, header)
+    if problems:
+        raise WhatsAppSessionError("; ".join(problems))
+    if reason := whatsapp_window_reason(contact=contact, now=now):
+        raise WhatsAppSessionError(reason)
+    client = get_client()
+    common = {
+        "sender": sender or settings.INFOBIP_WHATSAPP_SENDER,
+        "to": contact.phone.lstrip("+"),
+        "message_id": f"session-{uuid.uuid4()}",
+    }
+    if kind == "text":
+        preview = "http://" in text or "https://" in text
+        sent = client.send_whatsapp_text(text=text, preview_url=preview, **common)
+    elif kind == "image":
+        sent = client.send_whatsapp_image(media_url=media_url, caption=text, **common)
+    else:
+        sent = client.send_whatsapp_buttons(
+            text=text, buttons=list(buttons), footer=footer, header_text=header, **common
+        )
+    logger.info("whatsapp %s sent to contact %s: %s", kind, contact.pk, sent.message_id)
+    return sent
+
+
+def _content_problems(
+    kind: str,
+    text: str,
+    media_url: str,
+    buttons: Sequence[tuple[str, str]],
+    footer: str,
+    header: str,
+) -> list[str]:
+    if kind not in ("text", "image", "buttons"):
+        return [f"unknown WhatsApp message kind {kind!r}; use text, image or buttons"]
+    problems = []
+    if kind == "text":
+        if not text.strip():
+            problems.append("the message text is empty")
+        elif problem := whatsapp_text_cap_check(text):
+            problems.append(problem)
+    elif kind == "image":
+        if not media_url.startswith(("https://", "http://")):
+            problems.append("an image needs an http(s) URL (JPG or PNG, at most 5 MB)")
+        if len(text) > CAPTION_MAX:
+            problems.append(
+                f"the caption is {len(text):,} characters; the limit is {CAPTION_MAX:,}"
+            )
+    else:
+        if not text.strip():
+            problems.append("the message text is empty")
+        elif len(text) > BUTTONS_BODY_MAX:
+            problems.append(
+                f"the text is {len(text):,} characters; with buttons the limit is "
+                f"{BUTTONS_BODY_MAX:,}"
+            )
+        if not 1 <= len(buttons) <= MAX_BUTTONS:
+            problems.append(f"reply buttons: 1 to {MAX_BUTTONS}, not {len(buttons)}")
+        for button_id, title in buttons:
+            if not title.strip() or len(title) > BUTTON_TITLE_MAX:
+                problems.append(f"button title {title!r}: 1 to {BUTTON_TITLE_MAX} characters")
+            if not button_id or len(button_id) > BUTTON_ID_MAX:
+                problems.append(f"button id {button_id!r}: 1 to {BUTTON_ID_MAX} characters")
+        if len({button_id for button_id, _ in buttons}) != len(buttons):
+            problems.append("button ids must be different")
+        if len(footer) > FOOTER_MAX:
+            problems.append(f"the footer is longer than {FOOTER_MAX} characters")
+        if len(header) > HEADER_MAX:
+            problems.append(f"the header is longer than {HEADER_MAX} characters")
+    return problems
