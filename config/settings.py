@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "whatsapp",
     "campaigns",
     "infobip",
+    "ui",
 ]
 
 MIDDLEWARE = [
@@ -337,6 +338,12 @@ CELERY_BEAT_SCHEDULE["infobip-process-backlog"] = {
     "schedule": env.float("HERALD_WEBHOOK_BACKLOG_INTERVAL", default=60.0),
     "options": {"expires": 60.0},
 }
+
+# --- Marketer UI ----------------------------------------------------------------------------
+# When on, a campaign must be approved by a second person (not its creator) before it launches.
+HERALD_REQUIRE_APPROVAL = env.bool("HERALD_REQUIRE_APPROVAL", default=False)
+LOGIN_URL = "ui:login"
+LOGOUT_REDIRECT_URL = "ui:login"
 
 # --- Provider features ----------------------------------------------------------------------
 # Tracked links (campaign "track links"): Infobip shortens every URL and pushes each click to

@@ -125,28 +125,29 @@ def slot_from_text(text: str, *, fallback: str | None = None) -> dict:
 
 
 @dataclass(frozen=True)
-class _Place:
+class Place:
     kind: str  # "body" | "header_text" | "header_media" | "URL" | "COPY_CODE"
     label: str  # how errors name it, e.g. "body placeholder {{2}}"
 
 
-def _places(template: TemplateLike) -> dict[str, Any]:
+def template_places(template: TemplateLike) -> dict[str, Any]:
+    """Where a template takes values: {"header": [...], "body": [...], "buttons": {i: ...}}."""
     header_tokens = template.tokens("header")
-    header: list[_Place] = []
+    header: list[Place] = []
     fmt = (template.header_format or "").upper()
     if fmt in MEDIA_HEADERS:
-        header = [_Place("header_media", f"header {fmt} URL")]
+        header = [Place("header_media", f"header {fmt} URL")]
     elif header_tokens:
-        header = [_Place("header_text", f"header placeholder {{{{{header_tokens[0]}}}}}")]
-    body = [_Place("body", f"body placeholder {{{{{t}}}}}") for t in template.tokens("body")]
-    buttons: dict[int, _Place] = {}
+        header = [Place("header_text", f"header placeholder {{{{{header_tokens[0]}}}}}")]
+    body = [Place("body", f"body placeholder {{{{{t}}}}}") for t in template.tokens("body")]
+    buttons: dict[int, Place] = {}
     for button in template.value_buttons:
         if button.get("placeholders"):
             index = int(button["index"])
             text = _button(template, index).get("text") or ""
             what = "placeholder {{1}}" if button["type"] == "URL" else "code"
             label = f"button {index + 1} ({button['type']} '{text}') {what}"
-            buttons[index] = _Place(button["type"], label)
+            buttons[index] = Place(button["type"], label)
     return {"header": header, "body": body, "buttons": buttons}
 
 
@@ -169,7 +170,7 @@ def mapping_validate(*, template: TemplateLike, mapping: Any) -> list[str]:
         mapping = {}
     if not isinstance(mapping, dict):
         return ["the placeholder mapping must be an object with header, body and buttons"]
-    places = _places(template)
+    places = template_places(template)
     errors: list[str] = []
     for part in ("header", "body"):
         slots = mapping.get(part) or []
@@ -203,7 +204,7 @@ def mapping_validate(*, template: TemplateLike, mapping: Any) -> list[str]:
     return errors
 
 
-def _validate_list(part: str, places: list[_Place], slots: list) -> list[str]:
+def _validate_list(part: str, places: list[Place], slots: list) -> list[str]:
     errors: list[str] = []
     for i, place in enumerate(places):
         if i >= len(slots):
@@ -223,7 +224,7 @@ def _validate_list(part: str, places: list[_Place], slots: list) -> list[str]:
     return errors
 
 
-def _validate_slot(place: _Place, slot: Any) -> list[str]:
+def _validate_slot(place: Place, slot: Any) -> list[str]:
     if not isinstance(slot, dict):
         return [f"{place.label}: a value must be an object with source and value"]
     source, value, fallback = slot.get("source"), slot.get("value"), slot.get("fallback")
@@ -274,11 +275,11 @@ def _problem(kind: str, value: str) -> str | None:
 
 def mapping_resolve(*, template: TemplateLike, mapping: dict, contact: dict) -> Resolved:
     """The values for one recipient, or the placeholders it has no usable value for."""
-    places = _places(template)
+    places = template_places(template)
     missing: list[str] = []
     mapping = mapping or {}
 
-    def resolve(place: _Place, slot: Any) -> str:
+    def resolve(place: Place, slot: Any) -> str:
         value, problem = _resolve_slot(place, slot, contact)
         if problem:
             missing.append(problem)
@@ -313,7 +314,7 @@ def _nth(slots: Any, i: int) -> Any:
     return slots[i] if isinstance(slots, list) and i < len(slots) else None
 
 
-def _resolve_slot(place: _Place, slot: Any, contact: dict) -> tuple[str | None, str | None]:
+def _resolve_slot(place: Place, slot: Any, contact: dict) -> tuple[str | None, str | None]:
     """(value, None) or (None, why this recipient cannot be sent this placeholder)."""
     if not isinstance(slot, dict):
         return None, f"{place.label} is not mapped"

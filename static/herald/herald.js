@@ -1,0 +1,56 @@
+/* Herald UI behaviour: placeholder picker and Chart.js charts fed by server-rendered JSON. */
+(function () {
+  "use strict";
+
+  // Placeholder picker: <button data-insert="{{first_name}}" data-target="id_text">.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-insert]");
+    if (!button) return;
+    event.preventDefault();
+    var field = document.getElementById(button.dataset.target);
+    if (!field) return;
+    var start = field.selectionStart == null ? field.value.length : field.selectionStart;
+    var end = field.selectionEnd == null ? field.value.length : field.selectionEnd;
+    var text = button.dataset.insert;
+    field.value = field.value.slice(0, start) + text + field.value.slice(end);
+    field.focus();
+    field.selectionStart = field.selectionEnd = start + text.length;
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+
+  var charts = {};
+  var COLORS = ["#9aa3af", "#f0b400", "#5b8def", "#1b7f3b", "#b42318", "#8e44ad", "#e67e22", "#7f8c8d", "#34495e"];
+
+  // <canvas data-chart="ID" data-kind="bar"> reads <script type="application/json" id="ID">.
+  function draw(root) {
+    if (typeof Chart === "undefined") return;
+    (root || document).querySelectorAll("canvas[data-chart]").forEach(function (canvas) {
+      var source = document.getElementById(canvas.dataset.chart);
+      if (!source) return;
+      var data = JSON.parse(source.textContent);
+      var key = canvas.id;
+      if (charts[key] && charts[key].canvas === canvas) {
+        charts[key].data.labels = data.labels;
+        data.datasets.forEach(function (set, i) { charts[key].data.datasets[i].data = set.data; });
+        charts[key].update();
+        return;
+      }
+      charts[key] = new Chart(canvas, {
+        type: canvas.dataset.kind || "bar",
+        data: {
+          labels: data.labels,
+          datasets: data.datasets.map(function (set, i) {
+            return { label: set.label, data: set.data,
+                     backgroundColor: set.colors || COLORS[(i + 2) % COLORS.length] };
+          })
+        },
+        options: { responsive: true, maintainAspectRatio: false, animation: { duration: 300 },
+                   indexAxis: canvas.dataset.axis || "x",
+                   plugins: { legend: { display: data.datasets.length > 1 } },
+                   scales: { x: { beginAtZero: true }, y: { beginAtZero: true } } }
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { draw(); });
+  document.addEventListener("htmx:afterSettle", function () { draw(); });
+})();

@@ -1,0 +1,71 @@
+"""Users in each role, an audience, and settings pointed at the sandbox, for the UI tests."""
+
+import os
+
+import pytest
+from django.contrib.auth.models import Group, Permission, User
+
+from contacts.models import Contact, ContactList, ListMembership
+from ui.roles import MARKETER, SENDER, roles_ensure
+
+# pytest-django's live_server runs Django in a thread of the test process, where Playwright's
+# sync API has an event loop: Django's async-safety check would refuse every ORM call.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "a-long-test-password-42"
+SCREENSHOT_DIRS: list = []  # filled by test_browser.shots_dir
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for folder in SCREENSHOT_DIRS:
+        terminalreporter.write_line(f"browser screenshots: {folder}")
+
+
+def make_user(username: str, *roles: str) -> User:
+    """A user in the given role groups (the groups the ui migration creates)."""
+    roles_ensure(group_model=Group, permission_model=Permission)
+    user = User.objects.create_user(username, password=PASSWORD)
+    user.groups.set(Group.objects.filter(name__in=roles))
+    return user
+
+
+@pytest.fixture
+def marketer(db) -> User:
+    return make_user("mia", MARKETER)
+
+
+@pytest.fixture
+def sender(db) -> User:
+    return make_user("sam", MARKETER, SENDER)
+
+
+@pytest.fixture
+def marketer_client(client, marketer):
+    client.force_login(marketer)
+    return client
+
+
+@pytest.fixture
+def sender_client(client, sender):
+    client.force_login(sender)
+    return client
+
+
+def make_audience(n: int, *, name: str = "Customers", prefix: str = "+4479460") -> ContactList:
+    """`n` UK mobile contacts with first names, all on one list."""
+    contact_list = ContactList.objects.create(name=name)
+    contacts = Contact.objects.bulk_create(
+        Contact(phone=f"{prefix}{i:05d}", first_name=f"Ann{i}", country="GB") for i in range(n)
+    )
+    ListMembership.objects.bulk_create(
+        ListMembership(contact=c, contact_list=contact_list) for c in contacts
+    )
+    return contact_list
+
+
+@pytest.fixture
+def live_sandbox(sandbox, settings):
+    """Herald's client pointed at the test sandbox."""
+    settings.INFOBIP_SANDBOX_URL = sandbox.url
+    settings.INFOBIP_SANDBOX_API_KEY = sandbox.api_key
+    return sandbox

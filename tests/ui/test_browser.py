@@ -1,0 +1,166 @@
+"""The marketer's path in a real browser (Debian's Chromium through Playwright), end to end.
+
+Runs in the integration run: PostgreSQL, a real Celery worker, the sandbox pushing reports back
+through the real webhooks to the live server. Screenshots of every step go to a folder under
+test-artifacts/ whose path the run prints.
+"""
+
+import csv
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from campaigns.models import Campaign
+from campaigns.states import CampaignState
+from tests.ui.conftest import PASSWORD, SCREENSHOT_DIRS, make_user
+from ui.roles import MARKETER, SENDER
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def shots_dir() -> Path:
+    """Where this run's screenshots go; conftest's terminal summary prints the path."""
+    folder = ROOT / "test-artifacts" / f"ui-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    folder.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT_DIRS.append(folder)
+    return folder
+
+
+@pytest.fixture
+def browser_page(shots_dir):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = browser.new_context(
+            viewport={"width": 1280, "height": 900}, accept_downloads=True
+        )
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        yield page
+        context.close()
+        browser.close()
+
+
+def shot(page, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def login(page, base: str, username: str) -> None:
+    page.goto(base + "/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def test_marketer_imports_builds_tests_launches_and_exports(
+    browser_page, live_server, celery_worker, sandbox, engine_settings, shots_dir, tmp_path
+):
+    sandbox.configure(outcomes={"delivered": 1.0}, push_delay=0.2)
+    make_user("sara", MARKETER, SENDER)
+    page, base = browser_page, live_server.url
+
+    page.goto(base + "/")
+    expect(page).to_have_url(base + "/login/?next=/")
+    shot(page, shots_dir, "01-login")
+    login(page, base, "sara")
+    shot(page, shots_dir, "02-dashboard")
+
+    # Import a CSV: progress, then created/updated/rejected and the errors file.
+    source = tmp_path / "people.csv"
+    source.write_text(
+        "phone,first_name,city\n+447946012301,Ann,Leeds\n+447946012302,Bob,York\n"
+        "+447946012303,Cy,Hull\nnot-a-phone,Dee,Bath\n"
+    )
+    page.get_by_role("link", name="Import contacts").first.click()
+    page.get_by_label("CSV file").set_input_files(str(source))
+    page.get_by_label("Add them to the list").fill("Spring customers")
+    shot(page, shots_dir, "03-import-form")
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page.locator("#import-progress")).to_have_attribute("data-status", "done")
+    expect(page.locator("#import-created")).to_have_text("3")
+    expect(page.locator("#import-rejected")).to_have_text("1")
+    shot(page, shots_dir, "04-import-done")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the rejected rows").click()
+    assert "not-a-phone" in Path(download.value.path()).read_text()
+
+    # Wizard: audience with a live count, SMS text with an emoji → 2 parts, UCS-2.
+    page.get_by_role("link", name="Create a campaign").click()
+    page.get_by_label("Campaign name").fill("Spring sale")
+    page.locator("fieldset", has_text="Send to these lists").get_by_label(
+        "Spring customers"
+    ).check()
+    expect(page.locator("#audience-eligible")).to_have_text("3")
+    shot(page, shots_dir, "05-wizard-audience")
+    page.get_by_role("button", name="Next: message").click()
+    text = "Hi {{first_name}}, spring sale in {{city|your town}}: 20% off today only 🌸 " + "x" * 20
+    page.locator("#id_text").fill(text)
+    expect(page.locator("#sms-parts")).to_have_text("2")
+    expect(page.locator("#sms-encoding")).to_have_text("UCS-2")
+    expect(page.locator("#sms-ucs2 mark")).to_have_text("🌸")
+    shot(page, shots_dir, "06-wizard-message-counter")
+    page.get_by_role("button", name="Next: options").click()
+    shot(page, shots_dir, "07-wizard-options")
+    page.get_by_role("button", name="Save draft and preview").click()
+    expect(page.locator("#preview-messages")).to_have_text("3")
+    expect(page.get_by_text("Hi Ann, spring sale in Leeds")).to_be_visible()
+
+    # Test send, then launch against the sandbox.
+    page.get_by_label("Phone number (international format)").fill("+447700900123")
+    page.get_by_role("button", name="Send test").click()
+    expect(page.locator("#test-result")).to_contain_text("+447700900123")
+    shot(page, shots_dir, "08-preview-test-sent")
+    page.get_by_role("link", name="Launch…").click()
+    shot(page, shots_dir, "09-confirm-launch")
+    page.get_by_role("button", name="Yes, launch").click()
+
+    # The campaign page polls until 100% with the delivered count.
+    expect(page.locator("#campaign-progress")).to_have_attribute(
+        "data-state", "completed", timeout=60_000
+    )
+    expect(page.locator("#campaign-percent")).to_have_text("100%")
+    expect(page.locator("#count-delivered")).to_have_text("3", timeout=60_000)
+    expect(page.locator("#campaign-progress")).not_to_have_attribute("hx-trigger", "every 1s")
+    expect(page.locator("#recipients-table")).to_contain_text("+447946012301")
+    expect(page.locator("#recipients-table .badge.delivered")).to_have_count(3)
+    expect(page.get_by_role("link", name="Pause…")).to_have_count(0)
+    shot(page, shots_dir, "10-campaign-complete")
+    campaign = Campaign.objects.get(name="Spring sale")
+    assert campaign.state == CampaignState.COMPLETED
+    assert campaign.count_delivered == 3
+
+    with page.expect_download() as download:
+        page.locator("#export-csv").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    assert sorted(r["phone"] for r in rows) == ["+447946012301", "+447946012302", "+447946012303"]
+    assert {r["state"] for r in rows} == {"delivered"}
+
+
+def test_marketer_without_send_permission_cannot_launch(
+    browser_page, live_server, transactional_db, shots_dir
+):
+    from campaigns.services import campaign_create
+    from tests.ui.conftest import make_audience
+
+    make_user("mo", MARKETER)
+    campaign = campaign_create(
+        name="Needs a sender", channel="sms", lists=[make_audience(2)], text="Hello"
+    )
+    page, base = browser_page, live_server.url
+    login(page, base, "mo")
+    page.goto(f"{base}/campaigns/{campaign.pk}/preview/")
+    expect(page.locator("#no-send-permission")).to_be_visible()
+    expect(page.get_by_role("link", name="Launch…")).to_have_count(0)
+    shot(page, shots_dir, "11-marketer-no-launch")
+    response = page.goto(f"{base}/campaigns/{campaign.pk}/do/launch/")
+    assert response.status == 403
+    campaign.refresh_from_db()
+    assert campaign.state == CampaignState.DRAFT

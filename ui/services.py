@@ -1,0 +1,182 @@
+"""UI services: audit trail, approvals, import jobs, manual WhatsApp replies, sandbox inbound."""
+
+import uuid
+from pathlib import Path
+
+import requests
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign
+from contacts.models import Contact
+from infobip.client import get_client
+from infobip.links import webhook_url
+from infobip.models import InboundMessage
+from ui.models import AuditEntry, CampaignApproval, ImportJob
+
+WHATSAPP_WINDOW = timezone.timedelta(hours=24)
+
+
+class UiError(Exception):
+    """An operation refused, with a message for the person who asked."""
+
+
+def audit_record(
+    *,
+    actor: AbstractBaseUser | None,
+    action: str,
+    campaign: Campaign | None = None,
+    contact: Contact | None = None,
+    detail: str = "",
+) -> AuditEntry:
+    """Write one audit entry: who did what, on which campaign or contact."""
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        campaign=campaign,
+        contact=contact,
+        detail=detail[:500],
+    )
+
+
+def approval_required() -> bool:
+    return bool(getattr(settings, "HERALD_REQUIRE_APPROVAL", False))
+
+
+def campaign_approval_problem(*, campaign: Campaign) -> str | None:
+    """Why the campaign may not launch for lack of approval (None when it may)."""
+    if not approval_required() or CampaignApproval.objects.filter(campaign=campaign).exists():
+        return None
+    return "this campaign needs a second person's approval before it can launch"
+
+
+def campaign_approve(*, campaign: Campaign, user: AbstractBaseUser) -> CampaignApproval:
+    """Approve a campaign; its creator cannot approve it."""
+    if campaign.created_by_id is not None and campaign.created_by_id == user.pk:
+        raise UiError("you created this campaign: a different person must approve it")
+    approval, _ = CampaignApproval.objects.get_or_create(
+        campaign=campaign, defaults={"approved_by": user}
+    )
+    audit_record(actor=user, action="approve", campaign=campaign)
+    return approval
+
+
+def import_job_create(
+    *, upload: UploadedFile, list_name: str, default_region: str, user: AbstractBaseUser
+) -> ImportJob:
+    """Store the upload and enqueue its import (the worker runs it; eager mode runs it now)."""
+    from ui.tasks import run_import
+
+    job = ImportJob(
+        original_name=Path(upload.name or "contacts.csv").name[:255],
+        list_name=list_name.strip(),
+        default_region=default_region.strip().upper()[:2],
+        created_by=user,
+    )
+    job.file.save(f"{uuid.uuid4().hex}.csv", upload, save=False)
+    job.save()
+    audit_record(actor=user, action="import", detail=f"{job.original_name} (job {job.pk})")
+    transaction.on_commit(lambda: run_import.delay(job.pk))
+    return job
+
+
+def import_job_run(*, job_id: int) -> ImportJob:
+    """Run one import job, recording progress as the importer reports it."""
+    from contacts.services import contacts_import
+
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status not in (ImportJob.Status.PENDING, ImportJob.Status.RUNNING):
+        return job
+    ImportJob.objects.filter(pk=job_id).update(status=ImportJob.Status.RUNNING)
+    errors_path = Path(job.file.path).with_name(f"errors-{job.pk}.csv")
+
+    def progress(done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job_id).update(processed=done, total=total)
+
+    try:
+        result = contacts_import(
+            source=job.file.path,
+            list_name=job.list_name or None,
+            default_region=job.default_region or None,
+            errors_path=str(errors_path),
+            progress=progress,
+            source_name=job.original_name,
+        )
+    except Exception as exc:
+        ImportJob.objects.filter(pk=job_id).update(
+            status=ImportJob.Status.FAILED, error=str(exc)[:1000], finished_at=timezone.now()
+        )
+        job.refresh_from_db()
+        return job
+    ImportJob.objects.filter(pk=job_id).update(
+        status=ImportJob.Status.DONE,
+        processed=result.rows,
+        total=result.rows,
+        created=result.created,
+        updated=result.updated,
+        unchanged=result.unchanged,
+        rejected=result.rejected,
+        summary=result.as_dict(),
+        errors_file=str(errors_path) if result.rejected and errors_path.exists() else "",
+        finished_at=timezone.now(),
+    )
+    job.refresh_from_db()
+    return job
+
+
+def whatsapp_window_open(contact: Contact | None, now=None) -> bool:
+    """Whether a free-form WhatsApp reply may be sent (last inbound under 24 hours ago)."""
+    if contact is None or contact.whatsapp_last_inbound_at is None:
+        return False
+    return (now or timezone.now()) - contact.whatsapp_last_inbound_at < WHATSAPP_WINDOW
+
+
+def inbound_reply(*, inbound: InboundMessage, text: str, user: AbstractBaseUser) -> str:
+    """Reply by WhatsApp text to the sender of `inbound`, inside the 24-hour window."""
+    text = text.strip()
+    if not text:
+        raise UiError("the reply is empty")
+    if inbound.channel != InboundMessage.Channel.WHATSAPP:
+        raise UiError("only WhatsApp messages can be answered from the inbox")
+    if not whatsapp_window_open(inbound.contact):
+        raise UiError("the 24-hour WhatsApp window is closed: only a template can be sent now")
+    sent = get_client().send_whatsapp_text(
+        sender=inbound.to_number or settings.INFOBIP_WHATSAPP_SENDER,
+        to=inbound.from_number.lstrip("+"),
+        text=text,
+        message_id=str(uuid.uuid4()),
+    )
+    audit_record(
+        actor=user, action="reply", contact=inbound.contact, detail=f"to {inbound.from_number}"
+    )
+    return sent.message_id or ""
+
+
+def sandbox_inbound(*, channel: str, sender: str, text: str, user: AbstractBaseUser) -> dict:
+    """Have the sandbox push an inbound message to this Herald's webhook (sandbox mode only)."""
+    if not settings.INFOBIP_SANDBOX:
+        raise UiError("simulating inbound messages only works with the sandbox")
+    if channel not in ("sms", "whatsapp"):
+        raise UiError("channel must be sms or whatsapp")
+    body = {
+        "channel": channel,
+        "from": sender.strip().lstrip("+"),
+        "text": text,
+        "url": webhook_url(f"{channel}/inbound"),
+    }
+    try:
+        answer = requests.post(
+            settings.INFOBIP_SANDBOX_URL.rstrip("/") + "/_sandbox/inbound",
+            json=body,
+            headers={"Authorization": f"App {settings.INFOBIP_SANDBOX_API_KEY}"},
+            timeout=15,
+        )
+    except requests.RequestException as exc:
+        raise UiError(f"the sandbox did not answer: {type(exc).__name__}") from exc
+    if not answer.ok:
+        raise UiError(f"the sandbox refused: {answer.text[:200]}")
+    audit_record(actor=user, action="simulate_inbound", detail=f"{channel} from {sender}")
+    return answer.json()

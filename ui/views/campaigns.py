@@ -1,0 +1,289 @@
+"""Campaign pages: list, preview and test send, live campaign page, ledger, actions."""
+
+import csv
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from campaigns.export import campaign_export_rows
+from campaigns.models import Campaign, Channel, Message
+from campaigns.preview import campaign_preview
+from campaigns.services import (
+    CampaignError,
+    campaign_cancel,
+    campaign_launch,
+    campaign_pause,
+    campaign_resend_failed,
+    campaign_resume,
+    campaign_test_send,
+)
+from campaigns.states import CampaignState, MessageState
+from contacts.models import Contact
+from infobip.errors import InfobipError
+from infobip.inbound import campaign_click_counts
+from ui.access import APPROVE, LAUNCH, page
+from ui.models import CampaignApproval
+from ui.selectors import campaign_progress
+from ui.services import UiError, audit_record, campaign_approval_problem, campaign_approve
+
+RECIPIENTS_PAGE = 50
+FUNNEL = ["queued", "sending", "accepted", "delivered", "undeliverable", "expired", "rejected",
+          "failed", "skipped"]  # fmt: skip
+
+
+@page("campaigns.view_campaign")
+def campaign_list(request):
+    campaigns = Campaign.objects.all()
+    state = request.GET.get("state", "")
+    if state in CampaignState.values:
+        campaigns = campaigns.filter(state=state)
+    rows = [{"campaign": c, **campaign_progress(c)} for c in campaigns[:100]]
+    context = {"rows": rows, "state": state, "states": CampaignState.choices}
+    return render(request, "ui/campaigns.html", context)
+
+
+def _sample_contact(campaign: Campaign) -> Contact:
+    from campaigns.audience import audience_contacts
+
+    return audience_contacts(campaign).filter(opted_out=False).order_by("id").first() or Contact()
+
+
+def _actions(request, campaign: Campaign) -> dict:
+    """Which buttons this user sees for this campaign, and why launch is blocked if it is."""
+    can_send = request.user.has_perm(LAUNCH)
+    state = campaign.state
+    return {
+        "can_send": can_send,
+        "can_approve": request.user.has_perm(APPROVE),
+        "launch": can_send and state == CampaignState.DRAFT,
+        "pause": can_send and state == CampaignState.RUNNING,
+        "resume": can_send and state == CampaignState.PAUSED,
+        "cancel": can_send
+        and state
+        in (
+            CampaignState.DRAFT,
+            CampaignState.SCHEDULED,
+            CampaignState.RUNNING,
+            CampaignState.PAUSED,
+        ),
+        "resend": can_send and campaign.count_failed > 0,
+        "approval_problem": campaign_approval_problem(campaign=campaign),
+        "approval": CampaignApproval.objects.filter(campaign=campaign)
+        .select_related("approved_by")
+        .first(),
+    }
+
+
+@page("campaigns.view_campaign")
+def campaign_preview_page(request, pk: int):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    preview = campaign_preview(campaign=campaign)
+    sample = _sample_contact(campaign)
+    context = {
+        "campaign": campaign,
+        "preview": preview,
+        "actions": _actions(request, campaign),
+        "test_to": request.session.get("herald_test_to") or sample.phone or "",
+        "test_result": request.session.pop("herald_test_result", None),
+        "steps": [
+            ("audience", "Audience"),
+            ("message", "Message"),
+            ("options", "Options"),
+            ("preview", "Preview & test"),
+            ("launch", "Launch"),
+        ],
+        "step": "preview",
+    }
+    return render(request, "ui/campaign_preview.html", context)
+
+
+@require_POST
+@page("campaigns.change_campaign")
+def campaign_test(request, pk: int):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    to = request.POST.get("to", "").strip()
+    request.session["herald_test_to"] = to
+    try:
+        result = campaign_test_send(campaign=campaign, contact=_sample_contact(campaign), to=to)
+    except (CampaignError, InfobipError) as exc:
+        messages.error(request, f"Test not sent: {exc}")
+        return redirect("ui:campaign_preview", pk=pk)
+    sent = result.messages[0] if result.messages else None
+    status = sent.status.name if sent and sent.status else "sent"
+    request.session["herald_test_result"] = {"to": to, "status": status}
+    audit_record(actor=request.user, action="test", campaign=campaign, detail=f"to {to}: {status}")
+    messages.success(request, f"Test message sent to {to} ({status}).")
+    return redirect("ui:campaign_preview", pk=pk)
+
+
+@page("campaigns.view_campaign")
+def campaign_detail(request, pk: int):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    context = {
+        "campaign": campaign,
+        "progress": campaign_progress(campaign),
+        "actions": _actions(request, campaign),
+        "clicks": campaign_click_counts(campaign_id=campaign.pk),
+        "states": MessageState.choices,
+        "channels": [("sms", "SMS"), ("whatsapp", "WhatsApp")],
+        "funnel": _funnel(campaign),
+        "whatsapp": campaign.channel != Channel.SMS,
+    }
+    return render(request, "ui/campaign.html", context)
+
+
+def _funnel(campaign: Campaign) -> dict:
+    counts = campaign.counts
+    whatsapp_total = sum(counts.values()) - campaign.failover_sent
+    data = {
+        "labels": [MessageState(s).label for s in FUNNEL],
+        "datasets": [{"label": "Messages", "data": [counts[s] for s in FUNNEL],
+                      "colors": ["#9aa3af", "#f0b400", "#5b8def", "#1b7f3b", "#b42318",
+                                 "#e67e22", "#8e44ad", "#7f1d1d", "#7f8c8d"]}],
+    }  # fmt: skip
+    split = {
+        "labels": ["WhatsApp", "SMS failover"],
+        "datasets": [{"label": "Messages", "data": [whatsapp_total, campaign.failover_sent],
+                      "colors": ["#1b7f3b", "#5b8def"]}],
+    }  # fmt: skip
+    return {"funnel": data, "split": split}
+
+
+@page("campaigns.view_campaign")
+def campaign_progress_fragment(request, pk: int):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    progress = campaign_progress(campaign)
+    context = {
+        "campaign": campaign,
+        "progress": progress,
+        "funnel": _funnel(campaign),
+        "whatsapp": campaign.channel != Channel.SMS,
+        "actions": _actions(request, campaign),
+    }
+    response = render(request, "ui/_campaign_progress.html", context)
+    if not progress["live"]:
+        # The last poll: let the recipients table refresh once with the final states.
+        response["HX-Trigger"] = "campaign-settled"
+    return response
+
+
+@page("campaigns.view_campaign")
+def campaign_recipients(request, pk: int):
+    """Fragment: the per-recipient ledger, filtered, keyset-paginated by id."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    rows = Message.objects.filter(campaign=campaign).order_by("id")
+    state = request.GET.get("state", "")
+    channel = request.GET.get("channel", "")
+    if state in MessageState.values:
+        rows = rows.filter(state=state)
+    if channel in ("sms", "whatsapp"):
+        rows = rows.filter(channel=channel)
+    after = request.GET.get("after", "")
+    if after.isdigit():
+        rows = rows.filter(id__gt=int(after))
+    page_rows = list(
+        rows.only("id", "phone", "channel", "attempt", "state", "status_name", "error_name",
+                  "reason", "price", "currency", "done_at", "contact_id")[: RECIPIENTS_PAGE + 1]
+    )  # fmt: skip
+    more = len(page_rows) > RECIPIENTS_PAGE
+    page_rows = page_rows[:RECIPIENTS_PAGE]
+    context = {
+        "campaign": campaign,
+        "rows": page_rows,
+        "next_after": page_rows[-1].id if more else None,
+        "state": state,
+        "channel": channel,
+        "after": after,
+        "states": MessageState.choices,
+    }
+    template = "ui/_recipients.html"
+    if not request.headers.get("HX-Request"):
+        template = "ui/recipients.html"
+    return render(request, template, context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@page("campaigns.view_campaign")
+def campaign_export_csv(request, pk: int):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    writer = csv.writer(_Echo())
+    audit_record(actor=request.user, action="export", campaign=campaign)
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in campaign_export_rows(campaign=campaign)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-ledger.csv"'
+    return response
+
+
+ACTIONS = {
+    "launch": ("Launch", "Send this campaign to its audience now (or at its scheduled time)."),
+    "pause": ("Pause", "Stop handing new messages to Infobip. Messages already sent go on."),
+    "resume": ("Resume", "Start sending the remaining messages again."),
+    "cancel": ("Cancel", "Skip every message not sent yet. This cannot be undone."),
+    "resend": ("Resend to failed", "Send a new attempt to every recipient whose message failed."),
+    "approve": ("Approve", "Confirm you checked this campaign; a Sender may then launch it."),
+}
+
+
+@page("campaigns.view_campaign")
+def campaign_action(request, pk: int, action: str):
+    """GET: a confirmation page; POST: do it (launch/pause/resume/cancel need ui.launch)."""
+    if action not in ACTIONS:
+        raise Http404
+    needed = APPROVE if action == "approve" else LAUNCH
+    if not request.user.has_perm(needed):
+        raise PermissionDenied
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if request.method != "POST":
+        title, explanation = ACTIONS[action]
+        context = {
+            "campaign": campaign,
+            "action": action,
+            "title": title,
+            "explanation": explanation,
+            "progress": campaign_progress(campaign),
+            "approval_problem": campaign_approval_problem(campaign=campaign)
+            if action == "launch"
+            else None,
+        }
+        return render(request, "ui/confirm.html", context)
+    try:
+        done = _perform(request, campaign, action)
+    except (CampaignError, UiError) as exc:
+        messages.error(request, f"{ACTIONS[action][0]} refused: {exc}")
+    else:
+        audit_record(actor=request.user, action=action, campaign=campaign, detail=done)
+        messages.success(request, done)
+    return redirect("ui:campaign", pk=pk)
+
+
+def _perform(request, campaign: Campaign, action: str) -> str:
+    if action == "launch":
+        if problem := campaign_approval_problem(campaign=campaign):
+            raise UiError(problem)
+        campaign = campaign_launch(campaign=campaign)
+        if campaign.state == CampaignState.SCHEDULED:
+            return f"Scheduled for {campaign.send_at:%Y-%m-%d %H:%M %Z}."
+        return "Launched: messages are going out."
+    if action == "pause":
+        campaign_pause(campaign=campaign, reason=f"paused by {request.user.get_username()}")
+        return "Paused."
+    if action == "resume":
+        campaign_resume(campaign=campaign)
+        return "Resumed."
+    if action == "cancel":
+        campaign_cancel(campaign=campaign, reason=f"cancelled by {request.user.get_username()}")
+        return "Cancelled: messages not yet sent are skipped."
+    if action == "resend":
+        count = campaign_resend_failed(campaign=campaign)
+        return f"{count} message(s) queued again."
+    campaign_approve(campaign=campaign, user=request.user)
+    return "Approved."

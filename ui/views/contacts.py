@@ -1,0 +1,155 @@
+"""Contacts: list, contact page (consent history, conversation), import, lists."""
+
+from pathlib import Path
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from contacts.models import ConsentSource, Contact, ContactList
+from contacts.services import contact_opt_in, contact_opt_out
+from ui.access import page
+from ui.models import ImportJob
+from ui.selectors import conversation
+from ui.services import audit_record, import_job_create, whatsapp_window_open
+
+PAGE_SIZE = 50
+
+
+@page("contacts.view_contact")
+def contact_list(request):
+    contacts = Contact.objects.all().order_by("-id")
+    q = request.GET.get("q", "").strip()
+    list_id = request.GET.get("list", "")
+    consent = request.GET.get("consent", "")
+    if q:
+        digits = q.lstrip("+").replace(" ", "")
+        match = Q(first_name__icontains=q) | Q(last_name__icontains=q)
+        if digits.isdigit():
+            match |= Q(phone__contains=digits)
+        contacts = contacts.filter(match)
+    if list_id.isdigit():
+        contacts = contacts.filter(memberships__contact_list_id=int(list_id))
+    if consent == "opted_out":
+        contacts = contacts.filter(opted_out=True)
+    elif consent == "subscribed":
+        contacts = contacts.filter(opted_out=False)
+    paginator = Paginator(contacts, PAGE_SIZE)
+    page_obj = paginator.get_page(request.GET.get("page"))
+    context = {
+        "page_obj": page_obj,
+        "q": q,
+        "list_id": list_id,
+        "consent": consent,
+        "lists": ContactList.objects.all(),
+        "querystring": request.GET.copy(),
+    }
+    return render(request, "ui/contacts.html", context)
+
+
+@page("contacts.view_contact")
+def contact_detail(request, pk: int):
+    contact = get_object_or_404(Contact, pk=pk)
+    context = {
+        "contact": contact,
+        "consent_events": contact.consent_events.select_related("actor")[:100],
+        "conversation": conversation(contact),
+        "lists": contact.lists.all(),
+        "window_open": whatsapp_window_open(contact),
+    }
+    return render(request, "ui/contact.html", context)
+
+
+@require_POST
+@page("contacts.change_contact")
+def contact_consent(request, pk: int):
+    contact = get_object_or_404(Contact, pk=pk)
+    action = request.POST.get("action")
+    note = request.POST.get("note", "")[:500]
+    if action == "opt_out":
+        changed = contact_opt_out(
+            contact=contact, source=ConsentSource.ADMIN, note=note, actor=request.user
+        )
+    elif action == "opt_in":
+        changed = contact_opt_in(
+            contact=contact, source=ConsentSource.ADMIN, note=note, actor=request.user
+        )
+    else:
+        raise Http404
+    if changed:
+        audit_record(actor=request.user, action=action.replace("_", "-"), contact=contact)
+        messages.success(request, f"{contact.phone}: {action.replace('_', ' ')} recorded.")
+    else:
+        messages.info(request, "Nothing changed: the contact was already in that state.")
+    return redirect("ui:contact", pk=pk)
+
+
+@page("contacts.add_contact")
+def contact_import(request):
+    errors: list[str] = []
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            errors.append("Choose a CSV file to upload.")
+        elif upload.size == 0:
+            errors.append("The file is empty.")
+        if not errors:
+            job = import_job_create(
+                upload=upload,
+                list_name=request.POST.get("list_name", ""),
+                default_region=request.POST.get("default_region", ""),
+                user=request.user,
+            )
+            return redirect("ui:import", pk=job.pk)
+    context = {
+        "errors": errors,
+        "lists": ContactList.objects.all(),
+        "jobs": ImportJob.objects.select_related("created_by")[:10],
+    }
+    return render(request, "ui/import.html", context, status=400 if errors else 200)
+
+
+@page("contacts.add_contact")
+def import_status(request, pk: int):
+    job = get_object_or_404(ImportJob, pk=pk)
+    template = (
+        "ui/_import_progress.html" if request.headers.get("HX-Request") else "ui/import_job.html"
+    )
+    return render(request, template, {"job": job})
+
+
+@page("contacts.add_contact")
+def import_errors(request, pk: int):
+    job = get_object_or_404(ImportJob, pk=pk)
+    path = Path(job.errors_file) if job.errors_file else None
+    if path is None or not path.is_file():
+        raise Http404("this import has no errors file")
+    return FileResponse(path.open("rb"), as_attachment=True, filename=f"import-{job.pk}-errors.csv")
+
+
+@page("contacts.view_contactlist")
+def lists(request):
+    errors: list[str] = []
+    if request.method == "POST":
+        if not request.user.has_perm("contacts.add_contactlist"):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        name = request.POST.get("name", "").strip()
+        if not name:
+            errors.append("The list needs a name.")
+        elif ContactList.objects.filter(name=name).exists():
+            errors.append(f"A list called “{name}” already exists.")
+        else:
+            ContactList.objects.create(name=name, description=request.POST.get("description", ""))
+            audit_record(actor=request.user, action="create-list", detail=name)
+            messages.success(request, f"List “{name}” created.")
+            return redirect("ui:lists")
+    all_lists = ContactList.objects.annotate(
+        members=Count("memberships"),
+        subscribed=Count("memberships", filter=Q(memberships__contact__opted_out=False)),
+    )
+    return render(request, "ui/lists.html", {"lists": all_lists, "errors": errors})

@@ -1,0 +1,52 @@
+"""Dashboard and audit trail."""
+
+from django.shortcuts import render
+
+from campaigns.models import Campaign
+from campaigns.states import CampaignState
+from ui.access import page
+from ui.models import AuditEntry
+from ui.selectors import campaign_progress, dashboard_figures
+
+LIVE = (CampaignState.RUNNING, CampaignState.SCHEDULED, CampaignState.PAUSED)
+
+
+def _campaign_rows() -> tuple[list[dict], bool]:
+    campaigns = list(Campaign.objects.filter(state__in=LIVE).order_by("-created_at")[:20])
+    campaigns += list(Campaign.objects.exclude(state__in=LIVE).order_by("-created_at")[:10])
+    rows = [{"campaign": c, **campaign_progress(c)} for c in campaigns]
+    return rows, any(row["live"] for row in rows)
+
+
+@page()
+def dashboard(request):
+    rows, live = _campaign_rows()
+    figures = dashboard_figures()
+    chart = {
+        "labels": figures["labels"],
+        "datasets": [
+            {"label": "Opt-outs", "data": figures["opt_outs"], "colors": "#b42318"},
+            {"label": "Inbound messages", "data": figures["inbound"], "colors": "#5b8def"},
+        ],
+    }
+    context = {
+        "rows": rows,
+        "live": live,
+        "chart": chart,
+        "opt_outs": sum(figures["opt_outs"]),
+        "inbound": sum(figures["inbound"]),
+        "running": sum(1 for row in rows if row["campaign"].state == CampaignState.RUNNING),
+    }
+    return render(request, "ui/dashboard.html", context)
+
+
+@page()
+def dashboard_campaigns(request):
+    rows, live = _campaign_rows()
+    return render(request, "ui/_dashboard_campaigns.html", {"rows": rows, "live": live})
+
+
+@page("ui.view_auditentry")
+def audit(request):
+    entries = AuditEntry.objects.select_related("actor", "campaign", "contact")[:200]
+    return render(request, "ui/audit.html", {"entries": entries})

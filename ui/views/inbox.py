@@ -1,0 +1,65 @@
+"""Inbox: inbound messages with keyword outcomes, WhatsApp replies, sandbox simulation."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from infobip.errors import InfobipError
+from infobip.models import InboundMessage, KeywordAction
+from ui.access import page
+from ui.services import UiError, inbound_reply, sandbox_inbound, whatsapp_window_open
+
+
+@page("infobip.view_inboundmessage")
+def inbox(request):
+    rows = InboundMessage.objects.select_related("contact").order_by("-received_at", "-id")
+    channel = request.GET.get("channel", "")
+    keyword = request.GET.get("keyword", "")
+    if channel in ("sms", "whatsapp"):
+        rows = rows.filter(channel=channel)
+    if keyword in KeywordAction.values:
+        rows = rows.filter(keyword_action=keyword)
+    items = [
+        {"m": m, "can_reply": m.channel == "whatsapp" and whatsapp_window_open(m.contact)}
+        for m in rows[:100]
+    ]
+    context = {
+        "items": items,
+        "channel": channel,
+        "keyword": keyword,
+        "keyword_actions": KeywordAction.choices,
+        "sandbox": settings.INFOBIP_SANDBOX,
+        "can_reply": request.user.has_perm("ui.reply_inbound"),
+    }
+    return render(request, "ui/inbox.html", context)
+
+
+@require_POST
+@page("infobip.view_inboundmessage", "ui.reply_inbound")
+def inbox_reply(request, pk: int):
+    inbound = get_object_or_404(InboundMessage.objects.select_related("contact"), pk=pk)
+    try:
+        inbound_reply(inbound=inbound, text=request.POST.get("text", ""), user=request.user)
+    except (UiError, InfobipError) as exc:
+        messages.error(request, f"Reply not sent: {exc}")
+    else:
+        messages.success(request, f"Reply sent to {inbound.from_number}.")
+    return redirect("ui:inbox")
+
+
+@require_POST
+@page()
+def sandbox_simulate(request):
+    try:
+        sandbox_inbound(
+            channel=request.POST.get("channel", "sms"),
+            sender=request.POST.get("from", ""),
+            text=request.POST.get("text", ""),
+            user=request.user,
+        )
+    except UiError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "The sandbox pushed the message; it appears here once processed.")
+    return redirect("ui:inbox")
