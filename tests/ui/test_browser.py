@@ -164,3 +164,49 @@ def test_marketer_without_send_permission_cannot_launch(
     assert response.status == 403
     campaign.refresh_from_db()
     assert campaign.state == CampaignState.DRAFT
+
+
+def test_whatsapp_campaign_with_sms_failover_built_in_the_wizard_completes(
+    browser_page, live_server, celery_worker, sandbox, engine_settings, shots_dir
+):
+    from tests.ui.conftest import make_audience
+
+    # Nobody is on WhatsApp: every recipient must get the SMS failover, deterministically.
+    sandbox.configure(outcomes={"delivered": 1.0}, not_on_whatsapp=1.0, push_delay=0.2)
+    make_user("wes", MARKETER, SENDER)
+    make_audience(3, name="WhatsApp fans", prefix="+4479461")
+    page, base = browser_page, live_server.url
+    login(page, base, "wes")
+
+    page.get_by_role("link", name="New campaign").first.click()
+    page.get_by_label("Campaign name").fill("Bienvenida")
+    page.locator("fieldset", has_text="Send to these lists").get_by_label("WhatsApp fans").check()
+    expect(page.locator("#audience-eligible")).to_have_text("3")
+    page.get_by_role("button", name="Next: message").click()
+    page.locator("#ch-wa").check()
+    page.get_by_role("button", name="Sync templates from Infobip now").click()
+    page.locator("#ch-wa").check()
+    page.locator("#id_template").select_option(label="bienvenida (es)")
+    placeholder = page.locator("#template-form input[type=text]").first
+    placeholder.fill("{{first_name}}")
+    shot(page, shots_dir, "12-wizard-whatsapp-template")
+    page.get_by_role("button", name="Next: options").click()
+    expect(page.locator("#id_failover_mode")).to_have_value("herald")
+    page.locator("#id_failover_text").fill("Hi {{first_name}}, our offer by SMS")
+    shot(page, shots_dir, "13-wizard-failover")
+    page.get_by_role("button", name="Save draft and preview").click()
+    expect(page.get_by_text("Hola Ann0, bienvenido a Herald.")).to_be_visible()
+    page.get_by_role("link", name="Launch…").click()
+    page.get_by_role("button", name="Yes, launch").click()
+
+    expect(page.locator("#campaign-progress")).to_have_attribute(
+        "data-state", "completed", timeout=60_000
+    )
+    # 3 WhatsApp attempts undeliverable, 3 SMS failovers delivered.
+    expect(page.locator("#count-delivered")).to_have_text("3", timeout=60_000)
+    shot(page, shots_dir, "14-whatsapp-failover-complete")
+    campaign = Campaign.objects.get(name="Bienvenida")
+    assert (campaign.failover_sent, campaign.failover_delivered) == (3, 3)
+    assert campaign.count_undeliverable == 3
+    failovers = campaign.messages.filter(replaces__isnull=False)
+    assert sorted(m.text for m in failovers)[0] == "Hi Ann0, our offer by SMS"
