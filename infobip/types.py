@@ -201,21 +201,28 @@ class DeliveryReport:
         """Parse one report; the item's own `channel` wins, then `channel`, then "SMS"."""
         d = _ci(data)
         return cls(
-            message_id=str(d.get("messageid") or ""),
+            **_sent_message_fields(d, data),
             to=str(_first(d, "to", "destination") or ""),
-            sender=_str(_first(d, "sender", "from")),
-            bulk_id=_str(d.get("bulkid")),
-            sent_at=parse_timestamp(d.get("sentat")),
-            done_at=parse_timestamp(d.get("doneat")),
-            message_count=_int(_first(d, "messageCount", "smsCount")),
-            price=_optional(Price.from_dict, d.get("price")),
-            status=Status.from_dict(d.get("status")),
-            error=_optional(MessageError.from_dict, d.get("error")),
             callback_data=_str(d.get("callbackdata")),
             channel=_upper(d.get("channel") or channel or "SMS"),
-            raw=dict(data) if isinstance(data, Mapping) else {},
             event=_str(d.get("event")),
         )
+
+
+def _sent_message_fields(d: dict[str, Any], data: Any) -> dict[str, Any]:
+    """The fields a delivery report and a log entry share, from `_ci(data)`."""
+    return {
+        "message_id": str(d.get("messageid") or ""),
+        "sender": _str(_first(d, "sender", "from")),
+        "bulk_id": _str(d.get("bulkid")),
+        "sent_at": parse_timestamp(d.get("sentat")),
+        "done_at": parse_timestamp(d.get("doneat")),
+        "message_count": _int(_first(d, "messageCount", "smsCount")),
+        "price": _optional(Price.from_dict, d.get("price")),
+        "status": Status.from_dict(d.get("status")),
+        "error": _optional(MessageError.from_dict, d.get("error")),
+        "raw": dict(data) if isinstance(data, Mapping) else {},
+    }
 
 
 @dataclass(frozen=True)
@@ -237,19 +244,7 @@ class SmsLog:
     @classmethod
     def from_dict(cls, data: Any) -> Self:
         d = _ci(data)
-        return cls(
-            message_id=str(d.get("messageid") or ""),
-            to=str(_first(d, "destination", "to") or ""),
-            sender=_str(_first(d, "sender", "from")),
-            bulk_id=_str(d.get("bulkid")),
-            sent_at=parse_timestamp(d.get("sentat")),
-            done_at=parse_timestamp(d.get("doneat")),
-            message_count=_int(_first(d, "messageCount", "smsCount")),
-            price=_optional(Price.from_dict, d.get("price")),
-            status=Status.from_dict(d.get("status")),
-            error=_optional(MessageError.from_dict, d.get("error")),
-            raw=dict(data) if isinstance(data, Mapping) else {},
-        )
+        return cls(**_sent_message_fields(d, data), to=str(_first(d, "destination", "to") or ""))
 
 
 @dataclass(frozen=True)
