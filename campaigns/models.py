@@ -159,7 +159,8 @@ class Message(models.Model):
         "contacts.Contact", null=True, on_delete=models.SET_NULL, related_name="messages"
     )
     phone = models.CharField(max_length=20)
-    channel = models.CharField(max_length=10)  # "sms" or "whatsapp"
+    # Choices (not free text) so the admin's channel filter needs no DISTINCT over the ledger.
+    channel = models.CharField(max_length=10, choices=[("sms", "SMS"), ("whatsapp", "WhatsApp")])
     attempt = models.PositiveSmallIntegerField(default=1)
     replaces = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="failover"

@@ -1,7 +1,8 @@
 """A paginator for admin lists over tables of millions of rows: never an unbounded COUNT(*)."""
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 
@@ -31,3 +32,21 @@ class LargeTablePaginator(Paginator):
                 return int(row[0])
         # COUNT over a LIMITed subquery: cheap whatever the filter matches.
         return self.object_list[: self.CAP + 1].count()
+
+    def page(self, number: int | str) -> Page:
+        """Fetch the page's primary keys first (an index-only scan), then those rows.
+
+        With a filter on a column whose rows cluster in one stretch of the table (a campaign in
+        the ledger), PostgreSQL may walk the primary key from the start and filter millions of
+        rows to fill one page; selecting only the keys lets it use the (filter, id) index.
+        """
+        if not isinstance(self.object_list, QuerySet):
+            return super().page(number)
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        rows = list(self.object_list.filter(pk__in=keys))
+        return self._get_page(rows, number, self)

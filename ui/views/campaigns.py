@@ -184,9 +184,13 @@ def campaign_recipients(request, pk: int):
     after = request.GET.get("after", "")
     if after.isdigit():
         rows = rows.filter(id__gt=int(after))
+    # Ids first (an index-only scan of (campaign, id)), then the rows: selecting whole rows
+    # lets PostgreSQL walk the primary key through every other campaign's rows instead.
+    ids = list(rows.values_list("id", flat=True)[: RECIPIENTS_PAGE + 1])
     page_rows = list(
-        rows.only("id", "phone", "channel", "attempt", "state", "status_name", "error_name",
-                  "reason", "price", "currency", "done_at", "contact_id")[: RECIPIENTS_PAGE + 1]
+        Message.objects.filter(id__in=ids).order_by("id")
+        .only("id", "phone", "channel", "attempt", "state", "status_name", "error_name",
+              "reason", "price", "currency", "done_at", "contact_id")
     )  # fmt: skip
     more = len(page_rows) > RECIPIENTS_PAGE
     page_rows = page_rows[:RECIPIENTS_PAGE]

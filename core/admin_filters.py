@@ -1,0 +1,55 @@
+"""Admin list filters that stay fast on tables of millions of rows."""
+
+from django.contrib import admin
+from django.db import connection
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
+
+BLANK = "__blank__"
+
+
+def distinct_values(model: type[Model], column: str, limit: int = 200) -> list[str]:
+    """Distinct values of an indexed column: a skip scan on PostgreSQL, DISTINCT elsewhere.
+
+    The admin's own filter runs SELECT DISTINCT over the whole table (seconds on millions of
+    rows); the recursive query below walks the column's b-tree index once per distinct value.
+    """
+    table = connection.ops.quote_name(model._meta.db_table)
+    col = connection.ops.quote_name(model._meta.get_field(column).column)
+    if connection.vendor == "postgresql":
+        sql = (
+            f"WITH RECURSIVE t(v) AS ((SELECT {col} FROM {table} ORDER BY {col} LIMIT 1)"  # noqa: S608
+            f" UNION ALL SELECT (SELECT {col} FROM {table} WHERE {col} > t.v ORDER BY {col}"
+            f" LIMIT 1) FROM t WHERE t.v IS NOT NULL) SELECT v FROM t WHERE v IS NOT NULL"
+            f" LIMIT {int(limit)}"
+        )
+    else:
+        sql = f"SELECT DISTINCT {col} FROM {table} ORDER BY 1 LIMIT {int(limit)}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [row[0] for row in cursor.fetchall() if row[0] is not None]
+
+
+class IndexedValuesFilter(admin.SimpleListFilter):
+    """Filter by the distinct values of an indexed column, read with `distinct_values`."""
+
+    field_name = ""
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+        values = distinct_values(model_admin.model, self.field_name)
+        return [(value or BLANK, value or "(blank)") for value in values]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(**{self.field_name: "" if value == BLANK else value})
+
+
+def indexed_filter(field_name: str, title: str) -> type[IndexedValuesFilter]:
+    """An IndexedValuesFilter class for `field_name` (list_filter takes classes)."""
+    return type(
+        f"{field_name.title()}IndexedFilter",
+        (IndexedValuesFilter,),
+        {"field_name": field_name, "parameter_name": field_name, "title": title},
+    )
