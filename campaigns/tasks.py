@@ -93,6 +93,7 @@ def settle(message_ids: list[int]) -> None:
 def sweep() -> None:
     """Beat: start due campaigns, restart stalled chains, settle stuck rows, fail over."""
     campaign_start_due()
+    campaign_restart_unfrozen()
     messages_settle()
     failover_overdue()
     stalled_before = timezone.now() - timezone.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
@@ -115,3 +116,28 @@ def sweep() -> None:
 def expire_whatsapp() -> int:
     """Beat: apply campaigns' WhatsApp validity (Infobip has no validity field for WhatsApp)."""
     return messages_expire_past_validity()
+
+
+def campaign_restart_unfrozen() -> list[int]:
+    """Re-start launched campaigns whose freeze died with its worker (no ledger, no chains).
+
+    A freeze in progress holds its campaign's row lock, so SKIP LOCKED passes over it; a
+    duplicated start is harmless (campaign_freeze does nothing once frozen_at is set).
+    """
+    stale = timezone.now() - timezone.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
+    candidates = Campaign.objects.filter(
+        state=CampaignState.RUNNING, frozen_at__isnull=True, launched_at__lt=stale
+    ).values_list("pk", flat=True)
+    restarted = []
+    for pk in candidates:
+        with transaction.atomic():
+            locked = (
+                Campaign.objects.select_for_update(skip_locked=True)
+                .filter(pk=pk, frozen_at__isnull=True)
+                .first()
+            )
+            if locked is not None:
+                logger.warning("campaign %s: launched but never frozen, starting it again", pk)
+                transaction.on_commit(lambda pk=pk: campaign_start.delay(pk))
+                restarted.append(pk)
+    return restarted

@@ -176,3 +176,22 @@ def test_test_send_renders_for_a_contact_outside_the_ledger(live_sandbox) -> Non
     assert Message.objects.count() == 0
     with pytest.raises(CampaignError, match="not a phone number"):
         campaign_test_send(campaign=campaign, contact=Contact.objects.get(), to="call me")
+
+
+def test_sweep_restarts_a_campaign_whose_freeze_died(
+    live_sandbox, django_capture_on_commit_callbacks
+) -> None:
+    from campaigns.tasks import campaign_restart_unfrozen
+
+    campaign = campaign_create(name="died", channel="sms", lists=[make_audience(7)], text="Hi")
+    # What a worker killed mid-freeze leaves behind: launched, running, no ledger.
+    launched = timezone.now() - dt.timedelta(minutes=5)
+    Campaign.objects.filter(pk=campaign.pk).update(state="running", launched_at=launched)
+    fresh = campaign_create(name="fresh", channel="sms", lists=[make_audience(1, name="b",
+                            prefix="+4479470")], text="Hi")  # fmt: skip
+    Campaign.objects.filter(pk=fresh.pk).update(state="running", launched_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert campaign_restart_unfrozen() == [campaign.pk]  # the fresh one may still be freezing
+    campaign.refresh_from_db()
+    assert (campaign.recipients, campaign.count_accepted, campaign.state) == (7, 7, "completed")
+    assert campaign_restart_unfrozen() == []
