@@ -1,0 +1,258 @@
+"""`python -m bench` (make bench): benchmarks 1–4, medians of several runs, results written to
+bench/results/bench-YYYY-MM-DD.{json,md} and printed as a table. See bench/README.md.
+
+Options: --sizes 10000,100000,1000000  --runs 3  --runs-large 3 (runs at ≥ 1M)  --only
+fanout,import,pages  --naive-size 10000  --keep-pages (keep the 10M-row database for next time).
+Each benchmark runs in its own process (bench.fanout, bench.importer, bench.pages), one size
+at a time, and prints JSON lines that are collected here.
+"""
+
+import argparse
+import datetime as dt
+import json
+import statistics
+import subprocess
+import sys
+import time
+
+from bench import harness as h
+
+RESULTS = h.ROOT / "bench" / "results"
+
+
+def _run(module: str, *args: str) -> list[dict]:
+    print(f"→ python -m {module} {' '.join(args)}", flush=True)
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=h.ROOT,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    records = []
+    for line in proc.stdout:
+        if line.startswith("{"):
+            record = json.loads(line)
+            records.append(record)
+            brief = {k: v for k, v in record.items() if not isinstance(v, dict | list)}
+            print("  ", json.dumps(brief)[:300], flush=True)
+    if proc.wait():
+        print(f"   {module} exited with {proc.returncode}", flush=True)
+    return records
+
+
+def med(values: list[float]) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 2) if values else None
+
+
+def summarize(records: list[dict]) -> dict:
+    """Medians per benchmark and size, and ratios computed run by run (side by side)."""
+    by: dict[tuple, list[dict]] = {}
+    for r in records:
+        by.setdefault((r["bench"], r.get("size")), []).append(r)
+    out: dict = {"fanout": {}, "reports": {}, "import": {}, "pages": []}
+    sizes = sorted({s for b, s in by if b == "fanout_engine"})
+    for size in sizes:
+        engine = {r["run"]: r for r in by.get(("fanout_engine", size), [])}
+        floor = {r["run"]: r for r in by.get(("fanout_floor", size), [])}
+        naive = {r["run"]: r for r in by.get(("fanout_naive", size), [])}
+        out["fanout"][size] = {
+            "runs": len(engine),
+            "engine_msgs_per_s": med([r["messages_per_s"] for r in engine.values()]),
+            "engine_worker_peak_rss_mb": med([r["worker_peak_rss_mb"] for r in engine.values()]),
+            "engine_worker_idle_rss_mb": med([r["worker_idle_hwm_mb"] for r in engine.values()]),
+            "engine_worker_peak_pss_mb": med([r["worker_peak_pss_mb"] for r in engine.values()]),
+            "floor_msgs_per_s": med([r["messages_per_s"] for r in floor.values()]),
+            "engine_over_floor": med(
+                [
+                    engine[k]["messages_per_s"] / floor[k]["messages_per_s"]
+                    for k in engine
+                    if k in floor
+                ]
+            ),
+            "naive_msgs_per_s": med([r["messages_per_s"] for r in naive.values()]),
+            "engine_over_naive": med(
+                [
+                    engine[k]["messages_per_s"] / naive[k]["messages_per_s"]
+                    for k in engine
+                    if k in naive
+                ]
+            ),
+            "all_ok": all(r["ok"] for r in [*engine.values(), *floor.values(), *naive.values()]),
+            "loadavg_before": [r["loadavg_before"] for r in engine.values()],
+        }
+        reports = by.get(("reports", size), [])
+        if reports:
+            out["reports"][size] = {
+                "runs": len(reports),
+                "reports_applied_per_s": med([r["reports_applied_per_s"] for r in reports]),
+                "probe_p50_ms": med([r["probe_latency_ms"].get("p50") for r in reports]),
+                "probe_p99_ms": med([r["probe_latency_ms"].get("p99") for r in reports]),
+                "server_p50_ms": med([r["server_time_ms"].get("p50") for r in reports]),
+                "server_p99_ms": med([r["server_time_ms"].get("p99") for r in reports]),
+                "all_ok": all(r["ok"] for r in reports),
+                "loadavg_before": [r["loadavg_before"] for r in reports],
+            }
+    for (b, size), rows in sorted(by.items(), key=lambda kv: kv[0][1] or 0):
+        if b == "import":
+            out["import"][size] = {
+                "runs": len(rows),
+                "rows_per_s": med([r["rows_per_s"] for r in rows]),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in rows),
+                "rejected": rows[0]["rejected"],
+                "all_ok": all(r["ok"] for r in rows),
+                "loadavg_before": [r["loadavg_before"] for r in rows],
+            }
+    out["pages"] = [r for r in records if r["bench"] == "pages"]
+    return out
+
+
+def targets(s: dict) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, passed) — None when not measured in this run."""
+    rows: list[tuple[str, str, bool | None]] = []
+    f = s["fanout"]
+    big = max(f) if f else None
+    if big:
+        v = f[big]["engine_msgs_per_s"]
+        rows.append((f"fan-out ≥ 20,000 msg/s at {big:,}", f"{v:,.0f} msg/s", v >= 20000))
+        v = f[big]["engine_over_floor"]
+        rows.append((f"fan-out ≥ 0.5× the floor at {big:,}", f"{v:.2f}×", v >= 0.5))
+        v = f[big]["engine_worker_peak_rss_mb"]
+        rows.append((f"worker peak RSS < 250 MB at {big:,} (sum of VmHWM)", f"{v:.0f} MB", v < 250))
+        v = f[big]["engine_worker_peak_pss_mb"]
+        rows.append((f"worker peak PSS < 250 MB at {big:,} (shared pages once)", f"{v:.0f} MB",
+                     v < 250))  # fmt: skip
+    naive = [(k, x) for k, x in f.items() if x["engine_over_naive"]]
+    for k, x in naive:
+        v = x["engine_over_naive"]
+        rows.append((f"fan-out ≥ 100× naive (both at {k:,}, same run)", f"{v:.0f}×", v >= 100))
+    if 100_000 in f and 1_000_000 in f:
+        a = f[100_000]["engine_worker_peak_rss_mb"]
+        b = f[1_000_000]["engine_worker_peak_rss_mb"]
+        rows.append(("RSS flat from 100k to 1M (≤ +10 %)", f"{a:.0f} → {b:.0f} MB", b <= a * 1.1))
+    elif 10_000 in f and 100_000 in f:
+        a = f[10_000]["engine_worker_peak_rss_mb"]
+        b = f[100_000]["engine_worker_peak_rss_mb"]
+        rows.append(("RSS flat from 10k to 100k (≤ +10 %; 1M not run)", f"{a:.0f} → {b:.0f} MB",
+                     b <= a * 1.1))  # fmt: skip
+    r = s["reports"]
+    if r:
+        big = max(r)
+        v = r[big]["reports_applied_per_s"]
+        rows.append((f"reports ≥ 20,000/s at {big:,}", f"{v:,.0f}/s", v >= 20000))
+        v = r[big]["probe_p99_ms"]
+        rows.append((f"webhook p99 < 50 ms at {big:,} (probe)", f"{v} ms", v < 50))
+    i = s["import"]
+    if i:
+        big = max(i)
+        v = i[big]["rows_per_s"]
+        rows.append((f"import ≥ 20,000 rows/s at {big:,}", f"{v:,.0f} rows/s", v >= 20000))
+        v = i[big]["peak_rss_mb"]
+        rows.append((f"import peak RSS < 250 MB at {big:,}", f"{v:.0f} MB", v < 250))
+    for p in s["pages"]:
+        if p.get("median_ms") is None:
+            rows.append((f"page {p['page']} < 100 ms", p.get("status", ""), None))
+        else:
+            rows.append(
+                (f"page {p['page']} < 100 ms", f"{p['median_ms']} ms", p["median_ms"] < 100)
+            )
+    return rows
+
+
+def markdown(meta: dict, s: dict) -> str:
+    lines = [f"# Herald benchmarks — {meta['date']}", "", f"Machine: {meta['machine']}.", "",
+             f"Command: `{meta['command']}`; {meta['note']}", "", "## Targets", "",
+             "| target | measured | |", "| --- | --- | --- |"]  # fmt: skip
+    for name, value, ok in targets(s):
+        lines.append(
+            f"| {name} | {value} | {'pass' if ok else 'not measured' if ok is None else 'MISS'} |"
+        )
+    lines += ["", "## 1. SMS fan-out (medians; ratios per run, side by side)", "",
+              "| recipients | runs | engine msg/s | floor msg/s | engine/floor | naive msg/s | "
+              "engine/naive | worker RSS MB: idle → peak (VmHWM sum) | peak PSS MB | "
+              "load before runs |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for size, x in sorted(s["fanout"].items()):
+        lines.append(
+            f"| {size:,} | {x['runs']} | {x['engine_msgs_per_s']:,.0f} | "
+            f"{x['floor_msgs_per_s'] or 0:,.0f} | {x['engine_over_floor'] or 0:.2f} | "
+            f"{x['naive_msgs_per_s'] or '–'} | {x['engine_over_naive'] or '–'} | "
+            f"{x['engine_worker_idle_rss_mb']} → {x['engine_worker_peak_rss_mb']} | "
+            f"{x['engine_worker_peak_pss_mb']} | {_loads(x['loadavg_before'])} |"
+        )
+    lines += ["", "## 2. Delivery-report ingestion (each batch of 100 pushed twice)", "",
+              "| reports | runs | applied/s | probe p50 / p99 ms | server p50 / p99 ms | "
+              "load before runs |", "| ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for size, x in sorted(s["reports"].items()):
+        lines.append(
+            f"| {size:,} | {x['runs']} | {x['reports_applied_per_s']:,.0f} | "
+            f"{x['probe_p50_ms']} / {x['probe_p99_ms']} | {x['server_p50_ms']} / "
+            f"{x['server_p99_ms']} | {_loads(x['loadavg_before'])} |"
+        )
+    lines += ["", "## 3. Contact import (2 % invalid rows)", "",
+              "| rows | runs | rows/s | peak RSS MB | rejected | load before runs |",
+              "| ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for size, x in sorted(s["import"].items()):
+        lines.append(f"| {size:,} | {x['runs']} | {x['rows_per_s']:,.0f} | {x['peak_rss_mb']} | "
+                     f"{x['rejected']:,} | {_loads(x['loadavg_before'])} |")  # fmt: skip
+    lines += ["", "## 4. Pages (1M-recipient campaign, 10M-row ledger; server time, median)", "",
+              "| page | url | median ms | max ms | queries | slowest query ms |",
+              "| --- | --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for p in s["pages"]:
+        if p.get("median_ms") is None:
+            lines.append(f"| {p['page']} | – | {p.get('status')} | | | |")
+        else:
+            lines.append(f"| {p['page']} | `{p['url']}` | {p['median_ms']} | {p['max_ms']} | "
+                         f"{p['queries']} | {p['slowest_query_ms']} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _loads(values: list) -> str:
+    return ", ".join(f"{v[0]:.1f}" for v in values)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs-large", type=int, default=3, help="runs at 1M and above")
+    parser.add_argument("--only", default="fanout,import,pages")
+    parser.add_argument("--naive-size", type=int, default=10_000)
+    parser.add_argument("--keep-pages", action="store_true")
+    parser.add_argument("--import-sizes", default="", help="default: --sizes")
+    args = parser.parse_args(argv)
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    only = set(args.only.split(","))
+    started = time.time()
+    records: list[dict] = []
+    if "fanout" in only:
+        for size in sizes:
+            runs = args.runs_large if size >= 1_000_000 else args.runs
+            extra = ["--naive"] if size == args.naive_size else []
+            records += _run("bench.fanout", "--size", str(size), "--runs", str(runs), *extra)
+    if "import" in only:
+        for size in [int(x) for x in (args.import_sizes or args.sizes).split(",") if x]:
+            runs = args.runs_large if size >= 1_000_000 else args.runs
+            records += _run("bench.importer", "--size", str(size), "--runs", str(runs))
+    if "pages" in only:
+        records += _run("bench.pages", *(["--keep"] if args.keep_pages else []))
+    summary = summarize(records)
+    meta = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": h.machine(),
+        "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "note": (f"{round((time.time() - started) / 60)} min; medians of the runs shown; "
+                 "`load before runs` is os.getloadavg()[0] before each measurement "
+                 "(the machine is shared: a high figure means a contended run)."),
+    }  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = RESULTS / f"bench-{dt.date.today().isoformat()}"
+    stem.with_suffix(".json").write_text(
+        json.dumps({**meta, "summary": summary, "records": records}, indent=2, default=str) + "\n"
+    )
+    md = markdown(meta, summary)
+    stem.with_suffix(".md").write_text(md)
+    print()
+    print(md)
+    print(f"wrote {stem}.json and {stem}.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

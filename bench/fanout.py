@@ -1,0 +1,335 @@
+"""Benchmarks 1 and 2 at one size: SMS fan-out (engine, floor, naive) and report ingestion.
+
+`python -m bench.fanout --size N --runs R [--naive] [--no-reports]` prints one JSON line per
+measurement. Per run, side by side on the same machine state:
+
+- engine: launch an N-recipient SMS campaign → every recipient accepted by the sandbox and
+  recorded in the ledger (a fresh 2-process prefork worker per run; its peak RSS is the sum of
+  each process's own VmHWM);
+- reports (after the engine run): the sandbox pushes the reports of all N messages in batches
+  of 100, each batch twice, to gunicorn (2 workers); end when the ledger holds N final states;
+- floor: bench/floor.py, the same request bodies and a COPY of the same rows, one process;
+- naive (--naive, meant for 10k): bench/naive.py, one task and one request per recipient.
+"""
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from bench import harness as h
+from bench.data import make_audience, reset_ledger
+
+FINAL = ("count_delivered", "count_undeliverable", "count_expired", "count_rejected")
+
+
+def _emit(record: dict) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def _wait(predicate, timeout: float, interval: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"{what}: not done after {timeout:.0f}s")
+
+
+def measure_engine(list_id: int, size: int, sandbox: h.Sandbox, worker: h.Process) -> dict:
+    from campaigns.models import Campaign
+    from campaigns.services import campaign_create, campaign_launch
+    from contacts.models import ContactList
+
+    campaign = campaign_create(
+        name=f"bench {size}", channel="sms", lists=[ContactList.objects.get(pk=list_id)],
+        text=h.TEXT,
+    )  # fmt: skip
+    idle_hwm, _ = h.tree_hwm_mb(worker.pid)
+    sampler = h.PssSampler(worker.pid)
+    sampler.start()
+    load = h.loadavg()
+    start = time.perf_counter()
+    campaign_launch(campaign=campaign)
+
+    def done():
+        c = Campaign.objects.values("frozen_at", "count_queued", "count_sending").get(
+            pk=campaign.pk
+        )
+        return c["frozen_at"] and not c["count_queued"] and not c["count_sending"]
+
+    try:
+        _wait(done, timeout=max(120, size / 200), interval=0.02, what="fan-out")
+    finally:
+        peak_pss = sampler.stop()
+    elapsed = time.perf_counter() - start
+    hwm, per_process = h.tree_hwm_mb(worker.pid)
+    state = sandbox.state()
+    c = Campaign.objects.get(pk=campaign.pk)
+    return {
+        "campaign_id": campaign.pk,
+        "recipients": size,
+        "seconds": round(elapsed, 3),
+        "messages_per_s": round(size / elapsed),
+        "worker_peak_rss_mb": hwm,
+        "worker_processes_hwm_mb": list(per_process.values()),
+        "worker_idle_hwm_mb": idle_hwm,
+        "worker_peak_pss_mb": peak_pss,
+        "sandbox_accepted": state["accepted"]["total"],
+        "sandbox_duplicates": state["duplicates"],
+        "ledger_accepted": c.count_accepted,
+        "ok": state["accepted"]["total"] == size
+        and c.count_accepted == size
+        and not any(state["duplicates"].values()),
+        "loadavg_before": load,
+    }
+
+
+def _truth_bodies(sandbox: h.Sandbox, count: int) -> list[bytes]:
+    """Report batches of 100 in the sandbox's shape, built from its truth (for the probe)."""
+    import orjson
+
+    from infobip.sandbox.codes import ERROR_OBJECTS, STATUS_OBJECTS, price, timestamp
+
+    params = {"offset": 0, "limit": count * 100}
+    page = sandbox.http.get(f"{sandbox.url}/_sandbox/messages", params=params, timeout=60).json()
+    items = [
+        {"bulkId": t["bulkId"] or "", "price": price(t["price"], "EUR"),
+         "status": STATUS_OBJECTS[t["status"]], "error": ERROR_OBJECTS[t["error"]],
+         "messageId": t["messageId"], "to": t["to"], "sender": t["sender"],
+         "sentAt": timestamp(t["acceptedAt"]), "doneAt": timestamp(time.time()),
+         "messageCount": t["messageCount"], "callbackData": t["callbackData"]}
+        for t in page["results"]
+    ]  # fmt: skip
+    return [orjson.dumps({"results": items[i : i + 100]}) for i in range(0, len(items), 100)]
+
+
+class Probe(threading.Thread):
+    """Replays sandbox report batches every `interval` s and times each POST (client side)."""
+
+    def __init__(self, url: str, bodies: list[bytes], interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self.url, self.bodies, self.interval = url, bodies, interval
+        self.latencies_ms: list[float] = []
+        self.errors = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        n = 0
+        while not self.stop.is_set() and self.bodies:
+            body = self.bodies[n % len(self.bodies)]
+            n += 1
+            t = time.perf_counter()
+            try:
+                r = requests.post(self.url, data=body, timeout=30,
+                                  headers={"Content-Type": "application/json"})  # fmt: skip
+                ok = r.status_code == 200
+            except requests.RequestException:
+                ok = False
+            self.latencies_ms.append((time.perf_counter() - t) * 1000)
+            self.errors += not ok
+            self.stop.wait(self.interval)
+
+
+def percentiles(values: list[float]) -> dict:
+    if not values:
+        return {}
+    values = sorted(values)
+
+    def pct(p: float) -> float:
+        return round(values[min(len(values) - 1, int(p / 100 * len(values)))], 1)
+
+    return {"n": len(values), "p50": pct(50), "p95": pct(95), "p99": pct(99),
+            "max": round(values[-1], 1)}  # fmt: skip
+
+
+def _server_times(access_log: Path, offset: int) -> tuple[list[float], dict[str, int]]:
+    times, statuses = [], {}
+    with access_log.open() as fh:
+        fh.seek(offset)
+        for line in fh:
+            parts = line.split()
+            if len(parts) >= 3 and "/infobip/webhooks/" in parts[2]:
+                times.append(int(parts[1]) / 1000)
+                statuses[parts[0]] = statuses.get(parts[0], 0) + 1
+    return times, statuses
+
+
+def measure_reports(campaign_id: int, size: int, sandbox: h.Sandbox, web_url: str,
+                    access_log: Path) -> dict:  # fmt: skip
+    from campaigns.models import Campaign
+
+    sandbox.configure(duplicate_pushes=1.0, push_batch=100)
+    probe = Probe(f"{web_url}/infobip/webhooks/{h.WEBHOOK_TOKEN}/sms/reports/",
+                  _truth_bodies(sandbox, 10))  # fmt: skip
+    offset = access_log.stat().st_size if access_log.exists() else 0
+    load = h.loadavg()
+    start = time.perf_counter()
+    flusher = threading.Thread(
+        target=lambda: sandbox.control("POST", "flush", {"timeout": 60}), daemon=True
+    )
+    flusher.start()
+    probe.start()
+
+    def done():
+        c = Campaign.objects.values(*FINAL).get(pk=campaign_id)
+        return sum(c.values()) >= size
+
+    try:
+        _wait(done, timeout=max(120, size / 200), interval=0.02, what="report ingestion")
+    finally:
+        probe.stop.set()
+        probe.join()
+    elapsed = time.perf_counter() - start
+    flusher.join(timeout=120)
+    state = sandbox.state()
+    sandbox.configure(duplicate_pushes=0.0)
+    time.sleep(0.5)  # the access log is written after each response
+    server, statuses = _server_times(access_log, offset)
+    return {
+        "campaign_id": campaign_id,
+        "reports": size,
+        "pushed": state["reports"]["pushed"],
+        "push_requests": state["reports"]["pushRequests"],
+        "push_failures": state["reports"]["pushFailures"],
+        "seconds": round(elapsed, 3),
+        "reports_applied_per_s": round(size / elapsed),
+        "probe_latency_ms": percentiles(probe.latencies_ms),
+        "probe_errors": probe.errors,
+        "server_time_ms": percentiles(server),
+        "webhook_statuses": statuses,
+        "ok": state["reports"]["pushed"] >= 2 * size and probe.errors == 0,
+        "loadavg_before": load,
+    }
+
+
+def measure_floor(db_url: str, size: int, sandbox: h.Sandbox, notify_url: str) -> dict:
+    import subprocess
+
+    sandbox.reset()
+    load = h.loadavg()
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.floor", "--db", db_url, "--sandbox", sandbox.url, "--key",
+         h.SANDBOX_KEY, "--size", str(size), "--notify-url", notify_url],
+        cwd=h.ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    state = sandbox.state()
+    result["sandbox_accepted"] = state["accepted"]["total"]
+    result["ok"] = state["accepted"]["total"] == size and result["rows"] == size
+    result["loadavg_before"] = load
+    return result
+
+
+def measure_naive(size: int, sandbox: h.Sandbox, worker: h.Process) -> dict:
+    from bench.naive import send_one
+    from campaigns.models import Campaign, Message
+    from contacts.models import Contact
+
+    campaign = Campaign.objects.create(name="naive", channel="sms", text=h.TEXT, state="running")
+    ids = list(Contact.objects.order_by("id").values_list("id", flat=True)[:size])
+    load = h.loadavg()
+    start = time.perf_counter()
+    for contact_id in ids:
+        send_one.apply_async((campaign.pk, contact_id))
+    enqueued = time.perf_counter() - start
+    _wait(
+        lambda: Message.objects.filter(campaign=campaign, state="accepted").count() >= size,
+        timeout=max(300, size / 20), interval=0.25, what="naive",
+    )  # fmt: skip
+    elapsed = time.perf_counter() - start
+    hwm, _ = h.tree_hwm_mb(worker.pid)
+    state = sandbox.state()
+    return {
+        "recipients": size,
+        "seconds": round(elapsed, 3),
+        "enqueue_seconds": round(enqueued, 3),
+        "messages_per_s": round(size / elapsed),
+        "worker_peak_rss_mb": hwm,
+        "sandbox_accepted": state["accepted"]["total"],
+        "ok": state["accepted"]["total"] == size,
+        "loadavg_before": load,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--naive", action="store_true", help="also the naive baseline")
+    parser.add_argument("--naive-runs", type=int, default=1, help="runs that include it")
+    parser.add_argument("--no-reports", action="store_true")
+    parser.add_argument("--no-floor", action="store_true")
+    args = parser.parse_args(argv)
+    h.stop_on_sigterm()
+    size = args.size
+    db = f"herald_bench_{size}"
+    broker = h.broker_url(13)
+    logs = Path(tempfile.mkdtemp(prefix=f"herald-bench-{size}-"))
+    url = h.create_db(db)
+    sandbox = web = None
+    try:
+        list_id = make_audience(db, size)
+        # Reports are held back during fan-out (pushed on demand by the report benchmark).
+        sandbox = h.Sandbox(logs / "sandbox.log",
+                            ["--push-delay", "86400", "--push-jitter", "0",
+                             "--seen-rate", "0"])  # fmt: skip
+        port = h.free_port()
+        web_url = f"http://127.0.0.1:{port}"
+        extra = {"INFOBIP_SANDBOX_URL": sandbox.url, "PUBLIC_BASE_URL": web_url}
+        env = h.django_env(url, broker, **extra)
+        h.setup_django(url, broker, **extra)
+        notify_url = f"{web_url}/infobip/webhooks/{h.WEBHOOK_TOKEN}/sms/reports/"
+        if not args.no_reports:
+            web = h.gunicorn(env, port, logs / "web.log", logs / "access.log")
+        for run in range(args.runs):
+            from django.db import connection
+
+            connection.close()
+            reset_ledger(db)
+            h.redis_flush(broker)
+            sandbox.reset()
+            worker = h.worker(env, logs / "worker.log")
+            try:
+                engine = measure_engine(list_id, size, sandbox, worker)
+                _emit({"bench": "fanout_engine", "size": size, "run": run, **engine})
+                if not args.no_reports:
+                    reports = measure_reports(engine["campaign_id"], size, sandbox, web_url,
+                                              logs / "access.log")  # fmt: skip
+                    _emit({"bench": "reports", "size": size, "run": run, **reports})
+            finally:
+                worker.stop()
+            if not args.no_floor:
+                floor = measure_floor(url, size, sandbox, notify_url)
+                _emit({"bench": "fanout_floor", "size": size, "run": run, **floor})
+            if args.naive and run < args.naive_runs:
+                connection.close()
+                reset_ledger(db)
+                h.redis_flush(broker)
+                sandbox.reset()
+                worker = h.worker(env, logs / "worker-naive.log", include="bench.naive")
+                try:
+                    naive = measure_naive(size, sandbox, worker)
+                    _emit({"bench": "fanout_naive", "size": size, "run": run, **naive})
+                finally:
+                    worker.stop()
+    finally:
+        if web:
+            web.stop()
+        if sandbox:
+            sandbox.stop()
+        from django.db import connections
+
+        connections.close_all()
+        h.drop_db(db)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The fault drills (bench/drill.py) at CI size: kill -9, provider storms, report chaos, DB down.
+
+One `python -m bench.drill` run on the test PostgreSQL server (its own database) and the test
+Redis, with real worker, beat, web and sandbox processes: 2,000 recipients, 2 kills, batches of
+100 (so a storm hits about 20 requests), a 10-second database outage behind a TCP proxy.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.fixtures import worker as worker_fixtures
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def drills() -> dict[int, dict]:
+    worker_fixtures.require_real_engines()
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_fixtures.test_database_url(),
+        "HERALD_READ_DOTENV": "false",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.drill", "--size", "2000", "--small-size", "2000",
+         "--kills", "2", "--kill-gap", "2", "--batch-size", "100", "--outage", "10", "--json",
+         "--broker-url", settings.CELERY_BROKER_URL],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    results = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith("{"):
+            record = json.loads(line)
+            results[record["drill"]] = record
+    assert results, f"no drill ran:\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    return results
+
+
+def test_kill_9_every_recipient_handed_exactly_once(drills) -> None:
+    r = drills[5]
+    assert r["ok"], r
+    assert len(r["kills_at_s"]) == 2
+    assert r["sandbox_accepted"] == 2000
+    assert r["sandbox_duplicates"] == {"messageId": 0, "recipientCallbackData": 0}
+    assert r["ledger_ids_equal_sandbox_ids"]
+    assert r["counters_match"]
+
+
+def test_provider_storm_every_recipient_sent_exactly_once(drills) -> None:
+    r = drills[6]
+    assert r["ok"], r
+    assert r["faults"]["429"] > 0
+    assert r["sandbox_accepted"] == 2000
+    assert r["sandbox_duplicates"] == {"messageId": 0, "recipientCallbackData": 0}
+
+
+def test_report_chaos_final_states_equal_the_truth(drills) -> None:
+    r = drills[7]
+    assert r["ok"], r
+    assert r["compared"] == 2000
+    assert r["mismatches"] == 0
+    assert r["duplicate_pushes"] > 0
+
+
+def test_database_down_pushes_refused_then_nothing_lost(drills) -> None:
+    r = drills[8]
+    assert r["ok"], r
+    assert r["push_failures_during_outage"] > 0
+    assert any(code.startswith("5") for code in r["web_statuses"])
+    assert r["compared"] == 2000
+    assert r["mismatches"] == 0
