@@ -16,8 +16,14 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
-from campaigns.ledger import Outcome, messages_apply_outcomes, messages_claim, messages_release
-from campaigns.models import Campaign, Channel, FailoverMode, Message
+from campaigns.ledger import (
+    Claimed,
+    Outcome,
+    messages_apply_outcomes,
+    messages_claim,
+    messages_release,
+)
+from campaigns.models import Campaign, Channel, FailoverMode
 from campaigns.rendering import compile_template, contact_values
 from campaigns.states import CampaignState
 from campaigns.status_map import state_for_status
@@ -39,6 +45,10 @@ from whatsapp.mapping import TemplateValues
 from whatsapp.services import template_check_sendable
 
 logger = logging.getLogger(__name__)
+
+
+# Seconds a chain waits when it has caught up with a freeze still writing the ledger.
+FREEZE_POLL = 0.25
 
 
 class TransientSendError(Exception):
@@ -84,7 +94,7 @@ def tracking_options(campaign: Campaign) -> dict | None:
     )
 
 
-def sms_validity(campaign: Campaign, row: Message) -> int | None:
+def sms_validity(campaign: Campaign, row: Claimed) -> int | None:
     """Minutes Infobip may keep trying this SMS: the failover SMS has its own validity."""
     if row.replaces_id is not None and campaign.failover_validity_minutes:
         return campaign.failover_validity_minutes
@@ -113,9 +123,12 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
     rows = messages_claim(campaign_id=campaign.pk, limit=size)
     result.claimed = len(rows)
     if not rows:
+        if campaign.frozen_at is None:
+            # The freeze is still writing the ledger: come back for its next chunk.
+            result.wait, result.more = FREEZE_POLL, True
         return result
     rows = _skip_opted_out(rows, result)
-    by_channel: dict[str, list[Message]] = {}
+    by_channel: dict[str, list[Claimed]] = {}
     for row in rows:
         by_channel.setdefault(row.channel, []).append(row)
     try:
@@ -127,15 +140,11 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
     return result
 
 
-def _skip_opted_out(rows: list[Message], result: BatchResult) -> list[Message]:
+def _skip_opted_out(rows: list[Claimed], result: BatchResult) -> list[Claimed]:
     # A STOP that arrived after launch takes effect for every batch not yet sent.
-    contact_ids = [row.contact_id for row in rows if row.contact_id]
-    opted = set(
-        Contact.objects.filter(id__in=contact_ids, opted_out=True).values_list("id", flat=True)
-    )
-    if not opted:
+    skipped = [row for row in rows if row.opted_out]
+    if not skipped:
         return rows
-    skipped = [row for row in rows if row.contact_id in opted]
     messages_apply_outcomes(
         outcomes=[
             Outcome(str(row.message_id), "skipped", reason="opted out after launch")
@@ -143,11 +152,11 @@ def _skip_opted_out(rows: list[Message], result: BatchResult) -> list[Message]:
         ]
     )
     result.skipped += len(skipped)
-    return [row for row in rows if row.contact_id not in opted]
+    return [row for row in rows if not row.opted_out]
 
 
 def _send_group(
-    campaign: Campaign, sender: str, channel: str, rows: list[Message], result: BatchResult
+    campaign: Campaign, sender: str, channel: str, rows: list[Claimed], result: BatchResult
 ) -> None:
     client = get_client()
     bulk_id = f"herald-c{campaign.pk}-m{rows[0].pk}"
@@ -194,7 +203,7 @@ def _send_group(
     _record(answer, rows, bulk_id, result)
 
 
-def _sms_message(campaign: Campaign, row: Message, sender: str) -> SmsMessage:
+def _sms_message(campaign: Campaign, row: Claimed, sender: str) -> SmsMessage:
     return SmsMessage(
         to=row.phone.lstrip("+"),
         text=row.text,
@@ -206,12 +215,12 @@ def _sms_message(campaign: Campaign, row: Message, sender: str) -> SmsMessage:
     )
 
 
-def _contacts(rows: list[Message]) -> dict[int, Contact]:
+def _contacts(rows: list[Claimed]) -> dict[int, Contact]:
     return Contact.objects.in_bulk([row.contact_id for row in rows if row.contact_id])
 
 
 def _template_message(
-    campaign: Campaign, row: Message, sender: str, contacts: dict[int, Contact]
+    campaign: Campaign, row: Claimed, sender: str, contacts: dict[int, Contact]
 ) -> WhatsAppTemplateMessage:
     template = campaign.template
     values = TemplateValues.from_dict(row.template_values or {})
@@ -259,14 +268,14 @@ def _send_whatsapp_texts(client, campaign, sender, rows, result) -> SendResult:
     return SendResult(bulk_id=None, messages=sent)
 
 
-def _fail(rows: list[Message], reason: str, result: BatchResult) -> None:
+def _fail(rows: list[Claimed], reason: str, result: BatchResult) -> None:
     messages_apply_outcomes(
         outcomes=[Outcome(str(row.message_id), "failed", reason=reason[:500]) for row in rows]
     )
     result.failed += len(rows)
 
 
-def _record(answer: SendResult, rows: list[Message], bulk_id: str, result: BatchResult) -> None:
+def _record(answer: SendResult, rows: list[Claimed], bulk_id: str, result: BatchResult) -> None:
     outcomes = []
     for sent in answer.messages:
         state = state_for_status(sent.status)
