@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import orjson
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -216,10 +217,11 @@ def _lock_by_message_id(message_ids: list[uuid.UUID]) -> list[tuple]:
     # One array parameter: 1,000 IN placeholders cost more to build than the query takes.
     sql = (
         f"SELECT {', '.join(_LOCK_COLUMNS)} FROM {Message._meta.db_table}"  # noqa: S608
-        " WHERE message_id = ANY(%s) ORDER BY id FOR UPDATE"
+        " WHERE message_id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [message_ids])
+        # One uuid[] literal: psycopg dumps a Python list element by element.
+        cursor.execute(sql, ["{" + ",".join(map(str, message_ids)) + "}"])
         return cursor.fetchall()
 
 
@@ -305,32 +307,33 @@ _KEEP_WHEN_EMPTY = {
 
 
 def _update_messages(updates: list[tuple[int, Outcome]], now: datetime) -> None:
-    """Write the outcomes: one UPDATE … FROM unnest(arrays) on PostgreSQL, VALUES elsewhere."""
+    """Write the outcomes: one UPDATE … FROM jsonb_to_recordset on PostgreSQL, VALUES elsewhere."""
     if not updates:
         return
-    columns: list[list] = [[] for _ in range(len(_UPDATE_COLUMNS) + 1)]
+    names = ["id", *(name for name, _ in _UPDATE_COLUMNS)]
+    rows = []
     for pk, o in updates:
         final = o.state in FINAL_STATES
-        values = (
-            pk,
-            o.state,
-            o.status_group or None,
-            o.status_id,
-            o.status_name or None,
-            o.error_group or None,
-            o.error_id,
-            o.error_name or None,
-            o.error_permanent,
-            o.price,
-            o.currency or None,
-            o.parts,
-            o.bulk_id or None,
-            o.reason[:500] or None,
-            (o.at or now) if o.state == MessageState.ACCEPTED else None,
-            (o.at or now) if final else None,
+        rows.append(
+            (
+                pk,
+                o.state,
+                o.status_group or None,
+                o.status_id,
+                o.status_name or None,
+                o.error_group or None,
+                o.error_id,
+                o.error_name or None,
+                o.error_permanent,
+                o.price,
+                o.currency or None,
+                o.parts,
+                o.bulk_id or None,
+                o.reason[:500] or None,
+                (o.at or now) if o.state == MessageState.ACCEPTED else None,
+                (o.at or now) if final else None,
+            )
         )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
     table = Message._meta.db_table
     sets = ", ".join(
         f"{name} = COALESCE(d.{name}, {table}.{name})"
@@ -338,21 +341,28 @@ def _update_messages(updates: list[tuple[int, Outcome]], now: datetime) -> None:
         else f"{name} = d.{name}"
         for name, _ in _UPDATE_COLUMNS
     )
-    if connection.vendor == "postgresql":
-        # One array per column: the statement has 16 parameters whatever the batch size
-        # (a VALUES list of 16k placeholders cost psycopg ~25 % of a batch to split).
-        arrays = ", ".join(
-            f"%s::{sqltype}[]" for sqltype in ["bigint", *(t for _, t in _UPDATE_COLUMNS)]
-        )
-        names = ", ".join(["id", *(n for n, _ in _UPDATE_COLUMNS)])
-        sql = (
-            f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS d({names})"  # noqa: S608
-            f" WHERE {table}.id = d.id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, columns)
+    if connection.vendor != "postgresql":
+        _update_messages_values(table, sets, rows)
         return
-    _update_messages_values(table, sets, list(zip(*columns, strict=True)))
+    # One JSON parameter serialised by orjson (C): a VALUES list of 16k placeholders cost
+    # psycopg ~25 % of a batch to split, arrays ~8 % to dump in Python. Absent keys are NULL.
+    payload = orjson.dumps(
+        [{k: v for k, v in zip(names, row, strict=True) if v is not None} for row in rows],
+        default=_json_default,
+    ).decode()
+    columns = ", ".join(f"{name} {sqltype}" for name, sqltype in _UPDATE_COLUMNS)
+    sql = (
+        f"UPDATE {table} SET {sets} FROM jsonb_to_recordset(%s::jsonb)"  # noqa: S608
+        f" AS d(id bigint, {columns}) WHERE {table}.id = d.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [payload])
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)  # numeric's input reads the exact decimal text
+    raise TypeError(f"cannot write {type(value).__name__} to the ledger")
 
 
 def _update_messages_values(table: str, sets: str, rows: list[tuple]) -> None:

@@ -7,7 +7,6 @@ reached Infobip (read timeout, connection dropped mid-answer, gateway 502/504) i
 it raises InfobipOutcomeUnknownError so the caller reconciles by its own messageIds.
 """
 
-import json
 import logging
 import os
 import random
@@ -20,6 +19,7 @@ from itertools import takewhile
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import orjson
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -495,7 +495,8 @@ class InfobipClient:
         data = None
         headers = None
         if body is not None:
-            data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+            # orjson: the same compact UTF-8 as json.dumps(ensure_ascii=False), ~10x faster.
+            data = orjson.dumps(body)
             headers = {"Content-Type": "application/json"}
         started = time.monotonic()
         failure: InfobipError | None = None
@@ -529,7 +530,7 @@ class InfobipClient:
             return None
         if 200 <= response.status_code < 300:
             try:
-                return response.json()
+                return orjson.loads(response.content)
             except ValueError:
                 text = f"HTTP {response.status_code} from {path} is not JSON"
                 if send:

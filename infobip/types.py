@@ -148,6 +148,9 @@ class SentMessage:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
+        fast = cls._from_v3(data)
+        if fast is not None:
+            return fast
         d = _ci(data)
         details = _ci(d.get("details"))
         return cls(
@@ -157,6 +160,38 @@ class SentMessage:
             message_count=_int(
                 _first(d, "messageCount", "smsCount") or details.get("messagecount")
             ),
+        )
+
+    @classmethod
+    def _from_v3(cls, data: Any) -> Self | None:
+        # The documented /sms/3 and /whatsapp/1 shape, read without lower-casing every key: a
+        # 1,000-message answer is parsed on the send path of every batch. Anything else (other
+        # casing, missing keys) takes the lenient path.
+        try:
+            status = data["status"]
+            message_id = data["messageId"]
+            group_id, group = status["groupId"], status["groupName"]
+            status_id, name = status["id"], status["name"]
+        except (KeyError, TypeError):
+            return None
+        if not (isinstance(message_id, str) and isinstance(group, str) and isinstance(name, str)):
+            return None
+        details = data.get("details")
+        count = data.get("messageCount") or data.get("smsCount")
+        if count is None and isinstance(details, Mapping):
+            count = details.get("messageCount")
+        return cls(
+            message_id=message_id,
+            to=str(data.get("to") or data.get("destination") or ""),
+            status=Status(
+                group_id=_int(group_id),
+                group_name=group.upper(),
+                id=_int(status_id),
+                name=name.upper(),
+                description=str(status.get("description") or ""),
+                action=_str(status.get("action")),
+            ),
+            message_count=_int(count),
         )
 
 

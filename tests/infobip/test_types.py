@@ -11,6 +11,7 @@ from infobip.types import (
     MessageError,
     Price,
     SendResult,
+    SentMessage,
     SmsLog,
     SmsPreview,
     Status,
@@ -143,3 +144,35 @@ def test_preview_and_error_defaults() -> None:
     assert MessageError.from_dict({}).permanent is False
     assert Price.from_dict({"currency": "EUR"}) is None
     assert Price.from_dict({"pricePerMessage": "n/a", "currency": "EUR"}) is None
+
+
+def _lower_keys(value):
+    if isinstance(value, dict):
+        return {k.lower(): _lower_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_lower_keys(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "sms_send_response_v3",
+        "sms_send_response_v2",
+        "whatsapp_send_template_response",
+    ],
+)
+def test_send_results_read_the_same_by_the_fast_and_the_lenient_path(name) -> None:
+    data = example(name)
+    fast = SendResult.from_dict(data)
+    # Lower-cased keys miss the fast path (documented casing) and take the lenient one.
+    lenient = SendResult.from_dict(_lower_keys(data))
+    assert fast == lenient
+    assert fast.messages
+    assert all(m.message_id and m.status.group_name for m in fast.messages)
+
+
+def test_a_single_send_answer_reads_the_same_by_both_paths() -> None:
+    data = example("whatsapp_send_text_response")
+    assert SentMessage.from_dict(data) == SentMessage.from_dict(_lower_keys(data))
+    assert SentMessage.from_dict(data).status.group_name
