@@ -22,13 +22,16 @@ from campaigns.states import CampaignState
 from campaigns.validity import messages_expire_past_validity
 
 logger = logging.getLogger(__name__)
+# A launched campaign in these states still gets its whole ledger: a cancelled one as skipped
+# rows with the reason, so "who got what" has an answer for every recipient.
+UNFROZEN_STATES = (CampaignState.RUNNING, CampaignState.PAUSED, CampaignState.CANCELLED)
 
 
 @shared_task(name="campaigns.tasks.campaign_start", ignore_result=True)
 def campaign_start(campaign_id: int) -> None:
     """Freeze a launched campaign's audience into the ledger; sending starts with chunk one."""
     campaign = Campaign.objects.get(pk=campaign_id)
-    if campaign.state not in (CampaignState.RUNNING, CampaignState.PAUSED):
+    if campaign.state not in UNFROZEN_STATES or campaign.launched_at is None:
         return
     # Run eagerly (tests, no broker) the chains would run inside the freeze: start them after.
     eager = bool(campaign_start.app.conf.task_always_eager)
@@ -130,7 +133,7 @@ def campaign_restart_unfrozen() -> list[int]:
     """
     stale = timezone.now() - timezone.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
     candidates = Campaign.objects.filter(
-        state__in=(CampaignState.RUNNING, CampaignState.PAUSED),
+        state__in=UNFROZEN_STATES,
         frozen_at__isnull=True,
         launched_at__lt=stale,
     ).values_list("pk", flat=True)
