@@ -63,6 +63,8 @@ class ApplyResult:
     unchanged: int = 0
     unknown: list[str] = field(default_factory=list)
     campaigns: set[int] = field(default_factory=set)
+    # messageId → (id, state before, channel, contact id) of each message whose state moved.
+    changed: dict[str, tuple[int, str, str, int | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -103,7 +105,8 @@ def messages_apply_outcomes(*, outcomes: Sequence[Outcome]) -> ApplyResult:
         result.unknown = [key for key in best if key not in found]
         updates, events = [], []
         deltas: dict[int, _Deltas] = defaultdict(_Deltas)
-        for pk, message_id, campaign_id, state, old_price, replaces_id, status_name in rows:
+        for row in rows:
+            pk, message_id, campaign_id, state, old_price, replaces_id, status_name = row[:7]
             outcome = best[str(message_id)]
             if not can_move(state, outcome.state):
                 result.unchanged += 1
@@ -112,6 +115,7 @@ def messages_apply_outcomes(*, outcomes: Sequence[Outcome]) -> ApplyResult:
                 continue
             result.applied += 1
             result.campaigns.add(campaign_id)
+            result.changed[str(message_id)] = (pk, state, row[7], row[8])
             updates.append((pk, outcome))
             events.append(_event(pk, MessageEvent.Kind.STATE, state, outcome.state, outcome, now))
             d = deltas[campaign_id]
@@ -225,7 +229,10 @@ def _lock_by_message_id(message_ids: list[uuid.UUID]) -> list[tuple]:
         return cursor.fetchall()
 
 
-_LOCK_COLUMNS = ("id", "message_id", "campaign_id", "state", "price", "replaces_id", "status_name")
+_LOCK_COLUMNS = (
+    "id", "message_id", "campaign_id", "state", "price", "replaces_id", "status_name", "channel",
+    "contact_id",
+)  # fmt: skip
 
 
 def messages_release(*, message_ids: Sequence[int], reason: str) -> int:

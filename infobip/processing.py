@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import orjson
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
@@ -278,7 +279,7 @@ def _split_duplicates(events: list[WebhookEvent]) -> tuple[list, list]:
 def _parse(events: list[WebhookEvent]) -> _Batch:
     batch = _Batch([], [], [], [], [], [])
     for event in events:
-        data = json.loads(event.body)
+        data = orjson.loads(event.body)
         if event.kind == EventKind.CLICKS:
             items = click_items(data)
         elif (items := results_of(data)) is None:
@@ -379,30 +380,17 @@ def outcomes_apply(*, outcomes: Sequence[Outcome]) -> ApplyResult:
     """Apply outcomes (reports, logs, give-ups); then failover and provider-error opt-outs."""
     if not outcomes:
         return ApplyResult()
-    uuids = list({uuid.UUID(o.message_id) for o in outcomes})
-    before = {
-        str(mid): (pk, state, channel, contact_id)
-        for pk, mid, state, channel, contact_id in Message.objects.filter(
-            message_id__in=uuids
-        ).values_list("id", "message_id", "state", "channel", "contact_id")
-    }
     result = messages_apply_outcomes(outcomes=outcomes)
     if not result.applied:
         return result
-    after = dict(
-        Message.objects.filter(id__in=[row[0] for row in before.values()]).values_list(
-            "id", "state"
-        )
-    )
-    changed = {mid for mid, row in before.items() if after.get(row[0]) != row[1]}
-    failover_after_reports(
-        message_ids=[before[mid][0] for mid in changed if before[mid][2] == "whatsapp"]
-    )
-    _provider_opt_outs(outcomes, changed, before)
+    # The ledger says which messages moved, with their channel and contact: no re-reading.
+    changed = result.changed
+    failover_after_reports(message_ids=[row[0] for row in changed.values() if row[2] == "whatsapp"])
+    _provider_opt_outs(outcomes, changed)
     return result
 
 
-def _provider_opt_outs(outcomes: Sequence[Outcome], changed: set[str], before: dict) -> None:
+def _provider_opt_outs(outcomes: Sequence[Outcome], changed: dict[str, tuple]) -> None:
     """Reports whose status or error means "blocked / opted out" opt the contact out."""
     blocking = {name.upper() for name in settings.HERALD_OPT_OUT_PROVIDER_ERRORS}
     if not blocking:
@@ -412,9 +400,9 @@ def _provider_opt_outs(outcomes: Sequence[Outcome], changed: set[str], before: d
         if o.message_id not in changed:
             continue
         name = next((n for n in (o.status_name, o.error_name) if n.upper() in blocking), None)
-        contact_id = before[o.message_id][3]
+        contact_id = changed[o.message_id][3]
         if name and contact_id:
-            by_channel[(before[o.message_id][2], name)].add(contact_id)
+            by_channel[(changed[o.message_id][2], name)].add(contact_id)
     for (channel, name), contact_ids in by_channel.items():
         contacts_suppress(
             contact_ids=contact_ids,

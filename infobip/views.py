@@ -15,10 +15,10 @@ import binascii
 import hashlib
 import hmac
 import ipaddress
-import json
 import logging
 from functools import lru_cache
 
+import orjson
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -123,15 +123,12 @@ def read_body(request: HttpRequest) -> bytes:
     return data
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_body(kind: str, raw: bytes) -> tuple[str, int]:
     """(the body as text, its number of items) when `raw` is an acceptable push of `kind`."""
     try:
         text = raw.decode("utf-8")
-        data = json.loads(text, parse_constant=_reject_constant)
+        # orjson is strict RFC 8259 (no NaN/Infinity, valid UTF-8) and ~5x faster than json.
+        data = orjson.loads(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise BadBody("the body is not UTF-8 JSON") from exc
     try:

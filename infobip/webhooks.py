@@ -74,7 +74,8 @@ def check_shape(kind: str, data: Any) -> None:
     for position, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise ShapeError(f"results[{position}] must be an object")
-        message_id = _ci(item).get("messageid")
+        d = _ci(item)
+        message_id = d.get("messageid")
         if (
             not isinstance(message_id, str | int)
             or isinstance(message_id, bool)
@@ -84,7 +85,7 @@ def check_shape(kind: str, data: Any) -> None:
         if kind in INBOUND_KINDS and not inbound_sender(item):
             raise ShapeError(f"results[{position}].from is missing")
         if kind in REPORT_KINDS and not (
-            isinstance(_ci(item).get("status"), Mapping) or _ci(item).get("seenat") is not None
+            isinstance(d.get("status"), Mapping) or d.get("seenat") is not None
         ):
             raise ShapeError(f"results[{position}] has neither `status` nor `seenAt`")
 

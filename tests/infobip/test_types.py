@@ -1,5 +1,6 @@
 """Typed results parse every report shape Infobip publishes, and what the examples do not show."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -176,3 +177,22 @@ def test_a_single_send_answer_reads_the_same_by_both_paths() -> None:
     data = example("whatsapp_send_text_response")
     assert SentMessage.from_dict(data) == SentMessage.from_dict(_lower_keys(data))
     assert SentMessage.from_dict(data).status.group_name
+
+
+@pytest.mark.parametrize(
+    "name", ["sms_dlr_push_v3", "sms_dlr_push_v2", "whatsapp_dlr_push", "messages_api_dlr_push"]
+)
+def test_reports_read_the_same_in_documented_and_odd_casing(name) -> None:
+    for item in example(name)["results"]:
+        documented = DeliveryReport.from_dict(item, channel="SMS")
+        odd = DeliveryReport.from_dict(_lower_keys(item), channel="SMS")
+        assert replace(documented, raw={}) == replace(odd, raw={})
+        assert documented.message_id
+        assert documented.status.group_name
+
+
+def test_a_body_with_an_unknown_key_is_still_read() -> None:
+    item = {**example("sms_dlr_push_v3")["results"][0], "somethingNew": 1, "CALLBACKDATA": "x"}
+    report = DeliveryReport.from_dict(item)
+    assert report.callback_data == "x"
+    assert report.status.group_name
