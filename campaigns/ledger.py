@@ -16,7 +16,8 @@ from decimal import Decimal
 
 import orjson
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from campaigns.models import COUNTER_FIELDS, Campaign, Message, MessageEvent
@@ -162,20 +163,40 @@ _CLAIM_RETURNING = (
 )
 
 
-def messages_claim(*, campaign_id: int, limit: int, now: datetime | None = None) -> list[Claimed]:
-    """Move up to `limit` due queued messages to sending; only the caller that wins sends them."""
-    now = now or timezone.now()
+def messages_claim(
+    *,
+    campaign_id: int,
+    limit: int,
+    now: datetime | None = None,
+    floor: int = 0,
+    rescan: bool = True,
+) -> list[Claimed]:
+    """Move up to `limit` due queued messages to sending; only the caller that wins sends them.
+
+    `floor` is the campaign's `claim_from` hint: the scan starts there, because the index range
+    of queued rows keeps an entry for every row already claimed until vacuum removes it, and a
+    scan from the start stepped over all of them (claims went from 8 to 80 ms in a campaign).
+    Rows below the hint that are still queued (not due yet, a claim that rolled back) are found
+    by a scan from the start when the hinted one finds nothing (with `rescan`).
+    """
+    claimed = _claim(campaign_id, limit, now or timezone.now(), floor)
+    if not claimed and floor and rescan:
+        claimed = _claim(campaign_id, limit, now or timezone.now(), 0)
+    return claimed
+
+
+def _claim(campaign_id: int, limit: int, now: datetime, floor: int) -> list[Claimed]:
     table = Message._meta.db_table
     contacts = Contact._meta.db_table
     lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     adapt = connection.ops.adapt_datetimefield_value
-    params = ["sending", adapt(now), campaign_id, "queued", adapt(now), limit]
+    params = ["sending", adapt(now), campaign_id, "queued", floor, adapt(now), limit]
     # One statement claims the rows and reads what sending needs, including the contact's
     # opt-out as of now (a STOP after launch still stops every batch not yet sent).
     sql = (
         # Identifiers come from model meta; every value is a bound parameter.
         f"UPDATE {table} SET state = %s, claimed_at = %s WHERE id IN ("  # noqa: S608
-        f"SELECT id FROM {table} WHERE campaign_id = %s AND state = %s"
+        f"SELECT id FROM {table} WHERE campaign_id = %s AND state = %s AND id >= %s"
         f" AND (not_before IS NULL OR not_before <= %s) ORDER BY id LIMIT %s{lock})"
         f" RETURNING {_CLAIM_RETURNING}, (SELECT c.opted_out FROM {contacts} c"
         f" WHERE c.id = {table}.contact_id)"
@@ -193,6 +214,10 @@ def messages_claim(*, campaign_id: int, limit: int, now: datetime | None = None)
         Campaign.objects.filter(pk=campaign_id).update(
             count_queued=F("count_queued") - len(rows),
             count_sending=F("count_sending") + len(rows),
+            # A scan from the start (floor 0) may lower the hint: rows it found were below it.
+            claim_from=Value(rows[-1][0] + 1)
+            if not floor
+            else Greatest(F("claim_from"), Value(rows[-1][0] + 1)),
         )
     return claimed
 
@@ -261,12 +286,15 @@ def _move_back(message_ids: Sequence[int], old: str, new: str, reason: str) -> i
         Message.objects.filter(id__in=ids).update(state=new, claimed_at=None)
         _insert_events([(pk, MessageEvent.Kind.STATE, old, new, "", "", reason, now) for pk in ids])
         per_campaign = Counter(campaign_id for _, campaign_id in rows)
+        lowest = {campaign_id: pk for pk, campaign_id in reversed(rows)}
         for campaign_id, n in per_campaign.items():
             Campaign.objects.filter(pk=campaign_id).update(
                 **{
                     COUNTER_FIELDS[old]: F(COUNTER_FIELDS[old]) - n,
                     COUNTER_FIELDS[new]: F(COUNTER_FIELDS[new]) + n,
-                }
+                },
+                # Back in the queue below the claim hint: the next claim starts from them.
+                claim_from=Least(F("claim_from"), Value(lowest[campaign_id])),
             )
     return len(ids)
 

@@ -110,8 +110,10 @@ class Campaign(models.Model):
     launched_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     last_batch_at = models.DateTimeField(null=True, blank=True)
-    # Set in the transaction that writes the ledger: before it, "nothing queued" means nothing.
+    # Set when the freeze has written the last chunk: before it, "nothing queued" means nothing.
     frozen_at = models.DateTimeField(null=True, blank=True)
+    # Claims scan the queued rows from this message id (a hint, see ledger.messages_claim).
+    claim_from = models.BigIntegerField(default=0, editable=False)
 
     # Denormalised counters: one per message state, plus failover and cost.
     recipients = models.PositiveIntegerField(default=0)

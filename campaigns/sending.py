@@ -120,7 +120,14 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
     if wait > 0:
         result.wait, result.more = wait, True
         return result
-    rows = messages_claim(campaign_id=campaign.pk, limit=size)
+    # While the freeze runs, chains that caught up poll for its next chunk (above the hint):
+    # the scan from the start is for the end, when the hinted range is empty.
+    rows = messages_claim(
+        campaign_id=campaign.pk,
+        limit=size,
+        floor=campaign.claim_from,
+        rescan=campaign.frozen_at is not None,
+    )
     result.claimed = len(rows)
     if not rows:
         if campaign.frozen_at is None:

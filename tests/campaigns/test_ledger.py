@@ -179,3 +179,31 @@ def test_release_returns_claims_to_the_queue_with_a_reason() -> None:
     assert messages_release(message_ids=[m.pk for m in claimed], reason="again") == 0
     assert _counts(campaign) == {"queued": 4}
     assert MessageEvent.objects.filter(to_state="queued", detail="429 from Infobip").count() == 4
+
+
+def test_claims_move_the_hint_and_released_rows_come_first_again() -> None:
+    campaign, messages = _campaign(6)
+    first = messages_claim(campaign_id=campaign.pk, limit=3)
+    campaign.refresh_from_db()
+    assert campaign.claim_from == first[-1].pk + 1
+    messages_release(message_ids=[first[1].pk], reason="429 from Infobip")
+    campaign.refresh_from_db()
+    assert campaign.claim_from == first[1].pk
+    again = messages_claim(campaign_id=campaign.pk, limit=2, floor=campaign.claim_from)
+    assert [m.pk for m in again] == [first[1].pk, messages[3].pk]
+
+
+def test_rows_below_the_hint_are_found_by_a_scan_from_the_start() -> None:
+    campaign, messages = _campaign(4)
+    later = timezone.now() + dt.timedelta(hours=1)
+    Message.objects.filter(pk=messages[0].pk).update(not_before=later)
+    assert len(messages_claim(campaign_id=campaign.pk, limit=10)) == 3
+    campaign.refresh_from_db()
+    assert campaign.claim_from == messages[-1].pk + 1
+    # Due now, but below the hint: only a scan from the start sees it.
+    Message.objects.filter(pk=messages[0].pk).update(not_before=None)
+    hint = campaign.claim_from
+    assert messages_claim(campaign_id=campaign.pk, limit=10, floor=hint, rescan=False) == []
+    found = messages_claim(campaign_id=campaign.pk, limit=10, floor=hint)
+    assert [m.pk for m in found] == [messages[0].pk]
+    assert _counts(campaign) == {"sending": 4}
