@@ -8,6 +8,7 @@ from django.conf import settings
 from infobip.inbound import ReplyRetry, inbound_reply_give_up, inbound_reply_send
 from infobip.processing import TRANSIENT_DB_ERRORS, events_backlog, events_process, pending_retry
 from infobip.sweeper import reports_reconcile
+from infobip.wakeup import wakeup_clear
 
 logger = logging.getLogger(__name__)
 
@@ -22,8 +23,20 @@ logger = logging.getLogger(__name__)
     retry_jitter=True,
 )
 def process_events(event_ids: list[int]) -> None:
-    """Process stored webhook events (and others waiting, up to a batch) idempotently."""
-    events_process(event_ids=event_ids, coalesce=max(0, settings.HERALD_WEBHOOK_BATCH_EVENTS - 1))
+    """Process stored webhook events, then every other waiting one, in batches, idempotently."""
+    wakeup_clear()  # before reading: a push stored after this enqueues a task of its own
+    size = max(1, settings.HERALD_WEBHOOK_BATCH_EVENTS)
+    result = events_process(event_ids=event_ids, coalesce=size - 1)
+    # Pushes that found this task on its way did not enqueue one: take what is waiting.
+    for _ in range(MAX_ROUNDS):
+        if not (result.events or result.duplicates or result.failed):
+            return
+        result = events_process(event_ids=[], coalesce=size)
+    process_events.delay([])  # a long burst: hand over to a fresh task
+
+
+# Batches one task takes before handing over (bounds a task's run under a sustained burst).
+MAX_ROUNDS = 100
 
 
 @shared_task(name="infobip.tasks.process_backlog", ignore_result=True)

@@ -26,6 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from infobip.models import EventKind, WebhookEvent
+from infobip.wakeup import wakeup_claim
 from infobip.webhooks import ShapeError, check_shape, click_items, results_of
 
 logger = logging.getLogger(__name__)
@@ -142,6 +143,8 @@ def parse_body(kind: str, raw: bytes) -> tuple[str, int]:
 def _enqueue(event_id: int) -> None:
     from infobip.tasks import process_events
 
+    if not wakeup_claim():
+        return  # a processing task is on its way and will read this event
     try:
         process_events.delay([event_id])
     except Exception:  # the event is stored: the backlog beat will process it
