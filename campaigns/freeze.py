@@ -36,6 +36,8 @@ from whatsapp.mapping import mapping_resolve
 from whatsapp.services import template_render
 
 BATCH = 5000
+# The first chunk is one send batch: sending starts as soon as there is a batch to send.
+FIRST_CHUNK = 1000
 # Only the columns rendering reads, as plain tuples: full model instances were ~40 % of a 1M
 # freeze (profiled). Rendering reads them by attribute, so a named tuple stands in for Contact.
 _CONTACT_COLUMNS = (
@@ -225,11 +227,12 @@ def _batches(rows) -> Iterator[list[ContactRow]]:
     # Outside a transaction Django reads through a WITH HOLD cursor, which outlives the
     # commit of each chunk.
     batch: list[ContactRow] = []
+    size = min(FIRST_CHUNK, BATCH)
     for row in rows.iterator(chunk_size=BATCH):
         batch.append(ContactRow._make(row))
-        if len(batch) >= BATCH:
+        if len(batch) >= size:
             yield batch
-            batch = []
+            batch, size = [], BATCH
     if batch:
         yield batch
 

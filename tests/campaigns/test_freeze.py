@@ -90,6 +90,14 @@ def test_the_start_task_dispatches_the_chains_once_after_chunk_one(monkeypatch) 
     _assert_ledger(campaign, queued=10, skipped=0)
 
 
+def test_the_first_chunk_is_one_send_batch_so_sending_starts_early(monkeypatch) -> None:
+    monkeypatch.setattr(freeze, "FIRST_CHUNK", 2)
+    campaign, seen = _running(10), []
+    campaign_freeze(campaign=campaign, on_first_queued=lambda: seen.append(Message.objects.count()))
+    assert seen == [2]
+    _assert_ledger(campaign, queued=10, skipped=0)
+
+
 def test_a_campaign_cancelled_before_its_start_still_gets_its_ledger(monkeypatch) -> None:
     campaign, seen = _running(10), []
     campaign_cancel(campaign=campaign, reason="stop")
