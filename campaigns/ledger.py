@@ -141,7 +141,7 @@ class Claimed:
     """A claimed message with what sending it needs, as the claim's RETURNING read it."""
 
     id: int
-    message_id: uuid.UUID
+    message_id: str  # canonical text form, made once: the send body and outcomes use it
     contact_id: int | None
     phone: str
     channel: str
@@ -228,6 +228,7 @@ def _claimed(row: tuple, now: datetime) -> Claimed:
         values = json.loads(values)
     if not isinstance(message_id, uuid.UUID):  # SQLite stores UUIDs as hex text
         message_id = uuid.UUID(message_id)
+    message_id = str(message_id)
     return Claimed(
         pk, message_id, contact_id, phone, channel, text, values, callback or "", replaces,
         bool(opted), now,

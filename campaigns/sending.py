@@ -167,17 +167,18 @@ def _send_group(
 ) -> None:
     client = get_client()
     bulk_id = f"herald-c{campaign.pk}-m{rows[0].pk}"
+    notify = webhook_url("sms/reports" if channel == "sms" else "whatsapp/reports")
     try:
         if channel == "sms":
             answer = client.send_sms(
-                [_sms_message(campaign, row, sender) for row in rows],
+                [_sms_message(campaign, row, sender, notify) for row in rows],
                 bulk_id=bulk_id,
                 tracking=tracking_options(campaign),
             )
         elif campaign.channel == Channel.WHATSAPP_TEMPLATE:
             contacts = _contacts(rows) if campaign.failover_mode == FailoverMode.INFOBIP else {}
             answer = client.send_whatsapp_templates(
-                [_template_message(campaign, row, sender, contacts) for row in rows],
+                [_template_message(campaign, row, sender, contacts, notify) for row in rows],
                 bulk_id=bulk_id,
             )
         else:
@@ -210,14 +211,14 @@ def _send_group(
     _record(answer, rows, bulk_id, result)
 
 
-def _sms_message(campaign: Campaign, row: Claimed, sender: str) -> SmsMessage:
+def _sms_message(campaign: Campaign, row: Claimed, sender: str, notify: str) -> SmsMessage:
     return SmsMessage(
         to=row.phone.lstrip("+"),
         text=row.text,
         message_id=str(row.message_id),
         sender=sender if row.replaces_id is None else (campaign.failover_sender or sender),
         callback_data=row.callback_data,
-        notify_url=webhook_url("sms/reports"),
+        notify_url=notify,
         validity_period_minutes=sms_validity(campaign, row),
     )
 
@@ -227,7 +228,7 @@ def _contacts(rows: list[Claimed]) -> dict[int, Contact]:
 
 
 def _template_message(
-    campaign: Campaign, row: Claimed, sender: str, contacts: dict[int, Contact]
+    campaign: Campaign, row: Claimed, sender: str, contacts: dict[int, Contact], notify: str
 ) -> WhatsAppTemplateMessage:
     template = campaign.template
     values = TemplateValues.from_dict(row.template_values or {})
@@ -245,7 +246,7 @@ def _template_message(
         language=template.language,
         message_id=str(row.message_id),
         callback_data=row.callback_data,
-        notify_url=webhook_url("whatsapp/reports"),
+        notify_url=notify,
         sms_failover=failover,
         url_options=tracking_options(campaign),
         **values.to_message_fields(),
