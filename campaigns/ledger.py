@@ -188,16 +188,24 @@ def messages_claim(
 def _claim(campaign_id: int, limit: int, now: datetime, floor: int) -> list[Claimed]:
     table = Message._meta.db_table
     contacts = Contact._meta.db_table
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
     adapt = connection.ops.adapt_datetimefield_value
     params = ["sending", adapt(now), campaign_id, "queued", floor, adapt(now), limit]
+    pick = (
+        f"SELECT id FROM {table} WHERE campaign_id = %s AND state = %s AND id >= %s"  # noqa: S608
+        " AND (not_before IS NULL OR not_before <= %s) ORDER BY id LIMIT %s"
+    )
+    if connection.vendor == "postgresql":
+        # ANY(ARRAY(…)): the picked ids become one array and the UPDATE probes the primary
+        # key; with `id IN (…)` the planner chose a hash semi-join over a sequential scan of
+        # the whole ledger, once per batch (EXPLAIN ANALYZE).
+        where = f"id = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED))"
+    else:
+        where = f"id IN ({pick})"
     # One statement claims the rows and reads what sending needs, including the contact's
     # opt-out as of now (a STOP after launch still stops every batch not yet sent).
     sql = (
         # Identifiers come from model meta; every value is a bound parameter.
-        f"UPDATE {table} SET state = %s, claimed_at = %s WHERE id IN ("  # noqa: S608
-        f"SELECT id FROM {table} WHERE campaign_id = %s AND state = %s AND id >= %s"
-        f" AND (not_before IS NULL OR not_before <= %s) ORDER BY id LIMIT %s{lock})"
+        f"UPDATE {table} SET state = %s, claimed_at = %s WHERE {where}"  # noqa: S608
         f" RETURNING {_CLAIM_RETURNING}, (SELECT c.opted_out FROM {contacts} c"
         f" WHERE c.id = {table}.contact_id)"
     )
