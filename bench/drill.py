@@ -23,6 +23,7 @@ minutes; batch size and chains are the production defaults.
 """
 
 import argparse
+import datetime as dt
 import json
 import os
 import random
@@ -336,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line per drill")
     parser.add_argument(
+        "--no-record", dest="record", action="store_false", help="do not write bench/results/"
+    )
+    parser.add_argument(
         "--worker-include",
         default="",
         help="modules the worker also imports (celery -I), e.g. to try a fix",
@@ -379,7 +383,22 @@ def main(argv: list[str] | None = None) -> int:
             stack.close()
     failed = [r["drill"] for r in results if not r["ok"]]
     print(f"drills {'FAILED: ' + str(failed) if failed else 'passed'} (logs in {logs})")
+    if args.record:
+        _record(results, argv if argv is not None else sys.argv[1:])
     return 1 if failed else 0
+
+
+def _record(results: list[dict], argv: list[str]) -> None:
+    """Write bench/results/drill-YYYY-MM-DD.{json,md} (the README quotes the latest)."""
+    out = h.ROOT / "bench" / "results"
+    stamp = dt.datetime.now(dt.UTC)
+    name = f"drill-{stamp:%Y-%m-%d}"
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    lines = [f"# Herald fault drills — {stamp:%Y-%m-%dT%H:%M:%S}+00:00", "",
+             f"Machine: {h.machine()}", "",
+             f"Command: `python -m bench.drill {' '.join(argv)}`", ""]  # fmt: skip
+    lines += [f"- {_line(r)} (load before: {r['loadavg_before'][0]})" for r in results]
+    (out / f"{name}.md").write_text("\n".join(lines) + "\n")
 
 
 NAMES = {5: "kill -9", 6: "provider storms", 7: "report chaos", 8: "database down"}
