@@ -93,6 +93,7 @@ class Sandbox:
         self.reporter = Reporter(self.store, config)
         self.routes = _routes()
         self._rng = random.Random()
+        self.generation = 0  # bumped by reset()
         self.persistence = persistence
         if persistence is not None:
             stored = persistence.load()
@@ -110,6 +111,9 @@ class Sandbox:
         self.reporter.schedule(messages, not_before=not_before)
 
     def reset(self) -> None:
+        # Requests in flight (a slow answer) belong to before the reset: they must not land in
+        # the state that follows it (a test's counts would include the previous test's batch).
+        self.generation += 1
         self.reporter.clear()
         self.store.reset()
         if self.persistence is not None:
@@ -143,9 +147,12 @@ class Sandbox:
             return error(route.envelope, 401), False
         drop = False
         if not route.is_control:
+            generation = self.generation
             fault, drop = self._fault(route)
             if fault is not None:
                 return fault, False
+            if generation != self.generation:
+                return error(route.envelope, 503), False  # reset while this one waited
         req = Request(method, split.path, parse_qs(split.query), body, params)
         if method == "POST" and body:
             try:

@@ -1,6 +1,9 @@
 """Fault injection: 429 (with and without Retry-After), 5xx, slow answers, dropped connections,
 duplicated and out-of-order report pushes. All off by default."""
 
+import threading
+import time
+
 import pytest
 import requests
 
@@ -53,6 +56,25 @@ def test_slow_answers(sandbox, sms_body) -> None:
         requests.post(sandbox.url + "/sms/3/messages", json=sms_body(), timeout=(5, 0.2),
                       headers={"Authorization": f"App {sandbox.api_key}"})  # fmt: skip
     assert sandbox.state()["faults"]["slow"] == 1
+
+
+def test_a_reset_discards_requests_still_waiting(sandbox, sms_body) -> None:
+    # A slow request from before a reset must not land in the state after it.
+    sandbox.configure(slow_ms=600)
+    answers = []
+    thread = threading.Thread(
+        target=lambda: answers.append(
+            sandbox.request("POST", "/sms/3/messages", json=sms_body(2)).status_code
+        )
+    )
+    thread.start()
+    deadline = time.monotonic() + 5
+    while sandbox.state()["faults"]["slow"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sandbox.reset()
+    thread.join(10)
+    assert answers == [503]
+    assert sandbox.state()["accepted"]["total"] == 0
 
 
 def test_duplicated_pushes(sandbox, webhook_sink, sms_body) -> None:
