@@ -210,6 +210,8 @@ def _claim(campaign_id: int, limit: int, now: datetime, floor: int) -> list[Clai
         f" WHERE c.id = {table}.contact_id)"
     )
     with transaction.atomic():
+        if not _lock_running(campaign_id):
+            return []
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = sorted(cursor.fetchall())
@@ -228,6 +230,23 @@ def _claim(campaign_id: int, limit: int, now: datetime, floor: int) -> list[Clai
             else Greatest(F("claim_from"), Value(rows[-1][0] + 1)),
         )
     return claimed
+
+
+def _lock_running(campaign_id: int) -> bool:
+    """Lock the campaign's row before its messages; True while it is running.
+
+    Campaign row first, then message rows: the order cancel and pause take them in (a claim
+    that locked messages first and then waited for the counters deadlocked with a cancel). A
+    pause or cancel that committed is seen here, so no batch is claimed after it.
+    """
+    lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT state FROM {Campaign._meta.db_table} WHERE id = %s{lock}",  # noqa: S608
+            [campaign_id],
+        )
+        row = cursor.fetchone()
+    return row is not None and row[0] == "running"
 
 
 def _claimed(row: tuple, now: datetime) -> Claimed:

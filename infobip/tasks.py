@@ -3,6 +3,7 @@
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
 
 from infobip.inbound import ReplyRetry, inbound_reply_give_up, inbound_reply_send
@@ -37,6 +38,12 @@ def process_events(event_ids: list[int]) -> None:
 
 # Batches one task takes before handing over (bounds a task's run under a sustained burst).
 MAX_ROUNDS = 100
+
+
+@worker_ready.connect
+def clear_wakeup_on_start(**_: object) -> None:
+    """A starting worker clears the wake-up flag: its task may have died with a worker."""
+    wakeup_clear()
 
 
 @shared_task(name="infobip.tasks.process_backlog", ignore_result=True)

@@ -10,3 +10,35 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def _on_postgres(integration_env) -> None:
     """Skip (and so fail the integration run) unless on PostgreSQL."""
+
+
+def test_a_claim_waits_for_a_cancel_in_progress_then_claims_nothing() -> None:
+    import threading
+
+    import psycopg
+
+    from campaigns.ledger import messages_claim
+    from campaigns.models import Campaign
+    from tests.campaigns.test_ledger import _campaign
+    from tests.fixtures import worker
+
+    campaign, _ = _campaign(5)
+    claimed: list = []
+    with psycopg.connect(worker.test_database_url()) as cancel:
+        # A cancel holds the campaign's row (as campaign_cancel's state change does) …
+        cancel.execute(
+            "UPDATE campaigns_campaign SET state = 'cancelled' WHERE id = %s", [campaign.pk]
+        )
+        thread = threading.Thread(
+            target=lambda: claimed.append(messages_claim(campaign_id=campaign.pk, limit=5))
+        )
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive()  # … so the claim waits for it instead of locking messages
+        cancel.commit()
+    thread.join(10)
+    from django.db import connections
+
+    connections.close_all()  # the thread's connection
+    assert claimed == [[]]
+    assert Campaign.objects.get(pk=campaign.pk).count_queued == 5
