@@ -154,8 +154,7 @@ def _skip_opted_out(rows: list[Claimed], result: BatchResult) -> list[Claimed]:
         return rows
     messages_apply_outcomes(
         outcomes=[
-            Outcome(str(row.message_id), "skipped", reason="opted out after launch")
-            for row in skipped
+            Outcome(row.message_id, "skipped", reason="opted out after launch") for row in skipped
         ]
     )
     result.skipped += len(skipped)
@@ -177,8 +176,12 @@ def _send_group(
             )
         elif campaign.channel == Channel.WHATSAPP_TEMPLATE:
             contacts = _contacts(rows) if campaign.failover_mode == FailoverMode.INFOBIP else {}
+            tracking = tracking_options(campaign)
             answer = client.send_whatsapp_templates(
-                [_template_message(campaign, row, sender, contacts, notify) for row in rows],
+                [
+                    _template_message(campaign, row, sender, contacts, notify, tracking)
+                    for row in rows
+                ],
                 bulk_id=bulk_id,
             )
         else:
@@ -215,7 +218,7 @@ def _sms_message(campaign: Campaign, row: Claimed, sender: str, notify: str) -> 
     return SmsMessage(
         to=row.phone.lstrip("+"),
         text=row.text,
-        message_id=str(row.message_id),
+        message_id=row.message_id,
         sender=sender if row.replaces_id is None else (campaign.failover_sender or sender),
         callback_data=row.callback_data,
         notify_url=notify,
@@ -228,7 +231,12 @@ def _contacts(rows: list[Claimed]) -> dict[int, Contact]:
 
 
 def _template_message(
-    campaign: Campaign, row: Claimed, sender: str, contacts: dict[int, Contact], notify: str
+    campaign: Campaign,
+    row: Claimed,
+    sender: str,
+    contacts: dict[int, Contact],
+    notify: str,
+    tracking: dict | None,
 ) -> WhatsAppTemplateMessage:
     template = campaign.template
     values = TemplateValues.from_dict(row.template_values or {})
@@ -244,11 +252,11 @@ def _template_message(
         sender=sender,
         template_name=template.name,
         language=template.language,
-        message_id=str(row.message_id),
+        message_id=row.message_id,
         callback_data=row.callback_data,
         notify_url=notify,
         sms_failover=failover,
-        url_options=tracking_options(campaign),
+        url_options=tracking,
         **values.to_message_fields(),
     )
 
@@ -264,7 +272,7 @@ def _send_whatsapp_texts(client, campaign, sender, rows, result) -> SendResult:
                     sender=sender,
                     to=row.phone.lstrip("+"),
                     text=row.text,
-                    message_id=str(row.message_id),
+                    message_id=row.message_id,
                     callback_data=row.callback_data,
                     notify_url=webhook_url("whatsapp/reports"),
                     preview_url="http://" in row.text or "https://" in row.text,
@@ -278,7 +286,7 @@ def _send_whatsapp_texts(client, campaign, sender, rows, result) -> SendResult:
 
 def _fail(rows: list[Claimed], reason: str, result: BatchResult) -> None:
     messages_apply_outcomes(
-        outcomes=[Outcome(str(row.message_id), "failed", reason=reason[:500]) for row in rows]
+        outcomes=[Outcome(row.message_id, "failed", reason=reason[:500]) for row in rows]
     )
     result.failed += len(rows)
 
@@ -303,6 +311,6 @@ def _record(answer: SendResult, rows: list[Claimed], bulk_id: str, result: Batch
     result.accepted += sum(1 for o in outcomes if o.state == "accepted")
     answered = {o.message_id for o in outcomes}
     # Rows Infobip's answer does not mention: unknown, settled by reconciliation.
-    result.unknown += [r.pk for r in rows if str(r.message_id) not in answered]
+    result.unknown += [r.pk for r in rows if r.message_id not in answered]
     if applied.unknown:
         logger.error("send answer named message ids Herald never sent: %s", applied.unknown[:5])
