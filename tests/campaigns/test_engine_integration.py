@@ -122,7 +122,9 @@ def test_429_and_5xx_storms_end_with_everyone_sent_once(engine) -> None:
 def test_unknown_outcomes_are_settled_from_the_logs_never_resent(engine) -> None:
     worker, sandbox = engine
     # Every request is read and recorded, then the connection drops: Herald cannot know.
-    sandbox.configure(drop_after_read=1.0)
+    # Reports are held back (they would settle the rows too, racing the check below): only
+    # the logs can tell Herald what happened.
+    sandbox.configure(drop_after_read=1.0, push_delay=600)
     campaign = _run("drop", 300, sandbox, worker)
     wait_for(lambda: sandbox.state()["accepted"]["total"] == 300, timeout=60, message=worker.tail())
     sandbox.configure(drop_after_read=0.0)
