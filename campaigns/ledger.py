@@ -159,7 +159,8 @@ class Claimed:
 
 
 _CLAIM_RETURNING = (
-    "id, message_id, contact_id, phone, channel, text, template_values, callback_data, replaces_id"
+    "id, {message_id}, contact_id, phone, channel, text, template_values, callback_data,"
+    " replaces_id"
 )
 
 
@@ -206,7 +207,8 @@ def _claim(campaign_id: int, limit: int, now: datetime, floor: int) -> list[Clai
     sql = (
         # Identifiers come from model meta; every value is a bound parameter.
         f"UPDATE {table} SET state = %s, claimed_at = %s WHERE {where}"  # noqa: S608
-        f" RETURNING {_CLAIM_RETURNING}, (SELECT c.opted_out FROM {contacts} c"
+        f" RETURNING {_CLAIM_RETURNING.format(message_id=_message_id_text())},"
+        f" (SELECT c.opted_out FROM {contacts} c"
         f" WHERE c.id = {table}.contact_id)"
     )
     with transaction.atomic():
@@ -253,9 +255,8 @@ def _claimed(row: tuple, now: datetime) -> Claimed:
     pk, message_id, contact_id, phone, channel, text, values, callback, replaces, opted = row
     if isinstance(values, str):  # SQLite hands JSON back as text
         values = json.loads(values)
-    if not isinstance(message_id, uuid.UUID):  # SQLite stores UUIDs as hex text
-        message_id = uuid.UUID(message_id)
-    message_id = str(message_id)
+    if type(message_id) is not str or len(message_id) != 36:  # SQLite: hex text without dashes
+        message_id = str(uuid.UUID(str(message_id)))
     return Claimed(
         pk, message_id, contact_id, phone, channel, text, values, callback or "", replaces,
         bool(opted), now,
@@ -272,14 +273,21 @@ def _lock_by_message_id(message_ids: list[uuid.UUID]) -> list[tuple]:
             .values_list(*_LOCK_COLUMNS)
         )
     # One array parameter: 1,000 IN placeholders cost more to build than the query takes.
+    columns = ", ".join(_message_id_text() if c == "message_id" else c for c in _LOCK_COLUMNS)
     sql = (
-        f"SELECT {', '.join(_LOCK_COLUMNS)} FROM {Message._meta.db_table}"  # noqa: S608
+        f"SELECT {columns} FROM {Message._meta.db_table}"  # noqa: S608
         " WHERE message_id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE"
     )
     with connection.cursor() as cursor:
         # One uuid[] literal: psycopg dumps a Python list element by element.
         cursor.execute(sql, ["{" + ",".join(map(str, message_ids)) + "}"])
         return cursor.fetchall()
+
+
+def _message_id_text() -> str:
+    # PostgreSQL hands back the canonical text: no UUID object is built and printed again
+    # for every row (five conversions per sent message showed in the profile).
+    return "message_id::text" if connection.vendor == "postgresql" else "message_id"
 
 
 _LOCK_COLUMNS = (

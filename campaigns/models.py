@@ -10,6 +10,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 
 from campaigns.states import CampaignState, MessageState
 
@@ -157,15 +158,27 @@ class Message(models.Model):
     campaign = models.ForeignKey(
         Campaign, on_delete=models.CASCADE, related_name="messages", db_index=False
     )
+    # Indexed by (contact, -created_at) below, which serves every contact_id lookup too.
     contact = models.ForeignKey(
-        "contacts.Contact", null=True, on_delete=models.SET_NULL, related_name="messages"
+        "contacts.Contact",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
     phone = models.CharField(max_length=20)
     # Choices (not free text) so the admin's channel filter needs no DISTINCT over the ledger.
     channel = models.CharField(max_length=10, choices=[("sms", "SMS"), ("whatsapp", "WhatsApp")])
     attempt = models.PositiveSmallIntegerField(default=1)
-    replaces = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="failover"
+    # Unique where set (constraint below): a failover SMS replaces one message, once. A
+    # OneToOneField would index the NULL of every other row too, in every row version.
+    replaces = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="failover",
+        db_index=False,
     )
     message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     callback_data = models.CharField(max_length=200, blank=True)
@@ -202,15 +215,25 @@ class Message(models.Model):
             models.Index(fields=["campaign", "state", "id"]),
             # A campaign's ledger in order (recipients table, export, admin) without a sort.
             models.Index(fields=["campaign", "id"]),
-            # The sweeper: rows stuck in sending or waiting for a final report.
-            models.Index(fields=["state", "claimed_at"]),
+            # The sweeper: rows stuck in sending or waiting for a final report. Partial, so
+            # queued and final rows (nearly all, nearly always) cost no entry in it.
+            models.Index(
+                fields=["state", "claimed_at"],
+                condition=Q(state__in=[MessageState.SENDING, MessageState.ACCEPTED]),
+                name="message_unsettled",
+            ),
             models.Index(fields=["contact", "-created_at"]),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["campaign", "contact", "channel", "attempt"],
                 name="one_message_per_contact_channel_attempt",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["replaces"],
+                condition=Q(replaces__isnull=False),
+                name="one_failover_per_message",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -225,7 +248,10 @@ class MessageEvent(models.Model):
         REPORT = "report", "Report (no state change)"
         SEEN = "seen", "Seen"
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    # Indexed by (message, created_at) below, which serves every message_id lookup too.
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.STATE)
     from_state = models.CharField(max_length=13, blank=True)
     to_state = models.CharField(max_length=13, blank=True)

@@ -113,8 +113,17 @@ class Status:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
+        # A send answer carries the same status for nearly every message: parse each shape
+        # once (the result is immutable). Bodies with unhashable values are parsed each time.
+        key = tuple(data.items()) if type(data) is dict else None
+        try:
+            return _STATUSES[key]
+        except KeyError:
+            pass
+        except TypeError:
+            key = None
         d = _ci(data)
-        return cls(
+        status = cls(
             group_id=_int(d.get("groupid")),
             group_name=_upper(d.get("groupname")),
             id=_int(d.get("id")),
@@ -122,6 +131,15 @@ class Status:
             description=str(d.get("description") or ""),
             action=_str(d.get("action")),
         )
+        if key is not None:
+            if len(_STATUSES) >= _STATUS_CACHE_SIZE:
+                _STATUSES.clear()
+            _STATUSES[key] = status
+        return status
+
+
+_STATUSES: dict[tuple | None, Status] = {}
+_STATUS_CACHE_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -186,6 +204,17 @@ class SentMessage:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
+        if type(data) is dict and data.keys() <= _SENT_KEYS:
+            # Infobip's documented shape, read directly: a send answer holds one per message.
+            count = _first_of(data, "messageCount", "smsCount")
+            if not count:
+                count = _ci(data.get("details")).get("messagecount")
+            return cls(
+                message_id=str(data.get("messageId") or ""),
+                to=str(_first_of(data, "to", "destination") or ""),
+                status=Status.from_dict(data.get("status")),
+                message_count=_int(count),
+            )
         d = _ci(data)
         details = _ci(d.get("details"))
         return cls(
@@ -196,6 +225,20 @@ class SentMessage:
                 _first(d, "messageCount", "smsCount") or details.get("messagecount")
             ),
         )
+
+
+# The fields of a send answer's message entry in Infobip's documented casing.
+_SENT_KEYS = frozenset(
+    {"messageId", "to", "destination", "status", "messageCount", "smsCount", "details"}
+)
+
+
+def _first_of(data: dict, *keys: str) -> Any:
+    for key in keys:
+        value = data.get(key)
+        if value is not None:
+            return value
+    return None
 
 
 @dataclass(frozen=True)

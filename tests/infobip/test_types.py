@@ -196,3 +196,27 @@ def test_a_body_with_an_unknown_key_is_still_read() -> None:
     report = DeliveryReport.from_dict(item)
     assert report.callback_data == "x"
     assert report.status.group_name
+
+
+def test_statuses_of_one_shape_are_parsed_once_and_stay_bounded() -> None:
+    from infobip import types
+
+    body = {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED"}
+    first = Status.from_dict(dict(body))
+    assert Status.from_dict(dict(body)) is first
+    assert Status.from_dict({**body, "name": "other"}).name == "OTHER"
+    # An unhashable value cannot be a cache key: parsed every time, still right.
+    odd = Status.from_dict({**body, "description": ["a", "list"]})
+    assert (odd.name, odd.description) == ("PENDING_ACCEPTED", "['a', 'list']")
+    for n in range(types._STATUS_CACHE_SIZE + 5):
+        Status.from_dict({**body, "id": n})
+    assert len(types._STATUSES) <= types._STATUS_CACHE_SIZE
+
+
+def test_a_send_entry_takes_its_part_count_from_details_when_the_top_level_has_none() -> None:
+    entry = {"messageId": "m", "to": "", "destination": "4479", "status": {"groupName": "PENDING"}}
+    assert SentMessage.from_dict({**entry, "details": {"messageCount": 2}}).message_count == 2
+    assert SentMessage.from_dict({**entry, "messageCount": 3}).message_count == 3
+    assert SentMessage.from_dict({**entry, "messageCount": 0}).message_count is None
+    # `to` wins when present, even empty, exactly as the lenient path reads it.
+    assert SentMessage.from_dict(entry) == SentMessage.from_dict(_lower_keys(entry))
