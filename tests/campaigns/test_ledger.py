@@ -207,3 +207,15 @@ def test_rows_below_the_hint_are_found_by_a_scan_from_the_start() -> None:
     found = messages_claim(campaign_id=campaign.pk, limit=10, floor=hint)
     assert [m.pk for m in found] == [messages[0].pk]
     assert _counts(campaign) == {"sending": 4}
+
+
+def test_deleting_a_campaign_deletes_its_messages_and_their_events() -> None:
+    # Events carry no database constraint (see MessageEvent.message): Django's cascade must
+    # still remove them with their messages, leaving no orphan.
+    campaign, messages = _campaign(3)
+    messages_claim(campaign_id=campaign.pk, limit=3)
+    assert MessageEvent.objects.filter(message__campaign=campaign).count() == 3
+    ids = [m.pk for m in messages]
+    campaign.delete()
+    assert not Message.objects.filter(id__in=ids).exists()
+    assert not MessageEvent.objects.filter(message_id__in=ids).exists()
