@@ -107,7 +107,7 @@ class _Renderer:
                 return channel, "", None, 0, "", "skipped", "; ".join(resolved.missing)[:500]
             text = template_render(template=self.template, values=resolved.values)
             return channel, text, resolved.values.to_dict(), 1, "", "queued", ""
-        rendered = self.sms.render(contact_values(contact))
+        rendered = self.sms.render(contact_values(contact, self.sms.names))
         if rendered.missing:
             return channel, rendered.text, None, 0, "", "skipped", rendered.skip_reason
         if campaign.channel == Channel.WHATSAPP_TEXT:

@@ -15,7 +15,7 @@ per part, but Herald does not ask for either by default, so ş, ğ, ı, ã, õ, 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -246,10 +246,13 @@ def _as_text(value: Any) -> str | None:
     return text or None
 
 
-def contact_values(contact: Any) -> dict[str, str]:
+def contact_values(contact: Any, names: Iterable[str] | None = None) -> dict[str, str]:
     """Placeholder values of a contact: its attributes, overridden by non-empty model fields."""
-    values: dict[str, str] = {}
+    # With `names`, only those: the freeze renders a million recipients with the few a text uses.
     attributes = getattr(contact, "attributes", None) or {}
+    if names is not None:
+        return _named_values(contact, attributes, names)
+    values: dict[str, str] = {}
     for key, raw in attributes.items():
         text = _as_text(raw)
         if text is not None:
@@ -258,6 +261,17 @@ def contact_values(contact: Any) -> dict[str, str]:
     # country derived from the number; an empty field still lets the attribute through.
     for name in CONTACT_FIELDS:
         text = _as_text(getattr(contact, name, None))
+        if text is not None:
+            values[name] = text
+    return values
+
+
+def _named_values(contact: Any, attributes: Mapping, names: Iterable[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name in names:
+        text = _as_text(getattr(contact, name, None)) if name in CONTACT_FIELDS else None
+        if text is None:
+            text = _as_text(attributes.get(name))
         if text is not None:
             values[name] = text
     return values

@@ -167,3 +167,16 @@ def test_rendering_a_contact_end_to_end() -> None:
     assert rendered.skip_reason == "missing value for {{store}}"
     fixed = template.render(contact_values(_contact(attributes={"city": "Leeds", "store": "#4"})))
     assert fixed == Rendered("Ann , see you in Leeds (#4)", [])
+
+
+def test_named_contact_values_are_the_full_ones_restricted_to_those_names() -> None:
+    contact = _contact(
+        first_name="",  # an empty field lets the attribute through, as in the full values
+        attributes={"first_name": "Annie", "city": "Leeds", "country": "XX", "tags": ["a"]},
+    )
+    names = ["first_name", "city", "country", "tags", "store", "phone"]
+    full = contact_values(contact)
+    assert contact_values(contact, names) == {k: v for k, v in full.items() if k in names}
+    assert contact_values(contact, names)["first_name"] == "Annie"
+    assert contact_values(contact, names)["country"] == "GB"
+    assert contact_values(SimpleNamespace(phone="+1555"), ["phone", "x"]) == {"phone": "+1555"}
