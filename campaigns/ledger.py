@@ -9,12 +9,14 @@ so a late or duplicated report can never move a message backwards.
 import json
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import orjson
+import psycopg
 from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest, Least
@@ -278,10 +280,20 @@ def _lock_by_message_id(message_ids: list[uuid.UUID]) -> list[tuple]:
         f"SELECT {columns} FROM {Message._meta.db_table}"  # noqa: S608
         " WHERE message_id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE"
     )
-    with connection.cursor() as cursor:
+    with _bound_cursor() as cursor:
         # One uuid[] literal: psycopg dumps a Python list element by element.
         cursor.execute(sql, ["{" + ",".join(map(str, message_ids)) + "}"])
         return cursor.fetchall()
+
+
+@contextmanager
+def _bound_cursor() -> Iterator[psycopg.Cursor]:
+    """A cursor on Django's connection that sends parameters apart from the SQL (PostgreSQL)."""
+    # Django's cursors bind client-side: a batch's 300 kB JSON or 37 kB id list was scanned
+    # and quoted into the statement in Python (~9 % of a sending worker's CPU, py-spy).
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
 
 
 def _message_id_text() -> str:
@@ -426,7 +438,7 @@ def _update_messages(updates: list[tuple[int, Outcome]], now: datetime) -> None:
         f"UPDATE {table} SET {sets} FROM jsonb_to_recordset(%s::jsonb)"  # noqa: S608
         f" AS d(id bigint, {columns}) WHERE {table}.id = d.id"
     )
-    with connection.cursor() as cursor:
+    with _bound_cursor() as cursor:
         cursor.execute(sql, [payload])
 
 
