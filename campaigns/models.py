@@ -170,8 +170,9 @@ class Message(models.Model):
     # Choices (not free text) so the admin's channel filter needs no DISTINCT over the ledger.
     channel = models.CharField(max_length=10, choices=[("sms", "SMS"), ("whatsapp", "WhatsApp")])
     attempt = models.PositiveSmallIntegerField(default=1)
-    # Unique where set (constraint below): a failover SMS replaces one message, once. A
-    # OneToOneField would index the NULL of every other row too, in every row version.
+    # Unique where set (constraint below): a failover SMS replaces one message, once, so
+    # `message.failover` holds at most one row (`.get()`/`.first()`). A OneToOneField would
+    # index the NULL of every other row too, in every row version.
     replaces = models.ForeignKey(
         "self",
         null=True,

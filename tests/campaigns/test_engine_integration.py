@@ -226,7 +226,7 @@ def test_whatsapp_failover_through_the_whole_loop(engine) -> None:
     wait_for(done, timeout=120, interval=0.5, message=worker.tail())
     for message in whatsapp.filter(state="undeliverable"):
         assert sandbox.truth(str(message.message_id))["outcome"] == "undeliverable"
-        assert message.failover.state == "delivered"
+        assert message.failover.get().state == "delivered"
     assert not Message.objects.filter(replaces__state="delivered").exists()
     state = sandbox.state()
     assert state["duplicates"] == {"messageId": 0, "recipientCallbackData": 0}
