@@ -291,8 +291,10 @@ def _bound_cursor() -> Iterator[psycopg.Cursor]:
     """A cursor on Django's connection that sends parameters apart from the SQL (PostgreSQL)."""
     # Django's cursors bind client-side: a batch's 300 kB JSON or 37 kB id list was scanned
     # and quoted into the statement in Python (~9 % of a sending worker's CPU, py-spy).
+    # Errors still come out as Django's (callers retry on django.db.OperationalError, and a
+    # broken connection is marked for closing), as through Django's own cursors.
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         yield cursor
 
 

@@ -42,3 +42,19 @@ def test_a_claim_waits_for_a_cancel_in_progress_then_claims_nothing() -> None:
     connections.close_all()  # the thread's connection
     assert claimed == [[]]
     assert Campaign.objects.get(pk=campaign.pk).count_queued == 5
+
+
+def test_ledger_statements_on_their_own_cursor_raise_django_errors() -> None:
+    # The outcome write and the lock read use a server-binding psycopg cursor; callers such as
+    # webhook processing retry on django.db.OperationalError, so errors must arrive as Django's.
+    import django.db
+    import psycopg
+
+    from campaigns.ledger import _bound_cursor
+
+    with pytest.raises(django.db.DataError) as caught, _bound_cursor() as cursor:
+        cursor.execute("SELECT %s::uuid", ["not a uuid"])
+    assert isinstance(caught.value.__cause__, psycopg.DataError)
+    # A deadlock (40P01) is what a concurrent report batch could meet: a transient error.
+    with pytest.raises(django.db.OperationalError), _bound_cursor() as cursor:
+        cursor.execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$")
