@@ -204,17 +204,6 @@ class SentMessage:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
-        if type(data) is dict and data.keys() <= _SENT_KEYS:
-            # Infobip's documented shape, read directly: a send answer holds one per message.
-            count = _first_of(data, "messageCount", "smsCount")
-            if not count:
-                count = _ci(data.get("details")).get("messagecount")
-            return cls(
-                message_id=str(data.get("messageId") or ""),
-                to=str(_first_of(data, "to", "destination") or ""),
-                status=Status.from_dict(data.get("status")),
-                message_count=_int(count),
-            )
         d = _ci(data)
         details = _ci(d.get("details"))
         return cls(
@@ -225,20 +214,6 @@ class SentMessage:
                 _first(d, "messageCount", "smsCount") or details.get("messagecount")
             ),
         )
-
-
-# The fields of a send answer's message entry in Infobip's documented casing.
-_SENT_KEYS = frozenset(
-    {"messageId", "to", "destination", "status", "messageCount", "smsCount", "details"}
-)
-
-
-def _first_of(data: dict, *keys: str) -> Any:
-    for key in keys:
-        value = data.get(key)
-        if value is not None:
-            return value
-    return None
 
 
 @dataclass(frozen=True)
