@@ -97,15 +97,14 @@ def test_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(engine) ->
 
 def test_429_and_5xx_storms_end_with_everyone_sent_once(engine) -> None:
     worker, sandbox = engine
-    # Rates high enough that both kinds of fault are all but certain over ~20 requests.
-    sandbox.configure(
-        rate_429=0.35,
-        retry_after_share=0.5,
-        retry_after_seconds=1,
-        rate_5xx=0.25,
-        drop_after_read=0.05,
-    )
+    # Each kind of fault first for certain (at these rates over ~20 requests a run without one
+    # happened in CI), then the storm of all of them at once.
+    sandbox.configure(rate_5xx=1.0)
     campaign = _run("storm", 800, sandbox, worker)
+    wait_for(lambda: sandbox.state()["faults"]["5xx"] > 0, timeout=30, message=worker.tail())
+    sandbox.configure(rate_5xx=0.0, rate_429=1.0, retry_after_share=0.5, retry_after_seconds=1)
+    wait_for(lambda: sandbox.state()["faults"]["429"] > 0, timeout=30, message=worker.tail())
+    sandbox.configure(rate_429=0.35, rate_5xx=0.25, drop_after_read=0.05)
 
     def done():
         sweep.delay()
