@@ -4,7 +4,6 @@ import copy
 import json
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import responses
@@ -14,9 +13,8 @@ from django.test import Client
 from campaigns.models import Campaign, Message
 from contacts.models import Contact
 from infobip.links import webhook_url
+from tests.fixtures.examples import EXAMPLES
 
-# In-repo copies of ../shared/infobip-openapi/examples (tests/infobip checks they are identical).
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PUSH_EXAMPLES = {
     "sms_dlr_push_v2": "sms/reports",
     "sms_dlr_push_v3": "sms/reports",
