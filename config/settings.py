@@ -356,3 +356,6 @@ CELERY_BEAT_SCHEDULE["campaigns-whatsapp-validity"] = {
     "schedule": env.float("HERALD_VALIDITY_SWEEP_INTERVAL", default=60.0),
     "options": {"expires": 60.0},
 }
+
+# --- #15 one-way house: inbound messages, keywords and the inbox are an app of their own.
+INSTALLED_APPS += ["inbox"]

@@ -58,7 +58,7 @@ def _ci(data: Any) -> Mapping[str, Any]:
     return {str(k).lower(): v for k, v in data.items()}
 
 
-def _first(d: dict[str, Any], *names: str) -> Any:
+def _first(d: Mapping[str, Any], *names: str) -> Any:
     for name in names:
         value = d.get(name.lower())
         if value is not None:
@@ -112,7 +112,7 @@ class Status:
     action: str | None = None
 
     @classmethod
-    def from_dict(cls, data: Any) -> Self:
+    def from_dict(cls, data: Any) -> "Status":
         # A send answer carries the same status for nearly every message: parse each shape
         # once (the result is immutable). Bodies with unhashable values are parsed each time.
         key = tuple(data.items()) if type(data) is dict else None
@@ -265,7 +265,7 @@ class DeliveryReport:
         )
 
 
-def _sent_message_fields(d: dict[str, Any], data: Any) -> dict[str, Any]:
+def _sent_message_fields(d: Mapping[str, Any], data: Any) -> dict[str, Any]:
     """The fields a delivery report and a log entry share, from `_ci(data)`."""
     return {
         "message_id": str(d.get("messageid") or ""),

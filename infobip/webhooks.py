@@ -8,9 +8,10 @@ stop/resume notifications) are single objects; a click notification is a single 
 `results` batch of them is accepted too). Keys are matched case-insensitively, like types.py.
 """
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from infobip.models import INBOUND_KINDS, REPORT_KINDS, EventKind
@@ -21,6 +22,9 @@ TEXT_TYPES = frozenset(
     {"TEXT", "BUTTON", "INTERACTIVE_BUTTON_REPLY", "INTERACTIVE_LIST_REPLY", "QUICK_REPLY"}
 )
 MEDIA_TYPES = frozenset({"IMAGE", "DOCUMENT", "AUDIO", "VIDEO", "VOICE", "STICKER"})
+# The event times Herald keeps (the database columns cannot hold any datetime).
+MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class ShapeError(ValueError):
@@ -174,7 +178,7 @@ class Inbound:
         )
 
 
-def whatsapp_text(kind: str, m: dict[str, Any]) -> str:
+def whatsapp_text(kind: str, m: Mapping[str, Any]) -> str:
     """The readable text of an inbound WhatsApp message of type `kind` (lower-cased keys)."""
     if kind in ("INTERACTIVE_BUTTON_REPLY", "INTERACTIVE_LIST_REPLY"):
         value = m.get("title") or m.get("text")
@@ -240,4 +244,19 @@ def clean(value: Any, limit: int | None = None) -> Any:
         return {clean(str(k)): clean(v) for k, v in value.items()}
     if isinstance(value, list):
         return [clean(v) for v in value]
+    return value
+
+
+def canonical_message_id(value: str) -> str | None:
+    """Our messageId in the ledger's form (lower-case UUID), or None when it is not a UUID."""
+    try:
+        return str(uuid.UUID(str(value).strip()))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def sane_time(value: datetime | None) -> datetime | None:
+    """`value` when it is a plausible event time (the columns cannot hold any datetime)."""
+    if value is None or not MIN_TIME <= value <= MAX_TIME:
+        return None
     return value

@@ -8,6 +8,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from campaigns.clicks import campaign_click_counts
 from campaigns.export import campaign_export_rows
 from campaigns.models import Campaign, Channel, Message
 from campaigns.preview import campaign_preview
@@ -23,7 +24,6 @@ from campaigns.services import (
 from campaigns.states import CampaignState, MessageState
 from contacts.models import Contact
 from infobip.errors import InfobipError
-from infobip.inbound import campaign_click_counts
 from ui.access import APPROVE, LAUNCH, page
 from ui.models import CampaignApproval
 from ui.selectors import campaign_progress

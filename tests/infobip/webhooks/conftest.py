@@ -180,3 +180,13 @@ def infobip_api():
 def sent_bodies(mock: responses.RequestsMock, path: str) -> list[dict]:
     """JSON bodies of the requests `mock` received on `path`."""
     return [json.loads(c.request.body) for c in mock.calls if c.request.url.endswith(path)]
+
+
+@pytest.fixture
+def swap_receiver():
+    """Replace the receiver of one item kind for a test; the registry is put back after."""
+    from infobip.receivers import receivers_register, receivers_restore, receivers_snapshot
+
+    saved = receivers_snapshot()
+    yield lambda kind, fn: receivers_register(**{kind: fn})
+    receivers_restore(saved)
