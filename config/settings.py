@@ -266,7 +266,7 @@ CELERY_BEAT_SCHEDULE["campaigns-sweep"] = {
 # Infobip → Herald pushes (infobip/views.py). Authentication is the secret path token
 # INFOBIP_WEBHOOK_TOKEN (or HTTP Basic with it as the password). Optionally only these source
 # networks are accepted: CIDRs, comma separated; "infobip" stands for Infobip's published
-# ranges (INFOBIP_API.md §14). Empty = no address check.
+# ranges (docs/INFOBIP.md §14). Empty = no address check.
 INFOBIP_WEBHOOK_ALLOWED_NETWORKS = env.list("INFOBIP_WEBHOOK_ALLOWED_NETWORKS", default=[])
 # Behind a reverse proxy, the header carrying the client address (e.g. X-Forwarded-For; its
 # right-most entry is used). Only set it when the proxy overwrites/appends that header.

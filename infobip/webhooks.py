@@ -1,7 +1,7 @@
 """Infobip's push bodies: the minimal shape check the view applies, and parsers for what
 infobip/types.py does not cover (inbound WhatsApp, seen reports, clicks, notifications).
 
-Shapes (INFOBIP_API.md §8, §10, §11, §13): reports and inbound messages come as
+Shapes (docs/INFOBIP.md §8, §10, §11, §13): reports and inbound messages come as
 `{"results": [...]}` batches; a WhatsApp report URL receives delivery reports (`status`) and
 seen reports (`seenAt`, no `status`) mixed; subscription events (template updates, marketing
 stop/resume notifications) are single objects; a click notification is a single object (a
