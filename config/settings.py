@@ -356,3 +356,8 @@ CELERY_BEAT_SCHEDULE["campaigns-whatsapp-validity"] = {
     "schedule": env.float("HERALD_VALIDITY_SWEEP_INTERVAL", default=60.0),
     "options": {"expires": 60.0},
 }
+
+# --- Rules on every surface (issue #14) -----------------------------------------------------
+# The user state-changing commands act as when run without --as (INTERFACE.md "Acting user on
+# the command line"); empty: the server's operator (all permissions, audited as "operator").
+HERALD_CLI_USER = env("HERALD_CLI_USER", default="")
