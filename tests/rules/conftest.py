@@ -38,10 +38,10 @@ def make_role_user(role: str) -> User | None:
     return user
 
 
-def make_audience(n: int = 3, name: str = "Customers") -> ContactList:
+def make_audience(n: int = 3, name: str = "Customers", prefix: str = "+4479460") -> ContactList:
     contact_list = ContactList.objects.create(name=name)
     contacts = Contact.objects.bulk_create(
-        Contact(phone=f"+4479460{i:05d}", first_name=f"Ann{i}", country="GB") for i in range(n)
+        Contact(phone=f"{prefix}{i:05d}", first_name=f"Ann{i}", country="GB") for i in range(n)
     )
     ListMembership.objects.bulk_create(
         ListMembership(contact=c, contact_list=contact_list) for c in contacts
