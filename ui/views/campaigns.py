@@ -1,7 +1,5 @@
 """Campaign pages: list, preview and test send, live campaign page, ledger, actions."""
 
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
@@ -24,6 +22,7 @@ from campaigns.services import (
 )
 from campaigns.states import CampaignState, MessageState
 from contacts.models import Contact
+from core.csvsafe import csv_lines
 from core.rules import Refused
 from infobip.errors import InfobipError
 from infobip.inbound import campaign_click_counts
@@ -212,18 +211,12 @@ def campaign_recipients(request, pk: int):
     return render(request, template, context)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @page("campaigns.view_campaign")
 def campaign_export_csv(request, pk: int):
     campaign = get_object_or_404(Campaign, pk=pk)
-    writer = csv.writer(_Echo())
     audit_record(actor=request.user, action="export", campaign=campaign)
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in campaign_export_rows(campaign=campaign)),
+        csv_lines(campaign_export_rows(campaign=campaign)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-ledger.csv"'
