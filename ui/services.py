@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact
+from core.logging import redact
 from core.services import audit_record
 from infobip.client import get_client
 from infobip.links import webhook_url
@@ -141,6 +142,6 @@ def sandbox_inbound(*, channel: str, sender: str, text: str, user: AbstractBaseU
     except requests.RequestException as exc:
         raise UiError(f"the sandbox did not answer: {type(exc).__name__}") from exc
     if not answer.ok:
-        raise UiError(f"the sandbox refused: {answer.text[:200]}")
+        raise UiError(f"the sandbox refused: {redact(answer.text[:200])}")  # no token in a flash
     audit_record(actor=user, action="simulate_inbound", detail=f"{channel} from {sender}")
     return answer.json()
