@@ -96,12 +96,13 @@ class Stack:
     def launch(self, name: str) -> int:
         from campaigns.services import campaign_create, campaign_launch
         from contacts.models import ContactList
+        from core.rules import OPERATOR
 
         campaign = campaign_create(
             name=name, channel="sms", lists=[ContactList.objects.get(pk=self.list_id)],
             text=h.TEXT,
         )  # fmt: skip
-        campaign_launch(campaign=campaign)
+        campaign_launch(campaign=campaign, actor=OPERATOR)
         return campaign.pk
 
     def close(self) -> None:

@@ -46,6 +46,7 @@ def measure_engine(list_id: int, size: int, sandbox: h.Sandbox, worker: h.Proces
     from campaigns.models import Campaign
     from campaigns.services import campaign_create, campaign_launch
     from contacts.models import ContactList
+    from core.rules import OPERATOR
 
     campaign = campaign_create(
         name=f"bench {size}", channel="sms", lists=[ContactList.objects.get(pk=list_id)],
@@ -56,7 +57,7 @@ def measure_engine(list_id: int, size: int, sandbox: h.Sandbox, worker: h.Proces
     sampler.start()
     load = h.loadavg()
     start = time.perf_counter()
-    campaign_launch(campaign=campaign)
+    campaign_launch(campaign=campaign, actor=OPERATOR)
 
     def done():
         c = Campaign.objects.values("frozen_at", "count_queued", "count_sending").get(

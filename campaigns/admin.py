@@ -6,8 +6,10 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from campaigns.models import Campaign, Message, MessageEvent
+from campaigns.permissions import APPROVE, SEND
 from campaigns.services import (
     CampaignError,
+    campaign_approve,
     campaign_cancel,
     campaign_launch,
     campaign_pause,
@@ -15,45 +17,60 @@ from campaigns.services import (
     campaign_resume,
 )
 from core.paginator import LargeTablePaginator
+from core.rules import Refused
+from core.services import audit_record
 
 
 def _each(modeladmin, request, queryset: QuerySet[Campaign], action, verb: str) -> None:
+    """Run one service per campaign as the logged-in user; a refusal changes nothing."""
     done = 0
     for campaign in queryset:
         try:
-            action(campaign=campaign)
+            action(campaign=campaign, actor=request.user)
             done += 1
-        except CampaignError as exc:
+        except (CampaignError, Refused) as exc:
             modeladmin.message_user(request, f"{campaign}: {exc}", messages.ERROR)
     if done:
         modeladmin.message_user(request, f"{verb} {done} campaign(s).", messages.SUCCESS)
 
 
-@admin.action(description="Launch (or schedule) selected campaigns", permissions=["change"])
+# "send" and "approve" are has_send_permission / has_approve_permission below: the same
+# permissions the services check, so a staff user without them does not even see the actions.
+@admin.action(description="Launch (or schedule) selected campaigns", permissions=["send"])
 def launch(modeladmin, request, queryset) -> None:
     _each(modeladmin, request, queryset, campaign_launch, "Launched")
 
 
-@admin.action(description="Pause selected campaigns", permissions=["change"])
+@admin.action(description="Approve selected campaigns", permissions=["approve"])
+def approve(modeladmin, request, queryset) -> None:
+    _each(modeladmin, request, queryset, campaign_approve, "Approved")
+
+
+@admin.action(description="Pause selected campaigns", permissions=["send"])
 def pause(modeladmin, request, queryset) -> None:
     _each(modeladmin, request, queryset, campaign_pause, "Paused")
 
 
-@admin.action(description="Resume selected campaigns", permissions=["change"])
+@admin.action(description="Resume selected campaigns", permissions=["send"])
 def resume(modeladmin, request, queryset) -> None:
     _each(modeladmin, request, queryset, campaign_resume, "Resumed")
 
 
-@admin.action(description="Cancel selected campaigns", permissions=["change"])
+@admin.action(description="Cancel selected campaigns", permissions=["send"])
 def cancel(modeladmin, request, queryset) -> None:
     _each(modeladmin, request, queryset, campaign_cancel, "Cancelled")
 
 
 @admin.action(
-    description="Resend to failed (new attempts, not permanent errors)", permissions=["change"]
+    description="Resend to failed (new attempts, not permanent errors)", permissions=["send"]
 )
 def resend_failed(modeladmin, request, queryset) -> None:
-    total = sum(campaign_resend_failed(campaign=campaign) for campaign in queryset)
+    total = 0
+    for campaign in queryset:
+        try:
+            total += campaign_resend_failed(campaign=campaign, actor=request.user)
+        except (CampaignError, Refused) as exc:
+            modeladmin.message_user(request, f"{campaign}: {exc}", messages.ERROR)
     modeladmin.message_user(request, f"Queued {total} new attempt(s).", messages.SUCCESS)
 
 
@@ -66,7 +83,7 @@ class CampaignAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = ["state", "channel", "failover_mode"]
     search_fields = ["name"]
-    actions = [launch, pause, resume, cancel, resend_failed]
+    actions = [launch, approve, pause, resume, cancel, resend_failed]
     filter_horizontal = ["lists", "exclude_lists"]
     readonly_fields = [
         "state", "state_reason", "launched_at", "finished_at", "frozen_at", "last_batch_at",
@@ -90,10 +107,23 @@ class CampaignAdmin(admin.ModelAdmin):
     def cost(self, obj: Campaign) -> str:
         return f"{obj.cost_amount:.4f} {obj.cost_currency}".strip()
 
+    def has_send_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(SEND)
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(APPROVE)
+
     def save_model(self, request: HttpRequest, obj: Campaign, form, change: bool) -> None:
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        # Admin edits are audited like every other surface's (and void an approval: the
+        # approval's fingerprint no longer matches, campaigns/approval.py).
+        changed = ", ".join(form.changed_data)[:400] if change else ""
+        audit_record(
+            actor=request.user, action="edit" if change else "create", campaign=obj,
+            detail=f"admin: {changed}" if changed else "admin",
+        )  # fmt: skip
 
 
 class MessageEventInline(admin.TabularInline):

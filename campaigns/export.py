@@ -1,10 +1,10 @@
 """The per-recipient ledger as CSV, streamed (flat memory whatever the campaign's size)."""
 
-import csv
 from collections.abc import Iterator
 from typing import IO
 
 from campaigns.models import Campaign, Message
+from core.csvsafe import csv_writer
 
 COLUMNS = [
     ("phone", "phone"),
@@ -45,7 +45,7 @@ def campaign_export_rows(*, campaign: Campaign) -> Iterator[list]:
 
 def campaign_export(*, campaign: Campaign, out: IO[str]) -> int:
     """Write the ledger of `campaign` as CSV to `out`; returns the number of rows."""
-    writer = csv.writer(out)
+    writer = csv_writer(out)  # defused: a ledger text may start with "=" or "@"
     count = -1
     for row in campaign_export_rows(campaign=campaign):
         writer.writerow(row)

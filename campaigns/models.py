@@ -285,3 +285,27 @@ class SenderThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender} free at {self.available_at:%H:%M:%S}"
+
+
+class CampaignApproval(models.Model):
+    """A second person's go-ahead for a campaign, for exactly what they saw.
+
+    `fingerprint` is a hash of everything that decides what is sent, to whom, when and how
+    (campaigns.approval.campaign_fingerprint); a launch compares it with the campaign as it is
+    then, so any edit after approval, through any surface, voids the approval. Moved from the
+    ui app; the table keeps its name (`ui_campaignapproval`).
+    """
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="approval")
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    fingerprint = models.CharField(max_length=64, blank=True)
+    content = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "ui_campaignapproval"
+
+    def __str__(self) -> str:
+        return f"campaign {self.campaign_id} approved by {self.approved_by}"

@@ -29,6 +29,7 @@ from campaigns.states import CampaignState
 from campaigns.status_map import state_for_status
 from campaigns.throttle import throttle_penalize, throttle_reserve
 from contacts.models import Contact
+from core.rules import SYSTEM
 from infobip.bodies import url_options
 from infobip.client import get_client
 from infobip.errors import (
@@ -112,7 +113,7 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         if reason:
             from campaigns.services import campaign_pause
 
-            campaign_pause(campaign=campaign, reason=f"drift guard: {reason}")
+            campaign_pause(campaign=campaign, actor=SYSTEM, reason=f"drift guard: {reason}")
             return result
     sender = default_sender(campaign)
     size = batch_size(campaign)
@@ -199,7 +200,9 @@ def _send_group(
         messages_release(message_ids=[r.pk for r in rows], reason=f"authentication: {exc}")
         from campaigns.services import campaign_pause
 
-        campaign_pause(campaign=campaign, reason=f"Infobip refused the credentials: {exc}")
+        campaign_pause(
+            campaign=campaign, actor=SYSTEM, reason=f"Infobip refused the credentials: {exc}"
+        )
         return
     except InfobipValidationError as exc:
         _fail(rows, f"Infobip rejected the request: {exc}", result)

@@ -1,5 +1,11 @@
-"""Campaign services: create, validate, launch, pause, resume, cancel, complete, test send."""
+"""Campaign services: create, validate, approve, launch, pause, resume, cancel, test send.
 
+The lifecycle services take an `actor` (core.rules): they check the actor's permission and,
+with HERALD_REQUIRE_APPROVAL, the approval, and write the audit trail, so the UI, the admin,
+the commands and the API all obey the same rule. A refusal raises core.rules.Refused.
+"""
+
+import contextlib
 import datetime as dt
 from collections.abc import Iterable
 
@@ -10,14 +16,17 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from campaigns.approval import campaign_content, campaign_fingerprint
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
     Campaign,
+    CampaignApproval,
     Channel,
     FailoverMode,
     Message,
     MessageEvent,
 )
+from campaigns.permissions import APPROVE, SEND
 from campaigns.rendering import (
     compile_template,
     contact_values,
@@ -26,6 +35,8 @@ from campaigns.rendering import (
 )
 from campaigns.states import CampaignState, campaign_can_move
 from contacts.models import Contact, ContactList
+from core.rules import OPERATOR, Actor, Refused, actor_label, actor_require, actor_user
+from core.services import audit_record
 from infobip.client import get_client
 from infobip.links import callback_data
 from infobip.types import SendResult, SmsMessage, WhatsAppTemplateMessage
@@ -117,8 +128,17 @@ def campaign_create(
     sms_validity_minutes: int | None = None,
     whatsapp_validity_minutes: int | None = None,
     failover_validity_minutes: int | None = None,
+    actor: Actor | None = None,
 ) -> Campaign:
-    """Create a draft campaign; refuses (ValidationError) anything that could not be sent."""
+    """Create a draft campaign; refuses (ValidationError) anything that could not be sent.
+
+    With an `actor` (the command line, the API) the add permission is checked, the actor
+    becomes the creator and the creation is audited; callers that audit themselves pass
+    `created_by` instead.
+    """
+    if actor is not None:
+        actor_require(actor, "campaigns.add_campaign", doing="create campaigns")
+        created_by = actor_user(actor)
     lists = list(lists)
     if not name.strip():
         raise ValidationError("the campaign needs a name")
@@ -155,6 +175,8 @@ def campaign_create(
     campaign.save()
     campaign.lists.set(lists)
     campaign.exclude_lists.set(list(exclude_lists))
+    if actor is not None:
+        audit_record(actor=actor, action="create", campaign=campaign)
     return campaign
 
 
@@ -172,10 +194,61 @@ def _move(campaign: Campaign, new: str, *, reason: str = "", **fields) -> Campai
     return campaign
 
 
-def campaign_launch(*, campaign: Campaign, now: dt.datetime | None = None) -> Campaign:
+def approval_required() -> bool:
+    """Whether launches need a second person's approval (HERALD_REQUIRE_APPROVAL)."""
+    return bool(getattr(settings, "HERALD_REQUIRE_APPROVAL", False))
+
+
+def campaign_approval_problem(*, campaign: Campaign) -> str | None:
+    """Why the campaign may not launch for lack of a valid approval (None when it may)."""
+    if not approval_required():
+        return None
+    approval = CampaignApproval.objects.filter(campaign=campaign).first()
+    if approval is None or approval.approved_by_id is None:
+        return "this campaign needs a second person's approval before it can launch"
+    if campaign.created_by_id is not None and approval.approved_by_id == campaign.created_by_id:
+        return "the approval is by the campaign's creator: a different person must approve it"
+    if approval.fingerprint != campaign_fingerprint(campaign=campaign):
+        return "the campaign changed after it was approved: it needs a new approval"
+    return None
+
+
+def campaign_approve(*, campaign: Campaign, actor: Actor) -> CampaignApproval:
+    """Approve exactly this version of a campaign; not by its creator, only by a named user."""
+    actor_require(actor, APPROVE, doing="approve campaigns")
+    user = actor_user(actor)
+    if user is None:
+        raise Refused("an approval needs a named user (--as USERNAME)", missing="approval")
+    if campaign.created_by_id is not None and campaign.created_by_id == user.pk:
+        raise Refused(
+            "you created this campaign: a different person must approve it", missing="approval"
+        )
+    if campaign.state not in (CampaignState.DRAFT, CampaignState.SCHEDULED):
+        raise CampaignError(f"campaign {campaign.pk} is {campaign.state}: nothing to approve")
+    content = campaign_content(campaign=campaign)
+    with transaction.atomic():
+        approval, _ = CampaignApproval.objects.update_or_create(
+            campaign=campaign,
+            defaults={
+                "approved_by": user,
+                "fingerprint": campaign_fingerprint(campaign=campaign),
+                "content": content,
+            },
+        )
+        audit_record(actor=actor, action="approve", campaign=campaign, content=content)
+    return approval
+
+
+def campaign_launch(
+    *, campaign: Campaign, actor: Actor, now: dt.datetime | None = None
+) -> Campaign:
     """Launch now, or schedule for `send_at`; freezing and sending happen in the worker."""
     from campaigns.tasks import campaign_start
 
+    actor_require(actor, SEND, doing="launch campaigns")
+    campaign.refresh_from_db()
+    if problem := campaign_approval_problem(campaign=campaign):
+        raise Refused(problem, missing="approval")
     now = now or timezone.now()
     errors = campaign_validate(campaign=campaign)
     template = campaign.template if campaign.channel == Channel.WHATSAPP_TEMPLATE else None
@@ -183,11 +256,18 @@ def campaign_launch(*, campaign: Campaign, now: dt.datetime | None = None) -> Ca
         errors.append(reason)
     if errors:
         raise CampaignError("; ".join(errors))
+    content = campaign_content(campaign=campaign)
     with transaction.atomic():
         if campaign.send_at and campaign.send_at > now:
-            return _move(campaign, CampaignState.SCHEDULED)
-        campaign = _move(campaign, CampaignState.RUNNING, launched_at=now)
-        transaction.on_commit(lambda: campaign_start.delay(campaign.pk))
+            campaign = _move(campaign, CampaignState.SCHEDULED)
+            detail = f"scheduled for {campaign.send_at.isoformat()}"
+        else:
+            campaign = _move(campaign, CampaignState.RUNNING, launched_at=now)
+            transaction.on_commit(lambda: campaign_start.delay(campaign.pk))
+            detail = "launched"
+        audit_record(
+            actor=actor, action="launch", campaign=campaign, detail=detail, content=content
+        )
     return campaign
 
 
@@ -198,6 +278,11 @@ def campaign_start_due(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     started = []
     for campaign in Campaign.objects.filter(state=CampaignState.SCHEDULED, send_at__lte=now):
+        if problem := campaign_approval_problem(campaign=campaign):
+            # Edited after it was approved and scheduled: back to draft, not sent.
+            with contextlib.suppress(CampaignError):
+                _move(campaign, CampaignState.DRAFT, reason=problem)
+            continue
         try:
             with transaction.atomic():
                 _move(campaign, CampaignState.RUNNING, launched_at=now)
@@ -208,28 +293,43 @@ def campaign_start_due(*, now: dt.datetime | None = None) -> list[int]:
     return started
 
 
-def campaign_pause(*, campaign: Campaign, reason: str = "") -> Campaign:
+def _by(actor: Actor) -> str:
+    """Who, for a state reason: the username, or "an operator"."""
+    return "an operator" if actor is OPERATOR else actor_label(actor)
+
+
+def campaign_pause(*, campaign: Campaign, actor: Actor, reason: str = "") -> Campaign:
     """Pause: batches not yet claimed wait; nothing already handed to Infobip is affected."""
-    return _move(campaign, CampaignState.PAUSED, reason=reason or "paused by an operator")
+    actor_require(actor, SEND, doing="pause campaigns")
+    reason = reason or f"paused by {_by(actor)}"
+    with transaction.atomic():
+        campaign = _move(campaign, CampaignState.PAUSED, reason=reason)
+        audit_record(actor=actor, action="pause", campaign=campaign, detail=reason)
+    return campaign
 
 
-def campaign_resume(*, campaign: Campaign) -> Campaign:
+def campaign_resume(*, campaign: Campaign, actor: Actor) -> Campaign:
     """Resume a paused campaign: its batch chains start again."""
     from campaigns.tasks import campaign_dispatch
 
+    actor_require(actor, SEND, doing="resume campaigns")
     with transaction.atomic():
         campaign = _move(campaign, CampaignState.RUNNING)
+        audit_record(actor=actor, action="resume", campaign=campaign)
         transaction.on_commit(lambda: campaign_dispatch.delay(campaign.pk))
     return campaign
 
 
-def campaign_cancel(*, campaign: Campaign, reason: str = "cancelled by an operator") -> Campaign:
+def campaign_cancel(*, campaign: Campaign, actor: Actor, reason: str = "") -> Campaign:
     """Cancel: every message not yet claimed becomes `skipped` with the reason."""
+    actor_require(actor, SEND, doing="cancel campaigns")
+    reason = reason or f"cancelled by {_by(actor)}"
     with transaction.atomic():
         campaign = _move(
             campaign, CampaignState.CANCELLED, reason=reason, finished_at=timezone.now()
         )
         _skip_queued(campaign, reason)
+        audit_record(actor=actor, action="cancel", campaign=campaign, detail=reason)
     campaign.refresh_from_db()
     return campaign
 
@@ -281,8 +381,9 @@ def campaign_maybe_complete(*, campaign_id: int) -> bool:
     )
 
 
-def campaign_resend_failed(*, campaign: Campaign) -> int:
+def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:
     """New attempts for messages that ended `failed` and may be retried; returns how many."""
+    actor_require(actor, SEND, doing="resend campaigns")
     failed = Message.objects.filter(campaign=campaign, state="failed").exclude(error_permanent=True)
     latest_attempt = {}
     for row in failed.values("id", "contact_id", "channel", "attempt", "phone", "text",
@@ -322,6 +423,9 @@ def campaign_resend_failed(*, campaign: Campaign) -> int:
         Campaign.objects.filter(pk=campaign.pk).update(count_queued=F("count_queued") + len(new))
         if campaign.state in (CampaignState.COMPLETED, CampaignState.FAILED):
             Campaign.objects.filter(pk=campaign.pk).update(state=CampaignState.RUNNING)
+        audit_record(
+            actor=actor, action="resend", campaign=campaign, detail=f"{len(new)} attempt(s)"
+        )
         transaction.on_commit(lambda: campaign_dispatch.delay(campaign.pk))
     return len(new)
 

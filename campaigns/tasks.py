@@ -21,6 +21,7 @@ from campaigns.sending import TransientSendError, campaign_send_batch
 from campaigns.services import campaign_maybe_complete, campaign_pause, campaign_start_due
 from campaigns.states import CampaignState
 from campaigns.validity import messages_expire_past_validity
+from core.rules import SYSTEM
 
 logger = logging.getLogger(__name__)
 # A launched campaign in these states still gets its whole ledger: a cancelled one as skipped
@@ -74,7 +75,9 @@ def send_batch(self, campaign_id: int) -> None:
     except TransientSendError as exc:
         if self.request.retries >= self.max_retries:
             campaign = Campaign.objects.get(pk=campaign_id)
-            campaign_pause(campaign=campaign, reason=f"Infobip unavailable after retries: {exc}")
+            campaign_pause(
+                campaign=campaign, actor=SYSTEM, reason=f"Infobip unavailable after retries: {exc}"
+            )
             return
         raise
     if result.unknown:

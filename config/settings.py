@@ -359,3 +359,8 @@ CELERY_BEAT_SCHEDULE["campaigns-whatsapp-validity"] = {
 
 # --- #15 one-way house: inbound messages, keywords and the inbox are an app of their own.
 INSTALLED_APPS += ["inbox"]
+
+# --- Rules on every surface (issue #14) -----------------------------------------------------
+# The user state-changing commands act as when run without --as (INTERFACE.md "Acting user on
+# the command line"); empty: the server's operator (all permissions, audited as "operator").
+HERALD_CLI_USER = env("HERALD_CLI_USER", default="")

@@ -5,7 +5,6 @@ with the acting user. Changelists never COUNT the whole table (show_full_result_
 """
 
 import contextlib
-import csv
 import re
 from collections.abc import Iterator
 
@@ -27,6 +26,7 @@ from contacts.services import (
     contacts_opt_out,
 )
 from core.admin_filters import indexed_filter
+from core.csvsafe import csv_lines
 from core.paginator import LargeTablePaginator
 
 _PHONE_LIKE = re.compile(r"^[\d\s()+\-./]+$")
@@ -183,21 +183,13 @@ class ContactAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected contacts to CSV")
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> StreamingHttpResponse:
-        writer = csv.writer(_Echo())
         response = StreamingHttpResponse(
-            (writer.writerow(row) for row in contacts_export_rows(queryset=queryset)),
+            csv_lines(contacts_export_rows(queryset=queryset)),
             content_type="text/csv; charset=utf-8",
         )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="contacts-{stamp}.csv"'
         return response
-
-
-class _Echo:
-    """A file-like object whose write() returns the line, for streaming csv.writer output."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 @admin.register(ContactList)

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from core.csvsafe import csv_cell_restore
+
 DELIMITERS = ",;\t|"
 KNOWN_FIELDS = ("phone", "first_name", "last_name", "language", "timezone", "opted_out")
 # Export-only columns (see contacts_export): ignored on import, so an export re-imports cleanly.
@@ -200,7 +202,8 @@ def iter_rows(fh: BinaryIO, layout: Layout) -> Iterator[tuple[int, list[str]]]:
         try:
             next(reader, None)
             for rownum, row in enumerate(reader, start=2):
-                yield rownum, row
+                # A Herald export's defused cells ('=…) come back as they were written.
+                yield rownum, [csv_cell_restore(c) if c[:1] == "'" else c for c in row]
         except csv.Error as exc:
             raise ImportFileError(
                 f"row {rownum + 1}: malformed CSV ({exc}); check the quotes on that row"

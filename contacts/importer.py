@@ -26,7 +26,6 @@ row counts as an update.)
 """
 
 import contextlib
-import csv
 import time
 import zoneinfo
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from contacts.csvfile import ImportFileError, Layout
 from contacts.models import ConsentSource, ContactList, ListMembership
 from contacts.phones import PhoneChecker, PhoneError, SequenceKeyer
 from contacts.survey import survey_file
+from core.csvsafe import csv_writer
 
 BATCH_SIZE = 5000
 SAMPLE_SIZE = 100  # rejected rows and warnings kept in the result (counts are always exact)
@@ -196,7 +196,7 @@ class ContactImporter:
         except OSError as exc:
             raise ImportFileError(f"cannot write the errors file: {exc}") from None
         with fh:
-            self._errors = csv.writer(fh)
+            self._errors = csv_writer(fh)  # rejected rows are hostile input: defused
             self._errors.writerow(["row", "reason", *layout.header])
             yield
 

@@ -7,11 +7,9 @@ the acting user when there is one. Opt-out is global (every channel); `channel` 
 request came from.
 """
 
-import csv
 import itertools
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, BinaryIO
 
@@ -31,6 +29,7 @@ from contacts.models import (
     ContactList,
     ListMembership,
 )
+from core.csvsafe import csv_writer
 
 CHUNK = 1000
 
@@ -225,7 +224,7 @@ def contacts_export_rows(*, queryset: QuerySet[Contact] | None = None) -> Iterat
 
 def contacts_export(*, out: IO[str], queryset: QuerySet[Contact] | None = None) -> int:
     """Write contacts as CSV to `out` (see contacts_export_rows); returns the number of contacts."""
-    writer = csv.writer(out)
+    writer = csv_writer(out)
     rows = -1  # the header is not a contact
     for row in contacts_export_rows(queryset=queryset):
         writer.writerow(row)
@@ -233,14 +232,8 @@ def contacts_export(*, out: IO[str], queryset: QuerySet[Contact] | None = None) 
     return rows
 
 
-_NUMBER = re.compile(r"^[+-]?[\d\s().]*$")
-
-
 def _cell(value: object) -> str:
-    """A text cell, defused against spreadsheet formula injection (=, @, +, - at the start)."""
+    """A text cell (JSON for non-text attributes); core.csvsafe's writer defuses formulas."""
     if value is None:
         return ""
-    text = value if isinstance(value, str) else json.dumps(value)
-    if text[:1] in ("=", "@", "\t", "\r") or (text[:1] in "+-" and not _NUMBER.match(text)):
-        return "'" + text
-    return text
+    return value if isinstance(value, str) else json.dumps(value)

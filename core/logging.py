@@ -10,13 +10,18 @@ _PATTERNS = [
     re.compile(r"(App|Basic|Bearer|IBSSO)\s+[A-Za-z0-9+/=._-]{6,}"),
     re.compile(r"(api[_-]?key['\"]?\s*[:=]\s*['\"]?)[^\s'\",]+", re.IGNORECASE),
 ]
+# The webhook token is a path segment: whatever stands there (the current token, an old one
+# after a rotation, a guess) is never logged — access logs print every push's path.
+_WEBHOOK_PATH = re.compile(r"(/infobip/webhooks/)[^/\s\"'?#]+")
 
 
 def redact(text: str) -> str:
     """Replace credentials in `text` with a masked form."""
-    for secret in (settings.INFOBIP_API_KEY, settings.INFOBIP_WEBHOOK_TOKEN):
-        if secret and secret in text:
-            text = text.replace(secret, mask(secret))
+    text = _WEBHOOK_PATH.sub(r"\1***", text)
+    if settings.configured:
+        for secret in (settings.INFOBIP_API_KEY, settings.INFOBIP_WEBHOOK_TOKEN):
+            if secret and secret in text:
+                text = text.replace(secret, mask(secret))
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: f"{m.group(1)} ***", text)
     return text

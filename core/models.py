@@ -1,5 +1,6 @@
-"""Core models: operational state shared by every app."""
+"""Core models: operational state shared by every app, and the audit trail."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -14,3 +15,35 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditEntry(models.Model):
+    """Who did what, and when, on any surface (written by the services, not the views).
+
+    Moved from the ui app; the table keeps its name (`ui_auditentry`).
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The actor's name at the time: a username, "operator" (command line without --as), "system".
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=32, db_index=True)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    contact = models.ForeignKey(
+        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    detail = models.CharField(max_length=500, blank=True)
+    # What the campaign said when it was approved or launched (text, template, audience, ...).
+    content = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "ui_auditentry"
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or self.actor} {self.action}"

@@ -1,55 +1,19 @@
-"""The marketer UI's own records: audit trail, campaign approvals, contact import jobs.
+"""The marketer UI's own records: contact import jobs.
 
-The custom permissions live on AuditEntry because the UI may not change the campaigns app:
-`ui.launch_campaign` (launch, schedule, pause, resume, cancel, resend) and `ui.approve_campaign`.
+The audit trail moved to core (`core.models.AuditEntry`) and approvals to campaigns
+(`campaigns.models.CampaignApproval`), so the services that decide write them; both are
+re-exported here for older imports. The custom permissions keep their public names
+(`ui.launch_campaign`: launch, schedule, pause, resume, cancel, resend; `ui.approve_campaign`;
+`ui.reply_inbound`) and now hang on ImportJob.
 """
 
 from django.conf import settings
 from django.db import models
 
+from campaigns.models import CampaignApproval
+from core.models import AuditEntry
 
-class AuditEntry(models.Model):
-    """Who did what, and when, through the marketer UI."""
-
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    action = models.CharField(max_length=32, db_index=True)
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    contact = models.ForeignKey(
-        "contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    detail = models.CharField(max_length=500, blank=True)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        verbose_name_plural = "audit entries"
-        permissions = [
-            ("launch_campaign", "Can launch, schedule, pause, resume, cancel and resend campaigns"),
-            ("approve_campaign", "Can approve a campaign someone else created"),
-            ("reply_inbound", "Can reply to inbound WhatsApp messages"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
-
-
-class CampaignApproval(models.Model):
-    """A second person's go-ahead for a campaign (needed when HERALD_REQUIRE_APPROVAL is on)."""
-
-    campaign = models.OneToOneField(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="approval"
-    )
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"campaign {self.campaign_id} approved by {self.approved_by}"
+__all__ = ["AuditEntry", "CampaignApproval", "ImportJob"]
 
 
 class ImportJob(models.Model):
@@ -83,6 +47,11 @@ class ImportJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("launch_campaign", "Can launch, schedule, pause, resume, cancel and resend campaigns"),
+            ("approve_campaign", "Can approve a campaign someone else created"),
+            ("reply_inbound", "Can reply to inbound WhatsApp messages"),
+        ]
 
     def __str__(self) -> str:
         return f"import {self.pk} ({self.status})"

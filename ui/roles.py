@@ -20,7 +20,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "whatsapp.sync_whatsapptemplate",
         "infobip.view_inboundmessage",
         "ui.reply_inbound",
-        "ui.view_auditentry",
+        "core.view_auditentry",
     ],
     SENDER: ["ui.launch_campaign", "ui.approve_campaign"],
 }

@@ -1,4 +1,4 @@
-"""UI services: audit trail, approvals, import jobs, manual WhatsApp replies, sandbox inbound."""
+"""UI services: import jobs, manual WhatsApp replies, sandbox inbound."""
 
 import uuid
 from pathlib import Path
@@ -10,58 +10,23 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign
 from contacts.models import Contact
+from core.logging import redact
+from core.services import audit_record
 from infobip.client import get_client
 from infobip.links import webhook_url
 from infobip.models import InboundMessage
-from ui.models import AuditEntry, CampaignApproval, ImportJob
+from ui.models import ImportJob
+
+# Audit and approval moved to the services that decide (core, campaigns); these names stay
+# importable from here for the pages that used them.
+__all__ = ["UiError", "audit_record", "import_job_create", "import_job_run", "inbound_reply"]
 
 WHATSAPP_WINDOW = timezone.timedelta(hours=24)
 
 
 class UiError(Exception):
     """An operation refused, with a message for the person who asked."""
-
-
-def audit_record(
-    *,
-    actor: AbstractBaseUser | None,
-    action: str,
-    campaign: Campaign | None = None,
-    contact: Contact | None = None,
-    detail: str = "",
-) -> AuditEntry:
-    """Write one audit entry: who did what, on which campaign or contact."""
-    return AuditEntry.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        action=action,
-        campaign=campaign,
-        contact=contact,
-        detail=detail[:500],
-    )
-
-
-def approval_required() -> bool:
-    return bool(getattr(settings, "HERALD_REQUIRE_APPROVAL", False))
-
-
-def campaign_approval_problem(*, campaign: Campaign) -> str | None:
-    """Why the campaign may not launch for lack of approval (None when it may)."""
-    if not approval_required() or CampaignApproval.objects.filter(campaign=campaign).exists():
-        return None
-    return "this campaign needs a second person's approval before it can launch"
-
-
-def campaign_approve(*, campaign: Campaign, user: AbstractBaseUser) -> CampaignApproval:
-    """Approve a campaign; its creator cannot approve it."""
-    if campaign.created_by_id is not None and campaign.created_by_id == user.pk:
-        raise UiError("you created this campaign: a different person must approve it")
-    approval, _ = CampaignApproval.objects.get_or_create(
-        campaign=campaign, defaults={"approved_by": user}
-    )
-    audit_record(actor=user, action="approve", campaign=campaign)
-    return approval
 
 
 def import_job_create(
@@ -177,6 +142,6 @@ def sandbox_inbound(*, channel: str, sender: str, text: str, user: AbstractBaseU
     except requests.RequestException as exc:
         raise UiError(f"the sandbox did not answer: {type(exc).__name__}") from exc
     if not answer.ok:
-        raise UiError(f"the sandbox refused: {answer.text[:200]}")
+        raise UiError(f"the sandbox refused: {redact(answer.text[:200])}")  # no token in a flash
     audit_record(actor=user, action="simulate_inbound", detail=f"{channel} from {sender}")
     return answer.json()

@@ -18,6 +18,7 @@ from campaigns.services import (
     campaign_test_send,
 )
 from contacts.models import Contact
+from core.rules import OPERATOR
 from tests.campaigns.conftest import make_audience
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 def _launch(campaign: Campaign, capture) -> Campaign:
     with capture(execute=True):
-        campaign_launch(campaign=campaign)
+        campaign_launch(campaign=campaign, actor=OPERATOR)
     campaign.refresh_from_db()
     return campaign
 
@@ -105,11 +106,11 @@ def test_pause_resume_cancel_follow_the_lifecycle(live_sandbox, django_capture_o
     campaign = _launch(campaign, django_capture_on_commit_callbacks)
     assert campaign.state == "scheduled"
     with pytest.raises(CampaignError, match="cannot become paused"):
-        campaign_pause(campaign=campaign)
-    campaign = campaign_cancel(campaign=campaign)
+        campaign_pause(campaign=campaign, actor=OPERATOR)
+    campaign = campaign_cancel(campaign=campaign, actor=OPERATOR)
     assert campaign.state == "cancelled"
     with pytest.raises(CampaignError, match="cannot become running"):
-        campaign_resume(campaign=campaign)
+        campaign_resume(campaign=campaign, actor=OPERATOR)
     assert live_sandbox.state()["accepted"]["total"] == 0
 
 
@@ -122,11 +123,13 @@ def test_paused_campaign_sends_no_further_batch_until_resumed(
     campaign = campaign_create(name="p", channel="sms", lists=[make_audience(40)], text="Hi")
     Campaign.objects.filter(pk=campaign.pk).update(state="running")
     campaign_freeze(campaign=campaign)
-    campaign_pause(campaign=Campaign.objects.get(pk=campaign.pk), reason="checking numbers")
+    campaign_pause(
+        campaign=Campaign.objects.get(pk=campaign.pk), reason="checking numbers", actor=OPERATOR
+    )
     send_batch.delay(campaign.pk)
     assert live_sandbox.state()["accepted"]["total"] == 0
     with django_capture_on_commit_callbacks(execute=True):
-        campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk))
+        campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk), actor=OPERATOR)
     status = campaign_status(campaign=Campaign.objects.get(pk=campaign.pk))
     assert status["counts"]["accepted"] == 40
     assert status["state"] == "completed"
@@ -138,7 +141,7 @@ def test_cancel_skips_what_was_not_sent(live_sandbox) -> None:
     campaign = campaign_create(name="c", channel="sms", lists=[make_audience(5)], text="Hi")
     Campaign.objects.filter(pk=campaign.pk).update(state="running")
     campaign_freeze(campaign=campaign)
-    campaign = campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+    campaign = campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk), actor=OPERATOR)
     assert campaign.counts["skipped"] == 5
     assert set(Message.objects.values_list("reason", flat=True)) == {"cancelled by an operator"}
 

@@ -12,6 +12,7 @@ import pytest
 from campaigns.models import Campaign, Message
 from campaigns.services import campaign_create, campaign_launch, campaign_status
 from campaigns.tasks import send_batch, sweep
+from core.rules import OPERATOR
 from tests.campaigns.conftest import make_audience
 from tests.fixtures.worker import wait_for
 
@@ -37,7 +38,7 @@ def _run(name: str, n: int, sandbox, worker, prefix: str = "+4479460", **kwargs)
     campaign = campaign_create(
         name=name, channel="sms", lists=[audience], text="Hi {{first_name}}", **kwargs
     )
-    campaign_launch(campaign=campaign)
+    campaign_launch(campaign=campaign, actor=OPERATOR)
     return campaign
 
 
@@ -145,13 +146,15 @@ def test_pause_holds_batches_and_resume_finishes(engine) -> None:
     sandbox.configure(slow_ms=200)
     campaign = _run("pause", 1000, sandbox, worker)
     wait_for(lambda: sandbox.state()["accepted"]["total"] > 0, timeout=60, message=worker.tail())
-    campaign = campaign_pause(campaign=Campaign.objects.get(pk=campaign.pk), reason="hold on")
+    campaign = campaign_pause(
+        campaign=Campaign.objects.get(pk=campaign.pk), reason="hold on", actor=OPERATOR
+    )
     time.sleep(1.5)  # batches already claimed finish; no new ones start
     held = sandbox.state()["accepted"]["total"]
     time.sleep(1.5)
     assert sandbox.state()["accepted"]["total"] == held < 1000
     sandbox.configure(slow_ms=0)
-    campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk))
+    campaign_resume(campaign=Campaign.objects.get(pk=campaign.pk), actor=OPERATOR)
     wait_for(lambda: _all_handed(campaign.pk), timeout=120, message=worker.tail())
     _assert_exactly_once(campaign, sandbox, 1000)
 
@@ -163,7 +166,7 @@ def test_cancel_mid_run_skips_the_rest(engine) -> None:
     sandbox.configure(slow_ms=200)
     campaign = _run("cancel", 1000, sandbox, worker)
     wait_for(lambda: sandbox.state()["accepted"]["total"] > 0, timeout=60, message=worker.tail())
-    campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk))
+    campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk), actor=OPERATOR)
     wait_for(lambda: Campaign.objects.get(pk=campaign.pk).count_sending == 0, timeout=60)
     campaign = Campaign.objects.get(pk=campaign.pk)
     sent = sandbox.state()["accepted"]["total"]
@@ -214,7 +217,7 @@ def test_whatsapp_failover_through_the_whole_loop(engine) -> None:
         template_mapping={"body": [{"source": "field", "value": "first_name", "fallback": None}]},
         failover_mode="herald", failover_text="Hi {{first_name}}, by SMS",
     )  # fmt: skip
-    campaign_launch(campaign=campaign)
+    campaign_launch(campaign=campaign, actor=OPERATOR)
     whatsapp = Message.objects.filter(campaign=campaign, channel="whatsapp")
 
     def done():

@@ -20,6 +20,7 @@ from campaigns.models import Campaign, Message, MessageEvent
 from campaigns.sending import FREEZE_POLL, campaign_send_batch
 from campaigns.services import campaign_cancel, campaign_create, campaign_recount
 from contacts.models import Contact
+from core.rules import OPERATOR
 from tests.campaigns.conftest import make_audience
 from tests.fixtures import worker
 
@@ -100,7 +101,7 @@ def test_the_first_chunk_is_one_send_batch_so_sending_starts_early(monkeypatch) 
 
 def test_a_campaign_cancelled_before_its_start_still_gets_its_ledger(monkeypatch) -> None:
     campaign, seen = _running(10), []
-    campaign_cancel(campaign=campaign, reason="stop")
+    campaign_cancel(campaign=campaign, reason="stop", actor=OPERATOR)
     monkeypatch.setitem(tasks.campaign_start.app.conf, "task_always_eager", False)
     monkeypatch.setattr(tasks, "campaign_dispatch", SimpleNamespace(delay=seen.append))
     tasks.campaign_start(campaign.pk)
@@ -143,7 +144,9 @@ def test_chunks_committed_after_a_cancel_are_skipped_with_its_reason() -> None:
     campaign = _running(10)
 
     def cancel() -> None:
-        campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk), reason="wrong offer")
+        campaign_cancel(
+            campaign=Campaign.objects.get(pk=campaign.pk), reason="wrong offer", actor=OPERATOR
+        )
 
     result = campaign_freeze(campaign=campaign, on_first_queued=cancel)
     assert result == FreezeResult(10, 0, 10)
@@ -252,7 +255,9 @@ class TestOnPostgres:
 
         def cancel() -> None:  # in its own thread, so its own session
             try:
-                campaign_cancel(campaign=Campaign.objects.get(pk=campaign.pk), reason="stop")
+                campaign_cancel(
+                    campaign=Campaign.objects.get(pk=campaign.pk), reason="stop", actor=OPERATOR
+                )
             except Exception as exc:  # reported by the assertion below
                 errors.append(exc)
             finally:

@@ -11,6 +11,7 @@ from campaigns.ledger import Outcome, messages_apply_outcomes
 from campaigns.models import Campaign, Message
 from campaigns.services import campaign_create, campaign_launch, campaign_start_due
 from campaigns.tasks import send_batch
+from core.rules import OPERATOR
 from tests.campaigns.conftest import make_audience
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.services import template_apply_status_update, templates_sync
@@ -39,7 +40,7 @@ def _template_campaign(templates, n: int = 6, **kwargs) -> Campaign:
 
 def _launch(campaign: Campaign, capture) -> Campaign:
     with capture(execute=True):
-        campaign_launch(campaign=campaign)
+        campaign_launch(campaign=campaign, actor=OPERATOR)
     campaign.refresh_from_db()
     return campaign
 
@@ -96,7 +97,7 @@ def test_a_template_not_approved_cannot_launch(templates) -> None:
         template=templates["summer_sale"], template_mapping=_mapping_for(templates["summer_sale"]),
     )  # fmt: skip
     with pytest.raises(CampaignError, match="PENDING"):
-        campaign_launch(campaign=campaign)
+        campaign_launch(campaign=campaign, actor=OPERATOR)
 
 
 def _mapping_for(template: WhatsAppTemplate) -> dict:
@@ -156,7 +157,7 @@ def test_scheduled_campaign_starts_when_due(live_sandbox, django_capture_on_comm
         name="later", channel="sms", lists=[make_audience(4)], text="Hi",
         send_at=timezone.now() + dt.timedelta(minutes=5),
     )  # fmt: skip
-    assert campaign_launch(campaign=campaign).state == "scheduled"
+    assert campaign_launch(campaign=campaign, actor=OPERATOR).state == "scheduled"
     assert campaign_start_due() == []
     with django_capture_on_commit_callbacks(execute=True):
         started = campaign_start_due(now=timezone.now() + dt.timedelta(minutes=6))

@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from campaigns.insights import campaign_clicks
 from campaigns.services import campaign_create, campaign_launch
+from core.rules import OPERATOR
 from infobip.models import Click
 from tests.infobip.webhooks.conftest import example, make_ledger
 
@@ -72,7 +73,7 @@ def test_clicks_from_the_sandbox_reach_campaign_status(
     campaign = campaign_create(name="t", channel="sms", lists=[audience], track_links=True,
                                text="Hi {{first_name}} https://shop.example/x")  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
-        campaign_launch(campaign=campaign)
+        campaign_launch(campaign=campaign, actor=OPERATOR)
     tapped = requests.post(
         on_sandbox.url + "/_sandbox/click",
         json={"callbackData": f"herald:campaign={campaign.pk}", "limit": 3},

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from campaigns.services import campaign_create, campaign_launch
 from contacts.models import Contact
+from core.rules import OPERATOR
 from infobip import bodies
 from infobip.links import webhook_url
 from infobip.types import SmsMessage, WhatsAppTemplateMessage
@@ -104,7 +105,7 @@ def test_sms_campaign_sends_tracked_links_and_its_validity(
         track_links=True, sms_validity_minutes=120,
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
-        campaign_launch(campaign=campaign)
+        campaign_launch(campaign=campaign, actor=OPERATOR)
     [body] = sent_bodies(mocked, "/sms/3/messages")
     assert body["options"]["tracking"] == {
         "shortenUrl": True,
@@ -128,7 +129,7 @@ def test_untracked_campaign_asks_for_no_tracking(
     mocked.add_callback(responses.POST, BASE_URL + "/sms/3/messages", callback=_accept_all)
     campaign = campaign_create(name="plain", channel="sms", lists=[make_audience(2)], text="Hi")
     with django_capture_on_commit_callbacks(execute=True):
-        campaign_launch(campaign=campaign)
+        campaign_launch(campaign=campaign, actor=OPERATOR)
     [body] = sent_bodies(mocked, "/sms/3/messages")
     assert "tracking" not in body["options"]
     assert "options" not in body["messages"][0]
@@ -152,7 +153,7 @@ def test_whatsapp_text_campaign_previews_and_tracks_links_inside_the_window(
         track_links=True, whatsapp_validity_minutes=60,
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
-        campaign_launch(campaign=campaign)
+        campaign_launch(campaign=campaign, actor=OPERATOR)
     [body] = sent_bodies(mocked, "/whatsapp/1/message/text")
     assert body["to"] == "447946000001"
     assert body["content"] == {"text": "Menu: https://ex.com/menu", "previewUrl": True}

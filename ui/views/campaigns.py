@@ -1,7 +1,5 @@
 """Campaign pages: list, preview and test send, live campaign page, ledger, actions."""
 
-import csv
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
@@ -14,6 +12,8 @@ from campaigns.models import Campaign, Channel, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
+    campaign_approval_problem,
+    campaign_approve,
     campaign_cancel,
     campaign_launch,
     campaign_pause,
@@ -23,11 +23,13 @@ from campaigns.services import (
 )
 from campaigns.states import CampaignState, MessageState
 from contacts.models import Contact
+from core.csvsafe import csv_lines
+from core.rules import Refused
 from infobip.errors import InfobipError
 from ui.access import APPROVE, LAUNCH, page
 from ui.models import CampaignApproval
 from ui.selectors import campaign_progress
-from ui.services import UiError, audit_record, campaign_approval_problem, campaign_approve
+from ui.services import audit_record
 
 RECIPIENTS_PAGE = 50
 FUNNEL = ["queued", "sending", "accepted", "delivered", "undeliverable", "expired", "rejected",
@@ -209,18 +211,12 @@ def campaign_recipients(request, pk: int):
     return render(request, template, context)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @page("campaigns.view_campaign")
 def campaign_export_csv(request, pk: int):
     campaign = get_object_or_404(Campaign, pk=pk)
-    writer = csv.writer(_Echo())
     audit_record(actor=request.user, action="export", campaign=campaign)
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in campaign_export_rows(campaign=campaign)),
+        csv_lines(campaign_export_rows(campaign=campaign)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-ledger.csv"'
@@ -261,33 +257,32 @@ def campaign_action(request, pk: int, action: str):
         return render(request, "ui/confirm.html", context)
     try:
         done = _perform(request, campaign, action)
-    except (CampaignError, UiError) as exc:
+    except (CampaignError, Refused) as exc:
+        # The services decide and audit; a refusal changes nothing and says why.
         messages.error(request, f"{ACTIONS[action][0]} refused: {exc}")
     else:
-        audit_record(actor=request.user, action=action, campaign=campaign, detail=done)
         messages.success(request, done)
     return redirect("ui:campaign", pk=pk)
 
 
 def _perform(request, campaign: Campaign, action: str) -> str:
+    actor = request.user
     if action == "launch":
-        if problem := campaign_approval_problem(campaign=campaign):
-            raise UiError(problem)
-        campaign = campaign_launch(campaign=campaign)
+        campaign = campaign_launch(campaign=campaign, actor=actor)
         if campaign.state == CampaignState.SCHEDULED:
             return f"Scheduled for {campaign.send_at:%Y-%m-%d %H:%M %Z}."
         return "Launched: messages are going out."
     if action == "pause":
-        campaign_pause(campaign=campaign, reason=f"paused by {request.user.get_username()}")
+        campaign_pause(campaign=campaign, actor=actor)
         return "Paused."
     if action == "resume":
-        campaign_resume(campaign=campaign)
+        campaign_resume(campaign=campaign, actor=actor)
         return "Resumed."
     if action == "cancel":
-        campaign_cancel(campaign=campaign, reason=f"cancelled by {request.user.get_username()}")
+        campaign_cancel(campaign=campaign, actor=actor)
         return "Cancelled: messages not yet sent are skipped."
     if action == "resend":
-        count = campaign_resend_failed(campaign=campaign)
+        count = campaign_resend_failed(campaign=campaign, actor=actor)
         return f"{count} message(s) queued again."
-    campaign_approve(campaign=campaign, user=request.user)
+    campaign_approve(campaign=campaign, actor=actor)
     return "Approved."

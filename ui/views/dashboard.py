@@ -46,7 +46,7 @@ def dashboard_campaigns(request):
     return render(request, "ui/_dashboard_campaigns.html", {"rows": rows, "live": live})
 
 
-@page("ui.view_auditentry")
+@page("core.view_auditentry")
 def audit(request):
     entries = AuditEntry.objects.select_related("actor", "campaign", "contact")[:200]
     return render(request, "ui/audit.html", {"entries": entries})

@@ -15,14 +15,18 @@ from campaigns.models import Campaign, FailoverMode
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
+    campaign_approve,
     campaign_cancel,
     campaign_create,
     campaign_launch,
     campaign_pause,
+    campaign_resend_failed,
     campaign_resume,
     campaign_status,
 )
 from contacts.models import ContactList
+from core.cli import add_actor_argument, cli_actor
+from core.rules import Refused
 from whatsapp.mapping import slot_from_text
 from whatsapp.models import WhatsAppTemplate
 
@@ -30,7 +34,10 @@ from whatsapp.models import WhatsAppTemplate
 class Command(BaseCommand):
     """Create and run campaigns from the terminal (see INTERFACE.md)."""
 
-    help = "Campaigns: create | preview | launch | pause | resume | cancel | status | export"
+    help = (
+        "Campaigns: create | preview | launch | approve | pause | resume | cancel | status | "
+        "export; state changes act as --as USERNAME (or HERALD_CLI_USER, else the operator)"
+    )
 
     def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -63,6 +70,7 @@ class Command(BaseCommand):
         )  # fmt: skip
         create.add_argument("--failover-validity", type=int, metavar="MINUTES")
         create.add_argument("--json", action="store_true")
+        add_actor_argument(create)
         for name in ("preview", "status"):
             p = sub.add_parser(name)
             p.add_argument("id", type=int)
@@ -71,8 +79,11 @@ class Command(BaseCommand):
         launch.add_argument("id", type=int)
         launch.add_argument("--wait", action="store_true")
         launch.add_argument("--timeout", type=float, default=0, help="seconds; 0 = no limit")
-        for name in ("pause", "resume", "cancel"):
-            sub.add_parser(name).add_argument("id", type=int)
+        add_actor_argument(launch)
+        for name in ("approve", "pause", "resume", "cancel", "resend"):
+            p = sub.add_parser(name)
+            p.add_argument("id", type=int)
+            add_actor_argument(p)
         export = sub.add_parser("export")
         export.add_argument("id", type=int)
         export.add_argument("file")
@@ -80,6 +91,8 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, **options) -> None:
         try:
             getattr(self, f"do_{action}")(**options)
+        except Refused as exc:
+            raise CommandError(f"refused: {exc}") from exc
         except (CampaignError, ValidationError) as exc:
             messages = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
             raise CommandError("; ".join(messages)) from exc
@@ -130,6 +143,7 @@ class Command(BaseCommand):
             sms_validity_minutes=o["validity"] if o["channel"] == "sms" else None,
             whatsapp_validity_minutes=o["validity"] if o["channel"] != "sms" else None,
             failover_validity_minutes=o["failover_validity"],
+            actor=cli_actor(o["acting_user"]),
         )
         if o["json"]:
             self.stdout.write(json.dumps({"id": campaign.pk}))
@@ -181,8 +195,11 @@ class Command(BaseCommand):
         for sample in data["samples"]:
             self.stdout.write(f"  {sample['phone']}: {sample['text']}")
 
-    def do_launch(self, *, id: int, wait: bool, timeout: float, **_) -> None:
-        campaign = campaign_launch(campaign=self._campaign(id))
+    def do_launch(
+        self, *, id: int, wait: bool, timeout: float, acting_user: str | None, **_
+    ) -> None:
+        actor = cli_actor(acting_user)
+        campaign = campaign_launch(campaign=self._campaign(id), actor=actor)
         self.stdout.write(f"campaign {campaign.pk} {campaign.state}")
         if wait and campaign.state == "running":
             self._wait(campaign.pk, timeout)
@@ -212,17 +229,25 @@ class Command(BaseCommand):
         status = campaign_status(campaign=campaign)
         self.stdout.write(_summary(status))
 
-    def do_pause(self, *, id: int, **_) -> None:
-        campaign = campaign_pause(campaign=self._campaign(id))
+    def do_approve(self, *, id: int, acting_user: str | None, **_) -> None:
+        approval = campaign_approve(campaign=self._campaign(id), actor=cli_actor(acting_user))
+        self.stdout.write(f"campaign {id} approved by {approval.approved_by}")
+
+    def do_pause(self, *, id: int, acting_user: str | None, **_) -> None:
+        campaign = campaign_pause(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {campaign.pk} paused")
 
-    def do_resume(self, *, id: int, **_) -> None:
-        campaign = campaign_resume(campaign=self._campaign(id))
+    def do_resume(self, *, id: int, acting_user: str | None, **_) -> None:
+        campaign = campaign_resume(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {campaign.pk} running")
 
-    def do_cancel(self, *, id: int, **_) -> None:
-        campaign = campaign_cancel(campaign=self._campaign(id))
+    def do_cancel(self, *, id: int, acting_user: str | None, **_) -> None:
+        campaign = campaign_cancel(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {campaign.pk} cancelled; skipped={campaign.count_skipped}")
+
+    def do_resend(self, *, id: int, acting_user: str | None, **_) -> None:
+        count = campaign_resend_failed(campaign=self._campaign(id), actor=cli_actor(acting_user))
+        self.stdout.write(f"campaign {id} resend queued={count}")
 
     def do_status(self, *, id: int, json: bool, **_) -> None:
         status = campaign_status(campaign=self._campaign(id), breakdown=True)

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from campaigns.models import Campaign, Message, MessageEvent
 from campaigns.services import campaign_create, campaign_launch
 from contacts.models import Contact
+from core.rules import OPERATOR
 from infobip.links import WEBHOOK_KINDS, webhook_url
 from infobip.models import EventStatus, InboundMessage, WebhookEvent
 from infobip.processing import events_backlog, events_process
@@ -151,7 +152,7 @@ def test_the_whole_loop_with_a_real_worker(loop) -> None:
     campaign = campaign_create(
         name="loop", channel="sms", lists=[make_audience(n, name="loop")], text="Hi"
     )
-    campaign_launch(campaign=campaign)
+    campaign_launch(campaign=campaign, actor=OPERATOR)
     wait_for(lambda: _finished(campaign.pk, n), timeout=120, message=worker.tail())
     truth = {}
     for message in Message.objects.filter(campaign=campaign):
