@@ -80,11 +80,12 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.values_list("id", flat=True)[:5000])
         result = events_reprocess(event_ids=ids)
-        level = messages.WARNING if result.failed else messages.SUCCESS
+        level = messages.WARNING if result.failed or result.bad_items else messages.SUCCESS
         self.message_user(
             request,
             f"Reprocessed {len(ids)} events: {result.events} processed, "
-            f"{result.duplicates} duplicates, {result.failed} failed.",
+            f"{result.duplicates} duplicates, {result.failed} failed, "
+            f"{result.bad_items} items skipped (listed in each event's error).",
             level,
         )
 

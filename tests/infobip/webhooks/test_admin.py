@@ -55,6 +55,7 @@ def test_event_page_shows_the_body_and_a_skipped_item_can_be_replayed(
         follow=True,
     )
     assert "1 processed" in response.content.decode()
+    assert "0 items skipped" in response.content.decode()
     event.refresh_from_db()
     assert (event.status, event.attempts, event.error) == (EventStatus.PROCESSED, 2, "")
     assert Message.objects.get(pk=message.pk).state == "delivered"
