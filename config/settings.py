@@ -423,3 +423,4 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+AXES_VERBOSE = False  # no banner on every manage.py run
