@@ -45,6 +45,11 @@ from whatsapp.mapping import mapping_resolve, mapping_validate
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.services import template_check_sendable
 
+# Beyond any sender's real throughput, and far inside the column's range: larger is a typo.
+SPEED_LIMIT_MAX = 100_000
+# A WhatsApp validity longer than this (30 days) is a typo, not an intent.
+WHATSAPP_VALIDITY_MAX_MINUTES = 43_200
+
 
 class CampaignError(Exception):
     """A campaign operation that cannot be done, with a message for the person who asked."""
@@ -77,6 +82,8 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
             errors.append("Infobip's native SMS failover exists only for template messages")
     if campaign.speed_limit == 0:
         errors.append("the speed limit must be at least 1 message")
+    elif campaign.speed_limit is not None and not 0 < campaign.speed_limit <= SPEED_LIMIT_MAX:
+        errors.append(f"the speed limit must be 1 to {SPEED_LIMIT_MAX:,} messages")
     errors += _validity_problems(campaign)
     return errors
 
@@ -94,8 +101,11 @@ def _validity_problems(campaign: Campaign) -> list[str]:
                 f"the {label} validity is {minutes} minutes; it must be 1 to "
                 f"{SMS_VALIDITY_MAX_MINUTES:,} (Infobip's 48-hour maximum)"
             )
-    if campaign.whatsapp_validity_minutes is not None and campaign.whatsapp_validity_minutes < 1:
-        errors.append("the WhatsApp validity must be at least 1 minute")
+    minutes = campaign.whatsapp_validity_minutes
+    if minutes is not None and not 1 <= minutes <= WHATSAPP_VALIDITY_MAX_MINUTES:
+        errors.append(
+            f"the WhatsApp validity must be 1 to {WHATSAPP_VALIDITY_MAX_MINUTES:,} minutes"
+        )
     if campaign.channel != Channel.SMS and campaign.sms_validity_minutes is not None:
         errors.append("an SMS validity applies to SMS campaigns; use the failover validity")
     if campaign.channel == Channel.SMS and campaign.whatsapp_validity_minutes is not None:

@@ -364,3 +364,66 @@ INSTALLED_APPS += ["inbox"]
 # The user state-changing commands act as when run without --as (INTERFACE.md "Acting user on
 # the command line"); empty: the server's operator (all permissions, audited as "operator").
 HERALD_CLI_USER = env("HERALD_CLI_USER", default="")
+
+# HTTPS and cookies: off by default (make run serves plain http on loopback), on in production
+# through the environment; .env.example's production block makes `check --deploy` clean.
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Load balancers probe health over plain http: that path is not redirected.
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[r"^healthz/$"])
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Behind a TLS-terminating proxy: "HTTP_X_FORWARDED_PROTO,https" (only if the proxy sets it).
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header[:2]) if len(_proxy_ssl_header) >= 2 else None
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
+# Login throttling (django-axes) on /login/ and /admin/login/: after AXES_FAILURE_LIMIT wrong
+# passwords for one username from one address, that pair is locked out for AXES_COOLOFF_TIME
+# hours (a successful login resets the count). `manage.py axes_reset` lifts a lockout.
+INSTALLED_APPS += ["axes", "csp"]
+MIDDLEWARE += [
+    "csp.middleware.CSPMiddleware",
+    "core.middleware.RejectNulMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=0.25)  # hours: 15 minutes
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "ui/locked_out.html"
+# Behind a proxy, the client address axes counts by (same header as the webhooks' guard).
+if INFOBIP_WEBHOOK_PROXY_HEADER:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = [
+        "HTTP_" + INFOBIP_WEBHOOK_PROXY_HEADER.upper().replace("-", "_"),
+        "REMOTE_ADDR",
+    ]
+    AXES_IPWARE_PROXY_ORDER = "right-most"
+
+# Content-Security-Policy (django-csp): scripts only from Herald itself (htmx and Chart.js are
+# vendored; no inline script or event-handler attribute anywhere); styles from Herald's files,
+# plus inline style *attributes* (progress bar widths, form widths), which cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+AXES_VERBOSE = False  # no banner on every manage.py run

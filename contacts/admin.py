@@ -157,31 +157,33 @@ class ContactAdmin(admin.ModelAdmin):
             self.message_user(request, "Choose a list first.", messages.ERROR)
         return contact_list
 
-    @admin.action(description="Add selected contacts to the chosen list")
+    @admin.action(description="Add selected contacts to the chosen list", permissions=["change"])
     def add_to_list(self, request: HttpRequest, queryset: QuerySet) -> None:
         if contact_list := self._chosen_list(request):
             added = contact_list_add(contact_list=contact_list, contact_ids=_ids(queryset))
             self.message_user(request, f"{added} contact(s) added to {contact_list}.")
 
-    @admin.action(description="Remove selected contacts from the chosen list")
+    @admin.action(
+        description="Remove selected contacts from the chosen list", permissions=["change"]
+    )
     def remove_from_list(self, request: HttpRequest, queryset: QuerySet) -> None:
         if contact_list := self._chosen_list(request):
             removed = contact_list_remove(contact_list=contact_list, contact_ids=_ids(queryset))
             self.message_user(request, f"{removed} contact(s) removed from {contact_list}.")
 
-    @admin.action(description="Opt out selected contacts (all channels)")
+    @admin.action(description="Opt out selected contacts (all channels)", permissions=["change"])
     def opt_out(self, request: HttpRequest, queryset: QuerySet) -> None:
         changed = contacts_opt_out(contact_ids=_ids(queryset), source=ConsentSource.ADMIN,
                                    note="admin action", actor=request.user)  # fmt: skip
         self.message_user(request, f"{changed} contact(s) opted out.")
 
-    @admin.action(description="Opt selected contacts back in")
+    @admin.action(description="Opt selected contacts back in", permissions=["change"])
     def opt_in(self, request: HttpRequest, queryset: QuerySet) -> None:
         changed = contacts_opt_in(contact_ids=_ids(queryset), source=ConsentSource.ADMIN,
                                   note="admin action", actor=request.user)  # fmt: skip
         self.message_user(request, f"{changed} contact(s) opted back in.")
 
-    @admin.action(description="Export selected contacts to CSV")
+    @admin.action(description="Export selected contacts to CSV", permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet) -> StreamingHttpResponse:
         response = StreamingHttpResponse(
             csv_lines(contacts_export_rows(queryset=queryset)),

@@ -11,7 +11,7 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -30,6 +30,8 @@ from contacts.models import (
     ListMembership,
 )
 from core.csvsafe import csv_writer
+from core.rules import actor_require
+from core.services import audit_record
 
 CHUNK = 1000
 
@@ -180,13 +182,26 @@ def contacts_import(
     progress: Callable[[int, int], None] | None = None,
     source_name: str = "",
     batch_size: int | None = None,
+    actor: Any = None,
 ) -> ImportResult:
-    """Import contacts from a CSV file (path or binary file object); see contacts.importer."""
-    return ContactImporter(
+    """Import contacts from a CSV file (path or binary file object); see contacts.importer.
+
+    With an `actor` (the command line, the API) the add permission is checked first and the
+    import is audited; the UI's import job checks and audits when the upload is made.
+    """
+    if actor is not None:
+        actor_require(actor, "contacts.add_contact", doing="import contacts")
+        if list_name:
+            actor_require(actor, "contacts.add_contactlist", doing="import into lists")
+    result = ContactImporter(
         list_name=list_name, default_region=default_region, dry_run=dry_run,
         errors_path=errors_path, allow_sequential=allow_sequential, progress=progress,
         source_name=source_name, batch_size=batch_size or BATCH_SIZE,
     ).run(source)  # fmt: skip
+    if actor is not None and not dry_run:
+        name = source_name or (source if isinstance(source, (str, os.PathLike)) else "a file")
+        audit_record(actor=actor, action="import", detail=f"{os.fspath(name)}: {result.summary()}")
+    return result
 
 
 EXPORT_FIELDS = ["phone", "first_name", "last_name", "language", "timezone", "country"]

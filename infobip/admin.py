@@ -76,7 +76,11 @@ class WebhookEventAdmin(ReadOnlyAdmin):
             text = obj.body
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", text[:200_000])
 
-    @admin.action(description="Reprocess selected events (idempotent)")
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        # The rows stay read-only; replaying them is for whoever holds the change permission.
+        return request.user.has_perm("infobip.change_webhookevent")
+
+    @admin.action(description="Reprocess selected events (idempotent)", permissions=["reprocess"])
     def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.values_list("id", flat=True)[:5000])
         result = events_reprocess(event_ids=ids)

@@ -20,6 +20,10 @@ def _default_outcomes() -> dict[str, float]:
     return {"delivered": 0.9, "undeliverable": 0.05, "expired": 0.03, "rejected": 0.02}
 
 
+# Options the HTTP control API (POST /_sandbox/config) may not change.
+STARTUP_ONLY = frozenset({"allow_remote_push"})
+
+
 @dataclass
 class Config:
     """Options; `seed` makes every per-message decision reproducible."""
@@ -54,13 +58,17 @@ class Config:
     duplicate_pushes: float = 0.0  # share of report pushes sent twice
     shuffle_pushes: bool = False  # reports out of order (finals before intermediates)
 
-    def update(self, values: dict[str, Any]) -> None:
+    def update(self, values: dict[str, Any], *, at_startup: bool = False) -> None:
         """Apply `values` (option name → value) after checking every one; all or nothing."""
         staged = dataclasses.replace(self, outcomes=dict(self.outcomes))
         known = {f.name: f for f in dataclasses.fields(self)}
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(f"unknown option {key!r}")
+            if key in STARTUP_ONLY and not at_startup:
+                # Whoever can reach the control API must not be able to turn the sandbox
+                # into a relay to other hosts: only the person starting it may.
+                raise ConfigError(f"{key} can only be set when the sandbox starts")
             setattr(staged, key, _coerce(key, known[key].type, value))
         staged.check()
         self.__dict__.update(staged.__dict__)
@@ -142,5 +150,7 @@ def config_from_options(options: dict[str, Any]) -> Config:
     """A Config from parsed CLI options (None = not given)."""
     config = Config()
     names = {f.name for f in dataclasses.fields(Config)}
-    config.update({k: v for k, v in options.items() if k in names and v is not None})
+    config.update(
+        {k: v for k, v in options.items() if k in names and v is not None}, at_startup=True
+    )
     return config

@@ -95,8 +95,21 @@ def reset(sb: "Sandbox", req: "Request") -> Response:
 def flush(sb: "Sandbox", req: "Request") -> Response:
     """POST /_sandbox/flush: push every pending report now; waits up to `timeout` seconds."""
     body = req.body_json if req.body else {}
-    timeout = float((body or {}).get("timeout", 10))
+    if not isinstance(body, dict):
+        return _bad("body must be a JSON object")
+    timeout = _number(body.get("timeout"), default=10.0)
+    if timeout is None:
+        return _bad("timeout must be a number of seconds", "timeout")
     return Response(200, {"pending": sb.reporter.flush(timeout=min(timeout, 60))})
+
+
+def _number(value: Any, *, default: float) -> float | None:
+    """A non-negative finite number from a control body (None when it is not one)."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0 <= value < float("inf") else None
 
 
 def _configured_url(sb: "Sandbox", channel: str, to: str, text: str) -> str | None:
@@ -147,7 +160,7 @@ def push_inbound(sb: "Sandbox", req: "Request") -> Response:
     if not sb.config.allow_remote_push and not is_loopback_url(url):
         return _bad("url must be on this machine (start with --allow-remote-push to lift)", "url")
     try:
-        answer = requests.post(url, json=payload, timeout=10)
+        answer = requests.post(url, json=payload, timeout=10, allow_redirects=False)
     except requests.RequestException as exc:
         sb.store.count("inbound_failed")
         return Response(502, {"messageId": message_id, "url": url, "error": type(exc).__name__})
@@ -185,7 +198,10 @@ def push_click(sb: "Sandbox", req: "Request") -> Response:
     body: Any = req.body_json if req.body else {}
     if not isinstance(body, dict) or not (body.get("messageId") or body.get("callbackData")):
         return _bad("messageId or callbackData is required", "messageId")
-    limit = int(body.get("limit") or 1000)
+    limit = _number(body.get("limit"), default=1000)
+    if limit is None:
+        return _bad("limit must be a whole number", "limit")
+    limit = int(limit)
     with sb.store.lock:
         tracked = [
             (sb.store.messages[mid], options)
@@ -203,7 +219,9 @@ def push_click(sb: "Sandbox", req: "Request") -> Response:
         if not sb.config.allow_remote_push and not is_loopback_url(target):
             return _bad("trackingUrl must be on this machine (--allow-remote-push lifts it)")
         try:
-            answer = requests.post(target, json=_click_item(m, url, options), timeout=10)
+            answer = requests.post(
+                target, json=_click_item(m, url, options), timeout=10, allow_redirects=False
+            )
             ok = answer.ok
         except requests.RequestException:
             ok = False

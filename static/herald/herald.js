@@ -54,3 +54,9 @@
   document.addEventListener("DOMContentLoaded", function () { draw(); });
   document.addEventListener("htmx:afterSettle", function () { draw(); });
 })();
+
+/* <select data-autosubmit>: submit its form on change (no inline handler under the CSP). */
+document.addEventListener("change", function (event) {
+  var field = event.target.closest && event.target.closest("[data-autosubmit]");
+  if (field && field.form) field.form.submit();
+});

@@ -72,16 +72,16 @@ def test_gunicorn_access_log_is_redacted(tmp_path) -> None:
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}/infobip/webhooks/{TOKEN}/sms/reports/"
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 120
             while True:
                 try:
-                    requests.get(url, timeout=5)
+                    requests.get(url, timeout=60)
                     break
                 except requests.ConnectionError:
                     if time.monotonic() > deadline or proc.poll() is not None:
                         pytest.fail(out.read_text())
                     time.sleep(0.3)
-            requests.post(url, data=b"{}", timeout=5)
+            requests.post(url, data=b"{}", timeout=60)
             time.sleep(0.5)
         finally:
             proc.terminate()

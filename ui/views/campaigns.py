@@ -24,6 +24,7 @@ from campaigns.services import (
 from campaigns.states import CampaignState, MessageState
 from contacts.models import Contact
 from core.csvsafe import csv_lines
+from core.params import param_int
 from core.rules import Refused
 from infobip.errors import InfobipError
 from ui.access import APPROVE, LAUNCH, page
@@ -184,8 +185,8 @@ def campaign_recipients(request, pk: int):
     if channel in ("sms", "whatsapp"):
         rows = rows.filter(channel=channel)
     after = request.GET.get("after", "")
-    if after.isdigit():
-        rows = rows.filter(id__gt=int(after))
+    if (after_id := param_int(after)) is not None:
+        rows = rows.filter(id__gt=after_id)
     # Ids first (an index-only scan of (campaign, id)), then the rows: selecting whole rows
     # lets PostgreSQL walk the primary key through every other campaign's rows instead.
     ids = list(rows.values_list("id", flat=True)[: RECIPIENTS_PAGE + 1])

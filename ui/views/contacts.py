@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from contacts.models import ConsentSource, Contact, ContactList
 from contacts.services import contact_opt_in, contact_opt_out
+from core.params import param_int
 from ui.access import page
 from ui.models import ImportJob
 from ui.selectors import conversation
@@ -31,8 +32,8 @@ def contact_list(request):
         if digits.isdigit():
             match |= Q(phone__contains=digits)
         contacts = contacts.filter(match)
-    if list_id.isdigit():
-        contacts = contacts.filter(memberships__contact_list_id=int(list_id))
+    if (list_pk := param_int(list_id)) is not None:
+        contacts = contacts.filter(memberships__contact_list_id=list_pk)
     if consent == "opted_out":
         contacts = contacts.filter(opted_out=True)
     elif consent == "subscribed":

@@ -15,8 +15,9 @@ from django.views.decorators.http import require_POST
 
 from campaigns.models import Channel, FailoverMode, SpeedUnit
 from campaigns.rendering import CONTACT_FIELDS, sms_segments
-from campaigns.services import campaign_create
+from campaigns.services import SPEED_LIMIT_MAX, campaign_create
 from contacts.models import Contact, ContactList, ListMembership
+from core.params import param_int
 from ui.access import page
 from ui.selectors import audience_counts
 from ui.services import audit_record
@@ -39,7 +40,7 @@ def _save(request, **values) -> None:
 
 
 def _ids(values: list[str]) -> list[int]:
-    return sorted({int(v) for v in values if v.isdigit()})
+    return sorted({n for v in values if (n := param_int(v)) is not None})
 
 
 def _ctx(step: str, **extra) -> dict:
@@ -273,8 +274,8 @@ def options(request):
                 if send_at <= timezone.now():
                     errors.append("The send time is in the past.")
         speed = form.get("speed_limit", "").strip()
-        if speed and not speed.isdigit():
-            errors.append("The speed limit must be a whole number.")
+        if speed and param_int(speed, minimum=1, maximum=SPEED_LIMIT_MAX) is None:
+            errors.append(f"The speed limit must be a whole number from 1 to {SPEED_LIMIT_MAX:,}.")
         quiet = (_parse_time(form.get("quiet_start", "")), _parse_time(form.get("quiet_end", "")))
         if (quiet[0] is None) != (quiet[1] is None):
             errors.append("Give both ends of the quiet hours, or neither.")
@@ -295,7 +296,7 @@ def options(request):
                     failover_mode=failover_mode,
                     failover_text=form.get("failover_text", "") if whatsapp else "",
                     send_at=send_at,
-                    speed_limit=int(speed) if speed else None,
+                    speed_limit=param_int(speed) if speed else None,
                     speed_unit=form.get("speed_unit", SpeedUnit.MINUTE),
                     quiet_hours=quiet if quiet[0] is not None else None,
                     created_by=request.user,

@@ -8,6 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contacts.csvfile import ImportFileError
 from contacts.services import contacts_import
+from core.cli import add_actor_argument, cli_actor
+from core.rules import Refused
 
 DETAIL_LINES = 20
 
@@ -51,6 +53,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--batch-size", type=int, default=None, help="rows per transaction")
+        add_actor_argument(parser)
 
     def handle(self, *args, file: str, **options) -> None:
         errors_path = options["errors_path"]
@@ -78,9 +81,12 @@ class Command(BaseCommand):
                 allow_sequential=options["allow_sequential"],
                 progress=progress if bar else None,
                 batch_size=options["batch_size"],
+                actor=cli_actor(options["acting_user"]),
             )
         except ImportFileError as exc:
             raise CommandError(f"{file}: {exc}") from None
+        except Refused as exc:
+            raise CommandError(f"refused: {exc}") from None
         finally:
             if bar is not None:
                 bar.close()
