@@ -11,9 +11,9 @@ non-zero with it, the API answers 403 JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,14 @@ class Refused(Exception):
         self.missing = missing
 
 
-def actor_user(actor: Actor | Any) -> AbstractBaseUser | None:
+def actor_user(actor: Actor | Any) -> User | None:
     """The named, logged-in user behind `actor` (None for operators and anonymous users)."""
     if isinstance(actor, Operator) or actor is None:
         return None
     if not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", True):
         return None
-    return actor
+    # Herald uses Django's own user model (no AUTH_USER_MODEL swap), so a user is a User.
+    return cast(User, actor)
 
 
 def actor_label(actor: Actor | Any) -> str:
