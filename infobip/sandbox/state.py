@@ -48,6 +48,11 @@ class Message:
         "to",
         "url",
     )  # fmt: skip
+    # Set by decide() when the message is accepted, not in __init__: declared for the type checker.
+    final_status: str
+    final_error: str
+    outcome: str
+    price: float
 
     def __init__(
         self,

@@ -55,8 +55,10 @@ class Command(BaseCommand):
             if show:
                 report = self._list(channel, number, url)
             elif remove:
+                assert number is not None  # required unless --list (checked above)
                 report = self._remove(channel, number, keyword, url)
             else:
+                assert number is not None
                 report = self._add(channel, number, keyword, url, replace)
         except InfobipError as exc:
             raise CommandError(f"Infobip refused: {exc}") from exc
