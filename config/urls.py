@@ -9,5 +9,6 @@ admin.site.site_title = "Herald admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("infobip/", include("infobip.urls")),
+    path("api/v1/", include("api.urls")),
     path("", include("core.urls")),
 ]

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from contacts import signals
 from contacts.bulk import add_memberships
 from contacts.importer import BATCH_SIZE, ContactImporter, ImportResult
 from contacts.models import (
@@ -80,6 +81,9 @@ def _change_consent(
                 for contact_id in ids
             )  # fmt: skip
             changed.extend(ids)
+            (signals.contacts_opted_out if opting_out else signals.contacts_opted_in).send(
+                Contact, contact_ids=ids, source=source, channel=channel
+            )
     return changed
 
 

@@ -24,6 +24,7 @@ from campaigns.models import Campaign, Message
 from campaigns.status_map import state_for_status
 from contacts.models import ConsentChannel, ConsentSource, Contact
 from contacts.services import contacts_opt_in
+from infobip import signals
 from infobip.client import get_client
 from infobip.errors import InfobipError, InfobipOutcomeUnknownError, is_transient
 from infobip.keywords import classify, first_word, reply_text
@@ -91,6 +92,9 @@ def inbound_store(*, items: Sequence[tuple[Key, Inbound]]) -> int:
     InboundMessage.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
     _whatsapp_window([r for r in rows if r.channel == "whatsapp"])
     _apply_keywords([r.infobip_message_id for r in rows], now)
+    signals.inbound_received.send(
+        InboundMessage, infobip_message_ids=[r.infobip_message_id for r in rows]
+    )
     return len(rows)
 
 
@@ -288,6 +292,7 @@ def clicks_store(*, items: Sequence[tuple[Key, ClickNotification, datetime]]) ->
             )
         )
     Click.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    signals.links_clicked.send(Click, event_keys=[(r.event_id, r.index) for r in rows])
     return len(rows)
 
 

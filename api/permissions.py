@@ -1,0 +1,23 @@
+"""Scopes and Django permissions, decided in one place (`api.policy`) for every API view."""
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from api.policy import scope_for_request, token_scopes
+
+
+class HasScope(BasePermission):
+    """The token carries the view's scope for this method (`required_scopes` on the view)."""
+
+    message = "this token lacks the scope this call needs"
+
+    def has_permission(self, request: Request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        needed = scope_for_request(request, view)
+        if needed is None:
+            return True
+        if needed not in token_scopes(request):
+            self.message = f"this token lacks the scope '{needed}'"
+            return False
+        return True
