@@ -2,13 +2,17 @@
 
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
 
 from api import views
 
 app_name = "api"
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("", views.ApiRootView.as_view(), name="root"),
+    # The document is public (it describes, it holds nothing); the committed copy is
+    # docs/openapi.yaml (tests/api/test_schema.py keeps them equal).
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path("messages", views.MessagesView.as_view(), name="messages"),
     path("messages/<uuid:message_id>", views.MessageDetailView.as_view(), name="message"),
     path("contacts", views.ContactListView.as_view(), name="contacts"),

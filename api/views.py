@@ -7,8 +7,10 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from api import serializers as s
@@ -49,6 +51,18 @@ ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer
 
 def _errors(*codes: int) -> dict:
     return {code: s.ErrorSerializer for code in codes}
+
+
+class ApiRootView(APIView):
+    """The API's entry points (with a browser session, this is the browsable API)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request) -> Response:
+        names = ["schema", "messages", "contacts", "contacts-upsert", "lists", "templates",
+                 "campaigns", "inbound", "subscriptions"]  # fmt: skip
+        return Response({name: reverse(f"api:{name}", request=request) for name in names})
 
 
 # --- transactional messages ---------------------------------------------------------------
