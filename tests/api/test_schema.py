@@ -28,3 +28,25 @@ def test_the_api_root_lists_the_entry_points(client) -> None:
     body = client.get("/api/v1/", HTTP_ACCEPT="application/json").json()
     assert body["schema"].endswith("/api/v1/schema/")
     assert body["messages"].endswith("/api/v1/messages")
+
+
+def test_the_api_page_creates_a_token_shown_once_and_revokes_it(client, sender_user) -> None:
+    from api.models import ApiToken
+    from api.tokens import token_hash
+
+    client.force_login(sender_user)
+    page = client.get("/settings/api/")
+    assert page.status_code == 200
+    assert b'href="/settings/api/"' in page.content  # linked from the nav
+    created = client.post(
+        "/settings/api/", {"action": "create_token", "name": "crm", "scopes": ["read"]}
+    )
+    token = ApiToken.objects.get()
+    secret = created.content.decode().split('<code id="new-token">')[1].split("<")[0]
+    assert token.key_hash == token_hash(secret)
+    assert secret not in client.get("/settings/api/").content.decode()
+    refused = client.post("/settings/api/", {"action": "create_token", "scopes": ["root"]})
+    assert refused.status_code == 400
+    client.post("/settings/api/", {"action": "revoke_token", "token": token.pk})
+    token.refresh_from_db()
+    assert token.revoked_at is not None
