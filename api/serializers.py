@@ -198,6 +198,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["id", "state", "state_reason", "recipients", "created_at",
                             "launched_at", "finished_at"]  # fmt: skip
+        extra_kwargs = {"channel": {"required": True}}
 
 
 class CampaignStatusSerializer(serializers.Serializer):

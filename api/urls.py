@@ -1,6 +1,6 @@
 """`/api/v1/`: the REST API, its OpenAPI document and the browsable API."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
@@ -43,4 +43,6 @@ urlpatterns = [
          name="subscription"),
     path("event-subscriptions/<int:pk>/deliveries", views.SubscriptionDeliveriesView.as_view(),
          name="subscription-deliveries"),
+    # Anything else under /api/v1/ (a bad id such as `/contacts/abc`): the JSON 404, not HTML.
+    re_path(r"^.*$", views.not_found),
 ]  # fmt: skip
