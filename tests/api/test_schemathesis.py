@@ -42,6 +42,6 @@ def bearer(transactional_db, django_user_model) -> dict[str, str]:
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_never_answers_500_and_always_answers_its_schema(case, live_server, bearer):
     case.call_and_validate(base_url=live_server.url, headers=bearer, checks=CHECKS)
