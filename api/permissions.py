@@ -3,7 +3,7 @@
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from api.policy import scope_for_request, token_scopes
+from api.policy import SAFE_METHODS, scope_for_request, token_scopes
 
 
 class HasScope(BasePermission):
@@ -19,5 +19,12 @@ class HasScope(BasePermission):
             return True
         if needed not in token_scopes(request):
             self.message = f"this token lacks the scope '{needed}'"
+            return False
+        if getattr(view, "staff_only", False) and not request.user.is_staff:
+            self.message = "only staff manage event subscriptions"
+            return False
+        perm = getattr(view, "read_permission", None) if request.method in SAFE_METHODS else None
+        if perm and not request.user.has_perm(perm):
+            self.message = f"{request.user.get_username()} lacks the permission {perm}"
             return False
         return True

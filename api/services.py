@@ -191,8 +191,9 @@ def idempotent(
             record.save(update_fields=["status", "response"])
             return status, response, False
     except IntegrityError:
-        pass
-    record = IdempotentRequest.objects.get(token=token, key=key)
+        record = IdempotentRequest.objects.filter(token=token, key=key).first()
+        if record is None:  # the conflict was in the work's own writes, not on the key
+            raise
     if record.body_hash != fingerprint:
         raise IdempotencyConflict(
             "this Idempotency-Key was used with a different request body; use a new key"

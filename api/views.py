@@ -110,6 +110,8 @@ class MessagesView(APIView):
 class MessageDetailView(APIView):
     """`GET /messages/{messageId}`: state, status, error and price of one message."""
 
+    read_permission = "campaigns.view_campaign"
+
     @extend_schema(responses={200: s.MessageSerializer, **_errors(401, 403, 404)})
     def get(self, request: Request, message_id: uuid.UUID) -> Response:
         message = get_object_or_404(Message, message_id=message_id)
@@ -153,6 +155,7 @@ class ContactListView(generics.ListAPIView):
     """`GET /contacts`: by cursor; filters `phone`, `list`, `opted_out`."""
 
     serializer_class = s.ContactSerializer
+    read_permission = "contacts.view_contact"
 
     @extend_schema(
         parameters=[
@@ -182,6 +185,7 @@ class ContactDetailView(generics.RetrieveUpdateDestroyAPIView):
 
     serializer_class = s.ContactSerializer
     queryset = Contact.objects.prefetch_related("lists")
+    read_permission = "contacts.view_contact"
     required_scopes = {"write": Scope.CONTACTS_WRITE}
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
@@ -218,6 +222,7 @@ class ListsView(generics.ListCreateAPIView):
 
     serializer_class = s.ContactListSerializer
     queryset = ContactList.objects.all()
+    read_permission = "contacts.view_contactlist"
     required_scopes = {"write": Scope.CONTACTS_WRITE}
 
     def perform_create(self, serializer) -> None:
@@ -269,6 +274,7 @@ class TemplatesView(generics.ListAPIView):
 
     serializer_class = s.TemplateSerializer
     queryset = WhatsAppTemplate.objects.all()
+    read_permission = "whatsapp.view_whatsapptemplate"
 
 
 class TemplatesSyncView(APIView):
@@ -302,6 +308,7 @@ class CampaignsView(generics.ListCreateAPIView):
         transactional__isnull=False
     )
     required_scopes = {"write": Scope.CAMPAIGNS_WRITE}
+    read_permission = "campaigns.view_campaign"
 
     def perform_create(self, serializer) -> None:
         require_perm(self.request, "campaigns.add_campaign")
@@ -315,6 +322,7 @@ class CampaignDetailView(APIView):
     """`GET /campaigns/{id}`: the status document; `PATCH` changes a draft."""
 
     required_scopes = {"write": Scope.CAMPAIGNS_WRITE}
+    read_permission = "campaigns.view_campaign"
 
     @extend_schema(responses={200: s.CampaignStatusSerializer, **_errors(401, 403, 404)})
     def get(self, request: Request, pk: int) -> Response:
@@ -343,6 +351,8 @@ class CampaignDetailView(APIView):
 
 class CampaignPreviewView(APIView):
     """`GET /campaigns/{id}/preview`: audience, parts, cost and samples; sends nothing."""
+
+    read_permission = "campaigns.view_campaign"
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, **_errors(401, 403, 404)})
     def get(self, request: Request, pk: int) -> Response:
@@ -378,6 +388,7 @@ class CampaignMessagesView(generics.ListAPIView):
     """`GET /campaigns/{id}/messages`: the ledger by cursor; filter `state`."""
 
     serializer_class = s.MessageSerializer
+    read_permission = "campaigns.view_campaign"
 
     @extend_schema(parameters=[OpenApiParameter("state", str)])
     def get(self, request, *args, **kwargs):
@@ -398,6 +409,7 @@ class InboundView(generics.ListAPIView):
     """`GET /inbound`: inbound messages by cursor; filters `channel`, `to`, `from`."""
 
     serializer_class = s.InboundSerializer
+    read_permission = "infobip.view_inboundmessage"
 
     @extend_schema(
         parameters=[OpenApiParameter("channel", str), OpenApiParameter("to", str),
@@ -433,7 +445,8 @@ def _subscription_fields(data: dict) -> dict:
 class SubscriptionsView(APIView):
     """`GET/POST /event-subscriptions`: the secret is in the create answer only."""
 
-    required_scopes = {"write": Scope.EVENTS_MANAGE}
+    required_scopes = {"read": Scope.EVENTS_MANAGE, "write": Scope.EVENTS_MANAGE}
+    staff_only = True
 
     @extend_schema(responses={200: s.EventSubscriptionSerializer(many=True), **ERRORS})
     def get(self, request: Request) -> Response:
@@ -461,7 +474,8 @@ class SubscriptionsView(APIView):
 class SubscriptionDetailView(APIView):
     """`GET/PATCH/DELETE /event-subscriptions/{id}`."""
 
-    required_scopes = {"write": Scope.EVENTS_MANAGE}
+    required_scopes = {"read": Scope.EVENTS_MANAGE, "write": Scope.EVENTS_MANAGE}
+    staff_only = True
 
     @extend_schema(responses={200: s.EventSubscriptionSerializer, **_errors(401, 403, 404)})
     def get(self, request: Request, pk: int) -> Response:
@@ -501,6 +515,7 @@ class SubscriptionDeliveriesView(generics.ListAPIView):
 
     serializer_class = s.EventDeliverySerializer
     required_scopes = {"read": Scope.EVENTS_MANAGE}
+    staff_only = True
 
     def get_queryset(self):
         subscription = get_object_or_404(EventSubscription, pk=self.kwargs["pk"])

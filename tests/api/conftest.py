@@ -68,8 +68,11 @@ def api_for(client: Client, django_capture_on_commit_callbacks) -> Callable[...,
 
 @pytest.fixture
 def sender_user(db) -> User:
-    """A marketer who may also launch (Marketer + Sender roles)."""
-    return make_user("sam", "Marketer", "Sender")
+    """A staff marketer who may also launch (Marketer + Sender roles; staff manage events)."""
+    user = make_user("sam", "Marketer", "Sender")
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    return user
 
 
 @pytest.fixture

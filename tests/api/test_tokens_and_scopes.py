@@ -122,3 +122,18 @@ def test_rate_limit_answers_429_with_retry_after(api_for, sender_user, settings)
 
         TokenRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
         cache.clear()
+
+
+def test_reads_need_the_ui_view_permission_and_events_need_staff(api_for) -> None:
+    nobody = make_user("nora")  # no role: no view permissions
+    api = api_for(nobody)
+    assert api.get("contacts").status_code == 403
+    assert api.get("campaigns").status_code == 403
+    assert api.get("event-subscriptions").status_code == 403
+    marketer = api_for(make_user("mia", "Marketer"))
+    assert marketer.get("contacts").status_code == 200
+    assert marketer.get("inbound").status_code == 200
+    refused = marketer.post("event-subscriptions", {"url": "http://127.0.0.1:9/x",
+                                                    "events": ["message.final"]})  # fmt: skip
+    assert refused.status_code == 403
+    assert "staff" in refused.json()["error"]["message"]
