@@ -5,6 +5,14 @@ nothing of this app. A receiver costs one query on the (small) subscriptions tab
 subscribed; otherwise one read of the batch's rows and one bulk insert of deliveries, inside the
 sender's transaction (so an event exists exactly when its cause committed). Delivery happens
 later, in a Celery task per subscription, so a slow or dead receiver never slows the hot path.
+
+Where the signals are sent (one line each; move them with the code they sit in):
+- campaigns/ledger.py `messages_apply_outcomes`: `messages_final` (rows that became final)
+- campaigns/services.py `_move` and `campaign_maybe_complete`: `campaign_state_changed`
+- contacts/services.py `_change_consent`: `contacts_opted_out` / `contacts_opted_in`
+- infobip/inbound.py `inbound_store`: `inbound_received`; `clicks_store`: `links_clicked`
+Not emitted (rows written directly, not through those functions): the freeze's `skipped` rows,
+a cancel's `skipped` rows, and "resend to failed" moving a campaign back to running.
 """
 
 import uuid
