@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db.models import Count
 
 from campaigns.models import Campaign, Message
+from infobip import signals
 from infobip.links import campaign_from_callback
 from infobip.models import Click
 from infobip.receivers import Key
@@ -53,6 +54,7 @@ def clicks_store(*, items: Sequence[tuple[Key, ClickNotification, datetime]]) ->
             )
         )
     Click.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    signals.links_clicked.send(Click, event_keys=[(r.event_id, r.index) for r in rows])
     return len(rows)
 
 

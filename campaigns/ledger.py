@@ -22,6 +22,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
+from campaigns import signals
 from campaigns.models import COUNTER_FIELDS, Campaign, Message, MessageEvent
 from campaigns.states import FINAL_STATES, RANK, MessageState, can_move
 from contacts.models import Contact
@@ -135,6 +136,9 @@ def messages_apply_outcomes(*, outcomes: Sequence[Outcome]) -> ApplyResult:
         _update_messages(updates, now)
         _insert_events(events)
         _apply_deltas(deltas)
+        signals.messages_final.send(
+            Message, message_ids=[pk for pk, o in updates if o.state in FINAL_STATES]
+        )
     return result
 
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from campaigns import signals
 from campaigns.approval import campaign_content, campaign_fingerprint
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
@@ -200,6 +201,9 @@ def _move(campaign: Campaign, new: str, *, reason: str = "", **fields) -> Campai
     )
     if not updated:
         raise CampaignError(f"campaign {campaign.pk} changed state meanwhile; try again")
+    signals.campaign_state_changed.send(
+        Campaign, campaign_id=campaign.pk, from_state=current, to_state=new, reason=reason
+    )
     campaign.refresh_from_db()
     return campaign
 
@@ -384,11 +388,18 @@ def campaign_maybe_complete(*, campaign_id: int) -> bool:
         ).exists()
         if pending:
             return False
-    return bool(
-        Campaign.objects.filter(**filters).update(
-            state=CampaignState.COMPLETED, finished_at=timezone.now()
-        )
+    completed = Campaign.objects.filter(**filters).update(
+        state=CampaignState.COMPLETED, finished_at=timezone.now()
     )
+    if completed:
+        signals.campaign_state_changed.send(
+            Campaign,
+            campaign_id=campaign_id,
+            from_state=CampaignState.RUNNING,
+            to_state=CampaignState.COMPLETED,
+            reason="",
+        )
+    return bool(completed)
 
 
 def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:

@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "campaigns",
     "infobip",
     "ui",
+    "rest_framework",
+    "drf_spectacular",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -427,3 +430,51 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 AXES_VERBOSE = False  # no banner on every manage.py run
+
+# --- REST API and outbound events (api/) ----------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.auth.TokenAuthentication",
+        # The browsable API: a logged-in marketer can explore it with their session.
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttles.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": env("HERALD_API_RATE", default="600/min")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    # JSON in, JSON (or the browsable API) out: one body format to document and validate.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.IdCursorPagination",
+    "PAGE_SIZE": 100,
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Herald API",
+    "DESCRIPTION": "Contacts, campaigns, transactional messages and outbound events.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "CampaignChannelEnum": "campaigns.models.Channel.choices",
+        "LedgerChannelEnum": [("sms", "SMS"), ("whatsapp", "WhatsApp")],
+        "EventTypeEnum": "api.models.EventType.choices",
+    },
+}
+# Outbound event receivers on private/loopback addresses are refused (SSRF) unless allowed;
+# development (`make run`, DEBUG) and the tests allow loopback receivers.
+HERALD_EVENTS_ALLOW_PRIVATE = env.bool("HERALD_EVENTS_ALLOW_PRIVATE", default=DEBUG)
+HERALD_EVENTS_TIMEOUT = env.float("HERALD_EVENTS_TIMEOUT", default=5.0)
+# A subscription whose deliveries have failed this long (seconds) is disabled with a notice.
+HERALD_EVENTS_DISABLE_AFTER = env.float("HERALD_EVENTS_DISABLE_AFTER", default=3 * 86400.0)
+HERALD_EVENTS_BACKOFF_MAX = env.float("HERALD_EVENTS_BACKOFF_MAX", default=3600.0)
+CELERY_BEAT_SCHEDULE["api-deliver-events"] = {
+    "task": "api.tasks.events_deliver_due",
+    "schedule": env.float("HERALD_EVENTS_SWEEP_INTERVAL", default=30.0),
+    "options": {"expires": 30.0},
+}

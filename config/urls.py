@@ -3,11 +3,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.pages import api_settings
+
 admin.site.site_header = "Herald administration"
 admin.site.site_title = "Herald admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("infobip/", include("infobip.urls")),
+    path("api/v1/", include("api.urls")),
+    path("settings/api/", api_settings, name="api_settings"),
     path("", include("core.urls")),
 ]

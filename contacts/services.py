@@ -13,11 +13,13 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any, BinaryIO
 
+import phonenumbers
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from contacts import signals
 from contacts.bulk import add_memberships
 from contacts.importer import BATCH_SIZE, ContactImporter, ImportResult
 from contacts.models import (
@@ -81,6 +83,9 @@ def _change_consent(
                 for contact_id in ids
             )  # fmt: skip
             changed.extend(ids)
+            (signals.contacts_opted_out if opting_out else signals.contacts_opted_in).send(
+                Contact, contact_ids=ids, source=source, channel=channel
+            )
     return changed
 
 
@@ -252,3 +257,24 @@ def _cell(value: object) -> str:
     if value is None:
         return ""
     return value if isinstance(value, str) else json.dumps(value)
+
+
+# Inbound messages and API sends name people by number: unknown numbers become contacts.
+def contacts_for_numbers(numbers: Iterable[str]) -> dict[str, int]:
+    """Contact ids by E.164 number; contacts that do not exist yet are created."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return {}
+    found = dict(Contact.objects.filter(phone__in=wanted).values_list("phone", "id"))
+    missing = [n for n in wanted if n not in found]
+    if missing:
+        Contact.objects.bulk_create(
+            [Contact(phone=n, country=_region(n)) for n in missing], ignore_conflicts=True
+        )
+        found.update(Contact.objects.filter(phone__in=missing).values_list("phone", "id"))
+    return found
+
+
+def _region(number: str) -> str:
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
+    return region if region and len(region) == 2 else ""

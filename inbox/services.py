@@ -14,7 +14,7 @@ parsed pushes to (registered in inbox.apps).
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import phonenumbers
@@ -25,9 +25,10 @@ from django.utils import timezone
 from campaigns.status_map import state_for_status
 from campaigns.suppression import contacts_suppress
 from contacts.models import ConsentChannel, ConsentSource, Contact
-from contacts.services import contacts_opt_in
+from contacts.services import contacts_for_numbers, contacts_opt_in
 from inbox.keywords import classify, first_word, reply_text
 from inbox.tasks import send_keyword_reply
+from infobip import signals
 from infobip.client import get_client
 from infobip.errors import InfobipError, InfobipOutcomeUnknownError, is_transient
 from infobip.models import InboundMessage, KeywordAction, ReplyStatus
@@ -60,26 +61,6 @@ def e164(number: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def contacts_for_numbers(numbers: Iterable[str]) -> dict[str, int]:
-    """Contact ids by E.164 number; contacts that do not exist yet are created."""
-    wanted = sorted(set(numbers))
-    if not wanted:
-        return {}
-    found = dict(Contact.objects.filter(phone__in=wanted).values_list("phone", "id"))
-    missing = [n for n in wanted if n not in found]
-    if missing:
-        Contact.objects.bulk_create(
-            [Contact(phone=n, country=_region(n)) for n in missing], ignore_conflicts=True
-        )
-        found.update(Contact.objects.filter(phone__in=missing).values_list("phone", "id"))
-    return found
-
-
-def _region(number: str) -> str:
-    region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
-    return region if region and len(region) == 2 else ""
-
-
 def inbound_store(*, items: Sequence[tuple[Key, Inbound]]) -> int:
     """Store inbound messages (once each), update contacts, apply keywords; returns how many."""
     now = timezone.now()
@@ -91,6 +72,9 @@ def inbound_store(*, items: Sequence[tuple[Key, Inbound]]) -> int:
     InboundMessage.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
     _whatsapp_window([r for r in rows if r.channel == "whatsapp"])
     _apply_keywords([r.infobip_message_id for r in rows], now)
+    signals.inbound_received.send(
+        InboundMessage, infobip_message_ids=[r.infobip_message_id for r in rows]
+    )
     return len(rows)
 
 

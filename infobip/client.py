@@ -476,6 +476,15 @@ class InfobipClient:
                 status_code=200,
             )
 
+    def custom_request(
+        self, method: str, path: str, *, params: dict | None = None, body: Any = None
+    ) -> Any:
+        """Any endpoint (`manage.py infobip_request`): same key, base URL, timeouts, retries."""
+        if not path.startswith("/") or path.startswith("//"):
+            raise InfobipConfigError(f"{path!r}: give a path on the base URL, e.g. /sms/3/logs")
+        method = method.upper()
+        return self._request(method, path, params=params, body=body, send=method != "GET")
+
     # --- Transport ---------------------------------------------------------------------------
 
     def _request(

@@ -1,0 +1,90 @@
+"""Admin for API tokens (created here too: the secret is shown once) and outbound events."""
+
+from django.contrib import admin, messages
+from django.http import HttpRequest
+
+from api.delivery import deliveries_replay
+from api.models import ApiToken, DeliveryAttempt, EventDelivery, EventSubscription
+from api.services import new_secret
+from api.tokens import api_token_create, api_token_revoke, scopes_parse
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "name", "user", "scopes", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "name", "user__username"]
+    fields = ["user", "name", "scopes", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user", "scopes", "revoked_at"] if obj else ["revoked_at"]
+
+    def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        token, secret = api_token_create(
+            user=obj.user, scopes=scopes_parse(obj.scopes or []), name=obj.name
+        )
+        obj.pk, obj.key_hash, obj.prefix = token.pk, token.key_hash, token.prefix
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"Token created. Copy it now, it is not shown again: {secret}",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        count = sum(api_token_revoke(token=token) for token in queryset)
+        self.message_user(request, f"{count} token(s) revoked.")
+
+
+class AttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "status_code", "latency_ms", "response_excerpt", "error"]
+
+
+@admin.register(EventSubscription)
+class EventSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["id", "url", "events", "filter_number", "filter_keyword", "enabled",
+                    "failing_since", "disabled_reason"]  # fmt: skip
+    list_filter = ["enabled"]
+    readonly_fields = ["failing_since", "disabled_reason", "created_at"]
+
+    def save_model(self, request, obj: EventSubscription, form, change: bool) -> None:
+        from api.delivery import receiver_url_check
+
+        receiver_url_check(obj.url)
+        if not obj.secret:
+            obj.secret = new_secret()
+            self.message_user(
+                request, f"Signing secret (shown once): {obj.secret}", messages.WARNING
+            )
+        if not obj.owner_id:
+            obj.owner = request.user
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(EventDelivery)
+class EventDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "subscription", "event_type", "state", "attempts", "next_attempt_at",
+                    "created_at", "delivered_at"]  # fmt: skip
+    list_filter = ["state", "event_type"]
+    readonly_fields = [
+        "subscription", "event_type", "webhook_id", "dedupe_key", "payload", "state",
+        "attempts", "next_attempt_at", "created_at", "delivered_at",
+    ]  # fmt: skip
+    inlines = [AttemptInline]
+    actions = ["replay"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.action(description="Replay the selected deliveries", permissions=["change"])
+    def replay(self, request: HttpRequest, queryset) -> None:
+        count = deliveries_replay(delivery_ids=list(queryset.values_list("id", flat=True)))
+        self.message_user(request, f"{count} deliveries queued again.")

@@ -1,0 +1,40 @@
+"""Bearer-token authentication for the API (tokens of api.tokens)."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from api.tokens import api_token_authenticate
+
+
+class TokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <token>`; `request.auth` is the ApiToken."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        parts = header.split()
+        if parts[0].lower() != self.keyword.lower():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed("the Authorization header is `Bearer <token>`")
+        token = api_token_authenticate(secret=parts[1])
+        if token is None:
+            raise exceptions.AuthenticationFailed("the token is unknown or revoked")
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword
+
+
+class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI security scheme of TokenAuthentication (drf-spectacular picks it up)."""
+
+    target_class = "api.auth.TokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {"type": "http", "scheme": "bearer", "description": "An API token (hrld_…)"}

@@ -1,0 +1,248 @@
+"""Outbound events: the signal receivers that turn what happened into pending deliveries.
+
+Data flows one way: campaigns/, contacts/ and infobip/ send signals (one per batch) and know
+nothing of this app. A receiver costs one query on the (small) subscriptions table when nobody
+subscribed; otherwise one read of the batch's rows and one bulk insert of deliveries, inside the
+sender's transaction (so an event exists exactly when its cause committed). Delivery happens
+later, in a Celery task per subscription, so a slow or dead receiver never slows the hot path.
+
+Where the signals are sent (one line each; move them with the code they sit in):
+- campaigns/ledger.py `messages_apply_outcomes`: `messages_final` (rows that became final)
+- campaigns/services.py `_move` and `campaign_maybe_complete`: `campaign_state_changed`
+- contacts/services.py `_change_consent`: `contacts_opted_out` / `contacts_opted_in`
+- inbox/services.py `inbound_store`: `inbound_received`
+- campaigns/clicks.py `clicks_store`: `links_clicked`
+Not emitted (rows written directly, not through those functions): the freeze's `skipped` rows,
+a cancel's `skipped` rows, and "resend to failed" moving a campaign back to running.
+"""
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+
+from api.models import EventDelivery, EventSubscription, EventType
+from inbox.keywords import first_word
+
+
+def _subscriptions(event_type: str) -> list[EventSubscription]:
+    # A handful of rows: read them all and match the JSON list in Python (SQLite has no
+    # JSON `contains`), one query per emitted batch.
+    return [s for s in EventSubscription.objects.filter(enabled=True) if event_type in s.events]
+
+
+def _digits(number: str) -> str:
+    return "".join(ch for ch in number or "" if ch.isdigit())
+
+
+def inbound_matches(subscription: EventSubscription, data: dict[str, Any]) -> bool:
+    """The connector's trigger filters: the number written to and the first word, any case."""
+    if subscription.filter_number and _digits(subscription.filter_number) != _digits(data["to"]):
+        return False
+    if subscription.filter_keyword:
+        wanted = first_word(subscription.filter_keyword)
+        said = {first_word(data.get("text") or ""), first_word(data.get("keyword") or "")}
+        if wanted not in said:
+            return False
+    return True
+
+
+def events_emit(
+    *,
+    event_type: str,
+    items: Iterable[tuple[str, dict[str, Any]]],
+    subscriptions: list[EventSubscription] | None = None,
+) -> int:
+    """Store one pending delivery per (event, matching subscription); returns how many."""
+    if subscriptions is None:
+        subscriptions = _subscriptions(event_type)
+    if not subscriptions:
+        return 0
+    rows = []
+    for key, data in items:
+        for subscription in subscriptions:
+            if event_type == EventType.INBOUND_RECEIVED and not inbound_matches(subscription, data):
+                continue
+            rows.append(
+                EventDelivery(
+                    subscription=subscription,
+                    event_type=event_type,
+                    webhook_id=f"msg_{uuid.uuid4().hex}",
+                    dedupe_key=f"{event_type}:{key}"[:200],
+                    payload=data,
+                )
+            )
+    if not rows:
+        return 0
+    # ignore_conflicts: the same cause emitted twice (a re-pushed report) is delivered once.
+    EventDelivery.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    from api.tasks import subscription_deliver
+
+    for pk in {row.subscription_id for row in rows}:
+        transaction.on_commit(lambda pk=pk: subscription_deliver.delay(pk))
+    return len(rows)
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
+    """message.final: state, status, error and price of messages that just became final."""
+    if not message_ids or not _subscriptions(EventType.MESSAGE_FINAL):
+        return
+    from campaigns.models import Message
+
+    rows = Message.objects.filter(id__in=message_ids).values(
+        "message_id", "campaign_id", "phone", "channel", "state", "status_group", "status_id",
+        "status_name", "error_group", "error_id", "error_name", "error_permanent", "price",
+        "currency", "parts", "done_at", "reason",
+    )  # fmt: skip
+    items = []
+    for row in rows:
+        error = None
+        if row["error_name"]:
+            error = {
+                "groupName": row["error_group"],
+                "id": row["error_id"],
+                "name": row["error_name"],
+                "permanent": row["error_permanent"],
+            }
+        price = None
+        if row["price"] is not None:
+            price = {"amount": str(row["price"]), "currency": row["currency"]}
+        data = {
+            "messageId": str(row["message_id"]),
+            "campaignId": row["campaign_id"],
+            "to": row["phone"],
+            "channel": row["channel"],
+            "state": row["state"],
+            "status": {
+                "groupName": row["status_group"],
+                "id": row["status_id"],
+                "name": row["status_name"],
+            },
+            "error": error,
+            "reason": row["reason"],
+            "price": price,
+            "parts": row["parts"],
+            "doneAt": _iso(row["done_at"]),
+        }
+        items.append((data["messageId"], data))
+    events_emit(event_type=EventType.MESSAGE_FINAL, items=items)
+
+
+def on_inbound_received(sender, *, infobip_message_ids: list[str], **kwargs) -> None:
+    """inbound.received, filtered per subscription by number and keyword."""
+    if not infobip_message_ids or not _subscriptions(EventType.INBOUND_RECEIVED):
+        return
+    from infobip.models import InboundMessage
+
+    items = []
+    for row in InboundMessage.objects.filter(infobip_message_id__in=infobip_message_ids).values(
+        "id", "infobip_message_id", "channel", "from_number", "to_number", "text", "keyword",
+        "message_type", "media_url", "received_at", "contact_id", "keyword_action",
+    ):  # fmt: skip
+        data = {
+            "id": row["id"],
+            "messageId": row["infobip_message_id"],
+            "channel": row["channel"],
+            "from": row["from_number"],
+            "to": row["to_number"],
+            "text": row["text"],
+            "keyword": row["keyword"],
+            "messageType": row["message_type"],
+            "mediaUrl": row["media_url"],
+            "receivedAt": _iso(row["received_at"]),
+            "contactId": row["contact_id"],
+            "keywordAction": row["keyword_action"],
+        }
+        items.append((row["infobip_message_id"], data))
+    events_emit(event_type=EventType.INBOUND_RECEIVED, items=items)
+
+
+def _consent(event_type: str, contact_ids: list[int], source: str, channel: str) -> None:
+    if not contact_ids or not _subscriptions(event_type):
+        return
+    from contacts.models import Contact
+
+    items = []
+    for pk, phone, changed_at in Contact.objects.filter(id__in=contact_ids).values_list(
+        "id", "phone", "updated_at"
+    ):
+        data = {"contactId": pk, "phone": phone, "source": source, "channel": channel,
+                "at": _iso(changed_at)}  # fmt: skip
+        items.append((f"{pk}:{changed_at.isoformat()}", data))
+    events_emit(event_type=event_type, items=items)
+
+
+def on_opted_out(sender, *, contact_ids: list[int], source: str, channel: str, **kw) -> None:
+    """contact.opted_out."""
+    _consent(EventType.CONTACT_OPTED_OUT, contact_ids, source, channel)
+
+
+def on_opted_in(sender, *, contact_ids: list[int], source: str, channel: str, **kw) -> None:
+    """contact.opted_in."""
+    _consent(EventType.CONTACT_OPTED_IN, contact_ids, source, channel)
+
+
+def on_campaign_state_changed(
+    sender, *, campaign_id: int, from_state: str, to_state: str, reason: str = "", **kwargs
+) -> None:
+    """campaign.state_changed."""
+    if not _subscriptions(EventType.CAMPAIGN_STATE_CHANGED):
+        return
+    data = {"campaignId": campaign_id, "from": from_state, "to": to_state, "reason": reason}
+    key = f"{campaign_id}:{from_state}:{to_state}:{uuid.uuid4().hex}"
+    events_emit(event_type=EventType.CAMPAIGN_STATE_CHANGED, items=[(key, data)])
+
+
+def on_links_clicked(sender, *, event_keys: list[tuple[int | None, int]], **kwargs) -> None:
+    """link.clicked: one event per stored click notification."""
+    if not event_keys or not _subscriptions(EventType.LINK_CLICKED):
+        return
+    from campaigns.models import Message
+    from infobip.models import Click
+
+    wanted = set(event_keys)
+    clicks = [
+        c
+        for c in Click.objects.filter(event_id__in={e for e, _ in wanted if e is not None})
+        if (c.event_id, c.index) in wanted
+    ]
+    message_ids = dict(
+        Message.objects.filter(id__in={c.message_id for c in clicks if c.message_id}).values_list(
+            "id", "message_id"
+        )
+    )
+    items = []
+    for click in clicks:
+        message = message_ids.get(click.message_id)
+        data = {
+            "messageId": str(message) if message else click.infobip_message_id,
+            "campaignId": click.campaign_id,
+            "url": click.url,
+            "recipient": click.recipient,
+            "clickedAt": _iso(click.clicked_at),
+            "deviceType": click.device_type,
+            "country": click.country,
+        }
+        items.append((f"{click.event_id}:{click.index}", data))
+    events_emit(event_type=EventType.LINK_CLICKED, items=items)
+
+
+def connect() -> None:
+    """Connect every receiver to its owning app's signal (called from ApiConfig.ready)."""
+    from campaigns import signals as campaign_signals
+    from contacts import signals as contact_signals
+    from infobip import signals as infobip_signals
+
+    campaign_signals.messages_final.connect(on_messages_final, dispatch_uid="api.final")
+    campaign_signals.campaign_state_changed.connect(
+        on_campaign_state_changed, dispatch_uid="api.campaign_state"
+    )
+    contact_signals.contacts_opted_out.connect(on_opted_out, dispatch_uid="api.opted_out")
+    contact_signals.contacts_opted_in.connect(on_opted_in, dispatch_uid="api.opted_in")
+    infobip_signals.inbound_received.connect(on_inbound_received, dispatch_uid="api.inbound")
+    infobip_signals.links_clicked.connect(on_links_clicked, dispatch_uid="api.clicks")

@@ -1,0 +1,90 @@
+"""One error shape for every 4xx: `{"error": {"code", "message", "fields"}}`.
+
+`fields` maps a field path (`contacts.3.phone`, `to.0`) to its messages, so a client can point
+at the exact input that was refused.
+"""
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from campaigns.services import CampaignError
+from core.rules import Refused
+
+
+class ApiError(exceptions.APIException):
+    """A refusal with a code and an HTTP status chosen by the caller."""
+
+    def __init__(
+        self, message: str, *, code: str = "invalid", status_code: int = 400, fields=None
+    ) -> None:
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.code = code
+        self.fields = fields or {}
+
+
+def flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as {"a.0.b": ["message", ...]}."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = str(key) if key != "non_field_errors" else ""
+            path = f"{prefix}.{name}" if prefix and name else (prefix or name)
+            out.update(flatten(value, path))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return {prefix: [str(item) for item in detail]} if detail else {}
+        out = {}
+        for index, value in enumerate(detail):
+            if value:
+                out.update(flatten(value, f"{prefix}.{index}" if prefix else str(index)))
+        return out
+    return {prefix: [str(detail)]}
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    """The error document."""
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, reshaped; Django and campaign errors become 4xx instead of 500s."""
+    if isinstance(exc, DjangoValidationError):
+        exc = ApiError("; ".join(exc.messages), code="invalid")
+    elif isinstance(exc, Refused):
+        exc = ApiError(str(exc), code="permission_denied", status_code=403)
+    elif isinstance(exc, CampaignError):
+        exc = ApiError(str(exc), code="conflict", status_code=409)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ApiError):
+        body = error_body(exc.code, str(exc.detail), exc.fields)
+    elif isinstance(exc, exceptions.ValidationError):
+        fields = flatten(exc.detail)
+        first = next(iter(fields.items()), ("", ["invalid input"]))
+        message = f"{first[0]}: {first[1][0]}" if first[0] else first[1][0]
+        body = error_body("invalid", message, fields)
+    elif isinstance(exc, exceptions.APIException):
+        codes = exc.get_codes()
+        code = codes if isinstance(codes, str) else "error"
+        body = error_body(code, str(exc.detail))
+    else:  # pragma: no cover - DRF only handles APIException, Http404 and PermissionDenied
+        body = error_body("error", str(exc))
+    response.data = body
+    return response
+
+
+def not_found_body() -> Response:
+    return Response(error_body("not_found", "not found"), status=status.HTTP_404_NOT_FOUND)

@@ -1,0 +1,72 @@
+"""`manage.py api_token create|revoke|list`: API tokens for operators (INTERFACE.md)."""
+
+import json
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from api.models import ApiToken
+from api.tokens import api_token_create, api_token_revoke
+
+
+class Command(BaseCommand):
+    """Create (prints the token once), revoke or list API tokens."""
+
+    help = "API tokens: create --user U --scopes a,b [--name N] [--json] | revoke ID | list"
+
+    def add_arguments(self, parser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        create = sub.add_parser("create", help="create a token (printed once)")
+        create.add_argument("--user", required=True)
+        create.add_argument("--scopes", required=True, help="comma separated")
+        create.add_argument("--name", default="")
+        create.add_argument("--json", action="store_true")
+        revoke = sub.add_parser("revoke", help="revoke a token")
+        revoke.add_argument("id", type=int)
+        listing = sub.add_parser("list", help="list tokens (never their secrets)")
+        listing.add_argument("--json", action="store_true")
+
+    def handle(self, *args, **options) -> None:
+        action = options["action"]
+        if action == "create":
+            user = get_user_model().objects.filter(username=options["user"]).first()
+            if user is None:
+                raise CommandError(f"no user {options['user']!r}")
+            try:
+                token, secret = api_token_create(
+                    user=user, scopes=options["scopes"], name=options["name"]
+                )
+            except ValidationError as exc:
+                raise CommandError("; ".join(exc.messages)) from None
+            if options["json"]:
+                self.stdout.write(json.dumps({"token": secret, "id": token.pk}))
+            else:
+                self.stdout.write(secret)
+                self.stderr.write(
+                    f"token {token.pk} for {user.get_username()} "
+                    f"({', '.join(token.scopes)}): shown once, copy it now"
+                )
+            return
+        if action == "revoke":
+            token = ApiToken.objects.filter(pk=options["id"]).first()
+            if token is None:
+                raise CommandError(f"no token {options['id']}")
+            changed = api_token_revoke(token=token)
+            self.stdout.write(f"token {token.pk} {'revoked' if changed else 'was already revoked'}")
+            return
+        rows = [
+            {"id": t.pk, "prefix": t.prefix, "user": t.user.get_username(), "scopes": t.scopes,
+             "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+             "revoked": t.revoked_at is not None}
+            for t in ApiToken.objects.select_related("user")
+        ]  # fmt: skip
+        if options["json"]:
+            self.stdout.write(json.dumps(rows))
+        else:
+            for row in rows:
+                state = "revoked" if row["revoked"] else "active"
+                scopes = ",".join(row["scopes"])
+                self.stdout.write(
+                    f"{row['id']}\t{row['prefix']}…\t{row['user']}\t{scopes}\t{state}"
+                )

@@ -1,0 +1,165 @@
+"""`POST /api/v1/messages`: the connector's three send actions, onto the ledger.
+
+SMS to many (`sender`, `to[]`, `text`), WhatsApp text (`from`, `to`, `text`) and WhatsApp
+template (`from`, `to`, `template`, `language`, `placeholders` checked against the synced
+template). Each call is written by `campaigns.transactional` as a launched campaign of its own;
+the answer carries one Herald messageId per recipient, assigned before anything is sent.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+
+from api.errors import ApiError, flatten
+from api.models import ApiToken, TransactionalSend
+from api.serializers import MessageSendSerializer
+from campaigns.models import Channel
+from campaigns.permissions import SEND
+from campaigns.transactional import TransactionalError, messages_send_transactional
+from contacts.phones import PhoneChecker, PhoneError
+from core.rules import actor_require
+from core.services import audit_record
+from whatsapp.mapping import mapping_resolve, mapping_validate
+from whatsapp.models import WhatsAppTemplate
+from whatsapp.services import InvalidSender, normalise_sender
+
+MAX_RECIPIENTS = 1000
+
+
+def parse_number(raw: Any, checker: PhoneChecker) -> str:
+    """E.164 from `+41…`, `0041…` or Infobip's own `41…` (international digits, no plus)."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise PhoneError("MISSING_PHONE: a phone number is required")
+    return checker.check(international(raw)).e164
+
+
+def international(raw: str) -> str:
+    """`+…` for Infobip's international digits (`41…`) and `00…`; anything else unchanged."""
+    text = raw.strip()
+    compact = text.replace(" ", "").replace("-", "")
+    if compact.startswith("00") and compact[2:].isdigit():
+        return "+" + compact[2:]
+    if compact.isdigit() and not compact.startswith("0"):
+        return "+" + compact
+    return text
+
+
+def _recipients(to: Any, channel: str) -> list[str]:
+    many = isinstance(to, list)
+    items = to if many else [to]
+    if channel != Channel.SMS and (many and len(items) != 1):
+        raise ApiError("to: WhatsApp sends take one number", fields={"to": ["one number"]})
+    if not items:
+        raise ApiError("to: at least one number", fields={"to": ["at least one number"]})
+    if len(items) > MAX_RECIPIENTS:
+        raise ApiError(f"to: at most {MAX_RECIPIENTS} numbers per call",
+                       fields={"to": [f"at most {MAX_RECIPIENTS}"]})  # fmt: skip
+    checker = PhoneChecker()
+    phones, errors = [], {}
+    for index, raw in enumerate(items):
+        try:
+            phones.append(parse_number(raw, checker))
+        except PhoneError as exc:
+            errors[f"to.{index}" if many else "to"] = [str(exc)]
+    if errors:
+        first = next(iter(errors.items()))
+        raise ApiError(f"{first[0]}: {first[1][0]}", fields=errors)
+    seen: dict[str, int] = {}
+    for index, phone in enumerate(phones):
+        if phone in seen:
+            raise ApiError(f"to.{index}: the same number as to.{seen[phone]}",
+                           fields={f"to.{index}": ["duplicate number"]})  # fmt: skip
+        seen[phone] = index
+    return phones
+
+
+def _template_mapping(placeholders: dict) -> dict:
+    def literal(value: str) -> dict:
+        return {"source": "literal", "value": value}
+
+    mapping: dict[str, Any] = {"body": [literal(v) for v in placeholders.get("body") or []]}
+    if placeholders.get("header") is not None:
+        mapping["header"] = [literal(placeholders["header"])]
+    mapping["buttons"] = [
+        {"index": b["index"], "slots": [literal(b["parameter"])]}
+        for b in placeholders.get("buttons") or []
+    ]
+    return mapping
+
+
+def message_send_request(
+    *, body: Any, user: AbstractBaseUser, token: ApiToken | None
+) -> tuple[int, dict]:
+    """Validate a send request, write its ledger and start sending; → (202, answer)."""
+    # Sending real messages needs the same permission as launching a campaign, on every surface.
+    actor_require(user, SEND, doing="send messages")
+    serializer = MessageSendSerializer(data=body if isinstance(body, dict) else {})
+    if not isinstance(body, dict):
+        raise ApiError("the body must be a JSON object")
+    if not serializer.is_valid():
+        fields = flatten(serializer.errors)
+        first = next(iter(fields.items()))
+        raise ApiError(f"{first[0]}: {first[1][0]}", fields=fields)
+    data = serializer.validated_data
+    channel = data["channel"]
+    phones = _recipients(data["to"], channel)
+    template = values = None
+    text = data.get("text", "")
+    if channel == Channel.SMS:
+        sender = data.get("sender") or settings.INFOBIP_SMS_SENDER
+        if not text:
+            raise ApiError("text: required for SMS", fields={"text": ["required"]})
+    else:
+        try:
+            sender = normalise_sender(data.get("from") or settings.INFOBIP_WHATSAPP_SENDER)
+        except InvalidSender as exc:
+            raise ApiError(f"from: {exc}", fields={"from": [str(exc)]}) from None
+        if channel == Channel.WHATSAPP_TEXT and not text:
+            raise ApiError("text: required for WhatsApp text", fields={"text": ["required"]})
+    if channel == Channel.WHATSAPP_TEMPLATE:
+        name, language = data.get("template"), data.get("language")
+        if not name or not language:
+            raise ApiError("template and language are required",
+                           fields={k: ["required"] for k in ("template", "language")
+                                   if not data.get(k)})  # fmt: skip
+        template = WhatsAppTemplate.objects.filter(
+            sender=sender, name=name, language=language
+        ).first()
+        if template is None:
+            raise ApiError(f"template: no synced template {name!r} ({language}) for {sender}",
+                           fields={"template": ["unknown template"]})  # fmt: skip
+        mapping = _template_mapping(data.get("placeholders") or {})
+        if problems := mapping_validate(template=template, mapping=mapping):
+            raise ApiError(f"placeholders: {problems[0]}", fields={"placeholders": problems})
+        resolved = mapping_resolve(template=template, mapping=mapping, contact={})
+        if resolved.values is None:
+            raise ApiError(f"placeholders: {resolved.missing[0]}",
+                           fields={"placeholders": resolved.missing})  # fmt: skip
+        values = resolved.values
+    try:
+        campaign, rows = messages_send_transactional(
+            channel=channel,
+            sender=sender,
+            phones=phones,
+            text=text,
+            template=template,
+            values=values,
+            respect_opt_out=data["respect_opt_out"],
+            created_by=user,
+            name=f"API {channel} by {user.get_username()}",
+        )
+    except TransactionalError as exc:
+        raise ApiError(str(exc)) from None
+    TransactionalSend.objects.create(campaign=campaign, token=token if token else None)
+    audit_record(actor=user, action="api_message_send", campaign=campaign,
+                 detail=f"{len(rows)} recipient(s)")  # fmt: skip
+    answer = {
+        "campaign": campaign.pk,
+        "messages": [
+            {"to": r.phone, "messageId": r.message_id, "state": r.state,
+             **({"reason": r.reason} if r.reason else {})}
+            for r in rows
+        ],
+    }  # fmt: skip
+    return 202, answer

@@ -1,0 +1,30 @@
+"""Scopes and Django permissions, decided in one place (`api.policy`) for every API view."""
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from api.policy import SAFE_METHODS, scope_for_request, token_scopes
+
+
+class HasScope(BasePermission):
+    """The token carries the view's scope for this method (`required_scopes` on the view)."""
+
+    message = "this token lacks the scope this call needs"
+
+    def has_permission(self, request: Request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        needed = scope_for_request(request, view)
+        if needed is None:
+            return True
+        if needed not in token_scopes(request):
+            self.message = f"this token lacks the scope '{needed}'"
+            return False
+        if getattr(view, "staff_only", False) and not request.user.is_staff:
+            self.message = "only staff manage event subscriptions"
+            return False
+        perm = getattr(view, "read_permission", None) if request.method in SAFE_METHODS else None
+        if perm and not request.user.has_perm(perm):
+            self.message = f"{request.user.get_username()} lacks the permission {perm}"
+            return False
+        return True

@@ -1,0 +1,39 @@
+"""Who may do what through the API: a token scope, then the user's Django permissions.
+
+Campaign lifecycle rules (send permission, approval) are not decided here: the API calls the
+campaign services with the token's owner as the actor, exactly as the UI, the admin and the
+commands do, and maps their refusal (`core.rules.Refused`) to a 403.
+"""
+
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+
+from api.models import Scope
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def token_scopes(request: Request) -> set[str]:
+    """The scopes of the request's token; a browser session (browsable API) has them all."""
+    token = getattr(request, "auth", None)
+    if token is None or not hasattr(token, "scopes"):
+        return set(Scope.values)
+    return set(token.scopes)
+
+
+def scope_for_request(request: Request, view) -> str | None:
+    """The scope a view needs for this method: `read` for reads unless the view says more."""
+    required = getattr(view, "required_scopes", None) or {}
+    action = getattr(view, "action", None)
+    if action and action in required:
+        return required[action]
+    if request.method in SAFE_METHODS:
+        return required.get("read", Scope.READ)
+    return required.get("write")
+
+
+def require_perm(request: Request, *perms: str) -> None:
+    """403 unless the token's user has every Django permission named."""
+    missing = [p for p in perms if not request.user.has_perm(p)]
+    if missing:
+        raise PermissionDenied(f"{request.user.get_username()} lacks the permission {missing[0]}")

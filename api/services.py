@@ -1,0 +1,252 @@
+"""API services: contact upsert, transactional sends with idempotency, event subscriptions.
+
+Thin over the owning apps' services; what is the API's own (idempotency, subscriptions) lives
+here. Every write is audited with the token's owner (ui.AuditEntry, like the UI's writes).
+"""
+
+import hashlib
+import json
+import secrets
+from base64 import b64encode
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+
+from api.delivery import receiver_url_check
+from api.models import ApiToken, EventSubscription, EventType, IdempotentRequest
+from contacts.bulk import FIELDS, add_memberships, fetch_existing, upsert_contacts
+from contacts.models import ConsentSource, ContactList
+from contacts.phones import PhoneChecker, PhoneError
+from core.services import audit_record
+
+UPSERT_MAX = 10_000
+NAME_MAX = 150
+
+
+class IdempotencyConflict(Exception):
+    """The same Idempotency-Key was used with a different request body."""
+
+
+@dataclass
+class UpsertResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+        }
+
+
+def _text(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be text")
+    value = value.strip()
+    if len(value) > limit:
+        raise ValueError(f"longer than {limit} characters")
+    return value
+
+
+def _row(index: int, raw: Any, checker: PhoneChecker) -> tuple[str, dict, dict, list[str], bool]:
+    """(e164, fields, attributes, lists, opted_out) of one input row; ValueError with why."""
+    if not isinstance(raw, dict):
+        raise ValueError("each contact must be an object")
+    phone = raw.get("phone")
+    if not isinstance(phone, str) or not phone.strip():
+        raise ValueError("phone: required")
+    from api.messages import international
+
+    try:
+        info = checker.check(international(phone))
+    except PhoneError as exc:
+        raise ValueError(f"phone: {exc}") from None
+    values: dict[str, str] = {"country": info.country}
+    if info.timezone:
+        values["timezone"] = info.timezone
+    for name, limit in (("first_name", NAME_MAX), ("last_name", NAME_MAX), ("language", 20),
+                        ("timezone", 64)):  # fmt: skip
+        try:
+            value = _text(raw.get(name), limit)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+        if value is not None:
+            values[name] = value
+    attributes = raw.get("attributes") or {}
+    if not isinstance(attributes, dict) or not all(isinstance(k, str) for k in attributes):
+        raise ValueError("attributes: must be an object")
+    lists = raw.get("lists") or []
+    if not isinstance(lists, list) or not all(isinstance(n, str) and n.strip() for n in lists):
+        raise ValueError("lists: must be a list of list names")
+    opted_out = raw.get("opted_out", False)
+    if not isinstance(opted_out, bool):
+        raise ValueError("opted_out: must be true or false")
+    return info.e164, values, attributes, [n.strip()[:200] for n in lists], opted_out
+
+
+def contacts_upsert(
+    *, rows: Sequence[Any], actor: AbstractBaseUser, default_region: str | None = None
+) -> UpsertResult:
+    """Create or update up to 10,000 contacts by E.164 number; bad rows are reported, not fatal."""
+    from contacts.services import contacts_opt_out
+
+    result = UpsertResult()
+    checker = PhoneChecker(default_region)
+    entries: dict[str, tuple[dict, dict, list[str], bool]] = {}
+    for index, raw in enumerate(rows):
+        try:
+            phone, values, attributes, lists, opted_out = _row(index, raw, checker)
+        except ValueError as exc:
+            result.rejected.append({"index": index, "reason": str(exc)})
+            continue
+        if phone in entries:  # the later row wins, merged over the earlier one
+            old = entries[phone]
+            values = {**old[0], **values}
+            attributes = {**old[1], **attributes}
+            lists = [*old[2], *lists]
+            opted_out = opted_out or old[3]
+        entries[phone] = (values, attributes, lists, opted_out)
+    if not entries:
+        return result
+    with transaction.atomic():
+        existing = fetch_existing(list(entries))
+        writes = []
+        for phone, (values, attributes, _, _) in entries.items():
+            current = existing.get(phone)
+            if current is None:
+                merged = {name: "" for name in FIELDS} | values | {"attributes": attributes}
+                result.created += 1
+                writes.append({"phone": phone, **merged})
+                continue
+            merged = {name: current[name] for name in FIELDS} | values
+            merged["attributes"] = {**(current["attributes"] or {}), **attributes}
+            if any(merged[name] != current[name] for name in FIELDS):
+                result.updated += 1
+                writes.append({"phone": phone, **merged})
+            else:
+                result.unchanged += 1
+        ids = {phone: row["id"] for phone, row in existing.items()}
+        ids.update(upsert_contacts(writes))
+        by_list: dict[str, list[str]] = {}
+        for phone, (_, _, lists, _) in entries.items():
+            for name in lists:
+                by_list.setdefault(name, []).append(phone)
+        for name, phones in by_list.items():
+            contact_list, _ = ContactList.objects.get_or_create(name=name)
+            add_memberships(
+                contact_list,
+                new_ids=[ids[p] for p in phones if p not in existing],
+                existing_ids=[ids[p] for p in phones if p in existing],
+            )
+        opt_outs = [ids[p] for p, entry in entries.items() if entry[3]]
+        if opt_outs:
+            contacts_opt_out(
+                contact_ids=opt_outs, source=ConsentSource.API, note="API upsert", actor=actor
+            )
+        audit_record(
+            actor=actor,
+            action="api_contacts_upsert",
+            detail=f"created={result.created} updated={result.updated} "
+            f"rejected={len(result.rejected)}",
+        )
+    return result
+
+
+def request_fingerprint(body: Any) -> str:
+    """A stable hash of a JSON request body (key order does not matter)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def idempotent(
+    *, token: ApiToken | None, key: str | None, body: Any, work: Callable[[], tuple[int, dict]]
+) -> tuple[int, dict, bool]:
+    """Run `work` once per (token, Idempotency-Key); → (status, response, replayed).
+
+    The key's row is inserted in the same transaction as the work's writes: a concurrent
+    request with the same key waits on the unique index, then finds the stored answer.
+    """
+    if not key or token is None:
+        status, response = work()
+        return status, response, False
+    fingerprint = request_fingerprint(body)
+    key = key[:255]
+    try:
+        with transaction.atomic():
+            record = IdempotentRequest.objects.create(token=token, key=key, body_hash=fingerprint)
+            status, response = work()
+            if status >= 400:
+                # Refusals are not remembered: the client may fix the request and reuse the key.
+                transaction.set_rollback(True)
+                return status, response, False
+            record.status, record.response = status, response
+            record.save(update_fields=["status", "response"])
+            return status, response, False
+    except IntegrityError:
+        record = IdempotentRequest.objects.filter(token=token, key=key).first()
+        if record is None:  # the conflict was in the work's own writes, not on the key
+            raise
+    if record.body_hash != fingerprint:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was used with a different request body; use a new key"
+        )
+    return record.status, record.response, True
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` + base64 of 24 random bytes."""
+    return "whsec_" + b64encode(secrets.token_bytes(24)).decode()
+
+
+def event_subscription_create(
+    *,
+    owner: AbstractBaseUser,
+    url: str,
+    events: list[str],
+    filter_number: str = "",
+    filter_keyword: str = "",
+) -> EventSubscription:
+    """Subscribe `url` to `events` (refusing unsafe receiver URLs); its secret is generated."""
+    receiver_url_check(url)
+    unknown = [e for e in events if e not in EventType.values]
+    if unknown or not events:
+        raise ValueError(
+            f"unknown event(s) {unknown or '(none)'}; use {', '.join(EventType.values)}"
+        )
+    subscription = EventSubscription.objects.create(
+        owner=owner if owner.is_authenticated else None,
+        url=url,
+        events=list(dict.fromkeys(events)),
+        filter_number=filter_number.strip(),
+        filter_keyword=filter_keyword.strip(),
+        secret=new_secret(),
+    )
+    audit_record(actor=owner, action="event_subscription_create", detail=url[:200])
+    return subscription
+
+
+def event_subscription_update(
+    *, subscription: EventSubscription, actor: AbstractBaseUser, **changes: Any
+) -> EventSubscription:
+    """Change a subscription (url, events, filters, enabled); re-enabling clears the notice."""
+    if "url" in changes:
+        receiver_url_check(changes["url"])
+    if "events" in changes:
+        unknown = [e for e in changes["events"] if e not in EventType.values]
+        if unknown or not changes["events"]:
+            raise ValueError(f"unknown event(s) {unknown or '(none)'}")
+    for name, value in changes.items():
+        setattr(subscription, name, value)
+    if changes.get("enabled"):
+        subscription.failing_since, subscription.disabled_reason = None, ""
+    subscription.save()
+    audit_record(actor=actor, action="event_subscription_update", detail=subscription.url[:200])
+    return subscription

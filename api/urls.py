@@ -1,0 +1,48 @@
+"""`/api/v1/`: the REST API, its OpenAPI document and the browsable API."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import AllowAny
+
+from api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("", views.ApiRootView.as_view(), name="root"),
+    # The document is public (it describes, it holds nothing); the committed copy is
+    # docs/openapi.yaml (tests/api/test_schema.py keeps them equal).
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path("messages", views.MessagesView.as_view(), name="messages"),
+    path("messages/<uuid:message_id>", views.MessageDetailView.as_view(), name="message"),
+    path("contacts", views.ContactListView.as_view(), name="contacts"),
+    path("contacts/upsert", views.ContactUpsertView.as_view(), name="contacts-upsert"),
+    path("contacts/<int:pk>", views.ContactDetailView.as_view(), name="contact"),
+    path("contacts/<int:pk>/opt-out", views.ContactConsentView.as_view(opt_out=True),
+         name="contact-opt-out"),
+    path("contacts/<int:pk>/opt-in", views.ContactConsentView.as_view(opt_out=False),
+         name="contact-opt-in"),
+    path("lists", views.ListsView.as_view(), name="lists"),
+    path("lists/<int:pk>/members", views.ListMembersView.as_view(), name="list-members"),
+    path("templates", views.TemplatesView.as_view(), name="templates"),
+    path("templates/sync", views.TemplatesSyncView.as_view(), name="templates-sync"),
+    path("campaigns", views.CampaignsView.as_view(), name="campaigns"),
+    path("campaigns/<int:pk>", views.CampaignDetailView.as_view(), name="campaign"),
+    path("campaigns/<int:pk>/preview", views.CampaignPreviewView.as_view(),
+         name="campaign-preview"),
+    path("campaigns/<int:pk>/messages", views.CampaignMessagesView.as_view(),
+         name="campaign-messages"),
+    *[
+        path(f"campaigns/<int:pk>/{action}", views.CampaignActionView.as_view(action_name=action),
+             name=f"campaign-{action}")
+        for action in ("launch", "pause", "resume", "cancel")
+    ],
+    path("inbound", views.InboundView.as_view(), name="inbound"),
+    path("event-subscriptions", views.SubscriptionsView.as_view(), name="subscriptions"),
+    path("event-subscriptions/<int:pk>", views.SubscriptionDetailView.as_view(),
+         name="subscription"),
+    path("event-subscriptions/<int:pk>/deliveries", views.SubscriptionDeliveriesView.as_view(),
+         name="subscription-deliveries"),
+    # Anything else under /api/v1/ (a bad id such as `/contacts/abc`): the JSON 404, not HTML.
+    re_path(r"^.*$", views.not_found),
+]  # fmt: skip

@@ -1,0 +1,10 @@
+"""Signals other apps may listen to (the API's outbound events); sent once per batch.
+
+Receivers run inside the sender's transaction: they must be quick and must not call out.
+"""
+
+from django.dispatch import Signal
+
+# Contacts whose consent changed: `contact_ids`, `source`, `channel`.
+contacts_opted_out = Signal()
+contacts_opted_in = Signal()

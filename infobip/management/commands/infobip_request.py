@@ -1,0 +1,55 @@
+"""infobip_request: call any Infobip endpoint with the configured credentials (a custom call)."""
+
+import json
+import sys
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+from django.core.management.base import BaseCommand, CommandError
+
+from infobip.client import get_client
+from infobip.errors import InfobipError
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+class Command(BaseCommand):
+    """`infobip_request METHOD PATH [--json BODY|@FILE]`: print Infobip's JSON answer."""
+
+    help = (
+        "Call any Infobip endpoint with the configured base URL, key, timeouts and retries, "
+        "and print the JSON answer (the key is never printed)."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("method", type=str.upper, choices=METHODS)
+        parser.add_argument("path", help="path on the base URL, query allowed: /sms/3/logs?limit=1")
+        parser.add_argument("--json", dest="body", help="JSON body, or @FILE to read it (@- stdin)")
+
+    def handle(self, *args, **options) -> None:
+        method, path = options["method"], options["path"]
+        parts = urlsplit(path)
+        if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+            raise CommandError(f"{path!r}: give a path such as /sms/3/logs, not a URL")
+        params = dict(parse_qsl(parts.query, keep_blank_values=True)) or None
+        body = _body(options["body"])
+        try:
+            answer = get_client().custom_request(method, parts.path, params=params, body=body)
+        except InfobipError as exc:
+            raise CommandError(f"{method} {parts.path} failed: {exc}") from None
+        self.stdout.write(json.dumps(answer, indent=2, ensure_ascii=False))
+
+
+def _body(raw: str | None):
+    if raw is None:
+        return None
+    if raw.startswith("@"):
+        name = raw[1:]
+        try:
+            raw = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CommandError(f"cannot read {name}: {exc.strerror}") from None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise CommandError(f"--json is not valid JSON: {exc}") from None

@@ -1,0 +1,79 @@
+"""Contacts through the API: bulk upsert with per-row errors, update, consent, lists."""
+
+import pytest
+
+from contacts.models import ConsentEvent, Contact, ContactList
+
+pytestmark = pytest.mark.django_db
+
+
+def test_upsert_normalises_numbers_and_reports_each_bad_row(api_for, sender_user) -> None:
+    Contact.objects.create(phone="+447911123456", first_name="Old", attributes={"tier": "a"})
+    body = {"contacts": [
+        {"phone": "41793026727", "first_name": "Ana", "lists": ["vip"]},
+        {"phone": "+44 7911 123456", "attributes": {"city": "Leeds"}},
+        {"phone": "not a number"},
+        {"first_name": "no phone"},
+        "a string",
+        {"phone": "0041793026728", "opted_out": True},
+    ]}  # fmt: skip
+    response = api_for(sender_user).post("contacts/upsert", body)
+    assert response.status_code == 200, response.content
+    result = response.json()
+    assert (result["created"], result["updated"]) == (2, 1)
+    assert [r["index"] for r in result["rejected"]] == [2, 3, 4]
+    assert "phone" in result["rejected"][0]["reason"]
+    ana = Contact.objects.get(phone="+41793026727")
+    assert ana.first_name == "Ana"
+    assert ana.country == "CH"
+    assert list(ana.lists.values_list("name", flat=True)) == ["vip"]
+    old = Contact.objects.get(phone="+447911123456")
+    assert old.first_name == "Old"  # not given: kept
+    assert old.attributes == {"tier": "a", "city": "Leeds"}
+    assert Contact.objects.get(phone="+41793026728").opted_out is True
+    assert ConsentEvent.objects.filter(source="api").count() == 1
+
+
+def test_upsert_refuses_more_than_10000_rows_and_bad_shapes(api_for, sender_user) -> None:
+    api = api_for(sender_user)
+    too_many = api.post("contacts/upsert", {"contacts": [{"phone": "+447911000000"}] * 10_001})
+    assert too_many.status_code == 400
+    assert too_many.json()["error"]["fields"] == {"contacts": ["at most 10,000 items"]}
+    assert api.post("contacts/upsert", {"contacts": "x"}).status_code == 400
+    assert api.post("contacts/upsert", [1, 2]).status_code == 400
+    assert Contact.objects.count() == 0
+
+
+def test_upsert_needs_contacts_write(api_for, sender_user) -> None:
+    response = api_for(sender_user, ["read"]).post("contacts/upsert", {"contacts": []})
+    assert response.status_code == 403
+
+
+def test_get_update_opt_out_and_back_in(api_for, sender_user) -> None:
+    contact = Contact.objects.create(phone="+447911123456")
+    api = api_for(sender_user)
+    response = api.call("PATCH", f"contacts/{contact.pk}", {"first_name": "Bo"})
+    assert response.status_code == 200
+    assert response.json()["first_name"] == "Bo"
+    assert api.post(f"contacts/{contact.pk}/opt-out").json()["opted_out"] is True
+    assert api.post(f"contacts/{contact.pk}/opt-in").json()["opted_out"] is False
+    bad = api.call("PATCH", f"contacts/{contact.pk}", {"attributes": "nope"})
+    assert bad.status_code == 400
+    assert "attributes" in bad.json()["error"]["fields"]
+
+
+def test_lists_and_memberships_by_cursor(api_for, sender_user) -> None:
+    api = api_for(sender_user)
+    created = api.post("lists", {"name": "news"})
+    assert created.status_code == 201
+    ids = [Contact.objects.create(phone=f"+4479110000{i:02d}").pk for i in range(3)]
+    added = api.post(f"lists/{created.json()['id']}/members", {"contact_ids": ids})
+    assert added.json() == {"count": 3}
+    unknown = api.post(f"lists/{created.json()['id']}/members", {"contact_ids": [999999]})
+    assert unknown.status_code == 400
+    page = api.get("contacts?list=news&page_size=2").json()
+    assert len(page["results"]) == 2
+    assert page["next"]
+    rest = api.client.get(page["next"], HTTP_AUTHORIZATION=f"Bearer {api.token}").json()
+    assert len(rest["results"]) == 1
+    assert ContactList.objects.get(name="news").memberships.count() == 3
