@@ -2,7 +2,11 @@
 
 from collections import Counter
 
+from django.utils import timezone
+
 from campaigns.audience import audience_contacts, audience_summary
+from campaigns.budget import over_budget_count
+from campaigns.caps import capped_contacts
 from campaigns.models import Campaign, Channel
 from campaigns.pricing import estimate_cost
 from campaigns.rendering import (
@@ -33,7 +37,14 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
     channel = "sms" if campaign.channel == Channel.SMS else campaign.channel
     template = compile_template(campaign.text) if campaign.channel != "whatsapp_template" else None
     eligible = audience_contacts(campaign).filter(opted_out=False).order_by("id")
+    now = timezone.now()
+    # The capped are not counted in messages or cost, exactly as the freeze will skip them.
+    held = capped_contacts(
+        campaign=campaign, contact_ids=eligible.values_list("id", flat=True), now=now
+    )
     for contact in eligible.iterator(chunk_size=5000):
+        if contact.id in held:
+            continue
         if template is not None:
             rendered = template.render(contact_values(contact))
             if rendered.missing:
@@ -78,7 +89,10 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
             "opted_out": summary.opted_out,
             "excluded_lists": summary.excluded_by_list,
             "missing_values": sum(missing.values()),
+            "frequency_capped": len(held),
+            "over_budget": over_budget_count(max_spend=campaign.max_spend, items=items),
         },
+        "max_spend": None if campaign.max_spend is None else f"{campaign.max_spend:.4f}",
         "missing_values": dict(missing),
         "messages": len(items),
         "encoding": dict(encodings),

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils import timezone
 
+from campaigns.budget import budget_reached
 from campaigns.ledger import (
     Claimed,
     Outcome,
@@ -106,6 +107,11 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
     result = BatchResult()
     campaign = Campaign.objects.select_related("template").get(pk=campaign_id)
     if campaign.state != CampaignState.RUNNING:
+        return result
+    if reason := budget_reached(campaign=campaign):
+        from campaigns.services import campaign_pause
+
+        campaign_pause(campaign=campaign, reason=reason)
         return result
     if campaign.channel == Channel.WHATSAPP_TEMPLATE and campaign.template is not None:
         reason = template_check_sendable(template=campaign.template)

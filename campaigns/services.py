@@ -2,6 +2,7 @@
 
 import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -10,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from campaigns.budget import budget_launch_problem
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
     Campaign,
@@ -17,7 +19,9 @@ from campaigns.models import (
     FailoverMode,
     Message,
     MessageEvent,
+    Segment,
 )
+from campaigns.quiet import window_check
 from campaigns.rendering import (
     compile_template,
     contact_values,
@@ -26,6 +30,7 @@ from campaigns.rendering import (
 )
 from campaigns.states import CampaignState, campaign_can_move
 from contacts.models import Contact, ContactList
+from contacts.phones import PhoneError, international_number
 from infobip.client import get_client
 from infobip.links import callback_data
 from infobip.types import SendResult, SmsMessage, WhatsAppTemplateMessage
@@ -66,6 +71,10 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
             errors.append("Infobip's native SMS failover exists only for template messages")
     if campaign.speed_limit == 0:
         errors.append("the speed limit must be at least 1 message")
+    if problem := window_check(start=campaign.quiet_hours_start, end=campaign.quiet_hours_end):
+        errors.append(problem)
+    if campaign.max_spend is not None and campaign.max_spend <= 0:
+        errors.append("the budget cap must be more than 0")
     errors += _validity_problems(campaign)
     return errors
 
@@ -117,6 +126,9 @@ def campaign_create(
     sms_validity_minutes: int | None = None,
     whatsapp_validity_minutes: int | None = None,
     failover_validity_minutes: int | None = None,
+    max_spend: Decimal | None = None,
+    segment: Segment | None = None,
+    exclude_segment: Segment | None = None,
 ) -> Campaign:
     """Create a draft campaign; refuses (ValidationError) anything that could not be sent."""
     lists = list(lists)
@@ -126,8 +138,8 @@ def campaign_create(
         raise ValidationError(
             f"unknown channel {channel!r}; use one of {', '.join(Channel.values)}"
         )
-    if not lists:
-        raise ValidationError("the campaign needs at least one contact list")
+    if not lists and segment is None:
+        raise ValidationError("the campaign needs at least one contact list or a segment")
     campaign = Campaign(
         name=name.strip(),
         channel=channel,
@@ -148,6 +160,9 @@ def campaign_create(
         sms_validity_minutes=sms_validity_minutes,
         whatsapp_validity_minutes=whatsapp_validity_minutes,
         failover_validity_minutes=failover_validity_minutes,
+        max_spend=max_spend,
+        segment=segment,
+        exclude_segment=exclude_segment,
     )
     errors = campaign_validate(campaign=campaign)
     if errors:
@@ -181,6 +196,8 @@ def campaign_launch(*, campaign: Campaign, now: dt.datetime | None = None) -> Ca
     template = campaign.template if campaign.channel == Channel.WHATSAPP_TEMPLATE else None
     if template is not None and (reason := template_check_sendable(template=template)):
         errors.append(reason)
+    if not errors and (problem := budget_launch_problem(campaign=campaign)):
+        errors.append(problem)
     if errors:
         raise CampaignError("; ".join(errors))
     with transaction.atomic():
@@ -332,9 +349,13 @@ def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> Send
 
     client = get_client()
     sender = default_sender(campaign)
-    to = to.lstrip("+").replace(" ", "")
-    if not to.isdigit():
-        raise CampaignError(f"{to!r} is not a phone number in international format")
+    try:
+        # E.164, Infobip's digits without +, or 00-prefixed (INTERFACE.md "Numbers").
+        to = international_number(to).lstrip("+")
+    except PhoneError as exc:
+        raise CampaignError(
+            f"{to!r} is not a phone number in international format: {exc}"
+        ) from None
     if campaign.channel == Channel.WHATSAPP_TEMPLATE:
         resolved = mapping_resolve(
             template=campaign.template,
@@ -363,6 +384,30 @@ def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> Send
         return SendResult(bulk_id=None, messages=[sent])
     return client.send_sms([SmsMessage(to=to, text=rendered.text, message_id=message_id,
                                        sender=sender)])  # fmt: skip
+
+
+def campaign_frequency_cap_override(
+    *, campaign: Campaign, actor: AbstractBaseUser | None, override: bool = True
+) -> Campaign:
+    """Lift (or restore) the workspace's frequency caps for one campaign before it freezes.
+
+    Needs the send permission (`campaigns.caps.cap_may_override`); `actor=None` is the server's
+    operator on the command line (INTERFACE.md). The caller writes the audit entry.
+    """
+    from campaigns.caps import cap_may_override
+
+    if actor is not None and not cap_may_override(user=actor):
+        raise CampaignError(
+            "lifting the frequency cap needs the permission to launch campaigns "
+            "(ui.launch_campaign, the Sender role)"
+        )
+    updated = Campaign.objects.filter(pk=campaign.pk, frozen_at__isnull=True).update(
+        frequency_cap_override=override
+    )
+    if not updated:
+        raise CampaignError(f"campaign {campaign.pk} is frozen already; caps were applied")
+    campaign.refresh_from_db()
+    return campaign
 
 
 def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
@@ -394,6 +439,13 @@ def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
             "failover_sms": campaign.failover_validity_minutes,
         },
     }
+    if campaign.count_queued:
+        from campaigns.quiet import quiet_hours_waiting
+
+        # Why queued messages are not going: held by quiet hours until `next_at`.
+        waiting = quiet_hours_waiting(campaign_id=campaign.pk, now=timezone.now())
+        if waiting:
+            status["waiting"] = waiting | {"next_at": waiting["next_at"].isoformat()}
     estimated = campaign.estimated_cost
     status["cost"]["estimated"] = f"{estimated:.4f}" if estimated is not None else None
     if breakdown:

@@ -356,3 +356,19 @@ CELERY_BEAT_SCHEDULE["campaigns-whatsapp-validity"] = {
     "schedule": env.float("HERALD_VALIDITY_SWEEP_INTERVAL", default=60.0),
     "options": {"expires": 60.0},
 }
+
+# --- Audiences and consent (#17) ---
+# Country default quiet hours (campaigns/quiet.py, README "Quiet hours") apply to campaigns
+# without their own window; false turns them off.
+HERALD_COUNTRY_QUIET_HOURS = env.bool("HERALD_COUNTRY_QUIET_HOURS", default=True)
+# Frequency caps (campaigns/caps.py): JSON list of {"messages": N, "days": D, "channel":
+# "sms|whatsapp|any"}; a contact at a cap is skipped at freeze with the reason. Empty: none.
+HERALD_FREQUENCY_CAPS = env.json("HERALD_FREQUENCY_CAPS", default=[])
+for _cap in HERALD_FREQUENCY_CAPS:
+    if not (
+        isinstance(_cap, dict)
+        and int(_cap.get("messages", 0)) >= 1
+        and int(_cap.get("days", 0)) >= 1
+        and _cap.get("channel", "any") in ("sms", "whatsapp", "any")
+    ):
+        raise ImproperlyConfigured(f"HERALD_FREQUENCY_CAPS: bad rule {_cap!r}")
