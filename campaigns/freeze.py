@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from campaigns.audience import audience_contacts
 from campaigns.caps import capped_contacts
+from campaigns.consent_rules import NO_WHATSAPP_OPT_IN, without_channel_consent
 from campaigns.models import Campaign, Channel, Message
 from campaigns.pricing import estimate_cost
 from campaigns.quiet import QuietHours
@@ -159,9 +160,12 @@ def _freeze(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> F
         rows, priced, queued = [], [], 0
         # One grouped ledger query per chunk (none without caps): who is at a frequency cap.
         capped = capped_contacts(campaign=campaign, contact_ids=[c.id for c in batch], now=now)
+        no_consent = without_channel_consent(campaign=campaign, contact_ids=[c.id for c in batch])
         for contact in batch:
             channel, text, values, parts, encoding, state, reason = renderer.row(contact)
             not_before = None
+            if state == "queued" and contact.id in no_consent:
+                state, reason, parts = "skipped", NO_WHATSAPP_OPT_IN, 0
             if state == "queued" and contact.id in capped:
                 state, reason, parts = "skipped", capped[contact.id], 0
             if state == "queued":

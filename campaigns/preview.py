@@ -7,6 +7,7 @@ from django.utils import timezone
 from campaigns.audience import audience_contacts, audience_summary
 from campaigns.budget import over_budget_count
 from campaigns.caps import capped_contacts
+from campaigns.consent_rules import without_channel_consent
 from campaigns.models import Campaign, Channel
 from campaigns.pricing import estimate_cost
 from campaigns.rendering import (
@@ -42,8 +43,12 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
     held = capped_contacts(
         campaign=campaign, contact_ids=eligible.values_list("id", flat=True), now=now
     )
+    no_consent = without_channel_consent(
+        campaign=campaign, contact_ids=eligible.values_list("id", flat=True)
+    )
+    held = {k: v for k, v in held.items() if k not in no_consent}
     for contact in eligible.iterator(chunk_size=5000):
-        if contact.id in held:
+        if contact.id in held or contact.id in no_consent:
             continue
         if template is not None:
             rendered = template.render(contact_values(contact))
@@ -90,6 +95,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
             "excluded_lists": summary.excluded_by_list,
             "missing_values": sum(missing.values()),
             "frequency_capped": len(held),
+            "no_channel_consent": len(no_consent),
             "over_budget": over_budget_count(max_spend=campaign.max_spend, items=items),
         },
         "max_spend": None if campaign.max_spend is None else f"{campaign.max_spend:.4f}",

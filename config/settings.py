@@ -372,3 +372,5 @@ for _cap in HERALD_FREQUENCY_CAPS:
         and _cap.get("channel", "any") in ("sms", "whatsapp", "any")
     ):
         raise ImproperlyConfigured(f"HERALD_FREQUENCY_CAPS: bad rule {_cap!r}")
+# WhatsApp marketing only to contacts with a WhatsApp opt-in on record (campaigns/consent_rules.py).
+HERALD_WHATSAPP_REQUIRE_OPT_IN = env.bool("HERALD_WHATSAPP_REQUIRE_OPT_IN", default=False)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("infobip/", include("infobip.urls")),
     path("", include("core.urls")),
+    path("", include("contacts.urls")),  # the recipient's opt-out page, /o/<token>
 ]

@@ -153,3 +153,82 @@ def test_infobip_format_and_00_numbers_import_on_postgresql(engine, tmp_path) ->
             "+41793026728",
         }
     assert "INTERNATIONAL_DIGITS" in err.getvalue()  # the GB run says which reading it took
+
+
+def test_the_opt_out_link_a_recipient_got_needs_the_confirming_click(engine) -> None:
+    import re
+
+    import requests
+
+    from tests.campaigns.conftest import make_audience
+
+    worker, _ = engine
+    audience = make_audience(2, name="links")
+    campaign = campaign_create(
+        name="links", channel="sms", lists=[audience], text="Sale! Stop: {{opt_out_url}}"
+    )
+    campaign_launch(campaign=campaign)
+
+    def sent() -> bool:
+        frozen = Campaign.objects.get(pk=campaign.pk).frozen_at is not None
+        busy = Message.objects.filter(campaign=campaign, state__in=["queued", "sending"])
+        return frozen and not busy.exists()
+
+    wait_for(sent, timeout=60, message=worker.tail())
+    assert Message.objects.filter(campaign=campaign).exclude(state="skipped").count() == 2
+    row = Message.objects.filter(campaign=campaign).order_by("id").first()
+    url = re.search(r"https?://\S+/o/\S+", row.text).group(0)
+    session = requests.Session()
+    page = session.get(url, timeout=10)  # what a link scanner does
+    assert page.status_code == 200
+    assert 'id="opt-out-confirm"' in page.text
+    assert Contact.objects.get(pk=row.contact_id).opted_out is False
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    done = session.post(
+        url, data={"scope": "all", "csrfmiddlewaretoken": token}, headers={"Referer": url},
+        timeout=10,
+    )  # fmt: skip
+    assert done.status_code == 200
+    assert "You will get no more messages" in done.text
+    contact = Contact.objects.get(pk=row.contact_id)
+    assert (contact.opted_out, contact.opted_out_source) == (True, "link")
+    other = Message.objects.filter(campaign=campaign).exclude(pk=row.pk).get()
+    assert Contact.objects.get(pk=other.contact_id).opted_out is False
+
+
+def test_an_opt_in_keyword_with_double_opt_in_ends_with_consent_and_its_wording(engine) -> None:
+    from contacts.consent import opt_in_keyword_save
+    from contacts.models import ConsentEvent, OptInKeyword
+    from infobip.links import webhook_url
+    from infobip.models import InboundMessage
+
+    worker, sandbox = engine
+    prompt = "Reply YES for Shop alerts: 4 msgs/month, msg & data rates may apply. STOP to end."
+    terms = "You're in! Shop alerts, 4 msgs/month. Msg & data rates may apply. HELP/STOP."
+    joined = ContactList.objects.create(name="a")
+    opt_in_keyword_save(
+        keyword=OptInKeyword(
+            keyword="JOIN", number="447860099299", contact_list=joined,
+            confirmation_text=terms, double_opt_in=True, confirm_prompt=prompt,
+        )
+    )  # fmt: skip
+    phone = "447946000077"
+
+    def replied(n: int):
+        return lambda: InboundMessage.objects.filter(reply_status="sent").count() >= n
+
+    sandbox.inbound("sms", phone, "join", to="447860099299", url=webhook_url("sms/inbound"))
+    wait_for(replied(1), timeout=30, message=worker.tail())
+    contact = Contact.objects.get(phone="+" + phone)
+    assert not contact.lists.exists()
+    assert not ConsentEvent.objects.filter(contact=contact).exists()
+    sandbox.inbound("sms", phone, "YES", to="447860099299", url=webhook_url("sms/inbound"))
+    wait_for(replied(2), timeout=30, message=worker.tail())
+    (event,) = ConsentEvent.objects.filter(contact=contact)
+    assert (event.action, event.source, event.channel) == ("opt_in", "keyword", "sms")
+    assert (event.wording, event.wording_version) == (prompt, 1)
+    assert list(contact.lists.values_list("name", flat=True)) == ["a"]
+    texts = list(
+        InboundMessage.objects.order_by("received_at").values_list("reply_text", flat=True)
+    )
+    assert texts == [prompt, terms]

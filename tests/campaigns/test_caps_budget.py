@@ -158,3 +158,27 @@ def _call(*args: str) -> str:
     out = io.StringIO()
     call_command("campaign", *args, stdout=out)
     return out.getvalue()
+
+
+def test_whatsapp_marketing_needs_a_whatsapp_opt_in_when_required(settings) -> None:
+    from contacts.models import ConsentEvent
+
+    settings.HERALD_WHATSAPP_REQUIRE_OPT_IN = True
+    audience = make_audience(3, whatsapp_last_inbound_at=timezone.now())
+    c0, c1, c2 = Contact.objects.order_by("id")
+    ConsentEvent.objects.create(contact=c0, action="opt_in", source="keyword", channel="whatsapp")
+    ConsentEvent.objects.create(contact=c1, action="opt_in", source="keyword", channel="sms")
+    campaign = campaign_create(
+        name="wa", channel="whatsapp_text", lists=[audience], text="Hi", sender="447860099299"
+    )
+    preview = campaign_preview(campaign=campaign)
+    assert (preview["excluded"]["no_channel_consent"], preview["messages"]) == (2, 1)
+    campaign_freeze(campaign=_running(campaign))
+    rows = {m.contact_id: m for m in Message.objects.filter(campaign=campaign)}
+    assert rows[c0.pk].state == "queued"
+    assert {rows[c1.pk].reason, rows[c2.pk].reason} == {
+        "no WhatsApp opt-in on record (WhatsApp marketing needs one)"
+    }
+    # SMS campaigns are not affected by the WhatsApp rule.
+    sms = campaign_create(name="sms", channel="sms", lists=[audience], text="Hi")
+    assert campaign_preview(campaign=sms)["excluded"]["no_channel_consent"] == 0

@@ -187,7 +187,8 @@ class Command(BaseCommand):
             f"audience={data['audience']} messages={data['messages']} "
             f"opted_out={ex['opted_out']} excluded_lists={ex['excluded_lists']} "
             f"missing_values={ex['missing_values']} frequency_capped={ex['frequency_capped']} "
-            f"over_budget={ex['over_budget']} encoding={data['encoding']} "
+            f"over_budget={ex['over_budget']} no_channel_consent={ex['no_channel_consent']} "
+            f"encoding={data['encoding']} "
             f"parts={data['parts']} cost={data['cost']['amount']} {data['cost']['currency']}"
         )
         if data["ucs2_characters"]:
