@@ -232,3 +232,46 @@ def test_an_opt_in_keyword_with_double_opt_in_ends_with_consent_and_its_wording(
         InboundMessage.objects.order_by("received_at").values_list("reply_text", flat=True)
     )
     assert texts == [prompt, terms]
+
+
+def test_an_engagement_segment_selects_exactly_the_right_contacts_and_the_worker_sends_them(
+    engine,
+) -> None:
+    from campaigns.segments import segment_count, segment_save
+    from infobip.models import Click
+    from tests.campaigns.conftest import make_audience
+
+    worker, sandbox = engine
+    make_audience(6, name="everyone")
+    c = list(Contact.objects.order_by("id"))
+    now = timezone.now()
+    earlier = Campaign.objects.create(name="earlier", channel="sms", text="x", state="completed")
+    history = {0: ("delivered", 2), 1: ("delivered", 20), 2: ("undeliverable", 2),
+               3: ("skipped", 2), 4: ("delivered", 2)}  # fmt: skip
+    rows = Message.objects.bulk_create(
+        [Message(campaign=earlier, contact=c[i], phone=c[i].phone, channel="sms", state=state)
+         for i, (state, _) in history.items()]
+    )  # fmt: skip
+    for row, (_, days) in zip(rows, history.values(), strict=True):
+        Message.objects.filter(pk=row.pk).update(created_at=now - dt.timedelta(days=days))
+    Click.objects.create(message=rows[4], clicked_at=now - dt.timedelta(days=1))
+    # Delivered within 7 days but did not click; or never messaged at all (5, and 3: skipped).
+    rules = {"match": "any", "rules": [
+        {"match": "all", "rules": [
+            {"field": "engagement", "event": "delivered", "within_days": 7},
+            {"field": "engagement", "event": "clicked", "negate": True}]},
+        {"field": "engagement", "event": "messaged", "negate": True}]}  # fmt: skip
+    segment = segment_save(name="engaged", rules=rules)
+    assert segment_count(segment=segment) == 3
+    campaign = campaign_create(name="seg", channel="sms", lists=[], text="Hi", segment=segment)
+    campaign_launch(campaign=campaign)
+
+    def sent() -> bool:
+        frozen = Campaign.objects.get(pk=campaign.pk).frozen_at is not None
+        busy = Message.objects.filter(campaign=campaign, state__in=["queued", "sending"])
+        return frozen and not busy.exists()
+
+    wait_for(sent, timeout=60, message=worker.tail())
+    chosen = set(Message.objects.filter(campaign=campaign).values_list("contact_id", flat=True))
+    assert chosen == {c[0].pk, c[3].pk, c[5].pk}
+    assert sandbox.state()["accepted"]["total"] == 3
