@@ -10,6 +10,7 @@ sends them. Infobip's answer is recorded with one set-based write. What happens 
   Infobip's logs by messageId — they are never re-sent blindly.
 """
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
@@ -109,9 +110,11 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
     if campaign.state != CampaignState.RUNNING:
         return result
     if reason := budget_reached(campaign=campaign):
-        from campaigns.services import campaign_pause
+        from campaigns.services import CampaignError, campaign_pause
 
-        campaign_pause(campaign=campaign, reason=reason)
+        # Another chain may have paused it (or an operator moved it) first: nothing to send.
+        with contextlib.suppress(CampaignError):
+            campaign_pause(campaign=campaign, reason=reason)
         return result
     if campaign.channel == Channel.WHATSAPP_TEMPLATE and campaign.template is not None:
         reason = template_check_sendable(template=campaign.template)

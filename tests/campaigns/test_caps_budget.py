@@ -182,3 +182,19 @@ def test_whatsapp_marketing_needs_a_whatsapp_opt_in_when_required(settings) -> N
     # SMS campaigns are not affected by the WhatsApp rule.
     sms = campaign_create(name="sms", channel="sms", lists=[audience], text="Hi")
     assert campaign_preview(campaign=sms)["excluded"]["no_channel_consent"] == 0
+
+
+def test_a_second_chain_reaching_the_budget_after_the_pause_sends_nothing(live_sandbox) -> None:
+    campaign = _running(_campaign(3, max_spend=Decimal("1.00")))
+    campaign_freeze(campaign=campaign)
+    Campaign.objects.filter(pk=campaign.pk).update(cost_amount=Decimal("2.0000"))
+    campaign_send_batch(campaign_id=campaign.pk)
+    # A chain that read the campaign as running just before the pause: pausing again is refused
+    # by the lifecycle, and the batch still sends nothing.
+    from unittest import mock
+
+    with mock.patch("campaigns.sending.Campaign.objects.select_related") as get:
+        get.return_value.get.return_value = Campaign.objects.get(pk=campaign.pk)
+        get.return_value.get.return_value.state = "running"
+        assert campaign_send_batch(campaign_id=campaign.pk).claimed == 0
+    assert Campaign.objects.get(pk=campaign.pk).state == "paused"
