@@ -162,3 +162,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+# Segments (#17) live in their own module to keep this one small.
+from campaigns import admin_audiences  # noqa: E402, F401

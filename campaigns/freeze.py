@@ -25,9 +25,12 @@ from django.db.models import F, Max, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from campaigns.audience import audience_contacts, quiet_hours_wait
+from campaigns.audience import audience_contacts
+from campaigns.caps import capped_contacts
+from campaigns.consent_rules import NO_WHATSAPP_OPT_IN, without_channel_consent
 from campaigns.models import Campaign, Channel, Message
 from campaigns.pricing import estimate_cost
+from campaigns.quiet import QuietHours
 from campaigns.rendering import compile_template, contact_values, sms_segments
 from campaigns.states import CampaignState
 from infobip.links import callback_data
@@ -142,6 +145,7 @@ def _freeze(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> F
         # A duplicated start: the ledger is frozen already, nothing to add.
         return FreezeResult(campaign.recipients, campaign.count_queued, campaign.count_skipped)
     renderer = _Renderer(campaign, now)
+    quiet = QuietHours(start=campaign.quiet_hours_start, end=campaign.quiet_hours_end, now=now)
     # The price table's name for the channel, as the preview estimates it.
     priced_as = "sms" if campaign.channel == Channel.SMS else campaign.channel
     first = Message.objects.filter(campaign=campaign, attempt=1, replaces__isnull=True)
@@ -154,12 +158,24 @@ def _freeze(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> F
         contacts = contacts.filter(id__gt=after)
     for batch in _batches(contacts.values_list(*_CONTACT_COLUMNS)):
         rows, priced, queued = [], [], 0
+        # One grouped ledger query per chunk (none without caps): who is at a frequency cap.
+        capped = capped_contacts(campaign=campaign, contact_ids=[c.id for c in batch], now=now)
+        no_consent = without_channel_consent(campaign=campaign, contact_ids=[c.id for c in batch])
         for contact in batch:
             channel, text, values, parts, encoding, state, reason = renderer.row(contact)
             not_before = None
+            if state == "queued" and contact.id in no_consent:
+                state, reason, parts = "skipped", NO_WHATSAPP_OPT_IN, 0
+            if state == "queued" and contact.id in capped:
+                state, reason, parts = "skipped", capped[contact.id], 0
+            if state == "queued":
+                not_before, why = quiet.wait(
+                    phone=contact.phone, country=contact.country, timezone=contact.timezone
+                )
+                if why:
+                    state, reason, parts = "skipped", why, 0
             if state == "queued":
                 queued += 1
-                not_before = quiet_hours_wait(campaign, contact.timezone, now)
                 priced.append((contact.phone, priced_as, parts))
             rows.append(
                 (campaign.pk, contact.id, contact.phone, channel, 1, uuid.uuid4(),

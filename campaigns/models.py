@@ -98,6 +98,20 @@ class Campaign(models.Model):
     )
     quiet_hours_start = models.TimeField(null=True, blank=True, help_text="Recipient local time")
     quiet_hours_end = models.TimeField(null=True, blank=True)
+    # Audiences (#17): lift the workspace's frequency caps for this campaign (needs the send
+    # permission, audited), and a spending limit checked at launch and while sending.
+    frequency_cap_override = models.BooleanField(default=False)
+    # A saved segment targeted besides the lists (its rules evaluated at freeze), and one
+    # whose members are excluded like an exclusion list.
+    segment = models.ForeignKey(
+        "campaigns.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    exclude_segment = models.ForeignKey(
+        "campaigns.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    max_spend = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True, help_text="Budget cap"
+    )
 
     state = models.CharField(
         max_length=12, choices=CampaignState.choices, default=CampaignState.DRAFT, db_index=True
@@ -224,6 +238,12 @@ class Message(models.Model):
                 name="message_unsettled",
             ),
             models.Index(fields=["contact", "-created_at"]),
+            # Rows held by quiet hours, for "N wait until HH:MM" on the campaign page.
+            models.Index(
+                fields=["campaign", "not_before"],
+                condition=Q(state=MessageState.QUEUED, not_before__isnull=False),
+                name="message_waiting",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -309,3 +329,19 @@ class CampaignApproval(models.Model):
 
     def __str__(self) -> str:
         return f"campaign {self.campaign_id} approved by {self.approved_by}"
+
+
+class Segment(models.Model):
+    """Saved rules over contacts and their engagement (campaigns/segments.py), with AND/OR."""
+
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    rules = models.JSONField(default=dict, help_text='{"match": "all|any", "rules": [...]}')
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,8 +1,14 @@
 """What a campaign would send, without sending: audience, exclusions, parts, encoding, cost."""
 
 from collections import Counter
+from decimal import Decimal
+
+from django.utils import timezone
 
 from campaigns.audience import audience_contacts, audience_summary
+from campaigns.budget import over_budget_count
+from campaigns.caps import capped_contacts
+from campaigns.consent_rules import without_channel_consent
 from campaigns.models import Campaign, Channel
 from campaigns.pricing import estimate_cost
 from campaigns.rendering import (
@@ -33,7 +39,18 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
     channel = "sms" if campaign.channel == Channel.SMS else campaign.channel
     template = compile_template(campaign.text) if campaign.channel != "whatsapp_template" else None
     eligible = audience_contacts(campaign).filter(opted_out=False).order_by("id")
+    now = timezone.now()
+    # The capped are not counted in messages or cost, exactly as the freeze will skip them.
+    held = capped_contacts(
+        campaign=campaign, contact_ids=eligible.values_list("id", flat=True), now=now
+    )
+    no_consent = without_channel_consent(
+        campaign=campaign, contact_ids=eligible.values_list("id", flat=True)
+    )
+    held = {k: v for k, v in held.items() if k not in no_consent}
     for contact in eligible.iterator(chunk_size=5000):
+        if contact.id in held or contact.id in no_consent:
+            continue
         if template is not None:
             rendered = template.render(contact_values(contact))
             if rendered.missing:
@@ -78,7 +95,11 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
             "opted_out": summary.opted_out,
             "excluded_lists": summary.excluded_by_list,
             "missing_values": sum(missing.values()),
+            "frequency_capped": len(held),
+            "no_channel_consent": len(no_consent),
+            "over_budget": over_budget_count(max_spend=campaign.max_spend, items=items),
         },
+        "max_spend": None if campaign.max_spend is None else f"{campaign.max_spend:.4f}",
         "missing_values": dict(missing),
         "messages": len(items),
         "encoding": dict(encodings),
@@ -104,3 +125,19 @@ def _length_problems(campaign: Campaign, too_long: dict[str, int]) -> list[str]:
         if problem not in problems:
             problems.append(f"{problem} for {count} recipient(s) once placeholders are filled")
     return problems
+
+
+def budget_launch_problem(*, campaign: Campaign) -> str:
+    """Why the campaign's estimate does not fit its budget cap ('' when it does or has none)."""
+    if campaign.max_spend is None:
+        return ""
+    preview = campaign_preview(campaign=campaign, samples=0)
+    estimate = Decimal(preview["cost"]["amount"])
+    if estimate <= campaign.max_spend:
+        return ""
+    currency = preview["cost"]["currency"]
+    return (
+        f"the estimated cost {estimate:.4f} {currency} is over the budget cap "
+        f"{campaign.max_spend:.4f} {currency} ({preview['excluded']['over_budget']} recipients "
+        "past it); raise the cap or narrow the audience"
+    )

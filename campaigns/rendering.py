@@ -151,6 +151,8 @@ def whatsapp_text_cap_check(text: str, *, max_chars: int | None = None) -> str |
 # Names are case-sensitive.
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([^\W\d][\w.\-]*)\s*(?:\|([^{}]*))?\}\}")
 CONTACT_FIELDS = ("first_name", "last_name", "phone", "language", "country", "timezone")
+# `{{opt_out_url}}`: the recipient's personal opt-out link (contacts/optout.py).
+OPT_OUT_URL = "opt_out_url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,12 +265,25 @@ def contact_values(contact: Any, names: Iterable[str] | None = None) -> dict[str
         text = _as_text(getattr(contact, name, None))
         if text is not None:
             values[name] = text
+    if getattr(contact, "id", None) is not None:
+        values[OPT_OUT_URL] = _opt_out_url(contact)
     return values
+
+
+def _opt_out_url(contact: Any) -> str:
+    from contacts.optout import opt_out_url
+
+    # A contact not saved yet (a test send to a bare number) has no link: the placeholder
+    # then renders as a missing value, which refuses the send rather than sending a dead link.
+    return opt_out_url(contact.id) if getattr(contact, "id", None) is not None else ""
 
 
 def _named_values(contact: Any, attributes: Mapping, names: Iterable[str]) -> dict[str, str]:
     values: dict[str, str] = {}
     for name in names:
+        if name == OPT_OUT_URL:
+            values[name] = _opt_out_url(contact)
+            continue
         text = _as_text(getattr(contact, name, None)) if name in CONTACT_FIELDS else None
         if text is None:
             text = _as_text(attributes.get(name))

@@ -10,12 +10,14 @@ sends them. Infobip's answer is recorded with one set-based write. What happens 
   Infobip's logs by messageId — they are never re-sent blindly.
 """
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.utils import timezone
 
+from campaigns.budget import budget_reached
 from campaigns.ledger import (
     Claimed,
     Outcome,
@@ -107,6 +109,13 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
     result = BatchResult()
     campaign = Campaign.objects.select_related("template").get(pk=campaign_id)
     if campaign.state != CampaignState.RUNNING:
+        return result
+    if reason := budget_reached(campaign=campaign):
+        from campaigns.services import CampaignError, campaign_pause
+
+        # Another chain may have paused it (or an operator moved it) first: nothing to send.
+        with contextlib.suppress(CampaignError):
+            campaign_pause(campaign=campaign, reason=reason)
         return result
     if campaign.channel == Channel.WHATSAPP_TEMPLATE and campaign.template is not None:
         reason = template_check_sendable(template=campaign.template)

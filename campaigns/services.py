@@ -8,6 +8,7 @@ the commands and the API all obey the same rule. A refusal raises core.rules.Ref
 import contextlib
 import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -26,8 +27,11 @@ from campaigns.models import (
     FailoverMode,
     Message,
     MessageEvent,
+    Segment,
 )
 from campaigns.permissions import APPROVE, SEND
+from campaigns.preview import budget_launch_problem
+from campaigns.quiet import window_check
 from campaigns.rendering import (
     compile_template,
     contact_values,
@@ -36,6 +40,7 @@ from campaigns.rendering import (
 )
 from campaigns.states import CampaignState, campaign_can_move
 from contacts.models import Contact, ContactList
+from contacts.phones import PhoneError, international_number
 from core.rules import OPERATOR, Actor, Refused, actor_label, actor_require, actor_user
 from core.services import audit_record
 from infobip.client import get_client
@@ -85,6 +90,10 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
         errors.append("the speed limit must be at least 1 message")
     elif campaign.speed_limit is not None and not 0 < campaign.speed_limit <= SPEED_LIMIT_MAX:
         errors.append(f"the speed limit must be 1 to {SPEED_LIMIT_MAX:,} messages")
+    if problem := window_check(start=campaign.quiet_hours_start, end=campaign.quiet_hours_end):
+        errors.append(problem)
+    if campaign.max_spend is not None and campaign.max_spend <= 0:
+        errors.append("the budget cap must be more than 0")
     errors += _validity_problems(campaign)
     return errors
 
@@ -140,6 +149,9 @@ def campaign_create(
     whatsapp_validity_minutes: int | None = None,
     failover_validity_minutes: int | None = None,
     actor: Actor | None = None,
+    max_spend: Decimal | None = None,
+    segment: Segment | None = None,
+    exclude_segment: Segment | None = None,
 ) -> Campaign:
     """Create a draft campaign; refuses (ValidationError) anything that could not be sent.
 
@@ -157,8 +169,8 @@ def campaign_create(
         raise ValidationError(
             f"unknown channel {channel!r}; use one of {', '.join(Channel.values)}"
         )
-    if not lists:
-        raise ValidationError("the campaign needs at least one contact list")
+    if not lists and segment is None:
+        raise ValidationError("the campaign needs at least one contact list or a segment")
     campaign = Campaign(
         name=name.strip(),
         channel=channel,
@@ -179,6 +191,9 @@ def campaign_create(
         sms_validity_minutes=sms_validity_minutes,
         whatsapp_validity_minutes=whatsapp_validity_minutes,
         failover_validity_minutes=failover_validity_minutes,
+        max_spend=max_spend,
+        segment=segment,
+        exclude_segment=exclude_segment,
     )
     errors = campaign_validate(campaign=campaign)
     if errors:
@@ -268,6 +283,8 @@ def campaign_launch(
     template = campaign.template if campaign.channel == Channel.WHATSAPP_TEMPLATE else None
     if template is not None and (reason := template_check_sendable(template=template)):
         errors.append(reason)
+    if not errors and (problem := budget_launch_problem(campaign=campaign)):
+        errors.append(problem)
     if errors:
         raise CampaignError("; ".join(errors))
     content = campaign_content(campaign=campaign)
@@ -457,9 +474,13 @@ def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> Send
 
     client = get_client()
     sender = default_sender(campaign)
-    to = to.lstrip("+").replace(" ", "")
-    if not to.isdigit():
-        raise CampaignError(f"{to!r} is not a phone number in international format")
+    try:
+        # E.164, Infobip's digits without +, or 00-prefixed (INTERFACE.md "Numbers").
+        to = international_number(to).lstrip("+")
+    except PhoneError as exc:
+        raise CampaignError(
+            f"{to!r} is not a phone number in international format: {exc}"
+        ) from None
     if campaign.channel == Channel.WHATSAPP_TEMPLATE:
         resolved = mapping_resolve(
             template=campaign.template,
@@ -488,6 +509,29 @@ def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> Send
         return SendResult(bulk_id=None, messages=[sent])
     return client.send_sms([SmsMessage(to=to, text=rendered.text, message_id=message_id,
                                        sender=sender)])  # fmt: skip
+
+
+def campaign_frequency_cap_override(
+    *, campaign: Campaign, actor: Actor, override: bool = True
+) -> Campaign:
+    """Lift (or restore) the workspace's frequency caps for one campaign before it freezes.
+
+    Needs the send permission, like a launch (the operator holds it); audited.
+    """
+    actor_require(actor, SEND, doing="lift frequency caps")
+    updated = Campaign.objects.filter(pk=campaign.pk, frozen_at__isnull=True).update(
+        frequency_cap_override=override
+    )
+    if not updated:
+        raise CampaignError(f"campaign {campaign.pk} is frozen already; caps were applied")
+    campaign.refresh_from_db()
+    audit_record(
+        actor=actor,
+        action="frequency_cap_override" if override else "frequency_cap_restore",
+        campaign=campaign,
+        detail=f"frequency caps {'lifted' if override else 'restored'} by {actor_label(actor)}",
+    )
+    return campaign
 
 
 def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
@@ -519,6 +563,13 @@ def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
             "failover_sms": campaign.failover_validity_minutes,
         },
     }
+    if campaign.count_queued:
+        from campaigns.quiet import quiet_hours_waiting
+
+        # Why queued messages are not going: held by quiet hours until `next_at`.
+        waiting = quiet_hours_waiting(campaign_id=campaign.pk, now=timezone.now())
+        if waiting:
+            status["waiting"] = waiting | {"next_at": waiting["next_at"].isoformat()}
     estimated = campaign.estimated_cost
     status["cost"]["estimated"] = f"{estimated:.4f}" if estimated is not None else None
     if breakdown:

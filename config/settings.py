@@ -478,3 +478,21 @@ CELERY_BEAT_SCHEDULE["api-deliver-events"] = {
     "schedule": env.float("HERALD_EVENTS_SWEEP_INTERVAL", default=30.0),
     "options": {"expires": 30.0},
 }
+
+# --- Audiences and consent (#17) ---
+# Country default quiet hours (campaigns/quiet.py, README "Quiet hours") apply to campaigns
+# without their own window; false turns them off.
+HERALD_COUNTRY_QUIET_HOURS = env.bool("HERALD_COUNTRY_QUIET_HOURS", default=True)
+# Frequency caps (campaigns/caps.py): JSON list of {"messages": N, "days": D, "channel":
+# "sms|whatsapp|any"}; a contact at a cap is skipped at freeze with the reason. Empty: none.
+HERALD_FREQUENCY_CAPS = env.json("HERALD_FREQUENCY_CAPS", default=[])
+for _cap in HERALD_FREQUENCY_CAPS:
+    if not (
+        isinstance(_cap, dict)
+        and int(_cap.get("messages", 0)) >= 1
+        and int(_cap.get("days", 0)) >= 1
+        and _cap.get("channel", "any") in ("sms", "whatsapp", "any")
+    ):
+        raise ImproperlyConfigured(f"HERALD_FREQUENCY_CAPS: bad rule {_cap!r}")
+# WhatsApp marketing only to contacts with a WhatsApp opt-in on record (campaigns/consent_rules.py).
+HERALD_WHATSAPP_REQUIRE_OPT_IN = env.bool("HERALD_WHATSAPP_REQUIRE_OPT_IN", default=False)

@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/v1/", include("api.urls")),
     path("settings/api/", api_settings, name="api_settings"),
     path("", include("core.urls")),
+    path("", include("contacts.urls")),  # the recipient's opt-out page, /o/<token>
 ]

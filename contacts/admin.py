@@ -227,3 +227,7 @@ class ConsentEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+# Revocation reviews (#17) live in their own module to keep this one small.
+from contacts import admin_reviews  # noqa: E402, F401

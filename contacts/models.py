@@ -15,6 +15,8 @@ class ConsentSource(models.TextChoices):
     ADMIN = "admin", "Admin"
     PROVIDER_ERROR = "provider_error", "Provider error"
     API = "api", "API"
+    LINK = "link", "Opt-out link"
+    PHRASE = "phrase", "Reply phrase"
 
 
 class ConsentChannel(models.TextChoices):
@@ -26,6 +28,7 @@ class ConsentChannel(models.TextChoices):
 class ConsentAction(models.TextChoices):
     OPT_OUT = "opt_out", "Opted out"
     OPT_IN = "opt_in", "Opted back in"
+    LEFT_LIST = "left_list", "Left a list"
 
 
 class ContactList(models.Model):
@@ -122,6 +125,10 @@ class ConsentEvent(models.Model):
     source = models.CharField(max_length=20, choices=ConsentSource.choices)
     channel = models.CharField(max_length=16, choices=ConsentChannel.choices, default="all")
     note = models.CharField(max_length=500, blank=True)
+    # What the person was shown when they consented (an opt-in keyword's terms), and which
+    # version of that wording it was (contacts/consent.py); blank for other changes.
+    wording = models.TextField(blank=True)
+    wording_version = models.PositiveIntegerField(null=True, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -135,3 +142,76 @@ class ConsentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} via {self.source} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class RevocationReview(models.Model):
+    """A reply that may revoke consent (contacts/phrases.py): a person decides by `due_on`."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    # The inbound message's id (infobip app); a plain integer, contacts sits below infobip.
+    inbound_id = models.BigIntegerField(unique=True)
+    text = models.TextField()
+    language = models.CharField(max_length=8, blank=True)
+    received_at = models.DateTimeField()
+    due_on = models.DateField(help_text="10 business days after it was received")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=20, blank=True)  # opted_out | kept
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        indexes = [
+            models.Index(
+                fields=["due_on"], condition=models.Q(resolved_at__isnull=True), name="review_open"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id}: {self.text[:40]} (due {self.due_on})"
+
+
+class OptInKeyword(models.Model):
+    """A word people text to join (JOIN, SUBSCRIBE…): adds them to a list, sends the terms."""
+
+    keyword = models.CharField(max_length=40, help_text="Matched as the first word, any case")
+    # Our number it applies to (international digits, as Infobip writes it); blank: any.
+    number = models.CharField(max_length=20, blank=True)
+    contact_list = models.ForeignKey(ContactList, on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(
+        max_length=16, choices=ConsentChannel.choices, default=ConsentChannel.SMS
+    )
+    confirmation_text = models.TextField(
+        help_text="Brand, frequency, 'Msg & data rates may apply', STOP to end, HELP for help"
+    )
+    double_opt_in = models.BooleanField(default=False, help_text="They must reply YES first")
+    confirm_prompt = models.TextField(
+        blank=True, help_text="Double opt-in: the terms and 'Reply YES to confirm'"
+    )
+    wording_version = models.PositiveIntegerField(default=1, editable=False)
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["keyword", "number"], name="opt_in_keyword_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.keyword} → {self.contact_list}"
+
+
+class PendingOptIn(models.Model):
+    """A double opt-in waiting for the person's YES."""
+
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="+")
+    keyword = models.ForeignKey(OptInKeyword, on_delete=models.CASCADE, related_name="+")
+    wording = models.TextField()
+    wording_version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["contact", "-created_at"], name="pending_opt_in_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} awaiting YES to {self.keyword_id}"

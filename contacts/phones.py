@@ -46,6 +46,11 @@ _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 _UNKNOWN_ZONE = "Etc/Unknown"
 
 
+# Spaces, dashes, dots and brackets people write inside numbers; what is left must be digits
+# for the digits-only readings (Infobip format, `00` prefix) to apply.
+_FORMATTING = re.compile(r"[\s\-.()/]+")
+
+
 class PhoneError(ValueError):
     """A number that cannot be a contact's phone; `str()` is the reason with its code."""
 
@@ -60,6 +65,15 @@ class PhoneInfo:
     warning: str = ""
 
 
+def _with_warning(info: "PhoneInfo", note: str) -> "PhoneInfo":
+    warning = f"{info.warning}; {note}" if info.warning else note
+    return PhoneInfo(info.e164, info.country, info.timezone, warning)
+
+
+def _is_landline(info: "PhoneInfo") -> bool:
+    return info.warning.startswith("LANDLINE")
+
+
 class PhoneChecker:
     """Checks numbers against one default region; holds only per-country-code timezone data."""
 
@@ -71,16 +85,71 @@ class PhoneChecker:
         self._country_zones: dict[int, tuple[str, ...]] = {}
 
     def check(self, raw: str) -> PhoneInfo:
-        """Parse `raw` and return the normalised number, or raise PhoneError with the reason."""
+        """Parse `raw` and return the normalised number, or raise PhoneError with the reason.
+
+        Besides E.164 and national formats (with the default region), it takes Infobip's own
+        format (international digits without `+`, `41793026727`) and `00`-prefixed numbers,
+        with or without a default region. A digits-only value that is valid both as a national
+        number of the default region and as international digits is read as national (unless
+        only the international reading is a mobile), and the warning gives the other reading.
+        """
+        text = raw.strip()
+        compact = _FORMATTING.sub("", text)
+        if compact.startswith("00") and compact[2:].isdigit():
+            return self._check(self._parse("+" + compact[2:], None))
+        if not compact.isdigit():
+            return self._check(self._parse(text, self.default_region))
+        if self.default_region is None:
+            try:
+                return self._check(self._parse("+" + compact, None))
+            except PhoneError as exc:
+                raise PhoneError(
+                    f"{exc} (read as international digits without +; a national number needs "
+                    "--default-region)"
+                ) from None
+        national = self._try(text, self.default_region)
+        international = self._try("+" + compact, None)
+        if not isinstance(international, PhoneInfo):
+            if isinstance(national, PhoneInfo):
+                return national
+            raise national
+        if not isinstance(national, PhoneInfo):
+            note = (
+                f"INTERNATIONAL_DIGITS: not a {self.default_region} number; read as international "
+                f"digits without + ({international.e164})"
+            )
+            return _with_warning(international, note)
+        if national.e164 == international.e164:
+            return national
+        # Valid both ways: a mobile reading beats a landline one (a German mobile in Infobip's
+        # format also reads as a long German landline); otherwise the file's region wins.
+        if _is_landline(national) and not _is_landline(international):
+            taken, other, how = international, national, "as international digits without +"
+        else:
+            taken, other, how = (
+                national,
+                international,
+                f"as a national {self.default_region} number",
+            )
+        note = f"AMBIGUOUS_NUMBER: read {how} {taken.e164}; the other reading is {other.e164}"
+        return _with_warning(taken, note)
+
+    def _try(self, text: str, region: str | None) -> "PhoneInfo | PhoneError":
         try:
-            number = phonenumbers.parse(raw, self.default_region)
+            return self._check(self._parse(text, region))
+        except PhoneError as exc:
+            return exc
+
+    def _parse(self, text: str, region: str | None) -> phonenumbers.PhoneNumber:
+        try:
+            return phonenumbers.parse(text, region)
         except NumberParseException as exc:
             code, text = _PARSE_ERRORS.get(exc.error_type, ("NOT_A_NUMBER", "not a phone number"))
-            if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE and not (
-                self.default_region or raw.lstrip().startswith(("+", "00"))
-            ):
+            if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE and not region:
                 text = "national format needs --default-region (or write it as +<country code>…)"
             raise PhoneError(f"{code}: {text}") from None
+
+    def _check(self, number: phonenumbers.PhoneNumber) -> PhoneInfo:
         region, ntype = region_and_type(number)
         if ntype == PhoneNumberType.UNKNOWN:
             raise PhoneError(self._invalid_reason(number))
@@ -184,3 +253,44 @@ class SequenceKeyer:
                 digits = digits[len(self.trunk_prefix) :]
             digits = self.country_code + digits
         return int(digits) if 5 <= len(digits) <= 18 else None
+
+
+def candidate_zones(e164: str) -> tuple[str, ...]:
+    """Every timezone an E.164 number can be in (libphonenumber), () when it cannot tell.
+
+    Geographic numbers give their area code's zones; others (most mobiles) their country's, so
+    quiet hours for a number without a known zone can be made to hold in all of them.
+    """
+    try:
+        number = phonenumbers.parse(e164)
+    except NumberParseException:
+        return ()
+    _region, ntype = region_and_type(number)
+    if phonenumbers.is_number_type_geographical(ntype, number.country_code):
+        zones = pn_timezone.time_zones_for_geographical_number(number)
+    else:
+        zones = pn_timezone.time_zones_for_number(number)
+    return tuple(z for z in zones if z != _UNKNOWN_ZONE)
+
+
+def international_number(raw: str) -> str:
+    """`raw` in E.164, from `+…`, `00…` or Infobip's digits without `+`; PhoneError if not.
+
+    For one-off destinations (test sends, replies), which may be test ranges that are not in
+    use: it checks the number is possible (length, country code), not that it is assigned.
+    """
+    compact = _FORMATTING.sub("", raw.strip())
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    elif compact.isdigit():
+        compact = "+" + compact
+    try:
+        number = phonenumbers.parse(compact, None)
+    except NumberParseException as exc:
+        code, text = _PARSE_ERRORS.get(exc.error_type, ("NOT_A_NUMBER", "not a phone number"))
+        raise PhoneError(f"{code}: {text}") from None
+    possible = phonenumbers.is_possible_number_with_reason(number)
+    if possible != VR.IS_POSSIBLE:
+        code, text = _POSSIBLE_ERRORS.get(possible, ("INVALID_NUMBER", "not a possible number"))
+        raise PhoneError(f"{code}: {text}")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)

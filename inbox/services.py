@@ -24,7 +24,9 @@ from django.utils import timezone
 
 from campaigns.status_map import state_for_status
 from campaigns.suppression import contacts_suppress
+from contacts.consent import inbound_consent_capture
 from contacts.models import ConsentChannel, ConsentSource, Contact
+from contacts.phrases import inbound_revocation_check
 from contacts.services import contacts_for_numbers, contacts_opt_in
 from inbox.keywords import classify, first_word, reply_text
 from inbox.tasks import send_keyword_reply
@@ -133,6 +135,22 @@ def _apply_keywords(message_ids: list[str], now: datetime) -> None:
     for message in new:
         typed = message.channel == "sms" or message.message_type in TEXT_TYPES
         action = classify(message.text) if typed else KeywordAction.NONE.value
+        if typed and action != KeywordAction.OPT_OUT:  # #17: opt-in keywords, double opt-in YES
+            captured, answer, message.contact_id = inbound_consent_capture(
+                contact_id=message.contact_id, phone=e164(message.from_number) or "",
+                to_number=message.to_number, text=message.text,
+            )  # fmt: skip
+            if captured or answer:
+                message.keyword_action, message.handled_at = captured, now
+                if answer:
+                    message.reply_text, message.reply_status = answer, ReplyStatus.PENDING
+                    replies.append(message.pk)
+                continue
+        if typed and not action:  # #17: revocation by phrase ("please stop texting me")
+            action = inbound_revocation_check(
+                contact_id=message.contact_id, inbound_id=message.pk, text=message.text,
+                received_at=message.received_at,
+            )  # fmt: skip
         message.keyword_action, message.handled_at = action, now
         if not action:
             continue
@@ -144,7 +162,7 @@ def _apply_keywords(message_ids: list[str], now: datetime) -> None:
         if text:
             message.reply_text, message.reply_status = text, ReplyStatus.PENDING
             replies.append(message.pk)
-    fields = ["keyword_action", "handled_at", "reply_text", "reply_status"]
+    fields = ["keyword_action", "handled_at", "reply_text", "reply_status", "contact"]
     InboundMessage.objects.bulk_update(new, fields, batch_size=500)
     if replies:
         for pk in replies:

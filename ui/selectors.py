@@ -54,7 +54,14 @@ def campaign_progress(campaign: Campaign) -> dict:
         # when nothing is left to send, before the last delivery reports arrive).
         "live": campaign.state in (CampaignState.RUNNING, CampaignState.SCHEDULED)
         or (campaign.state != CampaignState.DRAFT and counts["accepted"] > 0),
+        "waiting": _quiet_hours_waiting(campaign) if counts["queued"] else None,
     }
+
+
+def _quiet_hours_waiting(campaign: Campaign) -> dict | None:
+    from campaigns.quiet import quiet_hours_waiting
+
+    return quiet_hours_waiting(campaign_id=campaign.pk, now=timezone.now())
 
 
 def dashboard_figures(*, days: int = 7) -> dict:

@@ -42,6 +42,39 @@ def test_national_and_international_formats_of_several_regions(write_csv, run_im
     }
 
 
+@pytest.mark.parametrize("region", [None, "GB"])
+def test_infobip_format_and_00_numbers_import_with_or_without_a_region(
+    write_csv, run_import, region
+) -> None:
+    path = write_csv([
+        ["phone", "first_name"],
+        ["41793026727", "Infobip"],      # Infobip's own format: digits without +
+        ["0041 79 302 67 28", "Zero"],   # 00 prefix
+        ["4915123456789", "Digits"],     # a German mobile, Infobip format
+        ["+447400123456", "Plus"],
+    ])  # fmt: skip
+    run = run_import(path, *(["--default-region", region] if region else []))
+    assert (run["created"], run["rejected"]) == (4, 0)
+    assert set(Contact.objects.values_list("phone", "first_name")) == {
+        ("+41793026727", "Infobip"), ("+41793026728", "Zero"),
+        ("+4915123456789", "Digits"), ("+447400123456", "Plus"),
+    }  # fmt: skip
+    if region == "GB":
+        # Not a GB number: the row says which reading was taken.
+        assert "row 2: warning: '41793026727': INTERNATIONAL_DIGITS" in run.stderr
+
+
+def test_a_number_valid_both_ways_imports_with_the_reading_in_its_warning(write_csv, run_import):
+    path = write_csv([["phone"], ["16027335231"]])
+    run = run_import(path, "--default-region", "DE")
+    assert (run["created"], run["warnings"]) == (1, 1)
+    assert Contact.objects.get().phone == "+4916027335231"
+    assert (
+        "row 2: warning: '16027335231': AMBIGUOUS_NUMBER: read as a national DE number "
+        "+4916027335231; the other reading is +16027335231"
+    ) in run.stderr
+
+
 def test_other_default_region_reads_national_numbers_of_that_country(write_csv, run_import):
     path = write_csv([["phone"], ["0151 23456789"], ["+44 7400 123456"], ["0151 234"]])
     run = run_import(path, "--default-region", "DE")

@@ -96,3 +96,60 @@ def test_region_and_type_agrees_with_phonenumbers_public_api(country_code, natio
 )
 def test_sequence_key_equates_common_formats(raw, key) -> None:
     assert SequenceKeyer("GB").key(raw) == key
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "e164"),
+    [
+        ("41793026727", None, "+41793026727"),  # Infobip's own format
+        ("41793026727", "GB", "+41793026727"),
+        ("41 79 302 67 27", "US", "+41793026727"),
+        ("0041793026727", None, "+41793026727"),
+        ("0041 79 302 67 27", "GB", "+41793026727"),
+        ("00 61 412 345 678", None, "+61412345678"),
+        ("447946000101", None, "+447946000101"),
+        ("447946000101", "GB", "+447946000101"),  # the region's own code: one reading
+    ],
+)
+def test_infobip_format_and_00_numbers_normalise_with_or_without_a_region(
+    raw, region, e164
+) -> None:
+    info = PhoneChecker(region).check(raw)
+    assert info.e164 == e164
+    assert not info.warning.startswith("AMBIGUOUS")
+
+
+def test_infobip_digits_under_another_region_say_which_reading_was_taken() -> None:
+    info = PhoneChecker("GB").check("41793026727")
+    assert info.warning == (
+        "INTERNATIONAL_DIGITS: not a GB number; read as international digits without + "
+        "(+41793026727)"
+    )
+
+
+def test_a_number_valid_both_ways_is_read_as_national_with_the_other_reading_in_the_warning():
+    # 16027335231 is a German mobile (016…) and, as international digits, a Phoenix number.
+    for reading in (phonenumbers.parse("16027335231", "DE"), phonenumbers.parse("+16027335231")):
+        assert phonenumbers.is_valid_number(reading)
+    info = PhoneChecker("DE").check("16027335231")
+    assert info.e164 == "+4916027335231"
+    assert info.warning == (
+        "AMBIGUOUS_NUMBER: read as a national DE number +4916027335231; "
+        "the other reading is +16027335231"
+    )
+
+
+def test_a_mobile_reading_beats_a_landline_one() -> None:
+    # Infobip's format of a German mobile also reads as a (13-digit) German landline.
+    assert phonenumbers.is_valid_number(phonenumbers.parse("4915123456789", "DE"))
+    info = PhoneChecker("DE").check("4915123456789")
+    assert info.e164 == "+4915123456789"
+    assert info.warning == (
+        "AMBIGUOUS_NUMBER: read as international digits without + +4915123456789; "
+        "the other reading is +494915123456789"
+    )
+
+
+def test_digits_without_a_region_that_are_not_international_say_how_to_fix_it() -> None:
+    with pytest.raises(PhoneError, match="read as international digits without \\+"):
+        PhoneChecker().check("7400123456")

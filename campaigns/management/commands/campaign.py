@@ -4,6 +4,7 @@ import datetime as dt
 import json
 import sys
 import time
+from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -11,13 +12,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from campaigns.export import campaign_export
-from campaigns.models import Campaign, FailoverMode
+from campaigns.models import Campaign, FailoverMode, Segment
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
     campaign_approve,
     campaign_cancel,
     campaign_create,
+    campaign_frequency_cap_override,
     campaign_launch,
     campaign_pause,
     campaign_resend_failed,
@@ -43,7 +45,9 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="create a draft campaign")
         create.add_argument("--name", required=True)
-        create.add_argument("--list", action="append", required=True, dest="lists")
+        create.add_argument("--list", action="append", default=[], dest="lists")
+        create.add_argument("--segment", help="a saved segment (manage.py segment), besides lists")
+        create.add_argument("--exclude-segment", help="a saved segment whose members are left out")
         create.add_argument("--exclude-list", action="append", default=[], dest="exclude")
         create.add_argument(
             "--channel", required=True, choices=["sms", "whatsapp_text", "whatsapp_template"]
@@ -69,6 +73,11 @@ class Command(BaseCommand):
             help="SMS: how long Infobip keeps trying (max 2880); WhatsApp: expire unreported after",
         )  # fmt: skip
         create.add_argument("--failover-validity", type=int, metavar="MINUTES")
+        create.add_argument("--max-spend", help="budget cap in the price table's currency")
+        create.add_argument(
+            "--override-frequency-cap", action="store_true",
+            help="lift the workspace's frequency caps for this campaign (audited)",
+        )  # fmt: skip
         create.add_argument("--json", action="store_true")
         add_actor_argument(create)
         for name in ("preview", "status"):
@@ -106,6 +115,9 @@ class Command(BaseCommand):
     def do_create(self, **o) -> None:
         lists = self._lists(o["lists"])
         exclude = self._lists(o["exclude"])
+        segment, exclude_segment = _segment(o["segment"]), _segment(o["exclude_segment"])
+        if not lists and segment is None:
+            raise CommandError("give --list NAME (one or more) or --segment NAME")
         template, mapping = None, {}
         if o["channel"] == "whatsapp_template":
             template, mapping = self._template(o)
@@ -144,7 +156,12 @@ class Command(BaseCommand):
             whatsapp_validity_minutes=o["validity"] if o["channel"] != "sms" else None,
             failover_validity_minutes=o["failover_validity"],
             actor=cli_actor(o["acting_user"]),
+            max_spend=_max_spend(o["max_spend"]),
+            segment=segment,
+            exclude_segment=exclude_segment,
         )
+        if o["override_frequency_cap"]:
+            campaign_frequency_cap_override(campaign=campaign, actor=cli_actor(o["acting_user"]))
         if o["json"]:
             self.stdout.write(json.dumps({"id": campaign.pk}))
         else:
@@ -183,7 +200,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"audience={data['audience']} messages={data['messages']} "
             f"opted_out={ex['opted_out']} excluded_lists={ex['excluded_lists']} "
-            f"missing_values={ex['missing_values']} encoding={data['encoding']} "
+            f"missing_values={ex['missing_values']} frequency_capped={ex['frequency_capped']} "
+            f"over_budget={ex['over_budget']} no_channel_consent={ex['no_channel_consent']} "
+            f"encoding={data['encoding']} "
             f"parts={data['parts']} cost={data['cost']['amount']} {data['cost']['currency']}"
         )
         if data["ucs2_characters"]:
@@ -285,3 +304,21 @@ def _summary(status: dict) -> str:
         for url, entry in clicks["by_url"].items():
             line += f"\n  {entry['clicks']} clicks ({entry['unique_messages']} messages) {url}"
     return line
+
+
+def _max_spend(value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise CommandError(f"--max-spend must be an amount such as 250.00, not {value!r}") from None
+
+
+def _segment(name: str | None) -> Segment | None:
+    if not name:
+        return None
+    segment = Segment.objects.filter(name=name).first()
+    if segment is None:
+        raise CommandError(f"no segment named {name!r} (see manage.py segment list)")
+    return segment

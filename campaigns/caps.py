@@ -1,0 +1,88 @@
+"""Frequency caps: at most N marketing messages per contact per channel per D days.
+
+The rules are the workspace's (`HERALD_FREQUENCY_CAPS`, a JSON list such as
+`[{"messages": 3, "days": 7, "channel": "sms"}]`; channel `sms`, `whatsapp` or `any`). What
+counts is the ledger: messages of other campaigns, resends included (a failover SMS is the
+same message, not another one) that were or will be sent — queued, sending, accepted or final
+after sending; skipped, failed and rejected rows were never sent. At freeze the capped are
+`skipped` with the reason; the preview counts them. Both are one grouped query per chunk or
+audience, over the ledger's (contact, created_at) index, never one per recipient.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+
+from campaigns.models import Campaign, Channel, Message
+
+# Ledger states of messages that were (or are about to be) sent to the person.
+_SENT_STATES = ("queued", "sending", "accepted", "delivered", "undeliverable", "expired")
+# The permission that lets a person lift the cap for one campaign: the launch permission
+# (ui/roles.py "Sender"), as sending more than the rule allows is a sending decision.
+
+
+@dataclass(frozen=True)
+class Cap:
+    messages: int
+    days: int
+    channel: str  # sms | whatsapp | any
+
+    def label(self) -> str:
+        where = "" if self.channel == "any" else f" {self.channel}"
+        return f"frequency cap: {self.messages}{where} messages in {self.days} days reached"
+
+
+def caps_configured() -> list[Cap]:
+    """The workspace's caps from settings (validated when settings load)."""
+    return [
+        Cap(int(rule["messages"]), int(rule["days"]), str(rule.get("channel", "any")))
+        for rule in settings.HERALD_FREQUENCY_CAPS
+    ]
+
+
+def ledger_channel(campaign: Campaign) -> str:
+    return "sms" if campaign.channel == Channel.SMS else "whatsapp"
+
+
+def caps_for(campaign: Campaign) -> list[Cap]:
+    """The caps that apply to this campaign's channel (none when overridden)."""
+    if campaign.frequency_cap_override:
+        return []
+    channel = ledger_channel(campaign)
+    return [cap for cap in caps_configured() if cap.channel in ("any", channel)]
+
+
+def _over(cap: Cap, campaign: Campaign, contact_ids, now: dt.datetime) -> QuerySet:
+    rows = Message.objects.filter(
+        contact_id__in=contact_ids,
+        replaces__isnull=True,
+        state__in=_SENT_STATES,
+        created_at__gte=now - dt.timedelta(days=cap.days),
+    ).exclude(campaign_id=campaign.pk)
+    if cap.channel != "any":
+        rows = rows.filter(channel=cap.channel)
+    return (
+        rows.values("contact_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=cap.messages)
+        .values_list("contact_id", flat=True)
+    )
+
+
+def capped_contacts(
+    *, campaign: Campaign, contact_ids: Iterable[int] | QuerySet, now: dt.datetime
+) -> dict[int, str]:
+    """contact id → skip reason, for the contacts (a chunk's ids, or an audience's id
+    queryset, run as a subquery) that the caps hold back."""
+    caps = caps_for(campaign)
+    if not caps:
+        return {}
+    ids = contact_ids if isinstance(contact_ids, QuerySet) else list(contact_ids)
+    capped: dict[int, str] = {}
+    for cap in caps:
+        for contact_id in _over(cap, campaign, ids, now):
+            capped.setdefault(contact_id, cap.label())
+    return capped

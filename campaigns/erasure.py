@@ -1,0 +1,88 @@
+"""Evidence and erasure for one contact: their consent history, and the right to be forgotten.
+
+`contact_evidence` is what a person (or a regulator) asks for: what they were told and when,
+how they opted in and out, and what they were sent. `contact_erase` forgets them: the contact
+row goes (lists, consent events and reviews with it) and every ledger row, inbound message
+and click keeps its counts, states and prices but loses the number and the text, so campaign
+counters, costs and delivery rates stay right. Both are set-based (a few UPDATEs), and the
+caller writes the audit entry (the UI's audit trail sits above this layer).
+"""
+
+from django.db import transaction
+from django.db.models import Count
+
+from campaigns.models import Message
+from contacts.models import Contact
+
+ERASED = ""  # what an erased number or text becomes
+
+
+class ErasureError(Exception):
+    """The contact cannot be erased now; the message says why."""
+
+
+def contact_evidence(*, contact: Contact) -> dict:
+    """The contact's consent history and what they were sent, as one JSON-able document."""
+    from infobip.models import InboundMessage
+
+    events = [
+        {
+            "at": e.created_at.isoformat(), "action": e.action, "source": e.source,
+            "channel": e.channel, "note": e.note,
+            "by": e.actor.get_username() if e.actor is not None else None,
+        }
+        for e in contact.consent_events.select_related("actor").order_by("created_at", "id")
+    ]  # fmt: skip
+    sent = [
+        {
+            "at": m.created_at.isoformat(), "campaign": m.campaign.name, "channel": m.channel,
+            "state": m.state, "text": m.text, "reason": m.reason,
+            "delivered_at": m.done_at.isoformat() if m.done_at and m.state == "delivered" else None,
+        }
+        for m in Message.objects.filter(contact=contact).select_related("campaign").order_by("id")
+    ]  # fmt: skip
+    replies = [
+        {"at": i.received_at.isoformat(), "channel": i.channel, "text": i.text,
+         "keyword_action": i.keyword_action}
+        for i in InboundMessage.objects.filter(contact=contact).order_by("received_at", "id")
+    ]  # fmt: skip
+    return {
+        "contact": {
+            "phone": contact.phone, "first_name": contact.first_name,
+            "last_name": contact.last_name, "created_at": contact.created_at.isoformat(),
+            "opted_out": contact.opted_out,
+            "opted_out_at": contact.opted_out_at.isoformat() if contact.opted_out_at else None,
+            "opted_out_source": contact.opted_out_source,
+            "lists": sorted(contact.lists.values_list("name", flat=True)),
+        },
+        "consent_events": events,
+        "messages": sent,
+        "replies": replies,
+    }  # fmt: skip
+
+
+@transaction.atomic
+def contact_erase(*, contact: Contact) -> dict[str, int]:
+    """Forget a contact: anonymise their ledger rows, replies and clicks, delete the contact."""
+    from infobip.models import Click, InboundMessage
+
+    rows = Message.objects.filter(contact=contact)
+    if rows.filter(state__in=["queued", "sending"]).exists():
+        raise ErasureError(
+            "this contact has messages being sent; wait for the campaign or cancel it, then erase"
+        )
+    message_ids = rows.values("id")
+    clicks = Click.objects.filter(message_id__in=message_ids).update(
+        recipient=ERASED, url=ERASED, raw={}, city="", device_name=""
+    )
+    by_campaign = dict(rows.values_list("campaign_id").annotate(n=Count("id")))
+    ledger = rows.update(phone=ERASED, text=ERASED, template_values=None, contact=None)
+    replies = InboundMessage.objects.filter(contact=contact).update(
+        from_number=ERASED, text=ERASED, clean_text=ERASED, payload={}, media_url="",
+        reply_text=ERASED, contact=None,
+    )  # fmt: skip
+    contact.delete()
+    return {
+        "ledger_rows": ledger, "campaigns": len(by_campaign), "replies": replies,
+        "clicks": clicks,
+    }  # fmt: skip

@@ -1,0 +1,65 @@
+"""Operator command for one contact's privacy: evidence export, erasure (audited)."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from campaigns.erasure import ErasureError, contact_erase, contact_evidence
+from contacts.models import Contact
+from contacts.phones import PhoneError, international_number
+from core.rules import OPERATOR
+from core.services import audit_record
+
+
+class Command(BaseCommand):
+    """Export a contact's consent history and messages, or erase them."""
+
+    help = "contact_privacy evidence PHONE [--out FILE] | erase PHONE --yes"
+
+    def add_arguments(self, parser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        evidence = sub.add_parser("evidence", help="consent history and messages, as JSON")
+        evidence.add_argument("phone")
+        evidence.add_argument("--out", help="write to this file instead of standard output")
+        erase = sub.add_parser("erase", help="anonymise their ledger rows, delete the contact")
+        erase.add_argument("phone")
+        erase.add_argument("--yes", action="store_true", help="confirm; erasure cannot be undone")
+        erase.add_argument("--json", action="store_true")
+
+    def handle(self, *args, action: str, phone: str, **o) -> None:
+        try:
+            e164 = international_number(phone)
+        except PhoneError as exc:
+            raise CommandError(f"{phone!r}: {exc}") from None
+        contact = Contact.objects.filter(phone=e164).first()
+        if contact is None:
+            raise CommandError(f"no contact with the number {e164}")
+        if action == "evidence":
+            document = json.dumps(contact_evidence(contact=contact), indent=2, ensure_ascii=False)
+            if o["out"]:
+                with open(o["out"], "w", encoding="utf-8") as out:
+                    out.write(document)
+                self.stdout.write(f"evidence written: {o['out']}")
+            else:
+                self.stdout.write(document)
+            return
+        if not o["yes"]:
+            raise CommandError("erasure cannot be undone: add --yes to confirm")
+        self._erase(contact, o["json"])
+
+    def _erase(self, contact: Contact, as_json: bool) -> None:
+        contact_id = contact.pk
+        try:
+            result = contact_erase(contact=contact)
+        except ErasureError as exc:
+            raise CommandError(str(exc)) from None
+        # The detail names no number: the audit must not bring back what was erased.
+        audit_record(
+            actor=OPERATOR, action="contact_erase",
+            detail=f"contact #{contact_id} erased by the operator: "
+            + " ".join(f"{k}={v}" for k, v in result.items()),
+        )  # fmt: skip
+        if as_json:
+            self.stdout.write(json.dumps(result))
+        else:
+            self.stdout.write("erased: " + " ".join(f"{k}={v}" for k, v in result.items()))

@@ -1,0 +1,221 @@
+"""Segments: saved rules over contacts, their lists, consent and engagement, with AND/OR.
+
+A segment's rules are JSON, a group of rules and nested groups:
+
+    {"match": "all",                       # all = AND, any = OR
+     "rules": [
+        {"field": "country", "op": "in", "value": ["GB", "IE"]},
+        {"field": "attribute", "key": "city", "op": "eq", "value": "Leeds"},
+        {"field": "list", "op": "in", "value": ["VIP"]},
+        {"field": "consent", "channel": "whatsapp"},          # opted in on WhatsApp
+        {"field": "engagement", "event": "clicked", "within_days": 30},
+        {"field": "engagement", "event": "messaged", "negate": true},   # never messaged
+        {"match": "any", "rules": [...]}]}
+
+They compile to one SQL WHERE clause over contacts (EXISTS subqueries over the ledger's
+(contact, created_at) index, clicks, inbound messages and consent events), so a count or a
+freeze is one query however large the audience. The freeze evaluates them once, as of the
+launch time, so a resumed freeze selects the same people; the ledger is then the record.
+"""
+
+import datetime as dt
+import re
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from campaigns.models import Message, Segment
+from contacts.models import ConsentAction, ConsentEvent, Contact, ContactList, ListMembership
+
+TEXT_FIELDS = ("first_name", "last_name", "language", "country", "timezone", "phone")
+TEXT_OPS = ("eq", "ne", "in", "not_in", "startswith", "empty", "not_empty")
+EVENTS = ("delivered", "clicked", "replied", "messaged")
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_MAX_RULES = 50
+_MAX_DEPTH = 3
+
+
+class SegmentError(ValueError):
+    """Rules that cannot be evaluated; the message says which rule and why."""
+
+
+def segment_rules_check(rules: Any) -> list[str]:
+    """Every problem in `rules`, as sentences ([] when they can be used)."""
+    problems: list[str] = []
+    count = [0]
+    _check_group(rules, "rules", 0, problems, count)
+    if count[0] > _MAX_RULES:
+        problems.append(f"at most {_MAX_RULES} rules in a segment")
+    return problems
+
+
+def _check_group(group: Any, where: str, depth: int, problems: list[str], count: list) -> None:
+    if not isinstance(group, dict) or not isinstance(group.get("rules"), list):
+        problems.append(f'{where}: a group needs "rules": [...]')
+        return
+    if group.get("match", "all") not in ("all", "any"):
+        problems.append(f'{where}: "match" is "all" or "any"')
+    if depth >= _MAX_DEPTH:
+        problems.append(f"{where}: groups nest at most {_MAX_DEPTH} deep")
+        return
+    for i, rule in enumerate(group["rules"]):
+        here = f"{where}[{i}]"
+        count[0] += 1
+        if isinstance(rule, dict) and "rules" in rule:
+            _check_group(rule, here, depth + 1, problems, count)
+        elif problem := _check_rule(rule):
+            problems.append(f"{here}: {problem}")
+
+
+def _check_rule(rule: Any) -> str:
+    if not isinstance(rule, dict):
+        return "a rule is an object"
+    field = rule.get("field")
+    if field in TEXT_FIELDS or field == "attribute":
+        if field == "attribute" and not _KEY.match(str(rule.get("key", ""))):
+            return "an attribute rule needs a snake_case key"
+        op = rule.get("op", "eq")
+        if op not in TEXT_OPS:
+            return f"op is one of {', '.join(TEXT_OPS)}"
+        value = rule.get("value")
+        if op in ("in", "not_in"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                return f"{op} needs a list of texts"
+        elif op not in ("empty", "not_empty") and not isinstance(value, str):
+            return f"{op} needs a text value"
+        return ""
+    if field == "list":
+        names = rule.get("value")
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not names:
+            return "a list rule needs a list name or names"
+        if rule.get("op", "in") not in ("in", "not_in"):
+            return "a list rule's op is in or not_in"
+        known = set(ContactList.objects.filter(name__in=names).values_list("name", flat=True))
+        if missing := [n for n in names if n not in known]:
+            return f"no list named {', '.join(map(repr, missing))}"
+        return ""
+    if field == "opted_out":
+        return "" if isinstance(rule.get("value"), bool) else "opted_out needs true or false"
+    if field == "consent":
+        return "" if rule.get("channel") in ("sms", "whatsapp") else "channel is sms or whatsapp"
+    if field == "engagement":
+        if rule.get("event") not in EVENTS:
+            return f"event is one of {', '.join(EVENTS)}"
+        days = rule.get("within_days")
+        if days is not None and (not isinstance(days, int) or not 1 <= days <= 3650):
+            return "within_days is a whole number of days, 1 to 3650"
+        return ""
+    return f"unknown field {field!r}"
+
+
+def segment_q(rules: dict, *, now: dt.datetime) -> Q:
+    """The rules as one Q over Contact (raise SegmentError when they are not valid)."""
+    if problems := segment_rules_check(rules):
+        raise SegmentError("; ".join(problems))
+    return _group_q(rules, now)
+
+
+def _group_q(group: dict, now: dt.datetime) -> Q:
+    parts = [
+        _group_q(rule, now) if "rules" in rule else _rule_q(rule, now) for rule in group["rules"]
+    ]
+    if not parts:
+        return Q()  # an empty group matches everyone, as "no conditions"
+    combined = parts[0]
+    for part in parts[1:]:
+        combined = combined | part if group.get("match") == "any" else combined & part
+    return combined
+
+
+def _text_q(column: str, op: str, value: Any) -> Q:
+    if op == "eq":
+        return Q(**{f"{column}__iexact": value})
+    if op == "ne":
+        return ~Q(**{f"{column}__iexact": value})
+    if op == "in":
+        return Q(**{f"{column}__in": value})
+    if op == "not_in":
+        return ~Q(**{f"{column}__in": value})
+    if op == "startswith":
+        return Q(**{f"{column}__istartswith": value})
+    empty = Q(**{f"{column}__isnull": True}) | Q(**{column: ""})
+    return empty if op == "empty" else ~empty
+
+
+def _rule_q(rule: dict, now: dt.datetime) -> Q:
+    field = rule["field"]
+    if field in TEXT_FIELDS:
+        return _text_q(field, rule.get("op", "eq"), rule.get("value"))
+    if field == "attribute":
+        return _text_q(f"attributes__{rule['key']}", rule.get("op", "eq"), rule.get("value"))
+    if field == "list":
+        names = rule["value"] if isinstance(rule["value"], list) else [rule["value"]]
+        member = Exists(
+            ListMembership.objects.filter(contact_id=OuterRef("pk"), contact_list__name__in=names)
+        )
+        return ~Q(member) if rule.get("op") == "not_in" else Q(member)
+    if field == "opted_out":
+        return Q(opted_out=rule["value"])
+    if field == "consent":
+        # Opted in on the channel (or on every channel) and not opted out since.
+        opted_in = ConsentEvent.objects.filter(
+            contact_id=OuterRef("pk"),
+            action=ConsentAction.OPT_IN,
+            channel__in=[rule["channel"], "all"],
+        )
+        return Q(Exists(opted_in)) & Q(opted_out=False)
+    since = now - dt.timedelta(days=rule["within_days"]) if rule.get("within_days") else None
+    event = rule["event"]
+    rows: QuerySet[Any]
+    if event in ("delivered", "messaged"):
+        messages = Message.objects.filter(contact_id=OuterRef("pk"), replaces__isnull=True)
+        if event == "delivered":
+            messages = messages.filter(state="delivered")
+        else:  # messaged: anything that was (or is being) sent, not skipped or refused
+            messages = messages.exclude(state__in=["skipped", "failed", "rejected"])
+        if since is not None:
+            messages = messages.filter(created_at__gte=since)
+        rows = messages
+    elif event == "clicked":
+        from infobip.models import Click
+
+        clicks = Click.objects.filter(message__contact_id=OuterRef("pk"))
+        if since is not None:
+            clicks = clicks.filter(clicked_at__gte=since)
+        rows = clicks
+    else:  # replied
+        from infobip.models import InboundMessage
+
+        replies = InboundMessage.objects.filter(contact_id=OuterRef("pk"))
+        if since is not None:
+            replies = replies.filter(received_at__gte=since)
+        rows = replies
+    found = Q(Exists(rows))
+    return ~found if rule.get("negate") else found
+
+
+def segment_contacts(*, segment: Segment, now: dt.datetime | None = None) -> QuerySet[Contact]:
+    """The segment's contacts as of `now` (one query when evaluated)."""
+    return Contact.objects.filter(segment_q(segment.rules, now=now or timezone.now()))
+
+
+def segment_count(*, segment: Segment | None = None, rules: dict | None = None) -> int:
+    """How many contacts the segment (or unsaved `rules`, for a live count) selects now."""
+    rules = segment.rules if segment is not None else rules
+    return Contact.objects.filter(segment_q(rules or {}, now=timezone.now())).count()
+
+
+def segment_save(
+    *, name: str, rules: dict, description: str = "", segment: Segment | None = None
+) -> Segment:
+    """Create or update a segment; refuses (SegmentError) rules that cannot be evaluated."""
+    if not name.strip():
+        raise SegmentError("the segment needs a name")
+    if problems := segment_rules_check(rules):
+        raise SegmentError("; ".join(problems))
+    segment = segment or Segment()
+    segment.name, segment.rules, segment.description = name.strip(), rules, description
+    segment.save()
+    return segment
