@@ -1,10 +1,26 @@
 """Bearer-token authentication for the API (tokens of api.tokens)."""
 
+from django.contrib.auth.models import User
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from api.models import ApiToken
 from api.tokens import api_token_authenticate
+
+
+def request_user(request: Request) -> User:
+    """The request's user; API views run for authenticated users only (api.permissions)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise exceptions.NotAuthenticated()
+    return user
+
+
+def request_token(request: Request) -> ApiToken | None:
+    """The request's ApiToken, or None for a browser session (the browsable API)."""
+    token = request.auth
+    return token if isinstance(token, ApiToken) else None
 
 
 class TokenAuthentication(authentication.BaseAuthentication):

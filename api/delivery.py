@@ -12,6 +12,7 @@ import logging
 import socket
 import time
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import urlsplit
 
 import requests
@@ -194,7 +195,7 @@ def deliveries_replay(*, delivery_ids: list[int]) -> int:
         subscriptions = set(rows.values_list("subscription_id", flat=True))
         count = rows.update(state=EventDelivery.State.PENDING, next_attempt_at=None)
         for pk in subscriptions:
-            transaction.on_commit(lambda pk=pk: deliver_task.delay(pk))
+            transaction.on_commit(partial(deliver_task.delay, pk))
     return count
 
 

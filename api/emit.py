@@ -18,6 +18,7 @@ a cancel's `skipped` rows, and "resend to failed" moving a campaign back to runn
 
 import uuid
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -80,7 +81,7 @@ def events_emit(
     from api.tasks import subscription_deliver
 
     for pk in {row.subscription_id for row in rows}:
-        transaction.on_commit(lambda pk=pk: subscription_deliver.delay(pk))
+        transaction.on_commit(partial(subscription_deliver.delay, pk))
     return len(rows)
 
 
@@ -99,7 +100,7 @@ def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
         "status_name", "error_group", "error_id", "error_name", "error_permanent", "price",
         "currency", "parts", "done_at", "reason",
     )  # fmt: skip
-    items = []
+    items: list[tuple[str, dict[str, Any]]] = []
     for row in rows:
         error = None
         if row["error_name"]:
@@ -112,7 +113,7 @@ def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
         price = None
         if row["price"] is not None:
             price = {"amount": str(row["price"]), "currency": row["currency"]}
-        data = {
+        data: dict[str, Any] = {
             "messageId": str(row["message_id"]),
             "campaignId": row["campaign_id"],
             "to": row["phone"],
@@ -218,7 +219,7 @@ def on_links_clicked(sender, *, event_keys: list[tuple[int | None, int]], **kwar
     )
     items = []
     for click in clicks:
-        message = message_ids.get(click.message_id)
+        message = message_ids.get(click.message_id) if click.message_id is not None else None
         data = {
             "messageId": str(message) if message else click.infobip_message_id,
             "campaignId": click.campaign_id,

@@ -9,7 +9,7 @@ the answer carries one Herald messageId per recipient, assigned before anything 
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 
 from api.errors import ApiError, flatten
 from api.models import ApiToken, TransactionalSend
@@ -88,9 +88,7 @@ def _template_mapping(placeholders: dict) -> dict:
     return mapping
 
 
-def message_send_request(
-    *, body: Any, user: AbstractBaseUser, token: ApiToken | None
-) -> tuple[int, dict]:
+def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tuple[int, dict]:
     """Validate a send request, write its ledger and start sending; → (202, answer)."""
     # Sending real messages needs the same permission as launching a campaign, on every surface.
     actor_require(user, SEND, doing="send messages")

@@ -12,7 +12,14 @@ from whatsapp.models import WhatsAppTemplate
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # `fields` is the Serializer's own attribute: the field is declared by its JSON name here.
+        fields["fields"] = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField())
+        )
+        return fields
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -101,7 +108,9 @@ class MessageSerializer(serializers.ModelSerializer):
 
 
 class ContactSerializer(serializers.ModelSerializer):
-    lists = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+    lists: serializers.SlugRelatedField[ContactList] = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="name"
+    )
 
     class Meta:
         model = Contact

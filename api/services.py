@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 
 from api.delivery import receiver_url_check
@@ -94,7 +94,7 @@ def _row(index: int, raw: Any, checker: PhoneChecker) -> tuple[str, dict, dict, 
 
 
 def contacts_upsert(
-    *, rows: Sequence[Any], actor: AbstractBaseUser, default_region: str | None = None
+    *, rows: Sequence[Any], actor: User, default_region: str | None = None
 ) -> UpsertResult:
     """Create or update up to 10,000 contacts by E.164 number; bad rows are reported, not fatal."""
     from contacts.services import contacts_opt_out
@@ -191,14 +191,14 @@ def idempotent(
             record.save(update_fields=["status", "response"])
             return status, response, False
     except IntegrityError:
-        record = IdempotentRequest.objects.filter(token=token, key=key).first()
-        if record is None:  # the conflict was in the work's own writes, not on the key
+        stored = IdempotentRequest.objects.filter(token=token, key=key).first()
+        if stored is None:  # the conflict was in the work's own writes, not on the key
             raise
-    if record.body_hash != fingerprint:
+    if stored.body_hash != fingerprint:
         raise IdempotencyConflict(
             "this Idempotency-Key was used with a different request body; use a new key"
         )
-    return record.status, record.response, True
+    return stored.status, stored.response, True
 
 
 def new_secret() -> str:
@@ -208,7 +208,7 @@ def new_secret() -> str:
 
 def event_subscription_create(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     url: str,
     events: list[str],
     filter_number: str = "",
@@ -234,7 +234,7 @@ def event_subscription_create(
 
 
 def event_subscription_update(
-    *, subscription: EventSubscription, actor: AbstractBaseUser, **changes: Any
+    *, subscription: EventSubscription, actor: User, **changes: Any
 ) -> EventSubscription:
     """Change a subscription (url, events, filters, enabled); re-enabling clears the notice."""
     if "url" in changes:

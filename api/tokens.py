@@ -4,7 +4,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -31,9 +31,7 @@ def scopes_parse(raw: str | Iterable[str]) -> list[str]:
     return sorted(set(scopes), key=Scope.values.index)
 
 
-def api_token_create(
-    *, user: AbstractBaseUser, scopes: Iterable[str], name: str = ""
-) -> tuple[ApiToken, str]:
+def api_token_create(*, user: User, scopes: Iterable[str], name: str = "") -> tuple[ApiToken, str]:
     """Create a token for `user`; returns it and its secret (shown once, stored hashed)."""
     if not user.is_active:
         raise ValidationError(f"user {user.get_username()} is not active")

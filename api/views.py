@@ -16,6 +16,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from api import serializers as s
+from api.auth import request_token, request_user
 from api.errors import ApiError
 from api.messages import message_send_request
 from api.models import EventDelivery, EventSubscription, Scope
@@ -92,13 +93,13 @@ class MessagesView(APIView):
     def post(self, request: Request) -> Response:
         body = request.data
         key = request.headers.get("Idempotency-Key")
+        user, token = request_user(request), request_token(request)
+
+        def work() -> tuple[int, dict]:
+            return message_send_request(body=body, user=user, token=token)
+
         try:
-            code, answer, replayed = idempotent(
-                token=getattr(request.auth, "pk", None) and request.auth,
-                key=key,
-                body=body,
-                work=lambda: message_send_request(body=body, user=request.user, token=request.auth),
-            )
+            code, answer, replayed = idempotent(token=token, key=key, body=body, work=work)
         except IdempotencyConflict as exc:
             raise ApiError(str(exc), code="idempotency_conflict", status_code=422) from None
         response = Response(answer, status=code)
@@ -133,8 +134,8 @@ class ContactUpsertView(APIView):
     )
     def post(self, request: Request) -> Response:
         require_perm(request, "contacts.add_contact", "contacts.change_contact")
-        body = request.data
-        rows = body.get("contacts") if isinstance(body, dict) else None
+        body = request.data if isinstance(request.data, dict) else {}
+        rows = body.get("contacts")
         if not isinstance(rows, list):
             raise ApiError("contacts: a list is required", fields={"contacts": ["required"]})
         if len(rows) > UPSERT_MAX:
@@ -145,7 +146,9 @@ class ContactUpsertView(APIView):
             raise ApiError("default_region: must be a region code such as GB",
                            fields={"default_region": ["must be text"]})  # fmt: skip
         try:
-            result = contacts_upsert(rows=rows, actor=request.user, default_region=region or None)
+            result = contacts_upsert(
+                rows=rows, actor=request_user(request), default_region=region or None
+            )
         except ValueError as exc:  # an unknown default region
             raise ApiError(str(exc), fields={"default_region": [str(exc)]}) from None
         return Response(result.as_dict())
@@ -211,7 +214,7 @@ class ContactConsentView(APIView):
         require_perm(request, "contacts.change_contact")
         contact = get_object_or_404(Contact, pk=pk)
         change = contact_opt_out if self.opt_out else contact_opt_in
-        change(contact=contact, source=ConsentSource.API, note="API", actor=request.user)
+        change(contact=contact, source=ConsentSource.API, note="API", actor=request_user(request))
         action = "api_opt_out" if self.opt_out else "api_opt_in"
         audit_record(actor=request.user, action=action, contact=contact)
         return Response(s.ContactSerializer(contact).data)
@@ -313,7 +316,7 @@ class CampaignsView(generics.ListCreateAPIView):
     def perform_create(self, serializer) -> None:
         require_perm(self.request, "campaigns.add_campaign")
         data = dict(serializer.validated_data)
-        campaign = campaign_create(created_by=self.request.user, **data)
+        campaign = campaign_create(created_by=request_user(self.request), **data)
         serializer.instance = campaign
         audit_record(actor=self.request.user, action="api_campaign_create", campaign=campaign)
 
@@ -463,7 +466,7 @@ class SubscriptionsView(APIView):
         fields = _subscription_fields(serializer.validated_data)
         fields.pop("enabled", None)
         try:
-            subscription = event_subscription_create(owner=request.user, **fields)
+            subscription = event_subscription_create(owner=request_user(request), **fields)
         except ValueError as exc:
             raise ApiError(str(exc), fields={"url": [str(exc)]}) from None
         return Response(
@@ -493,7 +496,7 @@ class SubscriptionDetailView(APIView):
         try:
             event_subscription_update(
                 subscription=subscription,
-                actor=request.user,
+                actor=request_user(request),
                 **_subscription_fields(serializer.validated_data),
             )
         except ValueError as exc:

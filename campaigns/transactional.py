@@ -10,7 +10,7 @@ clicks and replies reconcile exactly like a campaign's.
 import datetime as dt
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,7 +50,7 @@ def messages_send_transactional(
     template: WhatsAppTemplate | None = None,
     values: TemplateValues | None = None,
     respect_opt_out: bool = True,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     name: str = "",
     now: dt.datetime | None = None,
 ) -> tuple[Campaign, list[TransactionalMessage]]:
@@ -99,12 +99,12 @@ def messages_send_transactional(
         rows: list[Message] = []
         for phone in phones:
             contact_id = contact_ids.get(phone)
-            contact = contacts.get(contact_id) or {}
+            contact = contacts.get(contact_id) if contact_id is not None else None
             state, reason = "queued", ""
-            if respect_opt_out and contact.get("opted_out"):
+            if respect_opt_out and contact and contact["opted_out"]:
                 state, reason = "skipped", "opted out"
             elif channel == Channel.WHATSAPP_TEXT:
-                last = contact.get("whatsapp_last_inbound_at")
+                last = contact["whatsapp_last_inbound_at"] if contact else None
                 if last is None or now - last > WHATSAPP_WINDOW:
                     state = "skipped"
                     reason = "outside the WhatsApp 24-hour window (no message from them in 24 h)"

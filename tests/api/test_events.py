@@ -124,7 +124,7 @@ def test_message_final_carries_the_outcome_in_one_insert_per_batch(
     sent = api.post("messages", {"channel": "sms", "to": to, "text": "Hi"}).json()["messages"]
     assert live_sandbox.flush() == 0
     # The sandbox pushed its reports nowhere (no live server here): apply them as a pull does.
-    from infobip.tasks import reconcile_reports
+    from campaigns.tasks import reconcile_reports
 
     with django_capture_on_commit_callbacks(execute=True):
         reconcile_reports()

@@ -49,11 +49,11 @@ class Command(BaseCommand):
                 )
             return
         if action == "revoke":
-            token = ApiToken.objects.filter(pk=options["id"]).first()
-            if token is None:
+            found = ApiToken.objects.filter(pk=options["id"]).first()
+            if found is None:
                 raise CommandError(f"no token {options['id']}")
-            changed = api_token_revoke(token=token)
-            self.stdout.write(f"token {token.pk} {'revoked' if changed else 'was already revoked'}")
+            changed = api_token_revoke(token=found)
+            self.stdout.write(f"token {found.pk} {'revoked' if changed else 'was already revoked'}")
             return
         rows = [
             {"id": t.pk, "prefix": t.prefix, "user": t.user.get_username(), "scopes": t.scopes,

@@ -5,8 +5,8 @@ import pytest
 from contacts.consent import opt_in_keyword_save
 from contacts.models import ConsentEvent, Contact, ContactList, OptInKeyword, PendingOptIn
 from infobip.models import InboundMessage
+from tests.inbox.test_inbound import OUR_NUMBER, PHONE, sms
 from tests.infobip.webhooks.conftest import sent_bodies
-from tests.infobip.webhooks.test_inbound import OUR_NUMBER, PHONE, sms
 
 pytestmark = pytest.mark.django_db
 TERMS = "Shop alerts: up to 4 msgs/month. Msg & data rates may apply. STOP to end, HELP for help."

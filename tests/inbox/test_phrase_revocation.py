@@ -7,7 +7,7 @@ import pytest
 from contacts.models import ConsentEvent, Contact, RevocationReview
 from contacts.phrases import revocation_review_oldest_open
 from infobip.models import InboundMessage
-from tests.infobip.webhooks.test_inbound import PHONE, sms
+from tests.inbox.test_inbound import PHONE, sms
 
 pytestmark = pytest.mark.django_db
 
