@@ -36,12 +36,12 @@ def campaign_content(*, campaign: Campaign) -> dict:
         content["exclude_lists"] = sorted(campaign.exclude_lists.values_list("pk", flat=True))
     # Fields other apps add to Campaign later are covered too, as long as they are concrete.
     known = set(CONTENT_FIELDS) | _NOT_CONTENT
-    for field in Campaign._meta.concrete_fields:
-        if field.attname not in known and field.name not in known:
-            value = getattr(campaign, field.attname)
+    for model_field in Campaign._meta.concrete_fields:
+        if model_field.attname not in known and model_field.name not in known:
+            value = getattr(campaign, model_field.attname)
             if value is not None and not isinstance(value, (str, int, float, bool, dict, list)):
                 value = value.isoformat() if hasattr(value, "isoformat") else str(value)
-            content[field.attname] = value
+            content[model_field.attname] = value
     return content
 
 

@@ -11,7 +11,7 @@ non-zero with it, the API answers 403 JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
@@ -51,7 +51,7 @@ def actor_user(actor: Actor | Any) -> AbstractBaseUser | None:
         return None
     if not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", True):
         return None
-    return actor
+    return cast(AbstractBaseUser, actor)
 
 
 def actor_label(actor: Actor | Any) -> str:
@@ -66,8 +66,8 @@ def actor_can(actor: Actor | Any, permission: str) -> bool:
     """Whether `actor` holds `permission` (operators hold every permission)."""
     if isinstance(actor, Operator):
         return True
-    user = actor_user(actor)
-    return user is not None and user.has_perm(permission)
+    user: Any = actor_user(actor)  # PermissionsMixin's has_perm (superusers hold everything)
+    return user is not None and bool(user.has_perm(permission))
 
 
 def actor_require(actor: Actor | Any, permission: str, *, doing: str) -> None:
