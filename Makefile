@@ -9,6 +9,9 @@ REDIS_PORT ?= 6399
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:$(PG_PORT)/herald
 TEST_BROKER_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
 
+# What mypy checks in `make lint` (config in pyproject.toml; tests and bench are not typed yet).
+MYPY_PACKAGES ?= config core contacts whatsapp campaigns infobip inbox ui
+
 .PHONY: run test unit integration lint services services-stop bench drill clean
 
 $(PY):
@@ -40,6 +43,8 @@ lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	HERALD_READ_DOTENV=false DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/lint-imports --no-cache
+	HERALD_READ_DOTENV=false DEBUG=true $(VENV)/bin/mypy $(MYPY_PACKAGES)
 
 unit: $(VENV)/.dev
 	$(PY) -m pytest -m "not integration and not browser" --disable-socket --allow-unix-socket --allow-hosts=127.0.0.1,::1,localhost $(PYTEST_ARGS)

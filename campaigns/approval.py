@@ -28,20 +28,19 @@ def campaign_content(*, campaign: Campaign) -> dict:
         if value is not None and not isinstance(value, (str, int, float, bool, dict, list)):
             value = value.isoformat() if hasattr(value, "isoformat") else str(value)
         content[field] = value
-    if campaign.template_id:
-        template = campaign.template
+    if (template := campaign.template) is not None:
         content["template"] = {"name": template.name, "language": template.language}
     if campaign.pk:
         content["lists"] = sorted(campaign.lists.values_list("pk", flat=True))
         content["exclude_lists"] = sorted(campaign.exclude_lists.values_list("pk", flat=True))
     # Fields other apps add to Campaign later are covered too, as long as they are concrete.
     known = set(CONTENT_FIELDS) | _NOT_CONTENT
-    for model_field in Campaign._meta.concrete_fields:
-        if model_field.attname not in known and model_field.name not in known:
-            value = getattr(campaign, model_field.attname)
+    for concrete in Campaign._meta.concrete_fields:
+        if concrete.attname not in known and concrete.name not in known:
+            value = getattr(campaign, concrete.attname)
             if value is not None and not isinstance(value, (str, int, float, bool, dict, list)):
                 value = value.isoformat() if hasattr(value, "isoformat") else str(value)
-            content[model_field.attname] = value
+            content[concrete.attname] = value
     return content
 
 

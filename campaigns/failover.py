@@ -7,6 +7,7 @@ queued cancels that SMS (skipped). The SMS is rendered from the campaign's failo
 
 import datetime as dt
 from collections.abc import Iterable
+from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -78,7 +79,7 @@ def _create(candidates: list[Message], campaign_dispatch) -> int:
         per_campaign[message.campaign_id] = per_campaign.get(message.campaign_id, 0) + 1
     for campaign_id, n in per_campaign.items():
         Campaign.objects.filter(pk=campaign_id).update(count_queued=F("count_queued") + n)
-        transaction.on_commit(lambda pk=campaign_id: campaign_dispatch.delay(pk))
+        transaction.on_commit(partial(campaign_dispatch.delay, campaign_id))
     return len(new)
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Count, Sum
 
 from campaigns.models import Message
+from infobip.models import Click
 
 
 def campaign_cost_by_channel(*, campaign_id: int) -> dict[str, str]:
@@ -25,8 +26,6 @@ def campaign_cost_by_channel(*, campaign_id: int) -> dict[str, str]:
 
 def campaign_clicks(*, campaign_id: int) -> dict:
     """Clicks on a campaign's tracked links: total, distinct messages, and the same per URL."""
-    from infobip.models import Click
-
     rows = (
         Click.objects.filter(campaign_id=campaign_id)
         .values("url")

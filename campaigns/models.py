@@ -32,7 +32,7 @@ class SpeedUnit(models.TextChoices):
     MINUTE = "minute", "per minute"
 
 
-# Infobip silently caps an SMS validity period at 48 hours (INFOBIP_API.md §6).
+# Infobip silently caps an SMS validity period at 48 hours (docs/INFOBIP.md §6).
 SMS_VALIDITY_MAX_MINUTES = 2880
 
 # The counter field for each message state, kept in step with the ledger by the services.

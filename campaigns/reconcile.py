@@ -67,8 +67,10 @@ def messages_settle(
     rows = Message.objects.filter(state="sending", claimed_at__lte=stale)
     if message_ids is not None:
         rows = Message.objects.filter(state="sending", id__in=message_ids)
-    rows = list(rows.order_by("id").values_list("id", "message_id", "channel", "claimed_at")[:5000])
-    sms = [r for r in rows if r[2] == "sms"]
+    stuck = list(
+        rows.order_by("id").values_list("id", "message_id", "channel", "claimed_at")[:5000]
+    )
+    sms = [r for r in stuck if r[2] == "sms"]
     if sms:
         try:
             logs = get_client().get_sms_logs(message_ids=[str(r[1]) for r in sms])
@@ -89,7 +91,7 @@ def messages_settle(
                 message_ids=old, reason="not in Infobip's logs: re-queued with the same messageId"
             )
             result.waiting += len(unknown) - len(old)
-    whatsapp = [r for r in rows if r[2] == "whatsapp"]
+    whatsapp = [r for r in stuck if r[2] == "whatsapp"]
     expired = [r for r in whatsapp if r[3] and r[3] <= now - VALIDITY]
     if expired:
         messages_apply_outcomes(

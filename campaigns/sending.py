@@ -265,7 +265,7 @@ def _template_message(
 
 
 def _send_whatsapp_texts(client, campaign, sender, rows, result) -> SendResult:
-    # The WhatsApp text endpoint takes one recipient per request (INFOBIP_API.md §11).
+    # The WhatsApp text endpoint takes one recipient per request (docs/INFOBIP.md §11).
     sent = []
     tracking = tracking_options(campaign)
     for row in rows:

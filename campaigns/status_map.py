@@ -1,6 +1,6 @@
 """How Infobip's status groups and ids map to Herald's message states.
 
-Infobip groups (INFOBIP_API.md §9): 0 ACCEPTED/OK, 1 PENDING, 2 UNDELIVERABLE, 3 DELIVERED,
+Infobip groups (docs/INFOBIP.md §9): 0 ACCEPTED/OK, 1 PENDING, 2 UNDELIVERABLE, 3 DELIVERED,
 4 EXPIRED, 5 REJECTED. Everything PENDING is intermediate, and so is DELIVERED_TO_OPERATOR
 (group 3, id 2): only delivery to the handset is final. The error's `permanent` flag decides
 whether "resend to failed" is offered for a message.

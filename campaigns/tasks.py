@@ -16,6 +16,7 @@ from campaigns.failover import failover_overdue
 from campaigns.freeze import campaign_freeze, freeze_in_progress
 from campaigns.models import Campaign
 from campaigns.reconcile import messages_settle
+from campaigns.reports import reports_reconcile
 from campaigns.sending import TransientSendError, campaign_send_batch
 from campaigns.services import campaign_maybe_complete, campaign_pause, campaign_start_due
 from campaigns.states import CampaignState
@@ -148,3 +149,11 @@ def campaign_restart_unfrozen() -> list[int]:
         campaign_start.delay(pk)
         restarted.append(pk)
     return restarted
+
+
+# The name is the one beat's schedule and already-queued messages carry (it lived in infobip).
+@shared_task(name="infobip.tasks.reconcile_reports", ignore_result=True)
+def reconcile_reports() -> None:
+    """Beat: pull reports, settle and expire silent messages, record the report lag."""
+    result = reports_reconcile()
+    logger.info("reconcile_reports: %s", result.summary())

@@ -266,7 +266,7 @@ CELERY_BEAT_SCHEDULE["campaigns-sweep"] = {
 # Infobip → Herald pushes (infobip/views.py). Authentication is the secret path token
 # INFOBIP_WEBHOOK_TOKEN (or HTTP Basic with it as the password). Optionally only these source
 # networks are accepted: CIDRs, comma separated; "infobip" stands for Infobip's published
-# ranges (INFOBIP_API.md §14). Empty = no address check.
+# ranges (docs/INFOBIP.md §14). Empty = no address check.
 INFOBIP_WEBHOOK_ALLOWED_NETWORKS = env.list("INFOBIP_WEBHOOK_ALLOWED_NETWORKS", default=[])
 # Behind a reverse proxy, the header carrying the client address (e.g. X-Forwarded-For; its
 # right-most entry is used). Only set it when the proxy overwrites/appends that header.
@@ -356,6 +356,9 @@ CELERY_BEAT_SCHEDULE["campaigns-whatsapp-validity"] = {
     "schedule": env.float("HERALD_VALIDITY_SWEEP_INTERVAL", default=60.0),
     "options": {"expires": 60.0},
 }
+
+# --- #15 one-way house: inbound messages, keywords and the inbox are an app of their own.
+INSTALLED_APPS += ["inbox"]
 
 # --- Rules on every surface (issue #14) -----------------------------------------------------
 # The user state-changing commands act as when run without --as (INTERFACE.md "Acting user on

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeAlias, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
 
 @dataclass(frozen=True)
@@ -45,13 +45,14 @@ class Refused(Exception):
         self.missing = missing
 
 
-def actor_user(actor: Actor | Any) -> AbstractBaseUser | None:
+def actor_user(actor: Actor | Any) -> User | None:
     """The named, logged-in user behind `actor` (None for operators and anonymous users)."""
     if isinstance(actor, Operator) or actor is None:
         return None
     if not getattr(actor, "is_authenticated", False) or not getattr(actor, "is_active", True):
         return None
-    return cast(AbstractBaseUser, actor)
+    # Herald uses Django's own user model (no AUTH_USER_MODEL swap), so a user is a User.
+    return cast(User, actor)
 
 
 def actor_label(actor: Actor | Any) -> str:
@@ -66,8 +67,8 @@ def actor_can(actor: Actor | Any, permission: str) -> bool:
     """Whether `actor` holds `permission` (operators hold every permission)."""
     if isinstance(actor, Operator):
         return True
-    user: Any = actor_user(actor)  # PermissionsMixin's has_perm (superusers hold everything)
-    return user is not None and bool(user.has_perm(permission))
+    user = actor_user(actor)
+    return user is not None and user.has_perm(permission)
 
 
 def actor_require(actor: Actor | Any, permission: str, *, doing: str) -> None:

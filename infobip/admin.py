@@ -1,5 +1,5 @@
-"""Infobip admin: raw webhook events (replayable), unknown reports, inbound messages and a
-per-contact conversation, clicks, and the report-flow health the sweeper records.
+"""Infobip admin: raw webhook events (replayable), unknown reports, clicks, and the report-flow
+health the sweeper records (inbound messages and the conversation are in inbox/admin.py).
 
 Everything here is read-only: it comes from Infobip. The one write is "Reprocess", which goes
 through infobip.processing (idempotent). No page shows the webhook token.
@@ -8,20 +8,12 @@ through infobip.processing (idempotent). No page shows the webhook token.
 import json
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpRequest
 from django.utils.html import format_html
 
-from campaigns.models import Message
-from contacts.models import Contact
-from infobip.models import Click, InboundMessage, PendingReport, ReportHealth, WebhookEvent
+from infobip.models import Click, PendingReport, ReportHealth, WebhookEvent
 from infobip.processing import events_reprocess
-
-CONVERSATION_LIMIT = 200
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -36,12 +28,15 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+PENDING_FIELDS = ("index", "kind", "message_id", "attempts", "next_attempt_at", "flagged")
+
+
 class PendingInline(admin.TabularInline):
     model = PendingReport
     extra = 0
     can_delete = False
-    fields = ["index", "kind", "message_id", "attempts", "next_attempt_at", "flagged"]
-    readonly_fields = fields
+    fields = PENDING_FIELDS
+    readonly_fields = PENDING_FIELDS
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -77,7 +72,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     def pretty_body(self, obj: WebhookEvent) -> str:
         try:
             text = json.dumps(json.loads(obj.body), indent=2, ensure_ascii=False)
-        except ValueError:
+        except (ValueError, RecursionError):  # whatever was stored, the page still answers
             text = obj.body
         return format_html("<pre style='white-space: pre-wrap'>{}</pre>", text[:200_000])
 
@@ -89,11 +84,12 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.values_list("id", flat=True)[:5000])
         result = events_reprocess(event_ids=ids)
-        level = messages.WARNING if result.failed else messages.SUCCESS
+        level = messages.WARNING if result.failed or result.bad_items else messages.SUCCESS
         self.message_user(
             request,
             f"Reprocessed {len(ids)} events: {result.events} processed, "
-            f"{result.duplicates} duplicates, {result.failed} failed.",
+            f"{result.duplicates} duplicates, {result.failed} failed, "
+            f"{result.bad_items} items skipped (listed in each event's error).",
             level,
         )
 
@@ -104,103 +100,6 @@ class PendingReportAdmin(ReadOnlyAdmin):
     list_filter = ["flagged", "kind"]
     search_fields = ["=message_id"]
     list_select_related = ["event"]
-
-
-@admin.register(InboundMessage)
-class InboundMessageAdmin(ReadOnlyAdmin):
-    list_display = [
-        "received_at",
-        "channel",
-        "from_number",
-        "contact_link",
-        "message_type",
-        "short_text",
-        "keyword_action",
-        "reply_status",
-    ]
-    list_filter = ["channel", "keyword_action", "reply_status", "message_type", "received_at"]
-    search_fields = ["=from_number", "text", "=infobip_message_id"]
-    list_select_related = ["contact"]
-    raw_id_fields = ["contact", "event"]
-
-    @admin.display(description="text")
-    def short_text(self, obj: InboundMessage) -> str:
-        return obj.text[:80]
-
-    @admin.display(description="contact")
-    def contact_link(self, obj: InboundMessage) -> str:
-        if not obj.contact_id:
-            return "-"
-        url = reverse("admin:infobip_conversation", args=[obj.contact_id])
-        return format_html('<a href="{}">{} (conversation)</a>', url, obj.contact.phone)
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(self.conversation_view)
-        return [
-            path("conversation/<int:contact_id>/", view, name="infobip_conversation"),
-            *super().get_urls(),
-        ]
-
-    def conversation_view(self, request: HttpRequest, contact_id: int) -> HttpResponse:
-        """Outbound ledger messages, inbound messages and keyword replies of one contact."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        contact = get_object_or_404(Contact, pk=contact_id)
-        entries = conversation(contact=contact, limit=CONVERSATION_LIMIT)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Conversation with {contact}",
-            "contact": contact,
-            "entries": entries,
-            "limit": CONVERSATION_LIMIT,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/infobip/conversation.html", context)
-
-
-def conversation(*, contact: Contact, limit: int) -> list[dict]:
-    """The latest `limit` outbound and inbound messages of a contact, oldest first."""
-    outbound = (
-        Message.objects.filter(contact=contact)
-        .select_related("campaign")
-        .order_by("-created_at")[:limit]
-    )
-    inbound = InboundMessage.objects.filter(contact=contact).order_by("-received_at")[:limit]
-    entries = []
-    for m in outbound:
-        entries.append(
-            {
-                "at": m.claimed_at or m.created_at,
-                "direction": "out",
-                "channel": m.channel,
-                "text": m.text or (m.template_values and "(template)") or "",
-                "detail": f"{m.campaign.name} · {m.state}"
-                + (f" · {m.status_name}" if m.status_name else ""),
-            }
-        )
-    for m in inbound:
-        entries.append(
-            {
-                "at": m.received_at,
-                "direction": "in",
-                "channel": m.channel,
-                "text": m.text or f"({m.message_type})",
-                "detail": m.message_type + (f" · {m.keyword_action}" if m.keyword_action else ""),
-                "media_url": m.media_url,
-            }
-        )
-        if m.reply_text:
-            entries.append(
-                {
-                    "at": m.reply_sent_at or m.received_at,
-                    "direction": "out",
-                    "channel": m.channel,
-                    "text": m.reply_text,
-                    "detail": f"keyword reply · {m.reply_status}",
-                }
-            )
-    entries.sort(key=lambda e: e["at"])
-    return entries
 
 
 @admin.register(Click)

@@ -205,7 +205,7 @@ class _AppKeyAuth(requests.auth.AuthBase):
 
 
 class InfobipClient:
-    """Typed access to the Infobip endpoints Herald uses (see docs/INFOBIP_API.md)."""
+    """Typed access to the Infobip endpoints Herald uses (see docs/INFOBIP.md)."""
 
     def __init__(
         self,

@@ -1,17 +1,27 @@
-"""Processing stored Infobip events: reports into the ledger, inbound messages, clicks.
+"""Processing stored Infobip events: the receiving path from a stored push to its receivers.
+
+A stored event's body is parsed into typed items (delivery reports, seen reports, inbound
+messages, clicks, WhatsApp template and marketing notifications); each kind of item is handed
+to the receiver the owning app registered (infobip.receivers: reports → the ledger in
+campaigns.outcomes, inbound → keywords and the inbox in inbox.services, clicks →
+campaigns.clicks, templates → whatsapp.services). Nothing here knows their rules.
 
 Idempotent by construction, so a duplicated push, a redelivered task or an admin replay
 changes nothing the second time:
 - an event whose exact body (sha256) was already processed for the same kind is marked
   `duplicate` and skipped;
-- reports go through campaigns.ledger (forward-only: a final state never moves back, a late
-  intermediate report is recorded as an event only), one `messages_apply_outcomes` per batch;
+- the ledger is forward-only (a final state never moves back, a late intermediate report is
+  recorded as an event only), one ledger write per batch;
 - inbound messages are unique by Infobip's messageId, keyword rules run once per message
   (`handled_at`), clicks and unknown reports are unique per (event, position).
 
-Events are processed together in one transaction; when a batch fails it is retried one event
-at a time, so only the bad event is marked `failed` (replayable from the admin). Database
-outages are not failures: the task retries and the backlog beat picks the events up again.
+One bad item never costs a good one. Events are processed together in one transaction; when a
+batch fails it is retried one event at a time, and an event that fails alone is retried one
+item at a time, each in its own savepoint: every item that can be applied is, and the event is
+`processed` with the items that could not be parsed or applied listed, with the reason, in its
+`error` (the admin shows it). Only an event whose body cannot be read at all is `failed`
+(replayable from the admin); it never holds up the events behind it. Database outages are not
+failures: the task retries and the backlog beat picks the events up again.
 Reports for messageIds the ledger does not know become `PendingReport`s, retried with backoff
 for HERALD_UNKNOWN_REPORT_RETRY_FOR seconds, then flagged (ids that are not Herald's UUIDs are
 flagged at once: they can never match).
@@ -20,12 +30,11 @@ flagged at once: they can never match).
 import json
 import logging
 import traceback
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 from django.conf import settings
@@ -33,11 +42,6 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns.failover import failover_after_reports
-from campaigns.ledger import ApplyResult, Outcome, messages_apply_outcomes
-from campaigns.models import Message, MessageEvent
-from campaigns.status_map import message_price, state_for_status
-from contacts.models import ConsentSource
 from infobip.models import (
     INBOUND_KINDS,
     REPORT_KINDS,
@@ -46,12 +50,13 @@ from infobip.models import (
     PendingReport,
     WebhookEvent,
 )
-from infobip.suppression import contacts_suppress
+from infobip.receivers import Key, receiver
 from infobip.types import DeliveryReport
 from infobip.webhooks import (
     ClickNotification,
     Inbound,
     SeenReport,
+    canonical_message_id,
     clean,
     click_items,
     is_seen_report,
@@ -61,14 +66,11 @@ from infobip.webhooks import (
 )
 
 logger = logging.getLogger(__name__)
-MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
-MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 # What a malformed item can raise while being parsed (it is skipped, the event still counts).
-PARSE_ERRORS = (ValueError, TypeError, OverflowError, OSError, ArithmeticError)
+PARSE_ERRORS = (ValueError, TypeError, OverflowError, OSError, ArithmeticError, RecursionError)
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 WHATSAPP_KINDS = frozenset({EventKind.WHATSAPP_REPORTS, EventKind.PULL_WHATSAPP})
-
-Key = tuple[int, int]  # (event id, position in its results)
+NOTIFICATION = -1  # the "position" of a single-object notification (not in a `results` list)
 
 
 @dataclass
@@ -84,6 +86,7 @@ class ProcessResult:
     seen: int = 0
     inbound: int = 0
     clicks: int = 0
+    bad_items: int = 0  # items that could not be parsed or applied (listed in the event)
 
     def add(self, other: "ProcessResult") -> None:
         for f in fields(self):
@@ -92,68 +95,51 @@ class ProcessResult:
 
 @dataclass
 class _Batch:
-    reports: list[tuple[Key, DeliveryReport]]
-    seen: list[tuple[Key, SeenReport]]
-    inbound: list[tuple[Key, Inbound]]
-    clicks: list[tuple[Key, ClickNotification, datetime]]
-    templates: list[dict]
-    marketing: list[tuple[str, str, str]]
+    reports: list[tuple[Key, DeliveryReport]] = field(default_factory=list)
+    seen: list[tuple[Key, SeenReport]] = field(default_factory=list)
+    inbound: list[tuple[Key, Inbound]] = field(default_factory=list)
+    clicks: list[tuple[Key, ClickNotification, datetime]] = field(default_factory=list)
+    templates: list[tuple[Key, dict[str, Any]]] = field(default_factory=list)
+    marketing: list[tuple[Key, tuple[str, str, str]]] = field(default_factory=list)
+    # Items that could not be parsed or applied: event id → "results[i]: reason".
+    problems: dict[int, list[str]] = field(default_factory=lambda: defaultdict(list))
 
+    def singles(self) -> list["_Batch"]:
+        """This batch as one batch per item (for applying them one at a time)."""
+        return [
+            *(_Batch(reports=[x]) for x in self.reports),
+            *(_Batch(seen=[x]) for x in self.seen),
+            *(_Batch(inbound=[x]) for x in self.inbound),
+            *(_Batch(clicks=[x]) for x in self.clicks),
+            *(_Batch(templates=[x]) for x in self.templates),
+            *(_Batch(marketing=[x]) for x in self.marketing),
+        ]
 
-def canonical_message_id(value: str) -> str | None:
-    """Our messageId in the ledger's form (lower-case UUID), or None when it is not a UUID."""
-    try:
-        return str(uuid.UUID(str(value).strip()))
-    except (ValueError, AttributeError, TypeError):
-        return None
-
-
-def sane_time(value: datetime | None) -> datetime | None:
-    """`value` when it is a plausible event time (the columns cannot hold any datetime)."""
-    if value is None or not MIN_TIME <= value <= MAX_TIME:
-        return None
-    return value
-
-
-def _int32(value: int | None, maximum: int = 2**31 - 1) -> int | None:
-    return value if value is not None and -(2**31) <= value <= maximum else None
-
-
-def _price(value: Decimal | None) -> Decimal | None:
-    # Message.price is DECIMAL(14, 6): anything else is not a price Infobip sends.
-    if value is None or not value.is_finite() or abs(value) >= 10**8:
-        return None
-    return value
-
-
-def outcome_from_report(report: DeliveryReport, message_id: str) -> Outcome:
-    """The ledger outcome a delivery report stands for (price, parts and error kept)."""
-    status, error = report.status, report.error
-    parts = _int32(report.message_count, maximum=32767)
-    per_message = report.price.price_per_message if report.price else None
-    # A legacy v2 report (smsCount, not messageCount) prices one part; v3 the whole message.
-    legacy = report.channel.upper() == "SMS" and any(k.lower() == "smscount" for k in report.raw)
-    price = _price(message_price(per_message, per_part=legacy, parts=parts))
-    return Outcome(
-        message_id,
-        state_for_status(status),
-        status_group=clean(status.group_name, 32),
-        status_id=_int32(status.id),
-        status_name=clean(status.name, 64),
-        error_group=clean(error.group_name, 32) if error else "",
-        error_id=_int32(error.id) if error else None,
-        error_name=clean(error.name, 64) if error else "",
-        error_permanent=error.permanent if error else None,
-        price=price,
-        currency=clean(report.price.currency, 3) if price is not None else "",
-        parts=parts if parts and parts > 0 else None,
-        bulk_id=clean(report.bulk_id or "", 100),
-        at=sane_time(report.done_at) or sane_time(report.sent_at),
-    )
+    def item_keys(self) -> list[Key]:
+        return [
+            item[0]
+            for items in (
+                self.reports,
+                self.seen,
+                self.inbound,
+                self.clicks,
+                self.templates,
+                self.marketing,
+            )
+            for item in items
+        ]
 
 
 def _channel_of(kind: str) -> str:
     return "WHATSAPP" if kind in WHATSAPP_KINDS else "SMS"
+
+
+def _where(key: Key) -> str:
+    return "body" if key[1] == NOTIFICATION else f"results[{key[1]}]"
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 # --- Events -----------------------------------------------------------------------------------
@@ -169,16 +155,28 @@ def events_process(*, event_ids: Sequence[int], coalesce: int = 0) -> ProcessRes
             return _process(ids, coalesce)
     except TRANSIENT_DB_ERRORS:
         raise
-    except Exception as exc:
+    except Exception:
         if len(ids) == 1 and not coalesce:
-            logger.exception("webhook event %s failed", ids[0])
-            _mark_failed(ids[0], exc)
-            return ProcessResult(failed=1)
+            logger.warning("webhook event %s failed as a whole; applying it item by item", ids[0])
+            return _process_isolated(ids[0])
         logger.warning("a batch of %d webhook events failed; retrying one by one", len(ids))
     total = ProcessResult()
     for event_id in ids:
         total.add(events_process(event_ids=[event_id]))
     return total
+
+
+def _process_isolated(event_id: int) -> ProcessResult:
+    """One event, each item in its own savepoint; `failed` only if even that cannot run."""
+    try:
+        with transaction.atomic():
+            return _process([event_id], 0, isolate=True)
+    except TRANSIENT_DB_ERRORS:
+        raise
+    except Exception as exc:
+        logger.exception("webhook event %s failed", event_id)
+        _mark_failed(event_id, exc)
+        return ProcessResult(failed=1)
 
 
 def events_reprocess(*, event_ids: Sequence[int]) -> ProcessResult:
@@ -214,7 +212,7 @@ def _mark_failed(event_id: int, exc: BaseException) -> None:
     )
 
 
-def _process(ids: list[int], coalesce: int) -> ProcessResult:
+def _process(ids: list[int], coalesce: int, *, isolate: bool = False) -> ProcessResult:
     result = ProcessResult()
     waiting = WebhookEvent.objects.filter(status=EventStatus.RECEIVED)
     chosen = set(ids)
@@ -230,26 +228,49 @@ def _process(ids: list[int], coalesce: int) -> ProcessResult:
     work, duplicates = _split_duplicates(events)
     batch = _parse(work)
     now = timezone.now()
-    unknown = reports_apply(items=batch.reports)
-    unknown_seen = seen_apply(items=batch.seen, now=now)
-    pending_create(reports=unknown, seen=unknown_seen, now=now)
-    if batch.inbound:
-        from infobip.inbound import inbound_store
-
-        result.inbound = inbound_store(items=batch.inbound)
-    if batch.clicks:
-        from infobip.inbound import clicks_store
-
-        result.clicks = clicks_store(items=clicks_new(items=batch.clicks))
-    _apply_notifications(batch)
+    if isolate:
+        for single in batch.singles():
+            try:
+                with transaction.atomic():  # a savepoint: a bad item rolls back alone
+                    result.add(_dispatch(single, now))
+            except TRANSIENT_DB_ERRORS:
+                raise
+            except Exception as exc:
+                for key in single.item_keys():
+                    batch.problems[key[0]].append(f"{_where(key)}: not applied: {_reason(exc)}")
+    else:
+        result.add(_dispatch(batch, now))
     done = {"processed_at": now, "attempts": F("attempts") + 1, "error": ""}
-    WebhookEvent.objects.filter(id__in=[e.pk for e in work]).update(
-        status=EventStatus.PROCESSED, **done
-    )
+    clean_events = [e.pk for e in work if e.pk not in batch.problems]
+    WebhookEvent.objects.filter(id__in=clean_events).update(status=EventStatus.PROCESSED, **done)
+    for event_id, problems in batch.problems.items():
+        logger.warning("webhook event %s: %d items skipped", event_id, len(problems))
+        error = f"{len(problems)} items skipped (the others were applied):\n" + "\n".join(problems)
+        WebhookEvent.objects.filter(id=event_id).update(
+            status=EventStatus.PROCESSED, **{**done, "error": error[:4000]}
+        )
     WebhookEvent.objects.filter(id__in=[e.pk for e in duplicates]).update(
         status=EventStatus.DUPLICATE, **done
     )
     result.events, result.duplicates = len(work), len(duplicates)
+    result.bad_items = sum(len(p) for p in batch.problems.values())
+    return result
+
+
+def _dispatch(batch: _Batch, now: datetime) -> ProcessResult:
+    """Hand each kind of item to its receiver; keep the unknown reports for a retry."""
+    result = ProcessResult()
+    unknown = receiver("reports")(items=batch.reports) if batch.reports else []
+    unknown_seen = receiver("seen")(items=batch.seen, now=now) if batch.seen else []
+    pending_create(reports=unknown, seen=unknown_seen, now=now)
+    if batch.inbound:
+        result.inbound = receiver("inbound")(items=batch.inbound)
+    if batch.clicks:
+        result.clicks = receiver("clicks")(items=clicks_new(items=batch.clicks))
+    for _key, data in batch.templates:
+        receiver("template_updates")(event=data)
+    if batch.marketing:
+        receiver("marketing")(notifications=[n for _, n in batch.marketing])
     result.reports, result.seen = len(batch.reports), len(batch.seen)
     result.unknown = len(unknown) + len(unknown_seen)
     result.known = len(batch.reports) - len(unknown)
@@ -277,23 +298,23 @@ def _split_duplicates(events: list[WebhookEvent]) -> tuple[list, list]:
 
 
 def _parse(events: list[WebhookEvent]) -> _Batch:
-    batch = _Batch([], [], [], [], [], [])
+    batch = _Batch()
     for event in events:
         data = orjson.loads(event.body)
-        if event.kind == EventKind.CLICKS:
-            items = click_items(data)
-        elif (items := results_of(data)) is None:
+        items = click_items(data) if event.kind == EventKind.CLICKS else results_of(data)
+        if items is None:
+            key = (event.pk, NOTIFICATION)
             if is_template_update(data):
-                batch.templates.append(clean(data))
+                batch.templates.append((key, clean(data)))
             elif (notification := marketing_notification(data)) is not None:
-                batch.marketing.append(notification)
+                batch.marketing.append((key, notification))
             continue
         for i, item in enumerate(items):
             try:
                 _parse_item(batch, event, (event.pk, i), item)
-            except PARSE_ERRORS:
+            except PARSE_ERRORS as exc:
                 # Kept in the stored body; the rest of the push is still applied.
-                logger.warning("webhook event %s: item %d cannot be parsed", event.pk, i)
+                batch.problems[event.pk].append(f"results[{i}]: cannot be parsed: {_reason(exc)}")
     return batch
 
 
@@ -310,18 +331,6 @@ def _parse_item(batch: _Batch, event: WebhookEvent, key: Key, item: object) -> N
         batch.inbound.append((key, Inbound.from_sms(item)))
     elif kind in INBOUND_KINDS:
         batch.inbound.append((key, Inbound.from_whatsapp(item)))
-
-
-def _apply_notifications(batch: _Batch) -> None:
-    if batch.templates:
-        from whatsapp.services import template_apply_update_event
-
-        for data in batch.templates:
-            template_apply_update_event(event=data)
-    if batch.marketing:
-        from infobip.inbound import marketing_preferences_apply
-
-        marketing_preferences_apply(notifications=batch.marketing)
 
 
 # --- Clicks -----------------------------------------------------------------------------------
@@ -353,99 +362,6 @@ def clicks_new(
             seen.add(key)
             fresh.append(item)
     return fresh
-
-
-# --- Reports ----------------------------------------------------------------------------------
-
-
-def reports_apply(*, items: Sequence[tuple[Key, DeliveryReport]]) -> list[tuple[Key, str]]:
-    """Apply delivery reports to the ledger in one write; returns the (key, messageId) unknown."""
-    unknown: list[tuple[Key, str]] = []
-    outcomes: list[Outcome] = []
-    keys: dict[str, list[Key]] = defaultdict(list)
-    for key, report in items:
-        message_id = canonical_message_id(report.message_id)
-        if message_id is None:
-            unknown.append((key, report.message_id))
-            continue
-        outcomes.append(outcome_from_report(report, message_id))
-        keys[message_id].append(key)
-    result = outcomes_apply(outcomes=outcomes)
-    for message_id in result.unknown:
-        unknown += [(key, message_id) for key in keys[message_id]]
-    return unknown
-
-
-def outcomes_apply(*, outcomes: Sequence[Outcome]) -> ApplyResult:
-    """Apply outcomes (reports, logs, give-ups); then failover and provider-error opt-outs."""
-    if not outcomes:
-        return ApplyResult()
-    result = messages_apply_outcomes(outcomes=outcomes)
-    if not result.applied:
-        return result
-    # The ledger says which messages moved, with their channel and contact: no re-reading.
-    changed = result.changed
-    failover_after_reports(message_ids=[row[0] for row in changed.values() if row[2] == "whatsapp"])
-    _provider_opt_outs(outcomes, changed)
-    return result
-
-
-def _provider_opt_outs(outcomes: Sequence[Outcome], changed: dict[str, tuple]) -> None:
-    """Reports whose status or error means "blocked / opted out" opt the contact out."""
-    blocking = {name.upper() for name in settings.HERALD_OPT_OUT_PROVIDER_ERRORS}
-    if not blocking:
-        return
-    by_channel: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for o in outcomes:
-        if o.message_id not in changed:
-            continue
-        name = next((n for n in (o.status_name, o.error_name) if n.upper() in blocking), None)
-        contact_id = changed[o.message_id][3]
-        if name and contact_id:
-            by_channel[(changed[o.message_id][2], name)].add(contact_id)
-    for (channel, name), contact_ids in by_channel.items():
-        contacts_suppress(
-            contact_ids=contact_ids,
-            source=ConsentSource.PROVIDER_ERROR,
-            channel=channel if channel in ("sms", "whatsapp") else "all",
-            note=f"Infobip reported {name}",
-        )
-
-
-def seen_apply(*, items: Sequence[tuple[Key, SeenReport]], now: datetime) -> list[tuple[Key, str]]:
-    """Record seen receipts (first one wins) with one update; returns the unknown ones."""
-    unknown: list[tuple[Key, str]] = []
-    wanted: dict[str, list[tuple[Key, SeenReport]]] = defaultdict(list)
-    for key, seen in items:
-        message_id = canonical_message_id(seen.message_id)
-        if message_id is None:
-            unknown.append((key, seen.message_id))
-        else:
-            wanted[message_id].append((key, seen))
-    if not wanted:
-        return unknown
-    rows = {
-        str(mid): (pk, seen_at)
-        for pk, mid, seen_at in Message.objects.filter(
-            message_id__in=[uuid.UUID(m) for m in wanted]
-        ).values_list("id", "message_id", "seen_at")
-    }
-    updates, events = [], []
-    for message_id, entries in wanted.items():
-        if message_id not in rows:
-            unknown += [(key, message_id) for key, _ in entries]
-            continue
-        pk, seen_at = rows[message_id]
-        if seen_at is not None:
-            continue
-        first = min(sane_time(s.seen_at) or now for _, s in entries)
-        updates.append(Message(id=pk, seen_at=first))
-        events.append(
-            MessageEvent(message_id=pk, kind=MessageEvent.Kind.SEEN, detail=first.isoformat())
-        )
-    Message.objects.bulk_update(updates, ["seen_at"], batch_size=1000)
-    MessageEvent.objects.bulk_create(events, batch_size=1000)
-    return unknown
 
 
 # --- Unknown messageIds -----------------------------------------------------------------------
@@ -489,18 +405,19 @@ def pending_retry(*, now: datetime | None = None, limit: int = 5000) -> tuple[in
         e.pk: e
         for e in WebhookEvent.objects.filter(id__in={p.event_id for p in due}).only("kind", "body")
     }
-    batch = _Batch([], [], [], [], [], [])
+    batch = _Batch()
     for event_id, event in events.items():
-        items = results_of(json.loads(event.body)) or []
+        try:
+            items = results_of(json.loads(event.body)) or []
+        except PARSE_ERRORS:
+            items = []  # an unreadable body (edited by hand?) resolves nothing; never raises
         for p in (p for p in due if p.event_id == event_id and p.index < len(items)):
             try:
                 _parse_item(batch, event, (p.event_id, p.index), items[p.index])
             except PARSE_ERRORS:
                 continue
-    reports, seen = batch.reports, batch.seen
     with transaction.atomic():
-        still = {key for key, _ in reports_apply(items=reports)}
-        still |= {key for key, _ in seen_apply(items=seen, now=now)}
+        still = _retry_unknown(batch, now)
         resolved = [p.pk for p in due if (p.event_id, p.index) not in still]
         PendingReport.objects.filter(id__in=resolved).delete()
         waiting = [p for p in due if (p.event_id, p.index) in still]
@@ -521,3 +438,36 @@ def pending_retry(*, now: datetime | None = None, limit: int = 5000) -> tuple[in
     if flagged:
         logger.warning("%d reports for unknown messageIds flagged after retries", len(flagged))
     return len(resolved), len(flagged)
+
+
+def _retry_unknown(batch: _Batch, now: datetime) -> set[Key]:
+    """Offer the kept reports to their receivers again; returns the keys still unknown.
+
+    A report that cannot be applied (it raises) stays pending, so it is retried and then
+    flagged like an unknown one, and never stops the sweeper or the reports beside it.
+    """
+    try:
+        with transaction.atomic():
+            return _offer(batch, now)
+    except TRANSIENT_DB_ERRORS:
+        raise
+    except Exception:
+        logger.warning("retrying %d kept reports failed; one at a time", len(batch.item_keys()))
+    still: set[Key] = set()
+    for single in batch.singles():
+        try:
+            with transaction.atomic():
+                still |= _offer(single, now)
+        except TRANSIENT_DB_ERRORS:
+            raise
+        except Exception:
+            logger.exception("kept report %s cannot be applied", single.item_keys())
+            still |= set(single.item_keys())
+    return still
+
+
+def _offer(batch: _Batch, now: datetime) -> set[Key]:
+    still = {key for key, _ in receiver("reports")(items=batch.reports)} if batch.reports else set()
+    if batch.seen:
+        still |= {key for key, _ in receiver("seen")(items=batch.seen, now=now)}
+    return still

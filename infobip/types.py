@@ -48,7 +48,7 @@ class _Documented(Mapping):
         return len(self._data)
 
 
-def _ci(data: Any) -> Mapping[str, Any]:
+def lower_keys(data: Any) -> Mapping[str, Any]:
     """`data` with lower-cased keys (empty for anything that is not a mapping)."""
     if not isinstance(data, Mapping):
         return {}
@@ -58,7 +58,8 @@ def _ci(data: Any) -> Mapping[str, Any]:
     return {str(k).lower(): v for k, v in data.items()}
 
 
-def _first(d: dict[str, Any], *names: str) -> Any:
+def first_present(d: Mapping[str, Any], *names: str) -> Any:
+    """The first of `names` (any casing) that `d`, from lower_keys(), holds a value for."""
     for name in names:
         value = d.get(name.lower())
         if value is not None:
@@ -66,7 +67,8 @@ def _first(d: dict[str, Any], *names: str) -> Any:
     return None
 
 
-def _str(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
+    """`value` as text, or None when it is absent."""
     if value is None:
         return None
     text = str(value)
@@ -112,7 +114,7 @@ class Status:
     action: str | None = None
 
     @classmethod
-    def from_dict(cls, data: Any) -> Self:
+    def from_dict(cls, data: Any) -> "Status":
         # A send answer carries the same status for nearly every message: parse each shape
         # once (the result is immutable). Bodies with unhashable values are parsed each time.
         key = tuple(data.items()) if type(data) is dict else None
@@ -122,14 +124,14 @@ class Status:
             pass
         except TypeError:
             key = None
-        d = _ci(data)
+        d = lower_keys(data)
         status = cls(
             group_id=_int(d.get("groupid")),
             group_name=_upper(d.get("groupname")),
             id=_int(d.get("id")),
             name=_upper(d.get("name")),
             description=str(d.get("description") or ""),
-            action=_str(d.get("action")),
+            action=text_or_none(d.get("action")),
         )
         if key is not None:
             if len(_STATUSES) >= _STATUS_CACHE_SIZE:
@@ -155,7 +157,7 @@ class MessageError:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
-        d = _ci(data)
+        d = lower_keys(data)
         permanent = d.get("permanent")
         if isinstance(permanent, str):
             permanent = permanent.strip().lower() == "true"
@@ -178,7 +180,7 @@ class Price:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self | None:
-        d = _ci(data)
+        d = lower_keys(data)
         amount = d.get("pricepermessage")
         if amount is None:
             return None
@@ -204,14 +206,14 @@ class SentMessage:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
-        d = _ci(data)
-        details = _ci(d.get("details"))
+        d = lower_keys(data)
+        details = lower_keys(d.get("details"))
         return cls(
             message_id=str(d.get("messageid") or ""),
-            to=str(_first(d, "to", "destination") or ""),
+            to=str(first_present(d, "to", "destination") or ""),
             status=Status.from_dict(d.get("status")),
             message_count=_int(
-                _first(d, "messageCount", "smsCount") or details.get("messagecount")
+                first_present(d, "messageCount", "smsCount") or details.get("messagecount")
             ),
         )
 
@@ -225,10 +227,10 @@ class SendResult:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
-        d = _ci(data)
+        d = lower_keys(data)
         items = d.get("messages") or []
         return cls(
-            bulk_id=_str(d.get("bulkid")),
+            bulk_id=text_or_none(d.get("bulkid")),
             messages=[SentMessage.from_dict(item) for item in items],
         )
 
@@ -255,25 +257,25 @@ class DeliveryReport:
     @classmethod
     def from_dict(cls, data: Any, *, channel: str | None = None) -> Self:
         """Parse one report; the item's own `channel` wins, then `channel`, then "SMS"."""
-        d = _ci(data)
+        d = lower_keys(data)
         return cls(
             **_sent_message_fields(d, data),
-            to=str(_first(d, "to", "destination") or ""),
-            callback_data=_str(d.get("callbackdata")),
+            to=str(first_present(d, "to", "destination") or ""),
+            callback_data=text_or_none(d.get("callbackdata")),
             channel=_upper(d.get("channel") or channel or "SMS"),
-            event=_str(d.get("event")),
+            event=text_or_none(d.get("event")),
         )
 
 
-def _sent_message_fields(d: dict[str, Any], data: Any) -> dict[str, Any]:
-    """The fields a delivery report and a log entry share, from `_ci(data)`."""
+def _sent_message_fields(d: Mapping[str, Any], data: Any) -> dict[str, Any]:
+    """The fields a delivery report and a log entry share, from `lower_keys(data)`."""
     return {
         "message_id": str(d.get("messageid") or ""),
-        "sender": _str(_first(d, "sender", "from")),
-        "bulk_id": _str(d.get("bulkid")),
+        "sender": text_or_none(first_present(d, "sender", "from")),
+        "bulk_id": text_or_none(d.get("bulkid")),
         "sent_at": parse_timestamp(d.get("sentat")),
         "done_at": parse_timestamp(d.get("doneat")),
-        "message_count": _int(_first(d, "messageCount", "smsCount")),
+        "message_count": _int(first_present(d, "messageCount", "smsCount")),
         "price": _optional(Price.from_dict, d.get("price")),
         "status": Status.from_dict(d.get("status")),
         "error": _optional(MessageError.from_dict, d.get("error")),
@@ -299,8 +301,9 @@ class SmsLog:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
-        d = _ci(data)
-        return cls(**_sent_message_fields(d, data), to=str(_first(d, "destination", "to") or ""))
+        d = lower_keys(data)
+        to = first_present(d, "destination", "to")
+        return cls(**_sent_message_fields(d, data), to=str(to or ""))
 
 
 @dataclass(frozen=True)
@@ -321,19 +324,19 @@ class InboundSms:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
-        d = _ci(data)
+        d = lower_keys(data)
         text = str(d.get("text") or "")
         return cls(
             message_id=str(d.get("messageid") or ""),
-            from_=str(_first(d, "from", "sender") or ""),
-            to=str(_first(d, "to", "destination") or ""),
+            from_=str(first_present(d, "from", "sender") or ""),
+            to=str(first_present(d, "to", "destination") or ""),
             text=text,
             clean_text=str(d["cleantext"]) if d.get("cleantext") is not None else text,
-            keyword=_str(d.get("keyword")),
+            keyword=text_or_none(d.get("keyword")),
             received_at=parse_timestamp(d.get("receivedat")),
-            sms_count=_int(_first(d, "smsCount", "messageCount")),
+            sms_count=_int(first_present(d, "smsCount", "messageCount")),
             price=_optional(Price.from_dict, d.get("price")),
-            callback_data=_str(d.get("callbackdata")),
+            callback_data=text_or_none(d.get("callbackdata")),
             raw=dict(data) if isinstance(data, Mapping) else {},
         )
 
@@ -349,7 +352,7 @@ class SmsPreview:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
-        d = _ci(data)
+        d = lower_keys(data)
         configuration = d.get("configuration")
         return cls(
             text_preview=str(d.get("textpreview") or ""),
@@ -410,14 +413,14 @@ class InboundConfiguration:
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
-        d = _ci(data)
-        forwarding = _ci(d.get("forwarding"))
+        d = lower_keys(data)
+        forwarding = lower_keys(d.get("forwarding"))
         return cls(
             configuration_key=str(d.get("configurationkey") or ""),
             channel=_upper(d.get("channel")),
-            number=_str(_first(d, "number", "resource")),
-            keyword=_str(d.get("keyword")),
-            forwarding_type=_str(forwarding.get("type")),
-            url=_str(forwarding.get("url")),
+            number=text_or_none(first_present(d, "number", "resource")),
+            keyword=text_or_none(d.get("keyword")),
+            forwarding_type=text_or_none(forwarding.get("type")),
+            url=text_or_none(forwarding.get("url")),
             raw=dict(data) if isinstance(data, Mapping) else {},
         )

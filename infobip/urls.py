@@ -1,4 +1,4 @@
-"""Infobip webhook URLs (Infobip → Herald), as INTERFACE.md lists them and links.py builds them."""
+"""Infobip webhook URLs (Infobip → Herald), as docs/INTERFACE.md lists them (links.py builds)."""
 
 from django.urls import path
 

@@ -31,7 +31,7 @@ from infobip.webhooks import ShapeError, check_shape, click_items, results_of
 
 logger = logging.getLogger(__name__)
 
-# Infobip's published source ranges for pushes (INFOBIP_API.md §14, re-check: they change).
+# Infobip's published source ranges for pushes (docs/INFOBIP.md §14, re-check: they change).
 INFOBIP_NETWORKS = (
     "193.105.74.0/24", "62.140.31.0/24", "83.166.64.0/19", "202.22.160.0/20", "81.23.248.0/21",
     "185.255.8.0/22", "208.93.48.0/22", "89.164.98.0/24", "149.5.186.0/24", "171.244.0.32/27",

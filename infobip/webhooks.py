@@ -1,26 +1,30 @@
 """Infobip's push bodies: the minimal shape check the view applies, and parsers for what
 infobip/types.py does not cover (inbound WhatsApp, seen reports, clicks, notifications).
 
-Shapes (INFOBIP_API.md §8, §10, §11, §13): reports and inbound messages come as
+Shapes (docs/INFOBIP.md §8, §10, §11, §13): reports and inbound messages come as
 `{"results": [...]}` batches; a WhatsApp report URL receives delivery reports (`status`) and
 seen reports (`seenAt`, no `status`) mixed; subscription events (template updates, marketing
 stop/resume notifications) are single objects; a click notification is a single object (a
 `results` batch of them is accepted too). Keys are matched case-insensitively, like types.py.
 """
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from infobip.models import INBOUND_KINDS, REPORT_KINDS, EventKind
-from infobip.types import InboundSms, _ci, _first, _str, parse_timestamp
+from infobip.types import InboundSms, first_present, lower_keys, parse_timestamp, text_or_none
 
 # WhatsApp message types whose text is something the person typed or tapped (keywords apply).
 TEXT_TYPES = frozenset(
     {"TEXT", "BUTTON", "INTERACTIVE_BUTTON_REPLY", "INTERACTIVE_LIST_REPLY", "QUICK_REPLY"}
 )
 MEDIA_TYPES = frozenset({"IMAGE", "DOCUMENT", "AUDIO", "VIDEO", "VOICE", "STICKER"})
+# The event times Herald keeps (the database columns cannot hold any datetime).
+MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 class ShapeError(ValueError):
@@ -29,27 +33,27 @@ class ShapeError(ValueError):
 
 def results_of(data: Any) -> list | None:
     """The `results` list of a batch body (any key casing), else None."""
-    value = _ci(data).get("results")
+    value = lower_keys(data).get("results")
     return value if isinstance(value, list) else None
 
 
 def is_template_update(data: Any) -> bool:
     """A WhatsApp TEMPLATE_UPDATE subscription event (single object)."""
-    d = _ci(data)
+    d = lower_keys(data)
     return isinstance(d.get("messagetemplatename"), str) and isinstance(d.get("change"), Mapping)
 
 
 def marketing_notification(data: Any) -> tuple[str, str, str] | None:
     """(user number, our sender, "stop"|"resume") of a WhatsApp marketing update notification."""
-    d = _ci(data)
-    content = _ci(d.get("content"))
+    d = lower_keys(data)
+    content = lower_keys(d.get("content"))
     status = content.get("notificationmessagesstatus")
     if not isinstance(status, str) or status.strip().lower() not in ("stop", "resume"):
         return None
-    user = _str(content.get("from"))
+    user = text_or_none(content.get("from"))
     if user is None:
         return None
-    sender = _str(content.get("sender") or d.get("from")) or ""
+    sender = text_or_none(content.get("sender") or d.get("from")) or ""
     return user, sender, status.strip().lower()
 
 
@@ -60,8 +64,9 @@ def check_shape(kind: str, data: Any) -> None:
     if kind == EventKind.CLICKS:
         items = results_of(data)
         for item in items if items is not None else [data]:
-            if not isinstance(item, Mapping) or not (
-                _ci(item).get("url") is not None or _ci(item).get("messageid") is not None
+            keys = lower_keys(item)
+            if not isinstance(item, Mapping) or (
+                keys.get("url") is None and keys.get("messageid") is None
             ):
                 raise ShapeError("a click notification needs `url` or `messageId`")
         return
@@ -74,7 +79,7 @@ def check_shape(kind: str, data: Any) -> None:
     for position, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise ShapeError(f"results[{position}] must be an object")
-        d = _ci(item)
+        d = lower_keys(item)
         message_id = d.get("messageid")
         if (
             not isinstance(message_id, str | int)
@@ -92,15 +97,15 @@ def check_shape(kind: str, data: Any) -> None:
 
 def inbound_sender(item: Any) -> str:
     """Who sent an inbound message: `from`, else the WhatsApp contact's number or user id."""
-    d = _ci(item)
-    contact = _ci(d.get("contact"))
-    found = _first(d, "from", "sender") or _first(contact, "phoneNumber", "userId")
-    return _str(found) or ""
+    d = lower_keys(item)
+    contact = lower_keys(d.get("contact"))
+    found = first_present(d, "from", "sender") or first_present(contact, "phoneNumber", "userId")
+    return text_or_none(found) or ""
 
 
 def is_seen_report(item: Any) -> bool:
     """A seen report (same URL as delivery reports): `seenAt` and no `status`."""
-    d = _ci(item)
+    d = lower_keys(item)
     return d.get("seenat") is not None and not isinstance(d.get("status"), Mapping)
 
 
@@ -113,7 +118,7 @@ class SeenReport:
 
     @classmethod
     def from_dict(cls, data: Any) -> "SeenReport":
-        d = _ci(data)
+        d = lower_keys(data)
         return cls(
             message_id=str(d.get("messageid") or ""), seen_at=parse_timestamp(d.get("seenat"))
         )
@@ -154,9 +159,9 @@ class Inbound:
 
     @classmethod
     def from_whatsapp(cls, data: Any) -> "Inbound":
-        d = _ci(data)
+        d = lower_keys(data)
         message = d.get("message")
-        m = _ci(message)
+        m = lower_keys(message)
         kind = str(m.get("type") or "UNKNOWN").upper()[:64]
         text = whatsapp_text(kind, m)
         return cls(
@@ -167,14 +172,14 @@ class Inbound:
             message_type=kind,
             text=text,
             clean_text=text,
-            keyword=_str(d.get("keyword")) or "",
+            keyword=text_or_none(d.get("keyword")) or "",
             media_url=str(m.get("url") or "") if isinstance(m.get("url"), str) else "",
             received_at=parse_timestamp(d.get("receivedat")),
             payload=dict(message) if isinstance(message, Mapping) else {},
         )
 
 
-def whatsapp_text(kind: str, m: dict[str, Any]) -> str:
+def whatsapp_text(kind: str, m: Mapping[str, Any]) -> str:
     """The readable text of an inbound WhatsApp message of type `kind` (lower-cased keys)."""
     if kind in ("INTERACTIVE_BUTTON_REPLY", "INTERACTIVE_LIST_REPLY"):
         value = m.get("title") or m.get("text")
@@ -207,15 +212,15 @@ class ClickNotification:
 
     @classmethod
     def from_dict(cls, data: Any) -> "ClickNotification":
-        d = _ci(data)
-        device = _ci(d.get("recipientinfo"))
-        geo = _ci(d.get("geolocationinfo"))
+        d = lower_keys(data)
+        device = lower_keys(d.get("recipientinfo"))
+        geo = lower_keys(d.get("geolocationinfo"))
         return cls(
             message_id=str(d.get("messageid") or ""),
             url=str(d.get("url") or ""),
             recipient=str(d.get("recipient") or ""),
             sent_at=parse_timestamp(d.get("senddatetime")),
-            callback_data=_str(d.get("callbackdata")),
+            callback_data=text_or_none(d.get("callbackdata")),
             device_type=str(device.get("devicetype") or ""),
             os=str(device.get("os") or ""),
             device_name=str(device.get("devicename") or ""),
@@ -240,4 +245,19 @@ def clean(value: Any, limit: int | None = None) -> Any:
         return {clean(str(k)): clean(v) for k, v in value.items()}
     if isinstance(value, list):
         return [clean(v) for v in value]
+    return value
+
+
+def canonical_message_id(value: str) -> str | None:
+    """Our messageId in the ledger's form (lower-case UUID), or None when it is not a UUID."""
+    try:
+        return str(uuid.UUID(str(value).strip()))
+    except (ValueError, AttributeError, TypeError):
+        return None
+
+
+def sane_time(value: datetime | None) -> datetime | None:
+    """`value` when it is a plausible event time (the columns cannot hold any datetime)."""
+    if value is None or not MIN_TIME <= value <= MAX_TIME:
+        return None
     return value

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.worker", "tests.fixtures.sandbox"]
+pytest_plugins = ["tests.fixtures.worker", "tests.fixtures.sandbox", "tests.fixtures.provider"]
 
 REQUIRE_INTEGRATION = os.environ.get("HERALD_REQUIRE_INTEGRATION") == "1"
 _integration = {"passed": 0, "failed": 0, "skipped": 0}

@@ -1,6 +1,6 @@
 """Infobip status and error objects, SMS part counting and timestamps, as the sandbox reports them.
 
-Ids and names follow INFOBIP_API.md §9 (Infobip's response-status and error-code table); the
+Ids and names follow docs/INFOBIP.md §9 (Infobip's response-status and error-code table); the
 short descriptions are the ones Infobip's own examples show.
 """
 

@@ -1,4 +1,4 @@
-"""Infobip's two error envelopes (INFOBIP_API.md §2), with the texts of Infobip's own examples.
+"""Infobip's two error envelopes (docs/INFOBIP.md §2), with the texts of Infobip's own examples.
 
 `v3` (`errorCode`/`violations`) answers for /sms/3/* and the Messages API; `legacy`
 (`requestError.serviceException`) for SMS v1, WhatsApp and resource management.

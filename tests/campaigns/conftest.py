@@ -1,25 +1,8 @@
-"""Builders for campaign tests: contacts in a list, and settings pointed at a live sandbox."""
+"""Campaign test fixtures: settings pointed at a live sandbox (builders: tests/factories.py)."""
 
 import pytest
 
-from contacts.models import Contact, ContactList, ListMembership
-
-
-def make_audience(
-    n: int, *, name: str = "audience", prefix: str = "+4479460", **fields
-) -> ContactList:
-    """`n` contacts with distinct UK mobile numbers, all in one list."""
-    contact_list = ContactList.objects.create(name=name)
-    contacts = Contact.objects.bulk_create(
-        [
-            Contact(phone=f"{prefix}{i:05d}", first_name=f"Ann{i}", country="GB", **fields)
-            for i in range(n)
-        ]
-    )
-    ListMembership.objects.bulk_create(
-        [ListMembership(contact=c, contact_list=contact_list) for c in contacts]
-    )
-    return contact_list
+from tests.factories import make_audience  # noqa: F401  (imported from here by the tests)
 
 
 @pytest.fixture
@@ -30,3 +13,7 @@ def live_sandbox(sandbox, settings):
     settings.HERALD_BATCH_SIZE = 25
     settings.HERALD_SEND_CHAINS = 2
     return sandbox
+
+
+# The webhook poster of the webhook tests (POST a body, run what commits enqueue).
+from tests.infobip.webhooks.conftest import post  # noqa: E402, F401

@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -10,9 +9,8 @@ import responses
 
 from infobip.client import InfobipClient, set_client_factory
 from infobip.openapi import find_operation, validate_request
+from tests.fixtures.examples import EXAMPLES
 
-# Copies of ../shared/infobip-openapi/examples (checked byte-identical when that folder exists).
-EXAMPLES = Path(__file__).resolve().parent / "examples"
 BASE_URL = "https://acme.api.infobip.com"
 API_KEY = "test-key-VERY-SECRET-0123456789abcdef"
 

@@ -5,7 +5,8 @@ import os
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 
-from contacts.models import Contact, ContactList, ListMembership
+from contacts.models import ContactList
+from tests import factories
 from ui.roles import MARKETER, SENDER, roles_ensure
 
 # pytest-django's live_server runs Django in a thread of the test process, where Playwright's
@@ -52,15 +53,8 @@ def sender_client(client, sender):
 
 
 def make_audience(n: int, *, name: str = "Customers", prefix: str = "+4479460") -> ContactList:
-    """`n` UK mobile contacts with first names, all on one list."""
-    contact_list = ContactList.objects.create(name=name)
-    contacts = Contact.objects.bulk_create(
-        Contact(phone=f"{prefix}{i:05d}", first_name=f"Ann{i}", country="GB") for i in range(n)
-    )
-    ListMembership.objects.bulk_create(
-        ListMembership(contact=c, contact_list=contact_list) for c in contacts
-    )
-    return contact_list
+    """`n` UK mobile contacts with first names, all on one list (tests/factories.py builds it)."""
+    return factories.make_audience(n, name=name, prefix=prefix)
 
 
 @pytest.fixture

@@ -2,17 +2,16 @@
 
 import copy
 import json
-from pathlib import Path
 
 import pytest
 import responses
 from django.conf import settings
 
 from infobip.openapi import load
+from tests.fixtures.examples import EXAMPLES
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.structure import parse_template
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "infobip-openapi" / "examples"
 SENDER = "447860099299"
 LIST_PATH = "/whatsapp/2/senders/{sender}/templates"
 

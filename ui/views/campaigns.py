@@ -6,6 +6,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from campaigns.clicks import campaign_click_counts
 from campaigns.export import campaign_export_rows
 from campaigns.models import Campaign, Channel, Message
 from campaigns.preview import campaign_preview
@@ -26,7 +27,6 @@ from core.csvsafe import csv_lines
 from core.params import param_int
 from core.rules import Refused
 from infobip.errors import InfobipError
-from infobip.inbound import campaign_click_counts
 from ui.access import APPROVE, LAUNCH, page
 from ui.models import CampaignApproval
 from ui.selectors import campaign_progress

@@ -1,21 +1,12 @@
 """Helpers for the sandbox tests (the `sandbox` and `webhook_sink` fixtures come from
 tests/fixtures/sandbox.py, registered in tests/conftest.py)."""
 
-import json
-from pathlib import Path
-
 import pytest
 from jsonschema import Draft202012Validator
 
 from infobip import openapi
 from infobip.sandbox.validation import compile_schema
-
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "infobip-openapi" / "examples"
-
-
-def example(name: str) -> dict:
-    """One of Infobip's published example bodies (shared/infobip-openapi/examples)."""
-    return json.loads((EXAMPLES / f"{name}__spec.json").read_text())
+from tests.fixtures.examples import example  # noqa: F401  (the sandbox tests import it from here)
 
 
 def response_validator(method: str, path: str, status: str = "200") -> Draft202012Validator:

@@ -4,7 +4,6 @@ import copy
 import json
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import responses
@@ -14,9 +13,8 @@ from django.test import Client
 from campaigns.models import Campaign, Message
 from contacts.models import Contact
 from infobip.links import webhook_url
+from tests.fixtures.examples import EXAMPLES
 
-# In-repo copies of ../shared/infobip-openapi/examples (tests/infobip checks they are identical).
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PUSH_EXAMPLES = {
     "sms_dlr_push_v2": "sms/reports",
     "sms_dlr_push_v3": "sms/reports",
@@ -182,3 +180,13 @@ def infobip_api():
 def sent_bodies(mock: responses.RequestsMock, path: str) -> list[dict]:
     """JSON bodies of the requests `mock` received on `path`."""
     return [json.loads(c.request.body) for c in mock.calls if c.request.url.endswith(path)]
+
+
+@pytest.fixture
+def swap_receiver():
+    """Replace the receiver of one item kind for a test; the registry is put back after."""
+    from infobip.receivers import receivers_register, receivers_restore, receivers_snapshot
+
+    saved = receivers_snapshot()
+    yield lambda kind, fn: receivers_register(**{kind: fn})
+    receivers_restore(saved)

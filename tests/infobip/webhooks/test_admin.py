@@ -35,29 +35,46 @@ def test_events_filter_by_kind_and_status(admin_client, post) -> None:
     assert not admin_client.get(url, {"status": "failed"}).context["cl"].result_list
 
 
-def test_event_page_shows_the_body_and_a_failed_event_can_be_replayed(
-    admin_client, post, monkeypatch
+def test_event_page_shows_the_body_and_a_skipped_item_can_be_replayed(
+    admin_client, post, swap_receiver
 ) -> None:
-    from infobip import processing
+    from campaigns.outcomes import reports_apply
 
     _campaign, (message,) = make_ledger(1)
-    monkeypatch.setattr(processing, "reports_apply", lambda **kw: 1 / 0)
+    swap_receiver("reports", lambda **kw: 1 / 0)
     post("sms/reports", {"results": [report(str(message.message_id))]})
     event = WebhookEvent.objects.get()
-    assert event.status == EventStatus.FAILED
+    assert event.status == EventStatus.PROCESSED
     page = admin_client.get(reverse("admin:infobip_webhookevent_change", args=[event.pk]))
     assert str(message.message_id) in page.content.decode()
-    assert "ZeroDivisionError" in page.content.decode()
-    monkeypatch.undo()
+    assert "results[0]: not applied: ZeroDivisionError" in page.content.decode()
+    swap_receiver("reports", reports_apply)
     response = admin_client.post(
         reverse("admin:infobip_webhookevent_changelist"),
         {"action": "reprocess", "_selected_action": [event.pk]},
         follow=True,
     )
     assert "1 processed" in response.content.decode()
+    assert "0 items skipped" in response.content.decode()
     event.refresh_from_db()
-    assert (event.status, event.attempts) == (EventStatus.PROCESSED, 2)
+    assert (event.status, event.attempts, event.error) == (EventStatus.PROCESSED, 2, "")
     assert Message.objects.get(pk=message.pk).state == "delivered"
+
+
+def test_an_unreadable_stored_event_fails_alone_and_its_pages_answer(admin_client, post) -> None:
+    _campaign, (message,) = make_ledger(1)
+    bad = WebhookEvent.objects.create(kind="sms_reports", body="[" * 100_000, content_hash="x")
+    post("sms/reports", {"results": [report(str(message.message_id))]})
+    from infobip.processing import events_backlog
+
+    events_backlog(older_than=0)
+    bad.refresh_from_db()
+    assert bad.status == EventStatus.FAILED
+    assert Message.objects.get(pk=message.pk).state == "delivered"
+    changelist = admin_client.get(reverse("admin:infobip_webhookevent_changelist"))
+    assert changelist.status_code == 200
+    page = admin_client.get(reverse("admin:infobip_webhookevent_change", args=[bad.pk]))
+    assert page.status_code == 200
 
 
 def test_the_conversation_shows_outbound_and_inbound_in_order(

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from campaigns.clicks import campaign_click_counts
 from campaigns.models import Message, MessageEvent
 from contacts.models import Contact
-from infobip.inbound import campaign_click_counts
 from infobip.models import Click, EventStatus, InboundMessage, PendingReport, WebhookEvent
 from tests.infobip.webhooks.conftest import PUSH_EXAMPLES, counts, example, make_ledger
 from whatsapp.models import WhatsAppTemplate

@@ -8,13 +8,13 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from campaigns.models import Campaign, Message, MessageEvent
+from campaigns.outcomes import reports_apply
+from campaigns.reports import messages_give_up, reports_reconcile
 from campaigns.sending import campaign_send_batch
-from infobip import processing
 from infobip.client import get_client
 from infobip.models import EventStatus, ReportHealth, WebhookEvent
 from infobip.processing import events_reprocess
-from infobip.sweeper import messages_give_up, reports_reconcile
-from infobip.types import SmsMessage
+from infobip.types import DeliveryReport, SmsMessage
 from tests.infobip.webhooks.conftest import counts, make_ledger, report
 
 pytestmark = pytest.mark.django_db
@@ -70,7 +70,7 @@ def test_reports_never_pushed_are_pulled_stored_and_applied(live) -> None:
     assert ReportHealth.objects.count() == 2
 
 
-def test_a_pulled_page_is_stored_before_it_is_applied(live, monkeypatch) -> None:
+def test_a_pulled_page_is_stored_before_it_is_applied(live, swap_receiver) -> None:
     campaign, rows = make_ledger(10, state="queued", text="Hi", sender="Herald")
     _send_all(campaign)
     live.flush()
@@ -78,13 +78,15 @@ def test_a_pulled_page_is_stored_before_it_is_applied(live, monkeypatch) -> None
     def crash(**kwargs):
         raise RuntimeError("worker bug while applying")
 
-    monkeypatch.setattr(processing, "reports_apply", crash)
+    swap_receiver("reports", crash)
     assert reports_reconcile().pulled_sms == 10
     event = WebhookEvent.objects.get(kind="pull_sms")
-    assert event.status == EventStatus.FAILED
+    # Each report was tried alone and none applied: the page is kept with the reason.
+    assert event.status == EventStatus.PROCESSED
+    assert "10 items skipped" in event.error
     assert "worker bug" in event.error
     assert counts(campaign) == {"accepted": 10}
-    monkeypatch.undo()
+    swap_receiver("reports", reports_apply)
     # Infobip will not return those reports again; the stored page is replayed instead.
     assert events_reprocess(event_ids=[event.pk]).events == 1
     _assert_matches_sandbox(rows, live)
@@ -137,9 +139,7 @@ def test_messages_without_a_final_report_expire_after_the_validity(settings) -> 
     assert (expired.status_name, expired.done_at) == ("NO_FINAL_REPORT", now)
     assert "within 49 h" in expired.reason
     # A real report arriving even later is recorded, but the final state stays.
-    processing.reports_apply(
-        items=[((0, 0), processing.DeliveryReport.from_dict(report(str(expired.message_id))))]
-    )
+    reports_apply(items=[((0, 0), DeliveryReport.from_dict(report(str(expired.message_id))))])
     expired.refresh_from_db()
     assert expired.state == "expired"
     assert MessageEvent.objects.filter(message=expired, kind="report").count() == 1
@@ -164,7 +164,7 @@ def test_the_lag_figure_shows_when_pushes_stop(settings) -> None:
     WebhookEvent.objects.create(
         kind="sms_reports", body="{}", content_hash="x", received_at=now - dt.timedelta(minutes=90)
     )
-    from infobip.sweeper import report_health
+    from campaigns.reports import report_health
 
     health = report_health(now=now)
     assert health["missing_reports"] == 3

@@ -5,8 +5,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from campaigns.models import Campaign
+from campaigns.reports import reports_reconcile
 from infobip.errors import InfobipConfigError
-from infobip.sweeper import reports_reconcile
 
 
 class Command(BaseCommand):

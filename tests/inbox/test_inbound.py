@@ -9,7 +9,7 @@ from django.conf import settings
 from campaigns.models import Message
 from campaigns.sending import campaign_send_batch
 from contacts.models import ConsentEvent, Contact
-from infobip.inbound import inbound_reply_send
+from inbox.services import inbound_reply_send
 from infobip.models import InboundMessage, WebhookEvent
 from infobip.processing import events_reprocess
 from tests.infobip.webhooks.conftest import counts, make_ledger, sent_bodies

@@ -1,4 +1,4 @@
-"""Inbound keywords (INTERFACE.md, "Inbound keywords"): opt-out, opt-in and help.
+"""Inbound keywords (docs/INTERFACE.md, "Inbound keywords"): opt-out, opt-in and help.
 
 The first word of the message decides, compared without case (Unicode casefold), without
 accents (ARRET matches ARRÊT) and without surrounding punctuation or symbols ("Stop!",

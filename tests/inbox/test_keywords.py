@@ -2,7 +2,7 @@
 
 import pytest
 
-from infobip.keywords import classify, first_word, fold
+from inbox.keywords import classify, first_word, fold
 
 
 @pytest.mark.parametrize(

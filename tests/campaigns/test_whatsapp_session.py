@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from campaigns.whatsapp_session import WhatsAppSessionError, whatsapp_session_send
 from contacts.models import Contact
-from tests.provider.conftest import BASE_URL, sent_bodies
+from tests.fixtures.provider import BASE_URL, sent_bodies
 
 pytestmark = pytest.mark.django_db
 
@@ -23,10 +23,12 @@ def _accept(request):
 
 
 @pytest.fixture
-def wa(mocked):
+def wa(provider_mocked):
     for path in ("text", "image", "interactive/buttons"):
-        mocked.add_callback(responses.POST, f"{BASE_URL}/whatsapp/1/message/{path}", _accept)
-    return mocked
+        provider_mocked.add_callback(
+            responses.POST, f"{BASE_URL}/whatsapp/1/message/{path}", _accept
+        )
+    return provider_mocked
 
 
 def test_free_text_outside_the_window_is_refused_and_nothing_is_sent(wa) -> None:

@@ -13,7 +13,7 @@ from infobip import bodies
 from infobip.links import webhook_url
 from infobip.types import SmsMessage, WhatsAppTemplateMessage
 from tests.campaigns.conftest import make_audience
-from tests.provider.conftest import BASE_URL, sent_bodies, spec_problems
+from tests.fixtures.provider import BASE_URL, sent_bodies, spec_problems
 
 pytestmark = pytest.mark.django_db
 
@@ -95,10 +95,10 @@ def _accept_all(request):
 
 
 def test_sms_campaign_sends_tracked_links_and_its_validity(
-    mocked, settings, django_capture_on_commit_callbacks
+    provider_mocked, settings, django_capture_on_commit_callbacks
 ) -> None:
     settings.INFOBIP_SHORT_DOMAIN = "go.example.com"
-    mocked.add_callback(responses.POST, BASE_URL + "/sms/3/messages", callback=_accept_all)
+    provider_mocked.add_callback(responses.POST, BASE_URL + "/sms/3/messages", callback=_accept_all)
     audience = make_audience(3)
     campaign = campaign_create(
         name="links", channel="sms", lists=[audience], text="Sale: https://shop.example/spring",
@@ -106,7 +106,7 @@ def test_sms_campaign_sends_tracked_links_and_its_validity(
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
         campaign_launch(campaign=campaign, actor=OPERATOR)
-    [body] = sent_bodies(mocked, "/sms/3/messages")
+    [body] = sent_bodies(provider_mocked, "/sms/3/messages")
     assert body["options"]["tracking"] == {
         "shortenUrl": True,
         "trackClicks": True,
@@ -124,19 +124,19 @@ def test_sms_campaign_sends_tracked_links_and_its_validity(
 
 
 def test_untracked_campaign_asks_for_no_tracking(
-    mocked, django_capture_on_commit_callbacks
+    provider_mocked, django_capture_on_commit_callbacks
 ) -> None:
-    mocked.add_callback(responses.POST, BASE_URL + "/sms/3/messages", callback=_accept_all)
+    provider_mocked.add_callback(responses.POST, BASE_URL + "/sms/3/messages", callback=_accept_all)
     campaign = campaign_create(name="plain", channel="sms", lists=[make_audience(2)], text="Hi")
     with django_capture_on_commit_callbacks(execute=True):
         campaign_launch(campaign=campaign, actor=OPERATOR)
-    [body] = sent_bodies(mocked, "/sms/3/messages")
+    [body] = sent_bodies(provider_mocked, "/sms/3/messages")
     assert "tracking" not in body["options"]
     assert "options" not in body["messages"][0]
 
 
 def test_whatsapp_text_campaign_previews_and_tracks_links_inside_the_window(
-    mocked, django_capture_on_commit_callbacks
+    provider_mocked, django_capture_on_commit_callbacks
 ) -> None:
     def accept(request):
         body = json.loads(request.body)
@@ -145,7 +145,9 @@ def test_whatsapp_text_campaign_previews_and_tracks_links_inside_the_window(
                                     "status": {"groupId": 1, "groupName": "PENDING", "id": 7,
                                                "name": "PENDING_ENROUTE"}})  # fmt: skip
 
-    mocked.add_callback(responses.POST, BASE_URL + "/whatsapp/1/message/text", callback=accept)
+    provider_mocked.add_callback(
+        responses.POST, BASE_URL + "/whatsapp/1/message/text", callback=accept
+    )
     audience = make_audience(3)
     Contact.objects.filter(phone__endswith="00001").update(whatsapp_last_inbound_at=timezone.now())
     campaign = campaign_create(
@@ -154,7 +156,7 @@ def test_whatsapp_text_campaign_previews_and_tracks_links_inside_the_window(
     )  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True):
         campaign_launch(campaign=campaign, actor=OPERATOR)
-    [body] = sent_bodies(mocked, "/whatsapp/1/message/text")
+    [body] = sent_bodies(provider_mocked, "/whatsapp/1/message/text")
     assert body["to"] == "447946000001"
     assert body["content"] == {"text": "Menu: https://ex.com/menu", "previewUrl": True}
     assert body["urlOptions"]["trackingUrl"] == webhook_url("clicks")

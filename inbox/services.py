@@ -1,42 +1,42 @@
-"""Inbound messages, keywords and their replies, clicks, and WhatsApp marketing preferences.
+"""Inbound messages, keywords and their replies, and WhatsApp marketing preferences.
 
 Inbound SMS and WhatsApp (any `message.type`) are stored once per Infobip messageId and linked
 to the contact of the sender's number (created when unknown). A WhatsApp message also records
 the contact's last inbound time, which opens the 24-hour window for free text. Keyword rules
-(infobip/keywords.py) run once per message: opt-out (which skips the contact's messages not yet
+(inbox/keywords.py) run once per message: opt-out (which skips the contact's messages not yet
 sent), opt-in, help; each is confirmed with a reply through the same channel and number, sent
 by a task after the commit and claimed before sending so it never goes twice.
+
+`inbound_store` and `marketing_preferences_apply` are the receivers infobip.processing hands
+parsed pushes to (registered in inbox.apps).
 """
 
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 import phonenumbers
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
-from campaigns.models import Campaign, Message
 from campaigns.status_map import state_for_status
+from campaigns.suppression import contacts_suppress
 from contacts.models import ConsentChannel, ConsentSource, Contact
 from contacts.services import contacts_opt_in
+from inbox.keywords import classify, first_word, reply_text
+from inbox.tasks import send_keyword_reply
 from infobip.client import get_client
 from infobip.errors import InfobipError, InfobipOutcomeUnknownError, is_transient
-from infobip.keywords import classify, first_word, reply_text
-from infobip.links import campaign_from_callback
-from infobip.models import Click, InboundMessage, KeywordAction, ReplyStatus
-from infobip.suppression import contacts_suppress
+from infobip.models import InboundMessage, KeywordAction, ReplyStatus
+from infobip.receivers import Key
 from infobip.types import SmsMessage
-from infobip.webhooks import TEXT_TYPES, ClickNotification, Inbound, clean
+from infobip.webhooks import TEXT_TYPES, Inbound, clean, sane_time
 
 logger = logging.getLogger(__name__)
 _SEPARATORS = re.compile(r"[\s().\-/]")
-
-Key = tuple[int, int]
 
 
 class ReplyRetry(Exception):
@@ -95,8 +95,6 @@ def inbound_store(*, items: Sequence[tuple[Key, Inbound]]) -> int:
 
 
 def _inbound_row(key: Key, inbound: Inbound, contact_id: int | None, now: datetime):
-    from infobip.processing import sane_time
-
     return InboundMessage(
         channel=inbound.channel,
         contact_id=contact_id,
@@ -165,13 +163,21 @@ def _apply_keywords(message_ids: list[str], now: datetime) -> None:
     fields = ["keyword_action", "handled_at", "reply_text", "reply_status"]
     InboundMessage.objects.bulk_update(new, fields, batch_size=500)
     if replies:
-        from infobip.tasks import send_keyword_reply
-
         for pk in replies:
-            transaction.on_commit(lambda pk=pk: send_keyword_reply.delay(pk), robust=True)
+            transaction.on_commit(_reply_later(pk), robust=True)
+
+
+def _reply_later(inbound_id: int) -> Callable[[], None]:
+    # A named function, not a partial: Django's robust on_commit logs the callback's name.
+    def enqueue() -> None:
+        send_keyword_reply.delay(inbound_id)
+
+    return enqueue
 
 
 def _consent(message: InboundMessage, action: str) -> None:
+    if message.contact_id is None:
+        return
     note = f"{first_word(message.text).upper()} by {message.get_channel_display()}"
     channel = message.channel if message.channel in ConsentChannel.values else "all"
     if action == KeywordAction.OPT_OUT:
@@ -248,55 +254,7 @@ def inbound_reply_give_up(*, inbound_id: int, error: str) -> None:
     ).update(reply_status=ReplyStatus.FAILED, reply_error=error[:500])
 
 
-# --- Clicks and marketing preferences ---------------------------------------------------------
-
-
-def clicks_store(*, items: Sequence[tuple[Key, ClickNotification, datetime]]) -> int:
-    """Store click notifications (once per event position), linked to message and campaign."""
-    from infobip.processing import canonical_message_id, sane_time
-
-    ids = {canonical_message_id(c.message_id) for _, c, _ in items} - {None}
-    messages = {
-        str(mid): (pk, campaign_id)
-        for pk, mid, campaign_id in Message.objects.filter(
-            message_id__in=[uuid.UUID(m) for m in ids]
-        ).values_list("id", "message_id", "campaign_id")
-    }
-    named = {campaign_from_callback(c.callback_data) for _, c, _ in items} - {None}
-    campaigns = set(Campaign.objects.filter(id__in=named).values_list("id", flat=True))
-    rows = []
-    for (event_id, index), click, received_at in items:
-        message = messages.get(canonical_message_id(click.message_id) or "")
-        campaign_id = message[1] if message else campaign_from_callback(click.callback_data)
-        rows.append(
-            Click(
-                event_id=event_id,
-                index=index,
-                campaign_id=campaign_id if (message or campaign_id in campaigns) else None,
-                message_id=message[0] if message else None,
-                infobip_message_id=clean(click.message_id, 200),
-                url=clean(click.url),
-                recipient=clean(click.recipient, 64),
-                clicked_at=received_at,
-                sent_at=sane_time(click.sent_at),
-                device_type=clean(click.device_type, 64),
-                os=clean(click.os, 64),
-                device_name=clean(click.device_name, 64),
-                country=clean(click.country, 64),
-                city=clean(click.city, 64),
-                raw=clean(click.raw),
-            )
-        )
-    Click.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
-    return len(rows)
-
-
-def campaign_click_counts(*, campaign_id: int) -> dict[str, int]:
-    """Clicks of a campaign's links: all of them, and distinct messages clicked."""
-    counts = Click.objects.filter(campaign_id=campaign_id).aggregate(
-        clicks=Count("id"), messages=Count("message", distinct=True)
-    )
-    return {"clicks": counts["clicks"], "messages": counts["messages"]}
+# --- Marketing preferences --------------------------------------------------------------------
 
 
 def marketing_preferences_apply(*, notifications: Sequence[tuple[str, str, str]]) -> int:

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 
 from infobip import openapi
 from infobip.links import webhook_url
-from tests.provider.conftest import BASE_URL
+from tests.fixtures.provider import BASE_URL
 
 PATH = "/resource-management/1/inbound-message-configurations"
 RESPONSE_SCHEMA = next(
@@ -66,8 +66,8 @@ class FakeResources:
         return 204, {}, ""
 
 
-def test_registers_once_lists_and_removes_against_responses(mocked, settings) -> None:
-    api = FakeResources(mocked)
+def test_registers_once_lists_and_removes_against_responses(provider_mocked, settings) -> None:
+    api = FakeResources(provider_mocked)
     report, text = run("--channel", "sms", "--number", "+447860099299", "--keyword", "promo")
     assert report["action"] == "created"
     [config] = api.configs.values()
@@ -100,8 +100,8 @@ def test_registers_once_lists_and_removes_against_responses(mocked, settings) ->
     assert gone["action"] == "absent"
 
 
-def test_someone_elses_forwarding_is_only_replaced_when_asked(mocked) -> None:
-    api = FakeResources(mocked)
+def test_someone_elses_forwarding_is_only_replaced_when_asked(provider_mocked) -> None:
+    api = FakeResources(provider_mocked)
     forwarding = {"type": "HTTP_FORWARD", "url": "https://crm.example/in"}
     api.configs["KEY1"] = {"configurationKey": "KEY1", "channel": "WHATSAPP",
                            "number": "447860099299", "forwarding": forwarding}  # fmt: skip
@@ -123,10 +123,10 @@ def test_someone_elses_forwarding_is_only_replaced_when_asked(mocked) -> None:
         (["--channel", "sms", "--number", "447860099299", "--keyword", "two words"], "one word"),
     ],
 )
-def test_bad_input_is_refused(mocked, args, problem) -> None:
+def test_bad_input_is_refused(provider_mocked, args, problem) -> None:
     with pytest.raises(CommandError, match=problem):
         run(*args)
-    assert len(mocked.calls) == 0
+    assert len(provider_mocked.calls) == 0
 
 
 def test_against_the_sandbox_keyword_messages_reach_herald(
