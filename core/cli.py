@@ -25,9 +25,11 @@ def cli_actor(username: str | None) -> Actor:
     username = (username or getattr(settings, "HERALD_CLI_USER", "") or "").strip()
     if not username:
         return OPERATOR
-    user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username}).first()
-    if user is None:
-        raise CommandError(f"no user named {username!r} (--as / HERALD_CLI_USER)")
+    model = get_user_model()
+    try:
+        user = model._default_manager.get_by_natural_key(username)
+    except model.DoesNotExist:
+        raise CommandError(f"no user named {username!r} (--as / HERALD_CLI_USER)") from None
     if not user.is_active:
         raise CommandError(f"user {username!r} is inactive")
     return user

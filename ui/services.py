@@ -145,3 +145,22 @@ def sandbox_inbound(*, channel: str, sender: str, text: str, user: AbstractBaseU
         raise UiError(f"the sandbox refused: {redact(answer.text[:200])}")  # no token in a flash
     audit_record(actor=user, action="simulate_inbound", detail=f"{channel} from {sender}")
     return answer.json()
+
+
+# --- Compatibility: approval moved to campaigns.services (issue #14) -----------------------
+# Pages written against the old names keep working; new code calls campaigns.services.
+from campaigns.services import approval_required, campaign_approval_problem  # noqa: E402
+
+
+def campaign_approve(*, campaign, user):  # type: ignore[no-untyped-def]
+    """Approve as `user` (old UI signature): campaigns.services.campaign_approve, as UiError."""
+    from campaigns.services import campaign_approve as approve
+    from core.rules import Refused
+
+    try:
+        return approve(campaign=campaign, actor=user)
+    except Refused as exc:
+        raise UiError(str(exc)) from exc
+
+
+__all__ += ["approval_required", "campaign_approval_problem", "campaign_approve"]
