@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from campaigns.audience import AudienceSummary
 from campaigns.models import Campaign, Message
+from campaigns.rendering import CONTACT_FIELDS
 from campaigns.states import CampaignState
 from contacts.models import ConsentAction, ConsentEvent, Contact, ListMembership
 from infobip.models import InboundMessage
@@ -109,3 +110,51 @@ def conversation(contact: Contact, *, limit: int = 50) -> list[dict]:
     ]
     items.sort(key=lambda item: item["at"])
     return items[-limit:]
+
+
+def _audience_contacts(list_ids: Iterable[int]):
+    members = ListMembership.objects.filter(contact_list_id__in=list(list_ids))
+    return Contact.objects.filter(id__in=members.values("contact_id"))
+
+
+def audience_attribute_keys(*, list_ids: Iterable[int], sample: int = 1000) -> list[str]:
+    """Attribute (CSV column) names found on the audience: the oldest and newest `sample`."""
+    # An import gives all its rows the same columns: both ends of the audience see every import
+    # that built it, without reading a million rows' JSON.
+    contacts = _audience_contacts(list_ids)
+    keys: set[str] = set()
+    for order in ("id", "-id"):
+        for attributes in contacts.order_by(order).values_list("attributes", flat=True)[:sample]:
+            if isinstance(attributes, dict):
+                keys.update(str(k) for k in attributes)
+    return sorted(keys - set(CONTACT_FIELDS))
+
+
+def rendered_range(*, text: str, list_ids: Iterable[int], sample: int = 200) -> dict | None:
+    """What recipients receive: shortest and longest rendered text over an audience sample."""
+    from campaigns.rendering import compile_template, contact_values, sms_segments
+
+    template = compile_template(text)
+    if not template.names:
+        return None
+    lengths: list = []
+    missing = 0
+    for contact in _audience_contacts(list_ids).filter(opted_out=False).order_by("id")[:sample]:
+        rendered = template.render(contact_values(contact, template.names))
+        if rendered.missing:
+            missing += 1
+            continue
+        lengths.append(sms_segments(rendered.text))
+    if not lengths:
+        return {"sampled": 0, "missing": missing}
+    shortest = min(lengths, key=lambda seg: (seg.parts, seg.length))
+    longest = max(lengths, key=lambda seg: (seg.parts, seg.length))
+    return {
+        "sampled": len(lengths),
+        "missing": missing,
+        "min_length": min(seg.length for seg in lengths),
+        "max_length": max(seg.length for seg in lengths),
+        "min_parts": shortest.parts,
+        "max_parts": longest.parts,
+        "longest": longest,
+    }

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from ui.views import campaigns, contacts, dashboard, inbox, templates, wizard
+from ui.views import campaigns, contacts, dashboard, editing, inbox, templates, wizard
 
 app_name = "ui"
 
@@ -43,6 +43,10 @@ urlpatterns = [
     ),
     path("campaigns/<int:pk>/export.csv", campaigns.campaign_export_csv, name="campaign_export"),
     path("campaigns/<int:pk>/do/<str:action>/", campaigns.campaign_action, name="campaign_action"),
+    path("campaigns/<int:pk>/edit/", wizard.edit, name="campaign_edit"),
+    path("campaigns/<int:pk>/duplicate/", editing.duplicate, name="campaign_duplicate"),
+    path("campaigns/<int:pk>/reschedule/", editing.reschedule, name="campaign_reschedule"),
+    path("campaigns/<int:pk>/delete/", editing.delete, name="campaign_delete"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/<int:pk>/reply/", inbox.inbox_reply, name="inbox_reply"),
     path("sandbox/inbound/", inbox.sandbox_simulate, name="sandbox_inbound"),

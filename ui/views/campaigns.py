@@ -1,11 +1,13 @@
 """Campaign pages: list, preview and test send, live campaign page, ledger, actions."""
 
 import csv
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns.export import campaign_export_rows
@@ -36,12 +38,25 @@ FUNNEL = ["queued", "sending", "accepted", "delivered", "undeliverable", "expire
 
 @page("campaigns.view_campaign")
 def campaign_list(request):
-    campaigns = Campaign.objects.all()
+    campaigns = Campaign.objects.select_related("created_by")
     state = request.GET.get("state", "")
+    channel = request.GET.get("channel", "")
+    q = request.GET.get("q", "").strip()[:200]
     if state in CampaignState.values:
         campaigns = campaigns.filter(state=state)
+    if channel in Channel.values:
+        campaigns = campaigns.filter(channel=channel)
+    if q:
+        campaigns = campaigns.filter(name__icontains=q)
     rows = [{"campaign": c, **campaign_progress(c)} for c in campaigns[:100]]
-    context = {"rows": rows, "state": state, "states": CampaignState.choices}
+    context = {
+        "rows": rows,
+        "state": state,
+        "states": CampaignState.choices,
+        "channel": channel,
+        "channels": Channel.choices,
+        "q": q,
+    }
     return render(request, "ui/campaigns.html", context)
 
 
@@ -70,6 +85,9 @@ def _actions(request, campaign: Campaign) -> dict:
             CampaignState.PAUSED,
         ),
         "resend": can_send and campaign.count_failed > 0,
+        "edit": state in (CampaignState.DRAFT, CampaignState.SCHEDULED),
+        "reschedule": state == CampaignState.SCHEDULED,
+        "delete": state == CampaignState.DRAFT,
         "approval_problem": campaign_approval_problem(campaign=campaign),
         "approval": CampaignApproval.objects.filter(campaign=campaign)
         .select_related("approved_by")
@@ -227,6 +245,42 @@ def campaign_export_csv(request, pk: int):
     return response
 
 
+CURRENCY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def money(amount: str | Decimal, currency: str) -> str:
+    """€199.20, or 199.20 CHF for currencies without a sign here."""
+    value = Decimal(amount).quantize(Decimal("0.01"))
+    sign = CURRENCY_SIGNS.get(currency)
+    return f"{sign}{value:,}" if sign else f"{value:,} {currency}".strip()
+
+
+def launch_summary(campaign: Campaign) -> str:
+    """What a launch will do, in plain numbers (campaigns.preview over the whole audience)."""
+    preview = campaign_preview(campaign=campaign, samples=0)
+    count = preview["messages"]
+    if campaign.channel == Channel.SMS:
+        parts = sum(int(p) * n for p, n in preview["parts"].items())
+        what = f"{count:,} SMS ({parts:,} part{'s' if parts != 1 else ''})"
+    else:
+        what = f"{count:,} WhatsApp message{'s' if count != 1 else ''}"
+    people = f"{count:,} {'person' if count == 1 else 'people'}"
+    when = (
+        f" at {timezone.localtime(campaign.send_at):%Y-%m-%d %H:%M %Z}"
+        if campaign.send_at and campaign.send_at > timezone.now()
+        else " now"
+    )
+    excluded = preview["excluded"]
+    tail = [f"{excluded['opted_out']:,} opted out", f"{excluded['excluded_lists']:,} excluded"]
+    if excluded["missing_values"]:
+        tail.append(f"{excluded['missing_values']:,} skipped for a missing value")
+    cost = money(preview["cost"]["amount"], preview["cost"]["currency"])
+    sentence = f"Send {what} to {people}{when}, estimated {cost}; " + ", ".join(tail) + "."
+    if campaign.failover_mode != "none":
+        sentence += " Those WhatsApp cannot reach get the SMS failover."
+    return sentence
+
+
 ACTIONS = {
     "launch": ("Launch", "Send this campaign to its audience now (or at its scheduled time)."),
     "pause": ("Pause", "Stop handing new messages to Infobip. Messages already sent go on."),
@@ -257,6 +311,7 @@ def campaign_action(request, pk: int, action: str):
             "approval_problem": campaign_approval_problem(campaign=campaign)
             if action == "launch"
             else None,
+            "launch_summary": launch_summary(campaign) if action == "launch" else None,
         }
         return render(request, "ui/confirm.html", context)
     try:

@@ -1,0 +1,225 @@
+"""The marketer's day through Django's test client: edit, reuse, errors at the field, launch text."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from campaigns.editing import (
+    campaign_delete,
+    campaign_duplicate,
+    campaign_reschedule,
+    campaign_update,
+)
+from campaigns.models import Campaign
+from campaigns.services import CampaignError, campaign_create, campaign_launch
+from campaigns.states import CampaignState
+from contacts.models import Contact, ContactList
+from tests.ui.conftest import make_audience
+from ui.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def draft(marketer) -> Campaign:
+    audience = make_audience(3)
+    return campaign_create(
+        name="Spring", channel="sms", lists=[audience], text="Hi {{first_name}}!",
+        speed_limit=60, quiet_hours=(dt.time(9), dt.time(20)), created_by=marketer,
+    )  # fmt: skip
+
+
+def test_edit_opens_every_step_with_what_was_saved_and_saves_changes(marketer_client, draft):
+    response = marketer_client.get(reverse("ui:campaign_edit", args=[draft.pk]))
+    assert response["Location"] == reverse("ui:wizard_audience") + "?edit=1"
+    page = marketer_client.get(response["Location"]).content.decode()
+    assert 'value="Spring"' in page
+    assert f'value="{draft.lists.get().pk}" checked' in page
+    response = marketer_client.post(
+        reverse("ui:wizard_audience"), {"name": "Spring v2", "lists": [draft.lists.get().pk]}
+    )
+    page = marketer_client.get(response["Location"]).content.decode()
+    assert "Hi {{first_name}}!</textarea>" in page
+    response = marketer_client.post(
+        reverse("ui:wizard_message"), {"channel": "sms", "text": "Hello {{first_name}}"}
+    )
+    page = marketer_client.get(response["Location"]).content.decode()
+    assert 'name="speed_limit" value="60"' in page
+    assert 'value="09:00"' in page and 'value="20:00"' in page
+    assert "Save changes and preview" in page
+    response = marketer_client.post(
+        reverse("ui:wizard_options"),
+        {"send_mode": "now", "speed_limit": "30", "speed_unit": "second",
+         "quiet_start": "", "quiet_end": ""},
+    )  # fmt: skip
+    assert response["Location"] == reverse("ui:campaign_preview", args=[draft.pk])
+    draft.refresh_from_db()
+    assert (draft.name, draft.text, draft.speed_limit, draft.speed_unit) == (
+        "Spring v2", "Hello {{first_name}}", 30, "second",
+    )  # fmt: skip
+    assert draft.quiet_hours_start is None
+    assert Campaign.objects.count() == 1
+    assert AuditEntry.objects.filter(action="edit", campaign=draft).exists()
+
+
+def test_a_running_campaign_cannot_be_edited(sender_client, draft):
+    campaign_launch(campaign=draft)
+    response = sender_client.get(reverse("ui:campaign_edit", args=[draft.pk]))
+    assert response["Location"] == reverse("ui:campaign", args=[draft.pk])
+    with pytest.raises(CampaignError, match="can no longer be edited"):
+        campaign_update(campaign=draft, name="x", channel="sms", lists=draft.lists.all(), text="x")
+
+
+def test_editing_a_scheduled_campaign_unschedules_it(draft):
+    draft.send_at = timezone.now() + dt.timedelta(days=1)
+    draft.save()
+    campaign_launch(campaign=draft)
+    draft.refresh_from_db()
+    assert draft.state == CampaignState.SCHEDULED
+    edited = campaign_update(
+        campaign=draft, name="Spring", channel="sms", lists=draft.lists.all(), text="New text",
+        send_at=draft.send_at,
+    )  # fmt: skip
+    assert edited.state == CampaignState.DRAFT
+    assert edited.text == "New text"
+
+
+def test_back_keeps_what_was_typed(marketer_client, draft):
+    marketer_client.post(
+        reverse("ui:wizard_audience"), {"name": "Back", "lists": [draft.lists.get().pk]}
+    )
+    response = marketer_client.post(
+        reverse("ui:wizard_message"), {"channel": "sms", "text": "Half {{typed", "nav": "back"}
+    )
+    assert response["Location"] == reverse("ui:wizard_audience") + "?edit=1"
+    page = marketer_client.get(reverse("ui:wizard_message")).content.decode()
+    assert "Half {{typed</textarea>" in page
+
+
+def test_unknown_placeholder_is_refused_at_the_message_step_listing_known_ones(
+    marketer_client, draft
+):
+    contact = Contact.objects.first()
+    contact.attributes = {"city": "Leeds"}
+    contact.save()
+    marketer_client.post(
+        reverse("ui:wizard_audience"), {"name": "P", "lists": [draft.lists.get().pk]}
+    )
+    response = marketer_client.post(
+        reverse("ui:wizard_message"), {"channel": "sms", "text": "Hi {{frist_name}} in {{city}}"}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'id="err-text"' in page
+    assert "Unknown placeholder {{frist_name}}" in page
+    assert "first_name" in page and "city" in page
+    ok = marketer_client.post(
+        reverse("ui:wizard_message"),
+        {"channel": "sms", "text": "Hi {{first_name}} in {{city|town}}"},
+    )
+    assert ok.status_code == 302
+
+
+def test_text_over_the_cap_is_refused_at_the_message_step(marketer_client, draft, settings):
+    settings.HERALD_SMS_MAX_CHARS = 20
+    marketer_client.post(
+        reverse("ui:wizard_audience"), {"name": "L", "lists": [draft.lists.get().pk]}
+    )
+    response = marketer_client.post(
+        reverse("ui:wizard_message"), {"channel": "sms", "text": "x" * 21}
+    )
+    assert response.status_code == 400
+    assert b"the limit is 20" in response.content
+
+
+def test_counter_counts_what_recipients_receive_with_a_range(marketer_client):
+    audience = make_audience(2)
+    Contact.objects.filter(phone="+447946000001").update(first_name="Bartholomew")
+    marketer_client.post(reverse("ui:wizard_audience"), {"name": "C", "lists": [audience.pk]})
+    response = marketer_client.post(reverse("ui:sms_counter"), {"text": "Hi {{first_name}}"})
+    page = response.content.decode()
+    # "Hi Ann0" is 7 characters, "Hi Bartholomew" 14; the braces are not sent.
+    assert '<span id="sms-filled-length">7–14</span>' in page
+
+
+@pytest.mark.parametrize("speed", ["99999999999999999999", "0", "-4", "ten"])
+def test_speed_limit_is_bounded_without_a_500(marketer_client, draft, speed):
+    marketer_client.post(
+        reverse("ui:wizard_audience"), {"name": "S", "lists": [draft.lists.get().pk]}
+    )
+    marketer_client.post(reverse("ui:wizard_message"), {"channel": "sms", "text": "Hi"})
+    response = marketer_client.post(
+        reverse("ui:wizard_options"),
+        {"send_mode": "now", "speed_limit": speed, "speed_unit": "minute"},
+    )
+    assert response.status_code == 400
+    assert b'id="err-speed"' in response.content
+    assert not Campaign.objects.filter(name="S").exists()
+
+
+def test_duplicate_reschedule_delete(marketer_client, sender_client, draft):
+    response = marketer_client.post(reverse("ui:campaign_duplicate", args=[draft.pk]))
+    copy = Campaign.objects.exclude(pk=draft.pk).get()
+    assert response["Location"] == reverse("ui:campaign_preview", args=[copy.pk])
+    assert (copy.name, copy.text, copy.state) == ("Copy of Spring", draft.text, "draft")
+    assert list(copy.lists.all()) == list(draft.lists.all())
+
+    later = timezone.now() + dt.timedelta(days=2)
+    draft.send_at = timezone.now() + dt.timedelta(days=1)
+    draft.save()
+    campaign_launch(campaign=draft)
+    local = timezone.localtime(later).strftime("%Y-%m-%dT%H:%M")
+    response = sender_client.post(
+        reverse("ui:campaign_reschedule", args=[draft.pk]), {"send_at": local}
+    )
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.state == CampaignState.SCHEDULED
+    assert timezone.localtime(draft.send_at).strftime("%Y-%m-%dT%H:%M") == local
+    past = sender_client.post(
+        reverse("ui:campaign_reschedule", args=[draft.pk]), {"send_at": "2001-01-01T10:00"}
+    )
+    assert past.status_code == 400 and b"in the past" in past.content
+    garbage = sender_client.post(
+        reverse("ui:campaign_reschedule", args=[draft.pk]), {"send_at": "x" * 50}
+    )
+    assert garbage.status_code == 400
+
+    response = marketer_client.post(reverse("ui:campaign_delete", args=[copy.pk]))
+    assert response["Location"] == reverse("ui:campaigns")
+    assert not Campaign.objects.filter(pk=copy.pk).exists()
+    with pytest.raises(CampaignError):
+        campaign_delete(campaign=draft)  # scheduled, not a draft
+
+
+def test_duplicate_drops_a_past_send_time(draft):
+    draft.send_at = timezone.now() - dt.timedelta(hours=1)
+    copy = campaign_duplicate(campaign=draft, created_by=None, name="Again")
+    assert copy.name == "Again" and copy.send_at is None
+
+
+def test_reschedule_refuses_the_past(draft):
+    with pytest.raises(Exception, match="in the past"):
+        campaign_reschedule(campaign=draft, send_at=timezone.now() - dt.timedelta(minutes=1))
+
+
+def test_campaign_list_filters_by_state_channel_and_name(marketer_client, draft):
+    other = ContactList.objects.get()
+    campaign_create(name="Autumn", channel="sms", lists=[other], text="Hi")
+    page = marketer_client.get(reverse("ui:campaigns"), {"q": "spr"}).content.decode()
+    assert "Spring" in page and "Autumn" not in page
+    page = marketer_client.get(reverse("ui:campaigns"), {"channel": "whatsapp_template"}).content
+    assert b"No campaign matches" in page
+    page = marketer_client.get(reverse("ui:campaigns"), {"state": "draft", "q": "x" * 500})
+    assert page.status_code == 200
+
+
+def test_launch_confirmation_says_what_will_happen(sender_client, draft):
+    Contact.objects.filter(phone="+447946000000").update(opted_out=True)
+    page = sender_client.get(reverse("ui:campaign_action", args=[draft.pk, "launch"])).content
+    assert (
+        "Send 2 SMS (2 parts) to 2 people now, estimated €0.08; 1 opted out, 0 excluded."
+        in page.decode()
+    )
