@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from ui.views import campaigns, contacts, dashboard, editing, inbox, templates, wizard
+from ui.views import campaigns, contacts, dashboard, editing, inbox, people, templates, wizard
 
 app_name = "ui"
 
@@ -15,7 +15,13 @@ urlpatterns = [
     path("audit/", dashboard.audit, name="audit"),
     path("contacts/", contacts.contact_list, name="contacts"),
     path("contacts/import/", contacts.contact_import, name="contact_import"),
+    path("contacts/new/", people.contact_new, name="contact_new"),
+    path("contacts/bulk/", people.contacts_bulk, name="contacts_bulk"),
     path("contacts/<int:pk>/", contacts.contact_detail, name="contact"),
+    path("contacts/<int:pk>/edit/", people.contact_edit, name="contact_edit"),
+    path("contacts/<int:pk>/delete/", people.contact_remove, name="contact_delete"),
+    path("lists/<int:pk>/", people.list_detail, name="list"),
+    path("lists/<int:pk>/delete/", people.list_delete, name="list_delete"),
     path("contacts/<int:pk>/consent/", contacts.contact_consent, name="contact_consent"),
     path("imports/<int:pk>/", contacts.import_status, name="import"),
     path("imports/<int:pk>/errors.csv", contacts.import_errors, name="import_errors"),
