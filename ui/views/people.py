@@ -35,7 +35,7 @@ def _problems(exc: ValidationError) -> dict[str, str]:
     if hasattr(exc, "error_dict"):
         return {k: "; ".join(v.messages if hasattr(v, "messages") else v) for k, v in
                 exc.message_dict.items()}  # fmt: skip
-    return {"__all__": "; ".join(exc.messages)}
+    return {"general": "; ".join(exc.messages)}
 
 
 def _sentence(text: str) -> str:
