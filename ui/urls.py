@@ -3,7 +3,17 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from ui.views import campaigns, contacts, dashboard, editing, inbox, people, templates, wizard
+from ui.views import (
+    approvals,
+    campaigns,
+    contacts,
+    dashboard,
+    editing,
+    inbox,
+    people,
+    templates,
+    wizard,
+)
 
 app_name = "ui"
 
@@ -53,6 +63,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/duplicate/", editing.duplicate, name="campaign_duplicate"),
     path("campaigns/<int:pk>/reschedule/", editing.reschedule, name="campaign_reschedule"),
     path("campaigns/<int:pk>/delete/", editing.delete, name="campaign_delete"),
+    path("approvals/", approvals.approval_queue, name="approvals"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/<int:pk>/reply/", inbox.inbox_reply, name="inbox_reply"),
     path("sandbox/inbound/", inbox.sandbox_simulate, name="sandbox_inbound"),

@@ -18,6 +18,13 @@
     field.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
+  // The main menu starts folded on a phone (details is open in the HTML, so it works without JS).
+  function foldMenu() {
+    var menu = document.querySelector("[data-menu]");
+    if (menu && window.matchMedia("(max-width: 640px)").matches) menu.removeAttribute("open");
+  }
+  document.addEventListener("DOMContentLoaded", foldMenu);
+
   var charts = {};
   var COLORS = ["#9aa3af", "#f0b400", "#5b8def", "#1b7f3b", "#b42318", "#8e44ad", "#e67e22", "#7f8c8d", "#34495e"];
 

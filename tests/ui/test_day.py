@@ -228,3 +228,41 @@ def test_launch_confirmation_says_what_will_happen(sender_client, draft):
         "Send 2 SMS (2 parts) to 2 people now, estimated €0.08; 1 opted out, 0 excluded."
         in page.decode()
     )
+
+
+def test_403_names_the_missing_permission_and_who_has_it(marketer_client, sender, draft):
+    response = marketer_client.get(reverse("ui:campaign_action", args=[draft.pk, "launch"]))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "Can launch, schedule, pause, resume, cancel and resend campaigns" in page
+    assert "The Sender role has it." in page
+    assert "Ask sam." in page
+    assert "<h1>You can't do this yet</h1>" in page
+
+
+def test_approval_queue_shows_message_and_audience_and_no_approve_for_the_creator(
+    client, marketer, sender, draft, settings
+):
+    from tests.ui.conftest import make_user
+    from ui.roles import MARKETER, SENDER
+
+    settings.HERALD_REQUIRE_APPROVAL = True
+    creator = make_user("cleo", MARKETER, SENDER)
+    own = campaign_create(
+        name="Mine", channel="sms", lists=draft.lists.all(), text="Own text", created_by=creator
+    )
+    client.force_login(creator)
+    page = client.get(reverse("ui:approvals")).content.decode()
+    assert "Spring" in page
+    assert "Hi {{first_name}}!" in page
+    assert "To: Customers" in page
+    assert f'id="own-{own.pk}"' in page
+    assert reverse("ui:campaign_action", args=[own.pk, "approve"]) not in page
+    assert reverse("ui:campaign_action", args=[draft.pk, "approve"]) in page
+    preview = client.get(reverse("ui:campaign_preview", args=[own.pk])).content.decode()
+    assert "Approve…" not in preview
+    client.force_login(sender)
+    preview = client.get(reverse("ui:campaign_preview", args=[own.pk])).content.decode()
+    assert "Approve…" in preview
+    client.force_login(marketer)
+    assert client.get(reverse("ui:approvals")).status_code == 403

@@ -1,7 +1,6 @@
 """Campaign pages: list, preview and test send, live campaign page, ledger, actions."""
 
 import csv
-from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -26,10 +25,11 @@ from campaigns.states import CampaignState, MessageState
 from contacts.models import Contact
 from infobip.errors import InfobipError
 from infobip.inbound import campaign_click_counts
-from ui.access import APPROVE, LAUNCH, page
+from ui.access import APPROVE, LAUNCH, page, permission_denied_text
 from ui.models import CampaignApproval
 from ui.selectors import campaign_progress
 from ui.services import UiError, audit_record, campaign_approval_problem, campaign_approve
+from ui.templatetags.herald_ui import money
 
 RECIPIENTS_PAGE = 50
 FUNNEL = ["queued", "sending", "accepted", "delivered", "undeliverable", "expired", "rejected",
@@ -72,7 +72,8 @@ def _actions(request, campaign: Campaign) -> dict:
     state = campaign.state
     return {
         "can_send": can_send,
-        "can_approve": request.user.has_perm(APPROVE),
+        # The creator is never offered Approve: a second person must check the campaign.
+        "can_approve": request.user.has_perm(APPROVE) and campaign.created_by_id != request.user.pk,
         "launch": can_send and state == CampaignState.DRAFT,
         "pause": can_send and state == CampaignState.RUNNING,
         "resume": can_send and state == CampaignState.PAUSED,
@@ -245,16 +246,6 @@ def campaign_export_csv(request, pk: int):
     return response
 
 
-CURRENCY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£"}
-
-
-def money(amount: str | Decimal, currency: str) -> str:
-    """€199.20, or 199.20 CHF for currencies without a sign here."""
-    value = Decimal(amount).quantize(Decimal("0.01"))
-    sign = CURRENCY_SIGNS.get(currency)
-    return f"{sign}{value:,}" if sign else f"{value:,} {currency}".strip()
-
-
 def launch_summary(campaign: Campaign) -> str:
     """What a launch will do, in plain numbers (campaigns.preview over the whole audience)."""
     preview = campaign_preview(campaign=campaign, samples=0)
@@ -298,7 +289,7 @@ def campaign_action(request, pk: int, action: str):
         raise Http404
     needed = APPROVE if action == "approve" else LAUNCH
     if not request.user.has_perm(needed):
-        raise PermissionDenied
+        raise PermissionDenied(permission_denied_text(needed))
     campaign = get_object_or_404(Campaign, pk=pk)
     if request.method != "POST":
         title, explanation = ACTIONS[action]
