@@ -158,3 +158,61 @@ def rendered_range(*, text: str, list_ids: Iterable[int], sample: int = 200) -> 
         "max_parts": longest.parts,
         "longest": longest,
     }
+
+
+def inbox_threads(*, show: str = "", limit: int = 100) -> list[dict]:
+    """One row per contact who wrote to us, latest activity first, with unread/handled state."""
+    from django.db.models import Max
+
+    from ui.models import ConversationState
+
+    latest = (
+        InboundMessage.objects.filter(contact__isnull=False)
+        .values("contact_id")
+        .annotate(last=Max("received_at"), count=Count("id"))
+        .order_by("-last")
+    )
+    rows = list(latest[: limit * 3 if show else limit])
+    contact_ids = [row["contact_id"] for row in rows]
+    contacts = Contact.objects.in_bulk(contact_ids)
+    states = {s.contact_id: s for s in ConversationState.objects.filter(contact_id__in=contact_ids)}
+    last_messages: dict[int, InboundMessage] = {}
+    for message in InboundMessage.objects.filter(contact_id__in=contact_ids).order_by(
+        "contact_id", "-received_at", "-id"
+    ):
+        last_messages.setdefault(message.contact_id, message)
+    threads = []
+    for row in rows:
+        state = states.get(row["contact_id"])
+        unread = state is None or state.read_at is None or state.read_at < row["last"]
+        handled = bool(state and state.handled_at and state.handled_at >= row["last"])
+        if (show == "unread" and not unread) or (show == "open" and handled):
+            continue
+        threads.append({"contact": contacts[row["contact_id"]], "last_at": row["last"],
+                        "count": row["count"], "last": last_messages.get(row["contact_id"]),
+                        "unread": unread, "handled": handled})  # fmt: skip
+    return threads[:limit]
+
+
+def thread_items(contact: Contact, *, limit: int = 100) -> list[dict]:
+    """A contact's conversation, oldest first: campaign messages, inbound (keywords marked),
+    Herald's automatic keyword replies and the replies people sent from the inbox."""
+    from ui.models import ConversationReply
+
+    items = conversation(contact, limit=limit)
+    for item in items:
+        item["kind"] = "campaign" if item["direction"] == "out" else "inbound"
+        item["keyword"] = item["state"] if item["direction"] == "in" else ""
+    inbound = InboundMessage.objects.filter(contact=contact, reply_sent_at__isnull=False)
+    for message in inbound.order_by("-received_at")[:limit]:
+        items.append({"at": message.reply_sent_at, "direction": "out", "channel": message.channel,
+                      "text": message.reply_text, "state": message.reply_status,
+                      "campaign": None, "kind": "automatic", "keyword": ""})  # fmt: skip
+    for reply in ConversationReply.objects.filter(contact=contact).select_related("sent_by")[
+        :limit
+    ]:
+        items.append({"at": reply.sent_at, "direction": "out", "channel": reply.channel,
+                      "text": reply.text, "state": reply.status_name, "campaign": None,
+                      "kind": "reply", "keyword": "", "by": reply.sent_by})  # fmt: skip
+    items.sort(key=lambda item: item["at"])
+    return items[-limit:]

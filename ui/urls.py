@@ -7,6 +7,7 @@ from ui.views import (
     approvals,
     campaigns,
     contacts,
+    conversations,
     dashboard,
     editing,
     inbox,
@@ -66,5 +67,10 @@ urlpatterns = [
     path("approvals/", approvals.approval_queue, name="approvals"),
     path("inbox/", inbox.inbox, name="inbox"),
     path("inbox/<int:pk>/reply/", inbox.inbox_reply, name="inbox_reply"),
+    path("inbox/threads/", conversations.threads_fragment, name="threads"),
+    path("inbox/contact/<int:pk>/", conversations.thread, name="thread"),
+    path("inbox/contact/<int:pk>/messages/", conversations.thread_messages, name="thread_messages"),
+    path("inbox/contact/<int:pk>/reply/", conversations.thread_reply, name="thread_reply"),
+    path("inbox/contact/<int:pk>/handled/", conversations.thread_handled, name="thread_handled"),
     path("sandbox/inbound/", inbox.sandbox_simulate, name="sandbox_inbound"),
 ]
