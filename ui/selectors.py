@@ -12,7 +12,7 @@ from campaigns.models import Campaign, Message
 from campaigns.rendering import CONTACT_FIELDS
 from campaigns.states import CampaignState
 from contacts.models import ConsentAction, ConsentEvent, Contact, ListMembership
-from infobip.models import InboundMessage
+from infobip.models import InboundMessage, KeywordAction
 
 FINAL_FAILED = ("undeliverable", "expired", "rejected", "failed")
 
@@ -202,7 +202,10 @@ def thread_items(contact: Contact, *, limit: int = 100) -> list[dict]:
     items = conversation(contact, limit=limit)
     for item in items:
         item["kind"] = "campaign" if item["direction"] == "out" else "inbound"
-        item["keyword"] = item["state"] if item["direction"] == "in" else ""
+        action = item["state"] if item["direction"] == "in" else ""
+        item["keyword"] = (
+            KeywordAction(action).label if action and action in KeywordAction.values else ""
+        )
     inbound = InboundMessage.objects.filter(contact=contact, reply_sent_at__isnull=False)
     for message in inbound.order_by("-received_at")[:limit]:
         items.append({"at": message.reply_sent_at, "direction": "out", "channel": message.channel,

@@ -229,3 +229,78 @@ def test_every_page_at_1280_and_390(browser_page, live_server, transactional_db,
             scroll_width = page.evaluate("document.documentElement.scrollWidth")
             assert scroll_width <= width + 1, f"{path} is {scroll_width}px wide at {width}px"
             shot(page, shots_dir, f"day-w{width}-{name}")
+
+
+def test_a_conversation_with_a_reply_in_both_channels(
+    browser_page, live_server, transactional_db, live_sandbox, shots_dir
+):
+    from infobip.models import InboundMessage
+
+    make_user("ivy", MARKETER)
+    ann = Contact.objects.create(
+        phone="+447946000901", first_name="Ann", whatsapp_last_inbound_at=timezone.now()
+    )
+    now = timezone.now()
+    InboundMessage.objects.create(
+        channel="sms", contact=ann, infobip_message_id="b-1", from_number="447946000901",
+        text="Do you open on Sunday?", received_at=now - dt.timedelta(minutes=3),
+    )  # fmt: skip
+    InboundMessage.objects.create(
+        channel="whatsapp", contact=ann, infobip_message_id="b-2", from_number="447946000901",
+        to_number="447860099299", text="STOP", keyword_action="opt_out",
+        received_at=now - dt.timedelta(minutes=1),
+    )  # fmt: skip
+    page, base = browser_page, live_server.url
+    login(page, base, "ivy")
+    page.get_by_role("link", name="Inbox").first.click()
+    expect(page.locator("#threads-list")).to_contain_text("Unread")
+    page.locator("#threads-list").get_by_role("link", name="Ann").click()
+    expect(page.locator("#thread-items")).to_contain_text("Do you open on Sunday?")
+    expect(page.locator("#thread-items li.keyword-message")).to_contain_text("STOP")
+    expect(page.locator("#wa-window")).to_contain_text("WhatsApp window open until")
+
+    page.get_by_label("SMS", exact=True).check()
+    page.get_by_label("Your reply").fill("Yes, 10:00 to 16:00.")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_text("SMS reply sent to +447946000901.")).to_be_visible()
+    page.get_by_label("WhatsApp", exact=True).check()
+    page.get_by_label("Your reply").fill("Sorry to see you go, Ann.")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.get_by_text("WhatsApp reply sent to +447946000901.")).to_be_visible()
+    items = page.locator("#thread-items")
+    expect(items).to_contain_text("Yes, 10:00 to 16:00.")
+    expect(items).to_contain_text("Sorry to see you go, Ann.")
+    expect(items.locator("li.reply")).to_have_count(2)
+    expect(page.get_by_text("Handled", exact=True)).to_be_visible()
+    shot(page, shots_dir, "day-08-conversation")
+    for width in (390,):
+        page.set_viewport_size({"width": width, "height": 900})
+        shot(page, shots_dir, f"day-w{width}-conversation")
+
+
+def test_the_approval_queue(browser_page, live_server, transactional_db, shots_dir, settings):
+    settings.HERALD_REQUIRE_APPROVAL = True
+    creator = make_user("cora", MARKETER, SENDER)
+    make_user("abe", MARKETER, SENDER)
+    campaign = _draft(name="Needs approval", created_by=creator)
+    page, base = browser_page, live_server.url
+
+    login(page, base, "cora")
+    page.get_by_role("link", name="Approvals").click()
+    queue = page.locator("#approval-queue")
+    expect(queue).to_contain_text("Needs approval")
+    expect(queue).to_contain_text("To: Customers")
+    expect(queue).to_contain_text("Hi {{first_name}}")
+    expect(page.locator(f"#own-{campaign.pk}")).to_contain_text("someone else must approve")
+    expect(queue.get_by_role("link", name="Approve…")).to_have_count(0)
+    shot(page, shots_dir, "day-09-approval-queue-creator")
+    page.get_by_role("button", name="Log out").click()
+
+    login(page, base, "abe")
+    page.get_by_role("link", name="Approvals").click()
+    page.locator("#approval-queue").get_by_role("link", name="Approve…").click()
+    page.get_by_role("button", name="Yes, approve").click()
+    expect(page.get_by_text("Approved.", exact=True)).to_be_visible()
+    page.goto(base + "/approvals/")
+    expect(page.locator("#approval-queue")).to_contain_text("Nothing waits for approval.")
+    assert campaign.approval.approved_by.username == "abe"

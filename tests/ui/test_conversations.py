@@ -45,7 +45,7 @@ def test_threads_show_unread_then_read_and_handled(rita):
     assert "Opt-out" in page
 
     thread = rita.get(reverse("ui:thread", args=[bob.pk])).content.decode()
-    assert "keyword: optout" in thread
+    assert "keyword · Opt-out" in thread
     assert "STOP" in thread
     assert "automatic keyword reply" in thread
     assert "You are out." in thread
