@@ -384,3 +384,17 @@ def contact_list_delete(*, contact_list: ContactList) -> str:
     name = contact_list.name
     contact_list.delete()
     return name
+
+
+def contact_list_create(*, name: str, description: str = "") -> ContactList:
+    """Create a list with a unique name (refused, by field, when taken or empty)."""
+    from django.core.exceptions import ValidationError
+
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "the list needs a name"})
+    if len(name) > 200:
+        raise ValidationError({"name": f"at most 200 characters ({len(name)} given)"})
+    if ContactList.objects.filter(name=name).exists():
+        raise ValidationError({"name": f"a list called “{name}” already exists"})
+    return ContactList.objects.create(name=name, description=description.strip())

@@ -139,7 +139,8 @@ def test_marketer_imports_builds_tests_launches_and_exports(
 
     with page.expect_download() as download:
         page.locator("#export-csv").click()
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(exported)))
     assert sorted(r["phone"] for r in rows) == ["+447946012301", "+447946012302", "+447946012303"]
     assert {r["state"] for r in rows} == {"delivered"}
 

@@ -266,3 +266,73 @@ def test_approval_queue_shows_message_and_audience_and_no_approve_for_the_creato
     assert "Approve…" in preview
     client.force_login(marketer)
     assert client.get(reverse("ui:approvals")).status_code == 403
+
+
+def _ledger(campaign: Campaign) -> list:
+    from campaigns.models import Message
+
+    contacts = list(Contact.objects.order_by("id"))
+    states = ["delivered", "undeliverable", "delivered"]
+    return Message.objects.bulk_create(
+        Message(campaign=campaign, contact=c, phone=c.phone, channel="sms", state=s)
+        for c, s in zip(contacts, states, strict=True)
+    )
+
+
+def test_campaign_page_tells_the_story(marketer_client, draft):
+    from campaigns.states import CampaignState
+    from infobip.models import InboundMessage
+
+    rows = _ledger(draft)
+    Campaign.objects.filter(pk=draft.pk).update(
+        state=CampaignState.COMPLETED, recipients=3, count_delivered=2, count_undeliverable=1,
+        launched_at=timezone.now() - dt.timedelta(hours=1),
+    )  # fmt: skip
+    InboundMessage.objects.create(
+        channel="sms", contact=rows[0].contact, infobip_message_id="r1", from_number="x",
+        text="Thanks!", received_at=timezone.now(),
+    )  # fmt: skip
+    page = marketer_client.get(reverse("ui:campaign", args=[draft.pk])).content.decode()
+    assert (
+        'id="campaign-bubble">Hi Ann0!<' in page
+        or 'id="campaign-bubble">Hi {{first_name}}!<' in page
+    )
+    assert '<strong id="story-sent">3</strong>' in page
+    assert '<strong id="story-delivered">2</strong> <span class="funnel-rate">66.7%</span>' in page
+    assert '<strong id="story-replied">1</strong> <span class="funnel-rate">50.0%</span>' in page
+
+    found = marketer_client.get(
+        reverse("ui:campaign_recipients", args=[draft.pk]), {"q": "ann1"}
+    ).content.decode()
+    assert "+447946000001" in found
+    assert "+447946000002" not in found
+
+    export = marketer_client.get(
+        reverse("ui:campaign_export", args=[draft.pk]), {"group": "undelivered"}
+    )
+    body = b"".join(export.streaming_content).decode("utf-8-sig")
+    assert "+447946000001" in body
+    assert "+447946000000" not in body
+    assert "undelivered" in export["Content-Disposition"]
+
+    response = marketer_client.post(
+        reverse("ui:campaign_make_list", args=[draft.pk]), {"group": "replied", "name": ""}
+    )
+    made = ContactList.objects.get(name="Spring — replied")
+    assert response["Location"] == reverse("ui:list", args=[made.pk])
+    assert list(made.contacts.values_list("phone", flat=True)) == ["+447946000000"]
+    again = marketer_client.post(
+        reverse("ui:campaign_make_list", args=[draft.pk]), {"group": "replied"}
+    )
+    assert again.status_code == 302  # refused with a message, nothing doubled
+    assert ContactList.objects.filter(name="Spring — replied").count() == 1
+
+
+def test_why_messages_wait(draft):
+    from ui.story import waiting_reasons
+
+    Campaign.objects.filter(pk=draft.pk).update(state="running", count_queued=120)
+    draft.refresh_from_db()
+    reasons = " ".join(waiting_reasons(draft))
+    assert "Quiet hours: messages only go between 09:00 and 20:00" in reasons
+    assert "Speed limit: 60 messages per minute, so the 120 waiting need about 2 min." in reasons

@@ -1,15 +1,18 @@
 """Campaign pages: list, preview and test send, live campaign page, ledger, actions."""
 
 import csv
+import itertools
+import re
+from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from campaigns.export import campaign_export_rows
+from campaigns.export import COLUMNS, campaign_export_rows
 from campaigns.models import Campaign, Channel, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
@@ -23,12 +26,14 @@ from campaigns.services import (
 )
 from campaigns.states import CampaignState, MessageState
 from contacts.models import Contact
+from contacts.services import contact_list_add, contact_list_create
 from infobip.errors import InfobipError
 from infobip.inbound import campaign_click_counts
 from ui.access import APPROVE, LAUNCH, page, permission_denied_text
 from ui.models import CampaignApproval
 from ui.selectors import campaign_progress
 from ui.services import UiError, audit_record, campaign_approval_problem, campaign_approve
+from ui.story import GROUPS, campaign_funnel, recipient_messages, waiting_reasons
 from ui.templatetags.herald_ui import money
 
 RECIPIENTS_PAGE = 50
@@ -150,8 +155,25 @@ def campaign_detail(request, pk: int):
         "channels": [("sms", "SMS"), ("whatsapp", "WhatsApp")],
         "funnel": _funnel(campaign),
         "whatsapp": campaign.channel != Channel.SMS,
+        "story": campaign_funnel(campaign),
+        "waiting": waiting_reasons(campaign),
+        "bubble": _bubble(campaign),
+        "groups": GROUPS,
     }
     return render(request, "ui/campaign.html", context)
+
+
+def _bubble(campaign: Campaign) -> str:
+    """The message as its first recipient sees it (the text as written when nobody fits)."""
+    preview = campaign_preview(campaign=campaign, samples=1) if campaign.recipients < 1 else None
+    if preview and preview["samples"]:
+        return preview["samples"][0]["text"]
+    sent = Message.objects.filter(campaign=campaign).exclude(text="").order_by("id").first()
+    if sent is not None:
+        return sent.text
+    if campaign.template is not None:
+        return f"WhatsApp template “{campaign.template.name}” ({campaign.template.language})"
+    return campaign.text
 
 
 def _funnel(campaign: Campaign) -> dict:
@@ -193,13 +215,9 @@ def campaign_progress_fragment(request, pk: int):
 def campaign_recipients(request, pk: int):
     """Fragment: the per-recipient ledger, filtered, keyset-paginated by id."""
     campaign = get_object_or_404(Campaign, pk=pk)
-    rows = Message.objects.filter(campaign=campaign).order_by("id")
-    state = request.GET.get("state", "")
-    channel = request.GET.get("channel", "")
-    if state in MessageState.values:
-        rows = rows.filter(state=state)
-    if channel in ("sms", "whatsapp"):
-        rows = rows.filter(channel=channel)
+    filters = _recipient_filters(request.GET)
+    rows = recipient_messages(campaign, **filters).order_by("id")
+    state, channel = filters["state"], filters["channel"]
     after = request.GET.get("after", "")
     if after.isdigit():
         rows = rows.filter(id__gt=int(after))
@@ -221,6 +239,9 @@ def campaign_recipients(request, pk: int):
         "channel": channel,
         "after": after,
         "states": MessageState.choices,
+        "filters": filters,
+        "filter_query": urlencode(filters),
+        "live": campaign_progress(campaign)["live"],
     }
     template = "ui/_recipients.html"
     if not request.headers.get("HX-Request"):
@@ -233,17 +254,69 @@ class _Echo:
         return value
 
 
+def _recipient_filters(params) -> dict[str, str]:
+    return {
+        "state": params.get("state", "")[:20],
+        "channel": params.get("channel", "")[:20],
+        "q": params.get("q", "").strip()[:100],
+        "group": params.get("group", "") if params.get("group", "") in GROUPS else "",
+    }
+
+
 @page("campaigns.view_campaign")
 def campaign_export_csv(request, pk: int):
+    """The ledger as CSV, filtered like the table; UTF-8 with a BOM so spreadsheets read it."""
     campaign = get_object_or_404(Campaign, pk=pk)
+    filters = _recipient_filters(request.GET)
     writer = csv.writer(_Echo())
-    audit_record(actor=request.user, action="export", campaign=campaign)
+    audit_record(actor=request.user, action="export", campaign=campaign, detail=urlencode(filters))
+    if any(filters.values()):
+        lines = _filtered_rows(recipient_messages(campaign, **filters))
+    else:
+        lines = campaign_export_rows(campaign=campaign)
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in campaign_export_rows(campaign=campaign)),
+        itertools.chain(["\ufeff"], (writer.writerow(row) for row in lines)),
         content_type="text/csv; charset=utf-8",
     )
-    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-ledger.csv"'
+    suffix = "-" + "-".join(v for v in filters.values() if v)[:40] if any(filters.values()) else ""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "", suffix)
+    response["Content-Disposition"] = (
+        f'attachment; filename="campaign-{campaign.pk}-ledger{safe}.csv"'
+    )
     return response
+
+
+def _filtered_rows(rows):
+    """The export's header and columns (campaigns.export.COLUMNS) for a filtered ledger."""
+    yield [name for name, _ in COLUMNS]
+    values = rows.order_by("id").values_list(*[field for _, field in COLUMNS])
+    for row in values.iterator(chunk_size=5000):
+        yield ["" if value is None else value for value in row]
+
+
+@require_POST
+@page("contacts.add_contactlist")
+def campaign_make_list(request, pk: int):
+    """A new list from the recipients a filter shows (e.g. everyone who did not receive it)."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    filters = _recipient_filters(request.POST)
+    name = request.POST.get("name", "").strip()[:200]
+    if not name:
+        label = GROUPS.get(filters["group"], "recipients")
+        name = f"{campaign.name[:150]} — {label}"
+    ids = recipient_messages(campaign, **filters).exclude(contact_id__isnull=True)
+    contact_ids = list(ids.values_list("contact_id", flat=True).distinct())
+    try:
+        new_list = contact_list_create(
+            name=name, description=f"Made from campaign {campaign.pk} ({urlencode(filters)})"
+        )
+    except ValidationError as exc:
+        messages.error(request, "List not made: " + "; ".join(exc.messages) + ".")
+        return redirect("ui:campaign", pk=pk)
+    added = contact_list_add(contact_list=new_list, contact_ids=contact_ids)
+    audit_record(actor=request.user, action="make-list", campaign=campaign, detail=new_list.name)
+    messages.success(request, f"List “{new_list.name}” made with {added:,} contacts.")
+    return redirect("ui:list", pk=new_list.pk)
 
 
 def launch_summary(campaign: Campaign) -> str:
