@@ -219,3 +219,62 @@ def thread_items(contact: Contact, *, limit: int = 100) -> list[dict]:
                       "kind": "reply", "keyword": "", "by": reply.sent_by})  # fmt: skip
     items.sort(key=lambda item: item["at"])
     return items[-limit:]
+
+
+def period_totals(*, days: int) -> dict:
+    """Sent, delivered rate, spend, opt-outs and replies over the last `days` days.
+
+    Message figures come from the counters of campaigns launched in the period (no ledger scan);
+    opt-outs and replies from their own tables.
+    """
+    from django.db.models import Sum
+
+    since = timezone.now() - dt.timedelta(days=days)
+    campaigns = Campaign.objects.filter(launched_at__gte=since)
+    sums = campaigns.aggregate(
+        delivered=Sum("count_delivered"), accepted=Sum("count_accepted"),
+        undeliverable=Sum("count_undeliverable"), expired=Sum("count_expired"),
+        rejected=Sum("count_rejected"), failed=Sum("count_failed"), sending=Sum("count_sending"),
+        spend=Sum("cost_amount"),
+    )  # fmt: skip
+    figures = {k: v or 0 for k, v in sums.items()}
+    settled = figures["delivered"] + sum(figures[s] for s in FINAL_FAILED)
+    sent = settled + figures["accepted"] + figures["sending"]
+    currency = (
+        campaigns.exclude(cost_currency="").values_list("cost_currency", flat=True).first() or "EUR"
+    )
+    return {
+        "days": days,
+        "campaigns": campaigns.count(),
+        "sent": sent,
+        "delivered": figures["delivered"],
+        "delivery_rate": round(figures["delivered"] * 100 / settled, 1) if settled else None,
+        "spend": figures["spend"],
+        "currency": currency,
+        "opt_outs": ConsentEvent.objects.filter(
+            action=ConsentAction.OPT_OUT, created_at__gte=since
+        ).count(),
+        "replies": InboundMessage.objects.filter(received_at__gte=since).count(),
+    }
+
+
+def sent_per_day(*, days: int) -> dict:
+    """Messages delivered and not delivered per launch day of the campaigns in the period."""
+    from django.db.models import Sum
+
+    since = timezone.now() - dt.timedelta(days=days)
+    today = timezone.localdate()
+    labels = [today - dt.timedelta(days=i) for i in range(days - 1, -1, -1)]
+    rows = (
+        Campaign.objects.filter(launched_at__gte=since)
+        .annotate(day=TruncDate("launched_at"))
+        .values("day")
+        .annotate(delivered=Sum("count_delivered"), failed=Sum("count_undeliverable")
+                  + Sum("count_expired") + Sum("count_rejected") + Sum("count_failed"))
+    )  # fmt: skip
+    found = {row["day"]: row for row in rows}
+    return {
+        "labels": [day.strftime("%a %d") for day in labels],
+        "delivered": [(found.get(day) or {}).get("delivered") or 0 for day in labels],
+        "failed": [(found.get(day) or {}).get("failed") or 0 for day in labels],
+    }

@@ -42,8 +42,13 @@
         charts[key].update();
         return;
       }
+      var kind = canvas.dataset.kind || "bar";
+      var round = kind === "doughnut" || kind === "pie";
+      // A doughnut has no axes; its legend names the slices. Bars have axes and a legend when
+      // they show more than one series.
+      var scales = round ? {} : { x: { beginAtZero: true }, y: { beginAtZero: true, ticks: { precision: 0 } } };
       charts[key] = new Chart(canvas, {
-        type: canvas.dataset.kind || "bar",
+        type: kind,
         data: {
           labels: data.labels,
           datasets: data.datasets.map(function (set, i) {
@@ -53,8 +58,9 @@
         },
         options: { responsive: true, maintainAspectRatio: false, animation: { duration: 300 },
                    indexAxis: canvas.dataset.axis || "x",
-                   plugins: { legend: { display: data.datasets.length > 1 } },
-                   scales: { x: { beginAtZero: true }, y: { beginAtZero: true } } }
+                   plugins: { legend: { display: round || data.datasets.length > 1,
+                                        position: round ? "right" : "top" } },
+                   scales: scales }
       });
     });
   }

@@ -336,3 +336,30 @@ def test_why_messages_wait(draft):
     reasons = " ".join(waiting_reasons(draft))
     assert "Quiet hours: messages only go between 09:00 and 20:00" in reasons
     assert "Speed limit: 60 messages per minute, so the 120 waiting need about 2 min." in reasons
+
+
+def test_dashboard_totals_for_7_and_30_days(marketer_client, draft):
+    from decimal import Decimal
+
+    Campaign.objects.filter(pk=draft.pk).update(
+        state="completed", launched_at=timezone.now() - dt.timedelta(days=10),
+        count_delivered=8, count_undeliverable=2, cost_amount=Decimal("0.40"), cost_currency="EUR",
+    )  # fmt: skip
+    week = marketer_client.get(reverse("ui:dashboard")).content.decode()
+    assert '<dd id="total-sent">0</dd>' in week
+    month = marketer_client.get(reverse("ui:dashboard"), {"days": "30"}).content.decode()
+    assert '<dd id="total-sent">10</dd>' in month
+    assert '<dd id="total-delivered-rate">80.0%</dd>' in month
+    assert '<dd id="total-spend">€0.40</dd>' in month
+
+
+def test_plain_status_names_and_money():
+    from ui.templatetags.herald_ui import money, plain_status
+
+    assert plain_status("DELIVERED_TO_HANDSET") == "Delivered to the phone"
+    assert plain_status("SOMETHING_NEW") == "Something new"
+    assert money("199.2", "EUR") == "€199.20"
+    assert money("4978", "GBP") == "£4,978.00"
+    assert money("0.0035", "EUR") == "€0.0035"
+    assert money("12.5", "CHF") == "12.50 CHF"
+    assert money("not money", "EUR") == ""
