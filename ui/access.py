@@ -16,6 +16,9 @@ def page(*perms: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(request, *args, **kwargs):
+            from ui.timezones import activate_for
+
+            activate_for(request)  # times shown and typed in the person's own zone
             if perms and not request.user.has_perms(perms):
                 missing = [p for p in perms if not request.user.has_perm(p)]
                 raise PermissionDenied(permission_denied_text(missing[0]))

@@ -136,3 +136,15 @@ class ConversationState(models.Model):
 
     def __str__(self) -> str:
         return f"conversation with {self.contact_id}"
+
+
+class UserPreference(models.Model):
+    """A person's own settings for the pages: the time zone every time is shown and typed in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="herald_preference"
+    )
+    time_zone = models.CharField(max_length=64, blank=True, help_text="Blank: the browser's")
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"

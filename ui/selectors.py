@@ -278,3 +278,14 @@ def sent_per_day(*, days: int) -> dict:
         "delivered": [(found.get(day) or {}).get("delivered") or 0 for day in labels],
         "failed": [(found.get(day) or {}).get("failed") or 0 for day in labels],
     }
+
+
+def audience_time_zones(*, list_ids: Iterable[int], cap: int = 200) -> list[str]:
+    """The distinct time zones of an audience (the server's stands for contacts without one)."""
+    from django.conf import settings
+
+    zones = set(_audience_contacts(list_ids).values_list("timezone", flat=True).distinct()[:cap])
+    if "" in zones or not zones:
+        zones.discard("")
+        zones.add(settings.TIME_ZONE)
+    return sorted(zones)

@@ -12,6 +12,7 @@ from ui.views import (
     editing,
     inbox,
     people,
+    preferences,
     templates,
     wizard,
 )
@@ -24,6 +25,7 @@ urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
     path("dashboard/campaigns/", dashboard.dashboard_campaigns, name="dashboard_campaigns"),
     path("audit/", dashboard.audit, name="audit"),
+    path("settings/", preferences.preferences, name="preferences"),
     path("contacts/", contacts.contact_list, name="contacts"),
     path("contacts/import/", contacts.contact_import, name="contact_import"),
     path("contacts/new/", people.contact_new, name="contact_new"),

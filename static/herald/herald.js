@@ -25,6 +25,14 @@
   }
   document.addEventListener("DOMContentLoaded", foldMenu);
 
+  // The browser's time zone, for people who have not chosen one (ui/timezones.py reads it).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("herald_tz=" + zone) === -1) {
+      document.cookie = "herald_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (e) { /* no Intl: the server's zone is used */ }
+
   var charts = {};
   var COLORS = ["#9aa3af", "#f0b400", "#5b8def", "#1b7f3b", "#b42318", "#8e44ad", "#e67e22", "#7f8c8d", "#34495e"];
 

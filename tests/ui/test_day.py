@@ -1,6 +1,7 @@
 """The marketer's day through the test client: edit, reuse, errors at the field, launch text."""
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 from django.urls import reverse
@@ -363,3 +364,41 @@ def test_plain_status_names_and_money():
     assert money("0.0035", "EUR") == "€0.0035"
     assert money("12.5", "CHF") == "12.50 CHF"
     assert money("not money", "EUR") == ""
+
+
+def test_time_zone_setting_browser_default_and_every_time_says_its_zone(marketer_client, draft):
+    draft.send_at = dt.datetime(2030, 6, 1, 8, 0, tzinfo=dt.UTC)
+    draft.save()
+    marketer_client.cookies["herald_tz"] = "America/New_York"
+    page = marketer_client.get(reverse("ui:campaign_preview", args=[draft.pk])).content.decode()
+    assert "2030-06-01 04:00 EDT" in page  # the browser's zone, said on the page
+    bad = marketer_client.post(reverse("ui:preferences"), {"time_zone": "Mars/Olympus"})
+    assert bad.status_code == 400
+    marketer_client.post(reverse("ui:preferences"), {"time_zone": "Europe/Madrid"})
+    page = marketer_client.get(reverse("ui:campaign_preview", args=[draft.pk])).content.decode()
+    assert "2030-06-01 10:00 CEST" in page  # the chosen zone wins over the browser's
+
+
+def test_send_at_10_in_each_recipients_local_time(marketer_client, draft):
+    Contact.objects.filter(phone="+447946000000").update(timezone="Europe/London")
+    Contact.objects.filter(phone="+447946000001").update(timezone="America/New_York")
+    Contact.objects.filter(phone="+447946000002").update(timezone="Asia/Tokyo")
+    marketer_client.get(reverse("ui:campaign_edit", args=[draft.pk]))
+    past = marketer_client.post(
+        reverse("ui:wizard_options"),
+        {"send_mode": "local", "local_date": "2001-01-01", "local_time": "10:00",
+         "local_until": "18:00"},
+    )  # fmt: skip
+    assert past.status_code == 400
+    assert 'id="err-local"' in past.content.decode()
+    day = (timezone.now() + dt.timedelta(days=3)).date()
+    response = marketer_client.post(
+        reverse("ui:wizard_options"),
+        {"send_mode": "local", "local_date": day.isoformat(), "local_time": "10:00",
+         "local_until": "18:00", "speed_unit": "minute"},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    draft.refresh_from_db()
+    tokyo = dt.datetime.combine(day, dt.time(10), tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert draft.send_at == tokyo  # the first place where it is 10:00
+    assert (draft.quiet_hours_start, draft.quiet_hours_end) == (dt.time(10), dt.time(18))

@@ -394,7 +394,7 @@ def _perform(request, campaign: Campaign, action: str) -> str:
             raise UiError(problem)
         campaign = campaign_launch(campaign=campaign)
         if campaign.state == CampaignState.SCHEDULED:
-            return f"Scheduled for {campaign.send_at:%Y-%m-%d %H:%M %Z}."
+            return f"Scheduled for {timezone.localtime(campaign.send_at):%Y-%m-%d %H:%M %Z}."
         return "Launched: messages are going out."
     if action == "pause":
         campaign_pause(campaign=campaign, reason=f"paused by {request.user.get_username()}")

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns.editing import campaign_delete, campaign_duplicate, campaign_reschedule
@@ -47,9 +48,12 @@ def reschedule(request, pk: int):
                     actor=request.user,
                     action="reschedule",
                     campaign=campaign,
-                    detail=f"{campaign.send_at:%Y-%m-%d %H:%M %Z}",
+                    detail=f"{timezone.localtime(campaign.send_at):%Y-%m-%d %H:%M %Z}",
                 )
-                messages.success(request, f"Rescheduled for {campaign.send_at:%Y-%m-%d %H:%M %Z}.")
+                messages.success(
+                    request,
+                    f"Rescheduled for {timezone.localtime(campaign.send_at):%Y-%m-%d %H:%M %Z}.",
+                )
                 target = (
                     "ui:campaign"
                     if campaign.state != CampaignState.DRAFT

@@ -5,7 +5,9 @@ through campaigns.services.campaign_create (the same validation as every other e
 """
 
 import datetime as dt
+import zoneinfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,7 +22,12 @@ from campaigns.rendering import CONTACT_FIELDS, PLACEHOLDER_RE, sms_cap_check, s
 from campaigns.services import CampaignError, campaign_create
 from contacts.models import ContactList
 from ui.access import page
-from ui.selectors import audience_attribute_keys, audience_counts, rendered_range
+from ui.selectors import (
+    audience_attribute_keys,
+    audience_counts,
+    audience_time_zones,
+    rendered_range,
+)
 from ui.services import audit_record
 from whatsapp.mapping import mapping_validate, slot_from_text
 from whatsapp.mapping import template_places as mapping_places
@@ -394,6 +401,11 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
             field_errors["send_at"] = "Give the date and time to send at."
         elif send_at <= timezone.now():
             field_errors["send_at"] = "The send time is in the past."
+    quiet_override = None
+    if form.get("send_mode") == "local":
+        send_at, quiet_override, problem = _recipient_local(form, state)
+        if problem:
+            field_errors["local"] = problem
     speed = form.get("speed_limit", "").strip()
     if speed and not speed.isdigit():
         field_errors["speed_limit"] = "The speed limit must be a whole number."
@@ -431,9 +443,50 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
         "send_at": send_at,
         "speed_limit": int(speed) if speed and not field_errors.get("speed_limit") else None,
         "speed_unit": speed_unit,
-        "quiet_hours": quiet if quiet[0] is not None and quiet[1] is not None else None,
+        "quiet_hours": quiet_override
+        or (quiet if quiet[0] is not None and quiet[1] is not None else None),
     }
     return fields, field_errors
+
+
+def _recipient_local(form: dict, state: dict) -> tuple[dt.datetime | None, tuple | None, str]:
+    """ "At 10:00 in each recipient's local time" as a start time plus a sending window.
+
+    The campaign starts at the first moment it is that time in any of the audience's zones; the
+    window (quiet hours, which the engine applies in each recipient's zone) holds everyone else
+    until it is that time where they are.
+    """
+    try:
+        day = dt.date.fromisoformat(form.get("local_date", ""))
+    except ValueError:
+        return None, None, "Give the day to send on."
+    at = _parse_time(form.get("local_time", ""))
+    until = _parse_time(form.get("local_until", ""))
+    if at is None or until is None:
+        return None, None, "Give the local time to send at, and until when."
+    if until <= at:
+        return None, None, "The window must end after the local send time (same day)."
+    zones = audience_time_zones(list_ids=state.get("lists", []))
+    starts = []
+    for name in zones:
+        try:
+            zone = zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+        starts.append(dt.datetime.combine(day, at, tzinfo=zone))
+    if not starts:
+        starts = [timezone.make_aware(dt.datetime.combine(day, at))]
+    first = min(starts)
+    if first <= timezone.now():
+        return (
+            None,
+            None,
+            (
+                f"It is already past {at:%H:%M} on {day:%Y-%m-%d} for some recipients "
+                f"({first.tzinfo}): choose a later day."
+            ),
+        )
+    return first, (at, until), ""
 
 
 @page("campaigns.add_campaign")
@@ -482,6 +535,7 @@ def options(request):
         speed_units=SpeedUnit.choices,
         speed_limit_max=SPEED_LIMIT_MAX,
         time_zone=timezone.get_current_timezone_name(),
+        server_zone=settings.TIME_ZONE,
         fields=list(CONTACT_FIELDS),
         **_counter(form.get("failover_text", ""), state.get("lists", [])),
     )
