@@ -65,6 +65,10 @@ class ImportJob(models.Model):
     original_name = models.CharField(max_length=255, blank=True)
     list_name = models.CharField(max_length=200, blank=True)
     default_region = models.CharField(max_length=2, blank=True)
+    allow_sequential = models.BooleanField(
+        default=False,
+        help_text="Accept runs of consecutive numbers (import_contacts --allow-sequential)",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)

@@ -402,3 +402,36 @@ def test_send_at_10_in_each_recipients_local_time(marketer_client, draft):
     tokyo = dt.datetime.combine(day, dt.time(10), tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo"))
     assert draft.send_at == tokyo  # the first place where it is 10:00
     assert (draft.quiet_hours_start, draft.quiet_hours_end) == (dt.time(10), dt.time(18))
+
+
+def test_whatsapp_mapping_takes_fallbacks_and_refuses_unfillable_columns(
+    marketer_client, live_sandbox
+):
+    from whatsapp.models import WhatsAppTemplate
+
+    marketer_client.post(reverse("ui:template_sync"))
+    template = WhatsAppTemplate.objects.get(name="order_update")
+    audience = make_audience(2)
+    marketer_client.post(reverse("ui:wizard_audience"), {"name": "WA", "lists": [audience.pk]})
+    refused = marketer_client.post(
+        reverse("ui:wizard_message"),
+        {"channel": "whatsapp_template", "template": template.pk,
+         "body_0": "{{nickname}}", "body_1": "Friday"},
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert "No contact in this audience has {{nickname}}" in refused.content.decode()
+    ok = marketer_client.post(
+        reverse("ui:wizard_message"),
+        {"channel": "whatsapp_template", "template": template.pk,
+         "body_0": "{{nickname|amigo}}", "body_1": "Friday"},
+    )  # fmt: skip
+    assert ok.status_code == 302
+    page = marketer_client.get(reverse("ui:wizard_message")).content.decode()
+    assert 'value="{{nickname|amigo}}"' in page  # shown back as typed
+    marketer_client.post(
+        reverse("ui:wizard_options"), {"send_mode": "now", "failover_mode": "none"}
+    )
+    campaign = Campaign.objects.get(name="WA")
+    assert campaign.template_mapping["body"][0] == {
+        "source": "attribute", "value": "nickname", "fallback": "amigo",
+    }  # fmt: skip

@@ -126,3 +126,37 @@ def test_list_detail_rename_and_delete(marketer_client):
     assert response["Location"] == reverse("ui:lists")
     assert not ContactList.objects.filter(pk=audience.pk).exists()
     assert Contact.objects.count() == 2
+
+
+def test_import_counts_in_file_duplicates_and_takes_the_command_options(
+    marketer_client, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    import io
+
+    from ui.models import ImportJob
+
+    settings.MEDIA_ROOT = tmp_path
+    upload = io.BytesIO(
+        b"phone,first_name\n07946 012345,Ann\n+447946012345,Ann B\n+447946012399,Bob\n"
+    )
+    upload.name = "dupes.csv"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = marketer_client.post(
+            reverse("ui:contact_import"),
+            {"file": upload, "default_region": "gb", "allow_sequential": "1"},
+        )
+    job = ImportJob.objects.get()
+    assert job.allow_sequential
+    assert job.default_region == "GB"
+    assert (job.created, job.summary["duplicates"]) == (2, 1)
+    page = marketer_client.get(response["Location"]).content.decode()
+    assert 'id="import-duplicates">1<' in page
+    assert "1 row repeated a number already in this file" in page
+
+    bad = io.BytesIO(b"phone\n+447946012345\n")
+    bad.name = "x.csv"
+    refused = marketer_client.post(
+        reverse("ui:contact_import"), {"file": bad, "default_region": "ZZ"}
+    )
+    assert refused.status_code == 400
+    assert "not a country code" in refused.content.decode()

@@ -4,6 +4,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import phonenumbers
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
@@ -143,11 +144,15 @@ def contact_import(request):
             errors.append("Choose a CSV file to upload.")
         elif upload.size == 0:
             errors.append("The file is empty.")
+        region = request.POST.get("default_region", "").strip().upper()
+        if region and region not in phonenumbers.SUPPORTED_REGIONS:
+            errors.append(f"“{region[:10]}” is not a country code: use two letters such as GB.")
         if not errors:
             job = import_job_create(
                 upload=upload,
                 list_name=request.POST.get("list_name", ""),
                 default_region=request.POST.get("default_region", ""),
+                allow_sequential=request.POST.get("allow_sequential") == "1",
                 user=request.user,
             )
             return redirect("ui:import", pk=job.pk)
