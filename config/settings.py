@@ -356,3 +356,13 @@ CELERY_BEAT_SCHEDULE["campaigns-whatsapp-validity"] = {
     "schedule": env.float("HERALD_VALIDITY_SWEEP_INTERVAL", default=60.0),
     "options": {"expires": 60.0},
 }
+
+# --- Infobip connection state (dashboard, /healthz/) -----------------------------------------
+# Checked when a worker starts and then every this many seconds (0 = only at worker start).
+HERALD_INFOBIP_CHECK_INTERVAL = env.float("HERALD_INFOBIP_CHECK_INTERVAL", default=300.0)
+if HERALD_INFOBIP_CHECK_INTERVAL > 0:
+    CELERY_BEAT_SCHEDULE["infobip-connection-check"] = {
+        "task": "core.tasks.check_infobip_connection",
+        "schedule": HERALD_INFOBIP_CHECK_INTERVAL,
+        "options": {"expires": HERALD_INFOBIP_CHECK_INTERVAL},
+    }

@@ -4,6 +4,7 @@ from django.shortcuts import render
 
 from campaigns.models import Campaign
 from campaigns.states import CampaignState
+from core.models import InfobipConnection
 from ui.access import page
 from ui.models import AuditEntry
 from ui.selectors import campaign_progress, dashboard_figures, period_totals, sent_per_day
@@ -38,6 +39,7 @@ def dashboard(request):
         "live": live,
         "chart": chart,
         "totals": period_totals(days=days),
+        "infobip": InfobipConnection.objects.filter(pk=1).first(),
         "days": days,
         "opt_outs": sum(figures["opt_outs"]),
         "inbound": sum(figures["inbound"]),
