@@ -203,6 +203,7 @@ def campaign_progress_fragment(request, pk: int):
         "funnel": _funnel(campaign),
         "whatsapp": campaign.channel != Channel.SMS,
         "actions": _actions(request, campaign),
+        "story": campaign_funnel(campaign),
     }
     response = render(request, "ui/_campaign_progress.html", context)
     if not progress["live"]:
