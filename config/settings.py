@@ -496,3 +496,13 @@ for _cap in HERALD_FREQUENCY_CAPS:
         raise ImproperlyConfigured(f"HERALD_FREQUENCY_CAPS: bad rule {_cap!r}")
 # WhatsApp marketing only to contacts with a WhatsApp opt-in on record (campaigns/consent_rules.py).
 HERALD_WHATSAPP_REQUIRE_OPT_IN = env.bool("HERALD_WHATSAPP_REQUIRE_OPT_IN", default=False)
+
+# --- Infobip connection state (dashboard, /healthz/) -----------------------------------------
+# Checked when a worker starts and then every this many seconds (0 = only at worker start).
+HERALD_INFOBIP_CHECK_INTERVAL = env.float("HERALD_INFOBIP_CHECK_INTERVAL", default=300.0)
+if HERALD_INFOBIP_CHECK_INTERVAL > 0:
+    CELERY_BEAT_SCHEDULE["infobip-connection-check"] = {
+        "task": "infobip.tasks.check_connection",
+        "schedule": HERALD_INFOBIP_CHECK_INTERVAL,
+        "options": {"expires": HERALD_INFOBIP_CHECK_INTERVAL},
+    }

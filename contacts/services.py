@@ -278,3 +278,157 @@ def contacts_for_numbers(numbers: Iterable[str]) -> dict[str, int]:
 def _region(number: str) -> str:
     region = phonenumbers.region_code_for_number(phonenumbers.parse(number))
     return region if region and len(region) == 2 else ""
+
+
+# --- Editing contacts and lists from the browser (#16) ---------------------------------------
+# Kept at the end of the module so parallel work on the services above merges cleanly. Errors
+# are ValidationError with a message per field, so a form can show each next to its field.
+
+CONTACT_TEXT_FIELDS = {"first_name": 150, "last_name": 150, "language": 20}
+# Campaigns that may still send: a list they use cannot be deleted from under them.
+LIVE_CAMPAIGN_STATES = ("draft", "scheduled", "running", "paused")
+
+
+def _contact_fields(
+    *, phone: str, default_region: str, timezone_name: str, texts: dict[str, str]
+) -> tuple[dict, dict[str, str]]:
+    """Validated contact fields from a form, and the problems by field name."""
+    from zoneinfo import available_timezones
+
+    from contacts.phones import PhoneChecker, PhoneError
+
+    problems: dict[str, str] = {}
+    fields: dict = {}
+    try:
+        info = PhoneChecker(default_region.strip() or None).check(phone.strip())
+    except ValueError as exc:  # PhoneError, or an unknown default region
+        problems["phone" if isinstance(exc, PhoneError) else "default_region"] = str(exc)
+    else:
+        fields |= {"phone": info.e164, "country": info.country}
+        if not timezone_name.strip():
+            fields["timezone"] = info.timezone
+    for name, limit in CONTACT_TEXT_FIELDS.items():
+        value = texts.get(name, "").strip()
+        if len(value) > limit:
+            problems[name] = f"at most {limit} characters ({len(value)} given)"
+        fields[name] = value
+    zone = timezone_name.strip()
+    if zone:
+        if zone not in available_timezones():
+            problems["timezone"] = f"{zone[:64]!r} is not a time zone (e.g. Europe/London)"
+        fields["timezone"] = zone
+    return fields, problems
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    phone: str,
+    first_name: str = "",
+    last_name: str = "",
+    language: str = "",
+    timezone_name: str = "",
+    default_region: str = "",
+    lists: Iterable[ContactList] = (),
+) -> Contact:
+    """Add one contact (number normalised to E.164); refuses a number already in Herald."""
+    from django.core.exceptions import ValidationError
+
+    texts = {"first_name": first_name, "last_name": last_name, "language": language}
+    fields, problems = _contact_fields(
+        phone=phone, default_region=default_region, timezone_name=timezone_name, texts=texts
+    )
+    if "phone" in fields and Contact.objects.filter(phone=fields["phone"]).exists():
+        problems["phone"] = f"{fields['phone']} is already a contact"
+    if problems:
+        raise ValidationError(problems)
+    contact = Contact.objects.create(**fields)
+    for contact_list in lists:
+        contact_list_add(contact_list=contact_list, contact_ids=[contact.pk])
+    return contact
+
+
+@transaction.atomic
+def contact_update(
+    *,
+    contact: Contact,
+    phone: str,
+    first_name: str = "",
+    last_name: str = "",
+    language: str = "",
+    timezone_name: str = "",
+    default_region: str = "",
+) -> Contact:
+    """Change a contact's number, names, language and time zone (consent changes elsewhere)."""
+    from django.core.exceptions import ValidationError
+
+    texts = {"first_name": first_name, "last_name": last_name, "language": language}
+    fields, problems = _contact_fields(
+        phone=phone, default_region=default_region, timezone_name=timezone_name, texts=texts
+    )
+    taken = Contact.objects.filter(phone=fields.get("phone")).exclude(pk=contact.pk)
+    if "phone" in fields and taken.exists():
+        problems["phone"] = f"{fields['phone']} is already another contact"
+    if problems:
+        raise ValidationError(problems)
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    contact.save()
+    return contact
+
+
+def contact_delete(*, contact: Contact) -> str:
+    """Delete a contact and its list memberships; the campaign ledger keeps its rows."""
+    phone = contact.phone
+    contact.delete()
+    return phone
+
+
+def contact_list_rename(*, contact_list: ContactList, name: str, description: str) -> ContactList:
+    """Rename a list (names are unique) and change its description."""
+    from django.core.exceptions import ValidationError
+
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "the list needs a name"})
+    if len(name) > 200:
+        raise ValidationError({"name": f"at most 200 characters ({len(name)} given)"})
+    if ContactList.objects.filter(name=name).exclude(pk=contact_list.pk).exists():
+        raise ValidationError({"name": f"a list called “{name}” already exists"})
+    contact_list.name = name
+    contact_list.description = description.strip()
+    contact_list.save(update_fields=["name", "description"])
+    return contact_list
+
+
+def contact_list_delete(*, contact_list: ContactList) -> str:
+    """Delete a list (never its contacts); refused while a campaign that may still send uses it."""
+    from django.core.exceptions import ValidationError
+
+    using = list(
+        contact_list.campaigns.filter(state__in=LIVE_CAMPAIGN_STATES).values_list("name", flat=True)
+    ) + list(
+        contact_list.excluded_from_campaigns.filter(state__in=LIVE_CAMPAIGN_STATES).values_list(
+            "name", flat=True
+        )
+    )
+    if using:
+        names = ", ".join(f"“{n}”" for n in sorted(set(using))[:5])
+        raise ValidationError(f"the list is used by campaigns that may still send: {names}")
+    name = contact_list.name
+    contact_list.delete()
+    return name
+
+
+def contact_list_create(*, name: str, description: str = "") -> ContactList:
+    """Create a list with a unique name (refused, by field, when taken or empty)."""
+    from django.core.exceptions import ValidationError
+
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "the list needs a name"})
+    if len(name) > 200:
+        raise ValidationError({"name": f"at most 200 characters ({len(name)} given)"})
+    if ContactList.objects.filter(name=name).exists():
+        raise ValidationError({"name": f"a list called “{name}” already exists"})
+    return ContactList.objects.create(name=name, description=description.strip())

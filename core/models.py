@@ -47,3 +47,16 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or self.actor} {self.action}"
+
+
+class InfobipConnection(models.Model):
+    """The last check of the Infobip connection (one row): OK, or the reason it does not work."""
+
+    ok = models.BooleanField(default=False)
+    reason = models.CharField(max_length=500, blank=True)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    base_url = models.CharField(max_length=300, blank=True)
+    checked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Infobip {'OK' if self.ok else self.reason} @ {self.checked_at:%H:%M:%S}"

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from core.models import AuditEntry, WorkerHeartbeat
+from core.models import AuditEntry, InfobipConnection, WorkerHeartbeat
 from core.rules import Actor, actor_label, actor_user
 
 HEARTBEAT_STALE_AFTER = dt.timedelta(minutes=2)
@@ -44,3 +44,11 @@ def audit_record(
         detail=detail[:500],
         content=content,
     )
+
+
+def infobip_connection_state() -> dict | None:
+    """The last recorded check, JSON-ready (None before the first check)."""
+    state = InfobipConnection.objects.filter(pk=1).first()
+    if state is None:
+        return None
+    return {"ok": state.ok, "reason": state.reason, "checked_at": state.checked_at.isoformat()}

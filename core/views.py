@@ -3,7 +3,7 @@
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
-from core.services import worker_is_alive
+from core.services import infobip_connection_state, worker_is_alive
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -14,5 +14,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         database = True
     except Exception:
         database = False
-    body = {"database": database, "worker": database and worker_is_alive()}
+    body: dict[str, object] = {"database": database, "worker": database and worker_is_alive()}
+    if database:
+        # The last check (worker start, then every HERALD_INFOBIP_CHECK_INTERVAL s); informative,
+        # not a liveness failure: Herald keeps accepting webhooks while Infobip is unreachable.
+        body["infobip"] = infobip_connection_state()
     return JsonResponse(body, status=200 if database else 503)

@@ -49,3 +49,17 @@ def process_backlog() -> None:
     """Beat: process events whose task was lost, retry reports for unknown messageIds."""
     events_backlog()
     pending_retry()
+
+
+@shared_task(name="infobip.tasks.check_connection", ignore_result=True)
+def check_connection() -> None:
+    """Check the Infobip connection and record it (worker start, then every few minutes)."""
+    from infobip.health import infobip_connection_check
+
+    infobip_connection_check()
+
+
+@worker_ready.connect
+def _check_connection_on_start(**_kwargs) -> None:
+    # Queued rather than run here: a slow or unreachable Infobip must not delay the worker.
+    check_connection.delay()

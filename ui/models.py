@@ -29,6 +29,10 @@ class ImportJob(models.Model):
     original_name = models.CharField(max_length=255, blank=True)
     list_name = models.CharField(max_length=200, blank=True)
     default_region = models.CharField(max_length=2, blank=True)
+    allow_sequential = models.BooleanField(
+        default=False,
+        help_text="Accept runs of consecutive numbers (import_contacts --allow-sequential)",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
@@ -61,3 +65,59 @@ class ImportJob(models.Model):
         if self.status == self.Status.DONE:
             return 100
         return min(99, int(self.processed * 100 / self.total)) if self.total else 0
+
+
+class ConversationReply(models.Model):
+    """A reply a person sent from the inbox (SMS or WhatsApp), so the thread shows it."""
+
+    class Channel(models.TextChoices):
+        SMS = "sms", "SMS"
+        WHATSAPP = "whatsapp", "WhatsApp"
+
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="conversation_replies"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    text = models.TextField()
+    sender = models.CharField(max_length=64, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    status_name = models.CharField(max_length=100, blank=True, help_text="Infobip's answer")
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [models.Index(fields=["contact", "-sent_at"], name="ui_reply_contact_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} reply to {self.contact_id} at {self.sent_at:%H:%M}"
+
+
+class ConversationState(models.Model):
+    """Per-contact inbox state: when the thread was last read, and whether it is handled."""
+
+    contact = models.OneToOneField(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="conversation_state"
+    )
+    read_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"conversation with {self.contact_id}"
+
+
+class UserPreference(models.Model):
+    """A person's own settings for the pages: the time zone every time is shown and typed in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="herald_preference"
+    )
+    time_zone = models.CharField(max_length=64, blank=True, help_text="Blank: the browser's")
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"

@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from campaigns.audience import AudienceSummary
 from campaigns.models import Campaign, Message
+from campaigns.rendering import CONTACT_FIELDS
 from campaigns.states import CampaignState
 from contacts.models import ConsentAction, ConsentEvent, Contact, ListMembership
-from infobip.models import InboundMessage
+from infobip.models import InboundMessage, KeywordAction
 
 FINAL_FAILED = ("undeliverable", "expired", "rejected", "failed")
 
@@ -116,3 +117,182 @@ def conversation(contact: Contact, *, limit: int = 50) -> list[dict]:
     ]
     items.sort(key=lambda item: item["at"])
     return items[-limit:]
+
+
+def _audience_contacts(list_ids: Iterable[int]):
+    members = ListMembership.objects.filter(contact_list_id__in=list(list_ids))
+    return Contact.objects.filter(id__in=members.values("contact_id"))
+
+
+def audience_attribute_keys(*, list_ids: Iterable[int], sample: int = 1000) -> list[str]:
+    """Attribute (CSV column) names found on the audience: the oldest and newest `sample`."""
+    # An import gives all its rows the same columns: both ends of the audience see every import
+    # that built it, without reading a million rows' JSON.
+    contacts = _audience_contacts(list_ids)
+    keys: set[str] = set()
+    for order in ("id", "-id"):
+        for attributes in contacts.order_by(order).values_list("attributes", flat=True)[:sample]:
+            if isinstance(attributes, dict):
+                keys.update(str(k) for k in attributes)
+    return sorted(keys - set(CONTACT_FIELDS))
+
+
+def rendered_range(*, text: str, list_ids: Iterable[int], sample: int = 200) -> dict | None:
+    """What recipients receive: shortest and longest rendered text over an audience sample."""
+    from campaigns.rendering import compile_template, contact_values, sms_segments
+
+    template = compile_template(text)
+    if not template.names:
+        return None
+    lengths: list = []
+    missing = 0
+    for contact in _audience_contacts(list_ids).filter(opted_out=False).order_by("id")[:sample]:
+        rendered = template.render(contact_values(contact, template.names))
+        if rendered.missing:
+            missing += 1
+            continue
+        lengths.append(sms_segments(rendered.text))
+    if not lengths:
+        return {"sampled": 0, "missing": missing}
+    shortest = min(lengths, key=lambda seg: (seg.parts, seg.length))
+    longest = max(lengths, key=lambda seg: (seg.parts, seg.length))
+    return {
+        "sampled": len(lengths),
+        "missing": missing,
+        "min_length": min(seg.length for seg in lengths),
+        "max_length": max(seg.length for seg in lengths),
+        "min_parts": shortest.parts,
+        "max_parts": longest.parts,
+        "longest": longest,
+    }
+
+
+def inbox_threads(*, show: str = "", limit: int = 100) -> list[dict]:
+    """One row per contact who wrote to us, latest activity first, with unread/handled state."""
+    from django.db.models import Max
+
+    from ui.models import ConversationState
+
+    latest = (
+        InboundMessage.objects.filter(contact__isnull=False)
+        .values("contact_id")
+        .annotate(last=Max("received_at"), count=Count("id"))
+        .order_by("-last")
+    )
+    rows = list(latest[: limit * 3 if show else limit])
+    contact_ids = [row["contact_id"] for row in rows]
+    contacts = Contact.objects.in_bulk(contact_ids)
+    states = {s.contact_id: s for s in ConversationState.objects.filter(contact_id__in=contact_ids)}
+    last_messages: dict[int, InboundMessage] = {}
+    for message in InboundMessage.objects.filter(contact_id__in=contact_ids).order_by(
+        "contact_id", "-received_at", "-id"
+    ):
+        last_messages.setdefault(message.contact_id, message)
+    threads = []
+    for row in rows:
+        state = states.get(row["contact_id"])
+        unread = state is None or state.read_at is None or state.read_at < row["last"]
+        handled = bool(state and state.handled_at and state.handled_at >= row["last"])
+        if (show == "unread" and not unread) or (show == "open" and handled):
+            continue
+        threads.append({"contact": contacts[row["contact_id"]], "last_at": row["last"],
+                        "count": row["count"], "last": last_messages.get(row["contact_id"]),
+                        "unread": unread, "handled": handled})  # fmt: skip
+    return threads[:limit]
+
+
+def thread_items(contact: Contact, *, limit: int = 100) -> list[dict]:
+    """A contact's conversation, oldest first: campaign messages, inbound (keywords marked),
+    Herald's automatic keyword replies and the replies people sent from the inbox."""
+    from ui.models import ConversationReply
+
+    items = conversation(contact, limit=limit)
+    for item in items:
+        item["kind"] = "campaign" if item["direction"] == "out" else "inbound"
+        action = item["state"] if item["direction"] == "in" else ""
+        item["keyword"] = (
+            KeywordAction(action).label if action and action in KeywordAction.values else ""
+        )
+    inbound = InboundMessage.objects.filter(contact=contact, reply_sent_at__isnull=False)
+    for message in inbound.order_by("-received_at")[:limit]:
+        items.append({"at": message.reply_sent_at, "direction": "out", "channel": message.channel,
+                      "text": message.reply_text, "state": message.reply_status,
+                      "campaign": None, "kind": "automatic", "keyword": ""})  # fmt: skip
+    for reply in ConversationReply.objects.filter(contact=contact).select_related("sent_by")[
+        :limit
+    ]:
+        items.append({"at": reply.sent_at, "direction": "out", "channel": reply.channel,
+                      "text": reply.text, "state": reply.status_name, "campaign": None,
+                      "kind": "reply", "keyword": "", "by": reply.sent_by})  # fmt: skip
+    items.sort(key=lambda item: item["at"])
+    return items[-limit:]
+
+
+def period_totals(*, days: int) -> dict:
+    """Sent, delivered rate, spend, opt-outs and replies over the last `days` days.
+
+    Message figures come from the counters of campaigns launched in the period (no ledger scan);
+    opt-outs and replies from their own tables.
+    """
+    from django.db.models import Sum
+
+    since = timezone.now() - dt.timedelta(days=days)
+    campaigns = Campaign.objects.filter(launched_at__gte=since)
+    sums = campaigns.aggregate(
+        delivered=Sum("count_delivered"), accepted=Sum("count_accepted"),
+        undeliverable=Sum("count_undeliverable"), expired=Sum("count_expired"),
+        rejected=Sum("count_rejected"), failed=Sum("count_failed"), sending=Sum("count_sending"),
+        spend=Sum("cost_amount"),
+    )  # fmt: skip
+    figures = {k: v or 0 for k, v in sums.items()}
+    settled = figures["delivered"] + sum(figures[s] for s in FINAL_FAILED)
+    sent = settled + figures["accepted"] + figures["sending"]
+    currency = (
+        campaigns.exclude(cost_currency="").values_list("cost_currency", flat=True).first() or "EUR"
+    )
+    return {
+        "days": days,
+        "campaigns": campaigns.count(),
+        "sent": sent,
+        "delivered": figures["delivered"],
+        "delivery_rate": round(figures["delivered"] * 100 / settled, 1) if settled else None,
+        "spend": figures["spend"],
+        "currency": currency,
+        "opt_outs": ConsentEvent.objects.filter(
+            action=ConsentAction.OPT_OUT, created_at__gte=since
+        ).count(),
+        "replies": InboundMessage.objects.filter(received_at__gte=since).count(),
+    }
+
+
+def sent_per_day(*, days: int) -> dict:
+    """Messages delivered and not delivered per launch day of the campaigns in the period."""
+    from django.db.models import Sum
+
+    since = timezone.now() - dt.timedelta(days=days)
+    today = timezone.localdate()
+    labels = [today - dt.timedelta(days=i) for i in range(days - 1, -1, -1)]
+    rows = (
+        Campaign.objects.filter(launched_at__gte=since)
+        .annotate(day=TruncDate("launched_at"))
+        .values("day")
+        .annotate(delivered=Sum("count_delivered"), failed=Sum("count_undeliverable")
+                  + Sum("count_expired") + Sum("count_rejected") + Sum("count_failed"))
+    )  # fmt: skip
+    found = {row["day"]: row for row in rows}
+    return {
+        "labels": [day.strftime("%a %d") for day in labels],
+        "delivered": [(found.get(day) or {}).get("delivered") or 0 for day in labels],
+        "failed": [(found.get(day) or {}).get("failed") or 0 for day in labels],
+    }
+
+
+def audience_time_zones(*, list_ids: Iterable[int], cap: int = 200) -> list[str]:
+    """The distinct time zones of an audience (the server's stands for contacts without one)."""
+    from django.conf import settings
+
+    zones = set(_audience_contacts(list_ids).values_list("timezone", flat=True).distinct()[:cap])
+    if "" in zones or not zones:
+        zones.discard("")
+        zones.add(settings.TIME_ZONE)
+    return sorted(zones)

@@ -30,7 +30,12 @@ class UiError(Exception):
 
 
 def import_job_create(
-    *, upload: UploadedFile, list_name: str, default_region: str, user: AbstractBaseUser
+    *,
+    upload: UploadedFile,
+    list_name: str,
+    default_region: str,
+    user: AbstractBaseUser,
+    allow_sequential: bool = False,
 ) -> ImportJob:
     """Store the upload and enqueue its import (the worker runs it; eager mode runs it now)."""
     from ui.tasks import run_import
@@ -39,6 +44,7 @@ def import_job_create(
         original_name=Path(upload.name or "contacts.csv").name[:255],
         list_name=list_name.strip(),
         default_region=default_region.strip().upper()[:2],
+        allow_sequential=allow_sequential,
         created_by=user,
     )
     job.file.save(f"{uuid.uuid4().hex}.csv", upload, save=False)
@@ -67,6 +73,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
             list_name=job.list_name or None,
             default_region=job.default_region or None,
             errors_path=str(errors_path),
+            allow_sequential=job.allow_sequential,
             progress=progress,
             source_name=job.original_name,
         )

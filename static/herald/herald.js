@@ -18,6 +18,21 @@
     field.dispatchEvent(new Event("input", { bubbles: true }));
   });
 
+  // The main menu starts folded on a phone (details is open in the HTML, so it works without JS).
+  function foldMenu() {
+    var menu = document.querySelector("[data-menu]");
+    if (menu && window.matchMedia("(max-width: 640px)").matches) menu.removeAttribute("open");
+  }
+  document.addEventListener("DOMContentLoaded", foldMenu);
+
+  // The browser's time zone, for people who have not chosen one (ui/timezones.py reads it).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && document.cookie.indexOf("herald_tz=" + zone) === -1) {
+      document.cookie = "herald_tz=" + zone + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (e) { /* no Intl: the server's zone is used */ }
+
   var charts = {};
   var COLORS = ["#9aa3af", "#f0b400", "#5b8def", "#1b7f3b", "#b42318", "#8e44ad", "#e67e22", "#7f8c8d", "#34495e"];
 
@@ -35,8 +50,13 @@
         charts[key].update();
         return;
       }
+      var kind = canvas.dataset.kind || "bar";
+      var round = kind === "doughnut" || kind === "pie";
+      // A doughnut has no axes; its legend names the slices. Bars have axes and a legend when
+      // they show more than one series.
+      var scales = round ? {} : { x: { beginAtZero: true }, y: { beginAtZero: true, ticks: { precision: 0 } } };
       charts[key] = new Chart(canvas, {
-        type: canvas.dataset.kind || "bar",
+        type: kind,
         data: {
           labels: data.labels,
           datasets: data.datasets.map(function (set, i) {
@@ -46,8 +66,9 @@
         },
         options: { responsive: true, maintainAspectRatio: false, animation: { duration: 300 },
                    indexAxis: canvas.dataset.axis || "x",
-                   plugins: { legend: { display: data.datasets.length > 1 } },
-                   scales: { x: { beginAtZero: true }, y: { beginAtZero: true } } }
+                   plugins: { legend: { display: round || data.datasets.length > 1,
+                                        position: round ? "right" : "top" } },
+                   scales: scales }
       });
     });
   }

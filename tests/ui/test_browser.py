@@ -131,6 +131,9 @@ def test_marketer_imports_builds_tests_launches_and_exports(
     expect(page.locator("#campaign-progress")).not_to_have_attribute("hx-trigger", "every 1s")
     expect(page.locator("#recipients-table")).to_contain_text("+447946012301")
     expect(page.locator("#recipients-table .badge.delivered")).to_have_count(3)
+    # The per-recipient story is live too: all three reached, none by failover.
+    expect(page.locator("#story-delivered")).to_have_text("3")
+    expect(page.locator("#recipients-table")).to_contain_text("Delivered to the phone")
     expect(page.get_by_role("link", name="Pause…")).to_have_count(0)
     shot(page, shots_dir, "10-campaign-complete")
     campaign = Campaign.objects.get(name="Spring sale")
@@ -139,7 +142,8 @@ def test_marketer_imports_builds_tests_launches_and_exports(
 
     with page.expect_download() as download:
         page.locator("#export-csv").click()
-    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(exported)))
     assert sorted(r["phone"] for r in rows) == ["+447946012301", "+447946012302", "+447946012303"]
     assert {r["state"] for r in rows} == {"delivered"}
 

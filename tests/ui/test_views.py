@@ -326,7 +326,9 @@ def test_export_streams_the_ledger(marketer_client, campaign):
         campaign=campaign, contact=contact, phone=contact.phone, channel="sms", state="delivered"
     )
     response = marketer_client.get(reverse("ui:campaign_export", args=[campaign.pk]))
-    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    body = b"".join(response.streaming_content)
+    assert body.startswith("\ufeff".encode())  # UTF-8 BOM: spreadsheets then read UTF-8
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0][0] == "phone"
     assert rows[1][0] == contact.phone
     assert "delivered" in rows[1]

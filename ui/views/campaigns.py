@@ -1,13 +1,18 @@
 """Campaign pages: list, preview and test send, live campaign page, ledger, actions."""
 
+import itertools
+import re
+from urllib.parse import urlencode
+
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns.clicks import campaign_click_counts
-from campaigns.export import campaign_export_rows
+from campaigns.export import COLUMNS, campaign_export_rows
 from campaigns.models import Campaign, Channel, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
@@ -23,14 +28,17 @@ from campaigns.services import (
 )
 from campaigns.states import CampaignState, MessageState
 from contacts.models import Contact
+from contacts.services import contact_list_add, contact_list_create
 from core.csvsafe import csv_lines
 from core.params import param_int
 from core.rules import Refused
 from infobip.errors import InfobipError
-from ui.access import APPROVE, LAUNCH, page
+from ui.access import APPROVE, LAUNCH, page, permission_denied_text
 from ui.models import CampaignApproval
 from ui.selectors import campaign_progress
 from ui.services import audit_record
+from ui.story import GROUPS, campaign_funnel, recipient_messages, waiting_reasons
+from ui.templatetags.herald_ui import money
 
 RECIPIENTS_PAGE = 50
 FUNNEL = ["queued", "sending", "accepted", "delivered", "undeliverable", "expired", "rejected",
@@ -39,12 +47,25 @@ FUNNEL = ["queued", "sending", "accepted", "delivered", "undeliverable", "expire
 
 @page("campaigns.view_campaign")
 def campaign_list(request):
-    campaigns = Campaign.objects.all()
+    campaigns = Campaign.objects.select_related("created_by")
     state = request.GET.get("state", "")
+    channel = request.GET.get("channel", "")
+    q = request.GET.get("q", "").strip()[:200]
     if state in CampaignState.values:
         campaigns = campaigns.filter(state=state)
+    if channel in Channel.values:
+        campaigns = campaigns.filter(channel=channel)
+    if q:
+        campaigns = campaigns.filter(name__icontains=q)
     rows = [{"campaign": c, **campaign_progress(c)} for c in campaigns[:100]]
-    context = {"rows": rows, "state": state, "states": CampaignState.choices}
+    context = {
+        "rows": rows,
+        "state": state,
+        "states": CampaignState.choices,
+        "channel": channel,
+        "channels": Channel.choices,
+        "q": q,
+    }
     return render(request, "ui/campaigns.html", context)
 
 
@@ -60,7 +81,8 @@ def _actions(request, campaign: Campaign) -> dict:
     state = campaign.state
     return {
         "can_send": can_send,
-        "can_approve": request.user.has_perm(APPROVE),
+        # The creator is never offered Approve: a second person must check the campaign.
+        "can_approve": request.user.has_perm(APPROVE) and campaign.created_by_id != request.user.pk,
         "launch": can_send and state == CampaignState.DRAFT,
         "pause": can_send and state == CampaignState.RUNNING,
         "resume": can_send and state == CampaignState.PAUSED,
@@ -73,6 +95,9 @@ def _actions(request, campaign: Campaign) -> dict:
             CampaignState.PAUSED,
         ),
         "resend": can_send and campaign.count_failed > 0,
+        "edit": state in (CampaignState.DRAFT, CampaignState.SCHEDULED),
+        "reschedule": state == CampaignState.SCHEDULED,
+        "delete": state == CampaignState.DRAFT,
         "approval_problem": campaign_approval_problem(campaign=campaign),
         "approval": CampaignApproval.objects.filter(campaign=campaign)
         .select_related("approved_by")
@@ -134,8 +159,25 @@ def campaign_detail(request, pk: int):
         "channels": [("sms", "SMS"), ("whatsapp", "WhatsApp")],
         "funnel": _funnel(campaign),
         "whatsapp": campaign.channel != Channel.SMS,
+        "story": campaign_funnel(campaign),
+        "waiting": waiting_reasons(campaign),
+        "bubble": _bubble(campaign),
+        "groups": GROUPS,
     }
     return render(request, "ui/campaign.html", context)
+
+
+def _bubble(campaign: Campaign) -> str:
+    """The message as its first recipient sees it (the text as written when nobody fits)."""
+    preview = campaign_preview(campaign=campaign, samples=1) if campaign.recipients < 1 else None
+    if preview and preview["samples"]:
+        return preview["samples"][0]["text"]
+    sent = Message.objects.filter(campaign=campaign).exclude(text="").order_by("id").first()
+    if sent is not None:
+        return sent.text
+    if campaign.template is not None:
+        return f"WhatsApp template “{campaign.template.name}” ({campaign.template.language})"
+    return campaign.text
 
 
 def _funnel(campaign: Campaign) -> dict:
@@ -165,6 +207,7 @@ def campaign_progress_fragment(request, pk: int):
         "funnel": _funnel(campaign),
         "whatsapp": campaign.channel != Channel.SMS,
         "actions": _actions(request, campaign),
+        "story": campaign_funnel(campaign),
     }
     response = render(request, "ui/_campaign_progress.html", context)
     if not progress["live"]:
@@ -177,13 +220,9 @@ def campaign_progress_fragment(request, pk: int):
 def campaign_recipients(request, pk: int):
     """Fragment: the per-recipient ledger, filtered, keyset-paginated by id."""
     campaign = get_object_or_404(Campaign, pk=pk)
-    rows = Message.objects.filter(campaign=campaign).order_by("id")
-    state = request.GET.get("state", "")
-    channel = request.GET.get("channel", "")
-    if state in MessageState.values:
-        rows = rows.filter(state=state)
-    if channel in ("sms", "whatsapp"):
-        rows = rows.filter(channel=channel)
+    filters = _recipient_filters(request.GET)
+    rows = recipient_messages(campaign, **filters).order_by("id")
+    state, channel = filters["state"], filters["channel"]
     after = request.GET.get("after", "")
     if (after_id := param_int(after)) is not None:
         rows = rows.filter(id__gt=after_id)
@@ -205,6 +244,9 @@ def campaign_recipients(request, pk: int):
         "channel": channel,
         "after": after,
         "states": MessageState.choices,
+        "filters": filters,
+        "filter_query": urlencode(filters),
+        "live": campaign_progress(campaign)["live"],
     }
     template = "ui/_recipients.html"
     if not request.headers.get("HX-Request"):
@@ -212,16 +254,95 @@ def campaign_recipients(request, pk: int):
     return render(request, template, context)
 
 
+def _recipient_filters(params) -> dict[str, str]:
+    return {
+        "state": params.get("state", "")[:20],
+        "channel": params.get("channel", "")[:20],
+        "q": params.get("q", "").strip()[:100],
+        "group": params.get("group", "") if params.get("group", "") in GROUPS else "",
+    }
+
+
 @page("campaigns.view_campaign")
 def campaign_export_csv(request, pk: int):
+    """The ledger as CSV, filtered like the table; UTF-8 with a BOM so spreadsheets read it."""
     campaign = get_object_or_404(Campaign, pk=pk)
-    audit_record(actor=request.user, action="export", campaign=campaign)
+    filters = _recipient_filters(request.GET)
+    audit_record(actor=request.user, action="export", campaign=campaign, detail=urlencode(filters))
+    if any(filters.values()):
+        lines = _filtered_rows(recipient_messages(campaign, **filters))
+    else:
+        lines = campaign_export_rows(campaign=campaign)
     response = StreamingHttpResponse(
-        csv_lines(campaign_export_rows(campaign=campaign)),
+        # A BOM so spreadsheets read UTF-8; cells defused by core.csvsafe (no formulas).
+        itertools.chain(["\ufeff"], csv_lines(lines)),
         content_type="text/csv; charset=utf-8",
     )
-    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-ledger.csv"'
+    suffix = "-" + "-".join(v for v in filters.values() if v)[:40] if any(filters.values()) else ""
+    safe = re.sub(r"[^A-Za-z0-9_-]", "", suffix)
+    response["Content-Disposition"] = (
+        f'attachment; filename="campaign-{campaign.pk}-ledger{safe}.csv"'
+    )
     return response
+
+
+def _filtered_rows(rows):
+    """The export's header and columns (campaigns.export.COLUMNS) for a filtered ledger."""
+    yield [name for name, _ in COLUMNS]
+    values = rows.order_by("id").values_list(*[field for _, field in COLUMNS])
+    for row in values.iterator(chunk_size=5000):
+        yield ["" if value is None else value for value in row]
+
+
+@require_POST
+@page("contacts.add_contactlist")
+def campaign_make_list(request, pk: int):
+    """A new list from the recipients a filter shows (e.g. everyone who did not receive it)."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    filters = _recipient_filters(request.POST)
+    name = request.POST.get("name", "").strip()[:200]
+    if not name:
+        label = GROUPS.get(filters["group"], "recipients")
+        name = f"{campaign.name[:150]} — {label}"
+    ids = recipient_messages(campaign, **filters).exclude(contact_id__isnull=True)
+    contact_ids = list(ids.values_list("contact_id", flat=True).distinct())
+    try:
+        new_list = contact_list_create(
+            name=name, description=f"Made from campaign {campaign.pk} ({urlencode(filters)})"
+        )
+    except ValidationError as exc:
+        messages.error(request, "List not made: " + "; ".join(exc.messages) + ".")
+        return redirect("ui:campaign", pk=pk)
+    added = contact_list_add(contact_list=new_list, contact_ids=contact_ids)
+    audit_record(actor=request.user, action="make-list", campaign=campaign, detail=new_list.name)
+    messages.success(request, f"List “{new_list.name}” made with {added:,} contacts.")
+    return redirect("ui:list", pk=new_list.pk)
+
+
+def launch_summary(campaign: Campaign) -> str:
+    """What a launch will do, in plain numbers (campaigns.preview over the whole audience)."""
+    preview = campaign_preview(campaign=campaign, samples=0)
+    count = preview["messages"]
+    if campaign.channel == Channel.SMS:
+        parts = sum(int(p) * n for p, n in preview["parts"].items())
+        what = f"{count:,} SMS ({parts:,} part{'s' if parts != 1 else ''})"
+    else:
+        what = f"{count:,} WhatsApp message{'s' if count != 1 else ''}"
+    people = f"{count:,} {'person' if count == 1 else 'people'}"
+    when = (
+        f" at {timezone.localtime(campaign.send_at):%Y-%m-%d %H:%M %Z}"
+        if campaign.send_at and campaign.send_at > timezone.now()
+        else " now"
+    )
+    excluded = preview["excluded"]
+    tail = [f"{excluded['opted_out']:,} opted out", f"{excluded['excluded_lists']:,} excluded"]
+    if excluded["missing_values"]:
+        tail.append(f"{excluded['missing_values']:,} skipped for a missing value")
+    cost = money(preview["cost"]["amount"], preview["cost"]["currency"])
+    sentence = f"Send {what} to {people}{when}, estimated {cost}; " + ", ".join(tail) + "."
+    if campaign.failover_mode != "none":
+        sentence += " Those WhatsApp cannot reach get the SMS failover."
+    return sentence
 
 
 ACTIONS = {
@@ -241,7 +362,7 @@ def campaign_action(request, pk: int, action: str):
         raise Http404
     needed = APPROVE if action == "approve" else LAUNCH
     if not request.user.has_perm(needed):
-        raise PermissionDenied
+        raise PermissionDenied(permission_denied_text(needed))
     campaign = get_object_or_404(Campaign, pk=pk)
     if request.method != "POST":
         title, explanation = ACTIONS[action]
@@ -254,6 +375,7 @@ def campaign_action(request, pk: int, action: str):
             "approval_problem": campaign_approval_problem(campaign=campaign)
             if action == "launch"
             else None,
+            "launch_summary": launch_summary(campaign) if action == "launch" else None,
         }
         return render(request, "ui/confirm.html", context)
     try:
@@ -271,7 +393,7 @@ def _perform(request, campaign: Campaign, action: str) -> str:
     if action == "launch":
         campaign = campaign_launch(campaign=campaign, actor=actor)
         if campaign.state == CampaignState.SCHEDULED:
-            return f"Scheduled for {campaign.send_at:%Y-%m-%d %H:%M %Z}."
+            return f"Scheduled for {timezone.localtime(campaign.send_at):%Y-%m-%d %H:%M %Z}."
         return "Launched: messages are going out."
     if action == "pause":
         campaign_pause(campaign=campaign, actor=actor)

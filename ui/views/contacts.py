@@ -1,15 +1,19 @@
 """Contacts: list, contact page (consent history, conversation), import, lists."""
 
+import re
+import unicodedata
 from pathlib import Path
 
+import phonenumbers
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from contacts.models import ConsentSource, Contact, ContactList
+from contacts.phones import PhoneChecker
 from contacts.services import contact_opt_in, contact_opt_out
 from core.params import param_int
 from ui.access import page
@@ -20,17 +24,57 @@ from ui.services import audit_record, import_job_create, whatsapp_window_open
 PAGE_SIZE = 50
 
 
-@page("contacts.view_contact")
-def contact_list(request):
+# Accent-insensitive search without a database extension: each letter of the (unaccented)
+# query matches its accented forms, as a regular expression both SQLite and PostgreSQL run.
+_ACCENTS = {
+    "a": "aàáâãäåā", "c": "cçćč", "e": "eèéêëēėę", "i": "iìíîïī", "n": "nñń", "o": "oòóôõöøō",
+    "u": "uùúûüū", "y": "yýÿ", "s": "sśšş", "z": "zźżž", "l": "lł", "g": "gğ",
+}  # fmt: skip
+SEARCH_MAX = 100
+
+
+def _unaccent(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).replace("ø", "o")
+
+
+def _accent_regex(text: str) -> str:
+    out = []
+    for char in _unaccent(text.lower()):
+        variants = _ACCENTS.get(char)
+        out.append(f"[{variants}{variants.upper()}]" if variants else re.escape(char))
+    return "".join(out)
+
+
+def _national_matches(text: str) -> list[str]:
+    """E.164 forms of a national-format number in the regions Herald's contacts are from."""
+    digits = re.sub(r"[\s().-]", "", text)
+    if not digits.startswith("0") or not digits[1:].isdigit():
+        return []
+    regions = Contact.objects.exclude(country="").values_list("country", flat=True).distinct()
+    found = []
+    for region in list(regions.order_by("country")[:20]):
+        try:
+            found.append(PhoneChecker(region).check(digits).e164)
+        except ValueError:
+            continue
+    return found
+
+
+def contacts_filtered(params) -> tuple[QuerySet[Contact], dict]:
+    """The contacts a search shows (also what a bulk action on that search acts on)."""
     contacts = Contact.objects.all().order_by("-id")
-    q = request.GET.get("q", "").strip()
-    list_id = request.GET.get("list", "")
-    consent = request.GET.get("consent", "")
+    q = params.get("q", "").strip()[:SEARCH_MAX]
+    list_id = params.get("list", "")
+    consent = params.get("consent", "")
     if q:
-        digits = q.lstrip("+").replace(" ", "")
-        match = Q(first_name__icontains=q) | Q(last_name__icontains=q)
+        pattern = _accent_regex(q)
+        match = Q(first_name__iregex=pattern) | Q(last_name__iregex=pattern)
+        digits = re.sub(r"[\s().+-]", "", q)
         if digits.isdigit():
-            match |= Q(phone__contains=digits)
+            match |= Q(phone__contains=digits.removeprefix("00"))
+            if national := _national_matches(q):
+                match |= Q(phone__in=national)
         contacts = contacts.filter(match)
     if (list_pk := param_int(list_id)) is not None:
         contacts = contacts.filter(memberships__contact_list_id=list_pk)
@@ -38,13 +82,17 @@ def contact_list(request):
         contacts = contacts.filter(opted_out=True)
     elif consent == "subscribed":
         contacts = contacts.filter(opted_out=False)
+    return contacts, {"q": q, "list_id": list_id, "consent": consent}
+
+
+@page("contacts.view_contact")
+def contact_list(request):
+    contacts, search = contacts_filtered(request.GET)
     paginator = Paginator(contacts, PAGE_SIZE)
     page_obj = paginator.get_page(request.GET.get("page"))
     context = {
         "page_obj": page_obj,
-        "q": q,
-        "list_id": list_id,
-        "consent": consent,
+        **search,
         "lists": ContactList.objects.all(),
         "querystring": request.GET.copy(),
     }
@@ -97,11 +145,15 @@ def contact_import(request):
             errors.append("Choose a CSV file to upload.")
         elif upload.size == 0:
             errors.append("The file is empty.")
+        region = request.POST.get("default_region", "").strip().upper()
+        if region and region not in phonenumbers.SUPPORTED_REGIONS:
+            errors.append(f"“{region[:10]}” is not a country code: use two letters such as GB.")
         if not errors:
             job = import_job_create(
                 upload=upload,
                 list_name=request.POST.get("list_name", ""),
                 default_region=request.POST.get("default_region", ""),
+                allow_sequential=request.POST.get("allow_sequential") == "1",
                 user=request.user,
             )
             return redirect("ui:import", pk=job.pk)

@@ -4,9 +4,10 @@ from django.shortcuts import render
 
 from campaigns.models import Campaign
 from campaigns.states import CampaignState
+from core.models import InfobipConnection
 from ui.access import page
 from ui.models import AuditEntry
-from ui.selectors import campaign_progress, dashboard_figures
+from ui.selectors import campaign_progress, dashboard_figures, period_totals, sent_per_day
 
 LIVE = (CampaignState.RUNNING, CampaignState.SCHEDULED, CampaignState.PAUSED)
 
@@ -21,18 +22,25 @@ def _campaign_rows() -> tuple[list[dict], bool]:
 @page()
 def dashboard(request):
     rows, live = _campaign_rows()
-    figures = dashboard_figures()
+    days = 30 if request.GET.get("days") == "30" else 7
+    figures = dashboard_figures(days=days)
+    sent = sent_per_day(days=days)
     chart = {
         "labels": figures["labels"],
         "datasets": [
-            {"label": "Opt-outs", "data": figures["opt_outs"], "colors": "#b42318"},
-            {"label": "Inbound messages", "data": figures["inbound"], "colors": "#5b8def"},
+            {"label": "Delivered", "data": sent["delivered"], "colors": "#1b7f3b"},
+            {"label": "Not delivered", "data": sent["failed"], "colors": "#b42318"},
+            {"label": "Opt-outs", "data": figures["opt_outs"], "colors": "#8e44ad"},
+            {"label": "Replies", "data": figures["inbound"], "colors": "#5b8def"},
         ],
     }
     context = {
         "rows": rows,
         "live": live,
         "chart": chart,
+        "totals": period_totals(days=days),
+        "infobip": InfobipConnection.objects.filter(pk=1).first(),
+        "days": days,
         "opt_outs": sum(figures["opt_outs"]),
         "inbound": sum(figures["inbound"]),
         "running": sum(1 for row in rows if row["campaign"].state == CampaignState.RUNNING),

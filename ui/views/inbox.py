@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 from infobip.errors import InfobipError
 from infobip.models import InboundMessage, KeywordAction
 from ui.access import page
+from ui.selectors import inbox_threads
 from ui.services import UiError, inbound_reply, sandbox_inbound, whatsapp_window_open
 
 
@@ -24,7 +25,10 @@ def inbox(request):
         {"m": m, "can_reply": m.channel == "whatsapp" and whatsapp_window_open(m.contact)}
         for m in rows[:100]
     ]
+    show = request.GET.get("show", "")
     context = {
+        "threads": inbox_threads(show=show if show in ("unread", "open") else ""),
+        "show": show,
         "items": items,
         "channel": channel,
         "keyword": keyword,

@@ -5,21 +5,30 @@ through campaigns.services.campaign_create (the same validation as every other e
 """
 
 import datetime as dt
+import zoneinfo
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from campaigns.models import Channel, FailoverMode, SpeedUnit
-from campaigns.rendering import CONTACT_FIELDS, sms_segments
-from campaigns.services import SPEED_LIMIT_MAX, campaign_create
-from contacts.models import Contact, ContactList, ListMembership
+from campaigns.editing import EDITABLE, campaign_update
+from campaigns.models import Campaign, Channel, FailoverMode, SpeedUnit
+from campaigns.rendering import CONTACT_FIELDS, PLACEHOLDER_RE, sms_cap_check, sms_segments
+from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_create
+from contacts.models import ContactList
 from core.params import param_int
 from ui.access import page
-from ui.selectors import audience_counts
+from ui.selectors import (
+    audience_attribute_keys,
+    audience_counts,
+    audience_time_zones,
+    rendered_range,
+)
 from ui.services import audit_record
 from whatsapp.mapping import mapping_validate, slot_from_text
 from whatsapp.mapping import template_places as mapping_places
@@ -47,34 +56,114 @@ def _ctx(step: str, **extra) -> dict:
     return {"steps": STEPS, "step": step, **extra}
 
 
+def _local_input(value: dt.datetime | None) -> str:
+    """A datetime as a datetime-local input value, in the current time zone."""
+    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+def _slot_text(slot: dict) -> str:
+    """A mapping slot as the marketer typed it: `{{name}}`, `{{name|fallback}}` or text."""
+    if slot.get("source") in ("field", "attribute"):
+        fallback = slot.get("fallback")
+        return "{{" + slot["value"] + (f"|{fallback}" if fallback is not None else "") + "}}"
+    return slot.get("value") or ""
+
+
+def _slot(text: str) -> dict:
+    """slot_from_text, also for `{{name|fallback}}` (the same syntax as an SMS text)."""
+    match = PLACEHOLDER_RE.fullmatch(text.strip())
+    if match and match.group(2) is not None:
+        return slot_from_text("{{" + match.group(1) + "}}", fallback=match.group(2).strip())
+    return slot_from_text(text)
+
+
+def campaign_state(campaign: Campaign) -> dict:
+    """The wizard's answers for an existing campaign: every step shows what was saved."""
+    options = {
+        "send_mode": "later" if campaign.send_at else "now",
+        "send_at": _local_input(campaign.send_at),
+        "speed_limit": str(campaign.speed_limit or ""),
+        "speed_unit": campaign.speed_unit,
+        "quiet_start": campaign.quiet_hours_start.strftime("%H:%M")
+        if campaign.quiet_hours_start
+        else "",
+        "quiet_end": campaign.quiet_hours_end.strftime("%H:%M") if campaign.quiet_hours_end else "",
+        "failover_mode": campaign.failover_mode,
+        "failover_text": campaign.failover_text,
+    }
+    return {
+        "editing": campaign.pk,
+        "name": campaign.name,
+        "lists": sorted(campaign.lists.values_list("pk", flat=True)),
+        "exclude_lists": sorted(campaign.exclude_lists.values_list("pk", flat=True)),
+        "channel": campaign.channel,
+        "text": campaign.text,
+        "template": campaign.template_id,
+        "template_mapping": campaign.template_mapping or {},
+        "options": options,
+    }
+
+
+@page("campaigns.change_campaign")
+def edit(request, pk: int):
+    """Open a draft or scheduled campaign in the wizard, every step filled with what was saved."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if campaign.state not in EDITABLE:
+        messages.error(
+            request,
+            f"“{campaign.name}” is {campaign.get_state_display().lower()}: only drafts and "
+            "scheduled campaigns can be edited. Duplicate it to reuse it.",
+        )
+        return redirect("ui:campaign", pk=pk)
+    request.session[SESSION_KEY] = campaign_state(campaign)
+    return redirect(f"{reverse('ui:wizard_audience')}?edit=1")
+
+
+def _known_placeholders(list_ids: list[int]) -> list[str]:
+    return [*CONTACT_FIELDS, *audience_attribute_keys(list_ids=list_ids)]
+
+
+def unknown_placeholders(text: str, known: list[str]) -> str | None:
+    """The error for placeholders no contact field or column provides (None when all known)."""
+    unknown = [m.group(1) for m in PLACEHOLDER_RE.finditer(text) if m.group(1) not in known]
+    if not unknown:
+        return None
+    names = ", ".join("{{" + n + "}}" for n in dict.fromkeys(unknown))
+    return f"Unknown placeholder {names}. Known: " + ", ".join(known) + "."
+
+
 @page("campaigns.add_campaign")
 def audience(request):
     state = _state(request) if request.GET.get("edit") or request.method == "POST" else {}
     if request.method == "GET" and not request.GET.get("edit"):
         request.session.pop(SESSION_KEY, None)
-    errors: list[str] = []
+    field_errors: dict[str, str] = {}
     if request.method == "POST":
         name = request.POST.get("name", "").strip()
         list_ids = _ids(request.POST.getlist("lists"))
         exclude_ids = [i for i in _ids(request.POST.getlist("exclude_lists")) if i not in list_ids]
         if not name:
-            errors.append("Give the campaign a name.")
+            field_errors["name"] = "Give the campaign a name."
+        elif len(name) > 200:
+            field_errors["name"] = f"The name is {len(name)} characters; the limit is 200."
         if not list_ids:
-            errors.append("Choose at least one list to send to.")
+            field_errors["lists"] = "Choose at least one list to send to."
         state = {**state, "name": name, "lists": list_ids, "exclude_lists": exclude_ids}
-        if not errors:
-            _save(request, **state)
+        _save(request, **state)
+        if not field_errors:
             return redirect("ui:wizard_message")
     context = _ctx(
         "audience",
         state=state,
         lists=ContactList.objects.all(),
-        errors=errors,
+        errors=list(field_errors.values()),
+        field_errors=field_errors,
         summary=audience_counts(
             list_ids=state.get("lists", []), exclude_ids=state.get("exclude_lists", [])
         ),
     )
-    return render(request, "ui/wizard_audience.html", context, status=400 if errors else 200)
+    status = 400 if field_errors else 200
+    return render(request, "ui/wizard_audience.html", context, status=status)
 
 
 @require_POST
@@ -106,19 +195,19 @@ def sms_counter(request):
     """Live counter: campaigns.rendering.sms_segments on the text being typed (never drifts)."""
     field = request.POST.get("counter_field", "text")
     text = request.POST.get(field if field in ("text", "failover_text") else "text", "")
+    return render(request, "ui/_sms_counter.html", _counter(text, _state(request).get("lists", [])))
+
+
+def _counter(text: str, list_ids: list[int]) -> dict:
+    """The counter's context: the text's own figures, and what recipients receive once filled."""
     seg = sms_segments(text)
-    context = {"seg": seg, "text": text, "highlighted": highlight_ucs2(text, seg.ucs2_chars)}
-    return render(request, "ui/_sms_counter.html", context)
-
-
-def _attribute_keys(list_ids: list[int], sample: int = 500) -> list[str]:
-    members = ListMembership.objects.filter(contact_list_id__in=list_ids).values("contact_id")
-    keys: set[str] = set()
-    for attributes in Contact.objects.filter(id__in=members).values_list("attributes", flat=True)[
-        :sample
-    ]:
-        keys.update(attributes or {})
-    return sorted(keys - set(CONTACT_FIELDS))
+    filled = rendered_range(text=text, list_ids=list_ids) if list_ids else None
+    return {
+        "seg": seg,
+        "text": text,
+        "filled": filled,
+        "highlighted": highlight_ucs2(text, seg.ucs2_chars),
+    }
 
 
 def template_places(template: WhatsAppTemplate, mapping: dict | None = None) -> list[dict]:
@@ -131,12 +220,7 @@ def template_places(template: WhatsAppTemplate, mapping: dict | None = None) -> 
     def current(part: str, i: int) -> str | None:
         slots = mapping.get(part) or []
         if i < len(slots) and isinstance(slots[i], dict):
-            slot = slots[i]
-            return (
-                "{{" + slot["value"] + "}}"
-                if slot.get("source") in ("field", "attribute")
-                else (slot.get("value") or "")
-            )
+            return _slot_text(slots[i])
         return None
 
     header = structure.get("header") if isinstance(structure.get("header"), dict) else {}
@@ -168,13 +252,11 @@ def mapping_from_post(template: WhatsAppTemplate, post) -> dict:
     places = mapping_places(template)
     mapping: dict = {"header": [], "body": [], "buttons": []}
     if places["header"]:
-        mapping["header"] = [slot_from_text(post.get("header_0", ""))]
-    mapping["body"] = [
-        slot_from_text(post.get(f"body_{i}", "")) for i in range(len(places["body"]))
-    ]
+        mapping["header"] = [_slot(post.get("header_0", ""))]
+    mapping["body"] = [_slot(post.get(f"body_{i}", "")) for i in range(len(places["body"]))]
     for index in places["buttons"]:
         mapping["buttons"].append(
-            {"index": index, "slots": [slot_from_text(post.get(f"button_{index}", ""))]}
+            {"index": index, "slots": [_slot(post.get(f"button_{index}", ""))]}
         )
     return mapping
 
@@ -197,51 +279,92 @@ def template_form(request):
     return render(request, "ui/_template_form.html", context)
 
 
+def _mapping_refs(mapping: dict) -> list[tuple[str, bool]]:
+    """The placeholders a template mapping reads, each with whether it is required."""
+    slots = [*(mapping.get("header") or []), *(mapping.get("body") or [])]
+    for entry in mapping.get("buttons") or []:
+        slots += entry.get("slots") or []
+    refs: list[tuple[str, bool]] = []
+    for slot in slots:
+        if slot.get("source") in ("field", "attribute"):
+            refs.append(("{{" + slot["value"] + "}}", slot.get("fallback") is None))
+        elif slot.get("source") == "text":
+            refs += [
+                ("{{" + m.group(1) + "}}", m.group(2) is None)
+                for m in PLACEHOLDER_RE.finditer(slot.get("value") or "")
+            ]
+    return refs
+
+
+def _unfillable(mapping: dict, known: list[str]) -> list[str]:
+    """Template values that read a column no contact of the audience has (and no fallback)."""
+    names = ["{{" + k + "}}" for k in known]
+    return [
+        f"No contact in this audience has {ref}: use one of {', '.join(names)}, "
+        f"or give a fallback like {ref[:-2]}|text}}}}."
+        for ref, required in dict.fromkeys(_mapping_refs(mapping))
+        if required and ref not in names
+    ]
+
+
 @page("campaigns.add_campaign")
 def message(request):
     state = _state(request)
     if not state.get("lists"):
         return redirect("ui:wizard_audience")
-    errors: list[str] = []
+    field_errors: dict[str, str] = {}
+    template_errors: list[str] = []
     template = None
+    known = _known_placeholders(state.get("lists", []))
     if request.method == "POST":
         channel = request.POST.get("channel", Channel.SMS)
         text = request.POST.get("text", "")
         values = {"channel": channel, "text": text, "template": None, "template_mapping": {}}
         if channel == Channel.SMS:
             if not text.strip():
-                errors.append("Write the SMS text.")
+                field_errors["text"] = "Write the SMS text."
+            elif problem := sms_cap_check(text):
+                field_errors["text"] = problem[0].upper() + problem[1:] + "."
+            elif problem := unknown_placeholders(text, known):
+                field_errors["text"] = problem
         elif channel == Channel.WHATSAPP_TEMPLATE:
             template = WhatsAppTemplate.objects.filter(pk=request.POST.get("template") or 0).first()
             if template is None:
-                errors.append("Choose a WhatsApp template.")
+                field_errors["template"] = "Choose a WhatsApp template."
             else:
                 mapping = mapping_from_post(template, request.POST)
                 values |= {"template": template.pk, "template_mapping": mapping}
-                errors += mapping_validate(template=template, mapping=mapping)
+                template_errors += mapping_validate(template=template, mapping=mapping)
+                template_errors += _unfillable(mapping, known)
                 if reason := template.unsendable_reason:
-                    errors.append(reason)
+                    template_errors.append(reason)
         else:
-            errors.append("Choose SMS or a WhatsApp template.")
+            field_errors["channel"] = "Choose SMS or a WhatsApp template."
         state = {**state, **values}
         _save(request, **values)
-        if not errors:
+        if request.POST.get("nav") == "back":
+            # Back keeps what was typed, valid or not: the step is checked again on Next.
+            return redirect(f"{reverse('ui:wizard_audience')}?edit=1")
+        if not field_errors and not template_errors:
             return redirect("ui:wizard_options")
     if state.get("template"):
         template = WhatsAppTemplate.objects.filter(pk=state["template"]).first()
+    errors = [*field_errors.values(), *template_errors]
     context = _ctx(
         "message",
         state=state,
         errors=errors,
+        field_errors=field_errors,
+        template_errors=template_errors,
         fields=list(CONTACT_FIELDS),
-        attributes=_attribute_keys(state.get("lists", [])),
+        attributes=[k for k in known if k not in CONTACT_FIELDS],
         templates=WhatsAppTemplate.objects.filter(removed_upstream_at__isnull=True),
         template=template,
         template_fields=template_places(template, state.get("template_mapping"))
         if template
         else [],
         template_rendered=template_render(template=template, values=None) if template else "",
-        seg=sms_segments(state.get("text", "")),
+        **_counter(state.get("text", ""), state.get("lists", [])),
     )
     return render(request, "ui/wizard_message.html", context, status=400 if errors else 200)
 
@@ -253,70 +376,169 @@ def _parse_time(value: str) -> dt.time | None:
         return None
 
 
+def parse_send_at(value: str) -> dt.datetime | None:
+    """A datetime-local value in the current time zone, or None when it is not one."""
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+def _options_defaults(whatsapp: bool) -> dict:
+    return {"send_mode": "now", "speed_unit": SpeedUnit.MINUTE,
+            "failover_mode": FailoverMode.HERALD if whatsapp else FailoverMode.NONE}  # fmt: skip
+
+
+def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[str, str]]:
+    """The options form as campaign fields, and the errors by field (empty when valid)."""
+    field_errors: dict[str, str] = {}
+    send_at = None
+    if form.get("send_mode") == "later":
+        send_at = parse_send_at(form.get("send_at", ""))
+        if send_at is None:
+            field_errors["send_at"] = "Give the date and time to send at."
+        elif send_at <= timezone.now():
+            field_errors["send_at"] = "The send time is in the past."
+    quiet_override = None
+    if form.get("send_mode") == "local":
+        send_at, quiet_override, problem = _recipient_local(form, state)
+        if problem:
+            field_errors["local"] = problem
+    speed = form.get("speed_limit", "").strip()
+    if speed and not speed.isdigit():
+        field_errors["speed_limit"] = "The speed limit must be a whole number."
+    elif speed and not 1 <= int(speed) <= SPEED_LIMIT_MAX:
+        field_errors["speed_limit"] = (
+            f"The speed limit must be between 1 and {SPEED_LIMIT_MAX:,} messages."
+        )
+    speed_unit = form.get("speed_unit", SpeedUnit.MINUTE)
+    if speed_unit not in SpeedUnit.values:
+        field_errors["speed_limit"] = "Choose per second or per minute."
+    quiet = (_parse_time(form.get("quiet_start", "")), _parse_time(form.get("quiet_end", "")))
+    if (quiet[0] is None) != (quiet[1] is None):
+        field_errors["quiet_hours"] = "Give both ends of the quiet hours, or neither."
+    failover_mode = form.get("failover_mode", FailoverMode.NONE) if whatsapp else "none"
+    if failover_mode not in FailoverMode.values:
+        field_errors["failover_mode"] = "Choose how SMS failover works."
+    failover_text = form.get("failover_text", "") if whatsapp else ""
+    if failover_mode != FailoverMode.NONE and failover_text.strip():
+        if problem := sms_cap_check(failover_text):
+            field_errors["failover_text"] = problem[0].upper() + problem[1:] + "."
+        elif problem := unknown_placeholders(
+            failover_text, _known_placeholders(state.get("lists", []))
+        ):
+            field_errors["failover_text"] = problem
+    fields = {
+        "name": state["name"],
+        "channel": state["channel"],
+        "lists": ContactList.objects.filter(pk__in=state["lists"]),
+        "exclude_lists": ContactList.objects.filter(pk__in=state.get("exclude_lists", [])),
+        "text": state.get("text", "") if state["channel"] == Channel.SMS else "",
+        "template": WhatsAppTemplate.objects.filter(pk=state.get("template") or 0).first(),
+        "template_mapping": state.get("template_mapping") or {},
+        "failover_mode": failover_mode,
+        "failover_text": failover_text,
+        "send_at": send_at,
+        "speed_limit": int(speed) if speed and not field_errors.get("speed_limit") else None,
+        "speed_unit": speed_unit,
+        "quiet_hours": quiet_override
+        or (quiet if quiet[0] is not None and quiet[1] is not None else None),
+    }
+    return fields, field_errors
+
+
+def _recipient_local(form: dict, state: dict) -> tuple[dt.datetime | None, tuple | None, str]:
+    """ "At 10:00 in each recipient's local time" as a start time plus a sending window.
+
+    The campaign starts at the first moment it is that time in any of the audience's zones; the
+    window (quiet hours, which the engine applies in each recipient's zone) holds everyone else
+    until it is that time where they are.
+    """
+    try:
+        day = dt.date.fromisoformat(form.get("local_date", ""))
+    except ValueError:
+        return None, None, "Give the day to send on."
+    at = _parse_time(form.get("local_time", ""))
+    until = _parse_time(form.get("local_until", ""))
+    if at is None or until is None:
+        return None, None, "Give the local time to send at, and until when."
+    if until <= at:
+        return None, None, "The window must end after the local send time (same day)."
+    zones = audience_time_zones(list_ids=state.get("lists", []))
+    starts = []
+    for name in zones:
+        try:
+            zone = zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            continue
+        starts.append(dt.datetime.combine(day, at, tzinfo=zone))
+    if not starts:
+        starts = [timezone.make_aware(dt.datetime.combine(day, at))]
+    first = min(starts)
+    if first <= timezone.now():
+        return (
+            None,
+            None,
+            (
+                f"It is already past {at:%H:%M} on {day:%Y-%m-%d} for some recipients "
+                f"({first.tzinfo}): choose a later day."
+            ),
+        )
+    return first, (at, until), ""
+
+
 @page("campaigns.add_campaign")
 def options(request):
     state = _state(request)
     if not state.get("channel"):
         return redirect("ui:wizard_message")
     whatsapp = state["channel"] != Channel.SMS
+    field_errors: dict[str, str] = {}
     errors: list[str] = []
-    form = {"send_mode": "now", "speed_unit": SpeedUnit.MINUTE,
-            "failover_mode": FailoverMode.HERALD if whatsapp else FailoverMode.NONE}  # fmt: skip
+    form = state.get("options") or _options_defaults(whatsapp)
     if request.method == "POST":
-        form = request.POST.dict()
-        send_at = None
-        if form.get("send_mode") == "later":
+        form = {k: v for k, v in request.POST.dict().items() if k != "csrfmiddlewaretoken"}
+        _save(request, options=form)
+        if form.get("nav") == "back":
+            return redirect("ui:wizard_message")
+        fields, field_errors = _options_check(form, state, whatsapp)
+        if not field_errors:
+            editing = state.get("editing")
             try:
-                send_at = timezone.make_aware(dt.datetime.fromisoformat(form.get("send_at", "")))
-            except ValueError:
-                errors.append("Give the date and time to send at.")
-            else:
-                if send_at <= timezone.now():
-                    errors.append("The send time is in the past.")
-        speed = form.get("speed_limit", "").strip()
-        if speed and param_int(speed, minimum=1, maximum=SPEED_LIMIT_MAX) is None:
-            errors.append(f"The speed limit must be a whole number from 1 to {SPEED_LIMIT_MAX:,}.")
-        quiet = (_parse_time(form.get("quiet_start", "")), _parse_time(form.get("quiet_end", "")))
-        if (quiet[0] is None) != (quiet[1] is None):
-            errors.append("Give both ends of the quiet hours, or neither.")
-        failover_mode = form.get("failover_mode", FailoverMode.NONE) if whatsapp else "none"
-        if not errors:
-            lists = ContactList.objects.filter(pk__in=state["lists"])
-            excluded = ContactList.objects.filter(pk__in=state.get("exclude_lists", []))
-            template = WhatsAppTemplate.objects.filter(pk=state.get("template") or 0).first()
-            try:
-                campaign = campaign_create(
-                    name=state["name"],
-                    channel=state["channel"],
-                    lists=lists,
-                    exclude_lists=excluded,
-                    text=state.get("text", "") if state["channel"] == Channel.SMS else "",
-                    template=template,
-                    template_mapping=state.get("template_mapping") or {},
-                    failover_mode=failover_mode,
-                    failover_text=form.get("failover_text", "") if whatsapp else "",
-                    send_at=send_at,
-                    speed_limit=param_int(speed) if speed else None,
-                    speed_unit=form.get("speed_unit", SpeedUnit.MINUTE),
-                    quiet_hours=quiet if quiet[0] is not None else None,
-                    created_by=request.user,
-                )
+                if editing:
+                    target = get_object_or_404(Campaign, pk=editing)
+                    campaign = campaign_update(campaign=target, **fields)
+                else:
+                    campaign = campaign_create(created_by=request.user, **fields)
             except ValidationError as exc:
                 errors += exc.messages
+            except CampaignError as exc:
+                errors.append(str(exc))
             else:
                 request.session.pop(SESSION_KEY, None)
-                audit_record(actor=request.user, action="create", campaign=campaign)
-                messages.success(request, "Draft saved. Check the preview and send a test.")
+                action = "edit" if editing else "create"
+                audit_record(actor=request.user, action=action, campaign=campaign)
+                saved = "Changes saved." if editing else "Draft saved."
+                messages.success(request, f"{saved} Check the preview and send a test.")
                 return redirect("ui:campaign_preview", pk=campaign.pk)
     context = _ctx(
         "options",
         state=state,
         form=form,
-        errors=errors,
+        errors=[*field_errors.values(), *errors],
+        general_errors=errors,
+        field_errors=field_errors,
         whatsapp=whatsapp,
         failover_modes=FailoverMode.choices,
         speed_units=SpeedUnit.choices,
-        seg=sms_segments(form.get("failover_text", "")),
+        speed_limit_max=SPEED_LIMIT_MAX,
+        time_zone=timezone.get_current_timezone_name(),
+        server_zone=settings.TIME_ZONE,
         fields=list(CONTACT_FIELDS),
+        **_counter(form.get("failover_text", ""), state.get("lists", [])),
     )
-    return render(request, "ui/wizard_options.html", context, status=400 if errors else 200)
+    status = 400 if context["errors"] else 200
+    return render(request, "ui/wizard_options.html", context, status=status)

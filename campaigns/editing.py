@@ -1,0 +1,155 @@
+"""Campaign editing services: update a draft or scheduled campaign, duplicate, reschedule, delete.
+
+Kept apart from campaigns/services.py (launch and lifecycle) so the marketer's editing rules
+live in one place. Every function re-reads the campaign's state under a row lock: an edit that
+races a launch either wins before the launch or is refused, never half-applied to a running
+campaign.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from campaigns.models import Campaign, FailoverMode
+from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_validate
+from campaigns.states import CampaignState
+from contacts.models import ContactList
+from whatsapp.models import WhatsAppTemplate
+
+EDITABLE = (CampaignState.DRAFT, CampaignState.SCHEDULED)
+NAME_MAX = 200
+
+
+def _locked(campaign: Campaign, allowed: Iterable[str], verb: str) -> Campaign:
+    """The campaign's row, locked for this transaction; CampaignError unless in `allowed`."""
+    current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if current.state not in allowed:
+        raise CampaignError(
+            f"“{current.name}” is {current.get_state_display().lower()}: it can no longer be {verb}"
+        )
+    return current
+
+
+def speed_limit_problem(speed_limit: int | None) -> str | None:
+    """Why a speed limit is out of bounds (None when it is fine or not set)."""
+    if speed_limit is None:
+        return None
+    if not 1 <= speed_limit <= SPEED_LIMIT_MAX:
+        return f"the speed limit must be between 1 and {SPEED_LIMIT_MAX:,} messages"
+    return None
+
+
+@transaction.atomic
+def campaign_update(
+    *,
+    campaign: Campaign,
+    name: str,
+    channel: str,
+    lists: Iterable[ContactList],
+    exclude_lists: Iterable[ContactList] = (),
+    text: str = "",
+    template: WhatsAppTemplate | None = None,
+    template_mapping: dict | None = None,
+    failover_mode: str = FailoverMode.NONE,
+    failover_text: str = "",
+    send_at: dt.datetime | None = None,
+    speed_limit: int | None = None,
+    speed_unit: str = "minute",
+    quiet_hours: tuple[dt.time, dt.time] | None = None,
+) -> Campaign:
+    """Replace a draft's or scheduled campaign's content; a scheduled one goes back to draft."""
+    current = _locked(campaign, EDITABLE, "edited")
+    lists = list(lists)
+    if not name.strip():
+        raise ValidationError("the campaign needs a name")
+    if not lists:
+        raise ValidationError("the campaign needs at least one contact list")
+    if problem := speed_limit_problem(speed_limit):
+        raise ValidationError(problem)
+    current.name = name.strip()[:NAME_MAX]
+    current.channel = channel
+    current.text = text
+    current.template = template
+    current.template_mapping = template_mapping or {}
+    current.failover_mode = failover_mode
+    current.failover_text = failover_text
+    current.send_at = send_at
+    current.speed_limit = speed_limit
+    current.speed_unit = speed_unit
+    current.quiet_hours_start = quiet_hours[0] if quiet_hours else None
+    current.quiet_hours_end = quiet_hours[1] if quiet_hours else None
+    errors = campaign_validate(campaign=current)
+    if errors:
+        raise ValidationError(errors)
+    # Whatever was scheduled was scheduled for the old content: the new one is launched again
+    # (and passes launch's checks again) before it goes anywhere.
+    if current.state == CampaignState.SCHEDULED:
+        current.state = CampaignState.DRAFT
+        current.state_reason = "edited after scheduling; launch again to schedule"
+    current.save()
+    current.lists.set(lists)
+    current.exclude_lists.set(list(exclude_lists))
+    return current
+
+
+@transaction.atomic
+def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str = "") -> Campaign:
+    """A new draft with the campaign's audience, message and options (never its run)."""
+    source = Campaign.objects.get(pk=campaign.pk)
+    copy = Campaign(
+        name=(name.strip() or f"Copy of {source.name}")[:NAME_MAX],
+        channel=source.channel,
+        sender=source.sender,
+        text=source.text,
+        template=source.template,
+        template_mapping=source.template_mapping,
+        failover_mode=source.failover_mode,
+        failover_text=source.failover_text,
+        failover_sender=source.failover_sender,
+        failover_after=source.failover_after,
+        track_links=source.track_links,
+        sms_validity_minutes=source.sms_validity_minutes,
+        whatsapp_validity_minutes=source.whatsapp_validity_minutes,
+        failover_validity_minutes=source.failover_validity_minutes,
+        # A past send time would make the copy refuse to schedule; a future one is kept.
+        send_at=source.send_at if source.send_at and source.send_at > timezone.now() else None,
+        speed_limit=source.speed_limit,
+        speed_unit=source.speed_unit,
+        quiet_hours_start=source.quiet_hours_start,
+        quiet_hours_end=source.quiet_hours_end,
+        created_by=created_by if created_by and created_by.is_authenticated else None,
+    )
+    copy.save()
+    copy.lists.set(source.lists.all())
+    copy.exclude_lists.set(source.exclude_lists.all())
+    return copy
+
+
+@transaction.atomic
+def campaign_reschedule(
+    *, campaign: Campaign, send_at: dt.datetime, now: dt.datetime | None = None
+) -> Campaign:
+    """Move a scheduled (or draft) campaign's send time; the time must be in the future."""
+    current = _locked(campaign, EDITABLE, "rescheduled")
+    if timezone.is_naive(send_at):
+        raise ValidationError("the send time needs a time zone")
+    if send_at <= (now or timezone.now()):
+        raise ValidationError("the send time is in the past")
+    current.send_at = send_at
+    current.save(update_fields=["send_at", "updated_at"])
+    return current
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> str:
+    """Delete a draft (nothing was ever sent for it); returns its name."""
+    current = _locked(campaign, (CampaignState.DRAFT,), "deleted")
+    if current.messages.exists():
+        raise CampaignError(f"“{current.name}” has messages in its ledger: it cannot be deleted")
+    name = current.name
+    current.delete()
+    return name

@@ -1,0 +1,123 @@
+"""The inbox as conversations: threads, keyword messages marked, replies by SMS and WhatsApp."""
+
+import datetime as dt
+import json
+
+import pytest
+import responses
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts.models import Contact
+from infobip.models import InboundMessage
+from tests.provider import conftest as provider
+from tests.ui.conftest import make_user
+from ui.models import ConversationReply
+from ui.roles import MARKETER
+
+pytestmark = pytest.mark.django_db
+mocked = provider.mocked  # Herald's client on a fake Infobip (responses), spec-checked
+
+
+@pytest.fixture
+def rita(client):
+    client.force_login(make_user("rita", MARKETER))
+    return client
+
+
+def _inbound(contact: Contact, text: str, *, channel: str = "sms", minutes_ago: int = 1, **extra):
+    return InboundMessage.objects.create(
+        channel=channel, contact=contact, infobip_message_id=f"in-{text}-{minutes_ago}",
+        from_number=contact.phone.lstrip("+"), to_number="447860099299" if channel != "sms" else "",
+        text=text, received_at=timezone.now() - dt.timedelta(minutes=minutes_ago), **extra,
+    )  # fmt: skip
+
+
+def test_threads_show_unread_then_read_and_handled(rita):
+    ann = Contact.objects.create(phone="+447946000001", first_name="Ann")
+    bob = Contact.objects.create(phone="+447946000002", first_name="Bob")
+    _inbound(ann, "Is the sale on?", minutes_ago=5)
+    _inbound(bob, "STOP", minutes_ago=2, keyword_action="opt_out", reply_text="You are out.",
+             reply_status="sent", reply_sent_at=timezone.now())  # fmt: skip
+    page = rita.get(reverse("ui:inbox")).content.decode()
+    assert page.index("Bob") < page.index("Ann")  # latest activity first
+    assert page.count('<span class="badge scheduled">Unread</span>') == 2
+    assert "Opt-out" in page
+
+    thread = rita.get(reverse("ui:thread", args=[bob.pk])).content.decode()
+    assert "keyword · Opt-out" in thread
+    assert "STOP" in thread
+    assert "automatic keyword reply" in thread
+    assert "You are out." in thread
+    unread = rita.get(reverse("ui:threads"), {"show": "unread"}).content.decode()
+    assert "Ann" in unread
+    assert "Bob" not in unread
+
+    rita.post(reverse("ui:thread_handled", args=[ann.pk]), {"handled": "1"})
+    still_open = rita.get(reverse("ui:threads"), {"show": "open"}).content.decode()
+    assert "Ann" not in still_open
+    assert "Bob" in still_open
+    _inbound(ann, "Hello again?", minutes_ago=0)  # a new message opens the thread again
+    assert "Ann" in rita.get(reverse("ui:threads"), {"show": "open"}).content.decode()
+
+
+def test_reply_by_sms_and_whatsapp_appear_in_the_thread(rita, live_sandbox):
+    ann = Contact.objects.create(phone="+447946000001", whatsapp_last_inbound_at=timezone.now())
+    _inbound(ann, "Hi by SMS")
+    _inbound(ann, "Hi by WhatsApp", channel="whatsapp", minutes_ago=0)
+    page = rita.get(reverse("ui:thread", args=[ann.pk])).content.decode()
+    assert "WhatsApp window open until" in page
+    response = rita.post(
+        reverse("ui:thread_reply", args=[ann.pk]), {"channel": "sms", "text": "SMS answer"}
+    )
+    assert response.status_code == 302
+    response = rita.post(
+        reverse("ui:thread_reply", args=[ann.pk]), {"channel": "whatsapp", "text": "WA answer"}
+    )
+    assert response.status_code == 302
+    replies = ConversationReply.objects.order_by("id")
+    assert [(r.channel, r.text) for r in replies] == [
+        ("sms", "SMS answer"),
+        ("whatsapp", "WA answer"),
+    ]
+    assert all(r.message_id for r in replies)
+    assert replies[1].sender == "447860099299"  # the number they wrote to
+    thread = rita.get(reverse("ui:thread_messages", args=[ann.pk])).content.decode()
+    assert thread.index("Hi by SMS") < thread.index("SMS answer") < thread.index("WA answer")
+    assert "reply by rita" in thread
+
+
+def test_whatsapp_outside_the_window_is_refused_keeping_the_text(rita, live_sandbox):
+    ann = Contact.objects.create(
+        phone="+447946000001", whatsapp_last_inbound_at=timezone.now() - dt.timedelta(hours=30)
+    )
+    _inbound(ann, "old", channel="whatsapp", minutes_ago=30 * 60)
+    page = rita.get(reverse("ui:thread", args=[ann.pk])).content.decode()
+    assert "window with +447946000001 closed" in page
+    response = rita.post(
+        reverse("ui:thread_reply", args=[ann.pk]), {"channel": "whatsapp", "text": "Kept text"}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'id="reply-error"' in page
+    assert ">Kept text</textarea>" in page
+    assert not ConversationReply.objects.exists()
+
+
+def test_infobip_refusing_a_reply_shows_why_and_keeps_the_text(rita, mocked):
+    ann = Contact.objects.create(phone="+447946000001")
+    _inbound(ann, "Hi")
+    mocked.add(
+        responses.POST, f"{provider.BASE_URL}/sms/3/messages", status=400,
+        body=json.dumps({"errorCode": "E400", "description": "Invalid sender",
+                         "action": "Check the sender", "violations": [], "resources": []}),
+        content_type="application/json",
+    )  # fmt: skip
+    response = rita.post(
+        reverse("ui:thread_reply", args=[ann.pk]), {"channel": "sms", "text": "Please keep me"}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Infobip refused the reply" in page
+    assert ">Please keep me</textarea>" in page
+    assert not ConversationReply.objects.exists()

@@ -1,0 +1,62 @@
+"""Template filters for the marketer's pages: money as people write it, plain status names."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+
+register = template.Library()
+
+CURRENCY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+@register.filter
+def money(amount, currency: str = "") -> str:
+    """€199.20 (two decimals, thousands separated); 199.20 CHF without a known sign."""
+    try:
+        exact = Decimal(str(amount if amount is not None else 0))
+    except InvalidOperation:
+        return ""
+    value = exact.quantize(Decimal("0.01"))
+    if value != exact and abs(exact) < 1:
+        # Per-message prices are often fractions of a cent: show them, not "€0.00".
+        value = exact.quantize(Decimal("0.0001")).normalize()
+    sign = CURRENCY_SIGNS.get(currency or "")
+    if sign:
+        return f"-{sign}{-value:,}" if value < 0 else f"{sign}{value:,}"
+    return f"{value:,} {currency}".strip()
+
+
+# Infobip's status names in plain words (the code stays on hover). Unlisted names are spelled out
+# from the code itself, so nothing shows blank.
+STATUS_WORDS = {
+    "MESSAGE_ACCEPTED": "Accepted by Infobip",
+    "PENDING_ACCEPTED": "Accepted, on its way",
+    "PENDING_ENROUTE": "On its way to the phone",
+    "PENDING_WAITING_DELIVERY": "Waiting for the phone",
+    "DELIVERED_TO_OPERATOR": "Reached the mobile network",
+    "DELIVERED_TO_HANDSET": "Delivered to the phone",
+    "SEEN": "Seen",
+    "UNDELIVERABLE_NOT_DELIVERED": "Could not be delivered",
+    "UNDELIVERABLE_REJECTED_OPERATOR": "Refused by the mobile network",
+    "EXPIRED_EXPIRED": "Expired before it could be delivered",
+    "EXPIRED_DLR_UNKNOWN": "Expired, the network never confirmed",
+    "REJECTED_NETWORK": "Refused: the network is not covered",
+    "REJECTED_DND": "Refused: the number is on a do-not-disturb list",
+    "REJECTED_MESSAGE_TOO_LONG": "Refused: the message is too long",
+    "REJECTED_DESTINATION": "Refused: the number cannot receive it",
+    "NO_FINAL_REPORT": "No delivery report ever came",
+    "HERALD_VALIDITY_EXPIRED": "Expired: not delivered within the campaign's validity",
+    "EC_BLOCKED_USER": "The person blocked the sender",
+    "EC_MARKETING_OPT_OUT": "The person opted out of marketing",
+}
+
+
+@register.filter
+def plain_status(code: str) -> str:
+    """Infobip's status or error code in plain words."""
+    if not code:
+        return ""
+    if code in STATUS_WORDS:
+        return STATUS_WORDS[code]
+    words = code.replace("_", " ").lower()
+    return words[:1].upper() + words[1:]
