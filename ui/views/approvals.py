@@ -3,25 +3,31 @@
 from django.shortcuts import render
 
 from campaigns.models import Campaign
+from campaigns.services import approval_required, campaign_approval_problem
 from campaigns.states import CampaignState
 from ui.access import APPROVE, page
-from ui.services import approval_required
 
 QUEUE_SIZE = 50
 
 
 @page(APPROVE)
 def approval_queue(request):
-    """Drafts without an approval, oldest first, each with its message and audience."""
-    waiting = (
-        Campaign.objects.filter(state=CampaignState.DRAFT, approval__isnull=True)
-        .select_related("created_by", "template")
+    """Drafts without a valid approval, oldest first, each with its message and audience.
+
+    An approval voided by a later edit (its fingerprint no longer matches) counts as none.
+    """
+    drafts = (
+        Campaign.objects.filter(state=CampaignState.DRAFT, transactional__isnull=True)
+        .select_related("created_by", "template", "approval")
         .prefetch_related("lists", "exclude_lists")
-        .order_by("created_at")[:QUEUE_SIZE]
+        .order_by("created_at")
     )
-    rows = [
-        {"campaign": c, "mine": c.created_by_id is not None and c.created_by_id == request.user.pk}
-        for c in waiting
-    ]
+    rows = []
+    for c in drafts.iterator(chunk_size=QUEUE_SIZE):
+        if not hasattr(c, "approval") or campaign_approval_problem(campaign=c):
+            mine = c.created_by_id is not None and c.created_by_id == request.user.pk
+            rows.append({"campaign": c, "mine": mine})
+            if len(rows) == QUEUE_SIZE:
+                break
     context = {"rows": rows, "required": approval_required()}
     return render(request, "ui/approvals.html", context)

@@ -47,7 +47,8 @@ FUNNEL = ["queued", "sending", "accepted", "delivered", "undeliverable", "expire
 
 @page("campaigns.view_campaign")
 def campaign_list(request):
-    campaigns = Campaign.objects.select_related("created_by")
+    # API sends are one-off campaigns of their own (api.TransactionalSend): not the marketer's.
+    campaigns = Campaign.objects.filter(transactional__isnull=True).select_related("created_by")
     state = request.GET.get("state", "")
     channel = request.GET.get("channel", "")
     q = request.GET.get("q", "").strip()[:200]

@@ -13,8 +13,9 @@ LIVE = (CampaignState.RUNNING, CampaignState.SCHEDULED, CampaignState.PAUSED)
 
 
 def _campaign_rows() -> tuple[list[dict], bool]:
-    campaigns = list(Campaign.objects.filter(state__in=LIVE).order_by("-created_at")[:20])
-    campaigns += list(Campaign.objects.exclude(state__in=LIVE).order_by("-created_at")[:10])
+    marketing = Campaign.objects.filter(transactional__isnull=True)  # not the API's one-off sends
+    campaigns = list(marketing.filter(state__in=LIVE).order_by("-created_at")[:20])
+    campaigns += list(marketing.exclude(state__in=LIVE).order_by("-created_at")[:10])
     rows = [{"campaign": c, **campaign_progress(c)} for c in campaigns]
     return rows, any(row["live"] for row in rows)
 

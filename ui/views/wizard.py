@@ -18,7 +18,13 @@ from django.views.decorators.http import require_POST
 
 from campaigns.editing import EDITABLE, campaign_update
 from campaigns.models import Campaign, Channel, FailoverMode, SpeedUnit
-from campaigns.rendering import CONTACT_FIELDS, PLACEHOLDER_RE, sms_cap_check, sms_segments
+from campaigns.rendering import (
+    CONTACT_FIELDS,
+    OPT_OUT_URL,
+    PLACEHOLDER_RE,
+    sms_cap_check,
+    sms_segments,
+)
 from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_create
 from contacts.models import ContactList
 from core.params import param_int
@@ -120,7 +126,8 @@ def edit(request, pk: int):
 
 
 def _known_placeholders(list_ids: list[int]) -> list[str]:
-    return [*CONTACT_FIELDS, *audience_attribute_keys(list_ids=list_ids)]
+    # {{opt_out_url}} is every recipient's own opt-out link (campaigns.rendering).
+    return [*CONTACT_FIELDS, OPT_OUT_URL, *audience_attribute_keys(list_ids=list_ids)]
 
 
 def unknown_placeholders(text: str, known: list[str]) -> str | None:
