@@ -6,7 +6,7 @@ a query, which would be a 500 for a hostile `?q=%00`. No legitimate Herald input
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 
 class RejectNulMiddleware:
@@ -17,7 +17,7 @@ class RejectNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path or _has_nul(request.GET):
-            return HttpResponseBadRequest("NUL characters are not accepted")
+            return _bad_request(request, "NUL characters are not accepted")
         content_type = request.META.get("CONTENT_TYPE", "")
         # Webhooks read their raw body themselves (and never store form data): leave it unread.
         if (
@@ -29,10 +29,18 @@ class RejectNulMiddleware:
         ):
             try:
                 if _has_nul(request.POST):
-                    return HttpResponseBadRequest("NUL characters are not accepted")
+                    return _bad_request(request, "NUL characters are not accepted")
             except Exception:  # a malformed or oversized body: bad input, not a server error
-                return HttpResponseBadRequest("the form data could not be read")
+                return _bad_request(request, "the form data could not be read")
         return self.get_response(request)
+
+
+def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
+    # The REST API answers every 4xx in its one JSON error shape (docs/INTERFACE.md).
+    if request.path.startswith("/api/"):
+        body = {"error": {"code": "invalid", "message": message, "fields": {}}}
+        return JsonResponse(body, status=400)
+    return HttpResponseBadRequest(message)
 
 
 def _has_nul(data) -> bool:
