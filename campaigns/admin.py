@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from campaigns.editing import campaign_archive, campaign_unarchive
 from campaigns.models import Campaign, Message, MessageEvent
 from campaigns.permissions import APPROVE, SEND
 from campaigns.services import (
@@ -74,6 +75,17 @@ def resend_failed(modeladmin, request, queryset) -> None:
     modeladmin.message_user(request, f"Queued {total} new attempt(s).", messages.SUCCESS)
 
 
+# "change": the permission campaign_archive / campaign_unarchive check themselves.
+@admin.action(description="Archive selected campaigns", permissions=["change"])
+def archive(modeladmin, request, queryset) -> None:
+    _each(modeladmin, request, queryset, campaign_archive, "Archived")
+
+
+@admin.action(description="Unarchive selected campaigns", permissions=["change"])
+def unarchive(modeladmin, request, queryset) -> None:
+    _each(modeladmin, request, queryset, campaign_unarchive, "Unarchived")
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = [
@@ -81,16 +93,16 @@ class CampaignAdmin(admin.ModelAdmin):
         "count_undeliverable", "count_failed", "count_skipped", "failover_sent", "cost",
         "created_at",
     ]  # fmt: skip
-    list_filter = ["state", "channel", "failover_mode"]
+    list_filter = ["state", "channel", "failover_mode", "archived_at"]
     search_fields = ["name"]
-    actions = [launch, approve, pause, resume, cancel, resend_failed]
+    actions = [launch, approve, pause, resume, cancel, resend_failed, archive, unarchive]
     filter_horizontal = ["lists", "exclude_lists"]
     readonly_fields = [
         "state", "state_reason", "launched_at", "finished_at", "frozen_at", "last_batch_at",
         "recipients", "count_queued", "count_sending", "count_accepted", "count_delivered",
         "count_undeliverable", "count_expired", "count_rejected", "count_failed",
         "count_skipped", "failover_sent", "failover_delivered", "cost_amount", "cost_currency",
-        "created_by", "created_at", "updated_at",
+        "created_by", "created_at", "updated_at", "archived_at",
     ]  # fmt: skip
     list_select_related = ["template"]
     show_full_result_count = False

@@ -51,7 +51,7 @@ _NOT_CONTENT = {
     "claim_from", "recipients", "count_queued", "count_sending", "count_accepted",
     "count_delivered", "count_undeliverable", "count_expired", "count_rejected", "count_failed",
     "count_skipped", "failover_sent", "failover_delivered", "cost_amount", "cost_currency",
-    "estimated_cost",
+    "estimated_cost", "archived_at",
 }  # fmt: skip
 
 

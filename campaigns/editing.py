@@ -1,4 +1,4 @@
-"""Campaign editing services: update a draft or scheduled campaign, duplicate, reschedule, delete.
+"""Campaign editing services: update, duplicate, reschedule, delete, archive and unarchive.
 
 Kept apart from campaigns/services.py (launch and lifecycle) so the marketer's editing rules
 live in one place. Every function re-reads the campaign's state under a row lock: an edit that
@@ -18,9 +18,19 @@ from campaigns.models import Campaign, FailoverMode
 from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_validate
 from campaigns.states import CampaignState
 from contacts.models import ContactList
+from core.rules import Actor, actor_require
+from core.services import audit_record
 from whatsapp.models import WhatsAppTemplate
 
 EDITABLE = (CampaignState.DRAFT, CampaignState.SCHEDULED)
+# A campaign that can still send (scheduled, running, paused) is never archived: it would go on
+# sending out of sight. Drafts and finished campaigns can.
+ARCHIVABLE = (
+    CampaignState.DRAFT,
+    CampaignState.COMPLETED,
+    CampaignState.CANCELLED,
+    CampaignState.FAILED,
+)
 NAME_MAX = 200
 
 
@@ -153,3 +163,40 @@ def campaign_delete(*, campaign: Campaign) -> str:
     name = current.name
     current.delete()
     return name
+
+
+def _archivable(campaign: Campaign, verb: str) -> Campaign:
+    """The campaign's row, locked; CampaignError if it can still send."""
+    current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if current.state not in ARCHIVABLE:
+        raise CampaignError(
+            f"“{current.name}” is {current.get_state_display().lower()}: only drafts and "
+            f"completed, cancelled or failed campaigns can be {verb}"
+        )
+    return current
+
+
+@transaction.atomic
+def campaign_archive(*, campaign: Campaign, actor: Actor) -> Campaign:
+    """Hide a draft or finished campaign from the list and dashboard (state and ledger kept)."""
+    actor_require(actor, "campaigns.change_campaign", doing="archive campaigns")
+    current = _archivable(campaign, "archived")
+    if current.archived_at is None:
+        current.archived_at = timezone.now()
+        # Only this column: updated_at stays what the campaign's content last was.
+        Campaign.objects.filter(pk=current.pk).update(archived_at=current.archived_at)
+        audit_record(actor=actor, action="archive", campaign=current)
+    return current
+
+
+@transaction.atomic
+def campaign_unarchive(*, campaign: Campaign, actor: Actor) -> Campaign:
+    """Show an archived campaign in the list and dashboard again."""
+    actor_require(actor, "campaigns.change_campaign", doing="archive campaigns")
+    # Any state: bringing a campaign back into view never sends anything.
+    current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    if current.archived_at is not None:
+        current.archived_at = None
+        Campaign.objects.filter(pk=current.pk).update(archived_at=None)
+        audit_record(actor=actor, action="unarchive", campaign=current)
+    return current

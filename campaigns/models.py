@@ -124,6 +124,9 @@ class Campaign(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     launched_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Hidden from the campaign list and the dashboard (campaigns.editing.campaign_archive);
+    # nothing else about the campaign changes.
+    archived_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_batch_at = models.DateTimeField(null=True, blank=True)
     # Set when the freeze has written the last chunk: before it, "nothing queued" means nothing.
     frozen_at = models.DateTimeField(null=True, blank=True)

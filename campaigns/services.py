@@ -276,6 +276,9 @@ def campaign_launch(
 
     actor_require(actor, SEND, doing="launch campaigns")
     campaign.refresh_from_db()
+    if campaign.archived_at is not None:
+        # It would send out of sight (archived campaigns are hidden from the list).
+        raise CampaignError(f"“{campaign.name}” is archived: unarchive it before launching")
     if problem := campaign_approval_problem(campaign=campaign):
         raise Refused(problem, missing="approval")
     now = now or timezone.now()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns.clicks import campaign_click_counts
+from campaigns.editing import ARCHIVABLE
 from campaigns.export import COLUMNS, campaign_export_rows
 from campaigns.models import Campaign, Channel, Message
 from campaigns.preview import campaign_preview
@@ -52,6 +53,13 @@ def campaign_list(request):
     state = request.GET.get("state", "")
     channel = request.GET.get("channel", "")
     q = request.GET.get("q", "").strip()[:200]
+    # Archived campaigns are hidden unless asked for: "" (not archived), "only", "all".
+    archived = request.GET.get("archived", "")
+    if archived == "only":
+        campaigns = campaigns.filter(archived_at__isnull=False)
+    elif archived != "all":
+        archived = ""
+        campaigns = campaigns.filter(archived_at__isnull=True)
     if state in CampaignState.values:
         campaigns = campaigns.filter(state=state)
     if channel in Channel.values:
@@ -66,6 +74,8 @@ def campaign_list(request):
         "channel": channel,
         "channels": Channel.choices,
         "q": q,
+        "archived": archived,
+        "archived_choices": [("", "Not archived"), ("only", "Archived"), ("all", "All")],
     }
     return render(request, "ui/campaigns.html", context)
 
@@ -84,7 +94,8 @@ def _actions(request, campaign: Campaign) -> dict:
         "can_send": can_send,
         # The creator is never offered Approve: a second person must check the campaign.
         "can_approve": request.user.has_perm(APPROVE) and campaign.created_by_id != request.user.pk,
-        "launch": can_send and state == CampaignState.DRAFT,
+        # An archived draft is unarchived before it is launched (campaign_launch refuses it).
+        "launch": can_send and state == CampaignState.DRAFT and campaign.archived_at is None,
         "pause": can_send and state == CampaignState.RUNNING,
         "resume": can_send and state == CampaignState.PAUSED,
         "cancel": can_send
@@ -99,6 +110,8 @@ def _actions(request, campaign: Campaign) -> dict:
         "edit": state in (CampaignState.DRAFT, CampaignState.SCHEDULED),
         "reschedule": state == CampaignState.SCHEDULED,
         "delete": state == CampaignState.DRAFT,
+        "archive": campaign.archived_at is None and state in ARCHIVABLE,
+        "unarchive": campaign.archived_at is not None,
         "approval_problem": campaign_approval_problem(campaign=campaign),
         "approval": CampaignApproval.objects.filter(campaign=campaign)
         .select_related("approved_by")

@@ -1,4 +1,4 @@
-"""Campaign reuse from the browser: duplicate, reschedule, delete (thin over campaigns.editing)."""
+"""Campaign reuse from the browser: duplicate, reschedule, delete, archive (campaigns.editing)."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -6,10 +6,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from campaigns.editing import campaign_delete, campaign_duplicate, campaign_reschedule
+from campaigns.editing import (
+    campaign_archive,
+    campaign_delete,
+    campaign_duplicate,
+    campaign_reschedule,
+    campaign_unarchive,
+)
 from campaigns.models import Campaign
 from campaigns.services import CampaignError
 from campaigns.states import CampaignState
+from core.rules import Refused
 from ui.access import page
 from ui.services import audit_record
 from ui.views.wizard import _local_input, parse_send_at
@@ -78,3 +85,39 @@ def delete(request, pk: int):
         messages.success(request, f"Draft “{name}” deleted.")
         return redirect("ui:campaigns")
     return render(request, "ui/delete_campaign.html", {"campaign": campaign})
+
+
+def _back(campaign: Campaign) -> str:
+    """The campaign's own page: the preview for a draft, the live page otherwise."""
+    return "ui:campaign_preview" if campaign.state == CampaignState.DRAFT else "ui:campaign"
+
+
+@page("campaigns.change_campaign")
+def archive(request, pk: int):
+    """GET: confirm; POST: hide a draft or finished campaign from the list and dashboard."""
+    return _archive_toggle(request, pk, archiving=True)
+
+
+@page("campaigns.change_campaign")
+def unarchive(request, pk: int):
+    """GET: confirm; POST: show an archived campaign in the list and dashboard again."""
+    return _archive_toggle(request, pk, archiving=False)
+
+
+def _archive_toggle(request, pk: int, *, archiving: bool):
+    campaign = get_object_or_404(Campaign, pk=pk)
+    if request.method != "POST":
+        context = {"campaign": campaign, "archiving": archiving, "back": _back(campaign)}
+        return render(request, "ui/archive_campaign.html", context)
+    service = campaign_archive if archiving else campaign_unarchive
+    try:
+        campaign = service(campaign=campaign, actor=request.user)
+    except (CampaignError, Refused) as exc:
+        verb = "archived" if archiving else "unarchived"
+        messages.error(request, f"Not {verb}: {exc}.")
+    else:
+        if archiving:
+            messages.success(request, f"“{campaign.name}” archived: it is hidden from the list.")
+        else:
+            messages.success(request, f"“{campaign.name}” unarchived.")
+    return redirect(_back(campaign), pk=pk)

@@ -1,4 +1,5 @@
-"""Operator command for campaigns: create, preview, launch, pause/resume/cancel, status, export."""
+"""Operator command for campaigns: create, preview, launch, pause/resume/cancel, archive, status,
+export."""
 
 import datetime as dt
 import json
@@ -11,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
+from campaigns.editing import campaign_archive, campaign_unarchive
 from campaigns.export import campaign_export
 from campaigns.models import Campaign, FailoverMode, Segment
 from campaigns.preview import campaign_preview
@@ -37,8 +39,9 @@ class Command(BaseCommand):
     """Create and run campaigns from the terminal (see INTERFACE.md)."""
 
     help = (
-        "Campaigns: create | preview | launch | approve | pause | resume | cancel | status | "
-        "export; state changes act as --as USERNAME (or HERALD_CLI_USER, else the operator)"
+        "Campaigns: create | preview | launch | approve | pause | resume | cancel | archive | "
+        "unarchive | status | export; state changes act as --as USERNAME (or HERALD_CLI_USER, "
+        "else the operator)"
     )
 
     def add_arguments(self, parser) -> None:
@@ -92,6 +95,11 @@ class Command(BaseCommand):
         for name in ("approve", "pause", "resume", "cancel", "resend"):
             p = sub.add_parser(name)
             p.add_argument("id", type=int)
+            add_actor_argument(p)
+        for name in ("archive", "unarchive"):
+            p = sub.add_parser(name, help=f"{name} a draft or finished campaign (list/dashboard)")
+            p.add_argument("id", type=int)
+            p.add_argument("--json", action="store_true")
             add_actor_argument(p)
         export = sub.add_parser("export")
         export.add_argument("id", type=int)
@@ -267,6 +275,24 @@ class Command(BaseCommand):
     def do_resend(self, *, id: int, acting_user: str | None, **_) -> None:
         count = campaign_resend_failed(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {id} resend queued={count}")
+
+    def do_archive(self, *, id: int, json: bool, acting_user: str | None, **_) -> None:
+        campaign = campaign_archive(campaign=self._campaign(id), actor=cli_actor(acting_user))
+        self._archived(campaign, json)
+
+    def do_unarchive(self, *, id: int, json: bool, acting_user: str | None, **_) -> None:
+        campaign = campaign_unarchive(campaign=self._campaign(id), actor=cli_actor(acting_user))
+        self._archived(campaign, json)
+
+    def _archived(self, campaign: Campaign, as_json: bool) -> None:
+        at = campaign.archived_at.isoformat() if campaign.archived_at else None
+        if as_json:
+            data = {"id": campaign.pk, "state": campaign.state, "archived_at": at}
+            self.stdout.write(json.dumps(data))
+        elif at:
+            self.stdout.write(f"campaign {campaign.pk} {campaign.state} archived_at={at}")
+        else:
+            self.stdout.write(f"campaign {campaign.pk} {campaign.state} not archived")
 
     def do_status(self, *, id: int, json: bool, **_) -> None:
         status = campaign_status(campaign=self._campaign(id), breakdown=True)
