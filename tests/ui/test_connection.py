@@ -7,10 +7,10 @@ import responses
 from django.urls import reverse
 
 from infobip.health import infobip_connection_check
-from tests.provider import conftest as provider
+from tests.fixtures import provider
 
 pytestmark = pytest.mark.django_db
-mocked = provider.mocked
+mocked = provider.provider_mocked
 
 
 def _logs(status: int, body: dict):
