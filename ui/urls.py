@@ -13,6 +13,7 @@ from ui.views import (
     inbox,
     people,
     preferences,
+    segments,
     templates,
     wizard,
 )
@@ -39,6 +40,8 @@ urlpatterns = [
     path("imports/<int:pk>/", contacts.import_status, name="import"),
     path("imports/<int:pk>/errors.csv", contacts.import_errors, name="import_errors"),
     path("lists/", contacts.lists, name="lists"),
+    path("segments/", segments.segment_list, name="segments"),
+    path("segments/<int:pk>/count/", segments.segment_count_fragment, name="segment_count"),
     path("templates/", templates.template_list, name="templates"),
     path("templates/sync/", templates.template_sync, name="template_sync"),
     path("templates/<int:pk>/", templates.template_detail, name="template"),
