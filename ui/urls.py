@@ -13,6 +13,7 @@ from ui.views import (
     inbox,
     people,
     preferences,
+    reviews,
     segments,
     templates,
     wizard,
@@ -78,5 +79,6 @@ urlpatterns = [
     path("inbox/contact/<int:pk>/messages/", conversations.thread_messages, name="thread_messages"),
     path("inbox/contact/<int:pk>/reply/", conversations.thread_reply, name="thread_reply"),
     path("inbox/contact/<int:pk>/handled/", conversations.thread_handled, name="thread_handled"),
+    path("inbox/reviews/<int:pk>/", reviews.review_resolve, name="review_resolve"),
     path("sandbox/inbound/", inbox.sandbox_simulate, name="sandbox_inbound"),
 ]
