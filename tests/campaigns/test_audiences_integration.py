@@ -12,6 +12,7 @@ from campaigns.services import campaign_create, campaign_launch, campaign_status
 from campaigns.tasks import sweep
 from contacts.models import Contact, ContactList, ListMembership
 from contacts.phones import candidate_zones
+from core.rules import OPERATOR
 from tests.fixtures.worker import wait_for
 
 pytestmark = pytest.mark.integration
@@ -49,7 +50,7 @@ def test_plus1_and_plus61_numbers_without_a_zone_wait_for_the_window_in_all_zone
             name=f"quiet {country}", channel="sms", lists=[audience], text="Hi",
             quiet_hours=_window_opening_at(phone, opens_at),
         )  # fmt: skip
-        campaign_launch(campaign=campaign)
+        campaign_launch(campaign=campaign, actor=OPERATOR)
         campaigns.append(campaign)
     assert len(candidate_zones("+61412345678")) > 3  # a mobile: every Australian zone
     for campaign in campaigns:
@@ -123,7 +124,7 @@ def test_a_budget_cap_pauses_a_running_campaign_when_spend_reaches_it(engine, se
         name="budget", channel="sms", lists=[audience], text="Hi", max_spend=Decimal("0.10"),
         speed_limit=10, speed_unit="second",
     )  # fmt: skip
-    campaign_launch(campaign=campaign)
+    campaign_launch(campaign=campaign, actor=OPERATOR)
     wait_for(
         lambda: Campaign.objects.get(pk=campaign.pk).state == "paused",
         timeout=90, interval=0.5, message=worker.tail(),
@@ -167,7 +168,7 @@ def test_the_opt_out_link_a_recipient_got_needs_the_confirming_click(engine) -> 
     campaign = campaign_create(
         name="links", channel="sms", lists=[audience], text="Sale! Stop: {{opt_out_url}}"
     )
-    campaign_launch(campaign=campaign)
+    campaign_launch(campaign=campaign, actor=OPERATOR)
 
     def sent() -> bool:
         frozen = Campaign.objects.get(pk=campaign.pk).frozen_at is not None
@@ -264,7 +265,7 @@ def test_an_engagement_segment_selects_exactly_the_right_contacts_and_the_worker
     segment = segment_save(name="engaged", rules=rules)
     assert segment_count(segment=segment) == 3
     campaign = campaign_create(name="seg", channel="sms", lists=[], text="Hi", segment=segment)
-    campaign_launch(campaign=campaign)
+    campaign_launch(campaign=campaign, actor=OPERATOR)
 
     def sent() -> bool:
         frozen = Campaign.objects.get(pk=campaign.pk).frozen_at is not None

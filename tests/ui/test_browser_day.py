@@ -15,6 +15,7 @@ from campaigns.models import Campaign
 from campaigns.services import campaign_create, campaign_launch
 from campaigns.states import CampaignState
 from contacts.models import Contact, ContactList
+from core.rules import OPERATOR
 from tests.ui import test_browser
 from tests.ui.conftest import make_audience, make_user
 from tests.ui.test_browser import login, shot
@@ -111,7 +112,7 @@ def test_reschedule_a_scheduled_campaign_and_filter_the_list(
 ):
     make_user("rae", MARKETER, SENDER)
     campaign = _draft(name="Winter", send_at=timezone.now() + dt.timedelta(days=1))
-    campaign_launch(campaign=campaign)
+    campaign_launch(campaign=campaign, actor=OPERATOR)
     _draft(name="Spring")
     page, base = browser_page, live_server.url
     login(page, base, "rae")
@@ -196,7 +197,7 @@ def test_every_page_at_1280_and_390(browser_page, live_server, transactional_db,
     make_user("viv", MARKETER, SENDER)
     draft = _draft(name="A campaign with a rather long name that must wrap on a phone screen")
     scheduled = _draft(name="Scheduled", send_at=timezone.now() + dt.timedelta(days=1))
-    campaign_launch(campaign=scheduled)
+    campaign_launch(campaign=scheduled, actor=OPERATOR)
     contact = Contact.objects.first()
     contact_list = ContactList.objects.first()
     page, base = browser_page, live_server.url

@@ -7,14 +7,14 @@ import responses
 from django.urls import reverse
 
 from infobip.health import infobip_connection_check
-from tests.fixtures import provider
+from tests.fixtures.provider import BASE_URL, provider_mocked
 
 pytestmark = pytest.mark.django_db
-mocked = provider.provider_mocked
+mocked = provider_mocked
 
 
 def _logs(status: int, body: dict):
-    return {"method": responses.GET, "url": f"{provider.BASE_URL}/sms/3/logs", "status": status,
+    return {"method": responses.GET, "url": f"{BASE_URL}/sms/3/logs", "status": status,
             "body": json.dumps(body), "content_type": "application/json"}  # fmt: skip
 
 

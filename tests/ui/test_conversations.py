@@ -10,13 +10,13 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from infobip.models import InboundMessage
-from tests.fixtures import provider
+from tests.fixtures.provider import BASE_URL, provider_mocked
 from tests.ui.conftest import make_user
 from ui.models import ConversationReply
 from ui.roles import MARKETER
 
 pytestmark = pytest.mark.django_db
-mocked = provider.provider_mocked  # Herald's client on a fake Infobip (responses), spec-checked
+mocked = provider_mocked  # Herald's client on a fake Infobip (responses), spec-checked
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_infobip_refusing_a_reply_shows_why_and_keeps_the_text(rita, mocked):
     ann = Contact.objects.create(phone="+447946000001")
     _inbound(ann, "Hi")
     mocked.add(
-        responses.POST, f"{provider.BASE_URL}/sms/3/messages", status=400,
+        responses.POST, f"{BASE_URL}/sms/3/messages", status=400,
         body=json.dumps({"errorCode": "E400", "description": "Invalid sender",
                          "action": "Check the sender", "violations": [], "resources": []}),
         content_type="application/json",
