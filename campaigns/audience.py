@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Segment
 from contacts.models import Contact, ListMembership
 
 
@@ -59,4 +59,36 @@ def audience_summary(campaign: Campaign) -> AudienceSummary:
         eligible=total - opted_out,
         opted_out=opted_out,
         excluded_by_list=total_before_exclusion - total,
+    )
+
+
+def audience_counts_for(
+    *,
+    list_ids: list[int],
+    exclude_ids: list[int],
+    segment: Segment | None = None,
+    exclude_segment: Segment | None = None,
+) -> AudienceSummary:
+    """audience_summary for an audience not saved yet (the wizard's live count): same rules."""
+    from campaigns.segments import segment_q
+
+    now = timezone.now()
+    members = ListMembership.objects.filter(contact_list_id__in=list_ids)
+    included = Q(id__in=members.values("contact_id"))
+    if segment is not None:
+        included |= segment_q(segment.rules, now=now)
+    everyone = Contact.objects.filter(included) if list_ids or segment else Contact.objects.none()
+    contacts = everyone
+    if exclude_ids:
+        excluded = ListMembership.objects.filter(contact_list_id__in=exclude_ids)
+        contacts = contacts.exclude(id__in=excluded.values("contact_id"))
+    if exclude_segment is not None:
+        contacts = contacts.exclude(segment_q(exclude_segment.rules, now=now))
+    before, total = everyone.count(), contacts.count()
+    opted_out = contacts.filter(opted_out=True).count()
+    return AudienceSummary(
+        total=total,
+        eligible=total - opted_out,
+        opted_out=opted_out,
+        excluded_by_list=before - total,
     )

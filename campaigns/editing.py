@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign, FailoverMode
+from campaigns.models import Campaign, FailoverMode, Segment
 from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_validate
 from campaigns.states import CampaignState
 from contacts.models import ContactList
@@ -70,14 +70,16 @@ def campaign_update(
     speed_limit: int | None = None,
     speed_unit: str = "minute",
     quiet_hours: tuple[dt.time, dt.time] | None = None,
+    segment: Segment | None = None,
+    exclude_segment: Segment | None = None,
 ) -> Campaign:
     """Replace a draft's or scheduled campaign's content; a scheduled one goes back to draft."""
     current = _locked(campaign, EDITABLE, "edited")
     lists = list(lists)
     if not name.strip():
         raise ValidationError("the campaign needs a name")
-    if not lists:
-        raise ValidationError("the campaign needs at least one contact list")
+    if not lists and segment is None:
+        raise ValidationError("the campaign needs at least one contact list or a segment")
     if problem := speed_limit_problem(speed_limit):
         raise ValidationError(problem)
     current.name = name.strip()[:NAME_MAX]
@@ -92,6 +94,8 @@ def campaign_update(
     current.speed_unit = speed_unit
     current.quiet_hours_start = quiet_hours[0] if quiet_hours else None
     current.quiet_hours_end = quiet_hours[1] if quiet_hours else None
+    current.segment = segment
+    current.exclude_segment = exclude_segment
     errors = campaign_validate(campaign=current)
     if errors:
         raise ValidationError(errors)
@@ -131,6 +135,8 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
         speed_unit=source.speed_unit,
         quiet_hours_start=source.quiet_hours_start,
         quiet_hours_end=source.quiet_hours_end,
+        segment_id=source.segment_id,
+        exclude_segment_id=source.exclude_segment_id,
         created_by=created_by if created_by and created_by.is_authenticated else None,
     )
     copy.save()

@@ -158,6 +158,9 @@ class Claimed:
     opted_out: bool
     claimed_at: datetime
     state: str = MessageState.SENDING
+    # The contact's zone and country as of the claim: quiet hours are checked again at send.
+    zone: str = ""
+    country: str = ""
 
     @property
     def pk(self) -> int:
@@ -214,8 +217,9 @@ def _claim(campaign_id: int, limit: int, now: datetime, floor: int) -> list[Clai
         # Identifiers come from model meta; every value is a bound parameter.
         f"UPDATE {table} SET state = %s, claimed_at = %s WHERE {where}"  # noqa: S608
         f" RETURNING {_CLAIM_RETURNING.format(message_id=_message_id_text())},"
-        f" (SELECT c.opted_out FROM {contacts} c"
-        f" WHERE c.id = {table}.contact_id)"
+        f" (SELECT c.opted_out FROM {contacts} c WHERE c.id = {table}.contact_id),"
+        f" (SELECT c.timezone FROM {contacts} c WHERE c.id = {table}.contact_id),"
+        f" (SELECT c.country FROM {contacts} c WHERE c.id = {table}.contact_id)"
     )
     with transaction.atomic():
         if not _lock_running(campaign_id):
@@ -258,14 +262,15 @@ def _lock_running(campaign_id: int) -> bool:
 
 
 def _claimed(row: tuple, now: datetime) -> Claimed:
-    pk, message_id, contact_id, phone, channel, text, values, callback, replaces, opted = row
+    pk, message_id, contact_id, phone, channel, text, values, callback, replaces, opted = row[:10]
+    zone, country = row[10] or "", row[11] or ""
     if isinstance(values, str):  # SQLite hands JSON back as text
         values = json.loads(values)
     if type(message_id) is not str or len(message_id) != 36:  # SQLite: hex text without dashes
         message_id = str(uuid.UUID(str(message_id)))
     return Claimed(
         pk, message_id, contact_id, phone, channel, text, values, callback or "", replaces,
-        bool(opted), now,
+        bool(opted), now, zone=zone, country=country,
     )  # fmt: skip
 
 
@@ -322,6 +327,43 @@ def messages_release(*, message_ids: Sequence[int], reason: str) -> int:
 def messages_requeue_unknown(*, message_ids: Sequence[int], reason: str) -> int:
     """Re-queue sending messages that Infobip's logs do not know after the grace period."""
     return _move_back(message_ids, MessageState.SENDING, MessageState.QUEUED, reason)
+
+
+def messages_hold(*, holds: Sequence[tuple[int, datetime]], reason: str) -> int:
+    """Put claimed messages back in the queue until their `not_before` (quiet hours at send)."""
+    if not holds:
+        return 0
+    now = timezone.now()
+    until = dict(holds)
+    with transaction.atomic():
+        rows = list(
+            Message.objects.filter(id__in=list(until), state=MessageState.SENDING)
+            .order_by("id")
+            .select_for_update()
+            .values_list("id", "campaign_id")
+        )
+        # One UPDATE per distinct opening (a batch has a handful: they are per zone set).
+        by_time: dict[datetime, list[int]] = defaultdict(list)
+        for pk, _ in rows:
+            by_time[until[pk]].append(pk)
+        for at, ids in by_time.items():
+            Message.objects.filter(id__in=ids).update(
+                state=MessageState.QUEUED, claimed_at=None, not_before=at
+            )
+        _insert_events(
+            [
+                (pk, MessageEvent.Kind.STATE, MessageState.SENDING, MessageState.QUEUED, "", "",
+                 f"{reason} until {until[pk]:%Y-%m-%d %H:%M} UTC"[:500], now)
+                for pk, _ in rows
+            ]
+        )  # fmt: skip
+        # The claim hint stays: held rows are not due, scans from it need not step over them
+        # (the scan from the start finds them once they are).
+        for campaign_id, n in Counter(campaign_id for _, campaign_id in rows).items():
+            Campaign.objects.filter(pk=campaign_id).update(
+                count_sending=F("count_sending") - n, count_queued=F("count_queued") + n
+            )
+    return len(rows)
 
 
 def _move_back(message_ids: Sequence[int], old: str, new: str, reason: str) -> int:

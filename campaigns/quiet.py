@@ -133,6 +133,11 @@ class QuietHours:
         self.now = now
         self._cache: dict[tuple[Window, tuple[str, ...]], tuple[dt.datetime | None, bool]] = {}
 
+    @property
+    def active(self) -> bool:
+        """Whether any recipient can have a window (a campaign's own or a country default)."""
+        return self.own is not None or bool(self.use_defaults)
+
     def wait(self, *, phone: str, country: str, timezone: str) -> tuple[dt.datetime | None, str]:
         """(not_before, skip_reason) for one recipient: not_before None means send now."""
         window = self.own

@@ -219,3 +219,52 @@ def segment_save(
     segment.name, segment.rules, segment.description = name.strip(), rules, description
     segment.save()
     return segment
+
+
+_OP_WORDS = {
+    "eq": "is",
+    "ne": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "startswith": "starts with",
+    "empty": "is empty",
+    "not_empty": "is not empty",
+}
+
+
+def segment_rules_summary(rules: Any) -> str:
+    """The rules in words, for lists of segments ("country is one of GB, IE and …")."""
+    if not isinstance(rules, dict) or not isinstance(rules.get("rules"), list):
+        return "no rules"
+    joiner = " or " if rules.get("match") == "any" else " and "
+    parts = []
+    for rule in rules["rules"]:
+        if isinstance(rule, dict) and "rules" in rule:
+            parts.append(f"({segment_rules_summary(rule)})")
+        else:
+            parts.append(_rule_words(rule))
+    return joiner.join(parts) or "everyone"
+
+
+def _rule_words(rule: Any) -> str:
+    if not isinstance(rule, dict):
+        return "?"
+    field = rule.get("field")
+    value = rule.get("value")
+    shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value or "")
+    if field in TEXT_FIELDS or field == "attribute":
+        name = f"attribute {rule.get('key', '')}" if field == "attribute" else str(field)
+        op = str(rule.get("op", "eq"))
+        words = _OP_WORDS.get(op, op)
+        return f"{name} {words}" if op in ("empty", "not_empty") else f"{name} {words} {shown}"
+    if field == "list":
+        return f"{'not ' if rule.get('op') == 'not_in' else ''}on list {shown}"
+    if field == "opted_out":
+        return "opted out" if value is True else "not opted out"
+    if field == "consent":
+        return f"opted in on {rule.get('channel', '')}"
+    if field == "engagement":
+        within = f" within {rule['within_days']} days" if rule.get("within_days") else ""
+        words = f"{rule.get('event', '')}{within}"
+        return f"not {words}" if rule.get("negate") else words
+    return str(field)

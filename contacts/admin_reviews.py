@@ -1,11 +1,11 @@
 """Admin for consent (#17): replies that may revoke it (decide by the due date), opt-in keywords."""
 
 from django.contrib import admin, messages
-from django.utils import timezone
 
 from contacts.consent import opt_in_keyword_save
-from contacts.models import ConsentSource, OptInKeyword, RevocationReview
-from contacts.services import contacts_opt_out
+from contacts.models import OptInKeyword, RevocationReview
+from contacts.services import ReviewError, revocation_review_resolve
+from core.rules import Refused
 
 
 @admin.register(RevocationReview)
@@ -22,21 +22,24 @@ class RevocationReviewAdmin(admin.ModelAdmin):
 
     @admin.action(description="It is a revocation: opt them out")
     def opt_out(self, request, queryset) -> None:
-        open_ = queryset.filter(resolved_at__isnull=True)
-        reviews = list(open_)
-        contacts_opt_out(
-            contact_ids=[r.contact_id for r in reviews], source=ConsentSource.PHRASE,
-            note="reply reviewed as a revocation", actor=request.user,
-        )  # fmt: skip
-        n = open_.update(resolved_at=timezone.now(), resolution="opted_out")
-        self.message_user(request, f"{n} opted out.", messages.SUCCESS)
+        self._resolve(request, queryset, "opted_out")
 
     @admin.action(description="Not a revocation: keep them")
     def keep(self, request, queryset) -> None:
-        n = queryset.filter(resolved_at__isnull=True).update(
-            resolved_at=timezone.now(), resolution="kept"
-        )
-        self.message_user(request, f"{n} kept.", messages.SUCCESS)
+        self._resolve(request, queryset, "kept")
+
+    def _resolve(self, request, queryset, resolution: str) -> None:
+        # The UI's service: the same rule (change contacts), the same audit entry per review.
+        done = 0
+        for review in queryset.filter(resolved_at__isnull=True).select_related("contact"):
+            try:
+                revocation_review_resolve(review=review, resolution=resolution, actor=request.user)
+            except (Refused, ReviewError) as exc:
+                self.message_user(request, f"{review.contact.phone}: {exc}", messages.ERROR)
+                continue
+            done += 1
+        words = "opted out" if resolution == "opted_out" else "kept"
+        self.message_user(request, f"{done} {words}.", messages.SUCCESS)
 
 
 @admin.register(OptInKeyword)

@@ -30,9 +30,10 @@ from contacts.models import (
     Contact,
     ContactList,
     ListMembership,
+    RevocationReview,
 )
 from core.csvsafe import csv_writer
-from core.rules import actor_require
+from core.rules import actor_require, actor_user
 from core.services import audit_record
 
 CHUNK = 1000
@@ -432,3 +433,40 @@ def contact_list_create(*, name: str, description: str = "") -> ContactList:
     if ContactList.objects.filter(name=name).exists():
         raise ValidationError({"name": f"a list called “{name}” already exists"})
     return ContactList.objects.create(name=name, description=description.strip())
+
+
+REVIEW_RESOLUTIONS = ("opted_out", "kept")
+
+
+class ReviewError(ValueError):
+    """A revocation review that cannot be resolved so (already resolved, unknown choice)."""
+
+
+@transaction.atomic
+def revocation_review_resolve(
+    *, review: RevocationReview, resolution: str, actor: Any
+) -> RevocationReview:
+    """Decide an ambiguous reply: "opted_out" opts the contact out, "kept" keeps them; audited."""
+    actor_require(actor, "contacts.change_contact", doing="resolve revocation reviews")
+    if resolution not in REVIEW_RESOLUTIONS:
+        raise ReviewError(f"resolution is one of {', '.join(REVIEW_RESOLUTIONS)}")
+    # Locked: two people deciding the same reply at once resolve it once.
+    current = RevocationReview.objects.select_for_update().get(pk=review.pk)
+    if current.resolved_at is not None:
+        raise ReviewError(f"this reply was already resolved ({current.resolution})")
+    user = actor_user(actor)
+    if resolution == "opted_out":
+        contacts_opt_out(
+            contact_ids=[current.contact_id], source=ConsentSource.PHRASE,
+            note=f"reply reviewed as a revocation: {current.text}"[:500], actor=user,
+        )  # fmt: skip
+    current.resolved_at = timezone.now()
+    current.resolution = resolution
+    current.save(update_fields=["resolved_at", "resolution"])
+    audit_record(
+        actor=actor,
+        action="revocation_review",
+        contact=current.contact,
+        detail=f"{resolution}: {current.text}"[:500],
+    )
+    return current

@@ -7,8 +7,8 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from campaigns.audience import AudienceSummary
-from campaigns.models import Campaign, Message
+from campaigns.audience import AudienceSummary, audience_counts_for
+from campaigns.models import Campaign, Message, Segment
 from campaigns.rendering import CONTACT_FIELDS
 from campaigns.states import CampaignState
 from contacts.models import ConsentAction, ConsentEvent, Contact, ListMembership
@@ -17,22 +17,19 @@ from infobip.models import InboundMessage, KeywordAction
 FINAL_FAILED = ("undeliverable", "expired", "rejected", "failed")
 
 
-def audience_counts(*, list_ids: Iterable[int], exclude_ids: Iterable[int]) -> AudienceSummary:
-    """campaigns.audience.audience_summary for lists chosen in the wizard (no campaign yet)."""
-    list_ids, exclude_ids = list(list_ids), list(exclude_ids)
-    members = ListMembership.objects.filter(contact_list_id__in=list_ids)
-    everyone = Contact.objects.filter(id__in=members.values("contact_id"))
-    contacts = everyone
-    if exclude_ids:
-        excluded = ListMembership.objects.filter(contact_list_id__in=exclude_ids)
-        contacts = everyone.exclude(id__in=excluded.values("contact_id"))
-    before, total = everyone.count(), contacts.count()
-    opted_out = contacts.filter(opted_out=True).count()
-    return AudienceSummary(
-        total=total,
-        eligible=total - opted_out,
-        opted_out=opted_out,
-        excluded_by_list=before - total,
+def audience_counts(
+    *,
+    list_ids: Iterable[int],
+    exclude_ids: Iterable[int],
+    segment: Segment | None = None,
+    exclude_segment: Segment | None = None,
+) -> AudienceSummary:
+    """campaigns.audience.audience_summary for lists and segments chosen in the wizard."""
+    return audience_counts_for(
+        list_ids=list(list_ids),
+        exclude_ids=list(exclude_ids),
+        segment=segment,
+        exclude_segment=exclude_segment,
     )
 
 

@@ -13,6 +13,8 @@ from ui.views import (
     inbox,
     people,
     preferences,
+    reviews,
+    segments,
     templates,
     wizard,
 )
@@ -39,6 +41,8 @@ urlpatterns = [
     path("imports/<int:pk>/", contacts.import_status, name="import"),
     path("imports/<int:pk>/errors.csv", contacts.import_errors, name="import_errors"),
     path("lists/", contacts.lists, name="lists"),
+    path("segments/", segments.segment_list, name="segments"),
+    path("segments/<int:pk>/count/", segments.segment_count_fragment, name="segment_count"),
     path("templates/", templates.template_list, name="templates"),
     path("templates/sync/", templates.template_sync, name="template_sync"),
     path("templates/<int:pk>/", templates.template_detail, name="template"),
@@ -77,5 +81,6 @@ urlpatterns = [
     path("inbox/contact/<int:pk>/messages/", conversations.thread_messages, name="thread_messages"),
     path("inbox/contact/<int:pk>/reply/", conversations.thread_reply, name="thread_reply"),
     path("inbox/contact/<int:pk>/handled/", conversations.thread_handled, name="thread_handled"),
+    path("inbox/reviews/<int:pk>/", reviews.review_resolve, name="review_resolve"),
     path("sandbox/inbound/", inbox.sandbox_simulate, name="sandbox_inbound"),
 ]

@@ -146,7 +146,7 @@ def test_cancel_skips_what_was_not_sent(live_sandbox) -> None:
     assert set(Message.objects.values_list("reason", flat=True)) == {"cancelled by an operator"}
 
 
-def test_quiet_hours_defer_messages_instead_of_dropping_them(live_sandbox) -> None:
+def test_quiet_hours_defer_messages_instead_of_dropping_them(live_sandbox, monkeypatch) -> None:
     from campaigns.freeze import campaign_freeze
     from campaigns.sending import campaign_send_batch
 
@@ -164,7 +164,9 @@ def test_quiet_hours_defer_messages_instead_of_dropping_them(live_sandbox) -> No
     (wait,) = waits
     assert wait.time().replace(second=0) == start
     assert campaign_send_batch(campaign_id=campaign.pk).claimed == 0
-    Message.objects.update(not_before=timezone.now() - dt.timedelta(seconds=1))
+    # The window opens: at send the clock is inside it (quiet hours are checked again there).
+    later = wait + dt.timedelta(minutes=1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
     assert campaign_send_batch(campaign_id=campaign.pk).accepted == 3
 
 

@@ -2,10 +2,11 @@
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns.whatsapp_session import WHATSAPP_WINDOW, whatsapp_window_reason
-from contacts.models import Contact
+from contacts.models import Contact, RevocationReview
 from ui.access import page
 from ui.conversations import conversation_mark_handled, conversation_mark_read, conversation_reply
 from ui.models import ConversationState
@@ -37,6 +38,9 @@ def _context(request, contact: Contact, **extra) -> dict:
         "channel": "whatsapp" if window_reason is None else "sms",
         "text": "",
         "error": "",
+        "reviews": RevocationReview.objects.filter(contact=contact, resolved_at__isnull=True),
+        "can_resolve": request.user.has_perm("contacts.change_contact"),
+        "today": timezone.localdate(),
     } | extra
 
 

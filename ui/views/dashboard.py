@@ -1,9 +1,11 @@
 """Dashboard and audit trail."""
 
 from django.shortcuts import render
+from django.utils import timezone
 
 from campaigns.models import Campaign
 from campaigns.states import CampaignState
+from contacts.phrases import revocation_review_oldest_open
 from core.models import InfobipConnection
 from ui.access import page
 from ui.models import AuditEntry
@@ -46,6 +48,8 @@ def dashboard(request):
         "opt_outs": sum(figures["opt_outs"]),
         "inbound": sum(figures["inbound"]),
         "running": sum(1 for row in rows if row["campaign"].state == CampaignState.RUNNING),
+        "review": revocation_review_oldest_open(),
+        "today": timezone.localdate(),
     }
     return render(request, "ui/dashboard.html", context)
 

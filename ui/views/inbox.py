@@ -3,8 +3,10 @@
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from contacts.models import RevocationReview
 from infobip.errors import InfobipError
 from infobip.models import InboundMessage, KeywordAction
 from ui.access import page
@@ -21,9 +23,20 @@ def inbox(request):
         rows = rows.filter(channel=channel)
     if keyword in KeywordAction.values:
         rows = rows.filter(keyword_action=keyword)
+    shown = list(rows[:100])
+    # One query for the page: which of these replies wait for a consent decision.
+    flagged = dict(
+        RevocationReview.objects.filter(
+            inbound_id__in=[m.pk for m in shown], resolved_at__isnull=True
+        ).values_list("inbound_id", "due_on")
+    )
     items = [
-        {"m": m, "can_reply": m.channel == "whatsapp" and whatsapp_window_open(m.contact)}
-        for m in rows[:100]
+        {
+            "m": m,
+            "can_reply": m.channel == "whatsapp" and whatsapp_window_open(m.contact),
+            "review_due": flagged.get(m.pk),
+        }
+        for m in shown
     ]
     show = request.GET.get("show", "")
     context = {
@@ -35,6 +48,11 @@ def inbox(request):
         "keyword_actions": KeywordAction.choices,
         "sandbox": settings.INFOBIP_SANDBOX,
         "can_reply": request.user.has_perm("ui.reply_inbound"),
+        "reviews": RevocationReview.objects.filter(resolved_at__isnull=True)
+        .select_related("contact")
+        .order_by("due_on", "id")[:50],
+        "can_resolve": request.user.has_perm("contacts.change_contact"),
+        "today": timezone.localdate(),
     }
     return render(request, "ui/inbox.html", context)
 

@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from campaigns.editing import EDITABLE, campaign_update
-from campaigns.models import Campaign, Channel, FailoverMode, SpeedUnit
+from campaigns.models import Campaign, Channel, FailoverMode, Segment, SpeedUnit
 from campaigns.rendering import (
     CONTACT_FIELDS,
     OPT_OUT_URL,
@@ -102,6 +102,8 @@ def campaign_state(campaign: Campaign) -> dict:
         "name": campaign.name,
         "lists": sorted(campaign.lists.values_list("pk", flat=True)),
         "exclude_lists": sorted(campaign.exclude_lists.values_list("pk", flat=True)),
+        "segment": campaign.segment_id,
+        "exclude_segment": campaign.exclude_segment_id,
         "channel": campaign.channel,
         "text": campaign.text,
         "template": campaign.template_id,
@@ -139,6 +141,29 @@ def unknown_placeholders(text: str, known: list[str]) -> str | None:
     return f"Unknown placeholder {names}. Known: " + ", ".join(known) + "."
 
 
+def _segment(value: object) -> Segment | None:
+    """The segment an id names (None for none, a bad id or one deleted since)."""
+    pk = param_int(value) if isinstance(value, str) else value
+    return Segment.objects.filter(pk=pk).first() if isinstance(pk, int) and pk > 0 else None
+
+
+def _segment_ids(post) -> tuple[int | None, int | None]:
+    """The audience and exclusion segments chosen (an exclusion equal to the audience dropped)."""
+    include, exclude = _segment(post.get("segment", "")), _segment(post.get("exclude_segment", ""))
+    include_id = include.pk if include else None
+    exclude_id = exclude.pk if exclude and exclude.pk != include_id else None
+    return include_id, exclude_id
+
+
+def _counts(list_ids: list[int], exclude_ids: list[int], segment_id, exclude_segment_id):
+    return audience_counts(
+        list_ids=list_ids,
+        exclude_ids=exclude_ids,
+        segment=_segment(segment_id),
+        exclude_segment=_segment(exclude_segment_id),
+    )
+
+
 @page("campaigns.add_campaign")
 def audience(request):
     state = _state(request) if request.GET.get("edit") or request.method == "POST" else {}
@@ -149,13 +174,21 @@ def audience(request):
         name = request.POST.get("name", "").strip()
         list_ids = _ids(request.POST.getlist("lists"))
         exclude_ids = [i for i in _ids(request.POST.getlist("exclude_lists")) if i not in list_ids]
+        segment_id, exclude_segment_id = _segment_ids(request.POST)
         if not name:
             field_errors["name"] = "Give the campaign a name."
         elif len(name) > 200:
             field_errors["name"] = f"The name is {len(name)} characters; the limit is 200."
-        if not list_ids:
-            field_errors["lists"] = "Choose at least one list to send to."
-        state = {**state, "name": name, "lists": list_ids, "exclude_lists": exclude_ids}
+        if not list_ids and segment_id is None:
+            field_errors["lists"] = "Choose at least one list or a segment to send to."
+        state = {
+            **state,
+            "name": name,
+            "lists": list_ids,
+            "exclude_lists": exclude_ids,
+            "segment": segment_id,
+            "exclude_segment": exclude_segment_id,
+        }
         _save(request, **state)
         if not field_errors:
             return redirect("ui:wizard_message")
@@ -163,10 +196,14 @@ def audience(request):
         "audience",
         state=state,
         lists=ContactList.objects.all(),
+        segments=Segment.objects.all(),
         errors=list(field_errors.values()),
         field_errors=field_errors,
-        summary=audience_counts(
-            list_ids=state.get("lists", []), exclude_ids=state.get("exclude_lists", [])
+        summary=_counts(
+            state.get("lists", []),
+            state.get("exclude_lists", []),
+            state.get("segment"),
+            state.get("exclude_segment"),
         ),
     )
     status = 400 if field_errors else 200
@@ -176,9 +213,12 @@ def audience(request):
 @require_POST
 @page("campaigns.add_campaign")
 def audience_count(request):
-    summary = audience_counts(
-        list_ids=_ids(request.POST.getlist("lists")),
-        exclude_ids=_ids(request.POST.getlist("exclude_lists")),
+    segment_id, exclude_segment_id = _segment_ids(request.POST)
+    summary = _counts(
+        _ids(request.POST.getlist("lists")),
+        _ids(request.POST.getlist("exclude_lists")),
+        segment_id,
+        exclude_segment_id,
     )
     return render(request, "ui/_audience_count.html", {"summary": summary})
 
@@ -317,7 +357,7 @@ def _unfillable(mapping: dict, known: list[str]) -> list[str]:
 @page("campaigns.add_campaign")
 def message(request):
     state = _state(request)
-    if not state.get("lists"):
+    if not state.get("lists") and not state.get("segment"):
         return redirect("ui:wizard_audience")
     field_errors: dict[str, str] = {}
     template_errors: list[str] = []
@@ -443,6 +483,8 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
         "channel": state["channel"],
         "lists": ContactList.objects.filter(pk__in=state["lists"]),
         "exclude_lists": ContactList.objects.filter(pk__in=state.get("exclude_lists", [])),
+        "segment": _segment(state.get("segment")),
+        "exclude_segment": _segment(state.get("exclude_segment")),
         "text": state.get("text", "") if state["channel"] == Channel.SMS else "",
         "template": WhatsAppTemplate.objects.filter(pk=state.get("template") or 0).first(),
         "template_mapping": state.get("template_mapping") or {},
