@@ -7,10 +7,15 @@ import responses
 from django.urls import reverse
 
 from infobip.health import infobip_connection_check
-from tests.provider import conftest as provider
+from tests.fixtures import provider
 
 pytestmark = pytest.mark.django_db
-mocked = provider.mocked
+
+
+@pytest.fixture
+def mocked(provider_mocked):
+    """Herald's client on a fake Infobip (responses), spec-checked."""
+    return provider_mocked
 
 
 def _logs(status: int, body: dict):

@@ -10,13 +10,18 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from infobip.models import InboundMessage
-from tests.provider import conftest as provider
+from tests.fixtures import provider
 from tests.ui.conftest import make_user
 from ui.models import ConversationReply
 from ui.roles import MARKETER
 
 pytestmark = pytest.mark.django_db
-mocked = provider.mocked  # Herald's client on a fake Infobip (responses), spec-checked
+
+
+@pytest.fixture
+def mocked(provider_mocked):
+    """Herald's client on a fake Infobip (responses), spec-checked."""
+    return provider_mocked
 
 
 @pytest.fixture
