@@ -156,7 +156,8 @@ class PhoneChecker:
             raise PhoneError(f"{code}: {text}") from None
 
     def _check(self, number: phonenumbers.PhoneNumber) -> PhoneInfo:
-        region, ntype = region_and_type(number)
+        nsn = phonenumbers.national_significant_number(number)
+        region, ntype = _region_and_type(number.country_code, nsn)
         if ntype == PhoneNumberType.UNKNOWN:
             raise PhoneError(self._invalid_reason(number))
         if ntype not in _MOBILE_TYPES and ntype != PhoneNumberType.FIXED_LINE:
@@ -166,7 +167,7 @@ class PhoneChecker:
             warning = "LANDLINE: fixed-line number; SMS and WhatsApp may not reach it"
         zones = self._zones(number, ntype)
         return PhoneInfo(
-            e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
+            e164=f"+{number.country_code}{nsn}",  # what format_number(E164) returns
             country=region if len(region) == 2 else "",
             timezone=zones[0] if len(zones) == 1 and zones[0] != _UNKNOWN_ZONE else "",
             warning=warning,
@@ -198,19 +199,34 @@ def region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str | None, int]:
     that lookup already runs the type patterns; this runs them once. It mirrors
     phonenumberutil's own `_region_code_for_number_from_list`; tests compare the two.
     """
-    regions = phonenumberutil.COUNTRY_CODE_TO_REGION_CODE.get(number.country_code)
+    return _region_and_type(number.country_code, phonenumbers.national_significant_number(number))
+
+
+def _metadata(country_code: int, region: str) -> Any:
+    """`metadata_for_region_or_calling_code`, remembered (the library takes a lock each time)."""
+    found = _METADATA.get((country_code, region))
+    if found is None:
+        found = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+        if found is not None:
+            _METADATA[country_code, region] = found
+    return found
+
+
+_METADATA: dict[tuple[int, str], Any] = {}
+
+
+def _region_and_type(country_code: int, nsn: str) -> tuple[str | None, int]:
+    """region_and_type of a country code and national significant number."""
+    regions = phonenumberutil.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
     if not regions:
         return None, PhoneNumberType.UNKNOWN
-    nsn = phonenumbers.national_significant_number(number)
     if len(regions) == 1:
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
-            number.country_code, regions[0]
-        )
+        metadata = _metadata(country_code, regions[0])
         if metadata is None:
             return regions[0], PhoneNumberType.UNKNOWN
         return regions[0], number_type(nsn, metadata)
     for region in regions:
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+        metadata = _metadata(country_code, region)  # shared codes list no "001" entity
         if metadata is None:
             continue
         if metadata.leading_digits is not None:
@@ -307,8 +323,7 @@ def parse_plus_digits(digits: str) -> phonenumbers.PhoneNumber | None:
     nsn = digits[size:]
     if len(nsn) < 2 or nsn[0] == "0":
         return None
-    region = phonenumbers.region_code_for_country_code(country_code)
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+    metadata = _metadata(country_code, phonenumbers.region_code_for_country_code(country_code))
     if metadata is None:
         return None
     if metadata.national_prefix_for_parsing is not None:
