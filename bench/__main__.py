@@ -1,5 +1,6 @@
-"""`python -m bench` (make bench): benchmarks 1–5, medians of several runs, results written to
-bench/results/bench-YYYY-MM-DD.{json,md} and printed as a table. See bench/README.md.
+"""`python -m bench` (make bench): benchmarks 1–4 and the API upsert (issue #18), medians of
+several runs, written to bench/results/bench-YYYY-MM-DD.{json,md} and printed as a table.
+See bench/README.md.
 
 Options: --sizes 10000,100000,1000000  --runs 3  --runs-large 3 (runs at ≥ 1M)  --only
 fanout,import,pages,api_upsert  --naive-size 10000  --keep-pages (keep the 10M-row database for
@@ -217,7 +218,7 @@ def markdown(meta: dict, s: dict) -> str:
         else:
             lines.append(f"| {p['page']} | `{p['url']}` | {p['median_ms']} | {p['max_ms']} | "
                          f"{p['queries']} | {p['slowest_query_ms']} |")  # fmt: skip
-    lines += ["", "## 5. API contact upsert (`POST /api/v1/contacts/upsert`, in-process client)",
+    lines += ["", "## API contact upsert (issue #18; `POST /api/v1/contacts/upsert`, in-process)",
               "", "| contacts | batch | runs | created/s | updated/s | created / updated / "
               "rejected | load before runs |",
               "| ---: | ---: | ---: | ---: | ---: | --- | --- |"]  # fmt: skip
