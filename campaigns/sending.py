@@ -115,7 +115,7 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
 
         # Another chain may have paused it (or an operator moved it) first: nothing to send.
         with contextlib.suppress(CampaignError):
-            campaign_pause(campaign=campaign, reason=reason)
+            campaign_pause(campaign=campaign, actor=SYSTEM, reason=reason)
         return result
     if campaign.channel == Channel.WHATSAPP_TEMPLATE and campaign.template is not None:
         reason = template_check_sendable(template=campaign.template)

@@ -20,7 +20,7 @@ from campaigns.services import (
 )
 from contacts.models import Contact
 from core.models import AuditEntry
-from core.rules import Refused
+from core.rules import SYSTEM, Refused
 from tests.campaigns.conftest import make_audience
 
 pytestmark = pytest.mark.django_db
@@ -129,11 +129,11 @@ def test_launch_is_refused_when_the_estimate_is_over_the_budget(settings) -> Non
     # 0.05 each: the seventh message makes 0.35, past 0.30; the 7th to 10th are over.
     assert (preview["excluded"]["over_budget"], preview["max_spend"]) == (4, "0.3000")
     with pytest.raises(CampaignError, match=r"over the budget cap 0\.3000 EUR"):
-        campaign_launch(campaign=campaign)
+        campaign_launch(campaign=campaign, actor=SYSTEM)
     assert Campaign.objects.get(pk=campaign.pk).state == "draft"
     Campaign.objects.filter(pk=campaign.pk).update(max_spend=Decimal("0.50"))
     campaign.refresh_from_db()
-    assert campaign_launch(campaign=campaign).state == "running"
+    assert campaign_launch(campaign=campaign, actor=SYSTEM).state == "running"
 
 
 def test_a_budget_cap_of_zero_is_refused() -> None:

@@ -17,6 +17,7 @@ from campaigns.models import Campaign
 from campaigns.services import CampaignError, campaign_create, campaign_launch
 from campaigns.states import CampaignState
 from contacts.models import Contact, ContactList
+from core.rules import SYSTEM
 from tests.ui.conftest import make_audience
 from ui.models import AuditEntry
 
@@ -67,7 +68,7 @@ def test_edit_opens_every_step_with_what_was_saved_and_saves_changes(marketer_cl
 
 
 def test_a_running_campaign_cannot_be_edited(sender_client, draft):
-    campaign_launch(campaign=draft)
+    campaign_launch(campaign=draft, actor=SYSTEM)
     response = sender_client.get(reverse("ui:campaign_edit", args=[draft.pk]))
     assert response["Location"] == reverse("ui:campaign", args=[draft.pk])
     with pytest.raises(CampaignError, match="can no longer be edited"):
@@ -77,7 +78,7 @@ def test_a_running_campaign_cannot_be_edited(sender_client, draft):
 def test_editing_a_scheduled_campaign_unschedules_it(draft):
     draft.send_at = timezone.now() + dt.timedelta(days=1)
     draft.save()
-    campaign_launch(campaign=draft)
+    campaign_launch(campaign=draft, actor=SYSTEM)
     draft.refresh_from_db()
     assert draft.state == CampaignState.SCHEDULED
     edited = campaign_update(
@@ -172,7 +173,7 @@ def test_duplicate_reschedule_delete(marketer_client, sender_client, draft):
     later = timezone.now() + dt.timedelta(days=2)
     draft.send_at = timezone.now() + dt.timedelta(days=1)
     draft.save()
-    campaign_launch(campaign=draft)
+    campaign_launch(campaign=draft, actor=SYSTEM)
     local = timezone.localtime(later).strftime("%Y-%m-%dT%H:%M")
     response = sender_client.post(
         reverse("ui:campaign_reschedule", args=[draft.pk]), {"send_at": local}
