@@ -19,7 +19,7 @@ from api.delivery import receiver_url_check
 from api.models import ApiToken, EventSubscription, EventType, IdempotentRequest
 from contacts.bulk import FIELDS, add_memberships, fetch_existing, upsert_contacts
 from contacts.models import ConsentSource, ContactList
-from contacts.phones import PhoneChecker, PhoneError
+from contacts.phones import PhoneChecker, PhoneError, PhoneInfo
 from core.services import audit_record
 
 UPSERT_MAX = 10_000
@@ -57,19 +57,32 @@ def _text(value: Any, limit: int) -> str | None:
     return value
 
 
-def _row(index: int, raw: Any, checker: PhoneChecker) -> tuple[str, dict, dict, list[str], bool]:
+def _phone(raw: str, checker: PhoneChecker, seen: dict[str, PhoneInfo | str]) -> PhoneInfo:
+    """The checked number of `raw`, each distinct text parsed once per call; ValueError if bad."""
+    found = seen.get(raw)
+    if found is None:
+        from api.messages import international
+
+        try:
+            found = checker.check(international(raw))
+        except PhoneError as exc:
+            found = f"phone: {exc}"
+        seen[raw] = found
+    if isinstance(found, str):
+        raise ValueError(found)
+    return found
+
+
+def _row(
+    raw: Any, checker: PhoneChecker, seen: dict[str, PhoneInfo | str]
+) -> tuple[str, dict, dict, list[str], bool]:
     """(e164, fields, attributes, lists, opted_out) of one input row; ValueError with why."""
     if not isinstance(raw, dict):
         raise ValueError("each contact must be an object")
     phone = raw.get("phone")
     if not isinstance(phone, str) or not phone.strip():
         raise ValueError("phone: required")
-    from api.messages import international
-
-    try:
-        info = checker.check(international(phone))
-    except PhoneError as exc:
-        raise ValueError(f"phone: {exc}") from None
+    info = _phone(phone, checker, seen)
     values: dict[str, str] = {"country": info.country}
     if info.timezone:
         values["timezone"] = info.timezone
@@ -101,10 +114,11 @@ def contacts_upsert(
 
     result = UpsertResult()
     checker = PhoneChecker(default_region)
+    seen: dict[str, PhoneInfo | str] = {}
     entries: dict[str, tuple[dict, dict, list[str], bool]] = {}
     for index, raw in enumerate(rows):
         try:
-            phone, values, attributes, lists, opted_out = _row(index, raw, checker)
+            phone, values, attributes, lists, opted_out = _row(raw, checker, seen)
         except ValueError as exc:
             result.rejected.append({"index": index, "reason": str(exc)})
             continue

@@ -1,10 +1,12 @@
-"""`python -m bench` (make bench): benchmarks 1–4, medians of several runs, results written to
-bench/results/bench-YYYY-MM-DD.{json,md} and printed as a table. See bench/README.md.
+"""`python -m bench` (make bench): benchmarks 1–4 and the API upsert (issue #18), medians of
+several runs, written to bench/results/bench-YYYY-MM-DD.{json,md} and printed as a table.
+See bench/README.md.
 
 Options: --sizes 10000,100000,1000000  --runs 3  --runs-large 3 (runs at ≥ 1M)  --only
-fanout,import,pages  --naive-size 10000  --keep-pages (keep the 10M-row database for next time).
-Each benchmark runs in its own process (bench.fanout, bench.importer, bench.pages), one size
-at a time, and prints JSON lines that are collected here.
+fanout,import,pages,api_upsert  --naive-size 10000  --keep-pages (keep the 10M-row database for
+next time)  --api-sizes (default: --sizes). Each benchmark runs in its own process (bench.fanout,
+bench.importer, bench.pages, bench.api_upsert), one size at a time, and prints JSON lines that
+are collected here.
 """
 
 import argparse
@@ -46,7 +48,7 @@ def summarize(records: list[dict]) -> dict:
     by: dict[tuple, list[dict]] = {}
     for r in records:
         by.setdefault((r["bench"], r.get("size")), []).append(r)
-    out: dict = {"fanout": {}, "reports": {}, "import": {}, "pages": []}
+    out: dict = {"fanout": {}, "reports": {}, "import": {}, "pages": [], "api_upsert": {}}
     sizes = sorted({s for b, s in by if b == "fanout_engine"})
     for size in sizes:
         engine = {r["run"]: r for r in by.get(("fanout_engine", size), [])}
@@ -99,6 +101,16 @@ def summarize(records: list[dict]) -> dict:
                 "all_ok": all(r["ok"] for r in rows),
                 "loadavg_before": [r["loadavg_before"] for r in rows],
             }
+        if b == "api_upsert":
+            out["api_upsert"][size] = {
+                "runs": len(rows),
+                "batch": rows[0]["batch"],
+                "create_per_s": med([r["create_per_s"] for r in rows]),
+                "update_per_s": med([r["update_per_s"] for r in rows]),
+                "create_counts": rows[0].get("create_counts"),
+                "update_counts": rows[0].get("update_counts"),
+                "loadavg_before": [r["loadavg_before"] for r in rows],
+            }
     out["pages"] = [r for r in records if r["bench"] == "pages"]
     return out
 
@@ -145,6 +157,12 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
         rows.append((f"import ≥ 20,000 rows/s at {big:,}", f"{v:,.0f} rows/s", v >= 20000))
         v = i[big]["peak_rss_mb"]
         rows.append((f"import peak RSS < 250 MB at {big:,}", f"{v:.0f} MB", v < 250))
+    a = s.get("api_upsert") or {}
+    for size, x in sorted(a.items()):
+        v = min(x["create_per_s"], x["update_per_s"])
+        rows.append((f"API contact upsert ≥ 10,000 contacts/s at {size:,} (batches of "
+                     f"{x['batch']:,}; the slower of create and update)", f"{v:,.0f}/s",
+                     v >= 10_000))  # fmt: skip
     for p in s["pages"]:
         if p.get("median_ms") is None:
             rows.append((f"page {p['page']} < 100 ms", p.get("status", ""), None))
@@ -200,6 +218,15 @@ def markdown(meta: dict, s: dict) -> str:
         else:
             lines.append(f"| {p['page']} | `{p['url']}` | {p['median_ms']} | {p['max_ms']} | "
                          f"{p['queries']} | {p['slowest_query_ms']} |")  # fmt: skip
+    lines += ["", "## API contact upsert (issue #18; `POST /api/v1/contacts/upsert`, in-process)",
+              "", "| contacts | batch | runs | created/s | updated/s | created / updated / "
+              "rejected | load before runs |",
+              "| ---: | ---: | ---: | ---: | ---: | --- | --- |"]  # fmt: skip
+    for size, x in sorted((s.get("api_upsert") or {}).items()):
+        c, u = x.get("create_counts") or {}, x.get("update_counts") or {}
+        lines.append(f"| {size:,} | {x['batch']:,} | {x['runs']} | {x['create_per_s']:,.0f} | "
+                     f"{x['update_per_s']:,.0f} | {c.get('created')} / {u.get('updated')} / "
+                     f"{c.get('rejected')} | {_loads(x['loadavg_before'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -212,10 +239,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--runs-large", type=int, default=3, help="runs at 1M and above")
-    parser.add_argument("--only", default="fanout,import,pages")
+    parser.add_argument("--only", default="fanout,import,pages,api_upsert")
     parser.add_argument("--naive-size", type=int, default=10_000)
     parser.add_argument("--keep-pages", action="store_true")
     parser.add_argument("--import-sizes", default="", help="default: --sizes")
+    parser.add_argument("--api-sizes", default="", help="default: --sizes")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",") if x]
     only = set(args.only.split(","))
@@ -232,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             records += _run("bench.importer", "--size", str(size), "--runs", str(runs))
     if "pages" in only:
         records += _run("bench.pages", *(["--keep"] if args.keep_pages else []))
+    if "api_upsert" in only:
+        for size in [int(x) for x in (args.api_sizes or args.sizes).split(",") if x]:
+            runs = args.runs_large if size >= 1_000_000 else args.runs
+            records += _run("bench.api_upsert", "--size", str(size), "--runs", str(runs))
     summary = summarize(records)
     meta = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

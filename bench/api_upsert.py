@@ -3,7 +3,7 @@
 `python -m bench.api_upsert --size N [--batch 10000] [--runs R]` prints one JSON line per run:
 a fresh database, a token, then the whole DRF stack in-process (Django's test client: JSON
 parsing, auth, throttling, the service, the answer; no socket), first creating then updating
-every contact. Target (issue #18): >= 10,000 contacts/s. Not wired into `make bench` yet.
+every contact. Target (issue #18): >= 10,000 contacts/s; `python -m bench --only api_upsert`.
 """
 
 import argparse
@@ -27,6 +27,7 @@ def run_once(db: str, size: int, batch: int) -> dict:
     client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
     result: dict = {"loadavg_before": h.loadavg()}
     for label, suffix in (("create", ""), ("update", "b")):
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
         start = time.perf_counter()
         for offset in range(0, size, batch):
             rows = [
@@ -40,9 +41,14 @@ def run_once(db: str, size: int, batch: int) -> dict:
             )  # fmt: skip
             if response.status_code != 200:
                 raise RuntimeError(f"HTTP {response.status_code}: {response.content[:500]!r}")
+            answer = response.json()
+            for key in ("created", "updated", "unchanged"):
+                counts[key] += answer[key]
+            counts["rejected"] += len(answer["rejected"])
         elapsed = time.perf_counter() - start
         result[f"{label}_per_s"] = round(size / elapsed)
         result[f"{label}_seconds"] = round(elapsed, 3)
+        result[f"{label}_counts"] = counts
     return result
 
 

@@ -5,7 +5,9 @@ errors file can be filtered and tests can assert on it; the rest is for people.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, phonenumberutil
@@ -141,6 +143,10 @@ class PhoneChecker:
             return exc
 
     def _parse(self, text: str, region: str | None) -> phonenumbers.PhoneNumber:
+        if text[:1] == "+":
+            fast = parse_plus_digits(text[1:].replace(" ", "").replace("-", ""))
+            if fast is not None:
+                return fast
         try:
             return phonenumbers.parse(text, region)
         except NumberParseException as exc:
@@ -150,7 +156,8 @@ class PhoneChecker:
             raise PhoneError(f"{code}: {text}") from None
 
     def _check(self, number: phonenumbers.PhoneNumber) -> PhoneInfo:
-        region, ntype = region_and_type(number)
+        nsn = phonenumbers.national_significant_number(number)
+        region, ntype = _region_and_type(number.country_code, nsn)
         if ntype == PhoneNumberType.UNKNOWN:
             raise PhoneError(self._invalid_reason(number))
         if ntype not in _MOBILE_TYPES and ntype != PhoneNumberType.FIXED_LINE:
@@ -160,7 +167,7 @@ class PhoneChecker:
             warning = "LANDLINE: fixed-line number; SMS and WhatsApp may not reach it"
         zones = self._zones(number, ntype)
         return PhoneInfo(
-            e164=phonenumbers.format_number(number, PhoneNumberFormat.E164),
+            e164=f"+{number.country_code}{nsn}",  # what format_number(E164) returns
             country=region if len(region) == 2 else "",
             timezone=zones[0] if len(zones) == 1 and zones[0] != _UNKNOWN_ZONE else "",
             warning=warning,
@@ -192,29 +199,140 @@ def region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str | None, int]:
     that lookup already runs the type patterns; this runs them once. It mirrors
     phonenumberutil's own `_region_code_for_number_from_list`; tests compare the two.
     """
-    regions = phonenumberutil.COUNTRY_CODE_TO_REGION_CODE.get(number.country_code)
+    return _region_and_type(number.country_code, phonenumbers.national_significant_number(number))
+
+
+def _metadata(country_code: int, region: str) -> Any:
+    """`metadata_for_region_or_calling_code`, remembered (the library takes a lock each time)."""
+    found = _METADATA.get((country_code, region))
+    if found is None:
+        found = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
+        if found is not None:
+            _METADATA[country_code, region] = found
+    return found
+
+
+_METADATA: dict[tuple[int, str], Any] = {}
+
+
+def _region_and_type(country_code: int, nsn: str) -> tuple[str | None, int]:
+    """region_and_type of a country code and national significant number."""
+    regions = phonenumberutil.COUNTRY_CODE_TO_REGION_CODE.get(country_code)
     if not regions:
         return None, PhoneNumberType.UNKNOWN
-    nsn = phonenumbers.national_significant_number(number)
     if len(regions) == 1:
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
-            number.country_code, regions[0]
-        )
+        metadata = _metadata(country_code, regions[0])
         if metadata is None:
             return regions[0], PhoneNumberType.UNKNOWN
-        return regions[0], phonenumberutil._number_type_helper(nsn, metadata)
+        return regions[0], number_type(nsn, metadata)
     for region in regions:
-        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+        metadata = _metadata(country_code, region)  # shared codes list no "001" entity
         if metadata is None:
             continue
         if metadata.leading_digits is not None:
             if phonenumberutil.re_compile(metadata.leading_digits).match(nsn):
-                return region, phonenumberutil._number_type_helper(nsn, metadata)
+                return region, number_type(nsn, metadata)
             continue
-        ntype = phonenumberutil._number_type_helper(nsn, metadata)
+        ntype = number_type(nsn, metadata)
         if ntype != PhoneNumberType.UNKNOWN:
             return region, ntype
     return None, PhoneNumberType.UNKNOWN
+
+
+# (types, possible lengths, fullmatch) per metadata object, in _number_type_helper's order.
+_TypeEntry = tuple[frozenset[int], "Callable[[str], re.Match[str] | None]"] | None
+_SPECIAL_TYPES = (
+    ("premium_rate", PhoneNumberType.PREMIUM_RATE),
+    ("toll_free", PhoneNumberType.TOLL_FREE),
+    ("shared_cost", PhoneNumberType.SHARED_COST),
+    ("voip", PhoneNumberType.VOIP),
+    ("personal_number", PhoneNumberType.PERSONAL_NUMBER),
+    ("pager", PhoneNumberType.PAGER),
+    ("uan", PhoneNumberType.UAN),
+    ("voicemail", PhoneNumberType.VOICEMAIL),
+)
+_TYPE_TABLES: dict[int, tuple[Any, tuple[Any, ...]]] = {}
+
+
+def _entry(desc: Any) -> _TypeEntry:
+    if desc is None or not desc.national_number_pattern:
+        return None  # never matches (as _match_national_number)
+    return frozenset(desc.possible_length), re.compile(desc.national_number_pattern).fullmatch
+
+
+def _matches(nsn: str, entry: _TypeEntry) -> bool:
+    if entry is None:
+        return False
+    lengths, fullmatch = entry
+    if lengths and len(nsn) not in lengths:
+        return False
+    return fullmatch(nsn) is not None
+
+
+def _type_table(metadata: Any) -> tuple[Any, ...]:
+    cached = _TYPE_TABLES.get(id(metadata))
+    if cached is not None and cached[0] is metadata:
+        return cached[1]
+    table = (
+        _entry(metadata.general_desc),
+        tuple((ntype, _entry(getattr(metadata, name))) for name, ntype in _SPECIAL_TYPES),
+        _entry(metadata.fixed_line),
+        _entry(metadata.mobile),
+        bool(metadata.same_mobile_and_fixed_line_pattern),
+    )
+    _TYPE_TABLES[id(metadata)] = (metadata, table)  # metadata objects live for the process
+    return table
+
+
+def number_type(nsn: str, metadata: Any) -> int:
+    """phonenumberutil's `_number_type_helper` with its patterns compiled once (same result).
+
+    The library looks each pattern up in its cache and matches it twice (match, then
+    fullmatch) for each of up to eleven descriptions; tests compare the two.
+    """
+    general, special, fixed, mobile, same = _type_table(metadata)
+    if not _matches(nsn, general):
+        return PhoneNumberType.UNKNOWN
+    for ntype, entry in special:
+        if _matches(nsn, entry):
+            return ntype
+    if _matches(nsn, fixed):
+        if same or _matches(nsn, mobile):
+            return PhoneNumberType.FIXED_LINE_OR_MOBILE
+        return PhoneNumberType.FIXED_LINE
+    if not same and _matches(nsn, mobile):
+        return PhoneNumberType.MOBILE
+    return PhoneNumberType.UNKNOWN
+
+
+def parse_plus_digits(digits: str) -> phonenumbers.PhoneNumber | None:
+    """`phonenumbers.parse("+" + digits)` for plain ASCII digits, or None to use the library.
+
+    Same result where it answers: the country code is the first 1–3 digits that are one (codes
+    are prefix-free, as in `_extract_country_code`); a national number that starts with 0 or
+    that the region's national-prefix rule would rewrite goes to the library, as do errors.
+    """
+    if not (7 <= len(digits) <= 17 and digits.isascii() and digits.isdigit()) or digits[0] == "0":
+        return None
+    for size in (1, 2, 3):
+        country_code = int(digits[:size])
+        if country_code in phonenumberutil.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    nsn = digits[size:]
+    if len(nsn) < 2 or nsn[0] == "0":
+        return None
+    metadata = _metadata(country_code, phonenumbers.region_code_for_country_code(country_code))
+    if metadata is None:
+        return None
+    if metadata.national_prefix_for_parsing is not None:
+        _carrier, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(
+            nsn, metadata
+        )
+        if stripped != nsn:
+            return None
+    return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(nsn))
 
 
 _NON_DIGITS = re.compile(r"\D+")

@@ -3,6 +3,7 @@
 import pytest
 
 from contacts.models import ConsentEvent, Contact, ContactList
+from core.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -77,3 +78,75 @@ def test_lists_and_memberships_by_cursor(api_for, sender_user) -> None:
     rest = api.client.get(page["next"], HTTP_AUTHORIZATION=f"Bearer {api.token}").json()
     assert len(rest["results"]) == 1
     assert ContactList.objects.get(name="news").memberships.count() == 3
+
+
+def test_upsert_counts_created_updated_unchanged_and_keeps_memberships(
+    api_for, sender_user
+) -> None:
+    api = api_for(sender_user)
+    first = api.post("contacts/upsert", {"contacts": [
+        {"phone": "447400100001", "first_name": "A", "lists": ["vip"]},  # Infobip digits
+        {"phone": "00447400100002", "lists": ["vip", "news"]},
+        {"phone": "+44 7400-100003", "attributes": {"n": 1}},
+        {"phone": "+447400100001", "last_name": "Z"},  # same number again: merged
+    ]}).json()  # fmt: skip
+    assert (first["created"], first["updated"], first["unchanged"]) == (3, 0, 0)
+    assert first["rejected"] == []
+    one = Contact.objects.get(phone="+447400100001")
+    assert (one.first_name, one.last_name, one.country) == ("A", "Z", "GB")
+    second = api.post("contacts/upsert", {"contacts": [
+        {"phone": "+447400100001", "first_name": "A"},  # nothing new
+        {"phone": "447400100002", "first_name": "B", "lists": ["news", "later"]},
+        {"phone": "+447400100003", "attributes": {"m": 2}},
+        {"phone": "+447400100004", "lists": ["later"]},
+    ]}).json()  # fmt: skip
+    assert (second["created"], second["updated"], second["unchanged"]) == (1, 2, 1)
+    assert Contact.objects.get(phone="+447400100003").attributes == {"n": 1, "m": 2}
+    members = {
+        name: sorted(ContactList.objects.get(name=name).memberships.values_list(
+            "contact__phone", flat=True))
+        for name in ("vip", "news", "later")
+    }  # fmt: skip
+    assert members == {
+        "vip": ["+447400100001", "+447400100002"],
+        "news": ["+447400100002"],  # once, though named in both calls
+        "later": ["+447400100002", "+447400100004"],
+    }
+    assert AuditEntry.objects.filter(action="api_contacts_upsert").count() == 2
+
+
+def test_upsert_reports_each_bad_row_with_its_index_and_code(api_for, sender_user) -> None:
+    body = {"contacts": [
+        {"phone": "+447400100001"},
+        {"phone": "+447011100001"},  # a UK personal number
+        {"phone": "+44 20"},
+        {"phone": "+447400100002", "first_name": 5},
+        {"phone": "+447400100003", "lists": "vip"},
+        {"phone": "+447400100004", "opted_out": "yes"},
+        {"phone": "+447400100005", "attributes": ["x"]},
+        {"phone": "+447011100001"},  # the same bad number: the same reason
+        {"phone": "+999 1234 5678"},
+    ]}  # fmt: skip
+    result = api_for(sender_user).post("contacts/upsert", body).json()
+    assert result["created"] == 1
+    reasons = {r["index"]: r["reason"] for r in result["rejected"]}
+    assert sorted(reasons) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert reasons[1].startswith("phone: NOT_MOBILE")
+    assert reasons[7] == reasons[1]
+    assert reasons[2].startswith("phone: TOO_SHORT")
+    assert reasons[3] == "first_name: must be text"
+    assert reasons[4].startswith("lists:")
+    assert reasons[5].startswith("opted_out:")
+    assert reasons[6].startswith("attributes:")
+    assert reasons[8].startswith("phone: INVALID_COUNTRY_CODE")
+    assert list(Contact.objects.values_list("phone", flat=True)) == ["+447400100001"]
+
+
+def test_upsert_opt_out_of_an_existing_contact_is_recorded_once(api_for, sender_user) -> None:
+    Contact.objects.create(phone="+41793026727")
+    api = api_for(sender_user)
+    result = api.post("contacts/upsert", {"contacts": [
+        {"phone": "41793026727", "opted_out": True}]}).json()  # fmt: skip
+    assert result["rejected"] == []
+    assert Contact.objects.get(phone="+41793026727").opted_out is True
+    assert ConsentEvent.objects.filter(source="api").count() == 1

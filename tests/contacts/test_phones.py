@@ -4,8 +4,16 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from phonenumbers import phonenumberutil
 
-from contacts.phones import PhoneChecker, PhoneError, SequenceKeyer, region_and_type
+from contacts.phones import (
+    PhoneChecker,
+    PhoneError,
+    SequenceKeyer,
+    number_type,
+    parse_plus_digits,
+    region_and_type,
+)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +89,46 @@ def test_region_and_type_agrees_with_phonenumbers_public_api(country_code, natio
         phonenumbers.region_code_for_number(number),
         phonenumbers.number_type(number),
     )
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    country_code=st.sampled_from(sorted(phonenumberutil.COUNTRY_CODE_TO_REGION_CODE)),
+    national=st.text("0123456789", min_size=0, max_size=15),
+)
+def test_plus_digits_fast_path_and_type_table_agree_with_phonenumbers(
+    country_code, national
+) -> None:
+    digits = f"{country_code}{national}"
+    try:
+        want = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        want = None
+    got = parse_plus_digits(digits)
+    if got is not None:  # None: the library parses it (errors, national prefixes, leading 0)
+        assert got == want
+    if want is not None:
+        nsn = phonenumbers.national_significant_number(want)
+        for region in phonenumberutil.COUNTRY_CODE_TO_REGION_CODE[want.country_code]:
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+                want.country_code, region
+            )
+            if metadata is not None:
+                assert number_type(nsn, metadata) == phonenumberutil._number_type_helper(
+                    nsn, metadata
+                )
+
+
+@pytest.mark.parametrize(
+    "digits", ["447400123456", "4915123456789", "12125550147", "41793026727", "33612345678"]
+)
+def test_plus_digits_fast_path_takes_common_mobiles(digits) -> None:
+    assert parse_plus_digits(digits) == phonenumbers.parse("+" + digits)
+
+
+@pytest.mark.parametrize("digits", ["4407400123456", "0441234567", "999123456789", "44", "4٤4"])
+def test_plus_digits_fast_path_leaves_the_rest_to_the_library(digits) -> None:
+    assert parse_plus_digits(digits) is None
 
 
 @pytest.mark.parametrize(
