@@ -44,5 +44,6 @@ urlpatterns = [
     path("event-subscriptions/<int:pk>/deliveries", views.SubscriptionDeliveriesView.as_view(),
          name="subscription-deliveries"),
     # Anything else under /api/v1/ (a bad id such as `/contacts/abc`): the JSON 404, not HTML.
-    re_path(r"^.*$", views.not_found),
+    # (?s): a path holding a newline (%0A) is an unknown API path too, not an HTML 404.
+    re_path(r"(?s)^.*$", views.not_found),
 ]  # fmt: skip
