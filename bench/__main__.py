@@ -1,12 +1,13 @@
-"""`python -m bench` (make bench): benchmarks 1–4 and the API upsert (issue #18), medians of
-several runs, written to bench/results/bench-YYYY-MM-DD.{json,md} and printed as a table.
-See bench/README.md.
+"""`python -m bench` (make bench): benchmarks 1–4, the API upsert (issue #18) and segment counts
+(issue #17), medians of several runs, written to bench/results/NAME-YYYY-MM-DD.{json,md} (NAME:
+--name, default bench) and printed as a table. See bench/README.md.
 
 Options: --sizes 10000,100000,1000000  --runs 3  --runs-large 3 (runs at ≥ 1M)  --only
-fanout,import,pages,api_upsert  --naive-size 10000  --keep-pages (keep the 10M-row database for
-next time)  --api-sizes (default: --sizes). Each benchmark runs in its own process (bench.fanout,
-bench.importer, bench.pages, bench.api_upsert), one size at a time, and prints JSON lines that
-are collected here.
+fanout,import,pages,api_upsert,segments  --naive-size 10000  --keep-pages (keep the 10M-row
+database for next time)  --api-sizes (default: --sizes)  --segment-sizes (default: the largest
+of --sizes). Each benchmark runs in its own process (bench.fanout, bench.importer, bench.pages,
+bench.api_upsert, bench.segments), one size at a time, and prints JSON lines that are collected
+here.
 """
 
 import argparse
@@ -48,7 +49,8 @@ def summarize(records: list[dict]) -> dict:
     by: dict[tuple, list[dict]] = {}
     for r in records:
         by.setdefault((r["bench"], r.get("size")), []).append(r)
-    out: dict = {"fanout": {}, "reports": {}, "import": {}, "pages": [], "api_upsert": {}}
+    out: dict = {"fanout": {}, "reports": {}, "import": {}, "pages": [], "api_upsert": {},
+                 "segments": []}  # fmt: skip
     sizes = sorted({s for b, s in by if b == "fanout_engine"})
     for size in sizes:
         engine = {r["run"]: r for r in by.get(("fanout_engine", size), [])}
@@ -112,6 +114,16 @@ def summarize(records: list[dict]) -> dict:
                 "loadavg_before": [r["loadavg_before"] for r in rows],
             }
     out["pages"] = [r for r in records if r["bench"] == "pages"]
+    segments: dict[tuple, list[dict]] = {}
+    for r in records:
+        if r["bench"] == "segments":
+            segments.setdefault((r["size"], r["segment"]), []).append(r)
+    for (size, label), rows in segments.items():
+        out["segments"].append({
+            "size": size, "segment": label, "runs": len(rows), "count": rows[0]["count"],
+            "median_ms": med([r["median_ms"] for r in rows]),
+            "loadavg_before": [r["loadavg_before"] for r in rows],
+        })  # fmt: skip
     return out
 
 
@@ -163,6 +175,9 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
         rows.append((f"API contact upsert ≥ 10,000 contacts/s at {size:,} (batches of "
                      f"{x['batch']:,}; the slower of create and update)", f"{v:,.0f}/s",
                      v >= 10_000))  # fmt: skip
+    for x in s.get("segments") or []:
+        rows.append((f"segment count \"{x['segment']}\" < 1 s at {x['size']:,}",
+                     f"{x['median_ms']:,} ms", x["median_ms"] < 1000))  # fmt: skip
     for p in s["pages"]:
         if p.get("median_ms") is None:
             rows.append((f"page {p['page']} < 100 ms", p.get("status", ""), None))
@@ -227,6 +242,12 @@ def markdown(meta: dict, s: dict) -> str:
         lines.append(f"| {size:,} | {x['batch']:,} | {x['runs']} | {x['create_per_s']:,.0f} | "
                      f"{x['update_per_s']:,.0f} | {c.get('created')} / {u.get('updated')} / "
                      f"{c.get('rejected')} | {_loads(x['loadavg_before'])} |")  # fmt: skip
+    lines += ["", "## Segment counts (issue #17; `segment_contacts(...).count()`, median of 3)", "",
+              "| contacts | segment | runs | contacts selected | median ms | load before runs |",
+              "| ---: | --- | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for x in s.get("segments") or []:
+        lines.append(f"| {x['size']:,} | {x['segment']} | {x['runs']} | {x['count']:,} | "
+                     f"{x['median_ms']:,} | {_loads(x['loadavg_before'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -239,11 +260,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--runs-large", type=int, default=3, help="runs at 1M and above")
-    parser.add_argument("--only", default="fanout,import,pages,api_upsert")
+    parser.add_argument("--only", default="fanout,import,pages,api_upsert,segments")
     parser.add_argument("--naive-size", type=int, default=10_000)
     parser.add_argument("--keep-pages", action="store_true")
     parser.add_argument("--import-sizes", default="", help="default: --sizes")
     parser.add_argument("--api-sizes", default="", help="default: --sizes")
+    parser.add_argument("--segment-sizes", default="", help="default: the largest of --sizes")
+    parser.add_argument("--name", default="bench", help="results file stem (NAME-YYYY-MM-DD)")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",") if x]
     only = set(args.only.split(","))
@@ -264,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         for size in [int(x) for x in (args.api_sizes or args.sizes).split(",") if x]:
             runs = args.runs_large if size >= 1_000_000 else args.runs
             records += _run("bench.api_upsert", "--size", str(size), "--runs", str(runs))
+    if "segments" in only:
+        for size in [int(x) for x in (args.segment_sizes or str(max(sizes))).split(",") if x]:
+            runs = args.runs_large if size >= 1_000_000 else args.runs
+            records += _run("bench.segments", "--size", str(size), "--runs", str(runs))
     summary = summarize(records)
     meta = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -274,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                  "(the machine is shared: a high figure means a contended run)."),
     }  # fmt: skip
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"bench-{dt.date.today().isoformat()}"
+    stem = RESULTS / f"{args.name}-{dt.date.today().isoformat()}"
     stem.with_suffix(".json").write_text(
         json.dumps({**meta, "summary": summary, "records": records}, indent=2, default=str) + "\n"
     )
