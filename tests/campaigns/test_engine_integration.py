@@ -197,6 +197,12 @@ def test_quiet_hours_and_schedule_are_honoured_by_the_worker(engine) -> None:
     quiet = Campaign.objects.get(pk=quiet.pk)
     assert (quiet.count_queued, quiet.state) == (50, "running")
     assert sandbox.state()["accepted"]["total"] == 50  # only the scheduled campaign's
+    # The window opens: quiet hours are checked again at send, so the clock must really be
+    # inside the window (a wide one, whatever the recipients' zone), not only `not_before`.
+    opened = ((now - dt.timedelta(hours=4)).time(), (now + dt.timedelta(hours=4)).time())
+    Campaign.objects.filter(pk=quiet.pk).update(
+        quiet_hours_start=opened[0], quiet_hours_end=opened[1]
+    )
     Message.objects.filter(campaign=quiet).update(not_before=timezone.now())
     wait_for(lambda: (sweep.delay(), _all_handed(quiet.pk))[1], timeout=60, interval=1.0)
     assert sandbox.state()["accepted"]["total"] == 100
