@@ -44,6 +44,6 @@ urlpatterns = [
     path("event-subscriptions/<int:pk>/deliveries", views.SubscriptionDeliveriesView.as_view(),
          name="subscription-deliveries"),
     # Anything else under /api/v1/ (a bad id such as `/contacts/abc`): the JSON 404, not HTML.
-    # (?s): a path holding a newline (%0A) is an unknown API path too, not an HTML 404.
-    re_path(r"(?s)^.*$", views.not_found),
+    # [\s\S], not .: a path holding a newline (%0A) is an unknown API path too, not HTML.
+    re_path(r"^[\s\S]*$", views.not_found),
 ]  # fmt: skip
