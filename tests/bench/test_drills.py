@@ -33,19 +33,27 @@ def drills() -> dict[int, dict]:
         "DATABASE_URL": worker_fixtures.test_database_url(),
         "HERALD_READ_DOTENV": "false",
     }
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "bench.drill", "--size", "2000", "--small-size", "2000",
          "--kills", "2", "--kill-gap", "2", "--batch-size", "50", "--outage", "10", "--json",
          "--drills", "5,6,7,8,9", "--node-kills", "1", "--no-record",
          "--broker-url", settings.CELERY_BROKER_URL],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=540,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    try:
+        stdout, stderr = proc.communicate(timeout=540)
+    except subprocess.TimeoutExpired:
+        # SIGTERM, not run()'s SIGKILL: the drill then stops its sandbox, web server, beat and
+        # workers (each in its own session) and drops its database instead of orphaning them.
+        proc.terminate()
+        stdout, stderr = proc.communicate(timeout=60)
+        pytest.fail(f"drills did not finish in 540 s:\n{stdout}\n{stderr[-3000:]}")
     results = {}
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         if line.startswith("{"):
             record = json.loads(line)
             results[record["drill"]] = record
-    assert results, f"no drill ran:\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    assert results, f"no drill ran:\n{stdout}\n{stderr[-3000:]}"
     return results
 
 
