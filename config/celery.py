@@ -21,5 +21,7 @@ def freeze_heap_before_fork(**kwargs: Any) -> None:
     # object, so the child ends up with a private copy of nearly every page it shares: frozen
     # objects are never traversed and those pages stay shared. Not gc.collect() first: the
     # holes it leaves in shared pages would be filled by the child's allocations (Python's
-    # gc.freeze() docs). Runs again before each replacement child, which is just as true then.
+    # gc.freeze() docs). Runs again before each replacement child, which is just as true then;
+    # frozen objects are never collected, but the parent only freezes again when a child dies
+    # (no worker_max_tasks_per_child here), so what it could keep that way stays small.
     gc.freeze()
