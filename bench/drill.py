@@ -1,10 +1,12 @@
-"""Fault drills 5–8 (make drill): the engine under kill -9, provider storms, report chaos and a
-database outage, on PostgreSQL + Redis + real worker/beat/web processes + the sandbox.
+"""Fault drills 5–9 (make drill): the engine under kill -9, provider storms, report chaos, a
+database outage and two worker nodes, on PostgreSQL + Redis + real worker/beat/web processes
++ the sandbox.
 
 `python -m bench.drill [--size 100000] [--small-size 20000] [--kills 5] [--outage 10]
-[--drills 5,6,7,8] [--json]` exits non-zero if any drill fails. Drill 5 uses --size, the others
---small-size. Each drill starts from an empty ledger in its own database (`herald_bench_drill_*`,
-dropped at the end) and ends with checks against the sandbox's truth:
+[--drills 5,6,7,8,9] [--node-kills 1] [--name drill] [--json]` exits non-zero if any drill
+fails. Drills 5 and 9 use --size, the others --small-size. Each drill starts from an empty
+ledger in its own database (`herald_bench_drill_*`, dropped at the end) and ends with checks
+against the sandbox's truth:
 
 5. kill -9: SIGKILL the worker's whole process group --kills times at random moments, restart it;
    every recipient handed to the sandbox exactly once (it counts duplicates by messageId and by
@@ -16,6 +18,10 @@ dropped at the end) and ends with checks against the sandbox's truth:
 8. database down: the web server reaches PostgreSQL through a TCP proxy that is cut for
    --outage seconds while reports are being pushed; pushes are answered non-2xx meanwhile and
    nothing is lost once it is back (final states equal the truth).
+9. two nodes: two separate workers (`celery worker -n node1@%h` and `-n node2@%h`, prefork
+   -c 2 each, as on two machines) on the same broker and database send one campaign; one node
+   is SIGKILLed --node-kills times once the sandbox has accepted ~40 % (and restarted under its
+   name). Checks as 5, and both nodes' pool children must have done work.
 
 Beat runs for real (sweep every second), with short reconciliation delays
 (HERALD_SETTLE_AFTER=3, HERALD_REQUEUE_AFTER=8) so a drill takes seconds, not the production
@@ -45,6 +51,7 @@ KNOBS = {
 # Extra modules the worker imports (--worker-include): a way to try a candidate engine fix.
 WORKER_INCLUDE = ""
 KILL_GAP = 8.0  # the longest wait (s) before each kill; --kill-gap
+NODES = ("node1@%h", "node2@%h")
 FINAL = ("delivered", "undeliverable", "expired", "rejected")
 
 
@@ -81,8 +88,9 @@ class Stack:
             self.env, logs / "beat.log",
         ).start()  # fmt: skip
 
-    def start_worker(self) -> h.Process:
-        return h.worker(self.env, self.logs / "worker.log", include=WORKER_INCLUDE)
+    def start_worker(self, name: str = "") -> h.Process:
+        log = self.logs / (f"worker-{name.split('@')[0]}.log" if name else "worker.log")
+        return h.worker(self.env, log, include=WORKER_INCLUDE, name=name)
 
     def fresh(self) -> None:
         """Empty ledger, queue and sandbox (same audience, same processes)."""
@@ -314,6 +322,48 @@ def drill_db_down(stack: Stack, outage: float) -> dict:
     return result
 
 
+def drill_nodes(stack: Stack, kills: int, rng: random.Random) -> dict:
+    """Two worker nodes on one broker and database send one campaign; one of them dies."""
+    stack.fresh()
+    stack.sandbox.configure(slow_ms=30, slow_rate=1.0)
+    stack.worker.stop()  # the stack's single worker makes way for the two nodes
+    nodes = {name: stack.start_worker(name) for name in NODES}
+    cpu = dict.fromkeys(NODES, 0.0)  # CPU of each node's pool children, over its restarts
+    start = time.monotonic()
+    kills_at: list[dict] = []
+    try:
+        campaign_id = stack.launch("drill two nodes")
+        for k in range(kills):
+            # Mid-way: once the sandbox has accepted ~40 % (then 60 %, …) of the recipients.
+            target = stack.size * min(0.9, 0.4 + 0.2 * k)
+            _wait(lambda t=target: stack.sandbox.state()["accepted"]["total"] >= t,
+                  timeout=max(300, stack.size / 100), what="kill point", interval=0.05)  # fmt: skip
+            victim = rng.choice(NODES)
+            cpu[victim] += h.children_cpu_s(nodes[victim].pid)
+            kills_at.append({"node": victim, "s": round(time.monotonic() - start, 2),
+                             "accepted": stack.sandbox.state()["accepted"]["total"]})  # fmt: skip
+            nodes[victim].kill()
+            time.sleep(rng.uniform(0.1, 1.0))
+            nodes[victim] = stack.start_worker(victim)
+        _wait(lambda: _handed(campaign_id), timeout=max(300, stack.size / 100), what="all handed")
+        for name, proc in nodes.items():
+            cpu[name] += h.children_cpu_s(proc.pid)
+    finally:
+        # node1 stays on as the stack's worker (one start fewer); node2 goes.
+        for name, proc in nodes.items():
+            if name != NODES[0] or not proc.alive:
+                proc.stop()
+        first = nodes[NODES[0]]
+        stack.worker = first if first.alive else stack.start_worker()
+    result = exactly_once(stack, campaign_id)
+    result.update({"node_kills": kills_at,
+                   "node_pool_cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+                   "seconds": round(time.monotonic() - start, 1)})  # fmt: skip
+    # Two nodes of which one sat idle would prove nothing about scale-out.
+    result["ok"] = result["ok"] and all(v >= 0.05 for v in cpu.values())
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--size", type=int, default=100_000, help="recipients in drill 5")
@@ -326,7 +376,9 @@ def main(argv: list[str] | None = None) -> int:
         help="kills come 0.5–GAP s apart (scale it to the run's length)",
     )
     parser.add_argument("--outage", type=float, default=10.0)
-    parser.add_argument("--drills", default="5,6,7,8")
+    parser.add_argument("--drills", default="5,6,7,8,9")
+    parser.add_argument("--node-kills", type=int, default=1, help="kills of one node in drill 9")
+    parser.add_argument("--name", default="drill", help="stem of the bench/results/ files")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--broker-db", type=int, default=14)
     parser.add_argument("--broker-url", default="", help="instead of CELERY_BROKER_URL on db 14")
@@ -357,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     broker = args.broker_url or h.broker_url(args.broker_db)
     logs = Path(tempfile.mkdtemp(prefix="herald-drill-"))
     results = []
-    plan = [(5, args.size), *((d, args.small_size) for d in (6, 7, 8))]
+    plan = [(5, args.size), *((d, args.small_size) for d in (6, 7, 8)), (9, args.size)]
     sizes = sorted({size for d, size in plan if d in wanted})
     for size in sizes:
         todo = [d for d, s in plan if s == size and d in wanted]
@@ -372,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
                         r = drill_storm(stack)
                     elif d == 7:
                         r = drill_reports(stack)
+                    elif d == 9:
+                        r = drill_nodes(stack, args.node_kills, rng)
                     else:
                         r = drill_db_down(stack, args.outage)
                 except Exception as exc:  # a drill that cannot finish has failed
@@ -385,15 +439,15 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r["drill"] for r in results if not r["ok"]]
     print(f"drills {'FAILED: ' + str(failed) if failed else 'passed'} (logs in {logs})")
     if args.record:
-        _record(results, argv if argv is not None else sys.argv[1:])
+        _record(results, argv if argv is not None else sys.argv[1:], args.name)
     return 1 if failed else 0
 
 
-def _record(results: list[dict], argv: list[str]) -> None:
-    """Write bench/results/drill-YYYY-MM-DD.{json,md} (the README quotes the latest)."""
+def _record(results: list[dict], argv: list[str], stem: str = "drill") -> None:
+    """Write bench/results/<stem>-YYYY-MM-DD.{json,md} (the README quotes the latest)."""
     out = h.ROOT / "bench" / "results"
     stamp = dt.datetime.now(dt.UTC)
-    name = f"drill-{stamp:%Y-%m-%d}"
+    name = f"{stem}-{stamp:%Y-%m-%d}"
     (out / f"{name}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
     lines = [f"# Herald fault drills — {stamp:%Y-%m-%dT%H:%M:%S}+00:00", "",
              f"Machine: {h.machine()}", "",
@@ -402,14 +456,15 @@ def _record(results: list[dict], argv: list[str]) -> None:
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
 
 
-NAMES = {5: "kill -9", 6: "provider storms", 7: "report chaos", 8: "database down"}
+NAMES = {5: "kill -9", 6: "provider storms", 7: "report chaos", 8: "database down",
+         9: "two worker nodes"}  # fmt: skip
 
 
 def _line(r: dict) -> str:
     status = "PASS" if r["ok"] else "FAIL"
     keys = ("sandbox_accepted", "sandbox_duplicates", "mismatches", "compared",
-            "counters_match", "kills_at_s", "push_failures_during_outage", "faults", "seconds",
-            "error")  # fmt: skip
+            "counters_match", "kills_at_s", "node_kills", "node_pool_cpu_s",
+            "push_failures_during_outage", "faults", "seconds", "error")  # fmt: skip
     detail = ", ".join(f"{k}={r[k]}" for k in keys if k in r)
     return f"{status} {r['drill']} {NAMES[r['drill']]} ({r['size']:,} recipients): {detail}"
 

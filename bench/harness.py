@@ -154,6 +154,17 @@ def tree_hwm_mb(pid: int) -> tuple[float, dict[int, float]]:
     return round(sum(per.values()), 1), {k: round(v, 1) for k, v in per.items()}
 
 
+def children_cpu_s(pid: int) -> float:
+    """CPU time (user + system, s) used so far by the direct children of `pid` (a pool's)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0
+    for child in _children(pid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            # Fields after the ")" that ends the command name: utime and stime are 12th, 13th.
+            fields = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return round(total / tick, 2)
+
+
 def tree_pss_mb(pid: int) -> float:
     """Sum of the proportional set size (shared pages split between sharers) of a process tree."""
     total, todo = 0, [pid]
@@ -247,11 +258,13 @@ class Process:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def worker(env: dict[str, str], log: Path, include: str = "", concurrency: int = 2) -> Process:
-    """`celery -A config worker -c 2` (prefork), started and ready."""
+def worker(
+    env: dict[str, str], log: Path, include: str = "", concurrency: int = 2, name: str = ""
+) -> Process:
+    """`celery -A config worker -c 2` (prefork), started and ready; `name` is its -n node name."""
     args = [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "warning", "-c",
             str(concurrency), "--without-mingle", "--without-gossip", "--without-heartbeat",
-            "-n", f"bench-{uuid.uuid4().hex[:8]}@%h"]  # fmt: skip
+            "-n", name or f"bench-{uuid.uuid4().hex[:8]}@%h"]  # fmt: skip
     if include:
         args += ["-I", include]
     # At -l warning celery prints no "ready." line: wait for the pool children instead.

@@ -1,10 +1,12 @@
-"""The fault drills (bench/drill.py) at CI size: kill -9, provider storms, report chaos, DB down.
+"""The fault drills (bench/drill.py) at CI size: kill -9, provider storms, report chaos, DB down,
+two worker nodes.
 
 One `python -m bench.drill` run on the test PostgreSQL server (its own database) and the test
 Redis, with real worker, beat, web and sandbox processes: 2,000 recipients, 2 kills, batches of
 50 (a storm at 20 % 429 then makes some 50 requests, so a run without a 429 is 0.8^50 ≈ 1 in
 70,000; with 100, about 20 requests, it was 1 in 90), a 10-second database outage behind a TCP
-proxy.
+proxy, and two separate worker nodes (`-n node1@%h`, `-n node2@%h`) sending one campaign while
+one of them is killed once.
 """
 
 import json
@@ -18,7 +20,8 @@ from django.conf import settings
 
 from tests.fixtures import worker as worker_fixtures
 
-pytestmark = pytest.mark.integration
+# Five drills on a shared 2-core machine: the suite's 300 s timeout is too tight under load.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,18 +33,27 @@ def drills() -> dict[int, dict]:
         "DATABASE_URL": worker_fixtures.test_database_url(),
         "HERALD_READ_DOTENV": "false",
     }
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [sys.executable, "-m", "bench.drill", "--size", "2000", "--small-size", "2000",
          "--kills", "2", "--kill-gap", "2", "--batch-size", "50", "--outage", "10", "--json",
+         "--drills", "5,6,7,8,9", "--node-kills", "1", "--no-record",
          "--broker-url", settings.CELERY_BROKER_URL],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    try:
+        stdout, stderr = proc.communicate(timeout=540)
+    except subprocess.TimeoutExpired:
+        # SIGTERM, not run()'s SIGKILL: the drill then stops its sandbox, web server, beat and
+        # workers (each in its own session) and drops its database instead of orphaning them.
+        proc.terminate()
+        stdout, stderr = proc.communicate(timeout=60)
+        pytest.fail(f"drills did not finish in 540 s:\n{stdout}\n{stderr[-3000:]}")
     results = {}
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         if line.startswith("{"):
             record = json.loads(line)
             results[record["drill"]] = record
-    assert results, f"no drill ran:\n{proc.stdout}\n{proc.stderr[-3000:]}"
+    assert results, f"no drill ran:\n{stdout}\n{stderr[-3000:]}"
     return results
 
 
@@ -78,3 +90,17 @@ def test_database_down_pushes_refused_then_nothing_lost(drills) -> None:
     assert any(code.startswith("5") for code in r["web_statuses"])
     assert r["compared"] == 2000
     assert r["mismatches"] == 0
+
+
+def test_two_worker_nodes_send_one_campaign_exactly_once(drills) -> None:
+    r = drills[9]
+    assert r["ok"], r
+    assert len(r["node_kills"]) == 1
+    # The kill landed mid-way, and both nodes' pool children did part of the sending.
+    assert 0 < r["node_kills"][0]["accepted"] < 2000
+    assert all(cpu > 0 for cpu in r["node_pool_cpu_s"].values())
+    assert r["sandbox_accepted"] == 2000
+    assert r["sandbox_duplicates"] == {"messageId": 0, "recipientCallbackData": 0}
+    assert r["ledger_ids_equal_sandbox_ids"]
+    assert r["counters_match"]
+    assert r["left_queued_or_sending"] == 0
