@@ -22,7 +22,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from campaigns.models import Message, Segment
@@ -182,8 +182,13 @@ def _contact_ids(rule: dict, now: dt.datetime) -> QuerySet[Any] | None:
     if field == "consent":
         return None  # needs the contact's opted_out too: a branch over contacts
     rows = _engagement_rows(rule, now, outer=None)
-    column = "message__contact_id" if rule["event"] == "clicked" else "contact_id"
-    return rows.filter(**{f"{column}__isnull": False}).order_by().values(column)
+    if rule["event"] == "clicked":
+        # Each click's contact by one primary-key probe of its message: as a join, PostgreSQL
+        # prefers a seq scan of the whole ledger to 6,000 probes (0.55 s of 0.83 s at 1M).
+        contact = Message.objects.filter(pk=OuterRef("message_id")).values("contact_id")[:1]
+        rows = rows.annotate(clicker=Subquery(contact))
+        return rows.filter(clicker__isnull=False).order_by().values("clicker")
+    return rows.filter(contact_id__isnull=False).order_by().values("contact_id")
 
 
 def _list_ids(rule: dict) -> list[int]:
