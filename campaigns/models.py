@@ -241,6 +241,14 @@ class Message(models.Model):
                 name="message_unsettled",
             ),
             models.Index(fields=["contact", "-created_at"]),
+            # Segments' "delivered within N days" (campaigns/segments.py): the window's contact
+            # ids from the index alone, without reading the ledger. Partial, so only delivered
+            # originals (not failovers) cost an entry, once they are delivered.
+            models.Index(
+                fields=["created_at", "contact"],
+                condition=Q(state=MessageState.DELIVERED, replaces__isnull=True),
+                name="message_delivered",
+            ),
             # Rows held by quiet hours, for "N wait until HH:MM" on the campaign page.
             models.Index(
                 fields=["campaign", "not_before"],

@@ -3,13 +3,14 @@
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from campaigns.audience import AudienceSummary, audience_counts_for
 from campaigns.models import Campaign, Message, Segment
 from campaigns.rendering import CONTACT_FIELDS
+from campaigns.segments import segment_q
 from campaigns.states import CampaignState
 from contacts.models import ConsentAction, ConsentEvent, Contact, ListMembership
 from infobip.models import InboundMessage, KeywordAction
@@ -116,16 +117,22 @@ def conversation(contact: Contact, *, limit: int = 50) -> list[dict]:
     return items[-limit:]
 
 
-def _audience_contacts(list_ids: Iterable[int]):
+def _audience_contacts(list_ids: Iterable[int], segment_id: int | None = None):
+    """The lists' members, or the segment's contacts (as campaigns.audience selects them)."""
     members = ListMembership.objects.filter(contact_list_id__in=list(list_ids))
-    return Contact.objects.filter(id__in=members.values("contact_id"))
+    included = Q(id__in=members.values("contact_id"))
+    if segment_id is not None and (segment := Segment.objects.filter(pk=segment_id).first()):
+        included |= segment_q(segment.rules, now=timezone.now())
+    return Contact.objects.filter(included)
 
 
-def audience_attribute_keys(*, list_ids: Iterable[int], sample: int = 1000) -> list[str]:
+def audience_attribute_keys(
+    *, list_ids: Iterable[int], segment_id: int | None = None, sample: int = 1000
+) -> list[str]:
     """Attribute (CSV column) names found on the audience: the oldest and newest `sample`."""
     # An import gives all its rows the same columns: both ends of the audience see every import
     # that built it, without reading a million rows' JSON.
-    contacts = _audience_contacts(list_ids)
+    contacts = _audience_contacts(list_ids, segment_id)
     keys: set[str] = set()
     for order in ("id", "-id"):
         for attributes in contacts.order_by(order).values_list("attributes", flat=True)[:sample]:
@@ -134,7 +141,9 @@ def audience_attribute_keys(*, list_ids: Iterable[int], sample: int = 1000) -> l
     return sorted(keys - set(CONTACT_FIELDS))
 
 
-def rendered_range(*, text: str, list_ids: Iterable[int], sample: int = 200) -> dict | None:
+def rendered_range(
+    *, text: str, list_ids: Iterable[int], segment_id: int | None = None, sample: int = 200
+) -> dict | None:
     """What recipients receive: shortest and longest rendered text over an audience sample."""
     from campaigns.rendering import compile_template, contact_values, sms_segments
 
@@ -143,7 +152,8 @@ def rendered_range(*, text: str, list_ids: Iterable[int], sample: int = 200) -> 
         return None
     lengths: list = []
     missing = 0
-    for contact in _audience_contacts(list_ids).filter(opted_out=False).order_by("id")[:sample]:
+    audience = _audience_contacts(list_ids, segment_id).filter(opted_out=False)
+    for contact in audience.order_by("id")[:sample]:
         rendered = template.render(contact_values(contact, template.names))
         if rendered.missing:
             missing += 1
@@ -284,11 +294,14 @@ def sent_per_day(*, days: int) -> dict:
     }
 
 
-def audience_time_zones(*, list_ids: Iterable[int], cap: int = 200) -> list[str]:
+def audience_time_zones(
+    *, list_ids: Iterable[int], segment_id: int | None = None, cap: int = 200
+) -> list[str]:
     """The distinct time zones of an audience (the server's stands for contacts without one)."""
     from django.conf import settings
 
-    zones = set(_audience_contacts(list_ids).values_list("timezone", flat=True).distinct()[:cap])
+    contacts = _audience_contacts(list_ids, segment_id)
+    zones = set(contacts.values_list("timezone", flat=True).distinct()[:cap])
     if "" in zones or not zones:
         zones.discard("")
         zones.add(settings.TIME_ZONE)

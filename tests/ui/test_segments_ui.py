@@ -126,3 +126,26 @@ def test_a_duplicate_keeps_the_segments(marketer_client, segments) -> None:
     )
     copy = campaign_duplicate(campaign=campaign, created_by=None)
     assert (copy.segment, copy.exclude_segment) == (others, one)
+
+
+def test_a_segment_audience_gets_the_placeholder_checks_of_a_list_audience(
+    marketer_client, segments
+) -> None:
+    """Its columns are known placeholders and its contacts without a value are counted."""
+    from contacts.models import Contact
+
+    others, _ = segments
+    Contact.objects.filter(phone="+447946100000").update(attributes={"city": "Leeds"})
+    Contact.objects.filter(phone="+447946100001").update(first_name="", attributes={"city": ""})
+    marketer_client.post(reverse("ui:wizard_audience"), {"name": "Seg", "segment": others.pk})
+    counter = marketer_client.post(reverse("ui:sms_counter"), {"text": "Hi {{first_name}}"})
+    assert 'id="sms-missing">1 of the first contacts' in counter.content.decode()
+    # {{city}} is a column of the segment's contacts only: known, not "Unknown placeholder".
+    response = marketer_client.post(
+        reverse("ui:wizard_message"), {"channel": "sms", "text": "Hi {{city}}"}
+    )
+    assert response.status_code == 302, response.content.decode()
+    response = marketer_client.post(
+        reverse("ui:wizard_message"), {"channel": "sms", "text": "Hi {{shoe}}"}
+    )
+    assert b"Unknown placeholder {{shoe}}" in response.content

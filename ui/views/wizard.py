@@ -127,9 +127,11 @@ def edit(request, pk: int):
     return redirect(f"{reverse('ui:wizard_audience')}?edit=1")
 
 
-def _known_placeholders(list_ids: list[int]) -> list[str]:
-    # {{opt_out_url}} is every recipient's own opt-out link (campaigns.rendering).
-    return [*CONTACT_FIELDS, OPT_OUT_URL, *audience_attribute_keys(list_ids=list_ids)]
+def _known_placeholders(state: dict) -> list[str]:
+    # {{opt_out_url}} is every recipient's own opt-out link (campaigns.rendering). The columns
+    # are those of the audience: its lists' members and its segment's contacts.
+    keys = audience_attribute_keys(list_ids=state.get("lists", []), segment_id=state.get("segment"))
+    return [*CONTACT_FIELDS, OPT_OUT_URL, *keys]
 
 
 def unknown_placeholders(text: str, known: list[str]) -> str | None:
@@ -242,13 +244,18 @@ def sms_counter(request):
     """Live counter: campaigns.rendering.sms_segments on the text being typed (never drifts)."""
     field = request.POST.get("counter_field", "text")
     text = request.POST.get(field if field in ("text", "failover_text") else "text", "")
-    return render(request, "ui/_sms_counter.html", _counter(text, _state(request).get("lists", [])))
+    return render(request, "ui/_sms_counter.html", _counter(text, _state(request)))
 
 
-def _counter(text: str, list_ids: list[int]) -> dict:
+def _counter(text: str, state: dict) -> dict:
     """The counter's context: the text's own figures, and what recipients receive once filled."""
     seg = sms_segments(text)
-    filled = rendered_range(text=text, list_ids=list_ids) if list_ids else None
+    list_ids, segment_id = state.get("lists", []), state.get("segment")
+    filled = (
+        rendered_range(text=text, list_ids=list_ids, segment_id=segment_id)
+        if list_ids or segment_id
+        else None
+    )
     return {
         "seg": seg,
         "text": text,
@@ -362,7 +369,7 @@ def message(request):
     field_errors: dict[str, str] = {}
     template_errors: list[str] = []
     template = None
-    known = _known_placeholders(state.get("lists", []))
+    known = _known_placeholders(state)
     if request.method == "POST":
         channel = request.POST.get("channel", Channel.SMS)
         text = request.POST.get("text", "")
@@ -411,7 +418,7 @@ def message(request):
         if template
         else [],
         template_rendered=template_render(template=template, values=None) if template else "",
-        **_counter(state.get("text", ""), state.get("lists", [])),
+        **_counter(state.get("text", ""), state),
     )
     return render(request, "ui/wizard_message.html", context, status=400 if errors else 200)
 
@@ -474,9 +481,7 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
     if failover_mode != FailoverMode.NONE and failover_text.strip():
         if problem := sms_cap_check(failover_text):
             field_errors["failover_text"] = problem[0].upper() + problem[1:] + "."
-        elif problem := unknown_placeholders(
-            failover_text, _known_placeholders(state.get("lists", []))
-        ):
+        elif problem := unknown_placeholders(failover_text, _known_placeholders(state)):
             field_errors["failover_text"] = problem
     fields = {
         "name": state["name"],
@@ -516,7 +521,7 @@ def _recipient_local(form: dict, state: dict) -> tuple[dt.datetime | None, tuple
         return None, None, "Give the local time to send at, and until when."
     if until <= at:
         return None, None, "The window must end after the local send time (same day)."
-    zones = audience_time_zones(list_ids=state.get("lists", []))
+    zones = audience_time_zones(list_ids=state.get("lists", []), segment_id=state.get("segment"))
     starts = []
     for name in zones:
         try:
@@ -587,7 +592,7 @@ def options(request):
         time_zone=timezone.get_current_timezone_name(),
         server_zone=settings.TIME_ZONE,
         fields=list(CONTACT_FIELDS),
-        **_counter(form.get("failover_text", ""), state.get("lists", [])),
+        **_counter(form.get("failover_text", ""), state),
     )
     status = 400 if context["errors"] else 200
     return render(request, "ui/wizard_options.html", context, status=status)
