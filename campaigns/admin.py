@@ -1,11 +1,15 @@
 """Campaigns admin: state, progress and counters; lifecycle actions; the ledger read-only."""
 
+import json
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from campaigns.editing import campaign_archive, campaign_unarchive
+from campaigns.erasure import ErasureError, contact_erase, contact_evidence
 from campaigns.models import Campaign, Message, MessageEvent
 from campaigns.permissions import APPROVE, SEND
 from campaigns.services import (
@@ -17,6 +21,8 @@ from campaigns.services import (
     campaign_resend_failed,
     campaign_resume,
 )
+from contacts.admin import ContactAdmin
+from contacts.models import Contact
 from core.paginator import LargeTablePaginator
 from core.rules import Refused
 from core.services import audit_record
@@ -178,3 +184,62 @@ class MessageAdmin(admin.ModelAdmin):
 
 # Segments (#17) live in their own module to keep this one small.
 from campaigns import admin_audiences  # noqa: E402, F401
+
+
+class PrivacyContactAdmin(ContactAdmin):
+    """The contacts admin with the privacy actions, which need the ledger (campaigns' layer)."""
+
+    actions = [*ContactAdmin.actions, "export_evidence", "erase_contacts"]
+
+    @admin.action(description="Download consent history of selected contacts (JSON)",
+                  permissions=["view"])  # fmt: skip
+    def export_evidence(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        contacts = list(queryset[: EVIDENCE_MAX + 1])
+        if len(contacts) > EVIDENCE_MAX:
+            self.message_user(
+                request, f"Choose at most {EVIDENCE_MAX} contacts to export.", messages.ERROR
+            )
+            return None
+        document = [contact_evidence(contact=c) for c in contacts]
+        for contact in contacts:
+            audit_record(actor=request.user, action="contact_evidence", contact=contact)
+        response = HttpResponse(
+            json.dumps(document, indent=2, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+        response["Content-Disposition"] = 'attachment; filename="contacts-evidence.json"'
+        return response
+
+    @admin.action(description="Erase selected contacts (forget them; cannot be undone)",
+                  permissions=["delete"])  # fmt: skip
+    def erase_contacts(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        if queryset.count() > ERASE_MAX:
+            self.message_user(
+                request, f"Erase at most {ERASE_MAX} contacts at a time.", messages.ERROR
+            )
+            return None
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request), "title": "Erase contacts?",
+                "contacts": queryset[:50], "count": queryset.count(),
+                "ids": list(queryset.values_list("pk", flat=True)),
+                "opts": self.model._meta, "action": "erase_contacts",
+            }  # fmt: skip
+            return TemplateResponse(request, "admin/campaigns/erase_confirmation.html", context)
+        erased, refused = 0, []
+        for contact in queryset:
+            try:
+                contact_erase(contact=contact, actor=request.user)
+                erased += 1
+            except ErasureError as exc:
+                refused.append(f"{contact.phone}: {exc}")
+        self.message_user(request, f"{erased} contact(s) erased.")
+        for problem in refused[:20]:
+            self.message_user(request, problem, messages.ERROR)
+        return None
+
+
+EVIDENCE_MAX = 100  # one JSON document in memory: keep it to what a person's request needs
+ERASE_MAX = 1000  # each erasure is its own transaction; the confirmation lists every id
+admin.site.unregister(Contact)
+admin.site.register(Contact, PrivacyContactAdmin)

@@ -7,8 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from campaigns.erasure import ErasureError, contact_erase, contact_evidence
 from contacts.models import Contact
 from contacts.phones import PhoneError, international_number
-from core.rules import OPERATOR
-from core.services import audit_record
+from core.cli import add_actor_argument, cli_actor
 
 
 class Command(BaseCommand):
@@ -25,6 +24,7 @@ class Command(BaseCommand):
         erase.add_argument("phone")
         erase.add_argument("--yes", action="store_true", help="confirm; erasure cannot be undone")
         erase.add_argument("--json", action="store_true")
+        add_actor_argument(erase)
 
     def handle(self, *args, action: str, phone: str, **o) -> None:
         try:
@@ -45,21 +45,12 @@ class Command(BaseCommand):
             return
         if not o["yes"]:
             raise CommandError("erasure cannot be undone: add --yes to confirm")
-        self._erase(contact, o["json"])
-
-    def _erase(self, contact: Contact, as_json: bool) -> None:
-        contact_id = contact.pk
+        actor = cli_actor(o.get("acting_user"))
         try:
-            result = contact_erase(contact=contact)
+            result = contact_erase(contact=contact, actor=actor)
         except ErasureError as exc:
             raise CommandError(str(exc)) from None
-        # The detail names no number: the audit must not bring back what was erased.
-        audit_record(
-            actor=OPERATOR, action="contact_erase",
-            detail=f"contact #{contact_id} erased by the operator: "
-            + " ".join(f"{k}={v}" for k, v in result.items()),
-        )  # fmt: skip
-        if as_json:
+        if o["json"]:
             self.stdout.write(json.dumps(result))
         else:
             self.stdout.write("erased: " + " ".join(f"{k}={v}" for k, v in result.items()))
