@@ -2,8 +2,11 @@
 
 Every function here changes many rows with a constant number of statements (no query per
 message), keeps the campaign's denormalised counters in step in the same transaction, and writes
-one `MessageEvent` per state change. The forward-only rule (campaigns.states) is enforced here,
-so a late or duplicated report can never move a message backwards.
+a `MessageEvent` for each state change the row cannot tell by itself: the send path (claim,
+then Infobip's answer) writes none, because `claimed_at`, `accepted_at`/`done_at`, the status
+and the reason are on the row and the message's next event starts from the state it left. The
+forward-only rule (campaigns.states) is enforced here, so a late or duplicated report can never
+move a message backwards.
 """
 
 import json
@@ -375,21 +378,21 @@ def messages_record_sent(
         seen = best.get(row.id)
         if seen is None or RANK[MessageState(status.state)] > RANK[MessageState(seen[1].state)]:
             best[row.id] = item
-    if connection.vendor != "postgresql":
-        late += [_sent_outcome(item, bulk_id) for item in best.values()]
-        best = {}
     if best:
         now = timezone.now()
         with transaction.atomic():
-            moved = _update_sent(best, bulk_id, now)
-            events, final = [], []
+            if connection.vendor == "postgresql":
+                moved = _update_sent(best, bulk_id, now)
+            else:
+                moved = _update_sent_orm(best, bulk_id, now)
+            # No event rows: the row itself now says what the answer said (state, status,
+            # reason, accepted_at or done_at), and the next event of the message (a report)
+            # starts from this state. Events are for what the row cannot hold: every later
+            # change, releases and holds with their reasons, reports that moved nothing.
+            final = []
             deltas = _Deltas()
             for pk in moved:
                 row, status, _ = best[pk]
-                events.append(
-                    (pk, MessageEvent.Kind.STATE, MessageState.SENDING, status.state,
-                     status.status_name, "", status.reason, now)
-                )  # fmt: skip
                 deltas.counts[COUNTER_FIELDS[status.state]] += 1
                 if row.replaces_id is not None:
                     if status.state in FAILOVER_SENT_STATES:
@@ -399,7 +402,6 @@ def messages_record_sent(
                 if status.state in FINAL_STATES:
                     final.append(pk)
             deltas.counts[COUNTER_FIELDS[MessageState.SENDING]] -= len(moved)
-            _insert_events(events)
             # The counters and the chain's liveness mark in one write of the campaign row.
             changes = {name: F(name) + n for name, n in deltas.counts.items() if n}
             Campaign.objects.filter(pk=campaign_id).update(**changes, last_batch_at=now)
@@ -426,6 +428,34 @@ def _sent_outcome(item: tuple[Claimed, SentStatus, int | None], bulk_id: str) ->
         bulk_id=bulk_id,
         reason=status.reason,
     )
+
+
+def _update_sent_orm(
+    best: dict[int, tuple[Claimed, SentStatus, int | None]], bulk_id: str, now: datetime
+) -> set[int]:
+    """The send answer's write elsewhere (SQLite: one writer at a time), same rules."""
+    rows = Message.objects.filter(id__in=list(best), state=MessageState.SENDING)
+    moved = set(rows.select_for_update().values_list("id", flat=True))
+    groups: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+    for pk in moved:
+        _, status, parts = best[pk]
+        groups[(id(status), parts)].append(pk)
+    for (_, parts), ids in groups.items():
+        status = best[ids[0]][1]
+        changes: dict = {"state": status.state}
+        for name in ("status_group", "status_id", "status_name", "reason"):
+            if getattr(status, name) not in ("", None):
+                changes[name] = getattr(status, name)
+        if parts is not None:
+            changes["parts"] = parts
+        if bulk_id:
+            changes["bulk_id"] = bulk_id
+        if status.state == MessageState.ACCEPTED:
+            changes["accepted_at"] = now
+        if status.state in FINAL_STATES:
+            changes["done_at"] = now
+        Message.objects.filter(id__in=ids).update(**changes)
+    return moved
 
 
 def _update_sent(
