@@ -2,8 +2,11 @@
 
 Every function here changes many rows with a constant number of statements (no query per
 message), keeps the campaign's denormalised counters in step in the same transaction, and writes
-one `MessageEvent` per state change. The forward-only rule (campaigns.states) is enforced here,
-so a late or duplicated report can never move a message backwards.
+a `MessageEvent` for each state change the row cannot tell by itself: the send path (claim,
+then Infobip's answer) writes none, because `claimed_at`, `accepted_at`/`done_at`, the status
+and the reason are on the row and the message's next event starts from the state it left. The
+forward-only rule (campaigns.states) is enforced here, so a late or duplicated report can never
+move a message backwards.
 """
 
 import json
@@ -212,14 +215,23 @@ def _claim(campaign_id: int, limit: int, now: datetime, floor: int) -> list[Clai
     else:
         where = f"id IN ({pick})"
     # One statement claims the rows and reads what sending needs, including the contact's
-    # opt-out as of now (a STOP after launch still stops every batch not yet sent).
+    # opt-out as of now (a STOP after launch still stops every batch not yet sent). On
+    # PostgreSQL the contact's three fields come from one probe of its primary key (an array),
+    # not three; a row whose contact was erased (NULL) still gets claimed.
+    if connection.vendor == "postgresql":
+        contact = (
+            f"(SELECT ARRAY[c.opted_out::text, c.timezone, c.country] FROM {contacts} c"  # noqa: S608
+            f" WHERE c.id = {table}.contact_id)"
+        )
+    else:
+        contact = ", ".join(
+            f"(SELECT c.{name} FROM {contacts} c WHERE c.id = {table}.contact_id)"  # noqa: S608
+            for name in ("opted_out", "timezone", "country")
+        )
     sql = (
         # Identifiers come from model meta; every value is a bound parameter.
         f"UPDATE {table} SET state = %s, claimed_at = %s WHERE {where}"  # noqa: S608
-        f" RETURNING {_CLAIM_RETURNING.format(message_id=_message_id_text())},"
-        f" (SELECT c.opted_out FROM {contacts} c WHERE c.id = {table}.contact_id),"
-        f" (SELECT c.timezone FROM {contacts} c WHERE c.id = {table}.contact_id),"
-        f" (SELECT c.country FROM {contacts} c WHERE c.id = {table}.contact_id)"
+        f" RETURNING {_CLAIM_RETURNING.format(message_id=_message_id_text())}, {contact}"
     )
     with transaction.atomic():
         if not _lock_running(campaign_id):
@@ -230,9 +242,9 @@ def _claim(campaign_id: int, limit: int, now: datetime, floor: int) -> list[Clai
         if not rows:
             return []
         claimed = [_claimed(row, now) for row in rows]
-        _insert_events(
-            [(c.id, MessageEvent.Kind.STATE, "queued", "sending", "", "", "", now) for c in claimed]
-        )
+        # No queued → sending event: the row's claimed_at says when, and the next event of a
+        # claimed row (accepted, released, held, settled) starts from `sending` and so says
+        # it was claimed. It was 1,000 COPYed rows per batch inside the campaign-row lock.
         Campaign.objects.filter(pk=campaign_id).update(
             count_queued=F("count_queued") - len(rows),
             count_sending=F("count_sending") + len(rows),
@@ -262,8 +274,13 @@ def _lock_running(campaign_id: int) -> bool:
 
 
 def _claimed(row: tuple, now: datetime) -> Claimed:
-    pk, message_id, contact_id, phone, channel, text, values, callback, replaces, opted = row[:10]
-    zone, country = row[10] or "", row[11] or ""
+    pk, message_id, contact_id, phone, channel, text, values, callback, replaces = row[:9]
+    if len(row) == 10:  # PostgreSQL: [opted_out, timezone, country] as one text array
+        opted_text, zone, country = row[9] or (None, None, None)
+        opted = opted_text == "true"
+    else:
+        opted, zone, country = row[9:12]
+    zone, country = zone or "", country or ""
     if isinstance(values, str):  # SQLite hands JSON back as text
         values = json.loads(values)
     if type(message_id) is not str or len(message_id) != 36:  # SQLite: hex text without dashes
@@ -317,6 +334,180 @@ _LOCK_COLUMNS = (
     "id", "message_id", "campaign_id", "state", "price", "replaces_id", "status_name", "channel",
     "contact_id",
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SentStatus:
+    """What Infobip's send answer said of one message, in ledger terms (shared by many)."""
+
+    state: str
+    status_group: str
+    status_id: int | None
+    status_name: str
+    reason: str
+
+
+@dataclass
+class SentRecord:
+    """How a send answer landed: rows moved, messageIds Herald does not know, liveness marked."""
+
+    applied: int = 0
+    unknown: list[str] = field(default_factory=list)
+    marked: bool = False  # the campaign's last_batch_at was set with the counters
+
+
+def messages_record_sent(
+    *, campaign_id: int, sent: Sequence[tuple[Claimed, SentStatus, int | None]], bulk_id: str
+) -> SentRecord:
+    """Record a send answer for rows this caller claimed: one conditional UPDATE of the ledger.
+
+    The rows are still `sending` unless something else moved them since the claim (a report
+    that overtook the answer, the settler after a slow answer): the `state = 'sending'`
+    condition is the lock and the forward-only check at once (PostgreSQL re-checks it after
+    waiting on a row another transaction holds), so no separate locking read. Rows it did not
+    move go through messages_apply_outcomes, whose rules then decide.
+    """
+    result = SentRecord()
+    best: dict[int, tuple[Claimed, SentStatus, int | None]] = {}
+    late: list[Outcome] = []
+    for item in sent:
+        row, status = item[0], item[1]
+        if not can_move(MessageState.SENDING, status.state):
+            late.append(_sent_outcome(item, bulk_id))
+            continue
+        seen = best.get(row.id)
+        if seen is None or RANK[MessageState(status.state)] > RANK[MessageState(seen[1].state)]:
+            best[row.id] = item
+    if best:
+        now = timezone.now()
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                moved = _update_sent(best, bulk_id, now)
+            else:
+                moved = _update_sent_orm(best, bulk_id, now)
+            # No event rows: the row itself now says what the answer said (state, status,
+            # reason, accepted_at or done_at), and the next event of the message (a report)
+            # starts from this state. Events are for what the row cannot hold: every later
+            # change, releases and holds with their reasons, reports that moved nothing.
+            final = []
+            deltas = _Deltas()
+            for pk in moved:
+                row, status, _ = best[pk]
+                deltas.counts[COUNTER_FIELDS[status.state]] += 1
+                if row.replaces_id is not None:
+                    if status.state in FAILOVER_SENT_STATES:
+                        deltas.counts["failover_sent"] += 1
+                    if status.state == MessageState.DELIVERED:
+                        deltas.counts["failover_delivered"] += 1
+                if status.state in FINAL_STATES:
+                    final.append(pk)
+            deltas.counts[COUNTER_FIELDS[MessageState.SENDING]] -= len(moved)
+            # The counters and the chain's liveness mark in one write of the campaign row.
+            changes = {name: F(name) + n for name, n in deltas.counts.items() if n}
+            Campaign.objects.filter(pk=campaign_id).update(**changes, last_batch_at=now)
+            if final:
+                signals.messages_final.send(Message, message_ids=final)
+        result.applied, result.marked = len(moved), True
+        late += [_sent_outcome(item, bulk_id) for pk, item in best.items() if pk not in moved]
+    if late:
+        other = messages_apply_outcomes(outcomes=late)
+        result.applied += other.applied
+        result.unknown = other.unknown
+    return result
+
+
+def _sent_outcome(item: tuple[Claimed, SentStatus, int | None], bulk_id: str) -> Outcome:
+    row, status, parts = item
+    return Outcome(
+        row.message_id,
+        status.state,
+        status_group=status.status_group,
+        status_id=status.status_id,
+        status_name=status.status_name,
+        parts=parts,
+        bulk_id=bulk_id,
+        reason=status.reason,
+    )
+
+
+def _update_sent_orm(
+    best: dict[int, tuple[Claimed, SentStatus, int | None]], bulk_id: str, now: datetime
+) -> set[int]:
+    """The send answer's write elsewhere (SQLite: one writer at a time), same rules."""
+    rows = Message.objects.filter(id__in=list(best), state=MessageState.SENDING)
+    moved = set(rows.select_for_update().values_list("id", flat=True))
+    groups: dict[tuple[int, int | None], list[int]] = defaultdict(list)
+    for pk in moved:
+        _, status, parts = best[pk]
+        groups[(id(status), parts)].append(pk)
+    for (_, parts), ids in groups.items():
+        status = best[ids[0]][1]
+        changes: dict = {"state": status.state}
+        for name in ("status_group", "status_id", "status_name", "reason"):
+            if getattr(status, name) not in ("", None):
+                changes[name] = getattr(status, name)
+        if parts is not None:
+            changes["parts"] = parts
+        if bulk_id:
+            changes["bulk_id"] = bulk_id
+        if status.state == MessageState.ACCEPTED:
+            changes["accepted_at"] = now
+        if status.state in FINAL_STATES:
+            changes["done_at"] = now
+        Message.objects.filter(id__in=ids).update(**changes)
+    return moved
+
+
+def _update_sent(
+    best: dict[int, tuple[Claimed, SentStatus, int | None]], bulk_id: str, now: datetime
+) -> set[int]:
+    """The one ledger write of a send answer (PostgreSQL); the ids it moved."""
+    # An answer repeats one status for nearly every message: each distinct status is sent once
+    # (small arrays indexed by `k`), each message as three integers. Ids in ascending order:
+    # rows are locked in id order, as every other ledger writer locks them (no deadlocks).
+    keys: dict[int, int] = {}
+    kinds: list[SentStatus] = []
+    ids, parts, ks = [], [], []
+    for pk in sorted(best):
+        _, status, count = best[pk]
+        k = keys.get(id(status))
+        if k is None:
+            k = keys[id(status)] = len(kinds) + 1  # SQL arrays start at 1
+            kinds.append(status)
+        ids.append(str(pk))
+        parts.append("NULL" if count is None else str(count))
+        ks.append(str(k))
+    table = Message._meta.db_table
+    final = [s.state in FINAL_STATES for s in kinds]
+    sql = (
+        f"UPDATE {table} AS m SET state = (%(state)s::varchar[])[d.k],"  # noqa: S608
+        " status_group = COALESCE((%(group)s::varchar[])[d.k], m.status_group),"
+        " status_id = COALESCE((%(status_id)s::int[])[d.k], m.status_id),"
+        " status_name = COALESCE((%(name)s::varchar[])[d.k], m.status_name),"
+        " reason = COALESCE((%(reason)s::varchar[])[d.k], m.reason),"
+        " parts = COALESCE(d.parts, m.parts), bulk_id = COALESCE(%(bulk)s, m.bulk_id),"
+        " accepted_at = CASE WHEN (%(state)s::varchar[])[d.k] = 'accepted' THEN %(now)s"
+        " ELSE m.accepted_at END,"
+        " done_at = CASE WHEN (%(final)s::boolean[])[d.k] THEN %(now)s ELSE m.done_at END"
+        " FROM unnest(%(ids)s::bigint[], %(parts)s::int[], %(ks)s::int[]) AS d(id, parts, k)"
+        " WHERE m.id = d.id AND m.state = 'sending' RETURNING m.id"
+    )
+    params = {
+        "state": [s.state for s in kinds],
+        "group": [s.status_group or None for s in kinds],
+        "status_id": [s.status_id for s in kinds],
+        "name": [s.status_name or None for s in kinds],
+        "reason": [s.reason[:500] or None for s in kinds],
+        "final": final,
+        "bulk": bulk_id or None,
+        "now": now,
+        "ids": "{" + ",".join(ids) + "}",
+        "parts": "{" + ",".join(parts) + "}",
+        "ks": "{" + ",".join(ks) + "}",
+    }
+    with _bound_cursor() as cursor:
+        cursor.execute(sql, params)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def messages_release(*, message_ids: Sequence[int], reason: str) -> int:

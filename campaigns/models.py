@@ -1,8 +1,9 @@
 """Campaigns and the per-recipient ledger.
 
 A launch freezes the audience into `Message` rows (one per recipient and attempt); every state
-change of a message is also a `MessageEvent`. The campaign keeps denormalised counters so status
-pages never count the ledger.
+change of a message after it was sent, and every release or hold with its reason, is also a
+`MessageEvent` (the send itself is on the row: claimed_at, accepted_at, status, reason). The
+campaign keeps denormalised counters so status pages never count the ledger.
 """
 
 import uuid

@@ -22,9 +22,11 @@ from campaigns.budget import budget_reached
 from campaigns.ledger import (
     Claimed,
     Outcome,
+    SentStatus,
     messages_apply_outcomes,
     messages_claim,
     messages_hold,
+    messages_record_sent,
     messages_release,
 )
 from campaigns.models import Campaign, Channel, FailoverMode
@@ -73,6 +75,7 @@ class BatchResult:
     unknown: list[int] = field(default_factory=list)  # ids left in sending: settle them later
     wait: float = 0.0  # seconds before the next batch may go (throttle, 429)
     more: bool = False  # due queued rows remain
+    marked: bool = False  # last_batch_at already set (with the send answer's counters)
 
 
 def default_sender(campaign: Campaign) -> str:
@@ -159,7 +162,10 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         for channel, group in by_channel.items():
             _send_group(campaign, sender, channel, group, result)
     finally:
-        Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=timezone.now())
+        # The send answer's write sets it with the counters; otherwise (nothing sent, an
+        # error, SQLite) a write of its own keeps the sweep from restarting a live chain.
+        if not result.marked:
+            Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=timezone.now())
     result.more = True
     return result
 
@@ -258,7 +264,7 @@ def _send_group(
         )
         result.unknown += [r.pk for r in rows]
         return
-    _record(answer, rows, bulk_id, result)
+    _record(campaign.pk, answer, rows, bulk_id, result)
 
 
 def _sms_message(campaign: Campaign, row: Claimed, sender: str, notify: str) -> SmsMessage:
@@ -338,26 +344,55 @@ def _fail(rows: list[Claimed], reason: str, result: BatchResult) -> None:
     result.failed += len(rows)
 
 
-def _record(answer: SendResult, rows: list[Claimed], bulk_id: str, result: BatchResult) -> None:
-    outcomes = []
-    for sent in answer.messages:
-        state = state_for_status(sent.status)
-        outcomes.append(
-            Outcome(
-                sent.message_id,
+def _record(
+    campaign_id: int, answer: SendResult, rows: list[Claimed], bulk_id: str, result: BatchResult
+) -> None:
+    by_id = {row.message_id: row for row in rows}
+    kinds: dict[int, SentStatus] = {}  # Status objects are shared per shape: one each
+    sent: list[tuple[Claimed, SentStatus, int | None]] = []
+    strangers: list[Outcome] = []
+    answered = set()
+    for message in answer.messages:
+        status = message.status
+        kind = kinds.get(id(status))
+        if kind is None:
+            state = state_for_status(status)
+            kind = kinds[id(status)] = SentStatus(
                 state,
-                status_group=sent.status.group_name,
-                status_id=sent.status.id,
-                status_name=sent.status.name,
-                parts=sent.message_count,
-                bulk_id=answer.bulk_id or bulk_id,
-                reason="" if state == "accepted" else sent.status.description[:500],
+                status.group_name,
+                status.id,
+                status.name,
+                "" if state == "accepted" else status.description[:500],
             )
-        )
-    applied = messages_apply_outcomes(outcomes=outcomes)
-    result.accepted += sum(1 for o in outcomes if o.state == "accepted")
-    answered = {o.message_id for o in outcomes}
+        if kind.state == "accepted":
+            result.accepted += 1
+        row = by_id.get(message.message_id)
+        if row is None:
+            strangers.append(
+                Outcome(
+                    message.message_id,
+                    kind.state,
+                    status_group=kind.status_group,
+                    status_id=kind.status_id,
+                    status_name=kind.status_name,
+                    parts=message.message_count,
+                    bulk_id=answer.bulk_id or bulk_id,
+                    reason=kind.reason,
+                )
+            )
+            continue
+        answered.add(message.message_id)
+        sent.append((row, kind, message.message_count))
+    record = messages_record_sent(
+        campaign_id=campaign_id,
+        sent=sent,
+        bulk_id=answer.bulk_id or bulk_id,
+    )
+    result.marked = result.marked or record.marked
     # Rows Infobip's answer does not mention: unknown, settled by reconciliation.
     result.unknown += [r.pk for r in rows if r.message_id not in answered]
-    if applied.unknown:
-        logger.error("send answer named message ids Herald never sent: %s", applied.unknown[:5])
+    unknown = record.unknown
+    if strangers:
+        unknown = unknown + messages_apply_outcomes(outcomes=strangers).unknown
+    if unknown:
+        logger.error("send answer named message ids Herald never sent: %s", unknown[:5])

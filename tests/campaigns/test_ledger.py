@@ -11,8 +11,10 @@ from django.utils import timezone
 
 from campaigns.ledger import (
     Outcome,
+    SentStatus,
     messages_apply_outcomes,
     messages_claim,
+    messages_record_sent,
     messages_release,
 )
 from campaigns.models import Campaign, Message, MessageEvent
@@ -169,7 +171,9 @@ def test_claim_takes_each_due_message_once() -> None:
     assert messages[0].pk not in claimed
     assert all(m.state == MessageState.SENDING and m.claimed_at for m in first + second)
     assert _counts(campaign) == {"queued": 1, "sending": 9}
-    assert MessageEvent.objects.filter(from_state="queued", to_state="sending").count() == 9
+    # The claim writes no event (claimed_at is on the row, the next event starts at sending).
+    assert not MessageEvent.objects.filter(from_state="queued", to_state="sending").exists()
+    assert Message.objects.filter(pk__in=claimed, claimed_at__isnull=False).count() == 9
 
 
 def test_release_returns_claims_to_the_queue_with_a_reason() -> None:
@@ -213,9 +217,73 @@ def test_deleting_a_campaign_deletes_its_messages_and_their_events() -> None:
     # Events carry no database constraint (see MessageEvent.message): Django's cascade must
     # still remove them with their messages, leaving no orphan.
     campaign, messages = _campaign(3)
-    messages_claim(campaign_id=campaign.pk, limit=3)
+    claimed = messages_claim(campaign_id=campaign.pk, limit=3)
+    messages_release(message_ids=[m.pk for m in claimed], reason="429 from Infobip")
     assert MessageEvent.objects.filter(message__campaign=campaign).count() == 3
     ids = [m.pk for m in messages]
     campaign.delete()
     assert not Message.objects.filter(id__in=ids).exists()
     assert not MessageEvent.objects.filter(message_id__in=ids).exists()
+
+
+PENDING = SentStatus("accepted", "PENDING", 26, "PENDING_ACCEPTED", "")
+REJECTED = SentStatus("rejected", "REJECTED", 6, "REJECTED_DESTINATION", "Destination rejected")
+
+
+def test_a_send_answer_moves_the_claimed_rows_in_one_write() -> None:
+    campaign, _ = _campaign(5)
+    claimed = messages_claim(campaign_id=campaign.pk, limit=5)
+    sent = [(row, PENDING, 2) for row in claimed[:4]] + [(claimed[4], REJECTED, None)]
+    record = messages_record_sent(campaign_id=campaign.pk, sent=sent, bulk_id="b-1")
+    assert (record.applied, record.unknown) == (5, [])
+    assert _counts(campaign) == {"accepted": 4, "rejected": 1}
+    rows = {m.pk: m for m in Message.objects.filter(campaign=campaign)}
+    accepted = rows[claimed[0].pk]
+    assert (accepted.state, accepted.status_name, accepted.status_id, accepted.parts) == (
+        "accepted", "PENDING_ACCEPTED", 26, 2,
+    )  # fmt: skip
+    assert (accepted.bulk_id, accepted.accepted_at is not None, accepted.done_at) == (
+        "b-1", True, None,
+    )  # fmt: skip
+    rejected = rows[claimed[4].pk]
+    assert (rejected.state, rejected.reason, rejected.parts) == (
+        "rejected", "Destination rejected", 1,
+    )  # fmt: skip
+    assert rejected.done_at is not None
+    # The rows say it all: the send path writes no event.
+    events = MessageEvent.objects.filter(message__campaign=campaign)
+    assert not events.exists()
+    # Recording the same answer again (a duplicated task) changes nothing.
+    again = messages_record_sent(campaign_id=campaign.pk, sent=sent, bulk_id="b-1")
+    assert again.applied == 0
+    assert not events.exists()
+    assert _counts(campaign) == {"accepted": 4, "rejected": 1}
+
+
+def test_a_send_answer_never_moves_back_a_row_a_report_overtook() -> None:
+    campaign, _ = _campaign(3)
+    claimed = messages_claim(campaign_id=campaign.pk, limit=3)
+    messages_apply_outcomes(
+        outcomes=[Outcome(claimed[0].message_id, "delivered", status_name="DELIVERED_TO_HANDSET")]
+    )
+    record = messages_record_sent(
+        campaign_id=campaign.pk, sent=[(row, PENDING, 1) for row in claimed], bulk_id="b"
+    )
+    assert record.applied == 2
+    assert Message.objects.get(pk=claimed[0].pk).state == "delivered"
+    assert _counts(campaign) == {"accepted": 2, "delivered": 1}
+    assert not MessageEvent.objects.filter(message_id=claimed[0].pk, to_state="accepted").exists()
+
+
+def test_a_send_answer_for_a_failover_sms_counts_it_sent() -> None:
+    campaign, messages = _campaign(2, state="undeliverable")
+    failover = Message.objects.create(
+        campaign=campaign, contact=messages[0].contact, phone=messages[0].phone, channel="sms",
+        attempt=2, replaces=messages[0], state="queued",
+    )  # fmt: skip
+    Campaign.objects.filter(pk=campaign.pk).update(count_queued=1)
+    claimed = messages_claim(campaign_id=campaign.pk, limit=5)
+    assert [row.pk for row in claimed] == [failover.pk]
+    messages_record_sent(campaign_id=campaign.pk, sent=[(claimed[0], PENDING, 1)], bulk_id="b")
+    campaign.refresh_from_db()
+    assert (campaign.failover_sent, campaign.count_accepted, campaign.count_sending) == (1, 1, 0)

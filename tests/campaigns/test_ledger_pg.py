@@ -58,3 +58,43 @@ def test_ledger_statements_on_their_own_cursor_raise_django_errors() -> None:
     # A deadlock (40P01) is what a concurrent report batch could meet: a transient error.
     with pytest.raises(django.db.OperationalError), _bound_cursor() as cursor:
         cursor.execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$")
+
+
+def test_a_send_answer_waits_for_a_report_holding_the_row_then_leaves_it_delivered() -> None:
+    import threading
+
+    import psycopg
+
+    from campaigns.ledger import messages_claim, messages_record_sent
+    from campaigns.models import Campaign, Message
+    from tests.campaigns.test_ledger import PENDING, _campaign
+    from tests.fixtures import worker
+
+    campaign, _ = _campaign(2)
+    claimed = messages_claim(campaign_id=campaign.pk, limit=2)
+    done: list = []
+    with psycopg.connect(worker.test_database_url()) as report:
+        # A report's transaction has moved the first row to delivered, not committed yet …
+        report.execute(
+            "UPDATE campaigns_message SET state = 'delivered' WHERE id = %s", [claimed[0].pk]
+        )
+        thread = threading.Thread(
+            target=lambda: done.append(
+                messages_record_sent(
+                    campaign_id=campaign.pk, sent=[(r, PENDING, 1) for r in claimed], bulk_id="b"
+                )
+            )
+        )
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive()  # … so the answer's write waits for the row
+        report.commit()
+    thread.join(10)
+    from django.db import connections
+
+    connections.close_all()
+    # The condition is checked again after the wait: the delivered row is not moved back.
+    assert done[0].applied == 1
+    states = dict(Message.objects.filter(campaign=campaign).values_list("id", "state"))
+    assert states == {claimed[0].pk: "delivered", claimed[1].pk: "accepted"}
+    assert Campaign.objects.get(pk=campaign.pk).count_accepted == 1
