@@ -8,6 +8,7 @@ stop/resume notifications) are single objects; a click notification is a single 
 `results` batch of them is accepted too). Keys are matched case-insensitively, like types.py.
 """
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -248,8 +249,14 @@ def clean(value: Any, limit: int | None = None) -> Any:
     return value
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def canonical_message_id(value: str) -> str | None:
     """Our messageId in the ledger's form (lower-case UUID), or None when it is not a UUID."""
+    # Reports echo the ids Herald sent, already canonical: no UUID object built and printed.
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(uuid.UUID(str(value).strip()))
     except (ValueError, AttributeError, TypeError):
