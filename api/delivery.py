@@ -10,15 +10,15 @@ import ipaddress
 import json
 import logging
 import socket
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -100,7 +100,6 @@ class DeliverResult:
 CONCURRENT_TYPES = frozenset({EventType.MESSAGE_FINAL})
 CONCURRENCY = 16  # parallel POSTs to one receiver
 WAVE = 4 * CONCURRENCY  # POSTs recorded together; a failure in one stops the run after it
-_local = threading.local()
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -176,12 +175,17 @@ def _concurrent_due(delivery: EventDelivery, now: dt.datetime) -> bool:
     return due and delivery.event_type in CONCURRENT_TYPES
 
 
-def _session() -> requests.Session:
-    # One keep-alive session per sending thread: a connection per POST cost more than the POST.
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = requests.Session()
-    return session
+def _http() -> urllib3.PoolManager:
+    # One keep-alive pool per worker process, shared by the sending threads (thread-safe).
+    # urllib3 itself rather than requests: requests' per-call work (environment proxies,
+    # netrc, hooks) cost more CPU than the POST, and a storm sends one POST per event.
+    global _manager
+    if _manager is None:
+        _manager = urllib3.PoolManager(maxsize=CONCURRENCY, block=False, retries=False)
+    return _manager
+
+
+_manager: urllib3.PoolManager | None = None
 
 
 def _post(subscription: EventSubscription, delivery: EventDelivery, checked: str) -> tuple:
@@ -191,17 +195,19 @@ def _post(subscription: EventSubscription, delivery: EventDelivery, checked: str
     started = time.monotonic()
     if not error:
         try:
-            response = _session().post(
+            response = _http().request(
+                "POST",
                 subscription.url,
-                data=body.encode(),
+                body=body.encode(),
                 headers=sign_headers(
                     subscription.secret, delivery.webhook_id, body, timezone.now()
                 ),
                 timeout=settings.HERALD_EVENTS_TIMEOUT,
-                allow_redirects=False,  # a redirect could point anywhere (SSRF)
+                redirect=False,  # a redirect could point anywhere (SSRF)
             )
-            status_code, excerpt = response.status_code, response.text[:EXCERPT]
-        except requests.RequestException as exc:
+            status_code = response.status
+            excerpt = response.data[: EXCERPT * 4].decode("utf-8", "replace")[:EXCERPT]
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
             error = f"{type(exc).__name__}: {exc}"[:EXCERPT]
     return status_code, excerpt, error, int((time.monotonic() - started) * 1000)
 
@@ -216,6 +222,13 @@ def _attempt_wave(
     except UnsafeUrlError as exc:
         checked = str(exc)[:EXCERPT]
     answers = list(_executor().map(lambda d: _post(subscription, d, checked), wave))
+    with transaction.atomic():  # one commit per wave, not one per statement
+        return _record_wave(subscription, wave, answers, now)
+
+
+def _record_wave(
+    subscription: EventSubscription, wave: list[EventDelivery], answers: list, now: dt.datetime
+) -> tuple[int, list[EventDelivery]]:
     DeliveryAttempt.objects.bulk_create(
         DeliveryAttempt(delivery=d, status_code=code, latency_ms=latency,
                         response_excerpt=excerpt, error=error)
@@ -285,8 +298,6 @@ def _note_failure(subscription: EventSubscription, now: dt.datetime, reason: str
 
 def deliveries_replay(*, delivery_ids: list[int]) -> int:
     """Send these deliveries again (admin replay): pending now, in order with the rest."""
-    from django.db import transaction
-
     from api.tasks import subscription_deliver as deliver_task
 
     with transaction.atomic():
@@ -296,6 +307,23 @@ def deliveries_replay(*, delivery_ids: list[int]) -> int:
         for pk in subscriptions:
             transaction.on_commit(partial(deliver_task.delay, pk))
     return count
+
+
+def ingestion_busy() -> bool:
+    """Whether stored Infobip pushes are waiting to be processed (a report storm is on)."""
+    from infobip.models import EventStatus, WebhookEvent
+
+    return WebhookEvent.objects.filter(status=EventStatus.RECEIVED).exists()
+
+
+def delivery_defer(*, subscription_id: int, seconds: float, now: dt.datetime | None = None) -> bool:
+    """Hold a subscription's delivery for `seconds` (a short lease); False if already held."""
+    now = now or timezone.now()
+    return bool(
+        EventSubscription.objects.filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lt=now), pk=subscription_id, enabled=True
+        ).update(lease_until=now + dt.timedelta(seconds=seconds))
+    )
 
 
 def subscriptions_due(*, now: dt.datetime | None = None) -> list[int]:
