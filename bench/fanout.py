@@ -164,13 +164,15 @@ def _server_times(access_log: Path, offset: int) -> tuple[list[float], dict[str,
 
 
 def _tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of `pid` and its descendants (live ones), from /proc."""
+    """User + system CPU seconds of `pid` and its descendants (and reaped ones), from /proc."""
     total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
     while todo:
         p = todo.pop()
         try:
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / tick
+            if p == pid:  # children that exited meanwhile (PostgreSQL backends) count here
+                total += (int(fields[13]) + int(fields[14])) / tick
             for task in Path(f"/proc/{p}/task").glob("*"):
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, ValueError, IndexError):

@@ -60,6 +60,7 @@ from infobip.types import (
     text_or_none,
 )
 from infobip.webhooks import (
+    _REPORT_KEYS,
     ClickNotification,
     Inbound,
     SeenReport,
@@ -342,13 +343,6 @@ def _parse_item(batch: _Batch, event: WebhookEvent, key: Key, item: object) -> N
         batch.inbound.append((key, Inbound.from_whatsapp(item)))
 
 
-# Report keys in Infobip's documented casing: a report made only of them is read in place.
-_REPORT_KEYS = frozenset({
-    "messageId", "to", "destination", "sender", "from", "bulkId", "sentAt", "doneAt",
-    "messageCount", "smsCount", "price", "status", "error", "callbackData", "channel", "event",
-    "platform", "applicationId", "entityId", "campaignReferenceId", "networkId", "mccMnc",
-    "deviceDetails",
-})  # fmt: skip
 _PARTS: dict[tuple, Any] = {}  # (parser, the object's items) → the parsed, immutable object
 _TIMES: dict[tuple, datetime | None] = {}
 _CACHE_SIZE = 4096
