@@ -174,7 +174,7 @@ def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> No
         WHERE m.id = ANY(%(ids)s::bigint[])
         ON CONFLICT DO NOTHING
     """  # noqa: S608
-    params = {
+    params: dict[str, Any] = {
         "type": EventType.MESSAGE_FINAL.value,
         "pending": EventDelivery.State.PENDING.value,
         "subscriptions": subscription_ids,

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import psycopg
@@ -681,13 +682,15 @@ def messages_apply_reports(*, outcomes: Sequence[Outcome]) -> ApplyResult:
     with transaction.atomic():
         with _bound_cursor() as cursor:
             cursor.execute(_reported_sql(), params)
-            rows = cursor.fetchall()
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
         found = set()
         deltas: dict[int, _Deltas] = defaultdict(_Deltas)
         final_ids = []
-        for row in rows:
-            pk, message_id, campaign_id, state, old_price, replaces_id, channel, contact = row[:8]
-            new, moved = row[8], row[9]
+        for found_row in rows:
+            pk, message_id, campaign_id, state, old_price, replaces_id, channel, contact = (
+                found_row[:8]
+            )
+            new, moved = found_row[8], found_row[9]
             found.add(message_id)
             if not moved:
                 result.unchanged += 1
