@@ -11,6 +11,7 @@ import json
 import logging
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -113,9 +114,16 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def subscription_deliver(
-    *, subscription_id: int, now: dt.datetime | None = None, limit: int = 1000
+    *,
+    subscription_id: int,
+    now: dt.datetime | None = None,
+    limit: int = 1000,
+    yield_to: Callable[[], bool] | None = None,
 ) -> DeliverResult:
-    """Deliver a subscription's due events in order; stop at the first failure (retry later)."""
+    """Deliver a subscription's due events in order; stop at the first failure (retry later).
+
+    `yield_to`, asked after each wave, stops the run early (`more` set) when it says so.
+    """
     result = DeliverResult()
     now = now or timezone.now()
     leased = EventSubscription.objects.filter(
@@ -148,6 +156,9 @@ def subscription_deliver(
                     result.retry_at = min(d.next_attempt_at for d in failed if d.next_attempt_at)
                     return result
                 i = j
+                if yield_to is not None and i < len(pending) and yield_to():
+                    result.more = True
+                    return result
                 continue
             if not _attempt(subscription, delivery, now):
                 result.failed += 1

@@ -18,13 +18,15 @@ YIELD_FOR = 120.0
 def subscription_deliver(subscription_id: int, waited: float = 0.0) -> None:
     """Deliver a subscription's due events; schedule itself again for the next retry."""
     eager = subscription_deliver.app.conf.task_always_eager
-    if not eager and waited < YIELD_FOR and ingestion_busy():
+    yielding = not eager and waited < YIELD_FOR
+    if yielding and ingestion_busy():
         if delivery_defer(subscription_id=subscription_id, seconds=YIELD_STEP):
             subscription_deliver.apply_async(
                 (subscription_id, waited + YIELD_STEP), countdown=YIELD_STEP
             )
         return
-    result = deliver(subscription_id=subscription_id)
+    # A storm that starts mid-run stops it after the wave in flight (and the next task waits).
+    result = deliver(subscription_id=subscription_id, yield_to=ingestion_busy if yielding else None)
     if eager:
         return  # eager (tests, no broker): a countdown would run at once, forever; beat retries
     if result.more:  # the rest of the queue: the same chain, so it yields no longer in all

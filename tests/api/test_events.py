@@ -271,3 +271,16 @@ def test_delivery_steps_back_while_pushes_wait_and_one_hold_at_a_time(
     _finals(created["id"], 2)
     assert subscription_deliver(subscription_id=created["id"]).busy is True
     assert webhook_sink.requests == []
+
+
+def test_a_run_stops_after_the_wave_in_flight_when_asked_to_yield(
+    api_for, sender_user, webhook_sink
+) -> None:
+    from api.delivery import WAVE
+
+    created = _subscribe(api_for(sender_user), webhook_sink.url(), ["message.final"])
+    _finals(created["id"], WAVE + 6)
+    result = subscription_deliver(subscription_id=created["id"], yield_to=lambda: True)
+    assert (result.delivered, result.more) == (WAVE, True)
+    assert EventDelivery.objects.filter(state="pending", attempts=0).count() == 6
+    assert subscription_deliver(subscription_id=created["id"]).delivered == 6
