@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from api.models import EventDelivery, EventSubscription, EventType
 from inbox.keywords import first_word
@@ -91,7 +91,13 @@ def _iso(value) -> str | None:
 
 def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
     """message.final: state, status, error and price of messages that just became final."""
-    if not message_ids or not _subscriptions(EventType.MESSAGE_FINAL):
+    if not message_ids:
+        return
+    subscriptions = _subscriptions(EventType.MESSAGE_FINAL)
+    if not subscriptions:
+        return
+    if connection.vendor == "postgresql":
+        _final_events_sql(message_ids, [s.pk for s in subscriptions])
         return
     from campaigns.models import Message
 
@@ -131,7 +137,55 @@ def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
             "doneAt": _iso(row["done_at"]),
         }
         items.append((data["messageId"], data))
-    events_emit(event_type=EventType.MESSAGE_FINAL, items=items)
+    events_emit(event_type=EventType.MESSAGE_FINAL, items=items, subscriptions=subscriptions)
+
+
+def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> None:
+    """message.final on PostgreSQL: the batch's outbox rows in one INSERT … SELECT.
+
+    Reports make these by the thousand per processing batch: the payloads are built by
+    PostgreSQL from the ledger rows just written (the same document as the Python path), so
+    the report path pays one statement per batch and no Python per message.
+    """
+    from campaigns.models import Message
+
+    table, ledger = EventDelivery._meta.db_table, Message._meta.db_table
+    sql = f"""
+        INSERT INTO {table} (subscription_id, event_type, webhook_id, dedupe_key, payload,
+                             state, attempts, created_at)
+        SELECT s.id, %(type)s, 'msg_' || replace(gen_random_uuid()::text, '-', ''),
+               left(%(type)s || ':' || m.message_id::text, 200),
+               jsonb_build_object(
+                 'messageId', m.message_id::text, 'campaignId', m.campaign_id, 'to', m.phone,
+                 'channel', m.channel, 'state', m.state,
+                 'status', jsonb_build_object('groupName', m.status_group, 'id', m.status_id,
+                                              'name', m.status_name),
+                 'error', CASE WHEN m.error_name <> '' THEN jsonb_build_object(
+                     'groupName', m.error_group, 'id', m.error_id, 'name', m.error_name,
+                     'permanent', m.error_permanent) END,
+                 'reason', m.reason,
+                 'price', CASE WHEN m.price IS NOT NULL THEN jsonb_build_object(
+                     'amount', m.price::text, 'currency', m.currency) END,
+                 'parts', m.parts,
+                 'doneAt', to_char(m.done_at AT TIME ZONE 'UTC',
+                                   'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')),
+               %(pending)s, 0, now()
+        FROM {ledger} m CROSS JOIN unnest(%(subscriptions)s::bigint[]) AS s(id)
+        WHERE m.id = ANY(%(ids)s::bigint[])
+        ON CONFLICT DO NOTHING
+    """  # noqa: S608
+    params: dict[str, Any] = {
+        "type": EventType.MESSAGE_FINAL.value,
+        "pending": EventDelivery.State.PENDING.value,
+        "subscriptions": subscription_ids,
+        "ids": message_ids,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    from api.tasks import subscription_deliver
+
+    for pk in subscription_ids:
+        transaction.on_commit(partial(subscription_deliver.delay, pk))
 
 
 def on_inbound_received(sender, *, infobip_message_ids: list[str], **kwargs) -> None:

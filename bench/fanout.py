@@ -14,6 +14,7 @@ measurement. Per run, side by side on the same machine state:
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -162,15 +163,69 @@ def _server_times(access_log: Path, offset: int) -> tuple[list[float], dict[str,
     return times, statuses
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of `pid` and its descendants (and reaped ones), from /proc."""
+    total, todo, tick = 0.0, [pid], os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            if p == pid:  # children that exited meanwhile (PostgreSQL backends) count here
+                total += (int(fields[13]) + int(fields[14])) / tick
+            for task in Path(f"/proc/{p}/task").glob("*"):
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def _postmaster_pid() -> int | None:
+    """The PostgreSQL server's process (when it runs on this machine), for its CPU time."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW data_directory")
+            data = Path(cursor.fetchone()[0])
+        return int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuMeter:
+    """CPU seconds each named process tree spent between `start()` and `stop()`.
+
+    The machine is shared, so wall time alone says little: CPU per report, split between
+    the web server, the worker, PostgreSQL and the sandbox, holds under load.
+    """
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {name: pid for name, pid in pids.items() if pid}
+        self.before: dict[str, float] = {}
+
+    def start(self) -> None:
+        self.before = {name: _tree_cpu_s(pid) for name, pid in self.pids.items()}
+
+    def stop(self, per: int) -> dict:
+        spent = {name: _tree_cpu_s(pid) - self.before[name] for name, pid in self.pids.items()}
+        return {
+            "cpu_s": {name: round(v, 2) for name, v in spent.items()},
+            "cpu_us_per_report": {name: round(v / per * 1e6, 1) for name, v in spent.items()},
+        }
+
+
 def measure_reports(campaign_id: int, size: int, sandbox: h.Sandbox, web_url: str,
-                    access_log: Path) -> dict:  # fmt: skip
+                    access_log: Path, pids: dict | None = None) -> dict:  # fmt: skip
     from campaigns.models import Campaign
 
     sandbox.configure(duplicate_pushes=1.0, push_batch=100)
     probe = Probe(f"{web_url}/infobip/webhooks/{h.WEBHOOK_TOKEN}/sms/reports/",
                   _truth_bodies(sandbox, 10))  # fmt: skip
     offset = access_log.stat().st_size if access_log.exists() else 0
+    meter = CpuMeter(pids or {})
     load = h.loadavg()
+    meter.start()
     start = time.perf_counter()
     flusher = threading.Thread(
         target=lambda: sandbox.control("POST", "flush", {"timeout": 60}), daemon=True
@@ -188,6 +243,7 @@ def measure_reports(campaign_id: int, size: int, sandbox: h.Sandbox, web_url: st
         probe.stop.set()
         probe.join()
     elapsed = time.perf_counter() - start
+    cpu = meter.stop(size)
     flusher.join(timeout=120)
     state = sandbox.state()
     sandbox.configure(duplicate_pushes=0.0)
@@ -207,6 +263,52 @@ def measure_reports(campaign_id: int, size: int, sandbox: h.Sandbox, web_url: st
         "webhook_statuses": statuses,
         "ok": state["reports"]["pushed"] >= 2 * size and probe.errors == 0,
         "loadavg_before": load,
+        **cpu,
+    }
+
+
+def measure_events(db: str, list_id: int, size: int, sandbox: h.Sandbox, web: h.Process,
+                   web_url: str, logs: Path, env: dict) -> dict:  # fmt: skip
+    """The report pass again, with a message.final subscription to a receiver in this process."""
+    from django.db import connection
+
+    from api.models import EventDelivery
+    from bench.events import Receiver, subscribe
+
+    connection.close()
+    reset_ledger(db)
+    h.pg("TRUNCATE api_eventsubscription, api_eventdelivery, api_deliveryattempt CASCADE", db)
+    h.redis_flush(h.broker_url(13))
+    sandbox.reset()
+    receiver = Receiver()
+    receiver.start()
+    _, receiver.secret = subscribe(receiver.url)
+    worker = h.worker(env, logs / "worker-events.log")
+    try:
+        engine = measure_engine(list_id, size, sandbox, worker)
+        pids = {"web": web.pid, "worker": worker.pid, "postgres": _postmaster_pid(),
+                "sandbox": sandbox.proc.pid}  # fmt: skip
+        start = time.perf_counter()
+        reports = measure_reports(engine["campaign_id"], size, sandbox, web_url,
+                                  logs / "access.log", pids)  # fmt: skip
+        delivered = receiver.wait_for(size, timeout=max(300, size / 50))
+        all_in = (receiver.last_at - start) if delivered else None
+        rows = EventDelivery.objects.count()
+    finally:
+        worker.stop()
+        receiver.stop()
+    return {
+        "reports": reports,
+        "fanout_ok": engine["ok"],
+        "events_expected": size,
+        "events_received": len(receiver.ids),
+        "messages_in_events": len(receiver.message_ids),
+        "posts": receiver.posts,
+        "bad_signatures": receiver.bad_signatures,
+        "outbox_rows": rows,
+        "seconds_to_all_events": round(all_in, 3) if all_in is not None else None,
+        "events_per_s": round(size / all_in) if all_in else None,
+        "ok": delivered and receiver.bad_signatures == 0 and len(receiver.message_ids) == size,
     }
 
 
@@ -267,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-runs", type=int, default=1, help="runs that include it")
     parser.add_argument("--no-reports", action="store_true")
     parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument(
+        "--events", action="store_true", help="a second report pass with a message.final receiver"
+    )
     args = parser.parse_args(argv)
     h.stop_on_sigterm()
     size = args.size
@@ -283,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
                              "--seen-rate", "0"])  # fmt: skip
         port = h.free_port()
         web_url = f"http://127.0.0.1:{port}"
-        extra = {"INFOBIP_SANDBOX_URL": sandbox.url, "PUBLIC_BASE_URL": web_url}
+        extra = {"INFOBIP_SANDBOX_URL": sandbox.url, "PUBLIC_BASE_URL": web_url,
+                 "HERALD_EVENTS_ALLOW_PRIVATE": "true"}  # fmt: skip
         env = h.django_env(url, broker, **extra)
         h.setup_django(url, broker, **extra)
         notify_url = f"{web_url}/infobip/webhooks/{h.WEBHOOK_TOKEN}/sms/reports/"
@@ -301,11 +407,23 @@ def main(argv: list[str] | None = None) -> int:
                 engine = measure_engine(list_id, size, sandbox, worker)
                 _emit({"bench": "fanout_engine", "size": size, "run": run, **engine})
                 if not args.no_reports:
+                    pids = {
+                        "web": web.pid if web else None,
+                        "worker": worker.pid,
+                        "postgres": _postmaster_pid(),
+                        "sandbox": sandbox.proc.pid,
+                    }
                     reports = measure_reports(engine["campaign_id"], size, sandbox, web_url,
-                                              logs / "access.log")  # fmt: skip
+                                              logs / "access.log", pids)  # fmt: skip
                     _emit({"bench": "reports", "size": size, "run": run, **reports})
             finally:
                 worker.stop()
+            if args.events and not args.no_reports:
+                events = measure_events(db, list_id, size, sandbox, web, web_url, logs, env)
+                events["ingestion_ratio"] = round(
+                    events["reports"]["seconds"] / reports["seconds"], 3
+                )
+                _emit({"bench": "events", "size": size, "run": run, **events})
             if not args.no_floor:
                 floor = measure_floor(url, size, sandbox, notify_url)
                 _emit({"bench": "fanout_floor", "size": size, "run": run, **floor})

@@ -23,7 +23,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from campaigns.failover import failover_after_reports
-from campaigns.ledger import ApplyResult, Outcome, messages_apply_outcomes
+from campaigns.ledger import ApplyResult, Outcome, messages_apply_reports
 from campaigns.models import Message, MessageEvent
 from campaigns.status_map import message_price, state_for_status
 from campaigns.suppression import contacts_suppress
@@ -46,28 +46,68 @@ def _price(value: Decimal | None) -> Decimal | None:
 
 def outcome_from_report(report: DeliveryReport, message_id: str) -> Outcome:
     """The ledger outcome a delivery report stands for (price, parts and error kept)."""
+    # A push repeats a handful of status, error and price objects across its reports: what
+    # they make of an outcome is worked out once per shape (all immutable), then reused.
+    legacy = report.channel.upper() == "SMS" and _legacy_keys(tuple(report.raw))
+    shape = (report.status, report.error, report.price, report.message_count, legacy)
+    try:
+        common = _SHAPES[shape]
+    except KeyError:
+        common = _outcome_fields(report, legacy)
+        if len(_SHAPES) >= _SHAPES_SIZE:
+            _SHAPES.clear()
+        _SHAPES[shape] = common
+    except TypeError:  # an unhashable value (a signalling NaN price): worked out each time
+        common = _outcome_fields(report, legacy)
+    return Outcome(
+        message_id,
+        **common,
+        bulk_id=clean(report.bulk_id or "", 100),
+        at=sane_time(report.done_at) or sane_time(report.sent_at),
+    )
+
+
+_SHAPES: dict[tuple, dict] = {}
+_LEGACY: dict[tuple, bool] = {}
+
+
+def _legacy_keys(keys: tuple) -> bool:
+    """Whether a report with these keys is a legacy v2 one (`smsCount`, any casing)."""
+    try:
+        return _LEGACY[keys]
+    except KeyError:
+        pass
+    except TypeError:  # keys that are not strings: not a body Infobip sent
+        return any(str(k).lower() == "smscount" for k in keys)
+    if len(_LEGACY) >= _SHAPES_SIZE:
+        _LEGACY.clear()
+    legacy = _LEGACY[keys] = any(str(k).lower() == "smscount" for k in keys)
+    return legacy
+
+
+_SHAPES_SIZE = 1024
+
+
+def _outcome_fields(report: DeliveryReport, legacy: bool) -> dict:
+    """The fields of an outcome that depend on the report's status, error, price and parts."""
     status, error = report.status, report.error
     parts = _int32(report.message_count, maximum=32767)
     per_message = report.price.price_per_message if report.price else None
     # A legacy v2 report (smsCount, not messageCount) prices one part; v3 the whole message.
-    legacy = report.channel.upper() == "SMS" and any(k.lower() == "smscount" for k in report.raw)
     price = _price(message_price(per_message, per_part=legacy, parts=parts))
-    return Outcome(
-        message_id,
-        state_for_status(status),
-        status_group=clean(status.group_name, 32),
-        status_id=_int32(status.id),
-        status_name=clean(status.name, 64),
-        error_group=clean(error.group_name, 32) if error else "",
-        error_id=_int32(error.id) if error else None,
-        error_name=clean(error.name, 64) if error else "",
-        error_permanent=error.permanent if error else None,
-        price=price,
-        currency=clean(report.price.currency, 3) if price is not None and report.price else "",
-        parts=parts if parts and parts > 0 else None,
-        bulk_id=clean(report.bulk_id or "", 100),
-        at=sane_time(report.done_at) or sane_time(report.sent_at),
-    )
+    return {
+        "state": state_for_status(status),
+        "status_group": clean(status.group_name, 32),
+        "status_id": _int32(status.id),
+        "status_name": clean(status.name, 64),
+        "error_group": clean(error.group_name, 32) if error else "",
+        "error_id": _int32(error.id) if error else None,
+        "error_name": clean(error.name, 64) if error else "",
+        "error_permanent": error.permanent if error else None,
+        "price": price,
+        "currency": clean(report.price.currency, 3) if price is not None and report.price else "",
+        "parts": parts if parts and parts > 0 else None,
+    }
 
 
 # --- Reports ----------------------------------------------------------------------------------
@@ -95,7 +135,7 @@ def outcomes_apply_with_failover(*, outcomes: Sequence[Outcome]) -> ApplyResult:
     """Apply what Infobip reported (reports, logs, expiries): ledger, failover, opt-outs."""
     if not outcomes:
         return ApplyResult()
-    result = messages_apply_outcomes(outcomes=outcomes)
+    result = messages_apply_reports(outcomes=outcomes)
     if not result.applied:
         return result
     # The ledger says which messages moved, with their channel and contact: no re-reading.

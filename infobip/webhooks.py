@@ -8,6 +8,7 @@ stop/resume notifications) are single objects; a click notification is a single 
 `results` batch of them is accepted too). Keys are matched case-insensitively, like types.py.
 """
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,6 +26,16 @@ MEDIA_TYPES = frozenset({"IMAGE", "DOCUMENT", "AUDIO", "VIDEO", "VOICE", "STICKE
 # The event times Herald keeps (the database columns cannot hold any datetime).
 MIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+# Report keys in Infobip's documented casing (no `seenAt`): a report made only of them is read
+# in place, here and by infobip.processing.
+_REPORT_KEYS = frozenset({
+    "messageId", "to", "destination", "sender", "from", "bulkId", "sentAt", "doneAt",
+    "messageCount", "smsCount", "price", "status", "error", "callbackData", "channel", "event",
+    "platform", "applicationId", "entityId", "campaignReferenceId", "networkId", "mccMnc",
+    "deviceDetails",
+})  # fmt: skip
 
 
 class ShapeError(ValueError):
@@ -76,7 +87,18 @@ def check_shape(kind: str, data: Any) -> None:
         if whatsapp and (is_template_update(data) or marketing_notification(data)):
             return
         raise ShapeError("the body must carry a `results` list")
+    reports = kind in REPORT_KINDS
     for position, item in enumerate(items):
+        if reports and type(item) is dict and item.keys() <= _REPORT_KEYS:
+            # A report in documented casing (nearly all of them): checked without a copy.
+            message_id = item.get("messageId")
+            if (
+                isinstance(message_id, str | int)
+                and not isinstance(message_id, bool)
+                and message_id != ""
+                and isinstance(item.get("status"), Mapping)
+            ):
+                continue  # otherwise the general check below says what is wrong
         if not isinstance(item, Mapping):
             raise ShapeError(f"results[{position}] must be an object")
         d = lower_keys(item)
@@ -248,8 +270,14 @@ def clean(value: Any, limit: int | None = None) -> Any:
     return value
 
 
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def canonical_message_id(value: str) -> str | None:
     """Our messageId in the ledger's form (lower-case UUID), or None when it is not a UUID."""
+    # Reports echo the ids Herald sent, already canonical: no UUID object built and printed.
+    if type(value) is str and _CANONICAL_UUID.fullmatch(value):
+        return value
     try:
         return str(uuid.UUID(str(value).strip()))
     except (ValueError, AttributeError, TypeError):

@@ -179,3 +179,108 @@ def test_a_subscription_failing_for_days_is_disabled_with_a_notice(
     assert subscription.enabled is False
     assert "failing since" in subscription.disabled_reason
     assert "HTTP 503" in subscription.disabled_reason
+
+
+def _finals(subscription_id: int, n: int) -> list[EventDelivery]:
+    return EventDelivery.objects.bulk_create(
+        EventDelivery(subscription_id=subscription_id, event_type="message.final",
+                      webhook_id=f"msg_{i:032x}", dedupe_key=f"message.final:{i}",
+                      payload={"messageId": str(i), "state": "delivered"})
+        for i in range(n)
+    )  # fmt: skip
+
+
+def test_message_final_events_go_out_in_concurrent_waves_each_signed_once(
+    api_for, sender_user, webhook_sink
+) -> None:
+    from api.delivery import WAVE
+
+    created = _subscribe(api_for(sender_user), webhook_sink.url(), ["message.final"])
+    _finals(created["id"], WAVE + 6)
+    result = subscription_deliver(subscription_id=created["id"])
+    assert (result.delivered, result.failed, result.more) == (WAVE + 6, 0, False)
+    assert len(webhook_sink.requests) == WAVE + 6
+    ids = set()
+    for _path, headers, body in webhook_sink.requests:
+        Webhook(created["secret"]).verify(json.dumps(body, separators=(",", ":")), headers)
+        ids.add(headers["webhook-id"])
+    assert len(ids) == WAVE + 6
+    assert set(EventDelivery.objects.values_list("state", flat=True)) == {"delivered"}
+    assert DeliveryAttempt.objects.filter(status_code=200).count() == WAVE + 6
+    assert subscription_deliver(subscription_id=created["id"]).delivered == 0
+
+
+def test_a_dead_receiver_costs_one_wave_then_waits_for_its_retry(
+    api_for, sender_user, webhook_sink
+) -> None:
+    from api.delivery import WAVE
+
+    created = _subscribe(api_for(sender_user), webhook_sink.url(), ["message.final"])
+    webhook_sink.status = 503
+    _finals(created["id"], WAVE + 6)
+    result = subscription_deliver(subscription_id=created["id"])
+    assert (result.delivered, result.failed) == (0, WAVE)
+    assert result.retry_at is not None
+    assert len(webhook_sink.requests) == WAVE  # the rest was not tried after a failing wave
+    tried = EventDelivery.objects.filter(attempts=1)
+    assert tried.count() == WAVE
+    assert EventDelivery.objects.filter(attempts=0, state="pending").count() == 6
+    assert EventSubscription.objects.get().failing_since is not None
+    # Not due yet: nothing more is sent until the backoff has passed.
+    assert subscription_deliver(subscription_id=created["id"]).delivered == 0
+    assert len(webhook_sink.requests) == WAVE
+
+
+def test_report_ingestion_stores_events_and_never_calls_the_receiver(
+    api_for, sender_user, webhook_sink, client, django_capture_on_commit_callbacks
+) -> None:
+    from infobip.processing import events_process
+    from tests.infobip.webhooks.conftest import make_ledger, report
+
+    _subscribe(api_for(sender_user), webhook_sink.url(), ["message.final"])
+    webhook_sink.status = 500  # a receiver that is down
+    campaign, messages = make_ledger(3)
+    body = {"results": [report(str(m.message_id)) for m in messages]}
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = client.post(
+            path_of("sms/reports"), json.dumps(body), content_type="application/json"
+        )
+        assert response.status_code == 200
+        events_process(event_ids=[], coalesce=10)
+    campaign.refresh_from_db()
+    assert campaign.count_delivered == 3
+    assert EventDelivery.objects.filter(state="pending").count() == 3
+    # The report path stored the events and enqueued a deliverer; it made no HTTP call.
+    assert webhook_sink.requests == []
+    assert callbacks  # the processing enqueue and the deliverer's, run after the commit
+
+
+def test_delivery_steps_back_while_pushes_wait_and_one_hold_at_a_time(
+    api_for, sender_user, webhook_sink, client, django_capture_on_commit_callbacks
+) -> None:
+    from api.delivery import delivery_defer, ingestion_busy
+
+    created = _subscribe(api_for(sender_user), webhook_sink.url(), ["message.final"])
+    assert ingestion_busy() is False
+    with django_capture_on_commit_callbacks(execute=False):
+        client.post(path_of("sms/reports"), json.dumps({"results": []}),
+                    content_type="application/json")  # fmt: skip
+    assert ingestion_busy() is True  # a stored push not processed yet
+    assert delivery_defer(subscription_id=created["id"], seconds=5) is True
+    assert delivery_defer(subscription_id=created["id"], seconds=5) is False  # already held
+    _finals(created["id"], 2)
+    assert subscription_deliver(subscription_id=created["id"]).busy is True
+    assert webhook_sink.requests == []
+
+
+def test_a_run_stops_after_the_wave_in_flight_when_asked_to_yield(
+    api_for, sender_user, webhook_sink
+) -> None:
+    from api.delivery import WAVE
+
+    created = _subscribe(api_for(sender_user), webhook_sink.url(), ["message.final"])
+    _finals(created["id"], WAVE + 6)
+    result = subscription_deliver(subscription_id=created["id"], yield_to=lambda: True)
+    assert (result.delivered, result.more) == (WAVE, True)
+    assert EventDelivery.objects.filter(state="pending", attempts=0).count() == 6
+    assert subscription_deliver(subscription_id=created["id"]).delivered == 6
