@@ -40,8 +40,11 @@ urlpatterns = [
     path("lists/<int:pk>/", people.list_detail, name="list"),
     path("lists/<int:pk>/delete/", people.list_delete, name="list_delete"),
     path("contacts/<int:pk>/consent/", contacts.contact_consent, name="contact_consent"),
-    path("contacts/<int:pk>/evidence.json", privacy.contact_evidence_download,
-         name="contact_evidence"),
+    path(
+        "contacts/<int:pk>/evidence.json",
+        privacy.contact_evidence_download,
+        name="contact_evidence",
+    ),
     path("contacts/<int:pk>/erase/", privacy.contact_erase_page, name="contact_erase"),
     path("imports/<int:pk>/", contacts.import_status, name="import"),
     path("imports/<int:pk>/errors.csv", contacts.import_errors, name="import_errors"),
