@@ -26,6 +26,7 @@ row counts as an update.)
 """
 
 import contextlib
+import functools
 import time
 import zoneinfo
 from array import array
@@ -375,6 +376,7 @@ def _merged(entry: _Entry, current: dict | None) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=4096)  # a file repeats a handful of codes a million times
 def _is_language(code: str) -> bool:
     """A BCP 47-ish language tag: `en`, `pt-BR`, `en_GB`, `zh-Hant-TW`."""
     parts = code.replace("_", "-").split("-")
