@@ -261,7 +261,7 @@ _SPECIAL_TYPES = (
     ("uan", PhoneNumberType.UAN),
     ("voicemail", PhoneNumberType.VOICEMAIL),
 )
-_FIXED = -1  # group name of the fixed-line alternative (needs the mobile check after it)
+_FIXED = -1  # stands for the fixed-line alternative (its match needs the mobile check after it)
 _Alternation = tuple["Callable[[str], re.Match[str] | None] | None", dict[str, int]]
 
 
