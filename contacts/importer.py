@@ -26,8 +26,10 @@ row counts as an update.)
 """
 
 import contextlib
+import functools
 import time
 import zoneinfo
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -150,6 +152,7 @@ class ContactImporter:
         self._errors = None  # csv writer of the errors file, when there is one
         self._last_row: dict[int, int] = {}  # from the survey: duplicated key → its last row
         self._held: dict[str, _Entry] = {}  # duplicated numbers waiting for their last row
+        self._keys: array = array("q")  # from the survey: every row's key, by row number - 2
 
     def run(self, source: str | Path | BinaryIO) -> ImportResult:
         """Validate the whole file, then import it batch by batch."""
@@ -164,6 +167,7 @@ class ContactImporter:
             self.result.file_notes = list(layout.notes)
             self.result.sequential = survey.sequential
             self._last_row = survey.last_row
+            self._keys = survey.keys
             with self._errors_file(layout):
                 contact_list = self._contact_list()
                 done = 0
@@ -262,7 +266,7 @@ class ContactImporter:
                 entry = _Entry(rownum, info.e164, info.country, info.timezone, values,
                                attributes, opt_out)  # fmt: skip
             if last_row and info.e164 not in entries:
-                final = last_row.get(self.keyer.key(raw))
+                final = last_row.get(self._keys[rownum - 2])
                 if final is not None and final != rownum:
                     held[info.e164] = entry  # more rows of this number follow in a later batch
                     continue
@@ -372,6 +376,7 @@ def _merged(entry: _Entry, current: dict | None) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=4096)  # a file repeats a handful of codes a million times
 def _is_language(code: str) -> bool:
     """A BCP 47-ish language tag: `en`, `pt-BR`, `en_GB`, `zh-Hant-TW`."""
     parts = code.replace("_", "-").split("-")

@@ -110,6 +110,10 @@ class PhoneChecker:
                     "--default-region)"
                 ) from None
         national = self._try(text, self.default_region)
+        if compact[0] == "0":  # "+0…" has no country code: the international reading fails
+            if isinstance(national, PhoneInfo):
+                return national
+            raise national
         international = self._try("+" + compact, None)
         if not isinstance(international, PhoneInfo):
             if isinstance(national, PhoneInfo):
@@ -145,6 +149,10 @@ class PhoneChecker:
     def _parse(self, text: str, region: str | None) -> phonenumbers.PhoneNumber:
         if text[:1] == "+":
             fast = parse_plus_digits(text[1:].replace(" ", "").replace("-", ""))
+            if fast is not None:
+                return fast
+        elif region is not None:
+            fast = parse_national_digits(text.replace(" ", "").replace("-", ""), region)
             if fast is not None:
                 return fast
         try:
@@ -239,7 +247,9 @@ def _region_and_type(country_code: int, nsn: str) -> tuple[str | None, int]:
     return None, PhoneNumberType.UNKNOWN
 
 
-# (types, possible lengths, fullmatch) per metadata object, in _number_type_helper's order.
+# Per metadata object: the general description's (lengths, fullmatch), whether fixed-line and
+# mobile share one pattern, the mobile entry, and per NSN length one compiled alternation of the
+# descriptions that allow that length, in _number_type_helper's order.
 _TypeEntry = tuple[frozenset[int], "Callable[[str], re.Match[str] | None]"] | None
 _SPECIAL_TYPES = (
     ("premium_rate", PhoneNumberType.PREMIUM_RATE),
@@ -251,7 +261,46 @@ _SPECIAL_TYPES = (
     ("uan", PhoneNumberType.UAN),
     ("voicemail", PhoneNumberType.VOICEMAIL),
 )
-_TYPE_TABLES: dict[int, tuple[Any, tuple[Any, ...]]] = {}
+_FIXED = -1  # stands for the fixed-line alternative (its match needs the mobile check after it)
+_Alternation = tuple["Callable[[str], re.Match[str] | None] | None", dict[str, int]]
+
+
+class _TypeTable:
+    """One metadata object's type descriptions, compiled once, one alternation per length."""
+
+    __slots__ = ("by_length", "descs", "general", "metadata", "mobile", "same")
+
+    def __init__(self, metadata: Any) -> None:
+        self.metadata = metadata  # kept so the id() key cannot be reused by another object
+        self.general = _entry(metadata.general_desc)
+        self.mobile = _entry(metadata.mobile)
+        self.same = bool(metadata.same_mobile_and_fixed_line_pattern)
+        descs = [(ntype, getattr(metadata, name)) for name, ntype in _SPECIAL_TYPES]
+        descs.append((_FIXED, metadata.fixed_line))
+        if not self.same:
+            descs.append((PhoneNumberType.MOBILE, metadata.mobile))
+        self.descs = [(ntype, desc) for ntype, desc in descs if _entry(desc) is not None]
+        self.by_length: dict[int, _Alternation] = {}
+
+    def alternation(self, length: int) -> _Alternation:
+        """The descriptions allowing `length`, as `(?P<tN>…)|…` in order; first match wins."""
+        found = self.by_length.get(length)
+        if found is None:
+            parts, names = [], {}
+            for index, (ntype, desc) in enumerate(self.descs):
+                lengths = desc.possible_length
+                if lengths and length not in lengths:
+                    continue
+                # The metadata's patterns have no groups or backreferences of their own (a
+                # test checks), so each alternative's group says which description matched.
+                parts.append(f"(?P<t{index}>{desc.national_number_pattern})")
+                names[f"t{index}"] = ntype
+            fullmatch = re.compile("|".join(parts)).fullmatch if parts else None
+            found = self.by_length[length] = (fullmatch, names)
+        return found
+
+
+_TYPE_TABLES: dict[int, _TypeTable] = {}
 
 
 def _entry(desc: Any) -> _TypeEntry:
@@ -269,18 +318,10 @@ def _matches(nsn: str, entry: _TypeEntry) -> bool:
     return fullmatch(nsn) is not None
 
 
-def _type_table(metadata: Any) -> tuple[Any, ...]:
-    cached = _TYPE_TABLES.get(id(metadata))
-    if cached is not None and cached[0] is metadata:
-        return cached[1]
-    table = (
-        _entry(metadata.general_desc),
-        tuple((ntype, _entry(getattr(metadata, name))) for name, ntype in _SPECIAL_TYPES),
-        _entry(metadata.fixed_line),
-        _entry(metadata.mobile),
-        bool(metadata.same_mobile_and_fixed_line_pattern),
-    )
-    _TYPE_TABLES[id(metadata)] = (metadata, table)  # metadata objects live for the process
+def _type_table(metadata: Any) -> _TypeTable:
+    table = _TYPE_TABLES.get(id(metadata))
+    if table is None or table.metadata is not metadata:
+        table = _TYPE_TABLES[id(metadata)] = _TypeTable(metadata)  # metadata lives for the process
     return table
 
 
@@ -288,21 +329,23 @@ def number_type(nsn: str, metadata: Any) -> int:
     """phonenumberutil's `_number_type_helper` with its patterns compiled once (same result).
 
     The library looks each pattern up in its cache and matches it twice (match, then
-    fullmatch) for each of up to eleven descriptions; tests compare the two.
+    fullmatch) for each of up to eleven descriptions; here one alternation per length holds
+    the descriptions in the library's order, so the first that matches is the library's
+    answer. Tests compare the two.
     """
-    general, special, fixed, mobile, same = _type_table(metadata)
-    if not _matches(nsn, general):
+    table = _type_table(metadata)
+    if not _matches(nsn, table.general):
         return PhoneNumberType.UNKNOWN
-    for ntype, entry in special:
-        if _matches(nsn, entry):
-            return ntype
-    if _matches(nsn, fixed):
-        if same or _matches(nsn, mobile):
+    fullmatch, names = table.alternation(len(nsn))
+    found = fullmatch(nsn) if fullmatch is not None else None
+    if found is None:
+        return PhoneNumberType.UNKNOWN
+    ntype = names[found.lastgroup or ""]
+    if ntype == _FIXED:
+        if table.same or _matches(nsn, table.mobile):
             return PhoneNumberType.FIXED_LINE_OR_MOBILE
         return PhoneNumberType.FIXED_LINE
-    if not same and _matches(nsn, mobile):
-        return PhoneNumberType.MOBILE
-    return PhoneNumberType.UNKNOWN
+    return ntype
 
 
 def parse_plus_digits(digits: str) -> phonenumbers.PhoneNumber | None:
@@ -323,16 +366,82 @@ def parse_plus_digits(digits: str) -> phonenumbers.PhoneNumber | None:
     nsn = digits[size:]
     if len(nsn) < 2 or nsn[0] == "0":
         return None
-    metadata = _metadata(country_code, phonenumbers.region_code_for_country_code(country_code))
-    if metadata is None:
+    main = _main_metadata(country_code)
+    if main is None:
         return None
-    if metadata.national_prefix_for_parsing is not None:
+    metadata, prefix_match = main
+    # The library strips nothing unless the national-prefix pattern matches at the start.
+    if prefix_match is not None and prefix_match(nsn):
         _carrier, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(
             nsn, metadata
         )
         if stripped != nsn:
             return None
     return phonenumbers.PhoneNumber(country_code=country_code, national_number=int(nsn))
+
+
+def _main_metadata(country_code: int) -> tuple[Any, Any] | None:
+    """(metadata of the code's main region, its national-prefix pattern's `match` or None)."""
+    found = _MAIN_METADATA.get(country_code)
+    if found is None:
+        regions = phonenumberutil.COUNTRY_CODE_TO_REGION_CODE.get(country_code) or ("ZZ",)
+        metadata = _metadata(country_code, regions[0])  # as region_code_for_country_code
+        if metadata is None:
+            return None
+        prefix = metadata.national_prefix_for_parsing
+        found = (metadata, re.compile(prefix).match if prefix else None)
+        _MAIN_METADATA[country_code] = found
+    return found
+
+
+_MAIN_METADATA: dict[int, tuple[Any, Any]] = {}
+
+
+_NATIONAL_KEEP = (VR.TOO_SHORT, VR.IS_POSSIBLE_LOCAL_ONLY, VR.INVALID_LENGTH)
+
+
+def parse_national_digits(digits: str, region: str) -> phonenumbers.PhoneNumber | None:
+    """`phonenumbers.parse(digits, region)` for plain ASCII digits, or None to use the library.
+
+    Same result where it answers: the steps of the library's parse for a number without `+`
+    (national prefix and carrier code stripped unless what is left has an impossible length).
+    Digits that start with the region's international prefix or its country code, keep a
+    leading zero (Italy), or are too short or long go to the library, as do errors.
+    """
+    if not (3 <= len(digits) <= 17 and digits.isascii() and digits.isdigit()):
+        return None
+    metadata = _region_metadata(region)
+    if metadata is None:
+        return None
+    if metadata.international_prefix is not None and phonenumberutil.re_compile(
+        metadata.international_prefix
+    ).match(digits):
+        return None
+    if digits.startswith(str(metadata.country_code)):
+        return None  # the library may read it as the country code without +
+    nsn = digits
+    if metadata.national_prefix_for_parsing is not None:
+        _carrier, stripped, _ = phonenumberutil._maybe_strip_national_prefix_carrier_code(
+            digits, metadata
+        )
+        if phonenumberutil._test_number_length(stripped, metadata) not in _NATIONAL_KEEP:
+            nsn = stripped
+    if not 2 <= len(nsn) <= 17 or nsn[0] == "0":
+        return None
+    return phonenumbers.PhoneNumber(country_code=metadata.country_code, national_number=int(nsn))
+
+
+def _region_metadata(region: str) -> Any:
+    """`PhoneMetadata.metadata_for_region`, remembered (the library takes a lock each time)."""
+    found = _REGION_METADATA.get(region)
+    if found is None:
+        found = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+        if found is not None:
+            _REGION_METADATA[region] = found
+    return found
+
+
+_REGION_METADATA: dict[str, Any] = {}
 
 
 _NON_DIGITS = re.compile(r"\D+")

@@ -1,7 +1,8 @@
 """Pass 1 of an import: check every row's structure and analyse the numbers, writing nothing.
 
-Memory: one 8-byte key per row (SequenceKeyer), plus a sorted copy while analysing — 16 MB per
-million rows at the peak — and a dict of the numbers that occur more than once.
+Memory: one 8-byte key per row (SequenceKeyer), kept for pass 2, plus a sorted copy while
+analysing — 16 MB per million rows at the peak — and a dict of the numbers that occur more than
+once.
 """
 
 import heapq
@@ -31,6 +32,7 @@ class Survey:
     sequential: int
     longest_run: tuple[int, int]  # (length, first key)
     last_row: dict[int, int]  # key of a number occurring twice or more → its last row number
+    keys: array  # every data row's key (_NO_KEY when none), so pass 2 need not key again
 
 
 def survey_file(
@@ -65,7 +67,7 @@ def survey_file(
         for index, key in enumerate(keys):
             if key in duplicates:
                 last_row[key] = index + 2  # row 1 is the header
-    return Survey(len(keys), sequential, longest, last_row)
+    return Survey(len(keys), sequential, longest, last_row, keys)
 
 
 def analyse_keys(keys: array) -> tuple[int, tuple[int, int], set[int]]:

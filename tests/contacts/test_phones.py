@@ -1,5 +1,8 @@
 """Phone checks: national and international formats, reasons, types, timezones."""
 
+import re
+from unittest import mock
+
 import phonenumbers
 import pytest
 from hypothesis import given, settings
@@ -9,8 +12,10 @@ from phonenumbers import phonenumberutil
 from contacts.phones import (
     PhoneChecker,
     PhoneError,
+    PhoneInfo,
     SequenceKeyer,
     number_type,
+    parse_national_digits,
     parse_plus_digits,
     region_and_type,
 )
@@ -201,3 +206,155 @@ def test_a_mobile_reading_beats_a_landline_one() -> None:
 def test_digits_without_a_region_that_are_not_international_say_how_to_fix_it() -> None:
     with pytest.raises(PhoneError, match="read as international digits without \\+"):
         PhoneChecker().check("7400123456")
+
+
+def _example_nsns() -> list[str]:
+    """Example national numbers of every region and type (the metadata's own), for seeding."""
+    found = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        for name in (
+            "fixed_line",
+            "mobile",
+            "toll_free",
+            "premium_rate",
+            "shared_cost",
+            "voip",
+            "personal_number",
+            "pager",
+            "uan",
+            "voicemail",
+        ):
+            desc = getattr(metadata, name)
+            if desc is not None and desc.example_number:
+                found.add((region, metadata.country_code, desc.example_number))
+    return sorted(found)
+
+
+_EXAMPLES = _example_nsns()
+_REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+# A valid example with its tail replaced: mostly valid numbers of many types, some not.
+_seeded_nsn = st.builds(
+    lambda example, keep, tail: example[2][: max(0, len(example[2]) - keep)] + tail,
+    st.sampled_from(_EXAMPLES),
+    st.integers(0, 6),
+    st.text("0123456789", max_size=7),
+)
+
+
+def _slow(text: str, region: str | None) -> PhoneInfo | str:
+    """`PhoneChecker(region).check(text)` with every fast path off: the library's answers only."""
+    with (
+        mock.patch("contacts.phones.parse_plus_digits", return_value=None),
+        mock.patch("contacts.phones.parse_national_digits", return_value=None),
+        mock.patch("contacts.phones.number_type", phonenumberutil._number_type_helper),
+    ):
+        return _outcome(text, region)
+
+
+def _outcome(text: str, region: str | None) -> PhoneInfo | str:
+    try:
+        return PhoneChecker(region).check(text)
+    except PhoneError as exc:
+        return f"PhoneError: {exc}"
+
+
+def test_metadata_patterns_have_no_groups_of_their_own() -> None:
+    # number_type's alternation names one group per description: an inner group or
+    # backreference would shift them.
+    for country_code, regions in phonenumberutil.COUNTRY_CODE_TO_REGION_CODE.items():
+        for region in regions:
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+                country_code, region
+            )
+            for name in (
+                "general_desc",
+                "fixed_line",
+                "mobile",
+                "toll_free",
+                "premium_rate",
+                "shared_cost",
+                "voip",
+                "personal_number",
+                "pager",
+                "uan",
+                "voicemail",
+            ):
+                desc = metadata and getattr(metadata, name)
+                if desc is not None and desc and desc.national_number_pattern:
+                    assert re.compile(desc.national_number_pattern).groups == 0
+                    assert "(?P" not in desc.national_number_pattern
+
+
+@settings(max_examples=1500, deadline=None)
+@given(example=st.sampled_from(_EXAMPLES), nsn=_seeded_nsn)
+def test_type_alternation_agrees_with_phonenumbers_on_numbers_near_real_ones(example, nsn) -> None:
+    for region in phonenumberutil.COUNTRY_CODE_TO_REGION_CODE[example[1]]:
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+            example[1], region
+        )
+        if metadata is not None:
+            assert number_type(nsn, metadata) == phonenumberutil._number_type_helper(nsn, metadata)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    region=st.sampled_from(_REGIONS),
+    prefix=st.sampled_from(["", "", "0", "1", "8", "9", "00", "011", "15", "44", "49"]),
+    nsn=_seeded_nsn,
+    separators=st.lists(st.sampled_from(["", "", "", " ", "-"]), min_size=20, max_size=20),
+)
+def test_national_digits_fast_path_agrees_with_phonenumbers(
+    region, prefix, nsn, separators
+) -> None:
+    digits = prefix + nsn
+    text = "".join(d + sep for d, sep in zip(digits, separators, strict=False)) + digits[20:]
+    try:
+        want = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        want = None
+    got = parse_national_digits(text.replace(" ", "").replace("-", ""), region)
+    if got is not None:  # None: the library parses it
+        assert got == want
+
+
+@pytest.mark.parametrize(
+    ("digits", "region"), [("07400123456", "GB"), ("015123456789", "DE"), ("0612345678", "FR")]
+)
+def test_national_digits_fast_path_takes_common_mobiles(digits, region) -> None:
+    assert parse_national_digits(digits, region) == phonenumbers.parse(digits, region)
+
+
+_formats = st.sampled_from(
+    [
+        "+{cc}{nsn}",
+        "+{cc} {nsn}",
+        "00{cc}{nsn}",
+        "{cc}{nsn}",
+        "0{nsn}",
+        "{nsn}",
+        "{prefix}{nsn}",
+        "+{cc}-{nsn}",
+        "0{nsn}x",
+        "+0{nsn}",
+    ]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    example=st.sampled_from(_EXAMPLES),
+    nsn=_seeded_nsn,
+    form=_formats,
+    region=st.one_of(
+        st.none(),
+        st.sampled_from(["GB", "DE", "US", "FR", "IT", "BR", "IN"]),
+        st.sampled_from(_REGIONS),
+    ),
+)
+def test_checks_with_fast_paths_agree_with_the_library_alone(example, nsn, form, region) -> None:
+    # Every rule (readings, ambiguity and international-digits warnings, NOT_MOBILE, reasons)
+    # comes out the same whether the fast paths answer or phonenumbers does.
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region or "GB")
+    text = form.format(cc=example[1], nsn=nsn, prefix=metadata.national_prefix or "")
+    assert _outcome(text, region) == _slow(text, region)
