@@ -23,6 +23,7 @@ from contacts.services import (
     contact_update,
     contacts_opt_out,
 )
+from core.params import param_int
 from ui.access import page
 from ui.services import audit_record
 from ui.views.contacts import contacts_filtered
@@ -128,7 +129,8 @@ def contacts_bulk(request):
         )
         done = f"{changed:,} of {len(ids):,} contacts opted out (the others already were)."
     else:
-        target = ContactList.objects.filter(pk=request.POST.get("target_list") or 0).first()
+        target_id = param_int(request.POST.get("target_list")) or 0
+        target = ContactList.objects.filter(pk=target_id).first()
         if target is None:
             messages.error(request, "Choose the list.")
             return redirect(back)

@@ -318,7 +318,8 @@ def mapping_from_post(template: WhatsAppTemplate, post) -> dict:
 @page("campaigns.add_campaign")
 def template_form(request):
     """Fragment: the placeholder mapping form of the chosen template, with its preview."""
-    template = WhatsAppTemplate.objects.filter(pk=request.GET.get("template") or 0).first()
+    template_id = param_int(request.GET.get("template")) or 0
+    template = WhatsAppTemplate.objects.filter(pk=template_id).first()
     state = _state(request)
     mapping = (
         state.get("template_mapping")
@@ -382,7 +383,9 @@ def message(request):
             elif problem := unknown_placeholders(text, known):
                 field_errors["text"] = problem
         elif channel == Channel.WHATSAPP_TEMPLATE:
-            template = WhatsAppTemplate.objects.filter(pk=request.POST.get("template") or 0).first()
+            template = WhatsAppTemplate.objects.filter(
+                pk=param_int(request.POST.get("template")) or 0
+            ).first()
             if template is None:
                 field_errors["template"] = "Choose a WhatsApp template."
             else:
