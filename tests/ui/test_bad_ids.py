@@ -7,9 +7,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("value", ["1e9", "²", "-1", "9" * 30, "1.5", "\u0661"])
-def test_the_template_form_fragment_reads_a_bad_template_id_as_none(
-    marketer_client, value
-) -> None:
+def test_the_template_form_fragment_reads_a_bad_template_id_as_none(marketer_client, value) -> None:
     response = marketer_client.get(reverse("ui:wizard_template_form"), {"template": value})
     assert response.status_code == 200
 
