@@ -242,7 +242,7 @@ def markdown(meta: dict, s: dict) -> str:
         lines.append(f"| {size:,} | {x['batch']:,} | {x['runs']} | {x['create_per_s']:,.0f} | "
                      f"{x['update_per_s']:,.0f} | {c.get('created')} / {u.get('updated')} / "
                      f"{c.get('rejected')} | {_loads(x['loadavg_before'])} |")  # fmt: skip
-    lines += ["", "## Segment counts (issue #17; `segment_contacts(...).count()`, median of 3)", "",
+    lines += ["", "## Segment counts (issue #17; `segment_count(...)`, median of 3)", "",
               "| contacts | segment | runs | contacts selected | median ms | load before runs |",
               "| ---: | --- | ---: | ---: | ---: | --- |"]  # fmt: skip
     for x in s.get("segments") or []:
@@ -266,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-sizes", default="", help="default: --sizes")
     parser.add_argument("--api-sizes", default="", help="default: --sizes")
     parser.add_argument("--segment-sizes", default="", help="default: the largest of --sizes")
+    parser.add_argument(
+        "--segment-reuse", action="store_true", help="segments: count on the kept database"
+    )
     parser.add_argument("--name", default="bench", help="results file stem (NAME-YYYY-MM-DD)")
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.sizes.split(",") if x]
@@ -290,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     if "segments" in only:
         for size in [int(x) for x in (args.segment_sizes or str(max(sizes))).split(",") if x]:
             runs = args.runs_large if size >= 1_000_000 else args.runs
-            records += _run("bench.segments", "--size", str(size), "--runs", str(runs))
+            extra = ["--reuse", "--keep"] if args.segment_reuse else []
+            records += _run("bench.segments", "--size", str(size), "--runs", str(runs), *extra)
     summary = summarize(records)
     meta = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

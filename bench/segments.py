@@ -1,4 +1,4 @@
-"""Segment counts (issue #17): `segment_contacts(...).count()` over 1M contacts, < 1 s each.
+"""Segment counts (issue #17): `segment_count(segment=...)` over 1M contacts, < 1 s each.
 
 `python -m bench.segments --size N [--runs R] [--repeat 3] [--explain]` builds a fresh database
 `herald_bench_segments_N` (untimed, COPY): N contacts with a spread of country, language,
@@ -6,7 +6,7 @@ attributes (city, tier, signup year), ~2 % opted out, three lists (Newsletter ~4
 Leeds store ~3 %); a ledger for ~60 % of them (two campaigns, one message each, created over the
 last 60 days, mostly delivered), clicks on ~8 % of the delivered messages and inbound replies from
 ~3 % of the contacts; then ANALYZE. Each segment below is counted with the code the live count,
-the wizard and `manage.py segment count` use (`segment_contacts(segment=...).count()`),
+the wizard and `manage.py segment count` use (`segment_count(segment=..., now=...)`),
 `--repeat` times; the median is reported, one JSON line per segment and run.
 """
 
@@ -173,11 +173,20 @@ def build(db: str, size: int, now: dt.datetime) -> dict:
     return counts
 
 
+def _built_at(db: str) -> dt.datetime:
+    """The "now" a kept database was built as of (every membership is added at it)."""
+    with psycopg.connect(h.db_url(db)) as conn:
+        built = conn.execute("SELECT max(added_at) FROM contacts_listmembership").fetchone()
+    if built is None or built[0] is None:
+        raise SystemExit(f"{db}: no kept data to reuse (run once with --keep)")
+    return built[0]
+
+
 def measure(size: int, run: int, repeat: int, now: dt.datetime, explain: bool) -> list[dict]:
     from django.db import connection
 
     from campaigns.models import Segment
-    from campaigns.segments import segment_contacts
+    from campaigns.segments import segment_count
 
     results = []
     for label, rules in SEGMENTS:
@@ -186,7 +195,7 @@ def measure(size: int, run: int, repeat: int, now: dt.datetime, explain: bool) -
         times, count = [], None
         for _ in range(repeat):
             t = time.perf_counter()
-            count = segment_contacts(segment=segment, now=now).count()
+            count = segment_count(segment=segment, now=now)
             times.append((time.perf_counter() - t) * 1000)
         median = statistics.median(times)
         row = {"bench": "segments", "size": size, "run": run, "segment": label, "rules": rules,
@@ -194,14 +203,19 @@ def measure(size: int, run: int, repeat: int, now: dt.datetime, explain: bool) -
                "times_ms": [round(x, 1) for x in times], "ok": median < 1000,
                "loadavg_before": load}  # fmt: skip
         if explain:
+            from django.db import transaction
             from django.test.utils import CaptureQueriesContext
 
-            # The count's own statement (no ORDER BY, no columns), as `.count()` sends it.
+            # The count's own statement (no ORDER BY, no columns), as `.count()` sends it, after
+            # the statements segment_count sends before it (its SET LOCALs), in one transaction.
             with CaptureQueriesContext(connection) as captured:
-                segment_contacts(segment=segment, now=now).count()
-            sql = captured.captured_queries[-1]["sql"]
-            with connection.cursor() as cur:
-                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql.replace("%", "%%"))
+                segment_count(segment=segment, now=now)
+            *before, last = [q["sql"] for q in captured.captured_queries]
+            with transaction.atomic(), connection.cursor() as cur:
+                for sql in before:
+                    if not sql.upper().startswith(("SAVEPOINT", "RELEASE")):
+                        cur.execute(sql.replace("%", "%%"))
+                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + last.replace("%", "%%"))
                 row["plan"] = [r[0] for r in cur.fetchall()]
         results.append(row)
     return results
@@ -214,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--explain", action="store_true", help="add EXPLAIN ANALYZE plans")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--reuse", action="store_true", help="count on a database kept by --keep (no build)"
+    )
     args = parser.parse_args(argv)
     h.stop_on_sigterm()
     db = f"herald_bench_segments_{args.size}"
@@ -222,11 +239,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for run in range(args.runs):
             start = time.perf_counter()
-            h.create_db(db)
-            counts = build(db, args.size, now)
-            print(json.dumps({"bench": "segments_build", "size": args.size, "run": run,
-                              "seconds": round(time.perf_counter() - start), **counts}),
-                  flush=True)  # fmt: skip
+            if args.reuse:
+                h.setup_django(h.db_url(db), h.broker_url(13))
+                # The kept data's windows were laid out as of its build: count as of then.
+                now = _built_at(db)
+            else:
+                h.create_db(db)
+                counts = build(db, args.size, now)
+                print(json.dumps({"bench": "segments_build", "size": args.size, "run": run,
+                                  "seconds": round(time.perf_counter() - start), **counts}),
+                      flush=True)  # fmt: skip
             for row in measure(args.size, run, args.repeat, now, args.explain):
                 print(json.dumps(row, default=str), flush=True)
             from django.db import connections

@@ -12,11 +12,12 @@ import datetime as dt
 import random
 
 import pytest
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from campaigns.models import Campaign, Message
-from campaigns.segments import segment_q
+from campaigns.segments import segment_count, segment_q
 from contacts.models import ConsentEvent, Contact, ContactList, ListMembership
 from infobip.models import Click, InboundMessage
 
@@ -244,3 +245,36 @@ def test_random_and_or_not_mixes_select_exactly_what_the_exists_form_selected(hi
         nonempty += 0 < len(chosen) < len(everyone)
     # The mixes discriminate: most select some but not all of the contacts.
     assert nonempty > len(groups) // 2
+
+
+def _settings() -> tuple[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+        return cursor.fetchone()
+
+
+def test_segment_count_counts_with_its_settings_and_leaves_the_connections_alone(history) -> None:
+    rules = FIXED[1]
+    expected = Contact.objects.filter(_oracle(rules)).count()
+    assert 0 < expected < Contact.objects.count()
+    before = _settings()
+    assert before[1] != "64MB"  # else the test could not see a leak
+    seen: list[tuple[str, str]] = []
+    with connection.execute_wrapper(
+        lambda execute, sql, params, many, context: (
+            seen.append(_raw_settings(context["cursor"])) if "COUNT(" in sql else None,
+            execute(sql, params, many, context),
+        )[1]
+    ):
+        # Inside a caller's transaction (a request, the test's own) and outside any.
+        assert segment_count(rules=rules, now=NOW) == expected
+        with transaction.atomic():
+            assert segment_count(rules=rules, now=NOW) == expected
+            assert _settings() == before
+    assert seen == [("off", "64MB"), ("off", "64MB")]
+    assert _settings() == before
+
+
+def _raw_settings(cursor) -> tuple[str, str]:
+    cursor.execute("SELECT current_setting('jit'), current_setting('work_mem')")
+    return cursor.fetchone()
