@@ -185,11 +185,19 @@ class TemplateSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
+class ListNameField(serializers.SlugRelatedField):
+    """A list by its name; a name holding NUL is refused before the lookup (PostgreSQL cannot
+    compare it: psycopg raises ValueError, which would be a 500)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CampaignSerializer(serializers.ModelSerializer):
-    lists = serializers.SlugRelatedField(
-        many=True, slug_field="name", queryset=ContactList.objects.all()
-    )
-    exclude_lists = serializers.SlugRelatedField(
+    lists = ListNameField(many=True, slug_field="name", queryset=ContactList.objects.all())
+    exclude_lists = ListNameField(
         many=True, slug_field="name", queryset=ContactList.objects.all(), required=False
     )
     template = serializers.PrimaryKeyRelatedField(
