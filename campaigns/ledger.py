@@ -82,20 +82,24 @@ class _Deltas:
     currency: str = ""
 
 
+_STATE_RANK = {str(state): rank for state, rank in RANK.items()}
+
+
 def _best(outcomes: Iterable[Outcome]) -> dict[str, Outcome]:
-    """One outcome per message: the highest-ranked, the latest among equals."""
+    """One outcome per message: the highest-ranked, the latest among equals (no enum look-ups)."""
     best: dict[str, Outcome] = {}
+    rank = _STATE_RANK
+    oldest = datetime.min.replace(tzinfo=UTC)
     for outcome in outcomes:
         key = str(outcome.message_id)
         current = best.get(key)
         if current is None:
             best[key] = outcome
             continue
-        rank_new, rank_old = RANK[MessageState(outcome.state)], RANK[MessageState(current.state)]
-        newer = (outcome.at or datetime.min.replace(tzinfo=UTC)) >= (
-            current.at or datetime.min.replace(tzinfo=UTC)
-        )
-        if rank_new > rank_old or (rank_new == rank_old and newer):
+        rank_new, rank_old = rank[outcome.state], rank[current.state]
+        if rank_new > rank_old or (
+            rank_new == rank_old and (outcome.at or oldest) >= (current.at or oldest)
+        ):
             best[key] = outcome
     return best
 
@@ -775,31 +779,11 @@ def _apply_deltas(deltas: dict[int, "_Deltas"]) -> None:
 # statement over one JSON parameter (PostgreSQL): no per-report Python beyond building that
 # parameter, no second round trip, no COPY from Python. Elsewhere it is messages_apply_outcomes.
 
-_STATE_RANK = {str(state): rank for state, rank in RANK.items()}
 _RANK_SQL = (
     "CASE old.state "
     + " ".join(f"WHEN '{state}' THEN {rank}" for state, rank in _STATE_RANK.items())
     + " ELSE 99 END"  # a state this code does not know never moves
 )
-
-
-def _best_reported(outcomes: Iterable[Outcome]) -> dict[str, Outcome]:
-    """_best without enum look-ups: one outcome per message, highest rank, latest among equals."""
-    best: dict[str, Outcome] = {}
-    rank = _STATE_RANK
-    oldest = datetime.min.replace(tzinfo=UTC)
-    for outcome in outcomes:
-        key = str(outcome.message_id)
-        current = best.get(key)
-        if current is None:
-            best[key] = outcome
-            continue
-        rank_new, rank_old = rank[outcome.state], rank[current.state]
-        if rank_new > rank_old or (
-            rank_new == rank_old and (outcome.at or oldest) >= (current.at or oldest)
-        ):
-            best[key] = outcome
-    return best
 
 
 def _reported_sql() -> str:
@@ -847,7 +831,7 @@ def messages_apply_reports(*, outcomes: Sequence[Outcome]) -> ApplyResult:
     if connection.vendor != "postgresql":
         return messages_apply_outcomes(outcomes=outcomes)
     result = ApplyResult()
-    best = _best_reported(outcomes)
+    best = _best(outcomes)
     if not best:
         return result
     now = timezone.now()
