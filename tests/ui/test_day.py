@@ -436,3 +436,28 @@ def test_whatsapp_mapping_takes_fallbacks_and_refuses_unfillable_columns(
     assert campaign.template_mapping["body"][0] == {
         "source": "attribute", "value": "nickname", "fallback": "amigo",
     }  # fmt: skip
+
+
+def test_campaign_bubble_reads_only_the_first_rows(marketer_client, draft):
+    """The bubble shows the first written text among the first rows, and never scans past them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from campaigns.models import Message
+    from ui.views.campaigns import BUBBLE_ROWS, _bubble
+
+    rows = _ledger(draft)
+    Campaign.objects.filter(pk=draft.pk).update(recipients=3)
+    draft.refresh_from_db()
+    Message.objects.filter(pk=rows[1].pk).update(text="Hi Ann1, spring is here")
+    with CaptureQueriesContext(connection) as queries:
+        assert _bubble(draft) == "Hi Ann1, spring is here"
+    ledger_sql = [q["sql"] for q in queries if "campaigns_message" in q["sql"]]
+    # One MIN(id) by the (campaign, id) index, then a bounded read from there.
+    assert len(ledger_sql) == 2
+    assert "MIN(" in ledger_sql[0]
+    assert f"LIMIT {BUBBLE_ROWS}" in ledger_sql[1]
+    assert ">=" in ledger_sql[1]
+    # No row with text among the first ones: the campaign's own text, not a deeper search.
+    Message.objects.filter(pk=rows[1].pk).update(text="")
+    assert _bubble(draft) == draft.text

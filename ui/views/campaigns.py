@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Min
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -181,14 +182,25 @@ def campaign_detail(request, pk: int):
     return render(request, "ui/campaign.html", context)
 
 
+BUBBLE_ROWS = 20  # rows of the ledger the bubble looks at for a written text
+
+
 def _bubble(campaign: Campaign) -> str:
     """The message as its first recipient sees it (the text as written when nobody fits)."""
     preview = campaign_preview(campaign=campaign, samples=1) if campaign.recipients < 1 else None
     if preview and preview["samples"]:
         return preview["samples"][0]["text"]
-    sent = Message.objects.filter(campaign=campaign).exclude(text="").order_by("id").first()
+    # The first few rows by id only: a template campaign's rows have no text, and asking for
+    # "the first row with text" walked its whole ledger (12 s for a 1M-recipient campaign).
+    # From the campaign's first id: with only `campaign = %s ORDER BY id LIMIT n` the planner
+    # walks the primary key from the ledger's start (it assumes the campaign's rows are spread
+    # evenly), 8 s for a campaign in the middle of a 10M-row ledger.
+    rows = Message.objects.filter(campaign=campaign)
+    first_id = rows.aggregate(first=Min("id"))["first"]
+    texts = rows.filter(id__gte=first_id or 0).order_by("id").values_list("text", flat=True)
+    sent = next((text for text in texts[:BUBBLE_ROWS] if text), None)
     if sent is not None:
-        return sent.text
+        return sent
     if campaign.template is not None:
         return f"WhatsApp template “{campaign.template.name}” ({campaign.template.language})"
     return campaign.text
