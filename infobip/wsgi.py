@@ -55,8 +55,12 @@ _PATH = re.compile(
     + r")/"
 )
 _KIND = {suffix: kind.value for suffix, kind in KINDS.items()}
-_REASONS = {200: "200 OK", 400: "400 Bad Request", 403: "403 Forbidden"}
-_REASONS[503] = "503 Service Unavailable"
+_REASONS = {
+    200: "200 OK",
+    400: "400 Bad Request",
+    403: "403 Forbidden",
+    503: "503 Service Unavailable",
+}
 
 INSERT = (
     "INSERT INTO infobip_webhookevent"
