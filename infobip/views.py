@@ -184,8 +184,8 @@ def _answer(status: int, text: str) -> JsonResponse:
 @require_POST
 def webhook(request: HttpRequest, token: str, kind: str) -> HttpResponse:
     """Receive one Infobip push of `kind`: authenticate, check, store raw, answer 200."""
-    # infobip/wsgi.py answers the same pushes outside Django's stack in production (gunicorn);
-    # this view serves the test client and runserver. Both use the checks above.
+    # infobip/wsgi.py answers the same pushes outside Django's stack (gunicorn and runserver load
+    # config.wsgi); this view serves the test client. Both use the checks above.
     meta = request.META
     if not source_allowed(meta) or not authenticated(meta, token):
         return _answer(403, "forbidden")

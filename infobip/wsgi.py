@@ -9,7 +9,8 @@ one autocommit INSERT of the raw push and the same enqueue, and the same answers
 body and the headers Django's middleware would add. Everything else — and any webhook request
 that is not the plain case (another method, a query string, a host Django would refuse, a path
 that is not printable ASCII, an SSL redirect to make) — goes to Django unchanged, so those
-answers stay Django's own. The Django view serves the test client and runserver.
+answers stay Django's own. runserver loads the same `config.wsgi.application`; the Django
+view serves Django's test client (and any handler that bypasses config/wsgi.py).
 """
 
 import hashlib

@@ -291,7 +291,7 @@ def test_a_broken_broker_does_not_lose_the_push(monkeypatch) -> None:
 
 
 def test_the_test_client_still_reaches_the_view(client: Client) -> None:
-    """The Django view stays for the test client and runserver (same answers, tested above)."""
+    """The Django view stays for the test client (same answers as the fast path, tested above)."""
     response = client.post(path_of("sms/reports"), data=REPORTS, content_type="application/json")
     assert response.status_code == 200
     assert response.json() == {"status": "stored"}
