@@ -90,14 +90,12 @@ def check_shape(kind: str, data: Any) -> None:
     reports = kind in REPORT_KINDS
     for position, item in enumerate(items):
         if reports and type(item) is dict and item.keys() <= _REPORT_KEYS:
-            # A report in documented casing (nearly all of them): checked without a copy.
+            # A report in documented casing (nearly all of them): checked without a copy, with
+            # exact type tests (JSON gives dict, str, int; bool is not int here), no ABC checks.
             message_id = item.get("messageId")
-            if (
-                isinstance(message_id, str | int)
-                and not isinstance(message_id, bool)
-                and message_id != ""
-                and isinstance(item.get("status"), Mapping)
-            ):
+            id_type = type(message_id)
+            status_ok = type(item.get("status")) is dict
+            if status_ok and ((id_type is str and message_id) or id_type is int):
                 continue  # otherwise the general check below says what is wrong
         if not isinstance(item, Mapping):
             raise ShapeError(f"results[{position}] must be an object")
