@@ -8,9 +8,20 @@ every contact. Target (issue #18): >= 10,000 contacts/s; `python -m bench --only
 
 import argparse
 import json
+import os
 import time
+from pathlib import Path
 
 from bench import harness as h
+
+
+def _pg_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of PostgreSQL backend `pid`, or None if not readable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run_once(db: str, size: int, batch: int) -> dict:
@@ -25,10 +36,16 @@ def run_once(db: str, size: int, batch: int) -> dict:
     user = User.objects.create_superuser("bench", password=None)
     _, secret = api_token_create(user=user, scopes=["contacts:write"])
     client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # the test client shares this process's connection
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
     result: dict = {"loadavg_before": h.loadavg()}
     for label, suffix in (("create", ""), ("update", "b")):
         counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": 0}
         start = time.perf_counter()
+        cpu_start, pg_start = time.process_time(), _pg_cpu(backend)
         for offset in range(0, size, batch):
             rows = [
                 {"phone": f"+447{(i * 2_654_435_761) % 1_000_000_000:09d}",
@@ -46,6 +63,12 @@ def run_once(db: str, size: int, batch: int) -> dict:
                 counts[key] += answer[key]
             counts["rejected"] += len(answer["rejected"])
         elapsed = time.perf_counter() - start
+        # CPU per contact: this process (client + the whole DRF stack) and its PostgreSQL
+        # backend (from /proc; None if the server is not on this machine) - less noisy than wall.
+        result[f"{label}_cpu_us"] = round((time.process_time() - cpu_start) / size * 1e6, 1)
+        pg_end = _pg_cpu(backend)
+        if pg_start is not None and pg_end is not None:
+            result[f"{label}_pg_cpu_us"] = round((pg_end - pg_start) / size * 1e6, 1)
         result[f"{label}_per_s"] = round(size / elapsed)
         result[f"{label}_seconds"] = round(elapsed, 3)
         result[f"{label}_counts"] = counts

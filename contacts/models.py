@@ -48,14 +48,15 @@ class ContactList(models.Model):
 class Contact(models.Model):
     """One reachable person, identified by a mobile number in E.164."""
 
-    # E.164 is at most 15 digits plus the "+".
-    phone = models.CharField(max_length=16, unique=True)
+    # E.164 is at most 15 digits plus the "+". Unique through Meta.constraints, not unique=True:
+    # that would add a varchar_pattern_ops twin of the index that no query can use.
+    phone = models.CharField(max_length=16)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
-    language = models.CharField(max_length=20, blank=True, db_index=True)
+    language = models.CharField(max_length=20, blank=True)
     timezone = models.CharField(max_length=64, blank=True)
     # ISO 3166-1 alpha-2 region of the number (phonenumbers); blank for non-geographic numbers.
-    country = models.CharField(max_length=2, blank=True, db_index=True)
+    country = models.CharField(max_length=2, blank=True)
     # Free values usable as {{placeholders}} in messages; keys are snake_case.
     attributes = models.JSONField(default=dict, blank=True)
     lists = models.ManyToManyField(
@@ -75,6 +76,16 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # Explicit indexes rather than unique=True / db_index=True, which on PostgreSQL also build
+        # a varchar_pattern_ops `_like` twin for case-sensitive LIKE 'x%' - and nothing here runs
+        # one: the searches are `contains` / `icontains` / `istartswith` (a leading % or UPPER(),
+        # which no btree serves). Three fewer index writes per inserted or updated contact.
+        # The constraint keeps the name PostgreSQL gave the unique=True one (migration 0003).
+        constraints = [models.UniqueConstraint(fields=["phone"], name="contacts_contact_phone_key")]
+        indexes = [
+            models.Index(fields=["language"], name="contact_language_idx"),
+            models.Index(fields=["country"], name="contact_country_idx"),
+        ]
 
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()

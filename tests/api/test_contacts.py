@@ -150,3 +150,49 @@ def test_upsert_opt_out_of_an_existing_contact_is_recorded_once(api_for, sender_
     assert result["rejected"] == []
     assert Contact.objects.get(phone="+41793026727").opted_out is True
     assert ConsentEvent.objects.filter(source="api").count() == 1
+
+
+def test_upsert_text_checks_strip_and_give_their_reasons(api_for, sender_user) -> None:
+    body = {"contacts": [
+        {"phone": "+447400100001", "first_name": "  Ana ", "language": " de ", "lists": [" vip "]},
+        {"phone": "+447400100002", "last_name": "x" * 151},
+        {"phone": "+447400100003", "language": "x" * 21},
+        {"phone": "+447400100004", "timezone": 3},
+        {"phone": "+447400100005", "lists": ["vip", "  "]},
+        {"phone": "+447400100006", "attributes": {}, "lists": None, "opted_out": False},
+        {"phone": "   "},
+    ]}  # fmt: skip
+    result = api_for(sender_user).post("contacts/upsert", body).json()
+    assert {r["index"]: r["reason"] for r in result["rejected"]} == {
+        1: "last_name: longer than 150 characters",
+        2: "language: longer than 20 characters",
+        3: "timezone: must be text",
+        4: "lists: must be a list of list names",
+        6: "phone: required",
+    }
+    assert result["created"] == 2
+    ana = Contact.objects.get(phone="+447400100001")
+    assert (ana.first_name, ana.language, ana.country) == ("Ana", "de", "GB")
+    assert list(ana.lists.values_list("name", flat=True)) == ["vip"]
+
+
+def test_upsert_turns_the_garbage_collector_back_on_only_if_it_was_on(api_for, sender_user) -> None:
+    import gc
+
+    api = api_for(sender_user)
+    assert gc.isenabled()
+    assert (
+        api.post("contacts/upsert", {"contacts": [{"phone": "+447400100001"}]}).status_code == 200
+    )
+    assert gc.isenabled()
+    assert api.post("contacts/upsert", {"contacts": "x"}).status_code == 400  # raised inside
+    assert gc.isenabled()
+    gc.disable()  # as another thread's upsert in flight would have it
+    try:
+        assert (
+            api.post("contacts/upsert", {"contacts": [{"phone": "+447400100002"}]}).status_code
+            == 200
+        )
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
