@@ -184,7 +184,8 @@ def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> No
     sql = f"""
         INSERT INTO {table} (subscription_id, event_type, message, state, attempts, created_at)
         SELECT s.id, %(type)s, m.id, %(pending)s, 0, now()
-        FROM unnest(%(ids)s::bigint[]) AS m(id) CROSS JOIN unnest(%(subscriptions)s::bigint[]) AS s(id)
+        FROM unnest(%(ids)s::bigint[]) AS m(id)
+        CROSS JOIN unnest(%(subscriptions)s::bigint[]) AS s(id)
         ON CONFLICT DO NOTHING
     """  # noqa: S608
     params: dict[str, Any] = {

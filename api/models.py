@@ -123,9 +123,11 @@ class EventDelivery(models.Model):
     event_type = models.CharField(max_length=32, choices=EventType.choices)
     # The Standard Webhooks `webhook-id`: the same on every attempt, so receivers can dedupe.
     # Empty for `message.final` rows, whose id is made from the message (`delivery_webhook_id`).
-    webhook_id = models.CharField(max_length=64, null=True, blank=True)
+    # NULL rather than "" (here and in dedupe_key): the unique indexes are partial on NOT NULL,
+    # so message.final rows add no entry to them.
+    webhook_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     # What the event is about (e.g. "message:<uuid>"): an emission repeated is stored once.
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     # `message.final`: the ledger row (campaigns.Message pk) the event is about; the row is the
     # dedupe key and the body is built from it when sent (see api.emit). No foreign key: the
     # report path inserts these by the hundred thousand and must not pay for the check.
