@@ -5,8 +5,9 @@ nothing of this app. A receiver costs one query on the (small) subscriptions tab
 subscribed; otherwise one read of the batch's rows and one bulk insert of deliveries, inside the
 sender's transaction (so an event exists exactly when its cause committed). `message.final`,
 made by the hundred thousand during a report storm, reads nothing: its rows name the ledger
-row and the body is built from it when sent (see `on_messages_final` for why that is safe). Delivery happens
-later, in a Celery task per subscription, so a slow or dead receiver never slows the hot path.
+row and the body is built from it when sent (see `on_messages_final` for why that is safe).
+Delivery happens later, in a Celery task per subscription, so a slow or dead receiver never
+slows the hot path.
 
 Where the signals are sent (one line each; move them with the code they sit in):
 - campaigns/ledger.py `messages_apply_outcomes`: `messages_final` (rows that became final)
