@@ -362,21 +362,11 @@ def deliveries_replay(*, delivery_ids: list[int]) -> int:
     return count
 
 
-# A push stored this recently means a storm is on even when none waits: the worker often
-# catches up between two pushes, and a deliverer starting in every such gap wrote its attempt
-# rows while ingestion ran. Outside storms pushes are seconds apart and delivery goes on.
-STORM_GAP = dt.timedelta(seconds=1)
+def ingestion_busy() -> bool:
+    """Whether stored Infobip pushes are waiting to be processed (a report storm is on)."""
+    from infobip.models import EventStatus, WebhookEvent
 
-
-def ingestion_busy(now: dt.datetime | None = None) -> bool:
-    """Whether a report storm is on: stored pushes waiting, or one stored within STORM_GAP."""
-    from infobip.models import EventKind, EventStatus, WebhookEvent
-
-    if WebhookEvent.objects.filter(status=EventStatus.RECEIVED).exists():
-        return True
-    since = (now or timezone.now()) - STORM_GAP
-    # kind__in: the (kind, received_at) index answers it with one short scan per kind.
-    return WebhookEvent.objects.filter(kind__in=EventKind.values, received_at__gte=since).exists()
+    return WebhookEvent.objects.filter(status=EventStatus.RECEIVED).exists()
 
 
 def delivery_defer(*, subscription_id: int, seconds: float, now: dt.datetime | None = None) -> bool:
