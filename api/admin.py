@@ -1,9 +1,11 @@
 """Admin for API tokens (created here too: the secret is shown once) and outbound events."""
 
+import json
+
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from api.delivery import deliveries_replay
+from api.delivery import deliveries_fill, deliveries_replay
 from api.models import ApiToken, DeliveryAttempt, EventDelivery, EventSubscription
 from api.services import new_secret
 from api.tokens import api_token_create, api_token_revoke, scopes_parse
@@ -75,7 +77,7 @@ class EventDeliveryAdmin(admin.ModelAdmin):
                     "created_at", "delivered_at"]  # fmt: skip
     list_filter = ["state", "event_type"]
     readonly_fields = [
-        "subscription", "event_type", "webhook_id", "dedupe_key", "payload", "state",
+        "subscription", "event_type", "webhook_id", "dedupe_key", "message", "body", "state",
         "attempts", "next_attempt_at", "created_at", "delivered_at",
     ]  # fmt: skip
     inlines = [AttemptInline]
@@ -83,6 +85,17 @@ class EventDeliveryAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            deliveries_fill([obj])  # message.final: body and webhook-id from the ledger row
+        return obj
+
+    @admin.display(description="data")
+    def body(self, obj: EventDelivery) -> str:
+        """The event's data as sent (message.final: built from the ledger row, see api.emit)."""
+        return json.dumps(obj.payload, indent=2, ensure_ascii=False)
 
     @admin.action(description="Replay the selected deliveries", permissions=["change"])
     def replay(self, request: HttpRequest, queryset) -> None:

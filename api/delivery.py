@@ -24,6 +24,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from api.emit import final_events_data
 from api.models import DeliveryAttempt, EventDelivery, EventSubscription, EventType
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,46 @@ def receiver_url_check(url: str) -> None:
 def backoff(attempts: int) -> float:
     """Seconds before retry number `attempts` (5, 10, 20 … up to HERALD_EVENTS_BACKOFF_MAX)."""
     return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), settings.HERALD_EVENTS_BACKOFF_MAX)
+
+
+def delivery_webhook_id(delivery: EventDelivery) -> str:
+    """The `webhook-id`: stored, or for a message.final row made from the message it is about."""
+    if delivery.webhook_id:
+        return delivery.webhook_id
+    # The same event always gets the same id (the message and the subscription), so a receiver
+    # dedupes retries and replays; unique across databases, unlike the row's primary key.
+    message = str((delivery.payload or {}).get("messageId") or delivery.message).replace("-", "")
+    return f"msg_{message}_{delivery.subscription_id}"[:64]
+
+
+def deliveries_fill(deliveries: list[EventDelivery]) -> None:
+    """Fill in (in memory) the body and webhook-id of message.final rows from the ledger."""
+    wanted = [d.message for d in deliveries if d.payload is None and d.message is not None]
+    data = final_events_data(wanted) if wanted else {}
+    for delivery in deliveries:
+        if delivery.payload is None and delivery.message is not None:
+            delivery.payload = data.get(delivery.message)
+            if delivery.payload is not None:
+                delivery.webhook_id = delivery_webhook_id(delivery)
+
+
+def deliveries_prepare(deliveries: list[EventDelivery]) -> list[EventDelivery]:
+    """The deliveries that can be sent, bodies filled in; those whose ledger row is gone give up."""
+    deliveries_fill(deliveries)
+    gone = [d for d in deliveries if d.payload is None and d.message is not None]
+    if not gone:
+        return deliveries
+    # The ledger row was deleted (its campaign with it): there is nothing left to say.
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(delivery=d, error="the message is no longer in the ledger")
+            for d in gone
+        )
+        EventDelivery.objects.filter(id__in=[d.pk for d in gone]).update(
+            state=EventDelivery.State.GAVE_UP, next_attempt_at=None
+        )
+    gone_ids = {d.pk for d in gone}
+    return [d for d in deliveries if d.pk not in gone_ids]
 
 
 def event_body(delivery: EventDelivery) -> str:
@@ -139,6 +180,8 @@ def subscription_deliver(
                 subscription=subscription, state=EventDelivery.State.PENDING
             ).order_by("id")[:limit]
         )
+        fetched, last = len(pending), (pending[-1].pk if pending else 0)
+        pending = deliveries_prepare(pending)
         i = 0
         while i < len(pending):
             delivery = pending[i]
@@ -166,7 +209,7 @@ def subscription_deliver(
                 return result
             result.delivered += 1
             i += 1
-        result.more = len(pending) == limit
+        result.more = fetched == limit
         if result.delivered and subscription.failing_since:
             EventSubscription.objects.filter(pk=subscription.pk).update(failing_since=None)
     finally:
@@ -174,7 +217,6 @@ def subscription_deliver(
     if not result.more:
         # Events stored while this run held the lease found it busy and did not start one of
         # their own: after the release, anything still waiting is this run's to hand over.
-        last = pending[-1].pk if pending else 0
         result.more = EventDelivery.objects.filter(
             subscription_id=subscription_id, state=EventDelivery.State.PENDING, id__gt=last
         ).exists()
@@ -211,7 +253,7 @@ def _post(subscription: EventSubscription, delivery: EventDelivery, checked: str
                 subscription.url,
                 body=body.encode(),
                 headers=sign_headers(
-                    subscription.secret, delivery.webhook_id, body, timezone.now()
+                    subscription.secret, delivery_webhook_id(delivery), body, timezone.now()
                 ),
                 timeout=settings.HERALD_EVENTS_TIMEOUT,
                 redirect=False,  # a redirect could point anywhere (SSRF)

@@ -3,8 +3,11 @@
 Data flows one way: campaigns/, contacts/ and infobip/ send signals (one per batch) and know
 nothing of this app. A receiver costs one query on the (small) subscriptions table when nobody
 subscribed; otherwise one read of the batch's rows and one bulk insert of deliveries, inside the
-sender's transaction (so an event exists exactly when its cause committed). Delivery happens
-later, in a Celery task per subscription, so a slow or dead receiver never slows the hot path.
+sender's transaction (so an event exists exactly when its cause committed). `message.final`,
+made by the hundred thousand during a report storm, reads nothing: its rows name the ledger
+row and the body is built from it when sent (see `on_messages_final` for why that is safe).
+Delivery happens later, in a Celery task per subscription, so a slow or dead receiver never
+slows the hot path.
 
 Where the signals are sent (one line each; move them with the code they sit in):
 - campaigns/ledger.py `messages_apply_outcomes`: `messages_final` (rows that became final)
@@ -89,89 +92,103 @@ def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
+# The ledger columns a message.final body is made of.
+FINAL_COLUMNS = (
+    "id", "message_id", "campaign_id", "phone", "channel", "state", "status_group", "status_id",
+    "status_name", "error_group", "error_id", "error_name", "error_permanent", "price",
+    "currency", "parts", "done_at", "reason",
+)  # fmt: skip
+
+
+def final_event_data(row: dict[str, Any]) -> dict[str, Any]:
+    """The `data` of a message.final event, from its ledger row (FINAL_COLUMNS)."""
+    error = None
+    if row["error_name"]:
+        error = {
+            "groupName": row["error_group"],
+            "id": row["error_id"],
+            "name": row["error_name"],
+            "permanent": row["error_permanent"],
+        }
+    price = None
+    if row["price"] is not None:
+        price = {"amount": str(row["price"]), "currency": row["currency"]}
+    return {
+        "messageId": str(row["message_id"]),
+        "campaignId": row["campaign_id"],
+        "to": row["phone"],
+        "channel": row["channel"],
+        "state": row["state"],
+        "status": {
+            "groupName": row["status_group"],
+            "id": row["status_id"],
+            "name": row["status_name"],
+        },
+        "error": error,
+        "reason": row["reason"],
+        "price": price,
+        "parts": row["parts"],
+        "doneAt": _iso(row["done_at"]),
+    }
+
+
+def final_events_data(message_pks: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """message.final bodies by ledger pk, read in one query (rows gone are left out)."""
+    from campaigns.models import Message
+
+    wanted = set(message_pks)
+    if not wanted:
+        return {}
+    rows = Message.objects.filter(id__in=wanted).values(*FINAL_COLUMNS)
+    return {row["id"]: final_event_data(row) for row in rows}
+
+
 def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
-    """message.final: state, status, error and price of messages that just became final."""
+    """message.final: one outbox row per message that just became final and subscription.
+
+    The row names the ledger row and carries no body: the body (state, status, error, price)
+    is read from the ledger row when the event is sent. That says what the event said when
+    it was queued because a final message is final: every final state has the top rank and
+    the report paths move a message only to a higher rank, so its state, status, error, price
+    and doneAt no longer change. "Resend to failed" adds a new ledger row (attempt + 1) rather
+    than changing this one. What may still change is erasure (`contact_erase`), which blanks
+    the phone: a queued event then carries the erased value, as every other copy of the
+    ledger does after erasure. Dedupe is the (subscription, message) pair, so a re-pushed
+    report stores nothing twice. This keeps the report transaction's cost to one narrow row
+    per event (no JSON built or stored, no random id, three small index entries).
+    """
     if not message_ids:
         return
     subscriptions = _subscriptions(EventType.MESSAGE_FINAL)
     if not subscriptions:
         return
+    subscription_ids = [s.pk for s in subscriptions]
     if connection.vendor == "postgresql":
-        _final_events_sql(message_ids, [s.pk for s in subscriptions])
-        return
-    from campaigns.models import Message
+        _final_events_sql(message_ids, subscription_ids)
+    else:
+        EventDelivery.objects.bulk_create(
+            [
+                EventDelivery(subscription_id=sub, event_type=EventType.MESSAGE_FINAL, message=pk)
+                for pk in message_ids
+                for sub in subscription_ids
+            ],
+            batch_size=1000,
+            ignore_conflicts=True,
+        )
+    from api.tasks import subscription_deliver
 
-    rows = Message.objects.filter(id__in=message_ids).values(
-        "message_id", "campaign_id", "phone", "channel", "state", "status_group", "status_id",
-        "status_name", "error_group", "error_id", "error_name", "error_permanent", "price",
-        "currency", "parts", "done_at", "reason",
-    )  # fmt: skip
-    items: list[tuple[str, dict[str, Any]]] = []
-    for row in rows:
-        error = None
-        if row["error_name"]:
-            error = {
-                "groupName": row["error_group"],
-                "id": row["error_id"],
-                "name": row["error_name"],
-                "permanent": row["error_permanent"],
-            }
-        price = None
-        if row["price"] is not None:
-            price = {"amount": str(row["price"]), "currency": row["currency"]}
-        data: dict[str, Any] = {
-            "messageId": str(row["message_id"]),
-            "campaignId": row["campaign_id"],
-            "to": row["phone"],
-            "channel": row["channel"],
-            "state": row["state"],
-            "status": {
-                "groupName": row["status_group"],
-                "id": row["status_id"],
-                "name": row["status_name"],
-            },
-            "error": error,
-            "reason": row["reason"],
-            "price": price,
-            "parts": row["parts"],
-            "doneAt": _iso(row["done_at"]),
-        }
-        items.append((data["messageId"], data))
-    events_emit(event_type=EventType.MESSAGE_FINAL, items=items, subscriptions=subscriptions)
+    for pk in subscription_ids:
+        transaction.on_commit(partial(subscription_deliver.delay, pk))
 
 
 def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> None:
-    """message.final on PostgreSQL: the batch's outbox rows in one INSERT … SELECT.
-
-    Reports make these by the thousand per processing batch: the payloads are built by
-    PostgreSQL from the ledger rows just written (the same document as the Python path), so
-    the report path pays one statement per batch and no Python per message.
-    """
-    from campaigns.models import Message
-
-    table, ledger = EventDelivery._meta.db_table, Message._meta.db_table
+    """message.final on PostgreSQL: the batch's outbox rows in one INSERT … SELECT."""
+    table = EventDelivery._meta.db_table
     sql = f"""
-        INSERT INTO {table} (subscription_id, event_type, webhook_id, dedupe_key, payload,
-                             state, attempts, created_at)
-        SELECT s.id, %(type)s, 'msg_' || replace(gen_random_uuid()::text, '-', ''),
-               left(%(type)s || ':' || m.message_id::text, 200),
-               jsonb_build_object(
-                 'messageId', m.message_id::text, 'campaignId', m.campaign_id, 'to', m.phone,
-                 'channel', m.channel, 'state', m.state,
-                 'status', jsonb_build_object('groupName', m.status_group, 'id', m.status_id,
-                                              'name', m.status_name),
-                 'error', CASE WHEN m.error_name <> '' THEN jsonb_build_object(
-                     'groupName', m.error_group, 'id', m.error_id, 'name', m.error_name,
-                     'permanent', m.error_permanent) END,
-                 'reason', m.reason,
-                 'price', CASE WHEN m.price IS NOT NULL THEN jsonb_build_object(
-                     'amount', m.price::text, 'currency', m.currency) END,
-                 'parts', m.parts,
-                 'doneAt', to_char(m.done_at AT TIME ZONE 'UTC',
-                                   'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')),
-               %(pending)s, 0, now()
-        FROM {ledger} m CROSS JOIN unnest(%(subscriptions)s::bigint[]) AS s(id)
-        WHERE m.id = ANY(%(ids)s::bigint[])
+        INSERT INTO {table} (subscription_id, event_type, message, state, attempts, created_at)
+        SELECT s.id, %(type)s, m.id, %(pending)s, 0, now()
+        FROM unnest(%(ids)s::bigint[]) AS m(id)
+        CROSS JOIN unnest(%(subscriptions)s::bigint[]) AS s(id)
         ON CONFLICT DO NOTHING
     """  # noqa: S608
     params: dict[str, Any] = {
@@ -182,10 +199,6 @@ def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> No
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-    from api.tasks import subscription_deliver
-
-    for pk in subscription_ids:
-        transaction.on_commit(partial(subscription_deliver.delay, pk))
 
 
 def on_inbound_received(sender, *, infobip_message_ids: list[str], **kwargs) -> None:

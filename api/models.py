@@ -122,13 +122,19 @@ class EventDelivery(models.Model):
     )
     event_type = models.CharField(max_length=32, choices=EventType.choices)
     # The Standard Webhooks `webhook-id`: the same on every attempt, so receivers can dedupe.
-    webhook_id = models.CharField(max_length=64, unique=True)
+    # Empty for `message.final` rows, whose id is made from the message (`delivery_webhook_id`).
+    # NULL rather than "" (here and in dedupe_key): the unique indexes are partial on NOT NULL,
+    # so message.final rows add no entry to them.
+    webhook_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     # What the event is about (e.g. "message:<uuid>"): an emission repeated is stored once.
-    dedupe_key = models.CharField(max_length=200)
-    payload = models.JSONField()
-    state = models.CharField(
-        max_length=10, choices=State.choices, default=State.PENDING, db_index=True
-    )
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    # `message.final`: the ledger row (campaigns.Message pk) the event is about; the row is the
+    # dedupe key and the body is built from it when sent (see api.emit). No foreign key: the
+    # report path inserts these by the hundred thousand and must not pay for the check.
+    message = models.BigIntegerField(null=True, blank=True)
+    # The event's data; None for `message.final` rows (built from the ledger row when sent).
+    payload = models.JSONField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -136,12 +142,33 @@ class EventDelivery(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # Few, narrow, partial indexes: a report storm inserts one row per final message inside
+        # the report's transaction, and each delivered row is a non-HOT update (state moves).
         constraints = [
             models.UniqueConstraint(
-                fields=["subscription", "dedupe_key"], name="api_delivery_once_per_event"
-            )
+                fields=["subscription", "dedupe_key"],
+                condition=models.Q(dedupe_key__isnull=False),
+                name="api_delivery_once_per_event",
+            ),
+            models.UniqueConstraint(
+                fields=["subscription", "message"],
+                condition=models.Q(message__isnull=False),
+                name="api_delivery_once_per_message",
+            ),
+            models.UniqueConstraint(
+                fields=["webhook_id"],
+                condition=models.Q(webhook_id__isnull=False),
+                name="api_delivery_webhook_id_unique",
+            ),
         ]
-        indexes = [models.Index(fields=["subscription", "state", "id"])]
+        indexes = [
+            # The deliverer's queue (and the beat's due scan): pending rows only.
+            models.Index(
+                fields=["subscription", "id"],
+                condition=models.Q(state="pending"),
+                name="api_delivery_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} → {self.subscription_id} ({self.state})"

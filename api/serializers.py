@@ -288,7 +288,11 @@ class DeliveryAttemptSerializer(serializers.ModelSerializer):
 
 
 class EventDeliverySerializer(serializers.ModelSerializer):
+    # message.final rows store no body or webhook-id: the view fills them in from the ledger
+    # (`api.delivery.deliveries_fill`), so the fields are read from the instance as sent.
     tries = DeliveryAttemptSerializer(many=True, read_only=True)
+    webhook_id = serializers.CharField(read_only=True)
+    payload = serializers.JSONField(read_only=True)
 
     class Meta:
         model = EventDelivery

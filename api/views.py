@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from api import serializers as s
 from api.auth import request_token, request_user
+from api.delivery import deliveries_fill
 from api.errors import ApiError
 from api.messages import message_send_request
 from api.models import EventDelivery, EventSubscription, Scope
@@ -551,3 +552,9 @@ class SubscriptionDeliveriesView(generics.ListAPIView):
     def get_queryset(self):
         subscription = get_object_or_404(EventSubscription, pk=self.kwargs["pk"])
         return EventDelivery.objects.filter(subscription=subscription).prefetch_related("tries")
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if page is not None:
+            deliveries_fill(page)  # message.final bodies from the ledger, one query per page
+        return page
