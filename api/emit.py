@@ -175,10 +175,36 @@ def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
             batch_size=1000,
             ignore_conflicts=True,
         )
+    for pk in subscription_ids:
+        transaction.on_commit(partial(_wake_final, pk))
+
+
+# A report storm commits a message.final batch every few milliseconds; a deliverer task for
+# each would mostly find ingestion busy and step back (a task, a query and a lease write per
+# batch, taken from ingestion). So a process wakes a subscription's deliverer at most once per
+# WAKE_WINDOW seconds, with a countdown a little longer than the window: a batch that finds the
+# window open committed its rows before the window closes, so before that task reads the queue.
+WAKE_WINDOW = 1.0
+WAKE_AFTER = WAKE_WINDOW + 0.25
+
+
+def _eager() -> bool:
     from api.tasks import subscription_deliver
 
-    for pk in subscription_ids:
-        transaction.on_commit(partial(subscription_deliver.delay, pk))
+    return bool(subscription_deliver.app.conf.task_always_eager)
+
+
+def _wake_final(subscription_id: int) -> None:
+    """After commit: wake the subscription's deliverer unless a wake-up is already due."""
+    from django.core.cache import cache
+
+    from api.tasks import subscription_deliver
+
+    if _eager():
+        subscription_deliver.delay(subscription_id)  # runs now: nothing is due later
+        return
+    if cache.add(f"herald:events:wake:{subscription_id}", 1, timeout=WAKE_WINDOW):
+        subscription_deliver.apply_async((subscription_id,), countdown=WAKE_AFTER)
 
 
 def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> None:
