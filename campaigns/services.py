@@ -378,13 +378,14 @@ def _skip_queued(campaign: Campaign, reason: str) -> int:
     """
     now = timezone.now()
     in_flight = live_batch_ids(campaign_ids=[campaign.pk])
-    ids = [
-        pk
-        for pk in Message.objects.filter(campaign=campaign, state="queued")
+    # Left out in the query, not after it: locking a batch's rows would wait on its answer,
+    # which waits on this campaign row (a deadlock, seen in the cancel-mid-run test).
+    ids = list(
+        Message.objects.filter(campaign=campaign, state="queued")
+        .exclude(id__in=sorted(in_flight))
         .select_for_update()
         .values_list("id", flat=True)
-        if pk not in in_flight
-    ]
+    )
     if not ids:
         return 0
     Message.objects.filter(id__in=ids, state="queued").update(

@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from campaigns.models import Campaign, Message, MessageEvent, SendBatch
-from campaigns.reconcile import SettleResult, messages_settle
 from campaigns.outcomes import reports_apply
+from campaigns.reconcile import SettleResult, messages_settle
 from campaigns.reports import messages_give_up, reports_reconcile
 from campaigns.sending import campaign_send_batch
 from infobip.client import get_client
@@ -156,7 +156,8 @@ def test_a_batch_never_sent_waits_then_is_released_and_sent_once(live, settings)
     _age_batches(campaign, 900)
     assert messages_settle() == SettleResult(requeued=4)
     batch = SendBatch.objects.get(pk=claimed[0].batch_id)
-    assert batch.state == "released" and "not in Infobip's logs" in batch.reason
+    assert batch.state == "released"
+    assert "not in Infobip's logs" in batch.reason
     assert counts(campaign) == {"queued": 4}
     _send_all(campaign)
     assert counts(campaign) == {"accepted": 4}
@@ -176,7 +177,7 @@ def test_a_batch_its_sender_recorded_is_not_settled_again(live, settings) -> Non
 
 def test_a_whatsapp_batch_waits_for_its_reports_then_fails_after_48_hours(settings) -> None:
     settings.HERALD_SETTLE_AFTER = 60
-    campaign, rows = make_ledger(2, state="queued", channel="whatsapp")
+    campaign, _rows = make_ledger(2, state="queued", channel="whatsapp")
     _claim_all(campaign)
     _age_batches(campaign, 3600)
     assert messages_settle() == SettleResult(waiting=2)
