@@ -142,8 +142,6 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         result.wait, result.more = wait, True
         return result
 
-    # While the freeze runs, chains that caught up poll for its next chunk (above the hint):
-    # the scan from the start is for the end, when the hinted range is empty.
     def screen(picked: list[Claimed]) -> Screened:
         # Opt-outs and quiet hours, decided in the claim's transaction: the batch then holds
         # exactly the rows that will be sent.
@@ -151,6 +149,8 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         screened = _skip_opted_out(picked, result)
         return _hold_outside_quiet_hours(campaign, screened, now, result)
 
+    # While the freeze runs, chains that caught up poll for its next chunk (above the hint):
+    # the scan from the start is for the end, when the hinted range is empty.
     rows = messages_claim(
         campaign_id=campaign.pk,
         limit=size,
