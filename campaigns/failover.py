@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from campaigns.ledger import Outcome, messages_apply_outcomes
+from campaigns.ledger import messages_skip_unclaimed
 from campaigns.models import Campaign, FailoverMode, Message
 from campaigns.rendering import compile_template, contact_values, sms_segments
 from contacts.models import Contact
@@ -87,18 +87,16 @@ def failover_cancel_for_delivered(*, message_ids: Iterable[int]) -> int:
     """A WhatsApp message was delivered after all: skip its SMS failover if not yet sent."""
     queued = list(
         Message.objects.filter(replaces_id__in=list(message_ids), state="queued").values_list(
-            "message_id", flat=True
+            "id", flat=True
         )
     )
     if not queued:
         return 0
-    messages_apply_outcomes(
-        outcomes=[
-            Outcome(str(mid), "skipped", reason="WhatsApp delivered late; SMS failover cancelled")
-            for mid in queued
-        ]
+    # An SMS in a batch being sent is left to it: it went, and its answer records it.
+    result = messages_skip_unclaimed(
+        message_ids=queued, reason="WhatsApp delivered late; SMS failover cancelled"
     )
-    return len(queued)
+    return result.applied
 
 
 def failover_after_reports(*, message_ids: Iterable[int]) -> None:

@@ -12,7 +12,7 @@ move a message backwards.
 import json
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +27,7 @@ from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
 from campaigns import signals
-from campaigns.models import COUNTER_FIELDS, Campaign, Message, MessageEvent
+from campaigns.models import COUNTER_FIELDS, Campaign, Message, MessageEvent, SendBatch
 from campaigns.states import FINAL_STATES, RANK, MessageState, can_move
 from contacts.models import Contact
 
@@ -165,10 +165,11 @@ class Claimed:
     replaces_id: int | None
     opted_out: bool
     claimed_at: datetime
-    state: str = MessageState.SENDING
+    state: str = MessageState.QUEUED  # rows stay queued while their batch is in flight
     # The contact's zone and country as of the claim: quiet hours are checked again at send.
     zone: str = ""
     country: str = ""
+    batch_id: int | None = None  # the SendBatch that holds this row while it is sent
 
     @property
     def pk(self) -> int:
@@ -181,6 +182,16 @@ _CLAIM_RETURNING = (
 )
 
 
+@dataclass
+class Screened:
+    """What a claim's caller decided about the picked rows before they are batched."""
+
+    keep: list[Claimed]
+    skips: list[Outcome] = field(default_factory=list)  # queued → skipped now (opt-out…)
+    holds: list[tuple[int, datetime]] = field(default_factory=list)  # not due until then
+    hold_reason: str = ""
+
+
 def messages_claim(
     *,
     campaign_id: int,
@@ -188,41 +199,69 @@ def messages_claim(
     now: datetime | None = None,
     floor: int = 0,
     rescan: bool = True,
+    screen: Callable[[list[Claimed]], Screened] | None = None,
 ) -> list[Claimed]:
-    """Move up to `limit` due queued messages to sending; only the caller that wins sends them.
+    """Claim up to `limit` due queued messages as one SendBatch; only the caller sends them.
+
+    The ledger rows are not written: they stay `queued`, and the batch row (written under the
+    campaign-row lock every claim takes) keeps them out of every other claim, cancel and skip
+    until the answer's one write moves them on (messages_record_sent). `screen` sees every
+    picked row first and says which to skip or hold instead (done in the same transaction,
+    so the batch holds exactly the rows that will be sent).
 
     `floor` is the campaign's `claim_from` hint: the scan starts there, because the index range
-    of queued rows keeps an entry for every row already claimed until vacuum removes it, and a
-    scan from the start stepped over all of them (claims went from 8 to 80 ms in a campaign).
-    Rows below the hint that are still queued (not due yet, a claim that rolled back) are found
-    by a scan from the start when the hinted one finds nothing (with `rescan`).
+    of queued rows of a long campaign is mostly rows already sent. Rows below the hint that are
+    still queued (not due yet, a released batch) are found by a scan from the start when the
+    hinted one finds nothing (with `rescan`).
     """
-    claimed = _claim(campaign_id, limit, now or timezone.now(), floor)
-    if not claimed and floor and rescan:
-        claimed = _claim(campaign_id, limit, now or timezone.now(), 0)
-    return claimed
+    now = now or timezone.now()
+    claimed = _claim(campaign_id, limit, now, floor, screen)
+    if claimed is None and floor and rescan:
+        claimed = _claim(campaign_id, limit, now, 0, screen)
+    return claimed or []
 
 
-def _claim(campaign_id: int, limit: int, now: datetime, floor: int) -> list[Claimed]:
+def _live_ids_sql(campaign_param: str = "%s") -> str:
+    """A subquery of the ledger ids held by the campaign's live batches."""
+    batches = SendBatch._meta.db_table
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT (jsonb_array_elements(b.ids))::bigint FROM {batches} b"  # noqa: S608
+            f" WHERE b.campaign_id = {campaign_param} AND b.state = 'claimed'"
+        )
+    return (
+        f"SELECT j.value FROM {batches} b, json_each(b.ids) j"  # noqa: S608
+        f" WHERE b.campaign_id = {campaign_param} AND b.state = 'claimed'"
+    )
+
+
+def live_batch_ids(*, campaign_ids: Iterable[int]) -> set[int]:
+    """The ledger ids held by these campaigns' live (claimed) batches."""
+    live: set[int] = set()
+    for ids in SendBatch.objects.filter(
+        campaign_id__in=list(campaign_ids), state=SendBatch.State.CLAIMED
+    ).values_list("ids", flat=True):
+        live.update(ids)
+    return live
+
+
+def _claim(
+    campaign_id: int,
+    limit: int,
+    now: datetime,
+    floor: int,
+    screen: Callable[[list[Claimed]], Screened] | None,
+) -> list[Claimed] | None:
+    """One pick and batch; None when the scan found nothing at all (the caller may rescan)."""
     table = Message._meta.db_table
     contacts = Contact._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
-    params = ["sending", adapt(now), campaign_id, "queued", floor, adapt(now), limit]
-    pick = (
-        f"SELECT id FROM {table} WHERE campaign_id = %s AND state = %s AND id >= %s"  # noqa: S608
-        " AND (not_before IS NULL OR not_before <= %s) ORDER BY id LIMIT %s"
-    )
-    if connection.vendor == "postgresql":
-        # ANY(ARRAY(…)): the picked ids become one array and the UPDATE probes the primary
-        # key; with `id IN (…)` the planner chose a hash semi-join over a sequential scan of
-        # the whole ledger, once per batch (EXPLAIN ANALYZE).
-        where = f"id = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED))"
-    else:
-        where = f"id IN ({pick})"
-    # One statement claims the rows and reads what sending needs, including the contact's
-    # opt-out as of now (a STOP after launch still stops every batch not yet sent). On
-    # PostgreSQL the contact's three fields come from one probe of its primary key (an array),
-    # not three; a row whose contact was erased (NULL) still gets claimed.
+    # One statement reads what sending needs, including the contact's opt-out as of now (a
+    # STOP after launch still stops every batch not yet sent). On PostgreSQL the contact's
+    # three fields come from one probe of its primary key (an array); a row whose contact
+    # was erased (NULL) is still picked. No row lock and no row write: the campaign-row lock
+    # orders the claims, and the batch row is the claim. Rows of live batches are left out
+    # (a hashed subplan: a few thousand ids at most).
     if connection.vendor == "postgresql":
         contact = (
             f"(SELECT ARRAY[c.opted_out::text, c.timezone, c.country] FROM {contacts} c"  # noqa: S608
@@ -235,30 +274,154 @@ def _claim(campaign_id: int, limit: int, now: datetime, floor: int) -> list[Clai
         )
     sql = (
         # Identifiers come from model meta; every value is a bound parameter.
-        f"UPDATE {table} SET state = %s, claimed_at = %s WHERE {where}"  # noqa: S608
-        f" RETURNING {_CLAIM_RETURNING.format(message_id=_message_id_text())}, {contact}"
+        f"SELECT {_CLAIM_RETURNING.format(message_id=_message_id_text())}, {contact}"  # noqa: S608
+        f" FROM {table} WHERE campaign_id = %s AND state = 'queued' AND id >= %s"
+        " AND (not_before IS NULL OR not_before <= %s)"
+        f" AND id NOT IN ({_live_ids_sql()}) ORDER BY id LIMIT %s"
     )
+    params = [campaign_id, floor, adapt(now), campaign_id, limit]
     with transaction.atomic():
         if not _lock_running(campaign_id):
             return []
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            rows = sorted(cursor.fetchall())
+            rows = cursor.fetchall()
         if not rows:
-            return []
-        claimed = [_claimed(row, now) for row in rows]
-        # No queued → sending event: the row's claimed_at says when, and the next event of a
-        # claimed row (accepted, released, held, settled) starts from `sending` and so says
-        # it was claimed. It was 1,000 COPYed rows per batch inside the campaign-row lock.
+            return None
+        picked = [_claimed(row, now) for row in rows]
+        screened = screen(picked) if screen is not None else Screened(keep=picked)
+        if screened.skips:
+            messages_apply_outcomes(outcomes=screened.skips)
+        if screened.holds:
+            _hold_queued(screened.holds, screened.hold_reason)
+        keep = screened.keep
+        if keep:
+            batch = SendBatch.objects.create(
+                campaign_id=campaign_id, ids=[row.id for row in keep], claimed_at=now
+            )
+            for row in keep:
+                row.batch_id = batch.pk
+        # No ledger row and no counter moves: the rows are queued until the answer. The hint
+        # moves past what was picked. A scan from the start (floor 0) may lower it.
+        last = rows[-1][0] + 1
         Campaign.objects.filter(pk=campaign_id).update(
-            count_queued=F("count_queued") - len(rows),
-            count_sending=F("count_sending") + len(rows),
-            # A scan from the start (floor 0) may lower the hint: rows it found were below it.
-            claim_from=Value(rows[-1][0] + 1)
-            if not floor
-            else Greatest(F("claim_from"), Value(rows[-1][0] + 1)),
+            claim_from=Value(last) if not floor else Greatest(F("claim_from"), Value(last)),
         )
-    return claimed
+    return keep
+
+
+def _hold_queued(holds: Sequence[tuple[int, datetime]], reason: str) -> int:
+    """Set picked queued rows' `not_before` (quiet hours at send), with an event each."""
+    now = timezone.now()
+    until = dict(holds)
+    by_time: dict[datetime, list[int]] = defaultdict(list)
+    for pk, at in until.items():
+        by_time[at].append(pk)
+    moved = 0
+    for at, ids in by_time.items():
+        moved += Message.objects.filter(id__in=ids, state=MessageState.QUEUED).update(not_before=at)
+    _insert_events(
+        [
+            (pk, MessageEvent.Kind.STATE, MessageState.QUEUED, MessageState.QUEUED, "", "",
+             f"{reason} until {until[pk]:%Y-%m-%d %H:%M} UTC"[:500], now)
+            for pk in sorted(until)
+        ]
+    )  # fmt: skip
+    return moved
+
+
+def batch_take(*, batch_id: int, message_ids: Iterable[int], released: str = "") -> bool:
+    """Take ids out of a live batch (their fate is known); False when it is no longer live.
+
+    The batch row's conditional update is what keeps a slow sender and the settler from both
+    acting on one batch: whoever holds it decides, the other finds it `sent` or `released`.
+    With `released` (a reason) the ids go back to the queue: nothing reached Infobip.
+    """
+    # No savepoint: inside the answer's transaction it is one more statement, not three.
+    with transaction.atomic(savepoint=False):
+        row = (
+            SendBatch.objects.select_for_update()
+            .filter(pk=batch_id, state=SendBatch.State.CLAIMED)
+            .values_list("ids", "campaign_id")
+            .first()
+        )
+        if row is None:
+            return False
+        ids, campaign_id = row
+        gone = set(message_ids)
+        rest = [pk for pk in ids if pk not in gone]
+        changes: dict[str, Any] = {"ids": rest}
+        if not rest:
+            changes["state"] = SendBatch.State.RELEASED if released else SendBatch.State.SENT
+        if released:
+            changes["reason"] = released[:500]
+        SendBatch.objects.filter(pk=batch_id).update(**changes)
+        back = sorted(gone & set(ids))
+        if released and back:
+            _released_back(campaign_id, back, released)
+    return True
+
+
+def _released_back(campaign_id: int, ids: list[int], reason: str) -> None:
+    """Released rows are claimable again from the hint; in a cancelled campaign, skipped."""
+    table = Campaign._meta.db_table
+    with connection.cursor() as cursor:
+        # The campaign-row lock (as a cancel takes it) and its state after waiting for it.
+        cursor.execute(
+            f"UPDATE {table} SET claim_from = CASE WHEN claim_from > %s THEN %s"  # noqa: S608
+            " ELSE claim_from END WHERE id = %s RETURNING state",
+            [ids[0], ids[0], campaign_id],
+        )
+        state = cursor.fetchone()
+    if state is not None and state[0] == "cancelled":
+        # The cancel left these rows to their batch; nothing was sent, so they are skipped.
+        queued = Message.objects.filter(id__in=ids, state=MessageState.QUEUED).values_list(
+            "message_id", "campaign__state_reason"
+        )
+        messages_apply_outcomes(
+            outcomes=[Outcome(str(mid), "skipped", reason=why or reason) for mid, why in queued]
+        )
+
+
+def messages_skip_unclaimed(*, message_ids: Iterable[int], reason: str) -> ApplyResult:
+    """Skip these messages if still queued and in no live batch (opt-out, failover cancel).
+
+    Campaign rows are locked first, as claims lock them, so no batch can take a row between
+    the check and the skip, and a batch being sent is never recorded skipped.
+    """
+    ids = sorted(set(message_ids))
+    if not ids:
+        return ApplyResult()
+    with transaction.atomic():
+        campaign_ids = sorted(
+            set(Message.objects.filter(id__in=ids).values_list("campaign_id", flat=True))
+        )
+        lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
+        with connection.cursor() as cursor:
+            for campaign_id in campaign_ids:
+                cursor.execute(
+                    f"SELECT id FROM {Campaign._meta.db_table} WHERE id = %s{lock}",  # noqa: S608
+                    [campaign_id],
+                )
+        live = live_batch_ids(campaign_ids=campaign_ids)
+        queued = [
+            str(mid)
+            for pk, mid in Message.objects.filter(
+                id__in=ids, state=MessageState.QUEUED
+            ).values_list("id", "message_id")
+            if pk not in live
+        ]
+        return messages_apply_outcomes(
+            outcomes=[Outcome(mid, "skipped", reason=reason) for mid in queued]
+        )
+
+
+def messages_in_flight(*, campaign_id: int) -> int:
+    """Queued rows held by the campaign's live batches: the "sending" of its page."""
+    live = live_batch_ids(campaign_ids=[campaign_id])
+    if not live:
+        return 0
+    return Message.objects.filter(id__in=sorted(live), state=MessageState.QUEUED).count()
 
 
 def _lock_running(campaign_id: int) -> bool:
@@ -362,22 +525,30 @@ class SentRecord:
 
 
 def messages_record_sent(
-    *, campaign_id: int, sent: Sequence[tuple[Claimed, SentStatus, int | None]], bulk_id: str
+    *,
+    campaign_id: int,
+    sent: Sequence[tuple[Claimed, SentStatus, int | None]],
+    bulk_id: str,
+    batch_id: int | None = None,
 ) -> SentRecord:
     """Record a send answer for rows this caller claimed: one conditional UPDATE of the ledger.
 
-    The rows are still `sending` unless something else moved them since the claim (a report
-    that overtook the answer, the settler after a slow answer): the `state = 'sending'`
-    condition is the lock and the forward-only check at once (PostgreSQL re-checks it after
-    waiting on a row another transaction holds), so no separate locking read. Rows it did not
-    move go through messages_apply_outcomes, whose rules then decide.
+    The rows of a batch (`batch_id`) are still `queued` unless something moved them since the
+    claim (a report that overtook the answer, the settler after a slow answer): the
+    `state = 'queued'` condition is the lock and the forward-only check at once (PostgreSQL
+    re-checks it after waiting on a row another transaction holds), so no separate locking
+    read; the batch row, locked first, says the batch is still this caller's (the settler
+    did not release it). Rows it did not move go through messages_apply_outcomes, whose rules
+    then decide. Without a batch (rows claimed `sending` before batch claims) the same, from
+    `sending`.
     """
     result = SentRecord()
+    source = MessageState.QUEUED if batch_id is not None else MessageState.SENDING
     best: dict[int, tuple[Claimed, SentStatus, int | None]] = {}
     late: list[Outcome] = []
     for item in sent:
         row, status = item[0], item[1]
-        if not can_move(MessageState.SENDING, status.state):
+        if not can_move(source, status.state):
             late.append(_sent_outcome(item, bulk_id))
             continue
         seen = best.get(row.id)
@@ -386,14 +557,19 @@ def messages_record_sent(
     if best:
         now = timezone.now()
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                moved = _update_sent(best, bulk_id, now)
-            else:
-                moved = _update_sent_orm(best, bulk_id, now)
+            # Only rows the answer can move leave the batch: a row it cannot (an odd status)
+            # stays held, for the settler, rather than becoming claimable again.
+            live = batch_id is None or batch_take(batch_id=batch_id, message_ids=list(best))
+            moved: set[int] = set()
+            if live and connection.vendor == "postgresql":
+                moved = _update_sent(best, bulk_id, now, source)
+            elif live:
+                moved = _update_sent_orm(best, bulk_id, now, source)
             # No event rows: the row itself now says what the answer said (state, status,
-            # reason, accepted_at or done_at), and the next event of the message (a report)
-            # starts from this state. Events are for what the row cannot hold: every later
-            # change, releases and holds with their reasons, reports that moved nothing.
+            # reason, claimed_at, accepted_at or done_at), and the next event of the message
+            # (a report) starts from this state. Events are for what the row cannot hold:
+            # every later change, releases and holds with their reasons, reports that moved
+            # nothing.
             final = []
             deltas = _Deltas()
             for pk in moved:
@@ -406,7 +582,7 @@ def messages_record_sent(
                         deltas.counts["failover_delivered"] += 1
                 if status.state in FINAL_STATES:
                     final.append(pk)
-            deltas.counts[COUNTER_FIELDS[MessageState.SENDING]] -= len(moved)
+            deltas.counts[COUNTER_FIELDS[source]] -= len(moved)
             # The counters and the chain's liveness mark in one write of the campaign row.
             changes = {name: F(name) + n for name, n in deltas.counts.items() if n}
             Campaign.objects.filter(pk=campaign_id).update(**changes, last_batch_at=now)
@@ -436,10 +612,13 @@ def _sent_outcome(item: tuple[Claimed, SentStatus, int | None], bulk_id: str) ->
 
 
 def _update_sent_orm(
-    best: dict[int, tuple[Claimed, SentStatus, int | None]], bulk_id: str, now: datetime
+    best: dict[int, tuple[Claimed, SentStatus, int | None]],
+    bulk_id: str,
+    now: datetime,
+    source: str,
 ) -> set[int]:
     """The send answer's write elsewhere (SQLite: one writer at a time), same rules."""
-    rows = Message.objects.filter(id__in=list(best), state=MessageState.SENDING)
+    rows = Message.objects.filter(id__in=list(best), state=source)
     moved = set(rows.select_for_update().values_list("id", flat=True))
     groups: dict[tuple[int, int | None], list[int]] = defaultdict(list)
     for pk in moved:
@@ -447,7 +626,7 @@ def _update_sent_orm(
         groups[(id(status), parts)].append(pk)
     for (_, parts), ids in groups.items():
         status = best[ids[0]][1]
-        changes: dict = {"state": status.state}
+        changes: dict = {"state": status.state, "claimed_at": best[ids[0]][0].claimed_at}
         for name in ("status_group", "status_id", "status_name", "reason"):
             if getattr(status, name) not in ("", None):
                 changes[name] = getattr(status, name)
@@ -464,7 +643,10 @@ def _update_sent_orm(
 
 
 def _update_sent(
-    best: dict[int, tuple[Claimed, SentStatus, int | None]], bulk_id: str, now: datetime
+    best: dict[int, tuple[Claimed, SentStatus, int | None]],
+    bulk_id: str,
+    now: datetime,
+    source: str,
 ) -> set[int]:
     """The one ledger write of a send answer (PostgreSQL); the ids it moved."""
     # An answer repeats one status for nearly every message: each distinct status is sent once
@@ -493,9 +675,10 @@ def _update_sent(
         " parts = COALESCE(d.parts, m.parts), bulk_id = COALESCE(%(bulk)s, m.bulk_id),"
         " accepted_at = CASE WHEN (%(state)s::varchar[])[d.k] = 'accepted' THEN %(now)s"
         " ELSE m.accepted_at END,"
-        " done_at = CASE WHEN (%(final)s::boolean[])[d.k] THEN %(now)s ELSE m.done_at END"
+        " done_at = CASE WHEN (%(final)s::boolean[])[d.k] THEN %(now)s ELSE m.done_at END,"
+        " claimed_at = COALESCE(m.claimed_at, %(claimed)s)"
         " FROM unnest(%(ids)s::bigint[], %(parts)s::int[], %(ks)s::int[]) AS d(id, parts, k)"
-        " WHERE m.id = d.id AND m.state = 'sending' RETURNING m.id"
+        " WHERE m.id = d.id AND m.state = %(source)s RETURNING m.id"
     )
     params = {
         "state": [s.state for s in kinds],
@@ -506,6 +689,9 @@ def _update_sent(
         "final": final,
         "bulk": bulk_id or None,
         "now": now,
+        # When the batch was claimed (the sweeper's report lag counts from it).
+        "claimed": next(iter(best.values()))[0].claimed_at,
+        "source": source,
         "ids": "{" + ",".join(ids) + "}",
         "parts": "{" + ",".join(parts) + "}",
         "ks": "{" + ",".join(ks) + "}",
@@ -515,51 +701,9 @@ def _update_sent(
         return {row[0] for row in cursor.fetchall()}
 
 
-def messages_release(*, message_ids: Sequence[int], reason: str) -> int:
-    """Put claimed messages back in the queue: Infobip provably did not take them (429, 5xx…)."""
-    return _move_back(message_ids, MessageState.SENDING, MessageState.QUEUED, reason)
-
-
 def messages_requeue_unknown(*, message_ids: Sequence[int], reason: str) -> int:
     """Re-queue sending messages that Infobip's logs do not know after the grace period."""
     return _move_back(message_ids, MessageState.SENDING, MessageState.QUEUED, reason)
-
-
-def messages_hold(*, holds: Sequence[tuple[int, datetime]], reason: str) -> int:
-    """Put claimed messages back in the queue until their `not_before` (quiet hours at send)."""
-    if not holds:
-        return 0
-    now = timezone.now()
-    until = dict(holds)
-    with transaction.atomic():
-        rows = list(
-            Message.objects.filter(id__in=list(until), state=MessageState.SENDING)
-            .order_by("id")
-            .select_for_update()
-            .values_list("id", "campaign_id")
-        )
-        # One UPDATE per distinct opening (a batch has a handful: they are per zone set).
-        by_time: dict[datetime, list[int]] = defaultdict(list)
-        for pk, _ in rows:
-            by_time[until[pk]].append(pk)
-        for at, ids in by_time.items():
-            Message.objects.filter(id__in=ids).update(
-                state=MessageState.QUEUED, claimed_at=None, not_before=at
-            )
-        _insert_events(
-            [
-                (pk, MessageEvent.Kind.STATE, MessageState.SENDING, MessageState.QUEUED, "", "",
-                 f"{reason} until {until[pk]:%Y-%m-%d %H:%M} UTC"[:500], now)
-                for pk, _ in rows
-            ]
-        )  # fmt: skip
-        # The claim hint stays: held rows are not due, scans from it need not step over them
-        # (the scan from the start finds them once they are).
-        for campaign_id, n in Counter(campaign_id for _, campaign_id in rows).items():
-            Campaign.objects.filter(pk=campaign_id).update(
-                count_sending=F("count_sending") - n, count_queued=F("count_queued") + n
-            )
-    return len(rows)
 
 
 def _move_back(message_ids: Sequence[int], old: str, new: str, reason: str) -> int:

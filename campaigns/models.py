@@ -273,6 +273,42 @@ class Message(models.Model):
         return f"{self.phone} {self.channel} {self.state}"
 
 
+class SendBatch(models.Model):
+    """One claimed batch: the ledger ids a sender took, while their fate is not yet recorded.
+
+    The claim writes this one row instead of moving every ledger row `queued → sending`: the
+    rows stay `queued` until Infobip's answer moves them on (one write per message). While the
+    batch is `claimed` its ids are out of every other claim, cancel and skip; the answer (or
+    the settler, for a batch whose sender died) takes ids out as their fate is known, and the
+    batch ends `sent`, or `released` when Infobip provably has them not (429, 5xx, the logs).
+    """
+
+    class State(models.TextChoices):
+        CLAIMED = "claimed", "Claimed"
+        SENT = "sent", "Sent"
+        RELEASED = "released", "Released"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, db_index=False)
+    # Ledger ids still in flight (a JSON list: the same on SQLite and PostgreSQL).
+    ids = models.JSONField(default=list)
+    claimed_at = models.DateTimeField()
+    state = models.CharField(max_length=8, choices=State.choices, default=State.CLAIMED)
+    reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [
+            # Live batches: every claim, cancel and skip reads them; ended ones cost no entry.
+            models.Index(
+                fields=["campaign", "claimed_at"],
+                condition=Q(state="claimed"),
+                name="sendbatch_live",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"batch {self.pk} of campaign {self.campaign_id}: {self.state}"
+
+
 class MessageEvent(models.Model):
     """One thing that happened to a message: a state change, a report, a seen receipt."""
 

@@ -89,17 +89,9 @@ def reports_reconcile(
     now = now or timezone.now()
     result = SweepResult()
     result.pulled_sms, result.pulled_whatsapp = reports_pull(errors=result.errors)
-    settle_ids = None
-    if campaign_id is not None:
-        stale = now - timedelta(seconds=settings.HERALD_SETTLE_AFTER)
-        settle_ids = list(
-            Message.objects.filter(campaign_id=campaign_id, state="sending", claimed_at__lte=stale)
-            .order_by("id")
-            .values_list("id", flat=True)[:ROW_LIMIT]
-        )
-    if settle_ids is None or settle_ids:
-        settled = messages_settle(message_ids=settle_ids, now=now)
-        result.settled, result.requeued = settled.found, settled.requeued
+    # Stale batches (and rows claimed `sending` before batch claims), of one campaign or all.
+    settled = messages_settle(now=now, campaign_id=campaign_id)
+    result.settled, result.requeued = settled.found, settled.requeued
     _log_checks(now, campaign_id, result)
     result.expired = messages_give_up(now=now, campaign_id=campaign_id)
     result.backlog_events = events_backlog().events

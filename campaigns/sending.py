@@ -1,13 +1,15 @@
 """Sending one batch of a campaign: claim, one Infobip request, record the answers.
 
-Claim before send: rows move queued → sending in one conditional UPDATE and only this caller
-sends them. Infobip's answer is recorded with one set-based write. What happens on errors:
-- 429: the rows go back to the queue and the sender is held for Retry-After (no retry spent);
-- 5xx or no connection (Infobip provably has nothing): back to the queue, retried with backoff;
+Claim before send: one SendBatch row, written under the campaign-row lock, holds the batch's
+ledger ids, and only this caller sends them; the ledger rows stay `queued` until Infobip's
+answer moves each with one set-based write (one write per message). What happens on errors:
+- 429: the batch is released (its rows are claimable again) and the sender is held for
+  Retry-After (no retry spent);
+- 5xx or no connection (Infobip provably has nothing): released, retried with backoff;
 - a 4xx other than 429: a permanent problem with the request, the rows are `failed`;
-- 401/403: nothing sent, the campaign pauses with the reason;
-- outcome unknown (timeout after sending): the rows stay `sending` until reconciliation asks
-  Infobip's logs by messageId — they are never re-sent blindly.
+- 401/403: nothing sent, the batch is released and the campaign pauses with the reason;
+- outcome unknown (timeout after sending): the rows stay in the live batch until
+  reconciliation asks Infobip's logs by messageId — they are never re-sent blindly.
 """
 
 import contextlib
@@ -16,18 +18,19 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from campaigns.budget import budget_reached
 from campaigns.ledger import (
     Claimed,
     Outcome,
+    Screened,
     SentStatus,
+    batch_take,
     messages_apply_outcomes,
     messages_claim,
-    messages_hold,
     messages_record_sent,
-    messages_release,
 )
 from campaigns.models import Campaign, Channel, FailoverMode
 from campaigns.quiet import QuietHours
@@ -72,7 +75,7 @@ class BatchResult:
     failed: int = 0
     skipped: int = 0
     held: int = 0  # claimed outside quiet hours: back in the queue until the window opens
-    unknown: list[int] = field(default_factory=list)  # ids left in sending: settle them later
+    unknown: list[int] = field(default_factory=list)  # ids left in a live batch: settle later
     wait: float = 0.0  # seconds before the next batch may go (throttle, 429)
     more: bool = False  # due queued rows remain
     marked: bool = False  # last_batch_at already set (with the send answer's counters)
@@ -138,6 +141,14 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
     if wait > 0:
         result.wait, result.more = wait, True
         return result
+
+    def screen(picked: list[Claimed]) -> Screened:
+        # Opt-outs and quiet hours, decided in the claim's transaction: the batch then holds
+        # exactly the rows that will be sent.
+        result.claimed = len(picked)
+        screened = _skip_opted_out(picked, result)
+        return _hold_outside_quiet_hours(campaign, screened, now, result)
+
     # While the freeze runs, chains that caught up poll for its next chunk (above the hint):
     # the scan from the start is for the end, when the hinted range is empty.
     rows = messages_claim(
@@ -146,15 +157,13 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         now=now,
         floor=campaign.claim_from,
         rescan=campaign.frozen_at is not None,
+        screen=screen,
     )
-    result.claimed = len(rows)
-    if not rows:
+    if not result.claimed:
         if campaign.frozen_at is None:
             # The freeze is still writing the ledger: come back for its next chunk.
             result.wait, result.more = FREEZE_POLL, True
         return result
-    rows = _skip_opted_out(rows, result)
-    rows = _hold_outside_quiet_hours(campaign, rows, now, result)
     by_channel: dict[str, list[Claimed]] = {}
     for row in rows:
         by_channel.setdefault(row.channel, []).append(row)
@@ -170,46 +179,39 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
     return result
 
 
-def _skip_opted_out(rows: list[Claimed], result: BatchResult) -> list[Claimed]:
+def _skip_opted_out(rows: list[Claimed], result: BatchResult) -> Screened:
     # A STOP that arrived after launch takes effect for every batch not yet sent.
     skipped = [row for row in rows if row.opted_out]
-    if not skipped:
-        return rows
-    messages_apply_outcomes(
-        outcomes=[
-            Outcome(row.message_id, "skipped", reason="opted out after launch") for row in skipped
-        ]
-    )
     result.skipped += len(skipped)
-    return [row for row in rows if not row.opted_out]
+    return Screened(
+        keep=[row for row in rows if not row.opted_out] if skipped else rows,
+        skips=[Outcome(r.message_id, "skipped", reason="opted out after launch") for r in skipped],
+    )
 
 
 def _hold_outside_quiet_hours(
-    campaign: Campaign, rows: list[Claimed], now: dt.datetime, result: BatchResult
-) -> list[Claimed]:
+    campaign: Campaign, screened: Screened, now: dt.datetime, result: BatchResult
+) -> Screened:
     # The freeze's `not_before` was right when it was computed; a backlog or a pause can carry
     # a row past the window's close. The same rule (every candidate zone) is applied again at
     # send, per batch from what the claim read: no query per recipient.
     quiet = QuietHours(start=campaign.quiet_hours_start, end=campaign.quiet_hours_end, now=now)
     if not quiet.active:
-        return rows
-    holds: list[tuple[int, dt.datetime]] = []
-    skips: list[Outcome] = []
+        return screened
     keep: list[Claimed] = []
-    for row in rows:
+    for row in screened.keep:
         opens, why = quiet.wait(phone=row.phone, country=row.country, timezone=row.zone)
         if why:
-            skips.append(Outcome(row.message_id, "skipped", reason=why))
+            screened.skips.append(Outcome(row.message_id, "skipped", reason=why))
+            result.skipped += 1
         elif opens is not None:
-            holds.append((row.pk, opens))
+            screened.holds.append((row.pk, opens))
         else:
             keep.append(row)
-    if skips:
-        messages_apply_outcomes(outcomes=skips)
-        result.skipped += len(skips)
-    if holds:
-        result.held += messages_hold(holds=holds, reason="outside quiet hours at send")
-    return keep
+    result.held += len(screened.holds)
+    screened.keep = keep
+    screened.hold_reason = "outside quiet hours at send"
+    return screened
 
 
 def _send_group(
@@ -238,16 +240,16 @@ def _send_group(
         else:
             answer = _send_whatsapp_texts(client, campaign, sender, rows, result)
     except InfobipThrottledError as exc:
-        messages_release(message_ids=[r.pk for r in rows], reason=f"throttled: {exc}")
+        _release(rows, f"throttled: {exc}")
         pause = exc.retry_after or settings.HERALD_THROTTLE_BACKOFF
         throttle_penalize(sender=sender, seconds=pause)
         result.wait = max(result.wait, pause)
         return
     except (InfobipServerError, InfobipConnectionError) as exc:
-        messages_release(message_ids=[r.pk for r in rows], reason=f"transient: {exc}")
+        _release(rows, f"transient: {exc}")
         raise TransientSendError(str(exc)) from exc
     except InfobipAuthError as exc:
-        messages_release(message_ids=[r.pk for r in rows], reason=f"authentication: {exc}")
+        _release(rows, f"authentication: {exc}")
         from campaigns.services import campaign_pause
 
         campaign_pause(
@@ -265,6 +267,12 @@ def _send_group(
         result.unknown += [r.pk for r in rows]
         return
     _record(campaign.pk, answer, rows, bulk_id, result)
+
+
+def _release(rows: list[Claimed], reason: str) -> None:
+    # Infobip provably has none of them: out of the batch, claimable again.
+    if rows and rows[0].batch_id is not None:
+        batch_take(batch_id=rows[0].batch_id, message_ids=[r.pk for r in rows], released=reason)
 
 
 def _sms_message(campaign: Campaign, row: Claimed, sender: str, notify: str) -> SmsMessage:
@@ -338,9 +346,12 @@ def _send_whatsapp_texts(client, campaign, sender, rows, result) -> SendResult:
 
 
 def _fail(rows: list[Claimed], reason: str, result: BatchResult) -> None:
-    messages_apply_outcomes(
-        outcomes=[Outcome(row.message_id, "failed", reason=reason[:500]) for row in rows]
-    )
+    with transaction.atomic():
+        messages_apply_outcomes(
+            outcomes=[Outcome(row.message_id, "failed", reason=reason[:500]) for row in rows]
+        )
+        if rows and rows[0].batch_id is not None:
+            batch_take(batch_id=rows[0].batch_id, message_ids=[r.pk for r in rows])
     result.failed += len(rows)
 
 
@@ -387,6 +398,7 @@ def _record(
         campaign_id=campaign_id,
         sent=sent,
         bulk_id=answer.bulk_id or bulk_id,
+        batch_id=rows[0].batch_id if rows else None,
     )
     result.marked = result.marked or record.marked
     # Rows Infobip's answer does not mention: unknown, settled by reconciliation.

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from campaigns import signals
 from campaigns.approval import campaign_content, campaign_fingerprint
+from campaigns.ledger import live_batch_ids, messages_in_flight
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
     Campaign,
@@ -369,10 +370,19 @@ def campaign_cancel(*, campaign: Campaign, actor: Actor, reason: str = "") -> Ca
 
 
 def _skip_queued(campaign: Campaign, reason: str) -> int:
-    """Set-based: queued → skipped, with one event per message and the counters in step."""
+    """Set-based: queued → skipped, with one event per message and the counters in step.
+
+    Called with the campaign row locked (the cancel's state change), so no claim runs; rows
+    of a batch already claimed are left to it: they are being sent, and the answer records
+    them (a released batch's rows are skipped then, ledger.batch_take).
+    """
     now = timezone.now()
+    in_flight = live_batch_ids(campaign_ids=[campaign.pk])
+    # Left out in the query, not after it: locking a batch's rows would wait on its answer,
+    # which waits on this campaign row (a deadlock, seen in the cancel-mid-run test).
     ids = list(
         Message.objects.filter(campaign=campaign, state="queued")
+        .exclude(id__in=sorted(in_flight))
         .select_for_update()
         .values_list("id", flat=True)
     )
@@ -551,7 +561,7 @@ def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
         "state_reason": campaign.state_reason,
         "channel": campaign.channel,
         "recipients": campaign.recipients,
-        "counts": campaign.counts,
+        "counts": campaign_live_counts(campaign),
         "failover": {"sent": campaign.failover_sent, "delivered": campaign.failover_delivered},
         "cost": {
             "amount": f"{campaign.cost_amount:.4f}",
@@ -581,6 +591,20 @@ def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
         status["cost"]["by_channel"] = campaign_cost_by_channel(campaign_id=campaign.pk)
         status["clicks"] = campaign_clicks(campaign_id=campaign.pk)
     return status
+
+
+def campaign_live_counts(campaign: Campaign) -> dict[str, int]:
+    """The counters, with rows of batches in flight shown as `sending` rather than `queued`.
+
+    The ledger keeps them `queued` until Infobip's answer (one write per message); the
+    counters stay equal to a GROUP BY of the ledger, and this is what a reader means.
+    """
+    counts = dict(campaign.counts)
+    if counts.get("queued"):
+        in_flight = min(counts["queued"], messages_in_flight(campaign_id=campaign.pk))
+        counts["queued"] -= in_flight
+        counts["sending"] = counts.get("sending", 0) + in_flight
+    return counts
 
 
 def campaign_recount(*, campaign: Campaign) -> dict[str, int]:

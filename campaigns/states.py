@@ -1,8 +1,10 @@
 """Message and campaign states, and the forward-only rule that governs them.
 
-A message moves queued → sending → accepted → one final state, or straight to a final state
-(skipped before sending, failed when Herald gives up). A final state never moves back; a late
-report that ranks lower is recorded as an event but does not change the state.
+A message moves queued → accepted → one final state, or straight to a final state (skipped
+before sending, failed when Herald gives up); while its batch is sent it stays queued, held by
+its SendBatch (rows in `sending` are from before batch claims, and are still settled). A final
+state never moves back; a late report that ranks lower is recorded as an event but does not
+change the state.
 """
 
 from django.db import models

@@ -7,7 +7,7 @@ campaigns/sending.py also checks) makes the campaign's counts show the opt-out a
 
 from collections.abc import Iterable
 
-from campaigns.ledger import Outcome, messages_apply_outcomes
+from campaigns.ledger import messages_skip_unclaimed
 from campaigns.models import Message
 from campaigns.states import CampaignState
 from contacts.services import contacts_opt_out
@@ -32,11 +32,11 @@ def messages_skip_unsent(*, contact_ids: list[int]) -> int:
             contact_id__in=contact_ids,
             state="queued",
             campaign__state__in=UNSENT_CAMPAIGN_STATES,
-        ).values_list("message_id", flat=True)
+        ).values_list("id", flat=True)
     )
     if not queued:
         return 0
-    result = messages_apply_outcomes(
-        outcomes=[Outcome(str(mid), "skipped", reason="opted out after launch") for mid in queued]
-    )
+    # Rows of a batch being sent are left to it (the send records them; the claim read the
+    # opt-out when it took them).
+    result = messages_skip_unclaimed(message_ids=queued, reason="opted out after launch")
     return result.applied

@@ -11,6 +11,7 @@ from campaigns.audience import AudienceSummary, audience_counts_for
 from campaigns.models import Campaign, Message, Segment
 from campaigns.rendering import CONTACT_FIELDS
 from campaigns.segments import segment_q
+from campaigns.services import campaign_live_counts
 from campaigns.states import CampaignState
 from contacts.models import ConsentAction, ConsentEvent, Contact, ListMembership
 from infobip.models import InboundMessage, KeywordAction
@@ -35,8 +36,8 @@ def audience_counts(
 
 
 def campaign_progress(campaign: Campaign) -> dict:
-    """Figures for progress bars and charts, from the denormalised counters only."""
-    counts = campaign.counts
+    """Figures for progress bars and charts, from the counters and the batches in flight."""
+    counts = campaign_live_counts(campaign)
     total = sum(counts.values())
     done = total - counts["queued"] - counts["sending"]
     finished = campaign.state in (CampaignState.COMPLETED, CampaignState.CANCELLED)

@@ -81,7 +81,10 @@ def test_a_send_answer_waits_for_a_report_holding_the_row_then_leaves_it_deliver
         thread = threading.Thread(
             target=lambda: done.append(
                 messages_record_sent(
-                    campaign_id=campaign.pk, sent=[(r, PENDING, 1) for r in claimed], bulk_id="b"
+                    campaign_id=campaign.pk,
+                    sent=[(r, PENDING, 1) for r in claimed],
+                    bulk_id="b",
+                    batch_id=claimed[0].batch_id,
                 )
             )
         )
@@ -98,3 +101,49 @@ def test_a_send_answer_waits_for_a_report_holding_the_row_then_leaves_it_deliver
     states = dict(Message.objects.filter(campaign=campaign).values_list("id", "state"))
     assert states == {claimed[0].pk: "delivered", claimed[1].pk: "accepted"}
     assert Campaign.objects.get(pk=campaign.pk).count_accepted == 1
+
+
+def test_the_settler_waits_for_a_sender_recording_its_batch_then_leaves_it(
+    settings, monkeypatch
+) -> None:
+    # The batch row is what a slow sender and the settler both take first: the settler waits
+    # for the answer's transaction, then finds the batch ended and releases nothing.
+    import datetime as dt
+    import threading
+
+    import psycopg
+    from django.utils import timezone
+
+    from campaigns import reconcile
+    from campaigns.ledger import messages_claim
+    from campaigns.models import SendBatch
+    from tests.campaigns.test_ledger import _campaign
+    from tests.fixtures import worker
+
+    settings.HERALD_SETTLE_AFTER, settings.HERALD_REQUEUE_AFTER = 60, 600
+    monkeypatch.setattr(reconcile, "_logs", lambda rows: {})  # the logs know none of them
+    campaign, _ = _campaign(2)
+    claimed = messages_claim(campaign_id=campaign.pk, limit=2)
+    batch = claimed[0].batch_id
+    SendBatch.objects.filter(pk=batch).update(claimed_at=timezone.now() - dt.timedelta(hours=1))
+    done: list = []
+    with psycopg.connect(worker.test_database_url()) as sender:
+        # The sender's answer: the batch row first, then the rows (not committed yet) …
+        sender.execute(
+            "UPDATE campaigns_sendbatch SET ids = '[]', state = 'sent' WHERE id = %s", [batch]
+        )
+        sender.execute(
+            "UPDATE campaigns_message SET state = 'accepted' WHERE campaign_id = %s",
+            [campaign.pk],
+        )
+        thread = threading.Thread(target=lambda: done.append(reconcile.messages_settle()))
+        thread.start()
+        thread.join(1.0)
+        assert thread.is_alive()  # … so the settler waits for the batch row
+        sender.commit()
+    thread.join(10)
+    from django.db import connections
+
+    connections.close_all()
+    assert done[0].requeued == 0
+    assert SendBatch.objects.get(pk=batch).state == "sent"

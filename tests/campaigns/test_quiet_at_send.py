@@ -68,7 +68,7 @@ def test_a_row_delayed_past_the_window_is_held_until_it_opens_and_sent_once(
     assert au.state == "queued"
     assert au.claimed_at is None
     assert au.not_before == _at(2026, 12, 2, 2, 30)  # 09:00 in Cocos, the last zone to open
-    held = MessageEvent.objects.filter(message=au, from_state="sending", to_state="queued")
+    held = MessageEvent.objects.filter(message=au, from_state="queued", to_state="queued")
     assert held.count() == 1
     assert "quiet hours" in held.get().detail
     campaign.refresh_from_db()

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from campaigns.models import Campaign, Message, MessageEvent
+from campaigns.models import Campaign, Message, MessageEvent, SendBatch
 from campaigns.outcomes import reports_apply
+from campaigns.reconcile import SettleResult, messages_settle
 from campaigns.reports import messages_give_up, reports_reconcile
 from campaigns.sending import campaign_send_batch
 from infobip.client import get_client
@@ -106,6 +107,85 @@ def test_rows_stuck_in_sending_are_settled_from_the_logs(live, settings) -> None
     result = reports_reconcile(campaign_id=campaign.pk)
     assert result.settled == 5
     _assert_matches_sandbox(rows, live)
+
+
+def _claim_all(campaign: Campaign) -> list:
+    from campaigns.ledger import messages_claim
+
+    return messages_claim(campaign_id=campaign.pk, limit=1000)
+
+
+def _age_batches(campaign: Campaign, seconds: float) -> None:
+    SendBatch.objects.filter(campaign=campaign).update(
+        claimed_at=timezone.now() - dt.timedelta(seconds=seconds)
+    )
+
+
+def test_a_batch_whose_sender_died_after_sending_is_settled_from_the_logs(live, settings) -> None:
+    settings.HERALD_SETTLE_AFTER = 60
+    duplicates = live.state()["duplicates"]["messageId"]
+    campaign, rows = make_ledger(5, state="queued", text="Hi", sender="Herald")
+    claimed = _claim_all(campaign)
+    # The worker sent them, then died before recording Infobip's answer.
+    get_client().send_sms(
+        [SmsMessage(to=m.phone[1:], text="Hi", message_id=m.message_id) for m in claimed]
+    )
+    live.flush()
+    get_client().get_sms_reports()  # the reports went elsewhere: only the logs know
+    _age_batches(campaign, 300)
+    result = reports_reconcile(campaign_id=campaign.pk)
+    assert result.settled == 5
+    _assert_matches_sandbox(rows, live)
+    batch = SendBatch.objects.get(campaign=campaign)
+    assert (batch.state, batch.ids) == ("sent", [])
+    # Nothing left to claim: no message goes twice.
+    assert campaign_send_batch(campaign_id=campaign.pk).claimed == 0
+    assert live.state()["duplicates"]["messageId"] == duplicates
+
+
+def test_a_batch_never_sent_waits_then_is_released_and_sent_once(live, settings) -> None:
+    settings.HERALD_SETTLE_AFTER, settings.HERALD_REQUEUE_AFTER = 60, 600
+    duplicates = live.state()["duplicates"]["messageId"]
+    campaign, rows = make_ledger(4, state="queued", text="Hi", sender="Herald")
+    claimed = _claim_all(campaign)  # … and the worker died before its request
+    _age_batches(campaign, 30)
+    assert messages_settle() == SettleResult()  # not stale yet
+    _age_batches(campaign, 300)
+    assert messages_settle() == SettleResult(waiting=4)  # the logs may not show them yet
+    assert campaign_send_batch(campaign_id=campaign.pk).claimed == 0  # still held
+    _age_batches(campaign, 900)
+    assert messages_settle() == SettleResult(requeued=4)
+    batch = SendBatch.objects.get(pk=claimed[0].batch_id)
+    assert batch.state == "released"
+    assert "not in Infobip's logs" in batch.reason
+    assert counts(campaign) == {"queued": 4}
+    _send_all(campaign)
+    assert counts(campaign) == {"accepted": 4}
+    assert all(live.truth(str(m.message_id)) for m in rows)  # each one sent, and once:
+    assert live.state()["duplicates"]["messageId"] == duplicates
+
+
+def test_a_batch_its_sender_recorded_is_not_settled_again(live, settings) -> None:
+    # The slow sender's answer took the ids out of the batch first: the settler has nothing.
+    settings.HERALD_SETTLE_AFTER = 60
+    campaign, rows = make_ledger(3, state="queued", text="Hi", sender="Herald")
+    _send_all(campaign)
+    _age_batches(campaign, 3600)
+    assert messages_settle(message_ids=[m.pk for m in rows]) == SettleResult()
+    assert counts(campaign) == {"accepted": 3}
+
+
+def test_a_whatsapp_batch_waits_for_its_reports_then_fails_after_48_hours(settings) -> None:
+    settings.HERALD_SETTLE_AFTER = 60
+    campaign, _rows = make_ledger(2, state="queued", channel="whatsapp")
+    _claim_all(campaign)
+    _age_batches(campaign, 3600)
+    assert messages_settle() == SettleResult(waiting=2)
+    assert counts(campaign) == {"queued": 2}
+    _age_batches(campaign, 49 * 3600)
+    assert messages_settle() == SettleResult(expired=2)
+    assert counts(campaign) == {"failed": 2}
+    assert SendBatch.objects.get(campaign=campaign).state == "sent"
 
 
 def test_silent_accepted_sms_are_looked_up_in_the_logs_once_per_checkpoint(live) -> None:
