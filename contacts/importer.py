@@ -12,6 +12,12 @@ Two passes over the file, so bad input writes nothing and memory stays flat:
    not written, which is what makes a re-import a no-op (created=0 updated=0). If the database
    fails half-way, committed batches stay; running the same import again completes it.
 
+With `workers` (the command line, files of 1 MB and more), pass 2's number checks run in that
+many `spawn` processes (contacts.checkpool) and the batches are written, in order, by one writer
+thread with its own connection, so reading, checking and writing overlap; the results are
+consumed in file order, so everything below holds unchanged. The UI's Celery task runs with
+workers=0: all in one thread, as a prefork child must (it may not start processes).
+
 Rules: empty cells never erase stored values; unknown columns become attributes; `opted_out`
 true/1/yes/y opts out (source=import, with a consent event), but false/no never opts anyone back
 in — an import must not undo a STOP. Landlines import with a warning; other non-mobile and
@@ -48,8 +54,8 @@ from contacts.survey import survey_file
 from core.csvsafe import csv_writer
 
 BATCH_SIZE = 5000
-# A pool of checker processes pays for its start-up (~0.3 s a worker, overlapping pass 1) only
-# on larger files: below this size (~25,000 rows) the checks stay in this process.
+# A pool of checker processes (~0.3 s a worker to start, overlapping pass 1) and the writer
+# thread pay only on larger files: below this size (~25,000 rows) all runs in one thread.
 POOL_MIN_BYTES = 1 << 20
 SAMPLE_SIZE = 100  # rejected rows and warnings kept in the result (counts are always exact)
 TRUTHY = frozenset({"1", "true", "yes", "y", "t"})
@@ -191,9 +197,10 @@ class ContactImporter:
         self.progress = progress
         self.source_name = source_name
         self.batch_size = batch_size
-        # Processes for pass 2's number checks; 0 checks here. Only the command line asks for
-        # them: a Celery prefork child is daemonic (it may not have children) and shares the
-        # cores with the other child's sending, so the UI's import runs single-process.
+        # Processes for pass 2's number checks (and a writer thread); 0 runs all in this
+        # thread, as before. Only the command line asks for them: a Celery prefork child is
+        # daemonic (it may not have children) and shares the cores with the other child's
+        # sending, so the UI's import runs single-process and single-threaded.
         self.workers = workers
         self.result = ImportResult(
             dry_run=dry_run, list_name=self.list_name, errors_path=errors_path
@@ -231,6 +238,7 @@ class ContactImporter:
                 )
                 flush = self._flush
                 writer = None
+                # Inside the caller's transaction (tests) a second connection would not see it.
                 if pool is not None and not connection.in_atomic_block:
                     writer = stack.enter_context(_Writer(self._flush))
                     flush = writer.submit

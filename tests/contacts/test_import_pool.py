@@ -170,3 +170,17 @@ def test_command_runs_the_pool(integration_env, transactional_db, tmp_path, caps
     out = capsys.readouterr().out
     assert '"created": 30000' in out
     assert Contact.objects.count() == 30_000
+
+
+def test_without_workers_no_process_and_no_thread_is_started(
+    integration_env, transactional_db, tmp_path, pool_on_small_files, monkeypatch
+) -> None:
+    # The UI's Celery task calls the service without workers: a prefork child must not start
+    # processes, and its import runs in its own thread, as before.
+    def refuse(*args, **kwargs):
+        raise AssertionError("started")
+
+    monkeypatch.setattr(importer, "CheckPool", refuse)
+    monkeypatch.setattr(importer, "_Writer", refuse)
+    result = _run(_file(tmp_path), tmp_path / "errors.csv")
+    assert result["created"] > 0
