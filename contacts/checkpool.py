@@ -58,9 +58,12 @@ def _check_in_worker(raws: list[str]) -> list[CheckResult]:
 
 
 def default_workers() -> int:
-    """Worker processes for the command: the cores but one (this process and PostgreSQL need
-    one between them), at least one, at most four (beyond that the writes are the limit)."""
-    return max(1, min((os.cpu_count() or 1) - 1, 4))
+    """Worker processes for the command: the cores but two, at most four.
+
+    This process and PostgreSQL keep one core each busy already; on 2 cores a worker showed
+    no gain and ~5-13 us more CPU a row (bench/README.md, "The pool in the command").
+    """
+    return max(0, min((os.cpu_count() or 1) - 2, 4))
 
 
 class CheckPool:

@@ -58,7 +58,7 @@ class Command(BaseCommand):
             "--workers",
             type=int,
             default=None,
-            help="processes that check the numbers (default: the cores but one; 0: none)",
+            help="processes checking the numbers (default: the cores but two: none on 2 cores)",
         )
         add_actor_argument(parser)
 
