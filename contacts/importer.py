@@ -12,6 +12,12 @@ Two passes over the file, so bad input writes nothing and memory stays flat:
    not written, which is what makes a re-import a no-op (created=0 updated=0). If the database
    fails half-way, committed batches stay; running the same import again completes it.
 
+With `workers` (the command line, files of 1 MB and more), pass 2's number checks run in that
+many `spawn` processes (contacts.checkpool) and the batches are written, in order, by one writer
+thread with its own connection, so reading, checking and writing overlap; the results are
+consumed in file order, so everything below holds unchanged. The UI's Celery task runs with
+workers=0: all in one thread, as a prefork child must (it may not start processes).
+
 Rules: empty cells never erase stored values; unknown columns become attributes; `opted_out`
 true/1/yes/y opts out (source=import, with a consent event), but false/no never opts anyone back
 in — an import must not undo a STOP. Landlines import with a warning; other non-mobile and
@@ -31,21 +37,26 @@ import time
 import zoneinfo
 from array import array
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from contacts import csvfile
 from contacts.bulk import FIELDS, add_memberships, fetch_existing, upsert_contacts
+from contacts.checkpool import CheckPool, CheckResult
 from contacts.csvfile import ImportFileError, Layout
 from contacts.models import ConsentSource, ContactList, ListMembership
-from contacts.phones import PhoneChecker, PhoneError, SequenceKeyer
+from contacts.phones import PhoneChecker, PhoneError, PhoneInfo, SequenceKeyer
 from contacts.survey import survey_file
 from core.csvsafe import csv_writer
 
 BATCH_SIZE = 5000
+# A pool of checker processes (~0.3 s a worker to start, overlapping pass 1) and the writer
+# thread pay only on larger files: below this size (~25,000 rows) all runs in one thread.
+POOL_MIN_BYTES = 1 << 20
 SAMPLE_SIZE = 100  # rejected rows and warnings kept in the result (counts are always exact)
 TRUTHY = frozenset({"1", "true", "yes", "y", "t"})
 FALSY = frozenset({"0", "false", "no", "n", "f"})
@@ -119,6 +130,45 @@ class _Entry:
         self.opt_out = self.opt_out or opt_out
 
 
+class _Writer:
+    """The database writes of an import, one batch at a time and in order, in their own thread.
+
+    While PostgreSQL writes one batch, this process reads and parses the next (the driver
+    waits for the server without the GIL). The thread has its own connection, closed at the
+    end, so the caller must not be inside a transaction (the importer checks).
+    """
+
+    def __init__(self, flush: Callable[[dict[str, "_Entry"], ContactList | None], None]) -> None:
+        self._flush = flush
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        self._pending: Future[None] | None = None
+
+    def submit(self, entries: dict[str, "_Entry"], contact_list: ContactList | None) -> None:
+        """Write `entries` once the batch before is written (its error is raised here)."""
+        self.wait()
+        self._pending = self._executor.submit(self._flush, entries, contact_list)
+
+    def wait(self) -> None:
+        """Wait for the batch being written; raise its error."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> "_Writer":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            if exc_info[0] is None:
+                self.wait()
+            elif self._pending is not None:
+                self._pending.exception()  # a batch in flight still commits or fails whole
+        finally:
+            # Looked up in the thread: the thread's own connection, not this one.
+            self._executor.submit(lambda: connection.close()).result()
+            self._executor.shutdown()
+
+
 class ContactImporter:
     """One import run; `run()` may be called once."""
 
@@ -133,6 +183,7 @@ class ContactImporter:
         progress: Callable[[int, int], None] | None = None,
         source_name: str = "",
         batch_size: int = BATCH_SIZE,
+        workers: int = 0,
     ) -> None:
         try:
             self.checker = PhoneChecker(default_region)
@@ -146,6 +197,11 @@ class ContactImporter:
         self.progress = progress
         self.source_name = source_name
         self.batch_size = batch_size
+        # Processes for pass 2's number checks (and a writer thread); 0 runs all in this
+        # thread, as before. Only the command line asks for them: a Celery prefork child is
+        # daemonic (it may not have children) and shares the cores with the other child's
+        # sending, so the UI's import runs single-process and single-threaded.
+        self.workers = workers
         self.result = ImportResult(
             dry_run=dry_run, list_name=self.list_name, errors_path=errors_path
         )
@@ -159,7 +215,7 @@ class ContactImporter:
         started = time.monotonic()
         if not self.source_name and isinstance(source, str | Path):
             self.source_name = Path(source).name
-        with csvfile.open_source(source) as fh:
+        with csvfile.open_source(source) as fh, self._pool(fh) as pool:
             csvfile.check_bytes(fh)
             layout = csvfile.read_layout(fh)
             survey = survey_file(fh, layout, self.keyer, allow_sequential=self.allow_sequential)
@@ -168,20 +224,54 @@ class ContactImporter:
             self.result.sequential = survey.sequential
             self._last_row = survey.last_row
             self._keys = survey.keys
-            with self._errors_file(layout):
+            with self._errors_file(layout), contextlib.ExitStack() as stack:
                 contact_list = self._contact_list()
-                done = 0
-                for batch in self._batches(csvfile.iter_rows(fh, layout)):
-                    self._flush(self._parse_batch(batch, layout), contact_list)
-                    done += len(batch)
-                    if self.progress:
-                        self.progress(done, survey.rows)
+                # Closed here, before the file, also when a write fails half-way.
+                batches = stack.enter_context(
+                    contextlib.closing(self._batches(csvfile.iter_rows(fh, layout)))
+                )
+                phone = layout.phone
+                checked: Iterator[tuple[list, list[CheckResult] | None]] = (
+                    pool.checked(batches, lambda batch: _phones(batch, phone))
+                    if pool is not None
+                    else ((batch, None) for batch in batches)
+                )
+                flush = self._flush
+                writer = None
+                # Inside the caller's transaction (tests) a second connection would not see it.
+                if pool is not None and not connection.in_atomic_block:
+                    writer = stack.enter_context(_Writer(self._flush))
+                    flush = writer.submit
+                submitted = 0
+                for batch, checks in checked:
+                    flush(self._parse_batch(batch, layout, checks), contact_list)
+                    # With a writer, what is written by now is every batch before this one.
+                    written = submitted if writer is not None else submitted + len(batch)
+                    submitted += len(batch)
+                    if self.progress and written:
+                        self.progress(written, survey.rows)
                 # Numbers whose last row the cheap key could not recognise (rare) end here.
                 held = list(self._held.items())
                 for start in range(0, len(held), self.batch_size):
-                    self._flush(dict(held[start : start + self.batch_size]), contact_list)
+                    flush(dict(held[start : start + self.batch_size]), contact_list)
+                if writer is not None:
+                    writer.wait()
+                    if self.progress:
+                        self.progress(submitted, survey.rows)
         self.result.elapsed = round(time.monotonic() - started, 3)
         return self.result
+
+    @contextlib.contextmanager
+    def _pool(self, fh: BinaryIO) -> Iterator[CheckPool | None]:
+        """The checker processes, started before pass 1 so they are ready for pass 2."""
+        if self.workers < 1 or _size(fh) < POOL_MIN_BYTES:
+            yield None
+            return
+        pool = CheckPool(self.workers, self.checker.default_region)
+        try:
+            yield pool
+        finally:
+            pool.close()
 
     def _contact_list(self) -> ContactList | None:
         if not self.list_name:
@@ -227,11 +317,15 @@ class ContactImporter:
             self.result.warnings_sample.append(RowIssue(rownum, phone, reason))
 
     # --- rows → entries ---------------------------------------------------------------------
-    def _parse_batch(self, batch: list, layout: Layout) -> dict[str, _Entry]:
+    def _parse_batch(
+        self, batch: list, layout: Layout, checks: list[CheckResult] | None = None
+    ) -> dict[str, _Entry]:
+        """Rows → entries; `checks` are the pool's results for the batch's phone cells."""
         result, held, last_row = self.result, self._held, self._last_row
         entries: dict[str, _Entry] = {}
         phone_col, known, attribute_cols = layout.phone, layout.known, layout.attributes
-        for rownum, row in batch:
+        check = self.checker.check
+        for position, (rownum, row) in enumerate(batch):
             result.rows += 1
             width = len(row)
             raw = row[phone_col].strip() if phone_col < width else ""
@@ -241,11 +335,18 @@ class ContactImporter:
                 else:
                     result.blank += 1
                 continue
-            try:
-                info = self.checker.check(raw)
-            except PhoneError as exc:
-                self._reject(rownum, row, raw, str(exc))
-                continue
+            if checks is None:
+                try:
+                    info = check(raw)
+                except PhoneError as exc:
+                    self._reject(rownum, row, raw, str(exc))
+                    continue
+            else:
+                found = checks[position]
+                if found[0] is None:
+                    self._reject(rownum, row, raw, found[1])
+                    continue
+                info = PhoneInfo(*found)
             if info.warning:
                 self._warn(rownum, raw, info.warning)
             values = {}
@@ -352,6 +453,20 @@ class ContactImporter:
             contact_list=contact_list, contact_id__in=[row["id"] for row in existing.values()]
         ).count()
         return len(entries) - on_list
+
+
+def _phones(batch: list[tuple[int, list[str]]], column: int) -> list[str]:
+    """The batch's phone cells, stripped ('' where a row is too short)."""
+    return [row[column].strip() if column < len(row) else "" for _rownum, row in batch]
+
+
+def _size(fh: BinaryIO) -> int:
+    """Bytes in a seekable file, without moving its position."""
+    here = fh.tell()
+    try:
+        return fh.seek(0, 2)
+    finally:
+        fh.seek(here)
 
 
 def _merged(entry: _Entry, current: dict | None) -> dict:

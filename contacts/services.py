@@ -188,12 +188,14 @@ def contacts_import(
     progress: Callable[[int, int], None] | None = None,
     source_name: str = "",
     batch_size: int | None = None,
+    workers: int = 0,
     actor: Any = None,
 ) -> ImportResult:
     """Import contacts from a CSV file (path or binary file object); see contacts.importer.
 
     With an `actor` (the command line, the API) the add permission is checked first and the
     import is audited; the UI's import job checks and audits when the upload is made.
+    `workers` processes check the numbers of pass 2 (contacts.checkpool; the command line's).
     """
     if actor is not None:
         actor_require(actor, "contacts.add_contact", doing="import contacts")
@@ -202,7 +204,7 @@ def contacts_import(
     result = ContactImporter(
         list_name=list_name, default_region=default_region, dry_run=dry_run,
         errors_path=errors_path, allow_sequential=allow_sequential, progress=progress,
-        source_name=source_name, batch_size=batch_size or BATCH_SIZE,
+        source_name=source_name, batch_size=batch_size or BATCH_SIZE, workers=workers,
     ).run(source)  # fmt: skip
     if actor is not None and not dry_run:
         name = source_name or (source if isinstance(source, (str, os.PathLike)) else "a file")

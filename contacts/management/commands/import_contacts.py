@@ -6,6 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from contacts.checkpool import default_workers
 from contacts.csvfile import ImportFileError
 from contacts.services import contacts_import
 from core.cli import add_actor_argument, cli_actor
@@ -53,12 +54,21 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--batch-size", type=int, default=None, help="rows per transaction")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            help="processes checking the numbers (default: the cores but two: none on 2 cores)",
+        )
         add_actor_argument(parser)
 
     def handle(self, *args, file: str, **options) -> None:
         errors_path = options["errors_path"]
         if options["batch_size"] is not None and options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
+        workers = default_workers() if options["workers"] is None else options["workers"]
+        if workers < 0:
+            raise CommandError("--workers must be 0 or more")
         if errors_path and not Path(errors_path).resolve().parent.is_dir():
             raise CommandError(f"--errors: folder {Path(errors_path).parent} does not exist")
         bar = None
@@ -81,6 +91,7 @@ class Command(BaseCommand):
                 allow_sequential=options["allow_sequential"],
                 progress=progress if bar else None,
                 batch_size=options["batch_size"],
+                workers=workers,
                 actor=cli_actor(options["acting_user"]),
             )
         except ImportFileError as exc:
