@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from campaigns.editing import campaign_archive, campaign_unarchive
 from campaigns.erasure import ErasureError, contact_erase, contact_evidence
-from campaigns.models import Campaign, Message, MessageEvent
+from campaigns.models import Campaign, Message, MessageEvent, SendBatch
 from campaigns.permissions import APPROVE, SEND
 from campaigns.services import (
     CampaignError,
@@ -171,6 +171,32 @@ class MessageAdmin(admin.ModelAdmin):
     paginator = LargeTablePaginator
     raw_id_fields = ["campaign", "contact", "replaces"]
     inlines = [MessageEventInline]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SendBatch)
+class SendBatchAdmin(admin.ModelAdmin):
+    """Send batches: the ledger rows a sender holds; read-only (the engine and settler own them)."""
+
+    list_display = ["id", "campaign", "state", "size", "claimed_at", "reason"]
+    list_filter = ["state"]
+    search_fields = ["=id", "=campaign__id", "campaign__name"]
+    list_select_related = ["campaign"]
+    show_full_result_count = False
+    paginator = LargeTablePaginator
+    raw_id_fields = ["campaign"]
+
+    @admin.display(description="rows in flight")
+    def size(self, obj: SendBatch) -> int:
+        return len(obj.ids) if isinstance(obj.ids, list) else 0
 
     def get_readonly_fields(self, request, obj=None) -> list[str]:
         return [field.name for field in self.model._meta.fields]

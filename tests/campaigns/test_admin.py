@@ -53,3 +53,23 @@ def test_the_ledger_cannot_be_edited_or_deleted(admin_client, campaign, live_san
     assert admin_client.get(reverse("admin:campaigns_message_add")).status_code == 403
     delete = reverse("admin:campaigns_message_delete", args=[message.pk])
     assert admin_client.get(delete).status_code == 403
+
+
+def test_send_batches_are_listed_read_only(admin_client, campaign) -> None:
+    from django.utils import timezone
+
+    from campaigns.models import SendBatch
+
+    batch = SendBatch.objects.create(campaign=campaign, ids=[11, 12, 13], claimed_at=timezone.now())
+    page = admin_client.get(
+        reverse("admin:campaigns_sendbatch_changelist") + "?state__exact=claimed"
+    )
+    assert page.status_code == 200
+    assert f">{batch.pk}<".encode() in page.content
+    assert b'<td class="field-size">3</td>' in page.content
+    change = reverse("admin:campaigns_sendbatch_change", args=[batch.pk])
+    admin_client.post(change, {"state": "released", "ids": "[]"})
+    assert SendBatch.objects.get(pk=batch.pk).state == "claimed"
+    assert admin_client.get(reverse("admin:campaigns_sendbatch_add")).status_code == 403
+    delete = reverse("admin:campaigns_sendbatch_delete", args=[batch.pk])
+    assert admin_client.get(delete).status_code == 403
