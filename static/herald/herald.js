@@ -72,8 +72,22 @@
       });
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { draw(); });
-  document.addEventListener("htmx:afterSettle", function () { draw(); });
+  // Phones: tables stack into cards (herald.css); each cell carries its column's header.
+  function labelCells() {
+    document.querySelectorAll(".table-wrap table").forEach(function (table) {
+      var heads = [];
+      table.querySelectorAll("thead th").forEach(function (th) { heads.push(th.textContent.trim()); });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          if (!cell.hasAttribute("data-label") && !cell.hasAttribute("colspan")) {
+            cell.setAttribute("data-label", heads[i] || "");
+          }
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { draw(); labelCells(); });
+  document.addEventListener("htmx:afterSettle", function () { draw(); labelCells(); });
 })();
 
 /* <select data-autosubmit>: submit its form on change (no inline handler under the CSP). */
