@@ -199,9 +199,14 @@ class TemplatesSyncResultSerializer(serializers.Serializer):
     unchanged = serializers.IntegerField()
     removed = serializers.IntegerField()
     unsupported = serializers.IntegerField()
-    errors = serializers.ListField(child=serializers.CharField())
     failure = serializers.CharField(allow_blank=True)
     summary = serializers.CharField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # `errors` is a Serializer attribute: the field is declared under its JSON name here.
+        fields["errors"] = serializers.ListField(child=serializers.CharField())
+        return fields
 
 
 class ListNameField(serializers.SlugRelatedField):
