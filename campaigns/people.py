@@ -39,7 +39,8 @@ SELECT count(*),
        coalesce(sum(handled), 0), coalesce(sum(reached), 0), coalesce(sum(pending), 0),
        coalesce(sum(CASE WHEN first_failed = 1 THEN 1 ELSE 0 END), 0),
        coalesce(sum(CASE WHEN first_failed = 1 AND reached = 1 THEN 1 ELSE 0 END), 0),
-       coalesce(sum(CASE WHEN reached = 0 AND pending = 0 AND only_skipped = 0 THEN 1 ELSE 0 END), 0),
+       coalesce(sum(CASE WHEN reached = 0 AND pending = 0 AND only_skipped = 0
+                         THEN 1 ELSE 0 END), 0),
        coalesce(sum(only_skipped), 0)
 FROM (
   SELECT coalesce(contact_id, -id) AS person,
@@ -103,7 +104,14 @@ def campaign_people(*, campaign: Campaign) -> CampaignPeople:
     with connection.cursor() as cursor:
         cursor.execute(PEOPLE_SQL, [campaign.pk])
         row = cursor.fetchone()
-    people = CampaignPeople(*(int(v or 0) for v in row), attempts=attempts)
+    people_, handled, reached, pending, first_failed, by_fallback, not_reached, skipped = (
+        int(v or 0) for v in row
+    )
+    people = CampaignPeople(
+        people=people_, handled=handled, reached=reached, pending=pending,
+        first_failed=first_failed, reached_by_fallback=by_fallback, not_reached=not_reached,
+        skipped=skipped, attempts=attempts,
+    )  # fmt: skip
     live = campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED) or people.pending
     cache.set(key, people.as_dict(), LIVE_CACHE_SECONDS if live else SETTLED_CACHE_SECONDS)
     return people

@@ -30,8 +30,8 @@ from campaigns.models import (
     MessageEvent,
     Segment,
 )
-from campaigns.permissions import APPROVE, SEND
 from campaigns.people import campaign_people
+from campaigns.permissions import APPROVE, SEND
 from campaigns.preview import budget_launch_problem
 from campaigns.quiet import window_check
 from campaigns.rendering import (

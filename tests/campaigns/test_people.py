@@ -36,7 +36,7 @@ def _campaign(n: int) -> tuple[Campaign, list[Message]]:
             channel="whatsapp",
             text="Hola",
             state="queued",
-        )  # fmt: skip
+        )
         for contact in ContactFactory.create_batch(n)
     ]
     campaign_recount(campaign=campaign)
