@@ -60,8 +60,9 @@
         data: {
           labels: data.labels,
           datasets: data.datasets.map(function (set, i) {
-            return { label: set.label, data: set.data,
-                     backgroundColor: set.colors || COLORS[(i + 2) % COLORS.length] };
+            var color = set.colors || COLORS[(i + 2) % COLORS.length];
+            return { label: set.label, data: set.data, backgroundColor: color,
+                     borderColor: kind === "line" ? color : undefined, spanGaps: true };
           })
         },
         options: { responsive: true, maintainAspectRatio: false, animation: { duration: 300 },

@@ -86,6 +86,8 @@ def every_page_paths(user) -> dict[str, str]:
     return {
         "dashboard": "/",
         "campaigns": "/campaigns/",
+        "reports": "/reports/",
+        "reports-compare": f"/reports/?ids={finished.pk}&ids={scheduled.pk}",
         "wizard-audience": "/campaigns/new/",
         "preview": f"/campaigns/{draft.pk}/preview/",
         "confirm-launch": f"/campaigns/{draft.pk}/do/launch/",
