@@ -34,6 +34,7 @@ from api.services import (
     event_subscription_update,
     idempotent,
 )
+from campaigns.analytics import marketing_campaigns
 from campaigns.models import Campaign, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
@@ -333,9 +334,7 @@ class CampaignsView(generics.ListCreateAPIView):
     """`GET/POST /campaigns`: create a draft through `campaign_create`."""
 
     serializer_class = s.CampaignSerializer
-    queryset = Campaign.objects.prefetch_related("lists", "exclude_lists").exclude(
-        transactional__isnull=False
-    )
+    queryset = marketing_campaigns().prefetch_related("lists", "exclude_lists")
     required_scopes = {"write": Scope.CAMPAIGNS_WRITE}
     read_permission = "campaigns.view_campaign"
 

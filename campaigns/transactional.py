@@ -52,6 +52,7 @@ def messages_send_transactional(
     respect_opt_out: bool = True,
     created_by: User | None = None,
     name: str = "",
+    reason: str = "transactional send (API)",
     now: dt.datetime | None = None,
 ) -> tuple[Campaign, list[TransactionalMessage]]:
     """Write the ledger of one transactional send (E.164 `phones`) and start sending it."""
@@ -91,7 +92,7 @@ def messages_send_transactional(
             text=text if channel != Channel.WHATSAPP_TEMPLATE else "",
             template=template,
             state=CampaignState.RUNNING,
-            state_reason="transactional send (API)",
+            state_reason=reason[:500],
             created_by=created_by if created_by and created_by.is_authenticated else None,
             launched_at=now,
             frozen_at=now,

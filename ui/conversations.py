@@ -2,31 +2,38 @@
 
 A thread is everything exchanged with one contact: campaign messages, what they sent (keyword
 messages included, marked), Herald's automatic keyword replies and the replies people sent from
-the inbox. Replies are stored only once Infobip accepted them; a refusal raises with Infobip's
-reason and stores nothing, so the page can show the error with the typed text kept.
+the inbox. A reply goes out through the ledger, as a one-off campaign of its own (like the
+API's transactional sends): it is claimed before it is sent (never twice), and its delivery
+report, price and errors land on its ledger row, which the thread shows as the reply's state.
+What Herald refuses (empty, too long, WhatsApp window closed, an opted-out contact without a
+transactional confirmation) raises before anything is written, so the page keeps the text.
 """
-
-import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
-from campaigns.rendering import sms_cap_check
-from campaigns.services import CampaignError
-from campaigns.whatsapp_session import whatsapp_session_send, whatsapp_window_reason
+from campaigns.models import Channel
+from campaigns.rendering import sms_cap_check, whatsapp_text_cap_check
+from campaigns.transactional import TransactionalError, messages_send_transactional
+from campaigns.whatsapp_session import whatsapp_window_reason
 from contacts.models import Contact
 from contacts.services import ReplyRefused, contact_reply_authorize
-from infobip.client import get_client
-from infobip.errors import InfobipError
 from infobip.models import InboundMessage
-from infobip.types import SmsMessage
 from ui.models import ConversationReply, ConversationState
 from ui.services import UiError, audit_record
+from whatsapp.mapping import (
+    contact_values,
+    mapping_resolve,
+    mapping_validate,
+    slot_from_text,
+    template_places,
+)
+from whatsapp.models import WhatsAppTemplate
+from whatsapp.services import template_check_sendable, template_render
 
 CHANNELS = ("sms", "whatsapp")
-# A send answer in these groups means the reply will not arrive: say so, keep nothing.
-REFUSED_GROUPS = ("REJECTED", "UNDELIVERABLE")
 
 
 def _reply_sender(contact: Contact, channel: str) -> str:
@@ -55,42 +62,32 @@ def conversation_reply(
         raise UiError("choose SMS or WhatsApp for the reply")
     if not text:
         raise UiError("the reply is empty")
-    try:
-        contact_reply_authorize(
-            contact=contact, actor=user, channel=channel, transactional=transactional
-        )
-    except ReplyRefused as exc:
-        raise UiError(str(exc)) from exc
+    if problem := (sms_cap_check if channel == "sms" else whatsapp_text_cap_check)(text):
+        raise UiError(problem)
+    if channel == "whatsapp" and (reason := whatsapp_window_reason(contact=contact)):
+        raise UiError(reason)
     sender = _reply_sender(contact, channel)
-    try:
-        if channel == "sms":
-            if problem := sms_cap_check(text):
-                raise UiError(problem)
-            result = get_client().send_sms(
-                [SmsMessage(to=contact.phone.lstrip("+"), text=text, sender=sender,
-                            message_id=str(uuid.uuid4()))]
+    with transaction.atomic():
+        try:
+            confirmed = contact_reply_authorize(
+                contact=contact, actor=user, channel=channel, transactional=transactional
+            )
+        except ReplyRefused as exc:
+            raise UiError(str(exc)) from exc
+        try:
+            campaign, rows = messages_send_transactional(
+                channel=Channel.SMS if channel == "sms" else Channel.WHATSAPP_TEXT,
+                sender=sender, phones=[contact.phone], text=text,
+                respect_opt_out=not confirmed, created_by=user,
+                name=f"Inbox reply to {contact.phone}", reason="inbox reply",
             )  # fmt: skip
-            sent = result.messages[0] if result.messages else None
-        else:
-            if reason := whatsapp_window_reason(contact=contact):
-                raise UiError(reason)
-            sent = whatsapp_session_send(contact=contact, kind="text", text=text, sender=sender)
-    except InfobipError as exc:
-        raise UiError(f"Infobip refused the reply: {exc}") from exc
-    except CampaignError as exc:
-        raise UiError(str(exc)) from exc
-    if sent is not None and sent.status and sent.status.group_name in REFUSED_GROUPS:
-        reason = sent.status.description or sent.status.name
-        raise UiError(f"Infobip refused the reply: {reason} ({sent.status.name})")
-    reply = ConversationReply.objects.create(
-        contact=contact,
-        channel=channel,
-        text=text,
-        sender=sender,
-        message_id=(sent.message_id if sent else "") or "",
-        status_name=(sent.status.name if sent and sent.status else "")[:100],
-        sent_by=user if user.is_authenticated else None,
-    )
+        except TransactionalError as exc:
+            raise UiError(str(exc)) from exc
+        reply = ConversationReply.objects.create(
+            contact=contact, channel=channel, text=text, sender=sender,
+            message_id=rows[0].message_id, campaign=campaign,
+            sent_by=user if user.is_authenticated else None,
+        )  # fmt: skip
     conversation_mark_handled(contact=contact, user=user, handled=True)
     detail = f"{channel} to {contact.phone}"
     audit_record(actor=user, action="reply", contact=contact, detail=detail)
@@ -112,3 +109,64 @@ def conversation_mark_handled(*, contact: Contact, user: User, handled: bool) ->
     state.handled_by = user if handled and user.is_authenticated else None
     state.save(update_fields=["handled_at", "handled_by"])
     return state
+
+
+def template_fields(template: WhatsAppTemplate) -> list[tuple[str, str]]:
+    """The (name, label) of each value a template takes in a thread's template send."""
+    places = template_places(template)
+    fields = [(f"header_{i}", p.label) for i, p in enumerate(places["header"])]
+    fields += [(f"body_{i}", p.label) for i, p in enumerate(places["body"])]
+    return fields + [(f"button_{i}", p.label) for i, p in places["buttons"].items()]
+
+
+def conversation_template_send(
+    *,
+    contact: Contact,
+    template: WhatsAppTemplate,
+    values: dict[str, str],
+    user: User,
+    transactional: bool = False,
+) -> ConversationReply:
+    """Send an approved WhatsApp template from the thread (the way to write after the 24-hour
+    window closed); `values` by template_fields name, `{{first_name}}` and the like allowed."""
+    if problem := template_check_sendable(template=template):
+        raise UiError(problem)
+    places = template_places(template)
+    mapping = {
+        "header": [slot_from_text(values.get(f"header_{i}", ""))
+                   for i in range(len(places["header"]))],
+        "body": [slot_from_text(values.get(f"body_{i}", ""))
+                 for i in range(len(places["body"]))],
+        "buttons": [{"index": i, "slots": [slot_from_text(values.get(f"button_{i}", ""))]}
+                    for i in places["buttons"]],
+    }  # fmt: skip
+    if problems := mapping_validate(template=template, mapping=mapping):
+        raise UiError(problems[0])
+    resolved = mapping_resolve(template=template, mapping=mapping, contact=contact_values(contact))
+    if resolved.values is None:
+        raise UiError(f"no value for the {resolved.missing[0]}")
+    with transaction.atomic():
+        try:
+            confirmed = contact_reply_authorize(
+                contact=contact, actor=user, channel="whatsapp", transactional=transactional
+            )
+        except ReplyRefused as exc:
+            raise UiError(str(exc)) from exc
+        try:
+            campaign, rows = messages_send_transactional(
+                channel=Channel.WHATSAPP_TEMPLATE, sender=template.sender, phones=[contact.phone],
+                template=template, values=resolved.values, respect_opt_out=not confirmed,
+                created_by=user, name=f"Inbox reply to {contact.phone}", reason="inbox reply",
+            )  # fmt: skip
+        except TransactionalError as exc:
+            raise UiError(str(exc)) from exc
+        reply = ConversationReply.objects.create(
+            contact=contact, channel="whatsapp", sender=template.sender,
+            text=template_render(template=template, values=resolved.values),
+            message_id=rows[0].message_id, campaign=campaign,
+            sent_by=user if user.is_authenticated else None,
+        )  # fmt: skip
+    conversation_mark_handled(contact=contact, user=user, handled=True)
+    what = f"whatsapp template {template.name} ({template.language}) to {contact.phone}"
+    audit_record(actor=user, action="reply", contact=contact, detail=what)
+    return reply

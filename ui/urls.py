@@ -91,6 +91,7 @@ urlpatterns = [
     path("inbox/contact/<int:pk>/", conversations.thread, name="thread"),
     path("inbox/contact/<int:pk>/messages/", conversations.thread_messages, name="thread_messages"),
     path("inbox/contact/<int:pk>/reply/", conversations.thread_reply, name="thread_reply"),
+    path("inbox/contact/<int:pk>/template/", conversations.thread_template, name="thread_template"),
     path("inbox/contact/<int:pk>/handled/", conversations.thread_handled, name="thread_handled"),
     path("inbox/reviews/<int:pk>/", reviews.review_resolve, name="review_resolve"),
     path("sandbox/inbound/", inbox.sandbox_simulate, name="sandbox_inbound"),

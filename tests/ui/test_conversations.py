@@ -104,7 +104,10 @@ def test_whatsapp_outside_the_window_is_refused_keeping_the_text(rita, live_sand
     assert not ConversationReply.objects.exists()
 
 
-def test_infobip_refusing_a_reply_shows_why_and_keeps_the_text(rita, mocked):
+def test_a_reply_goes_through_the_ledger_and_the_thread_shows_its_delivery_state(
+    rita, mocked, django_capture_on_commit_callbacks
+):
+    """Issue 26 #12: Infobip's refusal (or later report) lands on the reply's ledger row."""
     ann = Contact.objects.create(phone="+447946000001")
     _inbound(ann, "Hi")
     mocked.add(
@@ -113,11 +116,59 @@ def test_infobip_refusing_a_reply_shows_why_and_keeps_the_text(rita, mocked):
                          "action": "Check the sender", "violations": [], "resources": []}),
         content_type="application/json",
     )  # fmt: skip
-    response = rita.post(
-        reverse("ui:thread_reply", args=[ann.pk]), {"channel": "sms", "text": "Please keep me"}
-    )
-    assert response.status_code == 400
-    page = response.content.decode()
-    assert "Infobip refused the reply" in page
-    assert ">Please keep me</textarea>" in page
-    assert not ConversationReply.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = rita.post(
+            reverse("ui:thread_reply", args=[ann.pk]), {"channel": "sms", "text": "Please keep me"}
+        )
+    assert response.status_code == 302
+    reply = ConversationReply.objects.get()
+    assert reply.campaign is not None
+    thread = rita.get(reverse("ui:thread_messages", args=[ann.pk])).content.decode()
+    assert 'data-reply-state="failed"' in thread
+    assert "Invalid sender" in thread
+    # The reply's one-off campaign is not one of the marketer's campaigns.
+    assert "Inbox reply to" not in rita.get(reverse("ui:campaigns")).content.decode()
+
+
+def test_an_accepted_reply_shows_accepted_then_its_report(
+    rita, live_sandbox, django_capture_on_commit_callbacks
+):
+    ann = Contact.objects.create(phone="+447946000002")
+    _inbound(ann, "Open Sunday?")
+    with django_capture_on_commit_callbacks(execute=True):
+        rita.post(reverse("ui:thread_reply", args=[ann.pk]), {"channel": "sms", "text": "Yes"})
+    thread = rita.get(reverse("ui:thread_messages", args=[ann.pk])).content.decode()
+    assert 'data-reply-state="accepted"' in thread
+    assert "Accepted, on its way" in thread
+
+
+def test_a_closed_window_offers_a_template_send_from_the_thread(
+    rita, live_sandbox, django_capture_on_commit_callbacks
+):
+    from whatsapp.models import WhatsAppTemplate
+    from whatsapp.services import templates_sync
+
+    templates_sync()
+    bienvenida = WhatsAppTemplate.objects.get(name="bienvenida", language="es")
+    ann = Contact.objects.create(
+        phone="+447946000003", first_name="Ana",
+        whatsapp_last_inbound_at=timezone.now() - dt.timedelta(hours=30),
+    )  # fmt: skip
+    _inbound(ann, "hola", channel="whatsapp", minutes_ago=30 * 60)
+    page = rita.get(reverse("ui:thread", args=[ann.pk])).content.decode()
+    assert "WhatsApp window closed: send a template" in page
+    page = rita.get(reverse("ui:thread", args=[ann.pk]), {"template": bienvenida.pk})
+    assert 'id="template-form"' in page.content.decode()
+    url = reverse("ui:thread_template", args=[ann.pk])
+    refused = rita.post(url, {"template": bienvenida.pk, "body_0": ""})
+    assert refused.status_code == 400
+    assert 'id="template-error"' in refused.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = rita.post(url, {"template": bienvenida.pk, "body_0": "{{first_name}}"})
+    assert sent.status_code == 302
+    reply = ConversationReply.objects.get()
+    assert "Ana" in reply.text
+    assert reply.campaign.channel == "whatsapp_template"
+    thread = rita.get(reverse("ui:thread_messages", args=[ann.pk])).content.decode()
+    assert 'data-reply-state="accepted"' in thread
+    assert rita.post(url, {"template": "x"}).status_code == 400  # hostile input: no 500

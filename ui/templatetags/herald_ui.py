@@ -73,3 +73,11 @@ def figure(obj, key: str, kind: str) -> str:
     if kind == "money":
         return money(value, getattr(obj, "currency", ""))
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+@register.filter
+def state_label(state: str) -> str:
+    """A ledger state as the campaign pages name it (Queued, Delivered…)."""
+    from campaigns.states import MessageState
+
+    return MessageState(state).label if state in MessageState.values else state

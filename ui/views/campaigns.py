@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from campaigns.analytics import marketing_campaigns
 from campaigns.clicks import campaign_click_counts
 from campaigns.editing import ARCHIVABLE
 from campaigns.export import campaign_export_rows, ledger_export_rows
@@ -48,7 +49,7 @@ RECIPIENTS_PAGE = 50
 @page("campaigns.view_campaign")
 def campaign_list(request):
     # API sends are one-off campaigns of their own (api.TransactionalSend): not the marketer's.
-    campaigns = Campaign.objects.filter(transactional__isnull=True).select_related("created_by")
+    campaigns = marketing_campaigns().select_related("created_by")
     state = request.GET.get("state", "")
     channel = request.GET.get("channel", "")
     q = request.GET.get("q", "").strip()[:200]

@@ -3,7 +3,7 @@
 from django.shortcuts import render
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.analytics import marketing_campaigns
 from campaigns.states import CampaignState
 from contacts.phrases import revocation_review_oldest_open
 from core.models import InfobipConnection
@@ -16,7 +16,7 @@ LIVE = (CampaignState.RUNNING, CampaignState.SCHEDULED, CampaignState.PAUSED)
 
 def _campaign_rows() -> tuple[list[dict], bool]:
     # Not the API's one-off sends, nor what the marketer archived.
-    marketing = Campaign.objects.filter(transactional__isnull=True, archived_at__isnull=True)
+    marketing = marketing_campaigns().filter(archived_at__isnull=True)
     campaigns = list(marketing.filter(state__in=LIVE).order_by("-created_at")[:20])
     campaigns += list(marketing.exclude(state__in=LIVE).order_by("-created_at")[:10])
     rows = [{"campaign": c, **campaign_progress(c)} for c in campaigns]
