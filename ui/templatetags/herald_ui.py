@@ -81,3 +81,11 @@ def state_label(state: str) -> str:
     from campaigns.states import MessageState
 
     return MessageState(state).label if state in MessageState.values else state
+
+
+@register.filter(name="in_words")
+def in_words_filter(text) -> str:
+    """A service's reason without codes or command-line flags (ui/words.py)."""
+    from ui.words import in_words
+
+    return in_words(text)

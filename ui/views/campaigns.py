@@ -42,6 +42,7 @@ from ui.selectors import campaign_progress
 from ui.services import audit_record
 from ui.story import GROUPS, campaign_funnel, recipient_messages, waiting_reasons
 from ui.templatetags.herald_ui import money
+from ui.words import in_words
 
 RECIPIENTS_PAGE = 50
 
@@ -151,7 +152,7 @@ def campaign_test(request, pk: int):
     try:
         result = campaign_test_send(campaign=campaign, contact=_sample_contact(campaign), to=to)
     except (CampaignError, InfobipError) as exc:
-        messages.error(request, f"Test not sent: {exc}")
+        messages.error(request, f"Test not sent: {in_words(exc)}")
         return redirect("ui:campaign_preview", pk=pk)
     sent = result.messages[0] if result.messages else None
     status = sent.status.name if sent and sent.status else "sent"
@@ -401,7 +402,7 @@ def campaign_action(request, pk: int, action: str):
         done = _perform(request, campaign, action)
     except (CampaignError, Refused) as exc:
         # The services decide and audit; a refusal changes nothing and says why.
-        messages.error(request, f"{ACTIONS[action][0]} refused: {exc}")
+        messages.error(request, f"{ACTIONS[action][0]} refused: {in_words(exc)}")
     else:
         messages.success(request, done)
     return redirect("ui:campaign", pk=pk)
