@@ -292,6 +292,19 @@ def on_campaign_state_changed(
     events_emit(event_type=EventType.CAMPAIGN_STATE_CHANGED, items=[(key, data)])
 
 
+def on_approval_requested(sender, *, campaign_id: int, requested_by: str, **kwargs) -> None:
+    """campaign.approval_requested: the approvers' notification for a connector or a chat."""
+    if not _subscriptions(EventType.CAMPAIGN_APPROVAL_REQUESTED):
+        return
+    from campaigns.models import Campaign
+
+    campaign = Campaign.objects.filter(pk=campaign_id).only("name").first()
+    data = {"campaignId": campaign_id, "name": campaign.name if campaign else "",
+            "requestedBy": requested_by}  # fmt: skip
+    key = f"{campaign_id}:approval:{uuid.uuid4().hex}"
+    events_emit(event_type=EventType.CAMPAIGN_APPROVAL_REQUESTED, items=[(key, data)])
+
+
 def on_links_clicked(sender, *, event_keys: list[tuple[int | None, int]], **kwargs) -> None:
     """link.clicked: one event per stored click notification."""
     if not event_keys or not _subscriptions(EventType.LINK_CLICKED):
@@ -335,6 +348,9 @@ def connect() -> None:
     campaign_signals.messages_final.connect(on_messages_final, dispatch_uid="api.final")
     campaign_signals.campaign_state_changed.connect(
         on_campaign_state_changed, dispatch_uid="api.campaign_state"
+    )
+    campaign_signals.campaign_approval_requested.connect(
+        on_approval_requested, dispatch_uid="api.approval_requested"
     )
     contact_signals.contacts_opted_out.connect(on_opted_out, dispatch_uid="api.opted_out")
     contact_signals.contacts_opted_in.connect(on_opted_in, dispatch_uid="api.opted_in")

@@ -37,6 +37,8 @@ urlpatterns = [
              name=f"campaign-{action}")
         for action in ("launch", "pause", "resume", "cancel")
     ],
+    path("campaigns/<int:pk>/request-approval", views.CampaignApprovalRequestView.as_view(),
+         name="campaign-request-approval"),
     path("inbound", views.InboundView.as_view(), name="inbound"),
     path("reports/campaigns", reports.CampaignComparisonView.as_view(), name="report-campaigns"),
     path("reports/trends", reports.TrendsView.as_view(), name="report-trends"),

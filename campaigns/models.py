@@ -379,6 +379,34 @@ class CampaignApproval(models.Model):
         return f"campaign {self.campaign_id} approved by {self.approved_by}"
 
 
+class ApprovalRequest(models.Model):
+    """Someone asked the approvers to check a campaign (issue 26 #13); closed by the approval.
+
+    At most one open request per campaign: asking again while one is open changes nothing.
+    """
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="approval_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=500, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign"], condition=Q(closed_at__isnull=True),
+                name="one_open_approval_request",
+            )
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"approval of campaign {self.campaign_id} requested by {self.requested_by}"
+
+
 class Segment(models.Model):
     """Saved rules over contacts and their engagement (campaigns/segments.py), with AND/OR."""
 

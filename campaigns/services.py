@@ -22,6 +22,7 @@ from campaigns.approval import campaign_content, campaign_fingerprint
 from campaigns.ledger import live_batch_ids, messages_in_flight
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
+    ApprovalRequest,
     Campaign,
     CampaignApproval,
     Channel,
@@ -267,7 +268,38 @@ def campaign_approve(*, campaign: Campaign, actor: Actor) -> CampaignApproval:
             },
         )
         audit_record(actor=actor, action="approve", campaign=campaign, content=content)
+        ApprovalRequest.objects.filter(campaign=campaign, closed_at__isnull=True).update(
+            closed_at=timezone.now()
+        )
     return approval
+
+
+def campaign_approval_request(
+    *, campaign: Campaign, actor: Actor, note: str = ""
+) -> ApprovalRequest:
+    """Ask the approvers to check a draft: in their queue and menu, and as the outbound event
+    `campaign.approval_requested`; asking again while a request is open returns that one."""
+    actor_require(actor, "campaigns.change_campaign", doing="request approvals")
+    campaign.refresh_from_db()
+    if campaign.state not in (CampaignState.DRAFT, CampaignState.SCHEDULED):
+        raise CampaignError(f"campaign {campaign.pk} is {campaign.state}: nothing to approve")
+    if CampaignApproval.objects.filter(campaign=campaign).exists() and not (
+        campaign_approval_problem(campaign=campaign)
+    ):
+        raise CampaignError("this campaign is already approved as it is")
+    with transaction.atomic():
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        request = ApprovalRequest.objects.filter(campaign=campaign, closed_at__isnull=True).first()
+        if request is not None:
+            return request
+        request = ApprovalRequest.objects.create(
+            campaign=campaign, requested_by=actor_user(actor), note=note.strip()[:500]
+        )
+        audit_record(actor=actor, action="approval_request", campaign=campaign, detail=note[:500])
+        signals.campaign_approval_requested.send(
+            sender=ApprovalRequest, campaign_id=campaign.pk, requested_by=actor_label(actor)
+        )
+    return request
 
 
 def campaign_launch(

@@ -78,6 +78,11 @@ urlpatterns = [
     path("campaigns/<int:pk>/export.csv", campaigns.campaign_export_csv, name="campaign_export"),
     path("campaigns/<int:pk>/make-list/", campaigns.campaign_make_list, name="campaign_make_list"),
     path("campaigns/<int:pk>/do/<str:action>/", campaigns.campaign_action, name="campaign_action"),
+    path(
+        "campaigns/<int:pk>/request-approval/",
+        campaigns.campaign_request_approval,
+        name="campaign_request_approval",
+    ),
     path("campaigns/<int:pk>/edit/", wizard.edit, name="campaign_edit"),
     path("campaigns/<int:pk>/duplicate/", editing.duplicate, name="campaign_duplicate"),
     path("campaigns/<int:pk>/reschedule/", editing.reschedule, name="campaign_reschedule"),

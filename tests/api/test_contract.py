@@ -117,6 +117,7 @@ CASES_COVER = [
     ("PATCH", "/api/v1/event-subscriptions/{id}"),
     ("GET", "/api/v1/event-subscriptions/{id}/deliveries"),
     ("DELETE", "/api/v1/event-subscriptions/{id}"),
+    ("POST", "/api/v1/campaigns/{id}/request-approval"),
     ("GET", "/api/v1/reports/campaigns"),
     ("GET", "/api/v1/reports/trends"),
 ]
@@ -187,6 +188,7 @@ def test_every_success_answer_matches_the_document(
     c.check("GET", "/api/v1/campaigns/{id}", 200, id=cid)
     c.check("PATCH", "/api/v1/campaigns/{id}", 200, {"text": "Hello {{first_name}}"}, id=cid)
     c.check("GET", "/api/v1/campaigns/{id}/preview", 200, id=cid)
+    c.check("POST", "/api/v1/campaigns/{id}/request-approval", 200, {"note": "please"}, id=cid)
     # Not run on commit: the campaign stays running (not sent yet) for pause and resume.
     c.check("POST", "/api/v1/campaigns/{id}/launch", 200, id=cid, execute=False)
     c.check("POST", "/api/v1/campaigns/{id}/pause", 200, id=cid)

@@ -16,11 +16,12 @@ from campaigns.analytics import marketing_campaigns
 from campaigns.clicks import campaign_click_counts
 from campaigns.editing import ARCHIVABLE
 from campaigns.export import campaign_export_rows, ledger_export_rows
-from campaigns.models import Campaign, Channel, Message
+from campaigns.models import ApprovalRequest, Campaign, Channel, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
     campaign_approval_problem,
+    campaign_approval_request,
     campaign_approve,
     campaign_cancel,
     campaign_launch,
@@ -114,6 +115,12 @@ def _actions(request, campaign: Campaign) -> dict:
         "archive": campaign.archived_at is None and state in ARCHIVABLE,
         "unarchive": campaign.archived_at is not None,
         "approval_problem": campaign_approval_problem(campaign=campaign),
+        "approval_request": ApprovalRequest.objects.filter(
+            campaign=campaign, closed_at__isnull=True
+        )
+        .select_related("requested_by")
+        .first(),
+        "can_request_approval": request.user.has_perm("campaigns.change_campaign"),
         "approval": CampaignApproval.objects.filter(campaign=campaign)
         .select_related("approved_by")
         .first(),
@@ -375,6 +382,22 @@ ACTIONS = {
 }
 
 
+@require_POST
+@page("campaigns.change_campaign")
+def campaign_request_approval(request, pk: int):
+    """Ask the approvers to check this draft (campaigns.services.campaign_approval_request)."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        campaign_approval_request(
+            campaign=campaign, actor=request.user, note=request.POST.get("note", "")[:500]
+        )
+    except (CampaignError, Refused) as exc:
+        messages.error(request, f"Approval not requested: {in_words(exc)}")
+    else:
+        messages.success(request, "Approval requested: the approvers see it in their menu.")
+    return redirect("ui:campaign_preview", pk=pk)
+
+
 @page("campaigns.view_campaign")
 def campaign_action(request, pk: int, action: str):
     """GET: a confirmation page; POST: do it (launch/pause/resume/cancel need ui.launch)."""
@@ -395,7 +418,12 @@ def campaign_action(request, pk: int, action: str):
             "approval_problem": campaign_approval_problem(campaign=campaign)
             if action == "launch"
             else None,
-            "launch_summary": launch_summary(campaign) if action == "launch" else None,
+            "launch_summary": launch_summary(campaign) if action in ("launch", "approve") else None,
+            # What the approver approves: the text as recipients see it and the audience.
+            "bubble": _bubble(campaign) if action == "approve" else "",
+            "approval_request": ApprovalRequest.objects.filter(
+                campaign=campaign, closed_at__isnull=True
+            ).first(),
         }
         return render(request, "ui/confirm.html", context)
     try:
