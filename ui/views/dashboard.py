@@ -23,6 +23,26 @@ def _campaign_rows() -> tuple[list[dict], bool]:
     return rows, any(row["live"] for row in rows)
 
 
+def first_run_steps() -> list[dict] | None:
+    """The first-run checklist (import, sync templates, first campaign), None once all are
+    done: three EXISTS queries, so it costs nothing on a working Herald."""
+    from contacts.models import Contact
+    from whatsapp.models import WhatsAppTemplate
+
+    steps = [
+        {"key": "import", "label": "Import your contacts", "url": "ui:contact_import",
+         "done": Contact.objects.exists(),
+         "hint": "A CSV with a phone column; names, language and any other columns come too."},
+        {"key": "templates", "label": "Sync your WhatsApp templates", "url": "ui:templates",
+         "done": WhatsAppTemplate.objects.exists(),
+         "hint": "Only for WhatsApp: Herald reads the templates Infobip approved."},
+        {"key": "campaign", "label": "Launch your first campaign", "url": "ui:wizard_audience",
+         "done": marketing_campaigns().filter(launched_at__isnull=False).exists(),
+         "hint": "Audience, message, options, a test to your own phone, then launch."},
+    ]  # fmt: skip
+    return None if all(step["done"] for step in steps) else steps
+
+
 @page()
 def dashboard(request):
     rows, live = _campaign_rows()
@@ -39,6 +59,7 @@ def dashboard(request):
         ],
     }
     context = {
+        "checklist": first_run_steps(),
         "rows": rows,
         "live": live,
         "chart": chart,
