@@ -5,6 +5,7 @@ from django.urls import path
 
 from ui.views import (
     approvals,
+    calendar,
     campaigns,
     contacts,
     conversations,
@@ -58,6 +59,7 @@ urlpatterns = [
     path("templates/<int:pk>/", templates.template_detail, name="template"),
     path("campaigns/", campaigns.campaign_list, name="campaigns"),
     path("reports/", reports.reports, name="reports"),
+    path("calendar/", calendar.campaign_calendar, name="calendar"),
     path("campaigns/new/", wizard.audience, name="wizard_audience"),
     path("campaigns/new/count/", wizard.audience_count, name="wizard_count"),
     path("campaigns/new/message/", wizard.message, name="wizard_message"),

@@ -87,6 +87,7 @@ def every_page_paths(user) -> dict[str, str]:
         "dashboard": "/",
         "campaigns": "/campaigns/",
         "reports": "/reports/",
+        "calendar": "/calendar/",
         "reports-compare": f"/reports/?ids={finished.pk}&ids={scheduled.pk}",
         "wizard-audience": "/campaigns/new/",
         "preview": f"/campaigns/{draft.pk}/preview/",

@@ -425,3 +425,27 @@ def test_the_first_run_checklist_ticks_itself_off_then_goes(marketer_client):
     )
     Campaign.objects.create(name="First", text="Hi", launched_at=timezone.now())
     assert 'id="first-run"' not in marketer_client.get(reverse("ui:dashboard")).content.decode()
+
+
+def test_the_calendar_shows_scheduled_and_launched_campaigns_by_day(marketer_client, campaign):
+    """Issue 26 #13: the month grid, with a scheduled send and a launch on their days."""
+    import datetime as dt
+
+    from campaigns.models import Campaign
+
+    soon = timezone.now() + dt.timedelta(days=1)
+    Campaign.objects.filter(pk=campaign.pk).update(state="scheduled", send_at=soon)
+    Campaign.objects.create(name="Went out", text="Hi", state="completed",
+                            launched_at=timezone.now())  # fmt: skip
+    page = marketer_client.get(reverse("ui:calendar")).content.decode()
+    day = timezone.localtime(soon).date().isoformat()
+    cell = page[page.index(f'data-date="{day}"') :]
+    assert "Spring" in cell[: cell.index("</td>")]
+    assert "Went out" in page
+    later = (timezone.localdate() + dt.timedelta(days=70)).strftime("%Y-%m")
+    assert (
+        "Went out"
+        not in marketer_client.get(reverse("ui:calendar"), {"month": later}).content.decode()
+    )
+    for bad in ("x", "1999-13", "²"):
+        assert marketer_client.get(reverse("ui:calendar"), {"month": bad}).status_code == 200
