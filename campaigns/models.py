@@ -407,6 +407,25 @@ class ApprovalRequest(models.Model):
         return f"approval of campaign {self.campaign_id} requested by {self.requested_by}"
 
 
+class Snippet(models.Model):
+    """A saved piece of message text (a signature, an opening hours line, a legal footer) that
+    the wizard's message step and the inbox's reply box insert where the cursor is."""
+
+    name = models.CharField(max_length=100, unique=True)
+    text = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Segment(models.Model):
     """Saved rules over contacts and their engagement (campaigns/segments.py), with AND/OR."""
 

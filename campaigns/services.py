@@ -30,6 +30,7 @@ from campaigns.models import (
     Message,
     MessageEvent,
     Segment,
+    Snippet,
 )
 from campaigns.people import campaign_people
 from campaigns.permissions import APPROVE, SEND
@@ -272,6 +273,44 @@ def campaign_approve(*, campaign: Campaign, actor: Actor) -> CampaignApproval:
             closed_at=timezone.now()
         )
     return approval
+
+
+SNIPPET_TEXT_MAX = 1600  # an SMS's own cap: a snippet longer than a message is no snippet
+
+
+def snippet_save(*, name: str, text: str, actor: Actor, snippet: Snippet | None = None) -> Snippet:
+    """Create a snippet, or change `snippet`; names are unique, text up to 1,600 characters."""
+    actor_require(actor, "campaigns.add_campaign", doing="save snippets")
+    name, text = name.strip(), text.strip()
+    problems = {}
+    if not name or len(name) > 100:
+        problems["name"] = ["give the snippet a name of 1 to 100 characters"]
+    elif (
+        Snippet.objects.filter(name__iexact=name)
+        .exclude(pk=snippet.pk if snippet else None)
+        .exists()
+    ):
+        problems["name"] = [f"a snippet named “{name}” exists already"]
+    if not text:
+        problems["text"] = ["the snippet has no text"]
+    elif len(text) > SNIPPET_TEXT_MAX:
+        problems["text"] = [f"{len(text):,} characters: a snippet holds up to {SNIPPET_TEXT_MAX:,}"]
+    if problems:
+        raise ValidationError(problems)
+    snippet = snippet or Snippet(created_by=actor_user(actor))
+    snippet.name, snippet.text = name, text
+    snippet.save()
+    audit_record(actor=actor, action="snippet_save", detail=name)
+    return snippet
+
+
+def snippet_delete(*, snippet: Snippet, actor: Actor) -> str:
+    """Delete a snippet (messages that used it keep their text); returns its name."""
+    actor_require(actor, "campaigns.add_campaign", doing="delete snippets")
+    name = snippet.name
+    snippet.delete()
+    audit_record(actor=actor, action="snippet_delete", detail=name)
+    return name
 
 
 def campaign_approval_request(

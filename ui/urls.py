@@ -19,6 +19,7 @@ from ui.views import (
     reports,
     reviews,
     segments,
+    snippets,
     templates,
     wizard,
 )
@@ -60,6 +61,8 @@ urlpatterns = [
     path("campaigns/", campaigns.campaign_list, name="campaigns"),
     path("reports/", reports.reports, name="reports"),
     path("calendar/", calendar.campaign_calendar, name="calendar"),
+    path("snippets/", snippets.snippet_list, name="snippets"),
+    path("snippets/<int:pk>/delete/", snippets.snippet_remove, name="snippet_delete"),
     path("campaigns/new/", wizard.audience, name="wizard_audience"),
     path("campaigns/new/count/", wizard.audience_count, name="wizard_count"),
     path("campaigns/new/message/", wizard.message, name="wizard_message"),

@@ -118,6 +118,8 @@ CASES_COVER = [
     ("GET", "/api/v1/event-subscriptions/{id}/deliveries"),
     ("DELETE", "/api/v1/event-subscriptions/{id}"),
     ("POST", "/api/v1/campaigns/{id}/request-approval"),
+    ("GET", "/api/v1/snippets"),
+    ("POST", "/api/v1/snippets"),
     ("GET", "/api/v1/reports/campaigns"),
     ("GET", "/api/v1/reports/trends"),
 ]
@@ -199,6 +201,8 @@ def test_every_success_answer_matches_the_document(
     compared = c.check("GET", "/api/v1/reports/campaigns", 200, query=f"?ids={cid}")
     assert compared["campaigns"][0]["id"] == cid
     c.check("GET", "/api/v1/reports/trends", 200, query="?days=7&bucket=week")
+    c.check("POST", "/api/v1/snippets", 201, {"name": "Footer", "text": "Reply STOP to opt out"})
+    c.check("GET", "/api/v1/snippets", 200)
 
     # Event subscriptions.
     sub = c.check(

@@ -89,3 +89,11 @@ def in_words_filter(text) -> str:
     from ui.words import in_words
 
     return in_words(text)
+
+
+@register.inclusion_tag("ui/_snippet_picker.html")
+def snippet_picker(target: str) -> dict:
+    """Buttons that insert a saved snippet into the field `target` (at the cursor)."""
+    from campaigns.models import Snippet
+
+    return {"snippets": list(Snippet.objects.all()[:50]), "target": target}
