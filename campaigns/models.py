@@ -102,6 +102,10 @@ class Campaign(models.Model):
     # Audiences (#17): lift the workspace's frequency caps for this campaign (needs the send
     # permission, audited), and a spending limit checked at launch and while sending.
     frequency_cap_override = models.BooleanField(default=False)
+    # False only for a one-off transactional answer confirmed as such (the API's
+    # "respect_opt_out": false, an inbox reply confirmed as transactional): its rows are then
+    # not skipped at send time for an opt-out. Marketing campaigns always respect opt-outs.
+    respect_opt_out = models.BooleanField(default=True, editable=False)
     # A saved segment targeted besides the lists (its rules evaluated at freeze), and one
     # whose members are excluded like an exclusion list.
     segment = models.ForeignKey(

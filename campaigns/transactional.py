@@ -93,6 +93,7 @@ def messages_send_transactional(
             template=template,
             state=CampaignState.RUNNING,
             state_reason=reason[:500],
+            respect_opt_out=respect_opt_out,
             created_by=created_by if created_by and created_by.is_authenticated else None,
             launched_at=now,
             frozen_at=now,

@@ -97,7 +97,12 @@ def dashboard_figures(*, days: int = 7) -> dict:
 
 def conversation(contact: Contact, *, limit: int = 50) -> list[dict]:
     """The latest messages to and from a contact, oldest first."""
-    sent = Message.objects.filter(contact=contact).select_related("campaign").order_by("-id")
+    # Inbox replies are ledger rows too; the thread shows them as replies (thread_items).
+    sent = (
+        Message.objects.filter(contact=contact, campaign__inbox_reply__isnull=True)
+        .select_related("campaign")
+        .order_by("-id")
+    )
     received = InboundMessage.objects.filter(contact=contact).order_by("-received_at")
     items = [
         {

@@ -140,6 +140,7 @@ def test_an_accepted_reply_shows_accepted_then_its_report(
     thread = rita.get(reverse("ui:thread_messages", args=[ann.pk])).content.decode()
     assert 'data-reply-state="accepted"' in thread
     assert "Accepted, on its way" in thread
+    assert thread.count(">Yes</div>") == 1  # shown once, as the reply (not also as a campaign)
 
 
 def test_a_closed_window_offers_a_template_send_from_the_thread(
@@ -172,3 +173,20 @@ def test_a_closed_window_offers_a_template_send_from_the_thread(
     thread = rita.get(reverse("ui:thread_messages", args=[ann.pk])).content.decode()
     assert 'data-reply-state="accepted"' in thread
     assert rita.post(url, {"template": "x"}).status_code == 400  # hostile input: no 500
+
+
+def test_the_inbox_default_view_lists_every_message_keyword_ones_included(rita):
+    """Issue 26 #12: "" meant both "no filter" and "no keyword", so STOPs were hidden."""
+    ann = Contact.objects.create(phone="+447946000004")
+    _inbound(ann, "STOP", keyword_action="opt_out", minutes_ago=2)
+    _inbound(ann, "Where is my order?", minutes_ago=1)
+    page = rita.get(reverse("ui:inbox")).content.decode()
+    table = page[page.index("All messages received") :]
+    assert "STOP" in table
+    assert "Where is my order?" in table
+    only_plain = rita.get(reverse("ui:inbox"), {"keyword": "none"}).content.decode()
+    table = only_plain[only_plain.index("All messages received") :]
+    assert "Where is my order?" in table
+    assert ">STOP<" not in table
+    opt_outs = rita.get(reverse("ui:inbox"), {"keyword": "opt_out"}).content.decode()
+    assert "Where is my order?" not in opt_outs[opt_outs.index("All messages received") :]
