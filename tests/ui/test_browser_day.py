@@ -215,7 +215,9 @@ def test_every_page_at_1280_and_390(
             response = page.goto(base + path)
             # A Marketer may not erase: the refusal page is a page too.
             assert response.status == (403 if name == "contact-erase" else 200), path
-            page.wait_for_load_state("networkidle")
+            # Fragments htmx loads with the page (recipients, threads) are in before the check;
+            # not "networkidle", which live pages polling every second never reach.
+            page.wait_for_function("() => !document.querySelector('.htmx-request')")
             # Nothing may stick out sideways on a phone: the page is as wide as the screen.
             scroll_width = page.evaluate("document.documentElement.scrollWidth")
             assert scroll_width <= width + 1, f"{path} is {scroll_width}px wide at {width}px"
