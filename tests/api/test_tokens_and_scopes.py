@@ -109,6 +109,7 @@ def test_rate_limit_answers_429_with_retry_after(api_for, sender_user, settings)
                                "DEFAULT_THROTTLE_RATES": {"token": "2/min"}}  # fmt: skip
     from api.throttles import TokenRateThrottle
 
+    original = TokenRateThrottle.THROTTLE_RATES
     TokenRateThrottle.THROTTLE_RATES = {"token": "2/min"}
     try:
         api = api_for(sender_user, ["read"])
@@ -118,9 +119,9 @@ def test_rate_limit_answers_429_with_retry_after(api_for, sender_user, settings)
         assert int(last["Retry-After"]) > 0
         assert last.json()["error"]["code"] == "throttled"
     finally:
-        from rest_framework.settings import api_settings
-
-        TokenRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        # The value from before, not api_settings': those still hold "2/min" until the
+        # settings fixture is undone, and every later test would be throttled at 2 calls.
+        TokenRateThrottle.THROTTLE_RATES = original
         cache.clear()
 
 
