@@ -121,7 +121,10 @@ class SnippetsView(APIView):
     def get(self, request: Request) -> Response:
         return Response(SnippetSerializer(Snippet.objects.all()[:500], many=True).data)
 
-    @extend_schema(request=SnippetSerializer, responses={201: SnippetSerializer, **ERRORS})
+    @extend_schema(
+        request=SnippetSerializer,
+        responses={200: SnippetSerializer, 201: SnippetSerializer, **ERRORS},  # changed, created
+    )
     def post(self, request: Request) -> Response:
         body = SnippetSerializer(data=request.data if isinstance(request.data, dict) else {})
         body.is_valid(raise_exception=True)
