@@ -13,6 +13,7 @@ import orjson
 from django.db import connection
 from django.utils import timezone
 
+from contacts import signals
 from contacts.models import Contact, ContactList, ListMembership
 
 # The fields an import sets; on a conflict these (and updated_at) are overwritten.
@@ -72,7 +73,10 @@ def add_memberships(
                 "RETURNING contact_id",
                 [[*new_ids, *existing_ids], contact_list.pk, timezone.now()],
             )
-            return len(cursor.fetchall())
+            joined = [row[0] for row in cursor.fetchall()]
+        if joined:
+            signals.list_joined.send(ContactList, list_id=contact_list.pk, contact_ids=joined)
+        return len(joined)
     have = set(
         ListMembership.objects.filter(contact_list=contact_list, contact_id__in=existing_ids)
         .values_list("contact_id", flat=True)
@@ -83,6 +87,8 @@ def add_memberships(
         (ListMembership(contact_id=cid, contact_list=contact_list) for cid in missing),
         ignore_conflicts=True, batch_size=2000,
     )  # fmt: skip
+    if missing:
+        signals.list_joined.send(ContactList, list_id=contact_list.pk, contact_ids=missing)
     return len(missing)
 
 
