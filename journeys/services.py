@@ -191,9 +191,15 @@ def journey_update(
     return journey
 
 
-@transaction.atomic
 def journey_activate(*, journey: Journey, actor: Actor) -> JourneyVersion:
     """Make the draft the live version (the next number) and let contacts in."""
+    version = _activate(journey=journey, actor=actor)
+    journey.refresh_from_db()
+    return version
+
+
+@transaction.atomic
+def _activate(*, journey: Journey, actor: Actor) -> JourneyVersion:
     actor_require(actor, SEND, doing="activate journeys")
     journey = Journey.objects.select_for_update().get(pk=journey.pk)
     if journey.state == JourneyState.ARCHIVED:
@@ -343,6 +349,7 @@ def journey_entries_move(*, journey: Journey, actor: Actor) -> int:
     actor_require(actor, SEND, doing="move contacts between journey versions")
     from journeys.stopping import entries_to_version
 
+    journey = Journey.objects.get(pk=journey.pk)  # the live version as of now
     if journey.version_id is None:
         raise JourneyError("the journey has no live version yet")
     moved = entries_to_version(journey_id=journey.pk, version_id=journey.version_id)

@@ -103,6 +103,14 @@ _RESOLVE = sql.SQL(
 )
 
 
+def _awaited(**lookups) -> bool:
+    """Whether any waiting entry matches (the resolving UPDATE's own index, as a probe first:
+    a report or reply batch that no journey waits on costs one indexed read, no write)."""
+    return JourneyEntry.objects.filter(
+        state=JourneyEntry.State.ACTIVE, phase=JourneyEntry.Phase.WAITING, resolved="", **lookups
+    ).exists()
+
+
 def _resolve(where: sql.Composable, params: dict) -> set[int]:
     statement = _RESOLVE.format(entries=sql.Identifier(JourneyEntry._meta.db_table), where=where)
     with bound_cursor() as cursor:
@@ -118,7 +126,7 @@ def _resolve(where: sql.Composable, params: dict) -> set[int]:
 def messages_clicked(*, message_ids: Iterable[int]) -> set[int]:
     """Resolve entries waiting for a click on one of these messages."""
     ids = sorted(set(message_ids))
-    if not ids:
+    if not ids or not _awaited(last_message__in=ids, wait_event="click"):
         return set()
     return _resolve(sql.SQL("last_message = ANY(%(ids)s) AND wait_event = 'click'"), {"ids": ids})
 
@@ -126,7 +134,7 @@ def messages_clicked(*, message_ids: Iterable[int]) -> set[int]:
 def contacts_replied(*, contact_ids: Iterable[int]) -> set[int]:
     """Resolve entries of these contacts waiting for a reply."""
     ids = sorted(set(contact_ids))
-    if not ids:
+    if not ids or not _awaited(contact_id__in=ids, wait_event="reply"):
         return set()
     return _resolve(sql.SQL("contact_id = ANY(%(ids)s) AND wait_event = 'reply'"), {"ids": ids})
 
@@ -134,7 +142,9 @@ def contacts_replied(*, contact_ids: Iterable[int]) -> set[int]:
 def events_arrived(*, name: str, contacts: Sequence[tuple[int, str]]) -> set[int]:
     """Resolve entries waiting for event `name` of these (contact, key) pairs (key'd entries
     match only their key)."""
-    if not contacts:
+    if not contacts or not _awaited(
+        contact_id__in={c for c, _ in contacts}, wait_event=f"event:{name}"
+    ):
         return set()
     where = sql.SQL(
         "wait_event = %(event)s AND contact_id = ANY(%(contacts)s) AND EXISTS (SELECT 1 FROM"
@@ -167,7 +177,7 @@ def messages_final_receiver(sender, *, message_ids: list[int], **kwargs) -> None
     Runs inside the report transaction: one indexed probe of the batch's ids against the
     partial index of entries that wait on a message (none for ordinary campaigns' ids).
     """
-    if not message_ids:
+    if not message_ids or not _awaited(last_message__in=message_ids, wait_event="delivered"):
         return
     where = sql.SQL(
         "last_message = ANY(%(ids)s) AND wait_event = 'delivered' AND EXISTS ("
