@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 
 from core.rules import OPERATOR
+from tests.api.conftest import api_for, live_sandbox  # noqa: F401  (the API tests' fixtures)
 
 ABANDONED_CART = {
     "name": "Abandoned cart",
