@@ -41,6 +41,9 @@ class NewMessage:
     encoding: str
     state: str  # queued | skipped
     reason: str = ""
+    # Appended to the campaign's callbackData (`;entry=7`): the message's own origin, which
+    # Infobip hands back with its reports and Herald's parser ignores past the `;`.
+    callback_suffix: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +102,14 @@ _APPEND = sql.SQL(
         text, template_values, parts, encoding, state, reason, status_group, status_name,
         error_group, error_name, currency, created_at, done_at)
     SELECT %(campaign)s, r.contact_id, r.phone, %(channel)s, r.attempt, r.message_id,
-        %(callback)s, '', r.text, r.template_values::jsonb, r.parts, r.encoding, r.state, r.reason,
+        %(callback)s || r.suffix, '', r.text, r.template_values::jsonb, r.parts, r.encoding, r.state, r.reason,
         '', '', '', '', '', %(now)s, CASE WHEN r.state = 'skipped' THEN %(now)s END
     FROM unnest(%(contact_ids)s::bigint[], %(phones)s::text[], %(attempts)s::int[],
                 %(message_ids)s::uuid[], %(texts)s::text[], %(values)s::text[],
-                %(parts)s::int[], %(encodings)s::text[], %(states)s::text[], %(reasons)s::text[])
+                %(parts)s::int[], %(encodings)s::text[], %(states)s::text[], %(reasons)s::text[],
+                %(suffixes)s::text[])
         AS r(contact_id, phone, attempt, message_id, text, template_values, parts, encoding,
-             state, reason)
+             state, reason, suffix)
     RETURNING contact_id, attempt, id, message_id::text
     """
 )
@@ -137,6 +141,7 @@ def messages_append(
         "encodings": [r.encoding for r in rows],
         "states": [r.state for r in rows],
         "reasons": [r.reason[:500] for r in rows],
+        "suffixes": [r.callback_suffix for r in rows],
     }
     statement = _APPEND.format(messages=sql.Identifier(Message._meta.db_table))
     connection.ensure_connection()

@@ -162,6 +162,7 @@ def send_step(batch: Batch, step: Step, definition: Definition, dues: list[Due])
                 template_values=values, parts=parts if not reason else 0,
                 encoding=encoding if not reason else "",
                 state="skipped" if reason else "queued", reason=reason,
+                callback_suffix=f";entry={due.id}",
             )
         )  # fmt: skip
         sending.append((due, reason))

@@ -25,8 +25,13 @@ from infobip.models import Click, InboundMessage, KeywordAction
 from journeys.models import Event, JourneyEntry
 from journeys.plan import bound_cursor
 
-# Replies that count: anything but a keyword that changes consent or asks for help.
-_NOT_REPLIES = (KeywordAction.OPT_OUT, KeywordAction.OPT_IN, KeywordAction.HELP)
+# Replies that count: anything but a keyword (consent, help, or a journey's own).
+_NOT_REPLIES = (
+    KeywordAction.OPT_OUT,
+    KeywordAction.OPT_IN,
+    KeywordAction.HELP,
+    KeywordAction.JOURNEY,
+)
 
 
 def happened(

@@ -17,7 +17,12 @@ hypothesis_settings.register_profile("herald", derandomize=True, database=None, 
 hypothesis_settings.register_profile("fuzz", derandomize=False, database=None, print_blob=True)
 hypothesis_settings.load_profile("fuzz" if os.environ.get("HERALD_FUZZ") == "1" else "herald")
 
-pytest_plugins = ["tests.fixtures.worker", "tests.fixtures.sandbox", "tests.fixtures.provider"]
+pytest_plugins = [
+    "tests.fixtures.worker",
+    "tests.fixtures.beat",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.provider",
+]
 
 REQUIRE_INTEGRATION = os.environ.get("HERALD_REQUIRE_INTEGRATION") == "1"
 _integration = {"passed": 0, "failed": 0, "skipped": 0}
