@@ -102,7 +102,8 @@ _APPEND = sql.SQL(
         text, template_values, parts, encoding, state, reason, status_group, status_name,
         error_group, error_name, currency, created_at, done_at)
     SELECT %(campaign)s, r.contact_id, r.phone, %(channel)s, r.attempt, r.message_id,
-        %(callback)s || r.suffix, '', r.text, r.template_values::jsonb, r.parts, r.encoding, r.state, r.reason,
+        %(callback)s || r.suffix, '', r.text, r.template_values::jsonb, r.parts, r.encoding,
+        r.state, r.reason,
         '', '', '', '', '', %(now)s, CASE WHEN r.state = 'skipped' THEN %(now)s END
     FROM unnest(%(contact_ids)s::bigint[], %(phones)s::text[], %(attempts)s::int[],
                 %(message_ids)s::uuid[], %(texts)s::text[], %(values)s::text[],
