@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from journeys.engine import journey_advance
 from journeys.events import events_record
 from journeys.models import Journey
+from tests.ui import conftest as ui_conftest
 from tests.ui import test_browser
 from tests.ui.conftest import make_user
 from tests.ui.test_browser import login, shot
@@ -19,6 +20,7 @@ from ui.roles import MARKETER, SENDER
 pytestmark = pytest.mark.browser
 browser_page = test_browser.browser_page
 shots_dir = test_browser.shots_dir
+axe_audit = ui_conftest.axe_audit
 
 
 def test_a_marketer_builds_validates_and_activates_a_journey(
@@ -58,7 +60,7 @@ def test_a_marketer_builds_validates_and_activates_a_journey(
     expect(page.locator("#step-wait2 .field-error")).to_have_count(0)
 
     # A goal and a quiet-hours window, then validate.
-    page.get_by_role("button", name="Edit the trigger and rules").click()
+    page.get_by_role("link", name="Edit the trigger and rules").click()
     page.get_by_label("Quiet hours: send only between").fill("08:00-20:00")
     page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator("#step-sms1 .step-rules")).to_contain_text("08:00-20:00")

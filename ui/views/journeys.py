@@ -290,12 +290,17 @@ def journey_step_move(request: HttpRequest, pk: int, step_id: str) -> HttpRespon
 
 @page(EDIT)
 def journey_settings(request: HttpRequest, pk: int) -> HttpResponse:
-    """GET: the trigger and rules form (htmx); POST: save them into the draft."""
+    """GET: the trigger and rules form; POST: save them into the draft, back to the builder."""
     journey = get_object_or_404(Journey, pk=pk)
     draft = journey.draft if isinstance(journey.draft, dict) else {}
     if request.method == "POST":
         problems = _save(request, journey, jf.settings_from_form(request.POST, draft))
-        return _builder(request, journey, problems)
+        if problems:
+            messages.warning(request, "Saved, with problems to fix before activating: "
+                             + "; ".join(problems[:5]))  # fmt: skip
+        else:
+            messages.success(request, "The trigger and rules are saved.")
+        return redirect("ui:journey", pk=journey.pk)
     raw_trigger = draft.get("trigger")
     trigger: dict[str, Any] = raw_trigger if isinstance(raw_trigger, dict) else {}
     reentry = draft.get("reentry", "once")
@@ -311,7 +316,7 @@ def journey_settings(request: HttpRequest, pk: int) -> HttpResponse:
         "excluded": (trigger.get("exclude") or {}).get("lists") or [],
         "goal": goal.get("event", "") if isinstance(goal := draft.get("goal"), dict) else "",
     }  # fmt: skip
-    return render(request, "ui/_journey_settings_form.html", context)
+    return render(request, "ui/journey_settings.html", context)
 
 
 @require_POST
