@@ -57,6 +57,7 @@ class Batch:
     goal_event: str
     dues: list[Due]
     plan: Plan
+    dry: bool = False  # a replay: update steps are recorded, not applied
     _contacts: dict[int, Any] | None = None
     _campaigns: dict[tuple[int, str], Campaign] = field(default_factory=dict)
 

@@ -81,9 +81,16 @@ def journey_spent(journey_id: int) -> Decimal:
 
 
 def journey_advance(
-    *, journey_id: int, limit: int | None = None, now: dt.datetime | None = None
+    *,
+    journey_id: int,
+    limit: int | None = None,
+    now: dt.datetime | None = None,
+    dry: bool = False,
 ) -> BatchResult:
-    """Take one batch of the journey's due entries through their steps (one transaction)."""
+    """Take one batch of the journey's due entries through their steps (one transaction).
+
+    `dry` (a replay, journeys/simulate.py): update steps are recorded, not applied.
+    """
     now = now or timezone.now()
     limit = limit or settings.HERALD_JOURNEY_BATCH
     result = BatchResult()
@@ -103,7 +110,7 @@ def journey_advance(
         if not dues:
             return result
         result.taken = len(dues)
-        batch = Batch(journey_id, seed, goal_event, dues, Plan(journey_id, now))
+        batch = Batch(journey_id, seed, goal_event, dues, Plan(journey_id, now), dry=dry)
         dues = _goals(batch, dues)
         dues, result.budget_reason = _budget(batch, dues)
         groups: dict[tuple[int, str, str], list[Due]] = defaultdict(list)

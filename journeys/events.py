@@ -262,15 +262,18 @@ _LEDGER = sql.SQL(
 )
 
 
-def goals_reach(*, events: list[EventCause], now: dt.datetime) -> int:
+def goals_reach(
+    *, events: list[EventCause], now: dt.datetime, journey_ids: list[int] | None = None
+) -> int:
     """Entries whose journey's goal these events are leave at once; returns how many."""
     names = {e.name for e in events}
-    goals = dict(
-        Journey.objects.filter(
-            state__in=[JourneyState.ACTIVE, JourneyState.PAUSED, JourneyState.ARCHIVED],
-            goal_event__in=names,
-        ).values_list("id", "goal_event")
+    live = Journey.objects.filter(
+        state__in=[JourneyState.ACTIVE, JourneyState.PAUSED, JourneyState.ARCHIVED],
+        goal_event__in=names,
     )
+    if journey_ids is not None:
+        live = live.filter(id__in=journey_ids)
+    goals = dict(live.values_list("id", "goal_event"))
     if not goals:
         return 0
     left = 0

@@ -212,10 +212,7 @@ def _activate(*, journey: Journey, actor: Actor) -> JourneyVersion:
     version = JourneyVersion.objects.create(
         journey=journey, number=number, definition=journey.draft, created_by=actor_user(actor)
     )
-    for step_id in parsed.order:
-        step = parsed.step(step_id)
-        if step.type == "send":
-            _send_campaign(journey, version, step.raw, parsed)
+    send_campaigns_create(journey=journey, version=version)
     trigger = parsed.trigger
     journey.version = version
     journey.state, journey.state_reason = JourneyState.ACTIVE, ""
@@ -242,6 +239,15 @@ def _activate(*, journey: Journey, actor: Actor) -> JourneyVersion:
     audit_record(actor=actor, action="journey_activate",
                  detail=f"journey {journey.pk} version {number}")  # fmt: skip
     return version
+
+
+def send_campaigns_create(*, journey: Journey, version: JourneyVersion) -> None:
+    """The hidden, open-ended campaign of each send step of a version (at its activation)."""
+    parsed = definition_parse(version.definition)
+    for step_id in parsed.order:
+        step = parsed.step(step_id)
+        if step.type == "send":
+            _send_campaign(journey, version, step.raw, parsed)
 
 
 def _send_campaign(

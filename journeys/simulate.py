@@ -15,6 +15,7 @@ happened; nothing is sent and nothing is kept:
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import secrets
 from collections import Counter, defaultdict
@@ -48,6 +49,7 @@ from journeys.spec import Definition, definition_parse
 from journeys.triggers import EventCause, date_sweep, digits
 from journeys.waits import events_arrived
 
+NOT_TRIGGERS = (KeywordAction.OPT_OUT, KeywordAction.OPT_IN, KeywordAction.HELP)
 # Causes are applied at whole minutes: fewer clock stops, the same story.
 GRAIN = dt.timedelta(minutes=1)
 
@@ -129,8 +131,7 @@ def recorded_causes(definition: Definition, since: dt.datetime, until: dt.dateti
         word, number = first_word(trigger["keyword"]), digits(trigger.get("number", ""))
         for pk, contact, text, to, at in (
             InboundMessage.objects.filter(contact__isnull=False, **window)
-            .exclude(keyword_action__in=[KeywordAction.OPT_OUT, KeywordAction.OPT_IN,
-                                         KeywordAction.HELP])  # fmt: skip
+            .exclude(keyword_action__in=NOT_TRIGGERS)
             .values_list("id", "contact_id", "text", "to_number", "received_at")
         ):
             if first_word(text) == word and (not number or digits(to) == number):
@@ -246,15 +247,13 @@ def double_entries(journey: Journey, definition: Definition) -> int:
     if definition.reentry == "once":
         twice += entries.values("contact_id").annotate(n=Count("id")).filter(n__gt=1).count()
     elif definition.reentry == "once_per_key":
-        twice += (
-            entries.values("contact_id", "key").annotate(n=Count("id")).filter(n__gt=1).count()
-        )
+        twice += entries.values("contact_id", "key").annotate(n=Count("id")).filter(n__gt=1).count()
     elif definition.reentry == "cooldown" and definition.cooldown:
         times: dict[int, list[dt.datetime]] = defaultdict(list)
         for contact, at in entries.values_list("contact_id", "entered_at").order_by("entered_at"):
             times[contact].append(at)
         twice += sum(
-            1 for ts in times.values() for a, b in zip(ts, ts[1:], strict=False)
+            1 for ts in times.values() for a, b in itertools.pairwise(ts)
             if b - a < definition.cooldown
         )  # fmt: skip
     return twice
@@ -288,4 +287,3 @@ def journey_backtest(
         ]
         transaction.set_rollback(True)
     return out
-

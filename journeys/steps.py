@@ -103,6 +103,11 @@ def _update(batch: Batch, step: Step, definition: Definition, dues: list[Due]) -
     ids = sorted({due.contact_id for due in dues})
     raw = step.raw
     done: list[str] = []
+    if batch.dry:  # a replay: what it would change, nothing changed
+        for due in dues:
+            batch.plan.record(due, "updated", "not applied in a replay")
+            move_on(batch, due, step.next, taken=due.steps_taken + 1)
+        return
     # Each change in a savepoint of its own: the contacts' services keep their own rules.
     with transaction.atomic():
         for name in raw.get("add_to_lists") or []:

@@ -140,12 +140,13 @@ def date_triggers_sweep(*, now: dt.datetime | None = None) -> int:
     ).exclude(swept_through__gt=stale):
         with transaction.atomic():
             version_id = journey.version_id or 0  # the query asked for a live version
-            entered += _date_sweep(LiveJourney(journey.pk, version_id), now)
+            entered += date_sweep(LiveJourney(journey.pk, version_id), now)
             Journey.objects.filter(pk=journey.pk).update(swept_through=now)
     return entered
 
 
-def _date_sweep(journey: LiveJourney, now: dt.datetime) -> int:
+def date_sweep(journey: LiveJourney, now: dt.datetime) -> int:
+    """One date-attribute journey's occasions due at `now` (the beat's sweep, or a replay)."""
     trigger = definition_of(journey.version_id).trigger
     attribute = trigger["attribute"]
     offset = duration_parse(trigger.get("offset", "P0D")) or dt.timedelta(0)

@@ -116,10 +116,10 @@ def _awaited(**lookups) -> bool:
     ).exists()
 
 
-def _resolve(where: sql.Composable, params: dict) -> set[int]:
+def _resolve(where: sql.Composable, params: dict, now: dt.datetime | None = None) -> set[int]:
     statement = _RESOLVE.format(entries=sql.Identifier(JourneyEntry._meta.db_table), where=where)
     with bound_cursor() as cursor:
-        cursor.execute(statement, {**params, "now": timezone.now()})
+        cursor.execute(statement, {**params, "now": now or timezone.now()})
         journeys = {row[0] for row in cursor.fetchall()}
     if journeys:
         from journeys.wake import journeys_wake
@@ -144,9 +144,15 @@ def contacts_replied(*, contact_ids: Iterable[int]) -> set[int]:
     return _resolve(sql.SQL("contact_id = ANY(%(ids)s) AND wait_event = 'reply'"), {"ids": ids})
 
 
-def events_arrived(*, name: str, contacts: Sequence[tuple[int, str]]) -> set[int]:
+def events_arrived(
+    *,
+    name: str,
+    contacts: Sequence[tuple[int, str]],
+    now: dt.datetime | None = None,
+    journey_ids: list[int] | None = None,
+) -> set[int]:
     """Resolve entries waiting for event `name` of these (contact, key) pairs (key'd entries
-    match only their key)."""
+    match only their key); `journey_ids` narrows them (a replay's copy)."""
     if not contacts or not _awaited(
         contact_id__in={c for c, _ in contacts}, wait_event=f"event:{name}"
     ):
@@ -155,13 +161,16 @@ def events_arrived(*, name: str, contacts: Sequence[tuple[int, str]]) -> set[int
         "wait_event = %(event)s AND contact_id = ANY(%(contacts)s) AND EXISTS (SELECT 1 FROM"
         " unnest(%(contacts)s::bigint[], %(keys)s::text[]) AS u(c, k)"
         " WHERE u.c = contact_id AND (key = '' OR key = u.k))"
+        " AND (%(all)s OR journey_id = ANY(%(journeys)s))"
     )
     params = {
         "event": f"event:{name}",
         "contacts": [c for c, _ in contacts],
         "keys": [k for _, k in contacts],
+        "all": journey_ids is None,
+        "journeys": journey_ids or [],
     }
-    return _resolve(where, params)
+    return _resolve(where, params, now)
 
 
 def links_clicked_receiver(sender, *, event_keys: list[tuple[int | None, int]], **kwargs) -> None:

@@ -92,6 +92,7 @@ urlpatterns = [
     path("journeys/<int:pk>/settings/", journeys.journey_settings, name="journey_settings"),
     path("journeys/<int:pk>/check/", journeys.journey_check, name="journey_check"),
     path("journeys/<int:pk>/people/", journeys.journey_people, name="journey_people"),
+    path("journeys/<int:pk>/backtest/", journeys.journey_backtest_view, name="journey_backtest"),
     path("journeys/<int:pk>/steps/add/", journeys.journey_step_add, name="journey_step_add"),
     path("journeys/<int:pk>/steps/<str:step_id>/", journeys.journey_step, name="journey_step"),
     path(

@@ -133,3 +133,28 @@ def test_a_birthday_lets_the_contact_in_once_the_day_before_at_ten_local(live_jo
     assert date_triggers_sweep(now=late + dt.timedelta(hours=1)) == 0  # the same occasion
     entry = JourneyEntry.objects.get(journey=journey)
     assert (entry.contact_id, entry.key) == (tokyo.pk, "2027-06-15")
+
+
+def test_a_backtest_replays_real_events_and_keeps_nothing(live_journey, clock) -> None:
+    from campaigns.models import Campaign, Message
+    from journeys.events import events_record
+    from journeys.models import Journey
+    from journeys.simulate import journey_backtest
+    from tests.journeys.conftest import ABANDONED_CART
+
+    contacts = [ContactFactory(timezone="UTC") for _ in range(4)]
+    past = clock.now - dt.timedelta(days=10)
+    carts = [{"name": "cart_abandoned", "contact": {"id": c.pk}, "key": f"k{i}",
+              "properties": {"item": "x"}} for i, c in enumerate(contacts)]  # fmt: skip
+    carts.append(carts[0])  # the same cart twice: one entry
+    events_record(events=carts, now=past)
+    events_record(events=[{"name": "order_placed", "contact": {"id": contacts[1].pk},
+                           "key": "k1"}], now=past + dt.timedelta(minutes=10))  # fmt: skip
+    draft = journey_create(definition=ABANDONED_CART, actor=OPERATOR)
+    before = (Journey.objects.count(), Campaign.objects.count(), Message.objects.count())
+    report = journey_backtest(journey=draft, days=30, actor=OPERATOR, now=clock.now)
+    assert (report.triggers, report.entries, report.double_entries) == (5, 4, 0)
+    assert report.exits["goal"] == 1
+    assert report.sends == 3 + 3  # three first SMS; no click is assumed, so three last calls
+    assert report.in_flight == 0
+    assert (Journey.objects.count(), Campaign.objects.count(), Message.objects.count()) == before

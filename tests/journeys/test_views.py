@@ -80,3 +80,11 @@ def test_the_starters_are_valid_definitions() -> None:
 
     for kind in ("cart", "keyword", "blank"):
         assert definition_check(starter(kind, "x")) == []
+
+
+def test_the_draft_page_backtests(builder) -> None:
+    client, journey = builder
+    answer = client.post(f"/journeys/{journey.pk}/backtest/", {"days": "30"})
+    assert answer.status_code == 200
+    assert b"Triggers replayed" in answer.content
+    assert client.post(f"/journeys/{journey.pk}/backtest/", {"days": "x"}).status_code == 400

@@ -351,6 +351,27 @@ def journey_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return redirect("ui:journey", pk=journey.pk)
 
 
+@require_POST
+@page(VIEW)
+def journey_backtest_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The draft replayed over the last days' real triggers (nothing sent, nothing kept)."""
+    from journeys.simulate import journey_backtest
+
+    journey = get_object_or_404(Journey, pk=pk)
+    days = request.POST.get("days", "30")
+    problems: list[str] = []
+    report = None
+    if not days.isascii() or not days.isdigit():
+        problems = ["days: a whole number of days, 1 to 366"]
+    else:
+        try:
+            report = journey_backtest(journey=journey, days=int(days), actor=request.user)
+        except (JourneyError, Refused) as exc:
+            problems = getattr(exc, "problems", [str(exc)])
+    context = {"journey": journey, "report": report, "problems": problems, "days": days}
+    return render(request, "ui/_journey_backtest.html", context, status=400 if problems else 200)
+
+
 @page(VIEW)
 def journey_people(request: HttpRequest, pk: int) -> HttpResponse:
     """The per-contact inspector: a number's entries and each one's story (or the latest)."""

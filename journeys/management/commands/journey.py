@@ -41,7 +41,7 @@ class Command(BaseCommand):
 
     help = (
         "Journeys: create --file SPEC | update ID --file SPEC | activate|pause|resume|move ID | "
-        "archive ID [--stop] | status ID | list | entries ID [--phone N]"
+        "archive ID [--stop] | status ID | list | entries ID [--phone N] | backtest ID --days N"
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -67,6 +67,9 @@ class Command(BaseCommand):
             "--stop", action="store_true", help="contacts in flight leave now (else they finish)"
         )
         sub.add_parser("list", help="every journey")
+        backtest = sub.add_parser("backtest", help="replay recent real triggers through the draft")
+        backtest.add_argument("id", type=int)
+        backtest.add_argument("--days", type=int, default=30)
         entries = sub.add_parser("entries", help="the per-contact inspector")
         entries.add_argument("id", type=int)
         entries.add_argument("--phone", default="")
@@ -195,3 +198,25 @@ class Command(BaseCommand):
         for entry in entries:
             self.stdout.write(f"{entry['contact']['phone']} #{entry['entry']}: {entry['story']}")
         self.stdout.write(f"entries={len(entries)}")
+
+    def do_backtest(self, **o: Any) -> None:
+        from journeys.simulate import journey_backtest
+
+        journey = self._journey(o["id"])
+        report = journey_backtest(
+            journey=journey, days=o["days"], actor=cli_actor(o["acting_user"])
+        ).as_dict()
+        if o["json"]:
+            self.stdout.write(json.dumps(report, default=str))
+            return
+        exits = " ".join(f"{k}={v}" for k, v in report["exits"].items() if v)
+        self.stdout.write(
+            f"journey {journey.pk} backtest over {o['days']} days: triggers={report['triggers']} "
+            f"entries={report['entries']} double_entries={report['double_entries']} "
+            f"sends={report['sends']} cost={report['cost']} {report['currency']} "
+            f"delayed_quiet_hours={report['delayed_quiet_hours']} "
+            f"delayed_caps={report['delayed_caps']} in_flight={report['in_flight']}"
+            + (f" exits: {exits}" if exits else "")
+        )
+        for reason, n in report["skipped"].items():
+            self.stdout.write(f"  skipped {n}: {reason}")
