@@ -1,15 +1,9 @@
-"""Journey test fixtures: definitions, a journey switched on, simulated time.
-
-The engine is PostgreSQL only (SKIP LOCKED, arrays, upserts). Until the unit run is on
-PostgreSQL these tests run in the integration run (they are marked `integration` when the
-configured database is not PostgreSQL).
-"""
+"""Journey test fixtures: definitions, a journey switched on, simulated time."""
 
 import copy
 import datetime as dt
 
 import pytest
-from django.conf import settings
 
 from core.rules import OPERATOR
 from tests.api.conftest import api_for, live_sandbox  # noqa: F401  (the API tests' fixtures)
@@ -29,14 +23,6 @@ ABANDONED_CART = {
         {"id": "done", "type": "exit"},
     ],
 }  # fmt: skip
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "postgresql" in settings.DATABASES["default"]["ENGINE"]:
-        return
-    for item in items:
-        if "tests/journeys/" in str(item.fspath):
-            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture
