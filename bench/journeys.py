@@ -86,7 +86,7 @@ def _waiting(journey) -> None:
         n = cursor.rowcount
         cursor.execute(
             "INSERT INTO journeys_stepcount (journey_id, version_id, step_id, entered, waiting,"
-            " sent, delayed, then, otherwise, exited_completed, exited_goal, exited_opted_out,"
+            ' sent, delayed, "then", otherwise, exited_completed, exited_goal, exited_opted_out,'
             " exited_archived, exited_stopped) VALUES (%s, %s, '', %s, 0, 0, 0, 0, 0, 0, 0, 0,"
             " 0, 0), (%s, %s, 'wait1', %s, %s, 0, 0, 0, 0, 0, 0, 0, 0, 0)",
             [journey.pk, journey.version_id, n, journey.pk, journey.version_id, n, n],
@@ -319,9 +319,9 @@ def part_drill(size: int, run: int, kills: int = 3, seed: int | None = None) -> 
         elapsed = time.perf_counter() - start
         state = sandbox.state()
         per_entry = EntryStep.objects.values("entry_id").annotate(
-            n=Count("id"), low=Min("n"), high=Max("n")
+            rows=Count("id"), low=Min("n"), high=Max("n")
         )
-        bad_ledgers = sum(1 for r in per_entry if (r["n"], r["low"], r["high"]) != (3, 1, 3))
+        bad_ledgers = sum(1 for r in per_entry if (r["rows"], r["low"], r["high"]) != (3, 1, 3))
         messages = Message.objects.filter(campaign__journey_step__version__journey=journey)
         per_contact = messages.values("contact_id").annotate(n=Count("id")).filter(n__gt=1).count()
         counts = {r["step_id"]: r for r in StepCount.objects.filter(journey=journey).values()}
