@@ -150,7 +150,8 @@ def _engine_stack(size: int, logs: Path, db: str, sandbox: "h.Sandbox | None", *
     url = h.create_db(db)
     broker = h.broker_url(13)
     h.redis_flush(broker)
-    extra = {"HERALD_JOURNEY_CHAINS": 2, "HERALD_COUNTRY_QUIET_HOURS": "false", **env}
+    extra = {"HERALD_JOURNEY_CHAINS": 2, "HERALD_COUNTRY_QUIET_HOURS": "false",
+             "HERALD_API_RATE": "1000000/min", **env}  # fmt: skip
     if sandbox is not None:
         extra["INFOBIP_SANDBOX_URL"] = sandbox.url
     h.setup_django(url, broker, **extra)
