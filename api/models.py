@@ -17,6 +17,8 @@ class Scope(models.TextChoices):
     CAMPAIGNS_SEND = "campaigns:send", "Launch, pause, resume and cancel campaigns"
     MESSAGES_SEND = "messages:send", "Send transactional messages"
     EVENTS_MANAGE = "events:manage", "Manage outbound event subscriptions"
+    JOURNEYS_WRITE = "journeys:write", "Create, change, activate, pause and archive journeys"
+    EVENTS_WRITE = "events:write", "Record what contacts did (events that drive journeys)"
 
 
 class ApiToken(models.Model):
@@ -75,6 +77,9 @@ class EventType(models.TextChoices):
         "campaign.approval_requested",
         "Someone asked for a campaign's approval",
     )
+    JOURNEY_ENTERED = "journey.entered", "A contact entered a journey"
+    JOURNEY_EXITED = "journey.exited", "A contact left a journey"
+    JOURNEY_NOTIFY = "journey.notify", "A journey's notify step was taken"
 
 
 class EventSubscription(models.Model):

@@ -178,9 +178,11 @@ def campaigns_figures(*, campaign_ids: Iterable[int]) -> list[CampaignFigures]:
 
 
 def marketing_campaigns() -> QuerySet[Campaign]:
-    """Campaigns a marketer made: the API's transactional sends (api.TransactionalSend) and the
-    inbox's replies (ui.ConversationReply) are one-off campaigns too, named from their side."""
-    return Campaign.objects.filter(transactional__isnull=True, inbox_reply__isnull=True)
+    """Campaigns a marketer made: not the API's transactional sends (api.TransactionalSend),
+    the inbox's replies (ui.ConversationReply) nor journeys' open-ended campaigns."""
+    return Campaign.objects.filter(
+        transactional__isnull=True, inbox_reply__isnull=True, open_ended=False
+    )
 
 
 def campaigns_trends(

@@ -109,6 +109,8 @@ def test_rate_limit_answers_429_with_retry_after(api_for, sender_user, settings)
                                "DEFAULT_THROTTLE_RATES": {"token": "2/min"}}  # fmt: skip
     from api.throttles import TokenRateThrottle
 
+    # The class attribute outlives the test: put back what it was, not api_settings' value,
+    # which the overridden REST_FRAMEWORK setting above has made "2/min" by then.
     original = TokenRateThrottle.THROTTLE_RATES
     TokenRateThrottle.THROTTLE_RATES = {"token": "2/min"}
     try:
@@ -119,8 +121,6 @@ def test_rate_limit_answers_429_with_retry_after(api_for, sender_user, settings)
         assert int(last["Retry-After"]) > 0
         assert last.json()["error"]["code"] == "throttled"
     finally:
-        # The value from before, not api_settings': those still hold "2/min" until the
-        # settings fixture is undone, and every later test would be throttled at 2 calls.
         TokenRateThrottle.THROTTLE_RATES = original
         cache.clear()
 
