@@ -4,15 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('api', '0003_alter_eventdelivery_event_type'),
+        ("api", "0003_alter_eventdelivery_event_type"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='eventdelivery',
-            name='event_type',
-            field=models.CharField(choices=[('message.final', 'A message reached its final state'), ('inbound.received', 'An inbound SMS or WhatsApp message arrived'), ('contact.opted_out', 'A contact opted out'), ('contact.opted_in', 'A contact opted back in'), ('campaign.state_changed', 'A campaign changed state'), ('link.clicked', 'A tracked link was clicked'), ('campaign.approval_requested', "Someone asked for a campaign's approval"), ('journey.entered', 'A contact entered a journey'), ('journey.exited', 'A contact left a journey'), ('journey.notify', "A journey's notify step was taken")], max_length=32),
+            model_name="eventdelivery",
+            name="event_type",
+            field=models.CharField(
+                choices=[
+                    ("message.final", "A message reached its final state"),
+                    ("inbound.received", "An inbound SMS or WhatsApp message arrived"),
+                    ("contact.opted_out", "A contact opted out"),
+                    ("contact.opted_in", "A contact opted back in"),
+                    ("campaign.state_changed", "A campaign changed state"),
+                    ("link.clicked", "A tracked link was clicked"),
+                    ("campaign.approval_requested", "Someone asked for a campaign's approval"),
+                    ("journey.entered", "A contact entered a journey"),
+                    ("journey.exited", "A contact left a journey"),
+                    ("journey.notify", "A journey's notify step was taken"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

@@ -5,16 +5,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0013_approval_request_snippet_respect_opt_out'),
-        ('ui', '0006_journey_roles'),
+        ("campaigns", "0013_approval_request_snippet_respect_opt_out"),
+        ("ui", "0006_journey_roles"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversationreply',
-            name='campaign',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='inbox_reply', to='campaigns.campaign'),
+            model_name="conversationreply",
+            name="campaign",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="inbox_reply",
+                to="campaigns.campaign",
+            ),
         ),
     ]
