@@ -15,6 +15,7 @@ from django.utils import timezone
 from campaigns.clicks import campaign_click_counts
 from campaigns.models import Campaign, Message, SenderThrottle
 from campaigns.states import CampaignState, MessageState
+from channels.registry import mediums
 from contacts.models import ConsentAction, ConsentEvent
 from infobip.models import InboundMessage
 
@@ -49,8 +50,8 @@ def campaign_funnel(campaign: Campaign) -> list[dict]:
     recipients = campaign.recipients or sum(counts.values()) - campaign.failover_sent
     skipped = counts[MessageState.SKIPPED]
     sent = max(recipients - skipped, 0)
-    # A person reached by the SMS failover is reached: each recipient has at most one delivered
-    # message (the failover only goes when WhatsApp did not deliver).
+    # A person reached by a fallback step is reached: each recipient has at most one delivered
+    # message (the next step only goes when the previous one did not deliver).
     reached = counts[MessageState.DELIVERED]
     clicked = campaign_click_counts(campaign_id=campaign.pk)["messages"]
     inbound = InboundMessage.objects.filter(contact__isnull=False)
@@ -65,9 +66,7 @@ def campaign_funnel(campaign: Campaign) -> list[dict]:
         return {"key": key, "label": label, "value": value, "rate": rate, "hint": hint}
 
     failover = (
-        f"{campaign.failover_delivered} of them by the SMS failover"
-        if campaign.failover_sent
-        else ""
+        f"{campaign.failover_delivered} of them by the fallback" if campaign.failover_sent else ""
     )
     return [
         step("sent", "Sent to", sent, recipients, f"{skipped} skipped" if skipped else ""),
@@ -118,7 +117,7 @@ def recipient_messages(
     rows = Message.objects.filter(campaign=campaign)
     if state in MessageState.values:
         rows = rows.filter(state=state)
-    if channel in ("sms", "whatsapp"):
+    if channel in mediums():
         rows = rows.filter(channel=channel)
     q = q.strip()[:100]
     if q:
