@@ -15,6 +15,7 @@ from django.utils import timezone
 from channels.base import Outbound
 from channels.registry import UnknownChannel, medium_label, reply_mediums, reply_type
 from contacts.models import Contact
+from contacts.services import ReplyRefused, contact_reply_authorize
 from infobip.client import get_client
 from infobip.errors import InfobipError
 from infobip.models import InboundMessage
@@ -61,9 +62,12 @@ def _reply_sender(contact: Contact, medium: str, default: str) -> str:
 
 
 def conversation_reply(
-    *, contact: Contact, channel: str, text: str, user: User
+    *, contact: Contact, channel: str, text: str, user: User, transactional: bool = False
 ) -> ConversationReply:
-    """Send a reply to a contact on a medium (inside its session window, if any) and keep it."""
+    """Send a reply to a contact on a medium (inside its session window, if any) and keep it.
+
+    An opted-out contact gets a reply only when the person confirms it is a transactional
+    answer (contacts.services.contact_reply_authorize decides and audits)."""
     text = text.strip()
     try:
         kind = reply_type(channel)
@@ -72,6 +76,12 @@ def conversation_reply(
         raise UiError(f"choose {choices} for the reply") from None
     if not text:
         raise UiError("the reply is empty")
+    try:
+        contact_reply_authorize(
+            contact=contact, actor=user, channel=kind.ledger, transactional=transactional
+        )
+    except ReplyRefused as exc:
+        raise UiError(str(exc)) from exc
     if problem := kind.cap_check(text):
         raise UiError(problem)
     if kind.session_field and (

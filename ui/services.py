@@ -13,6 +13,7 @@ from django.utils import timezone
 from channels.base import Outbound
 from channels.registry import UnknownChannel, channel_types, mediums, reply_type
 from contacts.models import Contact
+from contacts.services import ReplyRefused, contact_reply_authorize
 from core.logging import redact
 from core.services import audit_record
 from infobip.client import get_client
@@ -127,6 +128,12 @@ def inbound_reply(*, inbound: InboundMessage, text: str, user: AbstractBaseUser)
     kind = reply_type(inbound.channel)
     if problem := kind.cap_check(text):
         raise UiError(problem)
+    if inbound.contact is not None:
+        # The quick reply has no transactional confirmation: the conversation page has it.
+        try:
+            contact_reply_authorize(contact=inbound.contact, actor=user, channel=kind.ledger)
+        except ReplyRefused as exc:
+            raise UiError(f"{exc} (in the conversation)") from exc
     outbound = Outbound(
         to=inbound.from_number.lstrip("+"),
         message_id=str(uuid.uuid4()),
