@@ -40,6 +40,10 @@ class Cap:
         """The mediums the cap counts; None for every medium."""
         return None if self.medium == ANY else (self.medium,)
 
+    def applies_to(self, medium: str) -> bool:
+        """Whether messages on `medium` count against this cap."""
+        return self.mediums is None or medium in self.mediums
+
     def label(self) -> str:
         where = f" {self.medium}" if self.mediums else ""
         return f"frequency cap: {self.messages}{where} messages in {self.days} days reached"
@@ -63,7 +67,7 @@ def caps_for(campaign: Campaign) -> list[Cap]:
     if campaign.frequency_cap_override:
         return []
     medium = ledger_channel(campaign)
-    return [cap for cap in caps_configured() if cap.mediums is None or medium in cap.mediums]
+    return [cap for cap in caps_configured() if cap.applies_to(medium)]
 
 
 def _over(cap: Cap, campaign: Campaign, contact_ids, now: dt.datetime) -> QuerySet:
@@ -97,3 +101,39 @@ def capped_contacts(
         for contact_id in _over(cap, campaign, ids, now):
             capped.setdefault(contact_id, cap.label())
     return capped
+
+
+def caps_free_at(
+    *, channel: str, contact_ids: Iterable[int], now: dt.datetime
+) -> dict[int, tuple[dt.datetime, str]]:
+    """contact id → (when a message may go again, the cap's reason) for contacts at a cap.
+
+    For messages that are sent as they fall due (a journey's send step) rather than frozen: a
+    capped contact is not skipped but waits until the oldest message that fills the cap's
+    window leaves it. One grouped query per cap over the ledger's (contact, created_at) index.
+    """
+    ids = list(contact_ids)
+    caps = [cap for cap in caps_configured() if cap.applies_to(channel)]
+    free: dict[int, tuple[dt.datetime, str]] = {}
+    if not ids or not caps:
+        return free
+    for cap in caps:
+        since = now - dt.timedelta(days=cap.days)
+        rows = Message.objects.filter(
+            contact_id__in=ids, replaces__isnull=True, state__in=_SENT_STATES,
+            created_at__gte=since,
+        )  # fmt: skip
+        if cap.mediums is not None:
+            rows = rows.filter(channel__in=cap.mediums)
+        counted: dict[int, list[dt.datetime]] = {}
+        for contact_id, created_at in rows.values_list("contact_id", "created_at"):
+            counted.setdefault(contact_id, []).append(created_at)
+        for contact_id, times in counted.items():
+            if len(times) < cap.messages:
+                continue
+            # The cap frees when all but `messages - 1` of these have left the window.
+            times.sort(reverse=True)
+            at = times[cap.messages - 1] + dt.timedelta(days=cap.days)
+            if contact_id not in free or at > free[contact_id][0]:
+                free[contact_id] = (at, cap.label())
+    return free

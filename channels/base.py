@@ -144,6 +144,9 @@ class ChannelType:
     price_keys: ClassVar[tuple[str, ...]]  # HERALD_PRICES tables tried in order
     priced_per_part: ClassVar[bool] = False
     reply: ClassVar[bool] = False  # inbox replies on its medium go out as this type
+    # Links in a journey's send step are tracked unless it says otherwise (SMS, where a short
+    # link also saves characters).
+    tracks_links_by_default: ClassVar[bool] = False
     max_buttons: ClassVar[int] = 0
     # Types Infobip itself can fail over to on the same request (WhatsApp template → SMS).
     native_fallback: ClassVar[tuple[str, ...]] = ()

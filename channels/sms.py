@@ -27,6 +27,7 @@ class Sms(ChannelType):
     price_keys = ("sms",)
     priced_per_part = True
     reply = True
+    tracks_links_by_default = True
 
     def measure(self, text: str) -> tuple[int, str]:
         segments = sms_segments(text)
