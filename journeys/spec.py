@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.utils.dateparse import parse_duration
@@ -180,9 +181,10 @@ def definition_parse(raw: Any) -> Definition:
             problems.append("quiet_hours: a sending window such as 08:00-20:00")
     if raw.get("max_spend") not in (None, ""):
         try:
-            if float(str(raw["max_spend"])) <= 0:
+            amount = Decimal(str(raw["max_spend"]))
+            if not amount.is_finite() or amount <= 0 or amount >= 10**10:
                 raise ValueError
-        except ValueError:
+        except (ValueError, ArithmeticError):
             problems.append("max_spend: a positive amount such as 250.00")
     if reentry == "once_per_key" and trigger.get("type") not in ("event", None):
         problems.append("reentry: once_per_key needs an event trigger (the event's key)")
