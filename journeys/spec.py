@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.utils.dateparse import parse_duration
 
 STEP_TYPES = ("send", "wait", "wait_for", "branch", "split", "update", "notify", "exit")
@@ -164,6 +165,11 @@ def definition_parse(raw: Any) -> Definition:
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise DefinitionError(["the definition is a JSON object"])
+    try:
+        if b"\\u0000" in orjson.dumps(raw):  # PostgreSQL can store no NUL character
+            raise DefinitionError(["NUL characters are not accepted"])
+    except TypeError:
+        raise DefinitionError(["the definition is JSON: text, numbers, lists, objects"]) from None
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         problems.append("name: give the journey a name (at most 200 characters)")
