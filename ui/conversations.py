@@ -1,25 +1,25 @@
-"""Inbox conversations: replies by SMS or WhatsApp that the thread keeps, read and handled state.
+"""Inbox conversations: replies on any reply medium that the thread keeps, read and handled state.
 
 A thread is everything exchanged with one contact: campaign messages, what they sent (keyword
 messages included, marked), Herald's automatic keyword replies and the replies people sent from
-the inbox. A reply goes out through the ledger, as a one-off campaign of its own (like the
-API's transactional sends): it is claimed before it is sent (never twice), and its delivery
-report, price and errors land on its ledger row, which the thread shows as the reply's state.
-What Herald refuses (empty, too long, WhatsApp window closed, an opted-out contact without a
-transactional confirmation) raises before anything is written, so the page keeps the text.
+the inbox. Replies are stored only once Infobip accepted them; a refusal raises with Infobip's
+reason and stores nothing, so the page can show the error with the typed text kept.
 """
 
-from django.conf import settings
+import datetime as dt
+import uuid
+
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Channel
-from campaigns.rendering import sms_cap_check, whatsapp_text_cap_check
 from campaigns.transactional import TransactionalError, messages_send_transactional
-from campaigns.whatsapp_session import whatsapp_window_reason
+from channels.base import Outbound
+from channels.registry import UnknownChannel, medium_label, reply_mediums, reply_type
 from contacts.models import Contact
 from contacts.services import ReplyRefused, contact_reply_authorize
+from infobip.client import get_client
+from infobip.errors import InfobipError
 from infobip.models import InboundMessage
 from ui.models import ConversationReply, ConversationState
 from ui.services import UiError, audit_record
@@ -33,63 +33,103 @@ from whatsapp.mapping import (
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.services import template_check_sendable, template_render
 
-CHANNELS = ("sms", "whatsapp")
+# A send answer in these groups means the reply will not arrive: say so, keep nothing.
+REFUSED_GROUPS = ("REJECTED", "UNDELIVERABLE")
 
 
-def _reply_sender(contact: Contact, channel: str) -> str:
-    """The number the contact last wrote to on this channel, else the configured sender."""
+def reply_channels() -> list[tuple[str, str]]:
+    """(medium, label) of the mediums a reply can go on (registry types with `reply`)."""
+    return reply_mediums()
+
+
+def reply_options(contact: Contact, now: dt.datetime | None = None) -> list[dict]:
+    """Each reply medium with whether a free-form reply may go now, why not, until when."""
+    now = now or timezone.now()
+    options = []
+    for medium, label in reply_channels():
+        kind = reply_type(medium)
+        last = getattr(contact, kind.session_field) if kind.session_field else None
+        reason = kind.session_reason(contact.phone, last, now) if kind.session_field else ""
+        window = kind.session_window
+        closes = last + window if last and window and not reason else None
+        hours = int(window.total_seconds() // 3600) if window else 0
+        options.append(
+            {"medium": medium, "label": label, "open": not reason, "reason": reason,
+             "closes": closes, "window": window, "hours": hours}
+        )  # fmt: skip
+    return options
+
+
+def _reply_sender(contact: Contact, medium: str, default: str) -> str:
+    """The number the contact last wrote to on this medium, else the configured sender."""
     last_to = (
-        InboundMessage.objects.filter(contact=contact, channel=channel)
+        InboundMessage.objects.filter(contact=contact, channel=medium)
         .exclude(to_number="")
         .order_by("-received_at")
         .values_list("to_number", flat=True)
         .first()
     )
-    if last_to:
-        return last_to
-    return settings.INFOBIP_SMS_SENDER if channel == "sms" else settings.INFOBIP_WHATSAPP_SENDER
+    return last_to or default
 
 
 def conversation_reply(
     *, contact: Contact, channel: str, text: str, user: User, transactional: bool = False
 ) -> ConversationReply:
-    """Send a reply to a contact by SMS or WhatsApp (inside the 24 h window) and keep it.
+    """Send a reply to a contact on a medium (inside its session window, if any) and keep it.
 
     An opted-out contact gets a reply only when the person confirms it is a transactional
     answer (contacts.services.contact_reply_authorize decides and audits)."""
     text = text.strip()
-    if channel not in CHANNELS:
-        raise UiError("choose SMS or WhatsApp for the reply")
+    try:
+        kind = reply_type(channel)
+    except UnknownChannel:
+        choices = " or ".join(label for _, label in reply_channels())
+        raise UiError(f"choose {choices} for the reply") from None
     if not text:
         raise UiError("the reply is empty")
-    if problem := (sms_cap_check if channel == "sms" else whatsapp_text_cap_check)(text):
+    try:
+        contact_reply_authorize(
+            contact=contact, actor=user, channel=kind.ledger, transactional=transactional
+        )
+    except ReplyRefused as exc:
+        raise UiError(str(exc)) from exc
+    if problem := kind.cap_check(text):
         raise UiError(problem)
-    if channel == "whatsapp" and (reason := whatsapp_window_reason(contact=contact)):
+    if kind.session_field and (
+        reason := kind.session_reason(
+            contact.phone, getattr(contact, kind.session_field), timezone.now()
+        )
+    ):
         raise UiError(reason)
-    sender = _reply_sender(contact, channel)
-    with transaction.atomic():
-        try:
-            confirmed = contact_reply_authorize(
-                contact=contact, actor=user, channel=channel, transactional=transactional
-            )
-        except ReplyRefused as exc:
-            raise UiError(str(exc)) from exc
-        try:
-            campaign, rows = messages_send_transactional(
-                channel=Channel.SMS if channel == "sms" else Channel.WHATSAPP_TEXT,
-                sender=sender, phones=[contact.phone], text=text,
-                respect_opt_out=not confirmed, created_by=user,
-                name=f"Inbox reply to {contact.phone}", reason="inbox reply",
-            )  # fmt: skip
-        except TransactionalError as exc:
-            raise UiError(str(exc)) from exc
-        reply = ConversationReply.objects.create(
-            contact=contact, channel=channel, text=text, sender=sender,
-            message_id=rows[0].message_id, campaign=campaign,
-            sent_by=user if user.is_authenticated else None,
-        )  # fmt: skip
+    sender = _reply_sender(contact, kind.ledger, kind.default_sender())
+    message = Outbound(
+        to=contact.phone.lstrip("+"),
+        message_id=str(uuid.uuid4()),
+        text=text,
+        sender=sender,
+        notify_url="",
+    )
+    try:
+        outcome = kind.send(get_client(), [message])
+    except InfobipError as exc:
+        raise UiError(f"Infobip refused the reply: {exc}") from exc
+    if outcome.refused:
+        raise UiError(outcome.refused[0][1])
+    sent = outcome.result.messages[0] if outcome.result.messages else None
+    if sent is not None and sent.status and sent.status.group_name in REFUSED_GROUPS:
+        reason = sent.status.description or sent.status.name
+        raise UiError(f"Infobip refused the reply: {reason} ({sent.status.name})")
+    reply = ConversationReply.objects.create(
+        contact=contact,
+        channel=kind.ledger,
+        text=text,
+        sender=sender,
+        message_id=(sent.message_id if sent else "") or "",
+        status_name=(sent.status.name if sent and sent.status else "")[:100],
+        sent_by=user if user.is_authenticated else None,
+    )
     conversation_mark_handled(contact=contact, user=user, handled=True)
-    detail = f"{channel} to {contact.phone}"
+    detail = f"{medium_label(kind.ledger)} to {contact.phone}"
     audit_record(actor=user, action="reply", contact=contact, detail=detail)
     return reply
 
@@ -154,7 +194,7 @@ def conversation_template_send(
             raise UiError(str(exc)) from exc
         try:
             campaign, rows = messages_send_transactional(
-                channel=Channel.WHATSAPP_TEMPLATE, sender=template.sender, phones=[contact.phone],
+                channel="whatsapp_template", sender=template.sender, phones=[contact.phone],
                 template=template, values=resolved.values, respect_opt_out=not confirmed,
                 created_by=user, name=f"Inbox reply to {contact.phone}", reason="inbox reply",
             )  # fmt: skip
