@@ -18,7 +18,6 @@ from campaigns.ledger.statements import (
     CLAIM,
     LOCK_CAMPAIGN,
     RELEASED_BACK,
-    ClaimRow,
     StateRow,
     fetch_rows,
 )
@@ -86,10 +85,9 @@ def _claim(
             return []
         with connection.cursor() as cursor:
             cursor.execute(CLAIM, params)
-            rows = fetch_rows(cursor, ClaimRow)
-        if not rows:
+            picked = fetch_rows(cursor, claimed_row(now))
+        if not picked:
             return None
-        picked = [_claimed(row, now) for row in rows]
         screened = screen(picked) if screen is not None else Screened(keep=picked)
         if screened.skips:
             messages_apply_outcomes(outcomes=screened.skips)
@@ -104,23 +102,39 @@ def _claim(
                 row.batch_id = batch.pk
         # No ledger row and no counter moves: the rows are queued until the answer. The hint
         # moves past what was picked. A scan from the start (floor 0) may lower it.
-        last = rows[-1].id + 1
+        last = picked[-1].id + 1
         Campaign.objects.filter(pk=campaign_id).update(
             claim_from=Value(last) if not floor else Greatest(F("claim_from"), Value(last)),
         )
     return keep
 
 
-def _claimed(row: ClaimRow, now: datetime) -> Claimed:
-    opted_text, zone, country = row.contact or (None, None, None)
-    values = row.template_values
-    if isinstance(values, str):  # Django's cursors load jsonb as text (JSONField decodes it)
-        values = json.loads(values)
-    return Claimed(
-        row.id, row.message_id, row.contact_id, row.phone, row.channel, row.text, values,
-        row.callback_data or "", row.replaces_id, opted_text == "true", now,
-        zone=zone or "", country=country or "",
-    )  # fmt: skip
+def claimed_row(now: datetime) -> Callable[..., Claimed]:
+    """CLAIM's row factory: its columns, in order, straight into a Claimed claimed at `now`."""
+
+    def make(
+        id: int,
+        message_id: str,  # canonical text (message_id::text)
+        contact_id: int | None,
+        phone: str,
+        channel: str,
+        text: str,
+        template_values: dict | str | None,  # Django's cursors load jsonb as text
+        callback_data: str | None,
+        replaces_id: int | None,
+        contact: list[str | None] | None,  # [opted_out, timezone, country]; NULL: erased
+    ) -> Claimed:
+        opted_text, zone, country = contact or (None, None, None)
+        values = template_values
+        if isinstance(values, str):
+            values = json.loads(values)
+        return Claimed(
+            id, message_id, contact_id, phone, channel, text, values,
+            callback_data or "", replaces_id, opted_text == "true", now,
+            zone=zone or "", country=country or "",
+        )  # fmt: skip
+
+    return make
 
 
 def _hold_queued(holds: Sequence[tuple[int, datetime]], reason: str) -> int:

@@ -6,12 +6,12 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from psycopg.rows import args_row
+from psycopg.rows import scalar_row
 
 from campaigns import signals
 from campaigns.ledger.claims import batch_take
 from campaigns.ledger.outcomes import messages_apply_outcomes
-from campaigns.ledger.statements import UPDATE_SENT, IdRow, bound_cursor
+from campaigns.ledger.statements import UPDATE_SENT, bound_cursor
 from campaigns.ledger.types import (
     FAILOVER_SENT_STATES,
     Claimed,
@@ -142,6 +142,6 @@ def _update_sent(best: dict[int, Sent], bulk_id: str, now: datetime, source: str
         "parts": "{" + ",".join(parts) + "}",
         "ks": "{" + ",".join(ks) + "}",
     }
-    with bound_cursor(args_row(IdRow)) as cursor:
+    with bound_cursor(scalar_row) as cursor:
         cursor.execute(UPDATE_SENT, params)
-        return {row.id for row in cursor.fetchall()}
+        return set(cursor.fetchall())

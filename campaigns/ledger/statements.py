@@ -45,21 +45,6 @@ class LockedRow(NamedTuple):
     contact_id: int | None
 
 
-class ClaimRow(NamedTuple):
-    """A queued row as CLAIM picks it, with its contact's consent and place as of now."""
-
-    id: int
-    message_id: str
-    contact_id: int | None
-    phone: str
-    channel: str
-    text: str
-    template_values: dict | str | None  # Django's cursors load jsonb as text
-    callback_data: str | None
-    replaces_id: int | None
-    contact: list[str | None] | None  # [opted_out, timezone, country]; NULL: erased contact
-
-
 class ReportedRow(NamedTuple):
     """One reported message as APPLY_REPORTS leaves it: the row before, and whether it moved."""
 
@@ -73,12 +58,6 @@ class ReportedRow(NamedTuple):
     contact_id: int | None
     new_state: str
     moved: bool
-
-
-class IdRow(NamedTuple):
-    """A ledger id a statement moved."""
-
-    id: int
 
 
 class StateRow(NamedTuple):
@@ -125,7 +104,8 @@ LOCK_CAMPAIGN = sql.SQL("SELECT state FROM {campaigns} WHERE id = %s FOR NO KEY 
 # The contact's three fields come from one probe of its primary key (an array); a row whose
 # contact was erased (NULL) is still picked. No row lock and no row write: the campaign-row
 # lock orders the claims, and the batch row is the claim. Rows of the campaign's live batches
-# are left out (a hashed subplan: a few thousand ids at most).
+# are left out (a hashed subplan: a few thousand ids at most). Each row becomes a `Claimed`
+# (claims.claimed_row: the sending path's hottest rows, so no tuple in between).
 CLAIM = sql.SQL("""
     SELECT id, message_id::text, contact_id, phone, channel, text, template_values,
            callback_data, replaces_id,
@@ -239,8 +219,8 @@ COPY_EVENTS = sql.SQL("COPY {events} ({columns}) FROM STDIN").format(
 # message: each distinct status is sent once (small arrays indexed by `k`), each message as
 # three integers (id, parts, k), ids ascending so rows are locked in id order. The
 # `state = %(source)s` condition is the lock and the forward-only check at once (PostgreSQL
-# re-checks it after waiting on a row another transaction holds); the ids it returns are the
-# rows it moved.
+# re-checks it after waiting on a row another transaction holds); the ids it returns (one
+# scalar each) are the rows it moved.
 UPDATE_SENT = sql.SQL("""
     UPDATE {messages} AS m SET
         state = (%(state)s::varchar[])[d.k],
