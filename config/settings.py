@@ -47,7 +47,9 @@ INSTALLED_APPS = [
     "core",
     "contacts",
     "whatsapp",
+    "channels",
     "campaigns",
+    "journeys",
     "infobip",
     "ui",
     "rest_framework",
@@ -464,8 +466,9 @@ SPECTACULAR_SETTINGS = {
         "api.schema.add_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "CampaignChannelEnum": "campaigns.models.Channel.choices",
-        "LedgerChannelEnum": [("sms", "SMS"), ("whatsapp", "WhatsApp")],
+        # The channel registry's vocabularies (channels/registry.py), read when the schema is drawn.
+        "CampaignChannelEnum": "channels.registry.channel_choices",
+        "LedgerChannelEnum": "channels.registry.medium_choices",
         "EventTypeEnum": "api.models.EventType.choices",
     },
 }
@@ -487,14 +490,15 @@ CELERY_BEAT_SCHEDULE["api-deliver-events"] = {
 # campaigns without their own window; false turns them off.
 HERALD_COUNTRY_QUIET_HOURS = env.bool("HERALD_COUNTRY_QUIET_HOURS", default=True)
 # Frequency caps (campaigns/caps.py): JSON list of {"messages": N, "days": D, "channel":
-# "sms|whatsapp|any"}; a contact at a cap is skipped at freeze with the reason. Empty: none.
+# "sms|whatsapp|viber|rcs|any"}; a contact at a cap is skipped at freeze with the reason. Empty:
+# none. The channel must be a registered medium (checked at start-up, channels/checks.py).
 HERALD_FREQUENCY_CAPS = env.json("HERALD_FREQUENCY_CAPS", default=[])
 for _cap in HERALD_FREQUENCY_CAPS:
     if not (
         isinstance(_cap, dict)
         and int(_cap.get("messages", 0)) >= 1
         and int(_cap.get("days", 0)) >= 1
-        and _cap.get("channel", "any") in ("sms", "whatsapp", "any")
+        and isinstance(_cap.get("channel", "any"), str)
     ):
         raise ImproperlyConfigured(f"HERALD_FREQUENCY_CAPS: bad rule {_cap!r}")
 # WhatsApp marketing only to contacts with a WhatsApp opt-in on record (campaigns/consent_rules.py).
@@ -509,3 +513,19 @@ if HERALD_INFOBIP_CHECK_INTERVAL > 0:
         "schedule": HERALD_INFOBIP_CHECK_INTERVAL,
         "options": {"expires": HERALD_INFOBIP_CHECK_INTERVAL},
     }
+
+# --- Journeys (#27) ---------------------------------------------------------------------------
+# Due entries taken per engine batch (one transaction), and engine chains per journey at once.
+HERALD_JOURNEY_BATCH = env.int("HERALD_JOURNEY_BATCH", default=1000)
+HERALD_JOURNEY_CHAINS = env.int("HERALD_JOURNEY_CHAINS", default=2)
+# POST /api/v1/events for a number Herald does not know: "create" the contact (consent
+# unknown, as an import without a consent column would) or "refuse" the event.
+HERALD_EVENTS_UNKNOWN_CONTACTS = env("HERALD_EVENTS_UNKNOWN_CONTACTS", default="create")
+if HERALD_EVENTS_UNKNOWN_CONTACTS not in ("create", "refuse"):
+    raise ImproperlyConfigured("HERALD_EVENTS_UNKNOWN_CONTACTS is create or refuse")
+# The engine's safety net: due entries and date-attribute occasions, every sweep interval.
+CELERY_BEAT_SCHEDULE["journeys-sweep"] = {
+    "task": "journeys.tasks.sweep",
+    "schedule": env.float("HERALD_SWEEP_INTERVAL", default=15.0),
+    "options": {"expires": 60.0},
+}

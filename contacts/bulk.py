@@ -16,6 +16,7 @@ from django.utils import timezone
 from psycopg import sql
 from psycopg.rows import args_row
 
+from contacts import signals
 from contacts.models import Contact, ContactList, ListMembership
 
 # The fields an import sets; on a conflict these (and updated_at) are overwritten.
@@ -124,7 +125,10 @@ def add_memberships(
         cursor.execute(
             ADD_MEMBERSHIPS, {"ids": [*new_ids, *existing_ids], "list": contact_list.pk, "now": now}
         )
-        return len(cursor.fetchall())
+        joined = [row[0] for row in cursor.fetchall()]
+    if joined:
+        signals.list_joined.send(ContactList, list_id=contact_list.pk, contact_ids=joined)
+    return len(joined)
 
 
 def _json(value: Any) -> str:

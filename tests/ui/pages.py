@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel, FailoverMode, Message, Segment
+from campaigns.models import Campaign, FailoverMode, Message, Segment
 from campaigns.services import campaign_create, campaign_launch
 from campaigns.states import CampaignState
 from contacts.models import Contact, ContactList, OptInKeyword
@@ -22,7 +22,7 @@ def failover_campaign(audience: ContactList) -> Campaign:
     SMS failover reached 1. Counters as the engine keeps them (attempts, not people)."""
     contacts = list(audience.contacts.order_by("id")[:3])
     campaign = Campaign.objects.create(
-        name="WhatsApp welcome", channel=Channel.WHATSAPP_TEXT, text="Hola {{first_name}}",
+        name="WhatsApp welcome", channel="whatsapp_text", text="Hola {{first_name}}",
         failover_mode=FailoverMode.HERALD, failover_text="Hi {{first_name}}",
         state=CampaignState.COMPLETED, recipients=3, launched_at=timezone.now(),
         finished_at=timezone.now(), count_delivered=2, count_undeliverable=3,
@@ -43,6 +43,19 @@ def failover_campaign(audience: ContactList) -> Campaign:
                 done_at=timezone.now(),
             )  # fmt: skip
     return campaign
+
+
+def _journey():
+    """A live abandoned-cart journey with one contact in it (for the journey pages)."""
+    from journeys.events import events_record
+    from journeys.services import journey_activate, journey_create
+    from ui.journey_forms import starter
+
+    journey = journey_create(definition=starter("cart", "Abandoned cart"), actor=OPERATOR)
+    journey_activate(journey=journey, actor=OPERATOR)
+    events_record(events=[{"name": "cart_abandoned", "contact": {"phone": "+447946000301"},
+                           "key": "cart-1", "properties": {"item": "red shoes"}}])  # fmt: skip
+    return journey
 
 
 def every_page_paths(user) -> dict[str, str]:
@@ -83,7 +96,11 @@ def every_page_paths(user) -> dict[str, str]:
     OptInKeyword.objects.create(
         keyword="JOIN", contact_list=audience, confirmation_text="Herald news: 2/month. STOP to end"
     )
+    journey = _journey()
     return {
+        "journeys": "/journeys/",
+        "journey": f"/journeys/{journey.pk}/",
+        "journey-people": f"/journeys/{journey.pk}/people/",
         "dashboard": "/",
         "campaigns": "/campaigns/",
         "reports": "/reports/",
