@@ -10,7 +10,7 @@ Delivery happens later, in a Celery task per subscription, so a slow or dead rec
 slows the hot path.
 
 Where the signals are sent (one line each; move them with the code they sit in):
-- campaigns/ledger.py `messages_apply_outcomes`: `messages_final` (rows that became final)
+- campaigns/ledger (`outcomes`) `messages_apply_outcomes`: `messages_final` (rows that became final)
 - campaigns/services.py `_move` and `campaign_maybe_complete`: `campaign_state_changed`
 - contacts/services.py `_change_consent`: `contacts_opted_out` / `contacts_opted_in`
 - inbox/services.py `inbound_store`: `inbound_received`
