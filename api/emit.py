@@ -10,7 +10,7 @@ Delivery happens later, in a Celery task per subscription, so a slow or dead rec
 slows the hot path.
 
 Where the signals are sent (one line each; move them with the code they sit in):
-- campaigns/ledger.py `messages_apply_outcomes`: `messages_final` (rows that became final)
+- campaigns/ledger (`outcomes`) `messages_apply_outcomes`: `messages_final` (rows that became final)
 - campaigns/services.py `_move` and `campaign_maybe_complete`: `campaign_state_changed`
 - contacts/services.py `_change_consent`: `contacts_opted_out` / `contacts_opted_in`
 - inbox/services.py `inbound_store`: `inbound_received`
@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
+from psycopg import sql
 
 from api.models import EventDelivery, EventSubscription, EventType
 from inbox.keywords import first_word
@@ -196,16 +197,19 @@ def _wake_final(subscription_id: int) -> None:
         subscription_deliver.apply_async((subscription_id,), countdown=WAKE_AFTER)
 
 
+# message.final's outbox rows for a batch: every (subscription, message) pair in one INSERT …
+# SELECT; a pair already queued (a re-pushed report) is left as it is.
+_FINAL_EVENTS = sql.SQL("""
+    INSERT INTO {deliveries} (subscription_id, event_type, message, state, attempts, created_at)
+    SELECT s.id, %(type)s, m.id, %(pending)s, 0, now()
+    FROM unnest(%(ids)s::bigint[]) AS m(id)
+    CROSS JOIN unnest(%(subscriptions)s::bigint[]) AS s(id)
+    ON CONFLICT DO NOTHING
+""").format(deliveries=sql.Identifier(EventDelivery._meta.db_table))
+
+
 def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> None:
-    """message.final on PostgreSQL: the batch's outbox rows in one INSERT … SELECT."""
-    table = EventDelivery._meta.db_table
-    sql = f"""
-        INSERT INTO {table} (subscription_id, event_type, message, state, attempts, created_at)
-        SELECT s.id, %(type)s, m.id, %(pending)s, 0, now()
-        FROM unnest(%(ids)s::bigint[]) AS m(id)
-        CROSS JOIN unnest(%(subscriptions)s::bigint[]) AS s(id)
-        ON CONFLICT DO NOTHING
-    """  # noqa: S608
+    """message.final: the batch's outbox rows (_FINAL_EVENTS)."""
     params: dict[str, Any] = {
         "type": EventType.MESSAGE_FINAL.value,
         "pending": EventDelivery.State.PENDING.value,
@@ -213,7 +217,7 @@ def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> No
         "ids": message_ids,
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_FINAL_EVENTS, params)
 
 
 def on_inbound_received(sender, *, infobip_message_ids: list[str], **kwargs) -> None:
