@@ -27,6 +27,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from api.models import EventDelivery, EventSubscription, EventType
+from core.throttle import once_per
 from inbox.keywords import first_word
 
 
@@ -196,14 +197,13 @@ def _eager() -> bool:
 
 def _wake_final(subscription_id: int) -> None:
     """After commit: wake the subscription's deliverer unless a wake-up is already due."""
-    from django.core.cache import cache
-
     from api.tasks import subscription_deliver
 
     if _eager():
         subscription_deliver.delay(subscription_id)  # runs now: nothing is due later
         return
-    if cache.add(f"herald:events:wake:{subscription_id}", 1, timeout=WAKE_WINDOW):
+    # The shared cache: one wake-up per window for the whole deployment, not per process.
+    if once_per(f"herald:events:wake:{subscription_id}", WAKE_WINDOW):
         subscription_deliver.apply_async((subscription_id,), countdown=WAKE_AFTER)
 
 
