@@ -30,6 +30,7 @@ $(VENV)/.dev: $(VENV)/.runtime
 run: $(VENV)/.runtime
 	$(PY) scripts/bootstrap_env.py
 	$(PY) manage.py migrate --no-input
+	$(PY) manage.py createcachetable
 	$(PY) manage.py ensure_demo_admin
 	$(PY) scripts/run.py
 

@@ -8,6 +8,7 @@ subscription (unique, so an emission repeated by a retried push is stored once) 
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Scope(models.TextChoices):
@@ -33,6 +34,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # After this the token no longer authenticates (null: it does not expire).
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -41,8 +44,19 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user})"
 
     @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
     def active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.expired
+
+    @property
+    def state(self) -> str:
+        """active, revoked or expired, as pages and commands say it."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expired else "active"
 
 
 class IdempotentRequest(models.Model):

@@ -51,6 +51,11 @@ class MessageSendSerializer(serializers.Serializer):
     language = serializers.CharField(max_length=16, required=False)
     placeholders = PlaceholdersSerializer(required=False)
     respect_opt_out = serializers.BooleanField(default=True)
+    all_or_nothing = serializers.BooleanField(
+        default=False,
+        help_text="true: one bad number refuses the whole call (400); false: each bad number "
+        "comes back as `rejected` with its reason and the others are sent",
+    )
 
     def get_fields(self):
         fields = super().get_fields()
@@ -60,9 +65,12 @@ class MessageSendSerializer(serializers.Serializer):
 
 
 class SentMessageSerializer(serializers.Serializer):
-    to = serializers.CharField()
-    messageId = serializers.CharField()
-    state = serializers.CharField()
+    index = serializers.IntegerField(help_text="The number's position in `to`")
+    to = serializers.CharField(help_text="E.164 when accepted; as given when rejected")
+    messageId = serializers.CharField(allow_null=True, help_text="null when rejected")
+    state = serializers.CharField(
+        help_text="queued or skipped (in the ledger), rejected (a bad number: not sent)"
+    )
     reason = serializers.CharField(required=False)
 
 

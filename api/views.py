@@ -22,6 +22,7 @@ from api import serializers as s
 from api.auth import request_token, request_user
 from api.delivery import deliveries_fill
 from api.errors import ApiError
+from api.filters import bool_filter, choice_filter
 from api.messages import message_send_request
 from api.models import EventDelivery, EventSubscription, Scope
 from api.parsers import FastJSONParser
@@ -29,6 +30,7 @@ from api.policy import require_perm
 from api.services import (
     UPSERT_MAX,
     IdempotencyConflict,
+    IdempotencyKeyInvalid,
     contacts_upsert,
     event_subscription_create,
     event_subscription_update,
@@ -45,7 +47,7 @@ from campaigns.services import (
     campaign_status,
     campaign_validate,
 )
-from campaigns.states import CampaignState
+from campaigns.states import CampaignState, MessageState
 from contacts.models import ConsentSource, Contact, ContactList
 from contacts.services import contact_list_add, contact_list_remove, contact_opt_in, contact_opt_out
 from core.services import audit_record
@@ -107,6 +109,9 @@ class MessagesView(APIView):
             code, answer, replayed = idempotent(token=token, key=key, body=body, work=work)
         except IdempotencyConflict as exc:
             raise ApiError(str(exc), code="idempotency_conflict", status_code=422) from None
+        except IdempotencyKeyInvalid as exc:
+            raise ApiError(f"Idempotency-Key: {exc}",
+                           fields={"Idempotency-Key": [str(exc)]}) from None  # fmt: skip
         response = Response(answer, status=code)
         if replayed:
             response["Idempotent-Replayed"] = "true"
@@ -193,7 +198,9 @@ class ContactListView(generics.ListAPIView):
         parameters=[
             OpenApiParameter("phone", str),
             OpenApiParameter("list", str),
-            OpenApiParameter("opted_out", bool),
+            OpenApiParameter(
+                "opted_out", bool, description="true or false; anything else is a 400"
+            ),
         ],
         responses={200: s.ContactSerializer(many=True), **_errors(400, 401, 403, 429)},
     )
@@ -206,9 +213,12 @@ class ContactListView(generics.ListAPIView):
         if phone := params.get("phone"):
             qs = qs.filter(phone=phone.strip())
         if name := params.get("list"):
+            if not ContactList.objects.filter(name=name).exists():
+                raise ApiError(f"list: no list named {name[:100]!r}",
+                               fields={"list": ["no such list"]})  # fmt: skip
             qs = qs.filter(memberships__contact_list__name=name)
-        if (opted := params.get("opted_out")) in ("true", "false"):
-            qs = qs.filter(opted_out=opted == "true")
+        if (opted := bool_filter(self.request, "opted_out")) is not None:
+            qs = qs.filter(opted_out=opted)
         return qs
 
 
@@ -422,14 +432,14 @@ class CampaignMessagesView(generics.ListAPIView):
     serializer_class = s.MessageSerializer
     read_permission = "campaigns.view_campaign"
 
-    @extend_schema(parameters=[OpenApiParameter("state", str)])
+    @extend_schema(parameters=[OpenApiParameter("state", str, enum=MessageState.values)])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         campaign = get_object_or_404(Campaign, pk=self.kwargs["pk"])
         qs = Message.objects.filter(campaign=campaign)
-        if state := self.request.query_params.get("state"):
+        if state := choice_filter(self.request, "state", MessageState.values):
             qs = qs.filter(state=state)
         return qs
 
@@ -444,7 +454,8 @@ class InboundView(generics.ListAPIView):
     read_permission = "infobip.view_inboundmessage"
 
     @extend_schema(
-        parameters=[OpenApiParameter("channel", str), OpenApiParameter("to", str),
+        parameters=[OpenApiParameter("channel", str, enum=InboundMessage.Channel.values),
+                    OpenApiParameter("to", str),
                     OpenApiParameter("from", str)]
     )  # fmt: skip
     def get(self, request, *args, **kwargs):
@@ -453,7 +464,7 @@ class InboundView(generics.ListAPIView):
     def get_queryset(self):
         qs = InboundMessage.objects.all()
         params = self.request.query_params
-        if channel := params.get("channel"):
+        if channel := choice_filter(self.request, "channel", InboundMessage.Channel.values):
             qs = qs.filter(channel=channel)
         if to := params.get("to"):
             qs = qs.filter(to_number=to.lstrip("+"))

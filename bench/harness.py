@@ -112,6 +112,8 @@ def django_env(database_url: str, broker: str, **extra: Any) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
         "WHATSAPP_TEMPLATE_SYNC_INTERVAL": "0",
+        # No collectstatic in a bench run: pages link plain static names.
+        "HERALD_STATIC_MANIFEST": "false",
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env
