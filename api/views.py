@@ -51,6 +51,8 @@ from campaigns.states import CampaignState, MessageState
 from contacts.models import ConsentSource, Contact, ContactList
 from contacts.services import contact_list_add, contact_list_remove, contact_opt_in, contact_opt_out
 from core.services import audit_record
+from infobip.custom import CustomCallRefused, infobip_custom_call
+from infobip.errors import InfobipError
 from infobip.models import InboundMessage
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.services import TemplateSyncError, templates_sync
@@ -93,8 +95,16 @@ class MessagesView(APIView):
 
     @extend_schema(
         request=s.MessageSendSerializer,
-        responses={202: s.MessageSendResponseSerializer, **ERRORS},
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        responses={202: s.MessageSendResponseSerializer, 422: s.ErrorSerializer, **ERRORS},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="At most 255 characters: the same key and body get the same answer "
+                "and send nothing again; the same key with another body is a 422",
+            )
+        ],
         operation_id="messages_send",
     )
     def post(self, request: Request) -> Response:
@@ -566,3 +576,38 @@ class SubscriptionDeliveriesView(generics.ListAPIView):
         if page is not None:
             deliveries_fill(page)  # message.final bodies from the ledger, one query per page
         return page
+
+
+# --- the custom call ----------------------------------------------------------------------
+
+
+class InfobipRequestView(APIView):
+    """`POST /infobip/request`: any Infobip endpoint with Herald's key; message sends refused."""
+
+    required_scopes = {"write": Scope.INFOBIP_REQUEST}
+    staff_only = True
+
+    @extend_schema(
+        request=s.InfobipRequestSerializer,
+        responses={200: s.InfobipAnswerSerializer, 502: s.ErrorSerializer, **ERRORS},
+        operation_id="infobip_request",
+        description="Infobip's status and JSON come back as they are (an Infobip 4xx is a 200 "
+        "here, with `status` 4xx); 502 when Infobip cannot be reached. Message sends "
+        "(`/sms/…`, `/whatsapp/…/message/…`, `/messages-api/…/messages`, …) are refused (400): "
+        "send through `POST /messages`. Audited.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.InfobipRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            answer = infobip_custom_call(
+                actor=request_user(request), method=data["method"], path=data["path"],
+                query=data["query"], body=data["body"],
+            )  # fmt: skip
+        except CustomCallRefused as exc:
+            raise ApiError(str(exc), code="refused", fields={"path": [str(exc)]}) from None
+        except InfobipError as exc:
+            raise ApiError(f"Infobip did not answer: {exc}", code="bad_gateway",
+                           status_code=502) from None  # fmt: skip
+        return Response({"status": answer.status, "body": answer.body})

@@ -507,7 +507,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttles.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"token": HERALD_API_RATE},
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.HeraldAutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     # JSON in, JSON (or the browsable API) out: one body format to document and validate.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -522,9 +522,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: the outbound events are `webhooks`, and a bearer scheme may name each scope.
+    "OAS_VERSION": "3.1.0",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_error_responses",
+        "api.schema.add_event_webhooks",
     ],
     "ENUM_NAME_OVERRIDES": {
         "CampaignChannelEnum": "campaigns.models.Channel.choices",
