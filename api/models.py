@@ -18,6 +18,7 @@ class Scope(models.TextChoices):
     CAMPAIGNS_SEND = "campaigns:send", "Launch, pause, resume and cancel campaigns"
     MESSAGES_SEND = "messages:send", "Send transactional messages"
     EVENTS_MANAGE = "events:manage", "Manage outbound event subscriptions"
+    INFOBIP_REQUEST = "infobip:request", "Call any Infobip endpoint that sends no message (staff)"
 
 
 class ApiToken(models.Model):
@@ -206,7 +207,8 @@ class DeliveryAttempt(models.Model):
 
 
 class TransactionalSend(models.Model):
-    """A `POST /api/v1/messages` call: its ledger lives in a campaign of its own."""
+    """A one-off send (`POST /api/v1/messages`, `manage.py whatsapp_reply`): its ledger lives in
+    a campaign of its own, kept out of the marketer's campaign list."""
 
     campaign = models.OneToOneField(
         "campaigns.Campaign", on_delete=models.CASCADE, related_name="transactional"

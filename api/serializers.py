@@ -330,3 +330,24 @@ class EventDeliverySerializer(serializers.ModelSerializer):
         model = EventDelivery
         fields = ["id", "event_type", "webhook_id", "payload", "state", "attempts",
                   "next_attempt_at", "created_at", "delivered_at", "tries"]  # fmt: skip
+
+
+# --- the custom call ----------------------------------------------------------------------
+
+
+class InfobipRequestSerializer(serializers.Serializer):
+    """`POST /infobip/request`: any Infobip endpoint that sends no message."""
+
+    method = serializers.ChoiceField(choices=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    path = serializers.CharField(max_length=500, help_text="e.g. /sms/3/logs (no query)")
+    query = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
+    body = serializers.JSONField(required=False, allow_null=True, default=None)
+
+
+class InfobipAnswerSerializer(serializers.Serializer):
+    """Infobip's answer as given: its HTTP status and its JSON body (text if not JSON)."""
+
+    status = serializers.IntegerField()
+    body = serializers.JSONField(allow_null=True)

@@ -43,6 +43,7 @@ urlpatterns = [
          name="subscription"),
     path("event-subscriptions/<int:pk>/deliveries", views.SubscriptionDeliveriesView.as_view(),
          name="subscription-deliveries"),
+    path("infobip/request", views.InfobipRequestView.as_view(), name="infobip-request"),
     # Anything else under /api/v1/ (a bad id such as `/contacts/abc`): the JSON 404, not HTML.
     # [\s\S], not .: a path holding a newline (%0A) is an unknown API path too, not HTML.
     re_path(r"^[\s\S]*$", views.not_found),

@@ -327,19 +327,23 @@ def _send_whatsapp_texts(client, campaign, sender, rows, result) -> SendResult:
     sent = []
     tracking = tracking_options(campaign)
     for row in rows:
+        common = {"sender": sender, "to": row.phone.lstrip("+"), "message_id": row.message_id,
+                  "callback_data": row.callback_data, "url_options": tracking,
+                  "notify_url": webhook_url("whatsapp/reports")}  # fmt: skip
+        # An image or reply buttons (a WhatsApp reply written by campaigns.whatsapp_session).
+        session = (row.template_values or {}).get("session")
         try:
-            sent.append(
-                client.send_whatsapp_text(
-                    sender=sender,
-                    to=row.phone.lstrip("+"),
-                    text=row.text,
-                    message_id=row.message_id,
-                    callback_data=row.callback_data,
-                    notify_url=webhook_url("whatsapp/reports"),
-                    preview_url="http://" in row.text or "https://" in row.text,
-                    url_options=tracking,
-                )
-            )
+            if session and session.get("kind") == "image":
+                sent.append(client.send_whatsapp_image(
+                    media_url=session["media_url"], caption=row.text, **common))  # fmt: skip
+            elif session and session.get("kind") == "buttons":
+                sent.append(client.send_whatsapp_buttons(
+                    text=row.text, buttons=[tuple(b) for b in session["buttons"]],
+                    footer=session.get("footer", ""), header_text=session.get("header", ""),
+                    **common))  # fmt: skip
+            else:
+                preview = "http://" in row.text or "https://" in row.text
+                sent.append(client.send_whatsapp_text(text=row.text, preview_url=preview, **common))
         except InfobipValidationError as exc:
             _fail([row], f"Infobip rejected the message: {exc}", result)
     return SendResult(bulk_id=None, messages=sent)

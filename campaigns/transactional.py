@@ -54,8 +54,13 @@ def messages_send_transactional(
     created_by: User | None = None,
     name: str = "",
     now: dt.datetime | None = None,
+    session: dict | None = None,
 ) -> tuple[Campaign, list[TransactionalMessage]]:
-    """Write the ledger of one transactional send (E.164 `phones`) and start sending it."""
+    """Write the ledger of one transactional send (E.164 `phones`) and start sending it.
+
+    `session` (WhatsApp text only) makes the messages an image or reply buttons
+    (campaigns.whatsapp_session checked it); `text` is then their caption or body.
+    """
     from campaigns.tasks import campaign_dispatch
 
     now = now or timezone.now()
@@ -69,6 +74,9 @@ def messages_send_transactional(
         if problem := template_check_sendable(template=template):
             raise TransactionalError(problem)
         text = template_render(template=template, values=values)
+    elif session is not None:
+        if channel != Channel.WHATSAPP_TEXT:
+            raise TransactionalError("images and reply buttons go by WhatsApp only")
     else:
         cap_check = sms_cap_check if channel == Channel.SMS else whatsapp_text_cap_check
         if not text.strip():
@@ -117,7 +125,13 @@ def messages_send_transactional(
                     channel=ledger_channel,
                     callback_data=callback_data(campaign.pk),
                     text=text,
-                    template_values=values.to_dict() if values is not None else None,
+                    template_values=(
+                        values.to_dict()
+                        if values is not None
+                        else {"session": session}
+                        if session is not None
+                        else None
+                    ),
                     parts=segments.parts if segments else 1,
                     encoding=segments.encoding if segments else "",
                     state=state,

@@ -15,9 +15,18 @@ from typing import Literal
 from django.conf import settings
 from django.utils import timezone
 
+from campaigns.models import Campaign, Channel
+from campaigns.permissions import SEND
 from campaigns.rendering import whatsapp_text_cap_check
 from campaigns.services import CampaignError
+from campaigns.transactional import (
+    TransactionalError,
+    TransactionalMessage,
+    messages_send_transactional,
+)
 from contacts.models import Contact
+from core.rules import Actor, actor_require, actor_user
+from core.services import audit_record
 from infobip.client import get_client
 from infobip.types import SentMessage
 
@@ -98,6 +107,50 @@ def whatsapp_session_send(
         )
     logger.info("whatsapp %s sent to contact %s: %s", kind, contact.pk, sent.message_id)
     return sent
+
+
+def whatsapp_session_queue(
+    *,
+    phone: str,
+    kind: Kind,
+    actor: Actor,
+    text: str = "",
+    media_url: str = "",
+    buttons: Sequence[tuple[str, str]] = (),
+    footer: str = "",
+    header: str = "",
+    sender: str | None = None,
+) -> tuple[Campaign, TransactionalMessage]:
+    """Queue a free-form WhatsApp message through the ledger (consent and window rules apply).
+
+    The message is a ledger row like any send: Herald's messageId, claimed before it is sent,
+    reports and prices reconciled, counted by frequency caps. An opted-out contact or a closed
+    24-hour window makes it `skipped` with the reason (nothing is sent).
+    """
+    actor_require(actor, SEND, doing="send WhatsApp messages")
+    problems = _content_problems(kind, text, media_url, buttons, footer, header)
+    if problems:
+        raise WhatsAppSessionError("; ".join(problems))
+    session = None
+    if kind != "text":
+        session = {"kind": kind, "media_url": media_url, "buttons": [list(b) for b in buttons],
+                   "footer": footer, "header": header}  # fmt: skip
+    try:
+        campaign, rows = messages_send_transactional(
+            channel=Channel.WHATSAPP_TEXT,
+            sender=sender or settings.INFOBIP_WHATSAPP_SENDER,
+            phones=[phone],
+            text=text,
+            respect_opt_out=True,
+            created_by=actor_user(actor),
+            name=f"WhatsApp {kind} reply to {phone}",
+            session=session,
+        )
+    except TransactionalError as exc:
+        raise WhatsAppSessionError(str(exc)) from exc
+    audit_record(actor=actor, action="whatsapp_reply", campaign=campaign,
+                 detail=f"{kind} to {phone}: {rows[0].state}")  # fmt: skip
+    return campaign, rows[0]
 
 
 def _content_problems(
