@@ -24,9 +24,10 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 
 from api.models import EventDelivery, EventSubscription, EventType
+from core.queueing import enqueue_on_commit
 from core.throttle import once_per
 from inbox.keywords import first_word
 
@@ -85,7 +86,8 @@ def events_emit(
     from api.tasks import subscription_deliver
 
     for pk in {row.subscription_id for row in rows}:
-        transaction.on_commit(partial(subscription_deliver.delay, pk))
+        # A lost wake-up is picked up by the beat (events_deliver_due).
+        enqueue_on_commit(partial(subscription_deliver.delay, pk), what=f"events of {pk}")
     return len(rows)
 
 
@@ -177,7 +179,7 @@ def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
             ignore_conflicts=True,
         )
     for pk in subscription_ids:
-        transaction.on_commit(partial(_wake_final, pk))
+        enqueue_on_commit(partial(_wake_final, pk), what=f"message.final of {pk}")
 
 
 # A report storm commits a message.final batch every few milliseconds; a deliverer task for

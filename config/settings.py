@@ -598,11 +598,14 @@ CELERY_BEAT_MAX_LOOP_INTERVAL = 5
 # `make run`, the database cache: its add() is one INSERT on a primary key, so it is atomic
 # across make run's processes (a file cache's add() reads, then writes: two processes can
 # both win), and it needs no server (`manage.py createcachetable` makes its table).
-# HERALD_CACHE_URL picks another: redis://…, dbcache://TABLE, locmemcache:// (one process).
+# The in-memory broker (one process: the unit tests) gets a local cache. HERALD_CACHE_URL picks
+# another: redis://…, dbcache://TABLE, locmemcache:// (one process only).
 def _default_cache_url() -> str:
     if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
         base, _, _db = CELERY_BROKER_URL.partition("?")[0].rstrip("/").rpartition("/")
         return f"{base}/1" if _db.isdigit() else f"{CELERY_BROKER_URL.rstrip('/')}/1"
+    if CELERY_BROKER_URL.startswith("memory://"):
+        return "locmemcache://"  # one process (the unit tests): a local cache is shared enough
     return "dbcache://herald_cache"
 
 
