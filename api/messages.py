@@ -162,8 +162,10 @@ def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tu
     except TransactionalError as exc:
         raise ApiError(str(exc)) from None
     TransactionalSend.objects.create(campaign=campaign, token=token if token else None)
-    audit_record(actor=user, action="api_message_send", campaign=campaign,
-                 detail=f"{len(rows)} recipient(s), {len(rejected)} rejected")  # fmt: skip
+    # Issue 26 #6: ignoring opt-outs is the API's "transactional answer" confirmation, audited.
+    override = "" if data["respect_opt_out"] else "; respect_opt_out=false (transactional)"
+    detail = f"{len(rows)} recipient(s), {len(rejected)} rejected{override}"
+    audit_record(actor=user, action="api_message_send", campaign=campaign, detail=detail)
     # In the caller's order: the ledger rows (in the order of `phones`) between the rejected.
     sent = iter(rows)
     refused = {entry["index"]: entry for entry in rejected}

@@ -120,12 +120,14 @@ def whatsapp_session_queue(
     footer: str = "",
     header: str = "",
     sender: str | None = None,
+    respect_opt_out: bool = True,
 ) -> tuple[Campaign, TransactionalMessage]:
     """Queue a free-form WhatsApp message through the ledger (consent and window rules apply).
 
     The message is a ledger row like any send: Herald's messageId, claimed before it is sent,
     reports and prices reconciled, counted by frequency caps. An opted-out contact or a closed
-    24-hour window makes it `skipped` with the reason (nothing is sent).
+    24-hour window makes it `skipped` with the reason (nothing is sent). `respect_opt_out=False`
+    only for an answer confirmed as transactional (contacts.services.contact_reply_authorize).
     """
     actor_require(actor, SEND, doing="send WhatsApp messages")
     problems = _content_problems(kind, text, media_url, buttons, footer, header)
@@ -141,7 +143,7 @@ def whatsapp_session_queue(
             sender=sender or settings.INFOBIP_WHATSAPP_SENDER,
             phones=[phone],
             text=text,
-            respect_opt_out=True,
+            respect_opt_out=respect_opt_out,
             created_by=actor_user(actor),
             name=f"WhatsApp {kind} reply to {phone}",
             session=session,

@@ -14,7 +14,9 @@ from django.core.management.base import BaseCommand, CommandError
 from api.models import TransactionalSend
 from campaigns.models import Message
 from campaigns.whatsapp_session import Kind, WhatsAppSessionError, whatsapp_session_queue
+from contacts.models import Contact
 from contacts.phones import PhoneChecker, PhoneError
+from contacts.services import ReplyRefused, contact_reply_authorize
 from core.cli import add_actor_argument, cli_actor
 from core.rules import Refused
 
@@ -36,6 +38,12 @@ class Command(BaseCommand):
         parser.add_argument("--text", default="", help="the text, or the image caption")
         parser.add_argument("--image", default="", help="an image URL (https)")
         parser.add_argument("--button", action="append", default=[], help='"id:Title"')
+        parser.add_argument(
+            "--transactional",
+            action="store_true",
+            help="confirm that a reply to an opted-out contact answers something they asked "
+            "(an order, an appointment): audited; without it such a reply is refused",
+        )
         parser.add_argument("--wait", action="store_true", help="wait until Infobip answered")
         parser.add_argument("--timeout", type=float, default=60.0, help="seconds --wait waits")
         parser.add_argument("--json", action="store_true")
@@ -53,10 +61,20 @@ class Command(BaseCommand):
                 raise CommandError(f'--button {spec!r}: write it as "id:Title"')
             buttons.append((key.strip(), title.strip()))
         kind: Kind = "image" if image else ("buttons" if buttons else "text")
+        actor = cli_actor(options["acting_user"])
+        transactional = False
+        if (contact := Contact.objects.filter(phone=phone).first()) is not None:
+            try:  # the consent rule of every manual reply (issue 26 #6)
+                transactional = contact_reply_authorize(
+                    contact=contact, actor=actor, channel="whatsapp",
+                    transactional=options["transactional"],
+                )  # fmt: skip
+            except ReplyRefused as exc:
+                raise CommandError(f"not sent: {exc} (--transactional)") from exc
         try:
             campaign, queued = whatsapp_session_queue(
                 phone=phone, kind=kind, text=text, media_url=image, buttons=buttons,
-                sender=options["sender"], actor=cli_actor(options["acting_user"]),
+                sender=options["sender"], actor=actor, respect_opt_out=not transactional,
             )  # fmt: skip
         except (WhatsAppSessionError, Refused) as exc:
             raise CommandError(f"not sent: {exc}") from exc
