@@ -164,7 +164,8 @@ def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tu
     TransactionalSend.objects.create(campaign=campaign, token=token if token else None)
     # Issue 26 #6: ignoring opt-outs is the API's "transactional answer" confirmation, audited.
     override = "" if data["respect_opt_out"] else "; respect_opt_out=false (transactional)"
-    detail = f"{len(rows)} recipient(s), {len(rejected)} rejected{override}"
+    refused_note = f", {len(rejected)} rejected" if rejected else ""
+    detail = f"{len(rows)} recipient(s){refused_note}{override}"
     audit_record(actor=user, action="api_message_send", campaign=campaign, detail=detail)
     # In the caller's order: the ledger rows (in the order of `phones`) between the rejected.
     sent = iter(rows)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from campaigns.models import Campaign, Channel
-from campaigns.permissions import SEND
+from campaigns.permissions import REPLY
 from campaigns.rendering import whatsapp_text_cap_check
 from campaigns.services import CampaignError
 from campaigns.transactional import (
@@ -129,7 +129,7 @@ def whatsapp_session_queue(
     24-hour window makes it `skipped` with the reason (nothing is sent). `respect_opt_out=False`
     only for an answer confirmed as transactional (contacts.services.contact_reply_authorize).
     """
-    actor_require(actor, SEND, doing="send WhatsApp messages")
+    actor_require(actor, REPLY, doing="reply on WhatsApp")
     problems = _content_problems(kind, text, media_url, buttons, footer, header)
     if problems:
         raise WhatsAppSessionError("; ".join(problems))
