@@ -262,11 +262,11 @@ class Process:
 
 def worker(
     env: dict[str, str], log: Path, include: str = "", concurrency: int = 2, name: str = "",
-    queues: str = "",
+    queues: str = "", loglevel: str = "warning",
 ) -> Process:  # fmt: skip
     """`celery -A config worker -c 2` (prefork), started and ready; `name` is its -n node name,
     `queues` its -Q (default: every queue, as `make run`)."""
-    args = [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "warning", "-c",
+    args = [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", loglevel, "-c",
             str(concurrency), "--without-mingle", "--without-gossip", "--without-heartbeat",
             "-n", name or f"bench-{uuid.uuid4().hex[:8]}@%h"]  # fmt: skip
     if include:

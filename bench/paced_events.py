@@ -16,6 +16,7 @@ worker taking every queue (`make run`, and Herald before the queues).
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -30,6 +31,8 @@ LAYOUTS = {
                ("housekeeping", "housekeeping")],
     "single": [("all", "")],
 }  # fmt: skip
+# A finished event-delivery task, as a worker at -l info logs it.
+EVENT_TASK_RAN = re.compile(r"Task api\.tasks\.subscription_deliver\[[^\]]+\] succeeded")
 KNOBS = {
     "HERALD_SWEEP_INTERVAL": 5,
     "WHATSAPP_TEMPLATE_SYNC_INTERVAL": 0,
@@ -60,8 +63,13 @@ def run_once(db: str, list_id: int, size: int, speed: int, layout: str, subscrib
     receiver = Receiver().start()
     if subscribed:
         _, receiver.secret = subscribe(receiver.url)
-    workers = [h.worker(env, logs / f"worker-{name}.log", name=f"{name}-{int(time.time())}@%h",
-                        queues=queues) for name, queues in LAYOUTS[layout]]  # fmt: skip
+    stamp = int(time.time())
+    # At -l info each worker logs every task it ran: the event tasks are counted from the logs.
+    workers = [
+        h.worker(env, logs / f"worker-{name}-{stamp}.log", name=f"{name}-{stamp}@%h",
+                 queues=queues, loglevel="info")
+        for name, queues in LAYOUTS[layout]
+    ]  # fmt: skip
     beat_args = [str(h.VENV_BIN / "celery"), "-A", "config", "beat", "-l", "warning", "-s",
                  str(logs / "beat-schedule")]  # fmt: skip
     beat = h.Process("beat", beat_args, env, logs / "beat.log").start()
@@ -88,6 +96,14 @@ def run_once(db: str, list_id: int, size: int, speed: int, layout: str, subscrib
         for worker in workers:
             worker.stop()
         receiver.stop()
+    event_tasks = sum(
+        len(
+            EVENT_TASK_RAN.findall(
+                (logs / f"worker-{name}-{stamp}.log").read_text("utf-8", "replace")
+            )
+        )
+        for name, _ in LAYOUTS[layout]
+    )
     return {
         "bench": "paced_events", "size": size, "speed": speed, "layout": layout,
         "subscribed": subscribed, "seconds": round(seconds, 2),
@@ -95,7 +111,7 @@ def run_once(db: str, list_id: int, size: int, speed: int, layout: str, subscrib
         "ideal_seconds": round(size / speed, 1), "events_received": len(receiver.ids),
         "event_posts": receiver.posts, "messages_in_events": len(receiver.message_ids),
         "bad_signatures": receiver.bad_signatures, "events_ok": events_ok,
-        "delivered": c.count_delivered, "loadavg_before": load,
+        "delivered": c.count_delivered, "event_tasks": event_tasks, "loadavg_before": load,
     }  # fmt: skip
 
 
