@@ -144,6 +144,18 @@ EVENT_DATA: dict[str, dict] = {
         "country": _STR,
     }),
 }  # fmt: skip
+_JOURNEY = {"journey": _INT, "version": _null(_INT), "entry": _INT,
+            "contact": _obj({"id": _null(_INT), "phone": _null(_STR)}), "key": _STR,
+            "step": _null(_STR)}  # fmt: skip
+EVENT_DATA[EventType.JOURNEY_ENTERED] = _obj(_JOURNEY)
+EVENT_DATA[EventType.JOURNEY_EXITED] = _obj({
+    **_JOURNEY,
+    "reason": {"type": "string",
+               "enum": ["completed", "goal", "opted_out", "archived", "stopped"]},
+})  # fmt: skip
+EVENT_DATA[EventType.JOURNEY_NOTIFY] = _obj(
+    {**_JOURNEY, "notify": _null(_STR), "data": {"type": "object"}}
+)
 
 _SIGNATURE_HEADERS = [
     {"name": "webhook-id", "in": "header", "required": True, "schema": _STR,

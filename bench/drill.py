@@ -1,9 +1,9 @@
-"""Fault drills 5–11 (make drill): the engine under kill -9, provider storms, report chaos, a
+"""Fault drills 5–12 (make drill): the engine under kill -9, provider storms, report chaos, a
 database outage, two worker nodes, the broker down and PostgreSQL restarted mid-campaign, on
 PostgreSQL + Redis + real worker/beat/web processes + the sandbox.
 
 `python -m bench.drill [--size 100000] [--small-size 20000] [--kills 5] [--outage 10]
-[--broker-outage 30] [--pg-outage 10] [--outage-speed 500] [--drills 5,6,7,8,9,10,11]
+[--broker-outage 30] [--pg-outage 10] [--outage-speed 500] [--drills 5,6,7,8,9,10,11,12]
 [--node-kills 1] [--name drill] [--json]` exits non-zero if any drill fails. Drills 5 and 9 use
 --size, the others --small-size. Each drill starts from an empty
 ledger in its own database (`herald_bench_drill_*`, dropped at the end) and ends with checks
@@ -19,12 +19,16 @@ against the sandbox's truth:
 8. database down: the web server reaches PostgreSQL through a TCP proxy that is cut for
    --outage seconds while reports are being pushed; pushes are answered non-2xx meanwhile and
    nothing is lost once it is back (final states equal the truth).
+10. journeys under kill -9 (bench/journeys.py): --size contacts due in one journey (wait → SMS
+   → exit), the worker killed -9 --kills-journeys times while they run; every SMS handed to the
+   sandbox exactly once, no entry left behind, every entry's ledger exactly its three steps,
+   the step counters equal to what happened.
 9. two nodes: two separate workers (`celery worker -n node1@%h` and `-n node2@%h`, prefork
    -c 2 each, as on two machines) on the same broker and database send one campaign; one node
    is SIGKILLed --node-kills times once the sandbox has accepted ~40 % (and restarted under its
    name). Checks as 5, and both nodes' pool children must have done work.
 
-10–11. broker down / PostgreSQL restart: see bench/outages.py (a speed-limited campaign, the
+11–12. broker down / PostgreSQL restart: see bench/outages.py (a speed-limited campaign, the
    outage at ~20 %, API sends meanwhile; nothing lost or doubled, counters equal a GROUP BY,
    sending resumed within 60 s of the return).
 
@@ -38,6 +42,7 @@ import datetime as dt
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -64,8 +69,8 @@ FINAL = ("delivered", "undeliverable", "expired", "rejected")
 class Stack:
     """One database with an audience, a sandbox, a worker, beat and (optionally) gunicorn.
 
-    `outages`: every process reaches PostgreSQL and Redis through a TCP proxy each (drills 10
-    and 11 cut them); the drill's own checks go direct.
+    `outages`: every process reaches PostgreSQL and Redis through a TCP proxy each (drills 11
+    and 12 cut them); the drill's own checks go direct.
     """
 
     def __init__(
@@ -194,7 +199,7 @@ def ledger_checks(campaign_id: int, size: int) -> dict:
 def exactly_once(stack: Stack, campaign_id: int, extra: int = 0) -> dict:
     """Sandbox: every recipient accepted once; ledger: the same message ids, all accounted for.
 
-    `extra`: messages sent besides the campaign (drills 10 and 11's API sends).
+    `extra`: messages sent besides the campaign (drills 11 and 12's API sends).
     """
     from campaigns.models import Message
 
@@ -406,12 +411,12 @@ def main(argv: list[str] | None = None) -> int:
         help="kills come 0.5–GAP s apart (scale it to the run's length)",
     )
     parser.add_argument("--outage", type=float, default=10.0)
-    parser.add_argument("--broker-outage", type=float, default=30.0, help="drill 10 (s)")
-    parser.add_argument("--pg-outage", type=float, default=10.0, help="drill 11 (s)")
+    parser.add_argument("--broker-outage", type=float, default=30.0, help="drill 11 (s)")
+    parser.add_argument("--pg-outage", type=float, default=10.0, help="drill 12 (s)")
     parser.add_argument(
-        "--outage-speed", type=int, default=500, help="drills 10–11: the campaign's msg/s"
+        "--outage-speed", type=int, default=500, help="drills 11–12: the campaign's msg/s"
     )
-    parser.add_argument("--drills", default="5,6,7,8,9,10,11")
+    parser.add_argument("--drills", default="5,6,7,8,9,10,11,12")
     parser.add_argument("--node-kills", type=int, default=1, help="kills of one node in drill 9")
     parser.add_argument("--name", default="drill", help="stem of the bench/results/ files")
     parser.add_argument("--seed", type=int, default=None)
@@ -424,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         help="HERALD_BATCH_SIZE (default: the production 1,000)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line per drill")
+    parser.add_argument("--kills-journeys", type=int, default=3, help="kills in drill 10")
     parser.add_argument(
         "--no-record", dest="record", action="store_false", help="do not write bench/results/"
     )
@@ -445,10 +451,12 @@ def main(argv: list[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="herald-drill-"))
     results = []
     plan = [(5, args.size), *((d, args.small_size) for d in (6, 7, 8)), (9, args.size)]
-    plan += [(10, args.small_size), (11, args.small_size)]
+    # Drill 10 (journeys) runs on its own, after these; 11 and 12 on a stack behind proxies.
+    plan += [(11, args.small_size), (12, args.small_size)]
     groups = sorted({(size, d >= OUTAGE_DRILLS) for d, size in plan if d in wanted})
     for size, outages in groups:
-        todo = [d for d, s in plan if s == size and d in wanted and (d >= OUTAGE_DRILLS) == outages]
+        todo = [d for d, s in plan
+                if s == size and d in wanted and (d >= OUTAGE_DRILLS) == outages]  # fmt: skip
         web = bool({7, 8} & set(todo)) or outages
         stack = Stack(size, broker, logs, web=web, proxy=8 in todo, outages=outages)
         try:
@@ -463,11 +471,11 @@ def main(argv: list[str] | None = None) -> int:
                         r = drill_reports(stack)
                     elif d == 9:
                         r = drill_nodes(stack, args.node_kills, rng)
-                    elif d == 10:
+                    elif d == 11:
                         r = outage_drills.drill_broker_down(
                             stack, args.broker_outage, args.outage_speed
                         )
-                    elif d == 11:
+                    elif d == 12:
                         r = outage_drills.drill_pg_restart(stack, args.pg_outage, args.outage_speed)
                     else:
                         r = drill_db_down(stack, args.outage)
@@ -479,6 +487,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(r) if args.json else _line(r), flush=True)
         finally:
             stack.close()
+    if 10 in wanted:
+        results.append(drill_journeys(args.size, args.kills_journeys, seed, args.json))
     failed = [r["drill"] for r in results if not r["ok"]]
     print(f"drills {'FAILED: ' + str(failed) if failed else 'passed'} (logs in {logs})")
     if args.record:
@@ -500,8 +510,26 @@ def _record(results: list[dict], argv: list[str], stem: str = "drill") -> None:
 
 
 NAMES = {5: "kill -9", 6: "provider storms", 7: "report chaos", 8: "database down",
-         9: "two worker nodes", 10: "broker down", 11: "PostgreSQL restart"}  # fmt: skip
-OUTAGE_DRILLS = 10  # drills from here on run on a stack behind proxies (bench/outages.py)
+         9: "two worker nodes", 10: "journeys under kill -9", 11: "broker down",
+         12: "PostgreSQL restart"}  # fmt: skip
+OUTAGE_DRILLS = 11  # drills from here on run on a stack behind proxies (bench/outages.py)
+
+
+def drill_journeys(size: int, kills: int, seed: int, as_json: bool) -> dict:
+    """Drill 10 (bench/journeys.py): kill -9 the worker while `size` due journey steps run."""
+    load = h.loadavg()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.journeys", "--part", "drill", "--size", str(size),
+         "--seed", str(seed)],
+        cwd=h.ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    found = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    record = found[-1] if found else {"ok": False, "error": proc.stderr[-2000:]}
+    r = {"drill": 10, "size": size, "seed": seed, "loadavg_before": load, **record,
+         "sandbox_duplicates": record.get("duplicates")}  # fmt: skip
+    r["drill"] = 10
+    print(json.dumps(r) if as_json else _line(r), flush=True)
+    return r
 
 
 def _line(r: dict) -> str:
@@ -509,7 +537,9 @@ def _line(r: dict) -> str:
     keys = ("sandbox_accepted", "sandbox_duplicates", "mismatches", "compared",
             "counters_match", "kills_at_s", "node_kills", "node_pool_cpu_s",
             "push_failures_during_outage", "faults", "resume_s", "api_statuses",
-            "worker_alive", "seconds", "error")  # fmt: skip
+            "worker_alive", "seconds", "error",
+            "entries_left_active", "entries_with_a_bad_ledger", "contacts_with_two_messages",
+            "counters_consistent", "killed_after_done")  # fmt: skip
     detail = ", ".join(f"{k}={r[k]}" for k in keys if k in r)
     return f"{status} {r['drill']} {NAMES[r['drill']]} ({r['size']:,} recipients): {detail}"
 

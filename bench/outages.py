@@ -1,17 +1,17 @@
-"""Drills 10 and 11 (bench/drill.py): the broker and PostgreSQL go away mid-campaign.
+"""Drills 11 and 12 (bench/drill.py): the broker and PostgreSQL go away mid-campaign.
 
 Every Herald process (web, worker, beat) reaches Redis and PostgreSQL through a TCP proxy
 (`harness.TcpProxy`) that the drill cuts: every open connection is reset and new ones are
 refused for the outage, then accepted again — what the processes see of a Redis outage or a
 PostgreSQL restart. The drill itself checks through direct connections.
 
-10. broker down: a campaign at a speed limit (one chain of countdown tasks, reserved in the
+11. broker down: a campaign at a speed limit (one chain of countdown tasks, reserved in the
     worker — what ended Celery 5.7.0's worker) loses Redis for --broker-outage s (30) once the
     sandbox accepted ~20 %; meanwhile three `POST /api/v1/messages` calls must answer 202
     `queued` (or 503 with Retry-After and nothing recorded), never 500. Checks: the worker lived
     (no supervisor here), sending resumed within 60 s of the broker's return, every recipient
     and API message handed to the sandbox exactly once, counters equal a GROUP BY.
-11. PostgreSQL restart: the same campaign loses the database for --pg-outage s (10) — every
+12. PostgreSQL restart: the same campaign loses the database for --pg-outage s (10) — every
     connection of every process dropped — while reports are pushed. Checks: as 10, and every
     final state equals the sandbox's truth.
 """
@@ -110,7 +110,7 @@ def api_checks(stack: Any, sends: list[dict]) -> dict:
 
 
 def drill_broker_down(stack: Any, outage: float, speed: int) -> dict:
-    """Drill 10: Redis away for `outage` seconds mid-campaign."""
+    """Drill 11: Redis away for `outage` seconds mid-campaign."""
     from bench.drill import _handed, _wait, exactly_once
 
     stack.fresh()
@@ -144,7 +144,7 @@ def drill_broker_down(stack: Any, outage: float, speed: int) -> dict:
 
 
 def drill_pg_restart(stack: Any, outage: float, speed: int) -> dict:
-    """Drill 11: every database connection dropped, none accepted for `outage` seconds."""
+    """Drill 12: every database connection dropped, none accepted for `outage` seconds."""
     from bench.drill import (
         _all_final,
         _events_processed,
