@@ -37,7 +37,7 @@ def drills() -> dict[int, dict]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "bench.drill", "--size", "2000", "--small-size", "2000",
          "--kills", "2", "--kill-gap", "2", "--batch-size", "50", "--outage", "10", "--json",
-         "--drills", "5,6,7,8,9,10,11", "--node-kills", "1", "--no-record",
+         "--drills", "5,6,7,8,9,11,12", "--node-kills", "1", "--no-record",
          "--broker-outage", "15", "--pg-outage", "8", "--outage-speed", "200",
          "--broker-url", settings.CELERY_BROKER_URL],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -109,7 +109,7 @@ def test_two_worker_nodes_send_one_campaign_exactly_once(drills) -> None:
 
 
 def test_broker_down_mid_campaign_nothing_lost_or_doubled_and_sending_resumes(drills) -> None:
-    r = drills[10]
+    r = drills[11]
     assert r["ok"], r
     assert r["worker_alive"]  # rode the outage out (no supervisor in the drill)
     assert r["resume_s"] is not None
@@ -126,7 +126,7 @@ def test_broker_down_mid_campaign_nothing_lost_or_doubled_and_sending_resumes(dr
 
 
 def test_postgresql_restart_mid_campaign_nothing_lost_or_doubled(drills) -> None:
-    r = drills[11]
+    r = drills[12]
     assert r["ok"], r
     assert r["resume_s"] is not None
     assert r["resume_s"] < 60
