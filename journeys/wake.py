@@ -40,11 +40,11 @@ def _wake_journey(journey_id: int) -> None:
 
 
 def campaign_wake(*, campaign_id: int) -> None:
-    """Start a send step campaign's batch chains (after the commit that queued its rows)."""
+    """Start a send step campaign's batch chains (after the commit that queued its rows).
+
+    At once, with no window: it is called once per engine batch (up to 1,000 messages), not
+    per message, and the trigger → first send time is what a journey's first step is judged by.
+    """
     from campaigns.tasks import campaign_dispatch
 
-    if _eager():
-        campaign_dispatch.delay(campaign_id)
-        return
-    if cache.add(f"herald:journeys:send:{campaign_id}", 1, timeout=WAKE_WINDOW):
-        campaign_dispatch.apply_async((campaign_id,), countdown=WAKE_AFTER)
+    campaign_dispatch.delay(campaign_id)
