@@ -48,6 +48,7 @@ from campaigns.services import (
     campaign_validate,
 )
 from campaigns.states import CampaignState, MessageState
+from channels.registry import channel_types
 from contacts.models import ConsentSource, Contact, ContactList
 from contacts.services import contact_list_add, contact_list_remove, contact_opt_in, contact_opt_out
 from core.services import audit_record
@@ -454,6 +455,11 @@ class CampaignMessagesView(generics.ListAPIView):
 # --- inbound ------------------------------------------------------------------------------
 
 
+def _inbound_media() -> list[str]:
+    """The media inbound messages arrive on (sms, whatsapp, …): the channel types' ledgers."""
+    return sorted({kind.ledger for kind in channel_types()})
+
+
 class InboundView(generics.ListAPIView):
     """`GET /inbound`: inbound messages by cursor; filters `channel`, `to`, `from`."""
 
@@ -461,7 +467,7 @@ class InboundView(generics.ListAPIView):
     read_permission = "infobip.view_inboundmessage"
 
     @extend_schema(
-        parameters=[OpenApiParameter("channel", str, enum=InboundMessage.Channel.values),
+        parameters=[OpenApiParameter("channel", str, enum=_inbound_media()),
                     OpenApiParameter("to", str),
                     OpenApiParameter("from", str)]
     )  # fmt: skip
@@ -471,7 +477,7 @@ class InboundView(generics.ListAPIView):
     def get_queryset(self):
         qs = InboundMessage.objects.all()
         params = self.request.query_params
-        if channel := choice_filter(self.request, "channel", InboundMessage.Channel.values):
+        if channel := choice_filter(self.request, "channel", _inbound_media()):
             qs = qs.filter(channel=channel)
         if to := params.get("to"):
             qs = qs.filter(to_number=to.lstrip("+"))

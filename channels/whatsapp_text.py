@@ -66,23 +66,31 @@ class WhatsAppText(ChannelType):
         # message Infobip refuses fails alone, the rest of the batch still goes.
         outcome = SendOutcome(SendResult(bulk_id=None, messages=[]))
         for m in messages:
-            common = {"sender": m.sender, "to": m.to, "message_id": m.message_id,
-                      "callback_data": m.callback_data, "notify_url": m.notify_url,
-                      "url_options": dict(tracking) if tracking else None}  # fmt: skip
+            url_options = dict(tracking) if tracking else None
             try:
-                if m.content.media_url:
-                    sent = client.send_whatsapp_image(
-                        media_url=m.content.media_url, caption=m.text, **common
-                    )
-                elif m.content.buttons:
-                    sent = client.send_whatsapp_buttons(
-                        text=m.text, buttons=[(b.postback, b.text) for b in m.content.buttons],
-                        **common,
-                    )  # fmt: skip
-                else:
-                    preview = "http://" in m.text or "https://" in m.text
-                    sent = client.send_whatsapp_text(text=m.text, preview_url=preview, **common)
+                sent = _send_one(client, m, url_options)
                 outcome.result.messages.append(sent)
             except InfobipValidationError as exc:
                 outcome.refused.append((m.message_id, f"Infobip rejected the message: {exc}"))
         return outcome
+
+
+def _send_one(client: InfobipClient, m: Outbound, url_options: dict | None) -> Any:
+    """An image (the text its caption), reply buttons, or a text with a link preview."""
+    if m.content.media_url:
+        return client.send_whatsapp_image(
+            sender=m.sender, to=m.to, media_url=m.content.media_url, message_id=m.message_id,
+            caption=m.text, callback_data=m.callback_data, notify_url=m.notify_url,
+            url_options=url_options,
+        )  # fmt: skip
+    if m.content.buttons:
+        return client.send_whatsapp_buttons(
+            sender=m.sender, to=m.to, text=m.text, message_id=m.message_id,
+            buttons=[(b.postback, b.text) for b in m.content.buttons],
+            callback_data=m.callback_data, notify_url=m.notify_url, url_options=url_options,
+        )  # fmt: skip
+    return client.send_whatsapp_text(
+        sender=m.sender, to=m.to, text=m.text, message_id=m.message_id,
+        callback_data=m.callback_data, notify_url=m.notify_url,
+        preview_url="http://" in m.text or "https://" in m.text, url_options=url_options,
+    )  # fmt: skip
