@@ -46,6 +46,32 @@ class Health:
             and self.infobip not in ("unreachable", "unauthorized")
         )
 
+    def problems(self) -> list[str]:
+        """What is not working, in words (the dashboard shows them)."""
+        found = []
+        if self.database != "ok":
+            found.append("the database is down")
+        if self.broker != "ok":
+            found.append("the broker (the task queue) is unreachable: sends and reports wait "
+                         "until it is back")  # fmt: skip
+        queues = self.worker.get("queues") or {}
+        stale = [(q, state["heartbeat_age_s"]) for q, state in queues.items() if not state["alive"]]
+        if stale:
+            names = [q for q, _ in stale]
+            plural = " queue's" if len(names) == 1 else " queues'"
+            which = "any queue's" if len(names) == len(queues) else f"the {_and(names)}{plural}"
+            ages = [age for _, age in stale if age is not None]
+            when = f"for {min(ages)} s" if len(ages) == len(stale) else "yet"
+            found.append(f"no worker has taken {which} work {when}")
+        if self.database == "ok" and not self.beat.get("alive"):
+            age = self.beat.get("last_tick_age_s")
+            found.append("the scheduler (beat) has not run yet" if age is None
+                         else f"the scheduler (beat) last ran {age} s ago")  # fmt: skip
+        if self.infobip in ("unreachable", "unauthorized"):
+            reason = (self.infobip_check or {}).get("reason") or ""
+            found.append(f"Infobip is {self.infobip}" + (f": {reason}" if reason else ""))
+        return found
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "status": "ok" if self.ok else "down",
@@ -148,3 +174,7 @@ def health_check() -> Health:
     health.beat = beat_state(now)
     health.infobip, health.infobip_check = infobip_state()
     return health
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
