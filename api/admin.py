@@ -2,8 +2,10 @@
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils import timezone
 
 from api.delivery import deliveries_fill, deliveries_replay
 from api.models import ApiToken, DeliveryAttempt, EventDelivery, EventSubscription
@@ -11,25 +13,48 @@ from api.services import new_secret
 from api.tokens import api_token_create, api_token_revoke, scopes_parse
 
 
+class ApiTokenForm(forms.ModelForm):
+    """The admin's token form: an expiry, when given, lies in the future."""
+
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "scopes", "expires_at"]
+
+    def clean_expires_at(self):
+        value = self.cleaned_data.get("expires_at")
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("a time in the future, or empty: the token never expires")
+        return value
+
+
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "name", "user", "scopes", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
+    form = ApiTokenForm
+    list_display = ["prefix", "name", "user", "scopes", "created_at", "last_used_at",
+                    "expires_at", "state", "revoked_at"]  # fmt: skip
+    list_filter = ["revoked_at", "expires_at"]
     search_fields = ["prefix", "name", "user__username"]
-    fields = ["user", "name", "scopes", "revoked_at"]
+    fields = ["user", "name", "scopes", "expires_at", "revoked_at"]
     actions = ["revoke"]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["user", "scopes", "revoked_at"] if obj else ["revoked_at"]
+        return ["user", "scopes", "expires_at", "revoked_at"] if obj else ["revoked_at"]
+
+    @admin.display(description="state")
+    def state(self, obj: ApiToken) -> str:
+        return obj.state
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form, change: bool) -> None:
         if change:
             obj.save(update_fields=["name"])
             return
+        lifetime = obj.expires_at - timezone.now() if obj.expires_at else None
         token, secret = api_token_create(
-            user=obj.user, scopes=scopes_parse(obj.scopes or []), name=obj.name
-        )
+            user=obj.user, scopes=scopes_parse(obj.scopes or []), name=obj.name,
+            expires_in=lifetime,
+        )  # fmt: skip
         obj.pk, obj.key_hash, obj.prefix = token.pk, token.key_hash, token.prefix
+        obj.expires_at = token.expires_at
         obj._state.adding = False
         self.message_user(
             request,

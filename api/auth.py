@@ -6,7 +6,7 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from api.models import ApiToken
-from api.tokens import api_token_authenticate
+from api.tokens import TokenExpired, api_token_authenticate
 
 
 def request_user(request: Request) -> User:
@@ -37,7 +37,10 @@ class TokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed("the Authorization header is `Bearer <token>`")
-        token = api_token_authenticate(secret=parts[1])
+        try:
+            token = api_token_authenticate(secret=parts[1])
+        except TokenExpired as exc:
+            raise exceptions.AuthenticationFailed(f"{exc}: ask for a new one") from None
         if token is None:
             raise exceptions.AuthenticationFailed("the token is unknown or revoked")
         return token.user, token

@@ -26,6 +26,7 @@ from standardwebhooks.webhooks import Webhook
 
 from api.emit import final_events_data
 from api.models import DeliveryAttempt, EventDelivery, EventSubscription, EventType
+from core.queueing import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -358,7 +359,7 @@ def deliveries_replay(*, delivery_ids: list[int]) -> int:
         subscriptions = set(rows.values_list("subscription_id", flat=True))
         count = rows.update(state=EventDelivery.State.PENDING, next_attempt_at=None)
         for pk in subscriptions:
-            transaction.on_commit(partial(deliver_task.delay, pk))
+            enqueue_on_commit(partial(deliver_task.delay, pk), what=f"replay of {pk}")
     return count
 
 

@@ -24,10 +24,12 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 from psycopg import sql
 
 from api.models import EventDelivery, EventSubscription, EventType
+from core.queueing import enqueue_on_commit
+from core.throttle import once_per
 from inbox.keywords import first_word
 
 
@@ -85,7 +87,8 @@ def events_emit(
     from api.tasks import subscription_deliver
 
     for pk in {row.subscription_id for row in rows}:
-        transaction.on_commit(partial(subscription_deliver.delay, pk))
+        # A lost wake-up is picked up by the beat (events_deliver_due).
+        enqueue_on_commit(partial(subscription_deliver.delay, pk), what=f"events of {pk}")
     return len(rows)
 
 
@@ -166,7 +169,7 @@ def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
     subscription_ids = [s.pk for s in subscriptions]
     _final_events_sql(message_ids, subscription_ids)
     for pk in subscription_ids:
-        transaction.on_commit(partial(_wake_final, pk))
+        enqueue_on_commit(partial(_wake_final, pk), what=f"message.final of {pk}")
 
 
 # A report storm commits a message.final batch every few milliseconds; a deliverer task for
@@ -186,14 +189,13 @@ def _eager() -> bool:
 
 def _wake_final(subscription_id: int) -> None:
     """After commit: wake the subscription's deliverer unless a wake-up is already due."""
-    from django.core.cache import cache
-
     from api.tasks import subscription_deliver
 
     if _eager():
         subscription_deliver.delay(subscription_id)  # runs now: nothing is due later
         return
-    if cache.add(f"herald:events:wake:{subscription_id}", 1, timeout=WAKE_WINDOW):
+    # The shared cache: one wake-up per window for the whole deployment, not per process.
+    if once_per(f"herald:events:wake:{subscription_id}", WAKE_WINDOW):
         subscription_deliver.apply_async((subscription_id,), countdown=WAKE_AFTER)
 
 

@@ -1,14 +1,22 @@
-"""One error shape for every 4xx: `{"error": {"code", "message", "fields"}}`.
+"""One error shape for every answer under /api/: `{"error": {"code", "message", "fields"}}`.
 
 `fields` maps a field path (`contacts.3.phone`, `to.0`) to its messages, so a client can point
-at the exact input that was refused.
+at the exact input that was refused. 4xx and 5xx alike, from DRF's views and from Django's own
+handlers (`handler400` … `handler500` in config/urls.py) for API paths; an outage of the
+database or of the broker is a 503 with `Retry-After`, never an HTML 500.
 """
 
+import logging
+import sys
 from typing import Any
 
+import redis
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -54,8 +62,27 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
 
+logger = logging.getLogger(__name__)
+
+# Seconds a client should wait before retrying after an outage answer (503).
+RETRY_AFTER = 30
+
+
+def outage(exc: BaseException) -> str | None:
+    """What is down when `exc` is an outage (database or broker), else None."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "the database is unavailable"
+    if isinstance(exc, BrokerError | redis.ConnectionError | redis.TimeoutError):
+        return "the task queue (broker) is unavailable"
+    return None
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's handler, reshaped; Django and campaign errors become 4xx instead of 500s."""
+    if (down := outage(exc)) is not None:
+        logger.error("API call refused, %s: %s", down, exc)
+        body = error_body("unavailable", f"{down}; nothing was done, retry later")
+        return Response(body, status=503, headers={"Retry-After": str(RETRY_AFTER)})
     if isinstance(exc, DjangoValidationError):
         exc = ApiError("; ".join(exc.messages), code="invalid")
     elif isinstance(exc, Refused):
@@ -88,3 +115,47 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
 def not_found_body() -> Response:
     return Response(error_body("not_found", "not found"), status=status.HTTP_404_NOT_FOUND)
+
+
+# --- Django's own error handlers (config/urls.py): the API's shape for API paths ------------
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def _json(status_code: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code, message), status=status_code)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """400: the API's shape under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return _json(400, "bad_request", "the request could not be read")
+    return defaults.bad_request(request, exception or Exception())
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """403: the API's shape under /api/, Herald's page elsewhere."""
+    if _is_api(request):
+        return _json(403, "permission_denied", "not allowed")
+    return defaults.permission_denied(request, exception or Exception())
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404: the API's shape under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return _json(404, "not_found", f"no such API path: {request.path}")
+    return defaults.page_not_found(request, exception or Exception())
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    """500 (503 for an outage): the API's shape under /api/, Django's page elsewhere."""
+    if not _is_api(request):
+        return defaults.server_error(request)
+    exc = sys.exc_info()[1]
+    if exc is not None and (down := outage(exc)) is not None:
+        response = _json(503, "unavailable", f"{down}; retry later")
+        response["Retry-After"] = str(RETRY_AFTER)
+        return response
+    return _json(500, "server_error", "an unexpected error; it was logged")

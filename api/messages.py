@@ -45,7 +45,12 @@ def international(raw: str) -> str:
     return text
 
 
-def _recipients(to: Any) -> list[str]:
+def _recipients(to: Any, *, all_or_nothing: bool) -> tuple[list[str], list[dict]]:
+    """The E.164 numbers to send to, and the refused ones (`rejected` with the reason).
+
+    Like Infobip's per-destination statuses, a bad number in a list refuses that number only,
+    unless the caller asks for all or nothing; with nothing left to send the call is a 400.
+    """
     many = isinstance(to, list)
     items = to if many else [to]
     if not items:
@@ -54,22 +59,29 @@ def _recipients(to: Any) -> list[str]:
         raise ApiError(f"to: at most {MAX_RECIPIENTS} numbers per call",
                        fields={"to": [f"at most {MAX_RECIPIENTS}"]})  # fmt: skip
     checker = PhoneChecker()
-    phones, errors = [], {}
+    phones: list[str] = []
+    errors: dict[str, list[str]] = {}
+    rejected: list[dict] = []
+    seen: dict[str, int] = {}
     for index, raw in enumerate(items):
+        path = f"to.{index}" if many else "to"
         try:
-            phones.append(parse_number(raw, checker))
+            phone = parse_number(raw, checker)
         except PhoneError as exc:
-            errors[f"to.{index}" if many else "to"] = [str(exc)]
-    if errors:
+            reason = str(exc)
+        else:
+            if phone not in seen:
+                seen[phone] = index
+                phones.append(phone)
+                continue
+            reason = f"DUPLICATE: the same number as to.{seen[phone]}"
+        errors[path] = [reason]
+        rejected.append({"index": index, "to": str(raw)[:64], "messageId": None,
+                         "state": "rejected", "reason": reason})  # fmt: skip
+    if errors and (all_or_nothing or not phones):
         first = next(iter(errors.items()))
         raise ApiError(f"{first[0]}: {first[1][0]}", fields=errors)
-    seen: dict[str, int] = {}
-    for index, phone in enumerate(phones):
-        if phone in seen:
-            raise ApiError(f"to.{index}: the same number as to.{seen[phone]}",
-                           fields={f"to.{index}": ["duplicate number"]})  # fmt: skip
-        seen[phone] = index
-    return phones
+    return phones, rejected
 
 
 def _template_mapping(placeholders: dict) -> dict:
@@ -121,7 +133,7 @@ def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tu
     data = serializer.validated_data
     channel = data["channel"]
     kind = channel_type(channel)
-    phones = _recipients(data["to"])
+    phones, rejected = _recipients(data["to"], all_or_nothing=data["all_or_nothing"])
     template = values = None
     text = data.get("text", "")
     given = data.get("sender") or data.get("from")
@@ -159,14 +171,18 @@ def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tu
     TransactionalSend.objects.create(campaign=campaign, token=token if token else None)
     # Issue 26 #6: ignoring opt-outs is the API's "transactional answer" confirmation, audited.
     override = "" if data["respect_opt_out"] else "; respect_opt_out=false (transactional)"
-    audit_record(actor=user, action="api_message_send", campaign=campaign,
-                 detail=f"{len(rows)} recipient(s){override}")  # fmt: skip
-    answer = {
-        "campaign": campaign.pk,
-        "messages": [
-            {"to": r.phone, "messageId": r.message_id, "state": r.state,
-             **({"reason": r.reason} if r.reason else {})}
-            for r in rows
-        ],
-    }  # fmt: skip
-    return 202, answer
+    refused_note = f", {len(rejected)} rejected" if rejected else ""
+    detail = f"{len(rows)} recipient(s){refused_note}{override}"
+    audit_record(actor=user, action="api_message_send", campaign=campaign, detail=detail)
+    # In the caller's order: the ledger rows (in the order of `phones`) between the rejected.
+    sent = iter(rows)
+    refused = {entry["index"]: entry for entry in rejected}
+    messages = []
+    for index in range(len(rows) + len(rejected)):
+        if index in refused:
+            messages.append(refused[index])
+            continue
+        r = next(sent)
+        entry = {"index": index, "to": r.phone, "messageId": r.message_id, "state": r.state}
+        messages.append({**entry, "reason": r.reason} if r.reason else entry)
+    return 202, {"campaign": campaign.pk, "messages": messages}

@@ -8,6 +8,7 @@ subscription (unique, so an emission repeated by a retried push is stored once) 
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Scope(models.TextChoices):
@@ -17,6 +18,7 @@ class Scope(models.TextChoices):
     CAMPAIGNS_SEND = "campaigns:send", "Launch, pause, resume and cancel campaigns"
     MESSAGES_SEND = "messages:send", "Send transactional messages"
     EVENTS_MANAGE = "events:manage", "Manage outbound event subscriptions"
+    INFOBIP_REQUEST = "infobip:request", "Call any Infobip endpoint that sends no message (staff)"
     JOURNEYS_WRITE = "journeys:write", "Create, change, activate, pause and archive journeys"
     EVENTS_WRITE = "events:write", "Record what contacts did (events that drive journeys)"
 
@@ -35,6 +37,8 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # After this the token no longer authenticates (null: it does not expire).
+    expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -43,8 +47,19 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.user})"
 
     @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
     def active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.expired
+
+    @property
+    def state(self) -> str:
+        """active, revoked or expired, as pages and commands say it."""
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if self.expired else "active"
 
 
 class IdempotentRequest(models.Model):
@@ -202,7 +217,8 @@ class DeliveryAttempt(models.Model):
 
 
 class TransactionalSend(models.Model):
-    """A `POST /api/v1/messages` call: its ledger lives in a campaign of its own."""
+    """A one-off send (`POST /api/v1/messages`, `manage.py whatsapp_reply`): its ledger lives in
+    a campaign of its own, kept out of the marketer's campaign list."""
 
     campaign = models.OneToOneField(
         "campaigns.Campaign", on_delete=models.CASCADE, related_name="transactional"

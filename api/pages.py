@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from api.delivery import UnsafeUrlError
 from api.models import ApiToken, EventSubscription, EventType, Scope
 from api.services import event_subscription_create, event_subscription_update
-from api.tokens import api_token_create, api_token_revoke
+from api.tokens import api_token_create, api_token_revoke, expiry_parse
 
 
 def _signed_in_user(request: HttpRequest) -> User:
@@ -36,6 +36,7 @@ def api_settings(request: HttpRequest) -> HttpResponse:
                     user=user,
                     scopes=request.POST.getlist("scopes"),
                     name=request.POST.get("name", ""),
+                    expires_in=expiry_parse(request.POST.get("expires_in", "")),
                 )
             except ValidationError as exc:
                 errors += exc.messages

@@ -21,7 +21,7 @@ class HasScope(BasePermission):
             self.message = f"this token lacks the scope '{needed}'"
             return False
         if getattr(view, "staff_only", False) and not request.user.is_staff:
-            self.message = "only staff manage event subscriptions"
+            self.message = f"only staff may use the scope '{needed}'"
             return False
         perm = getattr(view, "read_permission", None) if request.method in SAFE_METHODS else None
         if perm and not request.user.has_perm(perm):

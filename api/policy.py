@@ -23,11 +23,16 @@ def token_scopes(request: Request) -> set[str]:
 
 def scope_for_request(request: Request, view) -> str | None:
     """The scope a view needs for this method: `read` for reads unless the view says more."""
+    return scope_for(view, request.method or "GET")
+
+
+def scope_for(view, method: str) -> str | None:
+    """The scope `view` needs for `method` (the OpenAPI document names it per operation)."""
     required = getattr(view, "required_scopes", None) or {}
     action = getattr(view, "action", None)
     if action and action in required:
         return required[action]
-    if request.method in SAFE_METHODS:
+    if method.upper() in SAFE_METHODS:
         return required.get("read", Scope.READ)
     return required.get("write")
 

@@ -75,6 +75,11 @@ class MessageSendSerializer(serializers.Serializer):
     language = serializers.CharField(max_length=16, required=False)
     placeholders = PlaceholdersSerializer(required=False)
     respect_opt_out = serializers.BooleanField(default=True)
+    all_or_nothing = serializers.BooleanField(
+        default=False,
+        help_text="true: one bad number refuses the whole call (400); false: each bad number "
+        "comes back as `rejected` with its reason and the others are sent",
+    )
 
     def get_fields(self):
         fields = super().get_fields()
@@ -84,9 +89,12 @@ class MessageSendSerializer(serializers.Serializer):
 
 
 class SentMessageSerializer(serializers.Serializer):
-    to = serializers.CharField()
-    messageId = serializers.CharField()
-    state = serializers.CharField()
+    index = serializers.IntegerField(help_text="The number's position in `to`")
+    to = serializers.CharField(help_text="E.164 when accepted; as given when rejected")
+    messageId = serializers.CharField(allow_null=True, help_text="null when rejected")
+    state = serializers.CharField(
+        help_text="queued or skipped (in the ledger), rejected (a bad number: not sent)"
+    )
     reason = serializers.CharField(required=False)
 
 
@@ -352,3 +360,24 @@ class EventDeliverySerializer(serializers.ModelSerializer):
         model = EventDelivery
         fields = ["id", "event_type", "webhook_id", "payload", "state", "attempts",
                   "next_attempt_at", "created_at", "delivered_at", "tries"]  # fmt: skip
+
+
+# --- the custom call ----------------------------------------------------------------------
+
+
+class InfobipRequestSerializer(serializers.Serializer):
+    """`POST /infobip/request`: any Infobip endpoint that sends no message."""
+
+    method = serializers.ChoiceField(choices=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    path = serializers.CharField(max_length=500, help_text="e.g. /sms/3/logs (no query)")
+    query = serializers.DictField(
+        child=serializers.CharField(allow_blank=True), required=False, default=dict
+    )
+    body = serializers.JSONField(required=False, allow_null=True, default=None)
+
+
+class InfobipAnswerSerializer(serializers.Serializer):
+    """Infobip's answer as given: its HTTP status and its JSON body (text if not JSON)."""
+
+    status = serializers.IntegerField()
+    body = serializers.JSONField(allow_null=True)

@@ -30,6 +30,13 @@ class IdempotencyConflict(Exception):
     """The same Idempotency-Key was used with a different request body."""
 
 
+class IdempotencyKeyInvalid(ValueError):
+    """An Idempotency-Key that cannot be stored as given (too long): refused, never cut."""
+
+
+IDEMPOTENCY_KEY_MAX = 255
+
+
 @dataclass
 class UpsertResult:
     created: int = 0
@@ -203,8 +210,12 @@ def idempotent(
     if not key or token is None:
         status, response = work()
         return status, response, False
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        # Cutting it would make two keys that differ after character 255 one key.
+        raise IdempotencyKeyInvalid(
+            f"at most {IDEMPOTENCY_KEY_MAX} characters (this one has {len(key):,})"
+        )
     fingerprint = request_fingerprint(body)
-    key = key[:255]
     try:
         with transaction.atomic():
             record = IdempotentRequest.objects.create(token=token, key=key, body_hash=fingerprint)

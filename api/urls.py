@@ -48,6 +48,7 @@ urlpatterns = [
          name="subscription"),
     path("event-subscriptions/<int:pk>/deliveries", views.SubscriptionDeliveriesView.as_view(),
          name="subscription-deliveries"),
+    path("infobip/request", views.InfobipRequestView.as_view(), name="infobip-request"),
     path("journeys", journeys.JourneysView.as_view(), name="journeys"),
     path("journeys/<int:pk>", journeys.JourneyDetailView.as_view(), name="journey"),
     path("journeys/<int:pk>/entries", journeys.JourneyEntriesView.as_view(),

@@ -22,6 +22,7 @@ from api import serializers as s
 from api.auth import request_token, request_user
 from api.delivery import deliveries_fill
 from api.errors import ApiError
+from api.filters import bool_filter, choice_filter
 from api.messages import message_send_request
 from api.models import EventDelivery, EventSubscription, Scope
 from api.parsers import FastJSONParser
@@ -29,6 +30,7 @@ from api.policy import require_perm
 from api.services import (
     UPSERT_MAX,
     IdempotencyConflict,
+    IdempotencyKeyInvalid,
     contacts_upsert,
     event_subscription_create,
     event_subscription_update,
@@ -47,10 +49,13 @@ from campaigns.services import (
     campaign_status,
     campaign_validate,
 )
-from campaigns.states import CampaignState
+from campaigns.states import CampaignState, MessageState
+from channels.registry import channel_types
 from contacts.models import ConsentSource, Contact, ContactList
 from contacts.services import contact_list_add, contact_list_remove, contact_opt_in, contact_opt_out
 from core.services import audit_record
+from infobip.custom import CustomCallRefused, infobip_custom_call
+from infobip.errors import InfobipError
 from infobip.models import InboundMessage
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.services import TemplateSyncError, templates_sync
@@ -93,8 +98,16 @@ class MessagesView(APIView):
 
     @extend_schema(
         request=s.MessageSendSerializer,
-        responses={202: s.MessageSendResponseSerializer, **ERRORS},
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        responses={202: s.MessageSendResponseSerializer, 422: s.ErrorSerializer, **ERRORS},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="At most 255 characters: the same key and body get the same answer "
+                "and send nothing again; the same key with another body is a 422",
+            )
+        ],
         operation_id="messages_send",
     )
     def post(self, request: Request) -> Response:
@@ -109,6 +122,9 @@ class MessagesView(APIView):
             code, answer, replayed = idempotent(token=token, key=key, body=body, work=work)
         except IdempotencyConflict as exc:
             raise ApiError(str(exc), code="idempotency_conflict", status_code=422) from None
+        except IdempotencyKeyInvalid as exc:
+            raise ApiError(f"Idempotency-Key: {exc}",
+                           fields={"Idempotency-Key": [str(exc)]}) from None  # fmt: skip
         response = Response(answer, status=code)
         if replayed:
             response["Idempotent-Replayed"] = "true"
@@ -195,7 +211,9 @@ class ContactListView(generics.ListAPIView):
         parameters=[
             OpenApiParameter("phone", str),
             OpenApiParameter("list", str),
-            OpenApiParameter("opted_out", bool),
+            OpenApiParameter(
+                "opted_out", bool, description="true or false; anything else is a 400"
+            ),
         ],
         responses={200: s.ContactSerializer(many=True), **_errors(400, 401, 403, 429)},
     )
@@ -208,9 +226,12 @@ class ContactListView(generics.ListAPIView):
         if phone := params.get("phone"):
             qs = qs.filter(phone=phone.strip())
         if name := params.get("list"):
+            if not ContactList.objects.filter(name=name).exists():
+                raise ApiError(f"list: no list named {name[:100]!r}",
+                               fields={"list": ["no such list"]})  # fmt: skip
             qs = qs.filter(memberships__contact_list__name=name)
-        if (opted := params.get("opted_out")) in ("true", "false"):
-            qs = qs.filter(opted_out=opted == "true")
+        if (opted := bool_filter(self.request, "opted_out")) is not None:
+            qs = qs.filter(opted_out=opted)
         return qs
 
 
@@ -455,19 +476,24 @@ class CampaignMessagesView(generics.ListAPIView):
     serializer_class = s.MessageSerializer
     read_permission = "campaigns.view_campaign"
 
-    @extend_schema(parameters=[OpenApiParameter("state", str)])
+    @extend_schema(parameters=[OpenApiParameter("state", str, enum=MessageState.values)])
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         campaign = get_object_or_404(Campaign, pk=self.kwargs["pk"])
         qs = Message.objects.filter(campaign=campaign)
-        if state := self.request.query_params.get("state"):
+        if state := choice_filter(self.request, "state", MessageState.values):
             qs = qs.filter(state=state)
         return qs
 
 
 # --- inbound ------------------------------------------------------------------------------
+
+
+def _inbound_media() -> list[str]:
+    """The media inbound messages arrive on (sms, whatsapp, …): the channel types' ledgers."""
+    return sorted({kind.ledger for kind in channel_types()})
 
 
 class InboundView(generics.ListAPIView):
@@ -477,7 +503,8 @@ class InboundView(generics.ListAPIView):
     read_permission = "infobip.view_inboundmessage"
 
     @extend_schema(
-        parameters=[OpenApiParameter("channel", str), OpenApiParameter("to", str),
+        parameters=[OpenApiParameter("channel", str, enum=_inbound_media()),
+                    OpenApiParameter("to", str),
                     OpenApiParameter("from", str)]
     )  # fmt: skip
     def get(self, request, *args, **kwargs):
@@ -486,7 +513,7 @@ class InboundView(generics.ListAPIView):
     def get_queryset(self):
         qs = InboundMessage.objects.all()
         params = self.request.query_params
-        if channel := params.get("channel"):
+        if channel := choice_filter(self.request, "channel", _inbound_media()):
             qs = qs.filter(channel=channel)
         if to := params.get("to"):
             qs = qs.filter(to_number=to.lstrip("+"))
@@ -591,3 +618,38 @@ class SubscriptionDeliveriesView(generics.ListAPIView):
         if page is not None:
             deliveries_fill(page)  # message.final bodies from the ledger, one query per page
         return page
+
+
+# --- the custom call ----------------------------------------------------------------------
+
+
+class InfobipRequestView(APIView):
+    """`POST /infobip/request`: any Infobip endpoint with Herald's key; message sends refused."""
+
+    required_scopes = {"write": Scope.INFOBIP_REQUEST}
+    staff_only = True
+
+    @extend_schema(
+        request=s.InfobipRequestSerializer,
+        responses={200: s.InfobipAnswerSerializer, 502: s.ErrorSerializer, **ERRORS},
+        operation_id="infobip_request",
+        description="Infobip's status and JSON come back as they are (an Infobip 4xx is a 200 "
+        "here, with `status` 4xx); 502 when Infobip cannot be reached. Message sends "
+        "(`/sms/…`, `/whatsapp/…/message/…`, `/messages-api/…/messages`, …) are refused (400): "
+        "send through `POST /messages`. Audited.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = s.InfobipRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            answer = infobip_custom_call(
+                actor=request_user(request), method=data["method"], path=data["path"],
+                query=data["query"], body=data["body"],
+            )  # fmt: skip
+        except CustomCallRefused as exc:
+            raise ApiError(str(exc), code="refused", fields={"path": [str(exc)]}) from None
+        except InfobipError as exc:
+            raise ApiError(f"Infobip did not answer: {exc}", code="bad_gateway",
+                           status_code=502) from None  # fmt: skip
+        return Response({"status": answer.status, "body": answer.body})

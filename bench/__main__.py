@@ -1,13 +1,14 @@
-"""`python -m bench` (make bench): benchmarks 1–4, the API upsert (issue #18) and segment counts
-(issue #17), medians of several runs, written to bench/results/NAME-YYYY-MM-DD.{json,md} (NAME:
---name, default bench) and printed as a table. See bench/README.md.
+"""`python -m bench` (make bench): benchmarks 1–4, the API upsert (issue #18), segment counts
+(issue #17) and the paced campaign with vs without events (issue 24), medians of several runs,
+written to bench/results/NAME-YYYY-MM-DD.{json,md} (NAME: --name, default bench) and printed as
+a table. See bench/README.md.
 
 Options: --sizes 10000,100000,1000000  --runs 3  --runs-large 3 (runs at ≥ 1M)  --only
-fanout,import,pages,api_upsert,segments  --naive-size 10000  --keep-pages (keep the 10M-row
-database for next time)  --api-sizes (default: --sizes)  --segment-sizes (default: the largest
-of --sizes). Each benchmark runs in its own process (bench.fanout, bench.importer, bench.pages,
-bench.api_upsert, bench.segments), one size at a time, and prints JSON lines that are collected
-here.
+fanout,import,pages,api_upsert,segments,paced_events  --naive-size 10000  --keep-pages (keep
+the 10M-row database for next time)  --api-sizes (default: --sizes)  --segment-sizes
+(default: the largest of --sizes)  --paced-size 18000. Each benchmark runs in its own process
+(bench.fanout, bench.importer, bench.pages, bench.api_upsert, bench.segments,
+bench.paced_events), one size at a time, and prints JSON lines that are collected here.
 """
 
 import argparse
@@ -124,6 +125,18 @@ def summarize(records: list[dict]) -> dict:
             "median_ms": med([r["median_ms"] for r in rows]),
             "loadavg_before": [r["loadavg_before"] for r in rows],
         })  # fmt: skip
+    pairs: dict[tuple, dict] = {}
+    for r in records:
+        if r["bench"] == "paced_events":
+            pairs.setdefault((r["layout"], r["run"]), {})[r["subscribed"]] = r
+    out["paced_events"] = [
+        {"layout": layout, "run": run, "size": p[False]["size"], "speed": p[False]["speed"],
+         "without_s": p[False]["seconds"], "with_s": p[True]["seconds"],
+         "ratio": round(p[True]["seconds"] / p[False]["seconds"], 3),
+         "events_received": p[True]["events_received"], "events_ok": p[True]["events_ok"],
+         "loadavg_before": [p[False]["loadavg_before"], p[True]["loadavg_before"]]}
+        for (layout, run), p in sorted(pairs.items()) if True in p and False in p
+    ]  # fmt: skip
     return out
 
 
@@ -248,6 +261,16 @@ def markdown(meta: dict, s: dict) -> str:
     for x in s.get("segments") or []:
         lines.append(f"| {x['size']:,} | {x['segment']} | {x['runs']} | {x['count']:,} | "
                      f"{x['median_ms']:,} | {_loads(x['loadavg_before'])} |")  # fmt: skip
+    lines += ["", "## A 300 msg/s campaign with vs without a `message.final` subscription "
+              "(issue 24 #6; target ≤ 1.1×)", "",
+              "| layout | recipients | msg/s limit | without (s) | with (s) | with / without | "
+              "events received, verified once | load before runs |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]  # fmt: skip
+    for x in s.get("paced_events") or []:
+        verified = "ok" if x["events_ok"] else "NOT ok"
+        lines.append(f"| {x['layout']} | {x['size']:,} | {x['speed']} | {x['without_s']} | "
+                     f"{x['with_s']} | {x['ratio']:.2f}× | {x['events_received']:,} "
+                     f"({verified}) | {_loads(x['loadavg_before'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -284,7 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--runs-large", type=int, default=3, help="runs at 1M and above")
-    parser.add_argument("--only", default="fanout,import,pages,api_upsert,segments,journeys")
+    parser.add_argument(
+        "--only", default="fanout,import,pages,api_upsert,segments,journeys,paced_events"
+    )
+    parser.add_argument("--paced-size", type=int, default=18_000, help="paced_events recipients")
     parser.add_argument(
         "--journey-sizes",
         default="100000,1000000",
@@ -332,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
             records += _run("bench.journeys", "--part", "steps", "--size", str(size))
         records += _run("bench.journeys", "--part", "latency", "--size",
                         str(args.journey_seconds))  # fmt: skip
+    if "paced_events" in only:
+        records += _run("bench.paced_events", "--size", str(args.paced_size), "--runs", "1")
     summary = summarize(records)
     summary["journeys"] = [r for r in records if str(r.get("bench", "")).startswith("journey_")]
     meta = {

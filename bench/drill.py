@@ -1,10 +1,11 @@
-"""Fault drills 5–9 (make drill): the engine under kill -9, provider storms, report chaos, a
-database outage and two worker nodes, on PostgreSQL + Redis + real worker/beat/web processes
-+ the sandbox.
+"""Fault drills 5–12 (make drill): the engine under kill -9, provider storms, report chaos, a
+database outage, two worker nodes, the broker down and PostgreSQL restarted mid-campaign, on
+PostgreSQL + Redis + real worker/beat/web processes + the sandbox.
 
 `python -m bench.drill [--size 100000] [--small-size 20000] [--kills 5] [--outage 10]
-[--drills 5,6,7,8,9] [--node-kills 1] [--name drill] [--json]` exits non-zero if any drill
-fails. Drills 5 and 9 use --size, the others --small-size. Each drill starts from an empty
+[--broker-outage 30] [--pg-outage 10] [--outage-speed 500] [--drills 5,6,7,8,9,10,11,12]
+[--node-kills 1] [--name drill] [--json]` exits non-zero if any drill fails. Drills 5 and 9 use
+--size, the others --small-size. Each drill starts from an empty
 ledger in its own database (`herald_bench_drill_*`, dropped at the end) and ends with checks
 against the sandbox's truth:
 
@@ -27,6 +28,10 @@ against the sandbox's truth:
    is SIGKILLed --node-kills times once the sandbox has accepted ~40 % (and restarted under its
    name). Checks as 5, and both nodes' pool children must have done work.
 
+11–12. broker down / PostgreSQL restart: see bench/outages.py (a speed-limited campaign, the
+   outage at ~20 %, API sends meanwhile; nothing lost or doubled, counters equal a GROUP BY,
+   sending resumed within 60 s of the return).
+
 Beat runs for real (sweep every second), with short reconciliation delays
 (HERALD_SETTLE_AFTER=3, HERALD_REQUEUE_AFTER=8) so a drill takes seconds, not the production
 minutes; batch size and chains are the production defaults.
@@ -45,6 +50,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench import harness as h
+from bench import outages as outage_drills
 from bench.data import make_audience, reset_ledger
 
 KNOBS = {
@@ -61,9 +67,16 @@ FINAL = ("delivered", "undeliverable", "expired", "rejected")
 
 
 class Stack:
-    """One database with an audience, a sandbox, a worker, beat and (optionally) gunicorn."""
+    """One database with an audience, a sandbox, a worker, beat and (optionally) gunicorn.
 
-    def __init__(self, size: int, broker: str, logs: Path, web: bool, proxy: bool = False):
+    `outages`: every process reaches PostgreSQL and Redis through a TCP proxy each (drills 11
+    and 12 cut them); the drill's own checks go direct.
+    """
+
+    def __init__(
+        self, size: int, broker: str, logs: Path, web: bool, proxy: bool = False,
+        outages: bool = False,
+    ):  # fmt: skip
         self.size, self.broker, self.logs = size, broker, logs
         self.db = f"herald_bench_drill_{os.getpid()}"
         self.url = h.create_db(self.db)
@@ -71,10 +84,21 @@ class Stack:
         self.sandbox = h.Sandbox(logs / "sandbox.log", ["--push-delay", "86400"])
         self.port = h.free_port()
         self.web_url = f"http://127.0.0.1:{self.port}"
+        # The shared cache on the broker's server, in a database of the drills' own.
+        cache = broker.rsplit("/", 1)[0] + "/15"
         extra = {"INFOBIP_SANDBOX_URL": self.sandbox.url, "PUBLIC_BASE_URL": self.web_url,
-                 **KNOBS}  # fmt: skip
+                 "HERALD_CACHE_URL": cache, **KNOBS}  # fmt: skip
         self.env = h.django_env(self.url, broker, **extra)
         h.setup_django(self.url, broker, **extra)
+        self.db_proxy = self.broker_proxy = None
+        if outages:
+            self.db_proxy, self.broker_proxy = outage_drills.proxies_for(self.url, broker)
+            self.env = {
+                **self.env,
+                "DATABASE_URL": outage_drills.proxied(self.url, self.db_proxy),
+                "CELERY_BROKER_URL": outage_drills.proxied(broker, self.broker_proxy),
+                "HERALD_CACHE_URL": outage_drills.proxied(cache, self.broker_proxy),
+            }
         self.proxy = None
         web_env = self.env
         if proxy:
@@ -106,14 +130,14 @@ class Stack:
         h.redis_flush(self.broker)
         self.sandbox.reset()
 
-    def launch(self, name: str) -> int:
+    def launch(self, name: str, speed_limit: int | None = None) -> int:
         from campaigns.services import campaign_create, campaign_launch
         from contacts.models import ContactList
         from core.rules import OPERATOR
 
         campaign = campaign_create(
             name=name, channel="sms", lists=[ContactList.objects.get(pk=self.list_id)],
-            text=h.TEXT,
+            text=h.TEXT, speed_limit=speed_limit, speed_unit="second",
         )  # fmt: skip
         campaign_launch(campaign=campaign, actor=OPERATOR)
         return campaign.pk
@@ -123,8 +147,9 @@ class Stack:
             if proc:
                 proc.stop()
         self.sandbox.stop()
-        if self.proxy:
-            self.proxy.down()
+        for proxy in (self.proxy, self.db_proxy, self.broker_proxy):
+            if proxy:
+                proxy.down()
         from django.db import connections
 
         connections.close_all()
@@ -171,8 +196,11 @@ def ledger_checks(campaign_id: int, size: int) -> dict:
     }
 
 
-def exactly_once(stack: Stack, campaign_id: int) -> dict:
-    """Sandbox: every recipient accepted once; ledger: the same message ids, all accounted for."""
+def exactly_once(stack: Stack, campaign_id: int, extra: int = 0) -> dict:
+    """Sandbox: every recipient accepted once; ledger: the same message ids, all accounted for.
+
+    `extra`: messages sent besides the campaign (drills 11 and 12's API sends).
+    """
     from campaigns.models import Message
 
     state = stack.sandbox.state()
@@ -181,16 +209,17 @@ def exactly_once(stack: Stack, campaign_id: int) -> dict:
                   .values_list("message_id", flat=True)}  # fmt: skip
     numbers = {t["to"] for t in truths.values()}
     checks = ledger_checks(campaign_id, stack.size)
+    campaign_truths = {k for k, t in truths.items() if k in ledger_ids}
     checks.update({
         "sandbox_accepted": state["accepted"]["total"],
         "sandbox_duplicates": state["duplicates"],
         "distinct_numbers_at_sandbox": len(numbers),
-        "ledger_ids_equal_sandbox_ids": ledger_ids == set(truths),
+        "ledger_ids_equal_sandbox_ids": ledger_ids == campaign_truths,
         "faults": state["faults"],
     })  # fmt: skip
     checks["ok"] = (
-        checks["sandbox_accepted"] == stack.size
-        and len(numbers) == stack.size
+        checks["sandbox_accepted"] == stack.size + extra
+        and len(numbers) == stack.size + extra
         and not any(state["duplicates"].values())
         and checks["ledger_ids_equal_sandbox_ids"]
         and checks["counters_match"]
@@ -200,8 +229,9 @@ def exactly_once(stack: Stack, campaign_id: int) -> dict:
     return checks
 
 
-def truth_checks(stack: Stack, campaign_id: int) -> dict:
-    """Final state and status of every message equal the sandbox's truth."""
+def truth_checks(stack: Stack, campaign_id: int, extra: int = 0) -> dict:
+    """Final state and status of every message equal the sandbox's truth (`extra`: messages
+    sent besides the campaign)."""
     from campaigns.models import Message
 
     truths = stack.sandbox.truths()
@@ -217,7 +247,7 @@ def truth_checks(stack: Stack, campaign_id: int) -> dict:
     checks.update({"compared": len(truths), "mismatches": len(mismatches),
                    "mismatch_sample": mismatches[:3]})  # fmt: skip
     checks["ok"] = (
-        not mismatches and len(truths) == stack.size and checks["counters_match"]
+        not mismatches and len(truths) == stack.size + extra and checks["counters_match"]
         and checks["rows_ok"]
     )  # fmt: skip
     return checks
@@ -381,7 +411,12 @@ def main(argv: list[str] | None = None) -> int:
         help="kills come 0.5–GAP s apart (scale it to the run's length)",
     )
     parser.add_argument("--outage", type=float, default=10.0)
-    parser.add_argument("--drills", default="5,6,7,8,9,10")
+    parser.add_argument("--broker-outage", type=float, default=30.0, help="drill 11 (s)")
+    parser.add_argument("--pg-outage", type=float, default=10.0, help="drill 12 (s)")
+    parser.add_argument(
+        "--outage-speed", type=int, default=500, help="drills 11–12: the campaign's msg/s"
+    )
+    parser.add_argument("--drills", default="5,6,7,8,9,10,11,12")
     parser.add_argument("--node-kills", type=int, default=1, help="kills of one node in drill 9")
     parser.add_argument("--name", default="drill", help="stem of the bench/results/ files")
     parser.add_argument("--seed", type=int, default=None)
@@ -416,10 +451,14 @@ def main(argv: list[str] | None = None) -> int:
     logs = Path(tempfile.mkdtemp(prefix="herald-drill-"))
     results = []
     plan = [(5, args.size), *((d, args.small_size) for d in (6, 7, 8)), (9, args.size)]
-    sizes = sorted({size for d, size in plan if d in wanted})
-    for size in sizes:
-        todo = [d for d, s in plan if s == size and d in wanted]
-        stack = Stack(size, broker, logs, web=bool({7, 8} & set(todo)), proxy=8 in todo)
+    # Drill 10 (journeys) runs on its own, after these; 11 and 12 on a stack behind proxies.
+    plan += [(11, args.small_size), (12, args.small_size)]
+    groups = sorted({(size, d >= OUTAGE_DRILLS) for d, size in plan if d in wanted})
+    for size, outages in groups:
+        todo = [d for d, s in plan
+                if s == size and d in wanted and (d >= OUTAGE_DRILLS) == outages]  # fmt: skip
+        web = bool({7, 8} & set(todo)) or outages
+        stack = Stack(size, broker, logs, web=web, proxy=8 in todo, outages=outages)
         try:
             for d in todo:
                 load = h.loadavg()
@@ -432,6 +471,12 @@ def main(argv: list[str] | None = None) -> int:
                         r = drill_reports(stack)
                     elif d == 9:
                         r = drill_nodes(stack, args.node_kills, rng)
+                    elif d == 11:
+                        r = outage_drills.drill_broker_down(
+                            stack, args.broker_outage, args.outage_speed
+                        )
+                    elif d == 12:
+                        r = outage_drills.drill_pg_restart(stack, args.pg_outage, args.outage_speed)
                     else:
                         r = drill_db_down(stack, args.outage)
                 except Exception as exc:  # a drill that cannot finish has failed
@@ -465,7 +510,9 @@ def _record(results: list[dict], argv: list[str], stem: str = "drill") -> None:
 
 
 NAMES = {5: "kill -9", 6: "provider storms", 7: "report chaos", 8: "database down",
-         9: "two worker nodes", 10: "journeys under kill -9"}  # fmt: skip
+         9: "two worker nodes", 10: "journeys under kill -9", 11: "broker down",
+         12: "PostgreSQL restart"}  # fmt: skip
+OUTAGE_DRILLS = 11  # drills from here on run on a stack behind proxies (bench/outages.py)
 
 
 def drill_journeys(size: int, kills: int, seed: int, as_json: bool) -> dict:
@@ -489,7 +536,8 @@ def _line(r: dict) -> str:
     status = "PASS" if r["ok"] else "FAIL"
     keys = ("sandbox_accepted", "sandbox_duplicates", "mismatches", "compared",
             "counters_match", "kills_at_s", "node_kills", "node_pool_cpu_s",
-            "push_failures_during_outage", "faults", "seconds", "error",
+            "push_failures_during_outage", "faults", "resume_s", "api_statuses",
+            "worker_alive", "seconds", "error",
             "entries_left_active", "entries_with_a_bad_ledger", "contacts_with_two_messages",
             "counters_consistent", "killed_at_ledger_rows")  # fmt: skip
     detail = ", ".join(f"{k}={r[k]}" for k in keys if k in r)

@@ -119,6 +119,8 @@ def django_env(database_url: str, broker: str, **extra: Any) -> dict[str, str]:
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
         "WHATSAPP_TEMPLATE_SYNC_INTERVAL": "0",
+        # No collectstatic in a bench run: pages link plain static names.
+        "HERALD_STATIC_MANIFEST": "false",
     }
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -266,14 +268,18 @@ class Process:
 
 
 def worker(
-    env: dict[str, str], log: Path, include: str = "", concurrency: int = 2, name: str = ""
-) -> Process:
-    """`celery -A config worker -c 2` (prefork), started and ready; `name` is its -n node name."""
-    args = [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", "warning", "-c",
+    env: dict[str, str], log: Path, include: str = "", concurrency: int = 2, name: str = "",
+    queues: str = "", loglevel: str = "warning",
+) -> Process:  # fmt: skip
+    """`celery -A config worker -c 2` (prefork), started and ready; `name` is its -n node name,
+    `queues` its -Q (default: every queue, as `make run`)."""
+    args = [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", loglevel, "-c",
             str(concurrency), "--without-mingle", "--without-gossip", "--without-heartbeat",
             "-n", name or f"bench-{uuid.uuid4().hex[:8]}@%h"]  # fmt: skip
     if include:
         args += ["-I", include]
+    if queues:
+        args += ["-Q", queues]
     # At -l warning celery prints no "ready." line: wait for the pool children instead.
     proc = Process("worker", args, env, log).start()
     deadline = time.monotonic() + 60

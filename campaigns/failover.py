@@ -22,6 +22,7 @@ from campaigns.models import Campaign, FailoverMode, Message
 from campaigns.rendering import Template, compile_template, contact_values
 from campaigns.steps import Step, chain_waits_on, fallback_window, next_step
 from contacts.models import Contact
+from core.queueing import enqueue_on_commit
 
 FAILOVER_STATES = ("undeliverable", "rejected", "expired")
 ROW_LIMIT = 5000
@@ -92,7 +93,8 @@ def _create(candidates: list[Message], campaign_dispatch) -> int:
         per_campaign[message.campaign_id] = per_campaign.get(message.campaign_id, 0) + 1
     for campaign_id, n in per_campaign.items():
         Campaign.objects.filter(pk=campaign_id).update(count_queued=F("count_queued") + n)
-        transaction.on_commit(partial(campaign_dispatch.delay, campaign_id))
+        enqueue_on_commit(partial(campaign_dispatch.delay, campaign_id),
+                          what=f"campaign {campaign_id} failover")  # fmt: skip
     return len(new)
 
 

@@ -4,3 +4,5 @@
 SEND = "ui.launch_campaign"
 # Approve someone else's campaign when HERALD_REQUIRE_APPROVAL is on.
 APPROVE = "ui.approve_campaign"
+# Reply to a person who wrote in (the inbox, `whatsapp_reply`): the Marketer role.
+REPLY = "ui.reply_inbound"

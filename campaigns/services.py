@@ -42,6 +42,7 @@ from channels.base import PROVIDER, ChannelType, Outbound
 from channels.registry import UnknownChannel, channel_type
 from contacts.models import Contact, ContactList
 from contacts.phones import PhoneError, international_number
+from core.queueing import enqueue_on_commit
 from core.rules import OPERATOR, Actor, Refused, actor_label, actor_require, actor_user
 from core.services import audit_record
 from infobip.client import get_client
@@ -397,7 +398,9 @@ def campaign_launch(
             detail = f"scheduled for {campaign.send_at.isoformat()}"
         else:
             campaign = _move(campaign, CampaignState.RUNNING, launched_at=now)
-            transaction.on_commit(lambda: campaign_start.delay(campaign.pk))
+            # A lost wake-up (broker down) is picked up by the sweep (campaign_restart_unfrozen).
+            enqueue_on_commit(lambda: campaign_start.delay(campaign.pk),
+                              what=f"campaign {campaign.pk} start")  # fmt: skip
             detail = "launched"
         audit_record(
             actor=actor, action="launch", campaign=campaign, detail=detail, content=content
@@ -420,7 +423,8 @@ def campaign_start_due(*, now: dt.datetime | None = None) -> list[int]:
         try:
             with transaction.atomic():
                 _move(campaign, CampaignState.RUNNING, launched_at=now)
-                transaction.on_commit(lambda pk=campaign.pk: campaign_start.delay(pk))
+                enqueue_on_commit(lambda pk=campaign.pk: campaign_start.delay(pk),
+                                  what=f"campaign {campaign.pk} start")  # fmt: skip
             started.append(campaign.pk)
         except CampaignError:
             continue  # another beat run started it first
@@ -450,7 +454,8 @@ def campaign_resume(*, campaign: Campaign, actor: Actor) -> Campaign:
     with transaction.atomic():
         campaign = _move(campaign, CampaignState.RUNNING)
         audit_record(actor=actor, action="resume", campaign=campaign)
-        transaction.on_commit(lambda: campaign_dispatch.delay(campaign.pk))
+        enqueue_on_commit(lambda: campaign_dispatch.delay(campaign.pk),
+                          what=f"campaign {campaign.pk} resume")  # fmt: skip
     return campaign
 
 
@@ -577,7 +582,8 @@ def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:
         audit_record(
             actor=actor, action="resend", campaign=campaign, detail=f"{len(new)} attempt(s)"
         )
-        transaction.on_commit(lambda: campaign_dispatch.delay(campaign.pk))
+        enqueue_on_commit(lambda: campaign_dispatch.delay(campaign.pk),
+                          what=f"campaign {campaign.pk} resend")  # fmt: skip
     return len(new)
 
 

@@ -21,6 +21,7 @@ from channels.base import Button, Content
 from channels.registry import UnknownChannel, channel_type
 from contacts.models import Contact
 from contacts.services import contacts_for_numbers
+from core.queueing import enqueue_on_commit
 from infobip.links import callback_data
 from whatsapp.mapping import TemplateValues
 from whatsapp.models import WhatsAppTemplate
@@ -132,7 +133,10 @@ def messages_send_transactional(
         )
         campaign.refresh_from_db()
         if queued:
-            transaction.on_commit(lambda: campaign_dispatch.delay(campaign.pk))
+            # The answer is 202 either way: the rows are the record, the task a wake-up (a
+            # broker outage leaves them to the sweep, which restarts stalled campaigns).
+            enqueue_on_commit(lambda: campaign_dispatch.delay(campaign.pk),
+                              what=f"transactional send {campaign.pk}")  # fmt: skip
         else:
             transaction.on_commit(lambda: _complete(campaign.pk))
     return campaign, [

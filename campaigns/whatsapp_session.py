@@ -15,10 +15,20 @@ from typing import Literal
 from django.conf import settings
 from django.utils import timezone
 
+from campaigns.models import Campaign
+from campaigns.permissions import REPLY
 from campaigns.rendering import whatsapp_text_cap_check
 from campaigns.services import CampaignError
+from campaigns.transactional import (
+    TransactionalError,
+    TransactionalMessage,
+    messages_send_transactional,
+)
+from channels.base import Button
 from channels.registry import channel_type
 from contacts.models import Contact
+from core.rules import Actor, actor_require, actor_user
+from core.services import audit_record
 from infobip.client import get_client
 from infobip.types import SentMessage
 
@@ -92,6 +102,47 @@ def whatsapp_session_send(
         )
     logger.info("whatsapp %s sent to contact %s: %s", kind, contact.pk, sent.message_id)
     return sent
+
+
+def whatsapp_session_queue(
+    *,
+    phone: str,
+    kind: Kind,
+    actor: Actor,
+    text: str = "",
+    media_url: str = "",
+    buttons: Sequence[tuple[str, str]] = (),
+    sender: str | None = None,
+    respect_opt_out: bool = True,
+) -> tuple[Campaign, TransactionalMessage]:
+    """Queue a free-form WhatsApp message through the ledger (consent and window rules apply).
+
+    The message is a ledger row like any send: Herald's messageId, claimed before it is sent,
+    reports and prices reconciled, counted by frequency caps. An opted-out contact or a closed
+    24-hour window makes it `skipped` with the reason (nothing is sent). `respect_opt_out=False`
+    only for an answer confirmed as transactional (contacts.services.contact_reply_authorize).
+    `buttons` are (id, title) reply buttons; the channel type checks the content.
+    """
+    actor_require(actor, REPLY, doing="reply on WhatsApp")
+    if kind not in ("text", "image", "buttons"):
+        raise WhatsAppSessionError(f"unknown WhatsApp message kind {kind!r}")
+    try:
+        campaign, rows = messages_send_transactional(
+            channel=WHATSAPP_TEXT,
+            sender=sender or settings.INFOBIP_WHATSAPP_SENDER,
+            phones=[phone],
+            text=text,
+            media_url=media_url if kind == "image" else "",
+            buttons=[Button(text=title, postback=key) for key, title in buttons],
+            respect_opt_out=respect_opt_out,
+            created_by=actor_user(actor),
+            name=f"WhatsApp {kind} reply to {phone}",
+        )
+    except TransactionalError as exc:
+        raise WhatsAppSessionError(str(exc)) from exc
+    audit_record(actor=actor, action="whatsapp_reply", campaign=campaign,
+                 detail=f"{kind} to {phone}: {rows[0].state}")  # fmt: skip
+    return campaign, rows[0]
 
 
 def _content_problems(

@@ -4,10 +4,12 @@
 test suite sets so a developer's real credentials never leak into tests).
 """
 
+import contextlib
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from core import embedded_pg
 
@@ -59,6 +61,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the web process itself (compressed, cache-busted names): right after
+    # SecurityMiddleware, so they skip sessions, CSRF and the rest (WhiteNoise's docs).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -120,6 +126,21 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env("STATIC_ROOT", default="") or VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Production (DEBUG off) serves what `collectstatic` wrote, under content-hashed names with
+# gzip copies, far-future cached; development serves the source files as they are edited.
+# HERALD_STATIC_MANIFEST=false keeps plain names (the unit tests, which run no collectstatic).
+HERALD_STATIC_MANIFEST = env.bool("HERALD_STATIC_MANIFEST", default=not DEBUG)
+# WhiteNoise warns at every start when the folder is missing (before a collectstatic).
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "core.storage.StaticStorage"
+        if HERALD_STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
@@ -147,9 +168,32 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     for _folder in ("queue", "control"):
         (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # A task whose worker died is redelivered after this; it must exceed the longest task.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # A task whose worker died is redelivered after this; it must exceed the longest task.
+        "visibility_timeout": 3600,
+        # A broker that does not answer is an outage, not a hang: a web request that enqueues
+        # fails within seconds (and answers 503 or keeps the work for the sweep, see
+        # docs/DEPLOYMENT.md "Broker outages"), and the worker notices and reconnects.
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+        "socket_keepalive": True,
+        "health_check_interval": 10,
+    }
+# Broker outages: the worker reconnects by itself, forever (Celery's default gives up after 100
+# tries, ~50 minutes, and exits); supervision (deploy/) restarts whatever exits anyway. Its
+# consumer retries after 2, 4, 6 … s, at most 30 s apart (kombu's ensure_connection), so it
+# is back within 30 s of the broker's return. Publishing (web, beat, tasks) retries briefly,
+# then raises: the callers keep the work for a sweep (docs/DEPLOYMENT.md "Broker outages").
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -164,8 +208,28 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {
-    "worker-heartbeat": {"task": "core.tasks.heartbeat", "schedule": 30.0},
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Queues: events never slow sending (docs/DEPLOYMENT.md "Queues and workers"). Each kind of
+# work has its queue; production runs a worker per queue (deploy/), `make run` and the tests
+# one worker that consumes them all (a worker without -Q takes every queue named here).
+# Tasks not routed below go to housekeeping.
+HERALD_QUEUES = ("sending", "receiving", "events", "housekeeping")
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in HERALD_QUEUES]
+CELERY_TASK_DEFAULT_QUEUE = "housekeeping"
+CELERY_TASK_ROUTES = {
+    # Freezing and sending campaigns, the keyword confirmations (messages too).
+    "campaigns.tasks.campaign_start": {"queue": "sending"},
+    "campaigns.tasks.campaign_dispatch": {"queue": "sending"},
+    "campaigns.tasks.send_batch": {"queue": "sending"},
+    "campaigns.tasks.settle": {"queue": "sending"},
+    "infobip.tasks.send_keyword_reply": {"queue": "sending"},
+    "journeys.tasks.advance": {"queue": "sending"},  # a journey's due steps: its sends
+    # Infobip's pushes: reports, inbound messages, clicks.
+    "infobip.tasks.process_events": {"queue": "receiving"},
+    "infobip.tasks.process_backlog": {"queue": "receiving"},
+    # Outbound events to subscribers' URLs (they may be slow; they wait for nobody).
+    "api.tasks.*": {"queue": "events"},
+    # Everything else (sweeps, pulls, template syncs, imports, heartbeats): housekeeping.
 }
 
 # --- Infobip --------------------------------------------------------------------------------
@@ -266,9 +330,10 @@ HERALD_SETTLE_AFTER = env.int("HERALD_SETTLE_AFTER", default=60)
 HERALD_REQUEUE_AFTER = env.int("HERALD_REQUEUE_AFTER", default=600)
 # A WhatsApp message with no final report this long gets its SMS failover (Herald mode).
 HERALD_FAILOVER_AFTER = env.int("HERALD_FAILOVER_AFTER", default=3600)
+HERALD_SWEEP_INTERVAL = env.float("HERALD_SWEEP_INTERVAL", default=15.0)
 CELERY_BEAT_SCHEDULE["campaigns-sweep"] = {
     "task": "campaigns.tasks.sweep",
-    "schedule": env.float("HERALD_SWEEP_INTERVAL", default=15.0),
+    "schedule": HERALD_SWEEP_INTERVAL,
 }
 
 # --- Webhooks -------------------------------------------------------------------------------
@@ -380,7 +445,7 @@ SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 # Load balancers probe health over plain http: that path is not redirected.
-SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[r"^healthz/$"])
+SECURE_REDIRECT_EXEMPT = env.list("SECURE_REDIRECT_EXEMPT", default=[r"^healthz/(live/)?$"])
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
@@ -438,6 +503,8 @@ CONTENT_SECURITY_POLICY = {
 AXES_VERBOSE = False  # no banner on every manage.py run
 
 # --- REST API and outbound events (api/) ----------------------------------------------------
+# Calls per token (DRF's rate syntax), for the whole deployment (api/throttles.py).
+HERALD_API_RATE = env("HERALD_API_RATE", default="600/min")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "api.auth.TokenAuthentication",
@@ -446,8 +513,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.HasScope"],
     "DEFAULT_THROTTLE_CLASSES": ["api.throttles.TokenRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"token": env("HERALD_API_RATE", default="600/min")},
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"token": HERALD_API_RATE},
+    "DEFAULT_SCHEMA_CLASS": "api.schema.HeraldAutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     # JSON in, JSON (or the browsable API) out: one body format to document and validate.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
@@ -462,9 +529,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1: the outbound events are `webhooks`, and a bearer scheme may name each scope.
+    "OAS_VERSION": "3.1.0",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "api.schema.add_error_responses",
+        "api.schema.add_event_webhooks",
     ],
     "ENUM_NAME_OVERRIDES": {
         # The channel registry's vocabularies (channels/registry.py), read when the schema is drawn.
@@ -514,6 +584,53 @@ if HERALD_INFOBIP_CHECK_INTERVAL > 0:
         "schedule": HERALD_INFOBIP_CHECK_INTERVAL,
         "options": {"expires": HERALD_INFOBIP_CHECK_INTERVAL},
     }
+
+# --- Operations (#24): health, queues, the shared cache -------------------------------------
+# Health (core/health.py, GET /healthz/ and the dashboard): beat sends a heartbeat to every
+# queue each sweep interval and a worker that runs it records (worker, queue, time); beat
+# records its own ticks. Both count as alive while younger than 3 sweep intervals. Beat wakes
+# at least every 5 s, so its tick age says whether it runs, not how far apart tasks are.
+for _queue in HERALD_QUEUES:
+    CELERY_BEAT_SCHEDULE[f"heartbeat-{_queue}"] = {
+        "task": "core.tasks.heartbeat",
+        "schedule": HERALD_SWEEP_INTERVAL,
+        "args": [_queue],
+        "options": {"queue": _queue, "expires": HERALD_SWEEP_INTERVAL},
+    }
+CELERY_BEAT_SCHEDULER = "core.beat:HeraldScheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 5
+
+
+# The shared cache behind every "at most once per …" rule (core/throttle.py, api/emit.py) and
+# the API rate limit: shared by all processes, or those rules hold per process only. Redis in
+# production (by default the broker's server, database 1); with the filesystem broker of
+# `make run`, the database cache: its add() is one INSERT on a primary key, so it is atomic
+# across make run's processes (a file cache's add() reads, then writes: two processes can
+# both win), and it needs no server (`manage.py createcachetable` makes its table).
+# The in-memory broker (one process: the unit tests) gets a local cache. HERALD_CACHE_URL picks
+# another: redis://…, dbcache://TABLE, locmemcache:// (one process only).
+def _default_cache_url() -> str:
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+        base, _, _db = CELERY_BROKER_URL.partition("?")[0].rstrip("/").rpartition("/")
+        return f"{base}/1" if _db.isdigit() else f"{CELERY_BROKER_URL.rstrip('/')}/1"
+    if CELERY_BROKER_URL.startswith("memory://"):
+        return "locmemcache://"  # one process (the unit tests): a local cache is shared enough
+    return "dbcache://herald_cache"
+
+
+HERALD_CACHE_URL = env("HERALD_CACHE_URL", default="") or _default_cache_url()
+if HERALD_CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": HERALD_CACHE_URL,
+            "KEY_PREFIX": "herald",
+            # A Redis outage must not hang a request: the rules fail open (core/throttle.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {"default": env.cache_url_config(HERALD_CACHE_URL)}
 
 # --- Journeys (#27) ---------------------------------------------------------------------------
 # Due entries taken per engine batch (one transaction), and engine chains per journey at once.

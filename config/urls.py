@@ -16,3 +16,9 @@ urlpatterns = [
     path("", include("core.urls")),
     path("", include("contacts.urls")),  # the recipient's opt-out page, /o/<token>
 ]
+
+# Under /api/ every error is the API's JSON shape; elsewhere Django's pages (api/errors.py).
+handler400 = "api.errors.handler400"
+handler403 = "api.errors.handler403"
+handler404 = "api.errors.handler404"
+handler500 = "api.errors.handler500"

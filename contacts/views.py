@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 
 from contacts.optout import contact_opt_out_by_link, opt_out_contact
+from core.params import param_int
 
 
 @never_cache
@@ -17,7 +18,7 @@ def opt_out_page(request: HttpRequest, token: str) -> HttpResponse:
     done, error = "", ""
     if request.method == "POST":
         choice = request.POST.get("scope", "all")
-        list_id = int(choice) if choice.isdigit() else None
+        list_id = param_int(choice)  # ASCII digits: "²" is a digit to isdigit(), not to int()
         if choice != "all" and list_id is None:
             error = "Choose what to stop."
         else:

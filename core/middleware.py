@@ -1,4 +1,4 @@
-"""Refuse NUL characters in query strings and form fields with a 400.
+"""Early refusals: NUL characters (any page), oversized API bodies (413 in the API's shape).
 
 PostgreSQL cannot store or compare a string containing NUL: psycopg raises ValueError deep in
 a query, which would be a 500 for a hostile `?q=%00`. No legitimate Herald input contains one.
@@ -6,7 +6,30 @@ a query, which would be a 500 for a hostile `?q=%00`. No legitimate Herald input
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+
+
+class ApiBodyLimitMiddleware:
+    """413 in the API's JSON error shape for an API body over DATA_UPLOAD_MAX_MEMORY_SIZE.
+
+    Django refuses such a body only when something reads it, as a 400 HTML page; the API says
+    what happened, in its own shape, before anything is read.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and request.path.startswith("/api/"):
+            raw = request.META.get("CONTENT_LENGTH") or "0"
+            length = int(raw) if raw.isascii() and raw.isdigit() else 0
+            if length > limit:
+                message = f"the body is {length:,} bytes; at most {limit:,} are accepted"
+                body = {"error": {"code": "too_large", "message": message, "fields": {}}}
+                return JsonResponse(body, status=413)
+        return self.get_response(request)
 
 
 class RejectNulMiddleware:

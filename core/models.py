@@ -5,16 +5,37 @@ from django.db import models
 
 
 class WorkerHeartbeat(models.Model):
-    """When a Celery worker last ran the beat-scheduled heartbeat (one row per worker host)."""
+    """When a worker last ran the heartbeat beat sends to each queue (a row per worker and queue).
 
-    hostname = models.CharField(max_length=255, unique=True)
+    The heartbeat travels the whole way work does — beat, the broker, the queue, a worker, the
+    database — so a fresh row for a queue means that queue's work is being done now.
+    """
+
+    hostname = models.CharField(max_length=255)
+    queue = models.CharField(max_length=64, blank=True, default="")
     last_seen = models.DateTimeField()
 
     class Meta:
         ordering = ["-last_seen"]
+        constraints = [
+            models.UniqueConstraint(fields=["hostname", "queue"], name="core_heartbeat_once")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.hostname} @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
+        return f"{self.hostname} [{self.queue or '-'}] @ {self.last_seen:%Y-%m-%d %H:%M:%S}"
+
+
+class SchedulerTick(models.Model):
+    """When the beat scheduler on a host last woke up (written by beat itself, core.beat)."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    last_tick = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_tick"]
+
+    def __str__(self) -> str:
+        return f"beat on {self.hostname} @ {self.last_tick:%Y-%m-%d %H:%M:%S}"
 
 
 class AuditEntry(models.Model):

@@ -1,27 +1,38 @@
-"""Core services: worker liveness and the audit trail."""
+"""Core services: worker and beat liveness, and the audit trail."""
 
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
-from core.models import AuditEntry, InfobipConnection, WorkerHeartbeat
+from core.models import AuditEntry, InfobipConnection, SchedulerTick, WorkerHeartbeat
 from core.rules import Actor, actor_label, actor_user
 
-HEARTBEAT_STALE_AFTER = dt.timedelta(minutes=2)
+
+def alive_within() -> dt.timedelta:
+    """How fresh a heartbeat or a beat tick must be to count as alive: 3 sweep intervals."""
+    return dt.timedelta(seconds=3 * settings.HERALD_SWEEP_INTERVAL)
 
 
-def worker_heartbeat_record(*, hostname: str) -> WorkerHeartbeat:
-    """Record that the worker on `hostname` is alive now."""
+def worker_heartbeat_record(*, hostname: str, queue: str = "") -> WorkerHeartbeat:
+    """Record that the worker `hostname` just ran the heartbeat sent to `queue`."""
     heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
-        hostname=hostname, defaults={"last_seen": timezone.now()}
+        hostname=hostname[:255], queue=queue[:64], defaults={"last_seen": timezone.now()}
     )
     return heartbeat
 
 
+def scheduler_tick_record(*, hostname: str) -> None:
+    """Record that beat on `hostname` woke up now."""
+    SchedulerTick.objects.update_or_create(
+        hostname=hostname[:255], defaults={"last_tick": timezone.now()}
+    )
+
+
 def worker_is_alive() -> bool:
-    """True when some worker ran the heartbeat recently (beat runs it every 30 s)."""
-    cutoff = timezone.now() - HEARTBEAT_STALE_AFTER
+    """True when some worker ran a heartbeat within the last 3 sweep intervals."""
+    cutoff = timezone.now() - alive_within()
     return WorkerHeartbeat.objects.filter(last_seen__gte=cutoff).exists()
 
 

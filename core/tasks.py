@@ -1,13 +1,11 @@
 """Core tasks."""
 
-import socket
-
 from celery import shared_task
 
 from core.services import worker_heartbeat_record
 
 
-@shared_task(name="core.tasks.heartbeat", ignore_result=True)
-def heartbeat() -> None:
-    """Record this worker's liveness so pages can warn when no worker runs."""
-    worker_heartbeat_record(hostname=socket.gethostname())
+@shared_task(name="core.tasks.heartbeat", bind=True, ignore_result=True)
+def heartbeat(self, queue: str = "") -> None:
+    """Record that this worker runs the work of `queue` (beat sends one to every queue)."""
+    worker_heartbeat_record(hostname=self.request.hostname or "", queue=queue)

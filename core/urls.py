@@ -6,5 +6,6 @@ from core import views
 
 urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
+    path("healthz/live/", views.healthz_live, name="healthz_live"),
     path("", include("ui.urls")),
 ]

@@ -1,22 +1,26 @@
 """Operational endpoints."""
 
-from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.views.decorators.cache import never_cache
 
-from core.services import infobip_connection_state, worker_is_alive
+from core.health import database_up, health_check
 
 
+@never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers: the database answers; says whether a worker is alive."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        database = True
-    except Exception:
-        database = False
-    body: dict[str, object] = {"database": database, "worker": database and worker_is_alive()}
-    if database:
-        # The last check (worker start, then every HERALD_INFOBIP_CHECK_INTERVAL s); informative,
-        # not a liveness failure: Herald keeps accepting webhooks while Infobip is unreachable.
-        body["infobip"] = infobip_connection_state()
-    return JsonResponse(body, status=200 if database else 503)
+    """Each part: database, broker, workers by queue, beat, Infobip; 503 if one is down."""
+    health = health_check()
+    return JsonResponse(health.as_dict(), status=200 if health.ok else 503)
+
+
+@never_cache
+def healthz_live(request: HttpRequest) -> JsonResponse:
+    """For load balancers: this web process answers and reaches its database (503 if not).
+
+    Not the whole /healthz/: with the broker, a worker or Infobip down the web process still
+    accepts Infobip's pushes and API calls (it keeps them for later), so it stays in rotation.
+    """
+    up = database_up()
+    return JsonResponse(
+        {"web": "ok", "database": "ok" if up else "down"}, status=200 if up else 503
+    )

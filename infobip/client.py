@@ -503,6 +503,21 @@ class InfobipClient:
         method = method.upper()
         return self._request(method, path, params=params, body=body, send=method != "GET")
 
+    def custom_call(
+        self, method: str, path: str, *, params: dict | None = None, body: Any = None
+    ) -> tuple[int, Any]:
+        """Any endpoint, answered as Infobip answered: (HTTP status, JSON body or text).
+
+        Unlike custom_request, an HTTP error is an answer, not an exception (the API's custom
+        call passes it on); a transport failure still raises.
+        """
+        if not path.startswith("/") or path.startswith("//"):
+            raise InfobipConfigError(f"{path!r}: give a path on the base URL, e.g. /sms/3/logs")
+        method = method.upper()
+        return self._request(
+            method, path, params=params, body=body, send=method != "GET", as_answer=True
+        )
+
     # --- Transport ---------------------------------------------------------------------------
 
     def _request(
@@ -513,11 +528,13 @@ class InfobipClient:
         params: dict | None = None,
         body: Any = None,
         send: bool = False,
+        as_answer: bool = False,
     ) -> Any:
         """Call Infobip and return the parsed JSON, or raise a typed InfobipError.
 
         `send` marks requests that change state at Infobip: their read failures mean "outcome
-        unknown" rather than a retryable connection error.
+        unknown" rather than a retryable connection error. `as_answer` returns (status, body)
+        for every HTTP answer instead (custom_call).
         """
         data = None
         headers = None
@@ -553,6 +570,12 @@ class InfobipClient:
             method, path, response.status_code, _ms(started),
             f" after {retries} retries" if retries else "",
         )  # fmt: skip
+        if as_answer:
+            try:
+                content = orjson.loads(response.content) if response.content else None
+            except ValueError:
+                content = self._redact(response.text[:10_000])
+            return response.status_code, content
         if response.status_code == 204:
             return None
         if 200 <= response.status_code < 300:

@@ -160,24 +160,57 @@ def _reason(exc: BaseException) -> str:
 
 
 def events_process(*, event_ids: Sequence[int], coalesce: int = 0) -> ProcessResult:
-    """Process stored events in one batch (plus up to `coalesce` other waiting ones)."""
+    """Process stored events in one batch (plus up to `coalesce` other waiting ones).
+
+    A batch that fails is split in halves, each processed again, down to the one event that
+    fails alone (then applied item by item): an unprocessable push is isolated at its first
+    failure in about 2·log2(batch) small transactions, while the good events around it still
+    go in batches. The coalesced events are named first, so they are split with the others
+    (before, only the task's own events were retried and the coalesced ones waited, failing
+    again with the next batch, until the backlog beat found them a minute later).
+    """
     ids = sorted(set(event_ids))
-    if not ids and not coalesce:
+    if coalesce:
+        waiting = WebhookEvent.objects.filter(status=EventStatus.RECEIVED).exclude(id__in=ids)
+        ids = sorted({*ids, *waiting.order_by("id").values_list("id", flat=True)[:coalesce]})
+    if not ids:
         return ProcessResult()
+    return _process_or_split(ids)
+
+
+def _process_or_split(ids: list[int]) -> ProcessResult:
     try:
         with transaction.atomic():
-            return _process(ids, coalesce)
-    except TRANSIENT_DB_ERRORS:
-        raise
-    except Exception:
-        if len(ids) == 1 and not coalesce:
+            return _process(ids, 0)
+    except Exception as exc:
+        if transient(exc):
+            raise
+        if len(ids) == 1:
             logger.warning("webhook event %s failed as a whole; applying it item by item", ids[0])
             return _process_isolated(ids[0])
-        logger.warning("a batch of %d webhook events failed; retrying one by one", len(ids))
-    total = ProcessResult()
-    for event_id in ids:
-        total.add(events_process(event_ids=[event_id]))
+        logger.warning("a batch of %d webhook events failed; splitting it", len(ids))
+    middle = len(ids) // 2
+    total = _process_or_split(ids[:middle])
+    total.add(_process_or_split(ids[middle:]))
     return total
+
+
+# SQLSTATE classes of a database that is away or busy (retry later), not of a statement that
+# can never succeed: 08 connection, 40 serialization/deadlock, 53 resources, 57 shutdown.
+_TRANSIENT_STATES = ("08", "40", "53", "57")
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether `exc` is the database being away (retry the task) rather than bad data.
+
+    Django calls both OperationalError: a lost connection, and PostgreSQL refusing what one
+    push holds (54000 "index row size exceeds maximum"). Only the first is worth a retry; the
+    second would fail every batch it is in, at every retry.
+    """
+    if not isinstance(exc, TRANSIENT_DB_ERRORS):
+        return False
+    state = getattr(exc.__cause__, "sqlstate", None)
+    return state is None or str(state)[:2] in _TRANSIENT_STATES
 
 
 def _process_isolated(event_id: int) -> ProcessResult:
@@ -185,9 +218,9 @@ def _process_isolated(event_id: int) -> ProcessResult:
     try:
         with transaction.atomic():
             return _process([event_id], 0, isolate=True)
-    except TRANSIENT_DB_ERRORS:
-        raise
     except Exception as exc:
+        if transient(exc):
+            raise
         logger.exception("webhook event %s failed", event_id)
         _mark_failed(event_id, exc)
         return ProcessResult(failed=1)
@@ -247,9 +280,9 @@ def _process(ids: list[int], coalesce: int, *, isolate: bool = False) -> Process
             try:
                 with transaction.atomic():  # a savepoint: a bad item rolls back alone
                     result.add(_dispatch(single, now))
-            except TRANSIENT_DB_ERRORS:
-                raise
             except Exception as exc:
+                if transient(exc):
+                    raise
                 for key in single.item_keys():
                     batch.problems[key[0]].append(f"{_where(key)}: not applied: {_reason(exc)}")
     else:
@@ -543,18 +576,18 @@ def _retry_unknown(batch: _Batch, now: datetime) -> set[Key]:
     try:
         with transaction.atomic():
             return _offer(batch, now)
-    except TRANSIENT_DB_ERRORS:
-        raise
-    except Exception:
+    except Exception as exc:
+        if transient(exc):
+            raise
         logger.warning("retrying %d kept reports failed; one at a time", len(batch.item_keys()))
     still: set[Key] = set()
     for single in batch.singles():
         try:
             with transaction.atomic():
                 still |= _offer(single, now)
-        except TRANSIENT_DB_ERRORS:
-            raise
-        except Exception:
+        except Exception as exc:
+            if transient(exc):
+                raise
             logger.exception("kept report %s cannot be applied", single.item_keys())
             still |= set(single.item_keys())
     return still

@@ -2,7 +2,8 @@
 
 With no DATABASE_URL (in the environment or .env) the embedded PostgreSQL of
 core/embedded_pg.py is started in var/pg first and stopped last. Then web (runserver on
-127.0.0.1:8000), worker, beat, and — when no Infobip base URL is configured — the local Infobip
+127.0.0.1:8000), one worker that takes every queue (production runs one per queue:
+docs/DEPLOYMENT.md), beat, and — when no Infobip base URL is configured — the local Infobip
 sandbox that the client then talks to, under one honcho manager (RUN_PORT: another port).
 """
 
@@ -69,6 +70,7 @@ def main() -> None:
     manager = Manager()
     try:
         _manage("migrate", "--no-input")
+        _manage("createcachetable")  # the shared cache of make run (config/settings.py)
         _manage("ensure_demo_admin")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for name, command in processes().items():

@@ -15,6 +15,7 @@ from channels.registry import UnknownChannel, channel_types, mediums, reply_type
 from contacts.models import Contact
 from contacts.services import ReplyRefused, contact_reply_authorize
 from core.logging import redact
+from core.rules import actor_require
 from core.services import audit_record
 from infobip.client import get_client
 from infobip.links import webhook_url
@@ -151,8 +152,16 @@ def inbound_reply(*, inbound: InboundMessage, text: str, user: AbstractBaseUser)
     return (sent[0].message_id if sent else "") or ""
 
 
+SIMULATE_INBOUND = "infobip.view_inboundmessage"
+
+
 def sandbox_inbound(*, channel: str, sender: str, text: str, user: AbstractBaseUser) -> dict:
-    """Have the sandbox push an inbound message to this Herald's webhook (sandbox mode only)."""
+    """Have the sandbox push an inbound message to this Herald's webhook (sandbox mode only).
+
+    Needs the permission to read inbound messages (the inbox, where the form is): what is
+    pushed acts as a person writing in (STOP opts them out). Refused raises core.rules.Refused.
+    """
+    actor_require(user, SIMULATE_INBOUND, doing="simulate inbound messages")
     if not settings.INFOBIP_SANDBOX:
         raise UiError("simulating inbound messages only works with the sandbox")
     kind = next((k for k in channel_types() if k.ledger == channel), None)

@@ -134,6 +134,7 @@ CASES_COVER = [
     ("POST", "/api/v1/campaigns/{id}/request-approval"),
     ("GET", "/api/v1/snippets"),
     ("POST", "/api/v1/snippets"),
+    ("POST", "/api/v1/infobip/request"),
     ("GET", "/api/v1/reports/campaigns"),
     ("GET", "/api/v1/reports/trends"),
     # Journeys and events need PostgreSQL: their cases are in tests/journeys/test_api.py.
@@ -232,6 +233,11 @@ def test_every_success_answer_matches_the_document(
     c.check("PATCH", "/api/v1/event-subscriptions/{id}", 200, {"active": False}, id=sub["id"])
     c.check("GET", "/api/v1/event-subscriptions/{id}/deliveries", 200, id=sub["id"])
     c.check("DELETE", "/api/v1/event-subscriptions/{id}", 204, id=sub["id"])
+
+    # The custom call (a read; sends are refused).
+    logs = c.check("POST", "/api/v1/infobip/request", 200,
+                   {"method": "GET", "path": "/sms/3/logs", "query": {"limit": "1"}})  # fmt: skip
+    assert logs["status"] == 200
 
     # Last: what removes the data the others read.
     c.check("DELETE", "/api/v1/lists/{id}/members", 200, {"contact_ids": ids}, id=created["id"])

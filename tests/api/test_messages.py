@@ -69,8 +69,9 @@ def test_the_same_key_twice_sends_once_and_a_new_body_is_refused(
 def test_bad_sends_say_which_field_and_write_nothing(api_for, sender_user) -> None:
     api = api_for(sender_user)
     cases = [
-        ({**SMS, "to": ["41793026727", "banana"]}, "to.1"),
-        ({**SMS, "to": ["41793026727", "+41793026727"]}, "to.1"),
+        ({**SMS, "to": ["41793026727", "banana"], "all_or_nothing": True}, "to.1"),
+        ({**SMS, "to": ["41793026727", "+41793026727"], "all_or_nothing": True}, "to.1"),
+        ({**SMS, "to": ["banana", "12"]}, "to.0"),  # nothing left to send
         ({"channel": "fax", "to": "1"}, "channel"),
         ({"channel": "sms", "to": ["41793026727"]}, "text"),
         (
@@ -98,6 +99,25 @@ def test_bad_sends_say_which_field_and_write_nothing(api_for, sender_user) -> No
         assert response.status_code == 400, (body, response.content)
         assert field in response.json()["error"]["fields"], (body, response.json())
     assert Message.objects.count() == 0
+
+
+def test_sends_to_many_report_each_bad_number_and_send_the_others(
+    api_for, sender_user, live_sandbox
+) -> None:
+    body = {**SMS, "to": ["41793026727", "banana", "+41793026727", "447946000101"]}
+    response = api_for(sender_user).post("messages", body)
+    assert response.status_code == 202, response.content
+    messages = response.json()["messages"]
+    assert [(m["index"], m["state"]) for m in messages] == [
+        (0, "queued"), (1, "rejected"), (2, "rejected"), (3, "queued"),
+    ]  # fmt: skip
+    assert messages[1]["to"] == "banana"
+    assert messages[1]["messageId"] is None
+    assert messages[1]["reason"].startswith("NOT_A_NUMBER")
+    assert messages[2]["reason"] == "DUPLICATE: the same number as to.0"
+    sent = ["+41793026727", "+447946000101"]
+    assert [m["to"] for m in messages if m["state"] == "queued"] == sent
+    assert sorted(Message.objects.values_list("phone", flat=True)) == sent
 
 
 def test_messages_send_needs_its_scope(api_for, sender_user) -> None:

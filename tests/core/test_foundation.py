@@ -131,9 +131,14 @@ def test_log_filter_rewrites_records(settings) -> None:
 @pytest.mark.django_db
 def test_healthz_reports_database_and_worker(client) -> None:
     response = client.get("/healthz/")
-    assert response.status_code == 200
-    # "infobip" is the last connection check (None until a worker has checked it).
-    assert response.json() == {"database": True, "worker": False, "infobip": None}
+    # No worker has run and beat has not ticked: down (tests/core/test_health.py has the rest).
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["database"], body["worker"]["alive"], body["infobip"]) == (
+        "ok",
+        False,
+        "unchecked",
+    )
 
 
 @pytest.mark.django_db
@@ -160,3 +165,38 @@ def test_bootstrap_env_generates_secrets_once(tmp_path) -> None:
     bootstrap_env.main(env_file)
     assert env_file.read_text() == first
     assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '"POST /{t}/../ HTTP/1.1" 404',
+        '"POST /infobip/webhooks/x/{t}/sms/reports/ HTTP/1.1" 404',
+        '"GET /{t}\\xff/ HTTP/1.1" 400',
+        "Not Found: /{t}\x00",
+        '"POST /x/%54{rest} HTTP/1.1" 404',  # percent-encoded, as gunicorn logs the raw line
+        '"POST /x/{lower} HTTP/1.1" 404',  # every character escaped, lower-case hex
+    ],
+)
+def test_the_webhook_token_is_never_logged_wherever_it_stands(settings, line) -> None:
+    token = "TOKENabcdef0123456789secret"
+    settings.INFOBIP_WEBHOOK_TOKEN = token
+    text = line.format(t=token, rest=token[1:], lower="".join(f"%{b:02x}" for b in token.encode()))
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, text, None, None)
+    assert RedactSecretsFilter().filter(record)
+    written = record.getMessage()
+    assert "***" in written
+    assert "0123456789" not in written
+    assert "cret" not in written  # not even the last characters
+
+
+def test_tracebacks_are_redacted_too(settings) -> None:
+    settings.INFOBIP_WEBHOOK_TOKEN = "TOKENabcdef0123456789secret"
+    try:
+        raise ValueError("no route for /x/TOKENabcdef0123456789secret/")
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    RedactSecretsFilter().filter(record)
+    formatted = logging.Formatter().format(record)
+    assert "ValueError: no route for /x/***/" in formatted
+    assert "0123456789" not in formatted

@@ -13,13 +13,14 @@ pytestmark = pytest.mark.integration
 def test_task_runs_in_real_worker_against_postgres(celery_worker) -> None:
     assert not WorkerHeartbeat.objects.exists()
     with transaction.atomic():
-        transaction.on_commit(heartbeat.delay)
+        transaction.on_commit(lambda: heartbeat.apply_async(("sending",), queue="sending"))
 
     row = wait_for(
         lambda: WorkerHeartbeat.objects.first(),
         message=f"worker never wrote its heartbeat:\n{celery_worker.tail()}",
     )
     assert row.hostname
+    assert row.queue == "sending"  # the worker without -Q takes every queue
     from core.services import worker_is_alive
 
     assert worker_is_alive()

@@ -93,7 +93,7 @@ def test_the_command_line_reply_obeys_the_same_rule(opted_out, live_sandbox, cap
     assert live_sandbox.state()["accepted"]["total"] == 0
     call_command("whatsapp_reply", "--to", opted_out.phone, "--text", "Order 1042 ships today.",
                  "--transactional", "--as", "rita")  # fmt: skip
-    assert "sent text to +447946000501" in capsys.readouterr().out
+    assert "text to +447946000501: queued" in capsys.readouterr().out  # in the ledger
     entry = AuditEntry.objects.get(action="reply_transactional")
     assert entry.actor_name == "rita"
     assert "whatsapp reply" in entry.detail

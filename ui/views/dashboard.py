@@ -6,6 +6,7 @@ from django.utils import timezone
 from campaigns.analytics import marketing_campaigns
 from campaigns.states import CampaignState
 from contacts.phrases import revocation_review_oldest_open
+from core.health import health_check
 from core.models import InfobipConnection
 from ui.access import page
 from ui.models import AuditEntry
@@ -65,6 +66,7 @@ def dashboard(request):
         "chart": chart,
         "totals": period_totals(days=days),
         "infobip": InfobipConnection.objects.filter(pk=1).first(),
+        "health": health_check(),
         "days": days,
         "opt_outs": sum(figures["opt_outs"]),
         "inbound": sum(figures["inbound"]),

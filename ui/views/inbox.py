@@ -2,17 +2,25 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from channels.registry import medium_choices
 from contacts.models import RevocationReview
+from core.rules import Refused
 from infobip.errors import InfobipError
 from infobip.models import InboundMessage, KeywordAction
-from ui.access import page
+from ui.access import page, permission_denied_text
 from ui.selectors import inbox_threads
-from ui.services import UiError, inbound_reply, reply_window_problem, sandbox_inbound
+from ui.services import (
+    SIMULATE_INBOUND,
+    UiError,
+    inbound_reply,
+    reply_window_problem,
+    sandbox_inbound,
+)
 
 
 @page("infobip.view_inboundmessage")
@@ -87,6 +95,8 @@ def sandbox_simulate(request):
             text=request.POST.get("text", ""),
             user=request.user,
         )
+    except Refused as exc:  # the service decides who may; a refusal is a 403, not a redirect
+        raise PermissionDenied(permission_denied_text(exc.missing or SIMULATE_INBOUND)) from exc
     except UiError as exc:
         messages.error(request, str(exc))
     else:

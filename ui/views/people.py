@@ -61,7 +61,7 @@ def contact_new(request):
     chosen: list[int] = []
     if request.method == "POST":
         form = _form(request.POST)
-        chosen = [int(v) for v in request.POST.getlist("lists") if v.isdigit()]
+        chosen = [n for v in request.POST.getlist("lists") if (n := param_int(v)) is not None]
         try:
             contact = contact_create(
                 **_service_args(form), lists=ContactList.objects.filter(pk__in=chosen)

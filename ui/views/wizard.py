@@ -552,7 +552,8 @@ def _options_check(form: dict, state: dict, fallback: str | None) -> tuple[dict,
         if problem:
             field_errors["local"] = problem
     speed = form.get("speed_limit", "").strip()
-    if speed and not speed.isdigit():
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses (a 500, before).
+    if speed and not (speed.isascii() and speed.isdigit()):
         field_errors["speed_limit"] = "The speed limit must be a whole number."
     elif speed and not 1 <= int(speed) <= SPEED_LIMIT_MAX:
         field_errors["speed_limit"] = (

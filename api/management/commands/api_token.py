@@ -7,13 +7,16 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from api.models import ApiToken
-from api.tokens import api_token_create, api_token_revoke
+from api.tokens import api_token_create, api_token_revoke, expiry_parse
 
 
 class Command(BaseCommand):
     """Create (prints the token once), revoke or list API tokens."""
 
-    help = "API tokens: create --user U --scopes a,b [--name N] [--json] | revoke ID | list"
+    help = (
+        "API tokens: create --user U --scopes a,b [--name N] [--expires-in 90d] [--json] "
+        "| revoke ID | list [--json]"
+    )
 
     def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -21,6 +24,12 @@ class Command(BaseCommand):
         create.add_argument("--user", required=True)
         create.add_argument("--scopes", required=True, help="comma separated")
         create.add_argument("--name", default="")
+        create.add_argument(
+            "--expires-in",
+            default="",
+            help="the token stops working after this: 90d, 12h, 30m, 2w or ISO 8601 (P30D); "
+            "default: never",
+        )
         create.add_argument("--json", action="store_true")
         revoke = sub.add_parser("revoke", help="revoke a token")
         revoke.add_argument("id", type=int)
@@ -35,17 +44,23 @@ class Command(BaseCommand):
                 raise CommandError(f"no user {options['user']!r}")
             try:
                 token, secret = api_token_create(
-                    user=user, scopes=options["scopes"], name=options["name"]
+                    user=user,
+                    scopes=options["scopes"],
+                    name=options["name"],
+                    expires_in=expiry_parse(options["expires_in"]),
                 )
             except ValidationError as exc:
                 raise CommandError("; ".join(exc.messages)) from None
+            expires = token.expires_at.isoformat() if token.expires_at else None
             if options["json"]:
-                self.stdout.write(json.dumps({"token": secret, "id": token.pk}))
+                self.stdout.write(json.dumps({"token": secret, "id": token.pk,
+                                              "expires_at": expires}))  # fmt: skip
             else:
                 self.stdout.write(secret)
                 self.stderr.write(
                     f"token {token.pk} for {user.get_username()} "
-                    f"({', '.join(token.scopes)}): shown once, copy it now"
+                    f"({', '.join(token.scopes)}), expires {expires or 'never'}: "
+                    "shown once, copy it now"
                 )
             return
         if action == "revoke":
@@ -58,15 +73,17 @@ class Command(BaseCommand):
         rows = [
             {"id": t.pk, "prefix": t.prefix, "user": t.user.get_username(), "scopes": t.scopes,
              "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-             "revoked": t.revoked_at is not None}
+             "revoked": t.revoked_at is not None, "state": t.state,
+             "expires_at": t.expires_at.isoformat() if t.expires_at else None}
             for t in ApiToken.objects.select_related("user")
         ]  # fmt: skip
         if options["json"]:
             self.stdout.write(json.dumps(rows))
         else:
             for row in rows:
-                state = "revoked" if row["revoked"] else "active"
                 scopes = ",".join(row["scopes"])
+                expires = f"expires {row['expires_at']}" if row["expires_at"] else "no expiry"
                 self.stdout.write(
-                    f"{row['id']}\t{row['prefix']}…\t{row['user']}\t{scopes}\t{state}"
+                    f"{row['id']}\t{row['prefix']}…\t{row['user']}\t{scopes}\t{row['state']}"
+                    f"\t{expires}"
                 )

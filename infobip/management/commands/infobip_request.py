@@ -1,4 +1,8 @@
-"""infobip_request: call any Infobip endpoint with the configured credentials (a custom call)."""
+"""infobip_request: call any Infobip endpoint with the configured credentials (a custom call).
+
+Message sends are refused, as in `POST /api/v1/infobip/request` (infobip/custom.py): every
+command that sends a message goes through the ledger and the consent rules.
+"""
 
 import json
 import sys
@@ -7,7 +11,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 from django.core.management.base import BaseCommand, CommandError
 
+from core.rules import OPERATOR
+from core.services import audit_record
 from infobip.client import get_client
+from infobip.custom import custom_call_refusal
 from infobip.errors import InfobipError
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -32,11 +39,14 @@ class Command(BaseCommand):
         if parts.scheme or parts.netloc or not parts.path.startswith("/"):
             raise CommandError(f"{path!r}: give a path such as /sms/3/logs, not a URL")
         params = dict(parse_qsl(parts.query, keep_blank_values=True)) or None
+        if refusal := custom_call_refusal(method, parts.path):
+            raise CommandError(refusal)
         body = _body(options["body"])
         try:
             answer = get_client().custom_request(method, parts.path, params=params, body=body)
         except InfobipError as exc:
             raise CommandError(f"{method} {parts.path} failed: {exc}") from None
+        audit_record(actor=OPERATOR, action="infobip_request", detail=f"{method} {parts.path}")
         self.stdout.write(json.dumps(answer, indent=2, ensure_ascii=False))
 
 

@@ -137,3 +137,53 @@ def test_the_admin_pages_answer_for_any_stored_body(admin_client) -> None:
     for event in events:
         page = admin_client.get(reverse("admin:infobip_webhookevent_change", args=[event.pk]))
         assert page.status_code == 200, event.body[:20]
+
+
+def test_a_poison_push_in_a_coalesced_batch_is_isolated_at_its_first_failure(
+    swap_receiver,
+) -> None:
+    """The task's own push plus the waiting ones: one call applies every good one."""
+    _campaign, rows = make_ledger(40)
+    poison = {str(rows[7].message_id)}
+    calls: list[int] = []
+    receive = _poisoned(poison)
+
+    def counting(*, items):
+        calls.append(len(items))
+        return receive(items=items)
+
+    swap_receiver("reports", counting)
+    events = [_store("sms_reports", {"results": [report(str(r.message_id))]}) for r in rows]
+
+    result = events_process(event_ids=[events[-1].pk], coalesce=49)
+
+    assert result.events == 40
+    assert result.bad_items == 1
+    delivered = Message.objects.filter(state="delivered").count()
+    assert delivered == 39
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {EventStatus.PROCESSED}
+    assert "RuntimeError" in WebhookEvent.objects.get(pk=events[7].pk).error
+    # Halving: about 2·log2(40) receiver calls, not one per event (40) or a stalled batch.
+    assert len(calls) <= 16, calls
+
+
+def test_a_statement_postgresql_refuses_is_bad_data_a_lost_connection_is_not() -> None:
+    from django.db import OperationalError
+
+    from infobip.processing import transient
+
+    class PgError(Exception):
+        def __init__(self, sqlstate):
+            self.sqlstate = sqlstate
+
+    def wrapped(sqlstate):
+        exc = OperationalError("x")
+        exc.__cause__ = PgError(sqlstate)
+        return exc
+
+    assert transient(OperationalError("server closed the connection"))  # no SQLSTATE: lost
+    assert transient(wrapped("08006"))
+    assert transient(wrapped("57P01"))  # admin shutdown (a restart)
+    assert transient(wrapped("40P01"))  # deadlock
+    assert not transient(wrapped("54000"))  # index row size exceeds maximum: the push itself
+    assert not transient(ValueError("x"))
