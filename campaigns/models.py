@@ -16,6 +16,11 @@ from django.db.models import Q
 from campaigns.states import CampaignState, MessageState
 
 
+class AudienceMatch(models.TextChoices):
+    ANY = "any", "On the lists or in the segment"
+    ALL = "all", "On the lists and in the segment"
+
+
 class Channel(models.TextChoices):
     SMS = "sms", "SMS"
     WHATSAPP_TEXT = "whatsapp_text", "WhatsApp text"
@@ -109,6 +114,11 @@ class Campaign(models.Model):
     )
     exclude_segment = models.ForeignKey(
         "campaigns.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # With both lists and a segment: "any" sends to people on the lists or in the segment,
+    # "all" to people on the lists who are also in the segment (the segment narrows them).
+    audience_match = models.CharField(
+        max_length=3, choices=AudienceMatch.choices, default=AudienceMatch.ANY
     )
     max_spend = models.DecimalField(
         max_digits=14, decimal_places=4, null=True, blank=True, help_text="Budget cap"
