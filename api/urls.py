@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import views
+from api import views, views_audiences
 
 app_name = "api"
 
@@ -37,6 +37,17 @@ urlpatterns = [
              name=f"campaign-{action}")
         for action in ("launch", "pause", "resume", "cancel")
     ],
+    path("segments", views_audiences.SegmentsView.as_view(), name="segments"),
+    path("segments/preview", views_audiences.SegmentPreviewView.as_view(),
+         name="segments-preview"),
+    path("segments/<int:pk>", views_audiences.SegmentDetailView.as_view(), name="segment"),
+    path("segments/<int:pk>/count", views_audiences.SegmentCountView.as_view(),
+         name="segment-count"),
+    path("segments/<int:pk>/contacts", views_audiences.SegmentContactsView.as_view(),
+         name="segment-contacts"),
+    path("attributes", views_audiences.AttributesView.as_view(), name="attributes"),
+    path("attributes/<str:key>", views_audiences.AttributeDetailView.as_view(),
+         name="attribute"),
     path("inbound", views.InboundView.as_view(), name="inbound"),
     path("event-subscriptions", views.SubscriptionsView.as_view(), name="subscriptions"),
     path("event-subscriptions/<int:pk>", views.SubscriptionDetailView.as_view(),

@@ -25,6 +25,17 @@ class AudienceSummary:
     excluded_by_list: int
 
 
+def audience_problem(*, lists: list, segment: Segment | None, match: str) -> str | None:
+    """Why lists, a segment and how they combine make no audience (None when they do)."""
+    if match not in AudienceMatch.values:
+        return f"audience_match is one of {', '.join(AudienceMatch.values)}"
+    if not lists and segment is None:
+        return "the campaign needs at least one contact list or a segment"
+    if match == AudienceMatch.ALL and (not lists or segment is None):
+        return "“on the lists and in the segment” needs both lists and a segment"
+    return None
+
+
 def audience_q(
     *,
     list_ids: list[int],

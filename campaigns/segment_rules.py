@@ -62,7 +62,12 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class SegmentError(ValueError):
-    """Rules that cannot be evaluated; the message says which rule and why."""
+    """Rules that cannot be evaluated (or a segment that cannot be saved so); the message says
+    which rule and why, `field` which input it is about (`rules` or `name`)."""
+
+    def __init__(self, message: str, *, field: str = "rules") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)

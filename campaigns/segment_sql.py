@@ -52,7 +52,13 @@ from campaigns.segment_rules import (
     number_value,
     rule_type,
 )
-from contacts.attributes import FALSE_WORDS, TRUE_WORDS, AttributeType
+from contacts.attributes import (
+    DATE_PATTERN,
+    FALSE_WORDS,
+    NUMBER_PATTERN,
+    TRUE_WORDS,
+    AttributeType,
+)
 from contacts.models import ConsentEvent, Contact, ListMembership
 from infobip.models import Click, InboundMessage
 
@@ -64,8 +70,8 @@ CLICKS = sql.Identifier(Click._meta.db_table)
 INBOUND = sql.Identifier(InboundMessage._meta.db_table)
 
 _TRUE, _FALSE = sql.SQL("true"), sql.SQL("false")
-_NUMBER_RE = sql.Literal(r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)$")
-_DATE_RE = sql.Literal(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NUMBER_RE = sql.Literal(NUMBER_PATTERN)
+_DATE_RE = sql.Literal(DATE_PATTERN)
 # A message that was (or is being) sent: not skipped, and not refused before it left.
 _NOT_SENT = ("skipped", "failed", "rejected")
 

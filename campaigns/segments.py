@@ -26,6 +26,7 @@ from psycopg import sql
 
 from campaigns.models import Campaign, Message, Segment
 from campaigns.segment_rules import (
+    Problem,
     SegmentError,
     list_names,
     rule_keys,
@@ -49,15 +50,18 @@ def engagement_channels() -> tuple[str, ...]:
     return tuple(str(value) for value, _label in Message._meta.get_field("channel").choices or ())
 
 
-def segment_rules_check(rules: Any, *, allow_event: bool = False) -> list[str]:
-    """Every problem in `rules`, as sentences ([] when they can be used)."""
-    known = set(
-        ContactList.objects.filter(name__in=list_names(rules)).values_list("name", flat=True)
-    )
-    problems = rules_problems(
+def segment_rules_problems(rules: Any, *, allow_event: bool = False) -> list[Problem]:
+    """Every problem in `rules`, each with the path of its rule ([] when they can be used)."""
+    names = list_names(rules)
+    known = set(ContactList.objects.filter(name__in=names).values_list("name", flat=True))
+    return rules_problems(
         rules, known_lists=known, channels=engagement_channels(), allow_event=allow_event
     )
-    return [str(problem) for problem in problems]
+
+
+def segment_rules_check(rules: Any, *, allow_event: bool = False) -> list[str]:
+    """Every problem in `rules`, as sentences ([] when they can be used)."""
+    return [str(problem) for problem in segment_rules_problems(rules, allow_event=allow_event)]
 
 
 def segment_rules_normalize(rules: Any) -> Any:
@@ -238,14 +242,14 @@ def segment_save(
         actor_require(actor, perm, doing="save segments")
     name = name.strip()
     if not name:
-        raise SegmentError("the segment needs a name")
+        raise SegmentError("the segment needs a name", field="name")
     if len(name) > 200:
-        raise SegmentError(f"the name is {len(name)} characters; at most 200")
+        raise SegmentError(f"the name is {len(name)} characters; at most 200", field="name")
     taken = Segment.objects.filter(name=name)
     if segment is not None and segment.pk is not None:
         taken = taken.exclude(pk=segment.pk)
     if taken.exists():
-        raise SegmentError(f"a segment called “{name}” already exists")
+        raise SegmentError(f"a segment called “{name}” already exists", field="name")
     rules = segment_rules_normalize(rules)
     if problems := segment_rules_check(rules):
         raise SegmentError("; ".join(problems))

@@ -32,6 +32,10 @@ class DateOrder(models.TextChoices):
     MDY = "mdy", "12/31/2026 (month first)"
 
 
+# What SQL reads as a number or a date in a stored value (campaigns/segment_sql.py): the forms
+# the parsers below write, so values stored before a declaration compare when they have them.
+NUMBER_PATTERN = r"^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)$"
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 # An attribute key, as placeholders and segment rules name it.
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
@@ -160,3 +164,16 @@ def attribute_value_clean(
         parsed = parse_boolean(str(value)) if isinstance(value, str | int) else None
         return (parsed, "") if parsed is not None else (value, "not yes or no")
     return value, f"unknown type {kind!r}"
+
+
+def attributes_clean(attributes: dict, types: dict[str, str]) -> dict:
+    """`attributes` with declared keys' values normalised; ValueError naming the first bad one."""
+    if not types:
+        return attributes
+    clean = dict(attributes)
+    for key in attributes.keys() & types.keys():
+        value, problem = attribute_value_clean(attributes[key], types[key])
+        if problem:
+            raise ValueError(f"attributes.{key}: {problem}")
+        clean[key] = value
+    return clean

@@ -11,18 +11,29 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
 import phonenumbers
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from psycopg import sql
 
 from contacts import signals
+from contacts.attributes import (
+    DATE_PATTERN,
+    FALSE_WORDS,
+    KEY_RE,
+    NUMBER_PATTERN,
+    TRUE_WORDS,
+    AttributeType,
+)
 from contacts.bulk import add_memberships
 from contacts.importer import BATCH_SIZE, ContactImporter, ImportResult
 from contacts.models import (
+    AttributeDefinition,
     ConsentAction,
     ConsentChannel,
     ConsentEvent,
@@ -37,6 +48,8 @@ from core.rules import actor_require, actor_user
 from core.services import audit_record
 
 CHUNK = 1000
+# The contact's own fields, which placeholders and rules name directly (not attributes).
+CONTACT_KEYS = frozenset({"phone", "first_name", "last_name", "language", "timezone", "country"})
 
 
 def _chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -472,3 +485,103 @@ def revocation_review_resolve(
         detail=f"{resolution}: {current.text}"[:500],
     )
     return current
+
+
+# --- Attribute types (issue 26) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttributeUsage:
+    """How a key is used now: contacts with a value, and those whose value is not of the type."""
+
+    key: str
+    type: str
+    with_value: int
+    not_of_type: int
+    examples: list[str]
+
+
+# How many contacts have a value for a key, and how many of those values a typed rule cannot
+# read (they then never match a number or date comparison): one scan of contacts.
+_USAGE = sql.SQL(
+    "SELECT count(*) FILTER (WHERE v <> ''), "
+    "count(*) FILTER (WHERE v <> '' AND NOT ({readable})), "
+    "(array_agg(v) FILTER (WHERE v <> '' AND NOT ({readable})))[1:5] "
+    "FROM (SELECT btrim(attributes ->> {key}) AS v FROM {contacts}) AS values_of_key"
+)
+_READABLE = {
+    AttributeType.TEXT: sql.SQL("true"),
+    AttributeType.NUMBER: sql.SQL("v ~ {}").format(sql.Literal(NUMBER_PATTERN)),
+    AttributeType.DATE: sql.SQL("v ~ {}").format(sql.Literal(DATE_PATTERN)),
+    AttributeType.BOOLEAN: sql.SQL("lower(v) = ANY({})").format(
+        sql.Literal(sorted(TRUE_WORDS | FALSE_WORDS))
+    ),
+}
+
+
+def attribute_types() -> dict[str, str]:
+    """Declared attribute types by key (keys not declared are text)."""
+    return dict(AttributeDefinition.objects.values_list("key", "type"))
+
+
+def attribute_usage(*, key: str, kind: str) -> AttributeUsage:
+    """How many contacts have `key`, and how many of their values are not of type `kind`."""
+    statement = _USAGE.format(
+        key=sql.Literal(key),
+        contacts=sql.Identifier(Contact._meta.db_table),
+        readable=_READABLE[AttributeType(kind)],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement.as_string(None))
+        with_value, not_of_type, examples = cursor.fetchone()
+    return AttributeUsage(key, kind, with_value, not_of_type, list(examples or []))
+
+
+def attribute_problems(*, key: str, kind: str, label: str = "") -> dict[str, str]:
+    """What is wrong with a declaration, by field ({} when it can be saved)."""
+    problems = {}
+    if not KEY_RE.match(key):
+        problems["key"] = "a key is letters, digits and _ (not first), at most 64: e.g. last_order"
+    elif key in CONTACT_KEYS:
+        problems["key"] = f"{key} is a contact field, not an attribute"
+    if kind not in AttributeType.values:
+        problems["type"] = f"type is one of {', '.join(AttributeType.values)}"
+    if len(label.strip()) > 100:
+        problems["label"] = "at most 100 characters"
+    return problems
+
+
+def attribute_define(
+    *, key: str, kind: str, label: str = "", actor: Any = None
+) -> AttributeDefinition:
+    """Declare (or re-declare) a key's type; errors are ValidationError by field.
+
+    Segments saved before keep the type they were saved with; new rules and imports use this.
+    """
+    from django.core.exceptions import ValidationError
+
+    if actor is not None:
+        actor_require(actor, "contacts.change_attributedefinition", doing="declare attribute types")
+    key = key.strip()
+    if problems := attribute_problems(key=key, kind=kind, label=label):
+        raise ValidationError(problems)
+    definition, created = AttributeDefinition.objects.update_or_create(
+        key=key, defaults={"type": kind, "label": label.strip()}
+    )
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action="attribute-type",
+            detail=f"{key}: {kind}{'' if created else ' (changed)'}",
+        )
+    return definition
+
+
+def attribute_undefine(*, key: str, actor: Any = None) -> bool:
+    """Forget a key's declared type (it is text again); returns whether there was one."""
+    if actor is not None:
+        actor_require(actor, "contacts.delete_attributedefinition", doing="remove attribute types")
+    deleted = AttributeDefinition.objects.filter(key=key).delete()[0] > 0
+    if deleted and actor is not None:
+        audit_record(actor=actor, action="attribute-type", detail=f"{key}: declaration removed")
+    return deleted
