@@ -116,6 +116,17 @@ CASES_COVER = [
     ("PATCH", "/api/v1/event-subscriptions/{id}"),
     ("GET", "/api/v1/event-subscriptions/{id}/deliveries"),
     ("DELETE", "/api/v1/event-subscriptions/{id}"),
+    ("POST", "/api/v1/attributes"),
+    ("GET", "/api/v1/attributes"),
+    ("DELETE", "/api/v1/attributes/{key}"),
+    ("POST", "/api/v1/segments"),
+    ("GET", "/api/v1/segments"),
+    ("POST", "/api/v1/segments/preview"),
+    ("GET", "/api/v1/segments/{id}"),
+    ("PATCH", "/api/v1/segments/{id}"),
+    ("GET", "/api/v1/segments/{id}/count"),
+    ("GET", "/api/v1/segments/{id}/contacts"),
+    ("DELETE", "/api/v1/segments/{id}"),
 ]
 
 
@@ -204,6 +215,21 @@ def test_every_success_answer_matches_the_document(
     c.check("PATCH", "/api/v1/event-subscriptions/{id}", 200, {"active": False}, id=sub["id"])
     c.check("GET", "/api/v1/event-subscriptions/{id}/deliveries", 200, id=sub["id"])
     c.check("DELETE", "/api/v1/event-subscriptions/{id}", 204, id=sub["id"])
+
+    # Attribute types and segments.
+    c.check("POST", "/api/v1/attributes", 200, {"key": "score", "type": "number"})
+    c.check("GET", "/api/v1/attributes", 200)
+    rules = {"match": "all", "rules": [{"field": "attribute", "key": "score", "op": "gt",
+                                        "value": 1}]}  # fmt: skip
+    segment = c.check("POST", "/api/v1/segments", 201, {"name": "contract", "rules": rules})
+    c.check("GET", "/api/v1/segments", 200)
+    c.check("POST", "/api/v1/segments/preview", 200, {"rules": rules})
+    c.check("GET", "/api/v1/segments/{id}", 200, id=segment["id"])
+    c.check("PATCH", "/api/v1/segments/{id}", 200, {"description": "d"}, id=segment["id"])
+    c.check("GET", "/api/v1/segments/{id}/count", 200, id=segment["id"])
+    c.check("GET", "/api/v1/segments/{id}/contacts", 200, id=segment["id"])
+    c.check("DELETE", "/api/v1/segments/{id}", 204, id=segment["id"])
+    c.check("DELETE", "/api/v1/attributes/{key}", 204, key="score")
 
     # Last: what removes the data the others read.
     c.check("DELETE", "/api/v1/lists/{id}/members", 200, {"contact_ids": ids}, id=created["id"])
