@@ -116,8 +116,8 @@ def test_typed_columns_are_declared_normalised_and_checked(write_csv, run_import
         ["+447400123452", "€59,90", "01/02/2026", "no", "b"],
         ["+447400123453", "lots", "someday", "", "c"],
     ])  # fmt: skip
-    run = run_import(path, "--map", "Spend=number:last_order_value", "--map", "Signed up=date",
-                     "--map", "VIP=boolean", "--map", "Notes=ignore", "--date-order", "dmy")  # fmt: skip
+    maps = ["Spend=number:last_order_value", "Signed up=date", "VIP=boolean", "Notes=ignore"]
+    run = run_import(path, *(f"--map={m}" for m in maps), "--date-order", "dmy")
     assert run["created"] == 3
     assert run["warnings"] == 2
     assert "BAD_NUMBER: Spend 'lots' is not a number; not imported" in run.stderr
