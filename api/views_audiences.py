@@ -1,8 +1,13 @@
-"""REST API for audiences: segments (rules, live count, sample, members) and attribute types.
+"""REST API for audiences: segments (rules, live count, sample, members), attribute types, and
+CSV imports with a column mapping.
 
 Thin over `campaigns.segments` and `contacts.services`, which check the rules, the permissions
 and write the audit trail, as for the builder, the admin and the commands.
 """
+
+import base64
+import binascii
+import io
 
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
@@ -29,12 +34,17 @@ from campaigns.segments import (
     segment_save,
 )
 from contacts.attributes import AttributeType
+from contacts.csvfile import ImportFileError
+from contacts.mapping import Column, mapping_apply_options, mapping_from_json, mapping_json
 from contacts.models import AttributeDefinition, Contact
 from contacts.services import (
     AttributeUsage,
+    ImportPreview,
     attribute_define,
     attribute_undefine,
     attribute_usage,
+    contacts_import,
+    contacts_import_preview,
 )
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 429)}
@@ -242,3 +252,147 @@ class AttributeDetailView(APIView):
         if not attribute_undefine(key=key, actor=request_user(request)):
             raise ApiError(f"no declared attribute {key!r}", code="not_found", status_code=404)
         return Response(status=204)
+
+
+# --- CSV import with a column mapping ---------------------------------------------------------
+
+IMPORT_MAX_BYTES = 5 * 1024 * 1024  # larger files: the browser's import or the command
+
+
+class ImportSerializer(serializers.Serializer):
+    filename = serializers.CharField(max_length=255, required=False, default="api.csv")
+    content = serializers.CharField(
+        required=False, trim_whitespace=False, help_text="The CSV as text"
+    )
+    content_base64 = serializers.CharField(
+        required=False, help_text="The file's bytes, base64 (UTF-8, UTF-16 or Windows-1252)"
+    )
+    columns = serializers.ListField(
+        child=serializers.DictField(), required=False,
+        help_text="A target per column, as /contacts/import/preview answers (changed or not)",
+    )  # fmt: skip
+    map = serializers.ListField(
+        child=serializers.CharField(max_length=300), required=False, default=list,
+        help_text='As import_contacts --map: ["Mobile=phone", "Spend=number:last_order_value"]',
+    )  # fmt: skip
+    date_order = serializers.ChoiceField(["", "ymd", "dmy", "mdy"], required=False, default="")
+    list = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    default_region = serializers.CharField(
+        max_length=2, required=False, allow_blank=True, default=""
+    )
+    dry_run = serializers.BooleanField(required=False, default=False)
+    allow_sequential = serializers.BooleanField(required=False, default=False)
+
+
+class ImportPreviewSerializer(serializers.Serializer):
+    encoding = serializers.CharField()
+    delimiter = serializers.CharField()
+    header = serializers.ListField(child=serializers.CharField())
+    sample = serializers.ListField(child=serializers.ListField(child=serializers.CharField()))
+    columns = serializers.ListField(child=serializers.DictField())
+
+
+class ImportResultSerializer(serializers.Serializer):
+    rows = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    blank = serializers.IntegerField()
+    warnings = serializers.IntegerField()
+    opted_out = serializers.IntegerField()
+    consented = serializers.IntegerField()
+    listed = serializers.IntegerField()
+    dry_run = serializers.BooleanField()
+    encoding = serializers.CharField()
+    mapping = serializers.DictField()
+    declared = serializers.ListField(child=serializers.CharField())
+    rejected_sample = serializers.ListField(child=serializers.DictField())
+    warnings_sample = serializers.ListField(child=serializers.DictField())
+
+
+def _file(data: dict) -> io.BytesIO:
+    """The uploaded file's bytes from `content` or `content_base64` (one of them, capped)."""
+    if ("content" in data) == ("content_base64" in data):
+        raise ApiError("give the file as content (text) or content_base64 (bytes), one of them",
+                       fields={"content": ["required"]})  # fmt: skip
+    if "content" in data:
+        raw = data["content"].encode("utf-8")
+    else:
+        try:
+            raw = base64.b64decode(data["content_base64"], validate=True)
+        except (binascii.Error, ValueError):
+            raise ApiError("content_base64 is not base64",
+                           fields={"content_base64": ["not base64"]}) from None  # fmt: skip
+    if len(raw) > IMPORT_MAX_BYTES:
+        raise ApiError(f"at most {IMPORT_MAX_BYTES // 1024 // 1024} MB per call: import larger "
+                       "files in the browser or with import_contacts", status_code=413)  # fmt: skip
+    return io.BytesIO(raw)
+
+
+def _columns(data: dict, preview: ImportPreview) -> list[Column]:
+    columns = preview.columns
+    if data.get("columns") is not None:
+        given = mapping_from_json({"columns": data["columns"]}, len(preview.header))
+        if given is None:
+            raise ApiError(f"columns: one object per column of the file ({len(preview.header)})",
+                           fields={"columns": ["one per column"]})  # fmt: skip
+        columns = given
+    return mapping_apply_options(
+        preview.header, columns, data["map"], date_order=data["date_order"]
+    )
+
+
+class ContactImportPreviewView(APIView):
+    """`POST /contacts/import/preview`: how a file reads, its first rows, a suggested mapping."""
+
+    required_scopes = {"write": Scope.CONTACTS_WRITE}
+
+    @extend_schema(request=ImportSerializer, responses={200: ImportPreviewSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        require_perm(request, "contacts.add_contact")
+        serializer = ImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            preview = contacts_import_preview(
+                source=_file(data), default_region=data["default_region"] or None
+            )
+            columns = _columns(data, preview)
+        except (ImportFileError, ValueError) as exc:
+            raise ApiError(str(exc)) from None
+        return Response({**preview.as_dict(), **mapping_json(columns)})
+
+
+class ContactImportView(APIView):
+    """`POST /contacts/import`: a CSV file imported with a column mapping, as the browser and
+    `import_contacts` do (consent honoured with evidence, typed attributes checked)."""
+
+    required_scopes = {"write": Scope.CONTACTS_WRITE}
+
+    @extend_schema(request=ImportSerializer, responses={200: ImportResultSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        serializer = ImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        source = _file(data)
+        try:
+            preview = contacts_import_preview(
+                source=source, default_region=data["default_region"] or None
+            )
+            result = contacts_import(
+                source=source,
+                list_name=data["list"] or None,
+                default_region=data["default_region"] or None,
+                dry_run=data["dry_run"],
+                allow_sequential=data["allow_sequential"],
+                source_name=data["filename"],
+                actor=request_user(request),
+                columns=_columns(data, preview),
+            )
+        except (ImportFileError, ValueError) as exc:
+            raise ApiError(str(exc)) from None
+        answer = result.as_dict()
+        answer.pop("errors_path", None)
+        return Response(answer)

@@ -35,6 +35,8 @@ IGNORED_FIELDS = frozenset(
 )  # fmt: skip
 ALIASES = {
     "phone_number": "phone", "mobile": "phone", "mobile_number": "phone", "msisdn": "phone",
+    "tel": "phone", "telephone": "phone", "cell": "phone", "cell_phone": "phone",
+    "cellphone": "phone", "mobile_phone": "phone", "phone_no": "phone", "gsm": "phone",
     "firstname": "first_name", "given_name": "first_name",
     "lastname": "last_name", "surname": "last_name", "family_name": "last_name",
     "lang": "language", "locale": "language", "time_zone": "timezone", "tz": "timezone",
@@ -151,7 +153,7 @@ def utf8_source(fh: BinaryIO, encoding: str) -> Iterator[BinaryIO]:
         yield fh
         return
     fh.seek(0)
-    reader = codecs.getreader(encoding)(fh, errors="strict")
+    reader = codecs.getreader(encoding)(fh, "strict")
     with tempfile.TemporaryFile() as copy:
         try:
             # The UTF-16 codec drops the byte-order mark; the copy gets none.

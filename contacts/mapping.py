@@ -53,9 +53,11 @@ CONSENT_DATE_HEADERS = frozenset({
 
 # What a consent cell says: yes/no words answer the column's question; status words say the
 # state whatever the column (an "opted_out" column saying "subscribed" means not opted out).
+# Yes and no in the languages Herald's keywords know (fr, es, pt, de, it, nl, tr) too.
 _YES = frozenset({"yes", "y", "true", "t", "1", "on", "x", "granted", "given", "agree", "agreed",
-                  "accepted", "consented", "ok"})  # fmt: skip
-_NO = frozenset({"no", "n", "false", "f", "0", "off", "declined", "refused", "denied"})
+                  "accepted", "consented", "ok", "oui", "si", "sí", "ja", "sim", "evet"})  # fmt: skip
+_NO = frozenset({"no", "n", "false", "f", "0", "off", "declined", "refused", "denied", "non",
+                 "nein", "nee", "não", "nao", "hayır", "hayir"})  # fmt: skip
 _IN = frozenset({"opted_in", "opt_in", "optin", "subscribed", "subscribe", "active", "confirmed"})
 _OUT = frozenset({"opted_out", "opt_out", "optout", "unsubscribed", "unsubscribe", "revoked",
                   "withdrawn", "stop", "stopped", "blocked", "do_not_contact"})  # fmt: skip

@@ -48,6 +48,7 @@ urlpatterns = [
     ),
     path("contacts/<int:pk>/erase/", privacy.contact_erase_page, name="contact_erase"),
     path("imports/<int:pk>/", contacts.import_status, name="import"),
+    path("imports/<int:pk>/mapping/", contacts.import_mapping, name="import_mapping"),
     path("imports/<int:pk>/errors.csv", contacts.import_errors, name="import_errors"),
     path("lists/", contacts.lists, name="lists"),
     path("segments/", segments.segment_list, name="segments"),

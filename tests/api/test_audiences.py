@@ -1,10 +1,18 @@
 """The API's audiences: segments (save, count, sample, members), attribute types, and campaigns
 whose audience is a segment alone, lists or a segment, or lists and a segment."""
 
+import base64
+
 import pytest
 
 from campaigns.models import Campaign, Segment
-from contacts.models import AttributeDefinition, Contact, ContactList, ListMembership
+from contacts.models import (
+    AttributeDefinition,
+    ConsentEvent,
+    Contact,
+    ContactList,
+    ListMembership,
+)
 from tests.api.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +130,39 @@ def test_lists_and_a_segment_needs_both(api, shop) -> None:
                                       "segment": "Spenders", "audience_match": "all"})  # fmt: skip
     assert response.status_code == 400
     assert "needs both lists and a segment" in response.json()["error"]["message"]
+
+
+CSV = "Mobile;Spend;Consent\n+447946000201;1 234,50;yes\n+447946000202;lots;unsubscribed\n"
+
+
+def test_a_csv_is_previewed_then_imported_with_the_same_mapping(api, db) -> None:
+    body = {"filename": "shop.csv", "content_base64": base64.b64encode(
+        CSV.encode("utf-16")).decode(), "map": ["Spend=number:last_order_value"]}  # fmt: skip
+    preview = api.post("contacts/import/preview", body).json()
+    assert preview["encoding"] == "utf-16"
+    assert preview["header"] == ["Mobile", "Spend", "Consent"]
+    assert preview["columns"] == [
+        {"target": "phone"},
+        {"target": "attribute", "key": "last_order_value", "type": "number"},
+        {"target": "consent"},
+    ]
+    result = api.post("contacts/import", {**body, "columns": preview["columns"], "map": []})
+    assert result.status_code == 200, result.json()
+    data = result.json()
+    assert (data["created"], data["consented"], data["opted_out"], data["warnings"]) == (2, 1, 1, 1)
+    assert data["declared"] == ["last_order_value:number"]
+    assert Contact.objects.get(phone="+447946000201").attributes == {"last_order_value": "1234.50"}
+    event = ConsentEvent.objects.get(contact__phone="+447946000202")
+    assert (event.action, event.actor.username) == ("opt_out", "mia")
+    assert event.note == "import shop.csv row 3: Consent=unsubscribed"
+
+
+def test_bad_imports_answer_the_error_shape(api, db) -> None:
+    assert api.post("contacts/import", {"content": "name\nAnn\n"}).json()["error"][
+        "message"].startswith("no phone column")  # fmt: skip
+    assert api.post("contacts/import", {}).status_code == 400
+    assert api.post("contacts/import", {"content_base64": "%%%"}).status_code == 400
+    refused = api.post("contacts/import", {"content": "Tel\n+447946000201\n",
+                                           "map": ["Nope=phone"]})  # fmt: skip
+    assert "no column 'Nope'" in refused.json()["error"]["message"]
+    assert not Contact.objects.exists()

@@ -116,6 +116,8 @@ CASES_COVER = [
     ("PATCH", "/api/v1/event-subscriptions/{id}"),
     ("GET", "/api/v1/event-subscriptions/{id}/deliveries"),
     ("DELETE", "/api/v1/event-subscriptions/{id}"),
+    ("POST", "/api/v1/contacts/import/preview"),
+    ("POST", "/api/v1/contacts/import"),
     ("POST", "/api/v1/attributes"),
     ("GET", "/api/v1/attributes"),
     ("DELETE", "/api/v1/attributes/{key}"),
@@ -215,6 +217,11 @@ def test_every_success_answer_matches_the_document(
     c.check("PATCH", "/api/v1/event-subscriptions/{id}", 200, {"active": False}, id=sub["id"])
     c.check("GET", "/api/v1/event-subscriptions/{id}/deliveries", 200, id=sub["id"])
     c.check("DELETE", "/api/v1/event-subscriptions/{id}", 204, id=sub["id"])
+
+    # A CSV import with a mapping.
+    csv_body = {"content": "Tel,Score\n+447946000103,7\n", "map": ["Score=number"]}
+    c.check("POST", "/api/v1/contacts/import/preview", 200, csv_body)
+    c.check("POST", "/api/v1/contacts/import", 200, csv_body)
 
     # Attribute types and segments.
     c.check("POST", "/api/v1/attributes", 200, {"key": "score", "type": "number"})
