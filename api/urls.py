@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import views, views_audiences
+from api import reports, views, views_audiences
 
 app_name = "api"
 
@@ -52,6 +52,8 @@ urlpatterns = [
     path("attributes/<str:key>", views_audiences.AttributeDetailView.as_view(),
          name="attribute"),
     path("inbound", views.InboundView.as_view(), name="inbound"),
+    path("reports/campaigns", reports.CampaignComparisonView.as_view(), name="report-campaigns"),
+    path("reports/trends", reports.TrendsView.as_view(), name="report-trends"),
     path("event-subscriptions", views.SubscriptionsView.as_view(), name="subscriptions"),
     path("event-subscriptions/<int:pk>", views.SubscriptionDetailView.as_view(),
          name="subscription"),
