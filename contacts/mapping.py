@@ -45,6 +45,10 @@ CONSENT_HEADERS = frozenset({
     "whatsapp_consent", "sms_opt_in", "whatsapp_opt_in", "marketing_opt_in", "permission",
     "gdpr_consent", "accepts_marketing", "accepts_sms", "email_consent",
 })  # fmt: skip
+# Header parts that, with cells all yes/no or opted in/out, make a column a consent column
+# ("Newsletter", "SMS marketing OK", "GDPR permission").
+CONSENT_WORDS = ("consent", "opt_in", "optin", "subscri", "newsletter", "marketing",
+                 "permission", "gdpr")  # fmt: skip
 OPT_OUT_HEADERS = frozenset({"opted_out", "unsubscribed", "do_not_contact", "dnc", "blacklisted"})
 CONSENT_DATE_HEADERS = frozenset({
     "consent_date", "opt_in_date", "optin_date", "consented_at", "consent_at", "subscribed_at",
@@ -54,8 +58,9 @@ CONSENT_DATE_HEADERS = frozenset({
 # What a consent cell says: yes/no words answer the column's question; status words say the
 # state whatever the column (an "opted_out" column saying "subscribed" means not opted out).
 # Yes and no in the languages Herald's keywords know (fr, es, pt, de, it, nl, tr) too.
-_YES = frozenset({"yes", "y", "true", "t", "1", "on", "x", "granted", "given", "agree", "agreed",
-                  "accepted", "consented", "ok", "oui", "si", "sí", "ja", "sim", "evet"})  # fmt: skip
+_YES = frozenset({"yes", "y", "true", "t", "1", "on", "x", "granted", "given", "agree",
+                  "agreed", "accepted", "consented", "ok", "oui", "si", "sí", "ja", "sim",
+                  "evet"})  # fmt: skip
 _NO = frozenset({"no", "n", "false", "f", "0", "off", "declined", "refused", "denied", "non",
                  "nein", "nee", "não", "nao", "hayır", "hayir"})  # fmt: skip
 _IN = frozenset({"opted_in", "opt_in", "optin", "subscribed", "subscribe", "active", "confirmed"})
@@ -153,7 +158,8 @@ def _suggest_one(key: str, samples: list[str], declared: dict[str, str], region)
         return Column("ignore")
     if key in FIELDS:
         return Column(key)
-    if key in CONSENT_HEADERS:
+    yes_no = bool(samples) and all(consent_word(s) for s in samples)
+    if key in CONSENT_HEADERS or (yes_no and any(word in key for word in CONSENT_WORDS)):
         channel = next((c for c in ("whatsapp", "sms") if c in key), "all")
         return Column("consent", channel=channel)
     if key in OPT_OUT_HEADERS:

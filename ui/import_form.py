@@ -1,15 +1,17 @@
 """The import's mapping step as a form: one row per column of the file, what it becomes.
 
 Each column `N` posts `col-N-target` (a field, consent, opted_out, consent_date, attr:TYPE or
-ignore) and, where it needs them, `col-N-key` (the attribute's name), `col-N-order` (how its
-dates are written) and `col-N-channel` (which channel its consent is about). A column the form
-does not mention keeps its suggestion. Nothing here writes or checks: contacts.mapping does.
+ignore), `col-N-key` (the attribute's name), `col-N-order` (how its dates are written) and
+`col-N-channel` (which channel its consent is about); the page shows the last three only for
+the targets that use them (the stylesheet, no server round trip), and they are read only for
+those. A column the form does not mention keeps its suggestion. Nothing here writes or
+checks: contacts.mapping does.
 """
 
 from dataclasses import dataclass
 from typing import Any
 
-from contacts.attributes import AttributeType
+from contacts.attributes import AttributeType, date_order_guess
 from contacts.csvfile import normalise_column
 from contacts.mapping import TARGET_LABELS, Column
 from contacts.services import ImportPreview
@@ -35,6 +37,10 @@ class MappingRow:
     samples: list[str]
     choice: str  # the select's value
     column: Column
+    # What the column's inputs start with, whatever its target (shown when the target uses them)
+    key: str
+    order: str
+    channel: str
 
 
 def choice_of(column: Column) -> str:
@@ -68,13 +74,19 @@ def columns_from_form(post: Any, header: list[str], suggested: list[Column]) -> 
 
 def mapping_rows(preview: ImportPreview, columns: list[Column]) -> list[MappingRow]:
     """The rows of the mapping table: each column with its sample cells and its target."""
-    return [
-        MappingRow(
-            index=index,
-            name=name.strip() or f"(column {index + 1}, no name)",
-            samples=[row[index] for row in preview.sample if index < len(row)],
-            choice=choice_of(column),
-            column=column,
+    rows = []
+    for index, (name, column) in enumerate(zip(preview.header, columns, strict=True)):
+        samples = [row[index] for row in preview.sample if index < len(row)]
+        rows.append(
+            MappingRow(
+                index=index,
+                name=name.strip() or f"(column {index + 1}, no name)",
+                samples=samples,
+                choice=choice_of(column),
+                column=column,
+                key=column.key or normalise_column(name),
+                order=column.order or date_order_guess(samples),
+                channel=column.channel,
+            )
         )
-        for index, (name, column) in enumerate(zip(preview.header, columns, strict=True))
-    ]
+    return rows

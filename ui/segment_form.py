@@ -2,10 +2,14 @@
 
 The builder is one HTML form. Each item of the rule tree is named by its path (`0`, `1`,
 `1.0` …): `i-1-kind` (rule or group), for a group `i-1-match`, for a rule `i-1.0-field`,
-`i-1.0-op`, `i-1.0-value` (and `value2`, `lists`, `event`, `channel`, `days`, `key`, `type`
-where the field needs them). Parsing gives the rules as the services take them (nothing is
-checked here: campaigns.segments says what is wrong, by path, and the builder shows it next to
-the row); rendering turns rules back into rows. Nothing here writes.
+`i-1.0-op`, `i-1.0-value` (and `value2` for between, `ndays` for the relative dates, `lists`,
+`event`, `channel`, `days`, `key`, `type` where the field needs them). A typed row carries
+every input its type can use; the stylesheet shows the ones its operator needs, so changing
+the operator asks nothing of the server and loses nothing typed.
+
+Parsing gives the rules as the services take them (nothing is checked here:
+campaigns.segments says what is wrong, by path, and the builder shows it next to the row);
+rendering turns rules back into rows. Nothing here writes.
 """
 
 import re
@@ -65,9 +69,10 @@ class Row:
     type: str = AttributeType.TEXT
     op: str = ""
     ops: list[tuple[str, str]] = field(default_factory=list)
-    widget: str = ""  # text | texts | number | number2 | date | date2 | days | lists | none …
+    widget: str = ""  # text | number | date | lists | engagement | consent | none
     value: str = ""
     value2: str = ""
+    ndays: str = ""
     lists: list[str] = field(default_factory=list)
     event: str = "delivered"
     channel: str = ""
@@ -75,6 +80,11 @@ class Row:
     key: str = ""
     problem: str = ""
     children: list["Row"] = field(default_factory=list)
+
+    @property
+    def slug(self) -> str:
+        """The path as an HTML id part (a dot would read as a class in a CSS selector)."""
+        return self.path.replace(".", "-")
 
 
 # --- form → rules ---------------------------------------------------------------------------
@@ -152,7 +162,8 @@ def _value(kind: str, op: str, data: dict[str, Any]) -> dict:
             return {"value": [v.strip() for v in value.split(",") if v.strip()]}
         return {"value": value}
     if op in DAY_OPS:
-        return {"value": int(value) if value.isascii() and value.isdigit() else value}
+        days = str(data.get("ndays", value)).strip()
+        return {"value": int(days) if days.isascii() and days.isdigit() else days}
     if kind == AttributeType.NUMBER:
         if op == "between":
             return {"value": [_number(value), _number(value2)]}
@@ -238,8 +249,10 @@ def _rule_row(rule: dict, path: str, depth: int, choices: Choices) -> Row:
         row.op = rule.get("op") or row.ops[0][0]
         row.widget = _widget(kind, row.op)
         value = rule.get("value")
-        if isinstance(value, list):
-            if row.widget.endswith("2") and len(value) == 2:
+        if row.op in DAY_OPS:
+            row.ndays = "" if value is None else str(value)
+        elif isinstance(value, list):
+            if row.op == "between" and len(value) == 2:
                 row.value, row.value2 = str(value[0]), str(value[1])
             else:
                 row.value = ", ".join(map(str, value))
@@ -273,15 +286,10 @@ def _rule_row(rule: dict, path: str, depth: int, choices: Choices) -> Row:
 
 
 def _widget(kind: str, op: str) -> str:
-    if op in NO_VALUE_OPS:
+    """The inputs a typed row carries (by its type; its operator picks what shows)."""
+    if kind == AttributeType.BOOLEAN:
         return "none"
-    if op in DAY_OPS:
-        return "days"
-    if kind == AttributeType.TEXT:
-        return "texts" if op in ("in", "not_in") else "text"
-    if kind == AttributeType.NUMBER:
-        return "number2" if op == "between" else "number"
-    return "date2" if op == "between" else "date"
+    return {AttributeType.TEXT: "text", AttributeType.NUMBER: "number"}.get(kind, "date")
 
 
 def field_options(choices: Choices) -> list[tuple[str, list[tuple[str, str]]]]:

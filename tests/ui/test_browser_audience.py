@@ -9,11 +9,15 @@ from playwright.sync_api import expect
 
 from campaigns.models import Segment
 from contacts.models import ConsentEvent, Contact, ContactList, ListMembership
+from tests.ui import test_browser
 from tests.ui.conftest import make_user
-from tests.ui.test_browser import browser_page, login, shot  # noqa: F401  (fixtures)
+from tests.ui.test_browser import login, shot
 from ui.roles import MARKETER
 
 pytestmark = pytest.mark.browser
+# The same browser and screenshot folder as test_browser.py (fixtures found by module attribute).
+browser_page = test_browser.browser_page
+shots_dir = test_browser.shots_dir
 
 # Excel on Windows: Windows-1252, semicolons, a consent column, a spend, a date, day first.
 EXPORT = (
@@ -25,10 +29,22 @@ EXPORT = (
 ).encode("windows-1252")
 
 
-def _phone(page, folder, name: str) -> None:
-    """The same page at 390 px wide, then back to 1280."""
+# The elements that reach past a 390 px screen, innermost last (for the failure message).
+WIDE_ELEMENTS = """() => [...document.querySelectorAll('body *')]
+  .filter(e => e.getBoundingClientRect().right > 391)
+  .map(e => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`)
+  .slice(-8)"""
+
+
+def _phone(page, folder, name: str, audit=None) -> None:
+    """The same page at 390 px wide (nothing wider than the screen), then back to 1280."""
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, folder, f"{name}-390")
+    if page.evaluate("document.documentElement.scrollWidth") > 390:
+        wide = page.evaluate(WIDE_ELEMENTS)
+        raise AssertionError(f"{name} scrolls sideways at 390 px: {wide}")
+    if audit is not None:
+        audit.check(page, f"{name} at 390 px")
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
@@ -49,19 +65,17 @@ def test_marketer_maps_an_import_builds_a_typed_segment_and_narrows_a_list(
     expect(page.get_by_role("heading", name="Map the columns")).to_be_visible()
     expect(page.locator("#import-encoding")).to_have_text("windows-1252")
     expect(page.locator("#col-1")).to_contain_text("Renée")  # decoded, not mojibake
-    prenom = page.get_by_label("Import Prénom as")
-    prenom.select_option("first_name")
-    page.get_by_label("Import Newsletter as").select_option("consent")
+    page.get_by_label("Import Prénom as").select_option("first_name")
+    # Suggested from the header and its cells (oui/non/yes): a consent column.
+    expect(page.get_by_label("Import Newsletter as")).to_have_value("consent")
     expect(page.get_by_label("Which channel Newsletter is about")).to_be_visible()
+    expect(page.get_by_label("Attribute name for Newsletter")).to_be_hidden()
     expect(page.get_by_label("Import Total spent as")).to_have_value("attr:number")
     page.get_by_label("Attribute name for Total spent").fill("last_order_value")
     expect(page.get_by_label("How Birthday writes dates")).to_have_value("dmy")
     shot(page, shots_dir, "audience-01-import-mapping")
     axe_audit.check(page, "import mapping at 1280 px")
-    _phone(page, shots_dir, "audience-01-import-mapping")
-    page.set_viewport_size({"width": 390, "height": 844})
-    axe_audit.check(page, "import mapping at 390 px")
-    page.set_viewport_size({"width": 1280, "height": 900})
+    _phone(page, shots_dir, "audience-01-import-mapping", axe_audit)
     page.get_by_role("button", name="Import", exact=True).click()
     expect(page.locator("#import-progress")).to_have_attribute("data-status", "done")
     expect(page.locator("#import-created")).to_have_text("4")
@@ -80,6 +94,7 @@ def test_marketer_maps_an_import_builds_a_typed_segment_and_narrows_a_list(
     expect(page.get_by_label("Type of birthday")).to_have_value("date")
     shot(page, shots_dir, "audience-03-attributes")
     axe_audit.check(page, "attributes at 1280 px")
+    _phone(page, shots_dir, "audience-03-attributes", axe_audit)
 
     # 3. The builder: last_order_value > 50 AND (VIP OR subscribed), the count as it goes.
     page.goto(base + "/segments/")
@@ -92,7 +107,7 @@ def test_marketer_maps_an_import_builds_a_typed_segment_and_narrows_a_list(
     expect(page.locator("#segment-preview")).to_contain_text("Renée")
     page.get_by_role("button", name="+ Add a group (any/all)").click()
     page.get_by_label("Rule 1.0: what it looks at").select_option("list")
-    page.locator("#item-1\\.0").get_by_label("VIP").check()
+    page.locator("#item-1-0").get_by_label("VIP").check()
     page.get_by_label("Rule 1.1: what it looks at").select_option("attr:birthday")
     page.get_by_label("Rule 1.1: how it compares").select_option("anniversary_within_days")
     page.get_by_label("Rule 1.1: days").fill("366")
@@ -103,15 +118,13 @@ def test_marketer_maps_an_import_builds_a_typed_segment_and_narrows_a_list(
     expect(page.locator("#segment-count")).to_have_text("2")
     shot(page, shots_dir, "audience-04-builder")
     axe_audit.check(page, "segment builder at 1280 px")
-    page.set_viewport_size({"width": 390, "height": 844})
-    shot(page, shots_dir, "audience-04-builder-390")
-    axe_audit.check(page, "segment builder at 390 px")
-    page.set_viewport_size({"width": 1280, "height": 900})
+    _phone(page, shots_dir, "audience-04-builder", axe_audit)
     page.get_by_role("button", name="Save segment").click()
     expect(page.get_by_text("Segment “Big spenders” saved.")).to_be_visible()
     expect(page.locator("#segment-count-" + str(Segment.objects.get().pk))).to_have_text("2")
     shot(page, shots_dir, "audience-05-segments")
     axe_audit.check(page, "segments at 1280 px")
+    _phone(page, shots_dir, "audience-05-segments", axe_audit)
     rules = Segment.objects.get().rules
     assert rules["rules"][0] == {"field": "attribute", "key": "last_order_value",
                                  "type": "number", "op": "gt", "value": 50}  # fmt: skip
@@ -128,6 +141,6 @@ def test_marketer_maps_an_import_builds_a_typed_segment_and_narrows_a_list(
     expect(page.locator("#audience-count")).to_contain_text("last_order_value > 50")
     shot(page, shots_dir, "audience-06-wizard-list-and-segment")
     axe_audit.check(page, "wizard audience at 1280 px")
-    _phone(page, shots_dir, "audience-06-wizard-list-and-segment")
+    _phone(page, shots_dir, "audience-06-wizard-list-and-segment", axe_audit)
     page.get_by_role("button", name="Next: message").click()
     expect(page.get_by_role("heading", name="New campaign")).to_be_visible()

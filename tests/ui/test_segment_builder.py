@@ -98,20 +98,23 @@ def test_buttons_add_and_remove_rules_and_groups(marketer_client, shop) -> None:
     assert 'name="i-1-field"' in fragment.content.decode()
 
 
-def test_choosing_a_field_offers_its_operators(marketer_client, shop) -> None:
+def test_choosing_a_field_offers_its_operators_and_inputs(marketer_client, shop) -> None:
     url = reverse("ui:segment_new")
     data = {"match": "all", "i-0-kind": "rule", "i-0-field": "attr:last_order_value",
             "action": "refresh"}  # fmt: skip
     body = marketer_client.post(url, data, HTTP_HX_REQUEST="true").content.decode()
     assert '<option value="between"' in body
     assert '<option value="startswith"' not in body
-    data["i-0-op"] = "between"
-    body = marketer_client.post(url, data, HTTP_HX_REQUEST="true").content.decode()
+    # Every input the type can use is there; the operator decides (in CSS) which show.
+    assert 'name="i-0-value"' in body
     assert 'name="i-0-value2"' in body
     data = {"match": "all", "i-0-kind": "rule", "i-0-field": "created_at",
-            "i-0-op": "in_last_days", "action": "refresh"}  # fmt: skip
+            "i-0-op": "in_last_days", "i-0-ndays": "30", "action": "refresh"}  # fmt: skip
     body = marketer_client.post(url, data, HTTP_HX_REQUEST="true").content.decode()
-    assert 'type="number" min="0" id="v-0"' in body
+    assert 'type="date"' in body
+    assert 'name="i-0-ndays" value="30"' in body
+    preview = marketer_client.post(reverse("ui:segment_preview"), data).content.decode()
+    assert "added to Herald in the last 30 days" in preview
 
 
 def test_bad_rules_are_shown_next_to_their_row_and_nothing_is_saved(marketer_client, shop) -> None:
