@@ -180,9 +180,14 @@ def _number(text: str) -> Any:
     return int(parsed) if "." not in parsed else float(parsed)
 
 
+_PATH = re.compile(r"^\d{1,3}(?:\.\d{1,3}){0,2}$")
+
+
 def apply_action(rules: dict, action: str) -> dict:
     """A structural change from a builder button: add-rule[:PATH], add-group, remove:PATH."""
     verb, _, path = action.partition(":")
+    if path and not _PATH.match(path):
+        return rules  # not a path the builder wrote: nothing to change
     if verb == "add-group":
         rules["rules"].append({"match": "any", "rules": [{"field": ""}, {"field": ""}]})
     elif verb == "add-rule":
