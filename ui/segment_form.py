@@ -252,7 +252,7 @@ def _rule_row(rule: dict, path: str, depth: int, choices: Choices) -> Row:
         labels = {**OP_LABELS, **(NUMBER_OP_LABELS if kind == AttributeType.NUMBER else {})}
         row.ops = [(op, labels[op]) for op in OPS[kind]]
         row.op = rule.get("op") or row.ops[0][0]
-        row.widget = _widget(kind, row.op)
+        row.widget = _widget(kind)
         value = rule.get("value")
         if row.op in DAY_OPS:
             row.ndays = "" if value is None else str(value)
@@ -290,11 +290,12 @@ def _rule_row(rule: dict, path: str, depth: int, choices: Choices) -> Row:
     return row
 
 
-def _widget(kind: str, op: str) -> str:
+_WIDGETS: dict[str, str] = {"text": "text", "number": "number", "date": "date", "boolean": "none"}
+
+
+def _widget(kind: str) -> str:
     """The inputs a typed row carries (by its type; its operator picks what shows)."""
-    if kind == AttributeType.BOOLEAN:
-        return "none"
-    return {AttributeType.TEXT: "text", AttributeType.NUMBER: "number"}.get(kind, "date")
+    return _WIDGETS.get(kind, "text")
 
 
 def field_options(choices: Choices) -> list[tuple[str, list[tuple[str, str]]]]:
