@@ -88,3 +88,17 @@ def test_the_mapped_import_honours_consent_and_types(
         "lifetime_value": "number", "customer_since": "date"}  # fmt: skip
     page = marketer_client.get(reverse("ui:import", args=[job.pk])).content.decode()
     assert 'id="import-created">2<' in page
+
+
+def test_the_admin_shows_who_imported_what_with_which_mapping(
+    marketer_client, uploaded, admin_client, django_capture_on_commit_callbacks
+) -> None:
+    job, url = uploaded
+    with django_capture_on_commit_callbacks(execute=True):
+        marketer_client.post(url, {"col-3-target": "attr:number", "col-3-key": "spend"})
+    listing = admin_client.get(reverse("admin:ui_importjob_changelist")).content.decode()
+    assert "export.csv" in listing
+    assert "windows-1252" in listing
+    page = admin_client.get(reverse("admin:ui_importjob_change", args=[job.pk])).content.decode()
+    assert "&quot;key&quot;: &quot;spend&quot;" in page
+    assert "mia" in page  # who imported
