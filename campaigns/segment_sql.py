@@ -84,6 +84,9 @@ class Prepared:
     now: dt.datetime
     list_ids: dict[str, int] = field(default_factory=dict)
     event: dict | None = None
+    # Where event rules read the event from, when it is a column of the statement (a batch of
+    # journey entries, each with its own event) rather than one `event` given as a value.
+    event_source: sql.Composable | None = None
 
     @property
     def identity(self) -> tuple:
@@ -92,6 +95,7 @@ class Prepared:
             self.now.isoformat(),
             json.dumps(self.event, sort_keys=True, default=str),
             tuple(sorted(self.list_ids.items())),
+            None if self.event_source is None else self.event_source.as_string(None),
         )
 
 
@@ -188,6 +192,8 @@ class _Compiler:
             source: sql.Composable
             if field_name == "attribute":
                 source = sql.SQL("{}.attributes").format(c)
+            elif self.prepared.event_source is not None:
+                source = self.prepared.event_source
             elif self.prepared.event is None:
                 raise SegmentError("event rules need the event (a journey's branch step)")
             else:

@@ -23,9 +23,11 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from campaigns.models import Campaign, Message, Segment
 from campaigns.segment_rules import (
+    TEXT_OPS,
     Problem,
     SegmentError,
     list_names,
@@ -39,7 +41,7 @@ from contacts.models import AttributeDefinition, Contact, ContactList
 from core.rules import actor_require
 from core.services import audit_record
 
-__all__ = ["SegmentError", "segment_rules_summary"]
+__all__ = ["TEXT_OPS", "SegmentError", "segment_rules_summary"]
 
 segment_rules_summary = rules_summary
 SAMPLE_SIZE = 10
@@ -72,13 +74,20 @@ def segment_rules_normalize(rules: Any) -> Any:
     return rules_with_types(rules, declared)
 
 
-def _prepare(rules: Any, now: dt.datetime | None, event: dict | None) -> Prepared:
+def _prepare(
+    rules: Any,
+    now: dt.datetime | None,
+    event: dict | None,
+    event_source: sql.Composable | None = None,
+) -> Prepared:
     """Checked rules with their lists' ids; raises SegmentError naming every problem."""
-    if problems := segment_rules_check(rules, allow_event=event is not None):
+    with_event = event is not None or event_source is not None
+    if problems := segment_rules_check(rules, allow_event=with_event):
         raise SegmentError("; ".join(problems))
     names = list_names(rules)
     list_ids = dict(ContactList.objects.filter(name__in=names).values_list("name", "id"))
-    return Prepared(rules=rules, now=now or timezone.now(), list_ids=list_ids, event=event)
+    return Prepared(rules=rules, now=now or timezone.now(), list_ids=list_ids, event=event,
+                    event_source=event_source)  # fmt: skip
 
 
 def segment_condition(
@@ -126,6 +135,12 @@ SEGMENT_PREVIEW = sql.SQL(
 # Which of some contacts match (a journey's branch step, for the contacts due at once).
 SEGMENT_MATCHING = sql.SQL(
     "SELECT c.id FROM {contacts} AS c WHERE c.id = ANY({ids}) AND {condition}"
+)
+# Which of some (entry, contact, event) rows match, each with its own event's properties (a
+# journey's branch step over a batch of entries): the batch is one JSON parameter.
+SEGMENT_ENTRIES = sql.SQL(
+    "SELECT e.entry FROM jsonb_to_recordset({entries}) AS e(entry bigint, contact bigint, "
+    "event jsonb) JOIN {contacts} AS c ON c.id = e.contact WHERE {condition}"
 )
 
 
@@ -205,6 +220,29 @@ def segment_matching_ids(
         contacts=CONTACTS,
         ids=sql.Literal(ids),
         condition=condition(_prepare(rules, now, event), sql.Identifier("c")),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement.as_string(None))
+        return {row[0] for row in cursor.fetchall()}
+
+
+def segment_entries_matching(
+    *,
+    rules: Any,
+    entries: Iterable[tuple[int, int, dict | None]],
+    now: dt.datetime | None = None,
+) -> set[int]:
+    """The entry ids among (entry id, contact id, event properties) whose contact and event
+    match the rules; one statement for the batch, event rules typed like attribute rules."""
+    rows = [{"entry": e, "contact": c, "event": p if isinstance(p, dict) else {}}
+            for e, c, p in entries]  # fmt: skip
+    if not rows:
+        return set()
+    prepared = _prepare(rules, now, None, event_source=sql.SQL("e.event"))
+    statement = SEGMENT_ENTRIES.format(
+        entries=sql.Literal(Jsonb(rows)),
+        contacts=CONTACTS,
+        condition=condition(prepared, sql.Identifier("c")),
     )
     with connection.cursor() as cursor:
         cursor.execute(statement.as_string(None))

@@ -16,6 +16,7 @@ from campaigns.segments import (
     SegmentError,
     segment_condition,
     segment_count,
+    segment_entries_matching,
     segment_matches,
     segment_preview,
     segment_rules_check,
@@ -266,3 +267,23 @@ def test_the_preview_counts_and_samples_the_newest_matches(people) -> None:
         (people[n].pk for n in ("ann", "bob", "cat")), reverse=True
     )
     assert segment_preview(rules=_attr("city", "text", "eq", "nowhere"), now=NOW).count == 0
+
+
+def test_a_batch_of_entries_matches_each_with_its_own_event(people) -> None:
+    rules = {"match": "any", "rules": [
+        {"field": "event", "key": "total", "type": "number", "op": "gte", "value": 100},
+        {"match": "all", "rules": [
+            {"field": "event", "key": "item", "op": "contains", "value": "shoe"},
+            {"field": "attribute", "key": "vip", "type": "boolean",
+             "op": "is_true"}]}]}  # fmt: skip
+    ann, bob, cat = people["ann"].pk, people["bob"].pk, people["cat"].pk
+    entries = [
+        (1, ann, {"total": "150"}),  # a big basket
+        (2, ann, {"total": 99, "item": "Red Shoes"}),  # ann is a VIP: the shoes count
+        (3, bob, {"total": "99.5", "item": "shoes"}),  # bob is not a VIP
+        (4, cat, {"item": "snowshoe"}),  # cat is a VIP (JSON true)
+        (5, bob, {}),
+        (6, cat, None),
+    ]
+    assert segment_entries_matching(rules=rules, entries=entries, now=NOW) == {1, 2, 4}
+    assert segment_entries_matching(rules=rules, entries=[], now=NOW) == set()

@@ -21,9 +21,9 @@ def grant(apps, schema_editor) -> None:  # noqa: ANN001
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ui", "0005_import_allow_sequential"),
-        ("contacts", "0004_attributedefinition"),
-        ("campaigns", "0012_campaign_audience_match"),
+        ("ui", "0006_journey_roles"),
+        ("contacts", "0005_audiences"),
+        ("campaigns", "0013_audiences"),
     ]
 
     operations = [migrations.RunPython(grant, migrations.RunPython.noop)]
