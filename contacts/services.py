@@ -735,6 +735,7 @@ def attribute_undefine(*, key: str, actor: Any = None) -> bool:
         audit_record(actor=actor, action="attribute-type", detail=f"{key}: declaration removed")
     return deleted
 
+
 # --- Journeys (#27): set attributes for many contacts at once ---------------------------------
 
 

@@ -4,15 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0012_campaign_open_ended'),
+        ("campaigns", "0012_campaign_open_ended"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='campaign',
-            name='audience_match',
-            field=models.CharField(choices=[('any', 'On the lists or in the segment'), ('all', 'On the lists and in the segment')], default='any', max_length=3),
+            model_name="campaign",
+            name="audience_match",
+            field=models.CharField(
+                choices=[
+                    ("any", "On the lists or in the segment"),
+                    ("all", "On the lists and in the segment"),
+                ],
+                default="any",
+                max_length=3,
+            ),
         ),
     ]

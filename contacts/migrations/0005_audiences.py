@@ -4,29 +4,52 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0004_alter_consentevent_source_and_more'),
+        ("contacts", "0004_alter_consentevent_source_and_more"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AttributeDefinition',
+            name="AttributeDefinition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text='As placeholders name it', max_length=64, unique=True)),
-                ('label', models.CharField(blank=True, help_text='What people call it', max_length=100)),
-                ('type', models.CharField(choices=[('text', 'Text'), ('number', 'Number'), ('date', 'Date'), ('boolean', 'Yes / no')], max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="As placeholders name it", max_length=64, unique=True
+                    ),
+                ),
+                (
+                    "label",
+                    models.CharField(blank=True, help_text="What people call it", max_length=100),
+                ),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("text", "Text"),
+                            ("number", "Number"),
+                            ("date", "Date"),
+                            ("boolean", "Yes / no"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['key'],
+                "ordering": ["key"],
             },
         ),
         migrations.AddField(
-            model_name='consentevent',
-            name='occurred_at',
+            model_name="consentevent",
+            name="occurred_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -4,25 +4,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ui', '0007_marketer_segments_attributes'),
+        ("ui", "0007_marketer_segments_attributes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='importjob',
-            name='encoding',
+            model_name="importjob",
+            name="encoding",
             field=models.CharField(blank=True, max_length=20),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='mapping',
+            model_name="importjob",
+            name="mapping",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AlterField(
-            model_name='importjob',
-            name='status',
-            field=models.CharField(choices=[('mapping', 'Waiting for the column mapping'), ('pending', 'Waiting for the worker'), ('running', 'Importing'), ('done', 'Done'), ('failed', 'Failed')], default='pending', max_length=10),
+            model_name="importjob",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("mapping", "Waiting for the column mapping"),
+                    ("pending", "Waiting for the worker"),
+                    ("running", "Importing"),
+                    ("done", "Done"),
+                    ("failed", "Failed"),
+                ],
+                default="pending",
+                max_length=10,
+            ),
         ),
     ]
