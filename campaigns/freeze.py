@@ -27,16 +27,14 @@ from django.utils import timezone
 
 from campaigns.audience import audience_contacts
 from campaigns.caps import capped_contacts
-from campaigns.consent_rules import NO_WHATSAPP_OPT_IN, without_channel_consent
-from campaigns.models import Campaign, Channel, Message
+from campaigns.consent_rules import no_opt_in_reason, without_channel_consent
+from campaigns.models import Campaign, Message
 from campaigns.pricing import estimate_cost
 from campaigns.quiet import QuietHours
-from campaigns.rendering import compile_template, contact_values, sms_segments
+from campaigns.rendering import compile_template, contact_values
 from campaigns.states import CampaignState
+from campaigns.steps import campaign_kind, primary_content
 from infobip.links import callback_data
-from whatsapp.mapping import contact_values as template_contact_values
-from whatsapp.mapping import mapping_resolve
-from whatsapp.services import template_render
 
 BATCH = 5000
 # The first chunk is one send batch: sending starts as soon as there is a batch to send.
@@ -50,7 +48,6 @@ _CONTACT_COLUMNS = (
 ContactRow = namedtuple("ContactRow", _CONTACT_COLUMNS)
 # pg_advisory_lock(class, campaign id): one freezer per campaign.
 FREEZE_LOCK = 7_401
-WHATSAPP_WINDOW = dt.timedelta(hours=24)
 _COLUMNS = (
     "campaign_id",
     "contact_id",
@@ -89,38 +86,30 @@ class _Renderer:
     def __init__(self, campaign: Campaign, now: dt.datetime) -> None:
         self.campaign = campaign
         self.now = now
-        self.sms = (
-            compile_template(campaign.text) if campaign.channel != "whatsapp_template" else None
-        )
-        self.template = campaign.template
+        self.kind = campaign_kind(campaign)
+        self.content = primary_content(campaign)
+        self.text = None if self.kind.uses_template else compile_template(campaign.text)
+        self.channel = self.kind.ledger
 
     def row(self, contact: ContactRow) -> tuple[str, str, object, int, str, str, str]:
         """(channel, text, template_values, parts, encoding, state, reason) for `contact`."""
-        campaign = self.campaign
-        channel = "sms" if campaign.channel == Channel.SMS else "whatsapp"
+        kind, channel = self.kind, self.channel
         if contact.opted_out:
             return channel, "", None, 0, "", "skipped", "opted out"
-        if campaign.channel == Channel.WHATSAPP_TEMPLATE:
-            resolved = mapping_resolve(
-                template=self.template,
-                mapping=campaign.template_mapping,
-                contact=template_contact_values(contact),
-            )
-            if resolved.values is None:
-                return channel, "", None, 0, "", "skipped", "; ".join(resolved.missing)[:500]
-            text = template_render(template=self.template, values=resolved.values)
-            return channel, text, resolved.values.to_dict(), 1, "", "queued", ""
-        rendered = self.sms.render(contact_values(contact, self.sms.names))
+        if self.text is None:
+            text, values, missing = kind.render_template(self.content, contact)
+            if missing:
+                return channel, "", None, 0, "", "skipped", missing
+            return channel, text, values, 1, "", "queued", ""
+        rendered = self.text.render(contact_values(contact, self.text.names))
         if rendered.missing:
             return channel, rendered.text, None, 0, "", "skipped", rendered.skip_reason
-        if campaign.channel == Channel.WHATSAPP_TEXT:
-            last = contact.whatsapp_last_inbound_at
-            if last is None or self.now - last > WHATSAPP_WINDOW:
-                reason = "outside the WhatsApp 24-hour window (no message from them in 24 h)"
-                return channel, rendered.text, None, 0, "", "skipped", reason
-            return channel, rendered.text, None, 1, "", "queued", ""
-        segments = sms_segments(rendered.text)
-        return channel, rendered.text, None, segments.parts, segments.encoding, "queued", ""
+        if kind.session_field and (
+            why := kind.session_skip(getattr(contact, kind.session_field), self.now)
+        ):
+            return channel, rendered.text, None, 0, "", "skipped", why
+        parts, encoding = kind.measure(rendered.text)
+        return channel, rendered.text, None, parts, encoding, "queued", ""
 
 
 def campaign_freeze(
@@ -146,8 +135,9 @@ def _freeze(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> F
         return FreezeResult(campaign.recipients, campaign.count_queued, campaign.count_skipped)
     renderer = _Renderer(campaign, now)
     quiet = QuietHours(start=campaign.quiet_hours_start, end=campaign.quiet_hours_end, now=now)
-    # The price table's name for the channel, as the preview estimates it.
-    priced_as = "sms" if campaign.channel == Channel.SMS else campaign.channel
+    # Priced as the preview estimates it: by the campaign's channel type.
+    priced_as = campaign.channel
+    no_opt_in = no_opt_in_reason(campaign_kind(campaign))
     first = Message.objects.filter(campaign=campaign, attempt=1, replaces__isnull=True)
     after = first.aggregate(last=Max("contact_id"))["last"]
     # A resumed freeze does not start more chains: the first freezer's are there, and the
@@ -165,7 +155,7 @@ def _freeze(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> F
             channel, text, values, parts, encoding, state, reason = renderer.row(contact)
             not_before = None
             if state == "queued" and contact.id in no_consent:
-                state, reason, parts = "skipped", NO_WHATSAPP_OPT_IN, 0
+                state, reason, parts = "skipped", no_opt_in, 0
             if state == "queued" and contact.id in capped:
                 state, reason, parts = "skipped", capped[contact.id], 0
             if state == "queued":

@@ -97,16 +97,18 @@ def rules_problems(
     *,
     known_lists: set[str] | None = None,
     channels: tuple[str, ...] = (),
+    consent_channels: tuple[str, ...] = CONSENT_CHANNELS,
     allow_event: bool = False,
 ) -> list[Problem]:
     """Every problem in `rules` ([] when they can be used).
 
     `known_lists`: the list names that exist (None: not checked); `channels`: the ledger's
-    channels an engagement rule may name; `allow_event`: whether `event` rules may be used.
+    channels an engagement rule may name; `consent_channels` those a consent rule may name;
+    `allow_event`: whether `event` rules may be used.
     """
     problems: list[Problem] = []
     count = [0]
-    context = _Context(known_lists, channels, allow_event)
+    context = _Context(known_lists, channels, consent_channels, allow_event)
     _check_group(rules, (), 0, problems, count, context)
     if count[0] > MAX_RULES:
         problems.append(Problem((), f"at most {MAX_RULES} rules in a segment"))
@@ -117,6 +119,7 @@ def rules_problems(
 class _Context:
     known_lists: set[str] | None
     channels: tuple[str, ...]
+    consent_channels: tuple[str, ...]
     allow_event: bool
 
 
@@ -162,8 +165,8 @@ def _check_rule(rule: Any, context: _Context) -> str:
     if field == "opted_out":
         return "" if isinstance(rule.get("value"), bool) else "opted_out needs true or false"
     if field == "consent":
-        channel = rule.get("channel")
-        return "" if channel in CONSENT_CHANNELS else f"channel is {' or '.join(CONSENT_CHANNELS)}"
+        media = context.consent_channels
+        return "" if rule.get("channel") in media else f"channel is one of {', '.join(media)}"
     if field == "engagement":
         if rule.get("event") not in EVENTS:
             return f"event is one of {', '.join(EVENTS)}"

@@ -25,7 +25,7 @@ from django.utils import timezone
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from campaigns.models import Campaign, Message, Segment
+from campaigns.models import Campaign, Segment
 from campaigns.segment_rules import (
     TEXT_OPS,
     Problem,
@@ -37,6 +37,7 @@ from campaigns.segment_rules import (
     rules_with_types,
 )
 from campaigns.segment_sql import CONTACTS, Prepared, SegmentCondition, condition
+from channels.registry import mediums
 from contacts.models import AttributeDefinition, Contact, ContactList
 from core.rules import actor_require
 from core.services import audit_record
@@ -48,16 +49,22 @@ SAMPLE_SIZE = 10
 
 
 def engagement_channels() -> tuple[str, ...]:
-    """The ledger's channels, which an engagement rule may name ("delivered on sms")."""
-    return tuple(str(value) for value, _label in Message._meta.get_field("channel").choices or ())
+    """The ledger's channels (the registry's mediums: sms, whatsapp, viber, rcs…), which an
+    engagement or consent rule may name ("delivered on sms", "opted in on whatsapp")."""
+    return tuple(mediums())
 
 
 def segment_rules_problems(rules: Any, *, allow_event: bool = False) -> list[Problem]:
     """Every problem in `rules`, each with the path of its rule ([] when they can be used)."""
     names = list_names(rules)
     known = set(ContactList.objects.filter(name__in=names).values_list("name", flat=True))
+    channels = engagement_channels()
     return rules_problems(
-        rules, known_lists=known, channels=engagement_channels(), allow_event=allow_event
+        rules,
+        known_lists=known,
+        channels=channels,
+        consent_channels=channels,
+        allow_event=allow_event,
     )
 
 

@@ -217,8 +217,9 @@ def report(journey: Journey, definition: Definition, since: dt.datetime, until: 
     out.skipped = dict(
         messages.filter(state="skipped").values_list("reason").annotate(n=Count("id"))
     )
+    # Priced by the ledger's medium (campaigns.pricing finds its type's tables).
     estimate = estimate_cost(
-        (phone, "sms" if channel == "sms" else "whatsapp_text", parts)
+        (phone, channel, parts)
         for phone, channel, parts in messages.filter(state="queued").values_list(
             "phone", "channel", "parts"
         )
@@ -287,3 +288,167 @@ def journey_backtest(
         ]
         transaction.set_rollback(True)
     return out
+
+
+def _send_queued(journey: Journey, clock: dt.datetime) -> None:
+    """Hand what the journey queued to the sandbox (one request per send step) and apply the
+    sandbox's answer and decided fate as the messages' outcomes (a scratch database only)."""
+
+    from campaigns.ledger import Outcome, messages_apply_outcomes
+    from campaigns.status_map import state_for_status
+    from campaigns.steps import step_for_medium, step_sender
+    from channels.base import Outbound
+    from infobip.client import get_client
+    from infobip.errors import InfobipError
+
+    client = get_client()
+    rows = list(
+        Message.objects.filter(
+            campaign__journey_step__version__journey=journey, state="queued"
+        ).select_related("campaign")
+    )
+    outcomes: list[Outcome] = []
+    for row in rows:
+        message_id = str(row.message_id)
+        # The row's step of its campaign says which type sends it (channels/registry.py).
+        step = step_for_medium(row.campaign, row.channel)
+        outbound = Outbound(
+            to=row.phone.lstrip("+"), text=row.text, message_id=message_id,
+            sender=step_sender(row.campaign, step), notify_url="",
+            callback_data=row.callback_data, values=row.template_values, content=step.content,
+        )  # fmt: skip
+        try:
+            answer = step.kind.send(client, [outbound])
+        except InfobipError as exc:
+            outcomes.append(Outcome(message_id, "failed", reason=str(exc)[:500], at=clock))
+            continue
+        if answer.refused:
+            outcomes.append(
+                Outcome(message_id, "failed", reason=answer.refused[0][1][:500], at=clock)
+            )
+            continue
+        sent = answer.result.messages
+        status = sent[0].status
+        outcomes.append(Outcome(message_id, state_for_status(status), status_name=status.name,
+                                at=clock))  # fmt: skip
+    if outcomes:
+        messages_apply_outcomes(outcomes=outcomes)
+    fates = _fates([o.message_id for o in outcomes if o.state == "accepted"])
+    finals = [Outcome(mid, state, status_name=f"sandbox {state}", at=clock)
+              for mid, state in fates.items()]  # fmt: skip
+    if finals:
+        messages_apply_outcomes(outcomes=finals)
+
+
+def _fates(message_ids: list[str]) -> dict[str, str]:
+    """The sandbox's decided final state of each message (its truth), when it has one."""
+    import requests
+    from django.conf import settings
+
+    from campaigns.states import FINAL_STATES
+
+    if not message_ids:
+        return {}
+    answer = requests.get(
+        f"{settings.INFOBIP_SANDBOX_URL}/_sandbox/messages",
+        params={"messageId": ",".join(message_ids)},
+        headers={"Authorization": f"App {settings.INFOBIP_SANDBOX_API_KEY}"}, timeout=30,
+    )  # fmt: skip
+    if answer.status_code != 200:
+        return {}
+    return {
+        r["messageId"]: r["outcome"]
+        for r in answer.json().get("results", [])
+        if r.get("outcome") in {str(s) for s in FINAL_STATES}
+    }
+
+
+def _contact(raw: dict) -> int:
+    from contacts.models import Contact
+    from contacts.phones import PhoneChecker
+
+    info = PhoneChecker().check(str(raw.get("phone", "")))
+    fields = {k: str(raw[k]) for k in ("first_name", "last_name", "language", "timezone")
+              if raw.get(k)}  # fmt: skip
+    contact, _ = Contact.objects.update_or_create(
+        phone=info.e164,
+        defaults={**fields, "country": info.country, "attributes": raw.get("attributes") or {}},
+    )
+    return contact.pk
+
+
+def _scripted(journey: Journey, line: dict, clock: dt.datetime) -> None:
+    from infobip.models import Click
+    from journeys.events import events_record
+    from journeys.triggers import keyword_messages_enter
+    from journeys.waits import contacts_replied, messages_clicked
+
+    contact_id = _contact(line["contact"])
+    if "name" in line:
+        events_record(events=[{"name": line["name"], "contact": {"id": contact_id},
+                               "key": line.get("key", ""),
+                               "properties": line.get("properties") or {}}], now=clock)  # fmt: skip
+    elif "inbound" in line or "reply" in line:
+        text = str(line.get("inbound") or line.get("reply") or "")
+        inbound = InboundMessage.objects.create(
+            channel="sms", contact_id=contact_id, infobip_message_id=f"test-{secrets.token_hex(8)}",
+            from_number=line["contact"]["phone"].lstrip("+"), to_number=str(line.get("to", "")),
+            text=text, received_at=clock,
+        )  # fmt: skip
+        claimed = keyword_messages_enter(
+            messages=[(inbound.pk, contact_id, text, inbound.to_number)]
+        ) if "inbound" in line else set()  # fmt: skip
+        if not claimed:
+            contacts_replied(contact_ids=[contact_id])
+    elif line.get("click"):
+        last = (
+            Message.objects.filter(
+                contact_id=contact_id, campaign__journey_step__version__journey=journey
+            )
+            .order_by("-id")
+            .first()
+        )
+        if last is not None:
+            Click.objects.create(message=last, campaign_id=last.campaign_id, url="https://test",
+                                 clicked_at=clock)  # fmt: skip
+            messages_clicked(message_ids=[last.pk])
+
+
+def journey_replay_script(
+    *, definition: dict[str, Any], lines: list[tuple[dt.datetime, dict]], start: dt.datetime
+) -> dict[str, Any]:
+    """The definition live on this (scratch) database, the scripted events played in time,
+    every due step taken and every message handed to the sandbox; → per contact, what and when."""
+    from core.rules import OPERATOR
+    from journeys.inspect import entries_inspect
+    from journeys.services import journey_activate, journey_create
+
+    journey = journey_create(definition=definition, actor=OPERATOR)
+    journey_activate(journey=journey, actor=OPERATOR)
+    entries = JourneyEntry.objects.filter(journey=journey, state=JourneyEntry.State.ACTIVE)
+    horizon = start + dt.timedelta(days=400)
+    i, clock = 0, start
+    while clock <= horizon:
+        next_due = entries.aggregate(at=Min("due_at"))["at"]
+        points = [t for t in (lines[i][0] if i < len(lines) else None, next_due) if t]
+        if not points:
+            break
+        clock = max(clock, min(points))
+        while i < len(lines) and lines[i][0] <= clock:
+            _scripted(journey, lines[i][1], clock)
+            i += 1
+        while journey_advance(journey_id=journey.pk, now=clock).taken:
+            _send_queued(journey, clock)
+        _send_queued(journey, clock)
+    people: dict[str, list[dict[str, Any]]] = {}
+    for entry in reversed(entries_inspect(journey=journey, limit=1000)):
+        person = people.setdefault(entry["contact"]["phone"], [])
+        for step in entry["steps"]:
+            at = dt.datetime.fromisoformat(step["at"])
+            message = step.get("message") or {}
+            person.append({"after": str(at - start), "at": step["at"], "step": step["step"],
+                           "outcome": step["outcome"], "detail": step["detail"],
+                           "text": message.get("text", ""),
+                           "state": message.get("state", "")})  # fmt: skip
+    return {"journey": definition.get("name"), "start": start.isoformat(), "contacts": people,
+            "entries": JourneyEntry.objects.filter(journey=journey).count()}  # fmt: skip

@@ -19,6 +19,7 @@ from contacts.phones import PhoneChecker
 from contacts.services import contact_opt_in, contact_opt_out
 from core.params import param_int
 from ui.access import page
+from ui.conversations import reply_options
 from ui.import_form import (
     CONSENT_CHANNEL_CHOICES,
     TARGET_CHOICES,
@@ -33,7 +34,6 @@ from ui.services import (
     import_job_create,
     import_job_preview,
     import_job_start,
-    whatsapp_window_open,
 )
 
 PAGE_SIZE = 50
@@ -122,7 +122,7 @@ def contact_detail(request, pk: int):
         "consent_events": contact.consent_events.select_related("actor")[:100],
         "conversation": conversation(contact),
         "lists": contact.lists.all(),
-        "window_open": whatsapp_window_open(contact),
+        "session_windows": [o for o in reply_options(contact) if o["window"]],
     }
     return render(request, "ui/contact.html", context)
 

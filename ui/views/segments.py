@@ -11,11 +11,10 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from campaigns.models import Channel, Segment
+from campaigns.models import Segment
 from campaigns.segment_rules import rule_keys
 from campaigns.segments import (
     SegmentError,
-    engagement_channels,
     segment_count,
     segment_delete,
     segment_preview,
@@ -24,8 +23,9 @@ from campaigns.segments import (
     segment_rules_summary,
     segment_save,
 )
+from channels.registry import medium_choices
 from contacts.attributes import AttributeType
-from contacts.models import ConsentChannel, ContactList
+from contacts.models import ContactList
 from core.rules import Refused
 from ui.access import page
 from ui.segment_form import (
@@ -61,17 +61,12 @@ def segment_count_fragment(request, pk: int):
 
 
 def _choices() -> Choices:
-    labels = dict(Channel.choices)
+    media = medium_choices()  # the channel registry's ledger channels, with their labels
     return Choices(
         attributes=attribute_keys_known(),
         lists=list(ContactList.objects.values_list("name", flat=True)),
-        channels=[
-            (c, labels.get(c, c.upper() if len(c) <= 3 else c.title()))
-            for c in engagement_channels()
-        ],
-        consent_channels=[
-            (value, label) for value, label in ConsentChannel.choices if value != "all"
-        ],
+        channels=media,
+        consent_channels=media,
     )
 
 

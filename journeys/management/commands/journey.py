@@ -1,5 +1,6 @@
 """Operator command for journeys: create, update, activate, pause, resume, archive, status…"""
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,8 @@ class Command(BaseCommand):
 
     help = (
         "Journeys: create --file SPEC | update ID --file SPEC | activate|pause|resume|move ID | "
-        "archive ID [--stop] | status ID | list | entries ID [--phone N] | backtest ID --days N"
+        "archive ID [--stop] | status ID | list | entries ID [--phone N] | backtest ID --days N | "
+        "test SPEC [--events FILE]"
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -67,6 +69,14 @@ class Command(BaseCommand):
             "--stop", action="store_true", help="contacts in flight leave now (else they finish)"
         )
         sub.add_parser("list", help="every journey")
+        test = sub.add_parser(
+            "test", help="a definition on a scratch database, against the sandbox"
+        )
+        test.add_argument("spec")
+        test.add_argument("--events", default="", help="events.jsonl (docs/JOURNEYS.md)")
+        replay = sub.add_parser("_replay", help=argparse.SUPPRESS)
+        replay.add_argument("spec")
+        replay.add_argument("--events", default="")
         backtest = sub.add_parser("backtest", help="replay recent real triggers through the draft")
         backtest.add_argument("id", type=int)
         backtest.add_argument("--days", type=int, default=30)
@@ -220,3 +230,47 @@ class Command(BaseCommand):
         )
         for reason, n in report["skipped"].items():
             self.stdout.write(f"  skipped {n}: {reason}")
+
+    def do_test(self, **o: Any) -> None:
+        from journeys.scratch import ScratchError, journey_test
+        from journeys.spec import definition_check
+
+        problems = definition_check(_definition(o["spec"]))
+        if problems:
+            raise CommandError("; ".join(problems))
+        events = Path(o["events"]) if o["events"] else None
+        if events is not None and not events.is_file():
+            raise CommandError(f"cannot read {o['events']}")
+        try:
+            report = journey_test(spec=Path(o["spec"]), events=events)
+        except ScratchError as exc:
+            raise CommandError(str(exc)) from None
+        if o["json"]:
+            self.stdout.write(json.dumps(report, default=str))
+            return
+        for phone, steps in report["contacts"].items():
+            self.stdout.write(phone)
+            for s in steps:
+                what = f"{s['text']!r} ({s['state']})" if s["text"] else s["detail"]
+                self.stdout.write(f"  +{s['after']:<16} {s['step']:<12} {s['outcome']:<8} {what}")
+        self.stdout.write(
+            f"journey test {report['journey']!r}: contacts={len(report['contacts'])} "
+            f"entries={report['entries']} (scratch database and sandbox, gone)"
+        )
+
+    def do__replay(self, **o: Any) -> None:
+        from django.utils import timezone
+
+        from journeys.scratch import connection_is_scratch, parse_events
+        from journeys.simulate import journey_replay_script
+
+        if not connection_is_scratch():
+            raise CommandError("_replay runs only on a scratch database (journey test makes one)")
+        start = timezone.now()
+        try:
+            lines = parse_events(Path(o["events"]), start) if o["events"] else []
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        report = journey_replay_script(definition=_definition(o["spec"]), lines=lines,
+                                       start=start)  # fmt: skip
+        self.stdout.write(json.dumps(report, default=str))

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0012_campaign_open_ended"),
+        ("campaigns", "0013_channel_registry_rich_content"),
     ]
 
     operations = [

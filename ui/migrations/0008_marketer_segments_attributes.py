@@ -21,9 +21,9 @@ def grant(apps, schema_editor) -> None:  # noqa: ANN001
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ui", "0006_journey_roles"),
+        ("ui", "0007_reply_medium_from_registry"),
         ("contacts", "0005_audiences"),
-        ("campaigns", "0013_audiences"),
+        ("campaigns", "0014_audiences"),
     ]
 
     operations = [migrations.RunPython(grant, migrations.RunPython.noop)]
