@@ -246,7 +246,7 @@ def mapping_from_json(data: object, width: int) -> list[Column] | None:
         return None
     columns = []
     for item in data["columns"][:width]:
-        if not isinstance(item, dict):
+        if not isinstance(item, dict) or not isinstance(item.get("target"), str):
             return None
         fields = {k: str(v) for k, v in item.items() if k in Column.__dataclass_fields__}
         columns.append(Column(**fields))
