@@ -21,9 +21,9 @@ def grant(apps, schema_editor) -> None:  # noqa: ANN001
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ui", "0007_reply_medium_from_registry"),
+        ("ui", "0008_reply_campaign"),
         ("contacts", "0005_audiences"),
-        ("campaigns", "0014_audiences"),
+        ("campaigns", "0015_audiences"),
     ]
 
     operations = [migrations.RunPython(grant, migrations.RunPython.noop)]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ui", "0008_marketer_segments_attributes"),
+        ("ui", "0009_marketer_segments_attributes"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0013_channel_registry_rich_content"),
+        ("campaigns", "0014_approval_request_snippet_respect_opt_out"),
     ]
 
     operations = [
