@@ -6,9 +6,11 @@ from django.utils.choices import CallableChoiceIterator
 from rest_framework import serializers
 
 from api.models import DeliveryAttempt, EventDelivery, EventSubscription, EventType
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, Message, Segment
 from channels.registry import channel_choices, medium_choices
+from contacts.attributes import attributes_clean
 from contacts.models import ConsentSource, Contact, ContactList
+from contacts.services import attribute_types
 from infobip.models import InboundMessage
 from whatsapp.models import WhatsAppTemplate
 
@@ -162,7 +164,10 @@ class ContactSerializer(serializers.ModelSerializer):
     def validate_attributes(self, value):
         if not isinstance(value, dict):
             raise serializers.ValidationError("must be an object")
-        return value
+        try:  # declared keys: checked and normalised as an upsert does
+            return attributes_clean(value, attribute_types())
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
 
 class ContactUpsertRowSerializer(serializers.Serializer):
@@ -252,9 +257,18 @@ class ListNameField(serializers.SlugRelatedField):
 
 
 class CampaignSerializer(serializers.ModelSerializer):
-    lists = ListNameField(many=True, slug_field="name", queryset=ContactList.objects.all())
+    lists = ListNameField(
+        many=True, slug_field="name", queryset=ContactList.objects.all(), required=False
+    )
     exclude_lists = ListNameField(
         many=True, slug_field="name", queryset=ContactList.objects.all(), required=False
+    )
+    # Saved segments by name: the audience (with or without lists) and an exclusion.
+    segment = ListNameField(
+        slug_field="name", queryset=Segment.objects.all(), required=False, allow_null=True
+    )
+    exclude_segment = ListNameField(
+        slug_field="name", queryset=Segment.objects.all(), required=False, allow_null=True
     )
     template = serializers.PrimaryKeyRelatedField(
         queryset=WhatsAppTemplate.objects.all(), required=False, allow_null=True
@@ -265,11 +279,11 @@ class CampaignSerializer(serializers.ModelSerializer):
         model = Campaign
         fields = [
             "id", "name", "channel", "sender", "text", "template", "template_mapping", "media_url",
-            "buttons", "lists", "exclude_lists", "failover_mode", "failover_text",
-            "failover_sender", "send_at", "speed_limit", "speed_unit", "track_links",
-            "sms_validity_minutes",
-            "whatsapp_validity_minutes", "failover_validity_minutes", "state", "state_reason",
-            "recipients", "created_at", "launched_at", "finished_at",
+            "buttons", "lists", "exclude_lists", "segment", "exclude_segment", "audience_match",
+            "failover_mode", "failover_text", "failover_sender", "send_at", "speed_limit",
+            "speed_unit", "track_links", "sms_validity_minutes", "whatsapp_validity_minutes",
+            "failover_validity_minutes", "state", "state_reason", "recipients", "created_at",
+            "launched_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = ["id", "state", "state_reason", "recipients", "created_at",
                             "launched_at", "finished_at"]  # fmt: skip

@@ -17,9 +17,11 @@ from django.db import IntegrityError, transaction
 
 from api.delivery import receiver_url_check
 from api.models import ApiToken, EventSubscription, EventType, IdempotentRequest
+from contacts.attributes import attributes_clean
 from contacts.bulk import FIELDS, add_memberships, fetch_existing, upsert_contacts
 from contacts.models import ConsentSource, ContactList
 from contacts.phones import PhoneChecker, PhoneError, PhoneInfo
+from contacts.services import attribute_types
 from core.services import audit_record
 
 UPSERT_MAX = 10_000
@@ -79,7 +81,7 @@ _TEXT_FIELDS = (("first_name", NAME_MAX), ("last_name", NAME_MAX), ("language", 
 
 
 def _row(
-    raw: Any, checker: PhoneChecker, seen: dict[str, PhoneInfo | str]
+    raw: Any, checker: PhoneChecker, seen: dict[str, PhoneInfo | str], types: dict[str, str]
 ) -> tuple[str, dict, dict, list[str], bool]:
     """(e164, fields, attributes, lists, opted_out) of one input row; ValueError with why."""
     # Runs 10,000 times a call: plain loops, no helper call or try per field.
@@ -106,6 +108,8 @@ def _row(
     attributes = get("attributes") or {}
     if not isinstance(attributes, dict) or not all(isinstance(k, str) for k in attributes):
         raise ValueError("attributes: must be an object")
+    if types:  # declared keys: their values checked and normalised (contacts/attributes.py)
+        attributes = attributes_clean(attributes, types)
     lists = get("lists") or []
     if not isinstance(lists, list):
         raise ValueError("lists: must be a list of list names")
@@ -133,9 +137,10 @@ def contacts_upsert(
     checker = PhoneChecker(default_region)
     seen: dict[str, PhoneInfo | str] = {}
     entries: dict[str, tuple[dict, dict, list[str], bool]] = {}
+    types = attribute_types()
     for index, raw in enumerate(rows):
         try:
-            phone, values, attributes, lists, opted_out = _row(raw, checker, seen)
+            phone, values, attributes, lists, opted_out = _row(raw, checker, seen, types)
         except ValueError as exc:
             result.rejected.append({"index": index, "reason": str(exc)})
             continue

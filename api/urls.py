@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import journeys, reports, views
+from api import journeys, reports, views, views_audiences
 
 app_name = "api"
 
@@ -17,6 +17,9 @@ urlpatterns = [
     path("messages/<uuid:message_id>", views.MessageDetailView.as_view(), name="message"),
     path("contacts", views.ContactListView.as_view(), name="contacts"),
     path("contacts/upsert", views.ContactUpsertView.as_view(), name="contacts-upsert"),
+    path("contacts/import", views_audiences.ContactImportView.as_view(), name="contacts-import"),
+    path("contacts/import/preview", views_audiences.ContactImportPreviewView.as_view(),
+         name="contacts-import-preview"),
     path("contacts/<int:pk>", views.ContactDetailView.as_view(), name="contact"),
     path("contacts/<int:pk>/opt-out", views.ContactConsentView.as_view(opt_out=True),
          name="contact-opt-out"),
@@ -37,6 +40,17 @@ urlpatterns = [
              name=f"campaign-{action}")
         for action in ("launch", "pause", "resume", "cancel")
     ],
+    path("segments", views_audiences.SegmentsView.as_view(), name="segments"),
+    path("segments/preview", views_audiences.SegmentPreviewView.as_view(),
+         name="segments-preview"),
+    path("segments/<int:pk>", views_audiences.SegmentDetailView.as_view(), name="segment"),
+    path("segments/<int:pk>/count", views_audiences.SegmentCountView.as_view(),
+         name="segment-count"),
+    path("segments/<int:pk>/contacts", views_audiences.SegmentContactsView.as_view(),
+         name="segment-contacts"),
+    path("attributes", views_audiences.AttributesView.as_view(), name="attributes"),
+    path("attributes/<str:key>", views_audiences.AttributeDetailView.as_view(),
+         name="attribute"),
     path("campaigns/<int:pk>/request-approval", views.CampaignApprovalRequestView.as_view(),
          name="campaign-request-approval"),
     path("inbound", views.InboundView.as_view(), name="inbound"),

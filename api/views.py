@@ -37,6 +37,7 @@ from api.services import (
     idempotent,
 )
 from campaigns.analytics import marketing_campaigns
+from campaigns.audience import audience_problem
 from campaigns.models import Campaign, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
@@ -84,7 +85,8 @@ class ApiRootView(APIView):
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
         names = ["schema", "messages", "contacts", "contacts-upsert", "lists", "templates",
-                 "campaigns", "inbound", "subscriptions", "journeys", "events"]  # fmt: skip
+                 "campaigns", "segments", "attributes", "inbound", "subscriptions", "journeys",
+                 "events"]  # fmt: skip
         return Response({name: reverse(f"api:{name}", request=request) for name in names})
 
 
@@ -392,7 +394,11 @@ class CampaignDetailView(APIView):
             for name, value in serializer.validated_data.items():
                 if name not in ("lists", "exclude_lists"):
                     setattr(campaign, name, value)
-            if errors := campaign_validate(campaign=campaign):
+            lists = serializer.validated_data.get("lists", list(campaign.lists.all()))
+            problem = audience_problem(
+                lists=lists, segment=campaign.segment, match=campaign.audience_match
+            )
+            if errors := [problem] if problem else campaign_validate(campaign=campaign):
                 raise ApiError("; ".join(errors))
             serializer.save()
             audit_record(actor=request.user, action="api_campaign_update", campaign=campaign)

@@ -1,8 +1,10 @@
-"""Segment counts (issue #17): `segment_count(segment=...)` over 1M contacts, < 1 s each.
+"""Segment counts (issues #17, #26): `segment_count(segment=...)` over 1M contacts, < 1 s each,
+and the builder's live figure (`segment_preview`: the count and the newest 10 matches).
 
 `python -m bench.segments --size N [--runs R] [--repeat 3] [--explain]` builds a fresh database
 `herald_bench_segments_N` (untimed, COPY): N contacts with a spread of country, language,
-attributes (city, tier, signup year), ~2 % opted out, three lists (Newsletter ~40 %, VIP ~5 %,
+attributes (city, tier, signup year; typed: last_order_value on ~70 % as digits, signed_up and
+birthday as ISO dates), ~2 % opted out, three lists (Newsletter ~40 %, VIP ~5 %,
 Leeds store ~3 %); a ledger for ~60 % of them (two campaigns, one message each, created over the
 last 60 days, mostly delivered), clicks on ~8 % of the delivered messages and inbound replies from
 ~3 % of the contacts; then ANALYZE. Each segment below is counted with the code the live count,
@@ -49,7 +51,29 @@ SEGMENTS: list[tuple[str, dict]] = [
          {"match": "any", "rules": [
              {"field": "list", "op": "in", "value": ["VIP"]},
              {"field": "engagement", "event": "delivered", "within_days": 30}]}]}),
+    # Typed rules (issue 26): numbers as numbers, dates as dates, anniversaries.
+    ("last_order_value > 50 (number)",
+     {"match": "all", "rules": [{"field": "attribute", "key": "last_order_value",
+                                 "type": "number", "op": "gt", "value": 50}]}),
+    ("signed_up in the last 30 days (date)",
+     {"match": "all", "rules": [{"field": "attribute", "key": "signed_up", "type": "date",
+                                 "op": "in_last_days", "value": 30}]}),
+    ("birthday within the next 7 days (anniversary)",
+     {"match": "all", "rules": [{"field": "attribute", "key": "birthday", "type": "date",
+                                 "op": "anniversary_within_days", "value": 7}]}),
+    ("on list Newsletter AND last_order_value > 50 AND (clicked on sms in 30 days OR "
+     "signed_up in the last 90 days)",
+     {"match": "all", "rules": [
+         {"field": "list", "op": "in", "value": ["Newsletter"]},
+         {"field": "attribute", "key": "last_order_value", "type": "number", "op": "gt",
+          "value": 50},
+         {"match": "any", "rules": [
+             {"field": "engagement", "event": "clicked", "within_days": 30, "channel": "sms"},
+             {"field": "attribute", "key": "signed_up", "type": "date", "op": "in_last_days",
+              "value": 90}]}]}),
 ]  # fmt: skip
+# The segments the code before typed rules also understands (old → new side by side).
+UNTYPED = 6
 
 
 def _pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
@@ -93,6 +117,11 @@ def build(db: str, size: int, now: dt.datetime) -> dict:
                 if rng.random() < 0.3:
                     attributes["favourite"] = rng.choice(["shoes", "bags", "coats"])
                 created = now - dt.timedelta(days=rng.randint(0, 900))
+                if rng.random() < 0.7:
+                    attributes["last_order_value"] = f"{rng.randint(100, 20000) / 100:.2f}"
+                attributes["signed_up"] = created.date().isoformat()
+                born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randint(0, 20000))
+                attributes["birthday"] = born.isoformat()
                 copy.write_row((
                     i, f"+4479{i:08d}", f"Ann{i}", f"Lee{i % 997}", LANGUAGES[country], "",
                     country, json.dumps(attributes), out, now if out else None,
@@ -188,8 +217,12 @@ def measure(size: int, run: int, repeat: int, now: dt.datetime, explain: bool) -
     from campaigns.models import Segment
     from campaigns.segments import segment_count
 
+    try:  # the builder's live figure (issue 26); code before it has only the count
+        from campaigns.segments import segment_preview
+    except ImportError:
+        segment_preview = None
     results = []
-    for label, rules in SEGMENTS:
+    for label, rules in SEGMENTS if segment_preview else SEGMENTS[:UNTYPED]:
         segment = Segment(name=label, rules=rules)
         load = h.loadavg()
         times, count = [], None
@@ -202,6 +235,15 @@ def measure(size: int, run: int, repeat: int, now: dt.datetime, explain: bool) -
                "count": count, "median_ms": round(median, 1),
                "times_ms": [round(x, 1) for x in times], "ok": median < 1000,
                "loadavg_before": load}  # fmt: skip
+        if segment_preview is not None:
+            previews = []
+            for _ in range(repeat):
+                t = time.perf_counter()
+                preview = segment_preview(rules=rules, now=now)
+                previews.append((time.perf_counter() - t) * 1000)
+            assert preview.count == count, (label, preview.count, count)
+            row["preview_median_ms"] = round(statistics.median(previews), 1)
+            row["preview_ok"] = row["preview_median_ms"] < 1000
         if explain:
             from django.db import transaction
             from django.test.utils import CaptureQueriesContext

@@ -33,6 +33,10 @@ def campaign_content(*, campaign: Campaign) -> dict:
     if campaign.pk:
         content["lists"] = sorted(campaign.lists.values_list("pk", flat=True))
         content["exclude_lists"] = sorted(campaign.exclude_lists.values_list("pk", flat=True))
+    # A segment edited after the approval changes who receives it: its rules are content too.
+    for name in ("segment", "exclude_segment"):
+        if (segment := getattr(campaign, name)) is not None:
+            content[f"{name}_rules"] = segment.rules
     # Fields other apps add to Campaign later are covered too, as long as they are concrete.
     known = set(CONTENT_FIELDS) | _NOT_CONTENT
     for concrete in Campaign._meta.concrete_fields:

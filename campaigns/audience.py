@@ -1,11 +1,17 @@
-"""Who a campaign reaches: its lists minus its exclusion lists (selectors, no writes)."""
+"""Who a campaign reaches: its lists and segment, minus its exclusions (selectors, no writes).
 
+Lists and a segment combine as the campaign's `audience_match` says: `any` (the people on the
+lists and the people in the segment) or `all` (the people on the lists who are also in the
+segment). Exclusion lists and an exclusion segment then take people out.
+"""
+
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from campaigns.models import Campaign, Segment
+from campaigns.models import AudienceMatch, Campaign, Segment
 from contacts.models import Contact, ListMembership
 
 
@@ -19,38 +25,83 @@ class AudienceSummary:
     excluded_by_list: int
 
 
-def _included(campaign: Campaign) -> QuerySet[Contact]:
-    """Contacts in any of the campaign's lists or in its segment (before exclusions)."""
-    members = ListMembership.objects.filter(contact_list__in=campaign.lists.all())
-    included = Q(id__in=members.values("contact_id"))
-    if (segment := campaign.segment) is not None:
-        from campaigns.segments import segment_q
+def audience_problem(*, lists: list, segment: Segment | None, match: str) -> str | None:
+    """Why lists, a segment and how they combine make no audience (None when they do)."""
+    if match not in AudienceMatch.values:
+        return f"audience_match is one of {', '.join(AudienceMatch.values)}"
+    if not lists and segment is None:
+        return "the campaign needs at least one contact list or a segment"
+    if match == AudienceMatch.ALL and (not lists or segment is None):
+        return "“on the lists and in the segment” needs both lists and a segment"
+    return None
 
-        # As of the launch, so a resumed freeze selects the same people.
-        now = campaign.launched_at or timezone.now()
-        included |= segment_q(segment.rules, now=now)
-    return Contact.objects.filter(included)
+
+def audience_q(
+    *,
+    list_ids: list[int],
+    segment: Segment | None,
+    match: str = AudienceMatch.ANY,
+    now: dt.datetime,
+) -> Q | None:
+    """Who the lists and the segment select, before exclusions (None: nobody)."""
+    from campaigns.segments import segment_condition
+
+    on_lists = (
+        Q(id__in=ListMembership.objects.filter(contact_list_id__in=list_ids).values("contact_id"))
+        if list_ids
+        else None
+    )
+    in_segment = Q(segment_condition(rules=segment.rules, now=now)) if segment else None
+    if on_lists is None or in_segment is None:
+        return on_lists or in_segment
+    return on_lists & in_segment if match == AudienceMatch.ALL else on_lists | in_segment
+
+
+def _excluded(
+    contacts: QuerySet[Contact],
+    *,
+    exclude_ids: list[int],
+    exclude_segment: Segment | None,
+    now: dt.datetime,
+) -> QuerySet[Contact]:
+    from campaigns.segments import segment_condition
+
+    if exclude_ids:
+        excluded = ListMembership.objects.filter(contact_list_id__in=exclude_ids)
+        contacts = contacts.exclude(id__in=excluded.values("contact_id"))
+    if exclude_segment is not None:
+        # Two-valued (campaigns/segment_sql.py): NOT of the segment is exactly everyone else.
+        contacts = contacts.exclude(segment_condition(rules=exclude_segment.rules, now=now))
+    return contacts
+
+
+def _included(campaign: Campaign, now: dt.datetime) -> QuerySet[Contact]:
+    """Contacts the campaign's lists and segment select (before exclusions)."""
+    included = audience_q(
+        list_ids=list(campaign.lists.values_list("pk", flat=True)),
+        segment=campaign.segment,
+        match=campaign.audience_match,
+        now=now,
+    )
+    return Contact.objects.none() if included is None else Contact.objects.filter(included)
 
 
 def audience_contacts(campaign: Campaign) -> QuerySet[Contact]:
-    """Contacts in any of the campaign's lists (or its segment) and in none of its exclusions."""
-    contacts = _included(campaign)
-    excluded = campaign.exclude_lists.all()
-    if excluded.exists():
-        contacts = contacts.exclude(
-            id__in=ListMembership.objects.filter(contact_list__in=excluded).values("contact_id")
-        )
-    if (exclude_segment := campaign.exclude_segment) is not None:
-        from campaigns.segments import segment_q
-
-        now = campaign.launched_at or timezone.now()
-        contacts = contacts.exclude(segment_q(exclude_segment.rules, now=now))
-    return contacts
+    """Contacts the campaign reaches: its lists and segment, none of its exclusions."""
+    # As of the launch, so a resumed freeze selects the same people.
+    now = campaign.launched_at or timezone.now()
+    return _excluded(
+        _included(campaign, now),
+        exclude_ids=list(campaign.exclude_lists.values_list("pk", flat=True)),
+        exclude_segment=campaign.exclude_segment,
+        now=now,
+    )
 
 
 def audience_summary(campaign: Campaign) -> AudienceSummary:
     """Counts for the audience (a handful of COUNT queries, none per contact)."""
-    total_before_exclusion = _included(campaign).count()
+    now = campaign.launched_at or timezone.now()
+    total_before_exclusion = _included(campaign, now).count()
     contacts = audience_contacts(campaign)
     total = contacts.count()
     opted_out = contacts.filter(opted_out=True).count()
@@ -68,22 +119,15 @@ def audience_counts_for(
     exclude_ids: list[int],
     segment: Segment | None = None,
     exclude_segment: Segment | None = None,
+    match: str = AudienceMatch.ANY,
 ) -> AudienceSummary:
     """audience_summary for an audience not saved yet (the wizard's live count): same rules."""
-    from campaigns.segments import segment_q
-
     now = timezone.now()
-    members = ListMembership.objects.filter(contact_list_id__in=list_ids)
-    included = Q(id__in=members.values("contact_id"))
-    if segment is not None:
-        included |= segment_q(segment.rules, now=now)
-    everyone = Contact.objects.filter(included) if list_ids or segment else Contact.objects.none()
-    contacts = everyone
-    if exclude_ids:
-        excluded = ListMembership.objects.filter(contact_list_id__in=exclude_ids)
-        contacts = contacts.exclude(id__in=excluded.values("contact_id"))
-    if exclude_segment is not None:
-        contacts = contacts.exclude(segment_q(exclude_segment.rules, now=now))
+    included = audience_q(list_ids=list_ids, segment=segment, match=match, now=now)
+    everyone = Contact.objects.none() if included is None else Contact.objects.filter(included)
+    contacts = _excluded(
+        everyone, exclude_ids=exclude_ids, exclude_segment=exclude_segment, now=now
+    )
     before, total = everyone.count(), contacts.count()
     opted_out = contacts.filter(opted_out=True).count()
     return AudienceSummary(
@@ -92,3 +136,14 @@ def audience_counts_for(
         opted_out=opted_out,
         excluded_by_list=before - total,
     )
+
+
+def audience_preview_contacts(
+    *,
+    list_ids: list[int],
+    segment: Segment | None,
+    match: str = AudienceMatch.ANY,
+) -> QuerySet[Contact]:
+    """The contacts of an audience being chosen, before exclusions (for samples of values)."""
+    included = audience_q(list_ids=list_ids, segment=segment, match=match, now=timezone.now())
+    return Contact.objects.none() if included is None else Contact.objects.filter(included)

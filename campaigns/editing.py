@@ -14,7 +14,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign, FailoverMode, Segment
+from campaigns.audience import audience_problem
+from campaigns.models import AudienceMatch, Campaign, FailoverMode, Segment
 from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_validate
 from campaigns.states import CampaignState
 from contacts.models import ContactList
@@ -74,14 +75,15 @@ def campaign_update(
     quiet_hours: tuple[dt.time, dt.time] | None = None,
     segment: Segment | None = None,
     exclude_segment: Segment | None = None,
+    audience_match: str = AudienceMatch.ANY,
 ) -> Campaign:
     """Replace a draft's or scheduled campaign's content; a scheduled one goes back to draft."""
     current = _locked(campaign, EDITABLE, "edited")
     lists = list(lists)
     if not name.strip():
         raise ValidationError("the campaign needs a name")
-    if not lists and segment is None:
-        raise ValidationError("the campaign needs at least one contact list or a segment")
+    if problem := audience_problem(lists=lists, segment=segment, match=audience_match):
+        raise ValidationError(problem)
     if problem := speed_limit_problem(speed_limit):
         raise ValidationError(problem)
     current.name = name.strip()[:NAME_MAX]
@@ -100,6 +102,7 @@ def campaign_update(
     current.quiet_hours_end = quiet_hours[1] if quiet_hours else None
     current.segment = segment
     current.exclude_segment = exclude_segment
+    current.audience_match = audience_match
     errors = campaign_validate(campaign=current)
     if errors:
         raise ValidationError(errors)
@@ -143,6 +146,7 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
         quiet_hours_end=source.quiet_hours_end,
         segment_id=source.segment_id,
         exclude_segment_id=source.exclude_segment_id,
+        audience_match=source.audience_match,
         created_by=created_by if created_by and created_by.is_authenticated else None,
     )
     copy.save()

@@ -32,6 +32,7 @@ def contact_evidence(*, contact: Contact) -> dict:
             "at": e.created_at.isoformat(), "action": e.action, "source": e.source,
             "channel": e.channel, "note": e.note,
             "by": e.actor.get_username() if e.actor is not None else None,
+            "occurred_at": e.occurred_at.isoformat() if e.occurred_at else None,
         }
         for e in contact.consent_events.select_related("actor").order_by("created_at", "id")
     ]  # fmt: skip

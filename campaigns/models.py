@@ -17,6 +17,11 @@ from campaigns.states import CampaignState, MessageState
 from channels.registry import channel_choices, medium_choices
 
 
+class AudienceMatch(models.TextChoices):
+    ANY = "any", "On the lists or in the segment"
+    ALL = "all", "On the lists and in the segment"
+
+
 class FailoverMode(models.TextChoices):
     NONE = "none", "No failover"
     HERALD = "herald", "Herald sends an SMS when WhatsApp fails or stays silent"
@@ -114,6 +119,11 @@ class Campaign(models.Model):
     )
     exclude_segment = models.ForeignKey(
         "campaigns.Segment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # With both lists and a segment: "any" sends to people on the lists or in the segment,
+    # "all" to people on the lists who are also in the segment (the segment narrows them).
+    audience_match = models.CharField(
+        max_length=3, choices=AudienceMatch.choices, default=AudienceMatch.ANY
     )
     max_spend = models.DecimalField(
         max_digits=14, decimal_places=4, null=True, blank=True, help_text="Budget cap"

@@ -19,10 +19,12 @@ from django.utils import timezone
 
 from campaigns import signals
 from campaigns.approval import campaign_content, campaign_fingerprint
+from campaigns.audience import audience_problem
 from campaigns.ledger import live_batch_ids, messages_in_flight
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
     ApprovalRequest,
+    AudienceMatch,
     Campaign,
     CampaignApproval,
     FailoverMode,
@@ -157,7 +159,7 @@ def campaign_create(
     *,
     name: str,
     channel: str,
-    lists: Iterable[ContactList],
+    lists: Iterable[ContactList] = (),
     exclude_lists: Iterable[ContactList] = (),
     sender: str = "",
     text: str = "",
@@ -181,6 +183,7 @@ def campaign_create(
     max_spend: Decimal | None = None,
     segment: Segment | None = None,
     exclude_segment: Segment | None = None,
+    audience_match: str = AudienceMatch.ANY,
 ) -> Campaign:
     """Create a draft campaign; refuses (ValidationError) anything that could not be sent.
 
@@ -198,8 +201,8 @@ def campaign_create(
         channel_type(channel)
     except UnknownChannel as exc:
         raise ValidationError(str(exc)) from None
-    if not lists and segment is None:
-        raise ValidationError("the campaign needs at least one contact list or a segment")
+    if problem := audience_problem(lists=lists, segment=segment, match=audience_match):
+        raise ValidationError(problem)
     campaign = Campaign(
         name=name.strip(),
         channel=channel,
@@ -225,6 +228,7 @@ def campaign_create(
         max_spend=max_spend,
         segment=segment,
         exclude_segment=exclude_segment,
+        audience_match=audience_match,
     )
     errors = campaign_validate(campaign=campaign)
     if errors:

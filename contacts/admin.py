@@ -230,4 +230,4 @@ class ConsentEventAdmin(admin.ModelAdmin):
 
 
 # Revocation reviews (#17) live in their own module to keep this one small.
-from contacts import admin_reviews  # noqa: E402, F401
+from contacts import admin_attributes, admin_reviews  # noqa: E402, F401

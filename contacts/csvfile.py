@@ -1,9 +1,15 @@
-"""Reading contact CSV files: file-level checks, delimiter and header, streamed rows.
+"""Reading contact CSV files: encoding, file-level checks, delimiter and header, streamed rows.
 
 Everything here fails with ImportFileError and a message a person can act on (what is wrong,
 where: row number or byte offset). Rows are streamed; nothing reads the whole file into memory.
 Row numbers count CSV records with the header as row 1, which is the spreadsheet row number
 (and the file's line number unless a cell spans lines).
+
+Files are read as UTF-8. A file in another encoding that spreadsheets write — UTF-16 (Excel's
+"Unicode text", with or without its byte-order mark) or Windows-1252 (Excel's "CSV" on
+Windows) — is recognised (`detect_encoding`) and transcoded to UTF-8 into a temporary file
+first (`utf8_source`), so everything after reads UTF-8 as before and a UTF-8 file costs
+nothing more.
 """
 
 import codecs
@@ -22,7 +28,6 @@ from typing import BinaryIO
 from core.csvsafe import csv_cell_restore
 
 DELIMITERS = ",;\t|"
-KNOWN_FIELDS = ("phone", "first_name", "last_name", "language", "timezone", "opted_out")
 # Export-only columns (see contacts_export): ignored on import, so an export re-imports cleanly.
 IGNORED_FIELDS = frozenset(
     {"id", "country", "lists", "opted_out_at", "opted_out_source", "opted_out_channel",
@@ -30,6 +35,8 @@ IGNORED_FIELDS = frozenset(
 )  # fmt: skip
 ALIASES = {
     "phone_number": "phone", "mobile": "phone", "mobile_number": "phone", "msisdn": "phone",
+    "tel": "phone", "telephone": "phone", "cell": "phone", "cell_phone": "phone",
+    "cellphone": "phone", "mobile_phone": "phone", "phone_no": "phone", "gsm": "phone",
     "firstname": "first_name", "given_name": "first_name",
     "lastname": "last_name", "surname": "last_name", "family_name": "last_name",
     "lang": "language", "locale": "language", "time_zone": "timezone", "tz": "timezone",
@@ -52,14 +59,18 @@ def normalise_column(name: str) -> str:
 
 @dataclass
 class Layout:
-    """What the header says: the delimiter, which column is what, and the raw header."""
+    """Which column is what (contacts/mapping.py builds it), the delimiter and the raw header."""
 
     delimiter: str
     header: list[str]
     phone: int
     known: dict[str, int]  # field name → column index (phone excluded)
-    attributes: list[tuple[int, str]]  # (column index, attribute key)
+    attributes: list[tuple[int, str]]  # (column index, attribute key) of text attributes
     notes: list[str] = field(default_factory=list)  # file-level warnings (e.g. unnamed columns)
+    # (column index, key, type, date order) of number, date and boolean attributes
+    typed: list[tuple[int, str, str, str]] = field(default_factory=list)
+    consent: list[tuple[int, str]] = field(default_factory=list)  # (column index, channel)
+    consent_date: tuple[int, str] | None = None  # (column index, date order)
 
     @property
     def width(self) -> int:
@@ -87,6 +98,73 @@ def open_source(source: str | os.PathLike | BinaryIO) -> Iterator[BinaryIO]:
         shutil.copyfileobj(source, spool, _CHUNK)
         spool.seek(0)
         yield spool
+
+
+UTF8, UTF16, CP1252 = "utf-8", "utf-16", "windows-1252"
+# Bytes Windows-1252 leaves undefined: a file holding them is in neither encoding.
+_CP1252_HOLES = frozenset(b"\x81\x8d\x8f\x90\x9d")
+
+
+def detect_encoding(fh: BinaryIO) -> str:
+    """UTF-8 (the default, with or without a BOM), UTF-16 (a BOM, or NULs in every other byte
+    of ASCII text) or Windows-1252 (bytes that are not UTF-8, but are all defined there).
+
+    Reads the file once when it is not plainly UTF-16; anything else is left to check_bytes,
+    which then names the fault.
+    """
+    fh.seek(0)
+    head = fh.read(4096)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        raise ImportFileError("the file is UTF-32 encoded: save it as CSV UTF-8")
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return UTF16
+    pairs = len(head) // 2
+    if pairs >= 4:
+        # UTF-16 without a BOM: text of mostly ASCII has a NUL in every other byte.
+        odd_nuls = head[1 : pairs * 2 : 2].count(0)
+        even_nuls = head[0 : pairs * 2 : 2].count(0)
+        if odd_nuls > 0.9 * pairs and even_nuls == 0:
+            return "utf-16-le"
+        if even_nuls > 0.9 * pairs and odd_nuls == 0:
+            return "utf-16-be"
+    fh.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    holes = False
+    while chunk := fh.read(_CHUNK):
+        holes = holes or not _CP1252_HOLES.isdisjoint(chunk)
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError:
+            return UTF8 if holes or _has_holes(fh) else CP1252
+    return UTF8
+
+
+def _has_holes(fh: BinaryIO) -> bool:
+    while chunk := fh.read(_CHUNK):
+        if not _CP1252_HOLES.isdisjoint(chunk):
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def utf8_source(fh: BinaryIO, encoding: str) -> Iterator[BinaryIO]:
+    """`fh` itself when it is UTF-8, else a temporary UTF-8 copy of it (streamed)."""
+    if encoding == UTF8:
+        yield fh
+        return
+    fh.seek(0)
+    reader = codecs.getreader(encoding)(fh, "strict")
+    with tempfile.TemporaryFile() as copy:
+        try:
+            # The UTF-16 codec drops the byte-order mark; the copy gets none.
+            while text := reader.read(_CHUNK):
+                copy.write(text.encode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(
+                f"not valid {encoding} ({exc.reason}): save the file as CSV UTF-8"
+            ) from None
+        copy.seek(0)
+        yield copy
 
 
 def check_bytes(fh: BinaryIO) -> None:
@@ -159,8 +237,8 @@ def detect_delimiter(sample: str) -> str:
     return best if counts[best] else ","
 
 
-def read_layout(fh: BinaryIO) -> Layout:
-    """Detect the delimiter and map the header row; refuse a header without a phone column."""
+def read_header(fh: BinaryIO) -> tuple[str, list[str]]:
+    """The delimiter and the header row (a UTF-8 file, after check_bytes)."""
     with _text(fh) as text:
         delimiter = detect_delimiter(text.read(_SNIFF_BYTES))
     with _text(fh) as text:
@@ -168,30 +246,32 @@ def read_layout(fh: BinaryIO) -> Layout:
             header = next(csv.reader(text, delimiter=delimiter, strict=True), [])
         except csv.Error as exc:
             raise ImportFileError(f"row 1 (header): malformed CSV ({exc})") from None
-    keys = [normalise_column(cell) for cell in header]
-    if "phone" not in keys:
-        found = ", ".join(repr(c.strip()) for c in header if c.strip()) or "nothing"
-        raise ImportFileError(
-            f"no phone column: the header row must have a 'phone' column (found {found})"
-        )
-    layout = Layout(delimiter=delimiter, header=header, phone=-1, known={}, attributes=[])
-    seen: dict[str, int] = {}
-    for index, key in enumerate(keys):
-        if not key:
-            layout.notes.append(f"column {index + 1} has no name: ignored")
-            continue
-        if key in seen:
-            raise ImportFileError(
-                f"columns {seen[key] + 1} and {index + 1} are both {key!r}: rename one of them"
-            )
-        seen[key] = index
-        if key == "phone":
-            layout.phone = index
-        elif key in KNOWN_FIELDS:
-            layout.known[key] = index
-        elif key not in IGNORED_FIELDS:
-            layout.attributes.append((index, key))
-    return layout
+    return delimiter, header
+
+
+def header_notes(header: list[str]) -> list[str]:
+    """File-level notes on the header (columns without a name are ignored)."""
+    return [
+        f"column {index + 1} has no name: ignored"
+        for index, cell in enumerate(header)
+        if not normalise_column(cell)
+    ]
+
+
+def read_sample(fh: BinaryIO, delimiter: str, rows: int) -> list[list[str]]:
+    """The first `rows` data rows (for a mapping step); a malformed row ends the sample."""
+    sample: list[list[str]] = []
+    with _text(fh) as text:
+        reader = csv.reader(text, delimiter=delimiter)
+        next(reader, None)
+        try:
+            for row in reader:
+                sample.append([csv_cell_restore(c) if c[:1] == "'" else c for c in row])
+                if len(sample) >= rows:
+                    break
+        except csv.Error:
+            pass
+    return sample
 
 
 def iter_rows(fh: BinaryIO, layout: Layout) -> Iterator[tuple[int, list[str]]]:

@@ -32,6 +32,7 @@ row counts as an update.)
 """
 
 import contextlib
+import datetime as dt
 import functools
 import time
 import zoneinfo
@@ -40,15 +41,25 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.db import connection, transaction
 
 from contacts import csvfile
 from contacts.bulk import FIELDS, add_memberships, fetch_existing, upsert_contacts
 from contacts.checkpool import CheckPool, CheckResult
 from contacts.csvfile import ImportFileError, Layout
-from contacts.models import ConsentSource, ContactList, ListMembership
+from contacts.mapping import (
+    Column,
+    cell_value,
+    consent_date_of,
+    consent_of,
+    mapping_json,
+    mapping_layout,
+    mapping_suggest,
+)
+from contacts.models import AttributeDefinition, ContactList, ListMembership
 from contacts.phones import PhoneChecker, PhoneError, PhoneInfo, SequenceKeyer
 from contacts.survey import survey_file
 from core.csvsafe import csv_writer
@@ -58,8 +69,7 @@ BATCH_SIZE = 5000
 # thread pay only on larger files: below this size (~25,000 rows) all runs in one thread.
 POOL_MIN_BYTES = 1 << 20
 SAMPLE_SIZE = 100  # rejected rows and warnings kept in the result (counts are always exact)
-TRUTHY = frozenset({"1", "true", "yes", "y", "t"})
-FALSY = frozenset({"0", "false", "no", "n", "f"})
+SUGGEST_ROWS = 20  # rows a suggested mapping looks at
 UPDATE_FIELDS = list(FIELDS)
 _NAME_MAX = 150
 _LANGUAGE_MAX = 20
@@ -87,10 +97,14 @@ class ImportResult:
     blank: int = 0
     warnings: int = 0
     opted_out: int = 0
+    consented: int = 0
     listed: int = 0
     sequential: int = 0
     dry_run: bool = False
     delimiter: str = ","
+    encoding: str = "utf-8"
+    mapping: dict = field(default_factory=dict)
+    declared: list[str] = field(default_factory=list)
     list_name: str | None = None
     errors_path: str | None = None
     file_notes: list[str] = field(default_factory=list)
@@ -103,7 +117,8 @@ class ImportResult:
         line = (
             f"created={self.created} updated={self.updated} rejected={self.rejected} "
             f"warnings={self.warnings} unchanged={self.unchanged} duplicates={self.duplicates} "
-            f"blank={self.blank} opted_out={self.opted_out} listed={self.listed} rows={self.rows}"
+            f"blank={self.blank} opted_out={self.opted_out} consented={self.consented} "
+            f"listed={self.listed} rows={self.rows}"
         )
         return line + (" dry_run=true" if self.dry_run else "")
 
@@ -122,12 +137,24 @@ class _Entry:
     derived_tz: str
     fields: dict[str, str]
     attributes: dict[str, str]
-    opt_out: bool
+    # What the consent columns say (channel → consents?), with the evidence (row and cells)
+    # and the consent date; a withdrawal wins over a consent in a later row.
+    consent: dict[str, bool] | None = None
+    evidence: str = ""
+    consent_at: dt.datetime | None = None
 
-    def merge(self, fields: dict[str, str], attributes: dict[str, str], opt_out: bool) -> None:
-        self.fields.update(fields)
-        self.attributes.update(attributes)
-        self.opt_out = self.opt_out or opt_out
+    def merge(self, other: "_Entry") -> None:
+        self.fields.update(other.fields)
+        self.attributes.update(other.attributes)
+        if other.consent:
+            mine = self.consent or {}
+            self.consent = {
+                k: mine.get(k, True) and v for k, v in {**mine, **other.consent}.items()
+            }
+            self.evidence = (
+                f"{self.evidence}; {other.evidence}" if self.evidence else other.evidence
+            )
+            self.consent_at = other.consent_at or self.consent_at
 
 
 class _Writer:
@@ -184,6 +211,8 @@ class ContactImporter:
         source_name: str = "",
         batch_size: int = BATCH_SIZE,
         workers: int = 0,
+        columns: list[Column] | None = None,
+        actor: Any = None,
     ) -> None:
         try:
             self.checker = PhoneChecker(default_region)
@@ -202,6 +231,10 @@ class ContactImporter:
         # daemonic (it may not have children) and shares the cores with the other child's
         # sending, so the UI's import runs single-process and single-threaded.
         self.workers = workers
+        # The column mapping (contacts/mapping.py); None: the suggestion for the file's header.
+        self.columns = columns
+        self.actor = actor  # who imports: the consent events' evidence
+        self.region = default_region
         self.result = ImportResult(
             dry_run=dry_run, list_name=self.list_name, errors_path=errors_path
         )
@@ -215,10 +248,16 @@ class ContactImporter:
         started = time.monotonic()
         if not self.source_name and isinstance(source, str | Path):
             self.source_name = Path(source).name
-        with csvfile.open_source(source) as fh, self._pool(fh) as pool:
+        with contextlib.ExitStack() as files:
+            raw = files.enter_context(csvfile.open_source(source))
+            pool = files.enter_context(self._pool(raw))
+            encoding = csvfile.detect_encoding(raw)
+            fh = files.enter_context(csvfile.utf8_source(raw, encoding))
             csvfile.check_bytes(fh)
-            layout = csvfile.read_layout(fh)
+            layout = self._layout(fh)
+            self.result.encoding = encoding
             survey = survey_file(fh, layout, self.keyer, allow_sequential=self.allow_sequential)
+            self._declare(layout)
             self.result.delimiter = layout.delimiter
             self.result.file_notes = list(layout.notes)
             self.result.sequential = survey.sequential
@@ -260,6 +299,32 @@ class ContactImporter:
                         self.progress(submitted, survey.rows)
         self.result.elapsed = round(time.monotonic() - started, 3)
         return self.result
+
+    def _layout(self, fh: BinaryIO) -> Layout:
+        """The mapping's layout (the suggestion for the header when none was given)."""
+        delimiter, header = csvfile.read_header(fh)
+        notes = csvfile.header_notes(header)
+        columns = self.columns
+        if columns is None:
+            sample = csvfile.read_sample(fh, delimiter, SUGGEST_ROWS)
+            columns = mapping_suggest(header, sample, declared={}, region=self.region)
+            # A file the header already refuses is refused before the database is asked.
+            layout = mapping_layout(header, columns, delimiter=delimiter, notes=notes)
+            if layout.attributes or layout.typed:
+                declared = dict(AttributeDefinition.objects.values_list("key", "type"))
+                columns = mapping_suggest(header, sample, declared=declared, region=self.region)
+        self.result.mapping = mapping_json(columns)
+        self._header = header
+        return mapping_layout(header, columns, delimiter=delimiter, notes=notes)
+
+    def _declare(self, layout: Layout) -> None:
+        """Typed attribute columns declare their key's type (not on a dry run)."""
+        declared = dict(AttributeDefinition.objects.values_list("key", "type"))
+        for _index, key, kind, _order in layout.typed:
+            if declared.get(key) != kind:
+                self.result.declared.append(f"{key}:{kind}")
+                if not self.dry_run:
+                    AttributeDefinition.objects.update_or_create(key=key, defaults={"type": kind})
 
     @contextlib.contextmanager
     def _pool(self, fh: BinaryIO) -> Iterator[CheckPool | None]:
@@ -324,6 +389,7 @@ class ContactImporter:
         result, held, last_row = self.result, self._held, self._last_row
         entries: dict[str, _Entry] = {}
         phone_col, known, attribute_cols = layout.phone, layout.known, layout.attributes
+        typed, consents = layout.typed, bool(layout.consent or "opted_out" in known)
         check = self.checker.check
         for position, (rownum, row) in enumerate(batch):
             result.rows += 1
@@ -357,15 +423,19 @@ class ContactImporter:
             for index, key in attribute_cols:
                 if index < width and (value := row[index].strip()):
                     attributes[key] = value
-            opt_out = self._clean(rownum, raw, values)
+            if typed:
+                self._typed(rownum, raw, row, typed, attributes)
+            self._clean(rownum, raw, values)
+            new = _Entry(rownum, info.e164, info.country, info.timezone, values, attributes)
+            if consents:
+                self._consent(rownum, raw, row, layout, values, new)
             entry = entries.get(info.e164) or held.get(info.e164)
             if entry is not None:
                 result.duplicates += 1
                 self._warn(rownum, raw, f"DUPLICATE: same number as row {entry.row}; merged")
-                entry.merge(values, attributes, opt_out)
+                entry.merge(new)
             else:
-                entry = _Entry(rownum, info.e164, info.country, info.timezone, values,
-                               attributes, opt_out)  # fmt: skip
+                entry = new
             if last_row and info.e164 not in entries:
                 final = last_row.get(self._keys[rownum - 2])
                 if final is not None and final != rownum:
@@ -375,8 +445,57 @@ class ContactImporter:
             entries[info.e164] = entry
         return entries
 
-    def _clean(self, rownum: int, raw: str, values: dict[str, str]) -> bool:
-        """Check the known fields in place (dropping bad ones with a warning); → opt out?"""
+    def _typed(self, rownum: int, raw: str, row: list[str], typed: list, attributes: dict) -> None:
+        """Number, date and yes/no cells, normalised; a cell that is none is left out, warned."""
+        width = len(row)
+        for index, key, kind, order in typed:
+            if index < width and (cell := row[index].strip()):
+                value, problem = cell_value(cell, Column("attribute", key, kind, order))
+                if value is None:
+                    column = self._header[index].strip() or key
+                    self._warn(rownum, raw, f"BAD_{kind.upper()}: {column} {cell!r} {problem}; "
+                                            "not imported")  # fmt: skip
+                else:
+                    attributes[key] = value
+
+    def _consent(
+        self, rownum: int, raw: str, row: list[str], layout: Layout, values: dict, entry: _Entry
+    ) -> None:
+        """What the row's consent columns say, with the cells as evidence, on `entry`."""
+        width, said, cells = len(row), {}, []
+        opted = values.pop("opted_out", None)
+        columns = list(layout.consent)
+        if opted is not None:
+            columns.append((-1, "all"))
+        for index, channel in columns:
+            cell = opted if index < 0 else (row[index].strip() if index < width else "")
+            if not cell:
+                continue
+            target = "opted_out" if index < 0 else "consent"
+            answer = consent_of(cell, target)
+            name = "opted_out" if index < 0 else (self._header[index].strip() or "consent")
+            if answer is None and index < 0:
+                self._warn(rownum, raw, f"BAD_OPTED_OUT: {cell!r} is not yes/no; ignored")
+            elif answer is None:
+                self._warn(rownum, raw, f"BAD_CONSENT: {name} {cell!r} is not yes/no, "
+                                        "opted in or opted out; ignored")  # fmt: skip
+            elif target == "consent" or not answer:  # "no" in an opted_out column: nothing
+                said[channel] = said.get(channel, True) and answer
+                cells.append(f"{name}={cell}")
+        if said:
+            entry.consent = said
+            entry.evidence = f"row {rownum}: {', '.join(cells)}"
+            if layout.consent_date is not None:
+                index, order = layout.consent_date
+                cell = row[index].strip() if index < width else ""
+                if cell:
+                    entry.consent_at = consent_date_of(cell, order, settings.TIME_ZONE)
+                    if entry.consent_at is None:
+                        self._warn(rownum, raw, f"BAD_CONSENT_DATE: {cell!r} is not a date; "
+                                                "the import time is recorded")  # fmt: skip
+
+    def _clean(self, rownum: int, raw: str, values: dict[str, str]) -> None:
+        """Check the known fields in place (dropping bad ones with a warning)."""
         for name in ("first_name", "last_name"):
             if len(values.get(name, "")) > _NAME_MAX:
                 values[name] = values[name][:_NAME_MAX]
@@ -389,14 +508,6 @@ class ContactImporter:
         if tz is not None and tz not in _TIMEZONES:
             del values["timezone"]
             self._warn(rownum, raw, f"BAD_TIMEZONE: unknown timezone {tz!r}; ignored")
-        opted = values.pop("opted_out", None)
-        if opted is None:
-            return False
-        if opted.lower() in TRUTHY:
-            return True
-        if opted.lower() not in FALSY:
-            self._warn(rownum, raw, f"BAD_OPTED_OUT: {opted!r} is not yes/no; ignored")
-        return False
 
     # --- entries → database -----------------------------------------------------------------
     def _flush(self, entries: dict[str, _Entry], contact_list: ContactList | None) -> None:
@@ -406,7 +517,7 @@ class ContactImporter:
         with transaction.atomic():
             existing = fetch_existing(list(entries))
             writes: list[dict] = []
-            opt_outs: list[str] = []
+            consenting: list[_Entry] = []
             for entry in entries.values():
                 current = existing.get(entry.phone)
                 values = _merged(entry, current)
@@ -418,10 +529,19 @@ class ContactImporter:
                     writes.append({"phone": entry.phone, **values})
                 else:
                     result.unchanged += 1
-                if entry.opt_out and not (current and current["opted_out"]):
-                    opt_outs.append(entry.phone)
+                if entry.consent:
+                    consenting.append(entry)
+                    if current and current["opted_out"] and all(entry.consent.values()):
+                        self._warn(entry.row, entry.phone, "KEPT_OPTED_OUT: the file gives "
+                                   "consent, but the contact opted out; an import never opts "
+                                   "anyone back in")  # fmt: skip
             if self.dry_run:
-                result.opted_out += len(opt_outs)
+                for entry in consenting:
+                    was_out = bool(existing.get(entry.phone, {}).get("opted_out"))
+                    if not all((entry.consent or {}).values()):
+                        result.opted_out += not was_out
+                    elif not was_out:
+                        result.consented += 1
                 if self.list_name:
                     result.listed += self._count_unlisted(entries, existing, contact_list)
                 return
@@ -429,19 +549,34 @@ class ContactImporter:
             # One statement for new and changed rows; a number inserted concurrently by someone
             # else becomes an update instead of an IntegrityError.
             ids.update(upsert_contacts(writes))
-            if opt_outs:
-                from contacts.services import contacts_opt_out  # services imports this module
-
-                result.opted_out += contacts_opt_out(
-                    contact_ids=[ids[phone] for phone in opt_outs], source=ConsentSource.IMPORT,
-                    note=f"import {self.source_name}".strip(),
-                )  # fmt: skip
+            if consenting:
+                self._record_consent(consenting, ids)
             if contact_list is not None:
                 result.listed += add_memberships(
                     contact_list,
                     new_ids=[ids[phone] for phone in entries if phone not in existing],
                     existing_ids=[row["id"] for row in existing.values()],
                 )
+
+    def _record_consent(self, entries: list[_Entry], ids: dict[str, int]) -> None:
+        """The consent columns' answers, with the file, row and cells as evidence."""
+        from contacts.services import ImportedConsent, contacts_consent_import  # (a loop)
+
+        where = f"import {self.source_name}".strip()
+        rows = []
+        for entry in entries:
+            said = entry.consent or {}
+            # A withdrawal anywhere in the row opts out (every channel); otherwise each
+            # channel's consent is recorded.
+            withdrawn = [(c, False) for c, v in said.items() if not v][:1]
+            note = f"{where} {entry.evidence}"
+            for channel, consents in withdrawn or [(c, True) for c in said]:
+                rows.append(
+                    ImportedConsent(ids[entry.phone], consents, channel, note, entry.consent_at)
+                )
+        opted_out, consented = contacts_consent_import(rows=rows, actor=self.actor)
+        self.result.opted_out += opted_out
+        self.result.consented += consented
 
     @staticmethod
     def _count_unlisted(

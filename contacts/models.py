@@ -8,6 +8,8 @@ Opt-out is global: an opted-out contact gets no campaign message on any channel 
 from django.conf import settings
 from django.db import models
 
+from contacts.attributes import AttributeType
+
 
 class ConsentSource(models.TextChoices):
     KEYWORD = "keyword", "Keyword (STOP/START)"
@@ -105,6 +107,26 @@ class Contact(models.Model):
         return values
 
 
+class AttributeDefinition(models.Model):
+    """A contact attribute's declared type, so numbers compare as numbers and dates as dates.
+
+    Keys without a declaration are text, as every attribute was before types existed
+    (contacts/attributes.py says what a declaration changes).
+    """
+
+    key = models.CharField(max_length=64, unique=True, help_text="As placeholders name it")
+    label = models.CharField(max_length=100, blank=True, help_text="What people call it")
+    type = models.CharField(max_length=10, choices=AttributeType.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.get_type_display().lower()})"
+
+
 class ListMembership(models.Model):
     """A contact on a list; explicit so bulk inserts can use ignore_conflicts."""
 
@@ -145,6 +167,9 @@ class ConsentEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When it happened as its source says, where that is not when Herald recorded it: the
+    # consent date column of an import. Null: at created_at.
+    occurred_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

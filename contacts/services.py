@@ -7,22 +7,36 @@ the acting user when there is one. Opt-out is global (every channel); `channel` 
 request came from.
 """
 
+import contextlib
+import datetime as dt
 import itertools
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
 import phonenumbers
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from psycopg import sql
 
 from contacts import signals
+from contacts.attributes import (
+    DATE_PATTERN,
+    FALSE_WORDS,
+    KEY_RE,
+    NUMBER_PATTERN,
+    TRUE_WORDS,
+    AttributeType,
+)
 from contacts.bulk import add_memberships
 from contacts.importer import BATCH_SIZE, ContactImporter, ImportResult
+from contacts.mapping import Column, mapping_json, mapping_suggest
 from contacts.models import (
+    AttributeDefinition,
     ConsentAction,
     ConsentChannel,
     ConsentEvent,
@@ -37,6 +51,8 @@ from core.rules import Actor, Refused, actor_require, actor_user
 from core.services import audit_record
 
 CHUNK = 1000
+# The contact's own fields, which placeholders and rules name directly (not attributes).
+CONTACT_KEYS = frozenset({"phone", "first_name", "last_name", "language", "timezone", "country"})
 
 
 def _chunks(ids: Iterable[int], size: int = CHUNK) -> Iterator[list[int]]:
@@ -53,8 +69,13 @@ def _change_consent(
     channel: str,
     note: str,
     actor: AbstractBaseUser | None,
+    notes: Mapping[int, str] | None = None,
+    occurred: Mapping[int, dt.datetime] | None = None,
 ) -> list[int]:
+    """Change the contacts' state and record one event each that changed; `notes` and
+    `occurred` give some contacts their own note and time (an import's rows)."""
     source, channel = ConsentSource(source).value, ConsentChannel(channel).value
+    notes, occurred = notes or {}, occurred or {}
     opting_out = action == ConsentAction.OPT_OUT
     changed: list[int] = []
     for chunk in _chunks(contact_ids):
@@ -79,7 +100,9 @@ def _change_consent(
             ConsentEvent.objects.bulk_create(
                 ConsentEvent(
                     contact_id=contact_id, action=action, source=source, channel=channel,
-                    note=note[:500], actor=actor if actor and actor.pk else None,
+                    note=notes.get(contact_id, note)[:500],
+                    actor=actor if actor and actor.pk else None,
+                    occurred_at=occurred.get(contact_id),
                 )
                 for contact_id in ids
             )  # fmt: skip
@@ -97,12 +120,14 @@ def contacts_opt_out(
     channel: str = ConsentChannel.ALL,
     note: str = "",
     actor: AbstractBaseUser | None = None,
+    notes: Mapping[int, str] | None = None,
+    occurred: Mapping[int, dt.datetime] | None = None,
 ) -> int:
     """Opt out the given contacts (one event each that changed); returns how many changed."""
     return len(
         _change_consent(
             contact_ids=contact_ids, action=ConsentAction.OPT_OUT, source=source,
-            channel=channel, note=note, actor=actor,
+            channel=channel, note=note, actor=actor, notes=notes, occurred=occurred,
         )
     )  # fmt: skip
 
@@ -156,6 +181,71 @@ def contact_opt_in(
         fields=["opted_out", "opted_out_at", "opted_out_source", "opted_out_channel", "updated_at"]
     )
     return changed
+
+
+@dataclass(frozen=True)
+class ImportedConsent:
+    """What one imported row says about a contact's consent, and where it says it."""
+
+    contact_id: int
+    consents: bool  # True: gave consent; False: withdrew it
+    channel: str  # all, sms or whatsapp
+    note: str  # the evidence: file, row, column and cell
+    occurred_at: dt.datetime | None = None  # the row's consent date, when the file has one
+
+
+# Consent given, recorded as an opt-in event for the contacts of the batch that are not opted
+# out and have no opt-in on that channel (or every channel) since their last opt-out: a second
+# import of the same file records nothing. One statement for the batch.
+_RECORD_CONSENTS = sql.SQL(
+    "INSERT INTO {events} (contact_id, action, source, channel, note, wording, actor_id, "
+    "created_at, occurred_at) "
+    "SELECT r.contact_id, 'opt_in', 'import', {channel}, r.note, '', {actor}, now(), r.occurred_at "
+    "FROM unnest({ids}::bigint[], {notes}::text[], {dates}::timestamptz[]) "
+    "AS r(contact_id, note, occurred_at) "
+    "JOIN {contacts} c ON c.id = r.contact_id AND NOT c.opted_out "
+    "WHERE NOT EXISTS (SELECT 1 FROM {events} e WHERE e.contact_id = r.contact_id "
+    "AND e.action = 'opt_in' AND e.channel IN ({channel}, 'all') "
+    "AND e.created_at > coalesce((SELECT max(o.created_at) FROM {events} o "
+    "WHERE o.contact_id = r.contact_id AND o.action = 'opt_out'), '-infinity'))"
+)
+
+
+def contacts_consent_import(
+    *, rows: Iterable[ImportedConsent], actor: Any = None
+) -> tuple[int, int]:
+    """Honour an import's consent columns: a withdrawal opts the contact out (of every channel,
+    as every opt-out), a consent is recorded as opt-in evidence on its channel — never for a
+    contact who is opted out (an import does not undo a STOP). → (opted out, consents recorded).
+    """
+    user = actor_user(actor) if actor is not None else None
+    user_id = user.pk if user is not None and user.pk else None
+    withdrawals: dict[str, list[ImportedConsent]] = {}
+    consents: dict[str, list[ImportedConsent]] = {}
+    for row in rows:
+        (consents if row.consents else withdrawals).setdefault(row.channel, []).append(row)
+    opted_out = 0
+    for channel, group in withdrawals.items():
+        opted_out += contacts_opt_out(
+            contact_ids=[r.contact_id for r in group], source=ConsentSource.IMPORT,
+            channel=channel, actor=user, notes={r.contact_id: r.note for r in group},
+            occurred={r.contact_id: r.occurred_at for r in group if r.occurred_at},
+        )  # fmt: skip
+    recorded = 0
+    for channel, group in consents.items():
+        statement = _RECORD_CONSENTS.format(
+            events=sql.Identifier(ConsentEvent._meta.db_table),
+            contacts=sql.Identifier(Contact._meta.db_table),
+            channel=sql.Literal(ConsentChannel(channel).value),
+            actor=sql.Literal(user_id),
+            ids=sql.Placeholder(), notes=sql.Placeholder(), dates=sql.Placeholder(),
+        )  # fmt: skip
+        params = [[r.contact_id for r in group], [r.note[:500] for r in group],
+                  [r.occurred_at for r in group]]  # fmt: skip
+        with connection.cursor() as cursor:
+            cursor.execute(statement.as_string(None), params)
+            recorded += cursor.rowcount
+    return opted_out, recorded
 
 
 class ReplyRefused(Refused):
@@ -224,11 +314,15 @@ def contacts_import(
     batch_size: int | None = None,
     workers: int = 0,
     actor: Any = None,
+    columns: list[Column] | None = None,
+    imported_by: Any = None,
 ) -> ImportResult:
     """Import contacts from a CSV file (path or binary file object); see contacts.importer.
 
     With an `actor` (the command line, the API) the add permission is checked first and the
-    import is audited; the UI's import job checks and audits when the upload is made.
+    import is audited; the UI's import job checks and audits when the upload is made, and
+    passes its user as `imported_by`. Either is recorded on the consent events as who imported.
+    `columns` is the column mapping (contacts/mapping.py; None: the suggestion for the header).
     `workers` processes check the numbers of pass 2 (contacts.checkpool; the command line's).
     """
     if actor is not None:
@@ -239,11 +333,45 @@ def contacts_import(
         list_name=list_name, default_region=default_region, dry_run=dry_run,
         errors_path=errors_path, allow_sequential=allow_sequential, progress=progress,
         source_name=source_name, batch_size=batch_size or BATCH_SIZE, workers=workers,
+        columns=columns, actor=actor if actor is not None else imported_by,
     ).run(source)  # fmt: skip
     if actor is not None and not dry_run:
         name = source_name or (source if isinstance(source, (str, os.PathLike)) else "a file")
         audit_record(actor=actor, action="import", detail=f"{os.fspath(name)}: {result.summary()}")
     return result
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """A file as the mapping step shows it: how it is read, a sample, a suggested mapping."""
+
+    encoding: str
+    delimiter: str
+    header: list[str]
+    sample: list[list[str]]
+    columns: list[Column]
+
+    def as_dict(self) -> dict:
+        return {"encoding": self.encoding, "delimiter": self.delimiter, "header": self.header,
+                "sample": self.sample, **mapping_json(self.columns)}  # fmt: skip
+
+
+def contacts_import_preview(
+    *, source: str | os.PathLike | BinaryIO, default_region: str | None = None, rows: int = 5
+) -> ImportPreview:
+    """The file's encoding, delimiter, header, first `rows` rows and a suggested mapping (the
+    header's words, declared attribute types, the cells); ImportFileError for a bad file."""
+    from contacts import csvfile
+
+    with contextlib.ExitStack() as files:
+        raw = files.enter_context(csvfile.open_source(source))
+        encoding = csvfile.detect_encoding(raw)
+        fh = files.enter_context(csvfile.utf8_source(raw, encoding))
+        csvfile.check_bytes(fh)
+        delimiter, header = csvfile.read_header(fh)
+        sample = csvfile.read_sample(fh, delimiter, max(rows, 20))
+    columns = mapping_suggest(header, sample, declared=attribute_types(), region=default_region)
+    return ImportPreview(encoding, delimiter, header, sample[:rows], columns)
 
 
 EXPORT_FIELDS = ["phone", "first_name", "last_name", "language", "timezone", "country"]
@@ -506,6 +634,106 @@ def revocation_review_resolve(
         detail=f"{resolution}: {current.text}"[:500],
     )
     return current
+
+
+# --- Attribute types (issue 26) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttributeUsage:
+    """How a key is used now: contacts with a value, and those whose value is not of the type."""
+
+    key: str
+    type: str
+    with_value: int
+    not_of_type: int
+    examples: list[str]
+
+
+# How many contacts have a value for a key, and how many of those values a typed rule cannot
+# read (they then never match a number or date comparison): one scan of contacts.
+_USAGE = sql.SQL(
+    "SELECT count(*) FILTER (WHERE v <> ''), "
+    "count(*) FILTER (WHERE v <> '' AND NOT ({readable})), "
+    "(array_agg(v) FILTER (WHERE v <> '' AND NOT ({readable})))[1:5] "
+    "FROM (SELECT btrim(attributes ->> {key}) AS v FROM {contacts}) AS values_of_key"
+)
+_READABLE = {
+    AttributeType.TEXT: sql.SQL("true"),
+    AttributeType.NUMBER: sql.SQL("v ~ {}").format(sql.Literal(NUMBER_PATTERN)),
+    AttributeType.DATE: sql.SQL("v ~ {}").format(sql.Literal(DATE_PATTERN)),
+    AttributeType.BOOLEAN: sql.SQL("lower(v) = ANY({})").format(
+        sql.Literal(sorted(TRUE_WORDS | FALSE_WORDS))
+    ),
+}
+
+
+def attribute_types() -> dict[str, str]:
+    """Declared attribute types by key (keys not declared are text)."""
+    return dict(AttributeDefinition.objects.values_list("key", "type"))
+
+
+def attribute_usage(*, key: str, kind: str) -> AttributeUsage:
+    """How many contacts have `key`, and how many of their values are not of type `kind`."""
+    statement = _USAGE.format(
+        key=sql.Literal(key),
+        contacts=sql.Identifier(Contact._meta.db_table),
+        readable=_READABLE[AttributeType(kind)],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement.as_string(None))
+        with_value, not_of_type, examples = cursor.fetchone()
+    return AttributeUsage(key, kind, with_value, not_of_type, list(examples or []))
+
+
+def attribute_problems(*, key: str, kind: str, label: str = "") -> dict[str, str]:
+    """What is wrong with a declaration, by field ({} when it can be saved)."""
+    problems = {}
+    if not KEY_RE.match(key):
+        problems["key"] = "a key is letters, digits and _ (not first), at most 64: e.g. last_order"
+    elif key in CONTACT_KEYS:
+        problems["key"] = f"{key} is a contact field, not an attribute"
+    if kind not in AttributeType.values:
+        problems["type"] = f"type is one of {', '.join(AttributeType.values)}"
+    if len(label.strip()) > 100:
+        problems["label"] = "at most 100 characters"
+    return problems
+
+
+def attribute_define(
+    *, key: str, kind: str, label: str = "", actor: Any = None
+) -> AttributeDefinition:
+    """Declare (or re-declare) a key's type; errors are ValidationError by field.
+
+    Segments saved before keep the type they were saved with; new rules and imports use this.
+    """
+    from django.core.exceptions import ValidationError
+
+    if actor is not None:
+        actor_require(actor, "contacts.change_attributedefinition", doing="declare attribute types")
+    key = key.strip()
+    if problems := attribute_problems(key=key, kind=kind, label=label):
+        raise ValidationError(problems)
+    definition, created = AttributeDefinition.objects.update_or_create(
+        key=key, defaults={"type": kind, "label": label.strip()}
+    )
+    if actor is not None:
+        audit_record(
+            actor=actor,
+            action="attribute-type",
+            detail=f"{key}: {kind}{'' if created else ' (changed)'}",
+        )
+    return definition
+
+
+def attribute_undefine(*, key: str, actor: Any = None) -> bool:
+    """Forget a key's declared type (it is text again); returns whether there was one."""
+    if actor is not None:
+        actor_require(actor, "contacts.delete_attributedefinition", doing="remove attribute types")
+    deleted = AttributeDefinition.objects.filter(key=key).delete()[0] > 0
+    if deleted and actor is not None:
+        audit_record(actor=actor, action="attribute-type", detail=f"{key}: declaration removed")
+    return deleted
 
 
 # --- Journeys (#27): set attributes for many contacts at once ---------------------------------

@@ -21,6 +21,7 @@ class ImportJob(models.Model):
     """One uploaded contacts CSV and the progress of its import (run by a Celery task)."""
 
     class Status(models.TextChoices):
+        MAPPING = "mapping", "Waiting for the column mapping"
         PENDING = "pending", "Waiting for the worker"
         RUNNING = "running", "Importing"
         DONE = "done", "Done"
@@ -35,6 +36,10 @@ class ImportJob(models.Model):
         help_text="Accept runs of consecutive numbers (import_contacts --allow-sequential)",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # The column mapping confirmed in the mapping step (contacts/mapping.py), and the
+    # encoding the file was read in.
+    mapping = models.JSONField(default=dict, blank=True)
+    encoding = models.CharField(max_length=20, blank=True)
     total = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     created = models.PositiveIntegerField(default=0)

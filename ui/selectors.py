@@ -4,18 +4,19 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 
-from django.db.models import Count, Q
+from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from campaigns.audience import AudienceSummary, audience_counts_for
-from campaigns.models import Campaign, Message, Segment
+from campaigns.audience import AudienceSummary, audience_counts_for, audience_preview_contacts
+from campaigns.models import AudienceMatch, Campaign, Message, Segment
 from campaigns.people import campaign_people
 from campaigns.rendering import CONTACT_FIELDS
-from campaigns.segments import segment_q
 from campaigns.services import campaign_live_counts
 from campaigns.states import CampaignState
-from contacts.models import ConsentAction, ConsentEvent, Contact, ListMembership
+from contacts.attributes import KEY_RE, AttributeType
+from contacts.models import ConsentAction, ConsentEvent, Contact
+from contacts.services import attribute_types
 from infobip.models import InboundMessage, KeywordAction
 
 FINAL_FAILED = ("undeliverable", "expired", "rejected", "failed")
@@ -27,6 +28,7 @@ def audience_counts(
     exclude_ids: Iterable[int],
     segment: Segment | None = None,
     exclude_segment: Segment | None = None,
+    match: str = AudienceMatch.ANY,
 ) -> AudienceSummary:
     """campaigns.audience.audience_summary for lists and segments chosen in the wizard."""
     return audience_counts_for(
@@ -34,6 +36,7 @@ def audience_counts(
         exclude_ids=list(exclude_ids),
         segment=segment,
         exclude_segment=exclude_segment,
+        match=match,
     )
 
 
@@ -129,22 +132,39 @@ def conversation(contact: Contact, *, limit: int = 50) -> list[dict]:
     return items[-limit:]
 
 
-def _audience_contacts(list_ids: Iterable[int], segment_id: int | None = None):
-    """The lists' members, or the segment's contacts (as campaigns.audience selects them)."""
-    members = ListMembership.objects.filter(contact_list_id__in=list(list_ids))
-    included = Q(id__in=members.values("contact_id"))
-    if segment_id is not None and (segment := Segment.objects.filter(pk=segment_id).first()):
-        included |= segment_q(segment.rules, now=timezone.now())
-    return Contact.objects.filter(included)
+def _audience_contacts(
+    list_ids: Iterable[int], segment_id: int | None = None, match: str = AudienceMatch.ANY
+) -> QuerySet[Contact]:
+    """The lists' members and the segment's contacts, combined as campaigns.audience does."""
+    segment = Segment.objects.filter(pk=segment_id).first() if segment_id is not None else None
+    return audience_preview_contacts(list_ids=list(list_ids), segment=segment, match=match)
+
+
+def attribute_keys_known(sample: int = 1000) -> dict[str, str]:
+    """Attribute keys a segment rule may use, with their type: the declared ones, and the keys
+    found on the newest and oldest `sample` contacts (text unless declared)."""
+    keys: set[str] = set()
+    for order in ("id", "-id"):
+        for attributes in Contact.objects.order_by(order).values_list("attributes", flat=True)[
+            :sample
+        ]:
+            if isinstance(attributes, dict):
+                keys.update(str(k) for k in attributes if KEY_RE.match(str(k)))
+    found = dict.fromkeys(sorted(keys - set(CONTACT_FIELDS)), AttributeType.TEXT.value)
+    return {**found, **attribute_types()}
 
 
 def audience_attribute_keys(
-    *, list_ids: Iterable[int], segment_id: int | None = None, sample: int = 1000
+    *,
+    list_ids: Iterable[int],
+    segment_id: int | None = None,
+    match: str = AudienceMatch.ANY,
+    sample: int = 1000,
 ) -> list[str]:
     """Attribute (CSV column) names found on the audience: the oldest and newest `sample`."""
     # An import gives all its rows the same columns: both ends of the audience see every import
     # that built it, without reading a million rows' JSON.
-    contacts = _audience_contacts(list_ids, segment_id)
+    contacts = _audience_contacts(list_ids, segment_id, match)
     keys: set[str] = set()
     for order in ("id", "-id"):
         for attributes in contacts.order_by(order).values_list("attributes", flat=True)[:sample]:
@@ -154,7 +174,12 @@ def audience_attribute_keys(
 
 
 def rendered_range(
-    *, text: str, list_ids: Iterable[int], segment_id: int | None = None, sample: int = 200
+    *,
+    text: str,
+    list_ids: Iterable[int],
+    segment_id: int | None = None,
+    match: str = AudienceMatch.ANY,
+    sample: int = 200,
 ) -> dict | None:
     """What recipients receive: shortest and longest rendered text over an audience sample."""
     from campaigns.rendering import compile_template, contact_values, sms_segments
@@ -164,7 +189,7 @@ def rendered_range(
         return None
     lengths: list = []
     missing = 0
-    audience = _audience_contacts(list_ids, segment_id).filter(opted_out=False)
+    audience = _audience_contacts(list_ids, segment_id, match).filter(opted_out=False)
     for contact in audience.order_by("id")[:sample]:
         rendered = template.render(contact_values(contact, template.names))
         if rendered.missing:

@@ -3,6 +3,7 @@
 import uuid
 from pathlib import Path
 
+import phonenumbers
 import requests
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -12,8 +13,14 @@ from django.utils import timezone
 
 from channels.base import Outbound
 from channels.registry import UnknownChannel, channel_types, mediums, reply_type
+from contacts.mapping import Column, mapping_from_json, mapping_json, mapping_layout
 from contacts.models import Contact
-from contacts.services import ReplyRefused, contact_reply_authorize
+from contacts.services import (
+    ImportPreview,
+    ReplyRefused,
+    contact_reply_authorize,
+    contacts_import_preview,
+)
 from core.logging import redact
 from core.rules import actor_require
 from core.services import audit_record
@@ -24,7 +31,10 @@ from ui.models import ImportJob
 
 # Audit and approval moved to the services that decide (core, campaigns); these names stay
 # importable from here for the pages that used them.
-__all__ = ["UiError", "audit_record", "import_job_create", "import_job_run", "inbound_reply"]
+__all__ = [
+    "UiError", "audit_record", "import_job_create", "import_job_preview", "import_job_run",
+    "import_job_start", "inbound_reply",
+]  # fmt: skip
 
 
 class UiError(Exception):
@@ -39,17 +49,53 @@ def import_job_create(
     user: AbstractBaseUser,
     allow_sequential: bool = False,
 ) -> ImportJob:
-    """Store the upload and enqueue its import (the worker runs it; eager mode runs it now)."""
-    from ui.tasks import run_import
-
+    """Store an upload as a job waiting for its column mapping (import_job_start runs it)."""
     job = ImportJob(
         original_name=Path(upload.name or "contacts.csv").name[:255],
-        list_name=list_name.strip(),
+        list_name=list_name.strip()[:200],
         default_region=default_region.strip().upper()[:2],
         allow_sequential=allow_sequential,
         created_by=user,
+        status=ImportJob.Status.MAPPING,
     )
     job.file.save(f"{uuid.uuid4().hex}.csv", upload, save=False)
+    job.save()
+    return job
+
+
+def import_job_preview(*, job: ImportJob) -> ImportPreview:
+    """The job's file as the mapping step shows it (ImportFileError for a file it refuses)."""
+    return contacts_import_preview(source=job.file.path, default_region=job.default_region or None)
+
+
+@transaction.atomic
+def import_job_start(
+    *,
+    job: ImportJob,
+    columns: list[Column],
+    list_name: str,
+    default_region: str,
+    user: AbstractBaseUser,
+    allow_sequential: bool = False,
+) -> ImportJob:
+    """Check a mapping against the job's file, store it and enqueue the import; ImportFileError
+    (or ValueError for an unknown region) says what to change, and the file stays."""
+    from ui.tasks import run_import
+
+    job = ImportJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != ImportJob.Status.MAPPING:
+        raise UiError("this import has started already")
+    region = default_region.strip().upper()[:2]
+    if region and region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"“{region}” is not a country code: use two letters such as GB.")
+    preview = import_job_preview(job=job)
+    mapping_layout(preview.header, columns, delimiter=preview.delimiter)  # refuses a bad one
+    job.mapping = mapping_json(columns)
+    job.encoding = preview.encoding
+    job.list_name = list_name.strip()[:200]
+    job.default_region = region
+    job.allow_sequential = allow_sequential
+    job.status = ImportJob.Status.PENDING
     job.save()
     audit_record(actor=user, action="import", detail=f"{job.original_name} (job {job.pk})")
     transaction.on_commit(lambda: run_import.delay(job.pk))
@@ -69,6 +115,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
     def progress(done: int, total: int) -> None:
         ImportJob.objects.filter(pk=job_id).update(processed=done, total=total)
 
+    columns = job.mapping.get("columns") if isinstance(job.mapping, dict) else None
     try:
         result = contacts_import(
             source=job.file.path,
@@ -78,6 +125,8 @@ def import_job_run(*, job_id: int) -> ImportJob:
             allow_sequential=job.allow_sequential,
             progress=progress,
             source_name=job.original_name,
+            columns=mapping_from_json(job.mapping, len(columns)) if columns else None,
+            imported_by=job.created_by,
         )
     except Exception as exc:
         ImportJob.objects.filter(pk=job_id).update(
@@ -94,6 +143,7 @@ def import_job_run(*, job_id: int) -> ImportJob:
         unchanged=result.unchanged,
         rejected=result.rejected,
         summary=result.as_dict(),
+        encoding=result.encoding,
         errors_file=str(errors_path) if result.rejected and errors_path.exists() else "",
         finished_at=timezone.now(),
     )

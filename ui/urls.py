@@ -5,6 +5,7 @@ from django.urls import path
 
 from ui.views import (
     approvals,
+    attributes,
     calendar,
     campaigns,
     contacts,
@@ -51,11 +52,21 @@ urlpatterns = [
     ),
     path("contacts/<int:pk>/erase/", privacy.contact_erase_page, name="contact_erase"),
     path("imports/<int:pk>/", contacts.import_status, name="import"),
+    path("imports/<int:pk>/mapping/", contacts.import_mapping, name="import_mapping"),
     path("imports/<int:pk>/errors.csv", contacts.import_errors, name="import_errors"),
     path("lists/", contacts.lists, name="lists"),
     path("segments/", segments.segment_list, name="segments"),
     path("keywords/", keywords.keyword_list, name="keywords"),
     path("segments/<int:pk>/count/", segments.segment_count_fragment, name="segment_count"),
+    path("segments/new/", segments.segment_edit, name="segment_new"),
+    path("attributes/", attributes.attribute_list, name="attributes"),
+    path("attributes/save/", attributes.attribute_save, name="attribute_save"),
+    path(
+        "attributes/<str:key>/usage/", attributes.attribute_usage_fragment, name="attribute_usage"
+    ),
+    path("segments/preview/", segments.segment_builder_preview, name="segment_preview"),
+    path("segments/<int:pk>/", segments.segment_edit, name="segment"),
+    path("segments/<int:pk>/delete/", segments.segment_remove, name="segment_delete"),
     path("templates/", templates.template_list, name="templates"),
     path("templates/sync/", templates.template_sync, name="template_sync"),
     path("templates/<int:pk>/", templates.template_detail, name="template"),

@@ -137,6 +137,19 @@ CASES_COVER = [
     ("POST", "/api/v1/infobip/request"),
     ("GET", "/api/v1/reports/campaigns"),
     ("GET", "/api/v1/reports/trends"),
+    ("POST", "/api/v1/contacts/import/preview"),
+    ("POST", "/api/v1/contacts/import"),
+    ("POST", "/api/v1/attributes"),
+    ("GET", "/api/v1/attributes"),
+    ("DELETE", "/api/v1/attributes/{key}"),
+    ("POST", "/api/v1/segments"),
+    ("GET", "/api/v1/segments"),
+    ("POST", "/api/v1/segments/preview"),
+    ("GET", "/api/v1/segments/{id}"),
+    ("PATCH", "/api/v1/segments/{id}"),
+    ("GET", "/api/v1/segments/{id}/count"),
+    ("GET", "/api/v1/segments/{id}/contacts"),
+    ("DELETE", "/api/v1/segments/{id}"),
     # Journeys and events need PostgreSQL: their cases are in tests/journeys/test_api.py.
     *JOURNEY_CASES,
 ]
@@ -238,6 +251,26 @@ def test_every_success_answer_matches_the_document(
     logs = c.check("POST", "/api/v1/infobip/request", 200,
                    {"method": "GET", "path": "/sms/3/logs", "query": {"limit": "1"}})  # fmt: skip
     assert logs["status"] == 200
+
+    # A CSV import with a mapping.
+    csv_body = {"content": "Tel,Score\n+447946000103,7\n", "map": ["Score=number"]}
+    c.check("POST", "/api/v1/contacts/import/preview", 200, csv_body)
+    c.check("POST", "/api/v1/contacts/import", 200, csv_body)
+
+    # Attribute types and segments.
+    c.check("POST", "/api/v1/attributes", 200, {"key": "score", "type": "number"})
+    c.check("GET", "/api/v1/attributes", 200)
+    rules = {"match": "all", "rules": [{"field": "attribute", "key": "score", "op": "gt",
+                                        "value": 1}]}  # fmt: skip
+    segment = c.check("POST", "/api/v1/segments", 201, {"name": "contract", "rules": rules})
+    c.check("GET", "/api/v1/segments", 200)
+    c.check("POST", "/api/v1/segments/preview", 200, {"rules": rules})
+    c.check("GET", "/api/v1/segments/{id}", 200, id=segment["id"])
+    c.check("PATCH", "/api/v1/segments/{id}", 200, {"description": "d"}, id=segment["id"])
+    c.check("GET", "/api/v1/segments/{id}/count", 200, id=segment["id"])
+    c.check("GET", "/api/v1/segments/{id}/contacts", 200, id=segment["id"])
+    c.check("DELETE", "/api/v1/segments/{id}", 204, id=segment["id"])
+    c.check("DELETE", "/api/v1/attributes/{key}", 204, key="score")
 
     # Last: what removes the data the others read.
     c.check("DELETE", "/api/v1/lists/{id}/members", 200, {"contact_ids": ids}, id=created["id"])

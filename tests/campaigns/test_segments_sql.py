@@ -257,7 +257,7 @@ def test_segment_count_counts_with_its_settings_and_leaves_the_connections_alone
     seen: list[tuple[str, str]] = []
     with connection.execute_wrapper(
         lambda execute, sql, params, many, context: (
-            seen.append(_raw_settings(context["cursor"])) if "COUNT(" in sql else None,
+            seen.append(_raw_settings(context["cursor"])) if "count(" in sql.lower() else None,
             execute(sql, params, many, context),
         )[1]
     ):

@@ -152,7 +152,8 @@ def test_reimporting_the_same_file_changes_nothing(write_csv, run_import) -> Non
     second = run_import(path, "--default-region", "GB", "--list", "Promo")
     assert second.counts | {"warnings": "-"} == {
         "created": "0", "updated": "0", "rejected": "0", "warnings": "-", "unchanged": "2",
-        "duplicates": "1", "blank": "0", "opted_out": "0", "listed": "0", "rows": "3",
+        "duplicates": "1", "blank": "0", "opted_out": "0", "consented": "0", "listed": "0",
+        "rows": "3",
     }  # fmt: skip
     assert list(Contact.objects.order_by("pk").values()) == before  # not even updated_at moved
     assert ConsentEvent.objects.count() == events
@@ -200,7 +201,7 @@ def test_dry_run_reports_the_same_counts_and_writes_nothing(write_csv, run_impor
     real = run_import(path, "--list", "New list")
     assert real.counts == {key: value for key, value in dry.counts.items() if key != "dry_run"}
     assert dry.counts == dict(dry.counts, created="1", updated="1", unchanged="1", rejected="1",
-                              duplicates="1", opted_out="1", listed="3")  # fmt: skip
+                              duplicates="1", opted_out="1", consented="0", listed="3")  # fmt: skip
 
 
 def test_errors_file_has_row_number_reason_and_original_cells(write_csv, run_import) -> None:

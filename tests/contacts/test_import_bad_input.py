@@ -23,10 +23,12 @@ NUL_PREFIX = ("phone,first_name\n" + GOOD_ROWS * 30 + "+447400123499,A").encode(
 BAD_FILES = {
     "missing phone column": (
         b"name,email\nAnn,ann@example.com\n",
-        "no phone column: the header row must have a 'phone' column (found 'name', 'email')",
+        "no phone column: the header row must have a 'phone' column, or a column mapped to the "
+        "phone number (found 'name', 'email')",
     ),
     "not utf-8": (
-        LATIN1_PREFIX + b"\xe9e\n",  # a Latin-1 é
+        # Not UTF-8, and not Windows-1252 either (0x81 is undefined there): refused.
+        LATIN1_PREFIX + b"\xe9e\x81\n",
         f"not UTF-8: invalid byte 0xE9 at byte offset {len(LATIN1_PREFIX)} (line 22); "
         "save the file as CSV UTF-8",
     ),
@@ -42,7 +44,7 @@ BAD_FILES = {
         f"NUL byte at byte offset {len(NUL_PREFIX)} (line 602): not a CSV",
     ),
     "spreadsheet": (b"PK\x03\x04\x14\x00\x06\x00" + b"x" * 100, "this is a spreadsheet"),
-    "utf-16": ("phone\n+447400123456\n".encode("utf-16"), "UTF-16/UTF-32 encoded"),
+    "utf-32": ("phone\n+447400123456\n".encode("utf-32"), "UTF-32 encoded"),
     "too many columns": (
         ("phone,first_name\n" + GOOD_ROWS + "+447400123499,Ann,Lee,extra\n").encode(),
         "row 22: 4 columns but the header has 2 (delimiter ','; quote cells that contain it)",
@@ -53,7 +55,7 @@ BAD_FILES = {
     ),
     "duplicate column": (
         b"phone,First Name,first_name\n+447400123456,A,B\n",
-        "columns 2 and 3 are both 'first_name': rename one of them",
+        "columns 2 and 3 are both 'first_name': rename or ignore one of them",
     ),
 }
 

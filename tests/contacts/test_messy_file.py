@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 EXPECTED = {
     "created": "10", "updated": "1", "rejected": "7", "warnings": "5", "unchanged": "2",
-    "duplicates": "2", "blank": "2", "opted_out": "2", "listed": "13", "rows": "24",
+    "duplicates": "2", "blank": "2", "opted_out": "2", "consented": "0", "listed": "13",
+    "rows": "24",
 }  # fmt: skip
 
 
@@ -88,6 +89,7 @@ def test_admin_shows_the_imported_contacts_with_their_consent_history(
     francois = Contact.objects.get(phone="+33612345678")
     page = admin_client.get(reverse("admin:contacts_contact_change", args=[francois.pk]))
     consent = next(f for f in page.context["inline_admin_formsets"] if f.opts.model is ConsentEvent)
+    # The evidence: the file, the row and the cell that said so.
     assert [(f.original.action, f.original.source, f.original.note) for f in consent] == [
-        ("opt_out", "import", "import messy_contacts.csv")
+        ("opt_out", "import", "import messy_contacts.csv row 10: opted_out=yes")
     ]

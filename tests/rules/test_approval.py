@@ -91,6 +91,28 @@ def test_changing_the_audience_voids_the_approval(approving, creator, sender, ap
         campaign_launch(campaign=campaign, actor=sender)
 
 
+def test_editing_the_segment_or_how_it_combines_voids_the_approval(
+    approving, creator, sender, approver
+) -> None:
+    from campaigns.segments import segment_save
+
+    segment = segment_save(name="Recent", rules={"rules": [
+        {"field": "engagement", "event": "delivered", "within_days": 30}]})  # fmt: skip
+    campaign = campaign_ready_for("launch", creator=creator)
+    campaign.segment = segment
+    campaign.save()
+    campaign_approve(campaign=campaign, actor=approver)
+    # The segment's rules are what the approver saw: a wider segment is another audience.
+    segment_save(name="Recent", segment=segment, rules={"rules": [
+        {"field": "engagement", "event": "delivered", "within_days": 365}]})  # fmt: skip
+    with pytest.raises(Refused, match="changed after"):
+        campaign_launch(campaign=Campaign.objects.get(pk=campaign.pk), actor=sender)
+    campaign_approve(campaign=Campaign.objects.get(pk=campaign.pk), actor=approver)
+    Campaign.objects.filter(pk=campaign.pk).update(audience_match="all")
+    with pytest.raises(Refused, match="changed after"):
+        campaign_launch(campaign=Campaign.objects.get(pk=campaign.pk), actor=sender)
+
+
 def test_an_admin_edit_voids_the_approval(approving, creator, sender, approver, client):
     campaign = campaign_ready_for("launch", creator=creator)
     campaign_approve(campaign=campaign, actor=approver)

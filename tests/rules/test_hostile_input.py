@@ -116,6 +116,12 @@ FORMS = {
     "ui:lists": ["name", "description"],
     "ui:sandbox_inbound": ["channel", "from", "text"],
     "ui:contact_import": ["list_name", "default_region"],
+    "ui:segment_preview": ["match", "i-0-kind", "i-0-field", "i-0-op", "i-0-value", "i-0-value2",
+                           "i-0-ndays", "i-0-lists", "i-0-days", "i-0-key", "i-0-type",
+                           "i-0.1-field", "i-1-kind", "i-1.0-field", "i-1.0-op"],
+    "ui:segment_new": ["name", "action", "match", "i-0-kind", "i-0-field", "i-0-op", "i-0-value",
+                       "i-0-ndays", "i-0-event", "i-0-channel", "i-1-kind", "i-1.0-field"],
+    "ui:attribute_save": ["key", "type", "label", "action"],
 }  # fmt: skip
 
 

@@ -140,11 +140,10 @@ def test_import_counts_in_file_duplicates_and_takes_the_command_options(
         b"phone,first_name\n07946 012345,Ann\n+447946012345,Ann B\n+447946012399,Bob\n"
     )
     upload.name = "dupes.csv"
+    options = {"default_region": "gb", "allow_sequential": "1"}
+    mapping = marketer_client.post(reverse("ui:contact_import"), {"file": upload, **options})
     with django_capture_on_commit_callbacks(execute=True):
-        response = marketer_client.post(
-            reverse("ui:contact_import"),
-            {"file": upload, "default_region": "gb", "allow_sequential": "1"},
-        )
+        response = marketer_client.post(mapping["Location"], options)
     job = ImportJob.objects.get()
     assert job.allow_sequential
     assert job.default_region == "GB"
@@ -155,8 +154,12 @@ def test_import_counts_in_file_duplicates_and_takes_the_command_options(
 
     bad = io.BytesIO(b"phone\n+447946012345\n")
     bad.name = "x.csv"
-    refused = marketer_client.post(
-        reverse("ui:contact_import"), {"file": bad, "default_region": "ZZ"}
-    )
+    # A bad option is refused on the mapping step, and the file is kept there.
+    step = marketer_client.post(reverse("ui:contact_import"), {"file": bad, "default_region": "ZZ"})
+    refused = marketer_client.get(step["Location"])
     assert refused.status_code == 400
     assert "not a country code" in refused.content.decode()
+    assert '<strong id="import-file">x.csv</strong>' in refused.content.decode()
+    refused = marketer_client.post(step["Location"], {"default_region": "ZZ"})
+    assert "not a country code" in refused.content.decode()
+    assert ImportJob.objects.get(original_name="x.csv").status == "mapping"

@@ -12,15 +12,29 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from contacts.attributes import DateOrder
+from contacts.csvfile import ImportFileError
 from contacts.models import ConsentSource, Contact, ContactList
 from contacts.phones import PhoneChecker
 from contacts.services import contact_opt_in, contact_opt_out
 from core.params import param_int
 from ui.access import page
 from ui.conversations import reply_options
+from ui.import_form import (
+    CONSENT_CHANNEL_CHOICES,
+    TARGET_CHOICES,
+    columns_from_form,
+    mapping_rows,
+)
 from ui.models import ImportJob
 from ui.selectors import conversation
-from ui.services import audit_record, import_job_create
+from ui.services import (
+    UiError,
+    audit_record,
+    import_job_create,
+    import_job_preview,
+    import_job_start,
+)
 
 PAGE_SIZE = 50
 
@@ -139,6 +153,7 @@ def contact_consent(request, pk: int):
 
 @page("contacts.add_contact")
 def contact_import(request):
+    """Step 1: choose the file (and the list); step 2 (import_mapping) maps its columns."""
     errors: list[str] = []
     if request.method == "POST":
         upload = request.FILES.get("file")
@@ -146,10 +161,8 @@ def contact_import(request):
             errors.append("Choose a CSV file to upload.")
         elif upload.size == 0:
             errors.append("The file is empty.")
-        region = request.POST.get("default_region", "").strip().upper()
-        if region and region not in phonenumbers.SUPPORTED_REGIONS:
-            errors.append(f"“{region[:10]}” is not a country code: use two letters such as GB.")
         if not errors:
+            # The file is kept from here on: whatever the next step refuses, it stays.
             job = import_job_create(
                 upload=upload,
                 list_name=request.POST.get("list_name", ""),
@@ -157,13 +170,60 @@ def contact_import(request):
                 allow_sequential=request.POST.get("allow_sequential") == "1",
                 user=request.user,
             )
-            return redirect("ui:import", pk=job.pk)
+            return redirect("ui:import_mapping", pk=job.pk)
     context = {
         "errors": errors,
         "lists": ContactList.objects.all(),
         "jobs": ImportJob.objects.select_related("created_by")[:10],
     }
     return render(request, "ui/import.html", context, status=400 if errors else 200)
+
+
+@page("contacts.add_contact")
+def import_mapping(request, pk: int):
+    """Step 2: a sample of the file and what each column becomes; Import starts the job."""
+    job = get_object_or_404(ImportJob, pk=pk)
+    if job.status != ImportJob.Status.MAPPING:
+        return redirect("ui:import", pk=job.pk)
+    try:
+        preview = import_job_preview(job=job)
+    except ImportFileError as exc:
+        context = {"job": job, "file_error": str(exc)}
+        return render(request, "ui/import_mapping.html", context, status=400)
+    columns = preview.columns
+    form = {"list_name": job.list_name, "default_region": job.default_region,
+            "allow_sequential": job.allow_sequential}  # fmt: skip
+    errors: list[str] = []
+    if request.method == "POST":
+        columns = columns_from_form(request.POST, preview.header, columns)
+        form = {"list_name": request.POST.get("list_name", "")[:200],
+                "default_region": request.POST.get("default_region", "")[:10],
+                "allow_sequential": request.POST.get("allow_sequential") == "1"}  # fmt: skip
+        if request.POST.get("action") != "refresh":
+            try:
+                import_job_start(
+                    job=job, columns=columns, user=request.user,
+                    list_name=str(form["list_name"]), default_region=str(form["default_region"]),
+                    allow_sequential=bool(form["allow_sequential"]),
+                )  # fmt: skip
+            except (ImportFileError, ValueError, UiError) as exc:
+                errors.append(str(exc)[0].upper() + str(exc)[1:])
+            else:
+                return redirect("ui:import", pk=job.pk)
+    elif job.default_region and job.default_region not in phonenumbers.SUPPORTED_REGIONS:
+        errors.append(f"“{job.default_region}” is not a country code: use two letters such as GB.")
+    context = {
+        "job": job,
+        "preview": preview,
+        "rows": mapping_rows(preview, columns),
+        "targets": TARGET_CHOICES,
+        "orders": DateOrder.choices,
+        "channels": CONSENT_CHANNEL_CHOICES,
+        "form": form,
+        "errors": errors,
+        "lists": ContactList.objects.all(),
+    }
+    return render(request, "ui/import_mapping.html", context, status=400 if errors else 200)
 
 
 @page("contacts.add_contact")

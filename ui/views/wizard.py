@@ -17,8 +17,9 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from campaigns.editing import EDITABLE, campaign_update
-from campaigns.models import Campaign, FailoverMode, Segment, SpeedUnit
+from campaigns.models import AudienceMatch, Campaign, FailoverMode, Segment, SpeedUnit
 from campaigns.rendering import CONTACT_FIELDS, OPT_OUT_URL, PLACEHOLDER_RE, sms_segments
+from campaigns.segments import segment_rules_summary
 from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_create
 from channels.base import BUTTONS, IMAGE, Button, ChannelType, Content
 from channels.registry import (
@@ -107,6 +108,7 @@ def campaign_state(campaign: Campaign) -> dict:
         "exclude_lists": sorted(campaign.exclude_lists.values_list("pk", flat=True)),
         "segment": campaign.segment_id,
         "exclude_segment": campaign.exclude_segment_id,
+        "audience_match": campaign.audience_match,
         "channel": campaign.channel,
         "text": campaign.text,
         "media_url": campaign.media_url,
@@ -135,7 +137,11 @@ def edit(request, pk: int):
 def _known_placeholders(state: dict) -> list[str]:
     # {{opt_out_url}} is every recipient's own opt-out link (campaigns.rendering). The columns
     # are those of the audience: its lists' members and its segment's contacts.
-    keys = audience_attribute_keys(list_ids=state.get("lists", []), segment_id=state.get("segment"))
+    keys = audience_attribute_keys(
+        list_ids=state.get("lists", []),
+        segment_id=state.get("segment"),
+        match=state.get("audience_match", AudienceMatch.ANY),
+    )
     return [*CONTACT_FIELDS, OPT_OUT_URL, *keys]
 
 
@@ -162,12 +168,32 @@ def _segment_ids(post) -> tuple[int | None, int | None]:
     return include_id, exclude_id
 
 
-def _counts(list_ids: list[int], exclude_ids: list[int], segment_id, exclude_segment_id):
+def _segment_words(segment_id, exclude_segment_id) -> dict:
+    """The chosen segments' rules in words, shown under the live count."""
+    segment, exclude = _segment(segment_id), _segment(exclude_segment_id)
+    return {
+        "segment_words": segment_rules_summary(segment.rules) if segment else "",
+        "exclude_segment_words": segment_rules_summary(exclude.rules) if exclude else "",
+    }
+
+
+def _match(post) -> str:
+    """How the chosen segment combines with the chosen lists (any: or, all: and)."""
+    value = post.get("audience_match", AudienceMatch.ANY)
+    return value if value in AudienceMatch.values else AudienceMatch.ANY
+
+
+def _counts(list_ids: list[int], exclude_ids: list[int], segment_id, exclude_segment_id, match):
+    segment = _segment(segment_id)
+    # "On the lists and in the segment" needs both: with one of them it is just that one.
+    if not list_ids or segment is None:
+        match = AudienceMatch.ANY
     return audience_counts(
         list_ids=list_ids,
         exclude_ids=exclude_ids,
-        segment=_segment(segment_id),
+        segment=segment,
         exclude_segment=_segment(exclude_segment_id),
+        match=match,
     )
 
 
@@ -182,6 +208,7 @@ def audience(request):
         list_ids = _ids(request.POST.getlist("lists"))
         exclude_ids = [i for i in _ids(request.POST.getlist("exclude_lists")) if i not in list_ids]
         segment_id, exclude_segment_id = _segment_ids(request.POST)
+        match = _match(request.POST) if list_ids and segment_id else AudienceMatch.ANY
         if not name:
             field_errors["name"] = "Give the campaign a name."
         elif len(name) > 200:
@@ -195,6 +222,7 @@ def audience(request):
             "exclude_lists": exclude_ids,
             "segment": segment_id,
             "exclude_segment": exclude_segment_id,
+            "audience_match": match,
         }
         _save(request, **state)
         if not field_errors:
@@ -211,7 +239,9 @@ def audience(request):
             state.get("exclude_lists", []),
             state.get("segment"),
             state.get("exclude_segment"),
+            state.get("audience_match", AudienceMatch.ANY),
         ),
+        **_segment_words(state.get("segment"), state.get("exclude_segment")),
     )
     status = 400 if field_errors else 200
     return render(request, "ui/wizard_audience.html", context, status=status)
@@ -226,8 +256,10 @@ def audience_count(request):
         _ids(request.POST.getlist("exclude_lists")),
         segment_id,
         exclude_segment_id,
+        _match(request.POST),
     )
-    return render(request, "ui/_audience_count.html", {"summary": summary})
+    context = {"summary": summary, **_segment_words(segment_id, exclude_segment_id)}
+    return render(request, "ui/_audience_count.html", context)
 
 
 def highlight_ucs2(text: str, chars: tuple[str, ...]) -> str:
@@ -275,7 +307,12 @@ def _counter(text: str, state: dict, channel: str | None = None) -> dict:
     seg = sms_segments(text)
     list_ids, segment_id = state.get("lists", []), state.get("segment")
     filled = (
-        rendered_range(text=text, list_ids=list_ids, segment_id=segment_id)
+        rendered_range(
+            text=text,
+            list_ids=list_ids,
+            segment_id=segment_id,
+            match=state.get("audience_match", AudienceMatch.ANY),
+        )
         if list_ids or segment_id
         else None
     )
@@ -581,6 +618,7 @@ def _options_check(form: dict, state: dict, fallback: str | None) -> tuple[dict,
         "exclude_lists": ContactList.objects.filter(pk__in=state.get("exclude_lists", [])),
         "segment": _segment(state.get("segment")),
         "exclude_segment": _segment(state.get("exclude_segment")),
+        "audience_match": state.get("audience_match", AudienceMatch.ANY),
         "text": "" if kind.uses_template else state.get("text", ""),
         "media_url": state.get("media_url", "") if not kind.uses_template else "",
         "buttons": state.get("buttons") or [] if not kind.uses_template else [],

@@ -53,6 +53,13 @@ class Command(BaseCommand):
         create.add_argument("--list", action="append", default=[], dest="lists")
         create.add_argument("--segment", help="a saved segment (manage.py segment), besides lists")
         create.add_argument("--exclude-segment", help="a saved segment whose members are left out")
+        create.add_argument(
+            "--audience-match",
+            choices=["any", "all"],
+            default="any",
+            help="with --list and --segment: any = on the lists or in the segment (default), "
+            "all = on the lists and in the segment",
+        )
         create.add_argument("--exclude-list", action="append", default=[], dest="exclude")
         # The registered channel types (channels/registry.py), read when the parser is built.
         create.add_argument("--channel", required=True, choices=channel_names())
@@ -177,6 +184,7 @@ class Command(BaseCommand):
             max_spend=_max_spend(o["max_spend"]),
             segment=segment,
             exclude_segment=exclude_segment,
+            audience_match=o["audience_match"],
         )
         if o["override_frequency_cap"]:
             campaign_frequency_cap_override(campaign=campaign, actor=cli_actor(o["acting_user"]))

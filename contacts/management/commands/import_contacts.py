@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contacts.checkpool import default_workers
 from contacts.csvfile import ImportFileError
-from contacts.services import contacts_import
+from contacts.mapping import Column, mapping_apply_options, mapping_json
+from contacts.services import ImportPreview, contacts_import, contacts_import_preview
 from core.cli import add_actor_argument, cli_actor
 from core.rules import Refused
 
@@ -19,8 +20,10 @@ class Command(BaseCommand):
     """Import contacts from CSV; prints `created=N updated=N rejected=N …`."""
 
     help = (
-        "Import contacts from a CSV file with a header row (phone required; first_name, "
-        "last_name, language, timezone, opted_out known; other columns become attributes)."
+        "Import contacts from a CSV file with a header row (UTF-8, UTF-16 or Windows-1252). "
+        "Columns are mapped by their header (phone, first_name, last_name, language, "
+        "timezone, consent, opted_out, consent_date; others become attributes); --map "
+        "changes any of them, --show-mapping prints the mapping and a sample."
     )
 
     def add_arguments(self, parser) -> None:
@@ -52,6 +55,26 @@ class Command(BaseCommand):
             action="store_true",
             help="accept a file with runs of consecutive numbers",
         )
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="COLUMN=TARGET",
+            help="map a column: TARGET is phone, first_name, last_name, language, timezone, "
+            "consent[:sms|whatsapp], opted_out, consent_date, ignore, or "
+            "text|number|date|boolean[:attribute_key] (repeatable)",
+        )
+        parser.add_argument(
+            "--date-order",
+            choices=["ymd", "dmy", "mdy"],
+            default="",
+            help="how the file writes dates (default: guessed per column from its cells)",
+        )
+        parser.add_argument(
+            "--show-mapping",
+            action="store_true",
+            help="print how each column would be read and the first rows; import nothing",
+        )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
         parser.add_argument("--batch-size", type=int, default=None, help="rows per transaction")
         parser.add_argument(
@@ -82,6 +105,18 @@ class Command(BaseCommand):
             bar.update(done - bar.n)
 
         try:
+            columns = None  # the importer's own suggestion for the header
+            if options["map"] or options["date_order"] or options["show_mapping"]:
+                preview = contacts_import_preview(
+                    source=file, default_region=options["default_region"]
+                )
+                columns = mapping_apply_options(
+                    preview.header, preview.columns, options["map"],
+                    date_order=options["date_order"],
+                )  # fmt: skip
+                if options["show_mapping"]:
+                    self._show(preview, columns, options["json"])
+                    return
             result = contacts_import(
                 source=file,
                 list_name=options["list_name"],
@@ -93,8 +128,9 @@ class Command(BaseCommand):
                 batch_size=options["batch_size"],
                 workers=workers,
                 actor=cli_actor(options["acting_user"]),
+                columns=columns,
             )
-        except ImportFileError as exc:
+        except (ImportFileError, ValueError) as exc:  # ValueError: an unknown --default-region
             raise CommandError(f"{file}: {exc}") from None
         except Refused as exc:
             raise CommandError(f"refused: {exc}") from None
@@ -115,3 +151,21 @@ class Command(BaseCommand):
             where = f"; rejected rows are in {errors_path}" if errors_path else ""
             self.stderr.write(f"… and {hidden} more{where}")
         self.stdout.write(result.summary())
+
+    def _show(self, preview: ImportPreview, columns: list[Column], as_json: bool) -> None:
+        """The mapping, column by column, with the sample's cells."""
+        mapping = mapping_json(columns)
+        if as_json:
+            self.stdout.write(json.dumps({**preview.as_dict(), **mapping}))
+            return
+        self.stdout.write(f"encoding={preview.encoding} delimiter={preview.delimiter!r}")
+        for index, (cell, column) in enumerate(zip(preview.header, columns, strict=True)):
+            target = column.target
+            if target == "attribute":
+                target = f"{column.type}:{column.key}"
+            elif target == "consent" and column.channel != "all":
+                target = f"consent:{column.channel}"
+            if column.order:
+                target += f" ({column.order})"
+            cells = [row[index] for row in preview.sample if index < len(row)]
+            self.stdout.write(f"{cell!r} → {target}    e.g. {', '.join(map(repr, cells[:3]))}")
