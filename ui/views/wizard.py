@@ -516,13 +516,17 @@ def parse_send_at(value: str) -> dt.datetime | None:
 
 
 def _fallback_channel(state: dict) -> str | None:
-    """The fallback step the options offer: a type that may follow the campaign's own, on
-    another medium (the first such in the registry), or None."""
+    """The fallback step the options offer: the type's default fallback (SMS after WhatsApp,
+    Viber or RCS), when it is registered and may follow; None for SMS."""
     try:
         own = channel_type(state.get("channel") or "")
     except UnknownChannel:
         return None
-    for kind in channel_types():
+    for name in own.default_fallback:
+        try:
+            kind = channel_type(name)
+        except UnknownChannel:
+            continue
         if kind.fallback_step and kind.ledger != own.ledger:
             return kind.name
     return None

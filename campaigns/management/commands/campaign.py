@@ -61,6 +61,14 @@ class Command(BaseCommand):
         create.add_argument("--language")
         create.add_argument("--placeholder", action="append", default=[], dest="placeholders")
         create.add_argument("--header-placeholder")
+        create.add_argument(
+            "--image", default="", metavar="URL",
+            help="an https image (Viber, RCS): the text becomes its caption",
+        )  # fmt: skip
+        create.add_argument(
+            "--button", action="append", default=[], dest="buttons", metavar="TEXT=URL",
+            help="a button (Viber, RCS): TEXT=https://… opens a link, TEXT alone is a reply",
+        )  # fmt: skip
         create.add_argument("--sms-failover-text", default="")
         create.add_argument("--sms-failover-sender", default="")
         create.add_argument("--failover-mode", choices=["herald", "infobip"], default="herald")
@@ -153,6 +161,8 @@ class Command(BaseCommand):
             text=o["text"],
             template=template,
             template_mapping=mapping,
+            media_url=o["image"],
+            buttons=[_button(b) for b in o["buttons"]],
             failover_mode=o["failover_mode"] if o["sms_failover_text"] else FailoverMode.NONE,
             failover_text=o["sms_failover_text"],
             failover_sender=o["sms_failover_sender"],
@@ -350,3 +360,13 @@ def _segment(name: str | None) -> Segment | None:
     if segment is None:
         raise CommandError(f"no segment named {name!r} (see manage.py segment list)")
     return segment
+
+
+def _button(value: str) -> dict:
+    """`--button "Shop=https://…"` → {"text", "url"}; `--button Yes` → a reply button."""
+    text, _, url = value.partition("=")
+    if not text.strip():
+        raise CommandError(f"--button {value!r}: give TEXT=URL or TEXT")
+    if url.strip():
+        return {"text": text.strip(), "url": url.strip()}
+    return {"text": text.strip(), "postback": text.strip()}
