@@ -27,6 +27,7 @@ from channels.registry import (
     channel_names,
     channel_type,
     channel_types,
+    reply_type,
 )
 from contacts.models import ContactList
 from core.params import param_int
@@ -253,6 +254,11 @@ def highlight_ucs2(text: str, chars: tuple[str, ...]) -> str:
 def sms_counter(request):
     """Live counter: the chosen type's own measure of the text being typed (never drifts)."""
     field = request.POST.get("counter_field", "text")
+    if field == "reply":  # the inbox's reply box: no audience, so no "each recipient receives"
+        text = request.POST.get("text", "")
+        return render(
+            request, "ui/_sms_counter.html", _counter(text, {}, request.POST.get("channel"))
+        )
     counted = {"text", *(f"fallback_text_{i}" for i in range(FALLBACK_ROWS))}
     field = field if field in counted else "text"
     text = request.POST.get(field, "")
@@ -272,7 +278,10 @@ def _counter(text: str, state: dict, channel: str | None = None) -> dict:
     try:
         kind = channel_type(channel or state.get("channel") or "")
     except UnknownChannel:
-        kind = channel_type(channel_names()[0])
+        try:  # the inbox names a medium: its reply type counts (WhatsApp text for whatsapp)
+            kind = reply_type(channel or "")
+        except UnknownChannel:
+            kind = channel_type(channel_names()[0])
     _parts, encoding = kind.measure(text)
     if not encoding:
         cap = kind.max_chars()

@@ -36,7 +36,7 @@ def chain_to_failover(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("campaigns", "0013_channel_registry_rich_content"),
+        ("campaigns", "0014_approval_request_snippet_respect_opt_out"),
     ]
 
     operations = [
