@@ -3,10 +3,12 @@
 from typing import Any
 
 from django.utils.choices import CallableChoiceIterator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import DeliveryAttempt, EventDelivery, EventSubscription, EventType
 from campaigns.models import Campaign, Message, Segment
+from campaigns.steps import fallback_steps
 from channels.registry import channel_choices, medium_choices
 from contacts.attributes import attributes_clean
 from contacts.models import ConsentSource, Contact, ContactList
@@ -256,6 +258,35 @@ class ListNameField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
+class FallbackStepField(serializers.Field):
+    """A fallback step: a channel name (`"sms"`), or `{"channel", "text", "sender",
+    "validity_minutes"}`; always answered as the object."""
+
+    def to_internal_value(self, data):
+        try:
+            (step,) = fallback_steps([data])
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return step
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field(
+    {"oneOf": [
+        {"type": "string", "description": "a channel type"},
+        {"type": "object", "properties": {
+            "channel": {"type": "string"}, "text": {"type": "string"},
+            "sender": {"type": "string"},
+            "validity_minutes": {"type": "integer", "nullable": True}},
+         "required": ["channel"]},
+    ]}
+)  # fmt: skip
+class FallbackStepSchemaField(FallbackStepField):
+    pass
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     lists = ListNameField(
         many=True, slug_field="name", queryset=ContactList.objects.all(), required=False
@@ -274,16 +305,24 @@ class CampaignSerializer(serializers.ModelSerializer):
         queryset=WhatsAppTemplate.objects.all(), required=False, allow_null=True
     )
     buttons = serializers.ListField(child=ButtonSerializer(), required=False, max_length=4)
+    # The fallback chain, in order: ["rcs", "sms"] or objects with a text of their own.
+    fallback = serializers.ListField(child=FallbackStepSchemaField(), required=False, max_length=3)
+    # The SMS failover's old names: the chain's SMS step (`--sms-failover-text`).
+    failover_text = serializers.CharField(required=False, allow_blank=True)
+    failover_sender = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    failover_validity_minutes = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1
+    )
 
     class Meta:
         model = Campaign
         fields = [
             "id", "name", "channel", "sender", "text", "template", "template_mapping", "media_url",
             "buttons", "lists", "exclude_lists", "segment", "exclude_segment", "audience_match",
-            "failover_mode", "failover_text", "failover_sender", "send_at", "speed_limit",
-            "speed_unit", "track_links", "sms_validity_minutes", "whatsapp_validity_minutes",
-            "failover_validity_minutes", "state", "state_reason", "recipients", "created_at",
-            "launched_at", "finished_at",
+            "fallback", "failover_mode", "failover_text", "failover_sender", "send_at",
+            "speed_limit", "speed_unit", "track_links", "sms_validity_minutes",
+            "whatsapp_validity_minutes", "failover_validity_minutes", "state", "state_reason",
+            "recipients", "created_at", "launched_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = ["id", "state", "state_reason", "recipients", "created_at",
                             "launched_at", "finished_at"]  # fmt: skip
@@ -301,6 +340,7 @@ class CampaignStatusSerializer(serializers.Serializer):
     recipients = serializers.IntegerField()
     counts = serializers.DictField(child=serializers.IntegerField())
     failover = serializers.DictField(child=serializers.IntegerField())
+    fallback = serializers.ListField(child=serializers.CharField(), required=False)
     people = serializers.DictField(child=serializers.IntegerField())
     cost = serializers.DictField()
     launched_at = serializers.CharField(allow_null=True)

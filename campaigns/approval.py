@@ -14,8 +14,8 @@ from campaigns.models import Campaign
 # Fields that decide what is sent, to whom, when and how. Name, state and counters do not.
 CONTENT_FIELDS = [
     "channel", "sender", "text", "template_id", "template_mapping", "failover_mode",
-    "failover_sender", "failover_text", "failover_after", "track_links",
-    "sms_validity_minutes", "whatsapp_validity_minutes", "failover_validity_minutes",
+    "fallback", "failover_after", "track_links", "sms_validity_minutes",
+    "whatsapp_validity_minutes",
     "send_at", "speed_limit", "speed_unit", "quiet_hours_start", "quiet_hours_end",
 ]  # fmt: skip
 

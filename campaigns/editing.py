@@ -8,6 +8,7 @@ campaign.
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -15,9 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.audience import audience_problem
-from campaigns.models import AudienceMatch, Campaign, FailoverMode, Segment
+from campaigns.models import LEGACY_FAILOVER_CHANNEL, AudienceMatch, Campaign, FailoverMode, Segment
 from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_validate
 from campaigns.states import CampaignState
+from campaigns.steps import fallback_steps
 from contacts.models import ContactList
 from core.rules import Actor, actor_require
 from core.services import audit_record
@@ -67,6 +69,7 @@ def campaign_update(
     template_mapping: dict | None = None,
     media_url: str = "",
     buttons: list[dict] | None = None,
+    fallback: Any = None,
     failover_mode: str = FailoverMode.NONE,
     failover_text: str = "",
     send_at: dt.datetime | None = None,
@@ -93,8 +96,19 @@ def campaign_update(
     current.template_mapping = template_mapping or {}
     current.media_url = media_url
     current.buttons = list(buttons or [])
+    try:
+        chain = fallback_steps(fallback)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    if chain and failover_mode == FailoverMode.NONE:
+        failover_mode = FailoverMode.HERALD
     current.failover_mode = failover_mode
-    current.failover_text = failover_text
+    current.fallback = chain
+    if failover_mode != FailoverMode.NONE and not chain:
+        current.fallback = [{"channel": LEGACY_FAILOVER_CHANNEL, "text": "", "sender": "",
+                             "validity_minutes": None}]  # fmt: skip
+    if failover_text:
+        current.failover_text = failover_text
     current.send_at = send_at
     current.speed_limit = speed_limit
     current.speed_unit = speed_unit
@@ -131,13 +145,11 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
         media_url=source.media_url,
         buttons=source.buttons,
         failover_mode=source.failover_mode,
-        failover_text=source.failover_text,
-        failover_sender=source.failover_sender,
+        fallback=source.fallback,
         failover_after=source.failover_after,
         track_links=source.track_links,
         sms_validity_minutes=source.sms_validity_minutes,
         whatsapp_validity_minutes=source.whatsapp_validity_minutes,
-        failover_validity_minutes=source.failover_validity_minutes,
         # A past send time would make the copy refuse to schedule; a future one is kept.
         send_at=source.send_at if source.send_at and source.send_at > timezone.now() else None,
         speed_limit=source.speed_limit,

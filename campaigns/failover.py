@@ -136,7 +136,7 @@ def failover_overdue(*, now: dt.datetime | None = None) -> int:
     total = 0
     campaigns = Campaign.objects.filter(
         failover_mode=FailoverMode.HERALD, count_accepted__gt=0
-    ).only("id", "channel", "failover_mode", "failover_after", "failover_text")
+    ).only("id", "channel", "text", "template_id", "failover_mode", "failover_after", "fallback")
     for campaign in campaigns:
         waits_on = chain_waits_on(campaign)
         if not waits_on:

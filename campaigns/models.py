@@ -23,9 +23,14 @@ class AudienceMatch(models.TextChoices):
 
 
 class FailoverMode(models.TextChoices):
-    NONE = "none", "No failover"
-    HERALD = "herald", "Herald sends an SMS when WhatsApp fails or stays silent"
+    NONE = "none", "No fallback"
+    HERALD = "herald", "Herald sends the next step when one fails or stays silent"
     INFOBIP = "infobip", "Infobip's native smsFailover on the template request"
+
+
+# The step the SMS failover's old names (`failover_text`, `failover_sender`,
+# `failover_validity_minutes`, `--sms-failover-text`) stand for in a fallback chain.
+LEGACY_FAILOVER_CHANNEL = "sms"
 
 
 class SpeedUnit(models.TextChoices):
@@ -69,10 +74,14 @@ class Campaign(models.Model):
     failover_mode = models.CharField(
         max_length=10, choices=FailoverMode.choices, default=FailoverMode.NONE
     )
-    failover_sender = models.CharField(max_length=64, blank=True)
-    failover_text = models.TextField(blank=True)
+    # The fallback chain after the campaign's own channel, in order (campaigns/steps.py):
+    # [{"channel": "rcs", "text": "", "sender": "", "validity_minutes": null}, {"channel": …}]
+    # A step without a text says the campaign's text.
+    fallback = models.JSONField(
+        default=list, blank=True, help_text='[{"channel": "sms", "text": "…"}] after the channel'
+    )
     failover_after = models.DurationField(
-        null=True, blank=True, help_text="Fail over when WhatsApp stays silent this long"
+        null=True, blank=True, help_text="The next step goes when a step stays silent this long"
     )
 
     # Tracked short links and validity periods (docs/HOW_IT_WORKS.md "Provider features").
@@ -90,12 +99,6 @@ class Campaign(models.Model):
         blank=True,
         validators=[MinValueValidator(1)],
         help_text="A WhatsApp message with no final report this long becomes expired (Herald)",
-    )
-    failover_validity_minutes = models.PositiveIntegerField(
-        null=True,
-        blank=True,
-        validators=[MinValueValidator(1), MaxValueValidator(SMS_VALIDITY_MAX_MINUTES)],
-        help_text="Validity of the failover SMS; blank: the SMS validity",
     )
 
     send_at = models.DateTimeField(null=True, blank=True)
@@ -181,6 +184,47 @@ class Campaign(models.Model):
     def counts(self) -> dict[str, int]:
         """Per-state message counts from the denormalised counters."""
         return {state: getattr(self, field) for state, field in COUNTER_FIELDS.items()}
+
+    # --- The SMS failover's old names: the chain's SMS step (INTERFACE keeps them working). ---
+
+    def _legacy_step(self, *, create: bool = False) -> dict:
+        steps = self.fallback if isinstance(self.fallback, list) else []
+        by_channel = {s.get("channel"): s for s in steps if isinstance(s, dict)}
+        step = by_channel.get(LEGACY_FAILOVER_CHANNEL)
+        if step is None and create:
+            step = {"channel": LEGACY_FAILOVER_CHANNEL, "text": "", "sender": "",
+                    "validity_minutes": None}  # fmt: skip
+            self.fallback = [*steps, step]
+        return step if step is not None else {}
+
+    def _legacy_set(self, key: str, value: object, empty: object) -> None:
+        if value in (empty, None) and not self._legacy_step():
+            return  # nothing to say about a step that does not exist
+        self._legacy_step(create=True)[key] = value
+
+    @property
+    def failover_text(self) -> str:
+        return str(self._legacy_step().get("text") or "")
+
+    @failover_text.setter
+    def failover_text(self, value: str) -> None:
+        self._legacy_set("text", value or "", "")
+
+    @property
+    def failover_sender(self) -> str:
+        return str(self._legacy_step().get("sender") or "")
+
+    @failover_sender.setter
+    def failover_sender(self, value: str) -> None:
+        self._legacy_set("sender", value or "", "")
+
+    @property
+    def failover_validity_minutes(self) -> int | None:
+        return self._legacy_step().get("validity_minutes")
+
+    @failover_validity_minutes.setter
+    def failover_validity_minutes(self, value: int | None) -> None:
+        self._legacy_set("validity_minutes", value, None)
 
 
 class Message(models.Model):

@@ -77,7 +77,7 @@ class SweepResult:
     def summary(self) -> str:
         h = self.health
         lag = h.get("lag_seconds")
-        others = "".join(f" {k.lower()}={v}" for k, v in self.pulled_other.items())
+        others = "".join(f" {k.lower()}={v}" for k, v in self.pulled_other.items() if v)
         return (
             f"pulled={self.pulled_total} (sms={self.pulled_sms} "
             f"whatsapp={self.pulled_whatsapp}{others}) settled={self.settled} "

@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,6 +23,7 @@ from campaigns.approval import campaign_content, campaign_fingerprint
 from campaigns.audience import audience_problem
 from campaigns.ledger import live_batch_ids, messages_in_flight
 from campaigns.models import (
+    LEGACY_FAILOVER_CHANNEL,
     SMS_VALIDITY_MAX_MINUTES,
     ApprovalRequest,
     AudienceMatch,
@@ -39,7 +41,14 @@ from campaigns.preview import budget_launch_problem
 from campaigns.quiet import window_check
 from campaigns.rendering import compile_template, contact_values
 from campaigns.states import CampaignState, campaign_can_move
-from campaigns.steps import Step, campaign_steps, chain_waits_on, step_sender
+from campaigns.steps import (
+    Step,
+    campaign_steps,
+    chain_names,
+    chain_waits_on,
+    fallback_steps,
+    step_sender,
+)
 from channels.base import PROVIDER, ChannelType, Outbound
 from channels.registry import UnknownChannel, channel_type
 from contacts.models import Contact, ContactList
@@ -56,6 +65,8 @@ from whatsapp.models import WhatsAppTemplate
 SPEED_LIMIT_MAX = 100_000
 # A WhatsApp validity longer than this (30 days) is a typo, not an intent.
 WHATSAPP_VALIDITY_MAX_MINUTES = 43_200
+# The campaign's channel and at most three fallback steps.
+MAX_STEPS = 4
 
 
 class CampaignError(Exception):
@@ -66,8 +77,9 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
     """Everything that stops this campaign from being sent, as readable sentences."""
     errors: list[str] = []
     try:
+        fallback_steps(campaign.fallback)
         steps = campaign_steps(campaign)
-    except UnknownChannel as exc:
+    except (UnknownChannel, ValueError) as exc:
         return [str(exc)]
     kind = steps[0].kind
     buttons = campaign.buttons
@@ -76,6 +88,11 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
     errors += kind.content_problems(steps[0].content)
     if campaign.failover_mode != FailoverMode.NONE:
         errors += _fallback_problems(campaign, steps)
+    elif len(steps) > 1:
+        errors.append(
+            "a failover text, sender or validity (or a fallback step) needs SMS failover: "
+            "choose a fallback mode"
+        )
     if campaign.speed_limit == 0:
         errors.append("the speed limit must be at least 1 message")
     elif campaign.speed_limit is not None and not 0 < campaign.speed_limit <= SPEED_LIMIT_MAX:
@@ -94,6 +111,8 @@ def _fallback_problems(campaign: Campaign, steps: list[Step]) -> list[str]:
     first = steps[0].kind
     if len(steps) < 2:
         return ["a fallback mode needs at least one fallback step"]
+    if len(steps) > MAX_STEPS:
+        errors.append(f"a fallback chain has at most {MAX_STEPS - 1} steps")
     seen = {first.ledger}
     for step in steps[1:]:
         label = step.kind.label
@@ -108,7 +127,7 @@ def _fallback_problems(campaign: Campaign, steps: list[Step]) -> list[str]:
             errors.append(f"{label} is already a step of this campaign: each medium once")
         elif not step.content.text.strip():
             errors.append(f"{label} failover needs a failover text")
-        elif problem := step.kind.cap_check(step.content.text):
+        elif problem := next(iter(step.kind.content_problems(step.content)), None):
             errors.append(f"failover {problem}")
         seen.add(step.kind.ledger)
     if campaign.failover_mode == FailoverMode.INFOBIP and (
@@ -126,10 +145,12 @@ def _fallback_problems(campaign: Campaign, steps: list[Step]) -> list[str]:
 def _validity_problems(campaign: Campaign, kind: ChannelType) -> list[str]:
     """Validity periods: positive, Infobip's within its 48 h, each on a type that has it."""
     errors = []
-    provider = (
-        ("SMS", campaign.sms_validity_minutes),
-        ("failover SMS", campaign.failover_validity_minutes),
-    )
+    provider = [("SMS", campaign.sms_validity_minutes)]
+    provider += [
+        (f"failover {step.kind.label}", step.validity_minutes)
+        for step in campaign_steps(campaign)[1:]
+        if step.kind.validity == PROVIDER
+    ]
     for label, minutes in provider:
         if minutes is not None and not 1 <= minutes <= SMS_VALIDITY_MAX_MINUTES:
             errors.append(
@@ -149,8 +170,6 @@ def _validity_problems(campaign: Campaign, kind: ChannelType) -> list[str]:
         )
     if kind.validity == PROVIDER and campaign.whatsapp_validity_minutes is not None:
         errors.append(f"a WhatsApp validity applies to WhatsApp campaigns, not {kind.label}")
-    if campaign.failover_validity_minutes is not None and campaign.failover_mode == "none":
-        errors.append("a failover validity needs SMS failover")
     return errors
 
 
@@ -167,6 +186,7 @@ def campaign_create(
     template_mapping: dict | None = None,
     media_url: str = "",
     buttons: list[dict] | None = None,
+    fallback: Any = None,
     failover_mode: str = FailoverMode.NONE,
     failover_text: str = "",
     failover_sender: str = "",
@@ -203,6 +223,12 @@ def campaign_create(
         raise ValidationError(str(exc)) from None
     if problem := audience_problem(lists=lists, segment=segment, match=audience_match):
         raise ValidationError(problem)
+    try:
+        chain = fallback_steps(fallback)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+    if chain and failover_mode == FailoverMode.NONE:
+        failover_mode = FailoverMode.HERALD  # a chain given is a chain Herald runs
     campaign = Campaign(
         name=name.strip(),
         channel=channel,
@@ -212,9 +238,8 @@ def campaign_create(
         template_mapping=template_mapping or {},
         media_url=media_url,
         buttons=list(buttons or []),
+        fallback=chain,
         failover_mode=failover_mode,
-        failover_text=failover_text,
-        failover_sender=failover_sender,
         send_at=send_at,
         speed_limit=speed_limit,
         speed_unit=speed_unit,
@@ -224,12 +249,23 @@ def campaign_create(
         track_links=track_links,
         sms_validity_minutes=sms_validity_minutes,
         whatsapp_validity_minutes=whatsapp_validity_minutes,
-        failover_validity_minutes=failover_validity_minutes,
         max_spend=max_spend,
         segment=segment,
         exclude_segment=exclude_segment,
         audience_match=audience_match,
     )
+    # The SMS failover's old names are the chain's SMS step (`--sms-failover-text` is
+    # `--fallback sms`): a legacy failover mode with no chain given means that one step.
+    if failover_mode != FailoverMode.NONE and not chain:
+        campaign.fallback = [{"channel": LEGACY_FAILOVER_CHANNEL, "text": "", "sender": "",
+                              "validity_minutes": None}]  # fmt: skip
+    # Given, they fill the SMS step (a chain's own text for it wins when they are not).
+    if failover_text:
+        campaign.failover_text = failover_text
+    if failover_sender:
+        campaign.failover_sender = failover_sender
+    if failover_validity_minutes is not None:
+        campaign.failover_validity_minutes = failover_validity_minutes
     errors = campaign_validate(campaign=campaign)
     if errors:
         raise ValidationError(errors)
@@ -680,6 +716,7 @@ def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
             "whatsapp": campaign.whatsapp_validity_minutes,
             "failover_sms": campaign.failover_validity_minutes,
         },
+        "fallback": chain_names(campaign_steps(campaign)),
     }
     if campaign.count_queued:
         from campaigns.quiet import quiet_hours_waiting

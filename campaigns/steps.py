@@ -1,16 +1,20 @@
 """A campaign's steps: its channel type and content, then its fallback chain.
 
-The first step is the campaign's own channel; each fallback step is a registered type that may
-follow another (`ChannelType.fallback_step`). Steps are told apart in the ledger by their medium
-(`Message.channel`), which is why a chain never holds two types of the same medium. Everything
-that sends, renders, prices or expires a campaign's messages asks here which type and content a
-row stands for, instead of comparing channel names.
+The first step is the campaign's own channel; the fallback steps follow in order
+(`Campaign.fallback`, `--fallback rcs,sms`, the API's `"fallback": ["rcs", "sms"]`), each a
+registered type that may follow another (`ChannelType.fallback_step`). A recipient not
+delivered on one step within its window gets the next (campaigns/failover.py). Steps are told
+apart in the ledger by their medium (`Message.channel`), which is why a chain never holds two
+types of the same medium. Everything that sends, renders, prices or expires a campaign's
+messages asks here which type and content a row stands for, instead of comparing channel names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
@@ -34,9 +38,43 @@ class Step:
         return self.kind.ledger
 
 
+def fallback_steps(value: Any) -> list[dict]:
+    """A fallback chain as stored: `["rcs", "sms"]` or `[{"channel": "rcs", "text": …}]` →
+    `[{"channel", "text", "sender", "validity_minutes"}]` (ValueError when it is neither)."""
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list | tuple):
+        raise ValueError('the fallback is a list of channels, e.g. ["rcs", "sms"]')
+    steps = []
+    for item in value:
+        raw: Mapping[str, Any] = {"channel": item} if isinstance(item, str) else item
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("channel"), str):
+            raise ValueError('each fallback step is a channel name or {"channel": …, "text": …}')
+        validity = raw.get("validity_minutes")
+        if validity is not None and (isinstance(validity, bool) or not isinstance(validity, int)):
+            raise ValueError("a fallback step's validity_minutes is a whole number")
+        steps.append(
+            {
+                "channel": raw["channel"].strip(),
+                "text": str(raw.get("text") or ""),
+                "sender": str(raw.get("sender") or ""),
+                "validity_minutes": validity,
+            }
+        )
+    return steps
+
+
 def campaign_kind(campaign: Campaign) -> ChannelType:
     """The campaign's channel type."""
     return channel_type(campaign.channel)
+
+
+def campaign_buttons(campaign: Campaign) -> tuple[Button, ...]:
+    """The campaign's buttons (entries that are not objects are left out; validation says so)."""
+    raw = campaign.buttons if isinstance(campaign.buttons, list) else []
+    return tuple(Button.from_dict(b) for b in raw if isinstance(b, dict))
 
 
 def primary_content(campaign: Campaign) -> Content:
@@ -48,12 +86,6 @@ def primary_content(campaign: Campaign) -> Content:
         media_url=campaign.media_url or "",
         buttons=campaign_buttons(campaign),
     )
-
-
-def campaign_buttons(campaign: Campaign) -> tuple[Button, ...]:
-    """The campaign's buttons (entries that are not objects are left out; validation says so)."""
-    raw = campaign.buttons if isinstance(campaign.buttons, list) else []
-    return tuple(Button.from_dict(b) for b in raw if isinstance(b, dict))
 
 
 def primary_validity(campaign: Campaign, kind: ChannelType | None = None) -> int | None:
@@ -70,14 +102,20 @@ def campaign_steps(campaign: Campaign) -> list[Step]:
     steps = [
         Step(0, kind, primary_content(campaign), campaign.sender, primary_validity(campaign, kind))
     ]
-    if campaign.failover_mode != FailoverMode.NONE:
+    raw_steps = campaign.fallback if isinstance(campaign.fallback, list) else []
+    for position, raw in enumerate(raw_steps, start=1):
+        if not isinstance(raw, dict):
+            continue  # validation says so; nothing stored this way is sent
+        step_kind = channel_type(str(raw.get("channel") or ""))
+        # A step without its own text says what the campaign says (when that is a text).
+        text = str(raw.get("text") or "") or ("" if kind.uses_template else campaign.text)
         steps.append(
             Step(
-                1,
-                channel_type("sms"),
-                Content(text=campaign.failover_text),
-                campaign.failover_sender,
-                campaign.failover_validity_minutes or campaign.sms_validity_minutes,
+                position,
+                step_kind,
+                Content(text=text),
+                str(raw.get("sender") or ""),
+                raw.get("validity_minutes"),
             )
         )
     return steps
@@ -85,11 +123,12 @@ def campaign_steps(campaign: Campaign) -> list[Step]:
 
 def step_for_medium(campaign: Campaign, medium: str) -> Step:
     """The step whose messages travel on `medium` (a chain never repeats a medium)."""
-    for step in campaign_steps(campaign):
+    steps = campaign_steps(campaign)
+    for step in steps:
         if step.medium == medium:
             return step
     # A row of a medium the campaign has no step for (a resend of an older chain): its own type.
-    return campaign_steps(campaign)[0]
+    return steps[0]
 
 
 def next_step(campaign: Campaign, medium: str) -> Step | None:
@@ -128,3 +167,8 @@ def fallback_window(campaign: Campaign) -> dt.timedelta:
     if campaign.failover_after:
         return campaign.failover_after
     return dt.timedelta(seconds=settings.HERALD_FAILOVER_AFTER)
+
+
+def chain_names(steps: Iterable[Step]) -> list[str]:
+    """The types of the fallback steps, in order (what `"fallback"` lists)."""
+    return [step.kind.name for step in steps if step.position > 0]

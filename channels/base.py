@@ -150,6 +150,8 @@ class ChannelType:
     max_buttons: ClassVar[int] = 0
     # Types Infobip itself can fail over to on the same request (WhatsApp template → SMS).
     native_fallback: ClassVar[tuple[str, ...]] = ()
+    # The chain the wizard offers ready to use (WhatsApp, Viber, RCS → SMS); none for SMS.
+    default_fallback: ClassVar[tuple[str, ...]] = ()
 
     def __repr__(self) -> str:
         return f"<channel type {self.name}>"

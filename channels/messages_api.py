@@ -31,6 +31,7 @@ class MessagesApiChannel(ChannelType):
     validity = PROVIDER  # options.validityPeriod, at most 48 h
     fallback_step = True
     reply = True
+    default_fallback = ("sms",)
     button_text_max: ClassVar[int] = 25
     buttons_need_url: ClassVar[bool] = False
 

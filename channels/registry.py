@@ -24,6 +24,8 @@ BUILTIN = (
     "channels.sms.Sms",
     "channels.whatsapp_text.WhatsAppText",
     "channels.whatsapp_template.WhatsAppTemplate",
+    "channels.viber.Viber",
+    "channels.rcs.Rcs",
 )
 
 _TYPES: dict[str, ChannelType] = {}

@@ -24,6 +24,7 @@ class WhatsAppTemplate(ChannelType):
     infobip_channel = "WHATSAPP"
     content_kinds = frozenset({TEMPLATE})
     sender_kind = "whatsapp"
+    default_fallback = ("sms",)
     sender_setting = "INFOBIP_WHATSAPP_SENDER"
     report_path = "whatsapp/reports"
     inbound_path = "whatsapp/inbound"

@@ -18,6 +18,7 @@ class WhatsAppText(ChannelType):
     medium_label = "WhatsApp"
     infobip_channel = "WHATSAPP"
     sender_kind = "whatsapp"
+    default_fallback = ("sms",)
     sender_setting = "INFOBIP_WHATSAPP_SENDER"
     max_chars_setting = "HERALD_WHATSAPP_MAX_CHARS"
     report_path = "whatsapp/reports"

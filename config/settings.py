@@ -241,6 +241,10 @@ INFOBIP_SANDBOX_URL = env("INFOBIP_SANDBOX_URL", default="http://127.0.0.1:9100"
 INFOBIP_SANDBOX_API_KEY = env("INFOBIP_SANDBOX_API_KEY", default="sandbox-key")
 INFOBIP_SMS_SENDER = env("INFOBIP_SMS_SENDER", default="Herald")
 INFOBIP_WHATSAPP_SENDER = env("INFOBIP_WHATSAPP_SENDER", default="447860099299")
+# Viber and RCS senders (channels/viber.py, rcs.py): a Viber service id and an RCS agent id as
+# registered with Infobip (the sandbox takes any).
+INFOBIP_VIBER_SENDER = env("INFOBIP_VIBER_SENDER", default="Herald")
+INFOBIP_RCS_SENDER = env("INFOBIP_RCS_SENDER", default="herald_agent")
 INFOBIP_CONNECT_TIMEOUT = env.float("INFOBIP_CONNECT_TIMEOUT", default=5.0)
 INFOBIP_READ_TIMEOUT = env.float("INFOBIP_READ_TIMEOUT", default=30.0)
 INFOBIP_MAX_RETRIES = env.int("INFOBIP_MAX_RETRIES", default=3)
@@ -266,6 +270,9 @@ LOGGING = {
 # Infobip's ceiling of about 25 parts. WhatsApp allows 4,096 characters per text.
 HERALD_SMS_MAX_CHARS = env.int("HERALD_SMS_MAX_CHARS", default=1600)
 HERALD_WHATSAPP_MAX_CHARS = env.int("HERALD_WHATSAPP_MAX_CHARS", default=4096)
+# Viber business messages take 1,000 characters, RCS business messages 3,072.
+HERALD_VIBER_MAX_CHARS = env.int("HERALD_VIBER_MAX_CHARS", default=1000)
+HERALD_RCS_MAX_CHARS = env.int("HERALD_RCS_MAX_CHARS", default=3072)
 # Price table for cost estimates (campaigns/pricing.py): per channel, by the longest matching
 # country-code prefix, else "default"; SMS per part, WhatsApp per message. Illustrative figures:
 # set your contract's prices. Decimal strings keep the arithmetic exact.
@@ -303,6 +310,10 @@ HERALD_PRICES = env.json(
             "234": "0.0450",
             "351": "0.0550",
         },
+        # Per message. Infobip's Messages API reports carry no price: for Viber and RCS the
+        # estimate is the only cost Herald shows.
+        "viber": {"default": "0.0300", "7": "0.0150", "380": "0.0120", "49": "0.0400"},
+        "rcs": {"default": "0.0350", "1": "0.0200", "44": "0.0300", "91": "0.0080"},
     },
 )
 

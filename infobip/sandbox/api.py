@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from infobip.sandbox import templates
 from infobip.sandbox.codes import STATUS_OBJECTS, sms_parts, timestamp
 from infobip.sandbox.errors import LEGACY, V3, Response, error
-from infobip.sandbox.reports import messages_api_report, sms_report
+from infobip.sandbox.reports import SMS_API_CHANNELS, messages_api_report, sms_report
 from infobip.sandbox.state import SMS, WHATSAPP, Message
 
 if TYPE_CHECKING:
@@ -92,6 +92,74 @@ def send_sms(sb: "Sandbox", req: "Request") -> Response:
             if with_count:
                 item["details"] = {"messageCount": parts}
             out.append(item)
+    sb.accept(accepted, not_before=send_at)
+    _remember_tracking(sb, accepted, options.get("tracking"))
+    return Response(200, {"bulkId": bulk_id, "messages": out})
+
+
+# Parts of a text per channel: SMS splits into parts, every other channel sends one message.
+PARTS = {SMS: lambda text: sms_parts(text)[0] if text is not None else 1}
+
+
+def _destination(dest: dict[str, Any], channel: str) -> str:
+    """`to` of a destination: a plain one, or the entry of `channel` in a `byChannel` list."""
+    if "to" in dest:
+        return dest["to"]
+    for entry in dest.get("byChannel") or []:
+        if entry.get("channel") == channel:
+            return entry["to"]
+    return (dest.get("byChannel") or [{}])[0].get("to", "")
+
+
+def send_messages(sb: "Sandbox", req: "Request") -> Response:
+    """POST /messages-api/1/messages: any channel (Viber, RCS…); each destination one message.
+
+    The text is the body's `text` (an image's caption) or its `url`; a template message is
+    recorded under its template's name. Infobip's native `failover` steps are accepted (the
+    spec allows them) but not simulated: Herald runs its chains itself.
+    """
+    body = req.body_json
+    options = body.get("options") or {}
+    schedule = options.get("schedule") or {}
+    bulk_id = schedule.get("bulkId") or new_id()
+    send_at = _parse_time(schedule.get("sendAt"))
+    now = time.time()
+    status = STATUS_OBJECTS["PENDING_ACCEPTED"]
+    accepted: list[Message] = []
+    out: list[dict[str, Any]] = []
+    for message in body["messages"]:
+        channel = message["channel"]
+        content = message.get("content") or {}
+        payload = content.get("body") or {}
+        template = message.get("template") or {}
+        text = payload.get("text") or payload.get("url") or template.get("templateName")
+        parts = PARTS.get(channel, lambda _text: 1)(text)
+        hooks = message.get("webhooks") or {}
+        delivery = hooks.get("delivery") or {}
+        msg_options = message.get("options") or {}
+        platform = msg_options.get("platform") or {}
+        for dest in message["destinations"]:
+            to = _destination(dest, channel)
+            message_id = dest.get("messageId") or new_id()
+            accepted.append(
+                Message(
+                    message_id,
+                    channel,
+                    to,
+                    message.get("sender") or "",
+                    bulk_id,
+                    text,
+                    parts,
+                    now,
+                    delivery.get("url"),
+                    bool(delivery.get("intermediateReport")),
+                    hooks.get("callbackData"),
+                    platform.get("entityId"),
+                    platform.get("applicationId"),
+                    msg_options.get("campaignReferenceId"),
+                )
+            )
+            out.append({"messageId": message_id, "status": status, "destination": to})
     sb.accept(accepted, not_before=send_at)
     _remember_tracking(sb, accepted, options.get("tracking"))
     return Response(200, {"bulkId": bulk_id, "messages": out})
@@ -200,8 +268,8 @@ def _pull(sb: "Sandbox", req: "Request", queue_name: str, channel: str | None) -
         while queue and len(taken) < limit:
             event = queue.popleft()
             m = event[0]
-            event_channel = SMS if event[1] == "failover" else m.channel
-            if (channel is None or event_channel == channel) and _matches(m, req):
+            event_channel = SMS if event[1] == "failover" else m.channel  # failover SMS
+            if channel in (None, event_channel) and _matches(m, req):  # the ?channel= filter
                 taken.append(event)
             else:
                 keep.append(event)
@@ -241,7 +309,7 @@ def sms_logs(sb: "Sandbox", req: "Request") -> Response:
     wanted = {k: req.arg(k) for k in ("sender", "destination", "generalStatus")}
     results, skipped, more = [], 0, False
     for m in reversed(candidates):
-        if m.channel != SMS or not _matches(m, req):
+        if m.channel not in SMS_API_CHANNELS or not _matches(m, req):
             continue
         item = _log_item(m, sb.config.currency)
         if (
@@ -335,6 +403,7 @@ ROUTES = [
     ("POST", "/whatsapp/1/message/interactive/buttons", send_whatsapp_text, LEGACY, True),
     ("POST", "/whatsapp/1/message/template", send_whatsapp_template, LEGACY, True),
     ("GET", "/whatsapp/2/senders/{sender}/templates", whatsapp_templates, LEGACY, False),
+    ("POST", "/messages-api/1/messages", send_messages, V3, True),
     ("GET", "/messages-api/1/reports", messages_api_reports, V3, False),
     ("GET", "/resource-management/1/inbound-message-configurations", inbound_configurations,
      LEGACY, False),

@@ -42,11 +42,17 @@ class Config:
     outcomes: dict[str, float] = field(default_factory=_default_outcomes)
     sms_price: float = 0.005
     whatsapp_price: float = 0.04
+    # Messages API channels (Viber, RCS…): Infobip's reports of them carry no price, so this
+    # shows only in the truth (`GET /_sandbox/messages`), as what Infobip would invoice.
+    messages_price: float = 0.02
     currency: str = "EUR"
     # WhatsApp.
     not_on_whatsapp: float = 0.0  # share of numbers that are not on WhatsApp
     seen_rate: float = 0.5  # share of delivered WhatsApp messages that are also "seen"
     enforce_whatsapp_session: bool = False  # free-form text only within 24 h of an inbound
+    # Messages API channels: the share of numbers each cannot reach, by Infobip's channel name
+    # (`{"RCS": 0.3}`: a phone without RCS; `VIBER_BM`: not on Viber). Reported undeliverable.
+    not_on_channel: dict[str, float] = field(default_factory=dict)
     # Faults (drills and tests).
     rate_429: float = 0.0
     retry_after_share: float = 0.5  # share of 429 answers that carry Retry-After
@@ -86,6 +92,8 @@ class Config:
             raise ConfigError("push_delay, slow_ms must be >= 0 and push_timeout > 0")
         if not 1 <= self.push_batch <= 2000 or not 1 <= self.push_workers <= 64:
             raise ConfigError("push_batch must be 1..2000 and push_workers 1..64")
+        if any(not 0.0 <= v <= 1.0 for v in self.not_on_channel.values()):
+            raise ConfigError("not_on_channel shares must be between 0 and 1")
         unknown = set(self.outcomes) - set(OUTCOMES)
         if unknown:
             raise ConfigError(f"unknown outcomes {sorted(unknown)}; known: {', '.join(OUTCOMES)}")
@@ -113,11 +121,12 @@ def parse_outcomes(text: str) -> dict[str, float]:
 def _coerce(key: str, kind: Any, value: Any) -> Any:
     kind = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
     try:
-        if key == "outcomes":
+        if key in ("outcomes", "not_on_channel"):
             value = parse_outcomes(value) if isinstance(value, str) else value
             if not isinstance(value, dict):
                 raise TypeError
-            return {str(k): float(v) for k, v in value.items()}
+            upper = key == "not_on_channel"  # Infobip's channel names are upper case
+            return {(str(k).upper() if upper else str(k)): float(v) for k, v in value.items()}
         if kind == "bool":
             if isinstance(value, str):
                 return value.lower() in ("1", "true", "yes", "on")

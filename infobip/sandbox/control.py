@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from infobip.sandbox.server import Request, Sandbox
 
 
+# Inbound channels the sandbox pushes; which open a session (WhatsApp's 24 hours, enforced with
+# --enforce-whatsapp-session); which queue for the pull endpoint when no URL takes them.
+INBOUND_CHANNELS = frozenset({"SMS", "WHATSAPP", *inbound_payloads.MESSAGES_API_CHANNELS})
+SESSION_CHANNELS = frozenset({"WHATSAPP"})
+PULLED_INBOX = frozenset({"SMS"})
+
+
 def _bad(message: str, prop: str = "") -> Response:
     return error(V3, 400, [Violation(prop, message)])
 
@@ -29,12 +36,14 @@ def state(sb: "Sandbox", req: "Request") -> Response:
     with store.lock:
         counts = dict(store.counts)
         outcomes = dict(store.outcomes)
+        by_channel = dict(store.by_channel)
         queued = {"sms_reports": len(store.sms_pull), "messages_api_reports": len(store.ma_pull),
                   "inbox": len(store.inbox)}  # fmt: skip
     pending = sb.reporter.pending()
     return Response(200, {
         "accepted": {"total": counts["accepted"], "sms": counts["accepted_sms"],
                      "whatsapp": counts["accepted_whatsapp"]},
+        "acceptedByChannel": by_channel,
         "duplicates": {"messageId": counts["duplicate_message_id"],
                        "recipientCallbackData": counts["duplicate_recipient_callback"]},
         "outcomes": outcomes,
@@ -118,7 +127,7 @@ def _configured_url(sb: "Sandbox", channel: str, to: str, text: str) -> str | No
         configs = list(sb.store.inbound_configs.values())
     best = None
     for config in configs:
-        if config.get("channel") != channel.upper() or config.get("number") not in (None, to):
+        if config.get("channel") != channel or config.get("number") not in (None, to):
             continue
         forwarding = config.get("forwarding") or {}
         keyword = (config.get("keyword") or "").upper()
@@ -135,10 +144,12 @@ def push_inbound(sb: "Sandbox", req: "Request") -> Response:
     body: Any = req.body_json
     if not isinstance(body, dict):
         return _bad("body must be a JSON object")
-    channel = str(body.get("channel", "")).lower()
+    typed = str(body.get("channel", ""))
     sender, text = body.get("from"), body.get("text")
-    if channel not in ("sms", "whatsapp"):
-        return _bad("channel must be sms or whatsapp", "channel")
+    channel = inbound_payloads.infobip_channel(typed)  # Infobip's name: SMS, VIBER_BM…
+    if channel not in INBOUND_CHANNELS:
+        choices = ", ".join(inbound_payloads.CHANNELS)
+        return _bad(f"channel must be one of {choices}", "channel")
     if not isinstance(sender, str) or not sender or not isinstance(text, str):
         return _bad("from and text are required strings", "from")
     to = str(body.get("to") or sb.inbound_number)
@@ -147,12 +158,12 @@ def push_inbound(sb: "Sandbox", req: "Request") -> Response:
     payload = inbound_payloads.build(
         channel, sender, to, text, inbound_payloads.DEFAULT_KEYWORDS | (keywords - {""})
     )
-    if channel == "whatsapp":
+    if channel in SESSION_CHANNELS:
         sb.store.last_inbound[sender] = time.time()
     url = body.get("url") or _configured_url(sb, channel, to, text)
     message_id = payload["results"][0]["messageId"]
     if not url:
-        if channel == "sms":
+        if channel in PULLED_INBOX:
             with sb.store.lock:
                 sb.store.inbox.append(payload["results"][0])
         sb.store.count("inbound_queued")

@@ -30,10 +30,12 @@ import orjson
 
 from infobip.sandbox.codes import ERROR_OBJECTS, STATUS_OBJECTS, price, timestamp
 from infobip.sandbox.config import Config
-from infobip.sandbox.state import SMS, Message, Store
+from infobip.sandbox.state import SMS, WHATSAPP, Message, Store
 
 log = logging.getLogger("infobip.sandbox")
 INTERMEDIATE, FINAL, SEEN, FAILOVER, RETRY = "intermediate", "final", "seen", "failover", "retry"
+# The channels whose reports `GET /sms/3/reports` returns (the SMS API's own).
+SMS_API_CHANNELS = frozenset({SMS})
 
 
 def is_loopback_url(url: str) -> bool:
@@ -148,13 +150,36 @@ def messages_api_report(m: Message, kind: str, at: float, currency: str) -> dict
     return item
 
 
+def messages_api_seen(m: Message, at: float) -> dict[str, Any]:
+    """One item of the Messages API seen report (`receive-messages-api-seen-reports`)."""
+    item: dict[str, Any] = {
+        "event": "SEEN",
+        "channel": m.channel,
+        "sender": m.sender,
+        "destination": m.to,
+        "sentAt": timestamp(m.accepted_at),
+        "seenAt": timestamp(at),
+        "bulkId": m.bulk_id or "",
+        "messageId": m.message_id,
+    }
+    if m.callback_data is not None:
+        item["callbackData"] = m.callback_data
+    return item
+
+
+# The report shapes of the API each channel is sent through: SMS and WhatsApp have their own
+# APIs; every other channel (Viber, RCS…) goes through the Messages API and reports in its shape.
+REPORT_SHAPES = {SMS: sms_report, WHATSAPP: whatsapp_report}
+SEEN_SHAPES = {WHATSAPP: seen_report}
+
+
 def push_item(m: Message, kind: str, at: float, currency: str) -> dict[str, Any]:
     """The pushed item for an event, in the shape of the API the message was sent through."""
     if kind == SEEN:
-        return seen_report(m, at)
-    if m.channel == SMS or kind == FAILOVER:
+        return SEEN_SHAPES.get(m.channel, messages_api_seen)(m, at)
+    if kind == FAILOVER:
         return sms_report(m, kind, at, currency)
-    return whatsapp_report(m, kind, at, currency)
+    return REPORT_SHAPES.get(m.channel, messages_api_report)(m, kind, at, currency)
 
 
 class Reporter:
@@ -300,7 +325,7 @@ class Reporter:
                 if kind == SEEN:
                     continue
                 store.ma_pull.append((m, kind, now))
-                if m.channel == SMS:
+                if m.channel in SMS_API_CHANNELS:
                     store.sms_pull.append((m, kind, now))
 
     def _push_events(self, events: list[tuple[Message, str]], now: float) -> None:

@@ -8,7 +8,8 @@ compared with what Herald recorded.
 import hashlib
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -18,6 +19,8 @@ from infobip.sandbox.config import Config
 
 SMS, WHATSAPP = "SMS", "WHATSAPP"
 WHATSAPP_SESSION_SECONDS = 24 * 3600
+# The channels whose delivered messages may also be "seen" (SMS has no seen receipts).
+UNSEEN_CHANNELS = frozenset({SMS})
 
 
 class Message:
@@ -114,22 +117,55 @@ def _pick_outcome(config: Config, u: float) -> str:
     raise AssertionError("unreachable: the last threshold is 1.0")
 
 
+def _whatsapp_problem(
+    message: Message, config: Config, now: float, last_inbound: dict[str, float]
+) -> str | None:
+    if _unit(config.seed, "wa", message.to) < config.not_on_whatsapp:
+        return "EC_UNKNOWN_USER"
+    if message.template is not None:
+        return templates.send_problem(message.template)
+    if config.enforce_whatsapp_session and (
+        now - last_inbound.get(message.to, -1e18) > WHATSAPP_SESSION_SECONDS
+    ):
+        return "EC_NO_SESSION"
+    return None
+
+
+def _messages_api_problem(
+    message: Message, config: Config, now: float, last_inbound: dict[str, float]
+) -> str | None:
+    # A number the channel cannot reach: not on Viber, a phone without RCS.
+    share = config.not_on_channel.get(message.channel, 0.0)
+    if share and _unit(config.seed, message.channel, message.to) < share:
+        return "EC_UNKNOWN_USER"
+    return None
+
+
+def _sms_problem(
+    message: Message, config: Config, now: float, last_inbound: dict[str, float]
+) -> str | None:
+    return None
+
+
+# Why a message cannot reach its number, per Infobip channel (any other: the Messages API's).
+REACH: dict[str, Callable[[Message, Config, float, dict[str, float]], str | None]] = {
+    SMS: _sms_problem,
+    WHATSAPP: _whatsapp_problem,
+}
+# What a delivered message costs, per channel (SMS: every part; any other: messages_price).
+PRICES: dict[str, Callable[[Message, Config], float]] = {
+    SMS: lambda m, c: round(c.sms_price * max(1, m.parts or 1), 6),
+    WHATSAPP: lambda m, c: c.whatsapp_price,
+}
+
+
 def decide(message: Message, config: Config, now: float, last_inbound: dict[str, float]) -> None:
     """Fix the message's final status, error, price, seen report and SMS failover."""
     u = _unit(config.seed, message.message_id)
     outcome = _pick_outcome(config, u)
     variants = OUTCOME_VARIANTS[outcome]
     status, error = variants[int(u * 1e9) % len(variants)] if len(variants) > 1 else variants[0]
-    problem = None
-    if message.channel == WHATSAPP:
-        if _unit(config.seed, "wa", message.to) < config.not_on_whatsapp:
-            problem = "EC_UNKNOWN_USER"
-        elif message.template is not None:
-            problem = templates.send_problem(message.template)
-        elif config.enforce_whatsapp_session and (
-            now - last_inbound.get(message.to, -1e18) > WHATSAPP_SESSION_SECONDS
-        ):
-            problem = "EC_NO_SESSION"
+    problem = REACH.get(message.channel, _messages_api_problem)(message, config, now, last_inbound)
     if problem:
         status, error, outcome = "UNDELIVERABLE_NOT_DELIVERED", problem, "undeliverable"
     message.final_status, message.final_error, message.outcome = status, error, outcome
@@ -137,11 +173,9 @@ def decide(message: Message, config: Config, now: float, last_inbound: dict[str,
         message.price = 0.0
     else:
         # v3 reports price the whole message ("Price per one message"): every SMS part counts.
-        if message.channel == SMS:
-            message.price = round(config.sms_price * max(1, message.parts or 1), 6)
-        else:
-            message.price = config.whatsapp_price
-    if message.channel == WHATSAPP and status == "DELIVERED_TO_HANDSET":
+        price = PRICES.get(message.channel)
+        message.price = price(message, config) if price else config.messages_price
+    if message.channel not in UNSEEN_CHANNELS and status == "DELIVERED_TO_HANDSET":
         message.seen = _unit(config.seed, "seen", message.message_id) < config.seen_rate
     if problem == "EC_UNKNOWN_USER" and message.failover is not None:
         fu = _unit(config.seed, "failover", message.message_id)
@@ -180,6 +214,7 @@ class Store:
              "duplicate_pushes", "reports_pulled", "inbound_pushed", "inbound_failed",
              "inbound_queued"), 0)  # fmt: skip
         self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
+        self.by_channel: Counter = Counter()  # accepted messages per Infobip channel
 
     def add(self, messages: list[Message], config: Config) -> None:
         """Record accepted messages, deciding each one's fate; counts duplicates."""
@@ -208,10 +243,11 @@ class Store:
                 if m.bulk_id:
                     self.by_bulk.setdefault(m.bulk_id, []).append(m)
             self.log.extend(messages)
-            sms = sum(1 for m in messages if m.channel == SMS)
+            channels = Counter(m.channel for m in messages)
+            self.by_channel.update(channels)
             counts["accepted"] += len(messages)
-            counts["accepted_sms"] += sms
-            counts["accepted_whatsapp"] += len(messages) - sms
+            counts["accepted_sms"] += channels[SMS]
+            counts["accepted_whatsapp"] += channels[WHATSAPP]
 
     def count(self, name: str, n: int = 1) -> None:
         with self.lock:

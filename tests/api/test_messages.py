@@ -93,7 +93,12 @@ def test_bad_sends_say_which_field_and_write_nothing(api_for, sender_user) -> No
             },
             "image",
         ),
-    ]
+        (
+            {"channel": "viber", "to": "41793026727", "text": "x",
+             "buttons": [{"text": "A", "url": "https://a.example"}, {"text": "B"}]},
+            "buttons",
+        ),
+    ]  # fmt: skip
     for body, field in cases:
         response = api.post("messages", body)
         assert response.status_code == 400, (body, response.content)
@@ -155,3 +160,20 @@ def test_a_whatsapp_template_send_checks_placeholders_against_the_synced_templat
     assert row.state == "accepted"
     assert row.text == "Your order A-1042 is on its way and arrives on Friday."
     assert live_sandbox.state()["accepted"]["total"] == 1
+
+
+def test_viber_and_rcs_sends_go_through_the_messages_api(api_for, sender_user, live_sandbox):
+    api = api_for(sender_user)
+    viber = {"channel": "viber", "to": ["41793026727", "41793026728"], "text": "Your code 1234",
+             "buttons": [{"text": "Open app", "url": "https://example.com/app"}]}  # fmt: skip
+    rcs = {"channel": "rcs", "sender": "shop_agent", "to": "41793026729",
+           "image": "https://example.com/receipt.png", "text": "Your receipt"}  # fmt: skip
+    for body in (viber, rcs):
+        answer = api.post("messages", body)
+        assert answer.status_code == 202, answer.content
+        assert {m["state"] for m in answer.json()["messages"]} == {"queued"}  # then sent
+    assert live_sandbox.state()["acceptedByChannel"] == {"VIBER_BM": 2, "RCS": 1}
+    assert set(Message.objects.values_list("state", flat=True)) == {"accepted"}
+    rcs_row = Message.objects.get(phone="+41793026729")
+    assert rcs_row.channel == "rcs"
+    assert live_sandbox.truth(str(rcs_row.message_id))["sender"] == "shop_agent"

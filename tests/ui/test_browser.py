@@ -198,7 +198,8 @@ def test_whatsapp_campaign_with_sms_failover_built_in_the_wizard_completes(
     shot(page, shots_dir, "12-wizard-whatsapp-template")
     page.get_by_role("button", name="Next: options").click()
     expect(page.locator("#id_failover_mode")).to_have_value("herald")
-    page.locator("#id_failover_text").fill("Hi {{first_name}}, our offer by SMS")
+    expect(page.locator("#id_fallback_0")).to_have_value("sms")
+    page.locator("#id_fallback_text_0").fill("Hi {{first_name}}, our offer by SMS")
     shot(page, shots_dir, "13-wizard-failover")
     page.get_by_role("button", name="Save draft and preview").click()
     expect(page.get_by_text("Hola Ann0, bienvenido a Herald.")).to_be_visible()
@@ -220,3 +221,61 @@ def test_whatsapp_campaign_with_sms_failover_built_in_the_wizard_completes(
     assert campaign.count_undeliverable == 3
     failovers = campaign.messages.filter(replaces__isnull=False)
     assert sorted(m.text for m in failovers)[0] == "Hi Ann0, our offer by SMS"
+
+
+def test_a_viber_campaign_with_an_rcs_then_sms_chain_built_in_the_wizard(
+    browser_page, live_server, celery_worker, sandbox, engine_settings, shots_dir
+):
+    from tests.ui.conftest import make_audience
+
+    # Nobody has Viber or RCS: every recipient walks the whole chain to the SMS, once.
+    sandbox.configure(
+        outcomes={"delivered": 1.0}, not_on_channel={"VIBER_BM": 1.0, "RCS": 1.0}, push_delay=0.2
+    )
+    make_user("val", MARKETER, SENDER)
+    make_audience(3, name="Viber fans", prefix="+4479462")
+    page, base = browser_page, live_server.url
+    login(page, base, "val")
+    page.get_by_role("link", name="New campaign").first.click()
+    page.get_by_label("Campaign name").fill("Season")
+    page.locator("fieldset", has_text="Send to these lists").get_by_label("Viber fans").check()
+    page.get_by_role("button", name="Next: message").click()
+    page.locator("#ch-viber").check()
+    page.locator("#id_text").fill("Hi {{first_name}}, the new season is in")
+    expect(page.locator("#text-length")).to_have_text("39")
+    page.locator("#id_media_url").fill("https://example.com/season.jpg")
+    page.locator("#id_button_text_0").fill("Shop now")
+    page.locator("#id_button_url_0").fill("https://example.com/shop")
+    expect(page.locator("#id_button_text_1")).to_be_hidden()  # Viber takes one button
+    shot(page, shots_dir, "15-wizard-viber")
+    page.get_by_role("button", name="Next: options").click()
+    expect(page.locator("#id_fallback_0")).to_have_value("sms")  # Viber's default chain
+    page.locator("#id_fallback_0").select_option("rcs")
+    page.locator("#id_fallback_1").select_option("sms")
+    page.locator("#id_fallback_text_1").fill("Hi {{first_name}}, the new season is in (SMS)")
+    shot(page, shots_dir, "16-wizard-chain")
+    page.get_by_role("button", name="Save draft and preview").click()
+    expect(page.locator("#preview-channel")).to_have_text(
+        "Viber, then RCS → SMS for those it does not reach"
+    )
+    page.get_by_role("link", name="Launch…").click()
+    page.get_by_role("button", name="Yes, launch").click()
+    expect(page.locator("#campaign-progress")).to_have_attribute(
+        "data-state", "completed", timeout=90_000
+    )
+    expect(page.locator("#count-delivered")).to_have_text("3", timeout=60_000)
+    expect(page.locator("#reached-by-fallback")).to_have_text("3", timeout=30_000)
+    shot(page, shots_dir, "17-chain-complete-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, shots_dir, "18-chain-complete-390")
+    campaign = Campaign.objects.get(name="Season")
+    rows = campaign.messages.order_by("id")
+    assert [r.channel for r in rows].count("viber") == 3
+    # Each person: Viber (undeliverable) → RCS (undeliverable) → SMS (delivered), nobody twice.
+    for viber in rows.filter(channel="viber"):
+        rcs = viber.failover.get()
+        sms = rcs.failover.get()
+        assert (viber.state, rcs.channel, rcs.state, sms.channel, sms.state) == (
+            "undeliverable", "rcs", "undeliverable", "sms", "delivered"
+        )  # fmt: skip
+    assert (campaign.failover_sent, campaign.failover_delivered) == (6, 3)

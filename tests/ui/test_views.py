@@ -211,7 +211,10 @@ def test_wizard_builds_an_sms_campaign(marketer_client, marketer):
         reverse("ui:wizard_message"), {"channel": "sms", "text": "Hi {{first_name}} 😀"}
     )
     assert response["Location"] == reverse("ui:wizard_options")
-    assert b"failover" not in marketer_client.get(response["Location"]).content.lower()
+    # SMS may fall back to Viber or RCS, but no chain is chosen for it.
+    options = marketer_client.get(response["Location"]).content.decode()
+    assert '<option value="none" selected>' in options
+    assert '<option value="viber" selected>' not in options
     response = marketer_client.post(
         reverse("ui:wizard_options"),
         {"send_mode": "now", "speed_limit": "120", "speed_unit": "minute",
@@ -257,11 +260,14 @@ def test_wizard_whatsapp_template_with_failover(marketer_client, live_sandbox):
     assert response.status_code == 302, response.content
     marketer_client.post(
         reverse("ui:wizard_options"),
-        {"send_mode": "now", "failover_mode": "herald", "failover_text": "Hi {{first_name}}"},
-    )
+        {"send_mode": "now", "failover_mode": "herald", "fallback_0": "sms",
+         "fallback_text_0": "Hi {{first_name}}"},
+    )  # fmt: skip
     campaign = Campaign.objects.get(name="WA")
     assert campaign.template == template
     assert campaign.failover_mode == "herald"
+    assert [step["channel"] for step in campaign.fallback] == ["sms"]
+    assert campaign.failover_text == "Hi {{first_name}}"  # the SMS step's old name
     assert campaign.template_mapping["body"][0] == {
         "source": "field", "value": "first_name", "fallback": None,
     }  # fmt: skip

@@ -137,6 +137,7 @@ def campaign_preview_page(request, pk: int):
     context = {
         "campaign": campaign,
         "preview": preview,
+        "chain": _chain(campaign),
         "actions": _actions(request, campaign),
         "test_to": request.session.get("herald_test_to") or sample.phone or "",
         "test_result": request.session.pop("herald_test_result", None),

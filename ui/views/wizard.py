@@ -28,6 +28,7 @@ from channels.registry import (
     channel_names,
     channel_type,
     channel_types,
+    reply_type,
 )
 from contacts.models import ContactList
 from core.params import param_int
@@ -46,6 +47,7 @@ from whatsapp.services import template_render
 
 SESSION_KEY = "herald_wizard"
 MAX_BUTTON_ROWS = 4  # button rows on the message step (a type may take fewer)
+FALLBACK_ROWS = 2  # fallback steps the options step offers (the API and CLI take three)
 STEPS = [("audience", "Audience"), ("message", "Message"), ("options", "Options"),
          ("preview", "Preview & test"), ("launch", "Launch")]  # fmt: skip
 
@@ -99,7 +101,11 @@ def campaign_state(campaign: Campaign) -> dict:
         else "",
         "quiet_end": campaign.quiet_hours_end.strftime("%H:%M") if campaign.quiet_hours_end else "",
         "failover_mode": campaign.failover_mode,
-        "failover_text": campaign.failover_text,
+        **{
+            f"{key}_{i}": step.get(name) or ""
+            for i, step in enumerate(campaign.fallback or [])
+            for key, name in (("fallback", "channel"), ("fallback_text", "text"))
+        },
     }
     return {
         "editing": campaign.pk,
@@ -281,12 +287,17 @@ def sms_counter(request):
     """Live counter: the chosen type's own measure of the text being typed (never drifts)."""
     field = request.POST.get("counter_field", "text")
     if field == "reply":  # the inbox's reply box: no audience, so no "each recipient receives"
-        return render(request, "ui/_sms_counter.html", _counter(request.POST.get("text", ""), {}))
-    text = request.POST.get(field if field in ("text", "failover_text") else "text", "")
+        text = request.POST.get("text", "")
+        return render(
+            request, "ui/_sms_counter.html", _counter(text, {}, request.POST.get("channel"))
+        )
+    counted = {"text", *(f"fallback_text_{i}" for i in range(FALLBACK_ROWS))}
+    field = field if field in counted else "text"
+    text = request.POST.get(field, "")
     state = _state(request)
-    channel = request.POST.get("channel") or (
-        _fallback_channel(state) if field == "failover_text" else state.get("channel")
-    )
+    # A fallback step's text is counted as its channel's (the step's select, sent along).
+    step = request.POST.get(field.replace("_text", "")) if field != "text" else None
+    channel = step or request.POST.get("channel") or state.get("channel")
     return render(request, "ui/_sms_counter.html", _counter(text, state, channel))
 
 
@@ -299,7 +310,10 @@ def _counter(text: str, state: dict, channel: str | None = None) -> dict:
     try:
         kind = channel_type(channel or state.get("channel") or "")
     except UnknownChannel:
-        kind = channel_type(channel_names()[0])
+        try:  # the inbox names a medium: its reply type counts (WhatsApp text for whatsapp)
+            kind = reply_type(channel or "")
+        except UnknownChannel:
+            kind = channel_type(channel_names()[0])
     _parts, encoding = kind.measure(text)
     if not encoding:
         cap = kind.max_chars()
@@ -554,25 +568,63 @@ def parse_send_at(value: str) -> dt.datetime | None:
     return parsed
 
 
-def _fallback_channel(state: dict) -> str | None:
-    """The fallback step the options offer: a type that may follow the campaign's own, on
-    another medium (the first such in the registry), or None."""
+def fallback_options(state: dict) -> list[ChannelType]:
+    """The types a step of the chain may be: they may follow, on another medium."""
     try:
         own = channel_type(state.get("channel") or "")
     except UnknownChannel:
-        return None
-    for kind in channel_types():
-        if kind.fallback_step and kind.ledger != own.ledger:
-            return kind.name
-    return None
+        return []
+    return [k for k in channel_types() if k.fallback_step and k.ledger != own.ledger]
 
 
-def _options_defaults(fallback: str | None) -> dict:
+def _options_defaults(state: dict, options: list[ChannelType]) -> dict:
+    # The type's default chain is offered ready to use (SMS after WhatsApp, Viber or RCS).
+    allowed = {kind.name for kind in options}
+    try:
+        default = [n for n in channel_type(state["channel"]).default_fallback if n in allowed]
+    except UnknownChannel:
+        default = []
+    chain = {f"fallback_{i}": name for i, name in enumerate(default[:FALLBACK_ROWS])}
     return {"send_mode": "now", "speed_unit": SpeedUnit.MINUTE,
-            "failover_mode": FailoverMode.HERALD if fallback else FailoverMode.NONE}  # fmt: skip
+            "failover_mode": FailoverMode.HERALD if chain else FailoverMode.NONE,
+            **chain}  # fmt: skip
 
 
-def _options_check(form: dict, state: dict, fallback: str | None) -> tuple[dict, dict[str, str]]:
+def _chain_check(
+    form: dict, state: dict, options: list[ChannelType], field_errors: dict[str, str]
+) -> tuple[str, list[dict]]:
+    """(fallback mode, chain) from the options form; problems go into `field_errors`."""
+    mode = form.get("failover_mode", FailoverMode.NONE) if options else FailoverMode.NONE
+    if mode not in FailoverMode.values:
+        field_errors["failover_mode"] = "Choose how the fallback works."
+        return FailoverMode.NONE, []
+    if mode == FailoverMode.NONE:
+        return mode, []
+    allowed = {kind.name: kind for kind in options}
+    chain: list[dict] = []
+    for i in range(FALLBACK_ROWS):
+        name = form.get(f"fallback_{i}", "")
+        if not name:
+            continue
+        kind = allowed.get(name)
+        if kind is None or name in {step["channel"] for step in chain}:
+            field_errors[f"fallback_{i}"] = "Choose a channel that can follow, once."
+            continue
+        text = form.get(f"fallback_text_{i}", "")
+        if text.strip():
+            if problem := kind.cap_check(text):
+                field_errors[f"fallback_text_{i}"] = problem[0].upper() + problem[1:] + "."
+            elif problem := unknown_placeholders(text, _known_placeholders(state)):
+                field_errors[f"fallback_text_{i}"] = problem
+        chain.append({"channel": name, "text": text})
+    if not chain:
+        field_errors["fallback_0"] = "Choose the channel to fall back to, or no fallback."
+    return mode, chain
+
+
+def _options_check(
+    form: dict, state: dict, options: list[ChannelType]
+) -> tuple[dict, dict[str, str]]:
     """The options form as campaign fields, and the errors by field (empty when valid)."""
     field_errors: dict[str, str] = {}
     kind = channel_type(state["channel"])
@@ -602,15 +654,7 @@ def _options_check(form: dict, state: dict, fallback: str | None) -> tuple[dict,
     quiet = (_parse_time(form.get("quiet_start", "")), _parse_time(form.get("quiet_end", "")))
     if (quiet[0] is None) != (quiet[1] is None):
         field_errors["quiet_hours"] = "Give both ends of the quiet hours, or neither."
-    failover_mode = form.get("failover_mode", FailoverMode.NONE) if fallback else "none"
-    if failover_mode not in FailoverMode.values:
-        field_errors["failover_mode"] = "Choose how the fallback works."
-    failover_text = form.get("failover_text", "") if fallback else ""
-    if fallback and failover_mode != FailoverMode.NONE and failover_text.strip():
-        if problem := channel_type(fallback).cap_check(failover_text):
-            field_errors["failover_text"] = problem[0].upper() + problem[1:] + "."
-        elif problem := unknown_placeholders(failover_text, _known_placeholders(state)):
-            field_errors["failover_text"] = problem
+    failover_mode, chain = _chain_check(form, state, options, field_errors)
     fields = {
         "name": state["name"],
         "channel": state["channel"],
@@ -625,7 +669,7 @@ def _options_check(form: dict, state: dict, fallback: str | None) -> tuple[dict,
         "template": WhatsAppTemplate.objects.filter(pk=state.get("template") or 0).first(),
         "template_mapping": state.get("template_mapping") or {},
         "failover_mode": failover_mode,
-        "failover_text": failover_text,
+        "fallback": chain,
         "send_at": send_at,
         "speed_limit": int(speed) if speed and not field_errors.get("speed_limit") else None,
         "speed_unit": speed_unit,
@@ -680,16 +724,16 @@ def options(request):
     state = _state(request)
     if not state.get("channel"):
         return redirect("ui:wizard_message")
-    fallback = _fallback_channel(state)
+    chain_options = fallback_options(state)
     field_errors: dict[str, str] = {}
     errors: list[str] = []
-    form = state.get("options") or _options_defaults(fallback)
+    form = state.get("options") or _options_defaults(state, chain_options)
     if request.method == "POST":
         form = {k: v for k, v in request.POST.dict().items() if k != "csrfmiddlewaretoken"}
         _save(request, options=form)
         if form.get("nav") == "back":
             return redirect("ui:wizard_message")
-        fields, field_errors = _options_check(form, state, fallback)
+        fields, field_errors = _options_check(form, state, chain_options)
         if not field_errors:
             editing = state.get("editing")
             try:
@@ -716,7 +760,15 @@ def options(request):
         errors=[*field_errors.values(), *errors],
         general_errors=errors,
         field_errors=field_errors,
-        fallback=channel_type(fallback) if fallback else None,
+        fallback_options=chain_options,
+        fallback_rows=[
+            {
+                "i": i,
+                "channel": form.get(f"fallback_{i}", ""),
+                "text": form.get(f"fallback_text_{i}", ""),
+            }
+            for i in range(FALLBACK_ROWS)
+        ],
         own=channel_type(state["channel"]),
         failover_modes=FailoverMode.choices,
         speed_units=SpeedUnit.choices,
@@ -724,7 +776,7 @@ def options(request):
         time_zone=timezone.get_current_timezone_name(),
         server_zone=settings.TIME_ZONE,
         fields=list(CONTACT_FIELDS),
-        **_counter(form.get("failover_text", ""), state, fallback),
+        **_counter(form.get("fallback_text_0", ""), state, form.get("fallback_0") or None),
     )
     status = 400 if context["errors"] else 200
     return render(request, "ui/wizard_options.html", context, status=status)

@@ -29,7 +29,7 @@ from campaigns.services import (
     campaign_status,
 )
 from channels.base import PROVIDER, ChannelType
-from channels.registry import channel_names, channel_type
+from channels.registry import UnknownChannel, channel_names, channel_type
 from contacts.models import ContactList
 from core.cli import add_actor_argument, cli_actor
 from core.rules import Refused
@@ -69,7 +69,24 @@ class Command(BaseCommand):
         create.add_argument("--language")
         create.add_argument("--placeholder", action="append", default=[], dest="placeholders")
         create.add_argument("--header-placeholder")
-        create.add_argument("--sms-failover-text", default="")
+        create.add_argument(
+            "--image", default="", metavar="URL",
+            help="an https image (Viber, RCS): the text becomes its caption",
+        )  # fmt: skip
+        create.add_argument(
+            "--button", action="append", default=[], dest="buttons", metavar="TEXT=URL",
+            help="a button (Viber, RCS): TEXT=https://… opens a link, TEXT alone is a reply",
+        )  # fmt: skip
+        create.add_argument(
+            "--fallback", default="", metavar="CHANNEL,…",
+            help="the fallback chain, in order (e.g. rcs,sms): who a step did not reach gets the "
+            "next; each step says the campaign's text unless --fallback-text gives its own",
+        )  # fmt: skip
+        create.add_argument(
+            "--fallback-text", action="append", default=[], metavar="CHANNEL=TEXT",
+            help="the text of one fallback step (repeatable)",
+        )  # fmt: skip
+        create.add_argument("--sms-failover-text", default="", help="the same as --fallback sms")
         create.add_argument("--sms-failover-sender", default="")
         create.add_argument("--failover-mode", choices=["herald", "infobip"], default="herald")
         create.add_argument("--send-at")
@@ -168,7 +185,12 @@ class Command(BaseCommand):
             text=o["text"],
             template=template,
             template_mapping=mapping,
-            failover_mode=o["failover_mode"] if o["sms_failover_text"] else FailoverMode.NONE,
+            media_url=o["image"],
+            buttons=[_button(b) for b in o["buttons"]],
+            fallback=_fallback(o),
+            failover_mode=(
+                o["failover_mode"] if o["sms_failover_text"] or o["fallback"] else FailoverMode.NONE
+            ),
             failover_text=o["sms_failover_text"],
             failover_sender=o["sms_failover_sender"],
             send_at=send_at,
@@ -380,3 +402,32 @@ def _segment(name: str | None) -> Segment | None:
     if segment is None:
         raise CommandError(f"no segment named {name!r} (see manage.py segment list)")
     return segment
+
+
+def _button(value: str) -> dict:
+    """`--button "Shop=https://…"` → {"text", "url"}; `--button Yes` → a reply button."""
+    text, _, url = value.partition("=")
+    if not text.strip():
+        raise CommandError(f"--button {value!r}: give TEXT=URL or TEXT")
+    if url.strip():
+        return {"text": text.strip(), "url": url.strip()}
+    return {"text": text.strip(), "postback": text.strip()}
+
+
+def _fallback(o: dict) -> list[dict]:
+    """The chain of --fallback (and the texts of --fallback-text), in order."""
+    names = [n.strip() for n in o["fallback"].split(",") if n.strip()]
+    texts: dict[str, str] = {}
+    for item in o["fallback_text"]:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise CommandError(f"--fallback-text {item!r}: give CHANNEL=TEXT")
+        if name.strip() not in names:
+            raise CommandError(f"--fallback-text {name.strip()}: not in --fallback")
+        texts[name.strip()] = text
+    for name in names:
+        try:
+            channel_type(name)
+        except UnknownChannel as exc:
+            raise CommandError(f"--fallback: {exc}") from None
+    return [{"channel": name, "text": texts.get(name, "")} for name in names]

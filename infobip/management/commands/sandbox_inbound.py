@@ -1,4 +1,5 @@
-"""`manage.py sandbox_inbound`: push an inbound SMS/WhatsApp to Herald's inbound webhook."""
+"""`manage.py sandbox_inbound`: push an inbound SMS, WhatsApp, Viber or RCS message to Herald's
+inbound webhook."""
 
 import json
 
@@ -8,6 +9,15 @@ from django.core.management.base import BaseCommand, CommandError
 
 from core.logging import mask
 from infobip.sandbox import inbound
+
+# Which of Herald's webhooks each Infobip channel pushes inbound messages to (the Messages API's
+# for every channel but SMS and WhatsApp), and the setting of our number on it.
+WEBHOOKS = {
+    "SMS": ("sms/inbound", "INFOBIP_WHATSAPP_SENDER"),  # the number people text
+    "WHATSAPP": ("whatsapp/inbound", "INFOBIP_WHATSAPP_SENDER"),
+}
+SENDERS = {"VIBER_BM": "INFOBIP_VIBER_SENDER", "RCS": "INFOBIP_RCS_SENDER"}
+CHOICES = ["sms", "whatsapp", "viber", "rcs"]
 
 
 class Command(BaseCommand):
@@ -19,7 +29,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--channel", choices=["sms", "whatsapp"], required=True)
+        parser.add_argument("--channel", choices=CHOICES, required=True)
         parser.add_argument("--from", dest="sender", required=True, help="the sender's number")
         parser.add_argument("--text", required=True)
         parser.add_argument("--to", default=None, help="our number (INFOBIP_WHATSAPP_SENDER)")
@@ -33,8 +43,10 @@ class Command(BaseCommand):
             raise CommandError("INFOBIP_WEBHOOK_TOKEN is not set: Herald's webhooks are closed")
         if not sender.strip() or not text:
             raise CommandError("--from and --text must not be empty")
-        url = f"{settings.PUBLIC_BASE_URL}/infobip/webhooks/{token}/{channel}/inbound/"
-        to = to or settings.INFOBIP_WHATSAPP_SENDER
+        name = inbound.infobip_channel(channel)
+        kind, sender_setting = WEBHOOKS.get(name, ("messages/inbound", SENDERS.get(name, "")))
+        url = f"{settings.PUBLIC_BASE_URL}/infobip/webhooks/{token}/{kind}/"
+        to = to or getattr(settings, sender_setting, "") or settings.INFOBIP_WHATSAPP_SENDER
         via = "direct" if direct else "sandbox"
         if not direct:
             try:

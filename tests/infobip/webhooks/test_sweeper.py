@@ -12,6 +12,7 @@ from campaigns.outcomes import reports_apply
 from campaigns.reconcile import SettleResult, messages_settle
 from campaigns.reports import messages_give_up, reports_reconcile
 from campaigns.sending import campaign_send_batch
+from channels.registry import messages_api_pulls
 from infobip.client import get_client
 from infobip.models import EventStatus, ReportHealth, WebhookEvent
 from infobip.processing import events_reprocess
@@ -280,4 +281,5 @@ def test_the_command_refuses_bad_input_and_reports_an_unreachable_infobip(settin
     settings.INFOBIP_MAX_RETRIES = 0
     with pytest.raises(CommandError, match="Infobip could not be asked"):
         call_command("reconcile_reports")
-    assert "errors=2" in capsys.readouterr().out
+    # One error per pull: SMS, then each Messages API channel of the registry.
+    assert f"errors={1 + len(messages_api_pulls())}" in capsys.readouterr().out
