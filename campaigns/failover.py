@@ -69,6 +69,9 @@ def _create(candidates: list[Message], campaign_dispatch) -> int:
                 parts=segments.parts,
                 encoding=segments.encoding,
                 state="queued",
+                # The failover is the same variant's message: nobody gets two variants.
+                variant=original.variant,
+                split_group=original.split_group,
             )
         )
     if not new:
