@@ -12,7 +12,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
 # What mypy checks in `make lint` (config in pyproject.toml; tests and bench are not typed yet).
 MYPY_PACKAGES ?= config core contacts whatsapp campaigns infobip inbox conversions ui api
 
-.PHONY: run test unit integration lint services services-stop bench drill clean
+.PHONY: run test unit integration lint services services-stop bench drill fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,14 @@ integration: $(VENV)/.dev services
 	$(PY) -m pytest -m "integration or browser" $(PYTEST_ARGS)
 
 test: lint unit integration
+
+# The property-based tests with fresh draws (`make test` runs them derandomized): schemathesis
+# with HERALD_FUZZ_EXAMPLES per operation (default 200), the others at their own sizes. The seed
+# is printed; HERALD_FUZZ_SEED=N replays it.
+fuzz: $(VENV)/.dev services
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	CELERY_TASK_ALWAYS_EAGER=false HERALD_FUZZ=1 \
+	$(PY) -m pytest -m property -s $(PYTEST_ARGS)
 
 bench: $(VENV)/.dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m bench $(BENCH_ARGS)

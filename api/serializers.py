@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from api.models import DeliveryAttempt, EventDelivery, EventSubscription, EventType
 from campaigns.models import Campaign, Channel, Message
-from contacts.models import Contact, ContactList
+from contacts.models import ConsentSource, Contact, ContactList
 from infobip.models import InboundMessage
 from whatsapp.models import WhatsAppTemplate
 
@@ -111,6 +111,11 @@ class ContactSerializer(serializers.ModelSerializer):
     lists: serializers.SlugRelatedField[ContactList] = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="name"
     )
+    # Declared: a read-only model field loses `blank`, and the document then forbade the ""
+    # that every subscribed contact has.
+    opted_out_source = serializers.ChoiceField(
+        choices=ConsentSource.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Contact
@@ -183,6 +188,25 @@ class TemplateSerializer(serializers.ModelSerializer):
             "id", "sender", "name", "language", "status", "category", "body_text",
             "header_format", "placeholders", "supported", "unsupported_reason", "last_synced_at",
         ]  # fmt: skip
+
+
+class TemplatesSyncResultSerializer(serializers.Serializer):
+    """What `POST /templates/sync` did for the sender: counts, unreadable templates, a summary."""
+
+    sender = serializers.CharField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    removed = serializers.IntegerField()
+    unsupported = serializers.IntegerField()
+    failure = serializers.CharField(allow_blank=True)
+    summary = serializers.CharField()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # `errors` is a Serializer attribute: the field is declared under its JSON name here.
+        fields["errors"] = serializers.ListField(child=serializers.CharField())
+        return fields
 
 
 class ListNameField(serializers.SlugRelatedField):

@@ -444,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _record(results: list[dict], argv: list[str], stem: str = "drill") -> None:
-    """Write bench/results/<stem>-YYYY-MM-DD.{json,md} (the README quotes the latest)."""
+    """Write bench/results/<stem>-YYYY-MM-DD.{json,md} (docs/BENCHMARKS.md quotes the latest)."""
     out = h.ROOT / "bench" / "results"
     stamp = dt.datetime.now(dt.UTC)
     name = f"{stem}-{stamp:%Y-%m-%d}"

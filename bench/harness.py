@@ -282,7 +282,7 @@ def worker(
 
 
 def gunicorn(env: dict[str, str], port: int, log: Path, access_log: Path) -> Process:
-    """`gunicorn config.wsgi -k gthread -w 2 --threads 4` on loopback (README's production line).
+    """`gunicorn config.wsgi -k gthread -w 2 --threads 4` on loopback (as docs/DEPLOYMENT.md).
 
     Threads, because a webhook request mostly waits on PostgreSQL and Redis: with two sync
     workers and Infobip pushing four at a time, a push queued behind others (p50 28 → 11 ms).

@@ -78,7 +78,7 @@ class Campaign(models.Model):
         null=True, blank=True, help_text="Fail over when WhatsApp stays silent this long"
     )
 
-    # Provider features: tracked short links and validity periods (README "Provider features").
+    # Tracked short links and validity periods (docs/HOW_IT_WORKS.md "Provider features").
     track_links = models.BooleanField(
         default=False, help_text="Shorten links and count their clicks (Infobip URL tracking)"
     )

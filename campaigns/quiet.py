@@ -5,7 +5,7 @@ every zone the number can be in (libphonenumber's candidates: the area code's zo
 geographic numbers, the whole country's zones otherwise), so a +61 mobile waits until it is
 daytime from Perth to Lord Howe Island instead of going out at 01:26 in Sydney because a blank
 zone fell back to the server's UTC. A campaign's own window replaces the country default
-(`COUNTRY_DEFAULTS`, US states in `US_STATE_DEFAULTS`; sources in README "Quiet hours").
+(`COUNTRY_DEFAULTS`, US states in `US_STATE_DEFAULTS`; sources in docs/AUDIENCES.md "Quiet hours").
 
 Freezing computes one `not_before` per recipient, but the work is per distinct zone set and
 area code (cached for the freeze), so the hot path stays a dict lookup for most recipients.
@@ -43,8 +43,8 @@ def _w(start: str, end: str, source: str) -> Window:
 
 
 # Marketing quiet hours by the number's country (ISO 3166-1 alpha-2). Only rules with a clear
-# legal source are listed; README "Quiet hours" cites them. Weekday-specific rules (Texas's
-# Sunday noon start) are not modelled: the window below is the weekday one.
+# legal source are listed; docs/AUDIENCES.md "Quiet hours" cites them. Weekday-specific rules
+# (Texas's Sunday noon start) are not modelled: the window below is the weekday one.
 COUNTRY_DEFAULTS: dict[str, Window] = {
     "US": _w("08:00", "21:00", "US TCPA, 47 CFR § 64.1200(c)(1)"),
 }

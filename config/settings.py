@@ -482,8 +482,8 @@ CELERY_BEAT_SCHEDULE["api-deliver-events"] = {
 }
 
 # --- Audiences and consent (#17) ---
-# Country default quiet hours (campaigns/quiet.py, README "Quiet hours") apply to campaigns
-# without their own window; false turns them off.
+# Country default quiet hours (campaigns/quiet.py, docs/AUDIENCES.md "Quiet hours") apply to
+# campaigns without their own window; false turns them off.
 HERALD_COUNTRY_QUIET_HOURS = env.bool("HERALD_COUNTRY_QUIET_HOURS", default=True)
 # Frequency caps (campaigns/caps.py): JSON list of {"messages": N, "days": D, "channel":
 # "sms|whatsapp|any"}; a contact at a cap is skipped at freeze with the reason. Empty: none.

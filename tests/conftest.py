@@ -8,6 +8,14 @@ HERALD_REQUIRE_INTEGRATION=1 a skipped integration test, or none at all, fails t
 import os
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+from hypothesis.internal.detection import is_hypothesis_test
+
+# Property-based tests are derandomized in `make test` (the same examples every run, so main is
+# green or red by its code, never by a draw); `make fuzz` (HERALD_FUZZ=1) draws fresh ones.
+hypothesis_settings.register_profile("herald", derandomize=True, database=None, print_blob=True)
+hypothesis_settings.register_profile("fuzz", derandomize=False, database=None, print_blob=True)
+hypothesis_settings.load_profile("fuzz" if os.environ.get("HERALD_FUZZ") == "1" else "herald")
 
 pytest_plugins = ["tests.fixtures.worker", "tests.fixtures.sandbox", "tests.fixtures.provider"]
 
@@ -17,6 +25,8 @@ _integration = {"passed": 0, "failed": 0, "skipped": 0}
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
+        if is_hypothesis_test(getattr(item, "obj", None)):
+            item.add_marker(pytest.mark.property)
         if item.get_closest_marker("browser") and not item.get_closest_marker("integration"):
             item.add_marker(pytest.mark.integration)
 

@@ -36,12 +36,14 @@ class ApiClient:
     def __init__(self, client: Client, capture: Callable, token: str | None) -> None:
         self.client, self.capture, self.token = client, capture, token
 
-    def call(self, method: str, path: str, body=None, headers: dict | None = None):
+    def call(
+        self, method: str, path: str, body=None, headers: dict | None = None, execute: bool = True
+    ):
         extra = {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in (headers or {}).items()}
         if self.token:
             extra["HTTP_AUTHORIZATION"] = f"Bearer {self.token}"
         data = json.dumps(body) if body is not None else None
-        with self.capture(execute=True):
+        with self.capture(execute=execute):
             return getattr(self.client, method.lower())(
                 "/api/v1/" + path.lstrip("/"), data=data, content_type="application/json", **extra
             )

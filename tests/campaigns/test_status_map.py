@@ -1,4 +1,4 @@
-"""The README's status table is what campaigns/status_map.py does."""
+"""docs/HOW_IT_WORKS.md's status table is what campaigns/status_map.py does."""
 
 import re
 from pathlib import Path
@@ -8,11 +8,11 @@ import pytest
 from campaigns.status_map import resend_allowed, state_for_status
 from infobip.types import MessageError, Status
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "HOW_IT_WORKS.md"
 
 
 def _rows() -> list[tuple[str, str, str]]:
-    text = README.read_text()
+    text = DOC.read_text()
     section = text.split("## Infobip status → Herald state", 1)[1].split("\n## ", 1)[0]
     rows = []
     for line in section.splitlines():

@@ -19,7 +19,7 @@ from infobip.errors import (
 from infobip.openapi import find_operation
 
 CHECK_METHOD, CHECK_PATH = "GET", "/sms/3/logs"
-# What Herald calls, by scope (README "Pointing Herald at a real Infobip account").
+# What Herald calls, by scope (docs/CONFIGURATION.md "Pointing Herald at a real Infobip account").
 HERALD_SCOPES = (
     "sms:message:send",
     "sms:logs:read",
