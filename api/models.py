@@ -17,6 +17,7 @@ class Scope(models.TextChoices):
     CAMPAIGNS_SEND = "campaigns:send", "Launch, pause, resume and cancel campaigns"
     MESSAGES_SEND = "messages:send", "Send transactional messages"
     EVENTS_MANAGE = "events:manage", "Manage outbound event subscriptions"
+    CONVERSIONS_WRITE = "conversions:write", "Record conversions (orders)"
 
 
 class ApiToken(models.Model):
@@ -71,6 +72,7 @@ class EventType(models.TextChoices):
     CONTACT_OPTED_IN = "contact.opted_in", "A contact opted back in"
     CAMPAIGN_STATE_CHANGED = "campaign.state_changed", "A campaign changed state"
     LINK_CLICKED = "link.clicked", "A tracked link was clicked"
+    CONVERSION_ATTRIBUTED = "conversion.attributed", "A conversion was credited to a message"
 
 
 class EventSubscription(models.Model):

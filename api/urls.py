@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import views
+from api import conversions, views
 
 app_name = "api"
 
@@ -38,6 +38,9 @@ urlpatterns = [
         for action in ("launch", "pause", "resume", "cancel")
     ],
     path("inbound", views.InboundView.as_view(), name="inbound"),
+    path("conversions", conversions.ConversionsView.as_view(), name="conversions"),
+    path("conversions/<str:order_id>", conversions.ConversionDetailView.as_view(),
+         name="conversion"),
     path("event-subscriptions", views.SubscriptionsView.as_view(), name="subscriptions"),
     path("event-subscriptions/<int:pk>", views.SubscriptionDetailView.as_view(),
          name="subscription"),

@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from typing import IO
 
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, Message, SplitGroup, SplitTest, Variant
 from core.csvsafe import csv_writer
 
 COLUMNS = [
@@ -32,15 +32,23 @@ COLUMNS = [
 
 
 def campaign_export_rows(*, campaign: Campaign) -> Iterator[list]:
-    """Header, then one list per ledger row, in ledger order."""
-    yield [name for name, _ in COLUMNS]
-    rows = (
-        Message.objects.filter(campaign=campaign)
-        .order_by("id")
-        .values_list(*[field for _, field in COLUMNS])
-    )
+    """Header, then one list per ledger row, in ledger order.
+
+    A split test's export adds each row's variant (by name) and group (test, holdout, rest).
+    """
+    names = dict(Variant.objects.filter(campaign=campaign).values_list("position", "name"))
+    split = bool(names) or SplitTest.objects.filter(campaign=campaign).exists()
+    fields = [field for _, field in COLUMNS] + (["variant", "split_group"] if split else [])
+    yield [name for name, _ in COLUMNS] + (["variant", "split_group"] if split else [])
+    rows = Message.objects.filter(campaign=campaign).order_by("id").values_list(*fields)
+    groups = {g.value: g.name.lower() for g in SplitGroup}
     for row in rows.iterator(chunk_size=5000):
-        yield ["" if value is None else value for value in row]
+        cells = ["" if value is None else value for value in row]
+        if split:
+            variant, group = row[-2], row[-1]
+            cells[-2] = names.get(variant, "") if variant is not None else ""
+            cells[-1] = groups.get(group, "") if group is not None else ""
+        yield cells
 
 
 def campaign_export(*, campaign: Campaign, out: IO[str]) -> int:

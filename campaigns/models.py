@@ -7,6 +7,7 @@ campaign keeps denormalised counters so status pages never count the ledger.
 """
 
 import datetime as dt
+import secrets
 import uuid
 
 from django.conf import settings
@@ -420,6 +421,11 @@ class WinnerBy(models.TextChoices):
     REVENUE = "revenue", "Revenue per recipient"
 
 
+def new_seed() -> str:
+    """A split's seed: random, stored, so its draw can be repeated and audited."""
+    return secrets.token_hex(8)
+
+
 class SplitTest(models.Model):
     """A campaign's variants, test share and holdout: the draw, the winner rule and its result.
 
@@ -446,7 +452,7 @@ class SplitTest(models.Model):
     )
     # At the decision time with no certain winner: "leader", "none", or a variant's name.
     if_undecided = models.CharField(max_length=20, default="leader")
-    seed = models.CharField(max_length=32, editable=False)
+    seed = models.CharField(max_length=32, default=new_seed, editable=False)
     # Fixed by the first freeze so that a resumed freeze draws exactly the same groups.
     cuts = models.JSONField(null=True, blank=True, editable=False)
     plan = models.JSONField(default=dict, blank=True, editable=False)  # group sizes as drawn

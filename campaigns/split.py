@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -167,7 +166,6 @@ def split_configure(
             winner_by=test.winner_by,
             decide_after=test.decide_after,
             if_undecided=fallback,
-            seed=secrets.token_hex(8),
         )
 
 

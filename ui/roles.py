@@ -21,6 +21,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "infobip.view_inboundmessage",
         "ui.reply_inbound",
         "core.view_auditentry",
+        # Conversions (also granted by conversions' migration 0002).
+        "conversions.view_conversion",
+        "conversions.add_conversion",
+        "conversions.view_credit",
     ],
     SENDER: ["ui.launch_campaign", "ui.approve_campaign"],
 }

@@ -6,6 +6,8 @@ import django.core.validators
 import django.db.models.deletion
 from django.db import migrations, models
 
+import campaigns.models
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -76,7 +78,12 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("if_undecided", models.CharField(default="leader", max_length=20)),
-                ("seed", models.CharField(editable=False, max_length=32)),
+                (
+                    "seed",
+                    models.CharField(
+                        default=campaigns.models.new_seed, editable=False, max_length=32
+                    ),
+                ),
                 ("cuts", models.JSONField(blank=True, editable=False, null=True)),
                 ("plan", models.JSONField(blank=True, default=dict, editable=False)),
                 (

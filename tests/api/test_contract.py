@@ -116,6 +116,12 @@ CASES_COVER = [
     ("PATCH", "/api/v1/event-subscriptions/{id}"),
     ("GET", "/api/v1/event-subscriptions/{id}/deliveries"),
     ("DELETE", "/api/v1/event-subscriptions/{id}"),
+    *(
+        PG_CASES := [
+            ("POST", "/api/v1/conversions"),
+            ("GET", "/api/v1/conversions/{order_id}"),
+        ]
+    ),
 ]
 
 
@@ -210,4 +216,6 @@ def test_every_success_answer_matches_the_document(
     c.check("DELETE", "/api/v1/contacts/{id}", 204, id=ann.pk)
     assert ContactList.objects.filter(pk=created["id"]).exists()
 
-    assert c.covered == set(CASES_COVER)
+    # Conversions are attributed by PostgreSQL-only SQL: their cases are in test_contract_pg.py
+    # (until the unit suite runs on PostgreSQL).
+    assert c.covered == set(CASES_COVER) - set(PG_CASES)

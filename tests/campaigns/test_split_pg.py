@@ -69,7 +69,8 @@ def test_shares_of_the_whole_audience_are_exact_and_the_rest_waits_without_ledge
         (None, SplitGroup.HOLDOUT): 50,
     }
     assert SplitRest.objects.filter(campaign=campaign).count() == 750
-    assert campaign.recipients == 250 and campaign.count_queued == 200
+    assert campaign.recipients == 250
+    assert campaign.count_queued == 200
     held = Message.objects.filter(campaign=campaign, split_group=SplitGroup.HOLDOUT)
     assert set(held.values_list("state", "reason", "text")) == {("skipped", HOLDOUT_REASON, "")}
     # The variants' texts, rendered per contact; variant A's is the campaign's own.
@@ -94,13 +95,15 @@ def test_the_winner_goes_to_the_rest_once_and_nobody_gets_two_variants(monkeypat
     campaign_freeze(campaign=campaign)
     before = _groups(campaign)
     decided = split_decide(campaign=campaign, winner=2, reason="test", actor=OPERATOR)
-    assert decided is not None and decided.state == SplitTest.State.RELEASING
+    assert decided is not None
+    assert decided.state == SplitTest.State.RELEASING
     # A second decision (a duplicated sweep, a person at the same moment) changes nothing.
     assert split_decide(campaign=campaign, winner=1, reason="again", actor=SYSTEM) is None
     assert campaign_release_rest(campaign=campaign) == 750
     assert campaign_release_rest(campaign=campaign) == 0  # resumed or duplicated: nothing more
     split = SplitTest.objects.get(campaign=campaign)
-    assert split.state == SplitTest.State.DONE and split.released_at is not None
+    assert split.state == SplitTest.State.DONE
+    assert split.released_at is not None
     after = _groups(campaign)
     assert {k: v for k, v in after.items() if k in before} == before
     rest = [v for k, v in after.items() if k not in before]
@@ -109,12 +112,14 @@ def test_the_winner_goes_to_the_rest_once_and_nobody_gets_two_variants(monkeypat
     campaign.refresh_from_db()
     assert (campaign.recipients, campaign.count_queued) == (1000, 950)
     recount = campaign_recount(campaign=campaign)
-    assert recount["count_queued"] == 950 and recount["count_skipped"] == 50
+    assert recount["count_queued"] == 950
+    assert recount["count_skipped"] == 50
     status = split_status(campaign=campaign)
     assert status["winner"] == "B"
     assert [v["recipients"] for v in status["variants"]] == [100, 100]
     assert status["holdout"] == {"recipients": 50}
-    assert status["split"]["rest"] == 750 and status["split"]["waiting"] == 0
+    assert status["split"]["rest"] == 750
+    assert status["split"]["waiting"] == 0
 
 
 def test_resend_and_failover_rows_keep_the_variant():
@@ -150,7 +155,8 @@ def test_a_resumed_freeze_draws_everybody_into_the_same_group(monkeypatch):
     split = SplitTest.objects.get(campaign=campaign)
     groups = _groups(campaign)
     waiting = set(SplitRest.objects.filter(campaign=campaign).values_list("contact_id", flat=True))
-    assert len(groups) + len(waiting) == 300 and not set(groups) & waiting
+    assert len(groups) + len(waiting) == 300
+    assert not set(groups) & waiting
     ids = sorted([*groups, *waiting])
     expected = split_exact(seed=split.seed, keys=ids, counts=[30, 30, 15])
     assert Counter(expected) == {0: 30, 1: 30, 2: 15, -1: 225}

@@ -28,6 +28,7 @@ from campaigns.services import (
     campaign_resume,
     campaign_test_send,
 )
+from campaigns.split import split_decide_by_name
 from campaigns.states import CampaignState, MessageState
 from contacts.models import Contact
 from contacts.services import contact_list_add, contact_list_create
@@ -39,6 +40,7 @@ from ui.access import APPROVE, LAUNCH, page, permission_denied_text
 from ui.models import CampaignApproval
 from ui.selectors import campaign_progress
 from ui.services import audit_record
+from ui.split import campaign_conversions_card, campaign_split_panel
 from ui.story import GROUPS, campaign_funnel, recipient_messages, waiting_reasons
 from ui.templatetags.herald_ui import money
 
@@ -178,8 +180,27 @@ def campaign_detail(request, pk: int):
         "waiting": waiting_reasons(campaign),
         "bubble": _bubble(campaign),
         "groups": GROUPS,
+        "split_panel": campaign_split_panel(campaign),
+        "conversions": campaign_conversions_card(campaign),
     }
     return render(request, "ui/campaign.html", context)
+
+
+@require_POST
+@page("campaigns.view_campaign")
+def campaign_split_decide(request, pk: int):
+    """A person picks the split's winner (or none) now; the service checks who may."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    name = request.POST.get("winner", "")[:20]
+    try:
+        split = split_decide_by_name(campaign=campaign, name=name, actor=request.user)
+    except Refused as exc:
+        messages.error(request, f"Not decided: {exc}")
+    except ValidationError as exc:
+        messages.error(request, "Not decided: " + "; ".join(exc.messages))
+    else:
+        messages.success(request, f"Decided: {split.decision}.")
+    return redirect("ui:campaign", pk=pk)
 
 
 BUBBLE_ROWS = 20  # rows of the ledger the bubble looks at for a written text

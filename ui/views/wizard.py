@@ -36,6 +36,7 @@ from ui.selectors import (
     rendered_range,
 )
 from ui.services import audit_record
+from ui.views.wizard_split import split_context, split_from_post, split_specs, split_state
 from whatsapp.mapping import mapping_validate, slot_from_text
 from whatsapp.mapping import template_places as mapping_places
 from whatsapp.models import WhatsAppTemplate
@@ -109,6 +110,7 @@ def campaign_state(campaign: Campaign) -> dict:
         "template": campaign.template_id,
         "template_mapping": campaign.template_mapping or {},
         "options": options,
+        "split": split_state(campaign),
     }
 
 
@@ -375,6 +377,7 @@ def message(request):
         channel = request.POST.get("channel", Channel.SMS)
         text = request.POST.get("text", "")
         values = {"channel": channel, "text": text, "template": None, "template_mapping": {}}
+        values["split"] = split_from_post(request.POST)
         if channel == Channel.SMS:
             if not text.strip():
                 field_errors["text"] = "Write the SMS text."
@@ -382,6 +385,7 @@ def message(request):
                 field_errors["text"] = problem[0].upper() + problem[1:] + "."
             elif problem := unknown_placeholders(text, known):
                 field_errors["text"] = problem
+            field_errors |= _split_errors(text, values["split"], known)
         elif channel == Channel.WHATSAPP_TEMPLATE:
             template = WhatsAppTemplate.objects.filter(
                 pk=param_int(request.POST.get("template")) or 0
@@ -422,8 +426,19 @@ def message(request):
         else [],
         template_rendered=template_render(template=template, values=None) if template else "",
         **_counter(state.get("text", ""), state),
+        **split_context(state.get("split")),
     )
     return render(request, "ui/wizard_message.html", context, status=400 if errors else 200)
+
+
+def _split_errors(text: str, split: dict, known: list[str]) -> dict[str, str]:
+    """The split section's errors: the service's rules, and unknown placeholders per variant."""
+    _, _, errors = split_specs(text, split)
+    if split.get("on"):
+        for name, extra in zip(("B", "C", "D"), split.get("texts") or [], strict=False):
+            if extra.strip() and (problem := unknown_placeholders(extra, known)):
+                errors[f"variant_{name}"] = f"Variant {name}: {problem}"
+    return errors
 
 
 def _parse_time(value: str) -> dt.time | None:
@@ -564,12 +579,17 @@ def options(request):
         fields, field_errors = _options_check(form, state, whatsapp)
         if not field_errors:
             editing = state.get("editing")
+            variants, test, _ = split_specs(fields["text"], state.get("split"), state["channel"])
             try:
                 if editing:
                     target = get_object_or_404(Campaign, pk=editing)
-                    campaign = campaign_update(campaign=target, **fields)
+                    campaign = campaign_update(
+                        campaign=target, variants=variants, test=test, **fields
+                    )
                 else:
-                    campaign = campaign_create(created_by=request.user, **fields)
+                    campaign = campaign_create(
+                        created_by=request.user, variants=variants, test=test, **fields
+                    )
             except ValidationError as exc:
                 errors += exc.messages
             except CampaignError as exc:
