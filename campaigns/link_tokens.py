@@ -59,6 +59,19 @@ def link_token_message(token: str) -> uuid.UUID | None:
     return uuid.UUID(int=value) if value < 2**128 else None
 
 
+_PARAM = re.compile(rf"([?&]){PARAM}=[A-Za-z0-9_-]*(&?)")
+
+
+def link_untag(url: str) -> str:
+    """A URL without the token links_tag added (what a click's link is, for counting)."""
+
+    def drop(match: re.Match[str]) -> str:
+        joiner, more = match.group(1), match.group(2)
+        return joiner if more else ""
+
+    return _PARAM.sub(drop, url, count=1)
+
+
 def links_tag(text: str, token: str) -> str:
     """`text` with the token added to each web link in it (Herald's own links excepted)."""
     own = settings.PUBLIC_BASE_URL.rstrip("/")
