@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import conversions, views
+from api import conversions, reports, views
 
 app_name = "api"
 
@@ -41,6 +41,8 @@ urlpatterns = [
     path("conversions", conversions.ConversionsView.as_view(), name="conversions"),
     path("conversions/<str:order_id>", conversions.ConversionDetailView.as_view(),
          name="conversion"),
+    path("reports/campaigns", reports.CampaignComparisonView.as_view(), name="report-campaigns"),
+    path("reports/trends", reports.TrendsView.as_view(), name="report-trends"),
     path("event-subscriptions", views.SubscriptionsView.as_view(), name="subscriptions"),
     path("event-subscriptions/<int:pk>", views.SubscriptionDetailView.as_view(),
          name="subscription"),
