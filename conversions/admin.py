@@ -27,7 +27,8 @@ class CreditInline(admin.TabularInline):
     model = Credit
     extra = 0
     fields = ["current", "rule", "touch", "campaign", "variant", "message", "touch_at", "reason"]
-    readonly_fields = fields
+    readonly_fields = ["current", "rule", "touch", "campaign", "variant", "message", "touch_at",
+                       "reason"]  # fmt: skip
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:

@@ -317,7 +317,8 @@ def campaign_export_csv(request, pk: int):
     filters = _recipient_filters(request.GET)
     audit_record(actor=request.user, action="export", campaign=campaign, detail=urlencode(filters))
     if any(filters.values()):
-        lines = ledger_export_rows(recipient_messages(campaign, **filters), split_variants(campaign))
+        rows = recipient_messages(campaign, **filters)
+        lines = ledger_export_rows(rows, split_variants(campaign))
     else:
         lines = campaign_export_rows(campaign=campaign)
     response = StreamingHttpResponse(
