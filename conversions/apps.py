@@ -13,7 +13,10 @@ class ConversionsConfig(AppConfig):
     verbose_name = "Conversions and attribution"
 
     def ready(self) -> None:
+        from campaigns.analytics import figures_provider_register
         from campaigns.status_sections import status_section_register
+        from conversions.figures import campaigns_conversion_figures
         from conversions.status import campaign_conversions_section
 
         status_section_register(campaign_conversions_section)
+        figures_provider_register(campaigns_conversion_figures)

@@ -42,3 +42,16 @@ def variant_conversions(
     for row in rows:
         figures[row["variant"] or 0] = (row["n"], row["people"], row["revenue"] or Decimal(0))
     return figures
+
+
+def campaigns_conversion_figures(campaign_ids: list[int]) -> dict[int, dict[str, object]]:
+    """For the reports (campaigns.analytics): credited conversions and revenue per campaign."""
+    rows = (
+        Credit.objects.filter(campaign_id__in=campaign_ids, current=True)
+        .values("campaign_id")
+        .annotate(n=Count("id"), revenue=Sum("conversion__value"))
+    )
+    return {
+        row["campaign_id"]: {"conversions": row["n"], "revenue": row["revenue"] or Decimal(0)}
+        for row in rows
+    }
