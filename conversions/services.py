@@ -11,11 +11,15 @@ credits under the current rule version — a constant number of queries per batc
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -30,6 +34,8 @@ from conversions.models import AttributionRule, Conversion, Credit
 from conversions.rule import rule_current, rule_document
 
 BATCH_MAX = 5_000
+# A number already in E.164, as Herald stores them (most shops send these): no parsing.
+E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
 VALUE_MAX = Decimal("9999999999")
 # A conversion reported from the future is a clock or a typo, beyond this much skew.
 FUTURE_SKEW = dt.timedelta(minutes=5)
@@ -39,12 +45,25 @@ INSERT_SQL = """
 INSERT INTO conversions_conversion
     (order_id, contact_id, phone, value, currency, occurred_at, received_at, token, coupon,
      source)
-SELECT * FROM unnest(%(order)s::varchar[], %(contact)s::bigint[], %(phone)s::varchar[],
-                     %(value)s::numeric[], %(currency)s::varchar[], %(at)s::timestamptz[],
-                     %(received)s::timestamptz[], %(token)s::varchar[], %(coupon)s::varchar[],
-                     %(source)s::varchar[])
+SELECT o, c, p, v, cur, at, %(received)s, t, cp, %(source)s
+  FROM jsonb_to_recordset(%(rows)s::jsonb)
+    AS x(o varchar, c bigint, p varchar, v numeric, cur varchar, at timestamptz, t varchar,
+         cp varchar)
 ON CONFLICT (order_id) DO NOTHING
 RETURNING id, order_id
+"""
+
+
+# The credits of a batch, current, in one statement.
+CREDITS_SQL = """
+INSERT INTO conversions_credit
+    (conversion_id, rule_id, current, message_id, campaign_id, variant, touch, touch_at,
+     holdout_campaign_id, reason, created_at)
+SELECT c.conversion, %(rule)s, true, c.message, c.campaign, c.variant, c.touch, c.touch_at,
+       c.holdout, c.reason, %(now)s
+  FROM jsonb_to_recordset(%(rows)s::jsonb)
+    AS c(conversion bigint, message bigint, campaign bigint, variant smallint, touch varchar,
+         touch_at timestamptz, holdout bigint, reason varchar)
 """
 
 
@@ -138,10 +157,13 @@ def _who(contact: Any, phones: dict[str, str | PhoneError]) -> tuple[str, int | 
     if not isinstance(raw, str) or not raw.strip() or len(raw) > 40 or "\x00" in raw:
         raise ConversionError('contact: {"phone": "+41…"} or {"id": N}', "contact")
     if raw not in phones:
-        try:
-            phones[raw] = international_number(raw)
-        except PhoneError as exc:
-            phones[raw] = exc
+        if E164.match(raw):
+            phones[raw] = raw  # already as Herald stores numbers: nothing to parse
+        else:
+            try:
+                phones[raw] = international_number(raw)
+            except PhoneError as exc:
+                phones[raw] = exc
     found = phones[raw]
     if isinstance(found, PhoneError):
         raise ConversionError(f"contact.phone: {found}", "contact")
@@ -211,7 +233,10 @@ def conversions_record(
                 Conversion, conversion_ids=[d.conversion_id for d in decisions]
             )
     result.created = len(new)
-    documents = conversions_documents(order_ids=[item.order_id for _, item in checked])
+    # The new ones' answers from what is in hand; those recorded before are read back.
+    documents = _new_documents(new, decisions, rule, contacts, now)
+    known = [i.order_id for _, i in checked if i.order_id not in documents]
+    documents |= conversions_documents(order_ids=known) if known else {}
     firsts = {item.order_id: index for index, item in reversed(fresh)}
     for index, item in checked:
         document = dict(documents[item.order_id])
@@ -219,6 +244,53 @@ def conversions_record(
         result.results.append(document)
     result.duplicates = len(checked) - result.created
     return result
+
+
+def _new_documents(
+    new: list[tuple[int, ConversionIn]],
+    decisions: list[Decision],
+    rule: AttributionRule,
+    contacts: dict[str, int],
+    now: dt.datetime,
+) -> dict[str, dict[str, Any]]:
+    """The documents of conversions this call stored, without reading them back."""
+    phones = {pk: phone for phone, pk in contacts.items()}
+    ids = {d.contact_id for d in decisions if d.contact_id is not None}
+    ids |= {i.contact_id for _, i in new if i.contact_id is not None}
+    if missing := ids - set(phones):
+        phones |= dict(Contact.objects.filter(id__in=missing).values_list("id", "phone"))
+    names = _variant_names([d for d in decisions if d.variant is not None])
+    described = rule_document(rule)
+    documents = {}
+    for (_, item), decision in zip(new, decisions, strict=True):
+        contact_id = decision.contact_id or _contact_of(item, contacts)
+        attributed = None
+        if decision.touch:
+            attributed = {
+                "message_id": decision.message_uuid or None,
+                "campaign": decision.campaign_id,
+                "journey": None,
+                "variant": names.get((decision.campaign_id or 0, decision.variant or 0)),
+                "touch": decision.touch,
+                "touch_at": decision.touch_at.isoformat() if decision.touch_at else None,
+                "rule": f"r{rule.pk}",
+            }
+        holdout = decision.holdout_campaign_id
+        documents[item.order_id] = {
+            "order_id": item.order_id,
+            "contact": {"id": contact_id, "phone": phones[contact_id]}
+            if contact_id in phones
+            else None,
+            "value": f"{item.value:.2f}",
+            "currency": item.currency,
+            "occurred_at": item.occurred_at.isoformat(),
+            "received_at": now.isoformat(),
+            "attributed_to": attributed,
+            "reason": decision.reason[:500],
+            "holdout": {"campaign": holdout} if holdout else None,
+            "rule": described,
+        }
+    return documents
 
 
 def _contacts(items) -> dict[str, int]:
@@ -246,41 +318,59 @@ def _insert(
     existing = (
         set(Contact.objects.filter(id__in=ids).values_list("id", flat=True)) if ids else set()
     )
-    params: dict[str, Any] = {
-        "order": [i.order_id for i in items],
-        "contact": [
-            (i.contact_id if i.contact_id in existing else None)
+    rows = [
+        {
+            "o": i.order_id,
+            "c": (i.contact_id if i.contact_id in existing else None)
             if i.contact_id is not None
-            else contacts.get(i.phone)
-            for i in items
-        ],
-        "phone": [i.phone for i in items],
-        "value": [i.value for i in items],
-        "currency": [i.currency for i in items],
-        "at": [i.occurred_at for i in items],
-        "received": [now] * len(items),
-        "token": [i.token for i in items],
-        "coupon": [i.coupon for i in items],
-        "source": [source] * len(items),
-    }
-    with connection.cursor() as cursor:
+            else contacts.get(i.phone),
+            "p": i.phone,
+            "v": str(i.value),
+            "cur": i.currency,
+            "at": i.occurred_at.isoformat(),
+            "t": i.token,
+            "cp": i.coupon,
+        }
+        for i in items
+    ]
+    # The batch as one JSON document: PostgreSQL reads it far faster than psycopg dumps arrays.
+    params: dict[str, Any] = {"rows": orjson.dumps(rows).decode(), "received": now,
+                              "source": source}  # fmt: skip
+    with _bound_cursor() as cursor:
         cursor.execute(INSERT_SQL, params)
         return {order_id: pk for pk, order_id in cursor.fetchall()}
 
 
 def _store(decisions: list[Decision], rule: AttributionRule) -> None:
     """The credits, current, under `rule`; a token's contact fills an unknown customer."""
-    Credit.objects.bulk_create(
-        [
-            Credit(
-                conversion_id=d.conversion_id, rule=rule, current=True, message_id=d.message_id,
-                campaign_id=d.campaign_id, variant=d.variant, touch=d.touch, touch_at=d.touch_at,
-                holdout_campaign_id=d.holdout_campaign_id, reason=d.reason[:500],
-            )
-            for d in decisions
-        ],
-        batch_size=2000,
-    )  # fmt: skip
+    if not decisions:
+        return
+    rows = [
+        {
+            "conversion": d.conversion_id, "message": d.message_id, "campaign": d.campaign_id,
+            "variant": d.variant, "touch": d.touch,
+            "touch_at": d.touch_at.isoformat() if d.touch_at else None,
+            "holdout": d.holdout_campaign_id, "reason": d.reason[:500],
+        }
+        for d in decisions
+    ]  # fmt: skip
+    params = {"rows": orjson.dumps(rows).decode(), "rule": rule.pk, "now": timezone.now()}
+    with _bound_cursor() as cursor:
+        cursor.execute(CREDITS_SQL, params)
+    _fill_contacts(decisions)
+
+
+@contextmanager
+def _bound_cursor() -> Iterator[psycopg.Cursor]:
+    """A cursor on Django's connection that sends parameters apart from the SQL: a batch's
+    arrays are not quoted into the statement in Python (half the web CPU of a batch)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
+
+
+def _fill_contacts(decisions: list[Decision]) -> None:
+    """Orders stored without a known customer get the contact their token's message names."""
     found = [(d.conversion_id, d.contact_id) for d in decisions if d.contact_id is not None]
     if found:
         with connection.cursor() as cursor:
@@ -295,14 +385,14 @@ def conversions_documents(*, order_ids: Sequence[str]) -> dict[str, dict[str, An
     credits = {
         c.conversion_id: c
         for c in Credit.objects.filter(conversion__in=conversions, current=True).select_related(
-            "rule", "message", "campaign"
+            "rule", "message"
         )
     }
     names = _variant_names(credits.values())
     return {c.order_id: conversion_document(c, credits.get(c.pk), names) for c in conversions}
 
 
-def _variant_names(credits) -> dict[tuple[int, int], str]:
+def _variant_names(credits: Any) -> dict[tuple[int, int], str]:
     campaigns = {c.campaign_id for c in credits if c.variant is not None}
     rows = Variant.objects.filter(campaign_id__in=campaigns).values_list(
         "campaign_id", "position", "name"
