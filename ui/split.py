@@ -76,11 +76,49 @@ def campaign_split_panel(campaign: Campaign) -> dict[str, Any] | None:
         "holdout": sizes.get("holdout", plan.get("holdout", 0)),
         "waiting": sizes.get("waiting", plan.get("rest", 0) if split.state == "testing" else 0),
         "rest": sizes.get("rest", 0),
-        "lift": evaluation.get("lift"),
+        "lift": _lift_lines(evaluation.get("lift")),
         "history": _history(split.history or [], [r["name"] for r in rows]),
         "min_per_variant": settings.HERALD_SPLIT_MIN_PER_VARIANT,
         "certainty": f"{settings.HERALD_SPLIT_CERTAINTY:.0%}",
     }
+
+
+def _points(rate: float) -> str:
+    """A rate difference in percentage points, signed."""
+    return f"{100 * rate:+.1f}"
+
+
+def _lift_lines(lift: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The lift in words and figures as the page shows them (percentages, intervals)."""
+    if not lift:
+        return None
+    sent, held = lift["sent"], lift["holdout"]
+    low, high = lift["conversion_rate_difference_ci95"]
+    extra_low, extra_high = lift["incremental_conversions_ci95"]
+    money_low, money_high = lift["revenue_per_person_difference_ci95"]
+    relative = lift.get("relative_lift")
+    verdict = (
+        "the campaign made a difference"
+        if lift.get("significant")
+        else "not distinguishable from sending nothing yet"
+    )
+    lines = [
+        ("Converted, sent",
+         f"{sent['converters']:,} of {sent['people']:,} ({100 * sent['conversion_rate']:.1f} %)"),
+        ("Converted, held out",
+         f"{held['converters']:,} of {held['people']:,} ({100 * held['conversion_rate']:.1f} %)"),
+        ("Difference",
+         f"{_points(lift['conversion_rate_difference'])} points (95 % interval {_points(low)} to "
+         f"{_points(high)}){f', {100 * relative:+.0f} % relative' if relative is not None else ''}"
+         f" — {verdict}"),
+        ("Extra conversions",
+         f"{lift['incremental_conversions']:,} (95 %: {extra_low:,} to {extra_high:,})"),
+        ("Revenue per person",
+         f"{sent['revenue_per_person']} sent vs {held['revenue_per_person']} held out; difference "
+         f"{lift['revenue_per_person_difference']} (95 %: {money_low} to {money_high})"),
+    ]  # fmt: skip
+    window = lift.get("window") or {}
+    return {"lines": lines, "until": _when(window.get("to"))}
 
 
 def _when(value: str | None) -> dt.datetime | None:
