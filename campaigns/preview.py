@@ -18,6 +18,7 @@ from campaigns.rendering import (
     sms_segments,
     whatsapp_text_cap_check,
 )
+from campaigns.split import split_preview
 from whatsapp.mapping import contact_values as template_contact_values
 from whatsapp.mapping import mapping_resolve
 from whatsapp.services import template_check_sendable, template_render
@@ -34,7 +35,8 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
     missing: Counter = Counter()
     ucs2: dict[str, None] = {}
     too_long: dict[str, int] = {}  # length problem of the rendered text → recipients
-    rendered_samples = []
+    rendered_samples: list[dict] = []
+    first = None
     cap_check = sms_cap_check if campaign.channel == Channel.SMS else whatsapp_text_cap_check
     channel = "sms" if campaign.channel == Channel.SMS else campaign.channel
     template = compile_template(campaign.text) if campaign.channel != "whatsapp_template" else None
@@ -49,6 +51,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
     )
     held = {k: v for k, v in held.items() if k not in no_consent}
     for contact in eligible.iterator(chunk_size=5000):
+        first = first or contact
         if contact.id in held or contact.id in no_consent:
             continue
         if template is not None:
@@ -109,6 +112,8 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
         "template_problem": sendable,
         "length_problems": _length_problems(campaign, too_long),
         "samples": rendered_samples,
+        # A split test's sizes and every variant rendered for the first contact (None without).
+        "split": split_preview(campaign=campaign, audience=summary.total, contact=first),
     }
 
 

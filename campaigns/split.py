@@ -399,3 +399,37 @@ def split_status(*, campaign: Campaign, live: bool = True) -> dict:
             "certain": evaluation.get("certain"),
         },
     }
+
+
+def split_preview(*, campaign: Campaign, audience: int, contact: Any) -> dict | None:
+    """The preview's split: who would get what (the drawn sizes) and each variant for a sample
+    contact, rendered — so every version is read and tested before launch."""
+    from campaigns.rendering import compile_template, contact_values, sms_segments
+    from campaigns.split_plan import split_sizes
+
+    split = SplitTest.objects.filter(campaign=campaign).first()
+    if split is None:
+        return None
+    variants = list(Variant.objects.filter(campaign=campaign).select_related("template"))
+    sizes = split_sizes(audience=audience, variants=len(variants), test_share=split.test_share,
+                        holdout=split.holdout)  # fmt: skip
+    rows = []
+    for variant, size in zip(variants, sizes.variants, strict=True):
+        row: dict[str, Any] = {"name": variant.name, "recipients": size, "coupon": variant.coupon}
+        if variant.template is not None:
+            row["sample"] = f"WhatsApp template “{variant.template.name}”"
+        elif contact is not None:
+            rendered = compile_template(variant.text).render(contact_values(contact))
+            row["sample"] = rendered.text
+            if campaign.channel == Channel.SMS:
+                segments = sms_segments(rendered.text)
+                row["parts"], row["encoding"] = segments.parts, segments.encoding
+        rows.append(row)
+    return {
+        "variants": rows,
+        "holdout": sizes.holdout,
+        "rest": sizes.rest,
+        "winner_by": split.winner_by,
+        "decide_after": iso_duration(split.decide_after),
+        "if_undecided": split.if_undecided,
+    }

@@ -265,6 +265,14 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(problem))
         for sample in data["samples"]:
             self.stdout.write(f"  {sample['phone']}: {sample['text']}")
+        if split := data.get("split"):
+            groups = " ".join(f"{v['name']}={v['recipients']}" for v in split["variants"])
+            self.stdout.write(
+                f"split: {groups} holdout={split['holdout']} rest={split['rest']} "
+                f"winner_by={split['winner_by']} decide_after={split['decide_after']}"
+            )
+            for variant in split["variants"]:
+                self.stdout.write(f"  {variant['name']}: {variant.get('sample', '')}")
 
     def do_launch(
         self, *, id: int, wait: bool, timeout: float, acting_user: str | None, **_
