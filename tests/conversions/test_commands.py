@@ -11,14 +11,8 @@ from django.utils import timezone
 from campaigns.models import Campaign, Message, SplitTest, Variant
 from conversions.models import Conversion
 from tests.factories import CampaignFactory, ContactFactory, MessageFactory, make_audience
-from tests.fixtures.worker import require_real_engines
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _on_postgres() -> None:
-    require_real_engines()
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(*args: str) -> str:

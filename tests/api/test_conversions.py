@@ -10,15 +10,9 @@ from campaigns.models import Campaign, Message, SplitTest
 from conversions.models import Conversion
 from tests.api.conftest import ALL_SCOPES
 from tests.factories import CampaignFactory, ContactFactory, MessageFactory, make_audience
-from tests.fixtures.worker import require_real_engines
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 SCOPES = [*ALL_SCOPES, "conversions:write"]
-
-
-@pytest.fixture(autouse=True)
-def _on_postgres() -> None:
-    require_real_engines()
 
 
 def _delivered(contact, hours_ago: float = 2) -> Message:

@@ -16,16 +16,10 @@ from conversions.models import AttributionRule, Conversion, Credit
 from conversions.services import conversion_explain, conversions_record
 from infobip.models import Click, InboundMessage
 from tests.factories import CampaignFactory, ContactFactory, MessageFactory
-from tests.fixtures.worker import require_real_engines
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 NOW = timezone.now().replace(microsecond=0)
 H = dt.timedelta(hours=1)
-
-
-@pytest.fixture(autouse=True)
-def _on_postgres() -> None:
-    require_real_engines()
 
 
 def _sent(contact, *, at, campaign=None, state="delivered", done=None, **fields) -> Message:
