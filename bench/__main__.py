@@ -117,7 +117,14 @@ def summarize(records: list[dict]) -> dict:
     out["conversions"] = [
         r
         for r in records
-        if r["bench"] in ("conversions_api", "attribution_query", "split_page", "freeze_split")
+        if r["bench"]
+        in (
+            "conversions_api",
+            "attribution_query",
+            "split_page",
+            "freeze_split",
+            "split_evaluation",
+        )
     ]
     segments: dict[tuple, list[dict]] = {}
     for r in records:

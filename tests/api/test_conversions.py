@@ -11,7 +11,7 @@ from conversions.models import Conversion
 from tests.api.conftest import ALL_SCOPES
 from tests.factories import CampaignFactory, ContactFactory, MessageFactory, make_audience
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 SCOPES = [*ALL_SCOPES, "conversions:write"]
 
 

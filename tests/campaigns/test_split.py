@@ -22,7 +22,7 @@ from core.draw import split_exact
 from core.rules import OPERATOR, SYSTEM
 from tests.factories import make_audience
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 AB = [VariantSpec(name="A", text="Hi {{first_name}}"), VariantSpec(name="B", text="Hello!")]
 

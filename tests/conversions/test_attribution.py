@@ -17,7 +17,7 @@ from conversions.services import conversion_explain, conversions_record
 from infobip.models import Click, InboundMessage
 from tests.factories import CampaignFactory, ContactFactory, MessageFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(microsecond=0)
 H = dt.timedelta(hours=1)
 

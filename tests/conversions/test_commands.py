@@ -12,7 +12,7 @@ from campaigns.models import Campaign, Message, SplitTest, Variant
 from conversions.models import Conversion
 from tests.factories import CampaignFactory, ContactFactory, MessageFactory, make_audience
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = pytest.mark.django_db
 
 
 def run(*args: str) -> str:
