@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from campaigns.models import Variant
+from campaigns.models import Campaign, Variant
 from contacts.models import Contact
 from contacts.phones import PhoneError, international_number
 from conversions import signals
@@ -260,6 +260,7 @@ def _new_documents(
     if missing := ids - set(phones):
         phones |= dict(Contact.objects.filter(id__in=missing).values_list("id", "phone"))
     names = _variant_names([d for d in decisions if d.variant is not None])
+    journeys = _journeys({d.campaign_id for d in decisions if d.campaign_id is not None})
     described = rule_document(rule)
     documents = {}
     for (_, item), decision in zip(new, decisions, strict=True):
@@ -269,7 +270,7 @@ def _new_documents(
             attributed = {
                 "message_id": decision.message_uuid or None,
                 "campaign": decision.campaign_id,
-                "journey": None,
+                "journey": journeys.get(decision.campaign_id or 0),
                 "variant": names.get((decision.campaign_id or 0, decision.variant or 0)),
                 "touch": decision.touch,
                 "touch_at": decision.touch_at.isoformat() if decision.touch_at else None,
@@ -389,7 +390,20 @@ def conversions_documents(*, order_ids: Sequence[str]) -> dict[str, dict[str, An
         )
     }
     names = _variant_names(credits.values())
-    return {c.order_id: conversion_document(c, credits.get(c.pk), names) for c in conversions}
+    journeys = _journeys({c.campaign_id for c in credits.values() if c.campaign_id is not None})
+    return {
+        c.order_id: conversion_document(c, credits.get(c.pk), names, journeys) for c in conversions
+    }
+
+
+def _journeys(campaign_ids: set[int]) -> dict[int, int]:
+    """campaign → journey, for the hidden campaigns that send journeys' steps (one read)."""
+    if not campaign_ids:
+        return {}
+    rows = Campaign.objects.filter(id__in=campaign_ids, journey_step__isnull=False).values_list(
+        "id", "journey_step__version__journey_id"
+    )
+    return {campaign: journey for campaign, journey in rows if journey is not None}
 
 
 def _variant_names(credits: Any) -> dict[tuple[int, int], str]:
@@ -401,12 +415,15 @@ def _variant_names(credits: Any) -> dict[tuple[int, int], str]:
 
 
 def conversion_document(
-    conversion: Conversion, credit: Credit | None, names: dict[tuple[int, int], str]
+    conversion: Conversion,
+    credit: Credit | None,
+    names: dict[tuple[int, int], str],
+    journeys: dict[int, int] | None = None,
 ) -> dict[str, Any]:
     """A conversion and how it was credited (INTERFACE: `attributed_to` or null, the reason)."""
     attributed = None
     if credit is not None and credit.touch:
-        journey = None
+        journey = (journeys or {}).get(credit.campaign_id or 0)
         attributed = {
             "message_id": str(credit.message.message_id) if credit.message else None,
             "campaign": credit.campaign_id,

@@ -21,6 +21,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "infobip.view_inboundmessage",
         "ui.reply_inbound",
         "core.view_auditentry",
+        "journeys.view_journey",
+        "journeys.add_journey",
+        "journeys.change_journey",
+        "journeys.view_journeyentry",
+        "journeys.view_event",
         # Conversions (also granted by conversions' migration 0002).
         "conversions.view_conversion",
         "conversions.add_conversion",
