@@ -27,19 +27,18 @@ from django.utils import timezone
 
 from campaigns.audience import audience_contacts
 from campaigns.caps import capped_contacts
-from campaigns.consent_rules import NO_WHATSAPP_OPT_IN, without_channel_consent
+from campaigns.consent_rules import no_opt_in_reason, without_channel_consent
 from campaigns.link_tokens import link_token, links_tag
-from campaigns.models import Campaign, Channel, Message, SplitGroup, SplitRest, SplitTest, Variant
+from campaigns.models import Campaign, Message, SplitGroup, SplitRest, SplitTest, Variant
 from campaigns.pricing import estimate_cost
 from campaigns.quiet import QuietHours
-from campaigns.rendering import compile_template, contact_values, sms_segments
+from campaigns.rendering import compile_template, contact_values
 from campaigns.split_plan import Cells, split_cells
 from campaigns.states import CampaignState
+from campaigns.steps import campaign_kind, primary_content
+from channels.base import Content
 from contacts.models import Contact
 from infobip.links import callback_data
-from whatsapp.mapping import contact_values as template_contact_values
-from whatsapp.mapping import mapping_resolve
-from whatsapp.services import template_render
 
 BATCH = 5000
 # The first chunk is one send batch: sending starts as soon as there is a batch to send.
@@ -53,7 +52,6 @@ _CONTACT_COLUMNS = (
 ContactRow = namedtuple("ContactRow", _CONTACT_COLUMNS)
 # pg_advisory_lock(class, campaign id): one freezer per campaign.
 FREEZE_LOCK = 7_401
-WHATSAPP_WINDOW = dt.timedelta(hours=24)
 _COLUMNS = (
     "campaign_id",
     "contact_id",
@@ -97,41 +95,36 @@ class _Renderer:
     ) -> None:
         self.campaign = campaign
         self.now = now
-        # A split's variant brings its own text or template; the rest is the campaign's.
-        content = variant or campaign
-        self.sms = (
-            compile_template(content.text) if campaign.channel != "whatsapp_template" else None
-        )
-        self.template = content.template
-        self.mapping = content.template_mapping
+        self.kind = campaign_kind(campaign)
+        self.content = primary_content(campaign)
+        if variant is not None:
+            # A split's variant brings its own text or template; the rest is the campaign's.
+            self.content = Content(
+                text=variant.text, template=variant.template, mapping=variant.template_mapping,
+                media_url=self.content.media_url, buttons=self.content.buttons,
+            )  # fmt: skip
+        self.text = None if self.kind.uses_template else compile_template(self.content.text)
+        self.channel = self.kind.ledger
 
     def row(self, contact: ContactRow) -> tuple[str, str, object, int, str, str, str]:
         """(channel, text, template_values, parts, encoding, state, reason) for `contact`."""
-        campaign = self.campaign
-        channel = "sms" if campaign.channel == Channel.SMS else "whatsapp"
+        kind, channel = self.kind, self.channel
         if contact.opted_out:
             return channel, "", None, 0, "", "skipped", "opted out"
-        if campaign.channel == Channel.WHATSAPP_TEMPLATE:
-            resolved = mapping_resolve(
-                template=self.template,
-                mapping=self.mapping,
-                contact=template_contact_values(contact),
-            )
-            if resolved.values is None:
-                return channel, "", None, 0, "", "skipped", "; ".join(resolved.missing)[:500]
-            text = template_render(template=self.template, values=resolved.values)
-            return channel, text, resolved.values.to_dict(), 1, "", "queued", ""
-        rendered = self.sms.render(contact_values(contact, self.sms.names))
+        if self.text is None:
+            text, values, missing = kind.render_template(self.content, contact)
+            if missing:
+                return channel, "", None, 0, "", "skipped", missing
+            return channel, text, values, 1, "", "queued", ""
+        rendered = self.text.render(contact_values(contact, self.text.names))
         if rendered.missing:
             return channel, rendered.text, None, 0, "", "skipped", rendered.skip_reason
-        if campaign.channel == Channel.WHATSAPP_TEXT:
-            last = contact.whatsapp_last_inbound_at
-            if last is None or self.now - last > WHATSAPP_WINDOW:
-                reason = "outside the WhatsApp 24-hour window (no message from them in 24 h)"
-                return channel, rendered.text, None, 0, "", "skipped", reason
-            return channel, rendered.text, None, 1, "", "queued", ""
-        segments = sms_segments(rendered.text)
-        return channel, rendered.text, None, segments.parts, segments.encoding, "queued", ""
+        if kind.session_field and (
+            why := kind.session_skip(getattr(contact, kind.session_field), self.now)
+        ):
+            return channel, rendered.text, None, 0, "", "skipped", why
+        parts, encoding = kind.measure(rendered.text)
+        return channel, rendered.text, None, parts, encoding, "queued", ""
 
 
 @dataclass
@@ -173,10 +166,11 @@ class _Chunker:
         self.quiet = QuietHours(
             start=campaign.quiet_hours_start, end=campaign.quiet_hours_end, now=now
         )
-        # The price table's name for the channel, as the preview estimates it.
-        self.priced_as = "sms" if campaign.channel == Channel.SMS else campaign.channel
+        # Priced as the preview estimates it: by the campaign's channel type.
+        self.priced_as = campaign.channel
+        self.no_opt_in = no_opt_in_reason(self.renderer.kind)
         # Tracked links carry a token a shop can pass back with a conversion.
-        self.tag_links = campaign.track_links and campaign.channel != Channel.WHATSAPP_TEMPLATE
+        self.tag_links = campaign.track_links and not self.renderer.kind.uses_template
 
     def chunk(self, batch: list[ContactRow]) -> Chunk:
         campaign, now = self.campaign, self.now
@@ -190,9 +184,8 @@ class _Chunker:
                 rest.append(contact.id)
                 continue
             if group == SplitGroup.HOLDOUT:
-                channel = "sms" if campaign.channel == Channel.SMS else "whatsapp"
                 rows.append(
-                    (campaign.pk, contact.id, contact.phone, channel, 1, uuid.uuid4(),
+                    (campaign.pk, contact.id, contact.phone, self.renderer.channel, 1, uuid.uuid4(),
                      callback_data(campaign.pk), "", "", None, 0, "", "skipped",
                      HOLDOUT_REASON, None, "", "", "", "", "", now, None, group)
                 )  # fmt: skip
@@ -201,7 +194,7 @@ class _Chunker:
             channel, text, values, parts, encoding, state, reason = renderer.row(contact)
             not_before = None
             if state == "queued" and contact.id in no_consent:
-                state, reason, parts = "skipped", NO_WHATSAPP_OPT_IN, 0
+                state, reason, parts = "skipped", self.no_opt_in, 0
             if state == "queued" and contact.id in capped:
                 state, reason, parts = "skipped", capped[contact.id], 0
             if state == "queued":
@@ -328,11 +321,10 @@ def _release(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> 
             chunk = chunker.chunk(batch)
         else:
             why = f"no winner was sent to the rest: {split.decision}"[:500]
-            channel = "sms" if campaign.channel == Channel.SMS else "whatsapp"
             rows = [
-                (campaign.pk, c.id, c.phone, channel, 1, uuid.uuid4(), callback_data(campaign.pk),
-                 "", "", None, 0, "", "skipped", why, None, "", "", "", "", "", now, None,
-                 SplitGroup.REST)
+                (campaign.pk, c.id, c.phone, chunker.renderer.channel, 1, uuid.uuid4(),
+                 callback_data(campaign.pk), "", "", None, 0, "", "skipped", why, None, "", "",
+                 "", "", "", now, None, SplitGroup.REST)
                 for c in batch
             ]  # fmt: skip
             chunk = Chunk(rows, 0, Decimal(0), [])

@@ -16,12 +16,7 @@ from django.db import models
 from django.db.models import Q
 
 from campaigns.states import CampaignState, MessageState
-
-
-class Channel(models.TextChoices):
-    SMS = "sms", "SMS"
-    WHATSAPP_TEXT = "whatsapp_text", "WhatsApp text"
-    WHATSAPP_TEMPLATE = "whatsapp_template", "WhatsApp template"
+from channels.registry import channel_choices, medium_choices
 
 
 class FailoverMode(models.TextChoices):
@@ -54,7 +49,9 @@ class Campaign(models.Model):
     """A message to an audience, and its run."""
 
     name = models.CharField(max_length=200)
-    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.SMS)
+    # A registered channel type (channels/registry.py): its choices are read from the registry
+    # when used, so a new type needs no migration.
+    channel = models.CharField(max_length=20, choices=channel_choices, default="sms")
     sender = models.CharField(max_length=64, blank=True, help_text="Blank: the default sender")
     text = models.TextField(blank=True, help_text="SMS or WhatsApp text; {{placeholders}} allowed")
     template = models.ForeignKey(
@@ -65,6 +62,10 @@ class Campaign(models.Model):
         related_name="campaigns",
     )
     template_mapping = models.JSONField(default=dict, blank=True)
+    # Rich content, on the channel types that carry it (ChannelType.content_kinds): an image by
+    # URL (the text is its caption) and buttons, [{"text", "url"} | {"text", "postback"}].
+    media_url = models.CharField(max_length=2048, blank=True)
+    buttons = models.JSONField(default=list, blank=True)
     lists = models.ManyToManyField("contacts.ContactList", related_name="campaigns")
     exclude_lists = models.ManyToManyField(
         "contacts.ContactList", related_name="excluded_from_campaigns", blank=True
@@ -198,8 +199,9 @@ class Message(models.Model):
         db_index=False,
     )
     phone = models.CharField(max_length=20)
+    # The medium (a channel type's `ledger`: sms, whatsapp, viber, rcs), from the registry.
     # Choices (not free text) so the admin's channel filter needs no DISTINCT over the ledger.
-    channel = models.CharField(max_length=10, choices=[("sms", "SMS"), ("whatsapp", "WhatsApp")])
+    channel = models.CharField(max_length=10, choices=medium_choices)
     attempt = models.PositiveSmallIntegerField(default=1)
     # Unique where set (constraint below): a failover SMS replaces one message, once, so
     # `message.failover` holds at most one row (`.get()`/`.first()`). A OneToOneField would

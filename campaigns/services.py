@@ -24,7 +24,6 @@ from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
     Campaign,
     CampaignApproval,
-    Channel,
     FailoverMode,
     Message,
     MessageEvent,
@@ -35,25 +34,20 @@ from campaigns.people import campaign_people
 from campaigns.permissions import APPROVE, SEND
 from campaigns.preview import budget_launch_problem
 from campaigns.quiet import window_check
-from campaigns.rendering import (
-    compile_template,
-    contact_values,
-    sms_cap_check,
-    whatsapp_text_cap_check,
-)
+from campaigns.rendering import compile_template, contact_values
 from campaigns.split import SplitSpec, VariantSpec, split_configure, split_spec_problems
 from campaigns.states import CampaignState, campaign_can_move
+from campaigns.steps import Step, campaign_steps, chain_waits_on, step_sender
+from channels.base import PROVIDER, ChannelType, Outbound
+from channels.registry import UnknownChannel, channel_type
 from contacts.models import Contact, ContactList
 from contacts.phones import PhoneError, international_number
 from core.rules import OPERATOR, Actor, Refused, actor_label, actor_require, actor_user
 from core.services import audit_record
 from infobip.client import get_client
 from infobip.links import callback_data
-from infobip.types import SendResult, SmsMessage, WhatsAppTemplateMessage
-from whatsapp.mapping import contact_values as template_contact_values
-from whatsapp.mapping import mapping_resolve, mapping_validate
+from infobip.types import SendResult
 from whatsapp.models import WhatsAppTemplate
-from whatsapp.services import template_check_sendable
 
 # Beyond any sender's real throughput, and far inside the column's range: larger is a typo.
 SPEED_LIMIT_MAX = 100_000
@@ -68,28 +62,17 @@ class CampaignError(Exception):
 def campaign_validate(*, campaign: Campaign) -> list[str]:
     """Everything that stops this campaign from being sent, as readable sentences."""
     errors: list[str] = []
-    if campaign.channel in (Channel.SMS, Channel.WHATSAPP_TEXT):
-        cap_check = sms_cap_check if campaign.channel == Channel.SMS else whatsapp_text_cap_check
-        if not campaign.text.strip():
-            errors.append("the message text is empty")
-        elif problem := cap_check(campaign.text):
-            errors.append(problem)
-    elif campaign.template is None:
-        errors.append("a WhatsApp template campaign needs a template")
-    else:
-        errors += mapping_validate(template=campaign.template, mapping=campaign.template_mapping)
+    try:
+        steps = campaign_steps(campaign)
+    except UnknownChannel as exc:
+        return [str(exc)]
+    kind = steps[0].kind
+    buttons = campaign.buttons
+    if not isinstance(buttons, list) or not all(isinstance(b, dict) for b in buttons):
+        errors.append('buttons must be a list of {"text", "url"} objects')
+    errors += kind.content_problems(steps[0].content)
     if campaign.failover_mode != FailoverMode.NONE:
-        if campaign.channel == Channel.SMS:
-            errors.append("SMS failover only applies to WhatsApp campaigns")
-        elif not campaign.failover_text.strip():
-            errors.append("SMS failover needs a failover text")
-        elif problem := sms_cap_check(campaign.failover_text):
-            errors.append(f"failover {problem}")
-        if (
-            campaign.failover_mode == FailoverMode.INFOBIP
-            and campaign.channel != "whatsapp_template"
-        ):
-            errors.append("Infobip's native SMS failover exists only for template messages")
+        errors += _fallback_problems(campaign, steps)
     if campaign.speed_limit == 0:
         errors.append("the speed limit must be at least 1 message")
     elif campaign.speed_limit is not None and not 0 < campaign.speed_limit <= SPEED_LIMIT_MAX:
@@ -98,7 +81,7 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
         errors.append(problem)
     if campaign.max_spend is not None and campaign.max_spend <= 0:
         errors.append("the budget cap must be more than 0")
-    errors += _validity_problems(campaign)
+    errors += _validity_problems(campaign, kind)
     if campaign.pk is not None:
         from campaigns.split import split_problems
 
@@ -106,14 +89,49 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
     return errors
 
 
-def _validity_problems(campaign: Campaign) -> list[str]:
-    """Validity periods: positive, SMS ones within Infobip's 48 h, each on its own channel."""
+def _fallback_problems(campaign: Campaign, steps: list[Step]) -> list[str]:
+    """The fallback chain: each step may follow, says something, and the mode fits."""
+    errors: list[str] = []
+    first = steps[0].kind
+    if len(steps) < 2:
+        return ["a fallback mode needs at least one fallback step"]
+    seen = {first.ledger}
+    for step in steps[1:]:
+        label = step.kind.label
+        if not step.kind.fallback_step:
+            errors.append(f"{label} cannot be a fallback step")
+        elif step.kind.ledger == first.ledger:
+            errors.append(
+                f"a {first.label} campaign cannot fall back to {label}: {label} failover only "
+                "applies to campaigns on other channels"
+            )
+        elif step.kind.ledger in seen:
+            errors.append(f"{label} is already a step of this campaign: each medium once")
+        elif not step.content.text.strip():
+            errors.append(f"{label} failover needs a failover text")
+        elif problem := step.kind.cap_check(step.content.text):
+            errors.append(f"failover {problem}")
+        seen.add(step.kind.ledger)
+    if campaign.failover_mode == FailoverMode.INFOBIP and (
+        len(steps) != 2 or steps[1].kind.name not in first.native_fallback
+    ):
+        errors.append(
+            f"Infobip's native failover exists only for {first.label} → "
+            f"{', '.join(first.native_fallback) or 'nothing'}"
+            if first.native_fallback
+            else "Infobip's native SMS failover exists only for template messages"
+        )
+    return errors
+
+
+def _validity_problems(campaign: Campaign, kind: ChannelType) -> list[str]:
+    """Validity periods: positive, Infobip's within its 48 h, each on a type that has it."""
     errors = []
-    sms_like = (
+    provider = (
         ("SMS", campaign.sms_validity_minutes),
         ("failover SMS", campaign.failover_validity_minutes),
     )
-    for label, minutes in sms_like:
+    for label, minutes in provider:
         if minutes is not None and not 1 <= minutes <= SMS_VALIDITY_MAX_MINUTES:
             errors.append(
                 f"the {label} validity is {minutes} minutes; it must be 1 to "
@@ -124,10 +142,14 @@ def _validity_problems(campaign: Campaign) -> list[str]:
         errors.append(
             f"the WhatsApp validity must be 1 to {WHATSAPP_VALIDITY_MAX_MINUTES:,} minutes"
         )
-    if campaign.channel != Channel.SMS and campaign.sms_validity_minutes is not None:
-        errors.append("an SMS validity applies to SMS campaigns; use the failover validity")
-    if campaign.channel == Channel.SMS and campaign.whatsapp_validity_minutes is not None:
-        errors.append("a WhatsApp validity applies to WhatsApp campaigns")
+    # Each validity column belongs to the types whose validity is kept that way.
+    if kind.validity != PROVIDER and campaign.sms_validity_minutes is not None:
+        errors.append(
+            f"an SMS validity applies to channels Infobip keeps a validity for, not "
+            f"{kind.label}; use the failover validity"
+        )
+    if kind.validity == PROVIDER and campaign.whatsapp_validity_minutes is not None:
+        errors.append(f"a WhatsApp validity applies to WhatsApp campaigns, not {kind.label}")
     if campaign.failover_validity_minutes is not None and campaign.failover_mode == "none":
         errors.append("a failover validity needs SMS failover")
     return errors
@@ -144,6 +166,8 @@ def campaign_create(
     text: str = "",
     template: WhatsAppTemplate | None = None,
     template_mapping: dict | None = None,
+    media_url: str = "",
+    buttons: list[dict] | None = None,
     failover_mode: str = FailoverMode.NONE,
     failover_text: str = "",
     failover_sender: str = "",
@@ -176,10 +200,10 @@ def campaign_create(
     lists = list(lists)
     if not name.strip():
         raise ValidationError("the campaign needs a name")
-    if channel not in Channel.values:
-        raise ValidationError(
-            f"unknown channel {channel!r}; use one of {', '.join(Channel.values)}"
-        )
+    try:
+        channel_type(channel)
+    except UnknownChannel as exc:
+        raise ValidationError(str(exc)) from None
     if not lists and segment is None:
         raise ValidationError("the campaign needs at least one contact list or a segment")
     if problems := split_spec_problems(channel=channel, variants=variants, test=test):
@@ -194,6 +218,8 @@ def campaign_create(
         text=text,
         template=template,
         template_mapping=template_mapping or {},
+        media_url=media_url,
+        buttons=list(buttons or []),
         failover_mode=failover_mode,
         failover_text=failover_text,
         failover_sender=failover_sender,
@@ -301,9 +327,10 @@ def campaign_launch(
         raise Refused(problem, missing="approval")
     now = now or timezone.now()
     errors = campaign_validate(campaign=campaign)
-    template = campaign.template if campaign.channel == Channel.WHATSAPP_TEMPLATE else None
-    if template is not None and (reason := template_check_sendable(template=template)):
-        errors.append(reason)
+    if not errors:
+        first = campaign_steps(campaign)[0]
+        if reason := first.kind.sendable_problem(first.content):
+            errors.append(reason)
     if not errors and (problem := budget_launch_problem(campaign=campaign)):
         errors.append(problem)
     if errors:
@@ -430,10 +457,11 @@ def campaign_maybe_complete(*, campaign_id: int) -> bool:
     campaign = Campaign.objects.filter(**filters).exclude(waiting).first()
     if campaign is None:
         return False
-    if campaign.failover_mode == FailoverMode.HERALD and campaign.count_accepted:
-        # WhatsApp messages may still fail and need their SMS: not done yet.
+    waits_on = chain_waits_on(campaign)
+    if waits_on and campaign.count_accepted:
+        # Messages of a step with a step after it may still fail and need it: not done yet.
         pending = Message.objects.filter(
-            campaign_id=campaign_id, channel="whatsapp", state="accepted"
+            campaign_id=campaign_id, channel__in=waits_on, state="accepted"
         ).exists()
         if pending:
             return False
@@ -508,10 +536,8 @@ def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:
 
 def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> SendResult:
     """Send the campaign's message, rendered for `contact`, to the number `to` (no ledger)."""
-    from campaigns.sending import default_sender
-
-    client = get_client()
-    sender = default_sender(campaign)
+    step = campaign_steps(campaign)[0]
+    kind = step.kind
     try:
         # E.164, Infobip's digits without +, or 00-prefixed (INTERFACE.md "Numbers").
         to = international_number(to).lstrip("+")
@@ -519,34 +545,29 @@ def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> Send
         raise CampaignError(
             f"{to!r} is not a phone number in international format: {exc}"
         ) from None
-    if campaign.channel == Channel.WHATSAPP_TEMPLATE:
-        resolved = mapping_resolve(
-            template=campaign.template,
-            mapping=campaign.template_mapping,
-            contact=template_contact_values(contact),
-        )
-        if resolved.values is None:
-            raise CampaignError("cannot render for this contact: " + "; ".join(resolved.missing))
-        message = WhatsAppTemplateMessage(
-            to=to,
-            sender=sender,
-            template_name=campaign.template.name,
-            language=campaign.template.language,
-            message_id=f"test-{campaign.pk}-{timezone.now():%Y%m%d%H%M%S%f}",
-            **resolved.values.to_message_fields(),
-        )
-        return client.send_whatsapp_templates([message])
-    rendered = compile_template(campaign.text).render(contact_values(contact))
-    if rendered.missing:
-        raise CampaignError(f"cannot render for this contact: {rendered.skip_reason}")
-    message_id = f"test-{campaign.pk}-{timezone.now():%Y%m%d%H%M%S%f}"
-    if campaign.channel == Channel.WHATSAPP_TEXT:
-        sent = client.send_whatsapp_text(
-            sender=sender, to=to, text=rendered.text, message_id=message_id
-        )
-        return SendResult(bulk_id=None, messages=[sent])
-    return client.send_sms([SmsMessage(to=to, text=rendered.text, message_id=message_id,
-                                       sender=sender)])  # fmt: skip
+    values = None
+    if kind.uses_template:
+        text, values, why = kind.render_template(step.content, contact)
+        if why:
+            raise CampaignError(f"cannot render for this contact: {why}")
+    else:
+        rendered = compile_template(campaign.text).render(contact_values(contact))
+        if rendered.missing:
+            raise CampaignError(f"cannot render for this contact: {rendered.skip_reason}")
+        text = rendered.text
+    message = Outbound(
+        to=to,
+        message_id=f"test-{campaign.pk}-{timezone.now():%Y%m%d%H%M%S%f}",
+        text=text,
+        sender=step_sender(campaign, step),
+        notify_url="",
+        values=values,
+        content=step.content,
+    )
+    outcome = kind.send(get_client(), [message])
+    if outcome.refused:
+        raise CampaignError(outcome.refused[0][1])
+    return outcome.result
 
 
 def campaign_frequency_cap_override(

@@ -23,13 +23,13 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel, SplitGroup, SplitTest, Variant, WinnerBy
+from campaigns.models import Campaign, SplitGroup, SplitTest, Variant, WinnerBy
 from campaigns.permissions import SEND
-from campaigns.rendering import sms_cap_check, whatsapp_text_cap_check
 from campaigns.states import CampaignState
+from channels.base import Content
+from channels.registry import UnknownChannel, channel_type
 from core.rules import Actor, actor_label, actor_require
 from core.services import audit_record
-from whatsapp.mapping import mapping_validate
 from whatsapp.models import WhatsAppTemplate
 
 MIN_VARIANTS, MAX_VARIANTS = 2, 4
@@ -108,15 +108,16 @@ def split_spec_problems(
 
 
 def _content_problems(channel: str, variant: VariantSpec) -> list[str]:
-    if channel == Channel.WHATSAPP_TEMPLATE:
-        if variant.template is None:
-            return ["a WhatsApp template campaign's variant needs a template"]
-        return mapping_validate(template=variant.template, mapping=variant.template_mapping or {})
-    if not variant.text.strip():
-        return ["the text is empty"]
-    cap_check = sms_cap_check if channel == Channel.SMS else whatsapp_text_cap_check
-    problem = cap_check(variant.text)
-    return [problem] if problem else []
+    """What the channel type says of the variant's content (a text, or a template)."""
+    try:
+        kind = channel_type(channel)
+    except UnknownChannel as exc:
+        return [str(exc)]
+    if kind.uses_template and variant.template is None:
+        return [f"a {kind.label} campaign's variant needs a template"]
+    content = Content(text=variant.text, template=variant.template,
+                      mapping=variant.template_mapping or {})  # fmt: skip
+    return kind.content_problems(content)
 
 
 def split_configure(
@@ -404,7 +405,7 @@ def split_status(*, campaign: Campaign, live: bool = True) -> dict:
 def split_preview(*, campaign: Campaign, audience: int, contact: Any) -> dict | None:
     """The preview's split: who would get what (the drawn sizes) and each variant for a sample
     contact, rendered — so every version is read and tested before launch."""
-    from campaigns.rendering import compile_template, contact_values, sms_segments
+    from campaigns.rendering import compile_template, contact_values
     from campaigns.split_plan import split_sizes
 
     split = SplitTest.objects.filter(campaign=campaign).first()
@@ -421,9 +422,9 @@ def split_preview(*, campaign: Campaign, audience: int, contact: Any) -> dict | 
         elif contact is not None:
             rendered = compile_template(variant.text).render(contact_values(contact))
             row["sample"] = rendered.text
-            if campaign.channel == Channel.SMS:
-                segments = sms_segments(rendered.text)
-                row["parts"], row["encoding"] = segments.parts, segments.encoding
+            parts, encoding = channel_type(campaign.channel).measure(rendered.text)
+            if encoding:
+                row["parts"], row["encoding"] = parts, encoding
         rows.append(row)
     return {
         "variants": rows,

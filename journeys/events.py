@@ -99,8 +99,12 @@ def event_check(raw: Any, index: int, checker: PhoneChecker, now: dt.datetime) -
     properties = raw.get("properties") or {}
     if not isinstance(properties, dict):
         raise EventError("properties: an object")
-    if len(orjson.dumps(properties)) > MAX_PROPERTIES_BYTES:
+    encoded = orjson.dumps(properties)
+    if len(encoded) > MAX_PROPERTIES_BYTES:
         raise EventError(f"properties: at most {MAX_PROPERTIES_BYTES} bytes of JSON")
+    # PostgreSQL can store no NUL character, in text or in jsonb.
+    if b"\\u0000" in encoded or "\x00" in str(key) or "\x00" in str(raw.get("id") or ""):
+        raise EventError("NUL characters are not accepted")
     occurred_at = now
     if raw.get("occurred_at") is not None:
         parsed = None

@@ -24,13 +24,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
+import orjson
 from django.utils.dateparse import parse_duration
+
+from channels.registry import UnknownChannel, channel_names, channel_type
 
 STEP_TYPES = ("send", "wait", "wait_for", "branch", "split", "update", "notify", "exit")
 TRIGGER_TYPES = ("event", "keyword", "list_joined", "date_attribute")
-CHANNELS = ("sms", "whatsapp_text", "whatsapp_template")
 WAIT_FOR_BUILTIN = ("reply", "click", "delivered")
 REENTRY = ("once", "once_per_key", "always")
 CAP_POLICIES = ("delay", "skip", "exempt")
@@ -163,6 +166,11 @@ def definition_parse(raw: Any) -> Definition:
     problems: list[str] = []
     if not isinstance(raw, dict):
         raise DefinitionError(["the definition is a JSON object"])
+    try:
+        if b"\\u0000" in orjson.dumps(raw):  # PostgreSQL can store no NUL character
+            raise DefinitionError(["NUL characters are not accepted"])
+    except TypeError:
+        raise DefinitionError(["the definition is JSON: text, numbers, lists, objects"]) from None
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         problems.append("name: give the journey a name (at most 200 characters)")
@@ -180,9 +188,10 @@ def definition_parse(raw: Any) -> Definition:
             problems.append("quiet_hours: a sending window such as 08:00-20:00")
     if raw.get("max_spend") not in (None, ""):
         try:
-            if float(str(raw["max_spend"])) <= 0:
+            amount = Decimal(str(raw["max_spend"]))
+            if not amount.is_finite() or amount <= 0 or amount >= 10**10:
                 raise ValueError
-        except ValueError:
+        except (ValueError, ArithmeticError):
             problems.append("max_spend: a positive amount such as 250.00")
     if reentry == "once_per_key" and trigger.get("type") not in ("event", None):
         problems.append("reentry: once_per_key needs an event trigger (the event's key)")
@@ -360,10 +369,12 @@ def _step(
 def _send(raw: dict, where: str, problems: list[str]) -> None:
     channel = raw.get("channel", "sms")
     raw["channel"] = channel
-    if channel not in CHANNELS:
-        problems.append(f"{where}.channel: one of {', '.join(CHANNELS)}")
+    try:
+        kind = channel_type(channel)  # any registered channel type (channels/registry.py)
+    except UnknownChannel:
+        problems.append(f"{where}.channel: one of {', '.join(channel_names())}")
         return
-    if channel == "whatsapp_template":
+    if kind.uses_template:
         for name in ("template", "language"):
             if not isinstance(raw.get(name), str) or not raw[name]:
                 problems.append(f"{where}.{name}: required for a WhatsApp template")

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from campaigns.models import CampaignApproval
+from channels.registry import medium_choices
 from core.models import AuditEntry
 
 __all__ = ["AuditEntry", "CampaignApproval", "ImportJob"]
@@ -68,16 +69,12 @@ class ImportJob(models.Model):
 
 
 class ConversationReply(models.Model):
-    """A reply a person sent from the inbox (SMS or WhatsApp), so the thread shows it."""
-
-    class Channel(models.TextChoices):
-        SMS = "sms", "SMS"
-        WHATSAPP = "whatsapp", "WhatsApp"
+    """A reply a person sent from the inbox (on any reply medium), so the thread shows it."""
 
     contact = models.ForeignKey(
         "contacts.Contact", on_delete=models.CASCADE, related_name="conversation_replies"
     )
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=medium_choices)  # the medium
     text = models.TextField()
     sender = models.CharField(max_length=64, blank=True)
     message_id = models.CharField(max_length=200, blank=True)

@@ -80,7 +80,16 @@ def test_bad_sends_say_which_field_and_write_nothing(api_for, sender_user) -> No
             },
             "template",
         ),
-        ({"channel": "whatsapp_text", "to": ["41793026727", "41793026728"], "text": "x"}, "to"),
+        ({"channel": "sms", "to": "41793026727", "text": "x" * 1601}, "text"),
+        (
+            {
+                "channel": "sms",
+                "to": "41793026727",
+                "text": "x",
+                "image": "https://example.com/a.png",
+            },
+            "image",
+        ),
     ]
     for body, field in cases:
         response = api.post("messages", body)

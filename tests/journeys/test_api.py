@@ -167,3 +167,24 @@ def sender_user_pg(db):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     return user
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": "ok", "contact": {"phone": "+447946000101"}, "properties": {"a": "x\u0000y"}},
+        {"name": "ok", "contact": {"phone": "+447946000101"}, "key": "k\u0000"},
+    ],
+)
+def test_nul_characters_in_an_event_are_refused(api_for, sender_user_pg, body) -> None:
+    answer = api_for(sender_user_pg, SCOPES).post("events", body)
+    assert answer.status_code == 400
+
+
+def test_nul_characters_in_a_definition_are_refused(api_for, sender_user_pg) -> None:
+    bad = _cart(name="Cart\u0000")
+    answer = api_for(sender_user_pg, SCOPES).post("journeys", bad)
+    assert answer.status_code == 400
+    bad = _cart()
+    bad["steps"][1]["text"] = "Hi\u0000"
+    assert api_for(sender_user_pg, SCOPES).post("journeys", bad).status_code == 400

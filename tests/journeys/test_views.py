@@ -88,3 +88,26 @@ def test_the_draft_page_backtests(builder) -> None:
     assert answer.status_code == 200
     assert b"Triggers replayed" in answer.content
     assert client.post(f"/journeys/{journey.pk}/backtest/", {"days": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("settings/", {"name": "", "trigger_type": "nope", "reentry": "cooldown",
+                       "cooldown_days": "x", "max_spend": "NaN", "offset_days": "\x00"}),
+        ("settings/", {"name": "Cart", "trigger_type": "date_attribute", "attribute": "1x",
+                       "offset_days": "-9999", "at": "25:99", "max_spend": "inf"}),
+        ("steps/wait2/", {"event": "other", "event_name": "a b", "amount": "-1", "unit": "eons",
+                          "then": "nowhere"}),
+        ("steps/add/", {"type": "teleport"}),
+        ("steps/wait1/move/", {"to": "sideways"}),
+    ],
+)  # fmt: skip
+def test_hostile_builder_forms_never_500(builder, path, form) -> None:
+    client, journey = builder
+    answer = client.post(f"/journeys/{journey.pk}/{path}", form)
+    assert answer.status_code < 500
+    from journeys.services import journey_validate
+
+    journey.refresh_from_db()
+    assert isinstance(journey_validate(definition=journey.draft, journey=journey), list)

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel, FailoverMode, Message, Segment
+from campaigns.models import Campaign, FailoverMode, Message, Segment
 from campaigns.services import campaign_create, campaign_launch
 from campaigns.states import CampaignState
 from contacts.models import Contact, ContactList, OptInKeyword
@@ -22,7 +22,7 @@ def failover_campaign(audience: ContactList) -> Campaign:
     SMS failover reached 1. Counters as the engine keeps them (attempts, not people)."""
     contacts = list(audience.contacts.order_by("id")[:3])
     campaign = Campaign.objects.create(
-        name="WhatsApp welcome", channel=Channel.WHATSAPP_TEXT, text="Hola {{first_name}}",
+        name="WhatsApp welcome", channel="whatsapp_text", text="Hola {{first_name}}",
         failover_mode=FailoverMode.HERALD, failover_text="Hi {{first_name}}",
         state=CampaignState.COMPLETED, recipients=3, launched_at=timezone.now(),
         finished_at=timezone.now(), count_delivered=2, count_undeliverable=3,

@@ -249,7 +249,7 @@ def test_a_conversation_with_a_reply_in_both_channels(
     page.locator("#threads-list").get_by_role("link", name="Ann").click()
     expect(page.locator("#thread-items")).to_contain_text("Do you open on Sunday?")
     expect(page.locator("#thread-items li.keyword-message")).to_contain_text("STOP")
-    expect(page.locator("#wa-window")).to_contain_text("WhatsApp window open until")
+    expect(page.locator("#whatsapp-window")).to_contain_text("WhatsApp window open until")
 
     page.get_by_label("SMS", exact=True).check()
     page.get_by_label("Your reply").fill("Yes, 10:00 to 16:00.")

@@ -62,6 +62,25 @@ def plain_status(code: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+@register.filter
+def medium(value: str) -> str:
+    """A medium as people call it (`whatsapp` → "WhatsApp"), from the channel registry."""
+    from channels.registry import medium_label
+
+    return medium_label(str(value or ""))
+
+
+@register.filter
+def channel_label(value: str) -> str:
+    """A channel type as people call it (`whatsapp_template` → "WhatsApp template")."""
+    from channels.registry import UnknownChannel, channel_type
+
+    try:
+        return channel_type(str(value or "")).label
+    except UnknownChannel:
+        return str(value or "")
+
+
 @register.simple_tag
 def figure(obj, key: str, kind: str) -> str:
     """One figure of a report row as people read it: 12.5%, €0.20, 1,024, or — when none."""

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from campaigns.clicks import campaign_click_counts
 from campaigns.editing import ARCHIVABLE
 from campaigns.export import campaign_export_rows, ledger_export_rows, split_variants
-from campaigns.models import Campaign, Channel, Message
+from campaigns.models import Campaign, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
@@ -30,6 +30,8 @@ from campaigns.services import (
 )
 from campaigns.split import split_decide_by_name
 from campaigns.states import CampaignState, MessageState
+from campaigns.steps import campaign_kind, campaign_steps
+from channels.registry import channel_choices, channel_names, medium_choices
 from contacts.models import Contact
 from contacts.services import contact_list_add, contact_list_create
 from core.csvsafe import csv_lines
@@ -42,7 +44,7 @@ from ui.selectors import campaign_progress
 from ui.services import audit_record
 from ui.split import campaign_conversions_card, campaign_split_panel
 from ui.story import GROUPS, campaign_funnel, recipient_messages, waiting_reasons
-from ui.templatetags.herald_ui import money
+from ui.templatetags.herald_ui import channel_label, money
 
 RECIPIENTS_PAGE = 50
 
@@ -65,7 +67,7 @@ def campaign_list(request):
         campaigns = campaigns.filter(archived_at__isnull=True)
     if state in CampaignState.values:
         campaigns = campaigns.filter(state=state)
-    if channel in Channel.values:
+    if channel in channel_names():
         campaigns = campaigns.filter(channel=channel)
     if q:
         campaigns = campaigns.filter(name__icontains=q)
@@ -75,7 +77,7 @@ def campaign_list(request):
         "state": state,
         "states": CampaignState.choices,
         "channel": channel,
-        "channels": Channel.choices,
+        "channels": channel_choices(),
         "q": q,
         "archived": archived,
         "archived_choices": [("", "Not archived"), ("only", "Archived"), ("all", "All")],
@@ -174,9 +176,9 @@ def campaign_detail(request, pk: int):
         "actions": _actions(request, campaign),
         "clicks": campaign_click_counts(campaign_id=campaign.pk),
         "states": MessageState.choices,
-        "channels": [("sms", "SMS"), ("whatsapp", "WhatsApp")],
+        "channels": medium_choices(),
         "funnel": _funnel(campaign, story),
-        "whatsapp": campaign.channel != Channel.SMS,
+        "chain": _chain(campaign),
         "story": story,
         "waiting": waiting_reasons(campaign),
         "bubble": _bubble(campaign),
@@ -224,22 +226,34 @@ def _bubble(campaign: Campaign) -> str:
     if sent is not None:
         return sent
     if campaign.template is not None:
-        return f"WhatsApp template “{campaign.template.name}” ({campaign.template.language})"
+        label = channel_label(campaign.channel)
+        return f"{label} “{campaign.template.name}” ({campaign.template.language})"
     return campaign.text
+
+
+def _chain(campaign: Campaign) -> dict | None:
+    """The fallback chain as the pages name it ("WhatsApp → SMS"), or None without one."""
+    steps = campaign_steps(campaign)
+    if len(steps) < 2:
+        return None
+    first = steps[0].kind.medium_label
+    rest = " → ".join(step.kind.medium_label for step in steps[1:])
+    return {"first": first, "rest": rest, "label": f"{first} → {rest}"}
 
 
 def _funnel(campaign: Campaign, story: list[dict]) -> dict:
     """Chart data: the people funnel (sent → delivered → clicked → replied → opted out) and,
-    for WhatsApp campaigns, how many messages each channel carried."""
-    whatsapp_total = sum(campaign.counts.values()) - campaign.failover_sent
+    for campaigns with a fallback chain, how many messages the first step and the rest carried."""
+    first_total = sum(campaign.counts.values()) - campaign.failover_sent
+    chain = _chain(campaign)
     data = {
         "labels": [step["label"] for step in story],
         "datasets": [{"label": "People", "data": [step["value"] for step in story],
                       "colors": ["#5b8def", "#166b31", "#8e44ad", "#e67e22", "#b42318"]}],
     }  # fmt: skip
     split = {
-        "labels": ["WhatsApp", "SMS failover"],
-        "datasets": [{"label": "Messages", "data": [whatsapp_total, campaign.failover_sent],
+        "labels": [chain["first"], f"{chain['rest']} fallback"] if chain else [],
+        "datasets": [{"label": "Messages", "data": [first_total, campaign.failover_sent],
                       "colors": ["#1b7f3b", "#5b8def"]}],
     }  # fmt: skip
     return {"funnel": data, "split": split}
@@ -254,7 +268,7 @@ def campaign_progress_fragment(request, pk: int):
         "campaign": campaign,
         "progress": progress,
         "funnel": _funnel(campaign, story),
-        "whatsapp": campaign.channel != Channel.SMS,
+        "chain": _chain(campaign),
         "actions": _actions(request, campaign),
         "story": story,
     }
@@ -365,11 +379,12 @@ def launch_summary(campaign: Campaign) -> str:
     """What a launch will do, in plain numbers (campaigns.preview over the whole audience)."""
     preview = campaign_preview(campaign=campaign, samples=0)
     count = preview["messages"]
-    if campaign.channel == Channel.SMS:
+    kind = campaign_kind(campaign)
+    if preview["parts"]:  # a type whose texts are split into parts (SMS)
         parts = sum(int(p) * n for p, n in preview["parts"].items())
-        what = f"{count:,} SMS ({parts:,} part{'s' if parts != 1 else ''})"
+        what = f"{count:,} {kind.medium_label} ({parts:,} part{'s' if parts != 1 else ''})"
     else:
-        what = f"{count:,} WhatsApp message{'s' if count != 1 else ''}"
+        what = f"{count:,} {kind.medium_label} message{'s' if count != 1 else ''}"
     people = f"{count:,} {'person' if count == 1 else 'people'}"
     when = (
         f" at {timezone.localtime(campaign.send_at):%Y-%m-%d %H:%M %Z}"
@@ -382,8 +397,8 @@ def launch_summary(campaign: Campaign) -> str:
         tail.append(f"{excluded['missing_values']:,} skipped for a missing value")
     cost = money(preview["cost"]["amount"], preview["cost"]["currency"])
     sentence = f"Send {what} to {people}{when}, estimated {cost}; " + ", ".join(tail) + "."
-    if campaign.failover_mode != "none":
-        sentence += " Those WhatsApp cannot reach get the SMS failover."
+    if chain := _chain(campaign):
+        sentence += f" Those {chain['first']} cannot reach get the {chain['rest']} fallback."
     return sentence
 
 

@@ -1,14 +1,19 @@
-"""The inbox as conversations: threads per contact, replies by SMS or WhatsApp, read/handled."""
+"""The inbox as conversations: threads per contact, replies on any reply medium, read/handled."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from campaigns.whatsapp_session import WHATSAPP_WINDOW, whatsapp_window_reason
+from channels.registry import medium_label
 from contacts.models import Contact, RevocationReview
 from ui.access import page
-from ui.conversations import conversation_mark_handled, conversation_mark_read, conversation_reply
+from ui.conversations import (
+    conversation_mark_handled,
+    conversation_mark_read,
+    conversation_reply,
+    reply_options,
+)
 from ui.models import ConversationState
 from ui.selectors import inbox_threads, thread_items
 from ui.services import UiError
@@ -24,18 +29,20 @@ def threads_fragment(request):
 
 
 def _context(request, contact: Contact, **extra) -> dict:
-    window_reason = whatsapp_window_reason(contact=contact)
     state = ConversationState.objects.filter(contact=contact).first()
-    last = contact.whatsapp_last_inbound_at
+    options = reply_options(contact)
+    # Preselected: the first medium with a session window that is open (a free reply there
+    # is what the person is waiting for), else the first medium that is always open.
+    windowed = [o for o in options if o["window"] and o["open"]]
+    always = [o for o in options if not o["window"]]
+    default = (windowed or always or options or [{"medium": ""}])[0]["medium"]
     return {
         "contact": contact,
         "items": thread_items(contact),
-        "window_open": window_reason is None,
-        "window_reason": window_reason,
-        "window_closes": last + WHATSAPP_WINDOW if last and window_reason is None else None,
+        "reply_options": options,
         "handled": bool(state and state.handled_at),
         "can_reply": request.user.has_perm("ui.reply_inbound"),
-        "channel": "whatsapp" if window_reason is None else "sms",
+        "channel": default,
         "text": "",
         "transactional": False,
         "error": "",
@@ -80,7 +87,7 @@ def thread_reply(request, pk: int):
                            transactional=transactional,
                            error=error[:1].upper() + error[1:])  # fmt: skip
         return render(request, "ui/thread.html", context, status=400)
-    messages.success(request, f"{reply.get_channel_display()} reply sent to {contact.phone}.")
+    messages.success(request, f"{medium_label(reply.channel)} reply sent to {contact.phone}.")
     return redirect("ui:thread", pk=pk)
 
 

@@ -1,4 +1,4 @@
-"""Inbox: inbound messages with keyword outcomes, WhatsApp replies, sandbox simulation."""
+"""Inbox: inbound messages with keyword outcomes, replies, sandbox simulation."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -6,12 +6,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from channels.registry import medium_choices
 from contacts.models import RevocationReview
 from infobip.errors import InfobipError
 from infobip.models import InboundMessage, KeywordAction
 from ui.access import page
 from ui.selectors import inbox_threads
-from ui.services import UiError, inbound_reply, sandbox_inbound, whatsapp_window_open
+from ui.services import UiError, inbound_reply, reply_window_problem, sandbox_inbound
 
 
 @page("infobip.view_inboundmessage")
@@ -19,7 +20,8 @@ def inbox(request):
     rows = InboundMessage.objects.select_related("contact").order_by("-received_at", "-id")
     channel = request.GET.get("channel", "")
     keyword = request.GET.get("keyword", "")
-    if channel in ("sms", "whatsapp"):
+    channels = medium_choices()
+    if channel in dict(channels):
         rows = rows.filter(channel=channel)
     if keyword in KeywordAction.values:
         rows = rows.filter(keyword_action=keyword)
@@ -33,7 +35,7 @@ def inbox(request):
     items = [
         {
             "m": m,
-            "can_reply": m.channel == "whatsapp" and whatsapp_window_open(m.contact),
+            "reply_problem": reply_window_problem(m.channel, m.contact),
             "review_due": flagged.get(m.pk),
         }
         for m in shown
@@ -44,6 +46,7 @@ def inbox(request):
         "show": show,
         "items": items,
         "channel": channel,
+        "channels": channels,
         "keyword": keyword,
         "keyword_actions": KeywordAction.choices,
         "sandbox": settings.INFOBIP_SANDBOX,

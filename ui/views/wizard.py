@@ -17,15 +17,17 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from campaigns.editing import EDITABLE, campaign_update
-from campaigns.models import Campaign, Channel, FailoverMode, Segment, SpeedUnit
-from campaigns.rendering import (
-    CONTACT_FIELDS,
-    OPT_OUT_URL,
-    PLACEHOLDER_RE,
-    sms_cap_check,
-    sms_segments,
-)
+from campaigns.models import Campaign, FailoverMode, Segment, SpeedUnit
+from campaigns.rendering import CONTACT_FIELDS, OPT_OUT_URL, PLACEHOLDER_RE, sms_segments
 from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_create
+from channels.base import BUTTONS, IMAGE, Button, ChannelType, Content
+from channels.registry import (
+    UnknownChannel,
+    channel_choices,
+    channel_names,
+    channel_type,
+    channel_types,
+)
 from contacts.models import ContactList
 from core.params import param_int
 from ui.access import page
@@ -37,12 +39,13 @@ from ui.selectors import (
 )
 from ui.services import audit_record
 from ui.views.wizard_split import split_context, split_from_post, split_specs, split_state
-from whatsapp.mapping import mapping_validate, slot_from_text
+from whatsapp.mapping import slot_from_text
 from whatsapp.mapping import template_places as mapping_places
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.services import template_render
 
 SESSION_KEY = "herald_wizard"
+MAX_BUTTON_ROWS = 4  # button rows on the message step (a type may take fewer)
 STEPS = [("audience", "Audience"), ("message", "Message"), ("options", "Options"),
          ("preview", "Preview & test"), ("launch", "Launch")]  # fmt: skip
 
@@ -107,6 +110,8 @@ def campaign_state(campaign: Campaign) -> dict:
         "exclude_segment": campaign.exclude_segment_id,
         "channel": campaign.channel,
         "text": campaign.text,
+        "media_url": campaign.media_url,
+        "buttons": campaign.buttons or [],
         "template": campaign.template_id,
         "template_mapping": campaign.template_mapping or {},
         "options": options,
@@ -243,14 +248,30 @@ def highlight_ucs2(text: str, chars: tuple[str, ...]) -> str:
 @require_POST
 @page("campaigns.add_campaign")
 def sms_counter(request):
-    """Live counter: campaigns.rendering.sms_segments on the text being typed (never drifts)."""
+    """Live counter: the chosen type's own measure of the text being typed (never drifts)."""
     field = request.POST.get("counter_field", "text")
     text = request.POST.get(field if field in ("text", "failover_text") else "text", "")
-    return render(request, "ui/_sms_counter.html", _counter(text, _state(request)))
+    state = _state(request)
+    channel = request.POST.get("channel") or (
+        _fallback_channel(state) if field == "failover_text" else state.get("channel")
+    )
+    return render(request, "ui/_sms_counter.html", _counter(text, state, channel))
 
 
-def _counter(text: str, state: dict) -> dict:
-    """The counter's context: the text's own figures, and what recipients receive once filled."""
+def _counter(text: str, state: dict, channel: str | None = None) -> dict:
+    """The counter's context: the text's own figures, and what recipients receive once filled.
+
+    Types whose texts are encoded and split (SMS) get parts and encoding; the others their
+    length against their limit.
+    """
+    try:
+        kind = channel_type(channel or state.get("channel") or "")
+    except UnknownChannel:
+        kind = channel_type(channel_names()[0])
+    _parts, encoding = kind.measure(text)
+    if not encoding:
+        cap = kind.max_chars()
+        return {"text": text, "kind": kind, "length": kind.length(text), "limit": cap}
     seg = sms_segments(text)
     list_ids, segment_id = state.get("lists", []), state.get("segment")
     filled = (
@@ -260,6 +281,7 @@ def _counter(text: str, state: dict) -> dict:
     )
     return {
         "seg": seg,
+        "kind": kind,
         "text": text,
         "filled": filled,
         "highlighted": highlight_ucs2(text, seg.ucs2_chars),
@@ -364,6 +386,67 @@ def _unfillable(mapping: dict, known: list[str]) -> list[str]:
     ]
 
 
+def _buttons_from_post(post) -> list[dict]:
+    """The buttons typed on the message step (text and link; empty rows dropped)."""
+    buttons = []
+    for i in range(MAX_BUTTON_ROWS):
+        text = post.get(f"button_text_{i}", "").strip()
+        url = post.get(f"button_url_{i}", "").strip()
+        if text or url:
+            buttons.append(Button(text=text, url=url).to_dict())
+    return buttons
+
+
+def channel_options() -> list[dict]:
+    """The wizard's channel choices, from the registry: each type and what it can carry."""
+    return [
+        {
+            "name": kind.name,
+            "label": kind.label,
+            "panel": "template" if kind.uses_template else "text",
+            "image": IMAGE in kind.content_kinds,
+            "buttons": kind.max_buttons if BUTTONS in kind.content_kinds else 0,
+            "max_chars": kind.max_chars(),
+        }
+        for kind in channel_types()
+    ]
+
+
+def _content_check(kind: ChannelType, post, known: list[str]) -> tuple[dict, dict, list[str]]:
+    """(campaign values, field errors, template errors) of the message step for `kind`."""
+    field_errors: dict[str, str] = {}
+    template_errors: list[str] = []
+    text = post.get("text", "")
+    values: dict = {"channel": kind.name, "text": text, "template": None,
+                    "template_mapping": {}, "media_url": "", "buttons": []}  # fmt: skip
+    if kind.uses_template:
+        template = WhatsAppTemplate.objects.filter(pk=param_int(post.get("template")) or 0).first()
+        if template is None:
+            field_errors["template"] = f"Choose a {kind.label}."
+            return values, field_errors, template_errors
+        mapping = mapping_from_post(template, post)
+        values |= {"template": template.pk, "template_mapping": mapping}
+        template_errors += kind.template_problems(Content(template=template, mapping=mapping))
+        template_errors += _unfillable(mapping, known)
+        if reason := template.unsendable_reason:
+            template_errors.append(reason)
+        return values, field_errors, template_errors
+    if IMAGE in kind.content_kinds:
+        values["media_url"] = post.get("media_url", "").strip()
+    if BUTTONS in kind.content_kinds:
+        values["buttons"] = _buttons_from_post(post)
+    content = Content(text=text, media_url=values["media_url"],
+                      buttons=tuple(Button.from_dict(b) for b in values["buttons"]))  # fmt: skip
+    problems = kind.content_problems(content)
+    if not text.strip() and not values["media_url"]:
+        field_errors["text"] = f"Write the {kind.medium_label} text."
+    elif problems:
+        field_errors["text"] = "; ".join(p[0].upper() + p[1:] for p in problems) + "."
+    elif problem := unknown_placeholders(text, known):
+        field_errors["text"] = problem
+    return values, field_errors, template_errors
+
+
 @page("campaigns.add_campaign")
 def message(request):
     state = _state(request)
@@ -374,33 +457,18 @@ def message(request):
     template = None
     known = _known_placeholders(state)
     if request.method == "POST":
-        channel = request.POST.get("channel", Channel.SMS)
-        text = request.POST.get("text", "")
-        values = {"channel": channel, "text": text, "template": None, "template_mapping": {}}
-        values["split"] = split_from_post(request.POST)
-        if channel == Channel.SMS:
-            if not text.strip():
-                field_errors["text"] = "Write the SMS text."
-            elif problem := sms_cap_check(text):
-                field_errors["text"] = problem[0].upper() + problem[1:] + "."
-            elif problem := unknown_placeholders(text, known):
-                field_errors["text"] = problem
-            field_errors |= _split_errors(text, values["split"], known)
-        elif channel == Channel.WHATSAPP_TEMPLATE:
-            template = WhatsAppTemplate.objects.filter(
-                pk=param_int(request.POST.get("template")) or 0
-            ).first()
-            if template is None:
-                field_errors["template"] = "Choose a WhatsApp template."
-            else:
-                mapping = mapping_from_post(template, request.POST)
-                values |= {"template": template.pk, "template_mapping": mapping}
-                template_errors += mapping_validate(template=template, mapping=mapping)
-                template_errors += _unfillable(mapping, known)
-                if reason := template.unsendable_reason:
-                    template_errors.append(reason)
+        channel = request.POST.get("channel", "")
+        try:
+            kind = channel_type(channel)
+        except UnknownChannel:
+            values = {"channel": "", "text": request.POST.get("text", "")}
+            labels = ", ".join(label for _, label in channel_choices())
+            field_errors["channel"] = f"Choose a channel: {labels}."
         else:
-            field_errors["channel"] = "Choose SMS or a WhatsApp template."
+            values, field_errors, template_errors = _content_check(kind, request.POST, known)
+        values["split"] = split_from_post(request.POST)
+        if channel in channel_names():
+            field_errors |= _split_errors(values.get("text", ""), values["split"], known, channel)
         state = {**state, **values}
         _save(request, **values)
         if request.POST.get("nav") == "back":
@@ -411,12 +479,16 @@ def message(request):
     if state.get("template"):
         template = WhatsAppTemplate.objects.filter(pk=state["template"]).first()
     errors = [*field_errors.values(), *template_errors]
+    buttons = list(state.get("buttons") or [])
     context = _ctx(
         "message",
         state=state,
         errors=errors,
         field_errors=field_errors,
         template_errors=template_errors,
+        channels=channel_options(),
+        current_channel=state.get("channel") or channel_names()[0],
+        button_rows=[buttons[i] if i < len(buttons) else {} for i in range(MAX_BUTTON_ROWS)],
         fields=list(CONTACT_FIELDS),
         attributes=[k for k in known if k not in CONTACT_FIELDS],
         templates=WhatsAppTemplate.objects.filter(removed_upstream_at__isnull=True),
@@ -431,9 +503,9 @@ def message(request):
     return render(request, "ui/wizard_message.html", context, status=400 if errors else 200)
 
 
-def _split_errors(text: str, split: dict, known: list[str]) -> dict[str, str]:
+def _split_errors(text: str, split: dict, known: list[str], channel: str) -> dict[str, str]:
     """The split section's errors: the service's rules, and unknown placeholders per variant."""
-    _, _, errors = split_specs(text, split)
+    _, _, errors = split_specs(text, split, channel)
     if split.get("on"):
         for name, extra in zip(("B", "C", "D"), split.get("texts") or [], strict=False):
             if extra.strip() and (problem := unknown_placeholders(extra, known)):
@@ -459,14 +531,28 @@ def parse_send_at(value: str) -> dt.datetime | None:
     return parsed
 
 
-def _options_defaults(whatsapp: bool) -> dict:
+def _fallback_channel(state: dict) -> str | None:
+    """The fallback step the options offer: a type that may follow the campaign's own, on
+    another medium (the first such in the registry), or None."""
+    try:
+        own = channel_type(state.get("channel") or "")
+    except UnknownChannel:
+        return None
+    for kind in channel_types():
+        if kind.fallback_step and kind.ledger != own.ledger:
+            return kind.name
+    return None
+
+
+def _options_defaults(fallback: str | None) -> dict:
     return {"send_mode": "now", "speed_unit": SpeedUnit.MINUTE,
-            "failover_mode": FailoverMode.HERALD if whatsapp else FailoverMode.NONE}  # fmt: skip
+            "failover_mode": FailoverMode.HERALD if fallback else FailoverMode.NONE}  # fmt: skip
 
 
-def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[str, str]]:
+def _options_check(form: dict, state: dict, fallback: str | None) -> tuple[dict, dict[str, str]]:
     """The options form as campaign fields, and the errors by field (empty when valid)."""
     field_errors: dict[str, str] = {}
+    kind = channel_type(state["channel"])
     send_at = None
     if form.get("send_mode") == "later":
         send_at = parse_send_at(form.get("send_at", ""))
@@ -492,12 +578,12 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
     quiet = (_parse_time(form.get("quiet_start", "")), _parse_time(form.get("quiet_end", "")))
     if (quiet[0] is None) != (quiet[1] is None):
         field_errors["quiet_hours"] = "Give both ends of the quiet hours, or neither."
-    failover_mode = form.get("failover_mode", FailoverMode.NONE) if whatsapp else "none"
+    failover_mode = form.get("failover_mode", FailoverMode.NONE) if fallback else "none"
     if failover_mode not in FailoverMode.values:
-        field_errors["failover_mode"] = "Choose how SMS failover works."
-    failover_text = form.get("failover_text", "") if whatsapp else ""
-    if failover_mode != FailoverMode.NONE and failover_text.strip():
-        if problem := sms_cap_check(failover_text):
+        field_errors["failover_mode"] = "Choose how the fallback works."
+    failover_text = form.get("failover_text", "") if fallback else ""
+    if fallback and failover_mode != FailoverMode.NONE and failover_text.strip():
+        if problem := channel_type(fallback).cap_check(failover_text):
             field_errors["failover_text"] = problem[0].upper() + problem[1:] + "."
         elif problem := unknown_placeholders(failover_text, _known_placeholders(state)):
             field_errors["failover_text"] = problem
@@ -508,7 +594,9 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
         "exclude_lists": ContactList.objects.filter(pk__in=state.get("exclude_lists", [])),
         "segment": _segment(state.get("segment")),
         "exclude_segment": _segment(state.get("exclude_segment")),
-        "text": state.get("text", "") if state["channel"] == Channel.SMS else "",
+        "text": "" if kind.uses_template else state.get("text", ""),
+        "media_url": state.get("media_url", "") if not kind.uses_template else "",
+        "buttons": state.get("buttons") or [] if not kind.uses_template else [],
         "template": WhatsAppTemplate.objects.filter(pk=state.get("template") or 0).first(),
         "template_mapping": state.get("template_mapping") or {},
         "failover_mode": failover_mode,
@@ -567,16 +655,16 @@ def options(request):
     state = _state(request)
     if not state.get("channel"):
         return redirect("ui:wizard_message")
-    whatsapp = state["channel"] != Channel.SMS
+    fallback = _fallback_channel(state)
     field_errors: dict[str, str] = {}
     errors: list[str] = []
-    form = state.get("options") or _options_defaults(whatsapp)
+    form = state.get("options") or _options_defaults(fallback)
     if request.method == "POST":
         form = {k: v for k, v in request.POST.dict().items() if k != "csrfmiddlewaretoken"}
         _save(request, options=form)
         if form.get("nav") == "back":
             return redirect("ui:wizard_message")
-        fields, field_errors = _options_check(form, state, whatsapp)
+        fields, field_errors = _options_check(form, state, fallback)
         if not field_errors:
             editing = state.get("editing")
             variants, test, _ = split_specs(fields["text"], state.get("split"), state["channel"])
@@ -608,14 +696,15 @@ def options(request):
         errors=[*field_errors.values(), *errors],
         general_errors=errors,
         field_errors=field_errors,
-        whatsapp=whatsapp,
+        fallback=channel_type(fallback) if fallback else None,
+        own=channel_type(state["channel"]),
         failover_modes=FailoverMode.choices,
         speed_units=SpeedUnit.choices,
         speed_limit_max=SPEED_LIMIT_MAX,
         time_zone=timezone.get_current_timezone_name(),
         server_zone=settings.TIME_ZONE,
         fields=list(CONTACT_FIELDS),
-        **_counter(form.get("failover_text", ""), state),
+        **_counter(form.get("failover_text", ""), state, fallback),
     )
     status = 400 if context["errors"] else 200
     return render(request, "ui/wizard_options.html", context, status=status)

@@ -1,6 +1,7 @@
 """The wizard's split-test section (message step): more versions of the SMS, a holdout, a rule.
 
-The main text is variant A; up to three more texts make a split test. What the marketer typed
+The main text is variant A; up to three more texts make a split test (on channels that send
+text; a template campaign's section offers the holdout). What the marketer typed
 is kept in the wizard's session state (`split`) and becomes campaigns.split's specs when the
 draft is saved, so the rules are the service's (campaigns.split.split_spec_problems).
 """
@@ -12,8 +13,9 @@ from typing import Any
 
 from django.conf import settings
 
-from campaigns.models import Campaign, Channel, SplitTest, Variant, WinnerBy
+from campaigns.models import Campaign, SplitTest, Variant, WinnerBy
 from campaigns.split import SplitSpec, VariantSpec, split_spec_problems
+from channels.registry import channel_names, channel_type
 
 NAMES = ("A", "B", "C", "D")
 DEFAULTS = {"share": "20", "holdout": "0", "winner_by": WinnerBy.CLICKS, "decide_hours": "4",
@@ -30,7 +32,7 @@ def split_from_post(post: Any) -> dict[str, Any]:
 
 
 def split_specs(
-    text: str, split: dict[str, Any] | None, channel: str = Channel.SMS
+    text: str, split: dict[str, Any] | None, channel: str = "sms"
 ) -> tuple[list[VariantSpec], SplitSpec | None, dict[str, str]]:
     """(variants, test, errors by field) from the main text and the section's state.
 
@@ -41,7 +43,8 @@ def split_specs(
         return [], None, {}
     errors: dict[str, str] = {}
     coupons = list(split.get("coupons") or [""] * 4) + [""] * 4
-    texts = [text, *(split.get("texts") or [])] if channel == Channel.SMS else [text]
+    uses_template = channel_type(channel).uses_template if channel in channel_names() else True
+    texts = [text] if uses_template else [text, *(split.get("texts") or [])]
     variants = [
         VariantSpec(name=NAMES[i], text=t, coupon=coupons[i])
         for i, t in enumerate(texts)

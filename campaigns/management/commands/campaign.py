@@ -7,7 +7,6 @@ import sys
 import time
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime, parse_duration
@@ -29,6 +28,8 @@ from campaigns.services import (
     campaign_status,
 )
 from campaigns.split import SplitSpec, VariantSpec, split_decide_by_name
+from channels.base import PROVIDER, ChannelType
+from channels.registry import channel_names, channel_type
 from contacts.models import ContactList
 from core.cli import add_actor_argument, cli_actor
 from core.rules import Refused
@@ -53,9 +54,8 @@ class Command(BaseCommand):
         create.add_argument("--segment", help="a saved segment (manage.py segment), besides lists")
         create.add_argument("--exclude-segment", help="a saved segment whose members are left out")
         create.add_argument("--exclude-list", action="append", default=[], dest="exclude")
-        create.add_argument(
-            "--channel", required=True, choices=["sms", "whatsapp_text", "whatsapp_template"]
-        )
+        # The registered channel types (channels/registry.py), read when the parser is built.
+        create.add_argument("--channel", required=True, choices=channel_names())
         create.add_argument("--sender", default="")
         create.add_argument("--text", default="")
         create.add_argument("--template")
@@ -133,8 +133,9 @@ class Command(BaseCommand):
         if not lists and segment is None:
             raise CommandError("give --list NAME (one or more) or --segment NAME")
         template, mapping = None, {}
-        if o["channel"] == "whatsapp_template":
-            template, mapping = self._template(o)
+        kind = channel_type(o["channel"])
+        if kind.uses_template:
+            template, mapping = self._template(o, kind)
         send_at = None
         if o["send_at"]:
             send_at = parse_datetime(o["send_at"])
@@ -169,8 +170,9 @@ class Command(BaseCommand):
             speed_unit=o["speed_unit"],
             quiet_hours=quiet,
             track_links=o["track_links"],
-            sms_validity_minutes=o["validity"] if o["channel"] == "sms" else None,
-            whatsapp_validity_minutes=o["validity"] if o["channel"] != "sms" else None,
+            # --validity is the channel's own: Infobip's validityPeriod, or Herald's expiry.
+            sms_validity_minutes=o["validity"] if kind.validity == PROVIDER else None,
+            whatsapp_validity_minutes=o["validity"] if kind.validity != PROVIDER else None,
             failover_validity_minutes=o["failover_validity"],
             actor=cli_actor(o["acting_user"]),
             max_spend=_max_spend(o["max_spend"]),
@@ -195,7 +197,7 @@ class Command(BaseCommand):
             name, ref = _pair(raw, "--variant-template")
             template_name, _, language = ref.partition(":")
             template, mapping = self._template(
-                o | {"template": template_name, "language": language}
+                o | {"template": template_name, "language": language}, channel_type(o["channel"])
             )
             variants.append(VariantSpec(name=name, template=template, template_mapping=mapping,
                                         coupon=coupons.pop(name, "")))  # fmt: skip
@@ -226,10 +228,10 @@ class Command(BaseCommand):
             raise CommandError(f"no contact list named {', '.join(map(repr, unknown))}")
         return [found[name] for name in names]
 
-    def _template(self, o: dict) -> tuple[WhatsAppTemplate, dict]:
+    def _template(self, o: dict, kind: ChannelType) -> tuple[WhatsAppTemplate, dict]:
         if not o["template"] or not o["language"]:
-            raise CommandError("a whatsapp_template campaign needs --template and --language")
-        sender = o["sender"] or settings.INFOBIP_WHATSAPP_SENDER
+            raise CommandError(f"a {kind.name} campaign needs --template and --language")
+        sender = o["sender"] or kind.default_sender()
         template = WhatsAppTemplate.objects.filter(
             sender=sender, name=o["template"], language=o["language"]
         ).first()
