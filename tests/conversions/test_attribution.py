@@ -229,3 +229,17 @@ def test_links_get_the_token_except_herald_s_own(settings):
     )
     assert Campaign.objects.count() == 0
     assert SplitGroup.TEST == 1
+
+
+def test_a_journeys_message_is_credited_with_its_journey():
+    from journeys.models import Journey, JourneyVersion, SendStep
+
+    contact = ContactFactory()
+    campaign = CampaignFactory(state="running")
+    journey = Journey.objects.create(name="Abandoned cart", seed="s")
+    version = JourneyVersion.objects.create(journey=journey, number=1, definition={})
+    SendStep.objects.create(version=version, step_id="sms1", campaign=campaign)
+    message = _sent(contact, at=NOW - 2 * H, campaign=campaign)
+    answer = _post(contact={"phone": contact.phone})
+    assert answer["attributed_to"]["journey"] == journey.pk
+    assert answer["attributed_to"]["message_id"] == str(message.message_id)
