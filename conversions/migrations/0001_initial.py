@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("campaigns", "0014_split_tests"),
+        ("campaigns", "0015_split_tests"),
         ("contacts", "0003_contact_indexes_without_like"),
     ]
 
