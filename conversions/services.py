@@ -190,6 +190,11 @@ def _time(raw: Any, now: dt.datetime) -> dt.datetime:
         raise ConversionError(
             "occurred_at: ISO 8601 with a time zone, e.g. 2026-12-07T10:00:00Z", "occurred_at"
         )
+    try:
+        # In UTC: Python takes offsets up to ±24 h, PostgreSQL only real ones (±15:59).
+        parsed = parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise ConversionError("occurred_at: out of range", "occurred_at") from None
     if parsed > now + FUTURE_SKEW:
         raise ConversionError("occurred_at: in the future", "occurred_at")
     return parsed

@@ -158,14 +158,17 @@ def test_a_batch_keeps_the_good_items_and_lists_the_bad_ones_by_index():
         {"order_id": "ok-1", "value": "11"},  # a repeat inside the batch: the first counts
         {"order_id": "future", "occurred_at": (NOW + 2 * H).isoformat()},
         {"order_id": "nul\x00", "value": "1"},
+        {"order_id": "odd-zone", "occurred_at": "1148-09-13T20:15:48+20:27"},  # found by the fuzzer
         {"order_id": "ok-2", "contact": {"phone": "+41 79 302 67 27"}},
     ]
     result = conversions_record(items=items)
     assert [r["index"] for r in result.rejected] == [1, 2, 3, 4, 5, 7, 8]
+    # An offset PostgreSQL would refuse is taken in UTC (it was a 500).
+    assert Conversion.objects.get(order_id="odd-zone").occurred_at.year == 1148
     assert {r["field"] for r in result.rejected} >= {"order_id", "value", "occurred_at", "contact"}
-    assert [r["order_id"] for r in result.results] == ["ok-1", "ok-1", "ok-2"]
-    assert [r["created"] for r in result.results] == [True, False, True]
-    assert result.created == 2
+    assert [r["order_id"] for r in result.results] == ["ok-1", "ok-1", "odd-zone", "ok-2"]
+    assert [r["created"] for r in result.results] == [True, False, True, True]
+    assert result.created == 3
     unknown = Conversion.objects.get(order_id="ok-2")
     assert unknown.phone == "+41793026727"
     assert unknown.contact is None

@@ -1,5 +1,6 @@
 """Operator command for the attribution rule: show it, recompute a period under another."""
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -77,7 +78,10 @@ def _when(raw: str, flag: str):
     parsed = parse_datetime(raw)
     if parsed is None or parsed.tzinfo is None:
         raise CommandError(f"{flag}: ISO 8601 with a zone, e.g. 2026-12-01T00:00:00Z")
-    return parsed
+    try:
+        return parsed.astimezone(dt.UTC)  # PostgreSQL takes real offsets only
+    except OverflowError:
+        raise CommandError(f"{flag}: out of range") from None
 
 
 def _json(data: Any) -> str:

@@ -1,6 +1,7 @@
 """Operator command for conversions: record one, import a CSV, show or export them."""
 
 import csv
+import datetime as dt
 import json
 from typing import Any
 
@@ -123,7 +124,10 @@ class Command(BaseCommand):
                     raise CommandError(
                         f"--{'from' if name == 'start' else 'to'}: ISO 8601 with a zone"
                     )
-                bounds[name] = parsed
+                try:
+                    bounds[name] = parsed.astimezone(dt.UTC)  # real offsets only in PostgreSQL
+                except OverflowError:
+                    raise CommandError(f"{name}: out of range") from None
         try:
             with open(file, "w", newline="", encoding="utf-8") as out:
                 rows = conversions_export(out=out, campaign_id=campaign, **bounds)
