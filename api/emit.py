@@ -15,6 +15,7 @@ Where the signals are sent (one line each; move them with the code they sit in):
 - contacts/services.py `_change_consent`: `contacts_opted_out` / `contacts_opted_in`
 - inbox/services.py `inbound_store`: `inbound_received`
 - campaigns/clicks.py `clicks_store`: `links_clicked`
+- conversions/services.py `conversions_record`: `conversions_attributed`
 Not emitted (rows written directly, not through those functions): the freeze's `skipped` rows,
 a cancel's `skipped` rows, and "resend to failed" moving a campaign back to running.
 """
@@ -334,6 +335,28 @@ def on_links_clicked(sender, *, event_keys: list[tuple[int | None, int]], **kwar
     events_emit(event_type=EventType.LINK_CLICKED, items=items)
 
 
+def on_conversions_attributed(sender, *, conversion_ids: list[int], **kwargs) -> None:
+    """conversion.attributed: one event per new conversion credited to a message or variant.
+
+    The body is the conversion's document, as `GET /api/v1/conversions/{order_id}` gives it.
+    """
+    if not conversion_ids or not _subscriptions(EventType.CONVERSION_ATTRIBUTED):
+        return
+    from conversions.models import Conversion
+    from conversions.services import conversions_documents
+
+    orders = list(
+        Conversion.objects.filter(id__in=conversion_ids).values_list("order_id", flat=True)
+    )
+    documents = conversions_documents(order_ids=orders)
+    items = [
+        (f"conversion:{order_id}", document)
+        for order_id, document in documents.items()
+        if document["attributed_to"] is not None
+    ]
+    events_emit(event_type=EventType.CONVERSION_ATTRIBUTED, items=items)
+
+
 def _journey_items(
     journey_id: int, entry_ids: list[int], extra: dict[int, dict[str, Any]]
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -386,6 +409,7 @@ def connect() -> None:
     """Connect every receiver to its owning app's signal (called from ApiConfig.ready)."""
     from campaigns import signals as campaign_signals
     from contacts import signals as contact_signals
+    from conversions import signals as conversion_signals
     from infobip import signals as infobip_signals
     from journeys import signals as journey_signals
 
@@ -400,6 +424,9 @@ def connect() -> None:
     contact_signals.contacts_opted_in.connect(on_opted_in, dispatch_uid="api.opted_in")
     infobip_signals.inbound_received.connect(on_inbound_received, dispatch_uid="api.inbound")
     infobip_signals.links_clicked.connect(on_links_clicked, dispatch_uid="api.clicks")
+    conversion_signals.conversions_attributed.connect(
+        on_conversions_attributed, dispatch_uid="api.conversions"
+    )
     journey_signals.journey_entered.connect(on_journey_entered, dispatch_uid="api.j_entered")
     journey_signals.journey_exited.connect(on_journey_exited, dispatch_uid="api.j_exited")
     journey_signals.journey_notified.connect(on_journey_notified, dispatch_uid="api.j_notify")

@@ -21,6 +21,7 @@ class Scope(models.TextChoices):
     INFOBIP_REQUEST = "infobip:request", "Call any Infobip endpoint that sends no message (staff)"
     JOURNEYS_WRITE = "journeys:write", "Create, change, activate, pause and archive journeys"
     EVENTS_WRITE = "events:write", "Record what contacts did (events that drive journeys)"
+    CONVERSIONS_WRITE = "conversions:write", "Record conversions (orders)"
 
 
 class ApiToken(models.Model):
@@ -95,6 +96,7 @@ class EventType(models.TextChoices):
     JOURNEY_ENTERED = "journey.entered", "A contact entered a journey"
     JOURNEY_EXITED = "journey.exited", "A contact left a journey"
     JOURNEY_NOTIFY = "journey.notify", "A journey's notify step was taken"
+    CONVERSION_ATTRIBUTED = "conversion.attributed", "A conversion was credited to a message"
 
 
 class EventSubscription(models.Model):

@@ -35,6 +35,9 @@ class FiguresSerializer(serializers.Serializer):
     opt_out_rate = serializers.FloatField(allow_null=True)
     cost = serializers.CharField()
     cost_per_delivered = serializers.CharField(allow_null=True)
+    conversions = serializers.IntegerField(help_text="Credited to the campaigns' messages")
+    revenue = serializers.CharField()
+    revenue_per_cost = serializers.CharField(allow_null=True)
     currency = serializers.CharField(allow_blank=True)
 
 

@@ -147,6 +147,19 @@ EVENT_DATA: dict[str, dict] = {
         "country": _STR,
     }),
 }  # fmt: skip
+# The conversion's document, as `GET /api/v1/conversions/{order_id}` answers it.
+_OBJECT = {"type": "object"}
+EVENT_DATA[EventType.CONVERSION_ATTRIBUTED] = _obj({
+    "order_id": _STR, "contact": _null(_OBJECT), "value": _STR, "currency": _STR,
+    "occurred_at": _STR, "received_at": _STR,
+    "attributed_to": _obj({
+        "message_id": _null(_STR), "campaign": _null(_INT), "journey": _null(_INT),
+        "variant": _null(_STR),
+        "touch": {"type": "string", "enum": ["token", "coupon", "click", "reply", "delivered"]},
+        "touch_at": _null(_STR), "rule": _STR,
+    }),
+    "reason": _STR, "holdout": _null(_OBJECT), "rule": _null(_OBJECT),
+})  # fmt: skip
 _JOURNEY = {"journey": _INT, "version": _null(_INT), "entry": _INT,
             "contact": _obj({"id": _null(_INT), "phone": _null(_STR)}), "key": _STR,
             "step": _null(_STR)}  # fmt: skip

@@ -3,11 +3,13 @@
 from typing import Any
 
 from django.utils.choices import CallableChoiceIterator
+from django.utils.dateparse import parse_duration
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import DeliveryAttempt, EventDelivery, EventSubscription, EventType
-from campaigns.models import Campaign, Message, Segment
+from campaigns.models import Campaign, Message, Segment, SplitTest, WinnerBy
+from campaigns.split import SplitSpec, VariantSpec, iso_duration
 from campaigns.steps import fallback_steps
 from channels.registry import channel_choices, medium_choices
 from contacts.attributes import attributes_clean
@@ -287,6 +289,52 @@ class FallbackStepSchemaField(FallbackStepField):
     pass
 
 
+class VariantSerializer(serializers.Serializer):
+    """One of a split test's 2–4 variants: a text, or a template and its placeholders."""
+
+    name = serializers.CharField(max_length=20)
+    text = serializers.CharField(required=False, allow_blank=True, default="")
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=WhatsAppTemplate.objects.all(), required=False, allow_null=True, default=None
+    )
+    template_mapping = serializers.JSONField(required=False, default=dict)
+    coupon = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+
+
+class SplitTestSerializer(serializers.Serializer):
+    """The test: shares of the whole audience, the winner rule and when it decides."""
+
+    share = serializers.IntegerField(min_value=1, max_value=100, default=100)
+    holdout = serializers.IntegerField(min_value=0, max_value=50, default=0)
+    winner_by = serializers.ChoiceField(choices=WinnerBy.choices, default=WinnerBy.CLICKS)
+    decide_after = serializers.CharField(default="PT4H", help_text="ISO 8601, from launch")
+    if_undecided = serializers.CharField(
+        default="leader", max_length=20, help_text="leader, none, or a variant's name"
+    )
+
+    def validate_decide_after(self, value: str):
+        parsed = parse_duration(value) if "\x00" not in value else None
+        if parsed is None:
+            raise serializers.ValidationError("an ISO 8601 duration such as PT4H")
+        return parsed
+
+
+def split_specs(data: dict) -> tuple[list[VariantSpec], SplitSpec | None]:
+    """The `variants` and `test` of a campaign body as the split service takes them."""
+    variants = [VariantSpec(**v) for v in data.pop("variants", None) or []]
+    test = data.pop("test", None)
+    spec = None
+    if test is not None:
+        spec = SplitSpec(
+            share=test["share"],
+            holdout=test["holdout"],
+            winner_by=test["winner_by"],
+            decide_after=test["decide_after"],
+            if_undecided=test["if_undecided"],
+        )
+    return variants, spec
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     lists = ListNameField(
         many=True, slug_field="name", queryset=ContactList.objects.all(), required=False
@@ -313,6 +361,8 @@ class CampaignSerializer(serializers.ModelSerializer):
     failover_validity_minutes = serializers.IntegerField(
         required=False, allow_null=True, min_value=1
     )
+    variants = VariantSerializer(many=True, required=False)
+    test = SplitTestSerializer(required=False, allow_null=True)
 
     class Meta:
         model = Campaign
@@ -322,11 +372,29 @@ class CampaignSerializer(serializers.ModelSerializer):
             "fallback", "failover_mode", "failover_text", "failover_sender", "send_at",
             "speed_limit", "speed_unit", "track_links", "sms_validity_minutes",
             "whatsapp_validity_minutes", "failover_validity_minutes", "state", "state_reason",
-            "recipients", "created_at", "launched_at", "finished_at",
+            "recipients", "created_at", "launched_at", "finished_at", "variants", "test",
         ]  # fmt: skip
         read_only_fields = ["id", "state", "state_reason", "recipients", "created_at",
                             "launched_at", "finished_at"]  # fmt: skip
         extra_kwargs = {"channel": {"required": True}}
+
+    def to_representation(self, instance: Campaign) -> dict:
+        data = super().to_representation(instance)
+        variants = list(instance.variants.all()) if instance.pk else []
+        data["variants"] = [
+            {"name": v.name, "text": v.text, "template": v.template_id,
+             "template_mapping": v.template_mapping, "coupon": v.coupon}
+            for v in variants
+        ]  # fmt: skip
+        split = SplitTest.objects.filter(campaign_id=instance.pk).first() if instance.pk else None
+        data["test"] = None
+        if split is not None:
+            data["test"] = {
+                "share": split.test_share, "holdout": split.holdout,
+                "winner_by": split.winner_by, "decide_after": iso_duration(split.decide_after),
+                "if_undecided": split.if_undecided,
+            }  # fmt: skip
+        return data
 
 
 class CampaignStatusSerializer(serializers.Serializer):
@@ -348,6 +416,13 @@ class CampaignStatusSerializer(serializers.Serializer):
     track_links = serializers.BooleanField()
     validity_minutes = serializers.DictField(allow_null=True)
     clicks = serializers.DictField(required=False)
+    # Split tests and conversions (INTERFACE "Split tests, holdouts and attribution").
+    variants = serializers.ListField(child=serializers.DictField(), required=False)
+    winner = serializers.CharField(required=False, allow_null=True)
+    holdout = serializers.DictField(required=False)
+    split = serializers.DictField(required=False)
+    conversions = serializers.DictField(required=False)
+    lift = serializers.DictField(required=False, allow_null=True)
 
 
 class InboundSerializer(serializers.ModelSerializer):

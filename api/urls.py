@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import journeys, reports, views, views_audiences
+from api import conversions, journeys, reports, views, views_audiences
 
 app_name = "api"
 
@@ -54,6 +54,9 @@ urlpatterns = [
     path("campaigns/<int:pk>/request-approval", views.CampaignApprovalRequestView.as_view(),
          name="campaign-request-approval"),
     path("inbound", views.InboundView.as_view(), name="inbound"),
+    path("conversions", conversions.ConversionsView.as_view(), name="conversions"),
+    path("conversions/<str:order_id>", conversions.ConversionDetailView.as_view(),
+         name="conversion"),
     path("reports/campaigns", reports.CampaignComparisonView.as_view(), name="report-campaigns"),
     path("reports/trends", reports.TrendsView.as_view(), name="report-trends"),
     path("snippets", reports.SnippetsView.as_view(), name="snippets"),

@@ -50,6 +50,7 @@ from campaigns.services import (
     campaign_status,
     campaign_validate,
 )
+from campaigns.split import split_configure
 from campaigns.states import CampaignState, MessageState
 from channels.registry import channel_types
 from contacts.models import ConsentSource, Contact, ContactList
@@ -365,7 +366,10 @@ class CampaignsView(generics.ListCreateAPIView):
     def perform_create(self, serializer) -> None:
         require_perm(self.request, "campaigns.add_campaign")
         data = dict(serializer.validated_data)
-        campaign = campaign_create(created_by=request_user(self.request), **data)
+        variants, test = s.split_specs(data)
+        campaign = campaign_create(
+            created_by=request_user(self.request), variants=variants, test=test, **data
+        )
         serializer.instance = campaign
         audit_record(actor=self.request.user, action="api_campaign_create", campaign=campaign)
 
@@ -391,9 +395,15 @@ class CampaignDetailView(APIView):
                                code="conflict", status_code=409)  # fmt: skip
             serializer = s.CampaignSerializer(campaign, data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
+            splitting = (
+                "variants" in serializer.validated_data or "test" in serializer.validated_data
+            )
+            variants, test = s.split_specs(serializer.validated_data)
             for name, value in serializer.validated_data.items():
                 if name not in ("lists", "exclude_lists"):
                     setattr(campaign, name, value)
+            if splitting:  # replaces the split (a body without variants and test removes it)
+                split_configure(campaign=campaign, variants=variants, test=test)
             lists = serializer.validated_data.get("lists", list(campaign.lists.all()))
             problem = audience_problem(
                 lists=lists, segment=campaign.segment, match=campaign.audience_match

@@ -115,6 +115,18 @@ def summarize(records: list[dict]) -> dict:
                 "loadavg_before": [r["loadavg_before"] for r in rows],
             }
     out["pages"] = [r for r in records if r["bench"] == "pages"]
+    out["conversions"] = [
+        r
+        for r in records
+        if r["bench"]
+        in (
+            "conversions_api",
+            "attribution_query",
+            "split_page",
+            "freeze_split",
+            "split_evaluation",
+        )
+    ]
     segments: dict[tuple, list[dict]] = {}
     for r in records:
         if r["bench"] == "segments":
@@ -197,6 +209,17 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
             rows.append((f"segment live count and sample \"{x['segment']}\" < 1 s at "
                          f"{x['size']:,}", f"{x['preview_median_ms']:,} ms",
                          x["preview_median_ms"] < 1000))  # fmt: skip
+    for x in s.get("conversions") or []:
+        if x["bench"] == "conversions_api":
+            name = f"conversions attributed ≥ 2,000/s (batches of {x['batch']:,}, 10M ledger)"
+            rows.append((name, f"{x['per_s']:,}/s", x["ok"]))
+        elif x["bench"] == "attribution_query":
+            rows.append(("attribution query p99 < 5 ms (10M-row ledger)",
+                         f"{x['p99_ms']} ms (p50 {x['p50_ms']})", x["ok"]))  # fmt: skip
+        elif x["bench"] == "split_page" and x["page"] == "campaign page":
+            rows.append(("campaign page with variants < 100 ms at 1M recipients",
+                         f"{x['split_ms']} ms ({x['split_over_plain']}× the plain page)",
+                         x["ok"]))  # fmt: skip
     for p in s["pages"]:
         if p.get("median_ms") is None:
             rows.append((f"page {p['page']} < 100 ms", p.get("status", ""), None))
@@ -261,6 +284,10 @@ def markdown(meta: dict, s: dict) -> str:
         lines.append(f"| {size:,} | {x['batch']:,} | {x['runs']} | {x['create_per_s']:,.0f} | "
                      f"{x['update_per_s']:,.0f} | {c.get('created')} / {u.get('updated')} / "
                      f"{c.get('rejected')} | {_loads(x['loadavg_before'])} |")  # fmt: skip
+    lines += ["", "## Split tests and conversions (issue 28; `python -m bench.conversions`)", ""]
+    for x in s.get("conversions") or []:
+        brief = {k: v for k, v in x.items() if k not in ("bench", "ok")}
+        lines.append(f"- {x['bench']}: " + ", ".join(f"{k} {v}" for k, v in brief.items()))
     lines += ["", "## Segment counts (issue #17; `segment_count(...)`, median of 3)", "",
               "| contacts | segment | runs | contacts selected | count median ms | count + "
               "sample median ms | load before runs |",
@@ -317,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--runs-large", type=int, default=3, help="runs at 1M and above")
     parser.add_argument(
-        "--only", default="fanout,import,pages,api_upsert,segments,journeys,paced_events"
+        "--only",
+        default="fanout,import,pages,api_upsert,segments,journeys,conversions,paced_events",
     )
     parser.add_argument("--paced-size", type=int, default=18_000, help="paced_events recipients")
     parser.add_argument(
@@ -356,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         for size in [int(x) for x in (args.api_sizes or args.sizes).split(",") if x]:
             runs = args.runs_large if size >= 1_000_000 else args.runs
             records += _run("bench.api_upsert", "--size", str(size), "--runs", str(runs))
+    if "conversions" in only:
+        records += _run("bench.conversions", *(["--keep"] if args.keep_pages else []))
     if "segments" in only:
         for size in [int(x) for x in (args.segment_sizes or str(max(sizes))).split(",") if x]:
             runs = args.runs_large if size >= 1_000_000 else args.runs

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
+from campaigns.admin_splits import SplitTestInline, VariantInline, decide_split
 from campaigns.editing import campaign_archive, campaign_unarchive
 from campaigns.erasure import ErasureError, contact_erase, contact_evidence
 from campaigns.models import ApprovalRequest, Campaign, Message, MessageEvent, SendBatch, Snippet
@@ -105,8 +106,10 @@ class CampaignAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     list_filter = ["state", "channel", "failover_mode", "archived_at"]
     search_fields = ["name"]
-    actions = [launch, approve, pause, resume, cancel, resend_failed, archive, unarchive]
+    actions = [launch, approve, pause, resume, cancel, resend_failed, archive, unarchive,
+               decide_split]  # fmt: skip
     filter_horizontal = ["lists", "exclude_lists"]
+    inlines = [VariantInline, SplitTestInline]
     readonly_fields = [
         "state", "state_reason", "launched_at", "finished_at", "frozen_at", "last_batch_at",
         "recipients", "count_queued", "count_sending", "count_accepted", "count_delivered",

@@ -6,15 +6,16 @@ reached once): sent → delivered → clicked → replied → opted out, each ra
 delivered (delivery of the people sent), and the cost Infobip reported. Replies and opt-outs
 are those of the campaign's recipients after its launch.
 
-To add a figure (conversions, revenue…): a field on `CampaignFigures` (and `TrendPoint`), its
-value in `campaigns_figures`, and a row in `COLUMNS` — the page, the CSV, the command and the
-API all follow `COLUMNS`.
+To add a figure: a field on `Figures` (summed in `campaigns_trends`), its value in
+`campaigns_figures` — or from a provider another app registers (conversions and revenue come
+from conversions/) — and a row in `COLUMNS`: the page, the CSV, the command and the API all
+follow `COLUMNS`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -44,6 +45,14 @@ class Figures:
     replied: int
     opted_out: int
     cost: Decimal
+    # From the apps above (conversions/ registers them: `figures_provider_register`).
+    conversions: int = 0
+    revenue: Decimal = Decimal(0)
+
+    @property
+    def revenue_per_cost(self) -> Decimal | None:
+        """Revenue credited per unit of what Infobip charged (per euro spent)."""
+        return (self.revenue / self.cost).quantize(Decimal("0.01")) if self.cost else None
 
     @property
     def delivery_rate(self) -> float | None:
@@ -121,7 +130,21 @@ COLUMNS: list[tuple[str, str, str]] = [
     ("opt_out_rate", "Opt-out rate", "rate"),
     ("cost", "Cost", "money"),
     ("cost_per_delivered", "Cost per delivered", "money"),
+    ("conversions", "Conversions", "count"),
+    ("revenue", "Revenue", "money"),
+    ("revenue_per_cost", "Revenue per unit spent", "number"),
 ]
+
+# Figures other apps own, by campaign: conversions/ registers its credited conversions and
+# revenue here (from AppConfig.ready), so the reports show them without importing upward.
+FigureProvider = Callable[[list[int]], dict[int, dict[str, object]]]
+_PROVIDERS: list[FigureProvider] = []
+
+
+def figures_provider_register(provider: FigureProvider) -> None:
+    """Add a source of per-campaign figures (fields of `Figures`) to every report."""
+    if provider not in _PROVIDERS:
+        _PROVIDERS.append(provider)
 
 
 def _per_campaign(rows) -> dict[int, int]:
@@ -155,6 +178,10 @@ def campaigns_figures(*, campaign_ids: Iterable[int]) -> list[CampaignFigures]:
         .values("campaign_id")
         .annotate(n=Count("contact_id", distinct=True))
     )
+    extra: dict[int, dict[str, object]] = {}
+    for provider in _PROVIDERS:
+        for campaign_id, values in provider(ids).items():
+            extra.setdefault(campaign_id, {}).update(values)
     figures = []
     for campaign in campaigns:
         people = campaign_people(campaign=campaign)
@@ -172,6 +199,7 @@ def campaigns_figures(*, campaign_ids: Iterable[int]) -> list[CampaignFigures]:
                 replied=replied.get(campaign.pk, 0),
                 opted_out=opted_out.get(campaign.pk, 0),
                 cost=campaign.cost_amount,
+                **extra.get(campaign.pk, {}),  # type: ignore[arg-type]
             )
         )
     return figures
@@ -225,6 +253,8 @@ def campaigns_trends(
                 replied=sum(g.replied for g in group),
                 opted_out=sum(g.opted_out for g in group),
                 cost=sum((g.cost for g in group), Decimal(0)),
+                conversions=sum(g.conversions for g in group),
+                revenue=sum((g.revenue for g in group), Decimal(0)),
             )
         )
     return points

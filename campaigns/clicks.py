@@ -11,6 +11,7 @@ from datetime import datetime
 
 from django.db.models import Count
 
+from campaigns.link_tokens import link_untag
 from campaigns.models import Campaign, Message
 from infobip import signals
 from infobip.links import campaign_from_callback
@@ -41,7 +42,9 @@ def clicks_store(*, items: Sequence[tuple[Key, ClickNotification, datetime]]) ->
                 campaign_id=campaign_id if (message or campaign_id in campaigns) else None,
                 message_id=message[0] if message else None,
                 infobip_message_id=clean(click.message_id, 200),
-                url=clean(click.url),
+                # Without the conversion token (campaigns.link_tokens): one link is one URL in
+                # the counts, whoever clicked it; the raw notification keeps it.
+                url=link_untag(clean(click.url)),
                 recipient=clean(click.recipient, 64),
                 clicked_at=received_at,
                 sent_at=sane_time(click.sent_at),

@@ -7,7 +7,7 @@ campaign.
 """
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -16,8 +16,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.audience import audience_problem
-from campaigns.models import LEGACY_FAILOVER_CHANNEL, AudienceMatch, Campaign, FailoverMode, Segment
+from campaigns.models import (
+    LEGACY_FAILOVER_CHANNEL,
+    AudienceMatch,
+    Campaign,
+    FailoverMode,
+    Segment,
+    SplitTest,
+    Variant,
+)
 from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_validate
+from campaigns.split import SplitSpec, VariantSpec, split_configure
 from campaigns.states import CampaignState
 from campaigns.steps import fallback_steps
 from contacts.models import ContactList
@@ -79,8 +88,13 @@ def campaign_update(
     segment: Segment | None = None,
     exclude_segment: Segment | None = None,
     audience_match: str = AudienceMatch.ANY,
+    variants: Sequence[VariantSpec] | None = None,
+    test: SplitSpec | None = None,
 ) -> Campaign:
-    """Replace a draft's or scheduled campaign's content; a scheduled one goes back to draft."""
+    """Replace a draft's or scheduled campaign's content; a scheduled one goes back to draft.
+
+    `variants` (with `test`) replace its split test; None leaves the split as it is.
+    """
     current = _locked(campaign, EDITABLE, "edited")
     lists = list(lists)
     if not name.strip():
@@ -128,6 +142,10 @@ def campaign_update(
     current.save()
     current.lists.set(lists)
     current.exclude_lists.set(list(exclude_lists))
+    if variants is not None:
+        # The campaign is a draft now (a scheduled one went back): its split may change.
+        split_configure(campaign=current, variants=variants, test=test)
+        current.refresh_from_db()
     return current
 
 
@@ -164,6 +182,21 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
     copy.save()
     copy.lists.set(source.lists.all())
     copy.exclude_lists.set(source.exclude_lists.all())
+    # The split test's setup comes along (a fresh seed, nothing decided).
+    if (split := SplitTest.objects.filter(campaign=source).first()) is not None:
+        specs = [
+            VariantSpec(name=v.name, text=v.text, template=v.template,
+                        template_mapping=v.template_mapping, coupon=v.coupon)
+            for v in Variant.objects.filter(campaign=source).select_related("template")
+        ]  # fmt: skip
+        test = SplitSpec(
+            share=split.test_share,
+            holdout=split.holdout,
+            winner_by=split.winner_by,
+            decide_after=split.decide_after,
+            if_undecided=split.if_undecided,
+        )
+        split_configure(campaign=copy, variants=specs, test=test)
     return copy
 
 

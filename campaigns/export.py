@@ -6,7 +6,7 @@ from typing import IO
 
 from django.db.models import QuerySet
 
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, Message, SplitGroup, SplitTest, Variant
 from core.csvsafe import csv_writer
 
 COLUMNS = [
@@ -36,6 +36,8 @@ COLUMNS = [
 
 # Who the recipient is (issue 26 #11), after the ledger's own columns so positions hold.
 CONTACT_COLUMNS = [("first_name", "contact__first_name"), ("last_name", "contact__last_name")]
+# A split test's variant (by name) and group (README "Split tests"), for split campaigns.
+SPLIT_COLUMNS = [("variant", "variant"), ("split_group", "split_group")]
 ATTRIBUTE_SAMPLE = 1000  # rows at each end of the ledger whose contacts name the columns
 OTHER_ATTRIBUTES = "other_attributes"
 
@@ -52,12 +54,21 @@ def _attribute_keys(rows: QuerySet[Message]) -> list[str]:
     return sorted(keys)
 
 
-def ledger_export_rows(rows: QuerySet[Message]) -> Iterator[list]:
+def ledger_export_rows(
+    rows: QuerySet[Message], variants: dict[int, str] | None = None
+) -> Iterator[list]:
     """Header, then the ledger rows given (in ledger order) with their contact's name and
-    attributes: one column per attribute, `other_attributes` (JSON) for any key not sampled."""
+    attributes: one column per attribute, `other_attributes` (JSON) for any key not sampled.
+
+    With `variants` (a split test's names by position) each row also says its variant and
+    split group (test, holdout, rest), before the attributes.
+    """
     keys = _attribute_keys(rows)
-    fields = [field for _, field in COLUMNS + CONTACT_COLUMNS]
-    names = [name for name, _ in COLUMNS + CONTACT_COLUMNS]
+    split = SPLIT_COLUMNS if variants is not None else []
+    fields = [field for _, field in COLUMNS + CONTACT_COLUMNS + split]
+    names = [name for name, _ in COLUMNS + CONTACT_COLUMNS + split]
+    groups = {g.value: g.name.lower() for g in SplitGroup}
+    last = len(fields)
     # An attribute named like a ledger column ("state", "phone") keeps a distinct header.
     headers = [f"attribute_{k}" if k in names or k == OTHER_ATTRIBUTES else k for k in keys]
     yield names + headers + [OTHER_ATTRIBUTES]
@@ -66,6 +77,10 @@ def ledger_export_rows(rows: QuerySet[Message]) -> Iterator[list]:
     for *row, attributes in values.iterator(chunk_size=5000):
         attributes = attributes if isinstance(attributes, dict) else {}
         extra = {k: v for k, v in attributes.items() if k not in known}
+        if variants is not None:
+            variant, group = row[last - 2], row[last - 1]
+            row[last - 2] = variants.get(variant, "") if variant is not None else None
+            row[last - 1] = groups.get(group, "") if group is not None else None
         yield (
             ["" if value is None else value for value in row]
             + ["" if attributes.get(k) is None else attributes[k] for k in keys]
@@ -74,8 +89,15 @@ def ledger_export_rows(rows: QuerySet[Message]) -> Iterator[list]:
 
 
 def campaign_export_rows(*, campaign: Campaign) -> Iterator[list]:
-    """Header, then one list per ledger row, in ledger order."""
-    return ledger_export_rows(Message.objects.filter(campaign=campaign))
+    """Header, then one list per ledger row, in ledger order (a split's variant and group too)."""
+    return ledger_export_rows(Message.objects.filter(campaign=campaign), split_variants(campaign))
+
+
+def split_variants(campaign: Campaign) -> dict[int, str] | None:
+    """A split campaign's variant names by position (None when it has no split test)."""
+    if not SplitTest.objects.filter(campaign=campaign).exists():
+        return None
+    return dict(Variant.objects.filter(campaign=campaign).values_list("position", "name"))
 
 
 def campaign_export(*, campaign: Campaign, out: IO[str]) -> int:

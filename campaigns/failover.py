@@ -83,6 +83,9 @@ def _create(candidates: list[Message], campaign_dispatch) -> int:
                 parts=parts,
                 encoding=encoding,
                 state="queued",
+                # The failover is the same variant's message: nobody gets two variants.
+                variant=original.variant,
+                split_group=original.split_group,
             )
         )
     if not new:

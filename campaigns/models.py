@@ -6,6 +6,8 @@ change of a message after it was sent, and every release or hold with its reason
 campaign keeps denormalised counters so status pages never count the ledger.
 """
 
+import datetime as dt
+import secrets
 import uuid
 
 from django.conf import settings
@@ -31,6 +33,14 @@ class FailoverMode(models.TextChoices):
 # The step the SMS failover's old names (`failover_text`, `failover_sender`,
 # `failover_validity_minutes`, `--sms-failover-text`) stand for in a fallback chain.
 LEGACY_FAILOVER_CHANNEL = "sms"
+
+
+class SplitGroup(models.IntegerChoices):
+    """Which part of a split a ledger row belongs to (NULL on campaigns without one)."""
+
+    HOLDOUT = 0, "Holdout (gets nothing)"
+    TEST = 1, "Test"
+    REST = 2, "Rest (gets the winner)"
 
 
 class SpeedUnit(models.TextChoices):
@@ -290,6 +300,12 @@ class Message(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField(null=True, blank=True)
+    # Split tests: the variant (position) whose content the row carries, and its group. NULL
+    # on campaigns without a split, so they cost those rows nothing.
+    variant = models.PositiveSmallIntegerField(null=True, blank=True)
+    split_group = models.PositiveSmallIntegerField(
+        null=True, blank=True, choices=SplitGroup.choices
+    )
 
     class Meta:
         indexes = [
@@ -503,3 +519,111 @@ class Segment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- Split tests and holdouts (campaigns/split.py; README "Split tests and holdouts") ---------
+
+
+class WinnerBy(models.TextChoices):
+    CLICKS = "clicks", "Clicks"
+    REPLIES = "replies", "Replies"
+    CONVERSIONS = "conversions", "Conversions"
+    REVENUE = "revenue", "Revenue per recipient"
+
+
+def new_seed() -> str:
+    """A split's seed: random, stored, so its draw can be repeated and audited."""
+    return secrets.token_hex(8)
+
+
+class SplitTest(models.Model):
+    """A campaign's variants, test share and holdout: the draw, the winner rule and its result.
+
+    Shares are percentages of the whole frozen audience: the variants share `test_share`
+    evenly, `holdout` gets nothing, and the rest waits (campaigns.SplitRest) for the winner.
+    """
+
+    class State(models.TextChoices):
+        PLANNED = "planned", "Planned (draft)"
+        TESTING = "testing", "Testing: the rest waits for the winner"
+        RELEASING = "releasing", "Decided: the winner is being written for the rest"
+        DONE = "done", "Done"
+
+    campaign = models.OneToOneField(Campaign, on_delete=models.CASCADE, related_name="split")
+    test_share = models.PositiveSmallIntegerField(
+        default=100, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    holdout = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(50)], help_text="Percent held out (gets nothing)"
+    )
+    winner_by = models.CharField(max_length=12, choices=WinnerBy.choices, default=WinnerBy.CLICKS)
+    decide_after = models.DurationField(
+        default=dt.timedelta(hours=4), help_text="From launch; earlier when the rule is certain"
+    )
+    # At the decision time with no certain winner: "leader", "none", or a variant's name.
+    if_undecided = models.CharField(max_length=20, default="leader")
+    seed = models.CharField(max_length=32, default=new_seed, editable=False)
+    # Fixed by the first freeze so that a resumed freeze draws exactly the same groups.
+    cuts = models.JSONField(null=True, blank=True, editable=False)
+    plan = models.JSONField(default=dict, blank=True, editable=False)  # group sizes as drawn
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PLANNED)
+    winner = models.PositiveSmallIntegerField(null=True, blank=True)  # a variant's position
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=200, blank=True)
+    decision = models.CharField(max_length=500, blank=True, help_text="Why this winner")
+    # The latest evaluation of the rule (probabilities per variant), and a short history.
+    evaluation = models.JSONField(default=dict, blank=True, editable=False)
+    history = models.JSONField(default=list, blank=True, editable=False)
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"split of campaign {self.campaign_id}: {self.state}"
+
+
+class Variant(models.Model):
+    """One of a campaign's 2–4 messages in a split test."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="variants")
+    position = models.PositiveSmallIntegerField(validators=[MinValueValidator(1)])
+    name = models.CharField(max_length=20)
+    text = models.TextField(blank=True)
+    template = models.ForeignKey(
+        "whatsapp.WhatsAppTemplate", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+",
+    )  # fmt: skip
+    template_mapping = models.JSONField(default=dict, blank=True)
+    coupon = models.CharField(
+        max_length=64, blank=True, help_text="A code a shop may pass back with a conversion"
+    )
+
+    class Meta:
+        ordering = ["campaign", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "position"], name="variant_position"),
+            models.UniqueConstraint(fields=["campaign", "name"], name="variant_name"),
+        ]
+        indexes = [
+            models.Index(fields=["coupon"], condition=~Q(coupon=""), name="variant_coupon"),
+        ]
+
+    def __str__(self) -> str:
+        return f"variant {self.name} of campaign {self.campaign_id}"
+
+
+class SplitRest(models.Model):
+    """A contact of a frozen split campaign who waits for the winner (no ledger row yet).
+
+    The release writes their ledger rows with the winner and deletes these in the same
+    transaction, chunk by chunk, so each gets the winner once however often it is resumed.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, db_index=False)
+    contact_id = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "contact_id"], name="split_rest_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"contact {self.contact_id} waits for campaign {self.campaign_id}'s winner"

@@ -12,6 +12,7 @@ from campaigns.consent_rules import without_channel_consent
 from campaigns.models import Campaign
 from campaigns.pricing import estimate_cost
 from campaigns.rendering import compile_template, contact_values
+from campaigns.split import split_preview
 from campaigns.steps import campaign_kind, campaign_steps, primary_content
 
 SAMPLES = 3
@@ -26,7 +27,8 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
     missing: Counter = Counter()
     ucs2: dict[str, None] = {}
     too_long: dict[str, int] = {}  # length problem of the rendered text → recipients
-    rendered_samples = []
+    rendered_samples: list[dict] = []
+    first = None
     kind = campaign_kind(campaign)
     content = primary_content(campaign)
     channel = campaign.channel
@@ -42,6 +44,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
     )
     held = {k: v for k, v in held.items() if k not in no_consent}
     for contact in eligible.iterator(chunk_size=5000):
+        first = first or contact
         if contact.id in held or contact.id in no_consent:
             continue
         if template is not None:
@@ -92,6 +95,8 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
         "template_problem": sendable,
         "length_problems": _length_problems(campaign, too_long),
         "samples": rendered_samples,
+        # A split test's sizes and every variant rendered for the first contact (None without).
+        "split": split_preview(campaign=campaign, audience=summary.total, contact=first),
     }
 
 

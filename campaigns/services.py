@@ -7,7 +7,7 @@ the commands and the API all obey the same rule. A refusal raises core.rules.Ref
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from campaigns import signals
@@ -34,12 +34,14 @@ from campaigns.models import (
     MessageEvent,
     Segment,
     Snippet,
+    SplitTest,
 )
 from campaigns.people import campaign_people
 from campaigns.permissions import APPROVE, SEND
 from campaigns.preview import budget_launch_problem
 from campaigns.quiet import window_check
 from campaigns.rendering import compile_template, contact_values
+from campaigns.split import SplitSpec, VariantSpec, split_configure, split_spec_problems
 from campaigns.states import CampaignState, campaign_can_move
 from campaigns.steps import (
     Step,
@@ -102,6 +104,10 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
     if campaign.max_spend is not None and campaign.max_spend <= 0:
         errors.append("the budget cap must be more than 0")
     errors += _validity_problems(campaign, kind)
+    if campaign.pk is not None:
+        from campaigns.split import split_problems
+
+        errors += split_problems(campaign=campaign)
     return errors
 
 
@@ -204,12 +210,15 @@ def campaign_create(
     segment: Segment | None = None,
     exclude_segment: Segment | None = None,
     audience_match: str = AudienceMatch.ANY,
+    variants: Sequence[VariantSpec] = (),
+    test: SplitSpec | None = None,
 ) -> Campaign:
     """Create a draft campaign; refuses (ValidationError) anything that could not be sent.
 
     With an `actor` (the command line, the API) the add permission is checked, the actor
     becomes the creator and the creation is audited; callers that audit themselves pass
-    `created_by` instead.
+    `created_by` instead. `variants` and `test` make it a split test (campaigns/split.py):
+    the first variant's text or template is then the campaign's own.
     """
     if actor is not None:
         actor_require(actor, "campaigns.add_campaign", doing="create campaigns")
@@ -229,6 +238,11 @@ def campaign_create(
         raise ValidationError(str(exc)) from None
     if chain and failover_mode == FailoverMode.NONE:
         failover_mode = FailoverMode.HERALD  # a chain given is a chain Herald runs
+    if problems := split_spec_problems(channel=channel, variants=variants, test=test):
+        raise ValidationError(problems)
+    if variants:
+        text = variants[0].text
+        template, template_mapping = variants[0].template, variants[0].template_mapping
     campaign = Campaign(
         name=name.strip(),
         channel=channel,
@@ -272,6 +286,8 @@ def campaign_create(
     campaign.save()
     campaign.lists.set(lists)
     campaign.exclude_lists.set(list(exclude_lists))
+    if variants or test is not None:
+        split_configure(campaign=campaign, variants=variants, test=test)
     if actor is not None:
         audit_record(actor=actor, action="create", campaign=campaign)
     return campaign
@@ -552,7 +568,9 @@ def campaign_maybe_complete(*, campaign_id: int) -> bool:
     """Mark a running campaign completed once nothing is queued or being sent."""
     filters = {"pk": campaign_id, "state": CampaignState.RUNNING, "count_queued": 0}
     filters |= {"count_sending": 0, "frozen_at__isnull": False, "open_ended": False}
-    campaign = Campaign.objects.filter(**filters).first()
+    # A split's rest waiting for the winner (or being written) is still to be sent.
+    waiting = Q(split__state__in=[SplitTest.State.TESTING, SplitTest.State.RELEASING])
+    campaign = Campaign.objects.filter(**filters).exclude(waiting).first()
     if campaign is None:
         return False
     waits_on = chain_waits_on(campaign)
@@ -563,8 +581,10 @@ def campaign_maybe_complete(*, campaign_id: int) -> bool:
         ).exists()
         if pending:
             return False
-    completed = Campaign.objects.filter(**filters).update(
-        state=CampaignState.COMPLETED, finished_at=timezone.now()
+    completed = (
+        Campaign.objects.filter(**filters)
+        .exclude(waiting)
+        .update(state=CampaignState.COMPLETED, finished_at=timezone.now())
     )
     if completed:
         signals.campaign_state_changed.send(
@@ -583,7 +603,8 @@ def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:
     failed = Message.objects.filter(campaign=campaign, state="failed").exclude(error_permanent=True)
     latest_attempt = {}
     for row in failed.values("id", "contact_id", "channel", "attempt", "phone", "text",
-                             "template_values", "parts", "encoding"):  # fmt: skip
+                             "template_values", "parts", "encoding", "variant",
+                             "split_group"):  # fmt: skip
         latest_attempt[(row["contact_id"], row["channel"])] = row
     taken = set(
         Message.objects.filter(campaign=campaign, attempt__gt=1).values_list(
@@ -608,6 +629,9 @@ def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:
                 parts=row["parts"],
                 encoding=row["encoding"],
                 state="queued",
+                # A resend repeats the row's own variant: nobody gets two variants.
+                variant=row["variant"],
+                split_group=row["split_group"],
             )
         )
     if not new:
@@ -732,6 +756,11 @@ def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
 
         status["cost"]["by_channel"] = campaign_cost_by_channel(campaign_id=campaign.pk)
         status["clicks"] = campaign_clicks(campaign_id=campaign.pk)
+    from campaigns.split import split_status
+    from campaigns.status_sections import status_sections_apply
+
+    status.update(split_status(campaign=campaign))
+    status_sections_apply(campaign, status)
     return status
 
 
@@ -751,7 +780,7 @@ def campaign_live_counts(campaign: Campaign) -> dict[str, int]:
 
 def campaign_recount(*, campaign: Campaign) -> dict[str, int]:
     """Rebuild the denormalised counters from the ledger (repair; one GROUP BY query)."""
-    from django.db.models import Count, Q, Sum
+    from django.db.models import Count, Sum
 
     rows = Message.objects.filter(campaign=campaign).values("state").annotate(n=Count("id"))
     counts = {f"count_{row['state']}": row["n"] for row in rows}

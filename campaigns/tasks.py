@@ -13,12 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.failover import failover_overdue
-from campaigns.freeze import campaign_freeze, freeze_in_progress
+from campaigns.freeze import campaign_freeze, campaign_release_rest, freeze_in_progress
 from campaigns.models import Campaign
 from campaigns.reconcile import messages_settle
 from campaigns.reports import reports_reconcile
 from campaigns.sending import TransientSendError, campaign_send_batch
 from campaigns.services import campaign_maybe_complete, campaign_pause, campaign_start_due
+from campaigns.split import splits_releasing
 from campaigns.states import CampaignState
 from campaigns.validity import messages_expire_past_validity
 from core.rules import SYSTEM
@@ -40,6 +41,19 @@ def campaign_start(campaign_id: int) -> None:
     start_sending = lambda: campaign_dispatch.delay(campaign_id)  # noqa: E731
     frozen = campaign_freeze(campaign=campaign, on_first_queued=None if eager else start_sending)
     if eager and frozen is not None:
+        start_sending()
+
+
+@shared_task(name="campaigns.tasks.split_release", ignore_result=True)
+def split_release(campaign_id: int) -> None:
+    """Write a decided split's rest with the winner; sending starts with its first chunk."""
+    eager = bool(split_release.app.conf.task_always_eager)
+    start_sending = lambda: campaign_dispatch.delay(campaign_id)  # noqa: E731
+    campaign = Campaign.objects.get(pk=campaign_id)
+    written = campaign_release_rest(
+        campaign=campaign, on_first_queued=None if eager else start_sending
+    )
+    if eager and written is not None:
         start_sending()
 
 
@@ -105,6 +119,7 @@ def sweep() -> None:
     """Beat: start due campaigns, restart stalled chains, settle stuck rows, fail over."""
     campaign_start_due()
     campaign_restart_unfrozen()
+    split_restart_releases()
     messages_settle()
     failover_overdue()
     stalled_before = timezone.now() - timezone.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
@@ -147,6 +162,19 @@ def campaign_restart_unfrozen() -> list[int]:
             continue
         logger.warning("campaign %s: launched but not frozen, resuming its freeze", pk)
         campaign_start.delay(pk)
+        restarted.append(pk)
+    return restarted
+
+
+def split_restart_releases() -> list[int]:
+    """Resume the release of decided splits whose releaser died (or never ran)."""
+    # Past the time a release normally takes to start: the decision enqueued one already.
+    before = timezone.now() - timezone.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
+    restarted = []
+    for pk in splits_releasing(decided_before=before):
+        if freeze_in_progress(pk):
+            continue
+        split_release.delay(pk)
         restarted.append(pk)
     return restarted
 

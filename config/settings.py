@@ -5,10 +5,12 @@ test suite sets so a developer's real credentials never leak into tests).
 """
 
 import contextlib
+import datetime as dt
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.dateparse import parse_duration
 from kombu import Queue
 
 from core import embedded_pg
@@ -585,6 +587,40 @@ for _cap in HERALD_FREQUENCY_CAPS:
         raise ImproperlyConfigured(f"HERALD_FREQUENCY_CAPS: bad rule {_cap!r}")
 # WhatsApp marketing only to contacts with a WhatsApp opt-in on record (campaigns/consent_rules.py).
 HERALD_WHATSAPP_REQUIRE_OPT_IN = env.bool("HERALD_WHATSAPP_REQUIRE_OPT_IN", default=False)
+
+# --- Split tests, conversions and attribution (README "Split tests" / "Conversions") -------
+INSTALLED_APPS += ["conversions"]
+
+
+def _iso_duration(name: str, default: str) -> dt.timedelta:
+    """An ISO 8601 duration from the environment (P5D, PT24H); refused when not one."""
+    raw = env(name, default=default)
+    value = parse_duration(raw)
+    if value is None or value <= dt.timedelta(0):
+        raise ImproperlyConfigured(f"{name}: {raw!r} is not a positive ISO 8601 duration")
+    return value
+
+
+# Attribution's windows: a conversion is credited to the latest click within the first, else
+# the latest reply within the second, else the latest delivery within the third.
+HERALD_ATTRIBUTION_CLICK_WINDOW = _iso_duration("HERALD_ATTRIBUTION_CLICK_WINDOW", "P5D")
+HERALD_ATTRIBUTION_REPLY_WINDOW = _iso_duration("HERALD_ATTRIBUTION_REPLY_WINDOW", "P14D")
+HERALD_ATTRIBUTION_DELIVERY_WINDOW = _iso_duration("HERALD_ATTRIBUTION_DELIVERY_WINDOW", "PT24H")
+# Lift compares the conversions of everyone sent and of the holdout from launch to this.
+HERALD_LIFT_WINDOW = _iso_duration("HERALD_LIFT_WINDOW", "P14D")
+# The winner rule: at least this many delivered per variant and this probability of being best
+# to decide before the decision time (Klaviyo's anchors: 500 and 90 %).
+HERALD_SPLIT_MIN_PER_VARIANT = env.int("HERALD_SPLIT_MIN_PER_VARIANT", default=500)
+HERALD_SPLIT_CERTAINTY = env.float("HERALD_SPLIT_CERTAINTY", default=0.90)
+# Monte Carlo draws per evaluation (a seeded generator: the same figures give the same answer).
+HERALD_SPLIT_DRAWS = env.int("HERALD_SPLIT_DRAWS", default=20_000)
+# Forward credited SMS conversions to Infobip's conversion tracking (/ct/1/log/end/{messageId}).
+HERALD_INFOBIP_CONVERSIONS = env.bool("HERALD_INFOBIP_CONVERSIONS", default=False)
+CELERY_BEAT_SCHEDULE["conversions-splits"] = {
+    "task": "conversions.tasks.splits_evaluate",
+    "schedule": env.float("HERALD_SWEEP_INTERVAL", default=15.0),
+    "options": {"expires": 60.0},
+}
 
 # --- Infobip connection state (dashboard, /healthz/) -----------------------------------------
 # Checked when a worker starts and then every this many seconds (0 = only at worker start).

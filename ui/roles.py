@@ -34,6 +34,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "journeys.change_journey",
         "journeys.view_journeyentry",
         "journeys.view_event",
+        # Conversions (also granted by conversions' migration 0002).
+        "conversions.view_conversion",
+        "conversions.add_conversion",
+        "conversions.view_credit",
     ],
     SENDER: ["ui.launch_campaign", "ui.approve_campaign"],
 }

@@ -10,6 +10,7 @@ from ui.views import (
     campaigns,
     contacts,
     conversations,
+    conversions,
     dashboard,
     editing,
     inbox,
@@ -93,6 +94,13 @@ urlpatterns = [
         "campaigns/<int:pk>/recipients/", campaigns.campaign_recipients, name="campaign_recipients"
     ),
     path("campaigns/<int:pk>/export.csv", campaigns.campaign_export_csv, name="campaign_export"),
+    path(
+        "campaigns/<int:pk>/split/decide/",
+        campaigns.campaign_split_decide,
+        name="campaign_split_decide",
+    ),
+    path("conversions/", conversions.conversion_list, name="conversions"),
+    path("conversions/export.csv", conversions.conversions_export_csv, name="conversions_export"),
     path("campaigns/<int:pk>/make-list/", campaigns.campaign_make_list, name="campaign_make_list"),
     path("campaigns/<int:pk>/do/<str:action>/", campaigns.campaign_action, name="campaign_action"),
     path(

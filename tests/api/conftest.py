@@ -11,7 +11,8 @@ from api.tokens import api_token_create
 from ui.roles import ROLE_PERMISSIONS
 
 ALL_SCOPES = ["read", "contacts:write", "campaigns:write", "campaigns:send", "messages:send",
-              "events:manage", "infobip:request"]  # fmt: skip
+              "events:manage", "infobip:request",
+              "conversions:write"]  # fmt: skip
 
 
 def make_user(username: str, *roles: str) -> User:

@@ -150,6 +150,8 @@ CASES_COVER = [
     ("GET", "/api/v1/segments/{id}/count"),
     ("GET", "/api/v1/segments/{id}/contacts"),
     ("DELETE", "/api/v1/segments/{id}"),
+    ("POST", "/api/v1/conversions"),
+    ("GET", "/api/v1/conversions/{order_id}"),
     # Journeys and events need PostgreSQL: their cases are in tests/journeys/test_api.py.
     *JOURNEY_CASES,
 ]
@@ -271,6 +273,13 @@ def test_every_success_answer_matches_the_document(
     c.check("GET", "/api/v1/segments/{id}/contacts", 200, id=segment["id"])
     c.check("DELETE", "/api/v1/segments/{id}", 204, id=segment["id"])
     c.check("DELETE", "/api/v1/attributes/{key}", 204, key="score")
+
+    # Conversions: one, the same again (stored once), a batch, one explained.
+    order = {"order_id": "c-1", "contact": {"phone": "+447946000102"}, "value": "12.50"}
+    c.check("POST", "/api/v1/conversions", 201, order)
+    c.check("POST", "/api/v1/conversions", 200, order)
+    c.check("POST", "/api/v1/conversions", 200, {"conversions": [order, {"order_id": "c-2"}]})
+    c.check("GET", "/api/v1/conversions/{order_id}", 200, order_id="c-1")
 
     # Last: what removes the data the others read.
     c.check("DELETE", "/api/v1/lists/{id}/members", 200, {"contact_ids": ids}, id=created["id"])

@@ -1,11 +1,13 @@
 """Tracked links and validity reach Infobip in bodies its OpenAPI documents accept."""
 
 import json
+import uuid
 
 import pytest
 import responses
 from django.utils import timezone
 
+from campaigns.link_tokens import link_token
 from campaigns.services import campaign_create, campaign_launch
 from contacts.models import Contact
 from core.rules import OPERATOR
@@ -113,9 +115,16 @@ def test_sms_campaign_sends_tracked_links_and_its_validity(
         "trackingUrl": webhook_url("clicks"),
         "customDomain": "go.example.com",
     }
-    [entry] = body["messages"]
-    assert entry["options"]["validityPeriod"] == {"amount": 120, "timeUnit": "MINUTES"}
-    assert len(entry["destinations"]) == 3
+    # Each link carries its message's conversion token (campaigns.link_tokens), so each text
+    # is its own entry; Infobip shortens the links, so no SMS gets longer.
+    entries = body["messages"]
+    assert [e["options"]["validityPeriod"] for e in entries] == [
+        {"amount": 120, "timeUnit": "MINUTES"}
+    ] * 3
+    for entry in entries:
+        [destination] = entry["destinations"]
+        token = link_token(uuid.UUID(destination["messageId"]))
+        assert entry["content"]["text"] == f"Sale: https://shop.example/spring?hrd={token}"
     campaign.refresh_from_db()
     assert campaign.count_accepted == 3
     # Estimate snapshot at launch: 3 × one UK part at the configured price.
@@ -158,7 +167,8 @@ def test_whatsapp_text_campaign_previews_and_tracks_links_inside_the_window(
         campaign_launch(campaign=campaign, actor=OPERATOR)
     [body] = sent_bodies(provider_mocked, "/whatsapp/1/message/text")
     assert body["to"] == "447946000001"
-    assert body["content"] == {"text": "Menu: https://ex.com/menu", "previewUrl": True}
+    token = link_token(uuid.UUID(body["messageId"]))
+    assert body["content"] == {"text": f"Menu: https://ex.com/menu?hrd={token}", "previewUrl": True}
     assert body["urlOptions"]["trackingUrl"] == webhook_url("clicks")
     assert "validityPeriod" not in json.dumps(body)  # WhatsApp has none: Herald enforces it
     campaign.refresh_from_db()

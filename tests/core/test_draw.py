@@ -39,3 +39,15 @@ def test_split_exact_cuts_exactly_the_counts_asked_and_is_reproducible():
 def test_split_exact_refuses_more_than_there_is():
     with pytest.raises(ValueError, match="more keys"):
         split_exact(seed="s", keys=[1, 2], counts=[2, 1])
+
+
+def test_band_over_the_cuts_puts_each_key_where_split_exact_does():
+    from core.draw import band, cuts_of, rank
+
+    keys = list(range(1, 501))
+    counts = [0, 40, 40, 25]  # an empty first group, as a plan without a share would have
+    ranked = sorted(rank(seed="c9", key=k) for k in keys)
+    cuts = cuts_of(ranked=ranked, counts=counts)
+    expected = split_exact(seed="c9", keys=keys, counts=counts)
+    assert [band(rank=rank(seed="c9", key=k), cuts=cuts) for k in keys] == expected
+    assert Counter(expected) == {1: 40, 2: 40, 3: 25, -1: 395}

@@ -118,8 +118,13 @@ def test_an_admin_edit_voids_the_approval(approving, creator, sender, approver, 
     campaign_approve(campaign=campaign, actor=approver)
     client.force_login(approver)
     url = reverse("admin:campaigns_campaign_change", args=[campaign.pk])
-    form = client.get(url).context["adminform"].form
+    page = client.get(url)
+    form = page.context["adminform"].form
     data = {k: v for k, v in form.initial.items() if v is not None and k in form.fields}
+    # The inlines (a split test's variants and test) post their management forms, unchanged.
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        data |= {f"{management.prefix}-{k}": v for k, v in management.initial.items()}
     data.update(
         text="Completely different", lists=[c.pk for c in campaign.lists.all()],
         exclude_lists=[], template_mapping="{}",

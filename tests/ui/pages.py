@@ -45,6 +45,43 @@ def failover_campaign(audience: ContactList) -> Campaign:
     return campaign
 
 
+def split_campaign(audience: ContactList) -> Campaign:
+    """A running split test (A/B, 20 % test, 5 % holdout) as the sweep leaves it: figures,
+    chances that moved, the lift so far, and a credited conversion."""
+    from campaigns.models import SplitTest
+    from campaigns.split import SplitSpec, VariantSpec
+    from conversions.lift import Group, lift_figures
+    from conversions.services import conversions_record
+
+    campaign = campaign_create(
+        name="Spring split", channel="sms", lists=[audience],
+        variants=[VariantSpec(name="A", text="Hi {{first_name}}, spring is here"),
+                  VariantSpec(name="B", text="{{first_name}}, 20% off", coupon="SPRING20")],
+        test=SplitSpec(share=20, holdout=5),
+    )  # fmt: skip
+    Campaign.objects.filter(pk=campaign.pk).update(
+        state=CampaignState.RUNNING, launched_at=timezone.now(), recipients=250
+    )
+    lift = lift_figures(Group(950, 38, 1520.0, 38 * 40.0**2), Group(50, 1, 40.0, 1600.0))
+    SplitTest.objects.filter(campaign=campaign).update(
+        state=SplitTest.State.TESTING,
+        plan={"variants": [100, 100], "holdout": 50, "rest": 750},
+        evaluation={
+            "at": timezone.now().isoformat(), "metric": "clicks", "leader": "B", "certain": False,
+            "probabilities": {"A": 0.09, "B": 0.91},
+            "figures": {"1": {"recipients": 100, "delivered": 97, "clicks": 6, "replies": 2,
+                              "conversions": 1, "revenue": "40.00"},
+                        "2": {"recipients": 100, "delivered": 98, "clicks": 13, "replies": 1,
+                              "conversions": 3, "revenue": "120.00"}},
+            "sizes": {"holdout": 50, "waiting": 750, "rest": 0}, "lift": lift,
+        },
+        history=[{"at": str(i), "p": {"A": 0.5 - i * 0.04, "B": 0.5 + i * 0.04}}
+                 for i in range(11)],
+    )  # fmt: skip
+    conversions_record(items=[{"order_id": "page-1", "value": "40.00"}])
+    return campaign
+
+
 def _journey():
     """A live abandoned-cart journey with one contact in it (for the journey pages)."""
     from journeys.events import events_record
@@ -97,8 +134,12 @@ def every_page_paths(user) -> dict[str, str]:
     OptInKeyword.objects.create(
         keyword="JOIN", contact_list=audience, confirmation_text="Herald news: 2/month. STOP to end"
     )
+    split = split_campaign(audience)
     journey = _journey()
     return {
+        "campaign-split": f"/campaigns/{split.pk}/",
+        "conversions": "/conversions/",
+        "conversion-explained": "/conversions/?q=page-1",
         "journeys": "/journeys/",
         "journey": f"/journeys/{journey.pk}/",
         "journey-people": f"/journeys/{journey.pk}/people/",

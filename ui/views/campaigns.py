@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from campaigns.analytics import marketing_campaigns
 from campaigns.clicks import campaign_click_counts
 from campaigns.editing import ARCHIVABLE
-from campaigns.export import campaign_export_rows, ledger_export_rows
+from campaigns.export import campaign_export_rows, ledger_export_rows, split_variants
 from campaigns.models import ApprovalRequest, Campaign, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
@@ -30,6 +30,7 @@ from campaigns.services import (
     campaign_resume,
     campaign_test_send,
 )
+from campaigns.split import split_decide_by_name
 from campaigns.states import CampaignState, MessageState
 from campaigns.steps import campaign_kind, campaign_steps
 from channels.registry import channel_choices, channel_names, medium_choices
@@ -43,6 +44,7 @@ from ui.access import APPROVE, LAUNCH, page, permission_denied_text
 from ui.models import CampaignApproval
 from ui.selectors import campaign_progress
 from ui.services import audit_record
+from ui.split import campaign_conversions_card, campaign_split_panel
 from ui.story import GROUPS, campaign_funnel, recipient_messages, waiting_reasons
 from ui.templatetags.herald_ui import channel_label, money
 from ui.words import in_words
@@ -189,8 +191,27 @@ def campaign_detail(request, pk: int):
         "waiting": waiting_reasons(campaign),
         "bubble": _bubble(campaign),
         "groups": GROUPS,
+        "split_panel": campaign_split_panel(campaign),
+        "conversions": campaign_conversions_card(campaign),
     }
     return render(request, "ui/campaign.html", context)
+
+
+@require_POST
+@page("campaigns.view_campaign")
+def campaign_split_decide(request, pk: int):
+    """A person picks the split's winner (or none) now; the service checks who may."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    name = request.POST.get("winner", "")[:20]
+    try:
+        split = split_decide_by_name(campaign=campaign, name=name, actor=request.user)
+    except Refused as exc:
+        messages.error(request, f"Not decided: {exc}")
+    except ValidationError as exc:
+        messages.error(request, "Not decided: " + "; ".join(exc.messages))
+    else:
+        messages.success(request, f"Decided: {split.decision}.")
+    return redirect("ui:campaign", pk=pk)
 
 
 BUBBLE_ROWS = 20  # rows of the ledger the bubble looks at for a written text
@@ -320,7 +341,8 @@ def campaign_export_csv(request, pk: int):
     filters = _recipient_filters(request.GET)
     audit_record(actor=request.user, action="export", campaign=campaign, detail=urlencode(filters))
     if any(filters.values()):
-        lines = ledger_export_rows(recipient_messages(campaign, **filters))
+        rows = recipient_messages(campaign, **filters)
+        lines = ledger_export_rows(rows, split_variants(campaign))
     else:
         lines = campaign_export_rows(campaign=campaign)
     response = StreamingHttpResponse(

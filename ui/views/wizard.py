@@ -40,6 +40,7 @@ from ui.selectors import (
     rendered_range,
 )
 from ui.services import audit_record
+from ui.views.wizard_split import split_context, split_from_post, split_specs, split_state
 from whatsapp.mapping import slot_from_text
 from whatsapp.mapping import template_places as mapping_places
 from whatsapp.models import WhatsAppTemplate
@@ -122,6 +123,7 @@ def campaign_state(campaign: Campaign) -> dict:
         "template": campaign.template_id,
         "template_mapping": campaign.template_mapping or {},
         "options": options,
+        "split": split_state(campaign),
     }
 
 
@@ -517,6 +519,9 @@ def message(request):
             field_errors["channel"] = f"Choose a channel: {labels}."
         else:
             values, field_errors, template_errors = _content_check(kind, request.POST, known)
+        values["split"] = split_from_post(request.POST)
+        if channel in channel_names():
+            field_errors |= _split_errors(values.get("text", ""), values["split"], known, channel)
         state = {**state, **values}
         _save(request, **values)
         if request.POST.get("nav") == "back":
@@ -546,8 +551,19 @@ def message(request):
         else [],
         template_rendered=template_render(template=template, values=None) if template else "",
         **_counter(state.get("text", ""), state),
+        **split_context(state.get("split")),
     )
     return render(request, "ui/wizard_message.html", context, status=400 if errors else 200)
+
+
+def _split_errors(text: str, split: dict, known: list[str], channel: str) -> dict[str, str]:
+    """The split section's errors: the service's rules, and unknown placeholders per variant."""
+    _, _, errors = split_specs(text, split, channel)
+    if split.get("on"):
+        for name, extra in zip(("B", "C", "D"), split.get("texts") or [], strict=False):
+            if extra.strip() and (problem := unknown_placeholders(extra, known)):
+                errors[f"variant_{name}"] = f"Variant {name}: {problem}"
+    return errors
 
 
 def _parse_time(value: str) -> dt.time | None:
@@ -736,12 +752,17 @@ def options(request):
         fields, field_errors = _options_check(form, state, chain_options)
         if not field_errors:
             editing = state.get("editing")
+            variants, test, _ = split_specs(fields["text"], state.get("split"), state["channel"])
             try:
                 if editing:
                     target = get_object_or_404(Campaign, pk=editing)
-                    campaign = campaign_update(campaign=target, **fields)
+                    campaign = campaign_update(
+                        campaign=target, variants=variants, test=test, **fields
+                    )
                 else:
-                    campaign = campaign_create(created_by=request.user, **fields)
+                    campaign = campaign_create(
+                        created_by=request.user, variants=variants, test=test, **fields
+                    )
             except ValidationError as exc:
                 errors += exc.messages
             except CampaignError as exc:

@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_datetime, parse_duration
 
 from campaigns.editing import campaign_archive, campaign_unarchive
 from campaigns.export import campaign_export
@@ -28,6 +28,7 @@ from campaigns.services import (
     campaign_resume,
     campaign_status,
 )
+from campaigns.split import SplitSpec, VariantSpec, split_decide_by_name
 from channels.base import PROVIDER, ChannelType
 from channels.registry import UnknownChannel, channel_names, channel_type
 from contacts.models import ContactList
@@ -42,8 +43,8 @@ class Command(BaseCommand):
 
     help = (
         "Campaigns: create | preview | launch | approve | pause | resume | cancel | archive | "
-        "unarchive | status | export; state changes act as --as USERNAME (or HERALD_CLI_USER, "
-        "else the operator)"
+        "unarchive | status | decide | export; state changes act as --as USERNAME (or "
+        "HERALD_CLI_USER, else the operator)"
     )
 
     def add_arguments(self, parser) -> None:
@@ -106,6 +107,7 @@ class Command(BaseCommand):
             "--override-frequency-cap", action="store_true",
             help="lift the workspace's frequency caps for this campaign (audited)",
         )  # fmt: skip
+        _add_split_arguments(create)
         create.add_argument("--json", action="store_true")
         add_actor_argument(create)
         for name in ("preview", "status"):
@@ -133,6 +135,10 @@ class Command(BaseCommand):
             p.add_argument("id", type=int)
             p.add_argument("--json", action="store_true")
             add_actor_argument(p)
+        decide = sub.add_parser("decide", help="choose a split test's winner before the rule does")
+        decide.add_argument("id", type=int)
+        decide.add_argument("--winner", required=True, help="a variant's name, or none")
+        add_actor_argument(decide)
         export = sub.add_parser("export")
         export.add_argument("id", type=int)
         export.add_argument("file")
@@ -176,7 +182,10 @@ class Command(BaseCommand):
             except ValueError as exc:
                 raise CommandError("--quiet-hours must look like 08:00-20:00") from exc
             quiet = (start, end)
+        variants, test = self._split(o)
         campaign = campaign_create(
+            variants=variants,
+            test=test,
             name=o["name"],
             channel=o["channel"],
             lists=lists,
@@ -214,6 +223,41 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({"id": campaign.pk}))
         else:
             self.stdout.write(f"campaign created: id={campaign.pk} state={campaign.state}")
+
+    def _split(self, o: dict) -> tuple[list[VariantSpec], SplitSpec | None]:
+        """--variant / --variant-template / --coupon and the test's options, checked."""
+        coupons = dict(_pair(v, "--coupon") for v in o["coupons"])
+        variants = []
+        for raw in o["variants"]:
+            name, text = _pair(raw, "--variant")
+            variants.append(VariantSpec(name=name, text=text, coupon=coupons.pop(name, "")))
+        for raw in o["variant_templates"]:
+            name, ref = _pair(raw, "--variant-template")
+            template_name, _, language = ref.partition(":")
+            template, mapping = self._template(
+                o | {"template": template_name, "language": language}, channel_type(o["channel"])
+            )
+            variants.append(VariantSpec(name=name, template=template, template_mapping=mapping,
+                                        coupon=coupons.pop(name, "")))  # fmt: skip
+        if coupons:
+            raise CommandError(f"--coupon for no variant: {', '.join(sorted(coupons))}")
+        options = (o["test_share"], o["holdout"], o["winner_by"], o["decide_after"],
+                   o["if_undecided"])  # fmt: skip
+        if not variants and all(v is None for v in options):
+            return [], None
+        decide_after = dt.timedelta(hours=4)
+        if o["decide_after"] is not None:
+            decide_after = parse_duration(o["decide_after"])
+            if decide_after is None:
+                raise CommandError("--decide-after takes an ISO 8601 duration such as PT4H")
+        test = SplitSpec(
+            share=o["test_share"] if o["test_share"] is not None else 100,
+            holdout=o["holdout"] or 0,
+            winner_by=o["winner_by"] or "clicks",
+            decide_after=decide_after,
+            if_undecided=o["if_undecided"] or "leader",
+        )
+        return variants, test
 
     def _lists(self, names: list[str]) -> list[ContactList]:
         found = {cl.name: cl for cl in ContactList.objects.filter(name__in=names)}
@@ -261,6 +305,14 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(problem))
         for sample in data["samples"]:
             self.stdout.write(f"  {sample['phone']}: {sample['text']}")
+        if split := data.get("split"):
+            groups = " ".join(f"{v['name']}={v['recipients']}" for v in split["variants"])
+            self.stdout.write(
+                f"split: {groups} holdout={split['holdout']} rest={split['rest']} "
+                f"winner_by={split['winner_by']} decide_after={split['decide_after']}"
+            )
+            for variant in split["variants"]:
+                self.stdout.write(f"  {variant['name']}: {variant.get('sample', '')}")
 
     def do_launch(
         self, *, id: int, wait: bool, timeout: float, acting_user: str | None, **_
@@ -352,6 +404,12 @@ class Command(BaseCommand):
         status = campaign_status(campaign=self._campaign(id), breakdown=True)
         self.stdout.write(_dumps(status) if json else _summary(status))
 
+    def do_decide(self, *, id: int, winner: str, acting_user: str | None, **_) -> None:
+        split = split_decide_by_name(
+            campaign=self._campaign(id), name=winner, actor=cli_actor(acting_user)
+        )
+        self.stdout.write(f"campaign {id} split decided: {split.decision}")
+
     def do_export(self, *, id: int, file: str, **_) -> None:
         campaign = self._campaign(id)
         try:
@@ -378,12 +436,72 @@ def _summary(status: dict) -> str:
         line += f" estimated={cost['estimated']}"
     for channel, amount in (cost.get("by_channel") or {}).items():
         line += f" cost_{channel}={amount}"
+    for variant in status.get("variants", []):
+        chance = variant.get("probability_best")
+        line += (
+            f"\n  variant {variant['name']}: recipients={variant['recipients']}"
+            f" delivered={variant['delivered']} clicks={variant['clicks']}"
+            f" replies={variant['replies']} conversions={variant.get('conversions', 0)}"
+            f" revenue={variant.get('revenue', '0.00')}"
+            + (f" p_best={chance:.0%}" if chance is not None else "")
+        )
+    if "split" in status:
+        split = status["split"]
+        line += (
+            f"\n  split {split['state']} winner={status['winner'] or '-'}"
+            f" holdout={status['holdout']['recipients']} waiting={split['waiting']}"
+            f" decide_at={split['decide_at'] or '-'}"
+        )
+    if "conversions" in status:
+        conversions = status["conversions"]
+        line += f" conversions={conversions['count']} revenue={conversions['revenue']}"
     if "clicks" in status:
         clicks = status["clicks"]
         line += f" clicks={clicks['total']} clicked_messages={clicks['unique_messages']}"
         for url, entry in clicks["by_url"].items():
             line += f"\n  {entry['clicks']} clicks ({entry['unique_messages']} messages) {url}"
     return line
+
+
+def _add_split_arguments(create) -> None:
+    """A split test's options on `campaign create` (README "Split tests and holdouts")."""
+    create.add_argument(
+        "--variant", action="append", default=[], dest="variants", metavar="NAME=TEXT",
+        help="a variant's text (2 to 4 variants make a split test)",
+    )  # fmt: skip
+    create.add_argument(
+        "--variant-template", action="append", default=[], dest="variant_templates",
+        metavar="NAME=TEMPLATE:LANGUAGE", help="a template variant (placeholders: --placeholder)",
+    )  # fmt: skip
+    create.add_argument(
+        "--coupon", action="append", default=[], dest="coupons", metavar="NAME=CODE",
+        help="a variant's coupon code, which a shop may pass back with a conversion",
+    )  # fmt: skip
+    create.add_argument(
+        "--test-share",
+        type=int,
+        metavar="PERCENT",
+        help="of the audience, split evenly between the variants (100: no winner step)",
+    )
+    create.add_argument(
+        "--holdout",
+        type=int,
+        metavar="PERCENT",
+        help="of the audience, sent nothing (to measure lift)",
+    )
+    create.add_argument("--winner-by", choices=["clicks", "replies", "conversions", "revenue"])
+    create.add_argument("--decide-after", metavar="ISO8601", help="from launch, e.g. PT4H")
+    create.add_argument(
+        "--if-undecided", metavar="leader|none|NAME",
+        help="at the decision time with no certain winner (default: leader)",
+    )  # fmt: skip
+
+
+def _pair(raw: str, flag: str) -> tuple[str, str]:
+    name, sep, value = raw.partition("=")
+    if not sep or not name.strip():
+        raise CommandError(f"{flag} takes NAME=VALUE, not {raw[:40]!r}")
+    return name.strip(), value
 
 
 def _max_spend(value: str | None) -> Decimal | None:

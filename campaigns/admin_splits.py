@@ -1,0 +1,47 @@
+"""Admin for split tests: a campaign's variants and test inline, and "decide now"."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from campaigns.models import SplitTest, Variant
+from campaigns.split import split_decide_by_name
+from core.rules import Refused
+
+
+class VariantInline(admin.TabularInline):
+    model = Variant
+    extra = 0
+    max_num = 4
+    fields = ["position", "name", "text", "template", "template_mapping", "coupon"]
+    raw_id_fields = ["template"]
+
+
+class SplitTestInline(admin.StackedInline):
+    model = SplitTest
+    extra = 0
+    max_num = 1
+    can_delete = True
+    fields = [
+        "test_share", "holdout", "winner_by", "decide_after", "if_undecided", "state", "plan",
+        "winner", "decided_at", "decided_by", "decision", "released_at", "seed",
+    ]  # fmt: skip
+    readonly_fields = ["state", "plan", "winner", "decided_at", "decided_by", "decision",
+                       "released_at", "seed"]  # fmt: skip
+
+
+@admin.action(description="Decide split tests now: send the leader", permissions=["send"])
+def decide_split(modeladmin, request: HttpRequest, queryset) -> None:
+    """The leader of the last evaluation goes to the rest now (split_decide_by_name)."""
+    for campaign in queryset:
+        split = SplitTest.objects.filter(campaign=campaign).first()
+        leader = (split.evaluation or {}).get("leader") if split else None
+        try:
+            if leader is None:
+                raise ValidationError("no evaluation yet: nothing to decide on")
+            split_decide_by_name(campaign=campaign, name=leader, actor=request.user)
+        except (ValidationError, Refused) as exc:
+            text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            modeladmin.message_user(request, f"{campaign}: {text}", messages.ERROR)
+            continue
+        modeladmin.message_user(request, f"{campaign}: {leader} goes to the rest", messages.SUCCESS)
