@@ -112,7 +112,7 @@ def campaign_update(
 
 @transaction.atomic
 def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str = "") -> Campaign:
-    """A new draft with the campaign's audience, message and options (never its run)."""
+    """A new draft with the campaign's audience, message and options (never its run or time)."""
     source = Campaign.objects.get(pk=campaign.pk)
     copy = Campaign(
         name=(name.strip() or f"Copy of {source.name}")[:NAME_MAX],
@@ -129,8 +129,10 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
         sms_validity_minutes=source.sms_validity_minutes,
         whatsapp_validity_minutes=source.whatsapp_validity_minutes,
         failover_validity_minutes=source.failover_validity_minutes,
-        # A past send time would make the copy refuse to schedule; a future one is kept.
-        send_at=source.send_at if source.send_at and source.send_at > timezone.now() else None,
+        # Never the source's send time: a copy is a new campaign, and a kept time would launch
+        # it at the original's moment (or refuse it once that moment has passed). The marketer
+        # chooses when the copy goes.
+        send_at=None,
         speed_limit=source.speed_limit,
         speed_unit=source.speed_unit,
         quiet_hours_start=source.quiet_hours_start,

@@ -36,6 +36,7 @@ from campaigns.quiet import window_check
 from campaigns.rendering import (
     compile_template,
     contact_values,
+    placeholder_syntax_problem,
     sms_cap_check,
     whatsapp_text_cap_check,
 )
@@ -69,7 +70,7 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
         cap_check = sms_cap_check if campaign.channel == Channel.SMS else whatsapp_text_cap_check
         if not campaign.text.strip():
             errors.append("the message text is empty")
-        elif problem := cap_check(campaign.text):
+        elif problem := cap_check(campaign.text) or placeholder_syntax_problem(campaign.text):
             errors.append(problem)
     elif campaign.template is None:
         errors.append("a WhatsApp template campaign needs a template")
@@ -82,6 +83,8 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
             errors.append("SMS failover needs a failover text")
         elif problem := sms_cap_check(campaign.failover_text):
             errors.append(f"failover {problem}")
+        elif problem := placeholder_syntax_problem(campaign.failover_text):
+            errors.append(f"failover text: {problem}")
         if (
             campaign.failover_mode == FailoverMode.INFOBIP
             and campaign.channel != "whatsapp_template"

@@ -326,7 +326,7 @@ def campaign_make_list(request, pk: int):
     """A new list from the recipients a filter shows (e.g. everyone who did not receive it)."""
     campaign = get_object_or_404(Campaign, pk=pk)
     filters = _recipient_filters(request.POST)
-    name = request.POST.get("name", "").strip()[:200]
+    name = request.POST.get("name", "").strip()
     if not name:
         label = GROUPS.get(filters["group"], "recipients")
         name = f"{campaign.name[:150]} — {label}"

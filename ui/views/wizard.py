@@ -22,6 +22,7 @@ from campaigns.rendering import (
     CONTACT_FIELDS,
     OPT_OUT_URL,
     PLACEHOLDER_RE,
+    placeholder_syntax_problem,
     sms_cap_check,
     sms_segments,
 )
@@ -256,11 +257,17 @@ def _counter(text: str, state: dict) -> dict:
         if list_ids or segment_id
         else None
     )
+    cap = settings.HERALD_SMS_MAX_CHARS
     return {
         "seg": seg,
         "text": text,
         "filled": filled,
         "highlighted": highlight_ucs2(text, seg.ucs2_chars),
+        # Warned as the marketer types, before "Next" refuses it (issue 26 #9).
+        "cap": cap,
+        "over_cap": seg.length - cap if seg.length > cap else 0,
+        "near_cap": cap - seg.length if cap * 0.9 <= seg.length <= cap else None,
+        "syntax_problem": placeholder_syntax_problem(text),
     }
 
 
@@ -378,7 +385,7 @@ def message(request):
         if channel == Channel.SMS:
             if not text.strip():
                 field_errors["text"] = "Write the SMS text."
-            elif problem := sms_cap_check(text):
+            elif problem := sms_cap_check(text) or placeholder_syntax_problem(text):
                 field_errors["text"] = problem[0].upper() + problem[1:] + "."
             elif problem := unknown_placeholders(text, known):
                 field_errors["text"] = problem
@@ -482,7 +489,7 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
         field_errors["failover_mode"] = "Choose how SMS failover works."
     failover_text = form.get("failover_text", "") if whatsapp else ""
     if failover_mode != FailoverMode.NONE and failover_text.strip():
-        if problem := sms_cap_check(failover_text):
+        if problem := sms_cap_check(failover_text) or placeholder_syntax_problem(failover_text):
             field_errors["failover_text"] = problem[0].upper() + problem[1:] + "."
         elif problem := unknown_placeholders(failover_text, _known_placeholders(state)):
             field_errors["failover_text"] = problem
