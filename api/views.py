@@ -39,6 +39,7 @@ from campaigns.preview import campaign_preview
 from campaigns.services import (
     campaign_cancel,
     campaign_create,
+    campaign_frequency_cap_override,
     campaign_launch,
     campaign_pause,
     campaign_resume,
@@ -368,12 +369,26 @@ class CampaignDetailView(APIView):
                                code="conflict", status_code=409)  # fmt: skip
             serializer = s.CampaignSerializer(campaign, data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
-            for name, value in serializer.validated_data.items():
+            data = dict(serializer.validated_data)
+            if "quiet_hours" in data:
+                window = data.pop("quiet_hours")
+                campaign.quiet_hours_start, campaign.quiet_hours_end = window or (None, None)
+            override = data.pop("frequency_cap_override", None)
+            for name, value in data.items():
                 if name not in ("lists", "exclude_lists"):
                     setattr(campaign, name, value)
             if errors := campaign_validate(campaign=campaign):
                 raise ApiError("; ".join(errors))
-            serializer.save()
+            # Saved here, not by serializer.save(): it would write the override unchecked.
+            campaign.save()
+            for name in ("lists", "exclude_lists"):
+                if name in data:
+                    getattr(campaign, name).set(data[name])
+            if override is not None and override != campaign.frequency_cap_override:
+                # Lifting the caps needs the send permission, and is audited (the service).
+                campaign_frequency_cap_override(
+                    campaign=campaign, actor=request.user, override=override
+                )
             audit_record(actor=request.user, action="api_campaign_update", campaign=campaign)
         return Response(s.CampaignSerializer(campaign).data)
 

@@ -9,7 +9,7 @@ query per chunk over the consent history index, never one per recipient.
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from campaigns.models import Campaign, Channel
 from contacts.models import ConsentAction, ConsentChannel, ConsentEvent
@@ -36,3 +36,13 @@ def without_channel_consent(
     )
     every = set(ids.values_list("id", flat=True) if isinstance(ids, QuerySet) else ids)
     return every - opted_in
+
+
+def channel_consent_missing_q(*, campaign: Campaign) -> Q | None:
+    """without_channel_consent as a condition on contacts (None when no opt-in is needed)."""
+    if not channel_consent_required(campaign):
+        return None
+    opted_in = ConsentEvent.objects.filter(
+        action=ConsentAction.OPT_IN, channel=ConsentChannel.WHATSAPP
+    ).values("contact_id")
+    return ~Q(id__in=opted_in)

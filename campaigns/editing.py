@@ -8,6 +8,7 @@ campaign.
 
 import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -15,7 +16,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.models import Campaign, FailoverMode, Segment
-from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_validate
+from campaigns.permissions import SEND
+from campaigns.services import (
+    SPEED_LIMIT_MAX,
+    CampaignError,
+    campaign_validate,
+    frequency_cap_override_audit,
+)
 from campaigns.states import CampaignState
 from contacts.models import ContactList
 from core.rules import Actor, actor_require
@@ -72,9 +79,25 @@ def campaign_update(
     quiet_hours: tuple[dt.time, dt.time] | None = None,
     segment: Segment | None = None,
     exclude_segment: Segment | None = None,
+    sender: str = "",
+    failover_sender: str = "",
+    track_links: bool = False,
+    sms_validity_minutes: int | None = None,
+    whatsapp_validity_minutes: int | None = None,
+    failover_validity_minutes: int | None = None,
+    max_spend: Decimal | None = None,
+    frequency_cap_override: bool = False,
+    actor: Actor | None = None,
 ) -> Campaign:
-    """Replace a draft's or scheduled campaign's content; a scheduled one goes back to draft."""
+    """Replace a draft's or scheduled campaign's content; a scheduled one goes back to draft.
+
+    Lifting the frequency caps needs the send permission of `actor` (restoring them does not);
+    either change is audited.
+    """
     current = _locked(campaign, EDITABLE, "edited")
+    lifting = frequency_cap_override and not current.frequency_cap_override
+    if lifting:
+        actor_require(actor, SEND, doing="lift frequency caps")
     lists = list(lists)
     if not name.strip():
         raise ValidationError("the campaign needs a name")
@@ -96,6 +119,15 @@ def campaign_update(
     current.quiet_hours_end = quiet_hours[1] if quiet_hours else None
     current.segment = segment
     current.exclude_segment = exclude_segment
+    current.sender = sender
+    current.failover_sender = failover_sender
+    current.track_links = track_links
+    current.sms_validity_minutes = sms_validity_minutes
+    current.whatsapp_validity_minutes = whatsapp_validity_minutes
+    current.failover_validity_minutes = failover_validity_minutes
+    current.max_spend = max_spend
+    changed_override = current.frequency_cap_override != frequency_cap_override
+    current.frequency_cap_override = frequency_cap_override
     errors = campaign_validate(campaign=current)
     if errors:
         raise ValidationError(errors)
@@ -107,6 +139,8 @@ def campaign_update(
     current.save()
     current.lists.set(lists)
     current.exclude_lists.set(list(exclude_lists))
+    if changed_override and actor is not None:
+        frequency_cap_override_audit(campaign=current, actor=actor, override=frequency_cap_override)
     return current
 
 
@@ -139,6 +173,9 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
         quiet_hours_end=source.quiet_hours_end,
         segment_id=source.segment_id,
         exclude_segment_id=source.exclude_segment_id,
+        max_spend=source.max_spend,
+        # Not frequency_cap_override: lifting the caps is the send permission's decision, made
+        # (and audited) for one campaign; the copy's sender decides again.
         created_by=created_by if created_by and created_by.is_authenticated else None,
     )
     copy.save()

@@ -30,7 +30,7 @@ from campaigns.caps import capped_contacts
 from campaigns.consent_rules import NO_WHATSAPP_OPT_IN, without_channel_consent
 from campaigns.models import Campaign, Channel, Message
 from campaigns.pricing import estimate_cost
-from campaigns.quiet import QuietHours
+from campaigns.quiet import QuietHours, campaign_validity
 from campaigns.rendering import compile_template, contact_values, sms_segments
 from campaigns.states import CampaignState
 from infobip.links import callback_data
@@ -145,7 +145,13 @@ def _freeze(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> F
         # A duplicated start: the ledger is frozen already, nothing to add.
         return FreezeResult(campaign.recipients, campaign.count_queued, campaign.count_skipped)
     renderer = _Renderer(campaign, now)
-    quiet = QuietHours(start=campaign.quiet_hours_start, end=campaign.quiet_hours_end, now=now)
+    quiet = QuietHours(
+        start=campaign.quiet_hours_start,
+        end=campaign.quiet_hours_end,
+        now=now,
+        validity=campaign_validity(campaign),
+        since=campaign.launched_at,
+    )
     # The price table's name for the channel, as the preview estimates it.
     priced_as = "sms" if campaign.channel == Channel.SMS else campaign.channel
     first = Message.objects.filter(campaign=campaign, attempt=1, replaces__isnull=True)

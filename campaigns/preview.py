@@ -1,6 +1,7 @@
 """What a campaign would send, without sending: audience, exclusions, parts, encoding, cost."""
 
 from collections import Counter
+from dataclasses import asdict
 from decimal import Decimal
 
 from django.utils import timezone
@@ -25,8 +26,12 @@ from whatsapp.services import template_check_sendable, template_render
 SAMPLES = 3
 
 
-def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
-    """Render the campaign for its whole audience (streamed) and sum what it would cost."""
+def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bool = True) -> dict:
+    """Render the campaign for its whole audience (streamed) and sum what it would cost.
+
+    With `forecast`, the document also says each option in words and what a launch now would
+    do over time (campaigns.forecast); the launch checks, which need only the figures, skip it.
+    """
     summary = audience_summary(campaign)
     items: list[tuple[str, str, int]] = []
     encodings: Counter = Counter()
@@ -86,7 +91,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
     sendable = None
     if campaign.channel == Channel.WHATSAPP_TEMPLATE and campaign.template is not None:
         sendable = template_check_sendable(template=campaign.template)
-    return {
+    document = {
         "id": campaign.pk,
         "name": campaign.name,
         "channel": campaign.channel,
@@ -110,6 +115,14 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
         "length_problems": _length_problems(campaign, too_long),
         "samples": rendered_samples,
     }
+    if forecast:
+        from campaigns.describe import campaign_option_lines, forecast_lines
+        from campaigns.forecast import campaign_forecast
+
+        document["options"] = [asdict(line) for line in campaign_option_lines(campaign)]
+        launch = campaign_forecast(campaign=campaign, now=now)
+        document["forecast"] = launch.as_dict() | {"text": forecast_lines(launch)}
+    return document
 
 
 def _length_problems(campaign: Campaign, too_long: dict[str, int]) -> list[str]:
@@ -131,7 +144,7 @@ def budget_launch_problem(*, campaign: Campaign) -> str:
     """Why the campaign's estimate does not fit its budget cap ('' when it does or has none)."""
     if campaign.max_spend is None:
         return ""
-    preview = campaign_preview(campaign=campaign, samples=0)
+    preview = campaign_preview(campaign=campaign, samples=0, forecast=False)
     estimate = Decimal(preview["cost"]["amount"])
     if estimate <= campaign.max_spend:
         return ""

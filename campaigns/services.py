@@ -7,6 +7,7 @@ the commands and the API all obey the same rule. A refusal raises core.rules.Ref
 
 import contextlib
 import datetime as dt
+import re
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -98,8 +99,39 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
         errors.append(problem)
     if campaign.max_spend is not None and campaign.max_spend <= 0:
         errors.append("the budget cap must be more than 0")
+    for label, sender in (
+        ("sender", campaign.sender),
+        ("failover sender", campaign.failover_sender),
+    ):
+        if problem := sender_problem(sender, sms=label != "sender" or campaign.channel == "sms"):
+            errors.append(f"the {label} {problem}")
     errors += _validity_problems(campaign)
     return errors
+
+
+_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 .&'_!-]{1,11}")
+
+
+def sender_problem(sender: str, *, sms: bool) -> str | None:
+    """Why a sender cannot be used (None when it can, or is blank: the default sender).
+
+    An SMS sender is a number (up to 15 digits, `+` allowed) or a name of at most 11 letters,
+    digits and simple punctuation, with a letter in it (GSM 03.40's alphanumeric originator);
+    a WhatsApp sender is the registered number.
+    """
+    if not sender:
+        return None
+    digits = sender.removeprefix("+")
+    if digits.isdigit():
+        return None if 3 <= len(digits) <= 15 else "number must have 3 to 15 digits"
+    if not sms:
+        return f"“{sender[:40]}” is not a WhatsApp number (digits, e.g. 447860099299)"
+    if not _ALPHANUMERIC_SENDER.fullmatch(sender) or not any(c.isalpha() for c in sender):
+        return (
+            f"“{sender[:40]}” is not a sender name: at most 11 letters, digits, spaces or "
+            ". & ' _ ! -, with a letter, or a number"
+        )
+    return None
 
 
 def _validity_problems(campaign: Campaign) -> list[str]:
@@ -156,13 +188,17 @@ def campaign_create(
     max_spend: Decimal | None = None,
     segment: Segment | None = None,
     exclude_segment: Segment | None = None,
+    frequency_cap_override: bool = False,
 ) -> Campaign:
     """Create a draft campaign; refuses (ValidationError) anything that could not be sent.
 
     With an `actor` (the command line, the API) the add permission is checked, the actor
     becomes the creator and the creation is audited; callers that audit themselves pass
-    `created_by` instead.
+    `created_by` instead. Lifting the frequency caps needs the send permission (of the actor,
+    else of `created_by`), and is audited.
     """
+    if frequency_cap_override:
+        actor_require(actor if actor is not None else created_by, SEND, doing="lift frequency caps")
     if actor is not None:
         actor_require(actor, "campaigns.add_campaign", doing="create campaigns")
         created_by = actor_user(actor)
@@ -198,6 +234,7 @@ def campaign_create(
         max_spend=max_spend,
         segment=segment,
         exclude_segment=exclude_segment,
+        frequency_cap_override=frequency_cap_override,
     )
     errors = campaign_validate(campaign=campaign)
     if errors:
@@ -207,6 +244,10 @@ def campaign_create(
     campaign.exclude_lists.set(list(exclude_lists))
     if actor is not None:
         audit_record(actor=actor, action="create", campaign=campaign)
+    if frequency_cap_override:
+        frequency_cap_override_audit(
+            campaign=campaign, actor=actor if actor is not None else created_by, override=True
+        )
     return campaign
 
 
@@ -541,13 +582,18 @@ def campaign_frequency_cap_override(
     if not updated:
         raise CampaignError(f"campaign {campaign.pk} is frozen already; caps were applied")
     campaign.refresh_from_db()
+    frequency_cap_override_audit(campaign=campaign, actor=actor, override=override)
+    return campaign
+
+
+def frequency_cap_override_audit(*, campaign: Campaign, actor: Actor, override: bool) -> None:
+    """The audit entry for lifting (or restoring) a campaign's frequency caps."""
     audit_record(
         actor=actor,
         action="frequency_cap_override" if override else "frequency_cap_restore",
         campaign=campaign,
         detail=f"frequency caps {'lifted' if override else 'restored'} by {actor_label(actor)}",
     )
-    return campaign
 
 
 def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:

@@ -19,6 +19,7 @@ from ui.views import (
     segments,
     templates,
     wizard,
+    wizard_options,
 )
 
 app_name = "ui"
@@ -60,7 +61,7 @@ urlpatterns = [
     path("campaigns/new/count/", wizard.audience_count, name="wizard_count"),
     path("campaigns/new/message/", wizard.message, name="wizard_message"),
     path("campaigns/new/template-form/", wizard.template_form, name="wizard_template_form"),
-    path("campaigns/new/options/", wizard.options, name="wizard_options"),
+    path("campaigns/new/options/", wizard_options.options, name="wizard_options"),
     path("campaigns/sms-counter/", wizard.sms_counter, name="sms_counter"),
     path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign"),
     path("campaigns/<int:pk>/preview/", campaigns.campaign_preview_page, name="campaign_preview"),
@@ -76,7 +77,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/export.csv", campaigns.campaign_export_csv, name="campaign_export"),
     path("campaigns/<int:pk>/make-list/", campaigns.campaign_make_list, name="campaign_make_list"),
     path("campaigns/<int:pk>/do/<str:action>/", campaigns.campaign_action, name="campaign_action"),
-    path("campaigns/<int:pk>/edit/", wizard.edit, name="campaign_edit"),
+    path("campaigns/<int:pk>/edit/", wizard_options.edit, name="campaign_edit"),
     path("campaigns/<int:pk>/duplicate/", editing.duplicate, name="campaign_duplicate"),
     path("campaigns/<int:pk>/reschedule/", editing.reschedule, name="campaign_reschedule"),
     path("campaigns/<int:pk>/delete/", editing.delete, name="campaign_delete"),

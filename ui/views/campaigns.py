@@ -13,8 +13,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns.clicks import campaign_click_counts
+from campaigns.describe import campaign_option_lines, forecast_lines
 from campaigns.editing import ARCHIVABLE
 from campaigns.export import COLUMNS, campaign_export_rows
+from campaigns.forecast import campaign_forecast
 from campaigns.models import Campaign, Channel, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
@@ -176,6 +178,7 @@ def campaign_detail(request, pk: int):
         "whatsapp": campaign.channel != Channel.SMS,
         "story": campaign_funnel(campaign),
         "waiting": waiting_reasons(campaign),
+        "options": campaign_option_lines(campaign),
         "bubble": _bubble(campaign),
         "groups": GROUPS,
     }
@@ -187,7 +190,11 @@ BUBBLE_ROWS = 20  # rows of the ledger the bubble looks at for a written text
 
 def _bubble(campaign: Campaign) -> str:
     """The message as its first recipient sees it (the text as written when nobody fits)."""
-    preview = campaign_preview(campaign=campaign, samples=1) if campaign.recipients < 1 else None
+    preview = (
+        campaign_preview(campaign=campaign, samples=1, forecast=False)
+        if campaign.recipients < 1
+        else None
+    )
     if preview and preview["samples"]:
         return preview["samples"][0]["text"]
     # The first few rows by id only: a template campaign's rows have no text, and asking for
@@ -347,7 +354,7 @@ def campaign_make_list(request, pk: int):
 
 def launch_summary(campaign: Campaign) -> str:
     """What a launch will do, in plain numbers (campaigns.preview over the whole audience)."""
-    preview = campaign_preview(campaign=campaign, samples=0)
+    preview = campaign_preview(campaign=campaign, samples=0, forecast=False)
     count = preview["messages"]
     if campaign.channel == Channel.SMS:
         parts = sum(int(p) * n for p, n in preview["parts"].items())
@@ -403,6 +410,9 @@ def campaign_action(request, pk: int, action: str):
             else None,
             "launch_summary": launch_summary(campaign) if action == "launch" else None,
         }
+        if action == "launch":
+            context["options"] = campaign_option_lines(campaign)
+            context["forecast"] = forecast_lines(campaign_forecast(campaign=campaign))
         return render(request, "ui/confirm.html", context)
     try:
         done = _perform(request, campaign, action)

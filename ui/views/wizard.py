@@ -1,23 +1,20 @@
 """The campaign wizard: audience → message → options, then the campaign's preview page.
 
-The wizard keeps its answers in the session until the last step, which creates the draft
-through campaigns.services.campaign_create (the same validation as every other entry point).
+The wizard keeps its answers in the session until the last step (ui/views/wizard_options.py),
+which creates the draft through campaigns.services.campaign_create (the same validation as
+every other entry point).
 """
 
-import datetime as dt
-import zoneinfo
-
 from django.conf import settings
-from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from campaigns.editing import EDITABLE, campaign_update
-from campaigns.models import Campaign, Channel, FailoverMode, Segment, SpeedUnit
+from campaigns.models import (
+    Channel,
+    Segment,
+)
 from campaigns.rendering import (
     CONTACT_FIELDS,
     OPT_OUT_URL,
@@ -26,17 +23,14 @@ from campaigns.rendering import (
     sms_cap_check,
     sms_segments,
 )
-from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_create
 from contacts.models import ContactList
 from core.params import param_int
 from ui.access import page
 from ui.selectors import (
     audience_attribute_keys,
     audience_counts,
-    audience_time_zones,
     rendered_range,
 )
-from ui.services import audit_record
 from whatsapp.mapping import mapping_validate, slot_from_text
 from whatsapp.mapping import template_places as mapping_places
 from whatsapp.models import WhatsAppTemplate
@@ -63,11 +57,6 @@ def _ctx(step: str, **extra) -> dict:
     return {"steps": STEPS, "step": step, **extra}
 
 
-def _local_input(value: dt.datetime | None) -> str:
-    """A datetime as a datetime-local input value, in the current time zone."""
-    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M") if value else ""
-
-
 def _slot_text(slot: dict) -> str:
     """A mapping slot as the marketer typed it: `{{name}}`, `{{name|fallback}}` or text."""
     if slot.get("source") in ("field", "attribute"):
@@ -82,50 +71,6 @@ def _slot(text: str) -> dict:
     if match and match.group(2) is not None:
         return slot_from_text("{{" + match.group(1) + "}}", fallback=match.group(2).strip())
     return slot_from_text(text)
-
-
-def campaign_state(campaign: Campaign) -> dict:
-    """The wizard's answers for an existing campaign: every step shows what was saved."""
-    options = {
-        "send_mode": "later" if campaign.send_at else "now",
-        "send_at": _local_input(campaign.send_at),
-        "speed_limit": str(campaign.speed_limit or ""),
-        "speed_unit": campaign.speed_unit,
-        "quiet_start": campaign.quiet_hours_start.strftime("%H:%M")
-        if campaign.quiet_hours_start
-        else "",
-        "quiet_end": campaign.quiet_hours_end.strftime("%H:%M") if campaign.quiet_hours_end else "",
-        "failover_mode": campaign.failover_mode,
-        "failover_text": campaign.failover_text,
-    }
-    return {
-        "editing": campaign.pk,
-        "name": campaign.name,
-        "lists": sorted(campaign.lists.values_list("pk", flat=True)),
-        "exclude_lists": sorted(campaign.exclude_lists.values_list("pk", flat=True)),
-        "segment": campaign.segment_id,
-        "exclude_segment": campaign.exclude_segment_id,
-        "channel": campaign.channel,
-        "text": campaign.text,
-        "template": campaign.template_id,
-        "template_mapping": campaign.template_mapping or {},
-        "options": options,
-    }
-
-
-@page("campaigns.change_campaign")
-def edit(request, pk: int):
-    """Open a draft or scheduled campaign in the wizard, every step filled with what was saved."""
-    campaign = get_object_or_404(Campaign, pk=pk)
-    if campaign.state not in EDITABLE:
-        messages.error(
-            request,
-            f"“{campaign.name}” is {campaign.get_state_display().lower()}: only drafts and "
-            "scheduled campaigns can be edited. Duplicate it to reuse it.",
-        )
-        return redirect("ui:campaign", pk=pk)
-    request.session[SESSION_KEY] = campaign_state(campaign)
-    return redirect(f"{reverse('ui:wizard_audience')}?edit=1")
 
 
 def _known_placeholders(state: dict) -> list[str]:
@@ -431,178 +376,3 @@ def message(request):
         **_counter(state.get("text", ""), state),
     )
     return render(request, "ui/wizard_message.html", context, status=400 if errors else 200)
-
-
-def _parse_time(value: str) -> dt.time | None:
-    try:
-        return dt.time.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def parse_send_at(value: str) -> dt.datetime | None:
-    """A datetime-local value in the current time zone, or None when it is not one."""
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = timezone.make_aware(parsed)
-    return parsed
-
-
-def _options_defaults(whatsapp: bool) -> dict:
-    return {"send_mode": "now", "speed_unit": SpeedUnit.MINUTE,
-            "failover_mode": FailoverMode.HERALD if whatsapp else FailoverMode.NONE}  # fmt: skip
-
-
-def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[str, str]]:
-    """The options form as campaign fields, and the errors by field (empty when valid)."""
-    field_errors: dict[str, str] = {}
-    send_at = None
-    if form.get("send_mode") == "later":
-        send_at = parse_send_at(form.get("send_at", ""))
-        if send_at is None:
-            field_errors["send_at"] = "Give the date and time to send at."
-        elif send_at <= timezone.now():
-            field_errors["send_at"] = "The send time is in the past."
-    quiet_override = None
-    if form.get("send_mode") == "local":
-        send_at, quiet_override, problem = _recipient_local(form, state)
-        if problem:
-            field_errors["local"] = problem
-    speed = form.get("speed_limit", "").strip()
-    if speed and not speed.isdigit():
-        field_errors["speed_limit"] = "The speed limit must be a whole number."
-    elif speed and not 1 <= int(speed) <= SPEED_LIMIT_MAX:
-        field_errors["speed_limit"] = (
-            f"The speed limit must be between 1 and {SPEED_LIMIT_MAX:,} messages."
-        )
-    speed_unit = form.get("speed_unit", SpeedUnit.MINUTE)
-    if speed_unit not in SpeedUnit.values:
-        field_errors["speed_limit"] = "Choose per second or per minute."
-    quiet = (_parse_time(form.get("quiet_start", "")), _parse_time(form.get("quiet_end", "")))
-    if (quiet[0] is None) != (quiet[1] is None):
-        field_errors["quiet_hours"] = "Give both ends of the quiet hours, or neither."
-    failover_mode = form.get("failover_mode", FailoverMode.NONE) if whatsapp else "none"
-    if failover_mode not in FailoverMode.values:
-        field_errors["failover_mode"] = "Choose how SMS failover works."
-    failover_text = form.get("failover_text", "") if whatsapp else ""
-    if failover_mode != FailoverMode.NONE and failover_text.strip():
-        if problem := sms_cap_check(failover_text) or placeholder_syntax_problem(failover_text):
-            field_errors["failover_text"] = problem[0].upper() + problem[1:] + "."
-        elif problem := unknown_placeholders(failover_text, _known_placeholders(state)):
-            field_errors["failover_text"] = problem
-    fields = {
-        "name": state["name"],
-        "channel": state["channel"],
-        "lists": ContactList.objects.filter(pk__in=state["lists"]),
-        "exclude_lists": ContactList.objects.filter(pk__in=state.get("exclude_lists", [])),
-        "segment": _segment(state.get("segment")),
-        "exclude_segment": _segment(state.get("exclude_segment")),
-        "text": state.get("text", "") if state["channel"] == Channel.SMS else "",
-        "template": WhatsAppTemplate.objects.filter(pk=state.get("template") or 0).first(),
-        "template_mapping": state.get("template_mapping") or {},
-        "failover_mode": failover_mode,
-        "failover_text": failover_text,
-        "send_at": send_at,
-        "speed_limit": int(speed) if speed and not field_errors.get("speed_limit") else None,
-        "speed_unit": speed_unit,
-        "quiet_hours": quiet_override
-        or (quiet if quiet[0] is not None and quiet[1] is not None else None),
-    }
-    return fields, field_errors
-
-
-def _recipient_local(form: dict, state: dict) -> tuple[dt.datetime | None, tuple | None, str]:
-    """ "At 10:00 in each recipient's local time" as a start time plus a sending window.
-
-    The campaign starts at the first moment it is that time in any of the audience's zones; the
-    window (quiet hours, which the engine applies in each recipient's zone) holds everyone else
-    until it is that time where they are.
-    """
-    try:
-        day = dt.date.fromisoformat(form.get("local_date", ""))
-    except ValueError:
-        return None, None, "Give the day to send on."
-    at = _parse_time(form.get("local_time", ""))
-    until = _parse_time(form.get("local_until", ""))
-    if at is None or until is None:
-        return None, None, "Give the local time to send at, and until when."
-    if until <= at:
-        return None, None, "The window must end after the local send time (same day)."
-    zones = audience_time_zones(list_ids=state.get("lists", []), segment_id=state.get("segment"))
-    starts = []
-    for name in zones:
-        try:
-            zone = zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            continue
-        starts.append(dt.datetime.combine(day, at, tzinfo=zone))
-    if not starts:
-        starts = [timezone.make_aware(dt.datetime.combine(day, at))]
-    first = min(starts)
-    if first <= timezone.now():
-        return (
-            None,
-            None,
-            (
-                f"It is already past {at:%H:%M} on {day:%Y-%m-%d} for some recipients "
-                f"({first.tzinfo}): choose a later day."
-            ),
-        )
-    return first, (at, until), ""
-
-
-@page("campaigns.add_campaign")
-def options(request):
-    state = _state(request)
-    if not state.get("channel"):
-        return redirect("ui:wizard_message")
-    whatsapp = state["channel"] != Channel.SMS
-    field_errors: dict[str, str] = {}
-    errors: list[str] = []
-    form = state.get("options") or _options_defaults(whatsapp)
-    if request.method == "POST":
-        form = {k: v for k, v in request.POST.dict().items() if k != "csrfmiddlewaretoken"}
-        _save(request, options=form)
-        if form.get("nav") == "back":
-            return redirect("ui:wizard_message")
-        fields, field_errors = _options_check(form, state, whatsapp)
-        if not field_errors:
-            editing = state.get("editing")
-            try:
-                if editing:
-                    target = get_object_or_404(Campaign, pk=editing)
-                    campaign = campaign_update(campaign=target, **fields)
-                else:
-                    campaign = campaign_create(created_by=request.user, **fields)
-            except ValidationError as exc:
-                errors += exc.messages
-            except CampaignError as exc:
-                errors.append(str(exc))
-            else:
-                request.session.pop(SESSION_KEY, None)
-                action = "edit" if editing else "create"
-                audit_record(actor=request.user, action=action, campaign=campaign)
-                saved = "Changes saved." if editing else "Draft saved."
-                messages.success(request, f"{saved} Check the preview and send a test.")
-                return redirect("ui:campaign_preview", pk=campaign.pk)
-    context = _ctx(
-        "options",
-        state=state,
-        form=form,
-        errors=[*field_errors.values(), *errors],
-        general_errors=errors,
-        field_errors=field_errors,
-        whatsapp=whatsapp,
-        failover_modes=FailoverMode.choices,
-        speed_units=SpeedUnit.choices,
-        speed_limit_max=SPEED_LIMIT_MAX,
-        time_zone=timezone.get_current_timezone_name(),
-        server_zone=settings.TIME_ZONE,
-        fields=list(CONTACT_FIELDS),
-        **_counter(form.get("failover_text", ""), state),
-    )
-    status = 400 if context["errors"] else 200
-    return render(request, "ui/wizard_options.html", context, status=status)

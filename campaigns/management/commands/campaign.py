@@ -21,7 +21,6 @@ from campaigns.services import (
     campaign_approve,
     campaign_cancel,
     campaign_create,
-    campaign_frequency_cap_override,
     campaign_launch,
     campaign_pause,
     campaign_resend_failed,
@@ -67,7 +66,11 @@ class Command(BaseCommand):
         create.add_argument("--send-at")
         create.add_argument("--speed-limit", type=int)
         create.add_argument("--speed-unit", choices=["second", "minute"], default="minute")
-        create.add_argument("--quiet-hours", help="HH:MM-HH:MM, recipient local time")
+        create.add_argument(
+            "--send-window", "--quiet-hours", dest="quiet_hours", metavar="HH:MM-HH:MM",
+            help="the local hours in which messages may go, e.g. 08:00-21:00 (nothing is sent "
+            "between 21:00 and 08:00); --quiet-hours is its older name, same meaning",
+        )  # fmt: skip
         create.add_argument(
             "--track-links", action="store_true", help="shorten links and count their clicks"
         )
@@ -141,7 +144,7 @@ class Command(BaseCommand):
             try:
                 start, end = (dt.time.fromisoformat(t) for t in o["quiet_hours"].split("-"))
             except ValueError as exc:
-                raise CommandError("--quiet-hours must look like 08:00-20:00") from exc
+                raise CommandError("--send-window must look like 08:00-21:00") from exc
             quiet = (start, end)
         campaign = campaign_create(
             name=o["name"],
@@ -167,9 +170,8 @@ class Command(BaseCommand):
             max_spend=_max_spend(o["max_spend"]),
             segment=segment,
             exclude_segment=exclude_segment,
+            frequency_cap_override=o["override_frequency_cap"],
         )
-        if o["override_frequency_cap"]:
-            campaign_frequency_cap_override(campaign=campaign, actor=cli_actor(o["acting_user"]))
         if o["json"]:
             self.stdout.write(json.dumps({"id": campaign.pk}))
         else:
@@ -221,6 +223,12 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(problem))
         for sample in data["samples"]:
             self.stdout.write(f"  {sample['phone']}: {sample['text']}")
+        self.stdout.write("options:")
+        for option in data["options"]:
+            self.stdout.write(f"  {option['label']}: {option['text']}")
+        self.stdout.write("if launched now:")
+        for line in data["forecast"]["text"]:
+            self.stdout.write(f"  {line}")
 
     def do_launch(
         self, *, id: int, wait: bool, timeout: float, acting_user: str | None, **_

@@ -1,0 +1,229 @@
+"""A campaign's options and its launch forecast in plain sentences (issue 26 #2, #4, #5).
+
+The preview, the launch confirmation, the campaign page, `campaign preview` and the API's
+preview all say the same words, from here: each option as the marketer would say it (quiet
+hours as the hours nothing is sent, a speed as messages a minute), never as a field name.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+
+from campaigns.caps import caps_configured, ledger_channel
+from campaigns.forecast import Forecast
+from campaigns.models import Campaign, Channel, FailoverMode, SpeedUnit
+from campaigns.quiet import COUNTRY_DEFAULTS, US_STATE_DEFAULTS
+from campaigns.throttle import sender_rate
+
+LINK_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class OptionLine:
+    key: str  # stable, for scripts and tests: "quiet_hours", "sender"…
+    label: str
+    text: str
+
+
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
+def has_link(text: str) -> bool:
+    """Whether a message text holds a web link (what click tracking shortens)."""
+    return bool(LINK_RE.search(text or ""))
+
+
+def duration_words(minutes: int) -> str:
+    """90 → "1 hour 30 minutes", 2880 → "2 days"."""
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    parts = [(days, "day"), (hours, "hour"), (mins, "minute")]
+    words = [f"{n:,} {unit}{'' if n == 1 else 's'}" for n, unit in parts if n]
+    return " ".join(words) or "0 minutes"
+
+
+def quiet_hours_words(campaign: Campaign) -> str:
+    """Quiet hours as people say them: the hours nothing is sent (issue 26 #4)."""
+    start, end = campaign.quiet_hours_start, campaign.quiet_hours_end
+    if start is not None and end is not None:
+        return (
+            f"Nothing is sent between {end:%H:%M} and {start:%H:%M} in each recipient's local "
+            f"time; messages that fall inside wait until {start:%H:%M}."
+        )
+    if not settings.HERALD_COUNTRY_QUIET_HOURS:
+        return "None: messages go at any hour."
+    us = COUNTRY_DEFAULTS["US"]
+    states = ", ".join(sorted(US_STATE_DEFAULTS))
+    others = sorted(set(COUNTRY_DEFAULTS) - {"US"})
+    also = f" {', '.join(others)} numbers follow their own country's rule;" if others else ""
+    return (
+        f"The countries' rules: US numbers get nothing between {us.end:%H:%M} and "
+        f"{us.start:%H:%M} local time ({us.source}; stricter in {states});{also} other "
+        "numbers at any hour."
+    )
+
+
+def _sender_words(campaign: Campaign) -> str:
+    from campaigns.sending import default_sender
+
+    sender = default_sender(campaign)
+    where = "" if campaign.sender else " (the default sender)"
+    if campaign.channel == Channel.SMS:
+        line = f"SMS from “{sender}”{where}."
+    else:
+        line = f"WhatsApp from {sender}{where}."
+    if campaign.failover_mode != FailoverMode.NONE:
+        failover = campaign.failover_sender or settings.INFOBIP_SMS_SENDER
+        line += f" The failover SMS comes from “{failover}”."
+    return line
+
+
+def _links_words(campaign: Campaign) -> str:
+    text = campaign.text + " " + campaign.failover_text
+    if campaign.track_links:
+        domain = settings.INFOBIP_SHORT_DOMAIN
+        on = f" on your own domain {domain}" if domain else ""
+        return f"Links are shortened{on} and each click is counted."
+    if campaign.channel != Channel.WHATSAPP_TEMPLATE and not has_link(text):
+        return "No links in the text: nothing to track."
+    return "Links are sent as written; clicks are not counted."
+
+
+def _validity_words(campaign: Campaign) -> str:
+    if campaign.channel == Channel.SMS:
+        minutes = campaign.sms_validity_minutes
+        if minutes is None:
+            return "Infobip keeps trying to deliver each SMS for up to 48 hours (its maximum)."
+        return (
+            f"Infobip keeps trying to deliver each SMS for {duration_words(minutes)}; a message "
+            "whose quiet-hours wait is longer than that is not sent."
+        )
+    minutes = campaign.whatsapp_validity_minutes
+    if minutes is None:
+        line = "A WhatsApp message waits for its report as long as Infobip reports (48 hours)."
+    else:
+        line = (
+            f"A WhatsApp message with no final report after {duration_words(minutes)} is "
+            "counted as expired"
+            + (" and gets its failover SMS." if campaign.failover_mode != "none" else ".")
+        )
+    if campaign.failover_validity_minutes:
+        line += (
+            f" The failover SMS is tried for {duration_words(campaign.failover_validity_minutes)}."
+        )
+    return line
+
+
+def _speed_words(campaign: Campaign) -> str:
+    from campaigns.sending import default_sender
+
+    rate = sender_rate(default_sender(campaign))
+    shared = f" (the sender allows {rate * 60:,.0f} a minute across campaigns)" if rate else ""
+    if not campaign.speed_limit:
+        return f"As fast as Infobip accepts them{shared}."
+    unit = "second" if campaign.speed_unit == SpeedUnit.SECOND else "minute"
+    return f"At most {campaign.speed_limit:,} messages a {unit}{shared}."
+
+
+def _caps_words(campaign: Campaign) -> str:
+    channel = ledger_channel(campaign)
+    caps = [cap for cap in caps_configured() if cap.channel in ("any", channel)]
+    if not caps:
+        return "No frequency cap is set for this workspace."
+    rules = "; ".join(
+        f"{cap.messages:,}{'' if cap.channel == 'any' else ' ' + cap.channel.upper()} "
+        f"message{_s(cap.messages)} in {cap.days:,} day{_s(cap.days)}"
+        for cap in caps
+    )
+    if campaign.frequency_cap_override:
+        return f"Lifted for this campaign: people who reached the cap ({rules}) get it anyway."
+    return f"People who already had {rules} are not sent this one."
+
+
+def campaign_option_lines(campaign: Campaign) -> list[OptionLine]:
+    """Every option of the campaign, in words, in the wizard's order."""
+    if campaign.send_at and campaign.send_at > timezone.now():
+        when = f"At {timezone.localtime(campaign.send_at):%Y-%m-%d %H:%M %Z}."
+    else:
+        when = "As soon as it is launched."
+    lines = [
+        OptionLine("when", "When", when),
+        OptionLine("quiet_hours", "Quiet hours", quiet_hours_words(campaign)),
+        OptionLine("sender", "Sender", _sender_words(campaign)),
+        OptionLine("links", "Links", _links_words(campaign)),
+        OptionLine("validity", "Validity", _validity_words(campaign)),
+        OptionLine("speed", "Speed", _speed_words(campaign)),
+        OptionLine("frequency_cap", "Frequency cap", _caps_words(campaign)),
+        OptionLine("budget", "Budget cap", _budget_text(campaign)),
+    ]
+    if campaign.channel != Channel.SMS:
+        failover = (
+            "None: people WhatsApp cannot reach get nothing."
+            if campaign.failover_mode == FailoverMode.NONE
+            else f"{campaign.get_failover_mode_display()}."
+        )
+        lines.append(OptionLine("failover", "SMS failover", failover))
+    return lines
+
+
+def _budget_text(campaign: Campaign) -> str:
+    from campaigns.pricing import price_table
+
+    if campaign.max_spend is None:
+        return "No budget cap."
+    currency = campaign.cost_currency or price_table().currency
+    return (
+        f"Sending stops once {campaign.max_spend:,.2f} {currency} is spent; the launch is "
+        "refused when the estimate is higher."
+    )
+
+
+def forecast_lines(forecast: Forecast) -> list[str]:
+    """The launch forecast in plain sentences, soonest first."""
+    lines = []
+    scheduled = forecast.at > timezone.now()
+    lines.append(f"{forecast.send_now:,} go {'at the scheduled time' if scheduled else 'at once'}.")
+    for w in forecast.waiting:
+        span = f"{w.first_at:%H:%M}"
+        if w.last_at != w.first_at:
+            span += f"–{w.last_at:%H:%M}"
+        day = "" if w.first_at.date() == forecast.at.date() else f" on {w.first_at:%Y-%m-%d}"
+        people = (
+            f"{w.recipients:,} {w.where} recipient{'s wait' if w.recipients != 1 else ' waits'}"
+        )
+        lines.append(f"{people} for {w.local_time} local, {span} UTC{day}.")
+    if forecast.held_frequency_cap:
+        lines.append(f"{forecast.held_frequency_cap:,} are held by a frequency cap (not sent).")
+    if forecast.held_no_consent:
+        lines.append(f"{forecast.held_no_consent:,} have no opt-in for the channel (not sent).")
+    if forecast.expire:
+        lines.append(
+            f"{forecast.expire:,} would expire before their window opens (validity "
+            f"{duration_words(forecast.expire_validity_minutes or 0)}): they are not sent."
+        )
+    if forecast.never:
+        lines.append(
+            f"{forecast.never:,} have quiet hours that never hold in all their number's time "
+            "zones at once: they are not sent (set their time zone)."
+        )
+    if (budget := forecast.budget) and budget["held"]:
+        lines.append(
+            f"The budget cap ({budget['cap']} {budget['currency']}) is below the estimate "
+            f"({budget['estimate']} {budget['currency']}): {budget['held']:,} recipients are past "
+            "it, and the launch is refused until the cap is raised or the audience narrowed."
+        )
+    if forecast.finish_at is not None:
+        speed = ""
+        if forecast.rate_per_second:
+            per_minute = forecast.rate_per_second * 60
+            speed = f" at {per_minute:,.0f} message{'s' if per_minute != 1 else ''} a minute"
+        lines.append(
+            f"The last message should be handed over by {forecast.finish_at:%Y-%m-%d %H:%M} UTC"
+            f"{speed}."
+        )
+    elif forecast.rate_per_second and forecast.send_now + forecast.waiting_total:
+        lines.append("At this speed the campaign would not finish within two weeks.")
+    return lines
