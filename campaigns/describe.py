@@ -55,14 +55,20 @@ def quiet_hours_words(campaign: Campaign) -> str:
         )
     if not settings.HERALD_COUNTRY_QUIET_HOURS:
         return "None: messages go at any hour."
+    return f"The countries' rules: {country_rules_words()}"
+
+
+def country_rules_words() -> str:
+    """What the country defaults do (campaigns.quiet), for a campaign without its own hours."""
+    if not settings.HERALD_COUNTRY_QUIET_HOURS:
+        return "messages go at any hour."
     us = COUNTRY_DEFAULTS["US"]
     states = ", ".join(sorted(US_STATE_DEFAULTS))
     others = sorted(set(COUNTRY_DEFAULTS) - {"US"})
     also = f" {', '.join(others)} numbers follow their own country's rule;" if others else ""
     return (
-        f"The countries' rules: US numbers get nothing between {us.end:%H:%M} and "
-        f"{us.start:%H:%M} local time ({us.source}; stricter in {states});{also} other "
-        "numbers at any hour."
+        f"US numbers get nothing between {us.end:%H:%M} and {us.start:%H:%M} local time "
+        f"({us.source}; stricter in {states});{also} other numbers at any hour."
     )
 
 

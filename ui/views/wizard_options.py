@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.caps import caps_configured
-from campaigns.describe import has_link, quiet_hours_words
+from campaigns.describe import country_rules_words, has_link
 from campaigns.editing import EDITABLE, campaign_update
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
@@ -384,7 +384,7 @@ def options(request):
         text_has_link=has_link(state.get("text", "")),
         caps=_caps_text(state),
         can_lift_caps=request.user.has_perm(SEND),
-        country_quiet_hours=quiet_hours_words(Campaign(channel=state["channel"])),
+        country_quiet_hours=country_rules_words(),
         currency=price_table().currency,
         validity_units=[("minutes", "minutes"), ("hours", "hours")],
         known_senders=_known_senders(),
