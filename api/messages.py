@@ -150,8 +150,10 @@ def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tu
     except TransactionalError as exc:
         raise ApiError(str(exc)) from None
     TransactionalSend.objects.create(campaign=campaign, token=token if token else None)
+    # Issue 26 #6: ignoring opt-outs is the API's "transactional answer" confirmation, audited.
+    override = "" if data["respect_opt_out"] else "; respect_opt_out=false (transactional)"
     audit_record(actor=user, action="api_message_send", campaign=campaign,
-                 detail=f"{len(rows)} recipient(s)")  # fmt: skip
+                 detail=f"{len(rows)} recipient(s){override}")  # fmt: skip
     answer = {
         "campaign": campaign.pk,
         "messages": [

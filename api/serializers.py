@@ -296,6 +296,7 @@ class CampaignStatusSerializer(serializers.Serializer):
     recipients = serializers.IntegerField()
     counts = serializers.DictField(child=serializers.IntegerField())
     failover = serializers.DictField(child=serializers.IntegerField())
+    people = serializers.DictField(child=serializers.IntegerField())
     cost = serializers.DictField()
     launched_at = serializers.CharField(allow_null=True)
     finished_at = serializers.CharField(allow_null=True)

@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import views
+from api import reports, views
 
 app_name = "api"
 
@@ -38,6 +38,8 @@ urlpatterns = [
         for action in ("launch", "pause", "resume", "cancel")
     ],
     path("inbound", views.InboundView.as_view(), name="inbound"),
+    path("reports/campaigns", reports.CampaignComparisonView.as_view(), name="report-campaigns"),
+    path("reports/trends", reports.TrendsView.as_view(), name="report-trends"),
     path("event-subscriptions", views.SubscriptionsView.as_view(), name="subscriptions"),
     path("event-subscriptions/<int:pk>", views.SubscriptionDetailView.as_view(),
          name="subscription"),

@@ -1,7 +1,10 @@
 """The per-recipient ledger as CSV, streamed (flat memory whatever the campaign's size)."""
 
+import json
 from collections.abc import Iterator
 from typing import IO
+
+from django.db.models import QuerySet
 
 from campaigns.models import Campaign, Message
 from core.csvsafe import csv_writer
@@ -31,16 +34,48 @@ COLUMNS = [
 ]
 
 
+# Who the recipient is (issue 26 #11), after the ledger's own columns so positions hold.
+CONTACT_COLUMNS = [("first_name", "contact__first_name"), ("last_name", "contact__last_name")]
+ATTRIBUTE_SAMPLE = 1000  # rows at each end of the ledger whose contacts name the columns
+OTHER_ATTRIBUTES = "other_attributes"
+
+
+def _attribute_keys(rows: QuerySet[Message]) -> list[str]:
+    """Attribute names of the exported contacts, from both ends of the ledger (an import
+    gives all its rows the same columns; any other key goes to `other_attributes`)."""
+    keys: set[str] = set()
+    for order in ("id", "-id"):
+        sample = rows.order_by(order).values_list("contact__attributes", flat=True)
+        for attributes in sample[:ATTRIBUTE_SAMPLE]:
+            if isinstance(attributes, dict):
+                keys.update(str(k) for k in attributes)
+    return sorted(keys)
+
+
+def ledger_export_rows(rows: QuerySet[Message]) -> Iterator[list]:
+    """Header, then the ledger rows given (in ledger order) with their contact's name and
+    attributes: one column per attribute, `other_attributes` (JSON) for any key not sampled."""
+    keys = _attribute_keys(rows)
+    fields = [field for _, field in COLUMNS + CONTACT_COLUMNS]
+    names = [name for name, _ in COLUMNS + CONTACT_COLUMNS]
+    # An attribute named like a ledger column ("state", "phone") keeps a distinct header.
+    headers = [f"attribute_{k}" if k in names or k == OTHER_ATTRIBUTES else k for k in keys]
+    yield names + headers + [OTHER_ATTRIBUTES]
+    values = rows.order_by("id").values_list(*fields, "contact__attributes")
+    known = set(keys)
+    for *row, attributes in values.iterator(chunk_size=5000):
+        attributes = attributes if isinstance(attributes, dict) else {}
+        extra = {k: v for k, v in attributes.items() if k not in known}
+        yield (
+            ["" if value is None else value for value in row]
+            + ["" if attributes.get(k) is None else attributes[k] for k in keys]
+            + [json.dumps(extra, ensure_ascii=False) if extra else ""]
+        )
+
+
 def campaign_export_rows(*, campaign: Campaign) -> Iterator[list]:
     """Header, then one list per ledger row, in ledger order."""
-    yield [name for name, _ in COLUMNS]
-    rows = (
-        Message.objects.filter(campaign=campaign)
-        .order_by("id")
-        .values_list(*[field for _, field in COLUMNS])
-    )
-    for row in rows.iterator(chunk_size=5000):
-        yield ["" if value is None else value for value in row]
+    return ledger_export_rows(Message.objects.filter(campaign=campaign))
 
 
 def campaign_export(*, campaign: Campaign, out: IO[str]) -> int:

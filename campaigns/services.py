@@ -31,6 +31,7 @@ from campaigns.models import (
     MessageEvent,
     Segment,
 )
+from campaigns.people import campaign_people
 from campaigns.permissions import APPROVE, SEND
 from campaigns.preview import budget_launch_problem
 from campaigns.quiet import window_check
@@ -612,6 +613,8 @@ def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
         "recipients": campaign.recipients,
         "counts": campaign_live_counts(campaign),
         "failover": {"sent": campaign.failover_sent, "delivered": campaign.failover_delivered},
+        # Counted once per person across attempts (issue 26 #10): see campaigns/people.py.
+        "people": campaign_people(campaign=campaign).as_dict(),
         "cost": {
             "amount": f"{campaign.cost_amount:.4f}",
             "currency": campaign.cost_currency or settings.HERALD_PRICES.get("currency", "EUR"),

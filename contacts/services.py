@@ -34,7 +34,7 @@ from contacts.models import (
     RevocationReview,
 )
 from core.csvsafe import csv_writer
-from core.rules import actor_require, actor_user
+from core.rules import Actor, Refused, actor_require, actor_user
 from core.services import audit_record
 
 CHUNK = 1000
@@ -157,6 +157,40 @@ def contact_opt_in(
         fields=["opted_out", "opted_out_at", "opted_out_source", "opted_out_channel", "updated_at"]
     )
     return changed
+
+
+class ReplyRefused(Refused):
+    """A manual reply the consent rules refuse (an opted-out contact, no transactional answer)."""
+
+
+TRANSACTIONAL_CONFIRMATION = "transactional"
+
+
+def contact_reply_authorize(
+    *, contact: Contact, actor: Actor | Any, channel: str, transactional: bool = False
+) -> bool:
+    """Refuse a person's reply to an opted-out contact unless it is confirmed as transactional.
+
+    Answers whether the reply goes as a transactional answer (an audit entry records who
+    confirmed it, to whom and on which channel). Every manual reply surface asks this: the
+    inbox's conversation and quick reply, `whatsapp_reply` on the command line.
+    """
+    if not contact.opted_out:
+        return False
+    if not transactional:
+        since = f" on {contact.opted_out_at:%Y-%m-%d}" if contact.opted_out_at else ""
+        how = f" ({contact.opted_out_source.replace('_', ' ')})" if contact.opted_out_source else ""
+        raise ReplyRefused(
+            f"{contact.phone} opted out{since}{how}: a marketing reply is not allowed. "
+            "Only an answer to something they asked (an order, an appointment, their account) "
+            "may go, confirmed as a transactional answer",
+            missing=TRANSACTIONAL_CONFIRMATION,
+        )
+    audit_record(
+        actor=actor, action="reply_transactional", contact=contact,
+        detail=f"{channel} reply to an opted-out contact, confirmed as a transactional answer",
+    )  # fmt: skip
+    return True
 
 
 def contact_list_add(*, contact_list: ContactList, contact_ids: Iterable[int]) -> int:

@@ -16,6 +16,7 @@ from campaigns.rendering import sms_cap_check
 from campaigns.services import CampaignError
 from campaigns.whatsapp_session import whatsapp_session_send, whatsapp_window_reason
 from contacts.models import Contact
+from contacts.services import ReplyRefused, contact_reply_authorize
 from infobip.client import get_client
 from infobip.errors import InfobipError
 from infobip.models import InboundMessage
@@ -43,14 +44,23 @@ def _reply_sender(contact: Contact, channel: str) -> str:
 
 
 def conversation_reply(
-    *, contact: Contact, channel: str, text: str, user: User
+    *, contact: Contact, channel: str, text: str, user: User, transactional: bool = False
 ) -> ConversationReply:
-    """Send a reply to a contact by SMS or WhatsApp (inside the 24 h window) and keep it."""
+    """Send a reply to a contact by SMS or WhatsApp (inside the 24 h window) and keep it.
+
+    An opted-out contact gets a reply only when the person confirms it is a transactional
+    answer (contacts.services.contact_reply_authorize decides and audits)."""
     text = text.strip()
     if channel not in CHANNELS:
         raise UiError("choose SMS or WhatsApp for the reply")
     if not text:
         raise UiError("the reply is empty")
+    try:
+        contact_reply_authorize(
+            contact=contact, actor=user, channel=channel, transactional=transactional
+        )
+    except ReplyRefused as exc:
+        raise UiError(str(exc)) from exc
     sender = _reply_sender(contact, channel)
     try:
         if channel == "sms":

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from campaigns.audience import AudienceSummary, audience_counts_for
 from campaigns.models import Campaign, Message, Segment
+from campaigns.people import campaign_people
 from campaigns.rendering import CONTACT_FIELDS
 from campaigns.segments import segment_q
 from campaigns.services import campaign_live_counts
@@ -41,10 +42,14 @@ def campaign_progress(campaign: Campaign) -> dict:
     total = sum(counts.values())
     done = total - counts["queued"] - counts["sending"]
     finished = campaign.state in (CampaignState.COMPLETED, CampaignState.CANCELLED)
-    percent = 100 if finished and total else (int(done * 100 / total) if total else 0)
+    # Progress counts people, not messages: failover or fallback attempts joining the ledger
+    # never move it backwards (campaigns.people).
+    people = campaign_people(campaign=campaign)
+    percent = 100 if finished and total else people.percent
     settled = counts["delivered"] + sum(counts[s] for s in FINAL_FAILED)
     return {
         "counts": counts,
+        "people": people,
         "total": total,
         "done": done,
         "percent": percent,

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import Contact
+from contacts.services import ReplyRefused, contact_reply_authorize
 from core.logging import redact
 from core.services import audit_record
 from infobip.client import get_client
@@ -115,6 +116,12 @@ def inbound_reply(*, inbound: InboundMessage, text: str, user: AbstractBaseUser)
         raise UiError("only WhatsApp messages can be answered from the inbox")
     if not whatsapp_window_open(inbound.contact):
         raise UiError("the 24-hour WhatsApp window is closed: only a template can be sent now")
+    if inbound.contact is not None:
+        # The quick reply has no transactional confirmation: the conversation page has it.
+        try:
+            contact_reply_authorize(contact=inbound.contact, actor=user, channel="whatsapp")
+        except ReplyRefused as exc:
+            raise UiError(f"{exc} (in the conversation)") from exc
     sent = get_client().send_whatsapp_text(
         sender=inbound.to_number or settings.INFOBIP_WHATSAPP_SENDER,
         to=inbound.from_number.lstrip("+"),

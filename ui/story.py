@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from campaigns.clicks import campaign_click_counts
 from campaigns.models import Campaign, Message, SenderThrottle
+from campaigns.people import campaign_people
 from campaigns.states import CampaignState, MessageState
 from contacts.models import ConsentAction, ConsentEvent
 from infobip.models import InboundMessage
@@ -45,13 +46,13 @@ def _in_campaign(campaign: Campaign, contact_ids: list[int]) -> QuerySet:
 
 def campaign_funnel(campaign: Campaign) -> list[dict]:
     """Sent → delivered (reached, failover included) → clicked → replied → opted out, per person."""
-    counts = campaign.counts
-    recipients = campaign.recipients or sum(counts.values()) - campaign.failover_sent
-    skipped = counts[MessageState.SKIPPED]
+    # People, across their attempts (campaigns.people): a person reached by the SMS failover,
+    # a fallback channel or a resend is reached once.
+    people = campaign_people(campaign=campaign)
+    recipients = people.people
+    skipped = people.skipped
     sent = max(recipients - skipped, 0)
-    # A person reached by the SMS failover is reached: each recipient has at most one delivered
-    # message (the failover only goes when WhatsApp did not deliver).
-    reached = counts[MessageState.DELIVERED]
+    reached = people.reached
     clicked = campaign_click_counts(campaign_id=campaign.pk)["messages"]
     inbound = InboundMessage.objects.filter(contact__isnull=False)
     replied_ids = _since_launch_contacts(campaign, inbound, "received_at")
@@ -65,8 +66,8 @@ def campaign_funnel(campaign: Campaign) -> list[dict]:
         return {"key": key, "label": label, "value": value, "rate": rate, "hint": hint}
 
     failover = (
-        f"{campaign.failover_delivered} of them by the SMS failover"
-        if campaign.failover_sent
+        f"{people.reached_by_fallback} of them by a fallback attempt"
+        if people.attempts > people.people
         else ""
     )
     return [

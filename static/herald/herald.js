@@ -60,8 +60,9 @@
         data: {
           labels: data.labels,
           datasets: data.datasets.map(function (set, i) {
-            return { label: set.label, data: set.data,
-                     backgroundColor: set.colors || COLORS[(i + 2) % COLORS.length] };
+            var color = set.colors || COLORS[(i + 2) % COLORS.length];
+            return { label: set.label, data: set.data, backgroundColor: color,
+                     borderColor: kind === "line" ? color : undefined, spanGaps: true };
           })
         },
         options: { responsive: true, maintainAspectRatio: false, animation: { duration: 300 },
@@ -72,8 +73,22 @@
       });
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { draw(); });
-  document.addEventListener("htmx:afterSettle", function () { draw(); });
+  // Phones: tables stack into cards (herald.css); each cell carries its column's header.
+  function labelCells() {
+    document.querySelectorAll(".table-wrap table").forEach(function (table) {
+      var heads = [];
+      table.querySelectorAll("thead th").forEach(function (th) { heads.push(th.textContent.trim()); });
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        Array.prototype.forEach.call(row.children, function (cell, i) {
+          if (!cell.hasAttribute("data-label") && !cell.hasAttribute("colspan")) {
+            cell.setAttribute("data-label", heads[i] || "");
+          }
+        });
+      });
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { draw(); labelCells(); });
+  document.addEventListener("htmx:afterSettle", function () { draw(); labelCells(); });
 })();
 
 /* <select data-autosubmit>: submit its form on change (no inline handler under the CSP). */

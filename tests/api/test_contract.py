@@ -66,9 +66,10 @@ class Contract:
         body: Any = None,
         *,
         execute: bool = True,
+        query: str = "",
         **ids: Any,
     ) -> Any:
-        path = template.format(**ids)
+        path = template.format(**ids) + query
         response = self.api.call(method, path.removeprefix(PREFIX), body, execute=execute)
         assert response.status_code == expected, (method, path, response.content[:500])
         operation = SCHEMA[template][method]
@@ -116,6 +117,8 @@ CASES_COVER = [
     ("PATCH", "/api/v1/event-subscriptions/{id}"),
     ("GET", "/api/v1/event-subscriptions/{id}/deliveries"),
     ("DELETE", "/api/v1/event-subscriptions/{id}"),
+    ("GET", "/api/v1/reports/campaigns"),
+    ("GET", "/api/v1/reports/trends"),
 ]
 
 
@@ -191,6 +194,9 @@ def test_every_success_answer_matches_the_document(
     c.check("GET", "/api/v1/campaigns/{id}/messages", 200, id=cid)
     cancelled = c.check("POST", "/api/v1/campaigns/{id}/cancel", 200, id=cid)
     assert cancelled["state"] == "cancelled"
+    compared = c.check("GET", "/api/v1/reports/campaigns", 200, query=f"?ids={cid}")
+    assert compared["campaigns"][0]["id"] == cid
+    c.check("GET", "/api/v1/reports/trends", 200, query="?days=7&bucket=week")
 
     # Event subscriptions.
     sub = c.check(

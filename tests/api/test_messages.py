@@ -32,6 +32,18 @@ def test_opted_out_recipients_are_skipped_unless_asked(api_for, sender_user, liv
     assert [m["state"] for m in answer] == ["queued", "skipped"]
     assert answer[1]["reason"] == "opted out"
     assert live_sandbox.state()["accepted"]["total"] == 1
+    # The API's transactional answer (issue 26 #6): explicit, and in the audit trail.
+    answer = api.post("messages", {**SMS, "respect_opt_out": False}).json()["messages"]
+    assert [m["state"] for m in answer] == ["queued", "queued"]
+    from core.models import AuditEntry
+
+    details = list(
+        AuditEntry.objects.filter(action="api_message_send").values_list("detail", flat=True)
+    )
+    assert sorted(details) == [
+        "2 recipient(s)",
+        "2 recipient(s); respect_opt_out=false (transactional)",
+    ]
 
 
 def test_the_same_key_twice_sends_once_and_a_new_body_is_refused(

@@ -63,3 +63,14 @@ def live_sandbox(sandbox, settings):
     settings.INFOBIP_SANDBOX_URL = sandbox.url
     settings.INFOBIP_SANDBOX_API_KEY = sandbox.api_key
     return sandbox
+
+
+@pytest.fixture
+def axe_audit():
+    """An AxeAudit (tests/ui/axe.py): `.check(page, label)` per page; fails at teardown when
+    any checked page had a serious or critical axe-core violation."""
+    from tests.ui.axe import AxeAudit
+
+    audit = AxeAudit()
+    yield audit
+    audit.assert_clean()

@@ -208,6 +208,10 @@ def test_whatsapp_campaign_with_sms_failover_built_in_the_wizard_completes(
     )
     # 3 WhatsApp attempts undeliverable, 3 SMS failovers delivered.
     expect(page.locator("#count-delivered")).to_have_text("3", timeout=60_000)
+    # Counted per person (issue 26 #10): the fallback reached all three WhatsApp missed.
+    expect(page.locator("#reached-by-fallback")).to_have_text("3", timeout=30_000)
+    expect(page.locator("#people-handled")).to_have_text("3 of 3 people")
+    expect(page.locator("#people-not-reached")).to_have_text("0")
     shot(page, shots_dir, "14-whatsapp-failover-complete")
     campaign = Campaign.objects.get(name="Bienvenida")
     assert (campaign.failover_sent, campaign.failover_delivered) == (3, 3)

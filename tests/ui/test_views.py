@@ -334,6 +334,29 @@ def test_export_streams_the_ledger(marketer_client, campaign):
     assert "delivered" in rows[1]
 
 
+def test_exports_carry_contact_names_and_attributes(marketer_client, campaign):
+    """Issue 26 #11: who the recipient is, not only their number (filtered exports too)."""
+    ann, bob, cy = Contact.objects.order_by("id")[:3]
+    Contact.objects.filter(pk=ann.pk).update(last_name="Lee", attributes={"city": "Leeds",
+                                             "state": "WY", "tier": "gold"})  # fmt: skip
+    Contact.objects.filter(pk=bob.pk).update(attributes={"city": "York"})
+    for contact, state in ((ann, "delivered"), (bob, "delivered"), (cy, "failed")):
+        Message.objects.create(campaign=campaign, contact=contact, phone=contact.phone,
+                               channel="sms", state=state)  # fmt: skip
+    url = reverse("ui:campaign_export", args=[campaign.pk])
+    for query in ({}, {"state": "delivered"}):
+        body = b"".join(marketer_client.get(url, query).streaming_content).decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(body)))
+        assert rows[0]["state"] == "delivered"  # the ledger's column, not the attribute
+        assert (rows[0]["first_name"], rows[0]["last_name"]) == (ann.first_name, "Lee")
+        assert (rows[0]["city"], rows[0]["attribute_state"], rows[0]["tier"]) == (
+            "Leeds", "WY", "gold",
+        )  # fmt: skip
+        assert (rows[1]["city"], rows[1]["tier"], rows[1]["other_attributes"]) == ("York", "", "")
+    assert len(rows) == 2
+    assert next(iter(csv.reader(io.StringIO(body))))[-1] == "other_attributes"
+
+
 def test_recipients_filter_and_keyset_pages(marketer_client, campaign):
     contacts = list(Contact.objects.all())
     Message.objects.bulk_create(

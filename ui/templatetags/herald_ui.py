@@ -60,3 +60,16 @@ def plain_status(code: str) -> str:
         return STATUS_WORDS[code]
     words = code.replace("_", " ").lower()
     return words[:1].upper() + words[1:]
+
+
+@register.simple_tag
+def figure(obj, key: str, kind: str) -> str:
+    """One figure of a report row as people read it: 12.5%, €0.20, 1,024, or — when none."""
+    value = getattr(obj, str(key), None)
+    if value is None:
+        return "—"
+    if kind == "rate":
+        return f"{value}%"
+    if kind == "money":
+        return money(value, getattr(obj, "currency", ""))
+    return f"{value:,}" if isinstance(value, int) else str(value)

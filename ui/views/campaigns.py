@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from campaigns.clicks import campaign_click_counts
 from campaigns.describe import campaign_option_lines, forecast_lines
 from campaigns.editing import ARCHIVABLE
-from campaigns.export import COLUMNS, campaign_export_rows
+from campaigns.export import campaign_export_rows, ledger_export_rows
 from campaigns.forecast import campaign_forecast
 from campaigns.models import Campaign, Channel, Message
 from campaigns.preview import campaign_preview
@@ -45,8 +45,6 @@ from ui.story import GROUPS, campaign_funnel, recipient_messages, waiting_reason
 from ui.templatetags.herald_ui import money
 
 RECIPIENTS_PAGE = 50
-FUNNEL = ["queued", "sending", "accepted", "delivered", "undeliverable", "expired", "rejected",
-          "failed", "skipped"]  # fmt: skip
 
 
 @page("campaigns.view_campaign")
@@ -167,6 +165,7 @@ def campaign_test(request, pk: int):
 @page("campaigns.view_campaign")
 def campaign_detail(request, pk: int):
     campaign = get_object_or_404(Campaign, pk=pk)
+    story = campaign_funnel(campaign)
     context = {
         "campaign": campaign,
         "progress": campaign_progress(campaign),
@@ -174,9 +173,9 @@ def campaign_detail(request, pk: int):
         "clicks": campaign_click_counts(campaign_id=campaign.pk),
         "states": MessageState.choices,
         "channels": [("sms", "SMS"), ("whatsapp", "WhatsApp")],
-        "funnel": _funnel(campaign),
+        "funnel": _funnel(campaign, story),
         "whatsapp": campaign.channel != Channel.SMS,
-        "story": campaign_funnel(campaign),
+        "story": story,
         "waiting": waiting_reasons(campaign),
         "options": campaign_option_lines(campaign),
         "bubble": _bubble(campaign),
@@ -213,14 +212,14 @@ def _bubble(campaign: Campaign) -> str:
     return campaign.text
 
 
-def _funnel(campaign: Campaign) -> dict:
-    counts = campaign.counts
-    whatsapp_total = sum(counts.values()) - campaign.failover_sent
+def _funnel(campaign: Campaign, story: list[dict]) -> dict:
+    """Chart data: the people funnel (sent → delivered → clicked → replied → opted out) and,
+    for WhatsApp campaigns, how many messages each channel carried."""
+    whatsapp_total = sum(campaign.counts.values()) - campaign.failover_sent
     data = {
-        "labels": [MessageState(s).label for s in FUNNEL],
-        "datasets": [{"label": "Messages", "data": [counts[s] for s in FUNNEL],
-                      "colors": ["#9aa3af", "#f0b400", "#5b8def", "#1b7f3b", "#b42318",
-                                 "#e67e22", "#8e44ad", "#7f1d1d", "#7f8c8d"]}],
+        "labels": [step["label"] for step in story],
+        "datasets": [{"label": "People", "data": [step["value"] for step in story],
+                      "colors": ["#5b8def", "#166b31", "#8e44ad", "#e67e22", "#b42318"]}],
     }  # fmt: skip
     split = {
         "labels": ["WhatsApp", "SMS failover"],
@@ -234,13 +233,14 @@ def _funnel(campaign: Campaign) -> dict:
 def campaign_progress_fragment(request, pk: int):
     campaign = get_object_or_404(Campaign, pk=pk)
     progress = campaign_progress(campaign)
+    story = campaign_funnel(campaign)
     context = {
         "campaign": campaign,
         "progress": progress,
-        "funnel": _funnel(campaign),
+        "funnel": _funnel(campaign, story),
         "whatsapp": campaign.channel != Channel.SMS,
         "actions": _actions(request, campaign),
-        "story": campaign_funnel(campaign),
+        "story": story,
     }
     response = render(request, "ui/_campaign_progress.html", context)
     if not progress["live"]:
@@ -303,7 +303,7 @@ def campaign_export_csv(request, pk: int):
     filters = _recipient_filters(request.GET)
     audit_record(actor=request.user, action="export", campaign=campaign, detail=urlencode(filters))
     if any(filters.values()):
-        lines = _filtered_rows(recipient_messages(campaign, **filters))
+        lines = ledger_export_rows(recipient_messages(campaign, **filters))
     else:
         lines = campaign_export_rows(campaign=campaign)
     response = StreamingHttpResponse(
@@ -317,14 +317,6 @@ def campaign_export_csv(request, pk: int):
         f'attachment; filename="campaign-{campaign.pk}-ledger{safe}.csv"'
     )
     return response
-
-
-def _filtered_rows(rows):
-    """The export's header and columns (campaigns.export.COLUMNS) for a filtered ledger."""
-    yield [name for name, _ in COLUMNS]
-    values = rows.order_by("id").values_list(*[field for _, field in COLUMNS])
-    for row in values.iterator(chunk_size=5000):
-        yield ["" if value is None else value for value in row]
 
 
 @require_POST

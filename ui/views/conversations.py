@@ -37,6 +37,7 @@ def _context(request, contact: Contact, **extra) -> dict:
         "can_reply": request.user.has_perm("ui.reply_inbound"),
         "channel": "whatsapp" if window_reason is None else "sms",
         "text": "",
+        "transactional": False,
         "error": "",
         "reviews": RevocationReview.objects.filter(contact=contact, resolved_at__isnull=True),
         "can_resolve": request.user.has_perm("contacts.change_contact"),
@@ -67,11 +68,16 @@ def thread_reply(request, pk: int):
     contact = get_object_or_404(Contact, pk=pk)
     channel = request.POST.get("channel", "sms")
     text = request.POST.get("text", "")[:5000]
+    transactional = request.POST.get("transactional") == "1"
     try:
-        reply = conversation_reply(contact=contact, channel=channel, text=text, user=request.user)
+        reply = conversation_reply(
+            contact=contact, channel=channel, text=text, user=request.user,
+            transactional=transactional,
+        )  # fmt: skip
     except UiError as exc:
         error = str(exc)
         context = _context(request, contact, channel=channel, text=text,
+                           transactional=transactional,
                            error=error[:1].upper() + error[1:])  # fmt: skip
         return render(request, "ui/thread.html", context, status=400)
     messages.success(request, f"{reply.get_channel_display()} reply sent to {contact.phone}.")

@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandError
 from campaigns.whatsapp_session import WhatsAppSessionError, whatsapp_session_send
 from contacts.models import Contact
 from contacts.phones import PhoneChecker, PhoneError
+from contacts.services import ReplyRefused, contact_reply_authorize
+from core.cli import add_actor_argument, cli_actor
 from infobip.errors import InfobipError
 
 
@@ -23,7 +25,14 @@ class Command(BaseCommand):
         parser.add_argument("--text", default="", help="the text, or the image caption")
         parser.add_argument("--image", default="", help="an image URL (https)")
         parser.add_argument("--button", action="append", default=[], help='"id:Title"')
+        parser.add_argument(
+            "--transactional",
+            action="store_true",
+            help="confirm that a reply to an opted-out contact answers something they asked "
+            "(an order, an appointment): audited; without it such a reply is refused",
+        )
         parser.add_argument("--json", action="store_true")
+        add_actor_argument(parser)
 
     def handle(self, *args, to: str, text: str, image: str, button: list[str], **options) -> None:
         try:
@@ -40,6 +49,13 @@ class Command(BaseCommand):
                 raise CommandError(f'--button {spec!r}: write it as "id:Title"')
             buttons.append((key.strip(), title.strip()))
         kind = "image" if image else ("buttons" if buttons else "text")
+        try:
+            contact_reply_authorize(
+                contact=contact, actor=cli_actor(options.get("acting_user")), channel="whatsapp",
+                transactional=options["transactional"],
+            )  # fmt: skip
+        except ReplyRefused as exc:
+            raise CommandError(f"not sent: {exc} (--transactional)") from exc
         try:
             sent = whatsapp_session_send(
                 contact=contact, kind=kind, text=text, media_url=image, buttons=buttons
