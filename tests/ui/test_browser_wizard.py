@@ -47,15 +47,17 @@ def _audience() -> ContactList:
     return audience
 
 
-def _both_widths(page, shots_dir, name: str) -> None:
+def _both_widths(page, shots_dir, axe_audit, name: str) -> None:
+    """Screenshots at both widths, each checked by axe-core (no serious/critical violation)."""
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
         shot(page, shots_dir, f"wizard-{name}-{width}")
+        axe_audit.check(page, f"wizard {name} at {width} px")
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_a_marketer_sets_every_option_sees_the_forecast_and_launches(
-    browser_page, live_server, celery_worker, sandbox, engine_settings, shots_dir
+    browser_page, live_server, celery_worker, sandbox, engine_settings, shots_dir, axe_audit
 ):
     sandbox.configure(outcomes={"delivered": 1.0}, push_delay=0.2)
     make_user("wendy", MARKETER, SENDER)
@@ -75,7 +77,7 @@ def test_a_marketer_sets_every_option_sees_the_forecast_and_launches(
     expect(page.locator("#sms-syntax")).to_contain_text("is not closed: write {{first_name}}")
     text.fill("x" * 1500)
     expect(page.locator("#sms-cap")).to_contain_text("100 characters left before the 1,600")
-    _both_widths(page, shots_dir, "01-counter-near-the-cap")
+    _both_widths(page, shots_dir, axe_audit, "01-counter-near-the-cap")
     text.fill("Hi {{first_name|there}}, 20% off: https://shop.example/winter")
     expect(page.locator("#sms-cap")).to_have_count(0)
     page.get_by_role("button", name="Next: options").click()
@@ -89,7 +91,7 @@ def test_a_marketer_sets_every_option_sees_the_forecast_and_launches(
     page.get_by_label("Stop sending once it has cost").fill("100")
     page.get_by_role("button", name="Save draft and preview").click()
     expect(page.locator("#err-validity")).to_contain_text("at most 48 hours")
-    _both_widths(page, shots_dir, "02-options-refused-at-the-field")
+    _both_widths(page, shots_dir, axe_audit, "02-options-refused-at-the-field")
     page.get_by_label("Stop trying to deliver after").fill("12")
     page.get_by_role("button", name="Save draft and preview").click()
 
@@ -108,13 +110,13 @@ def test_a_marketer_sets_every_option_sees_the_forecast_and_launches(
     forecast = page.locator("#forecast")
     expect(forecast).to_contain_text("2 go at once.")
     expect(forecast).to_contain_text("1 GB recipient waits for 08:00 local")
-    _both_widths(page, shots_dir, "03-preview-options-and-forecast")
+    _both_widths(page, shots_dir, axe_audit, "03-preview-options-and-forecast")
 
     page.get_by_role("link", name="Launch…").click()
     expect(page.locator("#confirm-forecast")).to_contain_text("1 GB recipient waits for 08:00")
     expect(page.locator("#option-sender")).to_have_text("SMS from “WinterShop”.")
-    _both_widths(page, shots_dir, "04-launch-confirmation")
+    _both_widths(page, shots_dir, axe_audit, "04-launch-confirmation")
     page.get_by_role("button", name="Yes, launch").click()
     expect(page.get_by_text("Launched: messages are going out.")).to_be_visible()
     expect(page.locator("#option-budget")).to_contain_text("Sending stops once 100.00")
-    _both_widths(page, shots_dir, "05-campaign-page")
+    _both_widths(page, shots_dir, axe_audit, "05-campaign-page")
