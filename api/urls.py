@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import reports, views
+from api import campaign_tests, reports, views
 
 app_name = "api"
 
@@ -32,6 +32,13 @@ urlpatterns = [
          name="campaign-preview"),
     path("campaigns/<int:pk>/messages", views.CampaignMessagesView.as_view(),
          name="campaign-messages"),
+    path("campaigns/<int:pk>/test", campaign_tests.CampaignTestView.as_view(),
+         name="campaign-test"),
+    path("campaigns/<int:pk>/tests", campaign_tests.CampaignTestsView.as_view(),
+         name="campaign-tests"),
+    path("test-numbers", campaign_tests.TestNumbersView.as_view(), name="test-numbers"),
+    path("test-numbers/<int:pk>", campaign_tests.TestNumberDetailView.as_view(),
+         name="test-number"),
     *[
         path(f"campaigns/<int:pk>/{action}", views.CampaignActionView.as_view(action_name=action),
              name=f"campaign-{action}")

@@ -149,6 +149,31 @@ def _caps_words(campaign: Campaign) -> str:
     return f"People who already had {rules} are not sent this one."
 
 
+def footer_words(campaign: Campaign) -> str:
+    """The opt-out footer option in words (issue 26 #8)."""
+    from campaigns.compliance import Footers, opt_out_countries, says_how_to_opt_out
+
+    countries = sorted(opt_out_countries())
+    if not countries:
+        return "No country's opt-out rule applies (HERALD_OPT_OUT_COUNTRIES is empty)."
+    where = (
+        ", ".join(countries[:-1]) + f" and {countries[-1]}" if len(countries) > 1 else countries[0]
+    )
+    if says_how_to_opt_out(campaign.text):
+        return "The text says how to opt out: nothing is added."
+    if not campaign.opt_out_footer:
+        return (
+            f"Off: recipients in {where} would get no opt-out wording, which the law there asks "
+            "of every marketing SMS, so the launch is refused while any are in the audience."
+        )
+    how = (
+        "“Reply STOP to opt out”"
+        if Footers(campaign).reply
+        else "their personal opt-out link (nobody can reply to a sender name)"
+    )
+    return f"Recipients in {where} get {how} added, in their language, as the law there asks."
+
+
 def campaign_option_lines(campaign: Campaign) -> list[OptionLine]:
     """Every option of the campaign, in words, in the wizard's order."""
     if campaign.send_at and campaign.send_at > timezone.now():
@@ -165,6 +190,8 @@ def campaign_option_lines(campaign: Campaign) -> list[OptionLine]:
         OptionLine("frequency_cap", "Frequency cap", _caps_words(campaign)),
         OptionLine("budget", "Budget cap", _budget_text(campaign)),
     ]
+    if campaign.channel == Channel.SMS:
+        lines.insert(4, OptionLine("opt_out", "Opt-out wording", footer_words(campaign)))
     if campaign.channel != Channel.SMS:
         failover = (
             "None: people WhatsApp cannot reach get nothing."

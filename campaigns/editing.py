@@ -87,6 +87,7 @@ def campaign_update(
     failover_validity_minutes: int | None = None,
     max_spend: Decimal | None = None,
     frequency_cap_override: bool = False,
+    opt_out_footer: bool = True,
     actor: Actor | None = None,
 ) -> Campaign:
     """Replace a draft's or scheduled campaign's content; a scheduled one goes back to draft.
@@ -126,6 +127,7 @@ def campaign_update(
     current.whatsapp_validity_minutes = whatsapp_validity_minutes
     current.failover_validity_minutes = failover_validity_minutes
     current.max_spend = max_spend
+    current.opt_out_footer = opt_out_footer
     changed_override = current.frequency_cap_override != frequency_cap_override
     current.frequency_cap_override = frequency_cap_override
     errors = campaign_validate(campaign=current)
@@ -174,6 +176,7 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
         segment_id=source.segment_id,
         exclude_segment_id=source.exclude_segment_id,
         max_spend=source.max_spend,
+        opt_out_footer=source.opt_out_footer,
         # Not frequency_cap_override: lifting the caps is the send permission's decision, made
         # (and audited) for one campaign; the copy's sender decides again.
         created_by=created_by if created_by and created_by.is_authenticated else None,

@@ -17,7 +17,8 @@ the forecast can differ for a number whose type (mobile or fixed) differs from i
 
 What the forecast does not know without rendering every message: recipients skipped for a
 missing placeholder value (the preview counts them) are counted as sent, and an SMS's parts
-come from rendering the first contacts (exact when the text has no placeholder).
+come from rendering the first contacts (exact when the text has no placeholder and no opt-out
+footer is due).
 """
 
 import datetime as dt
@@ -37,6 +38,7 @@ from psycopg import sql
 
 from campaigns.audience import audience_contacts
 from campaigns.caps import capped_q
+from campaigns.compliance import Footers
 from campaigns.consent_rules import channel_consent_missing_q
 from campaigns.models import Campaign, Channel, SpeedUnit
 from campaigns.pricing import PER_PART_CHANNELS, price_table
@@ -452,10 +454,13 @@ def _parts_estimate(campaign: Campaign, sendable: QuerySet) -> Decimal:
     if campaign.channel != Channel.SMS:
         return Decimal(1)
     template = compile_template(campaign.text)
-    if not template.names:
+    footers = Footers(campaign)
+    if not template.names and not footers.active:
         return Decimal(sms_segments(campaign.text).parts or 1)
     counts = [
-        sms_segments(template.render(contact_values(contact, template.names)).text).parts
+        sms_segments(
+            footers.apply(template.render(contact_values(contact, template.names)).text, contact)
+        ).parts
         for contact in sendable.order_by("id")[:PARTS_SAMPLE]
     ]
     return Decimal(sum(counts)) / len(counts) if counts else Decimal(1)

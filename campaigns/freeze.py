@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from campaigns.audience import audience_contacts
 from campaigns.caps import capped_contacts
+from campaigns.compliance import Footers
 from campaigns.consent_rules import NO_WHATSAPP_OPT_IN, without_channel_consent
 from campaigns.models import Campaign, Channel, Message
 from campaigns.pricing import estimate_cost
@@ -93,6 +94,7 @@ class _Renderer:
             compile_template(campaign.text) if campaign.channel != "whatsapp_template" else None
         )
         self.template = campaign.template
+        self.footers = Footers(campaign)
 
     def row(self, contact: ContactRow) -> tuple[str, str, object, int, str, str, str]:
         """(channel, text, template_values, parts, encoding, state, reason) for `contact`."""
@@ -119,8 +121,9 @@ class _Renderer:
                 reason = "outside the WhatsApp 24-hour window (no message from them in 24 h)"
                 return channel, rendered.text, None, 0, "", "skipped", reason
             return channel, rendered.text, None, 1, "", "queued", ""
-        segments = sms_segments(rendered.text)
-        return channel, rendered.text, None, segments.parts, segments.encoding, "queued", ""
+        text = self.footers.apply(rendered.text, contact) if self.footers.active else rendered.text
+        segments = sms_segments(text)
+        return channel, text, None, segments.parts, segments.encoding, "queued", ""
 
 
 def campaign_freeze(

@@ -9,6 +9,7 @@ from django.utils import timezone
 from campaigns.audience import audience_contacts, audience_summary
 from campaigns.budget import over_budget_count
 from campaigns.caps import capped_contacts
+from campaigns.compliance import Footers, compliance_problems
 from campaigns.consent_rules import without_channel_consent
 from campaigns.models import Campaign, Channel
 from campaigns.pricing import estimate_cost
@@ -43,6 +44,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
     cap_check = sms_cap_check if campaign.channel == Channel.SMS else whatsapp_text_cap_check
     channel = "sms" if campaign.channel == Channel.SMS else campaign.channel
     template = compile_template(campaign.text) if campaign.channel != "whatsapp_template" else None
+    footers = Footers(campaign)
     eligible = audience_contacts(campaign).filter(opted_out=False).order_by("id")
     now = timezone.now()
     # The capped are not counted in messages or cost, exactly as the freeze will skip them.
@@ -61,7 +63,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
             if rendered.missing:
                 missing[rendered.skip_reason] += 1
                 continue
-            text = rendered.text
+            text = footers.apply(rendered.text, contact) if footers.active else rendered.text
             if problem := cap_check(text):
                 # Refused, never truncated: the text is reported with its exact length and parts.
                 too_long[problem] = too_long.get(problem, 0) + 1
@@ -112,6 +114,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
         "ucs2_characters": list(ucs2),
         "cost": {"amount": f"{cost.total:.4f}", "currency": cost.currency},
         "template_problem": sendable,
+        "compliance": compliance_problems(campaign=campaign),
         "length_problems": _length_problems(campaign, too_long),
         "samples": rendered_samples,
     }

@@ -8,6 +8,7 @@ the commands and the API all obey the same rule. A refusal raises core.rules.Ref
 import contextlib
 import datetime as dt
 import re
+import uuid
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from campaigns import signals
 from campaigns.approval import campaign_content, campaign_fingerprint
+from campaigns.compliance import compliance_launch_problem
 from campaigns.ledger import live_batch_ids, messages_in_flight
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
@@ -43,12 +45,12 @@ from campaigns.rendering import (
     whatsapp_text_cap_check,
 )
 from campaigns.states import CampaignState, campaign_can_move
+from campaigns.status_map import state_for_status
 from contacts.models import Contact, ContactList
-from contacts.phones import PhoneError, international_number
 from core.rules import OPERATOR, Actor, Refused, actor_label, actor_require, actor_user
 from core.services import audit_record
 from infobip.client import get_client
-from infobip.links import callback_data
+from infobip.links import callback_data, webhook_url
 from infobip.types import SendResult, SmsMessage, WhatsAppTemplateMessage
 from whatsapp.mapping import contact_values as template_contact_values
 from whatsapp.mapping import mapping_resolve, mapping_validate
@@ -190,6 +192,7 @@ def campaign_create(
     segment: Segment | None = None,
     exclude_segment: Segment | None = None,
     frequency_cap_override: bool = False,
+    opt_out_footer: bool = True,
 ) -> Campaign:
     """Create a draft campaign; refuses (ValidationError) anything that could not be sent.
 
@@ -236,6 +239,7 @@ def campaign_create(
         segment=segment,
         exclude_segment=exclude_segment,
         frequency_cap_override=frequency_cap_override,
+        opt_out_footer=opt_out_footer,
     )
     errors = campaign_validate(campaign=campaign)
     if errors:
@@ -333,6 +337,8 @@ def campaign_launch(
     if template is not None and (reason := template_check_sendable(template=template)):
         errors.append(reason)
     if not errors and (problem := budget_launch_problem(campaign=campaign)):
+        errors.append(problem)
+    if not errors and (problem := compliance_launch_problem(campaign=campaign)):
         errors.append(problem)
     if errors:
         raise CampaignError("; ".join(errors))
@@ -526,19 +532,27 @@ def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:
     return len(new)
 
 
-def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> SendResult:
-    """Send the campaign's message, rendered for `contact`, to the number `to` (no ledger)."""
+def campaign_test_send(
+    *, campaign: Campaign, contact: Contact, to: str, sent_by: AbstractBaseUser | None = None
+) -> SendResult:
+    """Send the campaign's message, rendered for `contact`, to the number `to` (no ledger).
+
+    `to` may be national in the team's region (campaigns.testsend). The test is kept, with our
+    own messageId and a report URL, so its delivery report shows where it was sent from.
+    """
+    from campaigns.compliance import Footers
     from campaigns.sending import default_sender
+    from campaigns.testsend import campaign_test_record, destination_parse
 
     client = get_client()
     sender = default_sender(campaign)
     try:
-        # E.164, Infobip's digits without +, or 00-prefixed (INTERFACE.md "Numbers").
-        to = international_number(to).lstrip("+")
-    except PhoneError as exc:
-        raise CampaignError(
-            f"{to!r} is not a phone number in international format: {exc}"
-        ) from None
+        to = destination_parse(to).lstrip("+")
+    except ValidationError as exc:
+        raise CampaignError("; ".join(exc.messages)) from None
+    message_id = uuid.uuid4()
+    channel = "sms" if campaign.channel == Channel.SMS else "whatsapp"
+    notify = webhook_url("sms/reports" if channel == "sms" else "whatsapp/reports")
     if campaign.channel == Channel.WHATSAPP_TEMPLATE:
         resolved = mapping_resolve(
             template=campaign.template,
@@ -547,26 +561,41 @@ def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> Send
         )
         if resolved.values is None:
             raise CampaignError("cannot render for this contact: " + "; ".join(resolved.missing))
+        text = ""
         message = WhatsAppTemplateMessage(
             to=to,
             sender=sender,
             template_name=campaign.template.name,
             language=campaign.template.language,
-            message_id=f"test-{campaign.pk}-{timezone.now():%Y%m%d%H%M%S%f}",
+            message_id=str(message_id),
+            notify_url=notify,
             **resolved.values.to_message_fields(),
         )
-        return client.send_whatsapp_templates([message])
-    rendered = compile_template(campaign.text).render(contact_values(contact))
-    if rendered.missing:
-        raise CampaignError(f"cannot render for this contact: {rendered.skip_reason}")
-    message_id = f"test-{campaign.pk}-{timezone.now():%Y%m%d%H%M%S%f}"
-    if campaign.channel == Channel.WHATSAPP_TEXT:
-        sent = client.send_whatsapp_text(
-            sender=sender, to=to, text=rendered.text, message_id=message_id
-        )
-        return SendResult(bulk_id=None, messages=[sent])
-    return client.send_sms([SmsMessage(to=to, text=rendered.text, message_id=message_id,
-                                       sender=sender)])  # fmt: skip
+        result = client.send_whatsapp_templates([message])
+    else:
+        rendered = compile_template(campaign.text).render(contact_values(contact))
+        if rendered.missing:
+            raise CampaignError(f"cannot render for this contact: {rendered.skip_reason}")
+        # What the recipients get: the opt-out footer of the sample contact's country too.
+        footers = Footers(campaign)
+        text = footers.apply(rendered.text, contact) if footers.active else rendered.text
+        if campaign.channel == Channel.WHATSAPP_TEXT:
+            sent = client.send_whatsapp_text(
+                sender=sender, to=to, text=text, message_id=str(message_id), notify_url=notify
+            )
+            result = SendResult(bulk_id=None, messages=[sent])
+        else:
+            result = client.send_sms([SmsMessage(to=to, text=text, message_id=str(message_id),
+                                                 sender=sender, notify_url=notify)])  # fmt: skip
+    answer = result.messages[0] if result.messages else None
+    status = answer.status if answer else None
+    rejected = status is not None and state_for_status(status) == "rejected"
+    campaign_test_record(
+        campaign_id=campaign.pk, sent_by=sent_by, to="+" + to, channel=channel, text=text,
+        message_id=message_id, state="rejected" if rejected else "accepted",
+        status_name=status.name if status else "",
+    )  # fmt: skip
+    return result
 
 
 def campaign_frequency_cap_override(

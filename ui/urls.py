@@ -32,6 +32,7 @@ urlpatterns = [
     path("dashboard/campaigns/", dashboard.dashboard_campaigns, name="dashboard_campaigns"),
     path("audit/", dashboard.audit, name="audit"),
     path("settings/", preferences.preferences, name="preferences"),
+    path("settings/test-numbers/", preferences.test_numbers, name="test_numbers"),
     path("contacts/", contacts.contact_list, name="contacts"),
     path("contacts/import/", contacts.contact_import, name="contact_import"),
     path("contacts/new/", people.contact_new, name="contact_new"),
@@ -68,6 +69,7 @@ urlpatterns = [
     path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign"),
     path("campaigns/<int:pk>/preview/", campaigns.campaign_preview_page, name="campaign_preview"),
     path("campaigns/<int:pk>/test/", campaigns.campaign_test, name="campaign_test"),
+    path("campaigns/<int:pk>/tests/", campaigns.campaign_tests_fragment, name="campaign_tests"),
     path(
         "campaigns/<int:pk>/progress/",
         campaigns.campaign_progress_fragment,

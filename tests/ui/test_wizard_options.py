@@ -149,3 +149,21 @@ def test_lifting_the_frequency_cap_needs_the_send_permission(marketer_client, se
     assert AuditEntry.objects.filter(action="frequency_cap_override", campaign=campaign).exists()
     preview = sender_client.get(reverse("ui:campaign_preview", args=[campaign.pk]))
     assert "Lifted for this campaign" in preview.content.decode()
+
+
+def test_the_opt_out_footer_is_on_by_default_and_off_blocks_the_launch(sender_client, settings):
+    settings.HERALD_OPT_OUT_COUNTRIES = ["GB"]
+    _to_options(sender_client, text="Sale today")
+    page = sender_client.get(reverse("ui:wizard_options")).content.decode()
+    assert 'name="opt_out_footer" id="id_opt_out_footer" checked' in page
+    sender_client.post(reverse("ui:wizard_options"), {"send_mode": "now"})  # footer unchecked
+    campaign = Campaign.objects.get()
+    assert campaign.opt_out_footer is False
+    preview = sender_client.get(reverse("ui:campaign_preview", args=[campaign.pk])).content
+    assert "Off: recipients in GB would get no opt-out wording" in preview.decode()
+    launched = sender_client.post(
+        reverse("ui:campaign_action", args=[campaign.pk, "launch"]), follow=True
+    )
+    assert "does not say how to opt out" in launched.content.decode()
+    campaign.refresh_from_db()
+    assert campaign.state == "draft"

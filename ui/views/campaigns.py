@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Min
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -31,6 +32,7 @@ from campaigns.services import (
     campaign_test_send,
 )
 from campaigns.states import CampaignState, MessageState
+from campaigns.testsend import saved_number_add, saved_numbers_for, team_region
 from contacts.models import Contact
 from contacts.services import contact_list_add, contact_list_create
 from core.csvsafe import csv_lines
@@ -124,13 +126,11 @@ def _actions(request, campaign: Campaign) -> dict:
 def campaign_preview_page(request, pk: int):
     campaign = get_object_or_404(Campaign, pk=pk)
     preview = campaign_preview(campaign=campaign)
-    sample = _sample_contact(campaign)
     context = {
         "campaign": campaign,
         "preview": preview,
         "actions": _actions(request, campaign),
-        "test_to": request.session.get("herald_test_to") or sample.phone or "",
-        "test_result": request.session.pop("herald_test_result", None),
+        **_test_context(request, campaign),
         "steps": [
             ("audience", "Audience"),
             ("message", "Message"),
@@ -143,23 +143,67 @@ def campaign_preview_page(request, pk: int):
     return render(request, "ui/campaign_preview.html", context)
 
 
+TESTS_SHOWN = 5
+
+
+def _test_context(request, campaign: Campaign) -> dict:
+    """The test form: the person's own numbers (never a customer's), and their last tests."""
+    saved = list(saved_numbers_for(request.user))
+    last = request.session.get("herald_test_to", "")
+    return {
+        "saved_numbers": saved,
+        # What this person typed last time (unless it is one of their saved numbers, then that
+        # one is picked); else their first saved number; else nothing.
+        "test_to": last if all(n.phone != last for n in saved) else "",
+        "test_pick": next((n.pk for n in saved if n.phone == last), None)
+        or (saved[0].pk if saved and not last else None),
+        "tests": _tests(request, campaign),
+        "region": team_region(),
+    }
+
+
+def _tests(request, campaign: Campaign) -> list:
+    return list(campaign.test_sends.filter(sent_by_id=request.user.pk)[:TESTS_SHOWN])
+
+
 @require_POST
 @page("campaigns.change_campaign")
 def campaign_test(request, pk: int):
+    """Send a test to one of the person's saved numbers, or a number typed (and maybe saved)."""
     campaign = get_object_or_404(Campaign, pk=pk)
-    to = request.POST.get("to", "").strip()
-    request.session["herald_test_to"] = to
+    picked = param_int(request.POST.get("saved", ""))
+    number = saved_numbers_for(request.user).filter(pk=picked).first() if picked else None
+    to = number.phone if number else request.POST.get("to", "").strip()
+    if number is None and request.POST.get("save") == "on":
+        try:
+            number = saved_number_add(
+                user=request.user, raw=to, label=request.POST.get("label", "")
+            )
+        except ValidationError as exc:
+            messages.error(request, "Number not saved: " + "; ".join(exc.messages) + ".")
+            return redirect("ui:campaign_preview", pk=pk)
+        to = number.phone
+    request.session["herald_test_to"] = to[:40]
     try:
-        result = campaign_test_send(campaign=campaign, contact=_sample_contact(campaign), to=to)
+        result = campaign_test_send(
+            campaign=campaign, contact=_sample_contact(campaign), to=to, sent_by=request.user
+        )
     except (CampaignError, InfobipError) as exc:
         messages.error(request, f"Test not sent: {exc}")
         return redirect("ui:campaign_preview", pk=pk)
     sent = result.messages[0] if result.messages else None
     status = sent.status.name if sent and sent.status else "sent"
-    request.session["herald_test_result"] = {"to": to, "status": status}
     audit_record(actor=request.user, action="test", campaign=campaign, detail=f"to {to}: {status}")
-    messages.success(request, f"Test message sent to {to} ({status}).")
-    return redirect("ui:campaign_preview", pk=pk)
+    messages.success(request, f"Test sent to {to}: its delivery report shows below.")
+    return redirect(reverse("ui:campaign_preview", args=[pk]) + "#tests")
+
+
+@page("campaigns.view_campaign")
+def campaign_tests_fragment(request, pk: int):
+    """Fragment: the person's last tests of the campaign and what Infobip reported for each."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    return render(request, "ui/_test_sends.html", {"campaign": campaign,
+                                                   "tests": _tests(request, campaign)})  # fmt: skip
 
 
 @page("campaigns.view_campaign")

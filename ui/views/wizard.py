@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from campaigns.compliance import opt_out_countries, says_how_to_opt_out
 from campaigns.models import (
     Channel,
     Segment,
@@ -190,10 +191,11 @@ def sms_counter(request):
     """Live counter: campaigns.rendering.sms_segments on the text being typed (never drifts)."""
     field = request.POST.get("counter_field", "text")
     text = request.POST.get(field if field in ("text", "failover_text") else "text", "")
-    return render(request, "ui/_sms_counter.html", _counter(text, _state(request)))
+    context = _counter(text, _state(request), footer=field != "failover_text")
+    return render(request, "ui/_sms_counter.html", context)
 
 
-def _counter(text: str, state: dict) -> dict:
+def _counter(text: str, state: dict, *, footer: bool = True) -> dict:
     """The counter's context: the text's own figures, and what recipients receive once filled."""
     seg = sms_segments(text)
     list_ids, segment_id = state.get("lists", []), state.get("segment")
@@ -213,6 +215,9 @@ def _counter(text: str, state: dict) -> dict:
         "over_cap": seg.length - cap if seg.length > cap else 0,
         "near_cap": cap - seg.length if cap * 0.9 <= seg.length <= cap else None,
         "syntax_problem": placeholder_syntax_problem(text),
+        # Where the law asks for opt-out wording Herald adds it (issue 26 #8): say so here, as
+        # it counts toward what those recipients receive.
+        "footer_countries": [] if says_how_to_opt_out(text) else sorted(opt_out_countries()),
     }
 
 

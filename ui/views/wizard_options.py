@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.caps import caps_configured
+from campaigns.compliance import opt_out_countries, says_how_to_opt_out
 from campaigns.describe import country_rules_words, has_link
 from campaigns.editing import EDITABLE, campaign_update
 from campaigns.models import (
@@ -98,6 +99,7 @@ def campaign_state(campaign: Campaign) -> dict:
         "failover_text": campaign.failover_text,
     }
     options |= {"track_links": "on"} if campaign.track_links else {}
+    options |= {"opt_out_footer": "on"} if campaign.opt_out_footer else {}
     options |= {"frequency_cap_override": "on"} if campaign.frequency_cap_override else {}
     return {
         "editing": campaign.pk,
@@ -156,6 +158,7 @@ def _options_defaults(state: dict) -> dict:
         "failover_validity_unit": "hours",
         "failover_mode": FailoverMode.HERALD if whatsapp else FailoverMode.NONE,
     }
+    defaults["opt_out_footer"] = "on"
     # Click tracking is on by default for an SMS with a link (issue 26 #2): the marketer sees
     # what a link earned without having to know the option exists.
     if not whatsapp and has_link(state.get("text", "")):
@@ -281,6 +284,7 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
         "failover_validity_minutes": failover_validity,
         "max_spend": max_spend,
         "frequency_cap_override": form.get("frequency_cap_override") == "on",
+        "opt_out_footer": form.get("opt_out_footer") == "on" or whatsapp,
     }
     return fields, field_errors
 
@@ -388,7 +392,9 @@ def options(request):
         currency=price_table().currency,
         validity_units=[("minutes", "minutes"), ("hours", "hours")],
         known_senders=_known_senders(),
-        **_counter(form.get("failover_text", ""), state),
+        opt_out_countries=sorted(opt_out_countries()),
+        text_says_opt_out=says_how_to_opt_out(state.get("text", "")),
+        **_counter(form.get("failover_text", ""), state, footer=False),
     )
     status = 400 if context["errors"] else 200
     return render(request, "ui/wizard_options.html", context, status=status)

@@ -26,10 +26,11 @@ from campaigns.services import (
     campaign_resend_failed,
     campaign_resume,
     campaign_status,
+    campaign_test_send,
 )
 from contacts.models import ContactList
 from core.cli import add_actor_argument, cli_actor
-from core.rules import Refused
+from core.rules import Refused, actor_require, actor_user
 from whatsapp.mapping import slot_from_text
 from whatsapp.models import WhatsAppTemplate
 
@@ -38,9 +39,9 @@ class Command(BaseCommand):
     """Create and run campaigns from the terminal (see INTERFACE.md)."""
 
     help = (
-        "Campaigns: create | preview | launch | approve | pause | resume | cancel | archive | "
-        "unarchive | status | export; state changes act as --as USERNAME (or HERALD_CLI_USER, "
-        "else the operator)"
+        "Campaigns: create | preview | test | launch | approve | pause | resume | cancel | "
+        "archive | unarchive | status | export; state changes act as --as USERNAME (or "
+        "HERALD_CLI_USER, else the operator)"
     )
 
     def add_arguments(self, parser) -> None:
@@ -95,6 +96,13 @@ class Command(BaseCommand):
         launch.add_argument("--wait", action="store_true")
         launch.add_argument("--timeout", type=float, default=0, help="seconds; 0 = no limit")
         add_actor_argument(launch)
+        test = sub.add_parser("test", help="send the message to one number (a test, no ledger)")
+        test.add_argument("id", type=int)
+        test.add_argument("--to", required=True, help="the number (national format accepted)")
+        test.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                          help="wait this long for the delivery report")  # fmt: skip
+        test.add_argument("--json", action="store_true")
+        add_actor_argument(test)
         for name in ("approve", "pause", "resume", "cancel", "resend"):
             p = sub.add_parser(name)
             p.add_argument("id", type=int)
@@ -263,6 +271,31 @@ class Command(BaseCommand):
             time.sleep(0.5)
         status = campaign_status(campaign=campaign)
         self.stdout.write(_summary(status))
+
+    def do_test(self, *, id: int, to: str, wait: float, json: bool, acting_user, **_) -> None:
+        from campaigns.audience import audience_contacts
+        from campaigns.models import CampaignTestSend
+        from campaigns.testsend import FINAL
+        from contacts.models import Contact
+
+        campaign = self._campaign(id)
+        actor = cli_actor(acting_user)
+        actor_require(actor, "campaigns.change_campaign", doing="send tests")
+        sample = audience_contacts(campaign).filter(opted_out=False).order_by("id").first()
+        campaign_test_send(campaign=campaign, contact=sample or Contact(), to=to,
+                           sent_by=actor_user(actor))  # fmt: skip
+        test = campaign.test_sends.order_by("-id").first()
+        assert test is not None  # campaign_test_send records every test it sends
+        deadline = time.monotonic() + wait
+        while test.state not in FINAL and time.monotonic() < deadline:
+            time.sleep(0.5)
+            test = CampaignTestSend.objects.get(pk=test.pk)
+        data = {"to": test.to, "message_id": str(test.message_id), "state": test.state,
+                "status": test.status_name, "error": test.error_name}  # fmt: skip
+        if json:
+            self.stdout.write(_dumps(data))
+        else:
+            self.stdout.write(f"test to {test.to}: {test.state} {test.status_name}".rstrip())
 
     def do_approve(self, *, id: int, acting_user: str | None, **_) -> None:
         approval = campaign_approve(campaign=self._campaign(id), actor=cli_actor(acting_user))
