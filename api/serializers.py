@@ -278,7 +278,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "speed_limit", "speed_unit", "track_links", "sms_validity_minutes",
             "whatsapp_validity_minutes", "failover_validity_minutes", "state", "state_reason",
             "recipients", "created_at", "launched_at", "finished_at", "send_window", "max_spend",
-            "frequency_cap_override",
+            "frequency_cap_override", "opt_out_footer",
         ]  # fmt: skip
         read_only_fields = ["id", "state", "state_reason", "recipients", "created_at",
                             "launched_at", "finished_at"]  # fmt: skip

@@ -108,3 +108,15 @@ def test_with_the_footer_off_every_surface_refuses_the_launch(api_for_superuser)
 @pytest.fixture
 def api_for_superuser(api_for, django_user_model):
     return api_for(django_user_model.objects.create_superuser("root", password="x" * 20))
+
+
+def test_the_footer_option_on_the_command_line_and_the_api(api_for_superuser):
+    _audience()
+    call_command("campaign", "create", "--name", "c", "--list", "Everyone", "--channel", "sms",
+                 "--text", "Hi", "--no-opt-out-footer")  # fmt: skip
+    assert Campaign.objects.get(name="c").opt_out_footer is False
+    body = {"name": "a", "channel": "sms", "lists": ["Everyone"], "text": "Hi",
+            "opt_out_footer": False}  # fmt: skip
+    created = api_for_superuser.post("campaigns", body)
+    assert created.json()["opt_out_footer"] is False
+    assert Campaign.objects.get(name="a").opt_out_footer is False

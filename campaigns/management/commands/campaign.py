@@ -85,6 +85,11 @@ class Command(BaseCommand):
             "--override-frequency-cap", action="store_true",
             help="lift the workspace's frequency caps for this campaign (audited)",
         )  # fmt: skip
+        create.add_argument(
+            "--no-opt-out-footer", dest="opt_out_footer", action="store_false",
+            help="add no \"Reply STOP to opt out\" line where the law asks for one (the launch is "
+            "then refused unless the text says how to opt out)",
+        )  # fmt: skip
         create.add_argument("--json", action="store_true")
         add_actor_argument(create)
         for name in ("preview", "status"):
@@ -179,6 +184,7 @@ class Command(BaseCommand):
             segment=segment,
             exclude_segment=exclude_segment,
             frequency_cap_override=o["override_frequency_cap"],
+            opt_out_footer=o["opt_out_footer"],
         )
         if o["json"]:
             self.stdout.write(json.dumps({"id": campaign.pk}))
