@@ -1,13 +1,14 @@
-"""`python -m bench` (make bench): benchmarks 1–4, the API upsert (issue #18) and segment counts
-(issue #17), medians of several runs, written to bench/results/NAME-YYYY-MM-DD.{json,md} (NAME:
---name, default bench) and printed as a table. See bench/README.md.
+"""`python -m bench` (make bench): benchmarks 1–4, the API upsert (issue #18), segment counts
+(issue #17) and the launch forecast (issue 26 #5), medians of several runs, written to
+bench/results/NAME-YYYY-MM-DD.{json,md} (NAME: --name, default bench) and printed as a table.
+See bench/README.md.
 
 Options: --sizes 10000,100000,1000000  --runs 3  --runs-large 3 (runs at ≥ 1M)  --only
-fanout,import,pages,api_upsert,segments  --naive-size 10000  --keep-pages (keep the 10M-row
-database for next time)  --api-sizes (default: --sizes)  --segment-sizes (default: the largest
-of --sizes). Each benchmark runs in its own process (bench.fanout, bench.importer, bench.pages,
-bench.api_upsert, bench.segments), one size at a time, and prints JSON lines that are collected
-here.
+fanout,import,pages,api_upsert,segments,forecast  --naive-size 10000  --keep-pages (keep the
+10M-row database for next time)  --api-sizes (default: --sizes)  --segment-sizes (segments and
+forecast; default: the largest of --sizes). Each benchmark runs in its own process
+(bench.fanout, bench.importer, bench.pages, bench.api_upsert, bench.segments, bench.forecast),
+one size at a time, and prints JSON lines that are collected here.
 """
 
 import argparse
@@ -50,7 +51,7 @@ def summarize(records: list[dict]) -> dict:
     for r in records:
         by.setdefault((r["bench"], r.get("size")), []).append(r)
     out: dict = {"fanout": {}, "reports": {}, "import": {}, "pages": [], "api_upsert": {},
-                 "segments": []}  # fmt: skip
+                 "segments": [], "forecast": []}  # fmt: skip
     sizes = sorted({s for b, s in by if b == "fanout_engine"})
     for size in sizes:
         engine = {r["run"]: r for r in by.get(("fanout_engine", size), [])}
@@ -124,6 +125,20 @@ def summarize(records: list[dict]) -> dict:
             "median_ms": med([r["median_ms"] for r in rows]),
             "loadavg_before": [r["loadavg_before"] for r in rows],
         })  # fmt: skip
+    forecasts: dict[tuple, list[dict]] = {}
+    for r in records:
+        if r["bench"] == "forecast":
+            forecasts.setdefault((r["size"], r["campaign"]), []).append(r)
+    for (size, label), rows in forecasts.items():
+        out["forecast"].append({
+            "size": size, "campaign": label, "runs": len(rows),
+            "median_ms": med([r["median_ms"] for r in rows]),
+            "cpu_us_per_recipient": med([r["cpu_us_per_recipient"] for r in rows]),
+            "naive_cpu_us_per_recipient": med([r["naive_cpu_us_per_recipient"] for r in rows]),
+            "naive_over_forecast": med([r["naive_over_forecast"] for r in rows]),
+            "groups": rows[0]["groups"], "waiting": rows[0]["waiting"],
+            "loadavg_before": [r["loadavg_before"] for r in rows],
+        })  # fmt: skip
     return out
 
 
@@ -177,6 +192,9 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
                      v >= 10_000))  # fmt: skip
     for x in s.get("segments") or []:
         rows.append((f"segment count \"{x['segment']}\" < 1 s at {x['size']:,}",
+                     f"{x['median_ms']:,} ms", x["median_ms"] < 1000))  # fmt: skip
+    for x in s.get("forecast") or []:
+        rows.append((f"launch forecast ({x['campaign']}) < 1 s at {x['size']:,}",
                      f"{x['median_ms']:,} ms", x["median_ms"] < 1000))  # fmt: skip
     for p in s["pages"]:
         if p.get("median_ms") is None:
@@ -248,6 +266,15 @@ def markdown(meta: dict, s: dict) -> str:
     for x in s.get("segments") or []:
         lines.append(f"| {x['size']:,} | {x['segment']} | {x['runs']} | {x['count']:,} | "
                      f"{x['median_ms']:,} | {_loads(x['loadavg_before'])} |")  # fmt: skip
+    lines += ["", "## Launch forecast (issue 26 #5; `campaign_forecast(...)`, median of 3)", "",
+              "| contacts | campaign | runs | median ms | CPU µs/recipient | per-recipient "
+              "decisions µs/recipient | ratio | groups | waiting | load before runs |",
+              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for x in s.get("forecast") or []:
+        lines.append(f"| {x['size']:,} | {x['campaign']} | {x['runs']} | {x['median_ms']:,} | "
+                     f"{x['cpu_us_per_recipient']} | {x['naive_cpu_us_per_recipient']} | "
+                     f"{x['naive_over_forecast']}× | {x['groups']:,} | {x['waiting']:,} | "
+                     f"{_loads(x['loadavg_before'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -260,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--runs-large", type=int, default=3, help="runs at 1M and above")
-    parser.add_argument("--only", default="fanout,import,pages,api_upsert,segments")
+    parser.add_argument("--only", default="fanout,import,pages,api_upsert,segments,forecast")
     parser.add_argument("--naive-size", type=int, default=10_000)
     parser.add_argument("--keep-pages", action="store_true")
     parser.add_argument("--import-sizes", default="", help="default: --sizes")
@@ -295,6 +322,10 @@ def main(argv: list[str] | None = None) -> int:
             runs = args.runs_large if size >= 1_000_000 else args.runs
             extra = ["--reuse", "--keep"] if args.segment_reuse else []
             records += _run("bench.segments", "--size", str(size), "--runs", str(runs), *extra)
+    if "forecast" in only:
+        for size in [int(x) for x in (args.segment_sizes or str(max(sizes))).split(",") if x]:
+            runs = args.runs_large if size >= 1_000_000 else args.runs
+            records += _run("bench.forecast", "--size", str(size), "--runs", str(runs))
     summary = summarize(records)
     meta = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -32,7 +32,6 @@ from typing import NamedTuple
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA
 from psycopg import sql
 
@@ -220,11 +219,25 @@ def _group_rows(
 
 
 def _settles(group: _Group, hour: dt.datetime) -> bool:
-    """Whether every number of the group has the zones its lowest number has."""
+    """Whether every number of the group has the zones its lowest number has.
+
+    A non-geographic number (most mobiles) takes its whole country's zones, whatever its
+    prefix: such a group is settled at once. A geographic one (every US and Canadian number)
+    takes its area's, so the group is settled when the time-zone data agrees under its prefix.
+    """
     if _valid_zone(group.timezone):
         return True  # the contact's own zone decides, not the number
     digits = group.prefix.removeprefix("+")
-    return digits.isdigit() and _uniform(digits, hour)
+    if not digits.isdigit():
+        return True
+    return not _geographic(group.first_phone) or _uniform(digits, hour)
+
+
+@lru_cache(maxsize=4096)
+def _geographic(phone: str) -> bool:
+    from contacts.phones import is_geographic
+
+    return is_geographic(phone)
 
 
 @lru_cache(maxsize=4096)
@@ -238,26 +251,25 @@ def _valid_zone(name: str) -> bool:
     return True
 
 
+@lru_cache(maxsize=1024)
+def _tz(name: str) -> zoneinfo.ZoneInfo:
+    # ZoneInfo keeps only a few zones alive itself; a forecast asks for the same ones often.
+    return zoneinfo.ZoneInfo(name)
+
+
 def _hour(now: dt.datetime) -> dt.datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
 @lru_cache(maxsize=4096)
 def _uniform(digits: str, hour: dt.datetime) -> bool:
-    """Whether all numbers starting with `digits` keep the same clocks over the next 9 days.
-
-    The candidates are the zones of the longest time-zone prefix the digits start with, of every
-    longer prefix that starts with them, and the country's (mobile numbers get those).
-    """
-    cc = next((digits[:n] for n in (1, 2, 3) if int(digits[:n]) in COUNTRY_CODE_TO_REGION_CODE),
-              None)  # fmt: skip
+    """Whether all geographic numbers starting with `digits` keep the same clocks for 9 days:
+    the zones of the longest time-zone prefix they start with, and of every longer one."""
     sets = {zones for key, zones in TIMEZONE_DATA.items() if key.startswith(digits)}
     for n in range(len(digits), 0, -1):
         if digits[:n] in TIMEZONE_DATA:
             sets.add(TIMEZONE_DATA[digits[:n]])
             break
-    if cc is not None and cc in TIMEZONE_DATA:
-        sets.add(TIMEZONE_DATA[cc])
     return len({_clocks(zones, hour) for zones in sets}) <= 1
 
 
@@ -269,7 +281,7 @@ def _clocks(zones: tuple[str, ...], hour: dt.datetime) -> frozenset[tuple]:
     for name in zones:
         if not _valid_zone(name):
             continue
-        tz = zoneinfo.ZoneInfo(name)
+        tz = _tz(name)
         clocks.add(tuple(at.astimezone(tz).utcoffset() for at in samples))
     return frozenset(clocks)
 
@@ -351,7 +363,7 @@ def _closes(window: Window, zones: tuple[str, ...], at: dt.datetime) -> dt.datet
     for name in zones:
         if not _valid_zone(name):
             continue
-        local = at.astimezone(zoneinfo.ZoneInfo(name))
+        local = at.astimezone(_tz(name))
         end = dt.datetime.combine(local.date(), window.end, tzinfo=local.tzinfo)
         while end <= local:
             end += dt.timedelta(days=1)
