@@ -60,6 +60,9 @@ def test_a_marketer_sets_every_option_sees_the_forecast_and_launches(
     browser_page, live_server, celery_worker, sandbox, engine_settings, shots_dir, axe_audit
 ):
     sandbox.configure(outcomes={"delivered": 1.0}, push_delay=0.2)
+    # GB's opt-out rule (the suite runs without), and national numbers read as British.
+    engine_settings.HERALD_OPT_OUT_COUNTRIES = ["GB"]
+    engine_settings.HERALD_DEFAULT_REGION = "GB"
     make_user("wendy", MARKETER, SENDER)
     _audience()
     page, base = browser_page, live_server.url
@@ -110,7 +113,22 @@ def test_a_marketer_sets_every_option_sees_the_forecast_and_launches(
     forecast = page.locator("#forecast")
     expect(forecast).to_contain_text("2 go at once.")
     expect(forecast).to_contain_text("1 GB recipient waits for 08:00 local")
+    # Nobody can reply to "WinterShop": the law's opt-out line is each person's own link.
+    expect(page.locator("#option-opt_out")).to_contain_text("their personal opt-out link")
+    expect(page.locator(".preview-text").first).to_contain_text("Opt out: http")
     _both_widths(page, shots_dir, axe_audit, "03-preview-options-and-forecast")
+
+    # A test to the marketer's own phone, typed the British way and kept for next time; never
+    # a customer's number in the box. Its delivery report arrives through the real webhook.
+    expect(page.get_by_label("Phone number")).to_have_value("")
+    page.get_by_label("Phone number").fill("07700 900123")
+    page.get_by_label("Save it to my test numbers as").check()
+    page.get_by_label("Label").fill("My phone")
+    page.get_by_role("button", name="Send test").click()
+    expect(page.locator("#test-sends")).to_contain_text("to +447700900123")
+    expect(page.locator("#test-sends")).to_contain_text("Delivered", timeout=30_000)
+    expect(page.get_by_label("My phone · +447700900123")).to_be_checked()
+    _both_widths(page, shots_dir, axe_audit, "03b-test-delivered")
 
     page.get_by_role("link", name="Launch…").click()
     expect(page.locator("#confirm-forecast")).to_contain_text("1 GB recipient waits for 08:00")

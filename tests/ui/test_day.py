@@ -55,7 +55,7 @@ def test_edit_opens_every_step_with_what_was_saved_and_saves_changes(marketer_cl
     response = marketer_client.post(
         reverse("ui:wizard_options"),
         {"send_mode": "now", "speed_limit": "30", "speed_unit": "second",
-         "quiet_start": "", "quiet_end": ""},
+         "quiet_from": "", "quiet_until": ""},
     )  # fmt: skip
     assert response["Location"] == reverse("ui:campaign_preview", args=[draft.pk])
     draft.refresh_from_db()
