@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 # Where `make test` runs its own PostgreSQL and Redis (loopback only).
 PG_PORT ?= 54329
 REDIS_PORT ?= 6399
+# Where `make run` serves (the embedded PostgreSQL has no port: a socket in var/pg).
+RUN_PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:$(PG_PORT)/herald
 TEST_BROKER_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
 
@@ -27,11 +29,10 @@ $(VENV)/.dev: $(VENV)/.runtime
 	$(PY) -m pip install -q -c requirements.lock -r <($(PY) scripts/deps.py dev)
 	@touch $@
 
+# The embedded PostgreSQL (var/pg) unless DATABASE_URL is set; migrate, demo admin, processes.
 run: $(VENV)/.runtime
 	$(PY) scripts/bootstrap_env.py
-	$(PY) manage.py migrate --no-input
-	$(PY) manage.py ensure_demo_admin
-	$(PY) scripts/run.py
+	RUN_PORT=$(RUN_PORT) $(PY) scripts/run.py
 
 services:
 	scripts/services.sh up $(PG_PORT) $(REDIS_PORT)
@@ -42,10 +43,12 @@ services-stop:
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	HERALD_READ_DOTENV=false DEBUG=true $(PY) manage.py makemigrations --check --dry-run
+	HERALD_READ_DOTENV=false DEBUG=true $(PY) -W "ignore:Got an error checking a consistent" \
+	  manage.py makemigrations --check --dry-run
 	$(VENV)/bin/lint-imports --no-cache
 	HERALD_READ_DOTENV=false DEBUG=true $(VENV)/bin/mypy $(MYPY_PACKAGES)
 
+# On the checkout's own embedded PostgreSQL (var/pgtest), started and stopped by the session.
 unit: $(VENV)/.dev
 	$(PY) -m pytest -m "not integration and not browser" --disable-socket --allow-unix-socket --allow-hosts=127.0.0.1,::1,localhost $(PYTEST_ARGS)
 
@@ -74,4 +77,5 @@ drill: $(VENV)/.dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m bench.drill $(DRILL_ARGS)
 
 clean:
-	rm -rf $(VENV) var db.sqlite3 db.sqlite3-wal db.sqlite3-shm
+	-[ -x $(PY) ] && for name in pg pgtest; do $(PY) -m core.embedded_pg stop --name $$name; done
+	rm -rf $(VENV) var

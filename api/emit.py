@@ -31,8 +31,8 @@ from inbox.keywords import first_word
 
 
 def _subscriptions(event_type: str) -> list[EventSubscription]:
-    # A handful of rows: read them all and match the JSON list in Python (SQLite has no
-    # JSON `contains`), one query per emitted batch.
+    # A handful of rows: read them all and match the JSON list in Python, one query per
+    # emitted batch.
     return [s for s in EventSubscription.objects.filter(enabled=True) if event_type in s.events]
 
 
@@ -163,18 +163,7 @@ def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
     if not subscriptions:
         return
     subscription_ids = [s.pk for s in subscriptions]
-    if connection.vendor == "postgresql":
-        _final_events_sql(message_ids, subscription_ids)
-    else:
-        EventDelivery.objects.bulk_create(
-            [
-                EventDelivery(subscription_id=sub, event_type=EventType.MESSAGE_FINAL, message=pk)
-                for pk in message_ids
-                for sub in subscription_ids
-            ],
-            batch_size=1000,
-            ignore_conflicts=True,
-        )
+    _final_events_sql(message_ids, subscription_ids)
     for pk in subscription_ids:
         transaction.on_commit(partial(_wake_final, pk))
 

@@ -98,7 +98,8 @@ class EventSubscription(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=500, blank=True)
     # One deliverer at a time per subscription (events go out in order): a lease, not a lock
-    # held across HTTP calls (SQLite would stall every writer meanwhile).
+    # held across HTTP calls (that would keep a transaction open for as long as a slow
+    # receiver takes).
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

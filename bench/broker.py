@@ -1,8 +1,8 @@
 """Measure the embedded broker candidates: tasks/s end to end through a real worker.
 
-Compares kombu's filesystem transport (Herald's no-server default), the SQLAlchemy transport
-on a SQLite file (the other no-server option) and Redis when it is reachable, with the same
-no-op task and a 2-process prefork worker. Usage: python -m bench.broker [--tasks N]
+Compares kombu's filesystem transport (Herald's no-server default) and Redis when it is
+reachable, with the same no-op task and a 2-process prefork worker (the no-op task touches no
+database). Usage: python -m bench.broker [--tasks N]
 """
 
 import argparse
@@ -35,7 +35,6 @@ def _env(broker: str, tmp: Path) -> dict[str, str]:
         **os.environ,
         "HERALD_READ_DOTENV": "false",
         "DEBUG": "true",
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
         "CELERY_BROKER_URL": broker,
         "CELERY_BROKER_DIR": str(tmp / "broker"),
     }
@@ -88,13 +87,6 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6399/15")
     args = parser.parse_args()
     results = [measure("filesystem", "filesystem://", args.tasks)]
-    try:
-        import sqlalchemy  # noqa: F401
-
-        db = Path(tempfile.mkdtemp()) / "broker.sqlite3"
-        results.append(measure("sqlalchemy+sqlite", f"sqla+sqlite:///{db}", args.tasks))
-    except ImportError:
-        print("sqlalchemy not installed: skipping the SQLAlchemy transport")
     if subprocess.run(["redis-cli", "-u", args.redis, "ping"], capture_output=True).returncode == 0:
         results.append(measure("redis", args.redis, args.tasks))
     for row in results:

@@ -227,10 +227,7 @@ def _commit_chunk(campaign: Campaign, rows: list[tuple], queued: int, estimate: 
 
 @contextmanager
 def _freezer(campaign_id: int) -> Iterator[bool]:
-    """Hold the campaign's freezer lock (PostgreSQL); yields False when another has it."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
+    """Hold the campaign's freezer lock (an advisory lock); yields False when another has it."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [FREEZE_LOCK, campaign_id])
         mine = cursor.fetchone()[0]
@@ -245,7 +242,7 @@ def _freezer(campaign_id: int) -> Iterator[bool]:
 def freeze_in_progress(campaign_id: int) -> bool:
     """True while a live freezer holds the campaign (its lock dies with its connection)."""
     with _freezer(campaign_id) as free:
-        return not free if connection.vendor == "postgresql" else False
+        return not free
 
 
 def _batches(rows) -> Iterator[list[ContactRow]]:
@@ -263,19 +260,12 @@ def _batches(rows) -> Iterator[list[ContactRow]]:
 
 
 def _insert(rows: list[tuple]) -> None:
-    """COPY on PostgreSQL (≈10× bulk_create), model bulk_create elsewhere."""
-    if connection.vendor == "postgresql":
-        table = Message._meta.db_table
-        with (
-            connection.cursor() as cursor,
-            cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                values = row[9]
-                copy.write_row(
-                    (*row[:9], None if values is None else json.dumps(values), *row[10:])
-                )
-        return
-    Message.objects.bulk_create(
-        [Message(**dict(zip(_COLUMNS, row, strict=True))) for row in rows], batch_size=1000
-    )
+    """COPY (≈10× bulk_create)."""
+    table = Message._meta.db_table
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            values = row[9]
+            copy.write_row((*row[:9], None if values is None else json.dumps(values), *row[10:]))

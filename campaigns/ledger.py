@@ -224,13 +224,8 @@ def messages_claim(
 def _live_ids_sql(campaign_param: str = "%s") -> str:
     """A subquery of the ledger ids held by the campaign's live batches."""
     batches = SendBatch._meta.db_table
-    if connection.vendor == "postgresql":
-        return (
-            f"SELECT (jsonb_array_elements(b.ids))::bigint FROM {batches} b"  # noqa: S608
-            f" WHERE b.campaign_id = {campaign_param} AND b.state = 'claimed'"
-        )
     return (
-        f"SELECT j.value FROM {batches} b, json_each(b.ids) j"  # noqa: S608
+        f"SELECT (jsonb_array_elements(b.ids))::bigint FROM {batches} b"  # noqa: S608
         f" WHERE b.campaign_id = {campaign_param} AND b.state = 'claimed'"
     )
 
@@ -257,21 +252,15 @@ def _claim(
     contacts = Contact._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
     # One statement reads what sending needs, including the contact's opt-out as of now (a
-    # STOP after launch still stops every batch not yet sent). On PostgreSQL the contact's
-    # three fields come from one probe of its primary key (an array); a row whose contact
-    # was erased (NULL) is still picked. No row lock and no row write: the campaign-row lock
-    # orders the claims, and the batch row is the claim. Rows of live batches are left out
-    # (a hashed subplan: a few thousand ids at most).
-    if connection.vendor == "postgresql":
-        contact = (
-            f"(SELECT ARRAY[c.opted_out::text, c.timezone, c.country] FROM {contacts} c"  # noqa: S608
-            f" WHERE c.id = {table}.contact_id)"
-        )
-    else:
-        contact = ", ".join(
-            f"(SELECT c.{name} FROM {contacts} c WHERE c.id = {table}.contact_id)"  # noqa: S608
-            for name in ("opted_out", "timezone", "country")
-        )
+    # STOP after launch still stops every batch not yet sent). The contact's three fields
+    # come from one probe of its primary key (an array); a row whose contact was erased
+    # (NULL) is still picked. No row lock and no row write: the campaign-row lock orders the
+    # claims, and the batch row is the claim. Rows of live batches are left out (a hashed
+    # subplan: a few thousand ids at most).
+    contact = (
+        f"(SELECT ARRAY[c.opted_out::text, c.timezone, c.country] FROM {contacts} c"  # noqa: S608
+        f" WHERE c.id = {table}.contact_id)"
+    )
     sql = (
         # Identifiers come from model meta; every value is a bound parameter.
         f"SELECT {_CLAIM_RETURNING.format(message_id=_message_id_text())}, {contact}"  # noqa: S608
@@ -396,11 +385,10 @@ def messages_skip_unclaimed(*, message_ids: Iterable[int], reason: str) -> Apply
         campaign_ids = sorted(
             set(Message.objects.filter(id__in=ids).values_list("campaign_id", flat=True))
         )
-        lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
         with connection.cursor() as cursor:
             for campaign_id in campaign_ids:
                 cursor.execute(
-                    f"SELECT id FROM {Campaign._meta.db_table} WHERE id = %s{lock}",  # noqa: S608
+                    f"SELECT id FROM {Campaign._meta.db_table} WHERE id = %s FOR NO KEY UPDATE",  # noqa: S608
                     [campaign_id],
                 )
         live = live_batch_ids(campaign_ids=campaign_ids)
@@ -431,10 +419,9 @@ def _lock_running(campaign_id: int) -> bool:
     that locked messages first and then waited for the counters deadlocked with a cancel). A
     pause or cancel that committed is seen here, so no batch is claimed after it.
     """
-    lock = " FOR NO KEY UPDATE" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT state FROM {Campaign._meta.db_table} WHERE id = %s{lock}",  # noqa: S608
+            f"SELECT state FROM {Campaign._meta.db_table} WHERE id = %s FOR NO KEY UPDATE",  # noqa: S608
             [campaign_id],
         )
         row = cursor.fetchone()
@@ -443,31 +430,18 @@ def _lock_running(campaign_id: int) -> bool:
 
 def _claimed(row: tuple, now: datetime) -> Claimed:
     pk, message_id, contact_id, phone, channel, text, values, callback, replaces = row[:9]
-    if len(row) == 10:  # PostgreSQL: [opted_out, timezone, country] as one text array
-        opted_text, zone, country = row[9] or (None, None, None)
-        opted = opted_text == "true"
-    else:
-        opted, zone, country = row[9:12]
-    zone, country = zone or "", country or ""
-    if isinstance(values, str):  # SQLite hands JSON back as text
+    # The contact's [opted_out, timezone, country] as one text array (NULL: erased contact).
+    opted_text, zone, country = row[9] or (None, None, None)
+    if isinstance(values, str):  # Django's cursors load jsonb as text (JSONField decodes it)
         values = json.loads(values)
-    if type(message_id) is not str or len(message_id) != 36:  # SQLite: hex text without dashes
-        message_id = str(uuid.UUID(str(message_id)))
     return Claimed(
         pk, message_id, contact_id, phone, channel, text, values, callback or "", replaces,
-        bool(opted), now, zone=zone, country=country,
+        opted_text == "true", now, zone=zone or "", country=country or "",
     )  # fmt: skip
 
 
 def _lock_by_message_id(message_ids: list[uuid.UUID]) -> list[tuple]:
     """Lock and read the ledger rows of these messageIds, in id order (no deadlocks)."""
-    if connection.vendor != "postgresql":
-        return list(
-            Message.objects.filter(message_id__in=message_ids)
-            .order_by("id")
-            .select_for_update()
-            .values_list(*_LOCK_COLUMNS)
-        )
     # One array parameter: 1,000 IN placeholders cost more to build than the query takes.
     columns = ", ".join(_message_id_text() if c == "message_id" else c for c in _LOCK_COLUMNS)
     sql = (
@@ -482,7 +456,7 @@ def _lock_by_message_id(message_ids: list[uuid.UUID]) -> list[tuple]:
 
 @contextmanager
 def _bound_cursor() -> Iterator[psycopg.Cursor]:
-    """A cursor on Django's connection that sends parameters apart from the SQL (PostgreSQL)."""
+    """A cursor on Django's connection that sends parameters apart from the SQL."""
     # Django's cursors bind client-side: a batch's 300 kB JSON or 37 kB id list was scanned
     # and quoted into the statement in Python (~9 % of a sending worker's CPU, py-spy).
     # Errors still come out as Django's (callers retry on django.db.OperationalError, and a
@@ -495,7 +469,7 @@ def _bound_cursor() -> Iterator[psycopg.Cursor]:
 def _message_id_text() -> str:
     # PostgreSQL hands back the canonical text: no UUID object is built and printed again
     # for every row (five conversions per sent message showed in the profile).
-    return "message_id::text" if connection.vendor == "postgresql" else "message_id"
+    return "message_id::text"
 
 
 _LOCK_COLUMNS = (
@@ -560,11 +534,7 @@ def messages_record_sent(
             # Only rows the answer can move leave the batch: a row it cannot (an odd status)
             # stays held, for the settler, rather than becoming claimable again.
             live = batch_id is None or batch_take(batch_id=batch_id, message_ids=list(best))
-            moved: set[int] = set()
-            if live and connection.vendor == "postgresql":
-                moved = _update_sent(best, bulk_id, now, source)
-            elif live:
-                moved = _update_sent_orm(best, bulk_id, now, source)
+            moved = _update_sent(best, bulk_id, now, source) if live else set()
             # No event rows: the row itself now says what the answer said (state, status,
             # reason, claimed_at, accepted_at or done_at), and the next event of the message
             # (a report) starts from this state. Events are for what the row cannot hold:
@@ -611,44 +581,13 @@ def _sent_outcome(item: tuple[Claimed, SentStatus, int | None], bulk_id: str) ->
     )
 
 
-def _update_sent_orm(
-    best: dict[int, tuple[Claimed, SentStatus, int | None]],
-    bulk_id: str,
-    now: datetime,
-    source: str,
-) -> set[int]:
-    """The send answer's write elsewhere (SQLite: one writer at a time), same rules."""
-    rows = Message.objects.filter(id__in=list(best), state=source)
-    moved = set(rows.select_for_update().values_list("id", flat=True))
-    groups: dict[tuple[int, int | None], list[int]] = defaultdict(list)
-    for pk in moved:
-        _, status, parts = best[pk]
-        groups[(id(status), parts)].append(pk)
-    for (_, parts), ids in groups.items():
-        status = best[ids[0]][1]
-        changes: dict = {"state": status.state, "claimed_at": best[ids[0]][0].claimed_at}
-        for name in ("status_group", "status_id", "status_name", "reason"):
-            if getattr(status, name) not in ("", None):
-                changes[name] = getattr(status, name)
-        if parts is not None:
-            changes["parts"] = parts
-        if bulk_id:
-            changes["bulk_id"] = bulk_id
-        if status.state == MessageState.ACCEPTED:
-            changes["accepted_at"] = now
-        if status.state in FINAL_STATES:
-            changes["done_at"] = now
-        Message.objects.filter(id__in=ids).update(**changes)
-    return moved
-
-
 def _update_sent(
     best: dict[int, tuple[Claimed, SentStatus, int | None]],
     bulk_id: str,
     now: datetime,
     source: str,
 ) -> set[int]:
-    """The one ledger write of a send answer (PostgreSQL); the ids it moved."""
+    """The one ledger write of a send answer; the ids it moved."""
     # An answer repeats one status for nearly every message: each distinct status is sent once
     # (small arrays indexed by `k`), each message as three integers. Ids in ascending order:
     # rows are locked in id order, as every other ledger writer locks them (no deadlocks).
@@ -778,7 +717,7 @@ _KEEP_WHEN_EMPTY = {
 
 
 def _update_messages(updates: list[tuple[int, Outcome]], now: datetime) -> None:
-    """Write the outcomes: one UPDATE … FROM jsonb_to_recordset on PostgreSQL, VALUES elsewhere."""
+    """Write the outcomes: one UPDATE … FROM jsonb_to_recordset."""
     if not updates:
         return
     names = ["id", *(name for name, _ in _UPDATE_COLUMNS)]
@@ -812,9 +751,6 @@ def _update_messages(updates: list[tuple[int, Outcome]], now: datetime) -> None:
         else f"{name} = d.{name}"
         for name, _ in _UPDATE_COLUMNS
     )
-    if connection.vendor != "postgresql":
-        _update_messages_values(table, sets, rows)
-        return
     # One JSON parameter serialised by orjson (C): a VALUES list of 16k placeholders cost
     # psycopg ~25 % of a batch to split, arrays ~8 % to dump in Python. Absent keys are NULL.
     payload = orjson.dumps(
@@ -836,38 +772,6 @@ def _json_default(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} to the ledger")
 
 
-def _update_messages_values(table: str, sets: str, rows: list[tuple]) -> None:
-    """UPDATE … FROM (VALUES …) in chunks, for SQLite ≥ 3.33."""
-    ops = connection.ops
-    casts = ["column1 AS id"]
-    for i, (name, sqltype) in enumerate(_UPDATE_COLUMNS, start=2):
-        casts.append(f"CAST(column{i} AS {_sqlite_type(sqltype)}) AS {name}")
-    price = 1 + [n for n, _ in _UPDATE_COLUMNS].index("price")
-    dates = {1 + [n for n, _ in _UPDATE_COLUMNS].index(n) for n in ("accepted_at", "done_at")}
-    for start in range(0, len(rows), 500):
-        part = rows[start : start + 500]
-        params: list = []
-        for row in part:
-            for i, value in enumerate(row):
-                if i == price and value is not None:
-                    value = ops.adapt_decimalfield_value(value, 14, 6)
-                elif i in dates:
-                    value = ops.adapt_datetimefield_value(value)
-                params.append(value)
-        placeholder = "(" + ", ".join(["%s"] * len(part[0])) + ")"
-        sql = (
-            f"UPDATE {table} SET {sets} FROM (SELECT {', '.join(casts)}"  # noqa: S608
-            f" FROM (VALUES {', '.join([placeholder] * len(part))}) AS v) AS d"
-            f" WHERE {table}.id = d.id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-
-
-def _sqlite_type(sqltype: str) -> str:
-    return {"timestamptz": "TEXT", "boolean": "INTEGER", "numeric": "TEXT"}.get(sqltype, sqltype)
-
-
 _EVENT_COLUMNS = (
     "message_id",
     "kind",
@@ -881,24 +785,14 @@ _EVENT_COLUMNS = (
 
 
 def _insert_events(events: list[tuple]) -> None:
-    """Insert event rows: COPY on PostgreSQL (the hot path), executemany elsewhere."""
+    """Insert event rows with COPY (the hot path)."""
     if not events:
         return
     table = MessageEvent._meta.db_table
-    if connection.vendor == "postgresql":
-        copy_sql = f"COPY {table} ({', '.join(_EVENT_COLUMNS)}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for event in events:
-                copy.write_row(event)
-        return
-    placeholders = ", ".join(["%s"] * len(_EVENT_COLUMNS))
-    adapt = connection.ops.adapt_datetimefield_value
-    rows = [(*event[:-1], adapt(event[-1])) for event in events]
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO {table} ({', '.join(_EVENT_COLUMNS)}) VALUES ({placeholders})",  # noqa: S608
-            rows,
-        )
+    copy_sql = f"COPY {table} ({', '.join(_EVENT_COLUMNS)}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for event in events:
+            copy.write_row(event)
 
 
 def _apply_deltas(deltas: dict[int, "_Deltas"]) -> None:
@@ -920,8 +814,8 @@ def _apply_deltas(deltas: dict[int, "_Deltas"]) -> None:
 # Delivery reports arrive by the thousand per processing batch. `messages_apply_reports` does
 # what `messages_apply_outcomes` does — forward-only, counters and events in step, one
 # `messages_final` signal — but the lock, the ledger update and the event rows are one SQL
-# statement over one JSON parameter (PostgreSQL): no per-report Python beyond building that
-# parameter, no second round trip, no COPY from Python. Elsewhere it is messages_apply_outcomes.
+# statement over one JSON parameter: no per-report Python beyond building that parameter, no
+# second round trip, no COPY from Python.
 
 _RANK_SQL = (
     "CASE old.state "
@@ -972,8 +866,6 @@ FROM rows ORDER BY id
 
 def messages_apply_reports(*, outcomes: Sequence[Outcome]) -> ApplyResult:
     """Apply reported outcomes in one statement: forward-only, with counters and events."""
-    if connection.vendor != "postgresql":
-        return messages_apply_outcomes(outcomes=outcomes)
     result = ApplyResult()
     best = _best(outcomes)
     if not best:

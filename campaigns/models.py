@@ -295,7 +295,7 @@ class SendBatch(models.Model):
         RELEASED = "released", "Released"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, db_index=False)
-    # Ledger ids still in flight (a JSON list: the same on SQLite and PostgreSQL).
+    # Ledger ids still in flight (a JSON list).
     ids = models.JSONField(default=list)
     claimed_at = models.DateTimeField()
     state = models.CharField(max_length=8, choices=State.choices, default=State.CLAIMED)

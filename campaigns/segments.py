@@ -291,8 +291,6 @@ def segment_count(
     rules = segment.rules if segment is not None else rules
     contacts = Contact.objects.filter(segment_q(rules or {}, now=now or timezone.now()))
     connection = connections[contacts.db]
-    if connection.vendor != "postgresql":
-        return contacts.count()
     # SET LOCAL (set_config's `true`) ends with the transaction; inside a caller's transaction
     # a released savepoint would keep it, so the block rolls back (the count wrote nothing) and
     # the connection keeps the server's settings for whatever runs next.

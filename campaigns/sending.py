@@ -172,7 +172,7 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
             _send_group(campaign, sender, channel, group, result)
     finally:
         # The send answer's write sets it with the counters; otherwise (nothing sent, an
-        # error, SQLite) a write of its own keeps the sweep from restarting a live chain.
+        # error) a write of its own keeps the sweep from restarting a live chain.
         if not result.marked:
             Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=timezone.now())
     result.more = True

@@ -1,8 +1,8 @@
 """Set-based writes for the import: upsert contacts, add list memberships.
 
-On PostgreSQL the rows go through COPY into a temporary table and one INSERT … ON CONFLICT
-(Django's bulk_create spends most of its time preparing and quoting parameters one by one —
-about 4x slower here); elsewhere (SQLite) through bulk_create with the same semantics.
+The rows go through COPY into a temporary table and one INSERT … ON CONFLICT (Django's
+bulk_create spends most of its time preparing and quoting parameters one by one — about 4x
+slower here).
 """
 
 import json
@@ -23,22 +23,19 @@ _STAGE = "contacts_import_stage"
 def fetch_existing(phones: Sequence[str]) -> dict[str, dict]:
     """The stored contacts among `phones`: phone → {id, phone, opted_out, *FIELDS}. One query."""
     columns = ("id", "phone", "opted_out", *FIELDS)
-    if connection.vendor == "postgresql":
-        # `= ANY(array)` is one parameter; `IN (…)` would be thousands, each quoted client-side.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT {', '.join(columns)} FROM {Contact._meta.db_table} "  # noqa: S608
-                "WHERE phone = ANY(%s)",
-                [list(phones)],
-            )
-            rows = cursor.fetchall()
-        found = {row[1]: dict(zip(columns, row, strict=True)) for row in rows}
-        for row in found.values():
-            if isinstance(row["attributes"], str):
-                row["attributes"] = orjson.loads(row["attributes"])
-        return found
-    rows = Contact.objects.filter(phone__in=list(phones)).values_list(*columns)
-    return {row[1]: dict(zip(columns, row, strict=True)) for row in rows}
+    # `= ANY(array)` is one parameter; `IN (…)` would be thousands, each quoted client-side.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {', '.join(columns)} FROM {Contact._meta.db_table} "  # noqa: S608
+            "WHERE phone = ANY(%s)",
+            [list(phones)],
+        )
+        rows = cursor.fetchall()
+    found = {row[1]: dict(zip(columns, row, strict=True)) for row in rows}
+    for row in found.values():
+        if isinstance(row["attributes"], str):
+            row["attributes"] = orjson.loads(row["attributes"])
+    return found
 
 
 def upsert_contacts(rows: Sequence[dict]) -> dict[str, int]:
@@ -48,13 +45,7 @@ def upsert_contacts(rows: Sequence[dict]) -> dict[str, int]:
     """
     if not rows:
         return {}
-    if connection.vendor == "postgresql":
-        return _upsert_postgresql(rows)
-    saved = Contact.objects.bulk_create(
-        [Contact(**row) for row in rows], update_conflicts=True, unique_fields=["phone"],
-        update_fields=[*FIELDS, "updated_at"], batch_size=1000,
-    )  # fmt: skip
-    return {contact.phone: contact.pk for contact in saved}
+    return _upsert(rows)
 
 
 def add_memberships(
@@ -64,26 +55,15 @@ def add_memberships(
 
     `new_ids` are contacts created in this transaction, which cannot be on any list yet.
     """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {ListMembership._meta.db_table} (contact_id, contact_list_id, "
-                "added_at) SELECT unnest(%s::bigint[]), %s, %s ON CONFLICT DO NOTHING "
-                "RETURNING contact_id",
-                [[*new_ids, *existing_ids], contact_list.pk, timezone.now()],
-            )
-            return len(cursor.fetchall())
-    have = set(
-        ListMembership.objects.filter(contact_list=contact_list, contact_id__in=existing_ids)
-        .values_list("contact_id", flat=True)
-    )  # fmt: skip
-    missing = [*new_ids, *(cid for cid in existing_ids if cid not in have)]
-    # ignore_conflicts: a concurrent add of the same contact is not an error.
-    ListMembership.objects.bulk_create(
-        (ListMembership(contact_id=cid, contact_list=contact_list) for cid in missing),
-        ignore_conflicts=True, batch_size=2000,
-    )  # fmt: skip
-    return len(missing)
+    # ON CONFLICT DO NOTHING: a concurrent add of the same contact is not an error.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ListMembership._meta.db_table} (contact_id, contact_list_id, "
+            "added_at) SELECT unnest(%s::bigint[]), %s, %s ON CONFLICT DO NOTHING "
+            "RETURNING contact_id",
+            [[*new_ids, *existing_ids], contact_list.pk, timezone.now()],
+        )
+        return len(cursor.fetchall())
 
 
 def _json(value: Any) -> str:
@@ -94,7 +74,7 @@ def _json(value: Any) -> str:
         return json.dumps(value)
 
 
-def _upsert_postgresql(rows: Sequence[dict]) -> dict[str, int]:
+def _upsert(rows: Sequence[dict]) -> dict[str, int]:
     table = Contact._meta.db_table
     columns = ", ".join(("phone", *FIELDS))
     now = timezone.now()

@@ -4,30 +4,37 @@ from django.contrib import admin
 from django.db import connection
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from psycopg import sql
 
 BLANK = "__blank__"
 
 
 def distinct_values(model: type[Model], column: str, limit: int = 200) -> list[str]:
-    """Distinct values of an indexed column: a skip scan on PostgreSQL, DISTINCT elsewhere.
+    """Distinct values of an indexed column, by a skip scan of its index.
 
     The admin's own filter runs SELECT DISTINCT over the whole table (seconds on millions of
-    rows); the recursive query below walks the column's b-tree index once per distinct value.
+    rows); the recursive query walks the column's b-tree index once per distinct value.
     """
-    table = connection.ops.quote_name(model._meta.db_table)
-    col = connection.ops.quote_name(model._meta.get_field(column).column)
-    if connection.vendor == "postgresql":
-        sql = (
-            f"WITH RECURSIVE t(v) AS ((SELECT {col} FROM {table} ORDER BY {col} LIMIT 1)"  # noqa: S608
-            f" UNION ALL SELECT (SELECT {col} FROM {table} WHERE {col} > t.v ORDER BY {col}"
-            f" LIMIT 1) FROM t WHERE t.v IS NOT NULL) SELECT v FROM t WHERE v IS NOT NULL"
-            f" LIMIT {int(limit)}"
-        )
-    else:
-        sql = f"SELECT DISTINCT {col} FROM {table} ORDER BY 1 LIMIT {int(limit)}"  # noqa: S608
+    query = _DISTINCT_VALUES.format(
+        table=sql.Identifier(model._meta.db_table),
+        col=sql.Identifier(model._meta.get_field(column).column),
+    )
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(query, [limit])
         return [row[0] for row in cursor.fetchall() if row[0] is not None]
+
+
+# The smallest value, then repeatedly the smallest value above the last one: one index probe
+# per distinct value instead of a scan of every row.
+_DISTINCT_VALUES = sql.SQL("""
+    WITH RECURSIVE t(v) AS (
+        (SELECT {col} FROM {table} ORDER BY {col} LIMIT 1)
+        UNION ALL
+        SELECT (SELECT {col} FROM {table} WHERE {col} > t.v ORDER BY {col} LIMIT 1)
+        FROM t WHERE t.v IS NOT NULL
+    )
+    SELECT v FROM t WHERE v IS NOT NULL LIMIT %s
+""")
 
 
 class IndexedValuesFilter(admin.SimpleListFilter):

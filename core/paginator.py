@@ -21,7 +21,7 @@ class LargeTablePaginator(Paginator):
         query = getattr(self.object_list, "query", None)
         if query is None:
             return super().count
-        if connection.vendor == "postgresql" and not query.where:
+        if not query.where:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",

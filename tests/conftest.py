@@ -1,7 +1,8 @@
 """Suite-wide fixtures and the integration-run guard.
 
-`make test` runs the suite twice: unit tests on SQLite with sockets limited to loopback, then
-the `integration`/`browser` tests on PostgreSQL with a real Celery worker on Redis. With
+`make test` runs the suite twice: unit tests on the checkout's embedded PostgreSQL
+(tests/fixtures/database.py) with sockets limited to loopback and Unix sockets, then the
+`integration`/`browser` tests on PostgreSQL with a real Celery worker on Redis. With
 HERALD_REQUIRE_INTEGRATION=1 a skipped integration test, or none at all, fails the run.
 """
 
@@ -18,6 +19,9 @@ hypothesis_settings.register_profile("fuzz", derandomize=False, database=None, p
 hypothesis_settings.load_profile("fuzz" if os.environ.get("HERALD_FUZZ") == "1" else "herald")
 
 pytest_plugins = ["tests.fixtures.worker", "tests.fixtures.sandbox", "tests.fixtures.provider"]
+if not os.environ.get("DATABASE_URL"):
+    # The unit run: the checkout's embedded PostgreSQL and a migrated template.
+    pytest_plugins.append("tests.fixtures.database")
 
 REQUIRE_INTEGRATION = os.environ.get("HERALD_REQUIRE_INTEGRATION") == "1"
 _integration = {"passed": 0, "failed": 0, "skipped": 0}

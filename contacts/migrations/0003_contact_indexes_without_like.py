@@ -23,32 +23,21 @@ _LIKE = (
 
 def forwards(apps, schema_editor) -> None:  # noqa: ANN001
     run = schema_editor.execute
-    if schema_editor.connection.vendor == "postgresql":
-        for old, new in _RENAMES:
-            run(f'ALTER INDEX IF EXISTS "{old}" RENAME TO "{new}"')
-        for name, _ in _LIKE:
-            run(f'DROP INDEX IF EXISTS "{name}"')
-        return
-    # SQLite and others have no twins and no ALTER INDEX … RENAME: rebuild the two (tests only).
-    for (old, new), column in zip(_RENAMES, ("language", "country"), strict=True):
-        run(f'DROP INDEX IF EXISTS "{old}"')
-        run(f'CREATE INDEX "{new}" ON "contacts_contact" ("{column}")')
+    for old, new in _RENAMES:
+        run(f'ALTER INDEX IF EXISTS "{old}" RENAME TO "{new}"')
+    for name, _ in _LIKE:
+        run(f'DROP INDEX IF EXISTS "{name}"')
 
 
 def backwards(apps, schema_editor) -> None:  # noqa: ANN001
     run = schema_editor.execute
-    if schema_editor.connection.vendor == "postgresql":
-        for old, new in _RENAMES:
-            run(f'ALTER INDEX IF EXISTS "{new}" RENAME TO "{old}"')
-        for name, column in _LIKE:
-            run(
-                f'CREATE INDEX IF NOT EXISTS "{name}" ON "contacts_contact" '
-                f'("{column}" varchar_pattern_ops)'
-            )
-        return
-    for (old, new), column in zip(_RENAMES, ("language", "country"), strict=True):
-        run(f'DROP INDEX IF EXISTS "{new}"')
-        run(f'CREATE INDEX "{old}" ON "contacts_contact" ("{column}")')
+    for old, new in _RENAMES:
+        run(f'ALTER INDEX IF EXISTS "{new}" RENAME TO "{old}"')
+    for name, column in _LIKE:
+        run(
+            f'CREATE INDEX IF NOT EXISTS "{name}" ON "contacts_contact" '
+            f'("{column}" varchar_pattern_ops)'
+        )
 
 
 class Migration(migrations.Migration):

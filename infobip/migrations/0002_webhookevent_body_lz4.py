@@ -1,4 +1,4 @@
-"""Stored push bodies compressed with lz4 instead of pglz on PostgreSQL (when the server has it).
+"""Stored push bodies compressed with lz4 instead of pglz (when the server has it).
 
 A 100-report push is ~50 KB of JSON; pglz compressing it was ~0.6 ms of PostgreSQL CPU per
 push, lz4 ~0.1–0.3 ms for the same size on disk (bench/README.md, "Reports and events").
@@ -9,8 +9,6 @@ from django.db import migrations, transaction
 
 
 def lz4(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cursor:
         try:
             with transaction.atomic(using=schema_editor.connection.alias):  # a savepoint
@@ -22,8 +20,6 @@ def lz4(apps, schema_editor) -> None:
 
 
 def pglz(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("ALTER TABLE infobip_webhookevent ALTER COLUMN body SET COMPRESSION DEFAULT")
 

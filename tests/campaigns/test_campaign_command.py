@@ -1,4 +1,4 @@
-"""The `campaign` operator command, on SQLite with eager tasks and the live sandbox."""
+"""The `campaign` operator command, with eager tasks and the live sandbox."""
 
 import csv
 import json

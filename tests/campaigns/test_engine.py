@@ -1,4 +1,4 @@
-"""The campaign engine end to end on SQLite, with eager tasks and the live sandbox."""
+"""The campaign engine end to end, with eager tasks and the live sandbox."""
 
 import datetime as dt
 

@@ -99,7 +99,7 @@ def test_text_mode_file_object_is_refused() -> None:
 
 def test_command_exits_non_zero_with_the_message_on_stderr(write_csv) -> None:
     path = write_csv(b"name\nAnn\n")
-    env = {**os.environ, "HERALD_READ_DOTENV": "false", "DATABASE_URL": "sqlite:///:memory:"}
+    env = {**os.environ, "HERALD_READ_DOTENV": "false"}  # the bad file is refused before any query
     result = subprocess.run(
         [sys.executable, "manage.py", "import_contacts", "--skip-checks", str(path)],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
+from core import embedded_pg
 from core.logging import RedactSecretsFilter, mask, redact
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,16 +26,14 @@ def _django_shell(code: str, **env: str) -> str:
     return result.stdout.strip()
 
 
-def test_sqlite_file_database_runs_in_wal_mode_with_busy_timeout(tmp_path) -> None:
-    db = tmp_path / "herald.sqlite3"
-    out = _django_shell(
-        "from django.db import connection\n"
-        "c = connection.cursor()\n"
-        "print(c.execute('PRAGMA journal_mode').fetchone()[0], "
-        "c.execute('PRAGMA busy_timeout').fetchone()[0])",
-        DATABASE_URL=f"sqlite:///{db}",
-    )
-    assert out.split() == ["wal", "30000"]
+def test_a_database_url_other_than_postgresql_is_refused_with_the_reason() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT, env={**os.environ, "HERALD_READ_DOTENV": "false", "DATABASE_URL": "sqlite:///x"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "DATABASE_URL must be a PostgreSQL URL" in result.stderr
 
 
 def test_database_and_broker_urls_switch_engines_without_code_change() -> None:
@@ -48,19 +47,28 @@ def test_database_and_broker_urls_switch_engines_without_code_change() -> None:
     assert out.split() == ["django.db.backends.postgresql", "herald_x", "redis://127.0.0.1:6999/3"]
 
 
-def test_embedded_defaults_need_no_server() -> None:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL"}}
+def test_the_defaults_are_the_embedded_postgresql_the_file_broker_and_the_sandbox() -> None:
+    unset = {"DATABASE_URL", "CELERY_BROKER_URL", "HERALD_EMBEDDED_PG"}
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     result = subprocess.run(
         [sys.executable, "-c",
          "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings';"
          "django.setup();"
-         "from django.conf import settings as s;"
-         "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, s.INFOBIP_SANDBOX)"],
+         "from django.conf import settings as s; d = s.DATABASES['default'];"
+         "print(d['ENGINE'], d['HOST'], d['NAME'], s.CELERY_BROKER_URL, s.INFOBIP_SANDBOX)"],
         cwd=ROOT, env={**env, "HERALD_READ_DOTENV": "false"}, capture_output=True, text=True,
         timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.sqlite3", "filesystem://", "True"]
+    # make run's server: its socket in var/pg (the unit tests' is var/pgtest).
+    socket_dir = str(embedded_pg.instance_dir(ROOT / "var", "pg"))
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        socket_dir,
+        "herald",
+        "filesystem://",
+        "True",
+    ]
 
 
 def test_production_without_secret_key_refuses_to_start() -> None:

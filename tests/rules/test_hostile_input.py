@@ -174,21 +174,3 @@ def test_the_sandbox_never_answers_500(sandbox, path, body) -> None:
 def test_sandbox_numbers_in_control_bodies_are_checked(sandbox, body) -> None:
     for path in ("/_sandbox/click", "/_sandbox/flush"):
         assert sandbox.request("POST", path, json=body).status_code < 500
-
-
-@pytest.mark.integration
-@FIXTURE
-@given(data=st.data())
-def test_ui_query_parameters_never_answer_500_on_postgresql(superuser_client, data) -> None:
-    # PostgreSQL refuses what SQLite accepts (NUL characters, out-of-range integers): the same
-    # hostile queries, on the production engine.
-    test_ui_and_admin_query_parameters_never_answer_500.hypothesis.inner_test(
-        superuser_client, data
-    )
-
-
-@pytest.mark.integration
-@FIXTURE
-@given(kind=st.sampled_from(KINDS), body=bodies)
-def test_webhooks_never_answer_500_on_postgresql(kind: str, body: bytes) -> None:
-    test_webhooks_never_answer_500.hypothesis.inner_test(kind, body)

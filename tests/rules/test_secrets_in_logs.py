@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from core.logging import RedactSecretsFilter, redact
+from tests.fixtures import worker as worker_fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "s3cret-webhook-token-never-logged-42"
@@ -60,7 +61,7 @@ def test_gunicorn_access_log_is_redacted(tmp_path) -> None:
     env = {
         **os.environ, "HERALD_READ_DOTENV": "false", "DEBUG": "false",
         "SECRET_KEY": "tests-only-not-a-secret", "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "INFOBIP_WEBHOOK_TOKEN": TOKEN,
+        "DATABASE_URL": worker_fixtures.test_database_url(), "INFOBIP_WEBHOOK_TOKEN": TOKEN,
         "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1",
         "CELERY_BROKER_URL": "memory://",
     }  # fmt: skip

@@ -31,7 +31,7 @@ PAGE_SIZE = 50
 
 
 # Accent-insensitive search without a database extension: each letter of the (unaccented)
-# query matches its accented forms, as a regular expression both SQLite and PostgreSQL run.
+# query matches its accented forms, as a regular expression (no unaccent extension needed).
 _ACCENTS = {
     "a": "aàáâãäåā", "c": "cçćč", "e": "eèéêëēėę", "i": "iìíîïī", "n": "nñń", "o": "oòóôõöøō",
     "u": "uùúûüū", "y": "yýÿ", "s": "sśšş", "z": "zźżž", "l": "lł", "g": "gğ",

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import json
+import socket
 
 import pytest
 from django.conf import settings
@@ -173,28 +174,29 @@ def test_database_down_answers_503_never_200(post, monkeypatch) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_database_that_cannot_be_opened_answers_503(client, settings) -> None:
-    """A real failure: the connection is pointed at a database file that cannot be opened."""
+def test_postgresql_down_answers_503_and_nothing_is_lost(client) -> None:
+    """The real thing: the connection goes where no PostgreSQL answers (a port nobody serves;
+    for the unit run's socket directory, a socket file that is not there)."""
     from django.db import connection
 
-    if connection.vendor != "sqlite":
-        pytest.skip("the PostgreSQL variant is in test_integration_pg.py")
-    saved_connection, saved_name = connection.connection, connection.settings_dict["NAME"]
-    connection.connection = None  # an in-memory test DB must not be closed: set it aside
-    connection.settings_dict["NAME"] = "/nonexistent-dir/herald/db.sqlite3"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead_port = probe.getsockname()[1]
+    body = json.dumps(REPORTS)
+    saved = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = dead_port
     try:
-        response = client.post(
-            path_of("sms/reports"), data=json.dumps(REPORTS), content_type="application/json"
-        )
+        response = client.post(path_of("sms/reports"), data=body, content_type="application/json")
     finally:
-        connection.settings_dict["NAME"] = saved_name
-        connection.connection = saved_connection
+        connection.close()
+        connection.settings_dict["PORT"] = saved
     assert response.status_code == 503
     assert not WebhookEvent.objects.exists()
-    response = client.post(
-        path_of("sms/reports"), data=json.dumps(REPORTS), content_type="application/json"
-    )
+    # Infobip retries once the database is back: stored exactly once.
+    response = client.post(path_of("sms/reports"), data=body, content_type="application/json")
     assert response.status_code == 200
+    assert WebhookEvent.objects.count() == 1
 
 
 def test_a_broken_broker_does_not_lose_the_push(post, monkeypatch) -> None:

@@ -17,6 +17,7 @@ from django.test import Client
 from config.wsgi import application
 from infobip.models import EventStatus, WebhookEvent
 from infobip.wsgi import WebhookDispatcher
+from tests.fixtures import worker as worker_fixtures
 from tests.infobip.webhooks.conftest import example, path_of
 
 # transaction=True: the fast path runs in autocommit, as in gunicorn (Django's request signals
@@ -237,19 +238,26 @@ def test_an_ssl_redirect_is_left_to_django_and_hsts_is_sent_on_https(settings) -
     assert headers["Strict-Transport-Security"] == "max-age=3600"
 
 
-def test_a_database_that_cannot_be_opened_answers_503_then_recovers() -> None:
-    """A real failure: the connection points at a database file that cannot be opened."""
-    if connection.vendor != "sqlite":
-        pytest.skip("the PostgreSQL variant runs through gunicorn below and in drill 8")
+def _dead_port() -> int:
+    """A TCP port nothing listens on (with a socket directory: a socket file that is not there)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_database_that_is_down_answers_503_then_recovers() -> None:
+    """A real failure: the connection goes where no PostgreSQL answers (a port nobody serves)."""
     body = json.dumps(REPORTS).encode()
-    saved_connection, saved_name = connection.connection, connection.settings_dict["NAME"]
-    connection.connection = None  # an in-memory test DB must not be closed: set it aside
-    connection.settings_dict["NAME"] = "/nonexistent-dir/herald/db.sqlite3"
+    saved = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = _dead_port()
     try:
         status, headers, answer = call(FAST, environ(path_of("sms/reports"), body))
     finally:
-        connection.settings_dict["NAME"] = saved_name
-        connection.connection = saved_connection
+        connection.close()
+        connection.settings_dict["PORT"] = saved
     assert (status, headers["Retry-After"]) == (503, "60")
     assert json.loads(answer) == {"status": "not stored, retry later"}
     assert not WebhookEvent.objects.exists()
@@ -307,16 +315,13 @@ def test_gunicorn_serves_the_fast_path_over_real_http(tmp_path) -> None:
 
     import requests
 
-    if connection.vendor != "postgresql":
-        pytest.skip("gunicorn needs a database another process can reach")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    db = connection.settings_dict
     env = {
         **os.environ, "HERALD_READ_DOTENV": "false", "DEBUG": "false",
         "SECRET_KEY": "tests-only-not-a-secret", "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": worker_fixtures.test_database_url(),
         "INFOBIP_WEBHOOK_TOKEN": settings.INFOBIP_WEBHOOK_TOKEN, "CELERY_BROKER_URL": "memory://",
         "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1",
     }  # fmt: skip
@@ -362,11 +367,8 @@ def test_gunicorn_serves_the_fast_path_over_real_http(tmp_path) -> None:
     assert "Traceback" not in text, text
 
 
-@pytest.mark.integration
 def test_push_bodies_are_compressed_with_lz4_when_the_server_has_it() -> None:
     """Migration 0002: pglz was ~0.6 ms of PostgreSQL CPU per 50 KB push, lz4 a fraction."""
-    if connection.vendor != "postgresql":
-        pytest.skip("a PostgreSQL column setting")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"

@@ -1,5 +1,5 @@
-"""The import, export and consent tests again on PostgreSQL, whose write path differs
-(COPY into a temporary table and INSERT … ON CONFLICT, instead of bulk_create)."""
+"""The import's SQL (COPY into a temporary table, INSERT … ON CONFLICT) and the admin's planner
+estimate for large tables."""
 
 import pytest
 from django.db import connection
@@ -9,18 +9,9 @@ from django.urls import reverse
 from contacts.bulk import upsert_contacts
 from contacts.models import Contact
 from core.paginator import LargeTablePaginator
-from tests.contacts.test_consent import *  # noqa: F403
-from tests.contacts.test_export import *  # noqa: F403
-from tests.contacts.test_import import *  # noqa: F403
-from tests.contacts.test_messy_file import *  # noqa: F403
 from tests.factories import ContactFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def _on_postgres(integration_env) -> None:
-    """Skip (and so fail the integration run) unless on PostgreSQL."""
+pytestmark = pytest.mark.django_db
 
 
 def test_upsert_updates_a_number_that_appeared_meanwhile_and_keeps_its_consent() -> None:

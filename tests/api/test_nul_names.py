@@ -1,8 +1,9 @@
-"""A list name holding NUL gets a 400 with its field path, never a 500 (PostgreSQL)."""
+"""A list name holding NUL gets a 400 with its field path, never a 500 (PostgreSQL text cannot
+hold one)."""
 
 import pytest
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.mark.parametrize("field", ["lists", "exclude_lists"])

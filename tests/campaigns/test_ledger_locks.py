@@ -1,15 +1,9 @@
-"""The ledger tests again, on PostgreSQL: its raw SQL (COPY, SKIP LOCKED, casts) differs."""
+"""The ledger's row locks against a second connection: claims, answers and the settler wait for
+whoever holds the rows, then do the right thing (real commits, so transaction=True)."""
 
 import pytest
 
-from tests.campaigns.test_ledger import *  # noqa: F403
-
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _on_postgres(integration_env) -> None:
-    """Skip (and so fail the integration run) unless on PostgreSQL."""
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_claim_waits_for_a_cancel_in_progress_then_claims_nothing() -> None:

@@ -14,15 +14,10 @@ from campaigns.ledger import Outcome, messages_apply_outcomes, messages_apply_re
 from campaigns.models import Campaign, Message, MessageEvent
 from tests.factories import CampaignFactory, MessageFactory
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 STATES = ["queued", "sending", "accepted", "accepted", "delivered", "accepted", "sending"]
 AT = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
-
-
-@pytest.fixture(autouse=True)
-def _on_postgres(integration_env) -> None:
-    """Skip (and so fail the integration run) unless on PostgreSQL."""
 
 
 def _ledger() -> tuple[Campaign, list[Message]]:

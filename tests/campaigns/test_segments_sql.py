@@ -21,14 +21,9 @@ from campaigns.segments import segment_count, segment_q
 from contacts.models import ConsentEvent, Contact, ContactList, ListMembership
 from infobip.models import Click, InboundMessage
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 NOW = timezone.now()
-
-
-@pytest.fixture(autouse=True)
-def _on_postgres(integration_env) -> None:
-    """Skip (and so fail the integration run) unless on PostgreSQL."""
 
 
 def _oracle(group: dict) -> Q:
