@@ -9,7 +9,7 @@ query per chunk over the consent history index, never one per recipient.
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from campaigns.models import Campaign, Channel
 from contacts.models import ConsentAction, ConsentChannel, ConsentEvent
@@ -38,11 +38,10 @@ def without_channel_consent(
     return every - opted_in
 
 
-def channel_consent_missing_q(*, campaign: Campaign) -> Q | None:
-    """without_channel_consent as a condition on contacts (None when no opt-in is needed)."""
+def channel_opted_in_ids(*, campaign: Campaign) -> QuerySet | None:
+    """The contact ids with the opt-in the campaign's channel needs (None: none is needed)."""
     if not channel_consent_required(campaign):
         return None
-    opted_in = ConsentEvent.objects.filter(
+    return ConsentEvent.objects.filter(
         action=ConsentAction.OPT_IN, channel=ConsentChannel.WHATSAPP
     ).values("contact_id")
-    return ~Q(id__in=opted_in)

@@ -30,7 +30,6 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import QuerySet
 from django.utils import timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 from psycopg import sql
@@ -38,7 +37,7 @@ from psycopg import sql
 from campaigns.audience import audience_contacts
 from campaigns.caps import capped_q
 from campaigns.compliance import Footers
-from campaigns.consent_rules import channel_consent_missing_q
+from campaigns.consent_rules import channel_opted_in_ids
 from campaigns.models import Campaign, Channel, SpeedUnit
 from campaigns.pricing import PER_PART_CHANNELS, price_table
 from campaigns.quiet import QuietHours, Window, campaign_validity
@@ -48,31 +47,37 @@ from contacts.models import Contact
 
 CONTACTS = sql.Identifier(Contact._meta.db_table)
 TIMEZONE = sql.Identifier("timezone")
-# Prefix lengths tried, in characters of the E.164 number ("+1212" is 5): country code and area
-# code first, then exchanges (US, Canada) and the longest prefixes of the time-zone data.
-PREFIX_LENGTHS = (5, 8, 11)
+FALSE = sql.SQL("false")
 # Contacts rendered to estimate an SMS's parts when its text has placeholders.
 PARTS_SAMPLE = 200
 # The finish-time simulation gives up after this many window re-openings (a speed so slow
 # that the campaign would take weeks is reported as "not within two weeks").
 _SIMULATION_DAYS = 14
 
-# Recipients per (time zone, country, number prefix) and each group's lowest number, over the
-# audience's ids (the ORM's statement, composed in). {narrow} keeps only the groups a shorter
-# prefix could not settle.
+# The audience in one pass, per (time zone, country, number prefix, opted out, held for lack
+# of channel consent, held by a frequency cap), with each group's lowest number. The prefix is
+# the country and area code ("+1605"), longer where libphonenumber's zone data differs below
+# it (`_refined`: "+1605201" is Central time, "+1605209" Mountain), so a group's numbers share
+# their zones. {audience}, {no_consent} and {capped} are the ORM's own statements.
 FORECAST_GROUPS = sql.SQL(
-    "SELECT c.{timezone}, c.country, substr(c.phone, 1, {length}) AS prefix, count(*) AS n,"
-    " min(c.phone) AS first_phone"
-    " FROM {contacts} AS c WHERE c.id IN ({audience}){narrow}"
-    " GROUP BY c.{timezone}, c.country, substr(c.phone, 1, {length})"
+    "SELECT c.{timezone}, c.country,"
+    " CASE WHEN substr(c.phone, 1, 8) = ANY({deep}) THEN substr(c.phone, 1, 11)"
+    "      WHEN substr(c.phone, 1, 5) = ANY({mid}) THEN substr(c.phone, 1, 8)"
+    "      ELSE substr(c.phone, 1, 5) END AS prefix,"
+    " c.opted_out, {no_consent} AS held_consent, {capped} AS held_cap,"
+    " count(*) AS n, min(c.phone) AS first_phone"
+    " FROM {contacts} AS c WHERE c.id IN ({audience})"
+    " GROUP BY 1, 2, 3, 4, 5, 6"
 )
-FORECAST_NARROW = sql.SQL(" AND substr(c.phone, 1, {length}) IN ({prefixes})")
 
 
 class _Group(NamedTuple):
     timezone: str
     country: str
     prefix: str
+    opted_out: bool
+    held_consent: bool
+    held_cap: bool
     n: int
     first_phone: str
 
@@ -130,37 +135,32 @@ def campaign_forecast(*, campaign: Campaign, now: dt.datetime | None = None) -> 
     """The launch forecast for the campaign as it stands (sends nothing, writes nothing)."""
     now = now or timezone.now()
     at = campaign.send_at if campaign.send_at and campaign.send_at > now else now
-    everyone = audience_contacts(campaign)
-    eligible = everyone.filter(opted_out=False)
-    ids = eligible.values("id")
-    no_consent = channel_consent_missing_q(campaign=campaign)
-    capped = capped_q(campaign=campaign, contact_ids=ids, now=at)
-    sendable = eligible
-    held_consent = held_capped = 0
-    if no_consent is not None:
-        held_consent = eligible.filter(no_consent).count()
-        sendable = sendable.exclude(no_consent)
-    if capped is not None:
-        # Counted among those with consent, as the preview and the freeze do.
-        held_capped = sendable.filter(capped).count()
-        sendable = sendable.exclude(capped)
+    validity = campaign_validity(campaign)
     quiet = QuietHours(
         start=campaign.quiet_hours_start,
         end=campaign.quiet_hours_end,
         now=at,
-        validity=campaign_validity(campaign),
+        validity=validity,
         since=at,
     )
     plan = _Plan(quiet, at)
-    for group in _groups(sendable, _hour(at)):
-        plan.add(group)
+    total = opted_out = held_consent = held_capped = 0
+    for group in _groups(campaign, at):
+        total += group.n
+        if group.opted_out:
+            opted_out += group.n
+        elif group.held_consent:
+            held_consent += group.n
+        elif group.held_cap:
+            # Counted among those with consent, as the preview and the freeze do.
+            held_capped += group.n
+        else:
+            plan.add(group)
     rate = _rate(campaign)
-    total = everyone.count()
-    validity = campaign_validity(campaign)
     forecast = Forecast(
         at=at,
         audience=total,
-        opted_out=total - eligible.count(),
+        opted_out=opted_out,
         held_frequency_cap=held_capped,
         held_no_consent=held_consent,
         send_now=plan.now_count,
@@ -173,71 +173,61 @@ def campaign_forecast(*, campaign: Campaign, now: dt.datetime | None = None) -> 
         schedule=plan.schedule(),
     )
     if campaign.max_spend is not None:
-        forecast.budget = _budget(campaign, sendable, plan)
+        forecast.budget = _budget(campaign, plan)
     return forecast
 
 
 # --- grouping ----------------------------------------------------------------------------------
 
 
-def _groups(audience: QuerySet, hour: dt.datetime) -> list[_Group]:
-    """The audience per (time zone, country, prefix), prefixes as long as the zones need."""
-    settled: list[_Group] = []
-    pending: list[str] | None = None
-    previous = 0
-    for length in PREFIX_LENGTHS:
-        rows = _group_rows(audience, length, previous, pending)
-        last = length == PREFIX_LENGTHS[-1]
-        unsettled = {row.prefix for row in rows if not last and not _settles(row, hour)}
-        settled += [row for row in rows if last or row.prefix not in unsettled]
-        if not unsettled:
-            break
-        pending, previous = sorted(unsettled), length
-    return settled
-
-
-def _group_rows(
-    audience: QuerySet, length: int, previous: int, prefixes: list[str] | None
-) -> list[_Group]:
-    inner, params = audience.values("id").query.sql_with_params()
-    narrow: sql.Composable = sql.SQL("")
-    if prefixes is not None:
-        narrow = FORECAST_NARROW.format(
-            length=sql.Literal(previous),
-            prefixes=sql.SQL(", ").join(sql.Placeholder() * len(prefixes)),
-        )
+def _groups(campaign: Campaign, at: dt.datetime) -> list[_Group]:
+    """FORECAST_GROUPS for the campaign's audience, its caps and its channel's consent."""
+    # Unordered: an ORDER BY inside `IN (…)` would sort the whole audience for nothing.
+    audience = audience_contacts(campaign).order_by().values("id")
+    inner, params = audience.query.sql_with_params()
+    consent_sql: sql.Composable = FALSE
+    consent_params: tuple = ()
+    if (opted_in := channel_opted_in_ids(campaign=campaign)) is not None:
+        text, consent_params = opted_in.order_by().query.sql_with_params()
+        consent_sql = sql.SQL("NOT (c.id IN ({}))").format(sql.SQL(text))
+    capped_sql: sql.Composable = FALSE
+    capped_params: tuple = ()
+    eligible = audience_contacts(campaign).filter(opted_out=False).order_by().values("id")
+    if (capped := capped_q(campaign=campaign, contact_ids=eligible, now=at)) is not None:
+        ids = Contact.objects.filter(capped).order_by().values("id")
+        text, capped_params = ids.query.sql_with_params()
+        capped_sql = sql.SQL("c.id IN ({})").format(sql.SQL(text))
+    mid, deep = _refined(_day(at))
     statement = FORECAST_GROUPS.format(
         timezone=TIMEZONE,
         contacts=CONTACTS,
-        length=sql.Literal(length),
+        deep=sql.Placeholder(),
+        mid=sql.Placeholder(),
+        no_consent=consent_sql,
+        capped=capped_sql,
         audience=sql.SQL(inner),
-        narrow=narrow,
     )
     with connection.cursor() as cursor:
-        cursor.execute(statement.as_string(None), [*params, *(prefixes or [])])
+        cursor.execute(
+            statement.as_string(None),
+            [deep, mid, *consent_params, *capped_params, *params],
+        )
         return [_Group(*row) for row in cursor.fetchall()]
 
 
-def _settles(group: _Group, hour: dt.datetime) -> bool:
-    """Whether every number of the group has the zones its lowest number has.
+@lru_cache(maxsize=4)
+def _refined(day: dt.datetime) -> tuple[list[str], list[str]]:
+    """The number prefixes whose numbers do not all share their zones (as FORECAST_GROUPS'
+    "+" and 4 digits, and "+" and 7 digits): there the statement groups by longer prefixes.
 
-    A non-geographic number (most mobiles) takes its whole country's zones, whatever its
-    prefix: such a group is settled at once. A geographic one (every US and Canadian number)
-    takes its area's, so the group is settled when the time-zone data agrees under its prefix.
+    From libphonenumber's zone data alone (a few hundred prefixes, computed once a day).
     """
-    if _valid_zone(group.timezone):
-        return True  # the contact's own zone decides, not the number
-    digits = group.prefix.removeprefix("+")
-    if not digits.isdigit():
-        return True
-    return not _geographic(group.first_phone) or _uniform(digits, hour)
-
-
-@lru_cache(maxsize=4096)
-def _geographic(phone: str) -> bool:
-    from contacts.phones import is_geographic
-
-    return is_geographic(phone)
+    mid = {key[:4] for key in TIMEZONE_DATA if len(key) > 4}
+    deep = {key[:7] for key in TIMEZONE_DATA if len(key) > 7}
+    return (
+        sorted("+" + digits for digits in mid if not _uniform(digits, day)),
+        sorted("+" + digits for digits in deep if not _uniform(digits, day)),
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -257,26 +247,26 @@ def _tz(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
 
 
-def _hour(now: dt.datetime) -> dt.datetime:
-    return now.replace(minute=0, second=0, microsecond=0)
+def _day(now: dt.datetime) -> dt.datetime:
+    return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @lru_cache(maxsize=4096)
-def _uniform(digits: str, hour: dt.datetime) -> bool:
-    """Whether all geographic numbers starting with `digits` keep the same clocks for 9 days:
+def _uniform(digits: str, day: dt.datetime) -> bool:
+    """Whether all numbers starting with `digits` keep the same clocks for 10 days from `day`:
     the zones of the longest time-zone prefix they start with, and of every longer one."""
     sets = {zones for key, zones in TIMEZONE_DATA.items() if key.startswith(digits)}
     for n in range(len(digits), 0, -1):
         if digits[:n] in TIMEZONE_DATA:
             sets.add(TIMEZONE_DATA[digits[:n]])
             break
-    return len({_clocks(zones, hour) for zones in sets}) <= 1
+    return len({_clocks(zones, day) for zones in sets}) <= 1
 
 
 @lru_cache(maxsize=4096)
-def _clocks(zones: tuple[str, ...], hour: dt.datetime) -> frozenset[tuple]:
-    """A zone set's UTC offsets every 3 hours over the next 9 days (what a window depends on)."""
-    samples = [hour + dt.timedelta(hours=3 * k) for k in range(73)]
+def _clocks(zones: tuple[str, ...], day: dt.datetime) -> frozenset[tuple]:
+    """A zone set's UTC offsets every 3 hours over 10 days (what a window depends on)."""
+    samples = [day + dt.timedelta(hours=3 * k) for k in range(81)]
     clocks = set()
     for name in zones:
         if not _valid_zone(name):
@@ -429,11 +419,11 @@ def _finish(
 # --- budget --------------------------------------------------------------------------------------
 
 
-def _budget(campaign: Campaign, sendable: QuerySet, plan: _Plan) -> dict:
+def _budget(campaign: Campaign, plan: _Plan) -> dict:
     """The estimate against the cap, in send order: how many come after the money runs out."""
     table = price_table()
     priced_as = "sms" if campaign.channel == Channel.SMS else str(campaign.channel)
-    parts = _parts_estimate(campaign, sendable)
+    parts = _parts_estimate(campaign)
     per_part = table.channel_key(priced_as) in PER_PART_CHANNELS
     cap = campaign.max_spend or Decimal(0)
     spent, held = Decimal(0), 0
@@ -461,7 +451,7 @@ def _budget(campaign: Campaign, sendable: QuerySet, plan: _Plan) -> dict:
     }
 
 
-def _parts_estimate(campaign: Campaign, sendable: QuerySet) -> Decimal:
+def _parts_estimate(campaign: Campaign) -> Decimal:
     """SMS parts per message: exact without placeholders, else the first contacts' average."""
     if campaign.channel != Channel.SMS:
         return Decimal(1)
@@ -473,6 +463,8 @@ def _parts_estimate(campaign: Campaign, sendable: QuerySet) -> Decimal:
         sms_segments(
             footers.apply(template.render(contact_values(contact, template.names)).text, contact)
         ).parts
-        for contact in sendable.order_by("id")[:PARTS_SAMPLE]
+        for contact in audience_contacts(campaign)
+        .filter(opted_out=False)
+        .order_by("id")[:PARTS_SAMPLE]
     ]
     return Decimal(sum(counts)) / len(counts) if counts else Decimal(1)

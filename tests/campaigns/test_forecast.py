@@ -148,3 +148,18 @@ def test_a_scheduled_campaign_is_forecast_at_its_send_time():
     campaign = _campaign(audience, quiet_hours=(dt.time(8), dt.time(21)), send_at=later)
     forecast = campaign_forecast(campaign=campaign, now=NOW)
     assert (forecast.at, forecast.send_now, forecast.waiting) == (later, 2, [])
+
+
+def test_contacts_without_the_channels_opt_in_are_held_as_the_preview_says(settings):
+    from contacts.models import ConsentEvent
+
+    settings.HERALD_WHATSAPP_REQUIRE_OPT_IN = True
+    audience = _audience(PEOPLE[5:])
+    opted_in = Contact.objects.get(phone="+447946000101")
+    ConsentEvent.objects.create(contact=opted_in, action="opt_in", source="keyword",
+                                channel="whatsapp")  # fmt: skip
+    campaign = _campaign(audience, channel="whatsapp_text", text="Hi")
+    forecast = campaign_forecast(campaign=campaign, now=timezone.now())
+    preview = campaign_preview(campaign=campaign)
+    assert forecast.held_no_consent == preview["excluded"]["no_channel_consent"] == 2
+    assert forecast.send_now + forecast.waiting_total == 1
