@@ -133,8 +133,8 @@ def summarize(records: list[dict]) -> dict:
         out["forecast"].append({
             "size": size, "campaign": label, "runs": len(rows),
             "median_ms": med([r["median_ms"] for r in rows]),
-            "cpu_us_per_recipient": med([r["cpu_us_per_recipient"] for r in rows]),
-            "naive_cpu_us_per_recipient": med([r["naive_cpu_us_per_recipient"] for r in rows]),
+            "us_per_recipient": med([r["us_per_recipient"] for r in rows]),
+            "naive_us_per_recipient": med([r["naive_us_per_recipient"] for r in rows]),
             "naive_over_forecast": med([r["naive_over_forecast"] for r in rows]),
             "groups": rows[0]["groups"], "waiting": rows[0]["waiting"],
             "loadavg_before": [r["loadavg_before"] for r in rows],
@@ -267,12 +267,12 @@ def markdown(meta: dict, s: dict) -> str:
         lines.append(f"| {x['size']:,} | {x['segment']} | {x['runs']} | {x['count']:,} | "
                      f"{x['median_ms']:,} | {_loads(x['loadavg_before'])} |")  # fmt: skip
     lines += ["", "## Launch forecast (issue 26 #5; `campaign_forecast(...)`, median of 3)", "",
-              "| contacts | campaign | runs | median ms | CPU µs/recipient | per-recipient "
-              "decisions µs/recipient | ratio | groups | waiting | load before runs |",
+              "| contacts | campaign | runs | median ms | µs/recipient | one recipient at a "
+              "time, µs/recipient | ratio | groups | waiting | load before runs |",
               "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
     for x in s.get("forecast") or []:
         lines.append(f"| {x['size']:,} | {x['campaign']} | {x['runs']} | {x['median_ms']:,} | "
-                     f"{x['cpu_us_per_recipient']} | {x['naive_cpu_us_per_recipient']} | "
+                     f"{x['us_per_recipient']} | {x['naive_us_per_recipient']} | "
                      f"{x['naive_over_forecast']}× | {x['groups']:,} | {x['waiting']:,} | "
                      f"{_loads(x['loadavg_before'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
