@@ -262,6 +262,7 @@ def test_wizard_whatsapp_template_with_failover(marketer_client, live_sandbox):
     )
     campaign = Campaign.objects.get(name="WA")
     assert campaign.template == template
+    assert campaign.sender == template.sender  # the template's own number, kept on edits
     assert campaign.failover_mode == "herald"
     assert campaign.template_mapping["body"][0] == {
         "source": "field", "value": "first_name", "fallback": None,

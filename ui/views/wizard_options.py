@@ -231,7 +231,9 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
             "The quiet hours start and end at the same time: give e.g. 21:00 and 08:00, or "
             "leave both empty."
         )
-    sender = form.get("sender", "").strip()
+    # WhatsApp goes from the template's own number (a template belongs to one sender); the
+    # form asks for a sender only for SMS.
+    sender = _template_sender(state) if whatsapp else form.get("sender", "").strip()
     if wrong := sender_problem(sender, sms=not whatsapp):
         field_errors["sender"] = f"The sender {wrong}."
     failover_sender = form.get("failover_sender", "").strip() if whatsapp else ""
