@@ -315,11 +315,60 @@ def on_links_clicked(sender, *, event_keys: list[tuple[int | None, int]], **kwar
     events_emit(event_type=EventType.LINK_CLICKED, items=items)
 
 
+def _journey_items(
+    journey_id: int, entry_ids: list[int], extra: dict[int, dict[str, Any]]
+) -> list[tuple[str, dict[str, Any]]]:
+    from journeys.models import JourneyEntry
+
+    items = []
+    rows = JourneyEntry.objects.filter(id__in=entry_ids).values_list(
+        "id", "contact_id", "contact__phone", "key", "version__number", "step"
+    )
+    for pk, contact_id, phone, key, version, step in rows:
+        data = {"journey": journey_id, "version": version, "entry": pk,
+                "contact": {"id": contact_id, "phone": phone}, "key": key, "step": step,
+                **extra.get(pk, {})}  # fmt: skip
+        items.append((f"{journey_id}:{pk}:{extra.get(pk, {}).get('reason', '')}", data))
+    return items
+
+
+def on_journey_entered(sender, *, journey_id: int, entry_ids: list[int], **kwargs) -> None:
+    """journey.entered: one event per entry."""
+    if not entry_ids or not _subscriptions(EventType.JOURNEY_ENTERED):
+        return
+    events_emit(
+        event_type=EventType.JOURNEY_ENTERED, items=_journey_items(journey_id, entry_ids, {})
+    )
+
+
+def on_journey_exited(sender, *, journey_id: int, exits: list[tuple[int, str]], **kwargs) -> None:
+    """journey.exited, with the reason (completed, goal, opted_out, archived, stopped)."""
+    if not exits or not _subscriptions(EventType.JOURNEY_EXITED):
+        return
+    reasons = {pk: {"reason": reason} for pk, reason in exits}
+    events_emit(
+        event_type=EventType.JOURNEY_EXITED,
+        items=_journey_items(journey_id, sorted(reasons), reasons),
+    )
+
+
+def on_journey_notified(sender, *, journey_id: int, items: list[tuple], **kwargs) -> None:
+    """journey.notify: a notify step's data for another system."""
+    if not items or not _subscriptions(EventType.JOURNEY_NOTIFY):
+        return
+    extra = {pk: {"notify": step, "data": data} for pk, step, data in items}
+    events_emit(
+        event_type=EventType.JOURNEY_NOTIFY,
+        items=_journey_items(journey_id, sorted(extra), extra),
+    )
+
+
 def connect() -> None:
     """Connect every receiver to its owning app's signal (called from ApiConfig.ready)."""
     from campaigns import signals as campaign_signals
     from contacts import signals as contact_signals
     from infobip import signals as infobip_signals
+    from journeys import signals as journey_signals
 
     campaign_signals.messages_final.connect(on_messages_final, dispatch_uid="api.final")
     campaign_signals.campaign_state_changed.connect(
@@ -329,3 +378,6 @@ def connect() -> None:
     contact_signals.contacts_opted_in.connect(on_opted_in, dispatch_uid="api.opted_in")
     infobip_signals.inbound_received.connect(on_inbound_received, dispatch_uid="api.inbound")
     infobip_signals.links_clicked.connect(on_links_clicked, dispatch_uid="api.clicks")
+    journey_signals.journey_entered.connect(on_journey_entered, dispatch_uid="api.j_entered")
+    journey_signals.journey_exited.connect(on_journey_exited, dispatch_uid="api.j_exited")
+    journey_signals.journey_notified.connect(on_journey_notified, dispatch_uid="api.j_notify")

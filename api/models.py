@@ -17,6 +17,8 @@ class Scope(models.TextChoices):
     CAMPAIGNS_SEND = "campaigns:send", "Launch, pause, resume and cancel campaigns"
     MESSAGES_SEND = "messages:send", "Send transactional messages"
     EVENTS_MANAGE = "events:manage", "Manage outbound event subscriptions"
+    JOURNEYS_WRITE = "journeys:write", "Create, change, activate, pause and archive journeys"
+    EVENTS_WRITE = "events:write", "Record what contacts did (events that drive journeys)"
 
 
 class ApiToken(models.Model):
@@ -71,6 +73,9 @@ class EventType(models.TextChoices):
     CONTACT_OPTED_IN = "contact.opted_in", "A contact opted back in"
     CAMPAIGN_STATE_CHANGED = "campaign.state_changed", "A campaign changed state"
     LINK_CLICKED = "link.clicked", "A tracked link was clicked"
+    JOURNEY_ENTERED = "journey.entered", "A contact entered a journey"
+    JOURNEY_EXITED = "journey.exited", "A contact left a journey"
+    JOURNEY_NOTIFY = "journey.notify", "A journey's notify step was taken"
 
 
 class EventSubscription(models.Model):

@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import campaign_tests, reports, views
+from api import campaign_tests, journeys, reports, views
 
 app_name = "api"
 
@@ -52,6 +52,17 @@ urlpatterns = [
          name="subscription"),
     path("event-subscriptions/<int:pk>/deliveries", views.SubscriptionDeliveriesView.as_view(),
          name="subscription-deliveries"),
+    path("journeys", journeys.JourneysView.as_view(), name="journeys"),
+    path("journeys/<int:pk>", journeys.JourneyDetailView.as_view(), name="journey"),
+    path("journeys/<int:pk>/entries", journeys.JourneyEntriesView.as_view(),
+         name="journey-entries"),
+    *[
+        path(f"journeys/<int:pk>/{action}",
+             journeys.JourneyActionView.as_view(action_name=action), name=f"journey-{action}")
+        for action in ("activate", "pause", "resume", "archive", "move")
+    ],
+    path("events", journeys.EventsView.as_view(), name="events"),
+    path("events/batch", journeys.EventsBatchView.as_view(), name="events-batch"),
     # Anything else under /api/v1/ (a bad id such as `/contacts/abc`): the JSON 404, not HTML.
     # [\s\S], not .: a path holding a newline (%0A) is an unknown API path too, not HTML.
     re_path(r"^[\s\S]*$", views.not_found),

@@ -78,7 +78,7 @@ class ApiRootView(APIView):
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
         names = ["schema", "messages", "contacts", "contacts-upsert", "lists", "templates",
-                 "campaigns", "inbound", "subscriptions"]  # fmt: skip
+                 "campaigns", "inbound", "subscriptions", "journeys", "events"]  # fmt: skip
         return Response({name: reverse(f"api:{name}", request=request) for name in names})
 
 

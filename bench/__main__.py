@@ -282,12 +282,45 @@ def _loads(values: list) -> str:
     return ", ".join(f"{v[0]:.1f}" for v in values)
 
 
+def journeys_markdown(rows: list[dict]) -> str:
+    """Journeys (issue #27): events in, steps executed, trigger → first send."""
+    if not rows:
+        return ""
+    lines = ["", "## Journeys (issue #27)", "", "| figure | size | measured | target | load |",
+             "| --- | ---: | ---: | --- | --- |"]  # fmt: skip
+    for r in rows:
+        load = f"{r['loadavg_before'][0]:.1f}"
+        if r["bench"] == "journey_events":
+            lines.append(f"| events API, batches of 1,000 (stored + entered) | {r['size']:,} | "
+                         f"{r['events_per_s']:,}/s | ≥ 5,000/s | {load} |")  # fmt: skip
+        elif r["bench"] == "journey_steps":
+            lines.append(f"| due steps executed (wait → SMS → exit), worker peak PSS | "
+                         f"{r['size']:,} | {r['steps_per_s']:,} steps/s, "
+                         f"{r['worker_peak_pss_mb']} MB | ≥ 10,000/s, < 200 MB | "
+                         f"{load} |")  # fmt: skip
+        elif r["bench"] == "journey_latency":
+            q = r["latency_s"]
+            lines.append(f"| trigger → first send at {r['rate']}/s, p50 / p99 / max s | "
+                         f"{r['size']:,} | {q.get('p50')} / {q.get('p99')} / {q.get('max')} | "
+                         f"p99 < 2 s | {load} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--runs-large", type=int, default=3, help="runs at 1M and above")
-    parser.add_argument("--only", default="fanout,import,pages,api_upsert,segments,forecast")
+    parser.add_argument(
+        "--only", default="fanout,import,pages,api_upsert,segments,forecast,journeys"
+    )
+    parser.add_argument(
+        "--journey-sizes",
+        default="100000,1000000",
+        help="contacts waiting in one journey (journeys' steps benchmark)",
+    )
+    parser.add_argument("--journey-events", type=int, default=50_000)
+    parser.add_argument("--journey-seconds", type=int, default=30, help="latency: 100 events/s")
     parser.add_argument("--naive-size", type=int, default=10_000)
     parser.add_argument("--keep-pages", action="store_true")
     parser.add_argument("--import-sizes", default="", help="default: --sizes")
@@ -326,7 +359,14 @@ def main(argv: list[str] | None = None) -> int:
         for size in [int(x) for x in (args.segment_sizes or str(max(sizes))).split(",") if x]:
             runs = args.runs_large if size >= 1_000_000 else args.runs
             records += _run("bench.forecast", "--size", str(size), "--runs", str(runs))
+    if "journeys" in only:
+        records += _run("bench.journeys", "--part", "events", "--size", str(args.journey_events))
+        for size in [int(x) for x in args.journey_sizes.split(",") if x]:
+            records += _run("bench.journeys", "--part", "steps", "--size", str(size))
+        records += _run("bench.journeys", "--part", "latency", "--size",
+                        str(args.journey_seconds))  # fmt: skip
     summary = summarize(records)
+    summary["journeys"] = [r for r in records if str(r.get("bench", "")).startswith("journey_")]
     meta = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": h.machine(),
@@ -340,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     stem.with_suffix(".json").write_text(
         json.dumps({**meta, "summary": summary, "records": records}, indent=2, default=str) + "\n"
     )
-    md = markdown(meta, summary)
+    md = markdown(meta, summary) + journeys_markdown(summary["journeys"])
     stem.with_suffix(".md").write_text(md)
     print()
     print(md)

@@ -18,6 +18,10 @@ against the sandbox's truth:
 8. database down: the web server reaches PostgreSQL through a TCP proxy that is cut for
    --outage seconds while reports are being pushed; pushes are answered non-2xx meanwhile and
    nothing is lost once it is back (final states equal the truth).
+10. journeys under kill -9 (bench/journeys.py): --size contacts due in one journey (wait → SMS
+   → exit), the worker killed -9 --kills-journeys times while they run; every SMS handed to the
+   sandbox exactly once, no entry left behind, every entry's ledger exactly its three steps,
+   the step counters equal to what happened.
 9. two nodes: two separate workers (`celery worker -n node1@%h` and `-n node2@%h`, prefork
    -c 2 each, as on two machines) on the same broker and database send one campaign; one node
    is SIGKILLed --node-kills times once the sandbox has accepted ~40 % (and restarted under its
@@ -33,6 +37,7 @@ import datetime as dt
 import json
 import os
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -376,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         help="kills come 0.5–GAP s apart (scale it to the run's length)",
     )
     parser.add_argument("--outage", type=float, default=10.0)
-    parser.add_argument("--drills", default="5,6,7,8,9")
+    parser.add_argument("--drills", default="5,6,7,8,9,10")
     parser.add_argument("--node-kills", type=int, default=1, help="kills of one node in drill 9")
     parser.add_argument("--name", default="drill", help="stem of the bench/results/ files")
     parser.add_argument("--seed", type=int, default=None)
@@ -389,6 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         help="HERALD_BATCH_SIZE (default: the production 1,000)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON line per drill")
+    parser.add_argument("--kills-journeys", type=int, default=3, help="kills in drill 10")
     parser.add_argument(
         "--no-record", dest="record", action="store_false", help="do not write bench/results/"
     )
@@ -436,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(r) if args.json else _line(r), flush=True)
         finally:
             stack.close()
+    if 10 in wanted:
+        results.append(drill_journeys(args.size, args.kills_journeys, seed, args.json))
     failed = [r["drill"] for r in results if not r["ok"]]
     print(f"drills {'FAILED: ' + str(failed) if failed else 'passed'} (logs in {logs})")
     if args.record:
@@ -457,14 +465,33 @@ def _record(results: list[dict], argv: list[str], stem: str = "drill") -> None:
 
 
 NAMES = {5: "kill -9", 6: "provider storms", 7: "report chaos", 8: "database down",
-         9: "two worker nodes"}  # fmt: skip
+         9: "two worker nodes", 10: "journeys under kill -9"}  # fmt: skip
+
+
+def drill_journeys(size: int, kills: int, seed: int, as_json: bool) -> dict:
+    """Drill 10 (bench/journeys.py): kill -9 the worker while `size` due journey steps run."""
+    load = h.loadavg()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.journeys", "--part", "drill", "--size", str(size),
+         "--seed", str(seed)],
+        cwd=h.ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    found = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    record = found[-1] if found else {"ok": False, "error": proc.stderr[-2000:]}
+    r = {"drill": 10, "size": size, "seed": seed, "loadavg_before": load, **record,
+         "sandbox_duplicates": record.get("duplicates")}  # fmt: skip
+    r["drill"] = 10
+    print(json.dumps(r) if as_json else _line(r), flush=True)
+    return r
 
 
 def _line(r: dict) -> str:
     status = "PASS" if r["ok"] else "FAIL"
     keys = ("sandbox_accepted", "sandbox_duplicates", "mismatches", "compared",
             "counters_match", "kills_at_s", "node_kills", "node_pool_cpu_s",
-            "push_failures_during_outage", "faults", "seconds", "error")  # fmt: skip
+            "push_failures_during_outage", "faults", "seconds", "error",
+            "entries_left_active", "entries_with_a_bad_ledger", "contacts_with_two_messages",
+            "counters_consistent", "killed_at_ledger_rows")  # fmt: skip
     detail = ", ".join(f"{k}={r[k]}" for k in keys if k in r)
     return f"{status} {r['drill']} {NAMES[r['drill']]} ({r['size']:,} recipients): {detail}"
 

@@ -179,7 +179,7 @@ def campaigns_figures(*, campaign_ids: Iterable[int]) -> list[CampaignFigures]:
 
 def marketing_campaigns():
     """Campaigns a marketer made (the API's transactional sends are one-off campaigns too)."""
-    return Campaign.objects.filter(transactional__isnull=True)
+    return Campaign.objects.filter(transactional__isnull=True, open_ended=False)
 
 
 def campaigns_trends(

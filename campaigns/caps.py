@@ -98,3 +98,39 @@ def capped_q(*, campaign: Campaign, contact_ids: QuerySet, now: dt.datetime) -> 
     for cap in caps[1:]:
         condition |= Q(id__in=_over(cap, campaign, contact_ids, now))
     return condition
+
+
+def caps_free_at(
+    *, channel: str, contact_ids: Iterable[int], now: dt.datetime
+) -> dict[int, tuple[dt.datetime, str]]:
+    """contact id → (when a message may go again, the cap's reason) for contacts at a cap.
+
+    For messages that are sent as they fall due (a journey's send step) rather than frozen: a
+    capped contact is not skipped but waits until the oldest message that fills the cap's
+    window leaves it. One grouped query per cap over the ledger's (contact, created_at) index.
+    """
+    ids = list(contact_ids)
+    caps = [cap for cap in caps_configured() if cap.channel in ("any", channel)]
+    free: dict[int, tuple[dt.datetime, str]] = {}
+    if not ids or not caps:
+        return free
+    for cap in caps:
+        since = now - dt.timedelta(days=cap.days)
+        rows = Message.objects.filter(
+            contact_id__in=ids, replaces__isnull=True, state__in=_SENT_STATES,
+            created_at__gte=since,
+        )  # fmt: skip
+        if cap.channel != "any":
+            rows = rows.filter(channel=cap.channel)
+        counted: dict[int, list[dt.datetime]] = {}
+        for contact_id, created_at in rows.values_list("contact_id", "created_at"):
+            counted.setdefault(contact_id, []).append(created_at)
+        for contact_id, times in counted.items():
+            if len(times) < cap.messages:
+                continue
+            # The cap frees when all but `messages - 1` of these have left the window.
+            times.sort(reverse=True)
+            at = times[cap.messages - 1] + dt.timedelta(days=cap.days)
+            if contact_id not in free or at > free[contact_id][0]:
+                free[contact_id] = (at, cap.label())
+    return free

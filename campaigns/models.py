@@ -139,6 +139,9 @@ class Campaign(models.Model):
     frozen_at = models.DateTimeField(null=True, blank=True)
     # Claims scan the queued rows from this message id (a hint, see ledger.messages_claim).
     claim_from = models.BigIntegerField(default=0, editable=False)
+    # Rows are added while it runs (a journey's send step, campaigns/open_ledger.py): it never
+    # completes by itself, however often its queue runs empty.
+    open_ended = models.BooleanField(default=False, editable=False)
 
     # Denormalised counters: one per message state, plus failover and cost.
     recipients = models.PositiveIntegerField(default=0)

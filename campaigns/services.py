@@ -458,7 +458,7 @@ def _skip_queued(campaign: Campaign, reason: str) -> int:
 def campaign_maybe_complete(*, campaign_id: int) -> bool:
     """Mark a running campaign completed once nothing is queued or being sent."""
     filters = {"pk": campaign_id, "state": CampaignState.RUNNING, "count_queued": 0}
-    filters |= {"count_sending": 0, "frozen_at__isnull": False}
+    filters |= {"count_sending": 0, "frozen_at__isnull": False, "open_ended": False}
     campaign = Campaign.objects.filter(**filters).first()
     if campaign is None:
         return False

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "contacts",
     "whatsapp",
     "campaigns",
+    "journeys",
     "infobip",
     "ui",
     "rest_framework",
@@ -524,3 +525,19 @@ if HERALD_INFOBIP_CHECK_INTERVAL > 0:
         "schedule": HERALD_INFOBIP_CHECK_INTERVAL,
         "options": {"expires": HERALD_INFOBIP_CHECK_INTERVAL},
     }
+
+# --- Journeys (#27) ---------------------------------------------------------------------------
+# Due entries taken per engine batch (one transaction), and engine chains per journey at once.
+HERALD_JOURNEY_BATCH = env.int("HERALD_JOURNEY_BATCH", default=1000)
+HERALD_JOURNEY_CHAINS = env.int("HERALD_JOURNEY_CHAINS", default=2)
+# POST /api/v1/events for a number Herald does not know: "create" the contact (consent
+# unknown, as an import without a consent column would) or "refuse" the event.
+HERALD_EVENTS_UNKNOWN_CONTACTS = env("HERALD_EVENTS_UNKNOWN_CONTACTS", default="create")
+if HERALD_EVENTS_UNKNOWN_CONTACTS not in ("create", "refuse"):
+    raise ImproperlyConfigured("HERALD_EVENTS_UNKNOWN_CONTACTS is create or refuse")
+# The engine's safety net: due entries and date-attribute occasions, every sweep interval.
+CELERY_BEAT_SCHEDULE["journeys-sweep"] = {
+    "task": "journeys.tasks.sweep",
+    "schedule": env.float("HERALD_SWEEP_INTERVAL", default=15.0),
+    "options": {"expires": 60.0},
+}

@@ -13,6 +13,7 @@ import orjson
 from django.db import connection
 from django.utils import timezone
 
+from contacts import signals
 from contacts.models import Contact, ContactList, ListMembership
 
 # The fields an import sets; on a conflict these (and updated_at) are overwritten.
@@ -63,7 +64,10 @@ def add_memberships(
             "RETURNING contact_id",
             [[*new_ids, *existing_ids], contact_list.pk, timezone.now()],
         )
-        return len(cursor.fetchall())
+        joined = [row[0] for row in cursor.fetchall()]
+    if joined:
+        signals.list_joined.send(ContactList, list_id=contact_list.pk, contact_ids=joined)
+    return len(joined)
 
 
 def _json(value: Any) -> str:

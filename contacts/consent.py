@@ -15,11 +15,13 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
+from contacts import signals
 from contacts.models import (
     ConsentAction,
     ConsentEvent,
     ConsentSource,
     Contact,
+    ContactList,
     ListMembership,
     OptInKeyword,
     PendingOptIn,
@@ -99,7 +101,13 @@ def inbound_consent_capture(
 
 def _opt_in(contact_id: int, keyword: OptInKeyword, wording: str, version: int, how: str) -> None:
     """Join the list, clear an opt-out, and record the consent with the wording shown."""
-    ListMembership.objects.get_or_create(contact_id=contact_id, contact_list=keyword.contact_list)
+    _, joined = ListMembership.objects.get_or_create(
+        contact_id=contact_id, contact_list=keyword.contact_list
+    )
+    if joined:
+        signals.list_joined.send(
+            ContactList, list_id=keyword.contact_list_id, contact_ids=[contact_id]
+        )
     Contact.objects.filter(pk=contact_id, opted_out=True).update(
         opted_out=False, opted_out_at=None, opted_out_source="", opted_out_channel="",
         updated_at=timezone.now(),

@@ -17,6 +17,7 @@ class ConsentSource(models.TextChoices):
     API = "api", "API"
     LINK = "link", "Opt-out link"
     PHRASE = "phrase", "Reply phrase"
+    JOURNEY = "journey", "Journey step"
 
 
 class ConsentChannel(models.TextChoices):

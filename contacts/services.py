@@ -519,3 +519,30 @@ def revocation_review_resolve(
         detail=f"{resolution}: {current.text}"[:500],
     )
     return current
+
+
+# --- Journeys (#27): set attributes for many contacts at once ---------------------------------
+
+
+def contacts_set_attributes(*, contact_ids: Iterable[int], values: dict[str, Any]) -> int:
+    """Merge `values` into the attributes of these contacts (a null value removes the key)."""
+    ids = sorted(set(contact_ids))
+    if not ids or not values:
+        return 0
+    keep = {k: v for k, v in values.items() if v is not None}
+    drop = [k for k, v in values.items() if v is None]
+    changed, now = 0, timezone.now()
+    for chunk in _chunks(ids):
+        with transaction.atomic():
+            rows = list(
+                Contact.objects.filter(id__in=chunk).select_for_update().order_by("id")
+                .only("id", "attributes")
+            )  # fmt: skip
+            for contact in rows:
+                merged = {**(contact.attributes or {}), **keep}
+                for key in drop:
+                    merged.pop(key, None)
+                contact.attributes, contact.updated_at = merged, now
+            Contact.objects.bulk_update(rows, ["attributes", "updated_at"], batch_size=CHUNK)
+            changed += len(rows)
+    return changed

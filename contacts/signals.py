@@ -8,3 +8,5 @@ from django.dispatch import Signal
 # Contacts whose consent changed: `contact_ids`, `source`, `channel`.
 contacts_opted_out = Signal()
 contacts_opted_in = Signal()
+# Contacts just added to a list (not on it before): `list_id`, `contact_ids`.
+list_joined = Signal()

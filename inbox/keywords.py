@@ -7,33 +7,14 @@ HERALD_OPT_IN_KEYWORDS, HERALD_HELP_KEYWORDS, HERALD_KEYWORD_REPLIES); opt-out w
 is on several lists.
 """
 
-import unicodedata
 from functools import lru_cache
 
 from django.conf import settings
 
+from core.words import first_word, fold
 from infobip.models import KeywordAction
 
-
-def fold(word: str) -> str:
-    """`word` casefolded, without accents and without leading/trailing punctuation or symbols."""
-    decomposed = unicodedata.normalize("NFKD", word.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    start, end = 0, len(bare)
-    while start < end and unicodedata.category(bare[start])[0] in "PSZC":
-        start += 1
-    while end > start and unicodedata.category(bare[end - 1])[0] in "PSZC":
-        end -= 1
-    return bare[start:end]
-
-
-def first_word(text: str) -> str:
-    """The first word of `text`, folded (see `fold`); empty when there is none."""
-    for word in (text or "").split():
-        folded = fold(word)
-        if folded:
-            return folded
-    return ""
+__all__ = ["classify", "first_word", "fold", "reply_text"]
 
 
 @lru_cache(maxsize=8)

@@ -37,6 +37,8 @@ from infobip.models import InboundMessage, KeywordAction, ReplyStatus
 from infobip.receivers import Key
 from infobip.types import SmsMessage
 from infobip.webhooks import TEXT_TYPES, Inbound, clean, sane_time
+from journeys.triggers import keyword_messages_enter
+from journeys.waits import contacts_replied
 
 logger = logging.getLogger(__name__)
 _SEPARATORS = re.compile(r"[\s().\-/]")
@@ -132,6 +134,7 @@ def _apply_keywords(message_ids: list[str], now: datetime) -> None:
         .order_by("received_at", "id")
     )
     replies = []
+    unclaimed: list[InboundMessage] = []  # no keyword of inbox's: a journey's, or a reply
     for message in new:
         typed = message.channel == "sms" or message.message_type in TEXT_TYPES
         action = classify(message.text) if typed else KeywordAction.NONE.value
@@ -153,6 +156,8 @@ def _apply_keywords(message_ids: list[str], now: datetime) -> None:
             )  # fmt: skip
         message.keyword_action, message.handled_at = action, now
         if not action:
+            if message.contact_id:
+                unclaimed.append(message)
             continue
         if message.contact_id:
             _consent(message, action)
@@ -162,11 +167,28 @@ def _apply_keywords(message_ids: list[str], now: datetime) -> None:
         if text:
             message.reply_text, message.reply_status = text, ReplyStatus.PENDING
             replies.append(message.pk)
+    _journeys(unclaimed)
     fields = ["keyword_action", "handled_at", "reply_text", "reply_status", "contact"]
     InboundMessage.objects.bulk_update(new, fields, batch_size=500)
     if replies:
         for pk in replies:
             transaction.on_commit(_reply_later(pk), robust=True)
+
+
+def _journeys(messages: list[InboundMessage]) -> None:
+    """Messages no keyword of inbox's claimed: a journey's keyword, else a reply it may await."""
+    if not messages:
+        return
+    typed = [m for m in messages if m.channel == "sms" or m.message_type in TEXT_TYPES]
+    claimed = keyword_messages_enter(
+        messages=[(m.pk, m.contact_id or 0, m.text, m.to_number) for m in typed]
+    )
+    for message in messages:
+        if message.pk in claimed:
+            message.keyword_action = KeywordAction.JOURNEY
+    contacts_replied(
+        contact_ids=[m.contact_id for m in messages if m.pk not in claimed and m.contact_id]
+    )
 
 
 def _reply_later(inbound_id: int) -> Callable[[], None]:

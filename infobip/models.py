@@ -100,6 +100,7 @@ class KeywordAction(models.TextChoices):
     OPT_OUT = "opt_out", "Opt-out"
     OPT_IN = "opt_in", "Opt-in"
     HELP = "help", "Help"
+    JOURNEY = "journey", "Journey keyword"
 
 
 class ReplyStatus(models.TextChoices):

@@ -18,7 +18,12 @@ hypothesis_settings.register_profile("herald", derandomize=True, database=None, 
 hypothesis_settings.register_profile("fuzz", derandomize=False, database=None, print_blob=True)
 hypothesis_settings.load_profile("fuzz" if os.environ.get("HERALD_FUZZ") == "1" else "herald")
 
-pytest_plugins = ["tests.fixtures.worker", "tests.fixtures.sandbox", "tests.fixtures.provider"]
+pytest_plugins = [
+    "tests.fixtures.worker",
+    "tests.fixtures.beat",
+    "tests.fixtures.sandbox",
+    "tests.fixtures.provider",
+]
 if not os.environ.get("DATABASE_URL"):
     # The unit run: the checkout's embedded PostgreSQL and a migrated template.
     pytest_plugins.append("tests.fixtures.database")

@@ -21,6 +21,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "infobip.view_inboundmessage",
         "ui.reply_inbound",
         "core.view_auditentry",
+        "journeys.view_journey",
+        "journeys.add_journey",
+        "journeys.change_journey",
+        "journeys.view_journeyentry",
+        "journeys.view_event",
     ],
     SENDER: ["ui.launch_campaign", "ui.approve_campaign"],
 }

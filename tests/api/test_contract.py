@@ -84,6 +84,20 @@ def test_every_documented_operation_has_a_case() -> None:
     )
 
 
+JOURNEY_CASES = [
+    ("GET", "/api/v1/journeys"),
+    ("POST", "/api/v1/journeys"),
+    ("GET", "/api/v1/journeys/{id}"),
+    ("PATCH", "/api/v1/journeys/{id}"),
+    ("GET", "/api/v1/journeys/{id}/entries"),
+    ("POST", "/api/v1/journeys/{id}/activate"),
+    ("POST", "/api/v1/journeys/{id}/pause"),
+    ("POST", "/api/v1/journeys/{id}/resume"),
+    ("POST", "/api/v1/journeys/{id}/archive"),
+    ("POST", "/api/v1/journeys/{id}/move"),
+    ("POST", "/api/v1/events"),
+    ("POST", "/api/v1/events/batch"),
+]
 CASES_COVER = [
     ("GET", "/api/v1/contacts"),
     ("POST", "/api/v1/contacts/upsert"),
@@ -124,6 +138,8 @@ CASES_COVER = [
     ("DELETE", "/api/v1/test-numbers/{id}"),
     ("POST", "/api/v1/campaigns/{id}/test"),
     ("GET", "/api/v1/campaigns/{id}/tests"),
+    # Journeys and events need PostgreSQL: their cases are in tests/journeys/test_api.py.
+    *JOURNEY_CASES,
 ]
 
 
@@ -226,4 +242,4 @@ def test_every_success_answer_matches_the_document(
     c.check("DELETE", "/api/v1/contacts/{id}", 204, id=ann.pk)
     assert ContactList.objects.filter(pk=created["id"]).exists()
 
-    assert c.covered == set(CASES_COVER)
+    assert c.covered == set(CASES_COVER) - set(JOURNEY_CASES)

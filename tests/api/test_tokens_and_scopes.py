@@ -109,6 +109,9 @@ def test_rate_limit_answers_429_with_retry_after(api_for, sender_user, settings)
                                "DEFAULT_THROTTLE_RATES": {"token": "2/min"}}  # fmt: skip
     from api.throttles import TokenRateThrottle
 
+    # The class attribute outlives the test: put back what it was, not api_settings' value,
+    # which the overridden REST_FRAMEWORK setting above has made "2/min" by then.
+    original = TokenRateThrottle.THROTTLE_RATES
     TokenRateThrottle.THROTTLE_RATES = {"token": "2/min"}
     try:
         api = api_for(sender_user, ["read"])
@@ -118,9 +121,7 @@ def test_rate_limit_answers_429_with_retry_after(api_for, sender_user, settings)
         assert int(last["Retry-After"]) > 0
         assert last.json()["error"]["code"] == "throttled"
     finally:
-        from rest_framework.settings import api_settings
-
-        TokenRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        TokenRateThrottle.THROTTLE_RATES = original
         cache.clear()
 
 

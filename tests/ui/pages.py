@@ -45,6 +45,19 @@ def failover_campaign(audience: ContactList) -> Campaign:
     return campaign
 
 
+def _journey():
+    """A live abandoned-cart journey with one contact in it (for the journey pages)."""
+    from journeys.events import events_record
+    from journeys.services import journey_activate, journey_create
+    from ui.journey_forms import starter
+
+    journey = journey_create(definition=starter("cart", "Abandoned cart"), actor=OPERATOR)
+    journey_activate(journey=journey, actor=OPERATOR)
+    events_record(events=[{"name": "cart_abandoned", "contact": {"phone": "+447946000301"},
+                           "key": "cart-1", "properties": {"item": "red shoes"}}])  # fmt: skip
+    return journey
+
+
 def every_page_paths(user) -> dict[str, str]:
     """Build the data and answer {screenshot name: path} for every marketer page."""
     audience = ContactList.objects.filter(name="Customers").first() or make_audience(
@@ -83,7 +96,11 @@ def every_page_paths(user) -> dict[str, str]:
     OptInKeyword.objects.create(
         keyword="JOIN", contact_list=audience, confirmation_text="Herald news: 2/month. STOP to end"
     )
+    journey = _journey()
     return {
+        "journeys": "/journeys/",
+        "journey": f"/journeys/{journey.pk}/",
+        "journey-people": f"/journeys/{journey.pk}/people/",
         "dashboard": "/",
         "campaigns": "/campaigns/",
         "reports": "/reports/",

@@ -17,7 +17,9 @@ def approval_queue(request):
     An approval voided by a later edit (its fingerprint no longer matches) counts as none.
     """
     drafts = (
-        Campaign.objects.filter(state=CampaignState.DRAFT, transactional__isnull=True)
+        Campaign.objects.filter(
+            state=CampaignState.DRAFT, transactional__isnull=True, open_ended=False
+        )
         .select_related("created_by", "template", "approval")
         .prefetch_related("lists", "exclude_lists")
         .order_by("created_at")

@@ -52,7 +52,9 @@ RECIPIENTS_PAGE = 50
 @page("campaigns.view_campaign")
 def campaign_list(request):
     # API sends are one-off campaigns of their own (api.TransactionalSend): not the marketer's.
-    campaigns = Campaign.objects.filter(transactional__isnull=True).select_related("created_by")
+    campaigns = Campaign.objects.filter(
+        transactional__isnull=True, open_ended=False
+    ).select_related("created_by")
     state = request.GET.get("state", "")
     channel = request.GET.get("channel", "")
     q = request.GET.get("q", "").strip()[:200]

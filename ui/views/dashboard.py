@@ -16,7 +16,9 @@ LIVE = (CampaignState.RUNNING, CampaignState.SCHEDULED, CampaignState.PAUSED)
 
 def _campaign_rows() -> tuple[list[dict], bool]:
     # Not the API's one-off sends, nor what the marketer archived.
-    marketing = Campaign.objects.filter(transactional__isnull=True, archived_at__isnull=True)
+    marketing = Campaign.objects.filter(
+        transactional__isnull=True, open_ended=False, archived_at__isnull=True
+    )
     campaigns = list(marketing.filter(state__in=LIVE).order_by("-created_at")[:20])
     campaigns += list(marketing.exclude(state__in=LIVE).order_by("-created_at")[:10])
     rows = [{"campaign": c, **campaign_progress(c)} for c in campaigns]

@@ -1,0 +1,85 @@
+"""Journey tasks: thin wrappers that take ids, re-read state and call one service.
+
+`advance` runs a journey's due entries in batches for a time slice, then queues itself again
+while some are due; at most HERALD_JOURNEY_CHAINS run per journey at once (each holds a
+PostgreSQL advisory lock on its slot, released with its connection if the worker dies), so
+wake-ups and the beat never pile up chains. `sweep` (beat) lets in date-attribute occasions,
+wakes journeys with due entries, and pauses journeys past their budget.
+"""
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from celery import shared_task
+from django.conf import settings
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+# pg_advisory_lock(class, journey id * 16 + slot): one chain per slot.
+CHAIN_LOCK = 7_427
+SLICE_SECONDS = 5.0
+
+
+@contextmanager
+def _slot(journey_id: int) -> Iterator[bool]:
+    """Hold one of the journey's chain slots; yields False when all are taken."""
+    held = None
+    with connection.cursor() as cursor:
+        for slot in range(max(1, settings.HERALD_JOURNEY_CHAINS)):
+            cursor.execute(
+                "SELECT pg_try_advisory_lock(%s, %s)", [CHAIN_LOCK, journey_id * 16 + slot]
+            )
+            if cursor.fetchone()[0]:
+                held = slot
+                break
+    try:
+        yield held is not None
+    finally:
+        if held is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", [CHAIN_LOCK, journey_id * 16 + held]
+                )
+
+
+@shared_task(name="journeys.tasks.advance", ignore_result=True)
+def advance(journey_id: int) -> None:
+    """Run the journey's due entries for a time slice; queue the rest as the next link."""
+    from journeys.engine import journey_advance, journey_due_exists
+    from journeys.services import journey_budget_pause
+
+    more = False
+    with _slot(journey_id) as mine:
+        if not mine:
+            return
+        deadline = time.monotonic() + SLICE_SECONDS
+        while True:
+            result = journey_advance(journey_id=journey_id)
+            if result.budget_reason:
+                journey_budget_pause(journey_id=journey_id, reason=result.budget_reason)
+                return
+            if result.taken < settings.HERALD_JOURNEY_BATCH:
+                break
+            if time.monotonic() > deadline:
+                more = True
+                break
+    # Entries let in while this chain finished its last batch are due now too.
+    if (
+        more or journey_due_exists(journey_id=journey_id)
+    ) and not advance.app.conf.task_always_eager:
+        advance.delay(journey_id)
+
+
+@shared_task(name="journeys.tasks.sweep", ignore_result=True)
+def sweep() -> None:
+    """Beat: let in date-attribute occasions, run journeys with due entries."""
+    from journeys.engine import journey_due_exists
+    from journeys.services import journeys_runnable
+    from journeys.triggers import date_triggers_sweep
+
+    date_triggers_sweep()
+    for journey_id in journeys_runnable():
+        if journey_due_exists(journey_id=journey_id):
+            advance.delay(journey_id)

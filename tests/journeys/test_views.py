@@ -1,0 +1,113 @@
+"""The builder's views (Django's test client on PostgreSQL): every form round trip."""
+
+import pytest
+
+from journeys.models import Journey
+from tests.ui.conftest import make_user
+from ui.journey_forms import starter
+from ui.roles import MARKETER, SENDER
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def builder(client):
+    client.force_login(make_user("mia", MARKETER, SENDER))
+    client.post("/journeys/", {"name": "Cart", "starter": "cart"})
+    return client, Journey.objects.get(name="Cart")
+
+
+def test_the_settings_form_round_trip(builder) -> None:
+    client, journey = builder
+    form = client.get(f"/journeys/{journey.pk}/settings/")
+    assert form.status_code == 200
+    assert b"Quiet hours: send only between" in form.content
+    saved = client.post(f"/journeys/{journey.pk}/settings/", {
+        "name": "Cart", "trigger_type": "event", "event": "cart_abandoned", "reentry": "cooldown",
+        "cooldown_days": "30", "goal": "order_placed", "quiet_hours": "08:00-20:00", "caps": "skip",
+    })  # fmt: skip
+    assert saved.status_code == 302
+    journey.refresh_from_db()
+    assert journey.draft["reentry"] == {"after": "P30D"}
+    assert (journey.draft["quiet_hours"], journey.draft["caps"]) == ("08:00-20:00", "skip")
+    assert len(journey.draft["steps"]) == 5  # the steps are kept
+
+
+def test_steps_are_added_edited_moved_and_removed(builder) -> None:
+    client, journey = builder
+    assert client.get(f"/journeys/{journey.pk}/steps/wait2/").status_code == 200
+    client.post(f"/journeys/{journey.pk}/steps/add/", {"type": "branch", "after": "sms1"})
+    journey.refresh_from_db()
+    assert [s["id"] for s in journey.draft["steps"]][2] == "branch1"
+    answer = client.post(f"/journeys/{journey.pk}/steps/branch1/", {
+        "cond_field": "event", "cond_key": "total", "cond_op": "in", "cond_value": "100, 200",
+        "then": "done", "else": "wait2"})  # fmt: skip
+    assert answer.status_code == 200
+    journey.refresh_from_db()
+    branch = journey.draft["steps"][2]
+    assert branch["rule"]["rules"][0] == {"field": "event", "op": "in", "key": "total",
+                                          "value": ["100", "200"]}  # fmt: skip
+    client.post(f"/journeys/{journey.pk}/steps/branch1/move/", {"to": "up"})
+    journey.refresh_from_db()
+    assert [s["id"] for s in journey.draft["steps"]][1] == "branch1"
+    gone = client.post(f"/journeys/{journey.pk}/steps/done/remove/")
+    assert b"no step with id" in gone.content  # wait2 and the branch still name it
+    checked = client.post(f"/journeys/{journey.pk}/check/")
+    assert b"Not ready" in checked.content
+
+
+def test_activate_and_the_inspector(builder) -> None:
+    client, journey = builder
+    client.post(f"/journeys/{journey.pk}/do/activate/")
+    journey.refresh_from_db()
+    assert journey.state == "active"
+    assert client.get(f"/journeys/{journey.pk}/counts/").status_code == 200
+    assert client.get(f"/journeys/{journey.pk}/people/?phone=12").status_code == 400
+    assert client.get(f"/journeys/{journey.pk}/people/").status_code == 200
+
+
+def test_a_marketer_may_not_activate(client) -> None:
+    client.force_login(make_user("kim", MARKETER))
+    client.post("/journeys/", {"name": "Cart", "starter": "cart"})
+    journey = Journey.objects.get()
+    client.post(f"/journeys/{journey.pk}/do/activate/")
+    journey.refresh_from_db()
+    assert journey.state == "draft"
+
+
+def test_the_starters_are_valid_definitions() -> None:
+    from journeys.spec import definition_check
+
+    for kind in ("cart", "keyword", "blank"):
+        assert definition_check(starter(kind, "x")) == []
+
+
+def test_the_draft_page_backtests(builder) -> None:
+    client, journey = builder
+    answer = client.post(f"/journeys/{journey.pk}/backtest/", {"days": "30"})
+    assert answer.status_code == 200
+    assert b"Triggers replayed" in answer.content
+    assert client.post(f"/journeys/{journey.pk}/backtest/", {"days": "x"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("settings/", {"name": "", "trigger_type": "nope", "reentry": "cooldown",
+                       "cooldown_days": "x", "max_spend": "NaN", "offset_days": "\x00"}),
+        ("settings/", {"name": "Cart", "trigger_type": "date_attribute", "attribute": "1x",
+                       "offset_days": "-9999", "at": "25:99", "max_spend": "inf"}),
+        ("steps/wait2/", {"event": "other", "event_name": "a b", "amount": "-1", "unit": "eons",
+                          "then": "nowhere"}),
+        ("steps/add/", {"type": "teleport"}),
+        ("steps/wait1/move/", {"to": "sideways"}),
+    ],
+)  # fmt: skip
+def test_hostile_builder_forms_never_500(builder, path, form) -> None:
+    client, journey = builder
+    answer = client.post(f"/journeys/{journey.pk}/{path}", form)
+    assert answer.status_code < 500
+    from journeys.services import journey_validate
+
+    journey.refresh_from_db()
+    assert isinstance(journey_validate(definition=journey.draft, journey=journey), list)

@@ -1,0 +1,333 @@
+"""The builder's forms ↔ a journey definition: plain fields in, the definition's JSON out.
+
+Pure functions: the views read a POST into a step (or the journey's settings) and hand the
+whole draft to `journeys.services.journey_update`, which is where the rules live; what the
+definition checks refuse comes back by path (`steps[2].timeout`) and is shown on its step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+from journeys.spec import duration_parse
+
+UNITS = (("seconds", "seconds", 1), ("minutes", "minutes", 60), ("hours", "hours", 3600),
+         ("days", "days", 86400))  # fmt: skip
+STEP_LABELS = {
+    "send": "Send a message",
+    "wait": "Wait",
+    "wait_for": "Wait for a reply, click, delivery or event",
+    "branch": "Branch on a rule",
+    "split": "Random split",
+    "update": "Update the contact",
+    "notify": "Notify another system",
+    "exit": "Exit",
+}
+CHANNEL_LABELS = {"sms": "SMS", "whatsapp_text": "WhatsApp text",
+                  "whatsapp_template": "WhatsApp template"}  # fmt: skip
+_STEP_PATH = re.compile(r"^steps\[(\d+)\](?:\.(\S+))?$")
+
+
+def duration_iso(amount: str, unit: str) -> str:
+    """An ISO 8601 duration from an amount and a unit ('' when the amount is not a number)."""
+    if not amount.strip().isdigit():
+        return amount.strip()  # left as typed: the definition check names the problem
+    n = int(amount)
+    return {"seconds": f"PT{n}S", "minutes": f"PT{n}M", "hours": f"PT{n}H"}.get(unit, f"P{n}D")
+
+
+def duration_fields(value: Any) -> tuple[str, str]:
+    """(amount, unit) for an ISO 8601 duration, in the largest unit that divides it."""
+    parsed = duration_parse(value)
+    if parsed is None:
+        return (str(value or ""), "hours")
+    seconds = int(parsed.total_seconds())
+    for _, unit, size in reversed(UNITS):
+        if seconds % size == 0 and seconds:
+            return str(seconds // size), unit
+    return str(seconds), "seconds"
+
+
+def duration_words(value: Any) -> str:
+    """`PT1H` as "1 hour", `P2D` as "2 days"."""
+    amount, unit = duration_fields(value)
+    if amount == "1":
+        unit = unit[:-1]
+    return f"{amount} {unit}"
+
+
+def _lines(raw: str) -> list[str]:
+    return [line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip()]
+
+
+def _pairs(raw: str) -> dict[str, str]:
+    pairs = {}
+    for line in raw.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def step_from_form(post: Any, step_type: str, step_id: str) -> tuple[dict[str, Any], list[str]]:
+    """A step from the builder's form fields; also what could not be read (as sentences)."""
+    problems: list[str] = []
+    step: dict[str, Any] = {"id": step_id, "type": step_type}
+    nxt = post.get("next", "")
+    if nxt and step_type not in ("exit", "wait_for", "branch", "split"):
+        step["next"] = nxt
+    if step_type == "send":
+        step["channel"] = post.get("channel", "sms")
+        if step["channel"] == "whatsapp_template":
+            step["template"] = post.get("template", "").strip()
+            step["language"] = post.get("language", "").strip()
+            body = [line for line in post.get("placeholders", "").splitlines() if line]
+            step["placeholders"] = {"body": body}
+        else:
+            step["text"] = post.get("text", "")
+        for name in ("sender", "quiet_hours", "caps"):
+            if post.get(name, "").strip():
+                step[name] = post.get(name).strip()
+        step["track_links"] = post.get("track_links") == "on"
+    elif step_type == "wait":
+        if post.get("mode") == "until":
+            step["until"] = post.get("until", "").strip()
+        else:
+            step["for"] = duration_iso(post.get("amount", ""), post.get("unit", "hours"))
+    elif step_type == "wait_for":
+        event = post.get("event", "reply")
+        step["event"] = post.get("event_name", "").strip() if event == "other" else event
+        step["timeout"] = duration_iso(post.get("amount", ""), post.get("unit", "days"))
+        _exits(step, post)
+    elif step_type == "branch":
+        step["rule"] = _rule(post, problems)
+        _exits(step, post)
+    elif step_type == "split":
+        branches = []
+        for i in range(4):
+            name, weight = post.get(f"branch_name_{i}", "").strip(), post.get(f"weight_{i}", "")
+            if not name and not weight.strip():
+                continue
+            branch: dict[str, Any] = {"name": name or chr(65 + i)}
+            try:
+                branch["weight"] = float(weight) if "." in weight else int(weight)
+            except ValueError:
+                branch["weight"] = weight  # the definition check names the problem
+            if post.get(f"next_{i}"):
+                branch["next"] = post.get(f"next_{i}")
+            branches.append(branch)
+        step["branches"] = branches
+    elif step_type == "update":
+        if lists := _lines(post.get("add_to_lists", "")):
+            step["add_to_lists"] = lists
+        if lists := _lines(post.get("remove_from_lists", "")):
+            step["remove_from_lists"] = lists
+        if pairs := _pairs(post.get("set", "")):
+            step["set"] = pairs
+        if post.get("consent") in ("opt_in", "opt_out"):
+            step["consent"] = post.get("consent")
+    elif step_type == "notify":
+        step["data"] = _json(post.get("data", "") or "{}", "data", problems)
+    return step, problems
+
+
+def _exits(step: dict[str, Any], post: Any) -> None:
+    for name in ("then", "else"):
+        if post.get(name):
+            step[name] = post.get(name)
+
+
+def _json(raw: str, what: str, problems: list[str]) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        problems.append(f"{what}: not JSON ({exc.msg}, line {exc.lineno})")
+        return {}
+
+
+def _rule(post: Any, problems: list[str]) -> dict[str, Any]:
+    """A branch rule: the advanced JSON when given, else the one condition of the form."""
+    if post.get("rule_json", "").strip():
+        return _json(post["rule_json"], "rule", problems)
+    field, key, op = (
+        post.get("cond_field", "event"),
+        post.get("cond_key", "").strip(),
+        post.get("cond_op", "eq"),
+    )
+    value: Any = post.get("cond_value", "").strip()
+    rule: dict[str, Any] = {"field": field, "op": op}
+    if field in ("event", "attribute"):
+        rule["key"] = key
+    if field == "list":
+        rule["op"] = "in" if op in ("eq", "in") else "not_in"
+        value = _lines(value)
+    elif op in ("in", "not_in"):
+        value = _lines(value)
+    if op not in ("empty", "not_empty"):
+        rule["value"] = value
+    return {"match": "all", "rules": [rule]}
+
+
+def settings_from_form(post: Any, draft: dict[str, Any]) -> dict[str, Any]:
+    """The draft with the settings form applied (name, trigger, re-entry, goal, rules)."""
+    out = {k: v for k, v in draft.items() if k == "steps"}
+    out["name"] = post.get("name", "").strip()
+    kind = post.get("trigger_type", "event")
+    trigger: dict[str, Any] = {"type": kind}
+    if kind == "event":
+        trigger["event"] = post.get("event", "").strip()
+    elif kind == "keyword":
+        trigger["keyword"] = post.get("keyword", "").strip()
+        trigger["number"] = post.get("number", "").strip()
+    elif kind == "list_joined":
+        trigger["list"] = post.get("list", "").strip()
+    elif kind == "date_attribute":
+        trigger["attribute"] = post.get("attribute", "").strip()
+        days = post.get("offset_days", "0").strip() or "0"
+        sign = "-" if days.startswith("-") else ""
+        trigger["offset"] = f"{sign}P{days.lstrip('+-')}D" if days.lstrip("+-").isdigit() else days
+        trigger["at"] = post.get("at", "09:00").strip()
+    for side in ("include", "exclude"):
+        lists = post.getlist(f"{side}_lists") if hasattr(post, "getlist") else []
+        if lists:
+            trigger[side] = {"lists": lists}
+    out["trigger"] = trigger
+    reentry = post.get("reentry", "once")
+    if reentry == "cooldown":
+        out["reentry"] = {"after": duration_iso(post.get("cooldown_days", ""), "days")}
+    else:
+        out["reentry"] = reentry
+    if post.get("goal", "").strip():
+        out["goal"] = {"event": post.get("goal").strip()}
+    for name in ("quiet_hours", "max_spend"):
+        if post.get(name, "").strip():
+            out[name] = post.get(name).strip()
+    out["caps"] = post.get("caps", "delay")
+    out.setdefault("steps", draft.get("steps") or [])
+    return out
+
+
+def problems_by_step(
+    problems: list[str], steps: list[dict]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Problems keyed by step id (`steps[i]…`), and the journey-wide rest."""
+    by_step: dict[str, list[str]] = {}
+    rest = []
+    for problem in problems:
+        path, _, message = problem.partition(": ")
+        match = _STEP_PATH.match(path)
+        index = int(match.group(1)) if match else -1
+        if match and 0 <= index < len(steps) and isinstance(steps[index], dict):
+            field = match.group(2)
+            text = f"{field}: {message}" if field else message
+            by_step.setdefault(str(steps[index].get("id", f"step{index + 1}")), []).append(text)
+        else:
+            rest.append(problem)
+    return by_step, rest
+
+
+def new_step_id(step_type: str, steps: list[dict]) -> str:
+    """A fresh step id for a type (`send1`, `wait2` …)."""
+    taken = {str(s.get("id")) for s in steps if isinstance(s, dict)}
+    n = 1
+    while f"{step_type}{n}" in taken:
+        n += 1
+    return f"{step_type}{n}"
+
+
+def step_summary(step: dict[str, Any]) -> str:
+    """One line saying what a step does, for its card."""
+    kind = step.get("type")
+    if kind == "send":
+        channel = CHANNEL_LABELS.get(step.get("channel", "sms"), step.get("channel", ""))
+        if step.get("channel") == "whatsapp_template":
+            return f"{channel} {step.get('template', '')} ({step.get('language', '')})"
+        return f"{channel}: {step.get('text', '')}"
+    if kind == "wait":
+        if "until" in step:
+            return f"until {step['until']} in the contact's time"
+        return f"for {duration_words(step.get('for'))}"
+    if kind == "wait_for":
+        event = step.get("event", "")
+        what = {"reply": "a reply", "click": "a click", "delivered": "the delivery"}.get(
+            event, f"the event {event}"
+        )
+        return f"{what}, at most {duration_words(step.get('timeout'))}"
+    if kind == "branch":
+        return rule_words(step.get("rule"))
+    if kind == "split":
+        return ", ".join(f"{b.get('name')} {b.get('weight')}" for b in step.get("branches") or []
+                         if isinstance(b, dict))  # fmt: skip
+    if kind == "update":
+        parts = []
+        if step.get("add_to_lists"):
+            parts.append("add to " + ", ".join(step["add_to_lists"]))
+        if step.get("remove_from_lists"):
+            parts.append("remove from " + ", ".join(step["remove_from_lists"]))
+        if step.get("set"):
+            parts.append("set " + ", ".join(f"{k}={v}" for k, v in step["set"].items()))
+        if step.get("consent"):
+            parts.append(step["consent"].replace("_", " "))
+        return "; ".join(parts)
+    if kind == "notify":
+        return "the journey.notify event"
+    return "the contact leaves the journey"
+
+
+def rule_words(rule: Any) -> str:
+    """A branch rule in words (one level; JSON beyond it)."""
+    if not isinstance(rule, dict) or not isinstance(rule.get("rules"), list):
+        return "no rule yet"
+    words = []
+    for item in rule["rules"]:
+        if not isinstance(item, dict):
+            continue
+        if "rules" in item:
+            words.append("(" + rule_words(item) + ")")
+            continue
+        subject = item.get("field", "")
+        if subject in ("event", "attribute"):
+            subject = f"{subject} {item.get('key', '')}"
+        value = item.get("value", "")
+        value = ", ".join(map(str, value)) if isinstance(value, list) else value
+        words.append(f"{subject} {item.get('op', 'eq')} {value}".strip())
+    joiner = " or " if rule.get("match") == "any" else " and "
+    return joiner.join(words) or "no rule yet"
+
+
+def starter(kind: str, name: str) -> dict[str, Any]:
+    """A new journey's first draft: an abandoned cart, a keyword welcome, or a blank one."""
+    if kind == "cart":
+        return {
+            "name": name, "trigger": {"type": "event", "event": "cart_abandoned"},
+            "reentry": "once_per_key", "goal": {"event": "order_placed"},
+            "steps": [
+                {"id": "wait1", "type": "wait", "for": "PT1H"},
+                {"id": "sms1", "type": "send", "channel": "sms",
+                 "text": "Hi {{first_name}}, your {{event.item}} is waiting: https://example.com/cart"},
+                {"id": "wait2", "type": "wait_for", "event": "click", "timeout": "P1D",
+                 "then": "done", "else": "sms2"},
+                {"id": "sms2", "type": "send", "channel": "sms",
+                 "text": "Last call: 10% off with CART10"},
+                {"id": "done", "type": "exit"}],
+        }  # fmt: skip
+    if kind == "keyword":
+        return {
+            "name": name, "trigger": {"type": "keyword", "keyword": "JOIN", "number": ""},
+            "steps": [
+                {"id": "welcome", "type": "send", "channel": "sms",
+                 "text": "Welcome! Reply with your first name."},
+                {"id": "answer", "type": "wait_for", "event": "reply", "timeout": "P1D",
+                 "then": "thanks", "else": "done"},
+                {"id": "thanks", "type": "send", "channel": "sms", "text": "Thanks, you are in."},
+                {"id": "done", "type": "exit"}],
+        }  # fmt: skip
+    hello = {"id": "send1", "type": "send", "channel": "sms", "text": "Hello!"}
+    return {"name": name, "trigger": {"type": "event", "event": "signed_up"}, "steps": [hello]}
+
+
+def local_time(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
