@@ -29,6 +29,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import NamedTuple
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
 from django.utils import timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
@@ -189,7 +190,10 @@ def _groups(campaign: Campaign, at: dt.datetime) -> list[_Group]:
     # ORDER BY would sort the whole audience for nothing.
     columns = ("id", "phone", "timezone", "country", "opted_out")
     audience = audience_contacts(campaign).order_by().values(*columns)
-    inner, params = audience.query.sql_with_params()
+    try:
+        inner, params = audience.query.sql_with_params()
+    except EmptyResultSet:  # no list and no segment left (a draft's list deleted): nobody
+        return []
     consent_sql: sql.Composable = FALSE
     consent_params: tuple = ()
     if (opted_in := channel_opted_in_ids(campaign=campaign)) is not None:

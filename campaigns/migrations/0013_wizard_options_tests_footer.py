@@ -6,51 +6,89 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0012_campaign_open_ended'),
+        ("campaigns", "0012_campaign_open_ended"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='campaign',
-            name='opt_out_footer',
-            field=models.BooleanField(default=True, help_text='Add “Reply STOP to opt out” where the law requires it'),
+            model_name="campaign",
+            name="opt_out_footer",
+            field=models.BooleanField(
+                default=True, help_text="Add “Reply STOP to opt out” where the law requires it"
+            ),
         ),
         migrations.CreateModel(
-            name='CampaignTestSend',
+            name="CampaignTestSend",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('to', models.CharField(max_length=16)),
-                ('channel', models.CharField(max_length=10)),
-                ('text', models.TextField(blank=True)),
-                ('message_id', models.UUIDField(unique=True)),
-                ('state', models.CharField(default='accepted', max_length=13)),
-                ('status_name', models.CharField(blank=True, max_length=64)),
-                ('error_name', models.CharField(blank=True, max_length=64)),
-                ('sent_at', models.DateTimeField(auto_now_add=True)),
-                ('done_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='test_sends', to='campaigns.campaign')),
-                ('sent_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("to", models.CharField(max_length=16)),
+                ("channel", models.CharField(max_length=10)),
+                ("text", models.TextField(blank=True)),
+                ("message_id", models.UUIDField(unique=True)),
+                ("state", models.CharField(default="accepted", max_length=13)),
+                ("status_name", models.CharField(blank=True, max_length=64)),
+                ("error_name", models.CharField(blank=True, max_length=64)),
+                ("sent_at", models.DateTimeField(auto_now_add=True)),
+                ("done_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="test_sends",
+                        to="campaigns.campaign",
+                    ),
+                ),
+                (
+                    "sent_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-sent_at', '-id'],
-                'indexes': [models.Index(fields=['campaign', '-sent_at'], name='test_send_campaign')],
+                "ordering": ["-sent_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["campaign", "-sent_at"], name="test_send_campaign")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SavedTestNumber',
+            name="SavedTestNumber",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('phone', models.CharField(max_length=16)),
-                ('label', models.CharField(blank=True, max_length=60)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='herald_test_numbers', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("phone", models.CharField(max_length=16)),
+                ("label", models.CharField(blank=True, max_length=60)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="herald_test_numbers",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['label', 'phone'],
-                'constraints': [models.UniqueConstraint(fields=('user', 'phone'), name='one_saved_test_number')],
+                "ordering": ["label", "phone"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("user", "phone"), name="one_saved_test_number")
+                ],
             },
         ),
     ]

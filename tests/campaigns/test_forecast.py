@@ -163,3 +163,10 @@ def test_contacts_without_the_channels_opt_in_are_held_as_the_preview_says(setti
     preview = campaign_preview(campaign=campaign)
     assert forecast.held_no_consent == preview["excluded"]["no_channel_consent"] == 2
     assert forecast.send_now + forecast.waiting_total == 1
+
+
+def test_an_audience_with_nobody_left_forecasts_nothing():
+    campaign = _campaign(_audience(PEOPLE[:1]))
+    campaign.lists.clear()  # its only list deleted since: the audience selects nobody
+    forecast = campaign_forecast(campaign=campaign, now=NOW)
+    assert (forecast.audience, forecast.send_now, forecast.finish_at) == (0, 0, None)
