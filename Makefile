@@ -12,7 +12,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:$(PG_PORT)/herald
 TEST_BROKER_URL ?= redis://127.0.0.1:$(REDIS_PORT)/0
 
 # What mypy checks in `make lint` (config in pyproject.toml; tests and bench are not typed yet).
-MYPY_PACKAGES ?= config core contacts whatsapp campaigns journeys infobip inbox ui api
+MYPY_PACKAGES ?= config core contacts whatsapp channels campaigns journeys infobip inbox ui api
 
 .PHONY: run test unit integration lint services services-stop bench drill fuzz clean
 

@@ -1,28 +1,28 @@
-"""`POST /api/v1/messages`: the connector's three send actions, onto the ledger.
+"""`POST /api/v1/messages`: transactional sends on any registered channel type, onto the ledger.
 
-SMS to many (`sender`, `to[]`, `text`), WhatsApp text (`from`, `to`, `text`) and WhatsApp
+SMS to many (`sender`, `to[]`, `text`), WhatsApp text (`from`, `to`, `text`), WhatsApp
 template (`from`, `to`, `template`, `language`, `placeholders` checked against the synced
-template). Each call is written by `campaigns.transactional` as a launched campaign of its own;
-the answer carries one Herald messageId per recipient, assigned before anything is sent.
+template), Viber and RCS (`sender`, `to`, `text`, optional `image` and `buttons`). `sender`
+and `from` are the same field under two names; `to` is one number or a list of up to 1,000.
+Each call is written by `campaigns.transactional` as a launched campaign of its own; the
+answer carries one Herald messageId per recipient, assigned before anything is sent.
 """
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import User
 
 from api.errors import ApiError, flatten
 from api.models import ApiToken, TransactionalSend
 from api.serializers import MessageSendSerializer
-from campaigns.models import Channel
 from campaigns.permissions import SEND
 from campaigns.transactional import TransactionalError, messages_send_transactional
+from channels.base import Button, ChannelType, Content
+from channels.registry import channel_type
 from contacts.phones import PhoneChecker, PhoneError
 from core.rules import actor_require
 from core.services import audit_record
-from whatsapp.mapping import mapping_resolve, mapping_validate
-from whatsapp.models import WhatsAppTemplate
-from whatsapp.services import InvalidSender, normalise_sender
+from whatsapp.mapping import TemplateValues
 
 MAX_RECIPIENTS = 1000
 
@@ -45,11 +45,9 @@ def international(raw: str) -> str:
     return text
 
 
-def _recipients(to: Any, channel: str) -> list[str]:
+def _recipients(to: Any) -> list[str]:
     many = isinstance(to, list)
     items = to if many else [to]
-    if channel != Channel.SMS and (many and len(items) != 1):
-        raise ApiError("to: WhatsApp sends take one number", fields={"to": ["one number"]})
     if not items:
         raise ApiError("to: at least one number", fields={"to": ["at least one number"]})
     if len(items) > MAX_RECIPIENTS:
@@ -88,6 +86,27 @@ def _template_mapping(placeholders: dict) -> dict:
     return mapping
 
 
+def _template(kind: ChannelType, sender: str, data: dict) -> tuple[Any, Any]:
+    """The synced template a send names and its values, checked against the template."""
+    name, language = data.get("template"), data.get("language")
+    if not name or not language:
+        raise ApiError("template and language are required",
+                       fields={k: ["required"] for k in ("template", "language")
+                               if not data.get(k)})  # fmt: skip
+    template = kind.template_lookup(sender=sender, name=name, language=language)
+    if template is None:
+        raise ApiError(f"template: no synced template {name!r} ({language}) for {sender}",
+                       fields={"template": ["unknown template"]})  # fmt: skip
+    mapping = _template_mapping(data.get("placeholders") or {})
+    content = Content(template=template, mapping=mapping)
+    if problems := kind.template_problems(content):
+        raise ApiError(f"placeholders: {problems[0]}", fields={"placeholders": problems})
+    _text, values, missing = kind.render_template(content, None)
+    if missing:
+        raise ApiError(f"placeholders: {missing}", fields={"placeholders": [missing]})
+    return template, TemplateValues.from_dict(values or {})
+
+
 def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tuple[int, dict]:
     """Validate a send request, write its ledger and start sending; → (202, answer)."""
     # Sending real messages needs the same permission as launching a campaign, on every surface.
@@ -101,40 +120,26 @@ def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tu
         raise ApiError(f"{first[0]}: {first[1][0]}", fields=fields)
     data = serializer.validated_data
     channel = data["channel"]
-    phones = _recipients(data["to"], channel)
+    kind = channel_type(channel)
+    phones = _recipients(data["to"])
     template = values = None
     text = data.get("text", "")
-    if channel == Channel.SMS:
-        sender = data.get("sender") or settings.INFOBIP_SMS_SENDER
-        if not text:
-            raise ApiError("text: required for SMS", fields={"text": ["required"]})
-    else:
-        try:
-            sender = normalise_sender(data.get("from") or settings.INFOBIP_WHATSAPP_SENDER)
-        except InvalidSender as exc:
-            raise ApiError(f"from: {exc}", fields={"from": [str(exc)]}) from None
-        if channel == Channel.WHATSAPP_TEXT and not text:
-            raise ApiError("text: required for WhatsApp text", fields={"text": ["required"]})
-    if channel == Channel.WHATSAPP_TEMPLATE:
-        name, language = data.get("template"), data.get("language")
-        if not name or not language:
-            raise ApiError("template and language are required",
-                           fields={k: ["required"] for k in ("template", "language")
-                                   if not data.get(k)})  # fmt: skip
-        template = WhatsAppTemplate.objects.filter(
-            sender=sender, name=name, language=language
-        ).first()
-        if template is None:
-            raise ApiError(f"template: no synced template {name!r} ({language}) for {sender}",
-                           fields={"template": ["unknown template"]})  # fmt: skip
-        mapping = _template_mapping(data.get("placeholders") or {})
-        if problems := mapping_validate(template=template, mapping=mapping):
-            raise ApiError(f"placeholders: {problems[0]}", fields={"placeholders": problems})
-        resolved = mapping_resolve(template=template, mapping=mapping, contact={})
-        if resolved.values is None:
-            raise ApiError(f"placeholders: {resolved.missing[0]}",
-                           fields={"placeholders": resolved.missing})  # fmt: skip
-        values = resolved.values
+    given = data.get("sender") or data.get("from")
+    field = "sender" if data.get("sender") else "from"
+    try:
+        sender = kind.normalise_sender(given or kind.default_sender())
+    except ValueError as exc:
+        raise ApiError(f"{field}: {exc}", fields={field: [str(exc)]}) from None
+    buttons = [Button.from_dict(b) for b in data.get("buttons") or []]
+    if kind.uses_template:
+        template, values = _template(kind, sender, data)
+    elif not text and not data.get("image"):
+        raise ApiError(f"text: required for {kind.label}", fields={"text": ["required"]})
+    elif problems := kind.content_field_problems(
+        Content(text=text, media_url=data.get("image", ""), buttons=tuple(buttons))
+    ):
+        first = next(iter(problems.items()))
+        raise ApiError(f"{first[0]}: {first[1][0]}", fields=problems)
     try:
         campaign, rows = messages_send_transactional(
             channel=channel,
@@ -143,6 +148,8 @@ def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tu
             text=text,
             template=template,
             values=values,
+            media_url=data.get("image", ""),
+            buttons=buttons,
             respect_opt_out=data["respect_opt_out"],
             created_by=user,
             name=f"API {channel} by {user.get_username()}",

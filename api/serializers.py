@@ -1,12 +1,15 @@
 """Request and response shapes (they also make the OpenAPI document)."""
 
 from decimal import Decimal
+from typing import Any
 
+from django.utils.choices import CallableChoiceIterator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.models import DeliveryAttempt, EventDelivery, EventSubscription, EventType
-from campaigns.models import Campaign, Channel, Message
+from campaigns.models import Campaign, Message
+from channels.registry import channel_choices, medium_choices
 from contacts.models import ConsentSource, Contact, ContactList
 from infobip.models import InboundMessage
 from whatsapp.models import WhatsAppTemplate
@@ -43,13 +46,33 @@ class PlaceholdersSerializer(serializers.Serializer):
     buttons = ButtonValueSerializer(many=True, required=False)
 
 
-class MessageSendSerializer(serializers.Serializer):
-    """SMS to many (`sender`, `to[]`, `text`), WhatsApp text or template (`from`, `to`)."""
+class ButtonSerializer(serializers.Serializer):
+    """A button under a Viber or RCS message: opens `url`, or (RCS) replies with `postback`."""
 
-    channel = serializers.ChoiceField(choices=Channel.choices)
+    text = serializers.CharField(max_length=30)
+    url = serializers.URLField(max_length=2048, required=False, allow_blank=True)
+    postback = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+# The registered channel types, read each time a serializer is built (and the schema drawn):
+# a type registered later is accepted and listed with no change here.
+# (DRF's stubs ask for a Sequence; DRF itself iterates the choices, which is all this needs.)
+CHANNELS: Any = CallableChoiceIterator(channel_choices)
+MEDIUMS: Any = CallableChoiceIterator(medium_choices)
+
+
+class MessageSendSerializer(serializers.Serializer):
+    """Any registered channel: `sender` (or `from`), `to` (one number or a list), `text` or a
+    template; Viber and RCS may add an `image` and `buttons`."""
+
+    channel = serializers.ChoiceField(choices=CHANNELS)
     sender = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    to = serializers.JSONField(help_text="A number, or a list of up to 1,000 (SMS)")
+    to = serializers.JSONField(help_text="A number, or a list of up to 1,000")
     text = serializers.CharField(required=False, allow_blank=False, trim_whitespace=False)
+    image = serializers.URLField(
+        max_length=2048, required=False, help_text="An image (https) where the channel has them"
+    )
+    buttons = serializers.ListField(child=ButtonSerializer(), required=False, max_length=4)
     template = serializers.CharField(max_length=512, required=False)
     language = serializers.CharField(max_length=16, required=False)
     placeholders = PlaceholdersSerializer(required=False)
@@ -269,13 +292,15 @@ class CampaignSerializer(serializers.ModelSerializer):
     template = serializers.PrimaryKeyRelatedField(
         queryset=WhatsAppTemplate.objects.all(), required=False, allow_null=True
     )
+    buttons = serializers.ListField(child=ButtonSerializer(), required=False, max_length=4)
 
     class Meta:
         model = Campaign
         fields = [
-            "id", "name", "channel", "sender", "text", "template", "template_mapping", "lists",
-            "exclude_lists", "failover_mode", "failover_text", "failover_sender", "send_at",
-            "speed_limit", "speed_unit", "track_links", "sms_validity_minutes",
+            "id", "name", "channel", "sender", "text", "template", "template_mapping", "media_url",
+            "buttons", "lists", "exclude_lists", "failover_mode", "failover_text",
+            "failover_sender", "send_at", "speed_limit", "speed_unit", "track_links",
+            "sms_validity_minutes",
             "whatsapp_validity_minutes", "failover_validity_minutes", "state", "state_reason",
             "recipients", "created_at", "launched_at", "finished_at", "send_window", "max_spend",
             "frequency_cap_override", "opt_out_footer",
@@ -306,6 +331,9 @@ class CampaignStatusSerializer(serializers.Serializer):
 
 
 class InboundSerializer(serializers.ModelSerializer):
+    # The medium it came on (the registry's; the model, in infobip/, knows no choices).
+    channel = serializers.ChoiceField(choices=MEDIUMS, read_only=True)
+
     class Meta:
         model = InboundMessage
         fields = [

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from campaigns.models import Campaign
-from campaigns.pricing import PER_PART_CHANNELS, price_table
+from campaigns.pricing import price_table, priced_per_part
 
 
 def over_budget_count(*, max_spend: Decimal | None, items: Iterable[tuple[str, str, int]]) -> int:
@@ -23,7 +23,7 @@ def over_budget_count(*, max_spend: Decimal | None, items: Iterable[tuple[str, s
     spent, over = Decimal(0), 0
     for number, channel, parts in items:
         price = table.price_for(number, channel).amount
-        spent += price * parts if table.channel_key(channel) in PER_PART_CHANNELS else price
+        spent += price * parts if priced_per_part(channel) else price
         if spent > max_spend:
             over += 1
     return over

@@ -1,7 +1,8 @@
 """Frequency caps: at most N marketing messages per contact per channel per D days.
 
 The rules are the workspace's (`HERALD_FREQUENCY_CAPS`, a JSON list such as
-`[{"messages": 3, "days": 7, "channel": "sms"}]`; channel `sms`, `whatsapp` or `any`). What
+`[{"messages": 3, "days": 7, "channel": "sms"}]`; channel a medium of the channel registry —
+`sms`, `whatsapp`, `viber`, `rcs` — or `any`). What
 counts is the ledger: messages of other campaigns, resends included (a failover SMS is the
 same message, not another one) that were or will be sent — queued, sending, accepted or final
 after sending; skipped, failed and rejected rows were never sent. At freeze the capped are
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 
-from campaigns.models import Campaign, Channel, Message
+from campaigns.models import Campaign, Message
+from campaigns.steps import campaign_kind
 
 # Ledger states of messages that were (or are about to be) sent to the person.
 _SENT_STATES = ("queued", "sending", "accepted", "delivered", "undeliverable", "expired")
@@ -24,35 +26,48 @@ _SENT_STATES = ("queued", "sending", "accepted", "delivered", "undeliverable", "
 # (ui/roles.py "Sender"), as sending more than the rule allows is a sending decision.
 
 
+ANY = "any"
+
+
 @dataclass(frozen=True)
 class Cap:
     messages: int
     days: int
-    channel: str  # sms | whatsapp | any
+    medium: str  # a medium (sms, whatsapp, viber, rcs…) or any
+
+    @property
+    def mediums(self) -> tuple[str, ...] | None:
+        """The mediums the cap counts; None for every medium."""
+        return None if self.medium == ANY else (self.medium,)
+
+    def applies_to(self, medium: str) -> bool:
+        """Whether messages on `medium` count against this cap."""
+        return self.mediums is None or medium in self.mediums
 
     def label(self) -> str:
-        where = "" if self.channel == "any" else f" {self.channel}"
+        where = f" {self.medium}" if self.mediums else ""
         return f"frequency cap: {self.messages}{where} messages in {self.days} days reached"
 
 
 def caps_configured() -> list[Cap]:
     """The workspace's caps from settings (validated when settings load)."""
     return [
-        Cap(int(rule["messages"]), int(rule["days"]), str(rule.get("channel", "any")))
+        Cap(int(rule["messages"]), int(rule["days"]), str(rule.get("channel", ANY)))
         for rule in settings.HERALD_FREQUENCY_CAPS
     ]
 
 
 def ledger_channel(campaign: Campaign) -> str:
-    return "sms" if campaign.channel == Channel.SMS else "whatsapp"
+    """The medium the campaign's messages travel on (what a cap counts)."""
+    return campaign_kind(campaign).ledger
 
 
 def caps_for(campaign: Campaign) -> list[Cap]:
     """The caps that apply to this campaign's channel (none when overridden)."""
     if campaign.frequency_cap_override:
         return []
-    channel = ledger_channel(campaign)
-    return [cap for cap in caps_configured() if cap.channel in ("any", channel)]
+    medium = ledger_channel(campaign)
+    return [cap for cap in caps_configured() if cap.applies_to(medium)]
 
 
 def _over(cap: Cap, campaign: Campaign, contact_ids, now: dt.datetime) -> QuerySet:
@@ -62,8 +77,8 @@ def _over(cap: Cap, campaign: Campaign, contact_ids, now: dt.datetime) -> QueryS
         state__in=_SENT_STATES,
         created_at__gte=now - dt.timedelta(days=cap.days),
     ).exclude(campaign_id=campaign.pk)
-    if cap.channel != "any":
-        rows = rows.filter(channel=cap.channel)
+    if cap.mediums is not None:
+        rows = rows.filter(channel__in=cap.mediums)
     return (
         rows.values("contact_id")
         .annotate(n=Count("id"))
@@ -110,7 +125,7 @@ def caps_free_at(
     window leaves it. One grouped query per cap over the ledger's (contact, created_at) index.
     """
     ids = list(contact_ids)
-    caps = [cap for cap in caps_configured() if cap.channel in ("any", channel)]
+    caps = [cap for cap in caps_configured() if cap.applies_to(channel)]
     free: dict[int, tuple[dt.datetime, str]] = {}
     if not ids or not caps:
         return free
@@ -120,8 +135,8 @@ def caps_free_at(
             contact_id__in=ids, replaces__isnull=True, state__in=_SENT_STATES,
             created_at__gte=since,
         )  # fmt: skip
-        if cap.channel != "any":
-            rows = rows.filter(channel=cap.channel)
+        if cap.mediums is not None:
+            rows = rows.filter(channel__in=cap.mediums)
         counted: dict[int, list[dt.datetime]] = {}
         for contact_id, created_at in rows.values_list("contact_id", "created_at"):
             counted.setdefault(contact_id, []).append(created_at)

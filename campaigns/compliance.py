@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Count
 
-from campaigns.models import Campaign, Channel
+from campaigns.models import Campaign
 from campaigns.rendering import OPT_OUT_URL, compile_template, contact_values
 
 
@@ -84,10 +84,12 @@ class Footers:
 
     def __init__(self, campaign: Campaign) -> None:
         from campaigns.sending import default_sender
+        from campaigns.steps import campaign_kind
 
         self.countries = opt_out_countries()
+        # The law's opt-out line is an SMS matter (a medium of texts that say it themselves).
         self.active = (
-            campaign.channel == Channel.SMS
+            campaign_kind(campaign).ledger == "sms"
             and campaign.opt_out_footer
             and bool(self.countries)
             and not says_how_to_opt_out(campaign.text)
@@ -120,9 +122,11 @@ def compliance_problems(*, campaign: Campaign) -> list[dict]:
     out, or nobody is in those countries. The shape of `campaign preview --json`'s
     "compliance" list: [{"country", "recipients", "problems"}].
     """
+    from campaigns.steps import campaign_kind
+
     countries = opt_out_countries()
     if (
-        campaign.channel != Channel.SMS
+        campaign_kind(campaign).ledger != "sms"
         or campaign.opt_out_footer
         or not countries
         or says_how_to_opt_out(campaign.text)

@@ -13,9 +13,11 @@ from django.utils import timezone
 
 from campaigns.caps import caps_configured, ledger_channel
 from campaigns.forecast import Forecast
-from campaigns.models import Campaign, Channel, FailoverMode, SpeedUnit
+from campaigns.models import Campaign, FailoverMode, SpeedUnit
 from campaigns.quiet import COUNTRY_DEFAULTS, US_STATE_DEFAULTS
+from campaigns.steps import campaign_kind, campaign_steps, step_sender
 from campaigns.throttle import sender_rate
+from channels.base import PROVIDER
 
 LINK_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
 
@@ -73,17 +75,13 @@ def country_rules_words() -> str:
 
 
 def _sender_words(campaign: Campaign) -> str:
-    from campaigns.sending import default_sender
-
-    sender = default_sender(campaign)
+    steps = campaign_steps(campaign)
+    first = steps[0]
+    sender = step_sender(campaign, first)
     where = "" if campaign.sender else " (the default sender)"
-    if campaign.channel == Channel.SMS:
-        line = f"SMS from “{sender}”{where}."
-    else:
-        line = f"WhatsApp from {sender}{where}."
-    if campaign.failover_mode != FailoverMode.NONE:
-        failover = campaign.failover_sender or settings.INFOBIP_SMS_SENDER
-        line += f" The failover SMS comes from “{failover}”."
+    line = f"{first.kind.medium_label} from “{sender}”{where}."
+    for step in steps[1:]:
+        line += f" The {step.kind.label} fallback comes from “{step_sender(campaign, step)}”."
     return line
 
 
@@ -93,33 +91,39 @@ def _links_words(campaign: Campaign) -> str:
         domain = settings.INFOBIP_SHORT_DOMAIN
         on = f" on your own domain {domain}" if domain else ""
         return f"Links are shortened{on} and each click is counted."
-    if campaign.channel != Channel.WHATSAPP_TEMPLATE and not has_link(text):
+    if not campaign_kind(campaign).uses_template and not has_link(text):
         return "No links in the text: nothing to track."
     return "Links are sent as written; clicks are not counted."
 
 
 def _validity_words(campaign: Campaign) -> str:
-    if campaign.channel == Channel.SMS:
-        minutes = campaign.sms_validity_minutes
+    steps = campaign_steps(campaign)
+    kind, minutes = steps[0].kind, steps[0].validity_minutes
+    if kind.validity == PROVIDER:
         if minutes is None:
-            return "Infobip keeps trying to deliver each SMS for up to 48 hours (its maximum)."
-        return (
-            f"Infobip keeps trying to deliver each SMS for {duration_words(minutes)}; a message "
-            "whose quiet-hours wait is longer than that is not sent."
-        )
-    minutes = campaign.whatsapp_validity_minutes
-    if minutes is None:
-        line = "A WhatsApp message waits for its report as long as Infobip reports (48 hours)."
+            line = (
+                f"Infobip keeps trying to deliver each {kind.medium_label} message for up to 48 "
+                "hours (its maximum)."
+            )
+        else:
+            line = (
+                f"Infobip keeps trying to deliver each {kind.medium_label} message for "
+                f"{duration_words(minutes)}; a message whose quiet-hours wait is longer than that "
+                "is not sent."
+            )
+    elif minutes is None:
+        line = f"A {kind.medium_label} message waits for its report as long as Infobip reports."
     else:
         line = (
-            f"A WhatsApp message with no final report after {duration_words(minutes)} is "
-            "counted as expired"
-            + (" and gets its failover SMS." if campaign.failover_mode != "none" else ".")
+            f"A {kind.medium_label} message with no final report after {duration_words(minutes)} "
+            "is counted as expired" + (" and gets its fallback." if len(steps) > 1 else ".")
         )
-    if campaign.failover_validity_minutes:
-        line += (
-            f" The failover SMS is tried for {duration_words(campaign.failover_validity_minutes)}."
-        )
+    for step in steps[1:]:
+        if step.validity_minutes:
+            line += (
+                f" The {step.kind.label} fallback is tried for "
+                f"{duration_words(step.validity_minutes)}."
+            )
     return line
 
 
@@ -135,12 +139,12 @@ def _speed_words(campaign: Campaign) -> str:
 
 
 def _caps_words(campaign: Campaign) -> str:
-    channel = ledger_channel(campaign)
-    caps = [cap for cap in caps_configured() if cap.channel in ("any", channel)]
+    medium = ledger_channel(campaign)
+    caps = [cap for cap in caps_configured() if cap.applies_to(medium)]
     if not caps:
         return "No frequency cap is set for this workspace."
     rules = "; ".join(
-        f"{cap.messages:,}{'' if cap.channel == 'any' else ' ' + cap.channel.upper()} "
+        f"{cap.messages:,}{'' if cap.mediums is None else ' ' + cap.medium.upper()} "
         f"message{_s(cap.messages)} in {cap.days:,} day{_s(cap.days)}"
         for cap in caps
     )
@@ -190,15 +194,17 @@ def campaign_option_lines(campaign: Campaign) -> list[OptionLine]:
         OptionLine("frequency_cap", "Frequency cap", _caps_words(campaign)),
         OptionLine("budget", "Budget cap", _budget_text(campaign)),
     ]
-    if campaign.channel == Channel.SMS:
+    kind = campaign_kind(campaign)
+    if kind.ledger == "sms":
         lines.insert(4, OptionLine("opt_out", "Opt-out wording", footer_words(campaign)))
-    if campaign.channel != Channel.SMS:
-        failover = (
-            "None: people WhatsApp cannot reach get nothing."
-            if campaign.failover_mode == FailoverMode.NONE
-            else f"{campaign.get_failover_mode_display()}."
-        )
-        lines.append(OptionLine("failover", "SMS failover", failover))
+    steps = campaign_steps(campaign)
+    if len(steps) > 1:
+        chain = " then ".join(step.kind.label for step in steps[1:])
+        how = campaign.get_failover_mode_display()
+        lines.append(OptionLine("failover", "Fallback", f"{chain}: {how}."))
+    elif campaign.failover_mode == FailoverMode.NONE and kind.ledger != "sms":
+        text = f"None: people {kind.medium_label} cannot reach get nothing."
+        lines.append(OptionLine("failover", "Fallback", text))
     return lines
 
 

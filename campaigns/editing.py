@@ -71,6 +71,8 @@ def campaign_update(
     text: str = "",
     template: WhatsAppTemplate | None = None,
     template_mapping: dict | None = None,
+    media_url: str = "",
+    buttons: list[dict] | None = None,
     failover_mode: str = FailoverMode.NONE,
     failover_text: str = "",
     send_at: dt.datetime | None = None,
@@ -111,6 +113,8 @@ def campaign_update(
     current.text = text
     current.template = template
     current.template_mapping = template_mapping or {}
+    current.media_url = media_url
+    current.buttons = list(buttons or [])
     current.failover_mode = failover_mode
     current.failover_text = failover_text
     current.send_at = send_at
@@ -157,6 +161,8 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
         text=source.text,
         template=source.template,
         template_mapping=source.template_mapping,
+        media_url=source.media_url,
+        buttons=source.buttons,
         failover_mode=source.failover_mode,
         failover_text=source.failover_text,
         failover_sender=source.failover_sender,

@@ -1,37 +1,41 @@
-"""Herald's own WhatsApp → SMS failover: one SMS attempt per recipient, linked in the ledger.
+"""Herald's own fallback chain: the next step for whoever a step did not reach, once each.
 
-An SMS is queued when a WhatsApp attempt ends undeliverable or rejected, or gets no final
-report within HERALD_FAILOVER_AFTER; a WhatsApp delivery that arrives while its SMS is still
-queued cancels that SMS (skipped). The SMS is rendered from the campaign's failover text.
+A campaign's steps are its channel then its fallback steps (campaigns.steps): WhatsApp → SMS,
+RCS → SMS, Viber → RCS → SMS. When a message of a step that has a step after it ends
+undeliverable, rejected or expired, or gets no final report within the fallback window, the
+next step's message is queued, linked to it in the ledger (`replaces`), rendered from that
+step's text (the campaign's text when it has none); a delivery that arrives while that message
+is still queued cancels it (skipped). Each message is followed at most once (the ledger's
+`one_failover_per_message`), so exactly the undelivered get the next step, and nobody twice.
 """
 
 import datetime as dt
 from collections.abc import Iterable
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from campaigns.ledger import messages_skip_unclaimed
 from campaigns.models import Campaign, FailoverMode, Message
-from campaigns.rendering import compile_template, contact_values, sms_segments
+from campaigns.rendering import Template, compile_template, contact_values
+from campaigns.steps import Step, chain_waits_on, fallback_window, next_step
 from contacts.models import Contact
 
 FAILOVER_STATES = ("undeliverable", "rejected", "expired")
+ROW_LIMIT = 5000
 
 
 def failover_create(*, message_ids: Iterable[int]) -> int:
-    """Queue the SMS failover for these WhatsApp messages (once each); returns how many."""
+    """Queue the next step for these messages (once each, where a next step exists)."""
     from campaigns.tasks import campaign_dispatch
 
     with transaction.atomic():
-        # Locking the WhatsApp rows serialises concurrent report batches: one failover each.
+        # Locking the rows serialises concurrent report batches: one follow-up each.
         candidates = list(
             Message.objects.filter(
                 id__in=list(message_ids),
-                channel="whatsapp",
                 failover__isnull=True,
                 campaign__failover_mode=FailoverMode.HERALD,
             )
@@ -47,27 +51,36 @@ def _create(candidates: list[Message], campaign_dispatch) -> int:
         return 0
     contacts = Contact.objects.in_bulk([m.contact_id for m in candidates if m.contact_id])
     new: list[Message] = []
+    steps: dict[tuple[int, str], tuple[Step | None, Template | None]] = {}
     for original in candidates:
         campaign = original.campaign
+        key = (campaign.pk, original.channel)
+        if key not in steps:
+            step = next_step(campaign, original.channel)
+            text = (step.content.text or campaign.text) if step else ""
+            steps[key] = (step, compile_template(text) if step else None)
+        step, template = steps[key]
+        if step is None or template is None:
+            continue  # the last step: nothing follows
         contact = contacts.get(original.contact_id)
         if contact is None or contact.opted_out:
             continue
-        rendered = compile_template(campaign.failover_text).render(contact_values(contact))
+        rendered = template.render(contact_values(contact))
         if rendered.missing:
             continue
-        segments = sms_segments(rendered.text)
+        parts, encoding = step.kind.measure(rendered.text)
         new.append(
             Message(
                 campaign=campaign,
                 contact_id=original.contact_id,
                 phone=original.phone,
-                channel="sms",
+                channel=step.medium,
                 attempt=1,
                 replaces=original,
                 callback_data=original.callback_data,
                 text=rendered.text,
-                parts=segments.parts,
-                encoding=segments.encoding,
+                parts=parts,
+                encoding=encoding,
                 state="queued",
             )
         )
@@ -84,7 +97,7 @@ def _create(candidates: list[Message], campaign_dispatch) -> int:
 
 
 def failover_cancel_for_delivered(*, message_ids: Iterable[int]) -> int:
-    """A WhatsApp message was delivered after all: skip its SMS failover if not yet sent."""
+    """A message was delivered after all: skip its follow-up if not yet sent."""
     queued = list(
         Message.objects.filter(replaces_id__in=list(message_ids), state="queued").values_list(
             "id", flat=True
@@ -92,19 +105,23 @@ def failover_cancel_for_delivered(*, message_ids: Iterable[int]) -> int:
     )
     if not queued:
         return 0
-    # An SMS in a batch being sent is left to it: it went, and its answer records it.
+    # A follow-up in a batch being sent is left to it: it went, and its answer records it.
     result = messages_skip_unclaimed(
-        message_ids=queued, reason="WhatsApp delivered late; SMS failover cancelled"
+        message_ids=queued, reason="the previous step delivered late; fallback cancelled"
     )
     return result.applied
 
 
 def failover_after_reports(*, message_ids: Iterable[int]) -> None:
-    """Apply the failover rules to WhatsApp messages whose state just changed."""
+    """Apply the chain's rules to messages whose state just changed."""
     ids = list(message_ids)
     if not ids:
         return
-    states = dict(Message.objects.filter(id__in=ids, channel="whatsapp").values_list("id", "state"))
+    states = dict(
+        Message.objects.filter(id__in=ids, campaign__failover_mode=FailoverMode.HERALD).values_list(
+            "id", "state"
+        )
+    )
     failed = [pk for pk, state in states.items() if state in FAILOVER_STATES]
     delivered = [pk for pk, state in states.items() if state == "delivered"]
     failover_create(message_ids=failed)
@@ -112,14 +129,23 @@ def failover_after_reports(*, message_ids: Iterable[int]) -> None:
 
 
 def failover_overdue(*, now: dt.datetime | None = None) -> int:
-    """Fail over WhatsApp messages with no final report for longer than the configured time."""
+    """The next step for messages with no final report within their campaign's window."""
     now = now or timezone.now()
-    cutoff = now - dt.timedelta(seconds=settings.HERALD_FAILOVER_AFTER)
-    overdue = Message.objects.filter(
-        channel="whatsapp",
-        state="accepted",
-        accepted_at__lte=cutoff,
-        failover__isnull=True,
-        campaign__failover_mode=FailoverMode.HERALD,
-    ).values_list("id", flat=True)[:5000]
-    return failover_create(message_ids=list(overdue))
+    total = 0
+    campaigns = Campaign.objects.filter(
+        failover_mode=FailoverMode.HERALD, count_accepted__gt=0
+    ).only("id", "channel", "failover_mode", "failover_after", "failover_text")
+    for campaign in campaigns:
+        waits_on = chain_waits_on(campaign)
+        if not waits_on:
+            continue
+        cutoff = now - fallback_window(campaign)
+        overdue = Message.objects.filter(
+            campaign_id=campaign.pk,
+            channel__in=waits_on,
+            state="accepted",
+            accepted_at__lte=cutoff,
+            failover__isnull=True,
+        ).values_list("id", flat=True)[:ROW_LIMIT]
+        total += failover_create(message_ids=list(overdue))
+    return total

@@ -39,10 +39,11 @@ from campaigns.audience import audience_contacts
 from campaigns.caps import capped_q
 from campaigns.compliance import Footers
 from campaigns.consent_rules import channel_opted_in_ids
-from campaigns.models import Campaign, Channel, SpeedUnit
-from campaigns.pricing import PER_PART_CHANNELS, price_table
+from campaigns.models import Campaign, SpeedUnit
+from campaigns.pricing import price_table, priced_per_part
 from campaigns.quiet import QuietHours, Window, campaign_validity
-from campaigns.rendering import compile_template, contact_values, sms_segments
+from campaigns.rendering import compile_template, contact_values
+from campaigns.steps import campaign_kind
 from campaigns.throttle import sender_rate
 from contacts.models import Contact
 
@@ -431,9 +432,9 @@ def _finish(
 def _budget(campaign: Campaign, plan: _Plan) -> dict:
     """The estimate against the cap, in send order: how many come after the money runs out."""
     table = price_table()
-    priced_as = "sms" if campaign.channel == Channel.SMS else str(campaign.channel)
+    priced_as = str(campaign.channel)  # the price table's name, as the preview prices it
     parts = _parts_estimate(campaign)
-    per_part = table.channel_key(priced_as) in PER_PART_CHANNELS
+    per_part = priced_per_part(priced_as)
     cap = campaign.max_spend or Decimal(0)
     spent, held = Decimal(0), 0
     for _when, phone, n in sorted(plan.priced):
@@ -462,16 +463,17 @@ def _budget(campaign: Campaign, plan: _Plan) -> dict:
 
 def _parts_estimate(campaign: Campaign) -> Decimal:
     """SMS parts per message: exact without placeholders, else the first contacts' average."""
-    if campaign.channel != Channel.SMS:
+    kind = campaign_kind(campaign)
+    if kind.uses_template or not kind.priced_per_part:
         return Decimal(1)
     template = compile_template(campaign.text)
     footers = Footers(campaign)
     if not template.names and not footers.active:
-        return Decimal(sms_segments(campaign.text).parts or 1)
+        return Decimal(kind.measure(campaign.text)[0] or 1)
     counts = [
-        sms_segments(
+        kind.measure(
             footers.apply(template.render(contact_values(contact, template.names)).text, contact)
-        ).parts
+        )[0]
         for contact in audience_contacts(campaign)
         .filter(opted_out=False)
         .order_by("id")[:PARTS_SAMPLE]

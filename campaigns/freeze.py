@@ -1,7 +1,7 @@
 """Freezing a campaign's audience into the ledger at launch.
 
 The audience is streamed from the database, each recipient rendered once, and the rows written
-in chunks (COPY on PostgreSQL, bulk inserts elsewhere), each chunk committed with the campaign's
+in chunks (COPY), each chunk committed with the campaign's
 counters: sending starts as soon as the first chunk is in, instead of after the whole ledger
 (a 1M-recipient freeze took 55 s before the first message went out). `frozen_at` is set when
 the last chunk is in; until then "nothing queued" does not mean done. A freeze that dies part
@@ -24,20 +24,19 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from psycopg import sql
 
 from campaigns.audience import audience_contacts
 from campaigns.caps import capped_contacts
 from campaigns.compliance import Footers
-from campaigns.consent_rules import NO_WHATSAPP_OPT_IN, without_channel_consent
-from campaigns.models import Campaign, Channel, Message
+from campaigns.consent_rules import no_opt_in_reason, without_channel_consent
+from campaigns.models import Campaign, Message
 from campaigns.pricing import estimate_cost
 from campaigns.quiet import QuietHours, campaign_validity
-from campaigns.rendering import compile_template, contact_values, sms_segments
+from campaigns.rendering import compile_template, contact_values
 from campaigns.states import CampaignState
+from campaigns.steps import campaign_kind, primary_content
 from infobip.links import callback_data
-from whatsapp.mapping import contact_values as template_contact_values
-from whatsapp.mapping import mapping_resolve
-from whatsapp.services import template_render
 
 BATCH = 5000
 # The first chunk is one send batch: sending starts as soon as there is a batch to send.
@@ -51,7 +50,6 @@ _CONTACT_COLUMNS = (
 ContactRow = namedtuple("ContactRow", _CONTACT_COLUMNS)
 # pg_advisory_lock(class, campaign id): one freezer per campaign.
 FREEZE_LOCK = 7_401
-WHATSAPP_WINDOW = dt.timedelta(hours=24)
 _COLUMNS = (
     "campaign_id",
     "contact_id",
@@ -90,40 +88,32 @@ class _Renderer:
     def __init__(self, campaign: Campaign, now: dt.datetime) -> None:
         self.campaign = campaign
         self.now = now
-        self.sms = (
-            compile_template(campaign.text) if campaign.channel != "whatsapp_template" else None
-        )
-        self.template = campaign.template
+        self.kind = campaign_kind(campaign)
+        self.content = primary_content(campaign)
+        self.text = None if self.kind.uses_template else compile_template(campaign.text)
+        self.channel = self.kind.ledger
         self.footers = Footers(campaign)
 
     def row(self, contact: ContactRow) -> tuple[str, str, object, int, str, str, str]:
         """(channel, text, template_values, parts, encoding, state, reason) for `contact`."""
-        campaign = self.campaign
-        channel = "sms" if campaign.channel == Channel.SMS else "whatsapp"
+        kind, channel = self.kind, self.channel
         if contact.opted_out:
             return channel, "", None, 0, "", "skipped", "opted out"
-        if campaign.channel == Channel.WHATSAPP_TEMPLATE:
-            resolved = mapping_resolve(
-                template=self.template,
-                mapping=campaign.template_mapping,
-                contact=template_contact_values(contact),
-            )
-            if resolved.values is None:
-                return channel, "", None, 0, "", "skipped", "; ".join(resolved.missing)[:500]
-            text = template_render(template=self.template, values=resolved.values)
-            return channel, text, resolved.values.to_dict(), 1, "", "queued", ""
-        rendered = self.sms.render(contact_values(contact, self.sms.names))
+        if self.text is None:
+            text, values, missing = kind.render_template(self.content, contact)
+            if missing:
+                return channel, "", None, 0, "", "skipped", missing
+            return channel, text, values, 1, "", "queued", ""
+        rendered = self.text.render(contact_values(contact, self.text.names))
         if rendered.missing:
             return channel, rendered.text, None, 0, "", "skipped", rendered.skip_reason
-        if campaign.channel == Channel.WHATSAPP_TEXT:
-            last = contact.whatsapp_last_inbound_at
-            if last is None or self.now - last > WHATSAPP_WINDOW:
-                reason = "outside the WhatsApp 24-hour window (no message from them in 24 h)"
-                return channel, rendered.text, None, 0, "", "skipped", reason
-            return channel, rendered.text, None, 1, "", "queued", ""
+        if kind.session_field and (
+            why := kind.session_skip(getattr(contact, kind.session_field), self.now)
+        ):
+            return channel, rendered.text, None, 0, "", "skipped", why
         text = self.footers.apply(rendered.text, contact) if self.footers.active else rendered.text
-        segments = sms_segments(text)
-        return channel, text, None, segments.parts, segments.encoding, "queued", ""
+        parts, encoding = kind.measure(text)
+        return channel, text, None, parts, encoding, "queued", ""
 
 
 def campaign_freeze(
@@ -155,8 +145,9 @@ def _freeze(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> F
         validity=campaign_validity(campaign),
         since=campaign.launched_at,
     )
-    # The price table's name for the channel, as the preview estimates it.
-    priced_as = "sms" if campaign.channel == Channel.SMS else campaign.channel
+    # Priced as the preview estimates it: by the campaign's channel type.
+    priced_as = campaign.channel
+    no_opt_in = no_opt_in_reason(campaign_kind(campaign))
     first = Message.objects.filter(campaign=campaign, attempt=1, replaces__isnull=True)
     after = first.aggregate(last=Max("contact_id"))["last"]
     # A resumed freeze does not start more chains: the first freezer's are there, and the
@@ -174,7 +165,7 @@ def _freeze(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> F
             channel, text, values, parts, encoding, state, reason = renderer.row(contact)
             not_before = None
             if state == "queued" and contact.id in no_consent:
-                state, reason, parts = "skipped", NO_WHATSAPP_OPT_IN, 0
+                state, reason, parts = "skipped", no_opt_in, 0
             if state == "queued" and contact.id in capped:
                 state, reason, parts = "skipped", capped[contact.id], 0
             if state == "queued":
@@ -259,13 +250,16 @@ def _batches(rows) -> Iterator[list[ContactRow]]:
         yield batch
 
 
+# A chunk of ledger rows, streamed: COPY is ≈10× bulk_create.
+_COPY_MESSAGES = sql.SQL("COPY {messages} ({columns}) FROM STDIN").format(
+    messages=sql.Identifier(Message._meta.db_table),
+    columns=sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)),
+)
+
+
 def _insert(rows: list[tuple]) -> None:
-    """COPY (≈10× bulk_create)."""
-    table = Message._meta.db_table
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
-    ):
+    """Write one chunk (_COPY_MESSAGES)."""
+    with connection.cursor() as cursor, cursor.copy(_COPY_MESSAGES) as copy:
         for row in rows:
             values = row[9]
             copy.write_row((*row[:9], None if values is None else json.dumps(values), *row[10:]))

@@ -14,12 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from campaigns.states import CampaignState, MessageState
-
-
-class Channel(models.TextChoices):
-    SMS = "sms", "SMS"
-    WHATSAPP_TEXT = "whatsapp_text", "WhatsApp text"
-    WHATSAPP_TEMPLATE = "whatsapp_template", "WhatsApp template"
+from channels.registry import channel_choices, medium_choices
 
 
 class FailoverMode(models.TextChoices):
@@ -44,7 +39,9 @@ class Campaign(models.Model):
     """A message to an audience, and its run."""
 
     name = models.CharField(max_length=200)
-    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.SMS)
+    # A registered channel type (channels/registry.py): its choices are read from the registry
+    # when used, so a new type needs no migration.
+    channel = models.CharField(max_length=20, choices=channel_choices, default="sms")
     sender = models.CharField(max_length=64, blank=True, help_text="Blank: the default sender")
     text = models.TextField(blank=True, help_text="SMS or WhatsApp text; {{placeholders}} allowed")
     template = models.ForeignKey(
@@ -55,6 +52,10 @@ class Campaign(models.Model):
         related_name="campaigns",
     )
     template_mapping = models.JSONField(default=dict, blank=True)
+    # Rich content, on the channel types that carry it (ChannelType.content_kinds): an image by
+    # URL (the text is its caption) and buttons, [{"text", "url"} | {"text", "postback"}].
+    media_url = models.CharField(max_length=2048, blank=True)
+    buttons = models.JSONField(default=list, blank=True)
     lists = models.ManyToManyField("contacts.ContactList", related_name="campaigns")
     exclude_lists = models.ManyToManyField(
         "contacts.ContactList", related_name="excluded_from_campaigns", blank=True
@@ -102,6 +103,10 @@ class Campaign(models.Model):
     # Audiences (#17): lift the workspace's frequency caps for this campaign (needs the send
     # permission, audited), and a spending limit checked at launch and while sending.
     frequency_cap_override = models.BooleanField(default=False)
+    # False only for a one-off transactional answer confirmed as such (the API's
+    # "respect_opt_out": false, an inbox reply confirmed as transactional): its rows are then
+    # not skipped at send time for an opt-out. Marketing campaigns always respect opt-outs.
+    respect_opt_out = models.BooleanField(default=True, editable=False)
     # A saved segment targeted besides the lists (its rules evaluated at freeze), and one
     # whose members are excluded like an exclusion list.
     segment = models.ForeignKey(
@@ -194,8 +199,9 @@ class Message(models.Model):
         db_index=False,
     )
     phone = models.CharField(max_length=20)
+    # The medium (a channel type's `ledger`: sms, whatsapp, viber, rcs), from the registry.
     # Choices (not free text) so the admin's channel filter needs no DISTINCT over the ledger.
-    channel = models.CharField(max_length=10, choices=[("sms", "SMS"), ("whatsapp", "WhatsApp")])
+    channel = models.CharField(max_length=10, choices=medium_choices)
     attempt = models.PositiveSmallIntegerField(default=1)
     # Unique where set (constraint below): a failover SMS replaces one message, once, so
     # `message.failover` holds at most one row (`.get()`/`.first()`). A OneToOneField would
@@ -386,6 +392,53 @@ class CampaignApproval(models.Model):
 
     def __str__(self) -> str:
         return f"campaign {self.campaign_id} approved by {self.approved_by}"
+
+
+class ApprovalRequest(models.Model):
+    """Someone asked the approvers to check a campaign (issue 26 #13); closed by the approval.
+
+    At most one open request per campaign: asking again while one is open changes nothing.
+    """
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="approval_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=500, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign"], condition=Q(closed_at__isnull=True),
+                name="one_open_approval_request",
+            )
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"approval of campaign {self.campaign_id} requested by {self.requested_by}"
+
+
+class Snippet(models.Model):
+    """A saved piece of message text (a signature, an opening hours line, a legal footer) that
+    the wizard's message step and the inbox's reply box insert where the cursor is."""
+
+    name = models.CharField(max_length=100, unique=True)
+    text = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Segment(models.Model):

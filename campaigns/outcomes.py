@@ -1,13 +1,13 @@
 """Applying what Infobip reports to the ledger: delivery reports, seen reports, and the
-follow-ups a reported outcome has (the SMS failover of a failed WhatsApp message, and the
-opt-out of a contact Infobip says is blocked).
+follow-ups a reported outcome has (the next step of a fallback chain for a message that was not
+delivered, and the opt-out of a contact Infobip says is blocked).
 
 Two entry points, named for their side effects:
 - `campaigns.ledger.messages_apply_outcomes` moves rows forward and nothing else: sending,
   settling, suppression and the failover itself use it (they must not start a failover);
 - `outcomes_apply_with_failover` (here) is the one path for outcomes Infobip *reported* (push,
   pull, logs) and for expiries Herald decides in their place (campaigns.expiry): the ledger
-  write, then failover for WhatsApp rows that moved, then provider-error opt-outs.
+  write, then the fallback chain for rows that moved, then provider-error opt-outs.
 
 `reports_apply` and `seen_apply` are the receivers infobip.processing hands parsed pushes to
 (registered in campaigns.apps); they return the items whose messageId the ledger does not know,
@@ -24,11 +24,11 @@ from django.conf import settings
 
 from campaigns.failover import failover_after_reports
 from campaigns.ledger import ApplyResult, Outcome, messages_apply_reports
-from campaigns.models import Message, MessageEvent
+from campaigns.models import Campaign, FailoverMode, Message, MessageEvent
 from campaigns.status_map import message_price, state_for_status
 from campaigns.suppression import contacts_suppress
 from campaigns.testsend import campaign_tests_apply_reports
-from contacts.models import ConsentSource
+from contacts.models import ConsentChannel, ConsentSource
 from infobip.receivers import Key
 from infobip.types import DeliveryReport
 from infobip.webhooks import SeenReport, canonical_message_id, clean, sane_time
@@ -148,7 +148,10 @@ def outcomes_apply_with_failover(*, outcomes: Sequence[Outcome]) -> ApplyResult:
         return result
     # The ledger says which messages moved, with their channel and contact: no re-reading.
     changed = result.changed
-    failover_after_reports(message_ids=[row[0] for row in changed.values() if row[2] == "whatsapp"])
+    # Campaigns with a chain Herald runs: the next step for those not delivered (one primary-key
+    # lookup over the batch's few campaigns; none of the rows are read again without one).
+    if Campaign.objects.filter(pk__in=result.campaigns, failover_mode=FailoverMode.HERALD).exists():
+        failover_after_reports(message_ids=[row[0] for row in changed.values()])
     _provider_opt_outs(outcomes, changed)
     return result
 
@@ -170,7 +173,7 @@ def _provider_opt_outs(outcomes: Sequence[Outcome], changed: dict[str, tuple]) -
         contacts_suppress(
             contact_ids=contact_ids,
             source=ConsentSource.PROVIDER_ERROR,
-            channel=channel if channel in ("sms", "whatsapp") else "all",
+            channel=channel if channel in ConsentChannel.values else ConsentChannel.ALL,
             note=f"Infobip reported {name}",
         )
 

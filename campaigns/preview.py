@@ -11,18 +11,10 @@ from campaigns.budget import over_budget_count
 from campaigns.caps import capped_contacts
 from campaigns.compliance import Footers, compliance_problems
 from campaigns.consent_rules import without_channel_consent
-from campaigns.models import Campaign, Channel
+from campaigns.models import Campaign
 from campaigns.pricing import estimate_cost
-from campaigns.rendering import (
-    compile_template,
-    contact_values,
-    sms_cap_check,
-    sms_segments,
-    whatsapp_text_cap_check,
-)
-from whatsapp.mapping import contact_values as template_contact_values
-from whatsapp.mapping import mapping_resolve
-from whatsapp.services import template_check_sendable, template_render
+from campaigns.rendering import compile_template, contact_values
+from campaigns.steps import campaign_kind, campaign_steps, primary_content
 
 SAMPLES = 3
 
@@ -41,9 +33,10 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
     ucs2: dict[str, None] = {}
     too_long: dict[str, int] = {}  # length problem of the rendered text → recipients
     rendered_samples = []
-    cap_check = sms_cap_check if campaign.channel == Channel.SMS else whatsapp_text_cap_check
-    channel = "sms" if campaign.channel == Channel.SMS else campaign.channel
-    template = compile_template(campaign.text) if campaign.channel != "whatsapp_template" else None
+    kind = campaign_kind(campaign)
+    content = primary_content(campaign)
+    channel = campaign.channel
+    template = None if kind.uses_template else compile_template(campaign.text)
     footers = Footers(campaign)
     eligible = audience_contacts(campaign).filter(opted_out=False).order_by("id")
     now = timezone.now()
@@ -64,35 +57,25 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
                 missing[rendered.skip_reason] += 1
                 continue
             text = footers.apply(rendered.text, contact) if footers.active else rendered.text
-            if problem := cap_check(text):
+            if problem := kind.cap_check(text):
                 # Refused, never truncated: the text is reported with its exact length and parts.
                 too_long[problem] = too_long.get(problem, 0) + 1
-            if campaign.channel == Channel.SMS:
-                seg = sms_segments(text)
-                encodings[seg.encoding] += 1
-                parts[seg.parts] += 1
-                ucs2.update(dict.fromkeys(seg.ucs2_chars))
-                items.append((contact.phone, "sms", seg.parts))
-            else:
-                items.append((contact.phone, channel, 1))
+            count, encoding = kind.measure(text)
+            if encoding:  # types whose texts are encoded and split (SMS)
+                encodings[encoding] += 1
+                parts[count] += 1
+                ucs2.update(dict.fromkeys(kind.costly_characters(text)))
+            items.append((contact.phone, channel, count))
         else:
-            resolved = mapping_resolve(
-                template=campaign.template,
-                mapping=campaign.template_mapping,
-                contact=template_contact_values(contact),
-            )
-            if resolved.values is None:
-                missing["; ".join(resolved.missing)] += 1
+            text, _values, why = kind.render_template(content, contact)
+            if why:
+                missing[why] += 1
                 continue
-            if len(rendered_samples) < samples:
-                text = template_render(template=campaign.template, values=resolved.values)
             items.append((contact.phone, channel, 1))
         if len(rendered_samples) < samples:
             rendered_samples.append({"phone": contact.phone, "text": text})
     cost = estimate_cost(items)
-    sendable = None
-    if campaign.channel == Channel.WHATSAPP_TEMPLATE and campaign.template is not None:
-        sendable = template_check_sendable(template=campaign.template)
+    sendable = kind.sendable_problem(content)
     document = {
         "id": campaign.pk,
         "name": campaign.name,
@@ -129,14 +112,13 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
 
 
 def _length_problems(campaign: Campaign, too_long: dict[str, int]) -> list[str]:
-    """Texts over the channel's cap: the campaign's own text, the failover's, and rendered ones."""
+    """Texts over their channel's cap: each step's own text, and rendered ones."""
     problems = []
-    if campaign.channel != Channel.WHATSAPP_TEMPLATE:
-        check = sms_cap_check if campaign.channel == Channel.SMS else whatsapp_text_cap_check
-        if problem := check(campaign.text):
-            problems.append(problem)
-    if campaign.failover_text and (problem := sms_cap_check(campaign.failover_text)):
-        problems.append(f"failover {problem}")
+    for step in campaign_steps(campaign):
+        if step.kind.uses_template or not step.content.text:
+            continue
+        if problem := step.kind.cap_check(step.content.text):
+            problems.append(problem if step.position == 0 else f"failover {problem}")
     for problem, count in too_long.items():
         if problem not in problems:
             problems.append(f"{problem} for {count} recipient(s) once placeholders are filled")

@@ -3,8 +3,10 @@
 The table is `{"currency": "EUR", "<channel>": {"default": "0.0500", "<prefix>": "0.0400", ...}}`
 with prices as decimal strings (numbers are accepted too). A number is priced by the longest
 prefix of its digits (after the `+`) found in its channel's table, else by that channel's
-`default`, and counted as an unknown prefix. SMS prices are per part; every other channel's per
-message. `whatsapp_text` and `whatsapp_template` use their own table when present, else `whatsapp`.
+`default`, and counted as an unknown prefix. Which tables a channel type is priced from, in
+order, and whether per part (SMS) or per message, is the type's (`ChannelType.price_keys`,
+`priced_per_part`): `whatsapp_text` and `whatsapp_template` use their own table when present,
+else `whatsapp`.
 All arithmetic is Decimal; totals are quantized to 4 places (half up). Prices are estimates:
 Infobip's price, reported per message, is what the account is charged.
 """
@@ -23,7 +25,26 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 FOUR_PLACES = Decimal("0.0001")
-PER_PART_CHANNELS = frozenset({"sms"})
+
+
+def _pricing(channel: str) -> tuple[tuple[str, ...], bool]:
+    """(tables to try, priced per part) of a channel type, or of a medium (`whatsapp`)."""
+    # Imported here: the price table is read by scripts that load no Django apps.
+    from channels.registry import UnknownChannel, channel_type, types_of_medium
+
+    try:
+        kind = channel_type(channel)
+    except UnknownChannel:
+        kinds = types_of_medium(channel)
+        if not kinds:
+            return (channel,), False
+        return (channel, *kinds[0].price_keys), kinds[0].priced_per_part
+    return kind.price_keys, kind.priced_per_part
+
+
+def priced_per_part(channel: str) -> bool:
+    """Whether a channel type (or medium) is priced per part (SMS) rather than per message."""
+    return _pricing(channel)[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +91,8 @@ class PriceTable:
             raise ImproperlyConfigured("HERALD_PRICES must be a JSON object")
         self.currency = str(raw.get("currency") or "EUR")
         self.channels: dict[str, dict[str, Decimal]] = {}
-        for channel, prices in raw.items():
-            if channel == "currency":
-                continue
+        tables = {key: value for key, value in raw.items() if key != "currency"}
+        for channel, prices in tables.items():
             if not isinstance(prices, Mapping) or "default" not in prices:
                 raise ImproperlyConfigured(
                     f'HERALD_PRICES: "{channel}" must be an object with a "default" price'
@@ -90,10 +110,9 @@ class PriceTable:
 
     def channel_key(self, channel: str) -> str:
         """The table a channel is priced from (`whatsapp_text` falls back to `whatsapp`)."""
-        if channel in self.channels:
-            return channel
-        if channel.startswith("whatsapp") and "whatsapp" in self.channels:
-            return "whatsapp"
+        for key in _pricing(channel)[0]:
+            if key in self.channels:
+                return key
         raise ValueError(f"HERALD_PRICES has no prices for channel {channel!r}")
 
     def price_for(self, number_e164: str, channel: str) -> Price:
@@ -135,7 +154,7 @@ def estimate_cost(items: Iterable[tuple[str, str, int]]) -> CostEstimate:
         if price.prefix is None:
             unknown += 1
         if channel not in per_part:
-            per_part[channel] = table.channel_key(channel) in PER_PART_CHANNELS
+            per_part[channel] = _pricing(channel)[1]
         amount = price.amount * parts if per_part[channel] else price.amount
         sums[channel] = sums.get(channel, Decimal(0)) + amount
     by_channel = {c: s.quantize(FOUR_PLACES, ROUND_HALF_UP) for c, s in sums.items()}

@@ -73,12 +73,10 @@ def _us_area_code_states() -> dict[str, str]:
 
 
 def campaign_validity(campaign: Any) -> dt.timedelta | None:
-    """The validity period a campaign set for its own channel (None: Infobip's default)."""
-    minutes = (
-        campaign.sms_validity_minutes
-        if campaign.channel == "sms"
-        else campaign.whatsapp_validity_minutes
-    )
+    """The validity period a campaign set for its own channel (None: the channel's default)."""
+    from campaigns.steps import primary_validity
+
+    minutes = primary_validity(campaign)
     return dt.timedelta(minutes=minutes) if minutes else None
 
 

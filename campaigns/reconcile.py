@@ -28,6 +28,7 @@ from campaigns.ledger import (
 )
 from campaigns.models import Message, SendBatch
 from campaigns.status_map import message_price, state_for_status
+from channels.registry import channel_types
 from infobip.client import get_client
 from infobip.errors import InfobipError
 from infobip.types import SmsLog
@@ -95,6 +96,11 @@ def messages_settle(
     return result
 
 
+def with_logs() -> frozenset[str]:
+    """The mediums whose sends Infobip's logs can settle (`ChannelType.log_lookup`: SMS)."""
+    return frozenset(kind.ledger for kind in channel_types() if kind.log_lookup)
+
+
 def _logs(rows: list[tuple]) -> dict[str, SmsLog] | None:
     """Infobip's SMS logs of these rows by messageId; None when they cannot be read now."""
     if not rows:
@@ -117,11 +123,13 @@ def _settle_batch(
         .order_by("id")
         .values_list("id", "message_id", "channel")
     )
-    sms = [r for r in rows if r[2] == "sms"]
+    logged = with_logs()
+    sms = [r for r in rows if r[2] in logged]
     # Asked outside the transaction: a slow logs endpoint holds no lock a sender waits on.
     found = _logs(sms)
     requeue_before = now - dt.timedelta(seconds=settings.HERALD_REQUEUE_AFTER)
-    whatsapp = [r for r in rows if r[2] != "sms"]
+    # Types without logs to look a send up in: expired once their validity is surely over.
+    whatsapp = [r for r in rows if r[2] not in logged]
     expired = whatsapp if claimed_at <= now - VALIDITY else []
     in_logs = [r for r in sms if found is not None and str(r[1]) in found]
     unknown = [r[0] for r in sms if found is not None and str(r[1]) not in found]
@@ -178,7 +186,8 @@ def _settle_sending(
     stuck = list(
         rows.order_by("id").values_list("id", "message_id", "channel", "claimed_at")[:5000]
     )
-    sms = [r for r in stuck if r[2] == "sms"]
+    logged = with_logs()
+    sms = [r for r in stuck if r[2] in logged]
     if sms:
         found = _logs(sms)
         if found is None:
@@ -195,7 +204,7 @@ def _settle_sending(
                 message_ids=old, reason="not in Infobip's logs: re-queued with the same messageId"
             )
             result.waiting += len(unknown) - len(old)
-    whatsapp = [r for r in stuck if r[2] == "whatsapp"]
+    whatsapp = [r for r in stuck if r[2] not in logged]
     expired = [r for r in whatsapp if r[3] and r[3] <= now - VALIDITY]
     if expired:
         messages_apply_outcomes(

@@ -36,7 +36,8 @@ from django.utils import timezone
 from campaigns.expiry import messages_expire
 from campaigns.models import Message
 from campaigns.outcomes import outcomes_apply_with_failover
-from campaigns.reconcile import messages_settle, outcome_from_log
+from campaigns.reconcile import messages_settle, outcome_from_log, with_logs
+from channels.registry import messages_api_pulls
 from infobip.client import get_client
 from infobip.errors import InfobipError
 from infobip.models import ReportHealth
@@ -56,6 +57,8 @@ class SweepResult:
 
     pulled_sms: int = 0
     pulled_whatsapp: int = 0
+    # Other Messages API channels (Infobip's names: VIBER_BM, RCS…) → reports pulled.
+    pulled_other: dict[str, int] = field(default_factory=dict)
     settled: int = 0
     requeued: int = 0
     log_checked: int = 0
@@ -67,12 +70,17 @@ class SweepResult:
     errors: list[str] = field(default_factory=list)
     health: dict = field(default_factory=dict)
 
+    @property
+    def pulled_total(self) -> int:
+        return self.pulled_sms + self.pulled_whatsapp + sum(self.pulled_other.values())
+
     def summary(self) -> str:
         h = self.health
         lag = h.get("lag_seconds")
+        others = "".join(f" {k.lower()}={v}" for k, v in self.pulled_other.items())
         return (
-            f"pulled={self.pulled_sms + self.pulled_whatsapp} (sms={self.pulled_sms} "
-            f"whatsapp={self.pulled_whatsapp}) settled={self.settled} "
+            f"pulled={self.pulled_total} (sms={self.pulled_sms} "
+            f"whatsapp={self.pulled_whatsapp}{others}) settled={self.settled} "
             f"log_checked={self.log_checked} expired={self.expired} "
             f"missing_reports={h.get('missing_reports', 0)} "
             f"lag={'-' if lag is None else f'{lag}s'} errors={len(self.errors)}"
@@ -88,7 +96,10 @@ def reports_reconcile(
     """Pull reports, settle and look up silent messages, give up on lost ones, measure."""
     now = now or timezone.now()
     result = SweepResult()
-    result.pulled_sms, result.pulled_whatsapp = reports_pull(errors=result.errors)
+    pulled = reports_pull(errors=result.errors, messages_api=messages_api_pulls())
+    result.pulled_sms = pulled.pop("SMS", 0)
+    result.pulled_whatsapp = pulled.pop("WHATSAPP", 0)
+    result.pulled_other = pulled
     # Stale batches (and rows claimed `sending` before batch claims), of one campaign or all.
     settled = messages_settle(now=now, campaign_id=campaign_id)
     result.settled, result.requeued = settled.found, settled.requeued
@@ -105,7 +116,7 @@ def reports_reconcile(
 
 def _log_checks(now: datetime, campaign_id: int | None, result: SweepResult) -> None:
     """Look silent accepted SMS up in Infobip's logs (each once per checkpoint age)."""
-    rows = Message.objects.filter(channel="sms", state="accepted")
+    rows = Message.objects.filter(channel__in=with_logs(), state="accepted")
     if campaign_id is not None:
         lag = timedelta(seconds=settings.HERALD_REPORT_LAG_AFTER)
         selections = [
@@ -223,7 +234,7 @@ def _record(now: datetime, result: SweepResult) -> ReportHealth:
         missing_reports=h["missing_reports"],
         oldest_missing_at=_parse(h["oldest_missing_at"]),
         lag_seconds=h["lag_seconds"],
-        pulled=result.pulled_sms + result.pulled_whatsapp,
+        pulled=result.pulled_total,
         settled=result.settled,
         expired=result.expired,
         backlog=h["backlog"],

@@ -27,6 +27,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from campaigns.models import Message, Segment
+from channels.registry import mediums
 from contacts.models import ConsentAction, ConsentEvent, Contact, ContactList, ListMembership
 
 TEXT_FIELDS = ("first_name", "last_name", "language", "country", "timezone", "phone")
@@ -100,7 +101,8 @@ def _check_rule(rule: Any) -> str:
     if field == "opted_out":
         return "" if isinstance(rule.get("value"), bool) else "opted_out needs true or false"
     if field == "consent":
-        return "" if rule.get("channel") in ("sms", "whatsapp") else "channel is sms or whatsapp"
+        media = mediums()  # the channel registry's mediums: sms, whatsapp, viber, rcs…
+        return "" if rule.get("channel") in media else f"channel is one of {', '.join(media)}"
     if field == "engagement":
         if rule.get("event") not in EVENTS:
             return f"event is one of {', '.join(EVENTS)}"

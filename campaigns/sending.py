@@ -32,12 +32,14 @@ from campaigns.ledger import (
     messages_claim,
     messages_record_sent,
 )
-from campaigns.models import Campaign, Channel, FailoverMode
+from campaigns.models import Campaign, FailoverMode
 from campaigns.quiet import QuietHours, campaign_validity
 from campaigns.rendering import compile_template, contact_values
 from campaigns.states import CampaignState
 from campaigns.status_map import state_for_status
+from campaigns.steps import Step, campaign_steps, step_for_medium, step_sender
 from campaigns.throttle import throttle_penalize, throttle_reserve
+from channels.base import PROVIDER, Outbound
 from contacts.models import Contact
 from core.rules import SYSTEM
 from infobip.bodies import url_options
@@ -51,9 +53,7 @@ from infobip.errors import (
     InfobipValidationError,
 )
 from infobip.links import webhook_url
-from infobip.types import SendResult, SmsMessage, WhatsAppTemplateMessage
-from whatsapp.mapping import TemplateValues
-from whatsapp.services import template_check_sendable
+from infobip.types import SendResult
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +82,8 @@ class BatchResult:
 
 
 def default_sender(campaign: Campaign) -> str:
-    """The campaign's sender, else the configured default for its channel."""
-    if campaign.sender:
-        return campaign.sender
-    if campaign.channel == Channel.SMS:
-        return settings.INFOBIP_SMS_SENDER
-    return settings.INFOBIP_WHATSAPP_SENDER
+    """The campaign's sender, else the configured default of its channel type."""
+    return step_sender(campaign, campaign_steps(campaign)[0])
 
 
 def batch_size(campaign: Campaign) -> int:
@@ -107,11 +103,9 @@ def tracking_options(campaign: Campaign) -> dict | None:
     )
 
 
-def sms_validity(campaign: Campaign, row: Claimed) -> int | None:
-    """Minutes Infobip may keep trying this SMS: the failover SMS has its own validity."""
-    if row.replaces_id is not None and campaign.failover_validity_minutes:
-        return campaign.failover_validity_minutes
-    return campaign.sms_validity_minutes
+def provider_validity(step: Step) -> int | None:
+    """Minutes Infobip may keep trying a step's message (types whose validity Infobip keeps)."""
+    return step.validity_minutes if step.kind.validity == PROVIDER else None
 
 
 def campaign_send_batch(*, campaign_id: int) -> BatchResult:
@@ -128,14 +122,13 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         with contextlib.suppress(CampaignError):
             campaign_pause(campaign=campaign, actor=SYSTEM, reason=reason)
         return result
-    if campaign.channel == Channel.WHATSAPP_TEMPLATE and campaign.template is not None:
-        reason = template_check_sendable(template=campaign.template)
-        if reason:
-            from campaigns.services import campaign_pause
+    steps = campaign_steps(campaign)
+    if reason := steps[0].kind.sendable_problem(steps[0].content):
+        from campaigns.services import campaign_pause
 
-            campaign_pause(campaign=campaign, actor=SYSTEM, reason=f"drift guard: {reason}")
-            return result
-    sender = default_sender(campaign)
+        campaign_pause(campaign=campaign, actor=SYSTEM, reason=f"drift guard: {reason}")
+        return result
+    sender = step_sender(campaign, steps[0])
     size = batch_size(campaign)
     wait = throttle_reserve(sender=sender, count=size)
     if wait > 0:
@@ -146,7 +139,10 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         # Opt-outs and quiet hours, decided in the claim's transaction: the batch then holds
         # exactly the rows that will be sent.
         result.claimed = len(picked)
-        screened = _skip_opted_out(picked, result)
+        if campaign.respect_opt_out:
+            screened = _skip_opted_out(picked, result)
+        else:  # a transactional answer confirmed as such (campaigns/transactional.py)
+            screened = Screened(keep=picked, skips=[])
         return _hold_outside_quiet_hours(campaign, screened, now, result)
 
     # While the freeze runs, chains that caught up poll for its next chunk (above the hint):
@@ -168,8 +164,8 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
     for row in rows:
         by_channel.setdefault(row.channel, []).append(row)
     try:
-        for channel, group in by_channel.items():
-            _send_group(campaign, sender, channel, group, result)
+        for medium, group in by_channel.items():
+            _send_group(campaign, sender, medium, group, result)
     finally:
         # The send answer's write sets it with the counters; otherwise (nothing sent, an
         # error) a write of its own keeps the sweep from restarting a live chain.
@@ -221,30 +217,19 @@ def _hold_outside_quiet_hours(
 
 
 def _send_group(
-    campaign: Campaign, sender: str, channel: str, rows: list[Claimed], result: BatchResult
+    campaign: Campaign, sender: str, medium: str, rows: list[Claimed], result: BatchResult
 ) -> None:
+    # The rows of one medium are one step of the campaign (its channel, or a fallback step).
+    step = step_for_medium(campaign, medium)
     client = get_client()
     bulk_id = f"herald-c{campaign.pk}-m{rows[0].pk}"
-    notify = webhook_url("sms/reports" if channel == "sms" else "whatsapp/reports")
     try:
-        if channel == "sms":
-            answer = client.send_sms(
-                [_sms_message(campaign, row, sender, notify) for row in rows],
-                bulk_id=bulk_id,
-                tracking=tracking_options(campaign),
-            )
-        elif campaign.channel == Channel.WHATSAPP_TEMPLATE:
-            contacts = _contacts(rows) if campaign.failover_mode == FailoverMode.INFOBIP else {}
-            tracking = tracking_options(campaign)
-            answer = client.send_whatsapp_templates(
-                [
-                    _template_message(campaign, row, sender, contacts, notify, tracking)
-                    for row in rows
-                ],
-                bulk_id=bulk_id,
-            )
-        else:
-            answer = _send_whatsapp_texts(client, campaign, sender, rows, result)
+        outcome = step.kind.send(
+            client,
+            _outbound(campaign, step, sender, rows),
+            bulk_id=bulk_id,
+            tracking=tracking_options(campaign),
+        )
     except InfobipThrottledError as exc:
         _release(rows, f"throttled: {exc}")
         pause = exc.retry_after or settings.HERALD_THROTTLE_BACKOFF
@@ -272,83 +257,70 @@ def _send_group(
         )
         result.unknown += [r.pk for r in rows]
         return
-    _record(campaign.pk, answer, rows, bulk_id, result)
+    if outcome.refused:
+        # Refused one by one (single-recipient endpoints): those fail, the others are recorded.
+        reasons = dict(outcome.refused)
+        for reason, group in _by_reason(rows, reasons).items():
+            _fail(group, reason, result)
+        rows = [row for row in rows if row.message_id not in reasons]
+    _record(campaign.pk, outcome.result, rows, bulk_id, result)
+
+
+def _by_reason(rows: list[Claimed], reasons: dict[str, str]) -> dict[str, list[Claimed]]:
+    grouped: dict[str, list[Claimed]] = {}
+    for row in rows:
+        if row.message_id in reasons:
+            grouped.setdefault(reasons[row.message_id], []).append(row)
+    return grouped
+
+
+def _outbound(campaign: Campaign, step: Step, sender: str, rows: list[Claimed]) -> list[Outbound]:
+    """The rows as the step's type sends them: one Outbound each, with the step's options."""
+    notify = webhook_url(step.kind.report_path)
+    step_from = sender if step.position == 0 else step_sender(campaign, step)
+    validity = provider_validity(step)
+    native = _native_fallback(campaign, step, rows)
+    return [
+        Outbound(
+            to=row.phone.lstrip("+"),
+            message_id=row.message_id,
+            text=row.text,
+            sender=step_from,
+            notify_url=notify,
+            callback_data=row.callback_data,
+            values=row.template_values,
+            validity_minutes=validity,
+            content=step.content,
+            sms_failover=native.get(row.contact_id),
+        )
+        for row in rows
+    ]
+
+
+def _native_fallback(
+    campaign: Campaign, step: Step, rows: list[Claimed]
+) -> dict[int | None, tuple[str, str]]:
+    """contact id → (sender, text) of Infobip's own failover on the same request, if used."""
+    if campaign.failover_mode != FailoverMode.INFOBIP or step.position != 0:
+        return {}
+    steps = campaign_steps(campaign)
+    if len(steps) < 2 or steps[1].kind.name not in step.kind.native_fallback:
+        return {}
+    fallback = steps[1]
+    template = compile_template(fallback.content.text)
+    contacts = Contact.objects.in_bulk([row.contact_id for row in rows if row.contact_id])
+    native: dict[int | None, tuple[str, str]] = {}
+    for row in rows:
+        contact = contacts.get(row.contact_id) if row.contact_id else None
+        text = template.render(contact_values(contact) if contact else {}).text
+        native[row.contact_id] = (step_sender(campaign, fallback), text)
+    return native
 
 
 def _release(rows: list[Claimed], reason: str) -> None:
     # Infobip provably has none of them: out of the batch, claimable again.
     if rows and rows[0].batch_id is not None:
         batch_take(batch_id=rows[0].batch_id, message_ids=[r.pk for r in rows], released=reason)
-
-
-def _sms_message(campaign: Campaign, row: Claimed, sender: str, notify: str) -> SmsMessage:
-    return SmsMessage(
-        to=row.phone.lstrip("+"),
-        text=row.text,
-        message_id=row.message_id,
-        sender=sender if row.replaces_id is None else (campaign.failover_sender or sender),
-        callback_data=row.callback_data,
-        notify_url=notify,
-        validity_period_minutes=sms_validity(campaign, row),
-    )
-
-
-def _contacts(rows: list[Claimed]) -> dict[int, Contact]:
-    return Contact.objects.in_bulk([row.contact_id for row in rows if row.contact_id])
-
-
-def _template_message(
-    campaign: Campaign,
-    row: Claimed,
-    sender: str,
-    contacts: dict[int, Contact],
-    notify: str,
-    tracking: dict | None,
-) -> WhatsAppTemplateMessage:
-    template = campaign.template
-    values = TemplateValues.from_dict(row.template_values or {})
-    failover = None
-    if campaign.failover_mode == FailoverMode.INFOBIP and campaign.failover_text:
-        contact = contacts.get(row.contact_id)
-        text = compile_template(campaign.failover_text).render(
-            contact_values(contact) if contact else {}
-        )
-        failover = (campaign.failover_sender or settings.INFOBIP_SMS_SENDER, text.text)
-    return WhatsAppTemplateMessage(
-        to=row.phone.lstrip("+"),
-        sender=sender,
-        template_name=template.name,
-        language=template.language,
-        message_id=row.message_id,
-        callback_data=row.callback_data,
-        notify_url=notify,
-        sms_failover=failover,
-        url_options=tracking,
-        **values.to_message_fields(),
-    )
-
-
-def _send_whatsapp_texts(client, campaign, sender, rows, result) -> SendResult:
-    # The WhatsApp text endpoint takes one recipient per request (docs/INFOBIP.md §11).
-    sent = []
-    tracking = tracking_options(campaign)
-    for row in rows:
-        try:
-            sent.append(
-                client.send_whatsapp_text(
-                    sender=sender,
-                    to=row.phone.lstrip("+"),
-                    text=row.text,
-                    message_id=row.message_id,
-                    callback_data=row.callback_data,
-                    notify_url=webhook_url("whatsapp/reports"),
-                    preview_url="http://" in row.text or "https://" in row.text,
-                    url_options=tracking,
-                )
-            )
-        except InfobipValidationError as exc:
-            _fail([row], f"Infobip rejected the message: {exc}", result)
-    return SendResult(bulk_id=None, messages=sent)
 
 
 def _fail(rows: list[Claimed], reason: str, result: BatchResult) -> None:

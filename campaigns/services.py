@@ -25,37 +25,32 @@ from campaigns.compliance import compliance_launch_problem
 from campaigns.ledger import live_batch_ids, messages_in_flight
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
+    ApprovalRequest,
     Campaign,
     CampaignApproval,
-    Channel,
     FailoverMode,
     Message,
     MessageEvent,
     Segment,
+    Snippet,
 )
 from campaigns.people import campaign_people
 from campaigns.permissions import APPROVE, SEND
 from campaigns.preview import budget_launch_problem
 from campaigns.quiet import window_check
-from campaigns.rendering import (
-    compile_template,
-    contact_values,
-    placeholder_syntax_problem,
-    sms_cap_check,
-    whatsapp_text_cap_check,
-)
+from campaigns.rendering import compile_template, contact_values, placeholder_syntax_problem
 from campaigns.states import CampaignState, campaign_can_move
 from campaigns.status_map import state_for_status
+from campaigns.steps import Step, campaign_steps, chain_waits_on, step_sender
+from channels.base import PROVIDER, ChannelType, Outbound
+from channels.registry import UnknownChannel, channel_type
 from contacts.models import Contact, ContactList
 from core.rules import OPERATOR, Actor, Refused, actor_label, actor_require, actor_user
 from core.services import audit_record
 from infobip.client import get_client
 from infobip.links import callback_data, webhook_url
-from infobip.types import SendResult, SmsMessage, WhatsAppTemplateMessage
-from whatsapp.mapping import contact_values as template_contact_values
-from whatsapp.mapping import mapping_resolve, mapping_validate
+from infobip.types import SendResult
 from whatsapp.models import WhatsAppTemplate
-from whatsapp.services import template_check_sendable
 
 # Beyond any sender's real throughput, and far inside the column's range: larger is a typo.
 SPEED_LIMIT_MAX = 100_000
@@ -70,30 +65,18 @@ class CampaignError(Exception):
 def campaign_validate(*, campaign: Campaign) -> list[str]:
     """Everything that stops this campaign from being sent, as readable sentences."""
     errors: list[str] = []
-    if campaign.channel in (Channel.SMS, Channel.WHATSAPP_TEXT):
-        cap_check = sms_cap_check if campaign.channel == Channel.SMS else whatsapp_text_cap_check
-        if not campaign.text.strip():
-            errors.append("the message text is empty")
-        elif problem := cap_check(campaign.text) or placeholder_syntax_problem(campaign.text):
-            errors.append(problem)
-    elif campaign.template is None:
-        errors.append("a WhatsApp template campaign needs a template")
-    else:
-        errors += mapping_validate(template=campaign.template, mapping=campaign.template_mapping)
+    try:
+        steps = campaign_steps(campaign)
+    except UnknownChannel as exc:
+        return [str(exc)]
+    kind = steps[0].kind
+    buttons = campaign.buttons
+    if not isinstance(buttons, list) or not all(isinstance(b, dict) for b in buttons):
+        errors.append('buttons must be a list of {"text", "url"} objects')
+    errors += kind.content_problems(steps[0].content)
+    errors += [p for step in steps if (p := _placeholder_problem(step))]
     if campaign.failover_mode != FailoverMode.NONE:
-        if campaign.channel == Channel.SMS:
-            errors.append("SMS failover only applies to WhatsApp campaigns")
-        elif not campaign.failover_text.strip():
-            errors.append("SMS failover needs a failover text")
-        elif problem := sms_cap_check(campaign.failover_text):
-            errors.append(f"failover {problem}")
-        elif problem := placeholder_syntax_problem(campaign.failover_text):
-            errors.append(f"failover text: {problem}")
-        if (
-            campaign.failover_mode == FailoverMode.INFOBIP
-            and campaign.channel != "whatsapp_template"
-        ):
-            errors.append("Infobip's native SMS failover exists only for template messages")
+        errors += _fallback_problems(campaign, steps)
     if campaign.speed_limit == 0:
         errors.append("the speed limit must be at least 1 message")
     elif campaign.speed_limit is not None and not 0 < campaign.speed_limit <= SPEED_LIMIT_MAX:
@@ -102,32 +85,41 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
         errors.append(problem)
     if campaign.max_spend is not None and campaign.max_spend <= 0:
         errors.append("the budget cap must be more than 0")
-    for label, sender in (
-        ("sender", campaign.sender),
-        ("failover sender", campaign.failover_sender),
-    ):
-        if problem := sender_problem(sender, sms=label != "sender" or campaign.channel == "sms"):
+    for step in steps:
+        if problem := sender_problem(step.sender, kind=step.kind):
+            label = "sender" if step.position == 0 else f"{step.kind.label} fallback sender"
             errors.append(f"the {label} {problem}")
-    errors += _validity_problems(campaign)
+    errors += _validity_problems(campaign, kind)
     return errors
+
+
+def _placeholder_problem(step: Step) -> str | None:
+    """Double braces in a step's text that are not a placeholder (issue 26 #9)."""
+    if step.kind.uses_template or not (problem := placeholder_syntax_problem(step.content.text)):
+        return None
+    return problem if step.position == 0 else f"{step.kind.label} failover text: {problem}"
 
 
 _ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 .&'_!-]{1,11}")
 
 
-def sender_problem(sender: str, *, sms: bool) -> str | None:
-    """Why a sender cannot be used (None when it can, or is blank: the default sender).
+def sender_problem(sender: str, *, kind: ChannelType) -> str | None:
+    """Why a sender cannot be used on a channel type (None when it can, or is blank: the
+    default sender).
 
-    An SMS sender is a number (up to 15 digits, `+` allowed) or a name of at most 11 letters,
-    digits and simple punctuation, with a letter in it (GSM 03.40's alphanumeric originator);
-    a WhatsApp sender is the registered number.
+    An SMS sender (`sender_kind` "sms") is a number (up to 15 digits, `+` allowed) or a name of
+    at most 11 letters, digits and simple punctuation with a letter in it (GSM 03.40's
+    alphanumeric originator); a WhatsApp sender is the registered number. Viber service ids and
+    RCS agent ids are the provider's to check.
     """
     if not sender:
         return None
     digits = sender.removeprefix("+")
+    if kind.sender_kind not in ("sms", "whatsapp"):
+        return None
     if digits.isdigit():
         return None if 3 <= len(digits) <= 15 else "number must have 3 to 15 digits"
-    if not sms:
+    if kind.sender_kind == "whatsapp":
         return f"“{sender[:40]}” is not a WhatsApp number (digits, e.g. 447860099299)"
     if not _ALPHANUMERIC_SENDER.fullmatch(sender) or not any(c.isalpha() for c in sender):
         return (
@@ -137,14 +129,49 @@ def sender_problem(sender: str, *, sms: bool) -> str | None:
     return None
 
 
-def _validity_problems(campaign: Campaign) -> list[str]:
-    """Validity periods: positive, SMS ones within Infobip's 48 h, each on its own channel."""
+def _fallback_problems(campaign: Campaign, steps: list[Step]) -> list[str]:
+    """The fallback chain: each step may follow, says something, and the mode fits."""
+    errors: list[str] = []
+    first = steps[0].kind
+    if len(steps) < 2:
+        return ["a fallback mode needs at least one fallback step"]
+    seen = {first.ledger}
+    for step in steps[1:]:
+        label = step.kind.label
+        if not step.kind.fallback_step:
+            errors.append(f"{label} cannot be a fallback step")
+        elif step.kind.ledger == first.ledger:
+            errors.append(
+                f"a {first.label} campaign cannot fall back to {label}: {label} failover only "
+                "applies to campaigns on other channels"
+            )
+        elif step.kind.ledger in seen:
+            errors.append(f"{label} is already a step of this campaign: each medium once")
+        elif not step.content.text.strip():
+            errors.append(f"{label} failover needs a failover text")
+        elif problem := step.kind.cap_check(step.content.text):
+            errors.append(f"failover {problem}")
+        seen.add(step.kind.ledger)
+    if campaign.failover_mode == FailoverMode.INFOBIP and (
+        len(steps) != 2 or steps[1].kind.name not in first.native_fallback
+    ):
+        errors.append(
+            f"Infobip's native failover exists only for {first.label} → "
+            f"{', '.join(first.native_fallback) or 'nothing'}"
+            if first.native_fallback
+            else "Infobip's native SMS failover exists only for template messages"
+        )
+    return errors
+
+
+def _validity_problems(campaign: Campaign, kind: ChannelType) -> list[str]:
+    """Validity periods: positive, Infobip's within its 48 h, each on a type that has it."""
     errors = []
-    sms_like = (
+    provider = (
         ("SMS", campaign.sms_validity_minutes),
         ("failover SMS", campaign.failover_validity_minutes),
     )
-    for label, minutes in sms_like:
+    for label, minutes in provider:
         if minutes is not None and not 1 <= minutes <= SMS_VALIDITY_MAX_MINUTES:
             errors.append(
                 f"the {label} validity is {minutes} minutes; it must be 1 to "
@@ -155,10 +182,14 @@ def _validity_problems(campaign: Campaign) -> list[str]:
         errors.append(
             f"the WhatsApp validity must be 1 to {WHATSAPP_VALIDITY_MAX_MINUTES:,} minutes"
         )
-    if campaign.channel != Channel.SMS and campaign.sms_validity_minutes is not None:
-        errors.append("an SMS validity applies to SMS campaigns; use the failover validity")
-    if campaign.channel == Channel.SMS and campaign.whatsapp_validity_minutes is not None:
-        errors.append("a WhatsApp validity applies to WhatsApp campaigns")
+    # Each validity column belongs to the types whose validity is kept that way.
+    if kind.validity != PROVIDER and campaign.sms_validity_minutes is not None:
+        errors.append(
+            f"an SMS validity applies to channels Infobip keeps a validity for, not "
+            f"{kind.label}; use the failover validity"
+        )
+    if kind.validity == PROVIDER and campaign.whatsapp_validity_minutes is not None:
+        errors.append(f"a WhatsApp validity applies to WhatsApp campaigns, not {kind.label}")
     if campaign.failover_validity_minutes is not None and campaign.failover_mode == "none":
         errors.append("a failover validity needs SMS failover")
     return errors
@@ -175,6 +206,8 @@ def campaign_create(
     text: str = "",
     template: WhatsAppTemplate | None = None,
     template_mapping: dict | None = None,
+    media_url: str = "",
+    buttons: list[dict] | None = None,
     failover_mode: str = FailoverMode.NONE,
     failover_text: str = "",
     failover_sender: str = "",
@@ -209,10 +242,10 @@ def campaign_create(
     lists = list(lists)
     if not name.strip():
         raise ValidationError("the campaign needs a name")
-    if channel not in Channel.values:
-        raise ValidationError(
-            f"unknown channel {channel!r}; use one of {', '.join(Channel.values)}"
-        )
+    try:
+        channel_type(channel)
+    except UnknownChannel as exc:
+        raise ValidationError(str(exc)) from None
     if not lists and segment is None:
         raise ValidationError("the campaign needs at least one contact list or a segment")
     campaign = Campaign(
@@ -222,6 +255,8 @@ def campaign_create(
         text=text,
         template=template,
         template_mapping=template_mapping or {},
+        media_url=media_url,
+        buttons=list(buttons or []),
         failover_mode=failover_mode,
         failover_text=failover_text,
         failover_sender=failover_sender,
@@ -315,7 +350,76 @@ def campaign_approve(*, campaign: Campaign, actor: Actor) -> CampaignApproval:
             },
         )
         audit_record(actor=actor, action="approve", campaign=campaign, content=content)
+        ApprovalRequest.objects.filter(campaign=campaign, closed_at__isnull=True).update(
+            closed_at=timezone.now()
+        )
     return approval
+
+
+SNIPPET_TEXT_MAX = 1600  # an SMS's own cap: a snippet longer than a message is no snippet
+
+
+def snippet_save(*, name: str, text: str, actor: Actor, snippet: Snippet | None = None) -> Snippet:
+    """Create a snippet, or change `snippet`; names are unique, text up to 1,600 characters."""
+    actor_require(actor, "campaigns.add_campaign", doing="save snippets")
+    name, text = name.strip(), text.strip()
+    problems = {}
+    if not name or len(name) > 100:
+        problems["name"] = ["give the snippet a name of 1 to 100 characters"]
+    elif (
+        Snippet.objects.filter(name__iexact=name)
+        .exclude(pk=snippet.pk if snippet else None)
+        .exists()
+    ):
+        problems["name"] = [f"a snippet named “{name}” exists already"]
+    if not text:
+        problems["text"] = ["the snippet has no text"]
+    elif len(text) > SNIPPET_TEXT_MAX:
+        problems["text"] = [f"{len(text):,} characters: a snippet holds up to {SNIPPET_TEXT_MAX:,}"]
+    if problems:
+        raise ValidationError(problems)
+    snippet = snippet or Snippet(created_by=actor_user(actor))
+    snippet.name, snippet.text = name, text
+    snippet.save()
+    audit_record(actor=actor, action="snippet_save", detail=name)
+    return snippet
+
+
+def snippet_delete(*, snippet: Snippet, actor: Actor) -> str:
+    """Delete a snippet (messages that used it keep their text); returns its name."""
+    actor_require(actor, "campaigns.add_campaign", doing="delete snippets")
+    name = snippet.name
+    snippet.delete()
+    audit_record(actor=actor, action="snippet_delete", detail=name)
+    return name
+
+
+def campaign_approval_request(
+    *, campaign: Campaign, actor: Actor, note: str = ""
+) -> ApprovalRequest:
+    """Ask the approvers to check a draft: in their queue and menu, and as the outbound event
+    `campaign.approval_requested`; asking again while a request is open returns that one."""
+    actor_require(actor, "campaigns.change_campaign", doing="request approvals")
+    campaign.refresh_from_db()
+    if campaign.state not in (CampaignState.DRAFT, CampaignState.SCHEDULED):
+        raise CampaignError(f"campaign {campaign.pk} is {campaign.state}: nothing to approve")
+    if CampaignApproval.objects.filter(campaign=campaign).exists() and not (
+        campaign_approval_problem(campaign=campaign)
+    ):
+        raise CampaignError("this campaign is already approved as it is")
+    with transaction.atomic():
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        request = ApprovalRequest.objects.filter(campaign=campaign, closed_at__isnull=True).first()
+        if request is not None:
+            return request
+        request = ApprovalRequest.objects.create(
+            campaign=campaign, requested_by=actor_user(actor), note=note.strip()[:500]
+        )
+        audit_record(actor=actor, action="approval_request", campaign=campaign, detail=note[:500])
+        signals.campaign_approval_requested.send(
+            sender=ApprovalRequest, campaign_id=campaign.pk, requested_by=actor_label(actor)
+        )
+    return request
 
 
 def campaign_launch(
@@ -333,9 +437,10 @@ def campaign_launch(
         raise Refused(problem, missing="approval")
     now = now or timezone.now()
     errors = campaign_validate(campaign=campaign)
-    template = campaign.template if campaign.channel == Channel.WHATSAPP_TEMPLATE else None
-    if template is not None and (reason := template_check_sendable(template=template)):
-        errors.append(reason)
+    if not errors:
+        first = campaign_steps(campaign)[0]
+        if reason := first.kind.sendable_problem(first.content):
+            errors.append(reason)
     if not errors and (problem := budget_launch_problem(campaign=campaign)):
         errors.append(problem)
     if not errors and (problem := compliance_launch_problem(campaign=campaign)):
@@ -462,10 +567,11 @@ def campaign_maybe_complete(*, campaign_id: int) -> bool:
     campaign = Campaign.objects.filter(**filters).first()
     if campaign is None:
         return False
-    if campaign.failover_mode == FailoverMode.HERALD and campaign.count_accepted:
-        # WhatsApp messages may still fail and need their SMS: not done yet.
+    waits_on = chain_waits_on(campaign)
+    if waits_on and campaign.count_accepted:
+        # Messages of a step with a step after it may still fail and need it: not done yet.
         pending = Message.objects.filter(
-            campaign_id=campaign_id, channel="whatsapp", state="accepted"
+            campaign_id=campaign_id, channel__in=waits_on, state="accepted"
         ).exists()
         if pending:
             return False
@@ -538,64 +644,51 @@ def campaign_test_send(
     """Send the campaign's message, rendered for `contact`, to the number `to` (no ledger).
 
     `to` may be national in the team's region (campaigns.testsend). The test is kept, with our
-    own messageId and a report URL, so its delivery report shows where it was sent from.
+    own messageId and its type's report URL, so its delivery report shows where it was sent
+    from; an SMS carries the opt-out line the sample contact's country would get.
     """
     from campaigns.compliance import Footers
-    from campaigns.sending import default_sender
     from campaigns.testsend import campaign_test_record, destination_parse
 
-    client = get_client()
-    sender = default_sender(campaign)
+    step = campaign_steps(campaign)[0]
+    kind = step.kind
     try:
         to = destination_parse(to).lstrip("+")
     except ValidationError as exc:
         raise CampaignError("; ".join(exc.messages)) from None
-    message_id = uuid.uuid4()
-    channel = "sms" if campaign.channel == Channel.SMS else "whatsapp"
-    notify = webhook_url("sms/reports" if channel == "sms" else "whatsapp/reports")
-    if campaign.channel == Channel.WHATSAPP_TEMPLATE:
-        resolved = mapping_resolve(
-            template=campaign.template,
-            mapping=campaign.template_mapping,
-            contact=template_contact_values(contact),
-        )
-        if resolved.values is None:
-            raise CampaignError("cannot render for this contact: " + "; ".join(resolved.missing))
-        text = ""
-        message = WhatsAppTemplateMessage(
-            to=to,
-            sender=sender,
-            template_name=campaign.template.name,
-            language=campaign.template.language,
-            message_id=str(message_id),
-            notify_url=notify,
-            **resolved.values.to_message_fields(),
-        )
-        result = client.send_whatsapp_templates([message])
+    values = None
+    if kind.uses_template:
+        text, values, why = kind.render_template(step.content, contact)
+        if why:
+            raise CampaignError(f"cannot render for this contact: {why}")
     else:
         rendered = compile_template(campaign.text).render(contact_values(contact))
         if rendered.missing:
             raise CampaignError(f"cannot render for this contact: {rendered.skip_reason}")
-        # What the recipients get: the opt-out footer of the sample contact's country too.
         footers = Footers(campaign)
         text = footers.apply(rendered.text, contact) if footers.active else rendered.text
-        if campaign.channel == Channel.WHATSAPP_TEXT:
-            sent = client.send_whatsapp_text(
-                sender=sender, to=to, text=text, message_id=str(message_id), notify_url=notify
-            )
-            result = SendResult(bulk_id=None, messages=[sent])
-        else:
-            result = client.send_sms([SmsMessage(to=to, text=text, message_id=str(message_id),
-                                                 sender=sender, notify_url=notify)])  # fmt: skip
-    answer = result.messages[0] if result.messages else None
+    message_id = uuid.uuid4()
+    message = Outbound(
+        to=to,
+        message_id=str(message_id),
+        text=text,
+        sender=step_sender(campaign, step),
+        notify_url=webhook_url(kind.report_path),
+        values=values,
+        content=step.content,
+    )
+    outcome = kind.send(get_client(), [message])
+    if outcome.refused:
+        raise CampaignError(outcome.refused[0][1])
+    answer = outcome.result.messages[0] if outcome.result.messages else None
     status = answer.status if answer else None
     rejected = status is not None and state_for_status(status) == "rejected"
     campaign_test_record(
-        campaign_id=campaign.pk, sent_by=sent_by, to="+" + to, channel=channel, text=text,
+        campaign_id=campaign.pk, sent_by=sent_by, to="+" + to, channel=kind.ledger, text=text,
         message_id=message_id, state="rejected" if rejected else "accepted",
         status_name=status.name if status else "",
     )  # fmt: skip
-    return result
+    return outcome.result
 
 
 def campaign_frequency_cap_override(

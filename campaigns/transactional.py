@@ -8,23 +8,23 @@ clicks and replies reconcile exactly like a campaign's.
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel, Message
-from campaigns.rendering import sms_cap_check, sms_segments, whatsapp_text_cap_check
+from campaigns.models import Campaign, Message
 from campaigns.states import CampaignState
+from channels.base import Button, Content
+from channels.registry import UnknownChannel, channel_type
 from contacts.models import Contact
 from contacts.services import contacts_for_numbers
 from infobip.links import callback_data
 from whatsapp.mapping import TemplateValues
 from whatsapp.models import WhatsAppTemplate
-from whatsapp.services import template_check_sendable, template_render
-
-WHATSAPP_WINDOW = dt.timedelta(hours=24)
+from whatsapp.services import template_render
 
 
 class TransactionalError(ValueError):
@@ -49,49 +49,51 @@ def messages_send_transactional(
     text: str = "",
     template: WhatsAppTemplate | None = None,
     values: TemplateValues | None = None,
+    media_url: str = "",
+    buttons: Sequence[Button] = (),
     respect_opt_out: bool = True,
     created_by: User | None = None,
     name: str = "",
+    reason: str = "transactional send (API)",
     now: dt.datetime | None = None,
 ) -> tuple[Campaign, list[TransactionalMessage]]:
     """Write the ledger of one transactional send (E.164 `phones`) and start sending it."""
     from campaigns.tasks import campaign_dispatch
 
     now = now or timezone.now()
-    if channel not in Channel.values:
-        raise TransactionalError(f"unknown channel {channel!r}")
+    try:
+        kind = channel_type(channel)
+    except UnknownChannel as exc:
+        raise TransactionalError(str(exc)) from None
     if not phones or len(set(phones)) != len(phones):
         raise TransactionalError("give each recipient once")
-    if channel == Channel.WHATSAPP_TEMPLATE:
+    content = Content(text=text, template=template, media_url=media_url, buttons=tuple(buttons))
+    if kind.uses_template:
         if template is None or values is None:
             raise TransactionalError("a template send needs a template and its values")
-        if problem := template_check_sendable(template=template):
+        if problem := kind.sendable_problem(content):
             raise TransactionalError(problem)
         text = template_render(template=template, values=values)
-    else:
-        cap_check = sms_cap_check if channel == Channel.SMS else whatsapp_text_cap_check
-        if not text.strip():
-            raise TransactionalError("the text is empty")
-        if problem := cap_check(text):
-            raise TransactionalError(problem)
-    segments = sms_segments(text) if channel == Channel.SMS else None
-    ledger_channel = "sms" if channel == Channel.SMS else "whatsapp"
+    elif problems := kind.content_problems(content):
+        raise TransactionalError(problems[0])
+    parts, encoding = kind.measure(text) if not kind.uses_template else (1, "")
     with transaction.atomic():
         contact_ids = contacts_for_numbers(phones)
+        fields = ["id", "opted_out", *([kind.session_field] if kind.session_field else [])]
         contacts = {
-            c["id"]: c
-            for c in Contact.objects.filter(id__in=contact_ids.values()).values(
-                "id", "opted_out", "whatsapp_last_inbound_at"
-            )
+            c["id"]: c for c in Contact.objects.filter(id__in=contact_ids.values()).values(*fields)
         }
         campaign = Campaign.objects.create(
             name=(name or f"API {channel} {now:%Y-%m-%d %H:%M:%S}")[:200],
             channel=channel,
             sender=sender,
-            text=text if channel != Channel.WHATSAPP_TEMPLATE else "",
+            text="" if kind.uses_template else text,
             template=template,
+            media_url=media_url,
+            buttons=[b.to_dict() for b in buttons],
             state=CampaignState.RUNNING,
-            state_reason="transactional send (API)",
+            state_reason=reason[:500],
+            respect_opt_out=respect_opt_out,
             created_by=created_by if created_by and created_by.is_authenticated else None,
             launched_at=now,
             frozen_at=now,
@@ -103,22 +105,21 @@ def messages_send_transactional(
             state, reason = "queued", ""
             if respect_opt_out and contact and contact["opted_out"]:
                 state, reason = "skipped", "opted out"
-            elif channel == Channel.WHATSAPP_TEXT:
-                last = contact["whatsapp_last_inbound_at"] if contact else None
-                if last is None or now - last > WHATSAPP_WINDOW:
-                    state = "skipped"
-                    reason = "outside the WhatsApp 24-hour window (no message from them in 24 h)"
+            elif kind.session_field and (
+                why := kind.session_skip(contact[kind.session_field] if contact else None, now)
+            ):
+                state, reason = "skipped", why
             rows.append(
                 Message(
                     campaign=campaign,
                     contact_id=contact_id,
                     phone=phone,
-                    channel=ledger_channel,
+                    channel=kind.ledger,
                     callback_data=callback_data(campaign.pk),
                     text=text,
                     template_values=values.to_dict() if values is not None else None,
-                    parts=segments.parts if segments else 1,
-                    encoding=segments.encoding if segments else "",
+                    parts=parts,
+                    encoding=encoding,
                     state=state,
                     reason=reason,
                     done_at=now if state == "skipped" else None,

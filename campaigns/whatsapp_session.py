@@ -17,12 +17,15 @@ from django.utils import timezone
 
 from campaigns.rendering import whatsapp_text_cap_check
 from campaigns.services import CampaignError
+from channels.registry import channel_type
 from contacts.models import Contact
 from infobip.client import get_client
 from infobip.types import SentMessage
 
 logger = logging.getLogger(__name__)
 
+# The WhatsApp free-text type of the channel registry: its session window is the rule here.
+WHATSAPP_TEXT = "whatsapp_text"
 WHATSAPP_WINDOW = dt.timedelta(hours=24)
 # Limits of the spec (ImageContent.caption, InteractiveBodyContent.text, footer, buttons) and
 # of WhatsApp (a reply button title is at most 20 characters, its id at most 256).
@@ -43,20 +46,11 @@ class WhatsAppSessionError(CampaignError):
 
 def whatsapp_window_reason(*, contact: Contact, now: dt.datetime | None = None) -> str | None:
     """Why free-form WhatsApp cannot go to `contact` now, or None inside the 24-hour window."""
-    now = now or timezone.now()
-    last = contact.whatsapp_last_inbound_at
-    if last is None:
-        return (
-            f"{contact.phone} has never written to us on WhatsApp: free-form messages are only "
-            "allowed within 24 hours of their last message; send an approved template instead"
-        )
-    if now - last > WHATSAPP_WINDOW:
-        hours = int((now - last).total_seconds() // 3600)
-        return (
-            f"the 24-hour WhatsApp window with {contact.phone} closed: their last message was "
-            f"{hours} h ago ({last:%Y-%m-%d %H:%M} UTC); send an approved template instead"
-        )
-    return None
+    kind = channel_type(WHATSAPP_TEXT)
+    reason = kind.session_reason(
+        contact.phone, contact.whatsapp_last_inbound_at, now or timezone.now()
+    )
+    return reason or None
 
 
 def whatsapp_session_send(

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "core",
     "contacts",
     "whatsapp",
+    "channels",
     "campaigns",
     "journeys",
     "infobip",
@@ -79,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.herald",
+                "ui.context_processors.approvals_waiting",
             ],
         },
     },
@@ -465,8 +467,9 @@ SPECTACULAR_SETTINGS = {
         "api.schema.add_error_responses",
     ],
     "ENUM_NAME_OVERRIDES": {
-        "CampaignChannelEnum": "campaigns.models.Channel.choices",
-        "LedgerChannelEnum": [("sms", "SMS"), ("whatsapp", "WhatsApp")],
+        # The channel registry's vocabularies (channels/registry.py), read when the schema is drawn.
+        "CampaignChannelEnum": "channels.registry.channel_choices",
+        "LedgerChannelEnum": "channels.registry.medium_choices",
         "EventTypeEnum": "api.models.EventType.choices",
     },
 }
@@ -488,14 +491,15 @@ CELERY_BEAT_SCHEDULE["api-deliver-events"] = {
 # campaigns without their own window; false turns them off.
 HERALD_COUNTRY_QUIET_HOURS = env.bool("HERALD_COUNTRY_QUIET_HOURS", default=True)
 # Frequency caps (campaigns/caps.py): JSON list of {"messages": N, "days": D, "channel":
-# "sms|whatsapp|any"}; a contact at a cap is skipped at freeze with the reason. Empty: none.
+# "sms|whatsapp|viber|rcs|any"}; a contact at a cap is skipped at freeze with the reason. Empty:
+# none. The channel must be a registered medium (checked at start-up, channels/checks.py).
 HERALD_FREQUENCY_CAPS = env.json("HERALD_FREQUENCY_CAPS", default=[])
 for _cap in HERALD_FREQUENCY_CAPS:
     if not (
         isinstance(_cap, dict)
         and int(_cap.get("messages", 0)) >= 1
         and int(_cap.get("days", 0)) >= 1
-        and _cap.get("channel", "any") in ("sms", "whatsapp", "any")
+        and isinstance(_cap.get("channel", "any"), str)
     ):
         raise ImproperlyConfigured(f"HERALD_FREQUENCY_CAPS: bad rule {_cap!r}")
 # WhatsApp marketing only to contacts with a WhatsApp opt-in on record (campaigns/consent_rules.py).

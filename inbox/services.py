@@ -14,16 +14,24 @@ parsed pushes to (registered in inbox.apps).
 import logging
 import re
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import phonenumbers
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from campaigns.status_map import state_for_status
 from campaigns.suppression import contacts_suppress
+from channels.base import Outbound
+from channels.registry import (
+    UnknownChannel,
+    channel_types,
+    medium_for_infobip,
+    medium_label,
+    reply_type,
+)
 from contacts.consent import inbound_consent_capture
 from contacts.models import ConsentChannel, ConsentSource, Contact
 from contacts.phrases import inbound_revocation_check
@@ -35,7 +43,6 @@ from infobip.client import get_client
 from infobip.errors import InfobipError, InfobipOutcomeUnknownError, is_transient
 from infobip.models import InboundMessage, KeywordAction, ReplyStatus
 from infobip.receivers import Key
-from infobip.types import SmsMessage
 from infobip.webhooks import TEXT_TYPES, Inbound, clean, sane_time
 from journeys.triggers import keyword_messages_enter
 from journeys.waits import contacts_replied
@@ -74,7 +81,7 @@ def inbound_store(*, items: Sequence[tuple[Key, Inbound]]) -> int:
         _inbound_row(key, inbound, contacts.get(numbers[key] or ""), now) for key, inbound in items
     ]
     InboundMessage.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
-    _whatsapp_window([r for r in rows if r.channel == "whatsapp"])
+    _session_windows(rows)
     _apply_keywords([r.infobip_message_id for r in rows], now)
     signals.inbound_received.send(
         InboundMessage, infobip_message_ids=[r.infobip_message_id for r in rows]
@@ -84,7 +91,8 @@ def inbound_store(*, items: Sequence[tuple[Key, Inbound]]) -> int:
 
 def _inbound_row(key: Key, inbound: Inbound, contact_id: int | None, now: datetime):
     return InboundMessage(
-        channel=inbound.channel,
+        # Stored as the medium (sms, whatsapp, viber, rcs): Infobip's name, mapped by the registry.
+        channel=medium_for_infobip(inbound.channel),
         contact_id=contact_id,
         event_id=key[0],
         # A message without Infobip's id still gets a stable one: its place in the push.
@@ -101,8 +109,18 @@ def _inbound_row(key: Key, inbound: Inbound, contact_id: int | None, now: dateti
     )
 
 
-def _whatsapp_window(rows: list[InboundMessage]) -> None:
-    """Contacts' last inbound WhatsApp time: the latest of what is stored and what arrived."""
+def _session_windows(rows: list[InboundMessage]) -> None:
+    """Contacts' last inbound time on mediums with a session window (WhatsApp's 24 hours)."""
+    fields = {kind.ledger: kind.session_field for kind in channel_types() if kind.session_field}
+    by_medium: dict[str, list[InboundMessage]] = defaultdict(list)
+    for row in rows:
+        by_medium[row.channel].append(row)
+    for medium, field_name in fields.items():
+        _last_inbound(by_medium[medium], field_name)
+
+
+def _last_inbound(rows: list[InboundMessage], field_name: str) -> None:
+    """The latest of what is stored and what arrived, for the contacts of `rows`."""
     latest: dict[int, datetime] = {}
     for row in rows:
         if row.contact_id and (
@@ -115,15 +133,16 @@ def _whatsapp_window(rows: list[InboundMessage]) -> None:
         Contact.objects.filter(id__in=latest)
         .select_for_update()
         .order_by("id")
-        .only("id", "whatsapp_last_inbound_at")
+        .only("id", field_name)
     )
     changed = []
     for contact in contacts:
         new = latest[contact.pk]
-        if contact.whatsapp_last_inbound_at is None or contact.whatsapp_last_inbound_at < new:
-            contact.whatsapp_last_inbound_at = new
+        current = getattr(contact, field_name)
+        if current is None or current < new:
+            setattr(contact, field_name, new)
             changed.append(contact)
-    Contact.objects.bulk_update(changed, ["whatsapp_last_inbound_at"], batch_size=500)
+    Contact.objects.bulk_update(changed, [field_name], batch_size=500)
 
 
 def _apply_keywords(message_ids: list[str], now: datetime) -> None:
@@ -136,7 +155,7 @@ def _apply_keywords(message_ids: list[str], now: datetime) -> None:
     replies = []
     unclaimed: list[InboundMessage] = []  # no keyword of inbox's: a journey's, or a reply
     for message in new:
-        typed = message.channel == "sms" or message.message_type in TEXT_TYPES
+        typed = message.message_type in TEXT_TYPES
         action = classify(message.text) if typed else KeywordAction.NONE.value
         if typed and action != KeywordAction.OPT_OUT:  # #17: opt-in keywords, double opt-in YES
             captured, answer, message.contact_id = inbound_consent_capture(
@@ -179,7 +198,7 @@ def _journeys(messages: list[InboundMessage]) -> None:
     """Messages no keyword of inbox's claimed: a journey's keyword, else a reply it may await."""
     if not messages:
         return
-    typed = [m for m in messages if m.channel == "sms" or m.message_type in TEXT_TYPES]
+    typed = [m for m in messages if m.message_type in TEXT_TYPES]  # SMS are TEXT too
     claimed = keyword_messages_enter(
         messages=[(m.pk, m.contact_id or 0, m.text, m.to_number) for m in typed]
     )
@@ -202,7 +221,7 @@ def _reply_later(inbound_id: int) -> Callable[[], None]:
 def _consent(message: InboundMessage, action: str) -> None:
     if message.contact_id is None:
         return
-    note = f"{first_word(message.text).upper()} by {message.get_channel_display()}"
+    note = f"{first_word(message.text).upper()} by {medium_label(message.channel)}"
     channel = message.channel if message.channel in ConsentChannel.values else "all"
     if action == KeywordAction.OPT_OUT:
         contacts_suppress(
@@ -252,20 +271,23 @@ def inbound_reply_send(*, inbound_id: int) -> str:
 
 
 def _send_reply(message: InboundMessage, message_id: str) -> tuple[str, str]:
-    client = get_client()
-    to = message.from_number.removeprefix("+")
-    if message.channel == "sms":
-        sender = message.to_number or settings.INFOBIP_SMS_SENDER
-        answer = client.send_sms(
-            [SmsMessage(to=to, text=message.reply_text, message_id=message_id, sender=sender)]
-        )
-        status = answer.messages[0].status if answer.messages else None
-    else:
-        sender = message.to_number or settings.INFOBIP_WHATSAPP_SENDER
-        sent = client.send_whatsapp_text(
-            sender=sender, to=to, text=message.reply_text, message_id=message_id
-        )
-        status = sent.status
+    """The confirmation, on the medium and from the number the person wrote to."""
+    try:
+        kind = reply_type(message.channel)
+    except UnknownChannel as exc:
+        return ReplyStatus.FAILED, str(exc)
+    outbound = Outbound(
+        to=message.from_number.removeprefix("+"),
+        message_id=message_id,
+        text=message.reply_text,
+        sender=message.to_number or kind.default_sender(),
+        notify_url="",
+    )
+    outcome = kind.send(get_client(), [outbound])
+    if outcome.refused:
+        return ReplyStatus.FAILED, outcome.refused[0][1]
+    answer = outcome.result.messages
+    status = answer[0].status if answer else None
     if status is not None and state_for_status(status) != "accepted":
         return ReplyStatus.FAILED, f"Infobip answered {status.name}: {status.description}"
     return ReplyStatus.SENT, ""

@@ -6,7 +6,12 @@ Module level (not client methods) so the tests and the sandbox can check them ag
 from collections.abc import Sequence
 from typing import Any
 
-from infobip.types import SmsMessage, WhatsAppTemplateMessage
+from infobip.types import (
+    MessagesApiButton,
+    MessagesApiMessage,
+    SmsMessage,
+    WhatsAppTemplateMessage,
+)
 
 
 def sms_request_body(
@@ -173,13 +178,16 @@ def url_options(*, tracking_url: str, custom_domain: str = "") -> dict:
     return options
 
 
+# The push formats Herald's webhooks parse: MO_JSON_2 (SMS) and MO_OTT_CONTACT (WhatsApp).
+INBOUND_FORMATS = {"SMS": "MO_JSON_2", "WHATSAPP": "MO_OTT_CONTACT"}
+
+
 def inbound_configuration_body(
     *, channel: str, number: str, url: str, keyword: str | None = None
 ) -> dict:
     """The inbound-configuration body: forward `number`'s (keyword's) messages to `url`."""
     channel = channel.upper()
-    # The formats Herald's webhooks parse: MO_JSON_2 (SMS) and MO_OTT_CONTACT (WhatsApp).
-    push_format = "MO_OTT_CONTACT" if channel == "WHATSAPP" else "MO_JSON_2"
+    push_format = INBOUND_FORMATS.get(channel, "MO_JSON_2")
     body: dict[str, Any] = {
         "channel": channel,
         "number": number,
@@ -226,3 +234,86 @@ def _template_entry(message: WhatsAppTemplateMessage) -> dict:
         failover_sender, failover_text = message.sms_failover
         entry["smsFailover"] = {"from": failover_sender, "text": failover_text}
     return entry
+
+
+def messages_api_request_body(
+    messages: Sequence[MessagesApiMessage],
+    *,
+    bulk_id: str | None = None,
+    tracking: dict | None = None,
+) -> dict:
+    """The /messages-api/1/messages body: messages identical but for (to, messageId) share one
+    entry with many destinations, as on the SMS endpoint."""
+    entries: dict[tuple, dict] = {}
+    for message in messages:
+        key = (
+            message.channel,
+            message.sender,
+            message.text,
+            message.media_url,
+            tuple(message.buttons),
+            message.callback_data,
+            message.notify_url,
+            message.validity_period_minutes,
+            message.campaign_reference_id,
+        )
+        entry = entries.get(key)
+        if entry is None:
+            entry = entries[key] = _messages_api_entry(message)
+        entry["destinations"].append({"to": message.to, "messageId": message.message_id})
+    body: dict[str, Any] = {"messages": list(entries.values())}
+    options: dict[str, Any] = {}
+    if bulk_id:
+        options["schedule"] = {"bulkId": bulk_id}
+    if tracking:
+        options["tracking"] = dict(tracking)
+    if options:
+        body["options"] = options
+    return body
+
+
+def _messages_api_entry(message: MessagesApiMessage) -> dict:
+    if message.media_url:
+        body: dict[str, Any] = {"type": "IMAGE", "url": message.media_url}
+        if message.text:
+            body["text"] = message.text  # the image's caption
+    else:
+        body = {"type": "TEXT", "text": message.text}
+    content: dict[str, Any] = {"body": body}
+    if message.buttons:
+        content["buttons"] = [_messages_api_button(b) for b in message.buttons]
+    entry: dict[str, Any] = {
+        "channel": message.channel,
+        "sender": message.sender,
+        "destinations": [],
+        "content": content,
+    }
+    options: dict[str, Any] = {}
+    if message.validity_period_minutes is not None:
+        options["validityPeriod"] = {
+            "amount": int(message.validity_period_minutes),
+            "timeUnit": "MINUTES",
+        }
+    if message.campaign_reference_id:
+        options["campaignReferenceId"] = message.campaign_reference_id
+    if options:
+        entry["options"] = options
+    webhooks: dict[str, Any] = {}
+    if message.notify_url:
+        webhooks["delivery"] = {"url": message.notify_url}
+        webhooks["seen"] = {"url": message.notify_url}
+        webhooks["contentType"] = "application/json"
+    if message.callback_data is not None:
+        webhooks["callbackData"] = message.callback_data
+    if webhooks:
+        entry["webhooks"] = webhooks
+    return entry
+
+
+def _messages_api_button(button: MessagesApiButton) -> dict:
+    if button.url:
+        return {"type": "OPEN_URL", "text": button.text, "url": button.url}
+    reply: dict[str, Any] = {"type": "REPLY", "text": button.text}
+    if button.postback:
+        reply["postbackData"] = button.postback
+    return reply

@@ -40,6 +40,7 @@ from urllib3.util.retry import Retry
 from core.logging import mask
 from infobip.bodies import (
     inbound_configuration_body,
+    messages_api_request_body,
     sms_request_body,
     whatsapp_buttons_request_body,
     whatsapp_image_request_body,
@@ -62,6 +63,7 @@ from infobip.types import (
     DeliveryReport,
     InboundConfiguration,
     InboundSms,
+    MessagesApiMessage,
     SendResult,
     SentMessage,
     SmsLog,
@@ -426,6 +428,22 @@ class InfobipClient:
                 break
             cursor = next_cursor
         return templates
+
+    # --- Messages API (Viber, RCS and the other channels of POST /messages-api/1/messages) ---
+
+    def send_messages(
+        self,
+        messages: Sequence[MessagesApiMessage],
+        *,
+        bulk_id: str | None = None,
+        tracking: dict | None = None,
+    ) -> SendResult:
+        """Send Messages API messages in one POST /messages-api/1/messages (any channel)."""
+        if not messages:
+            return SendResult(bulk_id=bulk_id, messages=[])
+        body = messages_api_request_body(messages, bulk_id=bulk_id, tracking=tracking)
+        data = self._request("POST", "/messages-api/1/messages", body=body, send=True)
+        return SendResult.from_dict(_send_envelope(data))
 
     def get_messages_api_reports(
         self, *, channel: str = "WHATSAPP", limit: int = PAGE_MAX

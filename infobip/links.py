@@ -2,7 +2,15 @@
 
 from django.conf import settings
 
-WEBHOOK_KINDS = ("sms/reports", "sms/inbound", "whatsapp/reports", "whatsapp/inbound", "clicks")
+WEBHOOK_KINDS = (
+    "sms/reports",
+    "sms/inbound",
+    "whatsapp/reports",
+    "whatsapp/inbound",
+    "messages/reports",  # the Messages API's reports: Viber, RCS and its other channels
+    "messages/inbound",
+    "clicks",
+)
 
 
 def webhook_url(kind: str) -> str:

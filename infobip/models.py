@@ -16,15 +16,26 @@ class EventKind(models.TextChoices):
     SMS_INBOUND = "sms_inbound", "SMS inbound (push)"
     WHATSAPP_REPORTS = "whatsapp_reports", "WhatsApp reports (push)"
     WHATSAPP_INBOUND = "whatsapp_inbound", "WhatsApp inbound (push)"
+    # The Messages API's shapes (Viber, RCS and its other channels), one URL each.
+    MESSAGES_REPORTS = "messages_reports", "Messages API reports (push)"
+    MESSAGES_INBOUND = "messages_inbound", "Messages API inbound (push)"
     CLICKS = "clicks", "Clicks (push)"
     PULL_SMS = "pull_sms", "SMS reports (pulled)"
     PULL_WHATSAPP = "pull_whatsapp", "WhatsApp reports (pulled)"
+    PULL_MESSAGES = "pull_messages", "Messages API reports (pulled)"
 
 
-REPORT_KINDS = frozenset(
-    {EventKind.SMS_REPORTS, EventKind.WHATSAPP_REPORTS, EventKind.PULL_SMS, EventKind.PULL_WHATSAPP}
+PUSHED_REPORT_KINDS = frozenset(
+    {EventKind.SMS_REPORTS, EventKind.WHATSAPP_REPORTS, EventKind.MESSAGES_REPORTS}
 )
-INBOUND_KINDS = frozenset({EventKind.SMS_INBOUND, EventKind.WHATSAPP_INBOUND})
+REPORT_KINDS = PUSHED_REPORT_KINDS | {
+    EventKind.PULL_SMS,
+    EventKind.PULL_WHATSAPP,
+    EventKind.PULL_MESSAGES,
+}
+INBOUND_KINDS = frozenset(
+    {EventKind.SMS_INBOUND, EventKind.WHATSAPP_INBOUND, EventKind.MESSAGES_INBOUND}
+)
 
 
 class EventStatus(models.TextChoices):
@@ -115,11 +126,10 @@ class ReplyStatus(models.TextChoices):
 class InboundMessage(models.Model):
     """A message a person sent to one of Herald's numbers (SMS or WhatsApp, any type)."""
 
-    class Channel(models.TextChoices):
-        SMS = "sms", "SMS"
-        WHATSAPP = "whatsapp", "WhatsApp"
-
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    # The medium it came on (sms, whatsapp, viber, rcs: the channel registry's `ledger`, which
+    # the inbox maps Infobip's channel names to). No choices here: infobip/ knows Infobip's
+    # channels, not Herald's; the pages and the admin label it from the registry.
+    channel = models.CharField(max_length=16)
     contact = models.ForeignKey(
         "contacts.Contact",
         null=True,

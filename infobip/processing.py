@@ -77,7 +77,13 @@ logger = logging.getLogger(__name__)
 # What a malformed item can raise while being parsed (it is skipped, the event still counts).
 PARSE_ERRORS = (ValueError, TypeError, OverflowError, OSError, ArithmeticError, RecursionError)
 TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
-WHATSAPP_KINDS = frozenset({EventKind.WHATSAPP_REPORTS, EventKind.PULL_WHATSAPP})
+# The channel a report is read as when its item does not say (Messages API items always do).
+_REPORT_CHANNEL: dict[str, str] = {
+    EventKind.WHATSAPP_REPORTS: "WHATSAPP",
+    EventKind.PULL_WHATSAPP: "WHATSAPP",
+    EventKind.MESSAGES_REPORTS: "",
+    EventKind.PULL_MESSAGES: "",
+}
 NOTIFICATION = -1  # the "position" of a single-object notification (not in a `results` list)
 
 
@@ -139,7 +145,7 @@ class _Batch:
 
 
 def _channel_of(kind: str) -> str:
-    return "WHATSAPP" if kind in WHATSAPP_KINDS else "SMS"
+    return _REPORT_CHANNEL.get(kind, "SMS")
 
 
 def _where(key: Key) -> str:
@@ -339,6 +345,8 @@ def _parse_item(batch: _Batch, event: WebhookEvent, key: Key, item: object) -> N
             batch.reports.append((key, delivery_report(item, _channel_of(kind))))
     elif kind == EventKind.SMS_INBOUND:
         batch.inbound.append((key, Inbound.from_sms(item)))
+    elif kind == EventKind.MESSAGES_INBOUND:
+        batch.inbound.append((key, Inbound.from_messages_api(item)))
     elif kind in INBOUND_KINDS:
         batch.inbound.append((key, Inbound.from_whatsapp(item)))
 

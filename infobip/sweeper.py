@@ -9,15 +9,24 @@ events are here too: they are about Infobip's side of the flow, not the ledger.
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 
 from infobip.client import PAGE_MAX, get_client
 from infobip.errors import InfobipError
-from infobip.models import EventKind, EventStatus, PendingReport, ReportHealth, WebhookEvent
+from infobip.models import (
+    INBOUND_KINDS,
+    PUSHED_REPORT_KINDS,
+    EventKind,
+    EventStatus,
+    PendingReport,
+    ReportHealth,
+    WebhookEvent,
+)
 from infobip.processing import events_process
 from infobip.types import DeliveryReport
 
@@ -26,17 +35,25 @@ MAX_PAGES = 200  # per endpoint and run: 200,000 reports
 ROW_LIMIT = 5000  # events deleted per round
 
 
-def reports_pull(*, errors: list[str]) -> tuple[int, int]:
-    """Pull SMS, then WhatsApp reports until empty; returns (sms, whatsapp) pulled.
+# The stored kind of a pulled page: Messages API channels other than WhatsApp share one.
+PULL_KINDS = {"SMS": EventKind.PULL_SMS, "WHATSAPP": EventKind.PULL_WHATSAPP}
 
-    What Infobip could not answer is appended to `errors` (the sweep goes on without it).
+
+def reports_pull(*, errors: list[str], messages_api: Sequence[str] = ("WHATSAPP",)) -> dict:
+    """Pull SMS reports, then each Messages API channel's, until empty; → {channel: pulled}.
+
+    `messages_api` are Infobip's channel names (`WHATSAPP`, `VIBER_BM`, `RCS`): the caller
+    knows which channels Herald sends on. What Infobip could not answer is appended to
+    `errors` (the sweep goes on without it).
     """
     client = get_client()
-    sms = _pull(EventKind.PULL_SMS, client.get_sms_reports, errors)
-    whatsapp = _pull(
-        EventKind.PULL_WHATSAPP, lambda: client.get_messages_api_reports(channel="WHATSAPP"), errors
-    )
-    return sms, whatsapp
+    pulled = {"SMS": _pull(EventKind.PULL_SMS, client.get_sms_reports, errors)}
+    for channel in messages_api:
+        kind = PULL_KINDS.get(channel, EventKind.PULL_MESSAGES)
+        pulled[channel] = _pull(
+            kind, partial(client.get_messages_api_reports, channel=channel), errors
+        )
+    return pulled
 
 
 def _pull(kind: str, fetch: Callable[[], list[DeliveryReport]], errors: list[str]) -> int:
@@ -70,8 +87,8 @@ def _pull(kind: str, fetch: Callable[[], list[DeliveryReport]], errors: list[str
 def push_health() -> dict[str, Any]:
     """Infobip's side of the report flow: last pushes, backlog, failed events, unknown reports."""
     return {
-        "last_report_push_at": last_push(EventKind.SMS_REPORTS, EventKind.WHATSAPP_REPORTS),
-        "last_inbound_push_at": last_push(EventKind.SMS_INBOUND, EventKind.WHATSAPP_INBOUND),
+        "last_report_push_at": last_push(*PUSHED_REPORT_KINDS),
+        "last_inbound_push_at": last_push(*INBOUND_KINDS),
         "backlog": WebhookEvent.objects.filter(status=EventStatus.RECEIVED).count(),
         "failed_events": WebhookEvent.objects.filter(status=EventStatus.FAILED).count(),
         "pending_unknown": PendingReport.objects.filter(flagged=False).count(),

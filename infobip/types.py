@@ -424,3 +424,31 @@ class InboundConfiguration:
             url=text_or_none(forwarding.get("url")),
             raw=dict(data) if isinstance(data, Mapping) else {},
         )
+
+
+@dataclass(frozen=True)
+class MessagesApiButton:
+    """A button of a Messages API message: `OPEN_URL` (with `url`) or `REPLY` (`postback`)."""
+
+    text: str
+    url: str = ""
+    postback: str = ""
+
+
+@dataclass(frozen=True)
+class MessagesApiMessage:
+    """One message to one destination through the Messages API (`channel` in Infobip's names:
+    `VIBER_BM`, `RCS`, `SMS`, `WHATSAPP`…): a text, or an image with an optional caption, and
+    optional buttons."""
+
+    channel: str
+    to: str
+    sender: str
+    message_id: str
+    text: str = ""
+    media_url: str = ""
+    buttons: Sequence[MessagesApiButton] = ()
+    callback_data: str | None = None
+    notify_url: str | None = None  # delivery and seen reports
+    validity_period_minutes: int | None = None
+    campaign_reference_id: str | None = None

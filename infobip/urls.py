@@ -13,6 +13,8 @@ KINDS = {
     "sms/inbound": EventKind.SMS_INBOUND,
     "whatsapp/reports": EventKind.WHATSAPP_REPORTS,
     "whatsapp/inbound": EventKind.WHATSAPP_INBOUND,
+    "messages/reports": EventKind.MESSAGES_REPORTS,
+    "messages/inbound": EventKind.MESSAGES_INBOUND,
     "clicks": EventKind.CLICKS,
 }
 

@@ -148,7 +148,7 @@ class SeenReport:
 class Inbound:
     """An inbound SMS or WhatsApp message, whatever its type, reduced to what Herald keeps."""
 
-    channel: str  # "sms" | "whatsapp"
+    channel: str  # Infobip's channel lower-cased: "sms", "whatsapp", "viber_bm", "rcs"…
     message_id: str
     from_: str
     to: str
@@ -198,10 +198,37 @@ class Inbound:
             payload=dict(message) if isinstance(message, Mapping) else {},
         )
 
+    @classmethod
+    def from_messages_api(cls, data: Any) -> "Inbound":
+        """An inbound Messages API event (`receive-messages-api-incoming-messages`): any channel;
+        the first content item is the message (a text, a button reply, a media…)."""
+        d = lower_keys(data)
+        items = d.get("content")
+        first = items[0] if isinstance(items, list) and items else {}
+        m = lower_keys(first)
+        kind = str(m.get("type") or "UNKNOWN").upper()[:64]
+        if kind == "BUTTON_REPLY":
+            kind = "INTERACTIVE_BUTTON_REPLY"  # the WhatsApp name: typed text, keywords apply
+        text = whatsapp_text(kind, m)
+        clean_text = m.get("cleantext")
+        return cls(
+            channel=str(d.get("channel") or "").lower()[:16],
+            message_id=str(d.get("messageid") or ""),
+            from_=inbound_sender(data),
+            to=str(first_present(d, "destination", "to") or ""),
+            message_type=kind,
+            text=text,
+            clean_text=clean_text if isinstance(clean_text, str) else text,
+            keyword=text_or_none(m.get("keyword")) or "",
+            media_url=str(m.get("url") or "") if isinstance(m.get("url"), str) else "",
+            received_at=parse_timestamp(d.get("receivedat")),
+            payload=dict(first) if isinstance(first, Mapping) else {},
+        )
+
 
 def whatsapp_text(kind: str, m: Mapping[str, Any]) -> str:
     """The readable text of an inbound WhatsApp message of type `kind` (lower-cased keys)."""
-    if kind in ("INTERACTIVE_BUTTON_REPLY", "INTERACTIVE_LIST_REPLY"):
+    if kind in ("INTERACTIVE_BUTTON_REPLY", "INTERACTIVE_LIST_REPLY", "LIST_REPLY"):
         value = m.get("title") or m.get("text")
     elif kind == "REACTION":
         value = m.get("emoji")

@@ -7,8 +7,8 @@ with one query per rule (never one per contact):
    frees (`"caps": "delay"`, the default), or skips it (`skip`), or is ignored (`exempt`);
 3. quiet hours (the step's or the journey's window, else the country default) delay it until
    the window opens — never dropped: the entry waits at the step, counted as delayed;
-4. consent on the channel (WhatsApp opt-in when required) and the WhatsApp 24-hour window for
-   free text skip it with the reason, like a campaign's freeze does;
+4. consent on the channel (an opt-in when its type needs one) and the type's session window
+   (WhatsApp's 24 hours for free text) skip it with the reason, like a campaign's freeze does;
 5. the rest are rendered (contact values and `{{event.<property>}}`) and appended to the send
    step's campaign ledger (campaigns/open_ledger.py) in the batch's transaction; the campaign's
    batch chains claim and send them after the commit.
@@ -20,17 +20,12 @@ import datetime as dt
 from typing import Any
 
 from campaigns.caps import caps_free_at
-from campaigns.consent_rules import NO_WHATSAPP_OPT_IN, without_channel_consent
+from campaigns.consent_rules import no_opt_in_reason, without_channel_consent
 from campaigns.models import Campaign
 from campaigns.open_ledger import NewMessage, messages_append
 from campaigns.quiet import QuietHours
-from campaigns.rendering import (
-    compile_template,
-    contact_values,
-    sms_cap_check,
-    sms_segments,
-    whatsapp_text_cap_check,
-)
+from campaigns.rendering import compile_template, contact_values
+from channels.registry import channel_type
 from journeys.arrival import hold, leave, move_on
 from journeys.batch import Batch
 from journeys.models import ExitReason
@@ -40,13 +35,12 @@ from whatsapp.mapping import contact_values as template_contact_values
 from whatsapp.mapping import mapping_resolve, slot_from_text
 from whatsapp.services import template_render
 
-WHATSAPP_WINDOW = dt.timedelta(hours=24)
 EVENT_PREFIX = "event."
 
 
 def ledger_channel(channel: str) -> str:
-    """The campaign ledger's channel of a send step's channel."""
-    return "sms" if channel == "sms" else "whatsapp"
+    """The campaign ledger's channel (the type's medium) of a send step's channel."""
+    return channel_type(channel).ledger
 
 
 def event_values(properties: Any) -> dict[str, str]:
@@ -80,10 +74,10 @@ def template_mapping(placeholders: dict) -> dict:
 def _render(campaign: Campaign, step: Step, contact: Any, due: Due, now: dt.datetime):
     """(text, template values, parts, encoding, skip reason) of one recipient's message."""
     events = event_values(due.properties)
-    channel = step.raw["channel"]
-    if channel == "whatsapp_template":
+    kind = channel_type(step.raw["channel"])
+    if kind.uses_template:
         if campaign.template is None:  # activation refuses this; a deleted template stops here
-            return "", None, 0, "", "the WhatsApp template is gone"
+            return "", None, 0, "", f"the {kind.label} is gone"
         values = template_contact_values(contact)
         values["attributes"] = {**values["attributes"], **events}
         resolved = mapping_resolve(
@@ -98,18 +92,12 @@ def _render(campaign: Campaign, step: Step, contact: Any, due: Due, now: dt.date
     rendered = template.render({**values, **events})
     if rendered.missing:
         return rendered.text, None, 0, "", rendered.skip_reason or ""
-    if channel == "whatsapp_text":
-        if problem := whatsapp_text_cap_check(rendered.text):
-            return rendered.text, None, 0, "", problem
-        last = contact.whatsapp_last_inbound_at
-        if last is None or now - last > WHATSAPP_WINDOW:
-            reason = "outside the WhatsApp 24-hour window (no message from them in 24 h)"
-            return rendered.text, None, 0, "", reason
-        return rendered.text, None, 1, "", ""
-    if problem := sms_cap_check(rendered.text):
+    if problem := kind.cap_check(rendered.text):
         return rendered.text, None, 0, "", problem
-    segments = sms_segments(rendered.text)
-    return rendered.text, None, segments.parts, segments.encoding, ""
+    if kind.session_field and (why := kind.session_skip(getattr(contact, kind.session_field), now)):
+        return rendered.text, None, 0, "", why
+    parts, encoding = kind.measure(rendered.text)
+    return rendered.text, None, parts, encoding, ""
 
 
 def send_step(batch: Batch, step: Step, definition: Definition, dues: list[Due]) -> None:
@@ -152,7 +140,7 @@ def send_step(batch: Batch, step: Step, definition: Definition, dues: list[Due])
                 continue
             reason = why
         if not reason and due.contact_id in no_consent:
-            reason = NO_WHATSAPP_OPT_IN
+            reason = no_opt_in_reason(channel_type(step.raw["channel"]))
         text, values, parts, encoding = "", None, 0, ""
         if not reason:
             text, values, parts, encoding, reason = _render(campaign, step, contact, due, now)

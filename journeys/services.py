@@ -24,6 +24,7 @@ from campaigns.models import Segment
 from campaigns.open_ledger import open_campaign_create
 from campaigns.permissions import SEND
 from campaigns.rendering import placeholder_names
+from channels.registry import channel_type
 from contacts.models import ContactList, OptInKeyword
 from core.rules import Actor, actor_require, actor_user
 from core.services import audit_record
@@ -82,14 +83,15 @@ def journey_validate(*, definition: Any, journey: Journey | None = None) -> list
         where = f"steps[{index}]"
         if step.type == "branch":
             problems += [f"{where}.{p}" for p in branch_rule_check(step.raw["rule"])]
-        if step.type == "send" and step.raw["channel"] == "whatsapp_template":
+        templated = step.type == "send" and channel_type(step.raw["channel"]).uses_template
+        if templated:
             template = _template(step.raw)
             if template is None:
                 problems.append(f"{where}.template: no synced template {step.raw['template']!r} "
                                 f"({step.raw['language']}); run sync_templates")  # fmt: skip
             elif reason := template_check_sendable(template=template):
                 problems.append(f"{where}.template: {reason}")
-        if step.type == "send" and step.raw["channel"] != "whatsapp_template":
+        if step.type == "send" and not templated:
             bad = [n for n in placeholder_names(step.raw["text"]) if n.startswith("event.")
                    and parsed.trigger["type"] != "event"]  # fmt: skip
             if bad:
@@ -253,18 +255,19 @@ def send_campaigns_create(*, journey: Journey, version: JourneyVersion) -> None:
 def _send_campaign(
     journey: Journey, version: JourneyVersion, raw: dict, parsed: Definition
 ) -> None:
-    from django.conf import settings
-
     from journeys.spec import quiet_hours_parse
 
     channel = raw["channel"]
-    template = _template(raw) if channel == "whatsapp_template" else None
+    kind = channel_type(channel)
+    template = _template(raw) if kind.uses_template else None
     window = quiet_hours_parse(raw.get("quiet_hours") or "") or parsed.quiet_hours
     text = raw.get("text", "")
-    track = raw.get("track_links", channel == "sms" and ("http://" in text or "https://" in text))
+    has_link = "http://" in text or "https://" in text
+    track = raw.get("track_links", kind.tracks_links_by_default and has_link)
     sender = raw.get("sender", "")
-    if channel != "sms" and sender == "":
-        sender = settings.INFOBIP_WHATSAPP_SENDER
+    if sender == "" and kind.sender_kind == "whatsapp":
+        # WhatsApp templates are synced per sender number: the step's campaign names its own.
+        sender = kind.default_sender()
     campaign = open_campaign_create(
         name=f"Journey {journey.name} v{version.number} · {raw['id']}",
         channel=channel,

@@ -217,8 +217,9 @@ def report(journey: Journey, definition: Definition, since: dt.datetime, until: 
     out.skipped = dict(
         messages.filter(state="skipped").values_list("reason").annotate(n=Count("id"))
     )
+    # Priced by the ledger's medium (campaigns.pricing finds its type's tables).
     estimate = estimate_cost(
-        (phone, "sms" if channel == "sms" else "whatsapp_text", parts)
+        (phone, channel, parts)
         for phone, channel, parts in messages.filter(state="queued").values_list(
             "phone", "channel", "parts"
         )
@@ -292,13 +293,13 @@ def journey_backtest(
 def _send_queued(journey: Journey, clock: dt.datetime) -> None:
     """Hand what the journey queued to the sandbox (one request per send step) and apply the
     sandbox's answer and decided fate as the messages' outcomes (a scratch database only)."""
-    from django.conf import settings
 
     from campaigns.ledger import Outcome, messages_apply_outcomes
     from campaigns.status_map import state_for_status
+    from campaigns.steps import step_for_medium, step_sender
+    from channels.base import Outbound
     from infobip.client import get_client
     from infobip.errors import InfobipError
-    from infobip.types import SmsMessage
 
     client = get_client()
     rows = list(
@@ -309,22 +310,24 @@ def _send_queued(journey: Journey, clock: dt.datetime) -> None:
     outcomes: list[Outcome] = []
     for row in rows:
         message_id = str(row.message_id)
+        # The row's step of its campaign says which type sends it (channels/registry.py).
+        step = step_for_medium(row.campaign, row.channel)
+        outbound = Outbound(
+            to=row.phone.lstrip("+"), text=row.text, message_id=message_id,
+            sender=step_sender(row.campaign, step), notify_url="",
+            callback_data=row.callback_data, values=row.template_values, content=step.content,
+        )  # fmt: skip
         try:
-            if row.channel == "sms":
-                sent = client.send_sms([SmsMessage(
-                    to=row.phone.lstrip("+"), text=row.text, message_id=message_id,
-                    sender=row.campaign.sender or settings.INFOBIP_SMS_SENDER,
-                    callback_data=row.callback_data,
-                )]).messages  # fmt: skip
-            else:
-                sent = [client.send_whatsapp_text(
-                    sender=row.campaign.sender or settings.INFOBIP_WHATSAPP_SENDER,
-                    to=row.phone.lstrip("+"), text=row.text, message_id=message_id,
-                    callback_data=row.callback_data,
-                )]  # fmt: skip
+            answer = step.kind.send(client, [outbound])
         except InfobipError as exc:
             outcomes.append(Outcome(message_id, "failed", reason=str(exc)[:500], at=clock))
             continue
+        if answer.refused:
+            outcomes.append(
+                Outcome(message_id, "failed", reason=answer.refused[0][1][:500], at=clock)
+            )
+            continue
+        sent = answer.result.messages
         status = sent[0].status
         outcomes.append(Outcome(message_id, state_for_status(status), status_name=status.name,
                                 at=clock))  # fmt: skip

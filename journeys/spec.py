@@ -30,9 +30,10 @@ from typing import Any
 import orjson
 from django.utils.dateparse import parse_duration
 
+from channels.registry import UnknownChannel, channel_names, channel_type
+
 STEP_TYPES = ("send", "wait", "wait_for", "branch", "split", "update", "notify", "exit")
 TRIGGER_TYPES = ("event", "keyword", "list_joined", "date_attribute")
-CHANNELS = ("sms", "whatsapp_text", "whatsapp_template")
 WAIT_FOR_BUILTIN = ("reply", "click", "delivered")
 REENTRY = ("once", "once_per_key", "always")
 CAP_POLICIES = ("delay", "skip", "exempt")
@@ -368,10 +369,12 @@ def _step(
 def _send(raw: dict, where: str, problems: list[str]) -> None:
     channel = raw.get("channel", "sms")
     raw["channel"] = channel
-    if channel not in CHANNELS:
-        problems.append(f"{where}.channel: one of {', '.join(CHANNELS)}")
+    try:
+        kind = channel_type(channel)  # any registered channel type (channels/registry.py)
+    except UnknownChannel:
+        problems.append(f"{where}.channel: one of {', '.join(channel_names())}")
         return
-    if channel == "whatsapp_template":
+    if kind.uses_template:
         for name in ("template", "language"):
             if not isinstance(raw.get(name), str) or not raw[name]:
                 problems.append(f"{where}.{name}: required for a WhatsApp template")

@@ -3,7 +3,7 @@
 import factory
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel, Message
+from campaigns.models import Campaign, Message
 from campaigns.states import CampaignState
 from contacts.models import (
     ConsentAction,
@@ -92,7 +92,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Campaign {n}")
-    channel = Channel.SMS
+    channel = "sms"
     text = "Hi {{first_name}}, spring offers are here"
     state = CampaignState.DRAFT
 

@@ -1,4 +1,4 @@
-"""Inbox conversations: replies by SMS or WhatsApp that the thread keeps, read and handled state.
+"""Inbox conversations: replies on any reply medium that the thread keeps, read and handled state.
 
 A thread is everything exchanged with one contact: campaign messages, what they sent (keyword
 messages included, marked), Herald's automatic keyword replies and the replies people sent from
@@ -6,85 +6,122 @@ the inbox. Replies are stored only once Infobip accepted them; a refusal raises 
 reason and stores nothing, so the page can show the error with the typed text kept.
 """
 
+import datetime as dt
 import uuid
 
-from django.conf import settings
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
-from campaigns.rendering import sms_cap_check
-from campaigns.services import CampaignError
-from campaigns.whatsapp_session import whatsapp_session_send, whatsapp_window_reason
+from campaigns.transactional import TransactionalError, messages_send_transactional
+from channels.base import Outbound
+from channels.registry import UnknownChannel, medium_label, reply_mediums, reply_type
 from contacts.models import Contact
 from contacts.services import ReplyRefused, contact_reply_authorize
 from infobip.client import get_client
 from infobip.errors import InfobipError
 from infobip.models import InboundMessage
-from infobip.types import SmsMessage
 from ui.models import ConversationReply, ConversationState
 from ui.services import UiError, audit_record
+from whatsapp.mapping import (
+    contact_values,
+    mapping_resolve,
+    mapping_validate,
+    slot_from_text,
+    template_places,
+)
+from whatsapp.models import WhatsAppTemplate
+from whatsapp.services import template_check_sendable, template_render
 
-CHANNELS = ("sms", "whatsapp")
 # A send answer in these groups means the reply will not arrive: say so, keep nothing.
 REFUSED_GROUPS = ("REJECTED", "UNDELIVERABLE")
 
 
-def _reply_sender(contact: Contact, channel: str) -> str:
-    """The number the contact last wrote to on this channel, else the configured sender."""
+def reply_channels() -> list[tuple[str, str]]:
+    """(medium, label) of the mediums a reply can go on (registry types with `reply`)."""
+    return reply_mediums()
+
+
+def reply_options(contact: Contact, now: dt.datetime | None = None) -> list[dict]:
+    """Each reply medium with whether a free-form reply may go now, why not, until when."""
+    now = now or timezone.now()
+    options = []
+    for medium, label in reply_channels():
+        kind = reply_type(medium)
+        last = getattr(contact, kind.session_field) if kind.session_field else None
+        reason = kind.session_reason(contact.phone, last, now) if kind.session_field else ""
+        window = kind.session_window
+        closes = last + window if last and window and not reason else None
+        hours = int(window.total_seconds() // 3600) if window else 0
+        options.append(
+            {"medium": medium, "label": label, "open": not reason, "reason": reason,
+             "closes": closes, "window": window, "hours": hours}
+        )  # fmt: skip
+    return options
+
+
+def _reply_sender(contact: Contact, medium: str, default: str) -> str:
+    """The number the contact last wrote to on this medium, else the configured sender."""
     last_to = (
-        InboundMessage.objects.filter(contact=contact, channel=channel)
+        InboundMessage.objects.filter(contact=contact, channel=medium)
         .exclude(to_number="")
         .order_by("-received_at")
         .values_list("to_number", flat=True)
         .first()
     )
-    if last_to:
-        return last_to
-    return settings.INFOBIP_SMS_SENDER if channel == "sms" else settings.INFOBIP_WHATSAPP_SENDER
+    return last_to or default
 
 
 def conversation_reply(
     *, contact: Contact, channel: str, text: str, user: User, transactional: bool = False
 ) -> ConversationReply:
-    """Send a reply to a contact by SMS or WhatsApp (inside the 24 h window) and keep it.
+    """Send a reply to a contact on a medium (inside its session window, if any) and keep it.
 
     An opted-out contact gets a reply only when the person confirms it is a transactional
     answer (contacts.services.contact_reply_authorize decides and audits)."""
     text = text.strip()
-    if channel not in CHANNELS:
-        raise UiError("choose SMS or WhatsApp for the reply")
+    try:
+        kind = reply_type(channel)
+    except UnknownChannel:
+        choices = " or ".join(label for _, label in reply_channels())
+        raise UiError(f"choose {choices} for the reply") from None
     if not text:
         raise UiError("the reply is empty")
     try:
         contact_reply_authorize(
-            contact=contact, actor=user, channel=channel, transactional=transactional
+            contact=contact, actor=user, channel=kind.ledger, transactional=transactional
         )
     except ReplyRefused as exc:
         raise UiError(str(exc)) from exc
-    sender = _reply_sender(contact, channel)
+    if problem := kind.cap_check(text):
+        raise UiError(problem)
+    if kind.session_field and (
+        reason := kind.session_reason(
+            contact.phone, getattr(contact, kind.session_field), timezone.now()
+        )
+    ):
+        raise UiError(reason)
+    sender = _reply_sender(contact, kind.ledger, kind.default_sender())
+    message = Outbound(
+        to=contact.phone.lstrip("+"),
+        message_id=str(uuid.uuid4()),
+        text=text,
+        sender=sender,
+        notify_url="",
+    )
     try:
-        if channel == "sms":
-            if problem := sms_cap_check(text):
-                raise UiError(problem)
-            result = get_client().send_sms(
-                [SmsMessage(to=contact.phone.lstrip("+"), text=text, sender=sender,
-                            message_id=str(uuid.uuid4()))]
-            )  # fmt: skip
-            sent = result.messages[0] if result.messages else None
-        else:
-            if reason := whatsapp_window_reason(contact=contact):
-                raise UiError(reason)
-            sent = whatsapp_session_send(contact=contact, kind="text", text=text, sender=sender)
+        outcome = kind.send(get_client(), [message])
     except InfobipError as exc:
         raise UiError(f"Infobip refused the reply: {exc}") from exc
-    except CampaignError as exc:
-        raise UiError(str(exc)) from exc
+    if outcome.refused:
+        raise UiError(outcome.refused[0][1])
+    sent = outcome.result.messages[0] if outcome.result.messages else None
     if sent is not None and sent.status and sent.status.group_name in REFUSED_GROUPS:
         reason = sent.status.description or sent.status.name
         raise UiError(f"Infobip refused the reply: {reason} ({sent.status.name})")
     reply = ConversationReply.objects.create(
         contact=contact,
-        channel=channel,
+        channel=kind.ledger,
         text=text,
         sender=sender,
         message_id=(sent.message_id if sent else "") or "",
@@ -92,7 +129,7 @@ def conversation_reply(
         sent_by=user if user.is_authenticated else None,
     )
     conversation_mark_handled(contact=contact, user=user, handled=True)
-    detail = f"{channel} to {contact.phone}"
+    detail = f"{medium_label(kind.ledger)} to {contact.phone}"
     audit_record(actor=user, action="reply", contact=contact, detail=detail)
     return reply
 
@@ -112,3 +149,64 @@ def conversation_mark_handled(*, contact: Contact, user: User, handled: bool) ->
     state.handled_by = user if handled and user.is_authenticated else None
     state.save(update_fields=["handled_at", "handled_by"])
     return state
+
+
+def template_fields(template: WhatsAppTemplate) -> list[tuple[str, str]]:
+    """The (name, label) of each value a template takes in a thread's template send."""
+    places = template_places(template)
+    fields = [(f"header_{i}", p.label) for i, p in enumerate(places["header"])]
+    fields += [(f"body_{i}", p.label) for i, p in enumerate(places["body"])]
+    return fields + [(f"button_{i}", p.label) for i, p in places["buttons"].items()]
+
+
+def conversation_template_send(
+    *,
+    contact: Contact,
+    template: WhatsAppTemplate,
+    values: dict[str, str],
+    user: User,
+    transactional: bool = False,
+) -> ConversationReply:
+    """Send an approved WhatsApp template from the thread (the way to write after the 24-hour
+    window closed); `values` by template_fields name, `{{first_name}}` and the like allowed."""
+    if problem := template_check_sendable(template=template):
+        raise UiError(problem)
+    places = template_places(template)
+    mapping = {
+        "header": [slot_from_text(values.get(f"header_{i}", ""))
+                   for i in range(len(places["header"]))],
+        "body": [slot_from_text(values.get(f"body_{i}", ""))
+                 for i in range(len(places["body"]))],
+        "buttons": [{"index": i, "slots": [slot_from_text(values.get(f"button_{i}", ""))]}
+                    for i in places["buttons"]],
+    }  # fmt: skip
+    if problems := mapping_validate(template=template, mapping=mapping):
+        raise UiError(problems[0])
+    resolved = mapping_resolve(template=template, mapping=mapping, contact=contact_values(contact))
+    if resolved.values is None:
+        raise UiError(f"no value for the {resolved.missing[0]}")
+    with transaction.atomic():
+        try:
+            confirmed = contact_reply_authorize(
+                contact=contact, actor=user, channel="whatsapp", transactional=transactional
+            )
+        except ReplyRefused as exc:
+            raise UiError(str(exc)) from exc
+        try:
+            campaign, rows = messages_send_transactional(
+                channel="whatsapp_template", sender=template.sender, phones=[contact.phone],
+                template=template, values=resolved.values, respect_opt_out=not confirmed,
+                created_by=user, name=f"Inbox reply to {contact.phone}", reason="inbox reply",
+            )  # fmt: skip
+        except TransactionalError as exc:
+            raise UiError(str(exc)) from exc
+        reply = ConversationReply.objects.create(
+            contact=contact, channel="whatsapp", sender=template.sender,
+            text=template_render(template=template, values=resolved.values),
+            message_id=rows[0].message_id, campaign=campaign,
+            sent_by=user if user.is_authenticated else None,
+        )  # fmt: skip
+    conversation_mark_handled(contact=contact, user=user, handled=True)
+    what = f"whatsapp template {template.name} ({template.language}) to {contact.phone}"
+    audit_record(actor=user, action="reply", contact=contact, detail=what)
+    return reply

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from channels.registry import UnknownChannel, channel_type
 from journeys.spec import duration_parse
 
 UNITS = (("seconds", "seconds", 1), ("minutes", "minutes", 60), ("hours", "hours", 3600),
@@ -26,8 +27,23 @@ STEP_LABELS = {
     "notify": "Notify another system",
     "exit": "Exit",
 }
-CHANNEL_LABELS = {"sms": "SMS", "whatsapp_text": "WhatsApp text",
-                  "whatsapp_template": "WhatsApp template"}  # fmt: skip
+
+
+def _templated(channel: str) -> bool:
+    """Whether a send step's channel is a registered type that sends templates."""
+    try:
+        return channel_type(channel).uses_template
+    except UnknownChannel:
+        return False
+
+
+def _label(channel: str) -> str:
+    try:
+        return channel_type(channel).label
+    except UnknownChannel:
+        return channel
+
+
 _STEP_PATH = re.compile(r"^steps\[(\d+)\](?:\.(\S+))?$")
 
 
@@ -81,7 +97,7 @@ def step_from_form(post: Any, step_type: str, step_id: str) -> tuple[dict[str, A
         step["next"] = nxt
     if step_type == "send":
         step["channel"] = post.get("channel", "sms")
-        if step["channel"] == "whatsapp_template":
+        if _templated(step["channel"]):
             step["template"] = post.get("template", "").strip()
             step["language"] = post.get("language", "").strip()
             body = [line for line in post.get("placeholders", "").splitlines() if line]
@@ -242,8 +258,8 @@ def step_summary(step: dict[str, Any]) -> str:
     """One line saying what a step does, for its card."""
     kind = step.get("type")
     if kind == "send":
-        channel = CHANNEL_LABELS.get(step.get("channel", "sms"), step.get("channel", ""))
-        if step.get("channel") == "whatsapp_template":
+        channel = _label(step.get("channel", "sms"))
+        if _templated(step.get("channel", "")):
             return f"{channel} {step.get('template', '')} ({step.get('language', '')})"
         return f"{channel}: {step.get('text', '')}"
     if kind == "wait":

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 
 from campaigns.models import CampaignApproval
+from channels.registry import medium_choices
 from core.models import AuditEntry
 
 __all__ = ["AuditEntry", "CampaignApproval", "ImportJob"]
@@ -68,20 +69,22 @@ class ImportJob(models.Model):
 
 
 class ConversationReply(models.Model):
-    """A reply a person sent from the inbox (SMS or WhatsApp), so the thread shows it."""
-
-    class Channel(models.TextChoices):
-        SMS = "sms", "SMS"
-        WHATSAPP = "whatsapp", "WhatsApp"
+    """A reply a person sent from the inbox (on any reply medium), so the thread shows it."""
 
     contact = models.ForeignKey(
         "contacts.Contact", on_delete=models.CASCADE, related_name="conversation_replies"
     )
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=medium_choices)  # the medium
     text = models.TextField()
     sender = models.CharField(max_length=64, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
     status_name = models.CharField(max_length=100, blank=True, help_text="Infobip's answer")
+    # The one-off ledger campaign the reply went out as (issue 26 #12: its delivery state comes
+    # back like any message's); hidden from the marketer's campaign lists.
+    campaign = models.OneToOneField(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="inbox_reply",
+    )  # fmt: skip
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

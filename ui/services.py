@@ -1,4 +1,4 @@
-"""UI services: import jobs, manual WhatsApp replies, sandbox inbound."""
+"""UI services: import jobs, replies from the inbox, sandbox inbound."""
 
 import uuid
 from pathlib import Path
@@ -10,6 +10,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from channels.base import Outbound
+from channels.registry import UnknownChannel, channel_types, mediums, reply_type
 from contacts.models import Contact
 from contacts.services import ReplyRefused, contact_reply_authorize
 from core.logging import redact
@@ -22,8 +24,6 @@ from ui.models import ImportJob
 # Audit and approval moved to the services that decide (core, campaigns); these names stay
 # importable from here for the pages that used them.
 __all__ = ["UiError", "audit_record", "import_job_create", "import_job_run", "inbound_reply"]
-
-WHATSAPP_WINDOW = timezone.timedelta(hours=24)
 
 
 class UiError(Exception):
@@ -100,51 +100,70 @@ def import_job_run(*, job_id: int) -> ImportJob:
     return job
 
 
-def whatsapp_window_open(contact: Contact | None, now=None) -> bool:
-    """Whether a free-form WhatsApp reply may be sent (last inbound under 24 hours ago)."""
-    if contact is None or contact.whatsapp_last_inbound_at is None:
-        return False
-    return (now or timezone.now()) - contact.whatsapp_last_inbound_at < WHATSAPP_WINDOW
+def reply_window_problem(medium: str, contact: Contact | None, now=None) -> str:
+    """'' when a free-form reply on `medium` may go to `contact` now, else why not."""
+    try:
+        kind = reply_type(medium)
+    except UnknownChannel as exc:
+        return str(exc)
+    if not kind.session_field or kind.session_window is None:
+        return ""
+    last = getattr(contact, kind.session_field) if contact is not None else None
+    if kind.session_skip(last, now or timezone.now()):
+        hours = int(kind.session_window.total_seconds() // 3600)
+        return (
+            f"the {hours}-hour {kind.medium_label} window is closed: only a template can be "
+            "sent now"
+        )
+    return ""
 
 
 def inbound_reply(*, inbound: InboundMessage, text: str, user: AbstractBaseUser) -> str:
-    """Reply by WhatsApp text to the sender of `inbound`, inside the 24-hour window."""
+    """Reply on the medium of `inbound` to its sender (inside the session window, if any)."""
     text = text.strip()
     if not text:
         raise UiError("the reply is empty")
-    if inbound.channel != InboundMessage.Channel.WHATSAPP:
-        raise UiError("only WhatsApp messages can be answered from the inbox")
-    if not whatsapp_window_open(inbound.contact):
-        raise UiError("the 24-hour WhatsApp window is closed: only a template can be sent now")
+    if problem := reply_window_problem(inbound.channel, inbound.contact):
+        raise UiError(problem)
+    kind = reply_type(inbound.channel)
+    if problem := kind.cap_check(text):
+        raise UiError(problem)
     if inbound.contact is not None:
         # The quick reply has no transactional confirmation: the conversation page has it.
         try:
-            contact_reply_authorize(contact=inbound.contact, actor=user, channel="whatsapp")
+            contact_reply_authorize(contact=inbound.contact, actor=user, channel=kind.ledger)
         except ReplyRefused as exc:
             raise UiError(f"{exc} (in the conversation)") from exc
-    sent = get_client().send_whatsapp_text(
-        sender=inbound.to_number or settings.INFOBIP_WHATSAPP_SENDER,
+    outbound = Outbound(
         to=inbound.from_number.lstrip("+"),
-        text=text,
         message_id=str(uuid.uuid4()),
+        text=text,
+        sender=inbound.to_number or kind.default_sender(),
+        notify_url="",
     )
+    outcome = kind.send(get_client(), [outbound])
+    if outcome.refused:
+        raise UiError(outcome.refused[0][1])
     audit_record(
         actor=user, action="reply", contact=inbound.contact, detail=f"to {inbound.from_number}"
     )
-    return sent.message_id or ""
+    sent = outcome.result.messages
+    return (sent[0].message_id if sent else "") or ""
 
 
 def sandbox_inbound(*, channel: str, sender: str, text: str, user: AbstractBaseUser) -> dict:
     """Have the sandbox push an inbound message to this Herald's webhook (sandbox mode only)."""
     if not settings.INFOBIP_SANDBOX:
         raise UiError("simulating inbound messages only works with the sandbox")
-    if channel not in ("sms", "whatsapp"):
-        raise UiError("channel must be sms or whatsapp")
+    kind = next((k for k in channel_types() if k.ledger == channel), None)
+    if kind is None:
+        raise UiError(f"channel must be one of {', '.join(mediums())}")
     body = {
-        "channel": channel,
+        # The sandbox speaks Infobip's channel names; Herald's webhook for the medium.
+        "channel": kind.infobip_channel.lower(),
         "from": sender.strip().lstrip("+"),
         "text": text,
-        "url": webhook_url(f"{channel}/inbound"),
+        "url": webhook_url(kind.inbound_path),
     }
     try:
         answer = requests.post(

@@ -16,6 +16,7 @@ from campaigns.clicks import campaign_click_counts
 from campaigns.models import Campaign, Message, SenderThrottle
 from campaigns.people import campaign_people
 from campaigns.states import CampaignState, MessageState
+from channels.registry import mediums
 from contacts.models import ConsentAction, ConsentEvent
 from infobip.models import InboundMessage
 
@@ -119,7 +120,7 @@ def recipient_messages(
     rows = Message.objects.filter(campaign=campaign)
     if state in MessageState.values:
         rows = rows.filter(state=state)
-    if channel in ("sms", "whatsapp"):
+    if channel in mediums():
         rows = rows.filter(channel=channel)
     q = q.strip()[:100]
     if q:

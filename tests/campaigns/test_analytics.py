@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.analytics import campaigns_figures, campaigns_trends
-from campaigns.models import Campaign, Channel, Message
+from campaigns.models import Campaign, Message
 from campaigns.services import campaign_recount
 from campaigns.states import CampaignState
 from contacts.models import ConsentSource
@@ -37,7 +37,7 @@ def _launched(name: str, states: list[str], *, days_ago: int = 0, cost: str = "0
     """A finished SMS campaign, one contact per state; its counters from the ledger."""
     launched = NOW - dt.timedelta(days=days_ago, hours=1)
     campaign = Campaign.objects.create(
-        name=name, channel=Channel.SMS, text="Hi", state=CampaignState.COMPLETED,
+        name=name, channel="sms", text="Hi", state=CampaignState.COMPLETED,
         recipients=len(states), launched_at=launched, cost_amount=Decimal(cost),
         cost_currency="EUR",
     )  # fmt: skip

@@ -90,7 +90,7 @@ def test_create_refuses_what_could_not_be_sent() -> None:
         campaign_create(name="x", channel="whatsapp_template", lists=[audience])
     with pytest.raises(ValidationError, match="at least one contact list"):
         campaign_create(name="x", channel="sms", lists=[], text="hi")
-    with pytest.raises(ValidationError, match="only applies to WhatsApp"):
+    with pytest.raises(ValidationError, match="only applies to campaigns on other channels"):
         campaign_create(
             name="x", channel="sms", lists=[audience], text="hi",
             failover_mode="herald", failover_text="sms",

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from campaigns.models import Campaign, Message
 from campaigns.preview import campaign_preview
-from campaigns.sending import sms_validity
+from campaigns.sending import provider_validity
 from campaigns.services import campaign_create, campaign_status
 from campaigns.status_map import message_price
+from campaigns.steps import step_for_medium
 from campaigns.validity import STATUS_NAME, messages_expire_past_validity
 from contacts.models import Contact
 from tests.campaigns.conftest import make_audience
@@ -90,8 +91,9 @@ def test_failover_sms_has_its_own_validity() -> None:
         failover_mode="herald", failover_text="hi by SMS", whatsapp_validity_minutes=30,
         failover_validity_minutes=240,
     )  # fmt: skip
-    assert sms_validity(campaign, Message(replaces_id=1)) == 240
-    assert sms_validity(campaign, Message(replaces_id=None)) is None
+    sms, whatsapp = step_for_medium(campaign, "sms"), step_for_medium(campaign, "whatsapp")
+    assert provider_validity(sms) == 240
+    assert provider_validity(whatsapp) is None  # Herald keeps WhatsApp's validity itself
 
 
 def test_whatsapp_messages_past_their_validity_expire_and_fail_over(

@@ -5,7 +5,7 @@ import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
-from campaigns.models import Campaign, Channel, FailoverMode, Message
+from campaigns.models import Campaign, FailoverMode, Message
 from campaigns.people import campaign_people
 from campaigns.services import campaign_recount, campaign_status
 from campaigns.states import CampaignState
@@ -24,7 +24,7 @@ def _fresh_cache():
 
 def _campaign(n: int) -> tuple[Campaign, list[Message]]:
     campaign = Campaign.objects.create(
-        name="Bienvenida", channel=Channel.WHATSAPP_TEXT, text="Hola",
+        name="Bienvenida", channel="whatsapp_text", text="Hola",
         failover_mode=FailoverMode.HERALD, failover_text="Hi", state=CampaignState.RUNNING,
         recipients=n,
     )  # fmt: skip

@@ -8,14 +8,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from campaigns.rendering import (
-    GSM7_BASIC,
-    GSM7_BASIC_TABLE,
-    GSM7_EXTENSION_TABLE,
-    sms_cap_check,
-    sms_segments,
-    whatsapp_text_cap_check,
-)
+from campaigns.rendering import sms_cap_check, whatsapp_text_cap_check
+from channels.gsm import GSM7_BASIC, GSM7_BASIC_TABLE, GSM7_EXTENSION_TABLE, sms_segments
 
 GSM, UCS = "GSM-7", "UCS-2"
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from campaigns.models import Campaign, Channel, FailoverMode, Message, Segment
+from campaigns.models import Campaign, FailoverMode, Message, Segment, Snippet
 from campaigns.services import campaign_create, campaign_launch
 from campaigns.states import CampaignState
 from contacts.models import Contact, ContactList, OptInKeyword
@@ -22,7 +22,7 @@ def failover_campaign(audience: ContactList) -> Campaign:
     SMS failover reached 1. Counters as the engine keeps them (attempts, not people)."""
     contacts = list(audience.contacts.order_by("id")[:3])
     campaign = Campaign.objects.create(
-        name="WhatsApp welcome", channel=Channel.WHATSAPP_TEXT, text="Hola {{first_name}}",
+        name="WhatsApp welcome", channel="whatsapp_text", text="Hola {{first_name}}",
         failover_mode=FailoverMode.HERALD, failover_text="Hi {{first_name}}",
         state=CampaignState.COMPLETED, recipients=3, launched_at=timezone.now(),
         finished_at=timezone.now(), count_delivered=2, count_undeliverable=3,
@@ -93,6 +93,7 @@ def every_page_paths(user) -> dict[str, str]:
         name="Leeds", rules={"match": "all", "rules": [{"field": "country", "op": "eq",
                                                         "value": "GB"}]},
     )  # fmt: skip
+    Snippet.objects.create(name="Footer", text="Reply STOP to opt out")
     OptInKeyword.objects.create(
         keyword="JOIN", contact_list=audience, confirmation_text="Herald news: 2/month. STOP to end"
     )
@@ -104,6 +105,8 @@ def every_page_paths(user) -> dict[str, str]:
         "dashboard": "/",
         "campaigns": "/campaigns/",
         "reports": "/reports/",
+        "calendar": "/calendar/",
+        "snippets": "/snippets/",
         "reports-compare": f"/reports/?ids={finished.pk}&ids={scheduled.pk}",
         "wizard-audience": "/campaigns/new/",
         "preview": f"/campaigns/{draft.pk}/preview/",

@@ -189,9 +189,9 @@ def test_whatsapp_campaign_with_sms_failover_built_in_the_wizard_completes(
     page.locator("fieldset", has_text="Send to these lists").get_by_label("WhatsApp fans").check()
     expect(page.locator("#audience-eligible")).to_have_text("3")
     page.get_by_role("button", name="Next: message").click()
-    page.locator("#ch-wa").check()
+    page.locator("#ch-whatsapp_template").check()
     page.get_by_role("button", name="Sync templates from Infobip now").click()
-    page.locator("#ch-wa").check()
+    page.locator("#ch-whatsapp_template").check()
     page.locator("#id_template").select_option(label="bienvenida (es)")
     placeholder = page.locator("#template-form input[type=text]").first
     placeholder.fill("{{first_name}}")

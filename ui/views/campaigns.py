@@ -13,16 +13,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from campaigns.analytics import marketing_campaigns
 from campaigns.clicks import campaign_click_counts
 from campaigns.describe import campaign_option_lines, forecast_lines
 from campaigns.editing import ARCHIVABLE
 from campaigns.export import campaign_export_rows, ledger_export_rows
 from campaigns.forecast import campaign_forecast
-from campaigns.models import Campaign, Channel, Message
+from campaigns.models import ApprovalRequest, Campaign, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
     campaign_approval_problem,
+    campaign_approval_request,
     campaign_approve,
     campaign_cancel,
     campaign_launch,
@@ -32,7 +34,9 @@ from campaigns.services import (
     campaign_test_send,
 )
 from campaigns.states import CampaignState, MessageState
+from campaigns.steps import campaign_kind, campaign_steps
 from campaigns.testsend import saved_number_add, saved_numbers_for, team_region
+from channels.registry import channel_choices, channel_names, medium_choices
 from contacts.models import Contact
 from contacts.services import contact_list_add, contact_list_create
 from core.csvsafe import csv_lines
@@ -44,7 +48,8 @@ from ui.models import CampaignApproval
 from ui.selectors import campaign_progress
 from ui.services import audit_record
 from ui.story import GROUPS, campaign_funnel, recipient_messages, waiting_reasons
-from ui.templatetags.herald_ui import money
+from ui.templatetags.herald_ui import channel_label, money
+from ui.words import in_words
 
 RECIPIENTS_PAGE = 50
 
@@ -52,9 +57,7 @@ RECIPIENTS_PAGE = 50
 @page("campaigns.view_campaign")
 def campaign_list(request):
     # API sends are one-off campaigns of their own (api.TransactionalSend): not the marketer's.
-    campaigns = Campaign.objects.filter(
-        transactional__isnull=True, open_ended=False
-    ).select_related("created_by")
+    campaigns = marketing_campaigns().select_related("created_by")
     state = request.GET.get("state", "")
     channel = request.GET.get("channel", "")
     q = request.GET.get("q", "").strip()[:200]
@@ -67,7 +70,7 @@ def campaign_list(request):
         campaigns = campaigns.filter(archived_at__isnull=True)
     if state in CampaignState.values:
         campaigns = campaigns.filter(state=state)
-    if channel in Channel.values:
+    if channel in channel_names():
         campaigns = campaigns.filter(channel=channel)
     if q:
         campaigns = campaigns.filter(name__icontains=q)
@@ -77,7 +80,7 @@ def campaign_list(request):
         "state": state,
         "states": CampaignState.choices,
         "channel": channel,
-        "channels": Channel.choices,
+        "channels": channel_choices(),
         "q": q,
         "archived": archived,
         "archived_choices": [("", "Not archived"), ("only", "Archived"), ("all", "All")],
@@ -118,6 +121,12 @@ def _actions(request, campaign: Campaign) -> dict:
         "archive": campaign.archived_at is None and state in ARCHIVABLE,
         "unarchive": campaign.archived_at is not None,
         "approval_problem": campaign_approval_problem(campaign=campaign),
+        "approval_request": ApprovalRequest.objects.filter(
+            campaign=campaign, closed_at__isnull=True
+        )
+        .select_related("requested_by")
+        .first(),
+        "can_request_approval": request.user.has_perm("campaigns.change_campaign"),
         "approval": CampaignApproval.objects.filter(campaign=campaign)
         .select_related("approved_by")
         .first(),
@@ -191,7 +200,7 @@ def campaign_test(request, pk: int):
             campaign=campaign, contact=_sample_contact(campaign), to=to, sent_by=request.user
         )
     except (CampaignError, InfobipError) as exc:
-        messages.error(request, f"Test not sent: {exc}")
+        messages.error(request, f"Test not sent: {in_words(exc)}")
         return redirect("ui:campaign_preview", pk=pk)
     sent = result.messages[0] if result.messages else None
     status = sent.status.name if sent and sent.status else "sent"
@@ -218,9 +227,9 @@ def campaign_detail(request, pk: int):
         "actions": _actions(request, campaign),
         "clicks": campaign_click_counts(campaign_id=campaign.pk),
         "states": MessageState.choices,
-        "channels": [("sms", "SMS"), ("whatsapp", "WhatsApp")],
+        "channels": medium_choices(),
         "funnel": _funnel(campaign, story),
-        "whatsapp": campaign.channel != Channel.SMS,
+        "chain": _chain(campaign),
         "story": story,
         "waiting": waiting_reasons(campaign),
         "options": campaign_option_lines(campaign),
@@ -254,22 +263,34 @@ def _bubble(campaign: Campaign) -> str:
     if sent is not None:
         return sent
     if campaign.template is not None:
-        return f"WhatsApp template “{campaign.template.name}” ({campaign.template.language})"
+        label = channel_label(campaign.channel)
+        return f"{label} “{campaign.template.name}” ({campaign.template.language})"
     return campaign.text
+
+
+def _chain(campaign: Campaign) -> dict | None:
+    """The fallback chain as the pages name it ("WhatsApp → SMS"), or None without one."""
+    steps = campaign_steps(campaign)
+    if len(steps) < 2:
+        return None
+    first = steps[0].kind.medium_label
+    rest = " → ".join(step.kind.medium_label for step in steps[1:])
+    return {"first": first, "rest": rest, "label": f"{first} → {rest}"}
 
 
 def _funnel(campaign: Campaign, story: list[dict]) -> dict:
     """Chart data: the people funnel (sent → delivered → clicked → replied → opted out) and,
-    for WhatsApp campaigns, how many messages each channel carried."""
-    whatsapp_total = sum(campaign.counts.values()) - campaign.failover_sent
+    for campaigns with a fallback chain, how many messages the first step and the rest carried."""
+    first_total = sum(campaign.counts.values()) - campaign.failover_sent
+    chain = _chain(campaign)
     data = {
         "labels": [step["label"] for step in story],
         "datasets": [{"label": "People", "data": [step["value"] for step in story],
                       "colors": ["#5b8def", "#166b31", "#8e44ad", "#e67e22", "#b42318"]}],
     }  # fmt: skip
     split = {
-        "labels": ["WhatsApp", "SMS failover"],
-        "datasets": [{"label": "Messages", "data": [whatsapp_total, campaign.failover_sent],
+        "labels": [chain["first"], f"{chain['rest']} fallback"] if chain else [],
+        "datasets": [{"label": "Messages", "data": [first_total, campaign.failover_sent],
                       "colors": ["#1b7f3b", "#5b8def"]}],
     }  # fmt: skip
     return {"funnel": data, "split": split}
@@ -284,7 +305,7 @@ def campaign_progress_fragment(request, pk: int):
         "campaign": campaign,
         "progress": progress,
         "funnel": _funnel(campaign, story),
-        "whatsapp": campaign.channel != Channel.SMS,
+        "chain": _chain(campaign),
         "actions": _actions(request, campaign),
         "story": story,
     }
@@ -394,11 +415,12 @@ def launch_summary(campaign: Campaign) -> str:
     """What a launch will do, in plain numbers (campaigns.preview over the whole audience)."""
     preview = campaign_preview(campaign=campaign, samples=0, forecast=False)
     count = preview["messages"]
-    if campaign.channel == Channel.SMS:
+    kind = campaign_kind(campaign)
+    if preview["parts"]:  # a type whose texts are split into parts (SMS)
         parts = sum(int(p) * n for p, n in preview["parts"].items())
-        what = f"{count:,} SMS ({parts:,} part{'s' if parts != 1 else ''})"
+        what = f"{count:,} {kind.medium_label} ({parts:,} part{'s' if parts != 1 else ''})"
     else:
-        what = f"{count:,} WhatsApp message{'s' if count != 1 else ''}"
+        what = f"{count:,} {kind.medium_label} message{'s' if count != 1 else ''}"
     people = f"{count:,} {'person' if count == 1 else 'people'}"
     when = (
         f" at {timezone.localtime(campaign.send_at):%Y-%m-%d %H:%M %Z}"
@@ -411,8 +433,8 @@ def launch_summary(campaign: Campaign) -> str:
         tail.append(f"{excluded['missing_values']:,} skipped for a missing value")
     cost = money(preview["cost"]["amount"], preview["cost"]["currency"])
     sentence = f"Send {what} to {people}{when}, estimated {cost}; " + ", ".join(tail) + "."
-    if campaign.failover_mode != "none":
-        sentence += " Those WhatsApp cannot reach get the SMS failover."
+    if chain := _chain(campaign):
+        sentence += f" Those {chain['first']} cannot reach get the {chain['rest']} fallback."
     return sentence
 
 
@@ -424,6 +446,22 @@ ACTIONS = {
     "resend": ("Resend to failed", "Send a new attempt to every recipient whose message failed."),
     "approve": ("Approve", "Confirm you checked this campaign; a Sender may then launch it."),
 }
+
+
+@require_POST
+@page("campaigns.change_campaign")
+def campaign_request_approval(request, pk: int):
+    """Ask the approvers to check this draft (campaigns.services.campaign_approval_request)."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        campaign_approval_request(
+            campaign=campaign, actor=request.user, note=request.POST.get("note", "")[:500]
+        )
+    except (CampaignError, Refused) as exc:
+        messages.error(request, f"Approval not requested: {in_words(exc)}")
+    else:
+        messages.success(request, "Approval requested: the approvers see it in their menu.")
+    return redirect("ui:campaign_preview", pk=pk)
 
 
 @page("campaigns.view_campaign")
@@ -446,7 +484,12 @@ def campaign_action(request, pk: int, action: str):
             "approval_problem": campaign_approval_problem(campaign=campaign)
             if action == "launch"
             else None,
-            "launch_summary": launch_summary(campaign) if action == "launch" else None,
+            "launch_summary": launch_summary(campaign) if action in ("launch", "approve") else None,
+            # What the approver approves: the text as recipients see it and the audience.
+            "bubble": _bubble(campaign) if action == "approve" else "",
+            "approval_request": ApprovalRequest.objects.filter(
+                campaign=campaign, closed_at__isnull=True
+            ).first(),
         }
         if action == "launch":
             context["options"] = campaign_option_lines(campaign)
@@ -456,7 +499,7 @@ def campaign_action(request, pk: int, action: str):
         done = _perform(request, campaign, action)
     except (CampaignError, Refused) as exc:
         # The services decide and audit; a refusal changes nothing and says why.
-        messages.error(request, f"{ACTIONS[action][0]} refused: {exc}")
+        messages.error(request, f"{ACTIONS[action][0]} refused: {in_words(exc)}")
     else:
         messages.success(request, done)
     return redirect("ui:campaign", pk=pk)

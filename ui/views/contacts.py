@@ -23,9 +23,10 @@ from contacts.services import (
 )
 from core.params import param_int
 from ui.access import page
+from ui.conversations import reply_options
 from ui.models import ImportJob
 from ui.selectors import conversation
-from ui.services import audit_record, import_job_create, whatsapp_window_open
+from ui.services import audit_record, import_job_create
 
 PAGE_SIZE = 50
 
@@ -113,7 +114,7 @@ def contact_detail(request, pk: int):
         "consent_events": contact.consent_events.select_related("actor")[:100],
         "conversation": conversation(contact),
         "lists": contact.lists.all(),
-        "window_open": whatsapp_window_open(contact),
+        "session_windows": [o for o in reply_options(contact) if o["window"]],
     }
     return render(request, "ui/contact.html", context)
 

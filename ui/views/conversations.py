@@ -1,17 +1,26 @@
-"""The inbox as conversations: threads per contact, replies by SMS or WhatsApp, read/handled."""
+"""The inbox as conversations: threads per contact, replies on any reply medium, read/handled."""
 
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from campaigns.whatsapp_session import WHATSAPP_WINDOW, whatsapp_window_reason
+from channels.registry import medium_label
 from contacts.models import Contact, RevocationReview
+from core.params import param_int
 from ui.access import page
-from ui.conversations import conversation_mark_handled, conversation_mark_read, conversation_reply
+from ui.conversations import (
+    conversation_mark_handled,
+    conversation_mark_read,
+    conversation_reply,
+    conversation_template_send,
+    reply_options,
+    template_fields,
+)
 from ui.models import ConversationState
 from ui.selectors import inbox_threads, thread_items
 from ui.services import UiError
+from whatsapp.models import WhatsAppTemplate
 
 SHOW = ("", "unread", "open")
 
@@ -23,26 +32,56 @@ def threads_fragment(request):
     return render(request, "ui/_threads.html", {"threads": inbox_threads(show=show), "show": show})
 
 
-def _context(request, contact: Contact, **extra) -> dict:
-    window_reason = whatsapp_window_reason(contact=contact)
-    state = ConversationState.objects.filter(contact=contact).first()
-    last = contact.whatsapp_last_inbound_at
+def _templates(request, window_open: bool) -> dict:
+    """The closed-window template send: approved templates, and the chosen one's fields."""
+    if window_open:
+        return {}
+    templates = WhatsAppTemplate.objects.filter(
+        status="APPROVED", supported=True, removed_upstream_at__isnull=True
+    ).order_by("name", "language")
+    chosen_id = param_int(request.POST.get("template") or request.GET.get("template", ""))
+    chosen = templates.filter(pk=chosen_id).first() if chosen_id is not None else None
     return {
-        "contact": contact,
-        "items": thread_items(contact),
-        "window_open": window_reason is None,
-        "window_reason": window_reason,
-        "window_closes": last + WHATSAPP_WINDOW if last and window_reason is None else None,
-        "handled": bool(state and state.handled_at),
-        "can_reply": request.user.has_perm("ui.reply_inbound"),
-        "channel": "whatsapp" if window_reason is None else "sms",
-        "text": "",
-        "transactional": False,
-        "error": "",
-        "reviews": RevocationReview.objects.filter(contact=contact, resolved_at__isnull=True),
-        "can_resolve": request.user.has_perm("contacts.change_contact"),
-        "today": timezone.localdate(),
-    } | extra
+        "wa_templates": templates[:200],
+        "wa_template": chosen,
+        "wa_fields": [
+            (name, label, request.POST.get(name, "")) for name, label in template_fields(chosen)
+        ]
+        if chosen
+        else [],
+    }
+
+
+def _context(request, contact: Contact, **extra) -> dict:
+    state = ConversationState.objects.filter(contact=contact).first()
+    options = reply_options(contact)
+    # Preselected: the first medium with a session window that is open (a free reply there
+    # is what the person is waiting for), else the first medium that is always open.
+    windowed = [o for o in options if o["window"] and o["open"]]
+    always = [o for o in options if not o["window"]]
+    default = (windowed or always or options or [{"medium": ""}])[0]["medium"]
+    whatsapp = next((o for o in options if o["medium"] == "whatsapp"), None)
+    window_open = whatsapp is None or whatsapp["open"]
+    return (
+        {
+            "contact": contact,
+            "window_open": window_open,
+            "template_error": "",
+            "items": thread_items(contact),
+            "reply_options": options,
+            "handled": bool(state and state.handled_at),
+            "can_reply": request.user.has_perm("ui.reply_inbound"),
+            "channel": default,
+            "text": "",
+            "transactional": False,
+            "error": "",
+            "reviews": RevocationReview.objects.filter(contact=contact, resolved_at__isnull=True),
+            "can_resolve": request.user.has_perm("contacts.change_contact"),
+            "today": timezone.localdate(),
+        }
+        | _templates(request, window_open)
+        | extra
+    )
 
 
 @page("infobip.view_inboundmessage")
@@ -80,7 +119,7 @@ def thread_reply(request, pk: int):
                            transactional=transactional,
                            error=error[:1].upper() + error[1:])  # fmt: skip
         return render(request, "ui/thread.html", context, status=400)
-    messages.success(request, f"{reply.get_channel_display()} reply sent to {contact.phone}.")
+    messages.success(request, f"{medium_label(reply.channel)} reply sent to {contact.phone}.")
     return redirect("ui:thread", pk=pk)
 
 
@@ -92,4 +131,27 @@ def thread_handled(request, pk: int):
     handled = request.POST.get("handled") == "1"
     conversation_mark_handled(contact=contact, user=request.user, handled=handled)
     messages.success(request, "Marked as handled." if handled else "Opened again.")
+    return redirect("ui:thread", pk=pk)
+
+
+@require_POST
+@page("infobip.view_inboundmessage", "ui.reply_inbound")
+def thread_template(request, pk: int):
+    """Send a WhatsApp template from the thread (after the 24-hour window closed)."""
+    contact = get_object_or_404(Contact, pk=pk)
+    context = _context(request, contact)
+    template = context.get("wa_template")
+    values = {name: value[:1000] for name, _label, value in context.get("wa_fields", [])}
+    try:
+        if template is None:
+            raise UiError("choose a template")
+        conversation_template_send(
+            contact=contact, template=template, values=values, user=request.user,
+            transactional=request.POST.get("transactional") == "1",
+        )  # fmt: skip
+    except UiError as exc:
+        error = str(exc)
+        context["template_error"] = error[:1].upper() + error[1:]
+        return render(request, "ui/thread.html", context, status=400)
+    messages.success(request, f"WhatsApp template “{template.name}” sent to {contact.phone}.")
     return redirect("ui:thread", pk=pk)

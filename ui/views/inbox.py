@@ -1,4 +1,4 @@
-"""Inbox: inbound messages with keyword outcomes, WhatsApp replies, sandbox simulation."""
+"""Inbox: inbound messages with keyword outcomes, replies, sandbox simulation."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -6,12 +6,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from channels.registry import medium_choices
 from contacts.models import RevocationReview
 from infobip.errors import InfobipError
 from infobip.models import InboundMessage, KeywordAction
 from ui.access import page
 from ui.selectors import inbox_threads
-from ui.services import UiError, inbound_reply, sandbox_inbound, whatsapp_window_open
+from ui.services import UiError, inbound_reply, reply_window_problem, sandbox_inbound
 
 
 @page("infobip.view_inboundmessage")
@@ -19,9 +20,14 @@ def inbox(request):
     rows = InboundMessage.objects.select_related("contact").order_by("-received_at", "-id")
     channel = request.GET.get("channel", "")
     keyword = request.GET.get("keyword", "")
-    if channel in ("sms", "whatsapp"):
+    channels = medium_choices()
+    if channel in dict(channels):
         rows = rows.filter(channel=channel)
-    if keyword in KeywordAction.values:
+    # "" is KeywordAction.NONE as well as "no filter": the default view shows every message,
+    # keyword ones included (issue 26 #12); "none" asks for the messages without a keyword.
+    if keyword == "none":
+        rows = rows.filter(keyword_action="")
+    elif keyword and keyword in KeywordAction.values:
         rows = rows.filter(keyword_action=keyword)
     shown = list(rows[:100])
     # One query for the page: which of these replies wait for a consent decision.
@@ -33,7 +39,7 @@ def inbox(request):
     items = [
         {
             "m": m,
-            "can_reply": m.channel == "whatsapp" and whatsapp_window_open(m.contact),
+            "reply_problem": reply_window_problem(m.channel, m.contact),
             "review_due": flagged.get(m.pk),
         }
         for m in shown
@@ -44,8 +50,9 @@ def inbox(request):
         "show": show,
         "items": items,
         "channel": channel,
+        "channels": channels,
         "keyword": keyword,
-        "keyword_actions": KeywordAction.choices,
+        "keyword_actions": [("none", "No keyword"), *[c for c in KeywordAction.choices if c[0]]],
         "sandbox": settings.INFOBIP_SANDBOX,
         "can_reply": request.user.has_perm("ui.reply_inbound"),
         "reviews": RevocationReview.objects.filter(resolved_at__isnull=True)

@@ -23,6 +23,8 @@ from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
 from campaigns.caps import caps_configured
+from channels.base import ChannelType
+from channels.registry import UnknownChannel, channel_choices, channel_type
 from contacts.models import Contact, ContactList
 from contacts.phones import PhoneChecker, PhoneError
 from core.rules import Refused
@@ -87,9 +89,13 @@ def _rules(step: dict, draft: dict) -> list[str]:
         out.append(f"Quiet hours: sends only {quiet} in the contact's time, else waits")
     elif settings.HERALD_COUNTRY_QUIET_HOURS:
         out.append("Quiet hours: the country's default (US 08:00–21:00, stricter states)")
-    channel = "sms" if step.get("channel", "sms") == "sms" else "whatsapp"
+    try:
+        kind: ChannelType | None = channel_type(step.get("channel", "sms"))
+    except UnknownChannel:
+        kind = None
+    medium = kind.ledger if kind else ""
     caps = [c.label().removesuffix(" reached") for c in caps_configured()
-            if c.channel in ("any", channel)]  # fmt: skip
+            if c.applies_to(medium)]  # fmt: skip
     policy = step.get("caps") or draft.get("caps") or "delay"
     if caps:
         verbs = {"delay": "waits until it frees", "skip": "skips this send",
@@ -97,13 +103,13 @@ def _rules(step: dict, draft: dict) -> list[str]:
         verb = verbs.get(policy, policy)
         out.append(f"Frequency caps ({'; '.join(caps)}): a capped contact {verb}")
     out.append("Opted-out contacts leave the journey before this send")
-    if step.get("channel") == "whatsapp_text":
-        out.append("WhatsApp text: only inside the 24-hour window")
-    if channel == "whatsapp" and settings.HERALD_WHATSAPP_REQUIRE_OPT_IN:
-        out.append("WhatsApp: only contacts with a WhatsApp opt-in")
-    if step.get(
-        "track_links", step.get("channel", "sms") == "sms" and "http" in step.get("text", "")
-    ):
+    if kind and kind.session_window:
+        hours = int(kind.session_window.total_seconds() // 3600)
+        out.append(f"{kind.label}: only inside the {hours}-hour window")
+    if kind and kind.opt_in_required():
+        out.append(f"{kind.medium_label}: only contacts with a {kind.medium_label} opt-in")
+    tracked_by_default = bool(kind and kind.tracks_links_by_default)
+    if step.get("track_links", tracked_by_default and "http" in step.get("text", "")):
         out.append("Links are tracked (clicks counted)")
     if draft.get("max_spend"):
         out.append(f"Budget: the journey pauses at {draft['max_spend']} spent")
@@ -218,7 +224,7 @@ def journey_step(request: HttpRequest, pk: int, step_id: str) -> HttpResponse:
     context = {
         "journey": journey, "step": step, "amount": amount, "unit": unit, "units": jf.UNITS,
         "others": [str(s.get("id")) for s in steps if s is not step],
-        "channels": jf.CHANNEL_LABELS.items(),
+        "channels": channel_choices(),
         "placeholders": "\n".join((step.get("placeholders") or {}).get("body") or []),
         "set_lines": "\n".join(f"{k}={v}" for k, v in (step.get("set") or {}).items()),
         "rule_single": _single_rule(step.get("rule")),

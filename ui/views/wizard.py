@@ -5,24 +5,27 @@ which creates the draft through campaigns.services.campaign_create (the same val
 every other entry point).
 """
 
-from django.conf import settings
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from campaigns.compliance import opt_out_countries, says_how_to_opt_out
-from campaigns.models import (
-    Channel,
-    Segment,
-)
+from campaigns.models import Segment
 from campaigns.rendering import (
     CONTACT_FIELDS,
     OPT_OUT_URL,
     PLACEHOLDER_RE,
     placeholder_syntax_problem,
-    sms_cap_check,
     sms_segments,
+)
+from channels.base import BUTTONS, IMAGE, Button, ChannelType, Content
+from channels.registry import (
+    UnknownChannel,
+    channel_choices,
+    channel_names,
+    channel_type,
+    channel_types,
 )
 from contacts.models import ContactList
 from core.params import param_int
@@ -32,12 +35,13 @@ from ui.selectors import (
     audience_counts,
     rendered_range,
 )
-from whatsapp.mapping import mapping_validate, slot_from_text
+from whatsapp.mapping import slot_from_text
 from whatsapp.mapping import template_places as mapping_places
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.services import template_render
 
 SESSION_KEY = "herald_wizard"
+MAX_BUTTON_ROWS = 4  # button rows on the message step (a type may take fewer)
 STEPS = [("audience", "Audience"), ("message", "Message"), ("options", "Options"),
          ("preview", "Preview & test"), ("launch", "Launch")]  # fmt: skip
 
@@ -188,15 +192,49 @@ def highlight_ucs2(text: str, chars: tuple[str, ...]) -> str:
 @require_POST
 @page("campaigns.add_campaign")
 def sms_counter(request):
-    """Live counter: campaigns.rendering.sms_segments on the text being typed (never drifts)."""
+    """Live counter: the chosen type's own measure of the text being typed (never drifts)."""
     field = request.POST.get("counter_field", "text")
+    if field == "reply":  # the inbox's reply box: no audience, so no "each recipient receives"
+        return render(request, "ui/_sms_counter.html", _counter(request.POST.get("text", ""), {}))
     text = request.POST.get(field if field in ("text", "failover_text") else "text", "")
-    context = _counter(text, _state(request), footer=field != "failover_text")
+    state = _state(request)
+    channel = request.POST.get("channel") or (
+        _fallback_channel(state) if field == "failover_text" else state.get("channel")
+    )
+    context = _counter(text, state, channel, footer=field == "text")
     return render(request, "ui/_sms_counter.html", context)
 
 
-def _counter(text: str, state: dict, *, footer: bool = True) -> dict:
-    """The counter's context: the text's own figures, and what recipients receive once filled."""
+def _counter(text: str, state: dict, channel: str | None = None, *, footer: bool = True) -> dict:
+    """The counter's context: the text's own figures, and what recipients receive once filled.
+
+    Types whose texts are encoded and split (SMS) get parts and encoding; the others their
+    length against their limit.
+    """
+    try:
+        kind = channel_type(channel or state.get("channel") or "")
+    except UnknownChannel:
+        kind = channel_type(channel_names()[0])
+    _parts, encoding = kind.measure(text)
+    # Warned as the marketer types, before "Next" refuses it (issue 26 #9).
+    checks: dict = {"syntax_problem": placeholder_syntax_problem(text)}
+    cap = kind.max_chars()
+    length = kind.length(text)
+    if cap is not None:
+        checks |= {
+            "cap": cap,
+            "over_cap": length - cap if length > cap else 0,
+            "near_cap": cap - length if cap * 0.9 <= length <= cap else None,
+        }
+    if not encoding:
+        return {"text": text, "kind": kind, "length": length, "limit": cap, **checks}
+    # Where the law asks for opt-out wording Herald adds it to SMS (issue 26 #8): say so here,
+    # as it counts toward what those recipients receive.
+    checks["footer_countries"] = (
+        sorted(opt_out_countries())
+        if footer and kind.ledger == "sms" and not says_how_to_opt_out(text)
+        else []
+    )
     seg = sms_segments(text)
     list_ids, segment_id = state.get("lists", []), state.get("segment")
     filled = (
@@ -204,20 +242,13 @@ def _counter(text: str, state: dict, *, footer: bool = True) -> dict:
         if list_ids or segment_id
         else None
     )
-    cap = settings.HERALD_SMS_MAX_CHARS
     return {
         "seg": seg,
+        "kind": kind,
         "text": text,
         "filled": filled,
         "highlighted": highlight_ucs2(text, seg.ucs2_chars),
-        # Warned as the marketer types, before "Next" refuses it (issue 26 #9).
-        "cap": cap,
-        "over_cap": seg.length - cap if seg.length > cap else 0,
-        "near_cap": cap - seg.length if cap * 0.9 <= seg.length <= cap else None,
-        "syntax_problem": placeholder_syntax_problem(text),
-        # Where the law asks for opt-out wording Herald adds it (issue 26 #8): say so here, as
-        # it counts toward what those recipients receive.
-        "footer_countries": [] if says_how_to_opt_out(text) else sorted(opt_out_countries()),
+        **checks,
     }
 
 
@@ -319,6 +350,69 @@ def _unfillable(mapping: dict, known: list[str]) -> list[str]:
     ]
 
 
+def _buttons_from_post(post) -> list[dict]:
+    """The buttons typed on the message step (text and link; empty rows dropped)."""
+    buttons = []
+    for i in range(MAX_BUTTON_ROWS):
+        text = post.get(f"button_text_{i}", "").strip()
+        url = post.get(f"button_url_{i}", "").strip()
+        if text or url:
+            buttons.append(Button(text=text, url=url).to_dict())
+    return buttons
+
+
+def channel_options() -> list[dict]:
+    """The wizard's channel choices, from the registry: each type and what it can carry."""
+    return [
+        {
+            "name": kind.name,
+            "label": kind.label,
+            "panel": "template" if kind.uses_template else "text",
+            "image": IMAGE in kind.content_kinds,
+            "buttons": kind.max_buttons if BUTTONS in kind.content_kinds else 0,
+            "max_chars": kind.max_chars(),
+        }
+        for kind in channel_types()
+    ]
+
+
+def _content_check(kind: ChannelType, post, known: list[str]) -> tuple[dict, dict, list[str]]:
+    """(campaign values, field errors, template errors) of the message step for `kind`."""
+    field_errors: dict[str, str] = {}
+    template_errors: list[str] = []
+    text = post.get("text", "")
+    values: dict = {"channel": kind.name, "text": text, "template": None,
+                    "template_mapping": {}, "media_url": "", "buttons": []}  # fmt: skip
+    if kind.uses_template:
+        template = WhatsAppTemplate.objects.filter(pk=param_int(post.get("template")) or 0).first()
+        if template is None:
+            field_errors["template"] = f"Choose a {kind.label}."
+            return values, field_errors, template_errors
+        mapping = mapping_from_post(template, post)
+        values |= {"template": template.pk, "template_mapping": mapping}
+        template_errors += kind.template_problems(Content(template=template, mapping=mapping))
+        template_errors += _unfillable(mapping, known)
+        if reason := template.unsendable_reason:
+            template_errors.append(reason)
+        return values, field_errors, template_errors
+    if IMAGE in kind.content_kinds:
+        values["media_url"] = post.get("media_url", "").strip()
+    if BUTTONS in kind.content_kinds:
+        values["buttons"] = _buttons_from_post(post)
+    content = Content(text=text, media_url=values["media_url"],
+                      buttons=tuple(Button.from_dict(b) for b in values["buttons"]))  # fmt: skip
+    problems = kind.content_problems(content)
+    if not text.strip() and not values["media_url"]:
+        field_errors["text"] = f"Write the {kind.medium_label} text."
+    elif problems:
+        field_errors["text"] = "; ".join(p[0].upper() + p[1:] for p in problems) + "."
+    elif problem := placeholder_syntax_problem(text):
+        field_errors["text"] = problem[0].upper() + problem[1:] + "."
+    elif problem := unknown_placeholders(text, known):
+        field_errors["text"] = problem
+    return values, field_errors, template_errors
+
+
 @page("campaigns.add_campaign")
 def message(request):
     state = _state(request)
@@ -329,31 +423,15 @@ def message(request):
     template = None
     known = _known_placeholders(state)
     if request.method == "POST":
-        channel = request.POST.get("channel", Channel.SMS)
-        text = request.POST.get("text", "")
-        values = {"channel": channel, "text": text, "template": None, "template_mapping": {}}
-        if channel == Channel.SMS:
-            if not text.strip():
-                field_errors["text"] = "Write the SMS text."
-            elif problem := sms_cap_check(text) or placeholder_syntax_problem(text):
-                field_errors["text"] = problem[0].upper() + problem[1:] + "."
-            elif problem := unknown_placeholders(text, known):
-                field_errors["text"] = problem
-        elif channel == Channel.WHATSAPP_TEMPLATE:
-            template = WhatsAppTemplate.objects.filter(
-                pk=param_int(request.POST.get("template")) or 0
-            ).first()
-            if template is None:
-                field_errors["template"] = "Choose a WhatsApp template."
-            else:
-                mapping = mapping_from_post(template, request.POST)
-                values |= {"template": template.pk, "template_mapping": mapping}
-                template_errors += mapping_validate(template=template, mapping=mapping)
-                template_errors += _unfillable(mapping, known)
-                if reason := template.unsendable_reason:
-                    template_errors.append(reason)
+        channel = request.POST.get("channel", "")
+        try:
+            kind = channel_type(channel)
+        except UnknownChannel:
+            values = {"channel": "", "text": request.POST.get("text", "")}
+            labels = ", ".join(label for _, label in channel_choices())
+            field_errors["channel"] = f"Choose a channel: {labels}."
         else:
-            field_errors["channel"] = "Choose SMS or a WhatsApp template."
+            values, field_errors, template_errors = _content_check(kind, request.POST, known)
         state = {**state, **values}
         _save(request, **values)
         if request.POST.get("nav") == "back":
@@ -364,12 +442,16 @@ def message(request):
     if state.get("template"):
         template = WhatsAppTemplate.objects.filter(pk=state["template"]).first()
     errors = [*field_errors.values(), *template_errors]
+    buttons = list(state.get("buttons") or [])
     context = _ctx(
         "message",
         state=state,
         errors=errors,
         field_errors=field_errors,
         template_errors=template_errors,
+        channels=channel_options(),
+        current_channel=state.get("channel") or channel_names()[0],
+        button_rows=[buttons[i] if i < len(buttons) else {} for i in range(MAX_BUTTON_ROWS)],
         fields=list(CONTACT_FIELDS),
         attributes=[k for k in known if k not in CONTACT_FIELDS],
         templates=WhatsAppTemplate.objects.filter(removed_upstream_at__isnull=True),
@@ -381,3 +463,16 @@ def message(request):
         **_counter(state.get("text", ""), state),
     )
     return render(request, "ui/wizard_message.html", context, status=400 if errors else 200)
+
+
+def _fallback_channel(state: dict) -> str | None:
+    """The fallback step the options offer: a type that may follow the campaign's own, on
+    another medium (the first such in the registry), or None."""
+    try:
+        own = channel_type(state.get("channel") or "")
+    except UnknownChannel:
+        return None
+    for kind in channel_types():
+        if kind.fallback_step and kind.ledger != own.ledger:
+            return kind.name
+    return None

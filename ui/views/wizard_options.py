@@ -23,19 +23,21 @@ from campaigns.editing import EDITABLE, campaign_update
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
     Campaign,
-    Channel,
     FailoverMode,
     SpeedUnit,
 )
 from campaigns.permissions import SEND
 from campaigns.pricing import price_table
-from campaigns.rendering import CONTACT_FIELDS, placeholder_syntax_problem, sms_cap_check
+from campaigns.rendering import CONTACT_FIELDS, placeholder_syntax_problem
 from campaigns.services import (
     SPEED_LIMIT_MAX,
     CampaignError,
     campaign_create,
     sender_problem,
 )
+from campaigns.steps import primary_validity
+from channels.base import PROVIDER
+from channels.registry import channel_type
 from contacts.models import ContactList
 from core.rules import Refused
 from ui.access import page
@@ -45,6 +47,7 @@ from ui.views.wizard import (
     SESSION_KEY,
     _counter,
     _ctx,
+    _fallback_channel,
     _known_placeholders,
     _save,
     _segment,
@@ -72,12 +75,7 @@ def _validity_form(minutes: int | None) -> tuple[str, str]:
 
 def campaign_state(campaign: Campaign) -> dict:
     """The wizard's answers for an existing campaign: every step shows what was saved."""
-    own_validity = (
-        campaign.sms_validity_minutes
-        if campaign.channel == Channel.SMS
-        else campaign.whatsapp_validity_minutes
-    )
-    validity, validity_unit = _validity_form(own_validity)
+    validity, validity_unit = _validity_form(primary_validity(campaign))
     failover_validity, failover_validity_unit = _validity_form(campaign.failover_validity_minutes)
     options = {
         "send_mode": "later" if campaign.send_at else "now",
@@ -110,6 +108,8 @@ def campaign_state(campaign: Campaign) -> dict:
         "exclude_segment": campaign.exclude_segment_id,
         "channel": campaign.channel,
         "text": campaign.text,
+        "media_url": campaign.media_url,
+        "buttons": campaign.buttons or [],
         "template": campaign.template_id,
         "template_mapping": campaign.template_mapping or {},
         "options": options,
@@ -149,19 +149,20 @@ def parse_send_at(value: str) -> dt.datetime | None:
     return parsed
 
 
-def _options_defaults(state: dict) -> dict:
-    whatsapp = state["channel"] != Channel.SMS
+def _options_defaults(state: dict, fallback: str | None) -> dict:
+    kind = channel_type(state["channel"])
     defaults = {
         "send_mode": "now",
         "speed_unit": SpeedUnit.MINUTE,
         "validity_unit": "hours",
         "failover_validity_unit": "hours",
-        "failover_mode": FailoverMode.HERALD if whatsapp else FailoverMode.NONE,
+        "failover_mode": FailoverMode.HERALD if fallback else FailoverMode.NONE,
+        "opt_out_footer": "on",
     }
-    defaults["opt_out_footer"] = "on"
-    # Click tracking is on by default for an SMS with a link (issue 26 #2): the marketer sees
-    # what a link earned without having to know the option exists.
-    if not whatsapp and has_link(state.get("text", "")):
+    # Click tracking is on by default for a text with a link on a type that shortens links by
+    # default (SMS, issue 26 #2): the marketer sees what a link earned without having to know
+    # the option exists.
+    if kind.tracks_links_by_default and has_link(state.get("text", "")):
         defaults["track_links"] = "on"
     return defaults
 
@@ -195,9 +196,10 @@ def _max_spend(form: dict, errors: dict[str, str]) -> Decimal | None:
     return amount.quantize(Decimal("0.0001"))
 
 
-def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[str, str]]:
+def _options_check(form: dict, state: dict, fallback: str | None) -> tuple[dict, dict[str, str]]:
     """The options form as campaign fields, and the errors by field (empty when valid)."""
     field_errors: dict[str, str] = {}
+    kind = channel_type(state["channel"])
     send_at = None
     if form.get("send_mode") == "later":
         send_at = parse_send_at(form.get("send_at", ""))
@@ -231,33 +233,41 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
             "The quiet hours start and end at the same time: give e.g. 21:00 and 08:00, or "
             "leave both empty."
         )
-    # WhatsApp goes from the template's own number (a template belongs to one sender); the
-    # form asks for a sender only for SMS.
-    sender = _template_sender(state) if whatsapp else form.get("sender", "").strip()
-    if wrong := sender_problem(sender, sms=not whatsapp):
+    # A template type goes from the template's own number (a template belongs to one sender);
+    # the form asks for a sender for the other types.
+    sender = _template_sender(state) if kind.uses_template else form.get("sender", "").strip()
+    if wrong := sender_problem(sender, kind=kind):
         field_errors["sender"] = f"The sender {wrong}."
-    failover_sender = form.get("failover_sender", "").strip() if whatsapp else ""
-    if wrong := sender_problem(failover_sender, sms=True):
-        field_errors["failover_sender"] = f"The failover sender {wrong}."
+    failover_mode = form.get("failover_mode", FailoverMode.NONE) if fallback else "none"
+    if failover_mode not in FailoverMode.values:
+        field_errors["failover_mode"] = "Choose how the fallback works."
+    falls_back = fallback is not None and failover_mode != FailoverMode.NONE
+    failover_sender = form.get("failover_sender", "").strip() if falls_back else ""
+    if (
+        fallback
+        and falls_back
+        and (wrong := sender_problem(failover_sender, kind=channel_type(fallback)))
+    ):
+        field_errors["failover_sender"] = f"The fallback sender {wrong}."
     validity = _minutes(form, "validity", field_errors, "validity")
-    if validity is not None and not whatsapp and validity > SMS_VALIDITY_MAX_MINUTES:
-        field_errors["validity"] = "Infobip tries an SMS for at most 48 hours: give 48 or less."
-    failover_validity = None
-    if whatsapp and form.get("failover_mode", FailoverMode.NONE) != FailoverMode.NONE:
-        failover_validity = _minutes(
-            form, "failover_validity", field_errors, "failover SMS validity"
+    herald_validity = kind.validity != PROVIDER
+    if validity is not None and not herald_validity and validity > SMS_VALIDITY_MAX_MINUTES:
+        field_errors["validity"] = (
+            f"Infobip tries {kind.medium_label} for at most 48 hours: give 48 or less."
         )
+    failover_validity = None
+    if falls_back:
+        failover_validity = _minutes(form, "failover_validity", field_errors, "fallback validity")
         if failover_validity is not None and failover_validity > SMS_VALIDITY_MAX_MINUTES:
             field_errors["failover_validity"] = (
-                "Infobip tries an SMS for at most 48 hours: give 48 or less."
+                "Infobip tries a message for at most 48 hours: give 48 or less."
             )
     max_spend = _max_spend(form, field_errors)
-    failover_mode = form.get("failover_mode", FailoverMode.NONE) if whatsapp else "none"
-    if failover_mode not in FailoverMode.values:
-        field_errors["failover_mode"] = "Choose how SMS failover works."
-    failover_text = form.get("failover_text", "") if whatsapp else ""
-    if failover_mode != FailoverMode.NONE and failover_text.strip():
-        if wrong := sms_cap_check(failover_text) or placeholder_syntax_problem(failover_text):
+    failover_text = form.get("failover_text", "") if fallback else ""
+    if fallback and failover_mode != FailoverMode.NONE and failover_text.strip():
+        if wrong := channel_type(fallback).cap_check(failover_text) or (
+            placeholder_syntax_problem(failover_text)
+        ):
             field_errors["failover_text"] = wrong[0].upper() + wrong[1:] + "."
         elif wrong := unknown_placeholders(failover_text, _known_placeholders(state)):
             field_errors["failover_text"] = wrong
@@ -268,7 +278,9 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
         "exclude_lists": ContactList.objects.filter(pk__in=state.get("exclude_lists", [])),
         "segment": _segment(state.get("segment")),
         "exclude_segment": _segment(state.get("exclude_segment")),
-        "text": state.get("text", "") if state["channel"] == Channel.SMS else "",
+        "text": "" if kind.uses_template else state.get("text", ""),
+        "media_url": state.get("media_url", "") if not kind.uses_template else "",
+        "buttons": state.get("buttons") or [] if not kind.uses_template else [],
         "template": WhatsAppTemplate.objects.filter(pk=state.get("template") or 0).first(),
         "template_mapping": state.get("template_mapping") or {},
         "failover_mode": failover_mode,
@@ -281,12 +293,13 @@ def _options_check(form: dict, state: dict, whatsapp: bool) -> tuple[dict, dict[
         "sender": sender,
         "failover_sender": failover_sender,
         "track_links": form.get("track_links") == "on",
-        "sms_validity_minutes": None if whatsapp else validity,
-        "whatsapp_validity_minutes": validity if whatsapp else None,
+        "sms_validity_minutes": None if herald_validity else validity,
+        "whatsapp_validity_minutes": validity if herald_validity else None,
         "failover_validity_minutes": failover_validity,
         "max_spend": max_spend,
         "frequency_cap_override": form.get("frequency_cap_override") == "on",
-        "opt_out_footer": form.get("opt_out_footer") == "on" or whatsapp,
+        # Only SMS carries the footer; other types keep the default (it has no effect there).
+        "opt_out_footer": form.get("opt_out_footer") == "on" or kind.ledger != "sms",
     }
     return fields, field_errors
 
@@ -336,16 +349,17 @@ def options(request):
     state = _state(request)
     if not state.get("channel"):
         return redirect("ui:wizard_message")
-    whatsapp = state["channel"] != Channel.SMS
+    kind = channel_type(state["channel"])
+    fallback = _fallback_channel(state)
     field_errors: dict[str, str] = {}
     errors: list[str] = []
-    form = state.get("options") or _options_defaults(state)
+    form = state.get("options") or _options_defaults(state, fallback)
     if request.method == "POST":
         form = {k: v for k, v in request.POST.dict().items() if k != "csrfmiddlewaretoken"}
         _save(request, options=form)
         if form.get("nav") == "back":
             return redirect("ui:wizard_message")
-        fields, field_errors = _options_check(form, state, whatsapp)
+        fields, field_errors = _options_check(form, state, fallback)
         if not field_errors:
             editing = state.get("editing")
             try:
@@ -374,18 +388,18 @@ def options(request):
         errors=[*field_errors.values(), *errors],
         general_errors=errors,
         field_errors=field_errors,
-        whatsapp=whatsapp,
+        fallback=channel_type(fallback) if fallback else None,
+        own=kind,
+        herald_validity=kind.validity != PROVIDER,
         failover_modes=FailoverMode.choices,
         speed_units=SpeedUnit.choices,
         speed_limit_max=SPEED_LIMIT_MAX,
         time_zone=timezone.get_current_timezone_name(),
         server_zone=settings.TIME_ZONE,
         fields=list(CONTACT_FIELDS),
-        default_sender=settings.INFOBIP_WHATSAPP_SENDER
-        if whatsapp
-        else settings.INFOBIP_SMS_SENDER,
+        default_sender=kind.default_sender(),
         template_sender=_template_sender(state),
-        sms_sender=settings.INFOBIP_SMS_SENDER,
+        fallback_sender=channel_type(fallback).default_sender() if fallback else "",
         short_domain=settings.INFOBIP_SHORT_DOMAIN,
         text_has_link=has_link(state.get("text", "")),
         caps=_caps_text(state),
@@ -393,21 +407,21 @@ def options(request):
         country_quiet_hours=country_rules_words(),
         currency=price_table().currency,
         validity_units=[("minutes", "minutes"), ("hours", "hours")],
-        known_senders=_known_senders(),
+        known_senders=_known_senders(kind.name),
         opt_out_countries=sorted(opt_out_countries()),
         text_says_opt_out=says_how_to_opt_out(state.get("text", "")),
-        **_counter(form.get("failover_text", ""), state, footer=False),
+        **_counter(form.get("failover_text", ""), state, fallback, footer=False),
     )
     status = 400 if context["errors"] else 200
     return render(request, "ui/wizard_options.html", context, status=status)
 
 
-def _known_senders() -> list[str]:
-    """Senders to pick from: the default and those recent campaigns used."""
-    default = settings.INFOBIP_SMS_SENDER
+def _known_senders(channel: str) -> list[str]:
+    """Senders to pick from: the type's default and those recent campaigns of it used."""
+    default = channel_type(channel).default_sender()
     used = (
         Campaign.objects.exclude(sender="")
-        .filter(channel=Channel.SMS)
+        .filter(channel=channel)
         .order_by("-created_at")
         .values_list("sender", flat=True)[:50]
     )
@@ -420,15 +434,15 @@ def _known_senders() -> list[str]:
 
 
 def _template_sender(state: dict) -> str:
-    """The WhatsApp number a template campaign sends from: its template's."""
+    """The number a template campaign sends from: its template's."""
     template = WhatsAppTemplate.objects.filter(pk=state.get("template") or 0).first()
     return template.sender if template else ""
 
 
 def _caps_text(state: dict) -> str:
     """The workspace's caps that apply to the channel, in words ("" when there are none)."""
-    channel = "sms" if state["channel"] == Channel.SMS else "whatsapp"
-    caps = [cap for cap in caps_configured() if cap.channel in ("any", channel)]
+    medium = channel_type(state["channel"]).ledger
+    caps = [cap for cap in caps_configured() if cap.applies_to(medium)]
     return "; ".join(
         f"{cap.messages} message{'s' if cap.messages != 1 else ''} in {cap.days} "
         f"day{'s' if cap.days != 1 else ''}"

@@ -7,7 +7,6 @@ import sys
 import time
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
@@ -18,6 +17,7 @@ from campaigns.models import Campaign, FailoverMode, Segment
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
+    campaign_approval_request,
     campaign_approve,
     campaign_cancel,
     campaign_create,
@@ -28,6 +28,8 @@ from campaigns.services import (
     campaign_status,
     campaign_test_send,
 )
+from channels.base import PROVIDER, ChannelType
+from channels.registry import channel_names, channel_type
 from contacts.models import ContactList
 from core.cli import add_actor_argument, cli_actor
 from core.rules import Refused, actor_require, actor_user
@@ -52,9 +54,8 @@ class Command(BaseCommand):
         create.add_argument("--segment", help="a saved segment (manage.py segment), besides lists")
         create.add_argument("--exclude-segment", help="a saved segment whose members are left out")
         create.add_argument("--exclude-list", action="append", default=[], dest="exclude")
-        create.add_argument(
-            "--channel", required=True, choices=["sms", "whatsapp_text", "whatsapp_template"]
-        )
+        # The registered channel types (channels/registry.py), read when the parser is built.
+        create.add_argument("--channel", required=True, choices=channel_names())
         create.add_argument("--sender", default="")
         create.add_argument("--text", default="")
         create.add_argument("--template")
@@ -112,6 +113,13 @@ class Command(BaseCommand):
             p = sub.add_parser(name)
             p.add_argument("id", type=int)
             add_actor_argument(p)
+        request = sub.add_parser(
+            "request-approval", help="ask the approvers to check a draft (menu, queue, event)"
+        )
+        request.add_argument("id", type=int)
+        request.add_argument("--note", default="", help="a note for the approvers")
+        request.add_argument("--json", action="store_true")
+        add_actor_argument(request)
         for name in ("archive", "unarchive"):
             p = sub.add_parser(name, help=f"{name} a draft or finished campaign (list/dashboard)")
             p.add_argument("id", type=int)
@@ -123,7 +131,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, **options) -> None:
         try:
-            getattr(self, f"do_{action}")(**options)
+            getattr(self, f"do_{action.replace('-', '_')}")(**options)
         except Refused as exc:
             raise CommandError(f"refused: {exc}") from exc
         except (CampaignError, ValidationError) as exc:
@@ -143,8 +151,9 @@ class Command(BaseCommand):
         if not lists and segment is None:
             raise CommandError("give --list NAME (one or more) or --segment NAME")
         template, mapping = None, {}
-        if o["channel"] == "whatsapp_template":
-            template, mapping = self._template(o)
+        kind = channel_type(o["channel"])
+        if kind.uses_template:
+            template, mapping = self._template(o, kind)
         send_at = None
         if o["send_at"]:
             send_at = parse_datetime(o["send_at"])
@@ -176,8 +185,9 @@ class Command(BaseCommand):
             speed_unit=o["speed_unit"],
             quiet_hours=quiet,
             track_links=o["track_links"],
-            sms_validity_minutes=o["validity"] if o["channel"] == "sms" else None,
-            whatsapp_validity_minutes=o["validity"] if o["channel"] != "sms" else None,
+            # --validity is the channel's own: Infobip's validityPeriod, or Herald's expiry.
+            sms_validity_minutes=o["validity"] if kind.validity == PROVIDER else None,
+            whatsapp_validity_minutes=o["validity"] if kind.validity != PROVIDER else None,
             failover_validity_minutes=o["failover_validity"],
             actor=cli_actor(o["acting_user"]),
             max_spend=_max_spend(o["max_spend"]),
@@ -198,10 +208,10 @@ class Command(BaseCommand):
             raise CommandError(f"no contact list named {', '.join(map(repr, unknown))}")
         return [found[name] for name in names]
 
-    def _template(self, o: dict) -> tuple[WhatsAppTemplate, dict]:
+    def _template(self, o: dict, kind: ChannelType) -> tuple[WhatsAppTemplate, dict]:
         if not o["template"] or not o["language"]:
-            raise CommandError("a whatsapp_template campaign needs --template and --language")
-        sender = o["sender"] or settings.INFOBIP_WHATSAPP_SENDER
+            raise CommandError(f"a {kind.name} campaign needs --template and --language")
+        sender = o["sender"] or kind.default_sender()
         template = WhatsAppTemplate.objects.filter(
             sender=sender, name=o["template"], language=o["language"]
         ).first()
@@ -322,6 +332,20 @@ class Command(BaseCommand):
     def do_resend(self, *, id: int, acting_user: str | None, **_) -> None:
         count = campaign_resend_failed(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {id} resend queued={count}")
+
+    def do_request_approval(self, *, id: int, note: str, acting_user: str | None, **o) -> None:
+        request = campaign_approval_request(
+            campaign=self._campaign(id), actor=cli_actor(acting_user), note=note
+        )
+        answer = {"id": id, "requested_by": str(request.requested_by or "operator"),
+                  "requested_at": request.requested_at.isoformat()}  # fmt: skip
+        if o["json"]:
+            self.stdout.write(json.dumps(answer))
+        else:
+            self.stdout.write(
+                f"campaign {id} approval requested by {answer['requested_by']} "
+                f"at {answer['requested_at']}"
+            )
 
     def do_archive(self, *, id: int, json: bool, acting_user: str | None, **_) -> None:
         campaign = campaign_archive(campaign=self._campaign(id), actor=cli_actor(acting_user))

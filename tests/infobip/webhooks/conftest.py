@@ -68,7 +68,13 @@ def make_ledger(
     prefix: str = "+4479460",
     **campaign_fields,
 ) -> tuple[Campaign, list[Message]]:
-    """A campaign with `n` messages in `state` (counters in step), built with bulk_create."""
+    """A campaign with `n` messages in `state` (counters in step), built with bulk_create.
+
+    `channel` is the ledger's medium; the campaign gets the first channel type of it unless
+    `campaign_fields` names one."""
+    from channels.registry import types_of_medium
+
+    campaign_fields.setdefault("channel", types_of_medium(channel)[0].name)
     campaign = Campaign.objects.create(
         name=f"c-{uuid.uuid4().hex[:6]}", state=campaign_state, recipients=n, **campaign_fields
     )

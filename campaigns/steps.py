@@ -1,0 +1,130 @@
+"""A campaign's steps: its channel type and content, then its fallback chain.
+
+The first step is the campaign's own channel; each fallback step is a registered type that may
+follow another (`ChannelType.fallback_step`). Steps are told apart in the ledger by their medium
+(`Message.channel`), which is why a chain never holds two types of the same medium. Everything
+that sends, renders, prices or expires a campaign's messages asks here which type and content a
+row stands for, instead of comparing channel names.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from campaigns.models import Campaign, FailoverMode
+from channels.base import PROVIDER, Button, ChannelType, Content
+from channels.registry import channel_type
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a campaign: a type, what it says, from which sender, for how long."""
+
+    position: int  # 0 for the campaign's own channel
+    kind: ChannelType
+    content: Content
+    sender: str  # '' → the campaign's sender (first step) or the type's default
+    validity_minutes: int | None
+
+    @property
+    def medium(self) -> str:
+        return self.kind.ledger
+
+
+def campaign_kind(campaign: Campaign) -> ChannelType:
+    """The campaign's channel type."""
+    return channel_type(campaign.channel)
+
+
+def primary_content(campaign: Campaign) -> Content:
+    """What the campaign's own channel says (text or template, image, buttons)."""
+    return Content(
+        text=campaign.text,
+        template=campaign.template,
+        mapping=campaign.template_mapping or {},
+        media_url=campaign.media_url or "",
+        buttons=campaign_buttons(campaign),
+    )
+
+
+def campaign_buttons(campaign: Campaign) -> tuple[Button, ...]:
+    """The campaign's buttons (entries that are not objects are left out; validation says so)."""
+    raw = campaign.buttons if isinstance(campaign.buttons, list) else []
+    return tuple(Button.from_dict(b) for b in raw if isinstance(b, dict))
+
+
+def primary_validity(campaign: Campaign, kind: ChannelType | None = None) -> int | None:
+    """The campaign's validity for its own channel (sent to Infobip, or enforced by Herald)."""
+    kind = kind or campaign_kind(campaign)
+    if kind.validity == PROVIDER:
+        return campaign.sms_validity_minutes
+    return campaign.whatsapp_validity_minutes
+
+
+def campaign_steps(campaign: Campaign) -> list[Step]:
+    """The campaign's channel, then its fallback steps in order."""
+    kind = campaign_kind(campaign)
+    steps = [
+        Step(0, kind, primary_content(campaign), campaign.sender, primary_validity(campaign, kind))
+    ]
+    if campaign.failover_mode != FailoverMode.NONE:
+        steps.append(
+            Step(
+                1,
+                channel_type("sms"),
+                Content(text=campaign.failover_text),
+                campaign.failover_sender,
+                campaign.failover_validity_minutes or campaign.sms_validity_minutes,
+            )
+        )
+    return steps
+
+
+def step_for_medium(campaign: Campaign, medium: str) -> Step:
+    """The step whose messages travel on `medium` (a chain never repeats a medium)."""
+    for step in campaign_steps(campaign):
+        if step.medium == medium:
+            return step
+    # A row of a medium the campaign has no step for (a resend of an older chain): its own type.
+    return campaign_steps(campaign)[0]
+
+
+def next_step(campaign: Campaign, medium: str) -> Step | None:
+    """The step after the one on `medium`, when Herald (not Infobip) runs the chain."""
+    if campaign.failover_mode != FailoverMode.HERALD:
+        return None
+    steps = campaign_steps(campaign)
+    for index, step in enumerate(steps[:-1]):
+        if step.medium == medium:
+            return steps[index + 1]
+    return None
+
+
+def chain_waits_on(campaign: Campaign) -> list[str]:
+    """The mediums whose accepted messages may still need the next step (all but the last)."""
+    if campaign.failover_mode != FailoverMode.HERALD:
+        return []
+    return [step.medium for step in campaign_steps(campaign)[:-1]]
+
+
+def step_sender(campaign: Campaign, step: Step) -> str:
+    """Who a step's messages come from: its own sender, the campaign's, the type's default."""
+    if step.sender:
+        return step.sender
+    if (
+        step.position > 0
+        and campaign.sender
+        and step.kind.sender_kind == campaign_kind(campaign).sender_kind
+    ):
+        return campaign.sender
+    return step.kind.default_sender()
+
+
+def fallback_window(campaign: Campaign) -> dt.timedelta:
+    """How long a step waits for a final report before the next step goes."""
+    if campaign.failover_after:
+        return campaign.failover_after
+    return dt.timedelta(seconds=settings.HERALD_FAILOVER_AFTER)
