@@ -96,26 +96,31 @@ def _links_words(campaign: Campaign) -> str:
     return "Links are sent as written; clicks are not counted."
 
 
+def _message(kind) -> str:
+    """ "SMS", else "WhatsApp message": how people name one message of a medium."""
+    return kind.medium_label if kind.medium_label == "SMS" else f"{kind.medium_label} message"
+
+
 def _validity_words(campaign: Campaign) -> str:
     steps = campaign_steps(campaign)
     kind, minutes = steps[0].kind, steps[0].validity_minutes
     if kind.validity == PROVIDER:
         if minutes is None:
             line = (
-                f"Infobip keeps trying to deliver each {kind.medium_label} message for up to 48 "
-                "hours (its maximum)."
+                f"Infobip keeps trying to deliver each {_message(kind)} for up to 48 hours (its "
+                "maximum)."
             )
         else:
             line = (
-                f"Infobip keeps trying to deliver each {kind.medium_label} message for "
+                f"Infobip keeps trying to deliver each {_message(kind)} for "
                 f"{duration_words(minutes)}; a message whose quiet-hours wait is longer than that "
                 "is not sent."
             )
     elif minutes is None:
-        line = f"A {kind.medium_label} message waits for its report as long as Infobip reports."
+        line = f"A {_message(kind)} waits for its report as long as Infobip reports."
     else:
         line = (
-            f"A {kind.medium_label} message with no final report after {duration_words(minutes)} "
+            f"A {_message(kind)} with no final report after {duration_words(minutes)} "
             "is counted as expired" + (" and gets its fallback." if len(steps) > 1 else ".")
         )
     for step in steps[1:]:
