@@ -1,5 +1,6 @@
 """Request and response shapes (they also make the OpenAPI document)."""
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils.choices import CallableChoiceIterator
@@ -335,9 +336,48 @@ def split_specs(data: dict) -> tuple[list[VariantSpec], SplitSpec | None]:
     return variants, spec
 
 
+class SendWindowSerializer(serializers.Serializer):
+    """The local hours in which sending is allowed (the command line's --send-window)."""
+
+    start = serializers.TimeField(format="%H:%M")
+    end = serializers.TimeField(format="%H:%M")
+
+
+@extend_schema_field(SendWindowSerializer(allow_null=True))
+class SendWindowField(serializers.Field):
+    """A campaign's quiet hours as the window in which messages may go, in each recipient's
+    local time (08:00–21:00: nothing between 21:00 and 08:00); null: the countries' rules."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(source="*", allow_null=True, **kwargs)
+
+    def to_representation(self, value: Campaign) -> dict | None:
+        start, end = value.quiet_hours_start, value.quiet_hours_end
+        return {"start": f"{start:%H:%M}", "end": f"{end:%H:%M}"} if start and end else None
+
+    def validate_empty_values(self, data):
+        # null is a value here (no window of the campaign's own), not "absent".
+        if data is None:
+            return True, {"quiet_hours": None}
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data) -> dict:
+        window = SendWindowSerializer(data=data)
+        window.is_valid(raise_exception=True)
+        return {"quiet_hours": (window.validated_data["start"], window.validated_data["end"])}
+
+
 class CampaignSerializer(serializers.ModelSerializer):
     lists = ListNameField(
         many=True, slug_field="name", queryset=ContactList.objects.all(), required=False
+    )
+    send_window = SendWindowField(required=False)
+    max_spend = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        required=False,
+        allow_null=True,
+        min_value=Decimal("0.0001"),
     )
     exclude_lists = ListNameField(
         many=True, slug_field="name", queryset=ContactList.objects.all(), required=False
@@ -373,6 +413,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             "speed_limit", "speed_unit", "track_links", "sms_validity_minutes",
             "whatsapp_validity_minutes", "failover_validity_minutes", "state", "state_reason",
             "recipients", "created_at", "launched_at", "finished_at", "variants", "test",
+            "send_window", "max_spend", "frequency_cap_override", "opt_out_footer",
         ]  # fmt: skip
         read_only_fields = ["id", "state", "state_reason", "recipients", "created_at",
                             "launched_at", "finished_at"]  # fmt: skip

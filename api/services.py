@@ -21,7 +21,7 @@ from contacts.attributes import attributes_clean
 from contacts.bulk import FIELDS, add_memberships, fetch_existing, upsert_contacts
 from contacts.models import ConsentSource, ContactList
 from contacts.phones import PhoneChecker, PhoneError, PhoneInfo
-from contacts.services import attribute_types
+from contacts.services import attribute_types, list_name_problem
 from core.services import audit_record
 
 UPSERT_MAX = 10_000
@@ -117,7 +117,9 @@ def _row(
     for item in lists:
         if not isinstance(item, str) or not (item := item.strip()):
             raise ValueError("lists: must be a list of list names")
-        names.append(item[:200])
+        if problem := list_name_problem(item):
+            raise ValueError(f"lists: {problem}")
+        names.append(item)
     opted_out = get("opted_out", False)
     if not isinstance(opted_out, bool):
         raise ValueError("opted_out: must be true or false")

@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import conversions, journeys, reports, views, views_audiences
+from api import campaign_tests, conversions, journeys, reports, views, views_audiences
 
 app_name = "api"
 
@@ -35,6 +35,13 @@ urlpatterns = [
          name="campaign-preview"),
     path("campaigns/<int:pk>/messages", views.CampaignMessagesView.as_view(),
          name="campaign-messages"),
+    path("campaigns/<int:pk>/test", campaign_tests.CampaignTestView.as_view(),
+         name="campaign-test"),
+    path("campaigns/<int:pk>/tests", campaign_tests.CampaignTestsView.as_view(),
+         name="campaign-tests"),
+    path("test-numbers", campaign_tests.TestNumbersView.as_view(), name="test-numbers"),
+    path("test-numbers/<int:pk>", campaign_tests.TestNumberDetailView.as_view(),
+         name="test-number"),
     *[
         path(f"campaigns/<int:pk>/{action}", views.CampaignActionView.as_view(action_name=action),
              name=f"campaign-{action}")

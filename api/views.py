@@ -44,6 +44,7 @@ from campaigns.services import (
     campaign_approval_request,
     campaign_cancel,
     campaign_create,
+    campaign_frequency_cap_override,
     campaign_launch,
     campaign_pause,
     campaign_resume,
@@ -399,7 +400,12 @@ class CampaignDetailView(APIView):
                 "variants" in serializer.validated_data or "test" in serializer.validated_data
             )
             variants, test = s.split_specs(serializer.validated_data)
-            for name, value in serializer.validated_data.items():
+            data = dict(serializer.validated_data)
+            if "quiet_hours" in data:
+                window = data.pop("quiet_hours")
+                campaign.quiet_hours_start, campaign.quiet_hours_end = window or (None, None)
+            override = data.pop("frequency_cap_override", None)
+            for name, value in data.items():
                 if name not in ("lists", "exclude_lists"):
                     setattr(campaign, name, value)
             if splitting:  # replaces the split (a body without variants and test removes it)
@@ -410,7 +416,16 @@ class CampaignDetailView(APIView):
             )
             if errors := [problem] if problem else campaign_validate(campaign=campaign):
                 raise ApiError("; ".join(errors))
-            serializer.save()
+            # Saved here, not by serializer.save(): it would write the override unchecked.
+            campaign.save()
+            for name in ("lists", "exclude_lists"):
+                if name in data:
+                    getattr(campaign, name).set(data[name])
+            if override is not None and override != campaign.frequency_cap_override:
+                # Lifting the caps needs the send permission, and is audited (the service).
+                campaign_frequency_cap_override(
+                    campaign=campaign, actor=request.user, override=override
+                )
             audit_record(actor=request.user, action="api_campaign_update", campaign=campaign)
         return Response(s.CampaignSerializer(campaign).data)
 

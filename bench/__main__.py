@@ -1,14 +1,15 @@
 """`python -m bench` (make bench): benchmarks 1–4, the API upsert (issue #18), segment counts
-(issue #17) and the paced campaign with vs without events (issue 24), medians of several runs,
-written to bench/results/NAME-YYYY-MM-DD.{json,md} (NAME: --name, default bench) and printed as
-a table. See bench/README.md.
+(issue #17), the launch forecast (issue 26 #5) and the paced campaign with vs without events
+(issue 24), medians of several runs, written to bench/results/NAME-YYYY-MM-DD.{json,md} (NAME:
+--name, default bench) and printed as a table. See bench/README.md.
 
 Options: --sizes 10000,100000,1000000  --runs 3  --runs-large 3 (runs at ≥ 1M)  --only
-fanout,import,pages,api_upsert,segments,paced_events  --naive-size 10000  --keep-pages (keep
-the 10M-row database for next time)  --api-sizes (default: --sizes)  --segment-sizes
-(default: the largest of --sizes)  --paced-size 18000. Each benchmark runs in its own process
-(bench.fanout, bench.importer, bench.pages, bench.api_upsert, bench.segments,
-bench.paced_events), one size at a time, and prints JSON lines that are collected here.
+fanout,import,pages,api_upsert,segments,forecast,journeys,conversions,paced_events
+--naive-size 10000  --keep-pages (keep the 10M-row database for next time)  --api-sizes
+(default: --sizes)  --segment-sizes (segments and forecast; default: the largest of --sizes)
+--paced-size 18000. Each benchmark runs in its own process (bench.fanout, bench.importer,
+bench.pages, bench.api_upsert, bench.segments, bench.forecast, bench.paced_events, …), one size
+at a time, and prints JSON lines that are collected here.
 """
 
 import argparse
@@ -51,7 +52,7 @@ def summarize(records: list[dict]) -> dict:
     for r in records:
         by.setdefault((r["bench"], r.get("size")), []).append(r)
     out: dict = {"fanout": {}, "reports": {}, "import": {}, "pages": [], "api_upsert": {},
-                 "segments": []}  # fmt: skip
+                 "segments": [], "forecast": []}  # fmt: skip
     sizes = sorted({s for b, s in by if b == "fanout_engine"})
     for size in sizes:
         engine = {r["run"]: r for r in by.get(("fanout_engine", size), [])}
@@ -151,6 +152,20 @@ def summarize(records: list[dict]) -> dict:
          "loadavg_before": [p[False]["loadavg_before"], p[True]["loadavg_before"]]}
         for (layout, run), p in sorted(pairs.items()) if True in p and False in p
     ]  # fmt: skip
+    forecasts: dict[tuple, list[dict]] = {}
+    for r in records:
+        if r["bench"] == "forecast":
+            forecasts.setdefault((r["size"], r["campaign"]), []).append(r)
+    for (size, label), rows in forecasts.items():
+        out["forecast"].append({
+            "size": size, "campaign": label, "runs": len(rows),
+            "median_ms": med([r["median_ms"] for r in rows]),
+            "us_per_recipient": med([r["us_per_recipient"] for r in rows]),
+            "naive_us_per_recipient": med([r["naive_us_per_recipient"] for r in rows]),
+            "naive_over_forecast": med([r["naive_over_forecast"] for r in rows]),
+            "groups": rows[0]["groups"], "waiting": rows[0]["waiting"],
+            "loadavg_before": [r["loadavg_before"] for r in rows],
+        })  # fmt: skip
     return out
 
 
@@ -220,6 +235,9 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
             rows.append(("campaign page with variants < 100 ms at 1M recipients",
                          f"{x['split_ms']} ms ({x['split_over_plain']}× the plain page)",
                          x["ok"]))  # fmt: skip
+    for x in s.get("forecast") or []:
+        rows.append((f"launch forecast ({x['campaign']}) < 1 s at {x['size']:,}",
+                     f"{x['median_ms']:,} ms", x["median_ms"] < 1000))  # fmt: skip
     for p in s["pages"]:
         if p.get("median_ms") is None:
             rows.append((f"page {p['page']} < 100 ms", p.get("status", ""), None))
@@ -307,6 +325,15 @@ def markdown(meta: dict, s: dict) -> str:
         lines.append(f"| {x['layout']} | {x['size']:,} | {x['speed']} | {x['without_s']} | "
                      f"{x['with_s']} | {x['ratio']:.2f}× | {x['events_received']:,} "
                      f"({verified}) | {_loads(x['loadavg_before'])} |")  # fmt: skip
+    lines += ["", "## Launch forecast (issue 26 #5; `campaign_forecast(...)`, median of 3)", "",
+              "| contacts | campaign | runs | median ms | µs/recipient | one recipient at a "
+              "time, µs/recipient | ratio | groups | waiting | load before runs |",
+              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for x in s.get("forecast") or []:
+        lines.append(f"| {x['size']:,} | {x['campaign']} | {x['runs']} | {x['median_ms']:,} | "
+                     f"{x['us_per_recipient']} | {x['naive_us_per_recipient']} | "
+                     f"{x['naive_over_forecast']}× | {x['groups']:,} | {x['waiting']:,} | "
+                     f"{_loads(x['loadavg_before'])} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -345,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-large", type=int, default=3, help="runs at 1M and above")
     parser.add_argument(
         "--only",
-        default="fanout,import,pages,api_upsert,segments,journeys,conversions,paced_events",
+        default="fanout,import,pages,api_upsert,segments,forecast,journeys,conversions,paced_events",
     )
     parser.add_argument("--paced-size", type=int, default=18_000, help="paced_events recipients")
     parser.add_argument(
@@ -391,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
             runs = args.runs_large if size >= 1_000_000 else args.runs
             extra = ["--reuse", "--keep"] if args.segment_reuse else []
             records += _run("bench.segments", "--size", str(size), "--runs", str(runs), *extra)
+    if "forecast" in only:
+        for size in [int(x) for x in (args.segment_sizes or str(max(sizes))).split(",") if x]:
+            runs = args.runs_large if size >= 1_000_000 else args.runs
+            records += _run("bench.forecast", "--size", str(size), "--runs", str(runs))
     if "journeys" in only:
         records += _run("bench.journeys", "--part", "events", "--size", str(args.journey_events))
         for size in [int(x) for x in args.journey_sizes.split(",") if x]:

@@ -12,7 +12,16 @@ from django.utils.html import format_html
 from campaigns.admin_splits import SplitTestInline, VariantInline, decide_split
 from campaigns.editing import campaign_archive, campaign_unarchive
 from campaigns.erasure import ErasureError, contact_erase, contact_evidence
-from campaigns.models import ApprovalRequest, Campaign, Message, MessageEvent, SendBatch, Snippet
+from campaigns.models import (
+    ApprovalRequest,
+    Campaign,
+    CampaignTestSend,
+    Message,
+    MessageEvent,
+    SavedTestNumber,
+    SendBatch,
+    Snippet,
+)
 from campaigns.permissions import APPROVE, SEND
 from campaigns.services import (
     SNIPPET_TEXT_MAX,
@@ -23,6 +32,7 @@ from campaigns.services import (
     campaign_pause,
     campaign_resend_failed,
     campaign_resume,
+    frequency_cap_override_audit,
     snippet_delete,
     snippet_save,
 )
@@ -138,10 +148,21 @@ class CampaignAdmin(admin.ModelAdmin):
     def has_approve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(APPROVE)
 
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        # Lifting the frequency caps is the send permission's decision (campaigns.services).
+        if not request.user.has_perm(SEND):
+            fields.append("frequency_cap_override")
+        return fields
+
     def save_model(self, request: HttpRequest, obj: Campaign, form, change: bool) -> None:
         if not change:
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
+        if "frequency_cap_override" in form.changed_data:
+            frequency_cap_override_audit(
+                campaign=obj, actor=request.user, override=obj.frequency_cap_override
+            )
         # Admin edits are audited like every other surface's (and void an approval: the
         # approval's fingerprint no longer matches, campaigns/approval.py).
         changed = ", ".join(form.changed_data)[:400] if change else ""
@@ -212,6 +233,33 @@ class SendBatchAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SavedTestNumber)
+class SavedTestNumberAdmin(admin.ModelAdmin):
+    """People's own test numbers (each person manages theirs on their settings page)."""
+
+    list_display = ["phone", "label", "user", "created_at"]
+    search_fields = ["phone", "label", "user__username"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(CampaignTestSend)
+class CampaignTestSendAdmin(admin.ModelAdmin):
+    """Test sends and what Infobip reported for each; read-only (the report writes them)."""
+
+    list_display = ["sent_at", "campaign", "to", "sent_by", "state", "status_name", "done_at"]
+    list_filter = ["state", "channel"]
+    search_fields = ["to", "=message_id", "campaign__name", "sent_by__username"]
+    list_select_related = ["campaign", "sent_by"]
+    raw_id_fields = ["campaign", "sent_by"]
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
         return False
 
 

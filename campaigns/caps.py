@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from campaigns.models import Campaign, Message
 from campaigns.steps import campaign_kind
@@ -101,6 +101,18 @@ def capped_contacts(
         for contact_id in _over(cap, campaign, ids, now):
             capped.setdefault(contact_id, cap.label())
     return capped
+
+
+def capped_q(*, campaign: Campaign, contact_ids: QuerySet, now: dt.datetime) -> Q | None:
+    """The caps as one condition on contacts (None without caps): the same grouped ledger
+    queries as capped_contacts, as subqueries, for statements that count rather than list."""
+    caps = caps_for(campaign)
+    if not caps:
+        return None
+    condition = Q(id__in=_over(caps[0], campaign, contact_ids, now))
+    for cap in caps[1:]:
+        condition |= Q(id__in=_over(cap, campaign, contact_ids, now))
+    return condition
 
 
 def caps_free_at(

@@ -43,3 +43,13 @@ def without_channel_consent(
     )
     every = set(ids.values_list("id", flat=True) if isinstance(ids, QuerySet) else ids)
     return every - opted_in
+
+
+def channel_opted_in_ids(*, campaign: Campaign) -> QuerySet | None:
+    """The contact ids with the opt-in the campaign's channel needs (None: none is needed)."""
+    kind = campaign_kind(campaign)
+    if not kind.opt_in_required():
+        return None
+    return ConsentEvent.objects.filter(action=ConsentAction.OPT_IN, channel=kind.ledger).values(
+        "contact_id"
+    )

@@ -8,6 +8,7 @@ campaign.
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -25,7 +26,13 @@ from campaigns.models import (
     SplitTest,
     Variant,
 )
-from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_validate
+from campaigns.permissions import SEND
+from campaigns.services import (
+    SPEED_LIMIT_MAX,
+    CampaignError,
+    campaign_validate,
+    frequency_cap_override_audit,
+)
 from campaigns.split import SplitSpec, VariantSpec, split_configure
 from campaigns.states import CampaignState
 from campaigns.steps import fallback_steps
@@ -90,12 +97,27 @@ def campaign_update(
     audience_match: str = AudienceMatch.ANY,
     variants: Sequence[VariantSpec] | None = None,
     test: SplitSpec | None = None,
+    sender: str = "",
+    failover_sender: str = "",
+    track_links: bool = False,
+    sms_validity_minutes: int | None = None,
+    whatsapp_validity_minutes: int | None = None,
+    failover_validity_minutes: int | None = None,
+    max_spend: Decimal | None = None,
+    frequency_cap_override: bool = False,
+    opt_out_footer: bool = True,
+    actor: Actor | None = None,
 ) -> Campaign:
     """Replace a draft's or scheduled campaign's content; a scheduled one goes back to draft.
 
     `variants` (with `test`) replace its split test; None leaves the split as it is.
+    Lifting the frequency caps needs the send permission of `actor` (restoring them does not);
+    either change is audited.
     """
     current = _locked(campaign, EDITABLE, "edited")
+    lifting = frequency_cap_override and not current.frequency_cap_override
+    if lifting:
+        actor_require(actor, SEND, doing="lift frequency caps")
     lists = list(lists)
     if not name.strip():
         raise ValidationError("the campaign needs a name")
@@ -131,6 +153,18 @@ def campaign_update(
     current.segment = segment
     current.exclude_segment = exclude_segment
     current.audience_match = audience_match
+    current.sender = sender
+    if failover_sender:  # the chain's SMS step (a chain given with its own senders keeps them)
+        current.failover_sender = failover_sender
+    current.track_links = track_links
+    current.sms_validity_minutes = sms_validity_minutes
+    current.whatsapp_validity_minutes = whatsapp_validity_minutes
+    if failover_validity_minutes is not None:
+        current.failover_validity_minutes = failover_validity_minutes
+    current.max_spend = max_spend
+    current.opt_out_footer = opt_out_footer
+    changed_override = current.frequency_cap_override != frequency_cap_override
+    current.frequency_cap_override = frequency_cap_override
     errors = campaign_validate(campaign=current)
     if errors:
         raise ValidationError(errors)
@@ -146,12 +180,14 @@ def campaign_update(
         # The campaign is a draft now (a scheduled one went back): its split may change.
         split_configure(campaign=current, variants=variants, test=test)
         current.refresh_from_db()
+    if changed_override and actor is not None:
+        frequency_cap_override_audit(campaign=current, actor=actor, override=frequency_cap_override)
     return current
 
 
 @transaction.atomic
 def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str = "") -> Campaign:
-    """A new draft with the campaign's audience, message and options (never its run)."""
+    """A new draft with the campaign's audience, message and options (never its run or time)."""
     source = Campaign.objects.get(pk=campaign.pk)
     copy = Campaign(
         name=(name.strip() or f"Copy of {source.name}")[:NAME_MAX],
@@ -168,8 +204,10 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
         track_links=source.track_links,
         sms_validity_minutes=source.sms_validity_minutes,
         whatsapp_validity_minutes=source.whatsapp_validity_minutes,
-        # A past send time would make the copy refuse to schedule; a future one is kept.
-        send_at=source.send_at if source.send_at and source.send_at > timezone.now() else None,
+        # Never the source's send time: a copy is a new campaign, and a kept time would launch
+        # it at the original's moment (or refuse it once that moment has passed). The marketer
+        # chooses when the copy goes.
+        send_at=None,
         speed_limit=source.speed_limit,
         speed_unit=source.speed_unit,
         quiet_hours_start=source.quiet_hours_start,
@@ -177,6 +215,10 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
         segment_id=source.segment_id,
         exclude_segment_id=source.exclude_segment_id,
         audience_match=source.audience_match,
+        max_spend=source.max_spend,
+        opt_out_footer=source.opt_out_footer,
+        # Not frequency_cap_override: lifting the caps is the send permission's decision, made
+        # (and audited) for one campaign; the copy's sender decides again.
         created_by=created_by if created_by and created_by.is_authenticated else None,
     )
     copy.save()

@@ -28,11 +28,12 @@ from psycopg import sql
 
 from campaigns.audience import audience_contacts
 from campaigns.caps import capped_contacts
+from campaigns.compliance import Footers
 from campaigns.consent_rules import no_opt_in_reason, without_channel_consent
 from campaigns.link_tokens import link_token, links_tag
 from campaigns.models import Campaign, Message, SplitGroup, SplitRest, SplitTest, Variant
 from campaigns.pricing import estimate_cost
-from campaigns.quiet import QuietHours
+from campaigns.quiet import QuietHours, campaign_validity
 from campaigns.rendering import compile_template, contact_values
 from campaigns.split_plan import Cells, split_cells
 from campaigns.states import CampaignState
@@ -106,6 +107,7 @@ class _Renderer:
             )  # fmt: skip
         self.text = None if self.kind.uses_template else compile_template(self.content.text)
         self.channel = self.kind.ledger
+        self.footers = Footers(campaign)
 
     def row(self, contact: ContactRow) -> tuple[str, str, object, int, str, str, str]:
         """(channel, text, template_values, parts, encoding, state, reason) for `contact`."""
@@ -124,8 +126,9 @@ class _Renderer:
             why := kind.session_skip(getattr(contact, kind.session_field), self.now)
         ):
             return channel, rendered.text, None, 0, "", "skipped", why
-        parts, encoding = kind.measure(rendered.text)
-        return channel, rendered.text, None, parts, encoding, "queued", ""
+        text = self.footers.apply(rendered.text, contact) if self.footers.active else rendered.text
+        parts, encoding = kind.measure(text)
+        return channel, text, None, parts, encoding, "queued", ""
 
 
 @dataclass
@@ -165,7 +168,11 @@ class _Chunker:
             for variant in Variant.objects.filter(campaign=campaign).select_related("template"):
                 self.variants[variant.position] = _Renderer(campaign, now, variant)
         self.quiet = QuietHours(
-            start=campaign.quiet_hours_start, end=campaign.quiet_hours_end, now=now
+            start=campaign.quiet_hours_start,
+            end=campaign.quiet_hours_end,
+            now=now,
+            validity=campaign_validity(campaign),
+            since=campaign.launched_at,
         )
         # Priced as the preview estimates it: by the campaign's channel type.
         self.priced_as = campaign.channel

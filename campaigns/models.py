@@ -141,6 +141,12 @@ class Campaign(models.Model):
     max_spend = models.DecimalField(
         max_digits=14, decimal_places=4, null=True, blank=True, help_text="Budget cap"
     )
+    # Marketing SMS to countries whose law asks every message to say how to opt out get a line
+    # saying it (campaigns/compliance.py); off, such a campaign is refused at launch unless its
+    # text says it already.
+    opt_out_footer = models.BooleanField(
+        default=True, help_text="Add “Reply STOP to opt out” where the law requires it"
+    )
 
     state = models.CharField(
         max_length=12, choices=CampaignState.choices, default=CampaignState.DRAFT, db_index=True
@@ -627,3 +633,49 @@ class SplitRest(models.Model):
 
     def __str__(self) -> str:
         return f"contact {self.contact_id} waits for campaign {self.campaign_id}'s winner"
+
+
+class SavedTestNumber(models.Model):
+    """A number a person sends campaign tests to (their own phone, a colleague's)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="herald_test_numbers"
+    )
+    phone = models.CharField(max_length=16)
+    label = models.CharField(max_length=60, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label", "phone"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "phone"], name="one_saved_test_number")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} {self.phone}".strip()
+
+
+class CampaignTestSend(models.Model):
+    """One test message of a campaign: to whom, who sent it, and what Infobip reported."""
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="test_sends")
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    to = models.CharField(max_length=16)
+    channel = models.CharField(max_length=10)
+    text = models.TextField(blank=True)
+    # Our own messageId on the request, so the pushed report finds this row.
+    message_id = models.UUIDField(unique=True)
+    state = models.CharField(max_length=13, default="accepted")
+    status_name = models.CharField(max_length=64, blank=True)
+    error_name = models.CharField(max_length=64, blank=True)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [models.Index(fields=["campaign", "-sent_at"], name="test_send_campaign")]
+
+    def __str__(self) -> str:
+        return f"test of campaign {self.campaign_id} to {self.to}: {self.state}"

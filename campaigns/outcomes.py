@@ -27,6 +27,7 @@ from campaigns.ledger import ApplyResult, Outcome, messages_apply_reports
 from campaigns.models import Campaign, FailoverMode, Message, MessageEvent
 from campaigns.status_map import message_price, state_for_status
 from campaigns.suppression import contacts_suppress
+from campaigns.testsend import campaign_tests_apply_reports
 from contacts.models import ConsentChannel, ConsentSource
 from infobip.receivers import Key
 from infobip.types import DeliveryReport
@@ -126,8 +127,15 @@ def reports_apply(*, items: Sequence[tuple[Key, DeliveryReport]]) -> list[tuple[
         outcomes.append(outcome_from_report(report, message_id))
         keys[message_id].append(key)
     result = outcomes_apply_with_failover(outcomes=outcomes)
+    missing = set(result.unknown)
+    if missing:
+        # Not in the ledger: a campaign's test send, whose row takes its report instead.
+        missing -= campaign_tests_apply_reports(
+            outcomes=[o for o in outcomes if o.message_id in missing]
+        )
     for message_id in result.unknown:
-        unknown += [(key, message_id) for key in keys[message_id]]
+        if message_id in missing:
+            unknown += [(key, message_id) for key in keys[message_id]]
     return unknown
 
 

@@ -1,6 +1,7 @@
 """What a campaign would send, without sending: audience, exclusions, parts, encoding, cost."""
 
 from collections import Counter
+from dataclasses import asdict
 from decimal import Decimal
 
 from django.utils import timezone
@@ -8,6 +9,7 @@ from django.utils import timezone
 from campaigns.audience import audience_contacts, audience_summary
 from campaigns.budget import over_budget_count
 from campaigns.caps import capped_contacts
+from campaigns.compliance import Footers, compliance_problems
 from campaigns.consent_rules import without_channel_consent
 from campaigns.models import Campaign
 from campaigns.pricing import estimate_cost
@@ -18,8 +20,12 @@ from campaigns.steps import campaign_kind, campaign_steps, primary_content
 SAMPLES = 3
 
 
-def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
-    """Render the campaign for its whole audience (streamed) and sum what it would cost."""
+def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bool = True) -> dict:
+    """Render the campaign for its whole audience (streamed) and sum what it would cost.
+
+    With `forecast`, the document also says each option in words and what a launch now would
+    do over time (campaigns.forecast); the launch checks, which need only the figures, skip it.
+    """
     summary = audience_summary(campaign)
     items: list[tuple[str, str, int]] = []
     encodings: Counter = Counter()
@@ -33,6 +39,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
     content = primary_content(campaign)
     channel = campaign.channel
     template = None if kind.uses_template else compile_template(campaign.text)
+    footers = Footers(campaign)
     eligible = audience_contacts(campaign).filter(opted_out=False).order_by("id")
     now = timezone.now()
     # The capped are not counted in messages or cost, exactly as the freeze will skip them.
@@ -52,7 +59,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
             if rendered.missing:
                 missing[rendered.skip_reason] += 1
                 continue
-            text = rendered.text
+            text = footers.apply(rendered.text, contact) if footers.active else rendered.text
             if problem := kind.cap_check(text):
                 # Refused, never truncated: the text is reported with its exact length and parts.
                 too_long[problem] = too_long.get(problem, 0) + 1
@@ -72,7 +79,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
             rendered_samples.append({"phone": contact.phone, "text": text})
     cost = estimate_cost(items)
     sendable = kind.sendable_problem(content)
-    return {
+    document = {
         "id": campaign.pk,
         "name": campaign.name,
         "channel": campaign.channel,
@@ -93,11 +100,20 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
         "ucs2_characters": list(ucs2),
         "cost": {"amount": f"{cost.total:.4f}", "currency": cost.currency},
         "template_problem": sendable,
+        "compliance": compliance_problems(campaign=campaign),
         "length_problems": _length_problems(campaign, too_long),
         "samples": rendered_samples,
         # A split test's sizes and every variant rendered for the first contact (None without).
         "split": split_preview(campaign=campaign, audience=summary.total, contact=first),
     }
+    if forecast:
+        from campaigns.describe import campaign_option_lines, forecast_lines
+        from campaigns.forecast import campaign_forecast
+
+        document["options"] = [asdict(line) for line in campaign_option_lines(campaign)]
+        launch = campaign_forecast(campaign=campaign, now=now)
+        document["forecast"] = launch.as_dict() | {"text": forecast_lines(launch)}
+    return document
 
 
 def _length_problems(campaign: Campaign, too_long: dict[str, int]) -> list[str]:
@@ -118,7 +134,7 @@ def budget_launch_problem(*, campaign: Campaign) -> str:
     """Why the campaign's estimate does not fit its budget cap ('' when it does or has none)."""
     if campaign.max_spend is None:
         return ""
-    preview = campaign_preview(campaign=campaign, samples=0)
+    preview = campaign_preview(campaign=campaign, samples=0, forecast=False)
     estimate = Decimal(preview["cost"]["amount"])
     if estimate <= campaign.max_spend:
         return ""

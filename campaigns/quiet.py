@@ -15,6 +15,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 
@@ -71,6 +72,14 @@ def _us_area_code_states() -> dict[str, str]:
     return states
 
 
+def campaign_validity(campaign: Any) -> dt.timedelta | None:
+    """The validity period a campaign set for its own channel (None: the channel's default)."""
+    from campaigns.steps import primary_validity
+
+    minutes = primary_validity(campaign)
+    return dt.timedelta(minutes=minutes) if minutes else None
+
+
 def window_check(*, start: dt.time | None, end: dt.time | None) -> str:
     """Why a campaign's quiet hours cannot be used ('' when they can)."""
     if (start is None) != (end is None):
@@ -123,15 +132,38 @@ def window_opens(
 
 
 class QuietHours:
-    """One freeze's quiet-hours decisions, cached per (window, zones)."""
+    """One freeze's quiet-hours decisions, cached per (window, zones).
 
-    def __init__(self, *, start: dt.time | None, end: dt.time | None, now: dt.datetime) -> None:
+    With a `validity` (the campaign's validity period, counted from `since`, its launch), a
+    message whose window opens after the validity has run out is skipped rather than held: a
+    message worth sending for an hour is not sent the next morning. Infobip counts a validity
+    period from submission, time spent waiting for a delivery window included; Herald holds the
+    wait in its own ledger, so it applies the same rule here (issue 26 #5).
+    """
+
+    def __init__(
+        self,
+        *,
+        start: dt.time | None,
+        end: dt.time | None,
+        now: dt.datetime,
+        validity: dt.timedelta | None = None,
+        since: dt.datetime | None = None,
+    ) -> None:
         self.own = None
         if start is not None and end is not None and start != end:
             self.own = Window(start, end, "campaign")
         self.use_defaults = self.own is None and settings.HERALD_COUNTRY_QUIET_HOURS
         self.now = now
+        self.validity = validity
+        self.since = since or now
         self._cache: dict[tuple[Window, tuple[str, ...]], tuple[dt.datetime | None, bool]] = {}
+
+    def window_for(self, *, phone: str, country: str) -> Window | None:
+        """The window that applies to a number: the campaign's own, else its country's."""
+        if self.own is not None:
+            return self.own
+        return default_window(country=country, phone=phone) if self.use_defaults else None
 
     @property
     def active(self) -> bool:
@@ -140,13 +172,9 @@ class QuietHours:
 
     def wait(self, *, phone: str, country: str, timezone: str) -> tuple[dt.datetime | None, str]:
         """(not_before, skip_reason) for one recipient: not_before None means send now."""
-        window = self.own
+        window = self.window_for(phone=phone, country=country)
         if window is None:
-            if not self.use_defaults:
-                return None, ""
-            window = default_window(country=country, phone=phone)
-            if window is None:
-                return None, ""
+            return None, ""
         zones = _zone_of(timezone) or candidate_zones(phone) or (settings.TIME_ZONE,)
         key = (window, zones)
         if key not in self._cache:
@@ -156,6 +184,13 @@ class QuietHours:
             reason = (
                 f"quiet hours {window.label()} ({window.source}) never hold in all of the "
                 f"number's time zones at once ({', '.join(zones)}); set the contact's timezone"
+            )
+            return None, reason[:500]
+        if opens is not None and self.validity is not None and opens > self.since + self.validity:
+            minutes = int(self.validity.total_seconds() // 60)
+            reason = (
+                f"expired before its window opened: quiet hours {window.label()} hold it until "
+                f"{opens:%Y-%m-%d %H:%M} UTC, after the campaign's {minutes}-minute validity"
             )
             return None, reason[:500]
         return opens, ""

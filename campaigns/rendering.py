@@ -47,13 +47,47 @@ def whatsapp_text_cap_check(text: str, *, max_chars: int | None = None) -> str |
 # --- Placeholders -----------------------------------------------------------------------------
 # `{{name}}` or `{{name|fallback}}`, whitespace tolerated around the name, the bar and the
 # fallback. A name starts with a letter or underscore, then letters, digits, `_`, `.` or `-`.
-# A fallback may be empty (`{{x|}}` makes x optional) but cannot contain braces. Anything else
-# in braces — `{{ }}`, `{{1st}}`, `{single}`, an unclosed `{{name` — is ordinary text, sent as is.
+# A fallback may be empty (`{{x|}}` makes x optional) but cannot contain braces. The renderer
+# leaves anything else in braces as it is; campaigns refuse double braces that are not a
+# placeholder (`{{ }}`, `{{1st}}`, an unclosed `{{name`: placeholder_syntax_problem), while single
+# braces (`{single}`) are ordinary text.
 # Names are case-sensitive.
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([^\W\d][\w.\-]*)\s*(?:\|([^{}]*))?\}\}")
 CONTACT_FIELDS = ("first_name", "last_name", "phone", "language", "country", "timezone")
 # `{{opt_out_url}}`: the recipient's personal opt-out link (contacts/optout.py).
 OPT_OUT_URL = "opt_out_url"
+
+
+_BRACES_RE = re.compile(r"\{\{|\}\}")
+
+
+def placeholder_syntax_problem(text: str) -> str | None:
+    """Why the text's double braces are not all placeholders (None when they are).
+
+    The renderer sends an unclosed `{{first_name` as it is written, so a typo would reach every
+    recipient as code: campaigns refuse it (issue 26 #9). Single braces are ordinary text.
+    """
+    # Blank out every well-formed placeholder; any `{{` or `}}` left over is a broken one.
+    bare = PLACEHOLDER_RE.sub(lambda m: " " * len(m[0]), text)
+    match = _BRACES_RE.search(bare)
+    if match is None:
+        return None
+    if match[0] == "}}":
+        before = text[max(0, match.start() - 20) : match.end()].lstrip()
+        return f"“…{before}” closes a placeholder with }}}} that was never opened with {{{{"
+    fragment = text[match.start() : match.start() + 24].split("\n")[0]
+    if (close := fragment.find("}}")) >= 0:
+        fragment = fragment[: close + 2]
+    name = re.match(r"\{\{\s*([^\W\d][\w.\-]*)", fragment)
+    if name and "}}" not in fragment:
+        return (
+            f"“{fragment}” is not closed: write {{{{{name[1]}}}}} (a placeholder needs "
+            "both {{ and }})"
+        )
+    return (
+        f"“{fragment}” is not a placeholder: write {{{{name}}}} with a name that starts with a "
+        "letter, e.g. {{first_name}}"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from campaigns.ledger import (
     messages_record_sent,
 )
 from campaigns.models import Campaign, FailoverMode
-from campaigns.quiet import QuietHours
+from campaigns.quiet import QuietHours, campaign_validity
 from campaigns.rendering import compile_template, contact_values
 from campaigns.states import CampaignState
 from campaigns.status_map import state_for_status
@@ -191,7 +191,13 @@ def _hold_outside_quiet_hours(
     # The freeze's `not_before` was right when it was computed; a backlog or a pause can carry
     # a row past the window's close. The same rule (every candidate zone) is applied again at
     # send, per batch from what the claim read: no query per recipient.
-    quiet = QuietHours(start=campaign.quiet_hours_start, end=campaign.quiet_hours_end, now=now)
+    quiet = QuietHours(
+        start=campaign.quiet_hours_start,
+        end=campaign.quiet_hours_end,
+        now=now,
+        validity=campaign_validity(campaign),
+        since=campaign.launched_at,
+    )
     if not quiet.active:
         return screened
     keep: list[Claimed] = []

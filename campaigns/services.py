@@ -7,6 +7,8 @@ the commands and the API all obey the same rule. A refusal raises core.rules.Ref
 
 import contextlib
 import datetime as dt
+import re
+import uuid
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -21,6 +23,7 @@ from django.utils import timezone
 from campaigns import signals
 from campaigns.approval import campaign_content, campaign_fingerprint
 from campaigns.audience import audience_problem
+from campaigns.compliance import compliance_launch_problem
 from campaigns.ledger import live_batch_ids, messages_in_flight
 from campaigns.models import (
     LEGACY_FAILOVER_CHANNEL,
@@ -40,9 +43,10 @@ from campaigns.people import campaign_people
 from campaigns.permissions import APPROVE, SEND
 from campaigns.preview import budget_launch_problem
 from campaigns.quiet import window_check
-from campaigns.rendering import compile_template, contact_values
+from campaigns.rendering import compile_template, contact_values, placeholder_syntax_problem
 from campaigns.split import SplitSpec, VariantSpec, split_configure, split_spec_problems
 from campaigns.states import CampaignState, campaign_can_move
+from campaigns.status_map import state_for_status
 from campaigns.steps import (
     Step,
     campaign_steps,
@@ -54,12 +58,11 @@ from campaigns.steps import (
 from channels.base import PROVIDER, ChannelType, Outbound
 from channels.registry import UnknownChannel, channel_type
 from contacts.models import Contact, ContactList
-from contacts.phones import PhoneError, international_number
 from core.queueing import enqueue_on_commit
 from core.rules import OPERATOR, Actor, Refused, actor_label, actor_require, actor_user
 from core.services import audit_record
 from infobip.client import get_client
-from infobip.links import callback_data
+from infobip.links import callback_data, webhook_url
 from infobip.types import SendResult
 from whatsapp.models import WhatsAppTemplate
 
@@ -88,6 +91,7 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
     if not isinstance(buttons, list) or not all(isinstance(b, dict) for b in buttons):
         errors.append('buttons must be a list of {"text", "url"} objects')
     errors += kind.content_problems(steps[0].content)
+    errors += [p for step in steps if (p := _placeholder_problem(step))]
     if campaign.failover_mode != FailoverMode.NONE:
         errors += _fallback_problems(campaign, steps)
     elif len(steps) > 1:
@@ -103,12 +107,52 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
         errors.append(problem)
     if campaign.max_spend is not None and campaign.max_spend <= 0:
         errors.append("the budget cap must be more than 0")
+    for step in steps:
+        if problem := sender_problem(step.sender, kind=step.kind):
+            label = "sender" if step.position == 0 else f"{step.kind.label} fallback sender"
+            errors.append(f"the {label} {problem}")
     errors += _validity_problems(campaign, kind)
     if campaign.pk is not None:
         from campaigns.split import split_problems
 
         errors += split_problems(campaign=campaign)
     return errors
+
+
+def _placeholder_problem(step: Step) -> str | None:
+    """Double braces in a step's text that are not a placeholder (issue 26 #9)."""
+    if step.kind.uses_template or not (problem := placeholder_syntax_problem(step.content.text)):
+        return None
+    return problem if step.position == 0 else f"{step.kind.label} failover text: {problem}"
+
+
+_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 .&'_!-]{1,11}")
+
+
+def sender_problem(sender: str, *, kind: ChannelType) -> str | None:
+    """Why a sender cannot be used on a channel type (None when it can, or is blank: the
+    default sender).
+
+    An SMS sender (`sender_kind` "sms") is a number (up to 15 digits, `+` allowed) or a name of
+    at most 11 letters, digits and simple punctuation with a letter in it (GSM 03.40's
+    alphanumeric originator); a WhatsApp sender is the registered number. Viber service ids and
+    RCS agent ids are the provider's to check.
+    """
+    if not sender:
+        return None
+    digits = sender.removeprefix("+")
+    if kind.sender_kind not in ("sms", "whatsapp"):
+        return None
+    if digits.isdigit():
+        return None if 3 <= len(digits) <= 15 else "number must have 3 to 15 digits"
+    if kind.sender_kind == "whatsapp":
+        return f"“{sender[:40]}” is not a WhatsApp number (digits, e.g. 447860099299)"
+    if not _ALPHANUMERIC_SENDER.fullmatch(sender) or not any(c.isalpha() for c in sender):
+        return (
+            f"“{sender[:40]}” is not a sender name: at most 11 letters, digits, spaces or "
+            ". & ' _ ! -, with a letter, or a number"
+        )
+    return None
 
 
 def _fallback_problems(campaign: Campaign, steps: list[Step]) -> list[str]:
@@ -212,14 +256,19 @@ def campaign_create(
     audience_match: str = AudienceMatch.ANY,
     variants: Sequence[VariantSpec] = (),
     test: SplitSpec | None = None,
+    frequency_cap_override: bool = False,
+    opt_out_footer: bool = True,
 ) -> Campaign:
     """Create a draft campaign; refuses (ValidationError) anything that could not be sent.
 
     With an `actor` (the command line, the API) the add permission is checked, the actor
     becomes the creator and the creation is audited; callers that audit themselves pass
     `created_by` instead. `variants` and `test` make it a split test (campaigns/split.py):
-    the first variant's text or template is then the campaign's own.
+    the first variant's text or template is then the campaign's own. Lifting the frequency
+    caps needs the send permission (of the actor, else of `created_by`), and is audited.
     """
+    if frequency_cap_override:
+        actor_require(actor if actor is not None else created_by, SEND, doing="lift frequency caps")
     if actor is not None:
         actor_require(actor, "campaigns.add_campaign", doing="create campaigns")
         created_by = actor_user(actor)
@@ -267,6 +316,8 @@ def campaign_create(
         segment=segment,
         exclude_segment=exclude_segment,
         audience_match=audience_match,
+        frequency_cap_override=frequency_cap_override,
+        opt_out_footer=opt_out_footer,
     )
     # The SMS failover's old names are the chain's SMS step (`--sms-failover-text` is
     # `--fallback sms`): a legacy failover mode with no chain given means that one step.
@@ -290,6 +341,10 @@ def campaign_create(
         split_configure(campaign=campaign, variants=variants, test=test)
     if actor is not None:
         audit_record(actor=actor, action="create", campaign=campaign)
+    if frequency_cap_override:
+        frequency_cap_override_audit(
+            campaign=campaign, actor=actor if actor is not None else created_by, override=True
+        )
     return campaign
 
 
@@ -444,6 +499,8 @@ def campaign_launch(
         if reason := first.kind.sendable_problem(first.content):
             errors.append(reason)
     if not errors and (problem := budget_launch_problem(campaign=campaign)):
+        errors.append(problem)
+    if not errors and (problem := compliance_launch_problem(campaign=campaign)):
         errors.append(problem)
     if errors:
         raise CampaignError("; ".join(errors))
@@ -651,17 +708,24 @@ def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:
     return len(new)
 
 
-def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> SendResult:
-    """Send the campaign's message, rendered for `contact`, to the number `to` (no ledger)."""
+def campaign_test_send(
+    *, campaign: Campaign, contact: Contact, to: str, sent_by: AbstractBaseUser | None = None
+) -> SendResult:
+    """Send the campaign's message, rendered for `contact`, to the number `to` (no ledger).
+
+    `to` may be national in the team's region (campaigns.testsend). The test is kept, with our
+    own messageId and its type's report URL, so its delivery report shows where it was sent
+    from; an SMS carries the opt-out line the sample contact's country would get.
+    """
+    from campaigns.compliance import Footers
+    from campaigns.testsend import campaign_test_record, destination_parse
+
     step = campaign_steps(campaign)[0]
     kind = step.kind
     try:
-        # E.164, Infobip's digits without +, or 00-prefixed (INTERFACE.md "Numbers").
-        to = international_number(to).lstrip("+")
-    except PhoneError as exc:
-        raise CampaignError(
-            f"{to!r} is not a phone number in international format: {exc}"
-        ) from None
+        to = destination_parse(to).lstrip("+")
+    except ValidationError as exc:
+        raise CampaignError("; ".join(exc.messages)) from None
     values = None
     if kind.uses_template:
         text, values, why = kind.render_template(step.content, contact)
@@ -671,19 +735,29 @@ def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> Send
         rendered = compile_template(campaign.text).render(contact_values(contact))
         if rendered.missing:
             raise CampaignError(f"cannot render for this contact: {rendered.skip_reason}")
-        text = rendered.text
+        footers = Footers(campaign)
+        text = footers.apply(rendered.text, contact) if footers.active else rendered.text
+    message_id = uuid.uuid4()
     message = Outbound(
         to=to,
-        message_id=f"test-{campaign.pk}-{timezone.now():%Y%m%d%H%M%S%f}",
+        message_id=str(message_id),
         text=text,
         sender=step_sender(campaign, step),
-        notify_url="",
+        notify_url=webhook_url(kind.report_path),
         values=values,
         content=step.content,
     )
     outcome = kind.send(get_client(), [message])
     if outcome.refused:
         raise CampaignError(outcome.refused[0][1])
+    answer = outcome.result.messages[0] if outcome.result.messages else None
+    status = answer.status if answer else None
+    rejected = status is not None and state_for_status(status) == "rejected"
+    campaign_test_record(
+        campaign_id=campaign.pk, sent_by=sent_by, to="+" + to, channel=kind.ledger, text=text,
+        message_id=message_id, state="rejected" if rejected else "accepted",
+        status_name=status.name if status else "",
+    )  # fmt: skip
     return outcome.result
 
 
@@ -701,13 +775,18 @@ def campaign_frequency_cap_override(
     if not updated:
         raise CampaignError(f"campaign {campaign.pk} is frozen already; caps were applied")
     campaign.refresh_from_db()
+    frequency_cap_override_audit(campaign=campaign, actor=actor, override=override)
+    return campaign
+
+
+def frequency_cap_override_audit(*, campaign: Campaign, actor: Actor, override: bool) -> None:
+    """The audit entry for lifting (or restoring) a campaign's frequency caps."""
     audit_record(
         actor=actor,
         action="frequency_cap_override" if override else "frequency_cap_restore",
         campaign=campaign,
         detail=f"frequency caps {'lifted' if override else 'restored'} by {actor_label(actor)}",
     )
-    return campaign
 
 
 def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:

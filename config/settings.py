@@ -587,6 +587,21 @@ for _cap in HERALD_FREQUENCY_CAPS:
         raise ImproperlyConfigured(f"HERALD_FREQUENCY_CAPS: bad rule {_cap!r}")
 # WhatsApp marketing only to contacts with a WhatsApp opt-in on record (campaigns/consent_rules.py).
 HERALD_WHATSAPP_REQUIRE_OPT_IN = env.bool("HERALD_WHATSAPP_REQUIRE_OPT_IN", default=False)
+# Countries whose law asks every marketing SMS to say how to opt out (campaigns/compliance.py
+# lists them with their sources); empty: none. Campaigns add the footer or are refused.
+HERALD_OPT_OUT_COUNTRIES = [
+    c.strip().upper()
+    for c in env.list("HERALD_OPT_OUT_COUNTRIES", default=["AU", "CA", "FR", "GB", "NZ"])
+    if c.strip()
+]
+if set(HERALD_OPT_OUT_COUNTRIES) - {"AU", "CA", "FR", "GB", "NZ"}:
+    raise ImproperlyConfigured(
+        "HERALD_OPT_OUT_COUNTRIES: Herald knows the rule of AU, CA, FR, GB and NZ only, not "
+        + ", ".join(sorted(set(HERALD_OPT_OUT_COUNTRIES) - {"AU", "CA", "FR", "GB", "NZ"}))
+    )
+# The team's country (ISO 3166-1, e.g. GB): test numbers may be typed in its national format.
+# Empty: the country most contacts are in.
+HERALD_DEFAULT_REGION = env("HERALD_DEFAULT_REGION", default="").strip().upper()
 
 # --- Split tests, conversions and attribution (README "Split tests" / "Conversions") -------
 INSTALLED_APPS += ["conversions"]

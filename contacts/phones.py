@@ -500,6 +500,16 @@ def candidate_zones(e164: str) -> tuple[str, ...]:
     return tuple(z for z in zones if z != _UNKNOWN_ZONE)
 
 
+def is_geographic(e164: str) -> bool:
+    """Whether a number belongs to an area (its zones are the area's), not the whole country."""
+    try:
+        number = phonenumbers.parse(e164)
+    except NumberParseException:
+        return False
+    _region, ntype = region_and_type(number)
+    return bool(phonenumbers.is_number_type_geographical(ntype, number.country_code))
+
+
 def international_number(raw: str) -> str:
     """`raw` in E.164, from `+…`, `00…` or Infobip's digits without `+`; PhoneError if not.
 

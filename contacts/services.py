@@ -18,6 +18,7 @@ from typing import IO, Any, BinaryIO
 
 import phonenumbers
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -325,6 +326,8 @@ def contacts_import(
     `columns` is the column mapping (contacts/mapping.py; None: the suggestion for the header).
     `workers` processes check the numbers of pass 2 (contacts.checkpool; the command line's).
     """
+    if list_name and (problem := list_name_problem(list_name.strip())):
+        raise ValidationError({"list": problem})
     if actor is not None:
         actor_require(actor, "contacts.add_contact", doing="import contacts")
         if list_name:
@@ -549,15 +552,27 @@ def contact_delete(*, contact: Contact) -> str:
     return phone
 
 
+LIST_NAME_MAX = 200  # ContactList.name's column
+
+
+def list_name_problem(name: str) -> str | None:
+    """Why `name` (stripped) cannot name a list, None when it can: every surface asks this."""
+    if not name:
+        return "the list needs a name"
+    if len(name) > LIST_NAME_MAX:
+        return f"a list name is at most {LIST_NAME_MAX} characters ({len(name):,} given)"
+    if "\x00" in name:
+        return "a list name cannot contain a NUL character"
+    return None
+
+
 def contact_list_rename(*, contact_list: ContactList, name: str, description: str) -> ContactList:
     """Rename a list (names are unique) and change its description."""
     from django.core.exceptions import ValidationError
 
     name = name.strip()
-    if not name:
-        raise ValidationError({"name": "the list needs a name"})
-    if len(name) > 200:
-        raise ValidationError({"name": f"at most 200 characters ({len(name)} given)"})
+    if problem := list_name_problem(name):
+        raise ValidationError({"name": problem})
     if ContactList.objects.filter(name=name).exclude(pk=contact_list.pk).exists():
         raise ValidationError({"name": f"a list called “{name}” already exists"})
     contact_list.name = name
@@ -590,10 +605,8 @@ def contact_list_create(*, name: str, description: str = "") -> ContactList:
     from django.core.exceptions import ValidationError
 
     name = name.strip()
-    if not name:
-        raise ValidationError({"name": "the list needs a name"})
-    if len(name) > 200:
-        raise ValidationError({"name": f"at most 200 characters ({len(name)} given)"})
+    if problem := list_name_problem(name):
+        raise ValidationError({"name": problem})
     if ContactList.objects.filter(name=name).exists():
         raise ValidationError({"name": f"a list called “{name}” already exists"})
     return ContactList.objects.create(name=name, description=description.strip())

@@ -25,6 +25,7 @@ from ui.views import (
     snippets,
     templates,
     wizard,
+    wizard_options,
 )
 
 app_name = "ui"
@@ -36,6 +37,7 @@ urlpatterns = [
     path("dashboard/campaigns/", dashboard.dashboard_campaigns, name="dashboard_campaigns"),
     path("audit/", dashboard.audit, name="audit"),
     path("settings/", preferences.preferences, name="preferences"),
+    path("settings/test-numbers/", preferences.test_numbers, name="test_numbers"),
     path("contacts/", contacts.contact_list, name="contacts"),
     path("contacts/import/", contacts.contact_import, name="contact_import"),
     path("contacts/new/", people.contact_new, name="contact_new"),
@@ -80,11 +82,12 @@ urlpatterns = [
     path("campaigns/new/count/", wizard.audience_count, name="wizard_count"),
     path("campaigns/new/message/", wizard.message, name="wizard_message"),
     path("campaigns/new/template-form/", wizard.template_form, name="wizard_template_form"),
-    path("campaigns/new/options/", wizard.options, name="wizard_options"),
+    path("campaigns/new/options/", wizard_options.options, name="wizard_options"),
     path("campaigns/sms-counter/", wizard.sms_counter, name="sms_counter"),
     path("campaigns/<int:pk>/", campaigns.campaign_detail, name="campaign"),
     path("campaigns/<int:pk>/preview/", campaigns.campaign_preview_page, name="campaign_preview"),
     path("campaigns/<int:pk>/test/", campaigns.campaign_test, name="campaign_test"),
+    path("campaigns/<int:pk>/tests/", campaigns.campaign_tests_fragment, name="campaign_tests"),
     path(
         "campaigns/<int:pk>/progress/",
         campaigns.campaign_progress_fragment,
@@ -108,7 +111,7 @@ urlpatterns = [
         campaigns.campaign_request_approval,
         name="campaign_request_approval",
     ),
-    path("campaigns/<int:pk>/edit/", wizard.edit, name="campaign_edit"),
+    path("campaigns/<int:pk>/edit/", wizard_options.edit, name="campaign_edit"),
     path("campaigns/<int:pk>/duplicate/", editing.duplicate, name="campaign_duplicate"),
     path("campaigns/<int:pk>/reschedule/", editing.reschedule, name="campaign_reschedule"),
     path("campaigns/<int:pk>/delete/", editing.delete, name="campaign_delete"),

@@ -152,6 +152,11 @@ CASES_COVER = [
     ("DELETE", "/api/v1/segments/{id}"),
     ("POST", "/api/v1/conversions"),
     ("GET", "/api/v1/conversions/{order_id}"),
+    ("GET", "/api/v1/test-numbers"),
+    ("POST", "/api/v1/test-numbers"),
+    ("DELETE", "/api/v1/test-numbers/{id}"),
+    ("POST", "/api/v1/campaigns/{id}/test"),
+    ("GET", "/api/v1/campaigns/{id}/tests"),
     # Journeys and events need PostgreSQL: their cases are in tests/journeys/test_api.py.
     *JOURNEY_CASES,
 ]
@@ -222,6 +227,11 @@ def test_every_success_answer_matches_the_document(
     c.check("GET", "/api/v1/campaigns/{id}", 200, id=cid)
     c.check("PATCH", "/api/v1/campaigns/{id}", 200, {"text": "Hello {{first_name}}"}, id=cid)
     c.check("GET", "/api/v1/campaigns/{id}/preview", 200, id=cid)
+    number = c.check("POST", "/api/v1/test-numbers", 201, {"phone": "+447700900123"})
+    c.check("GET", "/api/v1/test-numbers", 200)
+    c.check("POST", "/api/v1/campaigns/{id}/test", 201, {"to": number["phone"]}, id=cid)
+    c.check("GET", "/api/v1/campaigns/{id}/tests", 200, id=cid)
+    c.check("DELETE", "/api/v1/test-numbers/{id}", 204, id=number["id"])
     c.check("POST", "/api/v1/campaigns/{id}/request-approval", 200, {"note": "please"}, id=cid)
     # Not run on commit: the campaign stays running (not sent yet) for pause and resume.
     c.check("POST", "/api/v1/campaigns/{id}/launch", 200, id=cid, execute=False)

@@ -16,7 +16,14 @@ def test_a_test_send_takes_infobip_format_and_00_numbers(live_sandbox, to) -> No
     assert sent.to == "41793026727"
 
 
-def test_a_test_send_to_a_national_number_says_it_needs_the_country_code(live_sandbox) -> None:
+def test_a_national_number_is_read_in_the_team_region_else_refused(live_sandbox, settings):
+    settings.HERALD_DEFAULT_REGION = "GB"
     campaign = campaign_create(name="t", channel="sms", lists=[make_audience(1)], text="Hi")
-    with pytest.raises(CampaignError, match="not a phone number in international format"):
+    (sent,) = campaign_test_send(
+        campaign=campaign, contact=Contact.objects.get(), to="07400 123456"
+    ).messages
+    assert sent.to == "447400123456"
+    settings.HERALD_DEFAULT_REGION = ""
+    Contact.objects.update(country="")  # and no contacts' country to go by
+    with pytest.raises(CampaignError, match="give it in international format"):
         campaign_test_send(campaign=campaign, contact=Contact.objects.get(), to="07400 123456")

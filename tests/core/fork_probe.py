@@ -13,4 +13,8 @@ def _report_frozen(**kwargs: Any) -> None:
     """Write this child's gc.get_freeze_count() to $HERALD_FORK_PROBE_DIR/<pid>."""
     folder = os.environ.get("HERALD_FORK_PROBE_DIR")
     if folder:
-        (Path(folder) / str(os.getpid())).write_text(str(gc.get_freeze_count()))
+        # Written aside and renamed: the test reads every `<pid>` file it sees, and one created
+        # but not yet written read as '' (a failure by chance, seen under load).
+        part = Path(folder) / f".{os.getpid()}.part"
+        part.write_text(str(gc.get_freeze_count()))
+        os.replace(part, Path(folder) / str(os.getpid()))

@@ -110,8 +110,11 @@ FORMS = {
     "ui:wizard_audience": ["name", "channel", "lists", "exclude_lists"],
     "ui:wizard_count": ["lists", "exclude_lists"],
     "ui:wizard_message": ["text", "template", "channel"],
-    "ui:wizard_options": ["send_at", "speed_limit", "speed_unit", "quiet_start", "quiet_end",
-                          "failover_mode", "failover_text", "validity"],
+    "ui:wizard_options": ["send_at", "speed_limit", "speed_unit", "quiet_from", "quiet_until",
+                          "failover_mode", "failover_text", "validity", "validity_unit",
+                          "max_spend", "sender", "failover_sender", "failover_validity",
+                          "frequency_cap_override", "track_links", "opt_out_footer"],
+    "ui:test_numbers": ["phone", "label", "remove"],
     "ui:sms_counter": ["text", "counter_field"],
     "ui:lists": ["name", "description"],
     "ui:sandbox_inbound": ["channel", "from", "text"],
@@ -132,7 +135,7 @@ def test_ui_forms_never_answer_500_and_refuse_rather_than_lose(superuser_client,
     contact = Contact.objects.first()
     targets = [
         *[(reverse(name), fields) for name, fields in FORMS.items()],
-        (reverse("ui:campaign_test", args=[campaign.pk]), ["to"]),
+        (reverse("ui:campaign_test", args=[campaign.pk]), ["saved", "to", "save", "label"]),
         (reverse("ui:contact_consent", args=[contact.pk]), ["action", "note"]),
         (reverse("ui:campaign_action", args=[campaign.pk, "launch"]), ["confirm"]),
     ]

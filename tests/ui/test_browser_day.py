@@ -73,8 +73,9 @@ def test_edit_a_draft_through_every_step_then_confirm_launch_and_duplicate(
     page.get_by_role("button", name="Next: options").click()
 
     expect(page.locator("#id_speed_limit")).to_have_value("60")
-    expect(page.locator("#id_quiet_start")).to_have_value("09:00")
-    expect(page.locator("#id_quiet_end")).to_have_value("20:00")
+    # The 09:00–20:00 window, said as people say quiet hours.
+    expect(page.locator("#id_quiet_from")).to_have_value("20:00")
+    expect(page.locator("#id_quiet_until")).to_have_value("09:00")
     page.locator("#id_speed_limit").fill("99999999999999999999")
     page.get_by_role("button", name="Save changes and preview").click()
     expect(page.locator("#err-speed")).to_contain_text(f"between 1 and {SPEED_LIMIT_MAX:,}")

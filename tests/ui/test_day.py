@@ -55,7 +55,7 @@ def test_edit_opens_every_step_with_what_was_saved_and_saves_changes(marketer_cl
     response = marketer_client.post(
         reverse("ui:wizard_options"),
         {"send_mode": "now", "speed_limit": "30", "speed_unit": "second",
-         "quiet_start": "", "quiet_end": ""},
+         "quiet_from": "", "quiet_until": ""},
     )  # fmt: skip
     assert response["Location"] == reverse("ui:campaign_preview", args=[draft.pk])
     draft.refresh_from_db()
@@ -199,11 +199,15 @@ def test_duplicate_reschedule_delete(marketer_client, sender_client, draft):
         campaign_delete(campaign=draft)  # scheduled, not a draft
 
 
-def test_duplicate_drops_a_past_send_time(draft):
-    draft.send_at = timezone.now() - dt.timedelta(hours=1)
+@pytest.mark.parametrize("hours", [-1, 24])
+def test_duplicate_clears_the_send_time_past_or_future(draft, hours):
+    # A copy sent at the original's moment would be a second send nobody scheduled (issue 26 #9).
+    draft.send_at = timezone.now() + dt.timedelta(hours=hours)
+    draft.save()
     copy = campaign_duplicate(campaign=draft, created_by=None, name="Again")
     assert copy.name == "Again"
     assert copy.send_at is None
+    assert copy.state == CampaignState.DRAFT
 
 
 def test_reschedule_refuses_the_past(draft):

@@ -9,13 +9,16 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Min
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from campaigns.analytics import marketing_campaigns
 from campaigns.clicks import campaign_click_counts
+from campaigns.describe import campaign_option_lines, forecast_lines
 from campaigns.editing import ARCHIVABLE
 from campaigns.export import campaign_export_rows, ledger_export_rows, split_variants
+from campaigns.forecast import campaign_forecast
 from campaigns.models import ApprovalRequest, Campaign, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
@@ -33,6 +36,7 @@ from campaigns.services import (
 from campaigns.split import split_decide_by_name
 from campaigns.states import CampaignState, MessageState
 from campaigns.steps import campaign_kind, campaign_steps
+from campaigns.testsend import saved_number_add, saved_numbers_for, team_region
 from channels.registry import channel_choices, channel_names, medium_choices
 from contacts.models import Contact
 from contacts.services import contact_list_add, contact_list_create
@@ -135,14 +139,12 @@ def _actions(request, campaign: Campaign) -> dict:
 def campaign_preview_page(request, pk: int):
     campaign = get_object_or_404(Campaign, pk=pk)
     preview = campaign_preview(campaign=campaign)
-    sample = _sample_contact(campaign)
     context = {
         "campaign": campaign,
         "preview": preview,
         "chain": _chain(campaign),
         "actions": _actions(request, campaign),
-        "test_to": request.session.get("herald_test_to") or sample.phone or "",
-        "test_result": request.session.pop("herald_test_result", None),
+        **_test_context(request, campaign),
         "steps": [
             ("audience", "Audience"),
             ("message", "Message"),
@@ -155,23 +157,67 @@ def campaign_preview_page(request, pk: int):
     return render(request, "ui/campaign_preview.html", context)
 
 
+TESTS_SHOWN = 5
+
+
+def _test_context(request, campaign: Campaign) -> dict:
+    """The test form: the person's own numbers (never a customer's), and their last tests."""
+    saved = list(saved_numbers_for(request.user))
+    last = request.session.get("herald_test_to", "")
+    return {
+        "saved_numbers": saved,
+        # What this person typed last time (unless it is one of their saved numbers, then that
+        # one is picked); else their first saved number; else nothing.
+        "test_to": last if all(n.phone != last for n in saved) else "",
+        "test_pick": next((n.pk for n in saved if n.phone == last), None)
+        or (saved[0].pk if saved and not last else None),
+        "tests": _tests(request, campaign),
+        "region": team_region(),
+    }
+
+
+def _tests(request, campaign: Campaign) -> list:
+    return list(campaign.test_sends.filter(sent_by_id=request.user.pk)[:TESTS_SHOWN])
+
+
 @require_POST
 @page("campaigns.change_campaign")
 def campaign_test(request, pk: int):
+    """Send a test to one of the person's saved numbers, or a number typed (and maybe saved)."""
     campaign = get_object_or_404(Campaign, pk=pk)
-    to = request.POST.get("to", "").strip()
-    request.session["herald_test_to"] = to
+    picked = param_int(request.POST.get("saved", ""))
+    number = saved_numbers_for(request.user).filter(pk=picked).first() if picked else None
+    to = number.phone if number else request.POST.get("to", "").strip()
+    if number is None and request.POST.get("save") == "on":
+        try:
+            number = saved_number_add(
+                user=request.user, raw=to, label=request.POST.get("label", "")
+            )
+        except ValidationError as exc:
+            messages.error(request, "Number not saved: " + "; ".join(exc.messages) + ".")
+            return redirect("ui:campaign_preview", pk=pk)
+        to = number.phone
+    request.session["herald_test_to"] = to[:40]
     try:
-        result = campaign_test_send(campaign=campaign, contact=_sample_contact(campaign), to=to)
+        result = campaign_test_send(
+            campaign=campaign, contact=_sample_contact(campaign), to=to, sent_by=request.user
+        )
     except (CampaignError, InfobipError) as exc:
         messages.error(request, f"Test not sent: {in_words(exc)}")
         return redirect("ui:campaign_preview", pk=pk)
     sent = result.messages[0] if result.messages else None
     status = sent.status.name if sent and sent.status else "sent"
-    request.session["herald_test_result"] = {"to": to, "status": status}
     audit_record(actor=request.user, action="test", campaign=campaign, detail=f"to {to}: {status}")
-    messages.success(request, f"Test message sent to {to} ({status}).")
-    return redirect("ui:campaign_preview", pk=pk)
+    messages.success(request, f"Test sent to {to}: its delivery report shows below.")
+    return redirect(reverse("ui:campaign_preview", args=[pk]) + "#tests")
+
+
+@page("campaigns.view_campaign")
+def campaign_tests_fragment(request, pk: int):
+    """Fragment: the person's last tests of the campaign and what Infobip reported for each."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    return render(request, "ui/_test_sends.html", {"campaign": campaign,
+                                                   "tests": _tests(request, campaign)})  # fmt: skip
 
 
 @page("campaigns.view_campaign")
@@ -189,6 +235,7 @@ def campaign_detail(request, pk: int):
         "chain": _chain(campaign),
         "story": story,
         "waiting": waiting_reasons(campaign),
+        "options": campaign_option_lines(campaign),
         "bubble": _bubble(campaign),
         "groups": GROUPS,
         "split_panel": campaign_split_panel(campaign),
@@ -219,7 +266,11 @@ BUBBLE_ROWS = 20  # rows of the ledger the bubble looks at for a written text
 
 def _bubble(campaign: Campaign) -> str:
     """The message as its first recipient sees it (the text as written when nobody fits)."""
-    preview = campaign_preview(campaign=campaign, samples=1) if campaign.recipients < 1 else None
+    preview = (
+        campaign_preview(campaign=campaign, samples=1, forecast=False)
+        if campaign.recipients < 1
+        else None
+    )
     if preview and preview["samples"]:
         return preview["samples"][0]["text"]
     # The first few rows by id only: a template campaign's rows have no text, and asking for
@@ -364,7 +415,7 @@ def campaign_make_list(request, pk: int):
     """A new list from the recipients a filter shows (e.g. everyone who did not receive it)."""
     campaign = get_object_or_404(Campaign, pk=pk)
     filters = _recipient_filters(request.POST)
-    name = request.POST.get("name", "").strip()[:200]
+    name = request.POST.get("name", "").strip()
     if not name:
         label = GROUPS.get(filters["group"], "recipients")
         name = f"{campaign.name[:150]} — {label}"
@@ -385,7 +436,7 @@ def campaign_make_list(request, pk: int):
 
 def launch_summary(campaign: Campaign) -> str:
     """What a launch will do, in plain numbers (campaigns.preview over the whole audience)."""
-    preview = campaign_preview(campaign=campaign, samples=0)
+    preview = campaign_preview(campaign=campaign, samples=0, forecast=False)
     count = preview["messages"]
     kind = campaign_kind(campaign)
     if preview["parts"]:  # a type whose texts are split into parts (SMS)
@@ -463,6 +514,9 @@ def campaign_action(request, pk: int, action: str):
                 campaign=campaign, closed_at__isnull=True
             ).first(),
         }
+        if action == "launch":
+            context["options"] = campaign_option_lines(campaign)
+            context["forecast"] = forecast_lines(campaign_forecast(campaign=campaign))
         return render(request, "ui/confirm.html", context)
     try:
         done = _perform(request, campaign, action)

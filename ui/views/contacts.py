@@ -6,6 +6,7 @@ from pathlib import Path
 
 import phonenumbers
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import FileResponse, Http404
@@ -16,7 +17,12 @@ from contacts.attributes import DateOrder
 from contacts.csvfile import ImportFileError
 from contacts.models import ConsentSource, Contact, ContactList
 from contacts.phones import PhoneChecker
-from contacts.services import contact_opt_in, contact_opt_out
+from contacts.services import (
+    contact_list_create,
+    contact_opt_in,
+    contact_opt_out,
+    list_name_problem,
+)
 from core.params import param_int
 from ui.access import page
 from ui.conversations import reply_options
@@ -161,6 +167,12 @@ def contact_import(request):
             errors.append("Choose a CSV file to upload.")
         elif upload.size == 0:
             errors.append("The file is empty.")
+        list_name = request.POST.get("list_name", "").strip()
+        if list_name and (problem := list_name_problem(list_name)):
+            errors.append(f"List: {problem}.")
+        region = request.POST.get("default_region", "").strip().upper()
+        if region and region not in phonenumbers.SUPPORTED_REGIONS:
+            errors.append(f"“{region[:10]}” is not a country code: use two letters such as GB.")
         if not errors:
             # The file is kept from here on: whatever the next step refuses, it stays.
             job = import_job_create(
@@ -253,14 +265,15 @@ def lists(request):
 
             raise PermissionDenied
         name = request.POST.get("name", "").strip()
-        if not name:
-            errors.append("The list needs a name.")
-        elif ContactList.objects.filter(name=name).exists():
-            errors.append(f"A list called “{name}” already exists.")
+        try:
+            created = contact_list_create(
+                name=name, description=request.POST.get("description", "")
+            )
+        except ValidationError as exc:
+            errors += [f"{m[0].upper()}{m[1:]}." for m in exc.messages]
         else:
-            ContactList.objects.create(name=name, description=request.POST.get("description", ""))
-            audit_record(actor=request.user, action="create-list", detail=name)
-            messages.success(request, f"List “{name}” created.")
+            audit_record(actor=request.user, action="create-list", detail=created.name)
+            messages.success(request, f"List “{created.name}” created.")
             return redirect("ui:lists")
     all_lists = ContactList.objects.annotate(
         members=Count("memberships"),

@@ -19,7 +19,7 @@ from campaigns.states import CampaignState
 from core.rules import Refused
 from ui.access import page
 from ui.services import audit_record
-from ui.views.wizard import _local_input, parse_send_at
+from ui.views.wizard_options import _local_input, parse_send_at
 
 
 @require_POST

@@ -1,26 +1,25 @@
 """The campaign wizard: audience → message → options, then the campaign's preview page.
 
-The wizard keeps its answers in the session until the last step, which creates the draft
-through campaigns.services.campaign_create (the same validation as every other entry point).
+The wizard keeps its answers in the session until the last step (ui/views/wizard_options.py),
+which creates the draft through campaigns.services.campaign_create (the same validation as
+every other entry point).
 """
 
-import datetime as dt
-import zoneinfo
-
-from django.conf import settings
-from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from campaigns.editing import EDITABLE, campaign_update
-from campaigns.models import AudienceMatch, Campaign, FailoverMode, Segment, SpeedUnit
-from campaigns.rendering import CONTACT_FIELDS, OPT_OUT_URL, PLACEHOLDER_RE, sms_segments
+from campaigns.compliance import opt_out_countries, says_how_to_opt_out
+from campaigns.models import AudienceMatch, Segment
+from campaigns.rendering import (
+    CONTACT_FIELDS,
+    OPT_OUT_URL,
+    PLACEHOLDER_RE,
+    placeholder_syntax_problem,
+    sms_segments,
+)
 from campaigns.segments import segment_rules_summary
-from campaigns.services import SPEED_LIMIT_MAX, CampaignError, campaign_create
 from channels.base import BUTTONS, IMAGE, Button, ChannelType, Content
 from channels.registry import (
     UnknownChannel,
@@ -36,11 +35,9 @@ from ui.access import page
 from ui.selectors import (
     audience_attribute_keys,
     audience_counts,
-    audience_time_zones,
     rendered_range,
 )
-from ui.services import audit_record
-from ui.views.wizard_split import split_context, split_from_post, split_specs, split_state
+from ui.views.wizard_split import split_context, split_from_post, split_specs
 from whatsapp.mapping import slot_from_text
 from whatsapp.mapping import template_places as mapping_places
 from whatsapp.models import WhatsAppTemplate
@@ -69,11 +66,6 @@ def _ctx(step: str, **extra) -> dict:
     return {"steps": STEPS, "step": step, **extra}
 
 
-def _local_input(value: dt.datetime | None) -> str:
-    """A datetime as a datetime-local input value, in the current time zone."""
-    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M") if value else ""
-
-
 def _slot_text(slot: dict) -> str:
     """A mapping slot as the marketer typed it: `{{name}}`, `{{name|fallback}}` or text."""
     if slot.get("source") in ("field", "attribute"):
@@ -88,58 +80,6 @@ def _slot(text: str) -> dict:
     if match and match.group(2) is not None:
         return slot_from_text("{{" + match.group(1) + "}}", fallback=match.group(2).strip())
     return slot_from_text(text)
-
-
-def campaign_state(campaign: Campaign) -> dict:
-    """The wizard's answers for an existing campaign: every step shows what was saved."""
-    options = {
-        "send_mode": "later" if campaign.send_at else "now",
-        "send_at": _local_input(campaign.send_at),
-        "speed_limit": str(campaign.speed_limit or ""),
-        "speed_unit": campaign.speed_unit,
-        "quiet_start": campaign.quiet_hours_start.strftime("%H:%M")
-        if campaign.quiet_hours_start
-        else "",
-        "quiet_end": campaign.quiet_hours_end.strftime("%H:%M") if campaign.quiet_hours_end else "",
-        "failover_mode": campaign.failover_mode,
-        **{
-            f"{key}_{i}": step.get(name) or ""
-            for i, step in enumerate(campaign.fallback or [])
-            for key, name in (("fallback", "channel"), ("fallback_text", "text"))
-        },
-    }
-    return {
-        "editing": campaign.pk,
-        "name": campaign.name,
-        "lists": sorted(campaign.lists.values_list("pk", flat=True)),
-        "exclude_lists": sorted(campaign.exclude_lists.values_list("pk", flat=True)),
-        "segment": campaign.segment_id,
-        "exclude_segment": campaign.exclude_segment_id,
-        "audience_match": campaign.audience_match,
-        "channel": campaign.channel,
-        "text": campaign.text,
-        "media_url": campaign.media_url,
-        "buttons": campaign.buttons or [],
-        "template": campaign.template_id,
-        "template_mapping": campaign.template_mapping or {},
-        "options": options,
-        "split": split_state(campaign),
-    }
-
-
-@page("campaigns.change_campaign")
-def edit(request, pk: int):
-    """Open a draft or scheduled campaign in the wizard, every step filled with what was saved."""
-    campaign = get_object_or_404(Campaign, pk=pk)
-    if campaign.state not in EDITABLE:
-        messages.error(
-            request,
-            f"“{campaign.name}” is {campaign.get_state_display().lower()}: only drafts and "
-            "scheduled campaigns can be edited. Duplicate it to reuse it.",
-        )
-        return redirect("ui:campaign", pk=pk)
-    request.session[SESSION_KEY] = campaign_state(campaign)
-    return redirect(f"{reverse('ui:wizard_audience')}?edit=1")
 
 
 def _known_placeholders(state: dict) -> list[str]:
@@ -300,10 +240,11 @@ def sms_counter(request):
     # A fallback step's text is counted as its channel's (the step's select, sent along).
     step = request.POST.get(field.replace("_text", "")) if field != "text" else None
     channel = step or request.POST.get("channel") or state.get("channel")
-    return render(request, "ui/_sms_counter.html", _counter(text, state, channel))
+    context = _counter(text, state, channel, footer=field == "text")
+    return render(request, "ui/_sms_counter.html", context)
 
 
-def _counter(text: str, state: dict, channel: str | None = None) -> dict:
+def _counter(text: str, state: dict, channel: str | None = None, *, footer: bool = True) -> dict:
     """The counter's context: the text's own figures, and what recipients receive once filled.
 
     Types whose texts are encoded and split (SMS) get parts and encoding; the others their
@@ -317,9 +258,25 @@ def _counter(text: str, state: dict, channel: str | None = None) -> dict:
         except UnknownChannel:
             kind = channel_type(channel_names()[0])
     _parts, encoding = kind.measure(text)
+    # Warned as the marketer types, before "Next" refuses it (issue 26 #9).
+    checks: dict = {"syntax_problem": placeholder_syntax_problem(text)}
+    cap = kind.max_chars()
+    length = kind.length(text)
+    if cap is not None:
+        checks |= {
+            "cap": cap,
+            "over_cap": length - cap if length > cap else 0,
+            "near_cap": cap - length if cap * 0.9 <= length <= cap else None,
+        }
     if not encoding:
-        cap = kind.max_chars()
-        return {"text": text, "kind": kind, "length": kind.length(text), "limit": cap}
+        return {"text": text, "kind": kind, "length": length, "limit": cap, **checks}
+    # Where the law asks for opt-out wording Herald adds it to SMS (issue 26 #8): say so here,
+    # as it counts toward what those recipients receive.
+    checks["footer_countries"] = (
+        sorted(opt_out_countries())
+        if footer and kind.ledger == "sms" and not says_how_to_opt_out(text)
+        else []
+    )
     seg = sms_segments(text)
     list_ids, segment_id = state.get("lists", []), state.get("segment")
     filled = (
@@ -338,6 +295,7 @@ def _counter(text: str, state: dict, channel: str | None = None) -> dict:
         "text": text,
         "filled": filled,
         "highlighted": highlight_ucs2(text, seg.ucs2_chars),
+        **checks,
     }
 
 
@@ -495,6 +453,8 @@ def _content_check(kind: ChannelType, post, known: list[str]) -> tuple[dict, dic
         field_errors["text"] = f"Write the {kind.medium_label} text."
     elif problems:
         field_errors["text"] = "; ".join(p[0].upper() + p[1:] for p in problems) + "."
+    elif problem := placeholder_syntax_problem(text):
+        field_errors["text"] = problem[0].upper() + problem[1:] + "."
     elif problem := unknown_placeholders(text, known):
         field_errors["text"] = problem
     return values, field_errors, template_errors
@@ -566,24 +526,6 @@ def _split_errors(text: str, split: dict, known: list[str], channel: str) -> dic
     return errors
 
 
-def _parse_time(value: str) -> dt.time | None:
-    try:
-        return dt.time.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
-def parse_send_at(value: str) -> dt.datetime | None:
-    """A datetime-local value in the current time zone, or None when it is not one."""
-    try:
-        parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = timezone.make_aware(parsed)
-    return parsed
-
-
 def fallback_options(state: dict) -> list[ChannelType]:
     """The types a step of the chain may be: they may follow, on another medium."""
     try:
@@ -591,213 +533,3 @@ def fallback_options(state: dict) -> list[ChannelType]:
     except UnknownChannel:
         return []
     return [k for k in channel_types() if k.fallback_step and k.ledger != own.ledger]
-
-
-def _options_defaults(state: dict, options: list[ChannelType]) -> dict:
-    # The type's default chain is offered ready to use (SMS after WhatsApp, Viber or RCS).
-    allowed = {kind.name for kind in options}
-    try:
-        default = [n for n in channel_type(state["channel"]).default_fallback if n in allowed]
-    except UnknownChannel:
-        default = []
-    chain = {f"fallback_{i}": name for i, name in enumerate(default[:FALLBACK_ROWS])}
-    return {"send_mode": "now", "speed_unit": SpeedUnit.MINUTE,
-            "failover_mode": FailoverMode.HERALD if chain else FailoverMode.NONE,
-            **chain}  # fmt: skip
-
-
-def _chain_check(
-    form: dict, state: dict, options: list[ChannelType], field_errors: dict[str, str]
-) -> tuple[str, list[dict]]:
-    """(fallback mode, chain) from the options form; problems go into `field_errors`."""
-    mode = form.get("failover_mode", FailoverMode.NONE) if options else FailoverMode.NONE
-    if mode not in FailoverMode.values:
-        field_errors["failover_mode"] = "Choose how the fallback works."
-        return FailoverMode.NONE, []
-    if mode == FailoverMode.NONE:
-        return mode, []
-    allowed = {kind.name: kind for kind in options}
-    chain: list[dict] = []
-    for i in range(FALLBACK_ROWS):
-        name = form.get(f"fallback_{i}", "")
-        if not name:
-            continue
-        kind = allowed.get(name)
-        if kind is None or name in {step["channel"] for step in chain}:
-            field_errors[f"fallback_{i}"] = "Choose a channel that can follow, once."
-            continue
-        text = form.get(f"fallback_text_{i}", "")
-        if text.strip():
-            if problem := kind.cap_check(text):
-                field_errors[f"fallback_text_{i}"] = problem[0].upper() + problem[1:] + "."
-            elif problem := unknown_placeholders(text, _known_placeholders(state)):
-                field_errors[f"fallback_text_{i}"] = problem
-        chain.append({"channel": name, "text": text})
-    if not chain:
-        field_errors["fallback_0"] = "Choose the channel to fall back to, or no fallback."
-    return mode, chain
-
-
-def _options_check(
-    form: dict, state: dict, options: list[ChannelType]
-) -> tuple[dict, dict[str, str]]:
-    """The options form as campaign fields, and the errors by field (empty when valid)."""
-    field_errors: dict[str, str] = {}
-    kind = channel_type(state["channel"])
-    send_at = None
-    if form.get("send_mode") == "later":
-        send_at = parse_send_at(form.get("send_at", ""))
-        if send_at is None:
-            field_errors["send_at"] = "Give the date and time to send at."
-        elif send_at <= timezone.now():
-            field_errors["send_at"] = "The send time is in the past."
-    quiet_override = None
-    if form.get("send_mode") == "local":
-        send_at, quiet_override, problem = _recipient_local(form, state)
-        if problem:
-            field_errors["local"] = problem
-    speed = form.get("speed_limit", "").strip()
-    # ASCII digits only: str.isdigit() accepts "²", which int() refuses (a 500, before).
-    if speed and not (speed.isascii() and speed.isdigit()):
-        field_errors["speed_limit"] = "The speed limit must be a whole number."
-    elif speed and not 1 <= int(speed) <= SPEED_LIMIT_MAX:
-        field_errors["speed_limit"] = (
-            f"The speed limit must be between 1 and {SPEED_LIMIT_MAX:,} messages."
-        )
-    speed_unit = form.get("speed_unit", SpeedUnit.MINUTE)
-    if speed_unit not in SpeedUnit.values:
-        field_errors["speed_limit"] = "Choose per second or per minute."
-    quiet = (_parse_time(form.get("quiet_start", "")), _parse_time(form.get("quiet_end", "")))
-    if (quiet[0] is None) != (quiet[1] is None):
-        field_errors["quiet_hours"] = "Give both ends of the quiet hours, or neither."
-    failover_mode, chain = _chain_check(form, state, options, field_errors)
-    fields = {
-        "name": state["name"],
-        "channel": state["channel"],
-        "lists": ContactList.objects.filter(pk__in=state["lists"]),
-        "exclude_lists": ContactList.objects.filter(pk__in=state.get("exclude_lists", [])),
-        "segment": _segment(state.get("segment")),
-        "exclude_segment": _segment(state.get("exclude_segment")),
-        "audience_match": state.get("audience_match", AudienceMatch.ANY),
-        "text": "" if kind.uses_template else state.get("text", ""),
-        "media_url": state.get("media_url", "") if not kind.uses_template else "",
-        "buttons": state.get("buttons") or [] if not kind.uses_template else [],
-        "template": WhatsAppTemplate.objects.filter(pk=state.get("template") or 0).first(),
-        "template_mapping": state.get("template_mapping") or {},
-        "failover_mode": failover_mode,
-        "fallback": chain,
-        "send_at": send_at,
-        "speed_limit": int(speed) if speed and not field_errors.get("speed_limit") else None,
-        "speed_unit": speed_unit,
-        "quiet_hours": quiet_override
-        or (quiet if quiet[0] is not None and quiet[1] is not None else None),
-    }
-    return fields, field_errors
-
-
-def _recipient_local(form: dict, state: dict) -> tuple[dt.datetime | None, tuple | None, str]:
-    """ "At 10:00 in each recipient's local time" as a start time plus a sending window.
-
-    The campaign starts at the first moment it is that time in any of the audience's zones; the
-    window (quiet hours, which the engine applies in each recipient's zone) holds everyone else
-    until it is that time where they are.
-    """
-    try:
-        day = dt.date.fromisoformat(form.get("local_date", ""))
-    except ValueError:
-        return None, None, "Give the day to send on."
-    at = _parse_time(form.get("local_time", ""))
-    until = _parse_time(form.get("local_until", ""))
-    if at is None or until is None:
-        return None, None, "Give the local time to send at, and until when."
-    if until <= at:
-        return None, None, "The window must end after the local send time (same day)."
-    zones = audience_time_zones(list_ids=state.get("lists", []), segment_id=state.get("segment"))
-    starts = []
-    for name in zones:
-        try:
-            zone = zoneinfo.ZoneInfo(name)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            continue
-        starts.append(dt.datetime.combine(day, at, tzinfo=zone))
-    if not starts:
-        starts = [timezone.make_aware(dt.datetime.combine(day, at))]
-    first = min(starts)
-    if first <= timezone.now():
-        return (
-            None,
-            None,
-            (
-                f"It is already past {at:%H:%M} on {day:%Y-%m-%d} for some recipients "
-                f"({first.tzinfo}): choose a later day."
-            ),
-        )
-    return first, (at, until), ""
-
-
-@page("campaigns.add_campaign")
-def options(request):
-    state = _state(request)
-    if not state.get("channel"):
-        return redirect("ui:wizard_message")
-    chain_options = fallback_options(state)
-    field_errors: dict[str, str] = {}
-    errors: list[str] = []
-    form = state.get("options") or _options_defaults(state, chain_options)
-    if request.method == "POST":
-        form = {k: v for k, v in request.POST.dict().items() if k != "csrfmiddlewaretoken"}
-        _save(request, options=form)
-        if form.get("nav") == "back":
-            return redirect("ui:wizard_message")
-        fields, field_errors = _options_check(form, state, chain_options)
-        if not field_errors:
-            editing = state.get("editing")
-            variants, test, _ = split_specs(fields["text"], state.get("split"), state["channel"])
-            try:
-                if editing:
-                    target = get_object_or_404(Campaign, pk=editing)
-                    campaign = campaign_update(
-                        campaign=target, variants=variants, test=test, **fields
-                    )
-                else:
-                    campaign = campaign_create(
-                        created_by=request.user, variants=variants, test=test, **fields
-                    )
-            except ValidationError as exc:
-                errors += exc.messages
-            except CampaignError as exc:
-                errors.append(str(exc))
-            else:
-                request.session.pop(SESSION_KEY, None)
-                action = "edit" if editing else "create"
-                audit_record(actor=request.user, action=action, campaign=campaign)
-                saved = "Changes saved." if editing else "Draft saved."
-                messages.success(request, f"{saved} Check the preview and send a test.")
-                return redirect("ui:campaign_preview", pk=campaign.pk)
-    context = _ctx(
-        "options",
-        state=state,
-        form=form,
-        errors=[*field_errors.values(), *errors],
-        general_errors=errors,
-        field_errors=field_errors,
-        fallback_options=chain_options,
-        fallback_rows=[
-            {
-                "i": i,
-                "channel": form.get(f"fallback_{i}", ""),
-                "text": form.get(f"fallback_text_{i}", ""),
-            }
-            for i in range(FALLBACK_ROWS)
-        ],
-        own=channel_type(state["channel"]),
-        failover_modes=FailoverMode.choices,
-        speed_units=SpeedUnit.choices,
-        speed_limit_max=SPEED_LIMIT_MAX,
-        time_zone=timezone.get_current_timezone_name(),
-        server_zone=settings.TIME_ZONE,
-        fields=list(CONTACT_FIELDS),
-        **_counter(form.get("fallback_text_0", ""), state, form.get("fallback_0") or None),
-    )
-    status = 400 if context["errors"] else 200
-    return render(request, "ui/wizard_options.html", context, status=status)

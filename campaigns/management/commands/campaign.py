@@ -21,19 +21,19 @@ from campaigns.services import (
     campaign_approve,
     campaign_cancel,
     campaign_create,
-    campaign_frequency_cap_override,
     campaign_launch,
     campaign_pause,
     campaign_resend_failed,
     campaign_resume,
     campaign_status,
+    campaign_test_send,
 )
 from campaigns.split import SplitSpec, VariantSpec, split_decide_by_name
 from channels.base import PROVIDER, ChannelType
 from channels.registry import UnknownChannel, channel_names, channel_type
 from contacts.models import ContactList
 from core.cli import add_actor_argument, cli_actor
-from core.rules import Refused
+from core.rules import Refused, actor_require, actor_user
 from whatsapp.mapping import slot_from_text
 from whatsapp.models import WhatsAppTemplate
 
@@ -42,8 +42,8 @@ class Command(BaseCommand):
     """Create and run campaigns from the terminal (see INTERFACE.md)."""
 
     help = (
-        "Campaigns: create | preview | launch | approve | pause | resume | cancel | archive | "
-        "unarchive | status | decide | export; state changes act as --as USERNAME (or "
+        "Campaigns: create | preview | test | launch | approve | pause | resume | cancel | "
+        "archive | unarchive | status | decide | export; state changes act as --as USERNAME (or "
         "HERALD_CLI_USER, else the operator)"
     )
 
@@ -93,7 +93,11 @@ class Command(BaseCommand):
         create.add_argument("--send-at")
         create.add_argument("--speed-limit", type=int)
         create.add_argument("--speed-unit", choices=["second", "minute"], default="minute")
-        create.add_argument("--quiet-hours", help="HH:MM-HH:MM, recipient local time")
+        create.add_argument(
+            "--send-window", "--quiet-hours", dest="quiet_hours", metavar="HH:MM-HH:MM",
+            help="the local hours in which messages may go, e.g. 08:00-21:00 (nothing is sent "
+            "between 21:00 and 08:00); --quiet-hours is its older name, same meaning",
+        )  # fmt: skip
         create.add_argument(
             "--track-links", action="store_true", help="shorten links and count their clicks"
         )
@@ -108,6 +112,11 @@ class Command(BaseCommand):
             help="lift the workspace's frequency caps for this campaign (audited)",
         )  # fmt: skip
         _add_split_arguments(create)
+        create.add_argument(
+            "--no-opt-out-footer", dest="opt_out_footer", action="store_false",
+            help="add no \"Reply STOP to opt out\" line where the law asks for one (the launch is "
+            "then refused unless the text says how to opt out)",
+        )  # fmt: skip
         create.add_argument("--json", action="store_true")
         add_actor_argument(create)
         for name in ("preview", "status"):
@@ -119,6 +128,13 @@ class Command(BaseCommand):
         launch.add_argument("--wait", action="store_true")
         launch.add_argument("--timeout", type=float, default=0, help="seconds; 0 = no limit")
         add_actor_argument(launch)
+        test = sub.add_parser("test", help="send the message to one number (a test, no ledger)")
+        test.add_argument("id", type=int)
+        test.add_argument("--to", required=True, help="the number (national format accepted)")
+        test.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                          help="wait this long for the delivery report")  # fmt: skip
+        test.add_argument("--json", action="store_true")
+        add_actor_argument(test)
         for name in ("approve", "pause", "resume", "cancel", "resend"):
             p = sub.add_parser(name)
             p.add_argument("id", type=int)
@@ -180,7 +196,7 @@ class Command(BaseCommand):
             try:
                 start, end = (dt.time.fromisoformat(t) for t in o["quiet_hours"].split("-"))
             except ValueError as exc:
-                raise CommandError("--quiet-hours must look like 08:00-20:00") from exc
+                raise CommandError("--send-window must look like 08:00-21:00") from exc
             quiet = (start, end)
         variants, test = self._split(o)
         campaign = campaign_create(
@@ -216,9 +232,9 @@ class Command(BaseCommand):
             segment=segment,
             exclude_segment=exclude_segment,
             audience_match=o["audience_match"],
+            frequency_cap_override=o["override_frequency_cap"],
+            opt_out_footer=o["opt_out_footer"],
         )
-        if o["override_frequency_cap"]:
-            campaign_frequency_cap_override(campaign=campaign, actor=cli_actor(o["acting_user"]))
         if o["json"]:
             self.stdout.write(json.dumps({"id": campaign.pk}))
         else:
@@ -313,6 +329,12 @@ class Command(BaseCommand):
             )
             for variant in split["variants"]:
                 self.stdout.write(f"  {variant['name']}: {variant.get('sample', '')}")
+        self.stdout.write("options:")
+        for option in data["options"]:
+            self.stdout.write(f"  {option['label']}: {option['text']}")
+        self.stdout.write("if launched now:")
+        for line in data["forecast"]["text"]:
+            self.stdout.write(f"  {line}")
 
     def do_launch(
         self, *, id: int, wait: bool, timeout: float, acting_user: str | None, **_
@@ -347,6 +369,31 @@ class Command(BaseCommand):
             time.sleep(0.5)
         status = campaign_status(campaign=campaign)
         self.stdout.write(_summary(status))
+
+    def do_test(self, *, id: int, to: str, wait: float, json: bool, acting_user, **_) -> None:
+        from campaigns.audience import audience_contacts
+        from campaigns.models import CampaignTestSend
+        from campaigns.testsend import FINAL
+        from contacts.models import Contact
+
+        campaign = self._campaign(id)
+        actor = cli_actor(acting_user)
+        actor_require(actor, "campaigns.change_campaign", doing="send tests")
+        sample = audience_contacts(campaign).filter(opted_out=False).order_by("id").first()
+        campaign_test_send(campaign=campaign, contact=sample or Contact(), to=to,
+                           sent_by=actor_user(actor))  # fmt: skip
+        test = campaign.test_sends.order_by("-id").first()
+        assert test is not None  # campaign_test_send records every test it sends
+        deadline = time.monotonic() + wait
+        while test.state not in FINAL and time.monotonic() < deadline:
+            time.sleep(0.5)
+            test = CampaignTestSend.objects.get(pk=test.pk)
+        data = {"to": test.to, "message_id": str(test.message_id), "state": test.state,
+                "status": test.status_name, "error": test.error_name}  # fmt: skip
+        if json:
+            self.stdout.write(_dumps(data))
+        else:
+            self.stdout.write(f"test to {test.to}: {test.state} {test.status_name}".rstrip())
 
     def do_approve(self, *, id: int, acting_user: str | None, **_) -> None:
         approval = campaign_approve(campaign=self._campaign(id), actor=cli_actor(acting_user))

@@ -4,6 +4,7 @@ import json
 import sys
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts.checkpool import default_workers
@@ -134,6 +135,8 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: {exc}") from None
         except Refused as exc:
             raise CommandError(f"refused: {exc}") from None
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
         finally:
             if bar is not None:
                 bar.close()
