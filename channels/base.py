@@ -62,6 +62,22 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Regional:
+    """What a campaign (or a journey step, a transactional send) says for countries' rules.
+
+    channels/regional.py turns it into Infobip's regional fields per destination country:
+    India's DLT content template, Turkey's IYS recipient type (for recipients whose contact
+    attribute has none), South Korea's message title. `promotional` is false for transactional
+    sends, which Turkey's IYS does not cover.
+    """
+
+    dlt_template_id: str = ""
+    iys_recipient_type: str = ""
+    kr_title: str = ""
+    promotional: bool = True
+
+
+@dataclass(frozen=True)
 class Content:
     """What one step of a campaign (or a transactional send) says, before any contact."""
 
@@ -70,6 +86,7 @@ class Content:
     mapping: Mapping[str, Any] | None = None
     media_url: str = ""
     buttons: tuple[Button, ...] = ()
+    regional: Regional = Regional()
 
 
 @dataclass(frozen=True)
@@ -150,6 +167,9 @@ class ChannelType:
     max_buttons: ClassVar[int] = 0
     # Types Infobip itself can fail over to on the same request (WhatsApp template → SMS).
     native_fallback: ClassVar[tuple[str, ...]] = ()
+    # What destination countries require of its messages (channels/regional.py): each rule
+    # says what would be refused before launch and which regional fields a message carries.
+    regional_rules: ClassVar[tuple[Any, ...]] = ()
 
     def __repr__(self) -> str:
         return f"<channel type {self.name}>"
@@ -254,6 +274,10 @@ class ChannelType:
         if len(sender) > 64:
             raise ValueError("a sender is at most 64 characters")
         return sender
+
+    def sender_problem(self, *, country: str, sender: str) -> str:
+        """Why `sender` cannot reach `country` on this type ('' when it can), in words."""
+        return ""
 
     # --- sessions ---------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ class Message:
         "outcome",
         "parts",
         "price",
+        "regional",
         "seen",
         "sender",
         "state",
@@ -83,6 +84,7 @@ class Message:
         )
         self.template, self.failover = template, failover
         self.seen = False
+        self.regional: dict[str, Any] | None = None  # SMS options.regional, as sent
         self.done_at: float | None = None
         self.state = "accepted"  # → intermediate → final
 
@@ -114,6 +116,24 @@ def _pick_outcome(config: Config, u: float) -> str:
     raise AssertionError("unreachable: the last threshold is 1.0")
 
 
+def regional_problem(message: Message) -> str | None:
+    """The error Indian operators' DLT scrubbing answers an SMS without its DLT fields with.
+
+    TRAI's rules block commercial SMS to Indian numbers (+91) that do not name the sender's
+    registered principal entity and the text's content template (Infobip's
+    `options.regional.indiaDlt`); Infobip reports them undeliverable after the send was
+    accepted, which is what Herald's launch check exists to prevent.
+    """
+    if not message.to.startswith("91"):
+        return None
+    dlt = (message.regional or {}).get("indiaDlt") or {}
+    if not dlt.get("principalEntityId"):
+        return "EC_BLOCKED_BY_DLT"
+    if not dlt.get("contentTemplateId"):
+        return "EC_INVALID_TEMPLATE_ID"
+    return None
+
+
 def decide(message: Message, config: Config, now: float, last_inbound: dict[str, float]) -> None:
     """Fix the message's final status, error, price, seen report and SMS failover."""
     u = _unit(config.seed, message.message_id)
@@ -121,6 +141,8 @@ def decide(message: Message, config: Config, now: float, last_inbound: dict[str,
     variants = OUTCOME_VARIANTS[outcome]
     status, error = variants[int(u * 1e9) % len(variants)] if len(variants) > 1 else variants[0]
     problem = None
+    if message.channel == SMS:
+        problem = regional_problem(message)
     if message.channel == WHATSAPP:
         if _unit(config.seed, "wa", message.to) < config.not_on_whatsapp:
             problem = "EC_UNKNOWN_USER"
@@ -130,7 +152,9 @@ def decide(message: Message, config: Config, now: float, last_inbound: dict[str,
             now - last_inbound.get(message.to, -1e18) > WHATSAPP_SESSION_SECONDS
         ):
             problem = "EC_NO_SESSION"
-    if problem:
+    if problem and message.channel == SMS:
+        status, error, outcome = "UNDELIVERABLE_REJECTED_OPERATOR", problem, "undeliverable"
+    elif problem:
         status, error, outcome = "UNDELIVERABLE_NOT_DELIVERED", problem, "undeliverable"
     message.final_status, message.final_error, message.outcome = status, error, outcome
     if outcome == "rejected" or problem:
@@ -235,6 +259,7 @@ class Store:
             "reportUrl": m.url,
             "seen": m.seen,
             "failover": dict(m.failover) if m.failover else None,
+            "regional": m.regional,
             "copies": self.copies.get(m.message_id, 1),
             "acceptedAt": m.accepted_at,
         }
