@@ -17,6 +17,7 @@ class AudienceSummary:
     eligible: int
     opted_out: int
     excluded_by_list: int
+    excluded_by_country: int = 0
 
 
 def _included(campaign: Campaign) -> QuerySet[Contact]:
@@ -32,8 +33,11 @@ def _included(campaign: Campaign) -> QuerySet[Contact]:
     return Contact.objects.filter(included)
 
 
-def audience_contacts(campaign: Campaign) -> QuerySet[Contact]:
-    """Contacts in any of the campaign's lists (or its segment) and in none of its exclusions."""
+def audience_contacts(campaign: Campaign, *, countries: bool = True) -> QuerySet[Contact]:
+    """Contacts in any of the campaign's lists (or its segment) and in none of its exclusions.
+
+    `countries=False` keeps the excluded destination countries in (to count them).
+    """
     contacts = _included(campaign)
     excluded = campaign.exclude_lists.all()
     if excluded.exists():
@@ -45,7 +49,16 @@ def audience_contacts(campaign: Campaign) -> QuerySet[Contact]:
 
         now = campaign.launched_at or timezone.now()
         contacts = contacts.exclude(segment_q(exclude_segment.rules, now=now))
+    if countries and (dropped := excluded_countries(campaign)):
+        # Countries whose rules the campaign cannot meet, left out (campaigns/compliance.py).
+        contacts = contacts.exclude(country__in=dropped)
     return contacts
+
+
+def excluded_countries(campaign: Campaign) -> list[str]:
+    """The campaign's excluded destination countries (ISO codes; anything else is ignored)."""
+    raw = campaign.exclude_countries if isinstance(campaign.exclude_countries, list) else []
+    return [c for c in raw if isinstance(c, str) and len(c) == 2]
 
 
 def audience_summary(campaign: Campaign) -> AudienceSummary:
@@ -54,11 +67,17 @@ def audience_summary(campaign: Campaign) -> AudienceSummary:
     contacts = audience_contacts(campaign)
     total = contacts.count()
     opted_out = contacts.filter(opted_out=True).count()
+    by_country = 0
+    if excluded := excluded_countries(campaign):
+        by_country = (
+            audience_contacts(campaign, countries=False).filter(country__in=excluded).count()
+        )
     return AudienceSummary(
         total=total,
         eligible=total - opted_out,
         opted_out=opted_out,
-        excluded_by_list=total_before_exclusion - total,
+        excluded_by_list=total_before_exclusion - total - by_country,
+        excluded_by_country=by_country,
     )
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from campaigns.audience import audience_contacts, audience_summary
 from campaigns.budget import over_budget_count
 from campaigns.caps import capped_contacts
+from campaigns.compliance import campaign_compliance
 from campaigns.consent_rules import without_channel_consent
 from campaigns.models import Campaign
 from campaigns.pricing import estimate_cost
@@ -69,6 +70,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
             rendered_samples.append({"phone": contact.phone, "text": text})
     cost = estimate_cost(items)
     sendable = kind.sendable_problem(content)
+    compliance = campaign_compliance(campaign=campaign)
     return {
         "id": campaign.pk,
         "name": campaign.name,
@@ -77,6 +79,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
         "excluded": {
             "opted_out": summary.opted_out,
             "excluded_lists": summary.excluded_by_list,
+            "excluded_countries": summary.excluded_by_country,
             "missing_values": sum(missing.values()),
             "frequency_capped": len(held),
             "no_channel_consent": len(no_consent),
@@ -92,6 +95,11 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES) -> dict:
         "template_problem": sendable,
         "length_problems": _length_problems(campaign, too_long),
         "samples": rendered_samples,
+        # Countries whose rules the campaign does not meet (launch is refused until they are
+        # fixed or excluded), and who sends to each destination country.
+        "compliance": [c.to_dict() for c in compliance.countries],
+        "senders": [u.to_dict() for u in compliance.senders],
+        "exclude_countries": list(campaign.exclude_countries or []),
     }
 
 

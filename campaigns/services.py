@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from campaigns import signals
 from campaigns.approval import campaign_content, campaign_fingerprint
+from campaigns.compliance import Router, campaign_compliance, recipient_values
 from campaigns.ledger import live_batch_ids, messages_in_flight
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
@@ -37,9 +38,12 @@ from campaigns.preview import budget_launch_problem
 from campaigns.quiet import window_check
 from campaigns.rendering import compile_template, contact_values
 from campaigns.states import CampaignState, campaign_can_move
-from campaigns.steps import Step, campaign_steps, chain_waits_on, step_sender
+from campaigns.steps import Step, campaign_steps, chain_waits_on
 from channels.base import PROVIDER, ChannelType, Outbound
+from channels.countries import country_of, country_valid
+from channels.regional import IYS_RECIPIENT_TYPES, KR_TITLE_MAX
 from channels.registry import UnknownChannel, channel_type
+from channels.senders import DLT_ID, sender_is_auto
 from contacts.models import Contact, ContactList
 from contacts.phones import PhoneError, international_number
 from core.rules import OPERATOR, Actor, Refused, actor_label, actor_require, actor_user
@@ -82,6 +86,24 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
     if campaign.max_spend is not None and campaign.max_spend <= 0:
         errors.append("the budget cap must be more than 0")
     errors += _validity_problems(campaign, kind)
+    errors += _regional_problems(campaign)
+    return errors
+
+
+def _regional_problems(campaign: Campaign) -> list[str]:
+    """The campaign's regional settings are well formed (what they must be is compliance's)."""
+    errors = []
+    if campaign.dlt_template_id and not DLT_ID.fullmatch(campaign.dlt_template_id):
+        errors.append("the DLT content template id is up to 64 letters, digits or -")
+    if campaign.iys_recipient_type not in ("", *IYS_RECIPIENT_TYPES):
+        errors.append(f"the IYS recipient type is one of {', '.join(IYS_RECIPIENT_TYPES)}")
+    if len(campaign.kr_title) > KR_TITLE_MAX or any(ord(c) < 32 for c in campaign.kr_title):
+        errors.append(f"the South Korean title is one line of at most {KR_TITLE_MAX} characters")
+    countries = campaign.exclude_countries
+    if not isinstance(countries, list) or not all(
+        isinstance(c, str) and country_valid(c) for c in countries
+    ):
+        errors.append("excluded countries are ISO codes such as IN or US")
     return errors
 
 
@@ -180,6 +202,10 @@ def campaign_create(
     max_spend: Decimal | None = None,
     segment: Segment | None = None,
     exclude_segment: Segment | None = None,
+    dlt_template_id: str = "",
+    iys_recipient_type: str = "",
+    kr_title: str = "",
+    exclude_countries: Iterable[str] = (),
 ) -> Campaign:
     """Create a draft campaign; refuses (ValidationError) anything that could not be sent.
 
@@ -202,7 +228,8 @@ def campaign_create(
     campaign = Campaign(
         name=name.strip(),
         channel=channel,
-        sender=sender,
+        # `auto` (or blank): each recipient's country's sender (channels/senders.py).
+        sender="" if sender_is_auto(sender) else sender.strip(),
         text=text,
         template=template,
         template_mapping=template_mapping or {},
@@ -224,6 +251,10 @@ def campaign_create(
         max_spend=max_spend,
         segment=segment,
         exclude_segment=exclude_segment,
+        dlt_template_id=dlt_template_id.strip(),
+        iys_recipient_type=iys_recipient_type.strip().upper(),
+        kr_title=kr_title.strip(),
+        exclude_countries=sorted({c.strip().upper() for c in exclude_countries if c.strip()}),
     )
     errors = campaign_validate(campaign=campaign)
     if errors:
@@ -367,6 +398,17 @@ def campaign_approval_request(
     return request
 
 
+def compliance_launch_problem(*, campaign: Campaign) -> str:
+    """Why countries' rules stop the launch ('' when every destination country is met)."""
+    compliance = campaign_compliance(campaign=campaign)
+    if not compliance.countries:
+        return ""
+    return (
+        f"{compliance.refused:,} recipients would be refused: {compliance.summary()} — fix "
+        "the campaign or its senders, or exclude these countries"
+    )[:2000]
+
+
 def campaign_launch(
     *, campaign: Campaign, actor: Actor, now: dt.datetime | None = None
 ) -> Campaign:
@@ -387,6 +429,8 @@ def campaign_launch(
         if reason := first.kind.sendable_problem(first.content):
             errors.append(reason)
     if not errors and (problem := budget_launch_problem(campaign=campaign)):
+        errors.append(problem)
+    if not errors and (problem := compliance_launch_problem(campaign=campaign)):
         errors.append(problem)
     if errors:
         raise CampaignError("; ".join(errors))
@@ -412,8 +456,12 @@ def campaign_start_due(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     started = []
     for campaign in Campaign.objects.filter(state=CampaignState.SCHEDULED, send_at__lte=now):
-        if problem := campaign_approval_problem(campaign=campaign):
-            # Edited after it was approved and scheduled: back to draft, not sent.
+        problem = campaign_approval_problem(campaign=campaign) or compliance_launch_problem(
+            campaign=campaign
+        )
+        if problem:
+            # Edited after it was approved and scheduled, or a sender it counted on was
+            # removed: back to draft with the reason, not sent.
             with contextlib.suppress(CampaignError):
                 _move(campaign, CampaignState.DRAFT, reason=problem)
             continue
@@ -602,14 +650,21 @@ def campaign_test_send(*, campaign: Campaign, contact: Contact, to: str) -> Send
         if rendered.missing:
             raise CampaignError(f"cannot render for this contact: {rendered.skip_reason}")
         text = rendered.text
+    # From the sender the campaign would use for that number's country, with its fields.
+    router = Router(campaign)
+    country = country_of(to)
+    if problems := router.problems(step, country):
+        raise CampaignError("; ".join(problems))
+    own = recipient_values(router, step, [(contact.pk, country)]).get(contact.pk, {})
     message = Outbound(
         to=to,
         message_id=f"test-{campaign.pk}-{timezone.now():%Y%m%d%H%M%S%f}",
         text=text,
-        sender=step_sender(campaign, step),
+        sender=router.route(step, country).sender,
         notify_url="",
         values=values,
         content=step.content,
+        options=router.options(step, country, own),
     )
     outcome = kind.send(get_client(), [message])
     if outcome.refused:
