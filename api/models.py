@@ -19,6 +19,7 @@ class Scope(models.TextChoices):
     EVENTS_MANAGE = "events:manage", "Manage outbound event subscriptions"
     JOURNEYS_WRITE = "journeys:write", "Create, change, activate, pause and archive journeys"
     EVENTS_WRITE = "events:write", "Record what contacts did (events that drive journeys)"
+    SENDERS_WRITE = "senders:write", "Add, change and remove the senders per country"
 
 
 class ApiToken(models.Model):

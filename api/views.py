@@ -79,7 +79,8 @@ class ApiRootView(APIView):
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
         names = ["schema", "messages", "contacts", "contacts-upsert", "lists", "templates",
-                 "campaigns", "inbound", "subscriptions", "journeys", "events"]  # fmt: skip
+                 "campaigns", "inbound", "subscriptions", "journeys", "events",
+                 "senders"]  # fmt: skip
         return Response({name: reverse(f"api:{name}", request=request) for name in names})
 
 

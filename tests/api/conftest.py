@@ -11,7 +11,7 @@ from api.tokens import api_token_create
 from ui.roles import ROLE_PERMISSIONS
 
 ALL_SCOPES = ["read", "contacts:write", "campaigns:write", "campaigns:send", "messages:send",
-              "events:manage"]  # fmt: skip
+              "events:manage", "senders:write"]  # fmt: skip
 
 
 def make_user(username: str, *roles: str) -> User:
