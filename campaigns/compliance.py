@@ -145,7 +145,10 @@ class Router:
         route = self.route(step, country)
         found = []
         if why := step.kind.sender_problem(country=country, sender=route.sender):
-            found.append(why)
+            found.append(
+                f"{why}: add {country_name(country)}'s {step.kind.medium_label} sender, or leave "
+                "these recipients out"
+            )
         for rule in self.rules(step, country):
             if self.native(step) and rule.mandatory:
                 found.append(

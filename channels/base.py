@@ -276,7 +276,8 @@ class ChannelType:
         return sender
 
     def sender_problem(self, *, country: str, sender: str) -> str:
-        """Why `sender` cannot reach `country` on this type ('' when it can), in words."""
+        """Why `sender` cannot reach `country` on this type ('' when it can): the reason only,
+        each caller says what to do about it."""
         return ""
 
     # --- sessions ---------------------------------------------------------------------------

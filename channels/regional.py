@@ -203,7 +203,7 @@ class MetaUsMarketingBlock(RegionalRule):
             return []
         return [
             f"Meta does not deliver WhatsApp marketing templates to {country_name('US')} "
-            f"numbers: use a utility template, send them SMS, or exclude these recipients"
+            f"numbers: use a utility template, send them SMS, or leave these recipients out"
         ]
 
 

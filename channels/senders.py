@@ -88,7 +88,7 @@ def sender_clean(
         else:
             why = kind.sender_problem(country=country, sender=sender)
             if country != ANY_COUNTRY and why:
-                problems["sender"] = [why]
+                problems["sender"] = [f"{why}: give {country_name(country)} a number"]
     cleaned: dict[str, Any] = {}
     reads = _medium_reads(medium) if medium else set(SENDER_FIELDS)
     for name in SENDER_FIELDS:

@@ -38,8 +38,7 @@ class Sms(ChannelType):
         if is_alphanumeric(sender) and numeric_sender_only(country):
             return (
                 f"{country_name(country)} does not deliver SMS from an alphanumeric sender "
-                f"({sender!r}): add a {country} number as its SMS sender, or exclude these "
-                "recipients"
+                f"({sender!r})"
             )
         return ""
 
