@@ -85,8 +85,9 @@ def test_a_transactional_send_routes_each_number_and_skips_what_india_would_refu
     assert senders == {"12025550123": "+12025550100", "447946000001": "Herald"}
 
     api.post("senders", INDIA)
-    answer = api.post("messages", {"channel": "sms", "sender": "auto", "to": ["+919812345670"],
-                                   "text": "Your code is 1234", "dlt_template_id": "1107"})  # fmt: skip
+    body = {"channel": "sms", "sender": "auto", "to": ["+919812345670"],
+            "text": "Your code is 1234", "dlt_template_id": "1107"}  # fmt: skip
+    answer = api.post("messages", body)
     assert answer.json()["messages"][0]["state"] == "queued"
     sent = sent_bodies(provider_mocked, "/sms/3/messages")[-1]["messages"][0]
     assert sent["options"]["regional"] == {
