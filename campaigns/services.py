@@ -41,9 +41,9 @@ from campaigns.states import CampaignState, campaign_can_move
 from campaigns.steps import Step, campaign_steps, chain_waits_on
 from channels.base import PROVIDER, ChannelType, Outbound
 from channels.countries import country_of, country_valid
-from channels.regional import IYS_RECIPIENT_TYPES, KR_TITLE_MAX
+from channels.regional import DLT_ID, IYS_RECIPIENT_TYPES, KR_TITLE_MAX
 from channels.registry import UnknownChannel, channel_type
-from channels.senders import DLT_ID, sender_is_auto
+from channels.senders import sender_is_auto
 from contacts.models import Contact, ContactList
 from contacts.phones import PhoneError, international_number
 from core.rules import OPERATOR, Actor, Refused, actor_label, actor_require, actor_user

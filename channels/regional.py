@@ -11,6 +11,7 @@ and the sending path asks them for the fields to put in `options.regional` (Info
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -20,6 +21,8 @@ from channels.base import Content, Regional
 from channels.countries import country_name
 
 IYS_RECIPIENT_TYPES = ("BIREYSEL", "TACIR")  # Infobip's IysRecipientType enum
+# Registration ids (DLT entity, template, telemarketer): letters, digits, dashes, up to 64.
+DLT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 KR_TITLE_MAX = 66  # SouthKoreaOptions.title maxLength
 
 

@@ -11,7 +11,6 @@ the country and the launch is refused (campaigns/compliance.py).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,15 +19,13 @@ from django.db import IntegrityError, transaction
 from channels.base import ChannelType
 from channels.countries import country_name, country_valid
 from channels.models import ANY_COUNTRY, Sender
-from channels.regional import Route, SenderRow
+from channels.regional import DLT_ID, Route, SenderRow
 from channels.registry import UnknownChannel, channel_type, mediums, types_of_medium
 from core.rules import Actor, actor_require
 from core.services import audit_record
 
 # The value that asks for a sender per recipient's country (the default when the table has any).
 AUTO = "auto"
-# Registration ids: letters, digits, dashes (DLT ids are digits; nothing else belongs there).
-DLT_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 INT32_MAX = 2_147_483_647
 SENDER_FIELDS = ("dlt_entity_id", "dlt_telemarketer_id", "iys_brand_code", "kr_reseller_code")
 
