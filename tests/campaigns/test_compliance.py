@@ -233,3 +233,47 @@ def test_a_test_send_goes_from_the_numbers_country_sender_and_is_refused_where_i
     sender_save(channel="sms", country="US", sender="+12025550100", actor=OPERATOR)
     campaign_test_send(campaign=campaign, contact=contact, to="+12025550199")
     assert _entries(provider_mocked)["12025550199"]["sender"] == "+12025550100"
+
+
+def test_a_scheduled_campaign_whose_sender_was_removed_goes_back_to_draft() -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from campaigns.services import campaign_start_due
+
+    row, _ = sender_save(channel="sms", country="IN", sender="HERALD", dlt_entity_id="1101",
+                         actor=OPERATOR)  # fmt: skip
+    soon = timezone.now() + dt.timedelta(hours=1)
+    campaign = _sms(_audience("IN"), dlt_template_id="1107", send_at=soon)
+    campaign_launch(campaign=campaign, actor=OPERATOR)
+    campaign.refresh_from_db()
+    assert campaign.state == "scheduled"
+    Sender.objects.filter(pk=row.pk).delete()
+    assert campaign_start_due(now=soon + dt.timedelta(minutes=1)) == []
+    campaign.refresh_from_db()
+    assert campaign.state == "draft"
+    assert "India" in campaign.state_reason
+
+
+def test_the_command_creates_previews_and_fixes_a_campaigns_countries(capsys) -> None:
+    from django.core.management import CommandError, call_command
+
+    _audience("IN", "GB")
+    call_command("campaign", "create", "--name", "d", "--list", "world", "--channel", "sms",
+                 "--text", "Hi", "--sender", "auto", "--dlt-template-id", "1107",
+                 "--json")  # fmt: skip
+    campaign = Campaign.objects.get(pk=json.loads(capsys.readouterr().out)["id"])
+    assert (campaign.sender, campaign.dlt_template_id) == ("", "1107")
+    call_command("campaign", "preview", str(campaign.pk))
+    out = capsys.readouterr().out
+    assert "India (IN): 3 recipients would be refused" in out
+    assert "campaign countries" in out
+    with pytest.raises(CommandError, match="would be refused"):
+        call_command("campaign", "launch", str(campaign.pk))
+    call_command("campaign", "countries", str(campaign.pk), "--exclude", "in", "--json")
+    assert json.loads(capsys.readouterr().out)["exclude_countries"] == ["IN"]
+    call_command("campaign", "preview", str(campaign.pk), "--json")
+    assert json.loads(capsys.readouterr().out)["compliance"] == []
+    with pytest.raises(CommandError, match=r"invalid choice"):
+        call_command("campaign", "countries", str(campaign.pk), "--iys-recipient-type", "x")

@@ -53,9 +53,7 @@ def test_a_journey_send_goes_from_indias_sender_with_dlt_or_is_skipped_with_the_
     provider_mocked.add_callback(responses.POST, BASE_URL + "/sms/3/messages", callback=_accept_all)
     journey = live_journey(copy.deepcopy(WELCOME))
     asha = ContactFactory(phone="+919812345670", country="IN", timezone="Asia/Kolkata")
-    events_record(
-        events=[{"name": "signed_up", "contact": {"phone": asha.phone}}], now=clock.now
-    )
+    events_record(events=[{"name": "signed_up", "contact": {"phone": asha.phone}}], now=clock.now)
     clock.run(journey)
     first = Message.objects.get(contact=asha)
     campaign_send_batch(campaign_id=first.campaign_id)
@@ -67,9 +65,7 @@ def test_a_journey_send_goes_from_indias_sender_with_dlt_or_is_skipped_with_the_
     sender_save(channel="sms", country="IN", sender="HERALD", dlt_entity_id="1101",
                 actor=OPERATOR)  # fmt: skip
     ravi = ContactFactory(phone="+919812345671", country="IN", timezone="Asia/Kolkata")
-    events_record(
-        events=[{"name": "signed_up", "contact": {"phone": ravi.phone}}], now=clock.now
-    )
+    events_record(events=[{"name": "signed_up", "contact": {"phone": ravi.phone}}], now=clock.now)
     clock.run(journey)
     campaign_send_batch(campaign_id=first.campaign_id)
     assert Message.objects.get(contact=ravi).state == "accepted"
