@@ -115,6 +115,9 @@ class Router:
         self._books: dict[str, SenderBook] = {}
         self._routes: dict[tuple[int, str], Route] = {}
         self._problems: dict[tuple[int, str], list[str]] = {}
+        # Per batch the same few countries come back row after row: every answer is cached.
+        self._recipient_rules: dict[tuple[int, str], list[tuple[int, RegionalRule]]] = {}
+        self._options: dict[tuple, dict[str, Any]] = {}
 
     def _book(self, medium: str) -> SenderBook:
         if medium not in self._books:
@@ -168,24 +171,28 @@ class Router:
 
     def recipient_rules(self, step: Step, country: str) -> list[tuple[int, RegionalRule]]:
         """(index, rule) of the rules that read a per-recipient value for `country`."""
-        regional = step.content.regional
-        return [
-            (index, rule)
-            for index, rule in enumerate(step.kind.regional_rules)
-            if rule.attribute() and rule.applies(country, regional)
-        ]
+        key = (step.position, country)
+        if key not in self._recipient_rules:
+            regional = step.content.regional
+            self._recipient_rules[key] = [
+                (index, rule)
+                for index, rule in enumerate(step.kind.regional_rules)
+                if rule.attribute() and rule.applies(country, regional)
+            ]
+        return self._recipient_rules[key]
 
     def options(self, step: Step, country: str, values: dict[int, str]) -> dict[str, Any]:
-        """Infobip's per-message options for the step's message to `country`."""
-        if self.native(step):
-            return {}
-        regional = regional_options(
-            step.kind.regional_rules,
-            route=self.route(step, country),
-            regional=step.content.regional,
-            values=values,
-        )
-        return {"regional": regional} if regional else {}
+        """Infobip's per-message options for the step's message to `country` (shared: read-only)."""
+        key = (step.position, country, *sorted(values.items()))
+        if key not in self._options:
+            regional = {} if self.native(step) else regional_options(
+                step.kind.regional_rules,
+                route=self.route(step, country),
+                regional=step.content.regional,
+                values=values,
+            )  # fmt: skip
+            self._options[key] = {"regional": regional} if regional else {}
+        return self._options[key]
 
 
 def row_country(country: str, phone: str) -> str:
