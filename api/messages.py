@@ -17,8 +17,9 @@ from api.models import ApiToken, TransactionalSend
 from api.serializers import MessageSendSerializer
 from campaigns.permissions import SEND
 from campaigns.transactional import TransactionalError, messages_send_transactional
-from channels.base import Button, ChannelType, Content
+from channels.base import Button, ChannelType, Content, Regional
 from channels.registry import channel_type
+from channels.senders import sender_is_auto
 from contacts.phones import PhoneChecker, PhoneError
 from core.rules import actor_require
 from core.services import audit_record
@@ -138,13 +139,16 @@ def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tu
     text = data.get("text", "")
     given = data.get("sender") or data.get("from")
     field = "sender" if data.get("sender") else "from"
+    # No sender, or `auto`: each recipient's country's sender (channels/senders.py).
+    auto = sender_is_auto(given)
     try:
-        sender = kind.normalise_sender(given or kind.default_sender())
+        sender = "" if auto else kind.normalise_sender(given)
     except ValueError as exc:
         raise ApiError(f"{field}: {exc}", fields={field: [str(exc)]}) from None
     buttons = [Button.from_dict(b) for b in data.get("buttons") or []]
     if kind.uses_template:
-        template, values = _template(kind, sender, data)
+        # Templates are synced per sender: an automatic sender looks them up on the default.
+        template, values = _template(kind, sender or kind.default_sender(), data)
     elif not text and not data.get("image"):
         raise ApiError(f"text: required for {kind.label}", fields={"text": ["required"]})
     elif problems := kind.content_field_problems(
@@ -163,6 +167,12 @@ def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tu
             media_url=data.get("image", ""),
             buttons=buttons,
             respect_opt_out=data["respect_opt_out"],
+            regional=Regional(
+                dlt_template_id=data.get("dlt_template_id", ""),
+                iys_recipient_type=data.get("iys_recipient_type", ""),
+                kr_title=data.get("kr_title", ""),
+                promotional=False,
+            ),
             created_by=user,
             name=f"API {channel} by {user.get_username()}",
         )

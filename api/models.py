@@ -22,6 +22,7 @@ class Scope(models.TextChoices):
     JOURNEYS_WRITE = "journeys:write", "Create, change, activate, pause and archive journeys"
     EVENTS_WRITE = "events:write", "Record what contacts did (events that drive journeys)"
     CONVERSIONS_WRITE = "conversions:write", "Record conversions (orders)"
+    SENDERS_WRITE = "senders:write", "Add, change and remove the senders per country"
 
 
 class ApiToken(models.Model):

@@ -12,7 +12,9 @@ from api.models import DeliveryAttempt, EventDelivery, EventSubscription, EventT
 from campaigns.models import Campaign, Message, Segment, SplitTest, WinnerBy
 from campaigns.split import SplitSpec, VariantSpec, iso_duration
 from campaigns.steps import fallback_steps
+from channels.countries import country_valid
 from channels.registry import channel_choices, medium_choices
+from channels.senders import sender_is_auto
 from contacts.attributes import attributes_clean
 from contacts.models import ConsentSource, Contact, ContactList
 from contacts.services import attribute_types
@@ -71,7 +73,12 @@ class MessageSendSerializer(serializers.Serializer):
     template; Viber and RCS may add an `image` and `buttons`."""
 
     channel = serializers.ChoiceField(choices=CHANNELS)
-    sender = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    sender = serializers.CharField(
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        help_text="A number or name; absent or `auto`: each recipient's country's sender",
+    )
     to = serializers.JSONField(help_text="A number, or a list of up to 1,000")
     text = serializers.CharField(required=False, allow_blank=False, trim_whitespace=False)
     image = serializers.URLField(
@@ -86,6 +93,19 @@ class MessageSendSerializer(serializers.Serializer):
         default=False,
         help_text="true: one bad number refuses the whole call (400); false: each bad number "
         "comes back as `rejected` with its reason and the others are sent",
+    )
+    dlt_template_id = serializers.RegexField(
+        r"^[A-Za-z0-9-]{1,64}$",
+        required=False,
+        help_text="India: the DLT content template id registered for this text",
+    )
+    iys_recipient_type = serializers.ChoiceField(
+        choices=["BIREYSEL", "TACIR"],
+        required=False,
+        help_text="Turkey: the recipients' IYS type (transactional sends need none)",
+    )
+    kr_title = serializers.CharField(
+        max_length=66, required=False, help_text="South Korea: the message's title"
     )
 
     def get_fields(self):
@@ -403,6 +423,15 @@ class CampaignSerializer(serializers.ModelSerializer):
     )
     variants = VariantSerializer(many=True, required=False)
     test = SplitTestSerializer(required=False, allow_null=True)
+    exclude_countries = serializers.ListField(
+        child=serializers.CharField(min_length=2, max_length=2),
+        required=False,
+        max_length=250,
+        help_text="Destination countries left out of the audience (ISO codes)",
+    )
+    iys_recipient_type = serializers.ChoiceField(
+        choices=["BIREYSEL", "TACIR"], required=False, allow_blank=True
+    )
 
     class Meta:
         model = Campaign
@@ -414,10 +443,27 @@ class CampaignSerializer(serializers.ModelSerializer):
             "whatsapp_validity_minutes", "failover_validity_minutes", "state", "state_reason",
             "recipients", "created_at", "launched_at", "finished_at", "variants", "test",
             "send_window", "max_spend", "frequency_cap_override", "opt_out_footer",
+            "dlt_template_id", "iys_recipient_type", "kr_title",
+            "exclude_countries",
         ]  # fmt: skip
         read_only_fields = ["id", "state", "state_reason", "recipients", "created_at",
                             "launched_at", "finished_at"]  # fmt: skip
-        extra_kwargs = {"channel": {"required": True}}
+        extra_kwargs = {
+            "channel": {"required": True},
+            "sender": {
+                "help_text": "A number or name; blank or `auto`: each recipient's "
+                "country's sender (GET /senders), else the default"
+            },
+        }
+
+    def validate_sender(self, value: str) -> str:
+        return "" if sender_is_auto(value) else value.strip()
+
+    def validate_exclude_countries(self, value: list[str]) -> list[str]:
+        countries = sorted({c.strip().upper() for c in value})
+        if unknown := [c for c in countries if not country_valid(c)]:
+            raise serializers.ValidationError(f"not countries: {', '.join(unknown)}")
+        return countries
 
     def to_representation(self, instance: Campaign) -> dict:
         data = super().to_representation(instance)

@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import campaign_tests, conversions, journeys, reports, views, views_audiences
+from api import campaign_tests, conversions, journeys, reports, senders, views, views_audiences
 
 app_name = "api"
 
@@ -67,6 +67,8 @@ urlpatterns = [
     path("reports/campaigns", reports.CampaignComparisonView.as_view(), name="report-campaigns"),
     path("reports/trends", reports.TrendsView.as_view(), name="report-trends"),
     path("snippets", reports.SnippetsView.as_view(), name="snippets"),
+    path("senders", senders.SendersView.as_view(), name="senders"),
+    path("senders/<int:pk>", senders.SenderDetailView.as_view(), name="sender"),
     path("event-subscriptions", views.SubscriptionsView.as_view(), name="subscriptions"),
     path("event-subscriptions/<int:pk>", views.SubscriptionDetailView.as_view(),
          name="subscription"),

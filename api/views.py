@@ -88,7 +88,7 @@ class ApiRootView(APIView):
     def get(self, request: Request) -> Response:
         names = ["schema", "messages", "contacts", "contacts-upsert", "lists", "templates",
                  "campaigns", "segments", "attributes", "inbound", "subscriptions", "journeys",
-                 "events"]  # fmt: skip
+                 "events", "senders"]  # fmt: skip
         return Response({name: reverse(f"api:{name}", request=request) for name in names})
 
 

@@ -23,6 +23,7 @@ class AudienceSummary:
     eligible: int
     opted_out: int
     excluded_by_list: int
+    excluded_by_country: int = 0
 
 
 def audience_problem(*, lists: list, segment: Segment | None, match: str) -> str | None:
@@ -86,16 +87,29 @@ def _included(campaign: Campaign, now: dt.datetime) -> QuerySet[Contact]:
     return Contact.objects.none() if included is None else Contact.objects.filter(included)
 
 
-def audience_contacts(campaign: Campaign) -> QuerySet[Contact]:
-    """Contacts the campaign reaches: its lists and segment, none of its exclusions."""
+def audience_contacts(campaign: Campaign, *, countries: bool = True) -> QuerySet[Contact]:
+    """Contacts the campaign reaches: its lists and segment, none of its exclusions.
+
+    `countries=False` keeps the excluded destination countries in (to count them).
+    """
     # As of the launch, so a resumed freeze selects the same people.
     now = campaign.launched_at or timezone.now()
-    return _excluded(
+    contacts = _excluded(
         _included(campaign, now),
         exclude_ids=list(campaign.exclude_lists.values_list("pk", flat=True)),
         exclude_segment=campaign.exclude_segment,
         now=now,
     )
+    if countries and (dropped := excluded_countries(campaign)):
+        # Countries whose rules the campaign cannot meet, left out (campaigns/compliance.py).
+        contacts = contacts.exclude(country__in=dropped)
+    return contacts
+
+
+def excluded_countries(campaign: Campaign) -> list[str]:
+    """The campaign's excluded destination countries (ISO codes; anything else is ignored)."""
+    raw = campaign.exclude_countries if isinstance(campaign.exclude_countries, list) else []
+    return [c for c in raw if isinstance(c, str) and len(c) == 2]
 
 
 def audience_summary(campaign: Campaign) -> AudienceSummary:
@@ -105,11 +119,17 @@ def audience_summary(campaign: Campaign) -> AudienceSummary:
     contacts = audience_contacts(campaign)
     total = contacts.count()
     opted_out = contacts.filter(opted_out=True).count()
+    by_country = 0
+    if excluded := excluded_countries(campaign):
+        by_country = (
+            audience_contacts(campaign, countries=False).filter(country__in=excluded).count()
+        )
     return AudienceSummary(
         total=total,
         eligible=total - opted_out,
         opted_out=opted_out,
-        excluded_by_list=total_before_exclusion - total,
+        excluded_by_list=total_before_exclusion - total - by_country,
+        excluded_by_country=by_country,
     )
 
 

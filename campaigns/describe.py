@@ -160,7 +160,7 @@ def _caps_words(campaign: Campaign) -> str:
 
 def footer_words(campaign: Campaign) -> str:
     """The opt-out footer option in words (issue 26 #8)."""
-    from campaigns.compliance import Footers, opt_out_countries, says_how_to_opt_out
+    from campaigns.opt_out_law import Footers, opt_out_countries, says_how_to_opt_out
 
     countries = sorted(opt_out_countries())
     if not countries:

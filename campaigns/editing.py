@@ -36,6 +36,7 @@ from campaigns.services import (
 from campaigns.split import SplitSpec, VariantSpec, split_configure
 from campaigns.states import CampaignState
 from campaigns.steps import fallback_steps
+from channels.senders import sender_is_auto
 from contacts.models import ContactList
 from core.rules import Actor, actor_require
 from core.services import audit_record
@@ -186,6 +187,56 @@ def campaign_update(
 
 
 @transaction.atomic
+def campaign_countries_update(
+    *,
+    campaign: Campaign,
+    actor: Actor,
+    exclude: Iterable[str] = (),
+    include: Iterable[str] = (),
+    sender: str | None = None,
+    dlt_template_id: str | None = None,
+    iys_recipient_type: str | None = None,
+    kr_title: str | None = None,
+) -> Campaign:
+    """Change what a draft says for countries' rules: excluded countries, sender, regional ids.
+
+    The fixes the preview's compliance list asks for (exclude a country's recipients, set the
+    DLT template, a default IYS type…); None leaves a field as it is. A scheduled campaign goes
+    back to draft, as with any edit.
+    """
+    actor_require(actor, "campaigns.change_campaign", doing="change campaigns")
+    current = _locked(campaign, EDITABLE, "edited")
+    countries = {c for c in current.exclude_countries if isinstance(c, str)}
+    countries |= {c.strip().upper() for c in exclude if c.strip()}
+    countries -= {c.strip().upper() for c in include if c.strip()}
+    current.exclude_countries = sorted(countries)
+    if sender is not None:
+        current.sender = "" if sender_is_auto(sender) else sender.strip()
+    if dlt_template_id is not None:
+        current.dlt_template_id = dlt_template_id.strip()
+    if iys_recipient_type is not None:
+        current.iys_recipient_type = iys_recipient_type.strip().upper()
+    if kr_title is not None:
+        current.kr_title = kr_title.strip()
+    if errors := campaign_validate(campaign=current):
+        raise ValidationError(errors)
+    if current.state == CampaignState.SCHEDULED:
+        current.state = CampaignState.DRAFT
+        current.state_reason = "edited after scheduling; launch again to schedule"
+    current.save()
+    audit_record(
+        actor=actor,
+        action="campaign_countries",
+        campaign=current,
+        detail=(
+            f"excluded countries: {', '.join(current.exclude_countries) or 'none'}; sender: "
+            f"{current.sender or 'auto'}; DLT template: {current.dlt_template_id or '-'}"
+        ),
+    )
+    return current
+
+
+@transaction.atomic
 def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str = "") -> Campaign:
     """A new draft with the campaign's audience, message and options (never its run or time)."""
     source = Campaign.objects.get(pk=campaign.pk)
@@ -219,6 +270,10 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
         opt_out_footer=source.opt_out_footer,
         # Not frequency_cap_override: lifting the caps is the send permission's decision, made
         # (and audited) for one campaign; the copy's sender decides again.
+        dlt_template_id=source.dlt_template_id,
+        iys_recipient_type=source.iys_recipient_type,
+        kr_title=source.kr_title,
+        exclude_countries=source.exclude_countries,
         created_by=created_by if created_by and created_by.is_authenticated else None,
     )
     copy.save()

@@ -37,9 +37,9 @@ from psycopg import sql
 
 from campaigns.audience import audience_contacts
 from campaigns.caps import capped_q
-from campaigns.compliance import Footers
 from campaigns.consent_rules import channel_opted_in_ids
 from campaigns.models import Campaign, SpeedUnit
+from campaigns.opt_out_law import Footers
 from campaigns.pricing import price_table, priced_per_part
 from campaigns.quiet import QuietHours, Window, campaign_validity
 from campaigns.rendering import compile_template, contact_values

@@ -28,10 +28,10 @@ from psycopg import sql
 
 from campaigns.audience import audience_contacts
 from campaigns.caps import capped_contacts
-from campaigns.compliance import Footers
 from campaigns.consent_rules import no_opt_in_reason, without_channel_consent
 from campaigns.link_tokens import link_token, links_tag
 from campaigns.models import Campaign, Message, SplitGroup, SplitRest, SplitTest, Variant
+from campaigns.opt_out_law import Footers
 from campaigns.pricing import estimate_cost
 from campaigns.quiet import QuietHours, campaign_validity
 from campaigns.rendering import compile_template, contact_values

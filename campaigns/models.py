@@ -62,7 +62,12 @@ class Campaign(models.Model):
     # A registered channel type (channels/registry.py): its choices are read from the registry
     # when used, so a new type needs no migration.
     channel = models.CharField(max_length=20, choices=channel_choices, default="sms")
-    sender = models.CharField(max_length=64, blank=True, help_text="Blank: the default sender")
+    sender = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="Blank (auto): each recipient's country's sender (channels.Sender), else the "
+        "default sender",
+    )
     text = models.TextField(blank=True, help_text="SMS or WhatsApp text; {{placeholders}} allowed")
     template = models.ForeignKey(
         "whatsapp.WhatsAppTemplate",
@@ -142,11 +147,27 @@ class Campaign(models.Model):
         max_digits=14, decimal_places=4, null=True, blank=True, help_text="Budget cap"
     )
     # Marketing SMS to countries whose law asks every message to say how to opt out get a line
-    # saying it (campaigns/compliance.py); off, such a campaign is refused at launch unless its
+    # saying it (campaigns/opt_out_law.py); off, such a campaign is refused at launch unless its
     # text says it already.
     opt_out_footer = models.BooleanField(
         default=True, help_text="Add “Reply STOP to opt out” where the law requires it"
     )
+    # Countries' rules (channels/regional.py, docs/COUNTRIES.md): India's DLT content template
+    # of the campaign's SMS text (its own or its SMS fallback's), Turkey's IYS recipient type
+    # for recipients whose contact attribute has none, South Korea's message title.
+    dlt_template_id = models.CharField("DLT content template id", max_length=64, blank=True)
+    iys_recipient_type = models.CharField(
+        "IYS recipient type",
+        max_length=8,
+        blank=True,
+        choices=[("BIREYSEL", "BIREYSEL (individual)"), ("TACIR", "TACIR (merchant)")],
+    )
+    kr_title = models.CharField("South Korean title", max_length=66, blank=True)
+    # Destination countries left out of the audience (ISO codes): how a marketer excludes the
+    # recipients of a country whose rules the campaign cannot meet.
+    exclude_countries = models.JSONField(default=list, blank=True)
+    # False for transactional sends (the API's): outside rules on promotional messages (IYS).
+    promotional = models.BooleanField(default=True, editable=False)
 
     state = models.CharField(
         max_length=12, choices=CampaignState.choices, default=CampaignState.DRAFT, db_index=True

@@ -24,6 +24,7 @@ from psycopg import sql
 
 from campaigns.models import Campaign, Message
 from campaigns.states import CampaignState
+from channels.base import Regional
 from infobip.links import callback_data
 from whatsapp.models import WhatsAppTemplate
 
@@ -68,8 +69,10 @@ def open_campaign_create(
     track_links: bool = False,
     frequency_cap_override: bool = False,
     created_by: User | None = None,
+    regional: Regional | None = None,
 ) -> Campaign:
     """A running, frozen, open-ended campaign that messages are appended to as they fall due."""
+    regional = regional or Regional()
     now = timezone.now()
     return Campaign.objects.create(
         name=name[:200],
@@ -82,6 +85,10 @@ def open_campaign_create(
         quiet_hours_end=quiet_hours[1] if quiet_hours else None,
         track_links=track_links,
         frequency_cap_override=frequency_cap_override,
+        # Countries' rules (docs/COUNTRIES.md): rows a country would refuse are skipped at send.
+        dlt_template_id=regional.dlt_template_id,
+        iys_recipient_type=regional.iys_recipient_type,
+        kr_title=regional.kr_title,
         state=CampaignState.RUNNING,
         state_reason="journey send step",
         created_by=created_by if created_by and created_by.is_authenticated else None,

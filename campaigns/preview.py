@@ -9,13 +9,15 @@ from django.utils import timezone
 from campaigns.audience import audience_contacts, audience_summary
 from campaigns.budget import over_budget_count
 from campaigns.caps import capped_contacts
-from campaigns.compliance import Footers, compliance_problems
+from campaigns.compliance import CountryCompliance, campaign_compliance
 from campaigns.consent_rules import without_channel_consent
 from campaigns.models import Campaign
+from campaigns.opt_out_law import Footers, opt_out_problems
 from campaigns.pricing import estimate_cost
 from campaigns.rendering import compile_template, contact_values
 from campaigns.split import split_preview
 from campaigns.steps import campaign_kind, campaign_steps, primary_content
+from channels.countries import country_name
 
 SAMPLES = 3
 
@@ -79,6 +81,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
             rendered_samples.append({"phone": contact.phone, "text": text})
     cost = estimate_cost(items)
     sendable = kind.sendable_problem(content)
+    compliance = campaign_compliance(campaign=campaign)
     document = {
         "id": campaign.pk,
         "name": campaign.name,
@@ -87,6 +90,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
         "excluded": {
             "opted_out": summary.opted_out,
             "excluded_lists": summary.excluded_by_list,
+            "excluded_countries": summary.excluded_by_country,
             "missing_values": sum(missing.values()),
             "frequency_capped": len(held),
             "no_channel_consent": len(no_consent),
@@ -100,11 +104,15 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
         "ucs2_characters": list(ucs2),
         "cost": {"amount": f"{cost.total:.4f}", "currency": cost.currency},
         "template_problem": sendable,
-        "compliance": compliance_problems(campaign=campaign),
         "length_problems": _length_problems(campaign, too_long),
         "samples": rendered_samples,
         # A split test's sizes and every variant rendered for the first contact (None without).
         "split": split_preview(campaign=campaign, audience=summary.total, contact=first),
+        # Countries whose rules the campaign does not meet (launch is refused until they are
+        # fixed or excluded), and who sends to each destination country.
+        "compliance": _compliance(campaign, compliance.countries),
+        "senders": [u.to_dict() for u in compliance.senders],
+        "exclude_countries": list(campaign.exclude_countries or []),
     }
     if forecast:
         from campaigns.describe import campaign_option_lines, forecast_lines
@@ -114,6 +122,20 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
         launch = campaign_forecast(campaign=campaign, now=now)
         document["forecast"] = launch.as_dict() | {"text": forecast_lines(launch)}
     return document
+
+
+def _compliance(campaign: Campaign, refused: list[CountryCompliance]) -> list[dict]:
+    """Countries whose rules the campaign does not meet, each once: the regional rules' and
+    the opt-out wording's problems together (the launch is refused while any is left)."""
+    by_country = {c.country: c.to_dict() for c in refused}
+    for entry in opt_out_problems(campaign=campaign):
+        known = by_country.get(entry["country"])
+        if known is None:
+            by_country[entry["country"]] = {**entry, "country_name": country_name(entry["country"])}
+        else:
+            known["recipients"] = max(known["recipients"], entry["recipients"])
+            known["problems"] += entry["problems"]
+    return [by_country[code] for code in sorted(by_country)]
 
 
 def _length_problems(campaign: Campaign, too_long: dict[str, int]) -> list[str]:

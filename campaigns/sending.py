@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from campaigns.budget import budget_reached
+from campaigns.compliance import Router, recipient_values, row_country
 from campaigns.ledger import (
     Claimed,
     Outcome,
@@ -128,7 +129,11 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
 
         campaign_pause(campaign=campaign, actor=SYSTEM, reason=f"drift guard: {reason}")
         return result
+    # The campaign's sender (or its type's default) keys the throttle; with senders per
+    # country each row's own comes from the router below.
     sender = step_sender(campaign, steps[0])
+    router = Router(campaign, steps)
+    values: dict[str, dict[int, str]] = {}  # messageId → per-recipient regional values
     size = batch_size(campaign)
     wait = throttle_reserve(sender=sender, count=size)
     if wait > 0:
@@ -143,6 +148,7 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
             screened = _skip_opted_out(picked, result)
         else:  # a transactional answer confirmed as such (campaigns/transactional.py)
             screened = Screened(keep=picked, skips=[])
+        screened = _skip_refused_by_country(campaign, router, screened, values, result)
         return _hold_outside_quiet_hours(campaign, screened, now, result)
 
     # While the freeze runs, chains that caught up poll for its next chunk (above the hint):
@@ -165,7 +171,7 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         by_channel.setdefault(row.channel, []).append(row)
     try:
         for medium, group in by_channel.items():
-            _send_group(campaign, sender, medium, group, result)
+            _send_group(campaign, router, sender, medium, group, values, result)
     finally:
         # The send answer's write sets it with the counters; otherwise (nothing sent, an
         # error) a write of its own keeps the sweep from restarting a live chain.
@@ -183,6 +189,47 @@ def _skip_opted_out(rows: list[Claimed], result: BatchResult) -> Screened:
         keep=[row for row in rows if not row.opted_out] if skipped else rows,
         skips=[Outcome(r.message_id, "skipped", reason="opted out after launch") for r in skipped],
     )
+
+
+def _skip_refused_by_country(
+    campaign: Campaign,
+    router: Router,
+    screened: Screened,
+    values: dict[str, dict[int, str]],
+    result: BatchResult,
+) -> Screened:
+    # Rows a destination country would refuse (campaigns/compliance.py) are skipped with the
+    # reason rather than sent: a launch refuses such campaigns, but a sender removed after
+    # launch, a journey step or an API send reach here unchecked. Decided per country (a
+    # handful per batch), plus one attribute query per rule that reads a contact's value.
+    keep: list[Claimed] = []
+    by_medium: dict[str, list[Claimed]] = {}
+    for row in screened.keep:
+        by_medium.setdefault(row.channel, []).append(row)
+    for medium, rows in by_medium.items():
+        step = step_for_medium(campaign, medium)
+        countries = {row.pk: row_country(row.country, row.phone) for row in rows}
+        needed = [(row.contact_id, countries[row.pk]) for row in rows
+                  if router.recipient_rules(step, countries[row.pk])]  # fmt: skip
+        found = recipient_values(router, step, needed) if needed else {}
+        for row in rows:
+            country = countries[row.pk]
+            why = "; ".join(router.problems(step, country))
+            own = found.get(row.contact_id, {})
+            if not why and not router.native(step):
+                missing = [rule.recipient_problem(router.route(step, country))
+                           for index, rule in router.recipient_rules(step, country)
+                           if index not in own]  # fmt: skip
+                why = "; ".join(missing)
+            if why:
+                screened.skips.append(Outcome(row.message_id, "skipped", reason=why[:500]))
+                result.skipped += 1
+                continue
+            if own:
+                values[row.message_id] = own
+            keep.append(row)
+    screened.keep = keep
+    return screened
 
 
 def _hold_outside_quiet_hours(
@@ -217,7 +264,13 @@ def _hold_outside_quiet_hours(
 
 
 def _send_group(
-    campaign: Campaign, sender: str, medium: str, rows: list[Claimed], result: BatchResult
+    campaign: Campaign,
+    router: Router,
+    sender: str,
+    medium: str,
+    rows: list[Claimed],
+    values: dict[str, dict[int, str]],
+    result: BatchResult,
 ) -> None:
     # The rows of one medium are one step of the campaign (its channel, or a fallback step).
     step = step_for_medium(campaign, medium)
@@ -226,7 +279,7 @@ def _send_group(
     try:
         outcome = step.kind.send(
             client,
-            _outbound(campaign, step, sender, rows),
+            _outbound(campaign, router, step, rows, values),
             bulk_id=bulk_id,
             tracking=tracking_options(campaign),
         )
@@ -274,31 +327,41 @@ def _by_reason(rows: list[Claimed], reasons: dict[str, str]) -> dict[str, list[C
     return grouped
 
 
-def _outbound(campaign: Campaign, step: Step, sender: str, rows: list[Claimed]) -> list[Outbound]:
-    """The rows as the step's type sends them: one Outbound each, with the step's options."""
+def _outbound(
+    campaign: Campaign,
+    router: Router,
+    step: Step,
+    rows: list[Claimed],
+    values: dict[str, dict[int, str]],
+) -> list[Outbound]:
+    """The rows as the step's type sends them: each from its country's sender, with its
+    country's regional fields (the body builder groups rows that share them)."""
     notify = webhook_url(step.kind.report_path)
-    step_from = sender if step.position == 0 else step_sender(campaign, step)
     validity = provider_validity(step)
-    native = _native_fallback(campaign, step, rows)
-    return [
-        Outbound(
-            to=row.phone.lstrip("+"),
-            message_id=row.message_id,
-            text=row.text,
-            sender=step_from,
-            notify_url=notify,
-            callback_data=row.callback_data,
-            values=row.template_values,
-            validity_minutes=validity,
-            content=step.content,
-            sms_failover=native.get(row.contact_id),
+    native = _native_fallback(campaign, router, step, rows)
+    outbound = []
+    for row in rows:
+        country = row_country(row.country, row.phone)
+        outbound.append(
+            Outbound(
+                to=row.phone.lstrip("+"),
+                message_id=row.message_id,
+                text=row.text,
+                sender=router.route(step, country).sender,
+                notify_url=notify,
+                callback_data=row.callback_data,
+                values=row.template_values,
+                validity_minutes=validity,
+                content=step.content,
+                sms_failover=native.get(row.contact_id),
+                options=router.options(step, country, values.get(row.message_id, {})),
+            )
         )
-        for row in rows
-    ]
+    return outbound
 
 
 def _native_fallback(
-    campaign: Campaign, step: Step, rows: list[Claimed]
+    campaign: Campaign, router: Router, step: Step, rows: list[Claimed]
 ) -> dict[int | None, tuple[str, str]]:
     """contact id → (sender, text) of Infobip's own failover on the same request, if used."""
     if campaign.failover_mode != FailoverMode.INFOBIP or step.position != 0:
@@ -313,7 +376,8 @@ def _native_fallback(
     for row in rows:
         contact = contacts.get(row.contact_id) if row.contact_id else None
         text = template.render(contact_values(contact) if contact else {}).text
-        native[row.contact_id] = (step_sender(campaign, fallback), text)
+        country = row_country(row.country, row.phone)
+        native[row.contact_id] = (router.route(fallback, country).sender, text)
     return native
 
 

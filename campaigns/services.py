@@ -23,7 +23,7 @@ from django.utils import timezone
 from campaigns import signals
 from campaigns.approval import campaign_content, campaign_fingerprint
 from campaigns.audience import audience_problem
-from campaigns.compliance import compliance_launch_problem
+from campaigns.compliance import Router, campaign_compliance, recipient_values
 from campaigns.ledger import live_batch_ids, messages_in_flight
 from campaigns.models import (
     LEGACY_FAILOVER_CHANNEL,
@@ -39,6 +39,7 @@ from campaigns.models import (
     Snippet,
     SplitTest,
 )
+from campaigns.opt_out_law import opt_out_launch_problem
 from campaigns.people import campaign_people
 from campaigns.permissions import APPROVE, SEND
 from campaigns.preview import budget_launch_problem
@@ -53,10 +54,12 @@ from campaigns.steps import (
     chain_names,
     chain_waits_on,
     fallback_steps,
-    step_sender,
 )
 from channels.base import PROVIDER, ChannelType, Outbound
+from channels.countries import country_of, country_valid
+from channels.regional import DLT_ID, IYS_RECIPIENT_TYPES, KR_TITLE_MAX
 from channels.registry import UnknownChannel, channel_type
+from channels.senders import sender_is_auto
 from contacts.models import Contact, ContactList
 from core.queueing import enqueue_on_commit
 from core.rules import OPERATOR, Actor, Refused, actor_label, actor_require, actor_user
@@ -116,6 +119,24 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
         from campaigns.split import split_problems
 
         errors += split_problems(campaign=campaign)
+    errors += _regional_problems(campaign)
+    return errors
+
+
+def _regional_problems(campaign: Campaign) -> list[str]:
+    """The campaign's regional settings are well formed (what they must be is compliance's)."""
+    errors = []
+    if campaign.dlt_template_id and not DLT_ID.fullmatch(campaign.dlt_template_id):
+        errors.append("the DLT content template id is up to 64 letters, digits or -")
+    if campaign.iys_recipient_type not in ("", *IYS_RECIPIENT_TYPES):
+        errors.append(f"the IYS recipient type is one of {', '.join(IYS_RECIPIENT_TYPES)}")
+    if len(campaign.kr_title) > KR_TITLE_MAX or any(ord(c) < 32 for c in campaign.kr_title):
+        errors.append(f"the South Korean title is one line of at most {KR_TITLE_MAX} characters")
+    countries = campaign.exclude_countries
+    if not isinstance(countries, list) or not all(
+        isinstance(c, str) and country_valid(c) for c in countries
+    ):
+        errors.append("excluded countries are ISO codes such as IN or US")
     return errors
 
 
@@ -258,6 +279,10 @@ def campaign_create(
     test: SplitSpec | None = None,
     frequency_cap_override: bool = False,
     opt_out_footer: bool = True,
+    dlt_template_id: str = "",
+    iys_recipient_type: str = "",
+    kr_title: str = "",
+    exclude_countries: Iterable[str] = (),
 ) -> Campaign:
     """Create a draft campaign; refuses (ValidationError) anything that could not be sent.
 
@@ -295,7 +320,8 @@ def campaign_create(
     campaign = Campaign(
         name=name.strip(),
         channel=channel,
-        sender=sender,
+        # `auto` (or blank): each recipient's country's sender (channels/senders.py).
+        sender="" if sender_is_auto(sender) else sender.strip(),
         text=text,
         template=template,
         template_mapping=template_mapping or {},
@@ -318,6 +344,10 @@ def campaign_create(
         audience_match=audience_match,
         frequency_cap_override=frequency_cap_override,
         opt_out_footer=opt_out_footer,
+        dlt_template_id=dlt_template_id.strip(),
+        iys_recipient_type=iys_recipient_type.strip().upper(),
+        kr_title=kr_title.strip(),
+        exclude_countries=sorted({c.strip().upper() for c in exclude_countries if c.strip()}),
     )
     # The SMS failover's old names are the chain's SMS step (`--sms-failover-text` is
     # `--fallback sms`): a legacy failover mode with no chain given means that one step.
@@ -479,6 +509,20 @@ def campaign_approval_request(
     return request
 
 
+def compliance_launch_problem(*, campaign: Campaign) -> str:
+    """Why countries' rules stop the launch ('' when every destination country is met): their
+    regional rules, and the opt-out wording some countries' law asks of marketing SMS."""
+    if problem := opt_out_launch_problem(campaign=campaign):
+        return problem
+    compliance = campaign_compliance(campaign=campaign)
+    if not compliance.countries:
+        return ""
+    return (
+        f"{compliance.refused:,} recipients would be refused: {compliance.summary()} — fix "
+        "the campaign or its senders, or exclude these countries"
+    )[:2000]
+
+
 def campaign_launch(
     *, campaign: Campaign, actor: Actor, now: dt.datetime | None = None
 ) -> Campaign:
@@ -528,8 +572,12 @@ def campaign_start_due(*, now: dt.datetime | None = None) -> list[int]:
     now = now or timezone.now()
     started = []
     for campaign in Campaign.objects.filter(state=CampaignState.SCHEDULED, send_at__lte=now):
-        if problem := campaign_approval_problem(campaign=campaign):
-            # Edited after it was approved and scheduled: back to draft, not sent.
+        problem = campaign_approval_problem(campaign=campaign) or compliance_launch_problem(
+            campaign=campaign
+        )
+        if problem:
+            # Edited after it was approved and scheduled, or a sender it counted on was
+            # removed: back to draft with the reason, not sent.
             with contextlib.suppress(CampaignError):
                 _move(campaign, CampaignState.DRAFT, reason=problem)
             continue
@@ -717,7 +765,7 @@ def campaign_test_send(
     own messageId and its type's report URL, so its delivery report shows where it was sent
     from; an SMS carries the opt-out line the sample contact's country would get.
     """
-    from campaigns.compliance import Footers
+    from campaigns.opt_out_law import Footers
     from campaigns.testsend import campaign_test_record, destination_parse
 
     step = campaign_steps(campaign)[0]
@@ -737,15 +785,22 @@ def campaign_test_send(
             raise CampaignError(f"cannot render for this contact: {rendered.skip_reason}")
         footers = Footers(campaign)
         text = footers.apply(rendered.text, contact) if footers.active else rendered.text
+    # From the sender the campaign would use for that number's country, with its fields.
+    router = Router(campaign)
+    country = country_of(to)
+    if problems := router.problems(step, country):
+        raise CampaignError("; ".join(problems))
+    own = recipient_values(router, step, [(contact.pk, country)]).get(contact.pk, {})
     message_id = uuid.uuid4()
     message = Outbound(
         to=to,
         message_id=str(message_id),
         text=text,
-        sender=step_sender(campaign, step),
+        sender=router.route(step, country).sender,
         notify_url=webhook_url(kind.report_path),
         values=values,
         content=step.content,
+        options=router.options(step, country, own),
     )
     outcome = kind.send(get_client(), [message])
     if outcome.refused:

@@ -19,7 +19,7 @@ from typing import Any
 from django.conf import settings
 
 from campaigns.models import Campaign, FailoverMode
-from channels.base import PROVIDER, Button, ChannelType, Content
+from channels.base import PROVIDER, Button, ChannelType, Content, Regional
 from channels.registry import channel_type
 
 
@@ -85,6 +85,17 @@ def primary_content(campaign: Campaign) -> Content:
         mapping=campaign.template_mapping or {},
         media_url=campaign.media_url or "",
         buttons=campaign_buttons(campaign),
+        regional=campaign_regional(campaign),
+    )
+
+
+def campaign_regional(campaign: Campaign) -> Regional:
+    """What the campaign says for countries' rules (its SMS text's DLT template, IYS, title)."""
+    return Regional(
+        dlt_template_id=campaign.dlt_template_id,
+        iys_recipient_type=campaign.iys_recipient_type,
+        kr_title=campaign.kr_title,
+        promotional=campaign.promotional,
     )
 
 
@@ -113,7 +124,7 @@ def campaign_steps(campaign: Campaign) -> list[Step]:
             Step(
                 position,
                 step_kind,
-                Content(text=text),
+                Content(text=text, regional=campaign_regional(campaign)),
                 str(raw.get("sender") or ""),
                 raw.get("validity_minutes"),
             )

@@ -15,9 +15,10 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from campaigns.compliance import Router, row_country
 from campaigns.models import Campaign, Message
 from campaigns.states import CampaignState
-from channels.base import Button, Content
+from channels.base import Button, Content, Regional
 from channels.registry import UnknownChannel, channel_type
 from contacts.models import Contact
 from contacts.services import contacts_for_numbers
@@ -53,6 +54,7 @@ def messages_send_transactional(
     media_url: str = "",
     buttons: Sequence[Button] = (),
     respect_opt_out: bool = True,
+    regional: Regional | None = None,
     created_by: User | None = None,
     name: str = "",
     reason: str = "transactional send (API)",
@@ -62,6 +64,7 @@ def messages_send_transactional(
     from campaigns.tasks import campaign_dispatch
 
     now = now or timezone.now()
+    regional = regional or Regional()
     try:
         kind = channel_type(channel)
     except UnknownChannel as exc:
@@ -80,7 +83,9 @@ def messages_send_transactional(
     parts, encoding = kind.measure(text) if not kind.uses_template else (1, "")
     with transaction.atomic():
         contact_ids = contacts_for_numbers(phones)
-        fields = ["id", "opted_out", *([kind.session_field] if kind.session_field else [])]
+        fields = [
+            "id", "opted_out", "country", *([kind.session_field] if kind.session_field else [])
+        ]  # fmt: skip
         contacts = {
             c["id"]: c for c in Contact.objects.filter(id__in=contact_ids.values()).values(*fields)
         }
@@ -95,10 +100,18 @@ def messages_send_transactional(
             state=CampaignState.RUNNING,
             state_reason=reason[:500],
             respect_opt_out=respect_opt_out,
+            # Transactional: outside rules on promotional messages (Turkey's IYS).
+            promotional=False,
+            dlt_template_id=regional.dlt_template_id,
+            iys_recipient_type=regional.iys_recipient_type,
+            kr_title=regional.kr_title,
             created_by=created_by if created_by and created_by.is_authenticated else None,
             launched_at=now,
             frozen_at=now,
         )
+        # Each recipient's country decides its sender (auto) and what it would refuse.
+        router = Router(campaign)
+        step = router.steps[0]
         rows: list[Message] = []
         for phone in phones:
             contact_id = contact_ids.get(phone)
@@ -110,6 +123,10 @@ def messages_send_transactional(
                 why := kind.session_skip(contact[kind.session_field] if contact else None, now)
             ):
                 state, reason = "skipped", why
+            elif problems := router.problems(
+                step, row_country(contact["country"] if contact else "", phone)
+            ):
+                state, reason = "skipped", "; ".join(problems)[:500]
             rows.append(
                 Message(
                     campaign=campaign,

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class ChannelsConfig(AppConfig):
-    """The registry of channel types (channels/registry.py); it owns no tables."""
+    """The registry of channel types (channels/registry.py) and the senders per country."""
 
     name = "channels"
     verbose_name = "Channels"

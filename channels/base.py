@@ -62,6 +62,22 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Regional:
+    """What a campaign (or a journey step, a transactional send) says for countries' rules.
+
+    channels/regional.py turns it into Infobip's regional fields per destination country:
+    India's DLT content template, Turkey's IYS recipient type (for recipients whose contact
+    attribute has none), South Korea's message title. `promotional` is false for transactional
+    sends, which Turkey's IYS does not cover.
+    """
+
+    dlt_template_id: str = ""
+    iys_recipient_type: str = ""
+    kr_title: str = ""
+    promotional: bool = True
+
+
+@dataclass(frozen=True)
 class Content:
     """What one step of a campaign (or a transactional send) says, before any contact."""
 
@@ -70,6 +86,7 @@ class Content:
     mapping: Mapping[str, Any] | None = None
     media_url: str = ""
     buttons: tuple[Button, ...] = ()
+    regional: Regional = Regional()
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,9 @@ class ChannelType:
     native_fallback: ClassVar[tuple[str, ...]] = ()
     # The chain the wizard offers ready to use (WhatsApp, Viber, RCS → SMS); none for SMS.
     default_fallback: ClassVar[tuple[str, ...]] = ()
+    # What destination countries require of its messages (channels/regional.py): each rule
+    # says what would be refused before launch and which regional fields a message carries.
+    regional_rules: ClassVar[tuple[Any, ...]] = ()
 
     def __repr__(self) -> str:
         return f"<channel type {self.name}>"
@@ -256,6 +276,11 @@ class ChannelType:
         if len(sender) > 64:
             raise ValueError("a sender is at most 64 characters")
         return sender
+
+    def sender_problem(self, *, country: str, sender: str) -> str:
+        """Why `sender` cannot reach `country` on this type ('' when it can): the reason only,
+        each caller says what to do about it."""
+        return ""
 
     # --- sessions ---------------------------------------------------------------------------
 

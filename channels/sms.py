@@ -4,7 +4,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from channels.base import PROVIDER, ChannelType, Outbound, SendOutcome, plural
+from channels.countries import country_name, is_alphanumeric, numeric_sender_only
 from channels.gsm import sms_segments
+from channels.regional import IndiaDlt, SouthKoreaTitle, TurkeyIys
 from infobip.client import InfobipClient
 from infobip.types import SmsMessage
 
@@ -28,6 +30,17 @@ class Sms(ChannelType):
     priced_per_part = True
     reply = True
     tracks_links_by_default = True
+    # SMS v3's options.regional (India's DLT, Turkey's IYS, South Korea's title).
+    regional_rules = (IndiaDlt(), TurkeyIys(), SouthKoreaTitle())
+
+    def sender_problem(self, *, country: str, sender: str) -> str:
+        # Operators replace or drop alphanumeric senders in some countries (channels/countries.py).
+        if is_alphanumeric(sender) and numeric_sender_only(country):
+            return (
+                f"{country_name(country)} does not deliver SMS from an alphanumeric sender "
+                f"({sender!r})"
+            )
+        return ""
 
     def measure(self, text: str) -> tuple[int, str]:
         segments = sms_segments(text)
@@ -73,4 +86,5 @@ def sms_message(m: Outbound) -> SmsMessage:
         callback_data=m.callback_data,
         notify_url=m.notify_url,
         validity_period_minutes=m.validity_minutes,
+        regional=m.options.get("regional") or None,
     )

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from channels.base import HERALD, TEMPLATE, ChannelType, Content, Outbound, SendOutcome
+from channels.regional import MetaUsMarketingBlock
 from infobip.client import InfobipClient
 from infobip.types import WhatsAppTemplateMessage
 from whatsapp.mapping import TemplateValues, mapping_resolve, mapping_validate
@@ -34,6 +35,7 @@ class WhatsAppTemplate(ChannelType):
     price_keys = ("whatsapp_template", "whatsapp")
     # Infobip's own failover on the same request: WhatsApp template → SMS only.
     native_fallback = ("sms",)
+    regional_rules = (MetaUsMarketingBlock(),)
 
     # whatsapp.services and its models are imported in the methods: the registry loads without
     # Django's apps (scripts such as the price table's read it).

@@ -6,6 +6,7 @@ test suite sets so a developer's real credentials never leak into tests).
 
 import contextlib
 import datetime as dt
+import re
 from pathlib import Path
 
 import environ
@@ -587,7 +588,7 @@ for _cap in HERALD_FREQUENCY_CAPS:
         raise ImproperlyConfigured(f"HERALD_FREQUENCY_CAPS: bad rule {_cap!r}")
 # WhatsApp marketing only to contacts with a WhatsApp opt-in on record (campaigns/consent_rules.py).
 HERALD_WHATSAPP_REQUIRE_OPT_IN = env.bool("HERALD_WHATSAPP_REQUIRE_OPT_IN", default=False)
-# Countries whose law asks every marketing SMS to say how to opt out (campaigns/compliance.py
+# Countries whose law asks every marketing SMS to say how to opt out (campaigns/opt_out_law.py
 # lists them with their sources); empty: none. Campaigns add the footer or are refused.
 HERALD_OPT_OUT_COUNTRIES = [
     c.strip().upper()
@@ -636,6 +637,17 @@ CELERY_BEAT_SCHEDULE["conversions-splits"] = {
     "schedule": env.float("HERALD_SWEEP_INTERVAL", default=15.0),
     "options": {"expires": 60.0},
 }
+
+# --- Senders per country and regional rules (#25 items 4-5, docs/COUNTRIES.md) ---------------
+# Countries (ISO codes) where alphanumeric SMS senders do not arrive, besides the sourced table
+# in channels/countries.py: a sender name to them is refused (or swapped) before launch.
+HERALD_NUMERIC_SENDER_COUNTRIES = [
+    c.strip().upper() for c in env.list("HERALD_NUMERIC_SENDER_COUNTRIES", default=[]) if c.strip()
+]
+# The contact attribute holding Turkey's IYS recipient type (BIREYSEL or TACIR) of a contact.
+HERALD_IYS_ATTRIBUTE = env("HERALD_IYS_ATTRIBUTE", default="iys_recipient_type")
+if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", HERALD_IYS_ATTRIBUTE):
+    raise ImproperlyConfigured("HERALD_IYS_ATTRIBUTE: a snake_case attribute name")
 
 # --- Infobip connection state (dashboard, /healthz/) -----------------------------------------
 # Checked when a worker starts and then every this many seconds (0 = only at worker start).

@@ -3,6 +3,7 @@
 Module level (not client methods) so the tests and the sandbox can check them against the spec.
 """
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +35,9 @@ def sms_request_body(
             message.campaign_reference_id,
             message.language_code,
             message.transliteration,
+            # Regional fields differ per country (a sender's DLT entity, a recipient's IYS
+            # type): messages share an entry only when theirs are the same.
+            json.dumps(message.regional, sort_keys=True) if message.regional else None,
         )
         entry = entries.get(key)
         if entry is None:
@@ -69,6 +73,8 @@ def _sms_entry(message: SmsMessage) -> dict:
         }
     if message.campaign_reference_id:
         options["campaignReferenceId"] = message.campaign_reference_id
+    if message.regional:
+        options["regional"] = {k: dict(v) for k, v in message.regional.items()}
     if options:
         entry["options"] = options
     webhooks: dict[str, Any] = {}

@@ -377,6 +377,8 @@ class SmsMessage:
     campaign_reference_id: str | None = None
     language_code: str | None = None  # TR, ES, PT or AUTODETECT (national language shift)
     transliteration: str | None = None  # e.g. TURKISH, GREEK, NON_UNICODE, ALL
+    # options.regional: {"indiaDlt": {...}, "turkeyIys": {...}, "southKorea": {...}}
+    regional: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

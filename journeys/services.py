@@ -24,7 +24,9 @@ from campaigns.models import Segment
 from campaigns.open_ledger import open_campaign_create
 from campaigns.permissions import SEND
 from campaigns.rendering import placeholder_names
+from channels.base import Regional
 from channels.registry import channel_type
+from channels.senders import sender_is_auto
 from contacts.models import ContactList, OptInKeyword
 from core.rules import Actor, actor_require, actor_user
 from core.services import audit_record
@@ -264,7 +266,7 @@ def _send_campaign(
     text = raw.get("text", "")
     has_link = "http://" in text or "https://" in text
     track = raw.get("track_links", kind.tracks_links_by_default and has_link)
-    sender = raw.get("sender", "")
+    sender = "" if sender_is_auto(raw.get("sender", "")) else raw.get("sender", "")
     if sender == "" and kind.sender_kind == "whatsapp":
         # WhatsApp templates are synced per sender number: the step's campaign names its own.
         sender = kind.default_sender()
@@ -279,6 +281,13 @@ def _send_campaign(
         track_links=bool(track),
         frequency_cap_override=True,  # the journey applies the caps itself (delay/skip/exempt)
         created_by=version.created_by,
+        # Countries' rules: the step's own DLT template, IYS default and Korean title; its
+        # recipients' senders are each one's country's (the step's sender blank or auto).
+        regional=Regional(
+            dlt_template_id=raw.get("dlt_template_id", ""),
+            iys_recipient_type=raw.get("iys_recipient_type", ""),
+            kr_title=raw.get("kr_title", ""),
+        ),
     )
     SendStep.objects.create(version=version, step_id=raw["id"], campaign=campaign)
 

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 from django.utils.dateparse import parse_duration
 
+from channels.regional import DLT_ID, IYS_RECIPIENT_TYPES, KR_TITLE_MAX
 from channels.registry import UnknownChannel, channel_names, channel_type
 
 STEP_TYPES = ("send", "wait", "wait_for", "branch", "split", "update", "notify", "exit")
@@ -384,13 +385,26 @@ def _send(raw: dict, where: str, problems: list[str]) -> None:
     elif not isinstance(raw.get("text"), str) or not raw["text"].strip():
         problems.append(f"{where}.text: the message text")
     if not isinstance(raw.get("sender", ""), str):
-        problems.append(f"{where}.sender: a sender name or number")
+        problems.append(f"{where}.sender: a sender name or number, or auto")
+    _regional(raw, where, problems)
     if not isinstance(raw.get("track_links", True), bool):
         problems.append(f"{where}.track_links: true or false")
     if raw.get("caps") is not None and raw["caps"] not in CAP_POLICIES:
         problems.append(f"{where}.caps: one of {', '.join(CAP_POLICIES)}")
     if raw.get("quiet_hours") not in (None, "") and quiet_hours_parse(raw["quiet_hours"]) is None:
         problems.append(f"{where}.quiet_hours: a sending window such as 08:00-20:00")
+
+
+def _regional(raw: dict, where: str, problems: list[str]) -> None:
+    """A send step's countries' rules (docs/COUNTRIES.md): well formed, or named."""
+    dlt = raw.get("dlt_template_id", "")
+    if not isinstance(dlt, str) or (dlt and not DLT_ID.fullmatch(dlt)):
+        problems.append(f"{where}.dlt_template_id: India's DLT content template id (digits)")
+    if raw.get("iys_recipient_type", "") not in ("", *IYS_RECIPIENT_TYPES):
+        problems.append(f"{where}.iys_recipient_type: one of {', '.join(IYS_RECIPIENT_TYPES)}")
+    title = raw.get("kr_title", "")
+    if not isinstance(title, str) or len(title) > KR_TITLE_MAX:
+        problems.append(f"{where}.kr_title: South Korea's title, up to {KR_TITLE_MAX} characters")
 
 
 def _wait(raw: dict, sid: str, nxt: str | None, where: str, problems: list[str]) -> Step:

@@ -38,8 +38,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "conversions.view_conversion",
         "conversions.add_conversion",
         "conversions.view_credit",
+        "channels.view_sender",
     ],
-    SENDER: ["ui.launch_campaign", "ui.approve_campaign"],
+    # Who messages come from in each country is a sending decision: the Sender role's.
+    SENDER: [
+        "ui.launch_campaign",
+        "ui.approve_campaign",
+        "channels.add_sender",
+        "channels.change_sender",
+        "channels.delete_sender",
+    ],
 }
 
 

@@ -68,6 +68,7 @@ def send_sms(sb: "Sandbox", req: "Request") -> Response:
         msg_options = message.get("options") or {}
         platform = msg_options.get("platform") or {}
         sender = message.get("sender") or "InfoSMS"
+        regional = msg_options.get("regional")
         for dest in message["destinations"]:
             message_id = dest.get("messageId") or new_id()
             accepted.append(
@@ -88,6 +89,7 @@ def send_sms(sb: "Sandbox", req: "Request") -> Response:
                     msg_options.get("campaignReferenceId"),
                 )
             )
+            accepted[-1].regional = regional
             item = {"messageId": message_id, "status": status, "destination": dest["to"]}
             if with_count:
                 item["details"] = {"messageCount": parts}

@@ -88,6 +88,24 @@ ERRORS: dict[str, tuple[int, str, int, str, str, bool]] = {
         "Invalid destination address",
         False,
     ),
+    # India's DLT scrubbing (ids from the error-code table in docs/INFOBIP.md §9; the table
+    # names no group for them: Infobip's operator-error group is assumed).
+    "EC_BLOCKED_BY_DLT": (
+        3,
+        "OPERATOR_ERRORS",
+        4106,
+        "EC_BLOCKED_BY_DLT",
+        "Blocked by the DLT provider (regulatory compliance, sender or template registration)",
+        True,
+    ),
+    "EC_INVALID_TEMPLATE_ID": (
+        3,
+        "OPERATOR_ERRORS",
+        4133,
+        "EC_INVALID_TEMPLATE_ID",
+        "The DLT content template id is invalid or does not exist",
+        True,
+    ),
     # WhatsApp ("chat") client errors, group 1.
     "EC_UNKNOWN_USER": (
         1,

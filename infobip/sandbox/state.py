@@ -43,6 +43,7 @@ class Message:
         "outcome",
         "parts",
         "price",
+        "regional",
         "seen",
         "sender",
         "state",
@@ -86,6 +87,7 @@ class Message:
         )
         self.template, self.failover = template, failover
         self.seen = False
+        self.regional: dict[str, Any] | None = None  # SMS options.regional, as sent
         self.done_at: float | None = None
         self.state = "accepted"  # → intermediate → final
 
@@ -117,6 +119,24 @@ def _pick_outcome(config: Config, u: float) -> str:
     raise AssertionError("unreachable: the last threshold is 1.0")
 
 
+def regional_problem(message: Message) -> str | None:
+    """The error Indian operators' DLT scrubbing answers an SMS without its DLT fields with.
+
+    TRAI's rules block commercial SMS to Indian numbers (+91) that do not name the sender's
+    registered principal entity and the text's content template (Infobip's
+    `options.regional.indiaDlt`); Infobip reports them undeliverable after the send was
+    accepted, which is what Herald's launch check exists to prevent.
+    """
+    if not message.to.startswith("91"):
+        return None
+    dlt = (message.regional or {}).get("indiaDlt") or {}
+    if not dlt.get("principalEntityId"):
+        return "EC_BLOCKED_BY_DLT"
+    if not dlt.get("contentTemplateId"):
+        return "EC_INVALID_TEMPLATE_ID"
+    return None
+
+
 def _whatsapp_problem(
     message: Message, config: Config, now: float, last_inbound: dict[str, float]
 ) -> str | None:
@@ -144,7 +164,7 @@ def _messages_api_problem(
 def _sms_problem(
     message: Message, config: Config, now: float, last_inbound: dict[str, float]
 ) -> str | None:
-    return None
+    return regional_problem(message)
 
 
 # Why a message cannot reach its number, per Infobip channel (any other: the Messages API's).
@@ -152,6 +172,8 @@ REACH: dict[str, Callable[[Message, Config, float, dict[str, float]], str | None
     SMS: _sms_problem,
     WHATSAPP: _whatsapp_problem,
 }
+# The status a message its channel cannot take gets (an SMS: the operator rejected it).
+REFUSED_STATUS: dict[str, str] = {SMS: "UNDELIVERABLE_REJECTED_OPERATOR"}
 # What a delivered message costs, per channel (SMS: every part; any other: messages_price).
 PRICES: dict[str, Callable[[Message, Config], float]] = {
     SMS: lambda m, c: round(c.sms_price * max(1, m.parts or 1), 6),
@@ -167,7 +189,8 @@ def decide(message: Message, config: Config, now: float, last_inbound: dict[str,
     status, error = variants[int(u * 1e9) % len(variants)] if len(variants) > 1 else variants[0]
     problem = REACH.get(message.channel, _messages_api_problem)(message, config, now, last_inbound)
     if problem:
-        status, error, outcome = "UNDELIVERABLE_NOT_DELIVERED", problem, "undeliverable"
+        refused = REFUSED_STATUS.get(message.channel, "UNDELIVERABLE_NOT_DELIVERED")
+        status, error, outcome = refused, problem, "undeliverable"
     message.final_status, message.final_error, message.outcome = status, error, outcome
     if outcome == "rejected" or problem:
         message.price = 0.0
@@ -271,6 +294,7 @@ class Store:
             "reportUrl": m.url,
             "seen": m.seen,
             "failover": dict(m.failover) if m.failover else None,
+            "regional": m.regional,
             "copies": self.copies.get(m.message_id, 1),
             "acceptedAt": m.accepted_at,
         }

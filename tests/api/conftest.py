@@ -12,7 +12,7 @@ from ui.roles import ROLE_PERMISSIONS
 
 ALL_SCOPES = ["read", "contacts:write", "campaigns:write", "campaigns:send", "messages:send",
               "events:manage", "infobip:request",
-              "conversions:write"]  # fmt: skip
+              "conversions:write", "senders:write"]  # fmt: skip
 
 
 def make_user(username: str, *roles: str) -> User:

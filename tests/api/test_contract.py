@@ -157,6 +157,10 @@ CASES_COVER = [
     ("DELETE", "/api/v1/test-numbers/{id}"),
     ("POST", "/api/v1/campaigns/{id}/test"),
     ("GET", "/api/v1/campaigns/{id}/tests"),
+    ("POST", "/api/v1/senders"),
+    ("GET", "/api/v1/senders"),
+    ("GET", "/api/v1/senders/{id}"),
+    ("DELETE", "/api/v1/senders/{id}"),
     # Journeys and events need PostgreSQL: their cases are in tests/journeys/test_api.py.
     *JOURNEY_CASES,
 ]
@@ -245,6 +249,17 @@ def test_every_success_answer_matches_the_document(
     c.check("GET", "/api/v1/reports/trends", 200, query="?days=7&bucket=week")
     c.check("POST", "/api/v1/snippets", 201, {"name": "Footer", "text": "Reply STOP to opt out"})
     c.check("GET", "/api/v1/snippets", 200)
+
+    # Senders per country: added (201), changed (200), listed, read, removed.
+    india = {"channel": "sms", "country": "IN", "sender": "HERALD", "dlt_entity_id": "1101"}
+    added = c.check("POST", "/api/v1/senders", 201, india)
+    changed = c.check("POST", "/api/v1/senders", 200, {**india, "dlt_telemarketer_id": "17"})
+    assert changed["id"] == added["id"]
+    assert changed["dlt_telemarketer_id"] == "17"
+    listed = c.check("GET", "/api/v1/senders", 200, query="?channel=sms")
+    assert [s["country"] for s in listed] == ["IN"]
+    c.check("GET", "/api/v1/senders/{id}", 200, id=added["id"])
+    c.check("DELETE", "/api/v1/senders/{id}", 204, id=added["id"])
 
     # Event subscriptions.
     sub = c.check(

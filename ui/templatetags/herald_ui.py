@@ -81,6 +81,14 @@ def channel_label(value: str) -> str:
         return str(value or "")
 
 
+@register.filter
+def country_name(code: str) -> str:
+    """A country as people call it (`IN` → "India"; `*` → "any country")."""
+    from channels.countries import country_name as name
+
+    return name(str(code or ""))
+
+
 @register.simple_tag
 def figure(obj, key: str, kind: str) -> str:
     """One figure of a report row as people read it: 12.5%, €0.20, 1,024, or — when none."""

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from campaigns.analytics import marketing_campaigns
 from campaigns.clicks import campaign_click_counts
 from campaigns.describe import campaign_option_lines, forecast_lines
-from campaigns.editing import ARCHIVABLE
+from campaigns.editing import ARCHIVABLE, EDITABLE
 from campaigns.export import campaign_export_rows, ledger_export_rows, split_variants
 from campaigns.forecast import campaign_forecast
 from campaigns.models import ApprovalRequest, Campaign, Message
@@ -153,6 +153,8 @@ def campaign_preview_page(request, pk: int):
             ("launch", "Launch"),
         ],
         "step": "preview",
+        # The preview's fixes for countries' rules change drafts and scheduled campaigns only.
+        "editable": campaign.state in EDITABLE,
     }
     return render(request, "ui/campaign_preview.html", context)
 

@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from campaigns.compliance import opt_out_countries, says_how_to_opt_out
 from campaigns.models import AudienceMatch, Segment
+from campaigns.opt_out_law import opt_out_countries, says_how_to_opt_out
 from campaigns.rendering import (
     CONTACT_FIELDS,
     OPT_OUT_URL,

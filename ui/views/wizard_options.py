@@ -17,7 +17,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from campaigns.caps import caps_configured
-from campaigns.compliance import opt_out_countries, says_how_to_opt_out
 from campaigns.describe import country_rules_words, has_link
 from campaigns.editing import EDITABLE, campaign_update
 from campaigns.models import (
@@ -27,6 +26,7 @@ from campaigns.models import (
     FailoverMode,
     SpeedUnit,
 )
+from campaigns.opt_out_law import opt_out_countries, says_how_to_opt_out
 from campaigns.permissions import SEND
 from campaigns.pricing import price_table
 from campaigns.rendering import CONTACT_FIELDS, placeholder_syntax_problem

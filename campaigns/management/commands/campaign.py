@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime, parse_duration
 
-from campaigns.editing import campaign_archive, campaign_unarchive
+from campaigns.editing import campaign_archive, campaign_countries_update, campaign_unarchive
 from campaigns.export import campaign_export
 from campaigns.models import Campaign, FailoverMode, Segment
 from campaigns.preview import campaign_preview
@@ -31,6 +31,7 @@ from campaigns.services import (
 from campaigns.split import SplitSpec, VariantSpec, split_decide_by_name
 from channels.base import PROVIDER, ChannelType
 from channels.registry import UnknownChannel, channel_names, channel_type
+from channels.senders import sender_is_auto
 from contacts.models import ContactList
 from core.cli import add_actor_argument, cli_actor
 from core.rules import Refused, actor_require, actor_user
@@ -42,9 +43,9 @@ class Command(BaseCommand):
     """Create and run campaigns from the terminal (see INTERFACE.md)."""
 
     help = (
-        "Campaigns: create | preview | test | launch | approve | pause | resume | cancel | "
-        "archive | unarchive | status | decide | export; state changes act as --as USERNAME (or "
-        "HERALD_CLI_USER, else the operator)"
+        "Campaigns: create | preview | test | countries | launch | approve | pause | resume | "
+        "cancel | archive | unarchive | status | decide | export; state changes act as --as "
+        "USERNAME (or HERALD_CLI_USER, else the operator)"
     )
 
     def add_arguments(self, parser) -> None:
@@ -64,7 +65,10 @@ class Command(BaseCommand):
         create.add_argument("--exclude-list", action="append", default=[], dest="exclude")
         # The registered channel types (channels/registry.py), read when the parser is built.
         create.add_argument("--channel", required=True, choices=channel_names())
-        create.add_argument("--sender", default="")
+        create.add_argument(
+            "--sender", default="",
+            help="a number or name; auto (the default): each recipient's country's sender",
+        )  # fmt: skip
         create.add_argument("--text", default="")
         create.add_argument("--template")
         create.add_argument("--language")
@@ -117,8 +121,24 @@ class Command(BaseCommand):
             help="add no \"Reply STOP to opt out\" line where the law asks for one (the launch is "
             "then refused unless the text says how to opt out)",
         )  # fmt: skip
+        _regional_arguments(create)
+        create.add_argument(
+            "--exclude-country", action="append", default=[], dest="exclude_countries",
+            metavar="CC", help="leave this destination country's recipients out (repeatable)",
+        )  # fmt: skip
         create.add_argument("--json", action="store_true")
         add_actor_argument(create)
+        countries = sub.add_parser(
+            "countries", help="fix what the preview's compliance list asks: exclude countries, "
+            "the sender, regional ids",
+        )  # fmt: skip
+        countries.add_argument("id", type=int)
+        countries.add_argument("--exclude", action="append", default=[], metavar="CC")
+        countries.add_argument("--include", action="append", default=[], metavar="CC")
+        countries.add_argument("--sender", default=None, help="a number or name, or auto")
+        _regional_arguments(countries, default=None)
+        countries.add_argument("--json", action="store_true")
+        add_actor_argument(countries)
         for name in ("preview", "status"):
             p = sub.add_parser(name)
             p.add_argument("id", type=int)
@@ -234,6 +254,10 @@ class Command(BaseCommand):
             audience_match=o["audience_match"],
             frequency_cap_override=o["override_frequency_cap"],
             opt_out_footer=o["opt_out_footer"],
+            dlt_template_id=o["dlt_template_id"],
+            iys_recipient_type=o["iys_recipient_type"],
+            kr_title=o["kr_title"],
+            exclude_countries=o["exclude_countries"],
         )
         if o["json"]:
             self.stdout.write(json.dumps({"id": campaign.pk}))
@@ -285,7 +309,9 @@ class Command(BaseCommand):
     def _template(self, o: dict, kind: ChannelType) -> tuple[WhatsAppTemplate, dict]:
         if not o["template"] or not o["language"]:
             raise CommandError(f"a {kind.name} campaign needs --template and --language")
-        sender = o["sender"] or kind.default_sender()
+        # Templates are synced per sender: an automatic sender looks them up on the default.
+        sender = "" if sender_is_auto(o["sender"]) else o["sender"]
+        sender = sender or kind.default_sender()
         template = WhatsAppTemplate.objects.filter(
             sender=sender, name=o["template"], language=o["language"]
         ).first()
@@ -335,6 +361,49 @@ class Command(BaseCommand):
         self.stdout.write("if launched now:")
         for line in data["forecast"]["text"]:
             self.stdout.write(f"  {line}")
+        if ex.get("excluded_countries"):
+            countries = ", ".join(data["exclude_countries"])
+            self.stdout.write(f"excluded countries ({countries}): {ex['excluded_countries']}")
+        for use in data["senders"]:
+            swapped = f" (instead of {use['swapped_from']})" if use["swapped_from"] else ""
+            self.stdout.write(
+                f"  {use['channel']} to {use['country'] or '??'} ({use['recipients']}) from "
+                f"{use['sender'] or '(Infobip default)'}{swapped}"
+            )
+        for entry in data["compliance"]:
+            self.stdout.write(self.style.ERROR(
+                f"{entry['country_name']} ({entry['country']}): {entry['recipients']} recipients "
+                f"would be refused: {' '.join(entry['problems'])}"
+            ))  # fmt: skip
+        if data["compliance"]:
+            self.stdout.write(
+                "launch is refused until these are fixed or excluded "
+                f"(manage.py campaign countries {id} --exclude CC)"
+            )
+
+    def do_countries(self, *, id: int, json: bool, acting_user: str | None, **o) -> None:
+        campaign = campaign_countries_update(
+            campaign=self._campaign(id),
+            actor=cli_actor(acting_user),
+            exclude=o["exclude"],
+            include=o["include"],
+            sender=o["sender"],
+            dlt_template_id=o["dlt_template_id"],
+            iys_recipient_type=o["iys_recipient_type"],
+            kr_title=o["kr_title"],
+        )
+        if json:
+            self.stdout.write(_dumps({
+                "id": campaign.pk, "exclude_countries": campaign.exclude_countries,
+                "sender": campaign.sender or "auto", "dlt_template_id": campaign.dlt_template_id,
+                "iys_recipient_type": campaign.iys_recipient_type, "kr_title": campaign.kr_title,
+            }))  # fmt: skip
+            return
+        self.stdout.write(
+            f"campaign {campaign.pk}: excluded countries "
+            f"{', '.join(campaign.exclude_countries) or 'none'}; sender "
+            f"{campaign.sender or 'auto'}; DLT template {campaign.dlt_template_id or '-'}"
+        )
 
     def do_launch(
         self, *, id: int, wait: bool, timeout: float, acting_user: str | None, **_
@@ -596,3 +665,16 @@ def _fallback(o: dict) -> list[dict]:
         except UnknownChannel as exc:
             raise CommandError(f"--fallback: {exc}") from None
     return [{"channel": name, "text": texts.get(name, "")} for name in names]
+
+
+def _regional_arguments(parser, default: str | None = "") -> None:
+    """Countries' rules a campaign carries (docs/COUNTRIES.md)."""
+    parser.add_argument(
+        "--dlt-template-id", default=default, metavar="ID",
+        help="India: the DLT content template id registered for the SMS text",
+    )  # fmt: skip
+    parser.add_argument(
+        "--iys-recipient-type", default=default, choices=["BIREYSEL", "TACIR", ""],
+        type=str.upper, help="Turkey: IYS type of recipients whose contact attribute has none",
+    )  # fmt: skip
+    parser.add_argument("--kr-title", default=default, help="South Korea: the message's title")

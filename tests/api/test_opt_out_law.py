@@ -4,9 +4,9 @@ the freeze, the preview and every launch surface (service, command, API)."""
 import pytest
 from django.core.management import CommandError, call_command
 
-from campaigns.compliance import compliance_problems, says_how_to_opt_out
 from campaigns.freeze import campaign_freeze
 from campaigns.models import Campaign, Message
+from campaigns.opt_out_law import opt_out_problems, says_how_to_opt_out
 from campaigns.preview import campaign_preview
 from campaigns.services import CampaignError, campaign_create, campaign_launch
 from contacts.models import Contact, ContactList, ListMembership
@@ -87,7 +87,7 @@ def test_a_text_that_says_it_already_gets_nothing_more(monkeypatch):
 def test_with_the_footer_off_every_surface_refuses_the_launch(api_for_superuser):
     campaign = campaign_create(name="s", channel="sms", lists=[_audience()], text="Sale today",
                                opt_out_footer=False)  # fmt: skip
-    problems = compliance_problems(campaign=campaign)
+    problems = opt_out_problems(campaign=campaign)
     assert [(p["country"], p["recipients"]) for p in problems] == [("FR", 2), ("GB", 1)]
     assert "PECR 2003 reg 23" in problems[1]["problems"][0]
     assert campaign_preview(campaign=campaign)["compliance"] == problems
