@@ -103,6 +103,7 @@ def _upsert(rows: Sequence[dict]) -> dict[str, int]:
         )
         cursor.execute(insert, [now, now])
         ids = dict(cursor.fetchall())
+        signals.contacts_changed.send(Contact, contact_ids=sorted(ids.values()))
         # The stage lives as long as the connection; empty it for the next batch.
         cursor.execute(f"TRUNCATE {_STAGE}")
     return ids

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from campaigns.models import Segment
+from campaigns.models import Campaign, Segment
 from campaigns.open_ledger import open_campaign_create
 from campaigns.permissions import SEND
 from campaigns.rendering import placeholder_names
@@ -37,6 +37,7 @@ from journeys.models import (
     JourneyEntry,
     JourneyState,
     JourneyVersion,
+    SegmentMember,
     SendStep,
     StepCount,
 )
@@ -74,6 +75,20 @@ def journey_validate(*, definition: Any, journey: Journey | None = None) -> list
         and not ContactList.objects.filter(name=trigger["list"]).exists()
     ):
         problems.append(f"trigger.list: no list named {trigger['list']!r}")
+    if (
+        trigger["type"] == "segment"
+        and not Segment.objects.filter(name=trigger["segment"]).exists()
+    ):
+        problems.append(f"trigger.segment: no segment named {trigger['segment']!r}")
+    if trigger["type"] == "message" and trigger.get("campaign") is not None:
+        campaign = Campaign.objects.filter(pk=trigger["campaign"]).first()
+        if campaign is None:
+            problems.append(f"trigger.campaign: no campaign {trigger['campaign']}")
+        elif campaign.open_ended:
+            problems.append(
+                "trigger.campaign: a journey's own messages cannot trigger journeys (name a "
+                "campaign, or leave it out for any campaign)"
+            )
     if trigger["type"] == "keyword":
         problems += keyword_problems(
             keyword=trigger["keyword"], number=trigger.get("number", ""), journey=journey
@@ -229,6 +244,17 @@ def _activate(*, journey: Journey, actor: Actor) -> JourneyVersion:
     journey.trigger_list = (
         ContactList.objects.get(name=trigger["list"]) if trigger["type"] == "list_joined" else None
     )
+    segment = (
+        Segment.objects.get(name=trigger["segment"]).pk if trigger["type"] == "segment" else None
+    )
+    if segment != journey.trigger_segment_id:
+        # A new segment: its first sweep takes who matches then as the baseline (segment
+        # journeys let in those who start matching, not those who already did).
+        SegmentMember.objects.filter(journey=journey).delete()
+        journey.swept_through = None
+    journey.trigger_segment_id = segment
+    journey.trigger_outcome = trigger.get("outcome", "") if trigger["type"] == "message" else ""
+    journey.trigger_campaign_id = trigger.get("campaign") if trigger["type"] == "message" else None
     journey.goal_event = parsed.goal_event
     journey.activated_at = journey.activated_at or timezone.now()
     try:

@@ -4,7 +4,8 @@ Both run the real engine (the same entering, steps, rules and counters) on a cop
 moving a simulated clock from one trigger or due time to the next, and report what would have
 happened; nothing is sent and nothing is kept:
 - `journey_backtest` replays the last N days' real triggers (the stored events of the trigger's
-  name, the keyword messages, the list joins, the date occasions) and the goal and awaited
+  name, the keyword messages, the list joins, the date occasions, the outcomes of Herald's
+  messages; not segment starts, of which no history is kept) and the goal and awaited
   events, inside one transaction that is rolled back at the end. Messages the draft would have
   sent did not exist, so no reply, click or delivery of them is assumed (their `wait_for`
   takes the timeout). Update steps are not applied (the contacts are real): they are recorded.
@@ -44,6 +45,7 @@ from journeys.models import (
     JourneyVersion,
     StepCount,
 )
+from journeys.outcomes import recorded_outcomes
 from journeys.services import JourneyError, journey_validate, send_campaigns_create
 from journeys.spec import Definition, definition_parse
 from journeys.triggers import EventCause, date_sweep, digits
@@ -141,6 +143,12 @@ def recorded_causes(definition: Definition, since: dt.datetime, until: dt.dateti
             contact_list__name=trigger["list"], added_at__gte=since, added_at__lt=until
         ).values_list("contact_id", "added_at"):
             causes.append(Cause(at, "trigger", contact, f"list:{contact}:{at.timestamp()}"))
+    elif trigger["type"] == "message":
+        for at, contact, source, props in recorded_outcomes(
+            outcome=trigger["outcome"], campaign_id=trigger.get("campaign"), since=since,
+            until=until,
+        ):  # fmt: skip
+            causes.append(Cause(at, "trigger", contact, source, properties=props))
     else:
         day = since.replace(hour=23, minute=59, second=0, microsecond=0)
         while day < until:
@@ -272,6 +280,11 @@ def journey_backtest(
     if problems:
         raise JourneyError(problems)
     definition = definition_parse(journey.draft)
+    if definition.trigger["type"] == "segment":
+        raise JourneyError(
+            "a segment trigger cannot be backtested: Herald keeps no history of when contacts "
+            "started matching a segment (its count and sample are on the segment's page)"
+        )
     until = now or timezone.now()
     since = until - dt.timedelta(days=days)
     with transaction.atomic():

@@ -187,6 +187,15 @@ def _rule(post: Any, problems: list[str]) -> dict[str, Any]:
     return {"match": "all", "rules": [rule]}
 
 
+# A `message` trigger's outcomes, as the settings form words them.
+OUTCOME_WORDS = (
+    ("delivered", "is delivered"),
+    ("failed", "fails (after its fallback chain)"),
+    ("clicked", "is clicked"),
+    ("replied", "gets a reply"),
+)
+
+
 def settings_from_form(post: Any, draft: dict[str, Any]) -> dict[str, Any]:
     """The draft with the settings form applied (name, trigger, re-entry, goal, rules)."""
     out = {k: v for k, v in draft.items() if k == "steps"}
@@ -200,6 +209,16 @@ def settings_from_form(post: Any, draft: dict[str, Any]) -> dict[str, Any]:
         trigger["number"] = post.get("number", "").strip()
     elif kind == "list_joined":
         trigger["list"] = post.get("list", "").strip()
+    elif kind == "segment":
+        trigger["segment"] = post.get("segment", "").strip()
+    elif kind == "message":
+        trigger["outcome"] = post.get("outcome", "").strip()
+        campaign = post.get("campaign", "").strip()
+        if campaign:
+            # Not a number: kept as given, so the definition's check names the problem.
+            trigger["campaign"] = (
+                int(campaign) if campaign.isascii() and campaign.isdigit() else campaign
+            )
     elif kind == "date_attribute":
         trigger["attribute"] = post.get("attribute", "").strip()
         days = post.get("offset_days", "0").strip() or "0"
@@ -207,9 +226,13 @@ def settings_from_form(post: Any, draft: dict[str, Any]) -> dict[str, Any]:
         trigger["offset"] = f"{sign}P{days.lstrip('+-')}D" if days.lstrip("+-").isdigit() else days
         trigger["at"] = post.get("at", "09:00").strip()
     for side in ("include", "exclude"):
-        lists = post.getlist(f"{side}_lists") if hasattr(post, "getlist") else []
-        if lists:
-            trigger[side] = {"lists": lists}
+        audience = {}
+        for kind_of in ("lists", "segments"):
+            names = post.getlist(f"{side}_{kind_of}") if hasattr(post, "getlist") else []
+            if names:
+                audience[kind_of] = names
+        if audience:
+            trigger[side] = audience
     out["trigger"] = trigger
     reentry = post.get("reentry", "once")
     if reentry == "cooldown":

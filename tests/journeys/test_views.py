@@ -33,6 +33,35 @@ def test_the_settings_form_round_trip(builder) -> None:
     assert len(journey.draft["steps"]) == 5  # the steps are kept
 
 
+def test_the_settings_form_sets_segment_and_message_triggers_and_audiences(builder) -> None:
+    from campaigns.models import Segment
+    from contacts.models import ContactList
+    from tests.factories import CampaignFactory
+
+    client, journey = builder
+    Segment.objects.create(name="Leeds", rules={"match": "all", "rules": []})
+    ContactList.objects.create(name="Staff")
+    campaign = CampaignFactory(name="Spring sale", state="running")
+    form = client.get(f"/journeys/{journey.pk}/settings/")
+    assert b"Starting to match a segment" in form.content
+    assert b"Spring sale" in form.content
+    client.post(f"/journeys/{journey.pk}/settings/", {
+        "name": "Cart", "trigger_type": "segment", "segment": "Leeds", "reentry": "once",
+        "exclude_lists": ["Staff"], "include_segments": ["Leeds"]})  # fmt: skip
+    journey.refresh_from_db()
+    assert journey.draft["trigger"] == {"type": "segment", "segment": "Leeds",
+                                        "include": {"segments": ["Leeds"]},
+                                        "exclude": {"lists": ["Staff"]}}  # fmt: skip
+    client.post(f"/journeys/{journey.pk}/settings/", {
+        "name": "Cart", "trigger_type": "message", "outcome": "clicked",
+        "campaign": str(campaign.pk), "reentry": "always"})  # fmt: skip
+    journey.refresh_from_db()
+    assert journey.draft["trigger"] == {"type": "message", "outcome": "clicked",
+                                        "campaign": campaign.pk}  # fmt: skip
+    page = client.get(f"/journeys/{journey.pk}/")
+    assert f"of campaign {campaign.pk} is clicked".encode() in page.content
+
+
 def test_steps_are_added_edited_moved_and_removed(builder) -> None:
     client, journey = builder
     assert client.get(f"/journeys/{journey.pk}/steps/wait2/").status_code == 200
@@ -97,6 +126,9 @@ def test_the_draft_page_backtests(builder) -> None:
                        "cooldown_days": "x", "max_spend": "NaN", "offset_days": "\x00"}),
         ("settings/", {"name": "Cart", "trigger_type": "date_attribute", "attribute": "1x",
                        "offset_days": "-9999", "at": "25:99", "max_spend": "inf"}),
+        ("settings/", {"name": "Cart", "trigger_type": "message", "outcome": "exploded",
+                       "campaign": "１２", "include_segments": ["\x00"]}),
+        ("settings/", {"name": "Cart", "trigger_type": "segment", "segment": "x" * 5000}),
         ("steps/wait2/", {"event": "other", "event_name": "a b", "amount": "-1", "unit": "eons",
                           "then": "nowhere"}),
         ("steps/add/", {"type": "teleport"}),

@@ -23,6 +23,7 @@ from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
 from campaigns.caps import caps_configured
+from campaigns.models import Campaign, Segment
 from channels.base import ChannelType
 from channels.registry import UnknownChannel, channel_choices, channel_type
 from contacts.models import Contact, ContactList
@@ -318,8 +319,14 @@ def journey_settings(request: HttpRequest, pk: int) -> HttpResponse:
         "cooldown_days": cooldown,
         "offset_days": offset.replace("P", "").replace("D", "") if offset.endswith("D") else offset,
         "lists": ContactList.objects.order_by("name"),
+        "segments": Segment.objects.order_by("name"),
+        # Campaigns whose messages a `message` trigger may name (a journey's own are not).
+        "campaigns": Campaign.objects.filter(open_ended=False).order_by("-id")[:200],
+        "outcomes": jf.OUTCOME_WORDS,
         "included": (trigger.get("include") or {}).get("lists") or [],
         "excluded": (trigger.get("exclude") or {}).get("lists") or [],
+        "included_segments": (trigger.get("include") or {}).get("segments") or [],
+        "excluded_segments": (trigger.get("exclude") or {}).get("segments") or [],
         "goal": goal.get("event", "") if isinstance(goal := draft.get("goal"), dict) else "",
     }  # fmt: skip
     return render(request, "ui/journey_settings.html", context)
