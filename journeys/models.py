@@ -337,3 +337,33 @@ class StepCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.journey_id} v{self.version_id} {self.step_id or '(entrance)'}"
+
+
+class JourneyTest(models.Model):
+    """A test of a journey's draft started from the builder (`journey test` on the draft page):
+    the definition as tested, the scripted events, and what each test contact got, and when."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="tests")
+    definition = models.JSONField()
+    events = models.TextField(blank=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    report = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"test {self.pk} of {self.journey_id} ({self.state})"

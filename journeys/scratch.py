@@ -12,9 +12,10 @@ was sent and when. The database and the sandbox are gone afterwards; nothing rea
 Each events.jsonl line: `{"at": "PT2H" (after the start) or an ISO time, "contact": {"phone":
 "+44…", "first_name": …, "timezone": …, "attributes": {…}}, ` and one of `"name": "event",
 "key", "properties"` (an API event), `"inbound": "JOIN", "to": "4478…"` (a message to us),
-`"reply": "text"`, `"click": true` (on the contact's last journey message), `"update": true`
-(the contact as given: a segment trigger looks at it), `"outcome": "delivered|failed|clicked|
-replied"` (of a message of a test campaign: a message trigger hears it).
+`"reply": "text"`, `"click": true` (on the contact's last journey message), `"join": "VIP"`
+(the contact joins the list), `"update": true` (the contact as given: a segment trigger looks at
+it, a date trigger looks at its date), `"outcome": "delivered|failed|clicked|replied"` (of a
+message of the trigger's campaign or a test one: a message trigger hears it).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from django.db import connection
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a scripted line may say happened (docs/JOURNEYS.md, "journey test").
+EVENT_KINDS = ("name", "inbound", "reply", "click", "join", "update", "outcome")
 
 
 class ScratchError(RuntimeError):
@@ -228,12 +231,22 @@ def _journey_test(spec: Path, events: Path | None, context: Path) -> dict[str, A
 
 def parse_events(path: Path, start: dt.datetime) -> list[tuple[dt.datetime, dict]]:
     """events.jsonl as (time, line), in time order; ValueError names the bad line."""
+    return parse_events_text(path.read_text(encoding="utf-8"), start, name=path.name)
+
+
+def parse_events_text(
+    text: str, start: dt.datetime, *, name: str = "events"
+) -> list[tuple[dt.datetime, dict]]:
+    """Events lines (JSON, one a line) as (time, line), in time order; ValueError names the
+    bad line."""
     from django.utils.dateparse import parse_datetime
 
+    from contacts.phones import PhoneChecker, PhoneError
     from journeys.spec import duration_parse
 
     out = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    path = Path(name)
+    for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
         try:
@@ -242,14 +255,23 @@ def parse_events(path: Path, start: dt.datetime) -> list[tuple[dt.datetime, dict
             raise ValueError(f"{path.name}:{number}: not JSON ({exc.msg})") from None
         if not isinstance(line, dict) or not isinstance(line.get("contact"), dict):
             raise ValueError(f'{path.name}:{number}: an object with "contact": {{"phone": …}}')
+        phone = line["contact"].get("phone")
+        try:
+            PhoneChecker().check(phone if isinstance(phone, str) else "")
+        except PhoneError as exc:
+            raise ValueError(f"{path.name}:{number}: contact.phone: {exc}") from None
         at = line.get("at", "PT0S")
         offset = duration_parse(at)
-        when = start + offset if offset is not None else parse_datetime(str(at))
-        if when is None or when.tzinfo is None:
-            raise ValueError(f'{path.name}:{number}: "at" is a duration (PT2H) or an ISO time')
-        if not any(k in line for k in ("name", "inbound", "reply", "click", "update", "outcome")):
-            raise ValueError(f"{path.name}:{number}: say what happened: name, inbound, reply, "
-                             "click, update or outcome")  # fmt: skip
+        try:
+            when = start + offset if offset is not None else parse_datetime(str(at))
+        except (ValueError, OverflowError):
+            when = None
+        if when is None or when.tzinfo is None or abs(when - start) > dt.timedelta(days=400):
+            raise ValueError(f'{path.name}:{number}: "at" is a duration (PT2H) or an ISO time, '
+                             "within 400 days of the start")  # fmt: skip
+        if not any(k in line for k in EVENT_KINDS):
+            raise ValueError(f"{path.name}:{number}: say what happened: "
+                             f"{', '.join(EVENT_KINDS)}")  # fmt: skip
         if "outcome" in line and line["outcome"] not in ("delivered", "failed", "clicked",
                                                          "replied"):  # fmt: skip
             raise ValueError(f"{path.name}:{number}: outcome is delivered, failed, clicked or "

@@ -11,7 +11,9 @@ finish on the version they entered on unless `journey_entries_move` moves them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
+import subprocess
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -36,6 +38,7 @@ from journeys.models import (
     Journey,
     JourneyEntry,
     JourneyState,
+    JourneyTest,
     JourneyVersion,
     SegmentMember,
     SendStep,
@@ -45,6 +48,7 @@ from journeys.plan import COUNTERS
 from journeys.rules import branch_rule_check
 from journeys.sending import template_mapping
 from journeys.spec import Definition, definition_check, definition_parse
+from journeys.tasks import test_run as test_run_task
 from journeys.triggers import digits, settings_keywords
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.services import template_check_sendable
@@ -477,3 +481,73 @@ def journey_next_due(*, journey: Journey) -> dt.datetime | None:
         .aggregate(next=Min("due_at"))
         .get("next")
     )
+
+
+# A builder's test: at most this many scripted lines, and a test that has not finished after
+# this long is shown as failed (its worker died; the scratch database is dropped by the next).
+TEST_MAX_LINES = 200
+TEST_GIVES_UP = dt.timedelta(minutes=15)
+
+
+def journey_test_start(*, journey: Journey, events: str, actor: Actor) -> JourneyTest:
+    """Test the journey's draft for scripted test contacts on a scratch database against the
+    sandbox, with simulated time (a task runs it after the commit; nothing real is touched)."""
+    from journeys.scratch import parse_events_text
+
+    actor_require(actor, "journeys.view_journey", doing="test journeys")
+    problems = definition_check(journey.draft)
+    lines = [line for line in events.splitlines() if line.strip()]
+    if len(lines) > TEST_MAX_LINES:
+        problems.append(f"events: at most {TEST_MAX_LINES} lines")
+    elif "\x00" in events:
+        problems.append("events: NUL characters are not accepted")
+    else:
+        try:
+            parse_events_text(events, timezone.now(), name="events")
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise JourneyError(problems)
+    test = JourneyTest.objects.create(
+        journey=journey, definition=journey.draft, events="\n".join(lines),
+        created_by=actor_user(actor),
+    )  # fmt: skip
+    transaction.on_commit(lambda: test_run_task.delay(test.pk))
+    audit_record(actor=actor, action="journey_test", detail=f"journey {journey.pk} test {test.pk}")
+    return test
+
+
+def journey_test_run(*, test_id: int) -> None:
+    """Run a queued test (once: the row is claimed first) and keep its report or its error."""
+    import tempfile
+    from pathlib import Path
+
+    from journeys.scratch import ScratchError, journey_test
+
+    claimed = JourneyTest.objects.filter(pk=test_id, state=JourneyTest.State.QUEUED).update(
+        state=JourneyTest.State.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return
+    test = JourneyTest.objects.get(pk=test_id)
+    report, error = None, ""
+    with tempfile.TemporaryDirectory(prefix="herald-journey-test-") as folder:
+        spec, events = Path(folder) / "spec.json", Path(folder) / "events.jsonl"
+        spec.write_text(json.dumps(test.definition), encoding="utf-8")
+        events.write_text(test.events, encoding="utf-8")
+        try:
+            report = journey_test(spec=spec, events=events if test.events else None)
+        except (ScratchError, subprocess.TimeoutExpired, ValueError) as exc:
+            error = str(exc)[-2000:] or exc.__class__.__name__
+    JourneyTest.objects.filter(pk=test_id).update(
+        state=JourneyTest.State.FAILED if error else JourneyTest.State.DONE,
+        report=report, error=error, finished_at=timezone.now(),
+    )  # fmt: skip
+
+
+def journey_test_state(*, test: JourneyTest, now: dt.datetime | None = None) -> str:
+    """The test's state as shown: a test left unfinished too long is failed."""
+    unfinished = test.state in (JourneyTest.State.QUEUED, JourneyTest.State.RUNNING)
+    if unfinished and test.created_at < (now or timezone.now()) - TEST_GIVES_UP:
+        return JourneyTest.State.FAILED
+    return test.state

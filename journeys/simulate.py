@@ -412,10 +412,18 @@ def _scripted(journey: Journey, line: dict, clock: dt.datetime) -> None:
         ) if "inbound" in line else set()  # fmt: skip
         if not claimed:
             contacts_replied(contact_ids=[contact_id])
+    elif "join" in line:
+        from contacts.models import ContactList
+        from contacts.services import contact_list_add
+
+        joined, _ = ContactList.objects.get_or_create(name=str(line["join"])[:200])
+        contact_list_add(contact_list=joined, contact_ids=[contact_id])
     elif "update" in line:
         from journeys.segment_trigger import segment_contacts_check
 
         segment_contacts_check(contact_ids=[contact_id], now=clock)
+        if journey.trigger_type == "date_attribute" and journey.version_id:
+            date_sweep(LiveJourney(journey.pk, journey.version_id), clock)
     elif "outcome" in line:
         _outcome(journey, contact_id, line, clock)
     elif line.get("click"):
@@ -458,7 +466,7 @@ def _outcome(journey: Journey, contact_id: int, line: dict, clock: dt.datetime) 
         state = "delivered" if outcome == "delivered" else "undeliverable"
         messages_apply_outcomes(outcomes=[Outcome(str(message.message_id), state, at=clock)])
     elif outcome == "clicked":
-        event = WebhookEvent.objects.create(kind="click", body={})
+        event = WebhookEvent.objects.create(kind="clicks", body="{}")
         Click.objects.create(event=event, index=0, message=message, campaign=campaign,
                              url="https://test", clicked_at=clock)  # fmt: skip
         clicks_enter(event_keys=[(event.pk, 0)])

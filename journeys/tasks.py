@@ -104,3 +104,11 @@ def segment_contacts(contact_ids: list[int]) -> None:
     from journeys.segment_trigger import segment_contacts_check
 
     segment_contacts_check(contact_ids=contact_ids)
+
+
+@shared_task(name="journeys.tasks.test_run", ignore_result=True)
+def test_run(test_id: int) -> None:
+    """Run a builder's test of a draft (a scratch database, the sandbox, simulated time)."""
+    from journeys.services import journey_test_run
+
+    journey_test_run(test_id=test_id)

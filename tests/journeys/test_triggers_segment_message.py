@@ -228,7 +228,7 @@ def test_a_click_lets_the_contact_in_once_per_message(live_journey) -> None:
     assert not JourneyEntry.objects.filter(journey=journey).exists()
     from infobip.models import WebhookEvent
 
-    event = WebhookEvent.objects.create(kind="click", body={})
+    event = WebhookEvent.objects.create(kind="clicks", body="{}")
     clicks_store(items=[((event.pk, 0), click, now), ((event.pk, 1), click, now)])
     assert _entered(journey) == [message.contact_id]
 
