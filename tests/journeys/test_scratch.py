@@ -51,9 +51,7 @@ def test_a_bad_events_line_is_named(tmp_path) -> None:
         call_command("journey", "test", str(spec), "--events", str(events))
 
 
-def test_segment_and_message_triggers_run_with_what_the_definition_names(
-    tmp_path, capsys
-) -> None:
+def test_segment_and_message_triggers_run_with_what_the_definition_names(tmp_path, capsys) -> None:
     """The scratch database gets the draft's lists, segments and campaign (not their
     contacts); `update` lines let a segment look at a contact, `outcome` lines a message
     trigger hear one."""
