@@ -107,7 +107,7 @@ def test_a_marketer_builds_validates_and_activates_a_journey(
 def test_a_marketer_tests_the_draft_from_its_page(
     browser_page, live_server, celery_worker, engine_settings, shots_dir, axe_audit
 ) -> None:
-    """ "Test the draft" on the draft page: the first script sets the trigger off for two test
+    """The draft page's "Test the draft": the first script sets the trigger off for two test
     contacts (one reaches the goal), a worker runs it on a scratch database against the
     sandbox, and the page shows what each would get, and when — at 1280 and 390 px."""
     make_user("mia", MARKETER)
