@@ -10,7 +10,7 @@ Delivery happens later, in a Celery task per subscription, so a slow or dead rec
 slows the hot path.
 
 Where the signals are sent (one line each; move them with the code they sit in):
-- campaigns/ledger.py `messages_apply_outcomes`: `messages_final` (rows that became final)
+- campaigns/ledger (`outcomes`) `messages_apply_outcomes`: `messages_final` (rows that became final)
 - campaigns/services.py `_move` and `campaign_maybe_complete`: `campaign_state_changed`
 - contacts/services.py `_change_consent`: `contacts_opted_out` / `contacts_opted_in`
 - inbox/services.py `inbound_store`: `inbound_received`
@@ -25,6 +25,7 @@ from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
+from psycopg import sql
 
 from api.models import EventDelivery, EventSubscription, EventType
 from inbox.keywords import first_word
@@ -196,16 +197,19 @@ def _wake_final(subscription_id: int) -> None:
         subscription_deliver.apply_async((subscription_id,), countdown=WAKE_AFTER)
 
 
+# message.final's outbox rows for a batch: every (subscription, message) pair in one INSERT …
+# SELECT; a pair already queued (a re-pushed report) is left as it is.
+_FINAL_EVENTS = sql.SQL("""
+    INSERT INTO {deliveries} (subscription_id, event_type, message, state, attempts, created_at)
+    SELECT s.id, %(type)s, m.id, %(pending)s, 0, now()
+    FROM unnest(%(ids)s::bigint[]) AS m(id)
+    CROSS JOIN unnest(%(subscriptions)s::bigint[]) AS s(id)
+    ON CONFLICT DO NOTHING
+""").format(deliveries=sql.Identifier(EventDelivery._meta.db_table))
+
+
 def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> None:
-    """message.final on PostgreSQL: the batch's outbox rows in one INSERT … SELECT."""
-    table = EventDelivery._meta.db_table
-    sql = f"""
-        INSERT INTO {table} (subscription_id, event_type, message, state, attempts, created_at)
-        SELECT s.id, %(type)s, m.id, %(pending)s, 0, now()
-        FROM unnest(%(ids)s::bigint[]) AS m(id)
-        CROSS JOIN unnest(%(subscriptions)s::bigint[]) AS s(id)
-        ON CONFLICT DO NOTHING
-    """  # noqa: S608
+    """message.final: the batch's outbox rows (_FINAL_EVENTS)."""
     params: dict[str, Any] = {
         "type": EventType.MESSAGE_FINAL.value,
         "pending": EventDelivery.State.PENDING.value,
@@ -213,7 +217,7 @@ def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> No
         "ids": message_ids,
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_FINAL_EVENTS, params)
 
 
 def on_inbound_received(sender, *, infobip_message_ids: list[str], **kwargs) -> None:
@@ -279,6 +283,19 @@ def on_campaign_state_changed(
     data = {"campaignId": campaign_id, "from": from_state, "to": to_state, "reason": reason}
     key = f"{campaign_id}:{from_state}:{to_state}:{uuid.uuid4().hex}"
     events_emit(event_type=EventType.CAMPAIGN_STATE_CHANGED, items=[(key, data)])
+
+
+def on_approval_requested(sender, *, campaign_id: int, requested_by: str, **kwargs) -> None:
+    """campaign.approval_requested: the approvers' notification for a connector or a chat."""
+    if not _subscriptions(EventType.CAMPAIGN_APPROVAL_REQUESTED):
+        return
+    from campaigns.models import Campaign
+
+    campaign = Campaign.objects.filter(pk=campaign_id).only("name").first()
+    data = {"campaignId": campaign_id, "name": campaign.name if campaign else "",
+            "requestedBy": requested_by}  # fmt: skip
+    key = f"{campaign_id}:approval:{uuid.uuid4().hex}"
+    events_emit(event_type=EventType.CAMPAIGN_APPROVAL_REQUESTED, items=[(key, data)])
 
 
 def on_links_clicked(sender, *, event_keys: list[tuple[int | None, int]], **kwargs) -> None:
@@ -373,6 +390,9 @@ def connect() -> None:
     campaign_signals.messages_final.connect(on_messages_final, dispatch_uid="api.final")
     campaign_signals.campaign_state_changed.connect(
         on_campaign_state_changed, dispatch_uid="api.campaign_state"
+    )
+    campaign_signals.campaign_approval_requested.connect(
+        on_approval_requested, dispatch_uid="api.approval_requested"
     )
     contact_signals.contacts_opted_out.connect(on_opted_out, dispatch_uid="api.opted_out")
     contact_signals.contacts_opted_in.connect(on_opted_in, dispatch_uid="api.opted_in")

@@ -73,6 +73,10 @@ class EventType(models.TextChoices):
     CONTACT_OPTED_IN = "contact.opted_in", "A contact opted back in"
     CAMPAIGN_STATE_CHANGED = "campaign.state_changed", "A campaign changed state"
     LINK_CLICKED = "link.clicked", "A tracked link was clicked"
+    CAMPAIGN_APPROVAL_REQUESTED = (
+        "campaign.approval_requested",
+        "Someone asked for a campaign's approval",
+    )
     JOURNEY_ENTERED = "journey.entered", "A contact entered a journey"
     JOURNEY_EXITED = "journey.exited", "A contact left a journey"
     JOURNEY_NOTIFY = "journey.notify", "A journey's notify step was taken"

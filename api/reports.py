@@ -1,6 +1,9 @@
-"""`GET /reports/campaigns` and `GET /reports/trends`: campaigns.analytics, as the reports page
-and `manage.py report` show it (issue 26 #11). Scope `read`, permission to view campaigns."""
+"""What the marketer reads and reuses (issue 26): `GET /reports/campaigns` and
+`GET /reports/trends` (campaigns.analytics, as the reports page and `manage.py report` show
+it; scope `read`), and `GET/POST /snippets` (saved message text; writing needs
+`campaigns:write`)."""
 
+from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -8,8 +11,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.errors import ApiError
+from api.models import Scope
 from api.serializers import ErrorSerializer
 from campaigns.analytics import MAX_COMPARED, MAX_TREND_DAYS, campaigns_figures, campaigns_trends
+from campaigns.models import Snippet
+from campaigns.services import snippet_save
 from core.params import param_int
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 429)}
@@ -96,3 +102,36 @@ class TrendsView(APIView):
             raise ApiError("bucket: day or week", fields={"bucket": ["day or week"]})
         points = campaigns_trends(days=days, bucket=bucket)
         return Response({"points": [p.as_dict() for p in points]})
+
+
+class SnippetSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(max_length=100)
+    text = serializers.CharField(max_length=5000)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+
+class SnippetsView(APIView):
+    """`GET/POST /snippets`: saved message snippets (campaigns.services.snippet_save)."""
+
+    read_permission = "campaigns.view_campaign"
+    required_scopes = {"write": Scope.CAMPAIGNS_WRITE}
+
+    @extend_schema(responses={200: SnippetSerializer(many=True), **ERRORS})
+    def get(self, request: Request) -> Response:
+        return Response(SnippetSerializer(Snippet.objects.all()[:500], many=True).data)
+
+    @extend_schema(
+        request=SnippetSerializer,
+        responses={200: SnippetSerializer, 201: SnippetSerializer, **ERRORS},  # changed, created
+    )
+    def post(self, request: Request) -> Response:
+        body = SnippetSerializer(data=request.data if isinstance(request.data, dict) else {})
+        body.is_valid(raise_exception=True)
+        existing = Snippet.objects.filter(name__iexact=body.validated_data["name"].strip()).first()
+        try:
+            snippet = snippet_save(actor=request.user, snippet=existing, **body.validated_data)
+        except ValidationError as exc:
+            fields = exc.message_dict if hasattr(exc, "error_dict") else {}
+            raise ApiError("; ".join(exc.messages), fields=fields) from None
+        return Response(SnippetSerializer(snippet).data, status=200 if existing else 201)

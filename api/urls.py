@@ -37,9 +37,12 @@ urlpatterns = [
              name=f"campaign-{action}")
         for action in ("launch", "pause", "resume", "cancel")
     ],
+    path("campaigns/<int:pk>/request-approval", views.CampaignApprovalRequestView.as_view(),
+         name="campaign-request-approval"),
     path("inbound", views.InboundView.as_view(), name="inbound"),
     path("reports/campaigns", reports.CampaignComparisonView.as_view(), name="report-campaigns"),
     path("reports/trends", reports.TrendsView.as_view(), name="report-trends"),
+    path("snippets", reports.SnippetsView.as_view(), name="snippets"),
     path("event-subscriptions", views.SubscriptionsView.as_view(), name="subscriptions"),
     path("event-subscriptions/<int:pk>", views.SubscriptionDetailView.as_view(),
          name="subscription"),

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
@@ -34,9 +34,11 @@ from api.services import (
     event_subscription_update,
     idempotent,
 )
+from campaigns.analytics import marketing_campaigns
 from campaigns.models import Campaign, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
+    campaign_approval_request,
     campaign_cancel,
     campaign_create,
     campaign_launch,
@@ -335,9 +337,7 @@ class CampaignsView(generics.ListCreateAPIView):
     """`GET/POST /campaigns`: create a draft through `campaign_create`."""
 
     serializer_class = s.CampaignSerializer
-    queryset = Campaign.objects.prefetch_related("lists", "exclude_lists").exclude(
-        transactional__isnull=False
-    )
+    queryset = marketing_campaigns().prefetch_related("lists", "exclude_lists")
     required_scopes = {"write": Scope.CAMPAIGNS_WRITE}
     read_permission = "campaigns.view_campaign"
 
@@ -413,6 +413,42 @@ class CampaignActionView(APIView):
         else:
             campaign_cancel(campaign=campaign, actor=actor)
         return Response(campaign_status(campaign=campaign))
+
+
+class ApprovalRequestSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class ApprovalRequestAnswerSerializer(serializers.Serializer):
+    campaign = serializers.IntegerField()
+    requested_by = serializers.CharField(allow_null=True)
+    requested_at = serializers.DateTimeField()
+    note = serializers.CharField(allow_blank=True)
+
+
+class CampaignApprovalRequestView(APIView):
+    """`POST /campaigns/{id}/request-approval`: ask the approvers (campaign_approval_request)."""
+
+    required_scopes = {"write": Scope.CAMPAIGNS_WRITE}
+
+    @extend_schema(
+        request=ApprovalRequestSerializer,
+        responses={200: ApprovalRequestAnswerSerializer, **ERRORS},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        campaign = get_object_or_404(Campaign, pk=pk)
+        body = ApprovalRequestSerializer(
+            data=request.data if isinstance(request.data, dict) else {}
+        )
+        body.is_valid(raise_exception=True)
+        asked = campaign_approval_request(
+            campaign=campaign, actor=request.user, note=body.validated_data.get("note", "")
+        )
+        return Response({
+            "campaign": campaign.pk,
+            "requested_by": asked.requested_by.get_username() if asked.requested_by else None,
+            "requested_at": asked.requested_at, "note": asked.note,
+        })  # fmt: skip
 
 
 class CampaignMessagesView(generics.ListAPIView):

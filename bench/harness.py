@@ -15,11 +15,13 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -56,12 +58,17 @@ def redis_flush(url: str) -> None:
     redis.Redis.from_url(url).flushdb()
 
 
-def pg(sql: str, db: str = "postgres", fetch: bool = False) -> Any:
+def pg(
+    statement: str | sql.Composable,
+    db: str = "postgres",
+    fetch: bool = False,
+    params: Sequence[Any] | None = None,
+) -> Any:
     """Run one statement on the server as the admin connection (autocommit)."""
     import psycopg
 
     with psycopg.connect(db_url(db), autocommit=True) as conn:
-        cur = conn.execute(sql)
+        cur = conn.execute(statement, params)  # type: ignore[arg-type]
         return cur.fetchall() if fetch else None
 
 
@@ -69,7 +76,7 @@ def create_db(name: str) -> str:
     """A fresh, migrated database `name`; returns its URL."""
     assert name.startswith("herald_bench"), name
     drop_db(name)
-    pg(f'CREATE DATABASE "{name}"')
+    pg(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = db_url(name)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
@@ -80,11 +87,11 @@ def create_db(name: str) -> str:
 
 def drop_db(name: str) -> None:
     assert name.startswith("herald_bench"), name
-    pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    pg(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def db_exists(name: str) -> bool:
-    return bool(pg(f"SELECT 1 FROM pg_database WHERE datname = '{name}'", fetch=True))  # noqa: S608
+    return bool(pg("SELECT 1 FROM pg_database WHERE datname = %s", fetch=True, params=[name]))
 
 
 def free_port() -> int:

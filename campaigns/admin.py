@@ -2,6 +2,7 @@
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -10,9 +11,10 @@ from django.utils.html import format_html
 
 from campaigns.editing import campaign_archive, campaign_unarchive
 from campaigns.erasure import ErasureError, contact_erase, contact_evidence
-from campaigns.models import Campaign, Message, MessageEvent, SendBatch
+from campaigns.models import ApprovalRequest, Campaign, Message, MessageEvent, SendBatch, Snippet
 from campaigns.permissions import APPROVE, SEND
 from campaigns.services import (
+    SNIPPET_TEXT_MAX,
     CampaignError,
     campaign_approve,
     campaign_cancel,
@@ -20,6 +22,8 @@ from campaigns.services import (
     campaign_pause,
     campaign_resend_failed,
     campaign_resume,
+    snippet_delete,
+    snippet_save,
 )
 from contacts.admin import ContactAdmin
 from contacts.models import Contact
@@ -269,3 +273,53 @@ EVIDENCE_MAX = 100  # one JSON document in memory: keep it to what a person's re
 ERASE_MAX = 1000  # each erasure is its own transaction; the confirmation lists every id
 admin.site.unregister(Contact)
 admin.site.register(Contact, PrivacyContactAdmin)
+
+
+@admin.register(ApprovalRequest)
+class ApprovalRequestAdmin(admin.ModelAdmin):
+    """Who asked for which campaign's approval, and whether it is still open (read-only)."""
+
+    list_display = ["campaign", "requested_by", "requested_at", "note", "closed_at"]
+    list_filter = [("closed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["campaign__name", "note"]
+    list_select_related = ["campaign", "requested_by"]
+    readonly_fields = ["campaign", "requested_by", "requested_at", "note", "closed_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # asked through campaign_approval_request, on every surface
+
+
+class SnippetForm(forms.ModelForm):
+    """The snippet_save checks at the field (a refusal there would otherwise be a 500)."""
+
+    class Meta:
+        model = Snippet
+        fields = ["name", "text"]
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        text = (data.get("text") or "").strip()
+        if len(text) > SNIPPET_TEXT_MAX:
+            self.add_error("text", f"a snippet holds up to {SNIPPET_TEXT_MAX:,} characters")
+        name = (data.get("name") or "").strip()
+        clash = Snippet.objects.filter(name__iexact=name).exclude(pk=self.instance.pk)
+        if name and clash.exists():
+            self.add_error("name", f"a snippet named “{name}” exists already")
+        return data
+
+
+@admin.register(Snippet)
+class SnippetAdmin(admin.ModelAdmin):
+    """Saved message snippets; saving goes through snippet_save (its checks and audit)."""
+
+    form = SnippetForm
+    list_display = ["name", "text", "created_by", "updated_at"]
+    search_fields = ["name", "text"]
+    readonly_fields = ["created_by", "updated_at"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        original = Snippet.objects.get(pk=obj.pk) if change else None
+        snippet_save(name=obj.name, text=obj.text, actor=request.user, snippet=original)
+
+    def delete_model(self, request, obj) -> None:
+        snippet_delete(snippet=obj, actor=request.user)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import Campaign, Message
@@ -177,9 +177,12 @@ def campaigns_figures(*, campaign_ids: Iterable[int]) -> list[CampaignFigures]:
     return figures
 
 
-def marketing_campaigns():
-    """Campaigns a marketer made (the API's transactional sends are one-off campaigns too)."""
-    return Campaign.objects.filter(transactional__isnull=True, open_ended=False)
+def marketing_campaigns() -> QuerySet[Campaign]:
+    """Campaigns a marketer made: not the API's transactional sends (api.TransactionalSend),
+    the inbox's replies (ui.ConversationReply) nor journeys' open-ended campaigns."""
+    return Campaign.objects.filter(
+        transactional__isnull=True, inbox_reply__isnull=True, open_ended=False
+    )
 
 
 def campaigns_trends(

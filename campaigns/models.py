@@ -103,6 +103,10 @@ class Campaign(models.Model):
     # Audiences (#17): lift the workspace's frequency caps for this campaign (needs the send
     # permission, audited), and a spending limit checked at launch and while sending.
     frequency_cap_override = models.BooleanField(default=False)
+    # False only for a one-off transactional answer confirmed as such (the API's
+    # "respect_opt_out": false, an inbox reply confirmed as transactional): its rows are then
+    # not skipped at send time for an opt-out. Marketing campaigns always respect opt-outs.
+    respect_opt_out = models.BooleanField(default=True, editable=False)
     # A saved segment targeted besides the lists (its rules evaluated at freeze), and one
     # whose members are excluded like an exclusion list.
     segment = models.ForeignKey(
@@ -382,6 +386,53 @@ class CampaignApproval(models.Model):
 
     def __str__(self) -> str:
         return f"campaign {self.campaign_id} approved by {self.approved_by}"
+
+
+class ApprovalRequest(models.Model):
+    """Someone asked the approvers to check a campaign (issue 26 #13); closed by the approval.
+
+    At most one open request per campaign: asking again while one is open changes nothing.
+    """
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="approval_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    note = models.CharField(max_length=500, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign"], condition=Q(closed_at__isnull=True),
+                name="one_open_approval_request",
+            )
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return f"approval of campaign {self.campaign_id} requested by {self.requested_by}"
+
+
+class Snippet(models.Model):
+    """A saved piece of message text (a signature, an opening hours line, a legal footer) that
+    the wizard's message step and the inbox's reply box insert where the cursor is."""
+
+    name = models.CharField(max_length=100, unique=True)
+    text = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Segment(models.Model):

@@ -19,11 +19,14 @@ person has exactly one attempt take the counters instead and cost no query.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from django.core.cache import cache
 from django.db import connection
+from psycopg import sql
+from psycopg.rows import args_row
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, Message
 from campaigns.states import CampaignState
 
 FAILED = ("undeliverable", "expired", "rejected", "failed")
@@ -33,8 +36,8 @@ PENDING = ("queued", "sending", "accepted")
 LIVE_CACHE_SECONDS = 3
 SETTLED_CACHE_SECONDS = 300
 
-# Per person (contact, else the row itself): what their attempts add up to.
-PEOPLE_SQL = f"""
+# Per person (contact, else the row itself): what their attempts add up to; then the people.
+PEOPLE_SQL = sql.SQL("""
 SELECT count(*),
        coalesce(sum(handled), 0), coalesce(sum(reached), 0), coalesce(sum(pending), 0),
        coalesce(sum(CASE WHEN first_failed = 1 THEN 1 ELSE 0 END), 0),
@@ -44,17 +47,35 @@ SELECT count(*),
        coalesce(sum(only_skipped), 0)
 FROM (
   SELECT coalesce(contact_id, -id) AS person,
-         max(CASE WHEN state NOT IN {UNSENT} THEN 1 ELSE 0 END) AS handled,
+         max(CASE WHEN state NOT IN ({unsent}) THEN 1 ELSE 0 END) AS handled,
          max(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END) AS reached,
-         max(CASE WHEN state IN {PENDING} THEN 1 ELSE 0 END) AS pending,
-         max(CASE WHEN replaces_id IS NULL AND attempt = 1 AND state IN {FAILED}
+         max(CASE WHEN state IN ({pending}) THEN 1 ELSE 0 END) AS pending,
+         max(CASE WHEN replaces_id IS NULL AND attempt = 1 AND state IN ({failed})
                   THEN 1 ELSE 0 END) AS first_failed,
          min(CASE WHEN state = 'skipped' THEN 1 ELSE 0 END) AS only_skipped
-  FROM campaigns_message
+  FROM {messages}
   WHERE campaign_id = %s
   GROUP BY coalesce(contact_id, -id)
 ) AS per_person
-"""  # noqa: S608 — constants only; the campaign id is a parameter
+""").format(
+    unsent=sql.SQL(", ").join(map(sql.Literal, UNSENT)),
+    pending=sql.SQL(", ").join(map(sql.Literal, PENDING)),
+    failed=sql.SQL(", ").join(map(sql.Literal, FAILED)),
+    messages=sql.Identifier(Message._meta.db_table),
+)
+
+
+class PeopleRow(NamedTuple):
+    """PEOPLE_SQL's one row (sums are NULL-free: coalesced)."""
+
+    people: int
+    handled: int
+    reached: int
+    pending: int
+    first_failed: int
+    reached_by_fallback: int
+    not_reached: int
+    skipped: int
 
 
 @dataclass(frozen=True)
@@ -103,15 +124,13 @@ def campaign_people(*, campaign: Campaign) -> CampaignPeople:
         return CampaignPeople(**cached)
     with connection.cursor() as cursor:
         cursor.execute(PEOPLE_SQL, [campaign.pk])
-        row = cursor.fetchone()
-    people_, handled, reached, pending, first_failed, by_fallback, not_reached, skipped = (
-        int(v or 0) for v in row
-    )
-    people = CampaignPeople(
-        people=people_, handled=handled, reached=reached, pending=pending,
-        first_failed=first_failed, reached_by_fallback=by_fallback, not_reached=not_reached,
-        skipped=skipped, attempts=attempts,
-    )  # fmt: skip
+        cursor.cursor.row_factory = args_row(PeopleRow)
+        row: PeopleRow = cursor.fetchone()
+    people = CampaignPeople(**{name: int(value or 0) for name, value in row._asdict().items()},
+                            attempts=attempts)  # fmt: skip
     live = campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED) or people.pending
-    cache.set(key, people.as_dict(), LIVE_CACHE_SECONDS if live else SETTLED_CACHE_SECONDS)
+    # The aggregate reads every row of the campaign: a large live one is read again less often
+    # (3 s up to 150,000 attempts, then 1 s more per 50,000: 20 s at 1,000,000).
+    ttl = max(LIVE_CACHE_SECONDS, attempts // 50_000) if live else SETTLED_CACHE_SECONDS
+    cache.set(key, people.as_dict(), ttl)
     return people

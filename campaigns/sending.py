@@ -139,7 +139,10 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         # Opt-outs and quiet hours, decided in the claim's transaction: the batch then holds
         # exactly the rows that will be sent.
         result.claimed = len(picked)
-        screened = _skip_opted_out(picked, result)
+        if campaign.respect_opt_out:
+            screened = _skip_opted_out(picked, result)
+        else:  # a transactional answer confirmed as such (campaigns/transactional.py)
+            screened = Screened(keep=picked, skips=[])
         return _hold_outside_quiet_hours(campaign, screened, now, result)
 
     # While the freeze runs, chains that caught up poll for its next chunk (above the hint):

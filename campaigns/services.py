@@ -22,12 +22,14 @@ from campaigns.approval import campaign_content, campaign_fingerprint
 from campaigns.ledger import live_batch_ids, messages_in_flight
 from campaigns.models import (
     SMS_VALIDITY_MAX_MINUTES,
+    ApprovalRequest,
     Campaign,
     CampaignApproval,
     FailoverMode,
     Message,
     MessageEvent,
     Segment,
+    Snippet,
 )
 from campaigns.people import campaign_people
 from campaigns.permissions import APPROVE, SEND
@@ -293,7 +295,76 @@ def campaign_approve(*, campaign: Campaign, actor: Actor) -> CampaignApproval:
             },
         )
         audit_record(actor=actor, action="approve", campaign=campaign, content=content)
+        ApprovalRequest.objects.filter(campaign=campaign, closed_at__isnull=True).update(
+            closed_at=timezone.now()
+        )
     return approval
+
+
+SNIPPET_TEXT_MAX = 1600  # an SMS's own cap: a snippet longer than a message is no snippet
+
+
+def snippet_save(*, name: str, text: str, actor: Actor, snippet: Snippet | None = None) -> Snippet:
+    """Create a snippet, or change `snippet`; names are unique, text up to 1,600 characters."""
+    actor_require(actor, "campaigns.add_campaign", doing="save snippets")
+    name, text = name.strip(), text.strip()
+    problems = {}
+    if not name or len(name) > 100:
+        problems["name"] = ["give the snippet a name of 1 to 100 characters"]
+    elif (
+        Snippet.objects.filter(name__iexact=name)
+        .exclude(pk=snippet.pk if snippet else None)
+        .exists()
+    ):
+        problems["name"] = [f"a snippet named “{name}” exists already"]
+    if not text:
+        problems["text"] = ["the snippet has no text"]
+    elif len(text) > SNIPPET_TEXT_MAX:
+        problems["text"] = [f"{len(text):,} characters: a snippet holds up to {SNIPPET_TEXT_MAX:,}"]
+    if problems:
+        raise ValidationError(problems)
+    snippet = snippet or Snippet(created_by=actor_user(actor))
+    snippet.name, snippet.text = name, text
+    snippet.save()
+    audit_record(actor=actor, action="snippet_save", detail=name)
+    return snippet
+
+
+def snippet_delete(*, snippet: Snippet, actor: Actor) -> str:
+    """Delete a snippet (messages that used it keep their text); returns its name."""
+    actor_require(actor, "campaigns.add_campaign", doing="delete snippets")
+    name = snippet.name
+    snippet.delete()
+    audit_record(actor=actor, action="snippet_delete", detail=name)
+    return name
+
+
+def campaign_approval_request(
+    *, campaign: Campaign, actor: Actor, note: str = ""
+) -> ApprovalRequest:
+    """Ask the approvers to check a draft: in their queue and menu, and as the outbound event
+    `campaign.approval_requested`; asking again while a request is open returns that one."""
+    actor_require(actor, "campaigns.change_campaign", doing="request approvals")
+    campaign.refresh_from_db()
+    if campaign.state not in (CampaignState.DRAFT, CampaignState.SCHEDULED):
+        raise CampaignError(f"campaign {campaign.pk} is {campaign.state}: nothing to approve")
+    if CampaignApproval.objects.filter(campaign=campaign).exists() and not (
+        campaign_approval_problem(campaign=campaign)
+    ):
+        raise CampaignError("this campaign is already approved as it is")
+    with transaction.atomic():
+        Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+        request = ApprovalRequest.objects.filter(campaign=campaign, closed_at__isnull=True).first()
+        if request is not None:
+            return request
+        request = ApprovalRequest.objects.create(
+            campaign=campaign, requested_by=actor_user(actor), note=note.strip()[:500]
+        )
+        audit_record(actor=actor, action="approval_request", campaign=campaign, detail=note[:500])
+        signals.campaign_approval_requested.send(
+            sender=ApprovalRequest, campaign_id=campaign.pk, requested_by=actor_label(actor)
+        )
+    return request
 
 
 def campaign_launch(

@@ -9,3 +9,5 @@ from django.dispatch import Signal
 messages_final = Signal()
 # A campaign moved: `campaign_id`, `from_state`, `to_state`, `reason`.
 campaign_state_changed = Signal()
+# Someone asked for a campaign's approval: `campaign_id`, `requested_by` (username or "").
+campaign_approval_requested = Signal()

@@ -54,6 +54,7 @@ def messages_send_transactional(
     respect_opt_out: bool = True,
     created_by: User | None = None,
     name: str = "",
+    reason: str = "transactional send (API)",
     now: dt.datetime | None = None,
 ) -> tuple[Campaign, list[TransactionalMessage]]:
     """Write the ledger of one transactional send (E.164 `phones`) and start sending it."""
@@ -91,7 +92,8 @@ def messages_send_transactional(
             media_url=media_url,
             buttons=[b.to_dict() for b in buttons],
             state=CampaignState.RUNNING,
-            state_reason="transactional send (API)",
+            state_reason=reason[:500],
+            respect_opt_out=respect_opt_out,
             created_by=created_by if created_by and created_by.is_authenticated else None,
             launched_at=now,
             frozen_at=now,

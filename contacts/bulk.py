@@ -7,32 +7,96 @@ slower here).
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 import orjson
 from django.db import connection
 from django.utils import timezone
+from psycopg import sql
+from psycopg.rows import args_row
 
 from contacts import signals
 from contacts.models import Contact, ContactList, ListMembership
 
 # The fields an import sets; on a conflict these (and updated_at) are overwritten.
 FIELDS = ("first_name", "last_name", "language", "timezone", "country", "attributes")
-_STAGE = "contacts_import_stage"
+_CONTACTS = sql.Identifier(Contact._meta.db_table)
+_STAGE = sql.Identifier("contacts_import_stage")
+
+
+class StoredContact(NamedTuple):
+    """A contact as FETCH_EXISTING reads it."""
+
+    id: int
+    phone: str
+    opted_out: bool
+    first_name: str
+    last_name: str
+    language: str
+    timezone: str
+    country: str
+    attributes: dict | str  # Django's cursors load jsonb as text
+
+
+class PhoneId(NamedTuple):
+    """A contact UPSERT wrote or found: its number and id."""
+
+    phone: str
+    id: int
+
+
+# The stored contacts among a list of numbers. `= ANY(array)` is one parameter; `IN (…)` would
+# be thousands, each quoted client-side.
+FETCH_EXISTING = sql.SQL("SELECT {columns} FROM {contacts} WHERE phone = ANY(%s)").format(
+    columns=sql.SQL(", ").join(map(sql.Identifier, StoredContact._fields)), contacts=_CONTACTS
+)
+
+# The connection's staging table for a batch (temporary: it lives as long as the connection,
+# and is emptied after each batch).
+CREATE_STAGE = sql.SQL("""
+    CREATE TEMP TABLE IF NOT EXISTS {stage} (phone text, first_name text, last_name text,
+        language text, timezone text, country text, attributes jsonb)
+""").format(stage=_STAGE)
+_STAGED = sql.SQL(", ").join(map(sql.Identifier, ("phone", *FIELDS)))
+COPY_STAGE = sql.SQL("COPY {stage} ({columns}) FROM STDIN").format(stage=_STAGE, columns=_STAGED)
+EMPTY_STAGE = sql.SQL("TRUNCATE {stage}").format(stage=_STAGE)
+
+# The staged batch into contacts: new numbers are inserted with no consent recorded; a number
+# that exists (or appeared meanwhile) gets the import's fields and keeps its consent columns.
+UPSERT = sql.SQL("""
+    INSERT INTO {contacts} ({columns}, opted_out, opted_out_source, opted_out_channel,
+                            created_at, updated_at)
+    SELECT {columns}, false, '', '', %(now)s, %(now)s FROM {stage}
+    ON CONFLICT (phone) DO UPDATE SET {updates}
+    RETURNING phone, id
+""").format(
+    contacts=_CONTACTS,
+    columns=_STAGED,
+    stage=_STAGE,
+    updates=sql.SQL(", ").join(
+        sql.SQL("{name} = EXCLUDED.{name}").format(name=sql.Identifier(name))
+        for name in (*FIELDS, "updated_at")
+    ),
+)
+
+# Contacts onto a list. ON CONFLICT DO NOTHING: a concurrent add of the same contact is not an
+# error; RETURNING says which were not on it yet.
+ADD_MEMBERSHIPS = sql.SQL("""
+    INSERT INTO {memberships} (contact_id, contact_list_id, added_at)
+    SELECT unnest(%(ids)s::bigint[]), %(list)s, %(now)s
+    ON CONFLICT DO NOTHING
+    RETURNING contact_id
+""").format(memberships=sql.Identifier(ListMembership._meta.db_table))
 
 
 def fetch_existing(phones: Sequence[str]) -> dict[str, dict]:
     """The stored contacts among `phones`: phone → {id, phone, opted_out, *FIELDS}. One query."""
-    columns = ("id", "phone", "opted_out", *FIELDS)
-    # `= ANY(array)` is one parameter; `IN (…)` would be thousands, each quoted client-side.
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT {', '.join(columns)} FROM {Contact._meta.db_table} "  # noqa: S608
-            "WHERE phone = ANY(%s)",
-            [list(phones)],
-        )
-        rows = cursor.fetchall()
-    found = {row[1]: dict(zip(columns, row, strict=True)) for row in rows}
+        cursor.execute(FETCH_EXISTING, [list(phones)])
+        cursor.cursor.row_factory = args_row(StoredContact)
+        rows: list[StoredContact] = cursor.fetchall()
+    found = {row.phone: row._asdict() for row in rows}
     for row in found.values():
         if isinstance(row["attributes"], str):
             row["attributes"] = orjson.loads(row["attributes"])
@@ -46,23 +110,20 @@ def upsert_contacts(rows: Sequence[dict]) -> dict[str, int]:
     """
     if not rows:
         return {}
-    return _upsert(rows)
+    return _upsert(rows, timezone.now())
 
 
 def add_memberships(
     contact_list: ContactList, *, new_ids: Sequence[int], existing_ids: Sequence[int]
 ) -> int:
-    """Put contacts on `contact_list`; returns how many were not on it yet.
+    """Put contacts on `contact_list` (ADD_MEMBERSHIPS); returns how many were not on it yet.
 
     `new_ids` are contacts created in this transaction, which cannot be on any list yet.
     """
-    # ON CONFLICT DO NOTHING: a concurrent add of the same contact is not an error.
+    now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {ListMembership._meta.db_table} (contact_id, contact_list_id, "
-            "added_at) SELECT unnest(%s::bigint[]), %s, %s ON CONFLICT DO NOTHING "
-            "RETURNING contact_id",
-            [[*new_ids, *existing_ids], contact_list.pk, timezone.now()],
+            ADD_MEMBERSHIPS, {"ids": [*new_ids, *existing_ids], "list": contact_list.pk, "now": now}
         )
         joined = [row[0] for row in cursor.fetchall()]
     if joined:
@@ -78,32 +139,19 @@ def _json(value: Any) -> str:
         return json.dumps(value)
 
 
-def _upsert(rows: Sequence[dict]) -> dict[str, int]:
-    table = Contact._meta.db_table
-    columns = ", ".join(("phone", *FIELDS))
-    now = timezone.now()
+def _upsert(rows: Sequence[dict], now: datetime) -> dict[str, int]:
+    """COPY the batch into the stage, UPSERT it, empty the stage."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (phone text, first_name text, "
-            "last_name text, language text, timezone text, country text, attributes jsonb)"
-        )
-        with cursor.cursor.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
+        cursor.execute(CREATE_STAGE)
+        with cursor.cursor.copy(COPY_STAGE) as copy:
             for row in rows:
                 copy.write_row(
                     (row["phone"], *(row[name] for name in FIELDS[:-1]),
                      _json(row["attributes"]))
                 )  # fmt: skip
-        updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in (*FIELDS, "updated_at"))
-        # Only identifiers from the model are interpolated; every value is a parameter.
-        insert = (
-            f"INSERT INTO {table} ({columns}, "  # noqa: S608
-            "opted_out, opted_out_source, opted_out_channel, created_at, updated_at) "
-            f"SELECT {columns}, false, '', '', %s, %s FROM {_STAGE} "
-            f"ON CONFLICT (phone) DO UPDATE SET {updates} RETURNING phone, id"
-        )
-        cursor.execute(insert, [now, now])
-        ids = dict(cursor.fetchall())
-        signals.contacts_changed.send(Contact, contact_ids=sorted(ids.values()))
-        # The stage lives as long as the connection; empty it for the next batch.
-        cursor.execute(f"TRUNCATE {_STAGE}")
-    return ids
+        cursor.execute(UPSERT, {"now": now})
+        cursor.cursor.row_factory = args_row(PhoneId)
+        written: list[PhoneId] = cursor.fetchall()
+        cursor.execute(EMPTY_STAGE)
+    signals.contacts_changed.send(Contact, contact_ids=sorted(row.id for row in written))
+    return {row.phone: row.id for row in written}

@@ -73,3 +73,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if REQUIRE_INTEGRATION and (_integration["skipped"] or not _integration["passed"]):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache: the API's rate limit counts per token id, and ids
+    repeat from test to test, so a test late in the run could meet an earlier test's 429."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -10,8 +10,10 @@ import datetime as dt
 import uuid
 
 from django.contrib.auth.models import User
+from django.db import transaction
 from django.utils import timezone
 
+from campaigns.transactional import TransactionalError, messages_send_transactional
 from channels.base import Outbound
 from channels.registry import UnknownChannel, medium_label, reply_mediums, reply_type
 from contacts.models import Contact
@@ -21,6 +23,15 @@ from infobip.errors import InfobipError
 from infobip.models import InboundMessage
 from ui.models import ConversationReply, ConversationState
 from ui.services import UiError, audit_record
+from whatsapp.mapping import (
+    contact_values,
+    mapping_resolve,
+    mapping_validate,
+    slot_from_text,
+    template_places,
+)
+from whatsapp.models import WhatsAppTemplate
+from whatsapp.services import template_check_sendable, template_render
 
 # A send answer in these groups means the reply will not arrive: say so, keep nothing.
 REFUSED_GROUPS = ("REJECTED", "UNDELIVERABLE")
@@ -138,3 +149,64 @@ def conversation_mark_handled(*, contact: Contact, user: User, handled: bool) ->
     state.handled_by = user if handled and user.is_authenticated else None
     state.save(update_fields=["handled_at", "handled_by"])
     return state
+
+
+def template_fields(template: WhatsAppTemplate) -> list[tuple[str, str]]:
+    """The (name, label) of each value a template takes in a thread's template send."""
+    places = template_places(template)
+    fields = [(f"header_{i}", p.label) for i, p in enumerate(places["header"])]
+    fields += [(f"body_{i}", p.label) for i, p in enumerate(places["body"])]
+    return fields + [(f"button_{i}", p.label) for i, p in places["buttons"].items()]
+
+
+def conversation_template_send(
+    *,
+    contact: Contact,
+    template: WhatsAppTemplate,
+    values: dict[str, str],
+    user: User,
+    transactional: bool = False,
+) -> ConversationReply:
+    """Send an approved WhatsApp template from the thread (the way to write after the 24-hour
+    window closed); `values` by template_fields name, `{{first_name}}` and the like allowed."""
+    if problem := template_check_sendable(template=template):
+        raise UiError(problem)
+    places = template_places(template)
+    mapping = {
+        "header": [slot_from_text(values.get(f"header_{i}", ""))
+                   for i in range(len(places["header"]))],
+        "body": [slot_from_text(values.get(f"body_{i}", ""))
+                 for i in range(len(places["body"]))],
+        "buttons": [{"index": i, "slots": [slot_from_text(values.get(f"button_{i}", ""))]}
+                    for i in places["buttons"]],
+    }  # fmt: skip
+    if problems := mapping_validate(template=template, mapping=mapping):
+        raise UiError(problems[0])
+    resolved = mapping_resolve(template=template, mapping=mapping, contact=contact_values(contact))
+    if resolved.values is None:
+        raise UiError(f"no value for the {resolved.missing[0]}")
+    with transaction.atomic():
+        try:
+            confirmed = contact_reply_authorize(
+                contact=contact, actor=user, channel="whatsapp", transactional=transactional
+            )
+        except ReplyRefused as exc:
+            raise UiError(str(exc)) from exc
+        try:
+            campaign, rows = messages_send_transactional(
+                channel="whatsapp_template", sender=template.sender, phones=[contact.phone],
+                template=template, values=resolved.values, respect_opt_out=not confirmed,
+                created_by=user, name=f"Inbox reply to {contact.phone}", reason="inbox reply",
+            )  # fmt: skip
+        except TransactionalError as exc:
+            raise UiError(str(exc)) from exc
+        reply = ConversationReply.objects.create(
+            contact=contact, channel="whatsapp", sender=template.sender,
+            text=template_render(template=template, values=resolved.values),
+            message_id=rows[0].message_id, campaign=campaign,
+            sent_by=user if user.is_authenticated else None,
+        )  # fmt: skip
+    conversation_mark_handled(contact=contact, user=user, handled=True)
+    what = f"whatsapp template {template.name} ({template.language}) to {contact.phone}"
+    audit_record(actor=user, action="reply", contact=contact, detail=what)
+    return reply

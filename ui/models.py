@@ -79,6 +79,12 @@ class ConversationReply(models.Model):
     sender = models.CharField(max_length=64, blank=True)
     message_id = models.CharField(max_length=200, blank=True)
     status_name = models.CharField(max_length=100, blank=True, help_text="Infobip's answer")
+    # The one-off ledger campaign the reply went out as (issue 26 #12: its delivery state comes
+    # back like any message's); hidden from the marketer's campaign lists.
+    campaign = models.OneToOneField(
+        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="inbox_reply",
+    )  # fmt: skip
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

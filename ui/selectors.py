@@ -1,6 +1,7 @@
 """Read-only queries the pages need that no app exposes (no writes here)."""
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable
 
 from django.db.models import Count, Q
@@ -96,7 +97,12 @@ def dashboard_figures(*, days: int = 7) -> dict:
 
 def conversation(contact: Contact, *, limit: int = 50) -> list[dict]:
     """The latest messages to and from a contact, oldest first."""
-    sent = Message.objects.filter(contact=contact).select_related("campaign").order_by("-id")
+    # Inbox replies are ledger rows too; the thread shows them as replies (thread_items).
+    sent = (
+        Message.objects.filter(contact=contact, campaign__inbox_reply__isnull=True)
+        .select_related("campaign")
+        .order_by("-id")
+    )
     received = InboundMessage.objects.filter(contact=contact).order_by("-received_at")
     items = [
         {
@@ -231,14 +237,34 @@ def thread_items(contact: Contact, *, limit: int = 100) -> list[dict]:
         items.append({"at": message.reply_sent_at, "direction": "out", "channel": message.channel,
                       "text": message.reply_text, "state": message.reply_status,
                       "campaign": None, "kind": "automatic", "keyword": ""})  # fmt: skip
-    for reply in ConversationReply.objects.filter(contact=contact).select_related("sent_by")[
-        :limit
-    ]:
+    replies = list(
+        ConversationReply.objects.filter(contact=contact).select_related("sent_by")[:limit]
+    )
+    # Each reply's delivery state from its ledger row (one query for the thread).
+    ledger = {
+        str(row["message_id"]): row
+        for row in Message.objects.filter(
+            message_id__in=[r.message_id for r in replies if _is_uuid(r.message_id)]
+        ).values("message_id", "state", "status_name", "error_name", "reason")
+    }
+    for reply in replies:
+        row = ledger.get(reply.message_id) or {}
         items.append({"at": reply.sent_at, "direction": "out", "channel": reply.channel,
-                      "text": reply.text, "state": reply.status_name, "campaign": None,
-                      "kind": "reply", "keyword": "", "by": reply.sent_by})  # fmt: skip
+                      "text": reply.text, "state": row.get("state", ""),
+                      "status": row.get("status_name") or reply.status_name,
+                      "error": row.get("error_name", ""), "reason": row.get("reason", ""),
+                      "campaign": None, "kind": "reply", "keyword": "",
+                      "by": reply.sent_by})  # fmt: skip
     items.sort(key=lambda item: item["at"])
     return items[-limit:]
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
 
 
 def period_totals(*, days: int) -> dict:

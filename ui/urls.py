@@ -5,6 +5,7 @@ from django.urls import path
 
 from ui.views import (
     approvals,
+    calendar,
     campaigns,
     contacts,
     conversations,
@@ -19,6 +20,7 @@ from ui.views import (
     reports,
     reviews,
     segments,
+    snippets,
     templates,
     wizard,
 )
@@ -59,6 +61,9 @@ urlpatterns = [
     path("templates/<int:pk>/", templates.template_detail, name="template"),
     path("campaigns/", campaigns.campaign_list, name="campaigns"),
     path("reports/", reports.reports, name="reports"),
+    path("calendar/", calendar.campaign_calendar, name="calendar"),
+    path("snippets/", snippets.snippet_list, name="snippets"),
+    path("snippets/<int:pk>/delete/", snippets.snippet_remove, name="snippet_delete"),
     path("campaigns/new/", wizard.audience, name="wizard_audience"),
     path("campaigns/new/count/", wizard.audience_count, name="wizard_count"),
     path("campaigns/new/message/", wizard.message, name="wizard_message"),
@@ -79,6 +84,11 @@ urlpatterns = [
     path("campaigns/<int:pk>/export.csv", campaigns.campaign_export_csv, name="campaign_export"),
     path("campaigns/<int:pk>/make-list/", campaigns.campaign_make_list, name="campaign_make_list"),
     path("campaigns/<int:pk>/do/<str:action>/", campaigns.campaign_action, name="campaign_action"),
+    path(
+        "campaigns/<int:pk>/request-approval/",
+        campaigns.campaign_request_approval,
+        name="campaign_request_approval",
+    ),
     path("campaigns/<int:pk>/edit/", wizard.edit, name="campaign_edit"),
     path("campaigns/<int:pk>/duplicate/", editing.duplicate, name="campaign_duplicate"),
     path("campaigns/<int:pk>/reschedule/", editing.reschedule, name="campaign_reschedule"),
@@ -118,6 +128,7 @@ urlpatterns = [
     path("inbox/contact/<int:pk>/", conversations.thread, name="thread"),
     path("inbox/contact/<int:pk>/messages/", conversations.thread_messages, name="thread_messages"),
     path("inbox/contact/<int:pk>/reply/", conversations.thread_reply, name="thread_reply"),
+    path("inbox/contact/<int:pk>/template/", conversations.thread_template, name="thread_template"),
     path("inbox/contact/<int:pk>/handled/", conversations.thread_handled, name="thread_handled"),
     path("inbox/reviews/<int:pk>/", reviews.review_resolve, name="review_resolve"),
     path("sandbox/inbound/", inbox.sandbox_simulate, name="sandbox_inbound"),

@@ -25,6 +25,13 @@ CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY AUTOINCREMENT,
     {", ".join(_COLUMNS)});
 CREATE INDEX IF NOT EXISTS messages_id ON messages (message_id);
 """
+# One row per sent message, in _COLUMNS order (a constant: nothing of the input is in the text).
+_INSERT = """
+INSERT INTO messages (message_id, channel, to_, sender, bulk_id, text, parts, accepted_at, url,
+    intermediate, callback_data, entity_id, application_id, campaign_ref, template, failover,
+    final_status, final_error, outcome, price, seen, state, done_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
 
 
 def _row(m: Message) -> tuple:
@@ -98,9 +105,7 @@ class Persistence:
 
     def _write(self) -> None:
         db = self._connect()
-        placeholders = ", ".join("?" * len(_COLUMNS))
-        # Column names are the constants above, never input.
-        insert = f"INSERT INTO messages ({', '.join(_COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
+        insert = _INSERT
         final = "UPDATE messages SET state = 'final', done_at = ? WHERE message_id = ?"
         while True:
             kind, payload = self._queue.get()

@@ -131,6 +131,9 @@ CASES_COVER = [
     ("PATCH", "/api/v1/event-subscriptions/{id}"),
     ("GET", "/api/v1/event-subscriptions/{id}/deliveries"),
     ("DELETE", "/api/v1/event-subscriptions/{id}"),
+    ("POST", "/api/v1/campaigns/{id}/request-approval"),
+    ("GET", "/api/v1/snippets"),
+    ("POST", "/api/v1/snippets"),
     ("GET", "/api/v1/reports/campaigns"),
     ("GET", "/api/v1/reports/trends"),
     # Journeys and events need PostgreSQL: their cases are in tests/journeys/test_api.py.
@@ -203,6 +206,7 @@ def test_every_success_answer_matches_the_document(
     c.check("GET", "/api/v1/campaigns/{id}", 200, id=cid)
     c.check("PATCH", "/api/v1/campaigns/{id}", 200, {"text": "Hello {{first_name}}"}, id=cid)
     c.check("GET", "/api/v1/campaigns/{id}/preview", 200, id=cid)
+    c.check("POST", "/api/v1/campaigns/{id}/request-approval", 200, {"note": "please"}, id=cid)
     # Not run on commit: the campaign stays running (not sent yet) for pause and resume.
     c.check("POST", "/api/v1/campaigns/{id}/launch", 200, id=cid, execute=False)
     c.check("POST", "/api/v1/campaigns/{id}/pause", 200, id=cid)
@@ -213,6 +217,8 @@ def test_every_success_answer_matches_the_document(
     compared = c.check("GET", "/api/v1/reports/campaigns", 200, query=f"?ids={cid}")
     assert compared["campaigns"][0]["id"] == cid
     c.check("GET", "/api/v1/reports/trends", 200, query="?days=7&bucket=week")
+    c.check("POST", "/api/v1/snippets", 201, {"name": "Footer", "text": "Reply STOP to opt out"})
+    c.check("GET", "/api/v1/snippets", 200)
 
     # Event subscriptions.
     sub = c.check(

@@ -35,6 +35,8 @@ def test_opted_out_recipients_are_skipped_unless_asked(api_for, sender_user, liv
     # The API's transactional answer (issue 26 #6): explicit, and in the audit trail.
     answer = api.post("messages", {**SMS, "respect_opt_out": False}).json()["messages"]
     assert [m["state"] for m in answer] == ["queued", "queued"]
+    # … and sent: the send-time opt-out screen honours it too (both went out this time).
+    assert live_sandbox.state()["accepted"]["total"] == 3
     from core.models import AuditEntry
 
     details = list(

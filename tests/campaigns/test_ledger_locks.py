@@ -43,14 +43,15 @@ def test_ledger_statements_on_their_own_cursor_raise_django_errors() -> None:
     # webhook processing retry on django.db.OperationalError, so errors must arrive as Django's.
     import django.db
     import psycopg
+    from psycopg.rows import tuple_row
 
-    from campaigns.ledger import _bound_cursor
+    from campaigns.ledger.statements import bound_cursor
 
-    with pytest.raises(django.db.DataError) as caught, _bound_cursor() as cursor:
+    with pytest.raises(django.db.DataError) as caught, bound_cursor(tuple_row) as cursor:
         cursor.execute("SELECT %s::uuid", ["not a uuid"])
     assert isinstance(caught.value.__cause__, psycopg.DataError)
     # A deadlock (40P01) is what a concurrent report batch could meet: a transient error.
-    with pytest.raises(django.db.OperationalError), _bound_cursor() as cursor:
+    with pytest.raises(django.db.OperationalError), bound_cursor(tuple_row) as cursor:
         cursor.execute("DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '40P01'; END $$")
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from campaigns.models import Campaign, FailoverMode, Message, Segment
+from campaigns.models import Campaign, FailoverMode, Message, Segment, Snippet
 from campaigns.services import campaign_create, campaign_launch
 from campaigns.states import CampaignState
 from contacts.models import Contact, ContactList, OptInKeyword
@@ -93,6 +93,7 @@ def every_page_paths(user) -> dict[str, str]:
         name="Leeds", rules={"match": "all", "rules": [{"field": "country", "op": "eq",
                                                         "value": "GB"}]},
     )  # fmt: skip
+    Snippet.objects.create(name="Footer", text="Reply STOP to opt out")
     OptInKeyword.objects.create(
         keyword="JOIN", contact_list=audience, confirmation_text="Herald news: 2/month. STOP to end"
     )
@@ -104,6 +105,8 @@ def every_page_paths(user) -> dict[str, str]:
         "dashboard": "/",
         "campaigns": "/campaigns/",
         "reports": "/reports/",
+        "calendar": "/calendar/",
+        "snippets": "/snippets/",
         "reports-compare": f"/reports/?ids={finished.pk}&ids={scheduled.pk}",
         "wizard-audience": "/campaigns/new/",
         "preview": f"/campaigns/{draft.pk}/preview/",

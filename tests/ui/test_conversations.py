@@ -121,3 +121,52 @@ def test_infobip_refusing_a_reply_shows_why_and_keeps_the_text(rita, mocked):
     assert "Infobip refused the reply" in page
     assert ">Please keep me</textarea>" in page
     assert not ConversationReply.objects.exists()
+
+
+def test_a_closed_window_offers_a_template_send_from_the_thread(
+    rita, live_sandbox, django_capture_on_commit_callbacks
+):
+    from whatsapp.models import WhatsAppTemplate
+    from whatsapp.services import templates_sync
+
+    templates_sync()
+    bienvenida = WhatsAppTemplate.objects.get(name="bienvenida", language="es")
+    ann = Contact.objects.create(
+        phone="+447946000003", first_name="Ana",
+        whatsapp_last_inbound_at=timezone.now() - dt.timedelta(hours=30),
+    )  # fmt: skip
+    _inbound(ann, "hola", channel="whatsapp", minutes_ago=30 * 60)
+    page = rita.get(reverse("ui:thread", args=[ann.pk])).content.decode()
+    assert "WhatsApp window closed: send a template" in page
+    page = rita.get(reverse("ui:thread", args=[ann.pk]), {"template": bienvenida.pk})
+    assert 'id="template-form"' in page.content.decode()
+    url = reverse("ui:thread_template", args=[ann.pk])
+    refused = rita.post(url, {"template": bienvenida.pk, "body_0": ""})
+    assert refused.status_code == 400
+    assert 'id="template-error"' in refused.content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = rita.post(url, {"template": bienvenida.pk, "body_0": "{{first_name}}"})
+    assert sent.status_code == 302
+    reply = ConversationReply.objects.get()
+    assert "Ana" in reply.text
+    assert reply.campaign.channel == "whatsapp_template"
+    thread = rita.get(reverse("ui:thread_messages", args=[ann.pk])).content.decode()
+    assert 'data-reply-state="accepted"' in thread
+    assert rita.post(url, {"template": "x"}).status_code == 400  # hostile input: no 500
+
+
+def test_the_inbox_default_view_lists_every_message_keyword_ones_included(rita):
+    """Issue 26 #12: "" meant both "no filter" and "no keyword", so STOPs were hidden."""
+    ann = Contact.objects.create(phone="+447946000004")
+    _inbound(ann, "STOP", keyword_action="opt_out", minutes_ago=2)
+    _inbound(ann, "Where is my order?", minutes_ago=1)
+    page = rita.get(reverse("ui:inbox")).content.decode()
+    table = page[page.index("All messages received") :]
+    assert "STOP" in table
+    assert "Where is my order?" in table
+    only_plain = rita.get(reverse("ui:inbox"), {"keyword": "none"}).content.decode()
+    table = only_plain[only_plain.index("All messages received") :]
+    assert "Where is my order?" in table
+    assert ">STOP<" not in table
+    opt_outs = rita.get(reverse("ui:inbox"), {"keyword": "opt_out"}).content.decode()
+    assert "Where is my order?" not in opt_outs[opt_outs.index("All messages received") :]

@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from campaigns.models import Campaign, Message
 from campaigns.rendering import sms_segments
@@ -406,3 +407,45 @@ def test_inbox_reply_only_inside_the_window(client, live_sandbox):
         reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "Hi!"}, follow=True
     )
     assert b"window is closed" in response.content
+
+
+def test_the_first_run_checklist_ticks_itself_off_then_goes(marketer_client):
+    """Issue 26 #13: import, sync templates, first campaign; gone once all three are done."""
+    from campaigns.models import Campaign
+    from whatsapp.models import WhatsAppTemplate
+
+    page = marketer_client.get(reverse("ui:dashboard")).content.decode()
+    assert 'id="first-run"' in page
+    assert page.count('<span class="badge done">Done</span>') == 0
+    make_audience(1)
+    page = marketer_client.get(reverse("ui:dashboard")).content.decode()
+    assert page.count('<span class="badge done">Done</span>') == 1
+    WhatsAppTemplate.objects.create(
+        sender="447860099299", name="w", language="en", status="APPROVED"
+    )
+    Campaign.objects.create(name="First", text="Hi", launched_at=timezone.now())
+    assert 'id="first-run"' not in marketer_client.get(reverse("ui:dashboard")).content.decode()
+
+
+def test_the_calendar_shows_scheduled_and_launched_campaigns_by_day(marketer_client, campaign):
+    """Issue 26 #13: the month grid, with a scheduled send and a launch on their days."""
+    import datetime as dt
+
+    from campaigns.models import Campaign
+
+    soon = timezone.now() + dt.timedelta(days=1)
+    Campaign.objects.filter(pk=campaign.pk).update(state="scheduled", send_at=soon)
+    Campaign.objects.create(name="Went out", text="Hi", state="completed",
+                            launched_at=timezone.now())  # fmt: skip
+    page = marketer_client.get(reverse("ui:calendar")).content.decode()
+    day = timezone.localtime(soon).date().isoformat()
+    cell = page[page.index(f'data-date="{day}"') :]
+    assert "Spring" in cell[: cell.index("</td>")]
+    assert "Went out" in page
+    later = (timezone.localdate() + dt.timedelta(days=70)).strftime("%Y-%m")
+    assert (
+        "Went out"
+        not in marketer_client.get(reverse("ui:calendar"), {"month": later}).content.decode()
+    )
+    for bad in ("x", "1999-13", "²"):
+        assert marketer_client.get(reverse("ui:calendar"), {"month": bad}).status_code == 200

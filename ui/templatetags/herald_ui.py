@@ -92,3 +92,27 @@ def figure(obj, key: str, kind: str) -> str:
     if kind == "money":
         return money(value, getattr(obj, "currency", ""))
     return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+@register.filter
+def state_label(state: str) -> str:
+    """A ledger state as the campaign pages name it (Queued, Delivered…)."""
+    from campaigns.states import MessageState
+
+    return MessageState(state).label if state in MessageState.values else state
+
+
+@register.filter(name="in_words")
+def in_words_filter(text) -> str:
+    """A service's reason without codes or command-line flags (ui/words.py)."""
+    from ui.words import in_words
+
+    return in_words(text)
+
+
+@register.inclusion_tag("ui/_snippet_picker.html")
+def snippet_picker(target: str) -> dict:
+    """Buttons that insert a saved snippet into the field `target` (at the cursor)."""
+    from campaigns.models import Snippet
+
+    return {"snippets": list(Snippet.objects.all()[:50]), "target": target}

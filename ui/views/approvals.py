@@ -2,7 +2,8 @@
 
 from django.shortcuts import render
 
-from campaigns.models import Campaign
+from campaigns.analytics import marketing_campaigns
+from campaigns.models import ApprovalRequest
 from campaigns.services import approval_required, campaign_approval_problem
 from campaigns.states import CampaignState
 from ui.access import APPROVE, page
@@ -17,9 +18,8 @@ def approval_queue(request):
     An approval voided by a later edit (its fingerprint no longer matches) counts as none.
     """
     drafts = (
-        Campaign.objects.filter(
-            state=CampaignState.DRAFT, transactional__isnull=True, open_ended=False
-        )
+        marketing_campaigns()
+        .filter(state=CampaignState.DRAFT)
         .select_related("created_by", "template", "approval")
         .prefetch_related("lists", "exclude_lists")
         .order_by("created_at")
@@ -31,5 +31,17 @@ def approval_queue(request):
             rows.append({"campaign": c, "mine": mine})
             if len(rows) == QUEUE_SIZE:
                 break
+    # Requested ones first (the approvers were notified of those), oldest request first.
+    requests = {
+        r.campaign_id: r
+        for r in ApprovalRequest.objects.filter(
+            closed_at__isnull=True, campaign_id__in=[row["campaign"].pk for row in rows]
+        ).select_related("requested_by")
+    }
+    for row in rows:
+        row["request"] = requests.get(row["campaign"].pk)
+    rows.sort(
+        key=lambda row: (row["request"] is None, row["request"] and row["request"].requested_at)
+    )
     context = {"rows": rows, "required": approval_required()}
     return render(request, "ui/approvals.html", context)

@@ -12,14 +12,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from campaigns.analytics import marketing_campaigns
 from campaigns.clicks import campaign_click_counts
 from campaigns.editing import ARCHIVABLE
 from campaigns.export import campaign_export_rows, ledger_export_rows
-from campaigns.models import Campaign, Message
+from campaigns.models import ApprovalRequest, Campaign, Message
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
     campaign_approval_problem,
+    campaign_approval_request,
     campaign_approve,
     campaign_cancel,
     campaign_launch,
@@ -43,6 +45,7 @@ from ui.selectors import campaign_progress
 from ui.services import audit_record
 from ui.story import GROUPS, campaign_funnel, recipient_messages, waiting_reasons
 from ui.templatetags.herald_ui import channel_label, money
+from ui.words import in_words
 
 RECIPIENTS_PAGE = 50
 
@@ -50,9 +53,7 @@ RECIPIENTS_PAGE = 50
 @page("campaigns.view_campaign")
 def campaign_list(request):
     # API sends are one-off campaigns of their own (api.TransactionalSend): not the marketer's.
-    campaigns = Campaign.objects.filter(
-        transactional__isnull=True, open_ended=False
-    ).select_related("created_by")
+    campaigns = marketing_campaigns().select_related("created_by")
     state = request.GET.get("state", "")
     channel = request.GET.get("channel", "")
     q = request.GET.get("q", "").strip()[:200]
@@ -116,6 +117,12 @@ def _actions(request, campaign: Campaign) -> dict:
         "archive": campaign.archived_at is None and state in ARCHIVABLE,
         "unarchive": campaign.archived_at is not None,
         "approval_problem": campaign_approval_problem(campaign=campaign),
+        "approval_request": ApprovalRequest.objects.filter(
+            campaign=campaign, closed_at__isnull=True
+        )
+        .select_related("requested_by")
+        .first(),
+        "can_request_approval": request.user.has_perm("campaigns.change_campaign"),
         "approval": CampaignApproval.objects.filter(campaign=campaign)
         .select_related("approved_by")
         .first(),
@@ -154,7 +161,7 @@ def campaign_test(request, pk: int):
     try:
         result = campaign_test_send(campaign=campaign, contact=_sample_contact(campaign), to=to)
     except (CampaignError, InfobipError) as exc:
-        messages.error(request, f"Test not sent: {exc}")
+        messages.error(request, f"Test not sent: {in_words(exc)}")
         return redirect("ui:campaign_preview", pk=pk)
     sent = result.messages[0] if result.messages else None
     status = sent.status.name if sent and sent.status else "sent"
@@ -390,6 +397,22 @@ ACTIONS = {
 }
 
 
+@require_POST
+@page("campaigns.change_campaign")
+def campaign_request_approval(request, pk: int):
+    """Ask the approvers to check this draft (campaigns.services.campaign_approval_request)."""
+    campaign = get_object_or_404(Campaign, pk=pk)
+    try:
+        campaign_approval_request(
+            campaign=campaign, actor=request.user, note=request.POST.get("note", "")[:500]
+        )
+    except (CampaignError, Refused) as exc:
+        messages.error(request, f"Approval not requested: {in_words(exc)}")
+    else:
+        messages.success(request, "Approval requested: the approvers see it in their menu.")
+    return redirect("ui:campaign_preview", pk=pk)
+
+
 @page("campaigns.view_campaign")
 def campaign_action(request, pk: int, action: str):
     """GET: a confirmation page; POST: do it (launch/pause/resume/cancel need ui.launch)."""
@@ -410,14 +433,19 @@ def campaign_action(request, pk: int, action: str):
             "approval_problem": campaign_approval_problem(campaign=campaign)
             if action == "launch"
             else None,
-            "launch_summary": launch_summary(campaign) if action == "launch" else None,
+            "launch_summary": launch_summary(campaign) if action in ("launch", "approve") else None,
+            # What the approver approves: the text as recipients see it and the audience.
+            "bubble": _bubble(campaign) if action == "approve" else "",
+            "approval_request": ApprovalRequest.objects.filter(
+                campaign=campaign, closed_at__isnull=True
+            ).first(),
         }
         return render(request, "ui/confirm.html", context)
     try:
         done = _perform(request, campaign, action)
     except (CampaignError, Refused) as exc:
         # The services decide and audit; a refusal changes nothing and says why.
-        messages.error(request, f"{ACTIONS[action][0]} refused: {exc}")
+        messages.error(request, f"{ACTIONS[action][0]} refused: {in_words(exc)}")
     else:
         messages.success(request, done)
     return redirect("ui:campaign", pk=pk)

@@ -7,16 +7,20 @@ from django.views.decorators.http import require_POST
 
 from channels.registry import medium_label
 from contacts.models import Contact, RevocationReview
+from core.params import param_int
 from ui.access import page
 from ui.conversations import (
     conversation_mark_handled,
     conversation_mark_read,
     conversation_reply,
+    conversation_template_send,
     reply_options,
+    template_fields,
 )
 from ui.models import ConversationState
 from ui.selectors import inbox_threads, thread_items
 from ui.services import UiError
+from whatsapp.models import WhatsAppTemplate
 
 SHOW = ("", "unread", "open")
 
@@ -28,6 +32,26 @@ def threads_fragment(request):
     return render(request, "ui/_threads.html", {"threads": inbox_threads(show=show), "show": show})
 
 
+def _templates(request, window_open: bool) -> dict:
+    """The closed-window template send: approved templates, and the chosen one's fields."""
+    if window_open:
+        return {}
+    templates = WhatsAppTemplate.objects.filter(
+        status="APPROVED", supported=True, removed_upstream_at__isnull=True
+    ).order_by("name", "language")
+    chosen_id = param_int(request.POST.get("template") or request.GET.get("template", ""))
+    chosen = templates.filter(pk=chosen_id).first() if chosen_id is not None else None
+    return {
+        "wa_templates": templates[:200],
+        "wa_template": chosen,
+        "wa_fields": [
+            (name, label, request.POST.get(name, "")) for name, label in template_fields(chosen)
+        ]
+        if chosen
+        else [],
+    }
+
+
 def _context(request, contact: Contact, **extra) -> dict:
     state = ConversationState.objects.filter(contact=contact).first()
     options = reply_options(contact)
@@ -36,20 +60,28 @@ def _context(request, contact: Contact, **extra) -> dict:
     windowed = [o for o in options if o["window"] and o["open"]]
     always = [o for o in options if not o["window"]]
     default = (windowed or always or options or [{"medium": ""}])[0]["medium"]
-    return {
-        "contact": contact,
-        "items": thread_items(contact),
-        "reply_options": options,
-        "handled": bool(state and state.handled_at),
-        "can_reply": request.user.has_perm("ui.reply_inbound"),
-        "channel": default,
-        "text": "",
-        "transactional": False,
-        "error": "",
-        "reviews": RevocationReview.objects.filter(contact=contact, resolved_at__isnull=True),
-        "can_resolve": request.user.has_perm("contacts.change_contact"),
-        "today": timezone.localdate(),
-    } | extra
+    whatsapp = next((o for o in options if o["medium"] == "whatsapp"), None)
+    window_open = whatsapp is None or whatsapp["open"]
+    return (
+        {
+            "contact": contact,
+            "window_open": window_open,
+            "template_error": "",
+            "items": thread_items(contact),
+            "reply_options": options,
+            "handled": bool(state and state.handled_at),
+            "can_reply": request.user.has_perm("ui.reply_inbound"),
+            "channel": default,
+            "text": "",
+            "transactional": False,
+            "error": "",
+            "reviews": RevocationReview.objects.filter(contact=contact, resolved_at__isnull=True),
+            "can_resolve": request.user.has_perm("contacts.change_contact"),
+            "today": timezone.localdate(),
+        }
+        | _templates(request, window_open)
+        | extra
+    )
 
 
 @page("infobip.view_inboundmessage")
@@ -99,4 +131,27 @@ def thread_handled(request, pk: int):
     handled = request.POST.get("handled") == "1"
     conversation_mark_handled(contact=contact, user=request.user, handled=handled)
     messages.success(request, "Marked as handled." if handled else "Opened again.")
+    return redirect("ui:thread", pk=pk)
+
+
+@require_POST
+@page("infobip.view_inboundmessage", "ui.reply_inbound")
+def thread_template(request, pk: int):
+    """Send a WhatsApp template from the thread (after the 24-hour window closed)."""
+    contact = get_object_or_404(Contact, pk=pk)
+    context = _context(request, contact)
+    template = context.get("wa_template")
+    values = {name: value[:1000] for name, _label, value in context.get("wa_fields", [])}
+    try:
+        if template is None:
+            raise UiError("choose a template")
+        conversation_template_send(
+            contact=contact, template=template, values=values, user=request.user,
+            transactional=request.POST.get("transactional") == "1",
+        )  # fmt: skip
+    except UiError as exc:
+        error = str(exc)
+        context["template_error"] = error[:1].upper() + error[1:]
+        return render(request, "ui/thread.html", context, status=400)
+    messages.success(request, f"WhatsApp template “{template.name}” sent to {contact.phone}.")
     return redirect("ui:thread", pk=pk)

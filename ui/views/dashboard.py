@@ -3,7 +3,7 @@
 from django.shortcuts import render
 from django.utils import timezone
 
-from campaigns.models import Campaign
+from campaigns.analytics import marketing_campaigns
 from campaigns.states import CampaignState
 from contacts.phrases import revocation_review_oldest_open
 from core.models import InfobipConnection
@@ -16,13 +16,31 @@ LIVE = (CampaignState.RUNNING, CampaignState.SCHEDULED, CampaignState.PAUSED)
 
 def _campaign_rows() -> tuple[list[dict], bool]:
     # Not the API's one-off sends, nor what the marketer archived.
-    marketing = Campaign.objects.filter(
-        transactional__isnull=True, open_ended=False, archived_at__isnull=True
-    )
+    marketing = marketing_campaigns().filter(archived_at__isnull=True)
     campaigns = list(marketing.filter(state__in=LIVE).order_by("-created_at")[:20])
     campaigns += list(marketing.exclude(state__in=LIVE).order_by("-created_at")[:10])
     rows = [{"campaign": c, **campaign_progress(c)} for c in campaigns]
     return rows, any(row["live"] for row in rows)
+
+
+def first_run_steps() -> list[dict] | None:
+    """The first-run checklist (import, sync templates, first campaign), None once all are
+    done: three EXISTS queries, so it costs nothing on a working Herald."""
+    from contacts.models import Contact
+    from whatsapp.models import WhatsAppTemplate
+
+    steps = [
+        {"key": "import", "label": "Import your contacts", "url": "ui:contact_import",
+         "done": Contact.objects.exists(),
+         "hint": "A CSV with a phone column; names, language and any other columns come too."},
+        {"key": "templates", "label": "Sync your WhatsApp templates", "url": "ui:templates",
+         "done": WhatsAppTemplate.objects.exists(),
+         "hint": "Only for WhatsApp: Herald reads the templates Infobip approved."},
+        {"key": "campaign", "label": "Launch your first campaign", "url": "ui:wizard_audience",
+         "done": marketing_campaigns().filter(launched_at__isnull=False).exists(),
+         "hint": "Audience, message, options, a test to your own phone, then launch."},
+    ]  # fmt: skip
+    return None if all(step["done"] for step in steps) else steps
 
 
 @page()
@@ -41,6 +59,7 @@ def dashboard(request):
         ],
     }
     context = {
+        "checklist": first_run_steps(),
         "rows": rows,
         "live": live,
         "chart": chart,

@@ -23,7 +23,11 @@ def inbox(request):
     channels = medium_choices()
     if channel in dict(channels):
         rows = rows.filter(channel=channel)
-    if keyword in KeywordAction.values:
+    # "" is KeywordAction.NONE as well as "no filter": the default view shows every message,
+    # keyword ones included (issue 26 #12); "none" asks for the messages without a keyword.
+    if keyword == "none":
+        rows = rows.filter(keyword_action="")
+    elif keyword and keyword in KeywordAction.values:
         rows = rows.filter(keyword_action=keyword)
     shown = list(rows[:100])
     # One query for the page: which of these replies wait for a consent decision.
@@ -48,7 +52,7 @@ def inbox(request):
         "channel": channel,
         "channels": channels,
         "keyword": keyword,
-        "keyword_actions": KeywordAction.choices,
+        "keyword_actions": [("none", "No keyword"), *[c for c in KeywordAction.choices if c[0]]],
         "sandbox": settings.INFOBIP_SANDBOX,
         "can_reply": request.user.has_perm("ui.reply_inbound"),
         "reviews": RevocationReview.objects.filter(resolved_at__isnull=True)

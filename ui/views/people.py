@@ -27,6 +27,7 @@ from core.params import param_int
 from ui.access import page
 from ui.services import audit_record
 from ui.views.contacts import contacts_filtered
+from ui.words import in_words
 
 FORM_FIELDS = ("phone", "first_name", "last_name", "language", "timezone", "default_region")
 MEMBERS_PAGE = 50
@@ -40,6 +41,7 @@ def _problems(exc: ValidationError) -> dict[str, str]:
 
 
 def _sentence(text: str) -> str:
+    text = in_words(text)
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 

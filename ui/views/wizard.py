@@ -248,6 +248,8 @@ def highlight_ucs2(text: str, chars: tuple[str, ...]) -> str:
 def sms_counter(request):
     """Live counter: the chosen type's own measure of the text being typed (never drifts)."""
     field = request.POST.get("counter_field", "text")
+    if field == "reply":  # the inbox's reply box: no audience, so no "each recipient receives"
+        return render(request, "ui/_sms_counter.html", _counter(request.POST.get("text", ""), {}))
     text = request.POST.get(field if field in ("text", "failover_text") else "text", "")
     state = _state(request)
     channel = request.POST.get("channel") or (

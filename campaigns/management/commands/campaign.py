@@ -17,6 +17,7 @@ from campaigns.models import Campaign, FailoverMode, Segment
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
+    campaign_approval_request,
     campaign_approve,
     campaign_cancel,
     campaign_create,
@@ -96,6 +97,13 @@ class Command(BaseCommand):
             p = sub.add_parser(name)
             p.add_argument("id", type=int)
             add_actor_argument(p)
+        request = sub.add_parser(
+            "request-approval", help="ask the approvers to check a draft (menu, queue, event)"
+        )
+        request.add_argument("id", type=int)
+        request.add_argument("--note", default="", help="a note for the approvers")
+        request.add_argument("--json", action="store_true")
+        add_actor_argument(request)
         for name in ("archive", "unarchive"):
             p = sub.add_parser(name, help=f"{name} a draft or finished campaign (list/dashboard)")
             p.add_argument("id", type=int)
@@ -107,7 +115,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, action: str, **options) -> None:
         try:
-            getattr(self, f"do_{action}")(**options)
+            getattr(self, f"do_{action.replace('-', '_')}")(**options)
         except Refused as exc:
             raise CommandError(f"refused: {exc}") from exc
         except (CampaignError, ValidationError) as exc:
@@ -277,6 +285,20 @@ class Command(BaseCommand):
     def do_resend(self, *, id: int, acting_user: str | None, **_) -> None:
         count = campaign_resend_failed(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {id} resend queued={count}")
+
+    def do_request_approval(self, *, id: int, note: str, acting_user: str | None, **o) -> None:
+        request = campaign_approval_request(
+            campaign=self._campaign(id), actor=cli_actor(acting_user), note=note
+        )
+        answer = {"id": id, "requested_by": str(request.requested_by or "operator"),
+                  "requested_at": request.requested_at.isoformat()}  # fmt: skip
+        if o["json"]:
+            self.stdout.write(json.dumps(answer))
+        else:
+            self.stdout.write(
+                f"campaign {id} approval requested by {answer['requested_by']} "
+                f"at {answer['requested_at']}"
+            )
 
     def do_archive(self, *, id: int, json: bool, acting_user: str | None, **_) -> None:
         campaign = campaign_archive(campaign=self._campaign(id), actor=cli_actor(acting_user))
