@@ -54,6 +54,7 @@ from campaigns.services import (
 from campaigns.split import split_configure
 from campaigns.states import CampaignState, MessageState
 from channels.registry import channel_types
+from contacts import signals as contact_signals
 from contacts.models import ConsentSource, Contact, ContactList
 from contacts.services import contact_list_add, contact_list_remove, contact_opt_in, contact_opt_out
 from core.services import audit_record
@@ -251,6 +252,7 @@ class ContactDetailView(generics.RetrieveUpdateDestroyAPIView):
     def perform_update(self, serializer) -> None:
         require_perm(self.request, "contacts.change_contact")
         contact = serializer.save()
+        contact_signals.contacts_changed.send(Contact, contact_ids=[contact.pk])
         audit_record(actor=self.request.user, action="api_contact_update", contact=contact)
 
     def perform_destroy(self, instance: Contact) -> None:

@@ -710,6 +710,9 @@ else:
 # Due entries taken per engine batch (one transaction), and engine chains per journey at once.
 HERALD_JOURNEY_BATCH = env.int("HERALD_JOURNEY_BATCH", default=1000)
 HERALD_JOURNEY_CHAINS = env.int("HERALD_JOURNEY_CHAINS", default=2)
+# Segment triggers: seconds between whole looks at each journey's segment (what no write
+# signals: engagement rules that age, an edited segment); changed contacts are looked at at once.
+HERALD_SEGMENT_SWEEP_EVERY = env.float("HERALD_SEGMENT_SWEEP_EVERY", default=300.0)
 # POST /api/v1/events for a number Herald does not know: "create" the contact (consent
 # unknown, as an import without a consent column would) or "refuse" the event.
 HERALD_EVENTS_UNKNOWN_CONTACTS = env("HERALD_EVENTS_UNKNOWN_CONTACTS", default="create")

@@ -153,4 +153,5 @@ def _upsert(rows: Sequence[dict], now: datetime) -> dict[str, int]:
         cursor.cursor.row_factory = args_row(PhoneId)
         written: list[PhoneId] = cursor.fetchall()
         cursor.execute(EMPTY_STAGE)
+    signals.contacts_changed.send(Contact, contact_ids=sorted(row.id for row in written))
     return {row.phone: row.id for row in written}

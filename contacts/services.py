@@ -299,6 +299,7 @@ def contact_list_remove(*, contact_list: ContactList, contact_ids: Iterable[int]
         removed += ListMembership.objects.filter(
             contact_list=contact_list, contact_id__in=chunk
         ).delete()[0]
+        signals.contacts_changed.send(Contact, contact_ids=chunk)
     return removed
 
 
@@ -439,7 +440,9 @@ def contacts_for_numbers(numbers: Iterable[str]) -> dict[str, int]:
         Contact.objects.bulk_create(
             [Contact(phone=n, country=_region(n)) for n in missing], ignore_conflicts=True
         )
-        found.update(Contact.objects.filter(phone__in=missing).values_list("phone", "id"))
+        created = dict(Contact.objects.filter(phone__in=missing).values_list("phone", "id"))
+        found.update(created)
+        signals.contacts_changed.send(Contact, contact_ids=sorted(created.values()))
     return found
 
 
@@ -513,6 +516,7 @@ def contact_create(
     contact = Contact.objects.create(**fields)
     for contact_list in lists:
         contact_list_add(contact_list=contact_list, contact_ids=[contact.pk])
+    signals.contacts_changed.send(Contact, contact_ids=[contact.pk])
     return contact
 
 
@@ -542,6 +546,7 @@ def contact_update(
     for name, value in fields.items():
         setattr(contact, name, value)
     contact.save()
+    signals.contacts_changed.send(Contact, contact_ids=[contact.pk])
     return contact
 
 
@@ -772,5 +777,6 @@ def contacts_set_attributes(*, contact_ids: Iterable[int], values: dict[str, Any
                     merged.pop(key, None)
                 contact.attributes, contact.updated_at = merged, now
             Contact.objects.bulk_update(rows, ["attributes", "updated_at"], batch_size=CHUNK)
+            signals.contacts_changed.send(Contact, contact_ids=[c.pk for c in rows])
             changed += len(rows)
     return changed

@@ -10,3 +10,6 @@ contacts_opted_out = Signal()
 contacts_opted_in = Signal()
 # Contacts just added to a list (not on it before): `list_id`, `contact_ids`.
 list_joined = Signal()
+# Contacts created or changed (fields, attributes, lists left): `contact_ids`. What reads
+# contacts by their fields (journeys' segment triggers) looks at just these again.
+contacts_changed = Signal()

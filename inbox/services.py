@@ -44,6 +44,7 @@ from infobip.errors import InfobipError, InfobipOutcomeUnknownError, is_transien
 from infobip.models import InboundMessage, KeywordAction, ReplyStatus
 from infobip.receivers import Key
 from infobip.webhooks import TEXT_TYPES, Inbound, clean, sane_time
+from journeys.outcomes import replies_enter
 from journeys.triggers import keyword_messages_enter
 from journeys.waits import contacts_replied
 
@@ -205,9 +206,10 @@ def _journeys(messages: list[InboundMessage]) -> None:
     for message in messages:
         if message.pk in claimed:
             message.keyword_action = KeywordAction.JOURNEY
-    contacts_replied(
-        contact_ids=[m.contact_id for m in messages if m.pk not in claimed and m.contact_id]
-    )
+    replies = [(m.pk, m.contact_id, m.received_at) for m in messages
+               if m.pk not in claimed and m.contact_id is not None]  # fmt: skip
+    contacts_replied(contact_ids=[contact for _, contact, _ in replies])
+    replies_enter(messages=replies)
 
 
 def _reply_later(inbound_id: int) -> Callable[[], None]:

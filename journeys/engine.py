@@ -2,7 +2,8 @@
 
 A batch claims up to HERALD_JOURNEY_BATCH due entries of one journey with `FOR UPDATE SKIP
 LOCKED` (so workers running side by side take different entries and none waits for another),
-decides each one's step (journeys/steps.py, journeys/sending.py) and writes the decisions as
+decides each one's step (journeys/steps.py, journeys/sending.py) — and the steps after it that
+are due at once, in the same batch — and writes the decisions as
 sets (journeys/plan.py): the journey-ledger rows, the entries' moves, the counters, and for
 send steps the campaign ledger rows. All of it commits together or not at all, so a worker
 killed mid-batch leaves the entries due as they were, and the next batch takes them again:
@@ -30,10 +31,11 @@ from psycopg import sql
 
 from campaigns.models import Campaign
 from journeys import signals
-from journeys.arrival import WAITING, leave
+from journeys.arrival import ACTIVE, WAITING, leave
 from journeys.batch import Batch, definition_of
 from journeys.models import Event, ExitReason, Journey, JourneyEntry, JourneyState
 from journeys.plan import Due, Plan, bound_cursor, plan_write
+from journeys.spec import MAX_STEPS
 from journeys.steps import run_group
 from journeys.waits import happened
 
@@ -112,13 +114,21 @@ def journey_advance(
         result.taken = len(dues)
         batch = Batch(journey_id, seed, goal_event, dues, Plan(journey_id, now), dry=dry)
         dues = _goals(batch, dues)
-        dues, result.budget_reason = _budget(batch, dues)
-        groups: dict[tuple[int, str, str], list[Due]] = defaultdict(list)
-        for due in dues:
-            groups[(due.version_id, due.step, due.phase)].append(due)
-        for (version_id, step_id, phase), group in sorted(groups.items()):
-            run_group(batch, version_id, step_id, phase, group)
-        _wait_for_arrivals(batch)
+        # Entries go on through every step that is due at once (a send, a branch, a wait that
+        # already came) in this batch: one claim and one write of each entry per batch, not one
+        # per step. The steps form no loop, so an entry takes each step at most once.
+        for _ in range(MAX_STEPS + 1):
+            dues, held = _budget(batch, dues)
+            result.budget_reason = result.budget_reason or held
+            groups: dict[tuple[int, str, str], list[Due]] = defaultdict(list)
+            for due in dues:
+                groups[(due.version_id, due.step, due.phase)].append(due)
+            for (version_id, step_id, phase), group in sorted(groups.items()):
+                run_group(batch, version_id, step_id, phase, group)
+            _wait_for_arrivals(batch, dues)
+            dues = _going_on(batch, dues)
+            if not dues:
+                break
         plan = batch.plan
         plan_write(plan)
         if plan.exits:
@@ -202,16 +212,29 @@ def _budget(batch: Batch, dues: list[Due]) -> tuple[list[Due], str]:
     return keep, reason
 
 
-def _wait_for_arrivals(batch: Batch) -> None:
+def _going_on(batch: Batch, dues: list[Due]) -> list[Due]:
+    """The entries of this round whose next step is due now, as dues at that step."""
+    now, going = batch.now, []
+    for due in dues:
+        move = batch.plan.moves.get(due.id)
+        if move is None or move.state != ACTIVE or move.due_at is None or move.due_at > now:
+            continue
+        last = move.last_message if move.last_message is not None else due.last_message
+        going.append(
+            Due(due.id, due.version_id, due.contact_id, due.seq, due.key, move.step, move.phase,
+                move.due_at, move.wait_event, move.waiting_since, move.resolved, last,
+                move.steps_taken, due.entered_at, due.properties)
+        )  # fmt: skip
+    return going
+
+
+def _wait_for_arrivals(batch: Batch, round_dues: list[Due]) -> None:
     """Entries that just reached a wait_for whose awaited thing already happened: due now."""
-    arrived = [
-        m
-        for m in batch.plan.moves.values()
-        if m.wait_event and m.phase == WAITING and not m.resolved
-    ]
+    moves = [batch.plan.moves[d.id] for d in round_dues if d.id in batch.plan.moves]
+    arrived = [m for m in moves if m.wait_event and m.phase == WAITING and not m.resolved]
     if not arrived:
         return
-    dues = {due.id: due for due in batch.dues}
+    dues = {due.id: due for due in round_dues}
     found = happened(
         [(m.id, dues[m.id].contact_id, dues[m.id].key, m.wait_event,
           m.last_message or dues[m.id].last_message, m.waiting_since or batch.now)

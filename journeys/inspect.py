@@ -38,6 +38,15 @@ def entry_cause(entry: JourneyEntry, events: dict[int, Event]) -> str:
         return "joining the list"
     if kind == "date":
         return f"date occasion {entry.key}"
+    if kind == "segment":
+        return "starting to match the segment"
+    if kind in ("delivered", "failed", "clicked", "reply"):
+        props = entry.properties if isinstance(entry.properties, dict) else {}
+        what = {"reply": "a reply to"}.get(kind, "")
+        message = (
+            f"campaign {props['campaign']}'s message" if props.get("campaign") else "a message"
+        )
+        return f"{what} {message}".strip() if what else f"{message} {kind}"
     return kind or "trigger"
 
 

@@ -61,6 +61,13 @@ class Journey(models.Model):
     trigger_list = models.ForeignKey(
         "contacts.ContactList", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # segment: the segment whose new members enter (its id: a renamed segment keeps working, a
+    # deleted one matches nobody). message: the outcome (delivered, failed, clicked, replied)
+    # and, when the trigger names one, the campaign whose messages count (no foreign key: a
+    # deleted campaign must not widen the trigger to every campaign).
+    trigger_segment_id = models.BigIntegerField(null=True, blank=True)
+    trigger_outcome = models.CharField(max_length=10, blank=True)
+    trigger_campaign_id = models.BigIntegerField(null=True, blank=True)
     goal_event = models.CharField(max_length=100, blank=True, db_index=True)
     # archive: "finish" lets contacts in flight finish, "stop" makes them leave.
     archive_mode = models.CharField(max_length=10, blank=True)
@@ -71,7 +78,8 @@ class Journey(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
-    # Date-attribute triggers: the local day last swept, so a day's occasions enter once.
+    # Date-attribute and segment triggers: when last swept (a segment journey never swept takes
+    # its first sweep as the baseline: who matches at activation is not "starting to match").
     swept_through = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -181,6 +189,26 @@ class JourneyMember(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id} in {self.journey_id} ×{self.entries}"
+
+
+class SegmentMember(models.Model):
+    """A contact matching a segment journey's segment as of its last sweep (the trigger's
+    memory): a contact enters when a sweep finds it matching and not here; a contact that stops
+    matching is removed, so matching again is a new start."""
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+", db_index=False)
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    matched_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["journey", "contact"], name="journey_segment_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact_id} matches {self.journey_id}"
 
 
 class JourneyEntry(models.Model):
@@ -309,3 +337,33 @@ class StepCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.journey_id} v{self.version_id} {self.step_id or '(entrance)'}"
+
+
+class JourneyTest(models.Model):
+    """A test of a journey's draft started from the builder (`journey test` on the draft page):
+    the definition as tested, the scripted events, and what each test contact got, and when."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="tests")
+    definition = models.JSONField()
+    events = models.TextField(blank=True)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    report = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"test {self.pk} of {self.journey_id} ({self.state})"

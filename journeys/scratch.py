@@ -12,7 +12,10 @@ was sent and when. The database and the sandbox are gone afterwards; nothing rea
 Each events.jsonl line: `{"at": "PT2H" (after the start) or an ISO time, "contact": {"phone":
 "+44…", "first_name": …, "timezone": …, "attributes": {…}}, ` and one of `"name": "event",
 "key", "properties"` (an API event), `"inbound": "JOIN", "to": "4478…"` (a message to us),
-`"reply": "text"`, `"click": true` (on the contact's last journey message).
+`"reply": "text"`, `"click": true` (on the contact's last journey message), `"join": "VIP"`
+(the contact joins the list), `"update": true` (the contact as given: a segment trigger looks at
+it, a date trigger looks at its date), `"outcome": "delivered|failed|clicked|replied"` (of a
+message of the trigger's campaign or a test one: a message trigger hears it).
 """
 
 from __future__ import annotations
@@ -33,8 +36,11 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import connection
+from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
+# What a scripted line may say happened (docs/JOURNEYS.md, "journey test").
+EVENT_KINDS = ("name", "inbound", "reply", "click", "join", "update", "outcome")
 
 
 class ScratchError(RuntimeError):
@@ -132,10 +138,87 @@ def sandbox_process() -> Iterator[tuple[str, str]]:
             proc.kill()
 
 
+def _names(node: Any, field: str) -> set[str]:
+    """The values of every `{"field": field, "value": [...]}` rule anywhere in `node`."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if node.get("field") == field:
+            value = node.get("value")
+            found |= {str(v) for v in (value if isinstance(value, list) else [value]) if v}
+        for child in node.values():
+            found |= _names(child, field)
+    elif isinstance(node, list):
+        for child in node:
+            found |= _names(child, field)
+    return found
+
+
+def spec_context(definition: Any) -> dict[str, Any]:
+    """What the definition names that lives in this database — its lists, its segments (with
+    their rules), the campaign a message trigger narrows to — for the scratch database, where
+    the definition is checked as activation checks it. Contacts are not copied: only the test
+    contacts of the events file exist there."""
+    from campaigns.models import Campaign, Segment
+
+    trigger = definition.get("trigger") if isinstance(definition, dict) else None
+    trigger = trigger if isinstance(trigger, dict) else {}
+    audiences = [trigger.get(side) for side in ("include", "exclude")]
+    segment_names = {str(n) for a in audiences if isinstance(a, dict)
+                     for n in a.get("segments") or [] if isinstance(n, str)}  # fmt: skip
+    if isinstance(trigger.get("segment"), str):
+        segment_names.add(trigger["segment"])
+    segments = [{"name": s.name, "rules": s.rules}
+                for s in Segment.objects.filter(name__in=segment_names)]  # fmt: skip
+    lists = {str(n) for a in audiences if isinstance(a, dict)
+             for n in a.get("lists") or [] if isinstance(n, str)}  # fmt: skip
+    if isinstance(trigger.get("list"), str):
+        lists.add(trigger["list"])
+    lists |= _names([definition, [s["rules"] for s in segments]], "list")
+    context: dict[str, Any] = {"lists": sorted(lists), "segments": segments}
+    campaign = trigger.get("campaign")
+    if isinstance(campaign, int) and not isinstance(campaign, bool):
+        found = Campaign.objects.filter(pk=campaign, open_ended=False).first()
+        if found is not None:
+            context["campaign"] = {"id": found.pk, "name": found.name}
+    return context
+
+
+def context_create(context: dict[str, Any]) -> None:
+    """In the scratch database: the lists, segments and campaign the definition names."""
+    from campaigns.models import Campaign, Segment
+    from contacts.models import ContactList
+
+    for name in context.get("lists") or []:
+        ContactList.objects.get_or_create(name=name)
+    for segment in context.get("segments") or []:
+        Segment.objects.update_or_create(name=segment["name"],
+                                         defaults={"rules": segment["rules"]})  # fmt: skip
+    if campaign := context.get("campaign"):
+        Campaign.objects.create(pk=campaign["id"], name=campaign["name"], channel="sms",
+                                state="running", text="A test message")  # fmt: skip
+        # The send steps' campaigns are created after it: the sequence moves past it.
+        statement = sql.SQL(
+            "SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT max(id) FROM {table}))"
+        ).format(table=sql.Identifier(Campaign._meta.db_table))
+        with connection.cursor() as cursor:
+            cursor.execute(statement, [Campaign._meta.db_table])
+
+
 def journey_test(*, spec: Path, events: Path | None) -> dict[str, Any]:
     """Run `journey _replay` on a scratch database against a sandbox; → its JSON report."""
+    definition = json.loads(spec.read_text(encoding="utf-8"))
+    context_file = spec.with_name(f".{spec.name}.{uuid.uuid4().hex[:8]}.context.json")
+    context_file.write_text(json.dumps(spec_context(definition), default=str))
+    try:
+        return _journey_test(spec, events, context_file)
+    finally:
+        context_file.unlink(missing_ok=True)
+
+
+def _journey_test(spec: Path, events: Path | None, context: Path) -> dict[str, Any]:
     with scratch_database() as url, sandbox_process() as (sandbox_url, key):
-        args = [sys.executable, "manage.py", "journey", "_replay", str(spec.resolve()), "--json"]
+        args = [sys.executable, "manage.py", "journey", "_replay", str(spec.resolve()), "--json",
+                "--context", str(context.resolve())]  # fmt: skip
         if events is not None:
             args += ["--events", str(events.resolve())]
         env = child_env(url, INFOBIP_SANDBOX_URL=sandbox_url, INFOBIP_SANDBOX_API_KEY=key)
@@ -148,12 +231,22 @@ def journey_test(*, spec: Path, events: Path | None) -> dict[str, Any]:
 
 def parse_events(path: Path, start: dt.datetime) -> list[tuple[dt.datetime, dict]]:
     """events.jsonl as (time, line), in time order; ValueError names the bad line."""
+    return parse_events_text(path.read_text(encoding="utf-8"), start, name=path.name)
+
+
+def parse_events_text(
+    text: str, start: dt.datetime, *, name: str = "events"
+) -> list[tuple[dt.datetime, dict]]:
+    """Events lines (JSON, one a line) as (time, line), in time order; ValueError names the
+    bad line."""
     from django.utils.dateparse import parse_datetime
 
+    from contacts.phones import PhoneChecker, PhoneError
     from journeys.spec import duration_parse
 
     out = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    path = Path(name)
+    for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
         try:
@@ -162,14 +255,27 @@ def parse_events(path: Path, start: dt.datetime) -> list[tuple[dt.datetime, dict
             raise ValueError(f"{path.name}:{number}: not JSON ({exc.msg})") from None
         if not isinstance(line, dict) or not isinstance(line.get("contact"), dict):
             raise ValueError(f'{path.name}:{number}: an object with "contact": {{"phone": …}}')
+        phone = line["contact"].get("phone")
+        try:
+            PhoneChecker().check(phone if isinstance(phone, str) else "")
+        except PhoneError as exc:
+            raise ValueError(f"{path.name}:{number}: contact.phone: {exc}") from None
         at = line.get("at", "PT0S")
         offset = duration_parse(at)
-        when = start + offset if offset is not None else parse_datetime(str(at))
-        if when is None or when.tzinfo is None:
-            raise ValueError(f'{path.name}:{number}: "at" is a duration (PT2H) or an ISO time')
-        if not any(k in line for k in ("name", "inbound", "reply", "click")):
-            raise ValueError(f"{path.name}:{number}: say what happened: name, inbound, reply "
-                             "or click")  # fmt: skip
+        try:
+            when = start + offset if offset is not None else parse_datetime(str(at))
+        except (ValueError, OverflowError):
+            when = None
+        if when is None or when.tzinfo is None or abs(when - start) > dt.timedelta(days=400):
+            raise ValueError(f'{path.name}:{number}: "at" is a duration (PT2H) or an ISO time, '
+                             "within 400 days of the start")  # fmt: skip
+        if not any(k in line for k in EVENT_KINDS):
+            raise ValueError(f"{path.name}:{number}: say what happened: "
+                             f"{', '.join(EVENT_KINDS)}")  # fmt: skip
+        if "outcome" in line and line["outcome"] not in ("delivered", "failed", "clicked",
+                                                         "replied"):  # fmt: skip
+            raise ValueError(f"{path.name}:{number}: outcome is delivered, failed, clicked or "
+                             "replied")  # fmt: skip
         out.append((when, line))
     return sorted(out, key=lambda item: item[0])
 

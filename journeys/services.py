@@ -11,7 +11,9 @@ finish on the version they entered on unless `journey_entries_move` moves them.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
+import subprocess
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -20,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
-from campaigns.models import Segment
+from campaigns.models import Campaign, Segment
 from campaigns.open_ledger import open_campaign_create
 from campaigns.permissions import SEND
 from campaigns.rendering import placeholder_names
@@ -38,7 +40,9 @@ from journeys.models import (
     Journey,
     JourneyEntry,
     JourneyState,
+    JourneyTest,
     JourneyVersion,
+    SegmentMember,
     SendStep,
     StepCount,
 )
@@ -46,6 +50,7 @@ from journeys.plan import COUNTERS
 from journeys.rules import branch_rule_check
 from journeys.sending import template_mapping
 from journeys.spec import Definition, definition_check, definition_parse
+from journeys.tasks import test_run as test_run_task
 from journeys.triggers import digits, settings_keywords
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.services import template_check_sendable
@@ -76,6 +81,20 @@ def journey_validate(*, definition: Any, journey: Journey | None = None) -> list
         and not ContactList.objects.filter(name=trigger["list"]).exists()
     ):
         problems.append(f"trigger.list: no list named {trigger['list']!r}")
+    if (
+        trigger["type"] == "segment"
+        and not Segment.objects.filter(name=trigger["segment"]).exists()
+    ):
+        problems.append(f"trigger.segment: no segment named {trigger['segment']!r}")
+    if trigger["type"] == "message" and trigger.get("campaign") is not None:
+        campaign = Campaign.objects.filter(pk=trigger["campaign"]).first()
+        if campaign is None:
+            problems.append(f"trigger.campaign: no campaign {trigger['campaign']}")
+        elif campaign.open_ended:
+            problems.append(
+                "trigger.campaign: a journey's own messages cannot trigger journeys (name a "
+                "campaign, or leave it out for any campaign)"
+            )
     if trigger["type"] == "keyword":
         problems += keyword_problems(
             keyword=trigger["keyword"], number=trigger.get("number", ""), journey=journey
@@ -231,6 +250,17 @@ def _activate(*, journey: Journey, actor: Actor) -> JourneyVersion:
     journey.trigger_list = (
         ContactList.objects.get(name=trigger["list"]) if trigger["type"] == "list_joined" else None
     )
+    segment = (
+        Segment.objects.get(name=trigger["segment"]).pk if trigger["type"] == "segment" else None
+    )
+    if segment != journey.trigger_segment_id:
+        # A new segment: its first sweep takes who matches then as the baseline (segment
+        # journeys let in those who start matching, not those who already did).
+        SegmentMember.objects.filter(journey=journey).delete()
+        journey.swept_through = None
+    journey.trigger_segment_id = segment
+    journey.trigger_outcome = trigger.get("outcome", "") if trigger["type"] == "message" else ""
+    journey.trigger_campaign_id = trigger.get("campaign") if trigger["type"] == "message" else None
     journey.goal_event = parsed.goal_event
     journey.activated_at = journey.activated_at or timezone.now()
     try:
@@ -460,3 +490,73 @@ def journey_next_due(*, journey: Journey) -> dt.datetime | None:
         .aggregate(next=Min("due_at"))
         .get("next")
     )
+
+
+# A builder's test: at most this many scripted lines, and a test that has not finished after
+# this long is shown as failed (its worker died; the scratch database is dropped by the next).
+TEST_MAX_LINES = 200
+TEST_GIVES_UP = dt.timedelta(minutes=15)
+
+
+def journey_test_start(*, journey: Journey, events: str, actor: Actor) -> JourneyTest:
+    """Test the journey's draft for scripted test contacts on a scratch database against the
+    sandbox, with simulated time (a task runs it after the commit; nothing real is touched)."""
+    from journeys.scratch import parse_events_text
+
+    actor_require(actor, "journeys.view_journey", doing="test journeys")
+    problems = definition_check(journey.draft)
+    lines = [line for line in events.splitlines() if line.strip()]
+    if len(lines) > TEST_MAX_LINES:
+        problems.append(f"events: at most {TEST_MAX_LINES} lines")
+    elif "\x00" in events:
+        problems.append("events: NUL characters are not accepted")
+    else:
+        try:
+            parse_events_text(events, timezone.now(), name="events")
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise JourneyError(problems)
+    test = JourneyTest.objects.create(
+        journey=journey, definition=journey.draft, events="\n".join(lines),
+        created_by=actor_user(actor),
+    )  # fmt: skip
+    transaction.on_commit(lambda: test_run_task.delay(test.pk))
+    audit_record(actor=actor, action="journey_test", detail=f"journey {journey.pk} test {test.pk}")
+    return test
+
+
+def journey_test_run(*, test_id: int) -> None:
+    """Run a queued test (once: the row is claimed first) and keep its report or its error."""
+    import tempfile
+    from pathlib import Path
+
+    from journeys.scratch import ScratchError, journey_test
+
+    claimed = JourneyTest.objects.filter(pk=test_id, state=JourneyTest.State.QUEUED).update(
+        state=JourneyTest.State.RUNNING, started_at=timezone.now()
+    )
+    if not claimed:
+        return
+    test = JourneyTest.objects.get(pk=test_id)
+    report, error = None, ""
+    with tempfile.TemporaryDirectory(prefix="herald-journey-test-") as folder:
+        spec, events = Path(folder) / "spec.json", Path(folder) / "events.jsonl"
+        spec.write_text(json.dumps(test.definition), encoding="utf-8")
+        events.write_text(test.events, encoding="utf-8")
+        try:
+            report = journey_test(spec=spec, events=events if test.events else None)
+        except (ScratchError, subprocess.TimeoutExpired, ValueError) as exc:
+            error = str(exc)[-2000:] or exc.__class__.__name__
+    JourneyTest.objects.filter(pk=test_id).update(
+        state=JourneyTest.State.FAILED if error else JourneyTest.State.DONE,
+        report=report, error=error, finished_at=timezone.now(),
+    )  # fmt: skip
+
+
+def journey_test_state(*, test: JourneyTest, now: dt.datetime | None = None) -> str:
+    """The test's state as shown: a test left unfinished too long is failed."""
+    unfinished = test.state in (JourneyTest.State.QUEUED, JourneyTest.State.RUNNING)
+    if unfinished and test.created_at < (now or timezone.now()) - TEST_GIVES_UP:
+        return JourneyTest.State.FAILED
+    return test.state

@@ -4,7 +4,8 @@ Both run the real engine (the same entering, steps, rules and counters) on a cop
 moving a simulated clock from one trigger or due time to the next, and report what would have
 happened; nothing is sent and nothing is kept:
 - `journey_backtest` replays the last N days' real triggers (the stored events of the trigger's
-  name, the keyword messages, the list joins, the date occasions) and the goal and awaited
+  name, the keyword messages, the list joins, the date occasions, the outcomes of Herald's
+  messages; not segment starts, of which no history is kept) and the goal and awaited
   events, inside one transaction that is rolled back at the end. Messages the draft would have
   sent did not exist, so no reply, click or delivery of them is assumed (their `wait_for`
   takes the timeout). Update steps are not applied (the contacts are real): they are recorded.
@@ -28,7 +29,7 @@ from django.utils import timezone
 
 from campaigns.models import Message
 from campaigns.pricing import estimate_cost
-from contacts.models import ListMembership
+from contacts.models import Contact, ListMembership
 from core.rules import Actor, actor_require
 from core.words import first_word
 from infobip.models import InboundMessage, KeywordAction
@@ -44,6 +45,7 @@ from journeys.models import (
     JourneyVersion,
     StepCount,
 )
+from journeys.outcomes import recorded_outcomes
 from journeys.services import JourneyError, journey_validate, send_campaigns_create
 from journeys.spec import Definition, definition_parse
 from journeys.triggers import EventCause, date_sweep, digits
@@ -141,6 +143,12 @@ def recorded_causes(definition: Definition, since: dt.datetime, until: dt.dateti
             contact_list__name=trigger["list"], added_at__gte=since, added_at__lt=until
         ).values_list("contact_id", "added_at"):
             causes.append(Cause(at, "trigger", contact, f"list:{contact}:{at.timestamp()}"))
+    elif trigger["type"] == "message":
+        for at, contact, source, props in recorded_outcomes(
+            outcome=trigger["outcome"], campaign_id=trigger.get("campaign"), since=since,
+            until=until,
+        ):  # fmt: skip
+            causes.append(Cause(at, "trigger", contact, source, properties=props))
     else:
         day = since.replace(hour=23, minute=59, second=0, microsecond=0)
         while day < until:
@@ -272,6 +280,11 @@ def journey_backtest(
     if problems:
         raise JourneyError(problems)
     definition = definition_parse(journey.draft)
+    if definition.trigger["type"] == "segment":
+        raise JourneyError(
+            "a segment trigger cannot be backtested: Herald keeps no history of when contacts "
+            "started matching a segment (its count and sample are on the segment's page)"
+        )
     until = now or timezone.now()
     since = until - dt.timedelta(days=days)
     with transaction.atomic():
@@ -364,7 +377,6 @@ def _fates(message_ids: list[str]) -> dict[str, str]:
 
 
 def _contact(raw: dict) -> int:
-    from contacts.models import Contact
     from contacts.phones import PhoneChecker
 
     info = PhoneChecker().check(str(raw.get("phone", "")))
@@ -400,6 +412,20 @@ def _scripted(journey: Journey, line: dict, clock: dt.datetime) -> None:
         ) if "inbound" in line else set()  # fmt: skip
         if not claimed:
             contacts_replied(contact_ids=[contact_id])
+    elif "join" in line:
+        from contacts.models import ContactList
+        from contacts.services import contact_list_add
+
+        joined, _ = ContactList.objects.get_or_create(name=str(line["join"])[:200])
+        contact_list_add(contact_list=joined, contact_ids=[contact_id])
+    elif "update" in line:
+        from journeys.segment_trigger import segment_contacts_check
+
+        segment_contacts_check(contact_ids=[contact_id], now=clock)
+        if journey.trigger_type == "date_attribute" and journey.version_id:
+            date_sweep(LiveJourney(journey.pk, journey.version_id), clock)
+    elif "outcome" in line:
+        _outcome(journey, contact_id, line, clock)
     elif line.get("click"):
         last = (
             Message.objects.filter(
@@ -414,6 +440,44 @@ def _scripted(journey: Journey, line: dict, clock: dt.datetime) -> None:
             messages_clicked(message_ids=[last.pk])
 
 
+def _outcome(journey: Journey, contact_id: int, line: dict, clock: dt.datetime) -> None:
+    """A scripted outcome of a message of the trigger's campaign (copied into the scratch
+    database) or of a test campaign: `message` triggers hear it as they would a real one (the
+    ledger's signal, a stored click, a stored reply)."""
+    from campaigns.ledger import Outcome, messages_apply_outcomes
+    from campaigns.models import Campaign
+    from infobip.models import Click, WebhookEvent
+    from journeys.outcomes import clicks_enter, replies_enter
+
+    campaign = Campaign.objects.filter(pk=journey.trigger_campaign_id or 0).first()
+    if campaign is None:
+        campaign, _ = Campaign.objects.get_or_create(
+            name="journey test campaign", defaults={"channel": "sms", "state": "running",
+                                                    "text": "A test message"},
+        )  # fmt: skip
+    phone = Contact.objects.values_list("phone", flat=True).get(pk=contact_id)
+    message = Message.objects.create(
+        campaign=campaign, contact_id=contact_id, phone=phone, channel="sms",
+        attempt=Message.objects.filter(campaign=campaign, contact_id=contact_id).count() + 1,
+        text="A test message", state="accepted", callback_data=f"herald:campaign={campaign.pk}",
+    )  # fmt: skip
+    outcome = str(line["outcome"])
+    if outcome in ("delivered", "failed"):
+        state = "delivered" if outcome == "delivered" else "undeliverable"
+        messages_apply_outcomes(outcomes=[Outcome(str(message.message_id), state, at=clock)])
+    elif outcome == "clicked":
+        event = WebhookEvent.objects.create(kind="clicks", body="{}")
+        Click.objects.create(event=event, index=0, message=message, campaign=campaign,
+                             url="https://test", clicked_at=clock)  # fmt: skip
+        clicks_enter(event_keys=[(event.pk, 0)])
+    else:
+        inbound = InboundMessage.objects.create(
+            channel="sms", contact_id=contact_id, infobip_message_id=f"test-{secrets.token_hex(8)}",
+            from_number=phone.lstrip("+"), to_number="", text="a reply", received_at=clock,
+        )  # fmt: skip
+        replies_enter(messages=[(inbound.pk, contact_id, clock)])
+
+
 def journey_replay_script(
     *, definition: dict[str, Any], lines: list[tuple[dt.datetime, dict]], start: dt.datetime
 ) -> dict[str, Any]:
@@ -425,6 +489,10 @@ def journey_replay_script(
 
     journey = journey_create(definition=definition, actor=OPERATOR)
     journey_activate(journey=journey, actor=OPERATOR)
+    if journey.trigger_type == "segment":
+        from journeys.segment_trigger import journey_segment_sweep
+
+        journey_segment_sweep(journey_id=journey.pk, now=start)  # the baseline
     entries = JourneyEntry.objects.filter(journey=journey, state=JourneyEntry.State.ACTIVE)
     horizon = start + dt.timedelta(days=400)
     i, clock = 0, start

@@ -34,7 +34,9 @@ from channels.regional import DLT_ID, IYS_RECIPIENT_TYPES, KR_TITLE_MAX
 from channels.registry import UnknownChannel, channel_names, channel_type
 
 STEP_TYPES = ("send", "wait", "wait_for", "branch", "split", "update", "notify", "exit")
-TRIGGER_TYPES = ("event", "keyword", "list_joined", "date_attribute")
+TRIGGER_TYPES = ("event", "keyword", "list_joined", "segment", "date_attribute", "message")
+# A `message` trigger: what happened to a message Herald sent (journeys/outcomes.py).
+OUTCOMES = ("delivered", "failed", "clicked", "replied")
 WAIT_FOR_BUILTIN = ("reply", "click", "delivered")
 REENTRY = ("once", "once_per_key", "always")
 CAP_POLICIES = ("delay", "skip", "exempt")
@@ -231,6 +233,18 @@ def _trigger(raw: Any, problems: list[str]) -> dict[str, Any]:
             problems.append("trigger.number: our number the keyword is sent to")
     if kind == "list_joined" and (not isinstance(raw.get("list"), str) or not raw["list"].strip()):
         problems.append("trigger.list: the name of the list")
+    if kind == "segment" and (
+        not isinstance(raw.get("segment"), str) or not raw["segment"].strip()
+    ):
+        problems.append("trigger.segment: the name of the segment contacts start matching")
+    if kind == "message":
+        if raw.get("outcome") not in OUTCOMES:
+            problems.append(f"trigger.outcome: one of {', '.join(OUTCOMES)}")
+        campaign = raw.get("campaign")
+        if campaign is not None and (
+            isinstance(campaign, bool) or not isinstance(campaign, int) or campaign <= 0
+        ):
+            problems.append("trigger.campaign: the campaign's id (leave it out: any campaign)")
     if kind == "date_attribute":
         if not isinstance(raw.get("attribute"), str) or not _ATTRIBUTE.match(raw["attribute"]):
             problems.append("trigger.attribute: the contact attribute holding a date (YYYY-MM-DD)")

@@ -74,12 +74,41 @@ def advance(journey_id: int) -> None:
 
 @shared_task(name="journeys.tasks.sweep", ignore_result=True)
 def sweep() -> None:
-    """Beat: let in date-attribute occasions, run journeys with due entries."""
+    """Beat: let in date-attribute occasions and new segment members, run due journeys."""
     from journeys.engine import journey_due_exists
+    from journeys.segment_trigger import segment_triggers_sweep
     from journeys.services import journeys_runnable
     from journeys.triggers import date_triggers_sweep
 
     date_triggers_sweep()
+    segment_triggers_sweep()
     for journey_id in journeys_runnable():
         if journey_due_exists(journey_id=journey_id):
             advance.delay(journey_id)
+
+
+@shared_task(name="journeys.tasks.segment_sweep", ignore_result=True)
+def segment_sweep(journey_id: int) -> None:
+    """Look at the whole of a segment journey's segment again (more contacts started to match
+    than one look lets in)."""
+    from journeys.segment_trigger import journey_segment_sweep
+
+    look = journey_segment_sweep(journey_id=journey_id)
+    if look.more:
+        segment_sweep.delay(journey_id)
+
+
+@shared_task(name="journeys.tasks.segment_contacts", ignore_result=True)
+def segment_contacts(contact_ids: list[int]) -> None:
+    """Look at contacts a write just changed in every segment journey."""
+    from journeys.segment_trigger import segment_contacts_check
+
+    segment_contacts_check(contact_ids=contact_ids)
+
+
+@shared_task(name="journeys.tasks.test_run", ignore_result=True)
+def test_run(test_id: int) -> None:
+    """Run a builder's test of a draft (a scratch database, the sandbox, simulated time)."""
+    from journeys.services import journey_test_run
+
+    journey_test_run(test_id=test_id)

@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+from campaigns.rendering import placeholder_names
 from channels.registry import UnknownChannel, channel_type
 from journeys.spec import duration_parse
 
@@ -187,6 +188,15 @@ def _rule(post: Any, problems: list[str]) -> dict[str, Any]:
     return {"match": "all", "rules": [rule]}
 
 
+# A `message` trigger's outcomes, as the settings form words them.
+OUTCOME_WORDS = (
+    ("delivered", "is delivered"),
+    ("failed", "fails (after its fallback chain)"),
+    ("clicked", "is clicked"),
+    ("replied", "gets a reply"),
+)
+
+
 def settings_from_form(post: Any, draft: dict[str, Any]) -> dict[str, Any]:
     """The draft with the settings form applied (name, trigger, re-entry, goal, rules)."""
     out = {k: v for k, v in draft.items() if k == "steps"}
@@ -200,6 +210,16 @@ def settings_from_form(post: Any, draft: dict[str, Any]) -> dict[str, Any]:
         trigger["number"] = post.get("number", "").strip()
     elif kind == "list_joined":
         trigger["list"] = post.get("list", "").strip()
+    elif kind == "segment":
+        trigger["segment"] = post.get("segment", "").strip()
+    elif kind == "message":
+        trigger["outcome"] = post.get("outcome", "").strip()
+        campaign = post.get("campaign", "").strip()
+        if campaign:
+            # Not a number: kept as given, so the definition's check names the problem.
+            trigger["campaign"] = (
+                int(campaign) if campaign.isascii() and campaign.isdigit() else campaign
+            )
     elif kind == "date_attribute":
         trigger["attribute"] = post.get("attribute", "").strip()
         days = post.get("offset_days", "0").strip() or "0"
@@ -207,9 +227,13 @@ def settings_from_form(post: Any, draft: dict[str, Any]) -> dict[str, Any]:
         trigger["offset"] = f"{sign}P{days.lstrip('+-')}D" if days.lstrip("+-").isdigit() else days
         trigger["at"] = post.get("at", "09:00").strip()
     for side in ("include", "exclude"):
-        lists = post.getlist(f"{side}_lists") if hasattr(post, "getlist") else []
-        if lists:
-            trigger[side] = {"lists": lists}
+        audience = {}
+        for kind_of in ("lists", "segments"):
+            names = post.getlist(f"{side}_{kind_of}") if hasattr(post, "getlist") else []
+            if names:
+                audience[kind_of] = names
+        if audience:
+            trigger[side] = audience
     out["trigger"] = trigger
     reentry = post.get("reentry", "once")
     if reentry == "cooldown":
@@ -347,3 +371,52 @@ def starter(kind: str, name: str) -> dict[str, Any]:
 
 def local_time(value: dt.datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def test_script(draft: dict[str, Any], now: dt.datetime) -> str:
+    """A first script for testing a draft: two test contacts setting its trigger off (and its
+    goal, when it has one), as events lines (docs/JOURNEYS.md, "journey test")."""
+    raw_trigger = draft.get("trigger")
+    trigger: dict[str, Any] = raw_trigger if isinstance(raw_trigger, dict) else {}
+    kind = trigger.get("type")
+    people = [
+        {"phone": f"+4479460001{n:02d}", "first_name": name, "timezone": "Europe/London"}
+        for n, name in ((1, "Ana"), (2, "Bob"))
+    ]
+    properties = {name[len("event.") :]: "sample" for name in _event_names(draft)}
+    lines: list[dict[str, Any]] = []
+    for index, person in enumerate(people):
+        line: dict[str, Any] = {"at": f"PT{index * 5}M", "contact": person}
+        if kind == "keyword":
+            line |= {"inbound": str(trigger.get("keyword") or "JOIN"),
+                     "to": str(trigger.get("number") or "")}  # fmt: skip
+        elif kind == "list_joined":
+            line["join"] = str(trigger.get("list") or "")
+        elif kind == "segment":
+            line["update"] = True
+        elif kind == "date_attribute":
+            attribute = str(trigger.get("attribute") or "birthday")
+            line["contact"] = {**person, "timezone": "UTC",
+                               "attributes": {attribute: f"1990-{now:%m-%d}"}}  # fmt: skip
+            line["update"] = True
+            line["at"] = f"{now:%Y-%m-%d}T{trigger.get('at') or '09:00'}:00+00:00"
+        elif kind == "message":
+            line["outcome"] = str(trigger.get("outcome") or "delivered")
+        else:
+            line |= {"name": str(trigger.get("event") or "signed_up"), "key": f"test-{index + 1}",
+                     "properties": properties}  # fmt: skip
+        lines.append(line)
+    goal = draft.get("goal")
+    if isinstance(goal, dict) and goal.get("event"):
+        lines.append({"at": "PT30M", "contact": {"phone": people[1]["phone"]},
+                      "name": str(goal["event"]), "key": "test-2"})  # fmt: skip
+    return "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
+
+
+def _event_names(draft: dict[str, Any]) -> set[str]:
+    """The `{{event.<name>}}` placeholders the draft's texts use."""
+    names: set[str] = set()
+    for step in draft.get("steps") or []:
+        if isinstance(step, dict) and isinstance(step.get("text"), str):
+            names |= {n for n in placeholder_names(step["text"]) if n.startswith("event.")}
+    return names

@@ -129,6 +129,12 @@ urlpatterns = [
     path("journeys/<int:pk>/check/", journeys.journey_check, name="journey_check"),
     path("journeys/<int:pk>/people/", journeys.journey_people, name="journey_people"),
     path("journeys/<int:pk>/backtest/", journeys.journey_backtest_view, name="journey_backtest"),
+    path("journeys/<int:pk>/test/", journeys.journey_test_view, name="journey_test"),
+    path(
+        "journeys/<int:pk>/tests/<int:test_id>/",
+        journeys.journey_test_result,
+        name="journey_test_result",
+    ),
     path("journeys/<int:pk>/steps/add/", journeys.journey_step_add, name="journey_step_add"),
     path("journeys/<int:pk>/steps/<str:step_id>/", journeys.journey_step, name="journey_step"),
     path(

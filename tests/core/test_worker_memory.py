@@ -40,7 +40,10 @@ def test_freezing_leaves_the_gc_running_for_new_objects(unfrozen) -> None:
     cycle.append(cycle)
     del cycle
     assert gc.collect() >= 1  # a cycle made after the freeze is still collected
-    assert gc.get_freeze_count() == frozen
+    # Collecting froze nothing new. Not `==`: the collection may free garbage that held the
+    # last reference to a frozen object, which leaves the permanent generation (the full unit
+    # run did this by chance, 639,702 → 639,699).
+    assert gc.get_freeze_count() <= frozen
 
 
 @pytest.mark.integration

@@ -101,3 +101,39 @@ def test_a_marketer_builds_validates_and_activates_a_journey(
         assert width <= 391, f"{path} is {width}px wide at 390px"
         shot(page, shots_dir, f"journey-06-w390-{name}")
         axe_audit.check(page, f"journey {name} at 390 px")
+
+
+@pytest.mark.timeout(600)
+def test_a_marketer_tests_the_draft_from_its_page(
+    browser_page, live_server, celery_worker, engine_settings, shots_dir, axe_audit
+) -> None:
+    """The draft page's "Test the draft": the first script sets the trigger off for two test
+    contacts (one reaches the goal), a worker runs it on a scratch database against the
+    sandbox, and the page shows what each would get, and when — at 1280 and 390 px."""
+    make_user("mia", MARKETER)
+    page, base = browser_page, live_server.url
+    login(page, base, "mia")
+    page.goto(f"{base}/journeys/")
+    page.get_by_label("Name").fill("Cart test")
+    page.get_by_label("An abandoned cart").check()
+    page.get_by_role("button", name="Create the draft").click()
+    expect(page.get_by_label("Test contacts and what they do, one per line")).to_contain_text(
+        "cart_abandoned"
+    )
+    page.get_by_role("button", name="Test the draft", exact=True).click()
+    expect(page.locator("#test-result")).to_contain_text("Testing the draft")
+    result = page.locator("#test-result")
+    # The first test on a database builds its scratch template (migrations): up to minutes.
+    expect(result).to_contain_text("Tested: 2 test contacts", timeout=300_000)
+    expect(result.locator("table").first).to_contain_text("Hi Ana, your sample is waiting")
+    expect(result).to_contain_text("goal order_placed")
+    shot(page, shots_dir, "journey-07-test")
+    axe_audit.check(page, "journey test result at 1280 px")
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.reload()
+    page.locator("#test-result").get_by_role("link", name="Show it").click()
+    expect(page.locator("#test-result")).to_contain_text("Tested: 2 test contacts")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 391, f"the tested draft is {width}px wide at 390px"
+    shot(page, shots_dir, "journey-08-w390-test")
+    axe_audit.check(page, "journey test result at 390 px")

@@ -49,3 +49,40 @@ def test_a_bad_events_line_is_named(tmp_path) -> None:
     events.write_text('{"at": "PT0S", "contact": {"phone": "+447946000101"}, "name": "x"}\n{oops\n')
     with pytest.raises(CommandError, match=r"events\.jsonl:2: not JSON"):
         call_command("journey", "test", str(spec), "--events", str(events))
+
+
+def test_segment_and_message_triggers_run_with_what_the_definition_names(tmp_path, capsys) -> None:
+    """The scratch database gets the draft's lists, segments and campaign (not their
+    contacts); `update` lines let a segment look at a contact, `outcome` lines a message
+    trigger hear one."""
+    from campaigns.models import Segment
+    from contacts.models import ContactList
+    from tests.factories import CampaignFactory
+
+    ContactList.objects.create(name="Staff")
+    Segment.objects.create(name="Leeds", rules={"match": "all", "rules": [
+        {"field": "attribute", "key": "city", "op": "eq", "value": "Leeds"}]})  # fmt: skip
+    campaign = CampaignFactory(state="running", name="Spring")
+    hello = [{"id": "hi", "type": "send", "channel": "sms", "text": "Hi {{first_name}}"}]
+    moved = {"name": "Moved", "steps": hello, "trigger": {"type": "segment", "segment": "Leeds",
+             "exclude": {"lists": ["Staff"]}}}  # fmt: skip
+    thanks = {"name": "Thanks", "steps": hello, "reentry": "always", "trigger": {
+        "type": "message", "outcome": "clicked", "campaign": campaign.pk}}  # fmt: skip
+    contact = {"phone": "+447946000101", "first_name": "Ana", "attributes": {"city": "York"}}
+    leeds = {**contact, "attributes": {"city": "Leeds"}}
+    runs = [
+        (moved, [{"at": "PT0S", "contact": contact, "update": True},
+                 {"at": "PT1H", "contact": leeds, "update": True}]),
+        (thanks, [{"at": "PT5M", "contact": contact, "outcome": "clicked"},
+                  {"at": "PT6M", "contact": contact, "outcome": "delivered"}]),
+    ]  # fmt: skip
+    for definition, lines in runs:
+        spec, events = tmp_path / "spec.json", tmp_path / "events.jsonl"
+        spec.write_text(json.dumps(definition))
+        events.write_text("\n".join(json.dumps(line) for line in lines))
+        call_command("journey", "test", str(spec), "--events", str(events), "--json")
+        report = json.loads(capsys.readouterr().out)
+        rows = report["contacts"]["+447946000101"]
+        assert [(s["step"], s["outcome"]) for s in rows] == [("hi", "sent")]
+        assert rows[0]["text"] == "Hi Ana"
+        assert rows[0]["after"] == ("1:00:00" if definition is moved else "0:05:00")

@@ -33,6 +33,35 @@ def test_the_settings_form_round_trip(builder) -> None:
     assert len(journey.draft["steps"]) == 5  # the steps are kept
 
 
+def test_the_settings_form_sets_segment_and_message_triggers_and_audiences(builder) -> None:
+    from campaigns.models import Segment
+    from contacts.models import ContactList
+    from tests.factories import CampaignFactory
+
+    client, journey = builder
+    Segment.objects.create(name="Leeds", rules={"match": "all", "rules": []})
+    ContactList.objects.create(name="Staff")
+    campaign = CampaignFactory(name="Spring sale", state="running")
+    form = client.get(f"/journeys/{journey.pk}/settings/")
+    assert b"Starting to match a segment" in form.content
+    assert b"Spring sale" in form.content
+    client.post(f"/journeys/{journey.pk}/settings/", {
+        "name": "Cart", "trigger_type": "segment", "segment": "Leeds", "reentry": "once",
+        "exclude_lists": ["Staff"], "include_segments": ["Leeds"]})  # fmt: skip
+    journey.refresh_from_db()
+    assert journey.draft["trigger"] == {"type": "segment", "segment": "Leeds",
+                                        "include": {"segments": ["Leeds"]},
+                                        "exclude": {"lists": ["Staff"]}}  # fmt: skip
+    client.post(f"/journeys/{journey.pk}/settings/", {
+        "name": "Cart", "trigger_type": "message", "outcome": "clicked",
+        "campaign": str(campaign.pk), "reentry": "always"})  # fmt: skip
+    journey.refresh_from_db()
+    assert journey.draft["trigger"] == {"type": "message", "outcome": "clicked",
+                                        "campaign": campaign.pk}  # fmt: skip
+    page = client.get(f"/journeys/{journey.pk}/")
+    assert f"of campaign {campaign.pk} is clicked".encode() in page.content
+
+
 def test_steps_are_added_edited_moved_and_removed(builder) -> None:
     client, journey = builder
     assert client.get(f"/journeys/{journey.pk}/steps/wait2/").status_code == 200
@@ -90,6 +119,36 @@ def test_the_draft_page_backtests(builder) -> None:
     assert client.post(f"/journeys/{journey.pk}/backtest/", {"days": "x"}).status_code == 400
 
 
+@pytest.mark.timeout(600)
+def test_the_draft_page_tests_the_draft_for_scripted_contacts(builder) -> None:
+    from journeys.models import JourneyTest
+    from journeys.services import journey_test_run
+
+    client, journey = builder
+    page = client.get(f"/journeys/{journey.pk}/")
+    assert b"Test the draft" in page.content
+    assert b"cart_abandoned" in page.content  # the first script sets the trigger off
+    bad = client.post(f"/journeys/{journey.pk}/test/", {"events": '{"contact": {"phone": "1"}}'})
+    assert bad.status_code == 400
+    assert b"contact.phone" in bad.content
+    script = "\n".join([
+        '{"at": "PT0S", "contact": {"phone": "+447946000101", "first_name": "Ana"}, '
+        '"name": "cart_abandoned", "key": "c1", "properties": {"item": "red shoes"}}',
+        '{"at": "PT10M", "contact": {"phone": "+447946000101"}, "name": "order_placed", '
+        '"key": "c1"}'])  # fmt: skip
+    started = client.post(f"/journeys/{journey.pk}/test/", {"events": script})
+    assert started.status_code == 200
+    assert b"Testing the draft" in started.content  # polled until the worker is done
+    test = JourneyTest.objects.get(journey=journey)
+    journey_test_run(test_id=test.pk)  # the task's body (no worker in the unit run)
+    journey_test_run(test_id=test.pk)  # a repeated task does nothing: the row was claimed
+    result = client.get(f"/journeys/{journey.pk}/tests/{test.pk}/")
+    assert b"Tested: 1 test contact" in result.content
+    assert b"+447946000101" in result.content
+    assert b"goal order_placed" in result.content
+    assert client.get(f"/journeys/{journey.pk}/").status_code == 200  # the last test is listed
+
+
 @pytest.mark.parametrize(
     ("path", "form"),
     [
@@ -97,9 +156,15 @@ def test_the_draft_page_backtests(builder) -> None:
                        "cooldown_days": "x", "max_spend": "NaN", "offset_days": "\x00"}),
         ("settings/", {"name": "Cart", "trigger_type": "date_attribute", "attribute": "1x",
                        "offset_days": "-9999", "at": "25:99", "max_spend": "inf"}),
+        ("settings/", {"name": "Cart", "trigger_type": "message", "outcome": "exploded",
+                       "campaign": "１２", "include_segments": ["\x00"]}),
+        ("settings/", {"name": "Cart", "trigger_type": "segment", "segment": "x" * 5000}),
         ("steps/wait2/", {"event": "other", "event_name": "a b", "amount": "-1", "unit": "eons",
                           "then": "nowhere"}),
         ("steps/add/", {"type": "teleport"}),
+        ("test/", {"events": '{"at": "P99999999D", "contact": {"phone": "+447946000101"}, '
+                             '"name": "x"}\n\x00'}),
+        ("test/", {"events": "[]\n" * 300}),
         ("steps/wait1/move/", {"to": "sideways"}),
     ],
 )  # fmt: skip

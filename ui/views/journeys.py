@@ -18,18 +18,20 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.timezone import localtime
 from django.views.decorators.http import require_POST
 
 from campaigns.caps import caps_configured
+from campaigns.models import Campaign, Segment
 from channels.base import ChannelType
 from channels.registry import UnknownChannel, channel_choices, channel_type
 from contacts.models import Contact, ContactList
 from contacts.phones import PhoneChecker, PhoneError
 from core.rules import Refused
 from journeys.inspect import entries_inspect
-from journeys.models import Journey
+from journeys.models import Journey, JourneyTest
 from journeys.services import (
     JourneyError,
     journey_activate,
@@ -39,6 +41,8 @@ from journeys.services import (
     journey_pause,
     journey_resume,
     journey_status,
+    journey_test_start,
+    journey_test_state,
     journey_update,
     journey_validate,
 )
@@ -169,6 +173,9 @@ def _context(request: HttpRequest, journey: Journey, problems: list[str] | None 
         "can_send": request.user.has_perm("ui.launch_campaign"),
         "lists": ContactList.objects.order_by("name"),
         "validated": problems is not None,
+        "test_script": jf.test_script(journey.draft if isinstance(journey.draft, dict) else {},
+                                      timezone.now()),
+        "last_test": journey.tests.first(),
     }  # fmt: skip
 
 
@@ -318,8 +325,14 @@ def journey_settings(request: HttpRequest, pk: int) -> HttpResponse:
         "cooldown_days": cooldown,
         "offset_days": offset.replace("P", "").replace("D", "") if offset.endswith("D") else offset,
         "lists": ContactList.objects.order_by("name"),
+        "segments": Segment.objects.order_by("name"),
+        # Campaigns whose messages a `message` trigger may name (a journey's own are not).
+        "campaigns": Campaign.objects.filter(open_ended=False).order_by("-id")[:200],
+        "outcomes": jf.OUTCOME_WORDS,
         "included": (trigger.get("include") or {}).get("lists") or [],
         "excluded": (trigger.get("exclude") or {}).get("lists") or [],
+        "included_segments": (trigger.get("include") or {}).get("segments") or [],
+        "excluded_segments": (trigger.get("exclude") or {}).get("segments") or [],
         "goal": goal.get("event", "") if isinstance(goal := draft.get("goal"), dict) else "",
     }  # fmt: skip
     return render(request, "ui/journey_settings.html", context)
@@ -376,6 +389,40 @@ def journey_backtest_view(request: HttpRequest, pk: int) -> HttpResponse:
             problems = getattr(exc, "problems", [str(exc)])
     context = {"journey": journey, "report": report, "problems": problems, "days": days}
     return render(request, "ui/_journey_backtest.html", context, status=400 if problems else 200)
+
+
+@require_POST
+@page(VIEW)
+def journey_test_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Test the draft for scripted test contacts (a scratch database, the sandbox, simulated
+    time): queued here, run by a worker; the answer polls for the report."""
+    journey = get_object_or_404(Journey, pk=pk)
+    try:
+        test = journey_test_start(journey=journey, events=request.POST.get("events", ""),
+                                  actor=request.user)  # fmt: skip
+    except (JourneyError, Refused) as exc:
+        problems = getattr(exc, "problems", [str(exc)])
+        context = {"journey": journey, "problems": problems}
+        return render(request, "ui/_journey_test.html", context, status=400)
+    return _test_fragment(request, journey, test)
+
+
+@page(VIEW)
+def journey_test_result(request: HttpRequest, pk: int, test_id: int) -> HttpResponse:
+    """A test's state, then its report: what each test contact got, and when."""
+    journey = get_object_or_404(Journey, pk=pk)
+    test = get_object_or_404(JourneyTest, pk=test_id, journey=journey)
+    return _test_fragment(request, journey, test)
+
+
+def _test_fragment(request: HttpRequest, journey: Journey, test: JourneyTest) -> HttpResponse:
+    state = journey_test_state(test=test)
+    people = []
+    for phone, steps in ((test.report or {}).get("contacts") or {}).items():
+        people.append({"phone": phone, "steps": steps})
+    context = {"journey": journey, "test": test, "state": state, "people": people,
+               "waiting": state in ("queued", "running")}  # fmt: skip
+    return render(request, "ui/_journey_test.html", context)
 
 
 @page(VIEW)

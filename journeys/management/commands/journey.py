@@ -77,6 +77,7 @@ class Command(BaseCommand):
         replay = sub.add_parser("_replay", help=argparse.SUPPRESS)
         replay.add_argument("spec")
         replay.add_argument("--events", default="")
+        replay.add_argument("--context", default="")
         backtest = sub.add_parser("backtest", help="replay recent real triggers through the draft")
         backtest.add_argument("id", type=int)
         backtest.add_argument("--days", type=int, default=30)
@@ -261,11 +262,13 @@ class Command(BaseCommand):
     def do__replay(self, **o: Any) -> None:
         from django.utils import timezone
 
-        from journeys.scratch import connection_is_scratch, parse_events
+        from journeys.scratch import connection_is_scratch, context_create, parse_events
         from journeys.simulate import journey_replay_script
 
         if not connection_is_scratch():
             raise CommandError("_replay runs only on a scratch database (journey test makes one)")
+        if o["context"]:
+            context_create(json.loads(Path(o["context"]).read_text(encoding="utf-8")))
         start = timezone.now()
         try:
             lines = parse_events(Path(o["events"]), start) if o["events"] else []
