@@ -363,7 +363,7 @@ class SendWindowSerializer(serializers.Serializer):
     end = serializers.TimeField(format="%H:%M")
 
 
-@extend_schema_field(SendWindowSerializer(allow_null=True))
+@extend_schema_field(SendWindowSerializer)
 class SendWindowField(serializers.Field):
     """A campaign's quiet hours as the window in which messages may go, in each recipient's
     local time (08:00–21:00: nothing between 21:00 and 08:00); null: the countries' rules."""

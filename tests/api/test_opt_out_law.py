@@ -90,7 +90,10 @@ def test_with_the_footer_off_every_surface_refuses_the_launch(api_for_superuser)
     problems = opt_out_problems(campaign=campaign)
     assert [(p["country"], p["recipients"]) for p in problems] == [("FR", 2), ("GB", 1)]
     assert "PECR 2003 reg 23" in problems[1]["problems"][0]
-    assert campaign_preview(campaign=campaign)["compliance"] == problems
+    # The preview's compliance list names them per country (with the regional rules' problems).
+    listed = campaign_preview(campaign=campaign)["compliance"]
+    assert [{k: c[k] for k in ("country", "recipients", "problems")} for c in listed] == problems
+    assert [c["country_name"] for c in listed] == ["France", "United Kingdom"]
     with pytest.raises(CampaignError, match=r"2 in FR, 1 in GB"):
         campaign_launch(campaign=campaign, actor=OPERATOR)
     with pytest.raises(CommandError, match="does not say how to opt out"):

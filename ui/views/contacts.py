@@ -167,12 +167,7 @@ def contact_import(request):
             errors.append("Choose a CSV file to upload.")
         elif upload.size == 0:
             errors.append("The file is empty.")
-        list_name = request.POST.get("list_name", "").strip()
-        if list_name and (problem := list_name_problem(list_name)):
-            errors.append(f"List: {problem}.")
-        region = request.POST.get("default_region", "").strip().upper()
-        if region and region not in phonenumbers.SUPPORTED_REGIONS:
-            errors.append(f"“{region[:10]}” is not a country code: use two letters such as GB.")
+        # The list name and the region are checked on the mapping step, where the file is kept.
         if not errors:
             # The file is kept from here on: whatever the next step refuses, it stays.
             job = import_job_create(
@@ -211,7 +206,12 @@ def import_mapping(request, pk: int):
         form = {"list_name": request.POST.get("list_name", "")[:200],
                 "default_region": request.POST.get("default_region", "")[:10],
                 "allow_sequential": request.POST.get("allow_sequential") == "1"}  # fmt: skip
-        if request.POST.get("action") != "refresh":
+        list_name = str(form["list_name"]).strip()
+        if request.POST.get("action") != "refresh" and (
+            problem := list_name and list_name_problem(list_name)
+        ):
+            errors.append(f"List: {problem}.")
+        elif request.POST.get("action") != "refresh":
             try:
                 import_job_start(
                     job=job, columns=columns, user=request.user,
@@ -222,8 +222,13 @@ def import_mapping(request, pk: int):
                 errors.append(str(exc)[0].upper() + str(exc)[1:])
             else:
                 return redirect("ui:import", pk=job.pk)
-    elif job.default_region and job.default_region not in phonenumbers.SUPPORTED_REGIONS:
-        errors.append(f"“{job.default_region}” is not a country code: use two letters such as GB.")
+    else:
+        if job.list_name and (problem := list_name_problem(job.list_name.strip())):
+            errors.append(f"List: {problem}.")
+        if job.default_region and job.default_region not in phonenumbers.SUPPORTED_REGIONS:
+            errors.append(
+                f"“{job.default_region}” is not a country code: use two letters such as GB."
+            )
     context = {
         "job": job,
         "preview": preview,
