@@ -14,11 +14,11 @@ Recipients who must not or cannot be sent to are written too, as `skipped` with 
 import datetime as dt
 import json
 import uuid
-from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import F, Max, Value
@@ -45,13 +45,24 @@ from infobip.links import callback_data
 BATCH = 5000
 # The first chunk is one send batch: sending starts as soon as there is a batch to send.
 FIRST_CHUNK = 1000
+
+
 # Only the columns rendering reads, as plain tuples: full model instances were ~40 % of a 1M
 # freeze (profiled). Rendering reads them by attribute, so a named tuple stands in for Contact.
-_CONTACT_COLUMNS = (
-    "id", "phone", "first_name", "last_name", "language", "timezone", "country", "attributes",
-    "opted_out", "whatsapp_last_inbound_at",
-)  # fmt: skip
-ContactRow = namedtuple("ContactRow", _CONTACT_COLUMNS)
+class ContactRow(NamedTuple):
+    id: int
+    phone: str
+    first_name: str
+    last_name: str
+    language: str
+    timezone: str
+    country: str
+    attributes: dict[str, object]
+    opted_out: bool
+    whatsapp_last_inbound_at: dt.datetime | None
+
+
+_CONTACT_COLUMNS = ContactRow._fields
 # pg_advisory_lock(class, campaign id): one freezer per campaign.
 FREEZE_LOCK = 7_401
 _COLUMNS = (
@@ -109,7 +120,7 @@ class _Renderer:
         self.channel = self.kind.ledger
         self.footers = Footers(campaign)
 
-    def row(self, contact: ContactRow) -> tuple[str, str, object, int, str, str, str]:
+    def row(self, contact: ContactRow) -> tuple[str, str, object, int, str, str, str | None]:
         """(channel, text, template_values, parts, encoding, state, reason) for `contact`."""
         kind, channel = self.kind, self.channel
         if contact.opted_out:
@@ -135,7 +146,7 @@ class _Renderer:
 class Chunk:
     """One chunk's ledger rows, how many are queued, their estimate, and who waits instead."""
 
-    rows: list[tuple]
+    rows: list[tuple[object, ...]]
     queued: int
     estimate: Decimal
     rest: list[int]
@@ -182,7 +193,9 @@ class _Chunker:
 
     def chunk(self, batch: list[ContactRow]) -> Chunk:
         campaign, now = self.campaign, self.now
-        rows, priced, queued, rest = [], [], 0, []
+        rows: list[tuple[object, ...]] = []
+        priced: list[tuple[str, str, int]] = []
+        queued, rest = 0, []
         # One grouped ledger query per chunk (none without caps): who is at a frequency cap.
         capped = capped_contacts(campaign=campaign, contact_ids=[c.id for c in batch], now=now)
         no_consent = without_channel_consent(campaign=campaign, contact_ids=[c.id for c in batch])
@@ -311,10 +324,13 @@ def _release(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> 
     split = SplitTest.objects.get(campaign=campaign)
     if split.state != SplitTest.State.RELEASING:
         return 0
+    # No winner (the decision was "none"): the rest's rows are skipped with the decision.
     winner = (
         Variant.objects.select_related("template")
         .filter(campaign=campaign, position=split.winner)
         .first()
+        if split.winner is not None
+        else None
     )
     chunker = _Chunker(campaign, now, None, group=SplitGroup.REST, content=winner)
     waiting = SplitRest.objects.filter(campaign=campaign).order_by("contact_id")
@@ -329,7 +345,7 @@ def _release(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> 
             chunk = chunker.chunk(batch)
         else:
             why = f"no winner was sent to the rest: {split.decision}"[:500]
-            rows = [
+            rows: list[tuple[object, ...]] = [
                 (campaign.pk, c.id, c.phone, chunker.renderer.channel, 1, uuid.uuid4(),
                  callback_data(campaign.pk), "", "", None, 0, "", "skipped", why, None, "", "",
                  "", "", "", now, None, SplitGroup.REST)

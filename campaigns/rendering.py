@@ -142,7 +142,7 @@ class Template:
         out: list[str] = []
         missing: list[str] = []
         for piece in self._pieces:
-            if type(piece) is str:
+            if isinstance(piece, str):
                 out.append(piece)
                 continue
             value = values.get(piece.name)

@@ -124,10 +124,10 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
             campaign_pause(campaign=campaign, actor=SYSTEM, reason=reason)
         return result
     steps = campaign_steps(campaign)
-    if reason := steps[0].kind.sendable_problem(steps[0].content):
+    if drift := steps[0].kind.sendable_problem(steps[0].content):
         from campaigns.services import campaign_pause
 
-        campaign_pause(campaign=campaign, actor=SYSTEM, reason=f"drift guard: {reason}")
+        campaign_pause(campaign=campaign, actor=SYSTEM, reason=f"drift guard: {drift}")
         return result
     # The campaign's sender (or its type's default) keys the throttle; with senders per
     # country each row's own comes from the router below.

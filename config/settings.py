@@ -8,11 +8,12 @@ import contextlib
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_duration
-from kombu import Queue
+from kombu.entity import Queue
 
 from core import embedded_pg
 
@@ -255,7 +256,7 @@ INFOBIP_WEBHOOK_TOKEN = env("INFOBIP_WEBHOOK_TOKEN", default="") or ""
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # --- Logging --------------------------------------------------------------------------------
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "core.logging.RedactSecretsFilter"}},

@@ -7,6 +7,7 @@ with the acting user. Changelists never COUNT the whole table (show_full_result_
 import contextlib
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -28,6 +29,9 @@ from contacts.services import (
 from core.admin_filters import indexed_filter
 from core.csvsafe import csv_lines
 from core.paginator import LargeTablePaginator
+
+if TYPE_CHECKING:  # a typing-only package
+    from django_stubs_ext import WithAnnotations
 
 _PHONE_LIKE = re.compile(r"^[\d\s()+\-./]+$")
 
@@ -79,7 +83,7 @@ class ConsentEventInline(admin.TabularInline):
     model = ConsentEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "action", "source", "channel", "note", "actor"]
+    fields = ("created_at", "action", "source", "channel", "note", "actor")
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
     verbose_name_plural = "Consent history"
@@ -194,6 +198,10 @@ class ContactAdmin(admin.ModelAdmin):
         return response
 
 
+class _Counted(TypedDict):
+    member_count: int  # annotated by ContactListAdmin.get_queryset
+
+
 @admin.register(ContactList)
 class ContactListAdmin(admin.ModelAdmin):
     list_display = ["name", "description", "member_count", "created_at"]
@@ -203,7 +211,7 @@ class ContactListAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
 
     @admin.display(description="Members", ordering="member_count")
-    def member_count(self, obj: ContactList) -> int:
+    def member_count(self, obj: "WithAnnotations[ContactList, _Counted]") -> int:
         return obj.member_count
 
 

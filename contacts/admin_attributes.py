@@ -14,7 +14,7 @@ class AttributeDefinitionForm(forms.ModelForm):
         fields = ["key", "label", "type"]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         problems = attribute_problems(
             key=(data.get("key") or "").strip(),
             kind=data.get("type") or "",

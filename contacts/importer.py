@@ -37,7 +37,7 @@ import functools
 import time
 import zoneinfo
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,7 +62,7 @@ from contacts.mapping import (
 from contacts.models import AttributeDefinition, ContactList, ListMembership
 from contacts.phones import PhoneChecker, PhoneError, PhoneInfo, SequenceKeyer
 from contacts.survey import survey_file
-from core.csvsafe import csv_writer
+from core.csvsafe import SafeWriter, csv_writer
 
 BATCH_SIZE = 5000
 # A pool of checker processes (~0.3 s a worker to start, overlapping pass 1) and the writer
@@ -238,7 +238,7 @@ class ContactImporter:
         self.result = ImportResult(
             dry_run=dry_run, list_name=self.list_name, errors_path=errors_path
         )
-        self._errors = None  # csv writer of the errors file, when there is one
+        self._errors: SafeWriter | None = None  # csv writer of the errors file, when there is one
         self._last_row: dict[int, int] = {}  # from the survey: duplicated key → its last row
         self._held: dict[str, _Entry] = {}  # duplicated numbers waiting for their last row
         self._keys: array = array("q")  # from the survey: every row's key, by row number - 2
@@ -359,7 +359,9 @@ class ContactImporter:
             self._errors.writerow(["row", "reason", *layout.header])
             yield
 
-    def _batches(self, rows: Iterator[tuple[int, list[str]]]) -> Iterator[list]:
+    def _batches(
+        self, rows: Iterator[tuple[int, list[str]]]
+    ) -> Generator[list[tuple[int, list[str]]], None, None]:
         batch: list[tuple[int, list[str]]] = []
         for item in rows:
             batch.append(item)
@@ -462,7 +464,8 @@ class ContactImporter:
         self, rownum: int, raw: str, row: list[str], layout: Layout, values: dict, entry: _Entry
     ) -> None:
         """What the row's consent columns say, with the cells as evidence, on `entry`."""
-        width, said, cells = len(row), {}, []
+        width, cells = len(row), []
+        said: dict[str, bool] = {}
         opted = values.pop("opted_out", None)
         columns = list(layout.consent)
         if opted is not None:

@@ -14,10 +14,10 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 import phonenumbers
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -69,7 +69,7 @@ def _change_consent(
     source: str,
     channel: str,
     note: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     notes: Mapping[int, str] | None = None,
     occurred: Mapping[int, dt.datetime] | None = None,
 ) -> list[int]:
@@ -102,7 +102,7 @@ def _change_consent(
                 ConsentEvent(
                     contact_id=contact_id, action=action, source=source, channel=channel,
                     note=notes.get(contact_id, note)[:500],
-                    actor=actor if actor and actor.pk else None,
+                    actor=actor_user(actor),
                     occurred_at=occurred.get(contact_id),
                 )
                 for contact_id in ids
@@ -120,7 +120,7 @@ def contacts_opt_out(
     source: str,
     channel: str = ConsentChannel.ALL,
     note: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
     notes: Mapping[int, str] | None = None,
     occurred: Mapping[int, dt.datetime] | None = None,
 ) -> int:
@@ -139,7 +139,7 @@ def contacts_opt_in(
     source: str,
     channel: str = ConsentChannel.ALL,
     note: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
 ) -> int:
     """Opt the given contacts back in (one event each that changed); returns how many changed."""
     return len(
@@ -156,7 +156,7 @@ def contact_opt_out(
     source: str,
     channel: str = ConsentChannel.ALL,
     note: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
 ) -> bool:
     """Opt `contact` out of every channel; idempotent, returns whether the state changed."""
     changed = bool(contacts_opt_out(contact_ids=[contact.pk], source=source, channel=channel,
@@ -173,7 +173,7 @@ def contact_opt_in(
     source: str,
     channel: str = ConsentChannel.ALL,
     note: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
 ) -> bool:
     """Opt `contact` back in; idempotent, returns whether the state changed."""
     changed = bool(contacts_opt_in(contact_ids=[contact.pk], source=source, channel=channel,
@@ -241,8 +241,10 @@ def contacts_consent_import(
             actor=sql.Literal(user_id),
             ids=sql.Placeholder(), notes=sql.Placeholder(), dates=sql.Placeholder(),
         )  # fmt: skip
-        params = [[r.contact_id for r in group], [r.note[:500] for r in group],
-                  [r.occurred_at for r in group]]  # fmt: skip
+        params: list[list[int] | list[str] | list[dt.datetime | None]] = [
+            [r.contact_id for r in group], [r.note[:500] for r in group],
+            [r.occurred_at for r in group],
+        ]  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(statement.as_string(None), params)
             recorded += cursor.rowcount
@@ -305,7 +307,7 @@ def contact_list_remove(*, contact_list: ContactList, contact_ids: Iterable[int]
 
 def contacts_import(
     *,
-    source: str | os.PathLike | BinaryIO,
+    source: str | Path | BinaryIO,
     list_name: str | None = None,
     default_region: str | None = None,
     dry_run: bool = False,

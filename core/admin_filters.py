@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.http import HttpRequest
 from psycopg import sql
 
@@ -15,9 +15,11 @@ def distinct_values(model: type[Model], column: str, limit: int = 200) -> list[s
     The admin's own filter runs SELECT DISTINCT over the whole table (seconds on millions of
     rows); the recursive query walks the column's b-tree index once per distinct value.
     """
+    field = model._meta.get_field(column)
+    if not isinstance(field, Field) or field.column is None:
+        raise ValueError(f"{model.__name__}.{column} is not a column")
     query = _DISTINCT_VALUES.format(
-        table=sql.Identifier(model._meta.db_table),
-        col=sql.Identifier(model._meta.get_field(column).column),
+        table=sql.Identifier(model._meta.db_table), col=sql.Identifier(field.column)
     )
     with connection.cursor() as cursor:
         cursor.execute(query, [limit])

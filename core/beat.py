@@ -13,7 +13,8 @@ logger = logging.getLogger(__name__)
 RECORD_EVERY = 2.0
 
 
-class HeraldScheduler(PersistentScheduler):
+# Celery ships no type hints: its scheduler is Any to mypy.
+class HeraldScheduler(PersistentScheduler):  # type: ignore[misc]
     """Celery's file-backed scheduler; each tick also records `SchedulerTick` for this host."""
 
     _recorded_at = 0.0

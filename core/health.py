@@ -97,7 +97,7 @@ def database_up() -> bool:
 
 def broker_up(url: str | None = None, timeout: float = BROKER_TIMEOUT) -> bool:
     """The broker accepts a connection (and answers PING when it is Redis)."""
-    from kombu import Connection
+    from kombu.connection import Connection
 
     url = url or settings.CELERY_BROKER_URL
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}

@@ -18,20 +18,20 @@ class LargeTablePaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        query = getattr(self.object_list, "query", None)
-        if query is None:
+        objects = self.object_list
+        if not isinstance(objects, QuerySet):
             return super().count
-        if not query.where:
+        if not objects.query.where:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [self.object_list.model._meta.db_table],
+                    [objects.model._meta.db_table],
                 )
                 row = cursor.fetchone()
             if row and row[0] > self.ESTIMATE_ABOVE:
                 return int(row[0])
         # COUNT over a LIMITed subquery: cheap whatever the filter matches.
-        return self.object_list[: self.CAP + 1].count()
+        return objects[: self.CAP + 1].count()
 
     def page(self, number: int | str) -> Page:
         """Fetch the page's primary keys first (an index-only scan), then those rows.
@@ -49,4 +49,4 @@ class LargeTablePaginator(Paginator):
             top = self.count
         keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
         rows = list(self.object_list.filter(pk__in=keys))
-        return self._get_page(rows, number, self)
+        return Page(rows, number, self)

@@ -3,7 +3,8 @@
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
-class StaticStorage(CompressedManifestStaticFilesStorage):
+# WhiteNoise ships no type hints: its class is Any to mypy.
+class StaticStorage(CompressedManifestStaticFilesStorage):  # type: ignore[misc]
     """Hashed, gzipped static files; JavaScript source-map comments are left as they are.
 
     Django rewrites `//# sourceMappingURL=` in JavaScript to the map's hashed name and fails

@@ -2,6 +2,7 @@
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
@@ -301,6 +302,11 @@ def _fill(text: str, tokens: list[str], values: list[str]) -> str:
     return PLACEHOLDER_RE.sub(lambda m: by_token.get(m.group(1), m.group(0)), text)
 
 
+def _literal(value: str) -> Callable[[re.Match[str]], str]:
+    """A replacement for re.sub that inserts `value` as is (a string's backslashes would not)."""
+    return lambda _match: value
+
+
 def _render_buttons(buttons: object, values: TemplateValues | None) -> list[str]:
     if not isinstance(buttons, list):
         return []
@@ -314,7 +320,7 @@ def _render_buttons(buttons: object, values: TemplateValues | None) -> list[str]
         if kind == "URL":
             url = str(button.get("url") or "")
             if parameter:
-                url = PLACEHOLDER_RE.sub(lambda _m, p=parameter: p, url)
+                url = PLACEHOLDER_RE.sub(_literal(str(parameter)), url)
             lines.append(f"[{text}] {url}")
         elif kind == "PHONE_NUMBER":
             lines.append(f"[{text}] tel:{button.get('phoneNumber') or ''}")

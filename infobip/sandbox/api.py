@@ -309,7 +309,8 @@ def sms_logs(sb: "Sandbox", req: "Request") -> Response:
     offset = int(req.arg("cursor") or 0) if (req.arg("cursor") or "").isdigit() else 0
     since, until = _parse_time(req.arg("sentSince")), _parse_time(req.arg("sentUntil"))
     wanted = {k: req.arg(k) for k in ("sender", "destination", "generalStatus")}
-    results, skipped, more = [], 0, False
+    results: list[dict[str, Any]] = []
+    skipped, more = 0, False
     for m in reversed(candidates):
         if m.channel not in SMS_API_CHANNELS or not _matches(m, req):
             continue

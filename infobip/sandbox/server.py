@@ -176,10 +176,10 @@ class Sandbox:
         r = self._rng.random()
         if r < cfg.rate_429:
             self.store.count("fault_429")
-            headers = {}
+            headers: dict[str, str] = {}
             if self._rng.random() < cfg.retry_after_share:
                 headers["Retry_After"] = str(cfg.retry_after_seconds)
-            return error(route.envelope, 429, **headers), False
+            return error(route.envelope, 429, (), **headers), False
         if r < cfg.rate_429 + cfg.rate_5xx:
             self.store.count("fault_5xx")
             return error(route.envelope, self._rng.choice((500, 502, 503))), False
@@ -194,6 +194,7 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "InfobipSandbox/1.0"
+    server: "SandboxHTTPServer"  # the only server that serves this handler
     disable_nagle_algorithm = True
 
     def _serve(self) -> None:

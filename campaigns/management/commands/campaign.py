@@ -200,7 +200,8 @@ class Command(BaseCommand):
         segment, exclude_segment = _segment(o["segment"]), _segment(o["exclude_segment"])
         if not lists and segment is None:
             raise CommandError("give --list NAME (one or more) or --segment NAME")
-        template, mapping = None, {}
+        template: WhatsAppTemplate | None = None
+        mapping: dict[str, object] = {}
         kind = channel_type(o["channel"])
         if kind.uses_template:
             template, mapping = self._template(o, kind)
@@ -287,9 +288,10 @@ class Command(BaseCommand):
             return [], None
         decide_after = dt.timedelta(hours=4)
         if o["decide_after"] is not None:
-            decide_after = parse_duration(o["decide_after"])
-            if decide_after is None:
+            parsed = parse_duration(o["decide_after"])
+            if parsed is None:
                 raise CommandError("--decide-after takes an ISO 8601 duration such as PT4H")
+            decide_after = parsed
         test = SplitSpec(
             share=o["test_share"] if o["test_share"] is not None else 100,
             holdout=o["holdout"] or 0,

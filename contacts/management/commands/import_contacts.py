@@ -102,8 +102,9 @@ class Command(BaseCommand):
             bar = tqdm(total=0, unit="row", unit_scale=True, file=sys.stderr, leave=False)
 
         def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+            if bar is not None:  # only passed with a bar
+                bar.total = total
+                bar.update(done - bar.n)
 
         try:
             columns = None  # the importer's own suggestion for the header
