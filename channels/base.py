@@ -259,7 +259,9 @@ class ChannelType:
     def template_problems(self, content: Content) -> list[str]:
         raise NotImplementedError(f"{self.name} has no templates")
 
-    def render_template(self, content: Content, contact: Any) -> tuple[str, dict | None, str]:
+    def render_template(
+        self, content: Content, contact: Any
+    ) -> tuple[str, dict[str, Any] | None, str]:
         """(text shown in Herald, values to store, why not) of a template for one contact."""
         raise NotImplementedError(f"{self.name} has no templates")
 

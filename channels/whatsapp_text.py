@@ -76,7 +76,7 @@ class WhatsAppText(ChannelType):
         return outcome
 
 
-def _send_one(client: InfobipClient, m: Outbound, url_options: dict | None) -> Any:
+def _send_one(client: InfobipClient, m: Outbound, url_options: dict[str, Any] | None) -> Any:
     """An image (the text its caption), reply buttons, or a text with a link preview."""
     if m.content.media_url:
         return client.send_whatsapp_image(

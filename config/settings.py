@@ -10,12 +10,16 @@ import re
 from pathlib import Path
 from typing import Any
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_duration
 from kombu.entity import Queue
 
 from core import embedded_pg
+
+# ModelAdmin[Contact], ModelForm[Sender]: the generic classes django-stubs types, at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -212,7 +216,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
 # Queues: events never slow sending (docs/DEPLOYMENT.md "Queues and workers"). Each kind of
 # work has its queue; production runs a worker per queue (deploy/), `make run` and the tests
 # one worker that consumes them all (a worker without -Q takes every queue named here).

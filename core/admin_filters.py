@@ -1,5 +1,7 @@
 """Admin list filters that stay fast on tables of millions of rows."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.db import connection
 from django.db.models import Field, Model, QuerySet
@@ -44,11 +46,13 @@ class IndexedValuesFilter(admin.SimpleListFilter):
 
     field_name = ""
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         values = distinct_values(model_admin.model, self.field_name)
         return [(value or BLANK, value or "(blank)") for value in values]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if value is None:
             return queryset

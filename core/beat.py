@@ -20,7 +20,7 @@ class HeraldScheduler(PersistentScheduler):  # type: ignore[misc]
     _recorded_at = 0.0
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        interval = super().tick(*args, **kwargs)
+        interval: float = super().tick(*args, **kwargs)  # Celery: seconds to the next tick
         now = time.monotonic()
         if now - self._recorded_at >= RECORD_EVERY:
             self._recorded_at = now

@@ -1,12 +1,14 @@
 """A paginator for admin lists over tables of millions of rows: never an unbounded COUNT(*)."""
 
+from typing import Any
+
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 
-class LargeTablePaginator(Paginator):
+class LargeTablePaginator(Paginator[Any]):
     """Unfiltered lists use PostgreSQL's row estimate; filtered lists count at most CAP rows.
 
     show_full_result_count avoids the admin's second count; this avoids scanning millions of
@@ -33,7 +35,7 @@ class LargeTablePaginator(Paginator):
         # COUNT over a LIMITed subquery: cheap whatever the filter matches.
         return objects[: self.CAP + 1].count()
 
-    def page(self, number: int | str) -> Page:
+    def page(self, number: int | str) -> "Page[Any]":  # Page is generic to mypy only
         """Fetch the page's primary keys first (an index-only scan), then those rows.
 
         With a filter on a column whose rows cluster in one stretch of the table (a campaign in

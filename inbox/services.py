@@ -90,7 +90,9 @@ def inbound_store(*, items: Sequence[tuple[Key, Inbound]]) -> int:
     return len(rows)
 
 
-def _inbound_row(key: Key, inbound: Inbound, contact_id: int | None, now: datetime):
+def _inbound_row(
+    key: Key, inbound: Inbound, contact_id: int | None, now: datetime
+) -> InboundMessage:
     return InboundMessage(
         # Stored as the medium (sms, whatsapp, viber, rcs): Infobip's name, mapped by the registry.
         channel=medium_for_infobip(inbound.channel),
