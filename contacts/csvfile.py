@@ -78,7 +78,7 @@ class Layout:
 
 
 @contextlib.contextmanager
-def open_source(source: str | os.PathLike | BinaryIO) -> Iterator[BinaryIO]:
+def open_source(source: str | os.PathLike[str] | BinaryIO) -> Iterator[BinaryIO]:
     """A seekable binary handle on `source` (a path, or a binary file object such as an upload)."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)

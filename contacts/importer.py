@@ -65,6 +65,8 @@ from contacts.survey import survey_file
 from core.csvsafe import SafeWriter, csv_writer
 
 BATCH_SIZE = 5000
+# A batch of the file's rows: (row number, cells).
+_Batch = list[tuple[int, list[str]]]
 # A pool of checker processes (~0.3 s a worker to start, overlapping pass 1) and the writer
 # thread pay only on larger files: below this size (~25,000 rows) all runs in one thread.
 POOL_MIN_BYTES = 1 << 20
@@ -103,7 +105,7 @@ class ImportResult:
     dry_run: bool = False
     delimiter: str = ","
     encoding: str = "utf-8"
-    mapping: dict = field(default_factory=dict)
+    mapping: dict[str, Any] = field(default_factory=dict[str, Any])
     declared: list[str] = field(default_factory=list)
     list_name: str | None = None
     errors_path: str | None = None
@@ -122,7 +124,7 @@ class ImportResult:
         )
         return line + (" dry_run=true" if self.dry_run else "")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (for --json and the browser)."""
         return asdict(self)
 
@@ -241,7 +243,7 @@ class ContactImporter:
         self._errors: SafeWriter | None = None  # csv writer of the errors file, when there is one
         self._last_row: dict[int, int] = {}  # from the survey: duplicated key → its last row
         self._held: dict[str, _Entry] = {}  # duplicated numbers waiting for their last row
-        self._keys: array = array("q")  # from the survey: every row's key, by row number - 2
+        self._keys: array[int] = array("q")  # from the survey: every row's key, by row number - 2
 
     def run(self, source: str | Path | BinaryIO) -> ImportResult:
         """Validate the whole file, then import it batch by batch."""
@@ -270,7 +272,7 @@ class ContactImporter:
                     contextlib.closing(self._batches(csvfile.iter_rows(fh, layout)))
                 )
                 phone = layout.phone
-                checked: Iterator[tuple[list, list[CheckResult] | None]] = (
+                checked: Iterator[tuple[_Batch, list[CheckResult] | None]] = (
                     pool.checked(batches, lambda batch: _phones(batch, phone))
                     if pool is not None
                     else ((batch, None) for batch in batches)
@@ -359,9 +361,7 @@ class ContactImporter:
             self._errors.writerow(["row", "reason", *layout.header])
             yield
 
-    def _batches(
-        self, rows: Iterator[tuple[int, list[str]]]
-    ) -> Generator[list[tuple[int, list[str]]], None, None]:
+    def _batches(self, rows: Iterator[tuple[int, list[str]]]) -> Generator[_Batch, None, None]:
         batch: list[tuple[int, list[str]]] = []
         for item in rows:
             batch.append(item)
@@ -385,7 +385,7 @@ class ContactImporter:
 
     # --- rows → entries ---------------------------------------------------------------------
     def _parse_batch(
-        self, batch: list, layout: Layout, checks: list[CheckResult] | None = None
+        self, batch: _Batch, layout: Layout, checks: list[CheckResult] | None = None
     ) -> dict[str, _Entry]:
         """Rows → entries; `checks` are the pool's results for the batch's phone cells."""
         result, held, last_row = self.result, self._held, self._last_row
@@ -447,7 +447,14 @@ class ContactImporter:
             entries[info.e164] = entry
         return entries
 
-    def _typed(self, rownum: int, raw: str, row: list[str], typed: list, attributes: dict) -> None:
+    def _typed(
+        self,
+        rownum: int,
+        raw: str,
+        row: list[str],
+        typed: list[tuple[int, str, str, str]],
+        attributes: dict[str, Any],
+    ) -> None:
         """Number, date and yes/no cells, normalised; a cell that is none is left out, warned."""
         width = len(row)
         for index, key, kind, order in typed:
@@ -461,7 +468,13 @@ class ContactImporter:
                     attributes[key] = value
 
     def _consent(
-        self, rownum: int, raw: str, row: list[str], layout: Layout, values: dict, entry: _Entry
+        self,
+        rownum: int,
+        raw: str,
+        row: list[str],
+        layout: Layout,
+        values: dict[str, Any],
+        entry: _Entry,
     ) -> None:
         """What the row's consent columns say, with the cells as evidence, on `entry`."""
         width, cells = len(row), []
@@ -519,7 +532,7 @@ class ContactImporter:
         result = self.result
         with transaction.atomic():
             existing = fetch_existing(list(entries))
-            writes: list[dict] = []
+            writes: list[dict[str, Any]] = []
             consenting: list[_Entry] = []
             for entry in entries.values():
                 current = existing.get(entry.phone)
@@ -583,7 +596,9 @@ class ContactImporter:
 
     @staticmethod
     def _count_unlisted(
-        entries: dict[str, _Entry], existing: dict[str, dict], contact_list: ContactList | None
+        entries: dict[str, _Entry],
+        existing: dict[str, dict[str, Any]],
+        contact_list: ContactList | None,
     ) -> int:
         if contact_list is None:  # the dry run would create it
             return len(entries)
@@ -607,7 +622,7 @@ def _size(fh: BinaryIO) -> int:
         fh.seek(here)
 
 
-def _merged(entry: _Entry, current: dict | None) -> dict:
+def _merged(entry: _Entry, current: dict[str, Any] | None) -> dict[str, Any]:
     """The contact's values after this import: non-empty cells win, empty ones keep the old."""
     cells = entry.fields
     if current is None:

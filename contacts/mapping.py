@@ -16,6 +16,7 @@ import datetime as dt
 import re
 import zoneinfo
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from contacts.attributes import (
     KEY_RE,
@@ -78,7 +79,7 @@ class Column:
     order: str = ""  # how dates are written (date attributes and consent dates)
     channel: str = "all"  # which channel a consent column is about
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", "all", "text")}
 
 
@@ -153,7 +154,9 @@ def mapping_suggest(
     return columns
 
 
-def _suggest_one(key: str, samples: list[str], declared: dict[str, str], region) -> Column:
+def _suggest_one(
+    key: str, samples: list[str], declared: dict[str, str], region: str | None
+) -> Column:
     if not key or key in IGNORED_FIELDS:
         return Column("ignore")
     if key in FIELDS:
@@ -253,7 +256,7 @@ def mapping_from_json(data: object, width: int) -> list[Column] | None:
     return columns if len(columns) == width else None
 
 
-def mapping_json(columns: list[Column]) -> dict:
+def mapping_json(columns: list[Column]) -> dict[str, Any]:
     """A mapping as stored on an import job (and answered by the API)."""
     return {"columns": [column.as_dict() for column in columns]}
 

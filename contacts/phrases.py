@@ -11,6 +11,10 @@ Texts are compared folded: casefolded, accents removed, punctuation as spaces, s
 SVP !" is "arretez svp". Every shipped language has unit tests (tests/contacts/test_phrases.py).
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: models import this module
+    from contacts.models import RevocationReview
 import datetime as dt
 import re
 import unicodedata
@@ -209,7 +213,7 @@ def inbound_revocation_check(
     return ""
 
 
-def revocation_review_oldest_open():
+def revocation_review_oldest_open() -> "RevocationReview | None":
     """The open review due first (the dashboard's "oldest open"), or None."""
     from contacts.models import RevocationReview
 

@@ -357,13 +357,13 @@ class ImportPreview:
     sample: list[list[str]]
     columns: list[Column]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"encoding": self.encoding, "delimiter": self.delimiter, "header": self.header,
                 "sample": self.sample, **mapping_json(self.columns)}  # fmt: skip
 
 
 def contacts_import_preview(
-    *, source: str | os.PathLike | BinaryIO, default_region: str | None = None, rows: int = 5
+    *, source: str | os.PathLike[str] | BinaryIO, default_region: str | None = None, rows: int = 5
 ) -> ImportPreview:
     """The file's encoding, delimiter, header, first `rows` rows and a suggested mapping (the
     header's words, declared attribute types, the cells); ImportFileError for a bad file."""
@@ -464,14 +464,14 @@ LIVE_CAMPAIGN_STATES = ("draft", "scheduled", "running", "paused")
 
 def _contact_fields(
     *, phone: str, default_region: str, timezone_name: str, texts: dict[str, str]
-) -> tuple[dict, dict[str, str]]:
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Validated contact fields from a form, and the problems by field name."""
     from zoneinfo import available_timezones
 
     from contacts.phones import PhoneChecker, PhoneError
 
     problems: dict[str, str] = {}
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     try:
         info = PhoneChecker(default_region.strip() or None).check(phone.strip())
     except ValueError as exc:  # PhoneError, or an unknown default region

@@ -105,12 +105,16 @@ PARTS = {SMS: lambda text: sms_parts(text)[0] if text is not None else 1}
 
 def _destination(dest: dict[str, Any], channel: str) -> str:
     """`to` of a destination: a plain one, or the entry of `channel` in a `byChannel` list."""
+    to: str
     if "to" in dest:
-        return dest["to"]
+        to = dest["to"]
+        return to
     for entry in dest.get("byChannel") or []:
         if entry.get("channel") == channel:
-            return entry["to"]
-    return (dest.get("byChannel") or [{}])[0].get("to", "")
+            to = entry["to"]
+            return to
+    to = (dest.get("byChannel") or [{}])[0].get("to", "")
+    return to
 
 
 def send_messages(sb: "Sandbox", req: "Request") -> Response:
@@ -259,11 +263,13 @@ def _matches(m: Message, req: "Request") -> bool:
     return True
 
 
-def _pull(sb: "Sandbox", req: "Request", queue_name: str, channel: str | None) -> list[tuple]:
+def _pull(
+    sb: "Sandbox", req: "Request", queue_name: str, channel: str | None
+) -> list[tuple[Message, str, float]]:
     """Take up to `limit` matching events out of a pull queue (each is returned once)."""
     limit = _limit(req)
     store = sb.store
-    taken: list[tuple] = []
+    taken: list[tuple[Message, str, float]] = []
     with store.lock:
         queue = getattr(store, queue_name)
         keep = []

@@ -34,7 +34,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
-def _row(m: Message) -> tuple:
+def _row(m: Message) -> tuple[object, ...]:
     return (
         m.message_id, m.channel, m.to, m.sender, m.bulk_id, m.text, m.parts, m.accepted_at,
         m.url, int(m.intermediate), m.callback_data, m.entity_id, m.application_id,
@@ -73,7 +73,8 @@ class Persistence:
         self.path = str(path)
         with self._connect() as db:
             db.executescript(_SCHEMA)
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        # (what, its messages): "insert", "final", "reset" and "stop" (the last two: None)
+        self._queue: queue.SimpleQueue[tuple[str, list[Message] | None]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="sandbox-sqlite", daemon=True)
         self._thread.start()
 

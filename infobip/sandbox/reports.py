@@ -286,7 +286,7 @@ class Reporter:
                 with self._cond:
                     self._processing -= processing
 
-    def _process(self, due: list, now: float) -> None:
+    def _process(self, due: list[tuple[float, int, str, Any]], now: float) -> None:
         cfg = self.config
         events: list[tuple[Message, str]] = []
         seen: list[Message] = []
@@ -338,7 +338,7 @@ class Reporter:
 
     def _push_events(self, events: list[tuple[Message, str]], now: float) -> None:
         cfg = self.config
-        by_url: dict[str, list[dict]] = defaultdict(list)
+        by_url: dict[str, list[dict[str, Any]]] = defaultdict(list)
         refused = 0
         for m, kind in events:
             url = m.url or cfg.default_report_url
@@ -386,7 +386,8 @@ class Reporter:
                 if response.will_close:
                     conn.close()
                     del pool[key]
-                return response.status
+                status: int = response.status
+                return status
             except (OSError, http.client.HTTPException):
                 conn.close()
                 del pool[key]

@@ -53,7 +53,7 @@ class Request:
 @dataclass
 class Route:
     method: str
-    regex: re.Pattern
+    regex: re.Pattern[str]
     handler: Any
     envelope: str
     is_send: bool

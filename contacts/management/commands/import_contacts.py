@@ -3,9 +3,10 @@
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contacts.checkpool import default_workers
 from contacts.csvfile import ImportFileError
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         "changes any of them, --show-mapping prints the mapping and a sample."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", metavar="FILE.csv")
         parser.add_argument(
             "--list",
@@ -86,7 +87,7 @@ class Command(BaseCommand):
         )
         add_actor_argument(parser)
 
-    def handle(self, *args, file: str, **options) -> None:
+    def handle(self, *args: str, file: str, **options: Any) -> None:
         errors_path = options["errors_path"]
         if options["batch_size"] is not None and options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
