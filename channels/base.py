@@ -57,8 +57,11 @@ class Button:
         )
 
     def to_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("text", self.text), ("url", self.url),
-                                  ("postback", self.postback)) if v}  # fmt: skip
+        return {
+            k: v
+            for k, v in (("text", self.text), ("url", self.url), ("postback", self.postback))
+            if v
+        }
 
 
 @dataclass(frozen=True)

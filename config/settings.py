@@ -414,10 +414,16 @@ HERALD_KEYWORD_REPLIES = {
 # Report statuses/errors that mean the person blocked us or opted out: they opt the contact out.
 HERALD_OPT_OUT_PROVIDER_ERRORS = env.list(
     "HERALD_OPT_OUT_PROVIDER_ERRORS",
-    default=["REJECTED_DND", "REJECTED_DESTINATION_BLOCKLISTED",
-             "EC_SC_BLOCKED_BY_END_USER", "EC_MMS_SC_BLOCKED_BY_END_USER", "EC_BLOCKED_USER",
-             "EC_MARKETING_OPT_OUT", "EC_BLACKLISTED_DESTINATIONADDRESS"],
-)  # fmt: skip
+    default=[
+        "REJECTED_DND",
+        "REJECTED_DESTINATION_BLOCKLISTED",
+        "EC_SC_BLOCKED_BY_END_USER",
+        "EC_MMS_SC_BLOCKED_BY_END_USER",
+        "EC_BLOCKED_USER",
+        "EC_MARKETING_OPT_OUT",
+        "EC_BLACKLISTED_DESTINATIONADDRESS",
+    ],
+)
 # The pull sweeper (reconcile_reports): pulls reports, settles, expires, records the lag figure.
 HERALD_RECONCILE_INTERVAL = env.float("HERALD_RECONCILE_INTERVAL", default=300.0)
 CELERY_BEAT_SCHEDULE["infobip-pull-reports"] = {

@@ -181,14 +181,22 @@ class ContactAdmin(admin.ModelAdmin[Contact]):
 
     @admin.action(description="Opt out selected contacts (all channels)", permissions=["change"])
     def opt_out(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        changed = contacts_opt_out(contact_ids=_ids(queryset), source=ConsentSource.ADMIN,
-                                   note="admin action", actor=request.user)  # fmt: skip
+        changed = contacts_opt_out(
+            contact_ids=_ids(queryset),
+            source=ConsentSource.ADMIN,
+            note="admin action",
+            actor=request.user,
+        )
         self.message_user(request, f"{changed} contact(s) opted out.")
 
     @admin.action(description="Opt selected contacts back in", permissions=["change"])
     def opt_in(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
-        changed = contacts_opt_in(contact_ids=_ids(queryset), source=ConsentSource.ADMIN,
-                                  note="admin action", actor=request.user)  # fmt: skip
+        changed = contacts_opt_in(
+            contact_ids=_ids(queryset),
+            source=ConsentSource.ADMIN,
+            note="admin action",
+            actor=request.user,
+        )
         self.message_user(request, f"{changed} contact(s) opted back in.")
 
     @admin.action(description="Export selected contacts to CSV", permissions=["view"])

@@ -51,8 +51,15 @@ class RevocationReviewAdmin(admin.ModelAdmin[RevocationReview]):
 class OptInKeywordAdmin(admin.ModelAdmin[OptInKeyword]):
     """Opt-in keywords per number; saving through the service versions the wording."""
 
-    list_display = ["keyword", "number", "contact_list", "channel", "double_opt_in", "active",
-                    "wording_version"]  # fmt: skip
+    list_display = [
+        "keyword",
+        "number",
+        "contact_list",
+        "channel",
+        "double_opt_in",
+        "active",
+        "wording_version",
+    ]
     list_filter = ["active", "double_opt_in", "channel"]
     readonly_fields = ["wording_version"]
 

@@ -146,9 +146,8 @@ def _upsert(rows: Sequence[dict[str, Any]], now: datetime) -> dict[str, int]:
         with cursor.cursor.copy(COPY_STAGE) as copy:
             for row in rows:
                 copy.write_row(
-                    (row["phone"], *(row[name] for name in FIELDS[:-1]),
-                     _json(row["attributes"]))
-                )  # fmt: skip
+                    (row["phone"], *(row[name] for name in FIELDS[:-1]), _json(row["attributes"]))
+                )
         cursor.execute(UPSERT, {"now": now})
         cursor.cursor.row_factory = args_row(PhoneId)
         written: list[PhoneId] = cursor.fetchall()

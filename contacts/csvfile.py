@@ -34,14 +34,31 @@ IGNORED_FIELDS = frozenset(
      "created_at", "updated_at", "whatsapp_last_inbound_at"}
 )  # fmt: skip
 ALIASES = {
-    "phone_number": "phone", "mobile": "phone", "mobile_number": "phone", "msisdn": "phone",
-    "tel": "phone", "telephone": "phone", "cell": "phone", "cell_phone": "phone",
-    "cellphone": "phone", "mobile_phone": "phone", "phone_no": "phone", "gsm": "phone",
-    "firstname": "first_name", "given_name": "first_name",
-    "lastname": "last_name", "surname": "last_name", "family_name": "last_name",
-    "lang": "language", "locale": "language", "time_zone": "timezone", "tz": "timezone",
-    "opt_out": "opted_out", "optout": "opted_out", "optedout": "opted_out",
-}  # fmt: skip
+    "phone_number": "phone",
+    "mobile": "phone",
+    "mobile_number": "phone",
+    "msisdn": "phone",
+    "tel": "phone",
+    "telephone": "phone",
+    "cell": "phone",
+    "cell_phone": "phone",
+    "cellphone": "phone",
+    "mobile_phone": "phone",
+    "phone_no": "phone",
+    "gsm": "phone",
+    "firstname": "first_name",
+    "given_name": "first_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "lang": "language",
+    "locale": "language",
+    "time_zone": "timezone",
+    "tz": "timezone",
+    "opt_out": "opted_out",
+    "optout": "opted_out",
+    "optedout": "opted_out",
+}
 _CHUNK = 1 << 20
 _SNIFF_BYTES = 64 * 1024
 

@@ -462,8 +462,11 @@ class ContactImporter:
                 value, problem = cell_value(cell, Column("attribute", key, kind, order))
                 if value is None:
                     column = self._header[index].strip() or key
-                    self._warn(rownum, raw, f"BAD_{kind.upper()}: {column} {cell!r} {problem}; "
-                                            "not imported")  # fmt: skip
+                    self._warn(
+                        rownum,
+                        raw,
+                        f"BAD_{kind.upper()}: {column} {cell!r} {problem}; not imported",
+                    )
                 else:
                     attributes[key] = value
 
@@ -493,8 +496,11 @@ class ContactImporter:
             if answer is None and index < 0:
                 self._warn(rownum, raw, f"BAD_OPTED_OUT: {cell!r} is not yes/no; ignored")
             elif answer is None:
-                self._warn(rownum, raw, f"BAD_CONSENT: {name} {cell!r} is not yes/no, "
-                                        "opted in or opted out; ignored")  # fmt: skip
+                self._warn(
+                    rownum,
+                    raw,
+                    f"BAD_CONSENT: {name} {cell!r} is not yes/no, opted in or opted out; ignored",
+                )
             elif target == "consent" or not answer:  # "no" in an opted_out column: nothing
                 said[channel] = said.get(channel, True) and answer
                 cells.append(f"{name}={cell}")
@@ -507,8 +513,12 @@ class ContactImporter:
                 if cell:
                     entry.consent_at = consent_date_of(cell, order, settings.TIME_ZONE)
                     if entry.consent_at is None:
-                        self._warn(rownum, raw, f"BAD_CONSENT_DATE: {cell!r} is not a date; "
-                                                "the import time is recorded")  # fmt: skip
+                        self._warn(
+                            rownum,
+                            raw,
+                            f"BAD_CONSENT_DATE: {cell!r} is not a date; "
+                            "the import time is recorded",
+                        )
 
     def _clean(self, rownum: int, raw: str, values: dict[str, str]) -> None:
         """Check the known fields in place (dropping bad ones with a warning)."""
@@ -548,9 +558,13 @@ class ContactImporter:
                 if entry.consent:
                     consenting.append(entry)
                     if current and current["opted_out"] and all(entry.consent.values()):
-                        self._warn(entry.row, entry.phone, "KEPT_OPTED_OUT: the file gives "
-                                   "consent, but the contact opted out; an import never opts "
-                                   "anyone back in")  # fmt: skip
+                        self._warn(
+                            entry.row,
+                            entry.phone,
+                            "KEPT_OPTED_OUT: the file gives "
+                            "consent, but the contact opted out; an import never opts "
+                            "anyone back in",
+                        )
             if self.dry_run:
                 for entry in consenting:
                     was_out = bool(existing.get(entry.phone, {}).get("opted_out"))

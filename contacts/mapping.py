@@ -32,12 +32,17 @@ from contacts.csvfile import ALIASES, IGNORED_FIELDS, ImportFileError, Layout, n
 FIELDS = ("phone", "first_name", "last_name", "language", "timezone")
 TARGETS = (*FIELDS, "consent", "opted_out", "consent_date", "attribute", "ignore")
 TARGET_LABELS = {
-    "phone": "Phone number", "first_name": "First name", "last_name": "Last name",
-    "language": "Language", "timezone": "Time zone",
+    "phone": "Phone number",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "language": "Language",
+    "timezone": "Time zone",
     "consent": "Consent (yes = may message, no = opted out)",
-    "opted_out": "Opted out (yes = opted out)", "consent_date": "Consent date",
-    "attribute": "Attribute", "ignore": "Ignore this column",
-}  # fmt: skip
+    "opted_out": "Opted out (yes = opted out)",
+    "consent_date": "Consent date",
+    "attribute": "Attribute",
+    "ignore": "Ignore this column",
+}
 CONSENT_CHANNELS = ("all", "sms", "whatsapp")
 
 # Header words (after normalise_column) that name a consent, opt-out or consent-date column.
@@ -195,8 +200,14 @@ def mapping_layout(
     """The importer's Layout for a mapping; ImportFileError naming what is wrong with it."""
     if len(columns) != len(header):
         raise ImportFileError(f"the mapping has {len(columns)} columns, the file {len(header)}")
-    layout = Layout(delimiter=delimiter, header=header, phone=-1, known={}, attributes=[],
-                    notes=list(notes or []))  # fmt: skip
+    layout = Layout(
+        delimiter=delimiter,
+        header=header,
+        phone=-1,
+        known={},
+        attributes=[],
+        notes=list(notes or []),
+    )
     seen: dict[str, int] = {}
     for index, column in enumerate(columns):
         target = column.target

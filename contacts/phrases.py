@@ -198,18 +198,22 @@ def inbound_revocation_check(
     match = phrase_classify(text)
     if match.kind == "revoke":
         contacts_opt_out(
-            contact_ids=[contact_id], source=ConsentSource.PHRASE,
+            contact_ids=[contact_id],
+            source=ConsentSource.PHRASE,
             note=f"reply phrase ({match.language}): {text}"[:500],
-        )  # fmt: skip
+        )
         return "opt_out"
     if match.kind == "ambiguous":
         RevocationReview.objects.get_or_create(
             inbound_id=inbound_id,
             defaults={
-                "contact_id": contact_id, "text": text[:2000], "language": match.language,
-                "received_at": received_at, "due_on": review_due(received_at),
+                "contact_id": contact_id,
+                "text": text[:2000],
+                "language": match.language,
+                "received_at": received_at,
+                "due_on": review_due(received_at),
             },
-        )  # fmt: skip
+        )
     return ""
 
 

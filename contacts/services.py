@@ -100,13 +100,16 @@ def _change_consent(
             )
             ConsentEvent.objects.bulk_create(
                 ConsentEvent(
-                    contact_id=contact_id, action=action, source=source, channel=channel,
+                    contact_id=contact_id,
+                    action=action,
+                    source=source,
+                    channel=channel,
                     note=notes.get(contact_id, note)[:500],
                     actor=actor_user(actor),
                     occurred_at=occurred.get(contact_id),
                 )
                 for contact_id in ids
-            )  # fmt: skip
+            )
             changed.extend(ids)
             (signals.contacts_opted_out if opting_out else signals.contacts_opted_in).send(
                 Contact, contact_ids=ids, source=source, channel=channel
@@ -127,10 +130,16 @@ def contacts_opt_out(
     """Opt out the given contacts (one event each that changed); returns how many changed."""
     return len(
         _change_consent(
-            contact_ids=contact_ids, action=ConsentAction.OPT_OUT, source=source,
-            channel=channel, note=note, actor=actor, notes=notes, occurred=occurred,
+            contact_ids=contact_ids,
+            action=ConsentAction.OPT_OUT,
+            source=source,
+            channel=channel,
+            note=note,
+            actor=actor,
+            notes=notes,
+            occurred=occurred,
         )
-    )  # fmt: skip
+    )
 
 
 def contacts_opt_in(
@@ -144,10 +153,14 @@ def contacts_opt_in(
     """Opt the given contacts back in (one event each that changed); returns how many changed."""
     return len(
         _change_consent(
-            contact_ids=contact_ids, action=ConsentAction.OPT_IN, source=source,
-            channel=channel, note=note, actor=actor,
+            contact_ids=contact_ids,
+            action=ConsentAction.OPT_IN,
+            source=source,
+            channel=channel,
+            note=note,
+            actor=actor,
         )
-    )  # fmt: skip
+    )
 
 
 def contact_opt_out(
@@ -159,8 +172,11 @@ def contact_opt_out(
     actor: Actor | None = None,
 ) -> bool:
     """Opt `contact` out of every channel; idempotent, returns whether the state changed."""
-    changed = bool(contacts_opt_out(contact_ids=[contact.pk], source=source, channel=channel,
-                                    note=note, actor=actor))  # fmt: skip
+    changed = bool(
+        contacts_opt_out(
+            contact_ids=[contact.pk], source=source, channel=channel, note=note, actor=actor
+        )
+    )
     contact.refresh_from_db(
         fields=["opted_out", "opted_out_at", "opted_out_source", "opted_out_channel", "updated_at"]
     )
@@ -176,8 +192,11 @@ def contact_opt_in(
     actor: Actor | None = None,
 ) -> bool:
     """Opt `contact` back in; idempotent, returns whether the state changed."""
-    changed = bool(contacts_opt_in(contact_ids=[contact.pk], source=source, channel=channel,
-                                   note=note, actor=actor))  # fmt: skip
+    changed = bool(
+        contacts_opt_in(
+            contact_ids=[contact.pk], source=source, channel=channel, note=note, actor=actor
+        )
+    )
     contact.refresh_from_db(
         fields=["opted_out", "opted_out_at", "opted_out_source", "opted_out_channel", "updated_at"]
     )
@@ -228,10 +247,13 @@ def contacts_consent_import(
     opted_out = 0
     for channel, group in withdrawals.items():
         opted_out += contacts_opt_out(
-            contact_ids=[r.contact_id for r in group], source=ConsentSource.IMPORT,
-            channel=channel, actor=user, notes={r.contact_id: r.note for r in group},
+            contact_ids=[r.contact_id for r in group],
+            source=ConsentSource.IMPORT,
+            channel=channel,
+            actor=user,
+            notes={r.contact_id: r.note for r in group},
             occurred={r.contact_id: r.occurred_at for r in group if r.occurred_at},
-        )  # fmt: skip
+        )
     recorded = 0
     for channel, group in consents.items():
         statement = _RECORD_CONSENTS.format(
@@ -239,12 +261,15 @@ def contacts_consent_import(
             contacts=sql.Identifier(Contact._meta.db_table),
             channel=sql.Literal(ConsentChannel(channel).value),
             actor=sql.Literal(user_id),
-            ids=sql.Placeholder(), notes=sql.Placeholder(), dates=sql.Placeholder(),
-        )  # fmt: skip
+            ids=sql.Placeholder(),
+            notes=sql.Placeholder(),
+            dates=sql.Placeholder(),
+        )
         params: list[list[int] | list[str] | list[dt.datetime | None]] = [
-            [r.contact_id for r in group], [r.note[:500] for r in group],
+            [r.contact_id for r in group],
+            [r.note[:500] for r in group],
             [r.occurred_at for r in group],
-        ]  # fmt: skip
+        ]
         with connection.cursor() as cursor:
             cursor.execute(statement.as_string(None), params)
             recorded += cursor.rowcount
@@ -279,9 +304,11 @@ def contact_reply_authorize(
             missing=TRANSACTIONAL_CONFIRMATION,
         )
     audit_record(
-        actor=actor, action="reply_transactional", contact=contact,
+        actor=actor,
+        action="reply_transactional",
+        contact=contact,
         detail=f"{channel} reply to an opted-out contact, confirmed as a transactional answer",
-    )  # fmt: skip
+    )
     return True
 
 
@@ -336,11 +363,18 @@ def contacts_import(
         if list_name:
             actor_require(actor, "contacts.add_contactlist", doing="import into lists")
     result = ContactImporter(
-        list_name=list_name, default_region=default_region, dry_run=dry_run,
-        errors_path=errors_path, allow_sequential=allow_sequential, progress=progress,
-        source_name=source_name, batch_size=batch_size or BATCH_SIZE, workers=workers,
-        columns=columns, actor=actor if actor is not None else imported_by,
-    ).run(source)  # fmt: skip
+        list_name=list_name,
+        default_region=default_region,
+        dry_run=dry_run,
+        errors_path=errors_path,
+        allow_sequential=allow_sequential,
+        progress=progress,
+        source_name=source_name,
+        batch_size=batch_size or BATCH_SIZE,
+        workers=workers,
+        columns=columns,
+        actor=actor if actor is not None else imported_by,
+    ).run(source)
     if actor is not None and not dry_run:
         name = source_name or (source if isinstance(source, (str, os.PathLike)) else "a file")
         audit_record(actor=actor, action="import", detail=f"{os.fspath(name)}: {result.summary()}")
@@ -358,8 +392,13 @@ class ImportPreview:
     columns: list[Column]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"encoding": self.encoding, "delimiter": self.delimiter, "header": self.header,
-                "sample": self.sample, **mapping_json(self.columns)}  # fmt: skip
+        return {
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "header": self.header,
+            "sample": self.sample,
+            **mapping_json(self.columns),
+        }
 
 
 def contacts_import_preview(
@@ -641,9 +680,11 @@ def revocation_review_resolve(
     user = actor_user(actor)
     if resolution == "opted_out":
         contacts_opt_out(
-            contact_ids=[current.contact_id], source=ConsentSource.PHRASE,
-            note=f"reply reviewed as a revocation: {current.text}"[:500], actor=user,
-        )  # fmt: skip
+            contact_ids=[current.contact_id],
+            source=ConsentSource.PHRASE,
+            note=f"reply reviewed as a revocation: {current.text}"[:500],
+            actor=user,
+        )
     current.resolved_at = timezone.now()
     current.resolution = resolution
     current.save(update_fields=["resolved_at", "resolution"])
@@ -770,9 +811,11 @@ def contacts_set_attributes(*, contact_ids: Iterable[int], values: dict[str, Any
     for chunk in _chunks(ids):
         with transaction.atomic():
             rows = list(
-                Contact.objects.filter(id__in=chunk).select_for_update().order_by("id")
+                Contact.objects.filter(id__in=chunk)
+                .select_for_update()
+                .order_by("id")
                 .only("id", "attributes")
-            )  # fmt: skip
+            )
             for contact in rows:
                 merged = {**(contact.attributes or {}), **keep}
                 for key in drop:

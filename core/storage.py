@@ -14,5 +14,8 @@ class StaticStorage(CompressedManifestStaticFilesStorage):  # type: ignore[misc]
     tools then find no map, which is all the comment was for). CSS is rewritten as usual.
     """
 
-    patterns = tuple((glob, rules) for glob, rules in CompressedManifestStaticFilesStorage.patterns
-                     if glob != "*.js")  # fmt: skip
+    patterns = tuple(
+        (glob, rules)
+        for glob, rules in CompressedManifestStaticFilesStorage.patterns
+        if glob != "*.js"
+    )

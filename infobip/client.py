@@ -371,9 +371,15 @@ class InfobipClient:
     ) -> SentMessage:
         """Send one image by URL, optional caption (POST /whatsapp/1/message/image; 24 h only)."""
         body = whatsapp_image_request_body(
-            sender=sender, to=to, media_url=media_url, message_id=message_id, caption=caption,
-            callback_data=callback_data, notify_url=notify_url, url_options=url_options,
-        )  # fmt: skip
+            sender=sender,
+            to=to,
+            media_url=media_url,
+            message_id=message_id,
+            caption=caption,
+            callback_data=callback_data,
+            notify_url=notify_url,
+            url_options=url_options,
+        )
         return self._send_single("/whatsapp/1/message/image", body)
 
     def send_whatsapp_buttons(
@@ -392,10 +398,17 @@ class InfobipClient:
     ) -> SentMessage:
         """Send text with 1-3 reply buttons (POST /whatsapp/1/message/interactive/buttons)."""
         body = whatsapp_buttons_request_body(
-            sender=sender, to=to, text=text, buttons=buttons, message_id=message_id,
-            header_text=header_text, footer=footer, callback_data=callback_data,
-            notify_url=notify_url, url_options=url_options,
-        )  # fmt: skip
+            sender=sender,
+            to=to,
+            text=text,
+            buttons=buttons,
+            message_id=message_id,
+            header_text=header_text,
+            footer=footer,
+            callback_data=callback_data,
+            notify_url=notify_url,
+            url_options=url_options,
+        )
         return self._send_single("/whatsapp/1/message/interactive/buttons", body)
 
     def _send_single(self, path: str, body: dict[str, Any]) -> SentMessage:
@@ -562,15 +575,22 @@ class InfobipClient:
             # request and its Authorization header) is neither the cause nor the context.
             logger.warning(
                 "infobip %s %s failed after %.0f ms: %s %s",
-                method, path, _ms(started), type(failure).__name__, failure.description,
-            )  # fmt: skip
+                method,
+                path,
+                _ms(started),
+                type(failure).__name__,
+                failure.description,
+            )
             raise failure
         retries = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
         logger.info(
             "infobip %s %s -> %s in %.0f ms%s",
-            method, path, response.status_code, _ms(started),
+            method,
+            path,
+            response.status_code,
+            _ms(started),
             f" after {retries} retries" if retries else "",
-        )  # fmt: skip
+        )
         if as_answer:
             try:
                 content = orjson.loads(response.content) if response.content else None

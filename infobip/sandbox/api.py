@@ -187,15 +187,30 @@ def _whatsapp_message(m: dict[str, Any], bulk_id: str | None, now: float) -> Mes
         f = m["smsFailover"]
         failover = {"from": f["from"], "text": f["text"], "parts": sms_parts(f["text"])[0]}
     text = (
-        content.get("text") or content.get("caption") or (content.get("body") or {}).get("text")
-        or content.get("mediaUrl") or content.get("templateName")
-    )  # fmt: skip
+        content.get("text")
+        or content.get("caption")
+        or (content.get("body") or {}).get("text")
+        or content.get("mediaUrl")
+        or content.get("templateName")
+    )
     return Message(
-        m.get("messageId") or str(uuid.uuid4()), WHATSAPP, m["to"], m["from"], bulk_id,
-        text, 1, now, m.get("notifyUrl"),
-        False, m.get("callbackData"), m.get("entityId"), m.get("applicationId"), None,
-        content if "templateName" in content else None, failover,
-    )  # fmt: skip
+        m.get("messageId") or str(uuid.uuid4()),
+        WHATSAPP,
+        m["to"],
+        m["from"],
+        bulk_id,
+        text,
+        1,
+        now,
+        m.get("notifyUrl"),
+        False,
+        m.get("callbackData"),
+        m.get("entityId"),
+        m.get("applicationId"),
+        None,
+        content if "templateName" in content else None,
+        failover,
+    )
 
 
 def send_whatsapp_text(sb: "Sandbox", req: "Request") -> Response:
@@ -246,17 +261,25 @@ def preview(sb: "Sandbox", req: "Request") -> Response:
         configurations.append({"transliteration": body["transliteration"]})
     parts, _, remaining = sms_parts(text)
     previews = [
-        {"textPreview": text, "messageCount": parts, "charactersRemaining": remaining,
-         "configuration": c}
+        {
+            "textPreview": text,
+            "messageCount": parts,
+            "charactersRemaining": remaining,
+            "configuration": c,
+        }
         for c in configurations
-    ]  # fmt: skip
+    ]
     return Response(200, {"originalText": text, "previews": previews})
 
 
 def _matches(m: Message, req: "Request") -> bool:
-    for name, value in (("bulkId", m.bulk_id), ("messageId", m.message_id),
-                        ("entityId", m.entity_id), ("applicationId", m.application_id),
-                        ("campaignReferenceId", m.campaign_ref)):  # fmt: skip
+    for name, value in (
+        ("bulkId", m.bulk_id),
+        ("messageId", m.message_id),
+        ("entityId", m.entity_id),
+        ("applicationId", m.application_id),
+        ("campaignReferenceId", m.campaign_ref),
+    ):
         wanted = req.args(name)
         if wanted and value not in wanted:
             return False

@@ -72,7 +72,7 @@ def _routes() -> list[Route]:
             if method == "POST" and not is_control:
                 validator = request_validator(method.lower(), template)
             routes.append(Route(method, regex, handler, envelope, is_send, is_control, validator))
-    return routes  # fmt: skip
+    return routes
 
 
 class Sandbox:

@@ -51,7 +51,7 @@ class Message:
         "text",
         "to",
         "url",
-    )  # fmt: skip
+    )
     # Set by decide() when the message is accepted, not in __init__: declared for the type checker.
     final_status: str
     final_error: str

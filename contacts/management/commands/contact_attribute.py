@@ -48,9 +48,16 @@ class Command(BaseCommand):
         rows = []
         for definition in AttributeDefinition.objects.all():
             usage = attribute_usage(key=definition.key, kind=definition.type)
-            rows.append({"key": definition.key, "type": definition.type,
-                         "label": definition.label, "with_value": usage.with_value,
-                         "not_of_type": usage.not_of_type, "examples": usage.examples})  # fmt: skip
+            rows.append(
+                {
+                    "key": definition.key,
+                    "type": definition.type,
+                    "label": definition.label,
+                    "with_value": usage.with_value,
+                    "not_of_type": usage.not_of_type,
+                    "examples": usage.examples,
+                }
+            )
         if o["json"]:
             self.stdout.write(json.dumps(rows))
             return
@@ -66,9 +73,14 @@ class Command(BaseCommand):
             key=o["key"], kind=o["kind"], label=o["label"], actor=cli_actor(o["acting_user"])
         )
         usage = attribute_usage(key=definition.key, kind=definition.type)
-        data = {"key": definition.key, "type": definition.type, "label": definition.label,
-                "with_value": usage.with_value, "not_of_type": usage.not_of_type,
-                "examples": usage.examples}  # fmt: skip
+        data = {
+            "key": definition.key,
+            "type": definition.type,
+            "label": definition.label,
+            "with_value": usage.with_value,
+            "not_of_type": usage.not_of_type,
+            "examples": usage.examples,
+        }
         line = f"attribute {definition.key}: {definition.type} ({usage.with_value} values"
         if usage.not_of_type:
             shown = ", ".join(repr(v) for v in usage.examples)

@@ -114,9 +114,11 @@ class Command(BaseCommand):
                     source=file, default_region=options["default_region"]
                 )
                 columns = mapping_apply_options(
-                    preview.header, preview.columns, options["map"],
+                    preview.header,
+                    preview.columns,
+                    options["map"],
                     date_order=options["date_order"],
-                )  # fmt: skip
+                )
                 if options["show_mapping"]:
                     self._show(preview, columns, options["json"])
                     return
@@ -147,8 +149,10 @@ class Command(BaseCommand):
             return
         for note in result.file_notes:
             self.stderr.write(f"note: {note}")
-        for label, issues in (("rejected", result.rejected_sample),
-                              ("warning", result.warnings_sample)):  # fmt: skip
+        for label, issues in (
+            ("rejected", result.rejected_sample),
+            ("warning", result.warnings_sample),
+        ):
             for issue in issues[:DETAIL_LINES]:
                 self.stderr.write(f"row {issue.row}: {label}: {issue.phone!r}: {issue.reason}")
         hidden = max(result.rejected - DETAIL_LINES, 0) + max(result.warnings - DETAIL_LINES, 0)

@@ -37,8 +37,16 @@ class Command(BaseCommand):
         parser.add_argument("--direct", action="store_true", help="do not go through the sandbox")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    def handle(self, *args: str, channel: str, sender: str, text: str, to: str | None,
-               direct: bool, **options: Any) -> None:  # fmt: skip
+    def handle(
+        self,
+        *args: str,
+        channel: str,
+        sender: str,
+        text: str,
+        to: str | None,
+        direct: bool,
+        **options: Any,
+    ) -> None:
         token = settings.INFOBIP_WEBHOOK_TOKEN
         if not token:
             raise CommandError("INFOBIP_WEBHOOK_TOKEN is not set: Herald's webhooks are closed")
@@ -61,18 +69,31 @@ class Command(BaseCommand):
             try:
                 status = requests.post(url, json=payload, timeout=10).status_code
             except requests.RequestException as exc:
-                raise CommandError(f"could not reach {url.replace(token, mask(token))}: "
-                                   f"{type(exc).__name__}") from exc  # fmt: skip
+                raise CommandError(
+                    f"could not reach {url.replace(token, mask(token))}: {type(exc).__name__}"
+                ) from exc
         shown = url.replace(token, mask(token))
         if options["json"]:
-            self.stdout.write(json.dumps({"channel": channel, "from": sender, "to": to,
-                                          "url": shown, "status": status, "via": via,
-                                          "messageId": message_id}))  # fmt: skip
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "channel": channel,
+                        "from": sender,
+                        "to": to,
+                        "url": shown,
+                        "status": status,
+                        "via": via,
+                        "messageId": message_id,
+                    }
+                )
+            )
         if not 200 <= status < 300:
             raise CommandError(f"inbound {channel} from {sender}: {shown} answered HTTP {status}")
         if not options["json"]:
-            self.stdout.write(f"inbound {channel} from {sender} to {to}: {shown} answered "
-                              f"HTTP {status} (via {via})")  # fmt: skip
+            self.stdout.write(
+                f"inbound {channel} from {sender} to {to}: {shown} answered "
+                f"HTTP {status} (via {via})"
+            )
 
     def _via_sandbox(
         self, channel: str, sender: str, to: str, text: str, url: str
