@@ -15,9 +15,10 @@ follow `COLUMNS`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
@@ -74,9 +75,9 @@ class Figures:
     def cost_per_delivered(self) -> Decimal | None:
         return (self.cost / self.delivered).quantize(Decimal("0.0001")) if self.delivered else None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready: counts, rates (percent, null when the base is 0), amounts as strings."""
-        data: dict = {}
+        data: dict[str, Any] = {}
         for key, _label, _kind in COLUMNS:
             value = getattr(self, key, None)
             data[key] = f"{value:.4f}" if isinstance(value, Decimal) else value
@@ -94,7 +95,7 @@ class CampaignFigures(Figures):
     launched_at: dt.datetime | None = None
     currency: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "name": self.name, "channel": self.channel, "state": self.state,
             "launched_at": self.launched_at.isoformat() if self.launched_at else None,
@@ -110,7 +111,7 @@ class TrendPoint(Figures):
     campaigns: int = 0
     currency: str = ""
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "start": self.start.isoformat(), "campaigns": self.campaigns,
             "currency": self.currency,
@@ -147,7 +148,12 @@ def figures_provider_register(provider: FigureProvider) -> None:
         _PROVIDERS.append(provider)
 
 
-def _per_campaign(rows) -> dict[int, int]:
+class _PerCampaign(TypedDict):
+    campaign_id: int
+    n: int
+
+
+def _per_campaign(rows: Iterable[_PerCampaign]) -> dict[int, int]:
     return {row["campaign_id"]: row["n"] for row in rows}
 
 
@@ -260,6 +266,6 @@ def campaigns_trends(
     return points
 
 
-def _chunks(ids: list[int], size: int):
+def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]

@@ -117,7 +117,7 @@ class Router:
         self._problems: dict[tuple[int, str], list[str]] = {}
         # Per batch the same few countries come back row after row: every answer is cached.
         self._recipient_rules: dict[tuple[int, str], list[tuple[int, RegionalRule]]] = {}
-        self._options: dict[tuple, dict[str, Any]] = {}
+        self._options: dict[tuple[object, ...], dict[str, Any]] = {}
 
     def _book(self, medium: str) -> SenderBook:
         if medium not in self._books:

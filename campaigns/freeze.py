@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import F, Max, Value
+from django.db.models import F, Max, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from psycopg import sql
@@ -367,7 +367,7 @@ def _release(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> 
 
 def _commit_chunk(
     campaign: Campaign,
-    rows: list[tuple],
+    rows: list[tuple[object, ...]],
     queued: int,
     estimate: Decimal,
     rest: list[int] | None = None,
@@ -421,7 +421,7 @@ def freeze_in_progress(campaign_id: int) -> bool:
         return not free
 
 
-def _batches(rows) -> Iterator[list[ContactRow]]:
+def _batches(rows: "QuerySet[Contact, tuple[Any, ...]]") -> Iterator[list[ContactRow]]:
     # Outside a transaction Django reads through a WITH HOLD cursor, which outlives the
     # commit of each chunk.
     batch: list[ContactRow] = []
@@ -442,7 +442,7 @@ _COPY_MESSAGES = sql.SQL("COPY {messages} ({columns}) FROM STDIN").format(
 )
 
 
-def _insert(rows: list[tuple]) -> None:
+def _insert(rows: list[tuple[object, ...]]) -> None:
     """Write one chunk (_COPY_MESSAGES)."""
     with connection.cursor() as cursor, cursor.copy(_COPY_MESSAGES) as copy:
         for row in rows:

@@ -213,7 +213,9 @@ def _opt_out_url(contact: Any) -> str:
     return opt_out_url(contact.id) if getattr(contact, "id", None) is not None else ""
 
 
-def _named_values(contact: Any, attributes: Mapping, names: Iterable[str]) -> dict[str, str]:
+def _named_values(
+    contact: Any, attributes: Mapping[str, object], names: Iterable[str]
+) -> dict[str, str]:
     values: dict[str, str] = {}
     for name in names:
         if name == OPT_OUT_URL:

@@ -82,7 +82,7 @@ class Problem:
         return f"rules{where}: {self.message}"
 
 
-def rule_type(rule: dict) -> str:
+def rule_type(rule: dict[str, Any]) -> str:
     """The type a rule compares as (text for a field or key that declares none)."""
     field = rule.get("field")
     if field in DATE_FIELDS:
@@ -124,7 +124,12 @@ class _Context:
 
 
 def _check_group(
-    group: Any, path: tuple, depth: int, problems: list, count: list, context: _Context
+    group: Any,
+    path: tuple[int, ...],
+    depth: int,
+    problems: list[Problem],
+    count: list[int],  # one cell: the rules seen so far, shared by the recursion
+    context: _Context,
 ) -> None:
     if not isinstance(group, dict) or not isinstance(group.get("rules"), list):
         problems.append(Problem(path, 'a group needs "rules": [...]'))
@@ -180,7 +185,7 @@ def _check_rule(rule: Any, context: _Context) -> str:
     return f"unknown field {field!r}"
 
 
-def _check_typed(rule: dict) -> str:
+def _check_typed(rule: dict[str, Any]) -> str:
     """A rule comparing a text, number, date or boolean value: its op and value."""
     kind = rule_type(rule)
     op = rule.get("op", "eq" if kind != AttributeType.DATE else "on")
@@ -225,7 +230,7 @@ def _check_typed(rule: dict) -> str:
 _LOW_HIGH = "between needs the lower bound first"
 
 
-def _check_list(rule: dict, known_lists: set[str] | None) -> str:
+def _check_list(rule: dict[str, Any], known_lists: set[str] | None) -> str:
     names = rule.get("value")
     names = [names] if isinstance(names, str) else names
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):

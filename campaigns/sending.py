@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -89,13 +90,13 @@ def default_sender(campaign: Campaign) -> str:
 
 def batch_size(campaign: Campaign) -> int:
     """Rows per batch: the configured size, or less when a speed limit is lower."""
-    size = settings.HERALD_BATCH_SIZE
+    size: int = settings.HERALD_BATCH_SIZE
     if campaign.speed_limit:
         size = min(size, campaign.speed_limit)
     return max(1, size)
 
 
-def tracking_options(campaign: Campaign) -> dict | None:
+def tracking_options(campaign: Campaign) -> dict[str, Any] | None:
     """Infobip's shorten-and-track options for a campaign with tracked links, else None."""
     if not campaign.track_links:
         return None

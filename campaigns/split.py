@@ -46,7 +46,7 @@ class VariantSpec:
     name: str
     text: str = ""
     template: WhatsAppTemplate | None = None
-    template_mapping: dict | None = None
+    template_mapping: dict[str, Any] | None = None
     coupon: str = ""
 
 
@@ -341,7 +341,7 @@ def iso_duration(value: dt.timedelta) -> str:
     return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "" if days else "T0S")
 
 
-def split_status(*, campaign: Campaign, live: bool = True) -> dict:
+def split_status(*, campaign: Campaign, live: bool = True) -> dict[str, Any]:
     """The split's part of the status document (empty without one): variants, winner, holdout.
 
     `live` counts the figures from the ledger (a few aggregate queries over the test's rows);
@@ -402,7 +402,7 @@ def split_status(*, campaign: Campaign, live: bool = True) -> dict:
     }
 
 
-def split_preview(*, campaign: Campaign, audience: int, contact: Any) -> dict | None:
+def split_preview(*, campaign: Campaign, audience: int, contact: Any) -> dict[str, Any] | None:
     """The preview's split: who would get what (the drawn sizes) and each variant for a sample
     contact, rendered — so every version is read and tested before launch."""
     from campaigns.rendering import compile_template, contact_values

@@ -6,9 +6,10 @@ import json
 import sys
 import time
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_datetime, parse_duration
 
 from campaigns.editing import campaign_archive, campaign_countries_update, campaign_unarchive
@@ -48,7 +49,7 @@ class Command(BaseCommand):
         "USERNAME (or HERALD_CLI_USER, else the operator)"
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="create a draft campaign")
         create.add_argument("--name", required=True)
@@ -179,7 +180,7 @@ class Command(BaseCommand):
         export.add_argument("id", type=int)
         export.add_argument("file")
 
-    def handle(self, *args, action: str, **options) -> None:
+    def handle(self, *args: str, action: str, **options: Any) -> None:
         try:
             getattr(self, f"do_{action.replace('-', '_')}")(**options)
         except Refused as exc:
@@ -194,7 +195,7 @@ class Command(BaseCommand):
         except Campaign.DoesNotExist as exc:
             raise CommandError(f"no campaign with id {pk}") from exc
 
-    def do_create(self, **o) -> None:
+    def do_create(self, **o: Any) -> None:
         lists = self._lists(o["lists"])
         exclude = self._lists(o["exclude"])
         segment, exclude_segment = _segment(o["segment"]), _segment(o["exclude_segment"])
@@ -265,7 +266,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"campaign created: id={campaign.pk} state={campaign.state}")
 
-    def _split(self, o: dict) -> tuple[list[VariantSpec], SplitSpec | None]:
+    def _split(self, o: dict[str, Any]) -> tuple[list[VariantSpec], SplitSpec | None]:
         """--variant / --variant-template / --coupon and the test's options, checked."""
         coupons = dict(_pair(v, "--coupon") for v in o["coupons"])
         variants = []
@@ -308,7 +309,9 @@ class Command(BaseCommand):
             raise CommandError(f"no contact list named {', '.join(map(repr, unknown))}")
         return [found[name] for name in names]
 
-    def _template(self, o: dict, kind: ChannelType) -> tuple[WhatsAppTemplate, dict]:
+    def _template(
+        self, o: dict[str, Any], kind: ChannelType
+    ) -> tuple[WhatsAppTemplate, dict[str, Any]]:
         if not o["template"] or not o["language"]:
             raise CommandError(f"a {kind.name} campaign needs --template and --language")
         # Templates are synced per sender: an automatic sender looks them up on the default.
@@ -322,12 +325,12 @@ class Command(BaseCommand):
                 f"no template {o['template']!r} ({o['language']}) for sender {sender}: "
                 "run `manage.py sync_templates` first"
             )
-        mapping: dict = {"body": [slot_from_text(v) for v in o["placeholders"]]}
+        mapping: dict[str, Any] = {"body": [slot_from_text(v) for v in o["placeholders"]]}
         if o["header_placeholder"]:
             mapping["header"] = [slot_from_text(o["header_placeholder"])]
         return template, mapping
 
-    def do_preview(self, *, id: int, json: bool, **_) -> None:
+    def do_preview(self, *, id: int, json: bool, **_: Any) -> None:
         data = campaign_preview(campaign=self._campaign(id))
         if json:
             self.stdout.write(_dumps(data))
@@ -383,7 +386,7 @@ class Command(BaseCommand):
                 f"(manage.py campaign countries {id} --exclude CC)"
             )
 
-    def do_countries(self, *, id: int, json: bool, acting_user: str | None, **o) -> None:
+    def do_countries(self, *, id: int, json: bool, acting_user: str | None, **o: Any) -> None:
         campaign = campaign_countries_update(
             campaign=self._campaign(id),
             actor=cli_actor(acting_user),
@@ -408,7 +411,7 @@ class Command(BaseCommand):
         )
 
     def do_launch(
-        self, *, id: int, wait: bool, timeout: float, acting_user: str | None, **_
+        self, *, id: int, wait: bool, timeout: float, acting_user: str | None, **_: Any
     ) -> None:
         actor = cli_actor(acting_user)
         campaign = campaign_launch(campaign=self._campaign(id), actor=actor)
@@ -441,7 +444,9 @@ class Command(BaseCommand):
         status = campaign_status(campaign=campaign)
         self.stdout.write(_summary(status))
 
-    def do_test(self, *, id: int, to: str, wait: float, json: bool, acting_user, **_) -> None:
+    def do_test(
+        self, *, id: int, to: str, wait: float, json: bool, acting_user: str | None, **_: Any
+    ) -> None:
         from campaigns.audience import audience_contacts
         from campaigns.models import CampaignTestSend
         from campaigns.testsend import FINAL
@@ -466,27 +471,27 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"test to {test.to}: {test.state} {test.status_name}".rstrip())
 
-    def do_approve(self, *, id: int, acting_user: str | None, **_) -> None:
+    def do_approve(self, *, id: int, acting_user: str | None, **_: Any) -> None:
         approval = campaign_approve(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {id} approved by {approval.approved_by}")
 
-    def do_pause(self, *, id: int, acting_user: str | None, **_) -> None:
+    def do_pause(self, *, id: int, acting_user: str | None, **_: Any) -> None:
         campaign = campaign_pause(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {campaign.pk} paused")
 
-    def do_resume(self, *, id: int, acting_user: str | None, **_) -> None:
+    def do_resume(self, *, id: int, acting_user: str | None, **_: Any) -> None:
         campaign = campaign_resume(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {campaign.pk} running")
 
-    def do_cancel(self, *, id: int, acting_user: str | None, **_) -> None:
+    def do_cancel(self, *, id: int, acting_user: str | None, **_: Any) -> None:
         campaign = campaign_cancel(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {campaign.pk} cancelled; skipped={campaign.count_skipped}")
 
-    def do_resend(self, *, id: int, acting_user: str | None, **_) -> None:
+    def do_resend(self, *, id: int, acting_user: str | None, **_: Any) -> None:
         count = campaign_resend_failed(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {id} resend queued={count}")
 
-    def do_request_approval(self, *, id: int, note: str, acting_user: str | None, **o) -> None:
+    def do_request_approval(self, *, id: int, note: str, acting_user: str | None, **o: Any) -> None:
         request = campaign_approval_request(
             campaign=self._campaign(id), actor=cli_actor(acting_user), note=note
         )
@@ -500,11 +505,11 @@ class Command(BaseCommand):
                 f"at {answer['requested_at']}"
             )
 
-    def do_archive(self, *, id: int, json: bool, acting_user: str | None, **_) -> None:
+    def do_archive(self, *, id: int, json: bool, acting_user: str | None, **_: Any) -> None:
         campaign = campaign_archive(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self._archived(campaign, json)
 
-    def do_unarchive(self, *, id: int, json: bool, acting_user: str | None, **_) -> None:
+    def do_unarchive(self, *, id: int, json: bool, acting_user: str | None, **_: Any) -> None:
         campaign = campaign_unarchive(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self._archived(campaign, json)
 
@@ -518,17 +523,17 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"campaign {campaign.pk} {campaign.state} not archived")
 
-    def do_status(self, *, id: int, json: bool, **_) -> None:
+    def do_status(self, *, id: int, json: bool, **_: Any) -> None:
         status = campaign_status(campaign=self._campaign(id), breakdown=True)
         self.stdout.write(_dumps(status) if json else _summary(status))
 
-    def do_decide(self, *, id: int, winner: str, acting_user: str | None, **_) -> None:
+    def do_decide(self, *, id: int, winner: str, acting_user: str | None, **_: Any) -> None:
         split = split_decide_by_name(
             campaign=self._campaign(id), name=winner, actor=cli_actor(acting_user)
         )
         self.stdout.write(f"campaign {id} split decided: {split.decision}")
 
-    def do_export(self, *, id: int, file: str, **_) -> None:
+    def do_export(self, *, id: int, file: str, **_: Any) -> None:
         campaign = self._campaign(id)
         try:
             with open(file, "w", newline="", encoding="utf-8") as out:
@@ -538,11 +543,11 @@ class Command(BaseCommand):
         self.stdout.write(f"exported rows={rows} file={file}")
 
 
-def _dumps(data: dict) -> str:
+def _dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1)
 
 
-def _summary(status: dict) -> str:
+def _summary(status: dict[str, Any]) -> str:
     counts = " ".join(f"{k}={v}" for k, v in status["counts"].items())
     cost = status["cost"]
     line = (
@@ -581,7 +586,7 @@ def _summary(status: dict) -> str:
     return line
 
 
-def _add_split_arguments(create) -> None:
+def _add_split_arguments(create: CommandParser) -> None:
     """A split test's options on `campaign create` (README "Split tests and holdouts")."""
     create.add_argument(
         "--variant", action="append", default=[], dest="variants", metavar="NAME=TEXT",
@@ -640,7 +645,7 @@ def _segment(name: str | None) -> Segment | None:
     return segment
 
 
-def _button(value: str) -> dict:
+def _button(value: str) -> dict[str, Any]:
     """`--button "Shop=https://…"` → {"text", "url"}; `--button Yes` → a reply button."""
     text, _, url = value.partition("=")
     if not text.strip():
@@ -650,7 +655,7 @@ def _button(value: str) -> dict:
     return {"text": text.strip(), "postback": text.strip()}
 
 
-def _fallback(o: dict) -> list[dict]:
+def _fallback(o: dict[str, Any]) -> list[dict[str, Any]]:
     """The chain of --fallback (and the texts of --fallback-text), in order."""
     names = [n.strip() for n in o["fallback"].split(",") if n.strip()]
     texts: dict[str, str] = {}
@@ -669,7 +674,7 @@ def _fallback(o: dict) -> list[dict]:
     return [{"channel": name, "text": texts.get(name, "")} for name in names]
 
 
-def _regional_arguments(parser, default: str | None = "") -> None:
+def _regional_arguments(parser: CommandParser, default: str | None = "") -> None:
     """Countries' rules a campaign carries (docs/COUNTRIES.md)."""
     parser.add_argument(
         "--dlt-template-id", default=default, metavar="ID",
