@@ -205,6 +205,8 @@ def campaigns_figures(*, campaign_ids: Iterable[int]) -> list[CampaignFigures]:
                 replied=replied.get(campaign.pk, 0),
                 opted_out=opted_out.get(campaign.pk, 0),
                 cost=campaign.cost_amount,
+                # Other apps' figures (conversions' revenue…): each provider names fields of
+                # CampaignFigures with their values, which mypy cannot match by name.
                 **extra.get(campaign.pk, {}),  # type: ignore[arg-type]
             )
         )
