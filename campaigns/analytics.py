@@ -97,10 +97,13 @@ class CampaignFigures(Figures):
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "channel": self.channel, "state": self.state,
+            "id": self.id,
+            "name": self.name,
+            "channel": self.channel,
+            "state": self.state,
             "launched_at": self.launched_at.isoformat() if self.launched_at else None,
             "currency": self.currency,
-        } | super().as_dict()  # fmt: skip
+        } | super().as_dict()
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,10 @@ class TrendPoint(Figures):
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "start": self.start.isoformat(), "campaigns": self.campaigns,
+            "start": self.start.isoformat(),
+            "campaigns": self.campaigns,
             "currency": self.currency,
-        } | super().as_dict()  # fmt: skip
+        } | super().as_dict()
 
 
 # (attribute, label, kind): what the comparison table, trends table, CSV and API show.

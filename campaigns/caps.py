@@ -138,9 +138,11 @@ def caps_free_at(
     for cap in caps:
         since = now - dt.timedelta(days=cap.days)
         rows = Message.objects.filter(
-            contact_id__in=ids, replaces__isnull=True, state__in=_SENT_STATES,
+            contact_id__in=ids,
+            replaces__isnull=True,
+            state__in=_SENT_STATES,
             created_at__gte=since,
-        )  # fmt: skip
+        )
         if cap.mediums is not None:
             rows = rows.filter(channel__in=cap.mediums)
         counted: dict[int, list[dt.datetime]] = {}

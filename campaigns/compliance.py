@@ -185,12 +185,16 @@ class Router:
         """Infobip's per-message options for the step's message to `country` (shared: read-only)."""
         key = (step.position, country, *sorted(values.items()))
         if key not in self._options:
-            regional = {} if self.native(step) else regional_options(
-                step.kind.regional_rules,
-                route=self.route(step, country),
-                regional=step.content.regional,
-                values=values,
-            )  # fmt: skip
+            regional = (
+                {}
+                if self.native(step)
+                else regional_options(
+                    step.kind.regional_rules,
+                    route=self.route(step, country),
+                    regional=step.content.regional,
+                    values=values,
+                )
+            )
             self._options[key] = {"regional": regional} if regional else {}
         return self._options[key]
 

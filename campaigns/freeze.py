@@ -113,9 +113,12 @@ class _Renderer:
         if variant is not None:
             # A split's variant brings its own text or template; the rest is the campaign's.
             self.content = Content(
-                text=variant.text, template=variant.template, mapping=variant.template_mapping,
-                media_url=self.content.media_url, buttons=self.content.buttons,
-            )  # fmt: skip
+                text=variant.text,
+                template=variant.template,
+                mapping=variant.template_mapping,
+                media_url=self.content.media_url,
+                buttons=self.content.buttons,
+            )
         self.text = None if self.kind.uses_template else compile_template(self.content.text)
         self.channel = self.kind.ledger
         self.footers = Footers(campaign)
@@ -232,10 +235,32 @@ class _Chunker:
                 # Infobip shortens tracked links: the token costs no characters (parts stay).
                 text = links_tag(text, link_token(message_id))
             rows.append(
-                (campaign.pk, contact.id, contact.phone, channel, 1, message_id,
-                 callback_data(campaign.pk), "", text, values, parts, encoding, state,
-                 reason, not_before, "", "", "", "", "", now, variant, group)
-            )  # fmt: skip
+                (
+                    campaign.pk,
+                    contact.id,
+                    contact.phone,
+                    channel,
+                    1,
+                    message_id,
+                    callback_data(campaign.pk),
+                    "",
+                    text,
+                    values,
+                    parts,
+                    encoding,
+                    state,
+                    reason,
+                    not_before,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    now,
+                    variant,
+                    group,
+                )
+            )
         return Chunk(rows, queued, estimate_cost(priced).total, rest)
 
     def _group(self, contact_id: int) -> tuple[int | None, int | None]:
@@ -338,9 +363,10 @@ def _release(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> 
     while ids := list(waiting.values_list("contact_id", flat=True)[:BATCH]):
         batch = [
             ContactRow._make(row)
-            for row in Contact.objects.filter(id__in=ids).order_by("id")
+            for row in Contact.objects.filter(id__in=ids)
+            .order_by("id")
             .values_list(*_CONTACT_COLUMNS)
-        ]  # fmt: skip
+        ]
         if winner is not None:
             chunk = chunker.chunk(batch)
         else:

@@ -26,8 +26,15 @@ from channels.gsm import (
     sms_segments,
 )
 
-__all__ = ["GSM7", "GSM7_ALL", "GSM7_BASIC", "GSM7_EXTENSION", "UCS2", "SmsEncoding",
-           "sms_segments"]  # fmt: skip
+__all__ = [
+    "GSM7",
+    "GSM7_ALL",
+    "GSM7_BASIC",
+    "GSM7_EXTENSION",
+    "UCS2",
+    "SmsEncoding",
+    "sms_segments",
+]
 
 
 def sms_cap_check(text: str, *, max_chars: int | None = None) -> str | None:

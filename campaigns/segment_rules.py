@@ -35,13 +35,24 @@ from typing import Any
 
 from contacts.attributes import KEY_RE, AttributeType, parse_number
 
-TEXT_FIELDS = {"first_name": "first name", "last_name": "last name", "language": "language",
-               "country": "country", "timezone": "time zone", "phone": "phone"}  # fmt: skip
+TEXT_FIELDS = {
+    "first_name": "first name",
+    "last_name": "last name",
+    "language": "language",
+    "country": "country",
+    "timezone": "time zone",
+    "phone": "phone",
+}
 DATE_FIELDS = {"created_at": "added to Herald"}
 TEXT_OPS = ("eq", "ne", "in", "not_in", "startswith", "contains", "empty", "not_empty")
 NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between", "empty", "not_empty")
-RELATIVE_OPS = ("in_last_days", "in_next_days", "more_than_days_ago", "anniversary_in_days",
-                "anniversary_within_days")  # fmt: skip
+RELATIVE_OPS = (
+    "in_last_days",
+    "in_next_days",
+    "more_than_days_ago",
+    "anniversary_in_days",
+    "anniversary_within_days",
+)
 DATE_OPS = ("on", "before", "after", "between", *RELATIVE_OPS, "empty", "not_empty")
 BOOLEAN_OPS = ("is_true", "is_false", "empty", "not_empty")
 OPS: dict[str, tuple[str, ...]] = {
@@ -331,12 +342,25 @@ def list_names(rules: Any) -> set[str]:
 # --- in words -------------------------------------------------------------------------------
 
 _OP_WORDS = {
-    "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of",
-    "startswith": "starts with", "contains": "contains", "empty": "is empty",
-    "not_empty": "is not empty", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
-    "between": "is between", "on": "is on", "before": "is before", "after": "is after",
-    "is_true": "is yes", "is_false": "is no",
-}  # fmt: skip
+    "eq": "is",
+    "ne": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "startswith": "starts with",
+    "contains": "contains",
+    "empty": "is empty",
+    "not_empty": "is not empty",
+    "gt": ">",
+    "gte": "≥",
+    "lt": "<",
+    "lte": "≤",
+    "between": "is between",
+    "on": "is on",
+    "before": "is before",
+    "after": "is after",
+    "is_true": "is yes",
+    "is_false": "is no",
+}
 _RELATIVE_WORDS = {
     "in_last_days": "in the last {} days",
     "in_next_days": "in the next {} days",

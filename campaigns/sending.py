@@ -210,17 +210,22 @@ def _skip_refused_by_country(
     for medium, rows in by_medium.items():
         step = step_for_medium(campaign, medium)
         countries = {row.pk: row_country(row.country, row.phone) for row in rows}
-        needed = [(row.contact_id, countries[row.pk]) for row in rows
-                  if router.recipient_rules(step, countries[row.pk])]  # fmt: skip
+        needed = [
+            (row.contact_id, countries[row.pk])
+            for row in rows
+            if router.recipient_rules(step, countries[row.pk])
+        ]
         found = recipient_values(router, step, needed) if needed else {}
         for row in rows:
             country = countries[row.pk]
             why = "; ".join(router.problems(step, country))
             own = found.get(row.contact_id, {})
             if not why and not router.native(step):
-                missing = [rule.recipient_problem(router.route(step, country))
-                           for index, rule in router.recipient_rules(step, country)
-                           if index not in own]  # fmt: skip
+                missing = [
+                    rule.recipient_problem(router.route(step, country))
+                    for index, rule in router.recipient_rules(step, country)
+                    if index not in own
+                ]
                 why = "; ".join(missing)
             if why:
                 screened.skips.append(Outcome(row.message_id, "skipped", reason=why[:500]))

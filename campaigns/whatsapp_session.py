@@ -99,9 +99,14 @@ def whatsapp_session_send(
         )
     else:
         sent = client.send_whatsapp_buttons(
-            sender=sender, to=to, text=text, buttons=list(buttons), footer=footer,
-            header_text=header, message_id=message_id,
-        )  # fmt: skip
+            sender=sender,
+            to=to,
+            text=text,
+            buttons=list(buttons),
+            footer=footer,
+            header_text=header,
+            message_id=message_id,
+        )
     logger.info("whatsapp %s sent to contact %s: %s", kind, contact.pk, sent.message_id)
     return sent
 
@@ -142,8 +147,12 @@ def whatsapp_session_queue(
         )
     except TransactionalError as exc:
         raise WhatsAppSessionError(str(exc)) from exc
-    audit_record(actor=actor, action="whatsapp_reply", campaign=campaign,
-                 detail=f"{kind} to {phone}: {rows[0].state}")  # fmt: skip
+    audit_record(
+        actor=actor,
+        action="whatsapp_reply",
+        campaign=campaign,
+        detail=f"{kind} to {phone}: {rows[0].state}",
+    )
     return campaign, rows[0]
 
 

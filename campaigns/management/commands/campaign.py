@@ -67,31 +67,43 @@ class Command(BaseCommand):
         # The registered channel types (channels/registry.py), read when the parser is built.
         create.add_argument("--channel", required=True, choices=channel_names())
         create.add_argument(
-            "--sender", default="",
+            "--sender",
+            default="",
             help="a number or name; auto (the default): each recipient's country's sender",
-        )  # fmt: skip
+        )
         create.add_argument("--text", default="")
         create.add_argument("--template")
         create.add_argument("--language")
         create.add_argument("--placeholder", action="append", default=[], dest="placeholders")
         create.add_argument("--header-placeholder")
         create.add_argument(
-            "--image", default="", metavar="URL",
+            "--image",
+            default="",
+            metavar="URL",
             help="an https image (Viber, RCS): the text becomes its caption",
-        )  # fmt: skip
+        )
         create.add_argument(
-            "--button", action="append", default=[], dest="buttons", metavar="TEXT=URL",
+            "--button",
+            action="append",
+            default=[],
+            dest="buttons",
+            metavar="TEXT=URL",
             help="a button (Viber, RCS): TEXT=https://… opens a link, TEXT alone is a reply",
-        )  # fmt: skip
+        )
         create.add_argument(
-            "--fallback", default="", metavar="CHANNEL,…",
+            "--fallback",
+            default="",
+            metavar="CHANNEL,…",
             help="the fallback chain, in order (e.g. rcs,sms): who a step did not reach gets the "
             "next; each step says the campaign's text unless --fallback-text gives its own",
-        )  # fmt: skip
+        )
         create.add_argument(
-            "--fallback-text", action="append", default=[], metavar="CHANNEL=TEXT",
+            "--fallback-text",
+            action="append",
+            default=[],
+            metavar="CHANNEL=TEXT",
             help="the text of one fallback step (repeatable)",
-        )  # fmt: skip
+        )
         create.add_argument("--sms-failover-text", default="", help="the same as --fallback sms")
         create.add_argument("--sms-failover-sender", default="")
         create.add_argument("--failover-mode", choices=["herald", "infobip"], default="herald")
@@ -99,40 +111,53 @@ class Command(BaseCommand):
         create.add_argument("--speed-limit", type=int)
         create.add_argument("--speed-unit", choices=["second", "minute"], default="minute")
         create.add_argument(
-            "--send-window", "--quiet-hours", dest="quiet_hours", metavar="HH:MM-HH:MM",
+            "--send-window",
+            "--quiet-hours",
+            dest="quiet_hours",
+            metavar="HH:MM-HH:MM",
             help="the local hours in which messages may go, e.g. 08:00-21:00 (nothing is sent "
             "between 21:00 and 08:00); --quiet-hours is its older name, same meaning",
-        )  # fmt: skip
+        )
         create.add_argument(
             "--track-links", action="store_true", help="shorten links and count their clicks"
         )
         create.add_argument(
-            "--validity", type=int, metavar="MINUTES",
+            "--validity",
+            type=int,
+            metavar="MINUTES",
             help="SMS: how long Infobip keeps trying (max 2880); WhatsApp: expire unreported after",
-        )  # fmt: skip
+        )
         create.add_argument("--failover-validity", type=int, metavar="MINUTES")
         create.add_argument("--max-spend", help="budget cap in the price table's currency")
         create.add_argument(
-            "--override-frequency-cap", action="store_true",
+            "--override-frequency-cap",
+            action="store_true",
             help="lift the workspace's frequency caps for this campaign (audited)",
-        )  # fmt: skip
+        )
         _add_split_arguments(create)
         create.add_argument(
-            "--no-opt-out-footer", dest="opt_out_footer", action="store_false",
-            help="add no \"Reply STOP to opt out\" line where the law asks for one (the launch is "
+            "--no-opt-out-footer",
+            dest="opt_out_footer",
+            action="store_false",
+            help='add no "Reply STOP to opt out" line where the law asks for one (the launch is '
             "then refused unless the text says how to opt out)",
-        )  # fmt: skip
+        )
         _regional_arguments(create)
         create.add_argument(
-            "--exclude-country", action="append", default=[], dest="exclude_countries",
-            metavar="CC", help="leave this destination country's recipients out (repeatable)",
-        )  # fmt: skip
+            "--exclude-country",
+            action="append",
+            default=[],
+            dest="exclude_countries",
+            metavar="CC",
+            help="leave this destination country's recipients out (repeatable)",
+        )
         create.add_argument("--json", action="store_true")
         add_actor_argument(create)
         countries = sub.add_parser(
-            "countries", help="fix what the preview's compliance list asks: exclude countries, "
+            "countries",
+            help="fix what the preview's compliance list asks: exclude countries, "
             "the sender, regional ids",
-        )  # fmt: skip
+        )
         countries.add_argument("id", type=int)
         countries.add_argument("--exclude", action="append", default=[], metavar="CC")
         countries.add_argument("--include", action="append", default=[], metavar="CC")
@@ -152,8 +177,13 @@ class Command(BaseCommand):
         test = sub.add_parser("test", help="send the message to one number (a test, no ledger)")
         test.add_argument("id", type=int)
         test.add_argument("--to", required=True, help="the number (national format accepted)")
-        test.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                          help="wait this long for the delivery report")  # fmt: skip
+        test.add_argument(
+            "--wait",
+            type=float,
+            default=0,
+            metavar="SECONDS",
+            help="wait this long for the delivery report",
+        )
         test.add_argument("--json", action="store_true")
         add_actor_argument(test)
         for name in ("approve", "pause", "resume", "cancel", "resend"):
@@ -279,12 +309,23 @@ class Command(BaseCommand):
             template, mapping = self._template(
                 o | {"template": template_name, "language": language}, channel_type(o["channel"])
             )
-            variants.append(VariantSpec(name=name, template=template, template_mapping=mapping,
-                                        coupon=coupons.pop(name, "")))  # fmt: skip
+            variants.append(
+                VariantSpec(
+                    name=name,
+                    template=template,
+                    template_mapping=mapping,
+                    coupon=coupons.pop(name, ""),
+                )
+            )
         if coupons:
             raise CommandError(f"--coupon for no variant: {', '.join(sorted(coupons))}")
-        options = (o["test_share"], o["holdout"], o["winner_by"], o["decide_after"],
-                   o["if_undecided"])  # fmt: skip
+        options = (
+            o["test_share"],
+            o["holdout"],
+            o["winner_by"],
+            o["decide_after"],
+            o["if_undecided"],
+        )
         if not variants and all(v is None for v in options):
             return [], None
         decide_after = dt.timedelta(hours=4)
@@ -376,10 +417,12 @@ class Command(BaseCommand):
                 f"{use['sender'] or '(Infobip default)'}{swapped}"
             )
         for entry in data["compliance"]:
-            self.stdout.write(self.style.ERROR(
-                f"{entry['country_name']} ({entry['country']}): {entry['recipients']} recipients "
-                f"would be refused: {' '.join(entry['problems'])}"
-            ))  # fmt: skip
+            self.stdout.write(
+                self.style.ERROR(
+                    f"{entry['country_name']} ({entry['country']}): {entry['recipients']} recipients "
+                    f"would be refused: {' '.join(entry['problems'])}"
+                )
+            )
         if data["compliance"]:
             self.stdout.write(
                 "launch is refused until these are fixed or excluded "
@@ -398,11 +441,18 @@ class Command(BaseCommand):
             kr_title=o["kr_title"],
         )
         if json:
-            self.stdout.write(_dumps({
-                "id": campaign.pk, "exclude_countries": campaign.exclude_countries,
-                "sender": campaign.sender or "auto", "dlt_template_id": campaign.dlt_template_id,
-                "iys_recipient_type": campaign.iys_recipient_type, "kr_title": campaign.kr_title,
-            }))  # fmt: skip
+            self.stdout.write(
+                _dumps(
+                    {
+                        "id": campaign.pk,
+                        "exclude_countries": campaign.exclude_countries,
+                        "sender": campaign.sender or "auto",
+                        "dlt_template_id": campaign.dlt_template_id,
+                        "iys_recipient_type": campaign.iys_recipient_type,
+                        "kr_title": campaign.kr_title,
+                    }
+                )
+            )
             return
         self.stdout.write(
             f"campaign {campaign.pk}: excluded countries "
@@ -456,16 +506,22 @@ class Command(BaseCommand):
         actor = cli_actor(acting_user)
         actor_require(actor, "campaigns.change_campaign", doing="send tests")
         sample = audience_contacts(campaign).filter(opted_out=False).order_by("id").first()
-        campaign_test_send(campaign=campaign, contact=sample or Contact(), to=to,
-                           sent_by=actor_user(actor))  # fmt: skip
+        campaign_test_send(
+            campaign=campaign, contact=sample or Contact(), to=to, sent_by=actor_user(actor)
+        )
         test = campaign.test_sends.order_by("-id").first()
         assert test is not None  # campaign_test_send records every test it sends
         deadline = time.monotonic() + wait
         while test.state not in FINAL and time.monotonic() < deadline:
             time.sleep(0.5)
             test = CampaignTestSend.objects.get(pk=test.pk)
-        data = {"to": test.to, "message_id": str(test.message_id), "state": test.state,
-                "status": test.status_name, "error": test.error_name}  # fmt: skip
+        data = {
+            "to": test.to,
+            "message_id": str(test.message_id),
+            "state": test.state,
+            "status": test.status_name,
+            "error": test.error_name,
+        }
         if json:
             self.stdout.write(_dumps(data))
         else:
@@ -495,8 +551,11 @@ class Command(BaseCommand):
         request = campaign_approval_request(
             campaign=self._campaign(id), actor=cli_actor(acting_user), note=note
         )
-        answer = {"id": id, "requested_by": str(request.requested_by or "operator"),
-                  "requested_at": request.requested_at.isoformat()}  # fmt: skip
+        answer = {
+            "id": id,
+            "requested_by": str(request.requested_by or "operator"),
+            "requested_at": request.requested_at.isoformat(),
+        }
         if o["json"]:
             self.stdout.write(json.dumps(answer))
         else:
@@ -589,17 +648,29 @@ def _summary(status: dict[str, Any]) -> str:
 def _add_split_arguments(create: CommandParser) -> None:
     """A split test's options on `campaign create` (README "Split tests and holdouts")."""
     create.add_argument(
-        "--variant", action="append", default=[], dest="variants", metavar="NAME=TEXT",
+        "--variant",
+        action="append",
+        default=[],
+        dest="variants",
+        metavar="NAME=TEXT",
         help="a variant's text (2 to 4 variants make a split test)",
-    )  # fmt: skip
+    )
     create.add_argument(
-        "--variant-template", action="append", default=[], dest="variant_templates",
-        metavar="NAME=TEMPLATE:LANGUAGE", help="a template variant (placeholders: --placeholder)",
-    )  # fmt: skip
+        "--variant-template",
+        action="append",
+        default=[],
+        dest="variant_templates",
+        metavar="NAME=TEMPLATE:LANGUAGE",
+        help="a template variant (placeholders: --placeholder)",
+    )
     create.add_argument(
-        "--coupon", action="append", default=[], dest="coupons", metavar="NAME=CODE",
+        "--coupon",
+        action="append",
+        default=[],
+        dest="coupons",
+        metavar="NAME=CODE",
         help="a variant's coupon code, which a shop may pass back with a conversion",
-    )  # fmt: skip
+    )
     create.add_argument(
         "--test-share",
         type=int,
@@ -615,9 +686,10 @@ def _add_split_arguments(create: CommandParser) -> None:
     create.add_argument("--winner-by", choices=["clicks", "replies", "conversions", "revenue"])
     create.add_argument("--decide-after", metavar="ISO8601", help="from launch, e.g. PT4H")
     create.add_argument(
-        "--if-undecided", metavar="leader|none|NAME",
+        "--if-undecided",
+        metavar="leader|none|NAME",
         help="at the decision time with no certain winner (default: leader)",
-    )  # fmt: skip
+    )
 
 
 def _pair(raw: str, flag: str) -> tuple[str, str]:
@@ -677,11 +749,16 @@ def _fallback(o: dict[str, Any]) -> list[dict[str, Any]]:
 def _regional_arguments(parser: CommandParser, default: str | None = "") -> None:
     """Countries' rules a campaign carries (docs/COUNTRIES.md)."""
     parser.add_argument(
-        "--dlt-template-id", default=default, metavar="ID",
+        "--dlt-template-id",
+        default=default,
+        metavar="ID",
         help="India: the DLT content template id registered for the SMS text",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--iys-recipient-type", default=default, choices=["BIREYSEL", "TACIR", ""],
-        type=str.upper, help="Turkey: IYS type of recipients whose contact attribute has none",
-    )  # fmt: skip
+        "--iys-recipient-type",
+        default=default,
+        choices=["BIREYSEL", "TACIR", ""],
+        type=str.upper,
+        help="Turkey: IYS type of recipients whose contact attribute has none",
+    )
     parser.add_argument("--kr-title", default=default, help="South Korea: the message's title")

@@ -96,10 +96,16 @@ class Command(BaseCommand):
             raise CommandError("--limit is 1 to 1000")
         preview = segment_preview(rules=self._rules_of(o), limit=o["limit"])
         rows = [
-            {"id": c.pk, "phone": c.phone, "first_name": c.first_name, "last_name": c.last_name,
-             "country": c.country, "attributes": c.attributes}
+            {
+                "id": c.pk,
+                "phone": c.phone,
+                "first_name": c.first_name,
+                "last_name": c.last_name,
+                "country": c.country,
+                "attributes": c.attributes,
+            }
             for c in preview.sample
-        ]  # fmt: skip
+        ]
         if o["json"]:
             self.stdout.write(json.dumps({"count": preview.count, "sample": rows}))
             return
@@ -111,8 +117,13 @@ class Command(BaseCommand):
     def do_show(self, **o: Any) -> None:
         segment = _segment(o["name"])
         words = segment_rules_summary(segment.rules)
-        data = {"id": segment.pk, "name": segment.name, "description": segment.description,
-                "rules": segment.rules, "in_words": words}  # fmt: skip
+        data = {
+            "id": segment.pk,
+            "name": segment.name,
+            "description": segment.description,
+            "rules": segment.rules,
+            "in_words": words,
+        }
         self._out(o, data, f"{segment.name}: {words}\n{json.dumps(segment.rules, indent=2)}")
 
     def do_list(self, **o: Any) -> None:

@@ -39,8 +39,9 @@ class Command(BaseCommand):
 
     def do_save(self, **o: Any) -> None:
         existing = Snippet.objects.filter(name__iexact=o["name"].strip()).first()
-        snippet = snippet_save(name=o["name"], text=o["text"], snippet=existing,
-                               actor=cli_actor(o.get("acting_user")))  # fmt: skip
+        snippet = snippet_save(
+            name=o["name"], text=o["text"], snippet=existing, actor=cli_actor(o.get("acting_user"))
+        )
         if o["json"]:
             self.stdout.write(json.dumps({"id": snippet.pk, "name": snippet.name}))
         else:

@@ -44,8 +44,10 @@ class Command(BaseCommand):
                 data = {"id": o["id"], "phone": phone, "removed": True}
                 line = f"test number removed: {phone}"
             else:
-                rows = [{"id": n.pk, "phone": n.phone, "label": n.label}
-                        for n in saved_numbers_for(user)]  # fmt: skip
+                rows = [
+                    {"id": n.pk, "phone": n.phone, "label": n.label}
+                    for n in saved_numbers_for(user)
+                ]
                 data = {"numbers": rows}
                 line = "\n".join(f"{r['id']}\t{r['phone']}\t{r['label']}" for r in rows)
                 line = line or f"{user.get_username()} has no test numbers"
