@@ -419,8 +419,8 @@ class Command(BaseCommand):
         for entry in data["compliance"]:
             self.stdout.write(
                 self.style.ERROR(
-                    f"{entry['country_name']} ({entry['country']}): {entry['recipients']} recipients "
-                    f"would be refused: {' '.join(entry['problems'])}"
+                    f"{entry['country_name']} ({entry['country']}): {entry['recipients']} "
+                    f"recipients would be refused: {' '.join(entry['problems'])}"
                 )
             )
         if data["compliance"]:
