@@ -262,9 +262,16 @@ def inbox_threads(*, show: str = "", limit: int = 100) -> list[dict]:
         handled = bool(state and state.handled_at and state.handled_at >= row["last"])
         if (show == "unread" and not unread) or (show == "open" and handled):
             continue
-        threads.append({"contact": contacts[row["contact_id"]], "last_at": row["last"],
-                        "count": row["count"], "last": last_messages.get(row["contact_id"]),
-                        "unread": unread, "handled": handled})  # fmt: skip
+        threads.append(
+            {
+                "contact": contacts[row["contact_id"]],
+                "last_at": row["last"],
+                "count": row["count"],
+                "last": last_messages.get(row["contact_id"]),
+                "unread": unread,
+                "handled": handled,
+            }
+        )
     return threads[:limit]
 
 
@@ -284,9 +291,18 @@ def thread_items(contact: Contact, *, limit: int = 100) -> list[ThreadItem]:
     for message in inbound.order_by("-received_at")[:limit]:
         if message.reply_sent_at is None:  # the filter above; the type cannot say so
             continue
-        items.append({"at": message.reply_sent_at, "direction": "out", "channel": message.channel,
-                      "text": message.reply_text, "state": message.reply_status,
-                      "campaign": None, "kind": "automatic", "keyword": ""})  # fmt: skip
+        items.append(
+            {
+                "at": message.reply_sent_at,
+                "direction": "out",
+                "channel": message.channel,
+                "text": message.reply_text,
+                "state": message.reply_status,
+                "campaign": None,
+                "kind": "automatic",
+                "keyword": "",
+            }
+        )
     replies = list(
         ConversationReply.objects.filter(contact=contact).select_related("sent_by")[:limit]
     )
@@ -299,13 +315,22 @@ def thread_items(contact: Contact, *, limit: int = 100) -> list[ThreadItem]:
     }
     for reply in replies:
         row = ledger.get(reply.message_id)
-        items.append({"at": reply.sent_at, "direction": "out", "channel": reply.channel,
-                      "text": reply.text, "state": row["state"] if row else "",
-                      "status": (row and row["status_name"]) or reply.status_name,
-                      "error": row["error_name"] if row else "",
-                      "reason": row["reason"] if row else "",
-                      "campaign": None, "kind": "reply", "keyword": "",
-                      "by": reply.sent_by})  # fmt: skip
+        items.append(
+            {
+                "at": reply.sent_at,
+                "direction": "out",
+                "channel": reply.channel,
+                "text": reply.text,
+                "state": row["state"] if row else "",
+                "status": (row and row["status_name"]) or reply.status_name,
+                "error": row["error_name"] if row else "",
+                "reason": row["reason"] if row else "",
+                "campaign": None,
+                "kind": "reply",
+                "keyword": "",
+                "by": reply.sent_by,
+            }
+        )
     items.sort(key=lambda item: item["at"])
     return items[-limit:]
 
@@ -329,11 +354,15 @@ def period_totals(*, days: int) -> dict:
     since = timezone.now() - dt.timedelta(days=days)
     campaigns = Campaign.objects.filter(launched_at__gte=since)
     sums = campaigns.aggregate(
-        delivered=Sum("count_delivered"), accepted=Sum("count_accepted"),
-        undeliverable=Sum("count_undeliverable"), expired=Sum("count_expired"),
-        rejected=Sum("count_rejected"), failed=Sum("count_failed"), sending=Sum("count_sending"),
+        delivered=Sum("count_delivered"),
+        accepted=Sum("count_accepted"),
+        undeliverable=Sum("count_undeliverable"),
+        expired=Sum("count_expired"),
+        rejected=Sum("count_rejected"),
+        failed=Sum("count_failed"),
+        sending=Sum("count_sending"),
         spend=Sum("cost_amount"),
-    )  # fmt: skip
+    )
     figures = {k: v or 0 for k, v in sums.items()}
     settled = figures["delivered"] + sum(figures[s] for s in FINAL_FAILED)
     sent = settled + figures["accepted"] + figures["sending"]
@@ -366,9 +395,14 @@ def sent_per_day(*, days: int) -> dict:
         Campaign.objects.filter(launched_at__gte=since)
         .annotate(day=TruncDate("launched_at"))
         .values("day")
-        .annotate(delivered=Sum("count_delivered"), failed=Sum("count_undeliverable")
-                  + Sum("count_expired") + Sum("count_rejected") + Sum("count_failed"))
-    )  # fmt: skip
+        .annotate(
+            delivered=Sum("count_delivered"),
+            failed=Sum("count_undeliverable")
+            + Sum("count_expired")
+            + Sum("count_rejected")
+            + Sum("count_failed"),
+        )
+    )
     found = {row["day"]: (row["delivered"] or 0, row["failed"] or 0) for row in rows}
     return {
         "labels": [day.strftime("%a %d") for day in labels],

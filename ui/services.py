@@ -32,9 +32,14 @@ from ui.models import ImportJob
 # Audit and approval moved to the services that decide (core, campaigns); these names stay
 # importable from here for the pages that used them.
 __all__ = [
-    "UiError", "audit_record", "import_job_create", "import_job_preview", "import_job_run",
-    "import_job_start", "inbound_reply",
-]  # fmt: skip
+    "UiError",
+    "audit_record",
+    "import_job_create",
+    "import_job_preview",
+    "import_job_run",
+    "import_job_start",
+    "inbound_reply",
+]
 
 
 class UiError(Exception):
