@@ -529,7 +529,11 @@ def conversions_forward(*, conversion_ids: Sequence[int], retrying: bool = False
     result = ForwardResult()
     if not settings.HERALD_INFOBIP_CONVERSIONS or not conversion_ids:
         return result
-    params = {"ids": list(conversion_ids), "mediums": conversion_mediums(), "retrying": retrying}
+    params: dict[str, Any] = {
+        "ids": list(conversion_ids),
+        "mediums": conversion_mediums(),
+        "retrying": retrying,
+    }
     with connection.cursor() as cursor:
         cursor.execute(FORWARDABLE_SQL, params)
         rows: list[tuple[int, str]] = cursor.fetchall()
@@ -565,7 +569,7 @@ def conversions_forward_stragglers(
     """Forward recent credited SMS conversions whose task was lost (the beat's sweep)."""
     if not settings.HERALD_INFOBIP_CONVERSIONS:
         return ForwardResult()
-    params = {"since": now - dt.timedelta(days=days),
+    params: dict[str, Any] = {"since": now - dt.timedelta(days=days),
               "settled": now - dt.timedelta(minutes=2), "limit": limit,
               "mediums": conversion_mediums()}  # fmt: skip
     with connection.cursor() as cursor:

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('conversions', '0002_marketer_permissions'),
+        ("conversions", "0002_marketer_permissions"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='conversion',
-            name='forward_error',
-            field=models.CharField(blank=True, db_default='', max_length=300),
+            model_name="conversion",
+            name="forward_error",
+            field=models.CharField(blank=True, db_default="", max_length=300),
         ),
         migrations.AddField(
-            model_name='conversion',
-            name='forwarded_at',
+            model_name="conversion",
+            name="forwarded_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -76,11 +76,13 @@ def test_a_credited_sms_conversion_is_forwarded_once_on_commit(
         conversion = _record(contact)
     assert len(callbacks) >= 1  # the event and the forwarding task (eager here)
     conversion.refresh_from_db()
-    assert conversion.forwarded_at is not None and conversion.forward_error == ""
+    assert conversion.forwarded_at is not None
+    assert conversion.forward_error == ""
     assert conversions_forward(conversion_ids=[conversion.pk]).forwarded == 0
     assert conversions_forward(conversion_ids=[conversion.pk], retrying=True).forwarded == 0
     calls = [c for c in provider_mocked.calls if "/ct/1/log/end/" in c.request.url]
-    assert len(calls) == 1 and calls[0].request.method == "POST"
+    assert len(calls) == 1
+    assert calls[0].request.method == "POST"
     assert (
         conversion_explain(order_id="1042")["forwarded_at"] == conversion.forwarded_at.isoformat()
     )
@@ -120,17 +122,22 @@ def test_infobip_s_failures_are_retried_or_recorded_never_repeated_after_success
                          json={"requestError": {"serviceException": {
                              "messageId": "NOT_FOUND", "text": "Not found"}}})  # fmt: skip
     result = conversions_forward(conversion_ids=[first.pk, second.pk])
-    assert result.retry == [first.pk] and result.failed == 1 and result.forwarded == 0
+    assert result.retry == [first.pk]
+    assert result.failed == 1
+    assert result.forwarded == 0
     first.refresh_from_db()
     second.refresh_from_db()
     assert first.forward_error.startswith("will retry: HTTP 500")
-    assert second.forward_error.startswith("HTTP 404") and second.forwarded_at is None
+    assert second.forward_error.startswith("HTTP 404")
+    assert second.forwarded_at is None
     # The task's retry (and the sweep) repeat the retryable one only.
     provider_mocked.replace("POST", _ct(flaky), json={"processKey": "K"})
     again = conversions_forward(conversion_ids=[first.pk, second.pk], retrying=True)
-    assert again.forwarded == 1 and again.failed == 0
+    assert again.forwarded == 1
+    assert again.failed == 0
     posts = [c.request.url for c in provider_mocked.calls]
-    assert posts.count(_ct(flaky)) == 2 and posts.count(_ct(refused)) == 1
+    assert posts.count(_ct(flaky)) == 2
+    assert posts.count(_ct(refused)) == 1
     assert conversion_explain(order_id="o1")["forward_error"].startswith("HTTP 404")
 
 
