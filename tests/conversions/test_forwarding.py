@@ -175,3 +175,21 @@ def test_through_the_sandbox_a_tracked_sms_is_logged_once(on_sandbox, settings):
     assert logged["refused"] == 1  # sent without tracking: the sandbox answers 404
     bad.refresh_from_db()
     assert bad.forward_error.startswith("HTTP 404")
+
+
+def test_the_admin_shows_and_filters_what_was_forwarded(admin_client):
+    contact = ContactFactory()
+    _delivered(contact)
+    conversion = _record(contact)
+    Conversion.objects.filter(pk=conversion.pk).update(
+        forwarded_at=NOW, forward_error="will retry: HTTP 503"
+    )
+    page = admin_client.get(f"/admin/conversions/conversion/{conversion.pk}/change/")
+    assert page.status_code == 200
+    assert b"Forwarded at" in page.content
+    assert b"will retry: HTTP 503" in page.content
+    listed = admin_client.get("/admin/conversions/conversion/?forwarded_at__isnull=False")
+    assert listed.status_code == 200
+    assert b"1042" in listed.content
+    unlisted = admin_client.get("/admin/conversions/conversion/?forwarded_at__isnull=True")
+    assert b"1042" not in unlisted.content
