@@ -435,7 +435,11 @@ def options(request):
         fallback_rows=_fallback_rows(form, field_errors),
         own=kind,
         herald_validity=kind.validity != PROVIDER,
-        failover_modes=FailoverMode.choices,
+        failover_modes=[
+            (value, label)
+            for value, label in FailoverMode.choices
+            if value != FailoverMode.INFOBIP or kind.native_fallback
+        ],
         speed_units=SpeedUnit.choices,
         speed_limit_max=SPEED_LIMIT_MAX,
         time_zone=timezone.get_current_timezone_name(),
@@ -467,12 +471,14 @@ def _fallback_rows(form: dict, field_errors: dict[str, str]) -> list[dict]:
     for i in range(FALLBACK_ROWS):
         channel = form.get(f"fallback_{i}", "")
         try:
-            default_sender = channel_type(channel).default_sender() if channel else ""
+            kind = channel_type(channel) if channel else None
         except UnknownChannel:
-            default_sender = ""
+            kind = None
         rows.append({
             "i": i, "channel": channel, "text": form.get(f"fallback_text_{i}", ""),
-            "sender": form.get(f"fallback_sender_{i}", ""), "default_sender": default_sender,
+            "sender": form.get(f"fallback_sender_{i}", ""),
+            "default_sender": kind.default_sender() if kind else "",
+            "sender_kind": kind.sender_kind if kind else "",
             "validity": form.get(f"fallback_validity_{i}", ""),
             "validity_unit": form.get(f"fallback_validity_unit_{i}", "hours"),
             "sender_name": f"fallback_sender_{i}",
