@@ -8,7 +8,8 @@ from core import broker
 
 
 def _connection(folder):
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+    options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
+               "control_folder": str(folder / "control")}  # fmt: skip
     return Connection("filesystem://", transport=broker.Transport, transport_options=options)
 
 
