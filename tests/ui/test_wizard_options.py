@@ -167,3 +167,15 @@ def test_the_opt_out_footer_is_on_by_default_and_off_blocks_the_launch(sender_cl
     assert "does not say how to opt out" in launched.content.decode()
     campaign.refresh_from_db()
     assert campaign.state == "draft"
+
+
+def test_a_fallback_steps_validity_keeps_its_unit(sender_client):
+    # The step's unit field is fallback_validity_unit_0: 30 minutes stayed 30 hours before.
+    _to_options(sender_client)
+    chain = {"failover_mode": "herald", "fallback_0": "viber", "fallback_validity_0": "30",
+             "fallback_validity_unit_0": "minutes", "fallback_1": "rcs",
+             "fallback_validity_1": "2", "fallback_validity_unit_1": "hours"}  # fmt: skip
+    response = sender_client.post(reverse("ui:wizard_options"), OPTIONS | chain)
+    assert response.status_code == 302
+    steps = Campaign.objects.get().fallback
+    assert [(s["channel"], s["validity_minutes"]) for s in steps] == [("viber", 30), ("rcs", 120)]

@@ -183,12 +183,14 @@ def _options_defaults(state: dict, options: list[ChannelType]) -> dict:
 VALIDITY_UNITS = {"minutes": 1, "hours": 60}
 
 
-def _minutes(form: dict, name: str, errors: dict[str, str], label: str) -> int | None:
+def _minutes(
+    form: dict, name: str, errors: dict[str, str], label: str, *, unit_field: str = ""
+) -> int | None:
     """A validity field (number and unit) in minutes; None when empty, an error when wrong."""
     value = form.get(name, "").strip()
     if not value:
         return None
-    unit = VALIDITY_UNITS.get(form.get(f"{name}_unit", "hours"))
+    unit = VALIDITY_UNITS.get(form.get(unit_field or f"{name}_unit", "hours"))
     if (
         not (value.isascii() and value.isdigit())
         or unit is None
@@ -244,7 +246,14 @@ def _chain_check(
         sender = form.get(f"fallback_sender_{i}", "").strip()
         if wrong := sender_problem(sender, kind=kind):
             errors[f"fallback_sender_{i}"] = f"The {kind.label} sender {wrong}."
-        validity = _minutes(form, f"fallback_validity_{i}", errors, "fallback validity")
+        # The unit's field is fallback_validity_unit_<i> (not <name>_unit): read that one.
+        validity = _minutes(
+            form,
+            f"fallback_validity_{i}",
+            errors,
+            "fallback validity",
+            unit_field=f"fallback_validity_unit_{i}",
+        )
         if validity is not None and validity > SMS_VALIDITY_MAX_MINUTES:
             errors[f"fallback_validity_{i}"] = (
                 "Infobip tries a message for at most 48 hours: give 48 or less."
