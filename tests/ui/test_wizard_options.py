@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from campaigns.models import Campaign
 from contacts.models import ContactList
+from tests import factories
 from tests.ui.conftest import make_audience
 from ui.models import AuditEntry
 
@@ -179,3 +180,12 @@ def test_a_fallback_steps_validity_keeps_its_unit(sender_client):
     assert response.status_code == 302
     steps = Campaign.objects.get().fallback
     assert [(s["channel"], s["validity_minutes"]) for s in steps] == [("viber", 30), ("rcs", 120)]
+
+
+def test_the_fallback_text_offers_the_audiences_attributes(sender_client):
+    factories.make_audience(2, name="Customers", attributes={"loyalty_points": 120})
+    _to_options(sender_client)
+    page = sender_client.get(reverse("ui:wizard_options")).content.decode()
+    # The same placeholders as the message step: the attribute and the opt-out link.
+    assert 'data-insert="{{loyalty_points}}" data-target="id_fallback_text_0"' in page
+    assert 'data-insert="{{opt_out_url}}" data-target="id_fallback_text_0"' in page

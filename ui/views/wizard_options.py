@@ -454,6 +454,9 @@ def options(request):
         time_zone=timezone.get_current_timezone_name(),
         server_zone=settings.TIME_ZONE,
         fields=list(CONTACT_FIELDS),
+        # The fallback's picker offers what the message step's does: {{opt_out_url}} and the
+        # audience's attributes (its text is checked against them).
+        attributes=[k for k in _known_placeholders(state) if k not in CONTACT_FIELDS],
         default_sender=kind.default_sender(),
         template_sender=_template_sender(state),
         short_domain=settings.INFOBIP_SHORT_DOMAIN,
