@@ -633,7 +633,15 @@ HERALD_SPLIT_CERTAINTY = env.float("HERALD_SPLIT_CERTAINTY", default=0.90)
 # Monte Carlo draws per evaluation (a seeded generator: the same figures give the same answer).
 HERALD_SPLIT_DRAWS = env.int("HERALD_SPLIT_DRAWS", default=20_000)
 # Forward credited SMS conversions to Infobip's conversion tracking (/ct/1/log/end/{messageId}).
+# Off by default: SMS are then sent with options.conversionTracking and each conversion
+# credited to one is forwarded once, from a task (conversions.services.conversions_forward).
 HERALD_INFOBIP_CONVERSIONS = env.bool("HERALD_INFOBIP_CONVERSIONS", default=False)
+CELERY_BEAT_SCHEDULE["conversions-forward"] = {
+    "task": "conversions.tasks.forward_sweep",
+    "schedule": 60.0,
+    "options": {"expires": 120.0},
+}
+CELERY_TASK_ROUTES["conversions.tasks.forward*"] = {"queue": "events"}
 CELERY_BEAT_SCHEDULE["conversions-splits"] = {
     "task": "conversions.tasks.splits_evaluate",
     "schedule": env.float("HERALD_SWEEP_INTERVAL", default=15.0),
