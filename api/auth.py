@@ -1,5 +1,7 @@
 """Bearer-token authentication for the API (tokens of api.tokens)."""
 
+from typing import Any
+
 from django.contrib.auth.models import User
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -28,7 +30,7 @@ class TokenAuthentication(authentication.BaseAuthentication):
 
     keyword = "Bearer"
 
-    def authenticate(self, request: Request):
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
@@ -55,5 +57,5 @@ class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "api.auth.TokenAuthentication"
     name = "bearerAuth"
 
-    def get_security_definition(self, auto_schema) -> dict:
+    def get_security_definition(self, auto_schema: object) -> dict[str, Any]:
         return {"type": "http", "scheme": "bearer", "description": "An API token (hrld_…)"}

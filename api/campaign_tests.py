@@ -7,6 +7,8 @@ test; `GET /campaigns/{id}/tests` lists the owner's tests of it with what Infobi
 Writes need the scope `campaigns:write` and the change-campaign permission.
 """
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -32,7 +34,7 @@ CHANGE = "campaigns.change_campaign"
 TESTS_LISTED = 20
 
 
-class TestNumberSerializer(serializers.ModelSerializer):
+class TestNumberSerializer(serializers.ModelSerializer[Any]):
     phone = serializers.CharField(max_length=40, help_text="national format in the team's region")
 
     class Meta:
@@ -41,22 +43,22 @@ class TestNumberSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
-class TestNumbersSerializer(serializers.Serializer):
+class TestNumbersSerializer(serializers.Serializer[Any]):
     numbers = TestNumberSerializer(many=True)
 
 
-class TestSendRequestSerializer(serializers.Serializer):
+class TestSendRequestSerializer(serializers.Serializer[Any]):
     to = serializers.CharField(max_length=40, help_text="E.164, or national in the team's region")
 
 
-class TestSendSerializer(serializers.ModelSerializer):
+class TestSendSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = CampaignTestSend
         fields = ["id", "to", "channel", "text", "message_id", "state", "status_name",
                   "error_name", "sent_at", "done_at"]  # fmt: skip
 
 
-class TestSendsSerializer(serializers.Serializer):
+class TestSendsSerializer(serializers.Serializer[Any]):
     tests = TestSendSerializer(many=True)
 
 

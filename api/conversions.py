@@ -4,6 +4,8 @@ Thin over conversions.services: the API checks the body's shape, the scope and t
 permission; the service checks each item, stores it once per order_id and attributes it.
 """
 
+from typing import Any
+
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -21,12 +23,12 @@ from conversions.services import BATCH_MAX, conversion_explain, conversions_reco
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 404, 429)}
 
 
-class ConversionContactSerializer(serializers.Serializer):
+class ConversionContactSerializer(serializers.Serializer[Any]):
     phone = serializers.CharField(required=False, help_text="E.164, Infobip's digits or 00…")
     id = serializers.IntegerField(required=False)
 
 
-class ConversionInSerializer(serializers.Serializer):
+class ConversionInSerializer(serializers.Serializer[Any]):
     """One conversion as a shop posts it."""
 
     order_id = serializers.CharField(max_length=200, help_text="Unique: a repeat changes nothing")
@@ -38,11 +40,11 @@ class ConversionInSerializer(serializers.Serializer):
     coupon = serializers.CharField(required=False, help_text="A variant's coupon code")
 
 
-class ConversionBatchInSerializer(serializers.Serializer):
+class ConversionBatchInSerializer(serializers.Serializer[Any]):
     conversions = ConversionInSerializer(many=True)
 
 
-class AttributedToSerializer(serializers.Serializer):
+class AttributedToSerializer(serializers.Serializer[Any]):
     message_id = serializers.CharField(allow_null=True)
     campaign = serializers.IntegerField(allow_null=True)
     journey = serializers.IntegerField(allow_null=True)
@@ -52,7 +54,7 @@ class AttributedToSerializer(serializers.Serializer):
     rule = serializers.CharField()
 
 
-class ConversionSerializer(serializers.Serializer):
+class ConversionSerializer(serializers.Serializer[Any]):
     """A conversion and its credit (`attributed_to` null with the reason when there is none)."""
 
     order_id = serializers.CharField()
@@ -78,7 +80,7 @@ class ConversionRecordedSerializer(ConversionSerializer):
     created = serializers.BooleanField(help_text="False: this order_id was recorded before")
 
 
-class ConversionBatchResultSerializer(serializers.Serializer):
+class ConversionBatchResultSerializer(serializers.Serializer[Any]):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     results = ConversionRecordedSerializer(many=True)

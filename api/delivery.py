@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 from urllib.parse import urlsplit
 
 import urllib3
@@ -61,7 +62,8 @@ def receiver_url_check(url: str) -> None:
 
 def backoff(attempts: int) -> float:
     """Seconds before retry number `attempts` (5, 10, 20 … up to HERALD_EVENTS_BACKOFF_MAX)."""
-    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), settings.HERALD_EVENTS_BACKOFF_MAX)
+    most: float = settings.HERALD_EVENTS_BACKOFF_MAX
+    return min(BACKOFF_FIRST * 2.0 ** max(attempts - 1, 0), most)
 
 
 def delivery_webhook_id(delivery: EventDelivery) -> str:
@@ -242,7 +244,9 @@ def _http() -> urllib3.PoolManager:
 _manager: urllib3.PoolManager | None = None
 
 
-def _post(subscription: EventSubscription, delivery: EventDelivery, checked: str) -> tuple:
+def _post(
+    subscription: EventSubscription, delivery: EventDelivery, checked: str
+) -> tuple[Any, ...]:
     """One signed POST: (status code, excerpt, error, latency ms); never raises."""
     body = event_body(delivery)
     status_code, excerpt, error = None, "", checked
@@ -281,7 +285,10 @@ def _attempt_wave(
 
 
 def _record_wave(
-    subscription: EventSubscription, wave: list[EventDelivery], answers: list, now: dt.datetime
+    subscription: EventSubscription,
+    wave: list[EventDelivery],
+    answers: list[Any],
+    now: dt.datetime,
 ) -> tuple[int, list[EventDelivery]]:
     DeliveryAttempt.objects.bulk_create(
         DeliveryAttempt(

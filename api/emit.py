@@ -20,6 +20,7 @@ Not emitted (rows written directly, not through those functions): the freeze's `
 a cancel's `skipped` rows, and "resend to failed" moving a campaign back to running.
 """
 
+import datetime as dt
 import uuid
 from collections.abc import Iterable
 from functools import partial
@@ -93,7 +94,7 @@ def events_emit(
     return len(rows)
 
 
-def _iso(value) -> str | None:
+def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
@@ -148,7 +149,7 @@ def final_events_data(message_pks: Iterable[int]) -> dict[int, dict[str, Any]]:
     return {row["id"]: final_event_data(row) for row in rows}
 
 
-def on_messages_final(sender, *, message_ids: list[int], **kwargs) -> None:
+def on_messages_final(sender: object, *, message_ids: list[int], **kwargs: object) -> None:
     """message.final: one outbox row per message that just became final and subscription.
 
     The row names the ledger row and carries no body: the body (state, status, error, price)
@@ -223,7 +224,9 @@ def _final_events_sql(message_ids: list[int], subscription_ids: list[int]) -> No
         cursor.execute(_FINAL_EVENTS, params)
 
 
-def on_inbound_received(sender, *, infobip_message_ids: list[str], **kwargs) -> None:
+def on_inbound_received(
+    sender: object, *, infobip_message_ids: list[str], **kwargs: object
+) -> None:
     """inbound.received, filtered per subscription by number and keyword."""
     if not infobip_message_ids or not _subscriptions(EventType.INBOUND_RECEIVED):
         return
@@ -282,18 +285,28 @@ def _consent(event_type: str, contact_ids: list[int], source: str, channel: str)
     events_emit(event_type=event_type, items=items)
 
 
-def on_opted_out(sender, *, contact_ids: list[int], source: str, channel: str, **kw) -> None:
+def on_opted_out(
+    sender: object, *, contact_ids: list[int], source: str, channel: str, **kw: object
+) -> None:
     """contact.opted_out."""
     _consent(EventType.CONTACT_OPTED_OUT, contact_ids, source, channel)
 
 
-def on_opted_in(sender, *, contact_ids: list[int], source: str, channel: str, **kw) -> None:
+def on_opted_in(
+    sender: object, *, contact_ids: list[int], source: str, channel: str, **kw: object
+) -> None:
     """contact.opted_in."""
     _consent(EventType.CONTACT_OPTED_IN, contact_ids, source, channel)
 
 
 def on_campaign_state_changed(
-    sender, *, campaign_id: int, from_state: str, to_state: str, reason: str = "", **kwargs
+    sender: object,
+    *,
+    campaign_id: int,
+    from_state: str,
+    to_state: str,
+    reason: str = "",
+    **kwargs: object,
 ) -> None:
     """campaign.state_changed."""
     if not _subscriptions(EventType.CAMPAIGN_STATE_CHANGED):
@@ -303,7 +316,9 @@ def on_campaign_state_changed(
     events_emit(event_type=EventType.CAMPAIGN_STATE_CHANGED, items=[(key, data)])
 
 
-def on_approval_requested(sender, *, campaign_id: int, requested_by: str, **kwargs) -> None:
+def on_approval_requested(
+    sender: object, *, campaign_id: int, requested_by: str, **kwargs: object
+) -> None:
     """campaign.approval_requested: the approvers' notification for a connector or a chat."""
     if not _subscriptions(EventType.CAMPAIGN_APPROVAL_REQUESTED):
         return
@@ -319,7 +334,9 @@ def on_approval_requested(sender, *, campaign_id: int, requested_by: str, **kwar
     events_emit(event_type=EventType.CAMPAIGN_APPROVAL_REQUESTED, items=[(key, data)])
 
 
-def on_links_clicked(sender, *, event_keys: list[tuple[int | None, int]], **kwargs) -> None:
+def on_links_clicked(
+    sender: object, *, event_keys: list[tuple[int | None, int]], **kwargs: object
+) -> None:
     """link.clicked: one event per stored click notification."""
     if not event_keys or not _subscriptions(EventType.LINK_CLICKED):
         return
@@ -353,7 +370,9 @@ def on_links_clicked(sender, *, event_keys: list[tuple[int | None, int]], **kwar
     events_emit(event_type=EventType.LINK_CLICKED, items=items)
 
 
-def on_conversions_attributed(sender, *, conversion_ids: list[int], **kwargs) -> None:
+def on_conversions_attributed(
+    sender: object, *, conversion_ids: list[int], **kwargs: object
+) -> None:
     """conversion.attributed: one event per new conversion credited to a message or variant.
 
     The body is the conversion's document, as `GET /api/v1/conversions/{order_id}` gives it.
@@ -398,7 +417,9 @@ def _journey_items(
     return items
 
 
-def on_journey_entered(sender, *, journey_id: int, entry_ids: list[int], **kwargs) -> None:
+def on_journey_entered(
+    sender: object, *, journey_id: int, entry_ids: list[int], **kwargs: object
+) -> None:
     """journey.entered: one event per entry."""
     if not entry_ids or not _subscriptions(EventType.JOURNEY_ENTERED):
         return
@@ -407,7 +428,9 @@ def on_journey_entered(sender, *, journey_id: int, entry_ids: list[int], **kwarg
     )
 
 
-def on_journey_exited(sender, *, journey_id: int, exits: list[tuple[int, str]], **kwargs) -> None:
+def on_journey_exited(
+    sender: object, *, journey_id: int, exits: list[tuple[int, str]], **kwargs: object
+) -> None:
     """journey.exited, with the reason (completed, goal, opted_out, archived, stopped)."""
     if not exits or not _subscriptions(EventType.JOURNEY_EXITED):
         return
@@ -418,7 +441,9 @@ def on_journey_exited(sender, *, journey_id: int, exits: list[tuple[int, str]], 
     )
 
 
-def on_journey_notified(sender, *, journey_id: int, items: list[tuple], **kwargs) -> None:
+def on_journey_notified(
+    sender: object, *, journey_id: int, items: list[tuple[Any, ...]], **kwargs: object
+) -> None:
     """journey.notify: a notify step's data for another system."""
     if not items or not _subscriptions(EventType.JOURNEY_NOTIFY):
         return

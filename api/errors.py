@@ -29,7 +29,12 @@ class ApiError(exceptions.APIException):
     """A refusal with a code and an HTTP status chosen by the caller."""
 
     def __init__(
-        self, message: str, *, code: str = "invalid", status_code: int = 400, fields=None
+        self,
+        message: str,
+        *,
+        code: str = "invalid",
+        status_code: int = 400,
+        fields: dict[str, list[str]] | None = None,
     ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status_code
@@ -57,7 +62,7 @@ def flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix: [str(detail)]}
 
 
-def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     """The error document."""
     return {"error": {"code": code, "message": message, "fields": fields or {}}}
 
@@ -77,7 +82,7 @@ def outage(exc: BaseException) -> str | None:
     return None
 
 
-def exception_handler(exc: Exception, context: dict) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, reshaped; Django and campaign errors become 4xx instead of 500s."""
     if (down := outage(exc)) is not None:
         logger.error("API call refused, %s: %s", down, exc)

@@ -6,6 +6,7 @@ send permission; the token's scope first). A definition the services refuse answ
 every problem by its path (`fields["steps[2].timeout"]`).
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from django.shortcuts import get_object_or_404
@@ -208,7 +209,7 @@ EventAnswer = inline_serializer(
 _IDEMPOTENCY = [OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)]
 
 
-def _idempotent(request: Request, work) -> Response:
+def _idempotent(request: Request, work: Callable[[], tuple[int, dict[str, Any]]]) -> Response:
     try:
         code, answer, replayed = idempotent(
             token=request_token(request),
@@ -238,7 +239,7 @@ class EventsView(APIView):
     def post(self, request: Request) -> Response:
         body = request.data
 
-        def work() -> tuple[int, dict]:
+        def work() -> tuple[int, dict[str, Any]]:
             result = events_record(events=[body])
             if result.rejected:
                 raise ApiError(
@@ -288,7 +289,7 @@ class EventsBatchView(APIView):
                 fields={"events": [f"at most {MAX_EVENTS:,}"]},
             )
 
-        def work() -> tuple[int, dict]:
+        def work() -> tuple[int, dict[str, Any]]:
             result = events_record(events=events)
             return 202, {
                 "accepted": len(result.events),

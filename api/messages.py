@@ -46,7 +46,7 @@ def international(raw: str) -> str:
     return text
 
 
-def _recipients(to: Any, *, all_or_nothing: bool) -> tuple[list[str], list[dict]]:
+def _recipients(to: Any, *, all_or_nothing: bool) -> tuple[list[str], list[dict[str, Any]]]:
     """The E.164 numbers to send to, and the refused ones (`rejected` with the reason).
 
     Like Infobip's per-destination statuses, a bad number in a list refuses that number only,
@@ -64,7 +64,7 @@ def _recipients(to: Any, *, all_or_nothing: bool) -> tuple[list[str], list[dict]
     checker = PhoneChecker()
     phones: list[str] = []
     errors: dict[str, list[str]] = {}
-    rejected: list[dict] = []
+    rejected: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(items):
         path = f"to.{index}" if many else "to"
@@ -94,8 +94,8 @@ def _recipients(to: Any, *, all_or_nothing: bool) -> tuple[list[str], list[dict]
     return phones, rejected
 
 
-def _template_mapping(placeholders: dict) -> dict:
-    def literal(value: str) -> dict:
+def _template_mapping(placeholders: dict[str, Any]) -> dict[str, Any]:
+    def literal(value: str) -> dict[str, Any]:
         return {"source": "literal", "value": value}
 
     mapping: dict[str, Any] = {"body": [literal(v) for v in placeholders.get("body") or []]}
@@ -108,7 +108,7 @@ def _template_mapping(placeholders: dict) -> dict:
     return mapping
 
 
-def _template(kind: ChannelType, sender: str, data: dict) -> tuple[Any, Any]:
+def _template(kind: ChannelType, sender: str, data: dict[str, Any]) -> tuple[Any, Any]:
     """The synced template a send names and its values, checked against the template."""
     name, language = data.get("template"), data.get("language")
     if not name or not language:
@@ -132,7 +132,9 @@ def _template(kind: ChannelType, sender: str, data: dict) -> tuple[Any, Any]:
     return template, TemplateValues.from_dict(values or {})
 
 
-def message_send_request(*, body: Any, user: User, token: ApiToken | None) -> tuple[int, dict]:
+def message_send_request(
+    *, body: Any, user: User, token: ApiToken | None
+) -> tuple[int, dict[str, Any]]:
     """Validate a send request, write its ledger and start sending; → (202, answer)."""
     # Sending real messages needs the same permission as launching a campaign, on every surface.
     actor_require(user, SEND, doing="send messages")

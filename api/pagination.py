@@ -1,7 +1,8 @@
 """Cursor pagination by id: stable under inserts, no COUNT over big tables."""
 
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
+from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.request import Request
 
 from api.errors import ApiError
 
@@ -17,14 +18,14 @@ class IdCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
-    def decode_cursor(self, request):
+    def decode_cursor(self, request: Request) -> Cursor | None:
         try:
             return super().decode_cursor(request)
         except NotFound:
             message = "not a cursor this API gave out: use the `next` or `previous` link as is"
             raise ApiError(f"cursor: {message}", fields={"cursor": [message]}) from None
 
-    def get_page_size(self, request) -> int | None:
+    def get_page_size(self, request: Request) -> int | None:
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size

@@ -2,6 +2,7 @@
 
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from api.policy import SAFE_METHODS, scope_for_request, token_scopes
 
@@ -11,7 +12,7 @@ class HasScope(BasePermission):
 
     message = "this token lacks the scope this call needs"
 
-    def has_permission(self, request: Request, view) -> bool:
+    def has_permission(self, request: Request, view: APIView) -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
         needed = scope_for_request(request, view)

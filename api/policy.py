@@ -7,6 +7,7 @@ commands do, and maps their refusal (`core.rules.Refused`) to a 403.
 
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from api.models import Scope
 
@@ -21,19 +22,22 @@ def token_scopes(request: Request) -> set[str]:
     return set(token.scopes)
 
 
-def scope_for_request(request: Request, view) -> str | None:
+def scope_for_request(request: Request, view: APIView) -> str | None:
     """The scope a view needs for this method: `read` for reads unless the view says more."""
     return scope_for(view, request.method or "GET")
 
 
-def scope_for(view, method: str) -> str | None:
+def scope_for(view: APIView, method: str) -> str | None:
     """The scope `view` needs for `method` (the OpenAPI document names it per operation)."""
     required = getattr(view, "required_scopes", None) or {}
     action = getattr(view, "action", None)
+    scope: str | None
     if action and action in required:
-        return required[action]
+        scope = required[action]
+        return scope
     if method.upper() in SAFE_METHODS:
-        return required.get("read", Scope.READ)
+        scope = required.get("read", Scope.READ)
+        return scope
     return required.get("write")
 
 

@@ -3,6 +3,8 @@
 it; scope `read`), and `GET/POST /snippets` (saved message text; writing needs
 `campaigns:write`)."""
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -21,7 +23,7 @@ from core.params import param_int
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 429)}
 
 
-class FiguresSerializer(serializers.Serializer):
+class FiguresSerializer(serializers.Serializer[Any]):
     """People at each step, rates in percent (null when the base is 0), amounts as strings."""
 
     sent = serializers.IntegerField()
@@ -49,7 +51,7 @@ class CampaignFiguresSerializer(FiguresSerializer):
     launched_at = serializers.CharField(allow_null=True)
 
 
-class ComparisonSerializer(serializers.Serializer):
+class ComparisonSerializer(serializers.Serializer[Any]):
     campaigns = CampaignFiguresSerializer(many=True)
 
 
@@ -58,7 +60,7 @@ class TrendPointSerializer(FiguresSerializer):
     campaigns = serializers.IntegerField()
 
 
-class TrendsSerializer(serializers.Serializer):
+class TrendsSerializer(serializers.Serializer[Any]):
     points = TrendPointSerializer(many=True)
 
 
@@ -109,7 +111,7 @@ class TrendsView(APIView):
         return Response({"points": [p.as_dict() for p in points]})
 
 
-class SnippetSerializer(serializers.Serializer):
+class SnippetSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(read_only=True)
     name = serializers.CharField(max_length=100)
     text = serializers.CharField(max_length=5000)

@@ -30,7 +30,7 @@ WITH_ID = {"404": "No such object"}
 class HeraldAutoSchema(AutoSchema):
     """drf-spectacular's schema, with the scope each operation needs (`required_scopes`)."""
 
-    def get_operation(self, *args: Any, **kwargs: Any) -> dict | None:
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
         operation = super().get_operation(*args, **kwargs)
         if operation is None:
             return None
@@ -45,7 +45,9 @@ class HeraldAutoSchema(AutoSchema):
         return operation
 
 
-def add_error_responses(result: dict, generator, request, public) -> dict:
+def add_error_responses(
+    result: dict[str, Any], generator: object, request: object, public: bool
+) -> dict[str, Any]:
     """Every status an operation can answer, each with the Error document."""
     for path, item in result.get("paths", {}).items():
         for method, operation in item.items():
@@ -84,11 +86,11 @@ _INT = {"type": "integer"}
 _TIME = {"type": "string", "format": "date-time"}
 
 
-def _null(schema: dict) -> dict:
+def _null(schema: dict[str, Any]) -> dict[str, Any]:
     return {"anyOf": [schema, {"type": "null"}]}
 
 
-def _obj(properties: dict, required: list[str] | None = None) -> dict:
+def _obj(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
     return {
         "type": "object",
         "properties": properties,
@@ -103,7 +105,7 @@ _CONSENT = _obj(
 
 # The `data` of each event type (api/emit.py builds them). A new event type needs its schema
 # here: tests/api/test_schema.py fails for an EventType without one.
-EVENT_DATA: dict[str, dict] = {
+EVENT_DATA: dict[str, dict[str, Any]] = {
     EventType.MESSAGE_FINAL: _obj(
         {
             "messageId": {"type": "string", "format": "uuid"},
@@ -246,7 +248,9 @@ _SIGNATURE_HEADERS = [
 ]
 
 
-def add_event_webhooks(result: dict, generator, request, public) -> dict:
+def add_event_webhooks(
+    result: dict[str, Any], generator: object, request: object, public: bool
+) -> dict[str, Any]:
     """The outbound events (POSTed to subscribers' URLs) as the document's `webhooks`."""
     webhooks = {}
     for event_type, label in EventType.choices:

@@ -6,6 +6,8 @@ changes it when the channel and country have one (200 rather than 201); reading 
 or delete permission the service checks.
 """
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -25,7 +27,7 @@ ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 429)}
 MAX_LISTED = 1000
 
 
-class SenderSerializer(serializers.Serializer):
+class SenderSerializer(serializers.Serializer[Any]):
     """A sender per country, as `manage.py sender list --json` shows it."""
 
     id = serializers.IntegerField(read_only=True)

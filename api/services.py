@@ -44,9 +44,9 @@ class UpsertResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    rejected: list[dict] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "created": self.created,
             "updated": self.updated,
@@ -86,7 +86,7 @@ _TEXT_FIELDS = (
 
 def _row(
     raw: Any, checker: PhoneChecker, seen: dict[str, PhoneInfo | str], types: dict[str, str]
-) -> tuple[str, dict, dict, list[str], bool]:
+) -> tuple[str, dict[str, Any], dict[str, Any], list[str], bool]:
     """(e164, fields, attributes, lists, opted_out) of one input row; ValueError with why."""
     # Runs 10,000 times a call: plain loops, no helper call or try per field.
     if not isinstance(raw, dict):
@@ -142,7 +142,7 @@ def contacts_upsert(
     result = UpsertResult()
     checker = PhoneChecker(default_region)
     seen: dict[str, PhoneInfo | str] = {}
-    entries: dict[str, tuple[dict, dict, list[str], bool]] = {}
+    entries: dict[str, tuple[dict[str, Any], dict[str, Any], list[str], bool]] = {}
     types = attribute_types()
     for index, raw in enumerate(rows):
         try:
@@ -211,8 +211,12 @@ def request_fingerprint(body: Any) -> str:
 
 
 def idempotent(
-    *, token: ApiToken | None, key: str | None, body: Any, work: Callable[[], tuple[int, dict]]
-) -> tuple[int, dict, bool]:
+    *,
+    token: ApiToken | None,
+    key: str | None,
+    body: Any,
+    work: Callable[[], tuple[int, dict[str, Any]]],
+) -> tuple[int, dict[str, Any], bool]:
     """Run `work` once per (token, Idempotency-Key); → (status, response, replayed).
 
     The key's row is inserted in the same transaction as the work's writes: a concurrent

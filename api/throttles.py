@@ -8,7 +8,9 @@ writes it back after reading it, so concurrent calls overwrite each other's entr
 import re
 
 from django.conf import settings
+from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
 
 from core.throttle import rate_take
 
@@ -31,7 +33,7 @@ class TokenRateThrottle(BaseThrottle):
     def __init__(self) -> None:
         self.retry_after = 0
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         token = getattr(request, "auth", None)
         if token is not None and hasattr(token, "pk"):
             ident = f"t{token.pk}"

@@ -8,8 +8,10 @@ and write the audit trail, as for the builder, the admin and the commands.
 import base64
 import binascii
 import io
+from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
@@ -50,7 +52,7 @@ from contacts.services import (
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 429)}
 
 
-class SegmentSerializer(serializers.ModelSerializer):
+class SegmentSerializer(serializers.ModelSerializer[Any]):
     rules = serializers.JSONField(help_text='{"match": "all|any", "rules": [...]} (README)')
     in_words = serializers.SerializerMethodField()
 
@@ -65,19 +67,19 @@ class SegmentSerializer(serializers.ModelSerializer):
         return segment_rules_summary(obj.rules)
 
 
-class RulesSerializer(serializers.Serializer):
+class RulesSerializer(serializers.Serializer[Any]):
     rules = serializers.JSONField()
     limit = serializers.IntegerField(required=False, min_value=0, max_value=100, default=10)
 
 
-class SampleContactSerializer(serializers.ModelSerializer):
+class SampleContactSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = Contact
         fields = ["id", "phone", "first_name", "last_name", "country", "language", "attributes",
                   "opted_out"]  # fmt: skip
 
 
-class PreviewSerializer(serializers.Serializer):
+class PreviewSerializer(serializers.Serializer[Any]):
     count = serializers.IntegerField()
     sample = SampleContactSerializer(many=True)
 
@@ -86,7 +88,7 @@ def _refused(exc: SegmentError) -> ApiError:
     return ApiError(str(exc), fields={exc.field: [p.strip() for p in str(exc).split(";")]})
 
 
-def _save(request: Request, segment: Segment | None, data: dict) -> Segment:
+def _save(request: Request, segment: Segment | None, data: dict[str, Any]) -> Segment:
     try:
         return segment_save(
             name=data.get("name", segment.name if segment else ""),
@@ -99,7 +101,7 @@ def _save(request: Request, segment: Segment | None, data: dict) -> Segment:
         raise _refused(exc) from None
 
 
-class SegmentsView(generics.ListCreateAPIView):
+class SegmentsView(generics.ListCreateAPIView[Any]):
     """`GET/POST /segments`: saved rules; a save checks them and pins attribute types."""
 
     serializer_class = SegmentSerializer
@@ -108,7 +110,7 @@ class SegmentsView(generics.ListCreateAPIView):
     required_scopes = {"write": Scope.CAMPAIGNS_WRITE}
 
     @extend_schema(request=SegmentSerializer, responses={201: SegmentSerializer, **ERRORS})
-    def post(self, request: Request, *args, **kwargs) -> Response:
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = SegmentSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         segment = _save(request, None, serializer.validated_data)
@@ -156,13 +158,13 @@ class SegmentCountView(APIView):
             raise ApiError(str(exc), code="conflict", status_code=409) from None
 
 
-class SegmentContactsView(generics.ListAPIView):
+class SegmentContactsView(generics.ListAPIView[Any]):
     """`GET /segments/{id}/contacts`: the segment's contacts now, by cursor."""
 
     serializer_class = SampleContactSerializer
     read_permission = "contacts.view_contact"
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Contact]:
         segment = get_object_or_404(Segment, pk=self.kwargs["pk"])
         try:
             return Contact.objects.filter(segment_condition(rules=segment.rules))
@@ -194,7 +196,7 @@ class SegmentPreviewView(APIView):
 # --- attribute types ------------------------------------------------------------------------
 
 
-class AttributeSerializer(serializers.ModelSerializer):
+class AttributeSerializer(serializers.ModelSerializer[Any]):
     key = serializers.CharField(max_length=64)  # an upsert: no uniqueness check here
     type = serializers.ChoiceField(choices=AttributeType.choices)
     with_value = serializers.SerializerMethodField()
@@ -220,7 +222,7 @@ class AttributeSerializer(serializers.ModelSerializer):
         return self._usage(obj).not_of_type
 
 
-class AttributesView(generics.ListCreateAPIView):
+class AttributesView(generics.ListCreateAPIView[Any]):
     """`GET /attributes`: declared attribute types; `POST` declares (or re-declares) one."""
 
     serializer_class = AttributeSerializer
@@ -229,7 +231,7 @@ class AttributesView(generics.ListCreateAPIView):
     required_scopes = {"write": Scope.CONTACTS_WRITE}
 
     @extend_schema(request=AttributeSerializer, responses={200: AttributeSerializer, **ERRORS})
-    def post(self, request: Request, *args, **kwargs) -> Response:
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = AttributeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -259,7 +261,7 @@ class AttributeDetailView(APIView):
 IMPORT_MAX_BYTES = 5 * 1024 * 1024  # larger files: the browser's import or the command
 
 
-class ImportSerializer(serializers.Serializer):
+class ImportSerializer(serializers.Serializer[Any]):
     filename = serializers.CharField(max_length=255, required=False, default="api.csv")
     content = serializers.CharField(
         required=False, trim_whitespace=False, help_text="The CSV as text"
@@ -287,7 +289,7 @@ class ImportSerializer(serializers.Serializer):
     allow_sequential = serializers.BooleanField(required=False, default=False)
 
 
-class ImportPreviewSerializer(serializers.Serializer):
+class ImportPreviewSerializer(serializers.Serializer[Any]):
     encoding = serializers.CharField()
     delimiter = serializers.CharField()
     header = serializers.ListField(child=serializers.CharField())
@@ -295,7 +297,7 @@ class ImportPreviewSerializer(serializers.Serializer):
     columns = serializers.ListField(child=serializers.DictField())
 
 
-class ImportResultSerializer(serializers.Serializer):
+class ImportResultSerializer(serializers.Serializer[Any]):
     rows = serializers.IntegerField()
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
@@ -315,7 +317,7 @@ class ImportResultSerializer(serializers.Serializer):
     warnings_sample = serializers.ListField(child=serializers.DictField())
 
 
-def _file(data: dict) -> io.BytesIO:
+def _file(data: dict[str, Any]) -> io.BytesIO:
     """The uploaded file's bytes from `content` or `content_base64` (one of them, capped)."""
     if ("content" in data) == ("content_base64" in data):
         raise ApiError(
@@ -340,7 +342,7 @@ def _file(data: dict) -> io.BytesIO:
     return io.BytesIO(raw)
 
 
-def _columns(data: dict, preview: ImportPreview) -> list[Column]:
+def _columns(data: dict[str, Any], preview: ImportPreview) -> list[Column]:
     columns = preview.columns
     if data.get("columns") is not None:
         given = mapping_from_json({"columns": data["columns"]}, len(preview.header))

@@ -1,10 +1,11 @@
 """`manage.py api_token create|revoke|list`: API tokens for operators (INTERFACE.md)."""
 
 import json
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api.models import ApiToken
 from api.tokens import api_token_create, api_token_revoke, expiry_parse
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         "| revoke ID | list [--json]"
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="create a token (printed once)")
         create.add_argument("--user", required=True)
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         listing = sub.add_parser("list", help="list tokens (never their secrets)")
         listing.add_argument("--json", action="store_true")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: str, **options: Any) -> None:
         action = options["action"]
         if action == "create":
             user = get_user_model().objects.filter(username=options["user"]).first()

@@ -8,8 +8,9 @@ it stays out of the marketer's campaign list.
 
 import json
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from api.models import TransactionalSend
 from campaigns.models import Message
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         "the contact opted out. Queued in the ledger; --wait waits for Infobip's answer."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--to", required=True, help="the contact's number")
         parser.add_argument("--from", dest="sender", default=None, help="the WhatsApp sender")
         parser.add_argument("--text", default="", help="the text, or the image caption")
@@ -49,7 +50,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
         add_actor_argument(parser)
 
-    def handle(self, *args, to: str, text: str, image: str, button: list[str], **options) -> None:
+    def handle(
+        self, *args: str, to: str, text: str, image: str, button: list[str], **options: Any
+    ) -> None:
         try:
             phone = PhoneChecker().check(to).e164
         except PhoneError as exc:
