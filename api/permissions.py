@@ -1,10 +1,14 @@
 """Scopes and Django permissions, decided in one place (`api.policy`) for every API view."""
 
+from typing import TYPE_CHECKING
+
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from api.policy import SAFE_METHODS, scope_for_request, token_scopes
+
+if TYPE_CHECKING:  # DRF imports the permission and throttle classes while it loads views
+    from rest_framework.views import APIView
 
 
 class HasScope(BasePermission):
@@ -12,7 +16,7 @@ class HasScope(BasePermission):
 
     message = "this token lacks the scope this call needs"
 
-    def has_permission(self, request: Request, view: APIView) -> bool:
+    def has_permission(self, request: Request, view: "APIView") -> bool:
         if not (request.user and request.user.is_authenticated):
             return False
         needed = scope_for_request(request, view)

@@ -5,11 +5,15 @@ campaign services with the token's owner as the actor, exactly as the UI, the ad
 commands do, and maps their refusal (`core.rules.Refused`) to a 403.
 """
 
+from typing import TYPE_CHECKING
+
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from api.models import Scope
+
+if TYPE_CHECKING:  # DRF imports the permission and throttle classes while it loads views
+    from rest_framework.views import APIView
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -22,12 +26,12 @@ def token_scopes(request: Request) -> set[str]:
     return set(token.scopes)
 
 
-def scope_for_request(request: Request, view: APIView) -> str | None:
+def scope_for_request(request: Request, view: "APIView") -> str | None:
     """The scope a view needs for this method: `read` for reads unless the view says more."""
     return scope_for(view, request.method or "GET")
 
 
-def scope_for(view: APIView, method: str) -> str | None:
+def scope_for(view: "APIView", method: str) -> str | None:
     """The scope `view` needs for `method` (the OpenAPI document names it per operation)."""
     required = getattr(view, "required_scopes", None) or {}
     action = getattr(view, "action", None)

@@ -6,13 +6,16 @@ writes it back after reading it, so concurrent calls overwrite each other's entr
 """
 
 import re
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
-from rest_framework.views import APIView
 
 from core.throttle import rate_take
+
+if TYPE_CHECKING:  # DRF imports the permission and throttle classes while it loads views
+    from rest_framework.views import APIView
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|sec|second|m|min|minute|h|hour|d|day)\s*$")
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -33,7 +36,7 @@ class TokenRateThrottle(BaseThrottle):
     def __init__(self) -> None:
         self.retry_after = 0
 
-    def allow_request(self, request: Request, view: APIView) -> bool:
+    def allow_request(self, request: Request, view: "APIView") -> bool:
         token = getattr(request, "auth", None)
         if token is not None and hasattr(token, "pk"):
             ident = f"t{token.pk}"
