@@ -287,7 +287,7 @@ def send_campaigns_create(*, journey: Journey, version: JourneyVersion) -> None:
 def _send_campaign(
     journey: Journey, version: JourneyVersion, raw: dict, parsed: Definition
 ) -> None:
-    from journeys.spec import quiet_hours_parse
+    from journeys.spec import duration_parse, quiet_hours_parse
 
     channel = raw["channel"]
     kind = channel_type(channel)
@@ -318,6 +318,10 @@ def _send_campaign(
             iys_recipient_type=raw.get("iys_recipient_type", ""),
             kr_title=raw.get("kr_title", ""),
         ),
+        # The step's fallback chain runs on the campaign's own failover (each follow-up keeps
+        # its message's attempt, the entry's number: a contact's second entry has its own).
+        fallback=raw.get("fallback") or None,
+        failover_after=duration_parse(raw.get("fallback_after")),
     )
     SendStep.objects.create(version=version, step_id=raw["id"], campaign=campaign)
 
