@@ -167,7 +167,11 @@ def contact_import(request):
             errors.append("Choose a CSV file to upload.")
         elif upload.size == 0:
             errors.append("The file is empty.")
-        # The list name and the region are checked on the mapping step, where the file is kept.
+        list_name = request.POST.get("list_name", "").strip()
+        if list_name and (problem := list_name_problem(list_name)):
+            # Refused before the file is stored: the job could not hold the name.
+            errors.append(f"List: {problem}.")
+        # The region is checked on the mapping step, where the file is kept.
         if not errors:
             # The file is kept from here on: whatever the next step refuses, it stays.
             job = import_job_create(
