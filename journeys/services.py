@@ -35,6 +35,7 @@ from core.services import audit_record
 from core.words import first_word
 from journeys.batch import definition_of
 from journeys.engine import journey_spent
+from journeys.figures import journey_conversions
 from journeys.models import (
     ExitReason,
     Journey,
@@ -445,6 +446,10 @@ def journey_status(*, journey: Journey) -> dict[str, Any]:
     active = sum(c["waiting"] for step_id, c in by_step.items() if step_id)
     spent = journey_spent(journey.pk)
     version = journey.version
+    conversions, by_send_step = journey_conversions(journey_id=journey.pk)
+    for step in steps:
+        if step["id"] in by_send_step:
+            step["conversions"] = by_send_step[step["id"]]
     return {
         "id": journey.pk,
         "name": journey.name,
@@ -457,6 +462,7 @@ def journey_status(*, journey: Journey) -> dict[str, Any]:
         "counts": {"entered": by_step[""]["entered"], "active": active, "exited": dict(exited)},
         "steps": steps,
         "cost": {"amount": f"{spent:.4f}", "max_spend": _max_spend(journey)},
+        "conversions": conversions,
         "versions": _versions(journey),
     }
 
