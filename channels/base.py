@@ -57,8 +57,11 @@ class Button:
         )
 
     def to_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("text", self.text), ("url", self.url),
-                                  ("postback", self.postback)) if v}  # fmt: skip
+        return {
+            k: v
+            for k, v in (("text", self.text), ("url", self.url), ("postback", self.postback))
+            if v
+        }
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,10 @@ class ChannelType:
     # What destination countries require of its messages (channels/regional.py): each rule
     # says what would be refused before launch and which regional fields a message carries.
     regional_rules: ClassVar[tuple[Any, ...]] = ()
+    # Infobip's conversion tracking (/ct/1/log/end/{messageId}) exists for its messages: with
+    # HERALD_INFOBIP_CONVERSIONS on they are sent tracked and conversions credited to them are
+    # forwarded (conversions.services.conversions_forward).
+    conversion_tracking: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         return f"<channel type {self.name}>"
@@ -181,6 +188,10 @@ class ChannelType:
     def default_sender(self) -> str:
         """The configured sender of this type (a campaign's own sender wins over it)."""
         return str(getattr(settings, self.sender_setting, "") or "")
+
+    def tracks_conversions(self) -> bool:
+        """Whether its sends ask Infobip to track conversions (the type can, the setting is on)."""
+        return self.conversion_tracking and bool(settings.HERALD_INFOBIP_CONVERSIONS)
 
     def max_chars(self) -> int | None:
         """The longest text Herald sends on this type (refused, never truncated)."""
@@ -259,7 +270,9 @@ class ChannelType:
     def template_problems(self, content: Content) -> list[str]:
         raise NotImplementedError(f"{self.name} has no templates")
 
-    def render_template(self, content: Content, contact: Any) -> tuple[str, dict | None, str]:
+    def render_template(
+        self, content: Content, contact: Any
+    ) -> tuple[str, dict[str, Any] | None, str]:
         """(text shown in Herald, values to store, why not) of a template for one contact."""
         raise NotImplementedError(f"{self.name} has no templates")
 

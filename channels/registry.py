@@ -51,9 +51,19 @@ def _load() -> None:
 
 
 def _add(kind: ChannelType) -> None:
-    for attribute in ("name", "label", "ledger", "medium_label", "infobip_channel",
-                      "sender_kind", "sender_setting", "report_path", "inbound_path",
-                      "report_pull", "price_keys"):  # fmt: skip
+    for attribute in (
+        "name",
+        "label",
+        "ledger",
+        "medium_label",
+        "infobip_channel",
+        "sender_kind",
+        "sender_setting",
+        "report_path",
+        "inbound_path",
+        "report_pull",
+        "price_keys",
+    ):
         if not getattr(kind, attribute, None):
             raise TypeError(f"channel type {type(kind).__name__} does not declare {attribute}")
     _TYPES[kind.name] = kind
@@ -133,6 +143,11 @@ def channel_choices() -> list[tuple[str, str]]:
 def mediums() -> list[str]:
     """The ledger channels (Message.channel values), each once, in registration order."""
     return list(dict.fromkeys(kind.ledger for kind in _types().values()))
+
+
+def conversion_mediums() -> list[str]:
+    """The ledger channels whose messages Infobip tracks conversions of (SMS)."""
+    return list(dict.fromkeys(k.ledger for k in _types().values() if k.conversion_tracking))
 
 
 def medium_choices() -> list[tuple[str, str]]:

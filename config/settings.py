@@ -8,13 +8,18 @@ import contextlib
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_duration
-from kombu import Queue
+from kombu.entity import Queue
 
 from core import embedded_pg
+
+# ModelAdmin[Contact], ModelForm[Sender]: the generic classes django-stubs types, at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -160,6 +165,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_DIR = Path(env("CELERY_BROKER_DIR", default="") or VAR_DIR / "broker")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's transport, with each message written whole before a worker can see it.
+    CELERY_BROKER_TRANSPORT = "core.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
@@ -211,7 +218,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
 # Queues: events never slow sending (docs/DEPLOYMENT.md "Queues and workers"). Each kind of
 # work has its queue; production runs a worker per queue (deploy/), `make run` and the tests
 # one worker that consumes them all (a worker without -Q takes every queue named here).
@@ -255,7 +262,7 @@ INFOBIP_WEBHOOK_TOKEN = env("INFOBIP_WEBHOOK_TOKEN", default="") or ""
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # --- Logging --------------------------------------------------------------------------------
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "core.logging.RedactSecretsFilter"}},
@@ -409,10 +416,16 @@ HERALD_KEYWORD_REPLIES = {
 # Report statuses/errors that mean the person blocked us or opted out: they opt the contact out.
 HERALD_OPT_OUT_PROVIDER_ERRORS = env.list(
     "HERALD_OPT_OUT_PROVIDER_ERRORS",
-    default=["REJECTED_DND", "REJECTED_DESTINATION_BLOCKLISTED",
-             "EC_SC_BLOCKED_BY_END_USER", "EC_MMS_SC_BLOCKED_BY_END_USER", "EC_BLOCKED_USER",
-             "EC_MARKETING_OPT_OUT", "EC_BLACKLISTED_DESTINATIONADDRESS"],
-)  # fmt: skip
+    default=[
+        "REJECTED_DND",
+        "REJECTED_DESTINATION_BLOCKLISTED",
+        "EC_SC_BLOCKED_BY_END_USER",
+        "EC_MMS_SC_BLOCKED_BY_END_USER",
+        "EC_BLOCKED_USER",
+        "EC_MARKETING_OPT_OUT",
+        "EC_BLACKLISTED_DESTINATIONADDRESS",
+    ],
+)
 # The pull sweeper (reconcile_reports): pulls reports, settles, expires, records the lag figure.
 HERALD_RECONCILE_INTERVAL = env.float("HERALD_RECONCILE_INTERVAL", default=300.0)
 CELERY_BEAT_SCHEDULE["infobip-pull-reports"] = {
@@ -631,7 +644,15 @@ HERALD_SPLIT_CERTAINTY = env.float("HERALD_SPLIT_CERTAINTY", default=0.90)
 # Monte Carlo draws per evaluation (a seeded generator: the same figures give the same answer).
 HERALD_SPLIT_DRAWS = env.int("HERALD_SPLIT_DRAWS", default=20_000)
 # Forward credited SMS conversions to Infobip's conversion tracking (/ct/1/log/end/{messageId}).
+# Off by default: SMS are then sent with options.conversionTracking and each conversion
+# credited to one is forwarded once, from a task (conversions.services.conversions_forward).
 HERALD_INFOBIP_CONVERSIONS = env.bool("HERALD_INFOBIP_CONVERSIONS", default=False)
+CELERY_BEAT_SCHEDULE["conversions-forward"] = {
+    "task": "conversions.tasks.forward_sweep",
+    "schedule": 60.0,
+    "options": {"expires": 120.0},
+}
+CELERY_TASK_ROUTES["conversions.tasks.forward*"] = {"queue": "events"}
 CELERY_BEAT_SCHEDULE["conversions-splits"] = {
     "task": "conversions.tasks.splits_evaluate",
     "schedule": env.float("HERALD_SWEEP_INTERVAL", default=15.0),
