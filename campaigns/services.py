@@ -177,6 +177,28 @@ def sender_problem(sender: str, *, kind: ChannelType) -> str | None:
     return None
 
 
+def fallback_chain_problems(*, campaign: Campaign) -> list[str]:
+    """The problems of a campaign's fallback chain alone (a journey's send step checks its own)."""
+    try:
+        fallback_steps(campaign.fallback)
+        steps = campaign_steps(campaign)
+    except (UnknownChannel, ValueError) as exc:
+        return [str(exc)]
+    errors = _fallback_problems(campaign, steps)
+    errors += [p for step in steps[1:] if (p := _placeholder_problem(step))]
+    for step in steps[1:]:
+        if problem := sender_problem(step.sender, kind=step.kind):
+            errors.append(f"the {step.kind.label} fallback sender {problem}")
+        most = (
+            SMS_VALIDITY_MAX_MINUTES
+            if step.kind.validity == PROVIDER
+            else WHATSAPP_VALIDITY_MAX_MINUTES
+        )
+        if step.validity_minutes is not None and not 1 <= step.validity_minutes <= most:
+            errors.append(f"the {step.kind.label} fallback validity is 1 to {most:,} minutes")
+    return errors
+
+
 def _fallback_problems(campaign: Campaign, steps: list[Step]) -> list[str]:
     """The fallback chain: each step may follow, says something, and the mode fits."""
     errors: list[str] = []
