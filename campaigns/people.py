@@ -12,7 +12,7 @@ forward and attempts are only added), `reached` when any attempt was delivered, 
 while an attempt is queued, sending or awaiting its report, and `not_reached` when all their
 attempts ended without a delivery (skipped ones apart).
 
-One aggregate over the campaign's rows (its (campaign, state, id) index); campaigns whose every
+One aggregate over the campaign's rows (its (campaign, id) index); campaigns whose every
 person has exactly one attempt take the counters instead and cost no query.
 """
 

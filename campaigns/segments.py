@@ -250,7 +250,8 @@ def _engagement_rows(rule: dict, now: dt.datetime, *, outer: OuterRef | None) ->
     if event in ("delivered", "messaged"):
         messages = Message.objects.filter(replaces__isnull=True, **of)
         if event == "delivered":
-            # Served by the partial index message_delivered (created_at, contact) of these rows.
+            # By the contact's (contact, -created_at) index, the state read from the row: no
+            # index names the state (the ledger's updates stay HOT, docs/DATABASE.md).
             messages = messages.filter(state="delivered")
         else:  # messaged: anything that was (or is being) sent, not skipped or refused
             messages = messages.exclude(state__in=["skipped", "failed", "rejected"])
