@@ -41,7 +41,8 @@ def _wal(conn: psycopg.Connection) -> tuple[int, int]:
 def _upd(conn: psycopg.Connection) -> tuple[int, int]:
     conn.execute("SELECT pg_stat_clear_snapshot()")
     row = conn.execute(
-        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relname = 'campaigns_message'"
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+        "WHERE relname = 'campaigns_message'"
     ).fetchone()
     return row  # type: ignore[return-value]
 
