@@ -10,7 +10,7 @@ change.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import import_module
 from threading import RLock
@@ -29,6 +29,9 @@ BUILTIN = (
 _TYPES: dict[str, ChannelType] = {}
 _LOADED = False
 _LOCK = RLock()
+# Called after a type is added or removed at run time: caches of the vocabularies (the API
+# schema's enum names) drop what they derived from the old set.
+_ON_CHANGE: list[Callable[[], None]] = []
 
 
 class UnknownChannel(ValueError):
@@ -59,6 +62,7 @@ def register(kind: ChannelType) -> ChannelType:
     _load()
     with _LOCK:
         _add(kind)
+    _changed()
     return kind
 
 
@@ -67,6 +71,18 @@ def unregister(name: str) -> None:
     _load()
     with _LOCK:
         _TYPES.pop(name, None)
+    _changed()
+
+
+def on_change(callback: Callable[[], None]) -> None:
+    """Call `callback` whenever a type is registered or unregistered at run time."""
+    if callback not in _ON_CHANGE:
+        _ON_CHANGE.append(callback)
+
+
+def _changed() -> None:
+    for callback in _ON_CHANGE:
+        callback()
 
 
 @contextmanager
