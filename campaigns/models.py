@@ -249,6 +249,14 @@ class Message(models.Model):
             # export, admin, the sweeper's per-campaign reads.
             models.Index(fields=["campaign", "id"]),
             models.Index(fields=["contact", "-created_at"]),
+            # Segments' "delivered/messaged within N days" (campaigns/segments.py): the window's
+            # originals (not failovers) by time, their state read from the row. It replaces a
+            # partial index of delivered rows only, whose predicate named the state.
+            models.Index(
+                fields=["created_at", "contact"],
+                condition=Q(replaces__isnull=True),
+                name="message_original_created",
+            ),
             # Rows held by quiet hours: the due ones for the claim (the claim hint has moved
             # past them) and "N wait until HH:MM" on the campaign page. The send answer clears
             # `not_before`, so only rows still held keep an entry (their answer alone is not HOT).

@@ -121,7 +121,7 @@ def segment_q(rules: dict, *, now: dt.datetime) -> Q:
 
 
 # How the rules compile, so that PostgreSQL plans them as a few hash joins over 1M contacts
-# (bench/README.md, "Segment counts", has the plans):
+# (bench/HISTORY.md, "Segment counts", has the plans):
 # - in an AND, a rule over another table is an EXISTS, which PostgreSQL turns into a semi- or
 #   anti-join (one pass over each table, no per-contact probe);
 # - an OR of rules over other tables is one `id IN (A UNION B ...)`: under a plain OR,
@@ -250,8 +250,8 @@ def _engagement_rows(rule: dict, now: dt.datetime, *, outer: OuterRef | None) ->
     if event in ("delivered", "messaged"):
         messages = Message.objects.filter(replaces__isnull=True, **of)
         if event == "delivered":
-            # By the contact's (contact, -created_at) index, the state read from the row: no
-            # index names the state (the ledger's updates stay HOT, docs/DATABASE.md).
+            # By the window of message_original_created (created_at, contact), the state read
+            # from the row: no index names the state (the ledger's updates stay HOT).
             messages = messages.filter(state="delivered")
         else:  # messaged: anything that was (or is being) sent, not skipped or refused
             messages = messages.exclude(state__in=["skipped", "failed", "rejected"])
