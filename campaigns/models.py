@@ -133,6 +133,16 @@ class Campaign(models.Model):
     # Hidden from the campaign list and the dashboard (campaigns.editing.campaign_archive);
     # nothing else about the campaign changes.
     archived_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # History (campaigns/history.py): the ledger and its events, moved to a compressed file
+    # once the campaign finished longer ago than the retention period; the counters stay.
+    history_archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+    history_archive = models.CharField(max_length=500, blank=True, editable=False)
+    history_archive_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    history_archive_messages = models.PositiveIntegerField(default=0, editable=False)
+    history_archive_events = models.PositiveIntegerField(default=0, editable=False)
+    # The figures read from the ledger rather than the counters (people across attempts, cost
+    # per channel), taken at archive time: the pages and the status keep them without the rows.
+    history_figures = models.JSONField(default=dict, blank=True, editable=False)
     last_batch_at = models.DateTimeField(null=True, blank=True)
     # Set when the freeze has written the last chunk: before it, "nothing queued" means nothing.
     frozen_at = models.DateTimeField(null=True, blank=True)
@@ -199,7 +209,9 @@ class Message(models.Model):
     attempt = models.PositiveSmallIntegerField(default=1)
     # Unique where set (constraint below): a failover SMS replaces one message, once, so
     # `message.failover` holds at most one row (`.get()`/`.first()`). A OneToOneField would
-    # index the NULL of every other row too, in every row version.
+    # index the NULL of every other row too, in every row version. No database constraint:
+    # a failover row is written with its original in one campaign and leaves with it (history,
+    # campaigns/history.py), and the check would cost a trigger call per removed row.
     replaces = models.ForeignKey(
         "self",
         null=True,
@@ -207,6 +219,7 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="failover",
         db_index=False,
+        db_constraint=False,
     )
     message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     callback_data = models.CharField(max_length=200, blank=True)

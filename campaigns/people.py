@@ -115,6 +115,9 @@ def _from_counters(campaign: Campaign, attempts: int) -> CampaignPeople:
 
 def campaign_people(*, campaign: Campaign) -> CampaignPeople:
     """The campaign's people figures (the counters when nobody has a second attempt)."""
+    if campaign.history_archived_at is not None and "people" in campaign.history_figures:
+        # Its rows are in the history file (campaigns/history.py): the figures taken then.
+        return CampaignPeople(**campaign.history_figures["people"])
     attempts = sum(campaign.counts.values())
     if attempts <= campaign.recipients or not campaign.recipients:
         # One attempt per person: the counters already count people.

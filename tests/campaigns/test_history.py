@@ -1,0 +1,186 @@
+"""A finished campaign's history: archived to a compressed file, removed from the live tables,
+read by its own export, restored with the same ids (campaigns/history.py)."""
+
+import datetime as dt
+import gzip
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.test import override_settings
+from django.utils import timezone
+
+from campaigns.export import campaign_export
+from campaigns.history import (
+    HistoryError,
+    campaign_history_archive,
+    campaign_history_restore,
+    history_archive_due,
+)
+from campaigns.models import Campaign, Message, MessageEvent
+from contacts.models import Contact
+from core.rules import OPERATOR
+from infobip.models import Click
+
+pytestmark = pytest.mark.django_db
+
+
+def _finished(n: int = 3, **fields) -> Campaign:
+    """A completed campaign of `n` delivered rows, a failover of the first, events and a click."""
+    now = timezone.now()
+    campaign = Campaign.objects.create(
+        name="Spring", state="completed", recipients=n, count_delivered=n + 1,
+        finished_at=now - dt.timedelta(days=40), **fields,
+    )  # fmt: skip
+    contacts = Contact.objects.bulk_create(
+        [Contact(phone=f"+4479460{i:05d}", first_name=f"Ann{i}", attributes={"tier": "gold"})
+         for i in range(n)]
+    )  # fmt: skip
+    rows = Message.objects.bulk_create(
+        Message(campaign=campaign, contact=c, phone=c.phone, channel="whatsapp", state="delivered",
+                text=f"Hi Ann{i}\nline two", status_name="DELIVERED_TO_HANDSET", done_at=now,
+                price=Decimal("0.0125"))
+        for i, c in enumerate(contacts)
+    )  # fmt: skip
+    Message.objects.create(
+        campaign=campaign, contact=contacts[0], phone=contacts[0].phone, channel="sms",
+        state="delivered", replaces=rows[0], text="Hi Ann0",
+    )  # fmt: skip
+    MessageEvent.objects.bulk_create(
+        MessageEvent(message=row, from_state="accepted", to_state="delivered") for row in rows
+    )
+    Click.objects.create(campaign=campaign, message=rows[1], url="https://x.test", clicked_at=now)
+    return campaign
+
+
+def _export(campaign: Campaign) -> str:
+    out = io.StringIO()
+    campaign_export(campaign=Campaign.objects.get(pk=campaign.pk), out=out)
+    return out.getvalue()
+
+
+def test_archive_moves_the_ledger_to_a_file_that_its_export_reads_and_restore_brings_back(
+    tmp_path,
+) -> None:
+    campaign = _finished()
+    before = _export(campaign)
+    ids = sorted(Message.objects.filter(campaign=campaign).values_list("id", flat=True))
+    with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
+        dry = campaign_history_archive(campaign=campaign, actor=OPERATOR, dry_run=True)
+        assert (dry.messages, dry.events, Message.objects.count()) == (4, 3, 4)
+        result = campaign_history_archive(campaign=campaign, actor=OPERATOR)
+
+    assert (result.messages, result.events) == (4, 3)
+    assert not Message.objects.exists()
+    assert not MessageEvent.objects.exists()
+    # The click stays with the row's id (no constraint): clicked-message counts are kept.
+    assert Click.objects.get().message_id == ids[1]
+    campaign.refresh_from_db()
+    assert campaign.history_archived_at is not None
+    assert campaign.history_archive == str(tmp_path / f"campaign-{campaign.pk}.jsonl.gz")
+    assert (campaign.count_delivered, campaign.recipients) == (4, 3)  # the totals stay
+    with gzip.open(campaign.history_archive) as fh:
+        lines = [json.loads(line) for line in fh]
+    assert lines[0]["herald_history"] == 1
+    assert lines[0]["campaign"]["id"] == campaign.pk
+    assert [next(iter(doc)) for doc in lines[1:]] == ["message"] * 4 + ["event"] * 3 + ["end"]
+    assert lines[1]["message"]["text"] == "Hi Ann0\nline two"
+    # The export reads the file: the same CSV as from the live ledger.
+    assert _export(campaign) == before
+    with pytest.raises(HistoryError, match="already archived"):
+        campaign_history_archive(campaign=campaign, actor=OPERATOR)
+
+    restored = campaign_history_restore(campaign=campaign, actor=OPERATOR)
+    assert (restored.messages, restored.events) == (4, 3)
+    assert sorted(Message.objects.values_list("id", flat=True)) == ids
+    failover = Message.objects.get(replaces__isnull=False)
+    assert failover.replaces_id == ids[0]
+    assert MessageEvent.objects.count() == 3
+    campaign.refresh_from_db()
+    assert campaign.history_archived_at is None
+    assert _export(campaign) == before
+
+
+def test_only_finished_and_settled_campaigns_are_archived(tmp_path) -> None:
+    with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
+        running = _finished(state_reason="")
+        Campaign.objects.filter(pk=running.pk).update(state="running")
+        with pytest.raises(HistoryError, match="only completed, cancelled or failed"):
+            campaign_history_archive(campaign=running, actor=OPERATOR)
+        Campaign.objects.filter(pk=running.pk).update(state="completed", count_accepted=1)
+        with pytest.raises(HistoryError, match="awaiting a report"):
+            campaign_history_archive(campaign=running, actor=OPERATOR)
+    assert Message.objects.count() == 4
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_restore_refuses_a_file_that_does_not_match_its_checksum(tmp_path) -> None:
+    campaign = _finished()
+    with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
+        campaign_history_archive(campaign=campaign, actor=OPERATOR)
+    campaign.refresh_from_db()
+    with open(campaign.history_archive, "ab") as fh:
+        fh.write(b"tampered")
+    with pytest.raises(HistoryError, match="checksum"):
+        campaign_history_restore(campaign=campaign, actor=OPERATOR)
+    assert not Message.objects.exists()
+
+
+def test_the_sweep_archives_past_the_retention_and_does_nothing_when_it_is_off(tmp_path) -> None:
+    old, recent = (
+        _finished(),
+        Campaign.objects.create(
+            name="Recent", state="completed", finished_at=timezone.now() - dt.timedelta(days=2)
+        ),
+    )
+    with override_settings(HERALD_HISTORY_DIR=str(tmp_path), HERALD_HISTORY_RETENTION_DAYS=0):
+        assert history_archive_due() == []
+    with override_settings(HERALD_HISTORY_DIR=str(tmp_path), HERALD_HISTORY_RETENTION_DAYS=30):
+        done = history_archive_due()
+    assert [r.campaign_id for r in done] == [old.pk]
+    assert Campaign.objects.get(pk=recent.pk).history_archived_at is None
+
+
+def test_the_command_archives_shows_and_restores_with_json(tmp_path) -> None:
+    campaign = _finished()
+    out = io.StringIO()
+    with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
+        call_command("archive", "due", "--older-than", "30", "--dry-run", "--json", stdout=out)
+        assert json.loads(out.getvalue())[0]["dry_run"] is True
+        assert Message.objects.count() == 4
+        out = io.StringIO()
+        call_command("archive", "campaign", str(campaign.pk), stdout=out)
+        assert "archived 4 messages and 3 events" in out.getvalue()
+        out = io.StringIO()
+        call_command("archive", "show", str(campaign.pk), "--json", stdout=out)
+        shown = json.loads(out.getvalue())
+        assert (shown["messages"], shown["events"], shown["complete"]) == (4, 3, True)
+        with pytest.raises(CommandError, match="already archived"):
+            call_command("archive", "campaign", str(campaign.pk))
+        with pytest.raises(CommandError, match="archiving is off"):
+            call_command("archive", "due")
+        out = io.StringIO()
+        call_command("archive", "restore", str(campaign.pk), "--json", stdout=out)
+        assert json.loads(out.getvalue())[0]["messages"] == 4
+    assert Message.objects.count() == 4
+
+
+def test_a_failed_archive_leaves_the_rows_and_no_file(tmp_path, monkeypatch) -> None:
+    import campaigns.history as history
+
+    campaign = _finished()
+    monkeypatch.setattr(
+        history, "DELETE_MESSAGES", history.DELETE_MESSAGES + history.sql.SQL(" AND false")
+    )
+    with (
+        override_settings(HERALD_HISTORY_DIR=str(tmp_path)),
+        pytest.raises(HistoryError, match="0 rows to remove, 4 archived"),
+    ):
+        campaign_history_archive(campaign=campaign, actor=OPERATOR)
+    assert Message.objects.count() == 4
+    assert MessageEvent.objects.count() == 3
+    assert list(tmp_path.iterdir()) == []
+    assert Campaign.objects.get(pk=campaign.pk).history_archived_at is None
