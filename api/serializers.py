@@ -286,6 +286,8 @@ class CampaignStatusSerializer(serializers.Serializer):
     track_links = serializers.BooleanField()
     validity_minutes = serializers.DictField(allow_null=True)
     clicks = serializers.DictField(required=False)
+    # Where the ledger went once archived (campaigns/history.py); null while it is live.
+    history = serializers.DictField(allow_null=True, required=False)
 
 
 class InboundSerializer(serializers.ModelSerializer):

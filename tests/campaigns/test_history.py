@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 from django.test import override_settings
 from django.utils import timezone
 
+from api.tokens import api_token_create
 from campaigns.export import campaign_export
 from campaigns.history import (
     HistoryError,
@@ -24,6 +25,7 @@ from campaigns.models import Campaign, Message, MessageEvent
 from contacts.models import Contact
 from core.rules import OPERATOR
 from infobip.models import Click
+from tests.api.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -166,6 +168,57 @@ def test_the_command_archives_shows_and_restores_with_json(tmp_path) -> None:
         call_command("archive", "restore", str(campaign.pk), "--json", stdout=out)
         assert json.loads(out.getvalue())[0]["messages"] == 4
     assert Message.objects.count() == 4
+
+
+def test_an_archived_campaign_keeps_its_figures_on_every_surface(
+    tmp_path, admin_client, django_capture_on_commit_callbacks
+) -> None:
+    """Status (the API's campaign answer), the page, the admin and the API's ledger say it."""
+    from django.urls import reverse
+
+    from campaigns.services import CampaignError, campaign_recount, campaign_status
+
+    campaign = _finished()
+    before = campaign_status(campaign=campaign, breakdown=True)
+    assert before["history"] is None
+    with (
+        override_settings(HERALD_HISTORY_DIR=str(tmp_path)),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = admin_client.post(
+            reverse("admin:campaigns_campaign_changelist"),
+            {"action": "archive_history", "_selected_action": [campaign.pk]},
+            follow=True,
+        )
+    assert b"History archive started for 1 campaign" in response.content
+    assert not Message.objects.exists()
+    after = campaign_status(campaign=campaign, breakdown=True)
+    history = after.pop("history")
+    before.pop("history")
+    assert after == before  # counts, people across attempts, cost per channel, clicks
+    assert (history["messages"], history["events"]) == (4, 3)
+    assert history["file"].endswith(f"campaign-{campaign.pk}.jsonl.gz")
+
+    page = admin_client.get(reverse("ui:campaign", args=[campaign.pk])).content.decode()
+    assert "history archived" in page
+    assert f"campaign-{campaign.pk}.jsonl.gz" in page
+    assert reverse("ui:campaign_export", args=[campaign.pk]) in page
+    assert 'id="recipient-filters"' not in page  # no live table of rows that are gone
+    listing = admin_client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
+    assert "(4 rows)" in listing
+    with pytest.raises(CampaignError, match="archived"):
+        campaign_recount(campaign=campaign)
+
+    _, token = api_token_create(user=make_user("reader", "Marketer"), scopes=["read"])
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    answer = admin_client.get(f"/api/v1/campaigns/{campaign.pk}", **auth).json()
+    assert answer["history"]["messages"] == 4
+    assert answer["counts"]["delivered"] == 4
+    refused = admin_client.get(f"/api/v1/campaigns/{campaign.pk}/messages", **auth)
+    assert refused.status_code == 409
+    error = refused.json()["error"]
+    assert error["code"] == "history_archived"
+    assert "archive restore" in error["message"]
 
 
 def test_a_failed_archive_leaves_the_rows_and_no_file(tmp_path, monkeypatch) -> None:
