@@ -79,8 +79,9 @@ DELETE_MESSAGES = sql.SQL("DELETE FROM {messages} WHERE campaign_id = %s").forma
 # Restore: the file's JSON records into the tables through their own row types (every column,
 # the ids kept), staged with COPY so that a million rows are one statement.
 CREATE_STAGE = sql.SQL("CREATE TEMP TABLE {stage} (doc jsonb) ON COMMIT DROP")
+# (Lateral, not `(jsonb_populate_record(...)).*`, which calls the function once per column.)
 INSERT_FROM_STAGE = sql.SQL(
-    "INSERT INTO {table} SELECT (jsonb_populate_record(NULL::{table}, doc)).* FROM {stage}"
+    "INSERT INTO {table} SELECT r.* FROM {stage}, jsonb_populate_record(NULL::{table}, doc) r"
 )
 
 
