@@ -11,6 +11,7 @@ erasure writes its own audit entry, so the UI, the admin and the command all lea
 from django.db import transaction
 from django.db.models import Count
 
+from campaigns.history import HistoryError, history_contact_erase
 from campaigns.models import Message
 from contacts.models import Contact
 from core.rules import Actor
@@ -85,9 +86,15 @@ def contact_erase(*, contact: Contact, actor: Actor) -> dict[str, int]:
     )  # fmt: skip
     contact_id = contact.pk
     contact.delete()
+    # Archived history files are rewritten in place (campaigns/history.py), which no rollback
+    # undoes: last, with only the audit entry after it.
+    try:
+        archived = history_contact_erase(contact_id=contact_id, erased=ERASED)
+    except HistoryError as exc:  # a history file is missing: nothing is erased, and why
+        raise ErasureError(str(exc)) from None
     result = {
         "ledger_rows": ledger, "campaigns": len(by_campaign), "replies": replies,
-        "clicks": clicks,
+        "clicks": clicks, **archived,
     }  # fmt: skip
     # The detail names no number: the audit must not bring back what was erased.
     audit_record(

@@ -28,6 +28,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -407,6 +408,69 @@ def _copy_in(path: Path) -> tuple[int, int]:
                         raise HistoryError(f"{path}: unexpected record {line[:40]!r}")
             cursor.execute(INSERT_FROM_STAGE.format(table=table, stage=stage))
     return counts["message"], counts["event"]
+
+
+def history_contact_erase(*, contact_id: int, erased: str) -> dict[str, int]:
+    """Erase a contact from the archived history files that hold them (campaigns/erasure.py):
+    their rows lose the number, the text and the link to the contact, as in the live ledger,
+    and so do the clicks on those rows. Each file that names the contact is rewritten and its
+    checksum replaced; the others are only read."""
+    from infobip.models import Click
+
+    named = re.compile(rb'"contact_id":%d[,}]' % contact_id)
+    done = {"archived_rows": 0, "archived_campaigns": 0}
+    archived = Campaign.objects.filter(history_archived_at__isnull=False).order_by("id")
+    # Every file read before any is rewritten: a missing one refuses the erasure unchanged.
+    naming = [c for c in archived if _names(Path(c.history_archive), named)]
+    for campaign in naming:
+        path = Path(campaign.history_archive)
+        locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if locked.history_archived_at is None:  # restored meanwhile: the live rows were erased
+            continue
+        ids, sha256 = _erase_in_file(path, named, erased)
+        Campaign.objects.filter(pk=locked.pk).update(history_archive_sha256=sha256)
+        Click.objects.filter(message_id__in=ids).update(
+            recipient=erased, url=erased, raw={}, city="", device_name=""
+        )
+        done["archived_rows"] += len(ids)
+        done["archived_campaigns"] += 1
+    return done
+
+
+def _names(path: Path, named: re.Pattern[bytes]) -> bool:
+    """Whether a history file has a row of the contact (a missing file cannot be erased: said)."""
+    if not path.exists():
+        raise HistoryError(f"{path} is missing: a contact in it cannot be erased")
+    with gzip.open(path, "rb") as fh:
+        return any(named.search(line) for line in fh if line.startswith(b'{"message":'))
+
+
+def _erase_in_file(path: Path, named: re.Pattern[bytes], erased: str) -> tuple[list[int], str]:
+    """Rewrite the file with the contact's rows anonymised; (their ids, the new SHA-256)."""
+    ids: list[int] = []
+    partial = path.with_suffix(".erasing")
+    try:
+        with open(partial, "wb") as raw:
+            hashing = _Hashing(raw)
+            with (
+                gzip.open(path, "rb") as old,
+                gzip.GzipFile(fileobj=hashing, mode="wb", compresslevel=1, mtime=0) as new,
+            ):
+                for line in old:
+                    if line.startswith(b'{"message":') and named.search(line):
+                        row = json.loads(line, parse_float=Decimal)["message"]
+                        row.update(phone=erased, text=erased, template_values=None,
+                                   contact_id=None)  # fmt: skip
+                        ids.append(row["id"])
+                        line = _line({"message": row})
+                    new.write(line)
+            raw.flush()
+            os.fsync(raw.fileno())
+        partial.rename(path)
+        _sync_dir(path.parent)
+    finally:
+        partial.unlink(missing_ok=True)
+    return ids, hashing.sha.hexdigest()
 
 
 def history_archive_due(*, now: dt.datetime | None = None, limit: int = 10) -> list[HistoryResult]:

@@ -5,6 +5,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import os
 from decimal import Decimal
 
 import pytest
@@ -30,7 +31,7 @@ from tests.api.conftest import make_user
 pytestmark = pytest.mark.django_db
 
 
-def _finished(n: int = 3, **fields) -> Campaign:
+def _finished(n: int = 3, offset: int = 0, **fields) -> Campaign:
     """A completed campaign of `n` delivered rows, a failover of the first, events and a click."""
     now = timezone.now()
     campaign = Campaign.objects.create(
@@ -38,8 +39,8 @@ def _finished(n: int = 3, **fields) -> Campaign:
         finished_at=now - dt.timedelta(days=40), **fields,
     )  # fmt: skip
     contacts = Contact.objects.bulk_create(
-        [Contact(phone=f"+4479460{i:05d}", first_name=f"Ann{i}", attributes={"tier": "gold"})
-         for i in range(n)]
+        [Contact(phone=f"+4479460{offset + i:05d}", first_name=f"Ann{i}",
+                 attributes={"tier": "gold"}) for i in range(n)]
     )  # fmt: skip
     rows = Message.objects.bulk_create(
         Message(campaign=campaign, contact=c, phone=c.phone, channel="whatsapp", state="delivered",
@@ -204,6 +205,11 @@ def test_an_archived_campaign_keeps_its_figures_on_every_surface(
     assert f"campaign-{campaign.pk}.jsonl.gz" in page
     assert reverse("ui:campaign_export", args=[campaign.pk]) in page
     assert 'id="recipient-filters"' not in page  # no live table of rows that are gone
+    csv = b"".join(
+        admin_client.get(reverse("ui:campaign_export", args=[campaign.pk])).streaming_content
+    ).decode()
+    assert csv.count("\n") == 1 + 4 + 3  # header, 4 rows, 3 of them with a two-line text
+    assert "Hi Ann2\nline two" in csv
     listing = admin_client.get(reverse("admin:campaigns_campaign_changelist")).content.decode()
     assert "(4 rows)" in listing
     with pytest.raises(CampaignError, match="archived"):
@@ -237,3 +243,50 @@ def test_a_failed_archive_leaves_the_rows_and_no_file(tmp_path, monkeypatch) -> 
     assert MessageEvent.objects.count() == 3
     assert list(tmp_path.iterdir()) == []
     assert Campaign.objects.get(pk=campaign.pk).history_archived_at is None
+
+
+def test_erasing_a_contact_rewrites_the_archived_files_that_name_them(tmp_path) -> None:
+    from campaigns.erasure import contact_erase
+
+    campaign = _finished()
+    kept = _finished(
+        offset=10
+    )  # another archived campaign, of other contacts: its file is not touched
+    with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
+        for each in (campaign, kept):
+            campaign_history_archive(campaign=each, actor=OPERATOR)
+    kept.refresh_from_db()
+    kept_sha = kept.history_archive_sha256
+    clicked = Contact.objects.get(phone="+447946000001")  # rows[1], whose row was clicked
+
+    result = contact_erase(contact=clicked, actor=OPERATOR)
+
+    assert (result["archived_rows"], result["archived_campaigns"]) == (1, 1)
+    campaign.refresh_from_db()
+    with gzip.open(campaign.history_archive) as fh:
+        rows = [json.loads(line)["message"] for line in fh if line.startswith(b'{"message"')]
+    erased = [row for row in rows if row["phone"] == ""]
+    assert len(erased) == 1
+    assert (erased[0]["text"], erased[0]["contact_id"]) == ("", None)
+    with gzip.open(campaign.history_archive) as fh:
+        assert b"+447946000001" not in fh.read()
+    assert Click.objects.get(campaign=campaign).recipient == ""
+    kept.refresh_from_db()
+    assert kept.history_archive_sha256 == kept_sha
+    # The rewritten file still restores (its new checksum recorded), prices exact.
+    campaign_history_restore(campaign=campaign, actor=OPERATOR)
+    row = Message.objects.get(pk=erased[0]["id"])
+    assert (row.phone, row.contact_id, row.price) == ("", None, Decimal("0.0125"))
+
+
+def test_an_erasure_is_refused_unchanged_when_a_history_file_is_missing(tmp_path) -> None:
+    from campaigns.erasure import ErasureError, contact_erase
+
+    campaign = _finished()
+    with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
+        campaign_history_archive(campaign=campaign, actor=OPERATOR)
+    campaign.refresh_from_db()
+    os.rename(campaign.history_archive, tmp_path / "elsewhere.gz")
+    with pytest.raises(ErasureError, match="is missing"):
+        contact_erase(contact=Contact.objects.first(), actor=OPERATOR)
+    assert Contact.objects.count() == 3
