@@ -178,6 +178,14 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
     for x in s.get("segments") or []:
         rows.append((f"segment count \"{x['segment']}\" < 1 s at {x['size']:,}",
                      f"{x['median_ms']:,} ms", x["median_ms"] < 1000))  # fmt: skip
+    for x in s.get("history") or []:
+        v = x["archive"]["seconds"]
+        rows.append((f"archive a finished {x['size']:,}-recipient campaign < 60 s",
+                     f"{v} s", v < 60))  # fmt: skip
+        t = x["tables_mb"]
+        rows.append(("live tables back to their size after it (heap + indexes, after VACUUM)",
+                     f"{t['before']:,} → {t['with_campaign']:,} → {t['after_archive']:,} MB",
+                     t["after_archive"] <= t["before"] * 1.05))  # fmt: skip
     for p in s["pages"]:
         if p.get("median_ms") is None:
             rows.append((f"page {p['page']} < 100 ms", p.get("status", ""), None))
@@ -284,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--runs-large", type=int, default=3, help="runs at 1M and above")
-    parser.add_argument("--only", default="fanout,import,pages,api_upsert,segments,journeys")
+    parser.add_argument(
+        "--only", default="fanout,import,pages,api_upsert,segments,journeys,history"
+    )
     parser.add_argument(
         "--journey-sizes",
         default="100000,1000000",
@@ -332,7 +342,9 @@ def main(argv: list[str] | None = None) -> int:
             records += _run("bench.journeys", "--part", "steps", "--size", str(size))
         records += _run("bench.journeys", "--part", "latency", "--size",
                         str(args.journey_seconds))  # fmt: skip
+    history = _run("bench.history", "--size", str(max(sizes))) if "history" in only else []
     summary = summarize(records)
+    summary["history"] = history
     summary["journeys"] = [r for r in records if str(r.get("bench", "")).startswith("journey_")]
     meta = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
