@@ -337,6 +337,24 @@ def history_export_rows(campaign: Campaign) -> Iterator[dict]:
             yield row
 
 
+def history_first_texts(campaign: Campaign, limit: int) -> list[str]:
+    """The texts of an archived campaign's first `limit` rows (its page's message bubble);
+    empty when the file cannot be read (the page still shows, with the text as written)."""
+    texts = []
+    try:
+        with gzip.open(campaign.history_archive, "rb") as fh:
+            for line in fh:
+                if line.startswith(b'{"message":'):
+                    texts.append(json.loads(line)["message"].get("text") or "")
+                    if len(texts) >= limit:
+                        break
+                elif line.startswith(b'{"event":'):
+                    break
+    except (OSError, ValueError):
+        return []
+    return texts
+
+
 def campaign_history_restore(*, campaign: Campaign, actor: Actor) -> HistoryResult:
     """Put an archived campaign's ledger and events back from its file (same ids), checked."""
     actor_require(actor, "campaigns.change_campaign", doing="restore campaign history")
