@@ -37,10 +37,11 @@ from pathlib import Path
 from typing import IO
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from psycopg import sql
+from psycopg.errors import SerializationFailure
 
 from campaigns.insights import campaign_cost_by_channel
 from campaigns.models import Campaign, Message, MessageEvent, SendBatch
@@ -150,6 +151,13 @@ def campaign_history_archive(
     try:
         _archive(locked_pk=current.pk, path=path, partial=partial, result=result,
                  actor=actor, repeatable=outermost)  # fmt: skip
+    except OperationalError as exc:
+        if not isinstance(exc.__cause__, SerializationFailure):
+            raise
+        # A row changed after the snapshot the file was written from: nothing was removed.
+        raise HistoryError(
+            f"campaign {current.pk}'s rows changed while archiving: nothing archived, try again"
+        ) from exc
     finally:
         partial.unlink(missing_ok=True)  # a failed archive leaves no half-written file
     result.seconds = round(time.perf_counter() - start, 2)

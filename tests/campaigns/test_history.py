@@ -290,3 +290,38 @@ def test_an_erasure_is_refused_unchanged_when_a_history_file_is_missing(tmp_path
     with pytest.raises(ErasureError, match="is missing"):
         contact_erase(contact=Contact.objects.first(), actor=OPERATOR)
     assert Contact.objects.count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_changed_after_the_snapshot_fails_the_archive_and_loses_nothing(
+    tmp_path, monkeypatch
+) -> None:
+    """A late receipt lands between the file and the DELETE: REPEATABLE READ refuses."""
+    import psycopg
+
+    import campaigns.history as history
+    from tests.fixtures import worker
+
+    campaign = _finished()
+    write = history._write
+
+    def write_then_a_late_receipt(*args, **kwargs) -> None:
+        write(*args, **kwargs)  # the snapshot is taken: the file holds the rows as they were
+        with psycopg.connect(worker.test_database_url(), autocommit=True) as other:
+            other.execute(
+                "UPDATE campaigns_message SET seen_at = now() WHERE campaign_id = %s AND id = "
+                "(SELECT min(id) FROM campaigns_message WHERE campaign_id = %s)",
+                [campaign.pk, campaign.pk],
+            )
+
+    monkeypatch.setattr(history, "_write", write_then_a_late_receipt)
+    with (
+        override_settings(HERALD_HISTORY_DIR=str(tmp_path)),
+        pytest.raises(HistoryError, match="changed while archiving"),
+    ):
+        campaign_history_archive(campaign=campaign, actor=OPERATOR)
+    assert Message.objects.filter(campaign=campaign).count() == 4
+    assert Message.objects.filter(seen_at__isnull=False).count() == 1  # the receipt kept
+    assert MessageEvent.objects.count() == 3
+    assert list(tmp_path.iterdir()) == []
+    assert Campaign.objects.get(pk=campaign.pk).history_archived_at is None
