@@ -399,6 +399,12 @@ def campaign_history_restore(*, campaign: Campaign, actor: Actor) -> HistoryResu
     return result
 
 
+def history_checksum_ok(campaign: Campaign) -> bool:
+    """Whether the campaign's history file is the one archived (its SHA-256 as recorded)."""
+    path = Path(campaign.history_archive)
+    return path.exists() and _sha256(path) == campaign.history_archive_sha256
+
+
 def _sha256(path: Path) -> str:
     sha = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -161,6 +161,7 @@ def test_the_command_archives_shows_and_restores_with_json(tmp_path) -> None:
         call_command("archive", "show", str(campaign.pk), "--json", stdout=out)
         shown = json.loads(out.getvalue())
         assert (shown["messages"], shown["events"], shown["complete"]) == (4, 3, True)
+        assert shown["checksum_ok"] is True
         with pytest.raises(CommandError, match="already archived"):
             call_command("archive", "campaign", str(campaign.pk))
         with pytest.raises(CommandError, match="archiving is off"):

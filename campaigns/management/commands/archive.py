@@ -12,6 +12,7 @@ from campaigns.history import (
     campaign_history_archive,
     campaign_history_restore,
     campaigns_history_due,
+    history_checksum_ok,
     history_read,
     history_retention,
     history_summary,
@@ -131,6 +132,7 @@ class Command(BaseCommand):
             "messages": counts["message"],
             "events": counts["event"],
             "complete": end == {"messages": counts["message"], "events": counts["event"]},
+            "checksum_ok": history_checksum_ok(campaign),
         }
         if o["json"]:
             self.stdout.write(json.dumps(doc))
