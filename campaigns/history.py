@@ -469,6 +469,24 @@ def history_contact_erase(*, contact_id: int, erased: str) -> dict[str, int]:
     return done
 
 
+def history_contact_rows(*, contact_id: int) -> tuple[list[tuple[Campaign, dict]], list[int]]:
+    """A contact's ledger rows in archived history files, with their campaign (a person's
+    evidence, campaigns/erasure.py); and the campaigns whose file is missing."""
+    named = re.compile(rb'"contact_id":%d[,}]' % contact_id)
+    found: list[tuple[Campaign, dict]] = []
+    missing: list[int] = []
+    for campaign in Campaign.objects.filter(history_archived_at__isnull=False).order_by("id"):
+        path = Path(campaign.history_archive)
+        if not path.exists():
+            missing.append(campaign.pk)
+            continue
+        with gzip.open(path, "rb") as fh:
+            for line in fh:
+                if line.startswith(b'{"message":') and named.search(line):
+                    found.append((campaign, json.loads(line)["message"]))
+    return found, missing
+
+
 def _names(path: Path, named: re.Pattern[bytes]) -> bool:
     """Whether a history file has a row of the contact (a missing file cannot be erased: said)."""
     if not path.exists():

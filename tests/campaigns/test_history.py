@@ -326,3 +326,18 @@ def test_a_row_changed_after_the_snapshot_fails_the_archive_and_loses_nothing(
     assert MessageEvent.objects.count() == 3
     assert list(tmp_path.iterdir()) == []
     assert Campaign.objects.get(pk=campaign.pk).history_archived_at is None
+
+
+def test_a_contacts_evidence_lists_their_archived_rows_from_the_files(tmp_path) -> None:
+    from campaigns.erasure import contact_evidence
+
+    campaign = _finished()
+    ann = Contact.objects.get(phone="+447946000000")  # rows[0] and its SMS failover
+    live = contact_evidence(contact=ann)["messages"]
+    with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
+        campaign_history_archive(campaign=campaign, actor=OPERATOR)
+    evidence = contact_evidence(contact=ann)
+    assert [m.pop("archived") for m in evidence["messages"]] == [True, True]
+    assert [m.pop("archived") for m in live] == [False, False]
+    assert evidence["messages"] == live  # the same document, read from the file
+    assert evidence["history_files_missing"] == []
