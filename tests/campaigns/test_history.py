@@ -354,8 +354,10 @@ def test_a_credited_conversion_keeps_its_campaign_when_the_ledger_is_archived(tm
     conversion = Conversion.objects.create(
         order_id="o-1", value=Decimal("12"), currency="EUR", occurred_at=timezone.now()
     )
-    Credit.objects.create(conversion=conversion, rule=rule_current(), message=row,
-                          campaign=campaign, touch=Touch.CLICK, touch_at=timezone.now())  # fmt: skip
+    Credit.objects.create(
+        conversion=conversion, rule=rule_current(), message=row, campaign=campaign,
+        touch=Touch.CLICK, touch_at=timezone.now(),
+    )  # fmt: skip
     with connection.cursor() as cursor:  # foreign keys are checked at commit: check them now
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
