@@ -65,6 +65,13 @@ class ConversionSerializer(serializers.Serializer):
     reason = serializers.CharField()
     holdout = serializers.DictField(allow_null=True)
     rule = serializers.DictField(allow_null=True)
+    forwarded_at = serializers.CharField(
+        allow_null=True,
+        help_text="When Infobip's conversion tracking took it (HERALD_INFOBIP_CONVERSIONS, SMS)",
+    )
+    forward_error = serializers.CharField(
+        allow_blank=True, help_text="Why forwarding failed; `will retry: …` while it is retried"
+    )
 
 
 class ConversionRecordedSerializer(ConversionSerializer):

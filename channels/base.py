@@ -172,6 +172,10 @@ class ChannelType:
     # What destination countries require of its messages (channels/regional.py): each rule
     # says what would be refused before launch and which regional fields a message carries.
     regional_rules: ClassVar[tuple[Any, ...]] = ()
+    # Infobip's conversion tracking (/ct/1/log/end/{messageId}) exists for its messages: with
+    # HERALD_INFOBIP_CONVERSIONS on they are sent tracked and conversions credited to them are
+    # forwarded (conversions.services.conversions_forward).
+    conversion_tracking: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         return f"<channel type {self.name}>"
@@ -181,6 +185,10 @@ class ChannelType:
     def default_sender(self) -> str:
         """The configured sender of this type (a campaign's own sender wins over it)."""
         return str(getattr(settings, self.sender_setting, "") or "")
+
+    def tracks_conversions(self) -> bool:
+        """Whether its sends ask Infobip to track conversions (the type can, the setting is on)."""
+        return self.conversion_tracking and bool(settings.HERALD_INFOBIP_CONVERSIONS)
 
     def max_chars(self) -> int | None:
         """The longest text Herald sends on this type (refused, never truncated)."""

@@ -135,6 +135,11 @@ def mediums() -> list[str]:
     return list(dict.fromkeys(kind.ledger for kind in _types().values()))
 
 
+def conversion_mediums() -> list[str]:
+    """The ledger channels whose messages Infobip tracks conversions of (SMS)."""
+    return list(dict.fromkeys(k.ledger for k in _types().values() if k.conversion_tracking))
+
+
 def medium_choices() -> list[tuple[str, str]]:
     """(medium, label): Message.channel's and inbound messages' choices, filters and caps."""
     labels: dict[str, str] = {}

@@ -30,6 +30,7 @@ class Sms(ChannelType):
     priced_per_part = True
     reply = True
     tracks_links_by_default = True
+    conversion_tracking = True
     # SMS v3's options.regional (India's DLT, Turkey's IYS, South Korea's title).
     regional_rules = (IndiaDlt(), TurkeyIys(), SouthKoreaTitle())
 
@@ -72,6 +73,7 @@ class Sms(ChannelType):
             [sms_message(m) for m in messages],
             bulk_id=bulk_id,
             tracking=dict(tracking) if tracking else None,
+            conversion_tracking=self.tracks_conversions(),
         )
         return SendOutcome(result)
 

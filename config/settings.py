@@ -160,6 +160,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_DIR = Path(env("CELERY_BROKER_DIR", default="") or VAR_DIR / "broker")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's transport, with each message written whole before a worker can see it.
+    CELERY_BROKER_TRANSPORT = "core.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
@@ -641,7 +643,15 @@ HERALD_SPLIT_CERTAINTY = env.float("HERALD_SPLIT_CERTAINTY", default=0.90)
 # Monte Carlo draws per evaluation (a seeded generator: the same figures give the same answer).
 HERALD_SPLIT_DRAWS = env.int("HERALD_SPLIT_DRAWS", default=20_000)
 # Forward credited SMS conversions to Infobip's conversion tracking (/ct/1/log/end/{messageId}).
+# Off by default: SMS are then sent with options.conversionTracking and each conversion
+# credited to one is forwarded once, from a task (conversions.services.conversions_forward).
 HERALD_INFOBIP_CONVERSIONS = env.bool("HERALD_INFOBIP_CONVERSIONS", default=False)
+CELERY_BEAT_SCHEDULE["conversions-forward"] = {
+    "task": "conversions.tasks.forward_sweep",
+    "schedule": 60.0,
+    "options": {"expires": 120.0},
+}
+CELERY_TASK_ROUTES["conversions.tasks.forward*"] = {"queue": "events"}
 CELERY_BEAT_SCHEDULE["conversions-splits"] = {
     "task": "conversions.tasks.splits_evaluate",
     "schedule": env.float("HERALD_SWEEP_INTERVAL", default=15.0),

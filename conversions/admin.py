@@ -38,8 +38,9 @@ class CreditInline(admin.TabularInline):
 @admin.register(Conversion)
 class ConversionAdmin(ReadOnly):
     list_display = ["order_id", "occurred_at", "contact", "phone", "value", "currency", "credit",
-                    "source"]  # fmt: skip
-    list_filter = ["source", "currency", "credits__touch", "occurred_at"]
+                    "source", "forwarded_at"]  # fmt: skip
+    list_filter = ["source", "currency", "credits__touch", "occurred_at",
+                   ("forwarded_at", admin.EmptyFieldListFilter)]  # fmt: skip
     search_fields = ["=order_id", "phone", "=coupon"]
     list_select_related = ["contact"]
     raw_id_fields = ["contact"]

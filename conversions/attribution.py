@@ -82,6 +82,30 @@ SELECT i.conversion_id, cl.message_id, cl.clicked_at, rp.message_id, rp.received
 """
 
 
+def touches(*, claims: Sequence[Claim], rule: AttributionRule) -> list[tuple]:
+    """TOUCHES_SQL's rows for claims with a contact: one statement, bound and prepared."""
+    claimed = [
+        {"conversion_id": c.conversion_id, "contact_id": c.contact_id, "at": c.at.isoformat()}
+        for c in claims
+    ]
+    params: dict[str, Any] = {
+        # One JSON document: PostgreSQL reads it faster than psycopg dumps three arrays.
+        "claims": orjson.dumps(claimed).decode(),
+        "click": rule.click_window,
+        "reply": rule.reply_window,
+        "delivery": rule.delivery_window,
+        "lift": settings.HERALD_LIFT_WINDOW,
+        "horizon": HORIZON,
+    }
+    # Bound on the server and prepared: a single conversion's statement is planned once per
+    # connection, not on every call (planning cost three times the execution). Django's
+    # execute wrappers do not see it (bench.conversions times this function).
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(TOUCHES_SQL, params, prepare=True)
+        return cursor.fetchall()
+
+
 @dataclass(frozen=True)
 class Claim:
     """One conversion to attribute: who, when, and the evidence the shop sent."""
@@ -115,25 +139,7 @@ def attribute(*, claims: Sequence[Claim], rule: AttributionRule) -> list[Decisio
     known = [c for c in claims if c.contact_id is not None]
     found: dict[int, tuple] = {}
     if known:
-        claimed = [
-            {"conversion_id": c.conversion_id, "contact_id": c.contact_id, "at": c.at.isoformat()}
-            for c in known
-        ]
-        params: dict[str, Any] = {
-            # One JSON document: PostgreSQL reads it faster than psycopg dumps three arrays.
-            "claims": orjson.dumps(claimed).decode(),
-            "click": rule.click_window,
-            "reply": rule.reply_window,
-            "delivery": rule.delivery_window,
-            "lift": settings.HERALD_LIFT_WINDOW,
-            "horizon": HORIZON,
-        }
-        # Bound on the server and prepared: a single conversion's statement is planned once
-        # per connection, not on every call (planning cost three times the execution).
-        connection.ensure_connection()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-            cursor.execute(TOUCHES_SQL, params, prepare=True)
-            found = {row[0]: row[1:] for row in cursor.fetchall()}
+        found = {row[0]: row[1:] for row in touches(claims=known, rule=rule)}
     tokens = _token_messages(claims)
     coupons = _coupon_messages(claims)
     for claim in claims:

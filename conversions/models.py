@@ -76,6 +76,10 @@ class Conversion(models.Model):
     token = models.CharField(max_length=80, blank=True, help_text="A tracked link's token")
     coupon = models.CharField(max_length=64, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.API)
+    # Forwarded to Infobip's conversion tracking (HERALD_INFOBIP_CONVERSIONS, SMS credits only):
+    # when Infobip took it, or why it was not (the last failure; retried ones are retried).
+    forwarded_at = models.DateTimeField(null=True, blank=True)
+    forward_error = models.CharField(max_length=300, blank=True, db_default="")
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -26,12 +26,21 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from campaigns.models import Campaign, Variant
+from channels.registry import conversion_mediums
 from contacts.models import Contact
 from contacts.phones import PhoneError, international_number
 from conversions import signals
 from conversions.attribution import Claim, Decision, attribute
 from conversions.models import AttributionRule, Conversion, Credit
 from conversions.rule import rule_current, rule_document
+from core.queueing import enqueue_on_commit
+from infobip.client import get_client
+from infobip.errors import (
+    InfobipConnectionError,
+    InfobipError,
+    InfobipServerError,
+    InfobipThrottledError,
+)
 
 BATCH_MAX = 5_000
 # A number already in E.164, as Herald stores them (most shops send these): no parsing.
@@ -233,6 +242,7 @@ def conversions_record(
         ]
         decisions = attribute(claims=claims, rule=rule)
         _store(decisions, rule)
+        _forward_later([d.conversion_id for d in decisions if d.message_id is not None])
         if decisions:
             signals.conversions_attributed.send(
                 Conversion, conversion_ids=[d.conversion_id for d in decisions]
@@ -295,6 +305,8 @@ def _new_documents(
             "reason": decision.reason[:500],
             "holdout": {"campaign": holdout} if holdout else None,
             "rule": described,
+            "forwarded_at": None,
+            "forward_error": "",
         }
     return documents
 
@@ -452,9 +464,115 @@ def conversion_document(
         if credit and credit.holdout_campaign_id
         else None,
         "rule": rule_document(credit.rule) if credit else None,
+        "forwarded_at": conversion.forwarded_at.isoformat() if conversion.forwarded_at else None,
+        "forward_error": conversion.forward_error,
     }
 
 
 def conversion_explain(*, order_id: str) -> dict[str, Any] | None:
     """The conversion's document, with its credit explained; None when there is no such order."""
     return conversions_documents(order_ids=[order_id]).get(order_id)
+
+
+# Conversions credited to a message Infobip tracks conversions of (SMS, accepted by Infobip),
+# not forwarded yet; `retrying` also takes those whose last try failed in a way worth repeating.
+FORWARDABLE_SQL = """
+SELECT c.id, m.message_id::text
+  FROM conversions_conversion c
+  JOIN conversions_credit cr ON cr.conversion_id = c.id AND cr.current
+  JOIN campaigns_message m ON m.id = cr.message_id
+ WHERE c.id = ANY(%(ids)s) AND c.forwarded_at IS NULL
+   AND (c.forward_error = '' OR (%(retrying)s AND c.forward_error LIKE 'will retry:%%'))
+   AND m.channel = ANY(%(mediums)s) AND m.accepted_at IS NOT NULL
+ ORDER BY c.id
+"""
+# The sweep's: recent credited SMS conversions never forwarded (their task was lost with the
+# broker, or a worker died in its retries), or whose last try is to be repeated.
+STRAGGLERS_SQL = """
+SELECT c.id
+  FROM conversions_conversion c
+  JOIN conversions_credit cr ON cr.conversion_id = c.id AND cr.current
+  JOIN campaigns_message m ON m.id = cr.message_id
+ WHERE c.occurred_at > %(since)s AND c.received_at < %(settled)s AND c.forwarded_at IS NULL
+   AND (c.forward_error = '' OR c.forward_error LIKE 'will retry:%%')
+   AND m.channel = ANY(%(mediums)s) AND m.accepted_at IS NOT NULL
+ ORDER BY c.id LIMIT %(limit)s
+"""
+RETRY_PREFIX = "will retry: "
+# Worth repeating later: throttled, Infobip's 5xx, or not reached. A refusal (4xx), a wrong
+# key or an answer lost on the way (it may have been counted) is recorded and not repeated.
+RETRYABLE = (InfobipThrottledError, InfobipServerError, InfobipConnectionError)
+
+
+@dataclass
+class ForwardResult:
+    """What one forwarding run did: forwarded, to retry (ids), refused for good."""
+
+    forwarded: int = 0
+    retry: list[int] = field(default_factory=list)
+    failed: int = 0
+
+
+def _forward_later(conversion_ids: list[int]) -> None:
+    """After commit, one task for the batch's credited conversions (when forwarding is on)."""
+    if not conversion_ids or not settings.HERALD_INFOBIP_CONVERSIONS:
+        return
+    from conversions.tasks import forward_conversions
+
+    enqueue_on_commit(
+        lambda: forward_conversions.delay(conversion_ids), what="forwarding conversions"
+    )
+
+
+def conversions_forward(*, conversion_ids: Sequence[int], retrying: bool = False) -> ForwardResult:
+    """Forward credited SMS conversions to Infobip's conversion tracking, each at most once."""
+    result = ForwardResult()
+    if not settings.HERALD_INFOBIP_CONVERSIONS or not conversion_ids:
+        return result
+    params: dict[str, Any] = {
+        "ids": list(conversion_ids),
+        "mediums": conversion_mediums(),
+        "retrying": retrying,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(FORWARDABLE_SQL, params)
+        rows: list[tuple[int, str]] = cursor.fetchall()
+    if not rows:
+        return result
+    client = get_client()
+    for pk, message_id in rows:
+        # One transaction per conversion, its row locked around the POST: a concurrent run
+        # (the sweep beside a retry) skips it, a later one sees forwarded_at and stops.
+        with transaction.atomic():
+            mine = Conversion.objects.select_for_update(skip_locked=True).filter(
+                pk=pk, forwarded_at__isnull=True
+            )
+            if not list(mine.values_list("pk", flat=True)[:1]):
+                continue
+            try:
+                client.log_conversion(message_id)
+            except RETRYABLE as exc:
+                mine.update(forward_error=(RETRY_PREFIX + str(exc))[:300])
+                result.retry.append(pk)
+            except InfobipError as exc:
+                mine.update(forward_error=str(exc)[:300])
+                result.failed += 1
+            else:
+                mine.update(forwarded_at=timezone.now(), forward_error="")
+                result.forwarded += 1
+    return result
+
+
+def conversions_forward_stragglers(
+    *, now: dt.datetime, days: int = 2, limit: int = 1_000
+) -> ForwardResult:
+    """Forward recent credited SMS conversions whose task was lost (the beat's sweep)."""
+    if not settings.HERALD_INFOBIP_CONVERSIONS:
+        return ForwardResult()
+    params: dict[str, Any] = {"since": now - dt.timedelta(days=days),
+              "settled": now - dt.timedelta(minutes=2), "limit": limit,
+              "mediums": conversion_mediums()}  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(STRAGGLERS_SQL, params)
+        ids = [pk for (pk,) in cursor.fetchall()]
+    return conversions_forward(conversion_ids=ids, retrying=True)

@@ -21,8 +21,13 @@ def sms_request_body(
     bulk_id: str | None = None,
     tracking: dict | None = None,
     include_sms_count: bool = True,
+    conversion_tracking: bool = False,
 ) -> dict:
-    """The /sms/3/messages body: messages identical but for (to, messageId) share one entry."""
+    """The /sms/3/messages body: messages identical but for (to, messageId) share one entry.
+
+    `conversion_tracking` marks the messages for Infobip's conversion tracking, which
+    `/ct/1/log/end/{messageId}` reports to (the spec: "set up tracking when sending").
+    """
     entries: dict[tuple, dict] = {}
     for message in messages:
         key = (
@@ -51,6 +56,8 @@ def sms_request_body(
         options["tracking"] = dict(tracking)
     if include_sms_count:
         options["includeSmsCountInResponse"] = True
+    if conversion_tracking:
+        options["conversionTracking"] = {"useConversionTracking": True}
     if options:
         body["options"] = options
     return body

@@ -265,15 +265,31 @@ class InfobipClient:
         bulk_id: str | None = None,
         tracking: dict | None = None,
         include_sms_count: bool = True,
+        conversion_tracking: bool = False,
     ) -> SendResult:
         """Send SMS in one POST /sms/3/messages; identical messages share one entry."""
         if not messages:
             return SendResult(bulk_id=bulk_id, messages=[])
         body = sms_request_body(
-            messages, bulk_id=bulk_id, tracking=tracking, include_sms_count=include_sms_count
+            messages,
+            bulk_id=bulk_id,
+            tracking=tracking,
+            include_sms_count=include_sms_count,
+            conversion_tracking=conversion_tracking,
         )
         data = self._request("POST", "/sms/3/messages", body=body, send=True)
         return SendResult.from_dict(_send_envelope(data))
+
+    def log_conversion(self, message_id: str) -> str:
+        """Tell Infobip a tracked SMS converted (POST /ct/1/log/end/{messageId}); its processKey.
+
+        A state change at Infobip: an answer lost on the way raises InfobipOutcomeUnknownError
+        (the caller does not repeat it), a 429/5xx is retried like a send's.
+        """
+        path = f"/ct/1/log/end/{quote(message_id, safe='')}"
+        data = self._request("POST", path, send=True)
+        key = data.get("processKey") if isinstance(data, dict) else None
+        return key if isinstance(key, str) else ""
 
     def get_sms_reports(
         self, *, bulk_id: str | None = None, message_id: str | None = None, limit: int = PAGE_MAX

@@ -96,7 +96,26 @@ def send_sms(sb: "Sandbox", req: "Request") -> Response:
             out.append(item)
     sb.accept(accepted, not_before=send_at)
     _remember_tracking(sb, accepted, options.get("tracking"))
+    if (options.get("conversionTracking") or {}).get("useConversionTracking"):
+        with sb.store.lock:
+            sb.store.conversion_tracked.update(m.message_id for m in accepted)
     return Response(200, {"bulkId": bulk_id, "messages": out})
+
+
+def log_conversion(sb: "Sandbox", req: "Request") -> Response:
+    """POST /ct/1/log/end/{messageId}: an SMS sent with conversion tracking converted.
+
+    The spec answers a processKey; a message the sandbox never sent with tracking is 404 (the
+    sandbox's choice: the spec lists 404 without saying when). Repeats are counted apart.
+    """
+    message_id = req.params["messageId"]
+    with sb.store.lock:
+        if message_id not in sb.store.conversion_tracked:
+            sb.store.counts["conversions_refused"] += 1
+            return error(LEGACY, 404)
+        sb.store.conversions[message_id] += 1
+        sb.store.counts["conversions_logged"] += 1
+    return Response(200, {"processKey": uuid.uuid5(uuid.NAMESPACE_URL, message_id).hex.upper()})
 
 
 # Parts of a text per channel: SMS splits into parts, every other channel sends one message.
@@ -393,12 +412,16 @@ def delete_inbound_configuration(sb: "Sandbox", req: "Request") -> Response:
     return Response(204) if found else error(LEGACY, 404)
 
 
+# Operations whose request has no body (nothing to validate against the spec).
+NO_BODY = frozenset({"/ct/1/log/end/{messageId}"})
+
 # (method, path template, handler, error envelope, is a send that drop-after-read applies to)
 ROUTES = [
     ("POST", "/sms/3/messages", send_sms, V3, True),
     ("GET", "/sms/3/reports", sms_reports, V3, False),
     ("GET", "/sms/3/logs", sms_logs, V3, False),
     ("POST", "/sms/1/preview", preview, LEGACY, False),
+    ("POST", "/ct/1/log/end/{messageId}", log_conversion, LEGACY, False),
     ("GET", "/sms/1/inbox/reports", inbox, LEGACY, False),
     ("POST", "/whatsapp/1/message/text", send_whatsapp_text, LEGACY, True),
     ("POST", "/whatsapp/1/message/image", send_whatsapp_text, LEGACY, True),

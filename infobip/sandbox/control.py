@@ -37,6 +37,7 @@ def state(sb: "Sandbox", req: "Request") -> Response:
         counts = dict(store.counts)
         outcomes = dict(store.outcomes)
         by_channel = dict(store.by_channel)
+        logged = dict(store.conversions)
         queued = {"sms_reports": len(store.sms_pull), "messages_api_reports": len(store.ma_pull),
                   "inbox": len(store.inbox)}  # fmt: skip
     pending = sb.reporter.pending()
@@ -59,6 +60,9 @@ def state(sb: "Sandbox", req: "Request") -> Response:
                    "dropped": counts["fault_dropped"], "slow": counts["fault_slow"]},
         "inbound": {"pushed": counts["inbound_pushed"], "failed": counts["inbound_failed"],
                     "queued": counts["inbound_queued"]},
+        # POST /ct/1/log/end/{messageId}: per message, how often it was logged converted.
+        "conversions": {"logged": counts["conversions_logged"],
+                        "refused": counts["conversions_refused"], "byMessageId": logged},
         "config": sb.config.as_dict(),
     })  # fmt: skip
 

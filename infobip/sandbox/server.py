@@ -65,11 +65,12 @@ def _routes() -> list[Route]:
     routes = []
     for group, is_control in ((api.ROUTES, False), (control.ROUTES, True)):
         for method, template, handler, envelope, is_send in group:
+            has_body = template not in api.NO_BODY
             regex = re.compile(
                 "^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)) + "/?$"
             )
             validator = None
-            if method == "POST" and not is_control:
+            if method == "POST" and not is_control and has_body:
                 validator = request_validator(method.lower(), template)
             routes.append(Route(method, regex, handler, envelope, is_send, is_control, validator))
     return routes  # fmt: skip

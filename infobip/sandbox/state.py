@@ -228,6 +228,9 @@ class Store:
         self.inbound_configs: dict[str, dict[str, Any]] = {}
         # messageId → the send's tracking options (`urlOptions` / SMS `options.tracking`).
         self.tracking: dict[str, dict[str, Any]] = {}
+        # SMS sent with options.conversionTracking, and how often each was logged converted.
+        self.conversion_tracked: set[str] = set()
+        self.conversions: Counter = Counter()
         self.last_inbound: dict[str, float] = {}
         self.counts: dict[str, int] = dict.fromkeys(
             ("accepted", "accepted_sms", "accepted_whatsapp", "duplicate_message_id",
@@ -235,7 +238,7 @@ class Store:
              "fault_429", "fault_5xx", "fault_dropped", "fault_slow", "reports_pushed",
              "push_requests", "push_failures", "push_refused", "push_abandoned",
              "duplicate_pushes", "reports_pulled", "inbound_pushed", "inbound_failed",
-             "inbound_queued"), 0)  # fmt: skip
+             "inbound_queued", "conversions_logged", "conversions_refused"), 0)  # fmt: skip
         self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self.by_channel: Counter = Counter()  # accepted messages per Infobip channel
 

@@ -134,8 +134,9 @@ def test_an_sms_step_of_a_fallback_chain_carries_the_wording_too():
     Campaign.objects.filter(pk=campaign.pk).update(state="running")
     gb, de = Contact.objects.get(country="GB"), Contact.objects.get(country="DE")
     failed = [
-        Message.objects.create(campaign=campaign, contact=c, phone=c.phone, channel="viber",
-                               state="undeliverable", text="Sale today")  # fmt: skip
+        Message.objects.create(
+            campaign=campaign, contact=c, phone=c.phone, channel="viber", state="undeliverable"
+        )
         for c in (gb, de)
     ]
     assert failover_create(message_ids=[m.pk for m in failed]) == 2

@@ -36,7 +36,7 @@ def test_the_wizard_makes_a_split_test_and_edits_it_back(marketer_client):
     # The preview says who gets what and shows every version, rendered.
     preview = marketer_client.get(reverse("ui:campaign_preview", args=[campaign.pk]))
     text = preview.content.decode()
-    assert "1 get A, 1 get B; 8 get the winner by clicks, decided PT6H after launch." in text
+    assert "1 get A, 1 get B; 8 get the winner by clicks, decided 6 hours after launch." in text
     assert "Hello Ann0, 20% off</div>" in text
     # Edit: the section shows what was saved; turning it off removes the split.
     marketer_client.get(reverse("ui:campaign_edit", args=[campaign.pk]))

@@ -411,6 +411,9 @@ def test_inbox_reply_only_inside_the_window(client, live_sandbox):
     )  # fmt: skip
     page = client.get(reverse("ui:inbox")).content.decode()
     assert reverse("ui:inbox_reply", args=[inbound.pk]) in page
+    # The number as everywhere else (+447…), not as Infobip writes the sender (447…).
+    assert '">+447946055555</a>' in page
+    assert "Reply to +447946055555" in page
     client.post(reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "Hi!"})
     assert AuditEntry.objects.filter(action="reply", contact=contact).exists()
     Contact.objects.filter(pk=contact.pk).update(

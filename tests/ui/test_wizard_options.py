@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from campaigns.models import Campaign
 from contacts.models import ContactList
+from tests import factories
 from tests.ui.conftest import make_audience
 from ui.models import AuditEntry
 
@@ -167,3 +168,24 @@ def test_the_opt_out_footer_is_on_by_default_and_off_blocks_the_launch(sender_cl
     assert "does not say how to opt out" in launched.content.decode()
     campaign.refresh_from_db()
     assert campaign.state == "draft"
+
+
+def test_a_fallback_steps_validity_keeps_its_unit(sender_client):
+    # The step's unit field is fallback_validity_unit_0: 30 minutes stayed 30 hours before.
+    _to_options(sender_client)
+    chain = {"failover_mode": "herald", "fallback_0": "viber", "fallback_validity_0": "30",
+             "fallback_validity_unit_0": "minutes", "fallback_1": "rcs",
+             "fallback_validity_1": "2", "fallback_validity_unit_1": "hours"}  # fmt: skip
+    response = sender_client.post(reverse("ui:wizard_options"), OPTIONS | chain)
+    assert response.status_code == 302
+    steps = Campaign.objects.get().fallback
+    assert [(s["channel"], s["validity_minutes"]) for s in steps] == [("viber", 30), ("rcs", 120)]
+
+
+def test_the_fallback_text_offers_the_audiences_attributes(sender_client):
+    factories.make_audience(2, name="Customers", attributes={"loyalty_points": 120})
+    _to_options(sender_client)
+    page = sender_client.get(reverse("ui:wizard_options")).content.decode()
+    # The same placeholders as the message step: the attribute and the opt-out link.
+    assert 'data-insert="{{loyalty_points}}" data-target="id_fallback_text_0"' in page
+    assert 'data-insert="{{opt_out_url}}" data-target="id_fallback_text_0"' in page

@@ -16,12 +16,12 @@ from django.views.decorators.http import require_POST
 
 from campaigns.analytics import marketing_campaigns
 from campaigns.clicks import campaign_click_counts
-from campaigns.describe import campaign_option_lines, forecast_lines
+from campaigns.describe import campaign_option_lines, duration_words, forecast_lines
 from campaigns.editing import ARCHIVABLE, EDITABLE
 from campaigns.export import campaign_export_rows, ledger_export_rows, split_variants
 from campaigns.forecast import campaign_forecast
 from campaigns.history import history_first_texts
-from campaigns.models import ApprovalRequest, Campaign, Message
+from campaigns.models import ApprovalRequest, Campaign, Message, SplitTest, WinnerBy
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
@@ -145,6 +145,7 @@ def campaign_preview_page(request, pk: int):
         "campaign": campaign,
         "preview": preview,
         "chain": _chain(campaign),
+        "split_words": _split_words(campaign) if preview["split"] else None,
         "actions": _actions(request, campaign),
         **_test_context(request, campaign),
         "steps": [
@@ -159,6 +160,15 @@ def campaign_preview_page(request, pk: int):
         "editable": campaign.state in EDITABLE,
     }
     return render(request, "ui/campaign_preview.html", context)
+
+
+def _split_words(campaign: Campaign) -> dict:
+    """The split test's rule as people say it ("clicks", "4 hours"), not the API's PT4H."""
+    split = SplitTest.objects.get(campaign=campaign)
+    return {
+        "winner_by": WinnerBy(split.winner_by).label.lower(),
+        "decide_after": duration_words(int(split.decide_after.total_seconds() // 60)),
+    }
 
 
 TESTS_SHOWN = 5

@@ -183,12 +183,14 @@ def _options_defaults(state: dict, options: list[ChannelType]) -> dict:
 VALIDITY_UNITS = {"minutes": 1, "hours": 60}
 
 
-def _minutes(form: dict, name: str, errors: dict[str, str], label: str) -> int | None:
+def _minutes(
+    form: dict, name: str, errors: dict[str, str], label: str, *, unit_field: str = ""
+) -> int | None:
     """A validity field (number and unit) in minutes; None when empty, an error when wrong."""
     value = form.get(name, "").strip()
     if not value:
         return None
-    unit = VALIDITY_UNITS.get(form.get(f"{name}_unit", "hours"))
+    unit = VALIDITY_UNITS.get(form.get(unit_field or f"{name}_unit", "hours"))
     if (
         not (value.isascii() and value.isdigit())
         or unit is None
@@ -244,7 +246,14 @@ def _chain_check(
         sender = form.get(f"fallback_sender_{i}", "").strip()
         if wrong := sender_problem(sender, kind=kind):
             errors[f"fallback_sender_{i}"] = f"The {kind.label} sender {wrong}."
-        validity = _minutes(form, f"fallback_validity_{i}", errors, "fallback validity")
+        # The unit's field is fallback_validity_unit_<i> (not <name>_unit): read that one.
+        validity = _minutes(
+            form,
+            f"fallback_validity_{i}",
+            errors,
+            "fallback validity",
+            unit_field=f"fallback_validity_unit_{i}",
+        )
         if validity is not None and validity > SMS_VALIDITY_MAX_MINUTES:
             errors[f"fallback_validity_{i}"] = (
                 "Infobip tries a message for at most 48 hours: give 48 or less."
@@ -435,12 +444,19 @@ def options(request):
         fallback_rows=_fallback_rows(form, field_errors),
         own=kind,
         herald_validity=kind.validity != PROVIDER,
-        failover_modes=FailoverMode.choices,
+        failover_modes=[
+            (value, label)
+            for value, label in FailoverMode.choices
+            if value != FailoverMode.INFOBIP or kind.native_fallback
+        ],
         speed_units=SpeedUnit.choices,
         speed_limit_max=SPEED_LIMIT_MAX,
         time_zone=timezone.get_current_timezone_name(),
         server_zone=settings.TIME_ZONE,
         fields=list(CONTACT_FIELDS),
+        # The fallback's picker offers what the message step's does: {{opt_out_url}} and the
+        # audience's attributes (its text is checked against them).
+        attributes=[k for k in _known_placeholders(state) if k not in CONTACT_FIELDS],
         default_sender=kind.default_sender(),
         template_sender=_template_sender(state),
         short_domain=settings.INFOBIP_SHORT_DOMAIN,
@@ -467,12 +483,14 @@ def _fallback_rows(form: dict, field_errors: dict[str, str]) -> list[dict]:
     for i in range(FALLBACK_ROWS):
         channel = form.get(f"fallback_{i}", "")
         try:
-            default_sender = channel_type(channel).default_sender() if channel else ""
+            kind = channel_type(channel) if channel else None
         except UnknownChannel:
-            default_sender = ""
+            kind = None
         rows.append({
             "i": i, "channel": channel, "text": form.get(f"fallback_text_{i}", ""),
-            "sender": form.get(f"fallback_sender_{i}", ""), "default_sender": default_sender,
+            "sender": form.get(f"fallback_sender_{i}", ""),
+            "default_sender": kind.default_sender() if kind else "",
+            "sender_kind": kind.sender_kind if kind else "",
             "validity": form.get(f"fallback_validity_{i}", ""),
             "validity_unit": form.get(f"fallback_validity_unit_{i}", "hours"),
             "sender_name": f"fallback_sender_{i}",

@@ -1,16 +1,24 @@
-"""Operator command for conversions: record one, import a CSV, show or export them."""
+"""Operator command for conversions: record one, import a CSV, show, forward or export them."""
 
 import csv
 import datetime as dt
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from conversions.export import conversions_export
 from conversions.models import Conversion
-from conversions.services import BATCH_MAX, conversion_explain, conversions_record
+from conversions.services import (
+    BATCH_MAX,
+    ForwardResult,
+    conversion_explain,
+    conversions_forward_stragglers,
+    conversions_record,
+)
 
 CSV_FIELDS = ("order_id", "phone", "value", "currency", "occurred_at", "token", "coupon")
 IMPORT_BATCH = 1_000
@@ -19,7 +27,7 @@ IMPORT_BATCH = 1_000
 class Command(BaseCommand):
     """Conversions in and out (README "Conversions and attribution")."""
 
-    help = "Conversions: record | import FILE.csv | show ORDER_ID | export FILE.csv"
+    help = "Conversions: record | import FILE.csv | show ORDER_ID | forward | export FILE.csv"
 
     def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
@@ -40,6 +48,11 @@ class Command(BaseCommand):
         show = sub.add_parser("show", help="a conversion and why it was credited so")
         show.add_argument("order_id")
         show.add_argument("--json", action="store_true")
+        forward = sub.add_parser(
+            "forward", help="forward recent credited SMS conversions not yet sent to Infobip"
+        )
+        forward.add_argument("--days", type=int, default=2, help="received in the last N days")
+        forward.add_argument("--json", action="store_true")
         export = sub.add_parser("export", help="conversions with their credits as CSV")
         export.add_argument("file")
         export.add_argument("--from", dest="start")
@@ -113,6 +126,30 @@ class Command(BaseCommand):
             return
         value = f"{document['value']} {document['currency']}"
         self.stdout.write(f"order {document['order_id']} {value}: {document['reason']}")
+        if document["forwarded_at"]:
+            self.stdout.write(f"  forwarded to Infobip at {document['forwarded_at']}")
+        elif document["forward_error"]:
+            self.stdout.write(f"  not forwarded to Infobip: {document['forward_error']}")
+
+    def do_forward(self, *, days: int, json: bool, **_: Any) -> None:
+        if not settings.HERALD_INFOBIP_CONVERSIONS:
+            raise CommandError("forwarding is off: set HERALD_INFOBIP_CONVERSIONS=true")
+        if not 0 < days <= 365:
+            raise CommandError("--days: 1 to 365")
+        total = ForwardResult()
+        while True:
+            done = conversions_forward_stragglers(now=timezone.now(), days=days)
+            total.forwarded += done.forwarded
+            total.failed += done.failed
+            total.retry += done.retry
+            if not (done.forwarded or done.failed):
+                break  # nothing left but those Infobip cannot take now
+        summary = {"forwarded": total.forwarded, "failed": total.failed,
+                   "to_retry": len(set(total.retry))}  # fmt: skip
+        if json:
+            self.stdout.write(_json(summary))
+            return
+        self.stdout.write(" ".join(f"{key}={value}" for key, value in summary.items()))
 
     def do_export(self, *, file: str, start: str | None, end: str | None, campaign: int | None,
                   **_: Any) -> None:  # fmt: skip

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("campaigns", "0021_history"),
-        ("conversions", "0002_marketer_permissions"),
+        ("conversions", "0003_forwarded"),
     ]
 
     operations = [
