@@ -50,9 +50,11 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return
         lifetime = obj.expires_at - timezone.now() if obj.expires_at else None
         token, secret = api_token_create(
-            user=obj.user, scopes=scopes_parse(obj.scopes or []), name=obj.name,
+            user=obj.user,
+            scopes=scopes_parse(obj.scopes or []),
+            name=obj.name,
             expires_in=lifetime,
-        )  # fmt: skip
+        )
         obj.pk, obj.key_hash, obj.prefix = token.pk, token.key_hash, token.prefix
         obj.expires_at = token.expires_at
         obj._state.adding = False

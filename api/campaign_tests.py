@@ -100,8 +100,9 @@ class TestNumberDetailView(APIView):
         try:
             saved_number_remove(user=request_user(request), number_id=pk)
         except ValidationError:
-            raise ApiError("no such test number of yours", code="not_found",
-                           status_code=404) from None  # fmt: skip
+            raise ApiError(
+                "no such test number of yours", code="not_found", status_code=404
+            ) from None
         return Response(status=204)
 
 
@@ -122,8 +123,7 @@ class CampaignTestView(APIView):
 
     required_scopes = {"write": Scope.CAMPAIGNS_WRITE}
 
-    @extend_schema(request=TestSendRequestSerializer,
-                   responses={201: TestSendSerializer, **ERRORS})  # fmt: skip
+    @extend_schema(request=TestSendRequestSerializer, responses={201: TestSendSerializer, **ERRORS})
     def post(self, request: Request, pk: int) -> Response:
         require_perm(request, CHANGE)
         campaign = get_object_or_404(Campaign, pk=pk)
@@ -132,11 +132,19 @@ class CampaignTestView(APIView):
         user = request_user(request)
         sample = audience_contacts(campaign).filter(opted_out=False).order_by("id").first()
         try:
-            campaign_test_send(campaign=campaign, contact=sample or Contact(),
-                               to=body.validated_data["to"], sent_by=user)  # fmt: skip
+            campaign_test_send(
+                campaign=campaign,
+                contact=sample or Contact(),
+                to=body.validated_data["to"],
+                sent_by=user,
+            )
         except CampaignError as exc:
             raise ApiError(str(exc)) from None
         test = campaign.test_sends.filter(sent_by_id=user.pk).order_by("-id").first()
-        audit_record(actor=user, action="test", campaign=campaign,
-                     detail=f"api: to {test.to if test else '?'}")  # fmt: skip
+        audit_record(
+            actor=user,
+            action="test",
+            campaign=campaign,
+            detail=f"api: to {test.to if test else '?'}",
+        )
         return Response(TestSendSerializer(test).data, status=201)

@@ -284,15 +284,18 @@ def _record_wave(
     subscription: EventSubscription, wave: list[EventDelivery], answers: list, now: dt.datetime
 ) -> tuple[int, list[EventDelivery]]:
     DeliveryAttempt.objects.bulk_create(
-        DeliveryAttempt(delivery=d, status_code=code, latency_ms=latency,
-                        response_excerpt=excerpt, error=error)
+        DeliveryAttempt(
+            delivery=d, status_code=code, latency_ms=latency, response_excerpt=excerpt, error=error
+        )
         for d, (code, excerpt, error, latency) in zip(wave, answers, strict=True)
-    )  # fmt: skip
+    )
     ok = [d.pk for d, a in zip(wave, answers, strict=True) if a[0] and 200 <= a[0] < 300]
     EventDelivery.objects.filter(id__in=ok).update(
-        state=EventDelivery.State.DELIVERED, delivered_at=now, next_attempt_at=None,
+        state=EventDelivery.State.DELIVERED,
+        delivered_at=now,
+        next_attempt_at=None,
         attempts=F("attempts") + 1,
-    )  # fmt: skip
+    )
     failed, reason = [], ""
     for d, (code, _excerpt, error, _latency) in zip(wave, answers, strict=True):
         if d.pk in ok:
@@ -315,9 +318,12 @@ def _attempt(subscription: EventSubscription, delivery: EventDelivery, now: dt.d
         checked = str(exc)[:EXCERPT]
     status_code, excerpt, error, latency = _post(subscription, delivery, checked)
     DeliveryAttempt.objects.create(
-        delivery=delivery, status_code=status_code, latency_ms=latency,
-        response_excerpt=excerpt, error=error,
-    )  # fmt: skip
+        delivery=delivery,
+        status_code=status_code,
+        latency_ms=latency,
+        response_excerpt=excerpt,
+        error=error,
+    )
     delivery.attempts += 1
     ok = status_code is not None and 200 <= status_code < 300
     if ok:

@@ -231,9 +231,19 @@ def on_inbound_received(sender, *, infobip_message_ids: list[str], **kwargs) -> 
 
     items = []
     for row in InboundMessage.objects.filter(infobip_message_id__in=infobip_message_ids).values(
-        "id", "infobip_message_id", "channel", "from_number", "to_number", "text", "keyword",
-        "message_type", "media_url", "received_at", "contact_id", "keyword_action",
-    ):  # fmt: skip
+        "id",
+        "infobip_message_id",
+        "channel",
+        "from_number",
+        "to_number",
+        "text",
+        "keyword",
+        "message_type",
+        "media_url",
+        "received_at",
+        "contact_id",
+        "keyword_action",
+    ):
         data = {
             "id": row["id"],
             "messageId": row["infobip_message_id"],
@@ -261,8 +271,13 @@ def _consent(event_type: str, contact_ids: list[int], source: str, channel: str)
     for pk, phone, changed_at in Contact.objects.filter(id__in=contact_ids).values_list(
         "id", "phone", "updated_at"
     ):
-        data = {"contactId": pk, "phone": phone, "source": source, "channel": channel,
-                "at": _iso(changed_at)}  # fmt: skip
+        data = {
+            "contactId": pk,
+            "phone": phone,
+            "source": source,
+            "channel": channel,
+            "at": _iso(changed_at),
+        }
         items.append((f"{pk}:{changed_at.isoformat()}", data))
     events_emit(event_type=event_type, items=items)
 
@@ -295,8 +310,11 @@ def on_approval_requested(sender, *, campaign_id: int, requested_by: str, **kwar
     from campaigns.models import Campaign
 
     campaign = Campaign.objects.filter(pk=campaign_id).only("name").first()
-    data = {"campaignId": campaign_id, "name": campaign.name if campaign else "",
-            "requestedBy": requested_by}  # fmt: skip
+    data = {
+        "campaignId": campaign_id,
+        "name": campaign.name if campaign else "",
+        "requestedBy": requested_by,
+    }
     key = f"{campaign_id}:approval:{uuid.uuid4().hex}"
     events_emit(event_type=EventType.CAMPAIGN_APPROVAL_REQUESTED, items=[(key, data)])
 
@@ -367,9 +385,15 @@ def _journey_items(
         "id", "contact_id", "contact__phone", "key", "version__number", "step"
     )
     for pk, contact_id, phone, key, version, step in rows:
-        data = {"journey": journey_id, "version": version, "entry": pk,
-                "contact": {"id": contact_id, "phone": phone}, "key": key, "step": step,
-                **extra.get(pk, {})}  # fmt: skip
+        data = {
+            "journey": journey_id,
+            "version": version,
+            "entry": pk,
+            "contact": {"id": contact_id, "phone": phone},
+            "key": key,
+            "step": step,
+            **extra.get(pk, {}),
+        }
         items.append((f"{journey_id}:{pk}:{extra.get(pk, {}).get('reason', '')}", data))
     return items
 

@@ -75,11 +75,16 @@ class JourneysView(APIView):
         rows = Journey.objects.select_related("version").order_by("-id")[:1000]
         return Response(
             [
-                {"id": j.pk, "name": j.name, "state": j.state,
-                 "version": j.version.number if j.version else None, "trigger": j.trigger_type}
+                {
+                    "id": j.pk,
+                    "name": j.name,
+                    "state": j.state,
+                    "version": j.version.number if j.version else None,
+                    "trigger": j.trigger_type,
+                }
                 for j in rows
             ]
-        )  # fmt: skip
+        )
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -206,9 +211,11 @@ _IDEMPOTENCY = [OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiPar
 def _idempotent(request: Request, work) -> Response:
     try:
         code, answer, replayed = idempotent(
-            token=request_token(request), key=request.headers.get("Idempotency-Key"),
-            body=request.data, work=work,
-        )  # fmt: skip
+            token=request_token(request),
+            key=request.headers.get("Idempotency-Key"),
+            body=request.data,
+            work=work,
+        )
     except IdempotencyConflict as exc:
         raise ApiError(str(exc), code="idempotency_conflict", status_code=422) from None
     response = Response(answer, status=code)
@@ -234,8 +241,9 @@ class EventsView(APIView):
         def work() -> tuple[int, dict]:
             result = events_record(events=[body])
             if result.rejected:
-                raise ApiError(result.rejected[0]["reason"],
-                               fields={"event": [result.rejected[0]["reason"]]})  # fmt: skip
+                raise ApiError(
+                    result.rejected[0]["reason"], fields={"event": [result.rejected[0]["reason"]]}
+                )
             event = result.events[0]
             answer = {"id": event["id"], "journeys": event["journeys"]}
             if event.get("duplicate"):
@@ -275,8 +283,10 @@ class EventsBatchView(APIView):
         if not isinstance(events, list) or not events:
             raise ApiError("events: a list of events", fields={"events": ["required"]})
         if len(events) > MAX_EVENTS:
-            raise ApiError(f"events: at most {MAX_EVENTS:,} per call",
-                           fields={"events": [f"at most {MAX_EVENTS:,}"]})  # fmt: skip
+            raise ApiError(
+                f"events: at most {MAX_EVENTS:,} per call",
+                fields={"events": [f"at most {MAX_EVENTS:,}"]},
+            )
 
         def work() -> tuple[int, dict]:
             result = events_record(events=events)

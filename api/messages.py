@@ -57,8 +57,10 @@ def _recipients(to: Any, *, all_or_nothing: bool) -> tuple[list[str], list[dict]
     if not items:
         raise ApiError("to: at least one number", fields={"to": ["at least one number"]})
     if len(items) > MAX_RECIPIENTS:
-        raise ApiError(f"to: at most {MAX_RECIPIENTS} numbers per call",
-                       fields={"to": [f"at most {MAX_RECIPIENTS}"]})  # fmt: skip
+        raise ApiError(
+            f"to: at most {MAX_RECIPIENTS} numbers per call",
+            fields={"to": [f"at most {MAX_RECIPIENTS}"]},
+        )
     checker = PhoneChecker()
     phones: list[str] = []
     errors: dict[str, list[str]] = {}
@@ -77,8 +79,15 @@ def _recipients(to: Any, *, all_or_nothing: bool) -> tuple[list[str], list[dict]
                 continue
             reason = f"DUPLICATE: the same number as to.{seen[phone]}"
         errors[path] = [reason]
-        rejected.append({"index": index, "to": str(raw)[:64], "messageId": None,
-                         "state": "rejected", "reason": reason})  # fmt: skip
+        rejected.append(
+            {
+                "index": index,
+                "to": str(raw)[:64],
+                "messageId": None,
+                "state": "rejected",
+                "reason": reason,
+            }
+        )
     if errors and (all_or_nothing or not phones):
         first = next(iter(errors.items()))
         raise ApiError(f"{first[0]}: {first[1][0]}", fields=errors)
@@ -103,13 +112,16 @@ def _template(kind: ChannelType, sender: str, data: dict) -> tuple[Any, Any]:
     """The synced template a send names and its values, checked against the template."""
     name, language = data.get("template"), data.get("language")
     if not name or not language:
-        raise ApiError("template and language are required",
-                       fields={k: ["required"] for k in ("template", "language")
-                               if not data.get(k)})  # fmt: skip
+        raise ApiError(
+            "template and language are required",
+            fields={k: ["required"] for k in ("template", "language") if not data.get(k)},
+        )
     template = kind.template_lookup(sender=sender, name=name, language=language)
     if template is None:
-        raise ApiError(f"template: no synced template {name!r} ({language}) for {sender}",
-                       fields={"template": ["unknown template"]})  # fmt: skip
+        raise ApiError(
+            f"template: no synced template {name!r} ({language}) for {sender}",
+            fields={"template": ["unknown template"]},
+        )
     mapping = _template_mapping(data.get("placeholders") or {})
     content = Content(template=template, mapping=mapping)
     if problems := kind.template_problems(content):

@@ -99,8 +99,10 @@ class TrendsView(APIView):
         days = param_int(request.query_params.get("days", "30"))
         bucket = request.query_params.get("bucket", "day")
         if days is None or not 1 <= days <= MAX_TREND_DAYS:
-            raise ApiError(f"days: a whole number from 1 to {MAX_TREND_DAYS}",
-                           fields={"days": ["out of range"]})  # fmt: skip
+            raise ApiError(
+                f"days: a whole number from 1 to {MAX_TREND_DAYS}",
+                fields={"days": ["out of range"]},
+            )
         if bucket not in ("day", "week"):
             raise ApiError("bucket: day or week", fields={"bucket": ["day or week"]})
         points = campaigns_trends(days=days, bucket=bucket)

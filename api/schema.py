@@ -63,9 +63,11 @@ def add_error_responses(result: dict, generator, request, public) -> dict:
             for status, description in statuses.items():
                 responses.setdefault(
                     status,
-                    {"content": {"application/json": {"schema": ERROR_REF}},
-                     "description": description},
-                )  # fmt: skip
+                    {
+                        "content": {"application/json": {"schema": ERROR_REF}},
+                        "description": description,
+                    },
+                )
             for status, response in responses.items():
                 if status in ("429", "503"):
                     response.setdefault("headers", {})["Retry-After"] = {
@@ -87,48 +89,66 @@ def _null(schema: dict) -> dict:
 
 
 def _obj(properties: dict, required: list[str] | None = None) -> dict:
-    return {"type": "object", "properties": properties,
-            "required": required if required is not None else list(properties)}  # fmt: skip
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required if required is not None else list(properties),
+    }
 
 
 _STATUS = _obj({"groupName": _null(_STR), "id": _null(_INT), "name": _null(_STR)})
-_CONSENT = _obj({"contactId": _INT, "phone": _STR, "source": _STR, "channel": _STR,
-                 "at": _null(_TIME)})  # fmt: skip
+_CONSENT = _obj(
+    {"contactId": _INT, "phone": _STR, "source": _STR, "channel": _STR, "at": _null(_TIME)}
+)
 
 # The `data` of each event type (api/emit.py builds them). A new event type needs its schema
 # here: tests/api/test_schema.py fails for an EventType without one.
 EVENT_DATA: dict[str, dict] = {
-    EventType.MESSAGE_FINAL: _obj({
-        "messageId": {"type": "string", "format": "uuid"},
-        "campaignId": _INT,
-        "to": _STR,
-        "channel": _STR,
-        "state": {"type": "string",
-                  "enum": ["delivered", "undeliverable", "expired", "rejected", "failed",
-                           "skipped"]},
-        "status": _STATUS,
-        "error": _null(_obj({"groupName": _null(_STR), "id": _null(_INT), "name": _STR,
-                             "permanent": _null({"type": "boolean"})})),
-        "reason": _STR,
-        "price": _null(_obj({"amount": {"type": "string", "format": "decimal"},
-                             "currency": _STR})),
-        "parts": _null(_INT),
-        "doneAt": _null(_TIME),
-    }),
-    EventType.INBOUND_RECEIVED: _obj({
-        "id": _INT,
-        "messageId": _STR,
-        "channel": _STR,
-        "from": _STR,
-        "to": _STR,
-        "text": _STR,
-        "keyword": _STR,
-        "messageType": _STR,
-        "mediaUrl": _STR,
-        "receivedAt": _null(_TIME),
-        "contactId": _null(_INT),
-        "keywordAction": _STR,
-    }),
+    EventType.MESSAGE_FINAL: _obj(
+        {
+            "messageId": {"type": "string", "format": "uuid"},
+            "campaignId": _INT,
+            "to": _STR,
+            "channel": _STR,
+            "state": {
+                "type": "string",
+                "enum": ["delivered", "undeliverable", "expired", "rejected", "failed", "skipped"],
+            },
+            "status": _STATUS,
+            "error": _null(
+                _obj(
+                    {
+                        "groupName": _null(_STR),
+                        "id": _null(_INT),
+                        "name": _STR,
+                        "permanent": _null({"type": "boolean"}),
+                    }
+                )
+            ),
+            "reason": _STR,
+            "price": _null(
+                _obj({"amount": {"type": "string", "format": "decimal"}, "currency": _STR})
+            ),
+            "parts": _null(_INT),
+            "doneAt": _null(_TIME),
+        }
+    ),
+    EventType.INBOUND_RECEIVED: _obj(
+        {
+            "id": _INT,
+            "messageId": _STR,
+            "channel": _STR,
+            "from": _STR,
+            "to": _STR,
+            "text": _STR,
+            "keyword": _STR,
+            "messageType": _STR,
+            "mediaUrl": _STR,
+            "receivedAt": _null(_TIME),
+            "contactId": _null(_INT),
+            "keywordAction": _STR,
+        }
+    ),
     EventType.CONTACT_OPTED_OUT: _CONSENT,
     EventType.CONTACT_OPTED_IN: _CONSENT,
     EventType.CAMPAIGN_STATE_CHANGED: _obj(
@@ -137,59 +157,106 @@ EVENT_DATA: dict[str, dict] = {
     EventType.CAMPAIGN_APPROVAL_REQUESTED: _obj(
         {"campaignId": _INT, "name": _STR, "requestedBy": _STR}
     ),
-    EventType.LINK_CLICKED: _obj({
-        "messageId": _STR,
-        "campaignId": _null(_INT),
-        "url": _STR,
-        "recipient": _STR,
-        "clickedAt": _null(_TIME),
-        "deviceType": _STR,
-        "country": _STR,
-    }),
-}  # fmt: skip
+    EventType.LINK_CLICKED: _obj(
+        {
+            "messageId": _STR,
+            "campaignId": _null(_INT),
+            "url": _STR,
+            "recipient": _STR,
+            "clickedAt": _null(_TIME),
+            "deviceType": _STR,
+            "country": _STR,
+        }
+    ),
+}
 # The conversion's document, as `GET /api/v1/conversions/{order_id}` answers it.
 _OBJECT = {"type": "object"}
-EVENT_DATA[EventType.CONVERSION_ATTRIBUTED] = _obj({
-    "order_id": _STR, "contact": _null(_OBJECT), "value": _STR, "currency": _STR,
-    "occurred_at": _STR, "received_at": _STR,
-    "attributed_to": _obj({
-        "message_id": _null(_STR), "campaign": _null(_INT), "journey": _null(_INT),
-        "variant": _null(_STR),
-        "touch": {"type": "string", "enum": ["token", "coupon", "click", "reply", "delivered"]},
-        "touch_at": _null(_STR), "rule": _STR,
-    }),
-    "reason": _STR, "holdout": _null(_OBJECT), "rule": _null(_OBJECT),
-})  # fmt: skip
-_JOURNEY = {"journey": _INT, "version": _null(_INT), "entry": _INT,
-            "contact": _obj({"id": _null(_INT), "phone": _null(_STR)}), "key": _STR,
-            "step": _null(_STR)}  # fmt: skip
+EVENT_DATA[EventType.CONVERSION_ATTRIBUTED] = _obj(
+    {
+        "order_id": _STR,
+        "contact": _null(_OBJECT),
+        "value": _STR,
+        "currency": _STR,
+        "occurred_at": _STR,
+        "received_at": _STR,
+        "attributed_to": _obj(
+            {
+                "message_id": _null(_STR),
+                "campaign": _null(_INT),
+                "journey": _null(_INT),
+                "variant": _null(_STR),
+                "touch": {
+                    "type": "string",
+                    "enum": ["token", "coupon", "click", "reply", "delivered"],
+                },
+                "touch_at": _null(_STR),
+                "rule": _STR,
+            }
+        ),
+        "reason": _STR,
+        "holdout": _null(_OBJECT),
+        "rule": _null(_OBJECT),
+    }
+)
+_JOURNEY = {
+    "journey": _INT,
+    "version": _null(_INT),
+    "entry": _INT,
+    "contact": _obj({"id": _null(_INT), "phone": _null(_STR)}),
+    "key": _STR,
+    "step": _null(_STR),
+}
 EVENT_DATA[EventType.JOURNEY_ENTERED] = _obj(_JOURNEY)
-EVENT_DATA[EventType.JOURNEY_EXITED] = _obj({
-    **_JOURNEY,
-    "reason": {"type": "string",
-               "enum": ["completed", "goal", "opted_out", "archived", "stopped"]},
-})  # fmt: skip
+EVENT_DATA[EventType.JOURNEY_EXITED] = _obj(
+    {
+        **_JOURNEY,
+        "reason": {
+            "type": "string",
+            "enum": ["completed", "goal", "opted_out", "archived", "stopped"],
+        },
+    }
+)
 EVENT_DATA[EventType.JOURNEY_NOTIFY] = _obj(
     {**_JOURNEY, "notify": _null(_STR), "data": {"type": "object"}}
 )
 
 _SIGNATURE_HEADERS = [
-    {"name": "webhook-id", "in": "header", "required": True, "schema": _STR,
-     "description": "The same on every retry and replay of an event: dedupe on it"},
-    {"name": "webhook-timestamp", "in": "header", "required": True, "schema": _INT,
-     "description": "Seconds since the epoch when this attempt was signed"},
-    {"name": "webhook-signature", "in": "header", "required": True, "schema": _STR,
-     "description": "Standard Webhooks `v1,<base64 HMAC-SHA256>` with the subscription's "
-     "whsec_… secret"},
-]  # fmt: skip
+    {
+        "name": "webhook-id",
+        "in": "header",
+        "required": True,
+        "schema": _STR,
+        "description": "The same on every retry and replay of an event: dedupe on it",
+    },
+    {
+        "name": "webhook-timestamp",
+        "in": "header",
+        "required": True,
+        "schema": _INT,
+        "description": "Seconds since the epoch when this attempt was signed",
+    },
+    {
+        "name": "webhook-signature",
+        "in": "header",
+        "required": True,
+        "schema": _STR,
+        "description": "Standard Webhooks `v1,<base64 HMAC-SHA256>` with the subscription's "
+        "whsec_… secret",
+    },
+]
 
 
 def add_event_webhooks(result: dict, generator, request, public) -> dict:
     """The outbound events (POSTed to subscribers' URLs) as the document's `webhooks`."""
     webhooks = {}
     for event_type, label in EventType.choices:
-        body = _obj({"type": {"type": "string", "const": event_type}, "timestamp": _TIME,
-                     "data": EVENT_DATA[event_type]})  # fmt: skip
+        body = _obj(
+            {
+                "type": {"type": "string", "const": event_type},
+                "timestamp": _TIME,
+                "data": EVENT_DATA[event_type],
+            }
+        )
         webhooks[event_type] = {
             "post": {
                 "summary": label,
@@ -197,11 +264,15 @@ def add_event_webhooks(result: dict, generator, request, public) -> dict:
                 "(5 s, 10 s, 20 s … up to HERALD_EVENTS_BACKOFF_MAX).",
                 "operationId": "event_" + event_type.replace(".", "_"),
                 "parameters": _SIGNATURE_HEADERS,
-                "requestBody": {"required": True,
-                                "content": {"application/json": {"schema": body}}},
-                "responses": {"2XX": {"description": "Received: not sent again"},
-                              "default": {"description": "Retried later with backoff"}},
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": body}},
+                },
+                "responses": {
+                    "2XX": {"description": "Received: not sent again"},
+                    "default": {"description": "Retried later with backoff"},
+                },
             }
-        }  # fmt: skip
+        }
     result["webhooks"] = webhooks
     return result

@@ -84,8 +84,9 @@ class SendersView(APIView):
             row, created = sender_save(actor=request.user, **body.validated_data)
         except ValidationError as exc:
             fields = _fields(exc)
-            raise ApiError("; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()),
-                           fields=fields) from None  # fmt: skip
+            raise ApiError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items()), fields=fields
+            ) from None
         return Response(sender_document(row), status=201 if created else 200)
 
 

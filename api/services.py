@@ -76,8 +76,12 @@ def _international(raw: str) -> str:
     return international(raw)
 
 
-_TEXT_FIELDS = (("first_name", NAME_MAX), ("last_name", NAME_MAX), ("language", 20),
-                ("timezone", 64))  # fmt: skip
+_TEXT_FIELDS = (
+    ("first_name", NAME_MAX),
+    ("last_name", NAME_MAX),
+    ("language", 20),
+    ("timezone", 64),
+)
 
 
 def _row(

@@ -268,13 +268,16 @@ class ImportSerializer(serializers.Serializer):
         required=False, help_text="The file's bytes, base64 (UTF-8, UTF-16 or Windows-1252)"
     )
     columns = serializers.ListField(
-        child=serializers.DictField(), required=False,
+        child=serializers.DictField(),
+        required=False,
         help_text="A target per column, as /contacts/import/preview answers (changed or not)",
-    )  # fmt: skip
+    )
     map = serializers.ListField(
-        child=serializers.CharField(max_length=300), required=False, default=list,
+        child=serializers.CharField(max_length=300),
+        required=False,
+        default=list,
         help_text='As import_contacts --map: ["Mobile=phone", "Spend=number:last_order_value"]',
-    )  # fmt: skip
+    )
     date_order = serializers.ChoiceField(["", "ymd", "dmy", "mdy"], required=False, default="")
     list = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     default_region = serializers.CharField(
@@ -315,19 +318,25 @@ class ImportResultSerializer(serializers.Serializer):
 def _file(data: dict) -> io.BytesIO:
     """The uploaded file's bytes from `content` or `content_base64` (one of them, capped)."""
     if ("content" in data) == ("content_base64" in data):
-        raise ApiError("give the file as content (text) or content_base64 (bytes), one of them",
-                       fields={"content": ["required"]})  # fmt: skip
+        raise ApiError(
+            "give the file as content (text) or content_base64 (bytes), one of them",
+            fields={"content": ["required"]},
+        )
     if "content" in data:
         raw = data["content"].encode("utf-8")
     else:
         try:
             raw = base64.b64decode(data["content_base64"], validate=True)
         except (binascii.Error, ValueError):
-            raise ApiError("content_base64 is not base64",
-                           fields={"content_base64": ["not base64"]}) from None  # fmt: skip
+            raise ApiError(
+                "content_base64 is not base64", fields={"content_base64": ["not base64"]}
+            ) from None
     if len(raw) > IMPORT_MAX_BYTES:
-        raise ApiError(f"at most {IMPORT_MAX_BYTES // 1024 // 1024} MB per call: import larger "
-                       "files in the browser or with import_contacts", status_code=413)  # fmt: skip
+        raise ApiError(
+            f"at most {IMPORT_MAX_BYTES // 1024 // 1024} MB per call: import larger "
+            "files in the browser or with import_contacts",
+            status_code=413,
+        )
     return io.BytesIO(raw)
 
 
@@ -336,8 +345,10 @@ def _columns(data: dict, preview: ImportPreview) -> list[Column]:
     if data.get("columns") is not None:
         given = mapping_from_json({"columns": data["columns"]}, len(preview.header))
         if given is None:
-            raise ApiError(f"columns: one object per column of the file ({len(preview.header)})",
-                           fields={"columns": ["one per column"]})  # fmt: skip
+            raise ApiError(
+                f"columns: one object per column of the file ({len(preview.header)})",
+                fields={"columns": ["one per column"]},
+            )
         columns = given
     return mapping_apply_options(
         preview.header, columns, data["map"], date_order=data["date_order"]

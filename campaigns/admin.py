@@ -44,7 +44,7 @@ from campaigns.services import (
 from contacts.admin import ContactAdmin
 from contacts.models import Contact
 from core.paginator import LargeTablePaginator
-from core.rules import Refused
+from core.rules import Refused, actor_user
 from core.services import audit_record
 
 
@@ -203,7 +203,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Campaign, form, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
+            obj.created_by = actor_user(request.user)
         super().save_model(request, obj, form, change)
         if "frequency_cap_override" in form.changed_data:
             frequency_cap_override_audit(
@@ -222,7 +222,7 @@ class MessageEventInline(admin.TabularInline):
     model = MessageEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "from_state", "to_state", "status_name", "error_name", "detail"]
+    fields = ("created_at", "kind", "from_state", "to_state", "status_name", "error_name", "detail")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:

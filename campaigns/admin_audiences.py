@@ -4,9 +4,13 @@ The marketer's builder (the Segments page) writes the same JSON; saving here goe
 `segment_save` too, so attribute rules get their declared type and the change is audited.
 """
 
+from typing import Any
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.forms import ModelForm
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -22,20 +26,20 @@ from campaigns.segments import (
 )
 
 
-class SegmentForm(ModelForm):
+class SegmentForm(ModelForm[Segment]):
     class Meta:
         model = Segment
         fields = ["name", "description", "rules"]
 
-    def clean_rules(self):
-        rules = segment_rules_normalize(self.cleaned_data["rules"])
+    def clean_rules(self) -> dict[str, Any]:
+        rules: dict[str, Any] = segment_rules_normalize(self.cleaned_data["rules"])
         if problems := segment_rules_check(rules):
             raise ValidationError(problems)
         return rules
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(admin.ModelAdmin[Segment]):
     form = SegmentForm
     list_display = ["name", "in_words", "updated_at"]
     search_fields = ["name", "description"]
@@ -62,7 +66,9 @@ class SegmentAdmin(admin.ModelAdmin):
             '<a href="{}">Edit in the builder</a>', reverse("ui:segment", args=[obj.pk])
         )
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Segment, form: ModelForm[Segment], change: bool
+    ) -> None:
         existing = Segment.objects.get(pk=obj.pk) if change else None
         saved = segment_save(
             name=obj.name,
@@ -73,12 +79,12 @@ class SegmentAdmin(admin.ModelAdmin):
         )
         obj.pk = saved.pk
 
-    def delete_model(self, request, obj: Segment) -> None:
+    def delete_model(self, request: HttpRequest, obj: Segment) -> None:
         try:
             segment_delete(segment=obj, actor=request.user)
         except SegmentError as exc:
             self.message_user(request, str(exc), messages.ERROR)
 
-    def delete_queryset(self, request, queryset) -> None:
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Segment]) -> None:
         for segment in queryset:
             self.delete_model(request, segment)

@@ -2,14 +2,15 @@
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from campaigns.models import SplitTest, Variant
+from campaigns.models import Campaign, SplitTest, Variant
 from campaigns.split import split_decide_by_name
 from core.rules import Refused
 
 
-class VariantInline(admin.TabularInline):
+class VariantInline(admin.TabularInline[Variant, Campaign]):
     model = Variant
     extra = 0
     max_num = 4
@@ -17,7 +18,7 @@ class VariantInline(admin.TabularInline):
     raw_id_fields = ["template"]
 
 
-class SplitTestInline(admin.StackedInline):
+class SplitTestInline(admin.StackedInline[SplitTest, Campaign]):
     model = SplitTest
     extra = 0
     max_num = 1
@@ -31,7 +32,9 @@ class SplitTestInline(admin.StackedInline):
 
 
 @admin.action(description="Decide split tests now: send the leader", permissions=["send"])
-def decide_split(modeladmin, request: HttpRequest, queryset) -> None:
+def decide_split(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     """The leader of the last evaluation goes to the rest now (split_decide_by_name)."""
     for campaign in queryset:
         split = SplitTest.objects.filter(campaign=campaign).first()

@@ -8,6 +8,7 @@ clearing approvals on save) holds whatever surface made the edit: UI, admin, she
 
 import hashlib
 import json
+from typing import Any
 
 from campaigns.models import Campaign
 
@@ -20,9 +21,9 @@ CONTENT_FIELDS = [
 ]  # fmt: skip
 
 
-def campaign_content(*, campaign: Campaign) -> dict:
+def campaign_content(*, campaign: Campaign) -> dict[str, Any]:
     """The campaign's sendable content as plain JSON (for the fingerprint and the audit trail)."""
-    content: dict = {"name": campaign.name}
+    content: dict[str, Any] = {"name": campaign.name}
     for field in CONTENT_FIELDS:
         value = getattr(campaign, field, None)
         if value is not None and not isinstance(value, (str, int, float, bool, dict, list)):

@@ -12,7 +12,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from campaigns.models import AudienceMatch, Campaign, Segment
-from contacts.models import Contact, ListMembership
+from contacts.models import Contact, ContactList, ListMembership
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,9 @@ class AudienceSummary:
     excluded_by_country: int = 0
 
 
-def audience_problem(*, lists: list, segment: Segment | None, match: str) -> str | None:
+def audience_problem(
+    *, lists: list[ContactList], segment: Segment | None, match: str
+) -> str | None:
     """Why lists, a segment and how they combine make no audience (None when they do)."""
     if match not in AudienceMatch.values:
         return f"audience_match is one of {', '.join(AudienceMatch.values)}"

@@ -13,6 +13,7 @@ audience, over the ledger's (contact, created_at) index, never one per recipient
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Q, QuerySet
@@ -70,7 +71,12 @@ def caps_for(campaign: Campaign) -> list[Cap]:
     return [cap for cap in caps_configured() if cap.applies_to(medium)]
 
 
-def _over(cap: Cap, campaign: Campaign, contact_ids, now: dt.datetime) -> QuerySet:
+def _over(
+    cap: Cap,
+    campaign: Campaign,
+    contact_ids: Iterable[int] | QuerySet[Any, Any],
+    now: dt.datetime,
+) -> QuerySet[Any, Any]:
     rows = Message.objects.filter(
         contact_id__in=contact_ids,
         replaces__isnull=True,
@@ -88,7 +94,7 @@ def _over(cap: Cap, campaign: Campaign, contact_ids, now: dt.datetime) -> QueryS
 
 
 def capped_contacts(
-    *, campaign: Campaign, contact_ids: Iterable[int] | QuerySet, now: dt.datetime
+    *, campaign: Campaign, contact_ids: Iterable[int] | QuerySet[Any, Any], now: dt.datetime
 ) -> dict[int, str]:
     """contact id → skip reason, for the contacts (a chunk's ids, or an audience's id
     queryset, run as a subquery) that the caps hold back."""
@@ -103,7 +109,7 @@ def capped_contacts(
     return capped
 
 
-def capped_q(*, campaign: Campaign, contact_ids: QuerySet, now: dt.datetime) -> Q | None:
+def capped_q(*, campaign: Campaign, contact_ids: QuerySet[Any, Any], now: dt.datetime) -> Q | None:
     """The caps as one condition on contacts (None without caps): the same grouped ledger
     queries as capped_contacts, as subqueries, for statements that count rather than list."""
     caps = caps_for(campaign)
@@ -132,9 +138,11 @@ def caps_free_at(
     for cap in caps:
         since = now - dt.timedelta(days=cap.days)
         rows = Message.objects.filter(
-            contact_id__in=ids, replaces__isnull=True, state__in=_SENT_STATES,
+            contact_id__in=ids,
+            replaces__isnull=True,
+            state__in=_SENT_STATES,
             created_at__gte=since,
-        )  # fmt: skip
+        )
         if cap.mediums is not None:
             rows = rows.filter(channel__in=cap.mediums)
         counted: dict[int, list[dt.datetime]] = {}

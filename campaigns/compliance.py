@@ -117,7 +117,7 @@ class Router:
         self._problems: dict[tuple[int, str], list[str]] = {}
         # Per batch the same few countries come back row after row: every answer is cached.
         self._recipient_rules: dict[tuple[int, str], list[tuple[int, RegionalRule]]] = {}
-        self._options: dict[tuple, dict[str, Any]] = {}
+        self._options: dict[tuple[object, ...], dict[str, Any]] = {}
 
     def _book(self, medium: str) -> SenderBook:
         if medium not in self._books:
@@ -185,12 +185,16 @@ class Router:
         """Infobip's per-message options for the step's message to `country` (shared: read-only)."""
         key = (step.position, country, *sorted(values.items()))
         if key not in self._options:
-            regional = {} if self.native(step) else regional_options(
-                step.kind.regional_rules,
-                route=self.route(step, country),
-                regional=step.content.regional,
-                values=values,
-            )  # fmt: skip
+            regional = (
+                {}
+                if self.native(step)
+                else regional_options(
+                    step.kind.regional_rules,
+                    route=self.route(step, country),
+                    regional=step.content.regional,
+                    values=values,
+                )
+            )
             self._options[key] = {"regional": regional} if regional else {}
         return self._options[key]
 

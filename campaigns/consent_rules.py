@@ -8,6 +8,7 @@ chunk over the consent history index, never one per recipient.
 """
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -29,7 +30,7 @@ def channel_consent_required(campaign: Campaign) -> bool:
 
 
 def without_channel_consent(
-    *, campaign: Campaign, contact_ids: Iterable[int] | QuerySet
+    *, campaign: Campaign, contact_ids: Iterable[int] | QuerySet[Any, Any]
 ) -> set[int]:
     """The contacts among `contact_ids` who lack the opt-in the campaign's channel needs."""
     kind = campaign_kind(campaign)
@@ -45,7 +46,7 @@ def without_channel_consent(
     return every - opted_in
 
 
-def channel_opted_in_ids(*, campaign: Campaign) -> QuerySet | None:
+def channel_opted_in_ids(*, campaign: Campaign) -> "QuerySet[ConsentEvent, Any] | None":
     """The contact ids with the opt-in the campaign's channel needs (None: none is needed)."""
     kind = campaign_kind(campaign)
     if not kind.opt_in_required():

@@ -17,7 +17,7 @@ from campaigns.models import Campaign, FailoverMode, SpeedUnit
 from campaigns.quiet import COUNTRY_DEFAULTS, US_STATE_DEFAULTS
 from campaigns.steps import campaign_kind, campaign_steps, step_sender
 from campaigns.throttle import sender_rate
-from channels.base import PROVIDER
+from channels.base import PROVIDER, ChannelType
 
 LINK_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
 
@@ -96,7 +96,7 @@ def _links_words(campaign: Campaign) -> str:
     return "Links are sent as written; clicks are not counted."
 
 
-def _message(kind) -> str:
+def _message(kind: ChannelType) -> str:
     """ "SMS", else "WhatsApp message": how people name one message of a medium."""
     return kind.medium_label if kind.medium_label == "SMS" else f"{kind.medium_label} message"
 

@@ -83,9 +83,9 @@ def campaign_update(
     exclude_lists: Iterable[ContactList] = (),
     text: str = "",
     template: WhatsAppTemplate | None = None,
-    template_mapping: dict | None = None,
+    template_mapping: dict[str, Any] | None = None,
     media_url: str = "",
-    buttons: list[dict] | None = None,
+    buttons: list[dict[str, Any]] | None = None,
     fallback: Any = None,
     failover_mode: str = FailoverMode.NONE,
     failover_text: str = "",
@@ -142,8 +142,9 @@ def campaign_update(
     current.failover_mode = failover_mode
     current.fallback = chain
     if failover_mode != FailoverMode.NONE and not chain:
-        current.fallback = [{"channel": LEGACY_FAILOVER_CHANNEL, "text": "", "sender": "",
-                             "validity_minutes": None}]  # fmt: skip
+        current.fallback = [
+            {"channel": LEGACY_FAILOVER_CHANNEL, "text": "", "sender": "", "validity_minutes": None}
+        ]
     if failover_text:
         current.failover_text = failover_text
     current.send_at = send_at
@@ -282,10 +283,15 @@ def campaign_duplicate(*, campaign: Campaign, created_by: User | None, name: str
     # The split test's setup comes along (a fresh seed, nothing decided).
     if (split := SplitTest.objects.filter(campaign=source).first()) is not None:
         specs = [
-            VariantSpec(name=v.name, text=v.text, template=v.template,
-                        template_mapping=v.template_mapping, coupon=v.coupon)
+            VariantSpec(
+                name=v.name,
+                text=v.text,
+                template=v.template,
+                template_mapping=v.template_mapping,
+                coupon=v.coupon,
+            )
             for v in Variant.objects.filter(campaign=source).select_related("template")
-        ]  # fmt: skip
+        ]
         test = SplitSpec(
             share=split.test_share,
             holdout=split.holdout,

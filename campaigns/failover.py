@@ -6,7 +6,9 @@ undeliverable, rejected or expired, or gets no final report within the fallback 
 next step's message is queued, linked to it in the ledger (`replaces`), rendered from that
 step's text (the campaign's text when it has none); a delivery that arrives while that message
 is still queued cancels it (skipped). Each message is followed at most once (the ledger's
-`one_failover_per_message`), so exactly the undelivered get the next step, and nobody twice.
+`one_failover_per_message`), so exactly the undelivered get the next step, and nobody twice;
+a follow-up carries its original's `attempt`, so a contact's later attempts on the same
+campaign (a journey's second entry, a resend) each have their own chain.
 """
 
 import datetime as dt
@@ -85,7 +87,11 @@ def _create(candidates: list[Message], campaign_dispatch) -> int:
                 contact_id=original.contact_id,
                 phone=original.phone,
                 channel=step.medium,
-                attempt=1,
+                # The original's attempt: a journey's second entry (or a resend) is a later
+                # attempt of the same contact on this campaign, and its fallback one too —
+                # attempt 1 would collide with the first entry's fallback on the ledger's
+                # (campaign, contact, channel, attempt) constraint.
+                attempt=original.attempt,
                 replaces=original,
                 callback_data=original.callback_data,
                 text=text,

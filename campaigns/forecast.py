@@ -27,7 +27,7 @@ import zoneinfo
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
@@ -115,7 +115,7 @@ class Forecast:
     expire_validity_minutes: int | None
     rate_per_second: float | None  # the campaign's speed limit or the sender's rate, lower
     finish_at: dt.datetime | None
-    budget: dict | None = None
+    budget: dict[str, Any] | None = None
     # How many may go from each moment on (the launch first), soonest first: the send curve.
     schedule: list[tuple[dt.datetime, int]] = field(default_factory=list)
 
@@ -123,7 +123,7 @@ class Forecast:
     def waiting_total(self) -> int:
         return sum(w.recipients for w in self.waiting)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON for `campaign preview --json` and the API's preview."""
         data = asdict(self)
         data["at"] = self.at.isoformat()
@@ -196,12 +196,12 @@ def _groups(campaign: Campaign, at: dt.datetime) -> list[_Group]:
     except EmptyResultSet:  # no list and no segment left (a draft's list deleted): nobody
         return []
     consent_sql: sql.Composable = FALSE
-    consent_params: tuple = ()
+    consent_params: tuple[Any, ...] = ()
     if (opted_in := channel_opted_in_ids(campaign=campaign)) is not None:
         text, consent_params = opted_in.order_by().query.sql_with_params()
         consent_sql = sql.SQL("NOT (c.id IN ({}))").format(sql.SQL(text))
     capped_sql: sql.Composable = FALSE
-    capped_params: tuple = ()
+    capped_params: tuple[Any, ...] = ()
     eligible = audience_contacts(campaign).filter(opted_out=False).order_by().values("id")
     if (capped := capped_q(campaign=campaign, contact_ids=eligible, now=at)) is not None:
         ids = Contact.objects.filter(capped).order_by().values("id")
@@ -274,7 +274,7 @@ def _uniform(digits: str, day: dt.datetime) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _clocks(zones: tuple[str, ...], day: dt.datetime) -> frozenset[tuple]:
+def _clocks(zones: tuple[str, ...], day: dt.datetime) -> frozenset[tuple[dt.timedelta | None, ...]]:
     """A zone set's UTC offsets every 3 hours over 10 days (what a window depends on)."""
     samples = [day + dt.timedelta(hours=3 * k) for k in range(81)]
     clocks = set()
@@ -429,7 +429,7 @@ def _finish(
 # --- budget --------------------------------------------------------------------------------------
 
 
-def _budget(campaign: Campaign, plan: _Plan) -> dict:
+def _budget(campaign: Campaign, plan: _Plan) -> dict[str, Any]:
     """The estimate against the cap, in send order: how many come after the money runs out."""
     table = price_table()
     priced_as = str(campaign.channel)  # the price table's name, as the preview prices it

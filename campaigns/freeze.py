@@ -14,14 +14,14 @@ Recipients who must not or cannot be sent to are written too, as `skipped` with 
 import datetime as dt
 import json
 import uuid
-from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import F, Max, Value
+from django.db.models import F, Max, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from psycopg import sql
@@ -45,13 +45,24 @@ from infobip.links import callback_data
 BATCH = 5000
 # The first chunk is one send batch: sending starts as soon as there is a batch to send.
 FIRST_CHUNK = 1000
+
+
 # Only the columns rendering reads, as plain tuples: full model instances were ~40 % of a 1M
 # freeze (profiled). Rendering reads them by attribute, so a named tuple stands in for Contact.
-_CONTACT_COLUMNS = (
-    "id", "phone", "first_name", "last_name", "language", "timezone", "country", "attributes",
-    "opted_out", "whatsapp_last_inbound_at",
-)  # fmt: skip
-ContactRow = namedtuple("ContactRow", _CONTACT_COLUMNS)
+class ContactRow(NamedTuple):
+    id: int
+    phone: str
+    first_name: str
+    last_name: str
+    language: str
+    timezone: str
+    country: str
+    attributes: dict[str, object]
+    opted_out: bool
+    whatsapp_last_inbound_at: dt.datetime | None
+
+
+_CONTACT_COLUMNS = ContactRow._fields
 # pg_advisory_lock(class, campaign id): one freezer per campaign.
 FREEZE_LOCK = 7_401
 _COLUMNS = (
@@ -102,14 +113,17 @@ class _Renderer:
         if variant is not None:
             # A split's variant brings its own text or template; the rest is the campaign's.
             self.content = Content(
-                text=variant.text, template=variant.template, mapping=variant.template_mapping,
-                media_url=self.content.media_url, buttons=self.content.buttons,
-            )  # fmt: skip
+                text=variant.text,
+                template=variant.template,
+                mapping=variant.template_mapping,
+                media_url=self.content.media_url,
+                buttons=self.content.buttons,
+            )
         self.text = None if self.kind.uses_template else compile_template(self.content.text)
         self.channel = self.kind.ledger
         self.footers = Footers(campaign)
 
-    def row(self, contact: ContactRow) -> tuple[str, str, object, int, str, str, str]:
+    def row(self, contact: ContactRow) -> tuple[str, str, object, int, str, str, str | None]:
         """(channel, text, template_values, parts, encoding, state, reason) for `contact`."""
         kind, channel = self.kind, self.channel
         if contact.opted_out:
@@ -135,7 +149,7 @@ class _Renderer:
 class Chunk:
     """One chunk's ledger rows, how many are queued, their estimate, and who waits instead."""
 
-    rows: list[tuple]
+    rows: list[tuple[object, ...]]
     queued: int
     estimate: Decimal
     rest: list[int]
@@ -182,7 +196,9 @@ class _Chunker:
 
     def chunk(self, batch: list[ContactRow]) -> Chunk:
         campaign, now = self.campaign, self.now
-        rows, priced, queued, rest = [], [], 0, []
+        rows: list[tuple[object, ...]] = []
+        priced: list[tuple[str, str, int]] = []
+        queued, rest = 0, []
         # One grouped ledger query per chunk (none without caps): who is at a frequency cap.
         capped = capped_contacts(campaign=campaign, contact_ids=[c.id for c in batch], now=now)
         no_consent = without_channel_consent(campaign=campaign, contact_ids=[c.id for c in batch])
@@ -219,10 +235,32 @@ class _Chunker:
                 # Infobip shortens tracked links: the token costs no characters (parts stay).
                 text = links_tag(text, link_token(message_id))
             rows.append(
-                (campaign.pk, contact.id, contact.phone, channel, 1, message_id,
-                 callback_data(campaign.pk), "", text, values, parts, encoding, state,
-                 reason, not_before, "", "", "", "", "", now, variant, group)
-            )  # fmt: skip
+                (
+                    campaign.pk,
+                    contact.id,
+                    contact.phone,
+                    channel,
+                    1,
+                    message_id,
+                    callback_data(campaign.pk),
+                    "",
+                    text,
+                    values,
+                    parts,
+                    encoding,
+                    state,
+                    reason,
+                    not_before,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    now,
+                    variant,
+                    group,
+                )
+            )
         return Chunk(rows, queued, estimate_cost(priced).total, rest)
 
     def _group(self, contact_id: int) -> tuple[int | None, int | None]:
@@ -311,10 +349,13 @@ def _release(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> 
     split = SplitTest.objects.get(campaign=campaign)
     if split.state != SplitTest.State.RELEASING:
         return 0
+    # No winner (the decision was "none"): the rest's rows are skipped with the decision.
     winner = (
         Variant.objects.select_related("template")
         .filter(campaign=campaign, position=split.winner)
         .first()
+        if split.winner is not None
+        else None
     )
     chunker = _Chunker(campaign, now, None, group=SplitGroup.REST, content=winner)
     waiting = SplitRest.objects.filter(campaign=campaign).order_by("contact_id")
@@ -322,14 +363,15 @@ def _release(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> 
     while ids := list(waiting.values_list("contact_id", flat=True)[:BATCH]):
         batch = [
             ContactRow._make(row)
-            for row in Contact.objects.filter(id__in=ids).order_by("id")
+            for row in Contact.objects.filter(id__in=ids)
+            .order_by("id")
             .values_list(*_CONTACT_COLUMNS)
-        ]  # fmt: skip
+        ]
         if winner is not None:
             chunk = chunker.chunk(batch)
         else:
             why = f"no winner was sent to the rest: {split.decision}"[:500]
-            rows = [
+            rows: list[tuple[object, ...]] = [
                 (campaign.pk, c.id, c.phone, chunker.renderer.channel, 1, uuid.uuid4(),
                  callback_data(campaign.pk), "", "", None, 0, "", "skipped", why, None, "", "",
                  "", "", "", now, None, SplitGroup.REST)
@@ -351,7 +393,7 @@ def _release(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> 
 
 def _commit_chunk(
     campaign: Campaign,
-    rows: list[tuple],
+    rows: list[tuple[object, ...]],
     queued: int,
     estimate: Decimal,
     rest: list[int] | None = None,
@@ -405,7 +447,7 @@ def freeze_in_progress(campaign_id: int) -> bool:
         return not free
 
 
-def _batches(rows) -> Iterator[list[ContactRow]]:
+def _batches(rows: "QuerySet[Contact, tuple[Any, ...]]") -> Iterator[list[ContactRow]]:
     # Outside a transaction Django reads through a WITH HOLD cursor, which outlives the
     # commit of each chunk.
     batch: list[ContactRow] = []
@@ -426,7 +468,7 @@ _COPY_MESSAGES = sql.SQL("COPY {messages} ({columns}) FROM STDIN").format(
 )
 
 
-def _insert(rows: list[tuple]) -> None:
+def _insert(rows: list[tuple[object, ...]]) -> None:
     """Write one chunk (_COPY_MESSAGES)."""
     with connection.cursor() as cursor, cursor.copy(_COPY_MESSAGES) as copy:
         for row in rows:

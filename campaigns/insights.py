@@ -6,6 +6,7 @@ reads the denormalised counters only.
 """
 
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Sum
 
@@ -24,7 +25,7 @@ def campaign_cost_by_channel(*, campaign_id: int) -> dict[str, str]:
     return {row["channel"]: f"{row['total'] or Decimal(0):.4f}" for row in rows}
 
 
-def campaign_clicks(*, campaign_id: int) -> dict:
+def campaign_clicks(*, campaign_id: int) -> dict[str, Any]:
     """Clicks on a campaign's tracked links: total, distinct messages, and the same per URL."""
     rows = (
         Click.objects.filter(campaign_id=campaign_id)

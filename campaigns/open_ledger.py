@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 from psycopg import sql
 
-from campaigns.models import Campaign, Message
+from campaigns.models import Campaign, FailoverMode, Message
 from campaigns.states import CampaignState
 from channels.base import Regional
 from infobip.links import callback_data
@@ -70,8 +70,14 @@ def open_campaign_create(
     frequency_cap_override: bool = False,
     created_by: User | None = None,
     regional: Regional | None = None,
+    fallback: list[dict] | None = None,
+    failover_after: dt.timedelta | None = None,
 ) -> Campaign:
-    """A running, frozen, open-ended campaign that messages are appended to as they fall due."""
+    """A running, frozen, open-ended campaign that messages are appended to as they fall due.
+
+    With a `fallback` chain (campaigns/steps.py) Herald runs it (campaigns/failover.py): whoever
+    a step did not reach gets the next step, once.
+    """
     regional = regional or Regional()
     now = timezone.now()
     return Campaign.objects.create(
@@ -85,6 +91,9 @@ def open_campaign_create(
         quiet_hours_end=quiet_hours[1] if quiet_hours else None,
         track_links=track_links,
         frequency_cap_override=frequency_cap_override,
+        failover_mode=FailoverMode.HERALD if fallback else FailoverMode.NONE,
+        fallback=fallback or [],
+        failover_after=failover_after if fallback else None,
         # Countries' rules (docs/COUNTRIES.md): rows a country would refuse are skipped at send.
         dlt_template_id=regional.dlt_template_id,
         iys_recipient_type=regional.iys_recipient_type,

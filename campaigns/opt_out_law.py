@@ -31,7 +31,7 @@ name — or, with the footer off, its launch is refused while such recipients ar
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Count
@@ -111,7 +111,7 @@ class Footers:
         reply, link = FOOTERS.get(own) or FOOTERS[rule.language]
         return reply if self.reply else link
 
-    def apply(self, text: str, contact) -> str:
+    def apply(self, text: str, contact: Any) -> str:  # a Contact or a freeze row
         """The rendered text with the recipient's footer added (unchanged when none is due)."""
         line = self.footer(country=contact.country or "", language=contact.language or "")
         if line is None or says_how_to_opt_out(text):
@@ -126,7 +126,7 @@ def _step_text(campaign: Campaign, step: "Step") -> str:
     return step.content.text or campaign.text
 
 
-def opt_out_problems(*, campaign: Campaign) -> list[dict]:
+def opt_out_problems(*, campaign: Campaign) -> list[dict[str, Any]]:
     """Countries of the audience whose recipients would get no opt-out wording (launch refuses).
 
     One grouped count over the audience; empty when the footer is on, the text says how to opt

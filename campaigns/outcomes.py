@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 
@@ -68,11 +69,11 @@ def outcome_from_report(report: DeliveryReport, message_id: str) -> Outcome:
     )
 
 
-_SHAPES: dict[tuple, dict] = {}
-_LEGACY: dict[tuple, bool] = {}
+_SHAPES: dict[tuple[object, ...], dict[str, Any]] = {}
+_LEGACY: dict[tuple[str, ...], bool] = {}
 
 
-def _legacy_keys(keys: tuple) -> bool:
+def _legacy_keys(keys: tuple[str, ...]) -> bool:
     """Whether a report with these keys is a legacy v2 one (`smsCount`, any casing)."""
     try:
         return _LEGACY[keys]
@@ -89,7 +90,7 @@ def _legacy_keys(keys: tuple) -> bool:
 _SHAPES_SIZE = 1024
 
 
-def _outcome_fields(report: DeliveryReport, legacy: bool) -> dict:
+def _outcome_fields(report: DeliveryReport, legacy: bool) -> dict[str, Any]:
     """The fields of an outcome that depend on the report's status, error, price and parts."""
     status, error = report.status, report.error
     parts = _int32(report.message_count, maximum=32767)
@@ -156,7 +157,7 @@ def outcomes_apply_with_failover(*, outcomes: Sequence[Outcome]) -> ApplyResult:
     return result
 
 
-def _provider_opt_outs(outcomes: Sequence[Outcome], changed: dict[str, tuple]) -> None:
+def _provider_opt_outs(outcomes: Sequence[Outcome], changed: dict[str, tuple[Any, ...]]) -> None:
     """Reports whose status or error means "blocked / opted out" opt the contact out."""
     blocking = {name.upper() for name in settings.HERALD_OPT_OUT_PROVIDER_ERRORS}
     if not blocking:

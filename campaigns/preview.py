@@ -3,6 +3,7 @@
 from collections import Counter
 from dataclasses import asdict
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -22,7 +23,9 @@ from channels.countries import country_name
 SAMPLES = 3
 
 
-def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bool = True) -> dict:
+def campaign_preview(
+    *, campaign: Campaign, samples: int = SAMPLES, forecast: bool = True
+) -> dict[str, Any]:
     """Render the campaign for its whole audience (streamed) and sum what it would cost.
 
     With `forecast`, the document also says each option in words and what a launch now would
@@ -30,12 +33,12 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
     """
     summary = audience_summary(campaign)
     items: list[tuple[str, str, int]] = []
-    encodings: Counter = Counter()
-    parts: Counter = Counter()
-    missing: Counter = Counter()
+    encodings: Counter[str] = Counter()
+    parts: Counter[int] = Counter()
+    missing: Counter[str | None] = Counter()  # by skip_reason
     ucs2: dict[str, None] = {}
     too_long: dict[str, int] = {}  # length problem of the rendered text → recipients
-    rendered_samples: list[dict] = []
+    rendered_samples: list[dict[str, Any]] = []
     first = None
     kind = campaign_kind(campaign)
     content = primary_content(campaign)
@@ -124,7 +127,7 @@ def campaign_preview(*, campaign: Campaign, samples: int = SAMPLES, forecast: bo
     return document
 
 
-def _compliance(campaign: Campaign, refused: list[CountryCompliance]) -> list[dict]:
+def _compliance(campaign: Campaign, refused: list[CountryCompliance]) -> list[dict[str, Any]]:
     """Countries whose rules the campaign does not meet, each once: the regional rules' and
     the opt-out wording's problems together (the launch is refused while any is left)."""
     by_country = {c.country: c.to_dict() for c in refused}

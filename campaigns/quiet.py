@@ -215,7 +215,8 @@ def quiet_hours_waiting(*, campaign_id: int, now: dt.datetime) -> dict | None:
     """
     from django.db.models import Count, Min
 
-    from campaigns.models import Message, MessageState
+    from campaigns.models import Message
+    from campaigns.states import MessageState
 
     waiting = Message.objects.filter(
         campaign_id=campaign_id, state=MessageState.QUEUED, not_before__gt=now

@@ -26,8 +26,15 @@ from channels.gsm import (
     sms_segments,
 )
 
-__all__ = ["GSM7", "GSM7_ALL", "GSM7_BASIC", "GSM7_EXTENSION", "UCS2", "SmsEncoding",
-           "sms_segments"]  # fmt: skip
+__all__ = [
+    "GSM7",
+    "GSM7_ALL",
+    "GSM7_BASIC",
+    "GSM7_EXTENSION",
+    "UCS2",
+    "SmsEncoding",
+    "sms_segments",
+]
 
 
 def sms_cap_check(text: str, *, max_chars: int | None = None) -> str | None:
@@ -142,7 +149,7 @@ class Template:
         out: list[str] = []
         missing: list[str] = []
         for piece in self._pieces:
-            if type(piece) is str:
+            if isinstance(piece, str):
                 out.append(piece)
                 continue
             value = values.get(piece.name)
@@ -213,7 +220,9 @@ def _opt_out_url(contact: Any) -> str:
     return opt_out_url(contact.id) if getattr(contact, "id", None) is not None else ""
 
 
-def _named_values(contact: Any, attributes: Mapping, names: Iterable[str]) -> dict[str, str]:
+def _named_values(
+    contact: Any, attributes: Mapping[str, object], names: Iterable[str]
+) -> dict[str, str]:
     values: dict[str, str] = {}
     for name in names:
         if name == OPT_OUT_URL:

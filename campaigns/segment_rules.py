@@ -35,13 +35,24 @@ from typing import Any
 
 from contacts.attributes import KEY_RE, AttributeType, parse_number
 
-TEXT_FIELDS = {"first_name": "first name", "last_name": "last name", "language": "language",
-               "country": "country", "timezone": "time zone", "phone": "phone"}  # fmt: skip
+TEXT_FIELDS = {
+    "first_name": "first name",
+    "last_name": "last name",
+    "language": "language",
+    "country": "country",
+    "timezone": "time zone",
+    "phone": "phone",
+}
 DATE_FIELDS = {"created_at": "added to Herald"}
 TEXT_OPS = ("eq", "ne", "in", "not_in", "startswith", "contains", "empty", "not_empty")
 NUMBER_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "between", "empty", "not_empty")
-RELATIVE_OPS = ("in_last_days", "in_next_days", "more_than_days_ago", "anniversary_in_days",
-                "anniversary_within_days")  # fmt: skip
+RELATIVE_OPS = (
+    "in_last_days",
+    "in_next_days",
+    "more_than_days_ago",
+    "anniversary_in_days",
+    "anniversary_within_days",
+)
 DATE_OPS = ("on", "before", "after", "between", *RELATIVE_OPS, "empty", "not_empty")
 BOOLEAN_OPS = ("is_true", "is_false", "empty", "not_empty")
 OPS: dict[str, tuple[str, ...]] = {
@@ -82,7 +93,7 @@ class Problem:
         return f"rules{where}: {self.message}"
 
 
-def rule_type(rule: dict) -> str:
+def rule_type(rule: dict[str, Any]) -> str:
     """The type a rule compares as (text for a field or key that declares none)."""
     field = rule.get("field")
     if field in DATE_FIELDS:
@@ -124,7 +135,12 @@ class _Context:
 
 
 def _check_group(
-    group: Any, path: tuple, depth: int, problems: list, count: list, context: _Context
+    group: Any,
+    path: tuple[int, ...],
+    depth: int,
+    problems: list[Problem],
+    count: list[int],  # one cell: the rules seen so far, shared by the recursion
+    context: _Context,
 ) -> None:
     if not isinstance(group, dict) or not isinstance(group.get("rules"), list):
         problems.append(Problem(path, 'a group needs "rules": [...]'))
@@ -180,7 +196,7 @@ def _check_rule(rule: Any, context: _Context) -> str:
     return f"unknown field {field!r}"
 
 
-def _check_typed(rule: dict) -> str:
+def _check_typed(rule: dict[str, Any]) -> str:
     """A rule comparing a text, number, date or boolean value: its op and value."""
     kind = rule_type(rule)
     op = rule.get("op", "eq" if kind != AttributeType.DATE else "on")
@@ -225,7 +241,7 @@ def _check_typed(rule: dict) -> str:
 _LOW_HIGH = "between needs the lower bound first"
 
 
-def _check_list(rule: dict, known_lists: set[str] | None) -> str:
+def _check_list(rule: dict[str, Any], known_lists: set[str] | None) -> str:
     names = rule.get("value")
     names = [names] if isinstance(names, str) else names
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
@@ -326,12 +342,25 @@ def list_names(rules: Any) -> set[str]:
 # --- in words -------------------------------------------------------------------------------
 
 _OP_WORDS = {
-    "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of",
-    "startswith": "starts with", "contains": "contains", "empty": "is empty",
-    "not_empty": "is not empty", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
-    "between": "is between", "on": "is on", "before": "is before", "after": "is after",
-    "is_true": "is yes", "is_false": "is no",
-}  # fmt: skip
+    "eq": "is",
+    "ne": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "startswith": "starts with",
+    "contains": "contains",
+    "empty": "is empty",
+    "not_empty": "is not empty",
+    "gt": ">",
+    "gte": "≥",
+    "lt": "<",
+    "lte": "≤",
+    "between": "is between",
+    "on": "is on",
+    "before": "is before",
+    "after": "is after",
+    "is_true": "is yes",
+    "is_false": "is no",
+}
 _RELATIVE_WORDS = {
     "in_last_days": "in the last {} days",
     "in_next_days": "in the next {} days",

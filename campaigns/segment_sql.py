@@ -80,16 +80,16 @@ _NOT_SENT = ("skipped", "failed", "rejected")
 class Prepared:
     """Checked rules with what the SQL needs looked up: list ids, the time, the event."""
 
-    rules: dict
+    rules: dict[str, Any]
     now: dt.datetime
     list_ids: dict[str, int] = field(default_factory=dict)
-    event: dict | None = None
+    event: dict[str, Any] | None = None
     # Where event rules read the event from, when it is a column of the statement (a batch of
     # journey entries, each with its own event) rather than one `event` given as a value.
     event_source: sql.Composable | None = None
 
     @property
-    def identity(self) -> tuple:
+    def identity(self) -> tuple[object, ...]:
         return (
             json.dumps(self.rules, sort_keys=True, default=str),
             self.now.isoformat(),
@@ -118,7 +118,7 @@ class _Compiler:
         return sql.Identifier(f"sc{self._aliases}")
 
     # --- groups -----------------------------------------------------------------------------
-    def group(self, group: dict, c: sql.Composable) -> sql.Composable:
+    def group(self, group: dict[str, Any], c: sql.Composable) -> sql.Composable:
         rules = group["rules"]
         if not rules:
             return _TRUE  # an empty group matches everyone, as "no conditions"
@@ -129,10 +129,10 @@ class _Compiler:
         joiner = sql.SQL(" OR ") if any_of else sql.SQL(" AND ")
         return sql.SQL("({})").format(joiner.join(parts)) if len(parts) > 1 else parts[0]
 
-    def item(self, rule: dict, c: sql.Composable) -> sql.Composable:
+    def item(self, rule: dict[str, Any], c: sql.Composable) -> sql.Composable:
         return self.group(rule, c) if "rules" in rule else self.rule(rule, c)
 
-    def any_ids(self, rules: list[dict], c: sql.Composable) -> sql.Composable:
+    def any_ids(self, rules: list[dict[str, Any]], c: sql.Composable) -> sql.Composable:
         """An OR that reads other tables, as one `id IN (ids UNION ids ...)`."""
         branches: list[sql.Composable] = []
         own = [rule for rule in rules if _on_contact(rule)]
@@ -150,7 +150,7 @@ class _Compiler:
             branches.append(ids)
         return sql.SQL("{}.id IN ({})").format(c, sql.SQL(" UNION ").join(branches))
 
-    def ids(self, rule: dict) -> sql.Composable | None:
+    def ids(self, rule: dict[str, Any]) -> sql.Composable | None:
         """The contact ids a rule over another table selects (None: needs the contact row)."""
         field_name = rule["field"]
         if field_name == "list":
@@ -179,7 +179,7 @@ class _Compiler:
         ).format(a=sql.Identifier(alias), t=table, w=where)
 
     # --- rules ------------------------------------------------------------------------------
-    def rule(self, rule: dict, c: sql.Composable) -> sql.Composable:
+    def rule(self, rule: dict[str, Any], c: sql.Composable) -> sql.Composable:
         field_name = rule["field"]
         if field_name in TEXT_FIELDS:
             return self.contact_text(rule, c)
@@ -228,7 +228,7 @@ class _Compiler:
             ).format(t=table, a=sql.Identifier(alias), c=c, w=where)
         return _not(found) if rule.get("negate") else found
 
-    def list_ids(self, rule: dict) -> list[int]:
+    def list_ids(self, rule: dict[str, Any]) -> list[int]:
         """The ids of the rule's lists, looked up first so PostgreSQL plans with their sizes."""
         names = rule["value"] if isinstance(rule["value"], list) else [rule["value"]]
         try:
@@ -236,7 +236,7 @@ class _Compiler:
         except KeyError as missing:
             raise SegmentError(f"no list named {missing.args[0]!r}") from None
 
-    def engagement(self, rule: dict) -> tuple[str, sql.Composable]:
+    def engagement(self, rule: dict[str, Any]) -> tuple[str, sql.Composable]:
         """(event, the WHERE of the rows that make an engagement rule true, any contact)."""
         event = rule["event"]
         since = (
@@ -272,14 +272,14 @@ class _Compiler:
         return event, sql.SQL(" AND ").join(where)
 
     @staticmethod
-    def click_channel(rule: dict) -> sql.Composable:
+    def click_channel(rule: dict[str, Any]) -> sql.Composable:
         channel = rule.get("channel") or None
         return (
             sql.SQL(" AND m.channel = {}").format(sql.Literal(channel)) if channel else sql.SQL("")
         )
 
     # --- typed values -----------------------------------------------------------------------
-    def contact_text(self, rule: dict, c: sql.Composable) -> sql.Composable:
+    def contact_text(self, rule: dict[str, Any], c: sql.Composable) -> sql.Composable:
         """A text rule on one of the contact's own columns (NOT NULL: no COALESCE needed)."""
         column = sql.SQL("{}.{}").format(c, sql.Identifier(rule["field"]))
         op: str = rule.get("op", "eq")
@@ -295,7 +295,7 @@ class _Compiler:
             return sql.SQL("{} <> ''").format(column)
         return _text(sql.SQL("lower({})").format(column), op, value)
 
-    def typed(self, rule: dict, raw: sql.Composable) -> sql.Composable:
+    def typed(self, rule: dict[str, Any], raw: sql.Composable) -> sql.Composable:
         """A rule on a JSON value read as text (`raw` may be NULL: every result is COALESCEd)."""
         kind, op = rule_type(rule), rule.get("op")
         if op == "empty":
@@ -311,7 +311,7 @@ class _Compiler:
             return _true(sql.SQL("lower(btrim({})) = ANY({})").format(raw, sql.Literal(words)))
         return _text(sql.SQL("lower({})").format(raw), op or "eq", rule.get("value"))
 
-    def numbers(self, rule: dict, raw: sql.Composable) -> sql.Composable:
+    def numbers(self, rule: dict[str, Any], raw: sql.Composable) -> sql.Composable:
         number = sql.SQL("(CASE WHEN btrim({r}) ~ {re} THEN btrim({r})::numeric END)").format(
             r=raw, re=_NUMBER_RE
         )
@@ -330,7 +330,7 @@ class _Compiler:
         )
         return _not(match) if op == "ne" else match
 
-    def dates(self, rule: dict, dates: "_Dates") -> sql.Composable:
+    def dates(self, rule: dict[str, Any], dates: "_Dates") -> sql.Composable:
         op: str = rule.get("op", "on")
         value: Any = rule.get("value")
         today = self.today
@@ -453,7 +453,7 @@ def _ids_where(alias: sql.Identifier, where: sql.Composable) -> sql.Composable:
     return sql.SQL("SELECT {a}.id FROM {t} {a} WHERE {w}").format(a=alias, t=CONTACTS, w=where)
 
 
-def _on_contact(rule: dict) -> bool:
+def _on_contact(rule: dict[str, Any]) -> bool:
     """Whether the rule reads only the contact's own row (no other table)."""
     if "rules" in rule:
         return all(_on_contact(child) for child in rule["rules"])
@@ -480,15 +480,15 @@ class SegmentCondition(Expression):
         self.prepared = prepared
 
     @property
-    def identity(self) -> tuple:
+    def identity(self) -> tuple[object, ...]:
         return (type(self), self.prepared.identity)
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[str | int, ...]]:
         table = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
         text = condition(self.prepared, sql.SQL(table)).as_string(None)
         # Django hands the statement to psycopg with its parameters, so a literal `%` (in a
         # value) is written `%%` here, as psycopg reads it back.
         return text.replace("%", "%%"), ()
 
-    def get_group_by_cols(self) -> list:
+    def get_group_by_cols(self) -> list[Any]:
         return []

@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -90,13 +91,13 @@ def default_sender(campaign: Campaign) -> str:
 
 def batch_size(campaign: Campaign) -> int:
     """Rows per batch: the configured size, or less when a speed limit is lower."""
-    size = settings.HERALD_BATCH_SIZE
+    size: int = settings.HERALD_BATCH_SIZE
     if campaign.speed_limit:
         size = min(size, campaign.speed_limit)
     return max(1, size)
 
 
-def tracking_options(campaign: Campaign) -> dict | None:
+def tracking_options(campaign: Campaign) -> dict[str, Any] | None:
     """Infobip's shorten-and-track options for a campaign with tracked links, else None."""
     if not campaign.track_links:
         return None
@@ -125,10 +126,10 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
             campaign_pause(campaign=campaign, actor=SYSTEM, reason=reason)
         return result
     steps = campaign_steps(campaign)
-    if reason := steps[0].kind.sendable_problem(steps[0].content):
+    if drift := steps[0].kind.sendable_problem(steps[0].content):
         from campaigns.services import campaign_pause
 
-        campaign_pause(campaign=campaign, actor=SYSTEM, reason=f"drift guard: {reason}")
+        campaign_pause(campaign=campaign, actor=SYSTEM, reason=f"drift guard: {drift}")
         return result
     # The campaign's sender (or its type's default) keys the throttle; with senders per
     # country each row's own comes from the router below.
@@ -210,17 +211,22 @@ def _skip_refused_by_country(
     for medium, rows in by_medium.items():
         step = step_for_medium(campaign, medium)
         countries = {row.pk: row_country(row.country, row.phone) for row in rows}
-        needed = [(row.contact_id, countries[row.pk]) for row in rows
-                  if router.recipient_rules(step, countries[row.pk])]  # fmt: skip
+        needed = [
+            (row.contact_id, countries[row.pk])
+            for row in rows
+            if router.recipient_rules(step, countries[row.pk])
+        ]
         found = recipient_values(router, step, needed) if needed else {}
         for row in rows:
             country = countries[row.pk]
             why = "; ".join(router.problems(step, country))
             own = found.get(row.contact_id, {})
             if not why and not router.native(step):
-                missing = [rule.recipient_problem(router.route(step, country))
-                           for index, rule in router.recipient_rules(step, country)
-                           if index not in own]  # fmt: skip
+                missing = [
+                    rule.recipient_problem(router.route(step, country))
+                    for index, rule in router.recipient_rules(step, country)
+                    if index not in own
+                ]
                 why = "; ".join(missing)
             if why:
                 screened.skips.append(Outcome(row.message_id, "skipped", reason=why[:500]))

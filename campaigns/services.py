@@ -11,6 +11,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -111,9 +112,9 @@ def campaign_validate(*, campaign: Campaign) -> list[str]:
     if campaign.max_spend is not None and campaign.max_spend <= 0:
         errors.append("the budget cap must be more than 0")
     for step in steps:
-        if problem := sender_problem(step.sender, kind=step.kind):
+        if unsendable := sender_problem(step.sender, kind=step.kind):
             label = "sender" if step.position == 0 else f"{step.kind.label} fallback sender"
-            errors.append(f"the {label} {problem}")
+            errors.append(f"the {label} {unsendable}")
     errors += _validity_problems(campaign, kind)
     if campaign.pk is not None:
         from campaigns.split import split_problems
@@ -174,6 +175,28 @@ def sender_problem(sender: str, *, kind: ChannelType) -> str | None:
             ". & ' _ ! -, with a letter, or a number"
         )
     return None
+
+
+def fallback_chain_problems(*, campaign: Campaign) -> list[str]:
+    """The problems of a campaign's fallback chain alone (a journey's send step checks its own)."""
+    try:
+        fallback_steps(campaign.fallback)
+        steps = campaign_steps(campaign)
+    except (UnknownChannel, ValueError) as exc:
+        return [str(exc)]
+    errors = _fallback_problems(campaign, steps)
+    errors += [p for step in steps[1:] if (p := _placeholder_problem(step))]
+    for step in steps[1:]:
+        if problem := sender_problem(step.sender, kind=step.kind):
+            errors.append(f"the {step.kind.label} fallback sender {problem}")
+        most = (
+            SMS_VALIDITY_MAX_MINUTES
+            if step.kind.validity == PROVIDER
+            else WHATSAPP_VALIDITY_MAX_MINUTES
+        )
+        if step.validity_minutes is not None and not 1 <= step.validity_minutes <= most:
+            errors.append(f"the {step.kind.label} fallback validity is 1 to {most:,} minutes")
+    return errors
 
 
 def _fallback_problems(campaign: Campaign, steps: list[Step]) -> list[str]:
@@ -292,8 +315,10 @@ def campaign_create(
     the first variant's text or template is then the campaign's own. Lifting the frequency
     caps needs the send permission (of the actor, else of `created_by`), and is audited.
     """
+    lifter: Actor | None = None  # who lifts the frequency caps, when they are lifted
     if frequency_cap_override:
-        actor_require(actor if actor is not None else created_by, SEND, doing="lift frequency caps")
+        lifter = actor if actor is not None else created_by
+        actor_require(lifter, SEND, doing="lift frequency caps")
     if actor is not None:
         actor_require(actor, "campaigns.add_campaign", doing="create campaigns")
         created_by = actor_user(actor)
@@ -334,7 +359,7 @@ def campaign_create(
         speed_unit=speed_unit,
         quiet_hours_start=quiet_hours[0] if quiet_hours else None,
         quiet_hours_end=quiet_hours[1] if quiet_hours else None,
-        created_by=created_by if created_by and created_by.is_authenticated else None,
+        created_by=actor_user(created_by),
         track_links=track_links,
         sms_validity_minutes=sms_validity_minutes,
         whatsapp_validity_minutes=whatsapp_validity_minutes,
@@ -371,10 +396,8 @@ def campaign_create(
         split_configure(campaign=campaign, variants=variants, test=test)
     if actor is not None:
         audit_record(actor=actor, action="create", campaign=campaign)
-    if frequency_cap_override:
-        frequency_cap_override_audit(
-            campaign=campaign, actor=actor if actor is not None else created_by, override=True
-        )
+    if lifter is not None:  # actor_require refused a missing one
+        frequency_cap_override_audit(campaign=campaign, actor=lifter, override=True)
     return campaign
 
 
@@ -450,14 +473,13 @@ def snippet_save(*, name: str, text: str, actor: Actor, snippet: Snippet | None 
     """Create a snippet, or change `snippet`; names are unique, text up to 1,600 characters."""
     actor_require(actor, "campaigns.add_campaign", doing="save snippets")
     name, text = name.strip(), text.strip()
-    problems = {}
+    problems: dict[str, list[str]] = {}
+    namesakes = Snippet.objects.filter(name__iexact=name)
+    if snippet is not None:
+        namesakes = namesakes.exclude(pk=snippet.pk)
     if not name or len(name) > 100:
         problems["name"] = ["give the snippet a name of 1 to 100 characters"]
-    elif (
-        Snippet.objects.filter(name__iexact=name)
-        .exclude(pk=snippet.pk if snippet else None)
-        .exists()
-    ):
+    elif namesakes.exists():
         problems["name"] = [f"a snippet named “{name}” exists already"]
     if not text:
         problems["text"] = ["the snippet has no text"]
@@ -550,9 +572,9 @@ def campaign_launch(
         raise CampaignError("; ".join(errors))
     content = campaign_content(campaign=campaign)
     with transaction.atomic():
-        if campaign.send_at and campaign.send_at > now:
+        if (send_at := campaign.send_at) and send_at > now:
             campaign = _move(campaign, CampaignState.SCHEDULED)
-            detail = f"scheduled for {campaign.send_at.isoformat()}"
+            detail = f"scheduled for {send_at.isoformat()}"
         else:
             campaign = _move(campaign, CampaignState.RUNNING, launched_at=now)
             # A lost wake-up (broker down) is picked up by the sweep (campaign_restart_unfrozen).
@@ -584,8 +606,9 @@ def campaign_start_due(*, now: dt.datetime | None = None) -> list[int]:
         try:
             with transaction.atomic():
                 _move(campaign, CampaignState.RUNNING, launched_at=now)
-                enqueue_on_commit(lambda pk=campaign.pk: campaign_start.delay(pk),
-                                  what=f"campaign {campaign.pk} start")  # fmt: skip
+                enqueue_on_commit(
+                    partial(campaign_start.delay, campaign.pk), what=f"campaign {campaign.pk} start"
+                )
             started.append(campaign.pk)
         except CampaignError:
             continue  # another beat run started it first
@@ -849,14 +872,14 @@ def frequency_cap_override_audit(*, campaign: Campaign, actor: Actor, override: 
     )
 
 
-def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict:
+def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict[str, Any]:
     """The status document of INTERFACE.md (`campaign status --json`), from counters only.
 
     `breakdown` adds clicks per link and cost per channel (three aggregate queries over the
     campaign's ledger and clicks): the command and exports ask for it, live pages need not.
     """
     campaign.refresh_from_db()
-    status = {
+    status: dict[str, Any] = {  # a JSON document: INTERFACE.md names its fields
         "id": campaign.pk,
         "name": campaign.name,
         "state": campaign.state,

@@ -46,7 +46,7 @@ class VariantSpec:
     name: str
     text: str = ""
     template: WhatsAppTemplate | None = None
-    template_mapping: dict | None = None
+    template_mapping: dict[str, Any] | None = None
     coupon: str = ""
 
 
@@ -115,8 +115,9 @@ def _content_problems(channel: str, variant: VariantSpec) -> list[str]:
         return [str(exc)]
     if kind.uses_template and variant.template is None:
         return [f"a {kind.label} campaign's variant needs a template"]
-    content = Content(text=variant.text, template=variant.template,
-                      mapping=variant.template_mapping or {})  # fmt: skip
+    content = Content(
+        text=variant.text, template=variant.template, mapping=variant.template_mapping or {}
+    )
     return kind.content_problems(content)
 
 
@@ -143,13 +144,17 @@ def split_configure(
         Variant.objects.bulk_create(
             [
                 Variant(
-                    campaign=campaign, position=i, name=v.name.strip(), text=v.text,
-                    template=v.template, template_mapping=v.template_mapping or {},
+                    campaign=campaign,
+                    position=i,
+                    name=v.name.strip(),
+                    text=v.text,
+                    template=v.template,
+                    template_mapping=v.template_mapping or {},
                     coupon=v.coupon.strip(),
                 )
                 for i, v in enumerate(variants, start=1)
             ]
-        )  # fmt: skip
+        )
         if variants:
             first = variants[0]
             campaign.text = first.text
@@ -158,8 +163,9 @@ def split_configure(
             campaign.save(update_fields=["text", "template", "template_mapping", "updated_at"])
         fallback = test.if_undecided.strip()
         if fallback not in UNDECIDED:  # a variant's name, as the variant spells it
-            fallback = next(v.name.strip() for v in variants if v.name.strip().casefold()
-                            == fallback.casefold())  # fmt: skip
+            fallback = next(
+                v.name.strip() for v in variants if v.name.strip().casefold() == fallback.casefold()
+            )
         return SplitTest.objects.create(
             campaign=campaign,
             test_share=100 if not variants else test.share,
@@ -177,12 +183,22 @@ def split_problems(*, campaign: Campaign) -> list[str]:
     if split is None:
         return ["variants need a test (share, holdout, winner rule)"] if variants else []
     specs = [
-        VariantSpec(name=v.name, text=v.text, template=v.template,
-                    template_mapping=v.template_mapping, coupon=v.coupon)
+        VariantSpec(
+            name=v.name,
+            text=v.text,
+            template=v.template,
+            template_mapping=v.template_mapping,
+            coupon=v.coupon,
+        )
         for v in variants
-    ]  # fmt: skip
-    test = SplitSpec(share=split.test_share, holdout=split.holdout, winner_by=split.winner_by,
-                    decide_after=split.decide_after, if_undecided=split.if_undecided)  # fmt: skip
+    ]
+    test = SplitSpec(
+        share=split.test_share,
+        holdout=split.holdout,
+        winner_by=split.winner_by,
+        decide_after=split.decide_after,
+        if_undecided=split.if_undecided,
+    )
     return split_spec_problems(channel=campaign.channel, variants=specs, test=test)
 
 
@@ -311,8 +327,11 @@ def split_variant_figures(
             if position in figures:
                 f = figures[position]
                 f.recipients, f.delivered, f.clicks, f.replies = (
-                    recipients, delivered, clicked, replied,
-                )  # fmt: skip
+                    recipients,
+                    delivered,
+                    clicked,
+                    replied,
+                )
     return [figures[p] for p in sorted(figures)]
 
 
@@ -341,7 +360,7 @@ def iso_duration(value: dt.timedelta) -> str:
     return "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "" if days else "T0S")
 
 
-def split_status(*, campaign: Campaign, live: bool = True) -> dict:
+def split_status(*, campaign: Campaign, live: bool = True) -> dict[str, Any]:
     """The split's part of the status document (empty without one): variants, winner, holdout.
 
     `live` counts the figures from the ledger (a few aggregate queries over the test's rows);
@@ -361,17 +380,19 @@ def split_status(*, campaign: Campaign, live: bool = True) -> dict:
     rows = []
     for v in variants:
         f = figures.get(v.position, {})
-        rows.append({
-            "name": v.name,
-            "text": v.text,
-            "template": v.template.name if v.template else None,
-            "coupon": v.coupon or None,
-            "recipients": f.get("recipients", 0),
-            "delivered": f.get("delivered", 0),
-            "clicks": f.get("clicks", 0),
-            "replies": f.get("replies", 0),
-            "probability_best": probabilities.get(v.name),
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": v.name,
+                "text": v.text,
+                "template": v.template.name if v.template else None,
+                "coupon": v.coupon or None,
+                "recipients": f.get("recipients", 0),
+                "delivered": f.get("delivered", 0),
+                "clicks": f.get("clicks", 0),
+                "replies": f.get("replies", 0),
+                "probability_best": probabilities.get(v.name),
+            }
+        )
     sizes = split_group_sizes(campaign=campaign) if live else evaluation.get("sizes", {})
     decide_at = (
         campaign.launched_at + split.decide_after if campaign.launched_at is not None else None
@@ -402,7 +423,7 @@ def split_status(*, campaign: Campaign, live: bool = True) -> dict:
     }
 
 
-def split_preview(*, campaign: Campaign, audience: int, contact: Any) -> dict | None:
+def split_preview(*, campaign: Campaign, audience: int, contact: Any) -> dict[str, Any] | None:
     """The preview's split: who would get what (the drawn sizes) and each variant for a sample
     contact, rendered — so every version is read and tested before launch."""
     from campaigns.rendering import compile_template, contact_values
@@ -412,8 +433,12 @@ def split_preview(*, campaign: Campaign, audience: int, contact: Any) -> dict | 
     if split is None:
         return None
     variants = list(Variant.objects.filter(campaign=campaign).select_related("template"))
-    sizes = split_sizes(audience=audience, variants=len(variants), test_share=split.test_share,
-                        holdout=split.holdout)  # fmt: skip
+    sizes = split_sizes(
+        audience=audience,
+        variants=len(variants),
+        test_share=split.test_share,
+        holdout=split.holdout,
+    )
     rows = []
     for variant, size in zip(variants, sizes.variants, strict=True):
         row: dict[str, Any] = {"name": variant.name, "recipients": size, "coupon": variant.coupon}

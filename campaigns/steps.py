@@ -38,7 +38,7 @@ class Step:
         return self.kind.ledger
 
 
-def fallback_steps(value: Any) -> list[dict]:
+def fallback_steps(value: Any) -> list[dict[str, Any]]:
     """A fallback chain as stored: `["rcs", "sms"]` or `[{"channel": "rcs", "text": …}]` →
     `[{"channel", "text", "sender", "validity_minutes"}]` (ValueError when it is neither)."""
     if value in (None, ""):

@@ -5,7 +5,9 @@ sends and records one batch, then enqueues the next link. A lost link (a killed 
 restarted by `sweep`; a duplicated one only claims rows nobody else has.
 """
 
+import datetime as dt
 import logging
+from functools import partial
 
 from celery import shared_task
 from django.conf import settings
@@ -122,7 +124,7 @@ def sweep() -> None:
     split_restart_releases()
     messages_settle()
     failover_overdue()
-    stalled_before = timezone.now() - timezone.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
+    stalled_before = timezone.now() - dt.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
     for campaign in Campaign.objects.filter(state=CampaignState.RUNNING).only(
         "id", "count_queued", "count_sending", "last_batch_at", "launched_at"
     ):
@@ -130,12 +132,12 @@ def sweep() -> None:
             campaign_maybe_complete(campaign_id=campaign.pk)
         elif (
             campaign.count_queued
-            and (campaign.last_batch_at or campaign.launched_at)
-            and ((campaign.last_batch_at or campaign.launched_at) < stalled_before)
+            and (last := campaign.last_batch_at or campaign.launched_at)
+            and last < stalled_before
         ):
             logger.info("campaign %s: no batch for a while, restarting its chains", campaign.pk)
             Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=timezone.now())
-            transaction.on_commit(lambda pk=campaign.pk: campaign_dispatch.delay(pk))
+            transaction.on_commit(partial(campaign_dispatch.delay, campaign.pk))
 
 
 @shared_task(name="campaigns.tasks.expire_whatsapp", ignore_result=True)
@@ -195,7 +197,7 @@ def campaign_restart_unfrozen() -> list[int]:
     A live freezer holds its campaign's advisory lock, which dies with its connection; a
     duplicated start is harmless (one freezer at a time, resuming after the last contact).
     """
-    stale = timezone.now() - timezone.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
+    stale = timezone.now() - dt.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
     candidates = Campaign.objects.filter(
         state__in=UNFROZEN_STATES,
         frozen_at__isnull=True,
@@ -214,7 +216,7 @@ def campaign_restart_unfrozen() -> list[int]:
 def split_restart_releases() -> list[int]:
     """Resume the release of decided splits whose releaser died (or never ran)."""
     # Past the time a release normally takes to start: the decision enqueued one already.
-    before = timezone.now() - timezone.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
+    before = timezone.now() - dt.timedelta(seconds=settings.HERALD_SETTLE_AFTER)
     restarted = []
     for pk in splits_releasing(decided_before=before):
         if freeze_in_progress(pk):

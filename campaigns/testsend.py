@@ -118,9 +118,17 @@ def saved_number_remove(*, user: AbstractBaseUser, number_id: int) -> str:
 
 
 def campaign_test_record(
-    *, campaign_id: int, sent_by: AbstractBaseUser | None, to: str, channel: str, text: str,
-    message_id: uuid.UUID, state: str, status_name: str = "", error_name: str = "",
-) -> CampaignTestSend:  # fmt: skip
+    *,
+    campaign_id: int,
+    sent_by: AbstractBaseUser | None,
+    to: str,
+    channel: str,
+    text: str,
+    message_id: uuid.UUID,
+    state: str,
+    status_name: str = "",
+    error_name: str = "",
+) -> CampaignTestSend:
     """Keep one test message: the answer Infobip gave now, its report later."""
     return CampaignTestSend.objects.create(
         campaign_id=campaign_id,

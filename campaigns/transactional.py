@@ -84,8 +84,11 @@ def messages_send_transactional(
     with transaction.atomic():
         contact_ids = contacts_for_numbers(phones)
         fields = [
-            "id", "opted_out", "country", *([kind.session_field] if kind.session_field else [])
-        ]  # fmt: skip
+            "id",
+            "opted_out",
+            "country",
+            *([kind.session_field] if kind.session_field else []),
+        ]
         contacts = {
             c["id"]: c for c in Contact.objects.filter(id__in=contact_ids.values()).values(*fields)
         }
@@ -152,8 +155,10 @@ def messages_send_transactional(
         if queued:
             # The answer is 202 either way: the rows are the record, the task a wake-up (a
             # broker outage leaves them to the sweep, which restarts stalled campaigns).
-            enqueue_on_commit(lambda: campaign_dispatch.delay(campaign.pk),
-                              what=f"transactional send {campaign.pk}")  # fmt: skip
+            enqueue_on_commit(
+                lambda: campaign_dispatch.delay(campaign.pk),
+                what=f"transactional send {campaign.pk}",
+            )
         else:
             transaction.on_commit(lambda: _complete(campaign.pk))
     return campaign, [

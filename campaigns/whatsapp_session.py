@@ -86,19 +86,26 @@ def whatsapp_session_send(
     if reason := whatsapp_window_reason(contact=contact, now=now):
         raise WhatsAppSessionError(reason)
     client = get_client()
-    common = {
-        "sender": sender or settings.INFOBIP_WHATSAPP_SENDER,
-        "to": contact.phone.lstrip("+"),
-        "message_id": f"session-{uuid.uuid4()}",
-    }
+    sender = sender or settings.INFOBIP_WHATSAPP_SENDER
+    to, message_id = contact.phone.lstrip("+"), f"session-{uuid.uuid4()}"
     if kind == "text":
         preview = "http://" in text or "https://" in text
-        sent = client.send_whatsapp_text(text=text, preview_url=preview, **common)
+        sent = client.send_whatsapp_text(
+            sender=sender, to=to, text=text, message_id=message_id, preview_url=preview
+        )
     elif kind == "image":
-        sent = client.send_whatsapp_image(media_url=media_url, caption=text, **common)
+        sent = client.send_whatsapp_image(
+            sender=sender, to=to, media_url=media_url, caption=text, message_id=message_id
+        )
     else:
         sent = client.send_whatsapp_buttons(
-            text=text, buttons=list(buttons), footer=footer, header_text=header, **common
+            sender=sender,
+            to=to,
+            text=text,
+            buttons=list(buttons),
+            footer=footer,
+            header_text=header,
+            message_id=message_id,
         )
     logger.info("whatsapp %s sent to contact %s: %s", kind, contact.pk, sent.message_id)
     return sent
@@ -140,8 +147,12 @@ def whatsapp_session_queue(
         )
     except TransactionalError as exc:
         raise WhatsAppSessionError(str(exc)) from exc
-    audit_record(actor=actor, action="whatsapp_reply", campaign=campaign,
-                 detail=f"{kind} to {phone}: {rows[0].state}")  # fmt: skip
+    audit_record(
+        actor=actor,
+        action="whatsapp_reply",
+        campaign=campaign,
+        detail=f"{kind} to {phone}: {rows[0].state}",
+    )
     return campaign, rows[0]
 
 

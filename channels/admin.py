@@ -15,7 +15,7 @@ from channels.senders import sender_clean, sender_remove, sender_save
 FIELDS = ("dlt_entity_id", "dlt_telemarketer_id", "iys_brand_code", "kr_reseller_code")
 
 
-class SenderForm(forms.ModelForm):
+class SenderForm(forms.ModelForm[Sender]):
     """The service's own checks (country code, sender per country, fields per channel)."""
 
     class Meta:
@@ -40,7 +40,7 @@ class SenderForm(forms.ModelForm):
 
 
 @admin.register(Sender)
-class SenderAdmin(admin.ModelAdmin):
+class SenderAdmin(admin.ModelAdmin[Sender]):
     """Who messages to each country come from, per medium; `*` for every other country."""
 
     form = SenderForm

@@ -57,8 +57,11 @@ class Button:
         )
 
     def to_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("text", self.text), ("url", self.url),
-                                  ("postback", self.postback)) if v}  # fmt: skip
+        return {
+            k: v
+            for k, v in (("text", self.text), ("url", self.url), ("postback", self.postback))
+            if v
+        }
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,9 @@ class ChannelType:
     def template_problems(self, content: Content) -> list[str]:
         raise NotImplementedError(f"{self.name} has no templates")
 
-    def render_template(self, content: Content, contact: Any) -> tuple[str, dict | None, str]:
+    def render_template(
+        self, content: Content, contact: Any
+    ) -> tuple[str, dict[str, Any] | None, str]:
         """(text shown in Herald, values to store, why not) of a template for one contact."""
         raise NotImplementedError(f"{self.name} has no templates")
 

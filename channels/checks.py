@@ -8,16 +8,16 @@ by every command and the web process) says so first.
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from channels.registry import channel_types, mediums
 from infobip.links import WEBHOOK_KINDS
 
 
 @register()
-def channel_types_check(app_configs: Any = None, **kwargs: Any) -> list:
+def channel_types_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Each type's webhook paths, sender and length settings, and price tables."""
-    problems: list = []
+    problems: list[CheckMessage] = []
     prices = getattr(settings, "HERALD_PRICES", {}) or {}
     for kind in channel_types():
         for path in (kind.report_path, kind.inbound_path):

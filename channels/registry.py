@@ -51,9 +51,19 @@ def _load() -> None:
 
 
 def _add(kind: ChannelType) -> None:
-    for attribute in ("name", "label", "ledger", "medium_label", "infobip_channel",
-                      "sender_kind", "sender_setting", "report_path", "inbound_path",
-                      "report_pull", "price_keys"):  # fmt: skip
+    for attribute in (
+        "name",
+        "label",
+        "ledger",
+        "medium_label",
+        "infobip_channel",
+        "sender_kind",
+        "sender_setting",
+        "report_path",
+        "inbound_path",
+        "report_pull",
+        "price_keys",
+    ):
         if not getattr(kind, attribute, None):
             raise TypeError(f"channel type {type(kind).__name__} does not declare {attribute}")
     _TYPES[kind.name] = kind

@@ -63,7 +63,9 @@ class WhatsAppTemplate(ChannelType):
 
         return template_check_sendable(template=content.template)
 
-    def render_template(self, content: Content, contact: Any) -> tuple[str, dict | None, str]:
+    def render_template(
+        self, content: Content, contact: Any
+    ) -> tuple[str, dict[str, Any] | None, str]:
         resolved = mapping_resolve(
             template=content.template,
             mapping=dict(content.mapping or {}),

@@ -76,22 +76,37 @@ class WhatsAppText(ChannelType):
         return outcome
 
 
-def _send_one(client: InfobipClient, m: Outbound, url_options: dict | None) -> Any:
+def _send_one(client: InfobipClient, m: Outbound, url_options: dict[str, Any] | None) -> Any:
     """An image (the text its caption), reply buttons, or a text with a link preview."""
     if m.content.media_url:
         return client.send_whatsapp_image(
-            sender=m.sender, to=m.to, media_url=m.content.media_url, message_id=m.message_id,
-            caption=m.text, callback_data=m.callback_data, notify_url=m.notify_url,
+            sender=m.sender,
+            to=m.to,
+            media_url=m.content.media_url,
+            message_id=m.message_id,
+            caption=m.text,
+            callback_data=m.callback_data,
+            notify_url=m.notify_url,
             url_options=url_options,
-        )  # fmt: skip
+        )
     if m.content.buttons:
         return client.send_whatsapp_buttons(
-            sender=m.sender, to=m.to, text=m.text, message_id=m.message_id,
+            sender=m.sender,
+            to=m.to,
+            text=m.text,
+            message_id=m.message_id,
             buttons=[(b.postback, b.text) for b in m.content.buttons],
-            callback_data=m.callback_data, notify_url=m.notify_url, url_options=url_options,
-        )  # fmt: skip
+            callback_data=m.callback_data,
+            notify_url=m.notify_url,
+            url_options=url_options,
+        )
     return client.send_whatsapp_text(
-        sender=m.sender, to=m.to, text=m.text, message_id=m.message_id,
-        callback_data=m.callback_data, notify_url=m.notify_url,
-        preview_url="http://" in m.text or "https://" in m.text, url_options=url_options,
-    )  # fmt: skip
+        sender=m.sender,
+        to=m.to,
+        text=m.text,
+        message_id=m.message_id,
+        callback_data=m.callback_data,
+        notify_url=m.notify_url,
+        preview_url="http://" in m.text or "https://" in m.text,
+        url_options=url_options,
+    )

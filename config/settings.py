@@ -8,13 +8,18 @@ import contextlib
 import datetime as dt
 import re
 from pathlib import Path
+from typing import Any
 
+import django_stubs_ext
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.dateparse import parse_duration
-from kombu import Queue
+from kombu.entity import Queue
 
 from core import embedded_pg
+
+# ModelAdmin[Contact], ModelForm[Sender]: the generic classes django-stubs types, at run time.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -213,7 +218,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
 # Queues: events never slow sending (docs/DEPLOYMENT.md "Queues and workers"). Each kind of
 # work has its queue; production runs a worker per queue (deploy/), `make run` and the tests
 # one worker that consumes them all (a worker without -Q takes every queue named here).
@@ -257,7 +262,7 @@ INFOBIP_WEBHOOK_TOKEN = env("INFOBIP_WEBHOOK_TOKEN", default="") or ""
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # --- Logging --------------------------------------------------------------------------------
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "core.logging.RedactSecretsFilter"}},
@@ -411,10 +416,16 @@ HERALD_KEYWORD_REPLIES = {
 # Report statuses/errors that mean the person blocked us or opted out: they opt the contact out.
 HERALD_OPT_OUT_PROVIDER_ERRORS = env.list(
     "HERALD_OPT_OUT_PROVIDER_ERRORS",
-    default=["REJECTED_DND", "REJECTED_DESTINATION_BLOCKLISTED",
-             "EC_SC_BLOCKED_BY_END_USER", "EC_MMS_SC_BLOCKED_BY_END_USER", "EC_BLOCKED_USER",
-             "EC_MARKETING_OPT_OUT", "EC_BLACKLISTED_DESTINATIONADDRESS"],
-)  # fmt: skip
+    default=[
+        "REJECTED_DND",
+        "REJECTED_DESTINATION_BLOCKLISTED",
+        "EC_SC_BLOCKED_BY_END_USER",
+        "EC_MMS_SC_BLOCKED_BY_END_USER",
+        "EC_BLOCKED_USER",
+        "EC_MARKETING_OPT_OUT",
+        "EC_BLACKLISTED_DESTINATIONADDRESS",
+    ],
+)
 # The pull sweeper (reconcile_reports): pulls reports, settles, expires, records the lag figure.
 HERALD_RECONCILE_INTERVAL = env.float("HERALD_RECONCILE_INTERVAL", default=300.0)
 CELERY_BEAT_SCHEDULE["infobip-pull-reports"] = {

@@ -7,6 +7,7 @@ with the acting user. Changelists never COUNT the whole table (show_full_result_
 import contextlib
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, TypedDict
 
 from django import forms
 from django.contrib import admin, messages
@@ -29,10 +30,13 @@ from core.admin_filters import indexed_filter
 from core.csvsafe import csv_lines
 from core.paginator import LargeTablePaginator
 
+if TYPE_CHECKING:  # a typing-only package
+    from django_stubs_ext import WithAnnotations
+
 _PHONE_LIKE = re.compile(r"^[\d\s()+\-./]+$")
 
 
-def _ids(queryset: QuerySet, chunk: int = 1000) -> Iterator[int]:
+def _ids(queryset: QuerySet[Contact], chunk: int = 1000) -> Iterator[int]:
     """The selected contacts' ids, by keyset pages (safe while the actions update the rows)."""
     last = 0
     while ids := list(
@@ -48,7 +52,7 @@ class ContactActionForm(ActionForm):
     )
 
 
-class ContactAdminForm(forms.ModelForm):
+class ContactAdminForm(forms.ModelForm[Contact]):
     """Validates and normalises the phone number to E.164 (international format required)."""
 
     # Wider than the column: people type spaces and brackets; clean_phone stores E.164.
@@ -66,36 +70,36 @@ class ContactAdminForm(forms.ModelForm):
         return self.phone_info.e164
 
 
-class ListMembershipInline(admin.TabularInline):
+class ListMembershipInline(admin.TabularInline[ListMembership, Contact]):
     model = ListMembership
     extra = 0
     autocomplete_fields = ["contact_list"]
     readonly_fields = ["added_at"]
 
 
-class ConsentEventInline(admin.TabularInline):
+class ConsentEventInline(admin.TabularInline[ConsentEvent, Contact]):
     """The consent history, newest first; read-only (changes go through the actions)."""
 
     model = ConsentEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "action", "source", "channel", "note", "actor"]
+    fields = ("created_at", "action", "source", "channel", "note", "actor")
     readonly_fields = fields
     ordering = ["-created_at", "-id"]
     verbose_name_plural = "Consent history"
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Contact | None = None) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Contact | None = None) -> bool:
         return False
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentEvent]:
         return super().get_queryset(request).select_related("actor")
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(admin.ModelAdmin[Contact]):
     form = ContactAdminForm
     action_form = ContactActionForm
     list_display = ["phone", "first_name", "last_name", "country", "language", "opted_out",
@@ -127,7 +131,9 @@ class ContactAdmin(admin.ModelAdmin):
     inlines = [ListMembershipInline, ConsentEventInline]
     actions = ["add_to_list", "remove_from_list", "opt_out", "opt_in", "export_csv"]
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Contact], search_term: str
+    ) -> tuple[QuerySet[Contact], bool]:
         filtered = queryset  # the list filters are applied already; keep them for the OR below
         queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
@@ -140,7 +146,9 @@ class ContactAdmin(admin.ModelAdmin):
             queryset |= filtered.filter(extra)
         return queryset, may_have_duplicates
 
-    def save_model(self, request: HttpRequest, obj: Contact, form, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Contact, form: forms.ModelForm[Contact], change: bool
+    ) -> None:
         info = getattr(form, "phone_info", None)
         if info is not None:
             obj.country = info.country
@@ -150,7 +158,7 @@ class ContactAdmin(admin.ModelAdmin):
     def _chosen_list(self, request: HttpRequest) -> ContactList | None:
         field = ContactActionForm.base_fields["contact_list"]
         try:
-            contact_list = field.clean(request.POST.get("contact_list"))
+            contact_list: ContactList | None = field.clean(request.POST.get("contact_list"))
         except ValidationError:
             contact_list = None
         if contact_list is None:
@@ -158,7 +166,7 @@ class ContactAdmin(admin.ModelAdmin):
         return contact_list
 
     @admin.action(description="Add selected contacts to the chosen list", permissions=["change"])
-    def add_to_list(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def add_to_list(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         if contact_list := self._chosen_list(request):
             added = contact_list_add(contact_list=contact_list, contact_ids=_ids(queryset))
             self.message_user(request, f"{added} contact(s) added to {contact_list}.")
@@ -166,25 +174,35 @@ class ContactAdmin(admin.ModelAdmin):
     @admin.action(
         description="Remove selected contacts from the chosen list", permissions=["change"]
     )
-    def remove_from_list(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def remove_from_list(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         if contact_list := self._chosen_list(request):
             removed = contact_list_remove(contact_list=contact_list, contact_ids=_ids(queryset))
             self.message_user(request, f"{removed} contact(s) removed from {contact_list}.")
 
     @admin.action(description="Opt out selected contacts (all channels)", permissions=["change"])
-    def opt_out(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = contacts_opt_out(contact_ids=_ids(queryset), source=ConsentSource.ADMIN,
-                                   note="admin action", actor=request.user)  # fmt: skip
+    def opt_out(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        changed = contacts_opt_out(
+            contact_ids=_ids(queryset),
+            source=ConsentSource.ADMIN,
+            note="admin action",
+            actor=request.user,
+        )
         self.message_user(request, f"{changed} contact(s) opted out.")
 
     @admin.action(description="Opt selected contacts back in", permissions=["change"])
-    def opt_in(self, request: HttpRequest, queryset: QuerySet) -> None:
-        changed = contacts_opt_in(contact_ids=_ids(queryset), source=ConsentSource.ADMIN,
-                                  note="admin action", actor=request.user)  # fmt: skip
+    def opt_in(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        changed = contacts_opt_in(
+            contact_ids=_ids(queryset),
+            source=ConsentSource.ADMIN,
+            note="admin action",
+            actor=request.user,
+        )
         self.message_user(request, f"{changed} contact(s) opted back in.")
 
     @admin.action(description="Export selected contacts to CSV", permissions=["view"])
-    def export_csv(self, request: HttpRequest, queryset: QuerySet) -> StreamingHttpResponse:
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[Contact]
+    ) -> StreamingHttpResponse:
         response = StreamingHttpResponse(
             csv_lines(contacts_export_rows(queryset=queryset)),
             content_type="text/csv; charset=utf-8",
@@ -194,21 +212,25 @@ class ContactAdmin(admin.ModelAdmin):
         return response
 
 
+class _Counted(TypedDict):
+    member_count: int  # annotated by ContactListAdmin.get_queryset
+
+
 @admin.register(ContactList)
-class ContactListAdmin(admin.ModelAdmin):
+class ContactListAdmin(admin.ModelAdmin[ContactList]):
     list_display = ["name", "description", "member_count", "created_at"]
     search_fields = ["name"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ContactList]:
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
 
     @admin.display(description="Members", ordering="member_count")
-    def member_count(self, obj: ContactList) -> int:
+    def member_count(self, obj: "WithAnnotations[ContactList, _Counted]") -> int:
         return obj.member_count
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin):
+class ConsentEventAdmin(admin.ModelAdmin[ConsentEvent]):
     """The audit trail across contacts; read-only."""
 
     list_display = ["created_at", "contact", "action", "source", "channel", "actor", "note"]
@@ -222,10 +244,10 @@ class ConsentEventAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: ConsentEvent | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: ConsentEvent | None = None) -> bool:
         return False
 
 

@@ -13,6 +13,7 @@ Values stay JSON strings, so placeholders render them as they were written.
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db import models
 
@@ -166,7 +167,7 @@ def attribute_value_clean(
     return value, f"unknown type {kind!r}"
 
 
-def attributes_clean(attributes: dict, types: dict[str, str]) -> dict:
+def attributes_clean(attributes: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
     """`attributes` with declared keys' values normalised; ValueError naming the first bad one."""
     if not types:
         return attributes

@@ -36,7 +36,7 @@ class StoredContact(NamedTuple):
     language: str
     timezone: str
     country: str
-    attributes: dict | str  # Django's cursors load jsonb as text
+    attributes: dict[str, Any] | str  # Django's cursors load jsonb as text
 
 
 class PhoneId(NamedTuple):
@@ -90,7 +90,7 @@ ADD_MEMBERSHIPS = sql.SQL("""
 """).format(memberships=sql.Identifier(ListMembership._meta.db_table))
 
 
-def fetch_existing(phones: Sequence[str]) -> dict[str, dict]:
+def fetch_existing(phones: Sequence[str]) -> dict[str, dict[str, Any]]:
     """The stored contacts among `phones`: phone → {id, phone, opted_out, *FIELDS}. One query."""
     with connection.cursor() as cursor:
         cursor.execute(FETCH_EXISTING, [list(phones)])
@@ -103,7 +103,7 @@ def fetch_existing(phones: Sequence[str]) -> dict[str, dict]:
     return found
 
 
-def upsert_contacts(rows: Sequence[dict]) -> dict[str, int]:
+def upsert_contacts(rows: Sequence[dict[str, Any]]) -> dict[str, int]:
     """Insert or update contacts (dicts with `phone` and FIELDS); returns phone → id.
 
     Consent columns are never touched for existing contacts: opting out has its own service.
@@ -139,16 +139,15 @@ def _json(value: Any) -> str:
         return json.dumps(value)
 
 
-def _upsert(rows: Sequence[dict], now: datetime) -> dict[str, int]:
+def _upsert(rows: Sequence[dict[str, Any]], now: datetime) -> dict[str, int]:
     """COPY the batch into the stage, UPSERT it, empty the stage."""
     with connection.cursor() as cursor:
         cursor.execute(CREATE_STAGE)
         with cursor.cursor.copy(COPY_STAGE) as copy:
             for row in rows:
                 copy.write_row(
-                    (row["phone"], *(row[name] for name in FIELDS[:-1]),
-                     _json(row["attributes"]))
-                )  # fmt: skip
+                    (row["phone"], *(row[name] for name in FIELDS[:-1]), _json(row["attributes"]))
+                )
         cursor.execute(UPSERT, {"now": now})
         cursor.cursor.row_factory = args_row(PhoneId)
         written: list[PhoneId] = cursor.fetchall()

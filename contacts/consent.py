@@ -71,11 +71,14 @@ def inbound_consent_capture(
     if word in YES_WORDS and contact_id is not None:
         pending = (
             PendingOptIn.objects.select_related("keyword__contact_list")
-            .filter(contact_id=contact_id, confirmed_at__isnull=True,
-                    created_at__gte=timezone.now() - DOUBLE_OPT_IN_WINDOW)
+            .filter(
+                contact_id=contact_id,
+                confirmed_at__isnull=True,
+                created_at__gte=timezone.now() - DOUBLE_OPT_IN_WINDOW,
+            )
             .order_by("-created_at", "-id")
             .first()
-        )  # fmt: skip
+        )
         if pending is not None:
             PendingOptIn.objects.filter(pk=pending.pk).update(confirmed_at=timezone.now())
             _opt_in(contact_id, pending.keyword, pending.wording, pending.wording_version, "YES")
@@ -91,9 +94,11 @@ def inbound_consent_capture(
         contact_id = contact.pk
     if keyword.double_opt_in:
         PendingOptIn.objects.create(
-            contact_id=contact_id, keyword=keyword, wording=keyword.confirm_prompt,
+            contact_id=contact_id,
+            keyword=keyword,
+            wording=keyword.confirm_prompt,
             wording_version=keyword.wording_version,
-        )  # fmt: skip
+        )
         return "", keyword.confirm_prompt, contact_id
     _opt_in(contact_id, keyword, keyword.confirmation_text, keyword.wording_version, word.upper())
     return "opt_in", keyword.confirmation_text, contact_id
@@ -109,12 +114,18 @@ def _opt_in(contact_id: int, keyword: OptInKeyword, wording: str, version: int, 
             ContactList, list_id=keyword.contact_list_id, contact_ids=[contact_id]
         )
     Contact.objects.filter(pk=contact_id, opted_out=True).update(
-        opted_out=False, opted_out_at=None, opted_out_source="", opted_out_channel="",
+        opted_out=False,
+        opted_out_at=None,
+        opted_out_source="",
+        opted_out_channel="",
         updated_at=timezone.now(),
-    )  # fmt: skip
+    )
     ConsentEvent.objects.create(
-        contact_id=contact_id, action=ConsentAction.OPT_IN, source=ConsentSource.KEYWORD,
+        contact_id=contact_id,
+        action=ConsentAction.OPT_IN,
+        source=ConsentSource.KEYWORD,
         channel=keyword.channel,
         note=f"{how} to {keyword.keyword.upper()} (list {keyword.contact_list.name!r})"[:500],
-        wording=wording, wording_version=version,
-    )  # fmt: skip
+        wording=wording,
+        wording_version=version,
+    )

@@ -34,14 +34,31 @@ IGNORED_FIELDS = frozenset(
      "created_at", "updated_at", "whatsapp_last_inbound_at"}
 )  # fmt: skip
 ALIASES = {
-    "phone_number": "phone", "mobile": "phone", "mobile_number": "phone", "msisdn": "phone",
-    "tel": "phone", "telephone": "phone", "cell": "phone", "cell_phone": "phone",
-    "cellphone": "phone", "mobile_phone": "phone", "phone_no": "phone", "gsm": "phone",
-    "firstname": "first_name", "given_name": "first_name",
-    "lastname": "last_name", "surname": "last_name", "family_name": "last_name",
-    "lang": "language", "locale": "language", "time_zone": "timezone", "tz": "timezone",
-    "opt_out": "opted_out", "optout": "opted_out", "optedout": "opted_out",
-}  # fmt: skip
+    "phone_number": "phone",
+    "mobile": "phone",
+    "mobile_number": "phone",
+    "msisdn": "phone",
+    "tel": "phone",
+    "telephone": "phone",
+    "cell": "phone",
+    "cell_phone": "phone",
+    "cellphone": "phone",
+    "mobile_phone": "phone",
+    "phone_no": "phone",
+    "gsm": "phone",
+    "firstname": "first_name",
+    "given_name": "first_name",
+    "lastname": "last_name",
+    "surname": "last_name",
+    "family_name": "last_name",
+    "lang": "language",
+    "locale": "language",
+    "time_zone": "timezone",
+    "tz": "timezone",
+    "opt_out": "opted_out",
+    "optout": "opted_out",
+    "optedout": "opted_out",
+}
 _CHUNK = 1 << 20
 _SNIFF_BYTES = 64 * 1024
 
@@ -78,7 +95,7 @@ class Layout:
 
 
 @contextlib.contextmanager
-def open_source(source: str | os.PathLike | BinaryIO) -> Iterator[BinaryIO]:
+def open_source(source: str | os.PathLike[str] | BinaryIO) -> Iterator[BinaryIO]:
     """A seekable binary handle on `source` (a path, or a binary file object such as an upload)."""
     if isinstance(source, str | os.PathLike):
         path = Path(source)

@@ -37,7 +37,7 @@ import functools
 import time
 import zoneinfo
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -62,9 +62,11 @@ from contacts.mapping import (
 from contacts.models import AttributeDefinition, ContactList, ListMembership
 from contacts.phones import PhoneChecker, PhoneError, PhoneInfo, SequenceKeyer
 from contacts.survey import survey_file
-from core.csvsafe import csv_writer
+from core.csvsafe import SafeWriter, csv_writer
 
 BATCH_SIZE = 5000
+# A batch of the file's rows: (row number, cells).
+_Batch = list[tuple[int, list[str]]]
 # A pool of checker processes (~0.3 s a worker to start, overlapping pass 1) and the writer
 # thread pay only on larger files: below this size (~25,000 rows) all runs in one thread.
 POOL_MIN_BYTES = 1 << 20
@@ -103,7 +105,7 @@ class ImportResult:
     dry_run: bool = False
     delimiter: str = ","
     encoding: str = "utf-8"
-    mapping: dict = field(default_factory=dict)
+    mapping: dict[str, Any] = field(default_factory=dict[str, Any])
     declared: list[str] = field(default_factory=list)
     list_name: str | None = None
     errors_path: str | None = None
@@ -122,7 +124,7 @@ class ImportResult:
         )
         return line + (" dry_run=true" if self.dry_run else "")
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (for --json and the browser)."""
         return asdict(self)
 
@@ -238,10 +240,10 @@ class ContactImporter:
         self.result = ImportResult(
             dry_run=dry_run, list_name=self.list_name, errors_path=errors_path
         )
-        self._errors = None  # csv writer of the errors file, when there is one
+        self._errors: SafeWriter | None = None  # csv writer of the errors file, when there is one
         self._last_row: dict[int, int] = {}  # from the survey: duplicated key → its last row
         self._held: dict[str, _Entry] = {}  # duplicated numbers waiting for their last row
-        self._keys: array = array("q")  # from the survey: every row's key, by row number - 2
+        self._keys: array[int] = array("q")  # from the survey: every row's key, by row number - 2
 
     def run(self, source: str | Path | BinaryIO) -> ImportResult:
         """Validate the whole file, then import it batch by batch."""
@@ -270,7 +272,7 @@ class ContactImporter:
                     contextlib.closing(self._batches(csvfile.iter_rows(fh, layout)))
                 )
                 phone = layout.phone
-                checked: Iterator[tuple[list, list[CheckResult] | None]] = (
+                checked: Iterator[tuple[_Batch, list[CheckResult] | None]] = (
                     pool.checked(batches, lambda batch: _phones(batch, phone))
                     if pool is not None
                     else ((batch, None) for batch in batches)
@@ -359,7 +361,7 @@ class ContactImporter:
             self._errors.writerow(["row", "reason", *layout.header])
             yield
 
-    def _batches(self, rows: Iterator[tuple[int, list[str]]]) -> Iterator[list]:
+    def _batches(self, rows: Iterator[tuple[int, list[str]]]) -> Generator[_Batch, None, None]:
         batch: list[tuple[int, list[str]]] = []
         for item in rows:
             batch.append(item)
@@ -383,7 +385,7 @@ class ContactImporter:
 
     # --- rows → entries ---------------------------------------------------------------------
     def _parse_batch(
-        self, batch: list, layout: Layout, checks: list[CheckResult] | None = None
+        self, batch: _Batch, layout: Layout, checks: list[CheckResult] | None = None
     ) -> dict[str, _Entry]:
         """Rows → entries; `checks` are the pool's results for the batch's phone cells."""
         result, held, last_row = self.result, self._held, self._last_row
@@ -445,7 +447,14 @@ class ContactImporter:
             entries[info.e164] = entry
         return entries
 
-    def _typed(self, rownum: int, raw: str, row: list[str], typed: list, attributes: dict) -> None:
+    def _typed(
+        self,
+        rownum: int,
+        raw: str,
+        row: list[str],
+        typed: list[tuple[int, str, str, str]],
+        attributes: dict[str, Any],
+    ) -> None:
         """Number, date and yes/no cells, normalised; a cell that is none is left out, warned."""
         width = len(row)
         for index, key, kind, order in typed:
@@ -453,16 +462,26 @@ class ContactImporter:
                 value, problem = cell_value(cell, Column("attribute", key, kind, order))
                 if value is None:
                     column = self._header[index].strip() or key
-                    self._warn(rownum, raw, f"BAD_{kind.upper()}: {column} {cell!r} {problem}; "
-                                            "not imported")  # fmt: skip
+                    self._warn(
+                        rownum,
+                        raw,
+                        f"BAD_{kind.upper()}: {column} {cell!r} {problem}; not imported",
+                    )
                 else:
                     attributes[key] = value
 
     def _consent(
-        self, rownum: int, raw: str, row: list[str], layout: Layout, values: dict, entry: _Entry
+        self,
+        rownum: int,
+        raw: str,
+        row: list[str],
+        layout: Layout,
+        values: dict[str, Any],
+        entry: _Entry,
     ) -> None:
         """What the row's consent columns say, with the cells as evidence, on `entry`."""
-        width, said, cells = len(row), {}, []
+        width, cells = len(row), []
+        said: dict[str, bool] = {}
         opted = values.pop("opted_out", None)
         columns = list(layout.consent)
         if opted is not None:
@@ -477,8 +496,11 @@ class ContactImporter:
             if answer is None and index < 0:
                 self._warn(rownum, raw, f"BAD_OPTED_OUT: {cell!r} is not yes/no; ignored")
             elif answer is None:
-                self._warn(rownum, raw, f"BAD_CONSENT: {name} {cell!r} is not yes/no, "
-                                        "opted in or opted out; ignored")  # fmt: skip
+                self._warn(
+                    rownum,
+                    raw,
+                    f"BAD_CONSENT: {name} {cell!r} is not yes/no, opted in or opted out; ignored",
+                )
             elif target == "consent" or not answer:  # "no" in an opted_out column: nothing
                 said[channel] = said.get(channel, True) and answer
                 cells.append(f"{name}={cell}")
@@ -491,8 +513,12 @@ class ContactImporter:
                 if cell:
                     entry.consent_at = consent_date_of(cell, order, settings.TIME_ZONE)
                     if entry.consent_at is None:
-                        self._warn(rownum, raw, f"BAD_CONSENT_DATE: {cell!r} is not a date; "
-                                                "the import time is recorded")  # fmt: skip
+                        self._warn(
+                            rownum,
+                            raw,
+                            f"BAD_CONSENT_DATE: {cell!r} is not a date; "
+                            "the import time is recorded",
+                        )
 
     def _clean(self, rownum: int, raw: str, values: dict[str, str]) -> None:
         """Check the known fields in place (dropping bad ones with a warning)."""
@@ -516,7 +542,7 @@ class ContactImporter:
         result = self.result
         with transaction.atomic():
             existing = fetch_existing(list(entries))
-            writes: list[dict] = []
+            writes: list[dict[str, Any]] = []
             consenting: list[_Entry] = []
             for entry in entries.values():
                 current = existing.get(entry.phone)
@@ -532,9 +558,13 @@ class ContactImporter:
                 if entry.consent:
                     consenting.append(entry)
                     if current and current["opted_out"] and all(entry.consent.values()):
-                        self._warn(entry.row, entry.phone, "KEPT_OPTED_OUT: the file gives "
-                                   "consent, but the contact opted out; an import never opts "
-                                   "anyone back in")  # fmt: skip
+                        self._warn(
+                            entry.row,
+                            entry.phone,
+                            "KEPT_OPTED_OUT: the file gives "
+                            "consent, but the contact opted out; an import never opts "
+                            "anyone back in",
+                        )
             if self.dry_run:
                 for entry in consenting:
                     was_out = bool(existing.get(entry.phone, {}).get("opted_out"))
@@ -580,7 +610,9 @@ class ContactImporter:
 
     @staticmethod
     def _count_unlisted(
-        entries: dict[str, _Entry], existing: dict[str, dict], contact_list: ContactList | None
+        entries: dict[str, _Entry],
+        existing: dict[str, dict[str, Any]],
+        contact_list: ContactList | None,
     ) -> int:
         if contact_list is None:  # the dry run would create it
             return len(entries)
@@ -604,7 +636,7 @@ def _size(fh: BinaryIO) -> int:
         fh.seek(here)
 
 
-def _merged(entry: _Entry, current: dict | None) -> dict:
+def _merged(entry: _Entry, current: dict[str, Any] | None) -> dict[str, Any]:
     """The contact's values after this import: non-empty cells win, empty ones keep the old."""
     cells = entry.fields
     if current is None:

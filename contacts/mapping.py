@@ -16,6 +16,7 @@ import datetime as dt
 import re
 import zoneinfo
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from contacts.attributes import (
     KEY_RE,
@@ -31,12 +32,17 @@ from contacts.csvfile import ALIASES, IGNORED_FIELDS, ImportFileError, Layout, n
 FIELDS = ("phone", "first_name", "last_name", "language", "timezone")
 TARGETS = (*FIELDS, "consent", "opted_out", "consent_date", "attribute", "ignore")
 TARGET_LABELS = {
-    "phone": "Phone number", "first_name": "First name", "last_name": "Last name",
-    "language": "Language", "timezone": "Time zone",
+    "phone": "Phone number",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "language": "Language",
+    "timezone": "Time zone",
     "consent": "Consent (yes = may message, no = opted out)",
-    "opted_out": "Opted out (yes = opted out)", "consent_date": "Consent date",
-    "attribute": "Attribute", "ignore": "Ignore this column",
-}  # fmt: skip
+    "opted_out": "Opted out (yes = opted out)",
+    "consent_date": "Consent date",
+    "attribute": "Attribute",
+    "ignore": "Ignore this column",
+}
 CONSENT_CHANNELS = ("all", "sms", "whatsapp")
 
 # Header words (after normalise_column) that name a consent, opt-out or consent-date column.
@@ -78,7 +84,7 @@ class Column:
     order: str = ""  # how dates are written (date attributes and consent dates)
     channel: str = "all"  # which channel a consent column is about
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", "all", "text")}
 
 
@@ -153,7 +159,9 @@ def mapping_suggest(
     return columns
 
 
-def _suggest_one(key: str, samples: list[str], declared: dict[str, str], region) -> Column:
+def _suggest_one(
+    key: str, samples: list[str], declared: dict[str, str], region: str | None
+) -> Column:
     if not key or key in IGNORED_FIELDS:
         return Column("ignore")
     if key in FIELDS:
@@ -192,8 +200,14 @@ def mapping_layout(
     """The importer's Layout for a mapping; ImportFileError naming what is wrong with it."""
     if len(columns) != len(header):
         raise ImportFileError(f"the mapping has {len(columns)} columns, the file {len(header)}")
-    layout = Layout(delimiter=delimiter, header=header, phone=-1, known={}, attributes=[],
-                    notes=list(notes or []))  # fmt: skip
+    layout = Layout(
+        delimiter=delimiter,
+        header=header,
+        phone=-1,
+        known={},
+        attributes=[],
+        notes=list(notes or []),
+    )
     seen: dict[str, int] = {}
     for index, column in enumerate(columns):
         target = column.target
@@ -253,7 +267,7 @@ def mapping_from_json(data: object, width: int) -> list[Column] | None:
     return columns if len(columns) == width else None
 
 
-def mapping_json(columns: list[Column]) -> dict:
+def mapping_json(columns: list[Column]) -> dict[str, Any]:
     """A mapping as stored on an import job (and answered by the API)."""
     return {"columns": [column.as_dict() for column in columns]}
 

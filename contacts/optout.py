@@ -71,16 +71,20 @@ def contact_opt_out_by_link(*, contact: Contact, list_id: int | None = None) -> 
     """Apply the opt-out page's choice: every message, or one list; returns what was done."""
     if list_id is None:
         contact_opt_out(
-            contact=contact, source=ConsentSource.LINK, channel=ConsentChannel.ALL,
+            contact=contact,
+            source=ConsentSource.LINK,
+            channel=ConsentChannel.ALL,
             note="opt-out link: confirmed on the page",
-        )  # fmt: skip
+        )
         return "all"
     contact_list = ContactList.objects.filter(pk=list_id, memberships__contact=contact).first()
     if contact_list is None:
         return ""
     contact_list_remove(contact_list=contact_list, contact_ids=[contact.pk])
     ConsentEvent.objects.create(
-        contact=contact, action=ConsentAction.LEFT_LIST, source=ConsentSource.LINK,
+        contact=contact,
+        action=ConsentAction.LEFT_LIST,
+        source=ConsentSource.LINK,
         note=f"left list {contact_list.name!r} on the opt-out page"[:500],
-    )  # fmt: skip
+    )
     return contact_list.name

@@ -13,6 +13,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, phonenumberutil
 from phonenumbers import ValidationResult as VR
 from phonenumbers import timezone as pn_timezone
+from phonenumbers.re_util import re_compile
 
 # Reuse compiled metadata patterns instead of re-compiling them on every match: the number-type
 # checks run a dozen regular expressions per number, and imports run millions of numbers.
@@ -165,7 +166,7 @@ class PhoneChecker:
 
     def _check(self, number: phonenumbers.PhoneNumber) -> PhoneInfo:
         nsn = phonenumbers.national_significant_number(number)
-        region, ntype = _region_and_type(number.country_code, nsn)
+        region, ntype = _region_and_type(_code(number), nsn)
         if ntype == PhoneNumberType.UNKNOWN:
             raise PhoneError(self._invalid_reason(number))
         if ntype not in _MOBILE_TYPES and ntype != PhoneNumberType.FIXED_LINE:
@@ -175,19 +176,19 @@ class PhoneChecker:
             warning = "LANDLINE: fixed-line number; SMS and WhatsApp may not reach it"
         zones = self._zones(number, ntype)
         return PhoneInfo(
-            e164=f"+{number.country_code}{nsn}",  # what format_number(E164) returns
-            country=region if len(region) == 2 else "",
+            e164=f"+{_code(number)}{nsn}",  # what format_number(E164) returns
+            country=region if region is not None and len(region) == 2 else "",
             timezone=zones[0] if len(zones) == 1 and zones[0] != _UNKNOWN_ZONE else "",
             warning=warning,
         )
 
     def _zones(self, number: phonenumbers.PhoneNumber, ntype: int) -> tuple[str, ...]:
-        if phonenumbers.is_number_type_geographical(ntype, number.country_code):
+        if phonenumbers.is_number_type_geographical(ntype, _code(number)):
             return tuple(pn_timezone.time_zones_for_geographical_number(number))
-        zones = self._country_zones.get(number.country_code)
+        zones = self._country_zones.get(_code(number))
         if zones is None:
             zones = tuple(pn_timezone.time_zones_for_number(number))
-            self._country_zones[number.country_code] = zones
+            self._country_zones[_code(number)] = zones
         return zones
 
     @staticmethod
@@ -196,7 +197,7 @@ class PhoneChecker:
         if possible in _POSSIBLE_ERRORS:
             code, text = _POSSIBLE_ERRORS[possible]
             return f"{code}: {text}"
-        region = phonenumbers.region_code_for_country_code(number.country_code)
+        region = phonenumbers.region_code_for_country_code(_code(number))
         return f"INVALID_NUMBER: not a number in use in the numbering plan of {region}"
 
 
@@ -207,7 +208,14 @@ def region_and_type(number: phonenumbers.PhoneNumber) -> tuple[str | None, int]:
     that lookup already runs the type patterns; this runs them once. It mirrors
     phonenumberutil's own `_region_code_for_number_from_list`; tests compare the two.
     """
-    return _region_and_type(number.country_code, phonenumbers.national_significant_number(number))
+    return _region_and_type(_code(number), phonenumbers.national_significant_number(number))
+
+
+def _code(number: phonenumbers.PhoneNumber) -> int:
+    """The number's country calling code (a parsed number always has one)."""
+    if number.country_code is None:
+        raise PhoneError("INVALID_COUNTRY_CODE: no country calling code")
+    return number.country_code
 
 
 def _metadata(country_code: int, region: str) -> Any:
@@ -238,7 +246,7 @@ def _region_and_type(country_code: int, nsn: str) -> tuple[str | None, int]:
         if metadata is None:
             continue
         if metadata.leading_digits is not None:
-            if phonenumberutil.re_compile(metadata.leading_digits).match(nsn):
+            if re_compile(metadata.leading_digits).match(nsn):
                 return region, number_type(nsn, metadata)
             continue
         ntype = number_type(nsn, metadata)
@@ -413,7 +421,7 @@ def parse_national_digits(digits: str, region: str) -> phonenumbers.PhoneNumber 
     metadata = _region_metadata(region)
     if metadata is None:
         return None
-    if metadata.international_prefix is not None and phonenumberutil.re_compile(
+    if metadata.international_prefix is not None and re_compile(
         metadata.international_prefix
     ).match(digits):
         return None
@@ -493,7 +501,7 @@ def candidate_zones(e164: str) -> tuple[str, ...]:
     except NumberParseException:
         return ()
     _region, ntype = region_and_type(number)
-    if phonenumbers.is_number_type_geographical(ntype, number.country_code):
+    if phonenumbers.is_number_type_geographical(ntype, _code(number)):
         zones = pn_timezone.time_zones_for_geographical_number(number)
     else:
         zones = pn_timezone.time_zones_for_number(number)
@@ -507,7 +515,7 @@ def is_geographic(e164: str) -> bool:
     except NumberParseException:
         return False
     _region, ntype = region_and_type(number)
-    return bool(phonenumbers.is_number_type_geographical(ntype, number.country_code))
+    return bool(phonenumbers.is_number_type_geographical(ntype, _code(number)))
 
 
 def international_number(raw: str) -> str:

@@ -11,6 +11,10 @@ Texts are compared folded: casefolded, accents removed, punctuation as spaces, s
 SVP !" is "arretez svp". Every shipped language has unit tests (tests/contacts/test_phrases.py).
 """
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: models import this module
+    from contacts.models import RevocationReview
 import datetime as dt
 import re
 import unicodedata
@@ -194,22 +198,26 @@ def inbound_revocation_check(
     match = phrase_classify(text)
     if match.kind == "revoke":
         contacts_opt_out(
-            contact_ids=[contact_id], source=ConsentSource.PHRASE,
+            contact_ids=[contact_id],
+            source=ConsentSource.PHRASE,
             note=f"reply phrase ({match.language}): {text}"[:500],
-        )  # fmt: skip
+        )
         return "opt_out"
     if match.kind == "ambiguous":
         RevocationReview.objects.get_or_create(
             inbound_id=inbound_id,
             defaults={
-                "contact_id": contact_id, "text": text[:2000], "language": match.language,
-                "received_at": received_at, "due_on": review_due(received_at),
+                "contact_id": contact_id,
+                "text": text[:2000],
+                "language": match.language,
+                "received_at": received_at,
+                "due_on": review_due(received_at),
             },
-        )  # fmt: skip
+        )
     return ""
 
 
-def revocation_review_oldest_open():
+def revocation_review_oldest_open() -> "RevocationReview | None":
     """The open review due first (the dashboard's "oldest open"), or None."""
     from contacts.models import RevocationReview
 

@@ -14,10 +14,10 @@ import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, BinaryIO
 
 import phonenumbers
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import QuerySet
@@ -69,7 +69,7 @@ def _change_consent(
     source: str,
     channel: str,
     note: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     notes: Mapping[int, str] | None = None,
     occurred: Mapping[int, dt.datetime] | None = None,
 ) -> list[int]:
@@ -100,13 +100,16 @@ def _change_consent(
             )
             ConsentEvent.objects.bulk_create(
                 ConsentEvent(
-                    contact_id=contact_id, action=action, source=source, channel=channel,
+                    contact_id=contact_id,
+                    action=action,
+                    source=source,
+                    channel=channel,
                     note=notes.get(contact_id, note)[:500],
-                    actor=actor if actor and actor.pk else None,
+                    actor=actor_user(actor),
                     occurred_at=occurred.get(contact_id),
                 )
                 for contact_id in ids
-            )  # fmt: skip
+            )
             changed.extend(ids)
             (signals.contacts_opted_out if opting_out else signals.contacts_opted_in).send(
                 Contact, contact_ids=ids, source=source, channel=channel
@@ -120,17 +123,23 @@ def contacts_opt_out(
     source: str,
     channel: str = ConsentChannel.ALL,
     note: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
     notes: Mapping[int, str] | None = None,
     occurred: Mapping[int, dt.datetime] | None = None,
 ) -> int:
     """Opt out the given contacts (one event each that changed); returns how many changed."""
     return len(
         _change_consent(
-            contact_ids=contact_ids, action=ConsentAction.OPT_OUT, source=source,
-            channel=channel, note=note, actor=actor, notes=notes, occurred=occurred,
+            contact_ids=contact_ids,
+            action=ConsentAction.OPT_OUT,
+            source=source,
+            channel=channel,
+            note=note,
+            actor=actor,
+            notes=notes,
+            occurred=occurred,
         )
-    )  # fmt: skip
+    )
 
 
 def contacts_opt_in(
@@ -139,15 +148,19 @@ def contacts_opt_in(
     source: str,
     channel: str = ConsentChannel.ALL,
     note: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
 ) -> int:
     """Opt the given contacts back in (one event each that changed); returns how many changed."""
     return len(
         _change_consent(
-            contact_ids=contact_ids, action=ConsentAction.OPT_IN, source=source,
-            channel=channel, note=note, actor=actor,
+            contact_ids=contact_ids,
+            action=ConsentAction.OPT_IN,
+            source=source,
+            channel=channel,
+            note=note,
+            actor=actor,
         )
-    )  # fmt: skip
+    )
 
 
 def contact_opt_out(
@@ -156,11 +169,14 @@ def contact_opt_out(
     source: str,
     channel: str = ConsentChannel.ALL,
     note: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
 ) -> bool:
     """Opt `contact` out of every channel; idempotent, returns whether the state changed."""
-    changed = bool(contacts_opt_out(contact_ids=[contact.pk], source=source, channel=channel,
-                                    note=note, actor=actor))  # fmt: skip
+    changed = bool(
+        contacts_opt_out(
+            contact_ids=[contact.pk], source=source, channel=channel, note=note, actor=actor
+        )
+    )
     contact.refresh_from_db(
         fields=["opted_out", "opted_out_at", "opted_out_source", "opted_out_channel", "updated_at"]
     )
@@ -173,11 +189,14 @@ def contact_opt_in(
     source: str,
     channel: str = ConsentChannel.ALL,
     note: str = "",
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
 ) -> bool:
     """Opt `contact` back in; idempotent, returns whether the state changed."""
-    changed = bool(contacts_opt_in(contact_ids=[contact.pk], source=source, channel=channel,
-                                   note=note, actor=actor))  # fmt: skip
+    changed = bool(
+        contacts_opt_in(
+            contact_ids=[contact.pk], source=source, channel=channel, note=note, actor=actor
+        )
+    )
     contact.refresh_from_db(
         fields=["opted_out", "opted_out_at", "opted_out_source", "opted_out_channel", "updated_at"]
     )
@@ -228,10 +247,13 @@ def contacts_consent_import(
     opted_out = 0
     for channel, group in withdrawals.items():
         opted_out += contacts_opt_out(
-            contact_ids=[r.contact_id for r in group], source=ConsentSource.IMPORT,
-            channel=channel, actor=user, notes={r.contact_id: r.note for r in group},
+            contact_ids=[r.contact_id for r in group],
+            source=ConsentSource.IMPORT,
+            channel=channel,
+            actor=user,
+            notes={r.contact_id: r.note for r in group},
             occurred={r.contact_id: r.occurred_at for r in group if r.occurred_at},
-        )  # fmt: skip
+        )
     recorded = 0
     for channel, group in consents.items():
         statement = _RECORD_CONSENTS.format(
@@ -239,10 +261,15 @@ def contacts_consent_import(
             contacts=sql.Identifier(Contact._meta.db_table),
             channel=sql.Literal(ConsentChannel(channel).value),
             actor=sql.Literal(user_id),
-            ids=sql.Placeholder(), notes=sql.Placeholder(), dates=sql.Placeholder(),
-        )  # fmt: skip
-        params = [[r.contact_id for r in group], [r.note[:500] for r in group],
-                  [r.occurred_at for r in group]]  # fmt: skip
+            ids=sql.Placeholder(),
+            notes=sql.Placeholder(),
+            dates=sql.Placeholder(),
+        )
+        params: list[list[int] | list[str] | list[dt.datetime | None]] = [
+            [r.contact_id for r in group],
+            [r.note[:500] for r in group],
+            [r.occurred_at for r in group],
+        ]
         with connection.cursor() as cursor:
             cursor.execute(statement.as_string(None), params)
             recorded += cursor.rowcount
@@ -277,9 +304,11 @@ def contact_reply_authorize(
             missing=TRANSACTIONAL_CONFIRMATION,
         )
     audit_record(
-        actor=actor, action="reply_transactional", contact=contact,
+        actor=actor,
+        action="reply_transactional",
+        contact=contact,
         detail=f"{channel} reply to an opted-out contact, confirmed as a transactional answer",
-    )  # fmt: skip
+    )
     return True
 
 
@@ -305,7 +334,7 @@ def contact_list_remove(*, contact_list: ContactList, contact_ids: Iterable[int]
 
 def contacts_import(
     *,
-    source: str | os.PathLike | BinaryIO,
+    source: str | Path | BinaryIO,
     list_name: str | None = None,
     default_region: str | None = None,
     dry_run: bool = False,
@@ -334,11 +363,18 @@ def contacts_import(
         if list_name:
             actor_require(actor, "contacts.add_contactlist", doing="import into lists")
     result = ContactImporter(
-        list_name=list_name, default_region=default_region, dry_run=dry_run,
-        errors_path=errors_path, allow_sequential=allow_sequential, progress=progress,
-        source_name=source_name, batch_size=batch_size or BATCH_SIZE, workers=workers,
-        columns=columns, actor=actor if actor is not None else imported_by,
-    ).run(source)  # fmt: skip
+        list_name=list_name,
+        default_region=default_region,
+        dry_run=dry_run,
+        errors_path=errors_path,
+        allow_sequential=allow_sequential,
+        progress=progress,
+        source_name=source_name,
+        batch_size=batch_size or BATCH_SIZE,
+        workers=workers,
+        columns=columns,
+        actor=actor if actor is not None else imported_by,
+    ).run(source)
     if actor is not None and not dry_run:
         name = source_name or (source if isinstance(source, (str, os.PathLike)) else "a file")
         audit_record(actor=actor, action="import", detail=f"{os.fspath(name)}: {result.summary()}")
@@ -355,13 +391,18 @@ class ImportPreview:
     sample: list[list[str]]
     columns: list[Column]
 
-    def as_dict(self) -> dict:
-        return {"encoding": self.encoding, "delimiter": self.delimiter, "header": self.header,
-                "sample": self.sample, **mapping_json(self.columns)}  # fmt: skip
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "encoding": self.encoding,
+            "delimiter": self.delimiter,
+            "header": self.header,
+            "sample": self.sample,
+            **mapping_json(self.columns),
+        }
 
 
 def contacts_import_preview(
-    *, source: str | os.PathLike | BinaryIO, default_region: str | None = None, rows: int = 5
+    *, source: str | os.PathLike[str] | BinaryIO, default_region: str | None = None, rows: int = 5
 ) -> ImportPreview:
     """The file's encoding, delimiter, header, first `rows` rows and a suggested mapping (the
     header's words, declared attribute types, the cells); ImportFileError for a bad file."""
@@ -462,14 +503,14 @@ LIVE_CAMPAIGN_STATES = ("draft", "scheduled", "running", "paused")
 
 def _contact_fields(
     *, phone: str, default_region: str, timezone_name: str, texts: dict[str, str]
-) -> tuple[dict, dict[str, str]]:
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Validated contact fields from a form, and the problems by field name."""
     from zoneinfo import available_timezones
 
     from contacts.phones import PhoneChecker, PhoneError
 
     problems: dict[str, str] = {}
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     try:
         info = PhoneChecker(default_region.strip() or None).check(phone.strip())
     except ValueError as exc:  # PhoneError, or an unknown default region
@@ -639,9 +680,11 @@ def revocation_review_resolve(
     user = actor_user(actor)
     if resolution == "opted_out":
         contacts_opt_out(
-            contact_ids=[current.contact_id], source=ConsentSource.PHRASE,
-            note=f"reply reviewed as a revocation: {current.text}"[:500], actor=user,
-        )  # fmt: skip
+            contact_ids=[current.contact_id],
+            source=ConsentSource.PHRASE,
+            note=f"reply reviewed as a revocation: {current.text}"[:500],
+            actor=user,
+        )
     current.resolved_at = timezone.now()
     current.resolution = resolution
     current.save(update_fields=["resolved_at", "resolution"])
@@ -768,9 +811,11 @@ def contacts_set_attributes(*, contact_ids: Iterable[int], values: dict[str, Any
     for chunk in _chunks(ids):
         with transaction.atomic():
             rows = list(
-                Contact.objects.filter(id__in=chunk).select_for_update().order_by("id")
+                Contact.objects.filter(id__in=chunk)
+                .select_for_update()
+                .order_by("id")
                 .only("id", "attributes")
-            )  # fmt: skip
+            )
             for contact in rows:
                 merged = {**(contact.attributes or {}), **keep}
                 for key in drop:

@@ -32,7 +32,7 @@ class Survey:
     sequential: int
     longest_run: tuple[int, int]  # (length, first key)
     last_row: dict[int, int]  # key of a number occurring twice or more → its last row number
-    keys: array  # every data row's key (_NO_KEY when none), so pass 2 need not key again
+    keys: "array[int]"  # every data row's key (_NO_KEY when none), so pass 2 need not key again
 
 
 def survey_file(
@@ -70,7 +70,7 @@ def survey_file(
     return Survey(len(keys), sequential, longest, last_row, keys)
 
 
-def analyse_keys(keys: array) -> tuple[int, tuple[int, int], set[int]]:
+def analyse_keys(keys: "array[int]") -> tuple[int, tuple[int, int], set[int]]:
     """(numbers in consecutive runs ≥ SEQUENTIAL_MIN_RUN, longest run, keys seen twice or more).
 
     Sorts `keys` in place in chunks and merges them lazily: the extra memory is one chunk.

@@ -6,7 +6,8 @@ class ConversionsConfig(AppConfig):
 
     Above campaigns/ (it reads the ledger, clicks and replies to credit a conversion) and
     below the pages and the API; what it adds to a campaign's status document reaches
-    campaigns/ through the registry campaigns owns (campaigns.status_sections).
+    campaigns/ through the registry campaigns owns (campaigns.status_sections), and what it
+    adds to a journey's through journeys.figures.
     """
 
     name = "conversions"
@@ -17,6 +18,9 @@ class ConversionsConfig(AppConfig):
         from campaigns.status_sections import status_section_register
         from conversions.figures import campaigns_conversion_figures
         from conversions.status import campaign_conversions_section
+        from journeys.figures import conversions_provider_register
 
         status_section_register(campaign_conversions_section)
         figures_provider_register(campaigns_conversion_figures)
+        # A journey's status and its builder's send steps: the credits of its steps' campaigns.
+        conversions_provider_register(campaigns_conversion_figures)

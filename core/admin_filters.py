@@ -1,8 +1,10 @@
 """Admin list filters that stay fast on tables of millions of rows."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.db import connection
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.http import HttpRequest
 from psycopg import sql
 
@@ -15,9 +17,11 @@ def distinct_values(model: type[Model], column: str, limit: int = 200) -> list[s
     The admin's own filter runs SELECT DISTINCT over the whole table (seconds on millions of
     rows); the recursive query walks the column's b-tree index once per distinct value.
     """
+    field = model._meta.get_field(column)
+    if not isinstance(field, Field) or field.column is None:
+        raise ValueError(f"{model.__name__}.{column} is not a column")
     query = _DISTINCT_VALUES.format(
-        table=sql.Identifier(model._meta.db_table),
-        col=sql.Identifier(model._meta.get_field(column).column),
+        table=sql.Identifier(model._meta.db_table), col=sql.Identifier(field.column)
     )
     with connection.cursor() as cursor:
         cursor.execute(query, [limit])
@@ -42,11 +46,13 @@ class IndexedValuesFilter(admin.SimpleListFilter):
 
     field_name = ""
 
-    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple]:
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         values = distinct_values(model_admin.model, self.field_name)
         return [(value or BLANK, value or "(blank)") for value in values]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if value is None:
             return queryset

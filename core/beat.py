@@ -13,13 +13,14 @@ logger = logging.getLogger(__name__)
 RECORD_EVERY = 2.0
 
 
-class HeraldScheduler(PersistentScheduler):
+# Celery ships no type hints: its scheduler is Any to mypy.
+class HeraldScheduler(PersistentScheduler):  # type: ignore[misc]
     """Celery's file-backed scheduler; each tick also records `SchedulerTick` for this host."""
 
     _recorded_at = 0.0
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        interval = super().tick(*args, **kwargs)
+        interval: float = super().tick(*args, **kwargs)  # Celery: seconds to the next tick
         now = time.monotonic()
         if now - self._recorded_at >= RECORD_EVERY:
             self._recorded_at = now

@@ -4,6 +4,6 @@ from django.conf import settings
 from django.http import HttpRequest
 
 
-def herald(request: HttpRequest) -> dict:
+def herald(request: HttpRequest) -> dict[str, object]:
     """Expose whether Infobip is the local sandbox, so every page can say so."""
     return {"HERALD_SANDBOX": settings.INFOBIP_SANDBOX}

@@ -215,10 +215,21 @@ def start(directory: Path, *, options: dict[str, str] | None = None, wait: float
         server_args = " ".join(f"-c {k}={v}" for k, v in settings.items())
         log = directory / "server.log"
         result = _run(
-            ["pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", str(int(wait)), "-o",
-             f"-p {PORT} {server_args}", "start"],
+            [
+                "pg_ctl",
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                str(int(wait)),
+                "-o",
+                f"-p {PORT} {server_args}",
+                "start",
+            ],
             check=False,
-        )  # fmt: skip
+        )
         if result.returncode:
             tail = log.read_text(errors="replace")[-2000:] if log.exists() else result.stderr
             raise EmbeddedPostgresError(f"PostgreSQL did not start in {directory}:\n{tail}")

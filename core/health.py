@@ -52,8 +52,10 @@ class Health:
         if self.database != "ok":
             found.append("the database is down")
         if self.broker != "ok":
-            found.append("the broker (the task queue) is unreachable: sends and reports wait "
-                         "until it is back")  # fmt: skip
+            found.append(
+                "the broker (the task queue) is unreachable: sends and reports wait "
+                "until it is back"
+            )
         queues = self.worker.get("queues") or {}
         stale = [(q, state["heartbeat_age_s"]) for q, state in queues.items() if not state["alive"]]
         if stale:
@@ -65,8 +67,11 @@ class Health:
             found.append(f"no worker has taken {which} work {when}")
         if self.database == "ok" and not self.beat.get("alive"):
             age = self.beat.get("last_tick_age_s")
-            found.append("the scheduler (beat) has not run yet" if age is None
-                         else f"the scheduler (beat) last ran {age} s ago")  # fmt: skip
+            found.append(
+                "the scheduler (beat) has not run yet"
+                if age is None
+                else f"the scheduler (beat) last ran {age} s ago"
+            )
         if self.infobip in ("unreachable", "unauthorized"):
             reason = (self.infobip_check or {}).get("reason") or ""
             found.append(f"Infobip is {self.infobip}" + (f": {reason}" if reason else ""))
@@ -97,7 +102,7 @@ def database_up() -> bool:
 
 def broker_up(url: str | None = None, timeout: float = BROKER_TIMEOUT) -> bool:
     """The broker accepts a connection (and answers PING when it is Redis)."""
-    from kombu import Connection
+    from kombu.connection import Connection
 
     url = url or settings.CELERY_BROKER_URL
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
@@ -143,8 +148,10 @@ def beat_state(now: dt.datetime) -> dict[str, Any]:
     """The age of beat's latest tick; alive when younger than 3 sweep intervals."""
     last = SchedulerTick.objects.order_by("-last_tick").values_list("last_tick", flat=True).first()
     age = _age(last, now)
-    return {"alive": age is not None and age < alive_within().total_seconds(),
-            "last_tick_age_s": age}  # fmt: skip
+    return {
+        "alive": age is not None and age < alive_within().total_seconds(),
+        "last_tick_age_s": age,
+    }
 
 
 def infobip_state() -> tuple[str, dict[str, Any] | None]:

@@ -17,7 +17,7 @@ _WEBHOOK_PATH = re.compile(r"(/infobip/webhooks/)[^/\s\"'?#]+")
 
 
 @lru_cache(maxsize=8)
-def _secret_pattern(secret: str) -> re.Pattern:
+def _secret_pattern(secret: str) -> re.Pattern[str]:
     """`secret` as it may stand in a logged path: each character plain or percent-encoded.
 
     A request path holds the token with anything around it (`/x/<token>/../`, a trailing byte)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils.datastructures import MultiValueDict
 
 
 class ApiBodyLimitMiddleware:
@@ -66,5 +67,5 @@ def _bad_request(request: HttpRequest, message: str) -> HttpResponse:
     return HttpResponseBadRequest(message)
 
 
-def _has_nul(data) -> bool:
+def _has_nul(data: MultiValueDict[str, str]) -> bool:
     return any("\x00" in key or any("\x00" in v for v in values) for key, values in data.lists())

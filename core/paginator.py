@@ -1,12 +1,14 @@
 """A paginator for admin lists over tables of millions of rows: never an unbounded COUNT(*)."""
 
+from typing import Any
+
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 
-class LargeTablePaginator(Paginator):
+class LargeTablePaginator(Paginator[Any]):
     """Unfiltered lists use PostgreSQL's row estimate; filtered lists count at most CAP rows.
 
     show_full_result_count avoids the admin's second count; this avoids scanning millions of
@@ -18,22 +20,22 @@ class LargeTablePaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        query = getattr(self.object_list, "query", None)
-        if query is None:
+        objects = self.object_list
+        if not isinstance(objects, QuerySet):
             return super().count
-        if not query.where:
+        if not objects.query.where:
             with connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [self.object_list.model._meta.db_table],
+                    [objects.model._meta.db_table],
                 )
                 row = cursor.fetchone()
             if row and row[0] > self.ESTIMATE_ABOVE:
                 return int(row[0])
         # COUNT over a LIMITed subquery: cheap whatever the filter matches.
-        return self.object_list[: self.CAP + 1].count()
+        return objects[: self.CAP + 1].count()
 
-    def page(self, number: int | str) -> Page:
+    def page(self, number: int | str) -> "Page[Any]":  # Page is generic to mypy only
         """Fetch the page's primary keys first (an index-only scan), then those rows.
 
         With a filter on a column whose rows cluster in one stretch of the table (a campaign in
@@ -49,4 +51,4 @@ class LargeTablePaginator(Paginator):
             top = self.count
         keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
         rows = list(self.object_list.filter(pk__in=keys))
-        return self._get_page(rows, number, self)
+        return Page(rows, number, self)

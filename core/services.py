@@ -43,7 +43,7 @@ def audit_record(
     campaign: Any = None,
     contact: Any = None,
     detail: str = "",
-    content: dict | None = None,
+    content: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Write one audit entry: who did what, on which campaign or contact."""
     return AuditEntry.objects.create(
@@ -57,7 +57,7 @@ def audit_record(
     )
 
 
-def infobip_connection_state() -> dict | None:
+def infobip_connection_state() -> dict[str, object] | None:
     """The last recorded check, JSON-ready (None before the first check)."""
     state = InfobipConnection.objects.filter(pk=1).first()
     if state is None:

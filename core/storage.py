@@ -3,7 +3,8 @@
 from whitenoise.storage import CompressedManifestStaticFilesStorage
 
 
-class StaticStorage(CompressedManifestStaticFilesStorage):
+# WhiteNoise ships no type hints: its class is Any to mypy.
+class StaticStorage(CompressedManifestStaticFilesStorage):  # type: ignore[misc]
     """Hashed, gzipped static files; JavaScript source-map comments are left as they are.
 
     Django rewrites `//# sourceMappingURL=` in JavaScript to the map's hashed name and fails
@@ -13,5 +14,8 @@ class StaticStorage(CompressedManifestStaticFilesStorage):
     tools then find no map, which is all the comment was for). CSS is rewritten as usual.
     """
 
-    patterns = tuple((glob, rules) for glob, rules in CompressedManifestStaticFilesStorage.patterns
-                     if glob != "*.js")  # fmt: skip
+    patterns = tuple(
+        (glob, rules)
+        for glob, rules in CompressedManifestStaticFilesStorage.patterns
+        if glob != "*.js"
+    )

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
 from campaigns.models import Message
@@ -47,7 +47,7 @@ class InboundMessageAdmin(ReadOnlyAdmin):
         url = reverse("admin:infobip_conversation", args=[obj.contact_id])
         return format_html('<a href="{}">{} (conversation)</a>', url, obj.contact.phone)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view(self.conversation_view)
         return [
             path("conversation/<int:contact_id>/", view, name="infobip_conversation"),
@@ -71,7 +71,7 @@ class InboundMessageAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/infobip/conversation.html", context)
 
 
-def conversation(*, contact: Contact, limit: int) -> list[dict]:
+def conversation(*, contact: Contact, limit: int) -> list[dict[str, Any]]:
     """The latest `limit` outbound and inbound messages of a contact, oldest first."""
     outbound = (
         Message.objects.filter(contact=contact)

@@ -18,7 +18,9 @@ __all__ = ["classify", "first_word", "fold", "reply_text"]
 
 
 @lru_cache(maxsize=8)
-def _table(opt_out: tuple[str, ...], opt_in: tuple[str, ...], help_: tuple[str, ...]) -> dict:
+def _table(
+    opt_out: tuple[str, ...], opt_in: tuple[str, ...], help_: tuple[str, ...]
+) -> dict[str, str]:
     table: dict[str, str] = {}
     # Later lists must not override earlier ones: opt-out first, it is the one that matters.
     for action, words in (

@@ -90,7 +90,9 @@ def inbound_store(*, items: Sequence[tuple[Key, Inbound]]) -> int:
     return len(rows)
 
 
-def _inbound_row(key: Key, inbound: Inbound, contact_id: int | None, now: datetime):
+def _inbound_row(
+    key: Key, inbound: Inbound, contact_id: int | None, now: datetime
+) -> InboundMessage:
     return InboundMessage(
         # Stored as the medium (sms, whatsapp, viber, rcs): Infobip's name, mapped by the registry.
         channel=medium_for_infobip(inbound.channel),
@@ -160,9 +162,11 @@ def _apply_keywords(message_ids: list[str], now: datetime) -> None:
         action = classify(message.text) if typed else KeywordAction.NONE.value
         if typed and action != KeywordAction.OPT_OUT:  # #17: opt-in keywords, double opt-in YES
             captured, answer, message.contact_id = inbound_consent_capture(
-                contact_id=message.contact_id, phone=e164(message.from_number) or "",
-                to_number=message.to_number, text=message.text,
-            )  # fmt: skip
+                contact_id=message.contact_id,
+                phone=e164(message.from_number) or "",
+                to_number=message.to_number,
+                text=message.text,
+            )
             if captured or answer:
                 message.keyword_action, message.handled_at = captured, now
                 if answer:
@@ -171,9 +175,11 @@ def _apply_keywords(message_ids: list[str], now: datetime) -> None:
                 continue
         if typed and not action:  # #17: revocation by phrase ("please stop texting me")
             action = inbound_revocation_check(
-                contact_id=message.contact_id, inbound_id=message.pk, text=message.text,
+                contact_id=message.contact_id,
+                inbound_id=message.pk,
+                text=message.text,
                 received_at=message.received_at,
-            )  # fmt: skip
+            )
         message.keyword_action, message.handled_at = action, now
         if not action:
             if message.contact_id:
@@ -206,8 +212,11 @@ def _journeys(messages: list[InboundMessage]) -> None:
     for message in messages:
         if message.pk in claimed:
             message.keyword_action = KeywordAction.JOURNEY
-    replies = [(m.pk, m.contact_id, m.received_at) for m in messages
-               if m.pk not in claimed and m.contact_id is not None]  # fmt: skip
+    replies = [
+        (m.pk, m.contact_id, m.received_at)
+        for m in messages
+        if m.pk not in claimed and m.contact_id is not None
+    ]
     contacts_replied(contact_ids=[contact for _, contact, _ in replies])
     replies_enter(messages=replies)
 

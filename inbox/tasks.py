@@ -1,7 +1,7 @@
 """Inbox tasks: thin wrappers that take ids and call one service (imported in the body:
 inbox.services imports this module to enqueue)."""
 
-from celery import shared_task
+from celery import Task, shared_task
 
 
 # The name is the one already-queued messages carry (the task lived in infobip.tasks).
@@ -11,7 +11,7 @@ from celery import shared_task
     ignore_result=True,
     max_retries=6,
 )
-def send_keyword_reply(self, inbound_id: int) -> None:
+def send_keyword_reply(self: Task, inbound_id: int) -> None:
     """Send the confirmation of an inbound keyword (claimed first: never sent twice)."""
     from inbox.services import ReplyRetry, inbound_reply_give_up, inbound_reply_send
 

@@ -6,6 +6,7 @@ through infobip.processing (idempotent). No page shows the webhook token.
 """
 
 import json
+from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -16,7 +17,7 @@ from infobip.models import Click, PendingReport, ReportHealth, WebhookEvent
 from infobip.processing import events_reprocess
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):  # each subclass registers its model
     """Rows written by Herald from what Infobip sent: viewable, never edited by hand."""
 
     show_full_result_count = False
@@ -24,21 +25,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
 PENDING_FIELDS = ("index", "kind", "message_id", "attempts", "next_attempt_at", "flagged")
 
 
-class PendingInline(admin.TabularInline):
+class PendingInline(admin.TabularInline[PendingReport, WebhookEvent]):
     model = PendingReport
     extra = 0
     can_delete = False
     fields = PENDING_FIELDS
     readonly_fields = PENDING_FIELDS
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: WebhookEvent | None = None) -> bool:
         return False
 
 
@@ -81,7 +82,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         return request.user.has_perm("infobip.change_webhookevent")
 
     @admin.action(description="Reprocess selected events (idempotent)", permissions=["reprocess"])
-    def reprocess(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def reprocess(self, request: HttpRequest, queryset: QuerySet[WebhookEvent]) -> None:
         ids = list(queryset.values_list("id", flat=True)[:5000])
         result = events_reprocess(event_ids=ids)
         level = messages.WARNING if result.failed or result.bad_items else messages.SUCCESS

@@ -19,16 +19,16 @@ def sms_request_body(
     messages: Sequence[SmsMessage],
     *,
     bulk_id: str | None = None,
-    tracking: dict | None = None,
+    tracking: dict[str, Any] | None = None,
     include_sms_count: bool = True,
     conversion_tracking: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """The /sms/3/messages body: messages identical but for (to, messageId) share one entry.
 
     `conversion_tracking` marks the messages for Infobip's conversion tracking, which
     `/ct/1/log/end/{messageId}` reports to (the spec: "set up tracking when sending").
     """
-    entries: dict[tuple, dict] = {}
+    entries: dict[tuple[object, ...], dict[str, Any]] = {}
     for message in messages:
         key = (
             message.text,
@@ -63,7 +63,7 @@ def sms_request_body(
     return body
 
 
-def _sms_entry(message: SmsMessage) -> dict:
+def _sms_entry(message: SmsMessage) -> dict[str, Any]:
     content: dict[str, Any] = {"text": message.text}
     if message.transliteration:
         content["transliteration"] = message.transliteration
@@ -109,8 +109,8 @@ def whatsapp_text_request_body(
     callback_data: str | None = None,
     notify_url: str | None = None,
     preview_url: bool = False,
-    url_options: dict | None = None,
-) -> dict:
+    url_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The /whatsapp/1/message/text body."""
     content: dict[str, Any] = {"text": text}
     if preview_url:
@@ -127,8 +127,8 @@ def whatsapp_image_request_body(
     caption: str = "",
     callback_data: str | None = None,
     notify_url: str | None = None,
-    url_options: dict | None = None,
-) -> dict:
+    url_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The /whatsapp/1/message/image body (an image by URL, optional caption)."""
     content: dict[str, Any] = {"mediaUrl": media_url}
     if caption:
@@ -147,8 +147,8 @@ def whatsapp_buttons_request_body(
     footer: str = "",
     callback_data: str | None = None,
     notify_url: str | None = None,
-    url_options: dict | None = None,
-) -> dict:
+    url_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The /whatsapp/1/message/interactive/buttons body: `buttons` are (id, title) replies."""
     content: dict[str, Any] = {
         "body": {"text": text},
@@ -167,11 +167,11 @@ def _whatsapp_single(
     sender: str,
     to: str,
     message_id: str,
-    content: dict,
+    content: dict[str, Any],
     callback_data: str | None,
     notify_url: str | None,
-    url_options: dict | None,
-) -> dict:
+    url_options: dict[str, Any] | None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"from": sender, "to": to, "messageId": message_id, "content": content}
     if callback_data is not None:
         body["callbackData"] = callback_data
@@ -182,7 +182,7 @@ def _whatsapp_single(
     return body
 
 
-def url_options(*, tracking_url: str, custom_domain: str = "") -> dict:
+def url_options(*, tracking_url: str, custom_domain: str = "") -> dict[str, Any]:
     """Shorten every link and report its clicks to `tracking_url` (SMS `tracking`, WhatsApp
     `urlOptions`); `removeProtocol` stays false, which WhatsApp's link preview requires."""
     options: dict[str, Any] = {"shortenUrl": True, "trackClicks": True, "trackingUrl": tracking_url}
@@ -197,7 +197,7 @@ INBOUND_FORMATS = {"SMS": "MO_JSON_2", "WHATSAPP": "MO_OTT_CONTACT"}
 
 def inbound_configuration_body(
     *, channel: str, number: str, url: str, keyword: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     """The inbound-configuration body: forward `number`'s (keyword's) messages to `url`."""
     channel = channel.upper()
     push_format = INBOUND_FORMATS.get(channel, "MO_JSON_2")
@@ -213,7 +213,7 @@ def inbound_configuration_body(
 
 def whatsapp_template_request_body(
     messages: Sequence[WhatsAppTemplateMessage], *, bulk_id: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     """The /whatsapp/1/message/template body, one entry per recipient."""
     body: dict[str, Any] = {"messages": [_template_entry(m) for m in messages]}
     if bulk_id:
@@ -221,7 +221,7 @@ def whatsapp_template_request_body(
     return body
 
 
-def _template_entry(message: WhatsAppTemplateMessage) -> dict:
+def _template_entry(message: WhatsAppTemplateMessage) -> dict[str, Any]:
     template_data: dict[str, Any] = {"body": {"placeholders": list(message.body_placeholders)}}
     if message.header:
         template_data["header"] = dict(message.header)
@@ -253,11 +253,11 @@ def messages_api_request_body(
     messages: Sequence[MessagesApiMessage],
     *,
     bulk_id: str | None = None,
-    tracking: dict | None = None,
-) -> dict:
+    tracking: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The /messages-api/1/messages body: messages identical but for (to, messageId) share one
     entry with many destinations, as on the SMS endpoint."""
-    entries: dict[tuple, dict] = {}
+    entries: dict[tuple[object, ...], dict[str, Any]] = {}
     for message in messages:
         key = (
             message.channel,
@@ -285,7 +285,7 @@ def messages_api_request_body(
     return body
 
 
-def _messages_api_entry(message: MessagesApiMessage) -> dict:
+def _messages_api_entry(message: MessagesApiMessage) -> dict[str, Any]:
     if message.media_url:
         body: dict[str, Any] = {"type": "IMAGE", "url": message.media_url}
         if message.text:
@@ -323,7 +323,7 @@ def _messages_api_entry(message: MessagesApiMessage) -> dict:
     return entry
 
 
-def _messages_api_button(button: MessagesApiButton) -> dict:
+def _messages_api_button(button: MessagesApiButton) -> dict[str, Any]:
     if button.url:
         return {"type": "OPEN_URL", "text": button.text, "url": button.url}
     reply: dict[str, Any] = {"type": "REPLY", "text": button.text}

@@ -263,7 +263,7 @@ class InfobipClient:
         messages: Sequence[SmsMessage],
         *,
         bulk_id: str | None = None,
-        tracking: dict | None = None,
+        tracking: dict[str, Any] | None = None,
         include_sms_count: bool = True,
         conversion_tracking: bool = False,
     ) -> SendResult:
@@ -358,7 +358,7 @@ class InfobipClient:
         callback_data: str | None = None,
         notify_url: str | None = None,
         preview_url: bool = False,
-        url_options: dict | None = None,
+        url_options: dict[str, Any] | None = None,
     ) -> SentMessage:
         """Send one free-form WhatsApp text (POST /whatsapp/1/message/text; 24 h window only)."""
         body = whatsapp_text_request_body(
@@ -383,13 +383,19 @@ class InfobipClient:
         caption: str = "",
         callback_data: str | None = None,
         notify_url: str | None = None,
-        url_options: dict | None = None,
+        url_options: dict[str, Any] | None = None,
     ) -> SentMessage:
         """Send one image by URL, optional caption (POST /whatsapp/1/message/image; 24 h only)."""
         body = whatsapp_image_request_body(
-            sender=sender, to=to, media_url=media_url, message_id=message_id, caption=caption,
-            callback_data=callback_data, notify_url=notify_url, url_options=url_options,
-        )  # fmt: skip
+            sender=sender,
+            to=to,
+            media_url=media_url,
+            message_id=message_id,
+            caption=caption,
+            callback_data=callback_data,
+            notify_url=notify_url,
+            url_options=url_options,
+        )
         return self._send_single("/whatsapp/1/message/image", body)
 
     def send_whatsapp_buttons(
@@ -404,17 +410,24 @@ class InfobipClient:
         footer: str = "",
         callback_data: str | None = None,
         notify_url: str | None = None,
-        url_options: dict | None = None,
+        url_options: dict[str, Any] | None = None,
     ) -> SentMessage:
         """Send text with 1-3 reply buttons (POST /whatsapp/1/message/interactive/buttons)."""
         body = whatsapp_buttons_request_body(
-            sender=sender, to=to, text=text, buttons=buttons, message_id=message_id,
-            header_text=header_text, footer=footer, callback_data=callback_data,
-            notify_url=notify_url, url_options=url_options,
-        )  # fmt: skip
+            sender=sender,
+            to=to,
+            text=text,
+            buttons=buttons,
+            message_id=message_id,
+            header_text=header_text,
+            footer=footer,
+            callback_data=callback_data,
+            notify_url=notify_url,
+            url_options=url_options,
+        )
         return self._send_single("/whatsapp/1/message/interactive/buttons", body)
 
-    def _send_single(self, path: str, body: dict) -> SentMessage:
+    def _send_single(self, path: str, body: dict[str, Any]) -> SentMessage:
         data = self._request("POST", path, body=body, send=True)
         if not isinstance(data, dict) or not (data.get("messageId") or data.get("status")):
             raise InfobipOutcomeUnknownError("Infobip's answer to the send carries no messageId")
@@ -430,10 +443,10 @@ class InfobipClient:
         data = self._request("POST", "/whatsapp/1/message/template", body=body, send=True)
         return SendResult.from_dict(_send_envelope(data))
 
-    def list_whatsapp_templates(self, sender: str) -> list[dict]:
+    def list_whatsapp_templates(self, sender: str) -> list[dict[str, Any]]:
         """Every template of `sender` as Infobip returns it (GET /whatsapp/2/.../templates)."""
         path = f"/whatsapp/2/senders/{quote(sender, safe='')}/templates"
-        templates: list[dict] = []
+        templates: list[dict[str, Any]] = []
         cursor: str | None = None
         for _page in range(100):  # the spec declares no paging; follow a cursor if one appears
             data = self._request("GET", path, params=_params(cursor=cursor) or None)
@@ -452,7 +465,7 @@ class InfobipClient:
         messages: Sequence[MessagesApiMessage],
         *,
         bulk_id: str | None = None,
-        tracking: dict | None = None,
+        tracking: dict[str, Any] | None = None,
     ) -> SendResult:
         """Send Messages API messages in one POST /messages-api/1/messages (any channel)."""
         if not messages:
@@ -511,7 +524,7 @@ class InfobipClient:
             )
 
     def custom_request(
-        self, method: str, path: str, *, params: dict | None = None, body: Any = None
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
     ) -> Any:
         """Any endpoint (`manage.py infobip_request`): same key, base URL, timeouts, retries."""
         if not path.startswith("/") or path.startswith("//"):
@@ -520,7 +533,7 @@ class InfobipClient:
         return self._request(method, path, params=params, body=body, send=method != "GET")
 
     def custom_call(
-        self, method: str, path: str, *, params: dict | None = None, body: Any = None
+        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
     ) -> tuple[int, Any]:
         """Any endpoint, answered as Infobip answered: (HTTP status, JSON body or text).
 
@@ -530,9 +543,10 @@ class InfobipClient:
         if not path.startswith("/") or path.startswith("//"):
             raise InfobipConfigError(f"{path!r}: give a path on the base URL, e.g. /sms/3/logs")
         method = method.upper()
-        return self._request(
+        answer: tuple[int, Any] = self._request(  # as_answer: (HTTP status, parsed body)
             method, path, params=params, body=body, send=method != "GET", as_answer=True
         )
+        return answer
 
     # --- Transport ---------------------------------------------------------------------------
 
@@ -541,7 +555,7 @@ class InfobipClient:
         method: str,
         path: str,
         *,
-        params: dict | None = None,
+        params: dict[str, Any] | None = None,
         body: Any = None,
         send: bool = False,
         as_answer: bool = False,
@@ -577,15 +591,22 @@ class InfobipClient:
             # request and its Authorization header) is neither the cause nor the context.
             logger.warning(
                 "infobip %s %s failed after %.0f ms: %s %s",
-                method, path, _ms(started), type(failure).__name__, failure.description,
-            )  # fmt: skip
+                method,
+                path,
+                _ms(started),
+                type(failure).__name__,
+                failure.description,
+            )
             raise failure
         retries = len(getattr(getattr(response.raw, "retries", None), "history", ()) or ())
         logger.info(
             "infobip %s %s -> %s in %.0f ms%s",
-            method, path, response.status_code, _ms(started),
+            method,
+            path,
+            response.status_code,
+            _ms(started),
             f" after {retries} retries" if retries else "",
-        )  # fmt: skip
+        )
         if as_answer:
             try:
                 content = orjson.loads(response.content) if response.content else None
@@ -740,13 +761,13 @@ def comma_chunks(values: Iterable[str], max_chars: int) -> Iterator[str]:
         yield ",".join(chunk)
 
 
-def _send_envelope(data: Any) -> dict:
+def _send_envelope(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
         raise InfobipOutcomeUnknownError("Infobip's answer to the send has no `messages` list")
     return data
 
 
-def _results(data: Any) -> list[dict]:
+def _results(data: Any) -> list[dict[str, Any]]:
     if not isinstance(data, dict):
         raise InfobipUnexpectedResponseError("Infobip answered with something other than JSON")
     return [item for item in data.get("results") or [] if isinstance(item, dict)]
@@ -800,7 +821,7 @@ def _is_certificate_error(exc: BaseException) -> bool:
 # --- The process's client -------------------------------------------------------------------
 
 _factory: Callable[[], InfobipClient] | None = None
-_clients: dict[tuple, InfobipClient] = {}
+_clients: dict[tuple[object, ...], InfobipClient] = {}
 _lock = threading.Lock()
 
 

@@ -40,7 +40,7 @@ class CustomAnswer:
 
 
 @cache
-def _documented_sends() -> tuple[re.Pattern, ...]:
+def _documented_sends() -> tuple[re.Pattern[str], ...]:
     """The send operations of the vendored documents, as (method, path pattern)."""
     found = []
     for name in ("sms", "whatsapp", "messages-api"):
@@ -81,7 +81,7 @@ def custom_call_refusal(method: str, path: str) -> str | None:
 
 
 def infobip_custom_call(
-    *, actor: Actor, method: str, path: str, query: dict | None = None, body: Any = None
+    *, actor: Actor, method: str, path: str, query: dict[str, Any] | None = None, body: Any = None
 ) -> CustomAnswer:
     """Call any Infobip endpoint that sends no message; audited; Infobip's answer as given."""
     method = method.upper()

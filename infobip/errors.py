@@ -63,9 +63,19 @@ class InfobipValidationError(InfobipError):
 class InfobipThrottledError(InfobipError):
     """429 after the client's own retries; `retry_after` is Infobip's hint in seconds, if any."""
 
-    def __init__(self, description: str, *, retry_after: float | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        description: str,
+        *,
+        retry_after: float | None = None,
+        status_code: int | None = None,
+        error_code: str | None = None,
+        violations: Iterable[Violation] = (),
+    ) -> None:
         self.retry_after = retry_after
-        super().__init__(description, **kwargs)
+        super().__init__(
+            description, status_code=status_code, error_code=error_code, violations=violations
+        )
 
 
 class InfobipServerError(InfobipError):

@@ -44,7 +44,12 @@ def infobip_connection_check() -> InfobipConnection:
         reason = f"Infobip answered unexpectedly: {exc.description}"
     state, _ = InfobipConnection.objects.update_or_create(
         pk=1,
-        defaults={"ok": ok, "reason": reason[:500], "status_code": status,
-                  "base_url": str(base_url)[:300], "checked_at": timezone.now()},
-    )  # fmt: skip
+        defaults={
+            "ok": ok,
+            "reason": reason[:500],
+            "status_code": status,
+            "base_url": str(base_url)[:300],
+            "checked_at": timezone.now(),
+        },
+    )
     return state

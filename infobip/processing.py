@@ -324,7 +324,9 @@ def _dispatch(batch: _Batch, now: datetime) -> ProcessResult:
     return result
 
 
-def _split_duplicates(events: list[WebhookEvent]) -> tuple[list, list]:
+def _split_duplicates(
+    events: list[WebhookEvent],
+) -> tuple[list[WebhookEvent], list[WebhookEvent]]:
     """Events whose body was already processed (same kind and hash) are duplicates."""
     done = set(
         WebhookEvent.objects.filter(
@@ -384,8 +386,10 @@ def _parse_item(batch: _Batch, event: WebhookEvent, key: Key, item: object) -> N
         batch.inbound.append((key, Inbound.from_whatsapp(item)))
 
 
-_PARTS: dict[tuple, Any] = {}  # (parser, the object's items) → the parsed, immutable object
-_TIMES: dict[tuple, datetime | None] = {}
+_PARTS: dict[
+    tuple[object, ...], Any
+] = {}  # (parser, the object's items) → the parsed, immutable object
+_TIMES: dict[tuple[object, ...], datetime | None] = {}
 _CACHE_SIZE = 4096
 
 
@@ -422,7 +426,7 @@ def _time(value: Any) -> datetime | None:
     return parsed
 
 
-def _present(item: dict, first: str, second: str) -> Any:
+def _present(item: dict[str, Any], first: str, second: str) -> Any:
     value = item.get(first)
     return item.get(second) if value is None else value
 

@@ -39,7 +39,9 @@ ROW_LIMIT = 5000  # events deleted per round
 PULL_KINDS = {"SMS": EventKind.PULL_SMS, "WHATSAPP": EventKind.PULL_WHATSAPP}
 
 
-def reports_pull(*, errors: list[str], messages_api: Sequence[str] = ("WHATSAPP",)) -> dict:
+def reports_pull(
+    *, errors: list[str], messages_api: Sequence[str] = ("WHATSAPP",)
+) -> dict[str, Any]:
     """Pull SMS reports, then each Messages API channel's, until empty; → {channel: pulled}.
 
     `messages_api` are Infobip's channel names (`WHATSAPP`, `VIBER_BM`, `RCS`): the caller

@@ -60,6 +60,6 @@ def check_connection() -> None:
 
 
 @worker_ready.connect
-def _check_connection_on_start(**_kwargs) -> None:
+def _check_connection_on_start(**_kwargs: object) -> None:
     # Queued rather than run here: a slow or unreachable Infobip must not delay the worker.
     check_connection.delay()

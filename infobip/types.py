@@ -26,12 +26,12 @@ _CAMEL = {key.lower(): key for key in _DOCUMENTED}
 assert len(_CAMEL) == len(_DOCUMENTED), "documented keys must differ by more than case"
 
 
-class _Documented(Mapping):
+class _Documented(Mapping[str, Any]):
     """A body in documented casing, seen with lower-cased keys without copying it."""
 
     __slots__ = ("_data",)
 
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict[str, Any]) -> None:
         self._data = data
 
     def __getitem__(self, key: str) -> Any:
@@ -140,7 +140,7 @@ class Status:
         return status
 
 
-_STATUSES: dict[tuple | None, Status] = {}
+_STATUSES: dict[tuple[tuple[str, Any], ...] | None, Status] = {}
 _STATUS_CACHE_SIZE = 512
 
 
@@ -251,7 +251,7 @@ class DeliveryReport:
     error: MessageError | None
     callback_data: str | None
     channel: str
-    raw: dict
+    raw: dict[str, Any]
     event: str | None = None
 
     @classmethod
@@ -297,7 +297,7 @@ class SmsLog:
     price: Price | None
     status: Status
     error: MessageError | None
-    raw: dict
+    raw: dict[str, Any]
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
@@ -320,7 +320,7 @@ class InboundSms:
     sms_count: int | None
     price: Price | None
     callback_data: str | None
-    raw: dict
+    raw: dict[str, Any]
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
@@ -348,7 +348,7 @@ class SmsPreview:
     text_preview: str
     message_count: int | None
     characters_remaining: int | None
-    configuration: dict
+    configuration: dict[str, Any]
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:
@@ -391,14 +391,16 @@ class WhatsAppTemplateMessage:
     language: str
     message_id: str
     body_placeholders: Sequence[str] = field(default_factory=list)
-    header: dict | None = None  # e.g. {"type": "TEXT", "placeholder": "..."}
-    buttons: list[dict] | None = None  # e.g. [{"type": "QUICK_REPLY", "parameter": "..."}]
+    header: dict[str, Any] | None = None  # e.g. {"type": "TEXT", "placeholder": "..."}
+    buttons: list[dict[str, Any]] | None = (
+        None  # e.g. [{"type": "QUICK_REPLY", "parameter": "..."}]
+    )
     callback_data: str | None = None
     notify_url: str | None = None
     sms_failover: tuple[str, str] | None = None  # (sender, text)
     # Not sent: /whatsapp/1/message/template has no validity field (kept for callers' symmetry).
     validity_period_minutes: int | None = None
-    url_options: dict | None = None  # `urlOptions`: shortening and click tracking
+    url_options: dict[str, Any] | None = None  # `urlOptions`: shortening and click tracking
 
 
 @dataclass(frozen=True)
@@ -411,7 +413,7 @@ class InboundConfiguration:
     keyword: str | None
     forwarding_type: str | None
     url: str | None
-    raw: dict
+    raw: dict[str, Any]
 
     @classmethod
     def from_dict(cls, data: Any) -> Self:

@@ -18,6 +18,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Mapping
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any
 
 import orjson
@@ -54,7 +55,7 @@ class BadBody(ValueError):
 
 
 @lru_cache(maxsize=4)
-def allowed_networks(values: tuple[str, ...]) -> tuple:
+def allowed_networks(values: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
     """The networks of the allow-list setting ("infobip" expands to Infobip's ranges)."""
     networks = []
     for value in values:

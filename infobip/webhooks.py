@@ -42,7 +42,7 @@ class ShapeError(ValueError):
     """A body that is JSON but not the shape Infobip pushes to this URL."""
 
 
-def results_of(data: Any) -> list | None:
+def results_of(data: Any) -> list[Any] | None:
     """The `results` list of a batch body (any key casing), else None."""
     value = lower_keys(data).get("results")
     return value if isinstance(value, list) else None
@@ -158,7 +158,7 @@ class Inbound:
     keyword: str
     media_url: str
     received_at: datetime | None
-    payload: dict
+    payload: dict[str, Any]
 
     @classmethod
     def from_sms(cls, data: Any) -> "Inbound":
@@ -255,7 +255,7 @@ class ClickNotification:
     device_name: str
     country: str
     city: str
-    raw: dict
+    raw: dict[str, Any]
 
     @classmethod
     def from_dict(cls, data: Any) -> "ClickNotification":
@@ -277,7 +277,7 @@ class ClickNotification:
         )
 
 
-def click_items(data: Any) -> list:
+def click_items(data: Any) -> list[Any]:
     """The click notifications in a clicks body: a `results` batch or the single object."""
     items = results_of(data)
     return items if items is not None else [data]

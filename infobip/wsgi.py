@@ -133,7 +133,7 @@ def _secure(environ: dict[str, Any]) -> bool:
         header, secure_value = settings.SECURE_PROXY_SSL_HEADER
         value = environ.get(header)
         if value is not None:
-            return str(value).split(",")[0].strip() == secure_value
+            return bool(str(value).split(",")[0].strip() == secure_value)
     return environ.get("wsgi.url_scheme") == "https"
 
 

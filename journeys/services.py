@@ -35,6 +35,7 @@ from core.services import audit_record
 from core.words import first_word
 from journeys.batch import definition_of
 from journeys.engine import journey_spent
+from journeys.figures import journey_conversions
 from journeys.models import (
     ExitReason,
     Journey,
@@ -287,7 +288,7 @@ def send_campaigns_create(*, journey: Journey, version: JourneyVersion) -> None:
 def _send_campaign(
     journey: Journey, version: JourneyVersion, raw: dict, parsed: Definition
 ) -> None:
-    from journeys.spec import quiet_hours_parse
+    from journeys.spec import duration_parse, quiet_hours_parse
 
     channel = raw["channel"]
     kind = channel_type(channel)
@@ -318,6 +319,10 @@ def _send_campaign(
             iys_recipient_type=raw.get("iys_recipient_type", ""),
             kr_title=raw.get("kr_title", ""),
         ),
+        # The step's fallback chain runs on the campaign's own failover (each follow-up keeps
+        # its message's attempt, the entry's number: a contact's second entry has its own).
+        fallback=raw.get("fallback") or None,
+        failover_after=duration_parse(raw.get("fallback_after")),
     )
     SendStep.objects.create(version=version, step_id=raw["id"], campaign=campaign)
 
@@ -441,6 +446,10 @@ def journey_status(*, journey: Journey) -> dict[str, Any]:
     active = sum(c["waiting"] for step_id, c in by_step.items() if step_id)
     spent = journey_spent(journey.pk)
     version = journey.version
+    conversions, by_send_step = journey_conversions(journey_id=journey.pk)
+    for step in steps:
+        if step["id"] in by_send_step:
+            step["conversions"] = by_send_step[step["id"]]
     return {
         "id": journey.pk,
         "name": journey.name,
@@ -453,6 +462,7 @@ def journey_status(*, journey: Journey) -> dict[str, Any]:
         "counts": {"entered": by_step[""]["entered"], "active": active, "exited": dict(exited)},
         "steps": steps,
         "cost": {"amount": f"{spent:.4f}", "max_spend": _max_spend(journey)},
+        "conversions": conversions,
         "versions": _versions(journey),
     }
 

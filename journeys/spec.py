@@ -46,6 +46,11 @@ _ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_.\-:]{1,100}$")
 _ATTRIBUTE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+# `{{event.x}}` in a text (a send step's fallback cannot carry the event's values).
+EVENT_PLACEHOLDER = re.compile(r"\{\{\s*event\.")
+# How long a send step waits for a delivery before its fallback goes (default
+# HERALD_FAILOVER_AFTER).
+FALLBACK_AFTER = (dt.timedelta(minutes=1), dt.timedelta(days=2))
 
 
 class DefinitionError(ValueError):
@@ -407,6 +412,45 @@ def _send(raw: dict, where: str, problems: list[str]) -> None:
         problems.append(f"{where}.caps: one of {', '.join(CAP_POLICIES)}")
     if raw.get("quiet_hours") not in (None, "") and quiet_hours_parse(raw["quiet_hours"]) is None:
         problems.append(f"{where}.quiet_hours: a sending window such as 08:00-20:00")
+    _fallback(raw, kind.uses_template, where, problems)
+
+
+def _fallback(raw: dict, templated: bool, where: str, problems: list[str]) -> None:
+    """A send step's fallback chain (`["sms"]`, `[{"channel": "sms", "text": …}]`), checked by
+    the campaigns' own chain rules (its hidden campaign runs it: campaigns/failover.py)."""
+    from campaigns.models import Campaign, FailoverMode
+    from campaigns.services import fallback_chain_problems
+    from campaigns.steps import fallback_steps
+
+    if raw.get("fallback") in (None, "", []):
+        raw.pop("fallback", None)
+        if raw.get("fallback_after") not in (None, ""):
+            problems.append(f"{where}.fallback_after: only with a fallback chain")
+        return
+    try:
+        chain = fallback_steps(raw["fallback"])
+    except ValueError as exc:
+        problems.append(f"{where}.fallback: {exc}")
+        return
+    raw["fallback"] = chain
+    text = "" if templated else str(raw.get("text") or "")
+    campaign = Campaign(channel=raw["channel"], text=text, fallback=chain,
+                        failover_mode=FailoverMode.HERALD)  # fmt: skip
+    problems.extend(f"{where}.fallback: {p}" for p in fallback_chain_problems(campaign=campaign))
+    # A fallback message is rendered from the contact alone (the event is not kept with it).
+    for i, step in enumerate(chain):
+        if EVENT_PLACEHOLDER.search(step["text"] or text):
+            problems.append(
+                f"{where}.fallback[{i}].text: {{{{event.…}}}} values cannot reach a fallback "
+                "message; give the step its own text with contact values only"
+            )
+    if raw.get("fallback_after") not in (None, ""):
+        after = duration_parse(raw["fallback_after"])
+        if after is None or not FALLBACK_AFTER[0] <= after <= FALLBACK_AFTER[1]:
+            problems.append(
+                f"{where}.fallback_after: how long a step waits for its delivery before the "
+                "next one goes, an ISO 8601 duration from PT1M to P2D"
+            )
 
 
 def _regional(raw: dict, where: str, problems: list[str]) -> None:

@@ -34,6 +34,53 @@ _NOT_REPLIES = (
 )
 
 
+# A send step with a fallback chain reaches a contact through any of its messages: the step's
+# own (the entry's `last_message`) or a follow-up that replaces it (campaigns/failover.py).
+# Down the chain from the entries' messages (the ledger's unique index on `replaces`) …
+_CHAIN_DOWN = sql.SQL(
+    """
+    WITH RECURSIVE chain(root, id) AS (
+        SELECT id, id FROM {messages} WHERE id = ANY(%(ids)s)
+        UNION ALL
+        SELECT chain.root, m.id FROM {messages} m JOIN chain ON m.replaces_id = chain.id)
+    SELECT root, id FROM chain
+    """
+)
+# … and up it from reported messages, to the message an entry names (by primary key).
+_CHAIN_UP = sql.SQL(
+    """
+    WITH RECURSIVE chain(id, replaces_id) AS (
+        SELECT id, replaces_id FROM {messages} WHERE id = ANY(%(ids)s) AND {only}
+        UNION ALL
+        SELECT m.id, m.replaces_id FROM {messages} m JOIN chain ON m.id = chain.replaces_id)
+    SELECT id FROM chain
+    """
+)
+
+
+def _chain_down(roots: Iterable[int]) -> dict[int, int]:
+    """Each message of the chains starting at `roots` → its root (the roots included)."""
+    ids = sorted(set(roots))
+    if not ids:
+        return {}
+    statement = _CHAIN_DOWN.format(messages=sql.Identifier(Message._meta.db_table))
+    with bound_cursor() as cursor:
+        cursor.execute(statement, {"ids": ids})
+        return {pk: root for root, pk in cursor.fetchall()}
+
+
+def _chain_up(message_ids: Iterable[int], *, delivered: bool = False) -> list[int]:
+    """These messages (only the delivered ones, if asked) and every message they replace."""
+    ids = sorted(set(message_ids))
+    if not ids:
+        return []
+    only = sql.SQL("state = 'delivered'" if delivered else "TRUE")
+    statement = _CHAIN_UP.format(messages=sql.Identifier(Message._meta.db_table), only=only)
+    with bound_cursor() as cursor:
+        cursor.execute(statement, {"ids": ids})
+        return sorted({row[0] for row in cursor.fetchall()})
+
+
 def happened(
     waiting: Sequence[tuple[int, int, str, str, int | None, dt.datetime]],
 ) -> set[int]:
@@ -53,20 +100,20 @@ def happened(
         return sent_at.get(row[4], row[5]) if row[4] else row[5]
 
     for kind, rows in by_kind.items():
-        if kind == "click":
-            clicked = set(
-                Click.objects.filter(message_id__in=[r[4] for r in rows if r[4]]).values_list(
+        if kind in ("click", "delivered"):
+            # The entry's message or a fallback message that followed it.
+            root_of = _chain_down(r[4] for r in rows if r[4])
+            hits: list[int | None] = list(
+                Click.objects.filter(message_id__in=list(root_of)).values_list(
                     "message_id", flat=True
                 )
+                if kind == "click"
+                else Message.objects.filter(id__in=list(root_of), state="delivered").values_list(
+                    "id", flat=True
+                )
             )
-            found.update(r[0] for r in rows if r[4] in clicked)
-        elif kind == "delivered":
-            delivered = set(
-                Message.objects.filter(
-                    id__in=[r[4] for r in rows if r[4]], state="delivered"
-                ).values_list("id", flat=True)
-            )
-            found.update(r[0] for r in rows if r[4] in delivered)
+            reached = {root_of[pk] for pk in hits if pk is not None}
+            found.update(r[0] for r in rows if r[4] in reached)
         elif kind == "reply":
             earliest = min(since(r) for r in rows)
             replies: dict[int, list[dt.datetime]] = defaultdict(list)
@@ -130,7 +177,7 @@ def _resolve(where: sql.Composable, params: dict, now: dt.datetime | None = None
 
 def messages_clicked(*, message_ids: Iterable[int]) -> set[int]:
     """Resolve entries waiting for a click on one of these messages."""
-    ids = sorted(set(message_ids))
+    ids = _chain_up(message_ids)  # a click on a fallback message counts for its entry
     if not ids or not _awaited(last_message__in=ids, wait_event="click"):
         return set()
     return _resolve(sql.SQL("last_message = ANY(%(ids)s) AND wait_event = 'click'"), {"ids": ids})
@@ -188,13 +235,12 @@ def links_clicked_receiver(sender, *, event_keys: list[tuple[int | None, int]], 
 def messages_final_receiver(sender, *, message_ids: list[int], **kwargs) -> None:
     """campaigns' messages_final signal: waiting entries whose message was delivered.
 
-    Runs inside the report transaction: one indexed probe of the batch's ids against the
-    partial index of entries that wait on a message (none for ordinary campaigns' ids).
+    Runs inside the report transaction: the batch's delivered rows (by primary key), then one
+    indexed probe of them against the partial index of entries that wait on a message.
     """
-    if not message_ids or not _awaited(last_message__in=message_ids, wait_event="delivered"):
+    # The delivered ones and what they replace: a fallback message delivered is the entry's
+    # message reached (one read of the batch's rows by primary key).
+    ids = _chain_up(message_ids, delivered=True) if message_ids else []
+    if not ids or not _awaited(last_message__in=ids, wait_event="delivered"):
         return
-    where = sql.SQL(
-        "last_message = ANY(%(ids)s) AND wait_event = 'delivered' AND EXISTS ("
-        "SELECT 1 FROM {messages} m WHERE m.id = last_message AND m.state = 'delivered')"
-    ).format(messages=sql.Identifier(Message._meta.db_table))
-    _resolve(where, {"ids": list(message_ids)})
+    _resolve(sql.SQL("last_message = ANY(%(ids)s) AND wait_event = 'delivered'"), {"ids": ids})

@@ -54,9 +54,16 @@ def reply_options(contact: Contact, now: dt.datetime | None = None) -> list[dict
         closes = last + window if last and window and not reason else None
         hours = int(window.total_seconds() // 3600) if window else 0
         options.append(
-            {"medium": medium, "label": label, "open": not reason, "reason": reason,
-             "closes": closes, "window": window, "hours": hours}
-        )  # fmt: skip
+            {
+                "medium": medium,
+                "label": label,
+                "open": not reason,
+                "reason": reason,
+                "closes": closes,
+                "window": window,
+                "hours": hours,
+            }
+        )
     return options
 
 
@@ -173,13 +180,15 @@ def conversation_template_send(
         raise UiError(problem)
     places = template_places(template)
     mapping = {
-        "header": [slot_from_text(values.get(f"header_{i}", ""))
-                   for i in range(len(places["header"]))],
-        "body": [slot_from_text(values.get(f"body_{i}", ""))
-                 for i in range(len(places["body"]))],
-        "buttons": [{"index": i, "slots": [slot_from_text(values.get(f"button_{i}", ""))]}
-                    for i in places["buttons"]],
-    }  # fmt: skip
+        "header": [
+            slot_from_text(values.get(f"header_{i}", "")) for i in range(len(places["header"]))
+        ],
+        "body": [slot_from_text(values.get(f"body_{i}", "")) for i in range(len(places["body"]))],
+        "buttons": [
+            {"index": i, "slots": [slot_from_text(values.get(f"button_{i}", ""))]}
+            for i in places["buttons"]
+        ],
+    }
     if problems := mapping_validate(template=template, mapping=mapping):
         raise UiError(problems[0])
     resolved = mapping_resolve(template=template, mapping=mapping, contact=contact_values(contact))
@@ -194,18 +203,27 @@ def conversation_template_send(
             raise UiError(str(exc)) from exc
         try:
             campaign, rows = messages_send_transactional(
-                channel="whatsapp_template", sender=template.sender, phones=[contact.phone],
-                template=template, values=resolved.values, respect_opt_out=not confirmed,
-                created_by=user, name=f"Inbox reply to {contact.phone}", reason="inbox reply",
-            )  # fmt: skip
+                channel="whatsapp_template",
+                sender=template.sender,
+                phones=[contact.phone],
+                template=template,
+                values=resolved.values,
+                respect_opt_out=not confirmed,
+                created_by=user,
+                name=f"Inbox reply to {contact.phone}",
+                reason="inbox reply",
+            )
         except TransactionalError as exc:
             raise UiError(str(exc)) from exc
         reply = ConversationReply.objects.create(
-            contact=contact, channel="whatsapp", sender=template.sender,
+            contact=contact,
+            channel="whatsapp",
+            sender=template.sender,
             text=template_render(template=template, values=resolved.values),
-            message_id=rows[0].message_id, campaign=campaign,
+            message_id=rows[0].message_id,
+            campaign=campaign,
             sent_by=user if user.is_authenticated else None,
-        )  # fmt: skip
+        )
     conversation_mark_handled(contact=contact, user=user, handled=True)
     what = f"whatsapp template {template.name} ({template.language}) to {contact.phone}"
     audit_record(actor=user, action="reply", contact=contact, detail=what)

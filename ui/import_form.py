@@ -60,8 +60,14 @@ def columns_from_form(post: Any, header: list[str], suggested: list[Column]) -> 
             key = str(post.get(f"col-{index}-key", "")).strip()[:64]
             key = key or column.key or normalise_column(header[index])
             kind = choice[5:]
-            columns.append(Column("attribute", key=key, type=kind,
-                                  order=order if kind == AttributeType.DATE else ""))  # fmt: skip
+            columns.append(
+                Column(
+                    "attribute",
+                    key=key,
+                    type=kind,
+                    order=order if kind == AttributeType.DATE else "",
+                )
+            )
         elif choice == "consent":
             channel = str(post.get(f"col-{index}-channel", column.channel or "all"))[:10]
             columns.append(Column("consent", channel=channel))

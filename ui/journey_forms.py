@@ -109,6 +109,12 @@ def step_from_form(post: Any, step_type: str, step_id: str) -> tuple[dict[str, A
             if post.get(name, "").strip():
                 step[name] = post.get(name).strip()
         step["track_links"] = post.get("track_links") == "on"
+        if chain := fallback_from_form(post):
+            step["fallback"] = chain
+            if post.get("fallback_amount", "").strip():
+                step["fallback_after"] = duration_iso(
+                    post.get("fallback_amount", ""), post.get("fallback_unit", "hours")
+                )
     elif step_type == "wait":
         if post.get("mode") == "until":
             step["until"] = post.get("until", "").strip()
@@ -278,14 +284,50 @@ def new_step_id(step_type: str, steps: list[dict]) -> str:
     return f"{step_type}{n}"
 
 
+# The send step's fallback chain in the builder: up to three steps, as the wizard offers.
+FALLBACK_ROWS = 3
+
+
+def fallback_from_form(post: Any) -> list[dict[str, Any]]:
+    """The send step's chain from its rows (a channel, its own text, sender), blank rows left
+    out; what cannot follow is the definition check's to say."""
+    chain = []
+    for i in range(FALLBACK_ROWS):
+        channel = post.get(f"fallback_{i}", "").strip()
+        if not channel:
+            continue
+        item: dict[str, Any] = {"channel": channel, "text": post.get(f"fallback_text_{i}", "")}
+        if sender := post.get(f"fallback_sender_{i}", "").strip():
+            item["sender"] = sender
+        chain.append(item)
+    return chain
+
+
+def fallback_rows(step: dict[str, Any]) -> list[dict[str, Any]]:
+    """The send step's chain as the form's rows (blank rows up to FALLBACK_ROWS)."""
+    chain = [s for s in step.get("fallback") or [] if isinstance(s, dict | str)]
+    rows = [{"channel": s, "text": "", "sender": ""} if isinstance(s, str) else s for s in chain]
+    rows = rows[:FALLBACK_ROWS]
+    return rows + [{"channel": "", "text": "", "sender": ""}] * (FALLBACK_ROWS - len(rows))
+
+
+def fallback_words(step: dict[str, Any]) -> str:
+    """`SMS, then RCS` for a send step's chain ('' without one)."""
+    names = [s.get("channel") if isinstance(s, dict) else s for s in step.get("fallback") or []]
+    return ", then ".join(_label(str(n)) for n in names if n)
+
+
 def step_summary(step: dict[str, Any]) -> str:
     """One line saying what a step does, for its card."""
     kind = step.get("type")
     if kind == "send":
         channel = _label(step.get("channel", "sms"))
         if _templated(step.get("channel", "")):
-            return f"{channel} {step.get('template', '')} ({step.get('language', '')})"
-        return f"{channel}: {step.get('text', '')}"
+            line = f"{channel} {step.get('template', '')} ({step.get('language', '')})"
+        else:
+            line = f"{channel}: {step.get('text', '')}"
+        chain = fallback_words(step)
+        return f"{line} (not delivered: {chain})" if chain else line
     if kind == "wait":
         if "until" in step:
             return f"until {step['until']} in the contact's time"

@@ -87,9 +87,12 @@ class ConversationReply(models.Model):
     # The one-off ledger campaign the reply went out as (issue 26 #12: its delivery state comes
     # back like any message's); hidden from the marketer's campaign lists.
     campaign = models.OneToOneField(
-        "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL,
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="inbox_reply",
-    )  # fmt: skip
+    )
     sent_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -23,27 +23,55 @@ MAX_ITEMS = 30  # rows a builder shows (the rules allow 50 in all)
 _NAME = re.compile(r"^i-(\d{1,3}(?:\.\d{1,3}){0,2})-([a-z0-9]+)$")
 
 FIELD_LABELS = {
-    "first_name": "First name", "last_name": "Last name", "phone": "Phone number",
-    "country": "Country", "language": "Language", "timezone": "Time zone",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "phone": "Phone number",
+    "country": "Country",
+    "language": "Language",
+    "timezone": "Time zone",
     "created_at": "Added to Herald",
-}  # fmt: skip
+}
 OP_LABELS = {
-    "eq": "is", "ne": "is not", "in": "is one of", "not_in": "is none of",
-    "startswith": "starts with", "contains": "contains", "empty": "is empty",
-    "not_empty": "is not empty", "gt": "is more than", "gte": "is at least",
-    "lt": "is less than", "lte": "is at most", "between": "is between",
-    "on": "is on", "before": "is before", "after": "is after",
-    "in_last_days": "is in the last … days", "in_next_days": "is in the next … days",
+    "eq": "is",
+    "ne": "is not",
+    "in": "is one of",
+    "not_in": "is none of",
+    "startswith": "starts with",
+    "contains": "contains",
+    "empty": "is empty",
+    "not_empty": "is not empty",
+    "gt": "is more than",
+    "gte": "is at least",
+    "lt": "is less than",
+    "lte": "is at most",
+    "between": "is between",
+    "on": "is on",
+    "before": "is before",
+    "after": "is after",
+    "in_last_days": "is in the last … days",
+    "in_next_days": "is in the next … days",
     "more_than_days_ago": "is more than … days ago",
     "anniversary_in_days": "comes round again (any year) in … days",
     "anniversary_within_days": "comes round again (any year) within … days",
-    "is_true": "is yes", "is_false": "is no",
-}  # fmt: skip
+    "is_true": "is yes",
+    "is_false": "is no",
+}
 NUMBER_OP_LABELS = {"eq": "is", "ne": "is not"}
-EVENT_LABELS = {"delivered": "got a message delivered", "clicked": "clicked a link",
-                "replied": "replied", "messaged": "was sent a message"}  # fmt: skip
-DAY_OPS = frozenset({"in_last_days", "in_next_days", "more_than_days_ago",
-                     "anniversary_in_days", "anniversary_within_days"})  # fmt: skip
+EVENT_LABELS = {
+    "delivered": "got a message delivered",
+    "clicked": "clicked a link",
+    "replied": "replied",
+    "messaged": "was sent a message",
+}
+DAY_OPS = frozenset(
+    {
+        "in_last_days",
+        "in_next_days",
+        "more_than_days_ago",
+        "anniversary_in_days",
+        "anniversary_within_days",
+    }
+)
 NO_VALUE_OPS = frozenset({"empty", "not_empty", "is_true", "is_false"})
 
 
@@ -134,19 +162,28 @@ def _rule(data: dict[str, Any], choices: Choices) -> dict:
         rule = {"field": "attribute", "key": key, "type": kind, "op": op}
         return {**rule, **_value(kind, op, data)}
     if choice == "list":
-        return {"field": "list", "op": "not_in" if op == "not_in" else "in",
-                "value": [n for n in data.get("lists", []) if n]}  # fmt: skip
+        return {
+            "field": "list",
+            "op": "not_in" if op == "not_in" else "in",
+            "value": [n for n in data.get("lists", []) if n],
+        }
     if choice == "engagement":
-        rule = {"field": "engagement", "event": str(data.get("event", "")),
-                "negate": op == "did_not"}  # fmt: skip
+        rule = {
+            "field": "engagement",
+            "event": str(data.get("event", "")),
+            "negate": op == "did_not",
+        }
         if days := str(data.get("days", "")).strip():
             rule["within_days"] = int(days) if days.isascii() and days.isdigit() else days
         if channel := str(data.get("channel", "")):
             rule["channel"] = channel
         return rule
     if choice == "consent":
-        return {"field": "consent", "channel": str(data.get("channel", "")),
-                "negate": op == "has_not"}  # fmt: skip
+        return {
+            "field": "consent",
+            "channel": str(data.get("channel", "")),
+            "negate": op == "has_not",
+        }
     if choice == "opted_out":
         return {"field": "opted_out", "value": op == "true"}
     return {"field": choice}
@@ -227,8 +264,9 @@ def _rows(
     for index, item in enumerate(items[:MAX_ITEMS]):
         path = f"{prefix}{index}"
         if isinstance(item, dict) and "rules" in item:
-            row = Row(path, depth, "group", match=item.get("match", "all"),
-                      problem=problems.get(path, ""))  # fmt: skip
+            row = Row(
+                path, depth, "group", match=item.get("match", "all"), problem=problems.get(path, "")
+            )
             row.children = _rows(item["rules"], f"{path}.", depth + 1, choices, problems)
         else:
             row = _rule_row(item if isinstance(item, dict) else {}, path, depth, choices)

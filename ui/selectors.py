@@ -3,7 +3,9 @@
 import datetime as dt
 import uuid
 from collections.abc import Iterable
+from typing import NotRequired, TypedDict
 
+from django.contrib.auth.models import User
 from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -98,7 +100,26 @@ def dashboard_figures(*, days: int = 7) -> dict:
     }
 
 
-def conversation(contact: Contact, *, limit: int = 50) -> list[dict]:
+class ThreadItem(TypedDict):
+    """One message of a contact's conversation, as the contact and thread pages read it."""
+
+    at: dt.datetime
+    direction: str  # "out" | "in"
+    channel: str
+    text: str
+    state: str
+    campaign: Campaign | None
+    # thread_items adds these: its kind ("campaign", "inbound", "automatic", "reply"), the
+    # keyword an inbound message matched, and for replies their delivery and who sent them.
+    kind: NotRequired[str]
+    keyword: NotRequired[str]
+    status: NotRequired[str]
+    error: NotRequired[str]
+    reason: NotRequired[str]
+    by: NotRequired[User | None]
+
+
+def conversation(contact: Contact, *, limit: int = 50) -> list[ThreadItem]:
     """The latest messages to and from a contact, oldest first."""
     # Inbox replies are ledger rows too; the thread shows them as replies (thread_items).
     sent = (
@@ -107,7 +128,7 @@ def conversation(contact: Contact, *, limit: int = 50) -> list[dict]:
         .order_by("-id")
     )
     received = InboundMessage.objects.filter(contact=contact).order_by("-received_at")
-    items = [
+    items: list[ThreadItem] = [
         {
             "at": m.accepted_at or m.created_at,
             "direction": "out",
@@ -117,7 +138,8 @@ def conversation(contact: Contact, *, limit: int = 50) -> list[dict]:
             "campaign": m.campaign,
         }
         for m in sent[:limit]
-    ] + [
+    ]
+    items += [
         {
             "at": m.received_at,
             "direction": "in",
@@ -231,7 +253,8 @@ def inbox_threads(*, show: str = "", limit: int = 100) -> list[dict]:
     for message in InboundMessage.objects.filter(contact_id__in=contact_ids).order_by(
         "contact_id", "-received_at", "-id"
     ):
-        last_messages.setdefault(message.contact_id, message)
+        if message.contact_id is not None:  # the filter above; the type cannot say so
+            last_messages.setdefault(message.contact_id, message)
     threads = []
     for row in rows:
         state = states.get(row["contact_id"])
@@ -239,13 +262,20 @@ def inbox_threads(*, show: str = "", limit: int = 100) -> list[dict]:
         handled = bool(state and state.handled_at and state.handled_at >= row["last"])
         if (show == "unread" and not unread) or (show == "open" and handled):
             continue
-        threads.append({"contact": contacts[row["contact_id"]], "last_at": row["last"],
-                        "count": row["count"], "last": last_messages.get(row["contact_id"]),
-                        "unread": unread, "handled": handled})  # fmt: skip
+        threads.append(
+            {
+                "contact": contacts[row["contact_id"]],
+                "last_at": row["last"],
+                "count": row["count"],
+                "last": last_messages.get(row["contact_id"]),
+                "unread": unread,
+                "handled": handled,
+            }
+        )
     return threads[:limit]
 
 
-def thread_items(contact: Contact, *, limit: int = 100) -> list[dict]:
+def thread_items(contact: Contact, *, limit: int = 100) -> list[ThreadItem]:
     """A contact's conversation, oldest first: campaign messages, inbound (keywords marked),
     Herald's automatic keyword replies and the replies people sent from the inbox."""
     from ui.models import ConversationReply
@@ -259,9 +289,20 @@ def thread_items(contact: Contact, *, limit: int = 100) -> list[dict]:
         )
     inbound = InboundMessage.objects.filter(contact=contact, reply_sent_at__isnull=False)
     for message in inbound.order_by("-received_at")[:limit]:
-        items.append({"at": message.reply_sent_at, "direction": "out", "channel": message.channel,
-                      "text": message.reply_text, "state": message.reply_status,
-                      "campaign": None, "kind": "automatic", "keyword": ""})  # fmt: skip
+        if message.reply_sent_at is None:  # the filter above; the type cannot say so
+            continue
+        items.append(
+            {
+                "at": message.reply_sent_at,
+                "direction": "out",
+                "channel": message.channel,
+                "text": message.reply_text,
+                "state": message.reply_status,
+                "campaign": None,
+                "kind": "automatic",
+                "keyword": "",
+            }
+        )
     replies = list(
         ConversationReply.objects.filter(contact=contact).select_related("sent_by")[:limit]
     )
@@ -273,13 +314,23 @@ def thread_items(contact: Contact, *, limit: int = 100) -> list[dict]:
         ).values("message_id", "state", "status_name", "error_name", "reason")
     }
     for reply in replies:
-        row = ledger.get(reply.message_id) or {}
-        items.append({"at": reply.sent_at, "direction": "out", "channel": reply.channel,
-                      "text": reply.text, "state": row.get("state", ""),
-                      "status": row.get("status_name") or reply.status_name,
-                      "error": row.get("error_name", ""), "reason": row.get("reason", ""),
-                      "campaign": None, "kind": "reply", "keyword": "",
-                      "by": reply.sent_by})  # fmt: skip
+        row = ledger.get(reply.message_id)
+        items.append(
+            {
+                "at": reply.sent_at,
+                "direction": "out",
+                "channel": reply.channel,
+                "text": reply.text,
+                "state": row["state"] if row else "",
+                "status": (row and row["status_name"]) or reply.status_name,
+                "error": row["error_name"] if row else "",
+                "reason": row["reason"] if row else "",
+                "campaign": None,
+                "kind": "reply",
+                "keyword": "",
+                "by": reply.sent_by,
+            }
+        )
     items.sort(key=lambda item: item["at"])
     return items[-limit:]
 
@@ -303,11 +354,15 @@ def period_totals(*, days: int) -> dict:
     since = timezone.now() - dt.timedelta(days=days)
     campaigns = Campaign.objects.filter(launched_at__gte=since)
     sums = campaigns.aggregate(
-        delivered=Sum("count_delivered"), accepted=Sum("count_accepted"),
-        undeliverable=Sum("count_undeliverable"), expired=Sum("count_expired"),
-        rejected=Sum("count_rejected"), failed=Sum("count_failed"), sending=Sum("count_sending"),
+        delivered=Sum("count_delivered"),
+        accepted=Sum("count_accepted"),
+        undeliverable=Sum("count_undeliverable"),
+        expired=Sum("count_expired"),
+        rejected=Sum("count_rejected"),
+        failed=Sum("count_failed"),
+        sending=Sum("count_sending"),
         spend=Sum("cost_amount"),
-    )  # fmt: skip
+    )
     figures = {k: v or 0 for k, v in sums.items()}
     settled = figures["delivered"] + sum(figures[s] for s in FINAL_FAILED)
     sent = settled + figures["accepted"] + figures["sending"]
@@ -340,14 +395,19 @@ def sent_per_day(*, days: int) -> dict:
         Campaign.objects.filter(launched_at__gte=since)
         .annotate(day=TruncDate("launched_at"))
         .values("day")
-        .annotate(delivered=Sum("count_delivered"), failed=Sum("count_undeliverable")
-                  + Sum("count_expired") + Sum("count_rejected") + Sum("count_failed"))
-    )  # fmt: skip
-    found = {row["day"]: row for row in rows}
+        .annotate(
+            delivered=Sum("count_delivered"),
+            failed=Sum("count_undeliverable")
+            + Sum("count_expired")
+            + Sum("count_rejected")
+            + Sum("count_failed"),
+        )
+    )
+    found = {row["day"]: (row["delivered"] or 0, row["failed"] or 0) for row in rows}
     return {
         "labels": [day.strftime("%a %d") for day in labels],
-        "delivered": [(found.get(day) or {}).get("delivered") or 0 for day in labels],
-        "failed": [(found.get(day) or {}).get("failed") or 0 for day in labels],
+        "delivered": [found.get(day, (0, 0))[0] for day in labels],
+        "failed": [found.get(day, (0, 0))[1] for day in labels],
     }
 
 

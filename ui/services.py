@@ -22,7 +22,7 @@ from contacts.services import (
     contacts_import_preview,
 )
 from core.logging import redact
-from core.rules import actor_require
+from core.rules import Actor, actor_require, actor_user
 from core.services import audit_record
 from infobip.client import get_client
 from infobip.links import webhook_url
@@ -32,9 +32,14 @@ from ui.models import ImportJob
 # Audit and approval moved to the services that decide (core, campaigns); these names stay
 # importable from here for the pages that used them.
 __all__ = [
-    "UiError", "audit_record", "import_job_create", "import_job_preview", "import_job_run",
-    "import_job_start", "inbound_reply",
-]  # fmt: skip
+    "UiError",
+    "audit_record",
+    "import_job_create",
+    "import_job_preview",
+    "import_job_run",
+    "import_job_start",
+    "inbound_reply",
+]
 
 
 class UiError(Exception):
@@ -55,7 +60,7 @@ def import_job_create(
         list_name=list_name.strip()[:200],
         default_region=default_region.strip().upper()[:2],
         allow_sequential=allow_sequential,
-        created_by=user,
+        created_by=actor_user(user),
         status=ImportJob.Status.MAPPING,
     )
     job.file.save(f"{uuid.uuid4().hex}.csv", upload, save=False)
@@ -177,8 +182,8 @@ def inbound_reply(*, inbound: InboundMessage, text: str, user: AbstractBaseUser)
     if problem := reply_window_problem(inbound.channel, inbound.contact):
         raise UiError(problem)
     kind = reply_type(inbound.channel)
-    if problem := kind.cap_check(text):
-        raise UiError(problem)
+    if too_long := kind.cap_check(text):
+        raise UiError(too_long)
     if inbound.contact is not None:
         # The quick reply has no transactional confirmation: the conversation page has it.
         try:
@@ -241,10 +246,11 @@ def sandbox_inbound(*, channel: str, sender: str, text: str, user: AbstractBaseU
 
 # --- Compatibility: approval moved to campaigns.services (issue #14) -----------------------
 # Pages written against the old names keep working; new code calls campaigns.services.
+from campaigns.models import Campaign, CampaignApproval  # noqa: E402
 from campaigns.services import approval_required, campaign_approval_problem  # noqa: E402
 
 
-def campaign_approve(*, campaign, user):  # type: ignore[no-untyped-def]
+def campaign_approve(*, campaign: Campaign, user: Actor) -> CampaignApproval:
     """Approve as `user` (old UI signature): campaigns.services.campaign_approve, as UiError."""
     from campaigns.services import campaign_approve as approve
     from core.rules import Refused

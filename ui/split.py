@@ -42,25 +42,27 @@ def campaign_split_panel(campaign: Campaign) -> dict[str, Any] | None:
         f = figures.get(str(variant.position), {})
         delivered = f.get("delivered", 0)
         chance = chances.get(variant.name)
-        rows.append({
-            "name": variant.name,
-            "text": variant.text or (variant.template.name if variant.template else ""),
-            "coupon": variant.coupon,
-            "recipients": f.get("recipients", 0),
-            "delivered": delivered,
-            "clicks": f.get("clicks", 0),
-            "click_rate": _rate(f.get("clicks", 0), delivered),
-            "replies": f.get("replies", 0),
-            "reply_rate": _rate(f.get("replies", 0), delivered),
-            "conversions": f.get("conversions", 0),
-            "revenue": f.get("revenue", "0.00"),
-            "revenue_per_person": (
-                f"{Decimal(f.get('revenue', '0')) / delivered:.2f}" if delivered else "—"
-            ),
-            "chance": None if chance is None else round(100 * chance),
-            "winner": split.winner == variant.position,
-            "leader": evaluation.get("leader") == variant.name,
-        })  # fmt: skip
+        rows.append(
+            {
+                "name": variant.name,
+                "text": variant.text or (variant.template.name if variant.template else ""),
+                "coupon": variant.coupon,
+                "recipients": f.get("recipients", 0),
+                "delivered": delivered,
+                "clicks": f.get("clicks", 0),
+                "click_rate": _rate(f.get("clicks", 0), delivered),
+                "replies": f.get("replies", 0),
+                "reply_rate": _rate(f.get("replies", 0), delivered),
+                "conversions": f.get("conversions", 0),
+                "revenue": f.get("revenue", "0.00"),
+                "revenue_per_person": (
+                    f"{Decimal(f.get('revenue', '0')) / delivered:.2f}" if delivered else "—"
+                ),
+                "chance": None if chance is None else round(100 * chance),
+                "winner": split.winner == variant.position,
+                "leader": evaluation.get("leader") == variant.name,
+            }
+        )
     decide_at = campaign.launched_at + split.decide_after if campaign.launched_at else None
     sizes = evaluation.get("sizes", {})
     plan = split.plan or {}
@@ -144,8 +146,13 @@ def campaign_conversions_card(campaign: Campaign) -> dict[str, Any]:
     """Conversions credited to the campaign, revenue, and per message and per unit spent."""
     figures = campaign_conversions(campaign=campaign)
     revenue = Decimal(str(figures["revenue"]))
-    sent = (campaign.count_accepted + campaign.count_delivered + campaign.count_undeliverable
-            + campaign.count_expired + campaign.count_rejected)  # fmt: skip
+    sent = (
+        campaign.count_accepted
+        + campaign.count_delivered
+        + campaign.count_undeliverable
+        + campaign.count_expired
+        + campaign.count_rejected
+    )
     return {
         "count": figures["count"],
         "revenue": f"{revenue:.2f}",

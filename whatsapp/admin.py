@@ -1,13 +1,14 @@
 """Admin for WhatsApp templates: read-only (they come from Infobip), filterable, syncable."""
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseRedirect
-from django.urls import path, reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
@@ -19,10 +20,14 @@ class RemovedUpstreamFilter(admin.SimpleListFilter):
     title = "on Infobip"
     parameter_name = "removed"
 
-    def lookups(self, request, model_admin):
+    def lookups(
+        self, request: HttpRequest, model_admin: admin.ModelAdmin[Any]
+    ) -> list[tuple[str, str]]:
         return [("no", "present"), ("yes", "removed upstream")]
 
-    def queryset(self, request, queryset):
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[WhatsAppTemplate]
+    ) -> QuerySet[WhatsAppTemplate]:
         if self.value() == "yes":
             return queryset.filter(removed_upstream_at__isnull=False)
         if self.value() == "no":
@@ -31,7 +36,7 @@ class RemovedUpstreamFilter(admin.SimpleListFilter):
 
 
 @admin.register(WhatsAppTemplate)
-class WhatsAppTemplateAdmin(admin.ModelAdmin):
+class WhatsAppTemplateAdmin(admin.ModelAdmin[WhatsAppTemplate]):
     list_display = [
         "name",
         "language",
@@ -79,16 +84,23 @@ class WhatsAppTemplateAdmin(admin.ModelAdmin):
         ("Infobip payload", {"classes": ["collapse"], "fields": ["raw_payload"]}),
     ]
 
-    def get_readonly_fields(self, request, obj=None):
-        return [f for fs in self.fieldsets for f in fs[1]["fields"]]
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: WhatsAppTemplate | None = None
+    ) -> list[str]:
+        # Every field of the fieldsets, read-only (none is a grouped row of fields).
+        return [f for fs in self.fieldsets for f in fs[1]["fields"] if isinstance(f, str)]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(
+        self, request: HttpRequest, obj: WhatsAppTemplate | None = None
+    ) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(
+        self, request: HttpRequest, obj: WhatsAppTemplate | None = None
+    ) -> bool:
         return False  # campaigns reference templates; gone ones are marked, not deleted
 
     def has_sync_permission(self, request: HttpRequest) -> bool:
@@ -124,7 +136,7 @@ class WhatsAppTemplateAdmin(admin.ModelAdmin):
         return format_html("<pre>{}</pre>", json.dumps(obj.raw, indent=2, ensure_ascii=False))
 
     @admin.action(description="Sync now (the selected templates' senders)", permissions=["sync"])
-    def sync_now(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def sync_now(self, request: HttpRequest, queryset: QuerySet[WhatsAppTemplate]) -> None:
         senders = sorted(set(queryset.values_list("sender", flat=True)))
         for sender in senders:
             self._sync(request, sender)
@@ -139,7 +151,7 @@ class WhatsAppTemplateAdmin(admin.ModelAdmin):
         for error in result.errors:
             self.message_user(request, f"Sender {result.sender}: skipped {error}", messages.WARNING)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         sync = self.admin_site.admin_view(require_POST(self.sync_default_view))
         return [path("sync/", sync, name="whatsapp_whatsapptemplate_sync"), *super().get_urls()]
 
@@ -150,7 +162,9 @@ class WhatsAppTemplateAdmin(admin.ModelAdmin):
         self._sync(request, settings.INFOBIP_WHATSAPP_SENDER)
         return HttpResponseRedirect(reverse("admin:whatsapp_whatsapptemplate_changelist"))
 
-    def changelist_view(self, request: HttpRequest, extra_context=None):
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         extra_context = {
             **(extra_context or {}),
             "can_sync": self.has_sync_permission(request),

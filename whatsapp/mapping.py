@@ -30,10 +30,10 @@ class TemplateLike(Protocol):
     supported: bool
     unsupported_reason: str
     header_format: str
-    structure: dict
+    structure: dict[str, Any]
 
     @property
-    def value_buttons(self) -> list[dict]: ...
+    def value_buttons(self) -> list[dict[str, Any]]: ...
 
     def tokens(self, where: str) -> list[str]: ...
 
@@ -44,10 +44,10 @@ class TemplateValues:
 
     body: list[str]
     header: str | None = None
-    buttons: list[dict] = field(default_factory=list)  # [{"index", "type", "parameter"}]
+    buttons: list[dict[str, Any]] = field(default_factory=list)  # [{"index", "type", "parameter"}]
     header_type: str = "TEXT"
 
-    def to_infobip_template_data(self) -> dict:
+    def to_infobip_template_data(self) -> dict[str, Any]:
         """The `templateData` object of `POST /whatsapp/1/message/template`."""
         data: dict[str, Any] = {"body": {"placeholders": list(self.body)}}
         if self.header is not None:
@@ -64,7 +64,7 @@ class TemplateValues:
             ]
         return data
 
-    def to_message_fields(self) -> dict:
+    def to_message_fields(self) -> dict[str, Any]:
         """Keyword arguments for infobip.types.WhatsAppTemplateMessage."""
         data = self.to_infobip_template_data()
         return {
@@ -73,7 +73,7 @@ class TemplateValues:
             "buttons": data.get("buttons"),
         }
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "body": list(self.body),
             "header": self.header,
@@ -82,7 +82,7 @@ class TemplateValues:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TemplateValues":
+    def from_dict(cls, data: dict[str, Any]) -> "TemplateValues":
         return cls(
             body=list(data.get("body") or []),
             header=data.get("header"),
@@ -99,7 +99,7 @@ class Resolved:
     missing: list[str]
 
 
-def contact_values(contact: Any) -> dict:
+def contact_values(contact: Any) -> dict[str, Any]:
     """The plain dict of a contact that `mapping_resolve` reads (fields plus `attributes`)."""
     values = {name: getattr(contact, name, None) for name in FIELDS}
     attributes = getattr(contact, "attributes", None)
@@ -107,7 +107,7 @@ def contact_values(contact: Any) -> dict:
     return values
 
 
-def slot_from_text(text: str, *, fallback: str | None = None) -> dict:
+def slot_from_text(text: str, *, fallback: str | None = None) -> dict[str, Any]:
     """A slot for a value like `{{first_name}}`, `{{city}}`, `Hi {{first_name}}` or plain text."""
     match = PLACEHOLDER_RE.fullmatch(text.strip())
     if match:
@@ -151,7 +151,7 @@ def template_places(template: TemplateLike) -> dict[str, Any]:
     return {"header": header, "body": body, "buttons": buttons}
 
 
-def _button(template: TemplateLike, index: int) -> dict:
+def _button(template: TemplateLike, index: int) -> dict[str, Any]:
     buttons = (template.structure or {}).get("buttons") or []
     return buttons[index] if 0 <= index < len(buttons) and isinstance(buttons[index], dict) else {}
 
@@ -182,7 +182,7 @@ def mapping_validate(*, template: TemplateLike, mapping: Any) -> list[str]:
     buttons = mapping.get("buttons") or []
     if not isinstance(buttons, list):
         return [*errors, "the mapping's buttons must be a list"]
-    mapped: dict[int, list] = {}
+    mapped: dict[int, list[object]] = {}
     for entry in buttons:
         index = entry.get("index") if isinstance(entry, dict) else None
         if not isinstance(index, int) or isinstance(index, bool):
@@ -204,7 +204,7 @@ def mapping_validate(*, template: TemplateLike, mapping: Any) -> list[str]:
     return errors
 
 
-def _validate_list(part: str, places: list[Place], slots: list) -> list[str]:
+def _validate_list(part: str, places: list[Place], slots: list[object]) -> list[str]:
     errors: list[str] = []
     for i, place in enumerate(places):
         if i >= len(slots):
@@ -273,7 +273,9 @@ def _problem(kind: str, value: str) -> str | None:
 # --- per-recipient resolution ---------------------------------------------------------------
 
 
-def mapping_resolve(*, template: TemplateLike, mapping: dict, contact: dict) -> Resolved:
+def mapping_resolve(
+    *, template: TemplateLike, mapping: dict[str, Any], contact: dict[str, Any]
+) -> Resolved:
     """The values for one recipient, or the placeholders it has no usable value for."""
     places = template_places(template)
     missing: list[str] = []
@@ -294,7 +296,7 @@ def mapping_resolve(*, template: TemplateLike, mapping: dict, contact: dict) -> 
         for e in mapping.get("buttons") or []
         if isinstance(e, dict)
     }
-    buttons: list[dict] = []
+    buttons: list[dict[str, Any]] = []
     for button in template.value_buttons:
         index, kind = int(button["index"]), button["type"]
         if index in places["buttons"]:
@@ -314,7 +316,9 @@ def _nth(slots: Any, i: int) -> Any:
     return slots[i] if isinstance(slots, list) and i < len(slots) else None
 
 
-def _resolve_slot(place: Place, slot: Any, contact: dict) -> tuple[str | None, str | None]:
+def _resolve_slot(
+    place: Place, slot: Any, contact: dict[str, Any]
+) -> tuple[str | None, str | None]:
     """(value, None) or (None, why this recipient cannot be sent this placeholder)."""
     if not isinstance(slot, dict):
         return None, f"{place.label} is not mapped"
@@ -341,11 +345,11 @@ def _resolve_slot(place: Place, slot: Any, contact: dict) -> tuple[str | None, s
     return None, f"{place.label} ({what}) has no value and no fallback"
 
 
-def _interpolate(text: str, contact: dict) -> str | None:
+def _interpolate(text: str, contact: dict[str, Any]) -> str | None:
     """`text` with its `{{name}}` references filled in; None when one of them has no value."""
     found_all = True
 
-    def fill(match: re.Match) -> str:
+    def fill(match: re.Match[str]) -> str:
         nonlocal found_all
         ref = match.group(1)
         raw = contact.get(ref) if ref in FIELDS else (contact.get("attributes") or {}).get(ref)

@@ -1,5 +1,7 @@
 """WhatsApp templates as Infobip (Meta) approved them, one row per (sender, name, language)."""
 
+from typing import Any
+
 from django.db import models
 
 APPROVED = "APPROVED"
@@ -98,7 +100,7 @@ class WhatsAppTemplate(models.Model):
         return int((self.placeholders or {}).get("header") or 0)
 
     @property
-    def value_buttons(self) -> list[dict]:
+    def value_buttons(self) -> list[dict[str, Any]]:
         """Buttons that appear in templateData, in template order (see whatsapp.structure)."""
         return list((self.placeholders or {}).get("buttons") or [])
 

@@ -2,7 +2,9 @@
 
 import logging
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -62,7 +64,7 @@ class SyncResult:
             f"removed={self.removed} unsupported={self.unsupported}"
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -109,8 +111,12 @@ def templates_sync_all() -> list[SyncResult]:
     return results
 
 
-def _parse_all(raw_templates: list, result: SyncResult) -> dict[tuple[str, str], tuple]:
-    parsed: dict[tuple[str, str], tuple[ParsedTemplate, object]] = {}
+# (name, language) → the parsed template and Infobip's JSON of it.
+_Parsed = dict[tuple[str, str], tuple[ParsedTemplate, object]]
+
+
+def _parse_all(raw_templates: Sequence[object], result: SyncResult) -> _Parsed:
+    parsed: _Parsed = {}
     for position, raw in enumerate(raw_templates, start=1):
         try:
             item = parse_template(raw)
@@ -144,7 +150,7 @@ def _key_of(raw: object) -> tuple[str, str]:
     return "", ""
 
 
-def _store(sender: str, parsed: dict, result: SyncResult) -> None:
+def _store(sender: str, parsed: _Parsed, result: SyncResult) -> None:
     now = timezone.now()
     with transaction.atomic():
         existing = {(t.name, t.language): t for t in WhatsAppTemplate.objects.filter(sender=sender)}
@@ -218,7 +224,7 @@ def template_apply_status_update(
     return templates.update(status=status.upper(), status_reason=reason, updated_at=timezone.now())
 
 
-def template_apply_update_event(*, event: dict) -> int:
+def template_apply_update_event(*, event: dict[str, Any]) -> int:
     """Apply one TEMPLATE_UPDATE push (status, category or quality change) to stored templates."""
     change = event.get("change") or {}
     name, language = event.get("messageTemplateName"), event.get("messageTemplateLanguage")
@@ -301,6 +307,11 @@ def _fill(text: str, tokens: list[str], values: list[str]) -> str:
     return PLACEHOLDER_RE.sub(lambda m: by_token.get(m.group(1), m.group(0)), text)
 
 
+def _literal(value: str) -> Callable[[re.Match[str]], str]:
+    """A replacement for re.sub that inserts `value` as is (a string's backslashes would not)."""
+    return lambda _match: value
+
+
 def _render_buttons(buttons: object, values: TemplateValues | None) -> list[str]:
     if not isinstance(buttons, list):
         return []
@@ -314,7 +325,7 @@ def _render_buttons(buttons: object, values: TemplateValues | None) -> list[str]
         if kind == "URL":
             url = str(button.get("url") or "")
             if parameter:
-                url = PLACEHOLDER_RE.sub(lambda _m, p=parameter: p, url)
+                url = PLACEHOLDER_RE.sub(_literal(str(parameter)), url)
             lines.append(f"[{text}] {url}")
         elif kind == "PHONE_NUMBER":
             lines.append(f"[{text}] tel:{button.get('phoneNumber') or ''}")

@@ -36,10 +36,10 @@ class ParsedTemplate:
     status: str = ""
     category: str = ""
     quality: str = ""
-    structure: dict = field(default_factory=dict)
+    structure: dict[str, Any] = field(default_factory=dict[str, Any])
     body_text: str = ""
     header_format: str = ""
-    placeholders: dict = field(default_factory=dict)
+    placeholders: dict[str, Any] = field(default_factory=dict[str, Any])
     supported: bool = True
     unsupported_reason: str = ""
     placeholder_warning: str = ""
@@ -105,7 +105,7 @@ def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _read_structure(parsed: ParsedTemplate, structure: dict, raw: dict) -> str:
+def _read_structure(parsed: ParsedTemplate, structure: dict[str, Any], raw: dict[str, Any]) -> str:
     """Fill body/header/buttons of `parsed`; return why Herald cannot send it, or ''."""
     warnings: list[str] = []
     body = structure.get("body")
@@ -157,13 +157,13 @@ def _read_structure(parsed: ParsedTemplate, structure: dict, raw: dict) -> str:
     return ""
 
 
-def _read_buttons(buttons: Any) -> tuple[list[dict], str]:
+def _read_buttons(buttons: Any) -> tuple[list[dict[str, Any]], str]:
     """Buttons that go into templateData (in template order), or why they cannot be sent."""
     if buttons is None:
         return [], ""
     if not isinstance(buttons, list):
         return [], "the buttons are not a list"
-    out: list[dict] = []
+    out: list[dict[str, Any]] = []
     for index, button in enumerate(buttons):
         if not isinstance(button, dict):
             return [], f"button {index + 1} is not an object"

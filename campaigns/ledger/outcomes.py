@@ -124,12 +124,23 @@ def update_messages(updates: list[tuple[int, Outcome]], now: datetime) -> None:
     for pk, o in updates:
         final = o.state in FINAL_STATES
         row = (
-            pk, o.state, o.status_group or None, o.status_id, o.status_name or None,
-            o.error_group or None, o.error_id, o.error_name or None, o.error_permanent,
-            o.price, o.currency or None, o.parts, o.bulk_id or None, o.reason[:500] or None,
+            pk,
+            o.state,
+            o.status_group or None,
+            o.status_id,
+            o.status_name or None,
+            o.error_group or None,
+            o.error_id,
+            o.error_name or None,
+            o.error_permanent,
+            o.price,
+            o.currency or None,
+            o.parts,
+            o.bulk_id or None,
+            o.reason[:500] or None,
             (o.at or now) if o.state == MessageState.ACCEPTED else None,
             (o.at or now) if final else None,
-        )  # fmt: skip
+        )
         payload.append({k: v for k, v in zip(names, row, strict=True) if v is not None})
     with bound_cursor(tuple_row) as cursor:
         cursor.execute(UPDATE_MESSAGES, [orjson.dumps(payload, default=json_default).decode()])

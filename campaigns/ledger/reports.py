@@ -42,13 +42,24 @@ def messages_apply_reports(*, outcomes: Sequence[Outcome]) -> ApplyResult:
     for message_id, o in best.items():
         final = o.state in FINAL_STATES
         record = (
-            message_id, STATE_RANK[o.state], o.state, o.status_group or None, o.status_id,
-            o.status_name or None, o.error_group or None, o.error_id, o.error_name or None,
-            o.error_permanent, o.price, o.currency or None, o.parts, o.bulk_id or None,
+            message_id,
+            STATE_RANK[o.state],
+            o.state,
+            o.status_group or None,
+            o.status_id,
+            o.status_name or None,
+            o.error_group or None,
+            o.error_id,
+            o.error_name or None,
+            o.error_permanent,
+            o.price,
+            o.currency or None,
+            o.parts,
+            o.bulk_id or None,
             o.reason[:500] or None,
             (o.at or now) if o.state == MessageState.ACCEPTED else None,
             (o.at or now) if final else None,
-        )  # fmt: skip
+        )
         payload.append({k: v for k, v in zip(names, record, strict=True) if v is not None})
     params = {
         "payload": orjson.dumps(payload, default=json_default).decode(),

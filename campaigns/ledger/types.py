@@ -4,6 +4,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from campaigns.states import RANK, MessageState
 
@@ -58,7 +59,7 @@ class ApplyResult:
 class Deltas:
     """One campaign's counter and cost changes, written once per transaction."""
 
-    counts: Counter = field(default_factory=Counter)
+    counts: Counter[str] = field(default_factory=Counter)
     cost: Decimal = Decimal(0)
     currency: str = ""
 
@@ -73,7 +74,7 @@ class Claimed:
     phone: str
     channel: str
     text: str
-    template_values: dict | None
+    template_values: dict[str, Any] | None
     callback_data: str
     replaces_id: int | None
     opted_out: bool

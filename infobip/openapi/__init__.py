@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -42,22 +43,24 @@ class Operation:
     product: str
     method: str
     path: str
-    spec: dict
+    spec: dict[str, Any]
 
 
 @cache
-def load(product: str) -> dict:
+def load(product: str) -> dict[str, Any]:
     """The parsed OpenAPI document of `product`."""
-    return json.loads((SPEC_DIR / PRODUCTS[product]).read_text())
+    document: dict[str, Any] = json.loads((SPEC_DIR / PRODUCTS[product]).read_text())
+    return document
 
 
 @cache
-def _registry(product: str) -> Registry:
+def _registry(product: str) -> Registry[Any]:
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT202012
 
     resource = Resource.from_contents(load(product), default_specification=DRAFT202012)
-    return Registry().with_resource(_uri(product), resource)
+    registry: Registry[Any] = Registry().with_resource(_uri(product), resource)
+    return registry
 
 
 def _uri(product: str) -> str:
@@ -69,7 +72,7 @@ def _pointer(*parts: str) -> str:
 
 
 @cache
-def _path_patterns() -> list[tuple[re.Pattern, str, str]]:
+def _path_patterns() -> list[tuple[re.Pattern[str], str, str]]:
     patterns = []
     for product in PRODUCTS:
         for path in load(product)["paths"]:
@@ -135,7 +138,7 @@ def validate_request(method: str, path: str, body: Any) -> list[Violation]:
     return violations(request_validator(method, op.path), body)
 
 
-def _property(path) -> str:
+def _property(path: Iterable[str | int]) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))

@@ -124,12 +124,16 @@ PARTS = {SMS: lambda text: sms_parts(text)[0] if text is not None else 1}
 
 def _destination(dest: dict[str, Any], channel: str) -> str:
     """`to` of a destination: a plain one, or the entry of `channel` in a `byChannel` list."""
+    to: str
     if "to" in dest:
-        return dest["to"]
+        to = dest["to"]
+        return to
     for entry in dest.get("byChannel") or []:
         if entry.get("channel") == channel:
-            return entry["to"]
-    return (dest.get("byChannel") or [{}])[0].get("to", "")
+            to = entry["to"]
+            return to
+    to = (dest.get("byChannel") or [{}])[0].get("to", "")
+    return to
 
 
 def send_messages(sb: "Sandbox", req: "Request") -> Response:
@@ -202,15 +206,30 @@ def _whatsapp_message(m: dict[str, Any], bulk_id: str | None, now: float) -> Mes
         f = m["smsFailover"]
         failover = {"from": f["from"], "text": f["text"], "parts": sms_parts(f["text"])[0]}
     text = (
-        content.get("text") or content.get("caption") or (content.get("body") or {}).get("text")
-        or content.get("mediaUrl") or content.get("templateName")
-    )  # fmt: skip
+        content.get("text")
+        or content.get("caption")
+        or (content.get("body") or {}).get("text")
+        or content.get("mediaUrl")
+        or content.get("templateName")
+    )
     return Message(
-        m.get("messageId") or str(uuid.uuid4()), WHATSAPP, m["to"], m["from"], bulk_id,
-        text, 1, now, m.get("notifyUrl"),
-        False, m.get("callbackData"), m.get("entityId"), m.get("applicationId"), None,
-        content if "templateName" in content else None, failover,
-    )  # fmt: skip
+        m.get("messageId") or str(uuid.uuid4()),
+        WHATSAPP,
+        m["to"],
+        m["from"],
+        bulk_id,
+        text,
+        1,
+        now,
+        m.get("notifyUrl"),
+        False,
+        m.get("callbackData"),
+        m.get("entityId"),
+        m.get("applicationId"),
+        None,
+        content if "templateName" in content else None,
+        failover,
+    )
 
 
 def send_whatsapp_text(sb: "Sandbox", req: "Request") -> Response:
@@ -261,28 +280,38 @@ def preview(sb: "Sandbox", req: "Request") -> Response:
         configurations.append({"transliteration": body["transliteration"]})
     parts, _, remaining = sms_parts(text)
     previews = [
-        {"textPreview": text, "messageCount": parts, "charactersRemaining": remaining,
-         "configuration": c}
+        {
+            "textPreview": text,
+            "messageCount": parts,
+            "charactersRemaining": remaining,
+            "configuration": c,
+        }
         for c in configurations
-    ]  # fmt: skip
+    ]
     return Response(200, {"originalText": text, "previews": previews})
 
 
 def _matches(m: Message, req: "Request") -> bool:
-    for name, value in (("bulkId", m.bulk_id), ("messageId", m.message_id),
-                        ("entityId", m.entity_id), ("applicationId", m.application_id),
-                        ("campaignReferenceId", m.campaign_ref)):  # fmt: skip
+    for name, value in (
+        ("bulkId", m.bulk_id),
+        ("messageId", m.message_id),
+        ("entityId", m.entity_id),
+        ("applicationId", m.application_id),
+        ("campaignReferenceId", m.campaign_ref),
+    ):
         wanted = req.args(name)
         if wanted and value not in wanted:
             return False
     return True
 
 
-def _pull(sb: "Sandbox", req: "Request", queue_name: str, channel: str | None) -> list[tuple]:
+def _pull(
+    sb: "Sandbox", req: "Request", queue_name: str, channel: str | None
+) -> list[tuple[Message, str, float]]:
     """Take up to `limit` matching events out of a pull queue (each is returned once)."""
     limit = _limit(req)
     store = sb.store
-    taken: list[tuple] = []
+    taken: list[tuple[Message, str, float]] = []
     with store.lock:
         queue = getattr(store, queue_name)
         keep = []
@@ -328,7 +357,8 @@ def sms_logs(sb: "Sandbox", req: "Request") -> Response:
     offset = int(req.arg("cursor") or 0) if (req.arg("cursor") or "").isdigit() else 0
     since, until = _parse_time(req.arg("sentSince")), _parse_time(req.arg("sentUntil"))
     wanted = {k: req.arg(k) for k in ("sender", "destination", "generalStatus")}
-    results, skipped, more = [], 0, False
+    results: list[dict[str, Any]] = []
+    skipped, more = 0, False
     for m in reversed(candidates):
         if m.channel not in SMS_API_CHANNELS or not _matches(m, req):
             continue

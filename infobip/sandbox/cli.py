@@ -6,7 +6,10 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from infobip.sandbox.server import SandboxHTTPServer
 
 from infobip.sandbox import real_credentials_reason
 from infobip.sandbox.config import ConfigError, add_arguments, config_from_options
@@ -35,7 +38,7 @@ def settings_values() -> dict[str, str]:
         raise RefusedError(f"cannot read Herald's settings: {exc}") from exc
 
 
-def build(options: dict[str, Any], values: dict[str, str]):
+def build(options: dict[str, Any], values: dict[str, str]) -> "SandboxHTTPServer":
     """The HTTP server for `options` (parsed flags), after the real-credentials check."""
     from infobip.sandbox.persistence import Persistence
     from infobip.sandbox.server import Sandbox, SandboxHTTPServer
@@ -56,10 +59,20 @@ def build(options: dict[str, Any], values: dict[str, str]):
     return SandboxHTTPServer((options.get("host") or "127.0.0.1", int(options["port"])), sandbox)
 
 
-def serve(options: dict[str, Any], out=sys.stdout) -> None:
+class _Out(Protocol):
+    """Where serve prints: a text stream (stdout, a command's OutputWrapper)."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
+
+def serve(options: dict[str, Any], out: _Out = sys.stdout) -> None:
     """Run until interrupted."""
     server = build(options, settings_values())
     host, port = server.server_address[:2]
+    if isinstance(host, bytes):  # an AF_UNIX-style address; a TCP server's host is a str
+        host = host.decode()
     print(
         f"Infobip sandbox on http://{host}:{port}/ — Sandbox: no real messages are sent "
         f"(reports after {server.sandbox.config.push_delay}s; control API at /_sandbox/)",

@@ -81,9 +81,17 @@ class Config:
 
     def check(self) -> None:
         """Raise ConfigError when options contradict each other or are out of range."""
-        for name in ("rate_429", "rate_5xx", "drop_after_read", "duplicate_pushes",
-                     "not_on_whatsapp", "seen_rate", "retry_after_share", "slow_rate",
-                     "push_jitter"):  # fmt: skip
+        for name in (
+            "rate_429",
+            "rate_5xx",
+            "drop_after_read",
+            "duplicate_pushes",
+            "not_on_whatsapp",
+            "seen_rate",
+            "retry_after_share",
+            "slow_rate",
+            "push_jitter",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1")
         if self.rate_429 + self.rate_5xx + self.drop_after_read > 1.0:

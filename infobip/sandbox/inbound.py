@@ -84,7 +84,9 @@ def infobip_channel(channel: str) -> str:
     return ALIASES.get(name.lower(), name.upper())
 
 
-def build(channel: str, sender: str, to: str, text: str, keywords=DEFAULT_KEYWORDS) -> dict:
+def build(
+    channel: str, sender: str, to: str, text: str, keywords: frozenset[str] = DEFAULT_KEYWORDS
+) -> dict[str, Any]:
     """The push body for one inbound message on `channel` (`sms`, `whatsapp`, `viber`, `rcs`…)."""
     name = infobip_channel(channel)
     own = {

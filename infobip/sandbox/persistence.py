@@ -34,24 +34,53 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
 
-def _row(m: Message) -> tuple:
+def _row(m: Message) -> tuple[object, ...]:
     return (
-        m.message_id, m.channel, m.to, m.sender, m.bulk_id, m.text, m.parts, m.accepted_at,
-        m.url, int(m.intermediate), m.callback_data, m.entity_id, m.application_id,
-        m.campaign_ref, json.dumps(m.template) if m.template is not None else None,
-        json.dumps(m.failover) if m.failover is not None else None, m.final_status,
-        m.final_error, m.outcome, m.price, int(m.seen), m.state, m.done_at,
-    )  # fmt: skip
+        m.message_id,
+        m.channel,
+        m.to,
+        m.sender,
+        m.bulk_id,
+        m.text,
+        m.parts,
+        m.accepted_at,
+        m.url,
+        int(m.intermediate),
+        m.callback_data,
+        m.entity_id,
+        m.application_id,
+        m.campaign_ref,
+        json.dumps(m.template) if m.template is not None else None,
+        json.dumps(m.failover) if m.failover is not None else None,
+        m.final_status,
+        m.final_error,
+        m.outcome,
+        m.price,
+        int(m.seen),
+        m.state,
+        m.done_at,
+    )
 
 
 def _message(row: sqlite3.Row) -> Message:
     m = Message(
-        row["message_id"], row["channel"], row["to_"], row["sender"], row["bulk_id"],
-        row["text"], row["parts"], row["accepted_at"], row["url"], bool(row["intermediate"]),
-        row["callback_data"], row["entity_id"], row["application_id"], row["campaign_ref"],
+        row["message_id"],
+        row["channel"],
+        row["to_"],
+        row["sender"],
+        row["bulk_id"],
+        row["text"],
+        row["parts"],
+        row["accepted_at"],
+        row["url"],
+        bool(row["intermediate"]),
+        row["callback_data"],
+        row["entity_id"],
+        row["application_id"],
+        row["campaign_ref"],
         json.loads(row["template"]) if row["template"] else None,
         json.loads(row["failover"]) if row["failover"] else None,
-    )  # fmt: skip
+    )
     m.final_status, m.final_error, m.outcome = (
         row["final_status"],
         row["final_error"],
@@ -73,7 +102,8 @@ class Persistence:
         self.path = str(path)
         with self._connect() as db:
             db.executescript(_SCHEMA)
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        # (what, its messages): "insert", "final", "reset" and "stop" (the last two: None)
+        self._queue: queue.SimpleQueue[tuple[str, list[Message] | None]] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._write, name="sandbox-sqlite", daemon=True)
         self._thread.start()
 

@@ -49,9 +49,17 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+def _leg(m: Message) -> dict[str, Any]:
+    """The failover SMS of a message reported as FAILOVER (only those are)."""
+    if m.failover is None:
+        raise ValueError(f"{m.message_id} has no failover to report")
+    return m.failover
+
+
 def _status_error(m: Message, kind: str) -> tuple[str, str, float]:
     if kind == FAILOVER:
-        return m.failover["status"], m.failover["error"], m.failover["price"]
+        leg = _leg(m)
+        return leg["status"], leg["error"], leg["price"]
     if kind == INTERMEDIATE:
         name = "DELIVERED_TO_OPERATOR" if m.outcome == "delivered" else "PENDING_ENROUTE"
         return name, "NO_ERROR", m.price
@@ -69,10 +77,10 @@ def sms_report(m: Message, kind: str, at: float, currency: str) -> dict[str, Any
         "error": ERROR_OBJECTS[error],
         "messageId": m.message_id,
         "to": m.to,
-        "sender": m.failover["from"] if failover else m.sender,
+        "sender": _leg(m)["from"] if failover else m.sender,
         "sentAt": timestamp(m.accepted_at),
         "doneAt": timestamp(at),
-        "messageCount": m.failover["parts"] if failover else m.parts,
+        "messageCount": _leg(m)["parts"] if failover else m.parts,
     }
     if m.callback_data is not None:
         item["callbackData"] = m.callback_data
@@ -129,13 +137,13 @@ def messages_api_report(m: Message, kind: str, at: float, currency: str) -> dict
     item: dict[str, Any] = {
         "event": "DELIVERY",
         "channel": SMS if failover else m.channel,
-        "sender": m.failover["from"] if failover else m.sender,
+        "sender": _leg(m)["from"] if failover else m.sender,
         "destination": m.to,
         "sentAt": timestamp(m.accepted_at),
         "doneAt": timestamp(at),
         "bulkId": m.bulk_id or "",
         "messageId": m.message_id,
-        "messageCount": m.failover["parts"] if failover else m.parts,
+        "messageCount": _leg(m)["parts"] if failover else m.parts,
         "status": STATUS_OBJECTS[status],
         "error": ERROR_OBJECTS[error],
     }
@@ -278,7 +286,7 @@ class Reporter:
                 with self._cond:
                     self._processing -= processing
 
-    def _process(self, due: list, now: float) -> None:
+    def _process(self, due: list[tuple[float, int, str, Any]], now: float) -> None:
         cfg = self.config
         events: list[tuple[Message, str]] = []
         seen: list[Message] = []
@@ -330,7 +338,7 @@ class Reporter:
 
     def _push_events(self, events: list[tuple[Message, str]], now: float) -> None:
         cfg = self.config
-        by_url: dict[str, list[dict]] = defaultdict(list)
+        by_url: dict[str, list[dict[str, Any]]] = defaultdict(list)
         refused = 0
         for m, kind in events:
             url = m.url or cfg.default_report_url
@@ -378,7 +386,8 @@ class Reporter:
                 if response.will_close:
                     conn.close()
                     del pool[key]
-                return response.status
+                status: int = response.status
+                return status
             except (OSError, http.client.HTTPException):
                 conn.close()
                 del pool[key]

@@ -53,7 +53,7 @@ class Request:
 @dataclass
 class Route:
     method: str
-    regex: re.Pattern
+    regex: re.Pattern[str]
     handler: Any
     envelope: str
     is_send: bool
@@ -73,7 +73,7 @@ def _routes() -> list[Route]:
             if method == "POST" and not is_control and has_body:
                 validator = request_validator(method.lower(), template)
             routes.append(Route(method, regex, handler, envelope, is_send, is_control, validator))
-    return routes  # fmt: skip
+    return routes
 
 
 class Sandbox:
@@ -177,10 +177,10 @@ class Sandbox:
         r = self._rng.random()
         if r < cfg.rate_429:
             self.store.count("fault_429")
-            headers = {}
+            headers: dict[str, str] = {}
             if self._rng.random() < cfg.retry_after_share:
                 headers["Retry_After"] = str(cfg.retry_after_seconds)
-            return error(route.envelope, 429, **headers), False
+            return error(route.envelope, 429, (), **headers), False
         if r < cfg.rate_429 + cfg.rate_5xx:
             self.store.count("fault_5xx")
             return error(route.envelope, self._rng.choice((500, 502, 503))), False
@@ -195,6 +195,7 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "InfobipSandbox/1.0"
+    server: "SandboxHTTPServer"  # the only server that serves this handler
     disable_nagle_algorithm = True
 
     def _serve(self) -> None:

@@ -51,7 +51,7 @@ class Message:
         "text",
         "to",
         "url",
-    )  # fmt: skip
+    )
     # Set by decide() when the message is accepted, not in __init__: declared for the type checker.
     final_status: str
     final_error: str
@@ -222,15 +222,21 @@ class Store:
         self.log: list[Message] = []
         self.by_bulk: dict[str, list[Message]] = {}
         self.recipient_keys: set[tuple[str, str, str]] = set()
-        self.sms_pull: deque = deque()  # (message, kind, at) for GET /sms/3/reports
-        self.ma_pull: deque = deque()  # the same for GET /messages-api/1/reports
-        self.inbox: deque = deque()  # inbound SMS results for GET /sms/1/inbox/reports
+        self.sms_pull: deque[tuple[Message, str, float]] = (
+            deque()
+        )  # (message, kind, at) for GET /sms/3/reports
+        self.ma_pull: deque[tuple[Message, str, float]] = (
+            deque()
+        )  # the same for GET /messages-api/1/reports
+        self.inbox: deque[dict[str, Any]] = (
+            deque()
+        )  # inbound SMS results for GET /sms/1/inbox/reports
         self.inbound_configs: dict[str, dict[str, Any]] = {}
         # messageId → the send's tracking options (`urlOptions` / SMS `options.tracking`).
         self.tracking: dict[str, dict[str, Any]] = {}
         # SMS sent with options.conversionTracking, and how often each was logged converted.
         self.conversion_tracked: set[str] = set()
-        self.conversions: Counter = Counter()
+        self.conversions: Counter[str] = Counter()  # by messageId
         self.last_inbound: dict[str, float] = {}
         self.counts: dict[str, int] = dict.fromkeys(
             ("accepted", "accepted_sms", "accepted_whatsapp", "duplicate_message_id",
@@ -240,7 +246,7 @@ class Store:
              "duplicate_pushes", "reports_pulled", "inbound_pushed", "inbound_failed",
              "inbound_queued", "conversions_logged", "conversions_refused"), 0)  # fmt: skip
         self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-        self.by_channel: Counter = Counter()  # accepted messages per Infobip channel
+        self.by_channel: Counter[str] = Counter()  # accepted messages per Infobip channel
 
     def add(self, messages: list[Message], config: Config) -> None:
         """Record accepted messages, deciding each one's fate; counts duplicates."""

@@ -36,13 +36,14 @@ _ONE_OF_MANY = re.compile(r" is valid under each of .*\Z", re.DOTALL)
 _ONE_OF_MANY_TEXT = " is valid under more than one of the given schemas"
 
 
-def _resolve(product: str, ref: str) -> dict:
+def _resolve(product: str, ref: str) -> dict[str, Any]:
     if not ref.startswith("#/"):
         raise ValueError(f"only local $refs are supported, got {ref!r}")
     node: Any = openapi.load(product)
     for part in ref[2:].split("/"):
         node = node[part.replace("~1", "/").replace("~0", "~")]
-    return node
+    found: dict[str, Any] = node  # a schema object, as $refs point to
+    return found
 
 
 def compile_schema(product: str, node: Any, _stack: tuple[str, ...] = ()) -> Any:
@@ -93,17 +94,18 @@ def compile_schema(product: str, node: Any, _stack: tuple[str, ...] = ()) -> Any
 class RequestValidator:
     """Validates one operation's request body; `violations(body)` is empty when it is valid."""
 
-    def __init__(self, schema: dict) -> None:
+    def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
         self._fast = jsonschema_rs.Draft202012Validator(schema)
         self._full = Draft202012Validator(schema)
 
     def is_valid(self, body: Any) -> bool:
         try:
-            return self._fast.is_valid(body)
+            valid: bool = self._fast.is_valid(body)
         except (ValueError, TypeError, OverflowError):
             # Values jsonschema_rs cannot convert (e.g. huge integers): let jsonschema decide.
-            return self._full.is_valid(body)
+            valid = self._full.is_valid(body)
+        return valid
 
     def violations(self, body: Any) -> list[Violation]:
         """Every violation of `body`, as Infobip-style (property, violation) pairs."""

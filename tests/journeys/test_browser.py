@@ -59,6 +59,24 @@ def test_a_marketer_builds_validates_and_activates_a_journey(
     page.locator("#step-wait2").get_by_role("button", name="Save the step").click()
     expect(page.locator("#step-wait2 .field-error")).to_have_count(0)
 
+    # The send step's fallback chain: SMS cannot follow SMS (said on the step), no fallback can.
+    expect(page.locator("#step-wait2 .step-summary")).to_contain_text("at most 2 days")
+    sms2 = page.locator("#step-sms2")
+    sms2.get_by_role("button", name="Edit").click()
+    expect(sms2.get_by_role("group", name="If not delivered, fall back to")).to_be_visible()
+    sms2.get_by_label("Then", exact=True).select_option("sms")
+    sms2.get_by_label("Its text").first.fill("Last call (SMS): CART10")
+    axe_audit.check(page, "journey send step form at 1280 px")
+    sms2.get_by_role("button", name="Save the step").click()
+    expect(sms2.locator(".field-error")).to_contain_text("cannot fall back to SMS")
+    shot(page, shots_dir, "journey-03b-fallback-problem")
+    sms2 = page.locator("#step-sms2")
+    sms2.get_by_role("button", name="Edit").click()
+    expect(sms2.get_by_label("Then", exact=True)).to_be_visible()
+    sms2.get_by_label("Then", exact=True).select_option("")
+    sms2.get_by_role("button", name="Save the step").click()
+    expect(sms2.locator(".field-error")).to_have_count(0)
+
     # A goal and a quiet-hours window, then validate.
     page.get_by_role("link", name="Edit the trigger and rules").click()
     page.get_by_label("Quiet hours: send only between").fill("08:00-20:00")
@@ -101,6 +119,13 @@ def test_a_marketer_builds_validates_and_activates_a_journey(
         assert width <= 391, f"{path} is {width}px wide at 390px"
         shot(page, shots_dir, f"journey-06-w390-{name}")
         axe_audit.check(page, f"journey {name} at 390 px")
+    # A send step's form (with its fallback rows) at 390 px: nothing wider than the screen.
+    page.goto(f"{base}/journeys/{journey.pk}/")
+    page.locator("#step-sms1").get_by_role("button", name="Edit").click()
+    expect(page.locator("#step-sms1 .fallback-chain")).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 391, f"the send step's form is {width}px wide at 390px"
+    shot(page, shots_dir, "journey-06-w390-send-form")
 
 
 @pytest.mark.timeout(600)

@@ -85,6 +85,30 @@ def test_steps_are_added_edited_moved_and_removed(builder) -> None:
     assert b"Not ready" in checked.content
 
 
+def test_the_send_step_offers_its_fallback_chain(builder) -> None:
+    client, journey = builder
+    form = client.get(f"/journeys/{journey.pk}/steps/sms2/")
+    assert b"If not delivered, fall back to" in form.content
+    sms2 = {"channel": "viber", "text": "Last call: 10% off with CART10", "track_links": "on"}
+    answer = client.post(f"/journeys/{journey.pk}/steps/sms2/", {
+        **sms2, "fallback_0": "sms", "fallback_text_0": "Last call (SMS): CART10",
+        "fallback_1": "", "fallback_amount": "2", "fallback_unit": "hours"})  # fmt: skip
+    assert answer.status_code == 200
+    journey.refresh_from_db()
+    step = journey.draft["steps"][3]
+    assert step["fallback"] == [{"channel": "sms", "text": "Last call (SMS): CART10"}]
+    assert step["fallback_after"] == "PT2H"
+    assert "Not delivered within 2 hours: SMS (each once, only the undelivered)" in (
+        answer.content.decode()
+    )
+    assert "(not delivered: SMS)" in answer.content.decode()
+    # The form shows the chain again; a chain that cannot be is named on its step.
+    assert b'value="Last call (SMS): CART10"' in client.get(
+        f"/journeys/{journey.pk}/steps/sms2/").content  # fmt: skip
+    wrong = client.post(f"/journeys/{journey.pk}/steps/sms2/", {**sms2, "fallback_0": "viber"})
+    assert "a Viber campaign cannot fall back to Viber" in wrong.content.decode()
+
+
 def test_activate_and_the_inspector(builder) -> None:
     client, journey = builder
     client.post(f"/journeys/{journey.pk}/do/activate/")

@@ -1,14 +1,31 @@
 """The approval queue: drafts waiting for a second person, with what is being approved."""
 
+import datetime as dt
+from typing import NotRequired, TypedDict
+
 from django.shortcuts import render
 
 from campaigns.analytics import marketing_campaigns
-from campaigns.models import ApprovalRequest
+from campaigns.models import ApprovalRequest, Campaign
 from campaigns.services import approval_required, campaign_approval_problem
 from campaigns.states import CampaignState
 from ui.access import APPROVE, page
 
 QUEUE_SIZE = 50
+
+
+class _QueueRow(TypedDict):
+    campaign: Campaign
+    mine: bool  # drafted by the viewer (who cannot approve it)
+    request: NotRequired[ApprovalRequest | None]
+
+
+def _requested_first(row: _QueueRow) -> tuple[bool, dt.datetime]:
+    """Requested ones first (the approvers were notified of those), oldest request first."""
+    request = row.get("request")
+    return request is None, request.requested_at if request else dt.datetime.min.replace(
+        tzinfo=dt.UTC
+    )
 
 
 @page(APPROVE)
@@ -24,7 +41,7 @@ def approval_queue(request):
         .prefetch_related("lists", "exclude_lists")
         .order_by("created_at")
     )
-    rows = []
+    rows: list[_QueueRow] = []
     for c in drafts.iterator(chunk_size=QUEUE_SIZE):
         if not hasattr(c, "approval") or campaign_approval_problem(campaign=c):
             mine = c.created_by_id is not None and c.created_by_id == request.user.pk
@@ -40,8 +57,6 @@ def approval_queue(request):
     }
     for row in rows:
         row["request"] = requests.get(row["campaign"].pk)
-    rows.sort(
-        key=lambda row: (row["request"] is None, row["request"] and row["request"].requested_at)
-    )
+    rows.sort(key=_requested_first)
     context = {"rows": rows, "required": approval_required()}
     return render(request, "ui/approvals.html", context)

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 from campaigns.caps import caps_configured
 from campaigns.models import Campaign, Segment
 from channels.base import ChannelType
-from channels.registry import UnknownChannel, channel_choices, channel_type
+from channels.registry import UnknownChannel, channel_choices, channel_type, fallback_choices
 from contacts.models import Contact, ContactList
 from contacts.phones import PhoneChecker, PhoneError
 from core.rules import Refused
@@ -107,6 +107,10 @@ def _rules(step: dict, draft: dict) -> list[str]:
         verb = verbs.get(policy, policy)
         out.append(f"Frequency caps ({'; '.join(caps)}): a capped contact {verb}")
     out.append("Opted-out contacts leave the journey before this send")
+    if chain := jf.fallback_words(step):
+        after = step.get("fallback_after")
+        window = jf.duration_words(after) if after else _hours(settings.HERALD_FAILOVER_AFTER)
+        out.append(f"Not delivered within {window}: {chain} (each once, only the undelivered)")
     if kind and kind.session_window:
         hours = int(kind.session_window.total_seconds() // 3600)
         out.append(f"{kind.label}: only inside the {hours}-hour window")
@@ -118,6 +122,10 @@ def _rules(step: dict, draft: dict) -> list[str]:
     if draft.get("max_spend"):
         out.append(f"Budget: the journey pauses at {draft['max_spend']} spent")
     return out
+
+
+def _hours(seconds: int) -> str:
+    return jf.duration_words(f"PT{seconds}S")
 
 
 def _flow(journey: Journey, problems: list[str]) -> dict[str, Any]:
@@ -239,6 +247,11 @@ def journey_step(request: HttpRequest, pk: int, step_id: str) -> HttpResponse:
         if step.get("rule", {}).get("rules") and not _single_rule(step.get("rule")) else "",
         "data_json": json.dumps(step.get("data") or {}, indent=1),
         "branches": (step.get("branches") or []) + [{}] * (4 - len(step.get("branches") or [])),
+        "fallback_channels": fallback_choices(), "fallback_rows": jf.fallback_rows(step),
+        "fallback_amount": jf.duration_fields(step["fallback_after"])[0]
+        if step.get("fallback_after") else "",
+        "fallback_unit": jf.duration_fields(step["fallback_after"])[1]
+        if step.get("fallback_after") else "hours",
     }  # fmt: skip
     return render(request, "ui/_journey_step_form.html", context)
 

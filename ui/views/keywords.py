@@ -41,13 +41,18 @@ def _problems(form: dict) -> dict[str, str]:
     return problems
 
 
+def _keyword(raw: str) -> OptInKeyword | None:
+    pk = param_int(raw)
+    return OptInKeyword.objects.filter(pk=pk).first() if pk is not None else None
+
+
 @page("contacts.change_contactlist")
 def keyword_list(request):
     """GET: the keywords and a form (a new one, or ?edit=ID); POST: save it (texts versioned)."""
-    editing = OptInKeyword.objects.filter(pk=param_int(request.GET.get("edit", ""))).first()
+    editing = _keyword(request.GET.get("edit", ""))
     form, problems = _form_of(editing), {}
     if request.method == "POST":
-        editing = OptInKeyword.objects.filter(pk=param_int(request.POST.get("id", ""))).first()
+        editing = _keyword(request.POST.get("id", ""))
         form = {name: request.POST.get(name, "").strip() for name in FIELDS}
         form["contact_list"] = param_int(request.POST.get("contact_list", ""))
         form["double_opt_in"] = request.POST.get("double_opt_in") == "on"
@@ -56,7 +61,7 @@ def keyword_list(request):
         contact_list = ContactList.objects.filter(pk=form["contact_list"]).first()
         if contact_list is None and "contact_list" not in problems:
             problems["contact_list"] = "That list no longer exists."
-        if not problems:
+        if not problems and contact_list is not None:
             keyword = editing or OptInKeyword()
             for name in ("keyword", "number", "channel", "confirmation_text", "confirm_prompt"):
                 setattr(keyword, name, form[name])

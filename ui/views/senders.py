@@ -68,7 +68,7 @@ def sender_list(request):
             channel=form["channel"],
             country=form["country"],
             sender=form["sender"],
-            **{name: form[name] or None for name in SENDER_FIELDS},
+            **{name: form[name] for name in SENDER_FIELDS},  # blank: not set
         )
     except ValidationError as exc:
         errors = (

@@ -30,7 +30,7 @@ def _snippet(value: str) -> Snippet | None:
 def snippet_list(request):
     """Every snippet, and a form to add one (or change the one asked for with ?edit=ID)."""
     editing = _snippet(request.GET.get("edit", ""))
-    context = {
+    context: dict[str, object] = {
         "snippets": Snippet.objects.all()[:500],
         "editing": editing,
         "errors": {},

@@ -312,7 +312,7 @@ def template_places(template: WhatsAppTemplate, mapping: dict | None = None) -> 
             return _slot_text(slots[i])
         return None
 
-    header = structure.get("header") if isinstance(structure.get("header"), dict) else {}
+    header = found if isinstance(found := structure.get("header"), dict) else {}
     for place in places["header"]:
         default = "{{first_name}}" if place.kind == "header_text" else ""
         value = current("header", 0)

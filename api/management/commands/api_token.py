@@ -53,8 +53,9 @@ class Command(BaseCommand):
                 raise CommandError("; ".join(exc.messages)) from None
             expires = token.expires_at.isoformat() if token.expires_at else None
             if options["json"]:
-                self.stdout.write(json.dumps({"token": secret, "id": token.pk,
-                                              "expires_at": expires}))  # fmt: skip
+                self.stdout.write(
+                    json.dumps({"token": secret, "id": token.pk, "expires_at": expires})
+                )
             else:
                 self.stdout.write(secret)
                 self.stderr.write(
@@ -71,12 +72,18 @@ class Command(BaseCommand):
             self.stdout.write(f"token {found.pk} {'revoked' if changed else 'was already revoked'}")
             return
         rows = [
-            {"id": t.pk, "prefix": t.prefix, "user": t.user.get_username(), "scopes": t.scopes,
-             "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
-             "revoked": t.revoked_at is not None, "state": t.state,
-             "expires_at": t.expires_at.isoformat() if t.expires_at else None}
+            {
+                "id": t.pk,
+                "prefix": t.prefix,
+                "user": t.user.get_username(),
+                "scopes": t.scopes,
+                "last_used_at": t.last_used_at.isoformat() if t.last_used_at else None,
+                "revoked": t.revoked_at is not None,
+                "state": t.state,
+                "expires_at": t.expires_at.isoformat() if t.expires_at else None,
+            }
             for t in ApiToken.objects.select_related("user")
-        ]  # fmt: skip
+        ]
         if options["json"]:
             self.stdout.write(json.dumps(rows))
         else:

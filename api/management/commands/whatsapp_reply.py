@@ -66,16 +66,24 @@ class Command(BaseCommand):
         if (contact := Contact.objects.filter(phone=phone).first()) is not None:
             try:  # the consent rule of every manual reply (issue 26 #6)
                 transactional = contact_reply_authorize(
-                    contact=contact, actor=actor, channel="whatsapp",
+                    contact=contact,
+                    actor=actor,
+                    channel="whatsapp",
                     transactional=options["transactional"],
-                )  # fmt: skip
+                )
             except ReplyRefused as exc:
                 raise CommandError(f"not sent: {exc} (--transactional)") from exc
         try:
             campaign, queued = whatsapp_session_queue(
-                phone=phone, kind=kind, text=text, media_url=image, buttons=buttons,
-                sender=options["sender"], actor=actor, respect_opt_out=not transactional,
-            )  # fmt: skip
+                phone=phone,
+                kind=kind,
+                text=text,
+                media_url=image,
+                buttons=buttons,
+                sender=options["sender"],
+                actor=actor,
+                respect_opt_out=not transactional,
+            )
         except (WhatsAppSessionError, Refused) as exc:
             raise CommandError(f"not sent: {exc}") from exc
         TransactionalSend.objects.create(campaign=campaign, token=None)
@@ -84,13 +92,20 @@ class Command(BaseCommand):
         state, reason = queued.state, ""
         if options["wait"]:
             state, reason = self._wait(queued.message_id, options["timeout"])
-        result = {"to": phone, "kind": kind, "messageId": queued.message_id, "state": state,
-                  "reason": reason}  # fmt: skip
+        result = {
+            "to": phone,
+            "kind": kind,
+            "messageId": queued.message_id,
+            "state": state,
+            "reason": reason,
+        }
         if options["json"]:
             self.stdout.write(json.dumps(result))
         else:
-            self.stdout.write(f"{kind} to {phone}: {state} messageId={queued.message_id}"
-                              + (f" ({reason})" if reason else ""))  # fmt: skip
+            self.stdout.write(
+                f"{kind} to {phone}: {state} messageId={queued.message_id}"
+                + (f" ({reason})" if reason else "")
+            )
         if state in ("failed", "rejected", "undeliverable", "expired", "skipped"):
             raise CommandError(f"not delivered: {state} {reason}".strip())
 

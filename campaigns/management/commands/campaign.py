@@ -6,9 +6,10 @@ import json
 import sys
 import time
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_datetime, parse_duration
 
 from campaigns.editing import campaign_archive, campaign_countries_update, campaign_unarchive
@@ -48,7 +49,7 @@ class Command(BaseCommand):
         "USERNAME (or HERALD_CLI_USER, else the operator)"
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         create = sub.add_parser("create", help="create a draft campaign")
         create.add_argument("--name", required=True)
@@ -66,31 +67,43 @@ class Command(BaseCommand):
         # The registered channel types (channels/registry.py), read when the parser is built.
         create.add_argument("--channel", required=True, choices=channel_names())
         create.add_argument(
-            "--sender", default="",
+            "--sender",
+            default="",
             help="a number or name; auto (the default): each recipient's country's sender",
-        )  # fmt: skip
+        )
         create.add_argument("--text", default="")
         create.add_argument("--template")
         create.add_argument("--language")
         create.add_argument("--placeholder", action="append", default=[], dest="placeholders")
         create.add_argument("--header-placeholder")
         create.add_argument(
-            "--image", default="", metavar="URL",
+            "--image",
+            default="",
+            metavar="URL",
             help="an https image (Viber, RCS): the text becomes its caption",
-        )  # fmt: skip
+        )
         create.add_argument(
-            "--button", action="append", default=[], dest="buttons", metavar="TEXT=URL",
+            "--button",
+            action="append",
+            default=[],
+            dest="buttons",
+            metavar="TEXT=URL",
             help="a button (Viber, RCS): TEXT=https://… opens a link, TEXT alone is a reply",
-        )  # fmt: skip
+        )
         create.add_argument(
-            "--fallback", default="", metavar="CHANNEL,…",
+            "--fallback",
+            default="",
+            metavar="CHANNEL,…",
             help="the fallback chain, in order (e.g. rcs,sms): who a step did not reach gets the "
             "next; each step says the campaign's text unless --fallback-text gives its own",
-        )  # fmt: skip
+        )
         create.add_argument(
-            "--fallback-text", action="append", default=[], metavar="CHANNEL=TEXT",
+            "--fallback-text",
+            action="append",
+            default=[],
+            metavar="CHANNEL=TEXT",
             help="the text of one fallback step (repeatable)",
-        )  # fmt: skip
+        )
         create.add_argument("--sms-failover-text", default="", help="the same as --fallback sms")
         create.add_argument("--sms-failover-sender", default="")
         create.add_argument("--failover-mode", choices=["herald", "infobip"], default="herald")
@@ -98,40 +111,53 @@ class Command(BaseCommand):
         create.add_argument("--speed-limit", type=int)
         create.add_argument("--speed-unit", choices=["second", "minute"], default="minute")
         create.add_argument(
-            "--send-window", "--quiet-hours", dest="quiet_hours", metavar="HH:MM-HH:MM",
+            "--send-window",
+            "--quiet-hours",
+            dest="quiet_hours",
+            metavar="HH:MM-HH:MM",
             help="the local hours in which messages may go, e.g. 08:00-21:00 (nothing is sent "
             "between 21:00 and 08:00); --quiet-hours is its older name, same meaning",
-        )  # fmt: skip
+        )
         create.add_argument(
             "--track-links", action="store_true", help="shorten links and count their clicks"
         )
         create.add_argument(
-            "--validity", type=int, metavar="MINUTES",
+            "--validity",
+            type=int,
+            metavar="MINUTES",
             help="SMS: how long Infobip keeps trying (max 2880); WhatsApp: expire unreported after",
-        )  # fmt: skip
+        )
         create.add_argument("--failover-validity", type=int, metavar="MINUTES")
         create.add_argument("--max-spend", help="budget cap in the price table's currency")
         create.add_argument(
-            "--override-frequency-cap", action="store_true",
+            "--override-frequency-cap",
+            action="store_true",
             help="lift the workspace's frequency caps for this campaign (audited)",
-        )  # fmt: skip
+        )
         _add_split_arguments(create)
         create.add_argument(
-            "--no-opt-out-footer", dest="opt_out_footer", action="store_false",
-            help="add no \"Reply STOP to opt out\" line where the law asks for one (the launch is "
+            "--no-opt-out-footer",
+            dest="opt_out_footer",
+            action="store_false",
+            help='add no "Reply STOP to opt out" line where the law asks for one (the launch is '
             "then refused unless the text says how to opt out)",
-        )  # fmt: skip
+        )
         _regional_arguments(create)
         create.add_argument(
-            "--exclude-country", action="append", default=[], dest="exclude_countries",
-            metavar="CC", help="leave this destination country's recipients out (repeatable)",
-        )  # fmt: skip
+            "--exclude-country",
+            action="append",
+            default=[],
+            dest="exclude_countries",
+            metavar="CC",
+            help="leave this destination country's recipients out (repeatable)",
+        )
         create.add_argument("--json", action="store_true")
         add_actor_argument(create)
         countries = sub.add_parser(
-            "countries", help="fix what the preview's compliance list asks: exclude countries, "
+            "countries",
+            help="fix what the preview's compliance list asks: exclude countries, "
             "the sender, regional ids",
-        )  # fmt: skip
+        )
         countries.add_argument("id", type=int)
         countries.add_argument("--exclude", action="append", default=[], metavar="CC")
         countries.add_argument("--include", action="append", default=[], metavar="CC")
@@ -151,8 +177,13 @@ class Command(BaseCommand):
         test = sub.add_parser("test", help="send the message to one number (a test, no ledger)")
         test.add_argument("id", type=int)
         test.add_argument("--to", required=True, help="the number (national format accepted)")
-        test.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                          help="wait this long for the delivery report")  # fmt: skip
+        test.add_argument(
+            "--wait",
+            type=float,
+            default=0,
+            metavar="SECONDS",
+            help="wait this long for the delivery report",
+        )
         test.add_argument("--json", action="store_true")
         add_actor_argument(test)
         for name in ("approve", "pause", "resume", "cancel", "resend"):
@@ -179,7 +210,7 @@ class Command(BaseCommand):
         export.add_argument("id", type=int)
         export.add_argument("file")
 
-    def handle(self, *args, action: str, **options) -> None:
+    def handle(self, *args: str, action: str, **options: Any) -> None:
         try:
             getattr(self, f"do_{action.replace('-', '_')}")(**options)
         except Refused as exc:
@@ -194,13 +225,14 @@ class Command(BaseCommand):
         except Campaign.DoesNotExist as exc:
             raise CommandError(f"no campaign with id {pk}") from exc
 
-    def do_create(self, **o) -> None:
+    def do_create(self, **o: Any) -> None:
         lists = self._lists(o["lists"])
         exclude = self._lists(o["exclude"])
         segment, exclude_segment = _segment(o["segment"]), _segment(o["exclude_segment"])
         if not lists and segment is None:
             raise CommandError("give --list NAME (one or more) or --segment NAME")
-        template, mapping = None, {}
+        template: WhatsAppTemplate | None = None
+        mapping: dict[str, object] = {}
         kind = channel_type(o["channel"])
         if kind.uses_template:
             template, mapping = self._template(o, kind)
@@ -264,7 +296,7 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"campaign created: id={campaign.pk} state={campaign.state}")
 
-    def _split(self, o: dict) -> tuple[list[VariantSpec], SplitSpec | None]:
+    def _split(self, o: dict[str, Any]) -> tuple[list[VariantSpec], SplitSpec | None]:
         """--variant / --variant-template / --coupon and the test's options, checked."""
         coupons = dict(_pair(v, "--coupon") for v in o["coupons"])
         variants = []
@@ -277,19 +309,31 @@ class Command(BaseCommand):
             template, mapping = self._template(
                 o | {"template": template_name, "language": language}, channel_type(o["channel"])
             )
-            variants.append(VariantSpec(name=name, template=template, template_mapping=mapping,
-                                        coupon=coupons.pop(name, "")))  # fmt: skip
+            variants.append(
+                VariantSpec(
+                    name=name,
+                    template=template,
+                    template_mapping=mapping,
+                    coupon=coupons.pop(name, ""),
+                )
+            )
         if coupons:
             raise CommandError(f"--coupon for no variant: {', '.join(sorted(coupons))}")
-        options = (o["test_share"], o["holdout"], o["winner_by"], o["decide_after"],
-                   o["if_undecided"])  # fmt: skip
+        options = (
+            o["test_share"],
+            o["holdout"],
+            o["winner_by"],
+            o["decide_after"],
+            o["if_undecided"],
+        )
         if not variants and all(v is None for v in options):
             return [], None
         decide_after = dt.timedelta(hours=4)
         if o["decide_after"] is not None:
-            decide_after = parse_duration(o["decide_after"])
-            if decide_after is None:
+            parsed = parse_duration(o["decide_after"])
+            if parsed is None:
                 raise CommandError("--decide-after takes an ISO 8601 duration such as PT4H")
+            decide_after = parsed
         test = SplitSpec(
             share=o["test_share"] if o["test_share"] is not None else 100,
             holdout=o["holdout"] or 0,
@@ -306,7 +350,9 @@ class Command(BaseCommand):
             raise CommandError(f"no contact list named {', '.join(map(repr, unknown))}")
         return [found[name] for name in names]
 
-    def _template(self, o: dict, kind: ChannelType) -> tuple[WhatsAppTemplate, dict]:
+    def _template(
+        self, o: dict[str, Any], kind: ChannelType
+    ) -> tuple[WhatsAppTemplate, dict[str, Any]]:
         if not o["template"] or not o["language"]:
             raise CommandError(f"a {kind.name} campaign needs --template and --language")
         # Templates are synced per sender: an automatic sender looks them up on the default.
@@ -320,12 +366,12 @@ class Command(BaseCommand):
                 f"no template {o['template']!r} ({o['language']}) for sender {sender}: "
                 "run `manage.py sync_templates` first"
             )
-        mapping: dict = {"body": [slot_from_text(v) for v in o["placeholders"]]}
+        mapping: dict[str, Any] = {"body": [slot_from_text(v) for v in o["placeholders"]]}
         if o["header_placeholder"]:
             mapping["header"] = [slot_from_text(o["header_placeholder"])]
         return template, mapping
 
-    def do_preview(self, *, id: int, json: bool, **_) -> None:
+    def do_preview(self, *, id: int, json: bool, **_: Any) -> None:
         data = campaign_preview(campaign=self._campaign(id))
         if json:
             self.stdout.write(_dumps(data))
@@ -371,17 +417,19 @@ class Command(BaseCommand):
                 f"{use['sender'] or '(Infobip default)'}{swapped}"
             )
         for entry in data["compliance"]:
-            self.stdout.write(self.style.ERROR(
-                f"{entry['country_name']} ({entry['country']}): {entry['recipients']} recipients "
-                f"would be refused: {' '.join(entry['problems'])}"
-            ))  # fmt: skip
+            self.stdout.write(
+                self.style.ERROR(
+                    f"{entry['country_name']} ({entry['country']}): {entry['recipients']} "
+                    f"recipients would be refused: {' '.join(entry['problems'])}"
+                )
+            )
         if data["compliance"]:
             self.stdout.write(
                 "launch is refused until these are fixed or excluded "
                 f"(manage.py campaign countries {id} --exclude CC)"
             )
 
-    def do_countries(self, *, id: int, json: bool, acting_user: str | None, **o) -> None:
+    def do_countries(self, *, id: int, json: bool, acting_user: str | None, **o: Any) -> None:
         campaign = campaign_countries_update(
             campaign=self._campaign(id),
             actor=cli_actor(acting_user),
@@ -393,11 +441,18 @@ class Command(BaseCommand):
             kr_title=o["kr_title"],
         )
         if json:
-            self.stdout.write(_dumps({
-                "id": campaign.pk, "exclude_countries": campaign.exclude_countries,
-                "sender": campaign.sender or "auto", "dlt_template_id": campaign.dlt_template_id,
-                "iys_recipient_type": campaign.iys_recipient_type, "kr_title": campaign.kr_title,
-            }))  # fmt: skip
+            self.stdout.write(
+                _dumps(
+                    {
+                        "id": campaign.pk,
+                        "exclude_countries": campaign.exclude_countries,
+                        "sender": campaign.sender or "auto",
+                        "dlt_template_id": campaign.dlt_template_id,
+                        "iys_recipient_type": campaign.iys_recipient_type,
+                        "kr_title": campaign.kr_title,
+                    }
+                )
+            )
             return
         self.stdout.write(
             f"campaign {campaign.pk}: excluded countries "
@@ -406,7 +461,7 @@ class Command(BaseCommand):
         )
 
     def do_launch(
-        self, *, id: int, wait: bool, timeout: float, acting_user: str | None, **_
+        self, *, id: int, wait: bool, timeout: float, acting_user: str | None, **_: Any
     ) -> None:
         actor = cli_actor(acting_user)
         campaign = campaign_launch(campaign=self._campaign(id), actor=actor)
@@ -439,7 +494,9 @@ class Command(BaseCommand):
         status = campaign_status(campaign=campaign)
         self.stdout.write(_summary(status))
 
-    def do_test(self, *, id: int, to: str, wait: float, json: bool, acting_user, **_) -> None:
+    def do_test(
+        self, *, id: int, to: str, wait: float, json: bool, acting_user: str | None, **_: Any
+    ) -> None:
         from campaigns.audience import audience_contacts
         from campaigns.models import CampaignTestSend
         from campaigns.testsend import FINAL
@@ -449,47 +506,56 @@ class Command(BaseCommand):
         actor = cli_actor(acting_user)
         actor_require(actor, "campaigns.change_campaign", doing="send tests")
         sample = audience_contacts(campaign).filter(opted_out=False).order_by("id").first()
-        campaign_test_send(campaign=campaign, contact=sample or Contact(), to=to,
-                           sent_by=actor_user(actor))  # fmt: skip
+        campaign_test_send(
+            campaign=campaign, contact=sample or Contact(), to=to, sent_by=actor_user(actor)
+        )
         test = campaign.test_sends.order_by("-id").first()
         assert test is not None  # campaign_test_send records every test it sends
         deadline = time.monotonic() + wait
         while test.state not in FINAL and time.monotonic() < deadline:
             time.sleep(0.5)
             test = CampaignTestSend.objects.get(pk=test.pk)
-        data = {"to": test.to, "message_id": str(test.message_id), "state": test.state,
-                "status": test.status_name, "error": test.error_name}  # fmt: skip
+        data = {
+            "to": test.to,
+            "message_id": str(test.message_id),
+            "state": test.state,
+            "status": test.status_name,
+            "error": test.error_name,
+        }
         if json:
             self.stdout.write(_dumps(data))
         else:
             self.stdout.write(f"test to {test.to}: {test.state} {test.status_name}".rstrip())
 
-    def do_approve(self, *, id: int, acting_user: str | None, **_) -> None:
+    def do_approve(self, *, id: int, acting_user: str | None, **_: Any) -> None:
         approval = campaign_approve(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {id} approved by {approval.approved_by}")
 
-    def do_pause(self, *, id: int, acting_user: str | None, **_) -> None:
+    def do_pause(self, *, id: int, acting_user: str | None, **_: Any) -> None:
         campaign = campaign_pause(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {campaign.pk} paused")
 
-    def do_resume(self, *, id: int, acting_user: str | None, **_) -> None:
+    def do_resume(self, *, id: int, acting_user: str | None, **_: Any) -> None:
         campaign = campaign_resume(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {campaign.pk} running")
 
-    def do_cancel(self, *, id: int, acting_user: str | None, **_) -> None:
+    def do_cancel(self, *, id: int, acting_user: str | None, **_: Any) -> None:
         campaign = campaign_cancel(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {campaign.pk} cancelled; skipped={campaign.count_skipped}")
 
-    def do_resend(self, *, id: int, acting_user: str | None, **_) -> None:
+    def do_resend(self, *, id: int, acting_user: str | None, **_: Any) -> None:
         count = campaign_resend_failed(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self.stdout.write(f"campaign {id} resend queued={count}")
 
-    def do_request_approval(self, *, id: int, note: str, acting_user: str | None, **o) -> None:
+    def do_request_approval(self, *, id: int, note: str, acting_user: str | None, **o: Any) -> None:
         request = campaign_approval_request(
             campaign=self._campaign(id), actor=cli_actor(acting_user), note=note
         )
-        answer = {"id": id, "requested_by": str(request.requested_by or "operator"),
-                  "requested_at": request.requested_at.isoformat()}  # fmt: skip
+        answer = {
+            "id": id,
+            "requested_by": str(request.requested_by or "operator"),
+            "requested_at": request.requested_at.isoformat(),
+        }
         if o["json"]:
             self.stdout.write(json.dumps(answer))
         else:
@@ -498,11 +564,11 @@ class Command(BaseCommand):
                 f"at {answer['requested_at']}"
             )
 
-    def do_archive(self, *, id: int, json: bool, acting_user: str | None, **_) -> None:
+    def do_archive(self, *, id: int, json: bool, acting_user: str | None, **_: Any) -> None:
         campaign = campaign_archive(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self._archived(campaign, json)
 
-    def do_unarchive(self, *, id: int, json: bool, acting_user: str | None, **_) -> None:
+    def do_unarchive(self, *, id: int, json: bool, acting_user: str | None, **_: Any) -> None:
         campaign = campaign_unarchive(campaign=self._campaign(id), actor=cli_actor(acting_user))
         self._archived(campaign, json)
 
@@ -516,17 +582,17 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"campaign {campaign.pk} {campaign.state} not archived")
 
-    def do_status(self, *, id: int, json: bool, **_) -> None:
+    def do_status(self, *, id: int, json: bool, **_: Any) -> None:
         status = campaign_status(campaign=self._campaign(id), breakdown=True)
         self.stdout.write(_dumps(status) if json else _summary(status))
 
-    def do_decide(self, *, id: int, winner: str, acting_user: str | None, **_) -> None:
+    def do_decide(self, *, id: int, winner: str, acting_user: str | None, **_: Any) -> None:
         split = split_decide_by_name(
             campaign=self._campaign(id), name=winner, actor=cli_actor(acting_user)
         )
         self.stdout.write(f"campaign {id} split decided: {split.decision}")
 
-    def do_export(self, *, id: int, file: str, **_) -> None:
+    def do_export(self, *, id: int, file: str, **_: Any) -> None:
         campaign = self._campaign(id)
         try:
             with open(file, "w", newline="", encoding="utf-8") as out:
@@ -536,11 +602,11 @@ class Command(BaseCommand):
         self.stdout.write(f"exported rows={rows} file={file}")
 
 
-def _dumps(data: dict) -> str:
+def _dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1)
 
 
-def _summary(status: dict) -> str:
+def _summary(status: dict[str, Any]) -> str:
     counts = " ".join(f"{k}={v}" for k, v in status["counts"].items())
     cost = status["cost"]
     line = (
@@ -579,20 +645,32 @@ def _summary(status: dict) -> str:
     return line
 
 
-def _add_split_arguments(create) -> None:
+def _add_split_arguments(create: CommandParser) -> None:
     """A split test's options on `campaign create` (README "Split tests and holdouts")."""
     create.add_argument(
-        "--variant", action="append", default=[], dest="variants", metavar="NAME=TEXT",
+        "--variant",
+        action="append",
+        default=[],
+        dest="variants",
+        metavar="NAME=TEXT",
         help="a variant's text (2 to 4 variants make a split test)",
-    )  # fmt: skip
+    )
     create.add_argument(
-        "--variant-template", action="append", default=[], dest="variant_templates",
-        metavar="NAME=TEMPLATE:LANGUAGE", help="a template variant (placeholders: --placeholder)",
-    )  # fmt: skip
+        "--variant-template",
+        action="append",
+        default=[],
+        dest="variant_templates",
+        metavar="NAME=TEMPLATE:LANGUAGE",
+        help="a template variant (placeholders: --placeholder)",
+    )
     create.add_argument(
-        "--coupon", action="append", default=[], dest="coupons", metavar="NAME=CODE",
+        "--coupon",
+        action="append",
+        default=[],
+        dest="coupons",
+        metavar="NAME=CODE",
         help="a variant's coupon code, which a shop may pass back with a conversion",
-    )  # fmt: skip
+    )
     create.add_argument(
         "--test-share",
         type=int,
@@ -608,9 +686,10 @@ def _add_split_arguments(create) -> None:
     create.add_argument("--winner-by", choices=["clicks", "replies", "conversions", "revenue"])
     create.add_argument("--decide-after", metavar="ISO8601", help="from launch, e.g. PT4H")
     create.add_argument(
-        "--if-undecided", metavar="leader|none|NAME",
+        "--if-undecided",
+        metavar="leader|none|NAME",
         help="at the decision time with no certain winner (default: leader)",
-    )  # fmt: skip
+    )
 
 
 def _pair(raw: str, flag: str) -> tuple[str, str]:
@@ -638,7 +717,7 @@ def _segment(name: str | None) -> Segment | None:
     return segment
 
 
-def _button(value: str) -> dict:
+def _button(value: str) -> dict[str, Any]:
     """`--button "Shop=https://…"` → {"text", "url"}; `--button Yes` → a reply button."""
     text, _, url = value.partition("=")
     if not text.strip():
@@ -648,7 +727,7 @@ def _button(value: str) -> dict:
     return {"text": text.strip(), "postback": text.strip()}
 
 
-def _fallback(o: dict) -> list[dict]:
+def _fallback(o: dict[str, Any]) -> list[dict[str, Any]]:
     """The chain of --fallback (and the texts of --fallback-text), in order."""
     names = [n.strip() for n in o["fallback"].split(",") if n.strip()]
     texts: dict[str, str] = {}
@@ -667,14 +746,19 @@ def _fallback(o: dict) -> list[dict]:
     return [{"channel": name, "text": texts.get(name, "")} for name in names]
 
 
-def _regional_arguments(parser, default: str | None = "") -> None:
+def _regional_arguments(parser: CommandParser, default: str | None = "") -> None:
     """Countries' rules a campaign carries (docs/COUNTRIES.md)."""
     parser.add_argument(
-        "--dlt-template-id", default=default, metavar="ID",
+        "--dlt-template-id",
+        default=default,
+        metavar="ID",
         help="India: the DLT content template id registered for the SMS text",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--iys-recipient-type", default=default, choices=["BIREYSEL", "TACIR", ""],
-        type=str.upper, help="Turkey: IYS type of recipients whose contact attribute has none",
-    )  # fmt: skip
+        "--iys-recipient-type",
+        default=default,
+        choices=["BIREYSEL", "TACIR", ""],
+        type=str.upper,
+        help="Turkey: IYS type of recipients whose contact attribute has none",
+    )
     parser.add_argument("--kr-title", default=default, help="South Korea: the message's title")

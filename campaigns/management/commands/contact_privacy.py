@@ -1,8 +1,9 @@
 """Operator command for one contact's privacy: evidence export, erasure (audited)."""
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns.erasure import ErasureError, contact_erase, contact_evidence
 from contacts.models import Contact
@@ -15,7 +16,7 @@ class Command(BaseCommand):
 
     help = "contact_privacy evidence PHONE [--out FILE] | erase PHONE --yes"
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         evidence = sub.add_parser("evidence", help="consent history and messages, as JSON")
         evidence.add_argument("phone")
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         erase.add_argument("--json", action="store_true")
         add_actor_argument(erase)
 
-    def handle(self, *args, action: str, phone: str, **o) -> None:
+    def handle(self, *args: str, action: str, phone: str, **o: Any) -> None:
         try:
             e164 = international_number(phone)
         except PhoneError as exc:

@@ -1,8 +1,9 @@
 """reconcile_reports: pull reports and logs from Infobip for messages without a final status."""
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns.models import Campaign
 from campaigns.reports import reports_reconcile
@@ -18,7 +19,7 @@ class Command(BaseCommand):
         "those past Infobip's 48 h validity, and print the report-lag figures."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--campaign",
             type=int,
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: str, **options: Any) -> None:
         campaign_id = options.get("campaign")
         if campaign_id is not None and not Campaign.objects.filter(pk=campaign_id).exists():
             raise CommandError(f"campaign {campaign_id} does not exist")

@@ -1,8 +1,9 @@
 """Operator command for reports: campaigns side by side, and trends over time (per person)."""
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns.analytics import (
     COLUMNS,
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         "Reports: compare ID [ID ...] | trends [--days N] [--bucket day|week]; --json for scripts"
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         compare = sub.add_parser("compare", help=f"campaigns side by side (up to {MAX_COMPARED})")
         compare.add_argument("ids", nargs="+", type=int, metavar="ID")
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         trends.add_argument("--bucket", choices=["day", "week"], default="day")
         trends.add_argument("--json", action="store_true")
 
-    def handle(self, *args, action: str, **o) -> None:
+    def handle(self, *args: str, action: str, **o: Any) -> None:
         if action == "compare":
             if len(o["ids"]) > MAX_COMPARED:
                 raise CommandError(f"compare at most {MAX_COMPARED} campaigns at once")

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns.models import Segment
 from campaigns.segments import (
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         "sample NAME [--limit N] | show NAME | list | delete NAME (each with --json)"
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         save = sub.add_parser("save", help="create or update a segment")
         save.add_argument("--name", required=True)
@@ -53,7 +53,7 @@ class Command(BaseCommand):
         for subparser in (save, delete):
             add_actor_argument(subparser)
 
-    def handle(self, *args, action: str, **o) -> None:
+    def handle(self, *args: str, action: str, **o: Any) -> None:
         try:
             getattr(self, f"do_{action}")(**o)
         except SegmentError as exc:
@@ -61,10 +61,10 @@ class Command(BaseCommand):
         except Refused as exc:
             raise CommandError(f"refused: {exc}") from exc
 
-    def _out(self, o: dict, data: Any, line: str) -> None:
+    def _out(self, o: dict[str, Any], data: Any, line: str) -> None:
         self.stdout.write(json.dumps(data) if o["json"] else line)
 
-    def do_save(self, **o) -> None:
+    def do_save(self, **o: Any) -> None:
         rules = _rules(o["rules"], "--rules")
         existing = Segment.objects.filter(name=o["name"].strip()).first()
         segment = segment_save(
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         data = {"id": segment.pk, "name": segment.name, "count": n, "rules": segment.rules}
         self._out(o, data, f"segment {verb}: id={segment.pk} name={segment.name} count={n}")
 
-    def _rules_of(self, o: dict) -> Any:
+    def _rules_of(self, o: dict[str, Any]) -> Any:
         """The rules of the named segment, or of --rules (exactly one of them)."""
         if bool(o.get("name")) == bool(o.get("rules")):
             raise CommandError("give a segment NAME or --rules JSON (one of them)")
@@ -87,19 +87,25 @@ class Command(BaseCommand):
             return segment_rules_normalize(_rules(o["rules"], "--rules"))
         return _segment(o["name"]).rules
 
-    def do_count(self, **o) -> None:
+    def do_count(self, **o: Any) -> None:
         n = segment_count(rules=self._rules_of(o))
         self._out(o, {"count": n}, f"count={n}")
 
-    def do_sample(self, **o) -> None:
+    def do_sample(self, **o: Any) -> None:
         if not 1 <= o["limit"] <= 1000:
             raise CommandError("--limit is 1 to 1000")
         preview = segment_preview(rules=self._rules_of(o), limit=o["limit"])
         rows = [
-            {"id": c.pk, "phone": c.phone, "first_name": c.first_name, "last_name": c.last_name,
-             "country": c.country, "attributes": c.attributes}
+            {
+                "id": c.pk,
+                "phone": c.phone,
+                "first_name": c.first_name,
+                "last_name": c.last_name,
+                "country": c.country,
+                "attributes": c.attributes,
+            }
             for c in preview.sample
-        ]  # fmt: skip
+        ]
         if o["json"]:
             self.stdout.write(json.dumps({"count": preview.count, "sample": rows}))
             return
@@ -108,14 +114,19 @@ class Command(BaseCommand):
             self.stdout.write(f"{row['id']}\t{row['phone']}\t{name}\t{row['country']}")
         self.stdout.write(f"count={preview.count} shown={len(rows)}")
 
-    def do_show(self, **o) -> None:
+    def do_show(self, **o: Any) -> None:
         segment = _segment(o["name"])
         words = segment_rules_summary(segment.rules)
-        data = {"id": segment.pk, "name": segment.name, "description": segment.description,
-                "rules": segment.rules, "in_words": words}  # fmt: skip
+        data = {
+            "id": segment.pk,
+            "name": segment.name,
+            "description": segment.description,
+            "rules": segment.rules,
+            "in_words": words,
+        }
         self._out(o, data, f"{segment.name}: {words}\n{json.dumps(segment.rules, indent=2)}")
 
-    def do_list(self, **o) -> None:
+    def do_list(self, **o: Any) -> None:
         rows = [
             {"id": s.pk, "name": s.name, "in_words": segment_rules_summary(s.rules)}
             for s in Segment.objects.all()
@@ -127,7 +138,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{row['id']}\t{row['name']}\t{row['in_words']}")
         self.stdout.write(f"segments={len(rows)}")
 
-    def do_delete(self, **o) -> None:
+    def do_delete(self, **o: Any) -> None:
         name = segment_delete(segment=_segment(o["name"]), actor=cli_actor(o["acting_user"]))
         self._out(o, {"deleted": name}, f"segment deleted: {name}")
 

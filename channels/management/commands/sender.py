@@ -1,9 +1,10 @@
 """Operator command for senders per destination country: add (or change), list, remove."""
 
 import json
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from channels.countries import country_name
 from channels.models import Sender
@@ -22,7 +23,7 @@ class Command(BaseCommand):
         "--json for scripts"
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         add = sub.add_parser("add", help="set the sender of a channel for a country (or *)")
         add.add_argument("--channel", required=True, help="sms, whatsapp, viber, rcs (or a type)")
@@ -44,7 +45,7 @@ class Command(BaseCommand):
         remove.add_argument("--json", action="store_true")
         add_actor_argument(remove)
 
-    def handle(self, *args, action: str, **o) -> None:
+    def handle(self, *args: str, action: str, **o: Any) -> None:
         try:
             getattr(self, f"do_{action}")(**o)
         except ValidationError as exc:
@@ -54,7 +55,7 @@ class Command(BaseCommand):
         except Refused as exc:
             raise CommandError(f"refused: {exc}") from exc
 
-    def do_add(self, **o) -> None:
+    def do_add(self, **o: Any) -> None:
         row, created = sender_save(
             channel=o["channel"],
             country=o["country"],
@@ -74,7 +75,7 @@ class Command(BaseCommand):
             f"({row.country}) from {row.sender}"
         )
 
-    def do_list(self, **o) -> None:
+    def do_list(self, **o: Any) -> None:
         rows = Sender.objects.all()
         if o["channel"]:
             rows = rows.filter(medium=medium_of(o["channel"]))
@@ -89,7 +90,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(f"{len(documents)} sender(s)")
 
-    def do_remove(self, **o) -> None:
+    def do_remove(self, **o: Any) -> None:
         if o["id"] is not None:
             row = Sender.objects.filter(pk=o["id"]).first()
             what = f"id {o['id']}"

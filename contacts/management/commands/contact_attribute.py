@@ -1,9 +1,10 @@
 """Operator command for attribute types: list, set KEY --type T, remove KEY (each with --json)."""
 
 import json
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contacts.attributes import AttributeType
 from contacts.models import AttributeDefinition
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         "remove KEY (keys not declared are text)"
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         listing = sub.add_parser("list", help="declared keys, with how many values fit the type")
         put = sub.add_parser("set", help="declare (or re-declare) a key's type")
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         for subparser in (put, remove):
             add_actor_argument(subparser)
 
-    def handle(self, *args, action: str, **o) -> None:
+    def handle(self, *args: str, action: str, **o: Any) -> None:
         try:
             getattr(self, f"do_{action}")(**o)
         except ValidationError as exc:
@@ -43,13 +44,20 @@ class Command(BaseCommand):
         except Refused as exc:
             raise CommandError(f"refused: {exc}") from exc
 
-    def do_list(self, **o) -> None:
+    def do_list(self, **o: Any) -> None:
         rows = []
         for definition in AttributeDefinition.objects.all():
             usage = attribute_usage(key=definition.key, kind=definition.type)
-            rows.append({"key": definition.key, "type": definition.type,
-                         "label": definition.label, "with_value": usage.with_value,
-                         "not_of_type": usage.not_of_type, "examples": usage.examples})  # fmt: skip
+            rows.append(
+                {
+                    "key": definition.key,
+                    "type": definition.type,
+                    "label": definition.label,
+                    "with_value": usage.with_value,
+                    "not_of_type": usage.not_of_type,
+                    "examples": usage.examples,
+                }
+            )
         if o["json"]:
             self.stdout.write(json.dumps(rows))
             return
@@ -60,21 +68,26 @@ class Command(BaseCommand):
             self.stdout.write(line)
         self.stdout.write(f"attributes={len(rows)}")
 
-    def do_set(self, **o) -> None:
+    def do_set(self, **o: Any) -> None:
         definition = attribute_define(
             key=o["key"], kind=o["kind"], label=o["label"], actor=cli_actor(o["acting_user"])
         )
         usage = attribute_usage(key=definition.key, kind=definition.type)
-        data = {"key": definition.key, "type": definition.type, "label": definition.label,
-                "with_value": usage.with_value, "not_of_type": usage.not_of_type,
-                "examples": usage.examples}  # fmt: skip
+        data = {
+            "key": definition.key,
+            "type": definition.type,
+            "label": definition.label,
+            "with_value": usage.with_value,
+            "not_of_type": usage.not_of_type,
+            "examples": usage.examples,
+        }
         line = f"attribute {definition.key}: {definition.type} ({usage.with_value} values"
         if usage.not_of_type:
             shown = ", ".join(repr(v) for v in usage.examples)
             line += f"; {usage.not_of_type} are not a {definition.type} and never match: {shown}"
         self.stdout.write(json.dumps(data) if o["json"] else line + ")")
 
-    def do_remove(self, **o) -> None:
+    def do_remove(self, **o: Any) -> None:
         if not attribute_undefine(key=o["key"], actor=cli_actor(o["acting_user"])):
             raise CommandError(f"no declared attribute {o['key']!r} (see contact_attribute list)")
         data = {"key": o["key"], "type": "text"}

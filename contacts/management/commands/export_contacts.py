@@ -3,8 +3,9 @@
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contacts.models import Contact, ContactList
 from contacts.services import contacts_export
@@ -15,13 +16,13 @@ class Command(BaseCommand):
 
     help = "Export contacts to CSV (fields, attributes, lists, consent state)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", metavar="OUT.csv", help="output file, or - for stdout")
         parser.add_argument("--list", dest="list_name", metavar="NAME", help="only this list")
         parser.add_argument("--opted-out", action="store_true", help="only opted-out contacts")
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
-    def handle(self, *args, file: str, list_name: str | None, **options) -> None:
+    def handle(self, *args: str, file: str, list_name: str | None, **options: Any) -> None:
         queryset = Contact.objects.all()
         if list_name:
             contact_list = ContactList.objects.filter(name=list_name).first()

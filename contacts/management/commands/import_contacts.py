@@ -3,9 +3,10 @@
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from contacts.checkpool import default_workers
 from contacts.csvfile import ImportFileError
@@ -27,7 +28,7 @@ class Command(BaseCommand):
         "changes any of them, --show-mapping prints the mapping and a sample."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", metavar="FILE.csv")
         parser.add_argument(
             "--list",
@@ -86,7 +87,7 @@ class Command(BaseCommand):
         )
         add_actor_argument(parser)
 
-    def handle(self, *args, file: str, **options) -> None:
+    def handle(self, *args: str, file: str, **options: Any) -> None:
         errors_path = options["errors_path"]
         if options["batch_size"] is not None and options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
@@ -102,8 +103,9 @@ class Command(BaseCommand):
             bar = tqdm(total=0, unit="row", unit_scale=True, file=sys.stderr, leave=False)
 
         def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+            if bar is not None:  # only passed with a bar
+                bar.total = total
+                bar.update(done - bar.n)
 
         try:
             columns = None  # the importer's own suggestion for the header
@@ -112,9 +114,11 @@ class Command(BaseCommand):
                     source=file, default_region=options["default_region"]
                 )
                 columns = mapping_apply_options(
-                    preview.header, preview.columns, options["map"],
+                    preview.header,
+                    preview.columns,
+                    options["map"],
                     date_order=options["date_order"],
-                )  # fmt: skip
+                )
                 if options["show_mapping"]:
                     self._show(preview, columns, options["json"])
                     return
@@ -145,8 +149,10 @@ class Command(BaseCommand):
             return
         for note in result.file_notes:
             self.stderr.write(f"note: {note}")
-        for label, issues in (("rejected", result.rejected_sample),
-                              ("warning", result.warnings_sample)):  # fmt: skip
+        for label, issues in (
+            ("rejected", result.rejected_sample),
+            ("warning", result.warnings_sample),
+        ):
             for issue in issues[:DETAIL_LINES]:
                 self.stderr.write(f"row {issue.row}: {label}: {issue.phone!r}: {issue.reason}")
         hidden = max(result.rejected - DETAIL_LINES, 0) + max(result.warnings - DETAIL_LINES, 0)

@@ -1,9 +1,10 @@
 """Create the demo admin user once, with a random password printed to the terminal."""
 
 import secrets
+from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 
 class Command(BaseCommand):
@@ -11,10 +12,10 @@ class Command(BaseCommand):
 
     help = "Create the demo admin once (random password printed); does nothing if one exists."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--username", default="admin")
 
-    def handle(self, *args, username: str, **options) -> None:
+    def handle(self, *args: str, username: str, **options: Any) -> None:
         user_model = get_user_model()
         if user_model.objects.filter(is_superuser=True).exists():
             self.stdout.write("demo admin: a superuser exists already, nothing created")

@@ -1,9 +1,10 @@
 """check_infobip: prove the configured base URL and API key work, or say why they do not."""
 
 import json
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.logging import mask
 from infobip.client import get_client
@@ -34,10 +35,10 @@ class Command(BaseCommand):
 
     help = "Check the Infobip base URL and API key (a cheap read of SMS logs); exit 1 on failure."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: str, **options: Any) -> None:
         sandbox = bool(settings.INFOBIP_SANDBOX)
         key = settings.INFOBIP_SANDBOX_API_KEY if sandbox else settings.INFOBIP_API_KEY
         report = {

@@ -7,9 +7,10 @@ command that sends a message goes through the ledger and the consent rules.
 import json
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.rules import OPERATOR
 from core.services import audit_record
@@ -28,12 +29,12 @@ class Command(BaseCommand):
         "and print the JSON answer (the key is never printed)."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("method", type=str.upper, choices=METHODS)
         parser.add_argument("path", help="path on the base URL, query allowed: /sms/3/logs?limit=1")
         parser.add_argument("--json", dest="body", help="JSON body, or @FILE to read it (@- stdin)")
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: str, **options: Any) -> None:
         method, path = options["method"], options["path"]
         parts = urlsplit(path)
         if parts.scheme or parts.netloc or not parts.path.startswith("/"):
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(answer, indent=2, ensure_ascii=False))
 
 
-def _body(raw: str | None):
+def _body(raw: str | None) -> Any:  # the JSON document given, as parsed
     if raw is None:
         return None
     if raw.startswith("@"):

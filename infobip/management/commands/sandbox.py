@@ -1,9 +1,10 @@
 """`manage.py sandbox [--port N] [options]`: run the local Infobip sandbox in the foreground."""
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from infobip.sandbox.cli import RefusedError, serve
 from infobip.sandbox.config import add_arguments
@@ -14,10 +15,10 @@ class Command(BaseCommand):
 
     help = "Run the local Infobip sandbox (no real messages are sent). Ctrl-C stops it."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         add_arguments(parser, port=urlsplit(settings.INFOBIP_SANDBOX_URL).port or 9100)
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: str, **options: Any) -> None:
         try:
             serve(options, out=self.stdout)
         except RefusedError as exc:

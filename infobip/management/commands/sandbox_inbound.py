@@ -2,10 +2,11 @@
 inbound webhook."""
 
 import json
+from typing import Any
 
 import requests
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.logging import mask
 from infobip.sandbox import inbound
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         "webhook, through the running sandbox (or directly with --direct); reports the HTTP status."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--channel", choices=CHOICES, required=True)
         parser.add_argument("--from", dest="sender", required=True, help="the sender's number")
         parser.add_argument("--text", required=True)
@@ -36,8 +37,16 @@ class Command(BaseCommand):
         parser.add_argument("--direct", action="store_true", help="do not go through the sandbox")
         parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    def handle(self, *args, channel: str, sender: str, text: str, to: str | None,
-               direct: bool, **options) -> None:  # fmt: skip
+    def handle(
+        self,
+        *args: str,
+        channel: str,
+        sender: str,
+        text: str,
+        to: str | None,
+        direct: bool,
+        **options: Any,
+    ) -> None:
         token = settings.INFOBIP_WEBHOOK_TOKEN
         if not token:
             raise CommandError("INFOBIP_WEBHOOK_TOKEN is not set: Herald's webhooks are closed")
@@ -60,20 +69,35 @@ class Command(BaseCommand):
             try:
                 status = requests.post(url, json=payload, timeout=10).status_code
             except requests.RequestException as exc:
-                raise CommandError(f"could not reach {url.replace(token, mask(token))}: "
-                                   f"{type(exc).__name__}") from exc  # fmt: skip
+                raise CommandError(
+                    f"could not reach {url.replace(token, mask(token))}: {type(exc).__name__}"
+                ) from exc
         shown = url.replace(token, mask(token))
         if options["json"]:
-            self.stdout.write(json.dumps({"channel": channel, "from": sender, "to": to,
-                                          "url": shown, "status": status, "via": via,
-                                          "messageId": message_id}))  # fmt: skip
+            self.stdout.write(
+                json.dumps(
+                    {
+                        "channel": channel,
+                        "from": sender,
+                        "to": to,
+                        "url": shown,
+                        "status": status,
+                        "via": via,
+                        "messageId": message_id,
+                    }
+                )
+            )
         if not 200 <= status < 300:
             raise CommandError(f"inbound {channel} from {sender}: {shown} answered HTTP {status}")
         if not options["json"]:
-            self.stdout.write(f"inbound {channel} from {sender} to {to}: {shown} answered "
-                              f"HTTP {status} (via {via})")  # fmt: skip
+            self.stdout.write(
+                f"inbound {channel} from {sender} to {to}: {shown} answered "
+                f"HTTP {status} (via {via})"
+            )
 
-    def _via_sandbox(self, channel: str, sender: str, to: str, text: str, url: str):
+    def _via_sandbox(
+        self, channel: str, sender: str, to: str, text: str, url: str
+    ) -> tuple[int, str]:
         response = requests.post(
             settings.INFOBIP_SANDBOX_URL.rstrip("/") + "/_sandbox/inbound",
             json={"channel": channel, "from": sender, "to": to, "text": text, "url": url},
@@ -84,4 +108,4 @@ class Command(BaseCommand):
         if response.status_code != 200 or "status" not in answer:
             detail = answer.get("violations") or answer.get("error") or response.status_code
             raise CommandError(f"the sandbox could not push the message: {detail}")
-        return answer["status"], answer["messageId"]
+        return int(answer["status"]), str(answer["messageId"])

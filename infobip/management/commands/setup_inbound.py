@@ -1,6 +1,7 @@
 """setup_inbound: forward a number's inbound SMS/WhatsApp to Herald through Infobip's API."""
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -38,8 +39,18 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", dest="as_json")
 
-    def handle(self, *args, channel: str, number: str | None, keyword: str | None,
-               remove: bool, show: bool, replace: bool, as_json: bool, **_) -> None:  # fmt: skip
+    def handle(
+        self,
+        *args: str,
+        channel: str,
+        number: str | None,
+        keyword: str | None,
+        remove: bool,
+        show: bool,
+        replace: bool,
+        as_json: bool,
+        **_: Any,
+    ) -> None:
         number = (number or "").strip().lstrip("+").replace(" ", "") or None
         keyword = (keyword or "").strip().upper() or None
         if number is not None and not number.isdigit():
@@ -76,7 +87,9 @@ class Command(BaseCommand):
         # The API's keyword filter is exact; compare case-insensitively, None = catch-all.
         return [c for c in found if (c.keyword or "").upper() == (keyword or "")]
 
-    def _add(self, channel: str, number: str, keyword: str | None, url: str, replace: bool) -> dict:
+    def _add(
+        self, channel: str, number: str, keyword: str | None, url: str, replace: bool
+    ) -> dict[str, Any]:
         existing = self._matching(channel, number, keyword)
         if any(c.forwarding_type == "HTTP_FORWARD" and c.url == url for c in existing):
             return _report("unchanged", channel, number, keyword, existing, url)
@@ -94,13 +107,13 @@ class Command(BaseCommand):
         )
         return _report("created", channel, number, keyword, [created], url)
 
-    def _remove(self, channel: str, number: str, keyword: str | None, url: str) -> dict:
+    def _remove(self, channel: str, number: str, keyword: str | None, url: str) -> dict[str, Any]:
         ours = [c for c in self._matching(channel, number, keyword) if c.url == url]
         for config in ours:
             get_client().delete_inbound_configuration(config.configuration_key)
         return _report("removed" if ours else "absent", channel, number, keyword, ours, url)
 
-    def _list(self, channel: str, number: str | None, url: str) -> dict:
+    def _list(self, channel: str, number: str | None, url: str) -> dict[str, Any]:
         found = get_client().list_inbound_configurations(channel=channel, number=number)
         rows = [_row(c, url) for c in found]
         ours = sum(1 for row in rows if row["herald"])
@@ -119,7 +132,7 @@ def _report(
     keyword: str | None,
     configs: list[InboundConfiguration],
     url: str,
-) -> dict:
+) -> dict[str, Any]:
     what = {
         "created": "now forwards to Herald",
         "unchanged": "already forwards to Herald (nothing changed)",
@@ -137,7 +150,7 @@ def _report(
     }
 
 
-def _row(config: InboundConfiguration, url: str) -> dict:
+def _row(config: InboundConfiguration, url: str) -> dict[str, Any]:
     return {
         "configuration_key": config.configuration_key,
         "channel": config.channel,
@@ -149,7 +162,7 @@ def _row(config: InboundConfiguration, url: str) -> dict:
     }
 
 
-def _line(row: dict) -> str:
+def _line(row: dict[str, Any]) -> str:
     mark = "*" if row["herald"] else " "
     keyword = row["keyword"] or "(all messages)"
     return (
@@ -174,5 +187,5 @@ def _masked(url: str) -> str:
     return url.replace(token, mask(token)) if token and url else url
 
 
-def _dumps(data: dict) -> str:
+def _dumps(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=1)

@@ -161,15 +161,23 @@ class Command(BaseCommand):
             return
         counts = status["counts"]
         exited = " ".join(f"{k}={v}" for k, v in counts["exited"].items() if v)
+        won = status["conversions"]
         self.stdout.write(
             f"journey {journey.pk} {journey.name!r} state={status['state']} "
             f"version={status['version']} entered={counts['entered']} active={counts['active']}"
             + (f" exited: {exited}" if exited else "")
+            + f" conversions={won['count']} revenue={won['revenue']} {won['currency']}"
         )
         for step in status["steps"]:
+            won_here = step.get("conversions")
+            extra = (
+                f" conversions={won_here['count']} revenue={won_here['revenue']}"
+                if won_here
+                else ""
+            )
             self.stdout.write(
                 f"  {step['id']:<16} {step['type']:<9} entered={step['entered']} "
-                f"waiting={step['waiting']} sent={step['sent']} delayed={step['delayed']}"
+                f"waiting={step['waiting']} sent={step['sent']} delayed={step['delayed']}{extra}"
             )
 
     def do_list(self, **o: Any) -> None:

@@ -1,9 +1,10 @@
 """sync_templates: pull WhatsApp templates from Infobip into the database."""
 
 import json
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from whatsapp.services import InvalidSender, TemplateSyncError, templates_sync
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
 
     help = "Pull WhatsApp templates from Infobip; templates gone upstream are marked, not deleted."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--sender", help="WhatsApp sender number (default: INFOBIP_WHATSAPP_SENDER)"
         )
@@ -21,7 +22,7 @@ class Command(BaseCommand):
             "--json", action="store_true", dest="as_json", help="print the result as JSON"
         )
 
-    def handle(self, *args, sender: str | None, as_json: bool, **options) -> None:
+    def handle(self, *args: str, sender: str | None, as_json: bool, **options: Any) -> None:
         if sender is not None and not sender.strip():
             raise CommandError("--sender is empty")
         try:
