@@ -510,6 +510,8 @@ class CampaignStatusSerializer(serializers.Serializer):
     split = serializers.DictField(required=False)
     conversions = serializers.DictField(required=False)
     lift = serializers.DictField(required=False, allow_null=True)
+    # Where the ledger went once archived (campaigns/history.py); null while it is live.
+    history = serializers.DictField(allow_null=True, required=False)
 
 
 class InboundSerializer(serializers.ModelSerializer):

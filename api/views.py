@@ -509,12 +509,23 @@ class CampaignMessagesView(generics.ListAPIView):
     serializer_class = s.MessageSerializer
     read_permission = "campaigns.view_campaign"
 
-    @extend_schema(parameters=[OpenApiParameter("state", str, enum=MessageState.values)])
+    @extend_schema(
+        parameters=[OpenApiParameter("state", str, enum=MessageState.values)],
+        responses={200: s.MessageSerializer(many=True), **_errors(409)},
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         campaign = get_object_or_404(Campaign, pk=self.kwargs["pk"])
+        if campaign.history_archived_at is not None:  # not an empty ledger: moved to a file
+            raise ApiError(
+                f"campaign {campaign.pk}'s history is archived ({campaign.history_archive_messages}"
+                f" messages); an operator restores it with `manage.py archive restore "
+                f"{campaign.pk}`",
+                code="history_archived",
+                status_code=409,
+            )
         qs = Message.objects.filter(campaign=campaign)
         if state := choice_filter(self.request, "state", MessageState.values):
             qs = qs.filter(state=state)

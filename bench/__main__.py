@@ -238,6 +238,14 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
     for x in s.get("forecast") or []:
         rows.append((f"launch forecast ({x['campaign']}) < 1 s at {x['size']:,}",
                      f"{x['median_ms']:,} ms", x["median_ms"] < 1000))  # fmt: skip
+    for x in s.get("history") or []:
+        v = x["archive"]["seconds"]
+        rows.append((f"archive a finished {x['size']:,}-recipient campaign < 60 s",
+                     f"{v} s", v < 60))  # fmt: skip
+        t = x["tables_mb"]
+        rows.append(("live tables back to their size after it (heap + indexes, after VACUUM)",
+                     f"{t['before']:,} → {t['with_campaign']:,} → {t['after_archive']:,} MB",
+                     t["after_archive"] <= t["before"] * 1.05))  # fmt: skip
     for p in s["pages"]:
         if p.get("median_ms") is None:
             rows.append((f"page {p['page']} < 100 ms", p.get("status", ""), None))
@@ -372,7 +380,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-large", type=int, default=3, help="runs at 1M and above")
     parser.add_argument(
         "--only",
-        default="fanout,import,pages,api_upsert,segments,forecast,journeys,conversions,paced_events",
+        default="fanout,import,pages,api_upsert,segments,forecast,journeys,conversions,"
+        "paced_events,history",
     )
     parser.add_argument("--paced-size", type=int, default=18_000, help="paced_events recipients")
     parser.add_argument(
@@ -430,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
                         str(args.journey_seconds))  # fmt: skip
     if "paced_events" in only:
         records += _run("bench.paced_events", "--size", str(args.paced_size), "--runs", "1")
+    history = _run("bench.history", "--size", str(max(sizes))) if "history" in only else []
     summary = summarize(records)
+    summary["history"] = history
     summary["journeys"] = [r for r in records if str(r.get("bench", "")).startswith("journey_")]
     meta = {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from bench import harness as h
+from bench.fanout import _tree_cpu_s
 
 INVALID_SHARE = 0.02
 INVALID = ["12345", "+44 20", "not a number", "+999 1234 5678", "0000", "+44 7911 12345678901"]
@@ -55,10 +56,21 @@ def generate(path: Path, size: int, seed: int = 9) -> None:
                         rng.choice(["gold", "silver", ""])])  # fmt: skip
 
 
+def _postmaster_pid(db: str) -> int | None:
+    """The PostgreSQL server's process, when it runs on this machine (for its CPU time)."""
+    try:
+        data = Path(h.pg("SHOW data_directory", db, fetch=True)[0][0])
+        return int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run_once(db: str, path: Path, errors: Path) -> dict:
     url = h.create_db(db)
     env = h.django_env(url, h.broker_url(13))
     load = h.loadavg()
+    postmaster = _postmaster_pid(db)
+    db_cpu0 = _tree_cpu_s(postmaster) if postmaster else None
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "import_contacts", str(path), "--list", "bench-import",
@@ -69,6 +81,7 @@ def run_once(db: str, path: Path, errors: Path) -> dict:
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
+    db_cpu = _tree_cpu_s(postmaster) - db_cpu0 if postmaster and db_cpu0 is not None else None
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise RuntimeError(f"import failed: {err.decode()[-2000:]}")
@@ -81,6 +94,14 @@ def run_once(db: str, path: Path, errors: Path) -> dict:
         "seconds": round(elapsed, 3),
         "rows_per_s": round(result.get("rows", 0) / elapsed),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        # CPU per row holds on a loaded machine where wall time does not: the importer's own
+        # and PostgreSQL's (its whole process tree: this server serves nothing else meanwhile).
+        "importer_cpu_us_per_row": round(
+            (usage.ru_utime + usage.ru_stime) / max(1, result.get("rows", 0)) * 1e6, 1
+        ),
+        "db_cpu_us_per_row": round(db_cpu / max(1, result.get("rows", 0)) * 1e6, 1)
+        if db_cpu is not None
+        else None,
         "ok": result.get("created", 0) + result.get("rejected", 0) + result.get("duplicates", 0)
         == result.get("rows"),
         "loadavg_before": load,

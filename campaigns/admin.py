@@ -12,6 +12,11 @@ from django.utils.html import format_html
 from campaigns.admin_splits import SplitTestInline, VariantInline, decide_split
 from campaigns.editing import campaign_archive, campaign_unarchive
 from campaigns.erasure import ErasureError, contact_erase, contact_evidence
+from campaigns.history import (
+    HistoryError,
+    campaign_history_archive_later,
+    campaign_history_restore_later,
+)
 from campaigns.models import (
     ApprovalRequest,
     Campaign,
@@ -107,17 +112,48 @@ def unarchive(modeladmin, request, queryset) -> None:
     _each(modeladmin, request, queryset, campaign_unarchive, "Unarchived")
 
 
+# The history archive (campaigns/history.py): the ledger to a file and back, in a worker (a
+# million rows outlast a request); refusals are said here. "change": the services check it.
+@admin.action(description="Archive history (ledger to a file)", permissions=["change"])
+def archive_history(modeladmin, request, queryset) -> None:
+    _later(modeladmin, request, queryset, campaign_history_archive_later, "archive")
+
+
+@admin.action(description="Restore archived history", permissions=["change"])
+def restore_history(modeladmin, request, queryset) -> None:
+    _later(modeladmin, request, queryset, campaign_history_restore_later, "restore")
+
+
+def _later(modeladmin, request, queryset, service, verb: str) -> None:
+    asked = 0
+    for campaign in queryset:
+        try:
+            service(campaign=campaign, actor=request.user)
+            asked += 1
+        except (HistoryError, Refused) as exc:
+            modeladmin.message_user(request, f"{campaign}: {exc}", messages.ERROR)
+    if asked:
+        modeladmin.message_user(
+            request,
+            f"History {verb} started for {asked} campaign(s): the campaign's page and "
+            "“history” here say when it is done.",
+            messages.SUCCESS,
+        )
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = [
         "name", "channel", "state", "progress", "recipients", "count_delivered",
         "count_undeliverable", "count_failed", "count_skipped", "failover_sent", "cost",
-        "created_at",
+        "created_at", "history",
     ]  # fmt: skip
-    list_filter = ["state", "channel", "failover_mode", "archived_at"]
+    list_filter = ["state", "channel", "failover_mode", "archived_at", "history_archived_at"]
     search_fields = ["name"]
-    actions = [launch, approve, pause, resume, cancel, resend_failed, archive, unarchive,
-               decide_split]  # fmt: skip
+    actions = [
+        launch, approve, pause, resume, cancel, resend_failed, archive, unarchive,
+        decide_split, archive_history, restore_history,
+    ]  # fmt: skip
     filter_horizontal = ["lists", "exclude_lists"]
     inlines = [VariantInline, SplitTestInline]
     readonly_fields = [
@@ -125,7 +161,9 @@ class CampaignAdmin(admin.ModelAdmin):
         "recipients", "count_queued", "count_sending", "count_accepted", "count_delivered",
         "count_undeliverable", "count_expired", "count_rejected", "count_failed",
         "count_skipped", "failover_sent", "failover_delivered", "cost_amount", "cost_currency",
-        "created_by", "created_at", "updated_at", "archived_at",
+        "created_by", "created_at", "updated_at", "archived_at", "history_archived_at",
+        "history_archive", "history_archive_sha256", "history_archive_messages",
+        "history_archive_events", "history_figures",
     ]  # fmt: skip
     list_select_related = ["template"]
     show_full_result_count = False
@@ -137,6 +175,14 @@ class CampaignAdmin(admin.ModelAdmin):
             return "—"
         handed = obj.recipients - obj.count_queued - obj.count_sending
         return format_html("{}%", round(100 * handed / obj.recipients))
+
+    @admin.display(description="history", ordering="history_archived_at")
+    def history(self, obj: Campaign) -> str:
+        if obj.history_archived_at is None:
+            return "live"
+        return (
+            f"archived {obj.history_archived_at:%Y-%m-%d} ({obj.history_archive_messages:,} rows)"
+        )
 
     @admin.display(description="cost", ordering="cost_amount")
     def cost(self, obj: Campaign) -> str:

@@ -8,9 +8,12 @@ counters, costs and delivery rates stay right. Both are set-based (a few UPDATEs
 erasure writes its own audit entry, so the UI, the admin and the command all leave the same trail.
 """
 
+import datetime as dt
+
 from django.db import transaction
 from django.db.models import Count
 
+from campaigns.history import HistoryError, history_contact_erase, history_contact_rows
 from campaigns.models import Message
 from contacts.models import Contact
 from core.rules import Actor
@@ -41,9 +44,21 @@ def contact_evidence(*, contact: Contact) -> dict:
             "at": m.created_at.isoformat(), "campaign": m.campaign.name, "channel": m.channel,
             "state": m.state, "text": m.text, "reason": m.reason,
             "delivered_at": m.done_at.isoformat() if m.done_at and m.state == "delivered" else None,
+            "archived": False,
         }
         for m in Message.objects.filter(contact=contact).select_related("campaign").order_by("id")
     ]  # fmt: skip
+    # Rows of campaigns whose history is archived are in their files (campaigns/history.py).
+    archived, missing = history_contact_rows(contact_id=contact.pk)
+    sent = [
+        {
+            "at": _iso(row["created_at"]), "campaign": campaign.name, "channel": row["channel"],
+            "state": row["state"], "text": row["text"], "reason": row["reason"],
+            "delivered_at": _iso(row["done_at"]) if row["state"] == "delivered" else None,
+            "archived": True,
+        }
+        for campaign, row in archived
+    ] + sent  # fmt: skip
     replies = [
         {"at": i.received_at.isoformat(), "channel": i.channel, "text": i.text,
          "keyword_action": i.keyword_action}
@@ -60,8 +75,15 @@ def contact_evidence(*, contact: Contact) -> dict:
         },
         "consent_events": events,
         "messages": sent,
+        # Archived campaigns whose history file is missing: their rows could not be listed.
+        "history_files_missing": missing,
         "replies": replies,
     }  # fmt: skip
+
+
+def _iso(value: str | None) -> str | None:
+    """A time from a history file as the live rows give it (`datetime.isoformat()`)."""
+    return dt.datetime.fromisoformat(value).isoformat() if value else None
 
 
 @transaction.atomic
@@ -86,9 +108,15 @@ def contact_erase(*, contact: Contact, actor: Actor) -> dict[str, int]:
     )  # fmt: skip
     contact_id = contact.pk
     contact.delete()
+    # Archived history files are rewritten in place (campaigns/history.py), which no rollback
+    # undoes: last, with only the audit entry after it.
+    try:
+        archived = history_contact_erase(contact_id=contact_id, erased=ERASED)
+    except HistoryError as exc:  # a history file is missing: nothing is erased, and why
+        raise ErasureError(str(exc)) from None
     result = {
         "ledger_rows": ledger, "campaigns": len(by_campaign), "replies": replies,
-        "clicks": clicks,
+        "clicks": clicks, **archived,
     }  # fmt: skip
     # The detail names no number: the audit must not bring back what was erased.
     audit_record(

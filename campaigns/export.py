@@ -1,11 +1,14 @@
 """The per-recipient ledger as CSV, streamed (flat memory whatever the campaign's size)."""
 
+import datetime as dt
+import itertools
 import json
 from collections.abc import Iterator
 from typing import IO
 
 from django.db.models import QuerySet
 
+from campaigns.history import history_export_rows
 from campaigns.models import Campaign, Message, SplitGroup, SplitTest, Variant
 from core.csvsafe import csv_writer
 
@@ -89,7 +92,10 @@ def ledger_export_rows(
 
 
 def campaign_export_rows(*, campaign: Campaign) -> Iterator[list]:
-    """Header, then one list per ledger row, in ledger order (a split's variant and group too)."""
+    """Header, then one list per ledger row, in ledger order, a split's variant and group too
+    (from the history file when the campaign's history is archived: the same columns)."""
+    if campaign.history_archived_at is not None:
+        return archived_export_rows(campaign)
     return ledger_export_rows(Message.objects.filter(campaign=campaign), split_variants(campaign))
 
 
@@ -98,6 +104,67 @@ def split_variants(campaign: Campaign) -> dict[int, str] | None:
     if not SplitTest.objects.filter(campaign=campaign).exists():
         return None
     return dict(Variant.objects.filter(campaign=campaign).values_list("position", "name"))
+
+
+_TIMES = frozenset({"created_at", "accepted_at", "done_at", "seen_at"})
+
+
+def _as_stored(field: str, value: object) -> object:
+    """A value of the history file as the live ledger gives it (times: datetime, not ISO text)."""
+    if field in _TIMES and isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    return value
+
+
+def archived_export_rows(campaign: Campaign) -> Iterator[list]:
+    """The export of an archived campaign, read from its history file (campaigns/history.py):
+    the ledger's columns from the file, the contact's name and attributes as they are now."""
+    from contacts.models import Contact
+
+    # Failover rows name their original's messageId: one pass for which originals, one to write.
+    originals = {
+        row["replaces_id"]: "" for row in history_export_rows(campaign) if row["replaces_id"]
+    }
+    chunk: list[dict] = []
+    rows = history_export_rows(campaign)
+    first = True
+    keys: list[str] = []
+    while True:
+        chunk = list(itertools.islice(rows, 5000))
+        if not chunk:
+            break
+        for row in chunk:
+            if row["id"] in originals:
+                originals[row["id"]] = row["message_id"]
+        contacts = {
+            pk: (first_name, last_name, attributes if isinstance(attributes, dict) else {})
+            for pk, first_name, last_name, attributes in Contact.objects.filter(
+                pk__in={row["contact_id"] for row in chunk if row["contact_id"]}
+            ).values_list("pk", "first_name", "last_name", "attributes")
+        }
+        if first:  # the header's attribute columns from the first rows' contacts
+            keys = sorted({k for _, _, attributes in contacts.values() for k in attributes})
+            names = [name for name, _ in COLUMNS + CONTACT_COLUMNS]
+            headers = [f"attribute_{k}" if k in names or k == OTHER_ATTRIBUTES else k for k in keys]
+            yield names + headers + [OTHER_ATTRIBUTES]
+            first = False
+        known = set(keys)
+        for row in chunk:
+            first_name, last_name, attributes = contacts.get(row["contact_id"], ("", "", {}))
+            values = [
+                originals.get(row["replaces_id"], "") if field == "replaces__message_id"
+                else _as_stored(field, row.get(field))
+                for _, field in COLUMNS
+            ]  # fmt: skip
+            extra = {k: v for k, v in attributes.items() if k not in known}
+            yield (
+                ["" if value is None else value for value in values]
+                + [first_name, last_name]
+                + ["" if attributes.get(k) is None else attributes[k] for k in keys]
+                + [json.dumps(extra, ensure_ascii=False) if extra else ""]
+            )
+    if first:
+        yield [name for name, _ in COLUMNS + CONTACT_COLUMNS] + [OTHER_ATTRIBUTES]
 
 
 def campaign_export(*, campaign: Campaign, out: IO[str]) -> int:

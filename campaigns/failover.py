@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from campaigns.ledger import messages_skip_unclaimed
 from campaigns.models import Campaign, FailoverMode, Message
+from campaigns.opt_out_law import Footers
 from campaigns.rendering import Template, compile_template, contact_values
 from campaigns.steps import Step, chain_waits_on, fallback_window, next_step
 from contacts.models import Contact
@@ -54,15 +55,19 @@ def _create(candidates: list[Message], campaign_dispatch) -> int:
         return 0
     contacts = Contact.objects.in_bulk([m.contact_id for m in candidates if m.contact_id])
     new: list[Message] = []
-    steps: dict[tuple[int, str], tuple[Step | None, Template | None]] = {}
+    steps: dict[tuple[int, str], tuple[Step | None, Template | None, Footers | None]] = {}
     for original in candidates:
         campaign = original.campaign
         key = (campaign.pk, original.channel)
         if key not in steps:
             step = next_step(campaign, original.channel)
             text = (step.content.text or campaign.text) if step else ""
-            steps[key] = (step, compile_template(text) if step else None)
-        step, template = steps[key]
+            steps[key] = (
+                step,
+                compile_template(text) if step else None,
+                Footers(campaign, step) if step else None,
+            )
+        step, template, footers = steps[key]
         if step is None or template is None:
             continue  # the last step: nothing follows
         contact = contacts.get(original.contact_id)
@@ -71,7 +76,11 @@ def _create(candidates: list[Message], campaign_dispatch) -> int:
         rendered = template.render(contact_values(contact))
         if rendered.missing:
             continue
-        parts, encoding = step.kind.measure(rendered.text)
+        # An SMS step carries the opt-out wording the recipient's country asks for.
+        text = (
+            footers.apply(rendered.text, contact) if footers and footers.active else rendered.text
+        )
+        parts, encoding = step.kind.measure(text)
         new.append(
             Message(
                 campaign=campaign,
@@ -85,7 +94,7 @@ def _create(candidates: list[Message], campaign_dispatch) -> int:
                 attempt=original.attempt,
                 replaces=original,
                 callback_data=original.callback_data,
-                text=rendered.text,
+                text=text,
                 parts=parts,
                 encoding=encoding,
                 state="queued",

@@ -183,6 +183,16 @@ class Campaign(models.Model):
     # Hidden from the campaign list and the dashboard (campaigns.editing.campaign_archive);
     # nothing else about the campaign changes.
     archived_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # History (campaigns/history.py): the ledger and its events, moved to a compressed file
+    # once the campaign finished longer ago than the retention period; the counters stay.
+    history_archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+    history_archive = models.CharField(max_length=500, blank=True, editable=False)
+    history_archive_sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    history_archive_messages = models.PositiveIntegerField(default=0, editable=False)
+    history_archive_events = models.PositiveIntegerField(default=0, editable=False)
+    # The figures read from the ledger rather than the counters (people across attempts, cost
+    # per channel), taken at archive time: the pages and the status keep them without the rows.
+    history_figures = models.JSONField(default=dict, blank=True, editable=False)
     last_batch_at = models.DateTimeField(null=True, blank=True)
     # Set when the freeze has written the last chunk: before it, "nothing queued" means nothing.
     frozen_at = models.DateTimeField(null=True, blank=True)
@@ -290,7 +300,9 @@ class Message(models.Model):
     attempt = models.PositiveSmallIntegerField(default=1)
     # Unique where set (constraint below): a failover SMS replaces one message, once, so
     # `message.failover` holds at most one row (`.get()`/`.first()`). A OneToOneField would
-    # index the NULL of every other row too, in every row version.
+    # index the NULL of every other row too, in every row version. No database constraint:
+    # a failover row is written with its original in one campaign and leaves with it (history,
+    # campaigns/history.py), and the check would cost a trigger call per removed row.
     replaces = models.ForeignKey(
         "self",
         null=True,
@@ -298,6 +310,7 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="failover",
         db_index=False,
+        db_constraint=False,
     )
     message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     callback_data = models.CharField(max_length=200, blank=True)
@@ -335,31 +348,31 @@ class Message(models.Model):
     )
 
     class Meta:
+        # No index names `state` or a column the send answer or a report writes (claimed_at,
+        # accepted_at, done_at, the statuses, the price), in its keys or its predicate: both
+        # updates are then HOT (heap-only: no index entry written, ~half the WAL per row) when
+        # the page has room, which the fill factor (migration 0015) keeps. Readers of the state
+        # go by campaign and id and filter the state from the row, and count from the
+        # campaign's counters (docs/DATABASE.md, "HOT updates").
         indexes = [
-            # Claiming the next batch and the per-state filters of the campaign page.
-            models.Index(fields=["campaign", "state", "id"]),
-            # A campaign's ledger in order (recipients table, export, admin) without a sort.
+            # A campaign's ledger in order: claims from the claim hint, the recipients table,
+            # export, admin, the sweeper's per-campaign reads.
             models.Index(fields=["campaign", "id"]),
-            # The sweeper: rows stuck in sending or waiting for a final report. Partial, so
-            # queued and final rows (nearly all, nearly always) cost no entry in it.
-            models.Index(
-                fields=["state", "claimed_at"],
-                condition=Q(state__in=[MessageState.SENDING, MessageState.ACCEPTED]),
-                name="message_unsettled",
-            ),
             models.Index(fields=["contact", "-created_at"]),
-            # Segments' "delivered within N days" (campaigns/segments.py): the window's contact
-            # ids from the index alone, without reading the ledger. Partial, so only delivered
-            # originals (not failovers) cost an entry, once they are delivered.
+            # Segments' "delivered/messaged within N days" (campaigns/segments.py): the window's
+            # originals (not failovers) by time, their state read from the row. It replaces a
+            # partial index of delivered rows only, whose predicate named the state.
             models.Index(
                 fields=["created_at", "contact"],
-                condition=Q(state=MessageState.DELIVERED, replaces__isnull=True),
-                name="message_delivered",
+                condition=Q(replaces__isnull=True),
+                name="message_original_created",
             ),
-            # Rows held by quiet hours, for "N wait until HH:MM" on the campaign page.
+            # Rows held by quiet hours: the due ones for the claim (the claim hint has moved
+            # past them) and "N wait until HH:MM" on the campaign page. The send answer clears
+            # `not_before`, so only rows still held keep an entry (their answer alone is not HOT).
             models.Index(
                 fields=["campaign", "not_before"],
-                condition=Q(state=MessageState.QUEUED, not_before__isnull=False),
+                condition=Q(not_before__isnull=False),
                 name="message_waiting",
             ),
         ]

@@ -31,12 +31,15 @@ name — or, with the footer off, its launch is refused while such recipients ar
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import Count
 
 from campaigns.models import Campaign
+
+if TYPE_CHECKING:
+    from campaigns.steps import Step
 from campaigns.rendering import OPT_OUT_URL, compile_template, contact_values
 
 
@@ -83,19 +86,21 @@ def takes_replies(sender: str) -> bool:
 class Footers:
     """One campaign's footer decision per recipient (compiled once, for a freeze's million)."""
 
-    def __init__(self, campaign: Campaign) -> None:
-        from campaigns.sending import default_sender
-        from campaigns.steps import campaign_kind
+    def __init__(self, campaign: Campaign, step: "Step | None" = None) -> None:
+        from campaigns.steps import campaign_steps, step_sender
 
+        # The campaign's own message, or one step of its fallback chain (an SMS after WhatsApp,
+        # Viber or RCS needs the wording as much as an SMS campaign does).
+        step = step or campaign_steps(campaign)[0]
         self.countries = opt_out_countries()
         # The law's opt-out line is an SMS matter (a medium of texts that say it themselves).
         self.active = (
-            campaign_kind(campaign).ledger == "sms"
+            step.kind.ledger == "sms"
             and campaign.opt_out_footer
             and bool(self.countries)
-            and not says_how_to_opt_out(campaign.text)
+            and not says_how_to_opt_out(_step_text(campaign, step))
         )
-        self.reply = takes_replies(default_sender(campaign))
+        self.reply = takes_replies(step_sender(campaign, step))
 
     def footer(self, *, country: str, language: str) -> str | None:
         """The footer line (placeholders not filled) for a recipient, None when none is due."""
@@ -116,6 +121,11 @@ class Footers:
         return f"{text}\n{filled}"
 
 
+def _step_text(campaign: Campaign, step: "Step") -> str:
+    """The text a step sends (a fallback step without its own says the campaign's)."""
+    return step.content.text or campaign.text
+
+
 def opt_out_problems(*, campaign: Campaign) -> list[dict[str, Any]]:
     """Countries of the audience whose recipients would get no opt-out wording (launch refuses).
 
@@ -123,16 +133,18 @@ def opt_out_problems(*, campaign: Campaign) -> list[dict[str, Any]]:
     out, or nobody is in those countries. The shape of `campaign preview --json`'s
     "compliance" list: [{"country", "recipients", "problems"}].
     """
-    from campaigns.steps import campaign_kind
+    from campaigns.steps import campaign_steps
 
     countries = opt_out_countries()
-    if (
-        campaign_kind(campaign).ledger != "sms"
-        or campaign.opt_out_footer
-        or not countries
-        or says_how_to_opt_out(campaign.text)
-    ):
+    # Every SMS the campaign may send counts: its own, and an SMS step of its fallback chain.
+    silent = [
+        step
+        for step in campaign_steps(campaign)
+        if step.kind.ledger == "sms" and not says_how_to_opt_out(_step_text(campaign, step))
+    ]
+    if not silent or campaign.opt_out_footer or not countries:
         return []
+    which = "" if silent[0].position == 0 else " (the SMS step of the fallback chain)"
     from campaigns.audience import audience_contacts
 
     rows = (
@@ -148,8 +160,8 @@ def opt_out_problems(*, campaign: Campaign) -> list[dict[str, Any]]:
             "recipients": row["n"],
             "problems": [
                 f"every marketing SMS must say how to opt out ({countries[row['country']].source}):"
-                " add “Reply STOP to opt out” or {{opt_out_url}} to the text, or let Herald add "
-                "the opt-out footer"
+                f" add “Reply STOP to opt out” or {{{{opt_out_url}}}} to the text{which}, or let "
+                "Herald add the opt-out footer"
             ],
         }
         for row in rows

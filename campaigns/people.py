@@ -12,7 +12,7 @@ forward and attempts are only added), `reached` when any attempt was delivered, 
 while an attempt is queued, sending or awaiting its report, and `not_reached` when all their
 attempts ended without a delivery (skipped ones apart).
 
-One aggregate over the campaign's rows (its (campaign, state, id) index); campaigns whose every
+One aggregate over the campaign's rows (its (campaign, id) index); campaigns whose every
 person has exactly one attempt take the counters instead and cost no query.
 """
 
@@ -115,6 +115,9 @@ def _from_counters(campaign: Campaign, attempts: int) -> CampaignPeople:
 
 def campaign_people(*, campaign: Campaign) -> CampaignPeople:
     """The campaign's people figures (the counters when nobody has a second attempt)."""
+    if campaign.history_archived_at is not None and "people" in campaign.history_figures:
+        # Its rows are in the history file (campaigns/history.py): the figures taken then.
+        return CampaignPeople(**campaign.history_figures["people"])
     attempts = sum(campaign.counts.values())
     if attempts <= campaign.recipients or not campaign.recipients:
         # One attempt per person: the counters already count people.

@@ -210,7 +210,8 @@ def _zone_of(name: str) -> tuple[str, ...]:
 def quiet_hours_waiting(*, campaign_id: int, now: dt.datetime) -> dict | None:
     """How many queued messages wait for quiet hours and when the next may go (None: none).
 
-    Served by the partial index `message_waiting` (only rows with a future `not_before`).
+    Served by the partial index `message_waiting` (only rows whose `not_before` is set: the send
+    answer clears it).
     """
     from django.db.models import Count, Min
 

@@ -25,6 +25,7 @@ from campaigns.ledger import (
     batch_take,
     messages_apply_outcomes,
     messages_requeue_unknown,
+    unsettled_campaign_ids,
 )
 from campaigns.models import Message, SendBatch
 from campaigns.status_map import message_price, state_for_status
@@ -178,7 +179,9 @@ def _settle_sending(
     result: SettleResult,
 ) -> None:
     """Rows claimed `sending` (before batch claims): the same rules, row by row."""
-    rows = Message.objects.filter(state="sending", claimed_at__lte=stale)
+    rows = Message.objects.filter(
+        campaign_id__in=unsettled_campaign_ids(), state="sending", claimed_at__lte=stale
+    )
     if campaign_id is not None:
         rows = rows.filter(campaign_id=campaign_id)
     if message_ids is not None:

@@ -34,6 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from campaigns.expiry import messages_expire
+from campaigns.ledger import unsettled_campaign_ids
 from campaigns.models import Message
 from campaigns.outcomes import outcomes_apply_with_failover
 from campaigns.reconcile import messages_settle, outcome_from_log, with_logs
@@ -116,7 +117,9 @@ def reports_reconcile(
 
 def _log_checks(now: datetime, campaign_id: int | None, result: SweepResult) -> None:
     """Look silent accepted SMS up in Infobip's logs (each once per checkpoint age)."""
-    rows = Message.objects.filter(channel__in=with_logs(), state="accepted")
+    rows = Message.objects.filter(
+        campaign_id__in=unsettled_campaign_ids(), channel__in=with_logs(), state="accepted"
+    )
     if campaign_id is not None:
         lag = timedelta(seconds=settings.HERALD_REPORT_LAG_AFTER)
         selections = [
@@ -165,7 +168,8 @@ def messages_give_up(*, now: datetime, campaign_id: int | None = None) -> int:
     """Accepted messages with no final report long after Infobip's validity: `expired`."""
     cutoff = now - timedelta(seconds=settings.HERALD_REPORT_GIVE_UP_AFTER)
     hours = settings.HERALD_REPORT_GIVE_UP_AFTER // 3600
-    rows = Message.objects.filter(state="accepted").filter(
+    rows = Message.objects.filter(campaign_id__in=unsettled_campaign_ids(), state="accepted")
+    rows = rows.filter(
         Q(claimed_at__lte=cutoff) | Q(claimed_at__isnull=True, accepted_at__lte=cutoff)
     )
     if campaign_id is not None:
@@ -190,7 +194,9 @@ def messages_give_up(*, now: datetime, campaign_id: int | None = None) -> int:
 def report_health(*, now: datetime, campaign_id: int | None = None) -> dict:
     """The report-flow figures: last pushes, missing reports, lag, backlog, unknown reports."""
     lag_after = now - timedelta(seconds=settings.HERALD_REPORT_LAG_AFTER)
-    missing = Message.objects.filter(state="accepted", claimed_at__lte=lag_after)
+    missing = Message.objects.filter(
+        campaign_id__in=unsettled_campaign_ids(), state="accepted", claimed_at__lte=lag_after
+    )
     if campaign_id is not None:
         missing = missing.filter(campaign_id=campaign_id)
     count = missing.count()

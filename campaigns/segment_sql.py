@@ -7,7 +7,7 @@ freeze, the preview and the wizard filter contacts with) and other apps' own sta
 condition is self-contained and composes anywhere.
 
 How rules compile, so that PostgreSQL plans them as a few hash joins over 1M contacts
-(bench/README.md, "Segment counts", has the plans):
+(bench/HISTORY.md, "Segment counts", has the plans):
 - in an AND, a rule over another table is an EXISTS, which PostgreSQL turns into a semi- or
   anti-join (one pass over each table, no per-contact probe);
 - an OR of rules over other tables is one `id IN (A UNION B ...)`: under a plain OR, PostgreSQL
@@ -247,8 +247,9 @@ class _Compiler:
         channel = rule.get("channel") or None
         where: list[sql.Composable] = []
         if event in ("delivered", "messaged"):
-            # Originals only (a failover attempt is not another contact): for delivered, the
-            # rows of the partial index message_delivered (created_at, contact_id).
+            # Originals only (a failover attempt is not another contact): for delivered, by the
+            # window of message_original_created (created_at, contact), the state read from the
+            # row: no index names the state (the ledger's updates stay HOT).
             where.append(sql.SQL("m.replaces_id IS NULL"))
             if event == "delivered":
                 where.append(sql.SQL("m.state = 'delivered'"))

@@ -35,6 +35,7 @@ from campaigns.ledger import (
     messages_record_sent,
 )
 from campaigns.models import Campaign, FailoverMode
+from campaigns.opt_out_law import Footers
 from campaigns.quiet import QuietHours, campaign_validity
 from campaigns.rendering import compile_template, contact_values
 from campaigns.states import CampaignState
@@ -377,11 +378,14 @@ def _native_fallback(
         return {}
     fallback = steps[1]
     template = compile_template(fallback.content.text)
+    footers = Footers(campaign, fallback)
     contacts = Contact.objects.in_bulk([row.contact_id for row in rows if row.contact_id])
     native: dict[int | None, tuple[str, str]] = {}
     for row in rows:
         contact = contacts.get(row.contact_id) if row.contact_id else None
         text = template.render(contact_values(contact) if contact else {}).text
+        if contact is not None and footers.active:
+            text = footers.apply(text, contact)  # Infobip's SMS failover is an SMS too
         country = row_country(row.country, row.phone)
         native[row.contact_id] = (router.route(fallback, country).sender, text)
     return native

@@ -728,6 +728,11 @@ def campaign_maybe_complete(*, campaign_id: int) -> bool:
 def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:
     """New attempts for messages that ended `failed` and may be retried; returns how many."""
     actor_require(actor, SEND, doing="resend campaigns")
+    if campaign.history_archived_at is not None:
+        raise CampaignError(
+            f"campaign {campaign.pk}'s history is archived: restore it first "
+            f"(manage.py archive restore {campaign.pk})"
+        )
     failed = Message.objects.filter(campaign=campaign, state="failed").exclude(error_permanent=True)
     latest_attempt = {}
     for row in failed.values("id", "contact_id", "channel", "attempt", "phone", "text",
@@ -898,6 +903,15 @@ def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict[str,
             "failover_sms": campaign.failover_validity_minutes,
         },
         "fallback": chain_names(campaign_steps(campaign)),
+        # Where its ledger is (campaigns/history.py): null while the rows are live.
+        "history": {
+            "archived_at": campaign.history_archived_at.isoformat(),
+            "file": campaign.history_archive,
+            "messages": campaign.history_archive_messages,
+            "events": campaign.history_archive_events,
+        }
+        if campaign.history_archived_at
+        else None,
     }
     if campaign.count_queued:
         from campaigns.quiet import quiet_hours_waiting
@@ -911,7 +925,12 @@ def campaign_status(*, campaign: Campaign, breakdown: bool = False) -> dict[str,
     if breakdown:
         from campaigns.insights import campaign_clicks, campaign_cost_by_channel
 
-        status["cost"]["by_channel"] = campaign_cost_by_channel(campaign_id=campaign.pk)
+        figures = campaign.history_figures  # an archived campaign's, taken from its rows
+        status["cost"]["by_channel"] = (
+            figures["cost_by_channel"]
+            if "cost_by_channel" in figures
+            else campaign_cost_by_channel(campaign_id=campaign.pk)
+        )
         status["clicks"] = campaign_clicks(campaign_id=campaign.pk)
     from campaigns.split import split_status
     from campaigns.status_sections import status_sections_apply
@@ -938,6 +957,9 @@ def campaign_live_counts(campaign: Campaign) -> dict[str, int]:
 def campaign_recount(*, campaign: Campaign) -> dict[str, int]:
     """Rebuild the denormalised counters from the ledger (repair; one GROUP BY query)."""
     from django.db.models import Count, Sum
+
+    if campaign.history_archived_at is not None:  # no rows to count: the counters are the record
+        raise CampaignError(f"campaign {campaign.pk}'s history is archived: nothing to recount")
 
     rows = Message.objects.filter(campaign=campaign).values("state").annotate(n=Count("id"))
     counts = {f"count_{row['state']}": row["n"] for row in rows}

@@ -146,6 +146,51 @@ def expire_whatsapp() -> int:
     return messages_expire_past_validity()
 
 
+@shared_task(name="campaigns.tasks.history_archive", ignore_result=True)
+def history_archive() -> int:
+    """Beat: archive the history of campaigns finished longer ago than the retention period."""
+    from campaigns.history import history_archive_due
+
+    return len(history_archive_due())
+
+
+def _history_actor(user_id: int | None):
+    from django.contrib.auth import get_user_model
+
+    from core.rules import SYSTEM
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    return user or SYSTEM
+
+
+@shared_task(name="campaigns.tasks.history_archive_one", ignore_result=True)
+def history_archive_one(campaign_id: int, user_id: int | None) -> None:
+    """One campaign's history to its file (asked from the admin), as the user who asked."""
+    from campaigns.history import HistoryError, campaign_history_archive
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return
+    try:
+        campaign_history_archive(campaign=campaign, actor=_history_actor(user_id))
+    except HistoryError as exc:  # changed since it was asked: said in the log, nothing lost
+        logger.warning("campaign %s: history not archived: %s", campaign_id, exc)
+
+
+@shared_task(name="campaigns.tasks.history_restore_one", ignore_result=True)
+def history_restore_one(campaign_id: int, user_id: int | None) -> None:
+    """One campaign's history back from its file (asked from the admin)."""
+    from campaigns.history import HistoryError, campaign_history_restore
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:
+        return
+    try:
+        campaign_history_restore(campaign=campaign, actor=_history_actor(user_id))
+    except HistoryError as exc:
+        logger.warning("campaign %s: history not restored: %s", campaign_id, exc)
+
+
 def campaign_restart_unfrozen() -> list[int]:
     """Re-start launched campaigns whose freeze died with its worker (ledger partly written).
 

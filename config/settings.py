@@ -458,6 +458,16 @@ CELERY_BEAT_SCHEDULE["campaigns-whatsapp-validity"] = {
     "options": {"expires": 60.0},
 }
 
+# History (campaigns/history.py): a finished campaign's ledger and events move to a compressed
+# file this many days after it finished (0: never, the default), swept daily by beat.
+HERALD_HISTORY_RETENTION_DAYS = env.int("HERALD_HISTORY_RETENTION_DAYS", default=0)
+HERALD_HISTORY_DIR = env("HERALD_HISTORY_DIR", default=str(VAR_DIR / "history"))
+CELERY_BEAT_SCHEDULE["campaigns-history-archive"] = {
+    "task": "campaigns.tasks.history_archive",
+    "schedule": env.float("HERALD_HISTORY_SWEEP_INTERVAL", default=3600.0),
+    "options": {"expires": 3600.0},
+}
+
 # --- #15 one-way house: inbound messages, keywords and the inbox are an app of their own.
 INSTALLED_APPS += ["inbox"]
 

@@ -61,7 +61,7 @@ def default_workers() -> int:
     """Worker processes for the command: the cores but two, at most four.
 
     This process and PostgreSQL keep one core each busy already; on 2 cores a worker showed
-    no gain and ~5-13 us more CPU a row (bench/README.md, "The pool in the command").
+    no gain and ~5-13 us more CPU a row (bench/HISTORY.md, "The pool in the command").
     """
     return max(0, min((os.cpu_count() or 1) - 2, 4))
 

@@ -128,12 +128,26 @@ class AttributeDefinition(models.Model):
 
 
 class ListMembership(models.Model):
-    """A contact on a list; explicit so bulk inserts can use ignore_conflicts."""
+    """A contact on a list; explicit so bulk inserts can use ignore_conflicts.
 
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="memberships")
+    No foreign-key constraint in the database: two deferred checks per row (one per key) were
+    most of an import's database time. Statement-level triggers hold the same guarantee once
+    per statement (migration contacts/0005, docs/DATABASE.md "Memberships"): an insert or
+    update whose contact or list does not exist fails with foreign_key_violation, and
+    deleting a contact or a list deletes its memberships, whoever deletes (the ORM cascades
+    too).
+    """
+
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="memberships", db_constraint=False
+    )
     # The unique constraint below leads with contact_list, so it serves list lookups.
     contact_list = models.ForeignKey(
-        ContactList, on_delete=models.CASCADE, related_name="memberships", db_index=False
+        ContactList,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        db_index=False,
+        db_constraint=False,
     )
     added_at = models.DateTimeField(auto_now_add=True)
 

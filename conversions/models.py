@@ -107,8 +107,15 @@ class Credit(models.Model):
     rule = models.ForeignKey(AttributionRule, on_delete=models.PROTECT, related_name="credits")
     # The one made when the conversion arrived (recomputations are shown, not stored over it).
     current = models.BooleanField(default=True)
+    # No database constraint: an archived campaign's ledger rows leave the live table in one
+    # DELETE (campaigns/history.py) while its credits stay, by campaign and message id.
     message = models.ForeignKey(
-        "campaigns.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "campaigns.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     campaign = models.ForeignKey(
         "campaigns.Campaign",

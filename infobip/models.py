@@ -185,8 +185,17 @@ class Click(models.Model):
     campaign = models.ForeignKey(
         "campaigns.Campaign", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # No database constraint: a campaign's archived history (campaigns/history.py) removes
+    # its ledger rows in one statement, which the constraint would check row by row. The
+    # click keeps the row's id (distinct clicked messages still count, and a restore brings
+    # the same ids back); the ORM's SET_NULL still applies to an ORM delete.
     message = models.ForeignKey(
-        "campaigns.Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "campaigns.Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
     )
     infobip_message_id = models.CharField(max_length=200, blank=True)
     url = models.TextField(blank=True)

@@ -2,7 +2,7 @@
 
 A delivery-report storm is thousands of pushes a second, and Django's request handling — the
 request object, eleven middleware, URL resolving, the ORM's INSERT — cost more CPU than storing
-the push itself (bench/README.md, "Reports and events"). `WebhookDispatcher` answers the POSTs
+the push itself (bench/HISTORY.md, "Reports and events"). `WebhookDispatcher` answers the POSTs
 to `/infobip/webhooks/<token>/<kind>/` itself, with the checks of infobip/views.py (the same
 functions: allowed networks, constant-time token or Basic password, body limit, shape check),
 one autocommit INSERT of the raw push and the same enqueue, and the same answers: status, JSON

@@ -55,11 +55,12 @@ def campaign_funnel(campaign: Campaign) -> list[dict]:
     sent = max(recipients - skipped, 0)
     reached = people.reached
     clicked = campaign_click_counts(campaign_id=campaign.pk)["messages"]
+    archived = campaign.history_archived_at is not None
     inbound = InboundMessage.objects.filter(contact__isnull=False)
-    replied_ids = _since_launch_contacts(campaign, inbound, "received_at")
+    replied_ids = [] if archived else _since_launch_contacts(campaign, inbound, "received_at")
     replied = _in_campaign(campaign, replied_ids).count() if replied_ids else 0
     opt_outs = ConsentEvent.objects.filter(action=ConsentAction.OPT_OUT)
-    opted_ids = _since_launch_contacts(campaign, opt_outs, "created_at")
+    opted_ids = [] if archived else _since_launch_contacts(campaign, opt_outs, "created_at")
     opted_out = _in_campaign(campaign, opted_ids).count() if opted_ids else 0
 
     def step(key: str, label: str, value: int, base: int, hint: str = "") -> dict:
@@ -71,13 +72,18 @@ def campaign_funnel(campaign: Campaign) -> list[dict]:
         if people.attempts > people.people
         else ""
     )
-    return [
+    story = [
         step("sent", "Sent to", sent, recipients, f"{skipped} skipped" if skipped else ""),
         step("delivered", "Reached", reached, sent, failover),
         step("clicked", "Clicked", clicked, reached),
-        step("replied", "Replied", replied, reached),
-        step("opted_out", "Opted out", opted_out, reached),
     ]
+    if archived:
+        # Who replied or opted out is matched against the campaign's rows, now in its history
+        # file (campaigns/history.py): not shown rather than shown as nobody.
+        return story
+    story.append(step("replied", "Replied", replied, reached))
+    story.append(step("opted_out", "Opted out", opted_out, reached))
+    return story
 
 
 def waiting_reasons(campaign: Campaign, now: dt.datetime | None = None) -> list[str]:

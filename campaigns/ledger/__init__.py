@@ -22,6 +22,7 @@ from campaigns.ledger.claims import (
     messages_claim,
     messages_in_flight,
     messages_skip_unclaimed,
+    unsettled_campaign_ids,
 )
 from campaigns.ledger.outcomes import messages_apply_outcomes, messages_requeue_unknown
 from campaigns.ledger.reports import messages_apply_reports
@@ -53,4 +54,5 @@ __all__ = [
     "messages_record_sent",
     "messages_requeue_unknown",
     "messages_skip_unclaimed",
+    "unsettled_campaign_ids",
 ]

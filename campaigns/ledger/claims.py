@@ -9,15 +9,19 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from psycopg import sql
 
 from campaigns.ledger.outcomes import insert_events, messages_apply_outcomes
 from campaigns.ledger.statements import (
     CLAIM,
+    CLAIM_DUE,
     LOCK_CAMPAIGN,
+    QUEUED_UNCLAIMABLE,
     RELEASED_BACK,
+    QueuedRow,
     StateRow,
     fetch_rows,
 )
@@ -43,16 +47,27 @@ def messages_claim(
     picked row first and says which to skip or hold instead (done in the same transaction,
     so the batch holds exactly the rows that will be sent).
 
-    `floor` is the campaign's `claim_from` hint: the scan starts there, because the index range
-    of queued rows of a long campaign is mostly rows already sent. Rows below the hint that are
-    still queued (not due yet, a released batch) are found by a scan from the start when the
-    hinted one finds nothing (with `rescan`).
+    `floor` is the campaign's `claim_from` hint: the scan starts there, because the campaign's
+    rows below it are nearly all sent. Rows below it still queued are found (with `rescan`)
+    when the hinted scan finds nothing: those held by quiet hours and now due from the
+    `message_waiting` index; released ones lowered the hint; and only when the queued counter
+    says some queued row is neither in flight nor held does a scan start from the first row.
     """
     now = now or timezone.now()
-    claimed = _claim(campaign_id, limit, now, floor, screen)
-    if claimed is None and floor and rescan:
-        claimed = _claim(campaign_id, limit, now, 0, screen)
+    claimed = _claim(CLAIM, campaign_id, limit, now, floor, screen)
+    if claimed is None and rescan:
+        claimed = _claim(CLAIM_DUE, campaign_id, limit, now, 0, screen)
+    if claimed is None and floor and rescan and _unseen_queued(campaign_id, now):
+        claimed = _claim(CLAIM, campaign_id, limit, now, 0, screen)
     return claimed or []
+
+
+def _unseen_queued(campaign_id: int, now: datetime) -> bool:
+    """Whether the counters count queued rows that no hinted or due claim can see."""
+    with connection.cursor() as cursor:
+        cursor.execute(QUEUED_UNCLAIMABLE, {"campaign": campaign_id, "now": now})
+        rows = fetch_rows(cursor, QueuedRow)
+    return bool(rows) and rows[0].queued > rows[0].unclaimable
 
 
 def live_batch_ids(*, campaign_ids: Iterable[int]) -> set[int]:
@@ -66,14 +81,15 @@ def live_batch_ids(*, campaign_ids: Iterable[int]) -> set[int]:
 
 
 def _claim(
+    statement: sql.Composed,
     campaign_id: int,
     limit: int,
     now: datetime,
     floor: int,
     screen: Callable[[list[Claimed]], Screened] | None,
 ) -> list[Claimed] | None:
-    """One pick and batch (CLAIM); None when the scan found nothing at all (the caller may
-    rescan)."""
+    """One pick (CLAIM or CLAIM_DUE) and its batch; None when the scan found nothing at all
+    (the caller may look further)."""
     params = {
         "campaign": campaign_id,
         "floor": floor,
@@ -84,7 +100,7 @@ def _claim(
         if not lock_running(campaign_id):
             return []
         with connection.cursor() as cursor:
-            cursor.execute(CLAIM, params)
+            cursor.execute(statement, params)
             picked = fetch_rows(cursor, claimed_row(now))
         if not picked:
             return None
@@ -101,11 +117,13 @@ def _claim(
             for row in keep:
                 row.batch_id = batch.pk
         # No ledger row and no counter moves: the rows are queued until the answer. The hint
-        # moves past what was picked. A scan from the start (floor 0) may lower it.
-        last = picked[-1].id + 1
-        Campaign.objects.filter(pk=campaign_id).update(
-            claim_from=Value(last) if not floor else Greatest(F("claim_from"), Value(last)),
-        )
+        # moves past what was picked. A scan from the start (floor 0) may lower it; the held
+        # rows' pick (CLAIM_DUE) leaves it where it is.
+        if statement is CLAIM:
+            last = picked[-1].id + 1
+            Campaign.objects.filter(pk=campaign_id).update(
+                claim_from=Value(last) if not floor else Greatest(F("claim_from"), Value(last)),
+            )
     return keep
 
 
@@ -243,6 +261,19 @@ def messages_skip_unclaimed(*, message_ids: Iterable[int], reason: str) -> Apply
         return messages_apply_outcomes(
             outcomes=[Outcome(mid, "skipped", reason=reason) for mid in queued]
         )
+
+
+def unsettled_campaign_ids() -> list[int]:
+    """Campaigns whose counters count rows `sending` or `accepted` (awaiting their fate).
+
+    No index names the state (the answer's and the reports' updates stay HOT), so the
+    sweeper's readers of unsettled rows go through these campaigns' (campaign, id) ranges.
+    """
+    return list(
+        Campaign.objects.filter(Q(count_sending__gt=0) | Q(count_accepted__gt=0))
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
 
 
 def messages_in_flight(*, campaign_id: int) -> int:

@@ -66,6 +66,13 @@ class StateRow(NamedTuple):
     state: str
 
 
+class QueuedRow(NamedTuple):
+    """QUEUED_UNCLAIMABLE: queued rows no claim can pick now, and the queued counter."""
+
+    unclaimable: int
+    queued: int
+
+
 # --- Cursors ------------------------------------------------------------------------------
 
 
@@ -99,25 +106,61 @@ LOCK_CAMPAIGN = sql.SQL("SELECT state FROM {campaigns} WHERE id = %s FOR NO KEY 
     campaigns=_CAMPAIGNS
 )
 
-# Up to %(limit)s due queued rows from the claim hint on, with what sending needs, including
-# the contact's opt-out as of now (a STOP after launch still stops every batch not yet sent).
-# The contact's three fields come from one probe of its primary key (an array); a row whose
-# contact was erased (NULL) is still picked. No row lock and no row write: the campaign-row
-# lock orders the claims, and the batch row is the claim. Rows of the campaign's live batches
-# are left out (a hashed subplan: a few thousand ids at most). Each row becomes a `Claimed`
-# (claims.claimed_row: the sending path's hottest rows, so no tuple in between).
+# What a claim reads of each picked row: what sending needs, including the contact's opt-out
+# as of now (a STOP after launch still stops every batch not yet sent). The contact's three
+# fields come from one probe of its primary key (an array); a row whose contact was erased
+# (NULL) is still picked. Each row becomes a `Claimed` (claims.claimed_row: the sending path's
+# hottest rows, so no tuple in between).
+_CLAIMED_COLUMNS = sql.SQL("""
+    id, message_id::text, contact_id, phone, channel, text, template_values, callback_data,
+    replaces_id,
+    (SELECT ARRAY[c.opted_out::text, c.timezone, c.country]
+     FROM {contacts} c WHERE c.id = {messages}.contact_id)
+""").format(messages=_MESSAGES, contacts=_CONTACTS)
+
+# Rows of the campaign's live batches are left out of every pick (a hashed subplan: a few
+# thousand ids at most).
+_NOT_IN_LIVE_BATCH = sql.SQL("""
+    id NOT IN (SELECT (jsonb_array_elements(b.ids))::bigint FROM {batches} b
+               WHERE b.campaign_id = %(campaign)s AND b.state = 'claimed')
+""").format(batches=_BATCHES)
+
+# Up to %(limit)s due queued rows from the claim hint on, by the (campaign, id) index: the
+# state is read from the row, not from an index (no index names it, so the send answer's
+# update is HOT), and the rows from the hint on are nearly all queued (the hint moves past
+# what was picked). No row lock and no row write: the campaign-row lock orders the claims,
+# and the batch row is the claim.
 CLAIM = sql.SQL("""
-    SELECT id, message_id::text, contact_id, phone, channel, text, template_values,
-           callback_data, replaces_id,
-           (SELECT ARRAY[c.opted_out::text, c.timezone, c.country]
-            FROM {contacts} c WHERE c.id = {messages}.contact_id)
-    FROM {messages}
-    WHERE campaign_id = %(campaign)s AND state = 'queued' AND id >= %(floor)s
-      AND (not_before IS NULL OR not_before <= %(now)s)
-      AND id NOT IN (SELECT (jsonb_array_elements(b.ids))::bigint FROM {batches} b
-                     WHERE b.campaign_id = %(campaign)s AND b.state = 'claimed')
+    SELECT {columns} FROM {messages}
+    WHERE campaign_id = %(campaign)s AND id >= %(floor)s AND state = 'queued'
+      AND (not_before IS NULL OR not_before <= %(now)s) AND {not_live}
     ORDER BY id LIMIT %(limit)s
-""").format(messages=_MESSAGES, contacts=_CONTACTS, batches=_BATCHES)
+""").format(columns=_CLAIMED_COLUMNS, messages=_MESSAGES, not_live=_NOT_IN_LIVE_BATCH)
+
+# Rows held by quiet hours whose time has come: the hint moved past them while they waited.
+# The partial index `message_waiting` holds only rows whose `not_before` is set (the answer
+# clears it), so this reads the held rows, not the campaign.
+CLAIM_DUE = sql.SQL("""
+    SELECT {columns} FROM {messages}
+    WHERE campaign_id = %(campaign)s AND not_before IS NOT NULL AND not_before <= %(now)s
+      AND state = 'queued' AND {not_live}
+    ORDER BY id LIMIT %(limit)s
+""").format(columns=_CLAIMED_COLUMNS, messages=_MESSAGES, not_live=_NOT_IN_LIVE_BATCH)
+
+# Queued rows that no claim could pick now: in a live batch or held past now (the page's
+# "waiting"). When the campaign's queued counter says more are queued than these, some rows
+# sit below the hint unseen (an appender's transaction that committed after a later one's
+# rows were claimed), and only then does a claim scan the campaign from its first row.
+QUEUED_UNCLAIMABLE = sql.SQL("""
+    SELECT (SELECT count(*) FROM {messages}
+            WHERE id IN (SELECT (jsonb_array_elements(b.ids))::bigint FROM {batches} b
+                         WHERE b.campaign_id = %(campaign)s AND b.state = 'claimed')
+              AND state = 'queued')
+         + (SELECT count(*) FROM {messages}
+            WHERE campaign_id = %(campaign)s AND not_before IS NOT NULL
+              AND not_before > %(now)s AND state = 'queued'),
+           (SELECT count_queued FROM {campaigns} WHERE id = %(campaign)s)
+""").format(messages=_MESSAGES, batches=_BATCHES, campaigns=_CAMPAIGNS)
 
 # Released rows go back to the queue: the claim hint moves down to the lowest of them. The
 # UPDATE takes the campaign-row lock (as a cancel takes it) and returns the state after
@@ -220,7 +263,9 @@ COPY_EVENTS = sql.SQL("COPY {events} ({columns}) FROM STDIN").format(
 # three integers (id, parts, k), ids ascending so rows are locked in id order. The
 # `state = %(source)s` condition is the lock and the forward-only check at once (PostgreSQL
 # re-checks it after waiting on a row another transaction holds); the ids it returns (one
-# scalar each) are the rows it moved.
+# scalar each) are the rows it moved. No column it writes is indexed, so the update is HOT
+# (heap-only) when the page has room — except `not_before` of a row quiet hours held, cleared
+# so that `message_waiting` keeps only rows still waiting (NULL to NULL changes no index).
 UPDATE_SENT = sql.SQL("""
     UPDATE {messages} AS m SET
         state = (%(state)s::varchar[])[d.k],
@@ -233,7 +278,8 @@ UPDATE_SENT = sql.SQL("""
         accepted_at = CASE WHEN (%(state)s::varchar[])[d.k] = 'accepted' THEN %(now)s
                       ELSE m.accepted_at END,
         done_at = CASE WHEN (%(final)s::boolean[])[d.k] THEN %(now)s ELSE m.done_at END,
-        claimed_at = COALESCE(m.claimed_at, %(claimed)s)
+        claimed_at = COALESCE(m.claimed_at, %(claimed)s),
+        not_before = NULL
     FROM unnest(%(ids)s::bigint[], %(parts)s::int[], %(ks)s::int[]) AS d(id, parts, k)
     WHERE m.id = d.id AND m.state = %(source)s
     RETURNING m.id

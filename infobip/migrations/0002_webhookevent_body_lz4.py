@@ -1,7 +1,7 @@
 """Stored push bodies compressed with lz4 instead of pglz (when the server has it).
 
 A 100-report push is ~50 KB of JSON; pglz compressing it was ~0.6 ms of PostgreSQL CPU per
-push, lz4 ~0.1–0.3 ms for the same size on disk (bench/README.md, "Reports and events").
+push, lz4 ~0.1–0.3 ms for the same size on disk (bench/HISTORY.md, "Reports and events").
 Only new rows use it; old rows stay readable. A server built without lz4 keeps pglz.
 """
 

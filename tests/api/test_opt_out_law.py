@@ -123,3 +123,29 @@ def test_the_footer_option_on_the_command_line_and_the_api(api_for_superuser):
     created = api_for_superuser.post("campaigns", body)
     assert created.json()["opt_out_footer"] is False
     assert Campaign.objects.get(name="a").opt_out_footer is False
+
+
+def test_an_sms_step_of_a_fallback_chain_carries_the_wording_too():
+    from campaigns.failover import failover_create
+
+    audience = _audience()
+    campaign = campaign_create(name="v", channel="viber", lists=[audience], text="Sale today",
+                               fallback=["sms"], sender="ShopViber")  # fmt: skip
+    Campaign.objects.filter(pk=campaign.pk).update(state="running")
+    gb, de = Contact.objects.get(country="GB"), Contact.objects.get(country="DE")
+    failed = [
+        Message.objects.create(
+            campaign=campaign, contact=c, phone=c.phone, channel="viber", state="undeliverable"
+        )
+        for c in (gb, de)
+    ]
+    assert failover_create(message_ids=[m.pk for m in failed]) == 2
+    texts = dict(Message.objects.filter(channel="sms").values_list("phone", "text"))
+    # The SMS goes from the SMS default sender (a name here): the personal opt-out link.
+    assert texts[gb.phone].startswith("Sale today\nOpt out: ")
+    assert texts[de.phone] == "Sale today"
+    # With the footer off, the chain's SMS step alone is enough to refuse the launch.
+    Campaign.objects.filter(pk=campaign.pk).update(opt_out_footer=False)
+    problems = opt_out_problems(campaign=Campaign.objects.get(pk=campaign.pk))
+    assert [p["country"] for p in problems] == ["FR", "GB"]
+    assert "the SMS step of the fallback chain" in problems[0]["problems"][0]

@@ -60,7 +60,8 @@ def test_erasure_keeps_counts_and_costs_and_forgets_the_person(history) -> None:
     ann, campaign = history
     before = campaign_status(campaign=campaign, breakdown=True)
     result = contact_erase(contact=ann, actor=SYSTEM)
-    assert result == {"ledger_rows": 1, "campaigns": 1, "replies": 1, "clicks": 0}
+    assert result == {"ledger_rows": 1, "campaigns": 1, "replies": 1, "clicks": 0,
+                      "archived_rows": 0, "archived_campaigns": 0}  # fmt: skip
     assert not Contact.objects.filter(phone=PHONE).exists()
     assert not ConsentEvent.objects.filter(contact_id=ann.pk).exists()
     assert not Message.objects.filter(phone=PHONE).exists()

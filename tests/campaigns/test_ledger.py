@@ -241,6 +241,33 @@ def test_rows_below_the_hint_are_found_by_a_scan_from_the_start() -> None:
     assert messages_in_flight(campaign_id=campaign.pk) == 4
 
 
+def test_held_rows_come_due_from_the_waiting_index_and_leave_it_when_answered() -> None:
+    from campaigns.ledger import SentStatus, messages_record_sent
+
+    campaign, messages = _campaign(4)
+    now = timezone.now()
+    Message.objects.filter(pk=messages[0].pk).update(not_before=now + dt.timedelta(hours=1))
+    assert len(messages_claim(campaign_id=campaign.pk, limit=10, now=now)) == 3
+    campaign.refresh_from_db()
+    hint = campaign.claim_from
+    # Not due yet: the hinted scan, the held rows' pick and the counters all find nothing.
+    assert messages_claim(campaign_id=campaign.pk, limit=10, floor=hint, now=now) == []
+    # Due: picked from the held rows, and the hint stays where it was.
+    later = now + dt.timedelta(hours=2)
+    due = messages_claim(campaign_id=campaign.pk, limit=10, floor=hint, now=later)
+    assert [m.pk for m in due] == [messages[0].pk]
+    campaign.refresh_from_db()
+    assert campaign.claim_from == hint
+    accepted = SentStatus("accepted", "PENDING", 26, "PENDING_ACCEPTED", "")
+    messages_record_sent(
+        campaign_id=campaign.pk, sent=[(due[0], accepted, 1)], bulk_id="b",
+        batch_id=due[0].batch_id,
+    )  # fmt: skip
+    # Answered: no longer waiting, so out of the partial index `message_waiting`.
+    row = Message.objects.get(pk=messages[0].pk)
+    assert (row.state, row.not_before) == ("accepted", None)
+
+
 def test_a_skip_leaves_the_rows_of_a_live_batch_to_it() -> None:
     # An opt-out or a late WhatsApp delivery skips queued rows; a batch being sent is left
     # alone (it went: its answer records it), the rest are skipped.

@@ -1,7 +1,7 @@
 """Segments on PostgreSQL: the compiled SQL selects exactly what the plain EXISTS form selected.
 
 `campaigns/segments.py` compiles an OR that reads other tables to one `id IN (… UNION …)` and
-looks list ids up first, for speed at 1M contacts (bench/README.md). The oracle here is the
+looks list ids up first, for speed at 1M contacts (bench/HISTORY.md). The oracle here is the
 earlier compilation (every rule an EXISTS, combined with plain AND/OR), kept below; random
 AND/OR/NOT mixes over a ledger with known history (failovers, erased contacts whose rows have
 no contact, clicks, replies, consent) must select the same contacts through `filter`, `exclude`

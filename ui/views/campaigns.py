@@ -2,6 +2,7 @@
 
 import itertools
 import re
+from collections.abc import Iterable
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -19,6 +20,7 @@ from campaigns.describe import campaign_option_lines, duration_words, forecast_l
 from campaigns.editing import ARCHIVABLE, EDITABLE
 from campaigns.export import campaign_export_rows, ledger_export_rows, split_variants
 from campaigns.forecast import campaign_forecast
+from campaigns.history import history_first_texts
 from campaigns.models import ApprovalRequest, Campaign, Message, SplitTest, WinnerBy
 from campaigns.preview import campaign_preview
 from campaigns.services import (
@@ -290,10 +292,14 @@ def _bubble(campaign: Campaign) -> str:
     # From the campaign's first id: with only `campaign = %s ORDER BY id LIMIT n` the planner
     # walks the primary key from the ledger's start (it assumes the campaign's rows are spread
     # evenly), 8 s for a campaign in the middle of a 10M-row ledger.
-    rows = Message.objects.filter(campaign=campaign)
-    first_id = rows.aggregate(first=Min("id"))["first"]
-    texts = rows.filter(id__gte=first_id or 0).order_by("id").values_list("text", flat=True)
-    sent = next((text for text in texts[:BUBBLE_ROWS] if text), None)
+    if campaign.history_archived_at is not None:  # the rows are in its history file
+        texts: Iterable[str] = history_first_texts(campaign, BUBBLE_ROWS)
+    else:
+        rows = Message.objects.filter(campaign=campaign)
+        first_id = rows.aggregate(first=Min("id"))["first"]
+        texts = rows.filter(id__gte=first_id or 0).order_by("id").values_list("text", flat=True)
+        texts = texts[:BUBBLE_ROWS]
+    sent = next((text for text in texts if text), None)
     if sent is not None:
         return sent
     if campaign.template is not None:

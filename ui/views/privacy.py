@@ -42,7 +42,8 @@ def contact_erase_page(request, pk: int):
         messages.success(
             request,
             f"Contact erased: {result['ledger_rows']:,} sent message(s) in "
-            f"{result['campaigns']:,} campaign(s) and {result['replies']:,} repl(ies) kept "
+            f"{result['campaigns']:,} campaign(s), {result['archived_rows']:,} in archived "
+            f"histories and {result['replies']:,} repl(ies) kept "
             "without the number or text; counts and costs are unchanged.",
         )
         return redirect("ui:contacts")
