@@ -74,3 +74,15 @@ def axe_audit():
     audit = AxeAudit()
     yield audit
     audit.assert_clean()
+
+
+def htmx_settled(page) -> None:
+    """Wait until htmx has swapped and processed what it was fetching.
+
+    Content htmx swaps in is bound (its hx-* attributes wired) during the swap; an interaction
+    Playwright makes in the moment between the new nodes appearing and that binding is lost (no
+    request). A person cannot be that fast; a browser test on a quiet machine is.
+    """
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )

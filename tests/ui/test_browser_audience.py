@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from campaigns.models import Segment
 from contacts.models import ConsentEvent, Contact, ContactList, ListMembership
 from tests.ui import test_browser
-from tests.ui.conftest import make_user
+from tests.ui.conftest import htmx_settled, make_user
 from tests.ui.test_browser import login, shot
 from ui.roles import MARKETER
 
@@ -106,9 +106,12 @@ def test_marketer_maps_an_import_builds_a_typed_segment_and_narrows_a_list(
     expect(page.locator("#segment-count")).to_have_text("2")  # Renée 120.50, Ana 75 (Zoé 30)
     expect(page.locator("#segment-preview")).to_contain_text("Renée")
     page.get_by_role("button", name="+ Add a group (any/all)").click()
+    htmx_settled(page)
     page.get_by_label("Rule 1.0: what it looks at").select_option("list")
+    htmx_settled(page)
     page.locator("#item-1-0").get_by_label("VIP").check()
     page.get_by_label("Rule 1.1: what it looks at").select_option("attr:birthday")
+    htmx_settled(page)
     page.get_by_label("Rule 1.1: how it compares").select_option("anniversary_within_days")
     page.get_by_label("Rule 1.1: days").fill("366")
     expect(page.locator("#segment-count")).to_have_text("2")
