@@ -115,33 +115,34 @@ def event(pk: int, kind: str, old: str, new: str, outcome: Outcome, now: datetim
     return (pk, kind, old, new, outcome.status_name, outcome.error_name, detail[:500], now)
 
 
+def outcome_columns(o: Outcome, now: datetime) -> dict[str, object]:
+    """An outcome as the ledger's UPDATE_COLUMNS (the ones it sets; None leaves a column be)."""
+    values = (
+        o.state,
+        o.status_group or None,
+        o.status_id,
+        o.status_name or None,
+        o.error_group or None,
+        o.error_id,
+        o.error_name or None,
+        o.error_permanent,
+        o.price,
+        o.currency or None,
+        o.parts,
+        o.bulk_id or None,
+        o.reason[:500] or None,
+        (o.at or now) if o.state == MessageState.ACCEPTED else None,
+        (o.at or now) if o.state in FINAL_STATES else None,
+    )
+    names = (name for name, _ in UPDATE_COLUMNS)
+    return {k: v for k, v in zip(names, values, strict=True) if v is not None}
+
+
 def update_messages(updates: list[tuple[int, Outcome]], now: datetime) -> None:
     """Write the outcomes: one UPDATE … FROM jsonb_to_recordset (UPDATE_MESSAGES)."""
     if not updates:
         return
-    names = ["id", *(name for name, _ in UPDATE_COLUMNS)]
-    payload = []
-    for pk, o in updates:
-        final = o.state in FINAL_STATES
-        row = (
-            pk,
-            o.state,
-            o.status_group or None,
-            o.status_id,
-            o.status_name or None,
-            o.error_group or None,
-            o.error_id,
-            o.error_name or None,
-            o.error_permanent,
-            o.price,
-            o.currency or None,
-            o.parts,
-            o.bulk_id or None,
-            o.reason[:500] or None,
-            (o.at or now) if o.state == MessageState.ACCEPTED else None,
-            (o.at or now) if final else None,
-        )
-        payload.append({k: v for k, v in zip(names, row, strict=True) if v is not None})
+    payload = [{"id": pk, **outcome_columns(o, now)} for pk, o in updates]
     with bound_cursor(tuple_row) as cursor:
         cursor.execute(UPDATE_MESSAGES, [orjson.dumps(payload, default=json_default).decode()])
 

@@ -17,10 +17,9 @@ from django.utils import timezone
 from psycopg.rows import args_row
 
 from campaigns import signals
-from campaigns.ledger.outcomes import apply_deltas, best_outcomes
+from campaigns.ledger.outcomes import apply_deltas, best_outcomes, outcome_columns
 from campaigns.ledger.statements import (
     APPLY_REPORTS,
-    UPDATE_COLUMNS,
     ReportedRow,
     bound_cursor,
     json_default,
@@ -37,30 +36,10 @@ def messages_apply_reports(*, outcomes: Sequence[Outcome]) -> ApplyResult:
     if not best:
         return result
     now = timezone.now()
-    names = ["message_id", "rank", *(name for name, _ in UPDATE_COLUMNS)]
-    payload = []
-    for message_id, o in best.items():
-        final = o.state in FINAL_STATES
-        record = (
-            message_id,
-            STATE_RANK[o.state],
-            o.state,
-            o.status_group or None,
-            o.status_id,
-            o.status_name or None,
-            o.error_group or None,
-            o.error_id,
-            o.error_name or None,
-            o.error_permanent,
-            o.price,
-            o.currency or None,
-            o.parts,
-            o.bulk_id or None,
-            o.reason[:500] or None,
-            (o.at or now) if o.state == MessageState.ACCEPTED else None,
-            (o.at or now) if final else None,
-        )
-        payload.append({k: v for k, v in zip(names, record, strict=True) if v is not None})
+    payload = [
+        {"message_id": message_id, "rank": STATE_RANK[o.state], **outcome_columns(o, now)}
+        for message_id, o in best.items()
+    ]
     params = {
         "payload": orjson.dumps(payload, default=json_default).decode(),
         "state": MessageEvent.Kind.STATE.value,
