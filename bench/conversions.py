@@ -262,6 +262,41 @@ def _attribution_probe(samples: int) -> list[dict]:
     return rows
 
 
+def _buffers(samples: int) -> list[dict]:
+    """Pages one conversion's statement touches and reads (EXPLAIN (ANALYZE, BUFFERS), random
+    contacts, before and after interleaved): the load-independent figure behind the times."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from conversions.attribution import HORIZON
+    from conversions.rule import rule_current
+
+    rule = rule_current()
+    rng = random.Random(13)
+    now = timezone.now().isoformat()
+    found: dict[str, list[tuple[int, int]]] = {"before": [], "after": []}
+    with psycopg.connect(h.db_url(pages.DB), autocommit=True) as conn:
+        for i in range(samples):
+            for name in ("before", "after") if i % 2 == 0 else ("after", "before"):
+                from conversions import attribution
+
+                statement = BEFORE_SQL if name == "before" else attribution.TOUCHES_SQL
+                claims = [{"conversion_id": 1, "contact_id": rng.randint(1, pages.CONTACTS),
+                           "at": now}]  # fmt: skip
+                params = {"claims": json.dumps(claims), "click": rule.click_window,
+                          "reply": rule.reply_window, "delivery": rule.delivery_window,
+                          "lift": settings.HERALD_LIFT_WINDOW, "horizon": HORIZON}  # fmt: skip
+                plan = conn.execute(
+                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params
+                ).fetchone()[0][0]["Plan"]
+                hit, read = plan["Shared Hit Blocks"], plan["Shared Read Blocks"]
+                found[name].append((hit + read, read))
+    return [{"bench": "attribution_buffers", "engine": name, "samples": len(rows),
+             "pages_touched": round(statistics.mean(t for t, _ in rows), 1),
+             "pages_read": round(statistics.mean(r for _, r in rows), 1)}
+            for name, rows in found.items()]  # fmt: skip
+
+
 def _page(url: str, repeat: int) -> tuple[float, int]:
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -417,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = {
             "backfill": lambda: [_backfill()],
             "api": lambda: _conversions_rounds(args.conversions, args.batch, args.rounds),
-            "statement": lambda: _attribution_probe(args.samples),
+            "statement": lambda: _attribution_probe(args.samples) + _buffers(200),
             "pages": lambda: _pages(split_id, plain_id, args.repeat),
             "evaluation": lambda: [_evaluation(split_id)],
             "freeze": lambda: [_freezes(min(args.freeze_size, pages.CONTACTS))],
