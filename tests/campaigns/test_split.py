@@ -209,3 +209,33 @@ def test_a_split_that_cannot_run_is_refused_with_the_reason(variants, test, mess
     with pytest.raises(ValidationError, match=message):
         campaign_create(name="x", channel="sms", lists=[audience], variants=variants, test=test)
     assert not Campaign.objects.exists()
+
+
+def test_the_figures_statement_runs_without_jit_and_leaves_the_connection_s_settings():
+    from django.db import connection, transaction
+
+    from campaigns.split import split_variant_figures
+
+    def jit() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('jit')")
+            return cursor.fetchone()[0]
+
+    campaign = _launched(40)
+    campaign_freeze(campaign=campaign)
+    seen: list[str] = []
+
+    def wrapper(execute, sql, params, many, context):
+        if "GROUP BY m.variant" in sql:
+            context["cursor"].execute("SELECT current_setting('jit')")
+            seen.append(context["cursor"].fetchone()[0])
+        return execute(sql, params, many, context)
+
+    before = jit()
+    assert before != "off"  # else the test could not see a leak
+    with connection.execute_wrapper(wrapper), transaction.atomic():
+        figures = split_variant_figures(campaign=campaign)
+        assert jit() == before
+    assert seen == ["off"]
+    assert [(f.name, f.recipients) for f in figures] == [("A", 4), ("B", 4)]
+    assert jit() == before
