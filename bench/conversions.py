@@ -286,14 +286,21 @@ def _buffers(samples: int) -> list[dict]:
                 params = {"claims": json.dumps(claims), "click": rule.click_window,
                           "reply": rule.reply_window, "delivery": rule.delivery_window,
                           "lift": settings.HERALD_LIFT_WINDOW, "horizon": HORIZON}  # fmt: skip
-                plan = conn.execute(
-                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params
-                ).fetchone()[0][0]["Plan"]
+                explained = conn.execute(
+                    "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) " + statement, params
+                ).fetchone()[0][0]
+                plan = explained["Plan"]
                 hit, read = plan["Shared Hit Blocks"], plan["Shared Read Blocks"]
-                found[name].append((hit + read, read))
+                found[name].append((hit + read, read, explained["Execution Time"]))
+
+    def p99(times: list[float]) -> float:
+        return sorted(times)[max(0, int(len(times) * 0.99) - 1)]
+
     return [{"bench": "attribution_buffers", "engine": name, "samples": len(rows),
-             "pages_touched": round(statistics.mean(t for t, _ in rows), 1),
-             "pages_read": round(statistics.mean(r for _, r in rows), 1)}
+             "pages_touched": round(statistics.mean(t for t, _, _ in rows), 1),
+             "pages_read": round(statistics.mean(r for _, r, _ in rows), 1),
+             "server_p50_ms": round(statistics.median(e for _, _, e in rows), 2),
+             "server_p99_ms": round(p99([e for _, _, e in rows]), 2)}
             for name, rows in found.items()]  # fmt: skip
 
 
