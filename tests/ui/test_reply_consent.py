@@ -11,9 +11,9 @@ from contacts.models import ConsentSource, Contact
 from contacts.services import ReplyRefused, contact_opt_out, contact_reply_authorize
 from core.models import AuditEntry
 from core.rules import OPERATOR
+from inbox.models import ConversationReply
 from infobip.models import InboundMessage
 from tests.ui.conftest import make_user
-from ui.models import ConversationReply
 from ui.roles import MARKETER
 
 pytestmark = pytest.mark.django_db

@@ -1,5 +1,7 @@
 """Inbox: inbound messages with keyword outcomes, replies, sandbox simulation."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -21,6 +23,7 @@ from ui.services import (
     reply_window_problem,
     sandbox_inbound,
 )
+from ui.words import in_words
 
 
 @page("infobip.view_inboundmessage")
@@ -49,6 +52,7 @@ def inbox(request):
             "m": m,
             "reply_problem": reply_window_problem(m.channel, m.contact),
             "review_due": flagged.get(m.pk),
+            "reply_key": uuid.uuid4().hex,  # a double click sends one reply
         }
         for m in shown
     ]
@@ -77,11 +81,18 @@ def inbox(request):
 def inbox_reply(request, pk: int):
     inbound = get_object_or_404(InboundMessage.objects.select_related("contact"), pk=pk)
     try:
-        inbound_reply(inbound=inbound, text=request.POST.get("text", ""), user=request.user)
+        inbound_reply(
+            inbound=inbound,
+            text=request.POST.get("text", ""),
+            user=request.user,
+            key=request.POST.get("reply_key", "")[:300],
+        )
     except (UiError, InfobipError) as exc:
-        messages.error(request, f"Reply not sent: {exc}")
+        messages.error(request, f"Reply not sent: {in_words(exc)}")
     else:
-        messages.success(request, f"Reply sent to {inbound.from_number}.")
+        messages.success(
+            request, f"Reply to {inbound.from_number} queued: see its delivery in the conversation."
+        )
     return redirect("ui:inbox")
 
 
