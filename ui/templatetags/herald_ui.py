@@ -48,6 +48,10 @@ STATUS_WORDS = {
     "HERALD_VALIDITY_EXPIRED": "Expired: not delivered within the campaign's validity",
     "EC_BLOCKED_USER": "The person blocked the sender",
     "EC_MARKETING_OPT_OUT": "The person opted out of marketing",
+    "EC_UNKNOWN_SUBSCRIBER": "The number does not exist on its network",
+    "EC_ILLEGAL_SUBSCRIBER": "The network refused this number",
+    "EC_ABSENT_SUBSCRIBER": "The phone was off or out of reach",
+    "EC_INVALID_DESTINATION_ADDRESS": "The number is not a valid destination",
 }
 
 
@@ -58,7 +62,8 @@ def plain_status(code: str) -> str:
         return ""
     if code in STATUS_WORDS:
         return STATUS_WORDS[code]
-    words = code.replace("_", " ").lower()
+    # Infobip's network errors start with EC_ ("error code"): the rest is the words.
+    words = code.removeprefix("EC_").replace("_", " ").lower()
     return words[:1].upper() + words[1:]
 
 
