@@ -70,33 +70,35 @@ class RepliesSerializer(serializers.Serializer[Any]):
 
 def _answers(replies: list[ConversationReply]) -> list[dict[str, Any]]:
     """The replies with their ledger rows' state (one query)."""
-    rows = {
-        str(row["message_id"]): row
+    rows: dict[str, dict[str, Any]] = {
+        str(row["message_id"]): dict(row)
         for row in Message.objects.filter(
             campaign_id__in=[r.campaign_id for r in replies if r.campaign_id]
         ).values("message_id", "state", "status_name", "error_name", "reason")
     }
-    answers = []
+    answers: list[dict[str, Any]] = []
     for reply in replies:
-        row = rows.get(reply.message_id, {})
+        row: dict[str, Any] = rows.get(reply.message_id, {})
         answers.append(
-            ReplySerializer(
-                {
-                    "id": reply.pk,
-                    "contact_id": reply.contact_id,
-                    "channel": reply.channel,
-                    "text": reply.text,
-                    "sender": reply.sender,
-                    "message_id": reply.message_id,
-                    "campaign_id": reply.campaign_id,
-                    "state": row.get("state", ""),
-                    "status": row.get("status_name") or reply.status_name,
-                    "error": row.get("error_name", ""),
-                    "reason": row.get("reason", ""),
-                    "sent_at": reply.sent_at,
-                    "sentBy": reply.sent_by.get_username() if reply.sent_by else None,
-                }
-            ).data
+            dict(
+                ReplySerializer(
+                    {
+                        "id": reply.pk,
+                        "contact_id": reply.contact_id,
+                        "channel": reply.channel,
+                        "text": reply.text,
+                        "sender": reply.sender,
+                        "message_id": reply.message_id,
+                        "campaign_id": reply.campaign_id,
+                        "state": row.get("state", ""),
+                        "status": row.get("status_name") or reply.status_name,
+                        "error": row.get("error_name", ""),
+                        "reason": row.get("reason", ""),
+                        "sent_at": reply.sent_at,
+                        "sentBy": reply.sent_by.get_username() if reply.sent_by else None,
+                    }
+                ).data
+            )
         )
     return answers
 

@@ -115,7 +115,7 @@ class Command(BaseCommand):
                 campaign_id__in=[x.campaign_id for x in replies if x.campaign_id]
             ).values_list("message_id", "state", "reason")
         }
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": r.pk,
                 "channel": r.channel,
