@@ -178,11 +178,31 @@ def test_sms_counter_agrees_with_sms_segments(marketer_client, text):
     )
     seg = sms_segments(text)
     body = response.content.decode()
+    if not text:  # nothing typed: the limit, not "0 parts" (test below)
+        assert 'id="counter-empty"' in body
+        return
     assert f'<span id="sms-parts">{seg.parts}</span>' in body
     assert f'<span id="sms-encoding">{seg.encoding}</span>' in body
     assert f'<span id="sms-length">{seg.length}</span>' in body
     for char in seg.ucs2_chars:
         assert f"<mark>{char}</mark>" in body
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"text": "", "counter_field": "text"},
+        {"fallback_text_0": "  ", "fallback_0": "sms", "counter_field": "fallback_text_0"},
+        {"text": "", "channel": "sms", "counter_field": "reply"},
+    ],
+)
+def test_a_blank_text_shows_the_limit_not_zero_parts(marketer_client, form):
+    """QA walk: a blank fallback step's counter said "0 characters · 0 parts"."""
+    body = marketer_client.post(reverse("ui:sms_counter"), form).content.decode()
+    assert 'id="counter-empty"' in body
+    assert "Up to 1,600 characters (SMS)" in body
+    assert "sms-parts" not in body
+    assert "sms-length" not in body
 
 
 def test_counter_escapes_the_text(marketer_client):

@@ -26,6 +26,15 @@ def money(amount, currency: str = "") -> str:
     return f"{value:,} {currency}".strip()
 
 
+@register.filter
+def campaign_cost(campaign) -> str:
+    """What a campaign has cost so far, with its currency: the one Infobip's prices came in, else
+    the price table's (before the first priced report the campaign has none of its own)."""
+    from campaigns.pricing import price_table
+
+    return money(campaign.cost_amount, campaign.cost_currency or price_table().currency)
+
+
 # Infobip's status names in plain words (the code stays on hover). Unlisted names are spelled out
 # from the code itself, so nothing shows blank.
 STATUS_WORDS = {
@@ -121,6 +130,14 @@ def in_words_filter(text) -> str:
     from ui.words import in_words
 
     return in_words(text)
+
+
+@register.filter(name="durations")
+def durations_filter(text) -> str:
+    """ISO 8601 durations in a text said in words (`waited PT1H` → "waited 1 hour")."""
+    from ui.words import durations_in_words
+
+    return durations_in_words(text)
 
 
 @register.inclusion_tag("ui/_snippet_picker.html")
