@@ -480,7 +480,7 @@ def options(request):
 
 # The fallback mode as the select says it: short enough for a phone's screen (the model's
 # labels, which the admin shows, are a sentence each; the hint below the select explains).
-FAILOVER_MODE_WORDS = {
+FAILOVER_MODE_WORDS: dict[str, str] = {
     FailoverMode.NONE: "No fallback",
     FailoverMode.HERALD: "Herald sends the next step",
     FailoverMode.INFOBIP: "Infobip's own SMS failover",
