@@ -117,8 +117,10 @@ def conversation_reply(
     actor: Actor,
     transactional: bool = False,
     key: str = "",
+    sender: str = "",
 ) -> ConversationReply:
-    """Send a free-form reply to a contact on a medium through the ledger, once per `key`.
+    """Send a free-form reply to a contact on a medium through the ledger, once per `key`;
+    from `sender`, else the number they last wrote to, else the medium's configured sender.
 
     An opted-out contact gets a reply only when the person confirms it is a transactional
     answer (contacts.services.contact_reply_authorize decides and audits)."""
@@ -142,7 +144,7 @@ def conversation_reply(
         )
     ):
         raise ReplyError(reason, field="channel")
-    sender = _reply_sender(contact, kind.ledger, kind.default_sender())
+    sender = sender.strip() or _reply_sender(contact, kind.ledger, kind.default_sender())
     try:
         with transaction.atomic():
             try:

@@ -434,15 +434,20 @@ def test_inbox_reply_only_inside_the_window(client, live_sandbox):
     # The number as everywhere else (+447…), not as Infobip writes the sender (447…).
     assert '">+447946055555</a>' in page
     assert "Reply to +447946055555" in page
+    empty = client.post(reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "  "})
+    assert empty.status_code == 400  # said beside that message's reply box
+    assert f'id="reply-error-{inbound.pk}" role="alert">Not sent: The reply is empty' in (
+        empty.content.decode()
+    )
     client.post(reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "Hi!"})
     assert AuditEntry.objects.filter(action="reply", contact=contact).exists()
     Contact.objects.filter(pk=contact.pk).update(
         whatsapp_last_inbound_at=timezone.now() - timezone.timedelta(hours=25)
     )
-    response = client.post(
-        reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "Hi!"}, follow=True
-    )
-    assert b"window is closed" in response.content
+    response = client.post(reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "Hi!"})
+    assert response.status_code == 400
+    assert b"window is closed" in response.content  # the row's own words
+    assert f'id="reply-error-{inbound.pk}"'.encode() in response.content
 
 
 def test_the_first_run_checklist_ticks_itself_off_then_goes(marketer_client):
