@@ -4,7 +4,7 @@ import datetime as dt
 import itertools
 import json
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from django.db.models import QuerySet
 
@@ -59,7 +59,7 @@ def _attribute_keys(rows: QuerySet[Message]) -> list[str]:
 
 def ledger_export_rows(
     rows: QuerySet[Message], variants: dict[int, str] | None = None
-) -> Iterator[list]:
+) -> Iterator[list[Any]]:
     """Header, then the ledger rows given (in ledger order) with their contact's name and
     attributes: one column per attribute, `other_attributes` (JSON) for any key not sampled.
 
@@ -91,7 +91,7 @@ def ledger_export_rows(
         )
 
 
-def campaign_export_rows(*, campaign: Campaign) -> Iterator[list]:
+def campaign_export_rows(*, campaign: Campaign) -> Iterator[list[Any]]:
     """Header, then one list per ledger row, in ledger order, a split's variant and group too
     (from the history file when the campaign's history is archived: the same columns)."""
     if campaign.history_archived_at is not None:
@@ -116,7 +116,7 @@ def _as_stored(field: str, value: object) -> object:
     return value
 
 
-def archived_export_rows(campaign: Campaign) -> Iterator[list]:
+def archived_export_rows(campaign: Campaign) -> Iterator[list[Any]]:
     """The export of an archived campaign, read from its history file (campaigns/history.py):
     the ledger's columns from the file, the contact's name and attributes as they are now."""
     from contacts.models import Contact
@@ -125,7 +125,7 @@ def archived_export_rows(campaign: Campaign) -> Iterator[list]:
     originals = {
         row["replaces_id"]: "" for row in history_export_rows(campaign) if row["replaces_id"]
     }
-    chunk: list[dict] = []
+    chunk: list[dict[str, Any]] = []
     rows = history_export_rows(campaign)
     first = True
     keys: list[str] = []

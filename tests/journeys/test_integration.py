@@ -117,7 +117,9 @@ def test_abandoned_cart_end_to_end(running) -> None:
     clicked = sandbox.request(
         "POST", "/_sandbox/click", json={"messageId": str(ana_sms.message_id)}
     )
-    assert clicked.json()["pushed"] == 1
+    assert clicked.json()["pushed"] == 1, (
+        f"{clicked.text}\nsandbox: {sandbox.truth(str(ana_sms.message_id))}\n{worker.tail()}"
+    )
 
     def settled() -> bool:
         active = JourneyEntry.objects.filter(journey_id=jid, state="active")
