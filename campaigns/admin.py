@@ -270,14 +270,14 @@ class SentAsFilter(admin.SimpleListFilter):
     title = "sent as"
     parameter_name = "sent_as"
 
-    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [
             ("campaign", "campaign message"),
             ("reply", "inbox reply"),
             ("transactional", "API or command-line send"),
         ]
 
-    def queryset(self, request, queryset):
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         # Reverse one-to-ones of apps above campaigns/, by name: no import upwards.
         if self.value() == "reply":
             return queryset.filter(campaign__inbox_reply__isnull=False)
