@@ -118,8 +118,9 @@ def test_an_archived_split_campaign_exports_its_variants_and_groups_as_before(tm
          Variant(campaign=campaign, position=2, name="B", text="b")]
     )  # fmt: skip
     rows = list(Message.objects.filter(campaign=campaign).order_by("id"))
-    for row, (variant, group) in zip(rows, [(1, SplitGroup.TEST), (2, SplitGroup.TEST),
-                                            (2, SplitGroup.REST), (1, SplitGroup.TEST)]):  # fmt: skip
+    test, rest = SplitGroup.TEST, SplitGroup.REST
+    groups = [(1, test), (2, test), (2, rest), (1, test)]
+    for row, (variant, group) in zip(rows, groups, strict=True):
         Message.objects.filter(pk=row.pk).update(variant=variant, split_group=group)
     before = _export(campaign)
     header = before.splitlines()[0].split(",")
