@@ -8,6 +8,11 @@
 2. One attribution statement (TOUCHES_SQL for one conversion) timed `--samples` times for
    random contacts: p50 / p99 / max in ms (each contact has 10 messages in the ledger, a click
    on 2 % of messages and a reply from 5 % of contacts, so every probe finds work).
+   Both are measured for the statement before (BEFORE_SQL: clicks looked up per message, the
+   credited message read again by id) and after (conversions.attribution.TOUCHES_SQL), on the
+   same data in the same run: the API in alternating rounds (other random contacts each), the
+   statement interleaved sample by sample. The clicks are stored without a contact, as the
+   code before stored them, and given theirs by the upgrade's backfill (timed).
 3. The campaign page (and its progress fragment) of a 1M-recipient split campaign (variants,
    holdout, evaluation, conversions), side by side with the same page of a plain 1M campaign.
 4. The freeze of a 100,000-contact audience, plain and with a split (20 % test in two variants,
@@ -19,6 +24,7 @@ freezes) is removed at the end, so bench.pages measures the same database either
 """
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import random
@@ -26,12 +32,56 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import psycopg
 
 from bench import harness as h
 from bench import pages
 
+# The attribution statement before clicks carried their contact (commit ae6ba5a), kept to
+# measure before → after on the same data in one run.
+BEFORE_SQL = """
+WITH i AS (
+    SELECT * FROM jsonb_to_recordset(%(claims)s::jsonb)
+        AS i(conversion_id bigint, contact_id bigint, at timestamptz)
+)
+SELECT i.conversion_id, cl.message_id, cl.clicked_at, rp.message_id, rp.received_at,
+       dl.id, dl.done_at, ho.campaign_id, best.campaign_id, best.variant, best.message_id::text
+  FROM i
+  LEFT JOIN LATERAL (
+      SELECT m.id AS message_id, c.clicked_at
+        FROM campaigns_message m JOIN infobip_click c ON c.message_id = m.id
+       WHERE m.contact_id = i.contact_id
+         AND m.created_at <= i.at AND m.created_at > i.at - %(click)s - %(horizon)s
+         AND c.clicked_at <= i.at AND c.clicked_at > i.at - %(click)s
+       ORDER BY c.clicked_at DESC, c.id DESC LIMIT 1) cl ON true
+  LEFT JOIN LATERAL (
+      SELECT r.received_at, sent.id AS message_id
+        FROM infobip_inboundmessage r
+        JOIN LATERAL (
+            SELECT m.id FROM campaigns_message m
+             WHERE m.contact_id = i.contact_id
+               AND m.created_at <= r.received_at
+               AND m.created_at > r.received_at - %(reply)s - %(horizon)s
+               AND COALESCE(m.accepted_at, m.claimed_at) <= r.received_at
+             ORDER BY COALESCE(m.accepted_at, m.claimed_at) DESC, m.id DESC LIMIT 1) sent ON true
+       WHERE r.contact_id = i.contact_id AND r.keyword_action = ''
+         AND r.received_at <= i.at AND r.received_at > i.at - %(reply)s
+       ORDER BY r.received_at DESC, r.id DESC LIMIT 1) rp ON true
+  LEFT JOIN LATERAL (
+      SELECT m.id, m.done_at FROM campaigns_message m
+       WHERE m.contact_id = i.contact_id AND m.state = 'delivered'
+         AND m.created_at <= i.at AND m.created_at > i.at - %(delivery)s - %(horizon)s
+         AND m.done_at <= i.at AND m.done_at > i.at - %(delivery)s
+       ORDER BY m.done_at DESC, m.id DESC LIMIT 1) dl ON true
+  LEFT JOIN LATERAL (
+      SELECT m.campaign_id FROM campaigns_message m
+       WHERE m.contact_id = i.contact_id AND m.split_group = 0
+         AND m.created_at <= i.at AND m.created_at > i.at - %(lift)s
+       ORDER BY m.created_at DESC LIMIT 1) ho ON true
+  LEFT JOIN campaigns_message best ON best.id = COALESCE(cl.message_id, rp.message_id, dl.id)
+"""
 CLICKS_SQL = """
     INSERT INTO infobip_click (index, campaign_id, message_id, infobip_message_id, url,
         recipient, clicked_at, device_type, os, device_name, country, city, raw)
@@ -89,7 +139,46 @@ def _split(campaign_id: int) -> None:
         conn.execute(SPLIT_ROWS_SQL, (campaign_id,))
 
 
-def _conversions(total: int, batch: int) -> dict:
+@contextlib.contextmanager
+def _engine(name: str) -> Iterator[None]:
+    """Attribute with the statement `name` ("before" or "after") inside the block."""
+    from conversions import attribution
+
+    after = attribution.TOUCHES_SQL
+    attribution.TOUCHES_SQL = BEFORE_SQL if name == "before" else after
+    try:
+        yield
+    finally:
+        attribution.TOUCHES_SQL = after
+
+
+def _backfill() -> dict:
+    """The upgrade's backfill of clicks' contacts (the clicks were stored without one)."""
+    from campaigns.clicks import clicks_contacts_fill
+
+    load = h.loadavg()
+    started = time.perf_counter()
+    filled = clicks_contacts_fill()
+    seconds = time.perf_counter() - started
+    with psycopg.connect(h.db_url(pages.DB), autocommit=True) as conn:
+        conn.execute("ANALYZE infobip_click")
+    return {"bench": "clicks_backfill", "clicks": filled, "seconds": round(seconds, 2),
+            "per_s": round(filled / seconds), "loadavg_before": load}  # fmt: skip
+
+
+def _conversions_rounds(total: int, batch: int, rounds: int) -> list[dict]:
+    """The API before and after, alternating (other random contacts each run)."""
+    rows = []
+    for r in range(rounds):
+        for name in ("before", "after") if r % 2 == 0 else ("after", "before"):
+            with _engine(name):
+                row = _conversions(total, batch, seed=7 + 2 * r + (name == "after"),
+                                   prefix=f"bench-{r}-{name}")  # fmt: skip
+            rows.append({"engine": name, "round": r, **row})
+    return rows
+
+
+def _conversions(total: int, batch: int, seed: int = 7, prefix: str = "bench") -> dict:
     """Orders through POST /api/v1/conversions, `batch` a call; conversions per second."""
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -99,11 +188,11 @@ def _conversions(total: int, batch: int) -> dict:
     user = get_user_model().objects.get(username="bench-admin")
     _, secret = api_token_create(user=user, scopes=["read", "conversions:write"])
     client = Client()
-    rng = random.Random(7)
+    rng = random.Random(seed)
     bodies = []
     for start in range(0, total, batch):
         items = [
-            {"order_id": f"bench-{i}", "value": "40.00",
+            {"order_id": f"{prefix}-{i}", "value": "40.00",
              "contact": {"phone": f"+4479{rng.randint(1, pages.CONTACTS):08d}"}}
             for i in range(start, min(start + batch, total))
         ]  # fmt: skip
@@ -125,8 +214,9 @@ def _conversions(total: int, batch: int) -> dict:
             "ok": total / wall >= 2000, "loadavg_before": load}  # fmt: skip
 
 
-def _attribution_probe(samples: int) -> dict:
-    """One conversion's attribution statement, for random contacts: p50 / p99 in ms.
+def _attribution_probe(samples: int) -> list[dict]:
+    """One conversion's attribution statement, for random contacts: p50 / p99 in ms, before
+    and after, interleaved sample by sample (each its own random contact).
 
     TOUCHES_SQL goes through a bound, prepared psycopg cursor that Django's execute wrappers
     do not see, so the statement is timed around `touches()` (parameters, execution on the
@@ -139,30 +229,72 @@ def _attribution_probe(samples: int) -> dict:
 
     rule = rule_current()
     rng = random.Random(11)
-    statement: list[float] = []
-    whole: list[float] = []
+    statement: dict[str, list[float]] = {"before": [], "after": []}
+    whole: dict[str, list[float]] = {"before": [], "after": []}
     load = h.loadavg()
     now = timezone.now()
     for i in range(samples):
-        claim = Claim(conversion_id=-1 - i, contact_id=rng.randint(1, pages.CONTACTS), at=now)
-        started = time.perf_counter()
-        touches(claims=[claim], rule=rule)
-        statement.append((time.perf_counter() - started) * 1000)
-        started = time.perf_counter()
-        attribute(claims=[claim], rule=rule)
-        whole.append((time.perf_counter() - started) * 1000)
-    statement.sort()
-    whole.sort()
+        for name in ("before", "after") if i % 2 == 0 else ("after", "before"):
+            with _engine(name):
+                contact = rng.randint(1, pages.CONTACTS)
+                claim = Claim(conversion_id=-1 - i, contact_id=contact, at=now)
+                started = time.perf_counter()
+                touches(claims=[claim], rule=rule)
+                statement[name].append((time.perf_counter() - started) * 1000)
+                claim = Claim(conversion_id=-1 - i, contact_id=rng.randint(1, pages.CONTACTS),
+                              at=now)  # fmt: skip
+                started = time.perf_counter()
+                attribute(claims=[claim], rule=rule)
+                whole[name].append((time.perf_counter() - started) * 1000)
 
     def p99(times: list[float]) -> float:
         return times[max(0, int(len(times) * 0.99) - 1)]
 
-    return {"bench": "attribution_query", "samples": len(statement),
-            "p50_ms": round(statistics.median(statement), 2), "p99_ms": round(p99(statement), 2),
-            "max_ms": round(statement[-1], 2),
-            "attribute_p50_ms": round(statistics.median(whole), 2),
-            "attribute_p99_ms": round(p99(whole), 2),
-            "ok": p99(statement) < 5, "loadavg_before": load}  # fmt: skip
+    rows = []
+    for name in ("before", "after"):
+        times, all_of = sorted(statement[name]), sorted(whole[name])
+        rows.append({"bench": "attribution_query", "engine": name, "samples": len(times),
+                     "p50_ms": round(statistics.median(times), 2), "p99_ms": round(p99(times), 2),
+                     "max_ms": round(times[-1], 2),
+                     "attribute_p50_ms": round(statistics.median(all_of), 2),
+                     "attribute_p99_ms": round(p99(all_of), 2),
+                     "ok": p99(times) < 5, "loadavg_before": load})  # fmt: skip
+    return rows
+
+
+def _buffers(samples: int) -> list[dict]:
+    """Pages one conversion's statement touches and reads (EXPLAIN (ANALYZE, BUFFERS), random
+    contacts, before and after interleaved): the load-independent figure behind the times."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from conversions.attribution import HORIZON
+    from conversions.rule import rule_current
+
+    rule = rule_current()
+    rng = random.Random(13)
+    now = timezone.now().isoformat()
+    found: dict[str, list[tuple[int, int]]] = {"before": [], "after": []}
+    with psycopg.connect(h.db_url(pages.DB), autocommit=True) as conn:
+        for i in range(samples):
+            for name in ("before", "after") if i % 2 == 0 else ("after", "before"):
+                from conversions import attribution
+
+                statement = BEFORE_SQL if name == "before" else attribution.TOUCHES_SQL
+                claims = [{"conversion_id": 1, "contact_id": rng.randint(1, pages.CONTACTS),
+                           "at": now}]  # fmt: skip
+                params = {"claims": json.dumps(claims), "click": rule.click_window,
+                          "reply": rule.reply_window, "delivery": rule.delivery_window,
+                          "lift": settings.HERALD_LIFT_WINDOW, "horizon": HORIZON}  # fmt: skip
+                plan = conn.execute(
+                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, params
+                ).fetchone()[0][0]["Plan"]
+                hit, read = plan["Shared Hit Blocks"], plan["Shared Read Blocks"]
+                found[name].append((hit + read, read))
+    return [{"bench": "attribution_buffers", "engine": name, "samples": len(rows),
+             "pages_touched": round(statistics.mean(t for t, _ in rows), 1),
+             "pages_read": round(statistics.mean(r for _, r in rows), 1)}
+            for name, rows in found.items()]  # fmt: skip
 
 
 def _page(url: str, repeat: int) -> tuple[float, int]:
@@ -206,23 +338,29 @@ def _pages(split_id: int, plain_id: int, repeat: int) -> list[dict]:
     return rows
 
 
-def _evaluation(split_id: int, repeat: int = 3) -> dict:
+def _evaluation(split_id: int, repeat: int = 4) -> dict:
     """One sweep's evaluation of the 1M split (the test's 200,000 rows, clicks, replies,
-    conversions, the Monte Carlo and the lift): what the beat pays per testing campaign."""
+    conversions, the Monte Carlo and the lift): what the beat pays per testing campaign.
+
+    The first evaluation counts the groups' sizes from the ledger, as every sweep did before;
+    the next ones take them from it (they do not change while the split is testing or done):
+    before → after on the same data, the later ones' median."""
     from django.utils import timezone
 
     from campaigns.models import SplitTest
     from conversions.evaluate import split_evaluate
 
-    split = SplitTest.objects.select_related("campaign").get(campaign_id=split_id)
     load = h.loadavg()
     times = []
     for _ in range(repeat):
+        split = SplitTest.objects.select_related("campaign").get(campaign_id=split_id)
         started = time.perf_counter()
         split_evaluate(split=split, now=timezone.now(), decide=False)
         times.append(time.perf_counter() - started)
+    later = statistics.median(times[1:])
     return {"bench": "split_evaluation", "test_rows": 200_000,
-            "median_s": round(statistics.median(times), 2), "loadavg_before": load}  # fmt: skip
+            "counting_s": round(times[0], 2), "median_s": round(later, 2),
+            "after_over_before": round(later / times[0], 2), "loadavg_before": load}  # fmt: skip
 
 
 def _freezes(size: int) -> dict:
@@ -273,6 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the 10M-row database")
     parser.add_argument("--conversions", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--rounds", type=int, default=2, help="API runs before and after each")
+    parser.add_argument(
+        "--steps", default="", help="some of backfill,api,statement,pages,evaluation,freeze"
+    )
     parser.add_argument("--samples", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--freeze-size", type=int, default=100_000)
@@ -305,18 +447,20 @@ def main(argv: list[str] | None = None) -> int:
         with psycopg.connect(h.db_url(pages.DB), autocommit=True) as conn:
             conn.execute(CLICKS_SQL)
             conn.execute(REPLIES_SQL)
-            conn.execute("ANALYZE infobip_click")
             conn.execute("ANALYZE infobip_inboundmessage")
         _split(split_id)
-        steps = [
-            lambda: [_conversions(args.conversions, args.batch)],
-            lambda: [_attribution_probe(args.samples)],
-            lambda: _pages(split_id, plain_id, args.repeat),
-            lambda: [_evaluation(split_id)],
-            lambda: [_freezes(min(args.freeze_size, pages.CONTACTS))],
-        ]
+        steps = {
+            "backfill": lambda: [_backfill()],
+            "api": lambda: _conversions_rounds(args.conversions, args.batch, args.rounds),
+            "statement": lambda: _attribution_probe(args.samples) + _buffers(200),
+            "pages": lambda: _pages(split_id, plain_id, args.repeat),
+            "evaluation": lambda: [_evaluation(split_id)],
+            "freeze": lambda: [_freezes(min(args.freeze_size, pages.CONTACTS))],
+        }
         rows = pages.ledger_rows()
-        for step in steps:
+        for name, step in steps.items():
+            if args.steps and name not in args.steps.split(","):
+                continue
             # Each figure as soon as it is measured: a later failure does not lose it.
             for row in step():
                 print(json.dumps({"ledger_rows": rows, **row}), flush=True)

@@ -38,27 +38,37 @@ HORIZON = dt.timedelta(days=30)
 # One row per conversion of the batch: its latest click, reply and delivery within their
 # windows (message id and time each), the campaign whose holdout the contact was in, and the
 # campaign, variant and messageId of the best of the three touches (click, else reply, else
-# delivery). The reply's message is the latest one sent to the contact before the reply.
+# delivery), taken from the rows the probes read (no second lookup by id). The reply's message
+# is the latest one sent to the contact before the reply. Clicks are found by their contact
+# (one probe of infobip_click_contact_idx; the message is joined for its window), not by
+# each of the contact's messages. The ledger is read by (contact, created_at) and its rows:
+# state, done_at and the send times are written by the send answer and reports, which stay
+# HOT only while no index names them (campaigns.models.Message.Meta), so no index covers them.
 TOUCHES_SQL = """
 WITH i AS (
     SELECT * FROM jsonb_to_recordset(%(claims)s::jsonb)
         AS i(conversion_id bigint, contact_id bigint, at timestamptz)
 )
 SELECT i.conversion_id, cl.message_id, cl.clicked_at, rp.message_id, rp.received_at,
-       dl.id, dl.done_at, ho.campaign_id, best.campaign_id, best.variant, best.message_id::text
+       dl.id, dl.done_at, ho.campaign_id,
+       CASE WHEN cl.message_id IS NOT NULL THEN cl.campaign_id
+            WHEN rp.message_id IS NOT NULL THEN rp.campaign_id ELSE dl.campaign_id END,
+       CASE WHEN cl.message_id IS NOT NULL THEN cl.variant
+            WHEN rp.message_id IS NOT NULL THEN rp.variant ELSE dl.variant END,
+       COALESCE(cl.uuid, rp.uuid, dl.uuid)::text
   FROM i
   LEFT JOIN LATERAL (
-      SELECT m.id AS message_id, c.clicked_at
-        FROM campaigns_message m JOIN infobip_click c ON c.message_id = m.id
-       WHERE m.contact_id = i.contact_id
+      SELECT m.id AS message_id, c.clicked_at, m.campaign_id, m.variant, m.message_id AS uuid
+        FROM infobip_click c JOIN campaigns_message m ON m.id = c.message_id
+       WHERE c.contact_id = i.contact_id AND m.contact_id = i.contact_id
          AND m.created_at <= i.at AND m.created_at > i.at - %(click)s - %(horizon)s
          AND c.clicked_at <= i.at AND c.clicked_at > i.at - %(click)s
        ORDER BY c.clicked_at DESC, c.id DESC LIMIT 1) cl ON true
   LEFT JOIN LATERAL (
-      SELECT r.received_at, sent.id AS message_id
+      SELECT r.received_at, sent.id AS message_id, sent.campaign_id, sent.variant, sent.uuid
         FROM infobip_inboundmessage r
         JOIN LATERAL (
-            SELECT m.id FROM campaigns_message m
+            SELECT m.id, m.campaign_id, m.variant, m.message_id AS uuid FROM campaigns_message m
              WHERE m.contact_id = i.contact_id
                AND m.created_at <= r.received_at
                AND m.created_at > r.received_at - %(reply)s - %(horizon)s
@@ -68,7 +78,8 @@ SELECT i.conversion_id, cl.message_id, cl.clicked_at, rp.message_id, rp.received
          AND r.received_at <= i.at AND r.received_at > i.at - %(reply)s
        ORDER BY r.received_at DESC, r.id DESC LIMIT 1) rp ON true
   LEFT JOIN LATERAL (
-      SELECT m.id, m.done_at FROM campaigns_message m
+      SELECT m.id, m.done_at, m.campaign_id, m.variant, m.message_id AS uuid
+        FROM campaigns_message m
        WHERE m.contact_id = i.contact_id AND m.state = 'delivered'
          AND m.created_at <= i.at AND m.created_at > i.at - %(delivery)s - %(horizon)s
          AND m.done_at <= i.at AND m.done_at > i.at - %(delivery)s
@@ -78,7 +89,6 @@ SELECT i.conversion_id, cl.message_id, cl.clicked_at, rp.message_id, rp.received
        WHERE m.contact_id = i.contact_id AND m.split_group = 0
          AND m.created_at <= i.at AND m.created_at > i.at - %(lift)s
        ORDER BY m.created_at DESC LIMIT 1) ho ON true
-  LEFT JOIN campaigns_message best ON best.id = COALESCE(cl.message_id, rp.message_id, dl.id)
 """
 
 

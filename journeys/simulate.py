@@ -436,7 +436,7 @@ def _scripted(journey: Journey, line: dict, clock: dt.datetime) -> None:
         )
         if last is not None:
             Click.objects.create(message=last, campaign_id=last.campaign_id, url="https://test",
-                                 clicked_at=clock)  # fmt: skip
+                                 contact_id=last.contact_id, clicked_at=clock)  # fmt: skip
             messages_clicked(message_ids=[last.pk])
 
 
@@ -468,7 +468,8 @@ def _outcome(journey: Journey, contact_id: int, line: dict, clock: dt.datetime) 
     elif outcome == "clicked":
         event = WebhookEvent.objects.create(kind="clicks", body="{}")
         Click.objects.create(event=event, index=0, message=message, campaign=campaign,
-                             url="https://test", clicked_at=clock)  # fmt: skip
+                             contact_id=contact_id, url="https://test",
+                             clicked_at=clock)  # fmt: skip
         clicks_enter(event_keys=[(event.pk, 0)])
     else:
         inbound = InboundMessage.objects.create(

@@ -35,9 +35,11 @@ def _sent(contact, *, at, campaign=None, state="delivered", done=None, **fields)
 
 
 def _click(message: Message, at: dt.datetime) -> None:
+    # As campaigns.clicks.clicks_store stores it: with the message's contact.
     Click.objects.create(
-        campaign_id=message.campaign_id, message=message, clicked_at=at, url="https://s.example"
-    )
+        campaign_id=message.campaign_id, message=message, contact_id=message.contact_id,
+        clicked_at=at, url="https://s.example",
+    )  # fmt: skip
 
 
 def _reply(contact, at: dt.datetime, text: str = "yes please", action: str = "") -> None:
