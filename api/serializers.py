@@ -1,5 +1,6 @@
 """Request and response shapes (they also make the OpenAPI document)."""
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,11 +23,11 @@ from infobip.models import InboundMessage
 from whatsapp.models import WhatsAppTemplate
 
 
-class ErrorDetailSerializer(serializers.Serializer):
+class ErrorDetailSerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
     message = serializers.CharField()
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         # `fields` is the Serializer's own attribute: the field is declared by its JSON name here.
         fields["fields"] = serializers.DictField(
@@ -35,25 +36,25 @@ class ErrorDetailSerializer(serializers.Serializer):
         return fields
 
 
-class ErrorSerializer(serializers.Serializer):
+class ErrorSerializer(serializers.Serializer[Any]):
     error = ErrorDetailSerializer()
 
 
 # --- transactional messages --------------------------------------------------------------
 
 
-class ButtonValueSerializer(serializers.Serializer):
+class ButtonValueSerializer(serializers.Serializer[Any]):
     index = serializers.IntegerField(min_value=0, max_value=9)
     parameter = serializers.CharField(max_length=2000)
 
 
-class PlaceholdersSerializer(serializers.Serializer):
+class PlaceholdersSerializer(serializers.Serializer[Any]):
     body = serializers.ListField(child=serializers.CharField(max_length=1024), required=False)
     header = serializers.CharField(max_length=2000, required=False)
     buttons = ButtonValueSerializer(many=True, required=False)
 
 
-class ButtonSerializer(serializers.Serializer):
+class ButtonSerializer(serializers.Serializer[Any]):
     """A button under a Viber or RCS message: opens `url`, or (RCS) replies with `postback`."""
 
     text = serializers.CharField(max_length=30)
@@ -68,7 +69,7 @@ CHANNELS: Any = CallableChoiceIterator(channel_choices)
 MEDIUMS: Any = CallableChoiceIterator(medium_choices)
 
 
-class MessageSendSerializer(serializers.Serializer):
+class MessageSendSerializer(serializers.Serializer[Any]):
     """Any registered channel: `sender` (or `from`), `to` (one number or a list), `text` or a
     template; Viber and RCS may add an `image` and `buttons`."""
 
@@ -108,14 +109,14 @@ class MessageSendSerializer(serializers.Serializer):
         max_length=66, required=False, help_text="South Korea: the message's title"
     )
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         # `from` is a Python keyword: the field is declared under its JSON name here.
         fields["from"] = serializers.CharField(max_length=64, required=False, allow_blank=True)
         return fields
 
 
-class SentMessageSerializer(serializers.Serializer):
+class SentMessageSerializer(serializers.Serializer[Any]):
     index = serializers.IntegerField(help_text="The number's position in `to`")
     to = serializers.CharField(help_text="E.164 when accepted; as given when rejected")
     messageId = serializers.CharField(allow_null=True, help_text="null when rejected")
@@ -125,12 +126,12 @@ class SentMessageSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False)
 
 
-class MessageSendResponseSerializer(serializers.Serializer):
+class MessageSendResponseSerializer(serializers.Serializer[Any]):
     campaign = serializers.IntegerField()
     messages = SentMessageSerializer(many=True)
 
 
-class MessageSerializer(serializers.ModelSerializer):
+class MessageSerializer(serializers.ModelSerializer[Any]):
     messageId = serializers.UUIDField(source="message_id", read_only=True)
     status = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
@@ -144,10 +145,10 @@ class MessageSerializer(serializers.ModelSerializer):
             "done_at",
         ]  # fmt: skip
 
-    def get_status(self, obj: Message) -> dict:
+    def get_status(self, obj: Message) -> dict[str, Any]:
         return {"groupName": obj.status_group, "id": obj.status_id, "name": obj.status_name}
 
-    def get_error(self, obj: Message) -> dict | None:
+    def get_error(self, obj: Message) -> dict[str, Any] | None:
         if not obj.error_name:
             return None
         return {
@@ -157,7 +158,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "permanent": obj.error_permanent,
         }
 
-    def get_price(self, obj: Message) -> dict | None:
+    def get_price(self, obj: Message) -> dict[str, Any] | None:
         if obj.price is None:
             return None
         return {"amount": str(obj.price), "currency": obj.currency}
@@ -166,7 +167,7 @@ class MessageSerializer(serializers.ModelSerializer):
 # --- contacts and lists ------------------------------------------------------------------
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(serializers.ModelSerializer[Any]):
     lists: serializers.SlugRelatedField[ContactList] = serializers.SlugRelatedField(
         many=True, read_only=True, slug_field="name"
     )
@@ -186,7 +187,7 @@ class ContactSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "phone", "country", "lists", "opted_out", "opted_out_at",
                             "opted_out_source", "created_at", "updated_at"]  # fmt: skip
 
-    def validate_attributes(self, value):
+    def validate_attributes(self, value: Any) -> Any:
         if not isinstance(value, dict):
             raise serializers.ValidationError("must be an object")
         try:  # declared keys: checked and normalised as an upsert does
@@ -195,7 +196,7 @@ class ContactSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(str(exc)) from None
 
 
-class ContactUpsertRowSerializer(serializers.Serializer):
+class ContactUpsertRowSerializer(serializers.Serializer[Any]):
     phone = serializers.CharField()
     first_name = serializers.CharField(required=False)
     last_name = serializers.CharField(required=False)
@@ -206,44 +207,44 @@ class ContactUpsertRowSerializer(serializers.Serializer):
     opted_out = serializers.BooleanField(required=False)
 
 
-class ContactUpsertSerializer(serializers.Serializer):
+class ContactUpsertSerializer(serializers.Serializer[Any]):
     contacts = ContactUpsertRowSerializer(many=True)
     default_region = serializers.CharField(required=False, max_length=2)
 
 
-class RejectedRowSerializer(serializers.Serializer):
+class RejectedRowSerializer(serializers.Serializer[Any]):
     index = serializers.IntegerField()
     reason = serializers.CharField()
 
 
-class ContactUpsertResultSerializer(serializers.Serializer):
+class ContactUpsertResultSerializer(serializers.Serializer[Any]):
     created = serializers.IntegerField()
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     rejected = RejectedRowSerializer(many=True)
 
 
-class ContactListSerializer(serializers.ModelSerializer):
+class ContactListSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = ContactList
         fields = ["id", "name", "description", "created_at"]
         read_only_fields = ["id", "created_at"]
 
 
-class MembershipSerializer(serializers.Serializer):
+class MembershipSerializer(serializers.Serializer[Any]):
     contact_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1), max_length=10_000
     )
 
 
-class CountSerializer(serializers.Serializer):
+class CountSerializer(serializers.Serializer[Any]):
     count = serializers.IntegerField()
 
 
 # --- templates, campaigns, inbound ------------------------------------------------------
 
 
-class TemplateSerializer(serializers.ModelSerializer):
+class TemplateSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = WhatsAppTemplate
         fields = [
@@ -252,7 +253,7 @@ class TemplateSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class TemplatesSyncResultSerializer(serializers.Serializer):
+class TemplatesSyncResultSerializer(serializers.Serializer[Any]):
     """What `POST /templates/sync` did for the sender: counts, unreadable templates, a summary."""
 
     sender = serializers.CharField()
@@ -264,35 +265,35 @@ class TemplatesSyncResultSerializer(serializers.Serializer):
     failure = serializers.CharField(allow_blank=True)
     summary = serializers.CharField()
 
-    def get_fields(self):
+    def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
         # `errors` is a Serializer attribute: the field is declared under its JSON name here.
         fields["errors"] = serializers.ListField(child=serializers.CharField())
         return fields
 
 
-class ListNameField(serializers.SlugRelatedField):
+class ListNameField(serializers.SlugRelatedField[Any]):
     """A list by its name; a name holding NUL is refused before the lookup (PostgreSQL cannot
     compare it: psycopg raises ValueError, which would be a 500)."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str) and "\x00" in data:
             self.fail("invalid")
         return super().to_internal_value(data)
 
 
-class FallbackStepField(serializers.Field):
+class FallbackStepField(serializers.Field[Any, Any, Any, Any]):
     """A fallback step: a channel name (`"sms"`), or `{"channel", "text", "sender",
     "validity_minutes"}`; always answered as the object."""
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Any:
         try:
             (step,) = fallback_steps([data])
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from None
         return step
 
-    def to_representation(self, value):
+    def to_representation(self, value: Any) -> Any:
         return value
 
 
@@ -310,7 +311,7 @@ class FallbackStepSchemaField(FallbackStepField):
     pass
 
 
-class VariantSerializer(serializers.Serializer):
+class VariantSerializer(serializers.Serializer[Any]):
     """One of a split test's 2–4 variants: a text, or a template and its placeholders."""
 
     name = serializers.CharField(max_length=20)
@@ -322,7 +323,7 @@ class VariantSerializer(serializers.Serializer):
     coupon = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
 
 
-class SplitTestSerializer(serializers.Serializer):
+class SplitTestSerializer(serializers.Serializer[Any]):
     """The test: shares of the whole audience, the winner rule and when it decides."""
 
     share = serializers.IntegerField(min_value=1, max_value=100, default=100)
@@ -333,14 +334,14 @@ class SplitTestSerializer(serializers.Serializer):
         default="leader", max_length=20, help_text="leader, none, or a variant's name"
     )
 
-    def validate_decide_after(self, value: str):
+    def validate_decide_after(self, value: str) -> timedelta:
         parsed = parse_duration(value) if "\x00" not in value else None
         if parsed is None:
             raise serializers.ValidationError("an ISO 8601 duration such as PT4H")
         return parsed
 
 
-def split_specs(data: dict) -> tuple[list[VariantSpec], SplitSpec | None]:
+def split_specs(data: dict[str, Any]) -> tuple[list[VariantSpec], SplitSpec | None]:
     """The `variants` and `test` of a campaign body as the split service takes them."""
     variants = [VariantSpec(**v) for v in data.pop("variants", None) or []]
     test = data.pop("test", None)
@@ -356,7 +357,7 @@ def split_specs(data: dict) -> tuple[list[VariantSpec], SplitSpec | None]:
     return variants, spec
 
 
-class SendWindowSerializer(serializers.Serializer):
+class SendWindowSerializer(serializers.Serializer[Any]):
     """The local hours in which sending is allowed (the command line's --send-window)."""
 
     start = serializers.TimeField(format="%H:%M")
@@ -364,30 +365,30 @@ class SendWindowSerializer(serializers.Serializer):
 
 
 @extend_schema_field(SendWindowSerializer)
-class SendWindowField(serializers.Field):
+class SendWindowField(serializers.Field[Any, Any, Any, Any]):
     """A campaign's quiet hours as the window in which messages may go, in each recipient's
     local time (08:00–21:00: nothing between 21:00 and 08:00); null: the countries' rules."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(source="*", allow_null=True, **kwargs)
 
-    def to_representation(self, value: Campaign) -> dict | None:
+    def to_representation(self, value: Campaign) -> dict[str, Any] | None:
         start, end = value.quiet_hours_start, value.quiet_hours_end
         return {"start": f"{start:%H:%M}", "end": f"{end:%H:%M}"} if start and end else None
 
-    def validate_empty_values(self, data):
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
         # null is a value here (no window of the campaign's own), not "absent".
         if data is None:
             return True, {"quiet_hours": None}
         return super().validate_empty_values(data)
 
-    def to_internal_value(self, data) -> dict:
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
         window = SendWindowSerializer(data=data)
         window.is_valid(raise_exception=True)
         return {"quiet_hours": (window.validated_data["start"], window.validated_data["end"])}
 
 
-class CampaignSerializer(serializers.ModelSerializer):
+class CampaignSerializer(serializers.ModelSerializer[Any]):
     lists = ListNameField(
         many=True, slug_field="name", queryset=ContactList.objects.all(), required=False
     )
@@ -465,7 +466,7 @@ class CampaignSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(f"not countries: {', '.join(unknown)}")
         return countries
 
-    def to_representation(self, instance: Campaign) -> dict:
+    def to_representation(self, instance: Campaign) -> dict[str, Any]:
         data = super().to_representation(instance)
         variants = list(instance.variants.all()) if instance.pk else []
         data["variants"] = [
@@ -484,7 +485,7 @@ class CampaignSerializer(serializers.ModelSerializer):
         return data
 
 
-class CampaignStatusSerializer(serializers.Serializer):
+class CampaignStatusSerializer(serializers.Serializer[Any]):
     """The document of `campaign status ID --json` (INTERFACE.md)."""
 
     id = serializers.IntegerField()
@@ -514,7 +515,7 @@ class CampaignStatusSerializer(serializers.Serializer):
     history = serializers.DictField(allow_null=True, required=False)
 
 
-class InboundSerializer(serializers.ModelSerializer):
+class InboundSerializer(serializers.ModelSerializer[Any]):
     # The medium it came on (the registry's; the model, in infobip/, knows no choices).
     channel = serializers.ChoiceField(choices=MEDIUMS, read_only=True)
 
@@ -529,12 +530,12 @@ class InboundSerializer(serializers.ModelSerializer):
 # --- outbound events --------------------------------------------------------------------
 
 
-class SubscriptionFiltersSerializer(serializers.Serializer):
+class SubscriptionFiltersSerializer(serializers.Serializer[Any]):
     number = serializers.CharField(max_length=32, required=False, allow_blank=True)
     keyword = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
-class EventSubscriptionSerializer(serializers.ModelSerializer):
+class EventSubscriptionSerializer(serializers.ModelSerializer[Any]):
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=EventType.choices), min_length=1
     )
@@ -546,7 +547,7 @@ class EventSubscriptionSerializer(serializers.ModelSerializer):
                   "disabled_reason", "created_at"]  # fmt: skip
         read_only_fields = ["id", "failing_since", "disabled_reason", "created_at"]
 
-    def to_representation(self, instance: EventSubscription) -> dict:
+    def to_representation(self, instance: EventSubscription) -> dict[str, Any]:
         data = super().to_representation(instance)
         data["filters"] = {"number": instance.filter_number, "keyword": instance.filter_keyword}
         return data
@@ -561,13 +562,13 @@ class EventSubscriptionCreatedSerializer(EventSubscriptionSerializer):
         fields = [*EventSubscriptionSerializer.Meta.fields, "secret"]
 
 
-class DeliveryAttemptSerializer(serializers.ModelSerializer):
+class DeliveryAttemptSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = DeliveryAttempt
         fields = ["at", "status_code", "latency_ms", "response_excerpt", "error"]
 
 
-class EventDeliverySerializer(serializers.ModelSerializer):
+class EventDeliverySerializer(serializers.ModelSerializer[Any]):
     # message.final rows store no body or webhook-id: the view fills them in from the ledger
     # (`api.delivery.deliveries_fill`), so the fields are read from the instance as sent.
     tries = DeliveryAttemptSerializer(many=True, read_only=True)
@@ -583,7 +584,7 @@ class EventDeliverySerializer(serializers.ModelSerializer):
 # --- the custom call ----------------------------------------------------------------------
 
 
-class InfobipRequestSerializer(serializers.Serializer):
+class InfobipRequestSerializer(serializers.Serializer[Any]):
     """`POST /infobip/request`: any Infobip endpoint that sends no message."""
 
     method = serializers.ChoiceField(choices=["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -594,7 +595,7 @@ class InfobipRequestSerializer(serializers.Serializer):
     body = serializers.JSONField(required=False, allow_null=True, default=None)
 
 
-class InfobipAnswerSerializer(serializers.Serializer):
+class InfobipAnswerSerializer(serializers.Serializer[Any]):
     """Infobip's answer as given: its HTTP status and its JSON body (text if not JSON)."""
 
     status = serializers.IntegerField()

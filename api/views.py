@@ -4,8 +4,10 @@ import gc
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -68,7 +70,7 @@ ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer
           404: s.ErrorSerializer, 409: s.ErrorSerializer, 429: s.ErrorSerializer}  # fmt: skip
 
 
-def _errors(*codes: int) -> dict:
+def _errors(*codes: int) -> dict[int, Any]:
     return {code: s.ErrorSerializer for code in codes}
 
 
@@ -120,7 +122,7 @@ class MessagesView(APIView):
         key = request.headers.get("Idempotency-Key")
         user, token = request_user(request), request_token(request)
 
-        def work() -> tuple[int, dict]:
+        def work() -> tuple[int, dict[str, Any]]:
             return message_send_request(body=body, user=user, token=token)
 
         try:
@@ -206,7 +208,7 @@ class ContactUpsertView(APIView):
         return Response(result.as_dict())
 
 
-class ContactListView(generics.ListAPIView):
+class ContactListView(generics.ListAPIView[Any]):
     """`GET /contacts`: by cursor; filters `phone`, `list`, `opted_out`."""
 
     serializer_class = s.ContactSerializer
@@ -222,10 +224,10 @@ class ContactListView(generics.ListAPIView):
         ],
         responses={200: s.ContactSerializer(many=True), **_errors(400, 401, 403, 429)},
     )
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         qs = Contact.objects.prefetch_related("lists")
         params = self.request.query_params
         if phone := params.get("phone"):
@@ -240,7 +242,7 @@ class ContactListView(generics.ListAPIView):
         return qs
 
 
-class ContactDetailView(generics.RetrieveUpdateDestroyAPIView):
+class ContactDetailView(generics.RetrieveUpdateDestroyAPIView[Any]):
     """`GET/PATCH/DELETE /contacts/{id}`."""
 
     serializer_class = s.ContactSerializer
@@ -249,7 +251,7 @@ class ContactDetailView(generics.RetrieveUpdateDestroyAPIView):
     required_scopes = {"write": Scope.CONTACTS_WRITE}
     http_method_names = ["get", "patch", "delete", "head", "options"]
 
-    def perform_update(self, serializer) -> None:
+    def perform_update(self, serializer: Any) -> None:
         require_perm(self.request, "contacts.change_contact")
         contact = serializer.save()
         contact_signals.contacts_changed.send(Contact, contact_ids=[contact.pk])
@@ -278,7 +280,7 @@ class ContactConsentView(APIView):
         return Response(s.ContactSerializer(contact).data)
 
 
-class ListsView(generics.ListCreateAPIView):
+class ListsView(generics.ListCreateAPIView[Any]):
     """`GET/POST /lists`."""
 
     serializer_class = s.ContactListSerializer
@@ -286,7 +288,7 @@ class ListsView(generics.ListCreateAPIView):
     read_permission = "contacts.view_contactlist"
     required_scopes = {"write": Scope.CONTACTS_WRITE}
 
-    def perform_create(self, serializer) -> None:
+    def perform_create(self, serializer: Any) -> None:
         require_perm(self.request, "contacts.add_contactlist")
         contact_list = serializer.save()
         audit_record(actor=self.request.user, action="api_list_create", detail=contact_list.name)
@@ -300,7 +302,7 @@ class ListMembersView(APIView):
     def _ids(self, request: Request) -> list[int]:
         serializer = s.MembershipSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ids = serializer.validated_data["contact_ids"]
+        ids: list[int] = serializer.validated_data["contact_ids"]
         known = set(Contact.objects.filter(id__in=ids).values_list("id", flat=True))
         unknown = [i for i in ids if i not in known]
         if unknown:
@@ -330,7 +332,7 @@ class ListMembersView(APIView):
 # --- templates ----------------------------------------------------------------------------
 
 
-class TemplatesView(generics.ListAPIView):
+class TemplatesView(generics.ListAPIView[Any]):
     """`GET /templates`: the synced WhatsApp templates."""
 
     serializer_class = s.TemplateSerializer
@@ -358,7 +360,7 @@ class TemplatesSyncView(APIView):
 # --- campaigns ----------------------------------------------------------------------------
 
 
-class CampaignsView(generics.ListCreateAPIView):
+class CampaignsView(generics.ListCreateAPIView[Any]):
     """`GET/POST /campaigns`: create a draft through `campaign_create`."""
 
     serializer_class = s.CampaignSerializer
@@ -366,7 +368,7 @@ class CampaignsView(generics.ListCreateAPIView):
     required_scopes = {"write": Scope.CAMPAIGNS_WRITE}
     read_permission = "campaigns.view_campaign"
 
-    def perform_create(self, serializer) -> None:
+    def perform_create(self, serializer: Any) -> None:
         require_perm(self.request, "campaigns.add_campaign")
         data = dict(serializer.validated_data)
         variants, test = s.split_specs(data)
@@ -467,11 +469,11 @@ class CampaignActionView(APIView):
         return Response(campaign_status(campaign=campaign))
 
 
-class ApprovalRequestSerializer(serializers.Serializer):
+class ApprovalRequestSerializer(serializers.Serializer[Any]):
     note = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
-class ApprovalRequestAnswerSerializer(serializers.Serializer):
+class ApprovalRequestAnswerSerializer(serializers.Serializer[Any]):
     campaign = serializers.IntegerField()
     requested_by = serializers.CharField(allow_null=True)
     requested_at = serializers.DateTimeField()
@@ -503,7 +505,7 @@ class CampaignApprovalRequestView(APIView):
         })  # fmt: skip
 
 
-class CampaignMessagesView(generics.ListAPIView):
+class CampaignMessagesView(generics.ListAPIView[Any]):
     """`GET /campaigns/{id}/messages`: the ledger by cursor; filter `state`."""
 
     serializer_class = s.MessageSerializer
@@ -513,10 +515,10 @@ class CampaignMessagesView(generics.ListAPIView):
         parameters=[OpenApiParameter("state", str, enum=MessageState.values)],
         responses={200: s.MessageSerializer(many=True), **_errors(409)},
     )
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         campaign = get_object_or_404(Campaign, pk=self.kwargs["pk"])
         if campaign.history_archived_at is not None:  # not an empty ledger: moved to a file
             raise ApiError(
@@ -540,7 +542,7 @@ def _inbound_media() -> list[str]:
     return sorted({kind.ledger for kind in channel_types()})
 
 
-class InboundView(generics.ListAPIView):
+class InboundView(generics.ListAPIView[Any]):
     """`GET /inbound`: inbound messages by cursor; filters `channel`, `to`, `from`."""
 
     serializer_class = s.InboundSerializer
@@ -551,10 +553,10 @@ class InboundView(generics.ListAPIView):
                     OpenApiParameter("to", str),
                     OpenApiParameter("from", str)]
     )  # fmt: skip
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         qs = InboundMessage.objects.all()
         params = self.request.query_params
         if channel := choice_filter(self.request, "channel", _inbound_media()):
@@ -569,7 +571,7 @@ class InboundView(generics.ListAPIView):
 # --- event subscriptions ------------------------------------------------------------------
 
 
-def _subscription_fields(data: dict) -> dict:
+def _subscription_fields(data: dict[str, Any]) -> dict[str, Any]:
     fields = {k: v for k, v in data.items() if k in ("url", "events", "enabled")}
     if "filters" in data:
         filters = data["filters"] or {}
@@ -646,18 +648,18 @@ class SubscriptionDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SubscriptionDeliveriesView(generics.ListAPIView):
+class SubscriptionDeliveriesView(generics.ListAPIView[Any]):
     """`GET /event-subscriptions/{id}/deliveries`: each event with its attempts."""
 
     serializer_class = s.EventDeliverySerializer
     required_scopes = {"read": Scope.EVENTS_MANAGE}
     staff_only = True
 
-    def get_queryset(self):
+    def get_queryset(self) -> QuerySet[Any]:
         subscription = get_object_or_404(EventSubscription, pk=self.kwargs["pk"])
         return EventDelivery.objects.filter(subscription=subscription).prefetch_related("tries")
 
-    def paginate_queryset(self, queryset):
+    def paginate_queryset(self, queryset: Any) -> Any:
         page = super().paginate_queryset(queryset)
         if page is not None:
             deliveries_fill(page)  # message.final bodies from the ledger, one query per page

@@ -1,6 +1,8 @@
 """Campaigns admin: state, progress and counters; lifecycle actions; the ledger read-only."""
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -48,7 +50,13 @@ from core.rules import Refused, actor_user
 from core.services import audit_record
 
 
-def _each(modeladmin, request, queryset: QuerySet[Campaign], action, verb: str) -> None:
+def _each(
+    modeladmin: admin.ModelAdmin[Campaign],
+    request: HttpRequest,
+    queryset: QuerySet[Campaign],
+    action: Callable[..., Any],
+    verb: str,
+) -> None:
     """Run one service per campaign as the logged-in user; a refusal changes nothing."""
     done = 0
     for campaign in queryset:
@@ -64,34 +72,46 @@ def _each(modeladmin, request, queryset: QuerySet[Campaign], action, verb: str) 
 # "send" and "approve" are has_send_permission / has_approve_permission below: the same
 # permissions the services check, so a staff user without them does not even see the actions.
 @admin.action(description="Launch (or schedule) selected campaigns", permissions=["send"])
-def launch(modeladmin, request, queryset) -> None:
+def launch(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     _each(modeladmin, request, queryset, campaign_launch, "Launched")
 
 
 @admin.action(description="Approve selected campaigns", permissions=["approve"])
-def approve(modeladmin, request, queryset) -> None:
+def approve(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     _each(modeladmin, request, queryset, campaign_approve, "Approved")
 
 
 @admin.action(description="Pause selected campaigns", permissions=["send"])
-def pause(modeladmin, request, queryset) -> None:
+def pause(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     _each(modeladmin, request, queryset, campaign_pause, "Paused")
 
 
 @admin.action(description="Resume selected campaigns", permissions=["send"])
-def resume(modeladmin, request, queryset) -> None:
+def resume(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     _each(modeladmin, request, queryset, campaign_resume, "Resumed")
 
 
 @admin.action(description="Cancel selected campaigns", permissions=["send"])
-def cancel(modeladmin, request, queryset) -> None:
+def cancel(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     _each(modeladmin, request, queryset, campaign_cancel, "Cancelled")
 
 
 @admin.action(
     description="Resend to failed (new attempts, not permanent errors)", permissions=["send"]
 )
-def resend_failed(modeladmin, request, queryset) -> None:
+def resend_failed(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     total = 0
     for campaign in queryset:
         try:
@@ -103,28 +123,42 @@ def resend_failed(modeladmin, request, queryset) -> None:
 
 # "change": the permission campaign_archive / campaign_unarchive check themselves.
 @admin.action(description="Archive selected campaigns", permissions=["change"])
-def archive(modeladmin, request, queryset) -> None:
+def archive(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     _each(modeladmin, request, queryset, campaign_archive, "Archived")
 
 
 @admin.action(description="Unarchive selected campaigns", permissions=["change"])
-def unarchive(modeladmin, request, queryset) -> None:
+def unarchive(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     _each(modeladmin, request, queryset, campaign_unarchive, "Unarchived")
 
 
 # The history archive (campaigns/history.py): the ledger to a file and back, in a worker (a
 # million rows outlast a request); refusals are said here. "change": the services check it.
 @admin.action(description="Archive history (ledger to a file)", permissions=["change"])
-def archive_history(modeladmin, request, queryset) -> None:
+def archive_history(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     _later(modeladmin, request, queryset, campaign_history_archive_later, "archive")
 
 
 @admin.action(description="Restore archived history", permissions=["change"])
-def restore_history(modeladmin, request, queryset) -> None:
+def restore_history(
+    modeladmin: admin.ModelAdmin[Campaign], request: HttpRequest, queryset: QuerySet[Campaign]
+) -> None:
     _later(modeladmin, request, queryset, campaign_history_restore_later, "restore")
 
 
-def _later(modeladmin, request, queryset, service, verb: str) -> None:
+def _later(
+    modeladmin: admin.ModelAdmin[Campaign],
+    request: HttpRequest,
+    queryset: QuerySet[Campaign],
+    service: Callable[..., Any],
+    verb: str,
+) -> None:
     asked = 0
     for campaign in queryset:
         try:
@@ -142,7 +176,7 @@ def _later(modeladmin, request, queryset, service, verb: str) -> None:
 
 
 @admin.register(Campaign)
-class CampaignAdmin(admin.ModelAdmin):
+class CampaignAdmin(admin.ModelAdmin[Campaign]):
     list_display = [
         "name", "channel", "state", "progress", "recipients", "count_delivered",
         "count_undeliverable", "count_failed", "count_skipped", "failover_sent", "cost",
@@ -194,14 +228,14 @@ class CampaignAdmin(admin.ModelAdmin):
     def has_approve_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(APPROVE)
 
-    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Campaign | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         # Lifting the frequency caps is the send permission's decision (campaigns.services).
         if not request.user.has_perm(SEND):
             fields.append("frequency_cap_override")
         return fields
 
-    def save_model(self, request: HttpRequest, obj: Campaign, form, change: bool) -> None:
+    def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
         if not change:
             obj.created_by = actor_user(request.user)
         super().save_model(request, obj, form, change)
@@ -218,19 +252,46 @@ class CampaignAdmin(admin.ModelAdmin):
         )  # fmt: skip
 
 
-class MessageEventInline(admin.TabularInline):
+class MessageEventInline(admin.TabularInline[MessageEvent, Message]):
     model = MessageEvent
     extra = 0
     can_delete = False
     fields = ("created_at", "kind", "from_state", "to_state", "status_name", "error_name", "detail")
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
+class SentAsFilter(admin.SimpleListFilter):
+    """What a ledger row was sent as: a campaign's message, an inbox reply, or a one-off send
+    of the API or the command line (the last two are one-off campaigns of their own)."""
+
+    title = "sent as"
+    parameter_name = "sent_as"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("campaign", "campaign message"),
+            ("reply", "inbox reply"),
+            ("transactional", "API or command-line send"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # Reverse one-to-ones of apps above campaigns/, by name: no import upwards.
+        if self.value() == "reply":
+            return queryset.filter(campaign__inbox_reply__isnull=False)
+        if self.value() == "transactional":
+            return queryset.filter(campaign__transactional__isnull=False)
+        if self.value() == "campaign":
+            return queryset.filter(
+                campaign__inbox_reply__isnull=True, campaign__transactional__isnull=True
+            )
+        return queryset
+
+
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(admin.ModelAdmin[Message]):
     """The ledger: read-only, because only the engine may change a message's state."""
 
     list_display = [
@@ -238,7 +299,7 @@ class MessageAdmin(admin.ModelAdmin):
         "price", "parts", "created_at", "done_at",
     ]  # fmt: skip
     # No filter on error_name: its choices would be a DISTINCT over the whole ledger.
-    list_filter = ["state", "channel", "error_permanent"]
+    list_filter = ["state", "channel", SentAsFilter, "error_permanent"]
     search_fields = ["phone", "=message_id", "campaign__name"]
     list_select_related = ["campaign"]
     show_full_result_count = False
@@ -246,18 +307,18 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ["campaign", "contact", "replaces"]
     inlines = [MessageEventInline]
 
-    def get_readonly_fields(self, request, obj=None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in self.model._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(SendBatch)
-class SendBatchAdmin(admin.ModelAdmin):
+class SendBatchAdmin(admin.ModelAdmin[SendBatch]):
     """Send batches: the ledger rows a sender holds; read-only (the engine and settler own them)."""
 
     list_display = ["id", "campaign", "state", "size", "claimed_at", "reason"]
@@ -272,18 +333,18 @@ class SendBatchAdmin(admin.ModelAdmin):
     def size(self, obj: SendBatch) -> int:
         return len(obj.ids) if isinstance(obj.ids, list) else 0
 
-    def get_readonly_fields(self, request, obj=None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in self.model._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
 @admin.register(SavedTestNumber)
-class SavedTestNumberAdmin(admin.ModelAdmin):
+class SavedTestNumberAdmin(admin.ModelAdmin[SavedTestNumber]):
     """People's own test numbers (each person manages theirs on their settings page)."""
 
     list_display = ["phone", "label", "user", "created_at"]
@@ -293,7 +354,7 @@ class SavedTestNumberAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignTestSend)
-class CampaignTestSendAdmin(admin.ModelAdmin):
+class CampaignTestSendAdmin(admin.ModelAdmin[CampaignTestSend]):
     """Test sends and what Infobip reported for each; read-only (the report writes them)."""
 
     list_display = ["sent_at", "campaign", "to", "sent_by", "state", "status_name", "done_at"]
@@ -302,10 +363,10 @@ class CampaignTestSendAdmin(admin.ModelAdmin):
     list_select_related = ["campaign", "sent_by"]
     raw_id_fields = ["campaign", "sent_by"]
 
-    def get_readonly_fields(self, request, obj=None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [field.name for field in self.model._meta.fields]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
 
@@ -320,7 +381,9 @@ class PrivacyContactAdmin(ContactAdmin):
 
     @admin.action(description="Download consent history of selected contacts (JSON)",
                   permissions=["view"])  # fmt: skip
-    def export_evidence(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+    def export_evidence(
+        self, request: HttpRequest, queryset: QuerySet[Contact]
+    ) -> HttpResponse | None:
         contacts = list(queryset[: EVIDENCE_MAX + 1])
         if len(contacts) > EVIDENCE_MAX:
             self.message_user(
@@ -339,7 +402,9 @@ class PrivacyContactAdmin(ContactAdmin):
 
     @admin.action(description="Erase selected contacts (forget them; cannot be undone)",
                   permissions=["delete"])  # fmt: skip
-    def erase_contacts(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+    def erase_contacts(
+        self, request: HttpRequest, queryset: QuerySet[Contact]
+    ) -> TemplateResponse | None:
         if queryset.count() > ERASE_MAX:
             self.message_user(
                 request, f"Erase at most {ERASE_MAX} contacts at a time.", messages.ERROR
@@ -373,7 +438,7 @@ admin.site.register(Contact, PrivacyContactAdmin)
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(admin.ModelAdmin):
+class ApprovalRequestAdmin(admin.ModelAdmin[ApprovalRequest]):
     """Who asked for which campaign's approval, and whether it is still open (read-only)."""
 
     list_display = ["campaign", "requested_by", "requested_at", "note", "closed_at"]
@@ -382,18 +447,18 @@ class ApprovalRequestAdmin(admin.ModelAdmin):
     list_select_related = ["campaign", "requested_by"]
     readonly_fields = ["campaign", "requested_by", "requested_at", "note", "closed_at"]
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # asked through campaign_approval_request, on every surface
 
 
-class SnippetForm(forms.ModelForm):
+class SnippetForm(forms.ModelForm[Snippet]):
     """The snippet_save checks at the field (a refusal there would otherwise be a 500)."""
 
     class Meta:
         model = Snippet
         fields = ["name", "text"]
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         text = (data.get("text") or "").strip()
         if len(text) > SNIPPET_TEXT_MAX:
@@ -406,7 +471,7 @@ class SnippetForm(forms.ModelForm):
 
 
 @admin.register(Snippet)
-class SnippetAdmin(admin.ModelAdmin):
+class SnippetAdmin(admin.ModelAdmin[Snippet]):
     """Saved message snippets; saving goes through snippet_save (its checks and audit)."""
 
     form = SnippetForm
@@ -414,9 +479,9 @@ class SnippetAdmin(admin.ModelAdmin):
     search_fields = ["name", "text"]
     readonly_fields = ["created_by", "updated_at"]
 
-    def save_model(self, request, obj, form, change) -> None:
+    def save_model(self, request: HttpRequest, obj: Snippet, form: Any, change: bool) -> None:
         original = Snippet.objects.get(pk=obj.pk) if change else None
         snippet_save(name=obj.name, text=obj.text, actor=request.user, snippet=original)
 
-    def delete_model(self, request, obj) -> None:
+    def delete_model(self, request: HttpRequest, obj: Snippet) -> None:
         snippet_delete(snippet=obj, actor=request.user)

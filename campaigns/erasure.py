@@ -9,6 +9,7 @@ erasure writes its own audit entry, so the UI, the admin and the command all lea
 """
 
 import datetime as dt
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count
@@ -26,7 +27,7 @@ class ErasureError(Exception):
     """The contact cannot be erased now; the message says why."""
 
 
-def contact_evidence(*, contact: Contact) -> dict:
+def contact_evidence(*, contact: Contact) -> dict[str, Any]:
     """The contact's consent history and what they were sent, as one JSON-able document."""
     from infobip.models import InboundMessage
 

@@ -4,7 +4,7 @@ import datetime as dt
 import itertools
 import json
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from django.db.models import QuerySet
 
@@ -59,7 +59,7 @@ def _attribute_keys(rows: QuerySet[Message]) -> list[str]:
 
 def ledger_export_rows(
     rows: QuerySet[Message], variants: dict[int, str] | None = None
-) -> Iterator[list]:
+) -> Iterator[list[Any]]:
     """Header, then the ledger rows given (in ledger order) with their contact's name and
     attributes: one column per attribute, `other_attributes` (JSON) for any key not sampled.
 
@@ -91,7 +91,7 @@ def ledger_export_rows(
         )
 
 
-def campaign_export_rows(*, campaign: Campaign) -> Iterator[list]:
+def campaign_export_rows(*, campaign: Campaign) -> Iterator[list[Any]]:
     """Header, then one list per ledger row, in ledger order, a split's variant and group too
     (from the history file when the campaign's history is archived: the same columns)."""
     if campaign.history_archived_at is not None:
@@ -116,16 +116,21 @@ def _as_stored(field: str, value: object) -> object:
     return value
 
 
-def archived_export_rows(campaign: Campaign) -> Iterator[list]:
+def archived_export_rows(campaign: Campaign) -> Iterator[list[Any]]:
     """The export of an archived campaign, read from its history file (campaigns/history.py):
-    the ledger's columns from the file, the contact's name and attributes as they are now."""
+    the ledger's columns from the file (a split's variant and group too, as the live export
+    names them), the contact's name and attributes as they are now."""
     from contacts.models import Contact
+
+    variants = split_variants(campaign)
+    split = SPLIT_COLUMNS if variants is not None else []
+    groups = {g.value: g.name.lower() for g in SplitGroup}
 
     # Failover rows name their original's messageId: one pass for which originals, one to write.
     originals = {
         row["replaces_id"]: "" for row in history_export_rows(campaign) if row["replaces_id"]
     }
-    chunk: list[dict] = []
+    chunk: list[dict[str, Any]] = []
     rows = history_export_rows(campaign)
     first = True
     keys: list[str] = []
@@ -144,7 +149,7 @@ def archived_export_rows(campaign: Campaign) -> Iterator[list]:
         }
         if first:  # the header's attribute columns from the first rows' contacts
             keys = sorted({k for _, _, attributes in contacts.values() for k in attributes})
-            names = [name for name, _ in COLUMNS + CONTACT_COLUMNS]
+            names = [name for name, _ in COLUMNS + CONTACT_COLUMNS + split]
             headers = [f"attribute_{k}" if k in names or k == OTHER_ATTRIBUTES else k for k in keys]
             yield names + headers + [OTHER_ATTRIBUTES]
             first = False
@@ -156,15 +161,22 @@ def archived_export_rows(campaign: Campaign) -> Iterator[list]:
                 else _as_stored(field, row.get(field))
                 for _, field in COLUMNS
             ]  # fmt: skip
+            if variants is not None:
+                variant, group = row.get("variant"), row.get("split_group")
+                values += [
+                    variants.get(variant, "") if variant is not None else None,
+                    groups.get(group, "") if group is not None else None,
+                ]
             extra = {k: v for k, v in attributes.items() if k not in known}
             yield (
-                ["" if value is None else value for value in values]
+                ["" if value is None else value for value in values[: len(COLUMNS)]]
                 + [first_name, last_name]
+                + ["" if value is None else value for value in values[len(COLUMNS) :]]
                 + ["" if attributes.get(k) is None else attributes[k] for k in keys]
                 + [json.dumps(extra, ensure_ascii=False) if extra else ""]
             )
     if first:
-        yield [name for name, _ in COLUMNS + CONTACT_COLUMNS] + [OTHER_ATTRIBUTES]
+        yield [name for name, _ in COLUMNS + CONTACT_COLUMNS + split] + [OTHER_ATTRIBUTES]
 
 
 def campaign_export(*, campaign: Campaign, out: IO[str]) -> int:

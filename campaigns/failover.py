@@ -14,6 +14,7 @@ campaign (a journey's second entry, a resend) each have their own chain.
 import datetime as dt
 from collections.abc import Iterable
 from functools import partial
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -50,7 +51,7 @@ def failover_create(*, message_ids: Iterable[int]) -> int:
         return _create(candidates, campaign_dispatch)
 
 
-def _create(candidates: list[Message], campaign_dispatch) -> int:
+def _create(candidates: list[Message], campaign_dispatch: Any) -> int:
     if not candidates:
         return 0
     contacts = Contact.objects.in_bulk([m.contact_id for m in candidates if m.contact_id])

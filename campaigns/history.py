@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
@@ -105,7 +105,7 @@ class HistoryResult:
     seconds: float = 0.0
     dry_run: bool = False
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -236,7 +236,7 @@ def campaign_history_restore_later(*, campaign: Campaign, actor: Actor) -> None:
     transaction.on_commit(lambda: history_restore_one.delay(campaign.pk, user.pk if user else None))
 
 
-def _figures(campaign: Campaign) -> dict:
+def _figures(campaign: Campaign) -> dict[str, Any]:
     """What the pages and the status read from the ledger rather than the counters, kept."""
     return {
         "people": campaign_people(campaign=campaign).as_dict(),
@@ -292,11 +292,11 @@ def _write(campaign: Campaign, partial: Path, result: HistoryResult) -> None:
     result.sha256 = hashing.sha.hexdigest()
 
 
-def _line(doc: dict) -> bytes:
+def _line(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, default=str, separators=(",", ":")).encode() + b"\n"
 
 
-def _campaign_doc(campaign: Campaign) -> dict:
+def _campaign_doc(campaign: Campaign) -> dict[str, Any]:
     return {
         field.attname: getattr(campaign, field.attname) for field in Campaign._meta.concrete_fields
     }
@@ -316,7 +316,7 @@ def _copy_out(gz: gzip.GzipFile, kind: str, statement: sql.Composed, campaign_id
     return count
 
 
-def history_read(path: str | Path) -> Iterator[tuple[str, dict]]:
+def history_read(path: str | Path) -> Iterator[tuple[str, dict[str, Any]]]:
     """The records of a history file in order, as (kind, document), the trailer checked."""
     ended = False
     with gzip.open(path, "rb") as fh:
@@ -336,7 +336,7 @@ def history_read(path: str | Path) -> Iterator[tuple[str, dict]]:
         raise HistoryError(f"{path} is cut short (no end record)")
 
 
-def history_export_rows(campaign: Campaign) -> Iterator[dict]:
+def history_export_rows(campaign: Campaign) -> Iterator[dict[str, Any]]:
     """An archived campaign's ledger rows from its history file, in ledger order."""
     if not campaign.history_archive:
         raise HistoryError(f"campaign {campaign.pk}'s history is not archived")
@@ -469,11 +469,13 @@ def history_contact_erase(*, contact_id: int, erased: str) -> dict[str, int]:
     return done
 
 
-def history_contact_rows(*, contact_id: int) -> tuple[list[tuple[Campaign, dict]], list[int]]:
+def history_contact_rows(
+    *, contact_id: int
+) -> tuple[list[tuple[Campaign, dict[str, Any]]], list[int]]:
     """A contact's ledger rows in archived history files, with their campaign (a person's
     evidence, campaigns/erasure.py); and the campaigns whose file is missing."""
     named = re.compile(rb'"contact_id":%d[,}]' % contact_id)
-    found: list[tuple[Campaign, dict]] = []
+    found: list[tuple[Campaign, dict[str, Any]]] = []
     missing: list[int] = []
     for campaign in Campaign.objects.filter(history_archived_at__isnull=False).order_by("id"):
         path = Path(campaign.history_archive)

@@ -9,6 +9,7 @@ campaign keeps denormalised counters so status pages never count the ledger.
 import datetime as dt
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -234,7 +235,7 @@ class Campaign(models.Model):
 
     # --- The SMS failover's old names: the chain's SMS step (INTERFACE keeps them working). ---
 
-    def _legacy_step(self, *, create: bool = False) -> dict:
+    def _legacy_step(self, *, create: bool = False) -> dict[str, Any]:
         steps = self.fallback if isinstance(self.fallback, list) else []
         by_channel = {s.get("channel"): s for s in steps if isinstance(s, dict)}
         step = by_channel.get(LEGACY_FAILOVER_CHANNEL)

@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import psycopg
@@ -70,7 +71,7 @@ class NewMessage:
     phone: str
     attempt: int
     text: str
-    template_values: dict | None
+    template_values: dict[str, Any] | None
     parts: int
     encoding: str
     state: str  # queued | skipped
@@ -97,13 +98,13 @@ def open_campaign_create(
     sender: str = "",
     text: str = "",
     template: WhatsAppTemplate | None = None,
-    template_mapping: dict | None = None,
+    template_mapping: dict[str, Any] | None = None,
     quiet_hours: tuple[dt.time, dt.time] | None = None,
     track_links: bool = False,
     frequency_cap_override: bool = False,
     created_by: User | None = None,
     regional: Regional | None = None,
-    fallback: list[dict] | None = None,
+    fallback: list[dict[str, Any]] | None = None,
     failover_after: dt.timedelta | None = None,
 ) -> Campaign:
     """A running, frozen, open-ended campaign that messages are appended to as they fall due.

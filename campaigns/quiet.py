@@ -207,7 +207,7 @@ def _zone_of(name: str) -> tuple[str, ...]:
     return (name,)
 
 
-def quiet_hours_waiting(*, campaign_id: int, now: dt.datetime) -> dict | None:
+def quiet_hours_waiting(*, campaign_id: int, now: dt.datetime) -> dict[str, Any] | None:
     """How many queued messages wait for quiet hours and when the next may go (None: none).
 
     Served by the partial index `message_waiting` (only rows whose `not_before` is set: the send

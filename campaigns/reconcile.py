@@ -15,6 +15,7 @@ and the settler from both acting on one batch.
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -102,7 +103,7 @@ def with_logs() -> frozenset[str]:
     return frozenset(kind.ledger for kind in channel_types() if kind.log_lookup)
 
 
-def _logs(rows: list[tuple]) -> dict[str, SmsLog] | None:
+def _logs(rows: list[tuple[Any, ...]]) -> dict[str, SmsLog] | None:
     """Infobip's SMS logs of these rows by messageId; None when they cannot be read now."""
     if not rows:
         return {}

@@ -28,6 +28,7 @@ last report push while some are missing. Both rising means pushes stopped arrivi
 import logging
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q
@@ -69,7 +70,7 @@ class SweepResult:
     unknown_resolved: int = 0
     unknown_flagged: int = 0
     errors: list[str] = field(default_factory=list)
-    health: dict = field(default_factory=dict)
+    health: dict[str, Any] = field(default_factory=dict[str, Any])
 
     @property
     def pulled_total(self) -> int:
@@ -87,7 +88,7 @@ class SweepResult:
             f"lag={'-' if lag is None else f'{lag}s'} errors={len(self.errors)}"
         )
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -191,7 +192,7 @@ def messages_give_up(*, now: datetime, campaign_id: int | None = None) -> int:
     return total
 
 
-def report_health(*, now: datetime, campaign_id: int | None = None) -> dict:
+def report_health(*, now: datetime, campaign_id: int | None = None) -> dict[str, Any]:
     """The report-flow figures: last pushes, missing reports, lag, backlog, unknown reports."""
     lag_after = now - timedelta(seconds=settings.HERALD_REPORT_LAG_AFTER)
     missing = Message.objects.filter(

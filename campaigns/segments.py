@@ -84,7 +84,7 @@ def segment_rules_normalize(rules: Any) -> Any:
 def _prepare(
     rules: Any,
     now: dt.datetime | None,
-    event: dict | None,
+    event: dict[str, Any] | None,
     event_source: sql.Composable | None = None,
 ) -> Prepared:
     """Checked rules with their lists' ids; raises SegmentError naming every problem."""
@@ -98,7 +98,7 @@ def _prepare(
 
 
 def segment_condition(
-    *, rules: Any, now: dt.datetime | None = None, event: dict | None = None
+    *, rules: Any, now: dt.datetime | None = None, event: dict[str, Any] | None = None
 ) -> SegmentCondition:
     """The rules as an ORM expression over Contact (raise SegmentError when not valid)."""
     return SegmentCondition(_prepare(rules, now, event))
@@ -109,7 +109,7 @@ def segment_where(
     rules: Any,
     contact: sql.Composable,
     now: dt.datetime | None = None,
-    event: dict | None = None,
+    event: dict[str, Any] | None = None,
 ) -> sql.Composable:
     """The rules as a `psycopg.sql` boolean expression over the contact row aliased `contact`."""
     return condition(_prepare(rules, now, event), contact)
@@ -194,7 +194,8 @@ def segment_count(
     statement = SEGMENT_COUNT.format(
         contacts=CONTACTS, condition=condition(prepared, sql.Identifier("c"))
     )
-    return _read(statement, _Count).count
+    count: int = _read(statement, _Count).count
+    return count
 
 
 def segment_preview(
@@ -216,7 +217,7 @@ def segment_matching_ids(
     *,
     rules: Any,
     contact_ids: Iterable[int],
-    event: dict | None = None,
+    event: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> set[int]:
     """Which of `contact_ids` the rules select (with `event`'s properties for event rules)."""
@@ -236,7 +237,7 @@ def segment_matching_ids(
 def segment_entries_matching(
     *,
     rules: Any,
-    entries: Iterable[tuple[int, int, dict | None]],
+    entries: Iterable[tuple[int, int, dict[str, Any] | None]],
     now: dt.datetime | None = None,
 ) -> set[int]:
     """The entry ids among (entry id, contact id, event properties) whose contact and event
@@ -260,7 +261,7 @@ def segment_matches(
     *,
     rules: Any,
     contact_id: int,
-    event: dict | None = None,
+    event: dict[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> bool:
     """Whether one contact (and the event a journey is handling) matches the rules."""

@@ -277,9 +277,9 @@ def campaign_create(
     sender: str = "",
     text: str = "",
     template: WhatsAppTemplate | None = None,
-    template_mapping: dict | None = None,
+    template_mapping: dict[str, Any] | None = None,
     media_url: str = "",
-    buttons: list[dict] | None = None,
+    buttons: list[dict[str, Any]] | None = None,
     fallback: Any = None,
     failover_mode: str = FailoverMode.NONE,
     failover_text: str = "",
@@ -401,7 +401,7 @@ def campaign_create(
     return campaign
 
 
-def _move(campaign: Campaign, new: str, *, reason: str = "", **fields) -> Campaign:
+def _move(campaign: Campaign, new: str, *, reason: str = "", **fields: Any) -> Campaign:
     """Change a campaign's state if the lifecycle allows it (conditional UPDATE)."""
     current = Campaign.objects.values_list("state", flat=True).get(pk=campaign.pk)
     if not campaign_can_move(current, new):

@@ -8,8 +8,9 @@ restarted by `sweep`; a duplicated one only claims rows nobody else has.
 import datetime as dt
 import logging
 from functools import partial
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -41,7 +42,10 @@ def campaign_start(campaign_id: int) -> None:
         return
     # Run eagerly (tests, no broker) the chains would run inside the freeze: start them after.
     eager = bool(campaign_start.app.conf.task_always_eager)
-    start_sending = lambda: campaign_dispatch.delay(campaign_id)  # noqa: E731
+
+    def start_sending() -> None:
+        campaign_dispatch.delay(campaign_id)
+
     frozen = campaign_freeze(campaign=campaign, on_first_queued=None if eager else start_sending)
     if eager and frozen is not None:
         start_sending()
@@ -51,7 +55,10 @@ def campaign_start(campaign_id: int) -> None:
 def split_release(campaign_id: int) -> None:
     """Write a decided split's rest with the winner; sending starts with its first chunk."""
     eager = bool(split_release.app.conf.task_always_eager)
-    start_sending = lambda: campaign_dispatch.delay(campaign_id)  # noqa: E731
+
+    def start_sending() -> None:
+        campaign_dispatch.delay(campaign_id)
+
     campaign = Campaign.objects.get(pk=campaign_id)
     written = campaign_release_rest(
         campaign=campaign, on_first_queued=None if eager else start_sending
@@ -85,7 +92,7 @@ def campaign_dispatch(campaign_id: int) -> None:
     retry_backoff_max=300,
     retry_jitter=True,
 )
-def send_batch(self, campaign_id: int) -> None:
+def send_batch(self: Task, campaign_id: int) -> None:
     """Send one batch of a campaign, then enqueue the next link of its chain."""
     open_ledger_woken(campaign_id=campaign_id)  # before claiming: see campaigns/open_ledger.py
     try:
@@ -156,7 +163,7 @@ def history_archive() -> int:
     return len(history_archive_due())
 
 
-def _history_actor(user_id: int | None):
+def _history_actor(user_id: int | None) -> Any:
     from django.contrib.auth import get_user_model
 
     from core.rules import SYSTEM

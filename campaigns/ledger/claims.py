@@ -137,7 +137,7 @@ def claimed_row(now: datetime) -> Callable[..., Claimed]:
         phone: str,
         channel: str,
         text: str,
-        template_values: dict | str | None,  # Django's cursors load jsonb as text
+        template_values: dict[str, Any] | str | None,  # Django's cursors load jsonb as text
         callback_data: str | None,
         replaces_id: int | None,
         contact: list[str | None] | None,  # [opted_out, timezone, country]; NULL: erased

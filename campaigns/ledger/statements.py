@@ -93,7 +93,8 @@ def bound_cursor(row_factory: RowFactory[R]) -> Iterator[psycopg.Cursor[R]]:
 def fetch_rows(cursor: Any, row: Callable[..., R]) -> list[R]:
     """Every row of a Django cursor's last statement, as `row` (through psycopg's factory)."""
     cursor.cursor.row_factory = args_row(row)
-    return cursor.fetchall()
+    rows: list[R] = cursor.fetchall()
+    return rows
 
 
 # --- Claims -------------------------------------------------------------------------------

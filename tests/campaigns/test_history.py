@@ -108,6 +108,32 @@ def test_archive_moves_the_ledger_to_a_file_that_its_export_reads_and_restore_br
     assert _export(campaign) == before
 
 
+def test_an_archived_split_campaign_exports_its_variants_and_groups_as_before(tmp_path) -> None:
+    from campaigns.models import SplitGroup, SplitTest, Variant
+
+    campaign = _finished()
+    SplitTest.objects.create(campaign=campaign, test_share=50, holdout=0)
+    Variant.objects.bulk_create(
+        [Variant(campaign=campaign, position=1, name="A", text="a"),
+         Variant(campaign=campaign, position=2, name="B", text="b")]
+    )  # fmt: skip
+    rows = list(Message.objects.filter(campaign=campaign).order_by("id"))
+    test, rest = SplitGroup.TEST, SplitGroup.REST
+    groups = [(1, test), (2, test), (2, rest), (1, test)]
+    for row, (variant, group) in zip(rows, groups, strict=True):
+        Message.objects.filter(pk=row.pk).update(variant=variant, split_group=group)
+    before = _export(campaign)
+    header = before.splitlines()[0].split(",")
+    assert header[header.index("last_name") + 1 : header.index("last_name") + 3] == [
+        "variant", "split_group"
+    ]  # fmt: skip
+    assert ",B,rest," in before
+    with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
+        campaign_history_archive(campaign=campaign, actor=OPERATOR)
+    assert not Message.objects.exists()
+    assert _export(campaign) == before
+
+
 def test_only_finished_and_settled_campaigns_are_archived(tmp_path) -> None:
     with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
         running = _finished(state_reason="")

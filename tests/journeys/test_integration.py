@@ -88,10 +88,12 @@ def test_abandoned_cart_end_to_end(running) -> None:
         "goal": {"event": "order_placed"},
         "quiet_hours": "08:00-20:00",
         "steps": [
-            {"id": "wait1", "type": "wait", "for": "PT5S"},
+            # Margins for a loaded CI machine: the goal and the STOP below must land within the
+            # first wait, Ana's click (after her SMS is sent and seen) within the second.
+            {"id": "wait1", "type": "wait", "for": "PT15S"},
             {"id": "sms1", "type": "send", "channel": "sms",
              "text": "Hi {{first_name}}, your {{event.item}} is waiting: https://shop.example/c"},
-            {"id": "wait2", "type": "wait_for", "event": "click", "timeout": "PT6S",
+            {"id": "wait2", "type": "wait_for", "event": "click", "timeout": "PT20S",
              "then": "done", "else": "sms2"},
             {"id": "sms2", "type": "send", "channel": "sms", "text": "Last call: 10% off, CART10"},
             {"id": "done", "type": "exit"},
@@ -117,7 +119,9 @@ def test_abandoned_cart_end_to_end(running) -> None:
     clicked = sandbox.request(
         "POST", "/_sandbox/click", json={"messageId": str(ana_sms.message_id)}
     )
-    assert clicked.json()["pushed"] == 1
+    assert clicked.json()["pushed"] == 1, (
+        f"{clicked.text}\nsandbox: {sandbox.truth(str(ana_sms.message_id))}\n{worker.tail()}"
+    )
 
     def settled() -> bool:
         active = JourneyEntry.objects.filter(journey_id=jid, state="active")
@@ -181,7 +185,7 @@ def test_keyword_welcome_end_to_end(running) -> None:
         "steps": [
             {"id": "welcome", "type": "send", "channel": "sms",
              "text": "Welcome! Reply with your first name."},
-            {"id": "answer", "type": "wait_for", "event": "reply", "timeout": "PT8S",
+            {"id": "answer", "type": "wait_for", "event": "reply", "timeout": "PT20S",
              "then": "tag", "else": "nudge"},
             {"id": "tag", "type": "update", "set": {"welcomed": "yes"},
              "add_to_lists": ["Members"]},

@@ -2,8 +2,9 @@
 
 import datetime as dt
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from campaigns.history import (
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         "[--dry-run] | restore ID | show ID (all with --json)"
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         one = sub.add_parser("campaign", help="archive one finished campaign's history")
         one.add_argument("campaign_id", type=int)
@@ -50,7 +51,7 @@ class Command(BaseCommand):
         show.add_argument("campaign_id", type=int)
         show.add_argument("--json", action="store_true")
 
-    def handle(self, *args, action: str, **o) -> None:
+    def handle(self, *args: str, action: str, **o: Any) -> None:
         try:
             getattr(self, f"do_{action}")(**o)
         except (HistoryError, Refused) as exc:
@@ -73,12 +74,12 @@ class Command(BaseCommand):
             f"events={sum(r.events for r in results)}"
         )
 
-    def do_campaign(self, **o) -> None:
+    def do_campaign(self, **o: Any) -> None:
         campaign = self._campaign(o["campaign_id"])
         result = campaign_history_archive(campaign=campaign, actor=OPERATOR, dry_run=o["dry_run"])
         self._out([result], "archived", o["json"])
 
-    def do_due(self, **o) -> None:
+    def do_due(self, **o: Any) -> None:
         if o["older_than"] is not None:
             if o["older_than"] < 0:
                 raise CommandError("--older-than is a number of days, 0 or more")
@@ -103,18 +104,18 @@ class Command(BaseCommand):
                 self.stderr.write(str(exc))
         self._out(results, "archived", o["json"])
 
-    def do_restore(self, **o) -> None:
+    def do_restore(self, **o: Any) -> None:
         campaign = self._campaign(o["campaign_id"])
         self._out(
             [campaign_history_restore(campaign=campaign, actor=OPERATOR)], "restored", o["json"]
         )
 
-    def do_show(self, **o) -> None:
+    def do_show(self, **o: Any) -> None:
         campaign = self._campaign(o["campaign_id"])
         if not campaign.history_archive:
             raise CommandError(f"campaign {campaign.pk}'s history is not archived")
         counts = {"message": 0, "event": 0}
-        end: dict = {}
+        end: dict[str, Any] = {}
         try:
             for kind, row in history_read(campaign.history_archive):
                 if kind in counts:

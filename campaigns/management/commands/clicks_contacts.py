@@ -1,8 +1,9 @@
 """Operator command: give clicks stored without a contact their ledger row's contact."""
 
 import json
+from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from campaigns.clicks import clicks_contacts_fill
 
@@ -13,11 +14,11 @@ class Command(BaseCommand):
 
     help = "Fill the contact of clicks stored without one (after an upgrade) [--json]"
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch", type=int, default=20_000, help="click ids a transaction")
         parser.add_argument("--json", action="store_true", dest="as_json")
 
-    def handle(self, *args, batch: int, as_json: bool, **options) -> None:
+    def handle(self, *args: str, batch: int, as_json: bool, **options: Any) -> None:
         filled = clicks_contacts_fill(batch=max(batch, 1))
         if as_json:
             self.stdout.write(json.dumps({"filled": filled}))
