@@ -4,7 +4,16 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
 
-from api import campaign_tests, conversions, journeys, reports, senders, views, views_audiences
+from api import (
+    campaign_tests,
+    conversations,
+    conversions,
+    journeys,
+    reports,
+    senders,
+    views,
+    views_audiences,
+)
 
 app_name = "api"
 
@@ -61,6 +70,8 @@ urlpatterns = [
     path("campaigns/<int:pk>/request-approval", views.CampaignApprovalRequestView.as_view(),
          name="campaign-request-approval"),
     path("inbound", views.InboundView.as_view(), name="inbound"),
+    path("conversations/<int:pk>/replies", conversations.ConversationRepliesView.as_view(),
+         name="conversation-replies"),
     path("conversions", conversions.ConversionsView.as_view(), name="conversions"),
     path("conversions/<str:order_id>", conversions.ConversionDetailView.as_view(),
          name="conversion"),

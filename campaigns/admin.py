@@ -263,6 +263,33 @@ class MessageEventInline(admin.TabularInline[MessageEvent, Message]):
         return False
 
 
+class SentAsFilter(admin.SimpleListFilter):
+    """What a ledger row was sent as: a campaign's message, an inbox reply, or a one-off send
+    of the API or the command line (the last two are one-off campaigns of their own)."""
+
+    title = "sent as"
+    parameter_name = "sent_as"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("campaign", "campaign message"),
+            ("reply", "inbox reply"),
+            ("transactional", "API or command-line send"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # Reverse one-to-ones of apps above campaigns/, by name: no import upwards.
+        if self.value() == "reply":
+            return queryset.filter(campaign__inbox_reply__isnull=False)
+        if self.value() == "transactional":
+            return queryset.filter(campaign__transactional__isnull=False)
+        if self.value() == "campaign":
+            return queryset.filter(
+                campaign__inbox_reply__isnull=True, campaign__transactional__isnull=True
+            )
+        return queryset
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin[Message]):
     """The ledger: read-only, because only the engine may change a message's state."""
@@ -272,7 +299,7 @@ class MessageAdmin(admin.ModelAdmin[Message]):
         "price", "parts", "created_at", "done_at",
     ]  # fmt: skip
     # No filter on error_name: its choices would be a DISTINCT over the whole ledger.
-    list_filter = ["state", "channel", "error_permanent"]
+    list_filter = ["state", "channel", SentAsFilter, "error_permanent"]
     search_fields = ["phone", "=message_id", "campaign__name"]
     list_select_related = ["campaign"]
     show_full_result_count = False

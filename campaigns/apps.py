@@ -7,6 +7,7 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         # The ledger receives what Infobip reports (infobip.receivers explains why a registry).
+        from campaigns import checks  # noqa: F401  (registers the system checks)
         from campaigns.clicks import clicks_store
         from campaigns.outcomes import reports_apply, seen_apply
         from infobip.receivers import receivers_register

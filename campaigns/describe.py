@@ -6,18 +6,21 @@ hours as the hours nothing is sent, a speed as messages a minute), never as a fi
 """
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import timezone
 
 from campaigns.caps import caps_configured, ledger_channel
+from campaigns.compliance import SenderUse
 from campaigns.forecast import Forecast
 from campaigns.models import Campaign, FailoverMode, SpeedUnit
 from campaigns.quiet import COUNTRY_DEFAULTS, US_STATE_DEFAULTS
 from campaigns.steps import campaign_kind, campaign_steps, step_sender
 from campaigns.throttle import sender_rate
 from channels.base import PROVIDER, ChannelType
+from channels.countries import country_name
 
 LINK_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
 
@@ -74,15 +77,33 @@ def country_rules_words() -> str:
     )
 
 
-def _sender_words(campaign: Campaign) -> str:
+def _sender_words(campaign: Campaign, senders: Sequence[SenderUse] = ()) -> str:
     steps = campaign_steps(campaign)
     first = steps[0]
-    sender = step_sender(campaign, first)
-    where = "" if campaign.sender else " (the default sender)"
-    line = f"{first.kind.medium_label} from “{sender}”{where}."
+    if plan := _per_country(first.kind.name, senders):
+        line = f"{first.kind.medium_label} per country: {plan}."
+    else:
+        where = "" if campaign.sender else " (the default sender)"
+        line = f"{first.kind.medium_label} from “{step_sender(campaign, first)}”{where}."
     for step in steps[1:]:
-        line += f" The {step.kind.label} fallback comes from “{step_sender(campaign, step)}”."
+        if plan := _per_country(step.kind.name, senders):
+            line += f" The {step.kind.label} fallback comes, per country, from {plan}."
+        else:
+            line += f" The {step.kind.label} fallback comes from “{step_sender(campaign, step)}”."
     return line
+
+
+def _per_country(channel: str, senders: Sequence[SenderUse]) -> str:
+    """ "United Kingdom “Shop”, United States “+15550001”" when a step's countries get different
+    senders (senders per country, or one a country does not deliver swapped); '' otherwise."""
+    uses = [u for u in senders if u.channel == channel]
+    if len({u.sender for u in uses}) < 2 and not any(u.swapped_from for u in uses):
+        return ""
+    said = []
+    for use in sorted(uses, key=lambda u: (-u.recipients, u.country)):
+        where = country_name(use.country) if use.country else "no country"
+        said.append(f"{where} “{use.sender or 'Infobip’s default'}”")
+    return ", ".join(said)
 
 
 def _links_words(campaign: Campaign) -> str:
@@ -164,7 +185,8 @@ def footer_words(campaign: Campaign) -> str:
 
     countries = sorted(opt_out_countries())
     if not countries:
-        return "No country's opt-out rule applies (HERALD_OPT_OUT_COUNTRIES is empty)."
+        # The setting's name is for the operator (campaigns/checks.py warns them), not here.
+        return "No opt-out wording is added: this workspace applies no country's opt-out rule."
     where = (
         ", ".join(countries[:-1]) + f" and {countries[-1]}" if len(countries) > 1 else countries[0]
     )
@@ -183,8 +205,11 @@ def footer_words(campaign: Campaign) -> str:
     return f"Recipients in {where} get {how} added, in their language, as the law there asks."
 
 
-def campaign_option_lines(campaign: Campaign) -> list[OptionLine]:
-    """Every option of the campaign, in words, in the wizard's order."""
+def campaign_option_lines(
+    campaign: Campaign, *, senders: Sequence[SenderUse] = ()
+) -> list[OptionLine]:
+    """Every option of the campaign, in words, in the wizard's order; with the preview's sender
+    plan (`senders`), the sender line names each country's sender when they differ."""
     if campaign.send_at and campaign.send_at > timezone.now():
         when = f"At {timezone.localtime(campaign.send_at):%Y-%m-%d %H:%M %Z}."
     else:
@@ -192,7 +217,7 @@ def campaign_option_lines(campaign: Campaign) -> list[OptionLine]:
     lines = [
         OptionLine("when", "When", when),
         OptionLine("quiet_hours", "Quiet hours", quiet_hours_words(campaign)),
-        OptionLine("sender", "Sender", _sender_words(campaign)),
+        OptionLine("sender", "Sender", _sender_words(campaign, senders)),
         OptionLine("links", "Links", _links_words(campaign)),
         OptionLine("validity", "Validity", _validity_words(campaign)),
         OptionLine("speed", "Speed", _speed_words(campaign)),

@@ -121,7 +121,8 @@ def campaign_preview(
         from campaigns.describe import campaign_option_lines, forecast_lines
         from campaigns.forecast import campaign_forecast
 
-        document["options"] = [asdict(line) for line in campaign_option_lines(campaign)]
+        lines = campaign_option_lines(campaign, senders=compliance.senders)
+        document["options"] = [asdict(line) for line in lines]
         launch = campaign_forecast(campaign=campaign, now=now)
         document["forecast"] = launch.as_dict() | {"text": forecast_lines(launch)}
     return document

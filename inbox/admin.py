@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from campaigns.models import Message
 from contacts.models import Contact
+from inbox.models import ConversationReply
 from infobip.admin import ReadOnlyAdmin
 from infobip.models import InboundMessage
 
@@ -114,3 +115,26 @@ def conversation(*, contact: Contact, limit: int) -> list[dict[str, Any]]:
             )
     entries.sort(key=lambda e: e["at"])
     return entries
+
+
+@admin.register(ConversationReply)
+class ConversationReplyAdmin(ReadOnlyAdmin):
+    """The replies people sent from the inbox (any surface), each with its ledger message:
+    its delivery state is the message's (the ledger list filters "sent as: inbox reply")."""
+
+    list_display = ["sent_at", "contact", "channel", "short_text", "sent_by", "message_link"]
+    list_filter = ["channel", "sent_at"]
+    search_fields = ["=contact__phone", "=message_id", "text"]
+    list_select_related = ["contact", "sent_by"]
+    raw_id_fields = ["contact", "campaign", "sent_by"]
+
+    @admin.display(description="text")
+    def short_text(self, obj: ConversationReply) -> str:
+        return obj.text[:80]
+
+    @admin.display(description="ledger message")
+    def message_link(self, obj: ConversationReply) -> str:
+        if not obj.campaign_id:
+            return obj.status_name or "—"  # sent before replies went through the ledger
+        url = reverse("admin:campaigns_message_changelist")
+        return format_html('<a href="{}?q={}">{}</a>', url, obj.message_id, obj.message_id)

@@ -2,19 +2,20 @@
 
 The audit trail moved to core (`core.models.AuditEntry`) and approvals to campaigns
 (`campaigns.models.CampaignApproval`), so the services that decide write them; both are
-re-exported here for older imports. The custom permissions keep their public names
-(`ui.launch_campaign`: launch, schedule, pause, resume, cancel, resend; `ui.approve_campaign`;
-`ui.reply_inbound`) and now hang on ImportJob.
+re-exported here for older imports, as are the conversations' records, which moved to inbox
+(`inbox.models`) with the reply service, so the API and commands can send replies too. The
+custom permissions keep their public names (`ui.launch_campaign`: launch, schedule, pause,
+resume, cancel, resend; `ui.approve_campaign`; `ui.reply_inbound`) and now hang on ImportJob.
 """
 
 from django.conf import settings
 from django.db import models
 
 from campaigns.models import CampaignApproval
-from channels.registry import medium_choices
 from core.models import AuditEntry
+from inbox.models import ConversationReply, ConversationState
 
-__all__ = ["AuditEntry", "CampaignApproval", "ImportJob"]
+__all__ = ["AuditEntry", "CampaignApproval", "ConversationReply", "ConversationState", "ImportJob"]
 
 
 class ImportJob(models.Model):
@@ -71,55 +72,6 @@ class ImportJob(models.Model):
         if self.status == self.Status.DONE:
             return 100
         return min(99, int(self.processed * 100 / self.total)) if self.total else 0
-
-
-class ConversationReply(models.Model):
-    """A reply a person sent from the inbox (on any reply medium), so the thread shows it."""
-
-    contact = models.ForeignKey(
-        "contacts.Contact", on_delete=models.CASCADE, related_name="conversation_replies"
-    )
-    channel = models.CharField(max_length=10, choices=medium_choices)  # the medium
-    text = models.TextField()
-    sender = models.CharField(max_length=64, blank=True)
-    message_id = models.CharField(max_length=200, blank=True)
-    status_name = models.CharField(max_length=100, blank=True, help_text="Infobip's answer")
-    # The one-off ledger campaign the reply went out as (issue 26 #12: its delivery state comes
-    # back like any message's); hidden from the marketer's campaign lists.
-    campaign = models.OneToOneField(
-        "campaigns.Campaign",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="inbox_reply",
-    )
-    sent_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    sent_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-sent_at", "-id"]
-        indexes = [models.Index(fields=["contact", "-sent_at"], name="ui_reply_contact_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.get_channel_display()} reply to {self.contact_id} at {self.sent_at:%H:%M}"
-
-
-class ConversationState(models.Model):
-    """Per-contact inbox state: when the thread was last read, and whether it is handled."""
-
-    contact = models.OneToOneField(
-        "contacts.Contact", on_delete=models.CASCADE, related_name="conversation_state"
-    )
-    read_at = models.DateTimeField(null=True, blank=True)
-    handled_at = models.DateTimeField(null=True, blank=True)
-    handled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-
-    def __str__(self) -> str:
-        return f"conversation with {self.contact_id}"
 
 
 class UserPreference(models.Model):

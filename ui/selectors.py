@@ -237,7 +237,7 @@ def inbox_threads(*, show: str = "", limit: int = 100) -> list[dict]:
     """One row per contact who wrote to us, latest activity first, with unread/handled state."""
     from django.db.models import Max
 
-    from ui.models import ConversationState
+    from inbox.models import ConversationState
 
     latest = (
         InboundMessage.objects.filter(contact__isnull=False)
@@ -278,7 +278,7 @@ def inbox_threads(*, show: str = "", limit: int = 100) -> list[dict]:
 def thread_items(contact: Contact, *, limit: int = 100) -> list[ThreadItem]:
     """A contact's conversation, oldest first: campaign messages, inbound (keywords marked),
     Herald's automatic keyword replies and the replies people sent from the inbox."""
-    from ui.models import ConversationReply
+    from inbox.models import ConversationReply
 
     items = conversation(contact, limit=limit)
     for item in items:

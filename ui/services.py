@@ -11,20 +11,16 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
-from channels.base import Outbound
 from channels.registry import UnknownChannel, channel_types, mediums, reply_type
 from contacts.mapping import Column, mapping_from_json, mapping_json, mapping_layout
 from contacts.models import Contact
 from contacts.services import (
     ImportPreview,
-    ReplyRefused,
-    contact_reply_authorize,
     contacts_import_preview,
 )
 from core.logging import redact
 from core.rules import Actor, actor_require, actor_user
 from core.services import audit_record
-from infobip.client import get_client
 from infobip.links import webhook_url
 from infobip.models import InboundMessage
 from ui.models import ImportJob
@@ -174,37 +170,24 @@ def reply_window_problem(medium: str, contact: Contact | None, now=None) -> str:
     return ""
 
 
-def inbound_reply(*, inbound: InboundMessage, text: str, user: AbstractBaseUser) -> str:
-    """Reply on the medium of `inbound` to its sender (inside the session window, if any)."""
-    text = text.strip()
-    if not text:
-        raise UiError("the reply is empty")
-    if problem := reply_window_problem(inbound.channel, inbound.contact):
-        raise UiError(problem)
-    kind = reply_type(inbound.channel)
-    if too_long := kind.cap_check(text):
-        raise UiError(too_long)
-    if inbound.contact is not None:
-        # The quick reply has no transactional confirmation: the conversation page has it.
-        try:
-            contact_reply_authorize(contact=inbound.contact, actor=user, channel=kind.ledger)
-        except ReplyRefused as exc:
-            raise UiError(f"{exc} (in the conversation)") from exc
-    outbound = Outbound(
-        to=inbound.from_number.lstrip("+"),
-        message_id=str(uuid.uuid4()),
-        text=text,
-        sender=inbound.to_number or kind.default_sender(),
-        notify_url="",
-    )
-    outcome = kind.send(get_client(), [outbound])
-    if outcome.refused:
-        raise UiError(outcome.refused[0][1])
-    audit_record(
-        actor=user, action="reply", contact=inbound.contact, detail=f"to {inbound.from_number}"
-    )
-    sent = outcome.result.messages
-    return (sent[0].message_id if sent else "") or ""
+def inbound_reply(
+    *, inbound: InboundMessage, text: str, user: AbstractBaseUser, key: str = ""
+) -> str:
+    """Reply on the medium of `inbound` to its sender: the conversation's reply service (the
+    ledger, the consent rule, the session window), without the transactional confirmation,
+    which only the conversation page offers. Returns the reply's messageId."""
+    from inbox.conversations import ReplyError, conversation_reply
+
+    if inbound.contact is None:
+        raise UiError("this sender is not a phone number Herald can reply to")
+    try:
+        reply = conversation_reply(
+            contact=inbound.contact, channel=inbound.channel, text=text, actor=user, key=key
+        )
+    except ReplyError as exc:
+        where = " (in the conversation)" if exc.field == "transactional" else ""
+        raise UiError(f"{exc}{where}") from exc
+    return reply.message_id
 
 
 SIMULATE_INBOUND = "infobip.view_inboundmessage"

@@ -115,6 +115,8 @@ CASES_COVER = [
     ("POST", "/api/v1/messages"),
     ("GET", "/api/v1/messages/{message_id}"),
     ("GET", "/api/v1/inbound"),
+    ("POST", "/api/v1/conversations/{id}/replies"),
+    ("GET", "/api/v1/conversations/{id}/replies"),
     ("POST", "/api/v1/campaigns"),
     ("GET", "/api/v1/campaigns"),
     ("GET", "/api/v1/campaigns/{id}"),
@@ -212,6 +214,9 @@ def test_every_success_answer_matches_the_document(
         "GET", "/api/v1/messages/{message_id}", 200, message_id=sent["messages"][0]["messageId"]
     )
     c.check("GET", "/api/v1/inbound", 200)
+    c.check("POST", "/api/v1/conversations/{id}/replies", 202,
+            {"channel": "sms", "text": "Yes, we are open"}, id=ann.pk)  # fmt: skip
+    c.check("GET", "/api/v1/conversations/{id}/replies", 200, id=ann.pk)
 
     # A campaign through its life.
     campaign = c.check(

@@ -65,7 +65,7 @@ def test_reply_outside_the_window_is_refused_and_nothing_is_sent(
     )
     with (
         django_capture_on_commit_callbacks(execute=True),
-        pytest.raises(CommandError, match=r"not sent: outside the WhatsApp 24-hour window"),
+        pytest.raises(CommandError, match=r"not sent: the 24-hour WhatsApp window with .* closed"),
     ):
         call_command("whatsapp_reply", "--to", "+447946000302", "--text", "Hello")
     assert sandboxed.state()["accepted"]["total"] == 0
@@ -80,3 +80,22 @@ def test_bad_input_is_explained(sandboxed) -> None:
         call_command("whatsapp_reply", "--to", "+447946000303", "--text", "Pick",
                      "--button", "a:Yes", "--button", "a:No")  # fmt: skip
     assert not Message.objects.exists()
+
+
+def test_a_text_reply_is_an_inbox_reply_its_thread_shows(
+    sandboxed, capsys, django_capture_on_commit_callbacks
+) -> None:
+    """The command line's text reply uses the conversation's reply service (issue 26 #12)."""
+    from inbox.models import ConversationReply
+
+    ann = Contact.objects.create(phone="+447946000305", whatsapp_last_inbound_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("whatsapp_reply", "--to", "+447946000305", "--text", "On its way", "--json")
+    sent = json.loads(capsys.readouterr().out)
+    reply = ConversationReply.objects.get(contact=ann)
+    assert (reply.message_id, reply.channel, reply.text) == (
+        sent["messageId"],
+        "whatsapp",
+        "On its way",
+    )
+    assert Message.objects.get(message_id=sent["messageId"]).state == "accepted"

@@ -216,19 +216,23 @@ def test_a_button_tap_is_an_inbound_text(post) -> None:
     )  # fmt: skip
 
 
-def test_a_conversation_reply_goes_out_on_viber(live_sandbox) -> None:
+def test_a_conversation_reply_goes_out_on_viber(
+    live_sandbox, django_capture_on_commit_callbacks
+) -> None:
     from django.contrib.auth.models import User
 
     from contacts.models import Contact
-    from ui.conversations import conversation_reply, reply_options
+    from inbox.conversations import conversation_reply, reply_options
 
     contact = Contact.objects.create(phone="+447946000009")
     assert {o["medium"]: o["open"] for o in reply_options(contact)} == {
         "sms": True, "whatsapp": False, "viber": True, "rcs": True
     }  # fmt: skip
     user = User.objects.create_superuser("root", password="x-long-password-42")
-    reply = conversation_reply(contact=contact, channel="viber", text="On its way", user=user)
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = conversation_reply(contact=contact, channel="viber", text="On its way", actor=user)
     assert reply.channel == "viber"
+    assert reply.campaign.channel == "viber"  # through the ledger
     truth = live_sandbox.truth(reply.message_id)
     assert (truth["channel"], truth["sender"]) == ("VIBER_BM", "Herald")
 

@@ -173,6 +173,31 @@ def test_the_draft_page_tests_the_draft_for_scripted_contacts(builder) -> None:
     assert client.get(f"/journeys/{journey.pk}/").status_code == 200  # the last test is listed
 
 
+def test_the_test_result_says_times_and_waits_in_words(builder) -> None:
+    """QA walk: "+1 day, 1:00:00" and "PT1H" read as "in 1 day 1 hour" and "1 hour"."""
+    from journeys.models import JourneyTest
+
+    client, journey = builder
+    report = {"start": "2026-12-07T10:00:00+00:00", "entries": 1, "contacts": {"+447946000101": [
+        {"after": "0:00:00", "at": "2026-12-07T10:00:00+00:00", "step": "start",
+         "outcome": "entered", "detail": "", "text": "", "state": ""},
+        {"after": "1:00:00", "at": "2026-12-07T11:00:00+00:00", "step": "wait1",
+         "outcome": "waited PT1H", "detail": "PT1H", "text": "", "state": ""},
+        {"after": "1 day, 1:00:00", "at": "2026-12-08T11:00:00+00:00", "step": "sms1",
+         "outcome": "sent", "detail": "", "text": "Hi", "state": "delivered"},
+    ]}}  # fmt: skip
+    test = JourneyTest.objects.create(journey=journey, definition=journey.draft, state="done",
+                                      report=report)  # fmt: skip
+    page = client.get(f"/journeys/{journey.pk}/tests/{test.pk}/").content.decode()
+    assert "at the start" in page
+    assert "in 1 hour" in page
+    assert "waited 1 hour — 1 hour" in page
+    assert "in 1 day 1 hour" in page
+    assert "(delivered)" in page
+    assert "PT1H" not in page
+    assert "1 day, 1:00:00" not in page
+
+
 @pytest.mark.parametrize(
     ("path", "form"),
     [

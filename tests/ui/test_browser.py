@@ -203,6 +203,24 @@ def test_whatsapp_campaign_with_sms_failover_built_in_the_wizard_completes(
     expect(page.locator("#id_fallback_0")).to_have_value("sms")
     page.locator("#id_fallback_text_0").fill("Hi {{first_name}}, our offer by SMS")
     shot(page, shots_dir, "13-wizard-failover")
+    # On a phone the fallback mode's select (long option words) stays inside the screen.
+    page.set_viewport_size({"width": 390, "height": 900})
+    box = page.locator("#id_failover_mode").bounding_box()
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= 390
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # Its options' words fit the closed select (QA: "Herald sends the next step when one f").
+    assert page.locator("#id_failover_mode").evaluate(
+        """(select) => {
+            const pen = document.createElement("canvas").getContext("2d");
+            pen.font = getComputedStyle(select).font;
+            const widths = [...select.options].map((o) => pen.measureText(o.text).width);
+            const widest = Math.max(...widths);
+            return widest <= select.clientWidth - 40;  // padding and the arrow
+        }"""
+    )
+    shot(page, shots_dir, "13-wizard-failover-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
     page.get_by_role("button", name="Save draft and preview").click()
     expect(page.get_by_text("Hola Ann0, bienvenido a Herald.")).to_be_visible()
     page.get_by_role("link", name="Launch…").click()

@@ -77,7 +77,8 @@ def test_the_merged_wizard_preview_and_campaign_pages(
     expect(modes).to_have_count(2)  # no Infobip native failover on SMS: it has none
     page.locator("#id_failover_mode").select_option("herald")
     page.locator("#id_fallback_0").select_option("viber")
-    expect(page.locator("#failover-counter")).to_contain_text("of 1,000 (Viber)")
+    # A blank step shows its limit, not "0 characters" (the QA walk).
+    expect(page.locator("#failover-counter")).to_contain_text("Up to 1,000 characters (Viber)")
     page.locator("#id_fallback_validity_0").fill("30")
     page.locator("#id_fallback_validity_unit_0").select_option("minutes")
     expect(page.locator("#fallback_sender_1-hint")).to_have_text("Choose the channel first.")

@@ -149,9 +149,13 @@ def test_a_day_as_marketer_approver_and_sender(
     expect(page.get_by_label("Your reply")).to_have_value("Order 1042 ships today 🚚")
     page.get_by_label("This is a transactional answer, not marketing").check()
     page.get_by_role("button", name="Send reply").click()
-    expect(page.get_by_text("SMS reply sent to +447946299001.")).to_be_visible()
+    expect(page.get_by_text("SMS reply to +447946299001 queued")).to_be_visible()
     reply = page.locator("#thread-items li.reply")
     expect(reply).to_contain_text("Order 1042 ships today")
-    expect(reply).to_contain_text("Accepted")  # Infobip's answer, in words
+    # Through the ledger: the thread polls its state until the sandbox's report (issue 26 #12).
+    expect(reply.locator("[data-reply-state]")).to_have_attribute(
+        "data-reply-state", "delivered", timeout=30_000
+    )
+    expect(reply).to_contain_text("Delivered to the phone")  # Infobip's status, in words
     shot(page, shots_dir, "walk-07-thread-reply-390")
     axe_audit.check(page, "conversation at 390 px")

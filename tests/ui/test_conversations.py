@@ -9,10 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts.models import Contact
+from inbox.models import ConversationReply
 from infobip.models import InboundMessage
 from tests.fixtures.provider import BASE_URL, provider_mocked
 from tests.ui.conftest import make_user
-from ui.models import ConversationReply
 from ui.roles import MARKETER
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +104,10 @@ def test_whatsapp_outside_the_window_is_refused_keeping_the_text(rita, live_sand
     assert not ConversationReply.objects.exists()
 
 
-def test_infobip_refusing_a_reply_shows_why_and_keeps_the_text(rita, mocked):
+def test_a_reply_goes_through_the_ledger_and_the_thread_shows_its_delivery_state(
+    rita, mocked, django_capture_on_commit_callbacks
+):
+    """Issue 26 #12: Infobip's refusal (or later report) lands on the reply's ledger row."""
     ann = Contact.objects.create(phone="+447946000001")
     _inbound(ann, "Hi")
     mocked.add(
@@ -113,14 +116,68 @@ def test_infobip_refusing_a_reply_shows_why_and_keeps_the_text(rita, mocked):
                          "action": "Check the sender", "violations": [], "resources": []}),
         content_type="application/json",
     )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = rita.post(
+            reverse("ui:thread_reply", args=[ann.pk]), {"channel": "sms", "text": "Please keep me"}
+        )
+    assert response.status_code == 302
+    reply = ConversationReply.objects.get()
+    assert reply.campaign is not None
+    thread = rita.get(reverse("ui:thread_messages", args=[ann.pk])).content.decode()
+    assert 'data-reply-state="failed"' in thread
+    assert "Invalid sender" in thread
+    # The reply's one-off campaign is not one of the marketer's campaigns.
+    assert "Inbox reply to" not in rita.get(reverse("ui:campaigns")).content.decode()
+
+
+def test_an_accepted_reply_shows_accepted_then_its_report(
+    rita, live_sandbox, django_capture_on_commit_callbacks
+):
+    ann = Contact.objects.create(phone="+447946000002")
+    _inbound(ann, "Open Sunday?")
+    with django_capture_on_commit_callbacks(execute=True):
+        rita.post(reverse("ui:thread_reply", args=[ann.pk]), {"channel": "sms", "text": "Yes"})
+    thread = rita.get(reverse("ui:thread_messages", args=[ann.pk])).content.decode()
+    assert 'data-reply-state="accepted"' in thread
+    assert "Accepted, on its way" in thread
+
+
+def test_a_double_click_or_a_resent_form_sends_one_reply(
+    rita, live_sandbox, django_capture_on_commit_callbacks
+):
+    """The form's key makes the second post of the same reply return the first one."""
+    from campaigns.models import Message
+
+    ann = Contact.objects.create(phone="+447946000005")
+    _inbound(ann, "Still open?")
+    page = rita.get(reverse("ui:thread", args=[ann.pk])).content.decode()
+    key = page.split('name="reply_key" value="')[1].split('"')[0]
+    assert len(key) == 32
+    url = reverse("ui:thread_reply", args=[ann.pk])
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert (
+                rita.post(url, {"channel": "sms", "text": "Yes", "reply_key": key}).status_code
+                == 302
+            )
+    assert ConversationReply.objects.count() == 1
+    assert Message.objects.filter(contact=ann).count() == 1
+    assert live_sandbox.state()["accepted"]["sms"] == 1  # Infobip got it once
+    # A new form (a new key) is a new reply.
+    fresh = rita.get(reverse("ui:thread", args=[ann.pk])).content.decode()
+    assert key not in fresh
+    with django_capture_on_commit_callbacks(execute=True):
+        rita.post(url, {"channel": "sms", "text": "Yes", "reply_key": "other-key"})
+    assert ConversationReply.objects.count() == 2
+    # The same key in another conversation is refused in words beside the text, not a 500.
+    bob = Contact.objects.create(phone="+447946000006")
+    _inbound(bob, "Hi")
     response = rita.post(
-        reverse("ui:thread_reply", args=[ann.pk]), {"channel": "sms", "text": "Please keep me"}
+        reverse("ui:thread_reply", args=[bob.pk]),
+        {"channel": "sms", "text": "Hello", "reply_key": key},
     )
     assert response.status_code == 400
-    page = response.content.decode()
-    assert "Infobip refused the reply" in page
-    assert ">Please keep me</textarea>" in page
-    assert not ConversationReply.objects.exists()
+    assert "already used in another conversation" in response.content.decode()
 
 
 def test_a_closed_window_offers_a_template_send_from_the_thread(

@@ -11,9 +11,9 @@ from contacts.models import ConsentSource, Contact
 from contacts.services import ReplyRefused, contact_opt_out, contact_reply_authorize
 from core.models import AuditEntry
 from core.rules import OPERATOR
+from inbox.models import ConversationReply
 from infobip.models import InboundMessage
 from tests.ui.conftest import make_user
-from ui.models import ConversationReply
 from ui.roles import MARKETER
 
 pytestmark = pytest.mark.django_db
@@ -80,9 +80,11 @@ def test_the_inbox_quick_reply_points_to_the_conversation(client, opted_out, liv
     assert "Opted out: answer in the conversation" in page
     inbound = InboundMessage.objects.get()
     response = client.post(reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "Deals!"})
-    assert response.status_code == 302
-    page = client.get(reverse("ui:inbox")).content.decode()
-    assert "Reply not sent: +447946000501 opted out" in page
+    assert response.status_code == 400
+    page = response.content.decode()  # the reason beside that message's reply, in words
+    assert f'id="reply-error-{inbound.pk}"' in page
+    assert "Not sent: +447946000501 opted out" in page
+    assert "--transactional" not in page
     assert live_sandbox.state()["accepted"]["total"] == 0
 
 

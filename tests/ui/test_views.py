@@ -178,11 +178,31 @@ def test_sms_counter_agrees_with_sms_segments(marketer_client, text):
     )
     seg = sms_segments(text)
     body = response.content.decode()
+    if not text:  # nothing typed: the limit, not "0 parts" (test below)
+        assert 'id="counter-empty"' in body
+        return
     assert f'<span id="sms-parts">{seg.parts}</span>' in body
     assert f'<span id="sms-encoding">{seg.encoding}</span>' in body
     assert f'<span id="sms-length">{seg.length}</span>' in body
     for char in seg.ucs2_chars:
         assert f"<mark>{char}</mark>" in body
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"text": "", "counter_field": "text"},
+        {"fallback_text_0": "  ", "fallback_0": "sms", "counter_field": "fallback_text_0"},
+        {"text": "", "channel": "sms", "counter_field": "reply"},
+    ],
+)
+def test_a_blank_text_shows_the_limit_not_zero_parts(marketer_client, form):
+    """QA walk: a blank fallback step's counter said "0 characters · 0 parts"."""
+    body = marketer_client.post(reverse("ui:sms_counter"), form).content.decode()
+    assert 'id="counter-empty"' in body
+    assert "Up to 1,600 characters (SMS)" in body
+    assert "sms-parts" not in body
+    assert "sms-length" not in body
 
 
 def test_counter_escapes_the_text(marketer_client):
@@ -414,15 +434,20 @@ def test_inbox_reply_only_inside_the_window(client, live_sandbox):
     # The number as everywhere else (+447…), not as Infobip writes the sender (447…).
     assert '">+447946055555</a>' in page
     assert "Reply to +447946055555" in page
+    empty = client.post(reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "  "})
+    assert empty.status_code == 400  # said beside that message's reply box
+    assert f'id="reply-error-{inbound.pk}" role="alert">Not sent: The reply is empty' in (
+        empty.content.decode()
+    )
     client.post(reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "Hi!"})
     assert AuditEntry.objects.filter(action="reply", contact=contact).exists()
     Contact.objects.filter(pk=contact.pk).update(
         whatsapp_last_inbound_at=timezone.now() - timezone.timedelta(hours=25)
     )
-    response = client.post(
-        reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "Hi!"}, follow=True
-    )
-    assert b"window is closed" in response.content
+    response = client.post(reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "Hi!"})
+    assert response.status_code == 400
+    assert b"window is closed" in response.content  # the row's own words
+    assert f'id="reply-error-{inbound.pk}"'.encode() in response.content
 
 
 def test_the_first_run_checklist_ticks_itself_off_then_goes(marketer_client):

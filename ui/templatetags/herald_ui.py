@@ -26,6 +26,15 @@ def money(amount, currency: str = "") -> str:
     return f"{value:,} {currency}".strip()
 
 
+@register.filter
+def campaign_cost(campaign) -> str:
+    """What a campaign has cost so far, with its currency: the one Infobip's prices came in, else
+    the price table's (before the first priced report the campaign has none of its own)."""
+    from campaigns.pricing import price_table
+
+    return money(campaign.cost_amount, campaign.cost_currency or price_table().currency)
+
+
 # Infobip's status names in plain words (the code stays on hover). Unlisted names are spelled out
 # from the code itself, so nothing shows blank.
 STATUS_WORDS = {
@@ -48,6 +57,10 @@ STATUS_WORDS = {
     "HERALD_VALIDITY_EXPIRED": "Expired: not delivered within the campaign's validity",
     "EC_BLOCKED_USER": "The person blocked the sender",
     "EC_MARKETING_OPT_OUT": "The person opted out of marketing",
+    "EC_UNKNOWN_SUBSCRIBER": "The number does not exist on its network",
+    "EC_ILLEGAL_SUBSCRIBER": "The network refused this number",
+    "EC_ABSENT_SUBSCRIBER": "The phone was off or out of reach",
+    "EC_INVALID_DESTINATION_ADDRESS": "The number is not a valid destination",
 }
 
 
@@ -58,7 +71,8 @@ def plain_status(code: str) -> str:
         return ""
     if code in STATUS_WORDS:
         return STATUS_WORDS[code]
-    words = code.replace("_", " ").lower()
+    # Infobip's network errors start with EC_ ("error code"): the rest is the words.
+    words = code.removeprefix("EC_").replace("_", " ").lower()
     return words[:1].upper() + words[1:]
 
 
@@ -116,6 +130,14 @@ def in_words_filter(text) -> str:
     from ui.words import in_words
 
     return in_words(text)
+
+
+@register.filter(name="durations")
+def durations_filter(text) -> str:
+    """ISO 8601 durations in a text said in words (`waited PT1H` → "waited 1 hour")."""
+    from ui.words import durations_in_words
+
+    return durations_in_words(text)
 
 
 @register.inclusion_tag("ui/_snippet_picker.html")

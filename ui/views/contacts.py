@@ -24,8 +24,8 @@ from contacts.services import (
     list_name_problem,
 )
 from core.params import param_int
+from inbox.conversations import reply_options
 from ui.access import page
-from ui.conversations import reply_options
 from ui.import_form import (
     CONSENT_CHANNEL_CHOICES,
     TARGET_CHOICES,

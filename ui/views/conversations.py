@@ -1,5 +1,7 @@
 """The inbox as conversations: threads per contact, replies on any reply medium, read/handled."""
 
+import uuid
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -8,8 +10,8 @@ from django.views.decorators.http import require_POST
 from channels.registry import medium_label
 from contacts.models import Contact, RevocationReview
 from core.params import param_int
-from ui.access import page
-from ui.conversations import (
+from inbox.conversations import (
+    ReplyError,
     conversation_mark_handled,
     conversation_mark_read,
     conversation_reply,
@@ -17,9 +19,10 @@ from ui.conversations import (
     reply_options,
     template_fields,
 )
-from ui.models import ConversationState
+from inbox.models import ConversationState
+from ui.access import page
 from ui.selectors import inbox_threads, thread_items
-from ui.services import UiError
+from ui.words import in_words
 from whatsapp.models import WhatsAppTemplate
 
 SHOW = ("", "unread", "open")
@@ -75,6 +78,9 @@ def _context(request, contact: Contact, **extra) -> dict:
             "text": "",
             "transactional": False,
             "error": "",
+            "error_field": "",
+            # Sent with the form: a double click or a re-sent request is one reply.
+            "reply_key": uuid.uuid4().hex,
             "reviews": RevocationReview.objects.filter(contact=contact, resolved_at__isnull=True),
             "can_resolve": request.user.has_perm("contacts.change_contact"),
             "today": timezone.localdate(),
@@ -108,18 +114,25 @@ def thread_reply(request, pk: int):
     channel = request.POST.get("channel", "sms")
     text = request.POST.get("text", "")[:5000]
     transactional = request.POST.get("transactional") == "1"
+    key = request.POST.get("reply_key", "")[:300]
     try:
         reply = conversation_reply(
-            contact=contact, channel=channel, text=text, user=request.user,
-            transactional=transactional,
+            contact=contact, channel=channel, text=text, actor=request.user,
+            transactional=transactional, key=key,
         )  # fmt: skip
-    except UiError as exc:
-        error = str(exc)
+    except ReplyError as exc:
+        error = in_words(str(exc))
+        # The same key again: nothing was written, so a corrected reply may reuse it.
         context = _context(request, contact, channel=channel, text=text,
-                           transactional=transactional,
-                           error=error[:1].upper() + error[1:])  # fmt: skip
+                           transactional=transactional, error_field=exc.field,
+                           error=error[:1].upper() + error[1:],
+                           reply_key=key or uuid.uuid4().hex)  # fmt: skip
         return render(request, "ui/thread.html", context, status=400)
-    messages.success(request, f"{medium_label(reply.channel)} reply sent to {contact.phone}.")
+    messages.success(
+        request,
+        f"{medium_label(reply.channel)} reply to {contact.phone} queued: its delivery shows "
+        "in the conversation.",
+    )
     return redirect("ui:thread", pk=pk)
 
 
@@ -129,7 +142,7 @@ def thread_handled(request, pk: int):
     """Mark the conversation handled, or open it again."""
     contact = get_object_or_404(Contact, pk=pk)
     handled = request.POST.get("handled") == "1"
-    conversation_mark_handled(contact=contact, user=request.user, handled=handled)
+    conversation_mark_handled(contact=contact, actor=request.user, handled=handled)
     messages.success(request, "Marked as handled." if handled else "Opened again.")
     return redirect("ui:thread", pk=pk)
 
@@ -144,13 +157,13 @@ def thread_template(request, pk: int):
     values = {name: value[:1000] for name, _label, value in context.get("wa_fields", [])}
     try:
         if template is None:
-            raise UiError("choose a template")
+            raise ReplyError("choose a template", field="template")
         conversation_template_send(
-            contact=contact, template=template, values=values, user=request.user,
+            contact=contact, template=template, values=values, actor=request.user,
             transactional=request.POST.get("transactional") == "1",
         )  # fmt: skip
-    except UiError as exc:
-        error = str(exc)
+    except ReplyError as exc:
+        error = in_words(str(exc))
         context["template_error"] = error[:1].upper() + error[1:]
         return render(request, "ui/thread.html", context, status=400)
     messages.success(request, f"WhatsApp template “{template.name}” sent to {contact.phone}.")

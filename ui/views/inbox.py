@@ -1,5 +1,7 @@
 """Inbox: inbound messages with keyword outcomes, replies, sandbox simulation."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -10,7 +12,6 @@ from django.views.decorators.http import require_POST
 from channels.registry import medium_choices
 from contacts.models import RevocationReview
 from core.rules import Refused
-from infobip.errors import InfobipError
 from infobip.models import InboundMessage, KeywordAction
 from ui.access import page, permission_denied_text
 from ui.selectors import inbox_threads
@@ -21,10 +22,17 @@ from ui.services import (
     reply_window_problem,
     sandbox_inbound,
 )
+from ui.words import in_words
 
 
 @page("infobip.view_inboundmessage")
 def inbox(request):
+    return render(request, "ui/inbox.html", _inbox_context(request))
+
+
+def _inbox_context(request, *, failed: int | None = None, text: str = "", error: str = "") -> dict:
+    """The inbox page; `failed` is the message whose quick reply was refused (with its text
+    kept and the reason beside it)."""
     rows = InboundMessage.objects.select_related("contact").order_by("-received_at", "-id")
     channel = request.GET.get("channel", "")
     keyword = request.GET.get("keyword", "")
@@ -49,6 +57,9 @@ def inbox(request):
             "m": m,
             "reply_problem": reply_window_problem(m.channel, m.contact),
             "review_due": flagged.get(m.pk),
+            "reply_key": uuid.uuid4().hex,  # a double click sends one reply
+            "reply_text": text if m.pk == failed else "",
+            "reply_error": error if m.pk == failed else "",
         }
         for m in shown
     ]
@@ -69,19 +80,31 @@ def inbox(request):
         "can_resolve": request.user.has_perm("contacts.change_contact"),
         "today": timezone.localdate(),
     }
-    return render(request, "ui/inbox.html", context)
+    return context
 
 
 @require_POST
 @page("infobip.view_inboundmessage", "ui.reply_inbound")
 def inbox_reply(request, pk: int):
     inbound = get_object_or_404(InboundMessage.objects.select_related("contact"), pk=pk)
+    text = request.POST.get("text", "")[:5000]
     try:
-        inbound_reply(inbound=inbound, text=request.POST.get("text", ""), user=request.user)
-    except (UiError, InfobipError) as exc:
-        messages.error(request, f"Reply not sent: {exc}")
+        inbound_reply(
+            inbound=inbound,
+            text=text,
+            user=request.user,
+            key=request.POST.get("reply_key", "")[:300],
+        )
+    except UiError as exc:
+        # Beside the reply box of that message, its text kept (issue 26 #14).
+        error = in_words(exc)
+        context = _inbox_context(request, failed=inbound.pk, text=text,
+                                 error=f"Not sent: {error[:1].upper()}{error[1:]}")  # fmt: skip
+        return render(request, "ui/inbox.html", context, status=400)
     else:
-        messages.success(request, f"Reply sent to {inbound.from_number}.")
+        messages.success(
+            request, f"Reply to {inbound.from_number} queued: see its delivery in the conversation."
+        )
     return redirect("ui:inbox")
 
 

@@ -10,6 +10,7 @@ and back, and refreshes the counts.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -48,6 +49,7 @@ from journeys.services import (
 )
 from ui import journey_forms as jf
 from ui.access import page
+from ui.words import timedelta_words
 
 VIEW, EDIT = "journeys.view_journey", "journeys.change_journey"
 ACTIONS: dict[str, tuple[Callable[..., Any] | None, str]] = {
@@ -428,10 +430,23 @@ def journey_test_result(request: HttpRequest, pk: int, test_id: int) -> HttpResp
     return _test_fragment(request, journey, test)
 
 
+def _after_words(start: dt.datetime | None, at: object) -> str:
+    """When a test step happened after the test's start, as people say it ("in 1 day 1 hour")."""
+    moment = parse_datetime(str(at or ""))
+    if start is None or moment is None:
+        return ""
+    if moment <= start:
+        return "at the start"
+    return f"in {timedelta_words(moment - start)}"
+
+
 def _test_fragment(request: HttpRequest, journey: Journey, test: JourneyTest) -> HttpResponse:
     state = journey_test_state(test=test)
     people = []
+    start = parse_datetime(str((test.report or {}).get("start") or ""))
     for phone, steps in ((test.report or {}).get("contacts") or {}).items():
+        for step in steps:
+            step["when"] = _after_words(start, step.get("at"))
         people.append({"phone": phone, "steps": steps})
     context = {"journey": journey, "test": test, "state": state, "people": people,
                "waiting": state in ("queued", "running")}  # fmt: skip

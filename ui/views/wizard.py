@@ -257,6 +257,10 @@ def _counter(text: str, state: dict, channel: str | None = None, *, footer: bool
             kind = reply_type(channel or "")
         except UnknownChannel:
             kind = channel_type(channel_names()[0])
+    if not text.strip():
+        # Nothing typed yet (a blank fallback step, an empty reply): "0 parts" would say the
+        # text costs nothing; the type's limit is what helps.
+        return {"empty": True, "kind": kind, "limit": kind.max_chars(), "text": text}
     _parts, encoding = kind.measure(text)
     # Warned as the marketer types, before "Next" refuses it (issue 26 #9).
     checks: dict = {"syntax_problem": placeholder_syntax_problem(text)}

@@ -38,7 +38,7 @@ from campaigns.services import (
 )
 from campaigns.steps import primary_validity
 from channels.base import PROVIDER, ChannelType
-from channels.registry import UnknownChannel, channel_type
+from channels.registry import UnknownChannel, channel_type, channel_types
 from contacts.models import ContactList
 from core.rules import Refused
 from ui.access import page
@@ -433,6 +433,7 @@ def options(request):
                 saved = "Changes saved." if editing else "Draft saved."
                 messages.success(request, f"{saved} Check the preview and send a test.")
                 return redirect("ui:campaign_preview", pk=campaign.pk)
+    known = _known_senders()
     context = _ctx(
         "options",
         state=state,
@@ -441,11 +442,11 @@ def options(request):
         general_errors=errors,
         field_errors=field_errors,
         fallback_options=chain_options,
-        fallback_rows=_fallback_rows(form, field_errors),
+        fallback_rows=_fallback_rows(form, field_errors, known),
         own=kind,
         herald_validity=kind.validity != PROVIDER,
         failover_modes=[
-            (value, label)
+            (value, FAILOVER_MODE_WORDS.get(value, label))
             for value, label in FailoverMode.choices
             if value != FailoverMode.INFOBIP or kind.native_fallback
         ],
@@ -466,7 +467,7 @@ def options(request):
         country_quiet_hours=country_rules_words(),
         currency=price_table().currency,
         validity_units=[("minutes", "minutes"), ("hours", "hours")],
-        known_senders=_known_senders(kind.name),
+        known_senders=known[kind.name],
         opt_out_countries=sorted(opt_out_countries()),
         text_says_opt_out=says_how_to_opt_out(state.get("text", "")),
         **_counter(
@@ -477,8 +478,20 @@ def options(request):
     return render(request, "ui/wizard_options.html", context, status=status)
 
 
-def _fallback_rows(form: dict, field_errors: dict[str, str]) -> list[dict]:
-    """The chain's rows as the form shows them, each with its channel's default sender."""
+# The fallback mode as the select says it: short enough for a phone's screen (the model's
+# labels, which the admin shows, are a sentence each; the hint below the select explains).
+FAILOVER_MODE_WORDS: dict[str, str] = {
+    FailoverMode.NONE: "No fallback",
+    FailoverMode.HERALD: "Herald sends the next step",
+    FailoverMode.INFOBIP: "Infobip's own SMS failover",
+}
+
+
+def _fallback_rows(
+    form: dict, field_errors: dict[str, str], known: dict[str, list[str]]
+) -> list[dict]:
+    """The chain's rows as the form shows them, each with its channel's default sender and the
+    senders known for its channel."""
     rows = []
     for i in range(FALLBACK_ROWS):
         channel = form.get(f"fallback_{i}", "")
@@ -490,6 +503,7 @@ def _fallback_rows(form: dict, field_errors: dict[str, str]) -> list[dict]:
             "i": i, "channel": channel, "text": form.get(f"fallback_text_{i}", ""),
             "sender": form.get(f"fallback_sender_{i}", ""),
             "default_sender": kind.default_sender() if kind else "",
+            "known_senders": known.get(kind.name, []) if kind else [],
             "sender_kind": kind.sender_kind if kind else "",
             "validity": form.get(f"fallback_validity_{i}", ""),
             "validity_unit": form.get(f"fallback_validity_unit_{i}", "hours"),
@@ -501,26 +515,18 @@ def _fallback_rows(form: dict, field_errors: dict[str, str]) -> list[dict]:
     return rows
 
 
-def _known_senders(channel: str) -> list[str]:
-    """Senders to pick from: the type's default and those recent campaigns of it used."""
-    default = channel_type(channel).default_sender()
-    used = (
-        Campaign.objects.exclude(sender="")
-        .filter(channel=channel)
-        .order_by("-created_at")
-        .values_list("sender", flat=True)[:50]
-    )
-    # Fallback steps keep their senders in the chain (a JSON list of steps).
-    chains = (
-        Campaign.objects.exclude(fallback=[]).order_by("-created_at").values_list("fallback")[:50]
-    )
-    steps = [
-        str(step.get("sender") or "")
-        for (chain,) in chains
-        for step in (chain if isinstance(chain, list) else [])
-        if isinstance(step, dict)
-    ]
-    return [s for s in dict.fromkeys([default, *used, *steps]) if s][:20]
+def _known_senders() -> dict[str, list[str]]:
+    """Senders to pick from, per channel type: its default and those recent campaigns used on
+    it — a campaign's own sender for its type, each fallback step's for the step's type (a
+    Viber service id is no SMS sender)."""
+    used: dict[str, list[str]] = {kind.name: [kind.default_sender()] for kind in channel_types()}
+    recent = Campaign.objects.order_by("-created_at").values_list("channel", "sender", "fallback")
+    for channel, sender, chain in recent[:100]:
+        used.setdefault(channel, []).append(sender)
+        for step in chain if isinstance(chain, list) else []:
+            if isinstance(step, dict) and step.get("channel"):
+                used.setdefault(str(step["channel"]), []).append(str(step.get("sender") or ""))
+    return {name: [s for s in dict.fromkeys(senders) if s][:20] for name, senders in used.items()}
 
 
 def _template_sender(state: dict) -> str:

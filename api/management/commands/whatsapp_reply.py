@@ -1,6 +1,8 @@
 """Reply to a contact on WhatsApp inside the 24-hour window: text, image or reply buttons.
 
-Through the ledger like every send (campaigns.whatsapp_session.whatsapp_session_queue): an
+A text reply to a known contact is an inbox reply (inbox.conversations.conversation_reply, the
+service of the conversation page and the API): its thread shows it. Images and buttons go
+through the ledger like every send (campaigns.whatsapp_session.whatsapp_session_queue): an
 opted-out contact or a closed window is refused with the reason and nothing goes out. It
 lives in api/ because the one-off send is recorded like the API's (`TransactionalSend`), so
 it stays out of the marketer's campaign list.
@@ -19,7 +21,8 @@ from contacts.models import Contact
 from contacts.phones import PhoneChecker, PhoneError
 from contacts.services import ReplyRefused, contact_reply_authorize
 from core.cli import add_actor_argument, cli_actor
-from core.rules import Refused
+from core.rules import Actor, Refused
+from inbox.conversations import ReplyError, conversation_reply
 
 WAITING = ("queued", "sending")
 
@@ -65,8 +68,13 @@ class Command(BaseCommand):
             buttons.append((key.strip(), title.strip()))
         kind: Kind = "image" if image else ("buttons" if buttons else "text")
         actor = cli_actor(options["acting_user"])
+        contact = Contact.objects.filter(phone=phone).first()
+        if kind == "text" and contact is not None:
+            # A text reply is an inbox reply: the conversation's service, shown in its thread.
+            self._reply(contact, text, actor, options)
+            return
         transactional = False
-        if (contact := Contact.objects.filter(phone=phone).first()) is not None:
+        if contact is not None:
             try:  # the consent rule of every manual reply (issue 26 #6)
                 transactional = contact_reply_authorize(
                     contact=contact,
@@ -92,21 +100,38 @@ class Command(BaseCommand):
         TransactionalSend.objects.create(campaign=campaign, token=None)
         if queued.state == "skipped":
             raise CommandError(f"not sent: {queued.reason} (messageId {queued.message_id})")
-        state, reason = queued.state, ""
+        self._answer(phone, kind, queued.message_id, options)
+
+    def _reply(self, contact: Contact, text: str, actor: Actor, options: dict[str, Any]) -> None:
+        try:
+            reply = conversation_reply(
+                contact=contact,
+                channel="whatsapp",
+                text=text,
+                actor=actor,
+                transactional=options["transactional"],
+                sender=options["sender"] or "",
+            )
+        except ReplyError as exc:
+            hint = " (--transactional)" if exc.field == "transactional" else ""
+            raise CommandError(f"not sent: {exc}{hint}") from exc
+        except Refused as exc:
+            raise CommandError(f"not sent: {exc}") from exc
+        self._answer(contact.phone, "text", reply.message_id, options)
+
+    def _answer(self, phone: str, kind: str, message_id: str, options: dict[str, Any]) -> None:
+        state, reason = (
+            Message.objects.filter(message_id=message_id).values_list("state", "reason").get()
+        )
         if options["wait"]:
-            state, reason = self._wait(queued.message_id, options["timeout"])
-        result = {
-            "to": phone,
-            "kind": kind,
-            "messageId": queued.message_id,
-            "state": state,
-            "reason": reason,
-        }
+            state, reason = self._wait(message_id, options["timeout"])
+        result = {"to": phone, "kind": kind, "messageId": message_id, "state": state,
+                  "reason": reason}  # fmt: skip
         if options["json"]:
             self.stdout.write(json.dumps(result))
         else:
             self.stdout.write(
-                f"{kind} to {phone}: {state} messageId={queued.message_id}"
+                f"{kind} to {phone}: {state} messageId={message_id}"
                 + (f" ({reason})" if reason else "")
             )
         if state in ("failed", "rejected", "undeliverable", "expired", "skipped"):
