@@ -61,7 +61,7 @@ def drills() -> dict[int, dict]:
 
 def test_kill_9_every_recipient_handed_exactly_once(drills) -> None:
     r = drills[5]
-    assert r["ok"], r
+    assert r["ok"], json.dumps(r, indent=1, default=str)
     assert len(r["kills_at_s"]) == 2
     assert r["sandbox_accepted"] == 2000
     assert r["sandbox_duplicates"] == {"messageId": 0, "recipientCallbackData": 0}
@@ -71,7 +71,7 @@ def test_kill_9_every_recipient_handed_exactly_once(drills) -> None:
 
 def test_provider_storm_every_recipient_sent_exactly_once(drills) -> None:
     r = drills[6]
-    assert r["ok"], r
+    assert r["ok"], json.dumps(r, indent=1, default=str)
     assert r["faults"]["429"] > 0
     assert r["sandbox_accepted"] == 2000
     assert r["sandbox_duplicates"] == {"messageId": 0, "recipientCallbackData": 0}
@@ -79,7 +79,7 @@ def test_provider_storm_every_recipient_sent_exactly_once(drills) -> None:
 
 def test_report_chaos_final_states_equal_the_truth(drills) -> None:
     r = drills[7]
-    assert r["ok"], r
+    assert r["ok"], json.dumps(r, indent=1, default=str)
     assert r["compared"] == 2000
     assert r["mismatches"] == 0
     assert r["duplicate_pushes"] > 0
@@ -87,7 +87,7 @@ def test_report_chaos_final_states_equal_the_truth(drills) -> None:
 
 def test_database_down_pushes_refused_then_nothing_lost(drills) -> None:
     r = drills[8]
-    assert r["ok"], r
+    assert r["ok"], json.dumps(r, indent=1, default=str)
     assert r["push_failures_during_outage"] > 0
     assert any(code.startswith("5") for code in r["web_statuses"])
     assert r["compared"] == 2000
@@ -96,7 +96,7 @@ def test_database_down_pushes_refused_then_nothing_lost(drills) -> None:
 
 def test_two_worker_nodes_send_one_campaign_exactly_once(drills) -> None:
     r = drills[9]
-    assert r["ok"], r
+    assert r["ok"], json.dumps(r, indent=1, default=str)
     assert len(r["node_kills"]) == 1
     # The kill landed mid-way, and both nodes' pool children did part of the sending.
     assert 0 < r["node_kills"][0]["accepted"] < 2000
@@ -110,7 +110,7 @@ def test_two_worker_nodes_send_one_campaign_exactly_once(drills) -> None:
 
 def test_broker_down_mid_campaign_nothing_lost_or_doubled_and_sending_resumes(drills) -> None:
     r = drills[11]
-    assert r["ok"], r
+    assert r["ok"], json.dumps(r, indent=1, default=str)
     assert r["worker_alive"]  # rode the outage out (no supervisor in the drill)
     assert r["resume_s"] is not None
     assert r["resume_s"] < 60
@@ -127,7 +127,7 @@ def test_broker_down_mid_campaign_nothing_lost_or_doubled_and_sending_resumes(dr
 
 def test_postgresql_restart_mid_campaign_nothing_lost_or_doubled(drills) -> None:
     r = drills[12]
-    assert r["ok"], r
+    assert r["ok"], json.dumps(r, indent=1, default=str)
     assert r["resume_s"] is not None
     assert r["resume_s"] < 60
     assert set(r["api_statuses"]) <= {202, 503}
