@@ -26,8 +26,41 @@ from psycopg import sql
 from campaigns.models import Campaign, FailoverMode, Message
 from campaigns.states import CampaignState
 from channels.base import Regional
+from core.throttle import once_per, once_release
 from infobip.links import callback_data
 from whatsapp.models import WhatsAppTemplate
+
+# A wake-up whose task was lost (a purged queue, a broker outage) expires after this; the
+# campaigns' sweep restarts a stalled chain behind it.
+WAKE_TTL = 10
+
+
+def _wake_key(campaign_id: int) -> str:
+    return f"campaigns:send-wake:{campaign_id}"
+
+
+def _eager() -> bool:
+    from campaigns.tasks import send_batch
+
+    return bool(send_batch.app.conf.task_always_eager)
+
+
+def open_ledger_wake(*, campaign_id: int) -> bool:
+    """Queue a send batch of an open campaign unless one is queued (call after the commit)."""
+    from campaigns.tasks import send_batch
+
+    if _eager():
+        send_batch.delay(campaign_id)
+        return True
+    if not once_per(_wake_key(campaign_id), WAKE_TTL):
+        return False
+    send_batch.delay(campaign_id)
+    return True
+
+
+def open_ledger_woken(*, campaign_id: int) -> None:
+    """A send batch took the wake-up (call it before claiming rows)."""
+    once_release(_wake_key(campaign_id))
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,7 +179,9 @@ def campaign_send_batch(*, campaign_id: int) -> BatchResult:
         # error) a write of its own keeps the sweep from restarting a live chain.
         if not result.marked:
             Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=timezone.now())
-    result.more = True
+    # An open ledger (a journey's send step) whose claim took less than a batch has nothing
+    # due left: the rows it gets next wake a chain of their own (campaigns/open_ledger.py).
+    result.more = not campaign.open_ended or result.claimed >= size
     return result
 
 

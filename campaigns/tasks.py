@@ -18,6 +18,7 @@ from django.utils import timezone
 from campaigns.failover import failover_overdue
 from campaigns.freeze import campaign_freeze, campaign_release_rest, freeze_in_progress
 from campaigns.models import Campaign
+from campaigns.open_ledger import open_ledger_woken
 from campaigns.reconcile import messages_settle
 from campaigns.reports import reports_reconcile
 from campaigns.sending import TransientSendError, campaign_send_batch
@@ -93,6 +94,7 @@ def campaign_dispatch(campaign_id: int) -> None:
 )
 def send_batch(self: Task, campaign_id: int) -> None:
     """Send one batch of a campaign, then enqueue the next link of its chain."""
+    open_ledger_woken(campaign_id=campaign_id)  # before claiming: see campaigns/open_ledger.py
     try:
         result = campaign_send_batch(campaign_id=campaign_id)
     except TransientSendError as exc:

@@ -12,7 +12,8 @@ from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
-from phonenumbers import geocoder
+
+from channels.country_names import NAMES
 
 # Countries where an alphanumeric SMS sender is not supported (numeric senders only), and the
 # page that says so (read 2026-12; operators change their rules, so the setting can add more).
@@ -55,7 +56,7 @@ def country_name(country: str) -> str:
         return "any country"
     if not country:
         return "no country"
-    return geocoder._region_display_name(country, "en") or country
+    return NAMES.get(country) or country
 
 
 def country_valid(country: str) -> bool:

@@ -27,6 +27,14 @@ def once_per(key: str, seconds: float) -> bool:
         return True
 
 
+def once_release(key: str) -> None:
+    """Let the next `once_per(key, …)` caller through now (a wake-up's task took its work)."""
+    try:
+        cache.delete(f"once:{key}")
+    except Exception as exc:
+        logger.warning("shared cache unavailable (%s): %s expires by itself", exc, key)
+
+
 @dataclass(frozen=True)
 class RateDecision:
     """Whether a call is allowed, and if not, in how many seconds it may be tried again."""

@@ -30,6 +30,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from campaigns.models import Campaign
+from core.queueing import enqueue_on_commit
 from journeys import signals
 from journeys.arrival import ACTIVE, WAITING, leave
 from journeys.batch import Batch, definition_of
@@ -136,7 +137,7 @@ def journey_advance(
         if plan.notifies:
             signals.journey_notified.send(Journey, journey_id=journey_id, items=plan.notifies)
         for campaign_id in sorted(plan.campaigns):
-            transaction.on_commit(partial(_dispatch, campaign_id))
+            enqueue_on_commit(partial(_dispatch, campaign_id), what=f"campaign {campaign_id}")
     return result
 
 

@@ -27,8 +27,9 @@ from django.db import transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from campaigns.models import Message
+from campaigns.models import Campaign, FailoverMode, Message
 from campaigns.pricing import estimate_cost
+from campaigns.steps import campaign_steps
 from contacts.models import Contact, ListMembership
 from core.rules import Actor, actor_require
 from core.words import first_word
@@ -84,6 +85,10 @@ class Report:
     skipped: dict[str, int] = field(default_factory=dict)
     cost: str = "0.0000"
     currency: str = ""
+    # Fallback messages the send steps' chains could add: at most one per chain step and
+    # message, by channel, and what they would cost if every one went.
+    fallbacks: dict[str, int] = field(default_factory=dict)
+    fallback_cost: str = "0.0000"
     delayed_quiet_hours: int = 0
     delayed_caps: int = 0
     exits: dict[str, int] = field(default_factory=dict)
@@ -233,6 +238,7 @@ def report(journey: Journey, definition: Definition, since: dt.datetime, until: 
         )
     )
     out.cost, out.currency = f"{estimate.total:.4f}", estimate.currency
+    out.fallbacks, out.fallback_cost = _fallbacks(messages.filter(state="queued"))
     held = EntryStep.objects.filter(entry__journey=journey, outcome="held")
     out.delayed_quiet_hours = held.filter(detail__startswith="quiet hours").count()
     out.delayed_caps = held.filter(detail__contains="frequency cap").count()
@@ -247,6 +253,27 @@ def report(journey: Journey, definition: Definition, since: dt.datetime, until: 
     out.steps = steps
     out.in_flight = entries.filter(state=JourneyEntry.State.ACTIVE).count()
     return out
+
+
+def _fallbacks(queued: Any) -> tuple[dict[str, int], str]:
+    """The fallback messages the queued messages' chains could add, by channel, and their cost
+    if every one went (each goes only when the one before it failed or stayed silent, and
+    nothing was sent here, so this is the most the chain can add: the report says so)."""
+    counts: Counter = Counter()
+    items: list[tuple[str, str, int]] = []
+    campaigns = Campaign.objects.filter(pk__in=queued.values("campaign_id").distinct()).exclude(
+        failover_mode=FailoverMode.NONE
+    )
+    for campaign in campaigns.order_by("id"):
+        chain = campaign_steps(campaign)[1:]
+        if not chain:
+            continue
+        phones = list(queued.filter(campaign=campaign).values_list("phone", flat=True))
+        for step in chain:
+            parts, _ = step.kind.measure(step.content.text)
+            counts[step.kind.name] += len(phones)
+            items += [(phone, step.medium, parts) for phone in phones]
+    return dict(counts), f"{estimate_cost(items).total:.4f}"
 
 
 def double_entries(journey: Journey, definition: Definition) -> int:
@@ -295,6 +322,8 @@ def journey_backtest(
         out.journey = journey.pk
         out.assumptions = [
             "nothing was sent: no reply, click or delivery of the draft's messages is assumed",
+            "fallbacks: each message of a step with a fallback chain counted as if every step "
+            "of its chain went (the most it can add; a delivered message sends none)",
             "update steps are recorded, not applied",
             f"triggers, goals and awaited events of {since:%Y-%m-%d %H:%M} to "
             f"{until:%Y-%m-%d %H:%M} UTC, applied at whole minutes",

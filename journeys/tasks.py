@@ -1,10 +1,11 @@
 """Journey tasks: thin wrappers that take ids, re-read state and call one service.
 
-`advance` runs a journey's due entries in batches for a time slice, then queues itself again
-while some are due; at most HERALD_JOURNEY_CHAINS run per journey at once (each holds a
-PostgreSQL advisory lock on its slot, released with its connection if the worker dies), so
-wake-ups and the beat never pile up chains. `sweep` (beat) lets in date-attribute occasions,
-wakes journeys with due entries, and pauses journeys past their budget.
+`advance` runs a journey's due entries in batches for a time slice, then wakes the journey
+again while some are due; at most HERALD_JOURNEY_CHAINS run per journey at once (each holds a
+PostgreSQL advisory lock on its slot, released with its connection if the worker dies), and at
+most one more is queued (journeys/wake.py), so wake-ups and the beat never pile up tasks.
+`sweep` (beat) lets in date-attribute occasions, wakes journeys with due entries, and pauses
+journeys past their budget.
 """
 
 import logging
@@ -49,12 +50,18 @@ def advance(journey_id: int) -> None:
     """Run the journey's due entries for a time slice; queue the rest as the next link."""
     from journeys.engine import journey_advance, journey_due_exists
     from journeys.services import journey_budget_pause
+    from journeys.wake import eager, journey_wake_now, journey_wake_taken
 
+    inline = eager()
+    # Before reading anything: an entry committed after this wakes the journey again.
+    journey_wake_taken(journey_id)
     more = False
     with _slot(journey_id) as mine:
         if not mine:
+            # Every slot's holder looks for due entries after releasing it (below).
             return
         deadline = time.monotonic() + SLICE_SECONDS
+        full = False
         while True:
             result = journey_advance(journey_id=journey_id)
             if result.budget_reason:
@@ -62,14 +69,16 @@ def advance(journey_id: int) -> None:
                 return
             if result.taken < settings.HERALD_JOURNEY_BATCH:
                 break
+            if not full and not inline:
+                # A backlog: wake a chain for another slot (one queued task at most).
+                full = True
+                journey_wake_now(journey_id)
             if time.monotonic() > deadline:
                 more = True
                 break
-    # Entries let in while this chain finished its last batch are due now too.
-    if (
-        more or journey_due_exists(journey_id=journey_id)
-    ) and not advance.app.conf.task_always_eager:
-        advance.delay(journey_id)
+    # After releasing the slot, so a wake-up that found every slot held is never lost.
+    if not inline and (more or journey_due_exists(journey_id=journey_id)):
+        journey_wake_now(journey_id)
 
 
 @shared_task(name="journeys.tasks.sweep", ignore_result=True)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -155,15 +156,9 @@ def date_sweep(journey: LiveJourney, now: dt.datetime) -> int:
     # is the attribute's day shifted by the offset, so the dates to look for are these minus it.
     days = {(now + dt.timedelta(days=d)).date() - offset for d in (-1, 0, 1)}
     month_days = sorted({f"{d:%m-%d}" for d in days} | ({"02-29"} if _feb28(days) else set()))
-    # The attribute's month and day (stored as YYYY-MM-DD): a fixed expression, the attribute
-    # name a parameter. No index serves it: the sweep runs every DATE_SWEEP_EVERY seconds.
-    month_day = RawSQL("substring(attributes->>%s from 6 for 5)", [attribute])
-    rows = (
-        Contact.objects.filter(opted_out=False)
-        .annotate(month_day=month_day)
-        .filter(month_day__in=month_days)
-        .values_list("id", "phone", "timezone", "attributes")
-    )
+    rows = Contact.objects.filter(
+        date_occasions(attribute, month_days), opted_out=False
+    ).values_list("id", "phone", "timezone", "attributes")
     candidates = []
     for contact_id, phone, zone_name, attributes in rows.iterator(chunk_size=2000):
         local = now.astimezone(zoneinfo.ZoneInfo(contact_zone(zone_name, phone)))
@@ -184,6 +179,17 @@ def date_sweep(journey: LiveJourney, now: dt.datetime) -> int:
     if not candidates:
         return 0
     return len(entries_create(journey=journey, candidates=candidates, now=now))
+
+
+def date_occasions(attribute: str, month_days: Sequence[str]) -> RawSQL:
+    """Contacts whose `attribute` is a date on one of `month_days` ("MM-DD"): the expression of
+    the contact_month_days GIN index (contacts migration 0007), so only they are read."""
+    wanted = [f"{attribute}:{month_day}" for month_day in month_days]
+    return RawSQL(
+        "contacts_month_days(attributes) <> '{}' AND contacts_month_days(attributes) && %s",
+        [wanted],
+        output_field=BooleanField(),
+    )
 
 
 def _leap(year: int) -> bool:

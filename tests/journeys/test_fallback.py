@@ -125,3 +125,35 @@ def test_a_fallback_delivered_or_clicked_is_the_entrys(live_journey, clock) -> N
     # A click on the fallback message counts for the entry's message too.
     assert happened([(entry.id, ana.pk, "", "click", viber.pk, timezone.now())]) == set()
     assert messages_clicked(message_ids=[sms.pk]) == set()  # nobody waits on a click
+
+
+def test_a_backtest_counts_what_the_chain_could_add(clock) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    from campaigns.pricing import estimate_cost
+    from core.rules import OPERATOR
+    from journeys.services import journey_create
+    from journeys.simulate import journey_backtest
+
+    phones = ["+447946000221", "+447946000222", "+447946000223"]
+    for phone in phones:
+        ContactFactory(phone=phone, first_name="Ana", timezone="UTC")
+        _enter(phone, clock.now - dt.timedelta(days=2))
+    chained = journey_backtest(
+        journey=journey_create(definition=_definition(), actor=OPERATOR), days=7,
+        actor=OPERATOR, now=clock.now,
+    )  # fmt: skip
+    assert chained.sends == 3
+    assert chained.fallbacks == {"sms": 3}  # each Viber message could fall back to one SMS
+    expected = estimate_cost((phone, "sms", 1) for phone in phones).total
+    assert Decimal(chained.fallback_cost) == expected > 0
+    assert any(a.startswith("fallbacks:") for a in chained.assumptions)
+    plain = _definition(fallback=[])
+    plain["steps"][0].pop("fallback_after")
+    plain["name"] = "Order shipped, no chain"
+    alone = journey_backtest(
+        journey=journey_create(definition=plain, actor=OPERATOR), days=7, actor=OPERATOR,
+        now=clock.now,
+    )  # fmt: skip
+    assert (alone.sends, alone.fallbacks, alone.fallback_cost) == (3, {}, "0.0000")

@@ -158,3 +158,29 @@ def test_a_backtest_replays_real_events_and_keeps_nothing(live_journey, clock) -
     assert report.sends == 3 + 3  # three first SMS; no click is assumed, so three last calls
     assert report.in_flight == 0
     assert (Journey.objects.count(), Campaign.objects.count(), Message.objects.count()) == before
+
+
+def test_the_date_sweep_reads_contacts_through_the_month_day_index() -> None:
+    """The sweep's filter is the contact_month_days index's expression: the index serves it
+    (with sequential scans off, as a 1M-contact table would choose), and it finds the dates
+    of that key and month-day only, whatever the year, not other keys' or non-dates."""
+    import json
+
+    from django.db import connection
+
+    from contacts.models import Contact
+    from journeys.triggers import date_occasions
+
+    renewal = ContactFactory(attributes={"renewal_date": "2027-12-10", "birthday": "1990-01-02"})
+    ContactFactory(attributes={"renewal_date": "2026-12-11"})
+    ContactFactory(attributes={"birthday": "1990-12-10", "renewal_date": "soon"})
+    ContactFactory(attributes={})
+    query = Contact.objects.filter(date_occasions("renewal_date", ["12-09", "12-10"]))
+    assert list(query.values_list("id", flat=True)) == [renewal.pk]
+    sql, params = query.values_list("id").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = json.dumps(cursor.fetchone()[0])
+    assert '"Index Name": "contact_month_days"' in plan, plan
+    assert '"Seq Scan"' not in plan, plan

@@ -79,3 +79,19 @@ def test_no_setting_name_reaches_the_marketer_the_operator_is_warned(marketer_cl
     assert not [m for m in run_checks() if m.id == "campaigns.W001"]
     approvals = marketer_client.get(reverse("ui:approvals")).content.decode()
     assert "HERALD_" not in approvals
+
+
+def test_a_refused_regional_setting_is_said_beside_its_form_with_the_text_kept(marketer_client):
+    campaign = campaign_create(name="Regional", channel="sms", lists=[make_audience(1)], text="Hi")
+    response = marketer_client.post(
+        reverse("ui:campaign_countries", args=[campaign.pk]),
+        {"sender": "WayTooLongSenderName", "dlt_template_id": "", "kr_title": "Kept title"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'id="countries-error" role="alert">Not saved:' in page
+    assert 'value="WayTooLongSenderName"' in page
+    assert 'value="Kept title"' in page
+    assert '<details id="regional-settings" open>' in page
+    campaign.refresh_from_db()
+    assert campaign.sender == ""  # nothing saved

@@ -140,8 +140,13 @@ def _actions(request, campaign: Campaign) -> dict:
 @page("campaigns.view_campaign")
 def campaign_preview_page(request, pk: int):
     campaign = get_object_or_404(Campaign, pk=pk)
+    return render(request, "ui/campaign_preview.html", preview_context(request, campaign))
+
+
+def preview_context(request, campaign: Campaign) -> dict:
+    """The preview page's context (also re-rendered by a refused form of the page)."""
     preview = campaign_preview(campaign=campaign)
-    context = {
+    return {
         "campaign": campaign,
         "preview": preview,
         "chain": _chain(campaign),
@@ -159,7 +164,6 @@ def campaign_preview_page(request, pk: int):
         # The preview's fixes for countries' rules change drafts and scheduled campaigns only.
         "editable": campaign.state in EDITABLE,
     }
-    return render(request, "ui/campaign_preview.html", context)
 
 
 def _split_words(campaign: Campaign) -> dict:

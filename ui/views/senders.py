@@ -20,6 +20,7 @@ from channels.registry import medium_choices
 from channels.senders import SENDER_FIELDS, sender_remove, sender_save
 from core.rules import Refused
 from ui.access import page
+from ui.views.campaigns import preview_context
 from ui.words import in_words
 
 FORM_FIELDS = ("channel", "country", "sender", *SENDER_FIELDS)
@@ -104,6 +105,9 @@ def sender_delete(request, pk: int):
     return redirect("ui:senders")
 
 
+REGIONAL_FIELDS = ("sender", "dlt_template_id", "iys_recipient_type", "kr_title")
+
+
 @require_POST
 @page("campaigns.change_campaign")
 def campaign_countries(request, pk: int):
@@ -130,9 +134,18 @@ def campaign_countries(request, pk: int):
                 kr_title=post.get("kr_title", "")[:100],
             )
             done = "Sender and regional settings saved."
-    except ValidationError as exc:
-        messages.error(request, f"Not saved: {in_words('; '.join(exc.messages))}")
-    except (CampaignError, Refused) as exc:
+    except (ValidationError, CampaignError) as exc:
+        problem = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+        if post.get("exclude") or post.get("include"):
+            messages.error(request, f"Not saved: {in_words(problem)}")
+        else:
+            # Beside the settings form, what was typed kept (issue 26 #14).
+            context = preview_context(request, campaign) | {
+                "countries_error": f"Not saved: {in_words(problem)}",
+                "countries_form": {name: post.get(name, "") for name in REGIONAL_FIELDS},
+            }
+            return render(request, "ui/campaign_preview.html", context, status=400)
+    except Refused as exc:
         messages.error(request, in_words(exc))
     else:
         messages.success(request, done)

@@ -237,6 +237,12 @@ class Command(BaseCommand):
             f"delayed_caps={report['delayed_caps']} in_flight={report['in_flight']}"
             + (f" exits: {exits}" if exits else "")
         )
+        if report["fallbacks"]:
+            chains = " ".join(f"{k}={v}" for k, v in report["fallbacks"].items())
+            self.stdout.write(
+                f"  fallbacks at most: {chains} cost={report['fallback_cost']} "
+                f"{report['currency']} (if every first message failed)"
+            )
         for reason, n in report["skipped"].items():
             self.stdout.write(f"  skipped {n}: {reason}")
 
