@@ -10,6 +10,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -382,29 +383,30 @@ class Sandbox:
 
 
 class TcpProxy:
-    """A loopback TCP forwarder that can be cut (all connections closed, new ones refused)."""
+    """A loopback TCP forwarder that can be cut (all connections closed, new ones reset)."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        self.port = free_port()
         self._socks: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self._listener: socket.socket | None = None
-        self.up()
+        self._cut = False
+        # The listener lives as long as the proxy: closed for an outage and bound again after,
+        # its port could meanwhile become some client connection's ephemeral port (free_port is
+        # one), and the drill then failed to bring the "database" back (EADDRINUSE) by chance.
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(128)
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
 
     def up(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(128)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        """Forward new connections again."""
+        self._cut = False
 
     def down(self) -> None:
-        """Refuse new connections and reset the open ones (the database 'goes away')."""
-        listener, self._listener = self._listener, None
-        if listener:
-            listener.close()
+        """Reset the open connections and every new one (the database 'goes away')."""
+        self._cut = True
         with self._lock:
             socks, self._socks = self._socks, set()
         for s in socks:
@@ -418,12 +420,21 @@ class TcpProxy:
                 client, _ = listener.accept()
             except OSError:
                 return
+            if self._cut:
+                # SO_LINGER 0: close with a reset, as fast a failure as a refused connection.
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()
+                continue
             try:
                 upstream = socket.create_connection(self.target)
             except OSError:
                 client.close()
                 continue
             with self._lock:
+                if self._cut:  # cut while this one connected upstream
+                    client.close()
+                    upstream.close()
+                    continue
                 self._socks |= {client, upstream}
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()

@@ -1,9 +1,9 @@
 """Drills 11 and 12 (bench/drill.py): the broker and PostgreSQL go away mid-campaign.
 
 Every Herald process (web, worker, beat) reaches Redis and PostgreSQL through a TCP proxy
-(`harness.TcpProxy`) that the drill cuts: every open connection is reset and new ones are
-refused for the outage, then accepted again — what the processes see of a Redis outage or a
-PostgreSQL restart. The drill itself checks through direct connections.
+(`harness.TcpProxy`) that the drill cuts: every open connection is reset, and so is each new
+one for the outage, then they are forwarded again — what the processes see of a Redis outage or
+a PostgreSQL restart. The drill itself checks through direct connections.
 
 11. broker down: a campaign at a speed limit (one chain of countdown tasks, reserved in the
     worker — what ended Celery 5.7.0's worker) loses Redis for --broker-outage s (30) once the
