@@ -144,10 +144,7 @@ def part_events(size: int, run: int) -> dict:
                 "stored": stored, "entered": entered,
                 "ok": stored == size and entered == size}  # fmt: skip
     finally:
-        from django.db import connections
-
-        connections.close_all()
-        h.drop_db(db)
+        _drop(db)
 
 
 def _engine_stack(size: int, logs: Path, db: str, sandbox: "h.Sandbox | None", **env):
@@ -210,10 +207,7 @@ def part_steps(size: int, run: int) -> dict:
     finally:
         if worker is not None:
             worker.stop()
-        from django.db import connections
-
-        connections.close_all()
-        h.drop_db(db)
+        _drop(db)
 
 
 def _stages(sent_at: dict[str, float]) -> dict:
@@ -300,10 +294,7 @@ def part_latency(seconds: int, run: int, rate: int = 100) -> dict:
             if proc is not None:
                 proc.stop()
         sandbox.stop()
-        from django.db import connections
-
-        connections.close_all()
-        h.drop_db(db)
+        _drop(db)
 
 
 def part_drill(size: int, run: int, kills: int = 3, seed: int | None = None) -> dict:
@@ -378,10 +369,19 @@ def part_drill(size: int, run: int, kills: int = 3, seed: int | None = None) -> 
             if proc is not None:
                 proc.stop()
         sandbox.stop()
+        _drop(db)
+
+
+def _drop(db: str) -> None:
+    """Close this process's connections and drop the part's database; a part that failed before
+    Django was set up (a wrong DATABASE_URL) keeps its own error rather than Django's."""
+    from django.conf import settings
+
+    if settings.configured:
         from django.db import connections
 
         connections.close_all()
-        h.drop_db(db)
+    h.drop_db(db)
 
 
 def main(argv: list[str] | None = None) -> int:
