@@ -5,25 +5,28 @@ conversion record|import`), which checks it, stores it once per order and credit
 credit is the rule's decision and is never edited by hand.
 """
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from conversions.models import AttributionRule, Conversion, Credit
 from core.paginator import LargeTablePaginator
 
 
-class ReadOnly(admin.ModelAdmin):
+class ReadOnly(admin.ModelAdmin[Any]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
-class CreditInline(admin.TabularInline):
+class CreditInline(admin.TabularInline[Credit, Conversion]):
     model = Credit
     extra = 0
     fields = ["current", "rule", "touch", "campaign", "variant", "message", "touch_at", "reason"]
@@ -31,7 +34,7 @@ class CreditInline(admin.TabularInline):
                        "reason"]  # fmt: skip
     can_delete = False
 
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -57,7 +60,7 @@ class ConversionAdmin(ReadOnly):
         variant = f" variant {credit.variant}" if credit.variant is not None else ""
         return f"campaign {credit.campaign_id}{variant} ({credit.get_touch_display().lower()})"
 
-    def get_queryset(self, request: HttpRequest):
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversion]:
         return super().get_queryset(request).prefetch_related("credits")
 
 

@@ -92,7 +92,7 @@ SELECT i.conversion_id, cl.message_id, cl.clicked_at, rp.message_id, rp.received
 """
 
 
-def touches(*, claims: Sequence[Claim], rule: AttributionRule) -> list[tuple]:
+def touches(*, claims: Sequence[Claim], rule: AttributionRule) -> list[tuple[Any, ...]]:
     """TOUCHES_SQL's rows for claims with a contact: one statement, bound and prepared."""
     claimed = [
         {"conversion_id": c.conversion_id, "contact_id": c.contact_id, "at": c.at.isoformat()}
@@ -147,7 +147,7 @@ def attribute(*, claims: Sequence[Claim], rule: AttributionRule) -> list[Decisio
     """Each claim's credit under `rule`, in the claims' order (a constant number of queries)."""
     decisions = {c.conversion_id: Decision(conversion_id=c.conversion_id) for c in claims}
     known = [c for c in claims if c.contact_id is not None]
-    found: dict[int, tuple] = {}
+    found: dict[int, tuple[Any, ...]] = {}
     if known:
         found = {row[0]: row[1:] for row in touches(claims=known, rule=rule)}
     tokens = _token_messages(claims)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 from django.db.models import Q
 
@@ -24,7 +24,7 @@ def conversions_export_rows(
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
     campaign_id: int | None = None,
-) -> Iterator[list]:
+) -> Iterator[list[Any]]:
     """Header, then one row per conversion (its current credit), oldest first."""
     yield HEADER
     credits = Credit.objects.filter(current=True).select_related(
@@ -63,7 +63,7 @@ def conversions_export_rows(
         ]  # fmt: skip
 
 
-def conversions_export(*, out: IO[str], **filters) -> int:
+def conversions_export(*, out: IO[str], **filters: Any) -> int:
     """Write the conversions as CSV to `out` (cells made inert for spreadsheets); row count."""
     writer = csv_writer(out)
     count = -1

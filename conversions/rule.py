@@ -9,6 +9,7 @@ time it is used, and every credit keeps the row that decided it.
 """
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 
@@ -35,7 +36,7 @@ def rule_for(
     return rule
 
 
-def rule_document(rule: AttributionRule) -> dict:
+def rule_document(rule: AttributionRule) -> dict[str, Any]:
     """The rule as JSON: its version and windows in ISO 8601."""
     return {
         "version": rule.pk,

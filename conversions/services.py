@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -311,7 +311,7 @@ def _new_documents(
     return documents
 
 
-def _contacts(items) -> dict[str, int]:
+def _contacts(items: Iterable[ConversionIn]) -> dict[str, int]:
     """E.164 → contact id for the batch's numbers (one query)."""
     phones = {item.phone for item in items if item.phone}
     if not phones:

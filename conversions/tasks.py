@@ -1,6 +1,6 @@
 """Conversion tasks: thin wrappers that call one service."""
 
-from celery import shared_task
+from celery import Task, shared_task
 
 
 @shared_task(name="conversions.tasks.splits_evaluate", ignore_result=True)
@@ -13,7 +13,7 @@ def splits_evaluate() -> None:
 
 @shared_task(bind=True, name="conversions.tasks.forward_conversions", ignore_result=True,
              max_retries=8)  # fmt: skip
-def forward_conversions(self, conversion_ids: list[int]) -> None:
+def forward_conversions(self: Task, conversion_ids: list[int]) -> None:
     """Forward a batch's credited SMS conversions to Infobip; retry the failed ones with backoff."""
     from conversions.services import conversions_forward
 

@@ -5,7 +5,7 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.dateparse import parse_datetime, parse_duration
 
 from conversions.recompute import attribution_compare
@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     help = "Attribution: rule | recompute --from ISO --to ISO [--click-window P5D …]"
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         rule = sub.add_parser("rule", help="the rule in force and its version")
         rule.add_argument("--json", action="store_true")
@@ -31,7 +31,7 @@ class Command(BaseCommand):
                                help=f"default: the settings' ({kind})")  # fmt: skip
         again.add_argument("--json", action="store_true")
 
-    def handle(self, *args, action: str, **options) -> None:
+    def handle(self, *args: str, action: str, **options: Any) -> None:
         getattr(self, f"do_{action}")(**options)
 
     def do_rule(self, *, json: bool, **_: Any) -> None:
@@ -74,7 +74,7 @@ class Command(BaseCommand):
             )
 
 
-def _when(raw: str, flag: str):
+def _when(raw: str, flag: str) -> dt.datetime:
     parsed = parse_datetime(raw)
     if parsed is None or parsed.tzinfo is None:
         raise CommandError(f"{flag}: ISO 8601 with a zone, e.g. 2026-12-01T00:00:00Z")

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -29,7 +29,7 @@ class Command(BaseCommand):
 
     help = "Conversions: record | import FILE.csv | show ORDER_ID | forward | export FILE.csv"
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         record = sub.add_parser("record", help="record one conversion (idempotent on the order)")
         record.add_argument("--order-id", required=True)
@@ -59,7 +59,7 @@ class Command(BaseCommand):
         export.add_argument("--to", dest="end")
         export.add_argument("--campaign", type=int)
 
-    def handle(self, *args, action: str, **options) -> None:
+    def handle(self, *args: str, action: str, **options: Any) -> None:
         getattr(self, f"do_{action}")(**options)
 
     def do_record(self, **o: Any) -> None:
@@ -111,7 +111,9 @@ class Command(BaseCommand):
         for problem in rejected[:50]:
             self.stdout.write(f"  line {problem['line']}: {problem['reason']}")
 
-    def _import(self, batch: list[tuple[int, dict[str, Any]]]) -> tuple[int, int, list[dict]]:
+    def _import(
+        self, batch: list[tuple[int, dict[str, Any]]]
+    ) -> tuple[int, int, list[dict[str, Any]]]:
         assert len(batch) <= BATCH_MAX
         result = conversions_record(items=[i for _, i in batch], source=Conversion.Source.COMMAND)
         rejected = [{"line": batch[r["index"]][0], "reason": r["reason"]} for r in result.rejected]
