@@ -26,7 +26,13 @@ from journeys.services import (
 )
 
 
-def _each(modeladmin, request, queryset: QuerySet[Journey], action: Callable, verb: str) -> None:
+def _each(
+    modeladmin: admin.ModelAdmin[Journey],
+    request: HttpRequest,
+    queryset: QuerySet[Journey],
+    action: Callable[..., Any],
+    verb: str,
+) -> None:
     """Run one service per journey as the logged-in user; a refusal changes nothing."""
     done = 0
     for journey in queryset:
@@ -40,22 +46,30 @@ def _each(modeladmin, request, queryset: QuerySet[Journey], action: Callable, ve
 
 
 @admin.action(description="Activate (the draft becomes the live version)", permissions=["send"])
-def activate(modeladmin, request, queryset) -> None:
+def activate(
+    modeladmin: admin.ModelAdmin[Journey], request: HttpRequest, queryset: QuerySet[Journey]
+) -> None:
     _each(modeladmin, request, queryset, journey_activate, "Activated")
 
 
 @admin.action(description="Pause (hold every wait and send)", permissions=["send"])
-def pause(modeladmin, request, queryset) -> None:
+def pause(
+    modeladmin: admin.ModelAdmin[Journey], request: HttpRequest, queryset: QuerySet[Journey]
+) -> None:
     _each(modeladmin, request, queryset, journey_pause, "Paused")
 
 
 @admin.action(description="Resume", permissions=["send"])
-def resume(modeladmin, request, queryset) -> None:
+def resume(
+    modeladmin: admin.ModelAdmin[Journey], request: HttpRequest, queryset: QuerySet[Journey]
+) -> None:
     _each(modeladmin, request, queryset, journey_resume, "Resumed")
 
 
 @admin.action(description="Archive, letting contacts in flight finish", permissions=["send"])
-def archive_finish(modeladmin, request, queryset) -> None:
+def archive_finish(
+    modeladmin: admin.ModelAdmin[Journey], request: HttpRequest, queryset: QuerySet[Journey]
+) -> None:
     def action(**kw: Any) -> None:
         journey_archive(mode="finish", **kw)
 
@@ -63,14 +77,16 @@ def archive_finish(modeladmin, request, queryset) -> None:
 
 
 @admin.action(description="Archive and stop: contacts in flight leave now", permissions=["send"])
-def archive_stop(modeladmin, request, queryset) -> None:
+def archive_stop(
+    modeladmin: admin.ModelAdmin[Journey], request: HttpRequest, queryset: QuerySet[Journey]
+) -> None:
     def action(**kw: Any) -> None:
         journey_archive(mode="stop", **kw)
 
     _each(modeladmin, request, queryset, action, "Archived and stopped")
 
 
-class JourneyForm(forms.ModelForm):
+class JourneyForm(forms.ModelForm[Journey]):
     """The draft as JSON, checked like every surface checks it (problems listed on save)."""
 
     class Meta:
@@ -84,7 +100,7 @@ class JourneyForm(forms.ModelForm):
         return draft
 
 
-class VersionInline(admin.TabularInline):
+class VersionInline(admin.TabularInline[JourneyVersion, Journey]):
     model = JourneyVersion
     fields = readonly_fields = ("number", "created_at", "created_by")
     extra = 0
@@ -96,7 +112,7 @@ class VersionInline(admin.TabularInline):
 
 
 @admin.register(Journey)
-class JourneyAdmin(admin.ModelAdmin):
+class JourneyAdmin(admin.ModelAdmin[Journey]):
     form = JourneyForm
     list_display = ["name", "state", "trigger_type", "live_version", "activated_at"]
     list_filter = ["state", "trigger_type"]
@@ -135,7 +151,7 @@ class JourneyAdmin(admin.ModelAdmin):
                        strict=False)  # fmt: skip
 
 
-class StepInline(admin.TabularInline):
+class StepInline(admin.TabularInline[EntryStep, JourneyEntry]):
     model = EntryStep
     fields = readonly_fields = ("n", "step_id", "outcome", "detail", "message", "at")
     extra = 0
@@ -147,7 +163,7 @@ class StepInline(admin.TabularInline):
 
 
 @admin.register(JourneyEntry)
-class JourneyEntryAdmin(admin.ModelAdmin):
+class JourneyEntryAdmin(admin.ModelAdmin[JourneyEntry]):
     list_display = ["id", "journey", "contact_phone", "key", "state", "step", "phase",
                     "due_at", "exit_reason"]  # fmt: skip
     list_filter = ["state", "exit_reason", "phase", "journey"]
@@ -173,7 +189,7 @@ class JourneyEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(admin.ModelAdmin[Event]):
     list_display = ["id", "name", "contact_phone", "key", "occurred_at", "received_at"]
     list_filter = ["name"]
     search_fields = ["name", "key", "contact__phone", "external_id"]

@@ -28,7 +28,7 @@ class ContactRow(NamedTuple):
     language: str
     timezone: str
     country: str
-    attributes: dict
+    attributes: dict[str, Any]
     opted_out: bool
     whatsapp_last_inbound_at: dt.datetime | None
 

@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 import orjson
 from django.conf import settings
@@ -141,7 +142,7 @@ def journey_advance(
     return result
 
 
-def _due(row: tuple) -> Due:
+def _due(row: tuple[Any, ...]) -> Due:
     # Django's connection hands jsonb back as text (its JSONField parses it): parse it here.
     properties = row[14]
     if isinstance(properties, str | bytes):

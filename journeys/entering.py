@@ -96,7 +96,7 @@ class LiveJourney:
     version_id: int
 
 
-def audience_filter(trigger: dict, contact_ids: list[int]) -> set[int]:
+def audience_filter(trigger: dict[str, Any], contact_ids: list[int]) -> set[int]:
     """The contacts among `contact_ids` the trigger's include/exclude lists and segments allow."""
     include, exclude = trigger.get("include") or {}, trigger.get("exclude") or {}
     if not any(include.values()) and not any(exclude.values()):
@@ -104,7 +104,7 @@ def audience_filter(trigger: dict, contact_ids: list[int]) -> set[int]:
     now = timezone.now()
     contacts = Contact.objects.filter(id__in=contact_ids)
 
-    def audience_q(side: dict) -> Q | None:
+    def audience_q(side: dict[str, Any]) -> Q | None:
         parts = Q()
         any_part = False
         if side.get("lists"):
@@ -193,5 +193,5 @@ def _rounds(candidates: list[Candidate]) -> list[list[Candidate]]:
     return rounds
 
 
-def _counter(**values: int) -> Counter:
+def _counter(**values: int) -> Counter[str]:
     return Counter(values)

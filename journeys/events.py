@@ -55,7 +55,7 @@ class EventIn:
     phone: str
     contact_id: int | None
     key: str
-    properties: dict
+    properties: dict[str, Any]
     occurred_at: dt.datetime
     external_id: str | None
 
@@ -64,8 +64,8 @@ class EventIn:
 class EventsResult:
     """What a call recorded: per accepted event its id and journeys; refusals by index."""
 
-    events: list[dict] = field(default_factory=list)
-    rejected: list[dict] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0
 
 
@@ -299,7 +299,7 @@ def goals_reach(
                 [now, f"goal {name}", [r[0] for r in rows], [r[4] for r in rows],
                  [r[3] for r in rows]],
             )  # fmt: skip
-            by_journey: dict[int, dict[tuple[int, str], Counter]] = defaultdict(dict)
+            by_journey: dict[int, dict[tuple[int, str], Counter[str]]] = defaultdict(dict)
             for _, journey_id, version_id, step, _ in rows:
                 counter = by_journey[journey_id].setdefault((version_id, step), Counter())
                 counter["waiting"] -= 1

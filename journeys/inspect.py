@@ -50,7 +50,7 @@ def entry_cause(entry: JourneyEntry, events: dict[int, Event]) -> str:
     return kind or "trigger"
 
 
-def _step_words(step: EntryStep, messages: dict[int, dict]) -> str:
+def _step_words(step: EntryStep, messages: dict[int, dict[str, Any]]) -> str:
     if step.outcome in ("sent", "skipped") and step.message in messages:
         message = messages[step.message]
         words = f"{message['channel'].upper()} {message['state']}"

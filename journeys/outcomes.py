@@ -24,8 +24,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from campaigns.models import Campaign, Message
 from campaigns.steps import next_step
@@ -84,7 +85,7 @@ def _enter(outcome: str, found: list[Listener], happened: list[Happened]) -> int
     return entered
 
 
-def _messages(ids: Sequence[int], states: Sequence[str]):
+def _messages(ids: Sequence[int], states: Sequence[str]) -> QuerySet[Message]:
     """Herald's messages among `ids` in `states`, of campaigns (not journeys), to a contact."""
     return Message.objects.filter(
         id__in=list(ids), state__in=list(states), contact_id__isnull=False,
@@ -185,25 +186,27 @@ def _answered(
     return out
 
 
-def messages_final_receiver(sender, *, message_ids: list[int], **kwargs) -> None:
+def messages_final_receiver(sender: Any, *, message_ids: list[int], **kwargs: Any) -> None:
     """campaigns' messages_final signal (in the report's transaction)."""
     messages_final_enter(message_ids=message_ids)
 
 
-def links_clicked_receiver(sender, *, event_keys: list[tuple[int | None, int]], **kwargs) -> None:
+def links_clicked_receiver(
+    sender: Any, *, event_keys: list[tuple[int | None, int]], **kwargs: Any
+) -> None:
     """infobip's links_clicked signal (in the click's transaction)."""
     clicks_enter(event_keys=event_keys)
 
 
 def recorded_outcomes(
     *, outcome: str, campaign_id: int | None, since: dt.datetime, until: dt.datetime
-) -> list[tuple[dt.datetime, int, str, dict]]:
+) -> list[tuple[dt.datetime, int, str, dict[str, Any]]]:
     """The stored outcomes a `message` trigger would have seen in [since, until): (when,
     contact id, cause, properties) — a backtest's triggers (journeys/simulate.py)."""
     narrow = {"campaign_id": campaign_id} if campaign_id is not None else {}
-    found: list[tuple[dt.datetime, int, str, dict]] = []
+    found: list[tuple[dt.datetime, int, str, dict[str, Any]]] = []
 
-    def add(at, contact, source, campaign, channel) -> None:
+    def add(at: Any, contact: int, source: str, campaign: Any, channel: Any) -> None:
         found.append((at, contact, source,
                       {"outcome": outcome, "campaign": campaign, "channel": channel}))  # fmt: skip
 

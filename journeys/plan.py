@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 import psycopg
@@ -46,7 +47,7 @@ class Due:
     last_message: int | None
     steps_taken: int
     entered_at: dt.datetime
-    properties: dict
+    properties: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -73,11 +74,13 @@ class Plan:
 
     journey_id: int
     now: dt.datetime
-    steps: list[tuple] = field(default_factory=list)  # EntryStep rows
+    steps: list[tuple[Any, ...]] = field(default_factory=list)  # EntryStep rows
     moves: dict[int, Move] = field(default_factory=dict)
-    counts: dict[tuple[int, str], Counter] = field(default_factory=dict)
+    counts: dict[tuple[int, str], Counter[str]] = field(default_factory=dict)
     exits: list[tuple[int, str]] = field(default_factory=list)  # (entry id, reason)
-    notifies: list[tuple[int, str, dict]] = field(default_factory=list)  # (entry, step, data)
+    notifies: list[tuple[int, str, dict[str, Any]]] = field(
+        default_factory=list
+    )  # (entry, step, data)
     campaigns: set[int] = field(default_factory=set)  # campaigns that got messages
 
     def count(self, version_id: int, step_id: str, name: str, n: int = 1) -> None:
@@ -104,7 +107,7 @@ def _bound() -> Iterator[psycopg.Cursor]:
 bound_cursor = contextmanager(_bound)
 
 
-def rows_json(columns: tuple[str, ...], rows: list[tuple]) -> str:
+def rows_json(columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
     """A batch of rows as one JSON array of objects, read back by `jsonb_to_recordset`.
 
     One text parameter instead of a parallel array per column: psycopg adapts array elements
@@ -176,7 +179,7 @@ def plan_write(plan: Plan) -> None:
 
 
 def counts_write(
-    cursor: psycopg.Cursor, journey_id: int, counts: dict[tuple[int, str], Counter]
+    cursor: psycopg.Cursor, journey_id: int, counts: dict[tuple[int, str], Counter[str]]
 ) -> None:
     """Add counter deltas to the steps' rows (one upsert)."""
     keys = sorted(k for k, c in counts.items() if any(c.values()))
@@ -193,6 +196,6 @@ def counts_write(
             for c in COUNTERS
         ),
     )
-    params: list = [journey_id, [k[0] for k in keys], [k[1] for k in keys]]
+    params: list[Any] = [journey_id, [k[0] for k in keys], [k[1] for k in keys]]
     params += [[counts[k][name] for k in keys] for name in COUNTERS]
     cursor.execute(statement, params)

@@ -24,7 +24,7 @@ def branch_rule_check(rule: Any) -> list[str]:
 
 
 def branch_matches(
-    rule: dict, entries: list[tuple[int, int, dict]], *, now: dt.datetime
+    rule: dict[str, Any], entries: list[tuple[int, int, dict[str, Any]]], *, now: dt.datetime
 ) -> set[int]:
     """The entry ids among (entry id, contact id, event properties) the rule matches."""
     return segment_entries_matching(rules=rule, entries=entries, now=now)

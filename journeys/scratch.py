@@ -226,17 +226,18 @@ def _journey_test(spec: Path, events: Path | None, context: Path) -> dict[str, A
                               check=False, timeout=600)  # fmt: skip
         if done.returncode:
             raise ScratchError((done.stderr or done.stdout).strip()[-1000:])
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return answer
 
 
-def parse_events(path: Path, start: dt.datetime) -> list[tuple[dt.datetime, dict]]:
+def parse_events(path: Path, start: dt.datetime) -> list[tuple[dt.datetime, dict[str, Any]]]:
     """events.jsonl as (time, line), in time order; ValueError names the bad line."""
     return parse_events_text(path.read_text(encoding="utf-8"), start, name=path.name)
 
 
 def parse_events_text(
     text: str, start: dt.datetime, *, name: str = "events"
-) -> list[tuple[dt.datetime, dict]]:
+) -> list[tuple[dt.datetime, dict[str, Any]]]:
     """Events lines (JSON, one a line) as (time, line), in time order; ValueError names the
     bad line."""
     from django.utils.dateparse import parse_datetime

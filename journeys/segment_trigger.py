@@ -26,6 +26,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -79,13 +80,16 @@ class Look:
     more: bool
 
 
-def _segment_sql(rules: dict, now: dt.datetime, contact_ids: list[int] | None):
+def _segment_sql(
+    rules: dict[str, Any], now: dt.datetime, contact_ids: list[int] | None
+) -> tuple[str, tuple[Any, ...]]:
     """The segment's contact ids as SQL text and parameters (the ORM's compilation)."""
     contacts = Contact.objects.filter(segment_q(rules, now=now))
     if contact_ids is not None:
         contacts = contacts.filter(Q(id__in=contact_ids))
     query = contacts.values("id").order_by().query
-    return query.get_compiler(using="default").as_sql()
+    compiled: tuple[str, tuple[Any, ...]] = query.get_compiler(using="default").as_sql()
+    return compiled
 
 
 def segment_look(
@@ -102,7 +106,7 @@ def segment_look(
     text, params = _segment_sql(segment.rules, now, contact_ids)
     members = sql.Identifier(SegmentMember._meta.db_table)
     scope: sql.Composable = sql.SQL("")
-    scope_params: list = []
+    scope_params: list[Any] = []
     if contact_ids is not None:
         scope, scope_params = sql.SQL("AND m.contact_id = ANY(%s)"), [contact_ids]
     statement = _LOOK.format(
@@ -217,7 +221,7 @@ def segment_journeys_exist() -> bool:
 SCOPED_LIMIT = 10_000
 
 
-def contacts_changed_receiver(sender, *, contact_ids, **kwargs) -> None:
+def contacts_changed_receiver(sender: Any, *, contact_ids: list[int], **kwargs: Any) -> None:
     """contacts' signals (changed, joined a list, consent): look at these contacts again in
     the segment journeys, after the write commits (one task per write, never per contact)."""
     ids = sorted(set(contact_ids))
@@ -235,7 +239,7 @@ def contacts_changed_receiver(sender, *, contact_ids, **kwargs) -> None:
     transaction.on_commit(_look_again(segment_contacts, ids))
 
 
-def _look_again(task, argument) -> Callable[[], None]:
+def _look_again(task: Any, argument: Any) -> Callable[[], None]:
     # A named function, not a lambda: Django's robust on_commit logs the callback's name.
     def look_again() -> None:
         task.delay(argument)

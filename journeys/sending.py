@@ -56,7 +56,7 @@ def event_values(properties: Any) -> dict[str, str]:
     return values
 
 
-def template_mapping(placeholders: dict) -> dict:
+def template_mapping(placeholders: dict[str, Any]) -> dict[str, Any]:
     """A WhatsApp template mapping from a send step's placeholders (texts with {{names}})."""
     mapping: dict[str, Any] = {
         "body": [slot_from_text(str(v)) for v in placeholders.get("body") or []]
@@ -71,7 +71,9 @@ def template_mapping(placeholders: dict) -> dict:
     return mapping
 
 
-def _render(campaign: Campaign, step: Step, contact: Any, due: Due, now: dt.datetime):
+def _render(
+    campaign: Campaign, step: Step, contact: Any, due: Due, now: dt.datetime
+) -> tuple[str, dict[str, Any] | None, int, str, str]:
     """(text, template values, parts, encoding, skip reason) of one recipient's message."""
     events = event_values(due.properties)
     kind = channel_type(step.raw["channel"])

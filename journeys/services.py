@@ -121,7 +121,7 @@ def journey_validate(*, definition: Any, journey: Journey | None = None) -> list
     return problems
 
 
-def _audience_problems(trigger: dict) -> list[str]:
+def _audience_problems(trigger: dict[str, Any]) -> list[str]:
     problems = []
     for side in ("include", "exclude"):
         audience = trigger.get(side) or {}
@@ -162,7 +162,7 @@ def keyword_problems(*, keyword: str, number: str, journey: Journey | None = Non
     return problems
 
 
-def _template(raw: dict) -> WhatsAppTemplate | None:
+def _template(raw: dict[str, Any]) -> WhatsAppTemplate | None:
     from django.conf import settings
 
     sender = raw.get("sender") or settings.INFOBIP_WHATSAPP_SENDER
@@ -286,7 +286,7 @@ def send_campaigns_create(*, journey: Journey, version: JourneyVersion) -> None:
 
 
 def _send_campaign(
-    journey: Journey, version: JourneyVersion, raw: dict, parsed: Definition
+    journey: Journey, version: JourneyVersion, raw: dict[str, Any], parsed: Definition
 ) -> None:
     from journeys.spec import duration_parse, quiet_hours_parse
 
@@ -328,7 +328,7 @@ def _send_campaign(
 
 
 def _move(
-    journey: Journey, to: str, actor: Actor, action: str, reason: str = "", **fields
+    journey: Journey, to: str, actor: Actor, action: str, reason: str = "", **fields: Any
 ) -> Journey:
     with transaction.atomic():
         locked = Journey.objects.select_for_update().get(pk=journey.pk)

@@ -68,7 +68,7 @@ class Cause:
     key: str = ""
     event_id: int | None = None
     name: str = ""
-    properties: dict = field(default_factory=dict)
+    properties: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 @dataclass
@@ -93,9 +93,9 @@ class Report:
     delayed_caps: int = 0
     exits: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
-    steps: list[dict] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
-    contacts: list[dict] = field(default_factory=list)
+    contacts: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -242,7 +242,7 @@ def report(journey: Journey, definition: Definition, since: dt.datetime, until: 
     held = EntryStep.objects.filter(entry__journey=journey, outcome="held")
     out.delayed_quiet_hours = held.filter(detail__startswith="quiet hours").count()
     out.delayed_caps = held.filter(detail__contains="frequency cap").count()
-    exits: Counter = Counter()
+    exits: Counter[str] = Counter()
     steps = []
     for row in StepCount.objects.filter(journey=journey).exclude(step_id="").order_by("id"):
         for name in ("completed", "goal", "opted_out", "archived", "stopped"):
@@ -259,7 +259,7 @@ def _fallbacks(queued: Any) -> tuple[dict[str, int], str]:
     """The fallback messages the queued messages' chains could add, by channel, and their cost
     if every one went (each goes only when the one before it failed or stayed silent, and
     nothing was sent here, so this is the most the chain can add: the report says so)."""
-    counts: Counter = Counter()
+    counts: Counter[str] = Counter()
     items: list[tuple[str, str, int]] = []
     campaigns = Campaign.objects.filter(pk__in=queued.values("campaign_id").distinct()).exclude(
         failover_mode=FailoverMode.NONE
@@ -405,7 +405,7 @@ def _fates(message_ids: list[str]) -> dict[str, str]:
     }
 
 
-def _contact(raw: dict) -> int:
+def _contact(raw: dict[str, Any]) -> int:
     from contacts.phones import PhoneChecker
 
     info = PhoneChecker().check(str(raw.get("phone", "")))
@@ -418,7 +418,7 @@ def _contact(raw: dict) -> int:
     return contact.pk
 
 
-def _scripted(journey: Journey, line: dict, clock: dt.datetime) -> None:
+def _scripted(journey: Journey, line: dict[str, Any], clock: dt.datetime) -> None:
     from infobip.models import Click
     from journeys.events import events_record
     from journeys.triggers import keyword_messages_enter
@@ -469,7 +469,7 @@ def _scripted(journey: Journey, line: dict, clock: dt.datetime) -> None:
             messages_clicked(message_ids=[last.pk])
 
 
-def _outcome(journey: Journey, contact_id: int, line: dict, clock: dt.datetime) -> None:
+def _outcome(journey: Journey, contact_id: int, line: dict[str, Any], clock: dt.datetime) -> None:
     """A scripted outcome of a message of the trigger's campaign (copied into the scratch
     database) or of a test campaign: `message` triggers hear it as they would a real one (the
     ledger's signal, a stored click, a stored reply)."""
@@ -509,7 +509,10 @@ def _outcome(journey: Journey, contact_id: int, line: dict, clock: dt.datetime) 
 
 
 def journey_replay_script(
-    *, definition: dict[str, Any], lines: list[tuple[dt.datetime, dict]], start: dt.datetime
+    *,
+    definition: dict[str, Any],
+    lines: list[tuple[dt.datetime, dict[str, Any]]],
+    start: dt.datetime,
 ) -> dict[str, Any]:
     """The definition live on this (scratch) database, the scripted events played in time,
     every due step taken and every message handed to the sandbox; → per contact, what and when."""

@@ -331,7 +331,9 @@ def _steps(raw: Any, problems: list[str]) -> tuple[dict[str, Step], list[str]]:
     return steps, ids
 
 
-def _ref(value: Any, following: str | None, known: set[str], where: str, problems: list[str]):
+def _ref(
+    value: Any, following: str | None, known: set[str], where: str, problems: list[str]
+) -> str | None:
     """A step reference: a known id, or the following step when absent."""
     if value is None:
         return following
@@ -386,7 +388,7 @@ def _step(
     return Step(sid, kind, raw, next=nxt if kind != "exit" else None)
 
 
-def _send(raw: dict, where: str, problems: list[str]) -> None:
+def _send(raw: dict[str, Any], where: str, problems: list[str]) -> None:
     channel = raw.get("channel", "sms")
     raw["channel"] = channel
     try:
@@ -415,7 +417,7 @@ def _send(raw: dict, where: str, problems: list[str]) -> None:
     _fallback(raw, kind.uses_template, where, problems)
 
 
-def _fallback(raw: dict, templated: bool, where: str, problems: list[str]) -> None:
+def _fallback(raw: dict[str, Any], templated: bool, where: str, problems: list[str]) -> None:
     """A send step's fallback chain (`["sms"]`, `[{"channel": "sms", "text": …}]`), checked by
     the campaigns' own chain rules (its hidden campaign runs it: campaigns/failover.py)."""
     from campaigns.models import Campaign, FailoverMode
@@ -453,7 +455,7 @@ def _fallback(raw: dict, templated: bool, where: str, problems: list[str]) -> No
             )
 
 
-def _regional(raw: dict, where: str, problems: list[str]) -> None:
+def _regional(raw: dict[str, Any], where: str, problems: list[str]) -> None:
     """A send step's countries' rules (docs/COUNTRIES.md): well formed, or named."""
     dlt = raw.get("dlt_template_id", "")
     if not isinstance(dlt, str) or (dlt and not DLT_ID.fullmatch(dlt)):
@@ -465,7 +467,7 @@ def _regional(raw: dict, where: str, problems: list[str]) -> None:
         problems.append(f"{where}.kr_title: South Korea's title, up to {KR_TITLE_MAX} characters")
 
 
-def _wait(raw: dict, sid: str, nxt: str | None, where: str, problems: list[str]) -> Step:
+def _wait(raw: dict[str, Any], sid: str, nxt: str | None, where: str, problems: list[str]) -> Step:
     if "until" in raw:
         until = time_parse(raw["until"])
         if until is None:
@@ -477,7 +479,14 @@ def _wait(raw: dict, sid: str, nxt: str | None, where: str, problems: list[str])
     return Step(sid, "wait", raw, next=nxt, duration=duration)
 
 
-def _split(raw, sid, following, known, where, problems) -> Step:
+def _split(
+    raw: dict[str, Any],
+    sid: str,
+    following: str | None,
+    known: set[str],
+    where: str,
+    problems: list[str],
+) -> Step:
     branches = raw.get("branches")
     parsed: list[tuple[str, float, str | None]] = []
     if not isinstance(branches, list) or not 2 <= len(branches) <= 10:
@@ -502,7 +511,7 @@ def _split(raw, sid, following, known, where, problems) -> Step:
     return Step(sid, "split", raw, branches=tuple(parsed))
 
 
-def _update(raw: dict, where: str, problems: list[str]) -> None:
+def _update(raw: dict[str, Any], where: str, problems: list[str]) -> None:
     known = {"id", "type", "next", "add_to_lists", "remove_from_lists", "set", "consent"}
     if unknown := sorted(set(raw) - known):
         problems.append(f"{where}: unknown field(s) {', '.join(unknown)}")

@@ -50,7 +50,7 @@ def entries_leave(*, journey_id: int, reason: str, limit: int) -> int:
             [now, "exited", f"journey {reason}", [r[0] for r in rows], [r[3] for r in rows],
              [r[2] for r in rows]],
         )  # fmt: skip
-        counts: dict[tuple[int, str], Counter] = defaultdict(Counter)
+        counts: dict[tuple[int, str], Counter[str]] = defaultdict(Counter[str])
         for _, version_id, step, _ in rows:
             counts[(version_id, step)]["waiting"] -= 1
             counts[(version_id, step)][f"exited_{reason}"] += 1
@@ -85,7 +85,7 @@ def entries_to_version(*, journey_id: int, version_id: int) -> int:
                 {"version": version_id, "journey": journey_id, "old": old, "steps": steps},
             )
             rows = [r[0] for r in cursor.fetchall()]
-            counts: dict[tuple[int, str], Counter] = defaultdict(Counter)
+            counts: dict[tuple[int, str], Counter[str]] = defaultdict(Counter[str])
             for step in rows:
                 counts[(old, step)]["waiting"] -= 1
                 counts[(version_id, step)]["waiting"] += 1

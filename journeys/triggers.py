@@ -20,6 +20,7 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -41,7 +42,7 @@ logger = logging.getLogger(__name__)
 DATE_SWEEP_EVERY = 300
 
 
-def live_journeys(**filters) -> list[LiveJourney]:
+def live_journeys(**filters: Any) -> list[LiveJourney]:
     """Active journeys with a live version matching `filters` (by index)."""
     rows = Journey.objects.filter(
         state=JourneyState.ACTIVE, version__isnull=False, **filters
@@ -62,7 +63,7 @@ class EventCause:
     name: str
     contact_id: int
     key: str
-    properties: dict
+    properties: dict[str, Any]
 
 
 def events_enter(
@@ -119,7 +120,9 @@ def keyword_messages_enter(*, messages: Sequence[tuple[int, int, str, str]]) -> 
     return claimed
 
 
-def list_joined_receiver(sender, *, list_id: int, contact_ids: list[int], **kwargs) -> None:
+def list_joined_receiver(
+    sender: Any, *, list_id: int, contact_ids: list[int], **kwargs: Any
+) -> None:
     """contacts' list_joined signal: contacts just added to a list enter its journeys."""
     if not contact_ids:
         return

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -86,7 +87,7 @@ def happened(
 ) -> set[int]:
     """The entries among (id, contact, key, wait_event, last_message, since) whose event came."""
     found: set[int] = set()
-    by_kind: dict[str, list] = defaultdict(list)
+    by_kind: dict[str, list[Any]] = defaultdict(list[Any])
     for row in waiting:
         by_kind[row[3]].append(row)
     # Replies and events count from the entry's last send (else from its arrival).
@@ -96,8 +97,9 @@ def happened(
         ).values_list("id", "created_at")
     )
 
-    def since(row) -> dt.datetime:
-        return sent_at.get(row[4], row[5]) if row[4] else row[5]
+    def since(row: Any) -> dt.datetime:
+        at: dt.datetime = sent_at.get(row[4], row[5]) if row[4] else row[5]
+        return at
 
     for kind, rows in by_kind.items():
         if kind in ("click", "delivered"):
@@ -155,7 +157,7 @@ _RESOLVE = sql.SQL(
 )
 
 
-def _awaited(**lookups) -> bool:
+def _awaited(**lookups: Any) -> bool:
     """Whether any waiting entry matches (the resolving UPDATE's own index, as a probe first:
     a report or reply batch that no journey waits on costs one indexed read, no write)."""
     return JourneyEntry.objects.filter(
@@ -163,7 +165,9 @@ def _awaited(**lookups) -> bool:
     ).exists()
 
 
-def _resolve(where: sql.Composable, params: dict, now: dt.datetime | None = None) -> set[int]:
+def _resolve(
+    where: sql.Composable, params: dict[str, Any], now: dt.datetime | None = None
+) -> set[int]:
     statement = _RESOLVE.format(entries=sql.Identifier(JourneyEntry._meta.db_table), where=where)
     with bound_cursor() as cursor:
         cursor.execute(statement, {**params, "now": now or timezone.now()})
@@ -220,7 +224,9 @@ def events_arrived(
     return _resolve(where, params, now)
 
 
-def links_clicked_receiver(sender, *, event_keys: list[tuple[int | None, int]], **kwargs) -> None:
+def links_clicked_receiver(
+    sender: Any, *, event_keys: list[tuple[int | None, int]], **kwargs: Any
+) -> None:
     """infobip's links_clicked signal: the clicked messages' waiting entries."""
     wanted = [(e, i) for e, i in event_keys if e is not None]
     if not wanted:
@@ -232,7 +238,7 @@ def links_clicked_receiver(sender, *, event_keys: list[tuple[int | None, int]], 
     messages_clicked(message_ids=[i for i in ids if i is not None])
 
 
-def messages_final_receiver(sender, *, message_ids: list[int], **kwargs) -> None:
+def messages_final_receiver(sender: Any, *, message_ids: list[int], **kwargs: Any) -> None:
     """campaigns' messages_final signal: waiting entries whose message was delivered.
 
     Runs inside the report transaction: the batch's delivered rows (by primary key), then one

@@ -100,7 +100,7 @@ class Command(BaseCommand):
             raise CommandError(f"no journey with id {pk}")
         return journey
 
-    def _done(self, journey: Journey, o: dict, what: str) -> None:
+    def _done(self, journey: Journey, o: dict[str, Any], what: str) -> None:
         journey.refresh_from_db()
         if o["json"]:
             self.stdout.write(json.dumps(journey_status(journey=journey), default=str))
