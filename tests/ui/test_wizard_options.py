@@ -86,7 +86,8 @@ def test_without_a_link_tracking_starts_off_and_unchecking_it_sticks(marketer_cl
     assert "This text has no link yet." in page
     # Where links are shortened, in words: no setting name reaches the marketer.
     assert "Infobip's short domain (your administrator can set your own)" in page
-    assert "INFOBIP_" not in page and "HERALD_" not in page
+    assert "INFOBIP_" not in page
+    assert "HERALD_" not in page
     marketer_client.post(reverse("ui:wizard_options"), {"send_mode": "now"})
     assert Campaign.objects.get().track_links is False
 
