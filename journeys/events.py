@@ -199,9 +199,11 @@ def events_record(
     return result
 
 
-def _contacts(checked: list[EventIn], result: EventsResult, known: dict[str, int]) -> list[EventIn]:
-    phones = sorted({e.phone for e in checked if e.phone and e.phone not in known})
-    by_phone = dict(known)
+def _contacts(
+    checked: list[EventIn], result: EventsResult, stored: dict[str, int]
+) -> list[EventIn]:
+    phones = sorted({e.phone for e in checked if e.phone and e.phone not in stored})
+    by_phone = dict(stored)
     if phones and settings.HERALD_EVENTS_UNKNOWN_CONTACTS == "create":
         by_phone.update(contacts_for_numbers(phones))
     elif phones:

@@ -96,7 +96,7 @@ def test_rows_naming_a_missing_contact_journey_version_or_event_are_refused(stor
 
 @pytest.mark.django_db
 def test_deleting_a_contact_in_sql_deletes_its_events_entries_ledger_and_members(story) -> None:
-    journey, contact, entry = story
+    _journey, contact, entry = story
     other = Contact.objects.create(phone="+447946000002")
     events_record(events=[{"name": "bought", "contact": {"id": other.pk}}])
     _sql("DELETE FROM contacts_contact WHERE id = %s", contact.pk)
@@ -122,7 +122,7 @@ def test_erasing_a_contact_removes_its_journey_rows_and_keeps_the_others(story) 
 
 @pytest.mark.django_db
 def test_a_deleted_event_leaves_its_entries_and_a_named_version_cannot_go(story) -> None:
-    journey, contact, entry = story
+    journey, _contact, entry = story
     _sql("DELETE FROM journeys_event WHERE id = %s", entry.event_id)
     entry.refresh_from_db()
     assert entry.event_id is None  # SET NULL, as the model says
@@ -133,7 +133,7 @@ def test_a_deleted_event_leaves_its_entries_and_a_named_version_cannot_go(story)
 
 @pytest.mark.django_db
 def test_deleting_a_journey_in_sql_deletes_its_entries_ledger_and_members(story) -> None:
-    journey, contact, entry = story
+    journey, _contact, _entry = story
     with transaction.atomic():
         _sql("DELETE FROM journeys_journey WHERE id = %s", journey.pk)
         assert not JourneyEntry.objects.exists()
