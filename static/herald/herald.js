@@ -82,6 +82,15 @@
         Array.prototype.forEach.call(row.children, function (cell, i) {
           if (!cell.hasAttribute("data-label") && !cell.hasAttribute("colspan")) {
             cell.setAttribute("data-label", heads[i] || "");
+            // The labelled cell is a two-column grid: each child node would be its own grid
+            // item, so "status · error" split into rows with the " · " under the label, and a
+            // badge stretched across the card. One wrapper keeps the value as one flow.
+            if (cell.childNodes.length) {
+              var value = document.createElement("span");
+              value.className = "cell-value";
+              value.append.apply(value, Array.prototype.slice.call(cell.childNodes));
+              cell.appendChild(value);
+            }
           }
         });
       });

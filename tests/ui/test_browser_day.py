@@ -222,8 +222,37 @@ def test_every_page_at_1280_and_390(
             # Nothing may stick out sideways on a phone: the page is as wide as the screen.
             scroll_width = page.evaluate("document.documentElement.scrollWidth")
             assert scroll_width <= width + 1, f"{path} is {scroll_width}px wide at {width}px"
+            if width == 390:
+                assert page.evaluate(_CARD_CELLS_OUT_OF_PLACE) == [], path
             shot(page, shots_dir, f"day-w{width}-{name}")
             axe_audit.check(page, f"{path} at {width} px")
+
+
+# On a phone a table row is a card and each cell a grid: its column's label, then its value.
+# Every piece of the value (text, link, badge) must sit in the value column, and a badge must
+# stay its own size, not stretch across the card.
+_CARD_CELLS_OUT_OF_PLACE = """() => {
+  const out = [];
+  document.querySelectorAll(".table-wrap td[data-label]:not([data-label=''])").forEach(td => {
+    const cell = td.getBoundingClientRect();
+    if (!cell.width || getComputedStyle(td).display !== "grid") return;
+    const valueLeft = cell.left + cell.width * 0.3;
+    const range = document.createRange();
+    td.childNodes.forEach(node => {
+      if (!node.textContent.trim()) return;
+      range.selectNode(node);
+      const box = range.getBoundingClientRect();
+      if (box.width && box.left < valueLeft)
+        out.push(td.dataset.label + ": " + node.textContent.trim());
+    });
+    td.querySelectorAll(".badge").forEach(badge => {
+      range.selectNodeContents(badge);
+      if (badge.getBoundingClientRect().width > range.getBoundingClientRect().width + 40)
+        out.push(td.dataset.label + ": stretched badge " + badge.textContent.trim());
+    });
+  });
+  return out;
+}"""
 
 
 def test_a_conversation_with_a_reply_in_both_channels(
