@@ -224,6 +224,7 @@ def test_every_page_at_1280_and_390(
             assert scroll_width <= width + 1, f"{path} is {scroll_width}px wide at {width}px"
             if width == 390:
                 assert page.evaluate(_CARD_CELLS_OUT_OF_PLACE) == [], path
+                assert page.evaluate(_EMPTY_CALENDAR_WEEKS) == 0, path
             shot(page, shots_dir, f"day-w{width}-{name}")
             axe_audit.check(page, f"{path} at {width} px")
 
@@ -253,6 +254,10 @@ _CARD_CELLS_OUT_OF_PLACE = """() => {
   });
   return out;
 }"""
+# On a phone the calendar shows only the days with campaigns (and today): no empty week cards.
+_EMPTY_CALENDAR_WEEKS = """() => Array.from(document.querySelectorAll(".calendar tbody tr"))
+  .filter(tr => tr.offsetHeight > 0 && !Array.from(tr.cells).some(td => td.offsetHeight > 0))
+  .length"""
 
 
 def test_a_conversation_with_a_reply_in_both_channels(
