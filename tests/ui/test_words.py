@@ -54,3 +54,35 @@ def test_no_marketer_page_names_a_command_an_api_path_or_a_setting():
         if found := OPERATOR_WORDS.findall(text):
             said[path.name] = found
     assert not said, said
+
+
+@pytest.mark.django_db
+def test_the_contact_page_and_the_templates_name_channels_and_statuses_in_words(client):
+    """Issue 26 #14: "whatsapp", "APPROVED" and "MARKETING" are codes; the marketer reads words."""
+    from tests.factories import make_audience
+    from tests.ui.pages import failover_campaign
+    from whatsapp.models import WhatsAppTemplate
+
+    audience = make_audience(3)
+    failover_campaign(audience)
+    template = WhatsAppTemplate.objects.create(
+        sender="447860099299",
+        name="welcome",
+        language="en",
+        status="APPROVED",
+        category="MARKETING",
+        body_text="Hello {{1}}",
+    )
+    client.force_login(make_user("mia", MARKETER))
+    contact = audience.contacts.order_by("id")[1]
+    page = client.get(reverse("ui:contact", args=[contact.pk])).content.decode()
+    assert " · WhatsApp · " in page
+    assert " · SMS · " in page
+    assert " · whatsapp" not in page
+    assert " · sms" not in page
+    for url in (reverse("ui:templates"), reverse("ui:template", args=[template.pk])):
+        page = client.get(url).content.decode()
+        assert ">Approved<" in page, url
+        assert "Marketing" in page, url
+        assert "APPROVED<" not in page, url
+        assert "MARKETING" not in page, url
