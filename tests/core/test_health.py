@@ -133,6 +133,8 @@ def test_dashboard_says_what_healthz_says(admin_client, settings) -> None:
     )
     page = admin_client.get(reverse("ui:dashboard")).content.decode()
     assert "Herald: not everything is working" in page
+    assert "tell your administrator" in page
+    assert ">/healthz/<" not in page
     assert "<li>no worker has taken the sending queue&#x27;s work for 120 s</li>" in page
 
 
