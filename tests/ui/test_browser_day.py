@@ -222,6 +222,7 @@ def test_every_page_at_1280_and_390(
             # Nothing may stick out sideways on a phone: the page is as wide as the screen.
             scroll_width = page.evaluate("document.documentElement.scrollWidth")
             assert scroll_width <= width + 1, f"{path} is {scroll_width}px wide at {width}px"
+            assert page.evaluate(_FLOATING_CARD_HEADINGS) == [], path
             if width == 390:
                 assert page.evaluate(_CARD_CELLS_OUT_OF_PLACE) == [], path
                 assert page.evaluate(_EMPTY_CALENDAR_WEEKS) == 0, path
@@ -229,6 +230,11 @@ def test_every_page_at_1280_and_390(
             axe_audit.check(page, f"{path} at {width} px")
 
 
+# A heading that opens a card sits at the card's padding, not 24 px further down.
+_FLOATING_CARD_HEADINGS = """() => Array.from(document.querySelectorAll(".card > h2:first-child"))
+  .filter(h => h.offsetHeight && h.getBoundingClientRect().top
+                                 - h.parentElement.getBoundingClientRect().top > 20)
+  .map(h => h.textContent.trim())"""
 # On a phone a table row is a card and each cell a grid: its column's label, then its value.
 # Every piece of the value (text, link, badge) must sit in the value column, and a badge must
 # stay its own size, not stretch across the card.
