@@ -36,7 +36,7 @@ from campaigns.segment_rules import (
     rules_summary,
     rules_with_types,
 )
-from campaigns.segment_sql import CONTACTS, Prepared, SegmentCondition, condition
+from campaigns.segment_sql import CONTACTS, Prepared, SegmentCondition, condition, hashes_in
 from channels.registry import mediums
 from contacts.models import AttributeDefinition, Contact, ContactList
 from core.rules import actor_require
@@ -165,13 +165,16 @@ class SegmentPreview:
     sample: list[Contact]
 
 
-def _read(statement: sql.Composable, row_type: type) -> Any:
-    """Run one statement with the count settings, in a block rolled back (it wrote nothing),
-    so neither the caller's transaction nor the pooled connection keeps the settings."""
+def _read(prepared: Prepared, statement: sql.SQL, row_type: type, **values: Any) -> Any:
+    """Run one statement over the rules (`{condition}` in it) with the count settings, in a
+    block rolled back (it wrote nothing), so neither the caller's transaction nor the pooled
+    connection keeps the settings. The rules compile under those settings: whether an OR's
+    ids are hashed depends on the work_mem the statement runs with."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(_SETTINGS.as_string(None))
-            cursor.execute(statement.as_string(None))
+            where = condition(prepared, sql.Identifier("c"), hashes_in(connection))
+            cursor.execute(statement.format(condition=where, **values).as_string(None))
             row = row_type(*cursor.fetchone())
         transaction.set_rollback(True)
     return row
@@ -191,10 +194,7 @@ def segment_count(
     """How many contacts the segment (or unsaved `rules`, for a live count) selects as of `now`."""
     rules = segment.rules if segment is not None else rules
     prepared = _prepare(rules or {"rules": []}, now, None)
-    statement = SEGMENT_COUNT.format(
-        contacts=CONTACTS, condition=condition(prepared, sql.Identifier("c"))
-    )
-    count: int = _read(statement, _Count).count
+    count: int = _read(prepared, SEGMENT_COUNT, _Count, contacts=CONTACTS).count
     return count
 
 
@@ -203,12 +203,7 @@ def segment_preview(
 ) -> SegmentPreview:
     """The count and the newest `limit` matching contacts (the builder's live figures)."""
     prepared = _prepare(rules, now, None)
-    statement = SEGMENT_PREVIEW.format(
-        contacts=CONTACTS,
-        condition=condition(prepared, sql.Identifier("c")),
-        limit=sql.Literal(limit),
-    )
-    row = _read(statement, _PreviewRow)
+    row = _read(prepared, SEGMENT_PREVIEW, _PreviewRow, contacts=CONTACTS, limit=sql.Literal(limit))
     by_id = Contact.objects.in_bulk(row.sample_ids)
     return SegmentPreview(row.total, [by_id[i] for i in row.sample_ids if i in by_id])
 
@@ -227,7 +222,9 @@ def segment_matching_ids(
     statement = SEGMENT_MATCHING.format(
         contacts=CONTACTS,
         ids=sql.Literal(ids),
-        condition=condition(_prepare(rules, now, event), sql.Identifier("c")),
+        condition=condition(
+            _prepare(rules, now, event), sql.Identifier("c"), hashes_in(connection)
+        ),
     )
     with connection.cursor() as cursor:
         cursor.execute(statement.as_string(None))
