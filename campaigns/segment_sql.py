@@ -151,12 +151,27 @@ def condition(
     return _Compiler(prepared, hashes).group(prepared.rules, contact)
 
 
+def condition_joined(
+    prepared: Prepared, contact: sql.Composable, hashes: Hashes | None = None
+) -> tuple[sql.Composable, sql.Composable]:
+    """The rules as (LEFT JOINs, a condition over `contact` and them), for a statement of one's
+    own (`FROM contacts AS contact {joins} WHERE {condition}`): an OR mixing the contact's own
+    row with other tables that every match must pass (reached from the top through ANDs only)
+    reads its own-row rules on the row and LEFT JOINs the other tables' ids."""
+    compiler = _Compiler(prepared, hashes)
+    compiler.joins = []
+    where = compiler.group(prepared.rules, contact, top=True)
+    return sql.SQL("").join(compiler.joins), where
+
+
 class _Compiler:
     def __init__(self, prepared: Prepared, hashes: Hashes | None = None) -> None:
         self.prepared = prepared
         # Ids a statement of their own: not when event rules read a column of the outer
         # statement (a journey's batch), which a nested group's ids may then refer to.
         self.hashes = hashes if prepared.event_source is None else None
+        # LEFT JOINs the statement adds (condition_joined), None: a condition alone.
+        self.joins: list[sql.Composable] | None = None
         zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
         self.zone = zone
         self.today = prepared.now.astimezone(zone).date()
@@ -168,23 +183,25 @@ class _Compiler:
         return sql.Identifier(f"sc{self._aliases}")
 
     # --- groups -----------------------------------------------------------------------------
-    def group(self, group: dict[str, Any], c: sql.Composable) -> sql.Composable:
+    def group(self, group: dict[str, Any], c: sql.Composable, top: bool = False) -> sql.Composable:
+        """A group of rules; `top`: every match must pass it (reached through ANDs only)."""
         rules = group["rules"]
         if not rules:
             return _TRUE  # an empty group matches everyone, as "no conditions"
         any_of = group.get("match") == "any"
         if any_of and not all(_on_contact(rule) for rule in rules):
+            if top and self.joins is not None and any(_on_contact(rule) for rule in rules):
+                return self.any_joined(rules, c)
             return self.any_ids(rules, c)
-        parts = [self.item(rule, c) for rule in rules]
+        parts = [self.item(rule, c, top and not any_of) for rule in rules]
         joiner = sql.SQL(" OR ") if any_of else sql.SQL(" AND ")
         return sql.SQL("({})").format(joiner.join(parts)) if len(parts) > 1 else parts[0]
 
-    def item(self, rule: dict[str, Any], c: sql.Composable) -> sql.Composable:
-        return self.group(rule, c) if "rules" in rule else self.rule(rule, c)
+    def item(self, rule: dict[str, Any], c: sql.Composable, top: bool = False) -> sql.Composable:
+        return self.group(rule, c, top) if "rules" in rule else self.rule(rule, c)
 
-    def any_ids(self, rules: list[dict[str, Any]], c: sql.Composable) -> sql.Composable:
-        """An OR that reads other tables: `own(c) OR c.id IN (ids UNION ...)` when PostgreSQL
-        will hash the ids, else one `id IN (own ids UNION ids ...)`."""
+    def other_ids(self, rules: list[dict[str, Any]]) -> list[sql.Composable]:
+        """The ids each of an OR's rules over other tables selects, one statement each."""
         others: list[sql.Composable] = []
         for rule in rules:
             if _on_contact(rule):
@@ -194,6 +211,29 @@ class _Compiler:
                 inner = self.alias()
                 ids = _ids_where(inner, self.item(rule, inner))
             others.append(ids)
+        return others
+
+    def any_joined(self, rules: list[dict[str, Any]], c: sql.Composable) -> sql.Composable:
+        """An OR of own-row rules and other tables, in a statement of one's own: the other
+        tables' ids LEFT JOINed (a hash join whatever their number, beside the rest of the
+        statement's joins), the own-row rules read on the row: `own(c) OR sN.id IS NOT NULL`."""
+        assert self.joins is not None
+        alias = sql.Identifier(f"so{len(self.joins) + 1}")
+        # A UNION (with an empty branch when there is one): distinct ids, so the join adds no
+        # row, and estimated from the branches (a DISTINCT over a subquery is guessed at 200).
+        branches = [*self.other_ids(rules), sql.SQL("SELECT NULL::bigint WHERE false")]
+        self.joins.append(
+            sql.SQL(" LEFT JOIN ({ids}) AS {a}(id) ON {a}.id = {c}.id").format(
+                ids=sql.SQL(" UNION ").join(branches), a=alias, c=c
+            )
+        )
+        own = [self.item(rule, c) for rule in rules if _on_contact(rule)]
+        return sql.SQL("({} OR {}.id IS NOT NULL)").format(sql.SQL(" OR ").join(own), alias)
+
+    def any_ids(self, rules: list[dict[str, Any]], c: sql.Composable) -> sql.Composable:
+        """An OR that reads other tables: `own(c) OR c.id IN (ids UNION ...)` when PostgreSQL
+        will hash the ids, else one `id IN (own ids UNION ids ...)`."""
+        others = self.other_ids(rules)
         own = [rule for rule in rules if _on_contact(rule)]
         other_ids = sql.SQL(" UNION ").join(others)
         if own and self.hashes is not None and self.hashes(other_ids):

@@ -16,6 +16,7 @@ import random
 import pytest
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from psycopg import sql
 
@@ -246,6 +247,8 @@ def test_random_and_or_not_mixes_select_exactly_what_the_exists_form_selected(
             Contact.objects.filter(members | old).values_list("id", flat=True)
         ), rules
         assert Contact.objects.filter(new).count() == len(chosen)
+        # The count's own statement (ORs every match passes LEFT JOINed: condition_joined).
+        assert segment_count(rules=rules, now=NOW) == len(chosen), rules
         nonempty += 0 < len(chosen) < len(everyone)
     # The mixes discriminate: most select some but not all of the contacts.
     assert nonempty > len(groups) // 2
@@ -421,6 +424,12 @@ def test_an_or_of_own_row_and_other_table_rules_selects_what_the_oracle_says(
         # left to hash under.
         plan = Contact.objects.filter(new).explain()
         assert ("hashed SubPlan" in plan) == (form == "hashed"), plan
+    # The count's statement LEFT JOINs the ids of the bench's shape (its OR is under an AND).
+    with CaptureQueriesContext(connection) as captured:
+        segment_count(rules=MIXED[0], now=NOW)
+    counted = [q["sql"] for q in captured.captured_queries if "count(*)" in q["sql"]]
+    assert " AS c LEFT JOIN (" in counted[-1]
+    assert ' OR "so1".id IS NOT NULL' in counted[-1]
 
 
 @pytest.mark.parametrize("rows", [1_000, 100_000, 200_000, 10_000_000])
