@@ -2,27 +2,46 @@
 
 from collections.abc import Callable
 from functools import wraps
+from typing import Concatenate, ParamSpec, TypeVar, cast
 
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseBase
 
 LAUNCH = "ui.launch_campaign"
 APPROVE = "ui.approve_campaign"
 
+P = ParamSpec("P")
+R = TypeVar("R", bound=HttpResponseBase)
 
-def page(*perms: str) -> Callable:
+
+class AuthenticatedRequest(HttpRequest):
+    """The request a `page` view is given: `page` lets only logged-in users through."""
+
+    user: User
+
+
+def page(
+    *perms: str,
+) -> Callable[
+    [Callable[Concatenate[AuthenticatedRequest, P], R]], Callable[Concatenate[HttpRequest, P], R]
+]:
     """Decorator: logged-in users only (else the login page); 403 without all of `perms`."""
 
-    def decorator(view: Callable) -> Callable:
+    def decorator(
+        view: Callable[Concatenate[AuthenticatedRequest, P], R],
+    ) -> Callable[Concatenate[HttpRequest, P], R]:
         @wraps(view)
-        def wrapped(request, *args, **kwargs):
+        def wrapped(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> R:
             from ui.timezones import activate_for
 
             activate_for(request)  # times shown and typed in the person's own zone
             if perms and not request.user.has_perms(perms):
                 missing = [p for p in perms if not request.user.has_perm(p)]
                 raise PermissionDenied(permission_denied_text(missing[0]))
-            return view(request, *args, **kwargs)
+            # login_required (below) has turned away anonymous visitors: the user is a User.
+            return view(cast(AuthenticatedRequest, request), *args, **kwargs)
 
         return login_required(wrapped)
 

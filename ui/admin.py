@@ -3,6 +3,7 @@
 import json
 
 from django.contrib import admin
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -10,7 +11,7 @@ from ui.models import ImportJob
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(admin.ModelAdmin[ImportJob]):
     """Read-only: an import is started from the browser, the command line or the API."""
 
     list_display = ["original_name", "status", "created_by", "created_at", "encoding",
@@ -37,8 +38,8 @@ class ImportJobAdmin(admin.ModelAdmin):
             '<a href="{}">The import\'s page</a>', reverse("ui:import", args=[obj.pk])
         )
 
-    def has_add_permission(self, request) -> bool:
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: ImportJob | None = None) -> bool:
         return False

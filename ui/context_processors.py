@@ -1,11 +1,13 @@
 """Template context for the marketer's pages: the approvers' in-app notification."""
 
+from typing import Any
+
 from django.http import HttpRequest
 
 from ui.access import APPROVE
 
 
-def approvals_waiting(request: HttpRequest) -> dict:
+def approvals_waiting(request: HttpRequest) -> dict[str, Any]:
     """How many approval requests wait for this approver (not their own campaigns): the
     menu shows it next to Approvals (issue 26 #13). One small query, for approvers only."""
     user = getattr(request, "user", None)

@@ -163,7 +163,7 @@ def _exits(step: dict[str, Any], post: Any) -> None:
             step[name] = post.get(name)
 
 
-def _json(raw: str, what: str, problems: list[str]) -> Any:
+def _json(raw: str, what: str, problems: list[str]) -> object:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -171,7 +171,7 @@ def _json(raw: str, what: str, problems: list[str]) -> Any:
         return {}
 
 
-def _rule(post: Any, problems: list[str]) -> dict[str, Any]:
+def _rule(post: Any, problems: list[str]) -> object:
     """A branch rule: the advanced JSON when given, else the one condition of the form."""
     if post.get("rule_json", "").strip():
         return _json(post["rule_json"], "rule", problems)
@@ -257,7 +257,7 @@ def settings_from_form(post: Any, draft: dict[str, Any]) -> dict[str, Any]:
 
 
 def problems_by_step(
-    problems: list[str], steps: list[dict]
+    problems: list[str], steps: list[dict[str, Any]]
 ) -> tuple[dict[str, list[str]], list[str]]:
     """Problems keyed by step id (`steps[i]…`), and the journey-wide rest."""
     by_step: dict[str, list[str]] = {}
@@ -275,7 +275,7 @@ def problems_by_step(
     return by_step, rest
 
 
-def new_step_id(step_type: str, steps: list[dict]) -> str:
+def new_step_id(step_type: str, steps: list[dict[str, Any]]) -> str:
     """A fresh step id for a type (`send1`, `wait2` …)."""
     taken = {str(s.get("id")) for s in steps if isinstance(s, dict)}
     n = 1

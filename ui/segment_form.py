@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from campaigns.segment_rules import DATE_FIELDS, EVENTS, OPS, TEXT_FIELDS, rule_type
+from campaigns.segment_rules import DATE_FIELDS, EVENTS, OPS, TEXT_FIELDS, Problem, rule_type
 from contacts.attributes import AttributeType, parse_number
 
 MAX_ITEMS = 30  # rows a builder shows (the rules allow 50 in all)
@@ -118,7 +118,7 @@ class Row:
 # --- form → rules ---------------------------------------------------------------------------
 
 
-def rules_from_form(post: Any, choices: Choices) -> dict:
+def rules_from_form(post: Any, choices: Choices) -> dict[str, Any]:
     """The rules the form describes (as typed: the services check them)."""
     items: dict[str, dict[str, Any]] = {}
     for name in post:
@@ -126,10 +126,10 @@ def rules_from_form(post: Any, choices: Choices) -> dict:
             path, part = match.groups()
             values = post.getlist(name) if hasattr(post, "getlist") else [post[name]]
             items.setdefault(path, {})[part] = values if part == "lists" else values[-1]
-    top: dict = {"match": "any" if post.get("match") == "any" else "all", "rules": []}
+    top: dict[str, Any] = {"match": "any" if post.get("match") == "any" else "all", "rules": []}
     # Nodes by their path in the form: an item goes into the group at its parent's path (an
     # item whose parent is missing or is a rule is dropped).
-    nodes: dict[tuple[int, ...], dict] = {(): top}
+    nodes: dict[tuple[int, ...], dict[str, Any]] = {(): top}
     for path in sorted(items, key=_key)[: MAX_ITEMS * 2]:
         steps = _key(path)
         parent = nodes.get(steps[:-1])
@@ -137,7 +137,10 @@ def rules_from_form(post: Any, choices: Choices) -> dict:
             continue
         data = items[path]
         if data.get("kind") == "group":
-            node: dict = {"match": "any" if data.get("match") == "any" else "all", "rules": []}
+            node: dict[str, Any] = {
+                "match": "any" if data.get("match") == "any" else "all",
+                "rules": [],
+            }
         else:
             node = _rule(data, choices)
         parent["rules"].append(node)
@@ -149,7 +152,7 @@ def _key(path: str) -> tuple[int, ...]:
     return tuple(int(p) for p in path.split(".")) if path else ()
 
 
-def _rule(data: dict[str, Any], choices: Choices) -> dict:
+def _rule(data: dict[str, Any], choices: Choices) -> dict[str, Any]:
     choice = str(data.get("field", ""))
     op = str(data.get("op", ""))
     if choice in TEXT_FIELDS or choice in DATE_FIELDS:
@@ -189,7 +192,7 @@ def _rule(data: dict[str, Any], choices: Choices) -> dict:
     return {"field": choice}
 
 
-def _value(kind: str, op: str, data: dict[str, Any]) -> dict:
+def _value(kind: str, op: str, data: dict[str, Any]) -> dict[str, Any]:
     """The value of a typed rule from its inputs (numbers and days as numbers when they are)."""
     if op in NO_VALUE_OPS:
         return {}
@@ -220,7 +223,7 @@ def _number(text: str) -> Any:
 _PATH = re.compile(r"^\d{1,3}(?:\.\d{1,3}){0,2}$")
 
 
-def apply_action(rules: dict, action: str) -> dict:
+def apply_action(rules: dict[str, Any], action: str) -> dict[str, Any]:
     """A structural change from a builder button: add-rule[:PATH], add-group, remove:PATH."""
     verb, _, path = action.partition(":")
     if path and not _PATH.match(path):
@@ -239,8 +242,8 @@ def apply_action(rules: dict, action: str) -> dict:
     return rules
 
 
-def _at(rules: dict, path: str) -> dict | None:
-    node: dict = rules
+def _at(rules: dict[str, Any], path: str) -> dict[str, Any] | None:
+    node: dict[str, Any] = rules
     for step in _key(path):
         children = node.get("rules", [])
         if step >= len(children):
@@ -252,13 +255,13 @@ def _at(rules: dict, path: str) -> dict | None:
 # --- rules → rows ---------------------------------------------------------------------------
 
 
-def rows_from_rules(rules: dict, choices: Choices, problems: dict[str, str]) -> list[Row]:
+def rows_from_rules(rules: dict[str, Any], choices: Choices, problems: dict[str, str]) -> list[Row]:
     """The rows the template draws for `rules`, with each row's problem (by path)."""
     return _rows(rules.get("rules", []), "", 0, choices, problems)
 
 
 def _rows(
-    items: list, prefix: str, depth: int, choices: Choices, problems: dict[str, str]
+    items: list[Any], prefix: str, depth: int, choices: Choices, problems: dict[str, str]
 ) -> list[Row]:
     rows = []
     for index, item in enumerate(items[:MAX_ITEMS]):
@@ -275,7 +278,7 @@ def _rows(
     return rows
 
 
-def _rule_row(rule: dict, path: str, depth: int, choices: Choices) -> Row:
+def _rule_row(rule: dict[str, Any], path: str, depth: int, choices: Choices) -> Row:
     name = rule.get("field", "")
     row = Row(path, depth, "rule")
     if name in TEXT_FIELDS or name in DATE_FIELDS or name == "attribute":
@@ -361,7 +364,7 @@ def event_options() -> list[tuple[str, str]]:
     return [(event, EVENT_LABELS[event]) for event in EVENTS]
 
 
-def problems_by_path(problems: list) -> dict[str, str]:
+def problems_by_path(problems: list[Problem]) -> dict[str, str]:
     """campaigns.segment_rules.Problem list → {"1.0": "message"} (the first per row)."""
     found: dict[str, str] = {}
     for problem in problems:

@@ -3,10 +3,10 @@
 import datetime as dt
 import uuid
 from collections.abc import Iterable
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from django.contrib.auth.models import User
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Model, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -42,7 +42,7 @@ def audience_counts(
     )
 
 
-def campaign_progress(campaign: Campaign) -> dict:
+def campaign_progress(campaign: Campaign) -> dict[str, Any]:
     """Figures for progress bars and charts, from the counters and the batches in flight."""
     counts = campaign_live_counts(campaign)
     total = sum(counts.values())
@@ -69,19 +69,19 @@ def campaign_progress(campaign: Campaign) -> dict:
     }
 
 
-def _quiet_hours_waiting(campaign: Campaign) -> dict | None:
+def _quiet_hours_waiting(campaign: Campaign) -> dict[str, Any] | None:
     from campaigns.quiet import quiet_hours_waiting
 
     return quiet_hours_waiting(campaign_id=campaign.pk, now=timezone.now())
 
 
-def dashboard_figures(*, days: int = 7) -> dict:
+def dashboard_figures(*, days: int = 7) -> dict[str, Any]:
     """Opt-outs and inbound messages per day over the last `days` days."""
     since = timezone.now() - dt.timedelta(days=days)
     today = timezone.localdate()
     labels = [today - dt.timedelta(days=i) for i in range(days - 1, -1, -1)]
 
-    def per_day(queryset, field: str) -> list[int]:
+    def per_day(queryset: QuerySet[Model], field: str) -> list[int]:
         rows = (
             queryset.annotate(day=TruncDate(field))
             .values("day")
@@ -202,14 +202,15 @@ def rendered_range(
     segment_id: int | None = None,
     match: str = AudienceMatch.ANY,
     sample: int = 200,
-) -> dict | None:
+) -> dict[str, Any] | None:
     """What recipients receive: shortest and longest rendered text over an audience sample."""
     from campaigns.rendering import compile_template, contact_values, sms_segments
+    from channels.gsm import SmsEncoding
 
     template = compile_template(text)
     if not template.names:
         return None
-    lengths: list = []
+    lengths: list[SmsEncoding] = []
     missing = 0
     audience = _audience_contacts(list_ids, segment_id, match).filter(opted_out=False)
     for contact in audience.order_by("id")[:sample]:
@@ -233,7 +234,7 @@ def rendered_range(
     }
 
 
-def inbox_threads(*, show: str = "", limit: int = 100) -> list[dict]:
+def inbox_threads(*, show: str = "", limit: int = 100) -> list[dict[str, Any]]:
     """One row per contact who wrote to us, latest activity first, with unread/handled state."""
     from django.db.models import Max
 
@@ -343,7 +344,7 @@ def _is_uuid(value: str) -> bool:
     return True
 
 
-def period_totals(*, days: int) -> dict:
+def period_totals(*, days: int) -> dict[str, Any]:
     """Sent, delivered rate, spend, opt-outs and replies over the last `days` days.
 
     Message figures come from the counters of campaigns launched in the period (no ledger scan);
@@ -384,7 +385,7 @@ def period_totals(*, days: int) -> dict:
     }
 
 
-def sent_per_day(*, days: int) -> dict:
+def sent_per_day(*, days: int) -> dict[str, Any]:
     """Messages delivered and not delivered per launch day of the campaigns in the period."""
     from django.db.models import Sum
 

@@ -1,7 +1,9 @@
 """UI services: import jobs, replies from the inbox, sandbox inbound."""
 
+import datetime as dt
 import uuid
 from pathlib import Path
+from typing import Any
 
 import phonenumbers
 import requests
@@ -44,7 +46,7 @@ class UiError(Exception):
 
 def import_job_create(
     *,
-    upload: UploadedFile,
+    upload: UploadedFile[bytes],
     list_name: str,
     default_region: str,
     user: AbstractBaseUser,
@@ -152,7 +154,9 @@ def import_job_run(*, job_id: int) -> ImportJob:
     return job
 
 
-def reply_window_problem(medium: str, contact: Contact | None, now=None) -> str:
+def reply_window_problem(
+    medium: str, contact: Contact | None, now: dt.datetime | None = None
+) -> str:
     """'' when a free-form reply on `medium` may go to `contact` now, else why not."""
     try:
         kind = reply_type(medium)
@@ -193,7 +197,9 @@ def inbound_reply(
 SIMULATE_INBOUND = "infobip.view_inboundmessage"
 
 
-def sandbox_inbound(*, channel: str, sender: str, text: str, user: AbstractBaseUser) -> dict:
+def sandbox_inbound(
+    *, channel: str, sender: str, text: str, user: AbstractBaseUser
+) -> dict[str, Any]:
     """Have the sandbox push an inbound message to this Herald's webhook (sandbox mode only).
 
     Needs the permission to read inbound messages (the inbox, where the form is): what is
@@ -224,7 +230,8 @@ def sandbox_inbound(*, channel: str, sender: str, text: str, user: AbstractBaseU
     if not answer.ok:
         raise UiError(f"the sandbox refused: {redact(answer.text[:200])}")  # no token in a flash
     audit_record(actor=user, action="simulate_inbound", detail=f"{channel} from {sender}")
-    return answer.json()
+    answered: dict[str, Any] = answer.json()
+    return answered
 
 
 # --- Compatibility: approval moved to campaigns.services (issue #14) -----------------------

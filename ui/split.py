@@ -127,7 +127,7 @@ def _when(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(value) if value else None
 
 
-def _history(points: list[dict], names: list[str]) -> list[dict[str, Any]]:
+def _history(points: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
     """Each variant's probability over the evaluations, as SVG polyline points (0–100)."""
     if len(points) < 2:
         return []

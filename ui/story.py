@@ -8,8 +8,9 @@ since launch) and look their contacts up in the ledger once.
 
 import datetime as dt
 import re
+from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from campaigns.clicks import campaign_click_counts
@@ -30,14 +31,14 @@ GROUPS = {
 SCAN_CAP = 50_000
 
 
-def _since_launch_contacts(campaign: Campaign, queryset, field: str) -> list[int]:
+def _since_launch_contacts(campaign: Campaign, queryset: QuerySet[Model], field: str) -> list[int]:
     if campaign.launched_at is None:
         return []
     rows = queryset.filter(**{f"{field}__gte": campaign.launched_at}, contact_id__isnull=False)
     return list(rows.values_list("contact_id", flat=True).distinct()[:SCAN_CAP])
 
 
-def _in_campaign(campaign: Campaign, contact_ids: list[int]) -> QuerySet:
+def _in_campaign(campaign: Campaign, contact_ids: list[int]) -> QuerySet[Message, int]:
     return (
         Message.objects.filter(campaign=campaign, contact_id__in=contact_ids)
         .values_list("contact_id", flat=True)
@@ -45,7 +46,7 @@ def _in_campaign(campaign: Campaign, contact_ids: list[int]) -> QuerySet:
     )
 
 
-def campaign_funnel(campaign: Campaign) -> list[dict]:
+def campaign_funnel(campaign: Campaign) -> list[dict[str, Any]]:
     """Sent → delivered (reached, failover included) → clicked → replied → opted out, per person."""
     # People, across their attempts (campaigns.people): a person reached by the SMS failover,
     # a fallback channel or a resend is reached once.
@@ -63,7 +64,7 @@ def campaign_funnel(campaign: Campaign) -> list[dict]:
     opted_ids = [] if archived else _since_launch_contacts(campaign, opt_outs, "created_at")
     opted_out = _in_campaign(campaign, opted_ids).count() if opted_ids else 0
 
-    def step(key: str, label: str, value: int, base: int, hint: str = "") -> dict:
+    def step(key: str, label: str, value: int, base: int, hint: str = "") -> dict[str, Any]:
         rate = round(value * 100 / base, 1) if base else None
         return {"key": key, "label": label, "value": value, "rate": rate, "hint": hint}
 

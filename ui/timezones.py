@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 from django.utils import timezone
 
 COOKIE = "herald_tz"
@@ -19,7 +20,7 @@ def known_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-def zone_for(request) -> str | None:
+def zone_for(request: HttpRequest) -> str | None:
     """The zone to show this request's pages in (None: the server's)."""
     from ui.models import UserPreference
 
@@ -34,7 +35,7 @@ def zone_for(request) -> str | None:
     return browser if browser in known_zones() else None
 
 
-def activate_for(request) -> None:
+def activate_for(request: HttpRequest) -> None:
     """Activate the request's zone for rendering and for reading typed times."""
     zone = zone_for(request)
     if zone:

@@ -1,8 +1,12 @@
 """Template filters for the marketer's pages: money as people write it, plain status names."""
 
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
 
 from django import template
+
+if TYPE_CHECKING:  # for the annotation only: the filters import what they use inside them
+    from campaigns.models import Campaign
 
 register = template.Library()
 
@@ -10,7 +14,7 @@ CURRENCY_SIGNS = {"EUR": "€", "USD": "$", "GBP": "£"}
 
 
 @register.filter
-def money(amount, currency: str = "") -> str:
+def money(amount: object, currency: str = "") -> str:
     """€199.20 (two decimals, thousands separated); 199.20 CHF without a known sign."""
     try:
         exact = Decimal(str(amount if amount is not None else 0))
@@ -27,7 +31,7 @@ def money(amount, currency: str = "") -> str:
 
 
 @register.filter
-def campaign_cost(campaign) -> str:
+def campaign_cost(campaign: "Campaign") -> str:
     """What a campaign has cost so far, with its currency: the one Infobip's prices came in, else
     the price table's (before the first priced report the campaign has none of its own)."""
     from campaigns.pricing import price_table
@@ -104,7 +108,7 @@ def country_name(code: str) -> str:
 
 
 @register.simple_tag
-def figure(obj, key: str, kind: str) -> str:
+def figure(obj: object, key: str, kind: str) -> str:
     """One figure of a report row as people read it: 12.5%, €0.20, 1,024, or — when none."""
     value = getattr(obj, str(key), None)
     if value is None:
@@ -125,7 +129,7 @@ def state_label(state: str) -> str:
 
 
 @register.filter(name="in_words")
-def in_words_filter(text) -> str:
+def in_words_filter(text: object) -> str:
     """A service's reason without codes or command-line flags (ui/words.py)."""
     from ui.words import in_words
 
@@ -133,7 +137,7 @@ def in_words_filter(text) -> str:
 
 
 @register.filter(name="durations")
-def durations_filter(text) -> str:
+def durations_filter(text: object) -> str:
     """ISO 8601 durations in a text said in words (`waited PT1H` → "waited 1 hour")."""
     from ui.words import durations_in_words
 
@@ -141,7 +145,7 @@ def durations_filter(text) -> str:
 
 
 @register.inclusion_tag("ui/_snippet_picker.html")
-def snippet_picker(target: str) -> dict:
+def snippet_picker(target: str) -> dict[str, Any]:
     """Buttons that insert a saved snippet into the field `target` (at the cursor)."""
     from campaigns.models import Snippet
 

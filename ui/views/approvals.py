@@ -3,13 +3,14 @@
 import datetime as dt
 from typing import NotRequired, TypedDict
 
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from campaigns.analytics import marketing_campaigns
 from campaigns.models import ApprovalRequest, Campaign
 from campaigns.services import approval_required, campaign_approval_problem
 from campaigns.states import CampaignState
-from ui.access import APPROVE, page
+from ui.access import APPROVE, AuthenticatedRequest, page
 
 QUEUE_SIZE = 50
 
@@ -29,7 +30,7 @@ def _requested_first(row: _QueueRow) -> tuple[bool, dt.datetime]:
 
 
 @page(APPROVE)
-def approval_queue(request):
+def approval_queue(request: AuthenticatedRequest) -> HttpResponse:
     """Drafts without a valid approval, oldest first, each with its message and audience.
 
     An approval voided by a later edit (its fingerprint no longer matches) counts as none.

@@ -2,18 +2,19 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from contacts.attributes import KEY_RE, AttributeType
 from contacts.models import AttributeDefinition
 from contacts.services import attribute_define, attribute_undefine, attribute_usage
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.selectors import attribute_keys_known
 
 
 @page("contacts.view_attributedefinition")
-def attribute_list(request):
+def attribute_list(request: AuthenticatedRequest) -> HttpResponse:
     """Every attribute key in use or declared, with its type; values counted one by one (htmx)."""
     declared = {d.key: d for d in AttributeDefinition.objects.all()}
     rows = [
@@ -27,7 +28,7 @@ def attribute_list(request):
 
 @require_POST
 @page("contacts.view_attributedefinition")
-def attribute_save(request):
+def attribute_save(request: AuthenticatedRequest) -> HttpResponse:
     """Declare (or re-declare, or forget) one key's type."""
     if not request.user.has_perm("contacts.change_attributedefinition"):
         raise PermissionDenied
@@ -60,7 +61,7 @@ def attribute_save(request):
 
 
 @page("contacts.view_attributedefinition")
-def attribute_usage_fragment(request, key: str):
+def attribute_usage_fragment(request: AuthenticatedRequest, key: str) -> HttpResponse:
     """How many contacts have the key, and how many values are not of its type."""
     if not KEY_RE.match(key):
         return render(request, "ui/_attribute_usage.html", {"usage": None})

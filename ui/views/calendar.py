@@ -8,11 +8,12 @@ import calendar
 import datetime as dt
 
 from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from campaigns.analytics import marketing_campaigns
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 
 
 def _month(value: str, today: dt.date) -> dt.date:
@@ -24,7 +25,7 @@ def _month(value: str, today: dt.date) -> dt.date:
 
 
 @page("campaigns.view_campaign")
-def campaign_calendar(request):
+def campaign_calendar(request: AuthenticatedRequest) -> HttpResponse:
     """One month: each day's scheduled sends and launches, with links to the campaigns."""
     today = timezone.localdate()
     first = _month(request.GET.get("month", "")[:7], today)
@@ -37,7 +38,7 @@ def campaign_calendar(request):
         .only("id", "name", "state", "channel", "send_at", "launched_at")
         .order_by("send_at", "launched_at")
     )
-    by_day: dict[dt.date, list[dict]] = {}
+    by_day: dict[dt.date, list[dict[str, object]]] = {}
     for c in campaigns[:500]:
         when = c.launched_at or c.send_at
         assert when is not None

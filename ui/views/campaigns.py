@@ -3,12 +3,13 @@
 import itertools
 import re
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Min
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,7 +22,14 @@ from campaigns.editing import ARCHIVABLE, EDITABLE
 from campaigns.export import campaign_export_rows, ledger_export_rows, split_variants
 from campaigns.forecast import campaign_forecast
 from campaigns.history import history_first_texts
-from campaigns.models import ApprovalRequest, Campaign, Message, SplitTest, WinnerBy
+from campaigns.models import (
+    ApprovalRequest,
+    Campaign,
+    CampaignTestSend,
+    Message,
+    SplitTest,
+    WinnerBy,
+)
 from campaigns.preview import campaign_preview
 from campaigns.services import (
     CampaignError,
@@ -46,7 +54,7 @@ from core.csvsafe import csv_lines
 from core.params import param_int
 from core.rules import Refused
 from infobip.errors import InfobipError
-from ui.access import APPROVE, LAUNCH, page, permission_denied_text
+from ui.access import APPROVE, LAUNCH, AuthenticatedRequest, page, permission_denied_text
 from ui.models import CampaignApproval
 from ui.selectors import campaign_progress
 from ui.services import audit_record
@@ -59,7 +67,7 @@ RECIPIENTS_PAGE = 50
 
 
 @page("campaigns.view_campaign")
-def campaign_list(request):
+def campaign_list(request: AuthenticatedRequest) -> HttpResponse:
     # API sends are one-off campaigns of their own (api.TransactionalSend): not the marketer's.
     campaigns = marketing_campaigns().select_related("created_by")
     state = request.GET.get("state", "")
@@ -98,7 +106,7 @@ def _sample_contact(campaign: Campaign) -> Contact:
     return audience_contacts(campaign).filter(opted_out=False).order_by("id").first() or Contact()
 
 
-def _actions(request, campaign: Campaign) -> dict:
+def _actions(request: HttpRequest, campaign: Campaign) -> dict[str, Any]:
     """Which buttons this user sees for this campaign, and why launch is blocked if it is."""
     can_send = request.user.has_perm(LAUNCH)
     state = campaign.state
@@ -138,12 +146,12 @@ def _actions(request, campaign: Campaign) -> dict:
 
 
 @page("campaigns.view_campaign")
-def campaign_preview_page(request, pk: int):
+def campaign_preview_page(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
     return render(request, "ui/campaign_preview.html", preview_context(request, campaign))
 
 
-def preview_context(request, campaign: Campaign) -> dict:
+def preview_context(request: AuthenticatedRequest, campaign: Campaign) -> dict[str, Any]:
     """The preview page's context (also re-rendered by a refused form of the page)."""
     preview = campaign_preview(campaign=campaign)
     return {
@@ -166,7 +174,7 @@ def preview_context(request, campaign: Campaign) -> dict:
     }
 
 
-def _split_words(campaign: Campaign) -> dict:
+def _split_words(campaign: Campaign) -> dict[str, Any]:
     """The split test's rule as people say it ("clicks", "4 hours"), not the API's PT4H."""
     split = SplitTest.objects.get(campaign=campaign)
     return {
@@ -178,7 +186,7 @@ def _split_words(campaign: Campaign) -> dict:
 TESTS_SHOWN = 5
 
 
-def _test_context(request, campaign: Campaign) -> dict:
+def _test_context(request: AuthenticatedRequest, campaign: Campaign) -> dict[str, Any]:
     """The test form: the person's own numbers (never a customer's), and their last tests."""
     saved = list(saved_numbers_for(request.user))
     last = request.session.get("herald_test_to", "")
@@ -194,13 +202,13 @@ def _test_context(request, campaign: Campaign) -> dict:
     }
 
 
-def _tests(request, campaign: Campaign) -> list:
+def _tests(request: HttpRequest, campaign: Campaign) -> list[CampaignTestSend]:
     return list(campaign.test_sends.filter(sent_by_id=request.user.pk)[:TESTS_SHOWN])
 
 
 @require_POST
 @page("campaigns.change_campaign")
-def campaign_test(request, pk: int):
+def campaign_test(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Send a test to one of the person's saved numbers, or a number typed (and maybe saved)."""
     campaign = get_object_or_404(Campaign, pk=pk)
     picked = param_int(request.POST.get("saved", ""))
@@ -231,7 +239,7 @@ def campaign_test(request, pk: int):
 
 
 @page("campaigns.view_campaign")
-def campaign_tests_fragment(request, pk: int):
+def campaign_tests_fragment(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Fragment: the person's last tests of the campaign and what Infobip reported for each."""
     campaign = get_object_or_404(Campaign, pk=pk)
     return render(request, "ui/_test_sends.html", {"campaign": campaign,
@@ -239,7 +247,7 @@ def campaign_tests_fragment(request, pk: int):
 
 
 @page("campaigns.view_campaign")
-def campaign_detail(request, pk: int):
+def campaign_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
     story = campaign_funnel(campaign)
     context = {
@@ -264,7 +272,7 @@ def campaign_detail(request, pk: int):
 
 @require_POST
 @page("campaigns.view_campaign")
-def campaign_split_decide(request, pk: int):
+def campaign_split_decide(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """A person picks the split's winner (or none) now; the service checks who may."""
     campaign = get_object_or_404(Campaign, pk=pk)
     name = request.POST.get("winner", "")[:20]
@@ -290,7 +298,8 @@ def _bubble(campaign: Campaign) -> str:
         else None
     )
     if preview and preview["samples"]:
-        return preview["samples"][0]["text"]
+        text: str = preview["samples"][0]["text"]
+        return text
     # The first few rows by id only: a template campaign's rows have no text, and asking for
     # "the first row with text" walked its whole ledger (12 s for a 1M-recipient campaign).
     # From the campaign's first id: with only `campaign = %s ORDER BY id LIMIT n` the planner
@@ -312,7 +321,7 @@ def _bubble(campaign: Campaign) -> str:
     return campaign.text
 
 
-def _chain(campaign: Campaign) -> dict | None:
+def _chain(campaign: Campaign) -> dict[str, Any] | None:
     """The fallback chain as the pages name it ("WhatsApp → SMS"), or None without one."""
     steps = campaign_steps(campaign)
     if len(steps) < 2:
@@ -322,7 +331,7 @@ def _chain(campaign: Campaign) -> dict | None:
     return {"first": first, "rest": rest, "label": f"{first} → {rest}"}
 
 
-def _funnel(campaign: Campaign, story: list[dict]) -> dict:
+def _funnel(campaign: Campaign, story: list[dict[str, Any]]) -> dict[str, Any]:
     """Chart data: the people funnel (sent → delivered → clicked → replied → opted out) and,
     for campaigns with a fallback chain, how many messages the first step and the rest carried."""
     first_total = sum(campaign.counts.values()) - campaign.failover_sent
@@ -341,7 +350,7 @@ def _funnel(campaign: Campaign, story: list[dict]) -> dict:
 
 
 @page("campaigns.view_campaign")
-def campaign_progress_fragment(request, pk: int):
+def campaign_progress_fragment(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
     progress = campaign_progress(campaign)
     story = campaign_funnel(campaign)
@@ -361,7 +370,7 @@ def campaign_progress_fragment(request, pk: int):
 
 
 @page("campaigns.view_campaign")
-def campaign_recipients(request, pk: int):
+def campaign_recipients(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Fragment: the per-recipient ledger, filtered, keyset-paginated by id."""
     campaign = get_object_or_404(Campaign, pk=pk)
     filters = _recipient_filters(request.GET)
@@ -398,7 +407,7 @@ def campaign_recipients(request, pk: int):
     return render(request, template, context)
 
 
-def _recipient_filters(params) -> dict[str, str]:
+def _recipient_filters(params: QueryDict) -> dict[str, str]:
     return {
         "state": params.get("state", "")[:20],
         "channel": params.get("channel", "")[:20],
@@ -408,7 +417,7 @@ def _recipient_filters(params) -> dict[str, str]:
 
 
 @page("campaigns.view_campaign")
-def campaign_export_csv(request, pk: int):
+def campaign_export_csv(request: AuthenticatedRequest, pk: int) -> StreamingHttpResponse:
     """The ledger as CSV, filtered like the table; UTF-8 with a BOM so spreadsheets read it."""
     campaign = get_object_or_404(Campaign, pk=pk)
     filters = _recipient_filters(request.GET)
@@ -433,7 +442,7 @@ def campaign_export_csv(request, pk: int):
 
 @require_POST
 @page("contacts.add_contactlist")
-def campaign_make_list(request, pk: int):
+def campaign_make_list(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """A new list from the recipients a filter shows (e.g. everyone who did not receive it)."""
     campaign = get_object_or_404(Campaign, pk=pk)
     filters = _recipient_filters(request.POST)
@@ -495,7 +504,7 @@ ACTIONS = {
 
 @require_POST
 @page("campaigns.change_campaign")
-def campaign_request_approval(request, pk: int):
+def campaign_request_approval(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Ask the approvers to check this draft (campaigns.services.campaign_approval_request)."""
     campaign = get_object_or_404(Campaign, pk=pk)
     try:
@@ -510,7 +519,7 @@ def campaign_request_approval(request, pk: int):
 
 
 @page("campaigns.view_campaign")
-def campaign_action(request, pk: int, action: str):
+def campaign_action(request: AuthenticatedRequest, pk: int, action: str) -> HttpResponse:
     """GET: a confirmation page; POST: do it (launch/pause/resume/cancel need ui.launch)."""
     if action not in ACTIONS:
         raise Http404
@@ -550,7 +559,7 @@ def campaign_action(request, pk: int, action: str):
     return redirect("ui:campaign", pk=pk)
 
 
-def _perform(request, campaign: Campaign, action: str) -> str:
+def _perform(request: HttpRequest, campaign: Campaign, action: str) -> str:
     actor = request.user
     if action == "launch":
         campaign = campaign_launch(campaign=campaign, actor=actor)

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -25,7 +25,7 @@ from contacts.services import (
 )
 from core.params import param_int
 from inbox.conversations import reply_options
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.import_form import (
     CONSENT_CHANNEL_CHOICES,
     TARGET_CHOICES,
@@ -82,7 +82,7 @@ def _national_matches(text: str) -> list[str]:
     return found
 
 
-def contacts_filtered(params) -> tuple[QuerySet[Contact], dict]:
+def contacts_filtered(params: QueryDict) -> tuple[QuerySet[Contact], dict[str, str]]:
     """The contacts a search shows (also what a bulk action on that search acts on)."""
     contacts = Contact.objects.all().order_by("-id")
     q = params.get("q", "").strip()[:SEARCH_MAX]
@@ -107,7 +107,7 @@ def contacts_filtered(params) -> tuple[QuerySet[Contact], dict]:
 
 
 @page("contacts.view_contact")
-def contact_list(request):
+def contact_list(request: AuthenticatedRequest) -> HttpResponse:
     contacts, search = contacts_filtered(request.GET)
     paginator = Paginator(contacts, PAGE_SIZE)
     page_obj = paginator.get_page(request.GET.get("page"))
@@ -121,7 +121,7 @@ def contact_list(request):
 
 
 @page("contacts.view_contact")
-def contact_detail(request, pk: int):
+def contact_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
     context = {
         "contact": contact,
@@ -135,7 +135,7 @@ def contact_detail(request, pk: int):
 
 @require_POST
 @page("contacts.change_contact")
-def contact_consent(request, pk: int):
+def contact_consent(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
     action = request.POST.get("action")
     note = request.POST.get("note", "")[:500]
@@ -158,7 +158,7 @@ def contact_consent(request, pk: int):
 
 
 @page("contacts.add_contact")
-def contact_import(request):
+def contact_import(request: AuthenticatedRequest) -> HttpResponse:
     """Step 1: choose the file (and the list); step 2 (import_mapping) maps its columns."""
     errors: list[str] = []
     if request.method == "POST":
@@ -172,7 +172,7 @@ def contact_import(request):
             # Refused before the file is stored: the job could not hold the name.
             errors.append(f"List: {problem}.")
         # The region is checked on the mapping step, where the file is kept.
-        if not errors:
+        if not errors and upload is not None:
             # The file is kept from here on: whatever the next step refuses, it stays.
             job = import_job_create(
                 upload=upload,
@@ -191,7 +191,7 @@ def contact_import(request):
 
 
 @page("contacts.add_contact")
-def import_mapping(request, pk: int):
+def import_mapping(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Step 2: a sample of the file and what each column becomes; Import starts the job."""
     job = get_object_or_404(ImportJob, pk=pk)
     if job.status != ImportJob.Status.MAPPING:
@@ -248,7 +248,7 @@ def import_mapping(request, pk: int):
 
 
 @page("contacts.add_contact")
-def import_status(request, pk: int):
+def import_status(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     template = (
         "ui/_import_progress.html" if request.headers.get("HX-Request") else "ui/import_job.html"
@@ -257,7 +257,7 @@ def import_status(request, pk: int):
 
 
 @page("contacts.add_contact")
-def import_errors(request, pk: int):
+def import_errors(request: AuthenticatedRequest, pk: int) -> FileResponse:
     job = get_object_or_404(ImportJob, pk=pk)
     path = Path(job.errors_file) if job.errors_file else None
     if path is None or not path.is_file():
@@ -266,7 +266,7 @@ def import_errors(request, pk: int):
 
 
 @page("contacts.view_contactlist")
-def lists(request):
+def lists(request: AuthenticatedRequest) -> HttpResponse:
     errors: list[str] = []
     if request.method == "POST":
         if not request.user.has_perm("contacts.add_contactlist"):

@@ -1,8 +1,10 @@
 """The inbox as conversations: threads per contact, replies on any reply medium, read/handled."""
 
 import uuid
+from typing import Any
 
 from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -20,7 +22,7 @@ from inbox.conversations import (
     template_fields,
 )
 from inbox.models import ConversationState
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.selectors import inbox_threads, thread_items
 from ui.words import in_words
 from whatsapp.models import WhatsAppTemplate
@@ -29,13 +31,13 @@ SHOW = ("", "unread", "open")
 
 
 @page("infobip.view_inboundmessage")
-def threads_fragment(request):
+def threads_fragment(request: AuthenticatedRequest) -> HttpResponse:
     """Fragment: the conversation list (polled by the inbox page)."""
     show = request.GET.get("show", "") if request.GET.get("show", "") in SHOW else ""
     return render(request, "ui/_threads.html", {"threads": inbox_threads(show=show), "show": show})
 
 
-def _templates(request, window_open: bool) -> dict:
+def _templates(request: HttpRequest, window_open: bool) -> dict[str, Any]:
     """The closed-window template send: approved templates, and the chosen one's fields."""
     if window_open:
         return {}
@@ -55,7 +57,7 @@ def _templates(request, window_open: bool) -> dict:
     }
 
 
-def _context(request, contact: Contact, **extra) -> dict:
+def _context(request: HttpRequest, contact: Contact, **extra: object) -> dict[str, Any]:
     state = ConversationState.objects.filter(contact=contact).first()
     options = reply_options(contact)
     # Preselected: the first medium with a session window that is open (a free reply there
@@ -91,7 +93,7 @@ def _context(request, contact: Contact, **extra) -> dict:
 
 
 @page("infobip.view_inboundmessage")
-def thread(request, pk: int):
+def thread(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """One contact's conversation with the reply form; reading it clears its unread marker."""
     contact = get_object_or_404(Contact, pk=pk)
     conversation_mark_read(contact=contact)
@@ -99,7 +101,7 @@ def thread(request, pk: int):
 
 
 @page("infobip.view_inboundmessage")
-def thread_messages(request, pk: int):
+def thread_messages(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Fragment: the messages of a conversation (polled while the page is open)."""
     contact = get_object_or_404(Contact, pk=pk)
     conversation_mark_read(contact=contact)
@@ -108,7 +110,7 @@ def thread_messages(request, pk: int):
 
 @require_POST
 @page("infobip.view_inboundmessage", "ui.reply_inbound")
-def thread_reply(request, pk: int):
+def thread_reply(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Send a reply; a refusal shows Infobip's (or Herald's) reason and keeps the typed text."""
     contact = get_object_or_404(Contact, pk=pk)
     channel = request.POST.get("channel", "sms")
@@ -138,7 +140,7 @@ def thread_reply(request, pk: int):
 
 @require_POST
 @page("infobip.view_inboundmessage", "ui.reply_inbound")
-def thread_handled(request, pk: int):
+def thread_handled(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Mark the conversation handled, or open it again."""
     contact = get_object_or_404(Contact, pk=pk)
     handled = request.POST.get("handled") == "1"
@@ -149,7 +151,7 @@ def thread_handled(request, pk: int):
 
 @require_POST
 @page("infobip.view_inboundmessage", "ui.reply_inbound")
-def thread_template(request, pk: int):
+def thread_template(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Send a WhatsApp template from the thread (after the 24-hour window closed)."""
     contact = get_object_or_404(Contact, pk=pk)
     context = _context(request, contact)

@@ -1,9 +1,10 @@
 """Conversions: what shops reported, and what each was credited to (and why)."""
 
 import itertools
+from typing import Any
 from urllib.parse import urlencode
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 
 from conversions.export import conversions_export_rows
@@ -11,18 +12,18 @@ from conversions.models import Credit
 from conversions.services import conversion_explain
 from core.csvsafe import csv_lines
 from core.params import param_int
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.services import audit_record
 
 PAGE = 100
 
 
-def _filters(params) -> dict:
+def _filters(params: QueryDict) -> dict[str, Any]:
     return {"campaign": param_int(params.get("campaign", "")), "q": params.get("q", "")[:200]}
 
 
 @page("conversions.view_conversion")
-def conversion_list(request):
+def conversion_list(request: AuthenticatedRequest) -> HttpResponse:
     """The latest conversions with their credit; an order id shows its explanation."""
     filters = _filters(request.GET)
     order = filters["q"].strip().replace("\x00", "")
@@ -39,7 +40,7 @@ def conversion_list(request):
 
 
 @page("conversions.view_conversion")
-def conversions_export_csv(request):
+def conversions_export_csv(request: AuthenticatedRequest) -> StreamingHttpResponse:
     """Conversions with their credit as CSV (filtered by campaign), UTF-8 with a BOM."""
     campaign = param_int(request.GET.get("campaign", ""))
     audit_record(actor=request.user, action="export", detail=f"conversions campaign={campaign}")

@@ -1,5 +1,8 @@
 """Dashboard and audit trail."""
 
+from typing import Any
+
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -8,14 +11,14 @@ from campaigns.states import CampaignState
 from contacts.phrases import revocation_review_oldest_open
 from core.health import health_check
 from core.models import InfobipConnection
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.models import AuditEntry
 from ui.selectors import campaign_progress, dashboard_figures, period_totals, sent_per_day
 
 LIVE = (CampaignState.RUNNING, CampaignState.SCHEDULED, CampaignState.PAUSED)
 
 
-def _campaign_rows() -> tuple[list[dict], bool]:
+def _campaign_rows() -> tuple[list[dict[str, Any]], bool]:
     # Not the API's one-off sends, nor what the marketer archived.
     marketing = marketing_campaigns().filter(archived_at__isnull=True)
     campaigns = list(marketing.filter(state__in=LIVE).order_by("-created_at")[:20])
@@ -24,7 +27,7 @@ def _campaign_rows() -> tuple[list[dict], bool]:
     return rows, any(row["live"] for row in rows)
 
 
-def first_run_steps() -> list[dict] | None:
+def first_run_steps() -> list[dict[str, object]] | None:
     """The first-run checklist (import, sync templates, first campaign), None once all are
     done: three EXISTS queries, so it costs nothing on a working Herald."""
     from contacts.models import Contact
@@ -45,7 +48,7 @@ def first_run_steps() -> list[dict] | None:
 
 
 @page()
-def dashboard(request):
+def dashboard(request: AuthenticatedRequest) -> HttpResponse:
     rows, live = _campaign_rows()
     days = 30 if request.GET.get("days") == "30" else 7
     figures = dashboard_figures(days=days)
@@ -78,12 +81,12 @@ def dashboard(request):
 
 
 @page()
-def dashboard_campaigns(request):
+def dashboard_campaigns(request: AuthenticatedRequest) -> HttpResponse:
     rows, live = _campaign_rows()
     return render(request, "ui/_dashboard_campaigns.html", {"rows": rows, "live": live})
 
 
 @page("core.view_auditentry")
-def audit(request):
+def audit(request: AuthenticatedRequest) -> HttpResponse:
     entries = AuditEntry.objects.select_related("actor", "campaign", "contact")[:200]
     return render(request, "ui/audit.html", {"entries": entries})

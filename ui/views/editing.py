@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -17,14 +18,14 @@ from campaigns.models import Campaign
 from campaigns.services import CampaignError
 from campaigns.states import CampaignState
 from core.rules import Refused
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.services import audit_record
 from ui.views.wizard_options import _local_input, parse_send_at
 
 
 @require_POST
 @page("campaigns.add_campaign")
-def duplicate(request, pk: int):
+def duplicate(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Copy any campaign into a new draft and open its preview."""
     source = get_object_or_404(Campaign, pk=pk)
     copy = campaign_duplicate(campaign=source, created_by=request.user)
@@ -34,7 +35,7 @@ def duplicate(request, pk: int):
 
 
 @page("campaigns.change_campaign")
-def reschedule(request, pk: int):
+def reschedule(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """GET: the new time form; POST: move the send time of a scheduled (or draft) campaign."""
     campaign = get_object_or_404(Campaign, pk=pk)
     error = ""
@@ -72,7 +73,7 @@ def reschedule(request, pk: int):
 
 
 @page("campaigns.change_campaign")
-def delete(request, pk: int):
+def delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """GET: confirm; POST: delete a draft."""
     campaign = get_object_or_404(Campaign, pk=pk)
     if request.method == "POST":
@@ -93,18 +94,18 @@ def _back(campaign: Campaign) -> str:
 
 
 @page("campaigns.change_campaign")
-def archive(request, pk: int):
+def archive(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """GET: confirm; POST: hide a draft or finished campaign from the list and dashboard."""
     return _archive_toggle(request, pk, archiving=True)
 
 
 @page("campaigns.change_campaign")
-def unarchive(request, pk: int):
+def unarchive(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """GET: confirm; POST: show an archived campaign in the list and dashboard again."""
     return _archive_toggle(request, pk, archiving=False)
 
 
-def _archive_toggle(request, pk: int, *, archiving: bool):
+def _archive_toggle(request: HttpRequest, pk: int, *, archiving: bool) -> HttpResponse:
     campaign = get_object_or_404(Campaign, pk=pk)
     if request.method != "POST":
         context = {"campaign": campaign, "archiving": archiving, "back": _back(campaign)}

@@ -1,10 +1,12 @@
 """Inbox: inbound messages with keyword outcomes, replies, sandbox simulation."""
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -13,7 +15,7 @@ from channels.registry import medium_choices
 from contacts.models import RevocationReview
 from core.rules import Refused
 from infobip.models import InboundMessage, KeywordAction
-from ui.access import page, permission_denied_text
+from ui.access import AuthenticatedRequest, page, permission_denied_text
 from ui.selectors import inbox_threads
 from ui.services import (
     SIMULATE_INBOUND,
@@ -26,11 +28,13 @@ from ui.words import in_words
 
 
 @page("infobip.view_inboundmessage")
-def inbox(request):
+def inbox(request: AuthenticatedRequest) -> HttpResponse:
     return render(request, "ui/inbox.html", _inbox_context(request))
 
 
-def _inbox_context(request, *, failed: int | None = None, text: str = "", error: str = "") -> dict:
+def _inbox_context(
+    request: HttpRequest, *, failed: int | None = None, text: str = "", error: str = ""
+) -> dict[str, Any]:
     """The inbox page; `failed` is the message whose quick reply was refused (with its text
     kept and the reason beside it)."""
     rows = InboundMessage.objects.select_related("contact").order_by("-received_at", "-id")
@@ -85,7 +89,7 @@ def _inbox_context(request, *, failed: int | None = None, text: str = "", error:
 
 @require_POST
 @page("infobip.view_inboundmessage", "ui.reply_inbound")
-def inbox_reply(request, pk: int):
+def inbox_reply(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     inbound = get_object_or_404(InboundMessage.objects.select_related("contact"), pk=pk)
     text = request.POST.get("text", "")[:5000]
     try:
@@ -110,7 +114,7 @@ def inbox_reply(request, pk: int):
 
 @require_POST
 @page()
-def sandbox_simulate(request):
+def sandbox_simulate(request: AuthenticatedRequest) -> HttpResponse:
     try:
         sandbox_inbound(
             channel=request.POST.get("channel", "sms"),

@@ -48,7 +48,7 @@ from journeys.services import (
     journey_validate,
 )
 from ui import journey_forms as jf
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.words import timedelta_words
 
 VIEW, EDIT = "journeys.view_journey", "journeys.change_journey"
@@ -63,7 +63,7 @@ ACTIONS: dict[str, tuple[Callable[..., Any] | None, str]] = {
 
 
 @page(VIEW)
-def journey_list(request: HttpRequest) -> HttpResponse:
+def journey_list(request: AuthenticatedRequest) -> HttpResponse:
     """GET: every journey with its state and counts; POST: a new draft from a starter."""
     problems: list[str] = []
     if request.method == "POST":
@@ -87,7 +87,7 @@ def journey_list(request: HttpRequest) -> HttpResponse:
     return render(request, "ui/journeys.html", context, status=400 if problems else 200)
 
 
-def _rules(step: dict, draft: dict) -> list[str]:
+def _rules(step: dict[str, Any], draft: dict[str, Any]) -> list[str]:
     """What holds on a send step, in words (shown on its card)."""
     out = []
     quiet = step.get("quiet_hours") or draft.get("quiet_hours")
@@ -175,7 +175,9 @@ def _flow(journey: Journey, problems: list[str]) -> dict[str, Any]:
             "has_step_problems": any(card["problems"] for card in cards)}  # fmt: skip
 
 
-def _context(request: HttpRequest, journey: Journey, problems: list[str] | None = None) -> dict:
+def _context(
+    request: HttpRequest, journey: Journey, problems: list[str] | None = None
+) -> dict[str, Any]:
     flow = _flow(journey, problems or [])
     return {
         "journey": journey, **flow,
@@ -190,21 +192,21 @@ def _context(request: HttpRequest, journey: Journey, problems: list[str] | None 
 
 
 @page(VIEW)
-def journey_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def journey_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The builder: the draft as a vertical flow, with the live version's counts."""
     journey = get_object_or_404(Journey.objects.select_related("version"), pk=pk)
     return render(request, "ui/journey.html", _context(request, journey))
 
 
 @page(VIEW)
-def journey_counts(request: HttpRequest, pk: int) -> HttpResponse:
+def journey_counts(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """htmx: every step's counts, swapped into place out of band (polled)."""
     journey = get_object_or_404(Journey.objects.select_related("version"), pk=pk)
     status = journey_status(journey=journey)
     return render(request, "ui/_journey_counts.html", {"journey": journey, "status": status})
 
 
-def _save(request: HttpRequest, journey: Journey, draft: dict) -> list[str]:
+def _save(request: HttpRequest, journey: Journey, draft: dict[str, Any]) -> list[str]:
     """Save the draft through the service; the problems of the whole definition (or [])."""
     try:
         journey_update(journey=journey, definition=draft, actor=request.user, strict=False)
@@ -213,7 +215,7 @@ def _save(request: HttpRequest, journey: Journey, draft: dict) -> list[str]:
     return journey_validate(definition=draft, journey=journey)
 
 
-def _steps(journey: Journey) -> list[dict]:
+def _steps(journey: Journey) -> list[dict[str, Any]]:
     draft = journey.draft if isinstance(journey.draft, dict) else {}
     return [s for s in copy.deepcopy(draft.get("steps") or []) if isinstance(s, dict)]
 
@@ -224,7 +226,7 @@ def _builder(request: HttpRequest, journey: Journey, problems: list[str]) -> Htt
 
 
 @page(EDIT)
-def journey_step(request: HttpRequest, pk: int, step_id: str) -> HttpResponse:
+def journey_step(request: AuthenticatedRequest, pk: int, step_id: str) -> HttpResponse:
     """GET: a step's form (htmx); POST: save it into the draft and show the flow again."""
     journey = get_object_or_404(Journey, pk=pk)
     steps = _steps(journey)
@@ -258,7 +260,7 @@ def journey_step(request: HttpRequest, pk: int, step_id: str) -> HttpResponse:
     return render(request, "ui/_journey_step_form.html", context)
 
 
-def _single_rule(rule: Any) -> dict | None:
+def _single_rule(rule: Any) -> dict[str, Any] | None:
     """The branch's one condition when it has exactly one (the simple form), else None."""
     if isinstance(rule, dict) and isinstance(rule.get("rules"), list) and len(rule["rules"]) == 1:
         only = rule["rules"][0]
@@ -270,7 +272,7 @@ def _single_rule(rule: Any) -> dict | None:
 
 @require_POST
 @page(EDIT)
-def journey_step_add(request: HttpRequest, pk: int) -> HttpResponse:
+def journey_step_add(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Add a step of a type after a step (or first), then open its form."""
     journey = get_object_or_404(Journey, pk=pk)
     steps = _steps(journey)
@@ -280,7 +282,7 @@ def journey_step_add(request: HttpRequest, pk: int) -> HttpResponse:
     after = request.POST.get("after", "")
     position = next((i + 1 for i, s in enumerate(steps) if str(s.get("id")) == after), len(steps))
     step_id = jf.new_step_id(kind, steps)
-    defaults: dict[str, dict] = {
+    defaults: dict[str, dict[str, Any]] = {
         "send": {"channel": "sms", "text": ""}, "wait": {"for": "PT1H"},
         "wait_for": {"event": "reply", "timeout": "P1D"},
         "branch": {"rule": {"match": "all", "rules": []}},
@@ -294,7 +296,7 @@ def journey_step_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @page(EDIT)
-def journey_step_remove(request: HttpRequest, pk: int, step_id: str) -> HttpResponse:
+def journey_step_remove(request: AuthenticatedRequest, pk: int, step_id: str) -> HttpResponse:
     """Remove a step from the draft (references to it are reported by validation)."""
     journey = get_object_or_404(Journey, pk=pk)
     steps = [s for s in _steps(journey) if str(s.get("id")) != step_id]
@@ -304,7 +306,7 @@ def journey_step_remove(request: HttpRequest, pk: int, step_id: str) -> HttpResp
 
 @require_POST
 @page(EDIT)
-def journey_step_move(request: HttpRequest, pk: int, step_id: str) -> HttpResponse:
+def journey_step_move(request: AuthenticatedRequest, pk: int, step_id: str) -> HttpResponse:
     """Move a step up or down in the draft's order."""
     journey = get_object_or_404(Journey, pk=pk)
     steps = _steps(journey)
@@ -317,7 +319,7 @@ def journey_step_move(request: HttpRequest, pk: int, step_id: str) -> HttpRespon
 
 
 @page(EDIT)
-def journey_settings(request: HttpRequest, pk: int) -> HttpResponse:
+def journey_settings(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """GET: the trigger and rules form; POST: save them into the draft, back to the builder."""
     journey = get_object_or_404(Journey, pk=pk)
     draft = journey.draft if isinstance(journey.draft, dict) else {}
@@ -355,7 +357,7 @@ def journey_settings(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @page(VIEW)
-def journey_check(request: HttpRequest, pk: int) -> HttpResponse:
+def journey_check(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Validate the draft as activation would; the flow with every problem on its step."""
     journey = get_object_or_404(Journey, pk=pk)
     problems = journey_validate(definition=journey.draft, journey=journey)
@@ -364,7 +366,7 @@ def journey_check(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @page(VIEW)
-def journey_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def journey_action(request: AuthenticatedRequest, pk: int, action: str) -> HttpResponse:
     """Activate, pause, resume, archive (finish or stop) or move: the services decide."""
     journey = get_object_or_404(Journey, pk=pk)
     if action not in ACTIONS:
@@ -387,7 +389,7 @@ def journey_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @require_POST
 @page(VIEW)
-def journey_backtest_view(request: HttpRequest, pk: int) -> HttpResponse:
+def journey_backtest_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The draft replayed over the last days' real triggers (nothing sent, nothing kept)."""
     from journeys.simulate import journey_backtest
 
@@ -408,7 +410,7 @@ def journey_backtest_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @page(VIEW)
-def journey_test_view(request: HttpRequest, pk: int) -> HttpResponse:
+def journey_test_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Test the draft for scripted test contacts (a scratch database, the sandbox, simulated
     time): queued here, run by a worker; the answer polls for the report."""
     journey = get_object_or_404(Journey, pk=pk)
@@ -423,7 +425,7 @@ def journey_test_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @page(VIEW)
-def journey_test_result(request: HttpRequest, pk: int, test_id: int) -> HttpResponse:
+def journey_test_result(request: AuthenticatedRequest, pk: int, test_id: int) -> HttpResponse:
     """A test's state, then its report: what each test contact got, and when."""
     journey = get_object_or_404(Journey, pk=pk)
     test = get_object_or_404(JourneyTest, pk=test_id, journey=journey)
@@ -454,7 +456,7 @@ def _test_fragment(request: HttpRequest, journey: Journey, test: JourneyTest) ->
 
 
 @page(VIEW)
-def journey_people(request: HttpRequest, pk: int) -> HttpResponse:
+def journey_people(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The per-contact inspector: a number's entries and each one's story (or the latest)."""
     journey = get_object_or_404(Journey, pk=pk)
     phone, problem, contact = request.GET.get("phone", "").strip(), "", None

@@ -1,19 +1,22 @@
 """Opt-in keywords: the words people text to join a list, and the terms they are sent back."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from contacts.consent import opt_in_keyword_save
 from contacts.models import ConsentChannel, ContactList, OptInKeyword
 from core.params import param_int
 from core.services import audit_record
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 
 FIELDS = ("keyword", "number", "contact_list", "channel", "confirmation_text", "confirm_prompt")
 
 
-def _form_of(keyword: OptInKeyword | None) -> dict:
+def _form_of(keyword: OptInKeyword | None) -> dict[str, Any]:
     if keyword is None:
         return {"channel": ConsentChannel.SMS, "active": True}
     return {"keyword": keyword.keyword.upper(), "number": keyword.number,
@@ -23,7 +26,7 @@ def _form_of(keyword: OptInKeyword | None) -> dict:
             "active": keyword.active}  # fmt: skip
 
 
-def _problems(form: dict) -> dict[str, str]:
+def _problems(form: dict[str, Any]) -> dict[str, str]:
     """Why the form cannot be saved, per field (the same checks the admin's form makes)."""
     problems = {}
     if not form["keyword"].strip():
@@ -47,7 +50,7 @@ def _keyword(raw: str) -> OptInKeyword | None:
 
 
 @page("contacts.change_contactlist")
-def keyword_list(request):
+def keyword_list(request: AuthenticatedRequest) -> HttpResponse:
     """GET: the keywords and a form (a new one, or ?edit=ID); POST: save it (texts versioned)."""
     editing = _keyword(request.GET.get("edit", ""))
     form, problems = _form_of(editing), {}

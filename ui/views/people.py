@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -24,7 +25,7 @@ from contacts.services import (
     contacts_opt_out,
 )
 from core.params import param_int
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.services import audit_record
 from ui.views.contacts import contacts_filtered
 from ui.words import in_words
@@ -45,7 +46,7 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-def _form(post) -> dict[str, str]:
+def _form(post: QueryDict) -> dict[str, str]:
     return {name: post.get(name, "")[:300] for name in FORM_FIELDS}
 
 
@@ -55,7 +56,7 @@ def _service_args(form: dict[str, str]) -> dict[str, str]:
 
 
 @page("contacts.add_contact")
-def contact_new(request):
+def contact_new(request: AuthenticatedRequest) -> HttpResponse:
     form = {name: "" for name in FORM_FIELDS}
     problems: dict[str, str] = {}
     chosen: list[int] = []
@@ -78,7 +79,7 @@ def contact_new(request):
 
 
 @page("contacts.change_contact")
-def contact_edit(request, pk: int):
+def contact_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
     form = {"phone": contact.phone, "first_name": contact.first_name,
             "last_name": contact.last_name, "language": contact.language,
@@ -100,7 +101,7 @@ def contact_edit(request, pk: int):
 
 
 @page("contacts.change_contact")
-def contact_remove(request, pk: int):
+def contact_remove(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """GET: confirm; POST: delete the contact (its messages stay in campaign ledgers)."""
     contact = get_object_or_404(Contact, pk=pk)
     if request.method == "POST":
@@ -116,7 +117,7 @@ BULK_ACTIONS = {"add_to_list", "remove_from_list", "opt_out"}
 
 @require_POST
 @page("contacts.change_contact")
-def contacts_bulk(request):
+def contacts_bulk(request: AuthenticatedRequest) -> HttpResponse:
     """Act on every contact the search matches: add to a list, take off a list, opt out."""
     contacts, search = contacts_filtered(request.POST)
     action = request.POST.get("action", "")
@@ -148,7 +149,7 @@ def contacts_bulk(request):
 
 
 @page("contacts.view_contactlist")
-def list_detail(request, pk: int):
+def list_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """A list: its members (paginated), rename, delete."""
     contact_list = get_object_or_404(ContactList, pk=pk)
     problems: dict[str, str] = {}
@@ -178,7 +179,7 @@ def list_detail(request, pk: int):
 
 
 @page("contacts.change_contactlist")
-def list_delete(request, pk: int):
+def list_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """GET: confirm; POST: delete the list (never its contacts)."""
     contact_list = get_object_or_404(ContactList, pk=pk)
     if request.method == "POST":

@@ -1,20 +1,23 @@
 """A person's own settings: the time zone pages show and read times in, their test numbers."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from campaigns.testsend import saved_number_add, saved_number_remove, saved_numbers_for, team_region
 from core.params import param_int
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.models import UserPreference
 from ui.timezones import COOKIE, known_zones, user_time_zone_set
 
 
 @page()
-def preferences(request):
+def preferences(request: AuthenticatedRequest) -> HttpResponse:
     current = UserPreference.objects.filter(user=request.user).values_list("time_zone", flat=True)
     chosen = current.first() or ""
     error = ""
@@ -40,13 +43,13 @@ def preferences(request):
     return render(request, "ui/preferences.html", context, status=400 if error else 200)
 
 
-def _numbers_context(request, **extra) -> dict:
+def _numbers_context(request: AuthenticatedRequest, **extra: object) -> dict[str, Any]:
     return {"saved_numbers": saved_numbers_for(request.user), "region": team_region(), **extra}
 
 
 @require_POST
 @page()
-def test_numbers(request):
+def test_numbers(request: AuthenticatedRequest) -> HttpResponse:
     """Add (`phone`, `label`) or remove (`remove` = id) one of the person's test numbers."""
     remove = param_int(request.POST.get("remove", ""))
     try:

@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from campaigns.erasure import ErasureError, contact_erase, contact_evidence
 from contacts.models import Contact
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.services import audit_record
 
 
 @page("contacts.view_contact")
-def contact_evidence_download(request, pk: int) -> HttpResponse:
+def contact_evidence_download(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The contact's consent history and messages as a JSON download (the access is audited)."""
     contact = get_object_or_404(Contact, pk=pk)
     document = json.dumps(contact_evidence(contact=contact), indent=2, ensure_ascii=False)
@@ -30,7 +30,7 @@ def contact_evidence_download(request, pk: int) -> HttpResponse:
 
 
 @page("contacts.delete_contact")
-def contact_erase_page(request, pk: int):
+def contact_erase_page(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """GET: say what erasure does and ask; POST: erase the contact (cannot be undone)."""
     contact = get_object_or_404(Contact, pk=pk)
     if request.method == "POST":

@@ -4,27 +4,30 @@ The figures come from campaigns.analytics, which the API and `manage.py report` 
 """
 
 import itertools
+from collections.abc import Iterable
+from typing import Any
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import render
 
 from campaigns.analytics import (
     COLUMNS,
     MAX_COMPARED,
+    Figures,
     campaigns_figures,
     campaigns_trends,
     marketing_campaigns,
 )
 from core.csvsafe import csv_lines
 from core.params import param_int
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 
 PERIODS = [(7, "7 days"), (30, "30 days"), (90, "90 days"), (365, "a year")]
 BUCKETS = [("day", "per day"), ("week", "per week")]
 CHOOSABLE = 100  # launched campaigns offered for the comparison
 
 
-def _csv(name: str, header: list[str], rows) -> StreamingHttpResponse:
+def _csv(name: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingHttpResponse:
     lines = itertools.chain([header], rows)
     response = StreamingHttpResponse(
         itertools.chain(["\ufeff"], csv_lines(lines)), content_type="text/csv; charset=utf-8"
@@ -33,13 +36,13 @@ def _csv(name: str, header: list[str], rows) -> StreamingHttpResponse:
     return response
 
 
-def _cells(figures) -> list:
+def _cells(figures: Figures) -> list[Any]:
     data = figures.as_dict()
     return ["" if data[key] is None else data[key] for key, _label, _kind in COLUMNS]
 
 
 @page("campaigns.view_campaign")
-def reports(request):
+def reports(request: AuthenticatedRequest) -> HttpResponseBase:
     """Trends over the chosen period, and the comparison of the campaigns ticked below it."""
     days = param_int(request.GET.get("days", "")) or 30
     days = days if days in dict(PERIODS) else 30

@@ -1,18 +1,19 @@
 """Replies that may revoke consent (contacts.RevocationReview): decided from the inbox."""
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from contacts.models import RevocationReview
 from contacts.services import ReviewError, revocation_review_resolve
 from core.rules import Refused
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 
 
 @require_POST
 @page("infobip.view_inboundmessage")
-def review_resolve(request, pk: int):
+def review_resolve(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Opt the contact out, or keep them; who may is the service's rule (change contacts)."""
     review = get_object_or_404(RevocationReview, pk=pk)
     resolution = request.POST.get("resolution", "")

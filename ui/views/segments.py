@@ -7,7 +7,10 @@ they stand (campaigns.segments.segment_preview) or says what is still missing, b
 goes through segment_save, which checks the rules and the permission and audits it.
 """
 
+from typing import Any
+
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -27,7 +30,7 @@ from channels.registry import medium_choices
 from contacts.attributes import AttributeType
 from contacts.models import ContactList
 from core.rules import Refused
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.segment_form import (
     Choices,
     apply_action,
@@ -43,18 +46,18 @@ EMPTY = {"match": "all", "rules": [{"field": ""}]}
 
 
 @page("campaigns.view_segment")
-def segment_list(request):
+def segment_list(request: AuthenticatedRequest) -> HttpResponse:
     """Every segment with its rules in words; the counts load one by one (htmx)."""
     segments = [(s, segment_rules_summary(s.rules)) for s in Segment.objects.all()]
     return render(request, "ui/segments.html", {"segments": segments})
 
 
 @page("campaigns.view_segment")
-def segment_count_fragment(request, pk: int):
+def segment_count_fragment(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """How many contacts the segment selects now."""
     segment = get_object_or_404(Segment, pk=pk)
     try:
-        context: dict = {"count": segment_count(segment=segment)}
+        context: dict[str, Any] = {"count": segment_count(segment=segment)}
     except SegmentError as exc:
         context = {"error": f"cannot count: {exc}"}
     return render(request, "ui/_segment_count.html", context)
@@ -70,7 +73,13 @@ def _choices() -> Choices:
     )
 
 
-def _context(segment: Segment | None, form: dict, rules: dict, problems: dict, choices: Choices):
+def _context(
+    segment: Segment | None,
+    form: dict[str, Any],
+    rules: dict[str, Any],
+    problems: dict[str, Any],
+    choices: Choices,
+) -> dict[str, Any]:
     return {
         "segment": segment,
         "form": form,
@@ -86,7 +95,7 @@ def _context(segment: Segment | None, form: dict, rules: dict, problems: dict, c
 
 
 @page("campaigns.add_segment")
-def segment_edit(request, pk: int | None = None):
+def segment_edit(request: AuthenticatedRequest, pk: int | None = None) -> HttpResponse:
     """The builder: a new segment, or segment `pk` to change."""
     segment = get_object_or_404(Segment, pk=pk) if pk is not None else None
     if segment is not None and not request.user.has_perm("campaigns.change_segment"):
@@ -131,12 +140,12 @@ def segment_edit(request, pk: int | None = None):
 
 @require_POST
 @page("campaigns.view_segment")
-def segment_builder_preview(request):
+def segment_builder_preview(request: AuthenticatedRequest) -> HttpResponse:
     """The live count and sample of the rules being built (or what they still need)."""
     choices = _choices()
     rules = segment_rules_normalize(rules_from_form(request.POST, choices))
     problems = segment_rules_problems(rules)
-    context: dict = {"problems": [], "preview": None}
+    context: dict[str, Any] = {"problems": [], "preview": None}
     if problems:
         context["problems"] = sorted(set(problems_by_path(problems).values()))
     else:
@@ -153,7 +162,7 @@ def segment_builder_preview(request):
 
 @require_POST
 @page("campaigns.delete_segment")
-def segment_remove(request, pk: int):
+def segment_remove(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Delete a segment no campaign uses."""
     segment = get_object_or_404(Segment, pk=pk)
     try:

@@ -5,8 +5,11 @@ Reading needs `channels.view_sender` (the Marketer role); adding, changing and r
 services' own permissions (the Sender role), so a refusal reads the same here as in the API.
 """
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -19,7 +22,7 @@ from channels.models import ANY_COUNTRY, Sender
 from channels.registry import medium_choices
 from channels.senders import SENDER_FIELDS, sender_remove, sender_save
 from core.rules import Refused
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.views.campaigns import preview_context
 from ui.words import in_words
 
@@ -38,12 +41,12 @@ def _countries() -> list[tuple[str, str]]:
     return [(ANY_COUNTRY, "Any other country (*)"), *named]
 
 
-def _form(source: dict) -> dict[str, str]:
+def _form(source: dict[str, Any]) -> dict[str, str]:
     return {name: str(source.get(name, "") or "")[:100] for name in FORM_FIELDS}
 
 
 @page("channels.view_sender")
-def sender_list(request):
+def sender_list(request: AuthenticatedRequest) -> HttpResponse:
     """Every sender per channel and country, and a form to add one or change one (?edit=ID)."""
     wanted = request.GET.get("edit", "")
     valid = wanted.isascii() and wanted.isdigit() and len(wanted) < 12
@@ -92,7 +95,7 @@ def sender_list(request):
 
 @require_POST
 @page("channels.view_sender")
-def sender_delete(request, pk: int):
+def sender_delete(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Remove a sender: its country's messages then come from `*` or the default sender."""
     row = get_object_or_404(Sender, pk=pk)
     where = country_name(row.country)
@@ -110,7 +113,7 @@ REGIONAL_FIELDS = ("sender", "dlt_template_id", "iys_recipient_type", "kr_title"
 
 @require_POST
 @page("campaigns.change_campaign")
-def campaign_countries(request, pk: int):
+def campaign_countries(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """The preview's fixes for countries' rules: exclude or include a country, or change the
     sender and regional ids (campaigns.editing.campaign_countries_update)."""
     campaign = get_object_or_404(Campaign, pk=pk)

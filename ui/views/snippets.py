@@ -3,12 +3,13 @@ and the inbox's reply box insert them (the `snippet_picker` tag)."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from campaigns.models import Snippet
 from campaigns.services import snippet_delete, snippet_save
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.words import in_words
 
 
@@ -27,7 +28,7 @@ def _snippet(value: str) -> Snippet | None:
 
 
 @page("campaigns.view_campaign")
-def snippet_list(request):
+def snippet_list(request: AuthenticatedRequest) -> HttpResponse:
     """Every snippet, and a form to add one (or change the one asked for with ?edit=ID)."""
     editing = _snippet(request.GET.get("edit", ""))
     context: dict[str, object] = {
@@ -55,7 +56,7 @@ def snippet_list(request):
 
 @require_POST
 @page("campaigns.add_campaign")
-def snippet_remove(request, pk: int):
+def snippet_remove(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Delete a snippet (campaigns that used its text keep it)."""
     name = snippet_delete(snippet=get_object_or_404(Snippet, pk=pk), actor=request.user)
     messages.success(request, f"Snippet “{name}” deleted.")

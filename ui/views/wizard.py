@@ -5,11 +5,15 @@ which creates the draft through campaigns.services.campaign_create (the same val
 every other entry point).
 """
 
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
+from campaigns.audience import AudienceSummary
 from campaigns.models import AudienceMatch, Segment
 from campaigns.opt_out_law import opt_out_countries, says_how_to_opt_out
 from campaigns.rendering import (
@@ -31,7 +35,7 @@ from channels.registry import (
 )
 from contacts.models import ContactList
 from core.params import param_int
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.selectors import (
     audience_attribute_keys,
     audience_counts,
@@ -50,11 +54,11 @@ STEPS = [("audience", "Audience"), ("message", "Message"), ("options", "Options"
          ("preview", "Preview & test"), ("launch", "Launch")]  # fmt: skip
 
 
-def _state(request) -> dict:
+def _state(request: HttpRequest) -> dict[str, Any]:
     return request.session.get(SESSION_KEY) or {}
 
 
-def _save(request, **values) -> None:
+def _save(request: HttpRequest, **values: object) -> None:
     request.session[SESSION_KEY] = {**_state(request), **values}
 
 
@@ -62,19 +66,20 @@ def _ids(values: list[str]) -> list[int]:
     return sorted({n for v in values if (n := param_int(v)) is not None})
 
 
-def _ctx(step: str, **extra) -> dict:
+def _ctx(step: str, **extra: object) -> dict[str, Any]:
     return {"steps": STEPS, "step": step, **extra}
 
 
-def _slot_text(slot: dict) -> str:
+def _slot_text(slot: dict[str, Any]) -> str:
     """A mapping slot as the marketer typed it: `{{name}}`, `{{name|fallback}}` or text."""
     if slot.get("source") in ("field", "attribute"):
         fallback = slot.get("fallback")
-        return "{{" + slot["value"] + (f"|{fallback}" if fallback is not None else "") + "}}"
+        name: str = slot["value"]
+        return "{{" + name + (f"|{fallback}" if fallback is not None else "") + "}}"
     return slot.get("value") or ""
 
 
-def _slot(text: str) -> dict:
+def _slot(text: str) -> dict[str, Any]:
     """slot_from_text, also for `{{name|fallback}}` (the same syntax as an SMS text)."""
     match = PLACEHOLDER_RE.fullmatch(text.strip())
     if match and match.group(2) is not None:
@@ -82,7 +87,7 @@ def _slot(text: str) -> dict:
     return slot_from_text(text)
 
 
-def _known_placeholders(state: dict) -> list[str]:
+def _known_placeholders(state: dict[str, Any]) -> list[str]:
     # {{opt_out_url}} is every recipient's own opt-out link (campaigns.rendering). The columns
     # are those of the audience: its lists' members and its segment's contacts.
     keys = audience_attribute_keys(
@@ -108,7 +113,7 @@ def _segment(value: object) -> Segment | None:
     return Segment.objects.filter(pk=pk).first() if isinstance(pk, int) and pk > 0 else None
 
 
-def _segment_ids(post) -> tuple[int | None, int | None]:
+def _segment_ids(post: QueryDict) -> tuple[int | None, int | None]:
     """The audience and exclusion segments chosen (an exclusion equal to the audience dropped)."""
     include, exclude = _segment(post.get("segment", "")), _segment(post.get("exclude_segment", ""))
     include_id = include.pk if include else None
@@ -116,7 +121,7 @@ def _segment_ids(post) -> tuple[int | None, int | None]:
     return include_id, exclude_id
 
 
-def _segment_words(segment_id, exclude_segment_id) -> dict:
+def _segment_words(segment_id: object, exclude_segment_id: object) -> dict[str, Any]:
     """The chosen segments' rules in words, shown under the live count."""
     segment, exclude = _segment(segment_id), _segment(exclude_segment_id)
     return {
@@ -125,13 +130,19 @@ def _segment_words(segment_id, exclude_segment_id) -> dict:
     }
 
 
-def _match(post) -> str:
+def _match(post: QueryDict) -> str:
     """How the chosen segment combines with the chosen lists (any: or, all: and)."""
     value = post.get("audience_match", AudienceMatch.ANY)
     return value if value in AudienceMatch.values else AudienceMatch.ANY
 
 
-def _counts(list_ids: list[int], exclude_ids: list[int], segment_id, exclude_segment_id, match):
+def _counts(
+    list_ids: list[int],
+    exclude_ids: list[int],
+    segment_id: object,
+    exclude_segment_id: object,
+    match: str,
+) -> AudienceSummary:
     segment = _segment(segment_id)
     # "On the lists and in the segment" needs both: with one of them it is just that one.
     if not list_ids or segment is None:
@@ -146,7 +157,7 @@ def _counts(list_ids: list[int], exclude_ids: list[int], segment_id, exclude_seg
 
 
 @page("campaigns.add_campaign")
-def audience(request):
+def audience(request: AuthenticatedRequest) -> HttpResponse:
     state = _state(request) if request.GET.get("edit") or request.method == "POST" else {}
     if request.method == "GET" and not request.GET.get("edit"):
         request.session.pop(SESSION_KEY, None)
@@ -197,7 +208,7 @@ def audience(request):
 
 @require_POST
 @page("campaigns.add_campaign")
-def audience_count(request):
+def audience_count(request: AuthenticatedRequest) -> HttpResponse:
     segment_id, exclude_segment_id = _segment_ids(request.POST)
     summary = _counts(
         _ids(request.POST.getlist("lists")),
@@ -225,7 +236,7 @@ def highlight_ucs2(text: str, chars: tuple[str, ...]) -> str:
 
 @require_POST
 @page("campaigns.add_campaign")
-def sms_counter(request):
+def sms_counter(request: AuthenticatedRequest) -> HttpResponse:
     """Live counter: the chosen type's own measure of the text being typed (never drifts)."""
     field = request.POST.get("counter_field", "text")
     if field == "reply":  # the inbox's reply box: no audience, so no "each recipient receives"
@@ -244,7 +255,9 @@ def sms_counter(request):
     return render(request, "ui/_sms_counter.html", context)
 
 
-def _counter(text: str, state: dict, channel: str | None = None, *, footer: bool = True) -> dict:
+def _counter(
+    text: str, state: dict[str, Any], channel: str | None = None, *, footer: bool = True
+) -> dict[str, Any]:
     """The counter's context: the text's own figures, and what recipients receive once filled.
 
     Types whose texts are encoded and split (SMS) get parts and encoding; the others their
@@ -263,7 +276,7 @@ def _counter(text: str, state: dict, channel: str | None = None, *, footer: bool
         return {"empty": True, "kind": kind, "limit": kind.max_chars(), "text": text}
     _parts, encoding = kind.measure(text)
     # Warned as the marketer types, before "Next" refuses it (issue 26 #9).
-    checks: dict = {"syntax_problem": placeholder_syntax_problem(text)}
+    checks: dict[str, Any] = {"syntax_problem": placeholder_syntax_problem(text)}
     cap = kind.max_chars()
     length = kind.length(text)
     if cap is not None:
@@ -303,7 +316,9 @@ def _counter(text: str, state: dict, channel: str | None = None, *, footer: bool
     }
 
 
-def template_places(template: WhatsAppTemplate, mapping: dict | None = None) -> list[dict]:
+def template_places(
+    template: WhatsAppTemplate, mapping: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """The template's value places as form fields, prefilled from `mapping` or examples."""
     structure = template.structure or {}
     places = mapping_places(template)
@@ -340,10 +355,10 @@ def template_places(template: WhatsAppTemplate, mapping: dict | None = None) -> 
     return fields
 
 
-def mapping_from_post(template: WhatsAppTemplate, post) -> dict:
+def mapping_from_post(template: WhatsAppTemplate, post: QueryDict) -> dict[str, Any]:
     """The mapping JSON (see whatsapp.mapping) from the wizard's per-placeholder fields."""
     places = mapping_places(template)
-    mapping: dict = {"header": [], "body": [], "buttons": []}
+    mapping: dict[str, Any] = {"header": [], "body": [], "buttons": []}
     if places["header"]:
         mapping["header"] = [_slot(post.get("header_0", ""))]
     mapping["body"] = [_slot(post.get(f"body_{i}", "")) for i in range(len(places["body"]))]
@@ -355,7 +370,7 @@ def mapping_from_post(template: WhatsAppTemplate, post) -> dict:
 
 
 @page("campaigns.add_campaign")
-def template_form(request):
+def template_form(request: AuthenticatedRequest) -> HttpResponse:
     """Fragment: the placeholder mapping form of the chosen template, with its preview."""
     template_id = param_int(request.GET.get("template")) or 0
     template = WhatsAppTemplate.objects.filter(pk=template_id).first()
@@ -373,7 +388,7 @@ def template_form(request):
     return render(request, "ui/_template_form.html", context)
 
 
-def _mapping_refs(mapping: dict) -> list[tuple[str, bool]]:
+def _mapping_refs(mapping: dict[str, Any]) -> list[tuple[str, bool]]:
     """The placeholders a template mapping reads, each with whether it is required."""
     slots = [*(mapping.get("header") or []), *(mapping.get("body") or [])]
     for entry in mapping.get("buttons") or []:
@@ -390,7 +405,7 @@ def _mapping_refs(mapping: dict) -> list[tuple[str, bool]]:
     return refs
 
 
-def _unfillable(mapping: dict, known: list[str]) -> list[str]:
+def _unfillable(mapping: dict[str, Any], known: list[str]) -> list[str]:
     """Template values that read a column no contact of the audience has (and no fallback)."""
     names = ["{{" + k + "}}" for k in known]
     return [
@@ -401,7 +416,7 @@ def _unfillable(mapping: dict, known: list[str]) -> list[str]:
     ]
 
 
-def _buttons_from_post(post) -> list[dict]:
+def _buttons_from_post(post: QueryDict) -> list[dict[str, Any]]:
     """The buttons typed on the message step (text and link; empty rows dropped)."""
     buttons = []
     for i in range(MAX_BUTTON_ROWS):
@@ -412,7 +427,7 @@ def _buttons_from_post(post) -> list[dict]:
     return buttons
 
 
-def channel_options() -> list[dict]:
+def channel_options() -> list[dict[str, Any]]:
     """The wizard's channel choices, from the registry: each type and what it can carry."""
     return [
         {
@@ -427,12 +442,14 @@ def channel_options() -> list[dict]:
     ]
 
 
-def _content_check(kind: ChannelType, post, known: list[str]) -> tuple[dict, dict, list[str]]:
+def _content_check(
+    kind: ChannelType, post: QueryDict, known: list[str]
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """(campaign values, field errors, template errors) of the message step for `kind`."""
     field_errors: dict[str, str] = {}
     template_errors: list[str] = []
     text = post.get("text", "")
-    values: dict = {"channel": kind.name, "text": text, "template": None,
+    values: dict[str, Any] = {"channel": kind.name, "text": text, "template": None,
                     "template_mapping": {}, "media_url": "", "buttons": []}  # fmt: skip
     if kind.uses_template:
         template = WhatsAppTemplate.objects.filter(pk=param_int(post.get("template")) or 0).first()
@@ -465,7 +482,7 @@ def _content_check(kind: ChannelType, post, known: list[str]) -> tuple[dict, dic
 
 
 @page("campaigns.add_campaign")
-def message(request):
+def message(request: AuthenticatedRequest) -> HttpResponse:
     state = _state(request)
     if not state.get("lists") and not state.get("segment"):
         return redirect("ui:wizard_audience")
@@ -478,7 +495,7 @@ def message(request):
         try:
             kind = channel_type(channel)
         except UnknownChannel:
-            values = {"channel": "", "text": request.POST.get("text", "")}
+            values: dict[str, Any] = {"channel": "", "text": request.POST.get("text", "")}
             labels = ", ".join(label for _, label in channel_choices())
             field_errors["channel"] = f"Choose a channel: {labels}."
         else:
@@ -520,7 +537,9 @@ def message(request):
     return render(request, "ui/wizard_message.html", context, status=400 if errors else 200)
 
 
-def _split_errors(text: str, split: dict, known: list[str], channel: str) -> dict[str, str]:
+def _split_errors(
+    text: str, split: dict[str, Any], known: list[str], channel: str
+) -> dict[str, str]:
     """The split section's errors: the service's rules, and unknown placeholders per variant."""
     _, _, errors = split_specs(text, split, channel)
     if split.get("on"):
@@ -530,7 +549,7 @@ def _split_errors(text: str, split: dict, known: list[str], channel: str) -> dic
     return errors
 
 
-def fallback_options(state: dict) -> list[ChannelType]:
+def fallback_options(state: dict[str, Any]) -> list[ChannelType]:
     """The types a step of the chain may be: they may follow, on another medium."""
     try:
         own = channel_type(state.get("channel") or "")

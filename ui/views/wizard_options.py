@@ -8,10 +8,12 @@ which check everything again, so the wizard refuses nothing they would accept.
 import datetime as dt
 import zoneinfo
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -41,7 +43,7 @@ from channels.base import PROVIDER, ChannelType
 from channels.registry import UnknownChannel, channel_type, channel_types
 from contacts.models import ContactList
 from core.rules import Refused
-from ui.access import page
+from ui.access import AuthenticatedRequest, page
 from ui.selectors import audience_time_zones
 from ui.services import audit_record
 from ui.views.wizard import (
@@ -76,7 +78,7 @@ def _validity_form(minutes: int | None) -> tuple[str, str]:
     return (str(minutes // 60), "hours") if minutes % 60 == 0 else (str(minutes), "minutes")
 
 
-def campaign_state(campaign: Campaign) -> dict:
+def campaign_state(campaign: Campaign) -> dict[str, Any]:
     """The wizard's answers for an existing campaign: every step shows what was saved."""
     validity, validity_unit = _validity_form(primary_validity(campaign))
     options = {
@@ -126,7 +128,7 @@ def campaign_state(campaign: Campaign) -> dict:
 
 
 @page("campaigns.change_campaign")
-def edit(request, pk: int):
+def edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Open a draft or scheduled campaign in the wizard, every step filled with what was saved."""
     campaign = get_object_or_404(Campaign, pk=pk)
     if campaign.state not in EDITABLE:
@@ -158,7 +160,7 @@ def parse_send_at(value: str) -> dt.datetime | None:
     return parsed
 
 
-def _options_defaults(state: dict, options: list[ChannelType]) -> dict:
+def _options_defaults(state: dict[str, Any], options: list[ChannelType]) -> dict[str, Any]:
     kind = channel_type(state["channel"])
     # The type's default chain is offered ready to use (SMS after WhatsApp, Viber or RCS).
     allowed = {option.name for option in options}
@@ -184,7 +186,7 @@ VALIDITY_UNITS = {"minutes": 1, "hours": 60}
 
 
 def _minutes(
-    form: dict, name: str, errors: dict[str, str], label: str, *, unit_field: str = ""
+    form: dict[str, Any], name: str, errors: dict[str, str], label: str, *, unit_field: str = ""
 ) -> int | None:
     """A validity field (number and unit) in minutes; None when empty, an error when wrong."""
     value = form.get(name, "").strip()
@@ -202,7 +204,7 @@ def _minutes(
     return int(value) * unit
 
 
-def _max_spend(form: dict, errors: dict[str, str]) -> Decimal | None:
+def _max_spend(form: dict[str, Any], errors: dict[str, str]) -> Decimal | None:
     value = form.get("max_spend", "").strip().replace(",", "")
     if not value:
         return None
@@ -217,8 +219,8 @@ def _max_spend(form: dict, errors: dict[str, str]) -> Decimal | None:
 
 
 def _chain_check(
-    form: dict, state: dict, options: list[ChannelType], errors: dict[str, str]
-) -> tuple[str, list[dict]]:
+    form: dict[str, Any], state: dict[str, Any], options: list[ChannelType], errors: dict[str, str]
+) -> tuple[str, list[dict[str, Any]]]:
     """(fallback mode, chain) from the options form: each step's channel, text, sender and
     validity; problems go into `errors` by field."""
     mode = form.get("failover_mode", FailoverMode.NONE) if options else FailoverMode.NONE
@@ -228,7 +230,7 @@ def _chain_check(
     if mode == FailoverMode.NONE:
         return mode, []
     allowed = {kind.name: kind for kind in options}
-    chain: list[dict] = []
+    chain: list[dict[str, Any]] = []
     for i in range(FALLBACK_ROWS):
         name = form.get(f"fallback_{i}", "")
         if not name:
@@ -267,8 +269,8 @@ def _chain_check(
 
 
 def _options_check(
-    form: dict, state: dict, options: list[ChannelType]
-) -> tuple[dict, dict[str, str]]:
+    form: dict[str, Any], state: dict[str, Any], options: list[ChannelType]
+) -> tuple[dict[str, Any], dict[str, str]]:
     """The options form as campaign fields, and the errors by field (empty when valid)."""
     field_errors: dict[str, str] = {}
     kind = channel_type(state["channel"])
@@ -351,7 +353,9 @@ def _options_check(
     return fields, field_errors
 
 
-def _recipient_local(form: dict, state: dict) -> tuple[dt.datetime | None, tuple | None, str]:
+def _recipient_local(
+    form: dict[str, Any], state: dict[str, Any]
+) -> tuple[dt.datetime | None, tuple[dt.time, dt.time] | None, str]:
     """ "At 10:00 in each recipient's local time" as a start time plus a sending window.
 
     The campaign starts at the first moment it is that time in any of the audience's zones; the
@@ -392,7 +396,7 @@ def _recipient_local(form: dict, state: dict) -> tuple[dt.datetime | None, tuple
 
 
 @page("campaigns.add_campaign")
-def options(request):
+def options(request: AuthenticatedRequest) -> HttpResponse:
     state = _state(request)
     if not state.get("channel"):
         return redirect("ui:wizard_message")
@@ -488,8 +492,8 @@ FAILOVER_MODE_WORDS: dict[str, str] = {
 
 
 def _fallback_rows(
-    form: dict, field_errors: dict[str, str], known: dict[str, list[str]]
-) -> list[dict]:
+    form: dict[str, Any], field_errors: dict[str, str], known: dict[str, list[str]]
+) -> list[dict[str, Any]]:
     """The chain's rows as the form shows them, each with its channel's default sender and the
     senders known for its channel."""
     rows = []
@@ -529,13 +533,13 @@ def _known_senders() -> dict[str, list[str]]:
     return {name: [s for s in dict.fromkeys(senders) if s][:20] for name, senders in used.items()}
 
 
-def _template_sender(state: dict) -> str:
+def _template_sender(state: dict[str, Any]) -> str:
     """The number a template campaign sends from: its template's."""
     template = WhatsAppTemplate.objects.filter(pk=state.get("template") or 0).first()
     return template.sender if template else ""
 
 
-def _caps_text(state: dict) -> str:
+def _caps_text(state: dict[str, Any]) -> str:
     """The workspace's caps that apply to the channel, in words ("" when there are none)."""
     medium = channel_type(state["channel"]).ledger
     caps = [cap for cap in caps_configured() if cap.applies_to(medium)]
