@@ -76,7 +76,7 @@ def test_the_command_line_takes_a_chain_and_keeps_the_sms_failover_names() -> No
         ("rcs", "sms,", None),
         ("rcs", [{"text": "no channel"}], "each fallback step is a channel name"),
     ],
-)  # fmt: skip
+)
 def test_what_a_chain_may_not_be(channel, fallback, problem) -> None:
     fields = {"text": "Hi"} if channel != "whatsapp_template" else {}
     create = lambda: campaign_create(  # noqa: E731
