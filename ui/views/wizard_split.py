@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
+from django.http import QueryDict
 
 from campaigns.models import Campaign, SplitTest, Variant, WinnerBy
 from campaigns.split import SplitSpec, VariantSpec, split_spec_problems
@@ -27,7 +28,7 @@ DEFAULTS = {
 }
 
 
-def split_from_post(post: Any) -> dict[str, Any]:
+def split_from_post(post: QueryDict) -> dict[str, Any]:
     """The section as typed (strings), for the session and to show again."""
     state: dict[str, Any] = {key: post.get(f"split_{key}", "").strip()[:20] for key in DEFAULTS}
     state["texts"] = [post.get(f"variant_{name}", "") for name in NAMES[1:]]
