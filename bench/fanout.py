@@ -15,6 +15,7 @@ measurement. Per run, side by side on the same machine state:
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import threading
@@ -58,7 +59,13 @@ def measure_engine(list_id: int, size: int, sandbox: h.Sandbox, worker: h.Proces
     idle_hwm, _ = h.tree_hwm_mb(worker.pid)
     sampler = h.PssSampler(worker.pid)
     sampler.start()
+    # Where the CPU goes per message (the launch itself runs here, in the bench's process).
+    meter = CpuMeter(
+        {"worker": worker.pid, "postgres": _postmaster_pid(), "sandbox": sandbox.proc.pid}
+    )
     load = h.loadavg()
+    meter.start()
+    own = _own_cpu_s()
     start = time.perf_counter()
     campaign_launch(campaign=campaign, actor=OPERATOR)
 
@@ -73,6 +80,7 @@ def measure_engine(list_id: int, size: int, sandbox: h.Sandbox, worker: h.Proces
     finally:
         peak_pss = sampler.stop()
     elapsed = time.perf_counter() - start
+    cpu = meter.stop(size, "message", {"bench (launch, polling)": _own_cpu_s() - own})
     hwm, per_process = h.tree_hwm_mb(worker.pid)
     state = sandbox.state()
     c = Campaign.objects.get(pk=campaign.pk)
@@ -92,6 +100,7 @@ def measure_engine(list_id: int, size: int, sandbox: h.Sandbox, worker: h.Proces
         and c.count_accepted == size
         and not any(state["duplicates"].values()),
         "loadavg_before": load,
+        **cpu,
     }
 
 
@@ -223,12 +232,18 @@ class CpuMeter:
     def start(self) -> None:
         self.before = {name: _tree_cpu_s(pid) for name, pid in self.pids.items()}
 
-    def stop(self, per: int) -> dict:
+    def stop(self, per: int, unit: str = "report", extra: dict[str, float] | None = None) -> dict:
         spent = {name: _tree_cpu_s(pid) - self.before[name] for name, pid in self.pids.items()}
+        spent.update(extra or {})
         return {
             "cpu_s": {name: round(v, 2) for name, v in spent.items()},
-            "cpu_us_per_report": {name: round(v / per * 1e6, 1) for name, v in spent.items()},
+            f"cpu_us_per_{unit}": {name: round(v / per * 1e6, 1) for name, v in spent.items()},
         }
+
+
+def _own_cpu_s(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure_reports(
@@ -352,7 +367,10 @@ def measure_floor(db_url: str, size: int, sandbox: h.Sandbox, notify_url: str) -
     import subprocess
 
     sandbox.reset()
+    meter = CpuMeter({"postgres": _postmaster_pid(), "sandbox": sandbox.proc.pid})
     load = h.loadavg()
+    meter.start()
+    children = _own_cpu_s(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         [
             sys.executable,
@@ -374,7 +392,9 @@ def measure_floor(db_url: str, size: int, sandbox: h.Sandbox, notify_url: str) -
         text=True,
         check=True,
     )
+    floor_cpu = _own_cpu_s(resource.RUSAGE_CHILDREN) - children
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    result.update(meter.stop(size, "message", {"floor": floor_cpu}))
     state = sandbox.state()
     result["sandbox_accepted"] = state["accepted"]["total"]
     result["ok"] = state["accepted"]["total"] == size and result["rows"] == size

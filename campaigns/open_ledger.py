@@ -26,7 +26,7 @@ from psycopg import sql
 from campaigns.models import Campaign, FailoverMode, Message
 from campaigns.states import CampaignState
 from channels.base import Regional
-from core.throttle import once_per, once_release
+from core.throttle import once_release, wake_once
 from infobip.links import callback_data
 from whatsapp.models import WhatsAppTemplate
 
@@ -49,13 +49,7 @@ def open_ledger_wake(*, campaign_id: int) -> bool:
     """Queue a send batch of an open campaign unless one is queued (call after the commit)."""
     from campaigns.tasks import send_batch
 
-    if _eager():
-        send_batch.delay(campaign_id)
-        return True
-    if not once_per(_wake_key(campaign_id), WAKE_TTL):
-        return False
-    send_batch.delay(campaign_id)
-    return True
+    return wake_once(_wake_key(campaign_id), WAKE_TTL, send_batch, campaign_id, inline=_eager())
 
 
 def open_ledger_woken(*, campaign_id: int) -> None:

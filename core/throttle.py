@@ -12,6 +12,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.cache import cache
 
@@ -33,6 +34,19 @@ def once_release(key: str) -> None:
         cache.delete(f"once:{key}")
     except Exception as exc:
         logger.warning("shared cache unavailable (%s): %s expires by itself", exc, key)
+
+
+def wake_once(key: str, seconds: float, task: Any, *args: object, inline: bool = False) -> bool:
+    """Queue `task(*args)` unless a wake-up under `key` is queued; True when this call queued it.
+
+    The task releases the key (`once_release`) when it starts, so work that arrives after it
+    started wakes it again. `inline`: tasks run eagerly (the unit tests), so every wake-up runs
+    at once; nothing queued could take it later.
+    """
+    if not inline and not once_per(key, seconds):
+        return False
+    task.delay(*args)
+    return True
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from functools import partial
 
 from core.queueing import enqueue_on_commit
-from core.throttle import once_per, once_release
+from core.throttle import once_release, wake_once
 
 WAKE_TTL = 10
 
@@ -44,13 +44,7 @@ def journey_wake_now(journey_id: int) -> bool:
     """Queue the journey's engine unless a wake-up is already queued; True when this one did."""
     from journeys.tasks import advance
 
-    if eager():
-        advance.delay(journey_id)
-        return True
-    if not once_per(_key(journey_id), WAKE_TTL):
-        return False
-    advance.delay(journey_id)
-    return True
+    return wake_once(_key(journey_id), WAKE_TTL, advance, journey_id, inline=eager())
 
 
 def journey_wake_taken(journey_id: int) -> None:

@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 
 from api.throttles import parse_rate
-from core.throttle import once_per, rate_take
+from core.throttle import once_per, once_release, rate_take, wake_once
 
 
 @pytest.fixture(autouse=True)
@@ -18,6 +18,33 @@ def test_once_per_window() -> None:
     assert once_per("wake:1", 60) is True
     assert once_per("wake:1", 60) is False
     assert once_per("wake:2", 60) is True
+
+
+class _Task:
+    """A task's `delay` as a list of what was queued."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[object, ...]] = []
+
+    def delay(self, *args: object) -> None:
+        self.queued.append(args)
+
+
+def test_a_wake_up_is_queued_once_until_its_task_takes_it() -> None:
+    task = _Task()
+    assert wake_once("wake:7", 10, task, 7) is True
+    assert wake_once("wake:7", 10, task, 7) is False  # one is queued: nothing piles up
+    assert wake_once("wake:8", 10, task, 8) is True  # another key is its own
+    once_release("wake:7")  # the task started: new work must wake it again
+    assert wake_once("wake:7", 10, task, 7) is True
+    assert task.queued == [(7,), (8,), (7,)]
+
+
+def test_an_inline_wake_up_always_runs() -> None:
+    task = _Task()
+    assert wake_once("wake:9", 10, task, 9, inline=True) is True
+    assert wake_once("wake:9", 10, task, 9, inline=True) is True
+    assert task.queued == [(9,), (9,)]
 
 
 def test_rate_allows_the_limit_then_refuses_until_the_window_slides() -> None:

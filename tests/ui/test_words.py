@@ -1,6 +1,10 @@
 """Issue 26 #14: the marketer reads reasons in words, not codes or command-line flags."""
 
+import re
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from tests.ui.conftest import make_user
@@ -35,3 +39,18 @@ def test_the_contact_form_says_it_in_words(client):
     assert "needs its country: choose the country" in page
     assert "--default-region" not in page
     assert "INVALID_COUNTRY_CODE" not in page
+
+
+# What the marketer's pages may not say: a command, an API path, a setting or a command-line flag
+# (issue 26 #14; the locked-out, segments, conversions, journey and archived-campaign pages did).
+OPERATOR_WORDS = re.compile(r"manage\.py|/api/v1|\b(?:INFOBIP|HERALD)_[A-Z_]+|\s--[a-z]")
+TEMPLATE_CODE = re.compile(r"{%.*?%}|{{.*?}}|{#.*?#}", re.S)
+
+
+def test_no_marketer_page_names_a_command_an_api_path_or_a_setting():
+    said = {}
+    for path in sorted((Path(settings.BASE_DIR) / "templates" / "ui").rglob("*.html")):
+        text = TEMPLATE_CODE.sub(" ", path.read_text())
+        if found := OPERATOR_WORDS.findall(text):
+            said[path.name] = found
+    assert not said, said
