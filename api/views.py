@@ -1,9 +1,6 @@
 """REST API views: parse, check scope/permission (api.policy), call one service, answer."""
 
-import gc
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from django.db import transaction
@@ -25,6 +22,7 @@ from api.auth import request_token, request_user
 from api.delivery import deliveries_fill
 from api.errors import ApiError
 from api.filters import bool_filter, choice_filter
+from api.gcpause import cyclic_gc_paused
 from api.messages import message_send_request
 from api.models import EventDelivery, EventSubscription, Scope
 from api.parsers import FastJSONParser
@@ -172,25 +170,6 @@ class MessageDetailView(APIView):
 # --- contacts -----------------------------------------------------------------------------
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block (reference counting still frees).
-
-    A 10,000-row body makes ~150,000 container objects that live for the whole call, so the
-    collector's thresholds fire full collections that walk the whole heap (Django, DRF, the
-    rows) two or three times per call: a third of the call's Python CPU, and nothing to
-    collect (the rows are not garbage yet). The flag is process-wide: only the thread that
-    found it on turns it back on, so it ends on however the calls of several threads overlap.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 class ContactUpsertView(APIView):
     """`POST /contacts/upsert`: up to 10,000 contacts by number, with per-row errors."""
 
@@ -204,7 +183,7 @@ class ContactUpsertView(APIView):
     )
     def post(self, request: Request) -> Response:
         require_perm(request, "contacts.add_contact", "contacts.change_contact")
-        with _cyclic_gc_paused():
+        with cyclic_gc_paused():
             return self._upsert(request)
 
     def _upsert(self, request: Request) -> Response:

@@ -141,8 +141,13 @@ class Event(models.Model):
     """Something a contact did, as another system told Herald (`POST /api/v1/events`)."""
 
     name = models.CharField(max_length=100)
+    # Checked once per statement, not per row (migration 0005, docs/DATABASE.md "Events").
     contact = models.ForeignKey(
-        "contacts.Contact", on_delete=models.CASCADE, related_name="+", db_index=False
+        "contacts.Contact",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     key = models.CharField(max_length=200, blank=True)
     properties = models.JSONField(default=dict, blank=True)
@@ -175,9 +180,16 @@ class Event(models.Model):
 class JourneyMember(models.Model):
     """A contact a journey has let in, and when last: the gate of the re-entry rule."""
 
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # Checked once per statement, not per row (migration 0005, docs/DATABASE.md "Events").
+    journey = models.ForeignKey(
+        Journey, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     contact = models.ForeignKey(
-        "contacts.Contact", on_delete=models.CASCADE, related_name="+", db_index=False
+        "contacts.Contact",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     entries = models.PositiveIntegerField(default=1)
     last_entered_at = models.DateTimeField()
@@ -224,12 +236,24 @@ class JourneyEntry(models.Model):
 
     # No index of its own: journey_entry_source (journey, source) leads with it and serves the
     # same lookups, and every entry written or moved paid one more index write for it.
+    # The four keys are checked once per statement, not per row (migration 0005,
+    # docs/DATABASE.md "Events").
     journey = models.ForeignKey(
-        Journey, on_delete=models.CASCADE, related_name="entries", db_index=False
+        Journey,
+        on_delete=models.CASCADE,
+        related_name="entries",
+        db_index=False,
+        db_constraint=False,
     )
-    version = models.ForeignKey(JourneyVersion, on_delete=models.PROTECT, related_name="+")
+    version = models.ForeignKey(
+        JourneyVersion, on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     contact = models.ForeignKey(
-        "contacts.Contact", on_delete=models.CASCADE, related_name="+", db_index=False
+        "contacts.Contact",
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     # The contact's nth entry into this journey (JourneyMember.entries): the campaign ledger's
     # attempt number of its sends, so two entries of one contact are two ledger rows.
@@ -242,7 +266,13 @@ class JourneyEntry(models.Model):
     # trigger is processed.
     source = models.CharField(max_length=100)
     event = models.ForeignKey(
-        Event, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        Event,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     properties = models.JSONField(default=dict, blank=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE)

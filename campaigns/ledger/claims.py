@@ -18,7 +18,9 @@ from campaigns.ledger.outcomes import insert_events, messages_apply_outcomes
 from campaigns.ledger.statements import (
     CLAIM,
     CLAIM_DUE,
+    IN_INDEX_ORDER,
     LOCK_CAMPAIGN,
+    PLANNER_RESET,
     QUEUED_UNCLAIMABLE,
     RELEASED_BACK,
     QueuedRow,
@@ -100,8 +102,12 @@ def _claim(
         if not lock_running(campaign_id):
             return []
         with connection.cursor() as cursor:
+            if statement is CLAIM:
+                cursor.execute(IN_INDEX_ORDER)
             cursor.execute(statement, params)
             picked = fetch_rows(cursor, claimed_row(now))
+            if statement is CLAIM:
+                cursor.execute(PLANNER_RESET)
         if not picked:
             return None
         screened = screen(picked) if screen is not None else Screened(keep=picked)

@@ -105,6 +105,36 @@ def test_unknown_contacts_are_created_or_refused_per_setting(api_for, sender_use
     assert api.post("events", body).status_code == 202
 
 
+def test_a_stored_number_is_taken_as_stored_and_others_are_parsed(monkeypatch) -> None:
+    from contacts.models import Contact
+    from contacts.phones import PhoneChecker
+    from journeys.events import events_record
+    from journeys.models import Event
+
+    ann = Contact.objects.create(phone="+447946000101")
+    parsed: list[str] = []
+    check = PhoneChecker.check
+
+    def counting(self: PhoneChecker, raw: str):  # type: ignore[no-untyped-def]
+        parsed.append(raw)
+        return check(self, raw)
+
+    monkeypatch.setattr(PhoneChecker, "check", counting)
+    result = events_record(
+        events=[
+            {"name": "visited", "contact": {"phone": "+447946000101"}},  # Ann's, as stored
+            {"name": "visited", "contact": {"phone": "+44 7946 000101"}},  # Ann's, written so
+            {"name": "visited", "contact": {"phone": "+447946000102"}},  # a new contact
+            {"name": "visited", "contact": {"phone": "+4479460001"}},  # E.164-shaped, invalid
+        ]
+    )
+    assert parsed == ["+44 7946 000101", "+447946000102", "+4479460001"]
+    assert [r["index"] for r in result.rejected] == [3]
+    contacts = list(Event.objects.order_by("id").values_list("contact_id", flat=True))
+    assert contacts[:2] == [ann.pk, ann.pk]
+    assert Contact.objects.get(pk=contacts[2]).phone == "+447946000102"
+
+
 HOSTILE = [
     [], "x", {"name": "ok"}, {"name": "a b", "contact": {"id": 1}},
     {"name": "ok", "contact": {"phone": "12"}},
