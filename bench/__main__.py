@@ -152,6 +152,17 @@ def summarize(records: list[dict]) -> dict:
                 "count": rows[0]["count"],
                 "median_ms": med([r["median_ms"] for r in rows]),
                 "preview_median_ms": med(previews) if previews else None,
+                **{
+                    k: med([r[k] for r in rows if k in r])
+                    for k in (
+                        "before_median_ms",
+                        "before_preview_median_ms",
+                        "orm_median_ms",
+                        "before_orm_median_ms",
+                        "freeze_ms",
+                        "before_freeze_ms",
+                    )
+                },
                 "loadavg_before": [r["loadavg_before"] for r in rows],
             }
         )
@@ -423,15 +434,30 @@ def markdown(meta: dict, s: dict) -> str:
         "",
         "## Segment counts (issue #17; `segment_count(...)`, median of 3)",
         "",
+        "Each figure is before → after: the compiler's OR before (kept in bench.segments) "
+        "and now, interleaved in the same run. Count and count + sample: `segment_count`, "
+        "`segment_preview` (jit off, 64 MB work_mem); ORM count: "
+        "`Contact.objects.filter(segment_condition(...)).count()` (the wizard's audience "
+        "count, server defaults); freeze read: the same WHERE's ids in id order through a "
+        "server-side cursor (once).",
+        "",
         "| contacts | segment | runs | contacts selected | count median ms | count + "
-        "sample median ms | load before runs |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | --- |",
+        "sample median ms | ORM count ms | freeze read ms | load before runs |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
+
+    def pair(x: dict, before: str, after: str) -> str:
+        if x.get(after) is None:
+            return "–"
+        return f"{x[before]:,} → {x[after]:,}" if x.get(before) is not None else f"{x[after]:,}"
+
     for x in s.get("segments") or []:
-        preview = x.get("preview_median_ms")
         lines.append(
             f"| {x['size']:,} | {x['segment']} | {x['runs']} | {x['count']:,} | "
-            f"{x['median_ms']:,} | {'–' if preview is None else f'{preview:,}'} | "
+            f"{pair(x, 'before_median_ms', 'median_ms')} | "
+            f"{pair(x, 'before_preview_median_ms', 'preview_median_ms')} | "
+            f"{pair(x, 'before_orm_median_ms', 'orm_median_ms')} | "
+            f"{pair(x, 'before_freeze_ms', 'freeze_ms')} | "
             f"{_loads(x['loadavg_before'])} |"
         )
     lines += [

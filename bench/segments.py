@@ -10,6 +10,14 @@ last 60 days, mostly delivered), clicks on ~8 % of the delivered messages and in
 ~3 % of the contacts; then ANALYZE. Each segment below is counted with the code the live count,
 the wizard and `manage.py segment count` use (`segment_count(segment=..., now=...)`),
 `--repeat` times; the median is reported, one JSON line per segment and run.
+
+Before → after in one run (issue 26 #1): each segment is also counted with the compiler's OR as
+it was before own-row rules were read on the row (`_before_any_ids` and `_before_ids`, copies
+of main's at a3a27a2: every OR of other tables one `id IN (... UNION ...)`, no LEFT JOIN),
+interleaved with the new one, on both paths that evaluate a segment: the live count
+and sample (`segment_count`, `segment_preview`: jit off, 64 MB work_mem) and the ORM
+(`Contact.objects.filter(segment_condition(...))`, the server's defaults): its `.count()` (the
+wizard's audience count) and the freeze's read (ids in id order through a server-side cursor).
 """
 
 import argparse
@@ -21,6 +29,7 @@ import time
 import uuid
 
 import psycopg
+from psycopg import sql
 
 from bench import harness as h
 
@@ -74,6 +83,70 @@ SEGMENTS: list[tuple[str, dict]] = [
 ]  # fmt: skip
 # The segments the code before typed rules also understands (old → new side by side).
 UNTYPED = 6
+
+
+def _before_any_ids(self, rules: list[dict], c: sql.Composable) -> sql.Composable:
+    """campaigns/segment_sql.py `_Compiler.any_ids` before (a3a27a2): every OR that reads
+    other tables is one `id IN (own ids UNION ids ...)`, the own-row rules a scan of contacts."""
+    from campaigns.segment_sql import _ids_where, _on_contact
+
+    branches: list[sql.Composable] = []
+    own = [rule for rule in rules if _on_contact(rule)]
+    if own:
+        inner = self.alias()
+        either = sql.SQL(" OR ").join(self.item(rule, inner) for rule in own)
+        branches.append(_ids_where(inner, either))
+    for rule in rules:
+        if _on_contact(rule):
+            continue
+        ids = None if "rules" in rule or rule.get("negate") else self.ids(rule)
+        if ids is None:
+            inner = self.alias()
+            ids = _ids_where(inner, self.item(rule, inner))
+        branches.append(ids)
+    return sql.SQL("{}.id IN ({})").format(c, sql.SQL(" UNION ").join(branches))
+
+
+def _before_ids(self, rule: dict) -> sql.Composable | None:
+    """`_Compiler.ids` before (a3a27a2): a click's message probed twice (no OFFSET 0)."""
+    from campaigns.segment_sql import CLICKS, MESSAGES
+
+    if rule["field"] == "engagement" and rule["event"] == "clicked":
+        _, where = self.engagement(rule)
+        return sql.SQL(
+            "SELECT x.contact_id FROM (SELECT (SELECT m.contact_id FROM {messages} m "
+            "WHERE m.id = k.message_id{channel}) AS contact_id FROM {clicks} k "
+            "WHERE {where}) x WHERE x.contact_id IS NOT NULL"
+        ).format(messages=MESSAGES, clicks=CLICKS, where=where, channel=self.click_channel(rule))
+    return _AFTER_IDS(self, rule)
+
+
+_AFTER_IDS = None
+
+
+class _Code:
+    """Switch the compiler's OR between the code before and after (`with _Code("before")`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __enter__(self) -> None:
+        from campaigns import segment_sql
+
+        global _AFTER_IDS
+        compiler = segment_sql._Compiler
+        self.after = compiler.any_ids, compiler.ids, compiler.any_joined
+        _AFTER_IDS = compiler.ids
+        if self.name == "before":
+            compiler.any_ids, compiler.ids = _before_any_ids, _before_ids
+            # No LEFT JOINs before: every OR of other tables was `id IN (... UNION ...)`.
+            compiler.any_joined = _before_any_ids
+
+    def __exit__(self, *exc: object) -> None:
+        from campaigns import segment_sql
+
+        compiler = segment_sql._Compiler
+        compiler.any_ids, compiler.ids, compiler.any_joined = self.after
 
 
 def _pick(rng: random.Random, weighted: list[tuple[str, int]]) -> str:
@@ -211,56 +284,100 @@ def _built_at(db: str) -> dt.datetime:
     return built[0]
 
 
+def _timed(work, repeat: int) -> tuple[dict[str, list[float]], dict[str, object]]:
+    """`work(code)` for the code before and after, interleaved (the order alternates), `repeat`
+    times each: the times in ms and each side's last result."""
+    times: dict[str, list[float]] = {"before": [], "after": []}
+    results: dict[str, object] = {}
+    for r in range(repeat):
+        for name in ("before", "after") if r % 2 == 0 else ("after", "before"):
+            with _Code(name):
+                t = time.perf_counter()
+                results[name] = work()
+                times[name].append((time.perf_counter() - t) * 1000)
+    return times, results
+
+
+def _explain(statement_sql: list[str]) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the last statement, after the ones before it (SET LOCALs),
+    in one transaction rolled back."""
+    from django.db import connection, transaction
+
+    statement_sql = [
+        text for text in statement_sql
+        if not text.upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "EXPLAIN", "BEGIN"))
+    ]  # fmt: skip
+    *before, last = statement_sql
+    with transaction.atomic(), connection.cursor() as cur:
+        for text in before:
+            cur.execute(text.replace("%", "%%"))
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + last.replace("%", "%%"))
+        plan = [r[0] for r in cur.fetchall()]
+        transaction.set_rollback(True)
+    return plan
+
+
 def measure(size: int, run: int, repeat: int, now: dt.datetime, explain: bool) -> list[dict]:
+    return [_one(size, run, repeat, now, explain, label, rules) for label, rules in SEGMENTS]
+
+
+def _one(
+    size: int, run: int, repeat: int, now: dt.datetime, explain: bool, label: str, rules: dict
+) -> dict:
+    """One segment, before and after, on the count's and the ORM's paths."""
     from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
     from campaigns.models import Segment
-    from campaigns.segments import segment_count
+    from campaigns.segments import segment_condition, segment_count, segment_preview
+    from contacts.models import Contact
 
-    try:  # the builder's live figure (issue 26); code before it has only the count
-        from campaigns.segments import segment_preview
-    except ImportError:
-        segment_preview = None
-    results = []
-    for label, rules in SEGMENTS if segment_preview else SEGMENTS[:UNTYPED]:
-        segment = Segment(name=label, rules=rules)
-        load = h.loadavg()
-        times, count = [], None
-        for _ in range(repeat):
-            t = time.perf_counter()
-            count = segment_count(segment=segment, now=now)
-            times.append((time.perf_counter() - t) * 1000)
-        median = statistics.median(times)
-        row = {"bench": "segments", "size": size, "run": run, "segment": label, "rules": rules,
-               "count": count, "median_ms": round(median, 1),
-               "times_ms": [round(x, 1) for x in times], "ok": median < 1000,
-               "loadavg_before": load}  # fmt: skip
-        if segment_preview is not None:
-            previews = []
-            for _ in range(repeat):
-                t = time.perf_counter()
-                preview = segment_preview(rules=rules, now=now)
-                previews.append((time.perf_counter() - t) * 1000)
-            assert preview.count == count, (label, preview.count, count)
-            row["preview_median_ms"] = round(statistics.median(previews), 1)
-            row["preview_ok"] = row["preview_median_ms"] < 1000
-        if explain:
-            from django.db import transaction
-            from django.test.utils import CaptureQueriesContext
+    def med(values: list[float]) -> float:
+        return round(statistics.median(values), 1)
 
-            # The count's own statement (no ORDER BY, no columns), as `.count()` sends it, after
-            # the statements segment_count sends before it (its SET LOCALs), in one transaction.
-            with CaptureQueriesContext(connection) as captured:
-                segment_count(segment=segment, now=now)
-            *before, last = [q["sql"] for q in captured.captured_queries]
-            with transaction.atomic(), connection.cursor() as cur:
-                for sql in before:
-                    if not sql.upper().startswith(("SAVEPOINT", "RELEASE")):
-                        cur.execute(sql.replace("%", "%%"))
-                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + last.replace("%", "%%"))
-                row["plan"] = [r[0] for r in cur.fetchall()]
-        results.append(row)
-    return results
+    segment = Segment(name=label, rules=rules)
+    load = h.loadavg()
+    counts, count = _timed(lambda: segment_count(segment=segment, now=now), repeat)
+    previews, preview = _timed(lambda: segment_preview(rules=rules, now=now), repeat)
+
+    def orm():
+        return Contact.objects.filter(segment_condition(rules=rules, now=now))
+
+    orm_counts, orm_count = _timed(lambda: orm().count(), repeat)
+    # The freeze's read: ids in id order through a server-side cursor, outside a
+    # transaction (campaigns/freeze.py `_batches`), one pass each.
+    freezes, frozen = _timed(
+        lambda: sum(1 for _ in orm().order_by("id").values_list("id").iterator(2000)), 1
+    )
+    found = {count["after"], count["before"], preview["after"].count,
+             preview["before"].count, orm_count["after"], orm_count["before"],
+             frozen["after"], frozen["before"]}  # fmt: skip
+    assert len(found) == 1, (label, count, orm_count, frozen)
+    row = {"bench": "segments", "size": size, "run": run, "segment": label, "rules": rules,
+           "count": count["after"], "median_ms": med(counts["after"]),
+           "times_ms": [round(x, 1) for x in counts["after"]],
+           "ok": med(counts["after"]) < 1000,
+           "preview_median_ms": med(previews["after"]),
+           "preview_ok": med(previews["after"]) < 1000,
+           "before_median_ms": med(counts["before"]),
+           "before_preview_median_ms": med(previews["before"]),
+           "orm_median_ms": med(orm_counts["after"]),
+           "before_orm_median_ms": med(orm_counts["before"]),
+           "freeze_ms": med(freezes["after"]), "before_freeze_ms": med(freezes["before"]),
+           "loadavg_before": load, "loadavg_after": h.loadavg()}  # fmt: skip
+    if explain:
+        for name in ("before", "after"):
+            with _Code(name):
+                # The count's own statement, after its SET LOCALs (segment_count), and the
+                # ORM's (the freeze's WHERE, the server's defaults).
+                with CaptureQueriesContext(connection) as captured:
+                    segment_count(segment=segment, now=now)
+                row[f"{name}_plan"] = _explain([q["sql"] for q in captured.captured_queries])
+                with CaptureQueriesContext(connection) as captured:
+                    list(orm().order_by("id").values_list("id")[:1])
+                last = captured.captured_queries[-1]["sql"].rsplit(" LIMIT ", 1)[0]
+                row[f"{name}_orm_plan"] = _explain([last])
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,12 +10,19 @@ How rules compile, so that PostgreSQL plans them as a few hash joins over 1M con
 (bench/HISTORY.md, "Segment counts", has the plans):
 - in an AND, a rule over another table is an EXISTS, which PostgreSQL turns into a semi- or
   anti-join (one pass over each table, no per-contact probe);
-- an OR of rules over other tables is one `id IN (A UNION B ...)`: under a plain OR, PostgreSQL
-  cannot join, and an EXISTS becomes a subplan that is hashed only when its ids fit in work_mem
-  and is otherwise probed once per contact, and the cost estimate of that alternative switches
-  JIT on (seconds of compiling). UNION, not UNION ALL: its output is known to be distinct and
-  its size is estimated from the branches, where a UNION ALL's distinct count defaults to 200
-  and PostgreSQL then probes contacts by index 300,000 times;
+- an OR of rules over other tables tests one set of ids, `(A UNION B ...)`: under a plain OR,
+  PostgreSQL cannot join, and an EXISTS becomes a subplan that is hashed only when its ids fit
+  in work_mem and is otherwise probed once per contact, and the cost estimate of that
+  alternative switches JIT on (seconds of compiling). UNION, not UNION ALL: its output is known
+  to be distinct and its size is estimated from the branches, where a UNION ALL's distinct
+  count defaults to 200 and PostgreSQL then probes contacts by index 300,000 times;
+- the OR's rules over the contact's own row are read on the row being filtered,
+  `(own(c) OR c.id IN (A UNION B))`, when PostgreSQL will hash those ids in the session that
+  runs the statement (`hashes_in`: the planner's estimate against its hash memory, asked before
+  compiling; an uncorrelated IN is hashed or else scanned whole for every contact, never
+  probed). Otherwise the own-row rules are one more branch, `c.id IN (SELECT id FROM contacts
+  WHERE own UNION A UNION B)`: a join whatever the sizes, but a scan of every contact even when
+  the OR sits in an AND that kept few (1M contacts: 0.96 s of 2 s, bench/HISTORY.md);
 - every condition is two-valued (true or false, never NULL: a missing attribute compares
   false), so NOT of a segment is exactly everyone else — exclusion segments rely on it — and
   every id set yields non-NULL ids only (erased contacts' ledger rows have none).
@@ -34,7 +41,7 @@ in other years.
 import datetime as dt
 import json
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -99,14 +106,72 @@ class Prepared:
         )
 
 
-def condition(prepared: Prepared, contact: sql.Composable) -> sql.Composable:
-    """The rules as one boolean SQL expression over the contact row aliased `contact`."""
-    return _Compiler(prepared).group(prepared.rules, contact)
+# Whether PostgreSQL will hash the ids a standalone statement selects (`c.id IN (...)`).
+Hashes = Callable[[sql.Composable], bool]
+
+# PostgreSQL (15: subselect.c, subplan_is_hashable) hashes an `IN (subquery)` that it cannot
+# join (under an OR) only when the subquery's estimated rows, each its width plus a tuple
+# header (8-byte aligned), fit in hash_mem (work_mem × hash_mem_multiplier); otherwise it
+# materializes the ids and scans them for every contact it tests — quadratic. Asked with half
+# of that, so statistics that move between the question and the statement change nothing.
+_HASH_MEMORY = (
+    "SELECT pg_size_bytes(current_setting('work_mem')) "
+    "* current_setting('hash_mem_multiplier')::float8"
+)
+_TUPLE_HEADER = 24
+_MARGIN = 2
+
+
+def hashes_in(connection: Any) -> Hashes:
+    """Whether PostgreSQL, in `connection`'s session as it is set now, hashes the ids of a
+    statement tested under an OR: its planner's estimate (EXPLAIN, no execution) against the
+    session's hash memory, as the planner itself decides."""
+
+    def hashes(ids: sql.Composable) -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(_HASH_MEMORY)
+            (limit,) = cursor.fetchone()
+            cursor.execute(sql.SQL("EXPLAIN (FORMAT JSON) {}").format(ids).as_string(None))
+            (plan,) = cursor.fetchone()
+        top = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+        row_bytes = -(-int(top["Plan Width"]) // 8) * 8 + _TUPLE_HEADER
+        return float(top["Plan Rows"]) * row_bytes * _MARGIN <= float(limit)
+
+    return hashes
+
+
+def condition(
+    prepared: Prepared, contact: sql.Composable, hashes: Hashes | None = None
+) -> sql.Composable:
+    """The rules as one boolean SQL expression over the contact row aliased `contact`.
+
+    `hashes` (`hashes_in(connection)`) says whether the session that runs the statement will
+    hash a set of ids tested under an OR; without it every OR of other tables is one UNION.
+    """
+    return _Compiler(prepared, hashes).group(prepared.rules, contact)
+
+
+def condition_joined(
+    prepared: Prepared, contact: sql.Composable, hashes: Hashes | None = None
+) -> tuple[sql.Composable, sql.Composable]:
+    """The rules as (LEFT JOINs, a condition over `contact` and them), for a statement of one's
+    own (`FROM contacts AS contact {joins} WHERE {condition}`): an OR mixing the contact's own
+    row with other tables that every match must pass (reached from the top through ANDs only)
+    reads its own-row rules on the row and LEFT JOINs the other tables' ids."""
+    compiler = _Compiler(prepared, hashes)
+    compiler.joins = []
+    where = compiler.group(prepared.rules, contact, top=True)
+    return sql.SQL("").join(compiler.joins), where
 
 
 class _Compiler:
-    def __init__(self, prepared: Prepared) -> None:
+    def __init__(self, prepared: Prepared, hashes: Hashes | None = None) -> None:
         self.prepared = prepared
+        # Ids a statement of their own: not when event rules read a column of the outer
+        # statement (a journey's batch), which a nested group's ids may then refer to.
+        self.hashes = hashes if prepared.event_source is None else None
+        # LEFT JOINs the statement adds (condition_joined), None: a condition alone.
+        self.joins: list[sql.Composable] | None = None
         zone = zoneinfo.ZoneInfo(settings.TIME_ZONE)
         self.zone = zone
         self.today = prepared.now.astimezone(zone).date()
@@ -118,28 +183,26 @@ class _Compiler:
         return sql.Identifier(f"sc{self._aliases}")
 
     # --- groups -----------------------------------------------------------------------------
-    def group(self, group: dict[str, Any], c: sql.Composable) -> sql.Composable:
+    def group(self, group: dict[str, Any], c: sql.Composable, top: bool = False) -> sql.Composable:
+        """A group of rules; `top`: every match must pass it (reached through ANDs only)."""
         rules = group["rules"]
         if not rules:
             return _TRUE  # an empty group matches everyone, as "no conditions"
         any_of = group.get("match") == "any"
         if any_of and not all(_on_contact(rule) for rule in rules):
+            if top and self.joins is not None and any(_on_contact(rule) for rule in rules):
+                return self.any_joined(rules, c)
             return self.any_ids(rules, c)
-        parts = [self.item(rule, c) for rule in rules]
+        parts = [self.item(rule, c, top and not any_of) for rule in rules]
         joiner = sql.SQL(" OR ") if any_of else sql.SQL(" AND ")
         return sql.SQL("({})").format(joiner.join(parts)) if len(parts) > 1 else parts[0]
 
-    def item(self, rule: dict[str, Any], c: sql.Composable) -> sql.Composable:
-        return self.group(rule, c) if "rules" in rule else self.rule(rule, c)
+    def item(self, rule: dict[str, Any], c: sql.Composable, top: bool = False) -> sql.Composable:
+        return self.group(rule, c, top) if "rules" in rule else self.rule(rule, c)
 
-    def any_ids(self, rules: list[dict[str, Any]], c: sql.Composable) -> sql.Composable:
-        """An OR that reads other tables, as one `id IN (ids UNION ids ...)`."""
-        branches: list[sql.Composable] = []
-        own = [rule for rule in rules if _on_contact(rule)]
-        if own:  # the rules over the contact's own row: one branch, one scan
-            inner = self.alias()
-            either = sql.SQL(" OR ").join(self.item(rule, inner) for rule in own)
-            branches.append(_ids_where(inner, either))
+    def other_ids(self, rules: list[dict[str, Any]]) -> list[sql.Composable]:
+        """The ids each of an OR's rules over other tables selects, one statement each."""
+        others: list[sql.Composable] = []
         for rule in rules:
             if _on_contact(rule):
                 continue
@@ -147,8 +210,43 @@ class _Compiler:
             if ids is None:  # a nested group or a negation: the contacts it selects
                 inner = self.alias()
                 ids = _ids_where(inner, self.item(rule, inner))
-            branches.append(ids)
-        return sql.SQL("{}.id IN ({})").format(c, sql.SQL(" UNION ").join(branches))
+            others.append(ids)
+        return others
+
+    def any_joined(self, rules: list[dict[str, Any]], c: sql.Composable) -> sql.Composable:
+        """An OR of own-row rules and other tables, in a statement of one's own: the other
+        tables' ids LEFT JOINed (a hash join whatever their number, beside the rest of the
+        statement's joins), the own-row rules read on the row: `own(c) OR sN.id IS NOT NULL`."""
+        assert self.joins is not None
+        alias = sql.Identifier(f"so{len(self.joins) + 1}")
+        # A UNION (with an empty branch when there is one): distinct ids, so the join adds no
+        # row, and estimated from the branches (a DISTINCT over a subquery is guessed at 200).
+        branches = [*self.other_ids(rules), sql.SQL("SELECT NULL::bigint WHERE false")]
+        self.joins.append(
+            sql.SQL(" LEFT JOIN ({ids}) AS {a}(id) ON {a}.id = {c}.id").format(
+                ids=sql.SQL(" UNION ").join(branches), a=alias, c=c
+            )
+        )
+        own = [self.item(rule, c) for rule in rules if _on_contact(rule)]
+        return sql.SQL("({} OR {}.id IS NOT NULL)").format(sql.SQL(" OR ").join(own), alias)
+
+    def any_ids(self, rules: list[dict[str, Any]], c: sql.Composable) -> sql.Composable:
+        """An OR that reads other tables: `own(c) OR c.id IN (ids UNION ...)` when PostgreSQL
+        will hash the ids, else one `id IN (own ids UNION ids ...)`."""
+        others = self.other_ids(rules)
+        own = [rule for rule in rules if _on_contact(rule)]
+        other_ids = sql.SQL(" UNION ").join(others)
+        if own and self.hashes is not None and self.hashes(other_ids):
+            # The own-row rules read the row being filtered (after the AND's other rules, when
+            # the OR is in one), the other tables' ids are hashed once.
+            either = [self.item(rule, c) for rule in own]
+            either.append(sql.SQL("{}.id IN ({})").format(c, other_ids))
+            return sql.SQL("({})").format(sql.SQL(" OR ").join(either))
+        if own:  # the rules over the contact's own row: one branch, one scan of contacts
+            inner = self.alias()
+            either_own = sql.SQL(" OR ").join(self.item(rule, inner) for rule in own)
+            others.insert(0, _ids_where(inner, either_own))
+        return sql.SQL("{}.id IN ({})").format(c, sql.SQL(" UNION ").join(others))
 
     def ids(self, rule: dict[str, Any]) -> sql.Composable | None:
         """The contact ids a rule over another table selects (None: needs the contact row)."""
@@ -165,11 +263,12 @@ class _Compiler:
         if event == "clicked":
             # Each click's contact by one primary-key probe of its message: as a join,
             # PostgreSQL prefers a seq scan of the whole ledger to 6,000 probes (0.55 s of
-            # 0.83 s at 1M).
+            # 0.83 s at 1M). OFFSET 0 keeps the inner select a subquery: pulled up, its probe
+            # was written twice, in the filter and the output (two probes per click).
             return sql.SQL(
                 "SELECT x.contact_id FROM (SELECT (SELECT m.contact_id FROM {messages} m "
                 "WHERE m.id = k.message_id{channel}) AS contact_id FROM {clicks} k "
-                "WHERE {where}) x WHERE x.contact_id IS NOT NULL"
+                "WHERE {where} OFFSET 0) x WHERE x.contact_id IS NOT NULL"
             ).format(
                 messages=MESSAGES, clicks=CLICKS, where=where, channel=self.click_channel(rule)
             )
@@ -485,7 +584,7 @@ class SegmentCondition(Expression):
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[str | int, ...]]:
         table = compiler.quote_name_unless_alias(compiler.query.get_initial_alias())
-        text = condition(self.prepared, sql.SQL(table)).as_string(None)
+        text = condition(self.prepared, sql.SQL(table), hashes_in(connection)).as_string(None)
         # Django hands the statement to psycopg with its parameters, so a literal `%` (in a
         # value) is written `%%` here, as psycopg reads it back.
         return text.replace("%", "%%"), ()

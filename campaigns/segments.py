@@ -36,7 +36,14 @@ from campaigns.segment_rules import (
     rules_summary,
     rules_with_types,
 )
-from campaigns.segment_sql import CONTACTS, Prepared, SegmentCondition, condition
+from campaigns.segment_sql import (
+    CONTACTS,
+    Prepared,
+    SegmentCondition,
+    condition,
+    condition_joined,
+    hashes_in,
+)
 from channels.registry import mediums
 from contacts.models import AttributeDefinition, Contact, ContactList
 from core.rules import actor_require
@@ -131,11 +138,11 @@ def segment_contacts(*, segment: Segment, now: dt.datetime | None = None) -> Que
 # only (set_config(..., true) is SET LOCAL).
 _SETTINGS = sql.SQL("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)")
 # The live count: how many contacts match.
-SEGMENT_COUNT = sql.SQL("SELECT count(*) FROM {contacts} AS c WHERE {condition}")
+SEGMENT_COUNT = sql.SQL("SELECT count(*) FROM {contacts} AS c{joins} WHERE {condition}")
 # The builder's count and sample in one reading of the tables: the matching ids once, their
 # number and the newest few.
 SEGMENT_PREVIEW = sql.SQL(
-    "WITH matched AS MATERIALIZED (SELECT c.id FROM {contacts} AS c WHERE {condition}) "
+    "WITH matched AS MATERIALIZED (SELECT c.id FROM {contacts} AS c{joins} WHERE {condition}) "
     "SELECT (SELECT count(*) FROM matched) AS total, "
     "ARRAY(SELECT id FROM matched ORDER BY id DESC LIMIT {limit}) AS sample_ids"
 )
@@ -165,13 +172,18 @@ class SegmentPreview:
     sample: list[Contact]
 
 
-def _read(statement: sql.Composable, row_type: type) -> Any:
-    """Run one statement with the count settings, in a block rolled back (it wrote nothing),
-    so neither the caller's transaction nor the pooled connection keeps the settings."""
+def _read(prepared: Prepared, statement: sql.SQL, row_type: type, **values: Any) -> Any:
+    """Run one statement over the rules (`{condition}` in it) with the count settings, in a
+    block rolled back (it wrote nothing), so neither the caller's transaction nor the pooled
+    connection keeps the settings. The rules compile under those settings (whether an OR's
+    ids are hashed depends on the work_mem the statement runs with), with their LEFT JOINs
+    (`condition_joined`: an OR of own-row rules and other tables that every match passes)."""
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(_SETTINGS.as_string(None))
-            cursor.execute(statement.as_string(None))
+            joins, where = condition_joined(prepared, sql.Identifier("c"), hashes_in(connection))
+            text = statement.format(joins=joins, condition=where, **values).as_string(None)
+            cursor.execute(text)
             row = row_type(*cursor.fetchone())
         transaction.set_rollback(True)
     return row
@@ -191,10 +203,7 @@ def segment_count(
     """How many contacts the segment (or unsaved `rules`, for a live count) selects as of `now`."""
     rules = segment.rules if segment is not None else rules
     prepared = _prepare(rules or {"rules": []}, now, None)
-    statement = SEGMENT_COUNT.format(
-        contacts=CONTACTS, condition=condition(prepared, sql.Identifier("c"))
-    )
-    count: int = _read(statement, _Count).count
+    count: int = _read(prepared, SEGMENT_COUNT, _Count, contacts=CONTACTS).count
     return count
 
 
@@ -203,12 +212,7 @@ def segment_preview(
 ) -> SegmentPreview:
     """The count and the newest `limit` matching contacts (the builder's live figures)."""
     prepared = _prepare(rules, now, None)
-    statement = SEGMENT_PREVIEW.format(
-        contacts=CONTACTS,
-        condition=condition(prepared, sql.Identifier("c")),
-        limit=sql.Literal(limit),
-    )
-    row = _read(statement, _PreviewRow)
+    row = _read(prepared, SEGMENT_PREVIEW, _PreviewRow, contacts=CONTACTS, limit=sql.Literal(limit))
     by_id = Contact.objects.in_bulk(row.sample_ids)
     return SegmentPreview(row.total, [by_id[i] for i in row.sample_ids if i in by_id])
 
@@ -227,7 +231,9 @@ def segment_matching_ids(
     statement = SEGMENT_MATCHING.format(
         contacts=CONTACTS,
         ids=sql.Literal(ids),
-        condition=condition(_prepare(rules, now, event), sql.Identifier("c")),
+        condition=condition(
+            _prepare(rules, now, event), sql.Identifier("c"), hashes_in(connection)
+        ),
     )
     with connection.cursor() as cursor:
         cursor.execute(statement.as_string(None))
