@@ -33,8 +33,17 @@ class ApiTokenForm(forms.ModelForm[ApiToken]):
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     form = ApiTokenForm
-    list_display = ["prefix", "name", "user", "scopes", "created_at", "last_used_at",
-                    "expires_at", "state", "revoked_at"]  # fmt: skip
+    list_display = [
+        "prefix",
+        "name",
+        "user",
+        "scopes",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "state",
+        "revoked_at",
+    ]
     list_filter = ["revoked_at", "expires_at"]
     search_fields = ["prefix", "name", "user__username"]
     fields = ["user", "name", "scopes", "expires_at", "revoked_at"]
@@ -84,8 +93,16 @@ class AttemptInline(admin.TabularInline[DeliveryAttempt, EventDelivery]):
 
 @admin.register(EventSubscription)
 class EventSubscriptionAdmin(admin.ModelAdmin[EventSubscription]):
-    list_display = ["id", "url", "events", "filter_number", "filter_keyword", "enabled",
-                    "failing_since", "disabled_reason"]  # fmt: skip
+    list_display = [
+        "id",
+        "url",
+        "events",
+        "filter_number",
+        "filter_keyword",
+        "enabled",
+        "failing_since",
+        "disabled_reason",
+    ]
     list_filter = ["enabled"]
     readonly_fields = ["failing_since", "disabled_reason", "created_at"]
 
@@ -111,13 +128,30 @@ class EventSubscriptionAdmin(admin.ModelAdmin[EventSubscription]):
 
 @admin.register(EventDelivery)
 class EventDeliveryAdmin(admin.ModelAdmin[EventDelivery]):
-    list_display = ["id", "subscription", "event_type", "state", "attempts", "next_attempt_at",
-                    "created_at", "delivered_at"]  # fmt: skip
+    list_display = [
+        "id",
+        "subscription",
+        "event_type",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "delivered_at",
+    ]
     list_filter = ["state", "event_type"]
     readonly_fields = [
-        "subscription", "event_type", "webhook_id", "dedupe_key", "message", "body", "state",
-        "attempts", "next_attempt_at", "created_at", "delivered_at",
-    ]  # fmt: skip
+        "subscription",
+        "event_type",
+        "webhook_id",
+        "dedupe_key",
+        "message",
+        "body",
+        "state",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "delivered_at",
+    ]
     inlines = [AttemptInline]
     actions = ["replay"]
 

@@ -54,8 +54,18 @@ class TestSendRequestSerializer(serializers.Serializer[Any]):
 class TestSendSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = CampaignTestSend
-        fields = ["id", "to", "channel", "text", "message_id", "state", "status_name",
-                  "error_name", "sent_at", "done_at"]  # fmt: skip
+        fields = [
+            "id",
+            "to",
+            "channel",
+            "text",
+            "message_id",
+            "state",
+            "status_name",
+            "error_name",
+            "sent_at",
+            "done_at",
+        ]
 
 
 class TestSendsSerializer(serializers.Serializer[Any]):

@@ -86,10 +86,13 @@ class ConversionBatchResultSerializer(serializers.Serializer[Any]):
     results = ConversionRecordedSerializer(many=True)
     rejected = inline_serializer(
         "ConversionRejected",
-        {"index": serializers.IntegerField(), "reason": serializers.CharField(),
-         "field": serializers.CharField()},
+        {
+            "index": serializers.IntegerField(),
+            "reason": serializers.CharField(),
+            "field": serializers.CharField(),
+        },
         many=True,
-    )  # fmt: skip
+    )
 
 
 class ConversionsView(APIView):
@@ -126,16 +129,21 @@ class ConversionsView(APIView):
         if isinstance(body, dict) and "conversions" in body:
             items = body["conversions"]
             if not isinstance(items, list):
-                raise ApiError("conversions: a list is required",
-                               fields={"conversions": ["a list"]})  # fmt: skip
+                raise ApiError(
+                    "conversions: a list is required", fields={"conversions": ["a list"]}
+                )
             if len(items) > BATCH_MAX:
                 limit = f"at most {BATCH_MAX:,} items"
                 raise ApiError(f"conversions: {limit} per call", fields={"conversions": [limit]})
             result = conversions_record(items=items, source=Conversion.Source.API)
-            return Response({
-                "created": result.created, "duplicates": result.duplicates,
-                "results": result.results, "rejected": result.rejected,
-            })  # fmt: skip
+            return Response(
+                {
+                    "created": result.created,
+                    "duplicates": result.duplicates,
+                    "results": result.results,
+                    "rejected": result.rejected,
+                }
+            )
         result = conversions_record(items=[body], source=Conversion.Source.API)
         if result.rejected:
             problem = result.rejected[0]
@@ -155,6 +163,7 @@ class ConversionDetailView(APIView):
         # A NUL cannot be stored (nor compared by PostgreSQL): no order has one.
         document = None if "\x00" in order_id else conversion_explain(order_id=order_id)
         if document is None:
-            raise ApiError(f"no conversion with order_id {order_id[:200]!r}", code="not_found",
-                           status_code=404)  # fmt: skip
+            raise ApiError(
+                f"no conversion with order_id {order_id[:200]!r}", code="not_found", status_code=404
+            )
         return Response(document)

@@ -100,10 +100,25 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 # The ledger columns a message.final body is made of.
 FINAL_COLUMNS = (
-    "id", "message_id", "campaign_id", "phone", "channel", "state", "status_group", "status_id",
-    "status_name", "error_group", "error_id", "error_name", "error_permanent", "price",
-    "currency", "parts", "done_at", "reason",
-)  # fmt: skip
+    "id",
+    "message_id",
+    "campaign_id",
+    "phone",
+    "channel",
+    "state",
+    "status_group",
+    "status_id",
+    "status_name",
+    "error_group",
+    "error_id",
+    "error_name",
+    "error_permanent",
+    "price",
+    "currency",
+    "parts",
+    "done_at",
+    "reason",
+)
 
 
 def final_event_data(row: dict[str, Any]) -> dict[str, Any]:

@@ -140,10 +140,24 @@ class MessageSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = Message
         fields = [
-            "id", "messageId", "campaign", "contact", "phone", "channel", "attempt", "state",
-            "reason", "status", "error", "price", "parts", "text", "created_at", "accepted_at",
+            "id",
+            "messageId",
+            "campaign",
+            "contact",
+            "phone",
+            "channel",
+            "attempt",
+            "state",
+            "reason",
+            "status",
+            "error",
+            "price",
+            "parts",
+            "text",
+            "created_at",
+            "accepted_at",
             "done_at",
-        ]  # fmt: skip
+        ]
 
     def get_status(self, obj: Message) -> dict[str, Any]:
         return {"groupName": obj.status_group, "id": obj.status_id, "name": obj.status_name}
@@ -180,12 +194,32 @@ class ContactSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = Contact
         fields = [
-            "id", "phone", "first_name", "last_name", "language", "timezone", "country",
-            "attributes", "lists", "opted_out", "opted_out_at", "opted_out_source",
-            "created_at", "updated_at",
-        ]  # fmt: skip
-        read_only_fields = ["id", "phone", "country", "lists", "opted_out", "opted_out_at",
-                            "opted_out_source", "created_at", "updated_at"]  # fmt: skip
+            "id",
+            "phone",
+            "first_name",
+            "last_name",
+            "language",
+            "timezone",
+            "country",
+            "attributes",
+            "lists",
+            "opted_out",
+            "opted_out_at",
+            "opted_out_source",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "phone",
+            "country",
+            "lists",
+            "opted_out",
+            "opted_out_at",
+            "opted_out_source",
+            "created_at",
+            "updated_at",
+        ]
 
     def validate_attributes(self, value: Any) -> Any:
         if not isinstance(value, dict):
@@ -248,9 +282,19 @@ class TemplateSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = WhatsAppTemplate
         fields = [
-            "id", "sender", "name", "language", "status", "category", "body_text",
-            "header_format", "placeholders", "supported", "unsupported_reason", "last_synced_at",
-        ]  # fmt: skip
+            "id",
+            "sender",
+            "name",
+            "language",
+            "status",
+            "category",
+            "body_text",
+            "header_format",
+            "placeholders",
+            "supported",
+            "unsupported_reason",
+            "last_synced_at",
+        ]
 
 
 class TemplatesSyncResultSerializer(serializers.Serializer[Any]):
@@ -298,15 +342,22 @@ class FallbackStepField(serializers.Field[Any, Any, Any, Any]):
 
 
 @extend_schema_field(
-    {"oneOf": [
-        {"type": "string", "description": "a channel type"},
-        {"type": "object", "properties": {
-            "channel": {"type": "string"}, "text": {"type": "string"},
-            "sender": {"type": "string"},
-            "validity_minutes": {"type": "integer", "nullable": True}},
-         "required": ["channel"]},
-    ]}
-)  # fmt: skip
+    {
+        "oneOf": [
+            {"type": "string", "description": "a channel type"},
+            {
+                "type": "object",
+                "properties": {
+                    "channel": {"type": "string"},
+                    "text": {"type": "string"},
+                    "sender": {"type": "string"},
+                    "validity_minutes": {"type": "integer", "nullable": True},
+                },
+                "required": ["channel"],
+            },
+        ]
+    }
+)
 class FallbackStepSchemaField(FallbackStepField):
     pass
 
@@ -437,18 +488,57 @@ class CampaignSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = Campaign
         fields = [
-            "id", "name", "channel", "sender", "text", "template", "template_mapping", "media_url",
-            "buttons", "lists", "exclude_lists", "segment", "exclude_segment", "audience_match",
-            "fallback", "failover_mode", "failover_text", "failover_sender", "send_at",
-            "speed_limit", "speed_unit", "track_links", "sms_validity_minutes",
-            "whatsapp_validity_minutes", "failover_validity_minutes", "state", "state_reason",
-            "recipients", "created_at", "launched_at", "finished_at", "variants", "test",
-            "send_window", "max_spend", "frequency_cap_override", "opt_out_footer",
-            "dlt_template_id", "iys_recipient_type", "kr_title",
+            "id",
+            "name",
+            "channel",
+            "sender",
+            "text",
+            "template",
+            "template_mapping",
+            "media_url",
+            "buttons",
+            "lists",
+            "exclude_lists",
+            "segment",
+            "exclude_segment",
+            "audience_match",
+            "fallback",
+            "failover_mode",
+            "failover_text",
+            "failover_sender",
+            "send_at",
+            "speed_limit",
+            "speed_unit",
+            "track_links",
+            "sms_validity_minutes",
+            "whatsapp_validity_minutes",
+            "failover_validity_minutes",
+            "state",
+            "state_reason",
+            "recipients",
+            "created_at",
+            "launched_at",
+            "finished_at",
+            "variants",
+            "test",
+            "send_window",
+            "max_spend",
+            "frequency_cap_override",
+            "opt_out_footer",
+            "dlt_template_id",
+            "iys_recipient_type",
+            "kr_title",
             "exclude_countries",
-        ]  # fmt: skip
-        read_only_fields = ["id", "state", "state_reason", "recipients", "created_at",
-                            "launched_at", "finished_at"]  # fmt: skip
+        ]
+        read_only_fields = [
+            "id",
+            "state",
+            "state_reason",
+            "recipients",
+            "created_at",
+            "launched_at",
+            "finished_at",
+        ]
         extra_kwargs = {
             "channel": {"required": True},
             "sender": {
@@ -470,18 +560,25 @@ class CampaignSerializer(serializers.ModelSerializer[Any]):
         data = super().to_representation(instance)
         variants = list(instance.variants.all()) if instance.pk else []
         data["variants"] = [
-            {"name": v.name, "text": v.text, "template": v.template_id,
-             "template_mapping": v.template_mapping, "coupon": v.coupon}
+            {
+                "name": v.name,
+                "text": v.text,
+                "template": v.template_id,
+                "template_mapping": v.template_mapping,
+                "coupon": v.coupon,
+            }
             for v in variants
-        ]  # fmt: skip
+        ]
         split = SplitTest.objects.filter(campaign_id=instance.pk).first() if instance.pk else None
         data["test"] = None
         if split is not None:
             data["test"] = {
-                "share": split.test_share, "holdout": split.holdout,
-                "winner_by": split.winner_by, "decide_after": iso_duration(split.decide_after),
+                "share": split.test_share,
+                "holdout": split.holdout,
+                "winner_by": split.winner_by,
+                "decide_after": iso_duration(split.decide_after),
                 "if_undecided": split.if_undecided,
-            }  # fmt: skip
+            }
         return data
 
 
@@ -522,9 +619,19 @@ class InboundSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = InboundMessage
         fields = [
-            "id", "channel", "contact", "infobip_message_id", "from_number", "to_number",
-            "message_type", "text", "keyword", "media_url", "received_at", "keyword_action",
-        ]  # fmt: skip
+            "id",
+            "channel",
+            "contact",
+            "infobip_message_id",
+            "from_number",
+            "to_number",
+            "message_type",
+            "text",
+            "keyword",
+            "media_url",
+            "received_at",
+            "keyword_action",
+        ]
 
 
 # --- outbound events --------------------------------------------------------------------
@@ -543,8 +650,16 @@ class EventSubscriptionSerializer(serializers.ModelSerializer[Any]):
 
     class Meta:
         model = EventSubscription
-        fields = ["id", "url", "events", "filters", "enabled", "failing_since",
-                  "disabled_reason", "created_at"]  # fmt: skip
+        fields = [
+            "id",
+            "url",
+            "events",
+            "filters",
+            "enabled",
+            "failing_since",
+            "disabled_reason",
+            "created_at",
+        ]
         read_only_fields = ["id", "failing_since", "disabled_reason", "created_at"]
 
     def to_representation(self, instance: EventSubscription) -> dict[str, Any]:
@@ -577,8 +692,18 @@ class EventDeliverySerializer(serializers.ModelSerializer[Any]):
 
     class Meta:
         model = EventDelivery
-        fields = ["id", "event_type", "webhook_id", "payload", "state", "attempts",
-                  "next_attempt_at", "created_at", "delivered_at", "tries"]  # fmt: skip
+        fields = [
+            "id",
+            "event_type",
+            "webhook_id",
+            "payload",
+            "state",
+            "attempts",
+            "next_attempt_at",
+            "created_at",
+            "delivered_at",
+            "tries",
+        ]
 
 
 # --- the custom call ----------------------------------------------------------------------

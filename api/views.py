@@ -64,8 +64,14 @@ from infobip.models import InboundMessage
 from whatsapp.models import WhatsAppTemplate
 from whatsapp.services import TemplateSyncError, templates_sync
 
-ERRORS = {400: s.ErrorSerializer, 401: s.ErrorSerializer, 403: s.ErrorSerializer,
-          404: s.ErrorSerializer, 409: s.ErrorSerializer, 429: s.ErrorSerializer}  # fmt: skip
+ERRORS = {
+    400: s.ErrorSerializer,
+    401: s.ErrorSerializer,
+    403: s.ErrorSerializer,
+    404: s.ErrorSerializer,
+    409: s.ErrorSerializer,
+    429: s.ErrorSerializer,
+}
 
 
 def _errors(*codes: int) -> dict[int, Any]:
@@ -87,9 +93,22 @@ class ApiRootView(APIView):
 
     @extend_schema(exclude=True)
     def get(self, request: Request) -> Response:
-        names = ["schema", "messages", "contacts", "contacts-upsert", "lists", "templates",
-                 "campaigns", "segments", "attributes", "inbound", "subscriptions", "journeys",
-                 "events", "senders"]  # fmt: skip
+        names = [
+            "schema",
+            "messages",
+            "contacts",
+            "contacts-upsert",
+            "lists",
+            "templates",
+            "campaigns",
+            "segments",
+            "attributes",
+            "inbound",
+            "subscriptions",
+            "journeys",
+            "events",
+            "senders",
+        ]
         return Response({name: reverse(f"api:{name}", request=request) for name in names})
 
 
@@ -128,8 +147,9 @@ class MessagesView(APIView):
         except IdempotencyConflict as exc:
             raise ApiError(str(exc), code="idempotency_conflict", status_code=422) from None
         except IdempotencyKeyInvalid as exc:
-            raise ApiError(f"Idempotency-Key: {exc}",
-                           fields={"Idempotency-Key": [str(exc)]}) from None  # fmt: skip
+            raise ApiError(
+                f"Idempotency-Key: {exc}", fields={"Idempotency-Key": [str(exc)]}
+            ) from None
         response = Response(answer, status=code)
         if replayed:
             response["Idempotent-Replayed"] = "true"
@@ -172,12 +192,16 @@ class ContactUpsertView(APIView):
         if not isinstance(rows, list):
             raise ApiError("contacts: a list is required", fields={"contacts": ["required"]})
         if len(rows) > UPSERT_MAX:
-            raise ApiError(f"contacts: at most {UPSERT_MAX:,} per call",
-                           fields={"contacts": [f"at most {UPSERT_MAX:,} items"]})  # fmt: skip
+            raise ApiError(
+                f"contacts: at most {UPSERT_MAX:,} per call",
+                fields={"contacts": [f"at most {UPSERT_MAX:,} items"]},
+            )
         region = body.get("default_region")
         if region is not None and not isinstance(region, str):
-            raise ApiError("default_region: must be a region code such as GB",
-                           fields={"default_region": ["must be text"]})  # fmt: skip
+            raise ApiError(
+                "default_region: must be a region code such as GB",
+                fields={"default_region": ["must be text"]},
+            )
         try:
             result = contacts_upsert(
                 rows=rows, actor=request_user(request), default_region=region or None
@@ -213,8 +237,9 @@ class ContactListView(generics.ListAPIView[Any]):
             qs = qs.filter(phone=phone.strip())
         if name := params.get("list"):
             if not ContactList.objects.filter(name=name).exists():
-                raise ApiError(f"list: no list named {name[:100]!r}",
-                               fields={"list": ["no such list"]})  # fmt: skip
+                raise ApiError(
+                    f"list: no list named {name[:100]!r}", fields={"list": ["no such list"]}
+                )
             qs = qs.filter(memberships__contact_list__name=name)
         if (opted := bool_filter(self.request, "opted_out")) is not None:
             qs = qs.filter(opted_out=opted)
@@ -285,8 +310,9 @@ class ListMembersView(APIView):
         known = set(Contact.objects.filter(id__in=ids).values_list("id", flat=True))
         unknown = [i for i in ids if i not in known]
         if unknown:
-            raise ApiError(f"unknown contact id(s) {unknown[:10]}",
-                           fields={"contact_ids": ["unknown ids"]})  # fmt: skip
+            raise ApiError(
+                f"unknown contact id(s) {unknown[:10]}", fields={"contact_ids": ["unknown ids"]}
+            )
         return ids
 
     @extend_schema(request=s.MembershipSerializer, responses={200: s.CountSerializer, **ERRORS})
@@ -375,8 +401,11 @@ class CampaignDetailView(APIView):
         with transaction.atomic():
             campaign = get_object_or_404(Campaign.objects.select_for_update(), pk=pk)
             if campaign.state != CampaignState.DRAFT:
-                raise ApiError(f"campaign {pk} is {campaign.state}: only drafts can change",
-                               code="conflict", status_code=409)  # fmt: skip
+                raise ApiError(
+                    f"campaign {pk} is {campaign.state}: only drafts can change",
+                    code="conflict",
+                    status_code=409,
+                )
             serializer = s.CampaignSerializer(campaign, data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
             splitting = (
@@ -477,11 +506,14 @@ class CampaignApprovalRequestView(APIView):
         asked = campaign_approval_request(
             campaign=campaign, actor=request.user, note=body.validated_data.get("note", "")
         )
-        return Response({
-            "campaign": campaign.pk,
-            "requested_by": asked.requested_by.get_username() if asked.requested_by else None,
-            "requested_at": asked.requested_at, "note": asked.note,
-        })  # fmt: skip
+        return Response(
+            {
+                "campaign": campaign.pk,
+                "requested_by": asked.requested_by.get_username() if asked.requested_by else None,
+                "requested_at": asked.requested_at,
+                "note": asked.note,
+            }
+        )
 
 
 class CampaignMessagesView(generics.ListAPIView[Any]):
@@ -528,10 +560,12 @@ class InboundView(generics.ListAPIView[Any]):
     read_permission = "infobip.view_inboundmessage"
 
     @extend_schema(
-        parameters=[OpenApiParameter("channel", str, enum=_inbound_media()),
-                    OpenApiParameter("to", str),
-                    OpenApiParameter("from", str)]
-    )  # fmt: skip
+        parameters=[
+            OpenApiParameter("channel", str, enum=_inbound_media()),
+            OpenApiParameter("to", str),
+            OpenApiParameter("from", str),
+        ]
+    )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -669,12 +703,16 @@ class InfobipRequestView(APIView):
         data = serializer.validated_data
         try:
             answer = infobip_custom_call(
-                actor=request_user(request), method=data["method"], path=data["path"],
-                query=data["query"], body=data["body"],
-            )  # fmt: skip
+                actor=request_user(request),
+                method=data["method"],
+                path=data["path"],
+                query=data["query"],
+                body=data["body"],
+            )
         except CustomCallRefused as exc:
             raise ApiError(str(exc), code="refused", fields={"path": [str(exc)]}) from None
         except InfobipError as exc:
-            raise ApiError(f"Infobip did not answer: {exc}", code="bad_gateway",
-                           status_code=502) from None  # fmt: skip
+            raise ApiError(
+                f"Infobip did not answer: {exc}", code="bad_gateway", status_code=502
+            ) from None
         return Response({"status": answer.status, "body": answer.body})

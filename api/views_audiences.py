@@ -75,8 +75,16 @@ class RulesSerializer(serializers.Serializer[Any]):
 class SampleContactSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = Contact
-        fields = ["id", "phone", "first_name", "last_name", "country", "language", "attributes",
-                  "opted_out"]  # fmt: skip
+        fields = [
+            "id",
+            "phone",
+            "first_name",
+            "last_name",
+            "country",
+            "language",
+            "attributes",
+            "opted_out",
+        ]
 
 
 class PreviewSerializer(serializers.Serializer[Any]):

@@ -27,8 +27,9 @@ RESULTS = h.ROOT / "bench" / "results"
 
 def _run(module: str, *args: str) -> list[dict]:
     print(f"→ python -m {module} {' '.join(args)}", flush=True)
-    proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=h.ROOT,
-                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module, *args], cwd=h.ROOT, stdout=subprocess.PIPE, text=True
+    )
     records = []
     for line in proc.stdout:
         if line.startswith("{"):
@@ -51,8 +52,15 @@ def summarize(records: list[dict]) -> dict:
     by: dict[tuple, list[dict]] = {}
     for r in records:
         by.setdefault((r["bench"], r.get("size")), []).append(r)
-    out: dict = {"fanout": {}, "reports": {}, "import": {}, "pages": [], "api_upsert": {},
-                 "segments": [], "forecast": []}  # fmt: skip
+    out: dict = {
+        "fanout": {},
+        "reports": {},
+        "import": {},
+        "pages": [],
+        "api_upsert": {},
+        "segments": [],
+        "forecast": [],
+    }
     sizes = sorted({s for b, s in by if b == "fanout_engine"})
     for size in sizes:
         engine = {r["run"]: r for r in by.get(("fanout_engine", size), [])}
@@ -136,41 +144,67 @@ def summarize(records: list[dict]) -> dict:
             segments.setdefault((r["size"], r["segment"]), []).append(r)
     for (size, label), rows in segments.items():
         previews = [r["preview_median_ms"] for r in rows if "preview_median_ms" in r]
-        out["segments"].append({
-            "size": size, "segment": label, "runs": len(rows), "count": rows[0]["count"],
-            "median_ms": med([r["median_ms"] for r in rows]),
-            "preview_median_ms": med(previews) if previews else None,
-            **{k: med([r[k] for r in rows if k in r]) for k in (
-                "before_median_ms", "before_preview_median_ms", "orm_median_ms",
-                "before_orm_median_ms", "freeze_ms", "before_freeze_ms")},
-            "loadavg_before": [r["loadavg_before"] for r in rows],
-        })  # fmt: skip
+        out["segments"].append(
+            {
+                "size": size,
+                "segment": label,
+                "runs": len(rows),
+                "count": rows[0]["count"],
+                "median_ms": med([r["median_ms"] for r in rows]),
+                "preview_median_ms": med(previews) if previews else None,
+                **{
+                    k: med([r[k] for r in rows if k in r])
+                    for k in (
+                        "before_median_ms",
+                        "before_preview_median_ms",
+                        "orm_median_ms",
+                        "before_orm_median_ms",
+                        "freeze_ms",
+                        "before_freeze_ms",
+                    )
+                },
+                "loadavg_before": [r["loadavg_before"] for r in rows],
+            }
+        )
     pairs: dict[tuple, dict] = {}
     for r in records:
         if r["bench"] == "paced_events":
             pairs.setdefault((r["layout"], r["run"]), {})[r["subscribed"]] = r
     out["paced_events"] = [
-        {"layout": layout, "run": run, "size": p[False]["size"], "speed": p[False]["speed"],
-         "without_s": p[False]["seconds"], "with_s": p[True]["seconds"],
-         "ratio": round(p[True]["seconds"] / p[False]["seconds"], 3),
-         "events_received": p[True]["events_received"], "events_ok": p[True]["events_ok"],
-         "loadavg_before": [p[False]["loadavg_before"], p[True]["loadavg_before"]]}
-        for (layout, run), p in sorted(pairs.items()) if True in p and False in p
-    ]  # fmt: skip
+        {
+            "layout": layout,
+            "run": run,
+            "size": p[False]["size"],
+            "speed": p[False]["speed"],
+            "without_s": p[False]["seconds"],
+            "with_s": p[True]["seconds"],
+            "ratio": round(p[True]["seconds"] / p[False]["seconds"], 3),
+            "events_received": p[True]["events_received"],
+            "events_ok": p[True]["events_ok"],
+            "loadavg_before": [p[False]["loadavg_before"], p[True]["loadavg_before"]],
+        }
+        for (layout, run), p in sorted(pairs.items())
+        if True in p and False in p
+    ]
     forecasts: dict[tuple, list[dict]] = {}
     for r in records:
         if r["bench"] == "forecast":
             forecasts.setdefault((r["size"], r["campaign"]), []).append(r)
     for (size, label), rows in forecasts.items():
-        out["forecast"].append({
-            "size": size, "campaign": label, "runs": len(rows),
-            "median_ms": med([r["median_ms"] for r in rows]),
-            "us_per_recipient": med([r["us_per_recipient"] for r in rows]),
-            "naive_us_per_recipient": med([r["naive_us_per_recipient"] for r in rows]),
-            "naive_over_forecast": med([r["naive_over_forecast"] for r in rows]),
-            "groups": rows[0]["groups"], "waiting": rows[0]["waiting"],
-            "loadavg_before": [r["loadavg_before"] for r in rows],
-        })  # fmt: skip
+        out["forecast"].append(
+            {
+                "size": size,
+                "campaign": label,
+                "runs": len(rows),
+                "median_ms": med([r["median_ms"] for r in rows]),
+                "us_per_recipient": med([r["us_per_recipient"] for r in rows]),
+                "naive_us_per_recipient": med([r["naive_us_per_recipient"] for r in rows]),
+                "naive_over_forecast": med([r["naive_over_forecast"] for r in rows]),
+                "groups": rows[0]["groups"],
+                "waiting": rows[0]["waiting"],
+                "loadavg_before": [r["loadavg_before"] for r in rows],
+            }
+        )
     return out
 
 
@@ -187,8 +221,9 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
         v = f[big]["engine_worker_peak_rss_mb"]
         rows.append((f"worker peak RSS < 250 MB at {big:,} (sum of VmHWM)", f"{v:.0f} MB", v < 250))
         v = f[big]["engine_worker_peak_pss_mb"]
-        rows.append((f"worker peak PSS < 250 MB at {big:,} (shared pages once)", f"{v:.0f} MB",
-                     v < 250))  # fmt: skip
+        rows.append(
+            (f"worker peak PSS < 250 MB at {big:,} (shared pages once)", f"{v:.0f} MB", v < 250)
+        )
     naive = [(k, x) for k, x in f.items() if x["engine_over_naive"]]
     for k, x in naive:
         v = x["engine_over_naive"]
@@ -200,8 +235,13 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
     elif 10_000 in f and 100_000 in f:
         a = f[10_000]["engine_worker_peak_rss_mb"]
         b = f[100_000]["engine_worker_peak_rss_mb"]
-        rows.append(("RSS flat from 10k to 100k (≤ +10 %; 1M not run)", f"{a:.0f} → {b:.0f} MB",
-                     b <= a * 1.1))  # fmt: skip
+        rows.append(
+            (
+                "RSS flat from 10k to 100k (≤ +10 %; 1M not run)",
+                f"{a:.0f} → {b:.0f} MB",
+                b <= a * 1.1,
+            )
+        )
     r = s["reports"]
     if r:
         big = max(r)
@@ -219,16 +259,30 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
     a = s.get("api_upsert") or {}
     for size, x in sorted(a.items()):
         v = min(x["create_per_s"], x["update_per_s"])
-        rows.append((f"API contact upsert ≥ 10,000 contacts/s at {size:,} (batches of "
-                     f"{x['batch']:,}; the slower of create and update)", f"{v:,.0f}/s",
-                     v >= 10_000))  # fmt: skip
+        rows.append(
+            (
+                f"API contact upsert ≥ 10,000 contacts/s at {size:,} (batches of "
+                f"{x['batch']:,}; the slower of create and update)",
+                f"{v:,.0f}/s",
+                v >= 10_000,
+            )
+        )
     for x in s.get("segments") or []:
-        rows.append((f"segment count \"{x['segment']}\" < 1 s at {x['size']:,}",
-                     f"{x['median_ms']:,} ms", x["median_ms"] < 1000))  # fmt: skip
+        rows.append(
+            (
+                f'segment count "{x["segment"]}" < 1 s at {x["size"]:,}',
+                f"{x['median_ms']:,} ms",
+                x["median_ms"] < 1000,
+            )
+        )
         if x.get("preview_median_ms") is not None:
-            rows.append((f"segment live count and sample \"{x['segment']}\" < 1 s at "
-                         f"{x['size']:,}", f"{x['preview_median_ms']:,} ms",
-                         x["preview_median_ms"] < 1000))  # fmt: skip
+            rows.append(
+                (
+                    f'segment live count and sample "{x["segment"]}" < 1 s at {x["size"]:,}',
+                    f"{x['preview_median_ms']:,} ms",
+                    x["preview_median_ms"] < 1000,
+                )
+            )
     for x in s.get("conversions") or []:
         # The statement before (kept in bench.conversions) is measured beside it: labelled.
         engine = f" [{x['engine']}]" if x.get("engine") else ""
@@ -236,23 +290,42 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
             name = f"conversions attributed ≥ 2,000/s (batches of {x['batch']:,}, 10M ledger)"
             rows.append((name + engine, f"{x['per_s']:,}/s", x["ok"]))
         elif x["bench"] == "attribution_query":
-            rows.append(("attribution query p99 < 5 ms (10M-row ledger)" + engine,
-                         f"{x['p99_ms']} ms (p50 {x['p50_ms']})", x["ok"]))  # fmt: skip
+            rows.append(
+                (
+                    "attribution query p99 < 5 ms (10M-row ledger)" + engine,
+                    f"{x['p99_ms']} ms (p50 {x['p50_ms']})",
+                    x["ok"],
+                )
+            )
         elif x["bench"] == "split_page" and x["page"] == "campaign page":
-            rows.append(("campaign page with variants < 100 ms at 1M recipients",
-                         f"{x['split_ms']} ms ({x['split_over_plain']}× the plain page)",
-                         x["ok"]))  # fmt: skip
+            rows.append(
+                (
+                    "campaign page with variants < 100 ms at 1M recipients",
+                    f"{x['split_ms']} ms ({x['split_over_plain']}× the plain page)",
+                    x["ok"],
+                )
+            )
     for x in s.get("forecast") or []:
-        rows.append((f"launch forecast ({x['campaign']}) < 1 s at {x['size']:,}",
-                     f"{x['median_ms']:,} ms", x["median_ms"] < 1000))  # fmt: skip
+        rows.append(
+            (
+                f"launch forecast ({x['campaign']}) < 1 s at {x['size']:,}",
+                f"{x['median_ms']:,} ms",
+                x["median_ms"] < 1000,
+            )
+        )
     for x in s.get("history") or []:
         v = x["archive"]["seconds"]
-        rows.append((f"archive a finished {x['size']:,}-recipient campaign < 60 s",
-                     f"{v} s", v < 60))  # fmt: skip
+        rows.append(
+            (f"archive a finished {x['size']:,}-recipient campaign < 60 s", f"{v} s", v < 60)
+        )
         t = x["tables_mb"]
-        rows.append(("live tables back to their size after it (heap + indexes, after VACUUM)",
-                     f"{t['before']:,} → {t['with_campaign']:,} → {t['after_archive']:,} MB",
-                     t["after_archive"] <= t["before"] * 1.05))  # fmt: skip
+        rows.append(
+            (
+                "live tables back to their size after it (heap + indexes, after VACUUM)",
+                f"{t['before']:,} → {t['with_campaign']:,} → {t['after_archive']:,} MB",
+                t["after_archive"] <= t["before"] * 1.05,
+            )
+        )
     for p in s["pages"]:
         if p.get("median_ms") is None:
             rows.append((f"page {p['page']} < 100 ms", p.get("status", ""), None))
@@ -264,18 +337,31 @@ def targets(s: dict) -> list[tuple[str, str, bool | None]]:
 
 
 def markdown(meta: dict, s: dict) -> str:
-    lines = [f"# Herald benchmarks — {meta['date']}", "", f"Machine: {meta['machine']}.", "",
-             f"Command: `{meta['command']}`; {meta['note']}", "", "## Targets", "",
-             "| target | measured | |", "| --- | --- | --- |"]  # fmt: skip
+    lines = [
+        f"# Herald benchmarks — {meta['date']}",
+        "",
+        f"Machine: {meta['machine']}.",
+        "",
+        f"Command: `{meta['command']}`; {meta['note']}",
+        "",
+        "## Targets",
+        "",
+        "| target | measured | |",
+        "| --- | --- | --- |",
+    ]
     for name, value, ok in targets(s):
         lines.append(
             f"| {name} | {value} | {'pass' if ok else 'not measured' if ok is None else 'MISS'} |"
         )
-    lines += ["", "## 1. SMS fan-out (medians; ratios per run, side by side)", "",
-              "| recipients | runs | engine msg/s | floor msg/s | engine/floor | naive msg/s | "
-              "engine/naive | worker RSS MB: idle → peak (VmHWM sum) | peak PSS MB | "
-              "load before runs |",
-              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    lines += [
+        "",
+        "## 1. SMS fan-out (medians; ratios per run, side by side)",
+        "",
+        "| recipients | runs | engine msg/s | floor msg/s | engine/floor | naive msg/s | "
+        "engine/naive | worker RSS MB: idle → peak (VmHWM sum) | peak PSS MB | "
+        "load before runs |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for size, x in sorted(s["fanout"].items()):
         lines.append(
             f"| {size:,} | {x['runs']} | {x['engine_msgs_per_s']:,.0f} | "
@@ -284,86 +370,127 @@ def markdown(meta: dict, s: dict) -> str:
             f"{x['engine_worker_idle_rss_mb']} → {x['engine_worker_peak_rss_mb']} | "
             f"{x['engine_worker_peak_pss_mb']} | {_loads(x['loadavg_before'])} |"
         )
-    lines += ["", "## 2. Delivery-report ingestion (each batch of 100 pushed twice)", "",
-              "| reports | runs | applied/s | probe p50 / p99 ms | server p50 / p99 ms | "
-              "load before runs |", "| ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    lines += [
+        "",
+        "## 2. Delivery-report ingestion (each batch of 100 pushed twice)",
+        "",
+        "| reports | runs | applied/s | probe p50 / p99 ms | server p50 / p99 ms | "
+        "load before runs |",
+        "| ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for size, x in sorted(s["reports"].items()):
         lines.append(
             f"| {size:,} | {x['runs']} | {x['reports_applied_per_s']:,.0f} | "
             f"{x['probe_p50_ms']} / {x['probe_p99_ms']} | {x['server_p50_ms']} / "
             f"{x['server_p99_ms']} | {_loads(x['loadavg_before'])} |"
         )
-    lines += ["", "## 3. Contact import (2 % invalid rows)", "",
-              "| rows | runs | rows/s | peak RSS MB | rejected | load before runs |",
-              "| ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    lines += [
+        "",
+        "## 3. Contact import (2 % invalid rows)",
+        "",
+        "| rows | runs | rows/s | peak RSS MB | rejected | load before runs |",
+        "| ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for size, x in sorted(s["import"].items()):
-        lines.append(f"| {size:,} | {x['runs']} | {x['rows_per_s']:,.0f} | {x['peak_rss_mb']} | "
-                     f"{x['rejected']:,} | {_loads(x['loadavg_before'])} |")  # fmt: skip
-    lines += ["", "## 4. Pages (1M-recipient campaign, 10M-row ledger; server time, median)", "",
-              "| page | url | median ms | max ms | queries | slowest query ms |",
-              "| --- | --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+        lines.append(
+            f"| {size:,} | {x['runs']} | {x['rows_per_s']:,.0f} | {x['peak_rss_mb']} | "
+            f"{x['rejected']:,} | {_loads(x['loadavg_before'])} |"
+        )
+    lines += [
+        "",
+        "## 4. Pages (1M-recipient campaign, 10M-row ledger; server time, median)",
+        "",
+        "| page | url | median ms | max ms | queries | slowest query ms |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
     for p in s["pages"]:
         if p.get("median_ms") is None:
             lines.append(f"| {p['page']} | – | {p.get('status')} | | | |")
         else:
-            lines.append(f"| {p['page']} | `{p['url']}` | {p['median_ms']} | {p['max_ms']} | "
-                         f"{p['queries']} | {p['slowest_query_ms']} |")  # fmt: skip
-    lines += ["", "## API contact upsert (issue #18; `POST /api/v1/contacts/upsert`, in-process)",
-              "", "| contacts | batch | runs | created/s | updated/s | created / updated / "
-              "rejected | load before runs |",
-              "| ---: | ---: | ---: | ---: | ---: | --- | --- |"]  # fmt: skip
+            lines.append(
+                f"| {p['page']} | `{p['url']}` | {p['median_ms']} | {p['max_ms']} | "
+                f"{p['queries']} | {p['slowest_query_ms']} |"
+            )
+    lines += [
+        "",
+        "## API contact upsert (issue #18; `POST /api/v1/contacts/upsert`, in-process)",
+        "",
+        "| contacts | batch | runs | created/s | updated/s | created / updated / "
+        "rejected | load before runs |",
+        "| ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
     for size, x in sorted((s.get("api_upsert") or {}).items()):
         c, u = x.get("create_counts") or {}, x.get("update_counts") or {}
-        lines.append(f"| {size:,} | {x['batch']:,} | {x['runs']} | {x['create_per_s']:,.0f} | "
-                     f"{x['update_per_s']:,.0f} | {c.get('created')} / {u.get('updated')} / "
-                     f"{c.get('rejected')} | {_loads(x['loadavg_before'])} |")  # fmt: skip
+        lines.append(
+            f"| {size:,} | {x['batch']:,} | {x['runs']} | {x['create_per_s']:,.0f} | "
+            f"{x['update_per_s']:,.0f} | {c.get('created')} / {u.get('updated')} / "
+            f"{c.get('rejected')} | {_loads(x['loadavg_before'])} |"
+        )
     lines += ["", "## Split tests and conversions (issue 28; `python -m bench.conversions`)", ""]
     for x in s.get("conversions") or []:
         brief = {k: v for k, v in x.items() if k not in ("bench", "ok")}
         lines.append(f"- {x['bench']}: " + ", ".join(f"{k} {v}" for k, v in brief.items()))
-    lines += ["", "## Segment counts (issue #17; `segment_count(...)`, median of 3)", "",
-              "Each figure is before → after: the compiler's OR before (kept in bench.segments) "
-              "and now, interleaved in the same run. Count and count + sample: `segment_count`, "
-              "`segment_preview` (jit off, 64 MB work_mem); ORM count: "
-              "`Contact.objects.filter(segment_condition(...)).count()` (the wizard's audience "
-              "count, server defaults); freeze read: the same WHERE's ids in id order through a "
-              "server-side cursor (once).", "",
-              "| contacts | segment | runs | contacts selected | count median ms | count + "
-              "sample median ms | ORM count ms | freeze read ms | load before runs |",
-              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    lines += [
+        "",
+        "## Segment counts (issue #17; `segment_count(...)`, median of 3)",
+        "",
+        "Each figure is before → after: the compiler's OR before (kept in bench.segments) "
+        "and now, interleaved in the same run. Count and count + sample: `segment_count`, "
+        "`segment_preview` (jit off, 64 MB work_mem); ORM count: "
+        "`Contact.objects.filter(segment_condition(...)).count()` (the wizard's audience "
+        "count, server defaults); freeze read: the same WHERE's ids in id order through a "
+        "server-side cursor (once).",
+        "",
+        "| contacts | segment | runs | contacts selected | count median ms | count + "
+        "sample median ms | ORM count ms | freeze read ms | load before runs |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
 
     def pair(x: dict, before: str, after: str) -> str:
         if x.get(after) is None:
             return "–"
-        return (f"{x[before]:,} → {x[after]:,}" if x.get(before) is not None
-                else f"{x[after]:,}")  # fmt: skip
+        return f"{x[before]:,} → {x[after]:,}" if x.get(before) is not None else f"{x[after]:,}"
 
     for x in s.get("segments") or []:
-        lines.append(f"| {x['size']:,} | {x['segment']} | {x['runs']} | {x['count']:,} | "
-                     f"{pair(x, 'before_median_ms', 'median_ms')} | "
-                     f"{pair(x, 'before_preview_median_ms', 'preview_median_ms')} | "
-                     f"{pair(x, 'before_orm_median_ms', 'orm_median_ms')} | "
-                     f"{pair(x, 'before_freeze_ms', 'freeze_ms')} | "
-                     f"{_loads(x['loadavg_before'])} |")  # fmt: skip
-    lines += ["", "## A 300 msg/s campaign with vs without a `message.final` subscription "
-              "(issue 24 #6; target ≤ 1.1×)", "",
-              "| layout | recipients | msg/s limit | without (s) | with (s) | with / without | "
-              "events received, verified once | load before runs |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]  # fmt: skip
+        lines.append(
+            f"| {x['size']:,} | {x['segment']} | {x['runs']} | {x['count']:,} | "
+            f"{pair(x, 'before_median_ms', 'median_ms')} | "
+            f"{pair(x, 'before_preview_median_ms', 'preview_median_ms')} | "
+            f"{pair(x, 'before_orm_median_ms', 'orm_median_ms')} | "
+            f"{pair(x, 'before_freeze_ms', 'freeze_ms')} | "
+            f"{_loads(x['loadavg_before'])} |"
+        )
+    lines += [
+        "",
+        "## A 300 msg/s campaign with vs without a `message.final` subscription "
+        "(issue 24 #6; target ≤ 1.1×)",
+        "",
+        "| layout | recipients | msg/s limit | without (s) | with (s) | with / without | "
+        "events received, verified once | load before runs |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
     for x in s.get("paced_events") or []:
         verified = "ok" if x["events_ok"] else "NOT ok"
-        lines.append(f"| {x['layout']} | {x['size']:,} | {x['speed']} | {x['without_s']} | "
-                     f"{x['with_s']} | {x['ratio']:.2f}× | {x['events_received']:,} "
-                     f"({verified}) | {_loads(x['loadavg_before'])} |")  # fmt: skip
-    lines += ["", "## Launch forecast (issue 26 #5; `campaign_forecast(...)`, median of 3)", "",
-              "| contacts | campaign | runs | median ms | µs/recipient | one recipient at a "
-              "time, µs/recipient | ratio | groups | waiting | load before runs |",
-              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+        lines.append(
+            f"| {x['layout']} | {x['size']:,} | {x['speed']} | {x['without_s']} | "
+            f"{x['with_s']} | {x['ratio']:.2f}× | {x['events_received']:,} "
+            f"({verified}) | {_loads(x['loadavg_before'])} |"
+        )
+    lines += [
+        "",
+        "## Launch forecast (issue 26 #5; `campaign_forecast(...)`, median of 3)",
+        "",
+        "| contacts | campaign | runs | median ms | µs/recipient | one recipient at a "
+        "time, µs/recipient | ratio | groups | waiting | load before runs |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
     for x in s.get("forecast") or []:
-        lines.append(f"| {x['size']:,} | {x['campaign']} | {x['runs']} | {x['median_ms']:,} | "
-                     f"{x['us_per_recipient']} | {x['naive_us_per_recipient']} | "
-                     f"{x['naive_over_forecast']}× | {x['groups']:,} | {x['waiting']:,} | "
-                     f"{_loads(x['loadavg_before'])} |")  # fmt: skip
+        lines.append(
+            f"| {x['size']:,} | {x['campaign']} | {x['runs']} | {x['median_ms']:,} | "
+            f"{x['us_per_recipient']} | {x['naive_us_per_recipient']} | "
+            f"{x['naive_over_forecast']}× | {x['groups']:,} | {x['waiting']:,} | "
+            f"{_loads(x['loadavg_before'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -375,23 +502,34 @@ def journeys_markdown(rows: list[dict]) -> str:
     """Journeys (issue #27): events in, steps executed, trigger → first send."""
     if not rows:
         return ""
-    lines = ["", "## Journeys (issue #27)", "", "| figure | size | measured | target | load |",
-             "| --- | ---: | ---: | --- | --- |"]  # fmt: skip
+    lines = [
+        "",
+        "## Journeys (issue #27)",
+        "",
+        "| figure | size | measured | target | load |",
+        "| --- | ---: | ---: | --- | --- |",
+    ]
     for r in rows:
         load = f"{r['loadavg_before'][0]:.1f}"
         if r["bench"] == "journey_events":
-            lines.append(f"| events API, batches of 1,000 (stored + entered) | {r['size']:,} | "
-                         f"{r['events_per_s']:,}/s | ≥ 5,000/s | {load} |")  # fmt: skip
+            lines.append(
+                f"| events API, batches of 1,000 (stored + entered) | {r['size']:,} | "
+                f"{r['events_per_s']:,}/s | ≥ 5,000/s | {load} |"
+            )
         elif r["bench"] == "journey_steps":
-            lines.append(f"| due steps executed (wait → SMS → exit), worker peak PSS | "
-                         f"{r['size']:,} | {r['steps_per_s']:,} steps/s, "
-                         f"{r['worker_peak_pss_mb']} MB | ≥ 10,000/s, < 200 MB | "
-                         f"{load} |")  # fmt: skip
+            lines.append(
+                f"| due steps executed (wait → SMS → exit), worker peak PSS | "
+                f"{r['size']:,} | {r['steps_per_s']:,} steps/s, "
+                f"{r['worker_peak_pss_mb']} MB | ≥ 10,000/s, < 200 MB | "
+                f"{load} |"
+            )
         elif r["bench"] == "journey_latency":
             q = r["latency_s"]
-            lines.append(f"| trigger → first send at {r['rate']}/s, p50 / p99 / max s | "
-                         f"{r['size']:,} | {q.get('p50')} / {q.get('p99')} / {q.get('max')} | "
-                         f"p99 < 2 s | {load} |")  # fmt: skip
+            lines.append(
+                f"| trigger → first send at {r['rate']}/s, p50 / p99 / max s | "
+                f"{r['size']:,} | {q.get('p50')} / {q.get('p99')} / {q.get('max')} | "
+                f"p99 < 2 s | {load} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -457,8 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         records += _run("bench.journeys", "--part", "events", "--size", str(args.journey_events))
         for size in [int(x) for x in args.journey_sizes.split(",") if x]:
             records += _run("bench.journeys", "--part", "steps", "--size", str(size))
-        records += _run("bench.journeys", "--part", "latency", "--size",
-                        str(args.journey_seconds))  # fmt: skip
+        records += _run("bench.journeys", "--part", "latency", "--size", str(args.journey_seconds))
     if "paced_events" in only:
         records += _run("bench.paced_events", "--size", str(args.paced_size), "--runs", "1")
     history = _run("bench.history", "--size", str(max(sizes))) if "history" in only else []
@@ -469,10 +606,12 @@ def main(argv: list[str] | None = None) -> int:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": h.machine(),
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "note": (f"{round((time.time() - started) / 60)} min; medians of the runs shown; "
-                 "`load before runs` is os.getloadavg()[0] before each measurement "
-                 "(the machine is shared: a high figure means a contended run)."),
-    }  # fmt: skip
+        "note": (
+            f"{round((time.time() - started) / 60)} min; medians of the runs shown; "
+            "`load before runs` is os.getloadavg()[0] before each measurement "
+            "(the machine is shared: a high figure means a contended run)."
+        ),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = RESULTS / f"{args.name}-{dt.date.today().isoformat()}"
     stem.with_suffix(".json").write_text(

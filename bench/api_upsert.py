@@ -48,14 +48,19 @@ def run_once(db: str, size: int, batch: int) -> dict:
         cpu_start, pg_start = time.process_time(), _pg_cpu(backend)
         for offset in range(0, size, batch):
             rows = [
-                {"phone": f"+447{(i * 2_654_435_761) % 1_000_000_000:09d}",
-                 "first_name": f"N{i}{suffix}", "lists": ["bench"], "attributes": {"i": str(i)}}
+                {
+                    "phone": f"+447{(i * 2_654_435_761) % 1_000_000_000:09d}",
+                    "first_name": f"N{i}{suffix}",
+                    "lists": ["bench"],
+                    "attributes": {"i": str(i)},
+                }
                 for i in range(offset, min(offset + batch, size))
-            ]  # fmt: skip
+            ]
             response = client.post(
-                "/api/v1/contacts/upsert", json.dumps({"contacts": rows}),
+                "/api/v1/contacts/upsert",
+                json.dumps({"contacts": rows}),
                 content_type="application/json",
-            )  # fmt: skip
+            )
             if response.status_code != 200:
                 raise RuntimeError(f"HTTP {response.status_code}: {response.content[:500]!r}")
             answer = response.json()
@@ -85,8 +90,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for run in range(args.runs):
             result = run_once(db, args.size, args.batch)
-            print(json.dumps({"bench": "api_upsert", "size": args.size, "batch": args.batch,
-                              "run": run, **result}), flush=True)  # fmt: skip
+            print(
+                json.dumps(
+                    {
+                        "bench": "api_upsert",
+                        "size": args.size,
+                        "batch": args.batch,
+                        "run": run,
+                        **result,
+                    }
+                ),
+                flush=True,
+            )
     finally:
         h.drop_db(db)
     return 0

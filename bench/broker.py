@@ -48,17 +48,36 @@ def measure(name: str, broker: str, tasks: int) -> dict:
     env["BENCH_DONE_FILE"] = str(done_file)
     enqueue = subprocess.run(
         [sys.executable, "-c", PRODUCER, str(tasks)],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     enqueue_s = float(enqueue.stdout.strip().splitlines()[-1])
     celery = str(Path(sys.executable).with_name("celery"))
     start = time.perf_counter()
     worker = subprocess.Popen(
-        [celery, "-A", "config", "worker", "-c", "2", "-l", "warning", "--without-mingle",
-         "--without-gossip", "-I", "bench.noop_task"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            celery,
+            "-A",
+            "config",
+            "worker",
+            "-c",
+            "2",
+            "-l",
+            "warning",
+            "--without-mingle",
+            "--without-gossip",
+            "-I",
+            "bench.noop_task",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         while True:
             count = len(done_file.read_text().split()) if done_file.exists() else 0

@@ -120,21 +120,45 @@ def _split(campaign_id: int) -> None:
     Variant.objects.create(campaign_id=campaign_id, position=1, name="A", text=h.TEXT)
     Variant.objects.create(campaign_id=campaign_id, position=2, name="B", text=h.TEXT + " Go!")
     figures = {
-        "1": {"recipients": 100_000, "delivered": 80_000, "clicks": 1_600, "replies": 400,
-              "conversions": 120, "revenue": "4800.00"},
-        "2": {"recipients": 100_000, "delivered": 80_000, "clicks": 2_100, "replies": 420,
-              "conversions": 160, "revenue": "6400.00"},
-    }  # fmt: skip
+        "1": {
+            "recipients": 100_000,
+            "delivered": 80_000,
+            "clicks": 1_600,
+            "replies": 400,
+            "conversions": 120,
+            "revenue": "4800.00",
+        },
+        "2": {
+            "recipients": 100_000,
+            "delivered": 80_000,
+            "clicks": 2_100,
+            "replies": 420,
+            "conversions": 160,
+            "revenue": "6400.00",
+        },
+    }
     SplitTest.objects.create(
-        campaign_id=campaign_id, test_share=20, holdout=5, winner_by="clicks", state="done",
-        winner=2, decided_at=dt.datetime.now(dt.UTC), decision="B is best by clicks (bench)",
+        campaign_id=campaign_id,
+        test_share=20,
+        holdout=5,
+        winner_by="clicks",
+        state="done",
+        winner=2,
+        decided_at=dt.datetime.now(dt.UTC),
+        decision="B is best by clicks (bench)",
         plan={"variants": [100_000, 100_000], "holdout": 50_000, "rest": 750_000},
-        evaluation={"at": dt.datetime.now(dt.UTC).isoformat(), "metric": "clicks",
-                    "figures": figures, "probabilities": {"A": 0.0, "B": 1.0}, "leader": "B",
-                    "certain": True, "sizes": {"holdout": 50_000, "waiting": 0, "rest": 750_000},
-                    "lift": None},
+        evaluation={
+            "at": dt.datetime.now(dt.UTC).isoformat(),
+            "metric": "clicks",
+            "figures": figures,
+            "probabilities": {"A": 0.0, "B": 1.0},
+            "leader": "B",
+            "certain": True,
+            "sizes": {"holdout": 50_000, "waiting": 0, "rest": 750_000},
+            "lift": None,
+        },
         history=[{"at": str(i), "p": {"A": 0.5 - i / 200, "B": 0.5 + i / 200}} for i in range(96)],
-    )  # fmt: skip
+    )
     with psycopg.connect(h.db_url(pages.DB), autocommit=True) as conn:
         conn.execute(SPLIT_ROWS_SQL, (campaign_id,))
 
@@ -162,8 +186,13 @@ def _backfill() -> dict:
     seconds = time.perf_counter() - started
     with psycopg.connect(h.db_url(pages.DB), autocommit=True) as conn:
         conn.execute("ANALYZE infobip_click")
-    return {"bench": "clicks_backfill", "clicks": filled, "seconds": round(seconds, 2),
-            "per_s": round(filled / seconds), "loadavg_before": load}  # fmt: skip
+    return {
+        "bench": "clicks_backfill",
+        "clicks": filled,
+        "seconds": round(seconds, 2),
+        "per_s": round(filled / seconds),
+        "loadavg_before": load,
+    }
 
 
 def _conversions_rounds(total: int, batch: int, rounds: int) -> list[dict]:
@@ -172,8 +201,9 @@ def _conversions_rounds(total: int, batch: int, rounds: int) -> list[dict]:
     for r in range(rounds):
         for name in ("before", "after") if r % 2 == 0 else ("after", "before"):
             with _engine(name):
-                row = _conversions(total, batch, seed=7 + 2 * r + (name == "after"),
-                                   prefix=f"bench-{r}-{name}")  # fmt: skip
+                row = _conversions(
+                    total, batch, seed=7 + 2 * r + (name == "after"), prefix=f"bench-{r}-{name}"
+                )
             rows.append({"engine": name, "round": r, **row})
     return rows
 
@@ -192,26 +222,40 @@ def _conversions(total: int, batch: int, seed: int = 7, prefix: str = "bench") -
     bodies = []
     for start in range(0, total, batch):
         items = [
-            {"order_id": f"{prefix}-{i}", "value": "40.00",
-             "contact": {"phone": f"+4479{rng.randint(1, pages.CONTACTS):08d}"}}
+            {
+                "order_id": f"{prefix}-{i}",
+                "value": "40.00",
+                "contact": {"phone": f"+4479{rng.randint(1, pages.CONTACTS):08d}"},
+            }
             for i in range(start, min(start + batch, total))
-        ]  # fmt: skip
+        ]
         bodies.append(json.dumps({"conversions": items}))
     load = h.loadavg()
     cpu, wall = time.process_time(), time.perf_counter()
     credited = 0
     for body in bodies:
-        response = client.post("/api/v1/conversions", body, content_type="application/json",
-                               HTTP_AUTHORIZATION=f"Bearer {secret}")  # fmt: skip
+        response = client.post(
+            "/api/v1/conversions",
+            body,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {secret}",
+        )
         assert response.status_code == 200, response.content[:300]
         data = response.json()
         assert data["created"] == len(json.loads(body)["conversions"]), data["rejected"][:3]
         credited += sum(1 for r in data["results"] if r["attributed_to"] is not None)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"bench": "conversions_api", "conversions": total, "batch": batch,
-            "seconds": round(wall, 2), "per_s": round(total / wall), "credited": credited,
-            "web_cpu_us_per_conversion": round(cpu / total * 1e6),
-            "ok": total / wall >= 2000, "loadavg_before": load}  # fmt: skip
+    return {
+        "bench": "conversions_api",
+        "conversions": total,
+        "batch": batch,
+        "seconds": round(wall, 2),
+        "per_s": round(total / wall),
+        "credited": credited,
+        "web_cpu_us_per_conversion": round(cpu / total * 1e6),
+        "ok": total / wall >= 2000,
+        "loadavg_before": load,
+    }
 
 
 def _attribution_probe(samples: int) -> list[dict]:
@@ -241,8 +285,9 @@ def _attribution_probe(samples: int) -> list[dict]:
                 started = time.perf_counter()
                 touches(claims=[claim], rule=rule)
                 statement[name].append((time.perf_counter() - started) * 1000)
-                claim = Claim(conversion_id=-1 - i, contact_id=rng.randint(1, pages.CONTACTS),
-                              at=now)  # fmt: skip
+                claim = Claim(
+                    conversion_id=-1 - i, contact_id=rng.randint(1, pages.CONTACTS), at=now
+                )
                 started = time.perf_counter()
                 attribute(claims=[claim], rule=rule)
                 whole[name].append((time.perf_counter() - started) * 1000)
@@ -253,12 +298,20 @@ def _attribution_probe(samples: int) -> list[dict]:
     rows = []
     for name in ("before", "after"):
         times, all_of = sorted(statement[name]), sorted(whole[name])
-        rows.append({"bench": "attribution_query", "engine": name, "samples": len(times),
-                     "p50_ms": round(statistics.median(times), 2), "p99_ms": round(p99(times), 2),
-                     "max_ms": round(times[-1], 2),
-                     "attribute_p50_ms": round(statistics.median(all_of), 2),
-                     "attribute_p99_ms": round(p99(all_of), 2),
-                     "ok": p99(times) < 5, "loadavg_before": load})  # fmt: skip
+        rows.append(
+            {
+                "bench": "attribution_query",
+                "engine": name,
+                "samples": len(times),
+                "p50_ms": round(statistics.median(times), 2),
+                "p99_ms": round(p99(times), 2),
+                "max_ms": round(times[-1], 2),
+                "attribute_p50_ms": round(statistics.median(all_of), 2),
+                "attribute_p99_ms": round(p99(all_of), 2),
+                "ok": p99(times) < 5,
+                "loadavg_before": load,
+            }
+        )
     return rows
 
 
@@ -281,11 +334,17 @@ def _buffers(samples: int) -> list[dict]:
                 from conversions import attribution
 
                 statement = BEFORE_SQL if name == "before" else attribution.TOUCHES_SQL
-                claims = [{"conversion_id": 1, "contact_id": rng.randint(1, pages.CONTACTS),
-                           "at": now}]  # fmt: skip
-                params = {"claims": json.dumps(claims), "click": rule.click_window,
-                          "reply": rule.reply_window, "delivery": rule.delivery_window,
-                          "lift": settings.HERALD_LIFT_WINDOW, "horizon": HORIZON}  # fmt: skip
+                claims = [
+                    {"conversion_id": 1, "contact_id": rng.randint(1, pages.CONTACTS), "at": now}
+                ]
+                params = {
+                    "claims": json.dumps(claims),
+                    "click": rule.click_window,
+                    "reply": rule.reply_window,
+                    "delivery": rule.delivery_window,
+                    "lift": settings.HERALD_LIFT_WINDOW,
+                    "horizon": HORIZON,
+                }
                 explained = conn.execute(
                     "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) " + statement, params
                 ).fetchone()[0][0]
@@ -296,12 +355,18 @@ def _buffers(samples: int) -> list[dict]:
     def p99(times: list[float]) -> float:
         return sorted(times)[max(0, int(len(times) * 0.99) - 1)]
 
-    return [{"bench": "attribution_buffers", "engine": name, "samples": len(rows),
-             "pages_touched": round(statistics.mean(t for t, _, _ in rows), 1),
-             "pages_read": round(statistics.mean(r for _, r, _ in rows), 1),
-             "server_p50_ms": round(statistics.median(e for _, _, e in rows), 2),
-             "server_p99_ms": round(p99([e for _, _, e in rows]), 2)}
-            for name, rows in found.items()]  # fmt: skip
+    return [
+        {
+            "bench": "attribution_buffers",
+            "engine": name,
+            "samples": len(rows),
+            "pages_touched": round(statistics.mean(t for t, _, _ in rows), 1),
+            "pages_read": round(statistics.mean(r for _, r, _ in rows), 1),
+            "server_p50_ms": round(statistics.median(e for _, _, e in rows), 2),
+            "server_p99_ms": round(p99([e for _, _, e in rows]), 2),
+        }
+        for name, rows in found.items()
+    ]
 
 
 def _page(url: str, repeat: int) -> tuple[float, int]:
@@ -333,15 +398,26 @@ def _pages(split_id: int, plain_id: int, repeat: int) -> list[dict]:
     from django.urls import reverse
 
     rows = []
-    for label, name in (("campaign page", "ui:campaign"),
-                        ("campaign progress fragment", "ui:campaign_progress")):  # fmt: skip
+    for label, name in (
+        ("campaign page", "ui:campaign"),
+        ("campaign progress fragment", "ui:campaign_progress"),
+    ):
         load = h.loadavg()
         split_ms, split_q = _page(reverse(name, args=[split_id]), repeat)
         plain_ms, plain_q = _page(reverse(name, args=[plain_id]), repeat)
-        rows.append({"bench": "split_page", "page": label, "split_ms": split_ms,
-                     "plain_ms": plain_ms, "split_over_plain": round(split_ms / plain_ms, 2),
-                     "queries_split": split_q, "queries_plain": plain_q,
-                     "ok": split_ms < 100, "loadavg_before": load})  # fmt: skip
+        rows.append(
+            {
+                "bench": "split_page",
+                "page": label,
+                "split_ms": split_ms,
+                "plain_ms": plain_ms,
+                "split_over_plain": round(split_ms / plain_ms, 2),
+                "queries_split": split_q,
+                "queries_plain": plain_q,
+                "ok": split_ms < 100,
+                "loadavg_before": load,
+            }
+        )
     return rows
 
 
@@ -365,9 +441,14 @@ def _evaluation(split_id: int, repeat: int = 4) -> dict:
         split_evaluate(split=split, now=timezone.now(), decide=False)
         times.append(time.perf_counter() - started)
     later = statistics.median(times[1:])
-    return {"bench": "split_evaluation", "test_rows": 200_000,
-            "counting_s": round(times[0], 2), "median_s": round(later, 2),
-            "after_over_before": round(later / times[0], 2), "loadavg_before": load}  # fmt: skip
+    return {
+        "bench": "split_evaluation",
+        "test_rows": 200_000,
+        "counting_s": round(times[0], 2),
+        "median_s": round(later, 2),
+        "after_over_before": round(later / times[0], 2),
+        "loadavg_before": load,
+    }
 
 
 def _freezes(size: int) -> dict:
@@ -384,19 +465,25 @@ def _freezes(size: int) -> dict:
     with psycopg.connect(h.db_url(pages.DB), autocommit=True) as conn:
         conn.execute(
             "INSERT INTO contacts_listmembership (added_at, contact_id, contact_list_id) "
-            "SELECT now(), id, %s FROM contacts_contact WHERE id <= %s", (audience.pk, size),
-        )  # fmt: skip
+            "SELECT now(), id, %s FROM contacts_contact WHERE id <= %s",
+            (audience.pk, size),
+        )
     times: dict[str, list[float]] = {"plain": [], "split": []}
     load = h.loadavg()
     for _ in range(2):
         for kind in ("plain", "split"):
             extra = {}
             if kind == "split":
-                extra = {"variants": [VariantSpec(name="A", text=h.TEXT),
-                                      VariantSpec(name="B", text=h.TEXT + " Go!")],
-                         "test": SplitSpec(share=20, holdout=5)}  # fmt: skip
-            campaign = campaign_create(name=f"bench freeze {kind}", channel="sms",
-                                       lists=[audience], text=h.TEXT, **extra)  # fmt: skip
+                extra = {
+                    "variants": [
+                        VariantSpec(name="A", text=h.TEXT),
+                        VariantSpec(name="B", text=h.TEXT + " Go!"),
+                    ],
+                    "test": SplitSpec(share=20, holdout=5),
+                }
+            campaign = campaign_create(
+                name=f"bench freeze {kind}", channel="sms", lists=[audience], text=h.TEXT, **extra
+            )
             Campaign.objects.filter(pk=campaign.pk).update(
                 state="cancelled", launched_at=timezone.now()
             )
@@ -408,9 +495,14 @@ def _freezes(size: int) -> dict:
     ListMembership.objects.filter(contact_list=audience).delete()
     audience.delete()
     plain, split = statistics.median(times["plain"]), statistics.median(times["split"])
-    return {"bench": "freeze_split", "size": size, "plain_s": round(plain, 2),
-            "split_s": round(split, 2), "split_over_plain": round(split / plain, 2),
-            "loadavg_before": load}  # fmt: skip
+    return {
+        "bench": "freeze_split",
+        "size": size,
+        "plain_s": round(plain, 2),
+        "split_s": round(split, 2),
+        "split_over_plain": round(split / plain, 2),
+        "loadavg_before": load,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

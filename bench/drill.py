@@ -74,9 +74,14 @@ class Stack:
     """
 
     def __init__(
-        self, size: int, broker: str, logs: Path, web: bool, proxy: bool = False,
+        self,
+        size: int,
+        broker: str,
+        logs: Path,
+        web: bool,
+        proxy: bool = False,
         outages: bool = False,
-    ):  # fmt: skip
+    ):
         self.size, self.broker, self.logs = size, broker, logs
         self.db = f"herald_bench_drill_{os.getpid()}"
         self.url = h.create_db(self.db)
@@ -86,8 +91,12 @@ class Stack:
         self.web_url = f"http://127.0.0.1:{self.port}"
         # The shared cache on the broker's server, in a database of the drills' own.
         cache = broker.rsplit("/", 1)[0] + "/15"
-        extra = {"INFOBIP_SANDBOX_URL": self.sandbox.url, "PUBLIC_BASE_URL": self.web_url,
-                 "HERALD_CACHE_URL": cache, **KNOBS}  # fmt: skip
+        extra = {
+            "INFOBIP_SANDBOX_URL": self.sandbox.url,
+            "PUBLIC_BASE_URL": self.web_url,
+            "HERALD_CACHE_URL": cache,
+            **KNOBS,
+        }
         self.env = h.django_env(self.url, broker, **extra)
         h.setup_django(self.url, broker, **extra)
         self.db_proxy = self.broker_proxy = None
@@ -112,10 +121,19 @@ class Stack:
         self.worker = self.start_worker()
         self.beat = h.Process(
             "beat",
-            [str(h.VENV_BIN / "celery"), "-A", "config", "beat", "-l", "warning", "-s",
-             str(logs / "beat-schedule")],
-            self.env, logs / "beat.log",
-        ).start()  # fmt: skip
+            [
+                str(h.VENV_BIN / "celery"),
+                "-A",
+                "config",
+                "beat",
+                "-l",
+                "warning",
+                "-s",
+                str(logs / "beat-schedule"),
+            ],
+            self.env,
+            logs / "beat.log",
+        ).start()
 
     def start_worker(self, name: str = "") -> h.Process:
         log = self.logs / (f"worker-{name.split('@')[0]}.log" if name else "worker.log")
@@ -136,9 +154,13 @@ class Stack:
         from core.rules import OPERATOR
 
         campaign = campaign_create(
-            name=name, channel="sms", lists=[ContactList.objects.get(pk=self.list_id)],
-            text=h.TEXT, speed_limit=speed_limit, speed_unit="second",
-        )  # fmt: skip
+            name=name,
+            channel="sms",
+            lists=[ContactList.objects.get(pk=self.list_id)],
+            text=h.TEXT,
+            speed_limit=speed_limit,
+            speed_unit="second",
+        )
         campaign_launch(campaign=campaign, actor=OPERATOR)
         return campaign.pk
 
@@ -205,18 +227,24 @@ def exactly_once(stack: Stack, campaign_id: int, extra: int = 0) -> dict:
 
     state = stack.sandbox.state()
     truths = stack.sandbox.truths()
-    ledger_ids = {str(m) for m in Message.objects.filter(campaign_id=campaign_id)
-                  .values_list("message_id", flat=True)}  # fmt: skip
+    ledger_ids = {
+        str(m)
+        for m in Message.objects.filter(campaign_id=campaign_id).values_list(
+            "message_id", flat=True
+        )
+    }
     numbers = {t["to"] for t in truths.values()}
     checks = ledger_checks(campaign_id, stack.size)
     campaign_truths = {k for k, t in truths.items() if k in ledger_ids}
-    checks.update({
-        "sandbox_accepted": state["accepted"]["total"],
-        "sandbox_duplicates": state["duplicates"],
-        "distinct_numbers_at_sandbox": len(numbers),
-        "ledger_ids_equal_sandbox_ids": ledger_ids == campaign_truths,
-        "faults": state["faults"],
-    })  # fmt: skip
+    checks.update(
+        {
+            "sandbox_accepted": state["accepted"]["total"],
+            "sandbox_duplicates": state["duplicates"],
+            "distinct_numbers_at_sandbox": len(numbers),
+            "ledger_ids_equal_sandbox_ids": ledger_ids == campaign_truths,
+            "faults": state["faults"],
+        }
+    )
     checks["ok"] = (
         checks["sandbox_accepted"] == stack.size + extra
         and len(numbers) == stack.size + extra
@@ -241,15 +269,23 @@ def truth_checks(stack: Stack, campaign_id: int, extra: int = 0) -> dict:
     ):
         t = truths.get(str(message_id))
         if t is None or (t["outcome"], t["status"]) != (state, status):
-            mismatches.append({"messageId": str(message_id), "ledger": [state, status],
-                               "truth": t and [t["outcome"], t["status"]]})  # fmt: skip
+            mismatches.append(
+                {
+                    "messageId": str(message_id),
+                    "ledger": [state, status],
+                    "truth": t and [t["outcome"], t["status"]],
+                }
+            )
     checks = ledger_checks(campaign_id, stack.size)
-    checks.update({"compared": len(truths), "mismatches": len(mismatches),
-                   "mismatch_sample": mismatches[:3]})  # fmt: skip
+    checks.update(
+        {"compared": len(truths), "mismatches": len(mismatches), "mismatch_sample": mismatches[:3]}
+    )
     checks["ok"] = (
-        not mismatches and len(truths) == stack.size + extra and checks["counters_match"]
+        not mismatches
+        and len(truths) == stack.size + extra
+        and checks["counters_match"]
         and checks["rows_ok"]
-    )  # fmt: skip
+    )
     return checks
 
 
@@ -288,8 +324,13 @@ def drill_kill(stack: Stack, kills: int, rng: random.Random) -> dict:
 
 def drill_storm(stack: Stack) -> dict:
     stack.fresh()
-    stack.sandbox.configure(rate_429=0.2, retry_after_share=0.5, retry_after_seconds=1,
-                            rate_5xx=0.05, drop_after_read=0.01)  # fmt: skip
+    stack.sandbox.configure(
+        rate_429=0.2,
+        retry_after_share=0.5,
+        retry_after_seconds=1,
+        rate_5xx=0.05,
+        drop_after_read=0.01,
+    )
     start = time.monotonic()
     campaign_id = stack.launch("drill storm")
     _wait(lambda: _handed(campaign_id), timeout=max(300, stack.size / 50), what="all handed")
@@ -303,19 +344,32 @@ def drill_storm(stack: Stack) -> dict:
 
 def drill_reports(stack: Stack) -> dict:
     stack.fresh()
-    stack.sandbox.configure(push_delay=1.0, push_jitter=1.0, duplicate_pushes=0.5,
-                            shuffle_pushes=True, intermediate=True)  # fmt: skip
+    stack.sandbox.configure(
+        push_delay=1.0,
+        push_jitter=1.0,
+        duplicate_pushes=0.5,
+        shuffle_pushes=True,
+        intermediate=True,
+    )
     start = time.monotonic()
     campaign_id = stack.launch("drill report chaos")
     _wait(lambda: _handed(campaign_id), timeout=max(300, stack.size / 100), what="all handed")
     _wait(lambda: _all_final(campaign_id, stack.size), timeout=120, what="all final")
-    _wait(lambda: stack.sandbox.state()["reports"]["pending"] == 0, timeout=60,
-          what="no report pending")  # fmt: skip
+    _wait(
+        lambda: stack.sandbox.state()["reports"]["pending"] == 0,
+        timeout=60,
+        what="no report pending",
+    )
     _wait(_events_processed, timeout=60, what="every stored push processed")
     result = truth_checks(stack, campaign_id)
     state = stack.sandbox.state()["reports"]
-    result.update({"pushed": state["pushed"], "duplicate_pushes": state["duplicatePushes"],
-                   "seconds": round(time.monotonic() - start, 1)})  # fmt: skip
+    result.update(
+        {
+            "pushed": state["pushed"],
+            "duplicate_pushes": state["duplicatePushes"],
+            "seconds": round(time.monotonic() - start, 1),
+        }
+    )
     result["ok"] = result["ok"] and state["duplicatePushes"] > 0
     return result
 
@@ -328,8 +382,12 @@ def drill_db_down(stack: Stack, outage: float) -> dict:
     offset = access.stat().st_size if access.exists() else 0
     start = time.monotonic()
     campaign_id = stack.launch("drill database down")
-    _wait(lambda: stack.sandbox.state()["reports"]["pushed"] > 0, timeout=120,
-          what="first reports pushed", interval=0.05)  # fmt: skip
+    _wait(
+        lambda: stack.sandbox.state()["reports"]["pushed"] > 0,
+        timeout=120,
+        what="first reports pushed",
+        interval=0.05,
+    )
     before = stack.sandbox.state()["reports"]
     stack.proxy.down()
     cut_at = round(time.monotonic() - start, 2)
@@ -338,8 +396,11 @@ def drill_db_down(stack: Stack, outage: float) -> dict:
     stack.proxy.up()
     _wait(lambda: _handed(campaign_id), timeout=max(300, stack.size / 100), what="all handed")
     _wait(lambda: _all_final(campaign_id, stack.size), timeout=180, what="all final")
-    _wait(lambda: stack.sandbox.state()["reports"]["pending"] == 0, timeout=60,
-          what="no report pending")  # fmt: skip
+    _wait(
+        lambda: stack.sandbox.state()["reports"]["pending"] == 0,
+        timeout=60,
+        what="no report pending",
+    )
     _wait(_events_processed, timeout=60, what="every stored push processed")
     result = truth_checks(stack, campaign_id)
     statuses: dict[str, int] = {}
@@ -350,9 +411,12 @@ def drill_db_down(stack: Stack, outage: float) -> dict:
             statuses[code] = statuses.get(code, 0) + 1
     failed_during = during["pushFailures"] - before["pushFailures"]
     result.update(
-        cut_at_s=cut_at, outage_s=outage, push_failures_during_outage=failed_during,
-        web_statuses=statuses, seconds=round(time.monotonic() - start, 1),
-    )  # fmt: skip
+        cut_at_s=cut_at,
+        outage_s=outage,
+        push_failures_during_outage=failed_during,
+        web_statuses=statuses,
+        seconds=round(time.monotonic() - start, 1),
+    )
     result["ok"] = result["ok"] and failed_during > 0
     return result
 
@@ -371,12 +435,21 @@ def drill_nodes(stack: Stack, kills: int, rng: random.Random) -> dict:
         for k in range(kills):
             # Mid-way: once the sandbox has accepted ~40 % (then 60 %, …) of the recipients.
             target = stack.size * min(0.9, 0.4 + 0.2 * k)
-            _wait(lambda t=target: stack.sandbox.state()["accepted"]["total"] >= t,
-                  timeout=max(300, stack.size / 100), what="kill point", interval=0.05)  # fmt: skip
+            _wait(
+                lambda t=target: stack.sandbox.state()["accepted"]["total"] >= t,
+                timeout=max(300, stack.size / 100),
+                what="kill point",
+                interval=0.05,
+            )
             victim = rng.choice(NODES)
             cpu[victim] += h.children_cpu_s(nodes[victim].pid)
-            kills_at.append({"node": victim, "s": round(time.monotonic() - start, 2),
-                             "accepted": stack.sandbox.state()["accepted"]["total"]})  # fmt: skip
+            kills_at.append(
+                {
+                    "node": victim,
+                    "s": round(time.monotonic() - start, 2),
+                    "accepted": stack.sandbox.state()["accepted"]["total"],
+                }
+            )
             nodes[victim].kill()
             time.sleep(rng.uniform(0.1, 1.0))
             nodes[victim] = stack.start_worker(victim)
@@ -391,9 +464,13 @@ def drill_nodes(stack: Stack, kills: int, rng: random.Random) -> dict:
         first = nodes[NODES[0]]
         stack.worker = first if first.alive else stack.start_worker()
     result = exactly_once(stack, campaign_id)
-    result.update({"node_kills": kills_at,
-                   "node_pool_cpu_s": {k: round(v, 2) for k, v in cpu.items()},
-                   "seconds": round(time.monotonic() - start, 1)})  # fmt: skip
+    result.update(
+        {
+            "node_kills": kills_at,
+            "node_pool_cpu_s": {k: round(v, 2) for k, v in cpu.items()},
+            "seconds": round(time.monotonic() - start, 1),
+        }
+    )
     # Two nodes of which one sat idle would prove nothing about scale-out.
     result["ok"] = result["ok"] and all(v >= 0.05 for v in cpu.values())
     return result
@@ -455,8 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     plan += [(11, args.small_size), (12, args.small_size)]
     groups = sorted({(size, d >= OUTAGE_DRILLS) for d, size in plan if d in wanted})
     for size, outages in groups:
-        todo = [d for d, s in plan
-                if s == size and d in wanted and (d >= OUTAGE_DRILLS) == outages]  # fmt: skip
+        todo = [d for d, s in plan if s == size and d in wanted and (d >= OUTAGE_DRILLS) == outages]
         web = bool({7, 8} & set(todo)) or outages
         stack = Stack(size, broker, logs, web=web, proxy=8 in todo, outages=outages)
         try:
@@ -480,8 +556,11 @@ def main(argv: list[str] | None = None) -> int:
                     else:
                         r = drill_db_down(stack, args.outage)
                 except Exception as exc:  # a drill that cannot finish has failed
-                    r = {"ok": False, "error": f"{type(exc).__name__}: {exc}",
-                         "worker_log": stack.worker.tail(15)}  # fmt: skip
+                    r = {
+                        "ok": False,
+                        "error": f"{type(exc).__name__}: {exc}",
+                        "worker_log": stack.worker.tail(15),
+                    }
                 r = {"drill": d, "size": size, "seed": seed, "loadavg_before": load, **r}
                 results.append(r)
                 print(json.dumps(r) if args.json else _line(r), flush=True)
@@ -502,16 +581,28 @@ def _record(results: list[dict], argv: list[str], stem: str = "drill") -> None:
     stamp = dt.datetime.now(dt.UTC)
     name = f"{stem}-{stamp:%Y-%m-%d}"
     (out / f"{name}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
-    lines = [f"# Herald fault drills — {stamp:%Y-%m-%dT%H:%M:%S}+00:00", "",
-             f"Machine: {h.machine()}", "",
-             f"Command: `python -m bench.drill {' '.join(argv)}`", ""]  # fmt: skip
+    lines = [
+        f"# Herald fault drills — {stamp:%Y-%m-%dT%H:%M:%S}+00:00",
+        "",
+        f"Machine: {h.machine()}",
+        "",
+        f"Command: `python -m bench.drill {' '.join(argv)}`",
+        "",
+    ]
     lines += [f"- {_line(r)} (load before: {r['loadavg_before'][0]})" for r in results]
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
 
 
-NAMES = {5: "kill -9", 6: "provider storms", 7: "report chaos", 8: "database down",
-         9: "two worker nodes", 10: "journeys under kill -9", 11: "broker down",
-         12: "PostgreSQL restart"}  # fmt: skip
+NAMES = {
+    5: "kill -9",
+    6: "provider storms",
+    7: "report chaos",
+    8: "database down",
+    9: "two worker nodes",
+    10: "journeys under kill -9",
+    11: "broker down",
+    12: "PostgreSQL restart",
+}
 OUTAGE_DRILLS = 11  # drills from here on run on a stack behind proxies (bench/outages.py)
 
 
@@ -519,14 +610,32 @@ def drill_journeys(size: int, kills: int, seed: int, as_json: bool) -> dict:
     """Drill 10 (bench/journeys.py): kill -9 the worker while `size` due journey steps run."""
     load = h.loadavg()
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.journeys", "--part", "drill", "--size", str(size),
-         "--seed", str(seed)],
-        cwd=h.ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench.journeys",
+            "--part",
+            "drill",
+            "--size",
+            str(size),
+            "--seed",
+            str(seed),
+        ],
+        cwd=h.ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     found = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
     record = found[-1] if found else {"ok": False, "error": proc.stderr[-2000:]}
-    r = {"drill": 10, "size": size, "seed": seed, "loadavg_before": load, **record,
-         "sandbox_duplicates": record.get("duplicates")}  # fmt: skip
+    r = {
+        "drill": 10,
+        "size": size,
+        "seed": seed,
+        "loadavg_before": load,
+        **record,
+        "sandbox_duplicates": record.get("duplicates"),
+    }
     r["drill"] = 10
     print(json.dumps(r) if as_json else _line(r), flush=True)
     return r
@@ -534,12 +643,28 @@ def drill_journeys(size: int, kills: int, seed: int, as_json: bool) -> dict:
 
 def _line(r: dict) -> str:
     status = "PASS" if r["ok"] else "FAIL"
-    keys = ("sandbox_accepted", "sandbox_duplicates", "mismatches", "compared",
-            "counters_match", "kills_at_s", "node_kills", "node_pool_cpu_s",
-            "push_failures_during_outage", "faults", "resume_s", "api_statuses",
-            "worker_alive", "seconds", "error",
-            "entries_left_active", "entries_with_a_bad_ledger", "contacts_with_two_messages",
-            "counters_consistent", "killed_at_ledger_rows")  # fmt: skip
+    keys = (
+        "sandbox_accepted",
+        "sandbox_duplicates",
+        "mismatches",
+        "compared",
+        "counters_match",
+        "kills_at_s",
+        "node_kills",
+        "node_pool_cpu_s",
+        "push_failures_during_outage",
+        "faults",
+        "resume_s",
+        "api_statuses",
+        "worker_alive",
+        "seconds",
+        "error",
+        "entries_left_active",
+        "entries_with_a_bad_ledger",
+        "contacts_with_two_messages",
+        "counters_consistent",
+        "killed_at_ledger_rows",
+    )
     detail = ", ".join(f"{k}={r[k]}" for k in keys if k in r)
     return f"{status} {r['drill']} {NAMES[r['drill']]} ({r['size']:,} recipients): {detail}"
 

@@ -51,15 +51,18 @@ def measure_engine(list_id: int, size: int, sandbox: h.Sandbox, worker: h.Proces
     from core.rules import OPERATOR
 
     campaign = campaign_create(
-        name=f"bench {size}", channel="sms", lists=[ContactList.objects.get(pk=list_id)],
+        name=f"bench {size}",
+        channel="sms",
+        lists=[ContactList.objects.get(pk=list_id)],
         text=h.TEXT,
-    )  # fmt: skip
+    )
     idle_hwm, _ = h.tree_hwm_mb(worker.pid)
     sampler = h.PssSampler(worker.pid)
     sampler.start()
     # Where the CPU goes per message (the launch itself runs here, in the bench's process).
-    meter = CpuMeter({"worker": worker.pid, "postgres": _postmaster_pid(),
-                      "sandbox": sandbox.proc.pid})  # fmt: skip
+    meter = CpuMeter(
+        {"worker": worker.pid, "postgres": _postmaster_pid(), "sandbox": sandbox.proc.pid}
+    )
     load = h.loadavg()
     meter.start()
     own = _own_cpu_s()
@@ -110,13 +113,21 @@ def _truth_bodies(sandbox: h.Sandbox, count: int) -> list[bytes]:
     params = {"offset": 0, "limit": count * 100}
     page = sandbox.http.get(f"{sandbox.url}/_sandbox/messages", params=params, timeout=60).json()
     items = [
-        {"bulkId": t["bulkId"] or "", "price": price(t["price"], "EUR"),
-         "status": STATUS_OBJECTS[t["status"]], "error": ERROR_OBJECTS[t["error"]],
-         "messageId": t["messageId"], "to": t["to"], "sender": t["sender"],
-         "sentAt": timestamp(t["acceptedAt"]), "doneAt": timestamp(time.time()),
-         "messageCount": t["messageCount"], "callbackData": t["callbackData"]}
+        {
+            "bulkId": t["bulkId"] or "",
+            "price": price(t["price"], "EUR"),
+            "status": STATUS_OBJECTS[t["status"]],
+            "error": ERROR_OBJECTS[t["error"]],
+            "messageId": t["messageId"],
+            "to": t["to"],
+            "sender": t["sender"],
+            "sentAt": timestamp(t["acceptedAt"]),
+            "doneAt": timestamp(time.time()),
+            "messageCount": t["messageCount"],
+            "callbackData": t["callbackData"],
+        }
         for t in page["results"]
-    ]  # fmt: skip
+    ]
     return [orjson.dumps({"results": items[i : i + 100]}) for i in range(0, len(items), 100)]
 
 
@@ -137,8 +148,9 @@ class Probe(threading.Thread):
             n += 1
             t = time.perf_counter()
             try:
-                r = requests.post(self.url, data=body, timeout=30,
-                                  headers={"Content-Type": "application/json"})  # fmt: skip
+                r = requests.post(
+                    self.url, data=body, timeout=30, headers={"Content-Type": "application/json"}
+                )
                 ok = r.status_code == 200
             except requests.RequestException:
                 ok = False
@@ -155,8 +167,13 @@ def percentiles(values: list[float]) -> dict:
     def pct(p: float) -> float:
         return round(values[min(len(values) - 1, int(p / 100 * len(values)))], 1)
 
-    return {"n": len(values), "p50": pct(50), "p95": pct(95), "p99": pct(99),
-            "max": round(values[-1], 1)}  # fmt: skip
+    return {
+        "n": len(values),
+        "p50": pct(50),
+        "p95": pct(95),
+        "p99": pct(99),
+        "max": round(values[-1], 1),
+    }
 
 
 def _server_times(access_log: Path, offset: int) -> tuple[list[float], dict[str, int]]:
@@ -229,13 +246,20 @@ def _own_cpu_s(who: int = resource.RUSAGE_SELF) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure_reports(campaign_id: int, size: int, sandbox: h.Sandbox, web_url: str,
-                    access_log: Path, pids: dict | None = None) -> dict:  # fmt: skip
+def measure_reports(
+    campaign_id: int,
+    size: int,
+    sandbox: h.Sandbox,
+    web_url: str,
+    access_log: Path,
+    pids: dict | None = None,
+) -> dict:
     from campaigns.models import Campaign
 
     sandbox.configure(duplicate_pushes=1.0, push_batch=100)
-    probe = Probe(f"{web_url}/infobip/webhooks/{h.WEBHOOK_TOKEN}/sms/reports/",
-                  _truth_bodies(sandbox, 10))  # fmt: skip
+    probe = Probe(
+        f"{web_url}/infobip/webhooks/{h.WEBHOOK_TOKEN}/sms/reports/", _truth_bodies(sandbox, 10)
+    )
     offset = access_log.stat().st_size if access_log.exists() else 0
     meter = CpuMeter(pids or {})
     load = h.loadavg()
@@ -281,8 +305,16 @@ def measure_reports(campaign_id: int, size: int, sandbox: h.Sandbox, web_url: st
     }
 
 
-def measure_events(db: str, list_id: int, size: int, sandbox: h.Sandbox, web: h.Process,
-                   web_url: str, logs: Path, env: dict) -> dict:  # fmt: skip
+def measure_events(
+    db: str,
+    list_id: int,
+    size: int,
+    sandbox: h.Sandbox,
+    web: h.Process,
+    web_url: str,
+    logs: Path,
+    env: dict,
+) -> dict:
     """The report pass again, with a message.final subscription to a receiver in this process."""
     from django.db import connection
 
@@ -300,11 +332,16 @@ def measure_events(db: str, list_id: int, size: int, sandbox: h.Sandbox, web: h.
     worker = h.worker(env, logs / "worker-events.log")
     try:
         engine = measure_engine(list_id, size, sandbox, worker)
-        pids = {"web": web.pid, "worker": worker.pid, "postgres": _postmaster_pid(),
-                "sandbox": sandbox.proc.pid}  # fmt: skip
+        pids = {
+            "web": web.pid,
+            "worker": worker.pid,
+            "postgres": _postmaster_pid(),
+            "sandbox": sandbox.proc.pid,
+        }
         start = time.perf_counter()
-        reports = measure_reports(engine["campaign_id"], size, sandbox, web_url,
-                                  logs / "access.log", pids)  # fmt: skip
+        reports = measure_reports(
+            engine["campaign_id"], size, sandbox, web_url, logs / "access.log", pids
+        )
         delivered = receiver.wait_for(size, timeout=max(300, size / 50))
         all_in = (receiver.last_at - start) if delivered else None
         rows = EventDelivery.objects.count()
@@ -335,10 +372,26 @@ def measure_floor(db_url: str, size: int, sandbox: h.Sandbox, notify_url: str) -
     meter.start()
     children = _own_cpu_s(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
-        [sys.executable, "-m", "bench.floor", "--db", db_url, "--sandbox", sandbox.url, "--key",
-         h.SANDBOX_KEY, "--size", str(size), "--notify-url", notify_url],
-        cwd=h.ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench.floor",
+            "--db",
+            db_url,
+            "--sandbox",
+            sandbox.url,
+            "--key",
+            h.SANDBOX_KEY,
+            "--size",
+            str(size),
+            "--notify-url",
+            notify_url,
+        ],
+        cwd=h.ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     floor_cpu = _own_cpu_s(resource.RUSAGE_CHILDREN) - children
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result.update(meter.stop(size, "message", {"floor": floor_cpu}))
@@ -363,8 +416,10 @@ def measure_naive(size: int, sandbox: h.Sandbox, worker: h.Process) -> dict:
     enqueued = time.perf_counter() - start
     _wait(
         lambda: Message.objects.filter(campaign=campaign, state="accepted").count() >= size,
-        timeout=max(300, size / 20), interval=0.25, what="naive",
-    )  # fmt: skip
+        timeout=max(300, size / 20),
+        interval=0.25,
+        what="naive",
+    )
     elapsed = time.perf_counter() - start
     hwm, _ = h.tree_hwm_mb(worker.pid)
     state = sandbox.state()
@@ -402,13 +457,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         list_id = make_audience(db, size)
         # Reports are held back during fan-out (pushed on demand by the report benchmark).
-        sandbox = h.Sandbox(logs / "sandbox.log",
-                            ["--push-delay", "86400", "--push-jitter", "0",
-                             "--seen-rate", "0"])  # fmt: skip
+        sandbox = h.Sandbox(
+            logs / "sandbox.log",
+            ["--push-delay", "86400", "--push-jitter", "0", "--seen-rate", "0"],
+        )
         port = h.free_port()
         web_url = f"http://127.0.0.1:{port}"
-        extra = {"INFOBIP_SANDBOX_URL": sandbox.url, "PUBLIC_BASE_URL": web_url,
-                 "HERALD_EVENTS_ALLOW_PRIVATE": "true"}  # fmt: skip
+        extra = {
+            "INFOBIP_SANDBOX_URL": sandbox.url,
+            "PUBLIC_BASE_URL": web_url,
+            "HERALD_EVENTS_ALLOW_PRIVATE": "true",
+        }
         env = h.django_env(url, broker, **extra)
         h.setup_django(url, broker, **extra)
         notify_url = f"{web_url}/infobip/webhooks/{h.WEBHOOK_TOKEN}/sms/reports/"
@@ -432,8 +491,9 @@ def main(argv: list[str] | None = None) -> int:
                         "postgres": _postmaster_pid(),
                         "sandbox": sandbox.proc.pid,
                     }
-                    reports = measure_reports(engine["campaign_id"], size, sandbox, web_url,
-                                              logs / "access.log", pids)  # fmt: skip
+                    reports = measure_reports(
+                        engine["campaign_id"], size, sandbox, web_url, logs / "access.log", pids
+                    )
                     _emit({"bench": "reports", "size": size, "run": run, **reports})
             finally:
                 worker.stop()

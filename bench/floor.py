@@ -20,10 +20,30 @@ import requests
 from infobip.bodies import sms_request_body
 from infobip.types import SmsMessage
 
-COLUMNS = ("campaign_id", "contact_id", "phone", "channel", "attempt", "message_id",
-           "callback_data", "bulk_id", "text", "parts", "encoding", "state", "reason",
-           "status_group", "status_id", "status_name", "error_group", "error_name", "currency",
-           "created_at", "claimed_at", "accepted_at")  # fmt: skip
+COLUMNS = (
+    "campaign_id",
+    "contact_id",
+    "phone",
+    "channel",
+    "attempt",
+    "message_id",
+    "callback_data",
+    "bulk_id",
+    "text",
+    "parts",
+    "encoding",
+    "state",
+    "reason",
+    "status_group",
+    "status_id",
+    "status_name",
+    "error_group",
+    "error_name",
+    "currency",
+    "created_at",
+    "claimed_at",
+    "accepted_at",
+)
 BATCH = 1000
 
 
@@ -50,8 +70,9 @@ def run(db: str, sandbox: str, key: str, size: int, notify_url: str) -> dict:
             ]
             body = sms_request_body(messages, bulk_id=f"floor-{first}")
             data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-            response = session.post(sandbox + "/sms/3/messages", data=data, headers=headers,
-                                    timeout=60)  # fmt: skip
+            response = session.post(
+                sandbox + "/sms/3/messages", data=data, headers=headers, timeout=60
+            )
             response.raise_for_status()
             answers = {m["messageId"]: m for m in response.json()["messages"]}
             now = datetime.now(UTC)
@@ -61,10 +82,32 @@ def run(db: str, sandbox: str, key: str, size: int, notify_url: str) -> dict:
             ):
                 for i, m in zip(ids, messages, strict=True):
                     status = answers[m.message_id]["status"]
-                    copy.write_row((1, i, "+" + m.to, "sms", 1, m.message_id, m.callback_data,
-                                    f"floor-{first}", m.text, 1, "GSM-7", "accepted", "",
-                                    status["groupName"], status["id"], status["name"], "", "",
-                                    "", now, now, now))  # fmt: skip
+                    copy.write_row(
+                        (
+                            1,
+                            i,
+                            "+" + m.to,
+                            "sms",
+                            1,
+                            m.message_id,
+                            m.callback_data,
+                            f"floor-{first}",
+                            m.text,
+                            1,
+                            "GSM-7",
+                            "accepted",
+                            "",
+                            status["groupName"],
+                            status["id"],
+                            status["name"],
+                            "",
+                            "",
+                            "",
+                            now,
+                            now,
+                            now,
+                        )
+                    )
         elapsed = time.perf_counter() - start
         count = conn.execute("SELECT count(*) FROM bench_floor_message").fetchone()[0]
         conn.execute("DROP TABLE bench_floor_message")

@@ -64,10 +64,24 @@ def build(db: str, size: int) -> int:
                     phone, country, language, zone = f"+4479{i:08d}", "GB", "en", ""
                 seen.add(phone)
                 out = rng.random() < 0.02
-                copy.write_row((
-                    i, phone, f"Ann{i}", "", language, zone, country, "{}", out,
-                    now if out else None, "keyword" if out else "", "all" if out else "", now, now,
-                ))  # fmt: skip
+                copy.write_row(
+                    (
+                        i,
+                        phone,
+                        f"Ann{i}",
+                        "",
+                        language,
+                        zone,
+                        country,
+                        "{}",
+                        out,
+                        now if out else None,
+                        "keyword" if out else "",
+                        "all" if out else "",
+                        now,
+                        now,
+                    )
+                )
         conn.execute("SELECT setval(pg_get_serial_sequence('contacts_contact', 'id'), %s)", (size,))
         with conn.cursor().copy(
             "COPY contacts_listmembership (added_at, contact_id, contact_list_id) FROM STDIN"
@@ -83,13 +97,18 @@ def _campaigns(list_id: int) -> dict:
     from campaigns.models import Campaign
 
     made = {}
-    for label, window in (("own quiet hours 21:00-08:00", (dt.time(8), dt.time(21))),
-                          ("the countries' rules", None)):  # fmt: skip
+    for label, window in (
+        ("own quiet hours 21:00-08:00", (dt.time(8), dt.time(21))),
+        ("the countries' rules", None),
+    ):
         campaign = Campaign.objects.create(
-            name=label, channel="sms", text="Hi {{first_name}}, our winter sale starts today.",
+            name=label,
+            channel="sms",
+            text="Hi {{first_name}}, our winter sale starts today.",
             quiet_hours_start=window[0] if window else None,
-            quiet_hours_end=window[1] if window else None, speed_limit=600,
-        )  # fmt: skip
+            quiet_hours_end=window[1] if window else None,
+            speed_limit=600,
+        )
         campaign.lists.set([list_id])
         made[label] = campaign
     return made
@@ -110,8 +129,7 @@ def measure(size: int, run: int, repeat: int, naive_size: int, list_id: int) -> 
             times.append((time.perf_counter() - t) * 1000)
             cpu.append((time.process_time() - c) * 1000)
         # The freeze's way: each recipient's decision in Python, over a sample.
-        quiet = QuietHours(start=campaign.quiet_hours_start, end=campaign.quiet_hours_end,
-                           now=NOW)  # fmt: skip
+        quiet = QuietHours(start=campaign.quiet_hours_start, end=campaign.quiet_hours_end, now=NOW)
         rows = (
             audience_contacts(campaign)
             .filter(opted_out=False)
@@ -119,25 +137,38 @@ def measure(size: int, run: int, repeat: int, naive_size: int, list_id: int) -> 
             .values_list("phone", "country", "timezone")[:naive_size]
         )
         t, c = time.perf_counter(), time.process_time()
-        n = sum(1 for phone, country, zone in rows.iterator(chunk_size=5000)
-                if quiet.wait(phone=phone, country=country, timezone=zone) is not None)  # fmt: skip
+        n = sum(
+            1
+            for phone, country, zone in rows.iterator(chunk_size=5000)
+            if quiet.wait(phone=phone, country=country, timezone=zone) is not None
+        )
         naive_us = (time.perf_counter() - t) * 1e6 / max(n, 1)
         naive_cpu_us = (time.process_time() - c) * 1e6 / max(n, 1)
         median = statistics.median(times)
         # Wall time per recipient, both ways, in the same run: the forecast's cost is mostly
         # PostgreSQL's (this process's CPU is the few groups' decisions).
         per_recipient_us = median * 1000 / max(forecast.audience, 1)
-        results.append({
-            "bench": "forecast", "size": size, "run": run, "campaign": label,
-            "median_ms": round(median, 1), "times_ms": [round(x, 1) for x in times],
-            "python_cpu_ms": round(statistics.median(cpu), 1),
-            "us_per_recipient": round(per_recipient_us, 3),
-            "naive_us_per_recipient": round(naive_us, 2),
-            "naive_python_cpu_us_per_recipient": round(naive_cpu_us, 2), "naive_sample": n,
-            "naive_over_forecast": round(naive_us / per_recipient_us, 1),
-            "send_now": forecast.send_now, "waiting": forecast.waiting_total,
-            "groups": len(forecast.schedule), "ok": median < 1000, "loadavg_before": load,
-        })  # fmt: skip
+        results.append(
+            {
+                "bench": "forecast",
+                "size": size,
+                "run": run,
+                "campaign": label,
+                "median_ms": round(median, 1),
+                "times_ms": [round(x, 1) for x in times],
+                "python_cpu_ms": round(statistics.median(cpu), 1),
+                "us_per_recipient": round(per_recipient_us, 3),
+                "naive_us_per_recipient": round(naive_us, 2),
+                "naive_python_cpu_us_per_recipient": round(naive_cpu_us, 2),
+                "naive_sample": n,
+                "naive_over_forecast": round(naive_us / per_recipient_us, 1),
+                "send_now": forecast.send_now,
+                "waiting": forecast.waiting_total,
+                "groups": len(forecast.schedule),
+                "ok": median < 1000,
+                "loadavg_before": load,
+            }
+        )
     return results
 
 
@@ -165,8 +196,12 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 h.create_db(db)
                 list_id = build(db, args.size)
-            built = {"bench": "forecast_build", "size": args.size, "run": run,
-                     "seconds": round(time.perf_counter() - start)}  # fmt: skip
+            built = {
+                "bench": "forecast_build",
+                "size": args.size,
+                "run": run,
+                "seconds": round(time.perf_counter() - start),
+            }
             print(json.dumps(built), flush=True)
             for row in measure(args.size, run, args.repeat, args.naive_size, list_id):
                 print(json.dumps(row, default=str), flush=True)

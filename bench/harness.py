@@ -81,8 +81,10 @@ def create_db(name: str) -> str:
     url = db_url(name)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-        cwd=ROOT, env=django_env(url, broker_url(13)), check=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=django_env(url, broker_url(13)),
+        check=True,
+    )
     return url
 
 
@@ -220,9 +222,13 @@ class Process:
     def start(self, ready: bytes | None = None, timeout: float = 60) -> "Process":
         offset = self.log.stat().st_size if self.log.exists() else 0
         self.proc = subprocess.Popen(
-            self.args, cwd=ROOT, env=self.env, stdout=self.log.open("ab"),
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            self.args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         if ready is None:
             return self
         deadline = time.monotonic() + timeout
@@ -269,14 +275,31 @@ class Process:
 
 
 def worker(
-    env: dict[str, str], log: Path, include: str = "", concurrency: int = 2, name: str = "",
-    queues: str = "", loglevel: str = "warning",
-) -> Process:  # fmt: skip
+    env: dict[str, str],
+    log: Path,
+    include: str = "",
+    concurrency: int = 2,
+    name: str = "",
+    queues: str = "",
+    loglevel: str = "warning",
+) -> Process:
     """`celery -A config worker -c 2` (prefork), started and ready; `name` is its -n node name,
     `queues` its -Q (default: every queue, as `make run`)."""
-    args = [str(VENV_BIN / "celery"), "-A", "config", "worker", "-l", loglevel, "-c",
-            str(concurrency), "--without-mingle", "--without-gossip", "--without-heartbeat",
-            "-n", name or f"bench-{uuid.uuid4().hex[:8]}@%h"]  # fmt: skip
+    args = [
+        str(VENV_BIN / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "-l",
+        loglevel,
+        "-c",
+        str(concurrency),
+        "--without-mingle",
+        "--without-gossip",
+        "--without-heartbeat",
+        "-n",
+        name or f"bench-{uuid.uuid4().hex[:8]}@%h",
+    ]
     if include:
         args += ["-I", include]
     if queues:
@@ -302,10 +325,24 @@ def gunicorn(env: dict[str, str], port: int, log: Path, access_log: Path) -> Pro
     workers and Infobip pushing four at a time, a push queued behind others (p50 28 → 11 ms).
     The access log records each request's time.
     """
-    args = [str(VENV_BIN / "gunicorn"), "config.wsgi", "-k", "gthread", "-w", "2", "--threads",
-            "4", "-b", f"127.0.0.1:{port}",
-            "--access-logfile", str(access_log), "--access-logformat", "%(s)s %(D)s %(U)s",
-            "--timeout", "120"]  # fmt: skip
+    args = [
+        str(VENV_BIN / "gunicorn"),
+        "config.wsgi",
+        "-k",
+        "gthread",
+        "-w",
+        "2",
+        "--threads",
+        "4",
+        "-b",
+        f"127.0.0.1:{port}",
+        "--access-logfile",
+        str(access_log),
+        "--access-logformat",
+        "%(s)s %(D)s %(U)s",
+        "--timeout",
+        "120",
+    ]
     proc = Process("gunicorn", args, env, log).start(ready=b"Booting worker", timeout=60)
     wait_http(f"http://127.0.0.1:{port}/healthz/")
     return proc
@@ -326,14 +363,31 @@ class Sandbox:
     """`python -m infobip.sandbox` in its own process, with a control client."""
 
     def __init__(self, log: Path, args: list[str]) -> None:
-        env = {**os.environ, "HERALD_READ_DOTENV": "false", "DEBUG": "true",
-               "INFOBIP_BASE_URL": "", "INFOBIP_API_KEY": "", "PYTHONUNBUFFERED": "1"}  # fmt: skip
+        env = {
+            **os.environ,
+            "HERALD_READ_DOTENV": "false",
+            "DEBUG": "true",
+            "INFOBIP_BASE_URL": "",
+            "INFOBIP_API_KEY": "",
+            "PYTHONUNBUFFERED": "1",
+        }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "infobip.sandbox", "--port", "0", "--api-key", SANDBOX_KEY,
-             *args],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=log.open("ab"),
+            [
+                sys.executable,
+                "-m",
+                "infobip.sandbox",
+                "--port",
+                "0",
+                "--api-key",
+                SANDBOX_KEY,
+                *args,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=log.open("ab"),
             start_new_session=True,
-        )  # fmt: skip
+        )
         ready, _, _ = select.select([self.proc.stdout], [], [], 60)
         line = self.proc.stdout.readline().decode() if ready else ""
         if "http://" not in line:
@@ -363,9 +417,10 @@ class Sandbox:
         offset = 0
         while True:
             page = self.http.get(
-                f"{self.url}/_sandbox/messages", params={"offset": offset, "limit": 10000},
+                f"{self.url}/_sandbox/messages",
+                params={"offset": offset, "limit": 10000},
                 timeout=120,
-            ).json()["results"]  # fmt: skip
+            ).json()["results"]
             for t in page:
                 out[t["messageId"]] = t
             if len(page) < 10000:

@@ -194,25 +194,35 @@ def main(argv: list[str] | None = None) -> int:
         admin.execute("VACUUM ANALYZE campaigns_message, campaigns_messageevent")
         refilled, _ = admin.execute(SIZES).fetchone()  # type: ignore[misc]
         out["tables_mb"] = {
-            "before": _mb(before), "with_campaign": _mb(with_it), "after_archive": _mb(after),
+            "before": _mb(before),
+            "with_campaign": _mb(with_it),
+            "after_archive": _mb(after),
             "after_next_campaign": _mb(refilled),
-            "indexes_before": _mb(before_indexes), "indexes_after_archive": _mb(after_indexes),
-        }  # fmt: skip
+            "indexes_before": _mb(before_indexes),
+            "indexes_after_archive": _mb(after_indexes),
+        }
         out["ledger_rows"] = {"with_campaign": rows, "after_archive": rows_after}
         t0 = time.perf_counter()
-        restored = campaign_history_restore(campaign=Campaign.objects.get(pk=done.pk),
-                                            actor=OPERATOR)  # fmt: skip
+        restored = campaign_history_restore(
+            campaign=Campaign.objects.get(pk=done.pk), actor=OPERATOR
+        )
         wall = time.perf_counter() - t0
-        out["restore"] = {"seconds": round(wall, 2), "rows_per_s": round(args.size / wall),
-                          "peak_rss_mb": _peak_mb()}  # fmt: skip
+        out["restore"] = {
+            "seconds": round(wall, 2),
+            "rows_per_s": round(args.size / wall),
+            "peak_rss_mb": _peak_mb(),
+        }
         assert restored.messages == args.size, restored
         # The alternative: the same rows (back after the restore) in their own partition.
         out["partition_alternative"] = _partition_drop(admin, done.pk)
     campaign_history_archive(campaign=Campaign.objects.get(pk=done.pk), actor=OPERATOR)
     t0 = time.perf_counter()
     rows_out = campaign_export(campaign=Campaign.objects.get(pk=done.pk), out=_Discard())
-    out["export_from_file"] = {"rows": rows_out, "seconds": round(time.perf_counter() - t0, 2),
-                               "peak_rss_mb": _peak_mb()}  # fmt: skip
+    out["export_from_file"] = {
+        "rows": rows_out,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "peak_rss_mb": _peak_mb(),
+    }
     out["loadavg_after"] = h.loadavg()
     for name in os.listdir(files):
         os.unlink(os.path.join(files, name))

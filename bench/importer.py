@@ -52,8 +52,15 @@ def generate(path: Path, size: int, seed: int = 9) -> None:
         w.writerow(["phone", "first_name", "last_name", "language", "tier"])
         for i in range(size):
             phone = rng.choice(INVALID) if rng.random() < INVALID_SHARE else _phone(i, rng)
-            w.writerow([phone, rng.choice(NAMES), f"L{i}", rng.choice(["en", "de", "fr", ""]),
-                        rng.choice(["gold", "silver", ""])])  # fmt: skip
+            w.writerow(
+                [
+                    phone,
+                    rng.choice(NAMES),
+                    f"L{i}",
+                    rng.choice(["en", "de", "fr", ""]),
+                    rng.choice(["gold", "silver", ""]),
+                ]
+            )
 
 
 def _postmaster_pid(db: str) -> int | None:
@@ -73,10 +80,24 @@ def run_once(db: str, path: Path, errors: Path) -> dict:
     db_cpu0 = _tree_cpu_s(postmaster) if postmaster else None
     start = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "import_contacts", str(path), "--list", "bench-import",
-         "--default-region", "GB", "--errors", str(errors), "--json"],
-        cwd=h.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "manage.py",
+            "import_contacts",
+            str(path),
+            "--list",
+            "bench-import",
+            "--default-region",
+            "GB",
+            "--errors",
+            str(errors),
+            "--json",
+        ],
+        cwd=h.ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out = proc.stdout.read()
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -121,9 +142,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for run in range(args.runs):
             result = run_once(db, path, tmp / "errors.csv")
-            print(json.dumps({"bench": "import", "size": args.size, "run": run,
-                              "file_mb": round(path.stat().st_size / 1e6, 1), **result}),
-                  flush=True)  # fmt: skip
+            print(
+                json.dumps(
+                    {
+                        "bench": "import",
+                        "size": args.size,
+                        "run": run,
+                        "file_mb": round(path.stat().st_size / 1e6, 1),
+                        **result,
+                    }
+                ),
+                flush=True,
+            )
     finally:
         h.drop_db(db)
         path.unlink(missing_ok=True)

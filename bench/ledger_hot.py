@@ -125,8 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.fillfactor:
             conn.execute(f"ALTER TABLE campaigns_message SET (fillfactor = {args.fillfactor:d})")
         conn.execute(INSERT_QUEUED, {"campaign": campaign.pk, "size": args.size})
-        conn.execute("UPDATE campaigns_campaign SET recipients = %s, count_queued = %s "
-                     "WHERE id = %s", (args.size, args.size, campaign.pk))  # fmt: skip
+        conn.execute(
+            "UPDATE campaigns_campaign SET recipients = %s, count_queued = %s WHERE id = %s",
+            (args.size, args.size, campaign.pk),
+        )
         conn.execute("VACUUM ANALYZE campaigns_message")
         conn.execute("CHECKPOINT")
     connection.ensure_connection()
@@ -160,10 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         with Phase(admin, pid) as reports:
             for start in range(0, len(sent_ids), 100):
                 batch = [
-                    Outcome(mid, "delivered", "DELIVERED", 5, "DELIVERED_TO_HANDSET",
-                            price=None, at=now)
+                    Outcome(
+                        mid, "delivered", "DELIVERED", 5, "DELIVERED_TO_HANDSET", price=None, at=now
+                    )
                     for mid in sent_ids[start : start + 100]
-                ]  # fmt: skip
+                ]
                 messages_apply_reports(outcomes=batch)
                 messages_apply_reports(outcomes=batch)
         out["reports"] = reports.record("reports", len(sent_ids))

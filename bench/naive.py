@@ -25,23 +25,31 @@ def send_one(campaign_id: int, contact_id: int) -> None:
     contact = Contact.objects.get(pk=contact_id)
     text = campaign.text.replace("{{first_name}}", contact.first_name)
     message = Message(
-        campaign=campaign, contact=contact, phone=contact.phone, channel="sms",
-        message_id=uuid.uuid4(), callback_data=callback_data(campaign_id), text=text,
+        campaign=campaign,
+        contact=contact,
+        phone=contact.phone,
+        channel="sms",
+        message_id=uuid.uuid4(),
+        callback_data=callback_data(campaign_id),
+        text=text,
         state="sending",
-    )  # fmt: skip
+    )
     message.save()
     body = {
         "messages": [
             {
                 "sender": "Herald",
-                "destinations": [{"to": contact.phone.lstrip("+"),
-                                  "messageId": str(message.message_id)}],
+                "destinations": [
+                    {"to": contact.phone.lstrip("+"), "messageId": str(message.message_id)}
+                ],
                 "content": {"text": text},
-                "webhooks": {"delivery": {"url": webhook_url("sms/reports")},
-                             "callbackData": message.callback_data},
+                "webhooks": {
+                    "delivery": {"url": webhook_url("sms/reports")},
+                    "callbackData": message.callback_data,
+                },
             }
         ]
-    }  # fmt: skip
+    }
     response = _session.post(
         settings.INFOBIP_SANDBOX_URL + "/sms/3/messages",
         json=body,

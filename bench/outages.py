@@ -62,8 +62,12 @@ def _api_token(username: str = "drill-api") -> str:
 
 def _api_send(stack: Any, token: str, index: int) -> dict:
     """One transactional SMS through the web process; what it answered."""
-    body = {"channel": "sms", "sender": "Drill", "to": [f"+4479111{index:05d}"],
-            "text": f"Drill order {index} shipped"}  # fmt: skip
+    body = {
+        "channel": "sms",
+        "sender": "Drill",
+        "to": [f"+4479111{index:05d}"],
+        "text": f"Drill order {index} shipped",
+    }
     try:
         answer = requests.post(
             f"{stack.web_url}/api/v1/messages",
@@ -73,9 +77,10 @@ def _api_send(stack: Any, token: str, index: int) -> dict:
         )
     except requests.RequestException as exc:
         return {"status": None, "error": type(exc).__name__}
-    record: dict[str, Any] = {"status": answer.status_code,
-                              "json": answer.headers.get("Content-Type", "").startswith(
-                                  "application/json")}  # fmt: skip
+    record: dict[str, Any] = {
+        "status": answer.status_code,
+        "json": answer.headers.get("Content-Type", "").startswith("application/json"),
+    }
     if answer.status_code == 202:
         record["messages"] = [(m["messageId"], m["state"]) for m in answer.json()["messages"]]
     elif answer.status_code == 503:
@@ -117,8 +122,12 @@ def drill_broker_down(stack: Any, outage: float, speed: int) -> dict:
     token = _api_token()
     start = time.monotonic()
     campaign_id = stack.launch("drill broker down", speed_limit=speed)
-    _wait(lambda: _accepted(stack) >= stack.size * 0.2, timeout=max(300, stack.size / 20),
-          what="20 % accepted", interval=0.1)  # fmt: skip
+    _wait(
+        lambda: _accepted(stack) >= stack.size * 0.2,
+        timeout=max(300, stack.size / 20),
+        what="20 % accepted",
+        interval=0.1,
+    )
     stack.broker_proxy.down()
     cut_at = round(time.monotonic() - start, 2)
     sends = [_api_send(stack, token, i) for i in range(API_SENDS)]
@@ -127,19 +136,32 @@ def drill_broker_down(stack: Any, outage: float, speed: int) -> dict:
     stack.broker_proxy.up()
     back = time.monotonic()
     resume_s = _resume_after(stack, during, back, timeout=RESUME_LIMIT * 2)
-    _wait(lambda: _handed(campaign_id), timeout=max(300, stack.size / max(speed, 1) * 3),
-          what="all handed")  # fmt: skip
-    _wait(lambda: _accepted(stack) >= stack.size + _sent_ok(sends), timeout=120,
-          what="the API messages sent")  # fmt: skip
+    _wait(
+        lambda: _handed(campaign_id),
+        timeout=max(300, stack.size / max(speed, 1) * 3),
+        what="all handed",
+    )
+    _wait(
+        lambda: _accepted(stack) >= stack.size + _sent_ok(sends),
+        timeout=120,
+        what="the API messages sent",
+    )
     result = _with_api(exactly_once(stack, campaign_id, extra=_sent_ok(sends)), stack, sends)
     result.update(
-        cut_at_s=cut_at, outage_s=outage, accepted_at_return=during, resume_s=resume_s,
-        worker_alive=stack.worker.alive, seconds=round(time.monotonic() - start, 1),
-    )  # fmt: skip
+        cut_at_s=cut_at,
+        outage_s=outage,
+        accepted_at_return=during,
+        resume_s=resume_s,
+        worker_alive=stack.worker.alive,
+        seconds=round(time.monotonic() - start, 1),
+    )
     result["ok"] = (
-        result["ok"] and result["api_ok"] and result["worker_alive"]
-        and resume_s is not None and resume_s < RESUME_LIMIT
-    )  # fmt: skip
+        result["ok"]
+        and result["api_ok"]
+        and result["worker_alive"]
+        and resume_s is not None
+        and resume_s < RESUME_LIMIT
+    )
     return result
 
 
@@ -159,8 +181,12 @@ def drill_pg_restart(stack: Any, outage: float, speed: int) -> dict:
     token = _api_token()
     start = time.monotonic()
     campaign_id = stack.launch("drill postgresql restart", speed_limit=speed)
-    _wait(lambda: _accepted(stack) >= stack.size * 0.2, timeout=max(300, stack.size / 20),
-          what="20 % accepted", interval=0.1)  # fmt: skip
+    _wait(
+        lambda: _accepted(stack) >= stack.size * 0.2,
+        timeout=max(300, stack.size / 20),
+        what="20 % accepted",
+        interval=0.1,
+    )
     stack.db_proxy.down()
     cut_at = round(time.monotonic() - start, 2)
     sends = [_api_send(stack, token, 100 + i) for i in range(API_SENDS)]
@@ -169,24 +195,38 @@ def drill_pg_restart(stack: Any, outage: float, speed: int) -> dict:
     stack.db_proxy.up()
     back = time.monotonic()
     resume_s = _resume_after(stack, during, back, timeout=RESUME_LIMIT * 2)
-    _wait(lambda: _handed(campaign_id), timeout=max(300, stack.size / max(speed, 1) * 3),
-          what="all handed")  # fmt: skip
+    _wait(
+        lambda: _handed(campaign_id),
+        timeout=max(300, stack.size / max(speed, 1) * 3),
+        what="all handed",
+    )
     _wait(lambda: _all_final(campaign_id, stack.size), timeout=300, what="all final")
-    _wait(lambda: stack.sandbox.state()["reports"]["pending"] == 0, timeout=120,
-          what="no report pending")  # fmt: skip
+    _wait(
+        lambda: stack.sandbox.state()["reports"]["pending"] == 0,
+        timeout=120,
+        what="no report pending",
+    )
     _wait(_events_processed, timeout=120, what="every stored push processed")
     once = exactly_once(stack, campaign_id, extra=_sent_ok(sends))
     truth = truth_checks(stack, campaign_id, extra=_sent_ok(sends))
     result = _with_api(once, stack, sends)
     result.update(
-        mismatches=truth["mismatches"], compared=truth["compared"], cut_at_s=cut_at,
-        outage_s=outage, accepted_at_return=during, resume_s=resume_s,
-        worker_alive=stack.worker.alive, seconds=round(time.monotonic() - start, 1),
-    )  # fmt: skip
+        mismatches=truth["mismatches"],
+        compared=truth["compared"],
+        cut_at_s=cut_at,
+        outage_s=outage,
+        accepted_at_return=during,
+        resume_s=resume_s,
+        worker_alive=stack.worker.alive,
+        seconds=round(time.monotonic() - start, 1),
+    )
     result["ok"] = (
-        once["ok"] and truth["ok"] and result["api_ok"]
-        and resume_s is not None and resume_s < RESUME_LIMIT
-    )  # fmt: skip
+        once["ok"]
+        and truth["ok"]
+        and result["api_ok"]
+        and resume_s is not None
+        and resume_s < RESUME_LIMIT
+    )
     return result
 
 

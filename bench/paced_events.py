@@ -27,10 +27,14 @@ from bench.data import make_audience, reset_ledger
 from bench.events import Receiver, subscribe
 
 LAYOUTS = {
-    "queues": [("sending", "sending"), ("receiving", "receiving"), ("events", "events"),
-               ("housekeeping", "housekeeping")],
+    "queues": [
+        ("sending", "sending"),
+        ("receiving", "receiving"),
+        ("events", "events"),
+        ("housekeeping", "housekeeping"),
+    ],
     "single": [("all", "")],
-}  # fmt: skip
+}
 # A finished event-delivery task, as a worker at -l info logs it.
 EVENT_TASK_RAN = re.compile(r"Task api\.tasks\.subscription_deliver\[[^\]]+\] succeeded")
 KNOBS = {
@@ -44,8 +48,17 @@ def _accepted(sandbox: h.Sandbox) -> int:
     return int(sandbox.state()["accepted"]["total"])
 
 
-def run_once(db: str, list_id: int, size: int, speed: int, layout: str, subscribed: bool,
-             env: dict, sandbox: h.Sandbox, logs: Path) -> dict:  # fmt: skip
+def run_once(
+    db: str,
+    list_id: int,
+    size: int,
+    speed: int,
+    layout: str,
+    subscribed: bool,
+    env: dict,
+    sandbox: h.Sandbox,
+    logs: Path,
+) -> dict:
     """One campaign at `speed` msg/s; how long until every recipient was handed over."""
     from django.db import connection
 
@@ -66,18 +79,36 @@ def run_once(db: str, list_id: int, size: int, speed: int, layout: str, subscrib
     stamp = int(time.time())
     # At -l info each worker logs every task it ran: the event tasks are counted from the logs.
     workers = [
-        h.worker(env, logs / f"worker-{name}-{stamp}.log", name=f"{name}-{stamp}@%h",
-                 queues=queues, loglevel="info")
+        h.worker(
+            env,
+            logs / f"worker-{name}-{stamp}.log",
+            name=f"{name}-{stamp}@%h",
+            queues=queues,
+            loglevel="info",
+        )
         for name, queues in LAYOUTS[layout]
-    ]  # fmt: skip
-    beat_args = [str(h.VENV_BIN / "celery"), "-A", "config", "beat", "-l", "warning", "-s",
-                 str(logs / "beat-schedule")]  # fmt: skip
+    ]
+    beat_args = [
+        str(h.VENV_BIN / "celery"),
+        "-A",
+        "config",
+        "beat",
+        "-l",
+        "warning",
+        "-s",
+        str(logs / "beat-schedule"),
+    ]
     beat = h.Process("beat", beat_args, env, logs / "beat.log").start()
     load = h.loadavg()
     try:
-        campaign = campaign_create(name=f"paced {layout} {subscribed}", channel="sms",
-                                   lists=[ContactList.objects.get(pk=list_id)], text=h.TEXT,
-                                   speed_limit=speed, speed_unit="second")  # fmt: skip
+        campaign = campaign_create(
+            name=f"paced {layout} {subscribed}",
+            channel="sms",
+            lists=[ContactList.objects.get(pk=list_id)],
+            text=h.TEXT,
+            speed_limit=speed,
+            speed_unit="second",
+        )
         start = time.perf_counter()
         campaign_launch(campaign=campaign, actor=OPERATOR)
         deadline = time.monotonic() + size / speed * 20 + 120
@@ -88,8 +119,11 @@ def run_once(db: str, list_id: int, size: int, speed: int, layout: str, subscrib
         events_ok = None
         if subscribed:
             receiver.wait_for(size, timeout=max(120, size / 50))
-            events_ok = (len(receiver.ids) == size and len(receiver.message_ids) == size
-                         and receiver.bad_signatures == 0)  # fmt: skip
+            events_ok = (
+                len(receiver.ids) == size
+                and len(receiver.message_ids) == size
+                and receiver.bad_signatures == 0
+            )
         c = Campaign.objects.get(pk=campaign.pk)
     finally:
         beat.stop()
@@ -105,14 +139,24 @@ def run_once(db: str, list_id: int, size: int, speed: int, layout: str, subscrib
         for name, _ in LAYOUTS[layout]
     )
     return {
-        "bench": "paced_events", "size": size, "speed": speed, "layout": layout,
-        "subscribed": subscribed, "seconds": round(seconds, 2),
-        "msg_per_s": round(handed / seconds, 1), "handed": handed,
-        "ideal_seconds": round(size / speed, 1), "events_received": len(receiver.ids),
-        "event_posts": receiver.posts, "messages_in_events": len(receiver.message_ids),
-        "bad_signatures": receiver.bad_signatures, "events_ok": events_ok,
-        "delivered": c.count_delivered, "event_tasks": event_tasks, "loadavg_before": load,
-    }  # fmt: skip
+        "bench": "paced_events",
+        "size": size,
+        "speed": speed,
+        "layout": layout,
+        "subscribed": subscribed,
+        "seconds": round(seconds, 2),
+        "msg_per_s": round(handed / seconds, 1),
+        "handed": handed,
+        "ideal_seconds": round(size / speed, 1),
+        "events_received": len(receiver.ids),
+        "event_posts": receiver.posts,
+        "messages_in_events": len(receiver.message_ids),
+        "bad_signatures": receiver.bad_signatures,
+        "events_ok": events_ok,
+        "delivered": c.count_delivered,
+        "event_tasks": event_tasks,
+        "loadavg_before": load,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,8 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = h.Sandbox(logs / "sandbox.log", ["--push-delay", "0.5"])
     port = h.free_port()
     web_url = f"http://127.0.0.1:{port}"
-    extra = {"INFOBIP_SANDBOX_URL": sandbox.url, "PUBLIC_BASE_URL": web_url,
-             "HERALD_CACHE_URL": broker.rsplit("/", 1)[0] + "/11", **KNOBS}  # fmt: skip
+    extra = {
+        "INFOBIP_SANDBOX_URL": sandbox.url,
+        "PUBLIC_BASE_URL": web_url,
+        "HERALD_CACHE_URL": broker.rsplit("/", 1)[0] + "/11",
+        **KNOBS,
+    }
     env = h.django_env(url, broker, **extra)
     h.setup_django(url, broker, **extra)
     web = h.gunicorn(env, port, logs / "web.log", logs / "access.log")
@@ -144,15 +192,26 @@ def main(argv: list[str] | None = None) -> int:
                 # always favour the same side.
                 order = (False, True) if run % 2 == 0 else (True, False)
                 for subscribed in order:
-                    record = run_once(db, list_id, args.size, args.speed, layout, subscribed,
-                                      env, sandbox, logs)  # fmt: skip
+                    record = run_once(
+                        db, list_id, args.size, args.speed, layout, subscribed, env, sandbox, logs
+                    )
                     record["run"] = run
                     pair[subscribed] = record
                     print(json.dumps(record), flush=True)
                 ratio = pair[True]["seconds"] / pair[False]["seconds"]
-                print(json.dumps({"bench": "paced_events_ratio", "size": args.size,
-                                  "layout": layout, "run": run, "ratio": round(ratio, 3),
-                                  "events_ok": pair[True]["events_ok"]}), flush=True)  # fmt: skip
+                print(
+                    json.dumps(
+                        {
+                            "bench": "paced_events_ratio",
+                            "size": args.size,
+                            "layout": layout,
+                            "run": run,
+                            "ratio": round(ratio, 3),
+                            "events_ok": pair[True]["events_ok"],
+                        }
+                    ),
+                    flush=True,
+                )
     finally:
         web.stop()
         sandbox.stop()

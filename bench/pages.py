@@ -168,13 +168,20 @@ def measure(repeat: int) -> list[dict]:
                 times.append((time.perf_counter() - t) * 1000)
             queries = log
         slowest = max(queries, default=(0.0, ""))
-        results.append({
-            "page": label, "url": url, "status": response.status_code,
-            "median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1),
-            "queries": len(queries), "slowest_query_ms": round(slowest[0], 1),
-            "slowest_query": slowest[1][:300], "ok": response.status_code == 200
-            and statistics.median(times) < 100, "loadavg_before": load,
-        })  # fmt: skip
+        results.append(
+            {
+                "page": label,
+                "url": url,
+                "status": response.status_code,
+                "median_ms": round(statistics.median(times), 1),
+                "max_ms": round(max(times), 1),
+                "queries": len(queries),
+                "slowest_query_ms": round(slowest[0], 1),
+                "slowest_query": slowest[1][:300],
+                "ok": response.status_code == 200 and statistics.median(times) < 100,
+                "loadavg_before": load,
+            }
+        )
     return results
 
 
@@ -195,8 +202,7 @@ def main(argv: list[str] | None = None) -> int:
             h.create_db(DB)
             build(url)
             built = round(time.perf_counter() - start)
-            print(json.dumps({"bench": "pages_build", "seconds": built}),
-                  flush=True)  # fmt: skip
+            print(json.dumps({"bench": "pages_build", "seconds": built}), flush=True)
         else:
             # A kept database: bring its schema up to date (new indexes are built on 10M rows).
             migrate = [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"]

@@ -34,18 +34,28 @@ def _bodies(sandbox: h.Sandbox, total: int, per_push: int) -> list[bytes]:
     """Report pushes in Infobip's shape, built from the sandbox's truth."""
     from infobip.sandbox.codes import ERROR_OBJECTS, STATUS_OBJECTS, price, timestamp
 
-    page = sandbox.http.get(f"{sandbox.url}/_sandbox/messages",
-                            params={"offset": 0, "limit": total}, timeout=60).json()  # fmt: skip
+    page = sandbox.http.get(
+        f"{sandbox.url}/_sandbox/messages", params={"offset": 0, "limit": total}, timeout=60
+    ).json()
     items = [
-        {"bulkId": t["bulkId"] or "", "price": price(t["price"], "EUR"),
-         "status": STATUS_OBJECTS[t["status"]], "error": ERROR_OBJECTS[t["error"]],
-         "messageId": t["messageId"], "to": t["to"], "sender": t["sender"],
-         "sentAt": timestamp(t["acceptedAt"]), "doneAt": timestamp(time.time()),
-         "messageCount": t["messageCount"], "callbackData": t["callbackData"]}
+        {
+            "bulkId": t["bulkId"] or "",
+            "price": price(t["price"], "EUR"),
+            "status": STATUS_OBJECTS[t["status"]],
+            "error": ERROR_OBJECTS[t["error"]],
+            "messageId": t["messageId"],
+            "to": t["to"],
+            "sender": t["sender"],
+            "sentAt": timestamp(t["acceptedAt"]),
+            "doneAt": timestamp(time.time()),
+            "messageCount": t["messageCount"],
+            "callbackData": t["callbackData"],
+        }
         for t in page["results"]
-    ]  # fmt: skip
-    return [orjson.dumps({"results": items[i : i + per_push]})
-            for i in range(0, len(items), per_push)]  # fmt: skip
+    ]
+    return [
+        orjson.dumps({"results": items[i : i + per_push]}) for i in range(0, len(items), per_push)
+    ]
 
 
 def _store_poison(db: str) -> None:
@@ -73,8 +83,9 @@ def _processed(db: str) -> int:
     return int(rows[0][0])
 
 
-def run_once(db: str, list_id: int, sandbox: h.Sandbox, url: str, pushes: int, per_push: int,
-             poison: bool) -> dict:  # fmt: skip
+def run_once(
+    db: str, list_id: int, sandbox: h.Sandbox, url: str, pushes: int, per_push: int, poison: bool
+) -> dict:
     """One fan-out, then the burst of pushes (and the poison); seconds until all processed."""
     from django.db import connection
 
@@ -87,8 +98,12 @@ def run_once(db: str, list_id: int, sandbox: h.Sandbox, url: str, pushes: int, p
     reset_ledger(db)
     sandbox.reset()
     size = pushes * per_push
-    campaign = campaign_create(name=f"poison {poison}", channel="sms", text=h.TEXT,
-                               lists=[ContactList.objects.get(pk=list_id)])  # fmt: skip
+    campaign = campaign_create(
+        name=f"poison {poison}",
+        channel="sms",
+        text=h.TEXT,
+        lists=[ContactList.objects.get(pk=list_id)],
+    )
     campaign_launch(campaign=campaign, actor=OPERATOR)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -113,8 +128,9 @@ def run_once(db: str, list_id: int, sandbox: h.Sandbox, url: str, pushes: int, p
                 if not queue:
                     return
                 index, body = queue.pop(0)
-            answer = session.post(url, data=body, timeout=30,
-                                  headers={"Content-Type": "application/json"})  # fmt: skip
+            answer = session.post(
+                url, data=body, timeout=30, headers={"Content-Type": "application/json"}
+            )
             if answer.status_code != 200:
                 failures.append(answer.status_code)
             if index == 0:
@@ -133,9 +149,16 @@ def run_once(db: str, list_id: int, sandbox: h.Sandbox, url: str, pushes: int, p
     while _processed(db) < len(bodies) and time.perf_counter() - start < 300:
         time.sleep(0.05)
     seconds = time.perf_counter() - start
-    return {"bench": "poison", "poison": poison, "pushes": len(bodies), "reports": size,
-            "seconds": round(seconds, 3), "processed": _processed(db),
-            "push_failures": len(failures), "loadavg_before": load}  # fmt: skip
+    return {
+        "bench": "poison",
+        "poison": poison,
+        "pushes": len(bodies),
+        "reports": size,
+        "seconds": round(seconds, 3),
+        "processed": _processed(db),
+        "push_failures": len(failures),
+        "loadavg_before": load,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -152,32 +175,55 @@ def main(argv: list[str] | None = None) -> int:
     broker = h.broker_url(10)
     sandbox = h.Sandbox(logs / "sandbox.log", ["--push-delay", "86400"])
     port = h.free_port()
-    extra = {"INFOBIP_SANDBOX_URL": sandbox.url, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-             "HERALD_CACHE_URL": broker.rsplit("/", 1)[0] + "/9", **KNOBS}  # fmt: skip
+    extra = {
+        "INFOBIP_SANDBOX_URL": sandbox.url,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "HERALD_CACHE_URL": broker.rsplit("/", 1)[0] + "/9",
+        **KNOBS,
+    }
     env = h.django_env(url, broker, **extra)
     h.setup_django(url, broker, **extra)
     h.redis_flush(broker)
     web = h.gunicorn(env, port, logs / "web.log", logs / "access.log")
     worker = h.worker(env, logs / "worker.log")
-    beat = h.Process("beat", [str(h.VENV_BIN / "celery"), "-A", "config", "beat", "-l",
-                              "warning", "-s", str(logs / "beat-schedule")], env,
-                     logs / "beat.log").start()  # fmt: skip
+    beat = h.Process(
+        "beat",
+        [
+            str(h.VENV_BIN / "celery"),
+            "-A",
+            "config",
+            "beat",
+            "-l",
+            "warning",
+            "-s",
+            str(logs / "beat-schedule"),
+        ],
+        env,
+        logs / "beat.log",
+    ).start()
     webhook = f"http://127.0.0.1:{port}/infobip/webhooks/{h.WEBHOOK_TOKEN}/sms/reports/"
     ratios = []
     try:
         for run in range(args.runs):
             pair = {}
             for poison in (False, True) if run % 2 == 0 else (True, False):
-                record = run_once(db, list_id, sandbox, webhook, args.pushes, args.reports,
-                                  poison)  # fmt: skip
+                record = run_once(db, list_id, sandbox, webhook, args.pushes, args.reports, poison)
                 record["run"] = run
                 pair[poison] = record
                 print(json.dumps(record), flush=True)
             ratios.append(pair[True]["seconds"] / pair[False]["seconds"])
         median = round(statistics.median(ratios), 3)
-        print(json.dumps({"bench": "poison_ratio", "pushes": args.pushes,
-                          "ratios": [round(r, 3) for r in ratios],
-                          "median_ratio": median}), flush=True)  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "bench": "poison_ratio",
+                    "pushes": args.pushes,
+                    "ratios": [round(r, 3) for r in ratios],
+                    "median_ratio": median,
+                }
+            ),
+            flush=True,
+        )
     finally:
         for proc in (beat, worker, web):
             proc.stop()

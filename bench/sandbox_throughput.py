@@ -56,20 +56,30 @@ def sms_messages(prefix: str, n: int, url: str | None) -> bytes:
 
 def sms_destinations(prefix: str, n: int, url: str | None) -> bytes:
     destinations = [{"to": f"4479{i:08d}", "messageId": f"{prefix}-{i}"} for i in range(n)]
-    message = {"sender": "Herald", "destinations": destinations,
-               "content": {"text": "Our spring offers start today: 20% off for everyone."},
-               "webhooks": {"callbackData": "herald:campaign=12"}}  # fmt: skip
+    message = {
+        "sender": "Herald",
+        "destinations": destinations,
+        "content": {"text": "Our spring offers start today: 20% off for everyone."},
+        "webhooks": {"callbackData": "herald:campaign=12"},
+    }
     return orjson.dumps({"messages": [message]})
 
 
 def whatsapp_templates(prefix: str, n: int, url: str | None) -> bytes:
     messages = [
-        {"from": "447860099299", "to": f"4479{i:08d}", "messageId": f"{prefix}-{i}",
-         "content": {"templateName": "order_update", "language": "en",
-                     "templateData": {"body": {"placeholders": [f"A-{i}", "Friday"]}}},
-         "callbackData": "herald:campaign=12"}
+        {
+            "from": "447860099299",
+            "to": f"4479{i:08d}",
+            "messageId": f"{prefix}-{i}",
+            "content": {
+                "templateName": "order_update",
+                "language": "en",
+                "templateData": {"body": {"placeholders": [f"A-{i}", "Friday"]}},
+            },
+            "callbackData": "herald:campaign=12",
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
     return orjson.dumps({"messages": messages, "bulkId": prefix})
 
 
@@ -152,13 +162,32 @@ def _serve_sink(port_queue) -> None:
 
 
 def start_sandbox() -> tuple[subprocess.Popen, str]:
-    env = {**os.environ, "HERALD_READ_DOTENV": "false", "DEBUG": "true", "INFOBIP_BASE_URL": "",
-           "INFOBIP_API_KEY": "", "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    env = {
+        **os.environ,
+        "HERALD_READ_DOTENV": "false",
+        "DEBUG": "true",
+        "INFOBIP_BASE_URL": "",
+        "INFOBIP_API_KEY": "",
+        "PYTHONUNBUFFERED": "1",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infobip.sandbox", "--port", "0", "--api-key", KEY,
-         "--push-delay", "0.2", "--seen-rate", "0"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "infobip.sandbox",
+            "--port",
+            "0",
+            "--api-key",
+            KEY,
+            "--push-delay",
+            "0.2",
+            "--seen-rate",
+            "0",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+    )
     ready, _, _ = select.select([proc.stdout], [], [], 60)
     line = proc.stdout.readline().decode() if ready else ""
     if "http://" not in line:
@@ -167,8 +196,15 @@ def start_sandbox() -> tuple[subprocess.Popen, str]:
     return proc, "http://" + line.split("http://", 1)[1].split("/", 1)[0]
 
 
-def run_scenario(base: str, pid: int, name: str, duration: float, clients: int, threads: int,
-                 sink_url: str | None) -> dict[str, Any]:  # fmt: skip
+def run_scenario(
+    base: str,
+    pid: int,
+    name: str,
+    duration: float,
+    clients: int,
+    threads: int,
+    sink_url: str | None,
+) -> dict[str, Any]:
     control = requests.Session()
     control.headers["Authorization"] = f"App {KEY}"
     control.post(base + "/_sandbox/reset", timeout=30).raise_for_status()
@@ -176,8 +212,10 @@ def run_scenario(base: str, pid: int, name: str, duration: float, clients: int, 
     cpu0, t0 = _cpu_seconds(pid), time.time()
     deadline = t0 + duration
     with multiprocessing.Pool(clients) as pool:
-        parts = pool.map(client, [(base, name, w, deadline, clients, threads, report_url)
-                                  for w in range(clients)])  # fmt: skip
+        parts = pool.map(
+            client,
+            [(base, name, w, deadline, clients, threads, report_url) for w in range(clients)],
+        )
     elapsed = time.time() - t0
     cpu = _cpu_seconds(pid) - cpu0
     state = control.get(base + "/_sandbox/state", timeout=30).json()
@@ -236,11 +274,14 @@ def write_results(results: list[dict[str, Any]], meta: dict[str, Any], out: Path
         )
     pushed = [r for r in results if "reports_pushed" in r]
     for r in pushed:
-        lines += ["", f"{r['scenario']}: {r['reports_pushed']:,} reports pushed "
-                      f"({r['reports_pushed_per_second']:,}/s, batches of 100) while accepting; "
-                      f"the {r['reports_pending_at_end']:,} still pending when sending stopped "
-                      f"were all pushed {r['drain_seconds']} s later "
-                      f"({r['push_failures']} failed pushes)."]  # fmt: skip
+        lines += [
+            "",
+            f"{r['scenario']}: {r['reports_pushed']:,} reports pushed "
+            f"({r['reports_pushed_per_second']:,}/s, batches of 100) while accepting; "
+            f"the {r['reports_pending_at_end']:,} still pending when sending stopped "
+            f"were all pushed {r['drain_seconds']} s later "
+            f"({r['push_failures']} failed pushes).",
+        ]
     lines += ["", "Target: at least 20,000 messages/s in batched requests (issue 3).", ""]
     stem.with_suffix(".md").write_text("\n".join(lines))
     return stem
@@ -262,8 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     try:
         for name in args.scenario or list(SCENARIOS):
-            result = run_scenario(base, proc.pid, name, args.duration, args.clients,
-                                  args.threads, sink_url)  # fmt: skip
+            result = run_scenario(
+                base, proc.pid, name, args.duration, args.clients, args.threads, sink_url
+            )
             print(json.dumps(result), flush=True)
             results.append(result)
     finally:

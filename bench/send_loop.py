@@ -38,9 +38,11 @@ def run_once(list_id: int, size: int, sandbox: h.Sandbox) -> dict:
     from contacts.models import ContactList
 
     campaign = campaign_create(
-        name=f"loop {size}", channel="sms", lists=[ContactList.objects.get(pk=list_id)],
+        name=f"loop {size}",
+        channel="sms",
+        lists=[ContactList.objects.get(pk=list_id)],
         text=h.TEXT,
-    )  # fmt: skip
+    )
     Campaign.objects.filter(pk=campaign.pk).update(state="running")
     campaign_freeze(campaign=campaign)
     with connection.cursor() as cursor:
@@ -99,11 +101,13 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = None
     try:
         list_id = make_audience(args.db, args.size)
-        sandbox = h.Sandbox(logs / "sandbox.log",
-                            ["--push-delay", "86400", "--push-jitter", "0",
-                             "--seen-rate", "0"])  # fmt: skip
-        h.setup_django(url, broker, INFOBIP_SANDBOX_URL=sandbox.url,
-                       PUBLIC_BASE_URL="http://127.0.0.1:9")  # fmt: skip
+        sandbox = h.Sandbox(
+            logs / "sandbox.log",
+            ["--push-delay", "86400", "--push-jitter", "0", "--seen-rate", "0"],
+        )
+        h.setup_django(
+            url, broker, INFOBIP_SANDBOX_URL=sandbox.url, PUBLIC_BASE_URL="http://127.0.0.1:9"
+        )
         for run in range(args.runs):
             from django.db import connection
 

@@ -178,27 +178,69 @@ def _later(
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin[Campaign]):
     list_display = [
-        "name", "channel", "state", "progress", "recipients", "count_delivered",
-        "count_undeliverable", "count_failed", "count_skipped", "failover_sent", "cost",
-        "created_at", "history",
-    ]  # fmt: skip
+        "name",
+        "channel",
+        "state",
+        "progress",
+        "recipients",
+        "count_delivered",
+        "count_undeliverable",
+        "count_failed",
+        "count_skipped",
+        "failover_sent",
+        "cost",
+        "created_at",
+        "history",
+    ]
     list_filter = ["state", "channel", "failover_mode", "archived_at", "history_archived_at"]
     search_fields = ["name"]
     actions = [
-        launch, approve, pause, resume, cancel, resend_failed, archive, unarchive,
-        decide_split, archive_history, restore_history,
-    ]  # fmt: skip
+        launch,
+        approve,
+        pause,
+        resume,
+        cancel,
+        resend_failed,
+        archive,
+        unarchive,
+        decide_split,
+        archive_history,
+        restore_history,
+    ]
     filter_horizontal = ["lists", "exclude_lists"]
     inlines = [VariantInline, SplitTestInline]
     readonly_fields = [
-        "state", "state_reason", "launched_at", "finished_at", "frozen_at", "last_batch_at",
-        "recipients", "count_queued", "count_sending", "count_accepted", "count_delivered",
-        "count_undeliverable", "count_expired", "count_rejected", "count_failed",
-        "count_skipped", "failover_sent", "failover_delivered", "cost_amount", "cost_currency",
-        "created_by", "created_at", "updated_at", "archived_at", "history_archived_at",
-        "history_archive", "history_archive_sha256", "history_archive_messages",
-        "history_archive_events", "history_figures",
-    ]  # fmt: skip
+        "state",
+        "state_reason",
+        "launched_at",
+        "finished_at",
+        "frozen_at",
+        "last_batch_at",
+        "recipients",
+        "count_queued",
+        "count_sending",
+        "count_accepted",
+        "count_delivered",
+        "count_undeliverable",
+        "count_expired",
+        "count_rejected",
+        "count_failed",
+        "count_skipped",
+        "failover_sent",
+        "failover_delivered",
+        "cost_amount",
+        "cost_currency",
+        "created_by",
+        "created_at",
+        "updated_at",
+        "archived_at",
+        "history_archived_at",
+        "history_archive",
+        "history_archive_sha256",
+        "history_archive_messages",
+        "history_archive_events",
+        "history_figures",
+    ]
     list_select_related = ["template"]
     show_full_result_count = False
     paginator = LargeTablePaginator
@@ -247,9 +289,11 @@ class CampaignAdmin(admin.ModelAdmin[Campaign]):
         # approval's fingerprint no longer matches, campaigns/approval.py).
         changed = ", ".join(form.changed_data)[:400] if change else ""
         audit_record(
-            actor=request.user, action="edit" if change else "create", campaign=obj,
+            actor=request.user,
+            action="edit" if change else "create",
+            campaign=obj,
             detail=f"admin: {changed}" if changed else "admin",
-        )  # fmt: skip
+        )
 
 
 class MessageEventInline(admin.TabularInline[MessageEvent, Message]):
@@ -295,9 +339,18 @@ class MessageAdmin(admin.ModelAdmin[Message]):
     """The ledger: read-only, because only the engine may change a message's state."""
 
     list_display = [
-        "phone", "campaign", "channel", "attempt", "state", "status_name", "error_name",
-        "price", "parts", "created_at", "done_at",
-    ]  # fmt: skip
+        "phone",
+        "campaign",
+        "channel",
+        "attempt",
+        "state",
+        "status_name",
+        "error_name",
+        "price",
+        "parts",
+        "created_at",
+        "done_at",
+    ]
     # No filter on error_name: its choices would be a DISTINCT over the whole ledger.
     list_filter = ["state", "channel", SentAsFilter, "error_permanent"]
     search_fields = ["phone", "=message_id", "campaign__name"]
@@ -379,8 +432,9 @@ class PrivacyContactAdmin(ContactAdmin):
 
     actions = [*ContactAdmin.actions, "export_evidence", "erase_contacts"]
 
-    @admin.action(description="Download consent history of selected contacts (JSON)",
-                  permissions=["view"])  # fmt: skip
+    @admin.action(
+        description="Download consent history of selected contacts (JSON)", permissions=["view"]
+    )
     def export_evidence(
         self, request: HttpRequest, queryset: QuerySet[Contact]
     ) -> HttpResponse | None:
@@ -400,8 +454,10 @@ class PrivacyContactAdmin(ContactAdmin):
         response["Content-Disposition"] = 'attachment; filename="contacts-evidence.json"'
         return response
 
-    @admin.action(description="Erase selected contacts (forget them; cannot be undone)",
-                  permissions=["delete"])  # fmt: skip
+    @admin.action(
+        description="Erase selected contacts (forget them; cannot be undone)",
+        permissions=["delete"],
+    )
     def erase_contacts(
         self, request: HttpRequest, queryset: QuerySet[Contact]
     ) -> TemplateResponse | None:
@@ -412,11 +468,14 @@ class PrivacyContactAdmin(ContactAdmin):
             return None
         if request.POST.get("confirm") != "yes":
             context = {
-                **self.admin_site.each_context(request), "title": "Erase contacts?",
-                "contacts": queryset[:50], "count": queryset.count(),
+                **self.admin_site.each_context(request),
+                "title": "Erase contacts?",
+                "contacts": queryset[:50],
+                "count": queryset.count(),
                 "ids": list(queryset.values_list("pk", flat=True)),
-                "opts": self.model._meta, "action": "erase_contacts",
-            }  # fmt: skip
+                "opts": self.model._meta,
+                "action": "erase_contacts",
+            }
             return TemplateResponse(request, "admin/campaigns/erase_confirmation.html", context)
         erased, refused = 0, []
         for contact in queryset:

@@ -24,11 +24,30 @@ class SplitTestInline(admin.StackedInline[SplitTest, Campaign]):
     max_num = 1
     can_delete = True
     fields = [
-        "test_share", "holdout", "winner_by", "decide_after", "if_undecided", "state", "plan",
-        "winner", "decided_at", "decided_by", "decision", "released_at", "seed",
-    ]  # fmt: skip
-    readonly_fields = ["state", "plan", "winner", "decided_at", "decided_by", "decision",
-                       "released_at", "seed"]  # fmt: skip
+        "test_share",
+        "holdout",
+        "winner_by",
+        "decide_after",
+        "if_undecided",
+        "state",
+        "plan",
+        "winner",
+        "decided_at",
+        "decided_by",
+        "decision",
+        "released_at",
+        "seed",
+    ]
+    readonly_fields = [
+        "state",
+        "plan",
+        "winner",
+        "decided_at",
+        "decided_by",
+        "decision",
+        "released_at",
+        "seed",
+    ]
 
 
 @admin.action(description="Decide split tests now: send the leader", permissions=["send"])

@@ -14,11 +14,23 @@ from campaigns.models import Campaign
 
 # Fields that decide what is sent, to whom, when and how. Name, state and counters do not.
 CONTENT_FIELDS = [
-    "channel", "sender", "text", "template_id", "template_mapping", "failover_mode",
-    "fallback", "failover_after", "track_links", "sms_validity_minutes",
+    "channel",
+    "sender",
+    "text",
+    "template_id",
+    "template_mapping",
+    "failover_mode",
+    "fallback",
+    "failover_after",
+    "track_links",
+    "sms_validity_minutes",
     "whatsapp_validity_minutes",
-    "send_at", "speed_limit", "speed_unit", "quiet_hours_start", "quiet_hours_end",
-]  # fmt: skip
+    "send_at",
+    "speed_limit",
+    "speed_unit",
+    "quiet_hours_start",
+    "quiet_hours_end",
+]
 
 
 def campaign_content(*, campaign: Campaign) -> dict[str, Any]:
@@ -51,13 +63,37 @@ def campaign_content(*, campaign: Campaign) -> dict[str, Any]:
 
 # Bookkeeping the engine changes while running: never part of what was approved.
 _NOT_CONTENT = {
-    "id", "name", "template", "state", "state_reason", "created_by", "created_by_id",
-    "created_at", "updated_at", "launched_at", "finished_at", "last_batch_at", "frozen_at",
-    "claim_from", "recipients", "count_queued", "count_sending", "count_accepted",
-    "count_delivered", "count_undeliverable", "count_expired", "count_rejected", "count_failed",
-    "count_skipped", "failover_sent", "failover_delivered", "cost_amount", "cost_currency",
-    "estimated_cost", "archived_at",
-}  # fmt: skip
+    "id",
+    "name",
+    "template",
+    "state",
+    "state_reason",
+    "created_by",
+    "created_by_id",
+    "created_at",
+    "updated_at",
+    "launched_at",
+    "finished_at",
+    "last_batch_at",
+    "frozen_at",
+    "claim_from",
+    "recipients",
+    "count_queued",
+    "count_sending",
+    "count_accepted",
+    "count_delivered",
+    "count_undeliverable",
+    "count_expired",
+    "count_rejected",
+    "count_failed",
+    "count_skipped",
+    "failover_sent",
+    "failover_delivered",
+    "cost_amount",
+    "cost_currency",
+    "estimated_cost",
+    "archived_at",
+}
 
 
 def campaign_fingerprint(*, campaign: Campaign) -> str:

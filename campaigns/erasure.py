@@ -33,42 +33,59 @@ def contact_evidence(*, contact: Contact) -> dict[str, Any]:
 
     events = [
         {
-            "at": e.created_at.isoformat(), "action": e.action, "source": e.source,
-            "channel": e.channel, "note": e.note,
+            "at": e.created_at.isoformat(),
+            "action": e.action,
+            "source": e.source,
+            "channel": e.channel,
+            "note": e.note,
             "by": e.actor.get_username() if e.actor is not None else None,
             "occurred_at": e.occurred_at.isoformat() if e.occurred_at else None,
         }
         for e in contact.consent_events.select_related("actor").order_by("created_at", "id")
-    ]  # fmt: skip
+    ]
     sent = [
         {
-            "at": m.created_at.isoformat(), "campaign": m.campaign.name, "channel": m.channel,
-            "state": m.state, "text": m.text, "reason": m.reason,
+            "at": m.created_at.isoformat(),
+            "campaign": m.campaign.name,
+            "channel": m.channel,
+            "state": m.state,
+            "text": m.text,
+            "reason": m.reason,
             "delivered_at": m.done_at.isoformat() if m.done_at and m.state == "delivered" else None,
             "archived": False,
         }
         for m in Message.objects.filter(contact=contact).select_related("campaign").order_by("id")
-    ]  # fmt: skip
+    ]
     # Rows of campaigns whose history is archived are in their files (campaigns/history.py).
     archived, missing = history_contact_rows(contact_id=contact.pk)
     sent = [
         {
-            "at": _iso(row["created_at"]), "campaign": campaign.name, "channel": row["channel"],
-            "state": row["state"], "text": row["text"], "reason": row["reason"],
+            "at": _iso(row["created_at"]),
+            "campaign": campaign.name,
+            "channel": row["channel"],
+            "state": row["state"],
+            "text": row["text"],
+            "reason": row["reason"],
             "delivered_at": _iso(row["done_at"]) if row["state"] == "delivered" else None,
             "archived": True,
         }
         for campaign, row in archived
-    ] + sent  # fmt: skip
+    ] + sent
     replies = [
-        {"at": i.received_at.isoformat(), "channel": i.channel, "text": i.text,
-         "keyword_action": i.keyword_action}
+        {
+            "at": i.received_at.isoformat(),
+            "channel": i.channel,
+            "text": i.text,
+            "keyword_action": i.keyword_action,
+        }
         for i in InboundMessage.objects.filter(contact=contact).order_by("received_at", "id")
-    ]  # fmt: skip
+    ]
     return {
         "contact": {
-            "phone": contact.phone, "first_name": contact.first_name,
-            "last_name": contact.last_name, "created_at": contact.created_at.isoformat(),
+            "phone": contact.phone,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "created_at": contact.created_at.isoformat(),
             "opted_out": contact.opted_out,
             "opted_out_at": contact.opted_out_at.isoformat() if contact.opted_out_at else None,
             "opted_out_source": contact.opted_out_source,
@@ -79,7 +96,7 @@ def contact_evidence(*, contact: Contact) -> dict[str, Any]:
         # Archived campaigns whose history file is missing: their rows could not be listed.
         "history_files_missing": missing,
         "replies": replies,
-    }  # fmt: skip
+    }
 
 
 def _iso(value: str | None) -> str | None:
@@ -104,9 +121,14 @@ def contact_erase(*, contact: Contact, actor: Actor) -> dict[str, int]:
     by_campaign = dict(rows.values_list("campaign_id").annotate(n=Count("id")))
     ledger = rows.update(phone=ERASED, text=ERASED, template_values=None, contact=None)
     replies = InboundMessage.objects.filter(contact=contact).update(
-        from_number=ERASED, text=ERASED, clean_text=ERASED, payload={}, media_url="",
-        reply_text=ERASED, contact=None,
-    )  # fmt: skip
+        from_number=ERASED,
+        text=ERASED,
+        clean_text=ERASED,
+        payload={},
+        media_url="",
+        reply_text=ERASED,
+        contact=None,
+    )
     contact_id = contact.pk
     contact.delete()
     # Archived history files are rewritten in place (campaigns/history.py), which no rollback
@@ -116,12 +138,16 @@ def contact_erase(*, contact: Contact, actor: Actor) -> dict[str, int]:
     except HistoryError as exc:  # a history file is missing: nothing is erased, and why
         raise ErasureError(str(exc)) from None
     result = {
-        "ledger_rows": ledger, "campaigns": len(by_campaign), "replies": replies,
-        "clicks": clicks, **archived,
-    }  # fmt: skip
+        "ledger_rows": ledger,
+        "campaigns": len(by_campaign),
+        "replies": replies,
+        "clicks": clicks,
+        **archived,
+    }
     # The detail names no number: the audit must not bring back what was erased.
     audit_record(
-        actor=actor, action="contact_erase",
+        actor=actor,
+        action="contact_erase",
         detail=f"contact #{contact_id} erased: " + " ".join(f"{k}={v}" for k, v in result.items()),
-    )  # fmt: skip
+    )
     return result

@@ -157,10 +157,11 @@ def archived_export_rows(campaign: Campaign) -> Iterator[list[Any]]:
         for row in chunk:
             first_name, last_name, attributes = contacts.get(row["contact_id"], ("", "", {}))
             values = [
-                originals.get(row["replaces_id"], "") if field == "replaces__message_id"
+                originals.get(row["replaces_id"], "")
+                if field == "replaces__message_id"
                 else _as_stored(field, row.get(field))
                 for _, field in COLUMNS
-            ]  # fmt: skip
+            ]
             if variants is not None:
                 variant, group = row.get("variant"), row.get("split_group")
                 values += [

@@ -112,8 +112,9 @@ def _create(candidates: list[Message], campaign_dispatch: Any) -> int:
         per_campaign[message.campaign_id] = per_campaign.get(message.campaign_id, 0) + 1
     for campaign_id, n in per_campaign.items():
         Campaign.objects.filter(pk=campaign_id).update(count_queued=F("count_queued") + n)
-        enqueue_on_commit(partial(campaign_dispatch.delay, campaign_id),
-                          what=f"campaign {campaign_id} failover")  # fmt: skip
+        enqueue_on_commit(
+            partial(campaign_dispatch.delay, campaign_id), what=f"campaign {campaign_id} failover"
+        )
     return len(new)
 
 

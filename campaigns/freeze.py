@@ -209,10 +209,32 @@ class _Chunker:
                 continue
             if group == SplitGroup.HOLDOUT:
                 rows.append(
-                    (campaign.pk, contact.id, contact.phone, self.renderer.channel, 1, uuid.uuid4(),
-                     callback_data(campaign.pk), "", "", None, 0, "", "skipped",
-                     HOLDOUT_REASON, None, "", "", "", "", "", now, None, group)
-                )  # fmt: skip
+                    (
+                        campaign.pk,
+                        contact.id,
+                        contact.phone,
+                        self.renderer.channel,
+                        1,
+                        uuid.uuid4(),
+                        callback_data(campaign.pk),
+                        "",
+                        "",
+                        None,
+                        0,
+                        "",
+                        "skipped",
+                        HOLDOUT_REASON,
+                        None,
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        now,
+                        None,
+                        group,
+                    )
+                )
                 continue
             renderer = self.variants.get(variant, self.renderer) if variant else self.renderer
             channel, text, values, parts, encoding, state, reason = renderer.row(contact)
@@ -372,11 +394,33 @@ def _release(campaign: Campaign, on_first_queued: Callable[[], None] | None) -> 
         else:
             why = f"no winner was sent to the rest: {split.decision}"[:500]
             rows: list[tuple[object, ...]] = [
-                (campaign.pk, c.id, c.phone, chunker.renderer.channel, 1, uuid.uuid4(),
-                 callback_data(campaign.pk), "", "", None, 0, "", "skipped", why, None, "", "",
-                 "", "", "", now, None, SplitGroup.REST)
+                (
+                    campaign.pk,
+                    c.id,
+                    c.phone,
+                    chunker.renderer.channel,
+                    1,
+                    uuid.uuid4(),
+                    callback_data(campaign.pk),
+                    "",
+                    "",
+                    None,
+                    0,
+                    "",
+                    "skipped",
+                    why,
+                    None,
+                    "",
+                    "",
+                    "",
+                    "",
+                    "",
+                    now,
+                    None,
+                    SplitGroup.REST,
+                )
                 for c in batch
-            ]  # fmt: skip
+            ]
             chunk = Chunk(rows, 0, Decimal(0), [])
         _commit_chunk(campaign, chunk.rows, chunk.queued, chunk.estimate, released=ids)
         written += len(chunk.rows)

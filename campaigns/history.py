@@ -149,8 +149,14 @@ def campaign_history_archive(
     partial = path.with_suffix(".partial")
     outermost = not connection.in_atomic_block
     try:
-        _archive(locked_pk=current.pk, path=path, partial=partial, result=result,
-                 actor=actor, repeatable=outermost)  # fmt: skip
+        _archive(
+            locked_pk=current.pk,
+            path=path,
+            partial=partial,
+            result=result,
+            actor=actor,
+            repeatable=outermost,
+        )
     except OperationalError as exc:
         if not isinstance(exc.__cause__, SerializationFailure):
             raise
@@ -165,9 +171,14 @@ def campaign_history_archive(
 
 
 def _archive(
-    *, locked_pk: int, path: Path, partial: Path, result: HistoryResult, actor: Actor,
+    *,
+    locked_pk: int,
+    path: Path,
+    partial: Path,
+    result: HistoryResult,
+    actor: Actor,
     repeatable: bool,
-) -> None:  # fmt: skip
+) -> None:
     """The file, the removal and the campaign's record of it, in one transaction."""
     with transaction.atomic():
         # One snapshot for the file and the removal (REPEATABLE READ): a row that changed after
@@ -201,9 +212,11 @@ def _archive(
             history_figures=figures,
         )
         audit_record(
-            actor=actor, action="history archive", campaign=locked,
+            actor=actor,
+            action="history archive",
+            campaign=locked,
             detail=f"{result.messages} messages, {result.events} events to {path}",
-        )  # fmt: skip
+        )
 
 
 def _sync_dir(directory: Path) -> None:
@@ -387,13 +400,19 @@ def campaign_history_restore(*, campaign: Campaign, actor: Actor) -> HistoryResu
         ):
             raise HistoryError(f"{path} holds other counts than were archived: not restored")
         Campaign.objects.filter(pk=locked.pk).update(
-            history_archived_at=None, history_archive="", history_archive_sha256="",
-            history_archive_messages=0, history_archive_events=0, history_figures={},
-        )  # fmt: skip
+            history_archived_at=None,
+            history_archive="",
+            history_archive_sha256="",
+            history_archive_messages=0,
+            history_archive_events=0,
+            history_figures={},
+        )
         audit_record(
-            actor=actor, action="history restore", campaign=locked,
+            actor=actor,
+            action="history restore",
+            campaign=locked,
             detail=f"{result.messages} messages, {result.events} events from {path}",
-        )  # fmt: skip
+        )
     result.bytes, result.sha256 = path.stat().st_size, digest
     result.seconds = round(time.perf_counter() - start, 2)
     return result
@@ -511,8 +530,7 @@ def _erase_in_file(path: Path, named: re.Pattern[bytes], erased: str) -> tuple[l
                 for line in old:
                     if line.startswith(b'{"message":') and named.search(line):
                         row = json.loads(line, parse_float=Decimal)["message"]
-                        row.update(phone=erased, text=erased, template_values=None,
-                                   contact_id=None)  # fmt: skip
+                        row.update(phone=erased, text=erased, template_values=None, contact_id=None)
                         ids.append(row["id"])
                         line = _line({"message": row})
                     new.write(line)

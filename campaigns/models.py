@@ -240,8 +240,12 @@ class Campaign(models.Model):
         by_channel = {s.get("channel"): s for s in steps if isinstance(s, dict)}
         step = by_channel.get(LEGACY_FAILOVER_CHANNEL)
         if step is None and create:
-            step = {"channel": LEGACY_FAILOVER_CHANNEL, "text": "", "sender": "",
-                    "validity_minutes": None}  # fmt: skip
+            step = {
+                "channel": LEGACY_FAILOVER_CHANNEL,
+                "text": "",
+                "sender": "",
+                "validity_minutes": None,
+            }
             self.fallback = [*steps, step]
         return step if step is not None else {}
 
@@ -527,10 +531,11 @@ class ApprovalRequest(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["campaign"], condition=Q(closed_at__isnull=True),
+                fields=["campaign"],
+                condition=Q(closed_at__isnull=True),
                 name="one_open_approval_request",
             )
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return f"approval of campaign {self.campaign_id} requested by {self.requested_by}"
@@ -543,9 +548,12 @@ class Snippet(models.Model):
     name = models.CharField(max_length=100, unique=True)
     text = models.TextField()
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
-    )  # fmt: skip
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -638,9 +646,12 @@ class Variant(models.Model):
     name = models.CharField(max_length=20)
     text = models.TextField(blank=True)
     template = models.ForeignKey(
-        "whatsapp.WhatsAppTemplate", null=True, blank=True, on_delete=models.PROTECT,
+        "whatsapp.WhatsAppTemplate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
-    )  # fmt: skip
+    )
     template_mapping = models.JSONField(default=dict, blank=True)
     coupon = models.CharField(
         max_length=64, blank=True, help_text="A code a shop may pass back with a conversion"

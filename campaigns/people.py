@@ -106,11 +106,16 @@ def _from_counters(campaign: Campaign, attempts: int) -> CampaignPeople:
     counts = campaign.counts
     failed = sum(counts[s] for s in FAILED)
     return CampaignPeople(
-        people=attempts, handled=attempts - sum(counts[s] for s in UNSENT),
-        reached=counts["delivered"], pending=sum(counts[s] for s in PENDING),
-        first_failed=failed, reached_by_fallback=0, not_reached=failed,
-        skipped=counts["skipped"], attempts=attempts,
-    )  # fmt: skip
+        people=attempts,
+        handled=attempts - sum(counts[s] for s in UNSENT),
+        reached=counts["delivered"],
+        pending=sum(counts[s] for s in PENDING),
+        first_failed=failed,
+        reached_by_fallback=0,
+        not_reached=failed,
+        skipped=counts["skipped"],
+        attempts=attempts,
+    )
 
 
 def campaign_people(*, campaign: Campaign) -> CampaignPeople:
@@ -129,8 +134,9 @@ def campaign_people(*, campaign: Campaign) -> CampaignPeople:
         cursor.execute(PEOPLE_SQL, [campaign.pk])
         cursor.cursor.row_factory = args_row(PeopleRow)
         row: PeopleRow = cursor.fetchone()
-    people = CampaignPeople(**{name: int(value or 0) for name, value in row._asdict().items()},
-                            attempts=attempts)  # fmt: skip
+    people = CampaignPeople(
+        **{name: int(value or 0) for name, value in row._asdict().items()}, attempts=attempts
+    )
     live = campaign.state in (CampaignState.RUNNING, CampaignState.PAUSED) or people.pending
     # The aggregate reads every row of the campaign: a large live one is read again less often
     # (3 s up to 150,000 attempts, then 1 s more per 50,000: 20 s at 1,000,000).

@@ -377,8 +377,9 @@ def campaign_create(
     # The SMS failover's old names are the chain's SMS step (`--sms-failover-text` is
     # `--fallback sms`): a legacy failover mode with no chain given means that one step.
     if failover_mode != FailoverMode.NONE and not chain:
-        campaign.fallback = [{"channel": LEGACY_FAILOVER_CHANNEL, "text": "", "sender": "",
-                              "validity_minutes": None}]  # fmt: skip
+        campaign.fallback = [
+            {"channel": LEGACY_FAILOVER_CHANNEL, "text": "", "sender": "", "validity_minutes": None}
+        ]
     # Given, they fill the SMS step (a chain's own text for it wins when they are not).
     if failover_text:
         campaign.failover_text = failover_text
@@ -578,8 +579,9 @@ def campaign_launch(
         else:
             campaign = _move(campaign, CampaignState.RUNNING, launched_at=now)
             # A lost wake-up (broker down) is picked up by the sweep (campaign_restart_unfrozen).
-            enqueue_on_commit(lambda: campaign_start.delay(campaign.pk),
-                              what=f"campaign {campaign.pk} start")  # fmt: skip
+            enqueue_on_commit(
+                lambda: campaign_start.delay(campaign.pk), what=f"campaign {campaign.pk} start"
+            )
             detail = "launched"
         audit_record(
             actor=actor, action="launch", campaign=campaign, detail=detail, content=content
@@ -638,8 +640,9 @@ def campaign_resume(*, campaign: Campaign, actor: Actor) -> Campaign:
     with transaction.atomic():
         campaign = _move(campaign, CampaignState.RUNNING)
         audit_record(actor=actor, action="resume", campaign=campaign)
-        enqueue_on_commit(lambda: campaign_dispatch.delay(campaign.pk),
-                          what=f"campaign {campaign.pk} resume")  # fmt: skip
+        enqueue_on_commit(
+            lambda: campaign_dispatch.delay(campaign.pk), what=f"campaign {campaign.pk} resume"
+        )
     return campaign
 
 
@@ -735,9 +738,19 @@ def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:
         )
     failed = Message.objects.filter(campaign=campaign, state="failed").exclude(error_permanent=True)
     latest_attempt = {}
-    for row in failed.values("id", "contact_id", "channel", "attempt", "phone", "text",
-                             "template_values", "parts", "encoding", "variant",
-                             "split_group"):  # fmt: skip
+    for row in failed.values(
+        "id",
+        "contact_id",
+        "channel",
+        "attempt",
+        "phone",
+        "text",
+        "template_values",
+        "parts",
+        "encoding",
+        "variant",
+        "split_group",
+    ):
         latest_attempt[(row["contact_id"], row["channel"])] = row
     taken = set(
         Message.objects.filter(campaign=campaign, attempt__gt=1).values_list(
@@ -779,8 +792,9 @@ def campaign_resend_failed(*, campaign: Campaign, actor: Actor) -> int:
         audit_record(
             actor=actor, action="resend", campaign=campaign, detail=f"{len(new)} attempt(s)"
         )
-        enqueue_on_commit(lambda: campaign_dispatch.delay(campaign.pk),
-                          what=f"campaign {campaign.pk} resend")  # fmt: skip
+        enqueue_on_commit(
+            lambda: campaign_dispatch.delay(campaign.pk), what=f"campaign {campaign.pk} resend"
+        )
     return len(new)
 
 
@@ -837,10 +851,15 @@ def campaign_test_send(
     status = answer.status if answer else None
     rejected = status is not None and state_for_status(status) == "rejected"
     campaign_test_record(
-        campaign_id=campaign.pk, sent_by=sent_by, to="+" + to, channel=kind.ledger, text=text,
-        message_id=message_id, state="rejected" if rejected else "accepted",
+        campaign_id=campaign.pk,
+        sent_by=sent_by,
+        to="+" + to,
+        channel=kind.ledger,
+        text=text,
+        message_id=message_id,
+        state="rejected" if rejected else "accepted",
         status_name=status.name if status else "",
-    )  # fmt: skip
+    )
     return outcome.result
 
 

@@ -102,8 +102,16 @@ class ConsentEventInline(admin.TabularInline[ConsentEvent, Contact]):
 class ContactAdmin(admin.ModelAdmin[Contact]):
     form = ContactAdminForm
     action_form = ContactActionForm
-    list_display = ["phone", "first_name", "last_name", "country", "language", "opted_out",
-                    "opted_out_source", "created_at"]  # fmt: skip
+    list_display = [
+        "phone",
+        "first_name",
+        "last_name",
+        "country",
+        "language",
+        "opted_out",
+        "opted_out_source",
+        "created_at",
+    ]
     # country and language: index skip scans, not the admin's DISTINCT over every contact.
     list_filter = [
         "lists",
@@ -118,9 +126,16 @@ class ContactAdmin(admin.ModelAdmin[Contact]):
     paginator = LargeTablePaginator
     list_per_page = 100
     ordering = ["-id"]
-    readonly_fields = ["country", "opted_out", "opted_out_at", "opted_out_source",
-                       "opted_out_channel", "whatsapp_last_inbound_at", "created_at",
-                       "updated_at"]  # fmt: skip
+    readonly_fields = [
+        "country",
+        "opted_out",
+        "opted_out_at",
+        "opted_out_source",
+        "opted_out_channel",
+        "whatsapp_last_inbound_at",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (None, {"fields": ["phone", "first_name", "last_name", "language", "timezone",
                            "country", "attributes"]}),

@@ -16,8 +16,16 @@ class RevocationReviewAdmin(admin.ModelAdmin[RevocationReview]):
     list_display = ["due_on", "contact", "text", "language", "received_at", "resolution"]
     list_filter = ["resolution", "language"]
     ordering = ["resolved_at", "due_on", "id"]
-    readonly_fields = ["contact", "inbound_id", "text", "language", "received_at", "due_on",
-                       "resolved_at", "resolution"]  # fmt: skip
+    readonly_fields = [
+        "contact",
+        "inbound_id",
+        "text",
+        "language",
+        "received_at",
+        "due_on",
+        "resolved_at",
+        "resolution",
+    ]
     actions = ["opt_out", "keep"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -30,9 +30,18 @@ from core.csvsafe import csv_cell_restore
 DELIMITERS = ",;\t|"
 # Export-only columns (see contacts_export): ignored on import, so an export re-imports cleanly.
 IGNORED_FIELDS = frozenset(
-    {"id", "country", "lists", "opted_out_at", "opted_out_source", "opted_out_channel",
-     "created_at", "updated_at", "whatsapp_last_inbound_at"}
-)  # fmt: skip
+    {
+        "id",
+        "country",
+        "lists",
+        "opted_out_at",
+        "opted_out_source",
+        "opted_out_channel",
+        "created_at",
+        "updated_at",
+        "whatsapp_last_inbound_at",
+    }
+)
 ALIASES = {
     "phone_number": "phone",
     "mobile": "phone",

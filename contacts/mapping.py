@@ -46,32 +46,117 @@ TARGET_LABELS = {
 CONSENT_CHANNELS = ("all", "sms", "whatsapp")
 
 # Header words (after normalise_column) that name a consent, opt-out or consent-date column.
-CONSENT_HEADERS = frozenset({
-    "consent", "opt_in", "optin", "opted_in", "subscribed", "marketing_consent", "sms_consent",
-    "whatsapp_consent", "sms_opt_in", "whatsapp_opt_in", "marketing_opt_in", "permission",
-    "gdpr_consent", "accepts_marketing", "accepts_sms", "email_consent",
-})  # fmt: skip
+CONSENT_HEADERS = frozenset(
+    {
+        "consent",
+        "opt_in",
+        "optin",
+        "opted_in",
+        "subscribed",
+        "marketing_consent",
+        "sms_consent",
+        "whatsapp_consent",
+        "sms_opt_in",
+        "whatsapp_opt_in",
+        "marketing_opt_in",
+        "permission",
+        "gdpr_consent",
+        "accepts_marketing",
+        "accepts_sms",
+        "email_consent",
+    }
+)
 # Header parts that, with cells all yes/no or opted in/out, make a column a consent column
 # ("Newsletter", "SMS marketing OK", "GDPR permission").
-CONSENT_WORDS = ("consent", "opt_in", "optin", "subscri", "newsletter", "marketing",
-                 "permission", "gdpr")  # fmt: skip
+CONSENT_WORDS = (
+    "consent",
+    "opt_in",
+    "optin",
+    "subscri",
+    "newsletter",
+    "marketing",
+    "permission",
+    "gdpr",
+)
 OPT_OUT_HEADERS = frozenset({"opted_out", "unsubscribed", "do_not_contact", "dnc", "blacklisted"})
-CONSENT_DATE_HEADERS = frozenset({
-    "consent_date", "opt_in_date", "optin_date", "consented_at", "consent_at", "subscribed_at",
-    "subscription_date", "consent_timestamp", "opted_in_at", "consent_given_at",
-})  # fmt: skip
+CONSENT_DATE_HEADERS = frozenset(
+    {
+        "consent_date",
+        "opt_in_date",
+        "optin_date",
+        "consented_at",
+        "consent_at",
+        "subscribed_at",
+        "subscription_date",
+        "consent_timestamp",
+        "opted_in_at",
+        "consent_given_at",
+    }
+)
 
 # What a consent cell says: yes/no words answer the column's question; status words say the
 # state whatever the column (an "opted_out" column saying "subscribed" means not opted out).
 # Yes and no in the languages Herald's keywords know (fr, es, pt, de, it, nl, tr) too.
-_YES = frozenset({"yes", "y", "true", "t", "1", "on", "x", "granted", "given", "agree",
-                  "agreed", "accepted", "consented", "ok", "oui", "si", "sí", "ja", "sim",
-                  "evet"})  # fmt: skip
-_NO = frozenset({"no", "n", "false", "f", "0", "off", "declined", "refused", "denied", "non",
-                 "nein", "nee", "não", "nao", "hayır", "hayir"})  # fmt: skip
+_YES = frozenset(
+    {
+        "yes",
+        "y",
+        "true",
+        "t",
+        "1",
+        "on",
+        "x",
+        "granted",
+        "given",
+        "agree",
+        "agreed",
+        "accepted",
+        "consented",
+        "ok",
+        "oui",
+        "si",
+        "sí",
+        "ja",
+        "sim",
+        "evet",
+    }
+)
+_NO = frozenset(
+    {
+        "no",
+        "n",
+        "false",
+        "f",
+        "0",
+        "off",
+        "declined",
+        "refused",
+        "denied",
+        "non",
+        "nein",
+        "nee",
+        "não",
+        "nao",
+        "hayır",
+        "hayir",
+    }
+)
 _IN = frozenset({"opted_in", "opt_in", "optin", "subscribed", "subscribe", "active", "confirmed"})
-_OUT = frozenset({"opted_out", "opt_out", "optout", "unsubscribed", "unsubscribe", "revoked",
-                  "withdrawn", "stop", "stopped", "blocked", "do_not_contact"})  # fmt: skip
+_OUT = frozenset(
+    {
+        "opted_out",
+        "opt_out",
+        "optout",
+        "unsubscribed",
+        "unsubscribe",
+        "revoked",
+        "withdrawn",
+        "stop",
+        "stopped",
+        "blocked",
+        "do_not_contact",
+    }
+)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,16 @@ class CreditInline(admin.TabularInline[Credit, Conversion]):
     model = Credit
     extra = 0
     fields = ["current", "rule", "touch", "campaign", "variant", "message", "touch_at", "reason"]
-    readonly_fields = ["current", "rule", "touch", "campaign", "variant", "message", "touch_at",
-                       "reason"]  # fmt: skip
+    readonly_fields = [
+        "current",
+        "rule",
+        "touch",
+        "campaign",
+        "variant",
+        "message",
+        "touch_at",
+        "reason",
+    ]
     can_delete = False
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -40,10 +48,24 @@ class CreditInline(admin.TabularInline[Credit, Conversion]):
 
 @admin.register(Conversion)
 class ConversionAdmin(ReadOnly):
-    list_display = ["order_id", "occurred_at", "contact", "phone", "value", "currency", "credit",
-                    "source", "forwarded_at"]  # fmt: skip
-    list_filter = ["source", "currency", "credits__touch", "occurred_at",
-                   ("forwarded_at", admin.EmptyFieldListFilter)]  # fmt: skip
+    list_display = [
+        "order_id",
+        "occurred_at",
+        "contact",
+        "phone",
+        "value",
+        "currency",
+        "credit",
+        "source",
+        "forwarded_at",
+    ]
+    list_filter = [
+        "source",
+        "currency",
+        "credits__touch",
+        "occurred_at",
+        ("forwarded_at", admin.EmptyFieldListFilter),
+    ]
     search_fields = ["=order_id", "phone", "=coupon"]
     list_select_related = ["contact"]
     raw_id_fields = ["contact"]
@@ -66,8 +88,16 @@ class ConversionAdmin(ReadOnly):
 
 @admin.register(Credit)
 class CreditAdmin(ReadOnly):
-    list_display = ["conversion", "touch", "campaign", "variant", "touch_at", "rule", "current",
-                    "holdout_campaign"]  # fmt: skip
+    list_display = [
+        "conversion",
+        "touch",
+        "campaign",
+        "variant",
+        "touch_at",
+        "rule",
+        "current",
+        "holdout_campaign",
+    ]
     list_filter = ["touch", "current", "rule"]
     search_fields = ["=conversion__order_id", "=campaign__id"]
     list_select_related = ["conversion", "rule"]

@@ -13,10 +13,26 @@ from conversions.models import Credit
 from core.csvsafe import csv_writer
 
 HEADER = [
-    "order_id", "occurred_at", "received_at", "phone", "contact_id", "first_name", "last_name",
-    "value", "currency", "campaign", "variant", "touch", "touch_at", "message_id", "holdout_of",
-    "rule", "reason", "token", "coupon",
-]  # fmt: skip
+    "order_id",
+    "occurred_at",
+    "received_at",
+    "phone",
+    "contact_id",
+    "first_name",
+    "last_name",
+    "value",
+    "currency",
+    "campaign",
+    "variant",
+    "touch",
+    "touch_at",
+    "message_id",
+    "holdout_of",
+    "rule",
+    "reason",
+    "token",
+    "coupon",
+]
 
 
 def conversions_export_rows(
@@ -45,22 +61,32 @@ def conversions_export_rows(
             if key not in names:  # a handful of campaigns per export: one read each
                 names.update(
                     ((credit.campaign_id, p), n)
-                    for p, n in Variant.objects.filter(campaign_id=credit.campaign_id)
-                    .values_list("position", "name")
-                )  # fmt: skip
+                    for p, n in Variant.objects.filter(campaign_id=credit.campaign_id).values_list(
+                        "position", "name"
+                    )
+                )
             variant = names.get(key, "")
         yield [
-            conversion.order_id, conversion.occurred_at.isoformat(),
+            conversion.order_id,
+            conversion.occurred_at.isoformat(),
             conversion.received_at.isoformat(),
             conversion.phone or (contact.phone if contact else ""),
-            contact.pk if contact else "", contact.first_name if contact else "",
-            contact.last_name if contact else "", conversion.value, conversion.currency,
-            credit.campaign_id or "", variant, credit.touch,
+            contact.pk if contact else "",
+            contact.first_name if contact else "",
+            contact.last_name if contact else "",
+            conversion.value,
+            conversion.currency,
+            credit.campaign_id or "",
+            variant,
+            credit.touch,
             credit.touch_at.isoformat() if credit.touch_at else "",
             str(credit.message.message_id) if credit.message else "",
-            credit.holdout_campaign_id or "", f"r{credit.rule_id}", credit.reason,
-            conversion.token, conversion.coupon,
-        ]  # fmt: skip
+            credit.holdout_campaign_id or "",
+            f"r{credit.rule_id}",
+            credit.reason,
+            conversion.token,
+            conversion.coupon,
+        ]
 
 
 def conversions_export(*, out: IO[str], **filters: Any) -> int:

@@ -352,8 +352,11 @@ def _insert(
         for i in items
     ]
     # The batch as one JSON document: PostgreSQL reads it far faster than psycopg dumps arrays.
-    params: dict[str, Any] = {"rows": orjson.dumps(rows).decode(), "received": now,
-                              "source": source}  # fmt: skip
+    params: dict[str, Any] = {
+        "rows": orjson.dumps(rows).decode(),
+        "received": now,
+        "source": source,
+    }
     with _bound_cursor() as cursor:
         cursor.execute(INSERT_SQL, params)
         return {order_id: pk for pk, order_id in cursor.fetchall()}
@@ -365,13 +368,17 @@ def _store(decisions: list[Decision], rule: AttributionRule) -> None:
         return
     rows = [
         {
-            "conversion": d.conversion_id, "message": d.message_id, "campaign": d.campaign_id,
-            "variant": d.variant, "touch": d.touch,
+            "conversion": d.conversion_id,
+            "message": d.message_id,
+            "campaign": d.campaign_id,
+            "variant": d.variant,
+            "touch": d.touch,
             "touch_at": d.touch_at.isoformat() if d.touch_at else None,
-            "holdout": d.holdout_campaign_id, "reason": d.reason[:500],
+            "holdout": d.holdout_campaign_id,
+            "reason": d.reason[:500],
         }
         for d in decisions
-    ]  # fmt: skip
+    ]
     params = {"rows": orjson.dumps(rows).decode(), "rule": rule.pk, "now": timezone.now()}
     with _bound_cursor() as cursor:
         cursor.execute(CREDITS_SQL, params)
@@ -569,9 +576,12 @@ def conversions_forward_stragglers(
     """Forward recent credited SMS conversions whose task was lost (the beat's sweep)."""
     if not settings.HERALD_INFOBIP_CONVERSIONS:
         return ForwardResult()
-    params: dict[str, Any] = {"since": now - dt.timedelta(days=days),
-              "settled": now - dt.timedelta(minutes=2), "limit": limit,
-              "mediums": conversion_mediums()}  # fmt: skip
+    params: dict[str, Any] = {
+        "since": now - dt.timedelta(days=days),
+        "settled": now - dt.timedelta(minutes=2),
+        "limit": limit,
+        "mediums": conversion_mediums(),
+    }
     with connection.cursor() as cursor:
         cursor.execute(STRAGGLERS_SQL, params)
         ids = [pk for (pk,) in cursor.fetchall()]

@@ -11,8 +11,9 @@ def splits_evaluate() -> None:
     evaluate()
 
 
-@shared_task(bind=True, name="conversions.tasks.forward_conversions", ignore_result=True,
-             max_retries=8)  # fmt: skip
+@shared_task(
+    bind=True, name="conversions.tasks.forward_conversions", ignore_result=True, max_retries=8
+)
 def forward_conversions(self: Task, conversion_ids: list[int]) -> None:
     """Forward a batch's credited SMS conversions to Infobip; retry the failed ones with backoff."""
     from conversions.services import conversions_forward

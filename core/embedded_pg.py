@@ -187,13 +187,25 @@ def start(directory: Path, *, options: dict[str, str] | None = None, wait: float
             result = _run(
                 # The builtin C.UTF-8 locale (PostgreSQL 17+): the same on every platform,
                 # where a libc "C.UTF-8" does not exist on macOS.
-                ["initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                 "--locale=C", "--locale-provider=builtin", "--builtin-locale=C.UTF-8",
-                 "--no-instructions",
-                 # Durability off (the tests'): nothing to sync (1.5 s instead of 3.6 s).
-                 *(["--no-sync"] if (options or {}).get("fsync") == "off" else [])],
+                [
+                    "initdb",
+                    "-D",
+                    str(data),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                    "--locale-provider=builtin",
+                    "--builtin-locale=C.UTF-8",
+                    "--no-instructions",
+                    # Durability off (the tests'): nothing to sync (1.5 s instead of 3.6 s).
+                    *(["--no-sync"] if (options or {}).get("fsync") == "off" else []),
+                ],
                 check=False,
-            )  # fmt: skip
+            )
             if result.returncode:
                 raise EmbeddedPostgresError(f"initdb failed in {data}:\n{result.stderr}")
         # A server stopping, starting, or killed but not yet reaped still holds postmaster.pid:

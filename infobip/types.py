@@ -14,14 +14,53 @@ from typing import Any, Self
 
 # Keys in the casing Infobip documents (every shape Herald reads, not exhaustive): a body whose
 # keys are all among them is read in place; anything else is copied with lower-cased keys.
-_DOCUMENTED = frozenset({
-    "messageId", "to", "destination", "sender", "from", "bulkId", "sentAt", "doneAt", "seenAt",
-    "messageCount", "smsCount", "price", "pricePerMessage", "currency", "status", "groupId",
-    "groupName", "id", "name", "description", "action", "error", "permanent", "callbackData",
-    "channel", "event", "details", "results", "platform", "applicationId", "entityId", "contact",
-    "campaignReferenceId", "networkId", "deviceDetails", "mccMnc", "receivedAt", "text",
-    "cleanText", "keyword", "pairedMessageId", "message", "type",
-})  # fmt: skip
+_DOCUMENTED = frozenset(
+    {
+        "messageId",
+        "to",
+        "destination",
+        "sender",
+        "from",
+        "bulkId",
+        "sentAt",
+        "doneAt",
+        "seenAt",
+        "messageCount",
+        "smsCount",
+        "price",
+        "pricePerMessage",
+        "currency",
+        "status",
+        "groupId",
+        "groupName",
+        "id",
+        "name",
+        "description",
+        "action",
+        "error",
+        "permanent",
+        "callbackData",
+        "channel",
+        "event",
+        "details",
+        "results",
+        "platform",
+        "applicationId",
+        "entityId",
+        "contact",
+        "campaignReferenceId",
+        "networkId",
+        "deviceDetails",
+        "mccMnc",
+        "receivedAt",
+        "text",
+        "cleanText",
+        "keyword",
+        "pairedMessageId",
+        "message",
+        "type",
+    }
+)
 _CAMEL = {key.lower(): key for key in _DOCUMENTED}
 assert len(_CAMEL) == len(_DOCUMENTED), "documented keys must differ by more than case"
 

@@ -30,12 +30,33 @@ MAX_TIME = datetime(2200, 1, 1, tzinfo=UTC)
 
 # Report keys in Infobip's documented casing (no `seenAt`): a report made only of them is read
 # in place, here and by infobip.processing.
-_REPORT_KEYS = frozenset({
-    "messageId", "to", "destination", "sender", "from", "bulkId", "sentAt", "doneAt",
-    "messageCount", "smsCount", "price", "status", "error", "callbackData", "channel", "event",
-    "platform", "applicationId", "entityId", "campaignReferenceId", "networkId", "mccMnc",
-    "deviceDetails",
-})  # fmt: skip
+_REPORT_KEYS = frozenset(
+    {
+        "messageId",
+        "to",
+        "destination",
+        "sender",
+        "from",
+        "bulkId",
+        "sentAt",
+        "doneAt",
+        "messageCount",
+        "smsCount",
+        "price",
+        "status",
+        "error",
+        "callbackData",
+        "channel",
+        "event",
+        "platform",
+        "applicationId",
+        "entityId",
+        "campaignReferenceId",
+        "networkId",
+        "mccMnc",
+        "deviceDetails",
+    }
+)
 
 
 class ShapeError(ValueError):

@@ -14,14 +14,36 @@ from ui.models import ImportJob
 class ImportJobAdmin(admin.ModelAdmin[ImportJob]):
     """Read-only: an import is started from the browser, the command line or the API."""
 
-    list_display = ["original_name", "status", "created_by", "created_at", "encoding",
-                    "created", "updated", "rejected"]  # fmt: skip
+    list_display = [
+        "original_name",
+        "status",
+        "created_by",
+        "created_at",
+        "encoding",
+        "created",
+        "updated",
+        "rejected",
+    ]
     list_filter = ["status"]
     search_fields = ["original_name", "list_name", "created_by__username"]
-    readonly_fields = ["original_name", "status", "created_by", "created_at", "finished_at",
-                       "list_name", "default_region", "allow_sequential", "encoding",
-                       "columns", "created", "updated", "unchanged", "rejected", "error",
-                       "next_step"]  # fmt: skip
+    readonly_fields = [
+        "original_name",
+        "status",
+        "created_by",
+        "created_at",
+        "finished_at",
+        "list_name",
+        "default_region",
+        "allow_sequential",
+        "encoding",
+        "columns",
+        "created",
+        "updated",
+        "unchanged",
+        "rejected",
+        "error",
+        "next_step",
+    ]
     exclude = ["file", "mapping", "summary", "errors_file", "total", "processed"]
 
     @admin.display(description="Column mapping")

@@ -16,8 +16,12 @@ from campaigns.rendering import placeholder_names
 from channels.registry import UnknownChannel, channel_type
 from journeys.spec import duration_parse
 
-UNITS = (("seconds", "seconds", 1), ("minutes", "minutes", 60), ("hours", "hours", 3600),
-         ("days", "days", 86400))  # fmt: skip
+UNITS = (
+    ("seconds", "seconds", 1),
+    ("minutes", "minutes", 60),
+    ("hours", "hours", 3600),
+    ("days", "days", 86400),
+)
 STEP_LABELS = {
     "send": "Send a message",
     "wait": "Wait",
@@ -341,8 +345,11 @@ def step_summary(step: dict[str, Any]) -> str:
     if kind == "branch":
         return rule_words(step.get("rule"))
     if kind == "split":
-        return ", ".join(f"{b.get('name')} {b.get('weight')}" for b in step.get("branches") or []
-                         if isinstance(b, dict))  # fmt: skip
+        return ", ".join(
+            f"{b.get('name')} {b.get('weight')}"
+            for b in step.get("branches") or []
+            if isinstance(b, dict)
+        )
     if kind == "update":
         parts = []
         if step.get("add_to_lists"):
@@ -384,29 +391,58 @@ def starter(kind: str, name: str) -> dict[str, Any]:
     """A new journey's first draft: an abandoned cart, a keyword welcome, or a blank one."""
     if kind == "cart":
         return {
-            "name": name, "trigger": {"type": "event", "event": "cart_abandoned"},
-            "reentry": "once_per_key", "goal": {"event": "order_placed"},
+            "name": name,
+            "trigger": {"type": "event", "event": "cart_abandoned"},
+            "reentry": "once_per_key",
+            "goal": {"event": "order_placed"},
             "steps": [
                 {"id": "wait1", "type": "wait", "for": "PT1H"},
-                {"id": "sms1", "type": "send", "channel": "sms",
-                 "text": "Hi {{first_name}}, your {{event.item}} is waiting: https://example.com/cart"},
-                {"id": "wait2", "type": "wait_for", "event": "click", "timeout": "P1D",
-                 "then": "done", "else": "sms2"},
-                {"id": "sms2", "type": "send", "channel": "sms",
-                 "text": "Last call: 10% off with CART10"},
-                {"id": "done", "type": "exit"}],
-        }  # fmt: skip
+                {
+                    "id": "sms1",
+                    "type": "send",
+                    "channel": "sms",
+                    "text": "Hi {{first_name}}, your {{event.item}} is waiting: https://example.com/cart",
+                },
+                {
+                    "id": "wait2",
+                    "type": "wait_for",
+                    "event": "click",
+                    "timeout": "P1D",
+                    "then": "done",
+                    "else": "sms2",
+                },
+                {
+                    "id": "sms2",
+                    "type": "send",
+                    "channel": "sms",
+                    "text": "Last call: 10% off with CART10",
+                },
+                {"id": "done", "type": "exit"},
+            ],
+        }
     if kind == "keyword":
         return {
-            "name": name, "trigger": {"type": "keyword", "keyword": "JOIN", "number": ""},
+            "name": name,
+            "trigger": {"type": "keyword", "keyword": "JOIN", "number": ""},
             "steps": [
-                {"id": "welcome", "type": "send", "channel": "sms",
-                 "text": "Welcome! Reply with your first name."},
-                {"id": "answer", "type": "wait_for", "event": "reply", "timeout": "P1D",
-                 "then": "thanks", "else": "done"},
+                {
+                    "id": "welcome",
+                    "type": "send",
+                    "channel": "sms",
+                    "text": "Welcome! Reply with your first name.",
+                },
+                {
+                    "id": "answer",
+                    "type": "wait_for",
+                    "event": "reply",
+                    "timeout": "P1D",
+                    "then": "thanks",
+                    "else": "done",
+                },
                 {"id": "thanks", "type": "send", "channel": "sms", "text": "Thanks, you are in."},
-                {"id": "done", "type": "exit"}],
-        }  # fmt: skip
+                {"id": "done", "type": "exit"},
+            ],
+        }
     hello = {"id": "send1", "type": "send", "channel": "sms", "text": "Hello!"}
     return {"name": name, "trigger": {"type": "event", "event": "signed_up"}, "steps": [hello]}
 
@@ -430,28 +466,42 @@ def test_script(draft: dict[str, Any], now: dt.datetime) -> str:
     for index, person in enumerate(people):
         line: dict[str, Any] = {"at": f"PT{index * 5}M", "contact": person}
         if kind == "keyword":
-            line |= {"inbound": str(trigger.get("keyword") or "JOIN"),
-                     "to": str(trigger.get("number") or "")}  # fmt: skip
+            line |= {
+                "inbound": str(trigger.get("keyword") or "JOIN"),
+                "to": str(trigger.get("number") or ""),
+            }
         elif kind == "list_joined":
             line["join"] = str(trigger.get("list") or "")
         elif kind == "segment":
             line["update"] = True
         elif kind == "date_attribute":
             attribute = str(trigger.get("attribute") or "birthday")
-            line["contact"] = {**person, "timezone": "UTC",
-                               "attributes": {attribute: f"1990-{now:%m-%d}"}}  # fmt: skip
+            line["contact"] = {
+                **person,
+                "timezone": "UTC",
+                "attributes": {attribute: f"1990-{now:%m-%d}"},
+            }
             line["update"] = True
             line["at"] = f"{now:%Y-%m-%d}T{trigger.get('at') or '09:00'}:00+00:00"
         elif kind == "message":
             line["outcome"] = str(trigger.get("outcome") or "delivered")
         else:
-            line |= {"name": str(trigger.get("event") or "signed_up"), "key": f"test-{index + 1}",
-                     "properties": properties}  # fmt: skip
+            line |= {
+                "name": str(trigger.get("event") or "signed_up"),
+                "key": f"test-{index + 1}",
+                "properties": properties,
+            }
         lines.append(line)
     goal = draft.get("goal")
     if isinstance(goal, dict) and goal.get("event"):
-        lines.append({"at": "PT30M", "contact": {"phone": people[1]["phone"]},
-                      "name": str(goal["event"]), "key": "test-2"})  # fmt: skip
+        lines.append(
+            {
+                "at": "PT30M",
+                "contact": {"phone": people[1]["phone"]},
+                "name": str(goal["event"]),
+                "key": "test-2",
+            }
+        )
     return "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
 
 

@@ -153,10 +153,20 @@ def claimed_row(now: datetime) -> Callable[..., Claimed]:
         if isinstance(values, str):
             values = json.loads(values)
         return Claimed(
-            id, message_id, contact_id, phone, channel, text, values,
-            callback_data or "", replaces_id, opted_text == "true", now,
-            zone=zone or "", country=country or "",
-        )  # fmt: skip
+            id,
+            message_id,
+            contact_id,
+            phone,
+            channel,
+            text,
+            values,
+            callback_data or "",
+            replaces_id,
+            opted_text == "true",
+            now,
+            zone=zone or "",
+            country=country or "",
+        )
 
     return make
 
@@ -173,11 +183,19 @@ def _hold_queued(holds: Sequence[tuple[int, datetime]], reason: str) -> int:
         moved += Message.objects.filter(id__in=ids, state=MessageState.QUEUED).update(not_before=at)
     insert_events(
         [
-            (pk, MessageEvent.Kind.STATE, MessageState.QUEUED, MessageState.QUEUED, "", "",
-             f"{reason} until {until[pk]:%Y-%m-%d %H:%M} UTC"[:500], now)
+            (
+                pk,
+                MessageEvent.Kind.STATE,
+                MessageState.QUEUED,
+                MessageState.QUEUED,
+                "",
+                "",
+                f"{reason} until {until[pk]:%Y-%m-%d %H:%M} UTC"[:500],
+                now,
+            )
             for pk in sorted(until)
         ]
-    )  # fmt: skip
+    )
     return moved
 
 

@@ -38,33 +38,62 @@ def state(sb: "Sandbox", req: "Request") -> Response:
         outcomes = dict(store.outcomes)
         by_channel = dict(store.by_channel)
         logged = dict(store.conversions)
-        queued = {"sms_reports": len(store.sms_pull), "messages_api_reports": len(store.ma_pull),
-                  "inbox": len(store.inbox)}  # fmt: skip
+        queued = {
+            "sms_reports": len(store.sms_pull),
+            "messages_api_reports": len(store.ma_pull),
+            "inbox": len(store.inbox),
+        }
     pending = sb.reporter.pending()
-    return Response(200, {
-        "accepted": {"total": counts["accepted"], "sms": counts["accepted_sms"],
-                     "whatsapp": counts["accepted_whatsapp"]},
-        "acceptedByChannel": by_channel,
-        "duplicates": {"messageId": counts["duplicate_message_id"],
-                       "recipientCallbackData": counts["duplicate_recipient_callback"]},
-        "outcomes": outcomes,
-        "reports": {"pushed": counts["reports_pushed"], "pending": pending,
-                    "pushRequests": counts["push_requests"],
-                    "pushFailures": counts["push_failures"],
-                    "refused": counts["push_refused"], "abandoned": counts["push_abandoned"],
-                    "duplicatePushes": counts["duplicate_pushes"],
-                    "pulled": counts["reports_pulled"], "queuedForPull": queued},
-        "requests": {"total": counts["requests"], "rejected400": counts["rejected_400"],
-                     "rejected401": counts["rejected_401"]},
-        "faults": {"429": counts["fault_429"], "5xx": counts["fault_5xx"],
-                   "dropped": counts["fault_dropped"], "slow": counts["fault_slow"]},
-        "inbound": {"pushed": counts["inbound_pushed"], "failed": counts["inbound_failed"],
-                    "queued": counts["inbound_queued"]},
-        # POST /ct/1/log/end/{messageId}: per message, how often it was logged converted.
-        "conversions": {"logged": counts["conversions_logged"],
-                        "refused": counts["conversions_refused"], "byMessageId": logged},
-        "config": sb.config.as_dict(),
-    })  # fmt: skip
+    return Response(
+        200,
+        {
+            "accepted": {
+                "total": counts["accepted"],
+                "sms": counts["accepted_sms"],
+                "whatsapp": counts["accepted_whatsapp"],
+            },
+            "acceptedByChannel": by_channel,
+            "duplicates": {
+                "messageId": counts["duplicate_message_id"],
+                "recipientCallbackData": counts["duplicate_recipient_callback"],
+            },
+            "outcomes": outcomes,
+            "reports": {
+                "pushed": counts["reports_pushed"],
+                "pending": pending,
+                "pushRequests": counts["push_requests"],
+                "pushFailures": counts["push_failures"],
+                "refused": counts["push_refused"],
+                "abandoned": counts["push_abandoned"],
+                "duplicatePushes": counts["duplicate_pushes"],
+                "pulled": counts["reports_pulled"],
+                "queuedForPull": queued,
+            },
+            "requests": {
+                "total": counts["requests"],
+                "rejected400": counts["rejected_400"],
+                "rejected401": counts["rejected_401"],
+            },
+            "faults": {
+                "429": counts["fault_429"],
+                "5xx": counts["fault_5xx"],
+                "dropped": counts["fault_dropped"],
+                "slow": counts["fault_slow"],
+            },
+            "inbound": {
+                "pushed": counts["inbound_pushed"],
+                "failed": counts["inbound_failed"],
+                "queued": counts["inbound_queued"],
+            },
+            # POST /ct/1/log/end/{messageId}: per message, how often it was logged converted.
+            "conversions": {
+                "logged": counts["conversions_logged"],
+                "refused": counts["conversions_refused"],
+                "byMessageId": logged,
+            },
+            "config": sb.config.as_dict(),
+        },
+    )
 
 
 def messages(sb: "Sandbox", req: "Request") -> Response:
@@ -180,8 +209,9 @@ def push_inbound(sb: "Sandbox", req: "Request") -> Response:
         sb.store.count("inbound_failed")
         return Response(502, {"messageId": message_id, "url": url, "error": type(exc).__name__})
     sb.store.count("inbound_pushed" if answer.ok else "inbound_failed")
-    return Response(200, {"messageId": message_id, "url": url, "status": answer.status_code,
-                          "payload": payload})  # fmt: skip
+    return Response(
+        200, {"messageId": message_id, "url": url, "status": answer.status_code, "payload": payload}
+    )
 
 
 _URL = re.compile(r"https?://[^\s]+")

@@ -16,10 +16,30 @@ from typing import Any
 from infobip.sandbox.state import Message
 
 _COLUMNS = (
-    "message_id", "channel", "to_", "sender", "bulk_id", "text", "parts", "accepted_at", "url",
-    "intermediate", "callback_data", "entity_id", "application_id", "campaign_ref", "template",
-    "failover", "final_status", "final_error", "outcome", "price", "seen", "state", "done_at",
-)  # fmt: skip
+    "message_id",
+    "channel",
+    "to_",
+    "sender",
+    "bulk_id",
+    "text",
+    "parts",
+    "accepted_at",
+    "url",
+    "intermediate",
+    "callback_data",
+    "entity_id",
+    "application_id",
+    "campaign_ref",
+    "template",
+    "failover",
+    "final_status",
+    "final_error",
+    "outcome",
+    "price",
+    "seen",
+    "state",
+    "done_at",
+)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY AUTOINCREMENT,
     {", ".join(_COLUMNS)});

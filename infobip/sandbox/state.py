@@ -239,12 +239,34 @@ class Store:
         self.conversions: Counter[str] = Counter()  # by messageId
         self.last_inbound: dict[str, float] = {}
         self.counts: dict[str, int] = dict.fromkeys(
-            ("accepted", "accepted_sms", "accepted_whatsapp", "duplicate_message_id",
-             "duplicate_recipient_callback", "requests", "rejected_400", "rejected_401",
-             "fault_429", "fault_5xx", "fault_dropped", "fault_slow", "reports_pushed",
-             "push_requests", "push_failures", "push_refused", "push_abandoned",
-             "duplicate_pushes", "reports_pulled", "inbound_pushed", "inbound_failed",
-             "inbound_queued", "conversions_logged", "conversions_refused"), 0)  # fmt: skip
+            (
+                "accepted",
+                "accepted_sms",
+                "accepted_whatsapp",
+                "duplicate_message_id",
+                "duplicate_recipient_callback",
+                "requests",
+                "rejected_400",
+                "rejected_401",
+                "fault_429",
+                "fault_5xx",
+                "fault_dropped",
+                "fault_slow",
+                "reports_pushed",
+                "push_requests",
+                "push_failures",
+                "push_refused",
+                "push_abandoned",
+                "duplicate_pushes",
+                "reports_pulled",
+                "inbound_pushed",
+                "inbound_failed",
+                "inbound_queued",
+                "conversions_logged",
+                "conversions_refused",
+            ),
+            0,
+        )
         self.outcomes: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         self.by_channel: Counter[str] = Counter()  # accepted messages per Infobip channel
 

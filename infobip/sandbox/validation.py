@@ -25,10 +25,23 @@ from infobip import openapi
 from infobip.openapi import Violation
 
 # Keywords that never change validity (or that jsonschema does not assert, like `format`).
-_ANNOTATIONS = frozenset({
-    "description", "title", "example", "examples", "readOnly", "writeOnly", "default",
-    "externalDocs", "format", "xml", "deprecated", "discriminator", "$comment",
-})  # fmt: skip
+_ANNOTATIONS = frozenset(
+    {
+        "description",
+        "title",
+        "example",
+        "examples",
+        "readOnly",
+        "writeOnly",
+        "default",
+        "externalDocs",
+        "format",
+        "xml",
+        "deprecated",
+        "discriminator",
+        "$comment",
+    }
+)
 _NAME_MAPS = ("properties", "patternProperties", "$defs", "dependentSchemas")
 _VERBATIM = ("enum", "const", "required", "dependentRequired")
 # jsonschema's oneOf message dumps the matching subschemas; an API error should not.

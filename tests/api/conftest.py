@@ -10,9 +10,17 @@ from django.test import Client
 from api.tokens import api_token_create
 from ui.roles import ROLE_PERMISSIONS
 
-ALL_SCOPES = ["read", "contacts:write", "campaigns:write", "campaigns:send", "messages:send",
-              "events:manage", "infobip:request",
-              "conversions:write", "senders:write"]  # fmt: skip
+ALL_SCOPES = [
+    "read",
+    "contacts:write",
+    "campaigns:write",
+    "campaigns:send",
+    "messages:send",
+    "events:manage",
+    "infobip:request",
+    "conversions:write",
+    "senders:write",
+]
 
 
 def make_user(username: str, *roles: str) -> User:

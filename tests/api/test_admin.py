@@ -40,9 +40,14 @@ def test_replay_from_the_admin_sends_a_delivered_event_again(
         url=webhook_sink.url(), events=["inbound.received"], secret="whsec_" + "QUJD" * 8
     )
     delivery = EventDelivery.objects.create(
-        subscription=subscription, event_type="inbound.received", webhook_id="msg_1",
-        dedupe_key="x", payload={"text": "hi"}, state="delivered", attempts=1,
-    )  # fmt: skip
+        subscription=subscription,
+        event_type="inbound.received",
+        webhook_id="msg_1",
+        dedupe_key="x",
+        payload={"text": "hi"},
+        state="delivered",
+        attempts=1,
+    )
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(

@@ -25,8 +25,11 @@ def test_messages_sent_through_the_api_come_back_as_signed_final_events(
     http = requests.Session()
     http.headers["Authorization"] = f"Bearer {secret}"
     base = live_server.url + "/api/v1/"
-    created = http.post(base + "event-subscriptions", json={
-        "url": webhook_sink.url("/final"), "events": ["message.final"]}, timeout=30)  # fmt: skip
+    created = http.post(
+        base + "event-subscriptions",
+        json={"url": webhook_sink.url("/final"), "events": ["message.final"]},
+        timeout=30,
+    )
     assert created.status_code == 201, created.text
     to = [f"+4479460{i:05d}" for i in range(30)]
     body = {"channel": "sms", "sender": "Shop", "to": to, "text": "Your code is 1234"}
@@ -36,11 +39,15 @@ def test_messages_sent_through_the_api_come_back_as_signed_final_events(
     assert first.status_code == again.status_code == 202
     assert first.json() == again.json()
     ids = {m["messageId"] for m in first.json()["messages"]}
-    wait_for(lambda: sandbox.state()["accepted"]["total"] == 30, timeout=60,
-             message=celery_worker.tail())  # fmt: skip
+    wait_for(
+        lambda: sandbox.state()["accepted"]["total"] == 30, timeout=60, message=celery_worker.tail()
+    )
     sandbox.flush()
-    events = wait_for(lambda: len(webhook_sink.bodies("/final")) >= 30 and webhook_sink.requests,
-                      timeout=90, message=celery_worker.tail())  # fmt: skip
+    events = wait_for(
+        lambda: len(webhook_sink.bodies("/final")) >= 30 and webhook_sink.requests,
+        timeout=90,
+        message=celery_worker.tail(),
+    )
     verifier = Webhook(created.json()["secret"])
     for _, headers, payload in events:
         verifier.verify(json.dumps(payload, separators=(",", ":")), headers)

@@ -17,8 +17,10 @@ from tests.api.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
-SPENDERS = {"match": "all", "rules": [
-    {"field": "attribute", "key": "last_order_value", "op": "gt", "value": 50}]}  # fmt: skip
+SPENDERS = {
+    "match": "all",
+    "rules": [{"field": "attribute", "key": "last_order_value", "op": "gt", "value": 50}],
+}
 
 
 @pytest.fixture
@@ -59,8 +61,10 @@ def test_unsaved_rules_are_counted_and_sampled(api, shop) -> None:
 
 
 def test_bad_rules_and_names_answer_the_error_shape_with_the_field(api, shop) -> None:
-    bad = {"match": "all", "rules": [{"field": "attribute", "key": "last_order_value",
-                                      "op": "gt", "value": "lots"}]}  # fmt: skip
+    bad = {
+        "match": "all",
+        "rules": [{"field": "attribute", "key": "last_order_value", "op": "gt", "value": "lots"}],
+    }
     response = api.post("segments", {"name": "Bad", "rules": bad})
     assert response.status_code == 400
     error = response.json()["error"]
@@ -96,8 +100,10 @@ def test_attribute_types_are_declared_and_listed_with_their_values(api, shop) ->
 
 
 def test_a_typed_attribute_upserted_through_the_api_is_checked(api, shop) -> None:
-    rows = [{"phone": "+447946000001", "attributes": {"last_order_value": "1,234.50"}},
-            {"phone": "+447946000002", "attributes": {"last_order_value": "lots"}}]  # fmt: skip
+    rows = [
+        {"phone": "+447946000001", "attributes": {"last_order_value": "1,234.50"}},
+        {"phone": "+447946000002", "attributes": {"last_order_value": "lots"}},
+    ]
     response = api.post("contacts/upsert", {"contacts": rows})
     assert response.json()["rejected"] == [
         {"index": 1, "reason": "attributes.last_order_value: not a number"}
@@ -115,8 +121,9 @@ def test_a_typed_attribute_upserted_through_the_api_is_checked(api, shop) -> Non
     ],
 )
 def test_campaigns_target_a_segment_alone_or_with_lists(api, shop, audience, expected) -> None:
-    Segment.objects.create(name="Spenders", rules={**SPENDERS, "rules": [
-        {**SPENDERS["rules"][0], "type": "number"}]})  # fmt: skip
+    Segment.objects.create(
+        name="Spenders", rules={**SPENDERS, "rules": [{**SPENDERS["rules"][0], "type": "number"}]}
+    )
     response = api.post("campaigns", {"name": "c", "channel": "sms", "text": "Hi", **audience})
     assert response.status_code == 201, response.json()
     assert response.json()["audience_match"] == audience.get("audience_match", "any")
@@ -126,8 +133,16 @@ def test_campaigns_target_a_segment_alone_or_with_lists(api, shop, audience, exp
 
 def test_lists_and_a_segment_needs_both(api, shop) -> None:
     Segment.objects.create(name="Spenders", rules=SPENDERS)
-    response = api.post("campaigns", {"name": "c", "channel": "sms", "text": "Hi",
-                                      "segment": "Spenders", "audience_match": "all"})  # fmt: skip
+    response = api.post(
+        "campaigns",
+        {
+            "name": "c",
+            "channel": "sms",
+            "text": "Hi",
+            "segment": "Spenders",
+            "audience_match": "all",
+        },
+    )
     assert response.status_code == 400
     assert "needs both lists and a segment" in response.json()["error"]["message"]
 
@@ -136,8 +151,11 @@ CSV = "Mobile;Spend;Consent\n+447946000201;1 234,50;yes\n+447946000202;lots;unsu
 
 
 def test_a_csv_is_previewed_then_imported_with_the_same_mapping(api, db) -> None:
-    body = {"filename": "shop.csv", "content_base64": base64.b64encode(
-        CSV.encode("utf-16")).decode(), "map": ["Spend=number:last_order_value"]}  # fmt: skip
+    body = {
+        "filename": "shop.csv",
+        "content_base64": base64.b64encode(CSV.encode("utf-16")).decode(),
+        "map": ["Spend=number:last_order_value"],
+    }
     preview = api.post("contacts/import/preview", body).json()
     assert preview["encoding"] == "utf-16"
     assert preview["header"] == ["Mobile", "Spend", "Consent"]
@@ -158,11 +176,15 @@ def test_a_csv_is_previewed_then_imported_with_the_same_mapping(api, db) -> None
 
 
 def test_bad_imports_answer_the_error_shape(api, db) -> None:
-    assert api.post("contacts/import", {"content": "name\nAnn\n"}).json()["error"][
-        "message"].startswith("no phone column")  # fmt: skip
+    assert (
+        api.post("contacts/import", {"content": "name\nAnn\n"})
+        .json()["error"]["message"]
+        .startswith("no phone column")
+    )
     assert api.post("contacts/import", {}).status_code == 400
     assert api.post("contacts/import", {"content_base64": "%%%"}).status_code == 400
-    refused = api.post("contacts/import", {"content": "Tel\n+447946000201\n",
-                                           "map": ["Nope=phone"]})  # fmt: skip
+    refused = api.post(
+        "contacts/import", {"content": "Tel\n+447946000201\n", "map": ["Nope=phone"]}
+    )
     assert "no column 'Nope'" in refused.json()["error"]["message"]
     assert not Contact.objects.exists()

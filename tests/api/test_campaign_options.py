@@ -16,9 +16,17 @@ pytestmark = pytest.mark.django_db
 def test_the_api_takes_every_option_and_answers_the_forecast(api_for, sender_user):
     make_audience(2, name="Fans")
     api = api_for(sender_user)
-    body = {"name": "Winter", "channel": "sms", "lists": ["Fans"], "text": "Hi",
-            "send_window": {"start": "08:00", "end": "21:00"}, "max_spend": "25.5",
-            "frequency_cap_override": True, "sender": "ShopCo", "track_links": True}  # fmt: skip
+    body = {
+        "name": "Winter",
+        "channel": "sms",
+        "lists": ["Fans"],
+        "text": "Hi",
+        "send_window": {"start": "08:00", "end": "21:00"},
+        "max_spend": "25.5",
+        "frequency_cap_override": True,
+        "sender": "ShopCo",
+        "track_links": True,
+    }
     created = api.post("campaigns", body)
     assert created.status_code == 201, created.content
     data = created.json()
@@ -50,8 +58,20 @@ def test_lifting_caps_over_the_api_needs_the_send_permission(api_for):
 def test_the_command_keeps_quiet_hours_meaning_and_says_options_and_forecast(capsys):
     make_audience(2, name="Fans")
     for name, flag in (("old", "--quiet-hours"), ("new", "--send-window")):
-        call_command("campaign", "create", "--name", name, "--list", "Fans", "--channel", "sms",
-                     "--text", "Hi", flag, "08:00-21:00")  # fmt: skip
+        call_command(
+            "campaign",
+            "create",
+            "--name",
+            name,
+            "--list",
+            "Fans",
+            "--channel",
+            "sms",
+            "--text",
+            "Hi",
+            flag,
+            "08:00-21:00",
+        )
     windows = set(Campaign.objects.values_list("quiet_hours_start", "quiet_hours_end"))
     assert len(windows) == 1
     assert [f"{t:%H:%M}" for t in windows.pop()] == ["08:00", "21:00"]
@@ -70,6 +90,19 @@ def test_the_command_refuses_to_lift_caps_for_a_user_without_the_send_permission
     make_audience(1, name="Fans")
     make_user("mia", "Marketer")
     with pytest.raises(CommandError, match="lift frequency caps"):
-        call_command("campaign", "create", "--name", "W", "--list", "Fans", "--channel", "sms",
-                     "--text", "Hi", "--override-frequency-cap", "--as", "mia")  # fmt: skip
+        call_command(
+            "campaign",
+            "create",
+            "--name",
+            "W",
+            "--list",
+            "Fans",
+            "--channel",
+            "sms",
+            "--text",
+            "Hi",
+            "--override-frequency-cap",
+            "--as",
+            "mia",
+        )
     assert not Campaign.objects.exists()

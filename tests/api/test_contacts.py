@@ -10,14 +10,16 @@ pytestmark = pytest.mark.django_db
 
 def test_upsert_normalises_numbers_and_reports_each_bad_row(api_for, sender_user) -> None:
     Contact.objects.create(phone="+447911123456", first_name="Old", attributes={"tier": "a"})
-    body = {"contacts": [
-        {"phone": "41793026727", "first_name": "Ana", "lists": ["vip"]},
-        {"phone": "+44 7911 123456", "attributes": {"city": "Leeds"}},
-        {"phone": "not a number"},
-        {"first_name": "no phone"},
-        "a string",
-        {"phone": "0041793026728", "opted_out": True},
-    ]}  # fmt: skip
+    body = {
+        "contacts": [
+            {"phone": "41793026727", "first_name": "Ana", "lists": ["vip"]},
+            {"phone": "+44 7911 123456", "attributes": {"city": "Leeds"}},
+            {"phone": "not a number"},
+            {"first_name": "no phone"},
+            "a string",
+            {"phone": "0041793026728", "opted_out": True},
+        ]
+    }
     response = api_for(sender_user).post("contacts/upsert", body)
     assert response.status_code == 200, response.content
     result = response.json()
@@ -84,29 +86,40 @@ def test_upsert_counts_created_updated_unchanged_and_keeps_memberships(
     api_for, sender_user
 ) -> None:
     api = api_for(sender_user)
-    first = api.post("contacts/upsert", {"contacts": [
-        {"phone": "447400100001", "first_name": "A", "lists": ["vip"]},  # Infobip digits
-        {"phone": "00447400100002", "lists": ["vip", "news"]},
-        {"phone": "+44 7400-100003", "attributes": {"n": 1}},
-        {"phone": "+447400100001", "last_name": "Z"},  # same number again: merged
-    ]}).json()  # fmt: skip
+    first = api.post(
+        "contacts/upsert",
+        {
+            "contacts": [
+                {"phone": "447400100001", "first_name": "A", "lists": ["vip"]},  # Infobip digits
+                {"phone": "00447400100002", "lists": ["vip", "news"]},
+                {"phone": "+44 7400-100003", "attributes": {"n": 1}},
+                {"phone": "+447400100001", "last_name": "Z"},  # same number again: merged
+            ]
+        },
+    ).json()
     assert (first["created"], first["updated"], first["unchanged"]) == (3, 0, 0)
     assert first["rejected"] == []
     one = Contact.objects.get(phone="+447400100001")
     assert (one.first_name, one.last_name, one.country) == ("A", "Z", "GB")
-    second = api.post("contacts/upsert", {"contacts": [
-        {"phone": "+447400100001", "first_name": "A"},  # nothing new
-        {"phone": "447400100002", "first_name": "B", "lists": ["news", "later"]},
-        {"phone": "+447400100003", "attributes": {"m": 2}},
-        {"phone": "+447400100004", "lists": ["later"]},
-    ]}).json()  # fmt: skip
+    second = api.post(
+        "contacts/upsert",
+        {
+            "contacts": [
+                {"phone": "+447400100001", "first_name": "A"},  # nothing new
+                {"phone": "447400100002", "first_name": "B", "lists": ["news", "later"]},
+                {"phone": "+447400100003", "attributes": {"m": 2}},
+                {"phone": "+447400100004", "lists": ["later"]},
+            ]
+        },
+    ).json()
     assert (second["created"], second["updated"], second["unchanged"]) == (1, 2, 1)
     assert Contact.objects.get(phone="+447400100003").attributes == {"n": 1, "m": 2}
     members = {
-        name: sorted(ContactList.objects.get(name=name).memberships.values_list(
-            "contact__phone", flat=True))
+        name: sorted(
+            ContactList.objects.get(name=name).memberships.values_list("contact__phone", flat=True)
+        )
         for name in ("vip", "news", "later")
-    }  # fmt: skip
+    }
     assert members == {
         "vip": ["+447400100001", "+447400100002"],
         "news": ["+447400100002"],  # once, though named in both calls
@@ -116,17 +129,19 @@ def test_upsert_counts_created_updated_unchanged_and_keeps_memberships(
 
 
 def test_upsert_reports_each_bad_row_with_its_index_and_code(api_for, sender_user) -> None:
-    body = {"contacts": [
-        {"phone": "+447400100001"},
-        {"phone": "+447011100001"},  # a UK personal number
-        {"phone": "+44 20"},
-        {"phone": "+447400100002", "first_name": 5},
-        {"phone": "+447400100003", "lists": "vip"},
-        {"phone": "+447400100004", "opted_out": "yes"},
-        {"phone": "+447400100005", "attributes": ["x"]},
-        {"phone": "+447011100001"},  # the same bad number: the same reason
-        {"phone": "+999 1234 5678"},
-    ]}  # fmt: skip
+    body = {
+        "contacts": [
+            {"phone": "+447400100001"},
+            {"phone": "+447011100001"},  # a UK personal number
+            {"phone": "+44 20"},
+            {"phone": "+447400100002", "first_name": 5},
+            {"phone": "+447400100003", "lists": "vip"},
+            {"phone": "+447400100004", "opted_out": "yes"},
+            {"phone": "+447400100005", "attributes": ["x"]},
+            {"phone": "+447011100001"},  # the same bad number: the same reason
+            {"phone": "+999 1234 5678"},
+        ]
+    }
     result = api_for(sender_user).post("contacts/upsert", body).json()
     assert result["created"] == 1
     reasons = {r["index"]: r["reason"] for r in result["rejected"]}
@@ -145,23 +160,31 @@ def test_upsert_reports_each_bad_row_with_its_index_and_code(api_for, sender_use
 def test_upsert_opt_out_of_an_existing_contact_is_recorded_once(api_for, sender_user) -> None:
     Contact.objects.create(phone="+41793026727")
     api = api_for(sender_user)
-    result = api.post("contacts/upsert", {"contacts": [
-        {"phone": "41793026727", "opted_out": True}]}).json()  # fmt: skip
+    result = api.post(
+        "contacts/upsert", {"contacts": [{"phone": "41793026727", "opted_out": True}]}
+    ).json()
     assert result["rejected"] == []
     assert Contact.objects.get(phone="+41793026727").opted_out is True
     assert ConsentEvent.objects.filter(source="api").count() == 1
 
 
 def test_upsert_text_checks_strip_and_give_their_reasons(api_for, sender_user) -> None:
-    body = {"contacts": [
-        {"phone": "+447400100001", "first_name": "  Ana ", "language": " de ", "lists": [" vip "]},
-        {"phone": "+447400100002", "last_name": "x" * 151},
-        {"phone": "+447400100003", "language": "x" * 21},
-        {"phone": "+447400100004", "timezone": 3},
-        {"phone": "+447400100005", "lists": ["vip", "  "]},
-        {"phone": "+447400100006", "attributes": {}, "lists": None, "opted_out": False},
-        {"phone": "   "},
-    ]}  # fmt: skip
+    body = {
+        "contacts": [
+            {
+                "phone": "+447400100001",
+                "first_name": "  Ana ",
+                "language": " de ",
+                "lists": [" vip "],
+            },
+            {"phone": "+447400100002", "last_name": "x" * 151},
+            {"phone": "+447400100003", "language": "x" * 21},
+            {"phone": "+447400100004", "timezone": 3},
+            {"phone": "+447400100005", "lists": ["vip", "  "]},
+            {"phone": "+447400100006", "attributes": {}, "lists": None, "opted_out": False},
+            {"phone": "   "},
+        ]
+    }
     result = api_for(sender_user).post("contacts/upsert", body).json()
     assert {r["index"]: r["reason"] for r in result["rejected"]} == {
         1: "last_name: longer than 150 characters",

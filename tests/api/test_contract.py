@@ -214,8 +214,13 @@ def test_every_success_answer_matches_the_document(
         "GET", "/api/v1/messages/{message_id}", 200, message_id=sent["messages"][0]["messageId"]
     )
     c.check("GET", "/api/v1/inbound", 200)
-    c.check("POST", "/api/v1/conversations/{id}/replies", 202,
-            {"channel": "sms", "text": "Yes, we are open"}, id=ann.pk)  # fmt: skip
+    c.check(
+        "POST",
+        "/api/v1/conversations/{id}/replies",
+        202,
+        {"channel": "sms", "text": "Yes, we are open"},
+        id=ann.pk,
+    )
     c.check("GET", "/api/v1/conversations/{id}/replies", 200, id=ann.pk)
 
     # A campaign through its life.
@@ -280,8 +285,12 @@ def test_every_success_answer_matches_the_document(
     c.check("DELETE", "/api/v1/event-subscriptions/{id}", 204, id=sub["id"])
 
     # The custom call (a read; sends are refused).
-    logs = c.check("POST", "/api/v1/infobip/request", 200,
-                   {"method": "GET", "path": "/sms/3/logs", "query": {"limit": "1"}})  # fmt: skip
+    logs = c.check(
+        "POST",
+        "/api/v1/infobip/request",
+        200,
+        {"method": "GET", "path": "/sms/3/logs", "query": {"limit": "1"}},
+    )
     assert logs["status"] == 200
 
     # A CSV import with a mapping.
@@ -292,8 +301,10 @@ def test_every_success_answer_matches_the_document(
     # Attribute types and segments.
     c.check("POST", "/api/v1/attributes", 200, {"key": "score", "type": "number"})
     c.check("GET", "/api/v1/attributes", 200)
-    rules = {"match": "all", "rules": [{"field": "attribute", "key": "score", "op": "gt",
-                                        "value": 1}]}  # fmt: skip
+    rules = {
+        "match": "all",
+        "rules": [{"field": "attribute", "key": "score", "op": "gt", "value": 1}],
+    }
     segment = c.check("POST", "/api/v1/segments", 201, {"name": "contract", "rules": rules})
     c.check("GET", "/api/v1/segments", 200)
     c.check("POST", "/api/v1/segments/preview", 200, {"rules": rules})

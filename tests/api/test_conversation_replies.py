@@ -17,8 +17,9 @@ def test_a_reply_goes_out_once_per_key_and_lists_its_ledger_state(api_for, live_
     ann = Contact.objects.create(phone="+447946000401")
     api = api_for(rita, ["read", "messages:send"])
     path = f"conversations/{ann.pk}/replies"
-    first = api.post(path, {"channel": "sms", "text": "Yes, open Sunday"},
-                     headers={"Idempotency-Key": "k-1"})  # fmt: skip
+    first = api.post(
+        path, {"channel": "sms", "text": "Yes, open Sunday"}, headers={"Idempotency-Key": "k-1"}
+    )
     assert first.status_code == 202, first.content
     answer = first.json()
     assert (answer["channel"], answer["text"], answer["sentBy"]) == (
@@ -29,8 +30,9 @@ def test_a_reply_goes_out_once_per_key_and_lists_its_ledger_state(api_for, live_
     row = Message.objects.get(message_id=answer["messageId"])
     assert row.callback_data  # the report finds it the ordinary way
     assert row.state == "accepted"  # the batch chain sent it (eager)
-    again = api.post(path, {"channel": "sms", "text": "Yes, open Sunday"},
-                     headers={"Idempotency-Key": "k-1"})  # fmt: skip
+    again = api.post(
+        path, {"channel": "sms", "text": "Yes, open Sunday"}, headers={"Idempotency-Key": "k-1"}
+    )
     assert again.status_code == 202
     assert again["Idempotent-Replayed"] == "true"
     assert again.json()["messageId"] == answer["messageId"]
@@ -55,8 +57,9 @@ def test_refusals_name_the_field_in_words_and_write_nothing(api_for, live_sandbo
     assert "channel" in unknown.json()["error"]["fields"]
     assert api.post(path, {"channel": "whatsapp", "text": "hi"}).status_code == 400  # no window
     assert not Message.objects.exists()
-    confirmed = api.post(path, {"channel": "sms", "text": "Your order shipped",
-                                "transactional": True})  # fmt: skip
+    confirmed = api.post(
+        path, {"channel": "sms", "text": "Your order shipped", "transactional": True}
+    )
     assert confirmed.status_code == 202
     assert AuditEntry.objects.filter(action="reply_transactional", contact=out).exists()
     assert (

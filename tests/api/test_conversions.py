@@ -17,8 +17,9 @@ SCOPES = [*ALL_SCOPES, "conversions:write"]
 
 def _delivered(contact, hours_ago: float = 2) -> Message:
     at = timezone.now() - dt.timedelta(hours=hours_ago)
-    message = MessageFactory(campaign=CampaignFactory(state="completed"), contact=contact,
-                             state="delivered")  # fmt: skip
+    message = MessageFactory(
+        campaign=CampaignFactory(state="completed"), contact=contact, state="delivered"
+    )
     Message.objects.filter(pk=message.pk).update(
         created_at=at, claimed_at=at, accepted_at=at, done_at=at
     )
@@ -27,12 +28,18 @@ def _delivered(contact, hours_ago: float = 2) -> Message:
 
 def test_a_conversion_is_recorded_once_explained_and_sent_as_an_event(api_for, sender_user):
     api = api_for(sender_user, SCOPES)
-    EventSubscription.objects.create(url="http://127.0.0.1:9/x", events=["conversion.attributed"],
-                                     secret="whsec_dGVzdA==")  # fmt: skip
+    EventSubscription.objects.create(
+        url="http://127.0.0.1:9/x", events=["conversion.attributed"], secret="whsec_dGVzdA=="
+    )
     contact = ContactFactory()
     message = _delivered(contact)
-    body = {"order_id": "1042", "contact": {"phone": contact.phone}, "value": "59.90",
-            "currency": "EUR", "occurred_at": timezone.now().isoformat()}  # fmt: skip
+    body = {
+        "order_id": "1042",
+        "contact": {"phone": contact.phone},
+        "value": "59.90",
+        "currency": "EUR",
+        "occurred_at": timezone.now().isoformat(),
+    }
     first = api.post("conversions", body, execute=False)
     assert first.status_code == 201, first.content
     answer = first.json()
@@ -61,8 +68,9 @@ def test_a_batch_records_the_good_and_names_the_bad(api_for, sender_user):
     data = response.json()
     assert data["created"] == 299
     assert data["duplicates"] == 0
-    assert data["rejected"] == [{"index": 7, "reason": 'value: a decimal amount such as "59.90"',
-                                 "field": "value"}]  # fmt: skip
+    assert data["rejected"] == [
+        {"index": 7, "reason": 'value: a decimal amount such as "59.90"', "field": "value"}
+    ]
     assert Conversion.objects.count() == 299
 
 
@@ -98,18 +106,27 @@ def test_a_split_campaign_is_created_and_reported_through_the_api(api_for, sende
     api = api_for(sender_user, SCOPES)
     make_audience(10, name="demo")
     body = {
-        "name": "spring", "channel": "sms", "lists": ["demo"],
-        "variants": [{"name": "A", "text": "Hi {{first_name}}"},
-                     {"name": "B", "text": "Hello {{first_name}}", "coupon": "SPRING-B"}],
+        "name": "spring",
+        "channel": "sms",
+        "lists": ["demo"],
+        "variants": [
+            {"name": "A", "text": "Hi {{first_name}}"},
+            {"name": "B", "text": "Hello {{first_name}}", "coupon": "SPRING-B"},
+        ],
         "test": {"share": 20, "holdout": 5, "winner_by": "clicks", "decide_after": "PT4H"},
-    }  # fmt: skip
+    }
     response = api.post("campaigns", body)
     assert response.status_code == 201, response.content
     created = response.json()
     assert created["text"] == "Hi {{first_name}}"
     assert [v["name"] for v in created["variants"]] == ["A", "B"]
-    assert created["test"] == {"share": 20, "holdout": 5, "winner_by": "clicks",
-                               "decide_after": "PT4H", "if_undecided": "leader"}  # fmt: skip
+    assert created["test"] == {
+        "share": 20,
+        "holdout": 5,
+        "winner_by": "clicks",
+        "decide_after": "PT4H",
+        "if_undecided": "leader",
+    }
     status = api.get(f"campaigns/{created['id']}").json()
     assert [v["name"] for v in status["variants"]] == ["A", "B"]
     assert status["winner"] is None

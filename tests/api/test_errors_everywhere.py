@@ -143,8 +143,9 @@ def test_api_token_create_expires_in(user, capsys) -> None:
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
-    call_command("api_token", "create", "--user", "ops", "--scopes", "read", "--expires-in",
-                 "90d", "--json")  # fmt: skip
+    call_command(
+        "api_token", "create", "--user", "ops", "--scopes", "read", "--expires-in", "90d", "--json"
+    )
     created = json.loads(capsys.readouterr().out)
     token = ApiToken.objects.get(pk=created["id"])
     assert created["expires_at"] == token.expires_at.isoformat()
@@ -153,21 +154,26 @@ def test_api_token_create_expires_in(user, capsys) -> None:
     (row,) = json.loads(capsys.readouterr().out)
     assert (row["state"], row["expires_at"]) == ("active", created["expires_at"])
     with pytest.raises(CommandError, match="use a number and a unit"):
-        call_command("api_token", "create", "--user", "ops", "--scopes", "read",
-                     "--expires-in", "soon")  # fmt: skip
+        call_command(
+            "api_token", "create", "--user", "ops", "--scopes", "read", "--expires-in", "soon"
+        )
 
 
 def test_the_api_page_and_admin_show_expiry(client, user) -> None:
     client.force_login(user)
-    response = client.post("/settings/api/", {"action": "create_token", "name": "ci",
-                                              "scopes": ["read"], "expires_in": "2w"})  # fmt: skip
+    response = client.post(
+        "/settings/api/",
+        {"action": "create_token", "name": "ci", "scopes": ["read"], "expires_in": "2w"},
+    )
     assert response.status_code == 200
     token = ApiToken.objects.get(name="ci")
     assert token.expires_at is not None
     page = response.content.decode()
     assert 'class="token-expiry">never<' not in page
-    bad = client.post("/settings/api/", {"action": "create_token", "name": "x",
-                                         "scopes": ["read"], "expires_in": "tomorrow"})  # fmt: skip
+    bad = client.post(
+        "/settings/api/",
+        {"action": "create_token", "name": "x", "scopes": ["read"], "expires_in": "tomorrow"},
+    )
     assert bad.status_code == 400
     assert "use a number and a unit" in bad.content.decode()
     admin = make_user("root")

@@ -20,8 +20,15 @@ OUR_NUMBER = "447860099299"
 
 def inbound_sms(text: str, *, to: str = OUR_NUMBER, message_id: str = "in-1") -> dict:
     at = "2026-11-21T10:00:00.000+0000"
-    item = {"messageId": message_id, "from": "447946000001", "to": to, "text": text,
-            "cleanText": text, "receivedAt": at, "smsCount": 1}  # fmt: skip
+    item = {
+        "messageId": message_id,
+        "from": "447946000001",
+        "to": to,
+        "text": text,
+        "cleanText": text,
+        "receivedAt": at,
+        "smsCount": 1,
+    }
     return {"results": [item], "messageCount": 1, "pendingMessageCount": 0}
 
 
@@ -103,8 +110,13 @@ def test_a_receiver_answering_500_three_times_gets_it_again_each_time_then_once_
 def test_inbound_filters_deliver_the_match_and_not_the_rest(
     api_for, sender_user, webhook_sink, push
 ) -> None:
-    _subscribe(api_for(sender_user), webhook_sink.url(), ["inbound.received"],
-               number="+447860099299", keyword="order")  # fmt: skip
+    _subscribe(
+        api_for(sender_user),
+        webhook_sink.url(),
+        ["inbound.received"],
+        number="+447860099299",
+        keyword="order",
+    )
     push("sms/inbound", inbound_sms("ORDER 1234 please", message_id="a"))
     push("sms/inbound", inbound_sms("hello", message_id="b"))
     push("sms/inbound", inbound_sms("ORDER 99", to="447860000000", message_id="c"))
@@ -185,11 +197,15 @@ def test_a_subscription_failing_for_days_is_disabled_with_a_notice(
 
 def _finals(subscription_id: int, n: int) -> list[EventDelivery]:
     return EventDelivery.objects.bulk_create(
-        EventDelivery(subscription_id=subscription_id, event_type="message.final",
-                      webhook_id=f"msg_{i:032x}", dedupe_key=f"message.final:{i}",
-                      payload={"messageId": str(i), "state": "delivered"})
+        EventDelivery(
+            subscription_id=subscription_id,
+            event_type="message.final",
+            webhook_id=f"msg_{i:032x}",
+            dedupe_key=f"message.final:{i}",
+            payload={"messageId": str(i), "state": "delivered"},
+        )
         for i in range(n)
-    )  # fmt: skip
+    )
 
 
 def test_message_final_events_go_out_in_concurrent_waves_each_signed_once(
@@ -265,8 +281,9 @@ def test_delivery_steps_back_while_pushes_wait_and_one_hold_at_a_time(
     created = _subscribe(api_for(sender_user), webhook_sink.url(), ["message.final"])
     assert ingestion_busy() is False
     with django_capture_on_commit_callbacks(execute=False):
-        client.post(path_of("sms/reports"), json.dumps({"results": []}),
-                    content_type="application/json")  # fmt: skip
+        client.post(
+            path_of("sms/reports"), json.dumps({"results": []}), content_type="application/json"
+        )
     assert ingestion_busy() is True  # a stored push not processed yet
     assert delivery_defer(subscription_id=created["id"], seconds=5) is True
     assert delivery_defer(subscription_id=created["id"], seconds=5) is False  # already held

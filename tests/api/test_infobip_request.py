@@ -33,8 +33,9 @@ def test_a_call_answers_infobip_s_status_and_json_and_is_audited(api_for, staff,
     response = api.post("infobip/request", call)
     assert response.status_code == 200, response.content
     assert response.json() == {"status": 200, "body": {"results": []}}
-    preview = api.post("infobip/request", {"method": "POST", "path": "/sms/1/preview",
-                                           "body": {"text": "Hello"}})  # fmt: skip
+    preview = api.post(
+        "infobip/request", {"method": "POST", "path": "/sms/1/preview", "body": {"text": "Hello"}}
+    )
     assert preview.json()["body"]["previews"][0]["messageCount"] == 1
     # An Infobip error is an answer: its status and its body, not Herald's error shape.
     missing = api.post("infobip/request", {"method": "GET", "path": "/sms/9/nothing"})
@@ -43,22 +44,36 @@ def test_a_call_answers_infobip_s_status_and_json_and_is_audited(api_for, staff,
     details = list(
         AuditEntry.objects.filter(action="infobip_request").values_list("detail", flat=True)
     )
-    assert sorted(details) == ["GET /sms/3/logs → 200", "GET /sms/9/nothing → 404",
-                               "POST /sms/1/preview → 200"]  # fmt: skip
+    assert sorted(details) == [
+        "GET /sms/3/logs → 200",
+        "GET /sms/9/nothing → 404",
+        "POST /sms/1/preview → 200",
+    ]
     assert on_sandbox.api_key not in response.content.decode()
 
 
 def test_message_sends_are_refused_and_nothing_is_sent(api_for, staff, on_sandbox):
     api = api_for(staff, ["infobip:request"])
     body = {"messages": [{"destinations": [{"to": "41793026727"}], "content": {"text": "Hi"}}]}
-    for path in ["/sms/3/messages", "/whatsapp/1/message/template", "/messages-api/1/messages",
-                 "/viber/2/messages", "/sms/1/text/single", "/SMS/3/messages"]:  # fmt: skip
+    for path in [
+        "/sms/3/messages",
+        "/whatsapp/1/message/template",
+        "/messages-api/1/messages",
+        "/viber/2/messages",
+        "/sms/1/text/single",
+        "/SMS/3/messages",
+    ]:
         response = api.post("infobip/request", {"method": "POST", "path": path, "body": body})
         assert response.status_code == 400, path
         assert response.json()["error"]["code"] == "refused"
         assert "POST /api/v1/messages" in response.json()["error"]["message"]
-    for path in ["/sms/3/logs/../messages", "/sms//3/messages", "/sms/3/logs?x=1", "sms/3/logs",
-                 "/sms/%33/messages"]:  # fmt: skip
+    for path in [
+        "/sms/3/logs/../messages",
+        "/sms//3/messages",
+        "/sms/3/logs?x=1",
+        "sms/3/logs",
+        "/sms/%33/messages",
+    ]:
         response = api.post("infobip/request", {"method": "POST", "path": path, "body": body})
         assert response.status_code == 400, path
     assert on_sandbox.state()["accepted"]["total"] == 0

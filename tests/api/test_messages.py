@@ -114,8 +114,11 @@ def test_sends_to_many_report_each_bad_number_and_send_the_others(
     assert response.status_code == 202, response.content
     messages = response.json()["messages"]
     assert [(m["index"], m["state"]) for m in messages] == [
-        (0, "queued"), (1, "rejected"), (2, "rejected"), (3, "queued"),
-    ]  # fmt: skip
+        (0, "queued"),
+        (1, "rejected"),
+        (2, "rejected"),
+        (3, "queued"),
+    ]
     assert messages[1]["to"] == "banana"
     assert messages[1]["messageId"] is None
     assert messages[1]["reason"].startswith("NOT_A_NUMBER")
@@ -146,9 +149,14 @@ def test_a_whatsapp_template_send_checks_placeholders_against_the_synced_templat
 
     templates_sync()
     api = api_for(sender_user)
-    body = {"channel": "whatsapp_template", "from": "447860099299", "to": "41793026727",
-            "template": "order_update", "language": "en",
-            "placeholders": {"body": ["A-1"]}}  # fmt: skip
+    body = {
+        "channel": "whatsapp_template",
+        "from": "447860099299",
+        "to": "41793026727",
+        "template": "order_update",
+        "language": "en",
+        "placeholders": {"body": ["A-1"]},
+    }
     short = api.post("messages", body)
     assert short.status_code == 400
     assert "{{2}}" in short.json()["error"]["message"]
@@ -164,10 +172,19 @@ def test_a_whatsapp_template_send_checks_placeholders_against_the_synced_templat
 
 def test_viber_and_rcs_sends_go_through_the_messages_api(api_for, sender_user, live_sandbox):
     api = api_for(sender_user)
-    viber = {"channel": "viber", "to": ["41793026727", "41793026728"], "text": "Your code 1234",
-             "buttons": [{"text": "Open app", "url": "https://example.com/app"}]}  # fmt: skip
-    rcs = {"channel": "rcs", "sender": "shop_agent", "to": "41793026729",
-           "image": "https://example.com/receipt.png", "text": "Your receipt"}  # fmt: skip
+    viber = {
+        "channel": "viber",
+        "to": ["41793026727", "41793026728"],
+        "text": "Your code 1234",
+        "buttons": [{"text": "Open app", "url": "https://example.com/app"}],
+    }
+    rcs = {
+        "channel": "rcs",
+        "sender": "shop_agent",
+        "to": "41793026729",
+        "image": "https://example.com/receipt.png",
+        "text": "Your receipt",
+    }
     for body in (viber, rcs):
         answer = api.post("messages", body)
         assert answer.status_code == 202, answer.content

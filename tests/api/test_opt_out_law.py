@@ -13,8 +13,12 @@ from contacts.models import Contact, ContactList, ListMembership
 from core.rules import OPERATOR
 
 pytestmark = pytest.mark.django_db
-PEOPLE = [("+447946000101", "GB", "en"), ("+33612345678", "FR", "fr"),
-          ("+33612345679", "FR", "en-GB"), ("+4915112345678", "DE", "de")]  # fmt: skip
+PEOPLE = [
+    ("+447946000101", "GB", "en"),
+    ("+33612345678", "FR", "fr"),
+    ("+33612345679", "FR", "en-GB"),
+    ("+4915112345678", "DE", "de"),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +30,9 @@ def _the_laws(settings):
 def _audience() -> ContactList:
     audience = ContactList.objects.create(name="Everyone")
     for phone, country, language in PEOPLE:
-        contact = Contact.objects.create(phone=phone, country=country, language=language,
-                                         first_name="Ann")  # fmt: skip
+        contact = Contact.objects.create(
+            phone=phone, country=country, language=language, first_name="Ann"
+        )
         ListMembership.objects.create(contact=contact, contact_list=audience)
     return audience
 
@@ -40,17 +45,24 @@ def _texts(campaign: Campaign, monkeypatch) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("text", "says"),
-    [("Reply STOP to opt out", True), ("STOP au 36180", True), ("Bye: {{opt_out_url}}", True),
-     ("Don't stop shopping", False), ("END OF SEASON SALE", False), ("Sale today", False)],
-)  # fmt: skip
+    [
+        ("Reply STOP to opt out", True),
+        ("STOP au 36180", True),
+        ("Bye: {{opt_out_url}}", True),
+        ("Don't stop shopping", False),
+        ("END OF SEASON SALE", False),
+        ("Sale today", False),
+    ],
+)
 def test_what_counts_as_saying_how_to_opt_out(text, says):
     assert says_how_to_opt_out(text) is says
 
 
 def test_the_freeze_adds_the_footer_in_each_recipients_language(monkeypatch):
     audience = _audience()
-    campaign = campaign_create(name="s", channel="sms", lists=[audience], text="Sale today",
-                               sender="447860099299")  # fmt: skip
+    campaign = campaign_create(
+        name="s", channel="sms", lists=[audience], text="Sale today", sender="447860099299"
+    )
     texts = _texts(campaign, monkeypatch)
     assert texts == {
         "+447946000101": "Sale today\nReply STOP to opt out",
@@ -69,8 +81,9 @@ def test_the_freeze_adds_the_footer_in_each_recipients_language(monkeypatch):
 
 
 def test_a_sender_name_nobody_can_reply_to_gets_the_opt_out_link():
-    campaign = campaign_create(name="s", channel="sms", lists=[_audience()], text="Sale today",
-                               sender="ShopCo")  # fmt: skip
+    campaign = campaign_create(
+        name="s", channel="sms", lists=[_audience()], text="Sale today", sender="ShopCo"
+    )
     from contacts.optout import opt_out_url
 
     samples = {s["phone"]: s["text"] for s in campaign_preview(campaign=campaign)["samples"]}
@@ -79,14 +92,16 @@ def test_a_sender_name_nobody_can_reply_to_gets_the_opt_out_link():
 
 
 def test_a_text_that_says_it_already_gets_nothing_more(monkeypatch):
-    campaign = campaign_create(name="s", channel="sms", lists=[_audience()],
-                               text="Sale today. Reply STOP to opt out")  # fmt: skip
+    campaign = campaign_create(
+        name="s", channel="sms", lists=[_audience()], text="Sale today. Reply STOP to opt out"
+    )
     assert set(_texts(campaign, monkeypatch).values()) == {"Sale today. Reply STOP to opt out"}
 
 
 def test_with_the_footer_off_every_surface_refuses_the_launch(api_for_superuser):
-    campaign = campaign_create(name="s", channel="sms", lists=[_audience()], text="Sale today",
-                               opt_out_footer=False)  # fmt: skip
+    campaign = campaign_create(
+        name="s", channel="sms", lists=[_audience()], text="Sale today", opt_out_footer=False
+    )
     problems = opt_out_problems(campaign=campaign)
     assert [(p["country"], p["recipients"]) for p in problems] == [("FR", 2), ("GB", 1)]
     assert "PECR 2003 reg 23" in problems[1]["problems"][0]
@@ -115,11 +130,27 @@ def api_for_superuser(api_for, django_user_model):
 
 def test_the_footer_option_on_the_command_line_and_the_api(api_for_superuser):
     _audience()
-    call_command("campaign", "create", "--name", "c", "--list", "Everyone", "--channel", "sms",
-                 "--text", "Hi", "--no-opt-out-footer")  # fmt: skip
+    call_command(
+        "campaign",
+        "create",
+        "--name",
+        "c",
+        "--list",
+        "Everyone",
+        "--channel",
+        "sms",
+        "--text",
+        "Hi",
+        "--no-opt-out-footer",
+    )
     assert Campaign.objects.get(name="c").opt_out_footer is False
-    body = {"name": "a", "channel": "sms", "lists": ["Everyone"], "text": "Hi",
-            "opt_out_footer": False}  # fmt: skip
+    body = {
+        "name": "a",
+        "channel": "sms",
+        "lists": ["Everyone"],
+        "text": "Hi",
+        "opt_out_footer": False,
+    }
     created = api_for_superuser.post("campaigns", body)
     assert created.json()["opt_out_footer"] is False
     assert Campaign.objects.get(name="a").opt_out_footer is False
@@ -129,8 +160,14 @@ def test_an_sms_step_of_a_fallback_chain_carries_the_wording_too():
     from campaigns.failover import failover_create
 
     audience = _audience()
-    campaign = campaign_create(name="v", channel="viber", lists=[audience], text="Sale today",
-                               fallback=["sms"], sender="ShopViber")  # fmt: skip
+    campaign = campaign_create(
+        name="v",
+        channel="viber",
+        lists=[audience],
+        text="Sale today",
+        fallback=["sms"],
+        sender="ShopViber",
+    )
     Campaign.objects.filter(pk=campaign.pk).update(state="running")
     gb, de = Contact.objects.get(country="GB"), Contact.objects.get(country="DE")
     failed = [

@@ -57,14 +57,18 @@ def test_upsert_takes_a_body_only_the_json_module_reads(api_for, sender_user) ->
     big = 123456789012345678901234567890
     body = '{"contacts": [{"phone": "+447911123456", "attributes": {"n": ' + str(big) + "}}]}"
     response = api.client.post(
-        "/api/v1/contacts/upsert", body, content_type="application/json",
+        "/api/v1/contacts/upsert",
+        body,
+        content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {api.token}",
-    )  # fmt: skip
+    )
     assert response.status_code == 200, response.content
     assert Contact.objects.get(phone="+447911123456").attributes == {"n": big}
     bad = api.client.post(
-        "/api/v1/contacts/upsert", '{"contacts": [', content_type="application/json",
+        "/api/v1/contacts/upsert",
+        '{"contacts": [',
+        content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {api.token}",
-    )  # fmt: skip
+    )
     assert bad.status_code == 400
     assert "JSON parse error" in bad.content.decode()

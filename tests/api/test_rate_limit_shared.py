@@ -31,12 +31,22 @@ def test_the_rate_limit_is_counted_across_processes_and_threads(
     user = User.objects.create_superuser("rate", password="not-used")
     _, secret = api_token_create(user=user, scopes=["read"])
     port = _free_port()
-    env = {**integration_env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "2",
-           "GUNICORN_THREADS": "4", "HERALD_API_RATE": "40/min"}  # fmt: skip
+    env = {
+        **integration_env,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "2",
+        "GUNICORN_THREADS": "4",
+        "HERALD_API_RATE": "40/min",
+    }
     env.pop("HERALD_CACHE_URL", None)  # production's default: the broker's Redis
     log = (tmp_path / "gunicorn.log").open("wb")
-    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"],
-                           cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}/api/v1/contacts"
     try:
         deadline = time.monotonic() + 120
@@ -53,8 +63,9 @@ def test_the_rate_limit_is_counted_across_processes_and_threads(
         def client() -> None:
             session = requests.Session()
             for _ in range(15):
-                answer = session.get(base, headers={"Authorization": f"Bearer {secret}"},
-                                     timeout=30)  # fmt: skip
+                answer = session.get(
+                    base, headers={"Authorization": f"Bearer {secret}"}, timeout=30
+                )
                 with lock:
                     codes.append(answer.status_code)
 

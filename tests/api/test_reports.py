@@ -15,8 +15,11 @@ def test_comparison_and_trends_read_the_same_figures_as_the_page(api_for, sender
     assert answer.status_code == 200, answer.content
     row = answer.json()["campaigns"][0]
     assert (row["name"], row["sent"], row["delivered"], row["delivery_rate"]) == (
-        "Spring", 3, 2, 66.7,
-    )  # fmt: skip
+        "Spring",
+        3,
+        2,
+        66.7,
+    )
     assert (row["cost"], row["cost_per_delivered"], row["currency"]) == ("0.0300", "0.0150", "EUR")
     points = api.get("reports/trends?days=7&bucket=day").json()["points"]
     assert len(points) == 7

@@ -89,14 +89,30 @@ def test_every_outbound_event_is_a_webhook_whose_schema_its_bodies_meet() -> Non
     assert set(webhooks) == set(EventType.values)
     body_schema = webhooks["message.final"]["post"]["requestBody"]["content"]["application/json"]
     row = {
-        "id": 1, "message_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "campaign_id": 7,
-        "phone": "+41793026727", "channel": "sms", "state": "delivered", "status_group":
-        "DELIVERED", "status_id": 5, "status_name": "DELIVERED_TO_HANDSET", "error_group": None,
-        "error_id": None, "error_name": "", "error_permanent": None, "price": "0.0050",
-        "currency": "EUR", "parts": 1, "done_at": None, "reason": "",
-    }  # fmt: skip
-    body = {"type": "message.final", "timestamp": "2026-12-07T10:00:00+00:00",
-            "data": final_event_data(row)}  # fmt: skip
+        "id": 1,
+        "message_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+        "campaign_id": 7,
+        "phone": "+41793026727",
+        "channel": "sms",
+        "state": "delivered",
+        "status_group": "DELIVERED",
+        "status_id": 5,
+        "status_name": "DELIVERED_TO_HANDSET",
+        "error_group": None,
+        "error_id": None,
+        "error_name": "",
+        "error_permanent": None,
+        "price": "0.0050",
+        "currency": "EUR",
+        "parts": 1,
+        "done_at": None,
+        "reason": "",
+    }
+    body = {
+        "type": "message.final",
+        "timestamp": "2026-12-07T10:00:00+00:00",
+        "data": final_event_data(row),
+    }
     jsonschema.Draft202012Validator(body_schema["schema"]).validate(body)
     wrong = {**body, "type": "inbound.received"}
     with pytest.raises(jsonschema.ValidationError):

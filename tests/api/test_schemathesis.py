@@ -43,8 +43,12 @@ schema = schemathesis.openapi.from_dict(yaml.safe_load(COMMITTED.read_text()), c
 # What the issue asks: no 500, and every answer (status, content type, body) as documented.
 # Schemathesis' stricter negative-data checks (e.g. `?page_size=null` must be a 400) are not
 # asked for: DRF ignores unusable pagination parameters and answers the default page.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]  # fmt: skip
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -59,11 +59,20 @@ def test_listing_by_an_unknown_channel_is_a_400_and_a_missing_sender_a_404(
 def _accept_all(request):
     body = json.loads(request.body)
     messages = [
-        {"messageId": d["messageId"], "destination": d["to"],
-         "status": {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED",
-                    "description": "Message sent to next instance"}}
-        for m in body["messages"] for d in m["destinations"]
-    ]  # fmt: skip
+        {
+            "messageId": d["messageId"],
+            "destination": d["to"],
+            "status": {
+                "groupId": 1,
+                "groupName": "PENDING",
+                "id": 26,
+                "name": "PENDING_ACCEPTED",
+                "description": "Message sent to next instance",
+            },
+        }
+        for m in body["messages"]
+        for d in m["destinations"]
+    ]
     return 200, {}, json.dumps({"bulkId": "b", "messages": messages})
 
 
@@ -85,8 +94,13 @@ def test_a_transactional_send_routes_each_number_and_skips_what_india_would_refu
     assert senders == {"12025550123": "+12025550100", "447946000001": "Herald"}
 
     api.post("senders", INDIA)
-    body = {"channel": "sms", "sender": "auto", "to": ["+919812345670"],
-            "text": "Your code is 1234", "dlt_template_id": "1107"}  # fmt: skip
+    body = {
+        "channel": "sms",
+        "sender": "auto",
+        "to": ["+919812345670"],
+        "text": "Your code is 1234",
+        "dlt_template_id": "1107",
+    }
     answer = api.post("messages", body)
     assert answer.json()["messages"][0]["state"] == "queued"
     sent = sent_bodies(provider_mocked, "/sms/3/messages")[-1]["messages"][0]
@@ -100,10 +114,19 @@ def test_a_campaign_takes_its_regional_settings_and_excluded_countries(
 ) -> None:
     api = api_for(sender_user)
     api.post("lists", {"name": "world"})
-    created = api.post("campaigns", {
-        "name": "spring", "channel": "sms", "sender": "auto", "text": "Hi", "lists": ["world"],
-        "dlt_template_id": "1107", "exclude_countries": ["in", "US"], "kr_title": "Spring",
-    })  # fmt: skip
+    created = api.post(
+        "campaigns",
+        {
+            "name": "spring",
+            "channel": "sms",
+            "sender": "auto",
+            "text": "Hi",
+            "lists": ["world"],
+            "dlt_template_id": "1107",
+            "exclude_countries": ["in", "US"],
+            "kr_title": "Spring",
+        },
+    )
     assert created.status_code == 201, created.content
     campaign = created.json()
     assert campaign["sender"] == ""
@@ -112,8 +135,9 @@ def test_a_campaign_takes_its_regional_settings_and_excluded_countries(
     bad = api.call("PATCH", f"campaigns/{campaign['id']}", {"exclude_countries": ["XX"]})
     assert bad.status_code == 400
     assert "exclude_countries" in bad.json()["error"]["fields"]
-    fixed = api.call("PATCH", f"campaigns/{campaign['id']}",
-                     {"iys_recipient_type": "TACIR", "sender": "auto"})  # fmt: skip
+    fixed = api.call(
+        "PATCH", f"campaigns/{campaign['id']}", {"iys_recipient_type": "TACIR", "sender": "auto"}
+    )
     assert fixed.json()["iys_recipient_type"] == "TACIR"
     preview = api.get(f"campaigns/{campaign['id']}/preview").json()
     assert preview["compliance"] == []

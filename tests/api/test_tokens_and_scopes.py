@@ -21,8 +21,7 @@ def _draft() -> Campaign:
 
 
 def test_a_token_is_shown_once_and_stored_hashed(capsys, sender_user) -> None:
-    call_command("api_token", "create", "--user", "sam", "--scopes", "read,messages:send",
-                 "--json")  # fmt: skip
+    call_command("api_token", "create", "--user", "sam", "--scopes", "read,messages:send", "--json")
     printed = json.loads(capsys.readouterr().out)
     token = ApiToken.objects.get(pk=printed["id"])
     assert printed["token"].startswith("hrld_")
@@ -124,7 +123,8 @@ def test_reads_need_the_ui_view_permission_and_events_need_staff(api_for) -> Non
     marketer = api_for(make_user("mia", "Marketer"))
     assert marketer.get("contacts").status_code == 200
     assert marketer.get("inbound").status_code == 200
-    refused = marketer.post("event-subscriptions", {"url": "http://127.0.0.1:9/x",
-                                                    "events": ["message.final"]})  # fmt: skip
+    refused = marketer.post(
+        "event-subscriptions", {"url": "http://127.0.0.1:9/x", "events": ["message.final"]}
+    )
     assert refused.status_code == 403
     assert "staff" in refused.json()["error"]["message"]

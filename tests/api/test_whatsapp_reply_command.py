@@ -31,8 +31,16 @@ def test_image_reply_inside_the_window_is_a_ledger_row_sent_through_the_sandbox(
         phone="+447946000301", whatsapp_last_inbound_at=timezone.now() - dt.timedelta(hours=2)
     )
     with django_capture_on_commit_callbacks(execute=True):
-        call_command("whatsapp_reply", "--to", "+44 7946 000301", "--image",
-                     "https://example.com/offer.jpg", "--text", "Your offer", "--json")  # fmt: skip
+        call_command(
+            "whatsapp_reply",
+            "--to",
+            "+44 7946 000301",
+            "--image",
+            "https://example.com/offer.jpg",
+            "--text",
+            "Your offer",
+            "--json",
+        )
     sent = json.loads(capsys.readouterr().out)
     assert (sent["kind"], sent["state"]) == ("image", "queued")
     row = Message.objects.get(message_id=sent["messageId"])
@@ -46,8 +54,9 @@ def test_image_reply_inside_the_window_is_a_ledger_row_sent_through_the_sandbox(
 def test_an_opted_out_contact_is_refused_and_nothing_is_sent(
     sandboxed, django_capture_on_commit_callbacks
 ) -> None:
-    Contact.objects.create(phone="+447946000304", whatsapp_last_inbound_at=timezone.now(),
-                           opted_out=True)  # fmt: skip
+    Contact.objects.create(
+        phone="+447946000304", whatsapp_last_inbound_at=timezone.now(), opted_out=True
+    )
     with (
         django_capture_on_commit_callbacks(execute=True),
         pytest.raises(CommandError, match=r"not sent: .*opted out.*--transactional"),
@@ -74,11 +83,21 @@ def test_reply_outside_the_window_is_refused_and_nothing_is_sent(
 def test_bad_input_is_explained(sandboxed) -> None:
     Contact.objects.create(phone="+447946000303", whatsapp_last_inbound_at=timezone.now())
     with pytest.raises(CommandError, match="id:Title"):
-        call_command("whatsapp_reply", "--to", "+447946000303", "--text", "Pick",
-                     "--button", "no-title")  # fmt: skip
+        call_command(
+            "whatsapp_reply", "--to", "+447946000303", "--text", "Pick", "--button", "no-title"
+        )
     with pytest.raises(CommandError, match="button ids must be different"):
-        call_command("whatsapp_reply", "--to", "+447946000303", "--text", "Pick",
-                     "--button", "a:Yes", "--button", "a:No")  # fmt: skip
+        call_command(
+            "whatsapp_reply",
+            "--to",
+            "+447946000303",
+            "--text",
+            "Pick",
+            "--button",
+            "a:Yes",
+            "--button",
+            "a:No",
+        )
     assert not Message.objects.exists()
 
 

@@ -37,15 +37,24 @@ def _launched(name: str, states: list[str], *, days_ago: int = 0, cost: str = "0
     """A finished SMS campaign, one contact per state; its counters from the ledger."""
     launched = NOW - dt.timedelta(days=days_ago, hours=1)
     campaign = Campaign.objects.create(
-        name=name, channel="sms", text="Hi", state=CampaignState.COMPLETED,
-        recipients=len(states), launched_at=launched, cost_amount=Decimal(cost),
+        name=name,
+        channel="sms",
+        text="Hi",
+        state=CampaignState.COMPLETED,
+        recipients=len(states),
+        launched_at=launched,
+        cost_amount=Decimal(cost),
         cost_currency="EUR",
-    )  # fmt: skip
+    )
     for contact, state in zip(ContactFactory.create_batch(len(states)), states, strict=True):
         Message.objects.create(
-            campaign=campaign, contact=contact, phone=contact.phone, channel="sms", text="Hi",
+            campaign=campaign,
+            contact=contact,
+            phone=contact.phone,
+            channel="sms",
+            text="Hi",
             state=state,
-        )  # fmt: skip
+        )
     campaign_recount(campaign=campaign)
     Campaign.objects.filter(pk=campaign.pk).update(cost_amount=Decimal(cost))
     campaign.refresh_from_db()
@@ -61,10 +70,13 @@ def _engage(campaign: Campaign, *, clicks: int = 0, replies: int = 0, opt_outs: 
             )
     for i, message in enumerate(delivered[:replies]):
         InboundMessage.objects.create(
-            channel="sms", contact=message.contact, infobip_message_id=f"r-{message.pk}",
-            from_number=message.phone.lstrip("+"), text="Thanks",
+            channel="sms",
+            contact=message.contact,
+            infobip_message_id=f"r-{message.pk}",
+            from_number=message.phone.lstrip("+"),
+            text="Thanks",
             received_at=NOW - dt.timedelta(minutes=i),
-        )  # fmt: skip
+        )
     for message in delivered[:opt_outs]:
         contact_opt_out(contact=message.contact, source=ConsentSource.KEYWORD, note="STOP")
 
@@ -83,9 +95,13 @@ def test_figures_count_people_and_rates_of_those_delivered():
     assert (a.sent, a.delivered, a.click_rate, a.reply_rate) == (2, 1, 0.0, 0.0)
     # A reply from before the launch is not a reply to it.
     InboundMessage.objects.create(
-        channel="sms", contact=autumn.messages.first().contact, infobip_message_id="old",
-        from_number="1", text="old", received_at=NOW - dt.timedelta(days=10),
-    )  # fmt: skip
+        channel="sms",
+        contact=autumn.messages.first().contact,
+        infobip_message_id="old",
+        from_number="1",
+        text="old",
+        received_at=NOW - dt.timedelta(days=10),
+    )
     assert campaigns_figures(campaign_ids=[autumn.pk])[0].replied == 0
 
 

@@ -259,8 +259,10 @@ def test_the_command_archives_and_unarchives(settings):
     out = StringIO()
     call_command("campaign", "unarchive", str(campaign.pk), "--json", stdout=out)
     assert json.loads(out.getvalue()) == {
-        "id": campaign.pk, "state": "failed", "archived_at": None,
-    }  # fmt: skip
+        "id": campaign.pk,
+        "state": "failed",
+        "archived_at": None,
+    }
     make_role_user("marketer")
     out = StringIO()
     call_command("campaign", "archive", str(campaign.pk), "--as", "marketer", "--json", stdout=out)

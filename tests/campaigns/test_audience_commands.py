@@ -14,8 +14,10 @@ from core.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
-SPENDERS = {"match": "all", "rules": [
-    {"field": "attribute", "key": "spend", "op": "gt", "value": 50}]}  # fmt: skip
+SPENDERS = {
+    "match": "all",
+    "rules": [{"field": "attribute", "key": "spend", "op": "gt", "value": 50}],
+}
 
 
 def run(*args: str) -> str:
@@ -28,8 +30,9 @@ def run(*args: str) -> str:
 def shop() -> ContactList:
     customers = ContactList.objects.create(name="Customers")
     for i, spend in enumerate(["120", "80", "20", "n/a"]):
-        contact = Contact.objects.create(phone=f"+44794600010{i}", first_name=f"P{i}",
-                                         attributes={"spend": spend})  # fmt: skip
+        contact = Contact.objects.create(
+            phone=f"+44794600010{i}", first_name=f"P{i}", attributes={"spend": spend}
+        )
         if i < 3:
             ListMembership.objects.create(contact=contact, contact_list=customers)
     return customers
@@ -42,12 +45,22 @@ def test_attribute_types_are_declared_listed_and_removed(shop) -> None:
         == "attribute spend: number (4 values; 1 are not a number and never match: 'n/a')"
     )
     listed = json.loads(run("contact_attribute", "list", "--json"))
-    assert listed == [{"key": "spend", "type": "number", "label": "", "with_value": 4,
-                       "not_of_type": 1, "examples": ["n/a"]}]  # fmt: skip
+    assert listed == [
+        {
+            "key": "spend",
+            "type": "number",
+            "label": "",
+            "with_value": 4,
+            "not_of_type": 1,
+            "examples": ["n/a"],
+        }
+    ]
     with pytest.raises(CommandError, match=r"key: .*contact field"):
         run("contact_attribute", "set", "phone", "--type", "date")
     assert json.loads(run("contact_attribute", "remove", "spend", "--json")) == {
-        "key": "spend", "type": "text"}  # fmt: skip
+        "key": "spend",
+        "type": "text",
+    }
     with pytest.raises(CommandError, match="no declared attribute 'spend'"):
         run("contact_attribute", "remove", "spend")
 
@@ -56,13 +69,15 @@ def test_segments_are_saved_counted_sampled_shown_and_deleted(shop, tmp_path) ->
     AttributeDefinition.objects.create(key="spend", type="number")
     rules_file = tmp_path / "rules.json"
     rules_file.write_text(json.dumps(SPENDERS))
-    saved = json.loads(run("segment", "save", "--name", "Spenders", "--rules", f"@{rules_file}",
-                           "--json"))  # fmt: skip
+    saved = json.loads(
+        run("segment", "save", "--name", "Spenders", "--rules", f"@{rules_file}", "--json")
+    )
     assert saved["count"] == 2
     assert saved["rules"]["rules"][0]["type"] == "number"  # pinned from the declaration
     assert run("segment", "count", "Spenders").strip() == "count=2"
     assert json.loads(run("segment", "count", "--rules", json.dumps(SPENDERS), "--json")) == {
-        "count": 2}  # fmt: skip
+        "count": 2
+    }
     sample = json.loads(run("segment", "sample", "Spenders", "--limit", "1", "--json"))
     assert sample["count"] == 2
     assert [c["phone"] for c in sample["sample"]] == ["+447946000101"]
@@ -87,15 +102,45 @@ def test_saving_as_a_user_needs_the_permission_and_is_audited(shop) -> None:
 
 
 def test_campaign_create_narrows_a_list_with_a_segment(shop) -> None:
-    Segment.objects.create(name="Spenders", rules={"match": "all", "rules": [
-        {**SPENDERS["rules"][0], "type": "number"}]})  # fmt: skip
-    created = json.loads(run("campaign", "create", "--name", "c", "--list", "Customers",
-                             "--segment", "Spenders", "--audience-match", "all", "--channel",
-                             "sms", "--text", "Hi", "--json"))  # fmt: skip
+    Segment.objects.create(
+        name="Spenders",
+        rules={"match": "all", "rules": [{**SPENDERS["rules"][0], "type": "number"}]},
+    )
+    created = json.loads(
+        run(
+            "campaign",
+            "create",
+            "--name",
+            "c",
+            "--list",
+            "Customers",
+            "--segment",
+            "Spenders",
+            "--audience-match",
+            "all",
+            "--channel",
+            "sms",
+            "--text",
+            "Hi",
+            "--json",
+        )
+    )
     campaign = Campaign.objects.get(pk=created["id"])
     assert campaign.audience_match == "all"
     preview = json.loads(run("campaign", "preview", str(campaign.pk), "--json"))
     assert preview["audience"] == 2  # on Customers and spend > 50 (not P2's 20)
     with pytest.raises(CommandError, match="needs both lists and a segment"):
-        run("campaign", "create", "--name", "d", "--segment", "Spenders", "--audience-match",
-            "all", "--channel", "sms", "--text", "Hi")  # fmt: skip
+        run(
+            "campaign",
+            "create",
+            "--name",
+            "d",
+            "--segment",
+            "Spenders",
+            "--audience-match",
+            "all",
+            "--channel",
+            "sms",
+            "--text",
+            "Hi",
+        )

@@ -36,9 +36,12 @@ def test_a_segment_is_saved_with_checked_rules_and_shows_its_count(admin_client)
 def test_a_review_decided_as_revocation_opts_out(admin_client) -> None:
     contact = Contact.objects.create(phone="+447946000001")
     review = RevocationReview.objects.create(
-        contact=contact, inbound_id=1, text="how do I unsubscribe?", received_at=timezone.now(),
+        contact=contact,
+        inbound_id=1,
+        text="how do I unsubscribe?",
+        received_at=timezone.now(),
         due_on=timezone.now().date() + dt.timedelta(days=14),
-    )  # fmt: skip
+    )
     admin_client.post(
         "/admin/contacts/revocationreview/",
         {"action": "opt_out", "_selected_action": [review.pk]},
@@ -46,5 +49,7 @@ def test_a_review_decided_as_revocation_opts_out(admin_client) -> None:
     contact.refresh_from_db()
     review.refresh_from_db()
     assert (contact.opted_out, contact.opted_out_source, review.resolution) == (
-        True, "phrase", "opted_out",
-    )  # fmt: skip
+        True,
+        "phrase",
+        "opted_out",
+    )

@@ -47,10 +47,13 @@ def test_plus1_and_plus61_numbers_without_a_zone_wait_for_the_window_in_all_zone
         contact = Contact.objects.create(phone=phone, country=country, timezone="")
         ListMembership.objects.create(contact=contact, contact_list=audience)
         campaign = campaign_create(
-            name=f"quiet {country}", channel="sms", lists=[audience], text="Hi",
+            name=f"quiet {country}",
+            channel="sms",
+            lists=[audience],
+            text="Hi",
             quiet_hours=_window_opening_at(phone, opens_at),
             sender="+12025550100",  # the US refuses SMS from a name (docs/COUNTRIES.md)
-        )  # fmt: skip
+        )
         campaign_launch(campaign=campaign, actor=OPERATOR)
         campaigns.append(campaign)
     assert len(candidate_zones("+61412345678")) > 3  # a mobile: every Australian zone
@@ -91,9 +94,13 @@ def test_a_frequency_cap_skips_the_over_messaged_and_the_worker_sends_the_rest(
     for _ in range(2):
         earlier = Campaign.objects.create(name="earlier", channel="sms", text="x")
         Message.objects.bulk_create(
-            [Message(campaign=earlier, contact=c, phone=c.phone, channel="sms", state="delivered")
-             for c in over]
-        )  # fmt: skip
+            [
+                Message(
+                    campaign=earlier, contact=c, phone=c.phone, channel="sms", state="delivered"
+                )
+                for c in over
+            ]
+        )
     campaign = campaign_create(name="capped", channel="sms", lists=[audience], text="Hi")
     Campaign.objects.filter(pk=campaign.pk).update(state="running", launched_at=timezone.now())
     campaign_freeze(campaign=campaign)
@@ -122,14 +129,21 @@ def test_a_budget_cap_pauses_a_running_campaign_when_spend_reaches_it(engine, se
     settings.HERALD_PRICES = {"currency": "EUR", "sms": {"default": "0.0002"}}
     audience = make_audience(400, name="budget")
     campaign = campaign_create(
-        name="budget", channel="sms", lists=[audience], text="Hi", max_spend=Decimal("0.10"),
-        speed_limit=10, speed_unit="second",
-    )  # fmt: skip
+        name="budget",
+        channel="sms",
+        lists=[audience],
+        text="Hi",
+        max_spend=Decimal("0.10"),
+        speed_limit=10,
+        speed_unit="second",
+    )
     campaign_launch(campaign=campaign, actor=OPERATOR)
     wait_for(
         lambda: Campaign.objects.get(pk=campaign.pk).state == "paused",
-        timeout=90, interval=0.5, message=worker.tail(),
-    )  # fmt: skip
+        timeout=90,
+        interval=0.5,
+        message=worker.tail(),
+    )
     campaign = Campaign.objects.get(pk=campaign.pk)
     assert campaign.state_reason.startswith("budget cap reached: spent ")
     assert campaign.cost_amount >= Decimal("0.10")
@@ -187,9 +201,11 @@ def test_the_opt_out_link_a_recipient_got_needs_the_confirming_click(engine) -> 
     assert Contact.objects.get(pk=row.contact_id).opted_out is False
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     done = session.post(
-        url, data={"scope": "all", "csrfmiddlewaretoken": token}, headers={"Referer": url},
+        url,
+        data={"scope": "all", "csrfmiddlewaretoken": token},
+        headers={"Referer": url},
         timeout=10,
-    )  # fmt: skip
+    )
     assert done.status_code == 200
     assert "You will get no more messages" in done.text
     contact = Contact.objects.get(pk=row.contact_id)
@@ -210,10 +226,14 @@ def test_an_opt_in_keyword_with_double_opt_in_ends_with_consent_and_its_wording(
     joined = ContactList.objects.create(name="a")
     opt_in_keyword_save(
         keyword=OptInKeyword(
-            keyword="JOIN", number="447860099299", contact_list=joined,
-            confirmation_text=terms, double_opt_in=True, confirm_prompt=prompt,
+            keyword="JOIN",
+            number="447860099299",
+            contact_list=joined,
+            confirmation_text=terms,
+            double_opt_in=True,
+            confirm_prompt=prompt,
         )
-    )  # fmt: skip
+    )
     phone = "447946000077"
 
     def replied(n: int):
@@ -248,21 +268,36 @@ def test_an_engagement_segment_selects_exactly_the_right_contacts_and_the_worker
     c = list(Contact.objects.order_by("id"))
     now = timezone.now()
     earlier = Campaign.objects.create(name="earlier", channel="sms", text="x", state="completed")
-    history = {0: ("delivered", 2), 1: ("delivered", 20), 2: ("undeliverable", 2),
-               3: ("skipped", 2), 4: ("delivered", 2)}  # fmt: skip
+    history = {
+        0: ("delivered", 2),
+        1: ("delivered", 20),
+        2: ("undeliverable", 2),
+        3: ("skipped", 2),
+        4: ("delivered", 2),
+    }
     rows = Message.objects.bulk_create(
-        [Message(campaign=earlier, contact=c[i], phone=c[i].phone, channel="sms", state=state)
-         for i, (state, _) in history.items()]
-    )  # fmt: skip
+        [
+            Message(campaign=earlier, contact=c[i], phone=c[i].phone, channel="sms", state=state)
+            for i, (state, _) in history.items()
+        ]
+    )
     for row, (_, days) in zip(rows, history.values(), strict=True):
         Message.objects.filter(pk=row.pk).update(created_at=now - dt.timedelta(days=days))
     Click.objects.create(message=rows[4], clicked_at=now - dt.timedelta(days=1))
     # Delivered within 7 days but did not click; or never messaged at all (5, and 3: skipped).
-    rules = {"match": "any", "rules": [
-        {"match": "all", "rules": [
-            {"field": "engagement", "event": "delivered", "within_days": 7},
-            {"field": "engagement", "event": "clicked", "negate": True}]},
-        {"field": "engagement", "event": "messaged", "negate": True}]}  # fmt: skip
+    rules = {
+        "match": "any",
+        "rules": [
+            {
+                "match": "all",
+                "rules": [
+                    {"field": "engagement", "event": "delivered", "within_days": 7},
+                    {"field": "engagement", "event": "clicked", "negate": True},
+                ],
+            },
+            {"field": "engagement", "event": "messaged", "negate": True},
+        ],
+    }
     segment = segment_save(name="engaged", rules=rules)
     assert segment_count(segment=segment) == 3
     campaign = campaign_create(name="seg", channel="sms", lists=[], text="Hi", segment=segment)

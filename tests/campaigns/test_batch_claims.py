@@ -66,11 +66,16 @@ def test_a_late_whatsapp_delivery_skips_a_queued_failover_sms_not_one_being_sent
     campaign, originals = _campaign(2, state="undeliverable", channel="whatsapp")
     failovers = [
         Message.objects.create(
-            campaign=campaign, contact=m.contact, phone=m.phone, channel="sms", attempt=2,
-            replaces=m, state="queued",
+            campaign=campaign,
+            contact=m.contact,
+            phone=m.phone,
+            channel="sms",
+            attempt=2,
+            replaces=m,
+            state="queued",
         )
         for m in originals
-    ]  # fmt: skip
+    ]
     Campaign.objects.filter(pk=campaign.pk).update(count_queued=2)
     claimed = messages_claim(campaign_id=campaign.pk, limit=1)
     assert [row.pk for row in claimed] == [failovers[0].pk]

@@ -23,8 +23,19 @@ def test_create_preview_launch_status_export(live_sandbox, capsys, tmp_path) -> 
     # Transactional: launch's on_commit enqueue fires (eagerly) before --wait starts polling.
     make_audience(12, name="vip")
     Contact.objects.filter(phone__endswith="00001").update(opted_out=True)
-    out = _run("create", "--name", "Spring", "--list", "vip", "--channel", "sms",
-               "--text", "Hi {{first_name}} 😀", "--json", capsys=capsys)  # fmt: skip
+    out = _run(
+        "create",
+        "--name",
+        "Spring",
+        "--list",
+        "vip",
+        "--channel",
+        "sms",
+        "--text",
+        "Hi {{first_name}} 😀",
+        "--json",
+        capsys=capsys,
+    )
     campaign_id = json.loads(out)["id"]
 
     preview = json.loads(_run("preview", str(campaign_id), "--json", capsys=capsys))
@@ -55,17 +66,50 @@ def test_create_preview_launch_status_export(live_sandbox, capsys, tmp_path) -> 
 def test_bad_input_gets_a_clear_error(capsys) -> None:
     make_audience(1, name="vip")
     with pytest.raises(CommandError, match="no contact list named 'nope'"):
-        call_command("campaign", "create", "--name", "x", "--list", "nope", "--channel", "sms",
-                     "--text", "hi")  # fmt: skip
+        call_command(
+            "campaign",
+            "create",
+            "--name",
+            "x",
+            "--list",
+            "nope",
+            "--channel",
+            "sms",
+            "--text",
+            "hi",
+        )
     with pytest.raises(CommandError, match="text is empty"):
         call_command("campaign", "create", "--name", "x", "--list", "vip", "--channel", "sms")
     with pytest.raises(CommandError, match="no campaign with id 999"):
         call_command("campaign", "status", "999")
     with pytest.raises(CommandError, match=r"run `manage\.py sync_templates` first"):
-        call_command("campaign", "create", "--name", "x", "--list", "vip",
-                     "--channel", "whatsapp_template", "--template", "promo",
-                     "--language", "en")  # fmt: skip
+        call_command(
+            "campaign",
+            "create",
+            "--name",
+            "x",
+            "--list",
+            "vip",
+            "--channel",
+            "whatsapp_template",
+            "--template",
+            "promo",
+            "--language",
+            "en",
+        )
     with pytest.raises(CommandError, match="--send-at needs an ISO 8601"):
-        call_command("campaign", "create", "--name", "x", "--list", "vip", "--channel", "sms",
-                     "--text", "hi", "--send-at", "tomorrow")  # fmt: skip
+        call_command(
+            "campaign",
+            "create",
+            "--name",
+            "x",
+            "--list",
+            "vip",
+            "--channel",
+            "sms",
+            "--text",
+            "hi",
+            "--send-at",
+            "tomorrow",
+        )
     assert Campaign.objects.count() == 0

@@ -33,9 +33,10 @@ def history(contact: Contact, *states: str, channel: str = "sms", days_ago: floa
     for state in states:
         earlier = Campaign.objects.create(name="earlier", channel="sms", text="x")
         rows.append(
-            Message(campaign=earlier, contact=contact, phone=contact.phone, channel=channel,
-                    state=state)
-        )  # fmt: skip
+            Message(
+                campaign=earlier, contact=contact, phone=contact.phone, channel=channel, state=state
+            )
+        )
     rows = Message.objects.bulk_create(rows)
     Message.objects.filter(pk__in=[r.pk for r in rows]).update(
         created_at=timezone.now() - dt.timedelta(days=days_ago)
@@ -113,9 +114,18 @@ def test_the_command_line_override_is_audited(settings) -> None:
     settings.HERALD_FREQUENCY_CAPS = CAP
     make_audience(1)
     call_command(
-        "campaign", "create", "--name", "o", "--list", "audience", "--channel", "sms",
-        "--text", "Hi", "--override-frequency-cap",
-    )  # fmt: skip
+        "campaign",
+        "create",
+        "--name",
+        "o",
+        "--list",
+        "audience",
+        "--channel",
+        "sms",
+        "--text",
+        "Hi",
+        "--override-frequency-cap",
+    )
     campaign = Campaign.objects.get(name="o")
     assert campaign.frequency_cap_override is True
     entry = AuditEntry.objects.get(action="frequency_cap_override")

@@ -72,8 +72,10 @@ def test_shuffled_duplicates_count_each_click_once(post) -> None:
 def test_a_stored_click_carries_its_message_s_contact_and_loses_it_with_the_contact(post):
     """Attribution finds a contact's clicks by this copy (conversions/attribution.py)."""
     _, [message, other] = make_ledger(2)
-    post("clicks", {"results": [_click(message, "https://s.example/a"),
-                                _click(other, "https://s.example/b")]})  # fmt: skip
+    post(
+        "clicks",
+        {"results": [_click(message, "https://s.example/a"), _click(other, "https://s.example/b")]},
+    )
     unknown = _click(message, "https://s.example/c") | {"messageId": "not-ours"}
     post("clicks", unknown)
     by_url = dict(Click.objects.values_list("url", "contact_id"))
@@ -131,8 +133,13 @@ def test_clicks_from_the_sandbox_reach_campaign_status(
 
     settings.PUBLIC_BASE_URL = webhook_sink.base
     audience = make_audience(4)
-    campaign = campaign_create(name="t", channel="sms", lists=[audience], track_links=True,
-                               text="Hi {{first_name}} https://shop.example/x")  # fmt: skip
+    campaign = campaign_create(
+        name="t",
+        channel="sms",
+        lists=[audience],
+        track_links=True,
+        text="Hi {{first_name}} https://shop.example/x",
+    )
     with django_capture_on_commit_callbacks(execute=True):
         campaign_launch(campaign=campaign, actor=OPERATOR)
     tapped = requests.post(

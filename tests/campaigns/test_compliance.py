@@ -32,28 +32,44 @@ PEOPLE = {
 def _audience(*countries: str, attributes: dict[str, dict] | None = None) -> ContactList:
     audience = ContactList.objects.create(name="world")
     contacts = Contact.objects.bulk_create(
-        Contact(phone=phone, first_name="Ann", country=country,
-                attributes=(attributes or {}).get(phone, {}))
-        for country in countries for phone in PEOPLE[country]
-    )  # fmt: skip
-    ListMembership.objects.bulk_create(ListMembership(contact=c, contact_list=audience)
-                                       for c in contacts)  # fmt: skip
+        Contact(
+            phone=phone,
+            first_name="Ann",
+            country=country,
+            attributes=(attributes or {}).get(phone, {}),
+        )
+        for country in countries
+        for phone in PEOPLE[country]
+    )
+    ListMembership.objects.bulk_create(
+        ListMembership(contact=c, contact_list=audience) for c in contacts
+    )
     return audience
 
 
 def _sms(audience: ContactList, **kwargs) -> Campaign:
-    return campaign_create(name="spring", channel="sms", lists=[audience], text="Hi {{first_name}}",
-                           **kwargs)  # fmt: skip
+    return campaign_create(
+        name="spring", channel="sms", lists=[audience], text="Hi {{first_name}}", **kwargs
+    )
 
 
 def _accept_all(request):
     body = json.loads(request.body)
     messages = [
-        {"messageId": d["messageId"], "destination": d["to"],
-         "status": {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED",
-                    "description": "Message sent to next instance"}}
-        for m in body["messages"] for d in m["destinations"]
-    ]  # fmt: skip
+        {
+            "messageId": d["messageId"],
+            "destination": d["to"],
+            "status": {
+                "groupId": 1,
+                "groupName": "PENDING",
+                "id": 26,
+                "name": "PENDING_ACCEPTED",
+                "description": "Message sent to next instance",
+            },
+        }
+        for m in body["messages"]
+        for d in m["destinations"]
+    ]
     return 200, {}, json.dumps({"bulkId": "b", "messages": messages})
 
 
@@ -87,8 +103,14 @@ def test_india_without_dlt_is_listed_and_refused_and_with_dlt_carries_the_fields
     assert not Message.objects.exists()
     assert not provider_mocked.calls
 
-    sender_save(channel="sms", country="IN", sender="HERALD", dlt_entity_id="1101456789012345678",
-                dlt_telemarketer_id="1702", actor=OPERATOR)  # fmt: skip
+    sender_save(
+        channel="sms",
+        country="IN",
+        sender="HERALD",
+        dlt_entity_id="1101456789012345678",
+        dlt_telemarketer_id="1702",
+        actor=OPERATOR,
+    )
     campaign = campaign_countries_update(
         campaign=campaign, actor=OPERATOR, dlt_template_id="1107160000000001"
     )
@@ -101,10 +123,14 @@ def test_india_without_dlt_is_listed_and_refused_and_with_dlt_carries_the_fields
     for phone in PEOPLE["IN"]:
         assert sent[phone.lstrip("+")] == {
             "sender": "HERALD",
-            "regional": {"indiaDlt": {"principalEntityId": "1101456789012345678",
-                                      "contentTemplateId": "1107160000000001",
-                                      "telemarketerId": "1702"}},
-        }  # fmt: skip
+            "regional": {
+                "indiaDlt": {
+                    "principalEntityId": "1101456789012345678",
+                    "contentTemplateId": "1107160000000001",
+                    "telemarketerId": "1702",
+                }
+            },
+        }
     for phone in PEOPLE["GB"]:
         assert sent[phone.lstrip("+")] == {"sender": "Herald", "regional": None}
     campaign.refresh_from_db()
@@ -160,16 +186,22 @@ def test_turkey_needs_each_recipients_iys_type_from_the_contact_or_the_campaign(
 ) -> None:
     provider_mocked.add_callback(responses.POST, BASE_URL + "/sms/3/messages", callback=_accept_all)
     first, second, third = PEOPLE["TR"]
-    audience = _audience("TR", attributes={first: {"iys_recipient_type": "bireysel"},
-                                           second: {"iys_recipient_type": "TACIR"}})  # fmt: skip
+    audience = _audience(
+        "TR",
+        attributes={
+            first: {"iys_recipient_type": "bireysel"},
+            second: {"iys_recipient_type": "TACIR"},
+        },
+    )
     sender_save(channel="sms", country="TR", sender="SHOP", iys_brand_code=123456, actor=OPERATOR)
     campaign = _sms(audience)
     [turkey] = campaign_preview(campaign=campaign)["compliance"]
     assert turkey["recipients"] == 1
     assert "1 of them have none" in turkey["problems"][0]
     assert "iys_recipient_type" in turkey["problems"][0]
-    campaign = campaign_countries_update(campaign=campaign, actor=OPERATOR,
-                                         iys_recipient_type="tacir")  # fmt: skip
+    campaign = campaign_countries_update(
+        campaign=campaign, actor=OPERATOR, iys_recipient_type="tacir"
+    )
     assert campaign.iys_recipient_type == "TACIR"
     assert campaign_preview(campaign=campaign)["compliance"] == []
     _launch(campaign, django_capture_on_commit_callbacks)
@@ -192,11 +224,20 @@ def test_meta_blocks_whatsapp_marketing_templates_to_us_numbers_only() -> None:
     audience = _audience("US", "GB")
     for category, refused in (("MARKETING", True), ("UTILITY", False)):
         template = WhatsAppTemplate.objects.create(
-            sender="447860099299", name=category.lower(), language="en", status="APPROVED",
-            category=category, body_text="Hello",
-        )  # fmt: skip
-        campaign = campaign_create(name=category, channel="whatsapp_template", lists=[audience],
-                                   template=template, template_mapping={})  # fmt: skip
+            sender="447860099299",
+            name=category.lower(),
+            language="en",
+            status="APPROVED",
+            category=category,
+            body_text="Hello",
+        )
+        campaign = campaign_create(
+            name=category,
+            channel="whatsapp_template",
+            lists=[audience],
+            template=template,
+            template_mapping={},
+        )
         compliance = campaign_preview(campaign=campaign)["compliance"]
         assert [c["country"] for c in compliance] == (["US"] if refused else [])
         if refused:
@@ -207,8 +248,9 @@ def test_a_sender_removed_after_launch_skips_its_countrys_rows_with_the_reason(
     provider_mocked, django_capture_on_commit_callbacks
 ) -> None:
     provider_mocked.add_callback(responses.POST, BASE_URL + "/sms/3/messages", callback=_accept_all)
-    row, _ = sender_save(channel="sms", country="IN", sender="HERALD", dlt_entity_id="1101",
-                         actor=OPERATOR)  # fmt: skip
+    row, _ = sender_save(
+        channel="sms", country="IN", sender="HERALD", dlt_entity_id="1101", actor=OPERATOR
+    )
     campaign = _sms(_audience("IN", "GB"), dlt_template_id="1107")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         campaign_launch(campaign=campaign, actor=OPERATOR)
@@ -242,8 +284,9 @@ def test_a_scheduled_campaign_whose_sender_was_removed_goes_back_to_draft() -> N
 
     from campaigns.services import campaign_start_due
 
-    row, _ = sender_save(channel="sms", country="IN", sender="HERALD", dlt_entity_id="1101",
-                         actor=OPERATOR)  # fmt: skip
+    row, _ = sender_save(
+        channel="sms", country="IN", sender="HERALD", dlt_entity_id="1101", actor=OPERATOR
+    )
     soon = timezone.now() + dt.timedelta(hours=1)
     campaign = _sms(_audience("IN"), dlt_template_id="1107", send_at=soon)
     campaign_launch(campaign=campaign, actor=OPERATOR)
@@ -260,9 +303,23 @@ def test_the_command_creates_previews_and_fixes_a_campaigns_countries(capsys) ->
     from django.core.management import CommandError, call_command
 
     _audience("IN", "GB")
-    call_command("campaign", "create", "--name", "d", "--list", "world", "--channel", "sms",
-                 "--text", "Hi", "--sender", "auto", "--dlt-template-id", "1107",
-                 "--json")  # fmt: skip
+    call_command(
+        "campaign",
+        "create",
+        "--name",
+        "d",
+        "--list",
+        "world",
+        "--channel",
+        "sms",
+        "--text",
+        "Hi",
+        "--sender",
+        "auto",
+        "--dlt-template-id",
+        "1107",
+        "--json",
+    )
     campaign = Campaign.objects.get(pk=json.loads(capsys.readouterr().out)["id"])
     assert (campaign.sender, campaign.dlt_template_id) == ("", "1107")
     call_command("campaign", "preview", str(campaign.pk))

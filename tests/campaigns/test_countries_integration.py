@@ -62,8 +62,7 @@ def test_a_plus_91_campaign_is_refused_without_dlt_and_carries_it_end_to_end(eng
         campaign_launch(campaign=campaign, actor=OPERATOR)
     assert sandbox.state()["accepted"]["total"] == 0
 
-    sender_save(channel="sms", country="IN", sender="HERALD", dlt_entity_id=ENTITY,
-                actor=OPERATOR)  # fmt: skip
+    sender_save(channel="sms", country="IN", sender="HERALD", dlt_entity_id=ENTITY, actor=OPERATOR)
     campaign_countries_update(campaign=campaign, actor=OPERATOR, dlt_template_id=TEMPLATE)
     campaign_launch(campaign=campaign, actor=OPERATOR)
 

@@ -92,17 +92,24 @@ def test_create_refuses_what_could_not_be_sent() -> None:
         campaign_create(name="x", channel="sms", lists=[], text="hi")
     with pytest.raises(ValidationError, match="only applies to campaigns on other channels"):
         campaign_create(
-            name="x", channel="sms", lists=[audience], text="hi",
-            failover_mode="herald", failover_text="sms",
-        )  # fmt: skip
+            name="x",
+            channel="sms",
+            lists=[audience],
+            text="hi",
+            failover_mode="herald",
+            failover_text="sms",
+        )
 
 
 def test_pause_resume_cancel_follow_the_lifecycle(live_sandbox, django_capture_on_commit_callbacks):
     audience = make_audience(10)
     campaign = campaign_create(
-        name="life", channel="sms", lists=[audience], text="Hi",
+        name="life",
+        channel="sms",
+        lists=[audience],
+        text="Hi",
         send_at=timezone.now() + dt.timedelta(hours=1),
-    )  # fmt: skip
+    )
     campaign = _launch(campaign, django_capture_on_commit_callbacks)
     assert campaign.state == "scheduled"
     with pytest.raises(CampaignError, match="cannot become paused"):
@@ -192,8 +199,12 @@ def test_sweep_restarts_a_campaign_whose_freeze_died(
     # What a worker killed mid-freeze leaves behind: launched, running, no ledger.
     launched = timezone.now() - dt.timedelta(minutes=5)
     Campaign.objects.filter(pk=campaign.pk).update(state="running", launched_at=launched)
-    fresh = campaign_create(name="fresh", channel="sms", lists=[make_audience(1, name="b",
-                            prefix="+4479470")], text="Hi")  # fmt: skip
+    fresh = campaign_create(
+        name="fresh",
+        channel="sms",
+        lists=[make_audience(1, name="b", prefix="+4479470")],
+        text="Hi",
+    )
     Campaign.objects.filter(pk=fresh.pk).update(state="running", launched_at=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
         assert campaign_restart_unfrozen() == [campaign.pk]  # the fresh one may still be freezing

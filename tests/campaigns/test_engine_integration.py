@@ -221,11 +221,15 @@ def test_whatsapp_failover_through_the_whole_loop(engine) -> None:
 
     template = WhatsAppTemplate.objects.get(name="bienvenida", language="es")
     campaign = campaign_create(
-        name="wa", channel="whatsapp_template", lists=[make_audience(200, name="wa")],
-        template=template, sender="447860099299",
+        name="wa",
+        channel="whatsapp_template",
+        lists=[make_audience(200, name="wa")],
+        template=template,
+        sender="447860099299",
         template_mapping={"body": [{"source": "field", "value": "first_name", "fallback": None}]},
-        failover_mode="herald", failover_text="Hi {{first_name}}, by SMS",
-    )  # fmt: skip
+        failover_mode="herald",
+        failover_text="Hi {{first_name}}, by SMS",
+    )
     campaign_launch(campaign=campaign, actor=OPERATOR)
     whatsapp = Message.objects.filter(campaign=campaign, channel="whatsapp")
 

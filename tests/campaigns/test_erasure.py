@@ -27,15 +27,25 @@ def history() -> tuple[Contact, Campaign]:
     campaign = Campaign.objects.create(name="sale", channel="sms", text="Hi", state="completed")
     for contact in (ann, bob):
         message = Message.objects.create(
-            campaign=campaign, contact=contact, phone=contact.phone, channel="sms",
-            text=f"Hi {contact.first_name}", state="delivered", price=Decimal("0.05"),
+            campaign=campaign,
+            contact=contact,
+            phone=contact.phone,
+            channel="sms",
+            text=f"Hi {contact.first_name}",
+            state="delivered",
+            price=Decimal("0.05"),
             done_at=timezone.now(),
-        )  # fmt: skip
+        )
     Click.objects.create(message=message, recipient=bob.phone, clicked_at=timezone.now())
     InboundMessage.objects.create(
-        channel="sms", contact=ann, infobip_message_id="in-1", from_number=PHONE[1:],
-        text="STOP", received_at=timezone.now(), keyword_action="opt_out",
-    )  # fmt: skip
+        channel="sms",
+        contact=ann,
+        infobip_message_id="in-1",
+        from_number=PHONE[1:],
+        text="STOP",
+        received_at=timezone.now(),
+        keyword_action="opt_out",
+    )
     contact_opt_out(contact=ann, source="keyword", channel="sms", note="STOP by SMS")
     campaign_recount(campaign=campaign)
     return ann, campaign
@@ -60,8 +70,14 @@ def test_erasure_keeps_counts_and_costs_and_forgets_the_person(history) -> None:
     ann, campaign = history
     before = campaign_status(campaign=campaign, breakdown=True)
     result = contact_erase(contact=ann, actor=SYSTEM)
-    assert result == {"ledger_rows": 1, "campaigns": 1, "replies": 1, "clicks": 0,
-                      "archived_rows": 0, "archived_campaigns": 0}  # fmt: skip
+    assert result == {
+        "ledger_rows": 1,
+        "campaigns": 1,
+        "replies": 1,
+        "clicks": 0,
+        "archived_rows": 0,
+        "archived_campaigns": 0,
+    }
     assert not Contact.objects.filter(phone=PHONE).exists()
     assert not ConsentEvent.objects.filter(contact_id=ann.pk).exists()
     assert not Message.objects.filter(phone=PHONE).exists()

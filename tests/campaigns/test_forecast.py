@@ -93,8 +93,9 @@ def test_holds_by_frequency_cap_and_missing_consent_match_the_preview(settings):
     audience = _audience()
     earlier = _campaign(audience, name="Earlier")
     capped = Contact.objects.get(phone="+447946000101")
-    Message.objects.create(campaign=earlier, contact=capped, phone=capped.phone, channel="sms",
-                           state="delivered")  # fmt: skip
+    Message.objects.create(
+        campaign=earlier, contact=capped, phone=capped.phone, channel="sms", state="delivered"
+    )
     Contact.objects.filter(phone="+447946000102").update(opted_out=True)
     campaign = _campaign(audience)
     forecast = campaign_forecast(campaign=campaign, now=timezone.now())
@@ -125,8 +126,13 @@ def test_the_budget_cap_holds_those_past_it_in_send_order(settings):
     audience = _audience(PEOPLE[5:])
     campaign = _campaign(audience, text="Hello", max_spend=Decimal("0.10"))
     budget = campaign_forecast(campaign=campaign, now=NOW).budget
-    assert budget == {"cap": "0.1000", "estimate": "0.1500", "currency": "EUR", "held": 1,
-                      "parts_per_message": "1.00"}  # fmt: skip
+    assert budget == {
+        "cap": "0.1000",
+        "estimate": "0.1500",
+        "currency": "EUR",
+        "held": 1,
+        "parts_per_message": "1.00",
+    }
 
 
 def test_the_finish_time_follows_the_speed_and_waits_for_closed_windows():
@@ -134,8 +140,13 @@ def test_the_finish_time_follows_the_speed_and_waits_for_closed_windows():
     quick = _campaign(audience, name="Quick", speed_limit=1, speed_unit="minute")
     assert campaign_forecast(campaign=quick, now=NOW).finish_at == NOW + dt.timedelta(minutes=3)
     # A one-minute window at 08:00 UTC and one message a minute: one a day.
-    slow = _campaign(audience, name="Slow", speed_limit=1, speed_unit="minute",
-                     quiet_hours=(dt.time(8), dt.time(8, 1)))  # fmt: skip
+    slow = _campaign(
+        audience,
+        name="Slow",
+        speed_limit=1,
+        speed_unit="minute",
+        quiet_hours=(dt.time(8), dt.time(8, 1)),
+    )
     forecast = campaign_forecast(campaign=slow, now=NOW)
     assert forecast.finish_at == dt.datetime(2026, 12, 10, 8, 1, tzinfo=UTC)
     no_limit = _campaign(audience, name="Free", quiet_hours=(dt.time(8), dt.time(21)))
@@ -156,8 +167,9 @@ def test_contacts_without_the_channels_opt_in_are_held_as_the_preview_says(setti
     settings.HERALD_WHATSAPP_REQUIRE_OPT_IN = True
     audience = _audience(PEOPLE[5:])
     opted_in = Contact.objects.get(phone="+447946000101")
-    ConsentEvent.objects.create(contact=opted_in, action="opt_in", source="keyword",
-                                channel="whatsapp")  # fmt: skip
+    ConsentEvent.objects.create(
+        contact=opted_in, action="opt_in", source="keyword", channel="whatsapp"
+    )
     campaign = _campaign(audience, channel="whatsapp_text", text="Hi")
     forecast = campaign_forecast(campaign=campaign, now=timezone.now())
     preview = campaign_preview(campaign=campaign)

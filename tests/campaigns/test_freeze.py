@@ -63,8 +63,9 @@ def _chunks_and_first_queued(monkeypatch, peek) -> None:
     campaign = _running(10)
     chunks, seen = [], []
     real = freeze._commit_chunk
-    monkeypatch.setattr(freeze, "_commit_chunk", lambda c, rows, *a: [
-        chunks.append(len(rows)), real(c, rows, *a)])  # fmt: skip
+    monkeypatch.setattr(
+        freeze, "_commit_chunk", lambda c, rows, *a: [chunks.append(len(rows)), real(c, rows, *a)]
+    )
     result = campaign_freeze(campaign=campaign, on_first_queued=lambda: seen.append(peek(campaign)))
     assert chunks == [3, 3, 3, 1]
     # Called once, after chunk one is in (counters with it), before the freeze is done.

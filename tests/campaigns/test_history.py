@@ -36,23 +36,44 @@ def _finished(n: int = 3, offset: int = 0, **fields) -> Campaign:
     """A completed campaign of `n` delivered rows, a failover of the first, events and a click."""
     now = timezone.now()
     campaign = Campaign.objects.create(
-        name="Spring", state="completed", recipients=n, count_delivered=n + 1,
-        finished_at=now - dt.timedelta(days=40), **fields,
-    )  # fmt: skip
+        name="Spring",
+        state="completed",
+        recipients=n,
+        count_delivered=n + 1,
+        finished_at=now - dt.timedelta(days=40),
+        **fields,
+    )
     contacts = Contact.objects.bulk_create(
-        [Contact(phone=f"+4479460{offset + i:05d}", first_name=f"Ann{i}",
-                 attributes={"tier": "gold"}) for i in range(n)]
-    )  # fmt: skip
+        [
+            Contact(
+                phone=f"+4479460{offset + i:05d}", first_name=f"Ann{i}", attributes={"tier": "gold"}
+            )
+            for i in range(n)
+        ]
+    )
     rows = Message.objects.bulk_create(
-        Message(campaign=campaign, contact=c, phone=c.phone, channel="whatsapp", state="delivered",
-                text=f"Hi Ann{i}\nline two", status_name="DELIVERED_TO_HANDSET", done_at=now,
-                price=Decimal("0.0125"))
+        Message(
+            campaign=campaign,
+            contact=c,
+            phone=c.phone,
+            channel="whatsapp",
+            state="delivered",
+            text=f"Hi Ann{i}\nline two",
+            status_name="DELIVERED_TO_HANDSET",
+            done_at=now,
+            price=Decimal("0.0125"),
+        )
         for i, c in enumerate(contacts)
-    )  # fmt: skip
+    )
     Message.objects.create(
-        campaign=campaign, contact=contacts[0], phone=contacts[0].phone, channel="sms",
-        state="delivered", replaces=rows[0], text="Hi Ann0",
-    )  # fmt: skip
+        campaign=campaign,
+        contact=contacts[0],
+        phone=contacts[0].phone,
+        channel="sms",
+        state="delivered",
+        replaces=rows[0],
+        text="Hi Ann0",
+    )
     MessageEvent.objects.bulk_create(
         MessageEvent(message=row, from_state="accepted", to_state="delivered") for row in rows
     )
@@ -114,9 +135,11 @@ def test_an_archived_split_campaign_exports_its_variants_and_groups_as_before(tm
     campaign = _finished()
     SplitTest.objects.create(campaign=campaign, test_share=50, holdout=0)
     Variant.objects.bulk_create(
-        [Variant(campaign=campaign, position=1, name="A", text="a"),
-         Variant(campaign=campaign, position=2, name="B", text="b")]
-    )  # fmt: skip
+        [
+            Variant(campaign=campaign, position=1, name="A", text="a"),
+            Variant(campaign=campaign, position=2, name="B", text="b"),
+        ]
+    )
     rows = list(Message.objects.filter(campaign=campaign).order_by("id"))
     test, rest = SplitGroup.TEST, SplitGroup.REST
     groups = [(1, test), (2, test), (2, rest), (1, test)]
@@ -125,8 +148,9 @@ def test_an_archived_split_campaign_exports_its_variants_and_groups_as_before(tm
     before = _export(campaign)
     header = before.splitlines()[0].split(",")
     assert header[header.index("last_name") + 1 : header.index("last_name") + 3] == [
-        "variant", "split_group"
-    ]  # fmt: skip
+        "variant",
+        "split_group",
+    ]
     assert ",B,rest," in before
     with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):
         campaign_history_archive(campaign=campaign, actor=OPERATOR)
@@ -381,9 +405,13 @@ def test_a_credited_conversion_keeps_its_campaign_when_the_ledger_is_archived(tm
         order_id="o-1", value=Decimal("12"), currency="EUR", occurred_at=timezone.now()
     )
     Credit.objects.create(
-        conversion=conversion, rule=rule_current(), message=row, campaign=campaign,
-        touch=Touch.CLICK, touch_at=timezone.now(),
-    )  # fmt: skip
+        conversion=conversion,
+        rule=rule_current(),
+        message=row,
+        campaign=campaign,
+        touch=Touch.CLICK,
+        touch_at=timezone.now(),
+    )
     with connection.cursor() as cursor:  # foreign keys are checked at commit: check them now
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     with override_settings(HERALD_HISTORY_DIR=str(tmp_path)):

@@ -79,10 +79,15 @@ def test_outcomes_move_forward_and_counters_follow() -> None:
 def test_same_outcomes_twice_change_nothing_the_second_time() -> None:
     campaign, messages = _campaign(50, state="accepted")
     outcomes = [
-        Outcome(str(m.message_id), "delivered", status_name="DELIVERED_TO_HANDSET",
-                price=Decimal("0.01"), currency="EUR")
+        Outcome(
+            str(m.message_id),
+            "delivered",
+            status_name="DELIVERED_TO_HANDSET",
+            price=Decimal("0.01"),
+            currency="EUR",
+        )
         for m in messages
-    ]  # fmt: skip
+    ]
     first = messages_apply_outcomes(outcomes=outcomes)
     events = MessageEvent.objects.count()
     second = messages_apply_outcomes(outcomes=outcomes)
@@ -260,9 +265,11 @@ def test_held_rows_come_due_from_the_waiting_index_and_leave_it_when_answered() 
     assert campaign.claim_from == hint
     accepted = SentStatus("accepted", "PENDING", 26, "PENDING_ACCEPTED", "")
     messages_record_sent(
-        campaign_id=campaign.pk, sent=[(due[0], accepted, 1)], bulk_id="b",
+        campaign_id=campaign.pk,
+        sent=[(due[0], accepted, 1)],
+        bulk_id="b",
         batch_id=due[0].batch_id,
-    )  # fmt: skip
+    )
     # Answered: no longer waiting, so out of the partial index `message_waiting`.
     row = Message.objects.get(pk=messages[0].pk)
     assert (row.state, row.not_before) == ("accepted", None)
@@ -316,16 +323,23 @@ def test_a_send_answer_moves_the_claimed_rows_in_one_write() -> None:
     rows = {m.pk: m for m in Message.objects.filter(campaign=campaign)}
     accepted = rows[claimed[0].pk]
     assert (accepted.state, accepted.status_name, accepted.status_id, accepted.parts) == (
-        "accepted", "PENDING_ACCEPTED", 26, 2,
-    )  # fmt: skip
+        "accepted",
+        "PENDING_ACCEPTED",
+        26,
+        2,
+    )
     assert (accepted.bulk_id, accepted.accepted_at is not None, accepted.done_at) == (
-        "b-1", True, None,
-    )  # fmt: skip
+        "b-1",
+        True,
+        None,
+    )
     assert accepted.claimed_at == claimed[0].claimed_at  # set by the answer's one write
     rejected = rows[claimed[4].pk]
     assert (rejected.state, rejected.reason, rejected.parts) == (
-        "rejected", "Destination rejected", 1,
-    )  # fmt: skip
+        "rejected",
+        "Destination rejected",
+        1,
+    )
     assert rejected.done_at is not None
     # The rows say it all: the send path writes no event.
     events = MessageEvent.objects.filter(message__campaign=campaign)
@@ -358,9 +372,14 @@ def test_a_send_answer_never_moves_back_a_row_a_report_overtook() -> None:
 def test_a_send_answer_for_a_failover_sms_counts_it_sent() -> None:
     campaign, messages = _campaign(2, state="undeliverable")
     failover = Message.objects.create(
-        campaign=campaign, contact=messages[0].contact, phone=messages[0].phone, channel="sms",
-        attempt=2, replaces=messages[0], state="queued",
-    )  # fmt: skip
+        campaign=campaign,
+        contact=messages[0].contact,
+        phone=messages[0].phone,
+        channel="sms",
+        attempt=2,
+        replaces=messages[0],
+        state="queued",
+    )
     Campaign.objects.filter(pk=campaign.pk).update(count_queued=1)
     claimed = messages_claim(campaign_id=campaign.pk, limit=5)
     assert [row.pk for row in claimed] == [failover.pk]
@@ -439,6 +458,15 @@ def _claimed_row(message: Message):
     from campaigns.ledger import Claimed
 
     return Claimed(
-        message.pk, str(message.message_id), message.contact_id, message.phone, "sms", "",
-        None, "", None, False, timezone.now(),
-    )  # fmt: skip
+        message.pk,
+        str(message.message_id),
+        message.contact_id,
+        message.phone,
+        "sms",
+        "",
+        None,
+        "",
+        None,
+        False,
+        timezone.now(),
+    )

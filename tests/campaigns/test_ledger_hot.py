@@ -44,11 +44,18 @@ def _campaign(n: int) -> Campaign:
     )
     text = "Hi Ann{}, our spring offers start today: 20% off for you."
     Message.objects.bulk_create(
-        Message(campaign=campaign, contact=c, phone=c.phone, channel="sms", state="queued",
-                text=text.format(i), callback_data=f"herald:campaign={campaign.pk}",
-                encoding="GSM-7")
+        Message(
+            campaign=campaign,
+            contact=c,
+            phone=c.phone,
+            channel="sms",
+            state="queued",
+            text=text.format(i),
+            callback_data=f"herald:campaign={campaign.pk}",
+            encoding="GSM-7",
+        )
         for i, c in enumerate(contacts)
-    )  # fmt: skip
+    )
     return campaign
 
 

@@ -30,29 +30,45 @@ def test_a_1601_character_sms_is_refused_with_its_length_and_parts() -> None:
         "SMS text is 1,601 characters (11 parts, GSM-7); the limit is 1,600"
     ]
     assert not Campaign.objects.exists()
-    ok = campaign_create(name="max", channel="sms", lists=[make_audience(1, name="b",
-                         prefix="+4479461")], text="a" * 1600)  # fmt: skip
+    ok = campaign_create(
+        name="max",
+        channel="sms",
+        lists=[make_audience(1, name="b", prefix="+4479461")],
+        text="a" * 1600,
+    )
     assert ok.text == "a" * 1600  # at the cap: kept whole, never truncated
 
 
 def test_the_command_refuses_a_1601_character_sms() -> None:
     make_audience(1, name="people")
     with pytest.raises(CommandError, match="1,601 characters \\(11 parts, GSM-7\\)"):
-        call_command("campaign", "create", "--name", "x", "--list", "people",
-                     "--channel", "sms", "--text", "b" * 1601)  # fmt: skip
+        call_command(
+            "campaign",
+            "create",
+            "--name",
+            "x",
+            "--list",
+            "people",
+            "--channel",
+            "sms",
+            "--text",
+            "b" * 1601,
+        )
 
 
 def test_a_4097_character_whatsapp_text_is_refused() -> None:
     with pytest.raises(ValidationError, match="WhatsApp text is 4,097 characters"):
-        campaign_create(name="wa", channel="whatsapp_text", lists=[make_audience(1)],
-                        text="w" * 4097)  # fmt: skip
+        campaign_create(
+            name="wa", channel="whatsapp_text", lists=[make_audience(1)], text="w" * 4097
+        )
 
 
 def test_preview_reports_texts_that_grow_past_the_cap_with_placeholders(capsys) -> None:
     audience = make_audience(2)
     Contact.objects.update(first_name="x" * 100)
-    campaign = campaign_create(name="p", channel="sms", lists=[audience],
-                               text="ж" * 1550 + "{{first_name}}")  # fmt: skip
+    campaign = campaign_create(
+        name="p", channel="sms", lists=[audience], text="ж" * 1550 + "{{first_name}}"
+    )
     data = campaign_preview(campaign=campaign)
     assert data["length_problems"] == [
         "SMS text is 1,650 characters (25 parts, UCS-2); the limit is 1,600 "
@@ -87,10 +103,15 @@ def test_validity_periods_are_checked(fields, problem) -> None:
 
 def test_failover_sms_has_its_own_validity() -> None:
     campaign = campaign_create(
-        name="f", channel="whatsapp_text", lists=[make_audience(1)], text="hi",
-        failover_mode="herald", failover_text="hi by SMS", whatsapp_validity_minutes=30,
+        name="f",
+        channel="whatsapp_text",
+        lists=[make_audience(1)],
+        text="hi",
+        failover_mode="herald",
+        failover_text="hi by SMS",
+        whatsapp_validity_minutes=30,
         failover_validity_minutes=240,
-    )  # fmt: skip
+    )
     sms, whatsapp = step_for_medium(campaign, "sms"), step_for_medium(campaign, "whatsapp")
     assert provider_validity(sms) == 240
     assert provider_validity(whatsapp) is None  # Herald keeps WhatsApp's validity itself
@@ -100,9 +121,12 @@ def test_whatsapp_messages_past_their_validity_expire_and_fail_over(
     django_capture_on_commit_callbacks,
 ) -> None:
     _campaign, messages = make_ledger(
-        3, channel="whatsapp", whatsapp_validity_minutes=30, failover_mode="herald",
+        3,
+        channel="whatsapp",
+        whatsapp_validity_minutes=30,
+        failover_mode="herald",
         failover_text="By SMS",
-    )  # fmt: skip
+    )
     now = timezone.now()
     Message.objects.filter(pk=messages[0].pk).update(accepted_at=now - dt.timedelta(minutes=31))
     Message.objects.filter(pk=messages[1].pk).update(accepted_at=now - dt.timedelta(minutes=29))

@@ -24,10 +24,14 @@ def _fresh_cache():
 
 def _campaign(n: int) -> tuple[Campaign, list[Message]]:
     campaign = Campaign.objects.create(
-        name="Bienvenida", channel="whatsapp_text", text="Hola",
-        failover_mode=FailoverMode.HERALD, failover_text="Hi", state=CampaignState.RUNNING,
+        name="Bienvenida",
+        channel="whatsapp_text",
+        text="Hola",
+        failover_mode=FailoverMode.HERALD,
+        failover_text="Hi",
+        state=CampaignState.RUNNING,
         recipients=n,
-    )  # fmt: skip
+    )
     rows = [
         Message.objects.create(
             campaign=campaign,
@@ -54,9 +58,15 @@ def _move(campaign: Campaign, row: Message, state: str) -> Campaign:
 
 def _failover(campaign: Campaign, original: Message, state: str = "queued") -> Message:
     row = Message.objects.create(
-        campaign=campaign, contact=original.contact, phone=original.phone, channel="sms",
-        attempt=1, replaces=original, text="Hi", state=state,
-    )  # fmt: skip
+        campaign=campaign,
+        contact=original.contact,
+        phone=original.phone,
+        channel="sms",
+        attempt=1,
+        replaces=original,
+        text="Hi",
+        state=state,
+    )
     _move(campaign, row, state)
     return row
 
@@ -83,9 +93,16 @@ def test_progress_counts_people_and_never_goes_backwards_when_failovers_join():
     campaign = _move(campaign, dee, "skipped")
     people = campaign_people(campaign=campaign)
     assert people.as_dict() == {
-        "people": 4, "handled": 4, "reached": 2, "pending": 0, "first_failed": 2,
-        "reached_by_fallback": 1, "not_reached": 1, "skipped": 1, "attempts": 6,
-    }  # fmt: skip
+        "people": 4,
+        "handled": 4,
+        "reached": 2,
+        "pending": 0,
+        "first_failed": 2,
+        "reached_by_fallback": 1,
+        "not_reached": 1,
+        "skipped": 1,
+        "attempts": 6,
+    }
     assert people.percent == 100
     assert campaign_status(campaign=campaign)["people"] == people.as_dict()
 

@@ -27,9 +27,15 @@ def test_broken_double_braces_are_named_with_the_fix(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["Hi {{first_name}}", "Hi {{ first_name | there }}", "{single} braces", "{{{first_name}}}",
-     "no braces at all", "{{a}}{{b|}}"],
-)  # fmt: skip
+    [
+        "Hi {{first_name}}",
+        "Hi {{ first_name | there }}",
+        "{single} braces",
+        "{{{first_name}}}",
+        "no braces at all",
+        "{{a}}{{b|}}",
+    ],
+)
 def test_placeholders_and_single_braces_pass(text):
     assert placeholder_syntax_problem(text) is None
 
@@ -40,6 +46,16 @@ def test_the_service_refuses_it_so_the_command_and_api_do_too(client):
     with pytest.raises(ValidationError, match="is not closed"):
         campaign_create(name="x", channel="sms", lists=[audience], text="Hi {{first_name")
     with pytest.raises(CommandError, match="is not closed"):
-        call_command("campaign", "create", "--name", "y", "--list", audience.name,
-                     "--channel", "sms", "--text", "Hi {{first_name")  # fmt: skip
+        call_command(
+            "campaign",
+            "create",
+            "--name",
+            "y",
+            "--list",
+            audience.name,
+            "--channel",
+            "sms",
+            "--text",
+            "Hi {{first_name",
+        )
     assert not Campaign.objects.exists()

@@ -150,7 +150,12 @@ def test_prices_come_from_the_environment_as_json() -> None:
     }
     result = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0.0300", "USD", "44"]

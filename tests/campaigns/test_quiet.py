@@ -104,9 +104,12 @@ def test_a_window_that_starts_when_it_ends_is_refused() -> None:
     audience = ContactList.objects.create(name="a")
     with pytest.raises(ValidationError, match="start and end at the same time"):
         campaign_create(
-            name="q", channel="sms", lists=[audience], text="Hi",
+            name="q",
+            channel="sms",
+            lists=[audience],
+            text="Hi",
             quiet_hours=(_hm("09:00"), _hm("09:00")),
-        )  # fmt: skip
+        )
 
 
 @pytest.mark.django_db
@@ -126,9 +129,12 @@ def test_freeze_holds_each_recipient_for_all_its_zones(monkeypatch) -> None:
         [ListMembership(contact=c, contact_list=audience) for c in contacts]
     )
     campaign = campaign_create(
-        name="q", channel="sms", lists=[audience], text="Hi",
+        name="q",
+        channel="sms",
+        lists=[audience],
+        text="Hi",
         quiet_hours=(_hm("09:00"), _hm("20:00")),
-    )  # fmt: skip
+    )
     Campaign.objects.filter(pk=campaign.pk).update(state="running", launched_at=timezone.now())
     campaign_freeze(campaign=campaign)
     rows = {m.phone: m for m in Message.objects.filter(campaign=campaign)}

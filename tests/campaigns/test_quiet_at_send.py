@@ -50,9 +50,12 @@ def test_a_row_delayed_past_the_window_is_held_until_it_opens_and_sent_once(
         [ListMembership(contact=c, contact_list=audience) for c in contacts]
     )
     campaign = campaign_create(
-        name="q", channel="sms", lists=[audience], text="Hi",
+        name="q",
+        channel="sms",
+        lists=[audience],
+        text="Hi",
         quiet_hours=(dt.time(9), dt.time(20)),
-    )  # fmt: skip
+    )
     Campaign.objects.filter(pk=campaign.pk).update(state="running", launched_at=clock.now)
     campaign_freeze(campaign=campaign)
     rows = {m.phone: m for m in Message.objects.filter(campaign=campaign)}

@@ -38,38 +38,69 @@ def _outcomes(rows: list[Message]) -> list[list[Outcome]]:
     price = Decimal("0.012500")
     return [
         [
-            Outcome(ids[0], "delivered", status_group="DELIVERED", status_id=5,
-                    status_name="DELIVERED_TO_HANDSET", price=price, currency="EUR", parts=2,
-                    at=AT),
+            Outcome(
+                ids[0],
+                "delivered",
+                status_group="DELIVERED",
+                status_id=5,
+                status_name="DELIVERED_TO_HANDSET",
+                price=price,
+                currency="EUR",
+                parts=2,
+                at=AT,
+            ),
             Outcome(ids[1], "accepted", status_name="PENDING_ENROUTE", bulk_id="b-1"),
-            Outcome(ids[2], "undeliverable", status_group="UNDELIVERABLE",
-                    status_name="UNDELIVERABLE_NOT_DELIVERED", error_group="HANDSET_ERRORS",
-                    error_id=27, error_name="EC_ABSENT_SUBSCRIBER", error_permanent=False,
-                    price=price, currency="EUR"),
+            Outcome(
+                ids[2],
+                "undeliverable",
+                status_group="UNDELIVERABLE",
+                status_name="UNDELIVERABLE_NOT_DELIVERED",
+                error_group="HANDSET_ERRORS",
+                error_id=27,
+                error_name="EC_ABSENT_SUBSCRIBER",
+                error_permanent=False,
+                price=price,
+                currency="EUR",
+            ),
             # Two reports for one message in a batch: the final one wins, whatever the order.
             Outcome(ids[3], "delivered", status_name="DELIVERED_TO_HANDSET", at=AT),
             Outcome(ids[3], "accepted", status_name="PENDING_ENROUTE", at=AT),
             # Already final: a late report changes nothing but is recorded as a report event.
             Outcome(ids[4], "expired", status_name="EXPIRED_EXPIRED"),
-            Outcome(ids[7], "delivered", status_name="DELIVERED_TO_HANDSET", price=price,
-                    currency="EUR"),
+            Outcome(
+                ids[7], "delivered", status_name="DELIVERED_TO_HANDSET", price=price, currency="EUR"
+            ),
             Outcome("7f0e6a55-0000-4000-8000-000000000000", "delivered"),  # unknown
         ],
         [
             # The same push again (a duplicate): nothing moves.
-            Outcome(ids[0], "delivered", status_name="DELIVERED_TO_HANDSET", price=price,
-                    currency="EUR", at=AT),
+            Outcome(
+                ids[0],
+                "delivered",
+                status_name="DELIVERED_TO_HANDSET",
+                price=price,
+                currency="EUR",
+                at=AT,
+            ),
             Outcome(ids[1], "rejected", status_name="REJECTED_NETWORK", reason="network"),
             Outcome(ids[5], "sending"),  # lower rank: ignored
             Outcome(ids[6], "expired", status_name="EXPIRED_EXPIRED"),
         ],
-    ]  # fmt: skip
+    ]
 
 
 def _snapshot(campaign: Campaign, rows: list[Message]) -> dict:
     order = {r.pk: i for i, r in enumerate(rows)}
-    skip = {"id", "campaign", "contact", "message_id", "callback_data", "created_at", "replaces",
-            "phone"}  # fmt: skip
+    skip = {
+        "id",
+        "campaign",
+        "contact",
+        "message_id",
+        "callback_data",
+        "created_at",
+        "replaces",
+        "phone",
+    }
     fields = [f.attname for f in Message._meta.concrete_fields if f.name not in skip]
 
     def when(value: object) -> object:
@@ -89,8 +120,11 @@ def _snapshot(campaign: Campaign, rows: list[Message]) -> dict:
         )
     )
     c = Campaign.objects.get(pk=campaign.pk)
-    counters = {f.name: getattr(c, f.name) for f in Campaign._meta.concrete_fields
-                if f.name.startswith(("count_", "failover_", "cost_"))}  # fmt: skip
+    counters = {
+        f.name: getattr(c, f.name)
+        for f in Campaign._meta.concrete_fields
+        if f.name.startswith(("count_", "failover_", "cost_"))
+    }
     return {"ledger": ledger, "events": events, "counters": counters}
 
 

@@ -88,11 +88,20 @@ def test_the_spec_rejects_what_herald_refuses() -> None:
 def _accept_all(request):
     body = json.loads(request.body)
     messages = [
-        {"messageId": d["messageId"], "destination": d["to"],
-         "status": {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED",
-                    "description": "Message sent to next instance"}}
-        for m in body["messages"] for d in m["destinations"]
-    ]  # fmt: skip
+        {
+            "messageId": d["messageId"],
+            "destination": d["to"],
+            "status": {
+                "groupId": 1,
+                "groupName": "PENDING",
+                "id": 26,
+                "name": "PENDING_ACCEPTED",
+                "description": "Message sent to next instance",
+            },
+        }
+        for m in body["messages"]
+        for d in m["destinations"]
+    ]
     return 200, {}, json.dumps({"bulkId": "b", "messages": messages})
 
 
@@ -103,9 +112,13 @@ def test_sms_campaign_sends_tracked_links_and_its_validity(
     provider_mocked.add_callback(responses.POST, BASE_URL + "/sms/3/messages", callback=_accept_all)
     audience = make_audience(3)
     campaign = campaign_create(
-        name="links", channel="sms", lists=[audience], text="Sale: https://shop.example/spring",
-        track_links=True, sms_validity_minutes=120,
-    )  # fmt: skip
+        name="links",
+        channel="sms",
+        lists=[audience],
+        text="Sale: https://shop.example/spring",
+        track_links=True,
+        sms_validity_minutes=120,
+    )
     with django_capture_on_commit_callbacks(execute=True):
         campaign_launch(campaign=campaign, actor=OPERATOR)
     [body] = sent_bodies(provider_mocked, "/sms/3/messages")
@@ -149,10 +162,23 @@ def test_whatsapp_text_campaign_previews_and_tracks_links_inside_the_window(
 ) -> None:
     def accept(request):
         body = json.loads(request.body)
-        return 200, {}, json.dumps({"to": body["to"], "messageCount": 1,
-                                    "messageId": body["messageId"],
-                                    "status": {"groupId": 1, "groupName": "PENDING", "id": 7,
-                                               "name": "PENDING_ENROUTE"}})  # fmt: skip
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    "to": body["to"],
+                    "messageCount": 1,
+                    "messageId": body["messageId"],
+                    "status": {
+                        "groupId": 1,
+                        "groupName": "PENDING",
+                        "id": 7,
+                        "name": "PENDING_ENROUTE",
+                    },
+                }
+            ),
+        )
 
     provider_mocked.add_callback(
         responses.POST, BASE_URL + "/whatsapp/1/message/text", callback=accept
@@ -160,9 +186,13 @@ def test_whatsapp_text_campaign_previews_and_tracks_links_inside_the_window(
     audience = make_audience(3)
     Contact.objects.filter(phone__endswith="00001").update(whatsapp_last_inbound_at=timezone.now())
     campaign = campaign_create(
-        name="wa", channel="whatsapp_text", lists=[audience], text="Menu: https://ex.com/menu",
-        track_links=True, whatsapp_validity_minutes=60,
-    )  # fmt: skip
+        name="wa",
+        channel="whatsapp_text",
+        lists=[audience],
+        text="Menu: https://ex.com/menu",
+        track_links=True,
+        whatsapp_validity_minutes=60,
+    )
     with django_capture_on_commit_callbacks(execute=True):
         campaign_launch(campaign=campaign, actor=OPERATOR)
     [body] = sent_bodies(provider_mocked, "/whatsapp/1/message/text")

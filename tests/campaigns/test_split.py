@@ -39,9 +39,13 @@ def _launched(n: int, *, variants=AB, test: SplitSpec | None = None, **fields) -
 
     audience = make_audience(n)
     campaign = campaign_create(
-        name="split", channel="sms", lists=[audience], variants=variants,
-        test=test or SplitSpec(share=20, holdout=5), **fields,
-    )  # fmt: skip
+        name="split",
+        channel="sms",
+        lists=[audience],
+        variants=variants,
+        test=test or SplitSpec(share=20, holdout=5),
+        **fields,
+    )
     Campaign.objects.filter(pk=campaign.pk).update(state="running", launched_at=timezone.now())
     campaign.refresh_from_db()
     return campaign

@@ -74,14 +74,19 @@ def test_a_test_is_kept_and_its_report_lands_on_it(live_sandbox, settings):
 
     settings.HERALD_DEFAULT_REGION = "GB"
     sender = User.objects.create_user("sam")
-    campaign = campaign_create(name="t", channel="sms", lists=[make_audience(1)],
-                               text="Hi {{first_name}}")  # fmt: skip
-    campaign_test_send(campaign=campaign, contact=Contact.objects.get(), to="07700 900123",
-                       sent_by=sender)  # fmt: skip
+    campaign = campaign_create(
+        name="t", channel="sms", lists=[make_audience(1)], text="Hi {{first_name}}"
+    )
+    campaign_test_send(
+        campaign=campaign, contact=Contact.objects.get(), to="07700 900123", sent_by=sender
+    )
     test = CampaignTestSend.objects.get()
     assert (test.to, test.state, test.text, test.sent_by) == (
-        "+447700900123", "accepted", "Hi Ann0", sender,
-    )  # fmt: skip
+        "+447700900123",
+        "accepted",
+        "Hi Ann0",
+        sender,
+    )
     assert Message.objects.count() == 0
     item = report(str(test.message_id), "DELIVERED_TO_HANDSET")
     unknown = reports_apply(items=[("k", DeliveryReport.from_dict(item, channel="SMS"))])
@@ -110,7 +115,8 @@ def test_the_commands_save_numbers_and_send_tests(live_sandbox, settings, capsys
     assert '"phone": "+447700900123"' in capsys.readouterr().out
     with pytest.raises(CommandError, match="give --as USERNAME"):
         call_command("test_number", "list")
-    call_command("campaign", "test", str(campaign.pk), "--to", "07700 900123", "--as", "root",
-                 "--json")  # fmt: skip
+    call_command(
+        "campaign", "test", str(campaign.pk), "--to", "07700 900123", "--as", "root", "--json"
+    )
     assert '"state": "accepted"' in capsys.readouterr().out
     assert SavedTestNumber.objects.count() == CampaignTestSend.objects.count() == 1

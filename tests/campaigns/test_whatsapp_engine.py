@@ -60,9 +60,12 @@ def test_template_campaign_sends_rendered_templates(
 def test_mismatched_mapping_is_refused_naming_the_placeholder(templates) -> None:
     with pytest.raises(ValidationError) as caught:
         campaign_create(
-            name="bad", channel="whatsapp_template", lists=[make_audience(1)],
-            template=templates["bienvenida"], template_mapping={"body": []},
-        )  # fmt: skip
+            name="bad",
+            channel="whatsapp_template",
+            lists=[make_audience(1)],
+            template=templates["bienvenida"],
+            template_mapping={"body": []},
+        )
     assert "{{1}}" in " ".join(caught.value.messages)
 
 
@@ -93,9 +96,12 @@ def test_a_template_not_approved_cannot_launch(templates) -> None:
     from campaigns.services import CampaignError
 
     campaign = campaign_create(
-        name="pending", channel="whatsapp_template", lists=[make_audience(1)],
-        template=templates["summer_sale"], template_mapping=_mapping_for(templates["summer_sale"]),
-    )  # fmt: skip
+        name="pending",
+        channel="whatsapp_template",
+        lists=[make_audience(1)],
+        template=templates["summer_sale"],
+        template_mapping=_mapping_for(templates["summer_sale"]),
+    )
     with pytest.raises(CampaignError, match="PENDING"):
         campaign_launch(campaign=campaign, actor=OPERATOR)
 
@@ -154,9 +160,12 @@ def test_late_whatsapp_delivery_cancels_a_failover_not_yet_sent(
 
 def test_scheduled_campaign_starts_when_due(live_sandbox, django_capture_on_commit_callbacks):
     campaign = campaign_create(
-        name="later", channel="sms", lists=[make_audience(4)], text="Hi",
+        name="later",
+        channel="sms",
+        lists=[make_audience(4)],
+        text="Hi",
         send_at=timezone.now() + dt.timedelta(minutes=5),
-    )  # fmt: skip
+    )
     assert campaign_launch(campaign=campaign, actor=OPERATOR).state == "scheduled"
     assert campaign_start_due() == []
     with django_capture_on_commit_callbacks(execute=True):

@@ -16,10 +16,23 @@ pytestmark = pytest.mark.django_db
 
 def _accept(request):
     body = json.loads(request.body)
-    return 200, {}, json.dumps({"to": body["to"], "messageCount": 1,
-                                "messageId": body["messageId"],
-                                "status": {"groupId": 1, "groupName": "PENDING", "id": 7,
-                                           "name": "PENDING_ENROUTE"}})  # fmt: skip
+    return (
+        200,
+        {},
+        json.dumps(
+            {
+                "to": body["to"],
+                "messageCount": 1,
+                "messageId": body["messageId"],
+                "status": {
+                    "groupId": 1,
+                    "groupName": "PENDING",
+                    "id": 7,
+                    "name": "PENDING_ENROUTE",
+                },
+            }
+        ),
+    )
 
 
 @pytest.fixture
@@ -48,10 +61,16 @@ def test_inside_the_window_text_image_and_buttons_go_out(wa) -> None:
         phone="+447946000003", whatsapp_last_inbound_at=timezone.now() - dt.timedelta(hours=23)
     )
     whatsapp_session_send(contact=contact, kind="text", text="See https://ex.com")
-    sent = whatsapp_session_send(contact=contact, kind="image", text="Our new menu",
-                                 media_url="https://ex.com/menu.png")  # fmt: skip
-    whatsapp_session_send(contact=contact, kind="buttons", text="Table for two?",
-                          buttons=[("yes", "Yes"), ("no", "No")], footer="Tap")  # fmt: skip
+    sent = whatsapp_session_send(
+        contact=contact, kind="image", text="Our new menu", media_url="https://ex.com/menu.png"
+    )
+    whatsapp_session_send(
+        contact=contact,
+        kind="buttons",
+        text="Table for two?",
+        buttons=[("yes", "Yes"), ("no", "No")],
+        footer="Tap",
+    )
     assert sent.status.name == "PENDING_ENROUTE"
     [text] = sent_bodies(wa, "/whatsapp/1/message/text")
     assert text["content"] == {"text": "See https://ex.com", "previewUrl": True}
@@ -86,7 +105,8 @@ def test_content_outside_whatsapp_limits_is_refused(wa, fields, problem) -> None
 def test_an_image_reply_through_the_sandbox(on_sandbox) -> None:
     """Done-when path: a person writes in, the inbox replies with an image within 24 h."""
     contact = Contact.objects.create(phone="+447946000005", whatsapp_last_inbound_at=timezone.now())
-    sent = whatsapp_session_send(contact=contact, kind="image", text="Here you go",
-                                 media_url="https://ex.com/menu.png")  # fmt: skip
+    sent = whatsapp_session_send(
+        contact=contact, kind="image", text="Here you go", media_url="https://ex.com/menu.png"
+    )
     truth = on_sandbox.truth(sent.message_id)
     assert truth["to"] == "447946000005"

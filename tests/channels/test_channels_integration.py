@@ -27,10 +27,13 @@ def test_a_viber_campaign_is_sent_once_and_reconciled(engine) -> None:
     worker, sandbox = engine
     sandbox.configure(outcomes={"delivered": 0.8, "undeliverable": 0.1, "expired": 0.1})
     campaign = campaign_create(
-        name="viber", channel="viber", lists=[make_audience(400, name="viber")],
-        text="Hi {{first_name}}, new season", media_url="https://example.com/season.jpg",
+        name="viber",
+        channel="viber",
+        lists=[make_audience(400, name="viber")],
+        text="Hi {{first_name}}, new season",
+        media_url="https://example.com/season.jpg",
         buttons=[{"text": "Shop now", "url": "https://example.com/shop"}],
-    )  # fmt: skip
+    )
     campaign_launch(campaign=campaign, actor=OPERATOR)
 
     def done():
@@ -58,10 +61,12 @@ def test_an_rcs_to_sms_chain_falls_back_for_exactly_the_undelivered(engine) -> N
     # A third of the phones have no RCS; every SMS is delivered.
     sandbox.configure(not_on_channel={"RCS": 0.3}, outcomes={"delivered": 1.0})
     campaign = campaign_create(
-        name="chain", channel="rcs", lists=[make_audience(300, name="chain")],
+        name="chain",
+        channel="rcs",
+        lists=[make_audience(300, name="chain")],
         text="Hi {{first_name}}, your order shipped",
         fallback=[{"channel": "sms", "text": "Hi {{first_name}}, shipped (SMS)"}],
-    )  # fmt: skip
+    )
     campaign_launch(campaign=campaign, actor=OPERATOR)
     rcs = Message.objects.filter(campaign=campaign, channel="rcs")
     sms = Message.objects.filter(campaign=campaign, channel="sms")

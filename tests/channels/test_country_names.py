@@ -13,8 +13,11 @@ from channels.country_names import NAMES
 def test_the_copy_names_every_country_as_the_installed_library_does() -> None:
     library = {code: geocoder._region_display_name(code, "en") for code in LOCALE_DATA}
     library = {code: name for code, name in library.items() if name}
-    differ = [f'    "{c}": "{library.get(c)}",' for c in sorted(set(library) | set(NAMES))
-              if library.get(c) != NAMES.get(c)]  # fmt: skip
+    differ = [
+        f'    "{c}": "{library.get(c)}",'
+        for c in sorted(set(library) | set(NAMES))
+        if library.get(c) != NAMES.get(c)
+    ]
     assert not differ, "channels/country_names.py should read:\n" + "\n".join(differ)
     assert (country_name("IN"), country_name("GB"), country_name("ZZ")) == (
         "India",

@@ -21,23 +21,40 @@ pytestmark = pytest.mark.django_db
 
 def _create(*args: str) -> Campaign:
     out = StringIO()
-    call_command("campaign", "create", "--name", "c", "--list", "fans", *args, "--json",
-                 stdout=out)  # fmt: skip
+    call_command("campaign", "create", "--name", "c", "--list", "fans", *args, "--json", stdout=out)
     return Campaign.objects.get(pk=json.loads(out.getvalue())["id"])
 
 
 def test_the_command_line_takes_a_chain_and_keeps_the_sms_failover_names() -> None:
     make_audience(1, name="fans")
-    chain = _create("--channel", "rcs", "--text", "Shipped", "--fallback", "viber,sms",
-                    "--fallback-text", "sms=Shipped (SMS)")  # fmt: skip
+    chain = _create(
+        "--channel",
+        "rcs",
+        "--text",
+        "Shipped",
+        "--fallback",
+        "viber,sms",
+        "--fallback-text",
+        "sms=Shipped (SMS)",
+    )
     assert chain.failover_mode == "herald"
     assert [(s.kind.name, s.content.text) for s in campaign_steps(chain)] == [
-        ("rcs", "Shipped"), ("viber", "Shipped"), ("sms", "Shipped (SMS)")
-    ]  # fmt: skip
+        ("rcs", "Shipped"),
+        ("viber", "Shipped"),
+        ("sms", "Shipped (SMS)"),
+    ]
     # --sms-failover-text is --fallback sms, with the step's text and sender.
     Campaign.objects.all().delete()
-    legacy = _create("--channel", "whatsapp_text", "--text", "Hola", "--sms-failover-text",
-                     "Hi by SMS", "--sms-failover-sender", "Shop")  # fmt: skip
+    legacy = _create(
+        "--channel",
+        "whatsapp_text",
+        "--text",
+        "Hola",
+        "--sms-failover-text",
+        "Hi by SMS",
+        "--sms-failover-sender",
+        "Shop",
+    )
     assert legacy.fallback == [
         {"channel": "sms", "text": "Hi by SMS", "sender": "Shop", "validity_minutes": None}
     ]
@@ -59,7 +76,7 @@ def test_the_command_line_takes_a_chain_and_keeps_the_sms_failover_names() -> No
         ("rcs", "sms,", None),
         ("rcs", [{"text": "no channel"}], "each fallback step is a channel name"),
     ],
-)  # fmt: skip
+)
 def test_what_a_chain_may_not_be(channel, fallback, problem) -> None:
     fields = {"text": "Hi"} if channel != "whatsapp_template" else {}
     create = lambda: campaign_create(  # noqa: E731
@@ -75,8 +92,13 @@ def test_what_a_chain_may_not_be(channel, fallback, problem) -> None:
 def test_the_api_takes_a_chain_and_answers_it(api_for, sender_user) -> None:
     make_audience(1, name="News")
     api = api_for(sender_user)
-    body = {"name": "K", "channel": "rcs", "text": "Hi", "lists": ["News"],
-            "fallback": ["viber", {"channel": "sms", "text": "Hi by SMS"}]}  # fmt: skip
+    body = {
+        "name": "K",
+        "channel": "rcs",
+        "text": "Hi",
+        "lists": ["News"],
+        "fallback": ["viber", {"channel": "sms", "text": "Hi by SMS"}],
+    }
     created = api.post("campaigns", body)
     assert created.status_code == 201, created.content
     assert [step["channel"] for step in created.json()["fallback"]] == ["viber", "sms"]
@@ -94,9 +116,12 @@ def test_an_rcs_to_sms_chain_reaches_exactly_the_undelivered_once(
 ) -> None:
     live_sandbox.configure(not_on_channel={"RCS": 0.5}, outcomes={"delivered": 1.0})
     campaign = campaign_create(
-        name="chain", channel="rcs", lists=[make_audience(20)], text="Hi {{first_name}}",
+        name="chain",
+        channel="rcs",
+        lists=[make_audience(20)],
+        text="Hi {{first_name}}",
         fallback=[{"channel": "sms", "text": "Hi {{first_name}} (SMS)"}],
-    )  # fmt: skip
+    )
     with django_capture_on_commit_callbacks(execute=True):
         campaign_launch(campaign=campaign, actor=OPERATOR)
     rcs = Message.objects.filter(campaign=campaign, channel="rcs")

@@ -70,8 +70,19 @@ def test_a_registered_type_is_in_the_cli_the_api_schema_and_the_wizard(client) -
         # The command line: a choice of --channel, and a draft it creates.
         assert "pigeon" in _cli_channels()
         make_audience(2)
-        call_command("campaign", "create", "--name", "coo", "--list", "Customers",
-                     "--channel", "pigeon", "--text", "Coo {{first_name}}", "--json")  # fmt: skip
+        call_command(
+            "campaign",
+            "create",
+            "--name",
+            "coo",
+            "--list",
+            "Customers",
+            "--channel",
+            "pigeon",
+            "--text",
+            "Coo {{first_name}}",
+            "--json",
+        )
         assert Campaign.objects.get(name="coo").channel == "pigeon"
         # The API: the served schema lists it in the channel enums.
         schema = yaml.safe_load(client.get("/api/v1/schema/").content)
@@ -93,8 +104,11 @@ def test_a_registered_type_is_in_the_cli_the_api_schema_and_the_wizard(client) -
 
 
 def test_the_builtin_vocabularies() -> None:
-    assert [name for name, _ in channel_choices()][:3] == ["sms", "whatsapp_text",
-                                                           "whatsapp_template"]  # fmt: skip
+    assert [name for name, _ in channel_choices()][:3] == [
+        "sms",
+        "whatsapp_text",
+        "whatsapp_template",
+    ]
     # Two WhatsApp types share one medium, and the ledger keeps the medium.
     assert mediums()[:2] == ["sms", "whatsapp"]
     assert channel_type("whatsapp_template").ledger == channel_type("whatsapp_text").ledger

@@ -127,8 +127,19 @@ def test_regional_ids_come_from_the_row_whose_sender_is_used() -> None:
 
 
 def test_the_command_adds_lists_and_removes_with_json(capsys) -> None:
-    call_command("sender", "add", "--channel", "sms", "--country", "IN", "--sender", "HERALD",
-                 "--dlt-entity-id", "1101456789", "--json")  # fmt: skip
+    call_command(
+        "sender",
+        "add",
+        "--channel",
+        "sms",
+        "--country",
+        "IN",
+        "--sender",
+        "HERALD",
+        "--dlt-entity-id",
+        "1101456789",
+        "--json",
+    )
     added = json.loads(capsys.readouterr().out)
     assert added["created"]
     assert added["country_name"] == "India"

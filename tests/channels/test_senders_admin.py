@@ -11,13 +11,16 @@ pytestmark = pytest.mark.django_db
 def test_the_admin_adds_a_sender_and_shows_a_refused_one_next_to_its_field(admin_client) -> None:
     page = admin_client.get("/admin/channels/sender/add/")
     assert page.status_code == 200
-    refused = admin_client.post("/admin/channels/sender/add/",
-                                {"medium": "sms", "country": "US", "sender": "Shop"})  # fmt: skip
+    refused = admin_client.post(
+        "/admin/channels/sender/add/", {"medium": "sms", "country": "US", "sender": "Shop"}
+    )
     assert refused.status_code == 200
     assert "does not deliver SMS from an alphanumeric" in refused.content.decode()
     assert not Sender.objects.exists()
-    added = admin_client.post("/admin/channels/sender/add/", {
-        "medium": "sms", "country": "IN", "sender": "HERALD", "dlt_entity_id": "1101"})  # fmt: skip
+    added = admin_client.post(
+        "/admin/channels/sender/add/",
+        {"medium": "sms", "country": "IN", "sender": "HERALD", "dlt_entity_id": "1101"},
+    )
     assert added.status_code == 302
     row = Sender.objects.get()
     assert (row.country, row.dlt_entity_id) == ("IN", "1101")

@@ -25,10 +25,15 @@ pytestmark = pytest.mark.django_db
 
 def _outbound(**content) -> Outbound:
     return Outbound(
-        to="447946000001", message_id="m-1", text=content.get("text", ""), sender="Herald",
+        to="447946000001",
+        message_id="m-1",
+        text=content.get("text", ""),
+        sender="Herald",
         notify_url="https://herald.example/infobip/webhooks/t/messages/reports/",
-        callback_data="herald:campaign=1", validity_minutes=60, content=Content(**content),
-    )  # fmt: skip
+        callback_data="herald:campaign=1",
+        validity_minutes=60,
+        content=Content(**content),
+    )
 
 
 @pytest.mark.parametrize(
@@ -56,10 +61,16 @@ def test_viber_and_rcs_bodies_are_valid_against_the_messages_api_document(channe
 
 def test_identical_messages_share_one_entry() -> None:
     messages = [
-        MessagesApiMessage(channel="RCS", to=f"44794600000{i}", sender="agent",
-                           message_id=f"m-{i}", text="Same", buttons=(MessagesApiButton("Ok"),))
+        MessagesApiMessage(
+            channel="RCS",
+            to=f"44794600000{i}",
+            sender="agent",
+            message_id=f"m-{i}",
+            text="Same",
+            buttons=(MessagesApiButton("Ok"),),
+        )
         for i in range(3)
-    ]  # fmt: skip
+    ]
     body = messages_api_request_body(messages)
     assert len(body["messages"]) == 1
     assert [d["messageId"] for d in body["messages"][0]["destinations"]] == ["m-0", "m-1", "m-2"]
@@ -86,15 +97,26 @@ def test_the_sandbox_speaks_the_messages_api(sandbox) -> None:
     api = InfobipClient(sandbox.url, sandbox.api_key, backoff_factor=0, max_retries=0)
     kind = channel_type("viber")
     sent = api.send_messages(
-        [kind.message(_outbound(text="Hi")), kind.message(
-            Outbound(to="447946000002", message_id="m-2", text="Hi", sender="Herald",
-                     notify_url="", content=Content(text="Hi")))],
+        [
+            kind.message(_outbound(text="Hi")),
+            kind.message(
+                Outbound(
+                    to="447946000002",
+                    message_id="m-2",
+                    text="Hi",
+                    sender="Herald",
+                    notify_url="",
+                    content=Content(text="Hi"),
+                )
+            ),
+        ],
         bulk_id="viber-bulk",
-    )  # fmt: skip
+    )
     assert sent.bulk_id == "viber-bulk"
     assert {m.message_id: m.to for m in sent.messages} == {
-        "m-1": "447946000001", "m-2": "447946000002"
-    }  # fmt: skip
+        "m-1": "447946000001",
+        "m-2": "447946000002",
+    }
     assert {m.status.group_name for m in sent.messages} == {"PENDING"}
     assert sandbox.flush() == 0
     assert api.get_messages_api_reports(channel="RCS") == []
@@ -119,8 +141,11 @@ def test_the_sandbox_refuses_a_body_the_spec_refuses(sandbox) -> None:
         api.custom_request("POST", "/messages-api/1/messages", body=no_content)
     assert [v.property for v in refused.value.violations] == ["messages[0]"]
     # A TEXT body without its text: the discriminated schema says so (as Infobip would).
-    no_text = {"messages": [{"channel": "RCS", "destinations": [{"to": "1"}],
-                             "content": {"body": {"type": "TEXT"}}}]}  # fmt: skip
+    no_text = {
+        "messages": [
+            {"channel": "RCS", "destinations": [{"to": "1"}], "content": {"body": {"type": "TEXT"}}}
+        ]
+    }
     with pytest.raises(InfobipValidationError):
         api.custom_request("POST", "/messages-api/1/messages", body=no_text)
     assert sandbox.state()["accepted"]["total"] == 0
@@ -139,10 +164,13 @@ def test_a_campaign_is_sent_once_and_reconciled_from_pulled_reports(
 ) -> None:
     live_sandbox.configure(outcomes={"delivered": 0.7, "undeliverable": 0.3})
     campaign = campaign_create(
-        name=channel, channel=channel, lists=[make_audience(12)], text="Hi {{first_name}}",
+        name=channel,
+        channel=channel,
+        lists=[make_audience(12)],
+        text="Hi {{first_name}}",
         media_url="https://example.com/offer.jpg",
         buttons=[{"text": "Shop", "url": "https://example.com/shop"}],
-    )  # fmt: skip
+    )
     preview = campaign_preview(campaign=campaign)
     assert preview["messages"] == 12
     # Priced per message from HERALD_PRICES (UK numbers: 0.03 each on both defaults).
@@ -172,11 +200,22 @@ def test_a_too_long_viber_text_is_refused_at_create() -> None:
 
 
 def _mo(channel: str, text: str, *, kind: str = "TEXT", message_id: str = "mo-1") -> dict:
-    item = {"event": "MO", "channel": channel, "sender": "447946000001", "destination": "Herald",
-            "content": [{"type": kind, "text": text, **({"cleanText": text} if kind == "TEXT" else
-                                                        {"payload": "yes"})}],
-            "receivedAt": "2026-11-21T10:00:00.000+0000", "messageId": message_id,
-            "messageCount": 1}  # fmt: skip
+    item = {
+        "event": "MO",
+        "channel": channel,
+        "sender": "447946000001",
+        "destination": "Herald",
+        "content": [
+            {
+                "type": kind,
+                "text": text,
+                **({"cleanText": text} if kind == "TEXT" else {"payload": "yes"}),
+            }
+        ],
+        "receivedAt": "2026-11-21T10:00:00.000+0000",
+        "messageId": message_id,
+        "messageCount": 1,
+    }
     return {"results": [item]}
 
 
@@ -194,8 +233,10 @@ def test_inbound_viber_and_rcs_reach_the_inbox_and_stop_is_confirmed_there(
     assert post("messages/inbound", body).status_code == 200
     inbound = InboundMessage.objects.get()
     assert (inbound.channel, inbound.from_number, inbound.to_number) == (
-        medium, "447946000001", "Herald"
-    )  # fmt: skip
+        medium,
+        "447946000001",
+        "Herald",
+    )
     contact = Contact.objects.get(phone="+447946000001")
     assert contact.opted_out is True
     inbound.refresh_from_db()
@@ -212,8 +253,10 @@ def test_a_button_tap_is_an_inbound_text(post) -> None:
     post("messages/inbound", _mo("RCS", "Yes please", kind="BUTTON_REPLY"))
     inbound = InboundMessage.objects.get()
     assert (inbound.channel, inbound.message_type, inbound.text) == (
-        "rcs", "INTERACTIVE_BUTTON_REPLY", "Yes please"
-    )  # fmt: skip
+        "rcs",
+        "INTERACTIVE_BUTTON_REPLY",
+        "Yes please",
+    )
 
 
 def test_a_conversation_reply_goes_out_on_viber(
@@ -226,8 +269,11 @@ def test_a_conversation_reply_goes_out_on_viber(
 
     contact = Contact.objects.create(phone="+447946000009")
     assert {o["medium"]: o["open"] for o in reply_options(contact)} == {
-        "sms": True, "whatsapp": False, "viber": True, "rcs": True
-    }  # fmt: skip
+        "sms": True,
+        "whatsapp": False,
+        "viber": True,
+        "rcs": True,
+    }
     user = User.objects.create_superuser("root", password="x-long-password-42")
     with django_capture_on_commit_callbacks(execute=True):
         reply = conversation_reply(contact=contact, channel="viber", text="On its way", actor=user)
@@ -245,15 +291,40 @@ def test_the_command_line_creates_a_viber_campaign_with_an_image_and_a_button() 
     make_audience(1, name="fans")
     out = StringIO()
     call_command(
-        "campaign", "create", "--name", "v", "--list", "fans", "--channel", "viber",
-        "--text", "New in", "--image", "https://example.com/a.jpg",
-        "--button", "Shop=https://example.com/shop", "--json", stdout=out,
-    )  # fmt: skip
+        "campaign",
+        "create",
+        "--name",
+        "v",
+        "--list",
+        "fans",
+        "--channel",
+        "viber",
+        "--text",
+        "New in",
+        "--image",
+        "https://example.com/a.jpg",
+        "--button",
+        "Shop=https://example.com/shop",
+        "--json",
+        stdout=out,
+    )
     campaign = Campaign.objects.get(pk=json.loads(out.getvalue())["id"])
     assert (campaign.channel, campaign.media_url) == ("viber", "https://example.com/a.jpg")
     assert campaign.buttons == [{"text": "Shop", "url": "https://example.com/shop"}]
     with pytest.raises(CommandError, match="at most 1 button"):
         call_command(
-            "campaign", "create", "--name", "v2", "--list", "fans", "--channel", "viber",
-            "--text", "Hi", "--button", "A=https://a.example", "--button", "B=https://b.example",
-        )  # fmt: skip
+            "campaign",
+            "create",
+            "--name",
+            "v2",
+            "--list",
+            "fans",
+            "--channel",
+            "viber",
+            "--text",
+            "Hi",
+            "--button",
+            "A=https://a.example",
+            "--button",
+            "B=https://b.example",
+        )

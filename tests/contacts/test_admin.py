@@ -19,8 +19,9 @@ CHANGELIST = reverse("admin:contacts_contact_changelist")
 def people():
     vip = ContactListFactory(name="VIP")
     ann = ContactFactory(phone="+447400123456", first_name="Ann", last_name="Lee", lists=[vip])
-    ben = ContactFactory(phone="+4915123456789", first_name="Ben", last_name="Braun",
-                         country="DE", language="de")  # fmt: skip
+    ben = ContactFactory(
+        phone="+4915123456789", first_name="Ben", last_name="Braun", country="DE", language="de"
+    )
     cy = ContactFactory(phone="+33612345678", first_name="Cy", last_name="Lee", country="FR")
     contact_opt_out(contact=cy, source="keyword", channel="sms", note="STOP")
     return ann, ben, cy, vip
@@ -92,8 +93,12 @@ def test_list_actions_use_the_chosen_list(admin_client, people) -> None:
 
 def test_actions_apply_to_every_contact_selected_across_pages(admin_client) -> None:
     ContactFactory.create_batch(150)  # more than one page (100)
-    data = {"action": "opt_out", "select_across": "1", "index": "0",
-            "_selected_action": [Contact.objects.first().pk]}  # fmt: skip
+    data = {
+        "action": "opt_out",
+        "select_across": "1",
+        "index": "0",
+        "_selected_action": [Contact.objects.first().pk],
+    }
     admin_client.post(f"{CHANGELIST}?q=", data)
     assert Contact.objects.filter(opted_out=True).count() == 150
     assert ConsentEvent.objects.count() == 150
@@ -106,8 +111,9 @@ def test_export_action_streams_the_selected_contacts(admin_client, people) -> No
     body = b"".join(response.streaming_content).decode()
     rows = list(csv.DictReader(io.StringIO(body)))
     assert [(r["phone"], r["opted_out"], r["lists"]) for r in rows] == [
-        ("+447400123456", "false", "VIP"), ("+33612345678", "true", ""),
-    ]  # fmt: skip
+        ("+447400123456", "false", "VIP"),
+        ("+33612345678", "true", ""),
+    ]
 
 
 def test_change_page_shows_consent_history_and_lists(admin_client, people) -> None:
@@ -125,16 +131,26 @@ def test_change_page_shows_consent_history_and_lists(admin_client, people) -> No
 
 def test_adding_a_contact_normalises_the_phone(admin_client) -> None:
     url = reverse("admin:contacts_contact_add")
-    form = {"phone": "+49 151 2345 6789", "first_name": "Eva", "last_name": "", "language": "",
-            "timezone": "", "attributes": "{}",
-            "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
-            "consent_events-TOTAL_FORMS": "0", "consent_events-INITIAL_FORMS": "0"}  # fmt: skip
+    form = {
+        "phone": "+49 151 2345 6789",
+        "first_name": "Eva",
+        "last_name": "",
+        "language": "",
+        "timezone": "",
+        "attributes": "{}",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+        "consent_events-TOTAL_FORMS": "0",
+        "consent_events-INITIAL_FORMS": "0",
+    }
     response = admin_client.post(url, form)
     assert response.status_code == 302, response.context["adminform"].form.errors
     contact = Contact.objects.get()
     assert (contact.phone, contact.country, contact.timezone) == (
-        "+4915123456789", "DE", "Europe/Berlin",
-    )  # fmt: skip
+        "+4915123456789",
+        "DE",
+        "Europe/Berlin",
+    )
     response = admin_client.post(url, {**form, "phone": "0800 123 4567"})
     assert "INVALID_COUNTRY_CODE" in response.content.decode()
     response = admin_client.post(url, {**form, "phone": "+44 800 123 4567"})

@@ -25,8 +25,12 @@ def test_opt_out_sets_state_and_records_one_event() -> None:
     assert (contact.opted_out_source, contact.opted_out_channel) == ("keyword", "sms")
     event = ConsentEvent.objects.get()
     assert (event.contact, event.action, event.source, event.channel, event.note) == (
-        contact, "opt_out", "keyword", "sms", "STOP",
-    )  # fmt: skip
+        contact,
+        "opt_out",
+        "keyword",
+        "sms",
+        "STOP",
+    )
 
 
 def test_repeated_opt_out_changes_nothing_and_adds_no_history() -> None:
@@ -48,11 +52,16 @@ def test_opt_in_clears_state_and_history_keeps_every_change_in_order() -> None:
     contact_opt_out(contact=contact, source="provider_error", note="EC_ABSENT_SUBSCRIBER")
     contact.refresh_from_db()
     assert (contact.opted_out, contact.opted_out_source, contact.opted_out_channel) == (
-        True, "provider_error", "all",
-    )  # fmt: skip
+        True,
+        "provider_error",
+        "all",
+    )
     history = list(contact.consent_events.order_by("id").values_list("action", "source", "actor"))
-    assert history == [("opt_out", "keyword", None), ("opt_in", "admin", user.pk),
-                       ("opt_out", "provider_error", None)]  # fmt: skip
+    assert history == [
+        ("opt_out", "keyword", None),
+        ("opt_in", "admin", user.pk),
+        ("opt_out", "provider_error", None),
+    ]
     # Newest first by default, for the admin inline.
     assert contact.consent_events.first().source == "provider_error"
 
@@ -61,8 +70,12 @@ def test_opt_in_resets_opt_out_fields() -> None:
     contact = OptedOutContactFactory()
     contact_opt_in(contact=contact, source="keyword", channel="sms")
     contact.refresh_from_db()
-    assert (contact.opted_out, contact.opted_out_at, contact.opted_out_source,
-            contact.opted_out_channel) == (False, None, "", "")  # fmt: skip
+    assert (
+        contact.opted_out,
+        contact.opted_out_at,
+        contact.opted_out_source,
+        contact.opted_out_channel,
+    ) == (False, None, "", "")
 
 
 def test_unknown_source_or_channel_is_refused() -> None:

@@ -19,27 +19,46 @@ def _read(text: str) -> list[dict[str, str]]:
 
 def test_export_has_fields_attributes_lists_and_consent() -> None:
     vip, promo = ContactListFactory(name="VIP"), ContactListFactory(name="Promo")
-    ann = ContactFactory(phone="+447400123456", first_name="Ann", attributes={"tier": "gold"},
-                         lists=[vip, promo])  # fmt: skip
+    ann = ContactFactory(
+        phone="+447400123456", first_name="Ann", attributes={"tier": "gold"}, lists=[vip, promo]
+    )
     ContactFactory(phone="+447400123457", first_name="Ben", attributes={"city": "Leeds", "n": 3})
     contact_opt_out(contact=ann, source="keyword", channel="sms")
     out = io.StringIO()
     assert contacts_export(out=out) == 2
     rows = _read(out.getvalue())
     assert list(rows[0]) == [
-        "phone", "first_name", "last_name", "language", "timezone", "country", "opted_out",
-        "opted_out_at", "opted_out_source", "opted_out_channel", "lists", "created_at",
-        "updated_at", "city", "n", "tier",
-    ]  # fmt: skip
+        "phone",
+        "first_name",
+        "last_name",
+        "language",
+        "timezone",
+        "country",
+        "opted_out",
+        "opted_out_at",
+        "opted_out_source",
+        "opted_out_channel",
+        "lists",
+        "created_at",
+        "updated_at",
+        "city",
+        "n",
+        "tier",
+    ]
     assert rows[0]["phone"] == "+447400123456"
     assert (rows[0]["opted_out"], rows[0]["opted_out_source"], rows[0]["opted_out_channel"]) == (
-        "true", "keyword", "sms",
-    )  # fmt: skip
+        "true",
+        "keyword",
+        "sms",
+    )
     assert rows[0]["opted_out_at"].startswith(str(ann.opted_out_at.date()))
     assert (rows[0]["lists"], rows[0]["tier"], rows[0]["city"]) == ("Promo|VIP", "gold", "")
     assert (rows[1]["opted_out"], rows[1]["lists"], rows[1]["city"], rows[1]["n"]) == (
-        "false", "", "Leeds", "3",
-    )  # fmt: skip
+        "false",
+        "",
+        "Leeds",
+        "3",
+    )
 
 
 def test_export_command_filters_by_list_and_opted_out(tmp_path) -> None:
@@ -79,8 +98,10 @@ def test_export_defuses_spreadsheet_formulas_but_keeps_numbers() -> None:
     ContactFactory(first_name='=HYPERLINK("http://x")', last_name="-2+3", attributes=attributes)
     row = _read(_export())[0]
     assert (row["first_name"], row["last_name"], row["note"]) == (
-        "'=HYPERLINK(\"http://x\")", "'-2+3", "'@SUM(A1)",
-    )  # fmt: skip
+        '\'=HYPERLINK("http://x")',
+        "'-2+3",
+        "'@SUM(A1)",
+    )
     assert (row["balance"], row["code"], row["phone"][0]) == ("-12.50", "+44 (0)1", "+")
 
 

@@ -56,9 +56,11 @@ def test_infobip_format_and_00_numbers_import_with_or_without_a_region(
     run = run_import(path, *(["--default-region", region] if region else []))
     assert (run["created"], run["rejected"]) == (4, 0)
     assert set(Contact.objects.values_list("phone", "first_name")) == {
-        ("+41793026727", "Infobip"), ("+41793026728", "Zero"),
-        ("+4915123456789", "Digits"), ("+447400123456", "Plus"),
-    }  # fmt: skip
+        ("+41793026727", "Infobip"),
+        ("+41793026728", "Zero"),
+        ("+4915123456789", "Digits"),
+        ("+447400123456", "Plus"),
+    }
     if region == "GB":
         # Not a GB number: the row says which reading was taken.
         assert "row 2: warning: '41793026727': INTERNATIONAL_DIGITS" in run.stderr
@@ -80,8 +82,9 @@ def test_other_default_region_reads_national_numbers_of_that_country(write_csv, 
     run = run_import(path, "--default-region", "DE")
     assert (run["created"], run["rejected"]) == (2, 1)
     assert set(Contact.objects.values_list("phone", "country")) == {
-        ("+4915123456789", "DE"), ("+447400123456", "GB"),
-    }  # fmt: skip
+        ("+4915123456789", "DE"),
+        ("+447400123456", "GB"),
+    }
 
 
 def test_invalid_numbers_rejected_landlines_imported_with_warning(write_csv, run_import) -> None:
@@ -97,10 +100,12 @@ def test_invalid_numbers_rejected_landlines_imported_with_warning(write_csv, run
     assert (run["created"], run["rejected"], run["warnings"]) == (1, 4, 1)
     assert Contact.objects.get().phone == "+442079460018"
     assert "row 2: warning: '020 7946 0018': LANDLINE" in run.stderr
-    for line in ("row 3: rejected: '0800 123 4567': NOT_MOBILE: toll-free number",
-                 "row 4: rejected: '+44 74': TOO_SHORT",
-                 "row 5: rejected: 'call me': NOT_A_NUMBER",
-                 "row 6: rejected: '': MISSING_PHONE"):  # fmt: skip
+    for line in (
+        "row 3: rejected: '0800 123 4567': NOT_MOBILE: toll-free number",
+        "row 4: rejected: '+44 74': TOO_SHORT",
+        "row 5: rejected: 'call me': NOT_A_NUMBER",
+        "row 6: rejected: '': MISSING_PHONE",
+    ):
         assert line in run.stderr
 
 
@@ -121,9 +126,12 @@ def test_duplicates_in_the_file_make_one_contact_later_cells_win(write_csv, run_
 
 def test_number_already_in_the_database_updates_that_contact(write_csv, run_import) -> None:
     existing = ContactFactory(
-        phone="+447400123456", first_name="Old", last_name="Name", language="en",
+        phone="+447400123456",
+        first_name="Old",
+        last_name="Name",
+        language="en",
         attributes={"tier": "gold", "city": "Leeds"},
-    )  # fmt: skip
+    )
     created_at = existing.created_at
     path = write_csv(
         [["phone", "first_name", "last_name", "city"], ["07400123456", "New", "", "York"]]
@@ -151,10 +159,18 @@ def test_reimporting_the_same_file_changes_nothing(write_csv, run_import) -> Non
     events = ConsentEvent.objects.count()
     second = run_import(path, "--default-region", "GB", "--list", "Promo")
     assert second.counts | {"warnings": "-"} == {
-        "created": "0", "updated": "0", "rejected": "0", "warnings": "-", "unchanged": "2",
-        "duplicates": "1", "blank": "0", "opted_out": "0", "consented": "0", "listed": "0",
+        "created": "0",
+        "updated": "0",
+        "rejected": "0",
+        "warnings": "-",
+        "unchanged": "2",
+        "duplicates": "1",
+        "blank": "0",
+        "opted_out": "0",
+        "consented": "0",
+        "listed": "0",
         "rows": "3",
-    }  # fmt: skip
+    }
     assert list(Contact.objects.order_by("pk").values()) == before  # not even updated_at moved
     assert ConsentEvent.objects.count() == events
     assert ListMembership.objects.count() == 2
@@ -181,8 +197,14 @@ def test_duplicates_across_batches_count_the_same_and_reimport_stays_a_noop(
 
 def test_dry_run_reports_the_same_counts_and_writes_nothing(write_csv, run_import) -> None:
     OptedOutContactFactory(phone="+447400123499")
-    ContactFactory(phone="+447400123498", first_name="Same", last_name="", language="en",
-                   timezone="", attributes={})  # fmt: skip
+    ContactFactory(
+        phone="+447400123498",
+        first_name="Same",
+        last_name="",
+        language="en",
+        timezone="",
+        attributes={},
+    )
     path = write_csv([
         ["phone", "first_name", "last_name", "language", "opted_out"],
         ["+447400123456", "New", "", "", "yes"],
@@ -200,18 +222,29 @@ def test_dry_run_reports_the_same_counts_and_writes_nothing(write_csv, run_impor
     assert errors.read_text().splitlines()[1].startswith("5,NOT_A_NUMBER")  # a report, written
     real = run_import(path, "--list", "New list")
     assert real.counts == {key: value for key, value in dry.counts.items() if key != "dry_run"}
-    assert dry.counts == dict(dry.counts, created="1", updated="1", unchanged="1", rejected="1",
-                              duplicates="1", opted_out="1", consented="0", listed="3")  # fmt: skip
+    assert dry.counts == dict(
+        dry.counts,
+        created="1",
+        updated="1",
+        unchanged="1",
+        rejected="1",
+        duplicates="1",
+        opted_out="1",
+        consented="0",
+        listed="3",
+    )
 
 
 def test_errors_file_has_row_number_reason_and_original_cells(write_csv, run_import) -> None:
-    path = write_csv([
-        ["Phone", "First Name", "Tier"],
-        ["+447400123456", "Ok", "gold"],
-        ["0800 123 4567", "Free, phone", ""],
-        ["+44 7400 1234567890", "Long", "x"],
-        ["", "No phone"],
-    ])  # fmt: skip
+    path = write_csv(
+        [
+            ["Phone", "First Name", "Tier"],
+            ["+447400123456", "Ok", "gold"],
+            ["0800 123 4567", "Free, phone", ""],
+            ["+44 7400 1234567890", "Long", "x"],
+            ["", "No phone"],
+        ]
+    )
     errors = path.with_name("rejected.csv")
     run = run_import(path, "--default-region", "GB", "--errors", str(errors))
     assert run["rejected"] == 3
@@ -245,16 +278,20 @@ def test_opted_out_column_opts_out_but_never_opts_back_in(write_csv, run_import)
     assert stopped.opted_out_source == "keyword"
     events = ConsentEvent.objects.filter(source="import", action="opt_out")
     assert sorted(events.values_list("contact__phone", flat=True)) == [
-        "+447400123451", "+447400123452", "+447400123453",
-    ]  # fmt: skip
+        "+447400123451",
+        "+447400123452",
+        "+447400123453",
+    ]
     assert all(event.note.startswith("import ") for event in events)
 
 
 def test_columns_are_normalised_and_extra_columns_become_attributes(write_csv, run_import):
-    path = write_csv([
-        ["Mobile", "First Name", "Surname", "Loyalty Tier", "customerId", "Country", ""],
-        ["+447400123456", "Ann", "Lee", "gold", "C-42", "ignored", ""],
-    ])  # fmt: skip
+    path = write_csv(
+        [
+            ["Mobile", "First Name", "Surname", "Loyalty Tier", "customerId", "Country", ""],
+            ["+447400123456", "Ann", "Lee", "gold", "C-42", "ignored", ""],
+        ]
+    )
     run = run_import(path)
     assert run["created"] == 1
     assert "note: column 7 has no name: ignored" in run.stderr
@@ -275,8 +312,11 @@ def test_timezone_explicit_invalid_or_derived(write_csv, run_import) -> None:
     run = run_import(path)
     assert run["warnings"] == 2
     zones = dict(Contact.objects.values_list("phone", "timezone"))
-    assert zones == {"+61412345678": "Australia/Perth", "+4915123456789": "Europe/Berlin",
-                     "+4915123456780": "Europe/Vienna"}  # fmt: skip
+    assert zones == {
+        "+61412345678": "Australia/Perth",
+        "+4915123456789": "Europe/Berlin",
+        "+4915123456780": "Europe/Vienna",
+    }
     assert Contact.objects.get(phone="+61412345678").language == "en-AU"
     assert Contact.objects.get(phone="+4915123456789").language == ""
 
@@ -305,8 +345,11 @@ def test_list_option_creates_the_list_and_adds_every_valid_contact(write_csv, ru
 def test_service_accepts_uploaded_file_objects_and_reports_progress() -> None:
     data = b"phone,first_name\n+447400123456,Ann\n+447400123457,Ben\n+447400123458,Cy\n"
     calls = []
-    result = contacts_import(source=io.BytesIO(data), batch_size=2,
-                             progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    result = contacts_import(
+        source=io.BytesIO(data),
+        batch_size=2,
+        progress=lambda done, total: calls.append((done, total)),
+    )
     assert result.created == 3
     assert calls == [(2, 3), (3, 3)]
 
@@ -342,8 +385,14 @@ def test_json_output_has_the_counts_and_samples(write_csv) -> None:
 def test_number_whose_last_row_is_rejected_is_still_imported(write_csv, run_import) -> None:
     # Same digits, so the validation pass expects row 3 to be the number's last row, but the
     # letters make row 3 invalid: the contact waiting for it is written at the end of the file.
-    path = write_csv([["phone", "first_name"], ["+44 7400 123456", "Ann"],
-                      ["+44 7400 123456 (mobile)", "Ann"], ["+447400123457", "Ben"]])  # fmt: skip
+    path = write_csv(
+        [
+            ["phone", "first_name"],
+            ["+44 7400 123456", "Ann"],
+            ["+44 7400 123456 (mobile)", "Ann"],
+            ["+447400123457", "Ben"],
+        ]
+    )
     run = run_import(path, "--batch-size", "1")
     assert (run["created"], run["rejected"], run["duplicates"]) == (2, 1, 0)
     assert Contact.objects.get(phone="+447400123456").first_name == "Ann"

@@ -104,8 +104,13 @@ def test_command_exits_non_zero_with_the_message_on_stderr(write_csv) -> None:
     env = {**os.environ, "HERALD_READ_DOTENV": "false"}  # the bad file is refused before any query
     result = subprocess.run(
         [sys.executable, "manage.py", "import_contacts", "--skip-checks", str(path)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 1
     assert "no phone column" in result.stderr
     assert result.stdout == ""

@@ -47,15 +47,26 @@ def test_a_windows_1252_file_is_detected_not_refused(write_csv, run_import) -> N
 @pytest.mark.parametrize(
     ("cell", "target", "expected"),
     [
-        ("yes", "consent", True), ("Y", "consent", True), ("1", "consent", True),
-        ("TRUE", "consent", True), ("opted-in", "consent", True), ("Subscribed", "consent", True),
-        ("no", "consent", False), ("0", "consent", False), ("false", "consent", False),
-        ("unsubscribed", "consent", False), ("Opted out", "consent", False),
-        ("STOP", "consent", False), ("maybe", "consent", None), ("", "consent", None),
-        ("yes", "opted_out", False), ("no", "opted_out", True),
-        ("unsubscribed", "opted_out", False), ("subscribed", "opted_out", True),
+        ("yes", "consent", True),
+        ("Y", "consent", True),
+        ("1", "consent", True),
+        ("TRUE", "consent", True),
+        ("opted-in", "consent", True),
+        ("Subscribed", "consent", True),
+        ("no", "consent", False),
+        ("0", "consent", False),
+        ("false", "consent", False),
+        ("unsubscribed", "consent", False),
+        ("Opted out", "consent", False),
+        ("STOP", "consent", False),
+        ("maybe", "consent", None),
+        ("", "consent", None),
+        ("yes", "opted_out", False),
+        ("no", "opted_out", True),
+        ("unsubscribed", "opted_out", False),
+        ("subscribed", "opted_out", True),
     ],
-)  # fmt: skip
+)
 def test_consent_cells_are_read_as_people_write_them(cell, target, expected) -> None:
     assert consent_of(cell, target) is expected
 
@@ -123,29 +134,52 @@ def test_typed_columns_are_declared_normalised_and_checked(write_csv, run_import
     assert "BAD_NUMBER: Spend 'lots' is not a number; not imported" in run.stderr
     assert "BAD_DATE: Signed up 'someday' is not a date; not imported" in run.stderr
     stored = {c.phone: c.attributes for c in Contact.objects.all()}
-    assert stored["+447400123451"] == {"last_order_value": "1234.50", "signed_up": "2025-12-31",
-                                       "vip": "true"}  # fmt: skip
-    assert stored["+447400123452"] == {"last_order_value": "59.90", "signed_up": "2026-02-01",
-                                       "vip": "false"}  # fmt: skip
+    assert stored["+447400123451"] == {
+        "last_order_value": "1234.50",
+        "signed_up": "2025-12-31",
+        "vip": "true",
+    }
+    assert stored["+447400123452"] == {
+        "last_order_value": "59.90",
+        "signed_up": "2026-02-01",
+        "vip": "false",
+    }
     assert stored["+447400123453"] == {}
     assert dict(AttributeDefinition.objects.values_list("key", "type")) == {
-        "last_order_value": "number", "signed_up": "date", "vip": "boolean"}  # fmt: skip
+        "last_order_value": "number",
+        "signed_up": "date",
+        "vip": "boolean",
+    }
 
 
 def test_a_declared_type_applies_to_a_later_import_without_a_mapping(write_csv, run_import):
     AttributeDefinition.objects.create(key="spend", type="number")
-    run = run_import(write_csv([["phone", "spend"], ["+447400123451", "n/a"],
-                                ["+447400123452", "12"]]))  # fmt: skip
+    run = run_import(
+        write_csv([["phone", "spend"], ["+447400123451", "n/a"], ["+447400123452", "12"]])
+    )
     assert "BAD_NUMBER" in run.stderr
     assert Contact.objects.get(phone="+447400123452").attributes == {"spend": "12"}
 
 
 def test_show_mapping_prints_the_columns_and_imports_nothing(write_csv) -> None:
-    path = write_csv([["Mobile", "Given name", "Consent", "Total spent", "Birthday"],
-                      ["07400 123451", "Ann", "yes", "59.90", "31/12/1990"]])  # fmt: skip
+    path = write_csv(
+        [
+            ["Mobile", "Given name", "Consent", "Total spent", "Birthday"],
+            ["07400 123451", "Ann", "yes", "59.90", "31/12/1990"],
+        ]
+    )
     out = io.StringIO()
-    call_command("import_contacts", str(path), "--show-mapping", "--default-region", "GB",
-                 "--map", "Given name=first_name", "--json", stdout=out)  # fmt: skip
+    call_command(
+        "import_contacts",
+        str(path),
+        "--show-mapping",
+        "--default-region",
+        "GB",
+        "--map",
+        "Given name=first_name",
+        "--json",
+        stdout=out,
+    )
     shown = json.loads(out.getvalue())
     assert [c["target"] for c in shown["columns"]] == [
         "phone",
@@ -155,8 +189,12 @@ def test_show_mapping_prints_the_columns_and_imports_nothing(write_csv) -> None:
         "attribute",
     ]
     assert shown["columns"][3] == {"target": "attribute", "key": "total_spent", "type": "number"}
-    assert shown["columns"][4] == {"target": "attribute", "key": "birthday", "type": "date",
-                                   "order": "dmy"}  # fmt: skip
+    assert shown["columns"][4] == {
+        "target": "attribute",
+        "key": "birthday",
+        "type": "date",
+        "order": "dmy",
+    }
     assert shown["sample"] == [["07400 123451", "Ann", "yes", "59.90", "31/12/1990"]]
     assert not Contact.objects.exists()
     out = io.StringIO()
@@ -185,8 +223,9 @@ def test_the_suggestion_reads_headers_and_cells() -> None:
     columns = mapping_suggest(
         ["Phone", "SMS consent", "opt-in date", "Amount", "Code", "Joined", "id"],
         [["+447400123451", "yes", "2024-01-31", "12.5", "007123", "12/31/2024", "9"]],
-        declared={"code": "text"}, region="US",
-    )  # fmt: skip
+        declared={"code": "text"},
+        region="US",
+    )
     assert columns == [
         Column("phone"),
         Column("consent", channel="sms"),

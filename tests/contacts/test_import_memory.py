@@ -43,11 +43,26 @@ def _import(path: Path, env: dict[str, str]) -> tuple[dict, int, float]:
     hwm = path.with_suffix(".hwm")
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-c", _REPORT_HWM, "import_contacts", "--skip-checks", str(path),
-         "--default-region", "GB", "--list", path.stem, "--json"],
-        cwd=ROOT, env={**env, "HWM_FILE": str(hwm)}, capture_output=True, text=True,
-        timeout=600, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            _REPORT_HWM,
+            "import_contacts",
+            "--skip-checks",
+            str(path),
+            "--default-region",
+            "GB",
+            "--list",
+            path.stem,
+            "--json",
+        ],
+        cwd=ROOT,
+        env={**env, "HWM_FILE": str(hwm)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.splitlines()[-1]), int(hwm.read_text()), elapsed
@@ -59,7 +74,9 @@ def test_peak_memory_of_100k_rows_is_that_of_10k(integration_env, transactional_
     assert (small["created"], small["rejected"]) == (10_000, 0)
     assert (big["created"], big["rejected"], big["listed"]) == (100_000, 0, 100_000)
     assert Contact.objects.count() == 110_000
-    print(f"\nimport peak RSS: 10k rows {small_rss / 1024:.0f} MiB, 100k rows "
-          f"{big_rss / 1024:.0f} MiB; 100k rows in {seconds:.1f}s "
-          f"({100_000 / seconds:,.0f} rows/s, informational)")  # fmt: skip
+    print(
+        f"\nimport peak RSS: 10k rows {small_rss / 1024:.0f} MiB, 100k rows "
+        f"{big_rss / 1024:.0f} MiB; 100k rows in {seconds:.1f}s "
+        f"({100_000 / seconds:,.0f} rows/s, informational)"
+    )
     assert big_rss < small_rss + 30 * 1024

@@ -19,8 +19,17 @@ from contacts.services import contacts_import
 
 pytestmark = [pytest.mark.integration]
 
-CONTACT_FIELDS = ["phone", "first_name", "last_name", "language", "timezone", "country",
-                  "attributes", "opted_out", "opted_out_source"]  # fmt: skip
+CONTACT_FIELDS = [
+    "phone",
+    "first_name",
+    "last_name",
+    "language",
+    "timezone",
+    "country",
+    "attributes",
+    "opted_out",
+    "opted_out_source",
+]
 ROWS = [
     ["+447400123456", "Ann", "", "en", "gold", ""],
     ["07400 123457", "Ben", "B", "de", "", "no"],
@@ -75,9 +84,13 @@ def _wipe() -> None:
 
 def _run(path: Path, errors: Path, **options) -> dict:
     result = contacts_import(
-        source=path, list_name="pool", default_region="GB", errors_path=str(errors),
-        batch_size=7, **options,
-    ).as_dict()  # fmt: skip
+        source=path,
+        list_name="pool",
+        default_region="GB",
+        errors_path=str(errors),
+        batch_size=7,
+        **options,
+    ).as_dict()
     result.pop("elapsed")
     result.pop("errors_path")
     return result

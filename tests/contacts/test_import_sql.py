@@ -17,12 +17,28 @@ pytestmark = pytest.mark.django_db
 def test_upsert_updates_a_number_that_appeared_meanwhile_and_keeps_its_consent() -> None:
     # Someone else inserted the number (and it said STOP) between our read and our write.
     other = ContactFactory(phone="+447400123456", first_name="Theirs", opted_out=True)
-    ids = upsert_contacts([
-        {"phone": "+447400123456", "first_name": "Ours", "last_name": "", "language": "",
-         "timezone": "", "country": "GB", "attributes": {"k": "v"}},
-        {"phone": "+447400123457", "first_name": "New", "last_name": "", "language": "",
-         "timezone": "", "country": "GB", "attributes": {}},
-    ])  # fmt: skip
+    ids = upsert_contacts(
+        [
+            {
+                "phone": "+447400123456",
+                "first_name": "Ours",
+                "last_name": "",
+                "language": "",
+                "timezone": "",
+                "country": "GB",
+                "attributes": {"k": "v"},
+            },
+            {
+                "phone": "+447400123457",
+                "first_name": "New",
+                "last_name": "",
+                "language": "",
+                "timezone": "",
+                "country": "GB",
+                "attributes": {},
+            },
+        ]
+    )
     assert ids["+447400123456"] == other.pk
     other.refresh_from_db()
     assert (other.first_name, other.attributes, other.opted_out) == ("Ours", {"k": "v"}, True)

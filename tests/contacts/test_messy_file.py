@@ -18,20 +18,49 @@ from tests.factories import ContactFactory, OptedOutContactFactory
 pytestmark = pytest.mark.django_db
 
 EXPECTED = {
-    "created": "10", "updated": "1", "rejected": "7", "warnings": "5", "unchanged": "2",
-    "duplicates": "2", "blank": "2", "opted_out": "2", "consented": "0", "listed": "13",
+    "created": "10",
+    "updated": "1",
+    "rejected": "7",
+    "warnings": "5",
+    "unchanged": "2",
+    "duplicates": "2",
+    "blank": "2",
+    "opted_out": "2",
+    "consented": "0",
+    "listed": "13",
     "rows": "24",
-}  # fmt: skip
+}
 
 
 @pytest.fixture
 def already_known():
-    ContactFactory(phone="+4915123456789", first_name="Eve", last_name="Müller", language="de",
-                   timezone="Europe/Berlin", country="DE", attributes={})  # fmt: skip
-    ContactFactory(phone="+919876543210", first_name="Priya", last_name="Patel", language="hi",
-                   timezone="Asia/Calcutta", country="IN", attributes={})  # fmt: skip
-    OptedOutContactFactory(phone="+61412345678", first_name="Liam", last_name="", language="",
-                           timezone="Australia/Sydney", country="AU", attributes={})  # fmt: skip
+    ContactFactory(
+        phone="+4915123456789",
+        first_name="Eve",
+        last_name="Müller",
+        language="de",
+        timezone="Europe/Berlin",
+        country="DE",
+        attributes={},
+    )
+    ContactFactory(
+        phone="+919876543210",
+        first_name="Priya",
+        last_name="Patel",
+        language="hi",
+        timezone="Asia/Calcutta",
+        country="IN",
+        attributes={},
+    )
+    OptedOutContactFactory(
+        phone="+61412345678",
+        first_name="Liam",
+        last_name="",
+        language="",
+        timezone="Australia/Sydney",
+        country="AU",
+        attributes={},
+    )
 
 
 def test_messy_file_gives_exactly_the_expected_counts_and_errors_file(
@@ -64,16 +93,24 @@ def test_messy_file_gives_exactly_the_expected_counts_and_errors_file(
     assert contacts["+79161234567"].timezone == ""  # bad value dropped, Russia is ambiguous
     assert contacts["+12125550147"].timezone == "America/New_York"
     assert {p for p, c in contacts.items() if c.opted_out} == {
-        "+33612345678", "+447400123460", "+61412345678",  # Liam said STOP before; "no" keeps it
-    }  # fmt: skip
+        "+33612345678",
+        "+447400123460",
+        "+61412345678",  # Liam said STOP before; "no" keeps it
+    }
     assert set(ConsentEvent.objects.values_list("contact__phone", "source")) == {
-        ("+33612345678", "import"), ("+447400123460", "import"),
-    }  # fmt: skip
+        ("+33612345678", "import"),
+        ("+447400123460", "import"),
+    }
     assert ContactList.objects.get(name="Spring promo").contacts.count() == 13
 
     again = run_import(source, *args)
-    assert again.counts == EXPECTED | {"created": "0", "updated": "0", "unchanged": "13",
-                                       "opted_out": "0", "listed": "0"}  # fmt: skip
+    assert again.counts == EXPECTED | {
+        "created": "0",
+        "updated": "0",
+        "unchanged": "13",
+        "opted_out": "0",
+        "listed": "0",
+    }
 
 
 def test_admin_shows_the_imported_contacts_with_their_consent_history(
@@ -84,8 +121,10 @@ def test_admin_shows_the_imported_contacts_with_their_consent_history(
         reverse("admin:contacts_contact_changelist") + "?opted_out__exact=1"
     )
     assert {c.phone for c in response.context["cl"].result_list} == {
-        "+33612345678", "+447400123460", "+61412345678",
-    }  # fmt: skip
+        "+33612345678",
+        "+447400123460",
+        "+61412345678",
+    }
     francois = Contact.objects.get(phone="+33612345678")
     page = admin_client.get(reverse("admin:contacts_contact_change", args=[francois.pk]))
     consent = next(f for f in page.context["inline_admin_formsets"] if f.opts.model is ConsentEvent)

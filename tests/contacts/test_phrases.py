@@ -39,9 +39,18 @@ AMBIGUOUS = {
 }
 
 NOT_ABOUT_STOPPING = [
-    "Thanks, see you Saturday", "merci beaucoup", "¿a qué hora abren?", "obrigado!",
-    "Danke schön", "grazie mille", "dank je wel", "teşekkürler", "", "   ", "👍",
-]  # fmt: skip
+    "Thanks, see you Saturday",
+    "merci beaucoup",
+    "¿a qué hora abren?",
+    "obrigado!",
+    "Danke schön",
+    "grazie mille",
+    "dank je wel",
+    "teşekkürler",
+    "",
+    "   ",
+    "👍",
+]
 
 
 def test_every_shipped_language_has_revocation_and_ambiguity_cases() -> None:

@@ -37,16 +37,24 @@ def _sent(contact, *, at, campaign=None, state="delivered", done=None, **fields)
 def _click(message: Message, at: dt.datetime) -> None:
     # As campaigns.clicks.clicks_store stores it: with the message's contact.
     Click.objects.create(
-        campaign_id=message.campaign_id, message=message, contact_id=message.contact_id,
-        clicked_at=at, url="https://s.example",
-    )  # fmt: skip
+        campaign_id=message.campaign_id,
+        message=message,
+        contact_id=message.contact_id,
+        clicked_at=at,
+        url="https://s.example",
+    )
 
 
 def _reply(contact, at: dt.datetime, text: str = "yes please", action: str = "") -> None:
     InboundMessage.objects.create(
-        channel="sms", contact=contact, infobip_message_id=f"in-{at.timestamp()}-{text}",
-        from_number=contact.phone.lstrip("+"), text=text, received_at=at, keyword_action=action,
-    )  # fmt: skip
+        channel="sms",
+        contact=contact,
+        infobip_message_id=f"in-{at.timestamp()}-{text}",
+        from_number=contact.phone.lstrip("+"),
+        text=text,
+        received_at=at,
+        keyword_action=action,
+    )
 
 
 def _post(**fields) -> dict:
@@ -198,10 +206,14 @@ def test_a_variants_coupon_credits_that_variants_message():
     got = _sent(contact, at=NOW - 9 * 24 * H, campaign=campaign, variant=2, split_group=1)
     answer = _post(contact={"phone": contact.phone}, coupon="spring-b")
     assert answer["attributed_to"] == {
-        "message_id": str(got.message_id), "campaign": campaign.pk, "journey": None,
-        "variant": "B", "touch": "coupon", "touch_at": got.accepted_at.isoformat(),
+        "message_id": str(got.message_id),
+        "campaign": campaign.pk,
+        "journey": None,
+        "variant": "B",
+        "touch": "coupon",
+        "touch_at": got.accepted_at.isoformat(),
         "rule": f"r{AttributionRule.objects.get().pk}",
-    }  # fmt: skip
+    }
     # A shared code: nobody sent this customer variant A; the variant still gets the credit.
     stranger = _post(order_id="2", contact={"phone": ContactFactory().phone}, coupon="SPRING-A")
     assert stranger["attributed_to"]["variant"] == "A"

@@ -23,20 +23,46 @@ def run(*args: str) -> str:
 
 def test_campaign_create_with_variants_a_holdout_and_a_rule():
     make_audience(5, name="demo")
-    out = run("campaign", "create", "--name", "spring", "--list", "demo", "--channel", "sms",
-              "--variant", "A=Hi {{first_name}}", "--variant", "B=Hello {{first_name}}",
-              "--coupon", "B=SPRING", "--test-share", "20", "--holdout", "5",
-              "--winner-by", "revenue", "--decide-after", "PT6H", "--if-undecided", "none",
-              "--json")  # fmt: skip
+    out = run(
+        "campaign",
+        "create",
+        "--name",
+        "spring",
+        "--list",
+        "demo",
+        "--channel",
+        "sms",
+        "--variant",
+        "A=Hi {{first_name}}",
+        "--variant",
+        "B=Hello {{first_name}}",
+        "--coupon",
+        "B=SPRING",
+        "--test-share",
+        "20",
+        "--holdout",
+        "5",
+        "--winner-by",
+        "revenue",
+        "--decide-after",
+        "PT6H",
+        "--if-undecided",
+        "none",
+        "--json",
+    )
     campaign = Campaign.objects.get(pk=json.loads(out)["id"])
     split = SplitTest.objects.get(campaign=campaign)
     assert (split.test_share, split.holdout, split.winner_by, split.if_undecided) == (
-        20, 5, "revenue", "none",
-    )  # fmt: skip
+        20,
+        5,
+        "revenue",
+        "none",
+    )
     assert split.decide_after == dt.timedelta(hours=6)
     assert list(Variant.objects.filter(campaign=campaign).values_list("name", "coupon")) == [
-        ("A", ""), ("B", "SPRING"),
-    ]  # fmt: skip
+        ("A", ""),
+        ("B", "SPRING"),
+    ]
     status = json.loads(run("campaign", "status", str(campaign.pk), "--json"))
     assert [v["name"] for v in status["variants"]] == ["A", "B"]
     assert status["split"]["decide_after"] == "PT6H"
@@ -58,13 +84,16 @@ def test_campaign_create_with_variants_a_holdout_and_a_rule():
 
 def test_conversions_recorded_imported_shown_and_exported(tmp_path):
     contact = ContactFactory()
-    message = MessageFactory(campaign=CampaignFactory(state="completed"), contact=contact,
-                             state="delivered")  # fmt: skip
+    message = MessageFactory(
+        campaign=CampaignFactory(state="completed"), contact=contact, state="delivered"
+    )
     at = timezone.now() - dt.timedelta(hours=2)
-    Message.objects.filter(pk=message.pk).update(created_at=at, claimed_at=at, accepted_at=at,
-                                                 done_at=at)  # fmt: skip
-    out = run("conversion", "record", "--order-id", "A-1", "--phone", contact.phone,
-              "--value", "19.90")  # fmt: skip
+    Message.objects.filter(pk=message.pk).update(
+        created_at=at, claimed_at=at, accepted_at=at, done_at=at
+    )
+    out = run(
+        "conversion", "record", "--order-id", "A-1", "--phone", contact.phone, "--value", "19.90"
+    )
     assert out.startswith("order A-1 recorded: credited to message")
     again = json.loads(run("conversion", "record", "--order-id", "A-1", "--value", "1", "--json"))
     assert again["created"] is False
@@ -98,15 +127,27 @@ def test_attribution_recompute_shows_both_rules_and_changes_nothing():
     campaign = CampaignFactory(state="completed")
     message = MessageFactory(campaign=campaign, contact=contact, state="delivered")
     at = timezone.now() - dt.timedelta(hours=30)  # delivered 30 h before: only a 48 h rule sees it
-    Message.objects.filter(pk=message.pk).update(created_at=at, claimed_at=at, accepted_at=at,
-                                                 done_at=at)  # fmt: skip
+    Message.objects.filter(pk=message.pk).update(
+        created_at=at, claimed_at=at, accepted_at=at, done_at=at
+    )
     run("conversion", "record", "--order-id", "R-1", "--phone", contact.phone, "--value", "10")
     rule = json.loads(run("attribution", "rule", "--json"))
     assert rule["delivery_window"] == "P1D"
     start = (timezone.now() - dt.timedelta(days=1)).isoformat()
     end = (timezone.now() + dt.timedelta(minutes=1)).isoformat()
-    report = json.loads(run("attribution", "recompute", "--from", start, "--to", end,
-                            "--delivery-window", "PT48H", "--json"))  # fmt: skip
+    report = json.loads(
+        run(
+            "attribution",
+            "recompute",
+            "--from",
+            start,
+            "--to",
+            end,
+            "--delivery-window",
+            "PT48H",
+            "--json",
+        )
+    )
     assert report["conversions"] == 1
     assert report["changed"] == 1
     assert report["stored_rules"] == [f"r{rule['version']}"]
@@ -115,8 +156,9 @@ def test_attribution_recompute_shows_both_rules_and_changes_nothing():
     assert rows[campaign.pk]["candidate"] == {"conversions": 1, "revenue": "10.00"}
     # Nothing was rewritten: the stored credit is still the old rule's, credited to nothing.
     assert Conversion.objects.get().credits.get().campaign_id is None
-    text = run("attribution", "recompute", "--from", start, "--to", end,
-               "--delivery-window", "PT48H")  # fmt: skip
+    text = run(
+        "attribution", "recompute", "--from", start, "--to", end, "--delivery-window", "PT48H"
+    )
     assert text.startswith("conversions=1 changed=1 stored under r")
     with pytest.raises(CommandError, match="after --from"):
         run("attribution", "recompute", "--from", end, "--to", start)

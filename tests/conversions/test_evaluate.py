@@ -28,10 +28,12 @@ def test_sizes_are_counted_once_the_freeze_is_done_and_again_once_the_rest_is_re
     monkeypatch.setattr(tasks.split_release, "delay", lambda campaign_id: None)
     monkeypatch.setattr(tasks.campaign_dispatch, "delay", lambda campaign_id: None)
     campaign = campaign_create(
-        name="split", channel="sms", lists=[make_audience(200)],
+        name="split",
+        channel="sms",
+        lists=[make_audience(200)],
         variants=[VariantSpec(name="A", text="Hi"), VariantSpec(name="B", text="Hello")],
         test=SplitSpec(share=20, holdout=5),
-    )  # fmt: skip
+    )
     Campaign.objects.filter(pk=campaign.pk).update(state="running", launched_at=timezone.now())
     campaign_freeze(campaign=campaign)
     split = _evaluated(campaign)

@@ -16,14 +16,21 @@ pytestmark = pytest.mark.django_db
 
 def _credit(campaign: Campaign, order: str, value: str, *, current: bool = True) -> None:
     rule, _ = AttributionRule.objects.get_or_create(
-        click_window=timezone.timedelta(days=5), reply_window=timezone.timedelta(days=14),
+        click_window=timezone.timedelta(days=5),
+        reply_window=timezone.timedelta(days=14),
         delivery_window=timezone.timedelta(hours=24),
-    )  # fmt: skip
+    )
     conversion = Conversion.objects.create(
         order_id=order, value=Decimal(value), currency="EUR", occurred_at=timezone.now()
     )
-    Credit.objects.create(conversion=conversion, rule=rule, current=current, campaign=campaign,
-                          touch="click", reason="test")  # fmt: skip
+    Credit.objects.create(
+        conversion=conversion,
+        rule=rule,
+        current=current,
+        campaign=campaign,
+        touch="click",
+        reason="test",
+    )
 
 
 def test_the_reports_and_the_status_count_credited_conversions_and_revenue():
@@ -39,7 +46,10 @@ def test_the_reports_and_the_status_count_credited_conversions_and_revenue():
     assert figures[campaign.pk].as_dict()["revenue"] == "42.5000"
     status = campaign_status(campaign=campaign)
     assert status["conversions"] == {
-        "count": 2, "revenue": "42.50", "currency": "EUR", "revenue_per_message": "10.6250",
+        "count": 2,
+        "revenue": "42.50",
+        "currency": "EUR",
+        "revenue_per_message": "10.6250",
         "revenue_per_cost": "21.25",
-    }  # fmt: skip
+    }
     assert "variants" not in status  # no split: no split keys

@@ -23,17 +23,29 @@ from tests.fixtures.provider import BASE_URL, sent_bodies
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now().replace(microsecond=0)
-SENT = {"bulkId": "b1", "messages": [{"messageId": "m1", "destination": "41793026727",
-        "status": {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED",
-                   "description": "Message sent to next instance"}}]}  # fmt: skip
+SENT = {
+    "bulkId": "b1",
+    "messages": [
+        {
+            "messageId": "m1",
+            "destination": "41793026727",
+            "status": {
+                "groupId": 1,
+                "groupName": "PENDING",
+                "id": 26,
+                "name": "PENDING_ACCEPTED",
+                "description": "Message sent to next instance",
+            },
+        }
+    ],
+}
 
 
 def _delivered(contact, channel: str = "sms", hours_ago: float = 2) -> Message:
     at = NOW - dt.timedelta(hours=hours_ago)
     kind = "whatsapp_text" if channel == "whatsapp" else channel
     campaign = CampaignFactory(state="completed", channel=kind)
-    message = MessageFactory(campaign=campaign, contact=contact, state="delivered",
-                             channel=channel)  # fmt: skip
+    message = MessageFactory(campaign=campaign, contact=contact, state="delivered", channel=channel)
     Message.objects.filter(pk=message.pk).update(
         created_at=at, claimed_at=at, accepted_at=at, done_at=at
     )
@@ -42,8 +54,12 @@ def _delivered(contact, channel: str = "sms", hours_ago: float = 2) -> Message:
 
 
 def _record(contact, order_id: str = "1042") -> Conversion:
-    body = {"order_id": order_id, "value": "59.90", "contact": {"id": contact.pk},
-            "occurred_at": NOW.isoformat()}  # fmt: skip
+    body = {
+        "order_id": order_id,
+        "value": "59.90",
+        "contact": {"id": contact.pk},
+        "occurred_at": NOW.isoformat(),
+    }
     result = conversions_record(items=[body])
     assert not result.rejected, result.rejected
     return Conversion.objects.get(order_id=order_id)
@@ -55,8 +71,13 @@ def _ct(message: Message) -> str:
 
 def test_sms_ask_infobip_to_track_conversions_only_when_forwarding_is_on(provider_mocked, settings):
     provider_mocked.post(f"{BASE_URL}/sms/3/messages", json=SENT)
-    out = Outbound(to="41793026727", message_id="m1", text="Hi", sender="Herald",
-                   notify_url="https://herald.example/infobip/sms/reports")  # fmt: skip
+    out = Outbound(
+        to="41793026727",
+        message_id="m1",
+        text="Hi",
+        sender="Herald",
+        notify_url="https://herald.example/infobip/sms/reports",
+    )
     for on in (False, True):
         settings.HERALD_INFOBIP_CONVERSIONS = on
         channel_type("sms").send(get_client(), [out])
@@ -118,9 +139,13 @@ def test_infobip_s_failures_are_retried_or_recorded_never_repeated_after_success
     flaky, refused = (_delivered(c) for c in contacts)
     first, second = (_record(c, f"o{i}") for i, c in enumerate(contacts))
     provider_mocked.post(_ct(flaky), status=500, json={"errorCode": "E500"})
-    provider_mocked.post(_ct(refused), status=404,
-                         json={"requestError": {"serviceException": {
-                             "messageId": "NOT_FOUND", "text": "Not found"}}})  # fmt: skip
+    provider_mocked.post(
+        _ct(refused),
+        status=404,
+        json={
+            "requestError": {"serviceException": {"messageId": "NOT_FOUND", "text": "Not found"}}
+        },
+    )
     result = conversions_forward(conversion_ids=[first.pk, second.pk])
     assert result.retry == [first.pk]
     assert result.failed == 1
@@ -162,8 +187,13 @@ def test_through_the_sandbox_a_tracked_sms_is_logged_once(on_sandbox, settings):
     sms = channel_type("sms")
     for message, on in ((tracked, True), (untracked, False)):
         settings.HERALD_INFOBIP_CONVERSIONS = on
-        out = Outbound(to=message.phone.lstrip("+"), message_id=str(message.message_id),
-                       text="Hi", sender="Herald", notify_url="")  # fmt: skip
+        out = Outbound(
+            to=message.phone.lstrip("+"),
+            message_id=str(message.message_id),
+            text="Hi",
+            sender="Herald",
+            notify_url="",
+        )
         sms.send(get_client(), [out])
     settings.HERALD_INFOBIP_CONVERSIONS = True
     good, bad = _record(tracked_contact, "t"), _record(untracked_contact, "u")

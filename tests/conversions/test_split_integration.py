@@ -33,8 +33,9 @@ def _tap(sandbox, message_ids) -> None:
 
 
 def _convert(order: str, phone: str, **fields) -> dict:
-    result = conversions_record(items=[{"order_id": order, "contact": {"phone": phone},
-                                        "value": "40.00", **fields}])  # fmt: skip
+    result = conversions_record(
+        items=[{"order_id": order, "contact": {"phone": phone}, "value": "40.00", **fields}]
+    )
     assert not result.rejected
     return result.results[0]
 
@@ -45,13 +46,17 @@ def test_a_split_with_a_holdout_runs_decides_once_and_attributes(
     worker = celery_worker
     audience = make_audience(1000)
     campaign = campaign_create(
-        name="spring split", channel="sms", lists=[audience], track_links=True,
-        variants=[VariantSpec(name="A", text="Hi {{first_name}}: https://shop.example/a"),
-                  VariantSpec(name="B", text="{{first_name}}, 20% off: https://shop.example/b")],
+        name="spring split",
+        channel="sms",
+        lists=[audience],
+        track_links=True,
+        variants=[
+            VariantSpec(name="A", text="Hi {{first_name}}: https://shop.example/a"),
+            VariantSpec(name="B", text="{{first_name}}, 20% off: https://shop.example/b"),
+        ],
         # Decided by the beat once the clicks are in: the decision time is moved then.
-        test=SplitSpec(share=20, holdout=5, winner_by="clicks",
-                       decide_after=dt.timedelta(hours=1)),
-    )  # fmt: skip
+        test=SplitSpec(share=20, holdout=5, winner_by="clicks", decide_after=dt.timedelta(hours=1)),
+    )
     campaign_launch(campaign=campaign, actor=OPERATOR)
 
     # The test's 200 are sent; the rest waits, without ledger rows.
@@ -69,11 +74,17 @@ def test_a_split_with_a_holdout_runs_decides_once_and_attributes(
     for name, position in (("A", 1), ("B", 2)):
         ids = test_rows.filter(variant=position).order_by("id")
         _tap(sandbox, ids.values_list("message_id", flat=True)[: CLICKS[name]])
-    wait_for(lambda: Click.objects.filter(campaign=campaign).count() == 28, timeout=60,
-             message=worker.tail())  # fmt: skip
+    wait_for(
+        lambda: Click.objects.filter(campaign=campaign).count() == 28,
+        timeout=60,
+        message=worker.tail(),
+    )
     # The beat evaluates every second; the probabilities move with the clicks.
-    wait_for(lambda: SplitTest.objects.get(campaign=campaign).evaluation.get("leader") == "B",
-             timeout=30, message=celery_beat.tail())  # fmt: skip
+    wait_for(
+        lambda: SplitTest.objects.get(campaign=campaign).evaluation.get("leader") == "B",
+        timeout=30,
+        message=celery_beat.tail(),
+    )
 
     # The decision time comes: B leads but 100 people per variant is short of certain, so the
     # rule sends the leader; the rest gets it once, through the ordinary chains.
@@ -93,8 +104,12 @@ def test_a_split_with_a_holdout_runs_decides_once_and_attributes(
     # The exact split; nobody in two groups or with two variants; the winner sent once.
     rows = Message.objects.filter(campaign=campaign)
     groups = Counter(rows.values_list("variant", "split_group"))
-    assert groups == {(1, SplitGroup.TEST): 100, (2, SplitGroup.TEST): 100,
-                      (None, SplitGroup.HOLDOUT): 50, (2, SplitGroup.REST): 750}  # fmt: skip
+    assert groups == {
+        (1, SplitGroup.TEST): 100,
+        (2, SplitGroup.TEST): 100,
+        (None, SplitGroup.HOLDOUT): 50,
+        (2, SplitGroup.REST): 750,
+    }
     assert rows.values("contact_id").distinct().count() == 1000
     state = sandbox.state()
     assert state["accepted"]["total"] == 950
@@ -102,8 +117,9 @@ def test_a_split_with_a_holdout_runs_decides_once_and_attributes(
     status = campaign_status(campaign=campaign)
     assert status["winner"] == "B"
     assert [(v["name"], v["recipients"], v["clicks"]) for v in status["variants"]] == [
-        ("A", 100, 3), ("B", 100, 25),
-    ]  # fmt: skip
+        ("A", 100, 3),
+        ("B", 100, 25),
+    ]
     assert status["holdout"]["recipients"] == 50
 
     # Conversions, one per kind of touch.
@@ -114,13 +130,16 @@ def test_a_split_with_a_holdout_runs_decides_once_and_attributes(
     assert by_click["attributed_to"]["message_id"] == str(clicked.message_id)
 
     rest = rows.filter(split_group=SplitGroup.REST, state="delivered").order_by("id")
-    wait_for(lambda: sandbox.flush() == 0 and rest.count() >= 3, timeout=60,
-             message=worker.tail())  # fmt: skip
+    wait_for(lambda: sandbox.flush() == 0 and rest.count() >= 3, timeout=60, message=worker.tail())
     replier, delivered, late = rest[0], rest[1], rest[2]
-    sandbox.inbound("sms", replier.phone.lstrip("+"), "Is the offer still on?",
-                    url=webhook_url("sms/inbound"))  # fmt: skip
-    wait_for(lambda: InboundMessage.objects.filter(contact_id=replier.contact_id).exists(),
-             timeout=30, message=worker.tail())  # fmt: skip
+    sandbox.inbound(
+        "sms", replier.phone.lstrip("+"), "Is the offer still on?", url=webhook_url("sms/inbound")
+    )
+    wait_for(
+        lambda: InboundMessage.objects.filter(contact_id=replier.contact_id).exists(),
+        timeout=30,
+        message=worker.tail(),
+    )
     by_reply = _convert("reply-1", replier.phone)
     assert by_reply["attributed_to"]["touch"] == "reply"
     assert by_reply["attributed_to"]["message_id"] == str(replier.message_id)

@@ -25,26 +25,45 @@ def test_equal_figures_split_the_probability_evenly():
 
 
 def test_certain_before_the_decision_time_only_with_enough_people_per_variant():
-    certain = verdict(arms=[Arm("A", 600, 30), Arm("B", 600, 60)], metric="clicks", due=False,
-                      if_undecided="leader", **RULE)  # fmt: skip
+    certain = verdict(
+        arms=[Arm("A", 600, 30), Arm("B", 600, 60)],
+        metric="clicks",
+        due=False,
+        if_undecided="leader",
+        **RULE,
+    )
     assert certain.decide
     assert certain.winner == "B"
     assert certain.certain
     assert "B is best by clicks with a probability of" in certain.reason
-    few = verdict(arms=[Arm("A", 100, 5), Arm("B", 100, 30)], metric="clicks", due=False,
-                  if_undecided="leader", **RULE)  # fmt: skip
+    few = verdict(
+        arms=[Arm("A", 100, 5), Arm("B", 100, 30)],
+        metric="clicks",
+        due=False,
+        if_undecided="leader",
+        **RULE,
+    )
     assert not few.decide
     assert few.leader == "B"
     assert few.probabilities["B"] > 0.99
 
 
-@pytest.mark.parametrize(("fallback", "winner", "ending"), [
-    ("leader", "B", "sending the leader"), ("none", None, "sending none"),
-    ("A", "A", "sending A, as set"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("fallback", "winner", "ending"),
+    [
+        ("leader", "B", "sending the leader"),
+        ("none", None, "sending none"),
+        ("A", "A", "sending A, as set"),
+    ],
+)
 def test_at_the_decision_time_an_uncertain_test_follows_its_fallback(fallback, winner, ending):
-    result = verdict(arms=[Arm("A", 100, 5), Arm("B", 100, 7)], metric="clicks", due=True,
-                     if_undecided=fallback, **RULE)  # fmt: skip
+    result = verdict(
+        arms=[Arm("A", 100, 5), Arm("B", 100, 7)],
+        metric="clicks",
+        due=True,
+        if_undecided=fallback,
+        **RULE,
+    )
     assert result.decide
     assert result.winner == winner
     assert not result.certain

@@ -8,8 +8,11 @@ from core import broker
 
 
 def _connection(folder):
-    options = {"data_folder_in": str(folder), "data_folder_out": str(folder),
-               "control_folder": str(folder / "control")}  # fmt: skip
+    options = {
+        "data_folder_in": str(folder),
+        "data_folder_out": str(folder),
+        "control_folder": str(folder / "control"),
+    }
     return Connection("filesystem://", transport=broker.Transport, transport_options=options)
 
 

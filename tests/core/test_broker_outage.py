@@ -33,10 +33,22 @@ class Redis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [shutil.which("redis-server") or "redis-server", "--port", str(self.port),
-             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.folder)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
@@ -75,8 +87,11 @@ def test_worker_survives_a_broker_outage_with_reserved_tasks(
             for _ in range(10):
                 heartbeat.apply_async(("later",), countdown=60, connection=conn)
             heartbeat.apply_async(("before",), connection=conn)
-        wait_for(lambda: WorkerHeartbeat.objects.filter(queue="before").exists(), timeout=30,
-                 message=worker.tail())  # fmt: skip
+        wait_for(
+            lambda: WorkerHeartbeat.objects.filter(queue="before").exists(),
+            timeout=30,
+            message=worker.tail(),
+        )
         private_redis.stop()
         time.sleep(4)
         private_redis.start()
@@ -84,8 +99,11 @@ def test_worker_survives_a_broker_outage_with_reserved_tasks(
         marker = f"after-{uuid.uuid4().hex[:6]}"
         with app.connection_for_write(url) as conn:
             heartbeat.apply_async((marker,), connection=conn)
-        wait_for(lambda: WorkerHeartbeat.objects.filter(queue=marker).exists(), timeout=60,
-                 message=worker.tail())  # fmt: skip
+        wait_for(
+            lambda: WorkerHeartbeat.objects.filter(queue=marker).exists(),
+            timeout=60,
+            message=worker.tail(),
+        )
         assert time.monotonic() - returned < 60
         assert worker.alive, worker.tail()
         assert "Unrecoverable error" not in worker.tail(400)

@@ -20,8 +20,13 @@ def _django_shell(code: str, **env: str) -> str:
     full_env = {**os.environ, "HERALD_READ_DOTENV": "false", **env}
     result = subprocess.run(
         [sys.executable, "manage.py", "shell", "-v", "0", "-c", code],
-        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -29,9 +34,13 @@ def _django_shell(code: str, **env: str) -> str:
 def test_a_database_url_other_than_postgresql_is_refused_with_the_reason() -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
-        cwd=ROOT, env={**os.environ, "HERALD_READ_DOTENV": "false", "DATABASE_URL": "sqlite:///x"},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env={**os.environ, "HERALD_READ_DOTENV": "false", "DATABASE_URL": "sqlite:///x"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode != 0
     assert "DATABASE_URL must be a PostgreSQL URL" in result.stderr
 
@@ -51,14 +60,21 @@ def test_the_defaults_are_the_embedded_postgresql_the_file_broker_and_the_sandbo
     unset = {"DATABASE_URL", "CELERY_BROKER_URL", "HERALD_EMBEDDED_PG"}
     env = {k: v for k, v in os.environ.items() if k not in unset}
     result = subprocess.run(
-        [sys.executable, "-c",
-         "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings';"
-         "django.setup();"
-         "from django.conf import settings as s; d = s.DATABASES['default'];"
-         "print(d['ENGINE'], d['HOST'], d['NAME'], s.CELERY_BROKER_URL, s.INFOBIP_SANDBOX)"],
-        cwd=ROOT, env={**env, "HERALD_READ_DOTENV": "false"}, capture_output=True, text=True,
-        timeout=60, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings';"
+            "django.setup();"
+            "from django.conf import settings as s; d = s.DATABASES['default'];"
+            "print(d['ENGINE'], d['HOST'], d['NAME'], s.CELERY_BROKER_URL, s.INFOBIP_SANDBOX)",
+        ],
+        cwd=ROOT,
+        env={**env, "HERALD_READ_DOTENV": "false"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     # make run's server: its socket in var/pg (the unit tests' is var/pgtest).
     socket_dir = str(embedded_pg.instance_dir(ROOT / "var", "pg"))
@@ -75,9 +91,13 @@ def test_production_without_secret_key_refuses_to_start() -> None:
     env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
     result = subprocess.run(
         [sys.executable, "manage.py", "check"],
-        cwd=ROOT, env={**env, "DEBUG": "false", "HERALD_READ_DOTENV": "false"},
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env={**env, "DEBUG": "false", "HERALD_READ_DOTENV": "false"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
 

@@ -142,10 +142,14 @@ def test_problems_in_words() -> None:
     from core.health import Health
 
     never = {"alive": False, "heartbeat_age_s": None}
-    health = Health(database="ok", broker="down",
-                    worker={"queues": {"sending": never, "events": never}},
-                    beat={"alive": False, "last_tick_age_s": 50}, infobip="unauthorized",
-                    infobip_check={"reason": "the API key is invalid (401)"})  # fmt: skip
+    health = Health(
+        database="ok",
+        broker="down",
+        worker={"queues": {"sending": never, "events": never}},
+        beat={"alive": False, "last_tick_age_s": 50},
+        infobip="unauthorized",
+        infobip_check={"reason": "the API key is invalid (401)"},
+    )
     assert health.problems() == [
         "the broker (the task queue) is unreachable: sends and reports wait until it is back",
         "no worker has taken any queue's work yet",

@@ -49,16 +49,39 @@ def test_freezing_leaves_the_gc_running_for_new_objects(unfrozen) -> None:
 @pytest.mark.integration
 def test_real_prefork_children_start_with_the_parents_heap_frozen(tmp_path: Path) -> None:
     worker_fixtures.require_real_engines()
-    env = {**os.environ, "DATABASE_URL": worker_fixtures.test_database_url(),
-           "HERALD_READ_DOTENV": "false", "HERALD_FORK_PROBE_DIR": str(tmp_path)}  # fmt: skip
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_fixtures.test_database_url(),
+        "HERALD_READ_DOTENV": "false",
+        "HERALD_FORK_PROBE_DIR": str(tmp_path),
+    }
     celery = str(Path(sys.executable).with_name("celery"))
     log = (tmp_path / "worker.log").open("ab")
     proc = subprocess.Popen(
-        [celery, "-A", "config", "worker", "-l", "warning", "-c", "2", "-P", "prefork",
-         "-I", "tests.core.fork_probe", "--without-mingle", "--without-gossip",
-         "-n", f"test-freeze-{uuid.uuid4().hex[:8]}@%h"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
+        [
+            celery,
+            "-A",
+            "config",
+            "worker",
+            "-l",
+            "warning",
+            "-c",
+            "2",
+            "-P",
+            "prefork",
+            "-I",
+            "tests.core.fork_probe",
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"test-freeze-{uuid.uuid4().hex[:8]}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while len(reports := list(tmp_path.glob("[0-9]*"))) < 2 and time.monotonic() < deadline:

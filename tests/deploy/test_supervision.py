@@ -36,8 +36,13 @@ def _free_port() -> int:
 def _ctl(env: dict, *args: str) -> str:
     result = subprocess.run(
         [str(BIN / "supervisorctl"), "-c", str(CONF), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     return result.stdout
 
 
@@ -96,8 +101,13 @@ def test_supervisord_runs_herald_and_restarts_what_exits(
     }
     env.pop("HERALD_CACHE_URL", None)
     # The guide: static files collected once per release, the folders supervisord writes to.
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-                   cwd=ROOT, env=env, check=True, timeout=300)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
     (ROOT / "var" / "log").mkdir(parents=True, exist_ok=True)
     (ROOT / "var" / "run").mkdir(parents=True, exist_ok=True)
     logs = ROOT / "var" / "log"
@@ -105,9 +115,12 @@ def test_supervisord_runs_herald_and_restarts_what_exits(
         old.unlink()
     supervisord = subprocess.Popen(
         [str(BIN / "supervisord"), "-c", str(CONF), "-n"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
-    )  # fmt: skip
+    )
     base = f"http://127.0.0.1:{port}"
     try:
 
@@ -130,8 +143,12 @@ def test_supervisord_runs_herald_and_restarts_what_exits(
         # A worker killed with -9 comes back, and its queue's work with it.
         before = _pid(env, "worker-sending")
         os.killpg(before, signal.SIGKILL)
-        _wait(lambda: _pid(env, "worker-sending") not in (0, before), 60,
-              "supervisord did not restart the sending worker", logs)  # fmt: skip
+        _wait(
+            lambda: _pid(env, "worker-sending") not in (0, before),
+            60,
+            "supervisord did not restart the sending worker",
+            logs,
+        )
         time.sleep(4)  # past one sweep interval: the heartbeat it answers is a new one
         health = _wait(healthy, 90, "/healthz/ did not turn 200 after the restart", logs)
         assert health["worker"]["queues"]["sending"]["heartbeat_age_s"] < 9
@@ -140,8 +157,12 @@ def test_supervisord_runs_herald_and_restarts_what_exits(
         web = _pid(env, "web")
         os.kill(web, signal.SIGKILL)
         _wait(lambda: _pid(env, "web") not in (0, web), 60, "web not restarted", logs)
-        _wait(lambda: requests.get(f"{base}/healthz/live/", timeout=10).status_code == 200, 60,
-              "the restarted web process did not answer", logs)  # fmt: skip
+        _wait(
+            lambda: requests.get(f"{base}/healthz/live/", timeout=10).status_code == 200,
+            60,
+            "the restarted web process did not answer",
+            logs,
+        )
     finally:
         _ctl(env, "shutdown")
         try:

@@ -14,8 +14,12 @@ PROMPT = "Reply YES to get Shop alerts (up to 4 msgs/month, msg & data rates may
 
 
 def _keyword(**fields) -> OptInKeyword:
-    defaults = {"keyword": "Join", "number": "+" + OUR_NUMBER, "confirmation_text": TERMS,
-                "contact_list": ContactList.objects.create(name="alerts")}  # fmt: skip
+    defaults = {
+        "keyword": "Join",
+        "number": "+" + OUR_NUMBER,
+        "confirmation_text": TERMS,
+        "contact_list": ContactList.objects.create(name="alerts"),
+    }
     return opt_in_keyword_save(keyword=OptInKeyword(**(defaults | fields)))
 
 

@@ -25,8 +25,17 @@ def test_a_reply_from_the_command_line_is_a_ledger_row_sent_once_per_key(
     Contact.objects.create(phone="+447946000501")
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
-            call_command("conversation", "reply", "--to", "+44 7946 000501", "--text",
-                         "See you Sunday", "--key", "cli-1", "--json")  # fmt: skip
+            call_command(
+                "conversation",
+                "reply",
+                "--to",
+                "+44 7946 000501",
+                "--text",
+                "See you Sunday",
+                "--key",
+                "cli-1",
+                "--json",
+            )
     first, again = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert first["messageId"] == again["messageId"]
     assert ConversationReply.objects.count() == 1

@@ -22,15 +22,28 @@ PHONE = "447946000001"
 
 def sms(text: str, *, sender: str = PHONE, message_id: str = "in-1", at: str = "") -> dict:
     received = at or "2026-11-21T10:00:00.000+0000"
-    item = {"messageId": message_id, "from": sender, "to": OUR_NUMBER, "text": text,
-            "cleanText": text, "receivedAt": received, "smsCount": 1}  # fmt: skip
+    item = {
+        "messageId": message_id,
+        "from": sender,
+        "to": OUR_NUMBER,
+        "text": text,
+        "cleanText": text,
+        "receivedAt": received,
+        "smsCount": 1,
+    }
     return {"results": [item], "messageCount": 1, "pendingMessageCount": 0}
 
 
 def whatsapp(message: dict, *, sender: str = PHONE, message_id: str = "wamid.1", at: str = ""):
-    item = {"from": sender, "to": OUR_NUMBER, "integrationType": "WHATSAPP",
-            "receivedAt": at or "2026-11-21T10:00:00.000+0000", "messageId": message_id,
-            "message": message, "contact": {"name": "Ann", "phoneNumber": sender}}  # fmt: skip
+    item = {
+        "from": sender,
+        "to": OUR_NUMBER,
+        "integrationType": "WHATSAPP",
+        "receivedAt": at or "2026-11-21T10:00:00.000+0000",
+        "messageId": message_id,
+        "message": message,
+        "contact": {"name": "Ann", "phoneNumber": sender},
+    }
     return {"results": [item], "messageCount": 1, "pendingMessageCount": 0}
 
 
@@ -77,8 +90,10 @@ def test_stop_and_start_in_one_push_are_applied_in_the_order_they_were_sent(
 
 
 def test_a_whatsapp_stop_is_confirmed_on_whatsapp_from_the_same_number(post, infobip_api) -> None:
-    post("whatsapp/inbound", whatsapp({"type": "BUTTON", "text": "Stop promotions",
-                                       "payload": "stop"}))  # fmt: skip
+    post(
+        "whatsapp/inbound",
+        whatsapp({"type": "BUTTON", "text": "Stop promotions", "payload": "stop"}),
+    )
     contact = Contact.objects.get(phone=f"+{PHONE}")
     assert (contact.opted_out, contact.opted_out_channel) == (True, "whatsapp")
     (sent,) = sent_bodies(infobip_api, "/whatsapp/1/message/text")
@@ -116,10 +131,18 @@ def test_no_contact_no_confirmation(post, infobip_api) -> None:
 
 
 def test_the_last_inbound_whatsapp_time_only_moves_forward(post) -> None:
-    post("whatsapp/inbound", whatsapp({"type": "TEXT", "text": "hi"}, message_id="w2",
-                                      at="2026-11-21T12:00:00.000+0100"))  # fmt: skip
-    post("whatsapp/inbound", whatsapp({"type": "TEXT", "text": "earlier"}, message_id="w1",
-                                      at="2026-11-21T09:00:00.000+0000"))  # fmt: skip
+    post(
+        "whatsapp/inbound",
+        whatsapp(
+            {"type": "TEXT", "text": "hi"}, message_id="w2", at="2026-11-21T12:00:00.000+0100"
+        ),
+    )
+    post(
+        "whatsapp/inbound",
+        whatsapp(
+            {"type": "TEXT", "text": "earlier"}, message_id="w1", at="2026-11-21T09:00:00.000+0000"
+        ),
+    )
     contact = Contact.objects.get(phone=f"+{PHONE}")
     assert contact.whatsapp_last_inbound_at == dt.datetime(2026, 11, 21, 11, 0, tzinfo=dt.UTC)
     assert InboundMessage.objects.count() == 2

@@ -28,15 +28,19 @@ def test_a_post_from_a_file_then_a_get_with_a_query(on_sandbox, capsys, tmp_path
     from core.models import AuditEntry
 
     assert list(AuditEntry.objects.values_list("detail", flat=True)) == [
-        "GET /sms/3/logs", "POST /sms/1/preview",
-    ]  # fmt: skip
+        "GET /sms/3/logs",
+        "POST /sms/1/preview",
+    ]
 
 
 @pytest.mark.django_db
 def test_a_message_send_is_refused_nothing_goes_out(on_sandbox, tmp_path) -> None:
     """Every command that sends goes through the ledger: the custom call sends nothing."""
-    body = {"messages": [{"sender": "Shop", "destinations": [{"to": "41793026727"}],
-                          "content": {"text": "Hi"}}]}  # fmt: skip
+    body = {
+        "messages": [
+            {"sender": "Shop", "destinations": [{"to": "41793026727"}], "content": {"text": "Hi"}}
+        ]
+    }
     for method, path in [
         ("POST", "/sms/3/messages"),
         ("post", "/sms/2/text/advanced"),

@@ -14,9 +14,10 @@ from tests.fixtures.provider import BASE_URL
 
 PATH = "/resource-management/1/inbound-message-configurations"
 RESPONSE_SCHEMA = next(
-    name for name in openapi.load("resources")["components"]["schemas"]
+    name
+    for name in openapi.load("resources")["components"]["schemas"]
     if name.endswith(".MoConfigurationResponse")
-)  # fmt: skip
+)
 
 
 def run(*args: str) -> tuple[dict, str]:
@@ -60,8 +61,17 @@ class FakeResources:
     def delete(self, request):
         key = urlsplit(request.url).path.rsplit("/", 1)[1]
         if self.configs.pop(key, None) is None:
-            return 404, {}, json.dumps({"requestError": {"serviceException": {
-                "messageId": "NOT_FOUND", "text": "Not found"}}})  # fmt: skip
+            return (
+                404,
+                {},
+                json.dumps(
+                    {
+                        "requestError": {
+                            "serviceException": {"messageId": "NOT_FOUND", "text": "Not found"}
+                        }
+                    }
+                ),
+            )
         self.deleted.append(key)
         return 204, {}, ""
 
@@ -76,9 +86,12 @@ def test_registers_once_lists_and_removes_against_responses(provider_mocked, set
         "channel": "SMS",
         "number": "447860099299",
         "keyword": "PROMO",
-        "forwarding": {"type": "HTTP_FORWARD", "url": webhook_url("sms/inbound"),
-                       "format": "MO_JSON_2"},
-    }  # fmt: skip
+        "forwarding": {
+            "type": "HTTP_FORWARD",
+            "url": webhook_url("sms/inbound"),
+            "format": "MO_JSON_2",
+        },
+    }
     assert settings.INFOBIP_WEBHOOK_TOKEN not in text  # the secret is masked in the output
 
     again, _ = run("--channel", "sms", "--number", "447860099299", "--keyword", "PROMO")
@@ -103,8 +116,12 @@ def test_registers_once_lists_and_removes_against_responses(provider_mocked, set
 def test_someone_elses_forwarding_is_only_replaced_when_asked(provider_mocked) -> None:
     api = FakeResources(provider_mocked)
     forwarding = {"type": "HTTP_FORWARD", "url": "https://crm.example/in"}
-    api.configs["KEY1"] = {"configurationKey": "KEY1", "channel": "WHATSAPP",
-                           "number": "447860099299", "forwarding": forwarding}  # fmt: skip
+    api.configs["KEY1"] = {
+        "configurationKey": "KEY1",
+        "channel": "WHATSAPP",
+        "number": "447860099299",
+        "forwarding": forwarding,
+    }
     with pytest.raises(CommandError, match=r"does not forward to Herald.*--replace"):
         run("--channel", "whatsapp", "--number", "447860099299")
     report, _ = run("--channel", "whatsapp", "--number", "447860099299", "--replace")

@@ -52,18 +52,26 @@ def make_audience(n: int = 3, name: str = "Customers", prefix: str = "+4479460")
 def campaign_ready_for(action: str, *, creator: User | None = None) -> Campaign:
     """A campaign in the state where `action` is possible."""
     campaign = campaign_create(
-        name=f"for {action}", channel="sms", lists=[make_audience()], text="Hi {{first_name}}",
+        name=f"for {action}",
+        channel="sms",
+        lists=[make_audience()],
+        text="Hi {{first_name}}",
         created_by=creator,
-    )  # fmt: skip
+    )
     state = {"pause": "running", "cancel": "running", "resume": "paused", "resend": "completed"}
     if action in state:
         Campaign.objects.filter(pk=campaign.pk).update(state=state[action])
     if action == "resend":
         contact = Contact.objects.first()
         Message.objects.create(
-            campaign=campaign, contact=contact, phone=contact.phone, channel="sms",
-            state="failed", error_permanent=False, text="Hi",
-        )  # fmt: skip
+            campaign=campaign,
+            contact=contact,
+            phone=contact.phone,
+            channel="sms",
+            state="failed",
+            error_permanent=False,
+            text="Hi",
+        )
         Campaign.objects.filter(pk=campaign.pk).update(count_failed=1, recipients=1)
     campaign.refresh_from_db()
     return campaign

@@ -96,15 +96,20 @@ def test_editing_the_segment_or_how_it_combines_voids_the_approval(
 ) -> None:
     from campaigns.segments import segment_save
 
-    segment = segment_save(name="Recent", rules={"rules": [
-        {"field": "engagement", "event": "delivered", "within_days": 30}]})  # fmt: skip
+    segment = segment_save(
+        name="Recent",
+        rules={"rules": [{"field": "engagement", "event": "delivered", "within_days": 30}]},
+    )
     campaign = campaign_ready_for("launch", creator=creator)
     campaign.segment = segment
     campaign.save()
     campaign_approve(campaign=campaign, actor=approver)
     # The segment's rules are what the approver saw: a wider segment is another audience.
-    segment_save(name="Recent", segment=segment, rules={"rules": [
-        {"field": "engagement", "event": "delivered", "within_days": 365}]})  # fmt: skip
+    segment_save(
+        name="Recent",
+        segment=segment,
+        rules={"rules": [{"field": "engagement", "event": "delivered", "within_days": 365}]},
+    )
     with pytest.raises(Refused, match="changed after"):
         campaign_launch(campaign=Campaign.objects.get(pk=campaign.pk), actor=sender)
     campaign_approve(campaign=Campaign.objects.get(pk=campaign.pk), actor=approver)
@@ -126,9 +131,11 @@ def test_an_admin_edit_voids_the_approval(approving, creator, sender, approver, 
         management = inline.formset.management_form
         data |= {f"{management.prefix}-{k}": v for k, v in management.initial.items()}
     data.update(
-        text="Completely different", lists=[c.pk for c in campaign.lists.all()],
-        exclude_lists=[], template_mapping="{}",
-    )  # fmt: skip
+        text="Completely different",
+        lists=[c.pk for c in campaign.lists.all()],
+        exclude_lists=[],
+        template_mapping="{}",
+    )
     data = {k: v for k, v in data.items() if not isinstance(v, bool) or v}
     response = client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors

@@ -53,9 +53,14 @@ def _test_send(client, contact):
 
 def _reply(client, contact):
     inbound = InboundMessage.objects.create(
-        channel="whatsapp", from_number=contact.phone, to_number="447860099299", text="hi",
-        contact=contact, infobip_message_id="in-1", received_at=timezone.now(),
-    )  # fmt: skip
+        channel="whatsapp",
+        from_number=contact.phone,
+        to_number="447860099299",
+        text="hi",
+        contact=contact,
+        infobip_message_id="in-1",
+        received_at=timezone.now(),
+    )
     return client.post(reverse("ui:inbox_reply", args=[inbound.pk]), {"text": "Hello back"})
 
 
@@ -72,9 +77,13 @@ def _changed(action: str, contact: Contact) -> bool:
 
 
 ACTIONS = {
-    "opt_out_ui": _opt_out_ui, "opt_out_admin": _opt_out_admin, "create_list": _create_list,
-    "import": _import, "test_send": _test_send, "reply": _reply,
-}  # fmt: skip
+    "opt_out_ui": _opt_out_ui,
+    "opt_out_admin": _opt_out_admin,
+    "create_list": _create_list,
+    "import": _import,
+    "test_send": _test_send,
+    "reply": _reply,
+}
 
 
 @pytest.mark.parametrize("action", list(ACTIONS))

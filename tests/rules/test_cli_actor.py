@@ -31,9 +31,14 @@ def test_import_as_a_viewer_is_refused_and_imports_nothing(csv_file) -> None:
 def test_import_as_a_marketer_is_audited(csv_file) -> None:
     marketer = make_role_user("marketer")
     call_command(
-        "import_contacts", str(csv_file), "--list", "VIP", "--as", "marketer",
+        "import_contacts",
+        str(csv_file),
+        "--list",
+        "VIP",
+        "--as",
+        "marketer",
         stdout=io.StringIO(),
-    )  # fmt: skip
+    )
     assert Contact.objects.count() == 2
     assert ContactList.objects.filter(name="VIP").exists()
     entry = AuditEntry.objects.get(action="import")
@@ -46,9 +51,21 @@ def test_create_as_a_user_makes_them_the_creator(settings) -> None:
     marketer = make_role_user("marketer")
     out = io.StringIO()
     call_command(
-        "campaign", "create", "--name", "x", "--list", "demo", "--channel", "sms", "--text", "Hi",
-        "--as", "marketer", "--json", stdout=out,
-    )  # fmt: skip
+        "campaign",
+        "create",
+        "--name",
+        "x",
+        "--list",
+        "demo",
+        "--channel",
+        "sms",
+        "--text",
+        "Hi",
+        "--as",
+        "marketer",
+        "--json",
+        stdout=out,
+    )
     campaign = Campaign.objects.get()
     assert campaign.created_by == marketer
     assert AuditEntry.objects.get(action="create", campaign=campaign).actor == marketer

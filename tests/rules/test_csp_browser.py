@@ -10,8 +10,14 @@ from tests.rules.conftest import PASSWORD, campaign_ready_for, make_role_user
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def test_pages_work_under_the_policy(live_server, transactional_db) -> None:
@@ -39,11 +45,21 @@ def test_pages_work_under_the_policy(live_server, transactional_db) -> None:
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
         expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-        for path in ["/", "/campaigns/", f"/campaigns/{campaign.pk}/",
-                     f"/campaigns/{campaign.pk}/preview/", "/campaigns/new/", "/contacts/",
-                     "/lists/", "/templates/", "/inbox/", "/audit/", "/admin/",
-                     f"/admin/campaigns/campaign/{campaign.pk}/change/",
-                     "/admin/contacts/contact/"]:  # fmt: skip
+        for path in [
+            "/",
+            "/campaigns/",
+            f"/campaigns/{campaign.pk}/",
+            f"/campaigns/{campaign.pk}/preview/",
+            "/campaigns/new/",
+            "/contacts/",
+            "/lists/",
+            "/templates/",
+            "/inbox/",
+            "/audit/",
+            "/admin/",
+            f"/admin/campaigns/campaign/{campaign.pk}/change/",
+            "/admin/contacts/contact/",
+        ]:
             assert page.goto(base + path).status == 200, path
             page.wait_for_load_state("networkidle")
         # htmx runs: the recipients table of the campaign page is loaded by it.

@@ -14,8 +14,15 @@ from contacts.models import Contact
 from core.csvsafe import csv_cell_restore, csv_writer
 from tests.rules.conftest import campaign_ready_for, make_role_user
 
-HOSTILE = ['=HYPERLINK("http://evil")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "%0A=1",
-           "|pipe", "=a\\|b|c"]  # fmt: skip
+HOSTILE = [
+    '=HYPERLINK("http://evil")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(A1)",
+    "%0A=1",
+    "|pipe",
+    "=a\\|b|c",
+]
 # The importer trims surrounding whitespace, so these are checked for inertness only.
 WHITESPACE_LED = ["\t=1+1", "\r=1"]
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "|", "%")
@@ -37,9 +44,12 @@ def _assert_inert(rows: list[list[str]]) -> None:
 def test_contact_export_is_inert_and_reimports_to_the_same_contacts(tmp_path) -> None:
     for i, name in enumerate(HOSTILE):
         Contact.objects.create(
-            phone=f"+4179302{i:04d}", first_name=name, last_name=f"-{name}", country="CH",
+            phone=f"+4179302{i:04d}",
+            first_name=name,
+            last_name=f"-{name}",
+            country="CH",
             attributes={"note": name, "balance": "-12.50"},
-        )  # fmt: skip
+        )
     before = sorted(Contact.objects.values_list("phone", "first_name", "last_name", "attributes"))
     target = tmp_path / "contacts.csv"
     call_command("export_contacts", str(target), stdout=io.StringIO())
@@ -93,9 +103,13 @@ def test_import_errors_file_is_inert(tmp_path) -> None:
     source.write_text('phone,first_name\n=cmd(),=HYPERLINK("x")\n+41793026727,Ann\n')
     errors = tmp_path / "errors.csv"
     call_command(
-        "import_contacts", str(source), "--errors", str(errors), stdout=io.StringIO(),
+        "import_contacts",
+        str(source),
+        "--errors",
+        str(errors),
+        stdout=io.StringIO(),
         stderr=io.StringIO(),
-    )  # fmt: skip
+    )
     rows = _rows(errors.read_text())
     assert len(rows) == 2
     _assert_inert(rows)

@@ -32,9 +32,27 @@ json_value = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
     max_leaves=12,
 )
-FIELDS = ["messageId", "status", "error", "price", "from", "to", "message", "receivedAt",
-          "doneAt", "sentAt", "callbackData", "url", "bulkId", "text", "keyword",
-          "results", "limit", "timeout", "channel"]  # fmt: skip
+FIELDS = [
+    "messageId",
+    "status",
+    "error",
+    "price",
+    "from",
+    "to",
+    "message",
+    "receivedAt",
+    "doneAt",
+    "sentAt",
+    "callbackData",
+    "url",
+    "bulkId",
+    "text",
+    "keyword",
+    "results",
+    "limit",
+    "timeout",
+    "channel",
+]
 result_item = st.dictionaries(st.sampled_from(FIELDS), json_value, max_size=6)
 bodies = st.one_of(
     st.binary(max_size=64),
@@ -55,9 +73,11 @@ def test_webhooks_never_answer_500(kind: str, body: bytes) -> None:
 
 @FIXTURE
 @given(
-    kind=st.sampled_from(KINDS), body=bodies, token=text.filter(lambda t: t != TOKEN),
+    kind=st.sampled_from(KINDS),
+    body=bodies,
+    token=text.filter(lambda t: t != TOKEN),
     basic=st.booleans(),
-)  # fmt: skip
+)
 def test_unauthenticated_pushes_store_nothing(kind, body, token, basic) -> None:
     before = WebhookEvent.objects.count(), InboundMessage.objects.count()
     headers = {"HTTP_AUTHORIZATION": "Basic Zm9vOmJhcg=="} if basic else {}
@@ -70,8 +90,24 @@ def test_unauthenticated_pushes_store_nothing(kind, body, token, basic) -> None:
     assert (WebhookEvent.objects.count(), InboundMessage.objects.count()) == before
 
 
-QUERY_PARAMS = ["state", "channel", "after", "page", "q", "list", "consent", "keyword", "edit",
-                "template", "counter_field", "text", "p", "o", "e", "all"]  # fmt: skip
+QUERY_PARAMS = [
+    "state",
+    "channel",
+    "after",
+    "page",
+    "q",
+    "list",
+    "consent",
+    "keyword",
+    "edit",
+    "template",
+    "counter_field",
+    "text",
+    "p",
+    "o",
+    "e",
+    "all",
+]
 
 
 @pytest.fixture
@@ -83,17 +119,28 @@ def superuser_client(client):
 def _pages(campaign: Campaign) -> list[str]:
     contact = Contact.objects.first()
     return [
-        reverse("ui:dashboard"), reverse("ui:audit"), reverse("ui:contacts"),
-        reverse("ui:contact", args=[contact.pk]), reverse("ui:lists"), reverse("ui:templates"),
-        reverse("ui:campaigns"), reverse("ui:wizard_audience"), reverse("ui:wizard_message"),
-        reverse("ui:wizard_options"), reverse("ui:wizard_template_form"),
+        reverse("ui:dashboard"),
+        reverse("ui:audit"),
+        reverse("ui:contacts"),
+        reverse("ui:contact", args=[contact.pk]),
+        reverse("ui:lists"),
+        reverse("ui:templates"),
+        reverse("ui:campaigns"),
+        reverse("ui:wizard_audience"),
+        reverse("ui:wizard_message"),
+        reverse("ui:wizard_options"),
+        reverse("ui:wizard_template_form"),
         reverse("ui:campaign", args=[campaign.pk]),
         reverse("ui:campaign_preview", args=[campaign.pk]),
         reverse("ui:campaign_progress", args=[campaign.pk]),
-        reverse("ui:campaign_recipients", args=[campaign.pk]), reverse("ui:inbox"),
-        "/admin/campaigns/campaign/", "/admin/campaigns/message/", "/admin/contacts/contact/",
-        "/admin/infobip/webhookevent/", "/admin/core/auditentry/",
-    ]  # fmt: skip
+        reverse("ui:campaign_recipients", args=[campaign.pk]),
+        reverse("ui:inbox"),
+        "/admin/campaigns/campaign/",
+        "/admin/campaigns/message/",
+        "/admin/contacts/contact/",
+        "/admin/infobip/webhookevent/",
+        "/admin/core/auditentry/",
+    ]
 
 
 @FIXTURE
@@ -150,8 +197,11 @@ def test_ui_forms_never_answer_500_and_refuse_rather_than_lose(superuser_client,
 
 
 def test_out_of_range_ids_in_paths_are_404(superuser_client) -> None:
-    for url in ("/campaigns/99999999999999999999999/", "/contacts/99999999999999999999/",
-                "/admin/campaigns/campaign/99999999999999999999999/change/"):  # fmt: skip
+    for url in (
+        "/campaigns/99999999999999999999999/",
+        "/contacts/99999999999999999999/",
+        "/admin/campaigns/campaign/99999999999999999999999/change/",
+    ):
         assert superuser_client.get(url).status_code in (302, 404), url
 
 
@@ -161,10 +211,18 @@ def test_nul_in_a_query_is_a_400(superuser_client) -> None:
 
 @FIXTURE
 @given(
-    path=st.sampled_from(["/_sandbox/config", "/_sandbox/click", "/_sandbox/inbound",
-                          "/_sandbox/flush", "/sms/3/messages", "/whatsapp/1/message/text"]),
+    path=st.sampled_from(
+        [
+            "/_sandbox/config",
+            "/_sandbox/click",
+            "/_sandbox/inbound",
+            "/_sandbox/flush",
+            "/sms/3/messages",
+            "/whatsapp/1/message/text",
+        ]
+    ),
     body=bodies,
-)  # fmt: skip
+)
 def test_the_sandbox_never_answers_500(sandbox, path, body) -> None:
     response = sandbox.request(
         "POST", path, data=body, headers={"Content-Type": "application/json"}
@@ -174,9 +232,13 @@ def test_the_sandbox_never_answers_500(sandbox, path, body) -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [{"messageId": "x", "limit": "lots"}, {"callbackData": "x", "limit": [1]},
-     {"timeout": "soon"}, {"timeout": None}],
-)  # fmt: skip
+    [
+        {"messageId": "x", "limit": "lots"},
+        {"callbackData": "x", "limit": [1]},
+        {"timeout": "soon"},
+        {"timeout": None},
+    ],
+)
 def test_sandbox_numbers_in_control_bodies_are_checked(sandbox, body) -> None:
     for path in ("/_sandbox/click", "/_sandbox/flush"):
         assert sandbox.request("POST", path, json=body).status_code < 500

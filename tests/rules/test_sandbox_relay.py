@@ -70,14 +70,16 @@ def test_a_loopback_url_redirecting_elsewhere_is_not_followed(sandbox, webhook_s
             assert answer.json()["status"] == 307
         else:
             message = {
-                "sender": "Herald", "destinations": [{"to": "447900000001"}],
+                "sender": "Herald",
+                "destinations": [{"to": "447900000001"}],
                 "content": {"text": "see https://example.com/x"},
-            }  # fmt: skip
+            }
             tracking = {"shortenUrl": True, "trackClicks": True, "trackingUrl": redirector.url}
             sent = sandbox.request(
-                "POST", "/sms/3/messages",
+                "POST",
+                "/sms/3/messages",
                 json={"messages": [message], "options": {"tracking": tracking}},
-            )  # fmt: skip
+            )
             assert sent.status_code == 200, sent.text
             message_id = sent.json()["messages"][0]["messageId"]
             sandbox.request("POST", path, json={"messageId": message_id})

@@ -59,18 +59,26 @@ def _free_port() -> int:
 def test_gunicorn_access_log_is_redacted(tmp_path) -> None:
     port = _free_port()
     env = {
-        **os.environ, "HERALD_READ_DOTENV": "false", "DEBUG": "false",
-        "SECRET_KEY": "tests-only-not-a-secret", "ALLOWED_HOSTS": "127.0.0.1",
-        "DATABASE_URL": worker_fixtures.test_database_url(), "INFOBIP_WEBHOOK_TOKEN": TOKEN,
-        "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1",
+        **os.environ,
+        "HERALD_READ_DOTENV": "false",
+        "DEBUG": "false",
+        "SECRET_KEY": "tests-only-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": worker_fixtures.test_database_url(),
+        "INFOBIP_WEBHOOK_TOKEN": TOKEN,
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
         "CELERY_BROKER_URL": "memory://",
-    }  # fmt: skip
+    }
     out = tmp_path / "gunicorn.log"
     with out.open("wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             url = f"http://127.0.0.1:{port}/infobip/webhooks/{TOKEN}/sms/reports/"
             deadline = time.monotonic() + 120

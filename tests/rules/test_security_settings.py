@@ -31,14 +31,21 @@ def test_check_deploy_is_clean_with_the_production_example(tmp_path) -> None:
     env.update(example)
     # The example leaves the secrets empty on purpose: fill them as an operator would.
     env.update(
-        SECRET_KEY=secrets.token_urlsafe(50), INFOBIP_WEBHOOK_TOKEN=secrets.token_urlsafe(24),
-        INFOBIP_API_KEY="k", HERALD_READ_DOTENV="false",
-        CELERY_BROKER_DIR=str(tmp_path / "broker"), DJANGO_SETTINGS_MODULE="config.settings",
-    )  # fmt: skip
+        SECRET_KEY=secrets.token_urlsafe(50),
+        INFOBIP_WEBHOOK_TOKEN=secrets.token_urlsafe(24),
+        INFOBIP_API_KEY="k",
+        HERALD_READ_DOTENV="false",
+        CELERY_BROKER_DIR=str(tmp_path / "broker"),
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

@@ -22,26 +22,44 @@ def failover_campaign(audience: ContactList) -> Campaign:
     SMS failover reached 1. Counters as the engine keeps them (attempts, not people)."""
     contacts = list(audience.contacts.order_by("id")[:3])
     campaign = Campaign.objects.create(
-        name="WhatsApp welcome", channel="whatsapp_text", text="Hola {{first_name}}",
-        failover_mode=FailoverMode.HERALD, failover_text="Hi {{first_name}}",
-        state=CampaignState.COMPLETED, recipients=3, launched_at=timezone.now(),
-        finished_at=timezone.now(), count_delivered=2, count_undeliverable=3,
-        failover_sent=2, failover_delivered=1,
-    )  # fmt: skip
+        name="WhatsApp welcome",
+        channel="whatsapp_text",
+        text="Hola {{first_name}}",
+        failover_mode=FailoverMode.HERALD,
+        failover_text="Hi {{first_name}}",
+        state=CampaignState.COMPLETED,
+        recipients=3,
+        launched_at=timezone.now(),
+        finished_at=timezone.now(),
+        count_delivered=2,
+        count_undeliverable=3,
+        failover_sent=2,
+        failover_delivered=1,
+    )
     campaign.lists.set([audience])
     states = ["delivered", "undeliverable", "undeliverable"]
     for contact, state in zip(contacts, states, strict=True):
         first = Message.objects.create(
-            campaign=campaign, contact=contact, phone=contact.phone, channel="whatsapp",
-            text=f"Hola {contact.first_name}", state=state, done_at=timezone.now(),
-        )  # fmt: skip
+            campaign=campaign,
+            contact=contact,
+            phone=contact.phone,
+            channel="whatsapp",
+            text=f"Hola {contact.first_name}",
+            state=state,
+            done_at=timezone.now(),
+        )
         if state == "undeliverable":
             Message.objects.create(
-                campaign=campaign, contact=contact, phone=contact.phone, channel="sms",
-                attempt=2, replaces=first, text=f"Hi {contact.first_name}",
+                campaign=campaign,
+                contact=contact,
+                phone=contact.phone,
+                channel="sms",
+                attempt=2,
+                replaces=first,
+                text=f"Hi {contact.first_name}",
                 state="delivered" if contact == contacts[1] else "undeliverable",
                 done_at=timezone.now(),
-            )  # fmt: skip
+            )
     return campaign
 
 
@@ -54,11 +72,15 @@ def split_campaign(audience: ContactList) -> Campaign:
     from conversions.services import conversions_record
 
     campaign = campaign_create(
-        name="Spring split", channel="sms", lists=[audience],
-        variants=[VariantSpec(name="A", text="Hi {{first_name}}, spring is here"),
-                  VariantSpec(name="B", text="{{first_name}}, 20% off", coupon="SPRING20")],
+        name="Spring split",
+        channel="sms",
+        lists=[audience],
+        variants=[
+            VariantSpec(name="A", text="Hi {{first_name}}, spring is here"),
+            VariantSpec(name="B", text="{{first_name}}, 20% off", coupon="SPRING20"),
+        ],
         test=SplitSpec(share=20, holdout=5),
-    )  # fmt: skip
+    )
     Campaign.objects.filter(pk=campaign.pk).update(
         state=CampaignState.RUNNING, launched_at=timezone.now(), recipients=250
     )
@@ -67,17 +89,36 @@ def split_campaign(audience: ContactList) -> Campaign:
         state=SplitTest.State.TESTING,
         plan={"variants": [100, 100], "holdout": 50, "rest": 750},
         evaluation={
-            "at": timezone.now().isoformat(), "metric": "clicks", "leader": "B", "certain": False,
+            "at": timezone.now().isoformat(),
+            "metric": "clicks",
+            "leader": "B",
+            "certain": False,
             "probabilities": {"A": 0.09, "B": 0.91},
-            "figures": {"1": {"recipients": 100, "delivered": 97, "clicks": 6, "replies": 2,
-                              "conversions": 1, "revenue": "40.00"},
-                        "2": {"recipients": 100, "delivered": 98, "clicks": 13, "replies": 1,
-                              "conversions": 3, "revenue": "120.00"}},
-            "sizes": {"holdout": 50, "waiting": 750, "rest": 0}, "lift": lift,
+            "figures": {
+                "1": {
+                    "recipients": 100,
+                    "delivered": 97,
+                    "clicks": 6,
+                    "replies": 2,
+                    "conversions": 1,
+                    "revenue": "40.00",
+                },
+                "2": {
+                    "recipients": 100,
+                    "delivered": 98,
+                    "clicks": 13,
+                    "replies": 1,
+                    "conversions": 3,
+                    "revenue": "120.00",
+                },
+            },
+            "sizes": {"holdout": 50, "waiting": 750, "rest": 0},
+            "lift": lift,
         },
-        history=[{"at": str(i), "p": {"A": 0.5 - i * 0.04, "B": 0.5 + i * 0.04}}
-                 for i in range(11)],
-    )  # fmt: skip
+        history=[
+            {"at": str(i), "p": {"A": 0.5 - i * 0.04, "B": 0.5 + i * 0.04}} for i in range(11)
+        ],
+    )
     conversions_record(items=[{"order_id": "page-1", "value": "40.00"}])
     return campaign
 
@@ -90,8 +131,16 @@ def _journey():
 
     journey = journey_create(definition=starter("cart", "Abandoned cart"), actor=OPERATOR)
     journey_activate(journey=journey, actor=OPERATOR)
-    events_record(events=[{"name": "cart_abandoned", "contact": {"phone": "+447946000301"},
-                           "key": "cart-1", "properties": {"item": "red shoes"}}])  # fmt: skip
+    events_record(
+        events=[
+            {
+                "name": "cart_abandoned",
+                "contact": {"phone": "+447946000301"},
+                "key": "cart-1",
+                "properties": {"item": "red shoes"},
+            }
+        ]
+    )
     return journey
 
 
@@ -102,34 +151,55 @@ def every_page_paths(user) -> dict[str, str]:
     )
     draft = campaign_create(
         name="A campaign with a rather long name that must wrap on a phone screen",
-        channel="sms", lists=[audience], text="Hi {{first_name}}", speed_limit=60,
-        quiet_hours=(dt.time(9), dt.time(20)), created_by=user,
-    )  # fmt: skip
+        channel="sms",
+        lists=[audience],
+        text="Hi {{first_name}}",
+        speed_limit=60,
+        quiet_hours=(dt.time(9), dt.time(20)),
+        created_by=user,
+    )
     scheduled = campaign_create(
-        name="Scheduled", channel="sms", lists=[audience], text="Hi {{first_name}}",
+        name="Scheduled",
+        channel="sms",
+        lists=[audience],
+        text="Hi {{first_name}}",
         send_at=timezone.now() + dt.timedelta(days=1),
-    )  # fmt: skip
+    )
     campaign_launch(campaign=scheduled, actor=OPERATOR)
     finished = failover_campaign(audience)
     contact = Contact.objects.order_by("id").first()
     assert contact is not None
     InboundMessage.objects.create(
-        channel="whatsapp", contact=contact, infobip_message_id="page-1",
-        from_number=contact.phone.lstrip("+"), to_number="447860099299",
-        text="Do you deliver on Sundays?", received_at=timezone.now(),
-    )  # fmt: skip
+        channel="whatsapp",
+        contact=contact,
+        infobip_message_id="page-1",
+        from_number=contact.phone.lstrip("+"),
+        to_number="447860099299",
+        text="Do you deliver on Sundays?",
+        received_at=timezone.now(),
+    )
     template = WhatsAppTemplate.objects.create(
-        sender="447860099299", name="welcome", language="en", status="APPROVED",
-        category="MARKETING", body_text="Hello {{1}}",
-    )  # fmt: skip
+        sender="447860099299",
+        name="welcome",
+        language="en",
+        status="APPROVED",
+        category="MARKETING",
+        body_text="Hello {{1}}",
+    )
     job = ImportJob.objects.create(
-        original_name="people.csv", list_name="Customers", status=ImportJob.Status.DONE,
-        total=4, processed=4, created=3, rejected=1, created_by=user,
-    )  # fmt: skip
+        original_name="people.csv",
+        list_name="Customers",
+        status=ImportJob.Status.DONE,
+        total=4,
+        processed=4,
+        created=3,
+        rejected=1,
+        created_by=user,
+    )
     Segment.objects.create(
-        name="Leeds", rules={"match": "all", "rules": [{"field": "country", "op": "eq",
-                                                        "value": "GB"}]},
-    )  # fmt: skip
+        name="Leeds",
+        rules={"match": "all", "rules": [{"field": "country", "op": "eq", "value": "GB"}]},
+    )
     Snippet.objects.create(name="Footer", text="Reply STOP to opt out")
     OptInKeyword.objects.create(
         keyword="JOIN", contact_list=audience, confirmation_text="Herald news: 2/month. STOP to end"

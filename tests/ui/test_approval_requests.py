@@ -35,9 +35,12 @@ def people(approval_on):
     mia = make_user("mia", MARKETER)
     abe = make_user("abe", MARKETER, SENDER)
     campaign = campaign_create(
-        name="Spring", channel="sms", lists=[make_audience(3)], text="Hi {{first_name}}",
+        name="Spring",
+        channel="sms",
+        lists=[make_audience(3)],
+        text="Hi {{first_name}}",
         created_by=mia,
-    )  # fmt: skip
+    )
     return mia, abe, campaign
 
 
@@ -51,8 +54,7 @@ def test_the_service_asks_once_and_the_approval_closes_it(people):
     assert AuditEntry.objects.filter(action="approval_request", campaign=campaign).count() == 1
     (event,) = EventDelivery.objects.filter(subscription=subscription)
     assert event.event_type == "campaign.approval_requested"
-    assert event.payload == {"campaignId": campaign.pk, "name": "Spring",
-                                     "requestedBy": "mia"}  # fmt: skip
+    assert event.payload == {"campaignId": campaign.pk, "name": "Spring", "requestedBy": "mia"}
     campaign_approve(campaign=campaign, actor=abe)
     first.refresh_from_db()
     assert first.closed_at is not None

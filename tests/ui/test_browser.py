@@ -21,8 +21,14 @@ from ui.roles import MARKETER, SENDER
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="session")
@@ -296,6 +302,10 @@ def test_a_viber_campaign_with_an_rcs_then_sms_chain_built_in_the_wizard(
         rcs = viber.failover.get()
         sms = rcs.failover.get()
         assert (viber.state, rcs.channel, rcs.state, sms.channel, sms.state) == (
-            "undeliverable", "rcs", "undeliverable", "sms", "delivered"
-        )  # fmt: skip
+            "undeliverable",
+            "rcs",
+            "undeliverable",
+            "sms",
+            "delivered",
+        )
     assert (campaign.failover_sent, campaign.failover_delivered) == (6, 3)

@@ -83,10 +83,13 @@ def test_marketer_maps_an_import_builds_a_typed_segment_and_narrows_a_list(
     assert Contact.objects.get(phone="+447946013302").opted_out  # "non" is not Subscribed
     assert ConsentEvent.objects.filter(action="opt_in", actor__username="mia").count() == 3
     assert Contact.objects.get(phone="+447946013301").attributes == {
-        "last_order_value": "120.50", "birthday": "1990-12-10"}  # fmt: skip
+        "last_order_value": "120.50",
+        "birthday": "1990-12-10",
+    }
     vip = ContactList.objects.create(name="VIP")
-    ListMembership.objects.create(contact=Contact.objects.get(phone="+447946013304"),
-                                  contact_list=vip)  # fmt: skip
+    ListMembership.objects.create(
+        contact=Contact.objects.get(phone="+447946013304"), contact_list=vip
+    )
 
     # 2. The attribute types page shows what the import declared.
     page.goto(base + "/attributes/")
@@ -129,8 +132,13 @@ def test_marketer_maps_an_import_builds_a_typed_segment_and_narrows_a_list(
     axe_audit.check(page, "segments at 1280 px")
     _phone(page, shots_dir, "audience-05-segments", axe_audit)
     rules = Segment.objects.get().rules
-    assert rules["rules"][0] == {"field": "attribute", "key": "last_order_value",
-                                 "type": "number", "op": "gt", "value": 50}  # fmt: skip
+    assert rules["rules"][0] == {
+        "field": "attribute",
+        "key": "last_order_value",
+        "type": "number",
+        "op": "gt",
+        "value": 50,
+    }
 
     # 4. The wizard: people on Customers who are also Big spenders.
     page.goto(base + "/campaigns/new/")

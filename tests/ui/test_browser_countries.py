@@ -26,11 +26,13 @@ DESKTOP = {"width": 1280, "height": 900}
 
 def _campaign():
     audience = ContactList.objects.create(name="India and Britain")
-    contacts = Contact.objects.bulk_create([
-        Contact(phone="+919812345670", first_name="Asha", country="IN"),
-        Contact(phone="+919812345671", first_name="Ravi", country="IN"),
-        Contact(phone="+447946000001", first_name="Ann", country="GB"),
-    ])  # fmt: skip
+    contacts = Contact.objects.bulk_create(
+        [
+            Contact(phone="+919812345670", first_name="Asha", country="IN"),
+            Contact(phone="+919812345671", first_name="Ravi", country="IN"),
+            Contact(phone="+447946000001", first_name="Ann", country="GB"),
+        ]
+    )
     ListMembership.objects.bulk_create(
         ListMembership(contact=c, contact_list=audience) for c in contacts
     )

@@ -29,8 +29,14 @@ shots_dir = test_browser.shots_dir
 
 def _draft(**extra) -> Campaign:
     audience = ContactList.objects.filter(name="Customers").first() or make_audience(3)
-    fields = {"name": "Autumn", "channel": "sms", "lists": [audience], "text": "Hi {{first_name}}",
-              "speed_limit": 60, "quiet_hours": (dt.time(9), dt.time(20))} | extra  # fmt: skip
+    fields = {
+        "name": "Autumn",
+        "channel": "sms",
+        "lists": [audience],
+        "text": "Hi {{first_name}}",
+        "speed_limit": 60,
+        "quiet_hours": (dt.time(9), dt.time(20)),
+    } | extra
     return campaign_create(**fields)
 
 
@@ -86,8 +92,10 @@ def test_edit_a_draft_through_every_step_then_confirm_launch_and_duplicate(
     expect(page.get_by_text("Hi Ann0, autumn sale")).to_be_visible()
     campaign.refresh_from_db()
     assert (campaign.name, campaign.text, campaign.speed_limit) == (
-        "Autumn sale", "Hi {{first_name|there}}, autumn sale", 30,
-    )  # fmt: skip
+        "Autumn sale",
+        "Hi {{first_name|there}}, autumn sale",
+        30,
+    )
     assert Campaign.objects.count() == 1
 
     page.get_by_role("link", name="Launch…").click()
@@ -277,14 +285,23 @@ def test_a_conversation_with_a_reply_in_both_channels(
     )
     now = timezone.now()
     InboundMessage.objects.create(
-        channel="sms", contact=ann, infobip_message_id="b-1", from_number="447946000901",
-        text="Do you open on Sunday?", received_at=now - dt.timedelta(minutes=3),
-    )  # fmt: skip
+        channel="sms",
+        contact=ann,
+        infobip_message_id="b-1",
+        from_number="447946000901",
+        text="Do you open on Sunday?",
+        received_at=now - dt.timedelta(minutes=3),
+    )
     InboundMessage.objects.create(
-        channel="whatsapp", contact=ann, infobip_message_id="b-2", from_number="447946000901",
-        to_number="447860099299", text="STOP", keyword_action="opt_out",
+        channel="whatsapp",
+        contact=ann,
+        infobip_message_id="b-2",
+        from_number="447946000901",
+        to_number="447860099299",
+        text="STOP",
+        keyword_action="opt_out",
         received_at=now - dt.timedelta(minutes=1),
-    )  # fmt: skip
+    )
     page, base = browser_page, live_server.url
     login(page, base, "ivy")
     page.get_by_role("link", name="Inbox").first.click()

@@ -28,9 +28,13 @@ def test_a_reply_shows_delivered_or_failed_in_words_as_the_reports_come(
     make_user("rita", MARKETER)
     ann = Contact.objects.create(phone="+447946000601", first_name="Ann", country="GB")
     InboundMessage.objects.create(
-        channel="sms", contact=ann, infobip_message_id="in-601", from_number="447946000601",
-        text="Are you open on Sunday?", received_at=timezone.now(),
-    )  # fmt: skip
+        channel="sms",
+        contact=ann,
+        infobip_message_id="in-601",
+        from_number="447946000601",
+        text="Are you open on Sunday?",
+        received_at=timezone.now(),
+    )
     page, base = browser_page, live_server.url
     login(page, base, "rita")
     page.goto(f"{base}/inbox/contact/{ann.pk}/")

@@ -91,8 +91,9 @@ def test_the_merged_wizard_preview_and_campaign_pages(
     expect(page.get_by_text("Draft saved.")).to_be_visible()
     campaign = Campaign.objects.get(name="Winter sale")
     assert [(s["channel"], s["validity_minutes"]) for s in campaign.fallback] == [
-        ("viber", 30), ("rcs", None),
-    ]  # fmt: skip
+        ("viber", 30),
+        ("rcs", None),
+    ]
 
     # --- The preview: the split's rule in words; the chain; the countries table on a phone. ---
     expect(page.locator("#split-plan")).to_contain_text("by clicks, decided 4 hours after launch")

@@ -42,13 +42,22 @@ def test_a_day_as_marketer_approver_and_sender(
     ivy = Contact.objects.create(phone="+447946299001", first_name="Ivy")
     contact_opt_out(contact=ivy, source=ConsentSource.KEYWORD, note="STOP")
     InboundMessage.objects.create(
-        channel="sms", contact=ivy, infobip_message_id="walk-1", from_number="447946299001",
-        text="STOP", keyword_action="opt_out", received_at=timezone.now(),
-    )  # fmt: skip
+        channel="sms",
+        contact=ivy,
+        infobip_message_id="walk-1",
+        from_number="447946299001",
+        text="STOP",
+        keyword_action="opt_out",
+        received_at=timezone.now(),
+    )
     InboundMessage.objects.create(
-        channel="sms", contact=ivy, infobip_message_id="walk-2", from_number="447946299001",
-        text="Where is my order 1042?", received_at=timezone.now(),
-    )  # fmt: skip
+        channel="sms",
+        contact=ivy,
+        infobip_message_id="walk-2",
+        from_number="447946299001",
+        text="Where is my order 1042?",
+        received_at=timezone.now(),
+    )
     page, base = browser_page, live_server.url
 
     # --- The Marketer, at 1280 px: a snippet, a campaign, "Request approval". ---

@@ -54,8 +54,9 @@ def test_a_marketer_sets_up_a_split_test_and_a_sender_decides_it(
     split = SplitTest.objects.get(campaign=campaign)
     assert (split.test_share, split.holdout, split.winner_by) == (30, 10, "conversions")
     assert list(Variant.objects.filter(campaign=campaign).values_list("name", "coupon")) == [
-        ("A", ""), ("B", "AUTUMN15"),
-    ]  # fmt: skip
+        ("A", ""),
+        ("B", "AUTUMN15"),
+    ]
 
     # The running test's page: versions side by side, their chances, the lift so far.
     for width in (1280, 390):

@@ -38,8 +38,11 @@ def _zone_at(hour: int) -> str:
 def _audience() -> ContactList:
     """Two customers where it is day, one where it is 03:00 (inside 21:00–08:00)."""
     audience = ContactList.objects.create(name="Winter customers")
-    people = [("+447946000201", "Ann", _zone_at(12)), ("+447946000202", "Bob", _zone_at(12)),
-              ("+447946000203", "Cy", _zone_at(3))]  # fmt: skip
+    people = [
+        ("+447946000201", "Ann", _zone_at(12)),
+        ("+447946000202", "Bob", _zone_at(12)),
+        ("+447946000203", "Cy", _zone_at(3)),
+    ]
     for phone, name, zone in people:
         contact = Contact.objects.create(phone=phone, first_name=name, country="GB", timezone=zone)
         ListMembership.objects.create(contact=contact, contact_list=audience)
@@ -101,8 +104,10 @@ def test_a_marketer_sets_every_option_sees_the_forecast_and_launches(
     campaign = Campaign.objects.get(name="Winter sale")
     assert (campaign.quiet_hours_start, campaign.quiet_hours_end) == (dt.time(8), dt.time(21))
     assert (campaign.sender, campaign.sms_validity_minutes, campaign.track_links) == (
-        "WinterShop", 720, True,
-    )  # fmt: skip
+        "WinterShop",
+        720,
+        True,
+    )
     expect(page.locator("#option-quiet_hours")).to_have_text(
         "Nothing is sent between 21:00 and 08:00 in each recipient's local time; messages that "
         "fall inside wait until 08:00."

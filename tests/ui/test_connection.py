@@ -14,8 +14,13 @@ mocked = provider_mocked
 
 
 def _logs(status: int, body: dict):
-    return {"method": responses.GET, "url": f"{BASE_URL}/sms/3/logs", "status": status,
-            "body": json.dumps(body), "content_type": "application/json"}  # fmt: skip
+    return {
+        "method": responses.GET,
+        "url": f"{BASE_URL}/sms/3/logs",
+        "status": status,
+        "body": json.dumps(body),
+        "content_type": "application/json",
+    }
 
 
 def test_ok_then_invalid_key_then_missing_scope(mocked, marketer_client, client):
@@ -26,8 +31,19 @@ def test_ok_then_invalid_key_then_missing_scope(mocked, marketer_client, client)
     assert client.get("/healthz/").json()["infobip"] == "sandbox"
 
     mocked.reset()
-    mocked.add(**_logs(401, {"requestError": {"serviceException": {
-        "messageId": "UNAUTHORIZED", "text": "Invalid login details"}}}))  # fmt: skip
+    mocked.add(
+        **_logs(
+            401,
+            {
+                "requestError": {
+                    "serviceException": {
+                        "messageId": "UNAUTHORIZED",
+                        "text": "Invalid login details",
+                    }
+                }
+            },
+        )
+    )
     state = infobip_connection_check()
     assert not state.ok
     assert "the API key is invalid (401)" in state.reason
@@ -37,12 +53,18 @@ def test_ok_then_invalid_key_then_missing_scope(mocked, marketer_client, client)
     assert health.status_code == 503  # Infobip is a part of Herald's health
     assert health.json()["infobip"] == "unauthorized"
     assert health.json()["infobip_check"] == {
-        "ok": False, "reason": state.reason, "checked_at": state.checked_at.isoformat(),
-    }  # fmt: skip
+        "ok": False,
+        "reason": state.reason,
+        "checked_at": state.checked_at.isoformat(),
+    }
 
     mocked.reset()
-    mocked.add(**_logs(403, {"requestError": {"serviceException": {
-        "messageId": "FORBIDDEN", "text": "Forbidden"}}}))  # fmt: skip
+    mocked.add(
+        **_logs(
+            403,
+            {"requestError": {"serviceException": {"messageId": "FORBIDDEN", "text": "Forbidden"}}},
+        )
+    )
     assert "lacks a scope" in infobip_connection_check().reason
 
 

@@ -27,18 +27,30 @@ def rita(client):
 
 def _inbound(contact: Contact, text: str, *, channel: str = "sms", minutes_ago: int = 1, **extra):
     return InboundMessage.objects.create(
-        channel=channel, contact=contact, infobip_message_id=f"in-{text}-{minutes_ago}",
-        from_number=contact.phone.lstrip("+"), to_number="447860099299" if channel != "sms" else "",
-        text=text, received_at=timezone.now() - dt.timedelta(minutes=minutes_ago), **extra,
-    )  # fmt: skip
+        channel=channel,
+        contact=contact,
+        infobip_message_id=f"in-{text}-{minutes_ago}",
+        from_number=contact.phone.lstrip("+"),
+        to_number="447860099299" if channel != "sms" else "",
+        text=text,
+        received_at=timezone.now() - dt.timedelta(minutes=minutes_ago),
+        **extra,
+    )
 
 
 def test_threads_show_unread_then_read_and_handled(rita):
     ann = Contact.objects.create(phone="+447946000001", first_name="Ann")
     bob = Contact.objects.create(phone="+447946000002", first_name="Bob")
     _inbound(ann, "Is the sale on?", minutes_ago=5)
-    _inbound(bob, "STOP", minutes_ago=2, keyword_action="opt_out", reply_text="You are out.",
-             reply_status="sent", reply_sent_at=timezone.now())  # fmt: skip
+    _inbound(
+        bob,
+        "STOP",
+        minutes_ago=2,
+        keyword_action="opt_out",
+        reply_text="You are out.",
+        reply_status="sent",
+        reply_sent_at=timezone.now(),
+    )
     page = rita.get(reverse("ui:inbox")).content.decode()
     assert page.index("Bob") < page.index("Ann")  # latest activity first
     assert page.count('<span class="badge scheduled">Unread</span>') == 2
@@ -111,11 +123,20 @@ def test_a_reply_goes_through_the_ledger_and_the_thread_shows_its_delivery_state
     ann = Contact.objects.create(phone="+447946000001")
     _inbound(ann, "Hi")
     mocked.add(
-        responses.POST, f"{BASE_URL}/sms/3/messages", status=400,
-        body=json.dumps({"errorCode": "E400", "description": "Invalid sender",
-                         "action": "Check the sender", "violations": [], "resources": []}),
+        responses.POST,
+        f"{BASE_URL}/sms/3/messages",
+        status=400,
+        body=json.dumps(
+            {
+                "errorCode": "E400",
+                "description": "Invalid sender",
+                "action": "Check the sender",
+                "violations": [],
+                "resources": [],
+            }
+        ),
         content_type="application/json",
-    )  # fmt: skip
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = rita.post(
             reverse("ui:thread_reply", args=[ann.pk]), {"channel": "sms", "text": "Please keep me"}
@@ -189,9 +210,10 @@ def test_a_closed_window_offers_a_template_send_from_the_thread(
     templates_sync()
     bienvenida = WhatsAppTemplate.objects.get(name="bienvenida", language="es")
     ann = Contact.objects.create(
-        phone="+447946000003", first_name="Ana",
+        phone="+447946000003",
+        first_name="Ana",
         whatsapp_last_inbound_at=timezone.now() - dt.timedelta(hours=30),
-    )  # fmt: skip
+    )
     _inbound(ann, "hola", channel="whatsapp", minutes_ago=30 * 60)
     page = rita.get(reverse("ui:thread", args=[ann.pk])).content.decode()
     assert "WhatsApp window closed: send a template" in page

@@ -28,9 +28,14 @@ pytestmark = pytest.mark.django_db
 def draft(marketer) -> Campaign:
     audience = make_audience(3)
     return campaign_create(
-        name="Spring", channel="sms", lists=[audience], text="Hi {{first_name}}!",
-        speed_limit=60, quiet_hours=(dt.time(9), dt.time(20)), created_by=marketer,
-    )  # fmt: skip
+        name="Spring",
+        channel="sms",
+        lists=[audience],
+        text="Hi {{first_name}}!",
+        speed_limit=60,
+        quiet_hours=(dt.time(9), dt.time(20)),
+        created_by=marketer,
+    )
 
 
 def test_edit_opens_every_step_with_what_was_saved_and_saves_changes(marketer_client, draft):
@@ -54,14 +59,22 @@ def test_edit_opens_every_step_with_what_was_saved_and_saves_changes(marketer_cl
     assert "Save changes and preview" in page
     response = marketer_client.post(
         reverse("ui:wizard_options"),
-        {"send_mode": "now", "speed_limit": "30", "speed_unit": "second",
-         "quiet_from": "", "quiet_until": ""},
-    )  # fmt: skip
+        {
+            "send_mode": "now",
+            "speed_limit": "30",
+            "speed_unit": "second",
+            "quiet_from": "",
+            "quiet_until": "",
+        },
+    )
     assert response["Location"] == reverse("ui:campaign_preview", args=[draft.pk])
     draft.refresh_from_db()
     assert (draft.name, draft.text, draft.speed_limit, draft.speed_unit) == (
-        "Spring v2", "Hello {{first_name}}", 30, "second",
-    )  # fmt: skip
+        "Spring v2",
+        "Hello {{first_name}}",
+        30,
+        "second",
+    )
     assert draft.quiet_hours_start is None
     assert Campaign.objects.count() == 1
     assert AuditEntry.objects.filter(action="edit", campaign=draft).exists()
@@ -82,9 +95,13 @@ def test_editing_a_scheduled_campaign_unschedules_it(draft):
     draft.refresh_from_db()
     assert draft.state == CampaignState.SCHEDULED
     edited = campaign_update(
-        campaign=draft, name="Spring", channel="sms", lists=draft.lists.all(), text="New text",
+        campaign=draft,
+        name="Spring",
+        channel="sms",
+        lists=draft.lists.all(),
+        text="New text",
         send_at=draft.send_at,
-    )  # fmt: skip
+    )
     assert edited.state == CampaignState.DRAFT
     assert edited.text == "New text"
 
@@ -291,13 +308,20 @@ def test_campaign_page_tells_the_story(marketer_client, draft):
 
     rows = _ledger(draft)
     Campaign.objects.filter(pk=draft.pk).update(
-        state=CampaignState.COMPLETED, recipients=3, count_delivered=2, count_undeliverable=1,
+        state=CampaignState.COMPLETED,
+        recipients=3,
+        count_delivered=2,
+        count_undeliverable=1,
         launched_at=timezone.now() - dt.timedelta(hours=1),
-    )  # fmt: skip
+    )
     InboundMessage.objects.create(
-        channel="sms", contact=rows[0].contact, infobip_message_id="r1", from_number="x",
-        text="Thanks!", received_at=timezone.now(),
-    )  # fmt: skip
+        channel="sms",
+        contact=rows[0].contact,
+        infobip_message_id="r1",
+        from_number="x",
+        text="Thanks!",
+        received_at=timezone.now(),
+    )
     page = marketer_client.get(reverse("ui:campaign", args=[draft.pk])).content.decode()
     assert (
         'id="campaign-bubble">Hi Ann0!<' in page
@@ -348,9 +372,13 @@ def test_dashboard_totals_for_7_and_30_days(marketer_client, draft):
     from decimal import Decimal
 
     Campaign.objects.filter(pk=draft.pk).update(
-        state="completed", launched_at=timezone.now() - dt.timedelta(days=10),
-        count_delivered=8, count_undeliverable=2, cost_amount=Decimal("0.40"), cost_currency="EUR",
-    )  # fmt: skip
+        state="completed",
+        launched_at=timezone.now() - dt.timedelta(days=10),
+        count_delivered=8,
+        count_undeliverable=2,
+        cost_amount=Decimal("0.40"),
+        cost_currency="EUR",
+    )
     week = marketer_client.get(reverse("ui:dashboard")).content.decode()
     assert '<dd id="total-sent">0</dd>' in week
     month = marketer_client.get(reverse("ui:dashboard"), {"days": "30"}).content.decode()
@@ -391,17 +419,26 @@ def test_send_at_10_in_each_recipients_local_time(marketer_client, draft):
     marketer_client.get(reverse("ui:campaign_edit", args=[draft.pk]))
     past = marketer_client.post(
         reverse("ui:wizard_options"),
-        {"send_mode": "local", "local_date": "2001-01-01", "local_time": "10:00",
-         "local_until": "18:00"},
-    )  # fmt: skip
+        {
+            "send_mode": "local",
+            "local_date": "2001-01-01",
+            "local_time": "10:00",
+            "local_until": "18:00",
+        },
+    )
     assert past.status_code == 400
     assert 'id="err-local"' in past.content.decode()
     day = (timezone.now() + dt.timedelta(days=3)).date()
     response = marketer_client.post(
         reverse("ui:wizard_options"),
-        {"send_mode": "local", "local_date": day.isoformat(), "local_time": "10:00",
-         "local_until": "18:00", "speed_unit": "minute"},
-    )  # fmt: skip
+        {
+            "send_mode": "local",
+            "local_date": day.isoformat(),
+            "local_time": "10:00",
+            "local_until": "18:00",
+            "speed_unit": "minute",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[-2000:]
     draft.refresh_from_db()
     tokyo = dt.datetime.combine(day, dt.time(10), tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo"))
@@ -420,16 +457,24 @@ def test_whatsapp_mapping_takes_fallbacks_and_refuses_unfillable_columns(
     marketer_client.post(reverse("ui:wizard_audience"), {"name": "WA", "lists": [audience.pk]})
     refused = marketer_client.post(
         reverse("ui:wizard_message"),
-        {"channel": "whatsapp_template", "template": template.pk,
-         "body_0": "{{nickname}}", "body_1": "Friday"},
-    )  # fmt: skip
+        {
+            "channel": "whatsapp_template",
+            "template": template.pk,
+            "body_0": "{{nickname}}",
+            "body_1": "Friday",
+        },
+    )
     assert refused.status_code == 400
     assert "No contact in this audience has {{nickname}}" in refused.content.decode()
     ok = marketer_client.post(
         reverse("ui:wizard_message"),
-        {"channel": "whatsapp_template", "template": template.pk,
-         "body_0": "{{nickname|amigo}}", "body_1": "Friday"},
-    )  # fmt: skip
+        {
+            "channel": "whatsapp_template",
+            "template": template.pk,
+            "body_0": "{{nickname|amigo}}",
+            "body_1": "Friday",
+        },
+    )
     assert ok.status_code == 302
     page = marketer_client.get(reverse("ui:wizard_message")).content.decode()
     assert 'value="{{nickname|amigo}}"' in page  # shown back as typed
@@ -438,8 +483,10 @@ def test_whatsapp_mapping_takes_fallbacks_and_refuses_unfillable_columns(
     )
     campaign = Campaign.objects.get(name="WA")
     assert campaign.template_mapping["body"][0] == {
-        "source": "attribute", "value": "nickname", "fallback": "amigo",
-    }  # fmt: skip
+        "source": "attribute",
+        "value": "nickname",
+        "fallback": "amigo",
+    }
 
 
 def test_campaign_bubble_reads_only_the_first_rows(marketer_client, draft):

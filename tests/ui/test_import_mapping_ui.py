@@ -65,10 +65,17 @@ def test_the_mapped_import_honours_consent_and_types(
     marketer_client, marketer, uploaded, django_capture_on_commit_callbacks
 ) -> None:
     job, url = uploaded
-    form = {"col-1-target": "first_name", "col-2-target": "consent", "col-2-channel": "sms",
-            "col-3-target": "attr:number", "col-3-key": "lifetime_value",
-            "col-4-target": "attr:date", "col-4-key": "customer_since", "col-4-order": "dmy",
-            "list_name": "Shop"}  # fmt: skip
+    form = {
+        "col-1-target": "first_name",
+        "col-2-target": "consent",
+        "col-2-channel": "sms",
+        "col-3-target": "attr:number",
+        "col-3-key": "lifetime_value",
+        "col-4-target": "attr:date",
+        "col-4-key": "customer_since",
+        "col-4-order": "dmy",
+        "list_name": "Shop",
+    }
     with django_capture_on_commit_callbacks(execute=True):
         response = marketer_client.post(url, form)
     assert response["Location"] == reverse("ui:import", args=[job.pk])
@@ -85,7 +92,9 @@ def test_the_mapped_import_honours_consent_and_types(
     assert {e.actor for e in events.values()} == {marketer}
     assert events["+447946000101"].note == "import export.csv row 2: Newsletter=oui"
     assert dict(AttributeDefinition.objects.values_list("key", "type")) == {
-        "lifetime_value": "number", "customer_since": "date"}  # fmt: skip
+        "lifetime_value": "number",
+        "customer_since": "date",
+    }
     page = marketer_client.get(reverse("ui:import", args=[job.pk])).content.decode()
     assert 'id="import-created">2<' in page
 

@@ -12,8 +12,14 @@ TERMS = "Herald News: up to 4 msgs/month. Msg & data rates may apply. STOP to en
 
 
 def _post(client, **fields):
-    data = {"keyword": "join", "number": "", "channel": "sms", "confirmation_text": TERMS,
-            "confirm_prompt": "", "active": "on"} | fields  # fmt: skip
+    data = {
+        "keyword": "join",
+        "number": "",
+        "channel": "sms",
+        "confirmation_text": TERMS,
+        "confirm_prompt": "",
+        "active": "on",
+    } | fields
     return client.post(reverse("ui:keywords"), data)
 
 
@@ -25,16 +31,25 @@ def test_a_marketer_adds_and_edits_a_keyword_and_the_wording_version_moves(
     assert response["Location"] == reverse("ui:keywords")
     keyword = OptInKeyword.objects.get()
     assert (keyword.keyword, keyword.number, keyword.contact_list, keyword.wording_version) == (
-        "join", "447860099999", news, 1,
-    )  # fmt: skip
+        "join",
+        "447860099999",
+        news,
+        1,
+    )
     page = marketer_client.get(reverse("ui:keywords")).content.decode()
     assert "<td>JOIN</td>" in page
     assert "<td>447860099999</td>" in page
     edit = marketer_client.get(reverse("ui:keywords") + f"?edit={keyword.pk}").content.decode()
     assert f'name="id" value="{keyword.pk}"' in edit
     assert TERMS.replace("&", "&amp;") in edit
-    _post(marketer_client, id=keyword.pk, contact_list=news.pk, number="447860099999",
-          double_opt_in="on", confirm_prompt="Reply YES to get Herald News.")  # fmt: skip
+    _post(
+        marketer_client,
+        id=keyword.pk,
+        contact_list=news.pk,
+        number="447860099999",
+        double_opt_in="on",
+        confirm_prompt="Reply YES to get Herald News.",
+    )
     keyword.refresh_from_db()
     assert (keyword.double_opt_in, keyword.wording_version) == (True, 2)
     assert AuditEntry.objects.filter(action="opt-in-keyword").count() == 2

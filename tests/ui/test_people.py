@@ -55,8 +55,10 @@ def test_add_edit_delete_a_contact(marketer_client):
     assert ok.status_code == 302
     contact.refresh_from_db()
     assert (contact.phone, contact.first_name, contact.timezone) == (
-        "+447946000124", "Zoe", "Europe/Paris",
-    )  # fmt: skip
+        "+447946000124",
+        "Zoe",
+        "Europe/Paris",
+    )
 
     marketer_client.post(reverse("ui:contact_delete", args=[contact.pk]))
     assert not Contact.objects.exists()
@@ -87,8 +89,9 @@ def test_bulk_actions_act_on_the_whole_search(marketer_client):
     )
     assert response["Location"] == reverse("ui:contacts") + "?q=ann"
     assert sorted(target.contacts.values_list("phone", flat=True)) == [
-        "+447946000000", "+447946000001",
-    ]  # fmt: skip
+        "+447946000000",
+        "+447946000001",
+    ]
     marketer_client.post(
         reverse("ui:contacts_bulk"),
         {"q": "+447946000001", "action": "remove_from_list", "target_list": target.pk},

@@ -18,8 +18,14 @@ PHONE = "+447946000011"
 def ann() -> Contact:
     contact = Contact.objects.create(phone=PHONE, first_name="Ann")
     campaign = Campaign.objects.create(name="sale", channel="sms", text="Hi", state="completed")
-    Message.objects.create(campaign=campaign, contact=contact, phone=PHONE, channel="sms",
-                           text="Hi Ann", state="delivered")  # fmt: skip
+    Message.objects.create(
+        campaign=campaign,
+        contact=contact,
+        phone=PHONE,
+        channel="sms",
+        text="Hi Ann",
+        state="delivered",
+    )
     return contact
 
 

@@ -40,8 +40,9 @@ def test_the_preview_names_each_countrys_sender(marketer_client):
     Contact.objects.create(phone="+12025550123", country="US")
     from contacts.models import ListMembership
 
-    ListMembership.objects.create(contact=Contact.objects.get(phone="+12025550123"),
-                                  contact_list=audience)  # fmt: skip
+    ListMembership.objects.create(
+        contact=Contact.objects.get(phone="+12025550123"), contact_list=audience
+    )
     sender_save(channel="sms", country="US", sender="+12025550100", actor=OPERATOR)
     sender_save(channel="sms", country="GB", sender="ShopUK", actor=OPERATOR)
     campaign = campaign_create(name="Both", channel="sms", lists=[audience], text="Hi")
@@ -50,8 +51,9 @@ def test_the_preview_names_each_countrys_sender(marketer_client):
 
 
 def test_a_step_is_offered_the_senders_of_its_own_channel(marketer_client):
-    campaign_create(name="Old SMS", channel="sms", lists=[make_audience(1)], text="Hi",
-                    sender="SmsShop")  # fmt: skip
+    campaign_create(
+        name="Old SMS", channel="sms", lists=[make_audience(1)], text="Hi", sender="SmsShop"
+    )
     chain = [{"channel": "sms", "sender": "SmsFallback", "text": "x"}]
     Campaign.objects.create(
         name="Old Viber", channel="viber", sender="viber-service-7", fallback=chain

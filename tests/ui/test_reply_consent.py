@@ -27,9 +27,14 @@ def opted_out() -> Contact:
     contact_opt_out(contact=ann, source=ConsentSource.KEYWORD, note="STOP")
     ann.refresh_from_db()
     InboundMessage.objects.create(
-        channel="whatsapp", contact=ann, infobip_message_id="rc-1", from_number="447946000501",
-        to_number="447860099299", text="Where is my order 1042?", received_at=timezone.now(),
-    )  # fmt: skip
+        channel="whatsapp",
+        contact=ann,
+        infobip_message_id="rc-1",
+        from_number="447946000501",
+        to_number="447860099299",
+        text="Where is my order 1042?",
+        received_at=timezone.now(),
+    )
     return ann
 
 
@@ -93,8 +98,16 @@ def test_the_command_line_reply_obeys_the_same_rule(opted_out, live_sandbox, cap
     with pytest.raises(CommandError, match=r"not sent: .*opted out.*--transactional"):
         call_command("whatsapp_reply", "--to", opted_out.phone, "--text", "Deals!")
     assert live_sandbox.state()["accepted"]["total"] == 0
-    call_command("whatsapp_reply", "--to", opted_out.phone, "--text", "Order 1042 ships today.",
-                 "--transactional", "--as", "rita")  # fmt: skip
+    call_command(
+        "whatsapp_reply",
+        "--to",
+        opted_out.phone,
+        "--text",
+        "Order 1042 ships today.",
+        "--transactional",
+        "--as",
+        "rita",
+    )
     assert "text to +447946000501: queued" in capsys.readouterr().out  # in the ledger
     entry = AuditEntry.objects.get(action="reply_transactional")
     assert entry.actor_name == "rita"

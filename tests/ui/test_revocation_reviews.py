@@ -28,13 +28,21 @@ def rita(client):
 def _review(contact: Contact, text: str, *, due: dt.date, days_ago: int = 1) -> RevocationReview:
     received = timezone.now() - dt.timedelta(days=days_ago)
     inbound = InboundMessage.objects.create(
-        channel="sms", contact=contact, infobip_message_id=f"in-{text}", text=text,
-        from_number=contact.phone.lstrip("+"), received_at=received,
-    )  # fmt: skip
+        channel="sms",
+        contact=contact,
+        infobip_message_id=f"in-{text}",
+        text=text,
+        from_number=contact.phone.lstrip("+"),
+        received_at=received,
+    )
     return RevocationReview.objects.create(
-        contact=contact, inbound_id=inbound.pk, text=text, language="en",
-        received_at=received, due_on=due,
-    )  # fmt: skip
+        contact=contact,
+        inbound_id=inbound.pk,
+        text=text,
+        language="en",
+        received_at=received,
+        due_on=due,
+    )
 
 
 @pytest.fixture

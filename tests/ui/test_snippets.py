@@ -51,9 +51,13 @@ def test_the_message_step_and_the_reply_box_offer_them(client):
     from infobip.models import InboundMessage
 
     InboundMessage.objects.create(
-        channel="sms", contact=ann, infobip_message_id="s-1", from_number="1", text="hi",
+        channel="sms",
+        contact=ann,
+        infobip_message_id="s-1",
+        from_number="1",
+        text="hi",
         received_at=timezone.now(),
-    )  # fmt: skip
+    )
     thread = client.get(reverse("ui:thread", args=[ann.pk])).content.decode()
     assert f'data-insert="{FOOTER}" data-target="id_reply"' in thread
 

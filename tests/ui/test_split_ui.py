@@ -10,9 +10,16 @@ from tests.ui.conftest import make_audience
 
 pytestmark = pytest.mark.django_db
 
-SPLIT = {"split_on": "1", "variant_B": "Hello {{first_name}}, 20% off", "coupon_B": "SPRING-B",
-         "split_share": "20", "split_holdout": "5", "split_winner_by": "clicks",
-         "split_decide_hours": "6", "split_if_undecided": "leader"}  # fmt: skip
+SPLIT = {
+    "split_on": "1",
+    "variant_B": "Hello {{first_name}}, 20% off",
+    "coupon_B": "SPRING-B",
+    "split_share": "20",
+    "split_holdout": "5",
+    "split_winner_by": "clicks",
+    "split_decide_hours": "6",
+    "split_if_undecided": "leader",
+}
 
 
 def _through_message(client, **fields):
@@ -31,8 +38,10 @@ def test_the_wizard_makes_a_split_test_and_edits_it_back(marketer_client):
     assert (split.test_share, split.holdout, split.winner_by) == (20, 5, "clicks")
     assert split.decide_after.total_seconds() == 6 * 3600
     variants = list(Variant.objects.filter(campaign=campaign).values_list("name", "text", "coupon"))
-    assert variants == [("A", "Hi {{first_name}}", ""),
-                        ("B", "Hello {{first_name}}, 20% off", "SPRING-B")]  # fmt: skip
+    assert variants == [
+        ("A", "Hi {{first_name}}", ""),
+        ("B", "Hello {{first_name}}, 20% off", "SPRING-B"),
+    ]
     # The preview says who gets what and shows every version, rendered.
     preview = marketer_client.get(reverse("ui:campaign_preview", args=[campaign.pk]))
     text = preview.content.decode()
@@ -71,24 +80,37 @@ def test_the_campaign_page_shows_the_variants_side_by_side_and_the_decision(send
     from campaigns.split import SplitSpec, VariantSpec
 
     campaign = campaign_create(
-        name="Spring", channel="sms", lists=[audience],
+        name="Spring",
+        channel="sms",
+        lists=[audience],
         variants=[VariantSpec(name="A", text="Hi"), VariantSpec(name="B", text="Hello")],
         test=SplitSpec(share=20, holdout=5),
-    )  # fmt: skip
+    )
     Campaign.objects.filter(pk=campaign.pk).update(state="running", launched_at=timezone.now())
     SplitTest.objects.filter(campaign=campaign).update(
         state="testing",
         plan={"variants": [100, 100], "holdout": 50, "rest": 750},
         evaluation={
-            "at": timezone.now().isoformat(), "metric": "clicks", "leader": "B", "certain": False,
+            "at": timezone.now().isoformat(),
+            "metric": "clicks",
+            "leader": "B",
+            "certain": False,
             "probabilities": {"A": 0.12, "B": 0.88},
-            "figures": {"1": {"recipients": 100, "delivered": 98, "clicks": 4, "replies": 1},
-                        "2": {"recipients": 100, "delivered": 97, "clicks": 9, "replies": 0,
-                              "conversions": 2, "revenue": "80.00"}},
+            "figures": {
+                "1": {"recipients": 100, "delivered": 98, "clicks": 4, "replies": 1},
+                "2": {
+                    "recipients": 100,
+                    "delivered": 97,
+                    "clicks": 9,
+                    "replies": 0,
+                    "conversions": 2,
+                    "revenue": "80.00",
+                },
+            },
             "sizes": {"holdout": 50, "waiting": 750},
         },
         history=[{"at": "x", "p": {"A": 0.5, "B": 0.5}}, {"at": "y", "p": {"A": 0.12, "B": 0.88}}],
-    )  # fmt: skip
+    )
     page = sender_client.get(reverse("ui:campaign", args=[campaign.pk])).content.decode()
     assert "Testing: the rest waits for the winner" in page
     assert "750 people wait for the winner" in page
@@ -117,10 +139,12 @@ def test_a_marketer_cannot_decide_a_split(marketer_client):
     from campaigns.split import SplitSpec, VariantSpec
 
     campaign = campaign_create(
-        name="S", channel="sms", lists=[audience],
+        name="S",
+        channel="sms",
+        lists=[audience],
         variants=[VariantSpec(name="A", text="Hi"), VariantSpec(name="B", text="Yo")],
         test=SplitSpec(share=50),
-    )  # fmt: skip
+    )
     SplitTest.objects.filter(campaign=campaign).update(state="testing")
     response = marketer_client.post(
         reverse("ui:campaign_split_decide", args=[campaign.pk]), {"winner": "B"}, follow=True

@@ -15,8 +15,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def draft(marketer, settings):
     settings.HERALD_DEFAULT_REGION = "GB"
-    return campaign_create(name="Tested", channel="sms", lists=[make_audience(2)],
-                           text="Hi {{first_name}}", created_by=marketer)  # fmt: skip
+    return campaign_create(
+        name="Tested",
+        channel="sms",
+        lists=[make_audience(2)],
+        text="Hi {{first_name}}",
+        created_by=marketer,
+    )
 
 
 def test_the_test_box_is_never_filled_with_a_customers_number(marketer_client, marketer, draft):
@@ -44,8 +49,9 @@ def test_a_saved_number_or_a_typed_one_gets_the_test_and_its_result(
         {"saved": "", "to": "07700 900456", "save": "on", "label": "Desk"},
     )
     assert list(CampaignTestSend.objects.values_list("to", flat=True).order_by("id")) == [
-        "+447700900123", "+447700900456",
-    ]  # fmt: skip
+        "+447700900123",
+        "+447700900456",
+    ]
     assert SavedTestNumber.objects.filter(user=marketer, label="Desk").exists()
     CampaignTestSend.objects.filter(to="+447700900123").update(
         state="delivered", status_name="DELIVERED_TO_HANDSET"

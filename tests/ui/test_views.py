@@ -25,9 +25,12 @@ pytestmark = pytest.mark.django_db
 def campaign(marketer) -> Campaign:
     audience = make_audience(3)
     return campaign_create(
-        name="Spring", channel="sms", lists=[audience], text="Hi {{first_name}}!",
+        name="Spring",
+        channel="sms",
+        lists=[audience],
+        text="Hi {{first_name}}!",
         created_by=marketer,
-    )  # fmt: skip
+    )
 
 
 def page_urls(campaign: Campaign) -> list[str]:
@@ -238,9 +241,14 @@ def test_wizard_builds_an_sms_campaign(marketer_client, marketer):
     assert '<option value="viber" selected>' not in options
     response = marketer_client.post(
         reverse("ui:wizard_options"),
-        {"send_mode": "now", "speed_limit": "120", "speed_unit": "minute",
-         "quiet_from": "20:00", "quiet_until": "09:00"},
-    )  # fmt: skip
+        {
+            "send_mode": "now",
+            "speed_limit": "120",
+            "speed_unit": "minute",
+            "quiet_from": "20:00",
+            "quiet_until": "09:00",
+        },
+    )
     campaign = Campaign.objects.get(name="Easter")
     assert (campaign.quiet_hours_start, campaign.quiet_hours_end) == (dt.time(9), dt.time(20))
     assert response["Location"] == reverse("ui:campaign_preview", args=[campaign.pk])
@@ -276,15 +284,23 @@ def test_wizard_whatsapp_template_with_failover(marketer_client, live_sandbox):
     assert b'name="body_1"' in form.content
     response = marketer_client.post(
         reverse("ui:wizard_message"),
-        {"channel": "whatsapp_template", "template": template.pk,
-         "body_0": "{{first_name}}", "body_1": "Friday"},
-    )  # fmt: skip
+        {
+            "channel": "whatsapp_template",
+            "template": template.pk,
+            "body_0": "{{first_name}}",
+            "body_1": "Friday",
+        },
+    )
     assert response.status_code == 302, response.content
     marketer_client.post(
         reverse("ui:wizard_options"),
-        {"send_mode": "now", "failover_mode": "herald", "fallback_0": "sms",
-         "fallback_text_0": "Hi {{first_name}}"},
-    )  # fmt: skip
+        {
+            "send_mode": "now",
+            "failover_mode": "herald",
+            "fallback_0": "sms",
+            "fallback_text_0": "Hi {{first_name}}",
+        },
+    )
     campaign = Campaign.objects.get(name="WA")
     assert campaign.template == template
     assert campaign.sender == template.sender  # the template's own number, kept on edits
@@ -292,8 +308,10 @@ def test_wizard_whatsapp_template_with_failover(marketer_client, live_sandbox):
     assert [step["channel"] for step in campaign.fallback] == ["sms"]
     assert campaign.failover_text == "Hi {{first_name}}"  # the SMS step's old name
     assert campaign.template_mapping["body"][0] == {
-        "source": "field", "value": "first_name", "fallback": None,
-    }  # fmt: skip
+        "source": "field",
+        "value": "first_name",
+        "fallback": None,
+    }
     assert campaign.template_mapping["body"][1]["value"] == "Friday"
 
 
@@ -371,12 +389,14 @@ def test_export_streams_the_ledger(marketer_client, campaign):
 def test_exports_carry_contact_names_and_attributes(marketer_client, campaign):
     """Issue 26 #11: who the recipient is, not only their number (filtered exports too)."""
     ann, bob, cy = Contact.objects.order_by("id")[:3]
-    Contact.objects.filter(pk=ann.pk).update(last_name="Lee", attributes={"city": "Leeds",
-                                             "state": "WY", "tier": "gold"})  # fmt: skip
+    Contact.objects.filter(pk=ann.pk).update(
+        last_name="Lee", attributes={"city": "Leeds", "state": "WY", "tier": "gold"}
+    )
     Contact.objects.filter(pk=bob.pk).update(attributes={"city": "York"})
     for contact, state in ((ann, "delivered"), (bob, "delivered"), (cy, "failed")):
-        Message.objects.create(campaign=campaign, contact=contact, phone=contact.phone,
-                               channel="sms", state=state)  # fmt: skip
+        Message.objects.create(
+            campaign=campaign, contact=contact, phone=contact.phone, channel="sms", state=state
+        )
     url = reverse("ui:campaign_export", args=[campaign.pk])
     for query in ({}, {"state": "delivered"}):
         body = b"".join(marketer_client.get(url, query).streaming_content).decode("utf-8-sig")
@@ -384,8 +404,10 @@ def test_exports_carry_contact_names_and_attributes(marketer_client, campaign):
         assert rows[0]["state"] == "delivered"  # the ledger's column, not the attribute
         assert (rows[0]["first_name"], rows[0]["last_name"]) == (ann.first_name, "Lee")
         assert (rows[0]["city"], rows[0]["attribute_state"], rows[0]["tier"]) == (
-            "Leeds", "WY", "gold",
-        )  # fmt: skip
+            "Leeds",
+            "WY",
+            "gold",
+        )
         assert (rows[1]["city"], rows[1]["tier"], rows[1]["other_attributes"]) == ("York", "", "")
     assert len(rows) == 2
     assert next(iter(csv.reader(io.StringIO(body))))[-1] == "other_attributes"
@@ -394,10 +416,15 @@ def test_exports_carry_contact_names_and_attributes(marketer_client, campaign):
 def test_recipients_filter_and_keyset_pages(marketer_client, campaign):
     contacts = list(Contact.objects.all())
     Message.objects.bulk_create(
-        Message(campaign=campaign, contact=c, phone=c.phone, channel="sms",
-                state="delivered" if i else "failed")
+        Message(
+            campaign=campaign,
+            contact=c,
+            phone=c.phone,
+            channel="sms",
+            state="delivered" if i else "failed",
+        )
         for i, c in enumerate(contacts)
-    )  # fmt: skip
+    )
     url = reverse("ui:campaign_recipients", args=[campaign.pk])
     failed = marketer_client.get(url, {"state": "failed"}, HTTP_HX_REQUEST="true").content.decode()
     assert contacts[0].phone in failed
@@ -426,9 +453,13 @@ def test_inbox_reply_only_inside_the_window(client, live_sandbox):
     client.force_login(user)
     contact = Contact.objects.create(phone="+447946055555", whatsapp_last_inbound_at=timezone.now())
     inbound = InboundMessage.objects.create(
-        channel="whatsapp", contact=contact, infobip_message_id="in-1",
-        from_number="447946055555", text="Hello?", received_at=timezone.now(),
-    )  # fmt: skip
+        channel="whatsapp",
+        contact=contact,
+        infobip_message_id="in-1",
+        from_number="447946055555",
+        text="Hello?",
+        received_at=timezone.now(),
+    )
     page = client.get(reverse("ui:inbox")).content.decode()
     assert reverse("ui:inbox_reply", args=[inbound.pk]) in page
     # The number as everywhere else (+447…), not as Infobip writes the sender (447…).
@@ -476,8 +507,9 @@ def test_the_calendar_shows_scheduled_and_launched_campaigns_by_day(marketer_cli
 
     soon = timezone.now() + dt.timedelta(days=1)
     Campaign.objects.filter(pk=campaign.pk).update(state="scheduled", send_at=soon)
-    Campaign.objects.create(name="Went out", text="Hi", state="completed",
-                            launched_at=timezone.now())  # fmt: skip
+    Campaign.objects.create(
+        name="Went out", text="Hi", state="completed", launched_at=timezone.now()
+    )
     page = marketer_client.get(reverse("ui:calendar")).content.decode()
     day = timezone.localtime(soon).date().isoformat()
     cell = page[page.index(f'data-date="{day}"') :]

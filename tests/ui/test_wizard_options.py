@@ -49,8 +49,10 @@ def test_every_option_reaches_the_campaign_and_quiet_hours_keep_their_meaning(se
     # "Don't send between 21:00 and 08:00" is the window 08:00–21:00, as on the command line.
     assert (campaign.quiet_hours_start, campaign.quiet_hours_end) == (dt.time(8), dt.time(21))
     assert (campaign.sender, campaign.track_links, campaign.sms_validity_minutes) == (
-        "ShopCo", True, 240,
-    )  # fmt: skip
+        "ShopCo",
+        True,
+        240,
+    )
     assert (campaign.speed_limit, campaign.max_spend) == (120, Decimal("250"))
 
     preview = sender_client.get(response["Location"]).content.decode()
@@ -177,9 +179,15 @@ def test_the_opt_out_footer_is_on_by_default_and_off_blocks_the_launch(sender_cl
 def test_a_fallback_steps_validity_keeps_its_unit(sender_client):
     # The step's unit field is fallback_validity_unit_0: 30 minutes stayed 30 hours before.
     _to_options(sender_client)
-    chain = {"failover_mode": "herald", "fallback_0": "viber", "fallback_validity_0": "30",
-             "fallback_validity_unit_0": "minutes", "fallback_1": "rcs",
-             "fallback_validity_1": "2", "fallback_validity_unit_1": "hours"}  # fmt: skip
+    chain = {
+        "failover_mode": "herald",
+        "fallback_0": "viber",
+        "fallback_validity_0": "30",
+        "fallback_validity_unit_0": "minutes",
+        "fallback_1": "rcs",
+        "fallback_validity_1": "2",
+        "fallback_validity_unit_1": "hours",
+    }
     response = sender_client.post(reverse("ui:wizard_options"), OPTIONS | chain)
     assert response.status_code == 302
     steps = Campaign.objects.get().fallback

@@ -18,10 +18,14 @@ def attribute_list(request: AuthenticatedRequest) -> HttpResponse:
     """Every attribute key in use or declared, with its type; values counted one by one (htmx)."""
     declared = {d.key: d for d in AttributeDefinition.objects.all()}
     rows = [
-        {"key": key, "type": kind, "declared": key in declared,
-         "label": declared[key].label if key in declared else ""}
+        {
+            "key": key,
+            "type": kind,
+            "declared": key in declared,
+            "label": declared[key].label if key in declared else "",
+        }
         for key, kind in sorted(attribute_keys_known().items())
-    ]  # fmt: skip
+    ]
     context = {"rows": rows, "types": AttributeType.choices, "problems": {}}
     return render(request, "ui/attributes.html", context)
 

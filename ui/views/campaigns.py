@@ -242,8 +242,9 @@ def campaign_test(request: AuthenticatedRequest, pk: int) -> HttpResponse:
 def campaign_tests_fragment(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     """Fragment: the person's last tests of the campaign and what Infobip reported for each."""
     campaign = get_object_or_404(Campaign, pk=pk)
-    return render(request, "ui/_test_sends.html", {"campaign": campaign,
-                                                   "tests": _tests(request, campaign)})  # fmt: skip
+    return render(
+        request, "ui/_test_sends.html", {"campaign": campaign, "tests": _tests(request, campaign)}
+    )
 
 
 @page("campaigns.view_campaign")
@@ -338,14 +339,24 @@ def _funnel(campaign: Campaign, story: list[dict[str, Any]]) -> dict[str, Any]:
     chain = _chain(campaign)
     data = {
         "labels": [step["label"] for step in story],
-        "datasets": [{"label": "People", "data": [step["value"] for step in story],
-                      "colors": ["#5b8def", "#166b31", "#8e44ad", "#e67e22", "#b42318"]}],
-    }  # fmt: skip
+        "datasets": [
+            {
+                "label": "People",
+                "data": [step["value"] for step in story],
+                "colors": ["#5b8def", "#166b31", "#8e44ad", "#e67e22", "#b42318"],
+            }
+        ],
+    }
     split = {
         "labels": [chain["first"], f"{chain['rest']} fallback"] if chain else [],
-        "datasets": [{"label": "Messages", "data": [first_total, campaign.failover_sent],
-                      "colors": ["#1b7f3b", "#5b8def"]}],
-    }  # fmt: skip
+        "datasets": [
+            {
+                "label": "Messages",
+                "data": [first_total, campaign.failover_sent],
+                "colors": ["#1b7f3b", "#5b8def"],
+            }
+        ],
+    }
     return {"funnel": data, "split": split}
 
 
@@ -383,10 +394,23 @@ def campaign_recipients(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     # lets PostgreSQL walk the primary key through every other campaign's rows instead.
     ids = list(rows.values_list("id", flat=True)[: RECIPIENTS_PAGE + 1])
     page_rows = list(
-        Message.objects.filter(id__in=ids).order_by("id")
-        .only("id", "phone", "channel", "attempt", "state", "status_name", "error_name",
-              "reason", "price", "currency", "done_at", "contact_id")
-    )  # fmt: skip
+        Message.objects.filter(id__in=ids)
+        .order_by("id")
+        .only(
+            "id",
+            "phone",
+            "channel",
+            "attempt",
+            "state",
+            "status_name",
+            "error_name",
+            "reason",
+            "price",
+            "currency",
+            "done_at",
+            "contact_id",
+        )
+    )
     more = len(page_rows) > RECIPIENTS_PAGE
     page_rows = page_rows[:RECIPIENTS_PAGE]
     context = {

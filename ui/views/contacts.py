@@ -48,9 +48,19 @@ PAGE_SIZE = 50
 # Accent-insensitive search without a database extension: each letter of the (unaccented)
 # query matches its accented forms, as a regular expression (no unaccent extension needed).
 _ACCENTS = {
-    "a": "aàáâãäåā", "c": "cçćč", "e": "eèéêëēėę", "i": "iìíîïī", "n": "nñń", "o": "oòóôõöøō",
-    "u": "uùúûüū", "y": "yýÿ", "s": "sśšş", "z": "zźżž", "l": "lł", "g": "gğ",
-}  # fmt: skip
+    "a": "aàáâãäåā",
+    "c": "cçćč",
+    "e": "eèéêëēėę",
+    "i": "iìíîïī",
+    "n": "nñń",
+    "o": "oòóôõöøō",
+    "u": "uùúûüū",
+    "y": "yýÿ",
+    "s": "sśšş",
+    "z": "zźżž",
+    "l": "lł",
+    "g": "gğ",
+}
 SEARCH_MAX = 100
 
 
@@ -202,14 +212,19 @@ def import_mapping(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         context = {"job": job, "file_error": str(exc)}
         return render(request, "ui/import_mapping.html", context, status=400)
     columns = preview.columns
-    form = {"list_name": job.list_name, "default_region": job.default_region,
-            "allow_sequential": job.allow_sequential}  # fmt: skip
+    form = {
+        "list_name": job.list_name,
+        "default_region": job.default_region,
+        "allow_sequential": job.allow_sequential,
+    }
     errors: list[str] = []
     if request.method == "POST":
         columns = columns_from_form(request.POST, preview.header, columns)
-        form = {"list_name": request.POST.get("list_name", "")[:200],
-                "default_region": request.POST.get("default_region", "")[:10],
-                "allow_sequential": request.POST.get("allow_sequential") == "1"}  # fmt: skip
+        form = {
+            "list_name": request.POST.get("list_name", "")[:200],
+            "default_region": request.POST.get("default_region", "")[:10],
+            "allow_sequential": request.POST.get("allow_sequential") == "1",
+        }
         list_name = str(form["list_name"]).strip()
         if request.POST.get("action") != "refresh" and (
             problem := list_name and list_name_problem(list_name)
@@ -218,10 +233,13 @@ def import_mapping(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         elif request.POST.get("action") != "refresh":
             try:
                 import_job_start(
-                    job=job, columns=columns, user=request.user,
-                    list_name=str(form["list_name"]), default_region=str(form["default_region"]),
+                    job=job,
+                    columns=columns,
+                    user=request.user,
+                    list_name=str(form["list_name"]),
+                    default_region=str(form["default_region"]),
                     allow_sequential=bool(form["allow_sequential"]),
-                )  # fmt: skip
+                )
             except (ImportFileError, ValueError, UiError) as exc:
                 errors.append(str(exc)[0].upper() + str(exc)[1:])
             else:

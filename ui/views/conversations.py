@@ -119,16 +119,26 @@ def thread_reply(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     key = request.POST.get("reply_key", "")[:300]
     try:
         reply = conversation_reply(
-            contact=contact, channel=channel, text=text, actor=request.user,
-            transactional=transactional, key=key,
-        )  # fmt: skip
+            contact=contact,
+            channel=channel,
+            text=text,
+            actor=request.user,
+            transactional=transactional,
+            key=key,
+        )
     except ReplyError as exc:
         error = in_words(str(exc))
         # The same key again: nothing was written, so a corrected reply may reuse it.
-        context = _context(request, contact, channel=channel, text=text,
-                           transactional=transactional, error_field=exc.field,
-                           error=error[:1].upper() + error[1:],
-                           reply_key=key or uuid.uuid4().hex)  # fmt: skip
+        context = _context(
+            request,
+            contact,
+            channel=channel,
+            text=text,
+            transactional=transactional,
+            error_field=exc.field,
+            error=error[:1].upper() + error[1:],
+            reply_key=key or uuid.uuid4().hex,
+        )
         return render(request, "ui/thread.html", context, status=400)
     messages.success(
         request,
@@ -161,9 +171,12 @@ def thread_template(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         if template is None:
             raise ReplyError("choose a template", field="template")
         conversation_template_send(
-            contact=contact, template=template, values=values, actor=request.user,
+            contact=contact,
+            template=template,
+            values=values,
+            actor=request.user,
             transactional=request.POST.get("transactional") == "1",
-        )  # fmt: skip
+        )
     except ReplyError as exc:
         error = in_words(str(exc))
         context["template_error"] = error[:1].upper() + error[1:]

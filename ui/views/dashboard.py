@@ -34,16 +34,28 @@ def first_run_steps() -> list[dict[str, object]] | None:
     from whatsapp.models import WhatsAppTemplate
 
     steps = [
-        {"key": "import", "label": "Import your contacts", "url": "ui:contact_import",
-         "done": Contact.objects.exists(),
-         "hint": "A CSV with a phone column; names, language and any other columns come too."},
-        {"key": "templates", "label": "Sync your WhatsApp templates", "url": "ui:templates",
-         "done": WhatsAppTemplate.objects.exists(),
-         "hint": "Only for WhatsApp: Herald reads the templates Infobip approved."},
-        {"key": "campaign", "label": "Launch your first campaign", "url": "ui:wizard_audience",
-         "done": marketing_campaigns().filter(launched_at__isnull=False).exists(),
-         "hint": "Audience, message, options, a test to your own phone, then launch."},
-    ]  # fmt: skip
+        {
+            "key": "import",
+            "label": "Import your contacts",
+            "url": "ui:contact_import",
+            "done": Contact.objects.exists(),
+            "hint": "A CSV with a phone column; names, language and any other columns come too.",
+        },
+        {
+            "key": "templates",
+            "label": "Sync your WhatsApp templates",
+            "url": "ui:templates",
+            "done": WhatsAppTemplate.objects.exists(),
+            "hint": "Only for WhatsApp: Herald reads the templates Infobip approved.",
+        },
+        {
+            "key": "campaign",
+            "label": "Launch your first campaign",
+            "url": "ui:wizard_audience",
+            "done": marketing_campaigns().filter(launched_at__isnull=False).exists(),
+            "hint": "Audience, message, options, a test to your own phone, then launch.",
+        },
+    ]
     return None if all(step["done"] for step in steps) else steps
 
 

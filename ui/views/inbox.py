@@ -102,8 +102,9 @@ def inbox_reply(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     except UiError as exc:
         # Beside the reply box of that message, its text kept (issue 26 #14).
         error = in_words(exc)
-        context = _inbox_context(request, failed=inbound.pk, text=text,
-                                 error=f"Not sent: {error[:1].upper()}{error[1:]}")  # fmt: skip
+        context = _inbox_context(
+            request, failed=inbound.pk, text=text, error=f"Not sent: {error[:1].upper()}{error[1:]}"
+        )
         return render(request, "ui/inbox.html", context, status=400)
     else:
         messages.success(

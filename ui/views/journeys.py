@@ -100,12 +100,14 @@ def _rules(step: dict[str, Any], draft: dict[str, Any]) -> list[str]:
     except UnknownChannel:
         kind = None
     medium = kind.ledger if kind else ""
-    caps = [c.label().removesuffix(" reached") for c in caps_configured()
-            if c.applies_to(medium)]  # fmt: skip
+    caps = [c.label().removesuffix(" reached") for c in caps_configured() if c.applies_to(medium)]
     policy = step.get("caps") or draft.get("caps") or "delay"
     if caps:
-        verbs = {"delay": "waits until it frees", "skip": "skips this send",
-                 "exempt": "does not apply here"}  # fmt: skip
+        verbs = {
+            "delay": "waits until it frees",
+            "skip": "skips this send",
+            "exempt": "does not apply here",
+        }
         verb = verbs.get(policy, policy)
         out.append(f"Frequency caps ({'; '.join(caps)}): a capped contact {verb}")
     out.append("Opted-out contacts leave the journey before this send")
@@ -147,32 +149,54 @@ def _flow(journey: Journey, problems: list[str]) -> dict[str, Any]:
         exits: list[tuple[str, str | None]] = []
         if kind in ("wait_for", "branch"):
             yes = "happened" if kind == "wait_for" else "matches"
-            exits = [(yes, step.get("then") or following),
-                     ("timed out" if kind == "wait_for" else "does not match",
-                      step.get("else") or following)]  # fmt: skip
+            exits = [
+                (yes, step.get("then") or following),
+                (
+                    "timed out" if kind == "wait_for" else "does not match",
+                    step.get("else") or following,
+                ),
+            ]
         elif kind == "split":
-            exits = [(str(b.get("name")), b.get("next") or following)
-                     for b in step.get("branches") or [] if isinstance(b, dict)]  # fmt: skip
+            exits = [
+                (str(b.get("name")), b.get("next") or following)
+                for b in step.get("branches") or []
+                if isinstance(b, dict)
+            ]
         elif kind != "exit":
             exits = [("next", step.get("next") or following)]
         for label, target in exits:
             if target and not (label == "next" and target == following):
                 incoming.setdefault(target, []).append(f"{sid} ({label})")
-        cards.append({
-            "id": sid, "index": index, "type": kind, "raw": step,
-            "label": jf.STEP_LABELS.get(kind, kind), "summary": jf.step_summary(step),
-            "exits": [(label, target or "the end (completed)") for label, target in exits],
-            "branching": len(exits) > 1, "counts": counts.get(sid),
-            "rules": _rules(step, draft) if kind == "send" else [],
-            "problems": by_step.get(sid, []), "first": index == 0, "last": index == len(steps) - 1,
-            "jump": exits[0][1] or "the end (completed)"
-            if len(exits) == 1 and exits[0][1] != following else None,
-        })  # fmt: skip
+        cards.append(
+            {
+                "id": sid,
+                "index": index,
+                "type": kind,
+                "raw": step,
+                "label": jf.STEP_LABELS.get(kind, kind),
+                "summary": jf.step_summary(step),
+                "exits": [(label, target or "the end (completed)") for label, target in exits],
+                "branching": len(exits) > 1,
+                "counts": counts.get(sid),
+                "rules": _rules(step, draft) if kind == "send" else [],
+                "problems": by_step.get(sid, []),
+                "first": index == 0,
+                "last": index == len(steps) - 1,
+                "jump": exits[0][1] or "the end (completed)"
+                if len(exits) == 1 and exits[0][1] != following
+                else None,
+            }
+        )
     for card in cards:
         card["incoming"] = incoming.get(card["id"], [])
-    return {"cards": cards, "general": general, "status": status, "draft": draft,
-            "step_types": list(jf.STEP_LABELS.items()),
-            "has_step_problems": any(card["problems"] for card in cards)}  # fmt: skip
+    return {
+        "cards": cards,
+        "general": general,
+        "status": status,
+        "draft": draft,
+        "step_types": list(jf.STEP_LABELS.items()),
+        "has_step_problems": any(card["problems"] for card in cards),
+    }
 
 
 def _context(
@@ -180,15 +204,17 @@ def _context(
 ) -> dict[str, Any]:
     flow = _flow(journey, problems or [])
     return {
-        "journey": journey, **flow,
+        "journey": journey,
+        **flow,
         "can_edit": request.user.has_perm(EDIT) and journey.state != "archived",
         "can_send": request.user.has_perm("ui.launch_campaign"),
         "lists": ContactList.objects.order_by("name"),
         "validated": problems is not None,
-        "test_script": jf.test_script(journey.draft if isinstance(journey.draft, dict) else {},
-                                      timezone.now()),
+        "test_script": jf.test_script(
+            journey.draft if isinstance(journey.draft, dict) else {}, timezone.now()
+        ),
         "last_test": journey.tests.first(),
-    }  # fmt: skip
+    }
 
 
 @page(VIEW)
@@ -241,22 +267,30 @@ def journey_step(request: AuthenticatedRequest, pk: int, step_id: str) -> HttpRe
         return _builder(request, journey, problems)
     amount, unit = jf.duration_fields(step.get("for") or step.get("timeout"))
     context = {
-        "journey": journey, "step": step, "amount": amount, "unit": unit, "units": jf.UNITS,
+        "journey": journey,
+        "step": step,
+        "amount": amount,
+        "unit": unit,
+        "units": jf.UNITS,
         "others": [str(s.get("id")) for s in steps if s is not step],
         "channels": channel_choices(),
         "placeholders": "\n".join((step.get("placeholders") or {}).get("body") or []),
         "set_lines": "\n".join(f"{k}={v}" for k, v in (step.get("set") or {}).items()),
         "rule_single": _single_rule(step.get("rule")),
         "rule_json": json.dumps(step.get("rule"), indent=1)
-        if step.get("rule", {}).get("rules") and not _single_rule(step.get("rule")) else "",
+        if step.get("rule", {}).get("rules") and not _single_rule(step.get("rule"))
+        else "",
         "data_json": json.dumps(step.get("data") or {}, indent=1),
         "branches": (step.get("branches") or []) + [{}] * (4 - len(step.get("branches") or [])),
-        "fallback_channels": fallback_choices(), "fallback_rows": jf.fallback_rows(step),
+        "fallback_channels": fallback_choices(),
+        "fallback_rows": jf.fallback_rows(step),
         "fallback_amount": jf.duration_fields(step["fallback_after"])[0]
-        if step.get("fallback_after") else "",
+        if step.get("fallback_after")
+        else "",
         "fallback_unit": jf.duration_fields(step["fallback_after"])[1]
-        if step.get("fallback_after") else "hours",
-    }  # fmt: skip
+        if step.get("fallback_after")
+        else "hours",
+    }
     return render(request, "ui/_journey_step_form.html", context)
 
 
@@ -283,12 +317,15 @@ def journey_step_add(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     position = next((i + 1 for i, s in enumerate(steps) if str(s.get("id")) == after), len(steps))
     step_id = jf.new_step_id(kind, steps)
     defaults: dict[str, dict[str, Any]] = {
-        "send": {"channel": "sms", "text": ""}, "wait": {"for": "PT1H"},
+        "send": {"channel": "sms", "text": ""},
+        "wait": {"for": "PT1H"},
         "wait_for": {"event": "reply", "timeout": "P1D"},
         "branch": {"rule": {"match": "all", "rules": []}},
         "split": {"branches": [{"name": "A", "weight": 50}, {"name": "B", "weight": 50}]},
-        "update": {"set": {}}, "notify": {"data": {}}, "exit": {},
-    }  # fmt: skip
+        "update": {"set": {}},
+        "notify": {"data": {}},
+        "exit": {},
+    }
     steps.insert(position, {"id": step_id, "type": kind, **defaults[kind]})
     problems = _save(request, journey, {**journey.draft, "steps": steps})
     return _builder(request, journey, problems)
@@ -326,8 +363,9 @@ def journey_settings(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         problems = _save(request, journey, jf.settings_from_form(request.POST, draft))
         if problems:
-            messages.warning(request, "Saved, with problems to fix before activating: "
-                             + "; ".join(problems[:5]))  # fmt: skip
+            messages.warning(
+                request, "Saved, with problems to fix before activating: " + "; ".join(problems[:5])
+            )
         else:
             messages.success(request, "The trigger and rules are saved.")
         return redirect("ui:journey", pk=journey.pk)
@@ -337,7 +375,9 @@ def journey_settings(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     cooldown = jf.duration_fields(reentry.get("after"))[0] if isinstance(reentry, dict) else ""
     offset = str(trigger.get("offset", "P0D"))
     context = {
-        "journey": journey, "draft": draft, "trigger": trigger,
+        "journey": journey,
+        "draft": draft,
+        "trigger": trigger,
         "reentry": "cooldown" if isinstance(reentry, dict) else reentry,
         "cooldown_days": cooldown,
         "offset_days": offset.replace("P", "").replace("D", "") if offset.endswith("D") else offset,
@@ -351,7 +391,7 @@ def journey_settings(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         "included_segments": (trigger.get("include") or {}).get("segments") or [],
         "excluded_segments": (trigger.get("exclude") or {}).get("segments") or [],
         "goal": goal.get("event", "") if isinstance(goal := draft.get("goal"), dict) else "",
-    }  # fmt: skip
+    }
     return render(request, "ui/journey_settings.html", context)
 
 
@@ -415,8 +455,9 @@ def journey_test_view(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     time): queued here, run by a worker; the answer polls for the report."""
     journey = get_object_or_404(Journey, pk=pk)
     try:
-        test = journey_test_start(journey=journey, events=request.POST.get("events", ""),
-                                  actor=request.user)  # fmt: skip
+        test = journey_test_start(
+            journey=journey, events=request.POST.get("events", ""), actor=request.user
+        )
     except (JourneyError, Refused) as exc:
         problems = getattr(exc, "problems", [str(exc)])
         context = {"journey": journey, "problems": problems}
@@ -450,8 +491,13 @@ def _test_fragment(request: HttpRequest, journey: Journey, test: JourneyTest) ->
         for step in steps:
             step["when"] = _after_words(start, step.get("at"))
         people.append({"phone": phone, "steps": steps})
-    context = {"journey": journey, "test": test, "state": state, "people": people,
-               "waiting": state in ("queued", "running")}  # fmt: skip
+    context = {
+        "journey": journey,
+        "test": test,
+        "state": state,
+        "people": people,
+        "waiting": state in ("queued", "running"),
+    }
     return render(request, "ui/_journey_test.html", context)
 
 

@@ -19,11 +19,16 @@ FIELDS = ("keyword", "number", "contact_list", "channel", "confirmation_text", "
 def _form_of(keyword: OptInKeyword | None) -> dict[str, Any]:
     if keyword is None:
         return {"channel": ConsentChannel.SMS, "active": True}
-    return {"keyword": keyword.keyword.upper(), "number": keyword.number,
-            "contact_list": keyword.contact_list_id, "channel": keyword.channel,
-            "confirmation_text": keyword.confirmation_text,
-            "confirm_prompt": keyword.confirm_prompt, "double_opt_in": keyword.double_opt_in,
-            "active": keyword.active}  # fmt: skip
+    return {
+        "keyword": keyword.keyword.upper(),
+        "number": keyword.number,
+        "contact_list": keyword.contact_list_id,
+        "channel": keyword.channel,
+        "confirmation_text": keyword.confirmation_text,
+        "confirm_prompt": keyword.confirm_prompt,
+        "double_opt_in": keyword.double_opt_in,
+        "active": keyword.active,
+    }
 
 
 def _problems(form: dict[str, Any]) -> dict[str, str]:
@@ -76,12 +81,20 @@ def keyword_list(request: AuthenticatedRequest) -> HttpResponse:
             except IntegrityError:
                 problems["keyword"] = "This word is already a keyword on that number."
             else:
-                audit_record(actor=request.user, action="opt-in-keyword",
-                             detail=f"{keyword.keyword.upper()} → {contact_list} "
-                                    f"(wording v{keyword.wording_version})")  # fmt: skip
+                audit_record(
+                    actor=request.user,
+                    action="opt-in-keyword",
+                    detail=f"{keyword.keyword.upper()} → {contact_list} "
+                    f"(wording v{keyword.wording_version})",
+                )
                 messages.success(request, f"Keyword {keyword.keyword.upper()} saved.")
                 return redirect("ui:keywords")
-    context = {"keywords": OptInKeyword.objects.select_related("contact_list").order_by("keyword"),
-               "form": form, "problems": problems, "editing": editing,
-               "lists": ContactList.objects.all(), "channels": ConsentChannel.choices}  # fmt: skip
+    context = {
+        "keywords": OptInKeyword.objects.select_related("contact_list").order_by("keyword"),
+        "form": form,
+        "problems": problems,
+        "editing": editing,
+        "lists": ContactList.objects.all(),
+        "channels": ConsentChannel.choices,
+    }
     return render(request, "ui/keywords.html", context, status=400 if problems else 200)

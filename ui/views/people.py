@@ -36,8 +36,10 @@ MEMBERS_PAGE = 50
 
 def _problems(exc: ValidationError) -> dict[str, str]:
     if hasattr(exc, "error_dict"):
-        return {k: "; ".join(v.messages if hasattr(v, "messages") else v) for k, v in
-                exc.message_dict.items()}  # fmt: skip
+        return {
+            k: "; ".join(v.messages if hasattr(v, "messages") else v)
+            for k, v in exc.message_dict.items()
+        }
     return {"general": "; ".join(exc.messages)}
 
 
@@ -73,17 +75,27 @@ def contact_new(request: AuthenticatedRequest) -> HttpResponse:
             audit_record(actor=request.user, action="add-contact", contact=contact)
             messages.success(request, f"Contact {contact.phone} added.")
             return redirect("ui:contact", pk=contact.pk)
-    context = {"form": form, "problems": problems, "lists": ContactList.objects.all(),
-               "chosen": chosen, "contact": None}  # fmt: skip
+    context = {
+        "form": form,
+        "problems": problems,
+        "lists": ContactList.objects.all(),
+        "chosen": chosen,
+        "contact": None,
+    }
     return render(request, "ui/contact_form.html", context, status=400 if problems else 200)
 
 
 @page("contacts.change_contact")
 def contact_edit(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(Contact, pk=pk)
-    form = {"phone": contact.phone, "first_name": contact.first_name,
-            "last_name": contact.last_name, "language": contact.language,
-            "timezone": contact.timezone, "default_region": ""}  # fmt: skip
+    form = {
+        "phone": contact.phone,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "language": contact.language,
+        "timezone": contact.timezone,
+        "default_region": "",
+    }
     problems: dict[str, str] = {}
     if request.method == "POST":
         form = _form(request.POST)
@@ -173,8 +185,13 @@ def list_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
         members=Count("id"), subscribed=Count("id", filter=Q(contact__opted_out=False))
     )
     page_obj = Paginator(members, MEMBERS_PAGE).get_page(request.GET.get("page"))
-    context = {"list": contact_list, "page_obj": page_obj, "counts": counts, "form": form,
-               "problems": problems}  # fmt: skip
+    context = {
+        "list": contact_list,
+        "page_obj": page_obj,
+        "counts": counts,
+        "form": form,
+        "problems": problems,
+    }
     return render(request, "ui/list.html", context, status=400 if problems else 200)
 
 

@@ -63,10 +63,14 @@ def reports(request: AuthenticatedRequest) -> HttpResponseBase:
         "labels": [p.start.strftime("%d %b") for p in points],
         "datasets": [
             {"label": label, "data": [getattr(p, key) for p in points]}
-            for key, label in (("delivery_rate", "Delivery %"), ("click_rate", "Click %"),
-                               ("reply_rate", "Reply %"), ("opt_out_rate", "Opt-out %"))
+            for key, label in (
+                ("delivery_rate", "Delivery %"),
+                ("click_rate", "Click %"),
+                ("reply_rate", "Reply %"),
+                ("opt_out_rate", "Opt-out %"),
+            )
         ],
-    }  # fmt: skip
+    }
     choices = marketing_campaigns().filter(launched_at__isnull=False).order_by("-launched_at")
     context = {
         "days": days,

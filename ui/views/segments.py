@@ -103,22 +103,29 @@ def segment_edit(request: AuthenticatedRequest, pk: int | None = None) -> HttpRe
     choices = _choices()
     if request.method != "POST":
         rules = segment.rules if segment else EMPTY
-        form = {"name": segment.name if segment else "",
-                "description": segment.description if segment else ""}  # fmt: skip
+        form = {
+            "name": segment.name if segment else "",
+            "description": segment.description if segment else "",
+        }
         return render(
             request, "ui/segment_builder.html", _context(segment, form, rules, {}, choices)
         )
-    form = {"name": request.POST.get("name", "")[:300],
-            "description": request.POST.get("description", "")[:2000]}  # fmt: skip
+    form = {
+        "name": request.POST.get("name", "")[:300],
+        "description": request.POST.get("description", "")[:2000],
+    }
     rules = rules_from_form(request.POST, choices)
     action = request.POST.get("action", "save")
     problems: dict[str, str] = {}
     if action == "save":
         try:
             saved = segment_save(
-                name=form["name"], rules=rules, description=form["description"],
-                segment=segment, actor=request.user,
-            )  # fmt: skip
+                name=form["name"],
+                rules=rules,
+                description=form["description"],
+                segment=segment,
+                actor=request.user,
+            )
         except Refused as exc:
             messages.error(request, str(exc))
             return redirect("ui:segments")

@@ -80,8 +80,9 @@ def sender_list(request: AuthenticatedRequest) -> HttpResponse:
             if hasattr(exc, "error_dict")
             else {"general": in_words("; ".join(exc.messages))}
         )
-        return render(request, "ui/senders.html", context | {"form": form, "errors": errors},
-                      status=400)  # fmt: skip
+        return render(
+            request, "ui/senders.html", context | {"form": form, "errors": errors}, status=400
+        )
     except Refused as exc:
         refused = context | {"form": form, "errors": {"general": str(exc)}}
         return render(request, "ui/senders.html", refused, status=403)
@@ -120,12 +121,14 @@ def campaign_countries(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     post = request.POST
     try:
         if post.get("exclude"):
-            campaign_countries_update(campaign=campaign, actor=request.user,
-                                      exclude=[post["exclude"][:2]])  # fmt: skip
+            campaign_countries_update(
+                campaign=campaign, actor=request.user, exclude=[post["exclude"][:2]]
+            )
             done = f"Recipients in {country_name(post['exclude'][:2].upper())} left out."
         elif post.get("include"):
-            campaign_countries_update(campaign=campaign, actor=request.user,
-                                      include=[post["include"][:2]])  # fmt: skip
+            campaign_countries_update(
+                campaign=campaign, actor=request.user, include=[post["include"][:2]]
+            )
             done = f"Recipients in {country_name(post['include'][:2].upper())} back in."
         else:
             campaign_countries_update(

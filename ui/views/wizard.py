@@ -50,8 +50,13 @@ from whatsapp.services import template_render
 SESSION_KEY = "herald_wizard"
 MAX_BUTTON_ROWS = 4  # button rows on the message step (a type may take fewer)
 FALLBACK_ROWS = 2  # fallback steps the options step offers (the API and CLI take three)
-STEPS = [("audience", "Audience"), ("message", "Message"), ("options", "Options"),
-         ("preview", "Preview & test"), ("launch", "Launch")]  # fmt: skip
+STEPS = [
+    ("audience", "Audience"),
+    ("message", "Message"),
+    ("options", "Options"),
+    ("preview", "Preview & test"),
+    ("launch", "Launch"),
+]
 
 
 def _state(request: HttpRequest) -> dict[str, Any]:
@@ -335,23 +340,42 @@ def template_places(
     for place in places["header"]:
         default = "{{first_name}}" if place.kind == "header_text" else ""
         value = current("header", 0)
-        fields.append({"name": "header_0", "label": place.label, "kind": place.kind,
-                       "value": default if value is None else value,
-                       "example": header.get("example", "")})  # fmt: skip
+        fields.append(
+            {
+                "name": "header_0",
+                "label": place.label,
+                "kind": place.kind,
+                "value": default if value is None else value,
+                "example": header.get("example", ""),
+            }
+        )
     examples = (structure.get("body") or {}).get("examples") or []
     for i, place in enumerate(places["body"]):
         default = "{{first_name}}" if i == 0 else (examples[i] if i < len(examples) else "")
         value = current("body", i)
-        fields.append({"name": f"body_{i}", "label": place.label, "kind": place.kind,
-                       "value": default if value is None else value,
-                       "example": examples[i] if i < len(examples) else ""})  # fmt: skip
+        fields.append(
+            {
+                "name": f"body_{i}",
+                "label": place.label,
+                "kind": place.kind,
+                "value": default if value is None else value,
+                "example": examples[i] if i < len(examples) else "",
+            }
+        )
     for index, place in places["buttons"].items():
         value = None
         for entry in mapping.get("buttons") or []:
             if entry.get("index") == index and entry.get("slots"):
                 value = entry["slots"][0].get("value")
-        fields.append({"name": f"button_{index}", "label": place.label, "kind": place.kind,
-                       "value": value or "offer", "example": ""})  # fmt: skip
+        fields.append(
+            {
+                "name": f"button_{index}",
+                "label": place.label,
+                "kind": place.kind,
+                "value": value or "offer",
+                "example": "",
+            }
+        )
     return fields
 
 
@@ -449,8 +473,14 @@ def _content_check(
     field_errors: dict[str, str] = {}
     template_errors: list[str] = []
     text = post.get("text", "")
-    values: dict[str, Any] = {"channel": kind.name, "text": text, "template": None,
-                    "template_mapping": {}, "media_url": "", "buttons": []}  # fmt: skip
+    values: dict[str, Any] = {
+        "channel": kind.name,
+        "text": text,
+        "template": None,
+        "template_mapping": {},
+        "media_url": "",
+        "buttons": [],
+    }
     if kind.uses_template:
         template = WhatsAppTemplate.objects.filter(pk=param_int(post.get("template")) or 0).first()
         if template is None:
@@ -467,8 +497,11 @@ def _content_check(
         values["media_url"] = post.get("media_url", "").strip()
     if BUTTONS in kind.content_kinds:
         values["buttons"] = _buttons_from_post(post)
-    content = Content(text=text, media_url=values["media_url"],
-                      buttons=tuple(Button.from_dict(b) for b in values["buttons"]))  # fmt: skip
+    content = Content(
+        text=text,
+        media_url=values["media_url"],
+        buttons=tuple(Button.from_dict(b) for b in values["buttons"]),
+    )
     problems = kind.content_problems(content)
     if not text.strip() and not values["media_url"]:
         field_errors["text"] = f"Write the {kind.medium_label} text."

@@ -503,19 +503,25 @@ def _fallback_rows(
             kind = channel_type(channel) if channel else None
         except UnknownChannel:
             kind = None
-        rows.append({
-            "i": i, "channel": channel, "text": form.get(f"fallback_text_{i}", ""),
-            "sender": form.get(f"fallback_sender_{i}", ""),
-            "default_sender": kind.default_sender() if kind else "",
-            "known_senders": known.get(kind.name, []) if kind else [],
-            "sender_kind": kind.sender_kind if kind else "",
-            "validity": form.get(f"fallback_validity_{i}", ""),
-            "validity_unit": form.get(f"fallback_validity_unit_{i}", "hours"),
-            "sender_name": f"fallback_sender_{i}",
-            "errors": {part: field_errors.get(f"fallback_{part}_{i}", "")
-                       for part in ("text", "sender", "validity")}
-            | {"channel": field_errors.get(f"fallback_{i}", "")},
-        })  # fmt: skip
+        rows.append(
+            {
+                "i": i,
+                "channel": channel,
+                "text": form.get(f"fallback_text_{i}", ""),
+                "sender": form.get(f"fallback_sender_{i}", ""),
+                "default_sender": kind.default_sender() if kind else "",
+                "known_senders": known.get(kind.name, []) if kind else [],
+                "sender_kind": kind.sender_kind if kind else "",
+                "validity": form.get(f"fallback_validity_{i}", ""),
+                "validity_unit": form.get(f"fallback_validity_unit_{i}", "hours"),
+                "sender_name": f"fallback_sender_{i}",
+                "errors": {
+                    part: field_errors.get(f"fallback_{part}_{i}", "")
+                    for part in ("text", "sender", "validity")
+                }
+                | {"channel": field_errors.get(f"fallback_{i}", "")},
+            }
+        )
     return rows
 
 

@@ -19,8 +19,13 @@ from campaigns.split import SplitSpec, VariantSpec, split_spec_problems
 from channels.registry import channel_names, channel_type
 
 NAMES = ("A", "B", "C", "D")
-DEFAULTS = {"share": "20", "holdout": "0", "winner_by": WinnerBy.CLICKS, "decide_hours": "4",
-            "if_undecided": "leader"}  # fmt: skip
+DEFAULTS = {
+    "share": "20",
+    "holdout": "0",
+    "winner_by": WinnerBy.CLICKS,
+    "decide_hours": "4",
+    "if_undecided": "leader",
+}
 
 
 def split_from_post(post: QueryDict) -> dict[str, Any]:
@@ -54,8 +59,11 @@ def split_specs(
     if len(variants) == 1:
         variants = []  # one text: a holdout alone, no test
     numbers: dict[str, int] = {}
-    for key, label in (("share", "test share"), ("holdout", "holdout"),
-                       ("decide_hours", "decision time")):  # fmt: skip
+    for key, label in (
+        ("share", "test share"),
+        ("holdout", "holdout"),
+        ("decide_hours", "decision time"),
+    ):
         raw = split.get(key) or DEFAULTS[key]
         if not raw.isdigit():
             errors[f"split_{key}"] = f"The {label} must be a whole number."

@@ -125,8 +125,13 @@ class Command(BaseCommand):
         )
         if options["wait"]:
             state, reason = self._wait(message_id, options["timeout"])
-        result = {"to": phone, "kind": kind, "messageId": message_id, "state": state,
-                  "reason": reason}  # fmt: skip
+        result = {
+            "to": phone,
+            "kind": kind,
+            "messageId": message_id,
+            "state": state,
+            "reason": reason,
+        }
         if options["json"]:
             self.stdout.write(json.dumps(result))
         else:

@@ -38,9 +38,11 @@ class Command(BaseCommand):
         one.add_argument("--json", action="store_true")
         due = sub.add_parser("due", help="archive every finished campaign past the retention")
         due.add_argument(
-            "--older-than", type=int, metavar="DAYS",
+            "--older-than",
+            type=int,
+            metavar="DAYS",
             help="finished this many days ago or more (default: HERALD_HISTORY_RETENTION_DAYS)",
-        )  # fmt: skip
+        )
         due.add_argument("--limit", type=int, default=100)
         due.add_argument("--dry-run", action="store_true")
         due.add_argument("--json", action="store_true")

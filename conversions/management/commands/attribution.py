@@ -27,8 +27,9 @@ class Command(BaseCommand):
         again.add_argument("--from", dest="start", required=True, help="ISO 8601 with a zone")
         again.add_argument("--to", dest="end", required=True, help="ISO 8601 with a zone")
         for kind in ("click", "reply", "delivery"):
-            again.add_argument(f"--{kind}-window", metavar="ISO8601",
-                               help=f"default: the settings' ({kind})")  # fmt: skip
+            again.add_argument(
+                f"--{kind}-window", metavar="ISO8601", help=f"default: the settings' ({kind})"
+            )
         again.add_argument("--json", action="store_true")
 
     def handle(self, *args: str, action: str, **options: Any) -> None:

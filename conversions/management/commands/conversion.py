@@ -146,15 +146,19 @@ class Command(BaseCommand):
             total.retry += done.retry
             if not (done.forwarded or done.failed):
                 break  # nothing left but those Infobip cannot take now
-        summary = {"forwarded": total.forwarded, "failed": total.failed,
-                   "to_retry": len(set(total.retry))}  # fmt: skip
+        summary = {
+            "forwarded": total.forwarded,
+            "failed": total.failed,
+            "to_retry": len(set(total.retry)),
+        }
         if json:
             self.stdout.write(_json(summary))
             return
         self.stdout.write(" ".join(f"{key}={value}" for key, value in summary.items()))
 
-    def do_export(self, *, file: str, start: str | None, end: str | None, campaign: int | None,
-                  **_: Any) -> None:  # fmt: skip
+    def do_export(
+        self, *, file: str, start: str | None, end: str | None, campaign: int | None, **_: Any
+    ) -> None:
         bounds = {}
         for name, raw in (("start", start), ("end", end)):
             if raw:
@@ -177,9 +181,10 @@ class Command(BaseCommand):
 
 def _item(row: dict[str, str | None]) -> dict[str, Any]:
     item: dict[str, Any] = {
-        k: v for k in ("order_id", "value", "currency", "occurred_at", "token", "coupon")
+        k: v
+        for k in ("order_id", "value", "currency", "occurred_at", "token", "coupon")
         if (v := (row.get(k) or "").strip())
-    }  # fmt: skip
+    }
     if phone := (row.get("phone") or "").strip():
         item["contact"] = {"phone": phone}
     return item

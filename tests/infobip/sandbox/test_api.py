@@ -61,8 +61,10 @@ def test_sms_send_echoes_our_ids_and_generates_missing_ones(sandbox) -> None:
     body = example("sms_send_request_v3_full")
     body["options"]["includeSmsCountInResponse"] = True
     del body["messages"][1:]
-    body["messages"][0]["destinations"] = [{"to": "447900000001", "messageId": "ours-1"},
-                                           {"to": "447900000002"}]  # fmt: skip
+    body["messages"][0]["destinations"] = [
+        {"to": "447900000001", "messageId": "ours-1"},
+        {"to": "447900000002"},
+    ]
     body["messages"][0]["content"] = {"text": "x" * 161}
     response = sandbox.request("POST", "/sms/3/messages", json=body)
     assert response.status_code == 200
@@ -81,8 +83,9 @@ def test_sms_send_echoes_our_ids_and_generates_missing_ones(sandbox) -> None:
 
 
 def test_whatsapp_sends_answer_pending_enroute(sandbox) -> None:
-    text = sandbox.request("POST", "/whatsapp/1/message/text",
-                           json=example("whatsapp_send_text_request"))  # fmt: skip
+    text = sandbox.request(
+        "POST", "/whatsapp/1/message/text", json=example("whatsapp_send_text_request")
+    )
     assert text.status_code == 200
     assert response_validator("post", "/whatsapp/1/message/text").is_valid(text.json())
     assert text.json()["status"]["name"] == "PENDING_ENROUTE"
@@ -122,15 +125,23 @@ def test_preview_counts_parts_per_encoding(sandbox) -> None:
     assert preview("a" * 161)["messageCount"] == 2
     assert preview("€" * 80)["messageCount"] == 1  # extension characters take two septets
     assert preview("€" * 81)["messageCount"] == 2
-    assert preview("ж" * 70) == {"textPreview": "ж" * 70, "messageCount": 1,
-                                 "charactersRemaining": 0, "configuration": {}}  # fmt: skip
+    assert preview("ж" * 70) == {
+        "textPreview": "ж" * 70,
+        "messageCount": 1,
+        "charactersRemaining": 0,
+        "configuration": {},
+    }
     assert preview("ж" * 71)["messageCount"] == 2
 
 
 def test_inbound_configurations_crud(sandbox) -> None:
     path = "/resource-management/1/inbound-message-configurations"
-    body = {"channel": "SMS", "number": "447860099299", "keyword": "STOP",
-            "forwarding": {"type": "HTTP_FORWARD", "url": "http://127.0.0.1:9/x"}}  # fmt: skip
+    body = {
+        "channel": "SMS",
+        "number": "447860099299",
+        "keyword": "STOP",
+        "forwarding": {"type": "HTTP_FORWARD", "url": "http://127.0.0.1:9/x"},
+    }
     created = sandbox.request("POST", path, json=body)
     assert created.status_code == 200
     key = created.json()["configurationKey"]

@@ -26,9 +26,12 @@ TOKEN = "test-webhook-token-0123456789"
 def test_refuses_to_start_with_real_credentials(env, reason) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "infobip.sandbox", "--port", "0"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**_clean_env(), **env},
-    )  # fmt: skip
+    )
     assert result.returncode == 2
     assert reason in result.stderr
     assert "refusing to start the Infobip sandbox" in result.stderr
@@ -37,8 +40,12 @@ def test_refuses_to_start_with_real_credentials(env, reason) -> None:
 
 
 def _clean_env() -> dict[str, str]:
-    return {**os.environ, "HERALD_READ_DOTENV": "false", "INFOBIP_BASE_URL": "",
-            "INFOBIP_API_KEY": ""}  # fmt: skip
+    return {
+        **os.environ,
+        "HERALD_READ_DOTENV": "false",
+        "INFOBIP_BASE_URL": "",
+        "INFOBIP_API_KEY": "",
+    }
 
 
 def test_credentials_check() -> None:
@@ -58,11 +65,23 @@ def test_manage_sandbox_refuses_real_credentials() -> None:
 
 def test_sandbox_inbound_goes_through_the_sandbox(sandbox, webhook_sink) -> None:
     out = io.StringIO()
-    overrides = {"INFOBIP_SANDBOX_URL": sandbox.url, "INFOBIP_SANDBOX_API_KEY": sandbox.api_key,
-                 "PUBLIC_BASE_URL": webhook_sink.base, "INFOBIP_WEBHOOK_TOKEN": TOKEN}  # fmt: skip
+    overrides = {
+        "INFOBIP_SANDBOX_URL": sandbox.url,
+        "INFOBIP_SANDBOX_API_KEY": sandbox.api_key,
+        "PUBLIC_BASE_URL": webhook_sink.base,
+        "INFOBIP_WEBHOOK_TOKEN": TOKEN,
+    }
     with override_settings(**overrides):
-        call_command("sandbox_inbound", "--channel", "sms", "--from", "447900000001",
-                     "--text", "STOP", stdout=out)  # fmt: skip
+        call_command(
+            "sandbox_inbound",
+            "--channel",
+            "sms",
+            "--from",
+            "447900000001",
+            "--text",
+            "STOP",
+            stdout=out,
+        )
     (item,) = webhook_sink.results(f"/infobip/webhooks/{TOKEN}/sms/inbound/")
     assert (item["from"], item["keyword"]) == ("447900000001", "STOP")
     line = out.getvalue()
@@ -74,10 +93,20 @@ def test_sandbox_inbound_goes_through_the_sandbox(sandbox, webhook_sink) -> None
 def test_sandbox_inbound_direct_and_failures(webhook_sink) -> None:
     out = io.StringIO()
     closed = "http://127.0.0.1:9"  # nothing listens there: the command goes direct
-    with override_settings(INFOBIP_SANDBOX_URL=closed, PUBLIC_BASE_URL=webhook_sink.base,
-                           INFOBIP_WEBHOOK_TOKEN=TOKEN):  # fmt: skip
-        call_command("sandbox_inbound", "--channel", "whatsapp", "--from", "447900000002",
-                     "--text", "HELP", "--json", stdout=out)  # fmt: skip
+    with override_settings(
+        INFOBIP_SANDBOX_URL=closed, PUBLIC_BASE_URL=webhook_sink.base, INFOBIP_WEBHOOK_TOKEN=TOKEN
+    ):
+        call_command(
+            "sandbox_inbound",
+            "--channel",
+            "whatsapp",
+            "--from",
+            "447900000002",
+            "--text",
+            "HELP",
+            "--json",
+            stdout=out,
+        )
         result = json.loads(out.getvalue())
         assert result["status"] == 200
         assert result["via"] == "direct (sandbox not running)"
@@ -85,7 +114,16 @@ def test_sandbox_inbound_direct_and_failures(webhook_sink) -> None:
         assert item["message"] == {"type": "TEXT", "text": "HELP"}
         webhook_sink.status = 404
         with pytest.raises(CommandError, match="answered HTTP 404"):
-            call_command("sandbox_inbound", "--channel", "sms", "--from", "1", "--text", "hi",
-                         "--direct", stdout=io.StringIO())  # fmt: skip
+            call_command(
+                "sandbox_inbound",
+                "--channel",
+                "sms",
+                "--from",
+                "1",
+                "--text",
+                "hi",
+                "--direct",
+                stdout=io.StringIO(),
+            )
     with override_settings(INFOBIP_WEBHOOK_TOKEN=""), pytest.raises(CommandError, match="TOKEN"):
         call_command("sandbox_inbound", "--channel", "sms", "--from", "1", "--text", "hi")

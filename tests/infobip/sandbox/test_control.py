@@ -10,8 +10,9 @@ WA_INBOUND = openapi.webhook_validator("whatsapp", "receive-inbound-whatsapp-mes
 
 
 def test_inbound_sms_push_in_mo_json_2_shape(sandbox, webhook_sink) -> None:
-    answer = sandbox.inbound("sms", "447900000001", "stop please", to="447860099299",
-                             url=webhook_sink.url("/in"))  # fmt: skip
+    answer = sandbox.inbound(
+        "sms", "447900000001", "stop please", to="447860099299", url=webhook_sink.url("/in")
+    )
     assert answer["status"] == 200
     (body,) = webhook_sink.bodies("/in")
     assert list(SMS_INBOUND.iter_errors(body)) == []
@@ -52,14 +53,25 @@ def test_inbound_without_url_is_queued_for_the_inbox_pull(sandbox) -> None:
 
 def test_inbound_follows_the_numbers_inbound_configuration(sandbox, webhook_sink) -> None:
     path = "/resource-management/1/inbound-message-configurations"
-    sandbox.request("POST", path, json={
-        "channel": "SMS", "number": "447860099299", "keyword": "QUIZ",
-        "forwarding": {"type": "HTTP_FORWARD", "url": webhook_sink.url("/quiz")},
-    })  # fmt: skip
-    sandbox.request("POST", path, json={
-        "channel": "SMS", "number": "447860099299",
-        "forwarding": {"type": "HTTP_FORWARD", "url": webhook_sink.url("/all")},
-    })  # fmt: skip
+    sandbox.request(
+        "POST",
+        path,
+        json={
+            "channel": "SMS",
+            "number": "447860099299",
+            "keyword": "QUIZ",
+            "forwarding": {"type": "HTTP_FORWARD", "url": webhook_sink.url("/quiz")},
+        },
+    )
+    sandbox.request(
+        "POST",
+        path,
+        json={
+            "channel": "SMS",
+            "number": "447860099299",
+            "forwarding": {"type": "HTTP_FORWARD", "url": webhook_sink.url("/all")},
+        },
+    )
     sandbox.inbound("sms", "447900000004", "quiz Paris", to="447860099299")
     sandbox.inbound("sms", "447900000004", "hello", to="447860099299")
     (quiz,) = webhook_sink.results("/quiz")

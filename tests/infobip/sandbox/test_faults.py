@@ -23,8 +23,9 @@ def test_429_with_and_without_retry_after(sandbox, sms_body) -> None:
     assert with_header.headers["Retry-After"] == "7"
     assert with_header.json() == example("error_v3_429")
     sandbox.configure(retry_after_share=0)
-    legacy = sandbox.request("POST", "/whatsapp/1/message/text",
-                             json=example("whatsapp_send_text_request"))  # fmt: skip
+    legacy = sandbox.request(
+        "POST", "/whatsapp/1/message/text", json=example("whatsapp_send_text_request")
+    )
     assert legacy.status_code == 429
     assert "Retry-After" not in legacy.headers
     assert legacy.json() == example("error_v2_429")
@@ -44,8 +45,12 @@ def test_5xx_accepts_nothing(sandbox, sms_body) -> None:
 def test_dropped_connection_after_read_still_accepts(sandbox, sms_body) -> None:
     sandbox.configure(drop_after_read=1)
     with pytest.raises(requests.ConnectionError):
-        requests.post(sandbox.url + "/sms/3/messages", json=sms_body(2), timeout=10,
-                      headers={"Authorization": f"App {sandbox.api_key}"})  # fmt: skip
+        requests.post(
+            sandbox.url + "/sms/3/messages",
+            json=sms_body(2),
+            timeout=10,
+            headers={"Authorization": f"App {sandbox.api_key}"},
+        )
     assert sandbox.truth("m-1")["state"] in ("accepted", "final")  # sent, though nobody heard
     assert sandbox.state()["faults"]["dropped"] == 1
 
@@ -53,8 +58,12 @@ def test_dropped_connection_after_read_still_accepts(sandbox, sms_body) -> None:
 def test_slow_answers(sandbox, sms_body) -> None:
     sandbox.configure(slow_ms=1500)
     with pytest.raises(requests.ReadTimeout):
-        requests.post(sandbox.url + "/sms/3/messages", json=sms_body(), timeout=(5, 0.2),
-                      headers={"Authorization": f"App {sandbox.api_key}"})  # fmt: skip
+        requests.post(
+            sandbox.url + "/sms/3/messages",
+            json=sms_body(),
+            timeout=(5, 0.2),
+            headers={"Authorization": f"App {sandbox.api_key}"},
+        )
     assert sandbox.state()["faults"]["slow"] == 1
 
 

@@ -9,8 +9,19 @@ from .conftest import example, response_validator
 SMS_DLR = openapi.webhook_validator("sms", "receive-outbound-sms-message-reports-v3")
 WA_DLR = openapi.webhook_validator("whatsapp", "receive-whatsapp-delivery-reports")
 WA_SEEN = openapi.webhook_validator("whatsapp", "receive-whatsapp-seen-reports")
-SMS_REPORT_KEYS = {"bulkId", "messageId", "to", "sender", "sentAt", "doneAt", "messageCount",
-                   "price", "status", "error", "callbackData"}  # fmt: skip
+SMS_REPORT_KEYS = {
+    "bulkId",
+    "messageId",
+    "to",
+    "sender",
+    "sentAt",
+    "doneAt",
+    "messageCount",
+    "price",
+    "status",
+    "error",
+    "callbackData",
+}
 STATUS_KEYS = {"groupId", "groupName", "id", "name", "description"}
 
 
@@ -23,8 +34,10 @@ def test_sms_reports_are_pushed_in_batches_of_100_in_the_spec_shape(
 ) -> None:
     sandbox.configure(outcomes="delivered=0.5,undeliverable=0.2,expired=0.2,rejected=0.1")
     body = sms_body(250, url=webhook_sink.url("/dlr"))
-    body["messages"][0]["options"] = {"platform": {"entityId": "ent", "applicationId": "app"},
-                                      "campaignReferenceId": "spring"}  # fmt: skip
+    body["messages"][0]["options"] = {
+        "platform": {"entityId": "ent", "applicationId": "app"},
+        "campaignReferenceId": "spring",
+    }
     assert sandbox.request("POST", "/sms/3/messages", json=body).status_code == 200
     assert sandbox.flush() == 0
     results = webhook_sink.wait_for_results(250, "/dlr")
@@ -127,8 +140,11 @@ def test_whatsapp_reports_seen_and_not_on_whatsapp_with_sms_failover(sandbox, we
     sandbox.configure(seen_rate=1, outcomes="delivered=1", not_on_whatsapp=0.5)
     body = example("whatsapp_send_template_request_sms_failover")
     template = body["messages"][0]
-    template["content"] = {"templateName": "order_update", "language": "en",
-                           "templateData": {"body": {"placeholders": ["A-1", "Fri"]}}}  # fmt: skip
+    template["content"] = {
+        "templateName": "order_update",
+        "language": "en",
+        "templateData": {"body": {"placeholders": ["A-1", "Fri"]}},
+    }
     body["messages"] = [
         {**template, "to": f"4479{i:08d}", "messageId": f"wa-{i}", "notifyUrl": webhook_sink.url()}
         for i in range(20)
@@ -167,8 +183,9 @@ def test_whatsapp_reports_seen_and_not_on_whatsapp_with_sms_failover(sandbox, we
 def test_template_problems_end_undeliverable(sandbox) -> None:
     def send(content: dict) -> dict:
         message = {"from": "447860099299", "to": "447900000001", "content": content}
-        answer = sandbox.request("POST", "/whatsapp/1/message/template",
-                                 json={"messages": [message]}).json()  # fmt: skip
+        answer = sandbox.request(
+            "POST", "/whatsapp/1/message/template", json={"messages": [message]}
+        ).json()
         return sandbox.truth(answer["messages"][0]["messageId"])
 
     data = {"body": {"placeholders": ["x"]}}

@@ -43,10 +43,14 @@ def _sms(**message) -> dict:
 
 
 def _template(**content) -> dict:
-    base = {"templateName": "order_update", "templateData": {"body": {"placeholders": ["1", "2"]}},
-            "language": "en"}  # fmt: skip
-    return {"messages": [{"from": "447860099299", "to": "447900000001",
-                          "content": {**base, **content}}]}  # fmt: skip
+    base = {
+        "templateName": "order_update",
+        "templateData": {"body": {"placeholders": ["1", "2"]}},
+        "language": "en",
+    }
+    return {
+        "messages": [{"from": "447860099299", "to": "447900000001", "content": {**base, **content}}]
+    }
 
 
 BAD_BODIES = [
@@ -136,10 +140,15 @@ def test_discriminator_mappings_are_enforced_beyond_the_reference() -> None:
 
 # Random damage to valid bodies: wrong types, missing keys, over-long strings, extra nesting.
 _JUNK = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.floats(allow_nan=False),
-    st.text(max_size=5), st.just("x" * 5000), st.lists(st.integers(), max_size=2),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
+    st.just("x" * 5000),
+    st.lists(st.integers(), max_size=2),
     st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-)  # fmt: skip
+)
 
 
 def _paths(node, prefix=()):
@@ -154,8 +163,10 @@ def _paths(node, prefix=()):
 
 @st.composite
 def damaged(draw, op_name):
-    op, name = {"sms": (SMS, "sms_send_request_v3_full"),
-                "text": (WA_TEXT, "whatsapp_send_text_request")}[op_name]  # fmt: skip
+    op, name = {
+        "sms": (SMS, "sms_send_request_v3_full"),
+        "text": (WA_TEXT, "whatsapp_send_text_request"),
+    }[op_name]
     body = copy.deepcopy(example(name))
     for _ in range(draw(st.integers(1, 3))):
         paths = [p for p in _paths(body) if p]

@@ -86,8 +86,17 @@ def test_the_conversation_shows_outbound_and_inbound_in_order(
         text="Spring sale today", claimed_at=now - dt.timedelta(minutes=10)
     )
     received = (now - dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-    body = {"results": [{"messageId": "in-1", "from": message.phone[1:], "to": "447860099299",
-                         "text": "HELP", "receivedAt": received}]}  # fmt: skip
+    body = {
+        "results": [
+            {
+                "messageId": "in-1",
+                "from": message.phone[1:],
+                "to": "447860099299",
+                "text": "HELP",
+                "receivedAt": received,
+            }
+        ]
+    }
     post("sms/inbound", body)
     inbound = InboundMessage.objects.get()
     listing = admin_client.get(reverse("admin:infobip_inboundmessage_changelist"))

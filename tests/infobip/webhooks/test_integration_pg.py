@@ -95,8 +95,16 @@ def test_hostile_bodies_never_500_nor_break_processing_on_postgresql(client) -> 
             assert stored.status in (EventStatus.PROCESSED, EventStatus.DUPLICATE), stored.error
 
     check()
-    nul = {"results": [{"messageId": "in\x00", "from": "447946000001\x00", "text": "ST\x00OP",
-                        "message": {"type": "TEXT\x00", "text": "\x00"}}]}  # fmt: skip
+    nul = {
+        "results": [
+            {
+                "messageId": "in\x00",
+                "from": "447946000001\x00",
+                "text": "ST\x00OP",
+                "message": {"type": "TEXT\x00", "text": "\x00"},
+            }
+        ]
+    }
     for kind in ("sms/inbound", "whatsapp/inbound"):
         assert post(kind, nul).status_code == 200
         assert WebhookEvent.objects.latest("id").status == EventStatus.PROCESSED
@@ -106,9 +114,12 @@ def test_hostile_bodies_never_500_nor_break_processing_on_postgresql(client) -> 
 def loop(celery_worker, sandbox, engine_settings):
     """A real worker; the sandbox pushes to this test's live server, which stores and enqueues."""
     sandbox.configure(
-        intermediate=True, shuffle_pushes=True, duplicate_pushes=0.5, push_batch=25,
+        intermediate=True,
+        shuffle_pushes=True,
+        duplicate_pushes=0.5,
+        push_batch=25,
         outcomes={"delivered": 0.8, "undeliverable": 0.1, "expired": 0.05, "rejected": 0.05},
-    )  # fmt: skip
+    )
     return celery_worker, sandbox
 
 
@@ -159,8 +170,9 @@ def test_the_whole_loop_with_a_real_worker(loop) -> None:
 
     # A STOP pushed by the sandbox: stored, processed by the worker, confirmed by SMS.
     phone = Message.objects.filter(campaign=campaign).first().phone
-    sandbox.inbound("sms", phone[1:], "Stop please", to="447860099299",
-                    url=webhook_url("sms/inbound"))  # fmt: skip
+    sandbox.inbound(
+        "sms", phone[1:], "Stop please", to="447860099299", url=webhook_url("sms/inbound")
+    )
     wait_for(
         lambda: InboundMessage.objects.filter(reply_status="sent").exists(),
         timeout=30,

@@ -22,12 +22,23 @@ def _variants() -> list[tuple[dict, str]]:
     whatsapp.pop("sender")
     mixed = {k.upper(): v for k, v in report(ID).items()}  # not documented casing: the general path
     nested = {**report(ID), "status": {**report(ID)["status"], "extra": [1, 2]}}  # unhashable
-    items = [(v3, "SMS"), (legacy, "SMS"), (no_price, "SMS"), (epoch, "SMS"), (odd, "SMS"),
-             (whatsapp, "WHATSAPP"), (mixed, "SMS"), (nested, "SMS")]  # fmt: skip
+    items = [
+        (v3, "SMS"),
+        (legacy, "SMS"),
+        (no_price, "SMS"),
+        (epoch, "SMS"),
+        (odd, "SMS"),
+        (whatsapp, "WHATSAPP"),
+        (mixed, "SMS"),
+        (nested, "SMS"),
+    ]
     # Infobip's published examples of every report push, read as the processing path does.
-    for name, channel in (("sms_dlr_push_v2", "SMS"), ("sms_dlr_push_v3", "SMS"),
-                          ("whatsapp_dlr_push", "WHATSAPP"),
-                          ("messages_api_dlr_push", "WHATSAPP")):  # fmt: skip
+    for name, channel in (
+        ("sms_dlr_push_v2", "SMS"),
+        ("sms_dlr_push_v3", "SMS"),
+        ("whatsapp_dlr_push", "WHATSAPP"),
+        ("messages_api_dlr_push", "WHATSAPP"),
+    ):
         items += [(item, channel) for item in example(name).get("results", [])]
     return items
 

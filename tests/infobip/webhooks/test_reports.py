@@ -106,14 +106,23 @@ def test_mixed_casing_of_keys_and_values_is_understood(post) -> None:
     _, (message,) = make_ledger(1)
     item = {
         "MESSAGEID": str(message.message_id).upper(),
-        "Status": {"GROUPID": 2, "GroupName": "undeliverable", "ID": 9,
-                   "Name": "undeliverable_not_delivered"},
-        "ERROR": {"groupid": 1, "groupName": "Handset_Errors", "id": 1,
-                  "name": "ec_unknown_subscriber", "Permanent": "TRUE"},
+        "Status": {
+            "GROUPID": 2,
+            "GroupName": "undeliverable",
+            "ID": 9,
+            "Name": "undeliverable_not_delivered",
+        },
+        "ERROR": {
+            "groupid": 1,
+            "groupName": "Handset_Errors",
+            "id": 1,
+            "name": "ec_unknown_subscriber",
+            "Permanent": "TRUE",
+        },
         "Price": {"PricePerMessage": "0.0300", "Currency": "eur"},
         "SmsCount": 2,
         "DoneAt": "2026-11-21T10:00:00.000Z",
-    }  # fmt: skip
+    }
     assert post("sms/reports", {"RESULTS": [item]}).status_code == 200
     message.refresh_from_db()
     assert message.state == "undeliverable"
@@ -172,8 +181,13 @@ def test_blocking_provider_errors_opt_the_contact_out_and_skip_their_queue(post)
     other_campaign, (queued,) = make_ledger(1, state="queued")
     assert queued.contact_id == message.contact_id
     item = report(str(message.message_id), price=0.0)
-    item["status"] = {"groupId": 5, "groupName": "REJECTED", "id": 10, "name": "REJECTED_DND",
-                      "description": "Do not disturb"}  # fmt: skip
+    item["status"] = {
+        "groupId": 5,
+        "groupName": "REJECTED",
+        "id": 10,
+        "name": "REJECTED_DND",
+        "description": "Do not disturb",
+    }
     post("sms/reports", {"results": [item]})
     contact = Contact.objects.get(pk=message.contact_id)
     assert contact.opted_out is True
@@ -197,8 +211,13 @@ def test_an_ordinary_failure_does_not_opt_anyone_out(post) -> None:
 def test_whatsapp_marketing_opt_out_error_feeds_the_suppression(post) -> None:
     _, (message,) = make_ledger(1, channel="whatsapp")
     item = report(str(message.message_id), "UNDELIVERABLE_NOT_DELIVERED")
-    item["error"] = {"groupId": 1, "groupName": "HANDSET_ERRORS", "id": 7033,
-                     "name": "EC_MARKETING_OPT_OUT", "permanent": True}  # fmt: skip
+    item["error"] = {
+        "groupId": 1,
+        "groupName": "HANDSET_ERRORS",
+        "id": 7033,
+        "name": "EC_MARKETING_OPT_OUT",
+        "permanent": True,
+    }
     post("whatsapp/reports", {"results": [item]})
     contact = Contact.objects.get(pk=message.contact_id)
     assert (contact.opted_out, contact.opted_out_channel) == (True, "whatsapp")

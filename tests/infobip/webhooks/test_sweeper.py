@@ -49,9 +49,13 @@ def _assert_matches_sandbox(messages, sandbox) -> None:
 def test_reports_never_pushed_are_pulled_stored_and_applied(live) -> None:
     sms_campaign, sms_rows = make_ledger(60, state="queued", text="Hi", sender="Herald")
     wa_campaign, wa_rows = make_ledger(
-        20, state="queued", channel="whatsapp", prefix="+4479461", text="Hi",
+        20,
+        state="queued",
+        channel="whatsapp",
+        prefix="+4479461",
+        text="Hi",
         campaign_state="running",
-    )  # fmt: skip
+    )
     Campaign.objects.filter(pk=wa_campaign.pk).update(channel="whatsapp_text")
     _send_all(sms_campaign)
     _send_all(wa_campaign)
@@ -233,9 +237,12 @@ def test_messages_without_a_final_report_expire_after_the_validity(settings) -> 
 def test_a_silent_whatsapp_message_that_expires_gets_its_failover() -> None:
     now = timezone.now()
     _campaign, (row,) = make_ledger(
-        1, channel="whatsapp", campaign_state="paused", failover_mode="herald",
+        1,
+        channel="whatsapp",
+        campaign_state="paused",
+        failover_mode="herald",
         failover_text="Hello by SMS",
-    )  # fmt: skip
+    )
     Message.objects.filter(pk=row.pk).update(claimed_at=now - dt.timedelta(hours=50))
     assert messages_give_up(now=now) == 1
     assert Message.objects.get(replaces=row).state == "queued"

@@ -228,9 +228,14 @@ def test_access_logs_of_webhook_urls_never_show_the_token() -> None:
         classes = [settings.LOGGING["filters"][f]["()"] for f in filters]
         assert all(c.endswith("RedactSecretsFilter") for c in classes)
     record = logging.LogRecord(
-        "django.server", logging.INFO, __file__, 1, '"POST %s HTTP/1.1" 200 19',
-        (path_of("sms/reports"),), None,
-    )  # fmt: skip
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"POST %s HTTP/1.1" 200 19',
+        (path_of("sms/reports"),),
+        None,
+    )
     assert RedactSecretsFilter().filter(record)
     assert token not in record.getMessage()
     assert "/sms/reports/" in record.getMessage()

@@ -32,14 +32,26 @@ def environ(
 ) -> dict[str, Any]:
     """A WSGI environ as gunicorn builds it for one request from 127.0.0.1."""
     return {
-        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
-        "SCRIPT_NAME": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000",
-        "HTTP_HOST": "127.0.0.1:8000", "REMOTE_ADDR": "127.0.0.1",
-        "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)),
-        "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": True,
-        "wsgi.run_once": False, "wsgi.version": (1, 0), **extra,
-    }  # fmt: skip
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SCRIPT_NAME": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "REMOTE_ADDR": "127.0.0.1",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+        **extra,
+    }
 
 
 def call(app, env: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
@@ -105,7 +117,7 @@ CASES = {
     "empty body": dict(kind="sms/reports", body=b""),
     "bad content length": dict(kind="sms/reports", body=b"{}", CONTENT_LENGTH="abc"),
     "negative content length": dict(kind="sms/reports", body=b"{}", CONTENT_LENGTH="-5"),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -319,19 +331,27 @@ def test_gunicorn_serves_the_fast_path_over_real_http(tmp_path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {
-        **os.environ, "HERALD_READ_DOTENV": "false", "DEBUG": "false",
-        "SECRET_KEY": "tests-only-not-a-secret", "ALLOWED_HOSTS": "127.0.0.1",
+        **os.environ,
+        "HERALD_READ_DOTENV": "false",
+        "DEBUG": "false",
+        "SECRET_KEY": "tests-only-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1",
         "DATABASE_URL": worker_fixtures.test_database_url(),
-        "INFOBIP_WEBHOOK_TOKEN": settings.INFOBIP_WEBHOOK_TOKEN, "CELERY_BROKER_URL": "memory://",
-        "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1",
-    }  # fmt: skip
+        "INFOBIP_WEBHOOK_TOKEN": settings.INFOBIP_WEBHOOK_TOKEN,
+        "CELERY_BROKER_URL": "memory://",
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": "1",
+    }
     log = tmp_path / "gunicorn.log"
     root = settings.BASE_DIR
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py"],
-            cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 120
