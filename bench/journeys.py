@@ -99,8 +99,12 @@ def _quantiles(values: list[float]) -> dict:
     if not values:
         return {}
     pick = lambda q: values[min(len(values) - 1, int(q * len(values)))]  # noqa: E731
-    return {"p50": round(pick(0.5), 3), "p99": round(pick(0.99), 3), "max": round(values[-1], 3),
-            "mean": round(statistics.mean(values), 3)}  # fmt: skip
+    return {
+        "p50": round(pick(0.5), 3),
+        "p99": round(pick(0.99), 3),
+        "max": round(values[-1], 3),
+        "mean": round(statistics.mean(values), 3),
+    }
 
 
 def part_events(size: int, run: int) -> dict:
@@ -108,8 +112,9 @@ def part_events(size: int, run: int) -> dict:
     db = f"herald_bench_jevents_{size}"
     url = h.create_db(db)
     try:
-        h.setup_django(url, h.broker_url(13), HERALD_API_RATE="1000000/min",
-                       CELERY_TASK_ALWAYS_EAGER="false")  # fmt: skip
+        h.setup_django(
+            url, h.broker_url(13), HERALD_API_RATE="1000000/min", CELERY_TASK_ALWAYS_EAGER="false"
+        )
         from django.contrib.auth.models import User
         from django.test import Client
 
@@ -123,26 +128,45 @@ def part_events(size: int, run: int) -> dict:
         client = Client(HTTP_AUTHORIZATION=f"Bearer {secret}")
         # A running server has its URLconf, views and DRF loaded: the first request's imports
         # (~1 s here, a fifth of a 20,000-event run) are start-up, not throughput.
-        client.post("/api/v1/events/batch", json.dumps({"events": [{"name": "warm-up"}]}),
-                    content_type="application/json")  # fmt: skip
+        client.post(
+            "/api/v1/events/batch",
+            json.dumps({"events": [{"name": "warm-up"}]}),
+            content_type="application/json",
+        )
         load = h.loadavg()
         start, cpu = time.perf_counter(), time.process_time()
         for offset in range(0, size, 1000):
-            events = [{"name": "bench", "contact": {"phone": f"+4479{i:08d}"}, "key": f"k{i}",
-                       "properties": {"item": "shoes", "total": i}}
-                      for i in range(offset + 1, min(offset + 1000, size) + 1)]  # fmt: skip
-            answer = client.post("/api/v1/events/batch", json.dumps({"events": events}),
-                                 content_type="application/json")  # fmt: skip
+            events = [
+                {
+                    "name": "bench",
+                    "contact": {"phone": f"+4479{i:08d}"},
+                    "key": f"k{i}",
+                    "properties": {"item": "shoes", "total": i},
+                }
+                for i in range(offset + 1, min(offset + 1000, size) + 1)
+            ]
+            answer = client.post(
+                "/api/v1/events/batch",
+                json.dumps({"events": events}),
+                content_type="application/json",
+            )
             if answer.status_code != 202 or answer.json()["rejected"]:
                 raise RuntimeError(answer.content[:500])
         elapsed = time.perf_counter() - start
         stored = Event.objects.count()
         entered = JourneyEntry.objects.filter(journey=journey).count()
-        return {"bench": "journey_events", "size": size, "run": run, "loadavg_before": load,
-                "events_per_s": round(size / elapsed), "seconds": round(elapsed, 2),
-                "app_cpu_us_per_event": round((time.process_time() - cpu) / size * 1e6, 1),
-                "stored": stored, "entered": entered,
-                "ok": stored == size and entered == size}  # fmt: skip
+        return {
+            "bench": "journey_events",
+            "size": size,
+            "run": run,
+            "loadavg_before": load,
+            "events_per_s": round(size / elapsed),
+            "seconds": round(elapsed, 2),
+            "app_cpu_us_per_event": round((time.process_time() - cpu) / size * 1e6, 1),
+            "stored": stored,
+            "entered": entered,
+            "ok": stored == size and entered == size,
+        }
     finally:
         _drop(db)
 
@@ -151,8 +175,12 @@ def _engine_stack(size: int, logs: Path, db: str, sandbox: "h.Sandbox | None", *
     url = h.create_db(db)
     broker = h.broker_url(13)
     h.redis_flush(broker)
-    extra = {"HERALD_JOURNEY_CHAINS": 2, "HERALD_COUNTRY_QUIET_HOURS": "false",
-             "HERALD_API_RATE": "1000000/min", **env}  # fmt: skip
+    extra = {
+        "HERALD_JOURNEY_CHAINS": 2,
+        "HERALD_COUNTRY_QUIET_HOURS": "false",
+        "HERALD_API_RATE": "1000000/min",
+        **env,
+    }
     if sandbox is not None:
         extra["INFOBIP_SANDBOX_URL"] = sandbox.url
     h.setup_django(url, broker, **extra)
@@ -196,14 +224,21 @@ def part_steps(size: int, run: int) -> dict:
         from campaigns.models import Message
 
         messages = Message.objects.filter(campaign__journey_step__version__journey=journey).count()
-        return {"bench": "journey_steps", "size": size, "run": run, "loadavg_before": load,
-                "steps": steps, "steps_per_s": round(steps / elapsed),
-                "entries_per_s": round(size / elapsed), "seconds": round(elapsed, 1),
-                "worker_cpu_us_per_step": round((h.children_cpu_s(worker.pid) - cpu0)
-                                                / steps * 1e6, 1),
-                "worker_idle_pss_mb": round(idle, 1), "worker_peak_pss_mb": round(peak, 1),
-                "messages_written": messages,
-                "ok": steps == 3 * size and messages == size}  # fmt: skip
+        return {
+            "bench": "journey_steps",
+            "size": size,
+            "run": run,
+            "loadavg_before": load,
+            "steps": steps,
+            "steps_per_s": round(steps / elapsed),
+            "entries_per_s": round(size / elapsed),
+            "seconds": round(elapsed, 1),
+            "worker_cpu_us_per_step": round((h.children_cpu_s(worker.pid) - cpu0) / steps * 1e6, 1),
+            "worker_idle_pss_mb": round(idle, 1),
+            "worker_peak_pss_mb": round(peak, 1),
+            "messages_written": messages,
+            "ok": steps == 3 * size and messages == size,
+        }
     finally:
         if worker is not None:
             worker.stop()
@@ -224,8 +259,12 @@ def _stages(sent_at: dict[str, float]) -> dict:
             " WHERE m.accepted_at IS NOT NULL"
         )
         rows = cursor.fetchall()
-    gaps: dict[str, list[float]] = {"post_to_stored": [], "stored_to_engine": [],
-                                    "engine_to_claim": [], "claim_to_accepted": []}  # fmt: skip
+    gaps: dict[str, list[float]] = {
+        "post_to_stored": [],
+        "stored_to_engine": [],
+        "engine_to_claim": [],
+        "claim_to_accepted": [],
+    }
     for phone, received, created, claimed, accepted in rows:
         marks = [sent_at[phone], float(received), float(created), float(claimed), float(accepted)]
         for name, a, b in zip(gaps, marks, marks[1:], strict=False):
@@ -244,8 +283,9 @@ def part_latency(seconds: int, run: int, rate: int = 100) -> dict:
     worker = web = None
     try:
         port = h.free_port()
-        _, _, env = _engine_stack(size, logs, db, sandbox,
-                                  PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")  # fmt: skip
+        _, _, env = _engine_stack(
+            size, logs, db, sandbox, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}"
+        )
         from django.contrib.auth.models import User
 
         from api.tokens import api_token_create
@@ -273,8 +313,10 @@ def part_latency(seconds: int, run: int, rate: int = 100) -> dict:
             if answer.status_code != 202:
                 raise RuntimeError(answer.text[:300])
 
-        threads = [threading.Thread(target=lambda k=k: [post(i) for i in range(k, size + 1, 8)])
-                   for k in range(1, 9)]  # fmt: skip
+        threads = [
+            threading.Thread(target=lambda k=k: [post(i) for i in range(k, size + 1, 8)])
+            for k in range(1, 9)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -283,12 +325,21 @@ def part_latency(seconds: int, run: int, rate: int = 100) -> dict:
         accepted = Message.objects.filter(accepted_at__isnull=False)
         while accepted.count() < size and time.time() < deadline:
             time.sleep(0.5)
-        latencies = [at.timestamp() - sent_at[phone]
-                     for phone, at in accepted.values_list("phone", "accepted_at")]  # fmt: skip
-        return {"bench": "journey_latency", "size": size, "run": run, "rate": rate,
-                "loadavg_before": load, "sent": len(latencies),
-                "latency_s": _quantiles(latencies), "stages_s": _stages(sent_at),
-                "ok": len(latencies) == size}  # fmt: skip
+        latencies = [
+            at.timestamp() - sent_at[phone]
+            for phone, at in accepted.values_list("phone", "accepted_at")
+        ]
+        return {
+            "bench": "journey_latency",
+            "size": size,
+            "run": run,
+            "rate": rate,
+            "loadavg_before": load,
+            "sent": len(latencies),
+            "latency_s": _quantiles(latencies),
+            "stages_s": _stages(sent_at),
+            "ok": len(latencies) == size,
+        }
     finally:
         for proc in (web, worker):
             if proc is not None:
@@ -305,8 +356,15 @@ def part_drill(size: int, run: int, kills: int = 3, seed: int | None = None) -> 
     sandbox = h.Sandbox(logs / "sandbox.log", ["--push-delay", "600"])
     worker = beat = None
     try:
-        _, _, env = _engine_stack(size, logs, db, sandbox, HERALD_SWEEP_INTERVAL="2",
-                                  HERALD_SETTLE_AFTER="5", HERALD_REQUEUE_AFTER="20")  # fmt: skip
+        _, _, env = _engine_stack(
+            size,
+            logs,
+            db,
+            sandbox,
+            HERALD_SWEEP_INTERVAL="2",
+            HERALD_SETTLE_AFTER="5",
+            HERALD_REQUEUE_AFTER="20",
+        )
         from django.db.models import Count, Max, Min
 
         from campaigns.models import Message, SendBatch
@@ -315,9 +373,21 @@ def part_drill(size: int, run: int, kills: int = 3, seed: int | None = None) -> 
         journey = _journey(STEPS)
         _waiting(journey)
         worker = h.worker(env, logs / "worker.log")
-        beat = h.Process("beat", [str(h.VENV_BIN / "celery"), "-A", "config", "beat", "-l",
-                                  "info", "-s", str(logs / "beat-schedule")],
-                         env, logs / "beat.log").start(ready=b"beat: Starting")  # fmt: skip
+        beat = h.Process(
+            "beat",
+            [
+                str(h.VENV_BIN / "celery"),
+                "-A",
+                "config",
+                "beat",
+                "-l",
+                "info",
+                "-s",
+                str(logs / "beat-schedule"),
+            ],
+            env,
+            logs / "beat.log",
+        ).start(ready=b"beat: Starting")
         load = h.loadavg()
         start = time.perf_counter()
         killed_at = []
@@ -353,17 +423,31 @@ def part_drill(size: int, run: int, kills: int = 3, seed: int | None = None) -> 
             and counts["done"]["exited_completed"] == size
             and sum(r["waiting"] for k, r in counts.items() if k) == 0
         )
-        return {"bench": "journey_drill", "size": size, "run": run, "kills": kills,
-                "killed_at_ledger_rows": killed_at, "loadavg_before": load,
-                "seconds": round(elapsed, 1), "entries_left_active": active.count(),
-                "sandbox_accepted": state["accepted"]["total"],
-                "duplicates": state["duplicates"], "contacts_with_two_messages": per_contact,
-                "entries_with_a_bad_ledger": bad_ledgers, "entries_with_a_ledger": len(per_entry),
-                "counters_consistent": consistent,
-                "ok": (state["accepted"]["total"] == size and not active.exists()
-                       and state["duplicates"] == {"messageId": 0, "recipientCallbackData": 0}
-                       and per_contact == 0 and bad_ledgers == 0 and len(per_entry) == size
-                       and consistent)}  # fmt: skip
+        return {
+            "bench": "journey_drill",
+            "size": size,
+            "run": run,
+            "kills": kills,
+            "killed_at_ledger_rows": killed_at,
+            "loadavg_before": load,
+            "seconds": round(elapsed, 1),
+            "entries_left_active": active.count(),
+            "sandbox_accepted": state["accepted"]["total"],
+            "duplicates": state["duplicates"],
+            "contacts_with_two_messages": per_contact,
+            "entries_with_a_bad_ledger": bad_ledgers,
+            "entries_with_a_ledger": len(per_entry),
+            "counters_consistent": consistent,
+            "ok": (
+                state["accepted"]["total"] == size
+                and not active.exists()
+                and state["duplicates"] == {"messageId": 0, "recipientCallbackData": 0}
+                and per_contact == 0
+                and bad_ledgers == 0
+                and len(per_entry) == size
+                and consistent
+            ),
+        }
     finally:
         for proc in (beat, worker):
             if proc is not None:

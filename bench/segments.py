@@ -185,8 +185,11 @@ def build(db: str, size: int, now: dt.datetime) -> dict:
             for i in range(1, size + 1):
                 country = countries[i - 1]
                 out = rng.random() < 0.02
-                attributes = {"city": rng.choice(CITIES), "tier": _pick(rng, TIERS),
-                              "signup_year": str(rng.randint(2015, 2026))}  # fmt: skip
+                attributes = {
+                    "city": rng.choice(CITIES),
+                    "tier": _pick(rng, TIERS),
+                    "signup_year": str(rng.randint(2015, 2026)),
+                }
                 if rng.random() < 0.3:
                     attributes["favourite"] = rng.choice(["shoes", "bags", "coats"])
                 created = now - dt.timedelta(days=rng.randint(0, 900))
@@ -195,11 +198,24 @@ def build(db: str, size: int, now: dt.datetime) -> dict:
                 attributes["signed_up"] = created.date().isoformat()
                 born = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randint(0, 20000))
                 attributes["birthday"] = born.isoformat()
-                copy.write_row((
-                    i, f"+4479{i:08d}", f"Ann{i}", f"Lee{i % 997}", LANGUAGES[country], "",
-                    country, json.dumps(attributes), out, now if out else None,
-                    "keyword" if out else "", "all" if out else "", created, created,
-                ))  # fmt: skip
+                copy.write_row(
+                    (
+                        i,
+                        f"+4479{i:08d}",
+                        f"Ann{i}",
+                        f"Lee{i % 997}",
+                        LANGUAGES[country],
+                        "",
+                        country,
+                        json.dumps(attributes),
+                        out,
+                        now if out else None,
+                        "keyword" if out else "",
+                        "all" if out else "",
+                        created,
+                        created,
+                    )
+                )
         conn.execute("SELECT setval(pg_get_serial_sequence('contacts_contact', 'id'), %s)", (size,))
         with conn.cursor().copy(
             "COPY contacts_listmembership (added_at, contact_id, contact_list_id) FROM STDIN"
@@ -211,8 +227,14 @@ def build(db: str, size: int, now: dt.datetime) -> dict:
                         counts["memberships"] += 1
         # The ledger: campaign k reaches ~(40 - 10k) % of contacts, each message created within
         # the last 60 days; states mostly delivered.
-        states = [("delivered", 80), ("undeliverable", 8), ("expired", 4), ("failed", 4),
-                  ("skipped", 2), ("accepted", 2)]  # fmt: skip
+        states = [
+            ("delivered", 80),
+            ("undeliverable", 8),
+            ("expired", 4),
+            ("failed", 4),
+            ("skipped", 2),
+            ("accepted", 2),
+        ]
         delivered: list[tuple[int, int, int, dt.datetime]] = []
         message_pk = 0
         with conn.cursor().copy(
@@ -228,13 +250,30 @@ def build(db: str, size: int, now: dt.datetime) -> dict:
                     message_pk += 1
                     state = _pick(rng, states)
                     created = now - dt.timedelta(seconds=rng.randint(0, 60 * 86400))
-                    copy.write_row((
-                        message_pk, f"+4479{i:08d}", "sms", 1, uuid.uuid4(),
-                        f"herald:campaign={campaign_id}", f"herald-c{campaign_id}",
-                        f"Hi Ann{i}, our offers start today.", 1, "GSM-7", state, "",
-                        "DELIVERED" if state == "delivered" else "", "", "", "", "EUR",
-                        created, campaign_id, i,
-                    ))  # fmt: skip
+                    copy.write_row(
+                        (
+                            message_pk,
+                            f"+4479{i:08d}",
+                            "sms",
+                            1,
+                            uuid.uuid4(),
+                            f"herald:campaign={campaign_id}",
+                            f"herald-c{campaign_id}",
+                            f"Hi Ann{i}, our offers start today.",
+                            1,
+                            "GSM-7",
+                            state,
+                            "",
+                            "DELIVERED" if state == "delivered" else "",
+                            "",
+                            "",
+                            "",
+                            "EUR",
+                            created,
+                            campaign_id,
+                            i,
+                        )
+                    )
                     if state == "delivered":
                         delivered.append((message_pk, campaign_id, i, created))
         counts["messages"] = message_pk
@@ -250,10 +289,23 @@ def build(db: str, size: int, now: dt.datetime) -> dict:
             for message_pk, campaign_id, i, created in delivered:
                 if rng.random() < 0.08:
                     clicked = min(now, created + dt.timedelta(minutes=rng.randint(1, 2 * 1440)))
-                    copy.write_row((
-                        0, campaign_id, message_pk, "", "https://example.com/offers",
-                        f"4479{i:08d}", clicked, "phone", "Android", "", "GB", "", "{}",
-                    ))  # fmt: skip
+                    copy.write_row(
+                        (
+                            0,
+                            campaign_id,
+                            message_pk,
+                            "",
+                            "https://example.com/offers",
+                            f"4479{i:08d}",
+                            clicked,
+                            "phone",
+                            "Android",
+                            "",
+                            "GB",
+                            "",
+                            "{}",
+                        )
+                    )
                     counts["clicks"] += 1
         with conn.cursor().copy(
             "COPY infobip_inboundmessage (channel, contact_id, infobip_message_id, from_number,"
@@ -264,13 +316,37 @@ def build(db: str, size: int, now: dt.datetime) -> dict:
             for i in range(1, size + 1):
                 if rng.random() < 0.03:
                     received = now - dt.timedelta(seconds=rng.randint(0, 60 * 86400))
-                    copy.write_row((
-                        "sms", i, f"in-{i}", f"4479{i:08d}", "Herald", "TEXT", "Thanks!",
-                        "thanks", "", "", "{}", received, received, "", "", "", "", "",
-                    ))  # fmt: skip
+                    copy.write_row(
+                        (
+                            "sms",
+                            i,
+                            f"in-{i}",
+                            f"4479{i:08d}",
+                            "Herald",
+                            "TEXT",
+                            "Thanks!",
+                            "thanks",
+                            "",
+                            "",
+                            "{}",
+                            received,
+                            received,
+                            "",
+                            "",
+                            "",
+                            "",
+                            "",
+                        )
+                    )
                     counts["replies"] += 1
-        for table in ("contacts_contact", "contacts_listmembership", "contacts_contactlist",
-                      "campaigns_message", "infobip_click", "infobip_inboundmessage"):  # fmt: skip
+        for table in (
+            "contacts_contact",
+            "contacts_listmembership",
+            "contacts_contactlist",
+            "campaigns_message",
+            "infobip_click",
+            "infobip_inboundmessage",
+        ):
             conn.execute(f"VACUUM ANALYZE {table}")
     return counts
 
@@ -304,9 +380,10 @@ def _explain(statement_sql: list[str]) -> list[str]:
     from django.db import connection, transaction
 
     statement_sql = [
-        text for text in statement_sql
+        text
+        for text in statement_sql
         if not text.upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK", "EXPLAIN", "BEGIN"))
-    ]  # fmt: skip
+    ]
     *before, last = statement_sql
     with transaction.atomic(), connection.cursor() as cur:
         for text in before:
@@ -349,22 +426,38 @@ def _one(
     freezes, frozen = _timed(
         lambda: sum(1 for _ in orm().order_by("id").values_list("id").iterator(2000)), 1
     )
-    found = {count["after"], count["before"], preview["after"].count,
-             preview["before"].count, orm_count["after"], orm_count["before"],
-             frozen["after"], frozen["before"]}  # fmt: skip
+    found = {
+        count["after"],
+        count["before"],
+        preview["after"].count,
+        preview["before"].count,
+        orm_count["after"],
+        orm_count["before"],
+        frozen["after"],
+        frozen["before"],
+    }
     assert len(found) == 1, (label, count, orm_count, frozen)
-    row = {"bench": "segments", "size": size, "run": run, "segment": label, "rules": rules,
-           "count": count["after"], "median_ms": med(counts["after"]),
-           "times_ms": [round(x, 1) for x in counts["after"]],
-           "ok": med(counts["after"]) < 1000,
-           "preview_median_ms": med(previews["after"]),
-           "preview_ok": med(previews["after"]) < 1000,
-           "before_median_ms": med(counts["before"]),
-           "before_preview_median_ms": med(previews["before"]),
-           "orm_median_ms": med(orm_counts["after"]),
-           "before_orm_median_ms": med(orm_counts["before"]),
-           "freeze_ms": med(freezes["after"]), "before_freeze_ms": med(freezes["before"]),
-           "loadavg_before": load, "loadavg_after": h.loadavg()}  # fmt: skip
+    row = {
+        "bench": "segments",
+        "size": size,
+        "run": run,
+        "segment": label,
+        "rules": rules,
+        "count": count["after"],
+        "median_ms": med(counts["after"]),
+        "times_ms": [round(x, 1) for x in counts["after"]],
+        "ok": med(counts["after"]) < 1000,
+        "preview_median_ms": med(previews["after"]),
+        "preview_ok": med(previews["after"]) < 1000,
+        "before_median_ms": med(counts["before"]),
+        "before_preview_median_ms": med(previews["before"]),
+        "orm_median_ms": med(orm_counts["after"]),
+        "before_orm_median_ms": med(orm_counts["before"]),
+        "freeze_ms": med(freezes["after"]),
+        "before_freeze_ms": med(freezes["before"]),
+        "loadavg_before": load,
+        "loadavg_after": h.loadavg(),
+    }
     if explain:
         for name in ("before", "after"):
             with _Code(name):
@@ -405,9 +498,18 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 h.create_db(db)
                 counts = build(db, args.size, now)
-                print(json.dumps({"bench": "segments_build", "size": args.size, "run": run,
-                                  "seconds": round(time.perf_counter() - start), **counts}),
-                      flush=True)  # fmt: skip
+                print(
+                    json.dumps(
+                        {
+                            "bench": "segments_build",
+                            "size": args.size,
+                            "run": run,
+                            "seconds": round(time.perf_counter() - start),
+                            **counts,
+                        }
+                    ),
+                    flush=True,
+                )
             for row in measure(args.size, run, args.repeat, now, args.explain):
                 print(json.dumps(row, default=str), flush=True)
             from django.db import connections

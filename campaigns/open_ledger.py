@@ -173,14 +173,23 @@ def messages_append(
         "now": now,
         "rows": orjson.dumps(
             [
-                {"contact_id": r.contact_id, "phone": r.phone, "attempt": r.attempt,
-                 "message_id": uuid.uuid4(), "text": r.text, "template_values": r.template_values,
-                 "parts": r.parts, "encoding": r.encoding, "state": r.state,
-                 "reason": r.reason[:500], "suffix": r.callback_suffix}
+                {
+                    "contact_id": r.contact_id,
+                    "phone": r.phone,
+                    "attempt": r.attempt,
+                    "message_id": uuid.uuid4(),
+                    "text": r.text,
+                    "template_values": r.template_values,
+                    "parts": r.parts,
+                    "encoding": r.encoding,
+                    "state": r.state,
+                    "reason": r.reason[:500],
+                    "suffix": r.callback_suffix,
+                }
                 for r in rows
             ]
         ).decode(),
-    }  # fmt: skip
+    }
     statement = _APPEND.format(messages=sql.Identifier(Message._meta.db_table))
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:

@@ -100,8 +100,13 @@ def _prepare(
         raise SegmentError("; ".join(problems))
     names = list_names(rules)
     list_ids = dict(ContactList.objects.filter(name__in=names).values_list("name", "id"))
-    return Prepared(rules=rules, now=now or timezone.now(), list_ids=list_ids, event=event,
-                    event_source=event_source)  # fmt: skip
+    return Prepared(
+        rules=rules,
+        now=now or timezone.now(),
+        list_ids=list_ids,
+        event=event,
+        event_source=event_source,
+    )
 
 
 def segment_condition(
@@ -248,8 +253,9 @@ def segment_entries_matching(
 ) -> set[int]:
     """The entry ids among (entry id, contact id, event properties) whose contact and event
     match the rules; one statement for the batch, event rules typed like attribute rules."""
-    rows = [{"entry": e, "contact": c, "event": p if isinstance(p, dict) else {}}
-            for e, c, p in entries]  # fmt: skip
+    rows = [
+        {"entry": e, "contact": c, "event": p if isinstance(p, dict) else {}} for e, c, p in entries
+    ]
     if not rows:
         return set()
     prepared = _prepare(rules, now, None, event_source=sql.SQL("e.event"))

@@ -117,8 +117,16 @@ class JourneyAdmin(admin.ModelAdmin[Journey]):
     list_display = ["name", "state", "trigger_type", "live_version", "activated_at"]
     list_filter = ["state", "trigger_type"]
     search_fields = ["name", "trigger_event", "trigger_keyword"]
-    readonly_fields = ["name", "state", "state_reason", "live_version", "counts",
-                       "activated_at", "archived_at", "created_by"]  # fmt: skip
+    readonly_fields = [
+        "name",
+        "state",
+        "state_reason",
+        "live_version",
+        "counts",
+        "activated_at",
+        "archived_at",
+        "created_by",
+    ]
     fields = [*readonly_fields, "draft"]
     inlines = [VersionInline]
     actions = [activate, pause, resume, archive_finish, archive_stop]
@@ -139,16 +147,20 @@ class JourneyAdmin(admin.ModelAdmin[Journey]):
         return format_html(
             "<table>{}</table>",
             format_html_join(
-                "", "<tr><td>{}</td><td>{}</td><td>entered {}</td><td>waiting {}</td>"
+                "",
+                "<tr><td>{}</td><td>{}</td><td>entered {}</td><td>waiting {}</td>"
                 "<td>sent {}</td><td>delayed {}</td></tr>",
-                ((s["id"], s["type"], s["entered"], s["waiting"], s["sent"], s["delayed"])
-                 for s in status["steps"]),
+                (
+                    (s["id"], s["type"], s["entered"], s["waiting"], s["sent"], s["delayed"])
+                    for s in status["steps"]
+                ),
             ),
-        )  # fmt: skip
+        )
 
     def save_model(self, request: HttpRequest, obj: Journey, form: Any, change: bool) -> None:
-        journey_update(journey=obj, definition=form.cleaned_data["draft"], actor=request.user,
-                       strict=False)  # fmt: skip
+        journey_update(
+            journey=obj, definition=form.cleaned_data["draft"], actor=request.user, strict=False
+        )
 
 
 class StepInline(admin.TabularInline[EntryStep, JourneyEntry]):
@@ -164,8 +176,17 @@ class StepInline(admin.TabularInline[EntryStep, JourneyEntry]):
 
 @admin.register(JourneyEntry)
 class JourneyEntryAdmin(admin.ModelAdmin[JourneyEntry]):
-    list_display = ["id", "journey", "contact_phone", "key", "state", "step", "phase",
-                    "due_at", "exit_reason"]  # fmt: skip
+    list_display = [
+        "id",
+        "journey",
+        "contact_phone",
+        "key",
+        "state",
+        "step",
+        "phase",
+        "due_at",
+        "exit_reason",
+    ]
     list_filter = ["state", "exit_reason", "phase", "journey"]
     search_fields = ["contact__phone", "key"]
     list_select_related = ["journey", "contact"]
@@ -196,8 +217,16 @@ class EventAdmin(admin.ModelAdmin[Event]):
     list_select_related = ["contact"]
     paginator = LargeTablePaginator
     show_full_result_count = False
-    fields = readonly_fields = ("name", "contact", "key", "pretty_properties", "occurred_at",
-                                "received_at", "external_id", "source")  # fmt: skip
+    fields = readonly_fields = (
+        "name",
+        "contact",
+        "key",
+        "pretty_properties",
+        "occurred_at",
+        "received_at",
+        "external_id",
+        "source",
+    )
 
     @admin.display(description="contact")
     def contact_phone(self, obj: Event) -> str:

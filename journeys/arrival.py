@@ -38,10 +38,12 @@ def move_on(
     plan = batch.plan
     plan.count(due.version_id, due.step, "waiting", -1)
     if next_step is None:
-        return leave(plan, due, ExitReason.COMPLETED, taken=taken, counted=True,
-                     last_message=last_message)  # fmt: skip
-    move = Move(due.id, ACTIVE, next_step, READY, plan.now, steps_taken=taken,
-                last_message=last_message)  # fmt: skip
+        return leave(
+            plan, due, ExitReason.COMPLETED, taken=taken, counted=True, last_message=last_message
+        )
+    move = Move(
+        due.id, ACTIVE, next_step, READY, plan.now, steps_taken=taken, last_message=last_message
+    )
     plan.count(due.version_id, next_step, "entered")
     plan.count(due.version_id, next_step, "waiting")
     arrive(batch, due, batch.definition(due.version_id).step(next_step), move, plan.now)
@@ -82,9 +84,16 @@ def leave(
         plan.count(due.version_id, due.step, "waiting", -1)
     plan.count(due.version_id, due.step, f"exited_{reason}")
     move = Move(
-        due.id, DONE, due.step, READY, None, steps_taken=taken, exit_reason=str(reason),
-        exited_at=plan.now, last_message=last_message,
-    )  # fmt: skip
+        due.id,
+        DONE,
+        due.step,
+        READY,
+        None,
+        steps_taken=taken,
+        exit_reason=str(reason),
+        exited_at=plan.now,
+        last_message=last_message,
+    )
     plan.moves[due.id] = move
     plan.exits.append((due.id, str(reason)))
     return move
@@ -93,9 +102,15 @@ def leave(
 def hold(plan: Plan, due: Due, until: dt.datetime, *, taken: int) -> Move:
     """Keep `due` at its step until `until` (quiet hours, a frequency cap)."""
     move = Move(
-        due.id, ACTIVE, due.step, READY, until, steps_taken=taken, last_message=None,
+        due.id,
+        ACTIVE,
+        due.step,
+        READY,
+        until,
+        steps_taken=taken,
+        last_message=None,
         waiting_since=due.waiting_since,
-    )  # fmt: skip
+    )
     plan.moves[due.id] = move
     return move
 
@@ -123,6 +138,7 @@ def wait_until(now: dt.datetime, at: dt.time | None, zone: str) -> dt.datetime:
     local = now.astimezone(tz)
     target = dt.datetime.combine(local.date(), at or dt.time(0), tzinfo=tz)
     if target <= local:
-        target = dt.datetime.combine(local.date() + dt.timedelta(days=1), at or dt.time(0),
-                                     tzinfo=tz)  # fmt: skip
+        target = dt.datetime.combine(
+            local.date() + dt.timedelta(days=1), at or dt.time(0), tzinfo=tz
+        )
     return target.astimezone(dt.UTC)

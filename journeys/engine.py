@@ -147,13 +147,39 @@ def _due(row: tuple[Any, ...]) -> Due:
     properties = row[14]
     if isinstance(properties, str | bytes):
         properties = orjson.loads(properties)
-    (pk, version_id, contact_id, seq, key, step, phase, due_at, wait_event, waiting_since,
-     resolved, last_message, steps_taken, entered_at) = row[:14]  # fmt: skip
+    (
+        pk,
+        version_id,
+        contact_id,
+        seq,
+        key,
+        step,
+        phase,
+        due_at,
+        wait_event,
+        waiting_since,
+        resolved,
+        last_message,
+        steps_taken,
+        entered_at,
+    ) = row[:14]
     return Due(
-        pk, version_id, contact_id, seq, key, step, phase, due_at, wait_event, waiting_since,
-        resolved, last_message, steps_taken, entered_at,
+        pk,
+        version_id,
+        contact_id,
+        seq,
+        key,
+        step,
+        phase,
+        due_at,
+        wait_event,
+        waiting_since,
+        resolved,
+        last_message,
+        steps_taken,
+        entered_at,
         properties if isinstance(properties, dict) else {},
-    )  # fmt: skip
+    )
 
 
 def _dispatch(campaign_id: int) -> None:
@@ -223,10 +249,24 @@ def _going_on(batch: Batch, dues: list[Due]) -> list[Due]:
             continue
         last = move.last_message if move.last_message is not None else due.last_message
         going.append(
-            Due(due.id, due.version_id, due.contact_id, due.seq, due.key, move.step, move.phase,
-                move.due_at, move.wait_event, move.waiting_since, move.resolved, last,
-                move.steps_taken, due.entered_at, due.properties)
-        )  # fmt: skip
+            Due(
+                due.id,
+                due.version_id,
+                due.contact_id,
+                due.seq,
+                due.key,
+                move.step,
+                move.phase,
+                move.due_at,
+                move.wait_event,
+                move.waiting_since,
+                move.resolved,
+                last,
+                move.steps_taken,
+                due.entered_at,
+                due.properties,
+            )
+        )
     return going
 
 
@@ -238,10 +278,18 @@ def _wait_for_arrivals(batch: Batch, round_dues: list[Due]) -> None:
         return
     dues = {due.id: due for due in round_dues}
     found = happened(
-        [(m.id, dues[m.id].contact_id, dues[m.id].key, m.wait_event,
-          m.last_message or dues[m.id].last_message, m.waiting_since or batch.now)
-         for m in arrived]
-    )  # fmt: skip
+        [
+            (
+                m.id,
+                dues[m.id].contact_id,
+                dues[m.id].key,
+                m.wait_event,
+                m.last_message or dues[m.id].last_message,
+                m.waiting_since or batch.now,
+            )
+            for m in arrived
+        ]
+    )
     for move in arrived:
         if move.id in found:
             move.resolved, move.due_at = "then", batch.now

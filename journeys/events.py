@@ -232,18 +232,41 @@ def _store(checked: list[EventIn], source: str, now: dt.datetime, result: Events
             [Event._meta.db_table, len(checked)],
         )
         ids = [row[0] for row in cursor.fetchall()]
-        columns = ("id", "name", "contact_id", "key", "properties", "occurred_at",
-                   "received_at", "external_id", "source")  # fmt: skip
-        rows = [(pk, e.name, e.contact_id, e.key, e.properties, e.occurred_at, now,
-                 e.external_id, source) for e, pk in zip(checked, ids, strict=True)]  # fmt: skip
+        columns = (
+            "id",
+            "name",
+            "contact_id",
+            "key",
+            "properties",
+            "occurred_at",
+            "received_at",
+            "external_id",
+            "source",
+        )
+        rows = [
+            (
+                pk,
+                e.name,
+                e.contact_id,
+                e.key,
+                e.properties,
+                e.occurred_at,
+                now,
+                e.external_id,
+                source,
+            )
+            for e, pk in zip(checked, ids, strict=True)
+        ]
         cursor.execute(
             _INSERT.format(events=sql.Identifier(Event._meta.db_table)), [rows_json(columns, rows)]
         )
         stored = {row[0] for row in cursor.fetchall()}
     replays = {e.external_id for e, pk in zip(checked, ids, strict=True) if pk not in stored}
-    earlier = dict(
-        Event.objects.filter(external_id__in=replays).values_list("external_id", "id")
-    ) if replays else {}  # fmt: skip
+    earlier = (
+        dict(Event.objects.filter(external_id__in=replays).values_list("external_id", "id"))
+        if replays
+        else {}
+    )
     causes = [
         EventCause(pk, e.name, e.contact_id, e.key, e.properties)  # type: ignore[arg-type]
         for e, pk in zip(checked, ids, strict=True)
@@ -329,17 +352,26 @@ def goals_reach(
         with bound_cursor() as cursor:
             cursor.execute(
                 _GOAL_EXIT.format(entries=sql.Identifier(JourneyEntry._meta.db_table)),
-                {"now": now, "journeys": journeys, "contacts": [e.contact_id for e in hits],
-                 "keys": [e.key for e in hits]},
-            )  # fmt: skip
+                {
+                    "now": now,
+                    "journeys": journeys,
+                    "contacts": [e.contact_id for e in hits],
+                    "keys": [e.key for e in hits],
+                },
+            )
             rows = cursor.fetchall()
             if not rows:
                 continue
             cursor.execute(
                 _LEDGER.format(steps=sql.Identifier(EntryStep._meta.db_table)),
-                [now, f"goal {name}", [r[0] for r in rows], [r[4] for r in rows],
-                 [r[3] for r in rows]],
-            )  # fmt: skip
+                [
+                    now,
+                    f"goal {name}",
+                    [r[0] for r in rows],
+                    [r[4] for r in rows],
+                    [r[3] for r in rows],
+                ],
+            )
             by_journey: dict[int, dict[tuple[int, str], Counter[str]]] = defaultdict(dict)
             for _, journey_id, version_id, step, _ in rows:
                 counter = by_journey[journey_id].setdefault((version_id, step), Counter())
@@ -349,8 +381,9 @@ def goals_reach(
                 counts_write(cursor, journey_id, counts)
         for journey_id in sorted({r[1] for r in rows}):
             signals.journey_exited.send(
-                Journey, journey_id=journey_id,
+                Journey,
+                journey_id=journey_id,
                 exits=[(r[0], ExitReason.GOAL.value) for r in rows if r[1] == journey_id],
-            )  # fmt: skip
+            )
         left += len(rows)
     return left

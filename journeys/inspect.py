@@ -98,23 +98,30 @@ def entries_inspect(
             story.append(
                 f"now at {entry.step}" + (f", due {_when(entry.due_at)}" if entry.due_at else "")
             )
-        out.append({
-            "entry": entry.pk,
-            "contact": {"id": entry.contact_id, "phone": phones.get(entry.contact_id, "")},
-            "version": entry.version.number,
-            "key": entry.key,
-            "state": entry.state,
-            "step": entry.step,
-            "due_at": entry.due_at.isoformat() if entry.due_at else None,
-            "entered_at": entry.entered_at.isoformat(),
-            "exit_reason": entry.exit_reason or None,
-            "exited_at": entry.exited_at.isoformat() if entry.exited_at else None,
-            "steps": [
-                {"n": s.n, "step": s.step_id, "outcome": s.outcome, "detail": s.detail,
-                 "at": s.at.isoformat(),
-                 "message": messages.get(s.message) if s.message else None}
-                for s in steps[entry.pk]
-            ],
-            "story": "; ".join(story),
-        })  # fmt: skip
+        out.append(
+            {
+                "entry": entry.pk,
+                "contact": {"id": entry.contact_id, "phone": phones.get(entry.contact_id, "")},
+                "version": entry.version.number,
+                "key": entry.key,
+                "state": entry.state,
+                "step": entry.step,
+                "due_at": entry.due_at.isoformat() if entry.due_at else None,
+                "entered_at": entry.entered_at.isoformat(),
+                "exit_reason": entry.exit_reason or None,
+                "exited_at": entry.exited_at.isoformat() if entry.exited_at else None,
+                "steps": [
+                    {
+                        "n": s.n,
+                        "step": s.step_id,
+                        "outcome": s.outcome,
+                        "detail": s.detail,
+                        "at": s.at.isoformat(),
+                        "message": messages.get(s.message) if s.message else None,
+                    }
+                    for s in steps[entry.pk]
+                ],
+                "story": "; ".join(story),
+            }
+        )
     return out

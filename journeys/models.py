@@ -324,8 +324,9 @@ class JourneyEntry(models.Model):
 class EntryStep(models.Model):
     """The journey ledger: one step one entry took, and how it went."""
 
-    entry = models.ForeignKey(JourneyEntry, on_delete=models.CASCADE, related_name="steps",
-                              db_index=False)  # fmt: skip
+    entry = models.ForeignKey(
+        JourneyEntry, on_delete=models.CASCADE, related_name="steps", db_index=False
+    )
     n = models.PositiveIntegerField()
     step_id = models.CharField(max_length=64)
     step_type = models.CharField(max_length=10)
@@ -346,8 +347,9 @@ class EntryStep(models.Model):
 class StepCount(models.Model):
     """Live counters of one step of one version (step "" is the journey's entrance)."""
 
-    journey = models.ForeignKey(Journey, on_delete=models.CASCADE, related_name="counts",
-                                db_index=False)  # fmt: skip
+    journey = models.ForeignKey(
+        Journey, on_delete=models.CASCADE, related_name="counts", db_index=False
+    )
     version = models.ForeignKey(JourneyVersion, on_delete=models.CASCADE, related_name="+")
     step_id = models.CharField(max_length=64)
     entered = models.BigIntegerField(default=0)

@@ -62,9 +62,11 @@ def listeners(outcomes: Iterable[str]) -> dict[str, list[Listener]]:
     """Live journeys by the outcome they listen for (one small query)."""
     found: dict[str, list[Listener]] = defaultdict(list)
     for pk, version, outcome, campaign in Journey.objects.filter(
-        state=JourneyState.ACTIVE, trigger_type="message", trigger_outcome__in=list(outcomes),
+        state=JourneyState.ACTIVE,
+        trigger_type="message",
+        trigger_outcome__in=list(outcomes),
         version__isnull=False,
-    ).values_list("id", "version_id", "trigger_outcome", "trigger_campaign_id"):  # fmt: skip
+    ).values_list("id", "version_id", "trigger_outcome", "trigger_campaign_id"):
         found[outcome].append(Listener(LiveJourney(pk, version), campaign))
     return found
 
@@ -77,10 +79,13 @@ def _enter(outcome: str, found: list[Listener], happened: list[Happened]) -> int
         if not mine:
             continue
         candidates = [
-            Candidate(h.contact_id, h.source, properties={
-                "outcome": outcome, "campaign": h.campaign_id, "channel": h.channel})
+            Candidate(
+                h.contact_id,
+                h.source,
+                properties={"outcome": outcome, "campaign": h.campaign_id, "channel": h.channel},
+            )
             for h in mine
-        ]  # fmt: skip
+        ]
         entered += len(entries_create(journey=listener.journey, candidates=candidates))
     return entered
 
@@ -88,9 +93,11 @@ def _enter(outcome: str, found: list[Listener], happened: list[Happened]) -> int
 def _messages(ids: Sequence[int], states: Sequence[str]) -> QuerySet[Message]:
     """Herald's messages among `ids` in `states`, of campaigns (not journeys), to a contact."""
     return Message.objects.filter(
-        id__in=list(ids), state__in=list(states), contact_id__isnull=False,
+        id__in=list(ids),
+        state__in=list(states),
+        contact_id__isnull=False,
         campaign__open_ended=False,
-    )  # fmt: skip
+    )
 
 
 def messages_final_enter(*, message_ids: Sequence[int]) -> int:
@@ -172,9 +179,12 @@ def _answered(
     latest = max(at for _, _, at in replies)
     sent: dict[int, list[tuple[dt.datetime, int, str]]] = defaultdict(list)
     for contact, created, campaign, channel in Message.objects.filter(
-        contact_id__in={c for _, c, _ in replies}, created_at__gte=earliest,
-        created_at__lte=latest, state__in=SENT_STATES, campaign__open_ended=False,
-    ).values_list("contact_id", "created_at", "campaign_id", "channel"):  # fmt: skip
+        contact_id__in={c for _, c, _ in replies},
+        created_at__gte=earliest,
+        created_at__lte=latest,
+        state__in=SENT_STATES,
+        campaign__open_ended=False,
+    ).values_list("contact_id", "created_at", "campaign_id", "channel"):
         sent[contact].append((created, campaign, channel))
     out = {}
     for reply in replies:
@@ -207,11 +217,13 @@ def recorded_outcomes(
     found: list[tuple[dt.datetime, int, str, dict[str, Any]]] = []
 
     def add(at: Any, contact: int, source: str, campaign: Any, channel: Any) -> None:
-        found.append((at, contact, source,
-                      {"outcome": outcome, "campaign": campaign, "channel": channel}))  # fmt: skip
+        found.append(
+            (at, contact, source, {"outcome": outcome, "campaign": campaign, "channel": channel})
+        )
 
-    messages = Message.objects.filter(contact_id__isnull=False, campaign__open_ended=False,
-                                      **narrow)  # fmt: skip
+    messages = Message.objects.filter(
+        contact_id__isnull=False, campaign__open_ended=False, **narrow
+    )
     if outcome in ("delivered", "failed"):
         states = ("delivered",) if outcome == "delivered" else FAILED_STATES
         rows = list(
@@ -239,8 +251,12 @@ def recorded_outcomes(
     else:
         from infobip.models import InboundMessage, KeywordAction
 
-        keywords = (KeywordAction.OPT_OUT, KeywordAction.OPT_IN, KeywordAction.HELP,
-                    KeywordAction.JOURNEY)  # fmt: skip
+        keywords = (
+            KeywordAction.OPT_OUT,
+            KeywordAction.OPT_IN,
+            KeywordAction.HELP,
+            KeywordAction.JOURNEY,
+        )
         replies = list(
             InboundMessage.objects.filter(
                 contact_id__isnull=False, received_at__gte=since, received_at__lt=until

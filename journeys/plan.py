@@ -24,9 +24,18 @@ from psycopg import sql
 from journeys.models import EntryStep, JourneyEntry, StepCount
 
 COUNTERS = (
-    "entered", "waiting", "sent", "delayed", "then", "otherwise", "exited_completed",
-    "exited_goal", "exited_opted_out", "exited_archived", "exited_stopped",
-)  # fmt: skip
+    "entered",
+    "waiting",
+    "sent",
+    "delayed",
+    "then",
+    "otherwise",
+    "exited_completed",
+    "exited_goal",
+    "exited_opted_out",
+    "exited_archived",
+    "exited_stopped",
+)
 
 
 @dataclass(slots=True)
@@ -131,8 +140,20 @@ _LEDGER_INSERT = sql.SQL(
 
 # Every moved entry in one UPDATE from one JSON parameter: its step, phase and due time (a wait
 # is this row's due time), what it waits for, the message it last sent, and its exit.
-MOVE_COLUMNS = ("id", "state", "step", "phase", "due_at", "wait_event", "waiting_since",
-                "resolved", "last_message", "steps_taken", "exit_reason", "exited_at")  # fmt: skip
+MOVE_COLUMNS = (
+    "id",
+    "state",
+    "step",
+    "phase",
+    "due_at",
+    "wait_event",
+    "waiting_since",
+    "resolved",
+    "last_message",
+    "steps_taken",
+    "exit_reason",
+    "exited_at",
+)
 _ENTRIES_MOVE = sql.SQL(
     """
     UPDATE {table} AS e SET
@@ -168,9 +189,23 @@ def plan_write(plan: Plan) -> None:
             )
         if plan.moves:
             moves = sorted(plan.moves.values(), key=lambda m: m.id)
-            rows = [(m.id, m.state, m.step, m.phase, m.due_at, m.wait_event, m.waiting_since,
-                     m.resolved, m.last_message, m.steps_taken, m.exit_reason, m.exited_at)
-                    for m in moves]  # fmt: skip
+            rows = [
+                (
+                    m.id,
+                    m.state,
+                    m.step,
+                    m.phase,
+                    m.due_at,
+                    m.wait_event,
+                    m.waiting_since,
+                    m.resolved,
+                    m.last_message,
+                    m.steps_taken,
+                    m.exit_reason,
+                    m.exited_at,
+                )
+                for m in moves
+            ]
             cursor.execute(
                 _ENTRIES_MOVE.format(table=sql.Identifier(JourneyEntry._meta.db_table)),
                 [rows_json(MOVE_COLUMNS, rows)],

@@ -49,8 +49,13 @@ class ScratchError(RuntimeError):
 
 def _server_dsn(dbname: str) -> str:
     d = settings.DATABASES["default"]
-    parts = {"dbname": dbname, "user": d.get("USER"), "password": d.get("PASSWORD"),
-             "host": d.get("HOST"), "port": d.get("PORT")}  # fmt: skip
+    parts = {
+        "dbname": dbname,
+        "user": d.get("USER"),
+        "password": d.get("PASSWORD"),
+        "host": d.get("HOST"),
+        "port": d.get("PORT"),
+    }
     return " ".join(f"{k}='{v}'" for k, v in parts.items() if v)
 
 
@@ -75,10 +80,18 @@ def _migrations_state() -> str:
 def child_env(url: str, **extra: str) -> dict[str, str]:
     """The child's environment: the scratch database, no .env, nothing real reachable."""
     # This process's own key and mode: the child reads no .env (it may name real Infobip keys).
-    return {**os.environ, "DATABASE_URL": url, "HERALD_READ_DOTENV": "false",
-            "SECRET_KEY": settings.SECRET_KEY, "DEBUG": "true" if settings.DEBUG else "false",
-            "INFOBIP_BASE_URL": "", "INFOBIP_API_KEY": "", "CELERY_TASK_ALWAYS_EAGER": "false",
-            "CELERY_BROKER_URL": "memory://", **extra}  # fmt: skip
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "HERALD_READ_DOTENV": "false",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DEBUG": "true" if settings.DEBUG else "false",
+        "INFOBIP_BASE_URL": "",
+        "INFOBIP_API_KEY": "",
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_BROKER_URL": "memory://",
+        **extra,
+    }
 
 
 @contextmanager
@@ -97,9 +110,12 @@ def scratch_database() -> Iterator[str]:
             admin.execute(f'CREATE DATABASE "{building}"')
             done = subprocess.run(
                 [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
-                cwd=ROOT, env=child_env(_url(building)), capture_output=True, text=True,
+                cwd=ROOT,
+                env=child_env(_url(building)),
+                capture_output=True,
+                text=True,
                 check=False,
-            )  # fmt: skip
+            )
             if done.returncode:
                 raise ScratchError(f"migrating the template failed: {done.stderr[-500:]}")
             admin.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
@@ -118,11 +134,23 @@ def sandbox_process() -> Iterator[tuple[str, str]]:
     """A sandbox on a free loopback port: (its URL, its API key)."""
     key = "scratch-" + uuid.uuid4().hex[:12]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infobip.sandbox", "--port", "0", "--api-key", key,
-         "--push-delay", "0"],
-        cwd=ROOT, env={**os.environ, "HERALD_READ_DOTENV": "false"}, stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "infobip.sandbox",
+            "--port",
+            "0",
+            "--api-key",
+            key,
+            "--push-delay",
+            "0",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "HERALD_READ_DOTENV": "false"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 30)
@@ -163,14 +191,25 @@ def spec_context(definition: Any) -> dict[str, Any]:
     trigger = definition.get("trigger") if isinstance(definition, dict) else None
     trigger = trigger if isinstance(trigger, dict) else {}
     audiences = [trigger.get(side) for side in ("include", "exclude")]
-    segment_names = {str(n) for a in audiences if isinstance(a, dict)
-                     for n in a.get("segments") or [] if isinstance(n, str)}  # fmt: skip
+    segment_names = {
+        str(n)
+        for a in audiences
+        if isinstance(a, dict)
+        for n in a.get("segments") or []
+        if isinstance(n, str)
+    }
     if isinstance(trigger.get("segment"), str):
         segment_names.add(trigger["segment"])
-    segments = [{"name": s.name, "rules": s.rules}
-                for s in Segment.objects.filter(name__in=segment_names)]  # fmt: skip
-    lists = {str(n) for a in audiences if isinstance(a, dict)
-             for n in a.get("lists") or [] if isinstance(n, str)}  # fmt: skip
+    segments = [
+        {"name": s.name, "rules": s.rules} for s in Segment.objects.filter(name__in=segment_names)
+    ]
+    lists = {
+        str(n)
+        for a in audiences
+        if isinstance(a, dict)
+        for n in a.get("lists") or []
+        if isinstance(n, str)
+    }
     if isinstance(trigger.get("list"), str):
         lists.add(trigger["list"])
     lists |= _names([definition, [s["rules"] for s in segments]], "list")
@@ -191,11 +230,15 @@ def context_create(context: dict[str, Any]) -> None:
     for name in context.get("lists") or []:
         ContactList.objects.get_or_create(name=name)
     for segment in context.get("segments") or []:
-        Segment.objects.update_or_create(name=segment["name"],
-                                         defaults={"rules": segment["rules"]})  # fmt: skip
+        Segment.objects.update_or_create(name=segment["name"], defaults={"rules": segment["rules"]})
     if campaign := context.get("campaign"):
-        Campaign.objects.create(pk=campaign["id"], name=campaign["name"], channel="sms",
-                                state="running", text="A test message")  # fmt: skip
+        Campaign.objects.create(
+            pk=campaign["id"],
+            name=campaign["name"],
+            channel="sms",
+            state="running",
+            text="A test message",
+        )
         # The send steps' campaigns are created after it: the sequence moves past it.
         statement = sql.SQL(
             "SELECT setval(pg_get_serial_sequence(%s, 'id'), (SELECT max(id) FROM {table}))"
@@ -217,13 +260,22 @@ def journey_test(*, spec: Path, events: Path | None) -> dict[str, Any]:
 
 def _journey_test(spec: Path, events: Path | None, context: Path) -> dict[str, Any]:
     with scratch_database() as url, sandbox_process() as (sandbox_url, key):
-        args = [sys.executable, "manage.py", "journey", "_replay", str(spec.resolve()), "--json",
-                "--context", str(context.resolve())]  # fmt: skip
+        args = [
+            sys.executable,
+            "manage.py",
+            "journey",
+            "_replay",
+            str(spec.resolve()),
+            "--json",
+            "--context",
+            str(context.resolve()),
+        ]
         if events is not None:
             args += ["--events", str(events.resolve())]
         env = child_env(url, INFOBIP_SANDBOX_URL=sandbox_url, INFOBIP_SANDBOX_API_KEY=key)
-        done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
-                              check=False, timeout=600)  # fmt: skip
+        done = subprocess.run(
+            args, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600
+        )
         if done.returncode:
             raise ScratchError((done.stderr or done.stdout).strip()[-1000:])
         answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -268,15 +320,21 @@ def parse_events_text(
         except (ValueError, OverflowError):
             when = None
         if when is None or when.tzinfo is None or abs(when - start) > dt.timedelta(days=400):
-            raise ValueError(f'{path.name}:{number}: "at" is a duration (PT2H) or an ISO time, '
-                             "within 400 days of the start")  # fmt: skip
+            raise ValueError(
+                f'{path.name}:{number}: "at" is a duration (PT2H) or an ISO time, '
+                "within 400 days of the start"
+            )
         if not any(k in line for k in EVENT_KINDS):
-            raise ValueError(f"{path.name}:{number}: say what happened: "
-                             f"{', '.join(EVENT_KINDS)}")  # fmt: skip
-        if "outcome" in line and line["outcome"] not in ("delivered", "failed", "clicked",
-                                                         "replied"):  # fmt: skip
-            raise ValueError(f"{path.name}:{number}: outcome is delivered, failed, clicked or "
-                             "replied")  # fmt: skip
+            raise ValueError(f"{path.name}:{number}: say what happened: {', '.join(EVENT_KINDS)}")
+        if "outcome" in line and line["outcome"] not in (
+            "delivered",
+            "failed",
+            "clicked",
+            "replied",
+        ):
+            raise ValueError(
+                f"{path.name}:{number}: outcome is delivered, failed, clicked or replied"
+            )
         out.append((when, line))
     return sorted(out, key=lambda item: item[0])
 

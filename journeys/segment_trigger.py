@@ -173,12 +173,18 @@ def journey_segment_sweep(*, journey_id: int, now: dt.datetime | None = None) ->
         if segment is not None:
             enter = journey.state == JourneyState.ACTIVE and journey.swept_through is not None
             try:
-                look = segment_look(journey_id=journey.pk, version_id=journey.version_id,
-                                    segment=segment, now=now, enter=enter)  # fmt: skip
+                look = segment_look(
+                    journey_id=journey.pk,
+                    version_id=journey.version_id,
+                    segment=segment,
+                    now=now,
+                    enter=enter,
+                )
             except SegmentError as exc:
                 # A segment saved before its rules were checked as strictly: nobody enters.
-                logger.warning("journey %s: segment %s cannot be evaluated: %s",
-                               journey.pk, segment.pk, exc)  # fmt: skip
+                logger.warning(
+                    "journey %s: segment %s cannot be evaluated: %s", journey.pk, segment.pk, exc
+                )
         Journey.objects.filter(pk=journey.pk).update(swept_through=now)
     return look
 
@@ -190,9 +196,11 @@ def segment_contacts_check(*, contact_ids: list[int], now: dt.datetime | None = 
     ids = sorted(set(contact_ids))
     entered = 0
     journeys = Journey.objects.filter(
-        state__in=LOOKED_AT, trigger_type="segment", version__isnull=False,
+        state__in=LOOKED_AT,
+        trigger_type="segment",
+        version__isnull=False,
         swept_through__isnull=False,
-    ).values_list("id", "version_id", "state", "trigger_segment_id")  # fmt: skip
+    ).values_list("id", "version_id", "state", "trigger_segment_id")
     segments = Segment.objects.in_bulk([row[3] for row in journeys if row[3]])
     for journey_id, version_id, state, segment_id in journeys:
         segment = segments.get(segment_id)
@@ -200,9 +208,14 @@ def segment_contacts_check(*, contact_ids: list[int], now: dt.datetime | None = 
             continue
         with transaction.atomic():
             try:
-                look = segment_look(journey_id=journey_id, version_id=version_id,
-                                    segment=segment, now=now, contact_ids=ids,
-                                    enter=state == JourneyState.ACTIVE)  # fmt: skip
+                look = segment_look(
+                    journey_id=journey_id,
+                    version_id=version_id,
+                    segment=segment,
+                    now=now,
+                    contact_ids=ids,
+                    enter=state == JourneyState.ACTIVE,
+                )
             except SegmentError:
                 continue
         entered += look.entered

@@ -111,8 +111,9 @@ def send_step(batch: Batch, step: Step, definition: Definition, dues: list[Due])
     channel = ledger_channel(step.raw["channel"])
     policy = step.raw.get("caps") or definition.caps
     window = quiet_hours_parse(step.raw.get("quiet_hours") or "") or definition.quiet_hours
-    quiet = QuietHours(start=window[0] if window else None, end=window[1] if window else None,
-                       now=now)  # fmt: skip
+    quiet = QuietHours(
+        start=window[0] if window else None, end=window[1] if window else None, now=now
+    )
     ids = [due.contact_id for due in dues]
     capped = caps_free_at(channel=channel, contact_ids=ids, now=now) if policy != "exempt" else {}
     no_consent = without_channel_consent(campaign=campaign, contact_ids=ids)
@@ -133,8 +134,9 @@ def send_step(batch: Batch, step: Step, definition: Definition, dues: list[Due])
             continue
         reason = capped[due.contact_id][1] if due.contact_id in capped else ""
         if not reason:
-            opens, why = quiet.wait(phone=contact.phone, country=contact.country,
-                                    timezone=contact.timezone)  # fmt: skip
+            opens, why = quiet.wait(
+                phone=contact.phone, country=contact.country, timezone=contact.timezone
+            )
             if opens is not None and opens > now:
                 plan.record(due, "held", f"quiet hours: waits until {opens:%Y-%m-%d %H:%M} UTC")
                 plan.count(version_id, step.id, "delayed")
@@ -148,13 +150,18 @@ def send_step(batch: Batch, step: Step, definition: Definition, dues: list[Due])
             text, values, parts, encoding, reason = _render(campaign, step, contact, due, now)
         rows.append(
             NewMessage(
-                contact_id=due.contact_id, phone=contact.phone, attempt=due.seq, text=text,
-                template_values=values, parts=parts if not reason else 0,
+                contact_id=due.contact_id,
+                phone=contact.phone,
+                attempt=due.seq,
+                text=text,
+                template_values=values,
+                parts=parts if not reason else 0,
                 encoding=encoding if not reason else "",
-                state="skipped" if reason else "queued", reason=reason,
+                state="skipped" if reason else "queued",
+                reason=reason,
                 callback_suffix=f";entry={due.id}",
             )
-        )  # fmt: skip
+        )
         sending.append((due, reason))
     if not rows:
         return

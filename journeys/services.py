@@ -109,13 +109,18 @@ def journey_validate(*, definition: Any, journey: Journey | None = None) -> list
         if templated:
             template = _template(step.raw)
             if template is None:
-                problems.append(f"{where}.template: no synced template {step.raw['template']!r} "
-                                f"({step.raw['language']}); run sync_templates")  # fmt: skip
+                problems.append(
+                    f"{where}.template: no synced template {step.raw['template']!r} "
+                    f"({step.raw['language']}); run sync_templates"
+                )
             elif reason := template_check_sendable(template=template):
                 problems.append(f"{where}.template: {reason}")
         if step.type == "send" and not templated:
-            bad = [n for n in placeholder_names(step.raw["text"]) if n.startswith("event.")
-                   and parsed.trigger["type"] != "event"]  # fmt: skip
+            bad = [
+                n
+                for n in placeholder_names(step.raw["text"])
+                if n.startswith("event.") and parsed.trigger["type"] != "event"
+            ]
             if bad:
                 problems.append(f"{where}.text: {{{{{bad[0]}}}}} needs an event trigger")
     return problems
@@ -148,8 +153,10 @@ def keyword_problems(*, keyword: str, number: str, journey: Journey | None = Non
         if first_word(opt_in.keyword) == word and (
             not opt_in.number or not number or digits(opt_in.number) == number
         ):
-            problems.append(f"trigger.keyword: {keyword.upper()} is the opt-in keyword of the "
-                            f"list {opt_in.contact_list.name!r} (/keywords/)")  # fmt: skip
+            problems.append(
+                f"trigger.keyword: {keyword.upper()} is the opt-in keyword of the "
+                f"list {opt_in.contact_list.name!r} (/keywords/)"
+            )
     others = Journey.objects.filter(state__in=LIVE_STATES, trigger_keyword=word)
     if journey is not None and journey.pk:
         others = others.exclude(pk=journey.pk)
@@ -157,8 +164,10 @@ def keyword_problems(*, keyword: str, number: str, journey: Journey | None = Non
         # A journey listening on every number overlaps with any number's, and vice versa.
         if not number or not other.trigger_number or other.trigger_number == number:
             where = f"number {other.trigger_number}" if other.trigger_number else "every number"
-            problems.append(f"trigger.keyword: {keyword.upper()} on {where} belongs to the "
-                            f"journey {other.name!r}")  # fmt: skip
+            problems.append(
+                f"trigger.keyword: {keyword.upper()} on {where} belongs to the "
+                f"journey {other.name!r}"
+            )
     return problems
 
 
@@ -271,8 +280,9 @@ def _activate(*, journey: Journey, actor: Actor) -> JourneyVersion:
         raise JourneyError(
             f"trigger.keyword: {trigger.get('keyword', '').upper()} is claimed by another journey"
         ) from None
-    audit_record(actor=actor, action="journey_activate",
-                 detail=f"journey {journey.pk} version {number}")  # fmt: skip
+    audit_record(
+        actor=actor, action="journey_activate", detail=f"journey {journey.pk} version {number}"
+    )
     return version
 
 
@@ -377,8 +387,15 @@ def journey_archive(*, journey: Journey, actor: Actor, mode: str = "finish") -> 
         raise JourneyError("archive mode is finish (in-flight contacts finish) or stop")
     if journey.state == JourneyState.ARCHIVED:
         raise JourneyError("the journey is archived already")
-    journey = _move(journey, JourneyState.ARCHIVED, actor, "journey_archive", f"archived ({mode})",
-                    archive_mode=mode, archived_at=timezone.now())  # fmt: skip
+    journey = _move(
+        journey,
+        JourneyState.ARCHIVED,
+        actor,
+        "journey_archive",
+        f"archived ({mode})",
+        archive_mode=mode,
+        archived_at=timezone.now(),
+    )
     if mode == "stop":
         entries_stop(journey_id=journey.pk, reason=ExitReason.ARCHIVED)
     return journey
@@ -432,13 +449,19 @@ def journey_status(*, journey: Journey) -> dict[str, Any]:
     steps = []
     for step_id in order:
         counts = by_step[step_id]
-        steps.append({
-            "id": step_id,
-            "type": live.step(step_id).type if live and step_id in live.steps else "",
-            "entered": counts["entered"], "waiting": counts["waiting"], "sent": counts["sent"],
-            "delayed": counts["delayed"], "then": counts["then"], "else": counts["otherwise"],
-            "exited": _exits(counts),
-        })  # fmt: skip
+        steps.append(
+            {
+                "id": step_id,
+                "type": live.step(step_id).type if live and step_id in live.steps else "",
+                "entered": counts["entered"],
+                "waiting": counts["waiting"],
+                "sent": counts["sent"],
+                "delayed": counts["delayed"],
+                "then": counts["then"],
+                "else": counts["otherwise"],
+                "exited": _exits(counts),
+            }
+        )
     exited: dict[str, int] = defaultdict(int)
     for counts in by_step.values():
         for reason, n in _exits(counts).items():
@@ -528,9 +551,11 @@ def journey_test_start(*, journey: Journey, events: str, actor: Actor) -> Journe
     if problems:
         raise JourneyError(problems)
     test = JourneyTest.objects.create(
-        journey=journey, definition=journey.draft, events="\n".join(lines),
+        journey=journey,
+        definition=journey.draft,
+        events="\n".join(lines),
         created_by=actor_user(actor),
-    )  # fmt: skip
+    )
     transaction.on_commit(lambda: test_run_task.delay(test.pk))
     audit_record(actor=actor, action="journey_test", detail=f"journey {journey.pk} test {test.pk}")
     return test
@@ -560,8 +585,10 @@ def journey_test_run(*, test_id: int) -> None:
             error = str(exc)[-2000:] or exc.__class__.__name__
     JourneyTest.objects.filter(pk=test_id).update(
         state=JourneyTest.State.FAILED if error else JourneyTest.State.DONE,
-        report=report, error=error, finished_at=timezone.now(),
-    )  # fmt: skip
+        report=report,
+        error=error,
+        finished_at=timezone.now(),
+    )
 
 
 def journey_test_state(*, test: JourneyTest, now: dt.datetime | None = None) -> str:

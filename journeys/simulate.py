@@ -114,9 +114,11 @@ def scratch_journey(journey: Journey | None, definition: dict[str, Any]) -> tupl
     """
     copy = Journey.objects.create(
         name=f"replay {secrets.token_hex(6)} of {(journey.name if journey else '')[:150]}",
-        draft=definition, seed=journey.seed if journey else secrets.token_hex(8),
-        state=JourneyState.ACTIVE, goal_event=definition_parse(definition).goal_event,
-    )  # fmt: skip
+        draft=definition,
+        seed=journey.seed if journey else secrets.token_hex(8),
+        state=JourneyState.ACTIVE,
+        goal_event=definition_parse(definition).goal_event,
+    )
     version = JourneyVersion.objects.create(journey=copy, number=1, definition=definition)
     send_campaigns_create(journey=copy, version=version)
     Journey.objects.filter(pk=copy.pk).update(version=version)
@@ -132,8 +134,9 @@ def recorded_causes(definition: Definition, since: dt.datetime, until: dt.dateti
         for pk, contact, key, props, at in Event.objects.filter(
             name=trigger["event"], **window
         ).values_list("id", "contact_id", "key", "properties", "received_at"):
-            causes.append(Cause(at, "trigger", contact, f"event:{pk}", key, pk, trigger["event"],
-                                props or {}))  # fmt: skip
+            causes.append(
+                Cause(at, "trigger", contact, f"event:{pk}", key, pk, trigger["event"], props or {})
+            )
     elif trigger["type"] == "keyword":
         word, number = first_word(trigger["keyword"]), digits(trigger.get("number", ""))
         for pk, contact, text, to, at in (
@@ -150,9 +153,11 @@ def recorded_causes(definition: Definition, since: dt.datetime, until: dt.dateti
             causes.append(Cause(at, "trigger", contact, f"list:{contact}:{at.timestamp()}"))
     elif trigger["type"] == "message":
         for at, contact, source, props in recorded_outcomes(
-            outcome=trigger["outcome"], campaign_id=trigger.get("campaign"), since=since,
+            outcome=trigger["outcome"],
+            campaign_id=trigger.get("campaign"),
+            since=since,
             until=until,
-        ):  # fmt: skip
+        ):
             causes.append(Cause(at, "trigger", contact, source, properties=props))
     else:
         day = since.replace(hour=23, minute=59, second=0, microsecond=0)
@@ -180,8 +185,11 @@ def replay(journey: Journey, version_id: int, causes: list[Cause], until: dt.dat
     i, clock, triggers = 0, causes[0].at if causes else until, 0
     while True:
         next_due = entries.aggregate(at=Min("due_at"))["at"]
-        points = [t for t in (_floor(causes[i].at) if i < len(causes) else None, next_due)
-                  if t is not None and t <= until]  # fmt: skip
+        points = [
+            t
+            for t in (_floor(causes[i].at) if i < len(causes) else None, next_due)
+            if t is not None and t <= until
+        ]
         if not points:
             return triggers
         clock = max(clock, min(points))
@@ -197,13 +205,20 @@ def replay(journey: Journey, version_id: int, causes: list[Cause], until: dt.dat
 def _apply(journey: Journey, live: LiveJourney, batch: list[Cause], clock: dt.datetime) -> int:
     goals = [c for c in batch if c.kind == "goal"]
     if goals:  # before entering: the order the events API keeps (locks)
-        goals_reach(events=[EventCause(c.event_id or 0, c.name, c.contact_id, c.key, {})
-                            for c in goals], now=clock, journey_ids=[journey.pk])  # fmt: skip
+        goals_reach(
+            events=[EventCause(c.event_id or 0, c.name, c.contact_id, c.key, {}) for c in goals],
+            now=clock,
+            journey_ids=[journey.pk],
+        )
     triggers = [c for c in batch if c.kind == "trigger"]
     if triggers:
-        entries_create(journey=live, now=clock, candidates=[
-            Candidate(c.contact_id, c.source, c.key, c.event_id, c.properties) for c in triggers
-        ])  # fmt: skip
+        entries_create(
+            journey=live,
+            now=clock,
+            candidates=[
+                Candidate(c.contact_id, c.source, c.key, c.event_id, c.properties) for c in triggers
+            ],
+        )
     for cause in batch:
         if cause.kind == "date":
             triggers.append(cause)
@@ -217,11 +232,13 @@ def _apply(journey: Journey, live: LiveJourney, batch: list[Cause], clock: dt.da
     return len(triggers)
 
 
-def report(journey: Journey, definition: Definition, since: dt.datetime, until: dt.datetime,
-           triggers: int) -> Report:  # fmt: skip
+def report(
+    journey: Journey, definition: Definition, since: dt.datetime, until: dt.datetime, triggers: int
+) -> Report:
     """What the copy did, from its ledger, its campaigns' ledgers and its counters."""
-    out = Report(journey=journey.pk, since=since.isoformat(), until=until.isoformat(),
-                 triggers=triggers)  # fmt: skip
+    out = Report(
+        journey=journey.pk, since=since.isoformat(), until=until.isoformat(), triggers=triggers
+    )
     entries = JourneyEntry.objects.filter(journey=journey)
     out.entries = entries.count()
     out.double_entries = double_entries(journey, definition)
@@ -247,8 +264,16 @@ def report(journey: Journey, definition: Definition, since: dt.datetime, until: 
     for row in StepCount.objects.filter(journey=journey).exclude(step_id="").order_by("id"):
         for name in ("completed", "goal", "opted_out", "archived", "stopped"):
             exits[name] += getattr(row, f"exited_{name}")
-        steps.append({"id": row.step_id, "entered": row.entered, "sent": row.sent,
-                      "delayed": row.delayed, "then": row.then, "else": row.otherwise})  # fmt: skip
+        steps.append(
+            {
+                "id": row.step_id,
+                "entered": row.entered,
+                "sent": row.sent,
+                "delayed": row.delayed,
+                "then": row.then,
+                "else": row.otherwise,
+            }
+        )
     out.exits = dict(exits)
     out.steps = steps
     out.in_flight = entries.filter(state=JourneyEntry.State.ACTIVE).count()
@@ -289,9 +314,11 @@ def double_entries(journey: Journey, definition: Definition) -> int:
         for contact, at in entries.values_list("contact_id", "entered_at").order_by("entered_at"):
             times[contact].append(at)
         twice += sum(
-            1 for ts in times.values() for a, b in itertools.pairwise(ts)
+            1
+            for ts in times.values()
+            for a, b in itertools.pairwise(ts)
             if b - a < definition.cooldown
-        )  # fmt: skip
+        )
     return twice
 
 
@@ -302,8 +329,11 @@ def journey_backtest(
     actor_require(actor, "journeys.view_journey", doing="backtest journeys")
     if not 1 <= days <= 366:
         raise JourneyError("days: 1 to 366")
-    problems = [p for p in journey_validate(definition=journey.draft, journey=journey)
-                if not p.startswith("trigger.keyword")]  # fmt: skip
+    problems = [
+        p
+        for p in journey_validate(definition=journey.draft, journey=journey)
+        if not p.startswith("trigger.keyword")
+    ]
     if problems:
         raise JourneyError(problems)
     definition = definition_parse(journey.draft)
@@ -355,10 +385,15 @@ def _send_queued(journey: Journey, clock: dt.datetime) -> None:
         # The row's step of its campaign says which type sends it (channels/registry.py).
         step = step_for_medium(row.campaign, row.channel)
         outbound = Outbound(
-            to=row.phone.lstrip("+"), text=row.text, message_id=message_id,
-            sender=step_sender(row.campaign, step), notify_url="",
-            callback_data=row.callback_data, values=row.template_values, content=step.content,
-        )  # fmt: skip
+            to=row.phone.lstrip("+"),
+            text=row.text,
+            message_id=message_id,
+            sender=step_sender(row.campaign, step),
+            notify_url="",
+            callback_data=row.callback_data,
+            values=row.template_values,
+            content=step.content,
+        )
         try:
             answer = step.kind.send(client, [outbound])
         except InfobipError as exc:
@@ -371,13 +406,16 @@ def _send_queued(journey: Journey, clock: dt.datetime) -> None:
             continue
         sent = answer.result.messages
         status = sent[0].status
-        outcomes.append(Outcome(message_id, state_for_status(status), status_name=status.name,
-                                at=clock))  # fmt: skip
+        outcomes.append(
+            Outcome(message_id, state_for_status(status), status_name=status.name, at=clock)
+        )
     if outcomes:
         messages_apply_outcomes(outcomes=outcomes)
     fates = _fates([o.message_id for o in outcomes if o.state == "accepted"])
-    finals = [Outcome(mid, state, status_name=f"sandbox {state}", at=clock)
-              for mid, state in fates.items()]  # fmt: skip
+    finals = [
+        Outcome(mid, state, status_name=f"sandbox {state}", at=clock)
+        for mid, state in fates.items()
+    ]
     if finals:
         messages_apply_outcomes(outcomes=finals)
 
@@ -394,8 +432,9 @@ def _fates(message_ids: list[str]) -> dict[str, str]:
     answer = requests.get(
         f"{settings.INFOBIP_SANDBOX_URL}/_sandbox/messages",
         params={"messageId": ",".join(message_ids)},
-        headers={"Authorization": f"App {settings.INFOBIP_SANDBOX_API_KEY}"}, timeout=30,
-    )  # fmt: skip
+        headers={"Authorization": f"App {settings.INFOBIP_SANDBOX_API_KEY}"},
+        timeout=30,
+    )
     if answer.status_code != 200:
         return {}
     return {
@@ -409,8 +448,9 @@ def _contact(raw: dict[str, Any]) -> int:
     from contacts.phones import PhoneChecker
 
     info = PhoneChecker().check(str(raw.get("phone", "")))
-    fields = {k: str(raw[k]) for k in ("first_name", "last_name", "language", "timezone")
-              if raw.get(k)}  # fmt: skip
+    fields = {
+        k: str(raw[k]) for k in ("first_name", "last_name", "language", "timezone") if raw.get(k)
+    }
     contact, _ = Contact.objects.update_or_create(
         phone=info.e164,
         defaults={**fields, "country": info.country, "attributes": raw.get("attributes") or {}},
@@ -426,19 +466,33 @@ def _scripted(journey: Journey, line: dict[str, Any], clock: dt.datetime) -> Non
 
     contact_id = _contact(line["contact"])
     if "name" in line:
-        events_record(events=[{"name": line["name"], "contact": {"id": contact_id},
-                               "key": line.get("key", ""),
-                               "properties": line.get("properties") or {}}], now=clock)  # fmt: skip
+        events_record(
+            events=[
+                {
+                    "name": line["name"],
+                    "contact": {"id": contact_id},
+                    "key": line.get("key", ""),
+                    "properties": line.get("properties") or {},
+                }
+            ],
+            now=clock,
+        )
     elif "inbound" in line or "reply" in line:
         text = str(line.get("inbound") or line.get("reply") or "")
         inbound = InboundMessage.objects.create(
-            channel="sms", contact_id=contact_id, infobip_message_id=f"test-{secrets.token_hex(8)}",
-            from_number=line["contact"]["phone"].lstrip("+"), to_number=str(line.get("to", "")),
-            text=text, received_at=clock,
-        )  # fmt: skip
-        claimed = keyword_messages_enter(
-            messages=[(inbound.pk, contact_id, text, inbound.to_number)]
-        ) if "inbound" in line else set()  # fmt: skip
+            channel="sms",
+            contact_id=contact_id,
+            infobip_message_id=f"test-{secrets.token_hex(8)}",
+            from_number=line["contact"]["phone"].lstrip("+"),
+            to_number=str(line.get("to", "")),
+            text=text,
+            received_at=clock,
+        )
+        claimed = (
+            keyword_messages_enter(messages=[(inbound.pk, contact_id, text, inbound.to_number)])
+            if "inbound" in line
+            else set()
+        )
         if not claimed:
             contacts_replied(contact_ids=[contact_id])
     elif "join" in line:
@@ -464,8 +518,13 @@ def _scripted(journey: Journey, line: dict[str, Any], clock: dt.datetime) -> Non
             .first()
         )
         if last is not None:
-            Click.objects.create(message=last, campaign_id=last.campaign_id, url="https://test",
-                                 contact_id=last.contact_id, clicked_at=clock)  # fmt: skip
+            Click.objects.create(
+                message=last,
+                campaign_id=last.campaign_id,
+                url="https://test",
+                contact_id=last.contact_id,
+                clicked_at=clock,
+            )
             messages_clicked(message_ids=[last.pk])
 
 
@@ -481,30 +540,46 @@ def _outcome(journey: Journey, contact_id: int, line: dict[str, Any], clock: dt.
     campaign = Campaign.objects.filter(pk=journey.trigger_campaign_id or 0).first()
     if campaign is None:
         campaign, _ = Campaign.objects.get_or_create(
-            name="journey test campaign", defaults={"channel": "sms", "state": "running",
-                                                    "text": "A test message"},
-        )  # fmt: skip
+            name="journey test campaign",
+            defaults={"channel": "sms", "state": "running", "text": "A test message"},
+        )
     phone = Contact.objects.values_list("phone", flat=True).get(pk=contact_id)
     message = Message.objects.create(
-        campaign=campaign, contact_id=contact_id, phone=phone, channel="sms",
+        campaign=campaign,
+        contact_id=contact_id,
+        phone=phone,
+        channel="sms",
         attempt=Message.objects.filter(campaign=campaign, contact_id=contact_id).count() + 1,
-        text="A test message", state="accepted", callback_data=f"herald:campaign={campaign.pk}",
-    )  # fmt: skip
+        text="A test message",
+        state="accepted",
+        callback_data=f"herald:campaign={campaign.pk}",
+    )
     outcome = str(line["outcome"])
     if outcome in ("delivered", "failed"):
         state = "delivered" if outcome == "delivered" else "undeliverable"
         messages_apply_outcomes(outcomes=[Outcome(str(message.message_id), state, at=clock)])
     elif outcome == "clicked":
         event = WebhookEvent.objects.create(kind="clicks", body="{}")
-        Click.objects.create(event=event, index=0, message=message, campaign=campaign,
-                             contact_id=contact_id, url="https://test",
-                             clicked_at=clock)  # fmt: skip
+        Click.objects.create(
+            event=event,
+            index=0,
+            message=message,
+            campaign=campaign,
+            contact_id=contact_id,
+            url="https://test",
+            clicked_at=clock,
+        )
         clicks_enter(event_keys=[(event.pk, 0)])
     else:
         inbound = InboundMessage.objects.create(
-            channel="sms", contact_id=contact_id, infobip_message_id=f"test-{secrets.token_hex(8)}",
-            from_number=phone.lstrip("+"), to_number="", text="a reply", received_at=clock,
-        )  # fmt: skip
+            channel="sms",
+            contact_id=contact_id,
+            infobip_message_id=f"test-{secrets.token_hex(8)}",
+            from_number=phone.lstrip("+"),
+            to_number="",
+            text="a reply",
+            received_at=clock,
+        )
         replies_enter(messages=[(inbound.pk, contact_id, clock)])
 
 
@@ -547,9 +622,20 @@ def journey_replay_script(
         for step in entry["steps"]:
             at = dt.datetime.fromisoformat(step["at"])
             message = step.get("message") or {}
-            person.append({"after": str(at - start), "at": step["at"], "step": step["step"],
-                           "outcome": step["outcome"], "detail": step["detail"],
-                           "text": message.get("text", ""),
-                           "state": message.get("state", "")})  # fmt: skip
-    return {"journey": definition.get("name"), "start": start.isoformat(), "contacts": people,
-            "entries": JourneyEntry.objects.filter(journey=journey).count()}  # fmt: skip
+            person.append(
+                {
+                    "after": str(at - start),
+                    "at": step["at"],
+                    "step": step["step"],
+                    "outcome": step["outcome"],
+                    "detail": step["detail"],
+                    "text": message.get("text", ""),
+                    "state": message.get("state", ""),
+                }
+            )
+    return {
+        "journey": definition.get("name"),
+        "start": start.isoformat(),
+        "contacts": people,
+        "entries": JourneyEntry.objects.filter(journey=journey).count(),
+    }

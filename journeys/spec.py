@@ -187,8 +187,10 @@ def definition_parse(raw: Any) -> Definition:
     goal_event = _goal(raw.get("goal"), problems)
     caps = raw.get("caps", "delay")
     if caps not in CAP_POLICIES:
-        problems.append(f"caps: one of {', '.join(CAP_POLICIES)} (frequency caps: delay the send, "
-                        "skip it, or ignore the caps)")  # fmt: skip
+        problems.append(
+            f"caps: one of {', '.join(CAP_POLICIES)} (frequency caps: delay the send, "
+            "skip it, or ignore the caps)"
+        )
     quiet = None
     if raw.get("quiet_hours") not in (None, ""):
         quiet = quiet_hours_parse(raw["quiet_hours"])
@@ -436,8 +438,9 @@ def _fallback(raw: dict[str, Any], templated: bool, where: str, problems: list[s
         return
     raw["fallback"] = chain
     text = "" if templated else str(raw.get("text") or "")
-    campaign = Campaign(channel=raw["channel"], text=text, fallback=chain,
-                        failover_mode=FailoverMode.HERALD)  # fmt: skip
+    campaign = Campaign(
+        channel=raw["channel"], text=text, fallback=chain, failover_mode=FailoverMode.HERALD
+    )
     problems.extend(f"{where}.fallback: {p}" for p in fallback_chain_problems(campaign=campaign))
     # A fallback message is rendered from the contact alone (the event is not kept with it).
     for i, step in enumerate(chain):

@@ -59,9 +59,11 @@ def run_group(batch: Batch, version_id: int, step_id: str, phase: str, dues: lis
 def _wait_for_due(batch: Batch, step: Step, dues: list[Due]) -> None:
     undecided = [d for d in dues if d.resolved != "then"]
     came = happened(
-        [(d.id, d.contact_id, d.key, d.wait_event, d.last_message, d.waiting_since or d.due_at)
-         for d in undecided]
-    )  # fmt: skip
+        [
+            (d.id, d.contact_id, d.key, d.wait_event, d.last_message, d.waiting_since or d.due_at)
+            for d in undecided
+        ]
+    )
     kind = str(step.raw["event"])
     for due in dues:
         taken = due.steps_taken + 1
@@ -124,8 +126,9 @@ def _update(batch: Batch, step: Step, definition: Definition, dues: list[Due]) -
             done.append("set " + ", ".join(sorted(raw["set"])))
         note = f"journey {batch.journey_id} step {step.id}"
         if raw.get("consent") == "opt_out":
-            contacts_suppress(contact_ids=ids, source=ConsentSource.JOURNEY, channel="all",
-                              note=note)  # fmt: skip
+            contacts_suppress(
+                contact_ids=ids, source=ConsentSource.JOURNEY, channel="all", note=note
+            )
             done.append("opted out")
         elif raw.get("consent") == "opt_in":
             contacts_opt_in(contact_ids=ids, source=ConsentSource.JOURNEY, note=note)

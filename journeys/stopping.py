@@ -47,9 +47,15 @@ def entries_leave(*, journey_id: int, reason: str, limit: int) -> int:
             return 0
         cursor.execute(
             _LEDGER.format(steps=sql.Identifier(EntryStep._meta.db_table)),
-            [now, "exited", f"journey {reason}", [r[0] for r in rows], [r[3] for r in rows],
-             [r[2] for r in rows]],
-        )  # fmt: skip
+            [
+                now,
+                "exited",
+                f"journey {reason}",
+                [r[0] for r in rows],
+                [r[3] for r in rows],
+                [r[2] for r in rows],
+            ],
+        )
         counts: dict[tuple[int, str], Counter[str]] = defaultdict(Counter[str])
         for _, version_id, step, _ in rows:
             counts[(version_id, step)]["waiting"] -= 1

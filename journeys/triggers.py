@@ -173,9 +173,10 @@ def date_sweep(journey: LiveJourney, now: dt.datetime) -> int:
             continue
         shifted = occasion - offset
         same_day = (date.month, date.day) == (shifted.month, shifted.day) or (
-            (date.month, date.day) == (2, 29) and (shifted.month, shifted.day) == (2, 28)
+            (date.month, date.day) == (2, 29)
+            and (shifted.month, shifted.day) == (2, 28)
             and not _leap(shifted.year)
-        )  # fmt: skip
+        )
         if same_day and local.time() >= at:
             key = f"{occasion:%Y-%m-%d}"
             candidates.append(Candidate(contact_id, f"date:{contact_id}:{key}", key))

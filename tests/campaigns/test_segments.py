@@ -49,9 +49,12 @@ def people() -> dict[str, Contact]:
     Click.objects.create(message=clicked, clicked_at=timezone.now() - dt.timedelta(days=2))
     _sent(p["cat"], "skipped", days_ago=1)  # skipped: never really messaged
     InboundMessage.objects.create(
-        channel="sms", contact=p["dan"], infobip_message_id="in-1", from_number="4915123456789",
+        channel="sms",
+        contact=p["dan"],
+        infobip_message_id="in-1",
+        from_number="4915123456789",
         received_at=timezone.now() - dt.timedelta(days=5),
-    )  # fmt: skip
+    )
     vip = ContactList.objects.create(name="VIP")
     ListMembership.objects.create(contact=p["cat"], contact_list=vip)
     ListMembership.objects.create(contact=p["dan"], contact_list=vip)
@@ -164,13 +167,33 @@ def test_the_command_line_saves_counts_and_uses_segments(people) -> None:
     assert segment_count(rules={"rules": []}) == 5  # no conditions: everyone
     out = io.StringIO()
     call_command(
-        "campaign", "create", "--name", "seg", "--segment", "uk", "--channel", "sms",
-        "--text", "Hi", "--json", stdout=out,
-    )  # fmt: skip
+        "campaign",
+        "create",
+        "--name",
+        "seg",
+        "--segment",
+        "uk",
+        "--channel",
+        "sms",
+        "--text",
+        "Hi",
+        "--json",
+        stdout=out,
+    )
     campaign = Campaign.objects.get(pk=json.loads(out.getvalue())["id"])
     assert campaign.segment.name == "uk"
     with pytest.raises(CommandError, match="no segment named 'nope'"):
-        call_command("campaign", "create", "--name", "x", "--segment", "nope",
-                     "--channel", "sms", "--text", "Hi")  # fmt: skip
+        call_command(
+            "campaign",
+            "create",
+            "--name",
+            "x",
+            "--segment",
+            "nope",
+            "--channel",
+            "sms",
+            "--text",
+            "Hi",
+        )
     with pytest.raises(CommandError, match="not JSON"):
         call_command("segment", "save", "--name", "bad", "--rules", "{")

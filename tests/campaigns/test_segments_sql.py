@@ -122,16 +122,24 @@ def history() -> ContactList:
             if rng.random() < 0.5:
                 continue
             message = Message.objects.create(
-                campaign=campaign, contact=contact, phone=contact.phone, channel="whatsapp",
+                campaign=campaign,
+                contact=contact,
+                phone=contact.phone,
+                channel="whatsapp",
                 state=rng.choice(states),
-            )  # fmt: skip
+            )
             created = NOW - dt.timedelta(days=rng.uniform(0, 60))
             Message.objects.filter(pk=message.pk).update(created_at=created)
             if rng.random() < 0.15:  # a failover SMS, delivered: not counted by the rules
                 failover = Message.objects.create(
-                    campaign=campaign, contact=contact, phone=contact.phone, channel="sms",
-                    attempt=2, state="delivered", replaces=message,
-                )  # fmt: skip
+                    campaign=campaign,
+                    contact=contact,
+                    phone=contact.phone,
+                    channel="sms",
+                    attempt=2,
+                    state="delivered",
+                    replaces=message,
+                )
                 Message.objects.filter(pk=failover.pk).update(created_at=created)
             if message.state == "delivered" and rng.random() < 0.3:
                 clicked = created + dt.timedelta(days=rng.uniform(0, 3))
@@ -143,18 +151,23 @@ def history() -> ContactList:
     )
     Click.objects.create(message=erased, clicked_at=NOW)
     InboundMessage.objects.create(
-        channel="sms", contact=None, infobip_message_id="in-none", from_number="447946099999",
+        channel="sms",
+        contact=None,
+        infobip_message_id="in-none",
+        from_number="447946099999",
         received_at=NOW - dt.timedelta(days=1),
-    )  # fmt: skip
+    )
     gone.delete()
     assert Message.objects.filter(contact__isnull=True).exists()
     for i, contact in enumerate(contacts):
         if rng.random() < 0.2:
             InboundMessage.objects.create(
-                channel="sms", contact=contact, infobip_message_id=f"in-{i}",
+                channel="sms",
+                contact=contact,
+                infobip_message_id=f"in-{i}",
                 from_number=contact.phone[1:],
                 received_at=NOW - dt.timedelta(days=rng.uniform(0, 30)),
-            )  # fmt: skip
+            )
     return lists[1]
 
 
@@ -201,27 +214,51 @@ def _random_group(rng: random.Random, depth: int) -> dict:
 
 FIXED = [
     # The bench's shapes, and ORs whose sets are all from other tables or mixed with NOT.
-    {"match": "any", "rules": [
-        {"field": "engagement", "event": "clicked", "within_days": 7},
-        {"field": "engagement", "event": "replied", "within_days": 7}]},
-    {"match": "all", "rules": [
-        {"field": "country", "op": "in", "value": ["GB", "IE"]},
-        {"field": "opted_out", "value": False},
-        {"match": "any", "rules": [
-            {"field": "list", "op": "in", "value": ["VIP"]},
-            {"field": "engagement", "event": "delivered", "within_days": 30}]}]},
-    {"match": "any", "rules": [
-        {"field": "list", "op": "not_in", "value": ["VIP"]},
-        {"field": "engagement", "event": "clicked", "negate": True},
-        {"field": "consent", "channel": "whatsapp"}]},
-    {"match": "any", "rules": [
-        {"field": "country", "op": "eq", "value": "fr"},
-        {"match": "all", "rules": [
-            {"field": "engagement", "event": "delivered", "within_days": 7},
-            {"field": "engagement", "event": "replied", "negate": True}]},
-        {"field": "engagement", "event": "messaged", "negate": True}]},
+    {
+        "match": "any",
+        "rules": [
+            {"field": "engagement", "event": "clicked", "within_days": 7},
+            {"field": "engagement", "event": "replied", "within_days": 7},
+        ],
+    },
+    {
+        "match": "all",
+        "rules": [
+            {"field": "country", "op": "in", "value": ["GB", "IE"]},
+            {"field": "opted_out", "value": False},
+            {
+                "match": "any",
+                "rules": [
+                    {"field": "list", "op": "in", "value": ["VIP"]},
+                    {"field": "engagement", "event": "delivered", "within_days": 30},
+                ],
+            },
+        ],
+    },
+    {
+        "match": "any",
+        "rules": [
+            {"field": "list", "op": "not_in", "value": ["VIP"]},
+            {"field": "engagement", "event": "clicked", "negate": True},
+            {"field": "consent", "channel": "whatsapp"},
+        ],
+    },
+    {
+        "match": "any",
+        "rules": [
+            {"field": "country", "op": "eq", "value": "fr"},
+            {
+                "match": "all",
+                "rules": [
+                    {"field": "engagement", "event": "delivered", "within_days": 7},
+                    {"field": "engagement", "event": "replied", "negate": True},
+                ],
+            },
+            {"field": "engagement", "event": "messaged", "negate": True},
+        ],
+    },
     {"match": "any", "rules": [{"field": "engagement", "event": "delivered"}]},
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("form", ["hashed", "union"])
@@ -295,46 +332,114 @@ def _raw_settings(cursor) -> tuple[str, str]:
 SINCE_30 = (NOW - dt.timedelta(days=30)).date().isoformat()
 MIXED = [
     # The bench's tenth shape: list AND number AND (clicked on a channel OR signed up lately).
-    {"match": "all", "rules": [
-        {"field": "list", "op": "in", "value": ["Newsletter"]},
-        {"field": "attribute", "key": "last_order_value", "type": "number", "op": "gt",
-         "value": 50},
-        {"match": "any", "rules": [
-            {"field": "engagement", "event": "clicked", "within_days": 30,
-             "channel": "whatsapp"},
-            {"field": "attribute", "key": "signed_up", "type": "date", "op": "in_last_days",
-             "value": 30}]}]},
+    {
+        "match": "all",
+        "rules": [
+            {"field": "list", "op": "in", "value": ["Newsletter"]},
+            {
+                "field": "attribute",
+                "key": "last_order_value",
+                "type": "number",
+                "op": "gt",
+                "value": 50,
+            },
+            {
+                "match": "any",
+                "rules": [
+                    {
+                        "field": "engagement",
+                        "event": "clicked",
+                        "within_days": 30,
+                        "channel": "whatsapp",
+                    },
+                    {
+                        "field": "attribute",
+                        "key": "signed_up",
+                        "type": "date",
+                        "op": "in_last_days",
+                        "value": 30,
+                    },
+                ],
+            },
+        ],
+    },
     # Negations inside the mixed OR, under an AND with a negated list.
-    {"match": "all", "rules": [
-        {"field": "list", "op": "not_in", "value": ["VIP"]},
-        {"match": "any", "rules": [
-            {"field": "country", "op": "eq", "value": "fr"},
-            {"field": "engagement", "event": "clicked", "negate": True},
-            {"field": "engagement", "event": "replied", "within_days": 7, "negate": True}]}]},
+    {
+        "match": "all",
+        "rules": [
+            {"field": "list", "op": "not_in", "value": ["VIP"]},
+            {
+                "match": "any",
+                "rules": [
+                    {"field": "country", "op": "eq", "value": "fr"},
+                    {"field": "engagement", "event": "clicked", "negate": True},
+                    {"field": "engagement", "event": "replied", "within_days": 7, "negate": True},
+                ],
+            },
+        ],
+    },
     # A nested group over other tables and an own-row group, in one OR at the top.
-    {"match": "any", "rules": [
-        {"field": "attribute", "key": "last_order_value", "type": "number", "op": "gt",
-         "value": 50},
-        {"match": "all", "rules": [
-            {"field": "engagement", "event": "delivered", "within_days": 30},
-            {"field": "list", "op": "in", "value": ["Leeds"]}]},
-        {"match": "all", "rules": [
-            {"field": "country", "op": "eq", "value": "GB"},
-            {"field": "opted_out", "value": False}]}]},
+    {
+        "match": "any",
+        "rules": [
+            {
+                "field": "attribute",
+                "key": "last_order_value",
+                "type": "number",
+                "op": "gt",
+                "value": 50,
+            },
+            {
+                "match": "all",
+                "rules": [
+                    {"field": "engagement", "event": "delivered", "within_days": 30},
+                    {"field": "list", "op": "in", "value": ["Leeds"]},
+                ],
+            },
+            {
+                "match": "all",
+                "rules": [
+                    {"field": "country", "op": "eq", "value": "GB"},
+                    {"field": "opted_out", "value": False},
+                ],
+            },
+        ],
+    },
     # Two mixed ORs in one AND; consent reads another table and the contact's row.
-    {"match": "all", "rules": [
-        {"match": "any", "rules": [
-            {"field": "attribute", "key": "tier", "op": "eq", "value": "gold"},
-            {"field": "consent", "channel": "sms"}]},
-        {"match": "any", "rules": [
-            {"field": "opted_out", "value": True},
-            {"field": "list", "op": "in", "value": ["VIP"]},
-            {"field": "engagement", "event": "messaged", "negate": True},
-            {"match": "any", "rules": [
-                {"field": "attribute", "key": "signed_up", "type": "date",
-                 "op": "in_last_days", "value": 30},
-                {"field": "engagement", "event": "replied", "channel": "sms"}]}]}]},
-]  # fmt: skip
+    {
+        "match": "all",
+        "rules": [
+            {
+                "match": "any",
+                "rules": [
+                    {"field": "attribute", "key": "tier", "op": "eq", "value": "gold"},
+                    {"field": "consent", "channel": "sms"},
+                ],
+            },
+            {
+                "match": "any",
+                "rules": [
+                    {"field": "opted_out", "value": True},
+                    {"field": "list", "op": "in", "value": ["VIP"]},
+                    {"field": "engagement", "event": "messaged", "negate": True},
+                    {
+                        "match": "any",
+                        "rules": [
+                            {
+                                "field": "attribute",
+                                "key": "signed_up",
+                                "type": "date",
+                                "op": "in_last_days",
+                                "value": 30,
+                            },
+                            {"field": "engagement", "event": "replied", "channel": "sms"},
+                        ],
+                    },
+                ],
+            },
+        ],
+    },
+]
 
 
 @pytest.fixture
@@ -373,12 +478,14 @@ def _typed_oracle(group: dict) -> Q:
             parts.append(Q(id__in=ids))
         elif rule.get("channel") and rule["field"] == "engagement":
             rows = (
-                Click.objects.filter(message__contact_id=OuterRef("pk"),
-                                     message__channel=rule["channel"])
+                Click.objects.filter(
+                    message__contact_id=OuterRef("pk"), message__channel=rule["channel"]
+                )
                 if rule["event"] == "clicked"
-                else InboundMessage.objects.filter(contact_id=OuterRef("pk"),
-                                                   channel=rule["channel"])
-            )  # fmt: skip
+                else InboundMessage.objects.filter(
+                    contact_id=OuterRef("pk"), channel=rule["channel"]
+                )
+            )
             if rule.get("within_days"):
                 since = NOW - dt.timedelta(days=rule["within_days"])
                 field = "clicked_at" if rule["event"] == "clicked" else "received_at"

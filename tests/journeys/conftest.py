@@ -15,14 +15,24 @@ ABANDONED_CART = {
     "goal": {"event": "order_placed"},
     "steps": [
         {"id": "wait1", "type": "wait", "for": "PT1H"},
-        {"id": "sms1", "type": "send", "channel": "sms",
-         "text": "Hi {{first_name}}, your {{event.item}} is waiting: https://shop.example/c"},
-        {"id": "wait2", "type": "wait_for", "event": "click", "timeout": "P1D",
-         "then": "done", "else": "sms2"},
+        {
+            "id": "sms1",
+            "type": "send",
+            "channel": "sms",
+            "text": "Hi {{first_name}}, your {{event.item}} is waiting: https://shop.example/c",
+        },
+        {
+            "id": "wait2",
+            "type": "wait_for",
+            "event": "click",
+            "timeout": "P1D",
+            "then": "done",
+            "else": "sms2",
+        },
         {"id": "sms2", "type": "send", "channel": "sms", "text": "Last call: 10% off with CART10"},
         {"id": "done", "type": "exit"},
     ],
-}  # fmt: skip
+}
 
 
 @pytest.fixture

@@ -34,9 +34,17 @@ def test_every_journey_operation_answers_what_the_document_says(
     c.check("PATCH", "/api/v1/journeys/{id}", 200, _cart(name="Cart v2"), id=jid)
     active = c.check("POST", "/api/v1/journeys/{id}/activate", 200, id=jid)
     assert (active["state"], active["version"]) == ("active", 1)
-    one = c.check("POST", "/api/v1/events", 202,
-                  {"name": "cart_abandoned", "contact": {"phone": "41793026727"},
-                   "key": "cart-1042", "properties": {"item": "red shoes"}})  # fmt: skip
+    one = c.check(
+        "POST",
+        "/api/v1/events",
+        202,
+        {
+            "name": "cart_abandoned",
+            "contact": {"phone": "41793026727"},
+            "key": "cart-1042",
+            "properties": {"item": "red shoes"},
+        },
+    )
     assert one["journeys"] == [{"id": jid, "entered": True}]
     events = [
         {"name": "cart_abandoned", "contact": {"phone": "+447946000101"}, "key": "c2"},
@@ -52,8 +60,9 @@ def test_every_journey_operation_answers_what_the_document_says(
     assert [s["id"] for s in detail["steps"]] == ["wait1", "sms1", "wait2", "sms2", "done"]
     inspected = c.check("GET", "/api/v1/journeys/{id}/entries", 200, id=jid)
     stories = [e["story"] for e in inspected["entries"]]
-    assert any("by event cart_abandoned (key cart-1042)" in s and "left: goal" in s
-               for s in stories)  # fmt: skip
+    assert any(
+        "by event cart_abandoned (key cart-1042)" in s and "left: goal" in s for s in stories
+    )
     c.check("POST", "/api/v1/journeys/{id}/pause", 200, id=jid)
     c.check("POST", "/api/v1/journeys/{id}/resume", 200, id=jid)
     c.check("POST", "/api/v1/journeys/{id}/move", 200, id=jid)
@@ -136,13 +145,16 @@ def test_a_stored_number_is_taken_as_stored_and_others_are_parsed(monkeypatch) -
 
 
 HOSTILE = [
-    [], "x", {"name": "ok"}, {"name": "a b", "contact": {"id": 1}},
+    [],
+    "x",
+    {"name": "ok"},
+    {"name": "a b", "contact": {"id": 1}},
     {"name": "ok", "contact": {"phone": "12"}},
     {"name": "ok", "contact": {"id": 1}, "properties": [1]},
     {"name": "ok", "contact": {"id": 1}, "occurred_at": "noon"},
     {"name": "ok", "contact": {"id": 10**30}},
     {"name": "ok", "contact": {"phone": "+447946000101"}, "key": "k" * 201},
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("body", HOSTILE)
@@ -159,10 +171,10 @@ def test_journey_entered_and_exited_go_out_as_outbound_events(api_for, sender_us
     api = api_for(sender_user_pg, SCOPES)
     jid = api.post("journeys", _cart()).json()["id"]
     assert api.post(f"journeys/{jid}/activate").status_code == 200
-    api.post("events", {"name": "cart_abandoned", "contact": {"phone": "+447946000101"},
-                        "key": "c1"})  # fmt: skip
-    api.post("events", {"name": "order_placed", "contact": {"phone": "+447946000101"},
-                        "key": "c1"})  # fmt: skip
+    api.post(
+        "events", {"name": "cart_abandoned", "contact": {"phone": "+447946000101"}, "key": "c1"}
+    )
+    api.post("events", {"name": "order_placed", "contact": {"phone": "+447946000101"}, "key": "c1"})
     payloads = {
         d.event_type: d.payload for d in EventDelivery.objects.filter(subscription=subscription)
     }

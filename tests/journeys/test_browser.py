@@ -92,8 +92,15 @@ def test_a_marketer_builds_validates_and_activates_a_journey(
     assert journey.version.definition["steps"][0]["for"] == "PT30M"
 
     # Contacts come in: the counts on the steps follow (polled by htmx).
-    carts = [{"name": "cart_abandoned", "contact": {"phone": f"+44794600010{i}"}, "key": f"c{i}",
-              "properties": {"item": "shoes"}} for i in range(3)]  # fmt: skip
+    carts = [
+        {
+            "name": "cart_abandoned",
+            "contact": {"phone": f"+44794600010{i}"},
+            "key": f"c{i}",
+            "properties": {"item": "shoes"},
+        }
+        for i in range(3)
+    ]
     events_record(events=carts)
     journey_advance(journey_id=journey.pk)
     expect(page.locator("#counts-wait1")).to_contain_text("3 here now", timeout=15_000)
@@ -111,8 +118,11 @@ def test_a_marketer_builds_validates_and_activates_a_journey(
     axe_audit.check(page, "journey person at 1280 px")
 
     page.set_viewport_size({"width": 390, "height": 900})
-    for name, path in [("people", page.url), ("builder", f"{base}/journeys/{journey.pk}/"),
-                       ("list", f"{base}/journeys/")]:  # fmt: skip
+    for name, path in [
+        ("people", page.url),
+        ("builder", f"{base}/journeys/{journey.pk}/"),
+        ("list", f"{base}/journeys/"),
+    ]:
         page.goto(path)
         page.wait_for_load_state("networkidle")
         width = page.evaluate("document.documentElement.scrollWidth")

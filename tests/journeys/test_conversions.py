@@ -31,25 +31,37 @@ def test_a_journeys_status_counts_its_conversions_per_send_step(
     ana = ContactFactory(phone="+447946000301", first_name="Ana")
     bob = ContactFactory(phone="+447946000302", first_name="Bob")
     for contact in (ana, bob):
-        event = {"name": "cart_abandoned", "contact": {"phone": contact.phone}, "key": "c1",
-                 "properties": {"item": "shoes"}}  # fmt: skip
+        event = {
+            "name": "cart_abandoned",
+            "contact": {"phone": contact.phone},
+            "key": "c1",
+            "properties": {"item": "shoes"},
+        }
         events_record(events=[event], now=clock.now)
     clock.run(journey)
     sent = timezone.now() - dt.timedelta(hours=1)
     Message.objects.filter(contact__in=[ana, bob]).update(
         state="delivered", created_at=sent, accepted_at=sent, done_at=sent
     )
-    orders = [("o-1", "59.90", ana.phone), ("o-2", "10.00", bob.phone),
-              ("o-3", "5.00", "+447946000399")]  # fmt: skip
-    result = conversions_record(items=[
-        {"order_id": o, "value": v, "currency": "EUR", "contact": {"phone": p}}
-        for o, v, p in orders])  # fmt: skip
+    orders = [
+        ("o-1", "59.90", ana.phone),
+        ("o-2", "10.00", bob.phone),
+        ("o-3", "5.00", "+447946000399"),
+    ]
+    result = conversions_record(
+        items=[
+            {"order_id": o, "value": v, "currency": "EUR", "contact": {"phone": p}}
+            for o, v, p in orders
+        ]
+    )
     assert [r["attributed_to"]["journey"] for r in result.results[:2]] == [journey.pk] * 2
     status = journey_status(journey=journey)
     # The third order has no touch of this journey: not counted.
     assert status["conversions"] == {"count": 2, "revenue": "69.90", "currency": "EUR"}
     assert {s["id"]: s.get("conversions") for s in status["steps"]}["sms1"] == {
-        "count": 2, "revenue": "69.90"}  # fmt: skip
+        "count": 2,
+        "revenue": "69.90",
+    }
     # The builder shows them: the journey's totals and the send step's counts.
     client.force_login(make_user("mia", MARKETER))
     page = client.get(f"/journeys/{journey.pk}/").content.decode()

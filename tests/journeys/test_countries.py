@@ -20,19 +20,36 @@ pytestmark = pytest.mark.django_db
 WELCOME = {
     "name": "Welcome",
     "trigger": {"type": "event", "event": "signed_up"},
-    "steps": [{"id": "hello", "type": "send", "channel": "sms", "sender": "auto",
-               "text": "Welcome {{first_name}}", "dlt_template_id": "1107160000000001"}],
-}  # fmt: skip
+    "steps": [
+        {
+            "id": "hello",
+            "type": "send",
+            "channel": "sms",
+            "sender": "auto",
+            "text": "Welcome {{first_name}}",
+            "dlt_template_id": "1107160000000001",
+        }
+    ],
+}
 
 
 def _accept_all(request):
     body = json.loads(request.body)
     messages = [
-        {"messageId": d["messageId"], "destination": d["to"],
-         "status": {"groupId": 1, "groupName": "PENDING", "id": 26, "name": "PENDING_ACCEPTED",
-                    "description": "Message sent to next instance"}}
-        for m in body["messages"] for d in m["destinations"]
-    ]  # fmt: skip
+        {
+            "messageId": d["messageId"],
+            "destination": d["to"],
+            "status": {
+                "groupId": 1,
+                "groupName": "PENDING",
+                "id": 26,
+                "name": "PENDING_ACCEPTED",
+                "description": "Message sent to next instance",
+            },
+        }
+        for m in body["messages"]
+        for d in m["destinations"]
+    ]
     return 200, {}, json.dumps({"bulkId": "b", "messages": messages})
 
 
@@ -62,8 +79,7 @@ def test_a_journey_send_goes_from_indias_sender_with_dlt_or_is_skipped_with_the_
     assert "DLT principal entity" in first.reason  # India has no sender with its entity yet
     assert not sent_bodies(provider_mocked, "/sms/3/messages")
 
-    sender_save(channel="sms", country="IN", sender="HERALD", dlt_entity_id="1101",
-                actor=OPERATOR)  # fmt: skip
+    sender_save(channel="sms", country="IN", sender="HERALD", dlt_entity_id="1101", actor=OPERATOR)
     ravi = ContactFactory(phone="+919812345671", country="IN", timezone="Asia/Kolkata")
     events_record(events=[{"name": "signed_up", "contact": {"phone": ravi.phone}}], now=clock.now)
     clock.run(journey)

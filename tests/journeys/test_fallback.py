@@ -22,15 +22,25 @@ CHAIN = {
     "trigger": {"type": "event", "event": "shipped"},
     "reentry": "always",
     "steps": [
-        {"id": "viber1", "type": "send", "channel": "viber",
-         "text": "Hi {{first_name}}, your order shipped",
-         "fallback": [{"channel": "sms", "text": "Hi {{first_name}}, shipped (SMS)"}],
-         "fallback_after": "PT30M"},
-        {"id": "wait1", "type": "wait_for", "event": "delivered", "timeout": "P1D",
-         "then": "done", "else": "done"},
+        {
+            "id": "viber1",
+            "type": "send",
+            "channel": "viber",
+            "text": "Hi {{first_name}}, your order shipped",
+            "fallback": [{"channel": "sms", "text": "Hi {{first_name}}, shipped (SMS)"}],
+            "fallback_after": "PT30M",
+        },
+        {
+            "id": "wait1",
+            "type": "wait_for",
+            "event": "delivered",
+            "timeout": "P1D",
+            "then": "done",
+            "else": "done",
+        },
         {"id": "done", "type": "exit"},
     ],
-}  # fmt: skip
+}
 
 
 def _definition(**send) -> dict:
@@ -63,8 +73,12 @@ def test_the_chain_is_checked_as_a_campaigns_is() -> None:
     assert _problems(fallback=[], fallback_after="PT1H") == [
         "steps[0].fallback_after: only with a fallback chain"
     ]
-    template = {"channel": "whatsapp_template", "template": "t", "language": "en",
-                "fallback": ["sms"]}  # fmt: skip
+    template = {
+        "channel": "whatsapp_template",
+        "template": "t",
+        "language": "en",
+        "fallback": ["sms"],
+    }
     assert _problems(**template) == ["steps[0].fallback: SMS failover needs a failover text"]
 
 
@@ -90,7 +104,9 @@ def test_each_entry_gets_its_own_fallback_once(live_journey, clock) -> None:
     failover_after_reports(message_ids=[m.pk for m in viber])  # as the reports do
     sms = Message.objects.filter(campaign=campaign, channel="sms").order_by("id")
     assert [(m.contact_id, m.attempt, m.replaces_id) for m in sms] == [
-        (ana.pk, 1, viber[0].pk), (ana.pk, 2, viber[2].pk)]  # fmt: skip
+        (ana.pk, 1, viber[0].pk),
+        (ana.pk, 2, viber[2].pk),
+    ]
     assert {m.text for m in sms} == {"Hi Ana, shipped (SMS)"}
     # Each entry's message names its entry in the callbackData, and so does its fallback.
     assert [m.callback_data for m in sms] == [viber[0].callback_data, viber[2].callback_data]
@@ -141,9 +157,11 @@ def test_a_backtest_counts_what_the_chain_could_add(clock) -> None:
         ContactFactory(phone=phone, first_name="Ana", timezone="UTC")
         _enter(phone, clock.now - dt.timedelta(days=2))
     chained = journey_backtest(
-        journey=journey_create(definition=_definition(), actor=OPERATOR), days=7,
-        actor=OPERATOR, now=clock.now,
-    )  # fmt: skip
+        journey=journey_create(definition=_definition(), actor=OPERATOR),
+        days=7,
+        actor=OPERATOR,
+        now=clock.now,
+    )
     assert chained.sends == 3
     assert chained.fallbacks == {"sms": 3}  # each Viber message could fall back to one SMS
     expected = estimate_cost((phone, "sms", 1) for phone in phones).total
@@ -153,7 +171,9 @@ def test_a_backtest_counts_what_the_chain_could_add(clock) -> None:
     plain["steps"][0].pop("fallback_after")
     plain["name"] = "Order shipped, no chain"
     alone = journey_backtest(
-        journey=journey_create(definition=plain, actor=OPERATOR), days=7, actor=OPERATOR,
+        journey=journey_create(definition=plain, actor=OPERATOR),
+        days=7,
+        actor=OPERATOR,
         now=clock.now,
-    )  # fmt: skip
+    )
     assert (alone.sends, alone.fallbacks, alone.fallback_cost) == (3, {}, "0.0000")

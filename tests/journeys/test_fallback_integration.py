@@ -16,14 +16,24 @@ SHIPPED = {
     "trigger": {"type": "event", "event": "shipped"},
     "reentry": "always",
     "steps": [
-        {"id": "rcs1", "type": "send", "channel": "rcs",
-         "text": "Hi {{first_name|there}}, your order shipped",
-         "fallback": [{"channel": "sms", "text": "Hi {{first_name|there}}, shipped (SMS)"}]},
-        {"id": "wait1", "type": "wait_for", "event": "delivered", "timeout": "P1D",
-         "then": "done", "else": "done"},
+        {
+            "id": "rcs1",
+            "type": "send",
+            "channel": "rcs",
+            "text": "Hi {{first_name|there}}, your order shipped",
+            "fallback": [{"channel": "sms", "text": "Hi {{first_name|there}}, shipped (SMS)"}],
+        },
+        {
+            "id": "wait1",
+            "type": "wait_for",
+            "event": "delivered",
+            "timeout": "P1D",
+            "then": "done",
+            "else": "done",
+        },
         {"id": "done", "type": "exit"},
     ],
-}  # fmt: skip
+}
 
 
 def test_a_send_steps_chain_reaches_exactly_the_undelivered_once_per_entry(running) -> None:  # noqa: F811
@@ -36,8 +46,10 @@ def test_a_send_steps_chain_reaches_exactly_the_undelivered_once_per_entry(runni
     # Every contact enters twice (two orders): each entry has its own message and fallback.
     for order in ("o1", "o2"):
         for chunk in range(0, len(phones), 30):
-            events = [{"name": "shipped", "key": f"{order}-{p}", "contact": {"phone": p}}
-                      for p in phones[chunk:chunk + 30]]  # fmt: skip
+            events = [
+                {"name": "shipped", "key": f"{order}-{p}", "contact": {"phone": p}}
+                for p in phones[chunk : chunk + 30]
+            ]
             api.post("events/batch", {"events": events})
     entries = JourneyEntry.objects.filter(journey_id=journey["id"])
 

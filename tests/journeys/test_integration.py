@@ -76,46 +76,84 @@ def _inbound(sandbox, sender: str, text: str) -> None:
 def test_abandoned_cart_end_to_end(running) -> None:
     api, sandbox, worker = running
     noon, night = _zone_at(12), _zone_at(3)
-    phones = {n: f"+4479460{i:05d}" for i, n in enumerate(
-        ["ana", "bob", "cleo", "dan", "eve", "fay"])}  # fmt: skip
+    phones = {
+        n: f"+4479460{i:05d}" for i, n in enumerate(["ana", "bob", "cleo", "dan", "eve", "fay"])
+    }
     for name, phone in phones.items():
-        Contact.objects.create(phone=phone, first_name=name.title(), country="GB",
-                               timezone=night if name == "fay" else noon)  # fmt: skip
-    journey = api.post("journeys", {
-        "name": "Abandoned cart",
-        "trigger": {"type": "event", "event": "cart_abandoned"},
-        "reentry": "once_per_key",
-        "goal": {"event": "order_placed"},
-        "quiet_hours": "08:00-20:00",
-        "steps": [
-            # Margins for a loaded CI machine: the goal and the STOP below must land within the
-            # first wait, Ana's click (after her SMS is sent and seen) within the second.
-            {"id": "wait1", "type": "wait", "for": "PT15S"},
-            {"id": "sms1", "type": "send", "channel": "sms",
-             "text": "Hi {{first_name}}, your {{event.item}} is waiting: https://shop.example/c"},
-            {"id": "wait2", "type": "wait_for", "event": "click", "timeout": "PT20S",
-             "then": "done", "else": "sms2"},
-            {"id": "sms2", "type": "send", "channel": "sms", "text": "Last call: 10% off, CART10"},
-            {"id": "done", "type": "exit"},
-        ],
-    })  # fmt: skip
+        Contact.objects.create(
+            phone=phone,
+            first_name=name.title(),
+            country="GB",
+            timezone=night if name == "fay" else noon,
+        )
+    journey = api.post(
+        "journeys",
+        {
+            "name": "Abandoned cart",
+            "trigger": {"type": "event", "event": "cart_abandoned"},
+            "reentry": "once_per_key",
+            "goal": {"event": "order_placed"},
+            "quiet_hours": "08:00-20:00",
+            "steps": [
+                # Margins for a loaded CI machine: the goal and the STOP below must land within the
+                # first wait, Ana's click (after her SMS is sent and seen) within the second.
+                {"id": "wait1", "type": "wait", "for": "PT15S"},
+                {
+                    "id": "sms1",
+                    "type": "send",
+                    "channel": "sms",
+                    "text": "Hi {{first_name}}, your {{event.item}} is waiting: https://shop.example/c",
+                },
+                {
+                    "id": "wait2",
+                    "type": "wait_for",
+                    "event": "click",
+                    "timeout": "PT20S",
+                    "then": "done",
+                    "else": "sms2",
+                },
+                {
+                    "id": "sms2",
+                    "type": "send",
+                    "channel": "sms",
+                    "text": "Last call: 10% off, CART10",
+                },
+                {"id": "done", "type": "exit"},
+            ],
+        },
+    )
     jid = journey["id"]
     assert api.post(f"journeys/{jid}/activate")["state"] == "active"
 
-    for name, key in [("ana", "a1"), ("bob", "b1"), ("cleo", "c1"), ("dan", "d1"), ("eve", "e1"),
-                      ("eve", "e1"), ("eve", "e2"), ("fay", "f1")]:  # fmt: skip
+    for name, key in [
+        ("ana", "a1"),
+        ("bob", "b1"),
+        ("cleo", "c1"),
+        ("dan", "d1"),
+        ("eve", "e1"),
+        ("eve", "e1"),
+        ("eve", "e2"),
+        ("fay", "f1"),
+    ]:
         api.event("cart_abandoned", phones[name], key, item="red shoes")
     # During the first wait: Cleo orders (the goal, on her cart's key), Dan texts STOP.
     api.event("order_placed", phones["cleo"], "c1")
     api.event("order_placed", phones["ana"], "another-cart")  # not Ana's cart: she stays
     _inbound(sandbox, phones["dan"].lstrip("+"), "STOP")
-    wait_for(lambda: Contact.objects.get(phone=phones["dan"]).opted_out, timeout=30,
-             message=worker.tail())  # fmt: skip
+    wait_for(
+        lambda: Contact.objects.get(phone=phones["dan"]).opted_out,
+        timeout=30,
+        message=worker.tail(),
+    )
 
     # Ana clicks the link of her first SMS (Infobip's click notification → the journey's wait).
-    ana_sms = wait_for(lambda: next(iter(m for m in _messages(phones["ana"])
-                                         if m.state in ("accepted", "delivered")), None),
-                       timeout=60, message=worker.tail())  # fmt: skip
+    ana_sms = wait_for(
+        lambda: next(
+            iter(m for m in _messages(phones["ana"]) if m.state in ("accepted", "delivered")), None
+        ),
+        timeout=60,
+        message=worker.tail(),
+    )
     clicked = sandbox.request(
         "POST", "/_sandbox/click", json={"messageId": str(ana_sms.message_id)}
     )
@@ -129,8 +167,11 @@ def test_abandoned_cart_end_to_end(running) -> None:
 
     wait_for(settled, timeout=90, message=worker.tail())
     # What the journey wrote is handed to Infobip by the send steps' batch chains.
-    wait_for(lambda: not Message.objects.filter(state="queued").exists(), timeout=60,
-             message=worker.tail())  # fmt: skip
+    wait_for(
+        lambda: not Message.objects.filter(state="queued").exists(),
+        timeout=60,
+        message=worker.tail(),
+    )
     sandbox.flush()
 
     sent = {name: [m.text for m in _messages(phone)] for name, phone in phones.items()}
@@ -148,10 +189,17 @@ def test_abandoned_cart_end_to_end(running) -> None:
     assert reason[(phones["cleo"], "c1")] == "goal"
     assert reason[(phones["dan"], "d1")] == "opted_out"
     assert reason[(phones["ana"], "a1")] == reason[(phones["bob"], "b1")] == "completed"
-    ana_steps = list(EntryStep.objects.filter(entry=entries[(phones["ana"], "a1")])
-                     .values_list("step_id", "outcome"))  # fmt: skip
-    assert ana_steps == [("wait1", "waited"), ("sms1", "sent"), ("wait2", "then"),
-                         ("done", "exited")]  # fmt: skip
+    ana_steps = list(
+        EntryStep.objects.filter(entry=entries[(phones["ana"], "a1")]).values_list(
+            "step_id", "outcome"
+        )
+    )
+    assert ana_steps == [
+        ("wait1", "waited"),
+        ("sms1", "sent"),
+        ("wait2", "then"),
+        ("done", "exited"),
+    ]
     fay = entries[(phones["fay"], "f1")]
     assert (fay.step, fay.phase) == ("sms1", "ready")
     assert fay.due_at > timezone.now() + dt.timedelta(hours=3)  # held until 08:00 her time
@@ -164,8 +212,13 @@ def test_abandoned_cart_end_to_end(running) -> None:
     status = journey_status(journey=Journey.objects.get(pk=jid))
     assert status["counts"]["entered"] == 7
     assert status["counts"]["active"] == 1
-    assert status["counts"]["exited"] == {"completed": 4, "goal": 1, "opted_out": 1,
-                                          "archived": 0, "stopped": 0}  # fmt: skip
+    assert status["counts"]["exited"] == {
+        "completed": 4,
+        "goal": 1,
+        "opted_out": 1,
+        "archived": 0,
+        "stopped": 0,
+    }
     steps = {s["id"]: s for s in status["steps"]}
     assert (steps["sms1"]["sent"], steps["sms1"]["delayed"], steps["sms2"]["sent"]) == (4, 1, 3)
     assert (steps["wait2"]["then"], steps["wait2"]["else"]) == (1, 3)
@@ -178,24 +231,50 @@ def test_abandoned_cart_end_to_end(running) -> None:
 def test_keyword_welcome_end_to_end(running) -> None:
     api, sandbox, worker = running
     gus, hal = "447946001001", "447946001002"
-    journey = api.post("journeys", {
-        "name": "Keyword welcome",
-        "trigger": {"type": "keyword", "keyword": "JOIN", "number": NUMBER},
-        "reentry": "once",
-        "steps": [
-            {"id": "welcome", "type": "send", "channel": "sms",
-             "text": "Welcome! Reply with your first name."},
-            {"id": "answer", "type": "wait_for", "event": "reply", "timeout": "PT20S",
-             "then": "tag", "else": "nudge"},
-            {"id": "tag", "type": "update", "set": {"welcomed": "yes"},
-             "add_to_lists": ["Members"]},
-            {"id": "thanks", "type": "send", "channel": "sms", "text": "Thanks, you are in.",
-             "next": "end"},
-            {"id": "nudge", "type": "send", "channel": "sms",
-             "text": "Still there? Reply anytime."},
-            {"id": "end", "type": "exit"},
-        ],
-    })  # fmt: skip
+    journey = api.post(
+        "journeys",
+        {
+            "name": "Keyword welcome",
+            "trigger": {"type": "keyword", "keyword": "JOIN", "number": NUMBER},
+            "reentry": "once",
+            "steps": [
+                {
+                    "id": "welcome",
+                    "type": "send",
+                    "channel": "sms",
+                    "text": "Welcome! Reply with your first name.",
+                },
+                {
+                    "id": "answer",
+                    "type": "wait_for",
+                    "event": "reply",
+                    "timeout": "PT20S",
+                    "then": "tag",
+                    "else": "nudge",
+                },
+                {
+                    "id": "tag",
+                    "type": "update",
+                    "set": {"welcomed": "yes"},
+                    "add_to_lists": ["Members"],
+                },
+                {
+                    "id": "thanks",
+                    "type": "send",
+                    "channel": "sms",
+                    "text": "Thanks, you are in.",
+                    "next": "end",
+                },
+                {
+                    "id": "nudge",
+                    "type": "send",
+                    "channel": "sms",
+                    "text": "Still there? Reply anytime.",
+                },
+                {"id": "end", "type": "exit"},
+            ],
+        },
+    )
     jid = journey["id"]
     api.post(f"journeys/{jid}/activate")
     _inbound(sandbox, gus, "join")
@@ -210,11 +289,16 @@ def test_keyword_welcome_end_to_end(running) -> None:
         )
 
     wait_for(done, timeout=90, message=worker.tail())
-    wait_for(lambda: not Message.objects.filter(state="queued").exists(), timeout=60,
-             message=worker.tail())  # fmt: skip
+    wait_for(
+        lambda: not Message.objects.filter(state="queued").exists(),
+        timeout=60,
+        message=worker.tail(),
+    )
     sandbox.flush()
-    assert [m.text for m in _messages("+" + gus)] == ["Welcome! Reply with your first name.",
-                                                     "Thanks, you are in."]  # fmt: skip
+    assert [m.text for m in _messages("+" + gus)] == [
+        "Welcome! Reply with your first name.",
+        "Thanks, you are in.",
+    ]
     assert [m.text for m in _messages("+" + hal)][1] == "Still there? Reply anytime."
     gus_contact = Contact.objects.get(phone="+" + gus)
     assert gus_contact.attributes["welcomed"] == "yes"

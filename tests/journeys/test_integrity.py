@@ -57,8 +57,9 @@ def story(live_journey):
     result = events_record(events=[{"name": "bought", "contact": {"id": contact.pk}}])
     assert result.events[0]["journeys"] == [{"id": journey.pk, "entered": True}]
     entry = JourneyEntry.objects.get(contact=contact)
-    EntryStep.objects.create(entry=entry, n=1, step_id="wait1", step_type="wait",
-                             at=timezone.now(), outcome="waited")  # fmt: skip
+    EntryStep.objects.create(
+        entry=entry, n=1, step_id="wait1", step_type="wait", at=timezone.now(), outcome="waited"
+    )
     return journey, contact, entry
 
 
@@ -79,9 +80,13 @@ def test_rows_naming_a_missing_contact_journey_version_or_event_are_refused(stor
     other = Contact.objects.create(phone="+447946000002")
     with pytest.raises(IntegrityError), transaction.atomic():
         Event.objects.bulk_create(
-            [Event(name="x", contact_id=cid, occurred_at=timezone.now(),
-                   received_at=timezone.now()) for cid in (other.pk, missing)]
-        )  # fmt: skip
+            [
+                Event(
+                    name="x", contact_id=cid, occurred_at=timezone.now(), received_at=timezone.now()
+                )
+                for cid in (other.pk, missing)
+            ]
+        )
     assert not Event.objects.filter(contact=other).exists()
     # An update that changes a key to a missing row is refused too.
     _refused("UPDATE journeys_event SET contact_id = %s WHERE id = %s", missing, event)

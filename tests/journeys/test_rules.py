@@ -20,8 +20,7 @@ SIMPLE = {
 
 
 def _event(name, contact, key="", **properties):
-    return {"name": name, "contact": {"phone": contact.phone}, "key": key,
-            "properties": properties}  # fmt: skip
+    return {"name": name, "contact": {"phone": contact.phone}, "key": key, "properties": properties}
 
 
 def _definition(**changes):
@@ -96,8 +95,10 @@ def test_goal_makes_the_contact_leave_at_once_on_its_key(
 ) -> None:
     journey = live_journey(cart_definition)
     ana = ContactFactory()
-    carts = [_event("cart_abandoned", ana, "cart-1", item="shoes"),
-             _event("cart_abandoned", ana, "cart-2", item="hat")]  # fmt: skip
+    carts = [
+        _event("cart_abandoned", ana, "cart-1", item="shoes"),
+        _event("cart_abandoned", ana, "cart-2", item="hat"),
+    ]
     events_record(events=carts, now=clock.now)
     clock.run(journey)
     # An order for another cart leaves cart-1's entry where it is.
@@ -159,8 +160,9 @@ def _capped(settings, ana, n: int) -> None:
         MessageFactory(contact=ana, state="delivered", channel="sms")
 
 
-@pytest.mark.parametrize(("policy", "sent", "held"), [("delay", 0, 1), ("skip", 0, 0),
-                                                     ("exempt", 1, 0)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("policy", "sent", "held"), [("delay", 0, 1), ("skip", 0, 0), ("exempt", 1, 0)]
+)
 def test_frequency_caps_delay_skip_or_exempt(live_journey, clock, settings, policy, sent, held):
     journey = live_journey(_definition(caps=policy))
     ana = ContactFactory()
@@ -190,8 +192,9 @@ def test_wait_for_a_click_takes_then_when_the_message_was_clicked(
     clock.advance(hours=1, minutes=1)
     clock.run(journey)
     message = Message.objects.get(contact=ana)
-    Click.objects.create(message=message, campaign_id=message.campaign_id, url="https://x",
-                         clicked_at=clock.now)  # fmt: skip
+    Click.objects.create(
+        message=message, campaign_id=message.campaign_id, url="https://x", clicked_at=clock.now
+    )
     from journeys.waits import messages_clicked
 
     assert messages_clicked(message_ids=[message.pk]) == {journey.pk}
@@ -226,17 +229,31 @@ def test_branch_on_the_event_and_the_contact_and_a_seeded_split(live_journey, cl
     definition = _definition(
         reentry="always",
         steps=[
-            {"id": "b", "type": "branch", "then": "vip", "else": "ab",
-             "rule": {"match": "all", "rules": [
-                 {"field": "event", "key": "total", "op": "in", "value": ["100", "200"]},
-                 {"field": "attribute", "key": "tier", "op": "eq", "value": "gold"}]}},
+            {
+                "id": "b",
+                "type": "branch",
+                "then": "vip",
+                "else": "ab",
+                "rule": {
+                    "match": "all",
+                    "rules": [
+                        {"field": "event", "key": "total", "op": "in", "value": ["100", "200"]},
+                        {"field": "attribute", "key": "tier", "op": "eq", "value": "gold"},
+                    ],
+                },
+            },
             {"id": "vip", "type": "update", "set": {"vip": "yes"}, "next": "end"},
-            {"id": "ab", "type": "split", "branches": [
-                {"name": "A", "weight": 1, "next": "end"},
-                {"name": "B", "weight": 1, "next": "end"}]},
+            {
+                "id": "ab",
+                "type": "split",
+                "branches": [
+                    {"name": "A", "weight": 1, "next": "end"},
+                    {"name": "B", "weight": 1, "next": "end"},
+                ],
+            },
             {"id": "end", "type": "exit"},
         ],
-    )  # fmt: skip
+    )
     journey = live_journey(definition)
     gold = ContactFactory(attributes={"tier": "gold"})
     others = [ContactFactory() for _ in range(40)]
@@ -264,8 +281,9 @@ def test_pause_holds_waits_and_archive_stop_lets_everyone_out(
 
     journey = live_journey(cart_definition)
     contacts = [ContactFactory() for _ in range(3)]
-    events_record(events=[_event("cart_abandoned", c, "k", item="x") for c in contacts],
-                  now=clock.now)  # fmt: skip
+    events_record(
+        events=[_event("cart_abandoned", c, "k", item="x") for c in contacts], now=clock.now
+    )
     clock.run(journey)
     journey_pause(journey=journey, actor=OPERATOR)
     clock.advance(hours=2)

@@ -16,24 +16,43 @@ def test_a_definition_runs_for_test_contacts_and_leaves_nothing(tmp_path, capsys
     spec.write_text(json.dumps(ABANDONED_CART))
     events = tmp_path / "events.jsonl"
     lines = [
-        {"at": "PT0S", "contact": {"phone": "+447946000101", "first_name": "Ana"},
-         "name": "cart_abandoned", "key": "c1", "properties": {"item": "red shoes"}},
-        {"at": "PT0S", "contact": {"phone": "+447946000102", "first_name": "Bob"},
-         "name": "cart_abandoned", "key": "c2", "properties": {"item": "a hat"}},
+        {
+            "at": "PT0S",
+            "contact": {"phone": "+447946000101", "first_name": "Ana"},
+            "name": "cart_abandoned",
+            "key": "c1",
+            "properties": {"item": "red shoes"},
+        },
+        {
+            "at": "PT0S",
+            "contact": {"phone": "+447946000102", "first_name": "Bob"},
+            "name": "cart_abandoned",
+            "key": "c2",
+            "properties": {"item": "a hat"},
+        },
         {"at": "PT2H", "contact": {"phone": "+447946000101"}, "click": True},
-        {"at": "PT30M", "contact": {"phone": "+447946000103"}, "name": "cart_abandoned",
-         "key": "c3", "properties": {"item": "socks"}},
+        {
+            "at": "PT30M",
+            "contact": {"phone": "+447946000103"},
+            "name": "cart_abandoned",
+            "key": "c3",
+            "properties": {"item": "socks"},
+        },
         {"at": "PT40M", "contact": {"phone": "+447946000103"}, "name": "order_placed", "key": "c3"},
-    ]  # fmt: skip
+    ]
     events.write_text("\n".join(json.dumps(line) for line in lines))
     call_command("journey", "test", str(spec), "--events", str(events), "--json")
     report = json.loads(capsys.readouterr().out)
-    steps = {phone: [(s["step"], s["outcome"], s["after"]) for s in rows]
-             for phone, rows in report["contacts"].items()}  # fmt: skip
+    steps = {
+        phone: [(s["step"], s["outcome"], s["after"]) for s in rows]
+        for phone, rows in report["contacts"].items()
+    }
     assert steps["+447946000101"] == [
-        ("wait1", "waited", "1:00:00"), ("sms1", "sent", "1:00:00"),
-        ("wait2", "then", "2:00:00"), ("done", "exited", "2:00:00"),
-    ]  # fmt: skip
+        ("wait1", "waited", "1:00:00"),
+        ("sms1", "sent", "1:00:00"),
+        ("wait2", "then", "2:00:00"),
+        ("done", "exited", "2:00:00"),
+    ]
     assert [s[0] for s in steps["+447946000102"]] == ["wait1", "sms1", "wait2", "sms2", "done"]
     assert steps["+447946000102"][3][2] == "1 day, 1:00:00"
     assert steps["+447946000103"] == [("wait1", "exited", "0:40:00")]
@@ -60,22 +79,44 @@ def test_segment_and_message_triggers_run_with_what_the_definition_names(tmp_pat
     from tests.factories import CampaignFactory
 
     ContactList.objects.create(name="Staff")
-    Segment.objects.create(name="Leeds", rules={"match": "all", "rules": [
-        {"field": "attribute", "key": "city", "op": "eq", "value": "Leeds"}]})  # fmt: skip
+    Segment.objects.create(
+        name="Leeds",
+        rules={
+            "match": "all",
+            "rules": [{"field": "attribute", "key": "city", "op": "eq", "value": "Leeds"}],
+        },
+    )
     campaign = CampaignFactory(state="running", name="Spring")
     hello = [{"id": "hi", "type": "send", "channel": "sms", "text": "Hi {{first_name}}"}]
-    moved = {"name": "Moved", "steps": hello, "trigger": {"type": "segment", "segment": "Leeds",
-             "exclude": {"lists": ["Staff"]}}}  # fmt: skip
-    thanks = {"name": "Thanks", "steps": hello, "reentry": "always", "trigger": {
-        "type": "message", "outcome": "clicked", "campaign": campaign.pk}}  # fmt: skip
+    moved = {
+        "name": "Moved",
+        "steps": hello,
+        "trigger": {"type": "segment", "segment": "Leeds", "exclude": {"lists": ["Staff"]}},
+    }
+    thanks = {
+        "name": "Thanks",
+        "steps": hello,
+        "reentry": "always",
+        "trigger": {"type": "message", "outcome": "clicked", "campaign": campaign.pk},
+    }
     contact = {"phone": "+447946000101", "first_name": "Ana", "attributes": {"city": "York"}}
     leeds = {**contact, "attributes": {"city": "Leeds"}}
     runs = [
-        (moved, [{"at": "PT0S", "contact": contact, "update": True},
-                 {"at": "PT1H", "contact": leeds, "update": True}]),
-        (thanks, [{"at": "PT5M", "contact": contact, "outcome": "clicked"},
-                  {"at": "PT6M", "contact": contact, "outcome": "delivered"}]),
-    ]  # fmt: skip
+        (
+            moved,
+            [
+                {"at": "PT0S", "contact": contact, "update": True},
+                {"at": "PT1H", "contact": leeds, "update": True},
+            ],
+        ),
+        (
+            thanks,
+            [
+                {"at": "PT5M", "contact": contact, "outcome": "clicked"},
+                {"at": "PT6M", "contact": contact, "outcome": "delivered"},
+            ],
+        ),
+    ]
     for definition, lines in runs:
         spec, events = tmp_path / "spec.json", tmp_path / "events.jsonl"
         spec.write_text(json.dumps(definition))

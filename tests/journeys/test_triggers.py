@@ -29,10 +29,25 @@ def _inbound(text: str, to: str, sender: str = "447946000101") -> None:
     from infobip.webhooks import Inbound
 
     inbound_store(
-        items=[((None, 0), Inbound(channel="sms", message_id=f"in-{text}-{to}", from_=sender,
-                                   to=to, message_type="TEXT", text=text, clean_text=text,
-                                   keyword="", media_url="", received_at=None, payload={}))]
-    )  # fmt: skip
+        items=[
+            (
+                (None, 0),
+                Inbound(
+                    channel="sms",
+                    message_id=f"in-{text}-{to}",
+                    from_=sender,
+                    to=to,
+                    message_type="TEXT",
+                    text=text,
+                    clean_text=text,
+                    keyword="",
+                    media_url="",
+                    received_at=None,
+                    payload={},
+                ),
+            )
+        ]
+    )
 
 
 def test_a_keyword_on_a_number_lets_the_sender_in_like_stop_matches(live_journey, clock):
@@ -85,10 +100,13 @@ def test_the_database_refuses_a_second_claim_that_raced_the_check(live_journey) 
 
 def test_joining_a_list_lets_contacts_in_once(live_journey) -> None:
     vip = ContactList.objects.create(name="VIP")
-    journey = live_journey({
-        "name": "VIP welcome", "trigger": {"type": "list_joined", "list": "VIP"},
-        "steps": [{"id": "hi", "type": "send", "channel": "sms", "text": "Welcome to VIP"}],
-    })  # fmt: skip
+    journey = live_journey(
+        {
+            "name": "VIP welcome",
+            "trigger": {"type": "list_joined", "list": "VIP"},
+            "steps": [{"id": "hi", "type": "send", "channel": "sms", "text": "Welcome to VIP"}],
+        }
+    )
     ana, bob = ContactFactory(), ContactFactory()
     contact_list_add(contact_list=vip, contact_ids=[ana.pk, bob.pk])
     contact_list_add(contact_list=vip, contact_ids=[ana.pk])  # already on it: no new join
@@ -99,11 +117,13 @@ def test_include_and_exclude_lists_narrow_a_trigger(live_journey, clock) -> None
     from journeys.events import events_record
 
     staff = ContactList.objects.create(name="Staff")
-    journey = live_journey({
-        "name": "Not staff", "trigger": {"type": "event", "event": "visited",
-                                         "exclude": {"lists": ["Staff"]}},
-        "steps": [{"id": "hi", "type": "send", "channel": "sms", "text": "Hello"}],
-    })  # fmt: skip
+    journey = live_journey(
+        {
+            "name": "Not staff",
+            "trigger": {"type": "event", "event": "visited", "exclude": {"lists": ["Staff"]}},
+            "steps": [{"id": "hi", "type": "send", "channel": "sms", "text": "Hello"}],
+        }
+    )
     ana, bob = ContactFactory(), ContactFactory(lists=[staff])
     events_record(events=[{"name": "visited", "contact": {"id": c.pk}} for c in (ana, bob)])
     assert list(
@@ -112,12 +132,19 @@ def test_include_and_exclude_lists_narrow_a_trigger(live_journey, clock) -> None
 
 
 def test_a_birthday_lets_the_contact_in_once_the_day_before_at_ten_local(live_journey) -> None:
-    journey = live_journey({
-        "name": "Birthday", "reentry": "always",
-        "trigger": {"type": "date_attribute", "attribute": "birthday", "offset": "-P1D",
-                    "at": "10:00"},
-        "steps": [{"id": "hi", "type": "send", "channel": "sms", "text": "Happy birthday!"}],
-    })  # fmt: skip
+    journey = live_journey(
+        {
+            "name": "Birthday",
+            "reentry": "always",
+            "trigger": {
+                "type": "date_attribute",
+                "attribute": "birthday",
+                "offset": "-P1D",
+                "at": "10:00",
+            },
+            "steps": [{"id": "hi", "type": "send", "channel": "sms", "text": "Happy birthday!"}],
+        }
+    )
     tokyo = ContactFactory(timezone="Asia/Tokyo", attributes={"birthday": "1990-06-16"})
     ContactFactory(timezone="Asia/Tokyo", attributes={"birthday": "1990-07-01"})
     ContactFactory(timezone="Asia/Tokyo", attributes={"birthday": "not a date"})
@@ -144,12 +171,21 @@ def test_a_backtest_replays_real_events_and_keeps_nothing(live_journey, clock) -
 
     contacts = [ContactFactory(timezone="UTC") for _ in range(4)]
     past = clock.now - dt.timedelta(days=10)
-    carts = [{"name": "cart_abandoned", "contact": {"id": c.pk}, "key": f"k{i}",
-              "properties": {"item": "x"}} for i, c in enumerate(contacts)]  # fmt: skip
+    carts = [
+        {
+            "name": "cart_abandoned",
+            "contact": {"id": c.pk},
+            "key": f"k{i}",
+            "properties": {"item": "x"},
+        }
+        for i, c in enumerate(contacts)
+    ]
     carts.append(carts[0])  # the same cart twice: one entry
     events_record(events=carts, now=past)
-    events_record(events=[{"name": "order_placed", "contact": {"id": contacts[1].pk},
-                           "key": "k1"}], now=past + dt.timedelta(minutes=10))  # fmt: skip
+    events_record(
+        events=[{"name": "order_placed", "contact": {"id": contacts[1].pk}, "key": "k1"}],
+        now=past + dt.timedelta(minutes=10),
+    )
     draft = journey_create(definition=ABANDONED_CART, actor=OPERATOR)
     before = (Journey.objects.count(), Campaign.objects.count(), Message.objects.count())
     report = journey_backtest(journey=draft, days=30, actor=OPERATOR, now=clock.now)

@@ -24,22 +24,30 @@ HELLO = [{"id": "hi", "type": "send", "channel": "sms", "text": "Hello"}]
 def _leeds() -> Segment:
     return Segment.objects.create(
         name="Leeds",
-        rules={"match": "all", "rules": [
-            {"field": "attribute", "key": "city", "op": "eq", "value": "Leeds"}]},
-    )  # fmt: skip
+        rules={
+            "match": "all",
+            "rules": [{"field": "attribute", "key": "city", "op": "eq", "value": "Leeds"}],
+        },
+    )
 
 
 def _segment_journey(live_journey, **extra):
-    return live_journey({"name": "Moved to Leeds", "trigger": {"type": "segment",
-                         "segment": "Leeds", **extra.pop("trigger", {})},
-                         "steps": HELLO, **extra})  # fmt: skip
+    return live_journey(
+        {
+            "name": "Moved to Leeds",
+            "trigger": {"type": "segment", "segment": "Leeds", **extra.pop("trigger", {})},
+            "steps": HELLO,
+            **extra,
+        }
+    )
 
 
 def _entered(journey) -> list[int]:
     return list(
-        JourneyEntry.objects.filter(journey=journey).order_by("id").values_list("contact_id",
-                                                                                flat=True)
-    )  # fmt: skip
+        JourneyEntry.objects.filter(journey=journey)
+        .order_by("id")
+        .values_list("contact_id", flat=True)
+    )
 
 
 def _move(contact, city, capture) -> None:
@@ -128,8 +136,10 @@ def test_a_segment_edited_to_match_many_lets_them_in_in_bounded_looks(
     people = [ContactFactory(attributes={"city": "York"}) for _ in range(5)]
     journey = _segment_journey(live_journey)
     journey_segment_sweep(journey_id=journey.pk)
-    segment.rules = {"match": "all", "rules": [
-        {"field": "attribute", "key": "city", "op": "eq", "value": "York"}]}  # fmt: skip
+    segment.rules = {
+        "match": "all",
+        "rules": [{"field": "attribute", "key": "city", "op": "eq", "value": "York"}],
+    }
     segment.save()
     first = journey_segment_sweep(journey_id=journey.pk)
     assert (first.entered, first.more) == (3, True)
@@ -151,8 +161,15 @@ def _outcome_journey(live_journey, outcome: str, campaign: int | None = None, **
     trigger = {"type": "message", "outcome": outcome}
     if campaign is not None:
         trigger["campaign"] = campaign
-    return live_journey({"name": f"After {outcome}", "trigger": trigger, "steps": HELLO,
-                         "reentry": "always", **extra})  # fmt: skip
+    return live_journey(
+        {
+            "name": f"After {outcome}",
+            "trigger": trigger,
+            "steps": HELLO,
+            "reentry": "always",
+            **extra,
+        }
+    )
 
 
 def _report(message, state: str) -> None:
@@ -179,8 +196,9 @@ def test_a_journeys_own_messages_trigger_nothing(live_journey, clock) -> None:
     from journeys.events import events_record
 
     journey = _outcome_journey(live_journey, "delivered")
-    sender = live_journey({"name": "Sender", "trigger": {"type": "event", "event": "go"},
-                           "steps": HELLO})  # fmt: skip
+    sender = live_journey(
+        {"name": "Sender", "trigger": {"type": "event", "event": "go"}, "steps": HELLO}
+    )
     ana = ContactFactory()
     events_record(events=[{"name": "go", "contact": {"id": ana.pk}}], now=clock.now)
     clock.run(sender)
@@ -189,18 +207,30 @@ def test_a_journeys_own_messages_trigger_nothing(live_journey, clock) -> None:
     _report(sent, "delivered")
     assert not JourneyEntry.objects.filter(journey=journey).exists()
     with pytest.raises(JourneyError, match="own messages"):
-        journey_create(definition={"name": "Loop", "steps": HELLO, "trigger": {
-            "type": "message", "outcome": "delivered", "campaign": sent.campaign_id}},
-            actor=OPERATOR)  # fmt: skip
+        journey_create(
+            definition={
+                "name": "Loop",
+                "steps": HELLO,
+                "trigger": {
+                    "type": "message",
+                    "outcome": "delivered",
+                    "campaign": sent.campaign_id,
+                },
+            },
+            actor=OPERATOR,
+        )
 
 
 def test_failed_waits_for_the_end_of_the_fallback_chain(live_journey) -> None:
     from campaigns.models import FailoverMode, Message
 
     campaign = CampaignFactory(
-        state="running", channel="whatsapp_text", text="Hola",
-        failover_mode=FailoverMode.HERALD, failover_text="Hi by SMS",
-    )  # fmt: skip
+        state="running",
+        channel="whatsapp_text",
+        text="Hola",
+        failover_mode=FailoverMode.HERALD,
+        failover_text="Hi by SMS",
+    )
     journey = _outcome_journey(live_journey, "failed")
     whatsapp = MessageFactory(campaign=campaign, channel="whatsapp", state="accepted")
     _report(whatsapp, "undeliverable")
@@ -219,10 +249,19 @@ def test_a_click_lets_the_contact_in_once_per_message(live_journey) -> None:
 
     journey = _outcome_journey(live_journey, "clicked")
     message = MessageFactory(campaign=CampaignFactory(state="running"), state="delivered")
-    click = ClickNotification(message_id=str(message.message_id), callback_data="",
-                              url="https://shop.example", recipient=message.phone, sent_at=None,
-                              device_type="", os="", device_name="", country="", city="",
-                              raw={})  # fmt: skip
+    click = ClickNotification(
+        message_id=str(message.message_id),
+        callback_data="",
+        url="https://shop.example",
+        recipient=message.phone,
+        sent_at=None,
+        device_type="",
+        os="",
+        device_name="",
+        country="",
+        city="",
+        raw={},
+    )
     now = timezone.now()
     clicks_store(items=[((None, 0), click, now)])  # no stored event: nothing to look up
     assert not JourneyEntry.objects.filter(journey=journey).exists()
@@ -264,16 +303,18 @@ def _fire(kind: str, contacts: list, capture) -> None:
         for c in contacts:
             _inbound("JOIN", "447860099299", sender=c.phone.lstrip("+"))
     elif kind == "list_joined":
-        contact_list_add(contact_list=ContactList.objects.get(name="Joined"),
-                         contact_ids=[c.pk for c in contacts])  # fmt: skip
+        contact_list_add(
+            contact_list=ContactList.objects.get(name="Joined"),
+            contact_ids=[c.pk for c in contacts],
+        )
     elif kind == "segment":
         for c in contacts:
             _move(c, "Leeds", capture)
     elif kind == "date_attribute":
         today = timezone.now().date()
         Contact.objects.filter(pk__in=[c.pk for c in contacts]).update(
-            timezone="UTC", attributes={"birthday": f"1990-{today:%m-%d}",
-                                        "blocked": "no"})  # fmt: skip
+            timezone="UTC", attributes={"birthday": f"1990-{today:%m-%d}", "blocked": "no"}
+        )
         Contact.objects.filter(pk=contacts[-1].pk).update(
             attributes={"birthday": f"1990-{today:%m-%d}", "blocked": "yes"}
         )
@@ -287,28 +328,45 @@ def _fire(kind: str, contacts: list, capture) -> None:
             _report(MessageFactory(campaign=campaign, contact=c, state="accepted"), "delivered")
 
 
-@pytest.mark.parametrize("kind", ["event", "keyword", "list_joined", "segment", "date_attribute",
-                                  "message"])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind", ["event", "keyword", "list_joined", "segment", "date_attribute", "message"]
+)
 def test_include_and_exclude_narrow_every_trigger(
     live_journey, kind, django_capture_on_commit_callbacks
 ) -> None:
     """The same audience on every trigger, fired through its own path: only contacts on
     Members, never those on Staff, never those in the Blocked segment."""
     members, staff = (ContactList.objects.create(name=n) for n in ("Members", "Staff"))
-    Segment.objects.create(name="Blocked", rules={"match": "all", "rules": [
-        {"field": "attribute", "key": "blocked", "op": "eq", "value": "yes"}]})  # fmt: skip
+    Segment.objects.create(
+        name="Blocked",
+        rules={
+            "match": "all",
+            "rules": [{"field": "attribute", "key": "blocked", "op": "eq", "value": "yes"}],
+        },
+    )
     _leeds()
     ContactList.objects.create(name="Joined")
     triggers = {
-        "event": {"event": "visited"}, "keyword": {"keyword": "JOIN"},
-        "list_joined": {"list": "Joined"}, "segment": {"segment": "Leeds"},
+        "event": {"event": "visited"},
+        "keyword": {"keyword": "JOIN"},
+        "list_joined": {"list": "Joined"},
+        "segment": {"segment": "Leeds"},
         "date_attribute": {"attribute": "birthday", "at": "00:00"},
         "message": {"outcome": "delivered"},
-    }  # fmt: skip
-    journey = live_journey({"name": kind, "steps": HELLO, "reentry": "always", "trigger": {
-        "type": kind, **triggers[kind],
-        "include": {"lists": ["Members"]},
-        "exclude": {"lists": ["Staff"], "segments": ["Blocked"]}}})  # fmt: skip
+    }
+    journey = live_journey(
+        {
+            "name": kind,
+            "steps": HELLO,
+            "reentry": "always",
+            "trigger": {
+                "type": kind,
+                **triggers[kind],
+                "include": {"lists": ["Members"]},
+                "exclude": {"lists": ["Staff"], "segments": ["Blocked"]},
+            },
+        }
+    )
     ok = ContactFactory(lists=[members], attributes={"blocked": "no"})
     outsider = ContactFactory(attributes={"blocked": "no"})
     on_staff = ContactFactory(lists=[members, staff], attributes={"blocked": "no"})
@@ -329,17 +387,23 @@ def test_a_backtest_replays_stored_outcomes_and_refuses_segment_starts(clock) ->
         message = MessageFactory(campaign=campaign, state=state)
         Message.objects.filter(pk=message.pk).update(done_at=done)
     draft = journey_create(
-        definition={"name": "Thanks", "steps": HELLO, "trigger": {
-            "type": "message", "outcome": "delivered", "campaign": campaign.pk}},
+        definition={
+            "name": "Thanks",
+            "steps": HELLO,
+            "trigger": {"type": "message", "outcome": "delivered", "campaign": campaign.pk},
+        },
         actor=OPERATOR,
-    )  # fmt: skip
+    )
     report = journey_backtest(journey=draft, days=30, actor=OPERATOR, now=clock.now)
     assert (report.triggers, report.entries, report.sends) == (2, 2, 2)
     _leeds()
     draft = journey_create(
-        definition={"name": "Moved", "steps": HELLO,
-                    "trigger": {"type": "segment", "segment": "Leeds"}},
+        definition={
+            "name": "Moved",
+            "steps": HELLO,
+            "trigger": {"type": "segment", "segment": "Leeds"},
+        },
         actor=OPERATOR,
-    )  # fmt: skip
+    )
     with pytest.raises(JourneyError, match="no history"):
         journey_backtest(journey=draft, days=30, actor=OPERATOR, now=clock.now)

@@ -22,10 +22,19 @@ def test_the_settings_form_round_trip(builder) -> None:
     form = client.get(f"/journeys/{journey.pk}/settings/")
     assert form.status_code == 200
     assert b"Quiet hours: send only between" in form.content
-    saved = client.post(f"/journeys/{journey.pk}/settings/", {
-        "name": "Cart", "trigger_type": "event", "event": "cart_abandoned", "reentry": "cooldown",
-        "cooldown_days": "30", "goal": "order_placed", "quiet_hours": "08:00-20:00", "caps": "skip",
-    })  # fmt: skip
+    saved = client.post(
+        f"/journeys/{journey.pk}/settings/",
+        {
+            "name": "Cart",
+            "trigger_type": "event",
+            "event": "cart_abandoned",
+            "reentry": "cooldown",
+            "cooldown_days": "30",
+            "goal": "order_placed",
+            "quiet_hours": "08:00-20:00",
+            "caps": "skip",
+        },
+    )
     assert saved.status_code == 302
     journey.refresh_from_db()
     assert journey.draft["reentry"] == {"after": "P30D"}
@@ -45,19 +54,40 @@ def test_the_settings_form_sets_segment_and_message_triggers_and_audiences(build
     form = client.get(f"/journeys/{journey.pk}/settings/")
     assert b"Starting to match a segment" in form.content
     assert b"Spring sale" in form.content
-    client.post(f"/journeys/{journey.pk}/settings/", {
-        "name": "Cart", "trigger_type": "segment", "segment": "Leeds", "reentry": "once",
-        "exclude_lists": ["Staff"], "include_segments": ["Leeds"]})  # fmt: skip
+    client.post(
+        f"/journeys/{journey.pk}/settings/",
+        {
+            "name": "Cart",
+            "trigger_type": "segment",
+            "segment": "Leeds",
+            "reentry": "once",
+            "exclude_lists": ["Staff"],
+            "include_segments": ["Leeds"],
+        },
+    )
     journey.refresh_from_db()
-    assert journey.draft["trigger"] == {"type": "segment", "segment": "Leeds",
-                                        "include": {"segments": ["Leeds"]},
-                                        "exclude": {"lists": ["Staff"]}}  # fmt: skip
-    client.post(f"/journeys/{journey.pk}/settings/", {
-        "name": "Cart", "trigger_type": "message", "outcome": "clicked",
-        "campaign": str(campaign.pk), "reentry": "always"})  # fmt: skip
+    assert journey.draft["trigger"] == {
+        "type": "segment",
+        "segment": "Leeds",
+        "include": {"segments": ["Leeds"]},
+        "exclude": {"lists": ["Staff"]},
+    }
+    client.post(
+        f"/journeys/{journey.pk}/settings/",
+        {
+            "name": "Cart",
+            "trigger_type": "message",
+            "outcome": "clicked",
+            "campaign": str(campaign.pk),
+            "reentry": "always",
+        },
+    )
     journey.refresh_from_db()
-    assert journey.draft["trigger"] == {"type": "message", "outcome": "clicked",
-                                        "campaign": campaign.pk}  # fmt: skip
+    assert journey.draft["trigger"] == {
+        "type": "message",
+        "outcome": "clicked",
+        "campaign": campaign.pk,
+    }
     page = client.get(f"/journeys/{journey.pk}/")
     assert f"of campaign {campaign.pk} is clicked".encode() in page.content
 
@@ -68,14 +98,26 @@ def test_steps_are_added_edited_moved_and_removed(builder) -> None:
     client.post(f"/journeys/{journey.pk}/steps/add/", {"type": "branch", "after": "sms1"})
     journey.refresh_from_db()
     assert [s["id"] for s in journey.draft["steps"]][2] == "branch1"
-    answer = client.post(f"/journeys/{journey.pk}/steps/branch1/", {
-        "cond_field": "event", "cond_key": "total", "cond_op": "in", "cond_value": "100, 200",
-        "then": "done", "else": "wait2"})  # fmt: skip
+    answer = client.post(
+        f"/journeys/{journey.pk}/steps/branch1/",
+        {
+            "cond_field": "event",
+            "cond_key": "total",
+            "cond_op": "in",
+            "cond_value": "100, 200",
+            "then": "done",
+            "else": "wait2",
+        },
+    )
     assert answer.status_code == 200
     journey.refresh_from_db()
     branch = journey.draft["steps"][2]
-    assert branch["rule"]["rules"][0] == {"field": "event", "op": "in", "key": "total",
-                                          "value": ["100", "200"]}  # fmt: skip
+    assert branch["rule"]["rules"][0] == {
+        "field": "event",
+        "op": "in",
+        "key": "total",
+        "value": ["100", "200"],
+    }
     client.post(f"/journeys/{journey.pk}/steps/branch1/move/", {"to": "up"})
     journey.refresh_from_db()
     assert [s["id"] for s in journey.draft["steps"]][1] == "branch1"
@@ -90,9 +132,17 @@ def test_the_send_step_offers_its_fallback_chain(builder) -> None:
     form = client.get(f"/journeys/{journey.pk}/steps/sms2/")
     assert b"If not delivered, fall back to" in form.content
     sms2 = {"channel": "viber", "text": "Last call: 10% off with CART10", "track_links": "on"}
-    answer = client.post(f"/journeys/{journey.pk}/steps/sms2/", {
-        **sms2, "fallback_0": "sms", "fallback_text_0": "Last call (SMS): CART10",
-        "fallback_1": "", "fallback_amount": "2", "fallback_unit": "hours"})  # fmt: skip
+    answer = client.post(
+        f"/journeys/{journey.pk}/steps/sms2/",
+        {
+            **sms2,
+            "fallback_0": "sms",
+            "fallback_text_0": "Last call (SMS): CART10",
+            "fallback_1": "",
+            "fallback_amount": "2",
+            "fallback_unit": "hours",
+        },
+    )
     assert answer.status_code == 200
     journey.refresh_from_db()
     step = journey.draft["steps"][3]
@@ -103,8 +153,10 @@ def test_the_send_step_offers_its_fallback_chain(builder) -> None:
     )
     assert "(not delivered: SMS)" in answer.content.decode()
     # The form shows the chain again; a chain that cannot be is named on its step.
-    assert b'value="Last call (SMS): CART10"' in client.get(
-        f"/journeys/{journey.pk}/steps/sms2/").content  # fmt: skip
+    assert (
+        b'value="Last call (SMS): CART10"'
+        in client.get(f"/journeys/{journey.pk}/steps/sms2/").content
+    )
     wrong = client.post(f"/journeys/{journey.pk}/steps/sms2/", {**sms2, "fallback_0": "viber"})
     assert "a Viber campaign cannot fall back to Viber" in wrong.content.decode()
 
@@ -155,11 +207,14 @@ def test_the_draft_page_tests_the_draft_for_scripted_contacts(builder) -> None:
     bad = client.post(f"/journeys/{journey.pk}/test/", {"events": '{"contact": {"phone": "1"}}'})
     assert bad.status_code == 400
     assert b"contact.phone" in bad.content
-    script = "\n".join([
-        '{"at": "PT0S", "contact": {"phone": "+447946000101", "first_name": "Ana"}, '
-        '"name": "cart_abandoned", "key": "c1", "properties": {"item": "red shoes"}}',
-        '{"at": "PT10M", "contact": {"phone": "+447946000101"}, "name": "order_placed", '
-        '"key": "c1"}'])  # fmt: skip
+    script = "\n".join(
+        [
+            '{"at": "PT0S", "contact": {"phone": "+447946000101", "first_name": "Ana"}, '
+            '"name": "cart_abandoned", "key": "c1", "properties": {"item": "red shoes"}}',
+            '{"at": "PT10M", "contact": {"phone": "+447946000101"}, "name": "order_placed", '
+            '"key": "c1"}',
+        ]
+    )
     started = client.post(f"/journeys/{journey.pk}/test/", {"events": script})
     assert started.status_code == 200
     assert b"Testing the draft" in started.content  # polled until the worker is done
@@ -178,16 +233,44 @@ def test_the_test_result_says_times_and_waits_in_words(builder) -> None:
     from journeys.models import JourneyTest
 
     client, journey = builder
-    report = {"start": "2026-12-07T10:00:00+00:00", "entries": 1, "contacts": {"+447946000101": [
-        {"after": "0:00:00", "at": "2026-12-07T10:00:00+00:00", "step": "start",
-         "outcome": "entered", "detail": "", "text": "", "state": ""},
-        {"after": "1:00:00", "at": "2026-12-07T11:00:00+00:00", "step": "wait1",
-         "outcome": "waited PT1H", "detail": "PT1H", "text": "", "state": ""},
-        {"after": "1 day, 1:00:00", "at": "2026-12-08T11:00:00+00:00", "step": "sms1",
-         "outcome": "sent", "detail": "", "text": "Hi", "state": "delivered"},
-    ]}}  # fmt: skip
-    test = JourneyTest.objects.create(journey=journey, definition=journey.draft, state="done",
-                                      report=report)  # fmt: skip
+    report = {
+        "start": "2026-12-07T10:00:00+00:00",
+        "entries": 1,
+        "contacts": {
+            "+447946000101": [
+                {
+                    "after": "0:00:00",
+                    "at": "2026-12-07T10:00:00+00:00",
+                    "step": "start",
+                    "outcome": "entered",
+                    "detail": "",
+                    "text": "",
+                    "state": "",
+                },
+                {
+                    "after": "1:00:00",
+                    "at": "2026-12-07T11:00:00+00:00",
+                    "step": "wait1",
+                    "outcome": "waited PT1H",
+                    "detail": "PT1H",
+                    "text": "",
+                    "state": "",
+                },
+                {
+                    "after": "1 day, 1:00:00",
+                    "at": "2026-12-08T11:00:00+00:00",
+                    "step": "sms1",
+                    "outcome": "sent",
+                    "detail": "",
+                    "text": "Hi",
+                    "state": "delivered",
+                },
+            ]
+        },
+    }
+    test = JourneyTest.objects.create(
+        journey=journey, definition=journey.draft, state="done", report=report
+    )
     page = client.get(f"/journeys/{journey.pk}/tests/{test.pk}/").content.decode()
     assert "at the start" in page
     assert "in 1 hour" in page

@@ -104,8 +104,13 @@ def test_a_task_that_finds_every_slot_held_leaves_the_entries_to_their_holders(
     events_record(events=[{"name": "signed_up", "contact": {"phone": "+447946000300"}}])
     # Another worker's chains hold both slots (session locks on a connection of their own).
     db = connection.settings_dict
-    params = {"dbname": db["NAME"], "user": db["USER"], "password": db["PASSWORD"] or None,
-              "host": db["HOST"], "port": db["PORT"] or None}  # fmt: skip
+    params = {
+        "dbname": db["NAME"],
+        "user": db["USER"],
+        "password": db["PASSWORD"] or None,
+        "host": db["HOST"],
+        "port": db["PORT"] or None,
+    }
     with psycopg.connect(**params, autocommit=True) as other:
         for slot in range(settings.HERALD_JOURNEY_CHAINS):
             other.execute(
@@ -130,10 +135,21 @@ def test_a_send_steps_new_rows_wake_one_send_batch_and_its_chain_ends_with_them(
 
     def accept(request):
         body = json.loads(request.body)
-        answers = [{"messageId": d["messageId"], "destination": d["to"],
-                    "status": {"groupId": 1, "groupName": "PENDING", "id": 26,
-                               "name": "PENDING_ACCEPTED", "description": "sent"}}
-                   for m in body["messages"] for d in m["destinations"]]  # fmt: skip
+        answers = [
+            {
+                "messageId": d["messageId"],
+                "destination": d["to"],
+                "status": {
+                    "groupId": 1,
+                    "groupName": "PENDING",
+                    "id": 26,
+                    "name": "PENDING_ACCEPTED",
+                    "description": "sent",
+                },
+            }
+            for m in body["messages"]
+            for d in m["destinations"]
+        ]
         return 200, {}, json.dumps({"bulkId": "b", "messages": answers})
 
     provider_mocked.add_callback(responses.POST, BASE_URL + "/sms/3/messages", callback=accept)

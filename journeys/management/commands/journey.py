@@ -120,8 +120,9 @@ class Command(BaseCommand):
 
     def do_update(self, **o: Any) -> None:
         journey = self._journey(o["id"])
-        journey_update(journey=journey, definition=_definition(o["file"]),
-                       actor=cli_actor(o["acting_user"]))  # fmt: skip
+        journey_update(
+            journey=journey, definition=_definition(o["file"]), actor=cli_actor(o["acting_user"])
+        )
         self._done(journey, o, "draft updated")
 
     def do_activate(self, **o: Any) -> None:
@@ -182,10 +183,15 @@ class Command(BaseCommand):
 
     def do_list(self, **o: Any) -> None:
         rows = [
-            {"id": j.pk, "name": j.name, "state": j.state, "trigger": j.trigger_type,
-             "version": j.version.number if j.version else None}
+            {
+                "id": j.pk,
+                "name": j.name,
+                "state": j.state,
+                "trigger": j.trigger_type,
+                "version": j.version.number if j.version else None,
+            }
             for j in Journey.objects.select_related("version").order_by("id")
-        ]  # fmt: skip
+        ]
         if o["json"]:
             self.stdout.write(json.dumps(rows))
             return
@@ -288,6 +294,5 @@ class Command(BaseCommand):
             lines = parse_events(Path(o["events"]), start) if o["events"] else []
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-        report = journey_replay_script(definition=_definition(o["spec"]), lines=lines,
-                                       start=start)  # fmt: skip
+        report = journey_replay_script(definition=_definition(o["spec"]), lines=lines, start=start)
         self.stdout.write(json.dumps(report, default=str))
