@@ -195,11 +195,13 @@ def _backfill() -> dict:
     }
 
 
-def _conversions_rounds(total: int, batch: int, rounds: int) -> list[dict]:
+def _conversions_rounds(
+    total: int, batch: int, rounds: int, engines: tuple[str, ...] = ("before", "after")
+) -> list[dict]:
     """The API before and after, alternating (other random contacts each run)."""
     rows = []
     for r in range(rounds):
-        for name in ("before", "after") if r % 2 == 0 else ("after", "before"):
+        for name in engines if r % 2 == 0 else tuple(reversed(engines)):
             with _engine(name):
                 row = _conversions(
                     total, batch, seed=7 + 2 * r + (name == "after"), prefix=f"bench-{r}-{name}"
@@ -514,6 +516,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--steps", default="", help="some of backfill,api,statement,pages,evaluation,freeze"
     )
+    parser.add_argument(
+        "--engines",
+        default="before,after",
+        help="the API's statements: `after` alone when the before one is too slow to repeat",
+    )
     parser.add_argument("--samples", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--freeze-size", type=int, default=100_000)
@@ -550,7 +557,9 @@ def main(argv: list[str] | None = None) -> int:
         _split(split_id)
         steps = {
             "backfill": lambda: [_backfill()],
-            "api": lambda: _conversions_rounds(args.conversions, args.batch, args.rounds),
+            "api": lambda: _conversions_rounds(
+                args.conversions, args.batch, args.rounds, tuple(args.engines.split(","))
+            ),
             "statement": lambda: _attribution_probe(args.samples) + _buffers(200),
             "pages": lambda: _pages(split_id, plain_id, args.repeat),
             "evaluation": lambda: [_evaluation(split_id)],
